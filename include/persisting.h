@@ -1,0 +1,171 @@
+/*
+ * persisting.h - the C interface of libpersisting.so.
+ *
+ * One bucket of a durable queue, kept as a Lance dataset at {path}/data.lance.
+ * Data crosses this boundary as Arrow C Data Interface structs, without copying
+ * column buffers.
+ *
+ * Conventions
+ * -----------
+ * - Every function returns PERSISTING_OK (0) on success or one of the
+ *   PERSISTING_E* codes below. On failure, when `error` is not NULL, it is filled
+ *   with the same code and a message; release it with persisting_error_release().
+ *   On success `error` is left untouched.
+ * - `error` must be zero-initialised (PersistingError err = {0};) before its
+ *   first use; a filled error may be passed again only after it was released.
+ * - A bucket is named by an opaque non-zero handle. After persisting_close() the
+ *   handle is dead; using it again returns PERSISTING_EINVALID_HANDLE.
+ * - All functions are safe to call from several threads at once, on the same
+ *   handle or different ones.
+ * - No Go panic crosses this boundary: an internal failure is returned as
+ *   PERSISTING_EINTERNAL.
+ * - Never fork() after loading the library: the child process hangs in the Go
+ *   runtime. Start helper processes by spawn/exec.
+ */
+#ifndef PERSISTING_H
+#define PERSISTING_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Arrow C Data Interface (arrow.apache.org/docs/format/CDataInterface.html) */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+struct ArrowSchema {
+  const char* format;
+  const char* name;
+  const char* metadata;
+  int64_t flags;
+  int64_t n_children;
+  struct ArrowSchema** children;
+  struct ArrowSchema* dictionary;
+  void (*release)(struct ArrowSchema*);
+  void* private_data;
+};
+
+struct ArrowArray {
+  int64_t length;
+  int64_t null_count;
+  int64_t offset;
+  int64_t n_buffers;
+  int64_t n_children;
+  const void** buffers;
+  struct ArrowArray** children;
+  struct ArrowArray* dictionary;
+  void (*release)(struct ArrowArray*);
+  void* private_data;
+};
+
+#endif /* ARROW_C_DATA_INTERFACE */
+
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+
+struct ArrowArrayStream {
+  int (*get_schema)(struct ArrowArrayStream*, struct ArrowSchema* out);
+  int (*get_next)(struct ArrowArrayStream*, struct ArrowArray* out);
+  const char* (*get_last_error)(struct ArrowArrayStream*);
+  void (*release)(struct ArrowArrayStream*);
+  void* private_data;
+};
+
+#endif /* ARROW_C_STREAM_INTERFACE */
+
+/* ---- Status codes */
+#define PERSISTING_OK 0
+#define PERSISTING_EINVALID_ARGUMENT 1 /* a NULL pointer, a bad option, a bad range */
+#define PERSISTING_EINVALID_HANDLE 2   /* unknown or closed handle */
+#define PERSISTING_ESCHEMA 3           /* data does not match the bucket's schema */
+#define PERSISTING_EIO 4               /* the file system failed (permissions, disk full, ...) */
+#define PERSISTING_ECORRUPT 5          /* a file on disk is not what it should be */
+#define PERSISTING_EWAL 6              /* the write-ahead log failed */
+#define PERSISTING_EINTERNAL 7         /* a bug: an internal error or a recovered panic */
+
+/* An error filled by a failing call. `message` is a NUL-terminated string owned
+ * by the error; free both with persisting_error_release(). */
+typedef struct PersistingError {
+  int code;
+  char* message;
+} PersistingError;
+
+/* Frees error->message and zeroes the struct. NULL and an already released
+ * error are fine. */
+void persisting_error_release(PersistingError* error);
+
+/* Frees a string returned by this library (persisting_stats). NULL is fine. */
+void persisting_string_free(char* s);
+
+/* Version of the library, a static string: do not free. */
+const char* persisting_version(void);
+
+/* ---- Buckets */
+
+/* Opens the bucket stored at `path` (a directory, created when missing),
+ * recovering what an earlier process committed there.
+ * `options_json` may be NULL or a JSON object, e.g.
+ *   {"bucket_id": 3, "flush_threshold": 1000}
+ *  - bucket_id (int, default 0): reported by stats.
+ *  - flush_threshold (int > 0, default 1000): rows buffered in memory before an
+ *    automatic flush writes them as a new Lance version.
+ * Unknown keys are an error (PERSISTING_EINVALID_ARGUMENT).
+ * On success *out_handle is set; release it with persisting_close(). */
+int persisting_open(const char* path, const char* options_json, uint64_t* out_handle,
+                    PersistingError* error);
+
+/* Flushes buffered rows, then closes the bucket and frees the handle. A failed
+ * flush is returned as an error but the handle is freed all the same. */
+int persisting_close(uint64_t handle, PersistingError* error);
+
+/* Appends the rows of one record batch: `array` must be a struct array whose
+ * children match `schema`'s fields (a record batch exported by pyarrow's
+ * RecordBatch._export_to_c or by arrow-rs/nanoarrow).
+ * Ownership: both structs are moved into the library. On return, success or
+ * not, their release members are NULL: the library has called the schema's
+ * release, and calls the array's original release callback once it no longer
+ * needs the buffers (possibly after later flushes, from another thread). The
+ * buffers are not copied: do not modify them after the call.
+ * The first batch of a new bucket fixes the schema; a later batch whose field
+ * names or types differ fails with PERSISTING_ESCHEMA and nothing of it is kept. */
+int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
+                      PersistingError* error);
+
+/* Reads `limit` rows starting at row `offset` (0-based, in append order,
+ * across flushed and still-buffered rows); limit < 0 means "to the end".
+ * On success `out` is filled with a stream that the caller owns and must
+ * release with out->release(out); every array and schema it yields is owned by
+ * the caller too. The stream is a snapshot: rows appended later do not appear.
+ * An offset past the end gives an empty stream. */
+int persisting_read(uint64_t handle, int64_t offset, int64_t limit, struct ArrowArrayStream* out,
+                    PersistingError* error);
+
+/* Fills `out` with the bucket's schema (the caller releases it). Fails with
+ * PERSISTING_ESCHEMA while the bucket has no schema yet (nothing appended). */
+int persisting_schema(uint64_t handle, struct ArrowSchema* out, PersistingError* error);
+
+/* Writes all buffered rows as one new Lance dataset version. No-op when the
+ * buffer is empty. */
+int persisting_flush(uint64_t handle, PersistingError* error);
+
+/* Rows in the bucket: total (= persisted + buffered), persisted, buffered.
+ * Any of the out pointers may be NULL. */
+int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_t* buffered,
+                     PersistingError* error);
+
+/* Stats as a JSON object (bucket_id, total_count, persisted_count,
+ * buffer_count, storage_path, dataset_path, version, ...). *out_json is owned by
+ * the caller: free it with persisting_string_free(). */
+int persisting_stats(uint64_t handle, char** out_json, PersistingError* error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PERSISTING_H */
