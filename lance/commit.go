@@ -1,0 +1,395 @@
+package lance
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// maxCommitAttempts bounds the optimistic-concurrency retry loop (Lance's
+// default CommitConfig::num_retries is 20).
+const maxCommitAttempts = 20
+
+// Writer identification stored in every manifest we write. A library name
+// other than "lance" tells pylance not to apply workarounds for known bugs of
+// old Lance releases.
+const (
+	writerLibrary = "lance-go"
+	writerVersion = "0.1.0"
+)
+
+// DataFileVersion is the data storage version this package writes.
+const DataFileVersion = "2.0"
+
+// errCommitConflict reports that another writer created the version first.
+var errCommitConflict = errors.New("lance: manifest version already exists")
+
+// commitRequest describes one commit: optional new fragment plus metadata.
+type commitRequest struct {
+	root string
+	// base is the manifest the caller prepared its data against (nil when
+	// the dataset did not exist); scheme its naming scheme.
+	base   *Manifest
+	scheme NamingScheme
+
+	// For dataset creation: the schema to record.
+	fields         [][]byte
+	schemaMetadata map[string][]byte
+
+	fragment   *Fragment // nil: commit without new data
+	properties map[string]string
+	config     map[string]string
+
+	// check validates a (possibly newer) latest manifest before the commit
+	// is rebuilt on top of it, e.g. that the schema is still the same.
+	check func(m *Manifest) error
+}
+
+// commit publishes a new version atomically and returns its manifest and the
+// naming scheme used. See doc.go for the protocol.
+func commit(req commitRequest) (*Manifest, NamingScheme, error) {
+	base, scheme := req.base, req.scheme
+	firstRead := uint64(0)
+	if base != nil {
+		firstRead = base.Version
+	}
+	var lastErr error
+	for attempt := 0; attempt < maxCommitAttempts; attempt++ {
+		if attempt > 0 {
+			// Another writer won: reload the latest version and rebuild.
+			time.Sleep(commitBackoff(attempt))
+			var err error
+			base, scheme, err = loadLatestManifest(req.root)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, 0, err
+			}
+			if req.base != nil && base != nil {
+				if err := checkConcurrent(req.root, firstRead, base.Version); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
+		if base != nil {
+			if err := base.checkWritable(); err != nil {
+				return nil, 0, err
+			}
+			if req.check != nil {
+				if err := req.check(base); err != nil {
+					return nil, 0, err
+				}
+			}
+		}
+		if scheme == 0 {
+			scheme = NamingV2
+		}
+		txn := buildTransaction(req, base)
+		txnName, err := writeTransactionFile(req.root, txn)
+		if err != nil {
+			return nil, 0, err
+		}
+		m, err := buildManifest(req, base, txnName)
+		if err != nil {
+			os.Remove(filepath.Join(req.root, transactionsDir, txnName))
+			return nil, 0, err
+		}
+		data, err := encodeManifestFile(m)
+		if err == nil {
+			err = publishManifest(req.root, scheme, m.Version, data)
+		}
+		if err == nil {
+			return m, scheme, nil
+		}
+		// The transaction file of a failed attempt is referenced by no
+		// manifest; remove it so retries do not litter _transactions/.
+		os.Remove(filepath.Join(req.root, transactionsDir, txnName))
+		if !errors.Is(err, errCommitConflict) {
+			return nil, 0, err
+		}
+		lastErr = err
+	}
+	return nil, 0, fmt.Errorf("%w: gave up after %d attempts: %v", ErrCommitConflict, maxCommitAttempts, lastErr)
+}
+
+func commitBackoff(attempt int) time.Duration {
+	// Jittered exponential backoff: ~1ms, 2ms, 4ms ... capped at 100ms.
+	d := time.Millisecond << min(attempt-1, 7)
+	d = min(d, 100*time.Millisecond)
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
+// checkConcurrent inspects the transactions committed after readVersion up
+// to latest and refuses to append on top of an operation that replaced the
+// data (Overwrite, Restore), as Lance's conflict resolver does.
+func checkConcurrent(root string, readVersion, latest uint64) error {
+	for v := readVersion + 1; v <= latest; v++ {
+		m, _, err := loadManifest(root, v)
+		if err != nil {
+			if errors.Is(err, ErrVersionNotFound) {
+				continue // cleaned up
+			}
+			return err
+		}
+		t, err := loadTransaction(root, m)
+		if err != nil {
+			continue // nothing to check against; the schema check still runs
+		}
+		switch t.Op {
+		case OpOverwrite, OpRestore:
+			return fmt.Errorf("%w: concurrent %s committed version %d after read version %d",
+				ErrCommitConflict, t.Op, v, readVersion)
+		}
+	}
+	return nil
+}
+
+func buildTransaction(req commitRequest, base *Manifest) *Transaction {
+	t := &Transaction{UUID: newUUID(), Properties: req.properties}
+	var frags []Fragment
+	if req.fragment != nil {
+		f := *req.fragment
+		f.ID = 0 // ids are assigned when the manifest is built
+		frags = []Fragment{f}
+	}
+	if base == nil {
+		t.Op = OpOverwrite
+		t.Fragments = frags
+		t.Schema = req.fields
+		t.SchemaMetadata = req.schemaMetadata
+		t.ConfigUpsert = req.config
+	} else {
+		t.ReadVersion = base.Version
+		t.Op = OpAppend
+		t.Fragments = frags
+	}
+	return t
+}
+
+func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest, error) {
+	m := &Manifest{}
+	if base == nil {
+		m.Version = 1
+		m.Fields = req.fields
+		m.SchemaMetadata = req.schemaMetadata
+		m.DataFormat = &DataStorageFormat{FileFormat: "lance", Version: DataFileVersion}
+	} else {
+		if base.Version == math.MaxUint64-1 {
+			return nil, errors.New("lance: version number space exhausted")
+		}
+		m.Version = base.Version + 1
+		m.Fields = base.Fields
+		m.SchemaMetadata = base.SchemaMetadata
+		m.Fragments = append([]Fragment(nil), base.Fragments...)
+		m.MaxFragmentID = base.MaxFragmentID
+		m.NextRowID = base.NextRowID
+		m.DataFormat = base.DataFormat
+		if m.DataFormat == nil {
+			m.DataFormat = &DataStorageFormat{FileFormat: "lance", Version: DataFileVersion}
+		}
+		m.TableMetadata = base.TableMetadata
+		m.BasePaths = base.BasePaths
+		m.Branch = base.Branch
+		m.IndexSection = base.IndexSection
+		for k, v := range base.Config {
+			if m.Config == nil {
+				m.Config = map[string]string{}
+			}
+			m.Config[k] = v
+		}
+	}
+	for k, v := range req.config {
+		if m.Config == nil {
+			m.Config = map[string]string{}
+		}
+		m.Config[k] = v
+	}
+	if req.fragment != nil {
+		id, err := nextFragmentID(base)
+		if err != nil {
+			return nil, err
+		}
+		f := *req.fragment
+		f.ID = id
+		m.Fragments = append(m.Fragments, f)
+		m.MaxFragmentID = uint32p(uint32(id))
+	}
+	m.Timestamp = time.Now().UTC()
+	m.TransactionFile = txnName
+	m.WriterVersion = &WriterVersion{Library: writerLibrary, Version: writerVersion}
+	m.applyFeatureFlags()
+	return m, nil
+}
+
+// nextFragmentID returns the id for a fragment appended on top of base.
+func nextFragmentID(base *Manifest) (uint64, error) {
+	if base == nil {
+		return 0, nil
+	}
+	var next uint64
+	switch {
+	case base.MaxFragmentID != nil:
+		next = uint64(*base.MaxFragmentID) + 1
+	default:
+		for _, f := range base.Fragments {
+			if f.ID+1 > next {
+				next = f.ID + 1
+			}
+		}
+	}
+	if next > math.MaxUint32 {
+		return 0, errors.New("lance: fragment id space exhausted")
+	}
+	return next, nil
+}
+
+// publishManifest makes data visible as version v, all at once, unless the
+// version already exists (errCommitConflict). The bytes go to a temporary
+// name that readers ignore (it does not end in "manifest"), are fsynced, and
+// are hard-linked to the final name: link(2) fails with EEXIST if another
+// writer got there first, so exactly one writer creates each version.
+func publishManifest(root string, s NamingScheme, v uint64, data []byte) error {
+	dir := filepath.Join(root, versionsDir)
+	final := filepath.Join(dir, ManifestName(s, v))
+	tmp := filepath.Join(dir, fmt.Sprintf(".tmp_%d_%s", v, newUUID()))
+	if err := writeFileSync(tmp, data); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("lance: write manifest: %w", err)
+	}
+	err := os.Link(tmp, final)
+	os.Remove(tmp)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return errCommitConflict
+		}
+		return fmt.Errorf("lance: publish manifest: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		// The manifest is visible; only its durability across a power loss
+		// is in doubt. Report it: the caller must not assume durability.
+		return fmt.Errorf("lance: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeFileSync creates path exclusively, writes data and fsyncs it.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncFile fsyncs an existing file.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a directory so that entries created in it are durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ensureLayout creates the dataset directories (idempotent) and makes their
+// entries durable.
+func ensureLayout(root string) error {
+	created := false
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
+		created = true
+	}
+	for _, d := range []string{dataDir, versionsDir, transactionsDir} {
+		p := filepath.Join(root, d)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("lance: create %s: %w", p, err)
+		}
+		created = true
+	}
+	if created {
+		if err := syncDir(root); err != nil {
+			return fmt.Errorf("lance: sync %s: %w", root, err)
+		}
+		if parent := filepath.Dir(root); parent != root {
+			_ = syncDir(parent) // best effort: the parent may not be ours
+		}
+	}
+	return nil
+}
+
+// loadManifest reads the manifest of version v.
+func loadManifest(root string, v uint64) (*Manifest, NamingScheme, error) {
+	p, s, err := manifestPath(root, v)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := readManifestFile(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	if m.Version != v {
+		return nil, 0, fmt.Errorf("lance: %s holds version %d, want %d", p, m.Version, v)
+	}
+	return m, s, nil
+}
+
+// loadLatestManifest reads the newest manifest (ErrNotFound if none).
+func loadLatestManifest(root string) (*Manifest, NamingScheme, error) {
+	l, err := listVersions(root)
+	if err != nil {
+		return nil, 0, err
+	}
+	p := filepath.Join(root, versionsDir, ManifestName(l.scheme, l.latest))
+	m, err := readManifestFile(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	if m.Version != l.latest {
+		return nil, 0, fmt.Errorf("lance: %s holds version %d, want %d", p, m.Version, l.latest)
+	}
+	return m, l.scheme, nil
+}
+
+func readManifestFile(p string) (*Manifest, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrVersionNotFound, p)
+		}
+		return nil, fmt.Errorf("lance: %w", err)
+	}
+	m, err := decodeManifestFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("lance: %s: %w", filepath.Base(p), err)
+	}
+	return m, nil
+}

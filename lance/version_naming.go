@@ -1,0 +1,132 @@
+package lance
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// NamingScheme is how manifest files in _versions/ are named.
+type NamingScheme int
+
+const (
+	// NamingV1 names version v "{v}.manifest" (no padding).
+	NamingV1 NamingScheme = 1
+	// NamingV2 names version v "{2^64-1-v}.manifest" as 20 zero-padded
+	// digits, so lexical order lists the newest version first. pylance 14
+	// uses it for new datasets.
+	NamingV2 NamingScheme = 2
+)
+
+func (s NamingScheme) String() string {
+	switch s {
+	case NamingV1:
+		return "V1"
+	case NamingV2:
+		return "V2"
+	}
+	return "NamingScheme(" + strconv.Itoa(int(s)) + ")"
+}
+
+const (
+	versionsDir      = "_versions"
+	dataDir          = "data"
+	transactionsDir  = "_transactions"
+	manifestSuffix   = ".manifest"
+	v2ManifestNameLn = 20 + len(manifestSuffix)
+)
+
+// ManifestName returns the file name of version v under scheme s.
+func ManifestName(s NamingScheme, v uint64) string {
+	if s == NamingV2 {
+		return fmt.Sprintf("%020d%s", math.MaxUint64-v, manifestSuffix)
+	}
+	return strconv.FormatUint(v, 10) + manifestSuffix
+}
+
+// ParseManifestName classifies a file name found in _versions/. ok is false
+// for names that are not committed manifests of the main line (temporary
+// files, detached "d…" manifests, hints, garbage).
+func ParseManifestName(name string) (v uint64, s NamingScheme, ok bool) {
+	if !strings.HasSuffix(name, manifestSuffix) || strings.HasPrefix(name, "d") {
+		return 0, 0, false
+	}
+	stem := strings.TrimSuffix(name, manifestSuffix)
+	if stem == "" || strings.ContainsAny(stem, "+-. ") {
+		return 0, 0, false
+	}
+	x, err := strconv.ParseUint(stem, 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	if len(name) == v2ManifestNameLn {
+		if x == math.MaxUint64 { // would be version 0
+			return 0, 0, false
+		}
+		return math.MaxUint64 - x, NamingV2, true
+	}
+	if x == 0 {
+		return 0, 0, false
+	}
+	return x, NamingV1, true
+}
+
+// versionListing is the set of committed versions found in _versions/.
+type versionListing struct {
+	scheme   NamingScheme
+	versions []uint64 // unsorted
+	latest   uint64
+}
+
+// listVersions scans <root>/_versions. It returns ErrNotFound when the
+// directory is missing or holds no manifest, and an error if both naming
+// schemes are present (as Lance does).
+func listVersions(root string) (*versionListing, error) {
+	entries, err := os.ReadDir(filepath.Join(root, versionsDir))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, root)
+		}
+		return nil, fmt.Errorf("lance: list versions: %w", err)
+	}
+	l := &versionListing{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		v, s, ok := ParseManifestName(e.Name())
+		if !ok {
+			continue
+		}
+		if l.scheme != 0 && l.scheme != s {
+			return nil, fmt.Errorf("lance: %s: multiple manifest naming schemes (V1 and V2) in %s", root, versionsDir)
+		}
+		l.scheme = s
+		l.versions = append(l.versions, v)
+		if v > l.latest {
+			l.latest = v
+		}
+	}
+	if len(l.versions) == 0 {
+		return nil, fmt.Errorf("%w: %s (no manifests)", ErrNotFound, root)
+	}
+	return l, nil
+}
+
+// manifestPath finds the manifest file of version v, trying the V2 name
+// first and then the V1 name (what Lance does for checkout_version).
+func manifestPath(root string, v uint64) (string, NamingScheme, error) {
+	for _, s := range []NamingScheme{NamingV2, NamingV1} {
+		p := filepath.Join(root, versionsDir, ManifestName(s, v))
+		if _, err := os.Stat(p); err == nil {
+			return p, s, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", 0, fmt.Errorf("lance: %w", err)
+		}
+	}
+	return "", 0, fmt.Errorf("%w: version %d of %s", ErrVersionNotFound, v, root)
+}
