@@ -1,0 +1,876 @@
+"""Storage backends for pulsing queues, kept as Lance datasets.
+
+``LanceBackend`` implements the protocol pulsing's ``BucketStorage`` calls on a
+backend (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
+``total_count``) for one bucket stored at ``{storage_path}/data.lance``::
+
+    from pulsing.streaming import register_backend, write_queue   # pulsing >= 0.1.1
+    # from pulsing.queue import register_backend, write_queue      # pulsing 0.1.0
+    from persisting.queue import LanceBackend
+
+    register_backend("lance", LanceBackend)        # or persisting.queue.register()
+    writer = await write_queue(system, "events", backend="lance", storage_path="/data/q")
+
+One record's walk: ``put`` validates the dict and appends it to a small Python
+list (``total_count()`` counts it at once). When the list holds ``batch_size``
+records (or on ``flush``/``close``) it becomes one ``pyarrow.RecordBatch`` and
+one ``persisting_append`` call, which hands the column buffers to the engine
+without copying. The engine buffers rows and writes a new Lance version every
+``flush_threshold`` rows and on ``flush()``. Reads see flushed rows, rows in the
+engine's buffer and records still in the Python list as one log, in append
+order, with contiguous 0-based offsets.
+
+Schema rules (a ``LanceBackend`` bucket has one fixed schema):
+
+- The first record names the fields; a later record with a field that is not
+  in the schema is refused (:class:`SchemaError`); a missing field is stored as
+  null.
+- Types are inferred from the first non-null value of each field:
+  ``int`` -> int64, ``float`` -> float64, ``bool`` -> bool, ``str`` -> string.
+  An ``int`` is accepted in a float column; any other mismatch is a
+  :class:`SchemaError` naming the field, the expected and the found type.
+  Values of other Python types are refused with ``TypeError``.
+- A bucket reopened from disk (or a dataset pylance wrote) uses the schema on
+  disk; values are checked against its types.
+- A field that is ``None`` in every record so far has no type yet: such records
+  stay in the Python list (still counted and readable) until a non-null value
+  fixes the type. If they must be written before that - ``flush()``, ``close()``
+  or ``flush_threshold`` records waiting - the still untyped field is written as
+  a nullable **string** column, and from then on only strings (or ``None``) fit.
+
+Every check happens in the ``put`` that brings the record: a refused record is
+never stored, and records accepted before it stay readable.
+
+Never ``fork()`` a process after it used a backend (the Go runtime in the
+library does not survive it); use subprocesses or multiprocessing's ``spawn``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import numbers
+import os
+import threading
+import weakref
+from typing import Any, AsyncIterator, Iterable
+
+import pyarrow as pa
+
+from . import _native
+from .errors import ClosedError, SchemaError, StorageError, WALError
+
+__all__ = [
+    "LanceBackend",
+    "StorageError",
+    "SchemaError",
+    "WALError",
+    "register",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Records per batch yielded by ``get_stream`` (pulsing's MemoryBackend uses 100).
+STREAM_BATCH = 100
+#: Rows fetched from the engine per call while streaming.
+_STREAM_READ = 1000
+#: Arrow type of a field that was ``None`` in every record written so far.
+UNTYPED_FALLBACK = pa.string()
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+_KIND_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+}
+
+
+# ---- values and types -------------------------------------------------------------
+def _kind(value: Any) -> str:
+    """The storable kind of a non-None Python value, or ``""`` if it has none."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, numbers.Integral):  # numpy integers
+        return "int"
+    if isinstance(value, numbers.Real):  # numpy floats
+        return "float"
+    return ""
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _int_range(dtype: pa.DataType) -> tuple[int, int]:
+    bits = dtype.bit_width
+    if pa.types.is_signed_integer(dtype):
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
+def _fits(dtype: pa.DataType, value: Any, kind: str) -> bool:
+    """Whether ``value`` (of ``kind``) can be stored in a column of ``dtype``."""
+    if pa.types.is_integer(dtype):
+        if kind != "int":
+            return False
+        lo, hi = _int_range(dtype)
+        return lo <= int(value) <= hi
+    if pa.types.is_floating(dtype):
+        return kind in ("float", "int")
+    if pa.types.is_boolean(dtype):
+        return kind == "bool"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or _is_string_view(dtype):
+        return kind == "string"
+    # A column pylance (or another writer) created with a type we never infer:
+    # let pyarrow decide whether the value converts.
+    try:
+        pa.scalar(value, type=dtype)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _is_string_view(dtype: pa.DataType) -> bool:
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check and check(dtype))
+
+
+def _same_family(have: pa.DataType, want: pa.DataType) -> bool:
+    """Whether a column of ``have`` may be cast to ``want`` without changing meaning."""
+    if pa.types.is_integer(want):
+        return pa.types.is_integer(have)
+    if pa.types.is_floating(want):
+        return pa.types.is_floating(have) or pa.types.is_integer(have)
+    if pa.types.is_string(want) or pa.types.is_large_string(want) or _is_string_view(want):
+        return pa.types.is_string(have) or pa.types.is_large_string(have) or _is_string_view(have)
+    return pa.types.is_null(have)
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def _check_range(limit: Any, offset: Any) -> tuple[int | None, int]:
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral):
+            raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0 or None, got {limit}")
+        limit = int(limit)
+    if isinstance(offset, bool) or not isinstance(offset, numbers.Integral):
+        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    return limit, int(offset)
+
+
+# ---- one bucket: the synchronous core -----------------------------------------------
+class _Bucket:
+    """Engine handle plus the Python-side list of records not yet appended.
+
+    Thread-safe. Lock order: ``_engine_lock`` (serialises appends, flushes and
+    close, so batches reach the engine in put order) before ``_state_lock``
+    (guards the counters and lists below; held only for short, non-blocking
+    work). Kept apart from ``LanceBackend`` so a ``weakref.finalize`` can flush
+    and close it when the backend is collected or the interpreter exits.
+    """
+
+    def __init__(self, storage_path: str, bucket_id: int, batch_size: int, flush_threshold: int):
+        self.storage_path = storage_path
+        self.bucket_id = bucket_id
+        self.batch_size = batch_size
+        self.flush_threshold = flush_threshold
+        self._engine_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._handle = _native.open_bucket(
+            storage_path, {"bucket_id": bucket_id, "flush_threshold": flush_threshold}
+        )
+        self.closed = False
+        try:
+            schema = _native.schema(self._handle)
+            total, _, _ = _native.count(self._handle)
+        except BaseException:
+            _native.close_bucket(self._handle)
+            raise
+        #: the engine's schema once it has one (then fields are fixed)
+        self._schema: pa.Schema | None = schema
+        #: field name -> Arrow type, None while only None values were seen
+        self._fields: dict[str, pa.DataType | None] | None = (
+            {f.name: f.type for f in schema} if schema is not None else None
+        )
+        self._committed = total  # rows the engine holds (as far as Python knows)
+        self._inflight: list[dict] = []  # records being appended right now
+        self._pending: list[dict] = []  # accepted records not yet appended
+        self.last_error: BaseException | None = None  # last failed append
+
+    # -- accepting records ---------------------------------------------------------
+    def _validate(self, record: Any, fields: dict | None) -> tuple[dict, dict]:
+        """Checks one record against ``fields``; returns (copy, resolved types)."""
+        if not isinstance(record, dict):
+            raise TypeError(f"a record must be a dict, got {type(record).__name__}")
+        if not record:
+            raise ValueError("a record must not be empty")
+        resolved: dict[str, pa.DataType] = {}
+        for name, value in record.items():
+            if not isinstance(name, str):
+                raise TypeError(f"field names must be str, got {type(name).__name__} {name!r}")
+            if fields is not None and name not in fields:
+                raise SchemaError(
+                    f"field {name!r} is not in this bucket's schema "
+                    f"(fields: {', '.join(fields)}); a LanceBackend bucket keeps the "
+                    "fields of its first record"
+                )
+            if value is None:
+                continue
+            expected = fields.get(name) if fields is not None else None
+            kind = _kind(value)
+            if expected is None:
+                if not kind:
+                    raise TypeError(
+                        f"field {name!r}: cannot store a value of type {type(value).__name__} "
+                        "(supported: int, float, bool, str or None)"
+                    )
+                if kind == "int" and not _INT64_MIN <= int(value) <= _INT64_MAX:
+                    raise ValueError(f"field {name!r}: {value} does not fit in int64")
+                resolved[name] = _KIND_TYPES[kind]
+            elif not _fits(expected, value, kind):
+                raise SchemaError(
+                    f"field {name!r}: expected {expected}, found {_describe(value)}"
+                )
+        return dict(record), resolved
+
+    def accept(self, records: list, refuse_when_stuck: bool = True) -> int:
+        """Validates ``records`` as one unit and queues them; returns the queue length.
+
+        Nothing is queued when any record is refused.
+        """
+        with self._state_lock:
+            if self.closed:
+                raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+            limit = max(self.batch_size, self.flush_threshold)
+            if refuse_when_stuck and self.last_error is not None and len(self._pending) >= limit:
+                raise StorageError(
+                    f"bucket at {self.storage_path!r} refuses new records: {len(self._pending)} "
+                    f"records wait for the engine, which failed with: {self.last_error}"
+                )
+            fields = None if self._fields is None else dict(self._fields)
+            accepted = []
+            for record in records:
+                copy, resolved = self._validate(record, fields)
+                if fields is None:
+                    fields = {name: resolved.get(name) for name in copy}
+                else:
+                    fields.update(resolved)
+                accepted.append(copy)
+            self._fields = fields
+            self._pending.extend(accepted)
+            return len(self._pending)
+
+    # -- appending -------------------------------------------------------------------
+    def should_drain(self) -> bool:
+        """Whether a put should hand the pending records to the engine now."""
+        with self._state_lock:
+            n = len(self._pending)
+            if n < self.batch_size:
+                return False
+            untyped = self._schema is None and any(t is None for t in (self._fields or {}).values())
+            if untyped and n < self.flush_threshold:
+                return False
+            if self.last_error is not None:  # retry once per batch, not on every put
+                return n % self.batch_size == 0
+            return True
+
+    def untyped_fields(self) -> list[str]:
+        with self._state_lock:
+            if self._schema is not None or not self._fields:
+                return []
+            return [name for name, t in self._fields.items() if t is None]
+
+    def _write_schema(self, hint: pa.Schema | None = None) -> pa.Schema:
+        """Schema for appending the pending records (state lock held)."""
+        if self._schema is not None:
+            return self._schema
+        out = []
+        for name, dtype in (self._fields or {}).items():
+            if dtype is None and hint is not None and name in hint.names:
+                dtype = hint.field(name).type
+            if dtype is None:
+                logger.warning(
+                    "bucket %s: field %r was None in every record so far; writing it as %s",
+                    self.storage_path, name, UNTYPED_FALLBACK,
+                )
+                dtype = UNTYPED_FALLBACK
+            out.append(pa.field(name, dtype, nullable=True))
+        return pa.schema(out)
+
+    def _append_batch(self, batch: pa.RecordBatch) -> None:
+        _native.append(self._handle, batch)
+        if self._schema is None:
+            schema = _native.schema(self._handle) or batch.schema
+            with self._state_lock:
+                self._schema = schema
+                self._fields = {f.name: f.type for f in schema}
+
+    def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None) -> int:
+        """Appends the pending records as one batch (engine lock held); returns rows."""
+        with self._state_lock:
+            if len(self._pending) < max(min_rows, 1):
+                return 0
+            untyped = self._schema is None and any(t is None for t in (self._fields or {}).values())
+            if untyped and not force and len(self._pending) < self.flush_threshold:
+                return 0  # wait for a value that fixes the type
+            records, self._pending = self._pending, []
+            self._inflight = records
+            schema = self._write_schema(hint)
+        try:
+            batch = pa.RecordBatch.from_pylist(records, schema=schema)
+            self._append_batch(batch)
+        except BaseException as exc:
+            with self._state_lock:
+                self._pending = records + self._pending
+                self._inflight = []
+                self.last_error = exc
+            raise
+        with self._state_lock:
+            self._committed += len(records)
+            self._inflight = []
+            self.last_error = None
+        return len(records)
+
+    def drain(self, min_rows: int = 1, force: bool = False) -> int:
+        with self._engine_lock:
+            self._check_open()
+            return self._drain_locked(min_rows, force)
+
+    def append_arrow(self, batches: list[pa.RecordBatch]) -> int:
+        """Appends Arrow batches after the pending records, in that order."""
+        with self._engine_lock:
+            self._check_open()
+            claimed = False
+            with self._state_lock:
+                if self._schema is not None:
+                    target = self._schema
+                elif self._fields is not None:  # records wait in Python: they decide
+                    target = self._write_schema(hint=batches[0].schema)
+                else:  # a new bucket: the data's schema becomes the bucket's
+                    target = batches[0].schema
+                    self._fields = {f.name: f.type for f in target}
+                    claimed = True
+            try:
+                conformed = [_conform(b, target) for b in batches]  # all checked first
+                self._drain_locked(1, True, hint=target)
+                rows = 0
+                for batch in conformed:
+                    self._append_batch(batch)
+                    with self._state_lock:
+                        self._committed += batch.num_rows
+                    rows += batch.num_rows
+            except BaseException:
+                with self._state_lock:
+                    if claimed and self._schema is None and not self._pending:
+                        self._fields = None
+                raise
+            return rows
+
+    def flush(self) -> None:
+        with self._engine_lock:
+            self._check_open()
+            self._drain_locked(1, True)
+            _native.flush(self._handle)
+
+    def close(self) -> None:
+        """Appends what is pending, flushes and frees the engine handle. Idempotent."""
+        with self._engine_lock:
+            if self.closed:
+                return
+            error: BaseException | None = None
+            try:
+                self._drain_locked(1, True)
+            except BaseException as exc:  # close anyway; report the loss
+                error = exc
+            with self._state_lock:
+                self.closed = True
+                lost = len(self._pending)
+            try:
+                _native.close_bucket(self._handle)
+            except BaseException as exc:
+                error = error or exc
+            if error is not None:
+                if lost:
+                    raise StorageError(
+                        f"bucket at {self.storage_path!r}: {lost} records could not be written "
+                        f"before close: {error}"
+                    ) from error
+                raise error
+
+    def close_quietly(self) -> None:
+        """Finalizer: close unless this process cannot call the library any more."""
+        if self.closed or not _native.loaded_in_this_process():
+            return
+        try:
+            self.close()
+        except BaseException:  # never raise from a finalizer or atexit
+            logger.exception("persisting: closing bucket at %s failed", self.storage_path)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+
+    # -- reading -----------------------------------------------------------------------
+    def total_count(self) -> int:
+        with self._state_lock:
+            return self._committed + len(self._inflight) + len(self._pending)
+
+    def _snapshot(self) -> tuple[int, list[dict], pa.Schema | None]:
+        with self._state_lock:
+            self._check_open()
+            if self._schema is not None:
+                schema = self._schema
+            elif self._fields is not None:
+                schema = pa.schema(
+                    [pa.field(n, t if t is not None else pa.null()) for n, t in self._fields.items()]
+                )
+            else:
+                schema = None
+            return self._committed, self._inflight + self._pending, schema
+
+    def read_table(self, offset: int, limit: int | None) -> pa.Table:
+        """Rows [offset, offset+limit) as a table: engine rows zero-copy, the
+        records still held in Python converted with the bucket's schema."""
+        committed, extra, schema = self._snapshot()
+        total = committed + len(extra)
+        end = total if limit is None else min(total, offset + limit)
+        parts = []
+        if offset < min(end, committed):
+            n = min(end, committed) - offset
+            parts.append(_native.read(self._handle, offset, n).read_all())
+        if end > committed and end > offset:
+            chunk = extra[max(offset - committed, 0) : end - committed]
+            if parts:
+                schema = parts[0].schema
+            parts.append(pa.Table.from_pylist(chunk, schema=schema))
+        if not parts:
+            return schema.empty_table() if schema is not None else pa.table({})
+        if len(parts) == 1:
+            return parts[0]
+        return pa.concat_tables(parts)
+
+    def read_rows(self, offset: int, limit: int | None) -> list[dict]:
+        return self.read_table(offset, limit).to_pylist()
+
+    def needs_engine(self, offset: int) -> bool:
+        """Whether reading from ``offset`` touches rows the engine holds."""
+        with self._state_lock:
+            return offset < self._committed
+
+    def stats(self) -> dict[str, Any]:
+        with self._engine_lock:
+            self._check_open()
+            engine = _native.stats(self._handle)
+            total, persisted, buffered = _native.count(self._handle)
+            with self._state_lock:
+                held = len(self._inflight) + len(self._pending)
+        stats = dict(engine)
+        stats.update(
+            bucket_id=self.bucket_id,
+            storage_path=self.storage_path,
+            total_count=total + held,
+            persisted_count=persisted,
+            buffer_count=buffered + held,
+            buffer_size=buffered + held,
+            pending_count=held,
+            batch_size=self.batch_size,
+            flush_threshold=self.flush_threshold,
+            backend="lance",
+        )
+        stats.setdefault("dataset_path", os.path.join(self.storage_path, "data.lance"))
+        return stats
+
+
+def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with ``target``'s field order and types.
+
+    Columns are reused as they are (zero-copy) when their type matches; a column
+    of the same family (int32 -> int64, float32 -> float64, large_string ->
+    string) is cast, which copies it. Missing fields become null columns.
+    """
+    have = batch.schema
+    unknown = [n for n in have.names if n not in target.names]
+    if unknown:
+        raise SchemaError(
+            f"field {unknown[0]!r} is not in this bucket's schema (fields: {', '.join(target.names)})"
+        )
+    columns = []
+    for field in target:
+        if field.name not in have.names:
+            columns.append(pa.nulls(batch.num_rows, type=field.type))
+            continue
+        column = batch.column(have.get_field_index(field.name))
+        if column.type != field.type:
+            if not _same_family(column.type, field.type):
+                raise SchemaError(
+                    f"field {field.name!r}: expected {field.type}, found {column.type}"
+                )
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowException, ValueError) as exc:
+                raise SchemaError(
+                    f"field {field.name!r}: cannot convert {column.type} to {field.type}: {exc}"
+                ) from exc
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+def _arrow_batches(data: Any) -> list[pa.RecordBatch]:
+    """The record batches of ``data`` (zero-copy where pyarrow allows)."""
+    if isinstance(data, pa.RecordBatch):
+        batches = [data]
+    elif isinstance(data, pa.Table):
+        batches = data.to_batches()
+    elif isinstance(data, pa.RecordBatchReader):
+        batches = list(data)
+    elif hasattr(data, "__arrow_c_stream__"):
+        batches = list(pa.RecordBatchReader.from_stream(data))
+    elif hasattr(data, "__arrow_c_array__"):
+        batches = [pa.record_batch(data)]
+    else:
+        raise TypeError(
+            "put_arrow expects a pyarrow RecordBatch/Table/RecordBatchReader or an object with "
+            f"__arrow_c_stream__ or __arrow_c_array__, got {type(data).__name__} "
+            "(use put_batch for a list of dicts)"
+        )
+    return [b for b in batches if b.num_rows > 0]
+
+
+# ---- the backend ------------------------------------------------------------------
+class LanceBackend:
+    """A pulsing storage backend: one queue bucket as a Lance dataset.
+
+    Args:
+        bucket_id: the bucket's number (reported by ``stats``).
+        storage_path: the bucket's directory (created when missing); the data
+            lives in ``{storage_path}/data.lance``. Reopening a path recovers what
+            was flushed there, and offsets continue.
+        batch_size: records gathered in Python before they are handed to the
+            engine in one call.
+        flush_threshold: records held in memory before an automatic flush writes
+            a new Lance version.
+        **kwargs: other options (for other backends) are accepted and logged.
+
+    Construction opens the dataset; it does no asyncio work, so it may run on
+    any thread (pulsing builds backends on a worker thread). Call ``flush()``
+    to make records durable; ``close()``/``aclose()`` flush and release the
+    bucket, and every backend still open is flushed when the interpreter exits.
+    """
+
+    backend_name = "lance"
+
+    def __init__(
+        self,
+        bucket_id: int,
+        storage_path: str | os.PathLike,
+        batch_size: int = 100,
+        flush_threshold: int = 1000,
+        **kwargs: Any,
+    ):
+        if isinstance(bucket_id, bool) or not isinstance(bucket_id, numbers.Integral):
+            raise TypeError(f"bucket_id must be an int, got {type(bucket_id).__name__}")
+        if bucket_id < 0:
+            raise ValueError(f"bucket_id must be >= 0, got {bucket_id}")
+        if not isinstance(storage_path, (str, os.PathLike)):
+            raise TypeError(f"storage_path must be a str or path, got {type(storage_path).__name__}")
+        path = os.fspath(storage_path)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not path:
+            raise ValueError("storage_path must not be empty")
+        batch_size = _check_positive_int("batch_size", batch_size)
+        flush_threshold = _check_positive_int("flush_threshold", flush_threshold)
+        if kwargs:
+            logger.warning(
+                "LanceBackend(bucket %s) ignores unknown options: %s",
+                bucket_id, ", ".join(sorted(kwargs)),
+            )
+        self.bucket_id = int(bucket_id)
+        self.storage_path = path
+        self.batch_size = batch_size
+        self.flush_threshold = flush_threshold
+        self.options = dict(kwargs)
+        self._bucket = _Bucket(path, self.bucket_id, batch_size, flush_threshold)
+        # Flush and close when collected or at interpreter exit (pulsing never
+        # flushes on shutdown). The finalizer holds the bucket, not the backend.
+        self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
+        # asyncio primitives are made lazily, on the loop that first needs them.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._cond: asyncio.Condition | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._bucket.closed else f"{self.total_count()} records"
+        return f"LanceBackend(bucket_id={self.bucket_id}, storage_path={self.storage_path!r}, {state})"
+
+    # -- asyncio plumbing -----------------------------------------------------------
+    def _primitives(self) -> tuple[asyncio.Condition, asyncio.Lock]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self._cond = asyncio.Condition()
+            self._write_lock = asyncio.Lock()
+        return self._cond, self._write_lock
+
+    async def _notify(self) -> None:
+        cond, _ = self._primitives()
+        async with cond:
+            cond.notify_all()
+
+    async def _drain(self) -> None:
+        """Hands full batches to the engine; a failure is kept for flush() to report."""
+        _, write_lock = self._primitives()
+        async with write_lock:
+            if not self._bucket.should_drain():
+                return
+            try:
+                await asyncio.to_thread(self._bucket.drain, self.batch_size)
+            except ClosedError:
+                raise
+            except StorageError as exc:
+                logger.warning(
+                    "bucket %s: appending to the engine failed (records kept, retried on the "
+                    "next batch or flush): %s", self.storage_path, exc,
+                )
+
+    @property
+    def closed(self) -> bool:
+        return self._bucket.closed
+
+    # -- writing --------------------------------------------------------------------
+    async def put(self, record: dict[str, Any]) -> None:
+        """Appends one record.
+
+        Raises TypeError (not a dict, a value of an unsupported type), ValueError
+        (empty record), SchemaError (a field or type the bucket's schema does not
+        have) or ClosedError; a refused record is not stored.
+        """
+        self._bucket.accept([record])
+        await self._notify()
+        if self._bucket.should_drain():
+            await self._drain()
+
+    async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
+        """Appends many records as one unit: all are accepted or none."""
+        if isinstance(records, dict) or not isinstance(records, Iterable):
+            raise TypeError(f"records must be a list of dicts, got {type(records).__name__}")
+        records = list(records)
+        if not records:
+            return
+        self._bucket.accept(records)
+        await self._notify()
+        if self._bucket.should_drain():
+            await self._drain()
+
+    async def put_arrow(self, data: Any) -> int:
+        """Appends Arrow data without copying its buffers; returns the rows appended.
+
+        ``data``: a ``pyarrow.RecordBatch``, ``Table`` or ``RecordBatchReader``, or
+        any object with ``__arrow_c_stream__``/``__arrow_c_array__`` (polars,
+        nanoarrow, arrow-rs ...). Columns are matched by name; a column whose type
+        differs within its family (int32 for int64) is cast, which copies it.
+        Each record batch is one engine call; records from earlier ``put`` calls
+        are appended first, so order is kept.
+        """
+        batches = _arrow_batches(data)
+        if self._bucket.closed:
+            raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+        if not batches:
+            return 0
+        _, write_lock = self._primitives()
+        async with write_lock:
+            rows = await asyncio.to_thread(self._bucket.append_arrow, batches)
+        await self._notify()
+        return rows
+
+    async def flush(self) -> None:
+        """Writes everything held in memory as a new Lance dataset version."""
+        _, write_lock = self._primitives()
+        async with write_lock:
+            await asyncio.to_thread(self._bucket.flush)
+
+    # -- reading ---------------------------------------------------------------------
+    async def _read(self, offset: int, limit: int | None) -> list[dict]:
+        if self._bucket.needs_engine(offset):
+            return await asyncio.to_thread(self._bucket.read_rows, offset, limit)
+        return self._bucket.read_rows(offset, limit)
+
+    async def get(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Records [offset, offset+limit) in append order (``limit=None``: to the end).
+
+        pulsing calls ``get(limit, offset)`` positionally; keywords work too.
+        """
+        limit, offset = _check_range(limit, offset)
+        if limit == 0:
+            return []
+        return await self._read(offset, limit)
+
+    async def get_arrow(self, limit: int | None = None, offset: int = 0) -> pa.Table:
+        """Records [offset, offset+limit) as a ``pyarrow.Table``; rows the engine
+        holds arrive without copying."""
+        limit, offset = _check_range(limit, offset)
+        return await asyncio.to_thread(self._bucket.read_table, offset, limit)
+
+    async def get_by_indices(self, indexes: Iterable[int]) -> list[dict[str, Any]]:
+        """Records at the given offsets, in the given order; offsets out of range
+        are skipped (as pulsing's MemoryBackend does)."""
+        wanted = [int(i) for i in indexes]
+        total = self._bucket.total_count()
+        valid = sorted({i for i in wanted if 0 <= i < total})
+        if not valid:
+            return []
+
+        def fetch() -> dict[int, dict]:
+            found: dict[int, dict] = {}
+            start = prev = valid[0]
+            for i in valid[1:] + [None]:
+                if i is not None and i == prev + 1:
+                    prev = i
+                    continue
+                for k, row in enumerate(self._bucket.read_rows(start, prev - start + 1)):
+                    found[start + k] = row
+                if i is not None:
+                    start = prev = i
+            return found
+
+        found = await asyncio.to_thread(fetch)
+        return [found[i] for i in wanted if i in found]
+
+    async def get_stream(
+        self,
+        limit: int | None = None,
+        offset: int = 0,
+        wait: bool = False,
+        timeout: float | None = None,
+        *,
+        block: bool | None = None,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yields lists of at most ``min(remaining, 100)`` records from ``offset``.
+
+        ``wait=False`` stops when no more records exist. ``wait=True`` waits for
+        new records until ``limit`` records were yielded; ``timeout`` is an idle
+        timeout restarted after every wake-up, and ``None`` or ``0`` waits
+        forever (as pulsing's MemoryBackend does). When it expires, or the
+        backend is closed, the stream ends quietly. ``block`` is an alias of
+        ``wait``.
+        """
+        if block is not None:
+            wait = bool(block)
+        limit, offset = _check_range(limit, offset)
+        if self._bucket.closed:
+            raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+        remaining = limit
+        current = offset
+        cond, _ = self._primitives()
+        while remaining is None or remaining > 0:
+            if self._bucket.closed:
+                return  # closed while streaming
+            if current >= self._bucket.total_count():
+                if not wait:
+                    return
+                async with cond:
+                    if current >= self._bucket.total_count() and not self._bucket.closed:
+                        try:
+                            if timeout:
+                                await asyncio.wait_for(cond.wait(), timeout=timeout)
+                            else:
+                                await cond.wait()
+                        except asyncio.TimeoutError:
+                            return
+                continue
+            want = _STREAM_READ if remaining is None else min(remaining, _STREAM_READ)
+            rows = await self._read(current, want)
+            if not rows:
+                if not wait:
+                    return
+                await asyncio.sleep(0)
+                continue
+            for start in range(0, len(rows), STREAM_BATCH):
+                chunk = rows[start : start + STREAM_BATCH]
+                yield chunk
+                current += len(chunk)
+                if remaining is not None:
+                    remaining -= len(chunk)
+
+    # -- state -----------------------------------------------------------------------
+    def total_count(self) -> int:
+        """Records in the bucket, including those not yet flushed (synchronous, cheap)."""
+        return self._bucket.total_count()
+
+    async def stats(self) -> dict[str, Any]:
+        """bucket_id, total_count, buffer_count (= buffer_size), persisted_count,
+        storage_path, backend="lance", plus the engine's own figures."""
+        return await asyncio.to_thread(self._bucket.stats)
+
+    def close(self) -> None:
+        """Flushes and releases the bucket. Idempotent; later calls raise ClosedError."""
+        try:
+            self._bucket.close()
+        finally:
+            self._finalizer.detach()
+
+    async def aclose(self) -> None:
+        """``close()`` off the event loop; wakes readers waiting in ``get_stream``."""
+        if self._bucket.closed:
+            return
+        _, write_lock = self._primitives()
+        async with write_lock:
+            try:
+                await asyncio.to_thread(self.close)
+            finally:
+                await self._notify()
+
+    async def __aenter__(self) -> "LanceBackend":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> "LanceBackend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def register(register_backend: Any = None) -> list[str]:
+    """Registers ``LanceBackend`` with pulsing under "lance" and "LanceBackend".
+
+    pulsing turns a backend class into its ``__name__`` before looking it up, so
+    ``write_queue(..., backend=LanceBackend)`` needs the second name. Works with
+    pulsing 0.1.0 (``pulsing.queue``) and 0.1.1+ (``pulsing.streaming``). The
+    registry is per process: call it in every process that may own a bucket.
+    """
+    if register_backend is None:
+        try:  # pulsing >= 0.1.1
+            from pulsing.streaming import register_backend
+        except ImportError:
+            try:  # pulsing 0.1.0
+                from pulsing.queue import register_backend
+            except ImportError as exc:
+                raise ImportError("persisting.queue.register() needs pulsing installed") from exc
+    names = ["lance", "LanceBackend"]
+    for name in names:
+        register_backend(name, LanceBackend)
+    return names

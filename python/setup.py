@@ -1,0 +1,115 @@
+"""Build hook of the persisting package.
+
+``pip install ./python`` (or ``pip wheel ./python``) runs ``build_py`` below,
+which puts ``libpersisting.so`` into the package:
+
+- ``PERSISTING_LIB=/path/to/libpersisting.so``: that prebuilt library is copied
+  (CI, or a library built with ``make lib``);
+- otherwise the library is compiled with the machine's Go, from the Go module
+  that contains this directory (``python/..``; override with
+  ``PERSISTING_GO_MODULE=/path/to/repo``):
+  ``go build -buildmode=c-shared -trimpath -o <build>/persisting/libpersisting.so ./capi``.
+  cgo needs a C compiler (``cc``) as well.
+
+The wheel carries no Python extension module but a native library, so it is
+tagged ``py3-none-<platform>``. Editable installs are not supported; for
+development point ``PERSISTING_LIB`` at ``build/libpersisting.so`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from setuptools import Distribution, setup
+from setuptools.command.build_py import build_py as _build_py
+
+try:  # setuptools >= 70.1 ships bdist_wheel itself
+    from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel
+except ImportError:  # older setuptools: the wheel package's
+    from wheel.bdist_wheel import bdist_wheel as _bdist_wheel
+
+HERE = Path(__file__).resolve().parent
+LIBRARY = "libpersisting.so"
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _module_root() -> Path:
+    env = os.environ.get("PERSISTING_GO_MODULE")
+    root = Path(env).resolve() if env else HERE.parent
+    if not (root / "go.mod").is_file() or not (root / "capi").is_dir():
+        raise BuildError(
+            f"cannot build {LIBRARY}: {root} is not the persisting Go module (no go.mod and capi/). "
+            "Install from a checkout of the repository, set PERSISTING_GO_MODULE to one, "
+            f"or set PERSISTING_LIB to a prebuilt {LIBRARY}."
+        )
+    return root
+
+
+def build_library(dest: Path) -> None:
+    """Writes libpersisting.so to ``dest`` (copied or compiled)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    prebuilt = os.environ.get("PERSISTING_LIB")
+    if prebuilt:
+        src = Path(prebuilt).expanduser()
+        if not src.is_file():
+            raise BuildError(f"PERSISTING_LIB={prebuilt!r} is not a file")
+        print(f"persisting: bundling prebuilt {src}", file=sys.stderr)
+        shutil.copyfile(src, dest)
+        return
+    go = shutil.which(os.environ.get("GO", "go"))
+    if go is None:
+        raise BuildError(
+            f"cannot build {LIBRARY}: Go is not installed (no `go` on PATH). Install Go >= 1.22 "
+            f"and a C compiler, or set PERSISTING_LIB to a prebuilt {LIBRARY}."
+        )
+    root = _module_root()
+    env = dict(os.environ, CGO_ENABLED="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / LIBRARY
+        cmd = [go, "build", "-buildmode=c-shared", "-trimpath", "-o", str(out), "./capi"]
+        print(f"persisting: {' '.join(cmd)} (in {root})", file=sys.stderr)
+        result = subprocess.run(cmd, cwd=root, env=env)
+        if result.returncode != 0 or not out.is_file():
+            raise BuildError(f"`{' '.join(cmd)}` failed in {root} (exit {result.returncode})")
+        shutil.copyfile(out, dest)  # cgo's generated header stays behind
+    dest.chmod(0o755)
+
+
+class build_py(_build_py):
+    def run(self) -> None:
+        super().run()
+        build_library(Path(self.build_lib) / "persisting" / LIBRARY)
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        outputs = super().get_outputs(include_bytecode)
+        lib = str(Path(self.build_lib) / "persisting" / LIBRARY)
+        return outputs if lib in outputs else outputs + [lib]
+
+
+class BinaryDistribution(Distribution):
+    """Marks the distribution as platform-specific, so the package (with its
+    native library) installs into platlib at the wheel's root."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
+class bdist_wheel(_bdist_wheel):
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        self.root_is_pure = False  # a native library inside: platform wheel
+
+    def get_tag(self) -> tuple[str, str, str]:
+        _, _, plat = super().get_tag()
+        return "py3", "none", plat  # no CPython ABI dependency (ctypes only)
+
+
+setup(distclass=BinaryDistribution, cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel})
