@@ -1,0 +1,428 @@
+//go:build lancefile
+
+package lance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/lance/file"
+	"github.com/persisting/persisting/lance/schema"
+)
+
+// WriteOptions tune one Write call.
+type WriteOptions struct {
+	// Properties are stored in the transaction of the new version
+	// (Transaction.transaction_properties), e.g. a WAL watermark. Read them
+	// back with Dataset.TransactionProperties.
+	Properties map[string]string
+	// Config entries are upserted into the manifest's config map.
+	Config map[string]string
+}
+
+// VersionInfo describes one committed version.
+type VersionInfo struct {
+	Version   uint64
+	Timestamp time.Time
+}
+
+// Dataset is an immutable snapshot of one version of a Lance dataset. It is
+// safe for concurrent use. It holds no open file descriptors (data files are
+// opened per Read), so it needs no Close.
+type Dataset struct {
+	root     string
+	manifest *Manifest
+	scheme   NamingScheme
+	fields   []schema.Field
+	schema   *arrow.Schema
+	// rowEnds[i] is the number of logical rows in fragments [0, i].
+	rowEnds []int64
+	// firstUncounted is the index of the first fragment whose logical row
+	// count is unknown (deletion file without a count), or len(fragments).
+	firstUncounted int
+}
+
+// Open opens the latest version of the dataset at path.
+func Open(path string) (*Dataset, error) {
+	m, s, err := loadLatestManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	return newDataset(path, m, s)
+}
+
+// OpenVersion opens a specific version of the dataset at path.
+func OpenVersion(path string, version uint64) (*Dataset, error) {
+	if _, err := os.Stat(filepath.Join(path, versionsDir)); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
+	}
+	m, s, err := loadManifest(path, version)
+	if err != nil {
+		return nil, err
+	}
+	return newDataset(path, m, s)
+}
+
+func newDataset(root string, m *Manifest, s NamingScheme) (*Dataset, error) {
+	if err := m.checkReadable(); err != nil {
+		return nil, fmt.Errorf("%s version %d: %w", root, m.Version, err)
+	}
+	d := &Dataset{root: root, manifest: m, scheme: s}
+	d.fields = make([]schema.Field, len(m.Fields))
+	for i, raw := range m.Fields {
+		f, err := schema.UnmarshalField(raw)
+		if err != nil {
+			return nil, fmt.Errorf("lance: %s version %d: field %d: %w", root, m.Version, i, err)
+		}
+		d.fields[i] = f
+	}
+	sch, err := schema.ToArrowWithMetadata(d.fields, m.SchemaMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("lance: %s version %d: %w", root, m.Version, err)
+	}
+	d.schema = sch
+	d.rowEnds = make([]int64, len(m.Fragments))
+	d.firstUncounted = len(m.Fragments)
+	var total int64
+	for i := range m.Fragments {
+		f := &m.Fragments[i]
+		n, known := f.LogicalRows()
+		if !known && f.PhysicalRows == 0 && f.DeletionFile == nil && len(f.Files) > 0 {
+			// Row count not recorded: ask the data file.
+			c, err := d.countFileRows(f)
+			if err != nil {
+				return nil, err
+			}
+			n, known = c, true
+		}
+		if !known && d.firstUncounted == len(m.Fragments) {
+			d.firstUncounted = i
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("lance: %s version %d: fragment %d has a negative row count", root, m.Version, f.ID)
+		}
+		total += n
+		d.rowEnds[i] = total
+	}
+	return d, nil
+}
+
+func (d *Dataset) countFileRows(f *Fragment) (int64, error) {
+	p, err := d.dataFilePath(&f.Files[0])
+	if err != nil {
+		return 0, err
+	}
+	r, err := file.Open(p)
+	if err != nil {
+		return 0, fmt.Errorf("lance: fragment %d: %w", f.ID, err)
+	}
+	defer r.Close()
+	return r.NumRows(), nil
+}
+
+// Path returns the dataset root directory.
+func (d *Dataset) Path() string { return d.root }
+
+// Version returns the version number of this snapshot.
+func (d *Dataset) Version() uint64 { return d.manifest.Version }
+
+// Timestamp returns the commit time of this version.
+func (d *Dataset) Timestamp() time.Time { return d.manifest.Timestamp }
+
+// NamingScheme returns the manifest naming scheme of the dataset.
+func (d *Dataset) NamingScheme() NamingScheme { return d.scheme }
+
+// Schema returns the Arrow schema of the dataset.
+func (d *Dataset) Schema() *arrow.Schema { return d.schema }
+
+// Fields returns the Lance schema (a copy).
+func (d *Dataset) Fields() []schema.Field { return append([]schema.Field(nil), d.fields...) }
+
+// DataStorageVersion returns the data file version recorded in the manifest
+// (e.g. "2.0"), or "" if none is recorded.
+func (d *Dataset) DataStorageVersion() string {
+	if d.manifest.DataFormat == nil {
+		return ""
+	}
+	return d.manifest.DataFormat.Version
+}
+
+// NumFragments returns the number of fragments.
+func (d *Dataset) NumFragments() int { return len(d.manifest.Fragments) }
+
+// CountRows returns the number of rows: the sum of the fragments' physical
+// rows minus their deleted rows. Fragments whose deletion count is not
+// recorded in the manifest are counted with all their physical rows.
+func (d *Dataset) CountRows() int64 {
+	if len(d.rowEnds) == 0 {
+		return 0
+	}
+	return d.rowEnds[len(d.rowEnds)-1]
+}
+
+// Config returns a copy of the manifest's config map.
+func (d *Dataset) Config() map[string]string {
+	out := make(map[string]string, len(d.manifest.Config))
+	for k, v := range d.manifest.Config {
+		out[k] = v
+	}
+	return out
+}
+
+// TransactionProperties returns the properties of the transaction that
+// created this version (WriteOptions.Properties for versions we wrote).
+func (d *Dataset) TransactionProperties() (map[string]string, error) {
+	t, err := loadTransaction(d.root, d.manifest)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(t.Properties))
+	for k, v := range t.Properties {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// Versions lists all versions of the dataset that are still present on disk,
+// oldest first (it reads every manifest).
+func (d *Dataset) Versions() ([]VersionInfo, error) {
+	l, err := listVersions(d.root)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(l.versions, func(i, j int) bool { return l.versions[i] < l.versions[j] })
+	out := make([]VersionInfo, 0, len(l.versions))
+	for _, v := range l.versions {
+		m, err := readManifestFile(filepath.Join(d.root, versionsDir, ManifestName(l.scheme, v)))
+		if err != nil {
+			if errors.Is(err, ErrVersionNotFound) {
+				continue // removed by a concurrent cleanup
+			}
+			return nil, err
+		}
+		out = append(out, VersionInfo{Version: m.Version, Timestamp: m.Timestamp})
+	}
+	return out, nil
+}
+
+func (d *Dataset) dataFilePath(df *DataFile) (string, error) {
+	if len(df.Extra) > 0 {
+		// base_id (field 7) is the only extra DataFile field Lance defines;
+		// external base paths are refused by the feature-flag check, but a
+		// stray base_id would point elsewhere.
+		return "", fmt.Errorf("%w: data file %q uses fields this reader does not understand", ErrUnsupported, df.Path)
+	}
+	if df.Path == "" || filepath.IsAbs(df.Path) || !filepath.IsLocal(df.Path) {
+		return "", fmt.Errorf("lance: invalid data file path %q", df.Path)
+	}
+	return filepath.Join(d.root, dataDir, filepath.FromSlash(df.Path)), nil
+}
+
+// Write commits recs (all with one schema) as one new fragment made of one
+// data file, in a new version of the dataset at path. It creates the dataset
+// (version 1, Overwrite transaction) when absent and appends (Append
+// transaction) otherwise. The records' schema must equal the dataset's
+// (names, types, order). Zero rows commit a version without a new fragment.
+// The commit is atomic (see doc.go): a crash at any point leaves the previous
+// version intact.
+func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error) {
+	if len(recs) == 0 {
+		return nil, errors.New("lance: Write needs at least one record batch (for the schema)")
+	}
+	sch := recs[0].Schema()
+	var rows int64
+	for i, r := range recs {
+		if i > 0 {
+			if err := compareSchemas(sch, r.Schema()); err != nil {
+				return nil, fmt.Errorf("lance: record batch %d: %w", i, err)
+			}
+		}
+		rows += r.NumRows()
+	}
+
+	base, scheme, err := loadLatestManifest(path)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	var fields []schema.Field
+	var rawFields [][]byte
+	var schemaMD map[string][]byte
+	var baseFields []schema.Field
+	if base != nil {
+		cur, err := newDataset(path, base, scheme)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkAppendable(cur); err != nil {
+			return nil, err
+		}
+		if err := compareSchemas(cur.schema, sch); err != nil {
+			return nil, err
+		}
+		fields, baseFields = cur.fields, cur.fields
+	} else {
+		if fields, err = schema.FromArrow(sch, 0); err != nil {
+			return nil, fmt.Errorf("lance: %w", err)
+		}
+		for _, f := range fields {
+			rawFields = append(rawFields, schema.MarshalField(f))
+		}
+		schemaMD = schema.MetadataFromArrow(sch)
+	}
+	if err := checkNulls(fields, recs); err != nil {
+		return nil, err
+	}
+	if err := ensureLayout(path); err != nil {
+		return nil, err
+	}
+
+	var frag *Fragment
+	var dataPath string
+	if rows > 0 {
+		name := newDataFileName()
+		dataPath = filepath.Join(path, dataDir, name)
+		res, err := file.WriteFile(dataPath, fields, recs)
+		if err != nil {
+			os.Remove(dataPath)
+			return nil, fmt.Errorf("lance: write data file: %w", err)
+		}
+		err = syncFile(dataPath)
+		if err == nil {
+			err = syncDir(filepath.Join(path, dataDir))
+		}
+		if err != nil {
+			os.Remove(dataPath)
+			return nil, fmt.Errorf("lance: sync data file: %w", err)
+		}
+		ids := make([]int32, len(fields))
+		for i, f := range fields {
+			ids[i] = f.ID
+		}
+		if len(res.ColumnIndices) != len(ids) {
+			os.Remove(dataPath)
+			return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(ids))
+		}
+		frag = &Fragment{
+			Files: []DataFile{{
+				Path:          name,
+				Fields:        ids,
+				ColumnIndices: res.ColumnIndices,
+				MajorVersion:  res.MajorVersion,
+				MinorVersion:  res.MinorVersion,
+				FileSizeBytes: uint64(res.FileSize),
+			}},
+			PhysicalRows: uint64(res.NumRows),
+		}
+	}
+
+	req := commitRequest{
+		root:           path,
+		base:           base,
+		scheme:         scheme,
+		fields:         rawFields,
+		schemaMetadata: schemaMD,
+		fragment:       frag,
+		properties:     opts.Properties,
+		config:         opts.Config,
+		check: func(m *Manifest) error {
+			cur, err := newDataset(path, m, 0)
+			if err != nil {
+				return err
+			}
+			if err := checkAppendable(cur); err != nil {
+				return err
+			}
+			want := baseFields
+			if want == nil {
+				want = fields // we meant to create it; someone else did
+			}
+			return sameFields(want, cur.fields)
+		},
+	}
+	m, s, err := commit(req)
+	if err != nil {
+		if dataPath != "" {
+			os.Remove(dataPath) // referenced by no manifest
+		}
+		return nil, err
+	}
+	return newDataset(path, m, s)
+}
+
+// checkAppendable refuses to append 2.0 data files to a dataset that stores
+// another data file version (mixing versions is not allowed without a
+// feature flag we do not implement).
+func checkAppendable(d *Dataset) error {
+	if v := d.DataStorageVersion(); v != "" && v != DataFileVersion {
+		return fmt.Errorf("%w: cannot append to %s: its data storage version is %s and this writer only writes %s",
+			ErrUnsupported, d.root, v, DataFileVersion)
+	}
+	for i := range d.manifest.Fragments {
+		for _, df := range d.manifest.Fragments[i].Files {
+			if !(df.MajorVersion == 2 && df.MinorVersion == 0) && !(df.MajorVersion == 0 && df.MinorVersion == 3) {
+				return fmt.Errorf("%w: cannot append to %s: data file %s has version %d.%d and this writer only writes %s",
+					ErrUnsupported, d.root, df.Path, df.MajorVersion, df.MinorVersion, DataFileVersion)
+			}
+		}
+	}
+	return nil
+}
+
+// compareSchemas checks that got has the same top-level fields as want
+// (names, types, order), naming the first field that differs.
+func compareSchemas(want, got *arrow.Schema) error {
+	wf, gf := want.Fields(), got.Fields()
+	for i := 0; i < len(wf) || i < len(gf); i++ {
+		switch {
+		case i >= len(gf):
+			return fmt.Errorf("%w: field %q is missing (position %d)", ErrSchemaMismatch, wf[i].Name, i)
+		case i >= len(wf):
+			return fmt.Errorf("%w: unexpected field %q (position %d)", ErrSchemaMismatch, gf[i].Name, i)
+		case wf[i].Name != gf[i].Name:
+			return fmt.Errorf("%w: field %d is %q, want %q", ErrSchemaMismatch, i, gf[i].Name, wf[i].Name)
+		case !arrow.TypeEqual(wf[i].Type, gf[i].Type):
+			return fmt.Errorf("%w: field %q has type %s, want %s", ErrSchemaMismatch, gf[i].Name, gf[i].Type, wf[i].Type)
+		}
+	}
+	return nil
+}
+
+// sameFields checks that two Lance schemas describe the same fields.
+func sameFields(want, got []schema.Field) error {
+	if len(want) != len(got) {
+		return fmt.Errorf("%w: the dataset schema changed concurrently (%d fields, want %d)", ErrSchemaMismatch, len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if w.ID != g.ID || w.ParentID != g.ParentID || w.Name != g.Name || w.LogicalType != g.LogicalType {
+			return fmt.Errorf("%w: field %q changed concurrently (now %q id %d type %s)", ErrSchemaMismatch, w.Name, g.Name, g.ID, g.LogicalType)
+		}
+	}
+	return nil
+}
+
+// checkNulls refuses nulls in top-level columns the dataset declares
+// non-nullable.
+func checkNulls(fields []schema.Field, recs []arrow.Record) error {
+	col := 0
+	for _, f := range fields {
+		if f.ParentID != -1 {
+			continue
+		}
+		if !f.Nullable {
+			for _, r := range recs {
+				if col < int(r.NumCols()) && r.Column(col).NullN() > 0 {
+					return fmt.Errorf("%w: field %q is not nullable but has %d nulls", ErrSchemaMismatch, f.Name, r.Column(col).NullN())
+				}
+			}
+		}
+		col++
+	}
+	return nil
+}

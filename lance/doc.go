@@ -1,0 +1,68 @@
+// Package lance reads and writes Lance datasets in pure Go, compatible with
+// pylance 14 (lance.dataset(path).to_table() opens what Write produces, and
+// Open reads what pylance writes with data_storage_version="2.0").
+//
+// # On-disk layout
+//
+//	<root>/
+//	  _versions/      one manifest per version. New datasets use the V2
+//	                  naming scheme (pylance 14's default): version v is
+//	                  "{2^64-1-v}" as 20 zero-padded digits + ".manifest";
+//	                  V1 ("{v}.manifest") is read and kept when appending to
+//	                  a V1 dataset. Names not ending in "manifest" (our
+//	                  ".tmp_*" staging files, pylance's
+//	                  latest_version_hint.json) are ignored. _latest.manifest
+//	                  is never written.
+//	  _transactions/  "{read_version}-{uuid}.txn": one lance.table.Transaction
+//	                  per version (Overwrite when the dataset is created,
+//	                  Append afterwards), so pylance can resolve conflicts
+//	                  when it commits after us.
+//	  data/           Lance data files (file format 2.0), named like Lance
+//	                  does: 24 binary digits + 26 hex digits + ".lance".
+//
+// A manifest file is [IndexSection][Manifest][trailer]: each section is a
+// u32 little-endian length followed by protobuf bytes, and the 16-byte
+// trailer holds the i64 position of the Manifest section, u16 major 0,
+// u16 minor 2 and "LANC". Every manifest is self-contained: full schema
+// (lance.file.Field list, parents before children), the complete fragment
+// list, config, feature flags, and the name of its transaction file.
+// pylance 14 additionally inlines the transaction (manifest field 23, older
+// releases 21); we read it but only write the .txn file.
+//
+// # Commit protocol
+//
+// Write performs, in order:
+//
+//  1. write the data file under data/, fsync it and data/;
+//  2. write _transactions/{read}-{uuid}.txn (fsync);
+//  3. build the new manifest from the latest one (version+1, fragments plus
+//     the new one with id max_fragment_id+1, config upserts, flags);
+//  4. write it to _versions/.tmp_{v}_{uuid} (a name readers ignore), fsync,
+//     and os.Link it to the final name. link(2) fails with EEXIST when
+//     another writer (Go or pylance, whose local commits are also
+//     create-if-absent) already published that version; then we remove our
+//     temporary file and transaction file, reload the latest manifest, check
+//     that the schema is unchanged and that no Overwrite/Restore happened
+//     since we read, and retry (up to 20 attempts, jittered backoff);
+//  5. remove the temporary file and fsync _versions/.
+//
+// A crash before step 4's link leaves only unreferenced files (data files,
+// transaction files, temporary manifests) that readers never look at: the
+// previous version stays the latest and reads exactly as before. After the
+// link the new version is complete, because its bytes were fsynced before
+// they became visible under the final name.
+//
+// # Reading
+//
+// A Dataset is an immutable snapshot of one version, safe for concurrent
+// use; it keeps no file descriptors open (each Read opens the data files of
+// the fragments it touches and closes them), so it has no Close method.
+// Dataset.Read maps a logical row range to fragments with a binary search
+// over prefix sums of fragment row counts and reads only those fragments.
+//
+// Not supported yet, reported as errors wrapping ErrUnsupported: fragments
+// with deletion files, fragments split over several data files or missing
+// columns, reader feature flags other than deletion files, stable row ids,
+// table config, disabled transaction files, covered index metadata and
+// stable field ids, and appending to datasets whose data files are not 2.0.
+package lance
