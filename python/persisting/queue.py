@@ -141,6 +141,18 @@ def _fits(dtype: pa.DataType, value: Any, kind: str) -> bool:
     return True
 
 
+def _is_standard(dtype: pa.DataType) -> bool:
+    """Integer, floating, boolean or string: the families put() infers."""
+    return (
+        pa.types.is_integer(dtype)
+        or pa.types.is_floating(dtype)
+        or pa.types.is_boolean(dtype)
+        or pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or _is_string_view(dtype)
+    )
+
+
 def _is_string_view(dtype: pa.DataType) -> bool:
     check = getattr(pa.types, "is_string_view", None)
     return bool(check and check(dtype))
@@ -229,7 +241,15 @@ class _Bucket:
         for name, value in record.items():
             if not isinstance(name, str):
                 raise TypeError(f"field names must be str, got {type(name).__name__} {name!r}")
-            if fields is not None and name not in fields:
+            known = fields is not None and name in fields
+            expected = fields[name] if known else None
+            kind = _kind(value) if value is not None else "none"
+            if not kind and (expected is None or _is_standard(expected)):
+                raise TypeError(
+                    f"field {name!r}: cannot store a value of type {type(value).__name__} "
+                    "(supported: int, float, bool, str or None)"
+                )
+            if fields is not None and not known:
                 raise SchemaError(
                     f"field {name!r} is not in this bucket's schema "
                     f"(fields: {', '.join(fields)}); a LanceBackend bucket keeps the "
@@ -237,14 +257,7 @@ class _Bucket:
                 )
             if value is None:
                 continue
-            expected = fields.get(name) if fields is not None else None
-            kind = _kind(value)
             if expected is None:
-                if not kind:
-                    raise TypeError(
-                        f"field {name!r}: cannot store a value of type {type(value).__name__} "
-                        "(supported: int, float, bool, str or None)"
-                    )
                 if kind == "int" and not _INT64_MIN <= int(value) <= _INT64_MAX:
                     raise ValueError(f"field {name!r}: {value} does not fit in int64")
                 resolved[name] = _KIND_TYPES[kind]

@@ -1,0 +1,112 @@
+"""A pulsing queue on the Lance backend, with a real actor system.
+
+Usage: pulsing_scenario.py write|read STORAGE_PATH TOPIC COUNT
+
+- write: starts a system, registers the backend, writes COUNT records through
+  write_queue over 2 buckets, flushes, reads them back with read_queue, shuts
+  the system down.
+- read: a new process and system on the same STORAGE_PATH reads them again
+  (the backend passed as a class, as pulsing's docs show).
+
+Prints one JSON line with what it saw. Runs with pulsing 0.1.0 (pulsing.queue)
+and 0.1.1+ (pulsing.streaming).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import os
+import sys
+import time
+
+import pulsing as pul
+
+try:  # pulsing >= 0.1.1
+    from pulsing.streaming import read_queue, write_queue
+
+    API = "pulsing.streaming"
+except ImportError:  # pulsing 0.1.0
+    from pulsing.queue import read_queue, write_queue
+
+    API = "pulsing.queue"
+
+import lance
+
+import persisting
+from persisting import _native
+from persisting.queue import LanceBackend, register
+
+NUM_BUCKETS = 2
+
+
+def record(i: int) -> dict:
+    return {"id": f"user-{i}", "seq": i, "score": i / 8, "ok": i % 2 == 0, "text": f"record {i}"}
+
+
+def on_disk(path: str) -> dict:
+    rows = {}
+    for b in range(NUM_BUCKETS):
+        ds_path = os.path.join(path, f"bucket_{b}", "data.lance")
+        rows[b] = lance.dataset(ds_path).count_rows() if os.path.isdir(ds_path) else None
+    return rows
+
+
+async def write(path: str, topic: str, n: int) -> dict:
+    system = await pul.actor_system()
+    try:
+        names = register()
+        writer = await write_queue(
+            system, topic, bucket_column="id", num_buckets=NUM_BUCKETS, batch_size=10,
+            storage_path=path, backend="lance", backend_options={"flush_threshold": 50},
+        )
+        for i in range(n):
+            await writer.put(record(i))
+        await writer.flush()
+        stats = await writer.queue.stats()
+        reader = await read_queue(system, topic, num_buckets=NUM_BUCKETS, storage_path=path,
+                                  backend="lance")
+        got = await reader.get(limit=n + 10)
+        t0 = time.monotonic()
+        extra = await reader.get(limit=5, wait=True, timeout=0.3)
+        waited = time.monotonic() - t0
+    finally:
+        await system.shutdown()
+    return {
+        "registered": names,
+        "records": got,
+        "extra": extra,
+        "waited": waited,
+        "bucket_stats": {str(k): v for k, v in stats["buckets"].items()},
+    }
+
+
+async def read(path: str, topic: str, n: int) -> dict:
+    system = await pul.actor_system()
+    try:
+        register()
+        reader = await read_queue(system, topic, num_buckets=NUM_BUCKETS, storage_path=path,
+                                  backend=LanceBackend)
+        got = await reader.get(limit=n + 10)
+    finally:
+        await system.shutdown()
+    return {"records": got}
+
+
+def main() -> None:
+    phase, path, topic, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    out = asyncio.run(write(path, topic, n) if phase == "write" else read(path, topic, n))
+    out.update(
+        api=API,
+        pulsing_version=importlib.metadata.version("pulsing"),
+        persisting_file=persisting.__file__,
+        library=_native.library_path() if _native.is_loaded() else None,
+        on_disk=on_disk(path),
+        expected=[record(i) for i in range(n)],
+    )
+    print("RESULT " + json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

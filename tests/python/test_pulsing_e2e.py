@@ -1,0 +1,154 @@
+"""pulsing end to end, with a real actor system, for pulsing 0.1.0 and 0.1.2.
+
+The two releases cannot share one environment (0.1.0 has ``pulsing.queue``,
+0.1.1+ ``pulsing.streaming``), so each gets a venv, made once and cached under
+``build/venvs/pulsing-<version>`` (``--system-site-packages``, so pyarrow and
+pylance come from this interpreter). The persisting wheel is built from this
+checkout with ``pip wheel ./python`` - which compiles libpersisting.so with Go,
+the way users install it - and installed into each venv; the scenario then runs
+in a spawned interpreter of that venv, with no PYTHONPATH or PERSISTING_LIB, so
+it uses the installed package and its bundled library.
+
+A venv or wheel that cannot be made is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO, SCRIPTS, explain
+
+VENVS = REPO / "build" / "venvs"
+VERSIONS = ["0.1.0", "0.1.2"]
+N = 60
+
+
+def _run(cmd, timeout=600, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PERSISTING_LIB", "PYTHONPATH")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+class _Lock:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(path, "w")
+
+    def __enter__(self):
+        fcntl.flock(self._f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._f, fcntl.LOCK_UN)
+        self._f.close()
+
+
+def ensure_venv(version: str) -> Path:
+    """The python of a cached venv with pulsing==version (made on first use)."""
+    venv = VENVS / f"pulsing-{version}"
+    python = venv / "bin" / "python"
+    marker = venv / ".pulsing-ready"
+    with _Lock(VENVS / f".pulsing-{version}.lock"):
+        if marker.is_file() and marker.read_text() == version and python.exists():
+            return python
+        shutil.rmtree(venv, ignore_errors=True)
+        proc = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
+        assert proc.returncode == 0, "venv creation failed\n" + explain(proc)
+        proc = _run([str(python), "-m", "pip", "install", "--quiet", f"pulsing=={version}"],
+                    env=clean_env())
+        assert proc.returncode == 0, f"pip install pulsing=={version} failed\n" + explain(proc)
+        proc = _run([str(python), "-c",
+                     "import importlib.metadata as m; print(m.version('pulsing'))"])
+        assert proc.stdout.strip() == version, explain(proc)
+        marker.write_text(version)
+    return python
+
+
+@pytest.fixture(scope="session")
+def persisting_wheel(tmp_path_factory) -> Path:
+    """Builds the wheel as `pip install ./python` would: Go compiles the library."""
+    out = tmp_path_factory.mktemp("wheel")
+    proc = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
+                 str(REPO / "python")], env=clean_env(), timeout=900)
+    assert proc.returncode == 0, "pip wheel ./python failed\n" + explain(proc)
+    wheels = list(out.glob("persisting-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_wheel_is_a_platform_wheel_bundling_the_library(persisting_wheel):
+    import zipfile
+
+    name = persisting_wheel.name
+    assert "-py3-none-" in name and not name.endswith("-any.whl"), name
+    with zipfile.ZipFile(persisting_wheel) as z:
+        names = z.namelist()
+        wheel_meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
+    assert "persisting/libpersisting.so" in names
+    assert "persisting/queue.py" in names and "persisting/_native.py" in names
+    assert "Root-Is-Purelib: false" in wheel_meta
+    assert not any(n.endswith((".pyd", ".abi3.so")) or "cpython" in n for n in names)
+
+
+@pytest.fixture(scope="session", params=VERSIONS, ids=[f"pulsing-{v}" for v in VERSIONS])
+def pulsing_python(request, persisting_wheel) -> tuple[str, Path]:
+    version = request.param
+    python = ensure_venv(version)
+    proc = _run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+                 str(persisting_wheel)], env=clean_env())
+    assert proc.returncode == 0, "installing the persisting wheel failed\n" + explain(proc)
+    return version, python
+
+
+def run_scenario(python: Path, phase: str, path: Path, topic: str, cwd: Path) -> dict:
+    proc = _run([str(python), str(SCRIPTS / "pulsing_scenario.py"), phase, str(path), topic, str(N)],
+                env=clean_env(), cwd=cwd, timeout=180)
+    assert proc.returncode == 0, f"{phase} scenario failed\n" + explain(proc)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line, explain(proc)
+    return json.loads(line[len("RESULT "):])
+
+
+def by_seq(records: list[dict]) -> list[dict]:
+    return sorted(records, key=lambda r: r["seq"])
+
+
+def test_queue_roundtrip_and_restart(pulsing_python, tmp_path):
+    version, python = pulsing_python
+    storage = tmp_path / "queue"
+    topic = f"events_{version.replace('.', '_')}"
+
+    first = run_scenario(python, "write", storage, topic, tmp_path)
+    assert first["pulsing_version"] == version
+    assert first["api"] == ("pulsing.queue" if version == "0.1.0" else "pulsing.streaming")
+    venv = python.parent.parent
+    assert first["persisting_file"].startswith(str(venv)), first["persisting_file"]
+    assert first["library"].startswith(str(venv)), first["library"]  # the bundled library
+    assert first["registered"] == ["lance", "LanceBackend"]
+    expected = first["expected"]
+    assert len(first["records"]) == N
+    assert by_seq(first["records"]) == expected
+    assert first["extra"] == [] and first["waited"] >= 0.25
+    stats = first["bucket_stats"]
+    assert sum(s["total_count"] for s in stats.values()) == N
+    assert sum(s["persisted_count"] for s in stats.values()) == N
+    assert all(s["backend"] == "lance" for s in stats.values())
+    # real Lance datasets, one per bucket, with every record
+    assert sum(v for v in first["on_disk"].values() if v) == N
+    assert all(v for v in first["on_disk"].values()), first["on_disk"]
+
+    second = run_scenario(python, "read", storage, topic, tmp_path)
+    assert by_seq(second["records"]) == expected
+    assert second["on_disk"] == first["on_disk"]
