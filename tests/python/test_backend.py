@@ -282,7 +282,7 @@ async def test_put_arrow_get_arrow(backend):
 async def test_put_arrow_matches_columns_by_name_and_casts_within_a_family(backend):
     await backend.put(rec(0))
     other = pa.table({
-        "ok": pa.array([True]),
+        "ok": pa.array([False]),
         "seq": pa.array([1], pa.int32()),
         "id": pa.array(["k1"], pa.large_string()),
         "score": pa.array([0.25], pa.float32()),
