@@ -1,0 +1,327 @@
+package file
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/schema"
+)
+
+// Reader reads one Lance data file. Open loads only the footer, the offset
+// tables, the file descriptor and the column metadata; Read fetches just the
+// byte ranges of the pages it needs. A Reader is safe for concurrent Reads.
+type Reader struct {
+	f            *os.File
+	size         int64
+	major, minor uint32
+	numRows      int64
+	desc         descriptor
+	haveDesc     bool
+	cols         []column
+	closed       bool
+}
+
+// column is the decoded metadata of one file column.
+type column struct {
+	pages    []pageInfo
+	rowStart []int64 // first row of each page; len(pages)+1 entries
+}
+
+// maxMetadataBytes bounds how much footer-referenced metadata Open will
+// load, so a corrupt footer cannot make it allocate without limit.
+const maxMetadataBytes = 1 << 30
+
+// Open opens the Lance file at path and reads its metadata. Files of version
+// 2.1 and later are rejected for now.
+func Open(path string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lance file: %w", err)
+	}
+	r, err := newReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w (%s)", err, path)
+	}
+	return r, nil
+}
+
+func readAt(f io.ReaderAt, off, n uint64) ([]byte, error) {
+	if n > maxMetadataBytes {
+		return nil, fmt.Errorf("lance file: metadata region of %d bytes is too large", n)
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, int64(off)); err != nil {
+		return nil, fmt.Errorf("lance file: reading %d bytes at %d: %w", n, off, err)
+	}
+	return b, nil
+}
+
+func newReader(f *os.File) (*Reader, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("lance file: %w", err)
+	}
+	size := st.Size()
+	if size < footerSize {
+		return nil, fmt.Errorf("lance file: too small to be a Lance file (%d bytes)", size)
+	}
+	fb, err := readAt(f, uint64(size-footerSize), footerSize)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseFile(f, size, fb)
+	if err != nil {
+		return nil, err
+	}
+	r.f = f
+	return r, nil
+}
+
+// parseFile decodes all metadata given the file's last 40 bytes. It is
+// separate from Open so fuzz tests can drive it from memory.
+func parseFile(f io.ReaderAt, size int64, footerBytes []byte) (*Reader, error) {
+	ft, err := parseFooter(footerBytes, size)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{size: size}
+	r.major, r.minor, err = fileVersion(ft.major, ft.minor)
+	if err != nil {
+		return nil, err
+	}
+	end := uint64(size - footerSize)
+
+	gbt, err := readAt(f, ft.gboTableStart, uint64(ft.numGlobalBuffers)*16)
+	if err != nil {
+		return nil, err
+	}
+	gbo, err := offsetTable(gbt, int(ft.numGlobalBuffers), end, "global buffer")
+	if err != nil {
+		return nil, err
+	}
+	if len(gbo) > 0 {
+		db, err := readAt(f, gbo[0][0], gbo[0][1])
+		if err != nil {
+			return nil, err
+		}
+		r.desc, err = decodeDescriptor(db)
+		if err != nil {
+			return nil, err
+		}
+		r.haveDesc = true
+	}
+
+	cmt, err := readAt(f, ft.cmoTableStart, uint64(ft.numColumns)*16)
+	if err != nil {
+		return nil, err
+	}
+	cmo, err := offsetTable(cmt, int(ft.numColumns), end, "column metadata")
+	if err != nil {
+		return nil, err
+	}
+	var total uint64
+	for _, e := range cmo {
+		total += e[1]
+		if total > maxMetadataBytes {
+			return nil, fmt.Errorf("lance file: column metadata too large")
+		}
+	}
+	r.cols = make([]column, len(cmo))
+	for i, e := range cmo {
+		b, err := readAt(f, e[0], e[1])
+		if err != nil {
+			return nil, err
+		}
+		cm, err := decodeColumnMetadata(b, end)
+		if err != nil {
+			return nil, fmt.Errorf("column %d: %w", i, err)
+		}
+		c := column{pages: cm.pages, rowStart: make([]int64, len(cm.pages)+1)}
+		var rows uint64
+		for j, p := range cm.pages {
+			rows += p.length
+			if rows < p.length || rows > 1<<62 {
+				return nil, fmt.Errorf("lance file: column %d: row count overflow", i)
+			}
+			c.rowStart[j+1] = int64(rows)
+		}
+		r.cols[i] = c
+	}
+
+	switch {
+	case r.haveDesc:
+		if r.desc.length > 1<<62 {
+			return nil, fmt.Errorf("lance file: row count %d out of range", r.desc.length)
+		}
+		r.numRows = int64(r.desc.length)
+	case len(r.cols) > 0:
+		r.numRows = r.cols[0].rowStart[len(r.cols[0].pages)]
+	}
+	return r, nil
+}
+
+// NumRows returns the number of rows in the file.
+func (r *Reader) NumRows() int64 { return r.numRows }
+
+// Version returns the logical file version, (2, 0) for the footer numbers 0.3.
+func (r *Reader) Version() (major, minor uint32) { return r.major, r.minor }
+
+// NumColumns returns the number of physical columns in the file.
+func (r *Reader) NumColumns() int { return len(r.cols) }
+
+// Schema returns the fields stored in the file's descriptor (global buffer
+// 0). Files without a descriptor schema yield an error.
+func (r *Reader) Schema() ([]schema.Field, error) {
+	fields, _, err := r.SchemaWithMetadata()
+	return fields, err
+}
+
+// SchemaWithMetadata is Schema plus the schema-level metadata.
+func (r *Reader) SchemaWithMetadata() ([]schema.Field, map[string][]byte, error) {
+	if !r.haveDesc || !r.desc.haveSchema {
+		return nil, nil, fmt.Errorf("lance file: file has no schema in its descriptor")
+	}
+	return schema.UnmarshalSchema(r.desc.schemaBytes)
+}
+
+// Close closes the underlying file.
+func (r *Reader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.f == nil {
+		return nil
+	}
+	return r.f.Close()
+}
+
+// Read returns rows [offset, offset+limit) of the given columns as one record
+// with schema sch; columns[i] is the file column holding sch.Field(i). limit
+// is clamped to the end of the file. Only pages overlapping the range are
+// read. Every buffer of the result is allocated from alloc (the caller may
+// export it through the C Data Interface).
+func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, alloc memory.Allocator) (arrow.Record, error) {
+	if r.closed {
+		return nil, errClosed
+	}
+	if sch == nil || alloc == nil {
+		return nil, fmt.Errorf("lance file: Read needs a schema and an allocator")
+	}
+	if len(columns) != sch.NumFields() {
+		return nil, fmt.Errorf("lance file: %d columns for a schema of %d fields", len(columns), sch.NumFields())
+	}
+	if offset < 0 || offset > r.numRows || limit < 0 {
+		return nil, fmt.Errorf("lance file: range [%d, +%d) outside file of %d rows", offset, limit, r.numRows)
+	}
+	limit = min(limit, r.numRows-offset)
+	arrs := make([]arrow.Array, 0, len(columns))
+	release := func() {
+		for _, a := range arrs {
+			a.Release()
+		}
+	}
+	for i, ci := range columns {
+		if ci < 0 || ci >= len(r.cols) {
+			release()
+			return nil, fmt.Errorf("lance file: column index %d out of range (file has %d columns)", ci, len(r.cols))
+		}
+		fld := sch.Field(i)
+		a, err := r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)
+		}
+		if !fld.Nullable && a.NullN() > 0 {
+			a.Release()
+			release()
+			return nil, fmt.Errorf("lance file: column %d (%q) is not nullable but has nulls", ci, fld.Name)
+		}
+		arrs = append(arrs, a)
+	}
+	rec := array.NewRecord(sch, arrs, limit)
+	release()
+	return rec, nil
+}
+
+// pageSpan is the part of one page a read needs: page rows [from, to) that
+// land at output row out.
+type pageSpan struct {
+	page     *pageInfo
+	from, to int64
+	out      int64
+}
+
+func (c *column) spans(offset, limit int64) ([]pageSpan, error) {
+	n := len(c.pages)
+	if c.rowStart[n] < offset+limit {
+		return nil, fmt.Errorf("column has %d rows, need %d", c.rowStart[n], offset+limit)
+	}
+	if limit == 0 {
+		return nil, nil
+	}
+	// first page whose end is beyond offset
+	first := sort.Search(n, func(j int) bool { return c.rowStart[j+1] > offset })
+	var out []pageSpan
+	for j := first; j < n && c.rowStart[j] < offset+limit; j++ {
+		from := max(offset, c.rowStart[j]) - c.rowStart[j]
+		to := min(offset+limit, c.rowStart[j+1]) - c.rowStart[j]
+		if to > from {
+			out = append(out, pageSpan{page: &c.pages[j], from: from, to: to, out: c.rowStart[j] + from - offset})
+		}
+	}
+	return out, nil
+}
+
+func (r *Reader) readColumn(c *column, dt arrow.DataType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	spans, err := c.spans(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	switch dt.ID() {
+	case arrow.BOOL:
+		return r.readFixed(spans, dt, 1, limit, alloc)
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+		return r.readBinary(spans, dt, limit, alloc)
+	}
+	if fw, ok := dt.(arrow.FixedWidthDataType); ok && dt.ID() != arrow.FIXED_SIZE_BINARY && fw.BitWidth() >= 8 && fw.BitWidth()%8 == 0 {
+		return r.readFixed(spans, dt, int64(fw.BitWidth()), limit, alloc)
+	}
+	return nil, fmt.Errorf("reading arrow type %s is not supported", dt)
+}
+
+// pageBuffer returns the (offset, size) of buffer idx of page p.
+func pageBuffer(p *pageInfo, e *arrayEncoding) (uint64, uint64, error) {
+	if e.kind != encFlat {
+		return 0, 0, unsupported(e)
+	}
+	if e.bufferType != 0 {
+		return 0, 0, fmt.Errorf("flat buffer of type %d (column/file buffers) not supported", e.bufferType)
+	}
+	if e.compression != "" {
+		return 0, 0, fmt.Errorf("compressed buffers (%q) are not supported yet", e.compression)
+	}
+	if int(e.bufferIndex) >= len(p.bufOffsets) {
+		return 0, 0, fmt.Errorf("buffer index %d out of range (page has %d buffers)", e.bufferIndex, len(p.bufOffsets))
+	}
+	return p.bufOffsets[e.bufferIndex], p.bufSizes[e.bufferIndex], nil
+}
+
+func unsupported(e *arrayEncoding) error {
+	return fmt.Errorf("unsupported encoding %s in a 2.0 page", e.name)
+}
+
+// newBuffer allocates an n-byte zeroed buffer from alloc.
+func newBuffer(alloc memory.Allocator, n int64) *memory.Buffer {
+	b := memory.NewResizableBuffer(alloc)
+	b.Resize(int(n))
+	clear(b.Bytes())
+	return b
+}

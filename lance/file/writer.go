@@ -1,0 +1,473 @@
+package file
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
+
+	"github.com/persisting/persisting/lance/schema"
+)
+
+// WriteResult describes a written data file in the terms the manifest's
+// DataFile message needs.
+type WriteResult struct {
+	NumRows                    int64
+	FileSize                   int64
+	MajorVersion, MinorVersion uint32  // DataFile.file_major_version / file_minor_version (2, 0)
+	ColumnIndices              []int32 // DataFile.column_indices, one per field, in field order
+}
+
+// WriteOptions tunes WriteFileWithOptions. Zero values mean the defaults.
+type WriteOptions struct {
+	// MaxPageBytes caps the value bytes buffered per column before a page is
+	// written (default DefaultMaxPageBytes, Lance's own default). A single
+	// string larger than this still gets one page.
+	MaxPageBytes int64
+	// MaxPageRows caps the rows per page (default: no cap).
+	MaxPageRows int64
+	// SchemaMetadata is stored in the file's schema. Nil means the metadata of
+	// the first record's schema.
+	SchemaMetadata map[string][]byte
+}
+
+// DefaultMaxPageBytes is the default page size: small enough that a range
+// read touches little data, large enough that per-page overhead is negligible.
+const DefaultMaxPageBytes = 8 << 20
+
+// Padding byte Lance uses after page buffers ('H'); the value is irrelevant,
+// matching it keeps our files byte-identical to pylance's for the same data.
+const padByte = 0x48
+
+const pageAlign = 64
+
+// WriteFile writes recs (all with the same arrow schema, matching fields) as
+// one complete Lance 2.0 data file at path. The file is created exclusively,
+// fsynced before returning, and removed again if anything fails.
+func WriteFile(path string, fields []schema.Field, recs []arrow.Record) (WriteResult, error) {
+	return WriteFileWithOptions(path, fields, recs, WriteOptions{})
+}
+
+// WriteFileWithOptions is WriteFile with tuning options.
+func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Record, opts WriteOptions) (res WriteResult, err error) {
+	cols, err := newColumnWriters(fields, opts)
+	if err != nil {
+		return res, err
+	}
+	var numRows int64
+	for ri, rec := range recs {
+		if err := checkRecord(rec, fields, cols); err != nil {
+			return res, fmt.Errorf("lance file: record %d: %w", ri, err)
+		}
+		numRows += rec.NumRows()
+	}
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return res, fmt.Errorf("lance file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	w := &fileWriter{bw: bufio.NewWriterSize(f, 1<<20)}
+	for _, rec := range recs {
+		for i, c := range cols {
+			if err := c.append(w, rec.Column(i)); err != nil {
+				return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
+			}
+		}
+	}
+	for i, c := range cols {
+		if err := c.flush(w); err != nil {
+			return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
+		}
+	}
+
+	md := opts.SchemaMetadata
+	if md == nil && len(recs) > 0 {
+		md = schema.MetadataFromArrow(recs[0].Schema())
+	}
+	// Global buffer 0: the FileDescriptor, right after the (64-aligned) data.
+	gboPos := w.pos
+	desc := marshalDescriptor(fields, md, uint64(numRows))
+	w.write(desc)
+
+	colMetaStart := w.pos
+	cmo := make([]byte, 0, 16*len(cols))
+	for _, c := range cols {
+		m := marshalColumnMetadata(c.pages())
+		cmo = binary.LittleEndian.AppendUint64(cmo, w.pos)
+		cmo = binary.LittleEndian.AppendUint64(cmo, uint64(len(m)))
+		w.write(m)
+	}
+	cmoPos := w.pos
+	w.write(cmo)
+	gboTablePos := w.pos
+	var gbo []byte
+	gbo = binary.LittleEndian.AppendUint64(gbo, gboPos)
+	gbo = binary.LittleEndian.AppendUint64(gbo, uint64(len(desc)))
+	w.write(gbo)
+	w.write(footer{
+		columnMetaStart:  colMetaStart,
+		cmoTableStart:    cmoPos,
+		gboTableStart:    gboTablePos,
+		numGlobalBuffers: 1,
+		numColumns:       uint32(len(cols)),
+		major:            footerMajor20,
+		minor:            footerMinor20,
+	}.append(nil))
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	if w.err != nil {
+		return res, fmt.Errorf("lance file: writing %s: %w", path, w.err)
+	}
+	if err = f.Sync(); err != nil {
+		return res, fmt.Errorf("lance file: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return res, fmt.Errorf("lance file: %w", err)
+	}
+	syncDir(filepath.Dir(path))
+
+	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: 2, MinorVersion: 0}
+	res.ColumnIndices = make([]int32, len(fields))
+	for i := range res.ColumnIndices {
+		res.ColumnIndices[i] = int32(i)
+	}
+	return res, nil
+}
+
+// syncDir makes the new directory entry durable; best effort because not
+// every platform can fsync a directory.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+type fileWriter struct {
+	bw  *bufio.Writer
+	pos uint64
+	err error
+}
+
+func (w *fileWriter) write(b []byte) {
+	if w.err != nil {
+		return
+	}
+	_, w.err = w.bw.Write(b)
+	w.pos += uint64(len(b))
+}
+
+// writeBuffer writes one page buffer followed by padding to 64 bytes (2.1+
+// readers assert alignment; 2.0 writers pad too) and returns its position.
+func (w *fileWriter) writeBuffer(b []byte) uint64 {
+	pos := w.pos
+	w.write(b)
+	if pad := (pageAlign - w.pos%pageAlign) % pageAlign; pad != 0 {
+		var p [pageAlign]byte
+		for i := range p[:pad] {
+			p[i] = padByte
+		}
+		w.write(p[:pad])
+	}
+	return pos
+}
+
+func checkRecord(rec arrow.Record, fields []schema.Field, cols []columnWriter) error {
+	if int(rec.NumCols()) != len(fields) {
+		return fmt.Errorf("%d columns, want %d", rec.NumCols(), len(fields))
+	}
+	for i, f := range fields {
+		col := rec.Column(i)
+		if name := rec.Schema().Field(i).Name; name != f.Name {
+			return fmt.Errorf("column %d is %q, want %q", i, name, f.Name)
+		}
+		if !arrow.TypeEqual(col.DataType(), cols[i].dataType()) {
+			return fmt.Errorf("column %q has type %s, field says %s", f.Name, col.DataType(), f.LogicalType)
+		}
+		if !f.Nullable && col.NullN() > 0 {
+			return fmt.Errorf("column %q is not nullable but has %d nulls", f.Name, col.NullN())
+		}
+	}
+	return nil
+}
+
+type columnWriter interface {
+	dataType() arrow.DataType
+	append(w *fileWriter, arr arrow.Array) error
+	flush(w *fileWriter) error // write the pending page, if any
+	pages() []pageOut
+}
+
+func newColumnWriters(fields []schema.Field, opts WriteOptions) ([]columnWriter, error) {
+	maxBytes := opts.MaxPageBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxPageBytes
+	}
+	maxRows := opts.MaxPageRows
+	if maxRows <= 0 {
+		maxRows = 1 << 62
+	}
+	cols := make([]columnWriter, len(fields))
+	for i, f := range fields {
+		if f.ParentID != -1 {
+			return nil, fmt.Errorf("lance file: field %q: nested fields are not supported by the writer yet", f.Name)
+		}
+		dt, err := schema.LeafArrowType(f.LogicalType)
+		if err != nil {
+			return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
+		}
+		switch dt.ID() {
+		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+			arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,
+			arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION:
+			width := int64(dt.(arrow.FixedWidthDataType).BitWidth() / 8)
+			rows := maxBytes / width
+			if rows < 1 {
+				rows = 1
+			}
+			cols[i] = &fixedWriter{dt: dt, bits: width * 8, maxRows: min(rows, maxRows)}
+		case arrow.BOOL:
+			cols[i] = &fixedWriter{dt: dt, bits: 1, maxRows: min(max(maxBytes*8, 8), maxRows)}
+		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+			cols[i] = &binaryWriter{dt: dt, maxBytes: maxBytes, maxRows: maxRows}
+		default:
+			return nil, fmt.Errorf("lance file: field %q: type %s is not supported by the writer yet", f.Name, f.LogicalType)
+		}
+	}
+	return cols, nil
+}
+
+// appendBits appends n bits of src starting at bit srcOff to the bitmap dst
+// holding dstLen bits.
+func appendBits(dst []byte, dstLen int64, src []byte, srcOff, n int64) []byte {
+	need := int((dstLen + n + 7) / 8)
+	for len(dst) < need {
+		dst = append(dst, 0)
+	}
+	if n > 0 {
+		bitutil.CopyBitmap(src, int(srcOff), int(n), dst, int(dstLen))
+	}
+	return dst
+}
+
+func appendSetBits(dst []byte, dstLen, n int64) []byte {
+	need := int((dstLen + n + 7) / 8)
+	for len(dst) < need {
+		dst = append(dst, 0)
+	}
+	if n > 0 {
+		bitutil.SetBitsTo(dst, dstLen, n, true)
+	}
+	return dst
+}
+
+// fixedWriter encodes fixed-width values and bools (bits == 1) as
+// Nullable{no_nulls|some_nulls|all_nulls}(Flat).
+type fixedWriter struct {
+	dt       arrow.DataType
+	bits     int64
+	maxRows  int64
+	validity []byte
+	values   []byte
+	n, nulls int64
+	out      []pageOut
+}
+
+func (c *fixedWriter) dataType() arrow.DataType { return c.dt }
+func (c *fixedWriter) pages() []pageOut         { return c.out }
+
+func (c *fixedWriter) append(w *fileWriter, arr arrow.Array) error {
+	data := arr.Data()
+	bufs := data.Buffers()
+	var valBuf []byte
+	if len(bufs) > 1 && bufs[1] != nil {
+		valBuf = bufs[1].Bytes()
+	}
+	off := int64(data.Offset())
+	for done := int64(0); done < int64(arr.Len()); {
+		k := min(int64(arr.Len())-done, c.maxRows-c.n)
+		start := off + done
+		if c.bits == 1 {
+			c.values = appendBits(c.values, c.n, valBuf, start, k)
+		} else {
+			wb := c.bits / 8
+			c.values = append(c.values, valBuf[start*wb:(start+k)*wb]...)
+		}
+		if arr.NullN() == 0 {
+			c.validity = appendSetBits(c.validity, c.n, k)
+		} else {
+			c.validity = appendBits(c.validity, c.n, bufs[0].Bytes(), start, k)
+			nulls := k - int64(bitutil.CountSetBits(c.validity, int(c.n), int(k)))
+			c.nulls += nulls
+			if nulls > 0 {
+				c.zeroNulls(c.n, k)
+			}
+		}
+		c.n += k
+		done += k
+		if c.n >= c.maxRows {
+			if err := c.flush(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// zeroNulls clears the value slots under nulls so output is deterministic.
+func (c *fixedWriter) zeroNulls(from, n int64) {
+	for i := from; i < from+n; i++ {
+		if bitutil.BitIsSet(c.validity, int(i)) {
+			continue
+		}
+		if c.bits == 1 {
+			bitutil.ClearBit(c.values, int(i))
+		} else {
+			wb := c.bits / 8
+			clear(c.values[i*wb : (i+1)*wb])
+		}
+	}
+}
+
+func (c *fixedWriter) flush(w *fileWriter) error {
+	if c.n == 0 {
+		return nil
+	}
+	p := pageOut{length: uint64(c.n)}
+	switch {
+	case c.nulls == 0:
+		p.bufOffsets = []uint64{w.writeBuffer(c.values)}
+		p.bufSizes = []uint64{uint64(len(c.values))}
+		p.encoding = encNoNulls(encFlatMsg(uint64(c.bits), 0))
+	case c.nulls == c.n:
+		p.encoding = encAllNulls()
+	default:
+		vpos := w.writeBuffer(c.validity)
+		xpos := w.writeBuffer(c.values)
+		p.bufOffsets = []uint64{vpos, xpos}
+		p.bufSizes = []uint64{uint64(len(c.validity)), uint64(len(c.values))}
+		p.encoding = encSomeNulls(encFlatMsg(1, 0), encFlatMsg(uint64(c.bits), 1))
+	}
+	c.out = append(c.out, p)
+	c.validity, c.values = c.validity[:0], c.values[:0]
+	c.n, c.nulls = 0, 0
+	return w.err
+}
+
+// binaryWriter encodes strings/binary as Binary{indices u64 ends, bytes}:
+// indices hold each value's end offset in the page's bytes, plus
+// null_adjustment (= total bytes + 1) for nulls.
+type binaryWriter struct {
+	dt       arrow.DataType
+	maxBytes int64
+	maxRows  int64
+	ends     []uint64
+	nulls    []bool
+	bytes    []byte
+	nNulls   int64
+	out      []pageOut
+}
+
+func (c *binaryWriter) dataType() arrow.DataType { return c.dt }
+func (c *binaryWriter) pages() []pageOut         { return c.out }
+
+// binaryOffsets returns arr's absolute value offsets (len+1 entries) and its
+// data buffer.
+func binaryOffsets(arr arrow.Array) (func(i int) int64, []byte, error) {
+	switch a := arr.(type) {
+	case *array.String:
+		o := a.ValueOffsets()
+		return func(i int) int64 { return int64(o[i]) }, dataBuf(arr), nil
+	case *array.Binary:
+		o := a.ValueOffsets()
+		return func(i int) int64 { return int64(o[i]) }, dataBuf(arr), nil
+	case *array.LargeString:
+		o := a.ValueOffsets()
+		return func(i int) int64 { return o[i] }, dataBuf(arr), nil
+	case *array.LargeBinary:
+		o := a.ValueOffsets()
+		return func(i int) int64 { return o[i] }, dataBuf(arr), nil
+	}
+	return nil, nil, fmt.Errorf("unexpected array type %T", arr)
+}
+
+func dataBuf(arr arrow.Array) []byte {
+	if b := arr.Data().Buffers()[2]; b != nil {
+		return b.Bytes()
+	}
+	return nil
+}
+
+func (c *binaryWriter) append(w *fileWriter, arr arrow.Array) error {
+	if arr.Len() == 0 {
+		return nil
+	}
+	offs, data, err := binaryOffsets(arr)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < arr.Len(); i++ {
+		var end uint64
+		if len(c.ends) > 0 {
+			end = c.ends[len(c.ends)-1]
+		}
+		null := arr.IsNull(i)
+		if null {
+			c.nNulls++
+		} else {
+			v := data[offs(i):offs(i+1)]
+			c.bytes = append(c.bytes, v...)
+			end += uint64(len(v))
+		}
+		c.ends = append(c.ends, end)
+		c.nulls = append(c.nulls, null)
+		if int64(len(c.bytes)) >= c.maxBytes || int64(len(c.ends)) >= c.maxRows {
+			if err := c.flush(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *binaryWriter) flush(w *fileWriter) error {
+	n := len(c.ends)
+	if n == 0 {
+		return nil
+	}
+	adj := uint64(len(c.bytes)) + 1
+	idx := make([]byte, 0, 8*n)
+	for i, e := range c.ends {
+		if c.nulls[i] {
+			e += adj
+		}
+		idx = binary.LittleEndian.AppendUint64(idx, e)
+	}
+	ipos := w.writeBuffer(idx)
+	bpos := w.writeBuffer(c.bytes)
+	c.out = append(c.out, pageOut{
+		bufOffsets: []uint64{ipos, bpos},
+		bufSizes:   []uint64{uint64(len(idx)), uint64(len(c.bytes))},
+		length:     uint64(n),
+		encoding:   encBinaryMsg(encNoNulls(encFlatMsg(64, 0)), encFlatMsg(8, 1), adj),
+	})
+	c.ends, c.nulls, c.bytes = c.ends[:0], c.nulls[:0], c.bytes[:0]
+	c.nNulls = 0
+	return w.err
+}
+
+var errClosed = errors.New("lance file: reader is closed")
