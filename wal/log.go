@@ -1,0 +1,704 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	twal "github.com/tidwall/wal"
+)
+
+// DefaultSegmentSize is the segment size used when Options.SegmentSize is 0.
+const DefaultSegmentSize = 16 << 20
+
+// Options configure Open and OpenReadOnly. The zero value is usable.
+type Options struct {
+	// Sync says when writes are fsynced; the zero value is SyncEveryWrite.
+	Sync SyncPolicy
+	// SegmentSize is the size at which a segment file is full and the next
+	// one is started (a target: the entry that crosses it stays in the full
+	// segment). The whole last segment is held in memory. 0 means
+	// DefaultSegmentSize.
+	SegmentSize int64
+	// Logger gets warnings, such as a torn tail cut off by Open. nil means
+	// log.Printf.
+	Logger func(format string, args ...any)
+
+	hooks *testHooks
+}
+
+// testHooks let tests observe and fail fsyncs.
+type testHooks struct {
+	// fsync wraps every fsync of the log's data (not of the directory).
+	fsync func(fsync func() error) error
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Sync.invalid {
+		return o, fmt.Errorf("wal: %v: the interval must be positive", o.Sync)
+	}
+	switch {
+	case o.SegmentSize == 0:
+		o.SegmentSize = DefaultSegmentSize
+	case o.SegmentSize < 0 || o.SegmentSize > math.MaxInt32:
+		return o, fmt.Errorf("wal: SegmentSize %d out of range", o.SegmentSize)
+	}
+	if o.Logger == nil {
+		o.Logger = log.Printf
+	}
+	return o, nil
+}
+
+// tidwallOptions are the options every tidwall/wal log is opened with. It
+// never fsyncs by itself (the committer does, see group_commit.go), except
+// that it always fsyncs a full segment before starting the next one.
+func (o Options) tidwallOptions() *twal.Options {
+	return &twal.Options{
+		NoSync:           true,
+		SegmentSize:      int(o.SegmentSize),
+		LogFormat:        twal.Binary,
+		SegmentCacheSize: 2,
+		AllowEmpty:       true, // TruncateFront(LastIndex()+1) must work
+		DirPerms:         0o750,
+		FilePerms:        0o640,
+	}
+}
+
+// Log is a write-ahead log of byte payloads with stable, monotonic indexes.
+// It is safe for concurrent use.
+type Log struct {
+	dir      string
+	opts     Options
+	readOnly bool
+	ro       dirState // content of a read-only log
+
+	// mu guards tw and the fields below it. Writes, truncations and reads
+	// through tw hold it exclusively (tidwall/wal's Read changes its segment
+	// cache under a shared lock, so concurrent Reads race); an fsync holds
+	// it shared so that tw is not swapped under it.
+	mu       sync.RWMutex
+	tw       *twal.Log   // nil once closed, or broken
+	broken   error       // why tw is nil if the log is not closed
+	tail     segmentFile // the segment written to
+	tailSize int64       // bytes in tail (tidwall/wal's rule for a full segment uses it)
+	restSize int64       // bytes in the other segments
+	scratch  []byte      // framing buffer
+	batch    twal.Batch
+
+	first, last atomic.Uint64 // first == last+1 when empty
+	size        atomic.Int64
+	closed      atomic.Bool
+	dirDirty    atomic.Bool // segment files were created since the directory was fsynced
+
+	commit *committer
+	stop   chan struct{} // SyncInterval: ends syncLoop
+	done   chan struct{}
+}
+
+// Open opens the log in dir, creating dir if needed. It reads and checks
+// every entry. A torn tail (damage at the end of the last segment with
+// nothing valid after it, as a crash in the middle of a write leaves) is
+// cut off with a warning to Options.Logger; every entry before it is kept.
+// Any other damage makes Open fail with a *CorruptError; OpenReadOnly then
+// still reads the entries before it. Everything in the log is durable when
+// Open returns.
+func Open(dir string, opts Options) (*Log, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("wal: open: %w", err)
+	}
+	_, pending, temps, err := listSegments(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open: %w", err)
+	}
+	for _, t := range temps { // left by a crash in tidwall/wal's atomic write
+		if err := os.Remove(t); err != nil {
+			return nil, fmt.Errorf("wal: open: %w", err)
+		}
+	}
+	if len(pending) > 0 {
+		// tidwall/wal finishes an interrupted truncation on open, before
+		// it reads the last segment (so even if that is torn).
+		tw, err := twal.Open(dir, o.tidwallOptions())
+		if err == nil {
+			err = tw.Close()
+		} else if errors.Is(err, twal.ErrCorrupt) {
+			err = nil // a torn tail: loadDir cuts it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wal: open: finishing an interrupted truncation: %w", err)
+		}
+	}
+	st, err := loadDir(dir, true, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	tw, err := openTidwall(dir, o, st.first, st.last)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: o, tw: tw}
+	l.first.Store(st.first)
+	l.last.Store(st.last)
+	l.commit = newCommitter(0, l.fsync)
+	l.refreshSizes()
+	// Make what was found durable (it may have been written without an
+	// fsync before a process crash) and the directory with it.
+	l.dirDirty.Store(true)
+	if err := l.commit.syncTo(st.last); err != nil {
+		_ = tw.Close()
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		_ = tw.Close()
+		return nil, fmt.Errorf("wal: open: %w", err)
+	}
+	l.dirDirty.Store(false)
+	if !o.Sync.everyWrite() {
+		l.stop, l.done = make(chan struct{}), make(chan struct{})
+		go l.syncLoop(o.Sync.interval, l.stop, l.done)
+	}
+	return l, nil
+}
+
+// openTidwall opens dir with tidwall/wal and checks it sees the entries
+// first..last.
+func openTidwall(dir string, o Options, first, last uint64) (*twal.Log, error) {
+	tw, err := twal.Open(dir, o.tidwallOptions())
+	if err != nil {
+		return nil, fmt.Errorf("wal: open: %w", err)
+	}
+	f, err1 := tw.FirstIndex()
+	t, err2 := tw.LastIndex()
+	if err := errors.Join(err1, err2); err != nil || f != first || t != last {
+		_ = tw.Close()
+		return nil, fmt.Errorf("wal: open: tidwall/wal sees entries %d..%d, the scan %d..%d (%v)", f, t, first, last, err)
+	}
+	return tw, nil
+}
+
+// OpenReadOnly opens the log in dir for reading only and never changes the
+// directory. Unlike Open it does not fail on damage: the log ends just
+// before the first damaged entry, and ReadFrom, after giving every entry
+// up to LastIndex, returns the *CorruptError. A torn tail is ignored with a
+// warning. Only Options.Logger is used.
+func OpenReadOnly(dir string, opts Options) (*Log, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("wal: open read-only: %w", err)
+	}
+	st, err := loadDir(dir, false, o.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open read-only: %w", err)
+	}
+	l := &Log{dir: dir, opts: o, readOnly: true, ro: st}
+	l.first.Store(st.first)
+	l.last.Store(st.last)
+	var size int64
+	for _, s := range st.sizes {
+		size += s
+	}
+	l.size.Store(size)
+	return l, nil
+}
+
+// Write appends payload as one entry and returns its index, which is
+// LastIndex()+1. When it returns without error the entry is durable as the
+// sync policy says. On error nothing was written (a failed fsync excepted:
+// then whether the entry survives a crash is unknown, and the log refuses
+// further writes until it is reopened).
+func (l *Log) Write(payload []byte) (index uint64, err error) {
+	first, _, err := l.write([][]byte{payload})
+	return first, err
+}
+
+// WriteBatch appends the payloads as consecutive entries with one write
+// (and at most one fsync) and returns the first and last index. The batch
+// is written completely or, on error, not at all. An empty batch writes
+// nothing and returns 0, 0, nil.
+func (l *Log) WriteBatch(payloads [][]byte) (first, last uint64, err error) {
+	if len(payloads) == 0 {
+		return 0, 0, nil
+	}
+	return l.write(payloads)
+}
+
+func (l *Log) write(payloads [][]byte) (first, last uint64, err error) {
+	if l.readOnly {
+		return 0, 0, ErrReadOnly
+	}
+	written := 0
+	for i, p := range payloads {
+		if len(p) > MaxPayloadSize {
+			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than MaxPayloadSize", i, len(p))
+		}
+		written += len(p)
+	}
+	l.mu.Lock()
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return 0, 0, err
+	}
+	first = l.last.Load() + 1
+	last = first + uint64(len(payloads)) - 1
+	if len(payloads) == 1 {
+		l.scratch = appendEntry(l.scratch[:0], payloads[0])
+		err = l.tw.Write(first, l.scratch)
+	} else {
+		for i, p := range payloads {
+			l.scratch = appendEntry(l.scratch[:0], p)
+			l.batch.Write(first+uint64(i), l.scratch)
+		}
+		err = l.tw.WriteBatch(&l.batch)
+		l.batch.Clear()
+	}
+	l.trimBuffers(written)
+	if err != nil {
+		err = l.undoFailedWrite(first, last, err)
+		l.mu.Unlock()
+		return 0, 0, err
+	}
+	l.account(payloads, first)
+	l.last.Store(last)
+	l.mu.Unlock()
+	if l.opts.Sync.everyWrite() {
+		if err := l.commit.syncTo(last); err != nil {
+			return 0, 0, err
+		}
+	}
+	return first, last, nil
+}
+
+// usable returns why the log cannot be written or read through tw.
+// Callers hold mu.
+func (l *Log) usable() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if l.broken != nil {
+		return l.broken
+	}
+	return l.commit.failure()
+}
+
+// trimBuffers drops framing buffers grown by a large write.
+func (l *Log) trimBuffers(written int) {
+	const keep = 1 << 20
+	if written > keep {
+		l.scratch = nil
+		l.batch = twal.Batch{}
+	}
+}
+
+// account mirrors tidwall/wal's rule for starting a new segment, so that
+// the log knows its tail segment (for the directory fsync) and its size
+// without asking the file system after every write: before a batch, a tail
+// larger than SegmentSize is closed; after each entry, a tail of at least
+// SegmentSize is closed and the next entry starts a new segment.
+func (l *Log) account(payloads [][]byte, first uint64) {
+	rotated := false
+	rotate := func(start uint64) {
+		l.restSize += l.tailSize
+		l.tailSize = 0
+		l.tail = segmentFile{start: start, path: filepath.Join(l.dir, segmentName(start))}
+		rotated = true
+	}
+	if l.tailSize > l.opts.SegmentSize {
+		rotate(first)
+	}
+	for i, p := range payloads {
+		l.tailSize += recordSize(len(p))
+		if l.tailSize >= l.opts.SegmentSize {
+			rotate(first + uint64(i) + 1)
+		}
+	}
+	l.size.Store(l.restSize + l.tailSize)
+	if rotated {
+		l.dirDirty.Store(true)
+		if _, err := os.Stat(l.tail.path); err != nil {
+			l.opts.Logger("wal: expected tidwall/wal to have started segment %s: %v", l.tail.path, err)
+			l.refreshSizes()
+		}
+	}
+}
+
+// refreshSizes learns the segments and their sizes from the file system.
+// Callers hold mu exclusively (or own l).
+func (l *Log) refreshSizes() {
+	segs, _, _, err := listSegments(l.dir)
+	var sizes []int64
+	if err == nil {
+		sizes, err = segmentSizes(segs)
+	}
+	if err == nil && len(segs) == 0 {
+		err = errNoSegments
+	}
+	if err != nil {
+		l.opts.Logger("wal: listing segments of %s: %v", l.dir, err)
+		return
+	}
+	n := len(segs) - 1
+	l.tail, l.tailSize, l.restSize = segs[n], sizes[n], 0
+	for _, s := range sizes[:n] {
+		l.restSize += s
+	}
+	l.size.Store(l.restSize + l.tailSize)
+}
+
+// undoFailedWrite restores the log to its state before a failed write, so
+// that no partial entry stays on disk for a later write to follow; it
+// reopens tidwall/wal, whose memory holds the failed entries. If that
+// fails too the log is broken until reopened (Open then cuts the partial
+// entry as a torn tail). Callers hold mu.
+func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
+	werr := fmt.Errorf("wal: write of entries %d..%d: %w", first, last, cause)
+	_ = l.tw.Close() // best effort: it may not close after a failed write
+	l.tw = nil
+	err := restoreTail(l.dir, l.tail, l.tailSize)
+	if err == nil {
+		l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), l.last.Load())
+	}
+	if err != nil {
+		l.broken = fmt.Errorf("wal: log unusable until reopened: a write failed (%v) and undoing it failed: %w", cause, err)
+		return errors.Join(werr, l.broken)
+	}
+	return werr
+}
+
+// fsync makes every entry written so far durable and returns the last
+// index it covers; the committer calls it.
+func (l *Log) fsync() (uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.tw == nil {
+		if l.broken != nil {
+			return 0, l.broken
+		}
+		return 0, ErrClosed
+	}
+	covered := l.last.Load()
+	dirty := l.dirDirty.Swap(false)
+	var err error
+	if h := l.opts.hooks; h != nil && h.fsync != nil {
+		err = h.fsync(l.tw.Sync)
+	} else {
+		err = l.tw.Sync()
+	}
+	if err == nil && dirty {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
+		if dirty {
+			l.dirDirty.Store(true)
+		}
+		return 0, fmt.Errorf("wal: fsync: %w", err)
+	}
+	return covered, nil
+}
+
+// FirstIndex returns the index of the first entry. For an empty log it is
+// LastIndex()+1, the index the next Write gets.
+func (l *Log) FirstIndex() (uint64, error) {
+	if l.closed.Load() {
+		return 0, ErrClosed
+	}
+	return l.first.Load(), nil
+}
+
+// LastIndex returns the index of the last entry written (or dropped by
+// TruncateFront); 0 for a log never written. For a log opened read-only it
+// is the last entry before any damage.
+func (l *Log) LastIndex() (uint64, error) {
+	if l.closed.Load() {
+		return 0, ErrClosed
+	}
+	return l.last.Load(), nil
+}
+
+// Size returns the bytes the segment files take on disk.
+func (l *Log) Size() int64 { return l.size.Load() }
+
+// ReadFrom calls fn with each entry from index (or from FirstIndex, if
+// index is smaller) to the LastIndex at the time of the call, in order.
+// fn may keep payload. An error from fn stops the reading and is returned.
+// An entry that fails its checks is returned as a *CorruptError.
+func (l *Log) ReadFrom(index uint64, fn func(index uint64, payload []byte) error) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if l.readOnly {
+		return l.readOnlyFrom(index, fn)
+	}
+	last := l.last.Load()
+	for i := max(index, l.first.Load()); i <= last; i++ {
+		payload, err := l.read(i)
+		if err != nil {
+			return err
+		}
+		if err := fn(i, payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// read returns the payload of entry i.
+func (l *Log) read(i uint64) (payload []byte, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Reading stays possible after a failed fsync.
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	if l.tw == nil {
+		return nil, l.broken
+	}
+	if i < l.first.Load() {
+		return nil, fmt.Errorf("wal: entry %d was dropped by TruncateFront while being read", i)
+	}
+	defer func() {
+		// tidwall/wal indexes into its segment without a bounds check, so
+		// a segment file shortened behind its back makes it panic.
+		if v := recover(); v != nil {
+			payload, err = nil, l.corruptAt(i, fmt.Sprintf("tidwall/wal failed reading it: %v", v))
+		}
+	}()
+	frame, err := l.tw.Read(i)
+	if errors.Is(err, twal.ErrCorrupt) {
+		return nil, l.corruptAt(i, "unreadable segment")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: read entry %d: %w", i, err)
+	}
+	payload, err = decodeEntry(frame)
+	if err != nil {
+		return nil, l.corruptAt(i, err.Error())
+	}
+	return payload, nil
+}
+
+// corruptAt builds the CorruptError for entry i, finding the segment and
+// offset of the entry on disk (Offset is -1 if it cannot).
+func (l *Log) corruptAt(i uint64, reason string) *CorruptError {
+	e := &CorruptError{Offset: -1, Index: i, Reason: reason}
+	segs, _, _, err := listSegments(l.dir)
+	if err != nil {
+		return e
+	}
+	for _, s := range segs {
+		if s.start <= i {
+			e.Segment = s.path
+		}
+	}
+	if e.Segment == "" {
+		return e
+	}
+	data, err := os.ReadFile(e.Segment)
+	if err != nil {
+		return e
+	}
+	start, err := strconv.ParseUint(filepath.Base(e.Segment), 10, 64)
+	if err != nil {
+		return e
+	}
+	var off int64
+	for n := start; n < i; n++ {
+		_, size, err := nextRecord(data[off:])
+		if err != nil {
+			return e
+		}
+		off += int64(size)
+	}
+	e.Offset = off
+	return e
+}
+
+// readOnlyFrom is ReadFrom of a read-only log: it reads the segment files
+// itself.
+func (l *Log) readOnlyFrom(index uint64, fn func(index uint64, payload []byte) error) error {
+	st := &l.ro
+	lo := max(index, st.first)
+	for k, seg := range st.segs {
+		end := st.last // last index to read from this segment
+		if k+1 < len(st.segs) {
+			end = st.segs[k+1].start - 1
+		}
+		if end < lo || seg.start > st.last {
+			continue
+		}
+		data, err := os.ReadFile(seg.path)
+		if err != nil {
+			return fmt.Errorf("wal: read %s: %w", seg.path, err)
+		}
+		errStop := errors.New("stop")
+		sc, err := scanSegment(data, func(n uint64, payload []byte) error {
+			i := seg.start + n
+			if i > end {
+				return errStop
+			}
+			if i < lo {
+				return nil
+			}
+			return fn(i, bytes.Clone(payload))
+		})
+		if errors.Is(err, errStop) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if seg.start+sc.entries <= end { // changed since OpenReadOnly
+			return &CorruptError{Segment: seg.path, Offset: sc.end, Index: seg.start + sc.entries, Reason: sc.reason}
+		}
+	}
+	if st.corrupt != nil {
+		return st.corrupt
+	}
+	return nil
+}
+
+// TruncateFront drops every entry before index; call it once they are
+// stored elsewhere. Indexes are never reused: an index at or below
+// FirstIndex changes nothing, LastIndex()+1 empties the log (the next Write
+// still gets LastIndex()+1), and an index beyond that empties the log and
+// makes the next Write get index (for when entries committed elsewhere were
+// lost from the log, say by a crash under SyncInterval).
+func (l *Log) TruncateFront(index uint64) error {
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	first, last := l.first.Load(), l.last.Load()
+	if index <= first {
+		return nil
+	}
+	var err error
+	if index <= last+1 {
+		err = l.tw.TruncateFront(index)
+	} else {
+		err = l.skipTo(index)
+	}
+	if err != nil {
+		return l.reload(fmt.Errorf("wal: truncate front to %d: %w", index, err))
+	}
+	if index > last+1 {
+		l.last.Store(index - 1)
+	}
+	l.first.Store(index)
+	// tidwall/wal does not fsync the directory after removing and renaming
+	// segments; if this fails the next fsync retries it (until then a crash
+	// may bring back dropped entries, never lose kept ones).
+	if err := syncDir(l.dir); err != nil {
+		l.dirDirty.Store(true)
+	}
+	l.refreshSizes()
+	return nil
+}
+
+// skipTo empties the log and makes index the next index. tidwall/wal keeps
+// an empty log as one empty segment file named for the next index, so
+// after emptying it the way it allows (truncating to LastIndex()+1) that
+// file is renamed, which is atomic. Callers hold mu.
+func (l *Log) skipTo(index uint64) error {
+	next := l.last.Load() + 1
+	if l.first.Load() < next {
+		if err := l.tw.TruncateFront(next); err != nil {
+			return err
+		}
+	}
+	err := l.tw.Close()
+	l.tw = nil
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(l.dir, segmentName(next)), filepath.Join(l.dir, segmentName(index))); err != nil {
+		return err
+	}
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	l.tw, err = openTidwall(l.dir, l.opts, index, index-1)
+	return err
+}
+
+// reload reopens tidwall/wal after a failed truncation; opening finishes a
+// truncation it had begun. If that fails the log is broken until reopened.
+// Callers hold mu. It returns cause.
+func (l *Log) reload(cause error) error {
+	if l.tw != nil {
+		_ = l.tw.Close()
+		l.tw = nil
+	}
+	tw, err := twal.Open(l.dir, l.opts.tidwallOptions())
+	if err != nil {
+		l.broken = fmt.Errorf("wal: log unusable until reopened: %v, and reopening failed: %w", cause, err)
+		return errors.Join(cause, l.broken)
+	}
+	first, _ := tw.FirstIndex()
+	last, _ := tw.LastIndex()
+	l.tw = tw
+	l.first.Store(first)
+	l.last.Store(last)
+	l.dirDirty.Store(true)
+	l.refreshSizes()
+	return cause
+}
+
+// Sync fsyncs every entry written so far (useful under SyncInterval).
+func (l *Log) Sync() error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if l.readOnly {
+		return nil
+	}
+	return l.commit.syncTo(l.last.Load())
+}
+
+// Close fsyncs the log and closes it. It returns the error of that fsync,
+// or of an earlier one that failed.
+func (l *Log) Close() error {
+	if l.closed.Swap(true) {
+		return ErrClosed
+	}
+	if l.readOnly {
+		return nil
+	}
+	// Writers hold mu while they append; once closed is set (above) and mu
+	// was taken once, no more entries come.
+	l.mu.Lock()
+	broken := l.broken
+	l.mu.Unlock()
+	if l.stop != nil {
+		close(l.stop)
+		<-l.done
+	}
+	var errs []error
+	if broken == nil {
+		errs = append(errs, l.commit.syncTo(l.last.Load()))
+	}
+	l.mu.Lock()
+	if l.tw != nil {
+		errs = append(errs, l.tw.Close())
+		l.tw = nil
+	}
+	l.mu.Unlock()
+	return errors.Join(errs...)
+}
