@@ -57,7 +57,7 @@ func testCases() []testCase {
 		{name: "zero-rows", sch: four, recs: genRecords(four, []int{0}, nil, nil, 6)},
 		{name: "no-batches", sch: four},
 		{name: "multi-page-100k", sch: four, recs: genRecords(four, batchSizes(100, 1000), []func(int) bool{mixed, nullIf(9), nil, mixed}, nil, 7),
-			opts: WriteOptions{MaxPageBytes: 64 << 10}, pyCache: 64 << 10, minPages: 2,
+			opts: WriteOptions{MaxPageBytes: 64 << 10, MaxPageRows: 20000}, pyCache: 64 << 10, minPages: 2,
 			enc: []string{"Nullable/no_nulls", "Nullable/some_nulls", "Nullable/all_nulls", "Binary"}},
 		{name: "other-types", sch: otherTypes(), recs: genRecords(otherTypes(), []int{100, 7}, nulls13, nil, 8)},
 	}
