@@ -1,5 +1,3 @@
-//go:build lancefile
-
 package lance
 
 import (

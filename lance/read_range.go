@@ -1,5 +1,3 @@
-//go:build lancefile
-
 package lance
 
 import (
@@ -82,7 +80,8 @@ func (d *Dataset) readFragment(f *Fragment, offset, limit int64, alloc memory.Al
 			ErrUnsupported, f.ID, len(f.Files))
 	}
 	df := &f.Files[0]
-	if err := d.checkFileCoversSchema(f.ID, df); err != nil {
+	columns, err := d.fileColumns(f.ID, df)
+	if err != nil {
 		return nil, err
 	}
 	p, err := d.dataFilePath(df)
@@ -97,25 +96,39 @@ func (d *Dataset) readFragment(f *Fragment, offset, limit int64, alloc memory.Al
 	if n := r.NumRows(); f.PhysicalRows != 0 && n != int64(f.PhysicalRows) {
 		return nil, fmt.Errorf("lance: fragment %d: data file %s has %d rows, manifest says %d", f.ID, df.Path, n, f.PhysicalRows)
 	}
-	rec, err := r.Read(d.schema, nil, offset, limit, alloc)
+	rec, err := r.Read(d.schema, columns, offset, limit, alloc)
 	if err != nil {
 		return nil, fmt.Errorf("lance: fragment %d (%s): %w", f.ID, df.Path, err)
 	}
 	return rec, nil
 }
 
-// checkFileCoversSchema refuses fragments whose data file does not store
-// every field of the schema (schema evolution is not supported yet).
-func (d *Dataset) checkFileCoversSchema(fragID uint64, df *DataFile) error {
-	have := make(map[int32]bool, len(df.Fields))
-	for _, id := range df.Fields {
-		have[id] = true
+// fileColumns maps each top-level field of the schema to the column of the
+// data file that stores it, refusing files that lack a field (schema
+// evolution is not supported yet).
+func (d *Dataset) fileColumns(fragID uint64, df *DataFile) ([]int, error) {
+	col := make(map[int32]int, len(df.Fields))
+	for k, id := range df.Fields {
+		if id < 0 {
+			continue // tombstoned field
+		}
+		c := k
+		if len(df.ColumnIndices) > 0 {
+			c = int(df.ColumnIndices[k])
+		}
+		col[id] = c
 	}
+	var out []int
 	for _, f := range d.fields {
-		if f.ParentID == -1 && !have[f.ID] {
-			return fmt.Errorf("%w: fragment %d: data file %s lacks field %q (schema evolution not supported yet)",
+		if f.ParentID != -1 {
+			continue
+		}
+		c, ok := col[f.ID]
+		if !ok || c < 0 {
+			return nil, fmt.Errorf("%w: fragment %d: data file %s has no column for field %q (schema evolution not supported yet)",
 				ErrUnsupported, fragID, df.Path, f.Name)
 		}
+		out = append(out, c)
 	}
-	return nil
+	return out, nil
 }

@@ -1,0 +1,374 @@
+package lance
+
+// Interop tests against pylance 14 (PyPI pylance==14.0.2 + pyarrow). They
+// shell out to testdata/pylance_interop.py and FAIL when pylance is not
+// installed: `pip install pylance==14.0.2 pyarrow`. Set PYTHON to choose the
+// interpreter (default python3).
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+var (
+	pylanceOnce sync.Once
+	pylanceErr  error
+)
+
+func pythonBin() string {
+	if p := os.Getenv("PYTHON"); p != "" {
+		return p
+	}
+	return "python3"
+}
+
+func runPylance(t *testing.T, args ...string) []byte {
+	t.Helper()
+	pylanceOnce.Do(func() {
+		out, err := exec.Command(pythonBin(), filepath.Join("testdata", "pylance_interop.py"), "check").CombinedOutput()
+		if err != nil {
+			pylanceErr = errors.New(strings.TrimSpace(string(out)))
+		} else if !strings.HasPrefix(string(out), "14.") {
+			pylanceErr = errors.New("want pylance 14.x, found " + strings.TrimSpace(string(out)))
+		}
+	})
+	if pylanceErr != nil {
+		t.Fatalf("pylance is required for interop tests (pip install pylance==14.0.2 pyarrow): %v", pylanceErr)
+	}
+	cmd := exec.Command(pythonBin(), append([]string{filepath.Join("testdata", "pylance_interop.py")}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pylance %s: %v\n%s", args[0], err, stderr.String())
+	}
+	return out
+}
+
+type pyColumn struct {
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	Nullable bool              `json:"nullable"`
+	Values   []json.RawMessage `json:"values"`
+}
+
+type pyTable struct {
+	Columns            []pyColumn `json:"columns"`
+	Version            uint64     `json:"version"`
+	CountRows          int64      `json:"count_rows"`
+	DataStorageVersion string     `json:"data_storage_version"`
+	Versions           []struct {
+		Version   uint64  `json:"version"`
+		Timestamp float64 `json:"timestamp"`
+	} `json:"versions"`
+	Fragments []int64           `json:"fragments"`
+	Config    map[string]string `json:"config"`
+}
+
+func pylanceRead(t *testing.T, path string) pyTable {
+	t.Helper()
+	var tbl pyTable
+	if err := json.Unmarshal(runPylance(t, "read", path), &tbl); err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// testRowsJSON renders test rows [start, start+n) in the script's format.
+func testRowsJSON(start, n int64) string {
+	cols := []pyColumn{{Name: "id", Type: "int64"}, {Name: "score", Type: "float64"}, {Name: "ok", Type: "bool"}, {Name: "name", Type: "string"}}
+	null := json.RawMessage("null")
+	for i := start; i < start+n; i++ {
+		r := expectedRow(i)
+		add := func(c int, present bool, v any) {
+			if !present {
+				cols[c].Values = append(cols[c].Values, null)
+				return
+			}
+			b, _ := json.Marshal(v)
+			cols[c].Values = append(cols[c].Values, b)
+		}
+		add(0, r.id != nil, deref(r.id))
+		if r.score != nil {
+			add(1, true, strconv.FormatFloat(*r.score, 'x', -1, 64))
+		} else {
+			add(1, false, nil)
+		}
+		add(2, r.ok != nil, deref(r.ok))
+		add(3, r.name != nil, deref(r.name))
+	}
+	for i := range cols {
+		cols[i].Nullable = true
+	}
+	b, _ := json.Marshal(map[string]any{"columns": cols})
+	return string(b)
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// checkPyRows verifies that pylance returned exactly test rows [start, start+n).
+func checkPyRows(t *testing.T, tbl pyTable, start, n int64) {
+	t.Helper()
+	wantTypes := []string{"int64", "float64", "bool", "string"}
+	if len(tbl.Columns) != 4 {
+		t.Fatalf("pylance sees %d columns", len(tbl.Columns))
+	}
+	for c, col := range tbl.Columns {
+		if col.Name != testSchema.Field(c).Name || col.Type != wantTypes[c] || !col.Nullable {
+			t.Fatalf("column %d: %s %s nullable=%v", c, col.Name, col.Type, col.Nullable)
+		}
+		if int64(len(col.Values)) != n {
+			t.Fatalf("column %s: %d values, want %d", col.Name, len(col.Values), n)
+		}
+	}
+	for k := int64(0); k < n; k++ {
+		i := start + k
+		r := expectedRow(i)
+		get := func(c int) json.RawMessage { return tbl.Columns[c].Values[k] }
+		isNull := func(c int) bool { return string(get(c)) == "null" }
+		if (r.id == nil) != isNull(0) || (r.id != nil && string(get(0)) != strconv.FormatInt(*r.id, 10)) {
+			t.Fatalf("row %d id: pylance %s", i, get(0))
+		}
+		if (r.score == nil) != isNull(1) {
+			t.Fatalf("row %d score null: pylance %s", i, get(1))
+		}
+		if r.score != nil {
+			var s string
+			json.Unmarshal(get(1), &s)
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.Float64bits(f) != math.Float64bits(*r.score) {
+				t.Fatalf("row %d score: pylance %s, want %v", i, s, *r.score)
+			}
+		}
+		if (r.ok == nil) != isNull(2) || (r.ok != nil && string(get(2)) != strconv.FormatBool(*r.ok)) {
+			t.Fatalf("row %d ok: pylance %s", i, get(2))
+		}
+		if (r.name == nil) != isNull(3) {
+			t.Fatalf("row %d name null: pylance %s", i, get(3))
+		}
+		if r.name != nil {
+			var s string
+			json.Unmarshal(get(3), &s)
+			if s != *r.name {
+				t.Fatalf("row %d name: pylance %q, want %q", i, s, *r.name)
+			}
+		}
+	}
+}
+
+// TestInteropGoWritesPylanceReads: what Write commits, pylance reads exactly
+// (values, nulls, types, order, version history).
+func TestInteropGoWritesPylanceReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	sizes := []int64{7, 1, 300}
+	before := time.Now().Add(-time.Second)
+	ds := writeFragments(t, path, sizes)
+	tbl := pylanceRead(t, path)
+	if tbl.Version != 3 || tbl.CountRows != 308 || tbl.DataStorageVersion != "2.0" {
+		t.Fatalf("pylance: version %d rows %d storage %s", tbl.Version, tbl.CountRows, tbl.DataStorageVersion)
+	}
+	if len(tbl.Fragments) != 3 || tbl.Fragments[0] != 7 || tbl.Fragments[1] != 1 || tbl.Fragments[2] != 300 {
+		t.Fatalf("pylance fragments %v", tbl.Fragments)
+	}
+	checkPyRows(t, tbl, 0, 308)
+	vs, err := ds.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tbl.Versions) != 3 {
+		t.Fatalf("pylance versions %v", tbl.Versions)
+	}
+	for i, v := range tbl.Versions {
+		ts := time.Unix(0, int64(v.Timestamp*1e9))
+		if v.Version != uint64(i+1) || v.Version != vs[i].Version || ts.Before(before) || ts.Sub(vs[i].Timestamp).Abs() > time.Millisecond {
+			t.Fatalf("pylance version %d at %v, we say %d at %v", v.Version, ts, vs[i].Version, vs[i].Timestamp)
+		}
+	}
+	// Every version is readable by pylance, too.
+	var old pyTable
+	json.Unmarshal(runPylance(t, "read", path, "1"), &old)
+	if old.Version != 1 || old.CountRows != 7 {
+		t.Fatalf("pylance version 1: %d rows", old.CountRows)
+	}
+	checkPyRows(t, old, 0, 7)
+	// The naming scheme is pylance 14's default (V2).
+	if _, err := os.Stat(filepath.Join(path, versionsDir, "18446744073709551612.manifest")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInteropAlternatingAppends: pylance appends to a dataset we created and
+// appended to, we append after pylance, and both sides read everything.
+func TestInteropAlternatingAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	writeFragments(t, path, []int64{5, 6})                      // Go: v1 create, v2 append
+	runPylance(t, "write", path, "append", testRowsJSON(11, 4)) // pylance: v3
+	ds, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Version() != 3 || ds.CountRows() != 15 || ds.DataStorageVersion() != "2.0" {
+		t.Fatalf("after pylance append: version %d rows %d storage %s", ds.Version(), ds.CountRows(), ds.DataStorageVersion())
+	}
+	recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, recs, 0, 15)
+	releaseAll(recs)
+
+	rec := makeRecord(memory.DefaultAllocator, 15, 9)
+	ds, err = Write(path, []arrow.Record{rec}, WriteOptions{Properties: map[string]string{"k": "v"}}) // Go: v4
+	rec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPylance(t, "write", path, "append", testRowsJSON(24, 2)) // pylance: v5
+	// pylance commits on top of a stale read version (3): it must load the
+	// transactions of versions 4 (ours) and 5 to check for conflicts.
+	var res struct{ Version uint64 }
+	json.Unmarshal(runPylance(t, "commit-stale", path, "3", testRowsJSON(26, 3)), &res)
+	if res.Version != 6 {
+		t.Fatalf("pylance stale commit landed as version %d, want 6", res.Version)
+	}
+	tbl := pylanceRead(t, path)
+	if tbl.Version != 6 || tbl.CountRows != 29 || len(tbl.Versions) != 6 {
+		t.Fatalf("pylance: version %d rows %d versions %d", tbl.Version, tbl.CountRows, len(tbl.Versions))
+	}
+	checkPyRows(t, tbl, 0, 29)
+	ds, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err = ds.Read(3, 20, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, recs, 3, 20)
+	releaseAll(recs)
+}
+
+// TestInteropGoReadsPylance: datasets pylance writes with file version 2.0 in
+// several appends, with both manifest naming schemes, read exactly.
+func TestInteropGoReadsPylance(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		v2     bool
+		scheme NamingScheme
+	}{{"naming-v2", true, NamingV2}, {"naming-v1", false, NamingV1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ds")
+			opts := `{"data_storage_version": "2.0", "enable_v2_manifest_paths": ` + strconv.FormatBool(tt.v2) + `}`
+			runPylance(t, "write", path, "create", testRowsJSON(0, 100), opts)
+			runPylance(t, "write", path, "append", testRowsJSON(100, 1))
+			runPylance(t, "write", path, "append", testRowsJSON(101, 2000))
+			ds, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds.Version() != 3 || ds.CountRows() != 2101 || ds.NamingScheme() != tt.scheme || ds.NumFragments() != 3 {
+				t.Fatalf("version %d rows %d scheme %v fragments %d", ds.Version(), ds.CountRows(), ds.NamingScheme(), ds.NumFragments())
+			}
+			if !ds.Schema().Equal(testSchema) {
+				t.Fatalf("schema %v", ds.Schema())
+			}
+			alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer alloc.AssertSize(t, 0)
+			for _, r := range [][2]int64{{0, -1}, {99, 3}, {100, 1}, {50, 1000}, {2100, 5}} {
+				recs, err := ds.Read(r[0], r[1], alloc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := ds.CountRows() - r[0]
+				if r[1] >= 0 && r[1] < n {
+					n = r[1]
+				}
+				checkRows(t, recs, r[0], n)
+				releaseAll(recs)
+			}
+			vs, err := ds.Versions()
+			if err != nil || len(vs) != 3 {
+				t.Fatalf("versions %v %v", vs, err)
+			}
+			old, err := OpenVersion(path, 2)
+			if err != nil || old.CountRows() != 101 {
+				t.Fatalf("version 2: %v", err)
+			}
+			// And we can append to it, keeping its naming scheme.
+			rec := makeRecord(memory.DefaultAllocator, 2101, 3)
+			ds, err = Write(path, []arrow.Record{rec}, WriteOptions{})
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds.Version() != 4 || ds.NamingScheme() != tt.scheme {
+				t.Fatalf("after Go append: version %d scheme %v", ds.Version(), ds.NamingScheme())
+			}
+			tbl := pylanceRead(t, path)
+			if tbl.Version != 4 || tbl.CountRows != 2104 {
+				t.Fatalf("pylance after Go append: version %d rows %d", tbl.Version, tbl.CountRows)
+			}
+			checkPyRows(t, tbl, 0, 2104)
+		})
+	}
+}
+
+// TestInteropUnsupported: what we cannot handle yet fails clearly.
+func TestInteropUnsupported(t *testing.T) {
+	t.Run("append-to-2.2", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "ds")
+		runPylance(t, "write", path, "create", testRowsJSON(0, 3)) // pylance 14 default: 2.2
+		rec := makeRecord(memory.DefaultAllocator, 3, 3)
+		defer rec.Release()
+		_, err := Write(path, []arrow.Record{rec}, WriteOptions{})
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "2.2") {
+			t.Fatalf("err = %v", err)
+		}
+		entries, _ := os.ReadDir(filepath.Join(path, dataDir))
+		if len(entries) != 1 {
+			t.Fatalf("refused append left %d data files", len(entries))
+		}
+	})
+	t.Run("deletion-files", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "ds")
+		runPylance(t, "write", path, "create", testRowsJSON(0, 10), `{"data_storage_version": "2.0"}`)
+		runPylance(t, "write", path, "append", testRowsJSON(10, 10))
+		runPylance(t, "delete", path, "id = 999998")
+		ds, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds.CountRows() != 19 {
+			t.Fatalf("rows %d, want 19", ds.CountRows())
+		}
+		recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "deletion files not supported yet") {
+			t.Fatalf("err = %v (%d records)", err, len(recs))
+		}
+		// The fragment without deletions still reads.
+		recs, err = ds.Read(9, 10, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRows(t, recs, 10, 10)
+		releaseAll(recs)
+	})
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""pylance side of the Go interop tests (lance/interop_test.go).
+
+Usage:
+  pylance_interop.py check
+      exits 0 if pylance and pyarrow import; prints their versions.
+  pylance_interop.py read PATH [VERSION]
+      prints JSON describing lance.dataset(PATH).to_table().
+  pylance_interop.py write PATH MODE JSON [OPTIONS_JSON]
+      writes the table described by JSON with lance.write_dataset(mode=MODE);
+      OPTIONS_JSON holds extra write_dataset keyword arguments.
+  pylance_interop.py commit-stale PATH READ_VERSION JSON
+      appends JSON as a commit built on READ_VERSION (forces conflict checks).
+  pylance_interop.py delete PATH PREDICATE
+
+Tables are JSON objects {"columns": [{"name", "type", "values"}]} with type
+one of int64, float64, bool, string, large_string. Floats travel as
+float.hex() strings so they compare exactly; nulls are JSON null.
+"""
+import json
+import sys
+
+import lance
+import pyarrow as pa
+
+TYPES = {
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float64": pa.float64(),
+    "float32": pa.float32(),
+    "bool": pa.bool_(),
+    "string": pa.string(),
+    "large_string": pa.large_string(),
+}
+
+
+def type_name(t):
+    for name, typ in TYPES.items():
+        if t == typ:
+            return name
+    return str(t)
+
+
+def encode_value(t, v):
+    if v is None:
+        return None
+    if pa.types.is_floating(t):
+        return float(v).hex()
+    return v
+
+
+def decode_value(t, v):
+    if v is None:
+        return None
+    if pa.types.is_floating(t):
+        return float.fromhex(v)
+    return v
+
+
+def table_from_json(spec):
+    arrays, fields = [], []
+    for col in spec["columns"]:
+        t = TYPES[col["type"]]
+        arrays.append(pa.array([decode_value(t, v) for v in col["values"]], type=t))
+        fields.append(pa.field(col["name"], t, nullable=col.get("nullable", True)))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def table_to_json(tbl):
+    cols = []
+    for field, col in zip(tbl.schema, tbl.columns):
+        cols.append({
+            "name": field.name,
+            "type": type_name(field.type),
+            "nullable": field.nullable,
+            "values": [encode_value(field.type, v) for v in col.to_pylist()],
+        })
+    return {"columns": cols}
+
+
+def cmd_read(path, version=None):
+    ds = lance.dataset(path, version=int(version) if version else None)
+    out = table_to_json(ds.to_table())
+    out["version"] = ds.version
+    out["count_rows"] = ds.count_rows()
+    out["data_storage_version"] = ds.data_storage_version
+    out["versions"] = [
+        {"version": v["version"], "timestamp": v["timestamp"].timestamp()} for v in ds.versions()
+    ]
+    out["fragments"] = [f.count_rows() for f in ds.get_fragments()]
+    out["config"] = dict(ds.config()) if hasattr(ds, "config") else {}
+    out["latest_version"] = lance.dataset(path).version
+    json.dump(out, sys.stdout)
+
+
+def cmd_write(path, mode, spec, options=None):
+    kwargs = json.loads(options) if options else {}
+    ds = lance.write_dataset(table_from_json(json.loads(spec)), path, mode=mode, **kwargs)
+    json.dump({"version": ds.version, "data_storage_version": ds.data_storage_version}, sys.stdout)
+
+
+def cmd_commit_stale(path, read_version, spec):
+    # Append as a writer that read version READ_VERSION: pylance must load
+    # the transactions of every later version (ours included) to check for
+    # conflicts before it rebuilds its commit on the latest version.
+    frags = lance.fragment.write_fragments(
+        table_from_json(json.loads(spec)), path, data_storage_version="2.0")
+    ds = lance.LanceDataset.commit(path, lance.LanceOperation.Append(frags), read_version=int(read_version))
+    json.dump({"version": ds.version}, sys.stdout)
+
+
+def cmd_delete(path, predicate):
+    ds = lance.dataset(path)
+    ds.delete(predicate)
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "check":
+        print(lance.__version__, pa.__version__)
+    elif cmd == "read":
+        cmd_read(*argv[2:])
+    elif cmd == "write":
+        cmd_write(*argv[2:])
+    elif cmd == "commit-stale":
+        cmd_commit_stale(*argv[2:])
+    elif cmd == "delete":
+        cmd_delete(*argv[2:])
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
