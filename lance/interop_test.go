@@ -372,3 +372,44 @@ func TestInteropUnsupported(t *testing.T) {
 		releaseAll(recs)
 	})
 }
+
+// TestInteropIndexAndConfigCarried: a scalar index pylance built survives
+// our appends (the index section is copied verbatim), and config we upsert
+// is visible to pylance.
+func TestInteropIndexAndConfigCarried(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	runPylance(t, "write", path, "create", testRowsJSON(0, 20), `{"data_storage_version": "2.0"}`)
+	runPylance(t, "index", path, "id")
+	rec := makeRecord(memory.DefaultAllocator, 20, 10)
+	defer rec.Release()
+	ds, err := Write(path, []arrow.Record{rec}, WriteOptions{Config: map[string]string{"persisting.watermark": "42"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Version() != 3 || ds.manifest.IndexSection == nil {
+		t.Fatalf("version %d, index section carried: %v", ds.Version(), ds.manifest.IndexSection != nil)
+	}
+	var res struct {
+		pyTable
+		Indices []string `json:"indices"`
+	}
+	// Row 21 (new fragment, not indexed) and row 5 (indexed) by id.
+	id5, id21 := *expectedRow(5).id, *expectedRow(21).id
+	out := runPylance(t, "query", path, "id = "+strconv.FormatInt(id5, 10)+" OR id = "+strconv.FormatInt(id21, 10))
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != 3 || len(res.Indices) != 1 || res.Indices[0] != "id_idx" || res.Config["persisting.watermark"] != "42" {
+		t.Fatalf("pylance: version %d indices %v config %v", res.Version, res.Indices, res.Config)
+	}
+	if len(res.Columns) != 4 || len(res.Columns[0].Values) != 2 {
+		t.Fatalf("filtered rows: %s", out)
+	}
+	// pylance can still append and read everything.
+	runPylance(t, "write", path, "append", testRowsJSON(30, 1))
+	tbl := pylanceRead(t, path)
+	if tbl.Version != 4 {
+		t.Fatalf("version %d", tbl.Version)
+	}
+	checkPyRows(t, tbl, 0, 31)
+}

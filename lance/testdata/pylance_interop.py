@@ -11,6 +11,10 @@ Usage:
       OPTIONS_JSON holds extra write_dataset keyword arguments.
   pylance_interop.py commit-stale PATH READ_VERSION JSON
       appends JSON as a commit built on READ_VERSION (forces conflict checks).
+  pylance_interop.py index PATH COLUMN
+      creates a BTREE scalar index on COLUMN.
+  pylance_interop.py query PATH PREDICATE
+      prints the filtered table, the index names and the config.
   pylance_interop.py delete PATH PREDICATE
 
 Tables are JSON objects {"columns": [{"name", "type", "values"}]} with type
@@ -88,7 +92,7 @@ def cmd_read(path, version=None):
         {"version": v["version"], "timestamp": v["timestamp"].timestamp()} for v in ds.versions()
     ]
     out["fragments"] = [f.count_rows() for f in ds.get_fragments()]
-    out["config"] = dict(ds.config()) if hasattr(ds, "config") else {}
+    out["config"] = dict(ds.config())
     out["latest_version"] = lance.dataset(path).version
     json.dump(out, sys.stdout)
 
@@ -109,6 +113,22 @@ def cmd_commit_stale(path, read_version, spec):
     json.dump({"version": ds.version}, sys.stdout)
 
 
+def cmd_index(path, column):
+    ds = lance.dataset(path)
+    ds.create_scalar_index(column, index_type="BTREE")
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
+def cmd_query(path, predicate):
+    # Filtered scan (uses scalar indices when present) plus the index list.
+    ds = lance.dataset(path)
+    out = table_to_json(ds.to_table(filter=predicate))
+    out["version"] = ds.version
+    out["indices"] = [i["name"] for i in ds.list_indices()] if hasattr(ds, "list_indices") else []
+    out["config"] = dict(ds.config())
+    json.dump(out, sys.stdout)
+
+
 def cmd_delete(path, predicate):
     ds = lance.dataset(path)
     ds.delete(predicate)
@@ -125,6 +145,10 @@ def main(argv):
         cmd_write(*argv[2:])
     elif cmd == "commit-stale":
         cmd_commit_stale(*argv[2:])
+    elif cmd == "index":
+        cmd_index(*argv[2:])
+    elif cmd == "query":
+        cmd_query(*argv[2:])
     elif cmd == "delete":
         cmd_delete(*argv[2:])
     else:
