@@ -410,3 +410,47 @@ func BenchmarkReadRange(b *testing.B) {
 		releaseAll(recs)
 	}
 }
+
+// TestOpenRefusesUnknownReaderFlags publishes a version that requires
+// features we do not implement: Open must fail naming the feature.
+func TestOpenRefusesUnknownReaderFlags(t *testing.T) {
+	tests := []struct {
+		flags uint64
+		name  string
+	}{
+		{FlagBasePaths, "base paths"},
+		{FlagDataOverlayFiles, "data overlay files"},
+		{FlagMixedDataFileVersions, "mixed data file versions"},
+		{1 << 20, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ds")
+			ds := writeFragments(t, path, []int64{2})
+			m := *ds.manifest
+			m.Version = 2
+			m.ReaderFlags |= tt.flags
+			m.WriterFlags |= tt.flags
+			data, err := encodeManifestFile(&m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := publishManifest(path, NamingV2, 2, data); err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(path)
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tt.name) {
+				t.Fatalf("Open: %v", err)
+			}
+			rec := makeRecord(memory.DefaultAllocator, 2, 1)
+			defer rec.Release()
+			if _, err := Write(path, []arrow.Record{rec}, WriteOptions{}); !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("Write: %v", err)
+			}
+			// Older versions stay readable.
+			if old, err := OpenVersion(path, 1); err != nil || old.CountRows() != 2 {
+				t.Fatalf("version 1: %v", err)
+			}
+		})
+	}
+}

@@ -414,11 +414,11 @@ func decodeManifestFile(data []byte) (*Manifest, error) {
 		m.IndexSection = append([]byte{}, s...)
 	}
 	if m.txnSectionPos != nil {
-		s, err := section(data, *m.txnSectionPos, limit)
-		if err != nil {
-			return nil, fmt.Errorf("manifest file: transaction section: %w", err)
+		// Optional: the transaction file is the fallback, so a position we
+		// cannot resolve does not make the version unreadable.
+		if s, err := section(data, *m.txnSectionPos, limit); err == nil {
+			m.InlineTransaction = append([]byte{}, s...)
 		}
-		m.InlineTransaction = append([]byte{}, s...)
 	}
 	return m, nil
 }

@@ -182,7 +182,10 @@ func writeTransactionFile(root string, t *Transaction) (string, error) {
 // inline section if present, else the transaction file.
 func loadTransaction(root string, m *Manifest) (*Transaction, error) {
 	if m.InlineTransaction != nil {
-		return decodeTransaction(m.InlineTransaction)
+		t, err := decodeTransaction(m.InlineTransaction)
+		if err == nil || m.TransactionFile == "" {
+			return t, err
+		}
 	}
 	if m.TransactionFile == "" {
 		return nil, fmt.Errorf("%w: version %d has no transaction", ErrNotFound, m.Version)
