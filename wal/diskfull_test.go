@@ -1,0 +1,148 @@
+//go:build linux
+
+package wal
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// mountTmpfs mounts a tmpfs of the given size (such as "256k") on a new
+// temporary directory, for as long as the test runs.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if uid := os.Geteuid(); uid != 0 {
+		t.Fatalf("%s fills a %s tmpfs it mounts and must run as root (euid is %d): run `go test ./wal` as root",
+			t.Name(), size, uid)
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Fatalf("%s needs to mount a tmpfs (as root, with CAP_SYS_ADMIN): %v", t.Name(), err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// A full disk fails writes with ENOSPC and leaves the log consistent: no
+// partial entry stays behind for a later write to follow (Open would then
+// see it as corruption in the middle), the failed entries are not readable,
+// and once there is room again, writes go on with the next index.
+func TestDiskFull(t *testing.T) {
+	mnt := mountTmpfs(t, "256k")
+	// Room to free later.
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "wal")
+	const segSize = 16 << 10
+	opts := Options{SegmentSize: segSize}
+	l := mustOpen(t, dir, opts)
+
+	var written [][]byte
+	write := func(batch int) error {
+		ps := make([][]byte, batch)
+		for k := range ps {
+			ps[k] = payload(len(written)+k, 1000+k)
+		}
+		first, last, err := l.WriteBatch(ps)
+		if err != nil {
+			return err
+		}
+		if first != uint64(len(written))+1 || last != first+uint64(batch)-1 {
+			t.Fatalf("WriteBatch got %d..%d after %d entries", first, last, len(written))
+		}
+		written = append(written, ps...)
+		return nil
+	}
+	check := func(when string) {
+		t.Helper()
+		checkIndexes(t, l, 1, uint64(len(written)))
+		checkEntries(t, readAll(t, l), written, 1)
+		checkTail(t, l)
+	}
+
+	// Fill the disk with batches big enough to span segments, then with
+	// single entries; each failure must leave the log as it was.
+	fails := 0
+	for _, batch := range []int{40, 7, 1} {
+		for {
+			err := write(batch)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("write on a full disk: %v, want ENOSPC", err)
+			}
+			fails++
+			t.Logf("batch of %d after %d entries: %v", batch, len(written), err)
+			check("after a failed write")
+			break
+		}
+	}
+	if fails != 3 || len(written) < 100 {
+		t.Fatalf("%d failures after %d entries", fails, len(written))
+	}
+
+	// Room again: writes go on at the next index.
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := write(2); err != nil {
+			t.Fatalf("write after freeing space: %v", err)
+		}
+	}
+	check("after freeing space")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nothing to repair on reopen: no partial entry was left anywhere.
+	rec := &recorder{}
+	l, err := Open(dir, Options{SegmentSize: segSize, Logger: rec.logf})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer l.Close()
+	if rec.count() != 0 {
+		t.Fatalf("reopen warned: %s", rec)
+	}
+	check("after reopen")
+
+	// TruncateFront frees space for more writes.
+	if err := l.TruncateFront(uint64(len(written)) + 1); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if err := write(1); err != nil {
+			break
+		}
+	}
+	// Keeping part of a segment makes tidwall/wal copy that part, which
+	// can fail on a full disk; the log stays as it was.
+	if err := l.TruncateFront(uint64(len(written))); err != nil {
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("TruncateFront on a full disk: %v", err)
+		}
+		t.Logf("TruncateFront on a full disk: %v", err)
+		first, _ := l.FirstIndex()
+		checkEntries(t, readAll(t, l), written[first-1:], first)
+	}
+	// Dropping everything copies nothing.
+	if err := l.TruncateFront(uint64(len(written)) + 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(3); err != nil {
+		t.Fatalf("write after truncation: %v", err)
+	}
+	checkIndexes(t, l, uint64(len(written))-2, uint64(len(written)))
+	checkEntries(t, readAll(t, l), written[len(written)-3:], uint64(len(written))-2)
+}
