@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// Bucket is one queue bucket. Create it with Open; all methods are safe for
+// concurrent use.
+type Bucket struct {
+	opts Options
+
+	mu      sync.Mutex
+	closed  bool
+	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
+	dataset *lance.Dataset // newest committed version; nil before the first flush
+	buf     buffer
+}
+
+// Open opens the bucket stored at opts.Path, creating the directory when
+// missing and recovering the rows committed there before.
+func Open(opts Options) (*Bucket, error) {
+	opts = opts.withDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := prepareDir(opts.Path); err != nil {
+		return nil, err
+	}
+	b := &Bucket{opts: opts}
+	ds, err := lance.Open(opts.datasetPath())
+	switch {
+	case errors.Is(err, lance.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("engine: open dataset %s: %w", opts.datasetPath(), err)
+	default:
+		b.dataset = ds
+		b.schema = withoutMetadata(ds.Schema())
+	}
+	return b, nil
+}
+
+// prepareDir makes sure path is a directory we can write into, so a bad path
+// fails at open instead of at the first flush, with the data then in memory only.
+func prepareDir(path string) error {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return fmt.Errorf("engine: storage path %s: %w", path, err)
+	}
+	probe, err := os.CreateTemp(path, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("engine: storage path %s is not writable: %w", path, err)
+	}
+	name := probe.Name()
+	probe.Close()
+	return os.Remove(name)
+}
+
+// CheckSchema reports whether batches of schema s could be appended now: it
+// lets a caller refuse data by its schema before touching its buffers.
+func (b *Bucket) CheckSchema(s *arrow.Schema) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.schema == nil {
+		return checkNewSchema(s)
+	}
+	return checkFields(b.schema, s)
+}
+
+// Append adds the rows of rec after all rows appended before. The bucket keeps
+// a reference to rec's memory (no copy) until the rows are flushed. The first
+// append of a bucket without a dataset fixes the schema; later records must
+// match it. When the buffer reaches the flush threshold, Append flushes.
+func (b *Bucket) Append(rec arrow.Record) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.schema == nil {
+		if err := checkNewSchema(rec.Schema()); err != nil {
+			return err
+		}
+	} else if err := checkSchema(b.schema, rec); err != nil {
+		return err
+	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	if b.schema == nil {
+		b.schema = withoutMetadata(rec.Schema())
+	}
+	b.buf.add(rec)
+	if b.buf.rows >= int64(b.opts.FlushThreshold) {
+		return b.flushLocked()
+	}
+	return nil
+}
+
+// Flush commits every buffered row as one new dataset version. On failure the
+// rows stay buffered, so a later Flush can try again.
+func (b *Bucket) Flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return b.flushLocked()
+}
+
+func (b *Bucket) flushLocked() error {
+	if b.buf.rows == 0 {
+		return nil
+	}
+	recs := make([]arrow.Record, len(b.buf.records))
+	for i, r := range b.buf.records {
+		recs[i] = withSchema(b.schema, r)
+	}
+	defer releaseAll(recs)
+	ds, err := lance.Write(b.opts.datasetPath(), recs, lance.WriteOptions{})
+	if err != nil {
+		return fmt.Errorf("engine: flush %d rows to %s: %w", b.buf.rows, b.opts.datasetPath(), err)
+	}
+	b.dataset = ds
+	releaseAll(b.buf.take())
+	return nil
+}
+
+// Close flushes the buffer and closes the bucket. The bucket is closed even
+// when the flush fails; the error says what was not written.
+func (b *Bucket) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	err := b.flushLocked()
+	b.closed = true
+	releaseAll(b.buf.take())
+	return err
+}
+
+// Schema returns the bucket's schema, or ErrNoSchema before the first append.
+func (b *Bucket) Schema() (*arrow.Schema, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	if b.schema == nil {
+		return nil, ErrNoSchema
+	}
+	return b.schema, nil
+}
+
+// Path returns the bucket's storage directory.
+func (b *Bucket) Path() string { return b.opts.Path }
+
+// DatasetPath returns the directory of the bucket's Lance dataset.
+func (b *Bucket) DatasetPath() string { return filepath.Clean(b.opts.datasetPath()) }

@@ -1,0 +1,18 @@
+package engine
+
+import "errors"
+
+// Sentinel errors; callers test them with errors.Is. The C layer maps each to
+// a status code.
+var (
+	// ErrInvalidOption: an option value is out of range or of the wrong kind.
+	ErrInvalidOption = errors.New("engine: invalid option")
+	// ErrClosed: the bucket was closed; nothing more can be done with it.
+	ErrClosed = errors.New("engine: bucket is closed")
+	// ErrSchemaMismatch: appended rows do not fit the bucket's schema.
+	ErrSchemaMismatch = errors.New("engine: schema mismatch")
+	// ErrNoSchema: the bucket has no schema yet because nothing was appended.
+	ErrNoSchema = errors.New("engine: bucket has no schema yet")
+	// ErrInvalidRange: a negative offset.
+	ErrInvalidRange = errors.New("engine: invalid range")
+)

@@ -1,0 +1,55 @@
+package engine
+
+// Stats describes a bucket at one moment. The JSON names are those the Python
+// backend reports to pulsing.
+type Stats struct {
+	BucketID       int64  `json:"bucket_id"`
+	TotalCount     int64  `json:"total_count"`
+	PersistedCount int64  `json:"persisted_count"`
+	BufferCount    int64  `json:"buffer_count"`
+	StoragePath    string `json:"storage_path"`
+	DatasetPath    string `json:"dataset_path"`
+	// Version is the newest committed Lance version, 0 before the first flush.
+	Version        uint64 `json:"version"`
+	FlushThreshold int    `json:"flush_threshold"`
+}
+
+// Counts returns (total, persisted, buffered) row counts.
+func (b *Bucket) Counts() (total, persisted, buffered int64, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, 0, 0, ErrClosed
+	}
+	persisted, buffered = b.persistedLocked(), b.buf.rows
+	return persisted + buffered, persisted, buffered, nil
+}
+
+// Stats returns the bucket's counters and locations.
+func (b *Bucket) Stats() (Stats, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Stats{}, ErrClosed
+	}
+	s := Stats{
+		BucketID:       b.opts.BucketID,
+		PersistedCount: b.persistedLocked(),
+		BufferCount:    b.buf.rows,
+		StoragePath:    b.opts.Path,
+		DatasetPath:    b.DatasetPath(),
+		FlushThreshold: b.opts.FlushThreshold,
+	}
+	s.TotalCount = s.PersistedCount + s.BufferCount
+	if b.dataset != nil {
+		s.Version = b.dataset.Version()
+	}
+	return s, nil
+}
+
+func (b *Bucket) persistedLocked() int64 {
+	if b.dataset == nil {
+		return 0
+	}
+	return b.dataset.CountRows()
+}
