@@ -88,6 +88,7 @@ struct ArrowArrayStream {
 #define PERSISTING_ECORRUPT 5          /* a file on disk is not what it should be */
 #define PERSISTING_EWAL 6              /* the write-ahead log failed */
 #define PERSISTING_EINTERNAL 7         /* a bug: an internal error or a recovered panic */
+#define PERSISTING_EUNSUPPORTED 8      /* the dataset uses a Lance feature this version cannot handle */
 
 /* An error filled by a failing call. `message` is a NUL-terminated string owned
  * by the error; free both with persisting_error_release(). */

@@ -1,0 +1,107 @@
+package main
+
+/*
+#include "persisting.h"
+
+// cgo writes prototypes from Go signatures; this typedef lets them say
+// "const char*" like the public header, so the two must agree to compile.
+typedef const char persisting_cchar;
+*/
+import "C"
+
+import (
+	"encoding/json"
+
+	"github.com/persisting/persisting/engine"
+)
+
+//export persisting_open
+func persisting_open(path *C.persisting_cchar, optionsJSON *C.persisting_cchar, outHandle *C.uint64_t, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		if path == nil || outHandle == nil {
+			return errNullArgument
+		}
+		text := ""
+		if optionsJSON != nil {
+			text = C.GoString((*C.char)(optionsJSON))
+		}
+		opts, err := parseOptions(C.GoString((*C.char)(path)), text)
+		if err != nil {
+			return err
+		}
+		b, err := engine.Open(opts)
+		if err != nil {
+			return err
+		}
+		*outHandle = C.uint64_t(registerBucket(b))
+		return nil
+	})
+}
+
+//export persisting_close
+func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		b, err := takeBucket(uint64(handle))
+		if err != nil {
+			return err
+		}
+		return b.Close()
+	})
+}
+
+//export persisting_flush
+func persisting_flush(handle C.uint64_t, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		b, err := lookupBucket(uint64(handle))
+		if err != nil {
+			return err
+		}
+		return b.Flush()
+	})
+}
+
+//export persisting_count
+func persisting_count(handle C.uint64_t, total, persisted, buffered *C.int64_t, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		b, err := lookupBucket(uint64(handle))
+		if err != nil {
+			return err
+		}
+		t, p, n, err := b.Counts()
+		if err != nil {
+			return err
+		}
+		for _, out := range []struct {
+			dst *C.int64_t
+			v   int64
+		}{{total, t}, {persisted, p}, {buffered, n}} {
+			if out.dst != nil {
+				*out.dst = C.int64_t(out.v)
+			}
+		}
+		return nil
+	})
+}
+
+//export persisting_stats
+func persisting_stats(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		if outJSON == nil {
+			return errNullArgument
+		}
+		b, err := lookupBucket(uint64(handle))
+		if err != nil {
+			return err
+		}
+		s, err := b.Stats()
+		if err != nil {
+			return err
+		}
+		text, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		*outJSON = C.CString(string(text))
+		return nil
+	})
+}

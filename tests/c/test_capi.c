@@ -1,0 +1,297 @@
+/* Drives libpersisting.so through include/persisting.h alone: builds an Arrow
+ * record batch by hand, appends, flushes, reads it back through the stream and
+ * checks every value; then checks that bad calls fail with a message. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "persisting.h"
+
+static int failures = 0, passes = 0;
+#define CHECK(cond, ...)                                           \
+  do {                                                             \
+    if (cond) {                                                    \
+      passes++;                                                    \
+    } else {                                                       \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);         \
+      fprintf(stderr, __VA_ARGS__);                                \
+      fprintf(stderr, "\n");                                       \
+      failures++;                                                  \
+    }                                                              \
+  } while (0)
+
+/* ---- a record batch {id: int64, score: float64, ok: bool, name: utf8}, built by hand */
+
+enum { NCOLS = 4 };
+static const char* kNames[NCOLS] = {"id", "score", "ok", "name"};
+static const char* kFormats[NCOLS] = {"l", "g", "b", "u"};
+
+static void release_schema(struct ArrowSchema* s) {
+  for (int64_t i = 0; i < s->n_children; i++) {
+    struct ArrowSchema* c = s->children[i];
+    if (c->release) c->release(c);
+    free(c);
+  }
+  free(s->children);
+  s->release = NULL;
+}
+
+static void release_child_schema(struct ArrowSchema* s) { s->release = NULL; }
+
+static void make_schema(struct ArrowSchema* out, const char* first_format) {
+  memset(out, 0, sizeof *out);
+  out->format = "+s";
+  out->name = "";
+  out->n_children = NCOLS;
+  out->children = calloc(NCOLS, sizeof(struct ArrowSchema*));
+  for (int i = 0; i < NCOLS; i++) {
+    struct ArrowSchema* c = calloc(1, sizeof *c);
+    c->format = (i == 0 && first_format) ? first_format : kFormats[i];
+    c->name = kNames[i];
+    c->flags = ARROW_FLAG_NULLABLE;
+    c->release = release_child_schema;
+    out->children[i] = c;
+  }
+  out->release = release_schema;
+}
+
+static int released_arrays = 0;
+
+/* Each array's buffers are malloc'd; private_data is unused: release frees buffers[*]. */
+static void release_array(struct ArrowArray* a) {
+  for (int64_t i = 0; i < a->n_children; i++) {
+    struct ArrowArray* c = a->children[i];
+    if (c->release) c->release(c);
+    free(c);
+  }
+  for (int64_t i = 0; i < a->n_buffers; i++) free((void*)a->buffers[i]);
+  free(a->buffers);
+  free(a->children);
+  a->release = NULL;
+  released_arrays++;
+}
+
+static struct ArrowArray* new_child(int64_t n, int64_t n_buffers) {
+  struct ArrowArray* c = calloc(1, sizeof *c);
+  c->length = n;
+  c->n_buffers = n_buffers;
+  c->buffers = calloc((size_t)n_buffers, sizeof(void*));
+  c->release = release_array;
+  return c;
+}
+
+static void set_bit(uint8_t* bits, int64_t i) { bits[i / 8] |= (uint8_t)(1u << (i % 8)); }
+
+/* Row i of the test data: id = first+i, score = id/4, ok = id%3==0, name null when id%5==0. */
+static void make_array(struct ArrowArray* out, int64_t first, int64_t n) {
+  memset(out, 0, sizeof *out);
+  out->length = n;
+  out->n_buffers = 1;
+  out->buffers = calloc(1, sizeof(void*)); /* no struct-level validity */
+  out->n_children = NCOLS;
+  out->children = calloc(NCOLS, sizeof(struct ArrowArray*));
+  out->release = release_array;
+
+  size_t bitmap = (size_t)(n + 7) / 8 + 1;
+  struct ArrowArray* id = new_child(n, 2);
+  int64_t* ids = malloc(sizeof(int64_t) * (size_t)n + 1);
+  for (int64_t i = 0; i < n; i++) ids[i] = first + i;
+  id->buffers[1] = ids;
+
+  struct ArrowArray* score = new_child(n, 2);
+  double* scores = malloc(sizeof(double) * (size_t)n + 1);
+  for (int64_t i = 0; i < n; i++) scores[i] = (double)(first + i) / 4;
+  score->buffers[1] = scores;
+
+  struct ArrowArray* ok = new_child(n, 2);
+  uint8_t* oks = calloc(bitmap, 1);
+  for (int64_t i = 0; i < n; i++)
+    if ((first + i) % 3 == 0) set_bit(oks, i);
+  ok->buffers[1] = oks;
+
+  struct ArrowArray* name = new_child(n, 3);
+  uint8_t* valid = calloc(bitmap, 1);
+  int32_t* offsets = malloc(sizeof(int32_t) * (size_t)(n + 1));
+  char* chars = malloc((size_t)n * 32 + 1);
+  int32_t pos = 0;
+  offsets[0] = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if ((first + i) % 5 == 0) {
+      name->null_count++;
+    } else {
+      set_bit(valid, i);
+      pos += sprintf(chars + pos, "név-%lld", (long long)(first + i));
+    }
+    offsets[i + 1] = pos;
+  }
+  name->buffers[0] = valid;
+  name->buffers[1] = offsets;
+  name->buffers[2] = chars;
+
+  out->children[0] = id;
+  out->children[1] = score;
+  out->children[2] = ok;
+  out->children[3] = name;
+}
+
+/* ---- helpers */
+
+static uint64_t open_bucket(const char* path) {
+  PersistingError err = {0};
+  uint64_t h = 0;
+  int rc = persisting_open(path, "{\"bucket_id\": 7, \"flush_threshold\": 1000}", &h, &err);
+  CHECK(rc == PERSISTING_OK, "open %s: %d %s", path, rc, err.message ? err.message : "");
+  persisting_error_release(&err);
+  return h;
+}
+
+static int append_rows(uint64_t h, int64_t first, int64_t n, PersistingError* err) {
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, NULL);
+  make_array(&array, first, n);
+  int rc = persisting_append(h, &schema, &array, err);
+  CHECK(schema.release == NULL && array.release == NULL, "append did not take both structs");
+  return rc;
+}
+
+static int get_bit(const uint8_t* bits, int64_t i) { return bits == NULL || ((bits[i / 8] >> (i % 8)) & 1); }
+
+/* Reads [offset, offset+limit) and checks every value; returns rows read. */
+static int64_t read_and_check(uint64_t h, int64_t offset, int64_t limit, int64_t want_first) {
+  PersistingError err = {0};
+  struct ArrowArrayStream stream;
+  memset(&stream, 0, sizeof stream);
+  int rc = persisting_read(h, offset, limit, &stream, &err);
+  CHECK(rc == PERSISTING_OK, "read: %d %s", rc, err.message ? err.message : "");
+  persisting_error_release(&err);
+  if (rc != PERSISTING_OK) return -1;
+
+  struct ArrowSchema schema;
+  CHECK(stream.get_schema(&stream, &schema) == 0, "get_schema");
+  CHECK(schema.n_children == NCOLS, "schema has %lld fields", (long long)schema.n_children);
+  for (int i = 0; i < NCOLS && i < schema.n_children; i++) {
+    CHECK(strcmp(schema.children[i]->name, kNames[i]) == 0, "field %d is %s", i, schema.children[i]->name);
+    CHECK(strcmp(schema.children[i]->format, kFormats[i]) == 0, "field %s has format %s", kNames[i],
+          schema.children[i]->format);
+  }
+  schema.release(&schema);
+
+  int64_t rows = 0;
+  for (;;) {
+    struct ArrowArray a;
+    CHECK(stream.get_next(&stream, &a) == 0, "get_next: %s", stream.get_last_error(&stream));
+    if (a.release == NULL) break; /* end of stream */
+    struct ArrowArray** c = a.children;
+    for (int64_t i = 0; i < a.length; i++) {
+      int64_t want = want_first + rows + i;
+      int64_t ci = c[0]->offset + a.offset + i, cs = c[1]->offset + a.offset + i;
+      int64_t co = c[2]->offset + a.offset + i, cn = c[3]->offset + a.offset + i;
+      CHECK(get_bit(c[0]->buffers[0], ci) && ((const int64_t*)c[0]->buffers[1])[ci] == want, "id at row %lld",
+            (long long)want);
+      CHECK(((const double*)c[1]->buffers[1])[cs] == (double)want / 4, "score at row %lld", (long long)want);
+      CHECK(get_bit(c[2]->buffers[1], co) == (want % 3 == 0), "ok at row %lld", (long long)want);
+      int valid = get_bit(c[3]->buffers[0], cn);
+      CHECK(valid == (want % 5 != 0), "name validity at row %lld", (long long)want);
+      if (valid) {
+        char expect[64];
+        int len = sprintf(expect, "név-%lld", (long long)want);
+        const int32_t* off = c[3]->buffers[1];
+        const char* chars = c[3]->buffers[2];
+        CHECK(off[cn + 1] - off[cn] == len && memcmp(chars + off[cn], expect, (size_t)len) == 0,
+              "name at row %lld", (long long)want);
+      }
+    }
+    rows += a.length;
+    a.release(&a);
+  }
+  stream.release(&stream);
+  return rows;
+}
+
+static void expect_error(int rc, int want, PersistingError* err, const char* what) {
+  CHECK(rc == want, "%s: status %d, want %d", what, rc, want);
+  CHECK(err->code == want, "%s: error code %d, want %d", what, err->code, want);
+  CHECK(err->message != NULL && strlen(err->message) > 0, "%s: no message", what);
+  if (err->message) printf("  %s -> %s\n", what, err->message);
+  persisting_error_release(err);
+  CHECK(err->message == NULL, "%s: error_release left the message", what);
+}
+
+int main(void) {
+  char dir[] = "/tmp/persisting-c-test-XXXXXX";
+  if (mkdtemp(dir) == NULL) return 2;
+  char path[256];
+  snprintf(path, sizeof path, "%s/bucket_0", dir);
+  printf("persisting %s at %s\n", persisting_version(), path);
+
+  /* append 300 rows in three batches, flush 200 of them, keep 100 buffered */
+  uint64_t h = open_bucket(path);
+  PersistingError err = {0};
+  CHECK(append_rows(h, 0, 100, &err) == PERSISTING_OK, "append 1: %s", err.message);
+  CHECK(append_rows(h, 100, 100, &err) == PERSISTING_OK, "append 2: %s", err.message);
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  CHECK(append_rows(h, 200, 100, &err) == PERSISTING_OK, "append 3: %s", err.message);
+
+  int64_t total = -1, persisted = -1, buffered = -1;
+  CHECK(persisting_count(h, &total, &persisted, &buffered, &err) == PERSISTING_OK, "count");
+  CHECK(total == 300 && persisted == 200 && buffered == 100, "counts %lld/%lld/%lld", (long long)total,
+        (long long)persisted, (long long)buffered);
+
+  CHECK(read_and_check(h, 0, -1, 0) == 300, "read all");
+  CHECK(read_and_check(h, 150, 100, 150) == 100, "read across flushed and buffered rows");
+  CHECK(read_and_check(h, 290, 50, 290) == 10, "read past the end");
+  CHECK(read_and_check(h, 5000, 10, 5000) == 0, "read far past the end");
+
+  char* stats = NULL;
+  CHECK(persisting_stats(h, &stats, &err) == PERSISTING_OK, "stats");
+  CHECK(stats && strstr(stats, "\"total_count\":300") && strstr(stats, "\"bucket_id\":7"), "stats: %s", stats);
+  printf("  stats: %s\n", stats);
+  persisting_string_free(stats);
+
+  /* bad calls: each an error with a message, none a crash */
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, "u"); /* id declared as a string: does not match the bucket */
+  make_array(&array, 300, 3);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_ESCHEMA, &err, "mismatching schema");
+  CHECK(schema.release == NULL && array.release == NULL, "refused append must still take both structs");
+  expect_error(persisting_append(h, NULL, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "NULL batch");
+  expect_error(persisting_read(h, -1, 10, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "NULL stream");
+  struct ArrowArrayStream s;
+  expect_error(persisting_read(h, -1, 10, &s, &err), PERSISTING_EINVALID_ARGUMENT, &err, "negative offset");
+  expect_error(persisting_open(NULL, NULL, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "NULL path");
+  uint64_t h2 = 0;
+  expect_error(persisting_open(path, "{\"no_such_option\": 1}", &h2, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "unknown option");
+  expect_error(persisting_open("/proc/version/x", NULL, &h2, &err), PERSISTING_EIO, &err, "path under a file");
+  CHECK(read_and_check(h, 0, -1, 0) == 300, "rows after the bad calls");
+
+  /* close flushes; the handle is dead afterwards */
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+  expect_error(persisting_flush(h, &err), PERSISTING_EINVALID_HANDLE, &err, "flush after close");
+  expect_error(persisting_close(h, &err), PERSISTING_EINVALID_HANDLE, &err, "double close");
+  expect_error(persisting_count(0, NULL, NULL, NULL, &err), PERSISTING_EINVALID_HANDLE, &err, "handle 0");
+  make_schema(&schema, NULL);
+  make_array(&array, 0, 1);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_HANDLE, &err, "append after close");
+  CHECK(schema.release == NULL && array.release == NULL, "append to a closed handle must still take both structs");
+
+  /* a new handle on the same path recovers all 300 rows */
+  h = open_bucket(path);
+  CHECK(persisting_count(h, &total, &persisted, &buffered, &err) == PERSISTING_OK, "count after reopen");
+  CHECK(total == 300 && persisted == 300 && buffered == 0, "after reopen: %lld/%lld/%lld", (long long)total,
+        (long long)persisted, (long long)buffered);
+  CHECK(read_and_check(h, 0, -1, 0) == 300, "read after reopen");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close 2");
+
+  /* the five batches handed over (three kept, two refused) were each released once */
+  CHECK(released_arrays == 5 * (1 + NCOLS), "%d arrays released, want exactly 5 batches", released_arrays);
+
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  printf("capi: %d passed, %d failed\n", passes, failures);
+  return failures ? 1 : 0;
+}
