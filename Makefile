@@ -1,0 +1,51 @@
+# make demo   - a pulsing queue on the Lance backend, read back, opened by pylance
+# make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
+# make lib    - build/libpersisting.so
+PYTHON ?= python3
+GO ?= go
+export GOFLAGS ?= -mod=mod
+# Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
+export GODEBUG ?= cgocheck=1
+
+.PHONY: all lib ctest deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+
+all: lib
+
+lib:
+	./build.sh
+
+deps:
+	$(GO) mod download
+
+# Installs the Python side from the project's own files: test requirements and
+# the persisting package itself (whose build compiles libpersisting.so with Go).
+pyreqs:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+pydeps: pyreqs
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+
+gotest: deps pyreqs
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# The exported-data paths again with Go's strictest cgo pointer checks compiled in.
+gotest-cgocheck2: deps pyreqs
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./engine/... ./lance/...
+
+ctest: deps
+	GOEXPERIMENT=cgocheck2 OUT=build/cgocheck2 ./build.sh ctest
+	build/cgocheck2/test_capi
+	./build.sh ctest
+	build/test_capi
+
+pytest: pydeps
+	$(PYTHON) -m pytest -q tests/python
+
+test: gotest gotest-cgocheck2 ctest pytest
+
+demo: pydeps
+	$(PYTHON) examples/quickstart.py
+
+clean:
+	rm -rf build
