@@ -74,6 +74,10 @@ func parseFooter(b []byte, fileSize int64) (footer, error) {
 	return f, nil
 }
 
+func errTooSmall(n int) error {
+	return fmt.Errorf("lance file: too small to be a Lance file (%d bytes)", n)
+}
+
 // fileVersion classifies footer numbers. It returns the logical version
 // (2.0 for footer 0.3, as Lance does).
 func fileVersion(major, minor uint16) (uint32, uint32, error) {

@@ -17,7 +17,8 @@ import (
 // tables, the file descriptor and the column metadata; Read fetches just the
 // byte ranges of the pages it needs. A Reader is safe for concurrent Reads.
 type Reader struct {
-	f            *os.File
+	f            io.ReaderAt // *os.File, or memory in tests
+	closer       io.Closer
 	size         int64
 	major, minor uint32
 	numRows      int64
@@ -80,7 +81,7 @@ func newReader(f *os.File) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.f = f
+	r.f, r.closer = f, f
 	return r, nil
 }
 
@@ -91,7 +92,7 @@ func parseFile(f io.ReaderAt, size int64, footerBytes []byte) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{size: size}
+	r := &Reader{f: f, size: size}
 	r.major, r.minor, err = fileVersion(ft.major, ft.minor)
 	if err != nil {
 		return nil, err
@@ -197,10 +198,10 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.f == nil {
+	if r.closer == nil {
 		return nil
 	}
-	return r.f.Close()
+	return r.closer.Close()
 }
 
 // Read returns rows [offset, offset+limit) of the given columns as one record

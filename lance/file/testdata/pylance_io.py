@@ -3,6 +3,7 @@
 #
 #   pylance_io.py read  in.lance out.arrow   # LanceFileReader(...).read_all()
 #   pylance_io.py write in.arrow out.lance [data_cache_bytes]  # small cache = many pages
+#   pylance_io.py writever in.arrow out.lance version   # e.g. 2.1, 2.2
 #   pylance_io.py meta  in.lance             # prints version and page encodings
 import sys
 import pyarrow as pa
@@ -23,6 +24,11 @@ elif cmd == "write":
     w = LanceFileWriter(sys.argv[3], t.schema, version="2.0", **kw)
     for b in t.to_batches():
         w.write_batch(b)
+    w.close()
+elif cmd == "writever":
+    t = ipc.open_file(sys.argv[2]).read_all()
+    w = LanceFileWriter(sys.argv[3], t.schema, version=sys.argv[4])
+    w.write_batch(t)
     w.close()
 elif cmd == "meta":
     m = LanceFileReader(sys.argv[2]).metadata()

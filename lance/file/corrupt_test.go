@@ -1,0 +1,193 @@
+package file
+
+import (
+	"bytes"
+	"encoding/binary"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// openBytes opens an in-memory file image, as the fuzz targets do.
+func openBytes(b []byte) (*Reader, error) {
+	if len(b) < footerSize {
+		return nil, errTooSmall(len(b))
+	}
+	return parseFile(bytes.NewReader(b), int64(len(b)), b[len(b)-footerSize:])
+}
+
+// readEverything reads up to maxRows rows of every column as each supported
+// Arrow type; errors are fine, panics are not.
+func readEverything(r *Reader, maxRows int64) {
+	types := []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.FixedWidthTypes.Boolean,
+		arrow.BinaryTypes.String, arrow.BinaryTypes.LargeBinary, arrow.PrimitiveTypes.Int8}
+	n := min(r.NumRows(), maxRows)
+	for c := range r.cols {
+		for _, dt := range types {
+			sch := arrow.NewSchema([]arrow.Field{{Name: "x", Type: dt, Nullable: true}}, nil)
+			for _, rg := range [][2]int64{{0, n}, {n / 2, n / 2}} {
+				rec, err := r.Read(sch, []int{c}, rg[0], rg[1], memory.DefaultAllocator)
+				if err == nil {
+					rec.Release()
+				}
+			}
+		}
+	}
+}
+
+// sampleFile returns a small valid file image with every page kind we write.
+func sampleFile(t testing.TB) []byte {
+	sch := fourTypes()
+	recs := genRecords(sch, []int{20, 30}, []func(int) bool{nullIf(3), nullIf(1), nil, nullIf(4)}, nil, 3)
+	defer releaseAll(recs)
+	p := filepath.Join(t.TempDir(), "s.lance")
+	if _, err := WriteFileWithOptions(p, mustFields(t, sch), recs, WriteOptions{MaxPageRows: 16}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := readFileBytes(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCorruptFilesNeverPanic(t *testing.T) {
+	orig := sampleFile(t)
+	// every truncation
+	for n := 0; n < len(orig); n++ {
+		if r, err := openBytes(orig[:n]); err == nil {
+			readEverything(r, 1000)
+		}
+	}
+	// every single-byte corruption, two patterns
+	for i := range orig {
+		for _, x := range []byte{0xff, 0x01} {
+			b := bytes.Clone(orig)
+			b[i] ^= x
+			if r, err := openBytes(b); err == nil {
+				readEverything(r, 1000)
+			}
+		}
+	}
+}
+
+func TestCorruptFileErrors(t *testing.T) {
+	orig := sampleFile(t)
+	end := len(orig)
+	patch := func(f func(b []byte)) []byte {
+		b := bytes.Clone(orig)
+		f(b)
+		return b
+	}
+	tests := []struct {
+		name, want string
+		b          []byte
+	}{
+		{"empty", "too small", nil},
+		{"bad-magic", "bad magic", patch(func(b []byte) { copy(b[end-4:], "LANX") })},
+		{"version-2.1", "file version 2.1 not supported yet", patch(func(b []byte) {
+			binary.LittleEndian.PutUint16(b[end-8:], 2)
+			binary.LittleEndian.PutUint16(b[end-6:], 1)
+		})},
+		{"version-2.2", "file version 2.2 not supported yet", patch(func(b []byte) {
+			binary.LittleEndian.PutUint16(b[end-8:], 2)
+			binary.LittleEndian.PutUint16(b[end-6:], 2)
+		})},
+		{"legacy", "legacy file version 0.2", patch(func(b []byte) { binary.LittleEndian.PutUint16(b[end-6:], 2) })},
+		{"cmo-outside", "outside file", patch(func(b []byte) { binary.LittleEndian.PutUint64(b[end-32:], 1<<40) })},
+		{"many-columns", "outside file", patch(func(b []byte) { binary.LittleEndian.PutUint32(b[end-12:], 1<<31) })},
+		{"gbo-entry-outside", "outside file", patch(func(b []byte) {
+			gbo := binary.LittleEndian.Uint64(b[end-24:])
+			binary.LittleEndian.PutUint64(b[gbo+8:], 1<<50)
+		})},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := openBytes(tc.b)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRejectNewerVersions: real 2.1 / 2.2 files from pylance get a clear error.
+func TestRejectNewerVersions(t *testing.T) {
+	sch := fourTypes()
+	recs := genRecords(sch, []int{10}, nil, nil, 1)
+	defer releaseAll(recs)
+	dir := t.TempDir()
+	writeIPC(t, filepath.Join(dir, "in.arrow"), sch, recs)
+	for _, v := range []string{"2.1", "2.2"} {
+		p := filepath.Join(dir, v+".lance")
+		runPylance(t, "writever", filepath.Join(dir, "in.arrow"), p, v)
+		_, err := Open(p)
+		if err == nil || !strings.Contains(err.Error(), "file version "+v+" not supported yet") {
+			t.Fatalf("%s: err = %v", v, err)
+		}
+	}
+}
+
+// TestUnsupportedEncodingError: encodings we do not implement are named.
+func TestUnsupportedEncodingError(t *testing.T) {
+	r := &Reader{numRows: 4}
+	for _, name := range []string{"Bitpacked", "Fsst", "FixedSizeList"} {
+		r.cols = []column{{
+			pages:    []pageInfo{{length: 4, encoding: &arrayEncoding{kind: encUnknown, name: name}}},
+			rowStart: []int64{0, 4},
+		}}
+		for _, dt := range []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.BinaryTypes.String} {
+			sch := arrow.NewSchema([]arrow.Field{{Name: "x", Type: dt, Nullable: true}}, nil)
+			_, err := r.Read(sch, []int{0}, 0, 4, memory.DefaultAllocator)
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("err = %v, want mention of %s", err, name)
+			}
+		}
+	}
+	// and encodings we do not even know decode to a named error
+	b := pbBytes(nil, 99, nil)
+	if _, err := decodeArrayEncoding(b, 0); err == nil {
+		t.Fatal("want error for an empty/unknown ArrayEncoding")
+	}
+}
+
+func TestReadArgumentErrors(t *testing.T) {
+	r, err := openBytes(sampleFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := fourTypes()
+	cols := []int{0, 1, 2, 3}
+	nn := arrow.NewSchema([]arrow.Field{{Name: "f", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	tests := []struct {
+		name string
+		f    func() error
+	}{
+		{"offset-past-end", func() error { _, err := r.Read(sch, cols, 51, 1, memory.DefaultAllocator); return err }},
+		{"negative", func() error { _, err := r.Read(sch, cols, -1, 1, memory.DefaultAllocator); return err }},
+		{"column-count", func() error { _, err := r.Read(sch, cols[:2], 0, 1, memory.DefaultAllocator); return err }},
+		{"column-range", func() error { _, err := r.Read(sch, []int{0, 1, 2, 9}, 0, 1, memory.DefaultAllocator); return err }},
+		{"type-width", func() error {
+			s := arrow.NewSchema([]arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int32, Nullable: true}}, nil)
+			_, err := r.Read(s, []int{0}, 0, 1, memory.DefaultAllocator)
+			return err
+		}},
+		{"nulls-in-non-nullable", func() error { _, err := r.Read(nn, []int{1}, 0, 10, memory.DefaultAllocator); return err }},
+		{"closed", func() error {
+			r2, _ := openBytes(sampleFile(t))
+			r2.Close()
+			_, err := r2.Read(sch, cols, 0, 1, memory.DefaultAllocator)
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.f(); err == nil {
+				t.Fatal("want error")
+			}
+		})
+	}
+}

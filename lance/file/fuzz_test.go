@@ -1,0 +1,54 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func readFileBytes(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func fuzzSeeds(f *testing.F) {
+	f.Add(sampleFile(f))
+	// pylance-written 2.0 file with dictionary, all-null and Binary pages
+	if b, err := os.ReadFile(filepath.Join("testdata", "pylance_2_0.lance")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("LANC"))
+}
+
+// FuzzOpen feeds whole file images through footer, offset-table, descriptor
+// and column-metadata decoding, then reads every column.
+func FuzzOpen(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := openBytes(b)
+		if err != nil {
+			return
+		}
+		_, _ = r.Schema()
+		readEverything(r, 1000)
+	})
+}
+
+// FuzzColumnMetadata targets the ColumnMetadata / page encoding decoder.
+func FuzzColumnMetadata(f *testing.F) {
+	f.Add(marshalColumnMetadata([]pageOut{{bufOffsets: []uint64{0, 64}, bufSizes: []uint64{1, 24}, length: 3,
+		encoding: encSomeNulls(encFlatMsg(1, 0), encFlatMsg(64, 1))}}))
+	f.Add(marshalColumnMetadata([]pageOut{{bufOffsets: []uint64{0, 64}, bufSizes: []uint64{24, 7}, length: 3,
+		encoding: encBinaryMsg(encNoNulls(encFlatMsg(64, 0)), encFlatMsg(8, 1), 8)}}))
+	f.Add(marshalColumnMetadata([]pageOut{{length: 3, encoding: encAllNulls()}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = decodeColumnMetadata(b, 1<<20)
+	})
+}
+
+// FuzzFooter targets footer parsing on its own.
+func FuzzFooter(f *testing.F) {
+	f.Add(footer{columnMetaStart: 10, cmoTableStart: 20, gboTableStart: 36, numGlobalBuffers: 1, numColumns: 1, major: 0, minor: 3}.append(nil), int64(100))
+	f.Fuzz(func(t *testing.T, b []byte, size int64) {
+		if ft, err := parseFooter(b, size); err == nil {
+			_, _, _ = fileVersion(ft.major, ft.minor)
+		}
+	})
+}
