@@ -317,16 +317,7 @@ func TestWriteConcurrent(t *testing.T) {
 	defer releaseAll(recs)
 	got := map[int64]bool{}
 	for _, rec := range recs {
-		// Recover the writer from the row's name column ("row-<i>-...").
-		names := rec.Column(3).(*array.String)
-		var start int64 = -1
-		for j := 0; j < names.Len() && start < 0; j++ {
-			if !names.IsNull(j) && names.Value(j) != "" {
-				var i int64
-				fmt.Sscanf(names.Value(j), "row-%d-", &i)
-				start = i - int64(j)
-			}
-		}
+		start := firstRowIndex(t, rec)
 		checkRows(t, []arrow.Record{rec}, start, rowsEach)
 		got[start] = true
 	}

@@ -149,3 +149,21 @@ func writeFragments(t testing.TB, path string, sizes []int64) *Dataset {
 	}
 	return ds
 }
+
+// firstRowIndex recovers the test row number of rec's first row from the
+// name column ("row-<i>-...").
+func firstRowIndex(t testing.TB, rec arrow.Record) int64 {
+	t.Helper()
+	names := rec.Column(3).(*array.String)
+	for j := 0; j < names.Len(); j++ {
+		if !names.IsNull(j) && names.Value(j) != "" {
+			var i int64
+			if _, err := fmt.Sscanf(names.Value(j), "row-%d-", &i); err != nil {
+				t.Fatalf("name %q: %v", names.Value(j), err)
+			}
+			return i - int64(j)
+		}
+	}
+	t.Fatal("no named row in record")
+	return 0
+}

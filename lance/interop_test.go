@@ -428,3 +428,79 @@ func TestInteropIndexAndConfigCarried(t *testing.T) {
 	}
 	checkPyRows(t, tbl, 0, 31)
 }
+
+// TestInteropConcurrentWriters races pylance appends against Go appends on
+// the same dataset: both sides' commits are exclusive (link / create-if-
+// absent), so every append lands in its own version and no rows are lost.
+func TestInteropConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	writeFragments(t, path, []int64{10})
+	runPylance(t, "check") // fail here, on the test goroutine, if pylance is missing
+	const pyRounds, rowsEach = 8, 10
+	var specs []json.RawMessage
+	for k := 0; k < pyRounds; k++ {
+		specs = append(specs, json.RawMessage(testRowsJSON(int64(1000+k*rowsEach), rowsEach)))
+	}
+	list, _ := json.Marshal(specs)
+	done := make(chan error, 1)
+	go func() {
+		cmd := exec.Command(pythonBin(), filepath.Join("testdata", "pylance_interop.py"), "append-loop", path, string(list))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			err = errors.New(err.Error() + ": " + string(out))
+		}
+		done <- err
+	}()
+	// Keep appending from Go for as long as pylance is appending.
+	goRounds := 0
+	var pyErr error
+loop:
+	for ; goRounds < 500; goRounds++ {
+		select {
+		case pyErr = <-done:
+			break loop
+		default:
+		}
+		rec := makeRecord(memory.DefaultAllocator, int64(100_000+goRounds*rowsEach), rowsEach)
+		_, err := Write(path, []arrow.Record{rec}, WriteOptions{})
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if goRounds == 500 {
+		pyErr = <-done
+	}
+	if pyErr != nil {
+		t.Fatalf("pylance appends: %v", pyErr)
+	}
+	t.Logf("%d Go appends raced %d pylance appends", goRounds, pyRounds)
+	versions := uint64(1 + pyRounds + goRounds)
+	want := int64(10 + (pyRounds+goRounds)*rowsEach)
+	ds, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Version() != versions || ds.CountRows() != want || ds.NumFragments() != int(versions) {
+		t.Fatalf("version %d rows %d fragments %d, want %d %d", ds.Version(), ds.CountRows(), ds.NumFragments(), versions, want)
+	}
+	// Each fragment holds one writer's consecutive rows, none lost.
+	recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(recs)
+	starts := map[int64]bool{}
+	for _, rec := range recs {
+		start := firstRowIndex(t, rec)
+		checkRows(t, []arrow.Record{rec}, start, rec.NumRows())
+		starts[start] = true
+	}
+	if len(starts) != int(versions) {
+		t.Fatalf("distinct fragments %d, want %d", len(starts), versions)
+	}
+	tbl := pylanceRead(t, path)
+	if tbl.Version != versions || tbl.CountRows != want || len(tbl.Versions) != int(versions) {
+		t.Fatalf("pylance: version %d rows %d versions %d", tbl.Version, tbl.CountRows, len(tbl.Versions))
+	}
+}

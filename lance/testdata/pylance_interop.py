@@ -15,6 +15,8 @@ Usage:
       creates a BTREE scalar index on COLUMN.
   pylance_interop.py query PATH PREDICATE
       prints the filtered table, the index names and the config.
+  pylance_interop.py append-loop PATH JSON_LIST
+      appends each table of the list, one write_dataset call each.
   pylance_interop.py delete PATH PREDICATE
 
 Tables are JSON objects {"columns": [{"name", "type", "values"}]} with type
@@ -129,6 +131,13 @@ def cmd_query(path, predicate):
     json.dump(out, sys.stdout)
 
 
+def cmd_append_loop(path, specs):
+    # Appends each table of the JSON list in turn (racing a Go writer).
+    for spec in json.loads(specs):
+        lance.write_dataset(table_from_json(spec), path, mode="append")
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
 def cmd_delete(path, predicate):
     ds = lance.dataset(path)
     ds.delete(predicate)
@@ -149,6 +158,8 @@ def main(argv):
         cmd_index(*argv[2:])
     elif cmd == "query":
         cmd_query(*argv[2:])
+    elif cmd == "append-loop":
+        cmd_append_loop(*argv[2:])
     elif cmd == "delete":
         cmd_delete(*argv[2:])
     else:
