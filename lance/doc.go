@@ -20,14 +20,18 @@
 //	  data/           Lance data files (file format 2.0), named like Lance
 //	                  does: 24 binary digits + 26 hex digits + ".lance".
 //
-// A manifest file is [IndexSection][Manifest][trailer]: each section is a
-// u32 little-endian length followed by protobuf bytes, and the 16-byte
+// A manifest file is: optional IndexSection, Manifest, trailer. Each section
+// is a u32 little-endian length followed by protobuf bytes, and the 16-byte
 // trailer holds the i64 position of the Manifest section, u16 major 0,
 // u16 minor 2 and "LANC". Every manifest is self-contained: full schema
 // (lance.file.Field list, parents before children), the complete fragment
 // list, config, feature flags, and the name of its transaction file.
-// pylance 14 additionally inlines the transaction (manifest field 23, older
-// releases 21); we read it but only write the .txn file.
+// pylance 14 additionally inlines the transaction (a section whose position
+// is manifest field 23, as observed in its output; older releases used 21);
+// we read it but only write the .txn file. An index section (pylance-built
+// indices) is copied verbatim into the versions we append. Manifest fields
+// this package does not know are dropped on append; the feature flags guard
+// the ones that matter (writers refuse flags they do not implement).
 //
 // # Commit protocol
 //
