@@ -81,6 +81,7 @@ func releaseAll(recs []arrow.Record) {
 func TestWriteReadByPylance(t *testing.T) {
 	for _, tc := range testCases() {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			defer releaseAll(tc.recs)
 			dir := t.TempDir()
 			path := filepath.Join(dir, "go.lance")
@@ -116,6 +117,7 @@ func TestWriteReadByPylance(t *testing.T) {
 func TestReadPylanceFiles(t *testing.T) {
 	for _, tc := range testCases() {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			defer releaseAll(tc.recs)
 			dir := t.TempDir()
 			writeIPC(t, filepath.Join(dir, "in.arrow"), tc.sch, tc.recs)
@@ -325,6 +327,17 @@ func TestWriteErrors(t *testing.T) {
 	})
 }
 
+func fixtureSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		{Name: "dict", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "nulls", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+}
+
 // TestPylanceFixture reads a committed pylance 14 file (see
 // testdata/make_fixture.py) without needing python.
 func TestPylanceFixture(t *testing.T) {
@@ -340,14 +353,7 @@ func TestPylanceFixture(t *testing.T) {
 		}
 	}
 	const n = 300
-	sch := arrow.NewSchema([]arrow.Field{
-		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-		{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-		{Name: "dict", Type: arrow.BinaryTypes.String, Nullable: true},
-		{Name: "nulls", Type: arrow.BinaryTypes.String, Nullable: true},
-		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
-	}, nil)
+	sch := fixtureSchema()
 	rb := array.NewRecordBuilder(memory.DefaultAllocator, sch)
 	defer rb.Release()
 	for i := 0; i < n; i++ {
