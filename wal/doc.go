@@ -18,7 +18,8 @@ replay only the entries after it.
 
 With SyncEveryWrite (the default) Write returns once the entry is fsynced.
 Writers that arrive while an fsync runs share the next one (group commit),
-so N concurrent writers cost about one fsync per fsync-duration, not N.
+so concurrent writers cost about one fsync per fsync duration, not one
+each.
 With SyncInterval(d) Write returns once the entry is in the operating
 system's page cache and a background goroutine fsyncs at least every d.
 After a failed fsync the log refuses writes until reopened: what reached
@@ -82,9 +83,11 @@ index they were written with.
 
 # Concurrency
 
-A Log is safe for concurrent use. Writes and reads are serialized
-internally; an fsync does not block readers of FirstIndex, LastIndex or
-Size. ReadFrom reads up to the LastIndex at the time of the call and does
-not hold any lock while it calls fn, so fn may write to the log.
+A Log is safe for concurrent use. Writes, truncations and reads of entries
+are serialized internally. An fsync blocks none of them: it goes through a
+handle of its own on the last segment, so writers arriving during an fsync
+append at once and share the next one. ReadFrom reads up to the LastIndex
+at the time of the call and holds no lock while it calls fn, so fn may
+write to the log.
 */
 package wal

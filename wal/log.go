@@ -81,8 +81,7 @@ type Log struct {
 
 	// mu guards tw and the fields below it. Writes, truncations and reads
 	// through tw hold it exclusively (tidwall/wal's Read changes its segment
-	// cache under a shared lock, so concurrent Reads race); an fsync holds
-	// it shared so that tw is not swapped under it.
+	// cache under a shared lock, so concurrent Reads race).
 	mu       sync.RWMutex
 	tw       *twal.Log   // nil once closed, or broken
 	broken   error       // why tw is nil if the log is not closed
@@ -96,6 +95,18 @@ type Log struct {
 	size        atomic.Int64
 	closed      atomic.Bool
 	dirDirty    atomic.Bool // segment files were created since the directory was fsynced
+	// syncTarget is the tail segment file to fsync; a new pointer whenever
+	// the file may have changed (a new segment, a truncation rewriting it).
+	syncTarget atomic.Pointer[segmentFile]
+
+	// syncMu guards the file the committer fsyncs through: its own handle
+	// on the tail segment, so that an fsync blocks neither tidwall/wal nor
+	// writers (tidwall/wal's Sync would hold its lock for the fsync, and
+	// writers arriving meanwhile could not append to join the next one).
+	syncMu     sync.Mutex
+	syncFile   *os.File
+	syncOf     *segmentFile // what syncFile is open on
+	syncClosed bool
 
 	commit *committer
 	stop   chan struct{} // SyncInterval: ends syncLoop
@@ -151,17 +162,24 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.first.Store(st.first)
 	l.last.Store(st.last)
 	l.commit = newCommitter(0, l.fsync)
-	l.refreshSizes()
+	fail := func(err error) (*Log, error) {
+		_ = tw.Close()
+		if l.syncFile != nil {
+			_ = l.syncFile.Close()
+		}
+		return nil, err
+	}
+	if err := l.refreshSizes(); err != nil {
+		return fail(fmt.Errorf("wal: open: %w", err))
+	}
 	// Make what was found durable (it may have been written without an
 	// fsync before a process crash) and the directory with it.
 	l.dirDirty.Store(true)
 	if err := l.commit.syncTo(st.last); err != nil {
-		_ = tw.Close()
-		return nil, err
+		return fail(err)
 	}
 	if err := syncDir(dir); err != nil {
-		_ = tw.Close()
-		return nil, fmt.Errorf("wal: open: %w", err)
+		return fail(fmt.Errorf("wal: open: %w", err))
 	}
 	l.dirDirty.Store(false)
 	if !o.Sync.everyWrite() {
@@ -313,7 +331,7 @@ func (l *Log) account(payloads [][]byte, first uint64) {
 	rotate := func(start uint64) {
 		l.restSize += l.tailSize
 		l.tailSize = 0
-		l.tail = segmentFile{start: start, path: filepath.Join(l.dir, segmentName(start))}
+		l.setTail(segmentFile{start: start, path: filepath.Join(l.dir, segmentName(start))})
 		rotated = true
 	}
 	if l.tailSize > l.opts.SegmentSize {
@@ -330,14 +348,14 @@ func (l *Log) account(payloads [][]byte, first uint64) {
 		l.dirDirty.Store(true)
 		if _, err := os.Stat(l.tail.path); err != nil {
 			l.opts.Logger("wal: expected tidwall/wal to have started segment %s: %v", l.tail.path, err)
-			l.refreshSizes()
+			_ = l.refreshSizes()
 		}
 	}
 }
 
-// refreshSizes learns the segments and their sizes from the file system.
-// Callers hold mu exclusively (or own l).
-func (l *Log) refreshSizes() {
+// refreshSizes learns the segments and their sizes from the file system;
+// an error is also logged. Callers hold mu exclusively (or own l).
+func (l *Log) refreshSizes() error {
 	segs, _, _, err := listSegments(l.dir)
 	var sizes []int64
 	if err == nil {
@@ -348,14 +366,22 @@ func (l *Log) refreshSizes() {
 	}
 	if err != nil {
 		l.opts.Logger("wal: listing segments of %s: %v", l.dir, err)
-		return
+		return err
 	}
 	n := len(segs) - 1
-	l.tail, l.tailSize, l.restSize = segs[n], sizes[n], 0
+	l.setTail(segs[n])
+	l.tailSize, l.restSize = sizes[n], 0
 	for _, s := range sizes[:n] {
 		l.restSize += s
 	}
 	l.size.Store(l.restSize + l.tailSize)
+	return nil
+}
+
+// setTail records the tail segment. Callers hold mu exclusively.
+func (l *Log) setTail(s segmentFile) {
+	l.tail = s
+	l.syncTarget.Store(&s)
 }
 
 // undoFailedWrite restores the log to its state before a failed write, so
@@ -379,24 +405,19 @@ func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
 }
 
 // fsync makes every entry written so far durable and returns the last
-// index it covers; the committer calls it.
+// index it covers; the committer calls it. It takes no lock writers take:
+// entries up to covered are in the tail segment read after covered (a
+// writer records a new tail before the entries written to it) or in
+// earlier segments, which tidwall/wal fsyncs before it starts the next.
 func (l *Log) fsync() (uint64, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.tw == nil {
-		if l.broken != nil {
-			return 0, l.broken
-		}
-		return 0, ErrClosed
-	}
 	covered := l.last.Load()
 	dirty := l.dirDirty.Swap(false)
-	var err error
-	if h := l.opts.hooks; h != nil && h.fsync != nil {
-		err = h.fsync(l.tw.Sync)
-	} else {
-		err = l.tw.Sync()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.syncClosed {
+		return 0, ErrClosed
 	}
+	err := l.syncTail()
 	if err == nil && dirty {
 		err = syncDir(l.dir)
 	}
@@ -407,6 +428,39 @@ func (l *Log) fsync() (uint64, error) {
 		return 0, fmt.Errorf("wal: fsync: %w", err)
 	}
 	return covered, nil
+}
+
+// syncTail fsyncs the tail segment, (re)opening it if it changed. Callers
+// hold syncMu.
+func (l *Log) syncTail() error {
+	for {
+		target := l.syncTarget.Load()
+		if l.syncOf != target {
+			if l.syncFile != nil {
+				_ = l.syncFile.Close()
+				l.syncFile, l.syncOf = nil, nil
+			}
+			f, err := os.Open(target.path)
+			if errors.Is(err, os.ErrNotExist) {
+				// A truncation may have removed it and not yet recorded
+				// the new tail: wait for it to finish, then look again.
+				l.mu.RLock()
+				changed := l.syncTarget.Load() != target
+				l.mu.RUnlock()
+				if changed {
+					continue
+				}
+			}
+			if err != nil {
+				return err
+			}
+			l.syncFile, l.syncOf = f, target
+		}
+		if h := l.opts.hooks; h != nil && h.fsync != nil {
+			return h.fsync(l.syncFile.Sync)
+		}
+		return l.syncFile.Sync()
+	}
 }
 
 // FirstIndex returns the index of the first entry. For an empty log it is
@@ -608,7 +662,7 @@ func (l *Log) TruncateFront(index uint64) error {
 	if err := syncDir(l.dir); err != nil {
 		l.dirDirty.Store(true)
 	}
-	l.refreshSizes()
+	_ = l.refreshSizes()
 	return nil
 }
 
@@ -657,7 +711,7 @@ func (l *Log) reload(cause error) error {
 	l.first.Store(first)
 	l.last.Store(last)
 	l.dirDirty.Store(true)
-	l.refreshSizes()
+	_ = l.refreshSizes()
 	return cause
 }
 
@@ -700,5 +754,11 @@ func (l *Log) Close() error {
 		l.tw = nil
 	}
 	l.mu.Unlock()
+	l.syncMu.Lock()
+	if l.syncFile != nil {
+		errs = append(errs, l.syncFile.Close())
+	}
+	l.syncClosed = true
+	l.syncMu.Unlock()
 	return errors.Join(errs...)
 }
