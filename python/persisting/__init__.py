@@ -18,6 +18,7 @@ from .errors import (  # noqa: E402
     InvalidArgumentError,
     SchemaError,
     StorageError,
+    UnsupportedError,
     WALError,
 )
 from .queue import LanceBackend, register  # noqa: E402
@@ -38,6 +39,7 @@ __all__ = [
     "LanceBackend",
     "SchemaError",
     "StorageError",
+    "UnsupportedError",
     "WALError",
     "native_version",
     "register",

@@ -51,6 +51,7 @@ from .errors import (
     InvalidArgumentError,
     SchemaError,
     StorageError,
+    UnsupportedError,
     WALError,
 )
 
@@ -66,6 +67,7 @@ EIO = 4
 ECORRUPT = 5
 EWAL = 6
 EINTERNAL = 7
+EUNSUPPORTED = 8
 
 CODE_NAMES = {
     OK: "PERSISTING_OK",
@@ -76,6 +78,7 @@ CODE_NAMES = {
     ECORRUPT: "PERSISTING_ECORRUPT",
     EWAL: "PERSISTING_EWAL",
     EINTERNAL: "PERSISTING_EINTERNAL",
+    EUNSUPPORTED: "PERSISTING_EUNSUPPORTED",
 }
 
 _ERROR_CLASSES: dict[int, type[StorageError]] = {
@@ -83,6 +86,7 @@ _ERROR_CLASSES: dict[int, type[StorageError]] = {
     EINVALID_HANDLE: ClosedError,
     ESCHEMA: SchemaError,
     EWAL: WALError,
+    EUNSUPPORTED: UnsupportedError,
 }
 
 

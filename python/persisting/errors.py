@@ -7,6 +7,8 @@ say what went wrong so callers can react without parsing messages:
 - :class:`WALError` - the write-ahead log failed (``PersistingBackend``).
 - :class:`InvalidArgumentError` - the engine refused an argument; it is also a
   :class:`ValueError`, so ``except ValueError`` keeps working.
+- :class:`UnsupportedError` - the dataset uses a Lance feature (e.g. a newer
+  file version) this engine cannot handle.
 - :class:`ClosedError` - the backend (or its engine handle) was closed.
 - :class:`ForkError` - the engine is used in a process forked after it was
   loaded; a Go runtime does not survive ``fork()``.
@@ -22,6 +24,7 @@ __all__ = [
     "SchemaError",
     "WALError",
     "InvalidArgumentError",
+    "UnsupportedError",
     "ClosedError",
     "ForkError",
 ]
@@ -45,6 +48,10 @@ class WALError(StorageError):
 
 class InvalidArgumentError(StorageError, ValueError):
     """The engine refused an argument (bad option, bad range, NULL pointer)."""
+
+
+class UnsupportedError(StorageError):
+    """The dataset uses a Lance feature this engine cannot handle."""
 
 
 class ClosedError(StorageError):

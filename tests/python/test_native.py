@@ -48,6 +48,7 @@ def test_error_classes_by_code():
     assert issubclass(_native.error_class(_native.EINVALID_ARGUMENT), ValueError)
     assert issubclass(_native.error_class(_native.EINVALID_ARGUMENT), errors.StorageError)
     assert _native.error_class(_native.EIO) is errors.StorageError
+    assert _native.error_class(_native.EUNSUPPORTED) is errors.UnsupportedError
     assert issubclass(errors.WALError, errors.StorageError)
     assert issubclass(errors.SchemaError, errors.StorageError)
 

@@ -100,7 +100,11 @@ from persisting import StorageError
 from persisting.queue import LanceBackend
 
 async def main():
-    b = LanceBackend(0, sys.argv[1], batch_size=2)
+    try:
+        b = LanceBackend(0, sys.argv[1], batch_size=2)
+    except StorageError as e:  # refused up front: fine, as long as it says why
+        print("open StorageError:", e)
+        return
     before = await b.get()
     print("recovered", len(before))
     for i in range(3, 6):
@@ -136,9 +140,12 @@ async def test_flush_to_a_read_only_bucket_fails_clearly_and_keeps_records(tmp_p
     )
     assert proc.returncode == 0, explain(proc)
     out = proc.stdout
-    assert "recovered 3" in out, explain(proc)
-    assert "flush StorageError" in out, explain(proc)
-    assert "readable [0, 1, 2, 3, 4, 5]" in out, explain(proc)
+    if "open StorageError" in out:  # the engine checks writability when it opens
+        assert "writable" in out or "read-only" in out, explain(proc)
+    else:  # or when it writes: the records stay readable
+        assert "recovered 3" in out, explain(proc)
+        assert "flush StorageError" in out, explain(proc)
+        assert "readable [0, 1, 2, 3, 4, 5]" in out, explain(proc)
     # the bucket on disk is untouched
     b = LanceBackend(0, str(path))
     try:
