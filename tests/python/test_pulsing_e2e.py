@@ -152,3 +152,14 @@ def test_queue_roundtrip_and_restart(pulsing_python, tmp_path):
     second = run_scenario(python, "read", storage, topic, tmp_path)
     assert by_seq(second["records"]) == expected
     assert second["on_disk"] == first["on_disk"]
+
+
+def test_quickstart_example(pulsing_python, tmp_path):
+    version, python = pulsing_python
+    target = tmp_path / "quickstart"
+    for expected_total in (1000, 2000):  # a second run appends to the same datasets
+        proc = _run([str(python), str(REPO / "examples" / "quickstart.py"), str(target)],
+                    env=clean_env(), cwd=tmp_path, timeout=180)
+        assert proc.returncode == 0, explain(proc)
+        assert f"all {expected_total} records are in real Lance datasets" in proc.stdout, explain(proc)
+        assert "pylance opened" in proc.stdout and "version" in proc.stdout
