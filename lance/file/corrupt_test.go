@@ -191,3 +191,29 @@ func TestReadArgumentErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDecompress(t *testing.T) {
+	tests := []struct {
+		name, scheme string
+		in           []byte
+		want         string
+		wantErr      bool
+	}{
+		{"zstd-prefixed", "zstd", []byte{0x05, 0, 0, 0, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'}, "hello", false},
+		{"zstd-bare", "zstd", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'}, "hello", false},
+		{"zstd-wrong-length", "zstd", []byte{0x06, 0, 0, 0, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'}, "", true},
+		{"zstd-garbage", "zstd", []byte("not zstd at all"), "", true},
+		{"lz4", "lz4", []byte{0x05, 0, 0, 0, 0x50, 'h', 'e', 'l', 'l', 'o'}, "hello", false},
+		{"lz4-huge-claim", "lz4", []byte{0xff, 0xff, 0xff, 0x7f, 0x50, 'h', 'e', 'l', 'l', 'o'}, "", true},
+		{"lz4-short", "lz4", []byte{1}, "", true},
+		{"snappy", "snappy", []byte{1, 2, 3}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decompress(tc.scheme, tc.in)
+			if (err != nil) != tc.wantErr || (err == nil && string(got) != tc.want) {
+				t.Fatalf("got %q, %v", got, err)
+			}
+		})
+	}
+}

@@ -30,9 +30,9 @@ import (
 // contiguous byte range of the file (Binary) or values taken from a
 // dictionary held in memory.
 type binPart struct {
-	fileOff  int64
-	size     int64
-	dictVals [][]byte // non-nil for dictionary pages; nil entries for nulls
+	fileOff int64
+	size    int64
+	memVals [][]byte // non-nil: copy these instead (dictionary or decompressed pages)
 }
 
 func (r *Reader) readBinary(spans []pageSpan, dt arrow.DataType, n int64, alloc memory.Allocator) (arrow.Array, error) {
@@ -99,8 +99,8 @@ func (r *Reader) readBinary(spans []pageSpan, dt arrow.DataType, n int64, alloc 
 	pos := int64(0)
 	xb := values.Bytes()
 	for _, p := range parts {
-		if p.dictVals != nil {
-			for _, v := range p.dictVals {
+		if p.memVals != nil {
+			for _, v := range p.memVals {
 				pos += int64(copy(xb[pos:], v))
 			}
 			continue
@@ -213,8 +213,15 @@ func (r *Reader) binarySpan(s pageSpan, e *arrayEncoding, base int64, ends []int
 	if e.bytes.kind != encFlat || e.bytes.bitsPerValue != 8 {
 		return binPart{}, fmt.Errorf("binary bytes: %w", unsupported(e.bytes))
 	}
-	boff, bsize, err := pageBuffer(s.page, e.bytes)
-	if err != nil {
+	var mem []byte // decompressed bytes buffer, if compressed
+	var boff, bsize uint64
+	var err error
+	if e.bytes.compression != "" {
+		if mem, err = r.readCompressed(s.page, e.bytes); err != nil {
+			return binPart{}, fmt.Errorf("binary bytes: %w", err)
+		}
+		bsize = uint64(len(mem))
+	} else if boff, bsize, err = pageBuffer(s.page, e.bytes); err != nil {
 		return binPart{}, err
 	}
 	start, realEnds, ok, err := r.binaryEnds(s.page, e, s.from, s.to, bsize)
@@ -228,6 +235,9 @@ func (r *Reader) binarySpan(s pageSpan, e *arrayEncoding, base int64, ends []int
 	last := start
 	if len(realEnds) > 0 {
 		last = realEnds[len(realEnds)-1]
+	}
+	if mem != nil {
+		return binPart{memVals: [][]byte{mem[start:last]}}, nil
 	}
 	return binPart{fileOff: int64(boff + start), size: int64(last - start)}, nil
 }
@@ -246,8 +256,15 @@ func (r *Reader) dictionarySpan(s pageSpan, e *arrayEncoding, base int64, ends [
 	if items.bytes.kind != encFlat || items.bytes.bitsPerValue != 8 {
 		return binPart{}, fmt.Errorf("dictionary bytes: %w", unsupported(items.bytes))
 	}
-	boff, bsize, err := pageBuffer(s.page, items.bytes)
-	if err != nil {
+	var dictBytes []byte
+	var boff, bsize uint64
+	var err error
+	if items.bytes.compression != "" {
+		if dictBytes, err = r.readCompressed(s.page, items.bytes); err != nil {
+			return binPart{}, fmt.Errorf("dictionary bytes: %w", err)
+		}
+		bsize = uint64(len(dictBytes))
+	} else if boff, bsize, err = pageBuffer(s.page, items.bytes); err != nil {
 		return binPart{}, err
 	}
 	k := int64(e.numDictItems)
@@ -255,8 +272,7 @@ func (r *Reader) dictionarySpan(s pageSpan, e *arrayEncoding, base int64, ends [
 	if err != nil {
 		return binPart{}, fmt.Errorf("dictionary items: %w", err)
 	}
-	var dictBytes []byte
-	if k > 0 && dictEnds[k-1] > 0 {
+	if dictBytes == nil && k > 0 && dictEnds[k-1] > 0 {
 		dictBytes = make([]byte, dictEnds[k-1])
 		if _, err := r.f.ReadAt(dictBytes, int64(boff)); err != nil {
 			return binPart{}, err
@@ -284,5 +300,5 @@ func (r *Reader) dictionarySpan(s pageSpan, e *arrayEncoding, base int64, ends [
 		}
 		ends[o] = pos
 	}
-	return binPart{dictVals: vals}, nil
+	return binPart{memVals: vals}, nil
 }

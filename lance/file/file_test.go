@@ -32,6 +32,18 @@ func otherTypes() *arrow.Schema {
 	}, nil)
 }
 
+func compressedSchema() *arrow.Schema {
+	md := func(c string) arrow.Metadata {
+		return arrow.NewMetadata([]string{"lance-encoding:compression"}, []string{c})
+	}
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "z", Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md("zstd")},
+		{Name: "l", Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md("lz4")},
+		{Name: "zb", Type: arrow.BinaryTypes.Binary, Nullable: true, Metadata: md("zstd")},
+		{Name: "zd", Type: arrow.BinaryTypes.String, Nullable: true, Metadata: md("zstd")},
+	}, nil)
+}
+
 func testCases() []testCase {
 	four := fourTypes()
 	some := []func(int) bool{nullIf(3), nullIf(5), nullIf(7), nullIf(4)}
@@ -59,6 +71,9 @@ func testCases() []testCase {
 		{name: "multi-page-100k", sch: four, recs: genRecords(four, batchSizes(100, 1000), []func(int) bool{mixed, nullIf(9), nil, mixed}, nil, 7),
 			opts: WriteOptions{MaxPageBytes: 64 << 10, MaxPageRows: 20000}, pyCache: 64 << 10, minPages: 2,
 			enc: []string{"Nullable/no_nulls", "Nullable/some_nulls", "Nullable/all_nulls", "Binary"}},
+		{name: "compressed-strings", sch: compressedSchema(),
+			recs: genRecords(compressedSchema(), []int{3000, 500}, []func(int) bool{nullIf(5), nullIf(6), nil, nullIf(4)}, []int{0, 0, 0, 7}, 9),
+			enc:  []string{"Binary/zstd", "Binary/lz4", "Dictionary"}},
 		{name: "other-types", sch: otherTypes(), recs: genRecords(otherTypes(), []int{100, 7}, nulls13, nil, 8)},
 	}
 }
@@ -156,6 +171,12 @@ func (r *Reader) encodingsUsed() map[string]bool {
 		for _, p := range c.pages {
 			e := p.encoding
 			name := e.name
+			if e.kind == encBinary && e.bytes.compression != "" {
+				name += "/" + e.bytes.compression
+			}
+			if e.kind == encDictionary && e.items.kind == encBinary && e.items.bytes.compression != "" {
+				name += "/" + e.items.bytes.compression
+			}
 			if e.kind == encNullable {
 				name += "/" + map[nullKind]string{noNulls: "no_nulls", someNulls: "some_nulls", allNulls: "all_nulls"}[e.nulls]
 			}

@@ -52,3 +52,16 @@ func FuzzFooter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecompress targets the zstd / lz4 framing of compressed 2.0 buffers.
+func FuzzDecompress(f *testing.F) {
+	f.Add(true, []byte{0x05, 0, 0, 0, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'})
+	f.Add(false, []byte{0x05, 0, 0, 0, 0x50, 'h', 'e', 'l', 'l', 'o'})
+	f.Fuzz(func(t *testing.T, isZstd bool, b []byte) {
+		scheme := "lz4"
+		if isZstd {
+			scheme = "zstd"
+		}
+		_, _ = decompress(scheme, b)
+	})
+}

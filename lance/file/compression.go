@@ -1,0 +1,105 @@
+package file
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+)
+
+// 2.0 writers compress the bytes buffer of a string/binary page when the
+// field's metadata asks for it ("lance-encoding:compression" = zstd | lz4);
+// Flat.compression.scheme names the codec. Framing, as pylance writes it:
+//
+//	zstd: u64 LE uncompressed length, then one zstd frame
+//	      (a bare frame starting with the zstd magic is accepted too)
+//	lz4:  u32 LE uncompressed length, then one LZ4 block (not the frame format)
+//
+// The whole buffer must be decompressed to read any row of the page.
+
+// maxDecompressed caps the size a page buffer may claim, so a corrupt
+// length cannot trigger a huge allocation.
+const maxDecompressed = 1 << 30
+
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxDecompressed))
+})
+
+func checkClaimed(n uint64, compressed int) error {
+	// lz4 cannot exceed ~255:1; zstd can, but Lance pages are bounded, so a
+	// generous ratio cap only rejects corrupt lengths.
+	if n > maxDecompressed || n > uint64(compressed)*1024+1<<20 {
+		return fmt.Errorf("compressed buffer claims implausible size %d", n)
+	}
+	return nil
+}
+
+func decompress(scheme string, src []byte) ([]byte, error) {
+	switch scheme {
+	case "zstd":
+		d, err := zstdDecoder()
+		if err != nil {
+			return nil, err
+		}
+		var dst []byte
+		body := src
+		if len(src) >= 12 && string(src[8:12]) == string(zstdMagic) {
+			n := binary.LittleEndian.Uint64(src)
+			if err := checkClaimed(n, len(src)); err != nil {
+				return nil, err
+			}
+			dst = make([]byte, 0, n)
+			body = src[8:]
+		} else if len(src) < 4 || string(src[:4]) != string(zstdMagic) {
+			return nil, fmt.Errorf("zstd buffer without a zstd frame")
+		}
+		out, err := d.DecodeAll(body, dst)
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		if cap(dst) > 0 && uint64(len(out)) != uint64(cap(dst)) {
+			return nil, fmt.Errorf("zstd: got %d bytes, header says %d", len(out), cap(dst))
+		}
+		return out, nil
+	case "lz4":
+		if len(src) < 4 {
+			return nil, fmt.Errorf("lz4 buffer too short")
+		}
+		n := uint64(binary.LittleEndian.Uint32(src))
+		if err := checkClaimed(n, len(src)); err != nil {
+			return nil, err
+		}
+		dst := make([]byte, n)
+		m, err := lz4.UncompressBlock(src[4:], dst)
+		if err != nil {
+			return nil, fmt.Errorf("lz4: %w", err)
+		}
+		if uint64(m) != n {
+			return nil, fmt.Errorf("lz4: got %d bytes, header says %d", m, n)
+		}
+		return dst, nil
+	}
+	return nil, fmt.Errorf("unsupported compression scheme %q", scheme)
+}
+
+// readCompressed loads a whole compressed flat buffer and decompresses it.
+func (r *Reader) readCompressed(p *pageInfo, e *arrayEncoding) ([]byte, error) {
+	plain := *e
+	plain.compression = ""
+	off, size, err := pageBuffer(p, &plain)
+	if err != nil {
+		return nil, err
+	}
+	if size > maxMetadataBytes {
+		return nil, fmt.Errorf("compressed buffer of %d bytes too large", size)
+	}
+	src := make([]byte, size)
+	if _, err := r.f.ReadAt(src, int64(off)); err != nil {
+		return nil, err
+	}
+	return decompress(e.compression, src)
+}
