@@ -520,3 +520,63 @@ def test_usable_from_two_event_loops_in_turn(bucket_path):
         assert asyncio.run(b.get()) == [rec(0), rec(1)]
     finally:
         b.close()
+
+
+# ---- zero copy and failure handling ---------------------------------------------------
+async def test_arrow_paths_do_not_copy_column_buffers(backend):
+    n = 1_000_000
+    table = pa.table({"x": pa.array(range(n), pa.int64()), "y": pa.array([0.5] * n)})
+    size = table.nbytes
+    before = pa.total_allocated_bytes()
+    await backend.put_arrow(table)
+    assert pa.total_allocated_bytes() - before < size // 10  # no copy made by Python
+    before = pa.total_allocated_bytes()
+    got = await backend.get_arrow()
+    assert got.num_rows == n
+    # the result's buffers are the engine's (exported through the C stream), not a pyarrow copy
+    assert pa.total_allocated_bytes() - before < size // 10
+    assert got.column("x")[n - 1].as_py() == n - 1
+    await backend.flush()
+    before = pa.total_allocated_bytes()
+    got = await backend.get_arrow(10, n - 10)
+    assert got.column("x").to_pylist() == list(range(n - 10, n))
+    assert pa.total_allocated_bytes() - before < size // 10
+
+
+async def test_big_put_batch_is_one_append(backend, monkeypatch):
+    from persisting import _native
+
+    calls = []
+    real = _native.append
+    monkeypatch.setattr(_native, "append", lambda h, b: (calls.append(b.num_rows), real(h, b))[1])
+    await backend.put_batch([rec(i) for i in range(5000)])
+    assert calls == [5000]
+    assert backend.total_count() == 5000
+    assert (await backend.get(2, 4998)) == [rec(4998), rec(4999)]
+
+
+async def test_engine_failure_keeps_records_and_flush_reports_it(backend, monkeypatch):
+    from persisting import _native
+
+    real = _native.append
+
+    def failing(handle, batch):
+        raise StorageError("append: disk on fire", code=_native.EIO)
+
+    await backend.put_batch([rec(0), rec(1), rec(2), rec(3)])  # reached the engine
+    monkeypatch.setattr(_native, "append", failing)
+    for i in range(4, 14):
+        await backend.put(rec(i))  # accepted; the failed append is retried later
+    await assert_intact(backend, 14)
+    with pytest.raises(StorageError, match="disk on fire"):
+        await backend.flush()
+    # with max(batch_size, flush_threshold) = 10 records waiting, new ones are refused
+    with pytest.raises(StorageError, match="refuses new records.*disk on fire"):
+        await backend.put(rec(14))
+    await assert_intact(backend, 14)
+    monkeypatch.setattr(_native, "append", real)
+    await backend.flush()
+    stats = await backend.stats()
+    assert stats["persisted_count"] == 14 and stats["total_count"] == 14
+    await backend.put(rec(14))
+    await assert_intact(backend, 15)

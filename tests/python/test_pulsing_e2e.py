@@ -163,3 +163,17 @@ def test_quickstart_example(pulsing_python, tmp_path):
         assert proc.returncode == 0, explain(proc)
         assert f"all {expected_total} records are in real Lance datasets" in proc.stdout, explain(proc)
         assert "pylance opened" in proc.stdout and "version" in proc.stdout
+
+
+def test_wheel_bundles_a_prebuilt_library_from_PERSISTING_LIB(tmp_path):
+    from helpers import LIBRARY
+    import zipfile
+
+    env = clean_env()
+    env["PERSISTING_LIB"] = LIBRARY
+    proc = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
+                 str(REPO / "python")], env=env, timeout=600)
+    assert proc.returncode == 0, explain(proc)
+    (wheel,) = tmp_path.glob("persisting-*-py3-none-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        assert z.read("persisting/libpersisting.so") == Path(LIBRARY).read_bytes()
