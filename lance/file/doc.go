@@ -24,7 +24,9 @@
 //	                   nulls), bytes: Flat{8}}
 //
 // The reader also decodes Dictionary{u8 indices, Binary items} pages, which
-// pylance writes for low-cardinality Utf8 pages. Files of version 2.1 and
+// pylance writes for low-cardinality Utf8 pages, and zstd/lz4-compressed
+// Binary bytes buffers (pylance writes them when a field's metadata sets
+// "lance-encoding:compression"; see compression.go). Files of version 2.1 and
 // later use different ("structural") page encodings and are rejected with an
 // explicit error for now, as are nested types.
 //

@@ -71,11 +71,25 @@ func testCases() []testCase {
 		{name: "multi-page-100k", sch: four, recs: genRecords(four, batchSizes(100, 1000), []func(int) bool{mixed, nullIf(9), nil, mixed}, nil, 7),
 			opts: WriteOptions{MaxPageBytes: 64 << 10, MaxPageRows: 20000}, pyCache: 64 << 10, minPages: 2,
 			enc: []string{"Nullable/no_nulls", "Nullable/some_nulls", "Nullable/all_nulls", "Binary"}},
+		{name: "sliced-batches", sch: four, recs: slicedRecords(genRecords(four, []int{200}, some, nil, 12)[0], 3, 7, 64, 65, 130, 199, 200)},
 		{name: "compressed-strings", sch: compressedSchema(),
 			recs: genRecords(compressedSchema(), []int{3000, 500}, []func(int) bool{nullIf(5), nullIf(6), nil, nullIf(4)}, []int{0, 0, 0, 7}, 9),
 			enc:  []string{"Binary/zstd", "Binary/lz4", "Dictionary"}},
 		{name: "other-types", sch: otherTypes(), recs: genRecords(otherTypes(), []int{100, 7}, nulls13, nil, 8)},
 	}
+}
+
+// slicedRecords cuts rec at the given row bounds, so batches start at
+// non-zero (and non-byte-aligned) array offsets.
+func slicedRecords(rec arrow.Record, bounds ...int64) []arrow.Record {
+	defer rec.Release()
+	var out []arrow.Record
+	prev := int64(0)
+	for _, b := range bounds {
+		out = append(out, rec.NewSlice(prev, b))
+		prev = b
+	}
+	return out
 }
 
 func batchSizes(n, size int) []int {
@@ -417,5 +431,50 @@ func TestPylanceFixture(t *testing.T) {
 			t.Fatalf("%s read: %v", dt, rec.Column(0))
 		}
 		rec.Release()
+	}
+}
+
+func TestConcurrentReads(t *testing.T) {
+	sch := fourTypes()
+	recs := genRecords(sch, []int{5000}, []func(int) bool{nullIf(3), nil, nullIf(2), nullIf(5)}, nil, 4)
+	defer releaseAll(recs)
+	path := tempPath(t, "c.lance")
+	if _, err := WriteFileWithOptions(path, mustFields(t, sch), recs, WriteOptions{MaxPageRows: 300}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := recs[0].Columns()
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			rng := rand.New(rand.NewSource(int64(g)))
+			for i := 0; i < 50; i++ {
+				off := rng.Int63n(5000)
+				rec, err := r.Read(sch, []int{0, 1, 2, 3}, off, 200, memory.DefaultAllocator)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for c := range want {
+					exp := array.NewSlice(want[c], off, off+rec.NumRows())
+					if !array.Equal(exp, rec.Column(c)) {
+						errs <- fmt.Errorf("goroutine %d: column %d differs at %d", g, c, off)
+						return
+					}
+					exp.Release()
+				}
+				rec.Release()
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
