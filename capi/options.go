@@ -4,15 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log"
+	"math"
+	"time"
 
 	"github.com/persisting/persisting/engine"
 )
 
-// openOptions is the JSON object persisting_open accepts.
+// openOptions is the JSON object persisting_open accepts; pointers tell an
+// absent key (the engine's default) from an explicit zero.
 type openOptions struct {
-	BucketID       int64 `json:"bucket_id"`
-	FlushThreshold int   `json:"flush_threshold"`
+	BucketID        int64    `json:"bucket_id"`
+	FlushThreshold  *int     `json:"flush_threshold"`
+	EnableWAL       bool     `json:"enable_wal"`
+	WALSyncInterval *float64 `json:"wal_sync_interval"` // seconds
+	MaxWALSize      *int64   `json:"max_wal_size"`
 }
+
+var warnings = log.New(log.Writer(), "", log.LstdFlags)
 
 func parseOptions(path, text string) (engine.Options, error) {
 	var o openOptions
@@ -23,8 +32,31 @@ func parseOptions(path, text string) (engine.Options, error) {
 			return engine.Options{}, fmt.Errorf("%w: options_json: %v", engine.ErrInvalidOption, err)
 		}
 	}
-	if text != "" && o.FlushThreshold == 0 && bytes.Contains([]byte(text), []byte(`"flush_threshold"`)) {
-		return engine.Options{}, fmt.Errorf("%w: flush_threshold must be positive, got 0", engine.ErrInvalidOption)
+	opts := engine.Options{
+		Path:      path,
+		BucketID:  o.BucketID,
+		WAL:       engine.WALOptions{Enabled: o.EnableWAL},
+		Allocator: cAlloc,
+		Logger:    warnings.Printf,
 	}
-	return engine.Options{Path: path, BucketID: o.BucketID, FlushThreshold: o.FlushThreshold}, nil
+	if o.FlushThreshold != nil {
+		if *o.FlushThreshold <= 0 {
+			return engine.Options{}, fmt.Errorf("%w: flush_threshold must be positive, got %d", engine.ErrInvalidOption, *o.FlushThreshold)
+		}
+		opts.FlushThreshold = *o.FlushThreshold
+	}
+	if o.WALSyncInterval != nil {
+		s := *o.WALSyncInterval
+		if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
+			return engine.Options{}, fmt.Errorf("%w: wal_sync_interval must be a non-negative number of seconds, got %v", engine.ErrInvalidOption, s)
+		}
+		opts.WAL.SyncInterval = time.Duration(s * float64(time.Second))
+	}
+	if o.MaxWALSize != nil {
+		if *o.MaxWALSize <= 0 {
+			return engine.Options{}, fmt.Errorf("%w: max_wal_size must be positive, got %d", engine.ErrInvalidOption, *o.MaxWALSize)
+		}
+		opts.WAL.MaxSize = *o.MaxWALSize
+	}
+	return opts, nil
 }

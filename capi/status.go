@@ -36,6 +36,8 @@ func statusOf(err error) C.int {
 	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, engine.ErrInvalidOption),
 		errors.Is(err, engine.ErrInvalidRange):
 		return C.PERSISTING_EINVALID_ARGUMENT
+	case errors.Is(err, engine.ErrWAL):
+		return C.PERSISTING_EWAL
 	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema):
 		return C.PERSISTING_ESCHEMA
 	case errors.Is(err, lance.ErrSchemaMismatch):

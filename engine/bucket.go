@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/wal"
 )
 
 // Bucket is one queue bucket. Create it with Open; all methods are safe for
@@ -22,6 +24,10 @@ type Bucket struct {
 	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
 	dataset *lance.Dataset // newest committed version; nil before the first flush
 	buf     buffer
+
+	wal         *wal.Log // nil without a WAL
+	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset
+	walReplayed int      // entries replayed into the buffer at open
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -43,6 +49,11 @@ func Open(opts Options) (*Bucket, error) {
 	default:
 		b.dataset = ds
 		b.schema = withoutMetadata(ds.Schema())
+	}
+	if err := b.recoverWAL(); err != nil {
+		b.closeWAL()
+		releaseAll(b.buf.take())
+		return nil, err
 	}
 	return b, nil
 }
@@ -96,11 +107,18 @@ func (b *Bucket) Append(rec arrow.Record) error {
 	if rec.NumRows() == 0 {
 		return nil
 	}
-	if b.schema == nil {
-		b.schema = withoutMetadata(rec.Schema())
+	schema := b.schema
+	if schema == nil {
+		schema = withoutMetadata(rec.Schema())
 	}
+	rec = withSchema(schema, rec)
+	defer rec.Release()
+	if err := b.logToWAL(rec); err != nil {
+		return err
+	}
+	b.schema = schema
 	b.buf.add(rec)
-	if b.buf.rows >= int64(b.opts.FlushThreshold) {
+	if b.buf.rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
 		return b.flushLocked()
 	}
 	return nil
@@ -126,12 +144,17 @@ func (b *Bucket) flushLocked() error {
 		recs[i] = withSchema(b.schema, r)
 	}
 	defer releaseAll(recs)
-	ds, err := lance.Write(b.opts.datasetPath(), recs, lance.WriteOptions{})
+	var opts lance.WriteOptions
+	if b.wal != nil {
+		opts.Config = map[string]string{walWatermarkKey: strconv.FormatUint(b.walLast, 10)}
+	}
+	ds, err := lance.Write(b.opts.datasetPath(), recs, opts)
 	if err != nil {
 		return fmt.Errorf("engine: flush %d rows to %s: %w", b.buf.rows, b.opts.datasetPath(), err)
 	}
 	b.dataset = ds
 	releaseAll(b.buf.take())
+	b.truncateWAL()
 	return nil
 }
 
@@ -146,7 +169,22 @@ func (b *Bucket) Close() error {
 	err := b.flushLocked()
 	b.closed = true
 	releaseAll(b.buf.take())
+	if cerr := b.closeWAL(); err == nil {
+		err = cerr
+	}
 	return err
+}
+
+func (b *Bucket) closeWAL() error {
+	if b.wal == nil {
+		return nil
+	}
+	err := b.wal.Close()
+	b.wal = nil
+	if err != nil {
+		return fmt.Errorf("%w: close: %w", ErrWAL, err)
+	}
+	return nil
 }
 
 // Schema returns the bucket's schema, or ErrNoSchema before the first append.

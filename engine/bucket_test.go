@@ -93,7 +93,13 @@ func openBucket(t *testing.T, path string, threshold int) *Bucket {
 
 func appendRows(t *testing.T, b *Bucket, first, n int64) {
 	t.Helper()
-	rec := makeRows(t, memory.DefaultAllocator, first, n)
+	appendRowsFrom(t, b, memory.DefaultAllocator, first, n)
+}
+
+// appendRowsFrom appends rows built in alloc's memory.
+func appendRowsFrom(t *testing.T, b *Bucket, alloc memory.Allocator, first, n int64) {
+	t.Helper()
+	rec := makeRows(t, alloc, first, n)
 	defer rec.Release()
 	if err := b.Append(rec); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,9 @@ var (
 	ErrSchemaMismatch = errors.New("engine: schema mismatch")
 	// ErrNoSchema: the bucket has no schema yet because nothing was appended.
 	ErrNoSchema = errors.New("engine: bucket has no schema yet")
+	// ErrWAL: the write-ahead log failed (I/O, corruption); the message says
+	// which segment and offset when the log is damaged.
+	ErrWAL = errors.New("engine: write-ahead log")
 	// ErrInvalidRange: a negative offset.
 	ErrInvalidRange = errors.New("engine: invalid range")
 )

@@ -3,6 +3,9 @@ package engine
 import (
 	"fmt"
 	"path/filepath"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // DefaultFlushThreshold is the number of buffered rows that triggers a flush
@@ -11,6 +14,13 @@ const DefaultFlushThreshold = 1000
 
 // DatasetDirName is the directory under the storage path holding the Lance dataset.
 const DatasetDirName = "data.lance"
+
+// WALDirName is the directory under the storage path holding the write-ahead log.
+const WALDirName = "wal"
+
+// DefaultMaxWALSize is WALOptions.MaxSize when zero: the WAL size past which
+// an append flushes the buffer (and so truncates the WAL).
+const DefaultMaxWALSize = 100 << 20
 
 // Options configure a bucket.
 type Options struct {
@@ -21,11 +31,40 @@ type Options struct {
 	// FlushThreshold is the number of buffered rows that makes Append flush.
 	// Zero means DefaultFlushThreshold.
 	FlushThreshold int
+	// WAL makes appends durable before they return; off when not Enabled.
+	WAL WALOptions
+	// Allocator allocates the rows the engine decodes itself (WAL replay).
+	// A C caller passes a C allocator so those rows can be exported too.
+	// Nil means memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
+	// truncation). Nil discards them.
+	Logger func(format string, args ...any)
+}
+
+// WALOptions configure the write-ahead log of a bucket.
+type WALOptions struct {
+	Enabled bool
+	// SyncInterval 0 fsyncs every append before it returns (concurrent
+	// appends share an fsync); > 0 fsyncs in the background at least that often.
+	SyncInterval time.Duration
+	// MaxSize is the WAL size in bytes past which an append flushes the
+	// buffer to Lance, which truncates the WAL. Zero means DefaultMaxWALSize.
+	MaxSize int64
 }
 
 func (o Options) withDefaults() Options {
 	if o.FlushThreshold == 0 {
 		o.FlushThreshold = DefaultFlushThreshold
+	}
+	if o.WAL.MaxSize == 0 {
+		o.WAL.MaxSize = DefaultMaxWALSize
+	}
+	if o.Allocator == nil {
+		o.Allocator = memory.DefaultAllocator
+	}
+	if o.Logger == nil {
+		o.Logger = func(string, ...any) {}
 	}
 	return o
 }
@@ -37,6 +76,12 @@ func (o Options) validate() error {
 	if o.FlushThreshold < 0 {
 		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidOption, o.FlushThreshold)
 	}
+	if o.WAL.SyncInterval < 0 {
+		return fmt.Errorf("%w: wal_sync_interval must not be negative, got %s", ErrInvalidOption, o.WAL.SyncInterval)
+	}
+	if o.WAL.MaxSize < 0 {
+		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidOption, o.WAL.MaxSize)
+	}
 	if o.BucketID < 0 {
 		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidOption, o.BucketID)
 	}
@@ -44,3 +89,5 @@ func (o Options) validate() error {
 }
 
 func (o Options) datasetPath() string { return filepath.Join(o.Path, DatasetDirName) }
+
+func (o Options) walPath() string { return filepath.Join(o.Path, WALDirName) }

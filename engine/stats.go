@@ -12,6 +12,10 @@ type Stats struct {
 	// Version is the newest committed Lance version, 0 before the first flush.
 	Version        uint64 `json:"version"`
 	FlushThreshold int    `json:"flush_threshold"`
+	WALEnabled     bool   `json:"wal_enabled"`
+	WALSize        int64  `json:"wal_size"`
+	// WALReplayed is the number of WAL entries put back into the buffer at open.
+	WALReplayed int `json:"wal_replayed"`
 }
 
 // Counts returns (total, persisted, buffered) row counts.
@@ -39,6 +43,9 @@ func (b *Bucket) Stats() (Stats, error) {
 		StoragePath:    b.opts.Path,
 		DatasetPath:    b.DatasetPath(),
 		FlushThreshold: b.opts.FlushThreshold,
+		WALEnabled:     b.wal != nil,
+		WALSize:        b.walSize(),
+		WALReplayed:    b.walReplayed,
 	}
 	s.TotalCount = s.PersistedCount + s.BufferCount
 	if b.dataset != nil {

@@ -116,6 +116,17 @@ const char* persisting_version(void);
  *  - bucket_id (int, default 0): reported by stats.
  *  - flush_threshold (int > 0, default 1000): rows buffered in memory before an
  *    automatic flush writes them as a new Lance version.
+ *  - enable_wal (bool, default false): write every appended batch to the
+ *    write-ahead log in {path}/wal before the append returns; reopening
+ *    replays what was acknowledged but not yet flushed, exactly once.
+ *  - wal_sync_interval (seconds >= 0, default 0): 0 fsyncs the WAL before each
+ *    append returns (concurrent appends share an fsync); > 0 fsyncs at least
+ *    that often in the background.
+ *  - max_wal_size (bytes > 0, default 100 MiB): past it, an append flushes,
+ *    which empties the WAL.
+ * A bucket opened without the WAL over a directory whose WAL still holds rows
+ * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
+ * to stderr.
  * Unknown keys are an error (PERSISTING_EINVALID_ARGUMENT).
  * On success *out_handle is set; release it with persisting_close(). */
 int persisting_open(const char* path, const char* options_json, uint64_t* out_handle,

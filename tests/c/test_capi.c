@@ -265,6 +265,8 @@ int main(void) {
   uint64_t h2 = 0;
   expect_error(persisting_open(path, "{\"no_such_option\": 1}", &h2, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "unknown option");
+  expect_error(persisting_open(path, "{\"enable_wal\": true, \"wal_sync_interval\": -1}", &h2, &err),
+               PERSISTING_EINVALID_ARGUMENT, &err, "negative wal_sync_interval");
   expect_error(persisting_open("/proc/version/x", NULL, &h2, &err), PERSISTING_EIO, &err, "path under a file");
   CHECK(read_and_check(h, 0, -1, 0) == 300, "rows after the bad calls");
 

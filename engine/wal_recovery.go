@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/wal"
+)
+
+// walWatermarkKey names the manifest config entry that records the last WAL
+// index contained in the dataset. Manifest config is carried into every later
+// version (pylance's appends keep it too), so the newest version always tells
+// where replay starts.
+const walWatermarkKey = "persisting.wal_watermark"
+
+func (b *Bucket) watermark() (uint64, error) {
+	if b.dataset == nil {
+		return 0, nil
+	}
+	v, ok := b.dataset.Config()[walWatermarkKey]
+	if !ok {
+		return 0, nil
+	}
+	w, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("engine: dataset config %s=%q is not an index", walWatermarkKey, v)
+	}
+	return w, nil
+}
+
+// recoverWAL opens the WAL and puts every entry after the dataset's
+// watermark back into the buffer, in order, so acknowledged rows that never
+// reached Lance are there again and rows that did are not there twice. With
+// the WAL disabled, a WAL left by an earlier run is still replayed, flushed
+// and emptied: switching the WAL off must not lose what it holds.
+func (b *Bucket) recoverWAL() error {
+	if !b.opts.WAL.Enabled {
+		if _, err := os.Stat(b.opts.walPath()); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	log, err := wal.Open(b.opts.walPath(), wal.Options{Sync: b.syncPolicy(), Logger: b.opts.Logger})
+	if err != nil {
+		return fmt.Errorf("%w: open %s: %w", ErrWAL, b.opts.walPath(), err)
+	}
+	b.wal = log
+	mark, err := b.watermark()
+	if err != nil {
+		return err
+	}
+	replayed := 0
+	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
+		rec, err := decodeWALRecord(payload, b.opts.Allocator)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", index, err)
+		}
+		defer rec.Release()
+		if b.schema == nil {
+			if err := checkNewSchema(rec.Schema()); err != nil {
+				return fmt.Errorf("entry %d: %w", index, err)
+			}
+			b.schema = withoutMetadata(rec.Schema())
+		} else if err := checkSchema(b.schema, rec); err != nil {
+			return fmt.Errorf("entry %d: %w", index, err)
+		}
+		b.buf.add(rec)
+		b.walLast = index
+		replayed++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: replay %s: %w", ErrWAL, b.opts.walPath(), err)
+	}
+	b.walReplayed = replayed
+	if b.walLast < mark {
+		b.walLast = mark
+	}
+	// Entries up to the watermark are in Lance already (a crash came between
+	// the commit and the truncation); drop them, and make sure the next entry
+	// gets an index above the watermark even if the log lost unsynced entries.
+	if err := log.TruncateFront(mark + 1); err != nil {
+		return fmt.Errorf("%w: truncate %s: %w", ErrWAL, b.opts.walPath(), err)
+	}
+	if !b.opts.WAL.Enabled {
+		err := b.flushLocked()
+		if cerr := log.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("%w: close: %w", ErrWAL, cerr)
+		}
+		b.wal = nil
+		return err
+	}
+	return nil
+}
+
+func (b *Bucket) syncPolicy() wal.SyncPolicy {
+	if b.opts.WAL.SyncInterval > 0 {
+		return wal.SyncInterval(b.opts.WAL.SyncInterval)
+	}
+	return wal.SyncEveryWrite
+}
+
+// logToWAL makes rec durable in the WAL (per the sync policy) before it is
+// buffered; a no-op without a WAL.
+func (b *Bucket) logToWAL(rec arrow.Record) error {
+	if b.wal == nil {
+		return nil
+	}
+	payload, err := encodeWALRecord(rec)
+	if err != nil {
+		return err
+	}
+	index, err := b.wal.Write(payload)
+	if err != nil {
+		return fmt.Errorf("%w: append: %w", ErrWAL, err)
+	}
+	b.walLast = index
+	return nil
+}
+
+// truncateWAL drops the entries the last flush committed. A failure is only
+// a warning: the watermark already keeps replay from duplicating them.
+func (b *Bucket) truncateWAL() {
+	if b.wal == nil {
+		return
+	}
+	if err := b.wal.TruncateFront(b.walLast + 1); err != nil {
+		b.opts.Logger("persisting: WAL truncation after flush failed (replay skips the flushed entries): %v", err)
+	}
+}
+
+func (b *Bucket) walOverSize() bool {
+	return b.wal != nil && b.wal.Size() > b.opts.WAL.MaxSize
+}
+
+func (b *Bucket) walSize() int64 {
+	if b.wal == nil {
+		return 0
+	}
+	return b.wal.Size()
+}
