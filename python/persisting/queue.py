@@ -27,7 +27,8 @@ Schema rules (a ``LanceBackend`` bucket has one fixed schema):
   null.
 - Types are inferred from the first non-null value of each field:
   ``int`` -> int64, ``float`` -> float64, ``bool`` -> bool, ``str`` -> string.
-  An ``int`` is accepted in a float column; any other mismatch is a
+  An ``int`` is accepted in a float column (while a double holds it exactly,
+  ``|i| <= 2**53``); any other mismatch is a
   :class:`SchemaError` naming the field, the expected and the found type.
   Values of other Python types are refused with ``TypeError``.
 - A bucket reopened from disk (or a dataset pylance wrote) uses the schema on
@@ -78,6 +79,7 @@ _STREAM_READ = 1000
 UNTYPED_FALLBACK = pa.string()
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EXACT_DOUBLE_INT = 2**53
 
 _KIND_TYPES = {
     "int": pa.int64(),
@@ -105,6 +107,13 @@ def _kind(value: Any) -> str:
     return ""
 
 
+def _check_utf8(what: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{what}: not storable as UTF-8 ({exc.reason} at {exc.start})") from None
+
+
 def _describe(value: Any) -> str:
     text = repr(value)
     if len(text) > 40:
@@ -126,8 +135,8 @@ def _fits(dtype: pa.DataType, value: Any, kind: str) -> bool:
             return False
         lo, hi = _int_range(dtype)
         return lo <= int(value) <= hi
-    if pa.types.is_floating(dtype):
-        return kind in ("float", "int")
+    if pa.types.is_floating(dtype):  # an int only while a double holds it exactly
+        return kind == "float" or (kind == "int" and abs(int(value)) <= _EXACT_DOUBLE_INT)
     if pa.types.is_boolean(dtype):
         return kind == "bool"
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or _is_string_view(dtype):
@@ -241,6 +250,13 @@ class _Bucket:
         for name, value in record.items():
             if not isinstance(name, str):
                 raise TypeError(f"field names must be str, got {type(name).__name__} {name!r}")
+            if not name or "." in name:
+                raise ValueError(
+                    f"field name {name!r}: must be non-empty and without '.' "
+                    "(Lance reads dots as nested paths)"
+                )
+            if not name.isascii():
+                _check_utf8("field name", name)
             known = fields is not None and name in fields
             expected = fields[name] if known else None
             kind = _kind(value) if value is not None else "none"
@@ -257,6 +273,8 @@ class _Bucket:
                 )
             if value is None:
                 continue
+            if kind == "string" and not value.isascii():
+                _check_utf8(f"field {name!r}", value)
             if expected is None:
                 if kind == "int" and not _INT64_MIN <= int(value) <= _INT64_MAX:
                     raise ValueError(f"field {name!r}: {value} does not fit in int64")
@@ -382,6 +400,12 @@ class _Bucket:
                     target = self._write_schema(hint=batches[0].schema)
                 else:  # a new bucket: the data's schema becomes the bucket's
                     target = batches[0].schema
+                    bad = [n for n in target.names if not n or "." in n]
+                    if bad:
+                        raise SchemaError(
+                            f"field name {bad[0]!r}: must be non-empty and without '.' "
+                            "(Lance reads dots as nested paths)"
+                        )
                     self._fields = {f.name: f.type for f in target}
                     claimed = True
             try:

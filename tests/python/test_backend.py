@@ -580,3 +580,30 @@ async def test_engine_failure_keeps_records_and_flush_reports_it(backend, monkey
     assert stats["persisted_count"] == 14 and stats["total_count"] == 14
     await backend.put(rec(14))
     await assert_intact(backend, 15)
+
+
+async def test_values_pyarrow_could_not_convert_are_refused_at_put(backend):
+    await backend.put({"s": "ok", "f": 0.5})
+    with pytest.raises(ValueError, match="'s'.*UTF-8"):
+        await backend.put({"s": "lone \ud800 surrogate", "f": 1.0})
+    with pytest.raises(SchemaError, match="'f'.*double"):
+        await backend.put({"s": "x", "f": 2**53 + 1})
+    with pytest.raises(ValueError, match="non-empty"):
+        await backend.put({"": 1})
+    await backend.put({"s": "exact", "f": 2**53})
+    await backend.flush()
+    assert await backend.get() == [{"s": "ok", "f": 0.5}, {"s": "exact", "f": float(2**53)}]
+
+
+async def test_field_names_lance_cannot_store_are_refused_at_put(bucket_path):
+    b = LanceBackend(0, bucket_path)
+    try:
+        with pytest.raises(ValueError, match="'a.b'"):
+            await b.put({"a.b": 1})
+        with pytest.raises(SchemaError, match="'a.b'"):
+            await b.put_arrow(pa.table({"a.b": [1]}))
+        await b.put({"with space": 1, "ünïcødé": "x"})
+        await b.flush()
+        assert await b.get() == [{"with space": 1, "ünïcødé": "x"}]
+    finally:
+        b.close()
