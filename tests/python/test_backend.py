@@ -607,3 +607,15 @@ async def test_field_names_lance_cannot_store_are_refused_at_put(bucket_path):
         assert await b.get() == [{"with space": 1, "ünïcødé": "x"}]
     finally:
         b.close()
+
+
+async def test_abandoned_stream_leaves_the_backend_usable(backend):
+    await backend.put_batch([rec(i) for i in range(300)])
+    stream = backend.get_stream(None, 0, True, None)
+    first = await stream.__anext__()
+    assert len(first) == 100
+    await stream.aclose()  # the consumer stops early, as pulsing does at its limit
+    await backend.put(rec(300))
+    await backend.flush()
+    assert backend.total_count() == 301
+    assert (await backend.get(1, 300)) == [rec(300)]

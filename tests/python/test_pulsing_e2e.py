@@ -141,6 +141,7 @@ def test_queue_roundtrip_and_restart(pulsing_python, tmp_path):
     assert len(first["records"]) == N
     assert by_seq(first["records"]) == expected
     assert first["extra"] == [] and first["waited"] >= 0.25
+    assert first["live"] == expected[:5]  # a blocked reader saw records written later
     stats = first["bucket_stats"]
     assert sum(s["total_count"] for s in stats.values()) == N
     assert sum(s["persisted_count"] for s in stats.values()) == N

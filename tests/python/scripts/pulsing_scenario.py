@@ -47,7 +47,7 @@ def record(i: int) -> dict:
 
 def on_disk(path: str) -> dict:
     rows = {}
-    for b in range(NUM_BUCKETS):
+    for b in range(NUM_BUCKETS):  # the main topic's buckets
         ds_path = os.path.join(path, f"bucket_{b}", "data.lance")
         rows[b] = lance.dataset(ds_path).count_rows() if os.path.isdir(ds_path) else None
     return rows
@@ -71,15 +71,32 @@ async def write(path: str, topic: str, n: int) -> dict:
         t0 = time.monotonic()
         extra = await reader.get(limit=5, wait=True, timeout=0.3)
         waited = time.monotonic() - t0
+        live = await live_read(system, os.path.join(path, "live"), topic + "_live")
     finally:
         await system.shutdown()
     return {
+        "live": live,
         "registered": names,
         "records": got,
         "extra": extra,
         "waited": waited,
         "bucket_stats": {str(k): v for k, v in stats["buckets"].items()},
     }
+
+
+async def live_read(system, path: str, topic: str) -> list[dict]:
+    """A reader blocked in get(wait=True) receives records written after it started."""
+    reader = await read_queue(system, topic, num_buckets=1, storage_path=path, backend="lance")
+    waiting = asyncio.create_task(reader.get(limit=5, wait=True, timeout=10))
+    await asyncio.sleep(0.3)
+    writer = await write_queue(system, topic, bucket_column="id", num_buckets=1, batch_size=2,
+                               storage_path=path, backend="lance")
+    for i in range(5):
+        await writer.put(record(i))
+        await asyncio.sleep(0.02)
+    got = await asyncio.wait_for(waiting, 20)
+    await writer.flush()
+    return got
 
 
 async def read(path: str, topic: str, n: int) -> dict:
