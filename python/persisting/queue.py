@@ -234,6 +234,8 @@ class _Bucket:
         self._fields: dict[str, pa.DataType | None] | None = (
             {f.name: f.type for f in schema} if schema is not None else None
         )
+        #: fields the schema declares not nullable (a dataset pylance or put_arrow made)
+        self._required: frozenset[str] = _required(schema)
         self._committed = total  # rows the engine holds (as far as Python knows)
         self._inflight: list[dict] = []  # records being appended right now
         self._pending: list[dict] = []  # accepted records not yet appended
@@ -272,6 +274,8 @@ class _Bucket:
                     "fields of its first record"
                 )
             if value is None:
+                if name in self._required:
+                    raise SchemaError(f"field {name!r}: expected a value (not nullable), found None")
                 continue
             if kind == "string" and not value.isascii():
                 _check_utf8(f"field {name!r}", value)
@@ -282,6 +286,13 @@ class _Bucket:
             elif not _fits(expected, value, kind):
                 raise SchemaError(
                     f"field {name!r}: expected {expected}, found {_describe(value)}"
+                )
+        if self._required:
+            missing = [n for n in self._required if n not in record]
+            if missing:
+                raise SchemaError(
+                    f"field {sorted(missing)[0]!r} is missing; this bucket's schema declares it "
+                    "not nullable"
                 )
         return dict(record), resolved
 
@@ -356,6 +367,7 @@ class _Bucket:
             with self._state_lock:
                 self._schema = schema
                 self._fields = {f.name: f.type for f in schema}
+                self._required = _required(schema)
 
     def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None) -> int:
         """Appends the pending records as one batch (engine lock held); returns rows."""
@@ -400,6 +412,7 @@ class _Bucket:
                     target = self._write_schema(hint=batches[0].schema)
                 else:  # a new bucket: the data's schema becomes the bucket's
                     target = batches[0].schema
+                    self._required = _required(target)
                     bad = [n for n in target.names if not n or "." in n]
                     if bad:
                         raise SchemaError(
@@ -421,6 +434,7 @@ class _Bucket:
                 with self._state_lock:
                     if claimed and self._schema is None and not self._pending:
                         self._fields = None
+                        self._required = frozenset()
                 raise
             return rows
 
@@ -539,6 +553,12 @@ class _Bucket:
         return stats
 
 
+def _required(schema: pa.Schema | None) -> frozenset[str]:
+    if schema is None:
+        return frozenset()
+    return frozenset(f.name for f in schema if not f.nullable)
+
+
 def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     """``batch`` with ``target``'s field order and types.
 
@@ -555,9 +575,15 @@ def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     columns = []
     for field in target:
         if field.name not in have.names:
+            if not field.nullable:
+                raise SchemaError(f"field {field.name!r} is missing; it is not nullable")
             columns.append(pa.nulls(batch.num_rows, type=field.type))
             continue
         column = batch.column(have.get_field_index(field.name))
+        if not field.nullable and column.null_count:
+            raise SchemaError(
+                f"field {field.name!r}: expected values (not nullable), found {column.null_count} nulls"
+            )
         if column.type != field.type:
             if not _same_family(column.type, field.type):
                 raise SchemaError(

@@ -619,3 +619,21 @@ async def test_abandoned_stream_leaves_the_backend_usable(backend):
     await backend.flush()
     assert backend.total_count() == 301
     assert (await backend.get(1, 300)) == [rec(300)]
+
+
+async def test_not_nullable_fields_of_the_schema_are_enforced_at_put(bucket_path):
+    b = LanceBackend(0, bucket_path, batch_size=1)
+    try:
+        schema = pa.schema([pa.field("a", pa.int64(), nullable=False), pa.field("b", pa.string())])
+        await b.put_arrow(pa.Table.from_pylist([{"a": 1, "b": "x"}], schema=schema))
+        with pytest.raises(SchemaError, match="'a'.*not nullable.*None"):
+            await b.put({"a": None, "b": "y"})
+        with pytest.raises(SchemaError, match="'a' is missing"):
+            await b.put({"b": "y"})
+        with pytest.raises(SchemaError, match="'a'.*nulls"):
+            await b.put_arrow(pa.table({"a": pa.array([None, 2], pa.int64()), "b": ["p", "q"]}))
+        await b.put({"a": 2})  # b is nullable
+        await b.flush()
+        assert await b.get() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}]
+    finally:
+        b.close()
