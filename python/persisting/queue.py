@@ -26,7 +26,8 @@ Schema rules (a ``LanceBackend`` bucket has one fixed schema):
   in the schema is refused (:class:`SchemaError`); a missing field is stored as
   null.
 - Types are inferred from the first non-null value of each field:
-  ``int`` -> int64, ``float`` -> float64, ``bool`` -> bool, ``str`` -> string.
+  ``int`` -> int64, ``float`` -> float64, ``bool`` -> bool, ``str`` -> string,
+  ``bytes`` -> binary.
   An ``int`` is accepted in a float column (while a double holds it exactly,
   ``|i| <= 2**53``); any other mismatch is a
   :class:`SchemaError` naming the field, the expected and the found type.
@@ -86,6 +87,7 @@ _KIND_TYPES = {
     "float": pa.float64(),
     "bool": pa.bool_(),
     "string": pa.string(),
+    "binary": pa.binary(),
 }
 
 
@@ -100,6 +102,8 @@ def _kind(value: Any) -> str:
         return "float"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary"
     if isinstance(value, numbers.Integral):  # numpy integers
         return "int"
     if isinstance(value, numbers.Real):  # numpy floats
@@ -141,6 +145,8 @@ def _fits(dtype: pa.DataType, value: Any, kind: str) -> bool:
         return kind == "bool"
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or _is_string_view(dtype):
         return kind == "string"
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return kind == "binary"
     # A column pylance (or another writer) created with a type we never infer:
     # let pyarrow decide whether the value converts.
     try:
@@ -159,6 +165,8 @@ def _is_standard(dtype: pa.DataType) -> bool:
         or pa.types.is_string(dtype)
         or pa.types.is_large_string(dtype)
         or _is_string_view(dtype)
+        or pa.types.is_binary(dtype)
+        or pa.types.is_large_binary(dtype)
     )
 
 
@@ -175,6 +183,8 @@ def _same_family(have: pa.DataType, want: pa.DataType) -> bool:
         return pa.types.is_floating(have) or pa.types.is_integer(have)
     if pa.types.is_string(want) or pa.types.is_large_string(want) or _is_string_view(want):
         return pa.types.is_string(have) or pa.types.is_large_string(have) or _is_string_view(have)
+    if pa.types.is_binary(want) or pa.types.is_large_binary(want):
+        return pa.types.is_binary(have) or pa.types.is_large_binary(have)
     return pa.types.is_null(have)
 
 
@@ -265,7 +275,7 @@ class _Bucket:
             if not kind and (expected is None or _is_standard(expected)):
                 raise TypeError(
                     f"field {name!r}: cannot store a value of type {type(value).__name__} "
-                    "(supported: int, float, bool, str or None)"
+                    "(supported: int, float, bool, str, bytes or None)"
                 )
             if fields is not None and not known:
                 raise SchemaError(

@@ -13,13 +13,13 @@ from persisting import StorageError, UnsupportedError
 from persisting.queue import LanceBackend
 
 ROWS = [
-    {"id": "k0", "seq": 0, "score": 0.5, "ok": True, "note": "first"},
-    {"id": "k1", "seq": -1, "score": None, "ok": False, "note": None},
-    {"id": "k2", "seq": 2**40, "score": -1e300, "ok": None, "note": "ünïcødé ✓"},
-    {"id": "k3", "seq": None, "score": 3.25, "ok": True, "note": ""},
+    {"id": "k0", "seq": 0, "score": 0.5, "ok": True, "note": "first", "raw": b"\x00"},
+    {"id": "k1", "seq": -1, "score": None, "ok": False, "note": None, "raw": None},
+    {"id": "k2", "seq": 2**40, "score": -1e300, "ok": None, "note": "ünïcødé ✓", "raw": b"\xff" * 3},
+    {"id": "k3", "seq": None, "score": 3.25, "ok": True, "note": "", "raw": b""},
 ]
 SCHEMA = pa.schema([("id", pa.string()), ("seq", pa.int64()), ("score", pa.float64()),
-                    ("ok", pa.bool_()), ("note", pa.string())])
+                    ("ok", pa.bool_()), ("note", pa.string()), ("raw", pa.binary())])
 
 
 def dataset_path(storage_path: str) -> str:
@@ -51,7 +51,8 @@ async def test_pylance_reads_what_lance_backend_wrote(bucket_path):
 
 async def test_pylance_reads_many_flushes_and_large_batches(bucket_path):
     b = LanceBackend(0, bucket_path, batch_size=100, flush_threshold=500)
-    rows = [{"id": f"k{i}", "seq": i, "score": i * 0.5, "ok": i % 3 == 0, "note": f"n{i}" * (i % 5)}
+    rows = [{"id": f"k{i}", "seq": i, "score": i * 0.5, "ok": i % 3 == 0, "note": f"n{i}" * (i % 5),
+             "raw": bytes([i % 256]) * (i % 4)}
             for i in range(2345)]
     try:
         for r in rows:
@@ -83,10 +84,11 @@ async def test_lance_backend_reads_what_pylance_wrote(bucket_path, storage_versi
         assert await b.get() == expected
         assert await b.get(2, 3) == expected[3:5]
         # and appends continue the same dataset, readable by pylance again
-        await b.put({"id": "k9", "seq": 9, "score": 9.0, "ok": True, "note": "mine"})
+        mine = {"id": "k9", "seq": 9, "score": 9.0, "ok": True, "note": "mine", "raw": b"9"}
+        await b.put(mine)
         await b.flush()
         got = lance.dataset(dataset_path(bucket_path)).to_table().to_pylist()
-        assert got == expected + [{"id": "k9", "seq": 9, "score": 9.0, "ok": True, "note": "mine"}]
+        assert got == expected + [mine]
     finally:
         b.close()
 
