@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -28,6 +29,8 @@ type Bucket struct {
 	wal         *wal.Log // nil without a WAL
 	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset
 	walReplayed int      // entries replayed into the buffer at open
+
+	metrics *bucketMetrics // nil without Options.Metrics
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -40,7 +43,12 @@ func Open(opts Options) (*Bucket, error) {
 	if err := prepareDir(opts.Path); err != nil {
 		return nil, err
 	}
-	b := &Bucket{opts: opts}
+	if opts.MetricsAddress != "" {
+		if _, err := ServeMetrics(opts.MetricsAddress); err != nil {
+			return nil, err
+		}
+	}
+	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
 	ds, err := lance.Open(opts.datasetPath())
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
@@ -53,8 +61,10 @@ func Open(opts Options) (*Bucket, error) {
 	if err := b.recoverWAL(); err != nil {
 		b.closeWAL()
 		releaseAll(b.buf.take())
+		b.metrics.forget()
 		return nil, err
 	}
+	b.metrics.replayed(b.buf.rows, b.buf.rows, b.walSize())
 	return b, nil
 }
 
@@ -97,6 +107,14 @@ func (b *Bucket) Append(rec arrow.Record) error {
 	if b.closed {
 		return ErrClosed
 	}
+	err := b.appendLocked(rec)
+	if err != nil {
+		b.metrics.failed("append")
+	}
+	return err
+}
+
+func (b *Bucket) appendLocked(rec arrow.Record) error {
 	if b.schema == nil {
 		if err := checkNewSchema(rec.Schema()); err != nil {
 			return err
@@ -118,6 +136,7 @@ func (b *Bucket) Append(rec arrow.Record) error {
 	}
 	b.schema = schema
 	b.buf.add(rec)
+	b.metrics.appended(rec.NumRows(), b.buf.rows, b.walSize())
 	if b.buf.rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
 		return b.flushLocked()
 	}
@@ -144,17 +163,21 @@ func (b *Bucket) flushLocked() error {
 		recs[i] = withSchema(b.schema, r)
 	}
 	defer releaseAll(recs)
+	start := time.Now()
 	var opts lance.WriteOptions
 	if b.wal != nil {
 		opts.Config = map[string]string{walWatermarkKey: strconv.FormatUint(b.walLast, 10)}
 	}
 	ds, err := lance.Write(b.opts.datasetPath(), recs, opts)
 	if err != nil {
+		b.metrics.failed("flush")
 		return fmt.Errorf("engine: flush %d rows to %s: %w", b.buf.rows, b.opts.datasetPath(), err)
 	}
 	b.dataset = ds
+	flushed := b.buf.rows
 	releaseAll(b.buf.take())
 	b.truncateWAL()
+	b.metrics.flushed(flushed, time.Since(start), b.walSize())
 	return nil
 }
 
@@ -172,6 +195,7 @@ func (b *Bucket) Close() error {
 	if cerr := b.closeWAL(); err == nil {
 		err = cerr
 	}
+	b.metrics.forget()
 	return err
 }
 

@@ -37,6 +37,11 @@ type Options struct {
 	// A C caller passes a C allocator so those rows can be exported too.
 	// Nil means memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// Metrics records this bucket's metrics in Registry.
+	Metrics bool
+	// MetricsAddress, when set (e.g. "127.0.0.1:9464"), serves Registry over
+	// HTTP at /metrics; implies Metrics.
+	MetricsAddress string
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)
@@ -62,6 +67,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator
+	}
+	if o.MetricsAddress != "" {
+		o.Metrics = true
 	}
 	if o.Logger == nil {
 		o.Logger = func(string, ...any) {}

@@ -16,6 +16,8 @@ type Stats struct {
 	WALSize        int64  `json:"wal_size"`
 	// WALReplayed is the number of WAL entries put back into the buffer at open.
 	WALReplayed int `json:"wal_replayed"`
+	// Metrics holds this bucket's metric values when metrics are on.
+	Metrics map[string]any `json:"metrics,omitempty"`
 }
 
 // Counts returns (total, persisted, buffered) row counts.
@@ -51,6 +53,11 @@ func (b *Bucket) Stats() (Stats, error) {
 	if b.dataset != nil {
 		s.Version = b.dataset.Version()
 	}
+	m, err := b.metrics.values()
+	if err != nil {
+		return Stats{}, err
+	}
+	s.Metrics = m
 	return s, nil
 }
 
