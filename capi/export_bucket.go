@@ -105,3 +105,18 @@ func persisting_stats(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingErr
 		return nil
 	})
 }
+
+//export persisting_metrics_text
+func persisting_metrics_text(outText **C.char, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		if outText == nil {
+			return errNullArgument
+		}
+		text, err := engine.MetricsText()
+		if err != nil {
+			return err
+		}
+		*outText = C.CString(string(text))
+		return nil
+	})
+}

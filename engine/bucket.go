@@ -97,6 +97,15 @@ func (b *Bucket) CheckSchema(s *arrow.Schema) error {
 	return checkFields(b.schema, s)
 }
 
+// checkNewSchema rejects schemas no bucket can hold, before they become the
+// bucket's schema: rows that a flush could never write must not be accepted.
+func checkNewSchema(s *arrow.Schema) error {
+	if err := checkFieldNames(s); err != nil {
+		return err
+	}
+	return lance.CheckWritable(s)
+}
+
 // Append adds the rows of rec after all rows appended before. The bucket keeps
 // a reference to rec's memory (no copy) until the rows are flushed. The first
 // append of a bucket without a dataset fixes the schema; later records must

@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance"
 )
 
 var testSchema = arrow.NewSchema([]arrow.Field{
@@ -329,5 +331,35 @@ func TestConcurrentAppendAndRead(t *testing.T) {
 			t.Fatalf("row %d read twice", v)
 		}
 		seen[v] = true
+	}
+}
+
+// TestUnwritableSchemaRefusedAtAppend: rows a flush could never write are
+// refused by the append that brings them, not held until every flush fails.
+func TestUnwritableSchemaRefusedAtAppend(t *testing.T) {
+	cases := []struct {
+		name  string
+		field arrow.Field
+	}{
+		{"dotted name", arrow.Field{Name: "a.b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
+		{"list column", arrow.Field{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := openBucket(t, t.TempDir(), 1000)
+			defer b.Close()
+			s := arrow.NewSchema([]arrow.Field{c.field}, nil)
+			bld := array.NewRecordBuilder(memory.DefaultAllocator, s)
+			defer bld.Release()
+			bld.Field(0).AppendNull()
+			rec := bld.NewRecord()
+			defer rec.Release()
+			if err := b.Append(rec); !errors.Is(err, lance.ErrUnsupported) {
+				t.Fatalf("Append = %v, want ErrUnsupported", err)
+			}
+			if err := b.Flush(); err != nil {
+				t.Fatalf("Flush after the refused append: %v", err)
+			}
+		})
 	}
 }

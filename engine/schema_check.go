@@ -50,9 +50,8 @@ func fieldNames(s *arrow.Schema) []string {
 	return names
 }
 
-// checkNewSchema rejects schemas no bucket can hold, before they become the
-// bucket's schema.
-func checkNewSchema(s *arrow.Schema) error {
+// checkFieldNames requires at least one field, each with a distinct, non-empty name.
+func checkFieldNames(s *arrow.Schema) error {
 	if s.NumFields() == 0 {
 		return fmt.Errorf("%w: a batch needs at least one field", ErrSchemaMismatch)
 	}

@@ -124,6 +124,11 @@ const char* persisting_version(void);
  *    that often in the background.
  *  - max_wal_size (bytes > 0, default 100 MiB): past it, an append flushes,
  *    which empties the WAL.
+ *  - enable_metrics (bool, default false): record this bucket's Prometheus
+ *    metrics (see persisting_metrics_text), labelled by bucket_id and path.
+ *  - metrics_address (string, e.g. "127.0.0.1:9464", default none): also serve
+ *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
+ *    one server per address for the life of the process.
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.
@@ -175,6 +180,11 @@ int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_
  * buffer_count, storage_path, dataset_path, version, ...). *out_json is owned by
  * the caller: free it with persisting_string_free(). */
 int persisting_stats(uint64_t handle, char** out_json, PersistingError* error);
+
+/* Metrics of every bucket opened with enable_metrics, in the Prometheus text
+ * exposition format. *out_text is owned by the caller: free it with
+ * persisting_string_free(). */
+int persisting_metrics_text(char** out_text, PersistingError* error);
 
 #ifdef __cplusplus
 }

@@ -140,7 +140,7 @@ static void make_array(struct ArrowArray* out, int64_t first, int64_t n) {
 static uint64_t open_bucket(const char* path) {
   PersistingError err = {0};
   uint64_t h = 0;
-  int rc = persisting_open(path, "{\"bucket_id\": 7, \"flush_threshold\": 1000}", &h, &err);
+  int rc = persisting_open(path, "{\"bucket_id\": 7, \"flush_threshold\": 1000, \"enable_metrics\": true}", &h, &err);
   CHECK(rc == PERSISTING_OK, "open %s: %d %s", path, rc, err.message ? err.message : "");
   persisting_error_release(&err);
   return h;
@@ -249,6 +249,12 @@ int main(void) {
   CHECK(stats && strstr(stats, "\"total_count\":300") && strstr(stats, "\"bucket_id\":7"), "stats: %s", stats);
   printf("  stats: %s\n", stats);
   persisting_string_free(stats);
+
+  char* metrics = NULL;
+  CHECK(persisting_metrics_text(&metrics, &err) == PERSISTING_OK, "metrics_text");
+  CHECK(metrics && strstr(metrics, "persisting_records_total{bucket=\"7\""), "metrics: %s", metrics);
+  CHECK(metrics && strstr(metrics, "# TYPE persisting_flush_duration_seconds histogram"), "metrics: %s", metrics);
+  persisting_string_free(metrics);
 
   /* bad calls: each an error with a message, none a crash */
   struct ArrowSchema schema;
