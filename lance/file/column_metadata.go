@@ -19,7 +19,8 @@ type pageInfo struct {
 	bufSizes   []uint64
 	length     uint64
 	priority   uint64
-	encoding   *arrayEncoding
+	encoding   *arrayEncoding // 2.0 pages
+	layout     *pageLayout    // 2.1+ pages
 }
 
 type columnMetadata struct {
@@ -138,11 +139,14 @@ func decodePage(b []byte, dataEnd uint64) (pageInfo, error) {
 	if err != nil {
 		return p, err
 	}
-	if url != typeURLArrayEncoding {
-		// 2.1+ pages carry "/lance.encodings21.PageLayout".
+	switch url {
+	case typeURLArrayEncoding:
+		p.encoding, err = decodeArrayEncoding(val, 0)
+	case typeURLPageLayout:
+		p.layout, err = decodePageLayout(val)
+	default:
 		return p, fmt.Errorf("lance file: unsupported page encoding %q", url)
 	}
-	p.encoding, err = decodeArrayEncoding(val, 0)
 	return p, err
 }
 

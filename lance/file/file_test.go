@@ -203,6 +203,12 @@ func (r *Reader) encodingsUsed() map[string]bool {
 // checkGoRead opens path and compares full and partial reads with want.
 func checkGoRead(t *testing.T, path string, sch *arrow.Schema, want []arrow.Array) *Reader {
 	t.Helper()
+	return checkGoReadVersion(t, path, sch, want, 0)
+}
+
+// checkGoReadVersion is checkGoRead for a file of version 2.minor.
+func checkGoReadVersion(t *testing.T, path string, sch *arrow.Schema, want []arrow.Array, minor uint32) *Reader {
+	t.Helper()
 	r, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +218,7 @@ func checkGoRead(t *testing.T, path string, sch *arrow.Schema, want []arrow.Arra
 	if r.NumRows() != n {
 		t.Fatalf("NumRows %d want %d", r.NumRows(), n)
 	}
-	if ma, mi := r.Version(); ma != 2 || mi != 0 {
+	if ma, mi := r.Version(); ma != 2 || mi != minor {
 		t.Fatalf("version %d.%d", ma, mi)
 	}
 	fields, err := r.Schema()

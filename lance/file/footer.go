@@ -86,6 +86,8 @@ func fileVersion(major, minor uint16) (uint32, uint32, error) {
 		return 2, 0, nil
 	case major == 0:
 		return 0, uint32(minor), fmt.Errorf("lance file: legacy file version 0.%d (Lance v1 format) not supported", minor)
+	case major == 2 && (minor == 1 || minor == 2):
+		return 2, uint32(minor), nil
 	case major == 2:
 		return 2, uint32(minor), fmt.Errorf("lance file: file version 2.%d not supported yet", minor)
 	}

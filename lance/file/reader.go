@@ -38,8 +38,8 @@ type column struct {
 // load, so a corrupt footer cannot make it allocate without limit.
 const maxMetadataBytes = 1 << 30
 
-// Open opens the Lance file at path and reads its metadata. Files of version
-// 2.1 and later are rejected for now.
+// Open opens the Lance file at path and reads its metadata. File versions
+// 2.0, 2.1 and 2.2 are supported.
 func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -282,9 +282,17 @@ func (c *column) spans(offset, limit int64) ([]pageSpan, error) {
 }
 
 func (r *Reader) readColumn(c *column, dt arrow.DataType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	if r.minor >= 1 {
+		return r.readColumn21(c, dt, offset, limit, alloc)
+	}
 	spans, err := c.spans(offset, limit)
 	if err != nil {
 		return nil, err
+	}
+	for _, s := range spans {
+		if s.page.encoding == nil {
+			return nil, fmt.Errorf("2.1+ page layout in a 2.0 file")
+		}
 	}
 	switch dt.ID() {
 	case arrow.BOOL:

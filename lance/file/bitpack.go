@@ -1,0 +1,162 @@
+package file
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// FastLanes bit-packing, as Lance 2.1+ stores it (rust/compression/bitpacking,
+// a copy of the fastlanes crate). Values are unsigned words of T bits
+// (T = 8, 16, 32, 64; signed data is packed as its bit pattern) in blocks of
+// 1024. A block packed at width W (0..T) takes W*1024/T words of T bits. With
+// LANES = 1024/T, lane l owns the words packed[LANES*k + l], k = 0..W-1; the
+// concatenation of their bits (LSB first) holds, for row r = 0..T-1, the
+// value with index FL_ORDER[r/8]*16 + (r%8)*128 + l in bits [r*W, r*W+W).
+
+var flOrder = [8]int{0, 4, 2, 6, 1, 5, 3, 7}
+
+// packedWords is the number of T-bit words of a block packed at width w.
+func packedWords(t, w int) int { return w * 1024 / t }
+
+func readWord(b []byte, t, i int) uint64 {
+	switch t {
+	case 8:
+		return uint64(b[i])
+	case 16:
+		return uint64(binary.LittleEndian.Uint16(b[2*i:]))
+	case 32:
+		return uint64(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return binary.LittleEndian.Uint64(b[8*i:])
+}
+
+func putWord(b []byte, t, i int, v uint64) {
+	switch t {
+	case 8:
+		b[i] = byte(v)
+	case 16:
+		binary.LittleEndian.PutUint16(b[2*i:], uint16(v))
+	case 32:
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+	default:
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+}
+
+// unpackBlock unpacks one block of 1024 t-bit values packed at width w from
+// packed (exactly packedWords(t, w)*t/8 bytes) into out (1024*t/8 bytes,
+// little-endian).
+func unpackBlock(t, w int, packed, out []byte) error {
+	if t != 8 && t != 16 && t != 32 && t != 64 {
+		return fmt.Errorf("bit-packing word size %d not supported", t)
+	}
+	if w < 0 || w > t {
+		return fmt.Errorf("bit width %d out of range for %d-bit values", w, t)
+	}
+	if len(packed) < packedWords(t, w)*t/8 || len(out) < 1024*t/8 {
+		return fmt.Errorf("bit-packed block truncated")
+	}
+	if w == 0 {
+		clear(out[:1024*t/8])
+		return nil
+	}
+	lanes := 1024 / t
+	var words [1024]uint64
+	nw := packedWords(t, w)
+	for i := 0; i < nw; i++ {
+		words[i] = readWord(packed, t, i)
+	}
+	mask := uint64(1)<<uint(w) - 1
+	if w == 64 {
+		mask = ^uint64(0)
+	}
+	for lane := 0; lane < lanes; lane++ {
+		for row := 0; row < t; row++ {
+			bit := row * w
+			k, shift := bit/t, bit%t
+			v := words[lanes*k+lane] >> uint(shift)
+			if shift+w > t {
+				v |= words[lanes*(k+1)+lane] << uint(t-shift)
+			}
+			idx := flOrder[row/8]*16 + (row%8)*128 + lane
+			putWord(out, t, idx, v&mask)
+		}
+	}
+	return nil
+}
+
+// unpackInline decodes InlineBitpacking data holding n t-bit values: one or
+// more blocks, each a t-bit word holding the width W followed by the W*1024/t
+// packed words; the last block is zero-padded to 1024 values.
+func unpackInline(t int, src []byte, n int) ([]byte, error) {
+	if t != 8 && t != 16 && t != 32 && t != 64 {
+		return nil, fmt.Errorf("bit-packing word size %d not supported", t)
+	}
+	wb := t / 8
+	blocks := (n + 1023) / 1024
+	if n < 0 || blocks > len(src)/wb+1 {
+		return nil, fmt.Errorf("bit-packed data too short for %d values", n)
+	}
+	out := make([]byte, blocks*1024*wb)
+	pos := 0
+	for b := 0; b < blocks; b++ {
+		if len(src)-pos < wb {
+			return nil, fmt.Errorf("bit-packed data truncated")
+		}
+		w := readWord(src[pos:], t, 0)
+		pos += wb
+		if w > uint64(t) {
+			return nil, fmt.Errorf("bit width %d out of range for %d-bit values", w, t)
+		}
+		size := packedWords(t, int(w)) * wb
+		if len(src)-pos < size {
+			return nil, fmt.Errorf("bit-packed data truncated")
+		}
+		if err := unpackBlock(t, int(w), src[pos:pos+size], out[b*1024*wb:]); err != nil {
+			return nil, err
+		}
+		pos += size
+	}
+	return out[:n*wb], nil
+}
+
+// unpackOutOfLine decodes OutOfLineBitpacking data: n t-bit values packed at
+// the constant width w in headerless blocks of 1024. A final partial block of
+// r values is either one more padded block or, when the buffer holds exactly
+// r more words, stored raw.
+func unpackOutOfLine(t, w int, src []byte, n int) ([]byte, error) {
+	if t != 8 && t != 16 && t != 32 && t != 64 {
+		return nil, fmt.Errorf("bit-packing word size %d not supported", t)
+	}
+	if w < 0 || w > t {
+		return nil, fmt.Errorf("bit width %d out of range for %d-bit values", w, t)
+	}
+	wb := t / 8
+	full, tail := n/1024, n%1024
+	per := packedWords(t, w) * wb
+	if n < 0 || (per > 0 && full > len(src)/per) || (per == 0 && n > 1<<30) {
+		return nil, fmt.Errorf("bit-packed data too short for %d values", n)
+	}
+	out := make([]byte, (full+1)*1024*wb)
+	pos := 0
+	for b := 0; b < full; b++ {
+		if err := unpackBlock(t, w, src[pos:], out[b*1024*wb:]); err != nil {
+			return nil, err
+		}
+		pos += per
+	}
+	if tail > 0 {
+		rest := src[pos:]
+		switch {
+		case len(rest) == tail*wb:
+			copy(out[full*1024*wb:], rest)
+		case len(rest) >= per:
+			if err := unpackBlock(t, w, rest, out[full*1024*wb:]); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("bit-packed tail of %d bytes fits neither %d raw nor a packed block", len(rest), tail)
+		}
+	}
+	return out[:n*wb], nil
+}

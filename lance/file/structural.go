@@ -1,0 +1,553 @@
+package file
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
+)
+
+// Reading 2.1+ ("structural") pages. Each page is decoded, for the rows a
+// read needs, into a span21: the repetition and definition levels of those
+// rows and their visible values (see structural_assemble.go for turning
+// spans into Arrow arrays). Layers are listed innermost first:
+//
+//	layer               def levels used
+//	ALL_VALID_ITEM      0
+//	ALL_VALID_LIST      0
+//	NULLABLE_ITEM       1  (null item / struct)
+//	NULLABLE_LIST       1  (null list)
+//	EMPTYABLE_LIST      1  (empty list)
+//	NULL_AND_EMPTY_LIST 2  (null list, then empty list)
+//
+// A def level of 0 is a valid value; layer k's levels start after those of
+// layers 0..k-1. The rep level of an entry is the number of list layers that
+// start a new list there (max = a new row). Null and empty lists take one
+// entry without a value slot ("invisible": def above the levels of the item
+// layers below the first list).
+
+type span21 struct {
+	rows     int
+	layers   []repDefLayer
+	rep, def []uint16 // nil when absent (all zero)
+	vals     *block   // visible values; nil when every visible value is null
+	nVis     int      // number of visible values
+}
+
+// maxVisibleDef is the highest def level of a visible entry: the levels
+// used by the layers below the first list layer.
+func maxVisibleDef(layers []repDefLayer) uint16 {
+	var m uint16
+	for _, l := range layers {
+		if l.isList() {
+			break
+		}
+		m += l.defLevels()
+	}
+	return m
+}
+
+func maxRep(layers []repDefLayer) uint16 {
+	var m uint16
+	for _, l := range layers {
+		if l.isList() {
+			m++
+		}
+	}
+	return m
+}
+
+// readBuf reads buffer i of page p whole.
+func (r *Reader) readBuf(p *pageInfo, i int) ([]byte, error) {
+	if i >= len(p.bufOffsets) {
+		return nil, fmt.Errorf("page has %d buffers, need buffer %d", len(p.bufOffsets), i)
+	}
+	return r.readPart(p, i, 0, int64(p.bufSizes[i]))
+}
+
+// readPart reads n bytes at off within buffer i of page p.
+func (r *Reader) readPart(p *pageInfo, i int, off, n int64) ([]byte, error) {
+	if i >= len(p.bufOffsets) {
+		return nil, fmt.Errorf("page has %d buffers, need buffer %d", len(p.bufOffsets), i)
+	}
+	size := int64(p.bufSizes[i])
+	if off < 0 || n < 0 || off > size || n > size-off {
+		return nil, fmt.Errorf("range [%d, +%d) outside page buffer %d of %d bytes", off, n, i, size)
+	}
+	if n > maxMetadataBytes {
+		return nil, fmt.Errorf("page buffer region of %d bytes too large", n)
+	}
+	b := make([]byte, n)
+	if n == 0 {
+		return b, nil
+	}
+	if _, err := r.f.ReadAt(b, int64(p.bufOffsets[i])+off); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// decodeSpan21 decodes page rows [s.from, s.to).
+func (r *Reader) decodeSpan21(s pageSpan) (*span21, error) {
+	L := s.page.layout
+	if L == nil {
+		return nil, fmt.Errorf("2.0 page encoding in a %d.%d file", r.major, r.minor)
+	}
+	var sp *span21
+	var err error
+	switch L.kind {
+	case layoutMiniBlock:
+		sp, err = r.miniBlockSpan(s.page, L, int(s.from), int(s.to))
+	case layoutConstant:
+		sp, err = r.constantSpan(s.page, L, int(s.from), int(s.to))
+	case layoutFullZip:
+		sp, err = r.fullZipSpan(s.page, L, int(s.from), int(s.to))
+	default:
+		return nil, fmt.Errorf("page layout %s is not supported", L.name())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", L.describe(), err)
+	}
+	return sp, nil
+}
+
+func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span21, error) {
+	if L.valueComp == nil {
+		return nil, fmt.Errorf("mini-block layout without value compression")
+	}
+	if L.numBuffers > 64 {
+		return nil, fmt.Errorf("%d buffers per chunk not supported", L.numBuffers)
+	}
+	if len(p.bufOffsets) < 2 {
+		return nil, fmt.Errorf("mini-block page with %d buffers", len(p.bufOffsets))
+	}
+	meta, err := r.readBuf(p, 0)
+	if err != nil {
+		return nil, err
+	}
+	chunks, err := parseChunkMeta(meta, L.largeChunk, L.numItems)
+	if err != nil {
+		return nil, err
+	}
+	var dict *block
+	if L.dict != nil {
+		if L.numDictItems > maxBlockValues {
+			return nil, fmt.Errorf("dictionary of %d items too large", L.numDictItems)
+		}
+		db, err := r.readBuf(p, 2)
+		if err != nil {
+			return nil, err
+		}
+		if dict, err = decodeBlock(L.dict, db, int(L.numDictItems)); err != nil {
+			return nil, fmt.Errorf("dictionary: %w", err)
+		}
+	}
+	hasRep := L.repComp != nil
+	first, last := 0, len(chunks)
+	if !hasRep {
+		if uint64(to) > L.numItems {
+			return nil, fmt.Errorf("page holds %d items, need %d", L.numItems, to)
+		}
+		first = sort.Search(len(chunks), func(i int) bool { return chunks[i].start+chunks[i].items > from })
+		last = sort.Search(len(chunks), func(i int) bool { return chunks[i].start >= to })
+	}
+	sp := &span21{rows: to - from, layers: L.layers}
+	if first >= last {
+		if to > from {
+			return nil, fmt.Errorf("no chunk holds rows [%d, %d)", from, to)
+		}
+		sp.vals = &block{}
+		return sp, nil
+	}
+	base := chunks[first].off
+	end := chunks[last-1].off + chunks[last-1].size
+	data, err := r.readPart(p, 1, base, end-base)
+	if err != nil {
+		return nil, err
+	}
+	var rep, def []uint16
+	parts := make([]*block, 0, last-first)
+	for i := first; i < last; i++ {
+		c := chunks[i]
+		ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
+		if err != nil {
+			return nil, fmt.Errorf("chunk %d: %w", i, err)
+		}
+		if hasRep && ch.rep == nil || L.defComp != nil && ch.def == nil {
+			return nil, fmt.Errorf("chunk %d lacks levels", i)
+		}
+		if !hasRep && ch.def != nil && len(ch.def) != c.items {
+			return nil, fmt.Errorf("chunk %d has %d levels for %d values", i, len(ch.def), c.items)
+		}
+		rep = append(rep, ch.rep...)
+		def = append(def, ch.def...)
+		parts = append(parts, ch.vals)
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
+	}
+	if L.defComp == nil {
+		def = nil
+	}
+	if !hasRep {
+		lo, hi := from-chunks[first].start, to-chunks[first].start
+		if def != nil {
+			def = def[lo:hi]
+		}
+		vals = vals.slice(lo, hi)
+		sp.def, sp.nVis = def, hi-lo
+	} else {
+		if def != nil && len(def) != len(rep) {
+			return nil, fmt.Errorf("%d repetition levels but %d definition levels", len(rep), len(def))
+		}
+		lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from, to)
+		if err != nil {
+			return nil, err
+		}
+		if itHi > vals.n {
+			return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
+		}
+		sp.rep = rep[lvLo:lvHi]
+		if def != nil {
+			sp.def = def[lvLo:lvHi]
+		}
+		vals = vals.slice(itLo, itHi)
+		sp.nVis = itHi - itLo
+	}
+	if dict != nil {
+		if vals, err = gatherDict(dict, vals, itemValidity(sp)); err != nil {
+			return nil, err
+		}
+	}
+	sp.vals = vals
+	return sp, nil
+}
+
+// rowsToLevels maps rows [from, to) of a page with repetition to the range
+// of level entries and of visible items holding them.
+func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, lvHi, itLo, itHi int, err error) {
+	mr := maxRep(layers)
+	mv := maxVisibleDef(layers)
+	row, item := -1, 0
+	lvLo, lvHi = -1, len(rep)
+	for i, r := range rep {
+		if r > mr {
+			return 0, 0, 0, 0, fmt.Errorf("repetition level %d above maximum %d", r, mr)
+		}
+		if r == mr {
+			row++
+			if row == from {
+				lvLo, itLo = i, item
+			}
+			if row == to {
+				lvHi, itHi = i, item
+				return lvLo, lvHi, itLo, itHi, nil
+			}
+		} else if i == 0 {
+			return 0, 0, 0, 0, fmt.Errorf("page does not start a row")
+		}
+		if def == nil || def[i] <= mv {
+			item++
+		}
+	}
+	if row+1 != to || (lvLo < 0 && to > from) {
+		return 0, 0, 0, 0, fmt.Errorf("page holds %d rows, need [%d, %d)", row+1, from, to)
+	}
+	if to == from {
+		return 0, 0, 0, 0, nil
+	}
+	return lvLo, lvHi, itLo, item, nil
+}
+
+// itemValidity reports, for each visible value of sp, whether it is valid.
+func itemValidity(sp *span21) []bool {
+	if sp.def == nil {
+		return nil
+	}
+	mv := maxVisibleDef(sp.layers)
+	out := make([]bool, 0, sp.nVis)
+	for _, d := range sp.def {
+		if d <= mv {
+			out = append(out, d == 0)
+		}
+	}
+	return out
+}
+
+// gatherDict replaces dictionary indices by the dictionary's values. Null
+// slots may hold any index; they get an empty / zero value.
+func gatherDict(dict, idx *block, valid []bool) (*block, error) {
+	if !idx.fixedWidth() || idx.bits%8 != 0 || idx.bits > 64 {
+		return nil, fmt.Errorf("dictionary indices of %d bits", idx.bits)
+	}
+	ib := idx.bits
+	n := idx.n
+	get := func(i int) (uint64, bool) {
+		v := readWord(idx.data, ib, i)
+		if v >= uint64(dict.n) {
+			return 0, false
+		}
+		return v, true
+	}
+	check := func(i int, ok bool) error {
+		if !ok && (valid == nil || i >= len(valid) || valid[i]) {
+			return fmt.Errorf("dictionary index %d out of range (%d items)", readWord(idx.data, ib, i), dict.n)
+		}
+		return nil
+	}
+	if dict.fixedWidth() {
+		if dict.bits%8 != 0 {
+			return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)
+		}
+		w := dict.bits / 8
+		out := make([]byte, n*w)
+		for i := 0; i < n; i++ {
+			v, ok := get(i)
+			if err := check(i, ok); err != nil {
+				return nil, err
+			}
+			if ok {
+				copy(out[i*w:], dict.data[int(v)*w:int(v+1)*w])
+			}
+		}
+		return &block{n: n, bits: dict.bits, data: out}, nil
+	}
+	out := &block{n: n, offs: make([]uint64, n+1)}
+	var total uint64
+	for i := 0; i < n; i++ {
+		v, ok := get(i)
+		if err := check(i, ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			total += dict.offs[v+1] - dict.offs[v]
+		}
+		out.offs[i+1] = total
+	}
+	if total > maxMetadataBytes {
+		return nil, fmt.Errorf("dictionary expands to %d bytes", total)
+	}
+	data := make([]byte, 0, total)
+	for i := 0; i < n; i++ {
+		if v, ok := get(i); ok {
+			data = append(data, dict.data[dict.offs[v]:dict.offs[v+1]]...)
+		}
+	}
+	out.data = data
+	return out, nil
+}
+
+// concatBlocks joins chunk results into one block.
+func concatBlocks(parts []*block) (*block, error) {
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	out := &block{bits: parts[0].bits, dim: parts[0].dim, itemBits: parts[0].itemBits}
+	var total, nbytes int
+	anyValid := false
+	for _, p := range parts {
+		if p.bits != out.bits || p.dim != out.dim {
+			return nil, fmt.Errorf("chunks decode to different value widths (%d, %d bits)", out.bits, p.bits)
+		}
+		total += p.n
+		nbytes += len(p.data)
+		anyValid = anyValid || p.itemValid != nil
+	}
+	out.n = total
+	switch {
+	case out.bits == 0:
+		out.offs = make([]uint64, 1, total+1)
+		out.data = make([]byte, 0, nbytes)
+		for _, p := range parts {
+			base := uint64(len(out.data))
+			for _, o := range p.offs[1:] {
+				out.offs = append(out.offs, base+o)
+			}
+			out.data = append(out.data, p.data...)
+		}
+	case out.bits%8 == 0:
+		out.data = make([]byte, 0, nbytes)
+		for _, p := range parts {
+			out.data = append(out.data, p.data[:p.n*p.bits/8]...)
+		}
+	default:
+		out.data = make([]byte, (total*out.bits+7)/8)
+		pos := 0
+		for _, p := range parts {
+			bitutil.CopyBitmap(p.data, 0, p.n*p.bits, out.data, pos)
+			pos += p.n * p.bits
+		}
+	}
+	if anyValid {
+		d := out.dim
+		out.itemValid = make([]byte, (total*d+7)/8)
+		pos := 0
+		for _, p := range parts {
+			if p.itemValid != nil {
+				bitutil.CopyBitmap(p.itemValid, 0, p.n*d, out.itemValid, pos)
+			} else {
+				bitutil.SetBitsTo(out.itemValid, int64(pos), int64(p.n*d), true)
+			}
+			pos += p.n * d
+		}
+	}
+	return out, nil
+}
+
+// slice returns values [i, j) of b.
+func (b *block) slice(i, j int) *block {
+	if i == 0 && j == b.n {
+		return b
+	}
+	out := &block{n: j - i, bits: b.bits, dim: b.dim, itemBits: b.itemBits}
+	switch {
+	case b.bits == 0:
+		base := b.offs[i]
+		out.offs = make([]uint64, j-i+1)
+		for k := range out.offs {
+			out.offs[k] = b.offs[i+k] - base
+		}
+		out.data = b.data[base:b.offs[j]]
+	case b.bits%8 == 0:
+		w := b.bits / 8
+		out.data = b.data[i*w : j*w]
+	default:
+		out.data = make([]byte, ((j-i)*b.bits+7)/8)
+		bitutil.CopyBitmap(b.data, i*b.bits, (j-i)*b.bits, out.data, 0)
+	}
+	if b.itemValid != nil {
+		out.itemValid = make([]byte, ((j-i)*b.dim+7)/8)
+		bitutil.CopyBitmap(b.itemValid, i*b.dim, (j-i)*b.dim, out.itemValid, 0)
+	}
+	return out
+}
+
+// constantSpan decodes an AllNullLayout (2.1) / ConstantLayout (2.2) page:
+// no buffers (all null, or every value the inline value), or [rep, def]
+// level buffers (u16 LE, or compressed per rep/def_compression).
+func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21, error) {
+	sp := &span21{rows: to - from, layers: L.layers}
+	var inline *block
+	if L.hasInline {
+		w := len(L.inline)
+		if w == 0 || w > 32 {
+			return nil, fmt.Errorf("inline value of %d bytes not supported", w)
+		}
+		inline = &block{n: 1, bits: 8 * w, data: L.inline}
+	}
+	switch len(p.bufOffsets) {
+	case 0:
+		if len(L.layers) == 0 || L.layers[0].isList() || maxRep(L.layers) > 0 {
+			return nil, fmt.Errorf("constant page without levels for layers %v", L.layers)
+		}
+		sp.nVis = sp.rows
+		if inline == nil {
+			// all null: the first (outermost possible) null level
+			sp.def = make([]uint16, sp.rows)
+			lvl := nullLevel(L.layers)
+			if lvl == 0 {
+				return nil, fmt.Errorf("all-null page without a nullable layer")
+			}
+			for i := range sp.def {
+				sp.def[i] = lvl
+			}
+			return sp, nil
+		}
+		sp.vals = repeatBlock(inline, sp.rows)
+		return sp, nil
+	case 2:
+	default:
+		return nil, fmt.Errorf("constant page with %d buffers not supported", len(p.bufOffsets))
+	}
+	levels := func(i int, e *compressive, n uint64) ([]uint16, error) {
+		if p.bufSizes[i] == 0 {
+			return nil, nil
+		}
+		b, err := r.readBuf(p, i)
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			n = uint64(len(b) / 2)
+		}
+		if n > maxBlockValues {
+			return nil, fmt.Errorf("%d levels too many", n)
+		}
+		if e == nil {
+			e = &compressive{kind: compFlat, bits: 16}
+		}
+		return decodeLevels(e, b, int(n))
+	}
+	rep, err := levels(0, L.repComp, L.numRepValues)
+	if err != nil {
+		return nil, fmt.Errorf("repetition levels: %w", err)
+	}
+	def, err := levels(1, L.defComp, L.numDefValues)
+	if err != nil {
+		return nil, fmt.Errorf("definition levels: %w", err)
+	}
+	mv := maxVisibleDef(L.layers)
+	if rep == nil {
+		if def == nil || len(def) < to {
+			return nil, fmt.Errorf("constant page levels do not cover rows [%d, %d)", from, to)
+		}
+		sp.def = def[from:to]
+	} else {
+		if def != nil && len(def) != len(rep) {
+			return nil, fmt.Errorf("%d repetition levels but %d definition levels", len(rep), len(def))
+		}
+		lvLo, lvHi, _, _, err := rowsToLevels(rep, def, L.layers, from, to)
+		if err != nil {
+			return nil, err
+		}
+		sp.rep = rep[lvLo:lvHi]
+		if def != nil {
+			sp.def = def[lvLo:lvHi]
+		}
+	}
+	n := 0
+	for i := 0; i < len(sp.rep) || i < len(sp.def); i++ {
+		if sp.def == nil || sp.def[i] <= mv {
+			n++
+		}
+	}
+	sp.nVis = n
+	if inline != nil {
+		sp.vals = repeatBlock(inline, n)
+	} else {
+		for _, d := range sp.def {
+			if d == 0 {
+				return nil, fmt.Errorf("all-null page with a valid value")
+			}
+		}
+		if sp.def == nil && n > 0 {
+			return nil, fmt.Errorf("all-null page without definition levels")
+		}
+	}
+	return sp, nil
+}
+
+// nullLevel is the def level meaning "null" at the innermost nullable layer.
+func nullLevel(layers []repDefLayer) uint16 {
+	var c uint16
+	for _, l := range layers {
+		if l == layerNullableItem || l == layerNullableList || l == layerNullAndEmptyList {
+			return c + 1
+		}
+		c += l.defLevels()
+	}
+	return 0
+}
+
+func repeatBlock(v *block, n int) *block {
+	w := v.bits / 8
+	out := make([]byte, n*w)
+	for i := 0; i < n; i++ {
+		copy(out[i*w:], v.data[:w])
+	}
+	return &block{n: n, bits: v.bits, data: out}
+}
+
+func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }

@@ -1,0 +1,155 @@
+package file
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Assembling Arrow arrays from decoded 2.1+ spans. Every output buffer is
+// allocated from the caller's allocator.
+
+// readColumn21 reads rows [offset, offset+limit) of a leaf column of a 2.1+
+// file as an array of type dt.
+func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	spans, err := c.spans(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]*span21, 0, len(spans))
+	for _, s := range spans {
+		sp, err := r.decodeSpan21(s)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, sp)
+	}
+	return assembleLeaf(parts, dt, limit, alloc)
+}
+
+// leafBits is the value width of a flat Arrow type: 1 for bool, 0 for
+// string/binary, -1 if unsupported.
+func leafBits(dt arrow.DataType) int {
+	switch dt.ID() {
+	case arrow.BOOL:
+		return 1
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+		return 0
+	}
+	if fw, ok := dt.(arrow.FixedWidthDataType); ok && dt.ID() != arrow.FIXED_SIZE_BINARY && fw.BitWidth() >= 8 && fw.BitWidth()%8 == 0 {
+		return fw.BitWidth()
+	}
+	return -1
+}
+
+// assembleLeaf builds a flat (non-nested) array from spans whose levels have
+// no repetition: one level and one value per row.
+func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allocator) (arrow.Array, error) {
+	bits := leafBits(dt)
+	if bits < 0 {
+		return nil, fmt.Errorf("reading arrow type %s is not supported", dt)
+	}
+	var total int64
+	for _, sp := range parts {
+		for _, l := range sp.layers {
+			if l.isList() {
+				return nil, fmt.Errorf("page has list levels but %s is not a list type", dt)
+			}
+		}
+		if sp.rep != nil || sp.nVis != sp.rows || (sp.def != nil && len(sp.def) != sp.rows) {
+			return nil, fmt.Errorf("page levels do not match its %d rows", sp.rows)
+		}
+		if sp.vals != nil {
+			if sp.vals.n != sp.rows {
+				return nil, fmt.Errorf("page decoded %d values for %d rows", sp.vals.n, sp.rows)
+			}
+			if sp.vals.bits != bits || sp.vals.dim != 0 {
+				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", sp.vals.bits, dt, bits)
+			}
+			if bits == 0 {
+				total += int64(sp.vals.offs[sp.vals.n])
+			}
+		}
+	}
+	validity := newBuffer(alloc, (n+7)/8)
+	defer validity.Release()
+	vb := validity.Bytes()
+	if n > 0 {
+		bitutil.SetBitsTo(vb, 0, n, true)
+	}
+	var nulls int64
+	pos := int64(0)
+	for _, sp := range parts {
+		for i, d := range sp.def {
+			if d != 0 {
+				bitutil.ClearBit(vb, int(pos)+i)
+				nulls++
+			}
+		}
+		pos += int64(sp.rows)
+	}
+	if pos != n {
+		return nil, fmt.Errorf("pages hold %d rows, want %d", pos, n)
+	}
+	var bufs []*memory.Buffer
+	if bits > 0 {
+		values := newBuffer(alloc, (n*int64(bits)+7)/8)
+		defer values.Release()
+		xb := values.Bytes()
+		pos := 0
+		for _, sp := range parts {
+			if sp.vals != nil {
+				if bits == 1 {
+					bitutil.CopyBitmap(sp.vals.data, 0, sp.rows, xb, pos)
+				} else {
+					copy(xb[pos*bits/8:], sp.vals.data[:sp.rows*bits/8])
+				}
+			}
+			pos += sp.rows
+		}
+		bufs = []*memory.Buffer{nil, values}
+	} else {
+		large := dt.ID() == arrow.LARGE_STRING || dt.ID() == arrow.LARGE_BINARY
+		if !large && total > math.MaxInt32 {
+			return nil, fmt.Errorf("%d bytes of values do not fit 32-bit offsets of %s", total, dt)
+		}
+		w := int64(4)
+		if large {
+			w = 8
+		}
+		offsets := newBuffer(alloc, (n+1)*w)
+		values := newBuffer(alloc, total)
+		defer offsets.Release()
+		defer values.Release()
+		ob, xb := offsets.Bytes(), values.Bytes()
+		row := int64(0)
+		var end uint64
+		for _, sp := range parts {
+			for i := 0; i < sp.rows; i++ {
+				if sp.vals != nil {
+					v := sp.vals.data[sp.vals.offs[i]:sp.vals.offs[i+1]]
+					copy(xb[end:], v)
+					end += uint64(len(v))
+				}
+				row++
+				if large {
+					binary.LittleEndian.PutUint64(ob[row*8:], end)
+				} else {
+					binary.LittleEndian.PutUint32(ob[row*4:], uint32(end))
+				}
+			}
+		}
+		bufs = []*memory.Buffer{nil, offsets, values}
+	}
+	if nulls > 0 {
+		bufs[0] = validity
+	}
+	data := array.NewData(dt, int(n), bufs, nil, int(nulls), 0)
+	defer data.Release()
+	return array.MakeFromData(data), nil
+}
