@@ -1,6 +1,7 @@
 package main
 
 /*
+#include <stdlib.h>
 #include "persisting.h"
 
 // Calls a struct's release callback if it still has one: cgo cannot call C
@@ -11,11 +12,19 @@ static void persisting_release_schema(struct ArrowSchema* s) {
 static void persisting_release_array(struct ArrowArray* a) {
   if (a != NULL && a->release != NULL) a->release(a);
 }
+static void persisting_release_stream(struct ArrowArrayStream* s) {
+  if (s != NULL && s->release != NULL) s->release(s);
+}
+static int persisting_stream_get_schema(struct ArrowArrayStream* s, struct ArrowSchema* out) {
+  return s->get_schema(s, out);
+}
 */
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -50,6 +59,66 @@ func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.s
 		defer rec.Release()
 		return b.Append(rec)
 	})
+}
+
+//export persisting_append_stream
+func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStream, cerr *C.PersistingError) C.int {
+	defer C.persisting_release_stream(stream)
+	return guard(cerr, func() error {
+		if stream == nil {
+			return errNullArgument
+		}
+		b, err := lookupBucket(uint64(handle))
+		if err != nil {
+			return err
+		}
+		recs, err := importStream(b, stream)
+		defer releaseRecords(recs)
+		if err != nil {
+			return err
+		}
+		return b.AppendBatches(recs)
+	})
+}
+
+// importStream reads every batch of stream (buffers not copied), checking the
+// stream's schema against the bucket before the first batch is touched.
+func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []arrow.Record, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the stream's arrays do not match its schema: %v", errInvalidArrow, r)
+		}
+	}()
+	if stream.release == nil {
+		return nil, fmt.Errorf("%w: the stream is already released", errInvalidArrow)
+	}
+	cs := (*C.struct_ArrowSchema)(C.calloc(1, C.sizeof_struct_ArrowSchema))
+	defer C.free(unsafe.Pointer(cs))
+	if rc := C.persisting_stream_get_schema(stream, cs); rc != 0 {
+		return nil, fmt.Errorf("%w: the stream's get_schema failed with errno %d", errInvalidArrow, int(rc))
+	}
+	sch, err := cdata.ImportCArrowSchema((*cdata.CArrowSchema)(unsafe.Pointer(cs)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot import the stream's schema: %v", errInvalidArrow, err)
+	}
+	if err := b.CheckSchema(sch); err != nil {
+		return nil, err
+	}
+	rdr, err := cdata.ImportCRecordReader((*cdata.CArrowArrayStream)(unsafe.Pointer(stream)), sch)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot import the Arrow stream: %v", errInvalidArrow, err)
+	}
+	for {
+		rec, err := rdr.Read()
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return recs, fmt.Errorf("%w: reading the Arrow stream: %v", errInvalidArrow, err)
+		}
+		rec.Retain()
+		recs = append(recs, rec)
+	}
 }
 
 //export persisting_read

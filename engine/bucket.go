@@ -111,41 +111,56 @@ func checkNewSchema(s *arrow.Schema) error {
 // append of a bucket without a dataset fixes the schema; later records must
 // match it. When the buffer reaches the flush threshold, Append flushes.
 func (b *Bucket) Append(rec arrow.Record) error {
+	return b.AppendBatches([]arrow.Record{rec})
+}
+
+// AppendBatches appends several records as one unit: all of them or, on any
+// error, none (with a WAL, they are one atomic group of entries).
+func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrClosed
 	}
-	err := b.appendLocked(rec)
+	err := b.appendLocked(recs)
 	if err != nil {
 		b.metrics.failed("append")
 	}
 	return err
 }
 
-func (b *Bucket) appendLocked(rec arrow.Record) error {
-	if b.schema == nil {
-		if err := checkNewSchema(rec.Schema()); err != nil {
+func (b *Bucket) appendLocked(recs []arrow.Record) error {
+	schema := b.schema
+	for _, rec := range recs {
+		if schema == nil {
+			if err := checkNewSchema(rec.Schema()); err != nil {
+				return err
+			}
+			schema = withoutMetadata(rec.Schema())
+		} else if err := checkSchema(schema, rec); err != nil {
 			return err
 		}
-	} else if err := checkSchema(b.schema, rec); err != nil {
-		return err
 	}
-	if rec.NumRows() == 0 {
+	kept := make([]arrow.Record, 0, len(recs))
+	defer func() { releaseAll(kept) }()
+	rows := int64(0)
+	for _, rec := range recs {
+		if rec.NumRows() > 0 {
+			kept = append(kept, withSchema(schema, rec))
+			rows += rec.NumRows()
+		}
+	}
+	if len(kept) == 0 {
 		return nil
 	}
-	schema := b.schema
-	if schema == nil {
-		schema = withoutMetadata(rec.Schema())
-	}
-	rec = withSchema(schema, rec)
-	defer rec.Release()
-	if err := b.logToWAL(rec); err != nil {
+	if err := b.logToWAL(kept); err != nil {
 		return err
 	}
 	b.schema = schema
-	b.buf.add(rec)
-	b.metrics.appended(rec.NumRows(), b.buf.rows, b.walSize())
+	for _, rec := range kept {
+		b.buf.add(rec)
+	}
+	b.metrics.appended(rows, b.buf.rows, b.walSize())
 	if b.buf.rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
 		return b.flushLocked()
 	}
@@ -172,6 +187,7 @@ func (b *Bucket) flushLocked() error {
 		recs[i] = withSchema(b.schema, r)
 	}
 	defer releaseAll(recs)
+	crashAt(crashBeforeCommit)
 	start := time.Now()
 	var opts lance.WriteOptions
 	if b.wal != nil {

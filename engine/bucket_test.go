@@ -363,3 +363,35 @@ func TestUnwritableSchemaRefusedAtAppend(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendBatchesIsOneUnit: a group with one bad record keeps none of them.
+func TestAppendBatchesIsOneUnit(t *testing.T) {
+	for _, withWAL := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wal=%v", withWAL), func(t *testing.T) {
+			b, err := Open(Options{Path: t.TempDir(), WAL: WALOptions{Enabled: withWAL}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			good1 := makeRows(t, memory.DefaultAllocator, 0, 5)
+			good2 := makeRows(t, memory.DefaultAllocator, 5, 5)
+			defer good1.Release()
+			defer good2.Release()
+			bad := array.NewRecord(arrow.NewSchema(testSchema.Fields()[:2], nil), good1.Columns()[:2], 5)
+			defer bad.Release()
+
+			if err := b.AppendBatches([]arrow.Record{good1, bad}); !errors.Is(err, ErrSchemaMismatch) {
+				t.Fatalf("AppendBatches with a bad record = %v", err)
+			}
+			if total, _, _, _ := b.Counts(); total != 0 {
+				t.Fatalf("%d rows kept from a refused group", total)
+			}
+			if err := b.AppendBatches([]arrow.Record{good1, good2}); err != nil {
+				t.Fatal(err)
+			}
+			if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 10)) {
+				t.Fatalf("rows: %v", got)
+			}
+		})
+	}
+}

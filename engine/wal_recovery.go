@@ -103,21 +103,27 @@ func (b *Bucket) syncPolicy() wal.SyncPolicy {
 	return wal.SyncEveryWrite
 }
 
-// logToWAL makes rec durable in the WAL (per the sync policy) before it is
-// buffered; a no-op without a WAL.
-func (b *Bucket) logToWAL(rec arrow.Record) error {
+// logToWAL makes recs durable in the WAL (per the sync policy), one entry
+// each, written as one all-or-nothing group, before they are buffered; a
+// no-op without a WAL.
+func (b *Bucket) logToWAL(recs []arrow.Record) error {
 	if b.wal == nil {
 		return nil
 	}
-	payload, err := encodeWALRecord(rec)
-	if err != nil {
-		return err
+	payloads := make([][]byte, len(recs))
+	for i, rec := range recs {
+		p, err := encodeWALRecord(rec)
+		if err != nil {
+			return err
+		}
+		payloads[i] = p
 	}
-	index, err := b.wal.Write(payload)
+	_, last, err := b.wal.WriteBatch(payloads)
 	if err != nil {
 		return fmt.Errorf("%w: append: %w", ErrWAL, err)
 	}
-	b.walLast = index
+	crashAt(crashAfterWALWrite)
+	b.walLast = last
 	return nil
 }
 
@@ -127,9 +133,11 @@ func (b *Bucket) truncateWAL() {
 	if b.wal == nil {
 		return
 	}
+	crashAt(crashAfterCommit)
 	if err := b.wal.TruncateFront(b.walLast + 1); err != nil {
 		b.opts.Logger("persisting: WAL truncation after flush failed (replay skips the flushed entries): %v", err)
 	}
+	crashAt(crashAfterTruncate)
 }
 
 func (b *Bucket) walOverSize() bool {

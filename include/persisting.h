@@ -154,6 +154,13 @@ int persisting_close(uint64_t handle, PersistingError* error);
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 
+/* Appends every batch of `stream` as one unit: all of them, or on any error
+ * none. The stream's schema is checked against the bucket's before a batch is
+ * read. Ownership: `stream` is moved into the library (its release member is
+ * NULL on return, success or not); the batches' buffers are kept without
+ * copying, as with persisting_append. */
+int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, PersistingError* error);
+
 /* Reads `limit` rows starting at row `offset` (0-based, in append order,
  * across flushed and still-buffered rows); limit < 0 means "to the end".
  * On success `out` is filled with a stream that the caller owns and must

@@ -135,6 +135,57 @@ static void make_array(struct ArrowArray* out, int64_t first, int64_t n) {
   out->children[3] = name;
 }
 
+/* ---- a stream of record batches: rows [first, first + batches*rows) */
+
+struct test_stream {
+  int64_t first, rows;
+  int batches, next;
+  const char* id_format;
+};
+
+static int stream_get_schema(struct ArrowArrayStream* s, struct ArrowSchema* out) {
+  struct test_stream* ts = s->private_data;
+  make_schema(out, ts->id_format);
+  return 0;
+}
+
+static int stream_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) {
+  struct test_stream* ts = s->private_data;
+  if (ts->next == ts->batches) {
+    memset(out, 0, sizeof *out); /* end of stream */
+    return 0;
+  }
+  make_array(out, ts->first + ts->next * ts->rows, ts->rows);
+  ts->next++;
+  return 0;
+}
+
+static const char* stream_get_last_error(struct ArrowArrayStream* s) {
+  (void)s;
+  return NULL;
+}
+
+static int released_streams = 0;
+
+static void stream_release(struct ArrowArrayStream* s) {
+  free(s->private_data);
+  s->release = NULL;
+  released_streams++;
+}
+
+static void make_stream(struct ArrowArrayStream* out, int64_t first, int64_t rows, int batches, const char* id_format) {
+  struct test_stream* ts = calloc(1, sizeof *ts);
+  ts->first = first;
+  ts->rows = rows;
+  ts->batches = batches;
+  ts->id_format = id_format;
+  out->get_schema = stream_get_schema;
+  out->get_next = stream_get_next;
+  out->get_last_error = stream_get_last_error;
+  out->release = stream_release;
+  out->private_data = ts;
+}
+
 /* ---- helpers */
 
 static uint64_t open_bucket(const char* path) {
@@ -239,14 +290,24 @@ int main(void) {
   CHECK(total == 300 && persisted == 200 && buffered == 100, "counts %lld/%lld/%lld", (long long)total,
         (long long)persisted, (long long)buffered);
 
-  CHECK(read_and_check(h, 0, -1, 0) == 300, "read all");
+  /* a stream of three batches is one unit: all or nothing */
+  struct ArrowArrayStream in;
+  make_stream(&in, 300, 10, 3, "u"); /* id as a string: refused before any batch is read */
+  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_ESCHEMA, &err, "mismatching stream");
+  CHECK(in.release == NULL, "a refused stream must still be taken");
+  make_stream(&in, 300, 10, 3, NULL);
+  CHECK(persisting_append_stream(h, &in, &err) == PERSISTING_OK, "append_stream: %s", err.message);
+  CHECK(in.release == NULL, "append_stream did not take the stream");
+  CHECK(persisting_count(h, &total, NULL, NULL, &err) == PERSISTING_OK && total == 330, "count after stream %lld",
+        (long long)total);
+  CHECK(read_and_check(h, 0, -1, 0) == 330, "read all");
   CHECK(read_and_check(h, 150, 100, 150) == 100, "read across flushed and buffered rows");
-  CHECK(read_and_check(h, 290, 50, 290) == 10, "read past the end");
+  CHECK(read_and_check(h, 320, 50, 320) == 10, "read past the end");
   CHECK(read_and_check(h, 5000, 10, 5000) == 0, "read far past the end");
 
   char* stats = NULL;
   CHECK(persisting_stats(h, &stats, &err) == PERSISTING_OK, "stats");
-  CHECK(stats && strstr(stats, "\"total_count\":300") && strstr(stats, "\"bucket_id\":7"), "stats: %s", stats);
+  CHECK(stats && strstr(stats, "\"total_count\":330") && strstr(stats, "\"bucket_id\":7"), "stats: %s", stats);
   printf("  stats: %s\n", stats);
   persisting_string_free(stats);
 
@@ -274,7 +335,7 @@ int main(void) {
   expect_error(persisting_open(path, "{\"enable_wal\": true, \"wal_sync_interval\": -1}", &h2, &err),
                PERSISTING_EINVALID_ARGUMENT, &err, "negative wal_sync_interval");
   expect_error(persisting_open("/proc/version/x", NULL, &h2, &err), PERSISTING_EIO, &err, "path under a file");
-  CHECK(read_and_check(h, 0, -1, 0) == 300, "rows after the bad calls");
+  CHECK(read_and_check(h, 0, -1, 0) == 330, "rows after the bad calls");
 
   /* close flushes; the handle is dead afterwards */
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
@@ -289,13 +350,13 @@ int main(void) {
   /* a new handle on the same path recovers all 300 rows */
   h = open_bucket(path);
   CHECK(persisting_count(h, &total, &persisted, &buffered, &err) == PERSISTING_OK, "count after reopen");
-  CHECK(total == 300 && persisted == 300 && buffered == 0, "after reopen: %lld/%lld/%lld", (long long)total,
+  CHECK(total == 330 && persisted == 330 && buffered == 0, "after reopen: %lld/%lld/%lld", (long long)total,
         (long long)persisted, (long long)buffered);
-  CHECK(read_and_check(h, 0, -1, 0) == 300, "read after reopen");
+  CHECK(read_and_check(h, 0, -1, 0) == 330, "read after reopen");
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close 2");
 
-  /* the five batches handed over (three kept, two refused) were each released once */
-  CHECK(released_arrays == 5 * (1 + NCOLS), "%d arrays released, want exactly 5 batches", released_arrays);
+  /* the eight batches handed over (six kept, two refused) were each released once */
+  CHECK(released_arrays == 8 * (1 + NCOLS), "%d arrays released, want exactly 8 batches", released_arrays);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
