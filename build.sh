@@ -2,6 +2,9 @@
 # Builds libpersisting.so (and the C test program) into build/.
 #   ./build.sh          the library
 #   ./build.sh ctest    the library and build/test_capi
+# The library exports only the persisting_* functions of include/persisting.h:
+# capi/exports.map (a linker version script) hides the Go runtime and cgo glue
+# (tests/header/exports.sh checks it).
 # Environment: GO (default go), CC (default cc), GOFLAGS passes through
 # (e.g. GOEXPERIMENT=cgocheck2 ./build.sh for the strict pointer checks).
 set -euo pipefail
@@ -11,7 +14,11 @@ CC=${CC:-cc}
 OUT=${OUT:-build}
 mkdir -p "$OUT"
 
-"$GO" build -buildmode=c-shared -trimpath -o "$OUT/libpersisting.so" ./capi
+# The external linker runs in a temporary directory, so the script's path must
+# be absolute; -trimpath keeps it (like every -ldflags) out of the binary.
+EXPORTS_MAP="$PWD/capi/exports.map"
+"$GO" build -buildmode=c-shared -trimpath -ldflags "-extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
+  -o "$OUT/libpersisting.so" ./capi
 rm -f "$OUT/libpersisting.h" # cgo's generated header: include/persisting.h is the public one
 
 if [[ "${1:-}" == ctest ]]; then
