@@ -4,8 +4,11 @@ The storage engine is a Go library (``libpersisting.so``) bundled with this
 package and loaded on first use (see ``persisting._native``). The queue
 backends live in :mod:`persisting.queue`::
 
-    from persisting.queue import LanceBackend, register
-    register()   # registers "lance" and "LanceBackend" with pulsing
+    from persisting.queue import LanceBackend, PersistingBackend, register
+    register()   # registers "lance", "LanceBackend", "persisting", "PersistingBackend"
+
+``persisting.metrics_text()`` renders the metrics of every bucket opened with
+``enable_metrics=True`` in the Prometheus text format.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .errors import (  # noqa: E402
     UnsupportedError,
     WALError,
 )
-from .queue import LanceBackend, register  # noqa: E402
+from .queue import LanceBackend, PersistingBackend, register  # noqa: E402
 
 
 def native_version() -> str:
@@ -31,16 +34,26 @@ def native_version() -> str:
     return _native.version()
 
 
+def metrics_text() -> str:
+    """Metrics of every bucket opened with metrics on (in this process), in the
+    Prometheus text exposition format, as ``/metrics`` serves them."""
+    from . import _native
+
+    return _native.metrics_text()
+
+
 __all__ = [
     "__version__",
     "ClosedError",
     "ForkError",
     "InvalidArgumentError",
     "LanceBackend",
+    "PersistingBackend",
     "SchemaError",
     "StorageError",
     "UnsupportedError",
     "WALError",
+    "metrics_text",
     "native_version",
     "register",
 ]

@@ -153,6 +153,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_open": (c_int, [c_char_p, c_char_p, POINTER(c_uint64), POINTER(PersistingError)]),
     "persisting_close": (c_int, [c_uint64, POINTER(PersistingError)]),
     "persisting_append": (c_int, [c_uint64, c_void_p, c_void_p, POINTER(PersistingError)]),
+    "persisting_append_stream": (c_int, [c_uint64, c_void_p, POINTER(PersistingError)]),
     "persisting_read": (c_int, [c_uint64, c_int64, c_int64, c_void_p, POINTER(PersistingError)]),
     "persisting_schema": (c_int, [c_uint64, c_void_p, POINTER(PersistingError)]),
     "persisting_flush": (c_int, [c_uint64, POINTER(PersistingError)]),
@@ -161,6 +162,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         [c_uint64, POINTER(c_int64), POINTER(c_int64), POINTER(c_int64), POINTER(PersistingError)],
     ),
     "persisting_stats": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_metrics_text": (c_int, [POINTER(c_void_p), POINTER(PersistingError)]),
 }
 
 # ---- loading ------------------------------------------------------------------
@@ -325,6 +327,20 @@ def stats(handle: int) -> dict[str, Any]:
     return json.loads(text.decode("utf-8"))
 
 
+def metrics_text() -> str:
+    """``persisting_metrics_text``: the metrics of every bucket opened with
+    metrics on, in the Prometheus text exposition format."""
+    out = c_void_p(None)
+    _call("metrics_text", "persisting_metrics_text", byref(out))
+    if not out.value:
+        return ""
+    try:
+        text = ctypes.string_at(out.value)
+    finally:
+        _lib.persisting_string_free(out)
+    return text.decode("utf-8")
+
+
 def append(handle: int, batch: Any) -> None:
     """``persisting_append`` of one record batch, zero-copy.
 
@@ -343,6 +359,19 @@ def append(handle: int, batch: Any) -> None:
         # The library always moves the array; if a buggy build did not, the
         # capsule's destructor still releases it. Keep both alive until here.
         del schema_capsule, array_capsule
+
+
+def append_stream(handle: int, data: Any) -> None:
+    """``persisting_append_stream``: every batch of ``data`` as one unit (all or
+    none), zero-copy. ``data`` has ``__arrow_c_stream__`` (a
+    ``pyarrow.RecordBatchReader`` or ``Table``, a polars frame, ...). The library
+    moves the stream out of its capsule; the capsule frees the empty shell."""
+    capsule = data.__arrow_c_stream__()
+    stream_ptr = _capsule_pointer(capsule, b"arrow_array_stream")
+    try:
+        _call("append", "persisting_append_stream", c_uint64(handle), c_void_p(stream_ptr))
+    finally:
+        del capsule
 
 
 def read(handle: int, offset: int, limit: int) -> Any:
@@ -385,12 +414,14 @@ __all__ = [
     "ArrowSchema",
     "PersistingError",
     "append",
+    "append_stream",
     "close_bucket",
     "count",
     "flush",
     "is_loaded",
     "lib",
     "library_path",
+    "metrics_text",
     "open_bucket",
     "read",
     "schema",

@@ -20,7 +20,15 @@ without copying. The engine buffers rows and writes a new Lance version every
 engine's buffer and records still in the Python list as one log, in append
 order, with contiguous 0-based offsets.
 
-Schema rules (a ``LanceBackend`` bucket has one fixed schema):
+``PersistingBackend`` is the same bucket with the engine's write-ahead log and
+metrics switched on by options. With ``enable_wal=True`` a record does not wait
+in the Python list: ``put`` hands it to the engine at once (puts that arrive
+while an engine call runs are gathered into the next call) and returns once the
+engine has logged it in ``{storage_path}/wal`` (fsynced before returning when
+``wal_sync_interval=0``). A process killed without ``flush()`` loses nothing
+acknowledged: reopening the path replays it, exactly once, at the same offsets.
+
+Schema rules (a bucket has one fixed schema; both backends share them):
 
 - The first record names the fields; a later record with a field that is not
   in the schema is refused (:class:`SchemaError`); a missing field is stored as
@@ -51,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import numbers
 import os
 import threading
@@ -64,6 +73,7 @@ from .errors import ClosedError, SchemaError, StorageError, WALError
 
 __all__ = [
     "LanceBackend",
+    "PersistingBackend",
     "StorageError",
     "SchemaError",
     "WALError",
@@ -211,26 +221,55 @@ def _check_range(limit: Any, offset: Any) -> tuple[int | None, int]:
 
 
 # ---- one bucket: the synchronous core -----------------------------------------------
+class _Group:
+    """The records accepted between two engine calls: one ``persisting_append``.
+
+    A write-through bucket hands all pending records to the engine in one call
+    and marks their group done (or failed) afterwards; every ``put`` whose
+    record was in the group returns (or raises) then. ``done`` and ``error``
+    are written under the bucket's locks before the draining call returns.
+    """
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: BaseException | None = None
+
+
 class _Bucket:
     """Engine handle plus the Python-side list of records not yet appended.
 
     Thread-safe. Lock order: ``_engine_lock`` (serialises appends, flushes and
     close, so batches reach the engine in put order) before ``_state_lock``
     (guards the counters and lists below; held only for short, non-blocking
-    work). Kept apart from ``LanceBackend`` so a ``weakref.finalize`` can flush
-    and close it when the backend is collected or the interpreter exits.
+    work). Kept apart from the backend object so a ``weakref.finalize`` can
+    flush and close it when the backend is collected or the interpreter exits.
+
+    Two ways to write:
+
+    - batching (``write_through=False``, LanceBackend; PersistingBackend without
+      WAL): records wait in ``_pending`` until ``batch_size`` of them make one
+      engine call. A failed call puts them back, to be retried.
+    - write-through (PersistingBackend with WAL): every put waits until its
+      record went to the engine (and so to the WAL). Records accepted while a
+      call is in flight form the next group, written by the next single call
+      (group commit). A failed call drops its records and fails their puts:
+      nothing unacknowledged lingers to be written later.
     """
 
-    def __init__(self, storage_path: str, bucket_id: int, batch_size: int, flush_threshold: int):
+    def __init__(self, storage_path: str, bucket_id: int, batch_size: int, flush_threshold: int,
+                 engine_options: dict[str, Any] | None = None, write_through: bool = False):
         self.storage_path = storage_path
         self.bucket_id = bucket_id
         self.batch_size = batch_size
         self.flush_threshold = flush_threshold
+        self.write_through = write_through
         self._engine_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._handle = _native.open_bucket(
-            storage_path, {"bucket_id": bucket_id, "flush_threshold": flush_threshold}
-        )
+        options = {"bucket_id": bucket_id, "flush_threshold": flush_threshold}
+        options.update(engine_options or {})
+        self._handle = _native.open_bucket(storage_path, options)
         self.closed = False
         try:
             schema = _native.schema(self._handle)
@@ -249,6 +288,7 @@ class _Bucket:
         self._committed = total  # rows the engine holds (as far as Python knows)
         self._inflight: list[dict] = []  # records being appended right now
         self._pending: list[dict] = []  # accepted records not yet appended
+        self._group = _Group()  # the group the pending records belong to
         self.last_error: BaseException | None = None  # last failed append
 
     # -- accepting records ---------------------------------------------------------
@@ -306,8 +346,8 @@ class _Bucket:
                 )
         return dict(record), resolved
 
-    def accept(self, records: list, refuse_when_stuck: bool = True) -> int:
-        """Validates ``records`` as one unit and queues them; returns the queue length.
+    def accept(self, records: list, refuse_when_stuck: bool = True) -> _Group:
+        """Validates ``records`` as one unit and queues them; returns their group.
 
         Nothing is queued when any record is refused.
         """
@@ -331,7 +371,7 @@ class _Bucket:
                 accepted.append(copy)
             self._fields = fields
             self._pending.extend(accepted)
-            return len(self._pending)
+            return self._group
 
     # -- appending -------------------------------------------------------------------
     def should_drain(self) -> bool:
@@ -370,14 +410,45 @@ class _Bucket:
             out.append(pa.field(name, dtype, nullable=True))
         return pa.schema(out)
 
-    def _append_batch(self, batch: pa.RecordBatch) -> None:
-        _native.append(self._handle, batch)
+    def _append_batch(self, batch: pa.RecordBatch | list[pa.RecordBatch]) -> None:
+        """One engine call (engine lock held): ``persisting_append`` for a batch,
+        ``persisting_append_stream`` for a list of them (one all-or-nothing unit)."""
+        if isinstance(batch, list):
+            rows = sum(b.num_rows for b in batch)
+            first = batch[0]
+            call = lambda: _native.append_stream(  # noqa: E731
+                self._handle, pa.RecordBatchReader.from_batches(first.schema, batch))
+        else:
+            rows, first = batch.num_rows, batch
+            call = lambda: _native.append(self._handle, batch)  # noqa: E731
+        try:
+            call()
+        except BaseException as exc:
+            # The engine keeps an appended batch (in its buffer and WAL) even
+            # when the automatic flush that followed failed: then the rows are
+            # stored, and putting them back for a retry would store them twice.
+            if not self._engine_took(rows):
+                raise
+            logger.warning(
+                "bucket %s: the engine stored %d records but then reported: %s "
+                "(the next flush retries writing them to Lance)",
+                self.storage_path, rows, exc,
+            )
         if self._schema is None:
-            schema = _native.schema(self._handle) or batch.schema
+            schema = _native.schema(self._handle) or first.schema
             with self._state_lock:
                 self._schema = schema
                 self._fields = {f.name: f.type for f in schema}
                 self._required = _required(schema)
+
+    def _engine_took(self, rows: int) -> bool:
+        """After a failed append: whether the engine holds the ``rows`` anyway."""
+        try:
+            total, _, _ = _native.count(self._handle)
+        except BaseException:
+            return False
+        with self._state_lock:
+            return total == self._committed + rows
 
     def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None) -> int:
         """Appends the pending records as one batch (engine lock held); returns rows."""
@@ -388,6 +459,7 @@ class _Bucket:
             if untyped and not force and len(self._pending) < self.flush_threshold:
                 return 0  # wait for a value that fixes the type
             records, self._pending = self._pending, []
+            group, self._group = self._group, _Group()
             self._inflight = records
             schema = self._write_schema(hint)
         try:
@@ -395,15 +467,29 @@ class _Bucket:
             self._append_batch(batch)
         except BaseException as exc:
             with self._state_lock:
-                self._pending = records + self._pending
                 self._inflight = []
                 self.last_error = exc
+                if self.write_through:  # their puts fail; nothing is retried behind them
+                    group.error = exc
+                    group.done = True
+                else:  # kept, in order, for the next batch or flush
+                    self._pending = records + self._pending
             raise
         with self._state_lock:
             self._committed += len(records)
             self._inflight = []
             self.last_error = None
+            group.done = True
         return len(records)
+
+    def commit(self, group: _Group) -> None:
+        """Write-through: makes sure ``group`` went to the engine, appending every
+        pending record in one call unless an earlier call took them already."""
+        with self._engine_lock:
+            if group.done:
+                return
+            self._check_open()
+            self._drain_locked(1, True)
 
     def drain(self, min_rows: int = 1, force: bool = False) -> int:
         with self._engine_lock:
@@ -434,12 +520,11 @@ class _Bucket:
             try:
                 conformed = [_conform(b, target) for b in batches]  # all checked first
                 self._drain_locked(1, True, hint=target)
-                rows = 0
-                for batch in conformed:
-                    self._append_batch(batch)
-                    with self._state_lock:
-                        self._committed += batch.num_rows
-                    rows += batch.num_rows
+                rows = sum(b.num_rows for b in conformed)
+                # one engine call: several batches go in as one unit (all or none)
+                self._append_batch(conformed[0] if len(conformed) == 1 else conformed)
+                with self._state_lock:
+                    self._committed += rows
             except BaseException:
                 with self._state_lock:
                     if claimed and self._schema is None and not self._pending:
@@ -630,61 +715,50 @@ def _arrow_batches(data: Any) -> list[pa.RecordBatch]:
     return [b for b in batches if b.num_rows > 0]
 
 
-# ---- the backend ------------------------------------------------------------------
-class LanceBackend:
-    """A pulsing storage backend: one queue bucket as a Lance dataset.
+# ---- the backends -----------------------------------------------------------------
+def _check_bucket_id(bucket_id: Any) -> int:
+    if isinstance(bucket_id, bool) or not isinstance(bucket_id, numbers.Integral):
+        raise TypeError(f"bucket_id must be an int, got {type(bucket_id).__name__}")
+    if bucket_id < 0:
+        raise ValueError(f"bucket_id must be >= 0, got {bucket_id}")
+    return int(bucket_id)
 
-    Args:
-        bucket_id: the bucket's number (reported by ``stats``).
-        storage_path: the bucket's directory (created when missing); the data
-            lives in ``{storage_path}/data.lance``. Reopening a path recovers what
-            was flushed there, and offsets continue.
-        batch_size: records gathered in Python before they are handed to the
-            engine in one call.
-        flush_threshold: records held in memory before an automatic flush writes
-            a new Lance version.
-        **kwargs: other options (for other backends) are accepted and logged.
 
-    Construction opens the dataset; it does no asyncio work, so it may run on
-    any thread (pulsing builds backends on a worker thread). Call ``flush()``
-    to make records durable; ``close()``/``aclose()`` flush and release the
-    bucket, and every backend still open is flushed when the interpreter exits.
-    """
+def _check_storage_path(storage_path: Any) -> str:
+    if not isinstance(storage_path, (str, os.PathLike)):
+        raise TypeError(f"storage_path must be a str or path, got {type(storage_path).__name__}")
+    path = os.fspath(storage_path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError("storage_path must not be empty")
+    return path
 
-    backend_name = "lance"
 
-    def __init__(
-        self,
-        bucket_id: int,
-        storage_path: str | os.PathLike,
-        batch_size: int = 100,
-        flush_threshold: int = 1000,
-        **kwargs: Any,
-    ):
-        if isinstance(bucket_id, bool) or not isinstance(bucket_id, numbers.Integral):
-            raise TypeError(f"bucket_id must be an int, got {type(bucket_id).__name__}")
-        if bucket_id < 0:
-            raise ValueError(f"bucket_id must be >= 0, got {bucket_id}")
-        if not isinstance(storage_path, (str, os.PathLike)):
-            raise TypeError(f"storage_path must be a str or path, got {type(storage_path).__name__}")
-        path = os.fspath(storage_path)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not path:
-            raise ValueError("storage_path must not be empty")
-        batch_size = _check_positive_int("batch_size", batch_size)
-        flush_threshold = _check_positive_int("flush_threshold", flush_threshold)
-        if kwargs:
+class _QueueBackend:
+    """What LanceBackend and PersistingBackend share: the protocol pulsing calls
+    (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
+    ``total_count``), the Arrow extras and closing. Subclasses validate their
+    options and call :meth:`_open`."""
+
+    backend_name = ""
+
+    def _open(self, bucket_id: Any, storage_path: Any, batch_size: Any, flush_threshold: Any,
+              options: dict[str, Any], engine_options: dict[str, Any] | None = None,
+              write_through: bool = False) -> None:
+        """Validates the common arguments and opens the bucket (engine handle)."""
+        self.bucket_id = _check_bucket_id(bucket_id)
+        self.storage_path = _check_storage_path(storage_path)
+        self.batch_size = _check_positive_int("batch_size", batch_size)
+        self.flush_threshold = _check_positive_int("flush_threshold", flush_threshold)
+        if options:
             logger.warning(
-                "LanceBackend(bucket %s) ignores unknown options: %s",
-                bucket_id, ", ".join(sorted(kwargs)),
+                "%s(bucket %s) ignores unknown options: %s",
+                type(self).__name__, self.bucket_id, ", ".join(sorted(options)),
             )
-        self.bucket_id = int(bucket_id)
-        self.storage_path = path
-        self.batch_size = batch_size
-        self.flush_threshold = flush_threshold
-        self.options = dict(kwargs)
-        self._bucket = _Bucket(path, self.bucket_id, batch_size, flush_threshold)
+        self.options = dict(options)
+        self._bucket = _Bucket(self.storage_path, self.bucket_id, self.batch_size,
+                               self.flush_threshold, engine_options, write_through)
         # Flush and close when collected or at interpreter exit (pulsing never
         # flushes on shutdown). The finalizer holds the bucket, not the backend.
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
@@ -695,7 +769,8 @@ class LanceBackend:
 
     def __repr__(self) -> str:
         state = "closed" if self._bucket.closed else f"{self.total_count()} records"
-        return f"LanceBackend(bucket_id={self.bucket_id}, storage_path={self.storage_path!r}, {state})"
+        return (f"{type(self).__name__}(bucket_id={self.bucket_id}, "
+                f"storage_path={self.storage_path!r}, {state})")
 
     # -- asyncio plumbing -----------------------------------------------------------
     def _primitives(self) -> tuple[asyncio.Condition, asyncio.Lock]:
@@ -710,6 +785,23 @@ class LanceBackend:
         cond, _ = self._primitives()
         async with cond:
             cond.notify_all()
+
+    async def _commit(self, group: _Group) -> None:
+        """Write-through: returns once ``group`` is in the engine; raises its failure.
+
+        Appends are serialised by the write lock, so puts that arrive while one
+        engine call runs queue up and go to the engine together in the next.
+        """
+        _, write_lock = self._primitives()
+        async with write_lock:
+            if not group.done:
+                try:
+                    await asyncio.to_thread(self._bucket.commit, group)
+                except BaseException:
+                    if group.error is None:  # not the group's own failure (closed, cancelled)
+                        raise
+        if group.error is not None:
+            raise _again(group.error)
 
     async def _drain(self) -> None:
         """Hands full batches to the engine; a failure is kept for flush() to report."""
@@ -735,14 +827,16 @@ class LanceBackend:
     async def put(self, record: dict[str, Any]) -> None:
         """Appends one record.
 
+        A batching backend keeps it in memory until ``batch_size`` records make
+        one engine call; a write-through one (PersistingBackend with WAL) returns
+        only once the record is in the engine's WAL.
+
         Raises TypeError (not a dict, a value of an unsupported type), ValueError
         (empty record), SchemaError (a field or type the bucket's schema does not
         have) or ClosedError; a refused record is not stored.
         """
-        self._bucket.accept([record])
-        await self._notify()
-        if self._bucket.should_drain():
-            await self._drain()
+        group = self._bucket.accept([record])
+        await self._written(group)
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
@@ -751,7 +845,18 @@ class LanceBackend:
         records = list(records)
         if not records:
             return
-        self._bucket.accept(records)
+        group = self._bucket.accept(records)
+        await self._written(group)
+
+    async def _written(self, group: _Group) -> None:
+        """After accepting records: hands them to the engine when due (at once
+        when writing through), then wakes waiting readers."""
+        if self._bucket.write_through:
+            try:
+                await self._commit(group)
+            finally:
+                await self._notify()
+            return
         await self._notify()
         if self._bucket.should_drain():
             await self._drain()
@@ -763,8 +868,8 @@ class LanceBackend:
         any object with ``__arrow_c_stream__``/``__arrow_c_array__`` (polars,
         nanoarrow, arrow-rs ...). Columns are matched by name; a column whose type
         differs within its family (int32 for int64) is cast, which copies it.
-        Each record batch is one engine call; records from earlier ``put`` calls
-        are appended first, so order is kept.
+        All batches go to the engine in one call, as one unit (all or none);
+        records from earlier ``put`` calls are appended first, so order is kept.
         """
         batches = _arrow_batches(data)
         if self._bucket.closed:
@@ -893,8 +998,11 @@ class LanceBackend:
 
     async def stats(self) -> dict[str, Any]:
         """bucket_id, total_count, buffer_count (= buffer_size), persisted_count,
-        storage_path, backend="lance", plus the engine's own figures."""
-        return await asyncio.to_thread(self._bucket.stats)
+        storage_path, backend (the name it registers as), plus the engine's own
+        figures."""
+        stats = await asyncio.to_thread(self._bucket.stats)
+        stats["backend"] = self.backend_name
+        return stats
 
     def close(self) -> None:
         """Flushes and releases the bucket. Idempotent; later calls raise ClosedError."""
@@ -914,26 +1022,215 @@ class LanceBackend:
             finally:
                 await self._notify()
 
-    async def __aenter__(self) -> "LanceBackend":
+    async def __aenter__(self):
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
 
-    def __enter__(self) -> "LanceBackend":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
+def _again(exc: BaseException) -> StorageError:
+    """A fresh exception for one more caller whose records failed with ``exc``
+    (one failed engine call fails every put of its group)."""
+    if isinstance(exc, StorageError):
+        try:
+            new = type(exc)(str(exc), code=exc.code)
+        except TypeError:
+            new = StorageError(str(exc), code=exc.code)
+    else:
+        new = StorageError(f"append failed: {type(exc).__name__}: {exc}")
+    new.__cause__ = exc
+    return new
+
+
+class LanceBackend(_QueueBackend):
+    """A pulsing storage backend: one queue bucket as a Lance dataset.
+
+    Args:
+        bucket_id: the bucket's number (reported by ``stats``).
+        storage_path: the bucket's directory (created when missing); the data
+            lives in ``{storage_path}/data.lance``. Reopening a path recovers what
+            was flushed there, and offsets continue.
+        batch_size: records gathered in Python before they are handed to the
+            engine in one call.
+        flush_threshold: records held in memory before an automatic flush writes
+            a new Lance version.
+        **kwargs: other options (for other backends) are accepted and logged.
+
+    Construction opens the dataset; it does no asyncio work, so it may run on
+    any thread (pulsing builds backends on a worker thread). Call ``flush()``
+    to make records durable; ``close()``/``aclose()`` flush and release the
+    bucket, and every backend still open is flushed when the interpreter exits.
+    """
+
+    backend_name = "lance"
+
+    def __init__(
+        self,
+        bucket_id: int,
+        storage_path: str | os.PathLike,
+        batch_size: int = 100,
+        flush_threshold: int = 1000,
+        **kwargs: Any,
+    ):
+        self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs)
+
+
+#: compression names the contract lists, and why each one is refused for now.
+_COMPRESSION_REFUSED = {
+    "snappy": "the Lance file format has no snappy compression (it stores zstd or lz4); "
+              "use compression=None",
+    "zstd": "compression='zstd' is not supported yet by this version of persisting (the engine "
+            "writes uncompressed Lance files); use compression=None",
+    "lz4": "compression='lz4' is not supported yet by this version of persisting (the engine "
+           "writes uncompressed Lance files); use compression=None",
+}
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def _check_compression(value: Any) -> None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"compression must be a str or None, got {type(value).__name__}")
+    reason = _COMPRESSION_REFUSED.get(value.lower())
+    if reason is not None:
+        raise ValueError(reason)
+    raise ValueError(
+        f"unknown compression {value!r}: expected 'zstd', 'lz4', 'snappy' or None "
+        "(only None is supported by this version)"
+    )
+
+
+def _check_sync_interval(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"wal_sync_interval must be a number of seconds, got {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"wal_sync_interval must be a finite number of seconds >= 0, got {value}")
+    return seconds
+
+
+def _check_metrics_address(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"metrics_address must be a str like '127.0.0.1:9464', got {type(value).__name__}")
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"metrics_address must be 'host:port' (e.g. '127.0.0.1:9464'), got {value!r}")
+    return value
+
+
+class PersistingBackend(_QueueBackend):
+    """LanceBackend plus a write-ahead log and Prometheus metrics.
+
+    Args:
+        bucket_id, storage_path, batch_size, flush_threshold: as for
+            :class:`LanceBackend` (``flush_threshold`` is a keyword option here).
+        enable_wal: log every record in ``{storage_path}/wal`` before ``put``
+            returns. Records are then not gathered in Python: each put goes to
+            the engine at once, and puts that arrive while an engine call runs
+            share the next call (group commit). Reopening the path replays what
+            was acknowledged but not flushed, exactly once, at the same offsets.
+            Without the WAL, records are batched (``batch_size``) as in
+            LanceBackend and only ``flush()`` makes them durable.
+        compression: must be None for now. "zstd"/"lz4" are refused as not
+            supported yet (the engine writes uncompressed files); "snappy" is
+            refused because the Lance format has no snappy.
+        enable_metrics: record this bucket's metrics: ``stats()["metrics"]``,
+            :meth:`get_metrics` and :func:`persisting.metrics_text`.
+        wal_sync_interval: seconds; 0 fsyncs the WAL before each put returns
+            (concurrent puts share the fsync), > 0 fsyncs at least that often.
+        max_wal_size: bytes; when the WAL grows past it, an append flushes the
+            buffer to Lance, which empties the WAL.
+        metrics_address (keyword): "host:port"; serve every bucket's metrics at
+            ``http://host:port/metrics`` (one server per address and process;
+            implies ``enable_metrics``).
+        **kwargs: other options are accepted and logged.
+
+    Bad values raise TypeError/ValueError when the backend is made.
+    """
+
+    backend_name = "persisting"
+
+    def __init__(
+        self,
+        bucket_id: int,
+        storage_path: str | os.PathLike,
+        batch_size: int = 100,
+        enable_wal: bool = False,
+        compression: str | None = None,
+        enable_metrics: bool = False,
+        wal_sync_interval: float = 1.0,
+        max_wal_size: int = 100 * 1024 * 1024,
+        *,
+        flush_threshold: int = 1000,
+        metrics_address: str | None = None,
+        **kwargs: Any,
+    ):
+        self.enable_wal = _check_bool("enable_wal", enable_wal)
+        self.compression = _check_compression(compression)
+        self.wal_sync_interval = _check_sync_interval(wal_sync_interval)
+        self.max_wal_size = _check_positive_int("max_wal_size", max_wal_size)
+        self.metrics_address = _check_metrics_address(metrics_address)
+        self.enable_metrics = _check_bool("enable_metrics", enable_metrics) or bool(metrics_address)
+        engine: dict[str, Any] = {
+            "enable_wal": self.enable_wal,
+            "wal_sync_interval": self.wal_sync_interval,
+            "max_wal_size": self.max_wal_size,
+            "enable_metrics": self.enable_metrics,
+        }
+        if self.metrics_address:
+            engine["metrics_address"] = self.metrics_address
+        self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs,
+                   engine_options=engine, write_through=self.enable_wal)
+
+    async def stats(self) -> dict[str, Any]:
+        """LanceBackend's stats plus ``wal_enabled``, ``wal_size`` (bytes),
+        ``compression`` and, with metrics on, ``metrics`` (as :meth:`get_metrics`)."""
+        stats = await super().stats()
+        stats["wal_enabled"] = self.enable_wal
+        stats.setdefault("wal_size", 0)
+        stats["compression"] = self.compression
+        if self.enable_metrics:
+            stats["metrics"] = stats.get("metrics") or {}
+        else:
+            stats.pop("metrics", None)
+        return stats
+
+    def get_metrics(self) -> dict[str, Any]:
+        """This bucket's current metric values by name: counters and gauges as
+        numbers, the flush-duration histogram as ``{"count", "sum"}``, failures
+        as ``persisting_errors_total{op=...}``. Empty when metrics are off.
+
+        Synchronous; it may wait while the engine commits a flush of this bucket.
+        """
+        if not self.enable_metrics:
+            return {}
+        self._bucket._check_open()
+        return dict(_native.stats(self._bucket._handle).get("metrics") or {})
+
+
 def register(register_backend: Any = None) -> list[str]:
-    """Registers ``LanceBackend`` with pulsing under "lance" and "LanceBackend".
+    """Registers the backends with pulsing: ``LanceBackend`` as "lance" and
+    "LanceBackend", ``PersistingBackend`` as "persisting" and "PersistingBackend".
 
     pulsing turns a backend class into its ``__name__`` before looking it up, so
-    ``write_queue(..., backend=LanceBackend)`` needs the second name. Works with
-    pulsing 0.1.0 (``pulsing.queue``) and 0.1.1+ (``pulsing.streaming``). The
-    registry is per process: call it in every process that may own a bucket.
+    ``write_queue(..., backend=LanceBackend)`` needs the class name too. Works
+    with pulsing 0.1.0 (``pulsing.queue``) and 0.1.1+ (``pulsing.streaming``).
+    The registry is per process: call it in every process that may own a bucket.
     """
     if register_backend is None:
         try:  # pulsing >= 0.1.1
@@ -943,7 +1240,8 @@ def register(register_backend: Any = None) -> list[str]:
                 from pulsing.queue import register_backend
             except ImportError as exc:
                 raise ImportError("persisting.queue.register() needs pulsing installed") from exc
-    names = ["lance", "LanceBackend"]
-    for name in names:
-        register_backend(name, LanceBackend)
-    return names
+    backends = {"lance": LanceBackend, "LanceBackend": LanceBackend,
+                "persisting": PersistingBackend, "PersistingBackend": PersistingBackend}
+    for name, cls in backends.items():
+        register_backend(name, cls)
+    return list(backends)

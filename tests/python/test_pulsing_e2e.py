@@ -136,7 +136,7 @@ def test_queue_roundtrip_and_restart(pulsing_python, tmp_path):
     venv = python.parent.parent
     assert first["persisting_file"].startswith(str(venv)), first["persisting_file"]
     assert first["library"].startswith(str(venv)), first["library"]  # the bundled library
-    assert first["registered"] == ["lance", "LanceBackend"]
+    assert first["registered"] == ["lance", "LanceBackend", "persisting", "PersistingBackend"]
     expected = first["expected"]
     assert len(first["records"]) == N
     assert by_seq(first["records"]) == expected
