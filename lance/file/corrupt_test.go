@@ -88,13 +88,9 @@ func TestCorruptFileErrors(t *testing.T) {
 	}{
 		{"empty", "too small", nil},
 		{"bad-magic", "bad magic", patch(func(b []byte) { copy(b[end-4:], "LANX") })},
-		{"version-2.1", "file version 2.1 not supported yet", patch(func(b []byte) {
+		{"version-2.3", "file version 2.3 not supported yet", patch(func(b []byte) {
 			binary.LittleEndian.PutUint16(b[end-8:], 2)
-			binary.LittleEndian.PutUint16(b[end-6:], 1)
-		})},
-		{"version-2.2", "file version 2.2 not supported yet", patch(func(b []byte) {
-			binary.LittleEndian.PutUint16(b[end-8:], 2)
-			binary.LittleEndian.PutUint16(b[end-6:], 2)
+			binary.LittleEndian.PutUint16(b[end-6:], 3)
 		})},
 		{"legacy", "legacy file version 0.2", patch(func(b []byte) { binary.LittleEndian.PutUint16(b[end-6:], 2) })},
 		{"cmo-outside", "outside file", patch(func(b []byte) { binary.LittleEndian.PutUint64(b[end-32:], 1<<40) })},
@@ -111,23 +107,6 @@ func TestCorruptFileErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
-	}
-}
-
-// TestRejectNewerVersions: real 2.1 / 2.2 files from pylance get a clear error.
-func TestRejectNewerVersions(t *testing.T) {
-	sch := fourTypes()
-	recs := genRecords(sch, []int{10}, nil, nil, 1)
-	defer releaseAll(recs)
-	dir := t.TempDir()
-	writeIPC(t, filepath.Join(dir, "in.arrow"), sch, recs)
-	for _, v := range []string{"2.1", "2.2"} {
-		p := filepath.Join(dir, v+".lance")
-		runPylance(t, "writever", filepath.Join(dir, "in.arrow"), p, v)
-		_, err := Open(p)
-		if err == nil || !strings.Contains(err.Error(), "file version "+v+" not supported yet") {
-			t.Fatalf("%s: err = %v", v, err)
-		}
 	}
 }
 

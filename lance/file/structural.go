@@ -424,27 +424,51 @@ func (b *block) slice(i, j int) *block {
 	return out
 }
 
-// constantSpan decodes an AllNullLayout (2.1) / ConstantLayout (2.2) page:
-// no buffers (all null, or every value the inline value), or [rep, def]
-// level buffers (u16 LE, or compressed per rep/def_compression).
+// constantSpan decodes an AllNullLayout (2.1) / ConstantLayout (2.2) page.
+// Buffer shapes: none (all null, or every value the inline value);
+// [rep, def] level buffers (u16 LE, or compressed per rep/def_compression)
+// with or without an inline value; [scalar] or [scalar, rep, def] where the
+// scalar is a value too large to inline, serialized as
+// u32 num_buffers, u32 length x num_buffers, the buffers (the Arrow value
+// buffers of a one-element array: value bytes, or offsets + bytes).
 func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21, error) {
 	sp := &span21{rows: to - from, layers: L.layers}
-	var inline *block
+	var scalar *block
 	if L.hasInline {
 		w := len(L.inline)
 		if w == 0 || w > 32 {
 			return nil, fmt.Errorf("inline value of %d bytes not supported", w)
 		}
-		inline = &block{n: 1, bits: 8 * w, data: L.inline}
+		scalar = &block{n: 1, bits: 8 * w, data: L.inline}
 	}
-	switch len(p.bufOffsets) {
-	case 0:
-		if len(L.layers) == 0 || L.layers[0].isList() || maxRep(L.layers) > 0 {
+	levelBuf := -1 // index of the rep buffer; def follows
+	switch nb := len(p.bufOffsets); {
+	case scalar != nil && nb == 2:
+		levelBuf = 0
+	case scalar == nil && (nb == 1 || nb == 3):
+		b, err := r.readBuf(p, 0)
+		if err != nil {
+			return nil, err
+		}
+		if scalar, err = decodeScalarBuffer(b); err != nil {
+			return nil, err
+		}
+		if nb == 3 {
+			levelBuf = 1
+		}
+	case nb == 0:
+	case scalar == nil && nb == 2:
+		levelBuf = 0
+	default:
+		return nil, fmt.Errorf("constant page with %d buffers not supported", nb)
+	}
+	if levelBuf < 0 {
+		if len(L.layers) == 0 || maxRep(L.layers) > 0 {
 			return nil, fmt.Errorf("constant page without levels for layers %v", L.layers)
 		}
 		sp.nVis = sp.rows
-		if inline == nil {
-			// all null: the first (outermost possible) null level
+		if scalar == nil {
+			// all null at the innermost nullable layer
 			sp.def = make([]uint16, sp.rows)
 			lvl := nullLevel(L.layers)
 			if lvl == 0 {
@@ -455,11 +479,8 @@ func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21
 			}
 			return sp, nil
 		}
-		sp.vals = repeatBlock(inline, sp.rows)
+		sp.vals = repeatBlock(scalar, sp.rows)
 		return sp, nil
-	case 2:
-	default:
-		return nil, fmt.Errorf("constant page with %d buffers not supported", len(p.bufOffsets))
 	}
 	levels := func(i int, e *compressive, n uint64) ([]uint16, error) {
 		if p.bufSizes[i] == 0 {
@@ -471,20 +492,18 @@ func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21
 		}
 		if e == nil {
 			n = uint64(len(b) / 2)
+			e = &compressive{kind: compFlat, bits: 16}
 		}
 		if n > maxBlockValues {
 			return nil, fmt.Errorf("%d levels too many", n)
 		}
-		if e == nil {
-			e = &compressive{kind: compFlat, bits: 16}
-		}
 		return decodeLevels(e, b, int(n))
 	}
-	rep, err := levels(0, L.repComp, L.numRepValues)
+	rep, err := levels(levelBuf, L.repComp, L.numRepValues)
 	if err != nil {
 		return nil, fmt.Errorf("repetition levels: %w", err)
 	}
-	def, err := levels(1, L.defComp, L.numDefValues)
+	def, err := levels(levelBuf+1, L.defComp, L.numDefValues)
 	if err != nil {
 		return nil, fmt.Errorf("definition levels: %w", err)
 	}
@@ -514,8 +533,8 @@ func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21
 		}
 	}
 	sp.nVis = n
-	if inline != nil {
-		sp.vals = repeatBlock(inline, n)
+	if scalar != nil {
+		sp.vals = repeatBlock(scalar, n)
 	} else {
 		for _, d := range sp.def {
 			if d == 0 {
@@ -527,6 +546,49 @@ func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21
 		}
 	}
 	return sp, nil
+}
+
+// decodeScalarBuffer decodes Lance's serialized one-element scalar: one
+// buffer (fixed-width value bytes) or two (32/64-bit offsets, bytes).
+func decodeScalarBuffer(b []byte) (*block, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("scalar buffer too short")
+	}
+	nb := binary.LittleEndian.Uint32(b)
+	if nb < 1 || nb > 2 || len(b) < 4+4*int(nb) {
+		return nil, fmt.Errorf("scalar with %d buffers not supported", nb)
+	}
+	pos := 4 + 4*int(nb)
+	bufs := make([][]byte, nb)
+	for i := range bufs {
+		l := int(binary.LittleEndian.Uint32(b[4+4*i:]))
+		if l > len(b)-pos {
+			return nil, fmt.Errorf("scalar buffer truncated")
+		}
+		bufs[i] = b[pos : pos+l]
+		pos += l
+	}
+	if nb == 1 {
+		w := len(bufs[0])
+		if w == 0 || w > 1<<16 {
+			return nil, fmt.Errorf("scalar of %d bytes not supported", w)
+		}
+		return &block{n: 1, bits: 8 * w, data: bufs[0]}, nil
+	}
+	var lo, hi uint64
+	switch len(bufs[0]) {
+	case 8:
+		lo, hi = uint64(binary.LittleEndian.Uint32(bufs[0])), uint64(binary.LittleEndian.Uint32(bufs[0][4:]))
+	case 16:
+		lo, hi = binary.LittleEndian.Uint64(bufs[0]), binary.LittleEndian.Uint64(bufs[0][8:])
+	default:
+		return nil, fmt.Errorf("scalar offsets of %d bytes", len(bufs[0]))
+	}
+	if lo > hi || hi > uint64(len(bufs[1])) {
+		return nil, fmt.Errorf("corrupt scalar offsets")
+	}
+	v := bufs[1][lo:hi]
+	return &block{n: 1, offs: []uint64{0, uint64(len(v))}, data: v}, nil
 }
 
 // nullLevel is the def level meaning "null" at the innermost nullable layer.
@@ -542,6 +604,18 @@ func nullLevel(layers []repDefLayer) uint16 {
 }
 
 func repeatBlock(v *block, n int) *block {
+	if v.bits == 0 {
+		one := v.data[v.offs[0]:v.offs[1]]
+		if n > 0 && len(one) > maxMetadataBytes/n {
+			n = 0 // cannot happen for sane pages; avoid a huge allocation
+		}
+		out := &block{n: n, offs: make([]uint64, n+1), data: make([]byte, 0, n*len(one))}
+		for i := 0; i < n; i++ {
+			out.data = append(out.data, one...)
+			out.offs[i+1] = uint64(len(out.data))
+		}
+		return out
+	}
 	w := v.bits / 8
 	out := make([]byte, n*w)
 	for i := 0; i < n; i++ {

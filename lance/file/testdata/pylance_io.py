@@ -3,7 +3,7 @@
 #
 #   pylance_io.py read  in.lance out.arrow   # LanceFileReader(...).read_all()
 #   pylance_io.py write in.arrow out.lance [data_cache_bytes]  # small cache = many pages
-#   pylance_io.py writever in.arrow out.lance version   # e.g. 2.1, 2.2
+#   pylance_io.py writever in.arrow out.lance version [page_bytes]  # e.g. 2.1, 2.2; small page_bytes = many pages
 #   pylance_io.py meta  in.lance             # prints version and page encodings
 import sys
 import pyarrow as pa
@@ -27,8 +27,13 @@ elif cmd == "write":
     w.close()
 elif cmd == "writever":
     t = ipc.open_file(sys.argv[2]).read_all()
-    w = LanceFileWriter(sys.argv[3], t.schema, version=sys.argv[4])
-    w.write_batch(t)
+    kw = {}
+    if len(sys.argv) > 5:
+        kw["data_cache_bytes"] = int(sys.argv[5])
+        kw["max_page_bytes"] = int(sys.argv[5])
+    w = LanceFileWriter(sys.argv[3], t.schema, version=sys.argv[4], **kw)
+    for b in t.to_batches(max_chunksize=5000 if kw else None):
+        w.write_batch(b)
     w.close()
 elif cmd == "meta":
     m = LanceFileReader(sys.argv[2]).metadata()
