@@ -1,0 +1,117 @@
+"""The writer process of the crash harness (``run.py``); it is meant to be killed.
+
+Usage: child.py CONFIG_JSON
+
+It opens one bucket with ``PersistingBackend(enable_wal=True,
+wal_sync_interval=0)`` and first reports what it recovered:
+
+    R {"count": n, "persisted": p, "buffered": b, "bad": null | "...", ...}
+
+after checking that the record at offset k has ``seq == k`` and the payload
+derived from k (so nothing is lost in the middle, duplicated or reordered).
+Then ``writers`` concurrent tasks append numbered records from ``count`` on,
+with ``put`` or ``put_batch``, while another task flushes now and then. Around
+every append it prints, line-buffered, one line each:
+
+    S <first> <n>    before the call: seqs first..first+n-1 may now be stored
+    A <first> <n>    after it returned: they are acknowledged (durable)
+
+A parent that SIGKILLs this process at any moment can therefore tell what was
+acknowledged (must survive) and what was at most in flight (may survive).
+With ``"verify_only": true`` it reports and exits without writing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+
+from persisting.queue import PersistingBackend
+
+
+def payload(seq: int) -> str:
+    """Deterministic, of varying length, so WAL entries differ in size."""
+    return f"{seq:x}-" + "abcdefghij"[seq % 10] * (seq % 37)
+
+
+def record(seq: int, writer: int) -> dict:
+    return {"seq": seq, "w": writer, "pad": payload(seq)}
+
+
+def out(line: str) -> None:
+    sys.stdout.write(line + "\n")  # one write per line; stdout is line-buffered
+
+
+async def recover(b: PersistingBackend) -> dict:
+    rows = await b.get()
+    stats = await b.stats()
+    bad = None
+    for k, row in enumerate(rows):
+        if row.get("seq") != k or row.get("pad") != payload(k):
+            bad = f"offset {k} holds {row!r}, expected seq {k}"
+            break
+    return {
+        "count": len(rows),
+        "total": b.total_count(),
+        "persisted": stats["persisted_count"],
+        "buffered": stats["buffer_count"],
+        "version": stats.get("version"),
+        "wal_replayed": stats.get("wal_replayed"),
+        "wal_size": stats.get("wal_size"),
+        "bad": bad,
+    }
+
+
+async def main(cfg: dict) -> None:
+    b = PersistingBackend(
+        bucket_id=0,
+        storage_path=cfg["path"],
+        batch_size=cfg["batch_size"],
+        enable_wal=True,
+        wal_sync_interval=0,
+        max_wal_size=cfg["max_wal_size"],
+        flush_threshold=cfg["flush_threshold"],
+    )
+    report = await recover(b)
+    out("R " + json.dumps(report))
+    if cfg.get("verify_only") or report["bad"]:
+        os._exit(0)  # no close(): leave the bucket exactly as found
+    rng = random.Random(cfg["seed"])
+    state = {"next": report["count"]}
+    deadline = time.monotonic() + cfg["max_seconds"]
+
+    async def writer(w: int) -> None:
+        while time.monotonic() < deadline:
+            n = 1 if rng.random() >= cfg["batch_prob"] else rng.randint(2, cfg["max_batch"])
+            first = state["next"]
+            state["next"] += n  # no await between numbering and the put: offset == seq
+            out(f"S {first} {n}")
+            if n == 1:
+                await b.put(record(first, w))
+            else:
+                await b.put_batch([record(first + i, w) for i in range(n)])
+            out(f"A {first} {n}")
+            if rng.random() < cfg["yield_prob"]:
+                await asyncio.sleep(0)
+
+    async def flusher() -> None:
+        while time.monotonic() < deadline:
+            await asyncio.sleep(rng.uniform(0, cfg["flush_every"]))
+            await b.flush()
+            out("F")
+
+    tasks = [writer(w) for w in range(cfg["writers"])]
+    if cfg["flush_every"] > 0:
+        tasks.append(flusher())
+    await asyncio.gather(*tasks)
+    out("T")  # ran out of time without being killed
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)
+    asyncio.run(main(json.loads(sys.argv[1])))
