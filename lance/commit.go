@@ -357,7 +357,7 @@ func loadManifest(root string, v uint64) (*Manifest, NamingScheme, error) {
 		return nil, 0, err
 	}
 	if m.Version != v {
-		return nil, 0, fmt.Errorf("lance: %s holds version %d, want %d", p, m.Version, v)
+		return nil, 0, corruptf("%s holds version %d, want %d", p, m.Version, v)
 	}
 	return m, s, nil
 }
@@ -374,7 +374,7 @@ func loadLatestManifest(root string) (*Manifest, NamingScheme, error) {
 		return nil, 0, err
 	}
 	if m.Version != l.latest {
-		return nil, 0, fmt.Errorf("lance: %s holds version %d, want %d", p, m.Version, l.latest)
+		return nil, 0, corruptf("%s holds version %d, want %d", p, m.Version, l.latest)
 	}
 	return m, l.scheme, nil
 }
@@ -389,7 +389,7 @@ func readManifestFile(p string) (*Manifest, error) {
 	}
 	m, err := decodeManifestFile(data)
 	if err != nil {
-		return nil, fmt.Errorf("lance: %s: %w", filepath.Base(p), err)
+		return nil, corruptf("%s: %v", filepath.Base(p), err)
 	}
 	return m, nil
 }

@@ -3,9 +3,11 @@ package lance
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -39,11 +41,19 @@ type Dataset struct {
 	scheme   NamingScheme
 	fields   []schema.Field
 	schema   *arrow.Schema
-	// rowEnds[i] is the number of logical rows in fragments [0, i].
+	// rowEnds[i] is the number of live rows in fragments [0, i].
 	rowEnds []int64
-	// firstUncounted is the index of the first fragment whose logical row
-	// count is unknown (deletion file without a count), or len(fragments).
-	firstUncounted int
+	// physRows[i] is the number of physical rows of fragment i (deleted
+	// ones included), from the manifest or, if not recorded, the data file.
+	physRows []int64
+
+	// Deletion vectors loaded so far, by fragment index (immutable once
+	// loaded: a deletion file never changes).
+	dvMu    sync.Mutex
+	dvCache map[int][]uint32
+
+	// topOf maps every field id to the id of its top-level ancestor.
+	topOf map[int32]int32
 }
 
 // Open opens the latest version of the dataset at path.
@@ -76,7 +86,7 @@ func newDataset(root string, m *Manifest, s NamingScheme) (*Dataset, error) {
 	for i, raw := range m.Fields {
 		f, err := schema.UnmarshalField(raw)
 		if err != nil {
-			return nil, fmt.Errorf("lance: %s version %d: field %d: %w", root, m.Version, i, err)
+			return nil, corruptf("%s version %d: field %d: %v", root, m.Version, i, err)
 		}
 		d.fields[i] = f
 	}
@@ -85,30 +95,82 @@ func newDataset(root string, m *Manifest, s NamingScheme) (*Dataset, error) {
 		return nil, fmt.Errorf("lance: %s version %d: %w", root, m.Version, err)
 	}
 	d.schema = sch
+	d.topOf = make(map[int32]int32, len(d.fields))
+	for _, f := range d.fields {
+		top := f.ID
+		if f.ParentID != -1 {
+			t, ok := d.topOf[f.ParentID]
+			if !ok {
+				return nil, corruptf("%s version %d: field %q precedes its parent %d", root, m.Version, f.Name, f.ParentID)
+			}
+			top = t
+		}
+		d.topOf[f.ID] = top
+	}
 	d.rowEnds = make([]int64, len(m.Fragments))
-	d.firstUncounted = len(m.Fragments)
+	d.physRows = make([]int64, len(m.Fragments))
 	var total int64
 	for i := range m.Fragments {
 		f := &m.Fragments[i]
-		n, known := f.LogicalRows()
-		if !known && f.PhysicalRows == 0 && f.DeletionFile == nil && len(f.Files) > 0 {
+		if f.PhysicalRows > math.MaxInt64/2 {
+			return nil, corruptf("%s version %d: fragment %d has %d rows", root, m.Version, f.ID, f.PhysicalRows)
+		}
+		phys := int64(f.PhysicalRows)
+		if phys == 0 && len(f.Files) > 0 {
 			// Row count not recorded: ask the data file.
 			c, err := d.countFileRows(f)
 			if err != nil {
 				return nil, err
 			}
-			n, known = c, true
+			phys = c
 		}
-		if !known && d.firstUncounted == len(m.Fragments) {
-			d.firstUncounted = i
+		d.physRows[i] = phys
+		live := phys
+		if df := f.DeletionFile; df != nil {
+			deleted := df.NumDeletedRows
+			if deleted == 0 {
+				// Count not recorded (old writers): read the file, as Lance does.
+				dv, err := d.deletions(i)
+				if err != nil {
+					return nil, fmt.Errorf("lance: %s version %d: %w", root, m.Version, err)
+				}
+				deleted = uint64(len(dv))
+			}
+			if deleted > uint64(phys) {
+				return nil, corruptf("%s version %d: fragment %d has %d rows but %d deleted", root, m.Version, f.ID, phys, deleted)
+			}
+			live -= int64(deleted)
 		}
-		if n < 0 {
-			return nil, fmt.Errorf("lance: %s version %d: fragment %d has a negative row count", root, m.Version, f.ID)
-		}
-		total += n
+		total += live
 		d.rowEnds[i] = total
 	}
 	return d, nil
+}
+
+// deletions returns the sorted deleted physical offsets of fragment i (nil
+// without a deletion file), loading and caching its deletion file.
+func (d *Dataset) deletions(i int) ([]uint32, error) {
+	f := &d.manifest.Fragments[i]
+	if f.DeletionFile == nil {
+		return nil, nil
+	}
+	d.dvMu.Lock()
+	dv, ok := d.dvCache[i]
+	d.dvMu.Unlock()
+	if ok {
+		return dv, nil
+	}
+	dv, err := readDeletionFile(d.root, f, uint64(d.physRows[i]))
+	if err != nil {
+		return nil, err
+	}
+	d.dvMu.Lock()
+	if d.dvCache == nil {
+		d.dvCache = map[int][]uint32{}
+	}
+	d.dvCache[i] = dv
+	d.dvMu.Unlock()
+	return dv, nil
 }
 
 func (d *Dataset) countFileRows(f *Fragment) (int64, error) {
@@ -154,9 +216,9 @@ func (d *Dataset) DataStorageVersion() string {
 // NumFragments returns the number of fragments.
 func (d *Dataset) NumFragments() int { return len(d.manifest.Fragments) }
 
-// CountRows returns the number of rows: the sum of the fragments' physical
-// rows minus their deleted rows. Fragments whose deletion count is not
-// recorded in the manifest are counted with all their physical rows.
+// CountRows returns the number of live rows: the sum of the fragments'
+// physical rows minus their deleted rows (exact: deletion files whose count
+// the manifest does not record are read at open).
 func (d *Dataset) CountRows() int64 {
 	if len(d.rowEnds) == 0 {
 		return 0
@@ -217,7 +279,7 @@ func (d *Dataset) dataFilePath(df *DataFile) (string, error) {
 		return "", fmt.Errorf("%w: data file %q uses fields this reader does not understand", ErrUnsupported, df.Path)
 	}
 	if df.Path == "" || filepath.IsAbs(df.Path) || !filepath.IsLocal(df.Path) {
-		return "", fmt.Errorf("lance: invalid data file path %q", df.Path)
+		return "", corruptf("invalid data file path %q", df.Path)
 	}
 	return filepath.Join(d.root, dataDir, filepath.FromSlash(df.Path)), nil
 }

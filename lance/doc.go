@@ -64,9 +64,23 @@
 // Dataset.Read maps a logical row range to fragments with a binary search
 // over prefix sums of fragment row counts and reads only those fragments.
 //
+// Offsets count live rows: rows listed in a fragment's deletion file are
+// skipped. A deletion file is either an Arrow IPC file with one UInt32
+// column "row_id" (pylance writes it for up to 5000 deleted rows; decoded by
+// a narrow, bounds-checked reader of our own in deletion_arrow.go) or a
+// portable 32-bit Roaring bitmap (decoded with
+// github.com/RoaringBitmap/roaring). The k-th live row of a fragment is found
+// by binary search over its sorted deleted offsets; a range is read as one
+// physical range and the runs of live rows are concatenated. CountRows is
+// exact: fragments whose manifest entry does not record num_deleted_rows have
+// their deletion file read at Open. Deletion vectors are cached per Dataset.
+//
+// Manifests, transactions, deletion files and fragment metadata that do not
+// decode or contradict each other yield errors wrapping ErrCorrupt.
+//
 // Not supported yet, reported as errors wrapping ErrUnsupported: fragments
-// with deletion files, fragments split over several data files or missing
-// columns, reader feature flags other than deletion files, stable row ids,
+// split over several data files or missing columns, reader feature flags
+// other than deletion files, stable row ids,
 // table config, disabled transaction files, covered index metadata and
 // stable field ids, and appending to datasets whose data files are not 2.0.
 package lance

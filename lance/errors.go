@@ -1,6 +1,9 @@
 package lance
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotFound: the path holds no dataset (no _versions/ or no manifest).
@@ -15,4 +18,14 @@ var (
 	// ErrCommitConflict: the commit could not be applied on top of
 	// concurrent commits (incompatible operation, or retries exhausted).
 	ErrCommitConflict = errors.New("lance: commit conflict")
+	// ErrCorrupt: a manifest, transaction, deletion file or dataset
+	// structure that does not decode or contradicts itself (truncated file,
+	// bad magic, malformed protobuf, impossible row counts...). Valid input
+	// using features this package does not implement is ErrUnsupported.
+	ErrCorrupt = errors.New("lance: corrupt dataset")
 )
+
+// corruptf formats an error wrapping ErrCorrupt.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}

@@ -92,7 +92,20 @@ func makeRecord(alloc memory.Allocator, start, n int64) arrow.Record {
 // checkRows verifies that recs hold exactly the test rows [start, start+n).
 func checkRows(t testing.TB, recs []arrow.Record, start, n int64) {
 	t.Helper()
-	i := start
+	checkRowsFunc(t, recs, n, func(k int64) int64 { return start + k })
+}
+
+// checkRowList verifies that recs hold exactly the test rows listed, in order.
+func checkRowList(t testing.TB, recs []arrow.Record, rows []int64) {
+	t.Helper()
+	checkRowsFunc(t, recs, int64(len(rows)), func(k int64) int64 { return rows[k] })
+}
+
+// checkRowsFunc verifies that recs hold n rows, the k-th being test row
+// row(k).
+func checkRowsFunc(t testing.TB, recs []arrow.Record, n int64, row func(k int64) int64) {
+	t.Helper()
+	var k int64
 	for _, rec := range recs {
 		if !rec.Schema().Equal(testSchema) {
 			t.Fatalf("schema %v, want %v", rec.Schema(), testSchema)
@@ -102,9 +115,10 @@ func checkRows(t testing.TB, recs []arrow.Record, start, n int64) {
 		oks := rec.Column(2).(*array.Boolean)
 		names := rec.Column(3).(*array.String)
 		for j := 0; j < int(rec.NumRows()); j++ {
-			if i >= start+n {
+			if k >= n {
 				t.Fatalf("more than %d rows", n)
 			}
+			i := row(k)
 			want := expectedRow(i)
 			if (want.id == nil) != ids.IsNull(j) || (want.id != nil && *want.id != ids.Value(j)) {
 				t.Fatalf("row %d id: got %v (null %v)", i, ids.Value(j), ids.IsNull(j))
@@ -118,11 +132,11 @@ func checkRows(t testing.TB, recs []arrow.Record, start, n int64) {
 			if (want.name == nil) != names.IsNull(j) || (want.name != nil && *want.name != names.Value(j)) {
 				t.Fatalf("row %d name: got %q (null %v)", i, names.Value(j), names.IsNull(j))
 			}
-			i++
+			k++
 		}
 	}
-	if i != start+n {
-		t.Fatalf("got %d rows, want %d", i-start, n)
+	if k != n {
+		t.Fatalf("got %d rows, want %d", k, n)
 	}
 }
 

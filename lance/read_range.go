@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
@@ -48,17 +49,12 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 		if start >= end {
 			break
 		}
-		if i >= d.firstUncounted {
-			release()
-			return nil, fmt.Errorf("%w: fragment %d has a deletion file without a row count (deletion files not supported yet)",
-				ErrUnsupported, d.manifest.Fragments[d.firstUncounted].ID)
-		}
 		lo := max(offset, start) - start
 		hi := min(end, d.rowEnds[i]) - start
 		if hi <= lo {
 			continue
 		}
-		rec, err := d.readFragment(&d.manifest.Fragments[i], lo, hi-lo, alloc)
+		rec, err := d.readFragment(i, lo, hi-lo, alloc)
 		if err != nil {
 			release()
 			return nil, err
@@ -70,65 +66,191 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 	return out, nil
 }
 
-// readFragment reads limit rows from the fragment starting at row offset.
-func (d *Dataset) readFragment(f *Fragment, offset, limit int64, alloc memory.Allocator) (arrow.Record, error) {
-	if f.DeletionFile != nil {
-		return nil, fmt.Errorf("%w: fragment %d has a deletion file (deletion files not supported yet)", ErrUnsupported, f.ID)
-	}
-	if len(f.Files) != 1 {
-		return nil, fmt.Errorf("%w: fragment %d has %d data files (only single-file fragments are supported yet)",
-			ErrUnsupported, f.ID, len(f.Files))
-	}
-	df := &f.Files[0]
-	columns, err := d.fileColumns(f.ID, df)
+// readFragment reads the live rows [lo, lo+n) of fragment i: it maps them to
+// the physical range that holds them, reads that range once and, if deleted
+// rows fall inside it, keeps only the runs of live rows.
+func (d *Dataset) readFragment(i int, lo, n int64, alloc memory.Allocator) (arrow.Record, error) {
+	dv, err := d.deletions(i)
 	if err != nil {
 		return nil, err
 	}
+	if len(dv) == 0 {
+		return d.readPhysical(i, lo, n, alloc)
+	}
+	pStart := liveToPhysical(dv, lo)
+	pEnd := liveToPhysical(dv, lo+n-1) + 1
+	a := sort.Search(len(dv), func(j int) bool { return int64(dv[j]) >= pStart })
+	b := sort.Search(len(dv), func(j int) bool { return int64(dv[j]) >= pEnd })
+	inner := dv[a:b]
+	if len(inner) == 0 {
+		return d.readPhysical(i, pStart, n, alloc)
+	}
+	rec, err := d.readPhysical(i, pStart, pEnd-pStart, alloc)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	runs := make([][2]int64, 0, len(inner)+1)
+	from := pStart
+	for _, del := range inner {
+		if int64(del) > from {
+			runs = append(runs, [2]int64{from - pStart, int64(del) - pStart})
+		}
+		from = int64(del) + 1
+	}
+	if from < pEnd {
+		runs = append(runs, [2]int64{from - pStart, pEnd - pStart})
+	}
+	return takeRuns(rec, runs, n, alloc)
+}
+
+// takeRuns returns the rows of rec in the given [from, to) runs, in order,
+// as a new record whose buffers come from alloc.
+func takeRuns(rec arrow.Record, runs [][2]int64, n int64, alloc memory.Allocator) (arrow.Record, error) {
+	cols := make([]arrow.Array, 0, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	parts := make([]arrow.Array, len(runs))
+	for c := 0; c < int(rec.NumCols()); c++ {
+		for k, r := range runs {
+			parts[k] = array.NewSlice(rec.Column(c), r[0], r[1])
+		}
+		col, err := array.Concatenate(parts, alloc)
+		for _, p := range parts {
+			p.Release()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lance: drop deleted rows: %w", err)
+		}
+		cols = append(cols, col)
+	}
+	return array.NewRecord(rec.Schema(), cols, n), nil
+}
+
+// columnSource says where a fragment stores one top-level field: data file
+// file, column col; file < 0 when no data file of the fragment has it.
+type columnSource struct{ file, col int }
+
+// fragmentColumns maps each top-level field of the schema to the data file
+// and column holding it. Later data files take precedence (Lance tombstones
+// superseded fields with id -2 anyway). A field no data file mentions is
+// missing (added after the fragment was written) and reads as nulls; a
+// nested field present only through its children (files of version 2.1+)
+// is not supported yet.
+func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
+	where := map[int32]columnSource{}
+	mentioned := map[int32]bool{} // top-level fields with some id in a file
+	for fi := range f.Files {
+		df := &f.Files[fi]
+		for k, id := range df.Fields {
+			if id < 0 {
+				continue // tombstoned field
+			}
+			c := k
+			if len(df.ColumnIndices) > 0 {
+				c = int(df.ColumnIndices[k])
+			}
+			where[id] = columnSource{fi, c}
+			if top, ok := d.topOf[id]; ok {
+				mentioned[top] = true
+			}
+		}
+	}
+	out := make([]columnSource, 0, d.schema.NumFields())
+	for _, fld := range d.fields {
+		if fld.ParentID != -1 {
+			continue
+		}
+		src, ok := where[fld.ID]
+		switch {
+		case ok && src.col >= 0:
+			out = append(out, src)
+		case mentioned[fld.ID]:
+			return nil, fmt.Errorf("%w: fragment %d stores field %q without a column of its own (nested fields of file version 2.1+)",
+				ErrUnsupported, f.ID, fld.Name)
+		case !fld.Nullable:
+			return nil, corruptf("fragment %d has no data for the non-nullable field %q", f.ID, fld.Name)
+		default:
+			out = append(out, columnSource{file: -1, col: -1})
+		}
+	}
+	return out, nil
+}
+
+// readPhysical reads physical rows [offset, offset+limit) of fragment i,
+// every column of the schema, from the data files that hold them; columns
+// the fragment lacks are all-null arrays.
+func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocator) (arrow.Record, error) {
+	f := &d.manifest.Fragments[i]
+	srcs, err := d.fragmentColumns(f)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]arrow.Array, len(srcs))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for fi := range f.Files {
+		var idx []int // schema positions this file provides
+		for k, s := range srcs {
+			if s.file == fi {
+				idx = append(idx, k)
+			}
+		}
+		if len(idx) == 0 {
+			continue
+		}
+		if err := d.readFileColumns(f, fi, d.physRows[i], srcs, idx, cols, offset, limit, alloc); err != nil {
+			return nil, err
+		}
+	}
+	for k, s := range srcs {
+		if s.file < 0 {
+			cols[k] = array.MakeArrayOfNull(alloc, d.schema.Field(k).Type, int(limit))
+		}
+	}
+	return array.NewRecord(d.schema, cols, limit), nil
+}
+
+// readFileColumns reads the schema positions idx of fragment f from its data
+// file fi into cols.
+func (d *Dataset) readFileColumns(f *Fragment, fi int, physRows int64, srcs []columnSource, idx []int, cols []arrow.Array,
+	offset, limit int64, alloc memory.Allocator) error {
+	df := &f.Files[fi]
 	p, err := d.dataFilePath(df)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r, err := file.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("lance: fragment %d: %w", f.ID, err)
+		return fmt.Errorf("lance: fragment %d: %w", f.ID, err)
 	}
 	defer r.Close()
-	if n := r.NumRows(); f.PhysicalRows != 0 && n != int64(f.PhysicalRows) {
-		return nil, fmt.Errorf("lance: fragment %d: data file %s has %d rows, manifest says %d", f.ID, df.Path, n, f.PhysicalRows)
+	if n := r.NumRows(); n != physRows {
+		return corruptf("fragment %d: data file %s has %d rows, the fragment %d", f.ID, df.Path, n, physRows)
 	}
-	rec, err := r.Read(d.schema, columns, offset, limit, alloc)
+	fields := make([]arrow.Field, len(idx))
+	columns := make([]int, len(idx))
+	for j, k := range idx {
+		fields[j] = d.schema.Field(k)
+		columns[j] = srcs[k].col
+	}
+	rec, err := r.Read(arrow.NewSchema(fields, nil), columns, offset, limit, alloc)
 	if err != nil {
-		return nil, fmt.Errorf("lance: fragment %d (%s): %w", f.ID, df.Path, err)
+		return fmt.Errorf("lance: fragment %d (%s): %w", f.ID, df.Path, err)
 	}
-	return rec, nil
-}
-
-// fileColumns maps each top-level field of the schema to the column of the
-// data file that stores it, refusing files that lack a field (schema
-// evolution is not supported yet).
-func (d *Dataset) fileColumns(fragID uint64, df *DataFile) ([]int, error) {
-	col := make(map[int32]int, len(df.Fields))
-	for k, id := range df.Fields {
-		if id < 0 {
-			continue // tombstoned field
-		}
-		c := k
-		if len(df.ColumnIndices) > 0 {
-			c = int(df.ColumnIndices[k])
-		}
-		col[id] = c
+	defer rec.Release()
+	for j, k := range idx {
+		c := rec.Column(j)
+		c.Retain()
+		cols[k] = c
 	}
-	var out []int
-	for _, f := range d.fields {
-		if f.ParentID != -1 {
-			continue
-		}
-		c, ok := col[f.ID]
-		if !ok || c < 0 {
-			return nil, fmt.Errorf("%w: fragment %d: data file %s has no column for field %q (schema evolution not supported yet)",
-				ErrUnsupported, fragID, df.Path, f.Name)
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return nil
 }

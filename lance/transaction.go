@@ -135,7 +135,7 @@ func decodeTransaction(b []byte) (*Transaction, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("transaction: %w", err)
+		return nil, corruptf("transaction: %v", err)
 	}
 	return t, nil
 }
@@ -191,7 +191,7 @@ func loadTransaction(root string, m *Manifest) (*Transaction, error) {
 		return nil, fmt.Errorf("%w: version %d has no transaction", ErrNotFound, m.Version)
 	}
 	if strings.ContainsAny(m.TransactionFile, `/\`) || m.TransactionFile == ".." {
-		return nil, fmt.Errorf("lance: version %d: invalid transaction file name %q", m.Version, m.TransactionFile)
+		return nil, corruptf("version %d: invalid transaction file name %q", m.Version, m.TransactionFile)
 	}
 	data, err := os.ReadFile(filepath.Join(root, transactionsDir, m.TransactionFile))
 	if err != nil {

@@ -19,6 +19,8 @@ Usage:
       appends each table of the list, one write_dataset call each.
   pylance_interop.py delete PATH PREDICATE
 
+Any argument written "@FILE" is replaced by the contents of FILE.
+
 Tables are JSON objects {"columns": [{"name", "type", "values"}]} with type
 one of int64, float64, bool, string, large_string. Floats travel as
 float.hex() strings so they compare exactly; nulls are JSON null.
@@ -145,6 +147,9 @@ def cmd_delete(path, predicate):
 
 
 def main(argv):
+    # An argument "@FILE" stands for the contents of FILE (big tables do not
+    # fit on a command line).
+    argv = [open(a[1:]).read() if a.startswith("@") else a for a in argv]
     cmd = argv[1]
     if cmd == "check":
         print(lance.__version__, pa.__version__)
