@@ -11,8 +11,10 @@ func readFileBytes(p string) ([]byte, error) { return os.ReadFile(p) }
 func fuzzSeeds(f *testing.F) {
 	f.Add(sampleFile(f))
 	// pylance-written 2.0 file with dictionary, all-null and Binary pages
-	if b, err := os.ReadFile(filepath.Join("testdata", "pylance_2_0.lance")); err == nil {
-		f.Add(b)
+	for _, name := range []string{"pylance_2_0.lance", "pylance_2_1.lance", "pylance_2_2.lance"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Add([]byte("LANC"))
 }
