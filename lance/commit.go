@@ -48,6 +48,48 @@ type commitRequest struct {
 	// check validates a (possibly newer) latest manifest before the commit
 	// is rebuilt on top of it, e.g. that the schema is still the same.
 	check func(m *Manifest) error
+
+	// op is the operation: 0 for an append (an Overwrite when the dataset
+	// is created), OpMerge (schema change: fields is the complete new
+	// schema, fragments unchanged) or OpRewrite (rewrite replaces groups of
+	// fragments by new ones).
+	op      Operation
+	rewrite []rewriteGroup
+}
+
+// rewriteGroup replaces adjacent fragments (old, by id, as read) with new
+// fragments holding the same live rows in the same order. The ids of the new
+// fragments are assigned on top of each commit attempt's base.
+type rewriteGroup struct {
+	old []Fragment
+	new []Fragment
+}
+
+// withIDs returns req with the fragment ids of its rewrite groups assigned
+// on top of base (the transaction records them, as pylance's does).
+func (req commitRequest) withIDs(base *Manifest) (commitRequest, error) {
+	if req.op != OpRewrite {
+		return req, nil
+	}
+	next, err := nextFragmentID(base)
+	if err != nil {
+		return req, err
+	}
+	groups := make([]rewriteGroup, len(req.rewrite))
+	for i, g := range req.rewrite {
+		groups[i].old = g.old
+		groups[i].new = make([]Fragment, len(g.new))
+		for j, f := range g.new {
+			if next > math.MaxUint32 {
+				return req, errors.New("lance: fragment id space exhausted")
+			}
+			f.ID = next
+			next++
+			groups[i].new[j] = f
+		}
+	}
+	req.rewrite = groups
+	return req, nil
 }
 
 // commit publishes a new version atomically and returns its manifest and the
@@ -87,12 +129,19 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 		if scheme == 0 {
 			scheme = NamingV2
 		}
-		txn := buildTransaction(req, base)
+		if req.op != 0 && base == nil {
+			return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, req.root)
+		}
+		attempt, err := req.withIDs(base)
+		if err != nil {
+			return nil, 0, err
+		}
+		txn := buildTransaction(attempt, base)
 		txnName, err := writeTransactionFile(req.root, txn)
 		if err != nil {
 			return nil, 0, err
 		}
-		m, err := buildManifest(req, base, txnName)
+		m, err := buildManifest(attempt, base, txnName)
 		if err != nil {
 			os.Remove(filepath.Join(req.root, transactionsDir, txnName))
 			return nil, 0, err
@@ -155,13 +204,40 @@ func buildTransaction(req commitRequest, base *Manifest) *Transaction {
 		f.ID = 0 // ids are assigned when the manifest is built
 		frags = []Fragment{f}
 	}
-	if base == nil {
+	switch {
+	case req.op == OpMerge:
+		// Merge {1 fragments (all, unchanged), 2 schema, 3 schema_metadata,
+		// 4 preserves_nullability}, as pylance's add_columns writes it.
+		t.ReadVersion = base.Version
+		t.Op = OpMerge
+		var op []byte
+		op = appendFragments(op, 1, base.Fragments)
+		for _, f := range req.fields {
+			op = appendBytesField(op, 2, f)
+		}
+		op = appendBytesMap(op, 3, base.SchemaMetadata)
+		op = appendVarintField(op, 4, 1)
+		t.OpBody = op
+	case req.op == OpRewrite:
+		// Rewrite {3 groups: RewriteGroup {1 old_fragments, 2 new_fragments}},
+		// as pylance's compact_files writes it (new ids already assigned).
+		t.ReadVersion = base.Version
+		t.Op = OpRewrite
+		var op []byte
+		for _, g := range req.rewrite {
+			var gb []byte
+			gb = appendFragments(gb, 1, g.old)
+			gb = appendFragments(gb, 2, g.new)
+			op = appendBytesField(op, 3, gb)
+		}
+		t.OpBody = op
+	case base == nil:
 		t.Op = OpOverwrite
 		t.Fragments = frags
 		t.Schema = req.fields
 		t.SchemaMetadata = req.schemaMetadata
 		t.ConfigUpsert = req.config
-	} else {
+	default:
 		t.ReadVersion = base.Version
 		t.Op = OpAppend
 		t.Fragments = frags
@@ -182,6 +258,9 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		}
 		m.Version = base.Version + 1
 		m.Fields = base.Fields
+		if req.op == OpMerge {
+			m.Fields = req.fields
+		}
 		m.SchemaMetadata = base.SchemaMetadata
 		m.Fragments = append([]Fragment(nil), base.Fragments...)
 		m.MaxFragmentID = base.MaxFragmentID
@@ -207,6 +286,16 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		}
 		m.Config[k] = v
 	}
+	if req.op == OpRewrite {
+		frags, maxID, err := applyRewrite(base, req.rewrite)
+		if err != nil {
+			return nil, err
+		}
+		m.Fragments = frags
+		if maxID != nil && (m.MaxFragmentID == nil || *maxID > *m.MaxFragmentID) {
+			m.MaxFragmentID = maxID
+		}
+	}
 	if req.fragment != nil {
 		id, err := nextFragmentID(base)
 		if err != nil {
@@ -222,6 +311,44 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 	m.WriterVersion = &WriterVersion{Library: writerLibrary, Version: writerVersion}
 	m.applyFeatureFlags()
 	return m, nil
+}
+
+// applyRewrite returns base's fragment list with each group's old fragments
+// replaced, at the position of the first of them, by its new fragments, and
+// the highest new fragment id (nil if none).
+func applyRewrite(base *Manifest, groups []rewriteGroup) ([]Fragment, *uint32, error) {
+	replaced := map[uint64]int{} // old fragment id -> group
+	for gi, g := range groups {
+		for _, f := range g.old {
+			replaced[f.ID] = gi
+		}
+	}
+	var out []Fragment
+	done := make([]bool, len(groups))
+	found := 0
+	var maxID *uint32
+	for _, f := range base.Fragments {
+		gi, ok := replaced[f.ID]
+		if !ok {
+			out = append(out, f)
+			continue
+		}
+		found++
+		if done[gi] {
+			continue
+		}
+		done[gi] = true
+		for _, nf := range groups[gi].new {
+			out = append(out, nf)
+			if maxID == nil || uint32(nf.ID) > *maxID {
+				maxID = uint32p(uint32(nf.ID))
+			}
+		}
+	}
+	if found != len(replaced) {
+		return nil, nil, fmt.Errorf("%w: fragments being rewritten were removed concurrently", ErrCommitConflict)
+	}
+	return out, maxID, nil
 }
 
 // nextFragmentID returns the id for a fragment appended on top of base.

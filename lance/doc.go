@@ -75,12 +75,26 @@
 // exact: fragments whose manifest entry does not record num_deleted_rows have
 // their deletion file read at Open. Deletion vectors are cached per Dataset.
 //
+// A fragment may hold several data files with disjoint fields (pylance's
+// add_columns writes one per new computed column); each top-level field is
+// read from the last file listing it. A field no data file of the fragment
+// lists was added after the fragment was written and reads as nulls.
+//
+// # Schema evolution
+//
+// AddColumns appends nullable top-level fields to the schema without writing
+// data: it commits a Merge transaction (all fragments unchanged, the new
+// schema, preserves_nullability) as pylance's add_columns(pa.schema(...))
+// does; new field ids follow the highest existing id. Old rows read as null
+// in the new fields, in this package and in pylance; later writes, from
+// either side, supply every field.
+//
 // Manifests, transactions, deletion files and fragment metadata that do not
 // decode or contradict each other yield errors wrapping ErrCorrupt.
 //
-// Not supported yet, reported as errors wrapping ErrUnsupported: fragments
-// split over several data files or missing columns, reader feature flags
-// other than deletion files, stable row ids,
+// Not supported yet, reported as errors wrapping ErrUnsupported: nested
+// fields stored only through their children (file versions 2.1+), reader
+// feature flags other than deletion files, stable row ids,
 // table config, disabled transaction files, covered index metadata and
 // stable field ids, and appending to datasets whose data files are not 2.0.
 package lance

@@ -18,6 +18,18 @@ Usage:
   pylance_interop.py append-loop PATH JSON_LIST
       appends each table of the list, one write_dataset call each.
   pylance_interop.py delete PATH PREDICATE
+  pylance_interop.py add-columns PATH JSON
+      ds.add_columns({name: sql_expression}) (new data files per fragment).
+  pylance_interop.py add-null-columns PATH JSON
+      ds.add_columns(pa.schema(...)) for [{"name", "type"}] (schema only).
+  pylance_interop.py txn PATH VERSION
+      prints the operation name and read version of VERSION's transaction.
+  pylance_interop.py compact PATH TARGET_ROWS
+      ds.optimize.compact_files(target_rows_per_fragment=TARGET_ROWS).
+  pylance_interop.py cleanup PATH OLDER_THAN_SECONDS
+      ds.cleanup_old_versions(older_than=timedelta(seconds=...)).
+  pylance_interop.py tag PATH NAME VERSION
+      creates tag NAME for VERSION.
 
 Any argument written "@FILE" is replaced by the contents of FILE.
 
@@ -146,6 +158,42 @@ def cmd_delete(path, predicate):
     json.dump({"version": lance.dataset(path).version}, sys.stdout)
 
 
+def cmd_add_columns(path, spec):
+    ds = lance.dataset(path)
+    ds.add_columns(json.loads(spec))
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
+def cmd_add_null_columns(path, spec):
+    ds = lance.dataset(path)
+    ds.add_columns(pa.schema([pa.field(c["name"], TYPES[c["type"]]) for c in json.loads(spec)]))
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
+def cmd_txn(path, version):
+    txn = lance.dataset(path).read_transaction(int(version))
+    json.dump({"operation": type(txn.operation).__name__, "read_version": txn.read_version}, sys.stdout)
+
+
+def cmd_compact(path, target):
+    ds = lance.dataset(path)
+    m = ds.optimize.compact_files(target_rows_per_fragment=int(target))
+    json.dump({"version": lance.dataset(path).version, "fragments_removed": m.fragments_removed,
+               "fragments_added": m.fragments_added}, sys.stdout)
+
+
+def cmd_cleanup(path, older_than):
+    import datetime
+    ds = lance.dataset(path)
+    s = ds.cleanup_old_versions(older_than=datetime.timedelta(seconds=float(older_than)))
+    json.dump({"old_versions": s.old_versions, "bytes_removed": s.bytes_removed}, sys.stdout)
+
+
+def cmd_tag(path, name, version):
+    lance.dataset(path).tags.create(name, int(version))
+    json.dump({}, sys.stdout)
+
+
 def main(argv):
     # An argument "@FILE" stands for the contents of FILE (big tables do not
     # fit on a command line).
@@ -167,6 +215,18 @@ def main(argv):
         cmd_append_loop(*argv[2:])
     elif cmd == "delete":
         cmd_delete(*argv[2:])
+    elif cmd == "add-columns":
+        cmd_add_columns(*argv[2:])
+    elif cmd == "add-null-columns":
+        cmd_add_null_columns(*argv[2:])
+    elif cmd == "txn":
+        cmd_txn(*argv[2:])
+    elif cmd == "compact":
+        cmd_compact(*argv[2:])
+    elif cmd == "cleanup":
+        cmd_cleanup(*argv[2:])
+    elif cmd == "tag":
+        cmd_tag(*argv[2:])
     else:
         sys.exit("unknown command " + cmd)
 

@@ -1,0 +1,94 @@
+package lance
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/lance/schema"
+)
+
+// AddColumns commits a new version of the dataset at path whose schema is
+// the current one with newFields appended (top-level, in order). No data is
+// written: existing fragments have no data file for the new fields, so their
+// rows read as null in them (here and in pylance), and later Writes must
+// supply every field. This is Lance's own schema evolution, recorded as a
+// Merge transaction exactly like pylance's
+// ds.add_columns(pa.schema([...])): same fragments, new schema, new field ids
+// numbered after the highest existing one.
+//
+// Every new field must be nullable (old rows have no value) and its name must
+// be new, non-empty and free of '.'; otherwise the error wraps
+// ErrSchemaMismatch. newFields' schema-level metadata is ignored. A
+// concurrent schema change makes it fail with ErrCommitConflict; concurrent
+// appends are kept (their fragments, too, lack the new fields).
+func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
+	if newFields == nil || newFields.NumFields() == 0 {
+		return nil, errors.New("lance: AddColumns needs at least one field")
+	}
+	base, scheme, err := loadLatestManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := newDataset(path, base, scheme)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAppendable(cur); err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, f := range cur.schema.Fields() {
+		names[f.Name] = true
+	}
+	for _, f := range newFields.Fields() {
+		switch {
+		case f.Name == "" || strings.Contains(f.Name, "."):
+			return nil, fmt.Errorf("%w: invalid field name %q", ErrSchemaMismatch, f.Name)
+		case names[f.Name]:
+			return nil, fmt.Errorf("%w: field %q already exists", ErrSchemaMismatch, f.Name)
+		case !f.Nullable:
+			return nil, fmt.Errorf("%w: new field %q must be nullable (existing rows have no value for it)", ErrSchemaMismatch, f.Name)
+		}
+		names[f.Name] = true
+	}
+	added, err := schema.FromArrow(arrow.NewSchema(newFields.Fields(), nil), schema.MaxID(cur.fields)+1)
+	if err != nil {
+		return nil, fmt.Errorf("lance: %w", err)
+	}
+	fields := append(append([]schema.Field(nil), cur.fields...), added...)
+	raw := append([][]byte(nil), base.Fields...)
+	for _, f := range added {
+		raw = append(raw, schema.MarshalField(f))
+	}
+	if _, err := schema.ToArrow(fields); err != nil {
+		return nil, fmt.Errorf("lance: %w", err)
+	}
+	req := commitRequest{
+		root:   path,
+		base:   base,
+		scheme: scheme,
+		op:     OpMerge,
+		fields: raw,
+		check: func(m *Manifest) error {
+			d, err := newDataset(path, m, 0)
+			if err != nil {
+				return err
+			}
+			if err := checkAppendable(d); err != nil {
+				return err
+			}
+			if err := sameFields(cur.fields, d.fields); err != nil {
+				return fmt.Errorf("%w: %v", ErrCommitConflict, err)
+			}
+			return nil
+		},
+	}
+	m, s, err := commit(req)
+	if err != nil {
+		return nil, err
+	}
+	return newDataset(path, m, s)
+}
