@@ -1,0 +1,304 @@
+//! A Rust client of libpersisting.so (include/persisting.h), in two layers:
+//!
+//! - [`sys`]: the C functions, declared by hand, with arrow-rs's `#[repr(C)]`
+//!   C Data Interface structs standing in for the header's `struct ArrowSchema`,
+//!   `struct ArrowArray` and `struct ArrowArrayStream`;
+//! - [`Bucket`]: a safe wrapper that moves `RecordBatch`es in and gives an
+//!   `ArrowArrayStreamReader` back, with errors as [`Error`] values.
+//!
+//! Ownership follows the header: an append moves the exported structs into the
+//! library (their `release` is NULL on return, so their `Drop` does nothing),
+//! and the library calls the batch's release callback once it no longer needs
+//! the buffers, possibly from another thread. arrow-rs buffers are reference
+//! counted and `Send`, so that is safe, and no column is copied.
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::os::raw::c_char;
+
+use arrow::array::{Array, RecordBatch, RecordBatchReader, StructArray};
+use arrow::datatypes::Schema;
+use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+use arrow::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
+
+/// The C API, as include/persisting.h declares it.
+#[allow(non_camel_case_types)]
+pub mod sys {
+    use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+    use arrow::ffi_stream::FFI_ArrowArrayStream;
+    use std::os::raw::{c_char, c_int};
+
+    pub const PERSISTING_OK: c_int = 0;
+    pub const PERSISTING_EINVALID_ARGUMENT: c_int = 1;
+    pub const PERSISTING_EINVALID_HANDLE: c_int = 2;
+    pub const PERSISTING_ESCHEMA: c_int = 3;
+    pub const PERSISTING_EIO: c_int = 4;
+    pub const PERSISTING_ECORRUPT: c_int = 5;
+    pub const PERSISTING_EWAL: c_int = 6;
+    pub const PERSISTING_EINTERNAL: c_int = 7;
+    pub const PERSISTING_EUNSUPPORTED: c_int = 8;
+
+    /// `PersistingError`: zero it before first use (`Default`), release it
+    /// with `persisting_error_release` once a call filled it.
+    #[repr(C)]
+    #[derive(Debug)]
+    pub struct PersistingError {
+        pub code: c_int,
+        pub message: *mut c_char,
+    }
+
+    impl Default for PersistingError {
+        fn default() -> Self {
+            PersistingError {
+                code: 0,
+                message: std::ptr::null_mut(),
+            }
+        }
+    }
+
+    extern "C" {
+        pub fn persisting_error_release(error: *mut PersistingError);
+        pub fn persisting_string_free(s: *mut c_char);
+        pub fn persisting_version() -> *const c_char;
+        pub fn persisting_open(
+            path: *const c_char,
+            options_json: *const c_char,
+            out_handle: *mut u64,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_close(handle: u64, error: *mut PersistingError) -> c_int;
+        pub fn persisting_append(
+            handle: u64,
+            schema: *mut FFI_ArrowSchema,
+            array: *mut FFI_ArrowArray,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_append_stream(
+            handle: u64,
+            stream: *mut FFI_ArrowArrayStream,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_read(
+            handle: u64,
+            offset: i64,
+            limit: i64,
+            out: *mut FFI_ArrowArrayStream,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_schema(
+            handle: u64,
+            out: *mut FFI_ArrowSchema,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_flush(handle: u64, error: *mut PersistingError) -> c_int;
+        pub fn persisting_count(
+            handle: u64,
+            total: *mut i64,
+            persisted: *mut i64,
+            buffered: *mut i64,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_stats(
+            handle: u64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_metrics_text(
+            out_text: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+    }
+}
+
+/// A failed call: one of the `sys::PERSISTING_E*` codes and the library's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: i32,
+    pub message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "persisting error {}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Runs one C call with a fresh error struct and turns its status into a Result.
+fn call(f: impl FnOnce(*mut sys::PersistingError) -> i32) -> Result<()> {
+    let mut err = sys::PersistingError::default();
+    let rc = f(&mut err);
+    if rc == sys::PERSISTING_OK {
+        return Ok(());
+    }
+    let message = if err.message.is_null() {
+        String::new()
+    } else {
+        // SAFETY: a filled error holds a NUL-terminated string owned by it.
+        unsafe { CStr::from_ptr(err.message) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    // SAFETY: err was zeroed, then filled by the library: release it once.
+    unsafe { sys::persisting_error_release(&mut err) };
+    Err(Error { code: rc, message })
+}
+
+/// Takes a string that the library allocated and frees it.
+fn take_string(s: *mut c_char) -> String {
+    if s.is_null() {
+        return String::new();
+    }
+    // SAFETY: a NUL-terminated string returned by the library, freed once here.
+    let out = unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned();
+    unsafe { sys::persisting_string_free(s) };
+    out
+}
+
+fn c_string(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error {
+        code: sys::PERSISTING_EINVALID_ARGUMENT,
+        message: format!("{what} contains a NUL byte"),
+    })
+}
+
+/// The library's version string.
+pub fn version() -> String {
+    // SAFETY: a static NUL-terminated string, not to be freed.
+    unsafe { CStr::from_ptr(sys::persisting_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Prometheus text of every bucket opened with `enable_metrics`.
+pub fn metrics_text() -> Result<String> {
+    let mut out: *mut c_char = std::ptr::null_mut();
+    call(|err| unsafe { sys::persisting_metrics_text(&mut out, err) })?;
+    Ok(take_string(out))
+}
+
+/// Row counts of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub total: i64,
+    pub persisted: i64,
+    pub buffered: i64,
+}
+
+/// An open bucket. Every call is safe from several threads at once, so a
+/// `Bucket` can be shared (`&Bucket` is enough for everything but `close`).
+/// Dropping it closes it, ignoring a failed final flush: call [`Bucket::close`]
+/// to see that error.
+#[derive(Debug)]
+pub struct Bucket {
+    handle: u64,
+}
+
+impl Bucket {
+    /// Opens (or creates) the bucket at `path`; `options_json` as in the header,
+    /// e.g. `{"bucket_id": 3, "flush_threshold": 1000}`.
+    pub fn open(path: &str, options_json: Option<&str>) -> Result<Bucket> {
+        let path = c_string(path, "path")?;
+        let options = options_json.map(|o| c_string(o, "options")).transpose()?;
+        let options_ptr = options.as_ref().map_or(std::ptr::null(), |o| o.as_ptr());
+        let mut handle = 0u64;
+        call(|err| unsafe { sys::persisting_open(path.as_ptr(), options_ptr, &mut handle, err) })?;
+        Ok(Bucket { handle })
+    }
+
+    /// The raw handle, for calls through [`sys`].
+    pub fn handle(&self) -> u64 {
+        self.handle
+    }
+
+    /// Appends one record batch, without copying its buffers.
+    pub fn append(&self, batch: &RecordBatch) -> Result<()> {
+        let mut schema = export_schema(batch.schema().as_ref())?;
+        let mut array = FFI_ArrowArray::new(&StructArray::from(batch.clone()).into_data());
+        // Both structs are moved into the library, success or not.
+        call(|err| unsafe { sys::persisting_append(self.handle, &mut schema, &mut array, err) })
+    }
+
+    /// Appends every batch of `reader` as one unit: all of them or none.
+    pub fn append_stream(&self, reader: Box<dyn RecordBatchReader + Send>) -> Result<()> {
+        let mut stream = FFI_ArrowArrayStream::new(reader);
+        // The stream is moved into the library, success or not.
+        call(|err| unsafe { sys::persisting_append_stream(self.handle, &mut stream, err) })
+    }
+
+    /// Reads `limit` rows from row `offset` (limit < 0: to the end), across
+    /// flushed and buffered rows, as a snapshot.
+    pub fn read(&self, offset: i64, limit: i64) -> Result<ArrowArrayStreamReader> {
+        let mut stream = FFI_ArrowArrayStream::empty();
+        call(|err| unsafe { sys::persisting_read(self.handle, offset, limit, &mut stream, err) })?;
+        ArrowArrayStreamReader::try_new(stream).map_err(|e| Error {
+            code: sys::PERSISTING_EINTERNAL,
+            message: format!("importing the read stream: {e}"),
+        })
+    }
+
+    /// The bucket's schema (an error with code 3 before the first append).
+    pub fn schema(&self) -> Result<Schema> {
+        let mut out = FFI_ArrowSchema::empty();
+        call(|err| unsafe { sys::persisting_schema(self.handle, &mut out, err) })?;
+        Schema::try_from(&out).map_err(|e| Error {
+            code: sys::PERSISTING_EINTERNAL,
+            message: format!("importing the schema: {e}"),
+        })
+    }
+
+    /// Writes the buffered rows as a new Lance version.
+    pub fn flush(&self) -> Result<()> {
+        call(|err| unsafe { sys::persisting_flush(self.handle, err) })
+    }
+
+    pub fn count(&self) -> Result<Counts> {
+        let mut c = Counts {
+            total: 0,
+            persisted: 0,
+            buffered: 0,
+        };
+        call(|err| unsafe {
+            sys::persisting_count(
+                self.handle,
+                &mut c.total,
+                &mut c.persisted,
+                &mut c.buffered,
+                err,
+            )
+        })?;
+        Ok(c)
+    }
+
+    /// Stats as a JSON object (bucket_id, total_count, persisted_count, ...).
+    pub fn stats_json(&self) -> Result<String> {
+        let mut out: *mut c_char = std::ptr::null_mut();
+        call(|err| unsafe { sys::persisting_stats(self.handle, &mut out, err) })?;
+        Ok(take_string(out))
+    }
+
+    /// Flushes and closes. The handle is freed even when the flush fails.
+    pub fn close(mut self) -> Result<()> {
+        let handle = std::mem::replace(&mut self.handle, 0);
+        call(|err| unsafe { sys::persisting_close(handle, err) })
+    }
+}
+
+impl Drop for Bucket {
+    fn drop(&mut self) {
+        if self.handle != 0 {
+            let _ = call(|err| unsafe { sys::persisting_close(self.handle, err) });
+        }
+    }
+}
+
+/// A record batch's schema as the struct-typed ArrowSchema the library expects.
+fn export_schema(schema: &Schema) -> Result<FFI_ArrowSchema> {
+    FFI_ArrowSchema::try_from(schema).map_err(|e| Error {
+        code: sys::PERSISTING_EINVALID_ARGUMENT,
+        message: format!("exporting the schema: {e}"),
+    })
+}
