@@ -89,6 +89,23 @@
 // in the new fields, in this package and in pylance; later writes, from
 // either side, supply every field.
 //
+// # Compaction
+//
+// Compact plans like pylance's compact_files: a fragment is a candidate when
+// it has fewer live rows than TargetRowsPerFragment or (unless
+// KeepDeletions) more than MaterializeDeletionsThreshold of its physical rows
+// deleted; runs of adjacent candidates with two fragments or more, or one
+// with deletions, are rewritten. Their live rows are copied in order into new
+// 2.0 data files of at most TargetRowsPerFragment rows, and one version is
+// committed with a Rewrite transaction {groups: [{old_fragments,
+// new_fragments}]}, the new fragments taking the position of the first old
+// one and fresh ids (recorded in the transaction, as pylance does; we do not
+// commit a separate ReserveFragments version). Old versions keep their
+// files. The commit is rebuilt over concurrent appends and fails with
+// ErrCommitConflict if a rewritten fragment or the schema changed meanwhile.
+// Datasets with indices are refused: the indices' row addresses would need
+// remapping.
+//
 // Manifests, transactions, deletion files and fragment metadata that do not
 // decode or contradict each other yield errors wrapping ErrCorrupt.
 //

@@ -1,0 +1,260 @@
+package lance
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/file"
+)
+
+// CompactOptions tune Compact. Zero values mean the defaults, which are
+// pylance's.
+type CompactOptions struct {
+	// TargetRowsPerFragment: fragments with fewer live rows are merged with
+	// adjacent small ones, and no output fragment has more rows. Default
+	// 1024*1024.
+	TargetRowsPerFragment int64
+	// KeepDeletions disables rewriting a fragment only because of its
+	// deleted rows (pylance's materialize_deletions=False).
+	KeepDeletions bool
+	// MaterializeDeletionsThreshold: a fragment whose deleted fraction of
+	// physical rows exceeds it is rewritten without the deleted rows, even
+	// if it is large. Default 0.1.
+	MaterializeDeletionsThreshold float64
+	// Properties are stored in the transaction of the new version.
+	Properties map[string]string
+}
+
+// compactReadRows bounds the rows read per call while copying a fragment,
+// so compaction holds at most one output fragment plus one chunk in memory.
+const compactReadRows = 64 << 10
+
+// Compact rewrites runs of adjacent small fragments (fewer live rows than
+// TargetRowsPerFragment), and fragments with many deleted rows, into new
+// fragments without deleted rows, as one new version whose transaction is a
+// Rewrite (groups of old and new fragments, as pylance's compact_files
+// writes it). Rows keep their order. Older versions stay readable (their
+// data files are left in place until CleanupOldVersions). A single small
+// fragment between large ones and small fragments without deletions alone
+// in their run are left as they are. When there is nothing to do, Compact
+// commits nothing and returns the latest version.
+//
+// Concurrent appends are kept (the rewrite is rebuilt on top of them); a
+// concurrent change to a fragment being rewritten (delete, update,
+// compaction) or to the schema makes Compact fail with ErrCommitConflict
+// after removing the files it wrote. Datasets with indices are refused with
+// ErrUnsupported (their row addresses would need remapping).
+func Compact(path string, opts CompactOptions) (*Dataset, error) {
+	if opts.TargetRowsPerFragment <= 0 {
+		opts.TargetRowsPerFragment = 1024 * 1024
+	}
+	if opts.MaterializeDeletionsThreshold <= 0 {
+		opts.MaterializeDeletionsThreshold = 0.1
+	}
+	base, scheme, err := loadLatestManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := newDataset(path, base, scheme)
+	if err != nil {
+		return nil, err
+	}
+	if err := base.checkWritable(); err != nil {
+		return nil, err
+	}
+	if err := checkAppendable(cur); err != nil {
+		return nil, err
+	}
+	if len(base.IndexSection) > 0 {
+		return nil, fmt.Errorf("%w: compacting a dataset with indices (row addresses in the indices would need remapping)", ErrUnsupported)
+	}
+	bins := cur.planCompaction(opts)
+	if len(bins) == 0 {
+		return cur, nil
+	}
+	var written []string
+	cleanup := func() {
+		for _, p := range written {
+			os.Remove(p)
+		}
+	}
+	groups := make([]rewriteGroup, 0, len(bins))
+	for _, bin := range bins {
+		g := rewriteGroup{}
+		for _, i := range bin {
+			g.old = append(g.old, base.Fragments[i])
+		}
+		newFrags, paths, err := cur.rewriteFragments(bin, opts.TargetRowsPerFragment)
+		written = append(written, paths...)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		g.new = newFrags
+		groups = append(groups, g)
+	}
+	if len(written) > 0 {
+		if err := syncDir(filepath.Join(path, dataDir)); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("lance: sync data directory: %w", err)
+		}
+	}
+	req := commitRequest{
+		root:       path,
+		base:       base,
+		scheme:     scheme,
+		op:         OpRewrite,
+		rewrite:    groups,
+		properties: opts.Properties,
+		check: func(m *Manifest) error {
+			d, err := newDataset(path, m, 0)
+			if err != nil {
+				return err
+			}
+			if err := sameFields(cur.fields, d.fields); err != nil {
+				return fmt.Errorf("%w: %v", ErrCommitConflict, err)
+			}
+			if len(m.IndexSection) > 0 {
+				return fmt.Errorf("%w: an index was created concurrently", ErrCommitConflict)
+			}
+			return unchangedFragments(m, groups)
+		},
+	}
+	m, s, err := commit(req)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return newDataset(path, m, s)
+}
+
+// planCompaction returns the bins to rewrite: runs of adjacent candidate
+// fragments (indices into the fragment list). A fragment is a candidate if
+// it has fewer live rows than the target or, unless KeepDeletions, a deleted
+// fraction above the threshold. A run is rewritten if it has two fragments
+// or more, or one with deleted rows.
+func (d *Dataset) planCompaction(opts CompactOptions) [][]int {
+	var bins [][]int
+	var run []int
+	flush := func() {
+		if len(run) > 1 || len(run) == 1 && d.manifest.Fragments[run[0]].DeletionFile != nil && !opts.KeepDeletions {
+			bins = append(bins, run)
+		}
+		run = nil
+	}
+	for i := range d.manifest.Fragments {
+		live := d.rowEnds[i]
+		if i > 0 {
+			live -= d.rowEnds[i-1]
+		}
+		phys := d.physRows[i]
+		deletedFrac := 0.0
+		if phys > 0 {
+			deletedFrac = float64(phys-live) / float64(phys)
+		}
+		small := live < opts.TargetRowsPerFragment
+		holey := !opts.KeepDeletions && deletedFrac > opts.MaterializeDeletionsThreshold
+		if small || holey {
+			run = append(run, i)
+		} else {
+			flush()
+		}
+	}
+	flush()
+	return bins
+}
+
+// rewriteFragments copies the live rows of the fragments (indices, adjacent)
+// into new data files of at most target rows each, returning the new
+// fragments (ids unassigned) and the paths written.
+func (d *Dataset) rewriteFragments(idx []int, target int64) ([]Fragment, []string, error) {
+	var out []Fragment
+	var paths []string
+	var pending []arrow.Record
+	var pendingRows int64
+	alloc := memory.NewGoAllocator()
+	release := func() {
+		for _, r := range pending {
+			r.Release()
+		}
+		pending, pendingRows = nil, 0
+	}
+	defer release()
+	flush := func() error {
+		if pendingRows == 0 {
+			return nil
+		}
+		name := newDataFileName()
+		p := filepath.Join(d.root, dataDir, name)
+		res, err := file.WriteFile(p, d.fields, pending)
+		if err != nil {
+			os.Remove(p)
+			return fmt.Errorf("lance: write compacted data file: %w", err)
+		}
+		paths = append(paths, p)
+		ids := make([]int32, len(d.fields))
+		for i, f := range d.fields {
+			ids[i] = f.ID
+		}
+		if len(res.ColumnIndices) != len(ids) {
+			return fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(ids))
+		}
+		out = append(out, Fragment{
+			Files: []DataFile{{
+				Path: name, Fields: ids, ColumnIndices: res.ColumnIndices,
+				MajorVersion: res.MajorVersion, MinorVersion: res.MinorVersion, FileSizeBytes: uint64(res.FileSize),
+			}},
+			PhysicalRows: uint64(res.NumRows),
+		})
+		release()
+		return nil
+	}
+	for _, i := range idx {
+		live := d.rowEnds[i]
+		if i > 0 {
+			live -= d.rowEnds[i-1]
+		}
+		for lo := int64(0); lo < live; {
+			n := min(compactReadRows, live-lo, target-pendingRows)
+			rec, err := d.readFragment(i, lo, n, alloc)
+			if err != nil {
+				return nil, paths, err
+			}
+			pending = append(pending, rec)
+			pendingRows += rec.NumRows()
+			lo += n
+			if pendingRows >= target {
+				if err := flush(); err != nil {
+					return nil, paths, err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, paths, err
+	}
+	return out, paths, nil
+}
+
+// unchangedFragments fails with ErrCommitConflict unless every fragment a
+// rewrite replaces is still in m exactly as it was read.
+func unchangedFragments(m *Manifest, groups []rewriteGroup) error {
+	now := make(map[uint64][]byte, len(m.Fragments))
+	for i := range m.Fragments {
+		now[m.Fragments[i].ID] = encodeFragment(&m.Fragments[i])
+	}
+	for _, g := range groups {
+		for i := range g.old {
+			cur, ok := now[g.old[i].ID]
+			if !ok || !bytes.Equal(cur, encodeFragment(&g.old[i])) {
+				return fmt.Errorf("%w: fragment %d was changed or removed concurrently", ErrCommitConflict, g.old[i].ID)
+			}
+		}
+	}
+	return nil
+}
