@@ -178,3 +178,52 @@ def test_wheel_bundles_a_prebuilt_library_from_PERSISTING_LIB(tmp_path):
     (wheel,) = tmp_path.glob("persisting-*-py3-none-*.whl")
     with zipfile.ZipFile(wheel) as z:
         assert z.read("persisting/libpersisting.so") == Path(LIBRARY).read_bytes()
+
+
+def test_persisting_backend_with_wal_survives_sigkill(pulsing_python, tmp_path):
+    """backend="persisting" with the WAL: a writer process killed with SIGKILL
+    before any flush (pulsing never flushes on shutdown anyway) loses nothing:
+    a new process reads every record back through read_queue."""
+    import signal
+    import time
+
+    version, python = pulsing_python
+    storage = tmp_path / "queue"
+    topic = f"wal_{version.replace('.', '_')}"
+    proc = subprocess.Popen(
+        [str(python), str(SCRIPTS / "pulsing_scenario.py"), "wal-write", str(storage), topic, str(N)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(), cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        line = ""
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line or line.startswith("RESULT "):
+                break
+        assert line.startswith("RESULT "), f"no RESULT line (exit {proc.poll()}): {proc.stderr.read()}"
+        first = json.loads(line[len("RESULT "):])
+        assert proc.poll() is None, "the writer must still be running when it is killed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert first["pulsing_version"] == version
+    assert first["registered"] == ["lance", "LanceBackend", "persisting", "PersistingBackend"]
+    stats = first["bucket_stats"]
+    assert sum(s["total_count"] for s in stats.values()) == N
+    assert all(s["backend"] == "persisting" and s["wal_enabled"] for s in stats.values()), stats
+    assert sum(s["persisted_count"] for s in stats.values()) == 0  # nothing flushed
+    assert all(s["wal_size"] > 0 and s["metrics"]["persisting_records_total"] > 0
+               for s in stats.values()), stats
+    assert first["on_disk"] == {"0": None, "1": None}  # no Lance dataset yet: all in the WAL
+
+    second = run_scenario(python, "wal-read", storage, topic, tmp_path)
+    assert by_seq(second["records"]) == first["expected"]
+    stats = second["bucket_stats"]
+    assert sum(s["total_count"] for s in stats.values()) == N
+    assert sum(s["wal_replayed"] for s in stats.values()) >= 2  # one entry or more per bucket
+    assert all(s["metrics"]["persisting_wal_replayed_records_total"] == s["total_count"]
+               for s in stats.values()), stats

@@ -1,12 +1,18 @@
 """A pulsing queue on the Lance backend, with a real actor system.
 
-Usage: pulsing_scenario.py write|read STORAGE_PATH TOPIC COUNT
+Usage: pulsing_scenario.py write|read|wal-write|wal-read STORAGE_PATH TOPIC COUNT
 
 - write: starts a system, registers the backend, writes COUNT records through
   write_queue over 2 buckets, flushes, reads them back with read_queue, shuts
   the system down.
 - read: a new process and system on the same STORAGE_PATH reads them again
   (the backend passed as a class, as pulsing's docs show).
+
+- wal-write: writes COUNT records through write_queue with backend="persisting"
+  and the WAL on, never flushes, prints its RESULT line and then waits to be
+  killed (the test sends SIGKILL: no flush, no close, no atexit).
+- wal-read: a new process and system, backend="persisting" with the same
+  options, reads everything back through read_queue (replayed from the WAL).
 
 Prints one JSON line with what it saw. Runs with pulsing 0.1.0 (pulsing.queue)
 and 0.1.1+ (pulsing.streaming).
@@ -111,9 +117,52 @@ async def read(path: str, topic: str, n: int) -> dict:
     return {"records": got}
 
 
+WAL_OPTIONS = {"enable_wal": True, "wal_sync_interval": 0.0, "flush_threshold": 100_000,
+               "enable_metrics": True}
+
+
+async def wal_write(path: str, topic: str, n: int) -> None:
+    """Writes, reports, then waits - the actor system still running, nothing
+    flushed, closed or shut down - for the test's SIGKILL."""
+    system = await pul.actor_system()
+    names = register()
+    writer = await write_queue(
+        system, topic, bucket_column="id", num_buckets=NUM_BUCKETS, batch_size=10,
+        storage_path=path, backend="persisting", backend_options=WAL_OPTIONS,
+    )
+    for i in range(n):
+        await writer.put(record(i))  # returns once the record is in the WAL
+    stats = await writer.queue.stats()
+    out = {"registered": names, "bucket_stats": {str(k): v for k, v in stats["buckets"].items()},
+           "api": API, "pulsing_version": importlib.metadata.version("pulsing"),
+           "on_disk": on_disk(path), "expected": [record(i) for i in range(n)]}
+    print("RESULT " + json.dumps(out), flush=True)
+    await asyncio.sleep(3600)
+    await system.shutdown()  # not reached
+
+
+async def wal_read(path: str, topic: str, n: int) -> dict:
+    system = await pul.actor_system()
+    try:
+        register()
+        reader = await read_queue(system, topic, num_buckets=NUM_BUCKETS, storage_path=path,
+                                  backend="persisting", backend_options=WAL_OPTIONS)
+        got = await reader.get(limit=n + 10)
+        stats = await reader.queue.stats()
+    finally:
+        await system.shutdown()
+    return {"records": got, "bucket_stats": {str(k): v for k, v in stats["buckets"].items()}}
+
+
 def main() -> None:
     phase, path, topic, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    out = asyncio.run(write(path, topic, n) if phase == "write" else read(path, topic, n))
+    if phase == "wal-write":
+        asyncio.run(wal_write(path, topic, n))
+        return
+    elif phase == "wal-read":
+        out = asyncio.run(wal_read(path, topic, n))
+    else:
+        out = asyncio.run(write(path, topic, n) if phase == "write" else read(path, topic, n))
     out.update(
         api=API,
         pulsing_version=importlib.metadata.version("pulsing"),
