@@ -106,6 +106,17 @@
 // Datasets with indices are refused: the indices' row addresses would need
 // remapping.
 //
+// # Cleanup
+//
+// CleanupOldVersions removes manifests committed before a cutoff, except
+// the latest and tagged ones (_refs/tags/*.json), oldest first and before
+// any file, so every remaining version stays readable if it is interrupted.
+// Then it removes data, deletion and transaction files no remaining version
+// references: at once if a removed version referenced them, after 7 days
+// (Lance's rule, protecting commits in progress) if no version ever did.
+// _indices/ is left alone. A manifest that does not decode stops it before
+// anything is removed.
+//
 // Manifests, transactions, deletion files and fragment metadata that do not
 // decode or contradict each other yield errors wrapping ErrCorrupt.
 //

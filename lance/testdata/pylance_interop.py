@@ -185,7 +185,8 @@ def cmd_compact(path, target):
 def cmd_cleanup(path, older_than):
     import datetime
     ds = lance.dataset(path)
-    s = ds.cleanup_old_versions(older_than=datetime.timedelta(seconds=float(older_than)))
+    s = ds.cleanup_old_versions(older_than=datetime.timedelta(seconds=float(older_than)),
+                                error_if_tagged_old_versions=False)
     json.dump({"old_versions": s.old_versions, "bytes_removed": s.bytes_removed}, sys.stdout)
 
 

@@ -1,0 +1,261 @@
+package lance
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// CleanupOptions tune CleanupOldVersions.
+type CleanupOptions struct {
+	// DeleteUnverified also removes files no manifest references (left by
+	// failed or in-progress commits) once they are older than the cutoff.
+	// By default such files are removed only when older than 7 days, as
+	// Lance does, so a commit in progress never loses its files.
+	DeleteUnverified bool
+}
+
+// CleanupStats reports what CleanupOldVersions removed.
+type CleanupStats struct {
+	OldVersions      int   // manifests removed
+	DataFiles        int   // files removed from data/
+	DeletionFiles    int   // files removed from _deletions/
+	TransactionFiles int   // files removed from _transactions/
+	BytesRemoved     int64 // total size of the removed files
+	TaggedKept       int   // versions older than the cutoff kept for a tag
+}
+
+// unverifiedAge is how old a file no manifest references must be before it
+// is removed without DeleteUnverified (Lance's rule).
+const unverifiedAge = 7 * 24 * time.Hour
+
+const tagsDir = "_refs/tags"
+
+// CleanupOldVersions removes the versions of the dataset at path committed
+// before the given time, except the latest version and tagged versions
+// (_refs/tags/*.json), then the data, deletion and transaction files that no
+// remaining version references. A file referenced only by removed versions is
+// removed whatever its age; a file no version references at all is removed
+// only if older than 7 days (or, with DeleteUnverified, older than before).
+// Index files (_indices/) are left alone.
+//
+// Manifests are removed before files, oldest first, so an interruption leaves
+// every remaining version readable; files it did not get to remove are
+// removed by the next run. A manifest that does not decode aborts the run
+// before anything is removed (with ErrCorrupt): its references are unknown.
+// Writers may commit concurrently: their new files are unreferenced but
+// young, and everything the latest version references is kept.
+func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (CleanupStats, error) {
+	var st CleanupStats
+	l, err := listVersions(path)
+	if err != nil {
+		return st, err
+	}
+	tagged, err := taggedVersions(path)
+	if err != nil {
+		return st, err
+	}
+	type version struct {
+		v    uint64
+		name string
+		m    *Manifest
+	}
+	var keep, drop []version
+	for _, v := range l.versions {
+		name := ManifestName(l.scheme, v)
+		m, err := readManifestFile(filepath.Join(path, versionsDir, name))
+		if err != nil {
+			if errors.Is(err, ErrVersionNotFound) {
+				continue // removed by a concurrent cleanup
+			}
+			return st, err
+		}
+		old := m.Timestamp.Before(before) && v != l.latest
+		switch {
+		case old && tagged[v]:
+			st.TaggedKept++
+			keep = append(keep, version{v, name, m})
+		case old:
+			drop = append(drop, version{v, name, m})
+		default:
+			keep = append(keep, version{v, name, m})
+		}
+	}
+	if len(drop) == 0 && !opts.DeleteUnverified {
+		return st, nil
+	}
+	kept, dropped := newRefs(), newRefs()
+	for _, k := range keep {
+		if err := kept.add(k.m); err != nil {
+			return st, err
+		}
+	}
+	for _, d := range drop {
+		if err := dropped.add(d.m); err != nil {
+			return st, err
+		}
+	}
+	// Oldest first, so that the versions left always form a suffix.
+	for _, d := range drop {
+		err := os.Remove(filepath.Join(path, versionsDir, d.name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return st, fmt.Errorf("lance: cleanup: %w", err)
+		}
+		if err == nil {
+			st.OldVersions++
+		}
+	}
+	if st.OldVersions > 0 {
+		if err := syncDir(filepath.Join(path, versionsDir)); err != nil {
+			return st, fmt.Errorf("lance: cleanup: %w", err)
+		}
+	}
+	now := time.Now()
+	removable := func(dir, name string, info fs.FileInfo) bool {
+		if kept.has(dir, name) {
+			return false
+		}
+		if dropped.has(dir, name) {
+			return true
+		}
+		age := now.Sub(info.ModTime())
+		return age > unverifiedAge || opts.DeleteUnverified && info.ModTime().Before(before)
+	}
+	for _, dir := range []string{dataDir, deletionsDir, transactionsDir} {
+		n, bytes, err := removeFiles(filepath.Join(path, dir), func(name string, info fs.FileInfo) bool {
+			return removable(dir, name, info)
+		})
+		st.BytesRemoved += bytes
+		switch dir {
+		case dataDir:
+			st.DataFiles += n
+		case deletionsDir:
+			st.DeletionFiles += n
+		default:
+			st.TransactionFiles += n
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// refs are the files some set of manifests references, per directory.
+type refs map[string]map[string]bool
+
+func newRefs() refs {
+	return refs{dataDir: {}, deletionsDir: {}, transactionsDir: {}}
+}
+
+func (r refs) has(dir, name string) bool { return r[dir][name] }
+
+func (r refs) add(m *Manifest) error {
+	for i := range m.Fragments {
+		f := &m.Fragments[i]
+		for _, df := range f.Files {
+			if len(df.Extra) > 0 {
+				// base_id: the file lives under another base path.
+				return fmt.Errorf("%w: cleanup of datasets with external base paths", ErrUnsupported)
+			}
+			r[dataDir][filepath.FromSlash(df.Path)] = true
+		}
+		if f.DeletionFile != nil {
+			name, err := deletionFileName(f.ID, f.DeletionFile)
+			if err != nil {
+				return err
+			}
+			r[deletionsDir][name] = true
+		}
+	}
+	if m.TransactionFile != "" {
+		r[transactionsDir][m.TransactionFile] = true
+	}
+	return nil
+}
+
+// removeFiles removes the regular files of dir (recursively, as data file
+// paths may have directories) for which remove says yes.
+func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (int, int64, error) {
+	var n int
+	var size int64
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !remove(rel, info) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		n++
+		size += info.Size()
+		return nil
+	})
+	if err != nil {
+		return n, size, fmt.Errorf("lance: cleanup %s: %w", dir, err)
+	}
+	if n > 0 {
+		if err := syncDir(dir); err != nil {
+			return n, size, fmt.Errorf("lance: cleanup: %w", err)
+		}
+	}
+	return n, size, nil
+}
+
+// taggedVersions reads _refs/tags/*.json ({"branch", "version",
+// "manifestSize"}) and returns the tagged versions.
+func taggedVersions(root string) (map[uint64]bool, error) {
+	out := map[uint64]bool{}
+	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(tagsDir)))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return out, nil
+		}
+		return nil, fmt.Errorf("lance: read tags: %w", err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(tagsDir), e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("lance: read tag: %w", err)
+		}
+		var tag struct {
+			Version *uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(data, &tag); err != nil || tag.Version == nil {
+			// Keeping everything is safe; deleting a tagged version is not.
+			return nil, corruptf("tag %s does not decode (%v)", e.Name(), err)
+		}
+		out[*tag.Version] = true
+	}
+	return out, nil
+}
