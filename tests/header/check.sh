@@ -12,18 +12,27 @@ OUT=${OUT:-build}
 DIR="$OUT/header"
 mkdir -p "$DIR"
 
-# Warnings that a public header should never trigger in a client's build.
-COMMON=(-Wall -Wextra -Werror -pedantic-errors -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wundef
-  -Wredundant-decls -Iinclude)
-CFLAGS=("${COMMON[@]}" -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition)
-CXXFLAGS=("${COMMON[@]}" -Wold-style-cast -Wzero-as-null-pointer-constant -Wuseless-cast)
+# The flags of the task: a client builds with at least these.
+REQUIRED=(-Wall -Wextra -Werror -Iinclude)
+# More warnings that a public header should never trigger, each kept only if
+# the compiler knows it (clang lacks -Wuseless-cast, for one).
+EXTRA_COMMON=(-pedantic-errors -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wundef -Wredundant-decls)
+EXTRA_C=(-Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition)
+EXTRA_CXX=(-Wold-style-cast -Wzero-as-null-pointer-constant -Wuseless-cast)
+known() { # compiler language flag
+  echo 'int x;' | "$1" -x "$2" -Werror "$3" -c - -o /dev/null 2>/dev/null
+}
+CFLAGS=("${REQUIRED[@]}")
+for f in "${EXTRA_COMMON[@]}" "${EXTRA_C[@]}"; do known "$CC" c "$f" && CFLAGS+=("$f"); done
+CXXFLAGS=("${REQUIRED[@]}")
+for f in "${EXTRA_COMMON[@]}" "${EXTRA_CXX[@]}"; do known "$CXX" c++ "$f" && CXXFLAGS+=("$f"); done
 
 failed=0
 compile() { # compiler std source object flags...
   local compiler=$1 std=$2 src=$3 obj=$4
   shift 4
   if "$compiler" "-std=$std" "$@" -c "$src" -o "$obj"; then
-    echo "header: $compiler -std=$std $src ok"
+    echo "header: $compiler -std=$std $src ok ($*)"
   else
     echo "header: $compiler -std=$std $src FAILED" >&2
     failed=1
