@@ -642,7 +642,6 @@ class _Bucket:
             pending_count=held,
             batch_size=self.batch_size,
             flush_threshold=self.flush_threshold,
-            backend="lance",
         )
         stats.setdefault("dataset_path", os.path.join(self.storage_path, "data.lance"))
         return stats
@@ -1161,6 +1160,12 @@ class PersistingBackend(_QueueBackend):
         **kwargs: other options are accepted and logged.
 
     Bad values raise TypeError/ValueError when the backend is made.
+
+    With the WAL, ``total_count()`` and reads include records whose put is
+    still waiting for its engine call; should that call fail, its puts raise
+    (``WALError`` for a WAL failure) and those records are gone, not retried.
+    Not implemented yet: ``compact()``, ``create_index()`` and schema evolution
+    (the bucket keeps its first record's fields and types, as LanceBackend).
     """
 
     backend_name = "persisting"
