@@ -29,8 +29,9 @@ def test_handles_are_uint64_and_statuses_int():
     import ctypes
 
     for name, (restype, argtypes) in _native._SIGNATURES.items():
-        if name in ("persisting_close", "persisting_append", "persisting_read", "persisting_schema",
-                    "persisting_flush", "persisting_count", "persisting_stats"):
+        if name in ("persisting_close", "persisting_append", "persisting_append_stream",
+                    "persisting_read", "persisting_schema", "persisting_flush", "persisting_count",
+                    "persisting_stats"):
             assert argtypes[0] is ctypes.c_uint64, name
             assert restype is ctypes.c_int, name
     assert _native._SIGNATURES["persisting_open"][1][2]._type_ is ctypes.c_uint64
@@ -90,6 +91,39 @@ def test_native_read_write_roundtrip(tmp_path):
         assert _native.read(handle, 20, 5).read_all().num_rows == 0
         stats = _native.stats(handle)
         assert stats["bucket_id"] == 9 and stats["total_count"] == 10
+    finally:
+        _native.close_bucket(handle)
+
+
+def test_append_stream_is_one_unit(tmp_path):
+    handle = _native.open_bucket(str(tmp_path / "b"), {"enable_wal": True, "wal_sync_interval": 0})
+    try:
+        schema = pa.schema([("x", pa.int64())])
+        batches = [pa.record_batch([pa.array([i, i + 1], pa.int64())], schema=schema) for i in (0, 2, 4)]
+        _native.append_stream(handle, pa.RecordBatchReader.from_batches(schema, batches))
+        assert _native.count(handle) == (6, 0, 6)
+        wrong = pa.schema([("x", pa.string())])
+        with pytest.raises(errors.SchemaError):
+            _native.append_stream(handle, pa.RecordBatchReader.from_batches(
+                wrong, [pa.record_batch([pa.array(["a"])], schema=wrong)]))
+        assert _native.count(handle) == (6, 0, 6)  # nothing of the refused stream
+        assert _native.stats(handle)["wal_size"] > 0
+    finally:
+        _native.close_bucket(handle)
+    handle = _native.open_bucket(str(tmp_path / "b"))
+    try:
+        assert _native.read(handle, 0, -1).read_all().column("x").to_pylist() == list(range(6))
+    finally:
+        _native.close_bucket(handle)
+
+
+def test_metrics_text_is_a_string(tmp_path):
+    handle = _native.open_bucket(str(tmp_path / "b"), {"enable_metrics": True, "bucket_id": 4})
+    try:
+        _native.append(handle, pa.RecordBatch.from_pylist([{"x": 1}]))
+        text = _native.metrics_text()
+        assert "# TYPE persisting_records_total counter" in text
+        assert f'persisting_records_total{{bucket="4",path="{tmp_path / "b"}"}} 1' in text
     finally:
         _native.close_bucket(handle)
 
