@@ -55,6 +55,9 @@ type commitRequest struct {
 	// fragments by new ones).
 	op      Operation
 	rewrite []rewriteGroup
+	// mergeFragments (OpMerge): the complete new fragment list, when the
+	// merge adds data files (nil: fragments unchanged).
+	mergeFragments []Fragment
 }
 
 // rewriteGroup replaces adjacent fragments (old, by id, as read) with new
@@ -211,7 +214,11 @@ func buildTransaction(req commitRequest, base *Manifest) *Transaction {
 		t.ReadVersion = base.Version
 		t.Op = OpMerge
 		var op []byte
-		op = appendFragments(op, 1, base.Fragments)
+		frags := base.Fragments
+		if req.mergeFragments != nil {
+			frags = req.mergeFragments
+		}
+		op = appendFragments(op, 1, frags)
 		for _, f := range req.fields {
 			op = appendBytesField(op, 2, f)
 		}
@@ -258,11 +265,14 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		}
 		m.Version = base.Version + 1
 		m.Fields = base.Fields
-		if req.op == OpMerge {
-			m.Fields = req.fields
-		}
 		m.SchemaMetadata = base.SchemaMetadata
 		m.Fragments = append([]Fragment(nil), base.Fragments...)
+		if req.op == OpMerge {
+			m.Fields = req.fields
+			if req.mergeFragments != nil {
+				m.Fragments = append([]Fragment(nil), req.mergeFragments...)
+			}
+		}
 		m.MaxFragmentID = base.MaxFragmentID
 		m.NextRowID = base.NextRowID
 		m.DataFormat = base.DataFormat

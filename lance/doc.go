@@ -89,6 +89,14 @@
 // in the new fields, in this package and in pylance; later writes, from
 // either side, supply every field.
 //
+// WidenColumns changes column types to wider ones (int32 -> int64, integer
+// or float32 -> float64, ...) the way pylance's alter_columns casts: the
+// field keeps its name and position but gets a new id, every fragment that
+// stores it gets one new data file with the converted values of all its
+// physical rows, and a Merge transaction carries the new fragment list and
+// schema. The old column stays in the old data file, unreferenced by the new
+// schema, so older versions still read it. Conversions are exact or refused.
+//
 // # Compaction
 //
 // Compact plans like pylance's compact_files: a fragment is a candidate when

@@ -22,6 +22,8 @@ Usage:
       ds.add_columns({name: sql_expression}) (new data files per fragment).
   pylance_interop.py add-null-columns PATH JSON
       ds.add_columns(pa.schema(...)) for [{"name", "type"}] (schema only).
+  pylance_interop.py alter-type PATH NAME TYPE
+      ds.alter_columns({"path": NAME, "data_type": TYPE}) (rewrites the column).
   pylance_interop.py txn PATH VERSION
       prints the operation name and read version of VERSION's transaction.
   pylance_interop.py compact PATH TARGET_ROWS
@@ -170,6 +172,12 @@ def cmd_add_null_columns(path, spec):
     json.dump({"version": lance.dataset(path).version}, sys.stdout)
 
 
+def cmd_alter_type(path, name, typ):
+    ds = lance.dataset(path)
+    ds.alter_columns({"path": name, "data_type": TYPES[typ]})
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
 def cmd_txn(path, version):
     txn = lance.dataset(path).read_transaction(int(version))
     json.dump({"operation": type(txn.operation).__name__, "read_version": txn.read_version}, sys.stdout)
@@ -220,6 +228,8 @@ def main(argv):
         cmd_add_columns(*argv[2:])
     elif cmd == "add-null-columns":
         cmd_add_null_columns(*argv[2:])
+    elif cmd == "alter-type":
+        cmd_alter_type(*argv[2:])
     elif cmd == "txn":
         cmd_txn(*argv[2:])
     elif cmd == "compact":
