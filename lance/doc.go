@@ -125,12 +125,19 @@
 // _indices/ is left alone. A manifest that does not decode stops it before
 // anything is removed.
 //
-// Manifests, transactions, deletion files and fragment metadata that do not
-// decode or contradict each other yield errors wrapping ErrCorrupt.
+// # Errors
 //
-// Not supported yet, reported as errors wrapping ErrUnsupported: nested
-// fields stored only through their children (file versions 2.1+), reader
-// feature flags other than deletion files, stable row ids,
-// table config, disabled transaction files, covered index metadata and
-// stable field ids, and appending to datasets whose data files are not 2.0.
+// Manifests, transactions, deletion files, tags and fragment metadata that
+// do not decode or contradict each other yield errors wrapping ErrCorrupt.
+// Errors from lance/file about a data file's own bytes are passed through
+// unclassified (that package has no corruption sentinel yet).
+//
+// Reported as errors wrapping ErrUnsupported: reader feature flags other
+// than deletion files, stable row ids, table config, disabled transaction
+// files, covered index metadata and stable field ids (none of which changes
+// how a scan decodes data); writing (Write, AddColumns, WidenColumns,
+// Compact) to a dataset with other writer flags, or whose data files are not
+// 2.0; nested fields stored only through their children (file versions
+// 2.1+); compacting or widening a dataset with indices; data or deletion
+// files under external base paths.
 package lance
