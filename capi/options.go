@@ -19,6 +19,7 @@ type openOptions struct {
 	EnableWAL       bool     `json:"enable_wal"`
 	WALSyncInterval *float64 `json:"wal_sync_interval"` // seconds
 	MaxWALSize      *int64   `json:"max_wal_size"`
+	SchemaEvolution bool     `json:"schema_evolution"`
 	EnableMetrics   bool     `json:"enable_metrics"`
 	MetricsAddress  string   `json:"metrics_address"`
 }
@@ -35,13 +36,14 @@ func parseOptions(path, text string) (engine.Options, error) {
 		}
 	}
 	opts := engine.Options{
-		Path:           path,
-		BucketID:       o.BucketID,
-		WAL:            engine.WALOptions{Enabled: o.EnableWAL},
-		Allocator:      cAlloc,
-		Logger:         warnings.Printf,
-		Metrics:        o.EnableMetrics,
-		MetricsAddress: o.MetricsAddress,
+		Path:            path,
+		BucketID:        o.BucketID,
+		WAL:             engine.WALOptions{Enabled: o.EnableWAL},
+		Allocator:       cAlloc,
+		Logger:          warnings.Printf,
+		Metrics:         o.EnableMetrics,
+		SchemaEvolution: o.SchemaEvolution,
+		MetricsAddress:  o.MetricsAddress,
 	}
 	if o.FlushThreshold != nil {
 		if *o.FlushThreshold <= 0 {

@@ -42,6 +42,8 @@ func statusOf(err error) C.int {
 		return C.PERSISTING_ESCHEMA
 	case errors.Is(err, lance.ErrSchemaMismatch):
 		return C.PERSISTING_ESCHEMA
+	case errors.Is(err, lance.ErrCorrupt):
+		return C.PERSISTING_ECORRUPT
 	case errors.Is(err, lance.ErrUnsupported):
 		return C.PERSISTING_EUNSUPPORTED
 	case errors.As(err, &pathErr), errors.As(err, &errno):

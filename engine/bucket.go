@@ -130,41 +130,91 @@ func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 }
 
 func (b *Bucket) appendLocked(recs []arrow.Record) error {
-	schema := b.schema
-	for _, rec := range recs {
-		if schema == nil {
-			if err := checkNewSchema(rec.Schema()); err != nil {
-				return err
-			}
-			schema = withoutMetadata(rec.Schema())
-		} else if err := checkSchema(schema, rec); err != nil {
-			return err
-		}
-	}
-	kept := make([]arrow.Record, 0, len(recs))
+	schema, kept, err := b.admit(recs)
 	defer func() { releaseAll(kept) }()
-	rows := int64(0)
-	for _, rec := range recs {
-		if rec.NumRows() > 0 {
-			kept = append(kept, withSchema(schema, rec))
-			rows += rec.NumRows()
-		}
-	}
-	if len(kept) == 0 {
-		return nil
+	if err != nil || len(kept) == 0 {
+		return err
 	}
 	if err := b.logToWAL(kept); err != nil {
 		return err
 	}
-	b.schema = schema
+	b.setSchema(schema)
+	rows := int64(0)
 	for _, rec := range kept {
 		b.buf.add(rec)
+		rows += rec.NumRows()
 	}
 	b.metrics.appended(rows, b.buf.rows, b.walSize())
 	if b.buf.rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
 		return b.flushLocked()
 	}
 	return nil
+}
+
+// admit checks recs against the bucket's schema (evolving it when the bucket
+// allows) and returns the schema after them with new references to their
+// non-empty records in that schema. It changes nothing in the bucket.
+func (b *Bucket) admit(recs []arrow.Record) (*arrow.Schema, []arrow.Record, error) {
+	schema := b.schema
+	var kept []arrow.Record
+	for _, rec := range recs {
+		if !b.opts.SchemaEvolution {
+			if schema == nil {
+				if err := checkNewSchema(rec.Schema()); err != nil {
+					return nil, kept, err
+				}
+				schema = withoutMetadata(rec.Schema())
+			} else if err := checkSchema(schema, rec); err != nil {
+				return nil, kept, err
+			}
+			if rec.NumRows() > 0 {
+				kept = append(kept, withSchema(schema, rec))
+			}
+			continue
+		}
+		plan, err := planEvolution(schema, rec.Schema())
+		if err != nil {
+			return nil, kept, err
+		}
+		schema = plan.schema
+		if rec.NumRows() == 0 {
+			continue
+		}
+		c, err := conform(schema, rec, b.opts.Allocator)
+		if err != nil {
+			return nil, kept, err
+		}
+		kept = append(kept, c)
+	}
+	// Records admitted before the schema grew get null columns for the new fields.
+	for i, rec := range kept {
+		if rec.Schema().NumFields() == schema.NumFields() {
+			continue
+		}
+		c, err := conform(schema, rec, b.opts.Allocator)
+		if err != nil {
+			return nil, kept, err
+		}
+		rec.Release()
+		kept[i] = c
+	}
+	return schema, kept, nil
+}
+
+// setSchema makes s the bucket's schema; buffered rows of an older schema
+// get null columns for the fields s adds.
+func (b *Bucket) setSchema(s *arrow.Schema) {
+	if b.schema != nil && b.schema.NumFields() != s.NumFields() {
+		for i, rec := range b.buf.records {
+			c, err := conform(s, rec, b.opts.Allocator)
+			if err != nil { // cannot happen: s only adds nullable fields
+				panic(fmt.Sprintf("engine: widening a buffered record: %v", err))
+			}
+			rec.Release()
+			b.buf.records[i] = c
+		}
+	}
+	b.schema = s
 }
 
 // Flush commits every buffered row as one new dataset version. On failure the
@@ -188,6 +238,10 @@ func (b *Bucket) flushLocked() error {
 	}
 	defer releaseAll(recs)
 	crashAt(crashBeforeCommit)
+	if err := b.addNewColumnsToDataset(); err != nil {
+		b.metrics.failed("flush")
+		return err
+	}
 	start := time.Now()
 	var opts lance.WriteOptions
 	if b.wal != nil {

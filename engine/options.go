@@ -37,6 +37,9 @@ type Options struct {
 	// A C caller passes a C allocator so those rows can be exported too.
 	// Nil means memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// SchemaEvolution lets batches add fields, omit fields and widen values
+	// losslessly instead of matching the schema exactly (see schema_evolve.go).
+	SchemaEvolution bool
 	// Metrics records this bucket's metrics in Registry.
 	Metrics bool
 	// MetricsAddress, when set (e.g. "127.0.0.1:9464"), serves Registry over

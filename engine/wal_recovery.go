@@ -59,15 +59,15 @@ func (b *Bucket) recoverWAL() error {
 			return fmt.Errorf("entry %d: %w", index, err)
 		}
 		defer rec.Release()
-		if b.schema == nil {
-			if err := checkNewSchema(rec.Schema()); err != nil {
-				return fmt.Errorf("entry %d: %w", index, err)
-			}
-			b.schema = withoutMetadata(rec.Schema())
-		} else if err := checkSchema(b.schema, rec); err != nil {
+		schema, kept, err := b.admit([]arrow.Record{rec})
+		defer func() { releaseAll(kept) }()
+		if err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)
 		}
-		b.buf.add(rec)
+		b.setSchema(schema)
+		for _, r := range kept {
+			b.buf.add(r)
+		}
 		b.walLast = index
 		replayed++
 		return nil

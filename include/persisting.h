@@ -124,6 +124,11 @@ const char* persisting_version(void);
  *    that often in the background.
  *  - max_wal_size (bytes > 0, default 100 MiB): past it, an append flushes,
  *    which empties the WAL.
+ *  - schema_evolution (bool, default false): a batch may add fields (earlier
+ *    rows read null in them; committed as a Lance schema change), omit fields
+ *    (null), order fields freely, and carry narrower numbers that widen
+ *    exactly (int8/16/32 -> int64, float32 or integers up to 2^53 ->
+ *    float64). Without it a batch must match the schema exactly.
  *  - enable_metrics (bool, default false): record this bucket's Prometheus
  *    metrics (see persisting_metrics_text), labelled by bucket_id and path.
  *  - metrics_address (string, e.g. "127.0.0.1:9464", default none): also serve
@@ -150,7 +155,8 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * needs the buffers (possibly after later flushes, from another thread). The
  * buffers are not copied: do not modify them after the call.
  * The first batch of a new bucket fixes the schema; a later batch whose field
- * names or types differ fails with PERSISTING_ESCHEMA and nothing of it is kept. */
+ * names or types differ (beyond what schema_evolution allows) fails with
+ * PERSISTING_ESCHEMA and nothing of it is kept. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 

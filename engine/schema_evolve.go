@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// With Options.SchemaEvolution, a batch need not match the bucket's schema
+// exactly:
+//   - a field the bucket lacks is added (nullable); earlier rows read null in it,
+//   - a field the batch lacks is null in the batch's rows,
+//   - fields may come in any order,
+//   - a value of a narrower type is widened to the field's type when that
+//     loses nothing (int8/16/32 -> int64, float32 -> float64, integers ->
+//     float64 when every value is exactly representable).
+// A field whose type would have to narrow or change kind (str into an int
+// field) is an error naming the field. Widening the stored column itself
+// (an int64 field receiving floats) is refused the same way: it would
+// rewrite every stored row.
+
+// evolution is the plan for one batch: the bucket schema after it, and how
+// to build the batch's columns in that schema's order.
+type evolution struct {
+	schema *arrow.Schema
+	added  []arrow.Field // fields new to the bucket, in the order they are added
+}
+
+// planEvolution checks got against the bucket schema cur (nil: no schema yet).
+func planEvolution(cur, got *arrow.Schema) (evolution, error) {
+	if cur == nil {
+		if err := checkNewSchema(got); err != nil {
+			return evolution{}, err
+		}
+		return evolution{schema: withoutMetadata(got)}, nil
+	}
+	if err := checkFieldNames(got); err != nil {
+		return evolution{}, err
+	}
+	var added []arrow.Field
+	for _, g := range got.Fields() {
+		i := cur.FieldIndices(g.Name)
+		if len(i) == 0 {
+			g.Nullable = true
+			added = append(added, g)
+			continue
+		}
+		w := cur.Field(i[0])
+		if !arrow.TypeEqual(w.Type, g.Type) && !widens(g.Type, w.Type) {
+			return evolution{}, fmt.Errorf("%w: field %q: expected %s, found %s, which cannot be stored in it without loss",
+				ErrSchemaMismatch, g.Name, w.Type, g.Type)
+		}
+	}
+	if len(added) == 0 {
+		return evolution{schema: cur}, nil
+	}
+	next := arrow.NewSchema(append(append([]arrow.Field(nil), cur.Fields()...), added...), nil)
+	if err := checkNewSchema(next); err != nil {
+		return evolution{}, err
+	}
+	return evolution{schema: next, added: added}, nil
+}
+
+// widens reports whether every value of type from fits type to exactly
+// (integer to float64 is checked per value by conform).
+func widens(from, to arrow.DataType) bool {
+	switch to.ID() {
+	case arrow.INT64:
+		switch from.ID() {
+		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.UINT8, arrow.UINT16, arrow.UINT32:
+			return true
+		}
+	case arrow.INT32:
+		switch from.ID() {
+		case arrow.INT8, arrow.INT16, arrow.UINT8, arrow.UINT16:
+			return true
+		}
+	case arrow.FLOAT64:
+		switch from.ID() {
+		case arrow.FLOAT32, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+			return true
+		}
+	}
+	return false
+}
+
+// conform returns a new record in schema s built from rec: columns matched by
+// name, cast where planEvolution allowed it, nulls for fields rec lacks. New
+// buffers (casts, null columns) come from alloc.
+func conform(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.Record, error) {
+	cols := make([]arrow.Array, s.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	n := int(rec.NumRows())
+	for i, f := range s.Fields() {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) == 0 {
+			cols[i] = array.MakeArrayOfNull(alloc, f.Type, n)
+			continue
+		}
+		col := rec.Column(idx[0])
+		if arrow.TypeEqual(col.DataType(), f.Type) {
+			col.Retain()
+			cols[i] = col
+			continue
+		}
+		cast, err := castExactly(col, f, alloc)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = cast
+	}
+	return array.NewRecord(s, cols, rec.NumRows()), nil
+}
+
+// maxExactInt is the largest integer magnitude every float64 holds exactly.
+const maxExactInt = 1 << 53
+
+// castExactly widens col to f's type (one of the pairs widens accepts),
+// failing for an integer a float64 cannot hold exactly.
+func castExactly(col arrow.Array, f arrow.Field, alloc memory.Allocator) (arrow.Array, error) {
+	value, ok := numericGetter(col)
+	if !ok {
+		return nil, fmt.Errorf("%w: field %q: cannot widen %s to %s", ErrSchemaMismatch, f.Name, col.DataType(), f.Type)
+	}
+	n := col.Len()
+	switch f.Type.ID() {
+	case arrow.INT64, arrow.INT32:
+		bld := array.NewBuilder(alloc, f.Type)
+		defer bld.Release()
+		bld.Reserve(n)
+		for i := 0; i < n; i++ {
+			switch {
+			case col.IsNull(i):
+				bld.AppendNull()
+			case f.Type.ID() == arrow.INT64:
+				bld.(*array.Int64Builder).UnsafeAppend(int64(value(i)))
+			default:
+				bld.(*array.Int32Builder).UnsafeAppend(int32(value(i)))
+			}
+		}
+		return bld.NewArray(), nil
+	case arrow.FLOAT64:
+		bld := array.NewFloat64Builder(alloc)
+		defer bld.Release()
+		bld.Reserve(n)
+		for i := 0; i < n; i++ {
+			if col.IsNull(i) {
+				bld.AppendNull()
+				continue
+			}
+			if !exactInFloat64(col, i) {
+				return nil, fmt.Errorf("%w: field %q is float64 but row %d holds an integer (%s) a float64 cannot hold exactly",
+					ErrSchemaMismatch, f.Name, i, col.ValueStr(i))
+			}
+			bld.UnsafeAppend(value(i))
+		}
+		return bld.NewArray(), nil
+	}
+	return nil, fmt.Errorf("%w: field %q: cannot widen %s to %s", ErrSchemaMismatch, f.Name, col.DataType(), f.Type)
+}
+
+// exactInFloat64 checks the 64-bit integer kinds, the only ones that can
+// exceed 2^53, on their integer value (a float64 conversion would round first).
+func exactInFloat64(col arrow.Array, i int) bool {
+	switch a := col.(type) {
+	case *array.Int64:
+		return a.Value(i) <= maxExactInt && a.Value(i) >= -maxExactInt
+	case *array.Uint64:
+		return a.Value(i) <= maxExactInt
+	}
+	return true
+}
+
+// numericGetter reads element i of an integer or float32 array as a float64
+// (exact for every integer the callers accept: |v| <= 2^53 is checked, and
+// 32-bit and narrower integers always fit).
+func numericGetter(col arrow.Array) (func(int) float64, bool) {
+	switch a := col.(type) {
+	case *array.Int8:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Int16:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Int32:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Int64:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Uint8:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Uint16:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Uint32:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Uint64:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	case *array.Float32:
+		return func(i int) float64 { return float64(a.Value(i)) }, true
+	}
+	return nil, false
+}
+
+// addNewColumnsToDataset commits the fields the bucket gained since the
+// dataset's schema as a Lance schema change (older fragments read null in
+// them), so the next write can carry them.
+func (b *Bucket) addNewColumnsToDataset() error {
+	if b.dataset == nil || b.dataset.Schema().NumFields() == b.schema.NumFields() {
+		return nil
+	}
+	have := b.dataset.Schema()
+	var added []arrow.Field
+	for _, f := range b.schema.Fields() {
+		if len(have.FieldIndices(f.Name)) == 0 {
+			added = append(added, f)
+		}
+	}
+	ds, err := lance.AddColumns(b.opts.datasetPath(), arrow.NewSchema(added, nil))
+	if err != nil {
+		return fmt.Errorf("engine: add fields %v to %s: %w", fieldNames(arrow.NewSchema(added, nil)), b.opts.datasetPath(), err)
+	}
+	b.dataset = ds
+	return nil
+}
