@@ -9,7 +9,7 @@ import lance
 import pyarrow as pa
 import pytest
 
-from persisting import StorageError, UnsupportedError
+from persisting import UnsupportedError
 from persisting.queue import LanceBackend
 
 ROWS = [
@@ -72,25 +72,35 @@ async def test_lance_backend_reads_what_pylance_wrote(bucket_path, storage_versi
     lance.write_dataset(table.slice(0, 2), dataset_path(bucket_path), mode="append", **kwargs)
     expected = ROWS + ROWS[:2]
     b = LanceBackend(0, bucket_path)
+    unwritable = None
     try:
         stats = await b.stats()
         assert stats["persisted_count"] == 6 and b.total_count() == 6
-        if storage_version is None:
-            try:
-                await b.get()
-            except StorageError as exc:  # the engine reads Lance file format 2.0 only (so far)
-                assert "not supported" in str(exc) or isinstance(exc, UnsupportedError), exc
-                pytest.xfail(f"engine cannot read pylance's default file version yet: {exc}")
-        assert await b.get() == expected
+        assert await b.get() == expected  # the engine reads pylance's default (2.2) files too
         assert await b.get(2, 3) == expected[3:5]
         # and appends continue the same dataset, readable by pylance again
         mine = {"id": "k9", "seq": 9, "score": 9.0, "ok": True, "note": "mine", "raw": b"9"}
-        await b.put(mine)
-        await b.flush()
-        got = lance.dataset(dataset_path(bucket_path)).to_table().to_pylist()
-        assert got == expected + [mine]
+        try:
+            await b.put(mine)
+            await b.flush()
+        except UnsupportedError as exc:
+            if storage_version is not None:
+                raise
+            # The engine writes file version 2.0 only; it must say so clearly and keep the record.
+            assert "2.2" in str(exc) and "2.0" in str(exc), exc
+            assert await b.get() == expected + [mine]
+            unwritable = exc
+        else:
+            got = lance.dataset(dataset_path(bucket_path)).to_table().to_pylist()
+            assert got == expected + [mine]
     finally:
-        b.close()
+        try:
+            b.close()
+        except UnsupportedError:
+            if unwritable is None:
+                raise
+    if unwritable is not None:
+        pytest.xfail(f"the engine cannot append to pylance's default (2.2) files yet: {unwritable}")
 
 
 async def test_schema_of_a_pylance_dataset_is_enforced(bucket_path):
