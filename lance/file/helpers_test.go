@@ -288,6 +288,10 @@ func (a *trackingAllocator) Free(b []byte) {
 func (a *trackingAllocator) owns(arr arrow.ArrayData) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.ownsLocked(arr)
+}
+
+func (a *trackingAllocator) ownsLocked(arr arrow.ArrayData) error {
 	for i, b := range arr.Buffers() {
 		if b == nil || b.Len() == 0 {
 			continue
@@ -305,7 +309,7 @@ func (a *trackingAllocator) owns(arr arrow.ArrayData) error {
 		}
 	}
 	for _, c := range arr.Children() {
-		if err := a.owns(c); err != nil {
+		if err := a.ownsLocked(c); err != nil {
 			return err
 		}
 	}

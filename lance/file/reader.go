@@ -205,7 +205,9 @@ func (r *Reader) Close() error {
 }
 
 // Read returns rows [offset, offset+limit) of the given columns as one record
-// with schema sch; columns[i] is the file column holding sch.Field(i). limit
+// with schema sch; columns[i] is the file column holding sch.Field(i) (for a
+// struct in a 2.1+ file: the first of its leaf columns, which follow in
+// pre-order). limit
 // is clamped to the end of the file. Only pages overlapping the range are
 // read. Every buffer of the result is allocated from alloc (the caller may
 // export it through the C Data Interface).
@@ -235,7 +237,14 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 			return nil, fmt.Errorf("lance file: column index %d out of range (file has %d columns)", ci, len(r.cols))
 		}
 		fld := sch.Field(i)
-		a, err := r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
+		var a arrow.Array
+		var err error
+		if r.minor >= 1 && isNested(fld.Type) {
+			// a struct spans several leaf columns; ci is the first
+			a, err = r.readNested(ci, fld.Type, offset, limit, alloc)
+		} else {
+			a, err = r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
+		}
 		if err != nil {
 			release()
 			return nil, fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)

@@ -1,0 +1,492 @@
+package file
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Nested types in 2.1+ files: struct, list / large_list and
+// fixed_size_list. Structs and lists have no column of their own; every
+// leaf column below them carries their validity and offsets in its rep/def
+// levels, one layer per nesting level (innermost first). A struct field
+// occupies the leaf columns of its children, in pre-order; Read's columns[i]
+// names the first of them. A fixed_size_list of a fixed-width type is a
+// single leaf (its items live in the values, FixedSizeList encoding).
+//
+// Pages of one column may use different variants of a layer (a page
+// without nulls says ALL_VALID_ITEM where another says NULLABLE_ITEM), so the
+// def levels of each page are first mapped to a canonical scheme in which
+// every item layer is NULLABLE_ITEM and every list layer NULL_AND_EMPTY_LIST.
+// Then, as Lance does, layers are unravelled from the innermost out: an item
+// layer yields one validity bit per slot; a list layer groups the slots
+// below it into lists (offsets + validity).
+
+// leafCount is the number of leaf columns an Arrow type occupies.
+func leafCount(dt arrow.DataType) int {
+	if st, ok := dt.(*arrow.StructType); ok {
+		n := 0
+		for _, f := range st.Fields() {
+			n += leafCount(f.Type)
+		}
+		return n
+	}
+	switch t := dt.(type) {
+	case *arrow.ListType:
+		return leafCount(t.Elem())
+	case *arrow.LargeListType:
+		return leafCount(t.Elem())
+	}
+	return 1
+}
+
+func isNested(dt arrow.DataType) bool {
+	switch dt.ID() {
+	case arrow.STRUCT, arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
+		return true
+	}
+	return false
+}
+
+// typeLayers is the layer kind (list or not) of each nesting level of the
+// path from dt down to the leaf column number leaf (innermost first).
+func typeLayers(dt arrow.DataType, leaf int) ([]bool, error) {
+	switch t := dt.(type) {
+	case *arrow.StructType:
+		for _, f := range t.Fields() {
+			n := leafCount(f.Type)
+			if leaf < n {
+				inner, err := typeLayers(f.Type, leaf)
+				return append(inner, false), err
+			}
+			leaf -= n
+		}
+		return nil, fmt.Errorf("struct has no leaf %d", leaf)
+	case *arrow.ListType:
+		inner, err := typeLayers(t.Elem(), leaf)
+		return append(inner, true), err
+	case *arrow.LargeListType:
+		inner, err := typeLayers(t.Elem(), leaf)
+		return append(inner, true), err
+	}
+	return []bool{false}, nil
+}
+
+// leafColumn is one leaf column unravelled for the rows read.
+type leafColumn struct {
+	layers []layerSlots // innermost first
+	vals   *block
+	dt     arrow.DataType // the leaf's Arrow type
+}
+
+type layerSlots struct {
+	valid   []bool
+	offsets []int64 // lists: len(valid)+1
+}
+
+// readNested reads a nested field whose first leaf column is first.
+func (r *Reader) readNested(first int, dt arrow.DataType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	n := leafCount(dt)
+	if first < 0 || first+n > len(r.cols) {
+		return nil, fmt.Errorf("%s needs leaf columns %d..%d, file has %d", dt, first, first+n-1, len(r.cols))
+	}
+	leaves := make([]*leafColumn, n)
+	var leafTypes []arrow.DataType
+	collectLeafTypes(dt, &leafTypes)
+	for i := range leaves {
+		kinds, err := typeLayers(dt, i)
+		if err != nil {
+			return nil, err
+		}
+		lc, err := r.unravelColumn(&r.cols[first+i], kinds, leafTypes[i], offset, limit)
+		if err != nil {
+			return nil, fmt.Errorf("leaf column %d: %w", first+i, err)
+		}
+		leaves[i] = lc
+	}
+	return buildNested(dt, 0, leaves, alloc)
+}
+
+func collectLeafTypes(dt arrow.DataType, out *[]arrow.DataType) {
+	switch t := dt.(type) {
+	case *arrow.StructType:
+		for _, f := range t.Fields() {
+			collectLeafTypes(f.Type, out)
+		}
+	case *arrow.ListType:
+		collectLeafTypes(t.Elem(), out)
+	case *arrow.LargeListType:
+		collectLeafTypes(t.Elem(), out)
+	default:
+		*out = append(*out, dt)
+	}
+}
+
+// canonicalDef maps the def levels of layers to the canonical scheme for
+// the layer kinds: item layer k null = cbase+1; list null = cbase+1,
+// empty = cbase+2.
+func canonicalDef(layers []repDefLayer) ([]uint16, error) {
+	table := []uint16{0}
+	var cbase uint16
+	for _, l := range layers {
+		switch l {
+		case layerNullableItem:
+			table = append(table, cbase+1)
+		case layerNullableList:
+			table = append(table, cbase+1)
+		case layerEmptyableList:
+			table = append(table, cbase+2)
+		case layerNullAndEmptyList:
+			table = append(table, cbase+1, cbase+2)
+		}
+		if l.isList() {
+			cbase += 2
+		} else {
+			cbase++
+		}
+	}
+	return table, nil
+}
+
+// unravelColumn decodes rows [offset, offset+limit) of a leaf column whose
+// nesting is kinds (true = list, innermost first) and unravels its levels.
+func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType, offset, limit int64) (*leafColumn, error) {
+	spans, err := c.spans(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	nLists := uint16(0)
+	for _, k := range kinds {
+		if k {
+			nLists++
+		}
+	}
+	var rep, def []uint16
+	var parts []*block
+	for _, s := range spans {
+		sp, err := r.decodeSpan21(s)
+		if err != nil {
+			return nil, err
+		}
+		if len(sp.layers) != len(kinds) {
+			return nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
+		}
+		for i, l := range sp.layers {
+			if l.isList() != kinds[i] {
+				return nil, fmt.Errorf("page layers %v do not match the type's nesting", sp.layers)
+			}
+		}
+		table, err := canonicalDef(sp.layers)
+		if err != nil {
+			return nil, err
+		}
+		nl := max(len(sp.rep), len(sp.def))
+		if sp.rep == nil && sp.def == nil {
+			nl = sp.rows
+		}
+		if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
+			return nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
+		}
+		for i := 0; i < nl; i++ {
+			var rl uint16
+			switch {
+			case sp.rep != nil:
+				rl = sp.rep[i]
+			case nLists > 0:
+				rl = nLists
+			}
+			var dl uint16
+			if sp.def != nil {
+				if int(sp.def[i]) >= len(table) {
+					return nil, fmt.Errorf("def level %d out of range", sp.def[i])
+				}
+				dl = table[sp.def[i]]
+			}
+			rep = append(rep, rl)
+			def = append(def, dl)
+		}
+		vals := sp.vals
+		if vals == nil {
+			if vals, err = zeroBlock(leafType, sp.nVis); err != nil {
+				return nil, err
+			}
+		}
+		if vals.n != sp.nVis {
+			return nil, fmt.Errorf("page decoded %d values, levels say %d", vals.n, sp.nVis)
+		}
+		parts = append(parts, vals)
+	}
+	lc := &leafColumn{dt: leafType}
+	if len(parts) == 0 {
+		if lc.vals, err = zeroBlock(leafType, 0); err != nil {
+			return nil, err
+		}
+	} else if lc.vals, err = concatBlocks(parts); err != nil {
+		return nil, err
+	}
+	if lc.layers, err = unravel(rep, def, kinds, lc.vals.n); err != nil {
+		return nil, err
+	}
+	if got := len(lc.layers[len(lc.layers)-1].valid); int64(got) != limit {
+		return nil, fmt.Errorf("levels hold %d rows, want %d", got, limit)
+	}
+	return lc, nil
+}
+
+// zeroBlock is n values of leaf type dt, all zero / empty.
+func zeroBlock(dt arrow.DataType, n int) (*block, error) {
+	if fsl, ok := dt.(*arrow.FixedSizeListType); ok {
+		bits := leafBits(fsl.Elem())
+		if bits < 8 {
+			return nil, fmt.Errorf("fixed_size_list of %s not supported", fsl.Elem())
+		}
+		d := int(fsl.Len())
+		return &block{n: n, bits: bits * d, dim: d, itemBits: bits, data: make([]byte, n*d*bits/8)}, nil
+	}
+	bits := leafBits(dt)
+	switch {
+	case bits < 0:
+		return nil, fmt.Errorf("reading arrow type %s is not supported", dt)
+	case bits == 0:
+		return &block{n: n, offs: make([]uint64, n+1)}, nil
+	}
+	return &block{n: n, bits: bits, data: make([]byte, (n*bits+7)/8)}, nil
+}
+
+// unravel turns canonical levels into per-layer slots (see the file
+// comment). nVals is the number of visible values.
+func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
+	// levelsToRep[d]: the list depth at which def level d is still an entry.
+	levelsToRep := []uint16{0}
+	var rc uint16
+	for _, k := range kinds {
+		if k {
+			rc++
+			levelsToRep = append(levelsToRep, rc, rc)
+		} else {
+			levelsToRep = append(levelsToRep, rc)
+		}
+	}
+	for _, d := range def {
+		if int(d) >= len(levelsToRep) {
+			return nil, fmt.Errorf("def level %d out of range", d)
+		}
+	}
+	rep = append([]uint16(nil), rep...)
+	def = append([]uint16(nil), def...)
+	out := make([]layerSlots, len(kinds))
+	var c, repCmp uint16
+	for k, isList := range kinds {
+		if !isList {
+			var valid []bool
+			for _, d := range def {
+				if levelsToRep[d] <= repCmp {
+					valid = append(valid, d <= c)
+				}
+			}
+			if k == 0 && len(valid) != nVals {
+				return nil, fmt.Errorf("levels have %d visible values, page has %d", len(valid), nVals)
+			}
+			out[k].valid = valid
+			c++
+			continue
+		}
+		if k == 0 {
+			return nil, fmt.Errorf("list layer without items")
+		}
+		nullL, emptyL := c+1, c+2
+		c += 2
+		maxL := emptyL
+		for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
+			maxL++
+		}
+		var offs []int64
+		var valid []bool
+		var cur int64
+		w := 0
+		for i, rl := range rep {
+			if rl == 0 {
+				cur++
+				continue
+			}
+			d := def[i]
+			rep[w], def[w] = rl-1, d
+			w++
+			switch {
+			case d == 0:
+				offs = append(offs, cur)
+				cur++
+				valid = append(valid, true)
+			case d > maxL:
+				// an outer null / empty list: not a slot of this layer
+			case d == nullL || d > emptyL:
+				offs = append(offs, cur)
+				valid = append(valid, false)
+			case d == emptyL:
+				offs = append(offs, cur)
+				valid = append(valid, true)
+			default:
+				// a valid list whose first item is null
+				offs = append(offs, cur)
+				cur++
+				valid = append(valid, true)
+			}
+		}
+		if cur != int64(len(out[k-1].valid)) {
+			return nil, fmt.Errorf("lists hold %d items, the layer below has %d", cur, len(out[k-1].valid))
+		}
+		rep, def = rep[:w], def[:w]
+		out[k] = layerSlots{valid: valid, offsets: append(offs, cur)}
+		repCmp++
+	}
+	for _, rl := range rep {
+		if rl != 0 {
+			return nil, fmt.Errorf("repetition level above the number of list layers")
+		}
+	}
+	return out, nil
+}
+
+// buildNested builds the array of type dt at depth t from the top (0 = the
+// field itself) from its leaf columns.
+func buildNested(dt arrow.DataType, t int, leaves []*leafColumn, alloc memory.Allocator) (arrow.Array, error) {
+	lc := leaves[0]
+	k := len(lc.layers) - 1 - t
+	if k < 0 {
+		return nil, fmt.Errorf("internal error: layer depth")
+	}
+	slots := lc.layers[k]
+	n := len(slots.valid)
+	validity, nulls := validityBuffer(slots.valid, alloc)
+	if validity != nil {
+		defer validity.Release()
+	}
+	switch tt := dt.(type) {
+	case *arrow.StructType:
+		var children []arrow.ArrayData
+		defer func() {
+			for _, c := range children {
+				c.Release()
+			}
+		}()
+		pos := 0
+		for _, f := range tt.Fields() {
+			m := leafCount(f.Type)
+			child, err := buildNested(f.Type, t+1, leaves[pos:pos+m], alloc)
+			if err != nil {
+				return nil, err
+			}
+			cn := child.Len()
+			children = append(children, child.Data())
+			child.Data().Retain()
+			child.Release()
+			if cn != n {
+				return nil, fmt.Errorf("struct child %q has %d rows, struct %d", f.Name, cn, n)
+			}
+			pos += m
+		}
+		data := array.NewData(dt, n, []*memory.Buffer{validity}, children, nulls, 0)
+		defer data.Release()
+		return array.MakeFromData(data), nil
+	case *arrow.ListType, *arrow.LargeListType:
+		var elem arrow.DataType
+		large := false
+		if l, ok := tt.(*arrow.ListType); ok {
+			elem = l.Elem()
+		} else {
+			elem, large = tt.(*arrow.LargeListType).Elem(), true
+		}
+		child, err := buildNested(elem, t+1, leaves, alloc)
+		if err != nil {
+			return nil, err
+		}
+		defer child.Release()
+		w := 4
+		if large {
+			w = 8
+		}
+		ob := newBuffer(alloc, int64((n+1)*w))
+		defer ob.Release()
+		for i, o := range slots.offsets {
+			if large {
+				binary.LittleEndian.PutUint64(ob.Bytes()[8*i:], uint64(o))
+			} else {
+				if o > 1<<31-1 {
+					return nil, fmt.Errorf("list of %d items needs large_list", o)
+				}
+				binary.LittleEndian.PutUint32(ob.Bytes()[4*i:], uint32(o))
+			}
+		}
+		data := array.NewData(dt, n, []*memory.Buffer{validity, ob}, []arrow.ArrayData{child.Data()}, nulls, 0)
+		defer data.Release()
+		return array.MakeFromData(data), nil
+	}
+	if len(leaves) != 1 || k != 0 {
+		return nil, fmt.Errorf("internal error: leaf %s at layer %d", dt, k)
+	}
+	return buildLeafArray(dt, lc.vals, slots.valid, alloc)
+}
+
+func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) {
+	nulls := 0
+	for _, v := range valid {
+		if !v {
+			nulls++
+		}
+	}
+	if nulls == 0 {
+		return nil, 0
+	}
+	b := newBuffer(alloc, int64(len(valid)+7)/8)
+	for i, v := range valid {
+		if v {
+			bitutil.SetBit(b.Bytes(), i)
+		}
+	}
+	return b, nulls
+}
+
+// buildLeafArray builds a leaf array (flat type or fixed_size_list) from
+// its values and validity.
+func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	if vals.n != len(valid) {
+		return nil, fmt.Errorf("%d values for %d slots", vals.n, len(valid))
+	}
+	fsl, ok := dt.(*arrow.FixedSizeListType)
+	if !ok {
+		def := make([]uint16, len(valid))
+		for i, v := range valid {
+			if !v {
+				def[i] = 1
+			}
+		}
+		sp := &span21{rows: vals.n, layers: []repDefLayer{layerNullableItem}, def: def, vals: vals, nVis: vals.n}
+		return assembleLeaf([]*span21{sp}, dt, int64(vals.n), alloc)
+	}
+	bits := leafBits(fsl.Elem())
+	d := int(fsl.Len())
+	if bits < 8 || vals.dim != d || vals.itemBits != bits {
+		return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", vals.dim, vals.itemBits, dt, d, bits)
+	}
+	items := &block{n: vals.n * d, bits: bits, data: vals.data}
+	itemValid := make([]bool, items.n)
+	for i := range itemValid {
+		itemValid[i] = vals.itemValid == nil || bitutil.BitIsSet(vals.itemValid, i)
+	}
+	child, err := buildLeafArray(fsl.Elem(), items, itemValid, alloc)
+	if err != nil {
+		return nil, err
+	}
+	defer child.Release()
+	validity, nulls := validityBuffer(valid, alloc)
+	if validity != nil {
+		defer validity.Release()
+	}
+	data := array.NewData(dt, vals.n, []*memory.Buffer{validity}, []arrow.ArrayData{child.Data()}, nulls, 0)
+	defer data.Release()
+	return array.MakeFromData(data), nil
+}
