@@ -136,17 +136,23 @@ func persisting_read(handle C.uint64_t, offset, limit C.int64_t, out *C.struct_A
 			return err
 		}
 		defer releaseRecords(recs)
-		if sch == nil {
-			sch = arrow.NewSchema(nil, nil)
-		}
-		rdr, err := array.NewRecordReader(sch, recs)
-		if err != nil {
-			return err
-		}
-		defer rdr.Release()
-		cdata.ExportRecordReader(rdr, (*cdata.CArrowArrayStream)(unsafe.Pointer(out)))
-		return nil
+		return exportRecords(sch, recs, (*cdata.CArrowArrayStream)(unsafe.Pointer(out)))
 	})
+}
+
+// exportRecords fills out with a stream over recs (new references); a nil
+// schema (a bucket without one yet) exports an empty schema.
+func exportRecords(sch *arrow.Schema, recs []arrow.Record, out *cdata.CArrowArrayStream) error {
+	if sch == nil {
+		sch = arrow.NewSchema(nil, nil)
+	}
+	rdr, err := array.NewRecordReader(sch, recs)
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	cdata.ExportRecordReader(rdr, out)
+	return nil
 }
 
 //export persisting_schema

@@ -20,8 +20,10 @@ type openOptions struct {
 	WALSyncInterval *float64 `json:"wal_sync_interval"` // seconds
 	MaxWALSize      *int64   `json:"max_wal_size"`
 	SchemaEvolution bool     `json:"schema_evolution"`
-	EnableMetrics   bool     `json:"enable_metrics"`
-	MetricsAddress  string   `json:"metrics_address"`
+	// CompactionThreshold: fragments after a flush that trigger compaction.
+	CompactionThreshold int    `json:"compaction_threshold"`
+	EnableMetrics       bool   `json:"enable_metrics"`
+	MetricsAddress      string `json:"metrics_address"`
 }
 
 var warnings = log.New(log.Writer(), "", log.LstdFlags)
@@ -36,14 +38,15 @@ func parseOptions(path, text string) (engine.Options, error) {
 		}
 	}
 	opts := engine.Options{
-		Path:            path,
-		BucketID:        o.BucketID,
-		WAL:             engine.WALOptions{Enabled: o.EnableWAL},
-		Allocator:       cAlloc,
-		Logger:          warnings.Printf,
-		Metrics:         o.EnableMetrics,
-		SchemaEvolution: o.SchemaEvolution,
-		MetricsAddress:  o.MetricsAddress,
+		Path:                path,
+		BucketID:            o.BucketID,
+		WAL:                 engine.WALOptions{Enabled: o.EnableWAL},
+		Allocator:           cAlloc,
+		Logger:              warnings.Printf,
+		Metrics:             o.EnableMetrics,
+		SchemaEvolution:     o.SchemaEvolution,
+		CompactionThreshold: o.CompactionThreshold,
+		MetricsAddress:      o.MetricsAddress,
 	}
 	if o.FlushThreshold != nil {
 		if *o.FlushThreshold <= 0 {

@@ -130,15 +130,23 @@ func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 }
 
 func (b *Bucket) appendLocked(recs []arrow.Record) error {
-	schema, kept, err := b.admit(recs)
-	defer func() { releaseAll(kept) }()
+	schema, kept, rebuffered, err := b.admit(recs)
+	defer func() { releaseAll(kept); releaseAll(rebuffered) }()
 	if err != nil || len(kept) == 0 {
 		return err
+	}
+	if b.schema != nil && !b.schema.Equal(schema) {
+		// Change the stored schema first: if a stored value cannot widen,
+		// the batch is refused here and nothing else has changed.
+		if err := b.evolveDataset(schema); err != nil {
+			return err
+		}
 	}
 	if err := b.logToWAL(kept); err != nil {
 		return err
 	}
-	b.setSchema(schema)
+	b.setSchema(schema, rebuffered)
+	rebuffered = nil
 	rows := int64(0)
 	for _, rec := range kept {
 		b.buf.add(rec)
@@ -152,9 +160,26 @@ func (b *Bucket) appendLocked(recs []arrow.Record) error {
 }
 
 // admit checks recs against the bucket's schema (evolving it when the bucket
-// allows) and returns the schema after them with new references to their
-// non-empty records in that schema. It changes nothing in the bucket.
-func (b *Bucket) admit(recs []arrow.Record) (*arrow.Schema, []arrow.Record, error) {
+// allows) and returns the schema after them, new references to their
+// non-empty records in that schema, and - when the schema changed - the
+// buffered records converted to it. It changes nothing in the bucket.
+func (b *Bucket) admit(recs []arrow.Record) (schema *arrow.Schema, kept, rebuffered []arrow.Record, err error) {
+	schema, kept, err = b.admitRecords(recs)
+	if err != nil || schema == nil || b.schema == nil || b.schema.Equal(schema) {
+		return schema, kept, nil, err
+	}
+	for _, rec := range b.buf.records {
+		c, err := conform(schema, rec, b.opts.Allocator)
+		if err != nil {
+			releaseAll(rebuffered)
+			return nil, kept, nil, fmt.Errorf("%w (a buffered row)", err)
+		}
+		rebuffered = append(rebuffered, c)
+	}
+	return schema, kept, rebuffered, nil
+}
+
+func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Record, error) {
 	schema := b.schema
 	var kept []arrow.Record
 	for _, rec := range recs {
@@ -186,9 +211,9 @@ func (b *Bucket) admit(recs []arrow.Record) (*arrow.Schema, []arrow.Record, erro
 		}
 		kept = append(kept, c)
 	}
-	// Records admitted before the schema grew get null columns for the new fields.
+	// Records admitted before the schema changed are converted to it.
 	for i, rec := range kept {
-		if rec.Schema().NumFields() == schema.NumFields() {
+		if rec.Schema().Equal(schema) {
 			continue
 		}
 		c, err := conform(schema, rec, b.opts.Allocator)
@@ -201,18 +226,12 @@ func (b *Bucket) admit(recs []arrow.Record) (*arrow.Schema, []arrow.Record, erro
 	return schema, kept, nil
 }
 
-// setSchema makes s the bucket's schema; buffered rows of an older schema
-// get null columns for the fields s adds.
-func (b *Bucket) setSchema(s *arrow.Schema) {
-	if b.schema != nil && b.schema.NumFields() != s.NumFields() {
-		for i, rec := range b.buf.records {
-			c, err := conform(s, rec, b.opts.Allocator)
-			if err != nil { // cannot happen: s only adds nullable fields
-				panic(fmt.Sprintf("engine: widening a buffered record: %v", err))
-			}
-			rec.Release()
-			b.buf.records[i] = c
-		}
+// setSchema makes s the bucket's schema; rebuffered (from admit, when the
+// schema changed) replaces the buffered records, taking over its references.
+func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
+	if rebuffered != nil {
+		releaseAll(b.buf.records)
+		b.buf.records = rebuffered
 	}
 	b.schema = s
 }
@@ -238,7 +257,7 @@ func (b *Bucket) flushLocked() error {
 	}
 	defer releaseAll(recs)
 	crashAt(crashBeforeCommit)
-	if err := b.addNewColumnsToDataset(); err != nil {
+	if err := b.evolveDataset(b.schema); err != nil {
 		b.metrics.failed("flush")
 		return err
 	}
@@ -257,6 +276,7 @@ func (b *Bucket) flushLocked() error {
 	releaseAll(b.buf.take())
 	b.truncateWAL()
 	b.metrics.flushed(flushed, time.Since(start), b.walSize())
+	b.compactIfDue()
 	return nil
 }
 

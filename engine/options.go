@@ -37,6 +37,9 @@ type Options struct {
 	// A C caller passes a C allocator so those rows can be exported too.
 	// Nil means memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// CompactionThreshold, when > 0, compacts the dataset after a flush that
+	// leaves it with at least that many fragments.
+	CompactionThreshold int
 	// SchemaEvolution lets batches add fields, omit fields and widen values
 	// losslessly instead of matching the schema exactly (see schema_evolve.go).
 	SchemaEvolution bool
@@ -92,6 +95,9 @@ func (o Options) validate() error {
 	}
 	if o.WAL.MaxSize < 0 {
 		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidOption, o.WAL.MaxSize)
+	}
+	if o.CompactionThreshold < 0 {
+		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidOption, o.CompactionThreshold)
 	}
 	if o.BucketID < 0 {
 		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidOption, o.BucketID)

@@ -17,17 +17,21 @@ import (
 //   - fields may come in any order,
 //   - a value of a narrower type is widened to the field's type when that
 //     loses nothing (int8/16/32 -> int64, float32 -> float64, integers ->
-//     float64 when every value is exactly representable).
+//     float64 when every value is exactly representable),
+//   - a field receiving a wider type is itself widened (int64 -> float64,
+//     int32 -> int64): buffered rows are converted, and the stored column is
+//     rewritten as a Lance schema change (lance.WidenColumns) before the
+//     batch is accepted, so a stored value that does not convert exactly
+//     refuses the batch instead of poisoning every later flush.
 // A field whose type would have to narrow or change kind (str into an int
-// field) is an error naming the field. Widening the stored column itself
-// (an int64 field receiving floats) is refused the same way: it would
-// rewrite every stored row.
+// field) is an error naming the field.
 
 // evolution is the plan for one batch: the bucket schema after it, and how
 // to build the batch's columns in that schema's order.
 type evolution struct {
-	schema *arrow.Schema
-	added  []arrow.Field // fields new to the bucket, in the order they are added
+	schema  *arrow.Schema
+	added   []arrow.Field             // fields new to the bucket, in the order they are added
+	widened map[string]arrow.DataType // existing fields whose type grows
 }
 
 // planEvolution checks got against the bucket schema cur (nil: no schema yet).
@@ -42,6 +46,8 @@ func planEvolution(cur, got *arrow.Schema) (evolution, error) {
 		return evolution{}, err
 	}
 	var added []arrow.Field
+	fields := append([]arrow.Field(nil), cur.Fields()...)
+	widened := map[string]arrow.DataType{}
 	for _, g := range got.Fields() {
 		i := cur.FieldIndices(g.Name)
 		if len(i) == 0 {
@@ -50,19 +56,24 @@ func planEvolution(cur, got *arrow.Schema) (evolution, error) {
 			continue
 		}
 		w := cur.Field(i[0])
-		if !arrow.TypeEqual(w.Type, g.Type) && !widens(g.Type, w.Type) {
+		switch {
+		case arrow.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type):
+		case widens(w.Type, g.Type):
+			fields[i[0]].Type = g.Type
+			widened[g.Name] = g.Type
+		default:
 			return evolution{}, fmt.Errorf("%w: field %q: expected %s, found %s, which cannot be stored in it without loss",
 				ErrSchemaMismatch, g.Name, w.Type, g.Type)
 		}
 	}
-	if len(added) == 0 {
+	if len(added) == 0 && len(widened) == 0 {
 		return evolution{schema: cur}, nil
 	}
-	next := arrow.NewSchema(append(append([]arrow.Field(nil), cur.Fields()...), added...), nil)
+	next := arrow.NewSchema(append(fields, added...), nil)
 	if err := checkNewSchema(next); err != nil {
 		return evolution{}, err
 	}
-	return evolution{schema: next, added: added}, nil
+	return evolution{schema: next, added: added, widened: widened}, nil
 }
 
 // widens reports whether every value of type from fits type to exactly
@@ -209,24 +220,39 @@ func numericGetter(col arrow.Array) (func(int) float64, bool) {
 	return nil, false
 }
 
-// addNewColumnsToDataset commits the fields the bucket gained since the
-// dataset's schema as a Lance schema change (older fragments read null in
-// them), so the next write can carry them.
-func (b *Bucket) addNewColumnsToDataset() error {
-	if b.dataset == nil || b.dataset.Schema().NumFields() == b.schema.NumFields() {
+// evolveDataset brings the dataset's schema to s as Lance schema changes:
+// stored columns whose type grew are rewritten (lance.WidenColumns; a value
+// that does not convert exactly fails it), and fields the dataset lacks are
+// added (older fragments read null in them).
+func (b *Bucket) evolveDataset(s *arrow.Schema) error {
+	if b.dataset == nil {
 		return nil
 	}
 	have := b.dataset.Schema()
 	var added []arrow.Field
-	for _, f := range b.schema.Fields() {
-		if len(have.FieldIndices(f.Name)) == 0 {
+	widened := map[string]arrow.DataType{}
+	for _, f := range s.Fields() {
+		i := have.FieldIndices(f.Name)
+		switch {
+		case len(i) == 0:
 			added = append(added, f)
+		case !arrow.TypeEqual(have.Field(i[0]).Type, f.Type):
+			widened[f.Name] = f.Type
 		}
 	}
-	ds, err := lance.AddColumns(b.opts.datasetPath(), arrow.NewSchema(added, nil))
-	if err != nil {
-		return fmt.Errorf("engine: add fields %v to %s: %w", fieldNames(arrow.NewSchema(added, nil)), b.opts.datasetPath(), err)
+	if len(widened) > 0 {
+		ds, err := lance.WidenColumns(b.opts.datasetPath(), widened)
+		if err != nil {
+			return fmt.Errorf("%w: widening stored fields %v of %s: %w", ErrSchemaMismatch, widened, b.opts.datasetPath(), err)
+		}
+		b.dataset = ds
 	}
-	b.dataset = ds
+	if len(added) > 0 {
+		ds, err := lance.AddColumns(b.opts.datasetPath(), arrow.NewSchema(added, nil))
+		if err != nil {
+			return fmt.Errorf("engine: add fields %v to %s: %w", fieldNames(arrow.NewSchema(added, nil)), b.opts.datasetPath(), err)
+		}
+		b.dataset = ds
+	}
 	return nil
 }

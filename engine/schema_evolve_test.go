@@ -86,13 +86,16 @@ func TestSchemaEvolution(t *testing.T) {
 		{"a missing field and another order", []any{"tag", "y", "id", int64(3)}, false},
 		{"int32 widens to int64", []any{"id", int32(4), "v", int32(40)}, false},
 		{"str into an int field", []any{"id", "five"}, true},
-		{"float into an int field", []any{"id", int64(6), "v", 6.5}, true},
+		{"a float widens the int field v", []any{"id", int64(6), "v", 6.5}, false},
+		{"an int into the widened field", []any{"id", int64(7), "v", int64(70)}, false},
 	}
 	want := []string{
 		"id=1 v=10 tag=(null) ",
 		"id=2 v=20 tag=x ",
 		"id=3 v=(null) tag=y ",
 		"id=4 v=40 tag=(null) ",
+		"id=6 v=6.5 tag=(null) ",
+		"id=7 v=70 tag=(null) ",
 	}
 	// flush after every step in one run, never in the other: the dataset's
 	// schema change and the buffered rows' widening must agree.
@@ -169,5 +172,41 @@ func TestStrictSchemaWithoutEvolution(t *testing.T) {
 	defer extra.Release()
 	if err := b.Append(extra); !errors.Is(err, ErrSchemaMismatch) {
 		t.Fatalf("a new field without evolution: %v", err)
+	}
+}
+
+// TestWideningRefusedForInexactStoredValue: an int64 field holding 2^53+1
+// (stored or buffered) cannot become float64; the batch asking for it is
+// refused and everything stays as it was.
+func TestWideningRefusedForInexactStoredValue(t *testing.T) {
+	for _, flushed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flushed=%v", flushed), func(t *testing.T) {
+			b, err := Open(Options{Path: t.TempDir(), SchemaEvolution: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			big := batch(t, "v", int64(1<<53+1))
+			defer big.Release()
+			if err := b.Append(big); err != nil {
+				t.Fatal(err)
+			}
+			if flushed {
+				if err := b.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := batch(t, "v", 0.5)
+			defer f.Release()
+			if err := b.Append(f); !errors.Is(err, ErrSchemaMismatch) {
+				t.Fatalf("widening over 2^53+1: %v", err)
+			}
+			if err := b.Flush(); err != nil {
+				t.Fatalf("flush after the refused batch: %v", err)
+			}
+			if got := rowsOf(t, b); fmt.Sprint(got) != fmt.Sprint([]string{"v=9007199254740993 "}) {
+				t.Fatalf("rows: %q", got)
+			}
+		})
 	}
 }

@@ -59,12 +59,12 @@ func (b *Bucket) recoverWAL() error {
 			return fmt.Errorf("entry %d: %w", index, err)
 		}
 		defer rec.Release()
-		schema, kept, err := b.admit([]arrow.Record{rec})
+		schema, kept, rebuffered, err := b.admit([]arrow.Record{rec})
 		defer func() { releaseAll(kept) }()
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)
 		}
-		b.setSchema(schema)
+		b.setSchema(schema, rebuffered)
 		for _, r := range kept {
 			b.buf.add(r)
 		}

@@ -129,6 +129,8 @@ const char* persisting_version(void);
  *    (null), order fields freely, and carry narrower numbers that widen
  *    exactly (int8/16/32 -> int64, float32 or integers up to 2^53 ->
  *    float64). Without it a batch must match the schema exactly.
+ *  - compaction_threshold (int >= 0, default 0 = off): after a flush that
+ *    leaves the dataset with at least this many fragments, compact it.
  *  - enable_metrics (bool, default false): record this bucket's Prometheus
  *    metrics (see persisting_metrics_text), labelled by bucket_id and path.
  *  - metrics_address (string, e.g. "127.0.0.1:9464", default none): also serve
@@ -193,6 +195,30 @@ int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_
  * buffer_count, storage_path, dataset_path, version, ...). *out_json is owned by
  * the caller: free it with persisting_string_free(). */
 int persisting_stats(uint64_t handle, char** out_json, PersistingError* error);
+
+/* ---- Versions and maintenance (the Lance dataset's committed versions) */
+
+/* Merges small adjacent fragments into fragments of up to `target_rows` rows
+ * (0: Lance's default, 1Mi rows) as one new version; row order and offsets are
+ * kept, older versions stay readable until cleaned up. *out_json (caller
+ * frees with persisting_string_free) holds version_before, version,
+ * fragments_before, fragments. */
+int persisting_compact(uint64_t handle, int64_t target_rows, char** out_json, PersistingError* error);
+
+/* Removes versions committed more than `older_than_seconds` ago - never the
+ * newest, never a tagged one - and the files only they used. *out_json (caller
+ * frees) counts what was removed. */
+int persisting_cleanup_old_versions(uint64_t handle, double older_than_seconds, char** out_json,
+                                    PersistingError* error);
+
+/* The committed versions as a JSON array of {"version", "timestamp"}, oldest
+ * first. *out_json is owned by the caller (persisting_string_free). */
+int persisting_versions(uint64_t handle, char** out_json, PersistingError* error);
+
+/* Like persisting_read, on committed version `version` of the dataset (time
+ * travel); buffered rows belong to no version. */
+int persisting_read_version(uint64_t handle, uint64_t version, int64_t offset, int64_t limit,
+                            struct ArrowArrayStream* out, PersistingError* error);
 
 /* Metrics of every bucket opened with enable_metrics, in the Prometheus text
  * exposition format. *out_text is owned by the caller: free it with

@@ -261,6 +261,29 @@ static int64_t read_and_check(uint64_t h, int64_t offset, int64_t limit, int64_t
   return rows;
 }
 
+/* Reads all of committed version `version` and checks the values; returns rows. */
+static int64_t read_and_check_version(uint64_t h, uint64_t version, int64_t want_first) {
+  PersistingError err = {0};
+  struct ArrowArrayStream stream;
+  int rc = persisting_read_version(h, version, 0, -1, &stream, &err);
+  CHECK(rc == PERSISTING_OK, "read_version: %d %s", rc, err.message ? err.message : "");
+  persisting_error_release(&err);
+  if (rc != PERSISTING_OK) return -1;
+  int64_t rows = 0;
+  for (;;) {
+    struct ArrowArray a;
+    CHECK(stream.get_next(&stream, &a) == 0, "get_next");
+    if (a.release == NULL) break;
+    const int64_t* ids = a.children[0]->buffers[1];
+    for (int64_t i = 0; i < a.length; i++)
+      CHECK(ids[a.children[0]->offset + a.offset + i] == want_first + rows + i, "version row %lld", (long long)(rows + i));
+    rows += a.length;
+    a.release(&a);
+  }
+  stream.release(&stream);
+  return rows;
+}
+
 static void expect_error(int rc, int want, PersistingError* err, const char* what) {
   CHECK(rc == want, "%s: status %d, want %d", what, rc, want);
   CHECK(err->code == want, "%s: error code %d, want %d", what, err->code, want);
@@ -310,6 +333,21 @@ int main(void) {
   CHECK(stats && strstr(stats, "\"total_count\":330") && strstr(stats, "\"bucket_id\":7"), "stats: %s", stats);
   printf("  stats: %s\n", stats);
   persisting_string_free(stats);
+
+  /* versions, time travel, compaction: two flushes make versions 1 and 2 */
+  char* json = NULL;
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "second flush: %s", err.message);
+  CHECK(persisting_versions(h, &json, &err) == PERSISTING_OK, "versions: %s", err.message);
+  CHECK(json && strstr(json, "\"version\":1") && strstr(json, "\"version\":2"), "versions: %s", json);
+  persisting_string_free(json);
+  CHECK(read_and_check_version(h, 1, 0) == 200, "version 1 holds the first flush");
+  CHECK(persisting_compact(h, 0, &json, &err) == PERSISTING_OK, "compact: %s", err.message);
+  CHECK(json && strstr(json, "\"fragments\":1"), "compact: %s", json);
+  printf("  compact: %s\n", json);
+  persisting_string_free(json);
+  CHECK(read_and_check(h, 0, -1, 0) == 330, "read after compaction");
+  expect_error(persisting_cleanup_old_versions(h, -1, &json, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "negative older_than");
 
   char* metrics = NULL;
   CHECK(persisting_metrics_text(&metrics, &err) == PERSISTING_OK, "metrics_text");

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// Version is one committed dataset version.
+type Version struct {
+	Version   uint64    `json:"version"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// CompactResult says what a compaction did.
+type CompactResult struct {
+	VersionBefore   uint64 `json:"version_before"`
+	Version         uint64 `json:"version"`
+	FragmentsBefore int    `json:"fragments_before"`
+	Fragments       int    `json:"fragments"`
+}
+
+// Compact merges small adjacent fragments of the dataset into fragments of up
+// to targetRows rows (0: Lance's default) as one new version. Row order, and
+// so every offset, is kept; older versions stay readable until cleaned up.
+// Buffered rows are not touched.
+func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return CompactResult{}, ErrClosed
+	}
+	return b.compactLocked(targetRows)
+}
+
+func (b *Bucket) compactLocked(targetRows int64) (CompactResult, error) {
+	if b.dataset == nil {
+		return CompactResult{}, nil
+	}
+	res := CompactResult{VersionBefore: b.dataset.Version(), FragmentsBefore: b.dataset.NumFragments()}
+	ds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{TargetRowsPerFragment: targetRows})
+	if err != nil {
+		b.metrics.failed("compact")
+		return CompactResult{}, fmt.Errorf("engine: compact %s: %w", b.opts.datasetPath(), err)
+	}
+	b.dataset = ds
+	res.Version, res.Fragments = ds.Version(), ds.NumFragments()
+	return res, nil
+}
+
+// compactIfDue runs after a flush: with CompactionThreshold set, a dataset of
+// that many fragments or more is compacted. A failure is only a warning: the
+// flush itself succeeded.
+func (b *Bucket) compactIfDue() {
+	if b.opts.CompactionThreshold <= 0 || b.dataset == nil || b.dataset.NumFragments() < b.opts.CompactionThreshold {
+		return
+	}
+	if _, err := b.compactLocked(0); err != nil {
+		b.opts.Logger("persisting: automatic compaction failed: %v", err)
+	}
+}
+
+// CleanupOldVersions removes dataset versions committed more than olderThan
+// ago (never the newest, never a tagged one) and the files only they used.
+func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats, error) {
+	if olderThan < 0 {
+		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidOption)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return lance.CleanupStats{}, ErrClosed
+	}
+	if b.dataset == nil {
+		return lance.CleanupStats{}, nil
+	}
+	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), time.Now().Add(-olderThan), lance.CleanupOptions{})
+	if err != nil {
+		return st, fmt.Errorf("engine: cleanup %s: %w", b.opts.datasetPath(), err)
+	}
+	return st, nil
+}
+
+// Versions lists the dataset's committed versions, oldest first.
+func (b *Bucket) Versions() ([]Version, error) {
+	snap, err := b.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	releaseAll(snap.buffered)
+	if snap.dataset == nil {
+		return []Version{}, nil
+	}
+	infos, err := snap.dataset.Versions()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Version, len(infos))
+	for i, v := range infos {
+		out[i] = Version{Version: v.Version, Timestamp: v.Timestamp}
+	}
+	return out, nil
+}
+
+// ReadVersion reads rows [offset, offset+limit) of a committed version of the
+// dataset (time travel); buffered rows are not part of any version.
+func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, error) {
+	if offset < 0 {
+		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidRange, offset)
+	}
+	snap, err := b.snapshot() // refuses a closed bucket
+	if err != nil {
+		return nil, nil, err
+	}
+	releaseAll(snap.buffered)
+	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: version %d of %s: %w", version, b.opts.datasetPath(), err)
+	}
+	if limit == 0 || offset >= ds.CountRows() {
+		return ds.Schema(), nil, nil
+	}
+	recs, err := ds.Read(offset, limit, alloc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ds.Schema(), recs, nil
+}
