@@ -120,3 +120,29 @@ func persisting_metrics_text(outText **C.char, cerr *C.PersistingError) C.int {
 		return nil
 	})
 }
+
+//export persisting_bucket_metrics
+func persisting_bucket_metrics(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
+	return guard(cerr, func() error {
+		if outJSON == nil {
+			return errNullArgument
+		}
+		b, err := lookupBucket(uint64(handle))
+		if err != nil {
+			return err
+		}
+		m, err := b.Metrics()
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		text, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		*outJSON = C.CString(string(text))
+		return nil
+	})
+}

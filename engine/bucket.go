@@ -30,7 +30,11 @@ type Bucket struct {
 	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset
 	walReplayed int      // entries replayed into the buffer at open
 
-	metrics *bucketMetrics // nil without Options.Metrics
+	metrics     *bucketMetrics // nil without Options.Metrics
+	metricsAddr string         // where /metrics is served, "" when not
+
+	appendable     error          // why rows cannot be appended to checkedDataset (nil: they can)
+	checkedDataset *lance.Dataset // the dataset appendable was computed for
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -43,12 +47,14 @@ func Open(opts Options) (*Bucket, error) {
 	if err := prepareDir(opts.Path); err != nil {
 		return nil, err
 	}
+	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
 	if opts.MetricsAddress != "" {
-		if _, err := ServeMetrics(opts.MetricsAddress); err != nil {
+		addr, err := ServeMetrics(opts.MetricsAddress)
+		if err != nil {
 			return nil, err
 		}
+		b.metricsAddr = addr.String()
 	}
-	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
 	ds, err := lance.Open(opts.datasetPath())
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
@@ -130,6 +136,9 @@ func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 }
 
 func (b *Bucket) appendLocked(recs []arrow.Record) error {
+	if err := b.checkAppendable(); err != nil {
+		return err
+	}
 	schema, kept, rebuffered, err := b.admit(recs)
 	defer func() { releaseAll(kept); releaseAll(rebuffered) }()
 	if err != nil || len(kept) == 0 {
@@ -157,6 +166,20 @@ func (b *Bucket) appendLocked(recs []arrow.Record) error {
 		return b.flushLocked()
 	}
 	return nil
+}
+
+// checkAppendable refuses rows a flush could never write into the existing
+// dataset (say, one pylance wrote in a data file version this writer does
+// not produce), instead of buffering - and logging - them for ever.
+func (b *Bucket) checkAppendable() error {
+	if b.dataset != b.checkedDataset {
+		b.checkedDataset = b.dataset
+		b.appendable = nil
+		if b.dataset != nil {
+			b.appendable = b.dataset.CheckAppendable()
+		}
+	}
+	return b.appendable
 }
 
 // admit checks recs against the bucket's schema (evolving it when the bucket

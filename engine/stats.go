@@ -18,6 +18,9 @@ type Stats struct {
 	WALReplayed int `json:"wal_replayed"`
 	// Metrics holds this bucket's metric values when metrics are on.
 	Metrics map[string]any `json:"metrics,omitempty"`
+	// MetricsAddress is where /metrics is served (the real port when the
+	// option asked for port 0), empty when not served.
+	MetricsAddress string `json:"metrics_address,omitempty"`
 }
 
 // Counts returns (total, persisted, buffered) row counts.
@@ -58,6 +61,7 @@ func (b *Bucket) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	s.Metrics = m
+	s.MetricsAddress = b.metricsAddr
 	return s, nil
 }
 
@@ -66,4 +70,10 @@ func (b *Bucket) persistedLocked() int64 {
 		return 0
 	}
 	return b.dataset.CountRows()
+}
+
+// Metrics returns this bucket's metric values (nil without metrics). It does
+// not take the bucket's lock, so it answers at once even during a flush.
+func (b *Bucket) Metrics() (map[string]any, error) {
+	return b.metrics.values()
 }

@@ -135,7 +135,8 @@ const char* persisting_version(void);
  *    metrics (see persisting_metrics_text), labelled by bucket_id and path.
  *  - metrics_address (string, e.g. "127.0.0.1:9464", default none): also serve
  *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
- *    one server per address for the life of the process.
+ *    one server per address for the life of the process. Port 0 picks a free
+ *    port; stats report the address as metrics_address.
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.
@@ -158,7 +159,9 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * buffers are not copied: do not modify them after the call.
  * The first batch of a new bucket fixes the schema; a later batch whose field
  * names or types differ (beyond what schema_evolution allows) fails with
- * PERSISTING_ESCHEMA and nothing of it is kept. */
+ * PERSISTING_ESCHEMA and nothing of it is kept. A bucket whose dataset uses a
+ * Lance data file version this library cannot append to (pylance's default
+ * 2.2, for now) is read-only: appends fail with PERSISTING_EUNSUPPORTED. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 
@@ -219,6 +222,11 @@ int persisting_versions(uint64_t handle, char** out_json, PersistingError* error
  * travel); buffered rows belong to no version. */
 int persisting_read_version(uint64_t handle, uint64_t version, int64_t offset, int64_t limit,
                             struct ArrowArrayStream* out, PersistingError* error);
+
+/* This bucket's metric values as a JSON object by metric name ({} without
+ * enable_metrics). Does not wait for a running flush. *out_json is owned by
+ * the caller (persisting_string_free). */
+int persisting_bucket_metrics(uint64_t handle, char** out_json, PersistingError* error);
 
 /* Metrics of every bucket opened with enable_metrics, in the Prometheus text
  * exposition format. *out_text is owned by the caller: free it with

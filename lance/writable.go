@@ -22,3 +22,8 @@ func CheckWritable(s *arrow.Schema) error {
 	}
 	return nil
 }
+
+// CheckAppendable reports whether Write can append to this dataset (its data
+// storage version and data files are ones this writer produces); the error
+// wraps ErrUnsupported and says why.
+func (d *Dataset) CheckAppendable() error { return checkAppendable(d) }
