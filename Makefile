@@ -1,13 +1,14 @@
 # make demo   - a pulsing queue on the Lance backend, read back, opened by pylance
 # make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
 # make lib    - build/libpersisting.so
+# make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s)
 PYTHON ?= python3
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: all lib ctest deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: all lib ctest crash deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
 
 all: lib
 
@@ -39,8 +40,14 @@ ctest: deps
 	./build.sh ctest
 	build/test_capi
 
+# tests/python and tests/crash each have their own pytest.ini: run them apart.
 pytest: pydeps
 	$(PYTHON) -m pytest -q tests/python
+	$(PYTHON) -m pytest -q tests/crash -k short
+
+CRASHES ?= 200
+crash: lib pyreqs
+	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED))
 
 test: gotest gotest-cgocheck2 ctest pytest
 
