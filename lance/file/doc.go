@@ -1,5 +1,6 @@
 // Package file reads and writes single Lance data files (the *.lance files
-// under a dataset's data/ directory), file format version 2.0.
+// under a dataset's data/ directory). It writes file format version 2.0 and
+// reads 2.0, 2.1 and 2.2 (pylance 14 writes 2.2 by default).
 //
 // Container layout (protos/file2.proto), all integers little-endian:
 //
@@ -26,9 +27,28 @@
 // The reader also decodes Dictionary{u8 indices, Binary items} pages, which
 // pylance writes for low-cardinality Utf8 pages, and zstd/lz4-compressed
 // Binary bytes buffers (pylance writes them when a field's metadata sets
-// "lance-encoding:compression"; see compression.go). Files of version 2.1 and
-// later use different ("structural") page encodings and are rejected with an
-// explicit error for now, as are nested types.
+// "lance-encoding:compression"; see compression.go). Nested types are not
+// supported in 2.0 files.
+//
+// Files of version 2.1 and 2.2 use "structural" page layouts
+// (lance.encodings21.PageLayout; encodings21_proto.go): mini-block pages
+// (miniblock.go: chunks of up to a few thousand values, each with its own
+// rep/def levels and value buffers), full-zip pages for wide values
+// (fullzip.go), and constant / all-null pages (structural.go). Values are
+// compressed with Flat, Variable, FastLanes bit-packing (bitpack.go), RLE,
+// FSST (fsst.go), dictionaries, byte-stream-split and zstd/lz4 "General"
+// wrappers (decode21.go). Repetition and definition levels carry list
+// offsets and the validity of every nesting level; a read decodes the levels
+// of the rows it needs and unravels them into Arrow validity and offsets
+// (structural_assemble.go for flat columns, structural_nested.go for
+// struct, list, large_list and fixed_size_list). Without lists a row range
+// maps to a range of mini-block chunks (or full-zip bytes) and only those are
+// read; pages with lists are decoded whole. In 2.1+ files a struct has no
+// column of its own: Read's column index for a struct field is its first
+// leaf column, the others following in pre-order.
+//
+// 2.3 files, blob and packed-struct columns, and 2.0 nested columns are
+// refused with an error naming what is unsupported.
 //
 // The writer splits each column into pages of at most WriteOptions.MaxPageBytes
 // (8 MiB by default) so a range read touches only the pages, and within them
