@@ -27,6 +27,17 @@ for f in "${EXTRA_COMMON[@]}" "${EXTRA_C[@]}"; do known "$CC" c "$f" && CFLAGS+=
 CXXFLAGS=("${REQUIRED[@]}")
 for f in "${EXTRA_COMMON[@]}" "${EXTRA_CXX[@]}"; do known "$CXX" c++ "$f" && CXXFLAGS+=("$f"); done
 
+# Every function of the header must be used by both TUs: a function added to
+# the header without a check here fails (same parsing as exports.sh).
+functions=$(perl -0777 -pe 's{/\*.*?\*/}{}gs; s{//[^\n]*}{}g' include/persisting.h |
+  grep -oE '\bpersisting_[a-z0-9_]+[[:space:]]*\(' | sed -E 's/[[:space:]]*\($//' | sort -u)
+[[ -n "$functions" ]] || { echo "header: found no function in include/persisting.h" >&2; exit 1; }
+for tu in tests/header/header_c.c tests/header/header_cpp.cpp; do
+  for fn in $functions; do
+    grep -qw "$fn" "$tu" || { echo "header: $tu does not use $fn (new in include/persisting.h?)" >&2; exit 1; }
+  done
+done
+
 failed=0
 compile() { # compiler std source object flags...
   local compiler=$1 std=$2 src=$3 obj=$4

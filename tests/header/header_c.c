@@ -87,13 +87,32 @@ struct persisting_api {
   int (*flush)(uint64_t, PersistingError*);
   int (*count)(uint64_t, int64_t*, int64_t*, int64_t*, PersistingError*);
   int (*stats)(uint64_t, char**, PersistingError*);
+  int (*compact)(uint64_t, int64_t, char**, PersistingError*);
+  int (*cleanup_old_versions)(uint64_t, double, char**, PersistingError*);
+  int (*versions)(uint64_t, char**, PersistingError*);
+  int (*read_version)(uint64_t, uint64_t, int64_t, int64_t, struct ArrowArrayStream*, PersistingError*);
+  int (*bucket_metrics)(uint64_t, char**, PersistingError*);
   int (*metrics_text)(char**, PersistingError*);
 };
 
 static const struct persisting_api kApi = {
-    persisting_error_release, persisting_string_free, persisting_version, persisting_open,
-    persisting_close,         persisting_append,      persisting_append_stream, persisting_read,
-    persisting_schema,        persisting_flush,       persisting_count,         persisting_stats,
+    persisting_error_release,
+    persisting_string_free,
+    persisting_version,
+    persisting_open,
+    persisting_close,
+    persisting_append,
+    persisting_append_stream,
+    persisting_read,
+    persisting_schema,
+    persisting_flush,
+    persisting_count,
+    persisting_stats,
+    persisting_compact,
+    persisting_cleanup_old_versions,
+    persisting_versions,
+    persisting_read_version,
+    persisting_bucket_metrics,
     persisting_metrics_text,
 };
 
@@ -190,6 +209,12 @@ int persisting_header_check_c(int* passed) {
   expect_error(kApi.count(dead, &total, &persisted, &buffered, &err), PERSISTING_EINVALID_HANDLE, &err, "count");
   char* json = NULL;
   expect_error(kApi.stats(dead, &json, &err), PERSISTING_EINVALID_HANDLE, &err, "stats");
+  expect_error(kApi.compact(dead, 0, &json, &err), PERSISTING_EINVALID_HANDLE, &err, "compact");
+  expect_error(kApi.cleanup_old_versions(dead, 3600.0, &json, &err), PERSISTING_EINVALID_HANDLE, &err,
+               "cleanup_old_versions");
+  expect_error(kApi.versions(dead, &json, &err), PERSISTING_EINVALID_HANDLE, &err, "versions");
+  expect_error(kApi.read_version(dead, 1, 0, -1, &stream, &err), PERSISTING_EINVALID_HANDLE, &err, "read_version");
+  expect_error(kApi.bucket_metrics(dead, &json, &err), PERSISTING_EINVALID_HANDLE, &err, "bucket_metrics");
   expect_error(kApi.close(dead, &err), PERSISTING_EINVALID_HANDLE, &err, "close");
   uint64_t handle = 0;
   expect_error(kApi.open(NULL, NULL, &handle, &err), PERSISTING_EINVALID_ARGUMENT, &err, "open");

@@ -89,6 +89,18 @@ static_assert(std::is_same<decltype(persisting_count),
                            int(uint64_t, int64_t*, int64_t*, int64_t*, PersistingError*)>::value,
               "count");
 static_assert(std::is_same<decltype(persisting_stats), int(uint64_t, char**, PersistingError*)>::value, "stats");
+static_assert(std::is_same<decltype(persisting_compact), int(uint64_t, int64_t, char**, PersistingError*)>::value,
+              "compact");
+static_assert(std::is_same<decltype(persisting_cleanup_old_versions),
+                           int(uint64_t, double, char**, PersistingError*)>::value,
+              "cleanup_old_versions");
+static_assert(std::is_same<decltype(persisting_versions), int(uint64_t, char**, PersistingError*)>::value,
+              "versions");
+static_assert(std::is_same<decltype(persisting_read_version),
+                           int(uint64_t, uint64_t, int64_t, int64_t, ArrowArrayStream*, PersistingError*)>::value,
+              "read_version");
+static_assert(std::is_same<decltype(persisting_bucket_metrics), int(uint64_t, char**, PersistingError*)>::value,
+              "bucket_metrics");
 static_assert(std::is_same<decltype(persisting_metrics_text), int(char**, PersistingError*)>::value,
               "metrics_text");
 
@@ -169,6 +181,14 @@ int main() {
                "count");
   char* json = nullptr;
   expect_error(persisting_stats(dead, &json, err.get()), PERSISTING_EINVALID_HANDLE, err, "stats");
+  expect_error(persisting_compact(dead, 0, &json, err.get()), PERSISTING_EINVALID_HANDLE, err, "compact");
+  expect_error(persisting_cleanup_old_versions(dead, 3600.0, &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "cleanup_old_versions");
+  expect_error(persisting_versions(dead, &json, err.get()), PERSISTING_EINVALID_HANDLE, err, "versions");
+  expect_error(persisting_read_version(dead, 1, 0, -1, &stream, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "read_version");
+  expect_error(persisting_bucket_metrics(dead, &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "bucket_metrics");
   expect_error(persisting_close(dead, err.get()), PERSISTING_EINVALID_HANDLE, err, "close");
   uint64_t handle = 0;
   expect_error(persisting_open(nullptr, nullptr, &handle, err.get()), PERSISTING_EINVALID_ARGUMENT, err, "open");
