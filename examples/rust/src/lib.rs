@@ -103,6 +103,36 @@ pub mod sys {
             out_json: *mut *mut c_char,
             error: *mut PersistingError,
         ) -> c_int;
+        pub fn persisting_compact(
+            handle: u64,
+            target_rows: i64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_cleanup_old_versions(
+            handle: u64,
+            older_than_seconds: f64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_versions(
+            handle: u64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_read_version(
+            handle: u64,
+            version: u64,
+            offset: i64,
+            limit: i64,
+            out: *mut FFI_ArrowArrayStream,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_bucket_metrics(
+            handle: u64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
         pub fn persisting_metrics_text(
             out_text: *mut *mut c_char,
             error: *mut PersistingError,
@@ -234,10 +264,57 @@ impl Bucket {
     pub fn read(&self, offset: i64, limit: i64) -> Result<ArrowArrayStreamReader> {
         let mut stream = FFI_ArrowArrayStream::empty();
         call(|err| unsafe { sys::persisting_read(self.handle, offset, limit, &mut stream, err) })?;
-        ArrowArrayStreamReader::try_new(stream).map_err(|e| Error {
-            code: sys::PERSISTING_EINTERNAL,
-            message: format!("importing the read stream: {e}"),
+        import_stream(stream)
+    }
+
+    /// Like [`Bucket::read`], on committed Lance version `version` (time
+    /// travel): buffered rows belong to no version.
+    pub fn read_version(
+        &self,
+        version: u64,
+        offset: i64,
+        limit: i64,
+    ) -> Result<ArrowArrayStreamReader> {
+        let mut stream = FFI_ArrowArrayStream::empty();
+        call(|err| unsafe {
+            sys::persisting_read_version(self.handle, version, offset, limit, &mut stream, err)
+        })?;
+        import_stream(stream)
+    }
+
+    /// The committed versions, a JSON array of {"version", "timestamp"}, oldest first.
+    pub fn versions_json(&self) -> Result<String> {
+        self.json_call(|h, out, err| unsafe { sys::persisting_versions(h, out, err) })
+    }
+
+    /// Merges small fragments into ones of up to `target_rows` rows (0: Lance's
+    /// default) as a new version; JSON with version_before, version,
+    /// fragments_before, fragments.
+    pub fn compact(&self, target_rows: i64) -> Result<String> {
+        self.json_call(|h, out, err| unsafe { sys::persisting_compact(h, target_rows, out, err) })
+    }
+
+    /// Removes versions older than `older_than_seconds` (never the newest nor a
+    /// tagged one) and the files only they use; JSON counting what went.
+    pub fn cleanup_old_versions(&self, older_than_seconds: f64) -> Result<String> {
+        self.json_call(|h, out, err| unsafe {
+            sys::persisting_cleanup_old_versions(h, older_than_seconds, out, err)
         })
+    }
+
+    /// This bucket's metric values as a JSON object ({} without enable_metrics).
+    pub fn metrics_json(&self) -> Result<String> {
+        self.json_call(|h, out, err| unsafe { sys::persisting_bucket_metrics(h, out, err) })
+    }
+
+    /// A call that fills a string the caller frees.
+    fn json_call(
+        &self,
+        f: impl FnOnce(u64, *mut *mut c_char, *mut sys::PersistingError) -> i32,
+    ) -> Result<String> {
+        let mut out: *mut c_char = std::ptr::null_mut();
+        call(|err| f(self.handle, &mut out, err))?;
+        Ok(take_string(out))
     }
 
     /// The bucket's schema (an error with code 3 before the first append).
@@ -275,9 +352,7 @@ impl Bucket {
 
     /// Stats as a JSON object (bucket_id, total_count, persisted_count, ...).
     pub fn stats_json(&self) -> Result<String> {
-        let mut out: *mut c_char = std::ptr::null_mut();
-        call(|err| unsafe { sys::persisting_stats(self.handle, &mut out, err) })?;
-        Ok(take_string(out))
+        self.json_call(|h, out, err| unsafe { sys::persisting_stats(h, out, err) })
     }
 
     /// Flushes and closes. The handle is freed even when the flush fails.
@@ -293,6 +368,14 @@ impl Drop for Bucket {
             let _ = call(|err| unsafe { sys::persisting_close(self.handle, err) });
         }
     }
+}
+
+/// Wraps a stream that the library filled (and the caller now owns).
+fn import_stream(stream: FFI_ArrowArrayStream) -> Result<ArrowArrayStreamReader> {
+    ArrowArrayStreamReader::try_new(stream).map_err(|e| Error {
+        code: sys::PERSISTING_EINTERNAL,
+        message: format!("importing the read stream: {e}"),
+    })
 }
 
 /// A record batch's schema as the struct-typed ArrowSchema the library expects.

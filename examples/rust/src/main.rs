@@ -4,6 +4,8 @@
 //! ArrowArrayStreamReader and checks every value, then checks the error paths.
 //! Exits non-zero on any mismatch.
 //!
+//! Also: versions, time travel to the first flush, compaction, cleanup.
+//!
 //!   ./build.sh && cd examples/rust && cargo run
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
+use arrow::ffi_stream::ArrowArrayStreamReader;
 use persisting_example::{metrics_text, sys, version, Bucket};
 
 // ---- the data: row `id` of the bucket is a pure function of id
@@ -72,7 +75,18 @@ impl Checks {
 
     /// Reads [offset, offset + limit) and checks every value; `want` rows expected.
     fn read_range(&mut self, bucket: &Bucket, offset: i64, limit: i64, want: i64) {
-        let reader = match bucket.read(offset, limit) {
+        self.check_rows(bucket.read(offset, limit), offset, limit, want);
+    }
+
+    /// Checks every row that `read` (a read of [offset, offset + limit)) yields.
+    fn check_rows(
+        &mut self,
+        read: persisting_example::Result<ArrowArrayStreamReader>,
+        offset: i64,
+        limit: i64,
+        want: i64,
+    ) {
+        let reader = match read {
             Ok(r) => r,
             Err(e) => return self.check(false, || format!("read({offset}, {limit}): {e}")),
         };
@@ -151,6 +165,16 @@ impl Checks {
     }
 }
 
+/// The unsigned integer after `"key":` in a flat JSON object (enough for stats).
+fn json_u64(json: &str, key: &str) -> Option<u64> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
 fn same_columns(a: &Schema, b: &Schema) -> bool {
     a.fields().len() == b.fields().len()
         && a.fields()
@@ -166,6 +190,9 @@ fn run(c: &mut Checks, path: &str) -> persisting_example::Result<()> {
     // rows 0..200, flushed: a new Lance version
     bucket.append(&make_batch(0, 200))?;
     bucket.flush()?;
+    let first_version = json_u64(&bucket.stats_json()?, "version");
+    c.check(first_version.is_some(), || "stats without a version".into());
+    let first_version = first_version.unwrap_or(0);
     // rows 200..300, buffered: a slice of a larger batch, so every column has an offset
     bucket.append(&make_batch(150, 250).slice(50, 100))?;
     // rows 300..400, buffered: two batches appended as one unit through a stream
@@ -268,6 +295,40 @@ fn run(c: &mut Checks, path: &str) -> persisting_example::Result<()> {
     c.expect_counts(&bucket, 400, 400, 0, "after reopening");
     c.read_range(&bucket, 0, -1, 400);
     c.read_range(&bucket, 199, 2, 2);
+
+    // ---- versions: the first flush is still readable as it was (time travel)
+    let versions = bucket.versions_json()?;
+    println!("  versions: {versions}");
+    let listed = versions.matches("\"version\":").count();
+    c.check(listed >= 2, || format!("versions: {versions}"));
+    c.check_rows(bucket.read_version(first_version, 0, -1), 0, -1, 200);
+    c.check_rows(bucket.read_version(first_version, 150, 100), 150, 100, 50);
+    // the header names no code for a missing version: any error with a message
+    match bucket.read_version(first_version + 1000, 0, -1) {
+        Ok(_) => c.check(false, || {
+            "read_version of a missing version succeeded".into()
+        }),
+        Err(e) => {
+            println!(
+                "  read_version of a missing version -> error {}: {}",
+                e.code, e.message
+            );
+            c.check(!e.message.is_empty(), || "read_version: no message".into());
+        }
+    }
+    // compaction rewrites fragments as a new version, rows and order unchanged
+    let compacted = bucket.compact(0)?;
+    println!("  compact: {compacted}");
+    c.read_range(&bucket, 0, -1, 400);
+    // nothing is an hour old yet: cleanup keeps every version
+    let cleaned = bucket.cleanup_old_versions(3600.0)?;
+    println!("  cleanup_old_versions: {cleaned}");
+    c.check_rows(bucket.read_version(first_version, 0, -1), 0, -1, 200);
+    let metrics = bucket.metrics_json()?;
+    c.check(
+        metrics.starts_with('{') && metrics.contains("persisting_"),
+        || format!("bucket metrics: {metrics}"),
+    );
     bucket.close()
 }
 
