@@ -37,6 +37,11 @@ for tu in tests/header/header_c.c tests/header/header_cpp.cpp; do
     grep -qw "$fn" "$tu" || { echo "header: $tu does not use $fn (new in include/persisting.h?)" >&2; exit 1; }
   done
 done
+# The Rust client declares the C API by hand: it must not fall behind either.
+for fn in $functions; do
+  grep -qE "fn $fn\(" examples/rust/src/lib.rs ||
+    { echo "header: examples/rust/src/lib.rs does not declare $fn" >&2; exit 1; }
+done
 
 failed=0
 compile() { # compiler std source object flags...
