@@ -18,7 +18,8 @@ func TestExportThroughCDataInterface(t *testing.T) {
 	sch := fourTypes()
 	recs := genRecords(sch, []int{1000, 3000}, []func(int) bool{nullIf(3), nil, nullIf(1), nullIf(4)}, []int{0, 0, 0, 0}, 1)
 	defer releaseAll(recs)
-	for _, path := range []string{filepath.Join(t.TempDir(), "go.lance"), filepath.Join("testdata", "pylance_2_0.lance")} {
+	for _, path := range []string{filepath.Join(t.TempDir(), "go.lance"), filepath.Join("testdata", "pylance_2_0.lance"),
+		filepath.Join("testdata", "pylance_2_1.lance"), filepath.Join("testdata", "pylance_2_2.lance")} {
 		if filepath.Base(path) == "go.lance" {
 			if _, err := WriteFileWithOptions(path, mustFields(t, sch), recs, WriteOptions{MaxPageRows: 700}); err != nil {
 				t.Fatal(err)
@@ -30,8 +31,13 @@ func TestExportThroughCDataInterface(t *testing.T) {
 		}
 		fields, _ := r.Schema()
 		fsch := sch
-		if len(fields) != 4 {
+		switch len(fields) {
+		case 6:
 			fsch = fixtureSchema()
+		case 9:
+			f21 := fixture21()
+			fsch = f21.Schema()
+			f21.Release()
 		}
 		cols := make([]int, fsch.NumFields())
 		for i := range cols {

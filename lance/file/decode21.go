@@ -32,7 +32,7 @@ type block struct {
 func (b *block) fixedWidth() bool { return b.bits > 0 }
 
 // maxBlockValues bounds the values a single decode may produce.
-const maxBlockValues = 1 << 28
+const maxBlockValues = 1 << 24
 
 func fixedBlock(bits, n int, data []byte) (*block, error) {
 	need := (n*bits + 7) / 8

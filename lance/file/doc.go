@@ -43,7 +43,7 @@
 // (structural_assemble.go for flat columns, structural_nested.go for
 // struct, list, large_list and fixed_size_list). Without lists a row range
 // maps to a range of mini-block chunks (or full-zip bytes) and only those are
-// read; pages with lists are decoded whole. In 2.1+ files a struct has no
+// read; mini-block pages with lists are decoded whole. In 2.1+ files a struct has no
 // column of its own: Read's column index for a struct field is its first
 // leaf column, the others following in pre-order.
 //
