@@ -8,7 +8,7 @@ export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: all lib ctest crash deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: all lib ctest crash test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
 
 all: lib
 
@@ -40,6 +40,17 @@ ctest: deps
 	./build.sh ctest
 	build/test_capi
 
+# The public header compiles as C99..C17 and C++11..20 with warnings as errors;
+# the library exports exactly the header's functions (capi/exports.map).
+test-header: lib
+	tests/header/check.sh
+	tests/header/exports.sh
+
+# Issue #7's C and Rust clients; each checks every value it reads back.
+examples: lib
+	examples/c/run.sh
+	cargo run --locked --manifest-path examples/rust/Cargo.toml
+
 # tests/python and tests/crash each have their own pytest.ini: run them apart.
 pytest: pydeps
 	$(PYTHON) -m pytest -q tests/python
@@ -49,10 +60,10 @@ CRASHES ?= 200
 crash: lib pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED))
 
-test: gotest gotest-cgocheck2 ctest pytest
+test: gotest gotest-cgocheck2 ctest test-header examples pytest
 
 demo: pydeps
 	$(PYTHON) examples/quickstart.py
 
 clean:
-	rm -rf build
+	rm -rf build examples/rust/target

@@ -34,7 +34,7 @@ func statusOf(err error) C.int {
 	case errors.Is(err, errInvalidHandle), errors.Is(err, engine.ErrClosed):
 		return C.PERSISTING_EINVALID_HANDLE
 	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, engine.ErrInvalidOption),
-		errors.Is(err, engine.ErrInvalidRange):
+		errors.Is(err, engine.ErrInvalidRange), errors.Is(err, lance.ErrVersionNotFound):
 		return C.PERSISTING_EINVALID_ARGUMENT
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL

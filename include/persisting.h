@@ -11,8 +11,9 @@
  *   PERSISTING_E* codes below. On failure, when `error` is not NULL, it is filled
  *   with the same code and a message; release it with persisting_error_release().
  *   On success `error` is left untouched.
- * - `error` must be zero-initialised (PersistingError err = {0};) before its
- *   first use; a filled error may be passed again only after it was released.
+ * - `error` must be zero-initialised before its first use (C: PersistingError
+ *   err = {0}; C++: PersistingError err{};); a filled error may be passed
+ *   again only after it was released.
  * - A bucket is named by an opaque non-zero handle. After persisting_close() the
  *   handle is dead; using it again returns PERSISTING_EINVALID_HANDLE.
  * - All functions are safe to call from several threads at once, on the same
@@ -219,7 +220,8 @@ int persisting_cleanup_old_versions(uint64_t handle, double older_than_seconds, 
 int persisting_versions(uint64_t handle, char** out_json, PersistingError* error);
 
 /* Like persisting_read, on committed version `version` of the dataset (time
- * travel); buffered rows belong to no version. */
+ * travel); buffered rows belong to no version. A version that does not exist
+ * (never committed, or cleaned up) is PERSISTING_EINVALID_ARGUMENT. */
 int persisting_read_version(uint64_t handle, uint64_t version, int64_t offset, int64_t limit,
                             struct ArrowArrayStream* out, PersistingError* error);
 
