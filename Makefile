@@ -51,10 +51,11 @@ examples: lib
 	examples/c/run.sh
 	cargo run --locked --manifest-path examples/rust/Cargo.toml
 
-# tests/python and tests/crash each have their own pytest.ini: run them apart.
+# tests/python, tests/crash and tests/cluster each have their own pytest.ini: run them apart.
 pytest: pydeps
 	$(PYTHON) -m pytest -q tests/python
 	$(PYTHON) -m pytest -q tests/crash -k short
+	$(PYTHON) -m pytest -q tests/cluster
 
 CRASHES ?= 200
 crash: lib pyreqs
