@@ -8,7 +8,8 @@ which puts ``libpersisting.so`` into the package:
 - otherwise the library is compiled with the machine's Go, from the Go module
   that contains this directory (``python/..``; override with
   ``PERSISTING_GO_MODULE=/path/to/repo``):
-  ``go build -buildmode=c-shared -trimpath -o <build>/persisting/libpersisting.so ./capi``.
+  the repository's ``build.sh`` (``go build -buildmode=c-shared`` with the
+  exported-symbol version script) and bundles the library it writes.
   cgo needs a C compiler (``cc``) as well.
 
 The wheel carries no Python extension module but a native library, so it is
@@ -71,11 +72,13 @@ def build_library(dest: Path) -> None:
             f"and a C compiler, or set PERSISTING_LIB to a prebuilt {LIBRARY}."
         )
     root = _module_root()
-    env = dict(os.environ, CGO_ENABLED="1")
     with tempfile.TemporaryDirectory() as tmp:
+        # build.sh holds the one definition of how the library is built (flags,
+        # the exported-symbol version script), so the wheel gets the same .so.
+        env = dict(os.environ, CGO_ENABLED="1", GO=go, OUT=tmp)
         out = Path(tmp) / LIBRARY
-        cmd = [go, "build", "-buildmode=c-shared", "-trimpath", "-o", str(out), "./capi"]
-        print(f"persisting: {' '.join(cmd)} (in {root})", file=sys.stderr)
+        cmd = ["bash", str(root / "build.sh")]
+        print(f"persisting: {' '.join(cmd)} (OUT={tmp})", file=sys.stderr)
         result = subprocess.run(cmd, cwd=root, env=env)
         if result.returncode != 0 or not out.is_file():
             raise BuildError(f"`{' '.join(cmd)}` failed in {root} (exit {result.returncode})")
