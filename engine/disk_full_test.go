@@ -115,4 +115,3 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("rows after reopen: %d, want %d", len(got), acked)
 	}
 }
-
