@@ -58,6 +58,8 @@ type commitRequest struct {
 	// mergeFragments (OpMerge): the complete new fragment list, when the
 	// merge adds data files (nil: fragments unchanged).
 	mergeFragments []Fragment
+	// index (OpCreateIndex): the index to add (see index.go).
+	index *indexCommit
 }
 
 // rewriteGroup replaces adjacent fragments (old, by id, as read) with new
@@ -71,6 +73,9 @@ type rewriteGroup struct {
 // withIDs returns req with the fragment ids of its rewrite groups assigned
 // on top of base (the transaction records them, as pylance's does).
 func (req commitRequest) withIDs(base *Manifest) (commitRequest, error) {
+	if req.op == OpCreateIndex {
+		return req.withIndex(base)
+	}
 	if req.op != OpRewrite {
 		return req, nil
 	}
@@ -238,6 +243,10 @@ func buildTransaction(req commitRequest, base *Manifest) *Transaction {
 			op = appendBytesField(op, 3, gb)
 		}
 		t.OpBody = op
+	case req.op == OpCreateIndex:
+		t.ReadVersion = base.Version
+		t.Op = OpCreateIndex
+		t.OpBody = req.index.body
 	case base == nil:
 		t.Op = OpOverwrite
 		t.Fragments = frags
@@ -283,6 +292,9 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.BasePaths = base.BasePaths
 		m.Branch = base.Branch
 		m.IndexSection = base.IndexSection
+		if req.op == OpCreateIndex {
+			m.IndexSection = req.index.newSection
+		}
 		for k, v := range base.Config {
 			if m.Config == nil {
 				m.Config = map[string]string{}
