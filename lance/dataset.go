@@ -54,6 +54,10 @@ type Dataset struct {
 
 	// topOf maps every field id to the id of its top-level ancestor.
 	topOf map[int32]int32
+	// leaves maps every top-level field id to the ids of its leaf
+	// descendants in pre-order (the field itself when it has no children).
+	// Data files of version 2.1+ store a nested field only as these leaves.
+	leaves map[int32][]int32
 }
 
 // Open opens the latest version of the dataset at path.
@@ -107,6 +111,7 @@ func newDataset(root string, m *Manifest, s NamingScheme) (*Dataset, error) {
 		}
 		d.topOf[f.ID] = top
 	}
+	d.leaves = leafIDs(d.fields)
 	d.rowEnds = make([]int64, len(m.Fragments))
 	d.physRows = make([]int64, len(m.Fragments))
 	var total int64
@@ -145,6 +150,35 @@ func newDataset(root string, m *Manifest, s NamingScheme) (*Dataset, error) {
 		d.rowEnds[i] = total
 	}
 	return d, nil
+}
+
+// leafIDs returns, for each top-level field, the ids of its leaf
+// descendants in pre-order (children in schema order).
+func leafIDs(fields []schema.Field) map[int32][]int32 {
+	children := map[int32][]int32{}
+	for _, f := range fields {
+		if f.ParentID != -1 {
+			children[f.ParentID] = append(children[f.ParentID], f.ID)
+		}
+	}
+	out := map[int32][]int32{}
+	var walk func(top, id int32, depth int)
+	walk = func(top, id int32, depth int) {
+		kids := children[id]
+		if len(kids) == 0 || depth > 64 {
+			out[top] = append(out[top], id)
+			return
+		}
+		for _, k := range kids {
+			walk(top, k, depth+1)
+		}
+	}
+	for _, f := range fields {
+		if f.ParentID == -1 {
+			walk(f.ID, f.ID, 0)
+		}
+	}
+	return out
 }
 
 // deletions returns the sorted deleted physical offsets of fragment i (nil

@@ -79,6 +79,10 @@
 // add_columns writes one per new computed column); each top-level field is
 // read from the last file listing it. A field no data file of the fragment
 // lists was added after the fragment was written and reads as nulls.
+// DataFile.fields of a 2.0 file lists every field id, nested ones included;
+// a 2.1+ file lists only leaves (a struct's or a list's own id is absent,
+// the list item's present), so a nested field is read from the column of its
+// first leaf descendant, its other leaves following in pre-order.
 //
 // # Schema evolution
 //
@@ -137,7 +141,7 @@
 // files, covered index metadata and stable field ids (none of which changes
 // how a scan decodes data); writing (Write, AddColumns, WidenColumns,
 // Compact) to a dataset with other writer flags, or whose data files are not
-// 2.0; nested fields stored only through their children (file versions
-// 2.1+); compacting or widening a dataset with indices; data or deletion
-// files under external base paths.
+// 2.0; nested fields whose leaves are split across data files; compacting
+// or widening a dataset with indices; data or deletion files under external
+// base paths.
 package lance

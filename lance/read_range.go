@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
+	"github.com/persisting/persisting/lance/schema"
 )
 
 // Read returns the rows [offset, offset+limit) of the dataset in dataset
@@ -137,14 +138,23 @@ type columnSource struct{ file, col int }
 // fragmentColumns maps each top-level field of the schema to the data file
 // and column holding it. Later data files take precedence (Lance tombstones
 // superseded fields with id -2 anyway). A field no data file mentions is
-// missing (added after the fragment was written) and reads as nulls; a
-// nested field present only through its children (files of version 2.1+)
-// is not supported yet.
+// missing (added after the fragment was written) and reads as nulls.
+//
+// Files of version 2.0 list every field id, nested ones included, and a
+// top-level field maps to its own column. Files of version 2.1+ list only
+// leaf fields (a struct's or list's own id is absent, a list's item is
+// present): a nested field then maps to the column of its first leaf
+// descendant, its other leaves following in pre-order, which is what
+// lance/file's Read expects for nested types.
 func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
 	where := map[int32]columnSource{}
 	mentioned := map[int32]bool{} // top-level fields with some id in a file
 	for fi := range f.Files {
 		df := &f.Files[fi]
+		if len(df.ColumnIndices) > 0 && len(df.ColumnIndices) != len(df.Fields) {
+			return nil, corruptf("fragment %d: data file %s lists %d fields but %d column indices",
+				f.ID, df.Path, len(df.Fields), len(df.ColumnIndices))
+		}
 		for k, id := range df.Fields {
 			if id < 0 {
 				continue // tombstoned field
@@ -165,11 +175,18 @@ func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
 			continue
 		}
 		src, ok := where[fld.ID]
+		if !ok && mentioned[fld.ID] {
+			var err error
+			if src, err = d.leafSource(f, fld, where); err != nil {
+				return nil, err
+			}
+			ok = true
+		}
 		switch {
 		case ok && src.col >= 0:
 			out = append(out, src)
 		case mentioned[fld.ID]:
-			return nil, fmt.Errorf("%w: fragment %d stores field %q without a column of its own (nested fields of file version 2.1+)",
+			return nil, fmt.Errorf("%w: fragment %d stores field %q without a column of its own",
 				ErrUnsupported, f.ID, fld.Name)
 		case !fld.Nullable:
 			return nil, corruptf("fragment %d has no data for the non-nullable field %q", f.ID, fld.Name)
@@ -178,6 +195,24 @@ func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
 		}
 	}
 	return out, nil
+}
+
+// leafSource locates a nested field stored only through its leaves: all of
+// them must be in one data file, in consecutive columns, pre-order.
+func (d *Dataset) leafSource(f *Fragment, fld schema.Field, where map[int32]columnSource) (columnSource, error) {
+	leaves := d.leaves[fld.ID]
+	if len(leaves) == 0 {
+		return columnSource{}, corruptf("field %q has no leaves", fld.Name)
+	}
+	first, ok := where[leaves[0]]
+	for k, id := range leaves {
+		src, found := where[id]
+		if !ok || !found || src.file != first.file || src.col != first.col+k || first.col < 0 {
+			return columnSource{}, fmt.Errorf("%w: fragment %d stores the leaves of field %q in columns this reader cannot assemble (leaf %d of %d missing or out of order)",
+				ErrUnsupported, f.ID, fld.Name, k, len(leaves))
+		}
+	}
+	return first, nil
 }
 
 // readPhysical reads physical rows [offset, offset+limit) of fragment i,

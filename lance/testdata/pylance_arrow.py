@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""pylance side of the typed interop tests (lance/types_test.go).
+
+Tables travel as Arrow IPC files, which both sides read and write exactly,
+so every Arrow type can be compared value for value.
+
+Usage:
+  pylance_arrow.py OPS.json
+      runs the operations listed in OPS.json (a JSON list) in this one
+      process, in order, and prints a JSON list with one result per
+      operation. An operation that raises stops the run with a non-zero exit.
+
+Operations:
+  {"op": "write", "path", "ipc", "mode", "options"}
+      lance.write_dataset(<table in ipc>, path, mode=mode, **options);
+      result {"version", "data_storage_version"}.
+  {"op": "read", "path", "ipc", "version"?}
+      writes lance.dataset(path, version).to_table() to ipc; result
+      {"version", "rows", "data_storage_version", "files": [[major, minor]...],
+      "fragments": [rows per fragment]}.
+"""
+import json
+import sys
+
+import lance
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+
+def read_ipc(path):
+    with ipc.open_file(path) as f:
+        return f.read_all()
+
+
+def write_ipc(path, table):
+    with ipc.new_file(path, table.schema) as w:
+        w.write_table(table)
+
+
+def describe(ds):
+    files = []
+    for frag in ds.get_fragments():
+        for df in frag.data_files():
+            files.append([df.file_major_version, df.file_minor_version])
+    return {
+        "version": ds.version,
+        "rows": ds.count_rows(),
+        "data_storage_version": ds.data_storage_version,
+        "files": files,
+        "fragments": [f.count_rows() for f in ds.get_fragments()],
+    }
+
+
+def op_write(o):
+    t = read_ipc(o["ipc"])
+    ds = lance.write_dataset(t, o["path"], mode=o.get("mode", "create"), **o.get("options", {}))
+    return {"version": ds.version, "data_storage_version": ds.data_storage_version}
+
+
+def op_read(o):
+    ds = lance.dataset(o["path"], version=o.get("version"))
+    write_ipc(o["ipc"], ds.to_table())
+    return describe(ds)
+
+
+OPS = {"write": op_write, "read": op_read}
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        ops = json.load(f)
+    out = []
+    for o in ops:
+        out.append(OPS[o["op"]](o))
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
