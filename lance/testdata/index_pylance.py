@@ -3,9 +3,10 @@
 Usage:
   index_pylance.py check
   index_pylance.py create PATH COLUMN KIND           build an index with pylance
-  index_pylance.py query PATH FILTER                 JSON: indices, plan, rows
+  index_pylance.py query PATH FILTER...              JSON: indices, and per filter plan and rows
   index_pylance.py append PATH N START               append N rows (gen_rows)
-  index_pylance.py write PATH N                      create a dataset of N rows (2.0 files)
+  index_pylance.py write PATH N [VERSION]            create a dataset of N rows (default 2.0 files)
+  index_pylance.py delete PATH PREDICATE             delete rows
 """
 import json
 import sys
@@ -47,20 +48,25 @@ def main():
         ds.create_scalar_index(sys.argv[3], sys.argv[4])
     elif cmd == "query":
         ds = lance.dataset(sys.argv[2])
-        flt = sys.argv[3]
         idx = []
         for i in ds.list_indices():
             idx.append({"name": i["name"], "type": i["type"], "fields": i["fields"],
                         "fragment_ids": sorted(i["fragment_ids"])})
-        plan = ds.scanner(filter=flt).explain_plan()
-        t = ds.to_table(filter=flt, columns=["u"])
-        print(json.dumps({"indices": idx, "plan": plan, "version": ds.version,
-                          "u": sorted(t.column("u").to_pylist()),
-                          "count": ds.count_rows()}))
+        results = []
+        for flt in sys.argv[3:]:
+            plan = ds.scanner(filter=flt).explain_plan()
+            t = ds.to_table(filter=flt, columns=["u"])
+            results.append({"filter": flt, "plan": plan, "u": sorted(t.column("u").to_pylist())})
+        print(json.dumps({"indices": idx, "version": ds.version, "count": ds.count_rows(),
+                          "results": results}))
     elif cmd == "append":
         lance.write_dataset(gen_rows(int(sys.argv[4]), int(sys.argv[3])), sys.argv[2], mode="append")
     elif cmd == "write":
-        lance.write_dataset(gen_rows(0, int(sys.argv[3])), sys.argv[2], data_storage_version="2.0")
+        version = sys.argv[4] if len(sys.argv) > 4 else "2.0"
+        lance.write_dataset(gen_rows(0, int(sys.argv[3])), sys.argv[2], data_storage_version=version,
+                            max_rows_per_file=int(sys.argv[3]) // 2 + 1)
+    elif cmd == "delete":
+        lance.dataset(sys.argv[2]).delete(sys.argv[3])
     else:
         raise SystemExit("unknown command " + cmd)
 
