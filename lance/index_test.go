@@ -5,13 +5,16 @@ package lance
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -140,9 +143,15 @@ func expectedU(n int, pred func(idxRow) bool, deleted func(idxRow) bool) []uint3
 	return out
 }
 
-// lookupU runs Lookup and returns the u values found, sorted, checking that
-// each row's other columns are those of its row number.
+// lookupU runs Lookup and returns the u values found, checking that they
+// come in dataset order (rows were appended in u order) and that each row's
+// other columns are those of its row number.
 func lookupU(t *testing.T, ds *Dataset, c indexCase) ([]uint32, LookupStats) {
+	t.Helper()
+	return lookupUOrder(t, ds, c, true)
+}
+
+func lookupUOrder(t *testing.T, ds *Dataset, c indexCase, ordered bool) ([]uint32, LookupStats) {
 	t.Helper()
 	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer alloc.AssertSize(t, 0)
@@ -169,7 +178,7 @@ func lookupU(t *testing.T, ds *Dataset, c indexCase) ([]uint32, LookupStats) {
 			out = append(out, u)
 		}
 	}
-	if !sort.SliceIsSorted(out, func(a, b int) bool { return out[a] < out[b] }) {
+	if ordered && !sort.SliceIsSorted(out, func(a, b int) bool { return out[a] < out[b] }) {
 		t.Fatalf("%s: rows not in dataset order", c.filter)
 	}
 	return out, st
@@ -338,5 +347,337 @@ func TestIndexGoCreatesPylanceUses(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestIndexPylanceCreatesGoReads: Lookup answers from indices pylance built
+// (on 2.0 and on pylance's default 2.2 datasets).
+func TestIndexPylanceCreatesGoReads(t *testing.T) {
+	const n = 9000
+	for _, version := range []string{"2.0", "2.2"} {
+		for _, kind := range []string{IndexBitmap, IndexBTree} {
+			t.Run(version+"/"+kind, func(t *testing.T) {
+				t.Parallel()
+				path := filepath.Join(t.TempDir(), "ds")
+				runIndexPy(t, "write", path, strconv.Itoa(n), version)
+				runIndexPy(t, "create", path, kind, "k", "s", "f", "b", "u")
+				ds, err := Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				infos, err := ds.Indices()
+				if err != nil || len(infos) != 5 {
+					t.Fatalf("Indices() = %+v, %v", infos, err)
+				}
+				wantType := map[string]string{IndexBitmap: "Bitmap", IndexBTree: "BTree"}[kind]
+				for _, in := range infos {
+					if in.Type != wantType || len(in.Columns) != 1 || in.Name != in.Columns[0]+"_idx" ||
+						!reflect.DeepEqual(in.FragmentIDs, []uint32{0, 1}) {
+						t.Fatalf("index %+v", in)
+					}
+				}
+				for _, c := range indexCases {
+					want := expectedU(n, c.pred, nil)
+					got, st := lookupU(t, ds, c)
+					if !sameU(got, want) {
+						t.Fatalf("%s: Lookup found %d rows, want %d", c.filter, len(got), len(want))
+					}
+					if st.IndexedFragments != 2 || st.ScannedFragments != 0 || !reflect.DeepEqual(st.Indices, []string{c.col + "_idx"}) {
+						t.Fatalf("%s: stats %+v", c.filter, st)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestIndexLookup checks Lookup against the expected rows without an index
+// (every fragment scanned) and with each kind of index we build.
+func TestIndexLookup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	sizes := []int{5000, 1, 3000}
+	n := 0
+	for _, s := range sizes {
+		writeIndexRows(t, path, n, s)
+		n += s
+	}
+	ds, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(ds *Dataset, indexed int) {
+		t.Helper()
+		for _, c := range indexCases {
+			want := expectedU(n, c.pred, nil)
+			got, st := lookupU(t, ds, c)
+			if !sameU(got, want) {
+				t.Fatalf("%s: Lookup found %d rows, want %d", c.filter, len(got), len(want))
+			}
+			if st.IndexedFragments+st.ScannedFragments != len(sizes) || (c.col == "k" && st.IndexedFragments != indexed) ||
+				(c.col != "k" && st.IndexedFragments != 0) {
+				t.Fatalf("%s: stats %+v", c.filter, st)
+			}
+		}
+	}
+	check(ds, 0)
+	for _, kind := range []string{IndexBitmap, "btree"} {
+		ds, err := CreateScalarIndex(path, "k", kind, IndexOptions{Name: "k_" + kind, Replace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(ds, len(sizes))
+	}
+	// Both indices cover every fragment: the first one answers.
+	_, st, err := ds.Lookup("k", CondEqual(1), nil)
+	if err == nil && len(st.Indices) != 0 {
+		t.Fatalf("old snapshot used an index: %+v", st)
+	}
+	latest, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, st, err := latest.Lookup("k", CondEqual(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseAll(recs)
+	if !reflect.DeepEqual(st.Indices, []string{"k_" + IndexBitmap}) {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestIndexFloatKeys: -0 equals 0, NaN equals NaN and sorts after +Inf, in
+// both kinds of index and in scans.
+func TestIndexFloatKeys(t *testing.T) {
+	vals := []float64{0, math.Copysign(0, -1), math.NaN(), math.Inf(1), math.Inf(-1), 1.5, math.NaN(), -2}
+	sch := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+		{Name: "i", Type: arrow.PrimitiveTypes.Int32}}, nil)
+	bx := array.NewFloat32Builder(memory.DefaultAllocator)
+	bi := array.NewInt32Builder(memory.DefaultAllocator)
+	for i, v := range vals {
+		bx.Append(float32(v))
+		bi.Append(int32(i))
+	}
+	bx.AppendNull()
+	bi.Append(int32(len(vals)))
+	xs, is := bx.NewArray(), bi.NewArray()
+	rec := array.NewRecord(sch, []arrow.Array{xs, is}, int64(len(vals)+1))
+	defer rec.Release()
+	xs.Release()
+	is.Release()
+	path := filepath.Join(t.TempDir(), "ds")
+	if _, err := Write(path, []arrow.Record{rec}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		cond Cond
+		want []int32
+	}{
+		{CondEqual(0), []int32{0, 1}},
+		{CondEqual(math.Copysign(0, -1)), []int32{0, 1}},
+		{CondEqual(math.NaN()), []int32{2, 6}},
+		{CondRange(nil, false, math.Inf(1), true), []int32{0, 1, 3, 4, 5, 7}},
+		{CondRange(1, true, nil, false), []int32{2, 3, 5, 6}},
+		{CondRange(-2, false, 0, false), nil},
+		{CondRange(-2, true, float32(0), true), []int32{0, 1, 7}},
+		{CondIsNull(), []int32{8}},
+	}
+	run := func(ds *Dataset, indexed bool) {
+		t.Helper()
+		for ci, c := range cases {
+			recs, st, err := ds.Lookup("x", c.cond, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int32
+			for _, r := range recs {
+				got = append(got, r.Column(1).(*array.Int32).Int32Values()...)
+			}
+			releaseAll(recs)
+			if !reflect.DeepEqual(got, c.want) || (st.IndexedFragments == 1) != indexed {
+				t.Fatalf("case %d: got %v, want %v (stats %+v)", ci, got, c.want, st)
+			}
+		}
+	}
+	ds, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(ds, false)
+	for _, kind := range []string{IndexBitmap, IndexBTree} {
+		ds, err := CreateScalarIndex(path, "x", kind, IndexOptions{Replace: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(ds, true)
+	}
+}
+
+func TestIndexErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	ds := writeIndexRows(t, path, 0, 100)
+	if _, err := CreateScalarIndex(filepath.Join(t.TempDir(), "none"), "k", IndexBitmap, IndexOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing dataset: %v", err)
+	}
+	creates := []struct {
+		col, kind string
+		want      error
+	}{
+		{"k", "INVERTED", ErrUnsupported},
+		{"nope", IndexBitmap, ErrSchemaMismatch},
+	}
+	for _, c := range creates {
+		if _, err := CreateScalarIndex(path, c.col, c.kind, IndexOptions{}); !errors.Is(err, c.want) {
+			t.Fatalf("CreateScalarIndex(%q, %q): %v, want %v", c.col, c.kind, err, c.want)
+		}
+	}
+	lookups := []struct {
+		col  string
+		cond Cond
+	}{
+		{"k", Cond{}},
+		{"k", CondEqual(nil)},
+		{"k", CondEqual("3")},
+		{"k", CondEqual(uint64(math.MaxUint64))},
+		{"u", CondEqual(-1)},
+		{"s", CondEqual(3)},
+		{"b", CondRange(1, true, nil, false)},
+		{"f", CondEqual("x")},
+		{"nope", CondEqual(1)},
+	}
+	for _, l := range lookups {
+		if recs, _, err := ds.Lookup(l.col, l.cond, nil); err == nil {
+			releaseAll(recs)
+			t.Fatalf("Lookup(%q, %+v) succeeded", l.col, l.cond)
+		}
+	}
+	if _, err := CreateScalarIndex(path, "k", IndexBitmap, IndexOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The failed attempts left no index directory behind.
+	dirs, _ := filepath.Glob(filepath.Join(path, indicesDir, "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("index directories: %v", dirs)
+	}
+	if _, err := CreateScalarIndex(path, "k", IndexBTree, IndexOptions{}); !errors.Is(err, ErrIndexExists) {
+		t.Fatalf("second index of the same name: %v", err)
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(path, indicesDir, "*")); len(dirs) != 1 {
+		t.Fatalf("index directories after a refused create: %v", dirs)
+	}
+	// Datasets with indices: compaction and widening are refused.
+	if _, err := Compact(path, CompactOptions{TargetRowsPerFragment: 1000}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("Compact: %v", err)
+	}
+	if _, err := WidenColumns(path, map[string]arrow.DataType{"u": arrow.PrimitiveTypes.Uint64}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("WidenColumns: %v", err)
+	}
+}
+
+// TestIndexReplace: Replace swaps the index of the same name; the
+// transaction lists the new index and the removed one, and pylance sees
+// only the new one.
+func TestIndexReplace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	writeIndexRows(t, path, 0, 500)
+	ds1, err := CreateScalarIndex(path, "k", IndexBitmap, IndexOptions{Properties: map[string]string{"who": "go"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds2, err := CreateScalarIndex(path, "s", IndexBitmap, IndexOptions{Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds3, err := CreateScalarIndex(path, "k", IndexBTree, IndexOptions{Replace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := ds1.Indices()
+	cur, _ := ds3.Indices()
+	if len(cur) != 2 || cur[0].Name != "other" || cur[1].Name != "k_idx" || cur[1].Type != "BTree" || cur[1].UUID == old[0].UUID ||
+		cur[1].DatasetVersion != ds2.Version() {
+		t.Fatalf("indices after replace: %+v", cur)
+	}
+	if p, err := ds1.TransactionProperties(); err != nil || p["who"] != "go" {
+		t.Fatalf("properties %v %v", p, err)
+	}
+	txn, err := loadTransaction(path, ds3.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txn.Op != OpCreateIndex || txn.ReadVersion != ds2.Version() {
+		t.Fatalf("transaction %v read %d", txn.Op, txn.ReadVersion)
+	}
+	var added, removed []indexMeta
+	err = walkFields(txn.OpBody, func(v pbValue) error {
+		im, err := decodeIndexMeta(v.b)
+		if v.num == 1 {
+			added = append(added, im)
+		} else if v.num == 2 {
+			removed = append(removed, im)
+		}
+		return err
+	})
+	if err != nil || len(added) != 1 || added[0].UUID != cur[1].UUID || len(removed) != 1 || removed[0].UUID != old[0].UUID {
+		t.Fatalf("CreateIndex body: added %+v removed %+v (%v)", added, removed, err)
+	}
+	q := pyQuery(t, path, "k = 2", "s = 'cat-1'")
+	if len(q.Indices) != 2 || q.Version != ds3.Version() {
+		t.Fatalf("pylance indices %+v", q.Indices)
+	}
+	for _, r := range q.Results {
+		if !strings.Contains(r.Plan, "ScalarIndexQuery") {
+			t.Fatalf("%s: plan %s", r.Filter, r.Plan)
+		}
+	}
+}
+
+// TestIndexConcurrentAppends: CreateScalarIndex and appends race; every
+// commit lands, the index covers the fragments it was built from, and
+// lookups see every row.
+func TestIndexConcurrentAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	writeIndexRows(t, path, 0, 1000)
+	const appends = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, appends+1)
+	for a := 0; a < appends; a++ {
+		wg.Add(1)
+		go func(a int) {
+			defer wg.Done()
+			rec := indexRecord(1000+a*100, 100)
+			defer rec.Release()
+			_, err := Write(path, []arrow.Record{rec}, WriteOptions{})
+			errs <- err
+		}(a)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, err := CreateScalarIndex(path, "u", IndexBTree, IndexOptions{})
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := ds.Indices()
+	if err != nil || len(infos) != 1 || len(infos[0].FragmentIDs) == 0 {
+		t.Fatalf("indices %+v %v", infos, err)
+	}
+	n := 1000 + appends*100
+	c := indexCase{"u", "u >= 900", CondRange(900, true, nil, false), func(r idxRow) bool { return r.u >= 900 }}
+	got, st := lookupUOrder(t, ds, c, false)
+	// Rows were appended in any order: compare as sets.
+	sort.Slice(got, func(a, b int) bool { return got[a] < got[b] })
+	if want := expectedU(n, c.pred, nil); !sameU(got, want) || st.IndexedFragments != len(infos[0].FragmentIDs) {
+		t.Fatalf("found %d rows, want %d; stats %+v", len(got), len(want), st)
 	}
 }

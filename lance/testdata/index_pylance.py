@@ -2,7 +2,7 @@
 
 Usage:
   index_pylance.py check
-  index_pylance.py create PATH COLUMN KIND           build an index with pylance
+  index_pylance.py create PATH KIND COLUMN...        build indices with pylance
   index_pylance.py query PATH FILTER...              JSON: indices, and per filter plan and rows
   index_pylance.py append PATH N START               append N rows (gen_rows)
   index_pylance.py write PATH N [VERSION]            create a dataset of N rows (default 2.0 files)
@@ -45,7 +45,8 @@ def main():
         print(lance.__version__)
     elif cmd == "create":
         ds = lance.dataset(sys.argv[2])
-        ds.create_scalar_index(sys.argv[3], sys.argv[4])
+        for col in sys.argv[4:]:
+            ds.create_scalar_index(col, sys.argv[3])
     elif cmd == "query":
         ds = lance.dataset(sys.argv[2])
         idx = []
