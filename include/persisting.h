@@ -225,6 +225,31 @@ int persisting_versions(uint64_t handle, char** out_json, PersistingError* error
 int persisting_read_version(uint64_t handle, uint64_t version, int64_t offset, int64_t limit,
                             struct ArrowArrayStream* out, PersistingError* error);
 
+/* ---- Scalar indices and lookups */
+
+/* Builds a scalar index of `kind` ("BTREE" or "BITMAP") on top-level column
+ * `column`, as a new dataset version that pylance lists and uses (replacing an
+ * index of the same name). Buffered rows are flushed first so the index covers
+ * them. *out_json (caller frees) describes the index: name, type, columns,
+ * dataset_version, fragments. */
+int persisting_create_index(uint64_t handle, const char* column, const char* kind, char** out_json,
+                            PersistingError* error);
+
+/* The dataset's indices as a JSON array (see persisting_create_index). */
+int persisting_indices(uint64_t handle, char** out_json, PersistingError* error);
+
+/* Rows whose `column` satisfies `cond_json`, in append order, as a stream the
+ * caller releases. cond_json is one of
+ *   {"op": "eq", "value": V}
+ *   {"op": "range", "lo": V, "hi": V, "lo_inclusive": true, "hi_inclusive": false}
+ *     (a missing or null bound is unbounded)
+ *   {"op": "is_null"}
+ * with V a JSON number, string or bool of the column's kind. Fragments an
+ * index covers are answered from it; the rest are scanned. Buffered rows are
+ * flushed first. */
+int persisting_lookup(uint64_t handle, const char* column, const char* cond_json, struct ArrowArrayStream* out,
+                      PersistingError* error);
+
 /* This bucket's metric values as a JSON object by metric name ({} without
  * enable_metrics). Does not wait for a running flush. *out_json is owned by
  * the caller (persisting_string_free). */

@@ -284,6 +284,29 @@ static int64_t read_and_check_version(uint64_t h, uint64_t version, int64_t want
   return rows;
 }
 
+/* Looks up ids by cond_json and checks they are want_first, want_first+1, ...; returns rows. */
+static int64_t lookup_ids(uint64_t h, const char* cond_json, int64_t want_first) {
+  PersistingError err = {0};
+  struct ArrowArrayStream stream;
+  int rc = persisting_lookup(h, "id", cond_json, &stream, &err);
+  CHECK(rc == PERSISTING_OK, "lookup %s: %d %s", cond_json, rc, err.message ? err.message : "");
+  persisting_error_release(&err);
+  if (rc != PERSISTING_OK) return -1;
+  int64_t rows = 0;
+  for (;;) {
+    struct ArrowArray a;
+    CHECK(stream.get_next(&stream, &a) == 0, "get_next");
+    if (a.release == NULL) break;
+    const int64_t* ids = a.children[0]->buffers[1];
+    for (int64_t i = 0; i < a.length; i++)
+      CHECK(ids[a.children[0]->offset + a.offset + i] == want_first + rows + i, "lookup row %lld", (long long)(rows + i));
+    rows += a.length;
+    a.release(&a);
+  }
+  stream.release(&stream);
+  return rows;
+}
+
 static void expect_error(int rc, int want, PersistingError* err, const char* what) {
   CHECK(rc == want, "%s: status %d, want %d", what, rc, want);
   CHECK(err->code == want, "%s: error code %d, want %d", what, err->code, want);
@@ -348,6 +371,16 @@ int main(void) {
   CHECK(read_and_check(h, 0, -1, 0) == 330, "read after compaction");
   expect_error(persisting_cleanup_old_versions(h, -1, &json, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "negative older_than");
+
+  /* a BTREE index on id; a range lookup answered through it */
+  CHECK(persisting_create_index(h, "id", "BTREE", &json, &err) == PERSISTING_OK, "create_index: %s", err.message);
+  CHECK(json && strstr(json, "\"columns\":[\"id\"]"), "create_index: %s", json);
+  persisting_string_free(json);
+  CHECK(lookup_ids(h, "{\"op\": \"range\", \"lo\": 100, \"hi\": 110, \"lo_inclusive\": true}", 100) == 10,
+        "range lookup");
+  CHECK(lookup_ids(h, "{\"op\": \"eq\", \"value\": 7}", 7) == 1, "equality lookup");
+  expect_error(persisting_lookup(h, "id", "{\"op\": \"like\"}", &in, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "unknown lookup op");
 
   char* metrics = NULL;
   CHECK(persisting_metrics_text(&metrics, &err) == PERSISTING_OK, "metrics_text");

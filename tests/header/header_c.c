@@ -92,6 +92,9 @@ struct persisting_api {
   int (*versions)(uint64_t, char**, PersistingError*);
   int (*read_version)(uint64_t, uint64_t, int64_t, int64_t, struct ArrowArrayStream*, PersistingError*);
   int (*bucket_metrics)(uint64_t, char**, PersistingError*);
+  int (*create_index)(uint64_t, const char*, const char*, char**, PersistingError*);
+  int (*indices)(uint64_t, char**, PersistingError*);
+  int (*lookup)(uint64_t, const char*, const char*, struct ArrowArrayStream*, PersistingError*);
   int (*metrics_text)(char**, PersistingError*);
 };
 
@@ -113,6 +116,9 @@ static const struct persisting_api kApi = {
     persisting_versions,
     persisting_read_version,
     persisting_bucket_metrics,
+    persisting_create_index,
+    persisting_indices,
+    persisting_lookup,
     persisting_metrics_text,
 };
 

@@ -101,6 +101,14 @@ static_assert(std::is_same<decltype(persisting_read_version),
               "read_version");
 static_assert(std::is_same<decltype(persisting_bucket_metrics), int(uint64_t, char**, PersistingError*)>::value,
               "bucket_metrics");
+static_assert(std::is_same<decltype(persisting_create_index),
+                           int(uint64_t, const char*, const char*, char**, PersistingError*)>::value,
+              "create_index");
+static_assert(std::is_same<decltype(persisting_indices), int(uint64_t, char**, PersistingError*)>::value,
+              "indices");
+static_assert(std::is_same<decltype(persisting_lookup),
+                           int(uint64_t, const char*, const char*, ArrowArrayStream*, PersistingError*)>::value,
+              "lookup");
 static_assert(std::is_same<decltype(persisting_metrics_text), int(char**, PersistingError*)>::value,
               "metrics_text");
 
@@ -189,6 +197,11 @@ int main() {
                "read_version");
   expect_error(persisting_bucket_metrics(dead, &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
                "bucket_metrics");
+  expect_error(persisting_create_index(dead, "id", "BTREE", &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "create_index");
+  expect_error(persisting_indices(dead, &json, err.get()), PERSISTING_EINVALID_HANDLE, err, "indices");
+  expect_error(persisting_lookup(dead, "id", "{\"op\": \"is_null\"}", &stream, err.get()),
+               PERSISTING_EINVALID_HANDLE, err, "lookup");
   expect_error(persisting_close(dead, err.get()), PERSISTING_EINVALID_HANDLE, err, "close");
   uint64_t handle = 0;
   expect_error(persisting_open(nullptr, nullptr, &handle, err.get()), PERSISTING_EINVALID_ARGUMENT, err, "open");

@@ -133,6 +133,25 @@ pub mod sys {
             out_json: *mut *mut c_char,
             error: *mut PersistingError,
         ) -> c_int;
+        pub fn persisting_create_index(
+            handle: u64,
+            column: *const c_char,
+            kind: *const c_char,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_indices(
+            handle: u64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_lookup(
+            handle: u64,
+            column: *const c_char,
+            cond_json: *const c_char,
+            out: *mut FFI_ArrowArrayStream,
+            error: *mut PersistingError,
+        ) -> c_int;
         pub fn persisting_metrics_text(
             out_text: *mut *mut c_char,
             error: *mut PersistingError,

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// Index is one scalar index of the bucket's dataset.
+type Index struct {
+	Name           string   `json:"name"`
+	Type           string   `json:"type"`
+	Columns        []string `json:"columns"`
+	DatasetVersion uint64   `json:"dataset_version"`
+	Fragments      int      `json:"fragments"`
+}
+
+// CreateIndex builds a scalar index (lance.IndexBitmap or lance.IndexBTree)
+// on column, as a new dataset version that pylance lists and uses. Buffered
+// rows are flushed first, so the index covers every row appended so far;
+// rows appended later are found by Lookup all the same (by scanning them).
+func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return Index{}, ErrClosed
+	}
+	if err := b.flushLocked(); err != nil {
+		return Index{}, err
+	}
+	if b.dataset == nil {
+		return Index{}, fmt.Errorf("%w: the bucket has no rows to index yet", ErrNoSchema)
+	}
+	ds, err := lance.CreateScalarIndex(b.opts.datasetPath(), column, kind, lance.IndexOptions{Replace: true})
+	if err != nil {
+		return Index{}, fmt.Errorf("engine: index %q on %s: %w", column, b.opts.datasetPath(), err)
+	}
+	b.dataset = ds
+	infos, err := ds.Indices()
+	if err != nil {
+		return Index{}, err
+	}
+	for _, info := range infos {
+		if len(info.Columns) == 1 && info.Columns[0] == column {
+			return indexOf(info), nil
+		}
+	}
+	return Index{}, fmt.Errorf("engine: the index on %q is missing from version %d", column, ds.Version())
+}
+
+// Indices lists the dataset's scalar indices.
+func (b *Bucket) Indices() ([]Index, error) {
+	snap, err := b.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	releaseAll(snap.buffered)
+	out := []Index{}
+	if snap.dataset == nil {
+		return out, nil
+	}
+	infos, err := snap.dataset.Indices()
+	if err != nil {
+		return nil, err
+	}
+	for _, info := range infos {
+		out = append(out, indexOf(info))
+	}
+	return out, nil
+}
+
+func indexOf(info lance.IndexInfo) Index {
+	return Index{Name: info.Name, Type: info.Type, Columns: info.Columns,
+		DatasetVersion: info.DatasetVersion, Fragments: len(info.FragmentIDs)}
+}
+
+// Lookup returns the rows whose column satisfies c, in append order, using
+// the dataset's indices where they cover it. Buffered rows are flushed first
+// so that one Lance lookup sees every row: a lookup costs a flush when rows
+// are buffered.
+func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, lance.LookupStats, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, nil, lance.LookupStats{}, ErrClosed
+	}
+	err := b.flushLocked()
+	ds, schema := b.dataset, b.schema
+	b.mu.Unlock()
+	if err != nil {
+		return nil, nil, lance.LookupStats{}, err
+	}
+	if ds == nil {
+		if schema != nil && len(schema.FieldIndices(column)) == 0 {
+			return nil, nil, lance.LookupStats{}, fmt.Errorf("%w: no field %q", ErrSchemaMismatch, column)
+		}
+		return schema, nil, lance.LookupStats{}, nil
+	}
+	recs, st, err := ds.Lookup(column, c, alloc)
+	if err != nil {
+		return nil, nil, st, fmt.Errorf("engine: lookup on %q: %w", column, err)
+	}
+	out := make([]arrow.Record, len(recs))
+	for i, r := range recs {
+		out[i] = withSchema(schema, r)
+		r.Release()
+	}
+	return schema, out, st, nil
+}
