@@ -10,8 +10,6 @@ typedef const char persisting_cchar;
 import "C"
 
 import (
-	"encoding/json"
-
 	"github.com/persisting/persisting/engine"
 )
 
@@ -97,12 +95,7 @@ func persisting_stats(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingErr
 		if err != nil {
 			return err
 		}
-		text, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		*outJSON = C.CString(string(text))
-		return nil
+		return returnJSON(outJSON, s)
 	})
 }
 
@@ -138,11 +131,6 @@ func persisting_bucket_metrics(handle C.uint64_t, outJSON **C.char, cerr *C.Pers
 		if m == nil {
 			m = map[string]any{}
 		}
-		text, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		*outJSON = C.CString(string(text))
-		return nil
+		return returnJSON(outJSON, m)
 	})
 }
