@@ -263,6 +263,16 @@ def test_no_run_blocks_are_few(capsys):
     assert len(marked) <= MAX_NO_RUN, [b.id for b in marked]
 
 
+def test_every_c_function_is_documented():
+    """api-c.md names every function include/persisting.h declares."""
+    header = (INCLUDE / "persisting.h").read_text(encoding="utf-8")
+    declared = set(re.findall(r"^(?:int|void|const char\*)\s+(persisting_\w+)\(", header, re.M))
+    assert declared, "no declarations found in include/persisting.h"
+    page = (DOCS / "api-c.md").read_text(encoding="utf-8")
+    missing = sorted(n for n in declared if not re.search(rf"`[^`]*\b{n}\b[^`]*`", page))
+    assert not missing, f"api-c.md does not document: {missing}"
+
+
 # ---- links ----------------------------------------------------------------------------------------
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 HEADING = re.compile(r"^(#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
