@@ -7,7 +7,7 @@ same directory. The machine is shared and noisy, so the claim is the ratio,
 taken as the median of the per-repetition ratios; absolute medians are shown
 only to read the ratios by.
 
-    python3 bench/bench.py            # full run (about 5-10 minutes on 2 cores)
+    python3 bench/bench.py            # full run (about 1.5-2 minutes on 2 cores)
     python3 bench/bench.py --quick    # small sizes, < 60 s: checks that it works
     python3 bench/bench.py --only 1,5 --json out.json
 
@@ -394,29 +394,39 @@ def bench_flush(run: Run, big_path: str) -> None:
     small_path = build_fragmented(run, small_rows)
     one_k = make_batch(1000, 0, seed=5)
 
-    def opener(path: str):
+    cpu: dict[str, list[float]] = {"small": [], "big": []}
+
+    def opener(path: str, name: str):
         backend = LanceBackend(0, path, flush_threshold=1 << 30)
 
         def go() -> float:
             run.run(backend.put_arrow(one_k))
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             run.run(backend.flush())
-            return time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            cpu[name].append(time.process_time() - c0)
+            return took
         return backend, go
 
-    b_small, f_small = opener(small_path)
-    b_big, f_big = opener(big_path)
+    b_small, f_small = opener(small_path, "small")
+    b_big, f_big = opener(big_path, "big")
     f_small(), f_big()  # warm-up
-    reps = max(run.reps * 3, 9)
+    cpu["small"].clear(), cpu["big"].clear()
+    reps = max(run.reps * 3, 21)
     t_small, t_big = paired(reps, [f_small, f_big], settle=True)
     b_small.close()
     b_big.close()
     big_rows = run.raw.get("dataset_rows", 0)
-    run.raw["flush"] = dict(small_rows=small_rows, big_rows=big_rows, small=t_small, big=t_big)
+    run.raw["flush"] = dict(small_rows=small_rows, big_rows=big_rows, small=t_small, big=t_big,
+                            cpu_small=cpu["small"], cpu_big=cpu["big"])
     r = ratio_median(t_big, t_small)
+    r_cpu = ratio_median(cpu["big"], cpu["small"])
+    spread = lambda ts: f"{min(ts) * 1e3:.1f}-{max(ts) * 1e3:.1f} ms"  # noqa: E731
     run.row("4", f"flush 1k rows: {big_rows // 1000}k vs 10k rows (1k-row frags)",
             fmt_s(median(t_big)), fmt_s(median(t_small)), r, "<= 1.5x", r <= 1.5,
-            "time(big)/time(small)")
+            f"time(big)/time(small), {reps} pairs; wall spread {spread(t_big)} vs {spread(t_small)} "
+            f"(fsync latency); process CPU per flush {fmt_s(median(cpu['big']))} vs "
+            f"{fmt_s(median(cpu['small']))}: {r_cpu:.2f}x")
 
 
 def bench_reads(run: Run, path: str) -> None:
@@ -606,6 +616,7 @@ def bench_rss(run: Run) -> None:
 
 # ---- report ----------------------------------------------------------------------------------------
 def versions() -> dict[str, str]:
+    """Called before the library is loaded: `go version` is a subprocess."""
     out = {"python": platform.python_version()}
     for mod in ("pyarrow", "lance", "pulsing", "numpy"):
         try:
@@ -618,7 +629,7 @@ def versions() -> dict[str, str]:
         out["go"] = "?"
     try:
         from persisting import _native
-        out["library"] = _native.library_path()
+        out["library"] = _native.library_path()  # resolves the path, loads nothing
     except Exception:  # noqa: BLE001
         pass
     return out
@@ -675,6 +686,7 @@ def main() -> int:
     _use_source_tree(args.installed)
     only = {s.strip() for s in args.only.split(",") if s.strip()} or {str(i) for i in range(1, 8)}
     run = Run(args)
+    info = versions()  # before anything loads the library
     started = time.perf_counter()
     print(f"persisting bench ({'quick' if run.quick else 'full'}, {run.reps} reps) in {run.tmp}", flush=True)
 
@@ -716,13 +728,13 @@ def main() -> int:
         run.cleanup()
     print()
     print(f"machine: {machine()}")
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(f"total {time.perf_counter() - started:.0f} s; ratios are medians of per-repetition ratios")
     print()
     print_table(run)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(rows=run.rows, raw=run.raw, errors=run.errors,
-                                                   machine=machine(), versions=versions()), indent=1))
+                                                   machine=machine(), versions=info), indent=1))
     if run.errors:
         print("\nERRORS:\n  " + "\n  ".join(run.errors), file=sys.stderr)
         return 1
