@@ -23,7 +23,8 @@ reported. Any other language, or a block without one, fails the test.
 Which library: ``PERSISTING_LIB`` when set; else ``build/libpersisting.so`` when it
 exists (``./build.sh``) - both with the package of this checkout (``python/``, or
 ``PERSISTING_PYTHON_SRC``) on ``PYTHONPATH``; else the installed ``persisting``
-package with its bundled library. Every block gets a timeout.
+package with its bundled library (forced with ``PERSISTING_DOCS_INSTALLED=1``, to test a
+wheel). Every block gets a timeout.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def _setup() -> tuple[dict[str, str], Path]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONSTARTUP", "PYTHONINSPECT", "PERSISTING_TEST_CRASH_AT")}
     lib = os.environ.get("PERSISTING_LIB")
-    if not lib and (REPO / "build" / "libpersisting.so").is_file():
+    installed = os.environ.get("PERSISTING_DOCS_INSTALLED") == "1"  # test the installed wheel
+    if not lib and not installed and (REPO / "build" / "libpersisting.so").is_file():
         lib = str(REPO / "build" / "libpersisting.so")
     if lib:
         lib_path = Path(lib).resolve()
