@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -65,6 +66,15 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 	}
 	if _, err := schema.ToArrow(fields); err != nil {
 		return nil, fmt.Errorf("lance: %w", err)
+	}
+	// Later writes must be able to store the new fields in this dataset's
+	// data file version (2.0 has no nested types).
+	version, err := cur.writeVersion()
+	if err != nil {
+		return nil, err
+	}
+	if err := file.CheckWritableVersion(added, version); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
 	req := commitRequest{
 		root:   path,

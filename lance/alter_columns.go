@@ -200,16 +200,16 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 	defer rec.Release()
 	name := newDataFileName()
 	p := filepath.Join(d.root, dataDir, name)
-	res, err := file.WriteFile(p, outFields, []arrow.Record{rec})
+	version, err := d.writeVersion()
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := file.WriteFileWithOptions(p, outFields, []arrow.Record{rec}, file.WriteOptions{Version: version})
 	if err != nil {
 		os.Remove(p)
 		return nil, "", fmt.Errorf("lance: write data file: %w", err)
 	}
-	ids := make([]int32, len(outFields))
-	for k, fl := range outFields {
-		ids[k] = fl.ID
-	}
-	return &DataFile{Path: name, Fields: ids, ColumnIndices: res.ColumnIndices, MajorVersion: res.MajorVersion,
+	return &DataFile{Path: name, Fields: res.Fields, ColumnIndices: res.ColumnIndices, MajorVersion: res.MajorVersion,
 		MinorVersion: res.MinorVersion, FileSizeBytes: uint64(res.FileSize)}, p, nil
 }
 

@@ -23,8 +23,19 @@ const (
 	writerVersion = "0.1.0"
 )
 
-// DataFileVersion is the data storage version this package writes.
+// DataFileVersion is the data storage version Write used for every dataset
+// before it wrote 2.1 and 2.2.
+//
+// Deprecated: new datasets use WriteOptions.DataStorageVersion (default
+// DefaultDataStorageVersion); appends use the dataset's own version.
 const DataFileVersion = "2.0"
+
+// DefaultDataStorageVersion is the data storage version of a new dataset
+// when WriteOptions.DataStorageVersion is empty: the newest version this
+// package writes, which is also pylance 14's default. pylance reads every
+// type we write in it back exactly (nested types with nulls at every
+// level, which 2.0 cannot hold, included).
+const DefaultDataStorageVersion = "2.2"
 
 // errCommitConflict reports that another writer created the version first.
 var errCommitConflict = errors.New("lance: manifest version already exists")
@@ -37,9 +48,11 @@ type commitRequest struct {
 	base   *Manifest
 	scheme NamingScheme
 
-	// For dataset creation: the schema to record.
+	// For dataset creation: the schema to record and the data storage
+	// version of its data files.
 	fields         [][]byte
 	schemaMetadata map[string][]byte
+	dataVersion    string
 
 	fragment   *Fragment // nil: commit without new data
 	properties map[string]string
@@ -267,7 +280,11 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.Version = 1
 		m.Fields = req.fields
 		m.SchemaMetadata = req.schemaMetadata
-		m.DataFormat = &DataStorageFormat{FileFormat: "lance", Version: DataFileVersion}
+		v := req.dataVersion
+		if v == "" {
+			v = DefaultDataStorageVersion
+		}
+		m.DataFormat = &DataStorageFormat{FileFormat: "lance", Version: v}
 	} else {
 		if base.Version == math.MaxUint64-1 {
 			return nil, errors.New("lance: version number space exhausted")

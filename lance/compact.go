@@ -173,6 +173,10 @@ func (d *Dataset) planCompaction(opts CompactOptions) [][]int {
 // into new data files of at most target rows each, returning the new
 // fragments (ids unassigned) and the paths written.
 func (d *Dataset) rewriteFragments(idx []int, target int64) ([]Fragment, []string, error) {
+	version, err := d.writeVersion()
+	if err != nil {
+		return nil, nil, err
+	}
 	var out []Fragment
 	var paths []string
 	var pending []arrow.Record
@@ -191,22 +195,18 @@ func (d *Dataset) rewriteFragments(idx []int, target int64) ([]Fragment, []strin
 		}
 		name := newDataFileName()
 		p := filepath.Join(d.root, dataDir, name)
-		res, err := file.WriteFile(p, d.fields, pending)
+		res, err := file.WriteFileWithOptions(p, d.fields, pending, file.WriteOptions{Version: version})
 		if err != nil {
 			os.Remove(p)
 			return fmt.Errorf("lance: write compacted data file: %w", err)
 		}
 		paths = append(paths, p)
-		ids := make([]int32, len(d.fields))
-		for i, f := range d.fields {
-			ids[i] = f.ID
-		}
-		if len(res.ColumnIndices) != len(ids) {
-			return fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(ids))
+		if len(res.ColumnIndices) != len(res.Fields) {
+			return fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
 		}
 		out = append(out, Fragment{
 			Files: []DataFile{{
-				Path: name, Fields: ids, ColumnIndices: res.ColumnIndices,
+				Path: name, Fields: res.Fields, ColumnIndices: res.ColumnIndices,
 				MajorVersion: res.MajorVersion, MinorVersion: res.MinorVersion, FileSizeBytes: uint64(res.FileSize),
 			}},
 			PhysicalRows: uint64(res.NumRows),

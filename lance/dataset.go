@@ -24,6 +24,21 @@ type WriteOptions struct {
 	Properties map[string]string
 	// Config entries are upserted into the manifest's config map.
 	Config map[string]string
+	// DataStorageVersion is the data file version of a dataset Write
+	// creates: "2.0", "2.1" or "2.2" ("" means DefaultDataStorageVersion).
+	// Appends always use the dataset's own version (as pylance does) and
+	// ignore it. 2.0 cannot store nested types (struct, list,
+	// fixed_size_list); see CheckWritableVersion.
+	DataStorageVersion string
+	// Compression is the general-purpose codec of the data file: "" (none),
+	// "zstd" or "lz4"; anything else is an error wrapping ErrUnsupported
+	// (Lance has no snappy). A field whose Arrow metadata sets
+	// "lance-encoding:compression" uses that codec instead, as in pylance.
+	// In 2.2 and 2.1 files it compresses mini-block value buffers and large
+	// string values (a page stays uncompressed where that would not make it
+	// smaller); in 2.0 files, like pylance, only the bytes of string and
+	// binary pages.
+	Compression string
 }
 
 // VersionInfo describes one committed version.
@@ -340,6 +355,10 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		rows += r.NumRows()
 	}
 
+	comp, err := file.ParseCompression(opts.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
 	base, scheme, err := loadLatestManifest(path)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -348,6 +367,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	var rawFields [][]byte
 	var schemaMD map[string][]byte
 	var baseFields []schema.Field
+	var version file.Version
 	if base != nil {
 		cur, err := newDataset(path, base, scheme)
 		if err != nil {
@@ -360,9 +380,18 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 			return nil, err
 		}
 		fields, baseFields = cur.fields, cur.fields
+		if version, err = cur.writeVersion(); err != nil {
+			return nil, err
+		}
 	} else {
+		if version, err = parseStorageVersion(opts.DataStorageVersion); err != nil {
+			return nil, err
+		}
 		if fields, err = schema.FromArrow(sch, 0); err != nil {
 			return nil, fmt.Errorf("lance: %w", err)
+		}
+		if err := file.CheckWritableVersion(fields, version); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
 		for _, f := range fields {
 			rawFields = append(rawFields, schema.MarshalField(f))
@@ -381,7 +410,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	if rows > 0 {
 		name := newDataFileName()
 		dataPath = filepath.Join(path, dataDir, name)
-		res, err := file.WriteFile(dataPath, fields, recs)
+		res, err := file.WriteFileWithOptions(dataPath, fields, recs, file.WriteOptions{Version: version, Compression: comp})
 		if err != nil {
 			os.Remove(dataPath)
 			return nil, fmt.Errorf("lance: write data file: %w", err)
@@ -394,18 +423,14 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 			os.Remove(dataPath)
 			return nil, fmt.Errorf("lance: sync data file: %w", err)
 		}
-		ids := make([]int32, len(fields))
-		for i, f := range fields {
-			ids[i] = f.ID
-		}
-		if len(res.ColumnIndices) != len(ids) {
+		if len(res.ColumnIndices) != len(res.Fields) {
 			os.Remove(dataPath)
-			return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(ids))
+			return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
 		}
 		frag = &Fragment{
 			Files: []DataFile{{
 				Path:          name,
-				Fields:        ids,
+				Fields:        res.Fields,
 				ColumnIndices: res.ColumnIndices,
 				MajorVersion:  res.MajorVersion,
 				MinorVersion:  res.MinorVersion,
@@ -421,6 +446,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		scheme:         scheme,
 		fields:         rawFields,
 		schemaMetadata: schemaMD,
+		dataVersion:    version.String(),
 		fragment:       frag,
 		properties:     opts.Properties,
 		config:         opts.Config,
@@ -449,19 +475,62 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	return newDataset(path, m, s)
 }
 
-// checkAppendable refuses to append 2.0 data files to a dataset that stores
-// another data file version (mixing versions is not allowed without a
-// feature flag we do not implement).
+// parseStorageVersion parses WriteOptions.DataStorageVersion ("" is the
+// default) into a file version this package writes.
+func parseStorageVersion(s string) (file.Version, error) {
+	if s == "" {
+		s = DefaultDataStorageVersion
+	}
+	v, err := file.ParseVersion(s)
+	if err != nil {
+		return v, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	return v, nil
+}
+
+// writeVersion is the data file version new data files of this dataset
+// get: its recorded data storage version or, for manifests that do not
+// record one, the version of its data files (2.0 without any).
+func (d *Dataset) writeVersion() (file.Version, error) {
+	s := d.DataStorageVersion()
+	if s == "" {
+		s = "2.0"
+		for i := range d.manifest.Fragments {
+			for _, df := range d.manifest.Fragments[i].Files {
+				s = fmt.Sprintf("%d.%d", df.MajorVersion, df.MinorVersion)
+				if s == "0.3" {
+					s = "2.0"
+				}
+				break
+			}
+			break
+		}
+	}
+	v, err := file.ParseVersion(s)
+	if err != nil {
+		return v, fmt.Errorf("%w: cannot write to %s: its data storage version is %s and this writer writes 2.0, 2.1 and 2.2",
+			ErrUnsupported, d.root, s)
+	}
+	return v, nil
+}
+
+// checkAppendable refuses to write to a dataset whose data storage version
+// this package does not write, or whose data files are not all of that
+// version (mixing versions needs a feature flag we do not implement).
 func checkAppendable(d *Dataset) error {
-	if v := d.DataStorageVersion(); v != "" && v != DataFileVersion {
-		return fmt.Errorf("%w: cannot append to %s: its data storage version is %s and this writer only writes %s",
-			ErrUnsupported, d.root, v, DataFileVersion)
+	v, err := d.writeVersion()
+	if err != nil {
+		return err
 	}
 	for i := range d.manifest.Fragments {
 		for _, df := range d.manifest.Fragments[i].Files {
-			if !(df.MajorVersion == 2 && df.MinorVersion == 0) && !(df.MajorVersion == 0 && df.MinorVersion == 3) {
-				return fmt.Errorf("%w: cannot append to %s: data file %s has version %d.%d and this writer only writes %s",
-					ErrUnsupported, d.root, df.Path, df.MajorVersion, df.MinorVersion, DataFileVersion)
+			fv := file.Version{Major: df.MajorVersion, Minor: df.MinorVersion}
+			if fv == (file.Version{Major: 0, Minor: 3}) {
+				fv = file.V2_0
+			}
+			if fv != v {
+				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s but the dataset's data storage version is %s",
+					ErrUnsupported, d.root, df.Path, fv, v)
 			}
 		}
 	}

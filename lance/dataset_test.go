@@ -44,7 +44,7 @@ func TestWriteOpenRead(t *testing.T) {
 	if ds.Version() != 3 || ds.CountRows() != 36 || !ds.Schema().Equal(testSchema) {
 		t.Fatalf("version %d rows %d schema %v", ds.Version(), ds.CountRows(), ds.Schema())
 	}
-	if ds.NamingScheme() != NamingV2 || ds.DataStorageVersion() != "2.0" {
+	if ds.NamingScheme() != NamingV2 || ds.DataStorageVersion() != DefaultDataStorageVersion {
 		t.Fatalf("scheme %v storage %q", ds.NamingScheme(), ds.DataStorageVersion())
 	}
 	if c := ds.Config(); len(c) != 3 || c["k0"] != "x" || c["k2"] != "x" {

@@ -1,6 +1,7 @@
 // Package lance reads and writes Lance datasets in pure Go, compatible with
-// pylance 14 (lance.dataset(path).to_table() opens what Write produces, and
-// Open reads what pylance writes with data_storage_version="2.0").
+// pylance 14: lance.dataset(path).to_table() opens what Write produces, and
+// Open reads and Write appends to what pylance writes with its defaults
+// (data storage version 2.2) or with data_storage_version "2.1" or "2.0".
 //
 // # On-disk layout
 //
@@ -17,8 +18,14 @@
 //	                  per version (Overwrite when the dataset is created,
 //	                  Append afterwards), so pylance can resolve conflicts
 //	                  when it commits after us.
-//	  data/           Lance data files (file format 2.0), named like Lance
-//	                  does: 24 binary digits + 26 hex digits + ".lance".
+//	  data/           Lance data files, named like Lance does: 24 binary
+//	                  digits + 26 hex digits + ".lance". A new dataset's
+//	                  file version is WriteOptions.DataStorageVersion
+//	                  (default DefaultDataStorageVersion, 2.2); appends use
+//	                  the dataset's recorded version, so every data file of
+//	                  a dataset has the same version (mixing needs a feature
+//	                  flag we do not write). DataFile.fields lists every
+//	                  field of a 2.0 file but only the leaves of a 2.1+ one.
 //
 // A manifest file is: optional IndexSection, Manifest, trailer. Each section
 // is a u32 little-endian length followed by protobuf bytes, and the 16-byte
@@ -108,7 +115,8 @@
 // KeepDeletions) more than MaterializeDeletionsThreshold of its physical rows
 // deleted; runs of adjacent candidates with two fragments or more, or one
 // with deletions, are rewritten. Their live rows are copied in order into new
-// 2.0 data files of at most TargetRowsPerFragment rows, and one version is
+// data files (of the dataset's data storage version) of at most
+// TargetRowsPerFragment rows, and one version is
 // committed with a Rewrite transaction {groups: [{old_fragments,
 // new_fragments}]}, the new fragments taking the position of the first old
 // one and fresh ids (recorded in the transaction, as pylance does; we do not
@@ -140,8 +148,10 @@
 // than deletion files, stable row ids, table config, disabled transaction
 // files, covered index metadata and stable field ids (none of which changes
 // how a scan decodes data); writing (Write, AddColumns, WidenColumns,
-// Compact) to a dataset with other writer flags, or whose data files are not
-// 2.0; nested fields whose leaves are split across data files; compacting
+// Compact) to a dataset with other writer flags, or whose data storage
+// version is not 2.0, 2.1 or 2.2 or not that of all its data files; nested
+// types in a 2.0 dataset; nested fields whose leaves are split across data
+// files; compacting
 // or widening a dataset with indices; data or deletion files under external
 // base paths.
 package lance

@@ -277,6 +277,17 @@ func encFlatMsg(bits uint64, buf uint32) []byte {
 	return pbBytes(nil, 1, flat)
 }
 
+// encFlatCompressed is Flat{bits, buffer, compression{scheme}}: a 2.0
+// buffer compressed with a general-purpose codec.
+func encFlatCompressed(bits uint64, buf uint32, scheme string) []byte {
+	var bufMsg []byte
+	bufMsg = pbVarintNZ(bufMsg, 1, uint64(buf))
+	flat := pbVarintNZ(nil, 1, bits)
+	flat = pbBytes(flat, 2, bufMsg)
+	flat = pbBytes(flat, 3, pbBytes(nil, 1, []byte(scheme)))
+	return pbBytes(nil, 1, flat)
+}
+
 func encNoNulls(values []byte) []byte {
 	nn := pbBytes(nil, 1, values)
 	n := pbBytes(nil, 1, nn)

@@ -166,7 +166,9 @@ type pageOut struct {
 	bufOffsets []uint64
 	bufSizes   []uint64
 	length     uint64
-	encoding   []byte // serialized ArrayEncoding
+	priority   uint64 // 2.1+: the page's first row, as Lance writes it
+	typeURL    string // "" means typeURLArrayEncoding (2.0)
+	encoding   []byte // serialized ArrayEncoding or PageLayout
 }
 
 func marshalColumnMetadata(pages []pageOut) []byte {
@@ -176,8 +178,12 @@ func marshalColumnMetadata(pages []pageOut) []byte {
 		pb = pbPacked(pb, 1, p.bufOffsets)
 		pb = pbPacked(pb, 2, p.bufSizes)
 		pb = pbVarintNZ(pb, 3, p.length)
-		pb = pbBytes(pb, 4, directEncoding(typeURLArrayEncoding, p.encoding))
-		// priority stays 0: 2.0 writers do not set it.
+		url := p.typeURL
+		if url == "" {
+			url = typeURLArrayEncoding
+		}
+		pb = pbBytes(pb, 4, directEncoding(url, p.encoding))
+		pb = pbVarintNZ(pb, 5, p.priority) // 0 for 2.0 pages, which Lance leaves unset
 		b = pbBytes(b, 2, pb)
 	}
 	return b

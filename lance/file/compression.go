@@ -25,6 +25,46 @@ const maxDecompressed = 1 << 30
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
+var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
+	// SpeedDefault is zstd level 3, what Lance uses for level 0 (the
+	// library default).
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+})
+
+// compress appends src compressed with scheme to dst in Lance's framing
+// (see the file comment) and returns the result.
+func compress(scheme string, dst, src []byte) ([]byte, error) {
+	switch scheme {
+	case CompressionZstd:
+		e, err := zstdEncoder()
+		if err != nil {
+			return nil, err
+		}
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(len(src)))
+		return e.EncodeAll(src, dst), nil
+	case CompressionLZ4:
+		if uint64(len(src)) > 1<<31 {
+			return nil, fmt.Errorf("lz4: buffer of %d bytes too large", len(src))
+		}
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(src)))
+		if len(src) == 0 {
+			return append(dst, 0), nil // the LZ4 block of no input: one empty token
+		}
+		start := len(dst)
+		dst = append(dst, make([]byte, lz4.CompressBlockBound(len(src)))...)
+		var c lz4.Compressor
+		n, err := c.CompressBlock(src, dst[start:])
+		if err != nil {
+			return nil, fmt.Errorf("lz4: %w", err)
+		}
+		if n == 0 && len(src) > 0 {
+			return nil, fmt.Errorf("lz4: block compression produced no output")
+		}
+		return dst[:start+n], nil
+	}
+	return nil, fmt.Errorf("unsupported compression scheme %q", scheme)
+}
+
 var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxDecompressed))
 })

@@ -1,6 +1,7 @@
 // Package file reads and writes single Lance data files (the *.lance files
-// under a dataset's data/ directory). It writes file format version 2.0 and
-// reads 2.0, 2.1 and 2.2 (pylance 14 writes 2.2 by default).
+// under a dataset's data/ directory). It writes and reads file format
+// versions 2.0, 2.1 and 2.2 (pylance 14 writes 2.2 by default);
+// WriteOptions.Version chooses.
 //
 // Container layout (protos/file2.proto), all integers little-endian:
 //
@@ -18,11 +19,22 @@
 // pages {buffer offsets, buffer sizes, row count, page encoding}; a 2.0 page
 // encoding is Any{"/lance.encodings.ArrayEncoding", ...}.
 //
-// 2.0 page encodings produced by the writer (one column per top-level field):
+// 2.0 page encodings produced by the writer (one column per top-level field,
+// flat types only):
 //
 //	fixed width, bool: Nullable{no_nulls | some_nulls{validity} | all_nulls}(Flat{bits})
 //	string, binary:    Binary{indices: u64 end offsets (+null_adjustment for
-//	                   nulls), bytes: Flat{8}}
+//	                   nulls), bytes: Flat{8} (with compression{scheme} when
+//	                   WriteOptions.Compression asks, as pylance does)}
+//
+// 2.1 and 2.2 files are written with the structural layouts described
+// below, one column per leaf (writer21.go): mini-block pages with Flat,
+// Variable and FixedSizeList values and Flat{16} levels (2.2:
+// has_large_chunk), full-zip pages for values of 256 bytes or more (large
+// vectors, long strings), constant/all-null pages for pages without valid
+// values. Compression wraps values in General{zstd|lz4}. The writer does no
+// bit-packing, dictionaries or FSST (pylance chooses those automatically);
+// files are larger than pylance's but read back identically.
 //
 // The reader also decodes Dictionary{u8 indices, Binary items} pages, which
 // pylance writes for low-cardinality Utf8 pages, and zstd/lz4-compressed
@@ -48,7 +60,8 @@
 // leaf column, the others following in pre-order.
 //
 // 2.3 files, blob and packed-struct columns, and 2.0 nested columns are
-// refused with an error naming what is unsupported.
+// refused with an error naming what is unsupported; so are nested types in
+// a 2.0 file being written.
 //
 // The writer splits each column into pages of at most WriteOptions.MaxPageBytes
 // (8 MiB by default) so a range read touches only the pages, and within them

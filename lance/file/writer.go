@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -20,8 +21,14 @@ import (
 type WriteResult struct {
 	NumRows                    int64
 	FileSize                   int64
-	MajorVersion, MinorVersion uint32  // DataFile.file_major_version / file_minor_version (2, 0)
-	ColumnIndices              []int32 // DataFile.column_indices, one per field, in field order
+	MajorVersion, MinorVersion uint32 // DataFile.file_major_version / file_minor_version
+	// Fields is DataFile.fields: the ids of the fields with a column of
+	// their own, in column order. A 2.0 file lists every (top-level) field;
+	// a 2.1+ file only leaves (a struct or list has no column; a
+	// fixed_size_list is a leaf).
+	Fields []int32
+	// ColumnIndices is DataFile.column_indices, parallel to Fields.
+	ColumnIndices []int32
 }
 
 // WriteOptions tunes WriteFileWithOptions. Zero values mean the defaults.
@@ -35,6 +42,17 @@ type WriteOptions struct {
 	// SchemaMetadata is stored in the file's schema. Nil means the metadata of
 	// the first record's schema.
 	SchemaMetadata map[string][]byte
+	// Version is the file version to write: V2_0 (also the zero value),
+	// V2_1 or V2_2. Nested types (struct, list, large_list,
+	// fixed_size_list) need 2.1 or later.
+	Version Version
+	// Compression is the general-purpose codec for data buffers: "" (none),
+	// "zstd" or "lz4" (see ParseCompression). A field whose metadata sets
+	// "lance-encoding:compression" uses that instead, as pylance does. File
+	// version 2.0 compresses only the bytes of string and binary pages (as
+	// pylance does); 2.1+ compresses mini-block value buffers and full-zip
+	// string values when that makes them smaller.
+	Compression string
 }
 
 // DefaultMaxPageBytes is the default page size: small enough that a range
@@ -56,7 +74,15 @@ func WriteFile(path string, fields []schema.Field, recs []arrow.Record) (WriteRe
 
 // WriteFileWithOptions is WriteFile with tuning options.
 func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Record, opts WriteOptions) (res WriteResult, err error) {
-	cols, err := newColumnWriters(fields, opts)
+	v, err := opts.Version.normalize()
+	if err != nil {
+		return res, err
+	}
+	comp, err := ParseCompression(opts.Compression)
+	if err != nil {
+		return res, err
+	}
+	cols, ids, err := newTopWriters(fields, v, comp, opts)
 	if err != nil {
 		return res, err
 	}
@@ -102,12 +128,23 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	w.write(desc)
 
 	colMetaStart := w.pos
-	cmo := make([]byte, 0, 16*len(cols))
+	cmo := make([]byte, 0, 16*len(ids))
+	numCols := 0
 	for _, c := range cols {
-		m := marshalColumnMetadata(c.pages())
-		cmo = binary.LittleEndian.AppendUint64(cmo, w.pos)
-		cmo = binary.LittleEndian.AppendUint64(cmo, uint64(len(m)))
-		w.write(m)
+		for _, pages := range c.columns() {
+			m := marshalColumnMetadata(pages)
+			cmo = binary.LittleEndian.AppendUint64(cmo, w.pos)
+			cmo = binary.LittleEndian.AppendUint64(cmo, uint64(len(m)))
+			w.write(m)
+			numCols++
+		}
+	}
+	if numCols != len(ids) {
+		return res, fmt.Errorf("lance file: internal error: %d columns for %d field ids", numCols, len(ids))
+	}
+	major, minor := uint16(v.Major), uint16(v.Minor)
+	if v == V2_0 {
+		major, minor = footerMajor20, footerMinor20
 	}
 	cmoPos := w.pos
 	w.write(cmo)
@@ -121,9 +158,9 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		cmoTableStart:    cmoPos,
 		gboTableStart:    gboTablePos,
 		numGlobalBuffers: 1,
-		numColumns:       uint32(len(cols)),
-		major:            footerMajor20,
-		minor:            footerMinor20,
+		numColumns:       uint32(numCols),
+		major:            major,
+		minor:            minor,
 	}.append(nil))
 	if w.err == nil {
 		w.err = w.bw.Flush()
@@ -139,8 +176,8 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	}
 	syncDir(filepath.Dir(path))
 
-	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: 2, MinorVersion: 0}
-	res.ColumnIndices = make([]int32, len(fields))
+	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: v.Major, MinorVersion: v.Minor, Fields: ids}
+	res.ColumnIndices = make([]int32, len(ids))
 	for i := range res.ColumnIndices {
 		res.ColumnIndices[i] = int32(i)
 	}
@@ -185,7 +222,13 @@ func (w *fileWriter) writeBuffer(b []byte) uint64 {
 	return pos
 }
 
-func checkRecord(rec arrow.Record, fields []schema.Field, cols []columnWriter) error {
+func checkRecord(rec arrow.Record, allFields []schema.Field, cols []columnWriter) error {
+	var fields []schema.Field
+	for _, f := range allFields {
+		if f.ParentID == -1 {
+			fields = append(fields, f)
+		}
+	}
 	if int(rec.NumCols()) != len(fields) {
 		return fmt.Errorf("%d columns, want %d", rec.NumCols(), len(fields))
 	}
@@ -204,14 +247,98 @@ func checkRecord(rec arrow.Record, fields []schema.Field, cols []columnWriter) e
 	return nil
 }
 
+// columnWriter writes one top-level field: one column (2.0), or one per
+// leaf (2.1+).
 type columnWriter interface {
 	dataType() arrow.DataType
 	append(w *fileWriter, arr arrow.Array) error
-	flush(w *fileWriter) error // write the pending page, if any
-	pages() []pageOut
+	flush(w *fileWriter) error // write the pending pages, if any
+	columns() [][]pageOut      // the pages of each file column
 }
 
-func newColumnWriters(fields []schema.Field, opts WriteOptions) ([]columnWriter, error) {
+// newTopWriters returns a writer per top-level field and the ids of the
+// fields that get a column (DataFile.fields), in column order.
+func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOptions) ([]columnWriter, []int32, error) {
+	if !v.structural() {
+		for _, f := range fields {
+			if f.ParentID != -1 || isNestedLogical(f.LogicalType) {
+				return nil, nil, fmt.Errorf("lance file: field %q: nested types (struct, list, fixed_size_list) need file version 2.1 or later, not %s", f.Name, v)
+			}
+		}
+		cols, err := newColumnWriters(fields, opts, comp)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids := make([]int32, len(fields))
+		for i, f := range fields {
+			ids[i] = f.ID
+		}
+		return cols, ids, nil
+	}
+	roots, err := buildTree(fields)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lance file: %w", err)
+	}
+	leaves, err := newLeafWriters(roots, v, opts, comp)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := make([]columnWriter, len(roots))
+	var ids []int32
+	for i, r := range roots {
+		cols[i] = &fieldWriter21{dt: r.dt, leaves: leaves[i]}
+		for _, l := range leaves[i] {
+			ids = append(ids, l.nodes[len(l.nodes)-1].field.ID)
+		}
+	}
+	return cols, ids, nil
+}
+
+func isNestedLogical(lt string) bool {
+	switch {
+	case lt == "struct", strings.HasPrefix(lt, "list"), strings.HasPrefix(lt, "large_list"),
+		strings.HasPrefix(lt, "fixed_size_list"):
+		return true
+	}
+	return false
+}
+
+// fieldWriter21 writes a top-level field of a 2.1+ file: each leaf below
+// it shreds the field's arrays on its own.
+type fieldWriter21 struct {
+	dt     arrow.DataType
+	leaves []*leafWriter
+}
+
+func (f *fieldWriter21) dataType() arrow.DataType { return f.dt }
+
+func (f *fieldWriter21) append(w *fileWriter, arr arrow.Array) error {
+	for _, l := range f.leaves {
+		if err := l.append(w, arr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fieldWriter21) flush(w *fileWriter) error {
+	for _, l := range f.leaves {
+		if err := l.flush(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fieldWriter21) columns() [][]pageOut {
+	out := make([][]pageOut, len(f.leaves))
+	for i, l := range f.leaves {
+		out[i] = l.out
+	}
+	return out
+}
+
+func newColumnWriters(fields []schema.Field, opts WriteOptions, comp string) ([]columnWriter, error) {
 	maxBytes := opts.MaxPageBytes
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxPageBytes
@@ -243,7 +370,13 @@ func newColumnWriters(fields []schema.Field, opts WriteOptions) ([]columnWriter,
 		case arrow.BOOL:
 			cols[i] = &fixedWriter{dt: dt, bits: 1, maxRows: min(max(maxBytes*8, 8), maxRows)}
 		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
-			cols[i] = &binaryWriter{dt: dt, maxBytes: maxBytes, maxRows: maxRows}
+			fc := comp
+			if c, ok := f.Metadata[CompressionMetadataKey]; ok {
+				if fc, err = ParseCompression(string(c)); err != nil {
+					return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
+				}
+			}
+			cols[i] = &binaryWriter{dt: dt, maxBytes: maxBytes, maxRows: maxRows, comp: fc}
 		default:
 			return nil, fmt.Errorf("lance file: field %q: type %s is not supported by the writer yet", f.Name, f.LogicalType)
 		}
@@ -288,7 +421,7 @@ type fixedWriter struct {
 }
 
 func (c *fixedWriter) dataType() arrow.DataType { return c.dt }
-func (c *fixedWriter) pages() []pageOut         { return c.out }
+func (c *fixedWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
 
 func (c *fixedWriter) append(w *fileWriter, arr arrow.Array) error {
 	data := arr.Data()
@@ -379,11 +512,12 @@ type binaryWriter struct {
 	nulls    []bool
 	bytes    []byte
 	nNulls   int64
+	comp     string // "" or the codec of the bytes buffer
 	out      []pageOut
 }
 
 func (c *binaryWriter) dataType() arrow.DataType { return c.dt }
-func (c *binaryWriter) pages() []pageOut         { return c.out }
+func (c *binaryWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
 
 // binaryOffsets returns arr's absolute value offsets (len+1 entries) and its
 // data buffer.
@@ -457,13 +591,21 @@ func (c *binaryWriter) flush(w *fileWriter) error {
 		}
 		idx = binary.LittleEndian.AppendUint64(idx, e)
 	}
+	bytesBuf, bytesEnc := c.bytes, encFlatMsg(8, 1)
+	if c.comp != "" {
+		var err error
+		if bytesBuf, err = compress(c.comp, nil, c.bytes); err != nil {
+			return err
+		}
+		bytesEnc = encFlatCompressed(8, 1, c.comp)
+	}
 	ipos := w.writeBuffer(idx)
-	bpos := w.writeBuffer(c.bytes)
+	bpos := w.writeBuffer(bytesBuf)
 	c.out = append(c.out, pageOut{
 		bufOffsets: []uint64{ipos, bpos},
-		bufSizes:   []uint64{uint64(len(idx)), uint64(len(c.bytes))},
+		bufSizes:   []uint64{uint64(len(idx)), uint64(len(bytesBuf))},
 		length:     uint64(n),
-		encoding:   encBinaryMsg(encNoNulls(encFlatMsg(64, 0)), encFlatMsg(8, 1), adj),
+		encoding:   encBinaryMsg(encNoNulls(encFlatMsg(64, 0)), bytesEnc, adj),
 	})
 	c.ends, c.nulls, c.bytes = c.ends[:0], c.nulls[:0], c.bytes[:0]
 	c.nNulls = 0

@@ -18,6 +18,9 @@ Operations:
       writes lance.dataset(path, version).to_table() to ipc; result
       {"version", "rows", "data_storage_version", "files": [[major, minor]...],
       "fragments": [rows per fragment]}.
+  {"op": "take", "path", "ipc", "indices": [...]}
+      writes lance.dataset(path).take(indices) to ipc (random access through
+      the pages' repetition indices and chunk tables).
 """
 import json
 import sys
@@ -63,7 +66,13 @@ def op_read(o):
     return describe(ds)
 
 
-OPS = {"write": op_write, "read": op_read}
+def op_take(o):
+    ds = lance.dataset(o["path"])
+    write_ipc(o["ipc"], ds.take(o["indices"]))
+    return describe(ds)
+
+
+OPS = {"write": op_write, "read": op_read, "take": op_take}
 
 
 def main():

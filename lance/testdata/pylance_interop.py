@@ -126,7 +126,8 @@ def cmd_commit_stale(path, read_version, spec):
     # the transactions of every later version (ours included) to check for
     # conflicts before it rebuilds its commit on the latest version.
     frags = lance.fragment.write_fragments(
-        table_from_json(json.loads(spec)), path, data_storage_version="2.0")
+        table_from_json(json.loads(spec)), path,
+        data_storage_version=lance.dataset(path).data_storage_version)
     ds = lance.LanceDataset.commit(path, lance.LanceOperation.Append(frags), read_version=int(read_version))
     json.dump({"version": ds.version}, sys.stdout)
 
