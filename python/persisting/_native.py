@@ -37,6 +37,7 @@ from ctypes import (
     Structure,
     byref,
     c_char_p,
+    c_double,
     c_int,
     c_int64,
     c_uint64,
@@ -163,6 +164,23 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
     "persisting_stats": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
     "persisting_metrics_text": (c_int, [POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_compact": (c_int, [c_uint64, c_int64, POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_cleanup_old_versions": (
+        c_int,
+        [c_uint64, c_double, POINTER(c_void_p), POINTER(PersistingError)],
+    ),
+    "persisting_versions": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_read_version": (
+        c_int,
+        [c_uint64, c_uint64, c_int64, c_int64, c_void_p, POINTER(PersistingError)],
+    ),
+    "persisting_bucket_metrics": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_create_index": (
+        c_int,
+        [c_uint64, c_char_p, c_char_p, POINTER(c_void_p), POINTER(PersistingError)],
+    ),
+    "persisting_indices": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, POINTER(PersistingError)]),
 }
 
 # ---- loading ------------------------------------------------------------------
@@ -314,17 +332,33 @@ def count(handle: int) -> tuple[int, int, int]:
     return total.value, persisted.value, buffered.value
 
 
-def stats(handle: int) -> dict[str, Any]:
-    """``persisting_stats``: the engine's stats as a dict."""
-    out = c_void_p(None)
-    _call("stats", "persisting_stats", c_uint64(handle), byref(out))
+def _take_string(out: c_void_p) -> str | None:
+    """The text of a string the library returned in ``out``; frees it."""
     if not out.value:
-        return {}
+        return None
     try:
-        text = ctypes.string_at(out.value)
+        return ctypes.string_at(out.value).decode("utf-8")
     finally:
         _lib.persisting_string_free(out)
-    return json.loads(text.decode("utf-8"))
+
+
+def _json_call(what: str, fn_name: str, *args: Any) -> Any:
+    """Calls a function whose last argument before the error is ``char** out_json``."""
+    out = c_void_p(None)
+    _call(what, fn_name, *args, byref(out))
+    text = _take_string(out)
+    return json.loads(text) if text else None
+
+
+def stats(handle: int) -> dict[str, Any]:
+    """``persisting_stats``: the engine's stats as a dict."""
+    return _json_call("stats", "persisting_stats", c_uint64(handle)) or {}
+
+
+def bucket_metrics(handle: int) -> dict[str, Any]:
+    """``persisting_bucket_metrics``: this bucket's metric values by name ({}
+    without metrics). Does not wait for a running flush."""
+    return _json_call("bucket_metrics", "persisting_bucket_metrics", c_uint64(handle)) or {}
 
 
 def metrics_text() -> str:
@@ -332,13 +366,57 @@ def metrics_text() -> str:
     metrics on, in the Prometheus text exposition format."""
     out = c_void_p(None)
     _call("metrics_text", "persisting_metrics_text", byref(out))
-    if not out.value:
-        return ""
+    return _take_string(out) or ""
+
+
+def compact(handle: int, target_rows: int = 0) -> dict[str, Any]:
+    """``persisting_compact``: merges small fragments (0: Lance's default size);
+    returns version_before, version, fragments_before, fragments."""
+    return _json_call("compact", "persisting_compact", c_uint64(handle), c_int64(target_rows)) or {}
+
+
+def cleanup_old_versions(handle: int, older_than_seconds: float) -> dict[str, Any]:
+    """``persisting_cleanup_old_versions``: removes versions older than that
+    (never the newest); returns counts of what was removed."""
+    return _json_call("cleanup_old_versions", "persisting_cleanup_old_versions", c_uint64(handle),
+                      c_double(older_than_seconds)) or {}
+
+
+def versions(handle: int) -> list[dict[str, Any]]:
+    """``persisting_versions``: [{"version": int, "timestamp": RFC 3339 str}],
+    oldest first."""
+    return _json_call("versions", "persisting_versions", c_uint64(handle)) or []
+
+
+def create_index(handle: int, column: str, kind: str) -> dict[str, Any]:
+    """``persisting_create_index``: a scalar index ("BTREE" or "BITMAP") on a
+    top-level column, as a new version (buffered rows are flushed first)."""
+    return _json_call(f"create index on {column!r}", "persisting_create_index", c_uint64(handle),
+                      column.encode("utf-8"), kind.encode("utf-8")) or {}
+
+
+def indices(handle: int) -> list[dict[str, Any]]:
+    """``persisting_indices``: the dataset's indices."""
+    return _json_call("indices", "persisting_indices", c_uint64(handle)) or []
+
+
+def lookup(handle: int, column: str, cond: dict[str, Any]) -> Any:
+    """``persisting_lookup``: rows whose ``column`` satisfies ``cond`` (see the
+    header) as a ``pyarrow.RecordBatchReader`` (buffered rows are flushed first)."""
+    stream = ArrowArrayStream()
+    _call(f"lookup on {column!r}", "persisting_lookup", c_uint64(handle), column.encode("utf-8"),
+          json.dumps(cond).encode("utf-8"), c_void_p(ctypes.addressof(stream)))
+    return _import_stream(stream)
+
+
+def _import_stream(stream: ArrowArrayStream) -> Any:
+    import pyarrow as pa
+
     try:
-        text = ctypes.string_at(out.value)
+        return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream))
     finally:
-        _lib.persisting_string_free(out)
-    return text.decode("utf-8")
+        if stream.release:  # import failed: the stream is still ours
+            stream.release(byref(stream))
 
 
 def append(handle: int, batch: Any) -> None:
@@ -377,15 +455,18 @@ def append_stream(handle: int, data: Any) -> None:
 def read(handle: int, offset: int, limit: int) -> Any:
     """``persisting_read``: rows [offset, offset+limit) (limit < 0: to the end)
     as a ``pyarrow.RecordBatchReader`` over the library's stream (zero-copy)."""
-    import pyarrow as pa
-
     stream = ArrowArrayStream()
     _call("read", "persisting_read", c_uint64(handle), c_int64(offset), c_int64(limit), c_void_p(ctypes.addressof(stream)))
-    try:
-        return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream))
-    finally:
-        if stream.release:  # import failed: the stream is still ours
-            stream.release(byref(stream))
+    return _import_stream(stream)
+
+
+def read_version(handle: int, version: int, offset: int, limit: int) -> Any:
+    """``persisting_read_version``: like :func:`read`, on committed dataset
+    version ``version`` (time travel; buffered rows belong to no version)."""
+    stream = ArrowArrayStream()
+    _call(f"read version {version}", "persisting_read_version", c_uint64(handle), c_uint64(version),
+          c_int64(offset), c_int64(limit), c_void_p(ctypes.addressof(stream)))
+    return _import_stream(stream)
 
 
 def schema(handle: int) -> Any:
@@ -415,17 +496,25 @@ __all__ = [
     "PersistingError",
     "append",
     "append_stream",
+    "bucket_metrics",
+    "cleanup_old_versions",
     "close_bucket",
+    "compact",
     "count",
+    "create_index",
     "flush",
+    "indices",
     "is_loaded",
     "lib",
     "library_path",
+    "lookup",
     "metrics_text",
     "open_bucket",
     "read",
+    "read_version",
     "schema",
     "stats",
     "version",
+    "versions",
 ]
 

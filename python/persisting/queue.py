@@ -62,14 +62,23 @@ import logging
 import math
 import numbers
 import os
+import re
 import threading
 import weakref
+from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Iterable
 
 import pyarrow as pa
 
 from . import _native
-from .errors import ClosedError, SchemaError, StorageError, WALError
+from .errors import (
+    ClosedError,
+    InvalidArgumentError,
+    SchemaError,
+    StorageError,
+    UnsupportedError,
+    WALError,
+)
 
 __all__ = [
     "LanceBackend",
@@ -237,6 +246,74 @@ class _Group:
         self.error: BaseException | None = None
 
 
+class _Gate:
+    """Closed while a schema change is on its way; ``wait()`` (async) returns
+    once it is opened. Waiting takes no thread (waiters must not fill the
+    executor that the change itself needs)."""
+
+    __slots__ = ("_lock", "_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            self._open = True
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
+
+    def is_set(self) -> bool:
+        return self._open
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if self._open:
+                return
+            self._waiters.append((loop, future))
+        await future
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _Change:
+    """Records whose acceptance changes an evolving bucket's schema in the
+    engine (a new field, a widened type). They go to the engine in a call of
+    their own, at once, so the engine's verdict (say, a stored value that does
+    not widen exactly) reaches the put that brought them. While one is on its
+    way, ``accept`` hands other records a wait (``_Wait``): they are checked
+    against the schema that results.
+    """
+
+    __slots__ = ("records", "gate", "started", "abandoned")
+
+    def __init__(self, records: list[dict], gate: _Gate) -> None:
+        self.records = records
+        self.gate = gate
+        self.started = False
+        self.abandoned = False
+
+
+class _Wait:
+    """``accept`` could not check records now: a schema change is on its way.
+    Wait for ``gate`` and try again."""
+
+    __slots__ = ("gate",)
+
+    def __init__(self, gate: _Gate) -> None:
+        self.gate = gate
+
+
 class _Bucket:
     """Engine handle plus the Python-side list of records not yet appended.
 
@@ -256,28 +333,42 @@ class _Bucket:
       call is in flight form the next group, written by the next single call
       (group commit). A failed call drops its records and fails their puts:
       nothing unacknowledged lingers to be written later.
+
+    With ``evolve`` (the engine's ``schema_evolution``), records may add fields
+    and widen types; a record that changes the engine's schema is a
+    :class:`_Change`, appended on its own (see there). Fields that were None in
+    every record so far are left out of the batches (the engine reads them as
+    null and adds them once a value gives them a type); reads show them as null.
     """
 
     def __init__(self, storage_path: str, bucket_id: int, batch_size: int, flush_threshold: int,
-                 engine_options: dict[str, Any] | None = None, write_through: bool = False):
+                 engine_options: dict[str, Any] | None = None, write_through: bool = False,
+                 evolve: bool = False):
         self.storage_path = storage_path
         self.bucket_id = bucket_id
         self.batch_size = batch_size
         self.flush_threshold = flush_threshold
         self.write_through = write_through
+        self.evolve = evolve
         self._engine_lock = threading.Lock()
         self._state_lock = threading.Lock()
         options = {"bucket_id": bucket_id, "flush_threshold": flush_threshold}
+        if evolve:
+            options["schema_evolution"] = True
         options.update(engine_options or {})
         self._handle = _native.open_bucket(storage_path, options)
         self.closed = False
+        #: why the engine refuses appends to this bucket (None: it does not)
+        self.read_only: UnsupportedError | None = None
         try:
             schema = _native.schema(self._handle)
             total, _, _ = _native.count(self._handle)
+            if schema is not None:
+                self.read_only = self._probe_appendable(schema)
         except BaseException:
             _native.close_bucket(self._handle)
             raise
-        #: the engine's schema once it has one (then fields are fixed)
+        #: the engine's schema once it has one
         self._schema: pa.Schema | None = schema
         #: field name -> Arrow type, None while only None values were seen
         self._fields: dict[str, pa.DataType | None] | None = (
@@ -289,11 +380,38 @@ class _Bucket:
         self._inflight: list[dict] = []  # records being appended right now
         self._pending: list[dict] = []  # accepted records not yet appended
         self._group = _Group()  # the group the pending records belong to
+        self._gate: _Gate | None = None  # set while a schema change is on its way
         self.last_error: BaseException | None = None  # last failed append
+
+    def _probe_appendable(self, schema: pa.Schema) -> UnsupportedError | None:
+        """Whether the engine refuses appends to the dataset on disk (one that
+        pylance wrote in a data file version this engine does not write).
+
+        The engine checks that before anything else an append does, so an
+        append of no rows in the bucket's own schema asks it without storing
+        anything (no buffer, no WAL entry, no version).
+        """
+        try:
+            _native.append(self._handle, pa.RecordBatch.from_pylist([], schema=schema))
+        except UnsupportedError as exc:
+            logger.warning("bucket %s is read-only: %s", self.storage_path, exc)
+            return exc
+        except StorageError as exc:  # not a verdict on appending; a real append will tell
+            logger.debug("bucket %s: probing for appends: %s", self.storage_path, exc)
+        return None
+
+    def _read_only_error(self) -> UnsupportedError:
+        exc = UnsupportedError(
+            f"bucket at {self.storage_path!r} is read-only, nothing can be appended: "
+            f"{self.read_only}", code=_native.EUNSUPPORTED)
+        exc.__cause__ = self.read_only
+        return exc
 
     # -- accepting records ---------------------------------------------------------
     def _validate(self, record: Any, fields: dict | None) -> tuple[dict, dict]:
-        """Checks one record against ``fields``; returns (copy, resolved types)."""
+        """Checks one record against ``fields``; returns (copy, types it sets:
+        those of fields it brings the first value of, and with ``evolve`` those
+        it widens)."""
         if not isinstance(record, dict):
             raise TypeError(f"a record must be a dict, got {type(record).__name__}")
         if not record:
@@ -313,11 +431,8 @@ class _Bucket:
             expected = fields[name] if known else None
             kind = _kind(value) if value is not None else "none"
             if not kind and (expected is None or _is_standard(expected)):
-                raise TypeError(
-                    f"field {name!r}: cannot store a value of type {type(value).__name__} "
-                    "(supported: int, float, bool, str, bytes or None)"
-                )
-            if fields is not None and not known:
+                raise TypeError(_unstorable(name, value))
+            if fields is not None and not known and not self.evolve:
                 raise SchemaError(
                     f"field {name!r} is not in this bucket's schema "
                     f"(fields: {', '.join(fields)}); a LanceBackend bucket keeps the "
@@ -334,9 +449,13 @@ class _Bucket:
                     raise ValueError(f"field {name!r}: {value} does not fit in int64")
                 resolved[name] = _KIND_TYPES[kind]
             elif not _fits(expected, value, kind):
-                raise SchemaError(
-                    f"field {name!r}: expected {expected}, found {_describe(value)}"
-                )
+                wider = _widened(expected, value, kind) if self.evolve else None
+                if wider is None:
+                    why = " (it cannot be stored there without loss)" if self.evolve else ""
+                    raise SchemaError(
+                        f"field {name!r}: expected {expected}, found {_describe(value)}{why}"
+                    )
+                resolved[name] = wider
         if self._required:
             missing = [n for n in self._required if n not in record]
             if missing:
@@ -346,42 +465,124 @@ class _Bucket:
                 )
         return dict(record), resolved
 
-    def accept(self, records: list, refuse_when_stuck: bool = True) -> _Group:
+    def _check(self, records: list) -> tuple[list[dict], dict[str, pa.DataType | None] | None]:
+        """Validates ``records`` as one unit (state lock held): (copies, the
+        fields after them). Changes nothing."""
+        fields = None if self._fields is None else dict(self._fields)
+        accepted = []
+        for record in records:
+            copy, resolved = self._validate(record, fields)
+            if fields is None:
+                fields = {name: resolved.get(name) for name in copy}
+            else:
+                for name in copy:
+                    fields.setdefault(name, None)
+                fields.update(resolved)
+            accepted.append(copy)
+        return accepted, fields
+
+    def _changes_engine_schema(self, fields: dict[str, pa.DataType | None]) -> bool:
+        """Whether appending records with ``fields`` changes the engine's schema
+        in a way it may refuse (state lock held): a widened field, or a new
+        field of a bucket that has a schema."""
+        for name, dtype in fields.items():
+            if dtype is None:
+                continue
+            old = self._fields.get(name) if self._fields else None
+            if old is not None and old != dtype:
+                return True
+            if self._schema is not None and name not in self._schema.names:
+                return True
+        return False
+
+    def accept(self, records: list, refuse_when_stuck: bool = True) -> _Group | _Change | _Wait:
         """Validates ``records`` as one unit and queues them; returns their group.
 
-        Nothing is queued when any record is refused.
+        Nothing is queued when any record is refused. On an evolving bucket it
+        may instead return a :class:`_Change` (the caller appends it with
+        :meth:`apply_change`) or a :class:`_Wait` (try again once it is set).
         """
         with self._state_lock:
             if self.closed:
                 raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+            if self.read_only is not None:
+                raise self._read_only_error()
+            if self._gate is not None:
+                return _Wait(self._gate)
             limit = max(self.batch_size, self.flush_threshold)
             if refuse_when_stuck and self.last_error is not None and len(self._pending) >= limit:
                 raise StorageError(
                     f"bucket at {self.storage_path!r} refuses new records: {len(self._pending)} "
                     f"records wait for the engine, which failed with: {self.last_error}"
                 )
-            fields = None if self._fields is None else dict(self._fields)
-            accepted = []
-            for record in records:
-                copy, resolved = self._validate(record, fields)
-                if fields is None:
-                    fields = {name: resolved.get(name) for name in copy}
-                else:
-                    fields.update(resolved)
-                accepted.append(copy)
+            accepted, fields = self._check(records)
+            if self.evolve and self._changes_engine_schema(fields):
+                self._gate = _Gate()
+                return _Change(accepted, self._gate)
             self._fields = fields
             self._pending.extend(accepted)
             return self._group
 
+    def abandon_change(self, change: _Change) -> None:
+        """The put of ``change`` gave up before its append started: lift its gate."""
+        with self._state_lock:
+            if change.started:
+                return
+            change.abandoned = True
+            self._open_gate(change.gate)
+
+    def _open_gate(self, gate: _Gate) -> None:
+        """State lock held."""
+        if self._gate is gate:
+            self._gate = None
+        gate.set()
+
+    def apply_change(self, change: _Change) -> None:
+        """Appends a schema-changing unit of records on its own: the records
+        accepted before it first, then it (checked again, against the schema as
+        it is now). On failure nothing of it is kept and the error is raised."""
+        with self._state_lock:
+            if change.abandoned:
+                return
+            change.started = True
+        try:
+            with self._engine_lock:
+                self._check_open()
+                self._drain_locked(1, True)
+                with self._state_lock:
+                    if self.read_only is not None:
+                        raise self._read_only_error()
+                    records, fields = self._check(change.records)
+                    schema = self._write_schema(fields=fields)
+                batch = pa.RecordBatch.from_pylist(records, schema=schema)
+                self._append_batch(batch)
+                schema = _native.schema(self._handle)
+                with self._state_lock:
+                    self._fields = fields
+                    self._merge_engine_schema(schema)
+                    self._committed += len(records)
+        finally:
+            with self._state_lock:
+                self._open_gate(change.gate)
+
     # -- appending -------------------------------------------------------------------
+    def _waiting_for_types(self) -> bool:
+        """Whether the pending records should wait for a value that gives their
+        untyped fields a type (state lock held): before the bucket has a schema,
+        any untyped field (every field, on an evolving bucket, which leaves
+        untyped fields out)."""
+        if self._schema is not None or not self._fields:
+            return False
+        check = all if self.evolve else any
+        return check(t is None for t in self._fields.values())
+
     def should_drain(self) -> bool:
         """Whether a put should hand the pending records to the engine now."""
         with self._state_lock:
             n = len(self._pending)
             if n < self.batch_size:
                 return False
-            untyped = self._schema is None and any(t is None for t in (self._fields or {}).values())
-            if untyped and n < self.flush_threshold:
+            if self._waiting_for_types() and n < self.flush_threshold:
                 return False
             if self.last_error is not None:  # retry once per batch, not on every put
                 return n % self.batch_size == 0
@@ -393,22 +594,48 @@ class _Bucket:
                 return []
             return [name for name, t in self._fields.items() if t is None]
 
-    def _write_schema(self, hint: pa.Schema | None = None) -> pa.Schema:
-        """Schema for appending the pending records (state lock held)."""
-        if self._schema is not None:
-            return self._schema
-        out = []
-        for name, dtype in (self._fields or {}).items():
+    def _write_schema(self, hint: pa.Schema | None = None,
+                      fields: dict[str, pa.DataType | None] | None = None) -> pa.Schema:
+        """Schema for appending the pending records (state lock held): the
+        engine's fields as they are, new ones with their inferred types. A field
+        without a type yet is left out on an evolving bucket (the engine reads
+        it as null); otherwise - or when no field has a type - it is written
+        with the fallback type, which fixes it."""
+        if fields is None:
+            fields = self._fields or {}
+        have = self._schema
+        if have is not None and not self.evolve:
+            return have
+        resolved: dict[str, pa.Field | None] = {}
+        for name, dtype in fields.items():
+            if have is not None and name in have.names:
+                field = have.field(name)
+                resolved[name] = field if dtype is None or dtype == field.type else field.with_type(dtype)
+                continue
             if dtype is None and hint is not None and name in hint.names:
                 dtype = hint.field(name).type
-            if dtype is None:
-                logger.warning(
-                    "bucket %s: field %r was None in every record so far; writing it as %s",
-                    self.storage_path, name, UNTYPED_FALLBACK,
-                )
-                dtype = UNTYPED_FALLBACK
-            out.append(pa.field(name, dtype, nullable=True))
-        return pa.schema(out)
+            resolved[name] = None if dtype is None else pa.field(name, dtype, nullable=True)
+        untyped = [name for name, field in resolved.items() if field is None]
+        if untyped and (not self.evolve or len(untyped) == len(resolved)):
+            logger.warning(
+                "bucket %s: field(s) %s were None in every record so far; writing them as %s",
+                self.storage_path, ", ".join(map(repr, untyped)), UNTYPED_FALLBACK,
+            )
+            for name in untyped:
+                resolved[name] = pa.field(name, UNTYPED_FALLBACK, nullable=True)
+        return pa.schema([f for f in resolved.values() if f is not None])
+
+    def _merge_engine_schema(self, schema: pa.Schema | None) -> None:
+        """Takes over the engine's schema (``_native.schema``, fetched without
+        the state lock, which is held now); untyped fields it lacks stay."""
+        if schema is None:
+            return
+        self._schema = schema
+        fields = dict(self._fields or {})
+        for f in schema:
+            fields[f.name] = f.type
+        self._fields = fields
+        self._required = _required(schema)
 
     def _append_batch(self, batch: pa.RecordBatch | list[pa.RecordBatch]) -> None:
         """One engine call (engine lock held): ``persisting_append`` for a batch,
@@ -434,12 +661,10 @@ class _Bucket:
                 "(the next flush retries writing them to Lance)",
                 self.storage_path, rows, exc,
             )
-        if self._schema is None:
+        if self._schema is None or (self.evolve and not _same_fields(first.schema, self._schema)):
             schema = _native.schema(self._handle) or first.schema
             with self._state_lock:
-                self._schema = schema
-                self._fields = {f.name: f.type for f in schema}
-                self._required = _required(schema)
+                self._merge_engine_schema(schema)
 
     def _engine_took(self, rows: int) -> bool:
         """After a failed append: whether the engine holds the ``rows`` anyway."""
@@ -455,8 +680,7 @@ class _Bucket:
         with self._state_lock:
             if len(self._pending) < max(min_rows, 1):
                 return 0
-            untyped = self._schema is None and any(t is None for t in (self._fields or {}).values())
-            if untyped and not force and len(self._pending) < self.flush_threshold:
+            if self._waiting_for_types() and not force and len(self._pending) < self.flush_threshold:
                 return 0  # wait for a value that fixes the type
             records, self._pending = self._pending, []
             group, self._group = self._group, _Group()
@@ -501,8 +725,19 @@ class _Bucket:
         with self._engine_lock:
             self._check_open()
             claimed = False
+            gate = None
+            if self.evolve:  # pending records first: they fix the schema the data evolves
+                self._drain_locked(1, True)
             with self._state_lock:
-                if self._schema is not None:
+                if self.read_only is not None:
+                    raise self._read_only_error()
+                if self.evolve and self._schema is not None:
+                    # the engine evolves the schema; records accepted meanwhile
+                    # are checked against the result
+                    target = None
+                    if self._gate is None:
+                        gate = self._gate = _Gate()
+                elif self._schema is not None:
                     target = self._schema
                 elif self._fields is not None:  # records wait in Python: they decide
                     target = self._write_schema(hint=batches[0].schema)
@@ -518,19 +753,39 @@ class _Bucket:
                     self._fields = {f.name: f.type for f in target}
                     claimed = True
             try:
-                conformed = [_conform(b, target) for b in batches]  # all checked first
+                untyped: list[str] = []
+                if target is None:
+                    conformed = []
+                    for b in batches:  # all checked first
+                        batch, left_out = _conform_evolving(b, self._schema)
+                        conformed.append(batch)
+                        untyped += left_out
+                    if not all(b.schema.equals(conformed[0].schema) for b in conformed):
+                        raise SchemaError(
+                            "put_arrow: the batches of one call must share one schema "
+                            f"({conformed[0].schema} vs {conformed[-1].schema})")
+                else:
+                    conformed = [_conform(b, target) for b in batches]  # all checked first
                 self._drain_locked(1, True, hint=target)
                 rows = sum(b.num_rows for b in conformed)
                 # one engine call: several batches go in as one unit (all or none)
                 self._append_batch(conformed[0] if len(conformed) == 1 else conformed)
+                schema = _native.schema(self._handle) if self.evolve else None
                 with self._state_lock:
                     self._committed += rows
+                    self._merge_engine_schema(schema)
+                    for name in untyped:
+                        self._fields.setdefault(name, None)
             except BaseException:
                 with self._state_lock:
                     if claimed and self._schema is None and not self._pending:
                         self._fields = None
                         self._required = frozenset()
                 raise
+            finally:
+                if gate is not None:
+                    with self._state_lock:
+                        self._open_gate(gate)
             return rows
 
     def flush(self) -> None:
@@ -552,12 +807,22 @@ class _Bucket:
             with self._state_lock:
                 self.closed = True
                 lost = len(self._pending)
+                if self._gate is not None:
+                    self._open_gate(self._gate)
             try:
                 _native.close_bucket(self._handle)
             except BaseException as exc:
                 error = error or exc
             if error is not None:
                 if lost:
+                    cls = type(error) if isinstance(error, StorageError) else StorageError
+                    try:
+                        raise cls(
+                            f"bucket at {self.storage_path!r}: {lost} records could not be written "
+                            f"before close: {error}", code=getattr(error, "code", None)
+                        ) from error
+                    except TypeError:
+                        pass
                     raise StorageError(
                         f"bucket at {self.storage_path!r}: {lost} records could not be written "
                         f"before close: {error}"
@@ -577,23 +842,51 @@ class _Bucket:
         if self.closed:
             raise ClosedError(f"bucket at {self.storage_path!r} is closed")
 
+    # -- maintenance -------------------------------------------------------------------
+    def handle(self) -> int:
+        """The engine handle, for calls that need no Python-side state."""
+        self._check_open()
+        return self._handle
+
+    def read_version(self, version: int, offset: int, limit: int | None) -> pa.Table:
+        handle = self.handle()
+        try:
+            return _native.read_version(handle, version, offset, -1 if limit is None else limit).read_all()
+        except StorageError as exc:
+            if isinstance(exc, ClosedError):
+                raise
+            try:
+                known = [v["version"] for v in _native.versions(handle)]
+            except StorageError:
+                raise exc from None
+            if version in known:
+                raise
+            raise InvalidArgumentError(
+                f"bucket at {self.storage_path!r} has no version {version} "
+                f"(committed versions: {_describe_versions(known)}; older ones may have been "
+                "cleaned up)", code=_native.EINVALID_ARGUMENT) from exc
+
     # -- reading -----------------------------------------------------------------------
     def total_count(self) -> int:
         with self._state_lock:
             return self._committed + len(self._inflight) + len(self._pending)
 
     def _snapshot(self) -> tuple[int, list[dict], pa.Schema | None]:
+        """(rows the engine holds, records still in Python, the schema reads
+        show: every accepted field, null-typed while untyped)."""
         with self._state_lock:
             self._check_open()
-            if self._schema is not None:
-                schema = self._schema
-            elif self._fields is not None:
-                schema = pa.schema(
-                    [pa.field(n, t if t is not None else pa.null()) for n, t in self._fields.items()]
-                )
-            else:
-                schema = None
-            return self._committed, self._inflight + self._pending, schema
+            if self._fields is None:
+                return self._committed, [], self._schema
+            have = self._schema
+            out = []
+            for name, dtype in self._fields.items():
+                if have is not None and name in have.names:
+                    field = have.field(name)
+                    out.append(field if dtype is None or dtype == field.type else field.with_type(dtype))
+                else:
+                    out.append(pa.field(name, dtype if dtype is not None else pa.null()))
+            return self._committed, self._inflight + self._pending, pa.schema(out)
 
     def read_table(self, offset: int, limit: int | None) -> pa.Table:
         """Rows [offset, offset+limit) as a table: engine rows zero-copy, the
@@ -605,10 +898,10 @@ class _Bucket:
         if offset < min(end, committed):
             n = min(end, committed) - offset
             parts.append(_native.read(self._handle, offset, n).read_all())
+            schema = _union_schema(parts[0].schema, schema)
+            parts[0] = _with_schema(parts[0], schema)
         if end > committed and end > offset:
             chunk = extra[max(offset - committed, 0) : end - committed]
-            if parts:
-                schema = parts[0].schema
             parts.append(pa.Table.from_pylist(chunk, schema=schema))
         if not parts:
             return schema.empty_table() if schema is not None else pa.table({})
@@ -642,6 +935,7 @@ class _Bucket:
             pending_count=held,
             batch_size=self.batch_size,
             flush_threshold=self.flush_threshold,
+            read_only=self.read_only is not None,
         )
         stats.setdefault("dataset_path", os.path.join(self.storage_path, "data.lance"))
         return stats
@@ -651,6 +945,74 @@ def _required(schema: pa.Schema | None) -> frozenset[str]:
     if schema is None:
         return frozenset()
     return frozenset(f.name for f in schema if not f.nullable)
+
+
+def _same_fields(a: pa.Schema, b: pa.Schema) -> bool:
+    """Same field names and types in the same order (nullability aside)."""
+    return a.names == b.names and all(x.type == y.type for x, y in zip(a, b))
+
+
+def _union_schema(have: pa.Schema, want: pa.Schema | None) -> pa.Schema:
+    """``have`` (what the engine returned) plus the fields of ``want`` it lacks,
+    in ``want``'s order where possible."""
+    if want is None:
+        return have
+    out = []
+    for field in want:
+        out.append(have.field(field.name) if field.name in have.names else field)
+    out.extend(f for f in have if f.name not in want.names)
+    return pa.schema(out)
+
+
+def _with_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` in ``schema``: its own columns (not copied), nulls for the rest."""
+    if table.schema.equals(schema):
+        return table
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            if column.type != field.type:
+                column = column.cast(field.type)
+            columns.append(column)
+        else:
+            columns.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _describe_versions(known: list[int]) -> str:
+    if not known:
+        return "none"
+    if known == list(range(known[0], known[-1] + 1)) and len(known) > 2:
+        return f"{known[0]}..{known[-1]}"
+    return ", ".join(map(str, known))
+
+
+def _widened(expected: pa.DataType, value: Any, kind: str) -> pa.DataType | None:
+    """On an evolving bucket: the type a field of ``expected`` widens to so it
+    can hold ``value`` without loss (None: it cannot). The engine widens the
+    stored column to it, refusing when a stored value does not convert exactly."""
+    if pa.types.is_integer(expected):
+        if kind == "float":
+            return pa.float64()
+        if kind == "int" and expected.bit_width < 64 and _INT64_MIN <= int(value) <= _INT64_MAX:
+            return pa.int64()
+    return None
+
+
+def _unstorable(name: str, value: Any) -> str:
+    """The message for a value of a type a record cannot carry."""
+    kind = type(value).__name__
+    if isinstance(value, dict):
+        return (f"field {name!r}: cannot store a nested dict (a struct column; the engine does not "
+                "store structs yet) - flatten it into top-level fields, or serialise it (json.dumps)")
+    if isinstance(value, (list, tuple)):
+        kinds = sorted({_kind(v) or type(v).__name__ for v in value if v is not None})
+        mixed = f"; its elements mix {', '.join(kinds)}" if len(kinds) > 1 else ""
+        return (f"field {name!r}: cannot store a {kind} (a list column; the engine does not store "
+                f"lists yet){mixed} - serialise it (json.dumps) or store its items as fields")
+    return (f"field {name!r}: cannot store a value of type {kind} "
+            "(supported: int, float, bool, str, bytes or None)")
 
 
 def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
@@ -693,6 +1055,58 @@ def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
 
+def _conform_evolving(batch: pa.RecordBatch, schema: pa.Schema) -> tuple[pa.RecordBatch, list[str]]:
+    """``batch`` for an evolving bucket of ``schema``, and the names of the
+    columns left out because they hold only nulls of no type yet.
+
+    The engine adds fields, fills missing ones with nulls and widens numbers
+    itself (refusing, with field, expected and found type, what it cannot
+    store). Here: names Lance cannot store and nulls in not-nullable fields are
+    refused; a string or binary column of another layout (large_string,
+    string_view) is cast to the field's, which copies it; a null-typed column
+    becomes the field's type, or - for a new field - is left out (the engine
+    adds the field once a value gives it a type; reads show it as null).
+    """
+    bad = [n for n in batch.schema.names if not n or "." in n]
+    if bad:
+        raise SchemaError(
+            f"field name {bad[0]!r}: must be non-empty and without '.' "
+            "(Lance reads dots as nested paths)"
+        )
+    have = batch.schema
+    columns, fields, untyped = [], [], []
+    changed = False
+    for i, field in enumerate(have):
+        column = batch.column(i)
+        want = schema.field(field.name) if field.name in schema.names else None
+        if want is not None and not want.nullable and column.null_count:
+            raise SchemaError(
+                f"field {field.name!r}: expected values (not nullable), found {column.null_count} nulls"
+            )
+        if pa.types.is_null(column.type):
+            changed = True
+            if want is None:
+                untyped.append(field.name)
+                continue
+            column, field = pa.nulls(len(column), type=want.type), want
+        elif want is not None and column.type != want.type and _same_family(column.type, want.type) \
+                and not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            column, field, changed = column.cast(want.type, safe=True), field.with_type(want.type), True
+        columns.append(column)
+        fields.append(field)
+    for want in schema:
+        if not want.nullable and want.name not in have.names:
+            raise SchemaError(f"field {want.name!r} is missing; it is not nullable")
+    if not columns:  # only untyped columns: rows of nulls in a nullable field
+        want = next((f for f in schema if f.nullable), None)
+        if want is None:
+            raise SchemaError(f"fields {untyped}: no values to store, and every field is required")
+        columns, fields = [pa.nulls(batch.num_rows, type=want.type)], [want]
+    if not changed:
+        return batch, untyped
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields)), untyped
+
+
 def _arrow_batches(data: Any) -> list[pa.RecordBatch]:
     """The record batches of ``data`` (zero-copy where pyarrow allows)."""
     if isinstance(data, pa.RecordBatch):
@@ -715,6 +1129,40 @@ def _arrow_batches(data: Any) -> list[pa.RecordBatch]:
 
 
 # ---- the backends -----------------------------------------------------------------
+def _check_version(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral):
+        raise TypeError(f"version must be an int, got {type(version).__name__}")
+    if not 1 <= version < 2**64:
+        raise ValueError(f"version must be >= 1 (versions are numbered from 1), got {version}")
+    return int(version)
+
+
+def _check_older_than(value: Any) -> float:
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"older_than must be a timedelta or a number of seconds, got {type(value).__name__}")
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"older_than must be a finite, non-negative duration, got {value!r}")
+    return seconds
+
+
+_TIMESTAMP = re.compile(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
+def _parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 time as the engine writes it (nanoseconds, ``Z``) as an
+    aware ``datetime`` in UTC (microseconds; Python has no finer)."""
+    m = _TIMESTAMP.match(text)
+    if not m:
+        raise StorageError(f"the engine reported a timestamp that is not RFC 3339: {text!r}")
+    frac = (m.group(2) or "")[:6].ljust(6, "0")
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}.{frac}{zone}").astimezone(timezone.utc)
+
+
 def _check_bucket_id(bucket_id: Any) -> int:
     if isinstance(bucket_id, bool) or not isinstance(bucket_id, numbers.Integral):
         raise TypeError(f"bucket_id must be an int, got {type(bucket_id).__name__}")
@@ -744,7 +1192,7 @@ class _QueueBackend:
 
     def _open(self, bucket_id: Any, storage_path: Any, batch_size: Any, flush_threshold: Any,
               options: dict[str, Any], engine_options: dict[str, Any] | None = None,
-              write_through: bool = False) -> None:
+              write_through: bool = False, evolve: bool = False) -> None:
         """Validates the common arguments and opens the bucket (engine handle)."""
         self.bucket_id = _check_bucket_id(bucket_id)
         self.storage_path = _check_storage_path(storage_path)
@@ -757,7 +1205,7 @@ class _QueueBackend:
             )
         self.options = dict(options)
         self._bucket = _Bucket(self.storage_path, self.bucket_id, self.batch_size,
-                               self.flush_threshold, engine_options, write_through)
+                               self.flush_threshold, engine_options, write_through, evolve)
         # Flush and close when collected or at interpreter exit (pulsing never
         # flushes on shutdown). The finalizer holds the bucket, not the backend.
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
@@ -834,8 +1282,7 @@ class _QueueBackend:
         (empty record), SchemaError (a field or type the bucket's schema does not
         have) or ClosedError; a refused record is not stored.
         """
-        group = self._bucket.accept([record])
-        await self._written(group)
+        await self._accept_and_write([record])
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
@@ -844,8 +1291,29 @@ class _QueueBackend:
         records = list(records)
         if not records:
             return
-        group = self._bucket.accept(records)
-        await self._written(group)
+        await self._accept_and_write(records)
+
+    async def _accept_and_write(self, records: list) -> None:
+        """Accepts ``records`` (one unit) and writes them as their kind needs."""
+        while True:
+            accepted = self._bucket.accept(records)
+            if not isinstance(accepted, _Wait):
+                break
+            await accepted.gate.wait()  # a schema change is on its way
+        if isinstance(accepted, _Change):
+            await self._apply_change(accepted)
+        else:
+            await self._written(accepted)
+
+    async def _apply_change(self, change: _Change) -> None:
+        """Appends a schema-changing unit at once, on its own (see ``_Change``)."""
+        try:
+            _, write_lock = self._primitives()
+            async with write_lock:
+                await asyncio.to_thread(self._bucket.apply_change, change)
+        finally:
+            self._bucket.abandon_change(change)  # no-op once its append started
+            await self._notify()
 
     async def _written(self, group: _Group) -> None:
         """After accepting records: hands them to the engine when due (at once
@@ -893,20 +1361,29 @@ class _QueueBackend:
             return await asyncio.to_thread(self._bucket.read_rows, offset, limit)
         return self._bucket.read_rows(offset, limit)
 
-    async def get(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    async def get(self, limit: int | None = None, offset: int = 0, version: int | None = None
+                  ) -> list[dict[str, Any]]:
         """Records [offset, offset+limit) in append order (``limit=None``: to the end).
 
         pulsing calls ``get(limit, offset)`` positionally; keywords work too.
+        ``version``: read that committed Lance version instead (time travel, see
+        :meth:`versions`); records not flushed yet belong to no version.
         """
         limit, offset = _check_range(limit, offset)
+        if version is not None:
+            return (await self.get_arrow(limit, offset, version=version)).to_pylist()
         if limit == 0:
             return []
         return await self._read(offset, limit)
 
-    async def get_arrow(self, limit: int | None = None, offset: int = 0) -> pa.Table:
+    async def get_arrow(self, limit: int | None = None, offset: int = 0,
+                        version: int | None = None) -> pa.Table:
         """Records [offset, offset+limit) as a ``pyarrow.Table``; rows the engine
-        holds arrive without copying."""
+        holds arrive without copying. ``version``: as for :meth:`get`."""
         limit, offset = _check_range(limit, offset)
+        if version is not None:
+            version = _check_version(version)
+            return await asyncio.to_thread(self._bucket.read_version, version, offset, limit)
         return await asyncio.to_thread(self._bucket.read_table, offset, limit)
 
     async def get_by_indices(self, indexes: Iterable[int]) -> list[dict[str, Any]]:
@@ -1002,6 +1479,42 @@ class _QueueBackend:
         stats = await asyncio.to_thread(self._bucket.stats)
         stats["backend"] = self.backend_name
         return stats
+
+    # -- versions and maintenance ----------------------------------------------------
+    async def versions(self) -> list[dict[str, Any]]:
+        """The committed versions of the dataset, oldest first, as
+        ``{"version": int, "timestamp": datetime (UTC)}``. Every flush (and
+        compaction, and schema change) commits one; each stays readable with
+        ``get(..., version=v)`` until :meth:`cleanup_old_versions` removes it."""
+        handle = self._bucket.handle()
+        raw = await asyncio.to_thread(_native.versions, handle)
+        return [{"version": int(v["version"]), "timestamp": _parse_timestamp(v["timestamp"])}
+                for v in raw]
+
+    async def compact(self, target_rows: int | None = None) -> dict[str, Any]:
+        """Merges small adjacent fragments of the dataset into fragments of up to
+        ``target_rows`` rows (None: Lance's default, 1Mi) as one new version.
+
+        Row order and so every offset stay the same; older versions stay
+        readable until cleaned up; readers never see a half-done state. Records
+        not flushed yet are not touched (call :meth:`flush` first to include
+        them). Returns ``version_before``, ``version``, ``fragments_before``
+        and ``fragments``. Runs off the event loop.
+        """
+        rows = 0 if target_rows is None else _check_positive_int("target_rows", target_rows)
+        handle = self._bucket.handle()
+        return await asyncio.to_thread(_native.compact, handle, rows)
+
+    async def cleanup_old_versions(
+        self, older_than: timedelta | float = timedelta(days=14)
+    ) -> dict[str, Any]:
+        """Removes the versions committed more than ``older_than`` ago (a
+        ``timedelta`` or seconds; pylance's default, 14 days) and the files only
+        they use. The newest version is always kept. Returns counts of what was
+        removed (``old_versions``, ``data_files``, ``bytes_removed``, ...)."""
+        seconds = _check_older_than(older_than)
+        handle = self._bucket.handle()
+        return await asyncio.to_thread(_native.cleanup_old_versions, handle, seconds)
 
     def close(self) -> None:
         """Flushes and releases the bucket. Idempotent; later calls raise ClosedError."""
@@ -1121,6 +1634,16 @@ def _check_sync_interval(value: Any) -> float:
     return seconds
 
 
+def _check_non_negative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    if value > 2**31 - 1:
+        raise ValueError(f"{name} must be < 2**31, got {value}")
+    return int(value)
+
+
 def _check_metrics_address(value: Any) -> str | None:
     if value is None:
         return None
@@ -1183,9 +1706,13 @@ class PersistingBackend(_QueueBackend):
         *,
         flush_threshold: int = 1000,
         metrics_address: str | None = None,
+        schema_evolution: bool = True,
+        compaction_threshold: int = 0,
         **kwargs: Any,
     ):
         self.enable_wal = _check_bool("enable_wal", enable_wal)
+        self.schema_evolution = _check_bool("schema_evolution", schema_evolution)
+        self.compaction_threshold = _check_non_negative_int("compaction_threshold", compaction_threshold)
         self.compression = _check_compression(compression)
         self.wal_sync_interval = _check_sync_interval(wal_sync_interval)
         self.max_wal_size = _check_positive_int("max_wal_size", max_wal_size)
@@ -1196,19 +1723,27 @@ class PersistingBackend(_QueueBackend):
             "wal_sync_interval": self.wal_sync_interval,
             "max_wal_size": self.max_wal_size,
             "enable_metrics": self.enable_metrics,
+            "compaction_threshold": self.compaction_threshold,
         }
         if self.metrics_address:
             engine["metrics_address"] = self.metrics_address
         self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs,
-                   engine_options=engine, write_through=self.enable_wal)
+                   engine_options=engine, write_through=self.enable_wal,
+                   evolve=self.schema_evolution)
 
     async def stats(self) -> dict[str, Any]:
         """LanceBackend's stats plus ``wal_enabled``, ``wal_size`` (bytes),
-        ``compression`` and, with metrics on, ``metrics`` (as :meth:`get_metrics`)."""
+        ``compression``, ``schema_evolution``, ``compaction_threshold``,
+        ``metrics_address`` (where ``/metrics`` is served - the real port when
+        port 0 was asked for - or None) and, with metrics on, ``metrics`` (as
+        :meth:`get_metrics`)."""
         stats = await super().stats()
         stats["wal_enabled"] = self.enable_wal
         stats.setdefault("wal_size", 0)
         stats["compression"] = self.compression
+        stats["schema_evolution"] = self.schema_evolution
+        stats["compaction_threshold"] = self.compaction_threshold
+        stats["metrics_address"] = stats.get("metrics_address") or None
         if self.enable_metrics:
             stats["metrics"] = stats.get("metrics") or {}
         else:
@@ -1220,12 +1755,13 @@ class PersistingBackend(_QueueBackend):
         numbers, the flush-duration histogram as ``{"count", "sum"}``, failures
         as ``persisting_errors_total{op=...}``. Empty when metrics are off.
 
-        Synchronous; it may wait while the engine commits a flush of this bucket.
+        Synchronous and cheap: the engine answers without waiting for a flush
+        or compaction of this bucket that may be running.
         """
+        handle = self._bucket.handle()
         if not self.enable_metrics:
             return {}
-        self._bucket._check_open()
-        return dict(_native.stats(self._bucket._handle).get("metrics") or {})
+        return _native.bucket_metrics(handle)
 
 
 def register(register_backend: Any = None) -> list[str]:

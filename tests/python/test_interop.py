@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from persisting import UnsupportedError
-from persisting.queue import LanceBackend
+from persisting.queue import LanceBackend, PersistingBackend
 
 ROWS = [
     {"id": "k0", "seq": 0, "score": 0.5, "ok": True, "note": "first", "raw": b"\x00"},
@@ -64,43 +64,79 @@ async def test_pylance_reads_many_flushes_and_large_batches(bucket_path):
         b.close()
 
 
-@pytest.mark.parametrize("storage_version", ["2.0", None], ids=["v2.0", "pylance-default"])
-async def test_lance_backend_reads_what_pylance_wrote(bucket_path, storage_version):
+async def test_lance_backend_reads_and_appends_to_what_pylance_wrote_as_2_0(bucket_path):
     table = pa.Table.from_pylist(ROWS, schema=SCHEMA)
-    kwargs = {"data_storage_version": storage_version} if storage_version else {}
-    lance.write_dataset(table, dataset_path(bucket_path), **kwargs)
-    lance.write_dataset(table.slice(0, 2), dataset_path(bucket_path), mode="append", **kwargs)
+    lance.write_dataset(table, dataset_path(bucket_path), data_storage_version="2.0")
+    lance.write_dataset(table.slice(0, 2), dataset_path(bucket_path), mode="append",
+                        data_storage_version="2.0")
     expected = ROWS + ROWS[:2]
     b = LanceBackend(0, bucket_path)
-    unwritable = None
     try:
         stats = await b.stats()
-        assert stats["persisted_count"] == 6 and b.total_count() == 6
-        assert await b.get() == expected  # the engine reads pylance's default (2.2) files too
+        assert stats["persisted_count"] == 6 and b.total_count() == 6 and not stats["read_only"]
+        assert await b.get() == expected
         assert await b.get(2, 3) == expected[3:5]
-        # and appends continue the same dataset, readable by pylance again
+        # appends continue the same dataset, readable by pylance again
         mine = {"id": "k9", "seq": 9, "score": 9.0, "ok": True, "note": "mine", "raw": b"9"}
-        try:
-            await b.put(mine)
-            await b.flush()
-        except UnsupportedError as exc:
-            if storage_version is not None:
-                raise
-            # The engine writes file version 2.0 only; it must say so clearly and keep the record.
-            assert "2.2" in str(exc) and "2.0" in str(exc), exc
-            assert await b.get() == expected + [mine]
-            unwritable = exc
-        else:
-            got = lance.dataset(dataset_path(bucket_path)).to_table().to_pylist()
-            assert got == expected + [mine]
+        await b.put(mine)
+        await b.flush()
+        got = lance.dataset(dataset_path(bucket_path)).to_table().to_pylist()
+        assert got == expected + [mine]
     finally:
-        try:
-            b.close()
-        except UnsupportedError:
-            if unwritable is None:
-                raise
-    if unwritable is not None:
-        pytest.xfail(f"the engine cannot append to pylance's default (2.2) files yet: {unwritable}")
+        b.close()
+
+
+MINE = {"id": "k9", "seq": 9, "score": 9.0, "ok": True, "note": "mine", "raw": b"9"}
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: LanceBackend(0, p, batch_size=1),
+    lambda p: LanceBackend(0, p, batch_size=100),
+    lambda p: PersistingBackend(0, p, enable_wal=True, wal_sync_interval=0),
+    lambda p: PersistingBackend(0, p),
+], ids=["lance-batch1", "lance-batch100", "persisting-wal", "persisting"])
+async def test_pylance_default_dataset_is_read_fully_and_refuses_appends_clearly(bucket_path, make):
+    """pylance writes data file version 2.2 by default. The engine reads it, but
+    writes 2.0 only, so it cannot append to such a dataset: the bucket is
+    read-only, and every append says so at once (UnsupportedError), keeping
+    what is there - nothing is accepted that could never be written."""
+    table = pa.Table.from_pylist(ROWS, schema=SCHEMA)
+    lance.write_dataset(table, dataset_path(bucket_path))
+    lance.write_dataset(table.slice(0, 2), dataset_path(bucket_path), mode="append")
+    assert lance.dataset(dataset_path(bucket_path)).data_storage_version == "2.2"
+    expected = ROWS + ROWS[:2]
+    b = make(bucket_path)
+    try:
+        stats = await b.stats()
+        assert stats["persisted_count"] == 6 and b.total_count() == 6 and stats["read_only"]
+        assert await b.get() == expected  # the engine reads 2.2 files
+        assert await b.get(2, 3) == expected[3:5]
+        attempts = [lambda: b.put(MINE), lambda: b.put_batch([MINE, MINE]),
+                    lambda: b.put_arrow(pa.Table.from_pylist([MINE], schema=SCHEMA))]
+        for attempt in attempts:
+            with pytest.raises(UnsupportedError) as info:
+                await attempt()
+            msg = str(info.value)
+            assert "read-only" in msg and "2.2" in msg and "2.0" in msg, msg
+            assert info.value.code == 8  # PERSISTING_EUNSUPPORTED
+        assert b.total_count() == 6 and await b.get() == expected
+        await b.flush()  # nothing to write: not an error
+        assert await b.get() == expected
+        with pytest.raises(UnsupportedError):  # compaction would write 2.0 files too
+            await b.compact()
+    finally:
+        b.close()  # nothing was accepted, so nothing is lost at close
+    ds = lance.dataset(dataset_path(bucket_path))
+    assert ds.to_table().to_pylist() == expected and len(ds.versions()) == 2
+    # still read-only after a reopen, still readable; no refused row waits in a WAL
+    b = LanceBackend(0, bucket_path)
+    try:
+        assert (await b.stats())["wal_replayed"] == 0
+        assert b.total_count() == 6 and await b.get() == expected
+        with pytest.raises(UnsupportedError, match="read-only"):
+            await b.put(MINE)
+    finally:
+        b.close()
 
 
 async def test_schema_of_a_pylance_dataset_is_enforced(bucket_path):

@@ -247,14 +247,21 @@ async def test_wal_readers_waiting_in_get_stream_receive_new_records(wal_backend
     assert [r for batch in batches for r in batch] == [rec(i) for i in range(5)]
 
 
-async def test_wal_untyped_field_and_schema_errors(wal_backend):
-    await wal_backend.put({"a": 1, "b": None})  # written at once: b becomes a string column
-    await wal_backend.put({"a": 2, "b": "text"})
-    with pytest.raises(SchemaError, match="'b'"):
-        await wal_backend.put({"a": 3, "b": 5})
-    with pytest.raises(SchemaError, match="'c'"):
-        await wal_backend.put({"a": 3, "c": 1})
-    assert await wal_backend.get() == [{"a": 1, "b": None}, {"a": 2, "b": "text"}]
+async def test_wal_without_schema_evolution_keeps_the_first_fields(bucket_path):
+    b = PersistingBackend(0, bucket_path, enable_wal=True, wal_sync_interval=0, schema_evolution=False)
+    try:
+        await b.put({"a": 1, "b": None})  # written at once: b becomes a string column
+        await b.put({"a": 2, "b": "text"})
+        with pytest.raises(SchemaError, match="'b'"):
+            await b.put({"a": 3, "b": 5})
+        with pytest.raises(SchemaError, match="'c'"):
+            await b.put({"a": 3, "c": 1})
+        with pytest.raises(SchemaError, match="'a'.*int64.*float"):
+            await b.put({"a": 3.5})
+        assert await b.get() == [{"a": 1, "b": None}, {"a": 2, "b": "text"}]
+        assert (await b.stats())["schema_evolution"] is False
+    finally:
+        b.close()
 
 
 async def test_wal_closed_backend_is_a_clear_error(wal_backend):
@@ -623,11 +630,11 @@ def test_unknown_options_are_accepted_and_logged(tmp_path, caplog):
         b.close()
 
 
-def test_no_compaction_or_index_stubs():
+def test_no_index_stub():
     """Not implemented yet, so absent: a stub that raises would mislead callers
     (and hasattr probes)."""
-    for name in ("compact", "create_index"):
-        assert not hasattr(PersistingBackend, name), name
+    assert not hasattr(PersistingBackend, "create_index")
+    assert not hasattr(LanceBackend, "create_index")
 
 
 def test_register_names_both_backends():
