@@ -42,8 +42,14 @@ import (
 // Levels are always stored uncompressed (Flat{16}); values are stored as
 // they are, or wrapped in General{zstd|lz4} when WriteOptions.Compression (or
 // the field's "lance-encoding:compression" metadata) asks for it and it
-// makes the page smaller: mini-block compresses each chunk's single value
-// buffer, full-zip each variable-width value on its own.
+// makes the page smaller: mini-block pages compress each chunk's value
+// buffer (pylance's GeneralMiniBlockCompressor: the first buffer of each
+// chunk, so FixedSizeList values with item validity stay uncompressed);
+// full-zip string pages compress each value on its own (zstd always, lz4
+// only without nulls: pylance 14 hands a null's empty slot to its lz4
+// decoder and fails). In a compressed 2.2 page, strings of up to 32 KiB go
+// to mini-block chunks of up to 32 KiB, which compress much better than
+// single values.
 
 type nodeKind int
 
@@ -562,10 +568,19 @@ func (lw *leafWriter) fullZip() bool {
 		}
 		return vb >= 256
 	case leafVar:
+		// A compressed 2.2 page keeps strings of up to 32 KiB in mini-block
+		// chunks, which compress far better than values one by one.
+		if lw.comp != "" && lw.v.Minor >= 2 && lw.p.maxLen < compressedVarMax {
+			return false
+		}
 		return lw.p.maxLen >= 256
 	}
 	return false
 }
+
+// compressedVarMax is the longest string a compressed 2.2 mini-block page
+// holds; longer ones go to full-zip pages.
+const compressedVarMax = 32 << 10
 
 func levelBytes(ls []uint16) []byte {
 	b := make([]byte, 2*len(ls))
@@ -749,6 +764,9 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 	budget := chunkValueBudget
 	if lw.kind == leafVar {
 		budget = chunkVarBudget
+		if lw.comp != "" && lw.v.Minor >= 2 {
+			budget = compressedVarMax // bigger chunks compress better
+		}
 	}
 	chunkLimit := 1 << 30
 	if lw.v.Minor < 2 {
