@@ -376,8 +376,9 @@ FSYNC_CHILD = textwrap.dedent("""
 def count_fsyncs(tmp_path, sync: float, n: int, pause: float) -> tuple[int, float]:
     """(fsync calls, seconds the puts took) of a child making ``n`` WAL puts."""
     strace = shutil.which("strace")
-    if strace is None:
-        pytest.skip("strace is not installed (it counts the fsync calls)")
+    if strace is None:  # CI installs it; a missing tool must not pass as a skipped check
+        pytest.fail("strace is not installed: it counts the WAL's fsync calls "
+                    "(apt-get install strace)", pytrace=False)
     out = tmp_path / f"strace-{sync}.txt"
     script = tmp_path / "fsync_child.py"
     script.write_text(FSYNC_CHILD)
@@ -518,40 +519,81 @@ async def test_metrics_text_parses_with_prometheus_client(bucket_path):
     assert bucket_samples(persisting.metrics_text(), bucket_path, bucket="7") == {}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def test_metrics_served_over_http(tmp_path):
-    port = free_port()
-    address = f"127.0.0.1:{port}"
+async def test_metrics_served_over_http_on_a_port_the_system_picks(tmp_path):
     path = str(tmp_path / "b")
-    b = PersistingBackend(1, path, enable_wal=True, metrics_address=address, flush_threshold=10**6)
-    second = PersistingBackend(2, str(tmp_path / "c"), metrics_address=address)  # same server
+    b = PersistingBackend(1, path, enable_wal=True, metrics_address="127.0.0.1:0", flush_threshold=10**6)
+    second = PersistingBackend(2, str(tmp_path / "c"), metrics_address="127.0.0.1:0")
+    plain = PersistingBackend(3, str(tmp_path / "d"))
     try:
-        assert b.enable_metrics and (await b.stats())["metrics"]
+        stats = await b.stats()
+        assert b.enable_metrics and stats["metrics"]
+        address = stats["metrics_address"]
+        host, _, port = address.rpartition(":")
+        assert host == "127.0.0.1" and port.isdigit() and int(port) > 0, address
+        assert (await plain.stats())["metrics_address"] is None
         for i in range(3):
             await b.put(rec(i))
         await second.put(rec(0))
         await second.flush()
 
-        def scrape() -> tuple[str, str]:
-            with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as resp:
+        def scrape(where: str) -> tuple[str, str]:
+            with urllib.request.urlopen(f"http://{where}/metrics", timeout=10) as resp:
                 return resp.headers.get("Content-Type", ""), resp.read().decode()
 
-        content_type, text = await asyncio.to_thread(scrape)
+        content_type, text = await asyncio.to_thread(scrape, address)
         assert content_type.startswith("text/plain"), content_type
         for name, kind in CONTRACT_METRICS.items():
             assert family_types(text).get(name) == kind, name
         assert bucket_samples(text, path, "1")["persisting_records_total"] == 3
         assert bucket_samples(text, path, "1")["persisting_buffer_size"] == 3
+        _, text = await asyncio.to_thread(scrape, (await second.stats())["metrics_address"])
         other = bucket_samples(text, str(tmp_path / "c"), "2")
         assert other["persisting_flush_duration_seconds_count"] == 1
     finally:
         b.close()
         second.close()
+        plain.close()
+
+
+def test_get_metrics_does_not_wait_for_a_running_flush(bucket_path):
+    """get_metrics reads the engine's lock-free metrics: while a long flush holds
+    the bucket, it still answers at once (stats, which takes the bucket's lock,
+    waits)."""
+    n = 2_000_000
+    table = pa.table({"a": pa.array(range(n), pa.int64()), "s": pa.array(["payload!"] * n)})
+
+    async def fill(b):
+        await b.put_arrow(table)
+
+    b = PersistingBackend(0, bucket_path, enable_metrics=True, flush_threshold=10**8)
+    try:
+        asyncio.run(fill(b))
+        assert b.get_metrics()["persisting_buffer_size"] == n
+        done = threading.Event()
+        took = {}
+
+        def flush():
+            start = time.monotonic()
+            _native.flush(b._bucket.handle())
+            took["flush"] = time.monotonic() - start
+            done.set()
+
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        latencies = []
+        while not done.is_set():
+            start = time.monotonic()
+            b.get_metrics()
+            latencies.append(time.monotonic() - start)
+            time.sleep(0.002)
+        flusher.join()
+        assert took["flush"] > 0.05, took  # long enough to tell waiting from not waiting
+        assert len(latencies) >= 5, (latencies, took)
+        assert max(latencies) < took["flush"] / 2, (max(latencies), took)
+        after = b.get_metrics()
+        assert after["persisting_buffer_size"] == 0 and after["persisting_flushed_records_total"] == n
+    finally:
+        b.close()
 
 
 def test_metrics_address_in_use_is_a_value_error(tmp_path):
@@ -650,3 +692,9 @@ def test_package_exports():
     assert callable(persisting.metrics_text)
     assert issubclass(persisting.WALError, persisting.StorageError)
     assert "PersistingBackend" in persisting.queue.__all__
+
+
+def test_missing_strace_fails_instead_of_skipping(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no strace on this PATH
+    with pytest.raises(pytest.fail.Exception, match="strace is not installed"):
+        count_fsyncs(tmp_path, 0.0, 1, 0.0)
