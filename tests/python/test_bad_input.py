@@ -1,0 +1,269 @@
+"""Bad input (issue #5), for both backends against the real engine: each case
+is a clear error or is stored exactly; the process goes on; and no record
+accepted before is lost (checked through get() and, after a flush, pylance)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import random
+
+import lance
+import pyarrow as pa
+import pytest
+
+from persisting import SchemaError, StorageError
+from persisting.queue import LanceBackend, PersistingBackend
+
+BACKENDS = {
+    "lance": lambda p: LanceBackend(0, p, batch_size=2),
+    "persisting": lambda p: PersistingBackend(0, p, batch_size=2),
+    "persisting-wal": lambda p: PersistingBackend(0, p, enable_wal=True, wal_sync_interval=0),
+}
+
+
+def rec(i: int) -> dict:
+    return {"id": f"k{i}", "n": i, "x": i / 2}
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def backend(request, bucket_path):
+    b = BACKENDS[request.param](bucket_path)
+    await b.put_batch([rec(0), rec(1)])
+    await b.flush()
+    await b.put(rec(2))  # one more, not flushed
+    yield b
+    if not b.closed:
+        b.close()
+
+
+ACCEPTED = [rec(0), rec(1), rec(2)]
+
+
+async def assert_intact(b, extra: list[dict] | None = None) -> None:
+    """Everything accepted is there, in order, through get() and - after a
+    flush - through pylance; and the backend still takes records."""
+    want = ACCEPTED + (extra or [])
+    assert b.total_count() == len(want)
+    assert _same(await b.get(), want)
+    await b.flush()
+    got = lance.dataset(os.path.join(b.storage_path, "data.lance")).to_table().to_pylist()
+    assert _same(got, want)
+    await b.put(rec(99))
+    assert _same(await b.get(1, len(want)), [rec(99)])
+
+
+def _same(got: list[dict], want: list[dict]) -> bool:
+    """Equality where NaN equals NaN and a field ``want`` lacks must be null
+    (an evolving bucket may have gained fields)."""
+    if len(got) != len(want):
+        return False
+    for g, w in zip(got, want):
+        if any(v is not None for k, v in g.items() if k not in w):
+            return False
+        if not all(_same_value(g.get(k), v) for k, v in w.items()):
+            return False
+    return True
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
+@pytest.mark.parametrize("bad", ["text", 5, None, 1.5, ["id", 1], ("id", 1), b"{}", {"id", "n"}])
+async def test_record_that_is_not_a_dict(backend, bad):
+    with pytest.raises(TypeError, match="must be a dict"):
+        await backend.put(bad)
+    with pytest.raises(TypeError, match="must be a dict"):
+        await backend.put_batch([rec(3), bad])  # all or nothing
+    await assert_intact(backend)
+
+
+async def test_records_argument_that_is_not_a_list(backend):
+    for bad in (rec(3), 5, None):
+        with pytest.raises(TypeError, match="list of dicts"):
+            await backend.put_batch(bad)
+    await assert_intact(backend)
+
+
+async def test_empty_record(backend):
+    with pytest.raises(ValueError, match="empty"):
+        await backend.put({})
+    with pytest.raises(ValueError, match="empty"):
+        await backend.put_batch([rec(3), {}])
+    await assert_intact(backend)
+
+
+@pytest.mark.parametrize("key", [1, 2.5, b"id", None, ("t",), True])
+async def test_key_that_is_not_a_str(backend, key):
+    with pytest.raises(TypeError, match=rf"field names must be str, got {type(key).__name__}"):
+        await backend.put({"id": "k3", key: 1})
+    await assert_intact(backend)
+
+
+@pytest.mark.parametrize("value", [{1, 2}, frozenset({1}), object(), 3 + 4j, datetime.date(2024, 1, 1),
+                                   Ellipsis, bytearray(b"x") and memoryview(b"x"), print])
+async def test_unsupported_value_names_field_and_type(backend, value):
+    with pytest.raises(TypeError) as info:
+        await backend.put({"id": "k3", "payload": value})
+    msg = str(info.value)
+    assert "'payload'" in msg and type(value).__name__ in msg, msg
+    await assert_intact(backend)
+
+
+async def test_unsupported_value_in_a_known_field(backend):
+    with pytest.raises(TypeError, match=r"'n'.*complex"):
+        await backend.put({"id": "k3", "n": 1j})
+    await assert_intact(backend)
+
+
+async def test_nan_and_infinities_are_stored_faithfully(backend):
+    rows = [{"id": "nan", "n": 3, "x": math.nan}, {"id": "inf", "n": 4, "x": math.inf},
+            {"id": "-inf", "n": 5, "x": -math.inf}, {"id": "-0", "n": 6, "x": -0.0}]
+    await backend.put_batch(rows[:2])
+    for r in rows[2:]:
+        await backend.put(r)
+    got = await backend.get(offset=3)
+    assert math.isnan(got[0]["x"]) and got[1]["x"] == math.inf and got[2]["x"] == -math.inf
+    assert got[3]["x"] == 0.0 and math.copysign(1, got[3]["x"]) == -1
+    await assert_intact(backend, rows)
+    table = lance.dataset(os.path.join(backend.storage_path, "data.lance")).to_table()
+    xs = table.column("x").to_pylist()[3:7]
+    assert math.isnan(xs[0]) and xs[1:3] == [math.inf, -math.inf]
+    assert math.copysign(1, xs[3]) == -1
+
+
+async def test_nan_as_the_first_value_of_a_field(bucket_path):
+    for make in BACKENDS.values():
+        path = bucket_path + str(id(make))
+        b = make(path)
+        try:
+            await b.put({"v": math.nan})
+            await b.put({"v": 1.0})
+            await b.flush()
+            got = [r["v"] for r in await b.get()]
+            assert math.isnan(got[0]) and got[1] == 1.0
+        finally:
+            b.close()
+
+
+async def test_ten_megabyte_string_is_stored_exactly(backend):
+    rng = random.Random(5)
+    alphabet = "abcdefghijklmnopqrstuvwxyzäöü€𝄞 \n\t\"'\\"
+    big = "".join(rng.choice(alphabet) for _ in range(10 * 1024 * 1024 // 4))
+    big = (big * 4)[: 10 * 1024 * 1024]
+    assert len(big) == 10 * 1024 * 1024
+    await backend.put({"id": big, "n": 3, "x": 1.5})
+    got = await backend.get(1, 3)
+    assert got[0]["id"] == big
+    await assert_intact(backend, [{"id": big, "n": 3, "x": 1.5}])
+
+
+def nested(levels: int) -> dict:
+    value: dict = {"leaf": 1}
+    for i in range(levels - 1):
+        value = {f"level{i}": value}
+    return value
+
+
+async def test_deeply_nested_dict_is_a_clear_error_naming_the_field(backend):
+    deep = nested(50)
+    with pytest.raises(TypeError) as info:
+        await backend.put({"id": "k3", "deep": deep})
+    msg = str(info.value)
+    assert "'deep'" in msg and "nested dict" in msg and "struct" in msg, msg
+    with pytest.raises(TypeError, match="'deep'"):
+        await backend.put({"id": "k3", "deep": nested(5000)})  # no recursion, no crash
+    await assert_intact(backend)
+
+
+async def test_nested_dict_through_put_arrow_is_refused_naming_the_field(backend):
+    table = pa.Table.from_pylist([{"id": "k3", "deep": nested(50)}])
+    with pytest.raises(StorageError) as info:
+        await backend.put_arrow(table)
+    assert "deep" in str(info.value), info.value
+    await assert_intact(backend)
+
+
+@pytest.mark.parametrize("value, mix", [([1, "a", 2.0], "float, int, string"), ([b"x", 1], "binary, int"),
+                                        ([[1], 2], "int, list"), ([True, None, 1.5], "bool, float")])
+async def test_list_of_mixed_element_types_is_a_clear_error(backend, value, mix):
+    with pytest.raises(TypeError) as info:
+        await backend.put({"id": "k3", "items": value})
+    msg = str(info.value)
+    assert "'items'" in msg and "list" in msg and f"mix {mix}" in msg, msg
+    await assert_intact(backend)
+
+
+async def test_list_of_one_type_is_refused_clearly_too(backend):
+    """The engine does not write list columns yet: refused at put, not at a
+    later flush that could only fail."""
+    with pytest.raises(TypeError, match=r"'vec'.*list.*does not store lists"):
+        await backend.put({"id": "k3", "vec": [0.1, 0.2]})
+    with pytest.raises(StorageError, match="vec"):
+        await backend.put_arrow(pa.table({"id": ["k3"], "vec": [[0.1, 0.2]]}))
+    await assert_intact(backend)
+
+
+async def test_values_that_do_not_fit_their_field(backend):
+    with pytest.raises(SchemaError, match=r"'n'.*int64.*str"):
+        await backend.put({"id": "k3", "n": "three"})
+    with pytest.raises((ValueError, SchemaError), match="'n'"):
+        await backend.put({"id": "k3", "n": 2**64})
+    with pytest.raises(ValueError, match="'id'.*UTF-8"):
+        await backend.put({"id": "bad \udc80 surrogate"})
+    with pytest.raises(ValueError, match="'a.b'"):
+        await backend.put({"a.b": 1})
+    await assert_intact(backend)
+
+
+OPTION_CASES = [
+    ({"batch_size": 0}, ValueError), ({"batch_size": -1}, ValueError), ({"batch_size": "10"}, TypeError),
+    ({"batch_size": 2.0}, TypeError), ({"batch_size": None}, TypeError),
+    ({"flush_threshold": 0}, ValueError), ({"flush_threshold": "1000"}, TypeError),
+    ({"flush_threshold": True}, TypeError),
+    ({"bucket_id": -1}, ValueError), ({"bucket_id": "0"}, TypeError), ({"bucket_id": None}, TypeError),
+    ({"storage_path": ""}, ValueError), ({"storage_path": None}, TypeError), ({"storage_path": 3}, TypeError),
+]
+PERSISTING_OPTION_CASES = [
+    ({"enable_wal": "true"}, TypeError), ({"enable_metrics": 1}, TypeError),
+    ({"compression": "brotli"}, ValueError), ({"compression": "snappy"}, ValueError),
+    ({"wal_sync_interval": -1}, ValueError), ({"wal_sync_interval": math.inf}, ValueError),
+    ({"max_wal_size": 0}, ValueError), ({"max_wal_size": "1GB"}, TypeError),
+    ({"metrics_address": "nowhere"}, ValueError), ({"metrics_address": 9464}, TypeError),
+    ({"compaction_threshold": -1}, ValueError), ({"compaction_threshold": "3"}, TypeError),
+    ({"compaction_threshold": True}, TypeError), ({"compaction_threshold": 1.5}, TypeError),
+    ({"compaction_threshold": 2**40}, ValueError),
+    ({"schema_evolution": "yes"}, TypeError), ({"schema_evolution": 1}, TypeError),
+    ({"schema_evolution": None}, TypeError),
+]
+
+
+@pytest.mark.parametrize("cls", [LanceBackend, PersistingBackend])
+@pytest.mark.parametrize("kwargs, exc", OPTION_CASES)
+def test_wrong_option_values(tmp_path, cls, kwargs, exc):
+    path = tmp_path / "b"
+    args = {"bucket_id": 0, "storage_path": str(path)} | kwargs
+    name = next(iter(kwargs))
+    with pytest.raises(exc, match=name):
+        cls(**args)
+    assert not path.exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("kwargs, exc", PERSISTING_OPTION_CASES)
+def test_wrong_persisting_option_values(tmp_path, kwargs, exc):
+    path = tmp_path / "b"
+    name = next(iter(kwargs))
+    with pytest.raises(exc, match=name if name != "compression" else "compression|snappy"):
+        PersistingBackend(0, str(path), **kwargs)
+    assert not path.exists()
+
+
+async def test_wrong_option_values_leave_an_open_bucket_alone(backend):
+    """A second backend refused for its options does not disturb the first."""
+    with pytest.raises(ValueError):
+        type(backend)(0, backend.storage_path, batch_size=0)
+    await assert_intact(backend)
