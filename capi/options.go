@@ -20,6 +20,10 @@ type openOptions struct {
 	WALSyncInterval *float64 `json:"wal_sync_interval"` // seconds
 	MaxWALSize      *int64   `json:"max_wal_size"`
 	SchemaEvolution bool     `json:"schema_evolution"`
+	// Compression of data files ("zstd", "lz4"; "" none) and the data file
+	// version of a new dataset ("2.0", "2.1", "2.2"; "" lance's default).
+	Compression        string `json:"compression"`
+	DataStorageVersion string `json:"data_storage_version"`
 	// CompactionThreshold: fragments after a flush that trigger compaction.
 	CompactionThreshold int    `json:"compaction_threshold"`
 	EnableMetrics       bool   `json:"enable_metrics"`
@@ -46,6 +50,8 @@ func parseOptions(path, text string) (engine.Options, error) {
 		Metrics:             o.EnableMetrics,
 		SchemaEvolution:     o.SchemaEvolution,
 		CompactionThreshold: o.CompactionThreshold,
+		Compression:         o.Compression,
+		DataStorageVersion:  o.DataStorageVersion,
 		MetricsAddress:      o.MetricsAddress,
 	}
 	if o.FlushThreshold != nil {

@@ -98,18 +98,24 @@ func (b *Bucket) CheckSchema(s *arrow.Schema) error {
 		return ErrClosed
 	}
 	if b.schema == nil {
-		return checkNewSchema(s)
+		return b.checkNewSchema(s)
 	}
 	return checkFields(b.schema, s)
 }
 
-// checkNewSchema rejects schemas no bucket can hold, before they become the
-// bucket's schema: rows that a flush could never write must not be accepted.
-func checkNewSchema(s *arrow.Schema) error {
+// checkNewSchema rejects schemas the bucket cannot hold, before they become
+// its schema: rows that a flush could never write must not be accepted. What
+// can be written depends on the data storage version: the dataset's own, or
+// the one a new dataset will get.
+func (b *Bucket) checkNewSchema(s *arrow.Schema) error {
 	if err := checkFieldNames(s); err != nil {
 		return err
 	}
-	return lance.CheckWritable(s)
+	version := b.opts.DataStorageVersion
+	if b.dataset != nil {
+		version = b.dataset.DataStorageVersion()
+	}
+	return lance.CheckWritableVersion(s, version)
 }
 
 // Append adds the rows of rec after all rows appended before. The bucket keeps
@@ -208,7 +214,7 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 	for _, rec := range recs {
 		if !b.opts.SchemaEvolution {
 			if schema == nil {
-				if err := checkNewSchema(rec.Schema()); err != nil {
+				if err := b.checkNewSchema(rec.Schema()); err != nil {
 					return nil, kept, err
 				}
 				schema = withoutMetadata(rec.Schema())
@@ -220,7 +226,7 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 			}
 			continue
 		}
-		plan, err := planEvolution(schema, rec.Schema())
+		plan, err := planEvolution(schema, rec.Schema(), b.checkNewSchema)
 		if err != nil {
 			return nil, kept, err
 		}
@@ -285,7 +291,7 @@ func (b *Bucket) flushLocked() error {
 		return err
 	}
 	start := time.Now()
-	var opts lance.WriteOptions
+	opts := lance.WriteOptions{DataStorageVersion: b.opts.DataStorageVersion, Compression: b.opts.Compression}
 	if b.wal != nil {
 		opts.Config = map[string]string{walWatermarkKey: strconv.FormatUint(b.walLast, 10)}
 	}

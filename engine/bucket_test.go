@@ -338,15 +338,20 @@ func TestConcurrentAppendAndRead(t *testing.T) {
 // refused by the append that brings them, not held until every flush fails.
 func TestUnwritableSchemaRefusedAtAppend(t *testing.T) {
 	cases := []struct {
-		name  string
-		field arrow.Field
+		name    string
+		field   arrow.Field
+		version string
 	}{
-		{"dotted name", arrow.Field{Name: "a.b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}},
-		{"list column", arrow.Field{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}},
+		{"dotted name", arrow.Field{Name: "a.b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, ""},
+		{"list column in a 2.0 bucket", arrow.Field{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}, "2.0"},
+		{"map column", arrow.Field{Name: "m", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64), Nullable: true}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b := openBucket(t, t.TempDir(), 1000)
+			b, err := Open(Options{Path: t.TempDir(), DataStorageVersion: c.version})
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer b.Close()
 			s := arrow.NewSchema([]arrow.Field{c.field}, nil)
 			bld := array.NewRecordBuilder(memory.DefaultAllocator, s)

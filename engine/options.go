@@ -37,6 +37,12 @@ type Options struct {
 	// A C caller passes a C allocator so those rows can be exported too.
 	// Nil means memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// DataStorageVersion is the Lance data file version of a dataset the
+	// bucket creates ("2.0", "2.1", "2.2"; "" = lance's default). An existing
+	// dataset keeps its own.
+	DataStorageVersion string
+	// Compression codec of the data files a flush writes: "", "zstd", "lz4".
+	Compression string
 	// CompactionThreshold, when > 0, compacts the dataset after a flush that
 	// leaves it with at least that many fragments.
 	CompactionThreshold int
@@ -95,6 +101,18 @@ func (o Options) validate() error {
 	}
 	if o.WAL.MaxSize < 0 {
 		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidOption, o.WAL.MaxSize)
+	}
+	switch o.Compression {
+	case "", "zstd", "lz4":
+	case "snappy":
+		return fmt.Errorf("%w: compression %q: Lance has no snappy codec (use zstd or lz4)", ErrInvalidOption, o.Compression)
+	default:
+		return fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrInvalidOption, o.Compression)
+	}
+	switch o.DataStorageVersion {
+	case "", "2.0", "2.1", "2.2":
+	default:
+		return fmt.Errorf("%w: data_storage_version %q (want 2.0, 2.1 or 2.2)", ErrInvalidOption, o.DataStorageVersion)
 	}
 	if o.CompactionThreshold < 0 {
 		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidOption, o.CompactionThreshold)

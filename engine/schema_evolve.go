@@ -34,10 +34,11 @@ type evolution struct {
 	widened map[string]arrow.DataType // existing fields whose type grows
 }
 
-// planEvolution checks got against the bucket schema cur (nil: no schema yet).
-func planEvolution(cur, got *arrow.Schema) (evolution, error) {
+// planEvolution checks got against the bucket schema cur (nil: no schema
+// yet); writable says whether a schema can be stored at all.
+func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (evolution, error) {
 	if cur == nil {
-		if err := checkNewSchema(got); err != nil {
+		if err := writable(got); err != nil {
 			return evolution{}, err
 		}
 		return evolution{schema: withoutMetadata(got)}, nil
@@ -70,7 +71,7 @@ func planEvolution(cur, got *arrow.Schema) (evolution, error) {
 		return evolution{schema: cur}, nil
 	}
 	next := arrow.NewSchema(append(fields, added...), nil)
-	if err := checkNewSchema(next); err != nil {
+	if err := writable(next); err != nil {
 		return evolution{}, err
 	}
 	return evolution{schema: next, added: added, widened: widened}, nil

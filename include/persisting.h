@@ -130,6 +130,12 @@ const char* persisting_version(void);
  *    (null), order fields freely, and carry narrower numbers that widen
  *    exactly (int8/16/32 -> int64, float32 or integers up to 2^53 ->
  *    float64). Without it a batch must match the schema exactly.
+ *  - compression (string, default none): "zstd" or "lz4" compresses the data
+ *    files flushes write (pylance reads them); "snappy" and other names are
+ *    PERSISTING_EINVALID_ARGUMENT (Lance has no snappy codec).
+ *  - data_storage_version (string, default "2.2"): the Lance data file
+ *    version of a dataset the bucket creates: "2.0", "2.1" or "2.2" (2.0
+ *    cannot store nested types). An existing dataset keeps its own version.
  *  - compaction_threshold (int >= 0, default 0 = off): after a flush that
  *    leaves the dataset with at least this many fragments, compact it.
  *  - enable_metrics (bool, default false): record this bucket's Prometheus
@@ -160,9 +166,9 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * buffers are not copied: do not modify them after the call.
  * The first batch of a new bucket fixes the schema; a later batch whose field
  * names or types differ (beyond what schema_evolution allows) fails with
- * PERSISTING_ESCHEMA and nothing of it is kept. A bucket whose dataset uses a
- * Lance data file version this library cannot append to (pylance's default
- * 2.2, for now) is read-only: appends fail with PERSISTING_EUNSUPPORTED. */
+ * PERSISTING_ESCHEMA and nothing of it is kept. A column type the bucket's
+ * data file version cannot store, or a dataset this library cannot append to,
+ * fails with PERSISTING_EUNSUPPORTED. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 
