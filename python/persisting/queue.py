@@ -28,7 +28,7 @@ engine has logged it in ``{storage_path}/wal`` (fsynced before returning when
 ``wal_sync_interval=0``). A process killed without ``flush()`` loses nothing
 acknowledged: reopening the path replays it, exactly once, at the same offsets.
 
-Schema rules (a bucket has one fixed schema; both backends share them):
+Schema rules of LanceBackend (a bucket has one fixed schema):
 
 - The first record names the fields; a later record with a field that is not
   in the schema is refused (:class:`SchemaError`); a missing field is stored as
@@ -39,7 +39,8 @@ Schema rules (a bucket has one fixed schema; both backends share them):
   An ``int`` is accepted in a float column (while a double holds it exactly,
   ``|i| <= 2**53``); any other mismatch is a
   :class:`SchemaError` naming the field, the expected and the found type.
-  Values of other Python types are refused with ``TypeError``.
+  Values of other Python types (nested dicts, lists, sets, ...) are refused
+  with ``TypeError`` naming the field: the engine stores no nested columns yet.
 - A bucket reopened from disk (or a dataset pylance wrote) uses the schema on
   disk; values are checked against its types.
 - A field that is ``None`` in every record so far has no type yet: such records
@@ -47,6 +48,26 @@ Schema rules (a bucket has one fixed schema; both backends share them):
   fixes the type. If they must be written before that - ``flush()``, ``close()``
   or ``flush_threshold`` records waiting - the still untyped field is written as
   a nullable **string** column, and from then on only strings (or ``None``) fit.
+
+PersistingBackend evolves its schema (``schema_evolution=True``, the default;
+the engine commits each change as a Lance schema change):
+
+- A record may bring new fields (typed as above; earlier rows read null) and
+  leave fields out (null).
+- An ``int`` goes into a float field as a float; a ``float`` into an int field
+  widens the field to float64 (the engine rewrites the stored column, and
+  refuses - with a SchemaError at that put - when a stored integer does not fit
+  a float64 exactly); an int too large for an int32 field (from pylance or
+  ``put_arrow``) widens it to int64. Anything else is a SchemaError naming the
+  field, the expected and the found type.
+- A field ``None`` in every record so far is not written until a value gives it
+  a type (reads show it as null meanwhile); only when no field of the very
+  first records has a type does the string fallback above apply.
+- A record that changes the engine's schema is appended on its own, at once,
+  so the engine's verdict reaches its ``put``; other puts wait for it.
+
+A bucket over a dataset the engine cannot append to (pylance's default data
+file version 2.2) is read-only: every put raises :class:`UnsupportedError`.
 
 Every check happens in the ``put`` that brings the record: a refused record is
 never stored, and records accepted before it stay readable.
@@ -85,6 +106,7 @@ __all__ = [
     "PersistingBackend",
     "StorageError",
     "SchemaError",
+    "UnsupportedError",
     "WALError",
     "register",
 ]
@@ -305,13 +327,15 @@ class _Change:
 
 
 class _Wait:
-    """``accept`` could not check records now: a schema change is on its way.
-    Wait for ``gate`` and try again."""
+    """``accept`` could not check records now: a schema change is on its way,
+    or records that came earlier wait for their turn. Wait for ``gate``, then
+    call ``accept`` again with ``ticket`` (turns are taken in arrival order)."""
 
-    __slots__ = ("gate",)
+    __slots__ = ("gate", "ticket")
 
-    def __init__(self, gate: _Gate) -> None:
+    def __init__(self, gate: _Gate, ticket: int) -> None:
         self.gate = gate
+        self.ticket = ticket
 
 
 class _Bucket:
@@ -381,6 +405,11 @@ class _Bucket:
         self._pending: list[dict] = []  # accepted records not yet appended
         self._group = _Group()  # the group the pending records belong to
         self._gate: _Gate | None = None  # set while a schema change is on its way
+        # turns of the puts that had to wait: tickets in arrival order
+        self._next_ticket = 0  # the next ticket to hand out
+        self._serving = 0  # the ticket whose turn it is (== _next_ticket: nobody waits)
+        self._abandoned: set[int] = set()  # tickets whose puts gave up
+        self._wakeup = _Gate()  # set (and replaced) whenever waiting puts should check again
         self.last_error: BaseException | None = None  # last failed append
 
     def _probe_appendable(self, schema: pa.Schema) -> UnsupportedError | None:
@@ -495,20 +524,34 @@ class _Bucket:
                 return True
         return False
 
-    def accept(self, records: list, refuse_when_stuck: bool = True) -> _Group | _Change | _Wait:
+    def accept(self, records: list, ticket: int | None = None,
+               refuse_when_stuck: bool = True) -> _Group | _Change | _Wait:
         """Validates ``records`` as one unit and queues them; returns their group.
 
         Nothing is queued when any record is refused. On an evolving bucket it
         may instead return a :class:`_Change` (the caller appends it with
-        :meth:`apply_change`) or a :class:`_Wait` (try again once it is set).
+        :meth:`apply_change`) or a :class:`_Wait`: while a change is on its way
+        records cannot be checked, so they take a ticket and are accepted in
+        ticket order once it is done (a later put never overtakes an earlier
+        one). ``ticket`` is the one a previous ``_Wait`` gave.
         """
         with self._state_lock:
+            if ticket is not None:
+                if self.closed:
+                    self._abandon_ticket_locked(ticket)
+                    raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+                if self._gate is not None or ticket != self._serving:
+                    return _Wait(self._wakeup, ticket)
+                self._advance_locked()  # our turn; the next waiter follows once we are done
+            elif self._gate is not None or self._serving < self._next_ticket:
+                if self.closed:
+                    raise ClosedError(f"bucket at {self.storage_path!r} is closed")
+                ticket, self._next_ticket = self._next_ticket, self._next_ticket + 1
+                return _Wait(self._wakeup, ticket)
             if self.closed:
                 raise ClosedError(f"bucket at {self.storage_path!r} is closed")
             if self.read_only is not None:
                 raise self._read_only_error()
-            if self._gate is not None:
-                return _Wait(self._gate)
             limit = max(self.batch_size, self.flush_threshold)
             if refuse_when_stuck and self.last_error is not None and len(self._pending) >= limit:
                 raise StorageError(
@@ -523,6 +566,32 @@ class _Bucket:
             self._pending.extend(accepted)
             return self._group
 
+    def _advance_locked(self) -> None:
+        """The ticket being served is done: serve the next one not abandoned."""
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._broadcast_locked()
+
+    def abandon_ticket(self, ticket: int) -> None:
+        """A put waiting with ``ticket`` gave up (cancelled): skip its turn."""
+        with self._state_lock:
+            self._abandon_ticket_locked(ticket)
+
+    def _abandon_ticket_locked(self, ticket: int) -> None:
+        if ticket < self._serving:
+            return
+        if ticket == self._serving:
+            self._advance_locked()
+        else:
+            self._abandoned.add(ticket)
+
+    def _broadcast_locked(self) -> None:
+        """Wakes every put waiting for its turn (they check again)."""
+        wakeup, self._wakeup = self._wakeup, _Gate()
+        wakeup.set()
+
     def abandon_change(self, change: _Change) -> None:
         """The put of ``change`` gave up before its append started: lift its gate."""
         with self._state_lock:
@@ -536,6 +605,7 @@ class _Bucket:
         if self._gate is gate:
             self._gate = None
         gate.set()
+        self._broadcast_locked()
 
     def apply_change(self, change: _Change) -> None:
         """Appends a schema-changing unit of records on its own: the records
@@ -809,6 +879,7 @@ class _Bucket:
                 lost = len(self._pending)
                 if self._gate is not None:
                     self._open_gate(self._gate)
+                self._broadcast_locked()  # waiting puts see the bucket closed
             try:
                 _native.close_bucket(self._handle)
             except BaseException as exc:
@@ -1295,11 +1366,17 @@ class _QueueBackend:
 
     async def _accept_and_write(self, records: list) -> None:
         """Accepts ``records`` (one unit) and writes them as their kind needs."""
+        ticket = None
         while True:
-            accepted = self._bucket.accept(records)
+            accepted = self._bucket.accept(records, ticket)
             if not isinstance(accepted, _Wait):
                 break
-            await accepted.gate.wait()  # a schema change is on its way
+            ticket = accepted.ticket  # a schema change is on its way, or earlier puts wait
+            try:
+                await accepted.gate.wait()
+            except BaseException:
+                self._bucket.abandon_ticket(ticket)
+                raise
         if isinstance(accepted, _Change):
             await self._apply_change(accepted)
         else:
@@ -1579,6 +1656,10 @@ class LanceBackend(_QueueBackend):
     any thread (pulsing builds backends on a worker thread). Call ``flush()``
     to make records durable; ``close()``/``aclose()`` flush and release the
     bucket, and every backend still open is flushed when the interpreter exits.
+
+    Every flush commits a Lance version: :meth:`versions` lists them,
+    ``get(..., version=v)`` reads one, :meth:`compact` merges small fragments
+    and :meth:`cleanup_old_versions` removes old versions.
     """
 
     backend_name = "lance"
@@ -1679,7 +1760,14 @@ class PersistingBackend(_QueueBackend):
             buffer to Lance, which empties the WAL.
         metrics_address (keyword): "host:port"; serve every bucket's metrics at
             ``http://host:port/metrics`` (one server per address and process;
-            implies ``enable_metrics``).
+            implies ``enable_metrics``). Port 0 picks a free port; ``stats()``
+            reports the real one as ``metrics_address``.
+        schema_evolution (keyword): True (default) lets records add fields and
+            widen int fields to float (see the module's schema rules); False
+            keeps the first record's fields and types, as LanceBackend does.
+        compaction_threshold (keyword): int >= 0; after a flush that leaves the
+            dataset with at least this many fragments, the engine compacts it
+            (0, the default: never on its own; :meth:`compact` any time).
         **kwargs: other options are accepted and logged.
 
     Bad values raise TypeError/ValueError when the backend is made.
@@ -1687,8 +1775,7 @@ class PersistingBackend(_QueueBackend):
     With the WAL, ``total_count()`` and reads include records whose put is
     still waiting for its engine call; should that call fail, its puts raise
     (``WALError`` for a WAL failure) and those records are gone, not retried.
-    Not implemented yet: ``compact()``, ``create_index()`` and schema evolution
-    (the bucket keeps its first record's fields and types, as LanceBackend).
+    Not implemented yet: ``create_index()``.
     """
 
     backend_name = "persisting"

@@ -3,7 +3,8 @@
 Usage: child.py CONFIG_JSON
 
 It opens one bucket with ``PersistingBackend(enable_wal=True,
-wal_sync_interval=0)`` and first reports what it recovered:
+wal_sync_interval=0)`` (schema evolution on: records add a field and widen
+another along the way) and first reports what it recovered:
 
     R {"count": n, "persisted": p, "buffered": b, "bad": null | "...", ...}
 
@@ -38,8 +39,23 @@ def payload(seq: int) -> str:
     return f"{seq:x}-" + "abcdefghij"[seq % 10] * (seq % 37)
 
 
+def value(seq: int) -> int | float:
+    """An int at first; from seq 40 on every fifth is a float, which widens the
+    field (a schema change the engine commits) somewhere in the run."""
+    return seq + 0.5 if seq >= 40 and seq % 5 == 0 else seq
+
+
+def late(seq: int) -> str | None:
+    """A field that appears only at seq 23 (added to the schema then; earlier
+    rows read null) and then on every 50th record."""
+    return f"late-{seq}" if seq >= 23 and seq % 50 == 23 else None
+
+
 def record(seq: int, writer: int) -> dict:
-    return {"seq": seq, "w": writer, "pad": payload(seq)}
+    r = {"seq": seq, "w": writer, "pad": payload(seq), "v": value(seq)}
+    if late(seq) is not None:
+        r["late"] = late(seq)
+    return r
 
 
 def out(line: str) -> None:
@@ -51,8 +67,9 @@ async def recover(b: PersistingBackend) -> dict:
     stats = await b.stats()
     bad = None
     for k, row in enumerate(rows):
-        if row.get("seq") != k or row.get("pad") != payload(k):
-            bad = f"offset {k} holds {row!r}, expected seq {k}"
+        if (row.get("seq") != k or row.get("pad") != payload(k) or row.get("v") != value(k)
+                or row.get("late") != late(k)):
+            bad = f"offset {k} holds {row!r}, expected {record(k, row.get('w'))!r}"
             break
     return {
         "count": len(rows),

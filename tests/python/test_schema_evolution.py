@@ -14,13 +14,14 @@ import asyncio
 import os
 import signal
 import textwrap
+import threading
 
 import lance
 import pyarrow as pa
 import pytest
 
 from helpers import explain, run_python
-from persisting import SchemaError, StorageError
+from persisting import SchemaError, StorageError, _native
 from persisting.queue import LanceBackend, PersistingBackend
 
 MODES = {
@@ -338,7 +339,8 @@ async def test_concurrent_puts_while_fields_are_added(bucket_path, mode):
 
         await asyncio.gather(*(put(i) for i in range(60)))
         got = await b.get()
-        assert len(got) == 61 and got[0]["id"] == -1
+        # puts that waited for a schema change keep their order: none overtakes
+        assert [r["id"] for r in got] == list(range(-1, 60))
         by_id = {r["id"]: r for r in got}
         for i in range(60):
             row = by_id[i]
@@ -347,6 +349,38 @@ async def test_concurrent_puts_while_fields_are_added(bucket_path, mode):
                 assert row[f"f{i % 3}"] == i, row
         await b.flush()
         assert sorted(r["id"] for r in pylance_rows(bucket_path)) == list(range(-1, 60))
+    finally:
+        b.close()
+
+
+async def test_a_put_cancelled_while_waiting_does_not_stall_the_others(bucket_path, mode,
+                                                                       monkeypatch):
+    b = make(bucket_path, mode)
+    try:
+        await b.put({"id": 0})
+        await b.flush()  # the engine has a schema: a new field changes it
+        release = threading.Event()
+        real = _native.append
+
+        def held_append(handle, batch):  # the schema change waits until the others queue up
+            if "new" in batch.schema.names:
+                release.wait(10)
+            real(handle, batch)
+
+        monkeypatch.setattr(_native, "append", held_append)
+        change = asyncio.ensure_future(b.put({"id": 1, "new": 1.5}))  # a schema change
+        await asyncio.sleep(0.05)
+        waiting = [asyncio.ensure_future(b.put({"id": i})) for i in (2, 3, 4)]
+        await asyncio.sleep(0.05)
+        assert not any(w.done() for w in waiting)
+        waiting[1].cancel()  # gives up while it waits for its turn
+        release.set()
+        await change
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        assert isinstance(results[1], asyncio.CancelledError) and results[0] is None and results[2] is None
+        await asyncio.wait_for(b.put({"id": 5}), 10)
+        ids = [r["id"] for r in await b.get()]
+        assert ids in ([0, 1, 2, 4, 5], [0, 1, 2, 3, 4, 5]), ids
     finally:
         b.close()
 
