@@ -28,12 +28,14 @@ def test_every_header_function_is_declared():
 def test_handles_are_uint64_and_statuses_int():
     import ctypes
 
+    no_handle = {"persisting_error_release", "persisting_string_free", "persisting_version",
+                 "persisting_open", "persisting_metrics_text"}
     for name, (restype, argtypes) in _native._SIGNATURES.items():
-        if name in ("persisting_close", "persisting_append", "persisting_append_stream",
-                    "persisting_read", "persisting_schema", "persisting_flush", "persisting_count",
-                    "persisting_stats"):
+        if name not in no_handle:
             assert argtypes[0] is ctypes.c_uint64, name
             assert restype is ctypes.c_int, name
+    assert _native._SIGNATURES["persisting_read_version"][1][1] is ctypes.c_uint64
+    assert _native._SIGNATURES["persisting_cleanup_old_versions"][1][1] is ctypes.c_double
     assert _native._SIGNATURES["persisting_open"][1][2]._type_ is ctypes.c_uint64
 
 
@@ -208,3 +210,46 @@ def test_open_backends_are_flushed_at_exit(tmp_path):
     """))
     assert proc.returncode == 0, explain(proc)
     assert proc.stdout.strip() == "5 [{'i': 0}, {'i': 1}, {'i': 2}, {'i': 3}, {'i': 4}]"
+
+
+def test_versions_compaction_and_time_travel_calls(tmp_path):
+    handle = _native.open_bucket(str(tmp_path / "b"), {"flush_threshold": 1000})
+    try:
+        assert _native.versions(handle) == []
+        for i in range(3):
+            _native.append(handle, pa.RecordBatch.from_pylist([{"x": i}]))
+            _native.flush(handle)
+        versions = _native.versions(handle)
+        assert [v["version"] for v in versions] == [1, 2, 3]
+        assert all(isinstance(v["timestamp"], str) and v["timestamp"].endswith("Z") for v in versions)
+        assert _native.read_version(handle, 2, 0, -1).read_all().column("x").to_pylist() == [0, 1]
+        assert _native.read_version(handle, 3, 1, 1).read_all().column("x").to_pylist() == [1]
+        with pytest.raises(errors.InvalidArgumentError) as info:  # the header says so
+            _native.read_version(handle, 42, 0, -1)
+        assert "42" in str(info.value) and info.value.code == _native.EINVALID_ARGUMENT
+        result = _native.compact(handle, 0)
+        assert result == {"version_before": 3, "version": 4, "fragments_before": 3, "fragments": 1}
+        removed = _native.cleanup_old_versions(handle, 0.0)
+        assert removed["old_versions"] == 3
+        assert [v["version"] for v in _native.versions(handle)] == [4]
+        with pytest.raises(errors.InvalidArgumentError):
+            _native.cleanup_old_versions(handle, -1.0)
+        with pytest.raises(errors.InvalidArgumentError):
+            _native.compact(handle, -1)
+        assert _native.bucket_metrics(handle) == {}  # metrics off
+    finally:
+        _native.close_bucket(handle)
+    with pytest.raises(errors.ClosedError):
+        _native.versions(handle)
+
+
+def test_bucket_metrics_and_stats_address(tmp_path):
+    handle = _native.open_bucket(str(tmp_path / "b"), {"metrics_address": "127.0.0.1:0"})
+    try:
+        _native.append(handle, pa.RecordBatch.from_pylist([{"x": 1}, {"x": 2}]))
+        metrics = _native.bucket_metrics(handle)
+        assert metrics["persisting_records_total"] == 2 and metrics["persisting_buffer_size"] == 2
+        address = _native.stats(handle)["metrics_address"]
+        assert address.startswith("127.0.0.1:") and not address.endswith(":0"), address
+    finally:
+        _native.close_bucket(handle)
