@@ -89,13 +89,18 @@ func prepareDir(path string) error {
 	return os.Remove(name)
 }
 
-// CheckSchema reports whether batches of schema s could be appended now: it
+// CheckSchema reports whether batches of schema s could be appended now
+// (exactly matching, or - with SchemaEvolution - evolving the schema): it
 // lets a caller refuse data by its schema before touching its buffers.
 func (b *Bucket) CheckSchema(s *arrow.Schema) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrClosed
+	}
+	if b.opts.SchemaEvolution {
+		_, err := planEvolution(b.schema, s, b.checkNewSchema)
+		return err
 	}
 	if b.schema == nil {
 		return b.checkNewSchema(s)

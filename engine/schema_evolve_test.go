@@ -210,3 +210,35 @@ func TestWideningRefusedForInexactStoredValue(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSchemaFollowsEvolution: callers (the C layer) ask CheckSchema
+// before importing a batch; with evolution on it must accept what Append
+// accepts and refuse what Append refuses.
+func TestCheckSchemaFollowsEvolution(t *testing.T) {
+	b, err := Open(Options{Path: t.TempDir(), SchemaEvolution: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first := batch(t, "id", int64(1))
+	defer first.Release()
+	if err := b.Append(first); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		rec  arrow.Record
+		want error
+	}{
+		{batch(t, "id", int64(2), "tag", "x"), nil},
+		{batch(t, "tag", "y"), nil},
+		{batch(t, "id", 2.5), nil},
+		{batch(t, "id", "two"), ErrSchemaMismatch},
+	}
+	for _, c := range cases {
+		err := b.CheckSchema(c.rec.Schema())
+		if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+			t.Fatalf("CheckSchema(%s) = %v, want %v", c.rec.Schema(), err, c.want)
+		}
+		c.rec.Release()
+	}
+}
