@@ -53,11 +53,12 @@ examples: lib
 	examples/c/run.sh
 	cargo run --locked --manifest-path examples/rust/Cargo.toml
 
-# tests/python, tests/crash and tests/cluster each have their own pytest.ini: run them apart.
+# tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
 pytest: pydeps
 	$(PYTHON) -m pytest -q tests/python
 	$(PYTHON) -m pytest -q tests/crash -k short
 	$(PYTHON) -m pytest -q tests/cluster
+	$(PYTHON) -m pytest -q tests/docs
 
 bench: lib pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) bench/bench.py $(BENCH_FLAGS)
