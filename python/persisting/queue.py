@@ -40,7 +40,8 @@ Schema rules of LanceBackend (a bucket has one fixed schema):
   ``|i| <= 2**53``); any other mismatch is a
   :class:`SchemaError` naming the field, the expected and the found type.
   Values of other Python types (nested dicts, lists, sets, ...) are refused
-  with ``TypeError`` naming the field: the engine stores no nested columns yet.
+  with ``TypeError`` naming the field: ``put`` infers no nested columns (Arrow
+  data with struct or list columns can go through ``put_arrow``).
 - A bucket reopened from disk (or a dataset pylance wrote) uses the schema on
   disk; values are checked against its types.
 - A field that is ``None`` in every record so far has no type yet: such records
@@ -66,8 +67,9 @@ the engine commits each change as a Lance schema change):
 - A record that changes the engine's schema is appended on its own, at once,
   so the engine's verdict reaches its ``put``; other puts wait for it.
 
-A bucket over a dataset the engine cannot append to (pylance's default data
-file version 2.2) is read-only: every put raises :class:`UnsupportedError`.
+A bucket over a dataset the engine cannot append to (a data file version it
+does not write, such as pylance's unstable 2.3) is read-only: every put raises
+:class:`UnsupportedError`, and ``stats()["read_only"]`` is True.
 
 Every check happens in the ``put`` that brings the record: a refused record is
 never stored, and records accepted before it stay readable.
@@ -1075,13 +1077,15 @@ def _unstorable(name: str, value: Any) -> str:
     """The message for a value of a type a record cannot carry."""
     kind = type(value).__name__
     if isinstance(value, dict):
-        return (f"field {name!r}: cannot store a nested dict (a struct column; the engine does not "
-                "store structs yet) - flatten it into top-level fields, or serialise it (json.dumps)")
+        return (f"field {name!r}: cannot store a nested dict: put() infers no struct columns - "
+                "flatten it into top-level fields, serialise it (json.dumps), or append Arrow data "
+                "with a struct column through put_arrow")
     if isinstance(value, (list, tuple)):
         kinds = sorted({_kind(v) or type(v).__name__ for v in value if v is not None})
         mixed = f"; its elements mix {', '.join(kinds)}" if len(kinds) > 1 else ""
-        return (f"field {name!r}: cannot store a {kind} (a list column; the engine does not store "
-                f"lists yet){mixed} - serialise it (json.dumps) or store its items as fields")
+        return (f"field {name!r}: cannot store a {kind}: put() infers no list columns{mixed} - "
+                "serialise it (json.dumps), store its items as fields, or append Arrow data with "
+                "a list column through put_arrow")
     return (f"field {name!r}: cannot store a value of type {kind} "
             "(supported: int, float, bool, str, bytes or None)")
 
@@ -1675,15 +1679,8 @@ class LanceBackend(_QueueBackend):
         self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs)
 
 
-#: compression names the contract lists, and why each one is refused for now.
-_COMPRESSION_REFUSED = {
-    "snappy": "the Lance file format has no snappy compression (it stores zstd or lz4); "
-              "use compression=None",
-    "zstd": "compression='zstd' is not supported yet by this version of persisting (the engine "
-            "writes uncompressed Lance files); use compression=None",
-    "lz4": "compression='lz4' is not supported yet by this version of persisting (the engine "
-           "writes uncompressed Lance files); use compression=None",
-}
+#: the compression codecs Lance data files use (both read back by pylance).
+_COMPRESSIONS = ("zstd", "lz4")
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -1692,18 +1689,18 @@ def _check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def _check_compression(value: Any) -> None:
+def _check_compression(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"compression must be a str or None, got {type(value).__name__}")
-    reason = _COMPRESSION_REFUSED.get(value.lower())
-    if reason is not None:
-        raise ValueError(reason)
-    raise ValueError(
-        f"unknown compression {value!r}: expected 'zstd', 'lz4', 'snappy' or None "
-        "(only None is supported by this version)"
-    )
+    name = value.lower()
+    if name in _COMPRESSIONS:
+        return name
+    if name == "snappy":
+        raise ValueError("compression='snappy': the Lance file format has no snappy codec (it "
+                         "compresses with zstd or lz4); use 'zstd', 'lz4' or None")
+    raise ValueError(f"unknown compression {value!r}: expected 'zstd', 'lz4' or None")
 
 
 def _check_sync_interval(value: Any) -> float:
@@ -1749,9 +1746,9 @@ class PersistingBackend(_QueueBackend):
             was acknowledged but not flushed, exactly once, at the same offsets.
             Without the WAL, records are batched (``batch_size``) as in
             LanceBackend and only ``flush()`` makes them durable.
-        compression: must be None for now. "zstd"/"lz4" are refused as not
-            supported yet (the engine writes uncompressed files); "snappy" is
-            refused because the Lance format has no snappy.
+        compression: "zstd" or "lz4" compresses the data files flushes write
+            (pylance reads them back); None (default) writes them uncompressed.
+            "snappy" is refused: the Lance format has no snappy codec.
         enable_metrics: record this bucket's metrics: ``stats()["metrics"]``,
             :meth:`get_metrics` and :func:`persisting.metrics_text`.
         wal_sync_interval: seconds; 0 fsyncs the WAL before each put returns
@@ -1812,6 +1809,8 @@ class PersistingBackend(_QueueBackend):
             "enable_metrics": self.enable_metrics,
             "compaction_threshold": self.compaction_threshold,
         }
+        if self.compression:
+            engine["compression"] = self.compression
         if self.metrics_address:
             engine["metrics_address"] = self.metrics_address
         self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs,

@@ -180,12 +180,39 @@ async def test_deeply_nested_dict_is_a_clear_error_naming_the_field(backend):
     await assert_intact(backend)
 
 
-async def test_nested_dict_through_put_arrow_is_refused_naming_the_field(backend):
-    table = pa.Table.from_pylist([{"id": "k3", "deep": nested(50)}])
-    with pytest.raises(StorageError) as info:
-        await backend.put_arrow(table)
-    assert "deep" in str(info.value), info.value
-    await assert_intact(backend)
+async def test_deeply_nested_arrow_data_is_stored_exactly_or_refused_naming_the_field(backend):
+    """Through put_arrow a struct column nested 50 levels reaches the engine:
+    an evolving bucket (a 2.2 dataset) stores it exactly; LanceBackend refuses
+    the new field, naming it."""
+    row = {"id": "k3", "deep": nested(50)}
+    table = pa.Table.from_pylist([row])
+    if isinstance(backend, LanceBackend):
+        with pytest.raises(SchemaError, match="'deep'"):
+            await backend.put_arrow(table)
+        await assert_intact(backend)
+        return
+    await backend.put_arrow(table)
+    got = await backend.get(1, 3)
+    assert got[0]["deep"] == row["deep"]
+    assert (await backend.get_arrow(1, 3)).column("deep").type == table.column("deep").type
+    await assert_intact(backend, [row])
+
+
+async def test_nested_arrow_data_into_a_2_0_dataset_is_refused_naming_the_field(tmp_path):
+    """A 2.0 dataset cannot hold nested columns: a clear error, nothing lost."""
+    path = str(tmp_path / "b")
+    lance.write_dataset(pa.Table.from_pylist(ACCEPTED), os.path.join(path, "data.lance"),
+                        data_storage_version="2.0")
+    b = PersistingBackend(0, path)
+    try:
+        with pytest.raises(StorageError) as info:
+            await b.put_arrow(pa.table({"id": ["k3"], "vec": [[0.5, 1.5]]}))
+        assert "vec" in str(info.value), info.value
+        with pytest.raises(StorageError, match="deep"):
+            await b.put_arrow(pa.Table.from_pylist([{"id": "k3", "deep": nested(50)}]))
+        await assert_intact(b)
+    finally:
+        b.close()
 
 
 @pytest.mark.parametrize("value, mix", [([1, "a", 2.0], "float, int, string"), ([b"x", 1], "binary, int"),
@@ -195,16 +222,14 @@ async def test_list_of_mixed_element_types_is_a_clear_error(backend, value, mix)
         await backend.put({"id": "k3", "items": value})
     msg = str(info.value)
     assert "'items'" in msg and "list" in msg and f"mix {mix}" in msg, msg
+    with pytest.raises((pa.ArrowException, TypeError, ValueError)):
+        await backend.put_arrow(pa.Table.from_pylist([{"id": "k3", "items": value}]))
     await assert_intact(backend)
 
 
-async def test_list_of_one_type_is_refused_clearly_too(backend):
-    """The engine does not write list columns yet: refused at put, not at a
-    later flush that could only fail."""
-    with pytest.raises(TypeError, match=r"'vec'.*list.*does not store lists"):
+async def test_list_of_one_type_is_a_clear_error_at_put(backend):
+    with pytest.raises(TypeError, match=r"'vec'.*list.*infers no list columns.*put_arrow"):
         await backend.put({"id": "k3", "vec": [0.1, 0.2]})
-    with pytest.raises(StorageError, match="vec"):
-        await backend.put_arrow(pa.table({"id": ["k3"], "vec": [[0.1, 0.2]]}))
     await assert_intact(backend)
 
 
