@@ -18,6 +18,10 @@ type Stats struct {
 	WALReplayed int `json:"wal_replayed"`
 	// Metrics holds this bucket's metric values when metrics are on.
 	Metrics map[string]any `json:"metrics,omitempty"`
+	// ReadOnly says why rows cannot be appended to this bucket's dataset
+	// (say, a Lance data file version this library does not write); empty
+	// when they can.
+	ReadOnly string `json:"read_only,omitempty"`
 	// MetricsAddress is where /metrics is served (the real port when the
 	// option asked for port 0), empty when not served.
 	MetricsAddress string `json:"metrics_address,omitempty"`
@@ -62,6 +66,9 @@ func (b *Bucket) Stats() (Stats, error) {
 	}
 	s.Metrics = m
 	s.MetricsAddress = b.metricsAddr
+	if err := b.checkAppendable(); err != nil {
+		s.ReadOnly = err.Error()
+	}
 	return s, nil
 }
 

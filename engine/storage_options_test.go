@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,31 @@ func TestNestedTypesNeedA2xDataset(t *testing.T) {
 	defer b.Close()
 	if got := rowsOf(t, b); len(got) != 1 || got[0] != `s={"x":7} ` {
 		t.Fatalf("rows: %q", got)
+	}
+}
+
+// TestStatsSayWhyABucketIsReadOnly: when appends to the dataset are
+// impossible, appends fail with the reason and stats carry it.
+func TestStatsSayWhyABucketIsReadOnly(t *testing.T) {
+	b := openBucket(t, t.TempDir(), 1000)
+	defer b.Close()
+	appendRows(t, b, 0, 5)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := b.Stats(); s.ReadOnly != "" {
+		t.Fatalf("a writable bucket reports read_only %q", s.ReadOnly)
+	}
+	// As if the dataset were one this writer cannot append to.
+	b.mu.Lock()
+	b.checkedDataset, b.appendable = b.dataset, fmt.Errorf("%w: data file version 9.9", lance.ErrUnsupported)
+	b.mu.Unlock()
+	rec := makeRows(t, memory.DefaultAllocator, 5, 1)
+	defer rec.Release()
+	if err := b.Append(rec); !errors.Is(err, lance.ErrUnsupported) {
+		t.Fatalf("append to a read-only bucket: %v", err)
+	}
+	if s, _ := b.Stats(); !strings.Contains(s.ReadOnly, "9.9") {
+		t.Fatalf("stats read_only = %q", s.ReadOnly)
 	}
 }

@@ -202,7 +202,8 @@ int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_
                      PersistingError* error);
 
 /* Stats as a JSON object (bucket_id, total_count, persisted_count,
- * buffer_count, storage_path, dataset_path, version, ...). *out_json is owned by
+ * buffer_count, storage_path, dataset_path, version, ...; "read_only" with the
+ * reason when appends to the dataset are impossible). *out_json is owned by
  * the caller: free it with persisting_string_free(). */
 int persisting_stats(uint64_t handle, char** out_json, PersistingError* error);
 
