@@ -549,7 +549,7 @@ func compareSchemas(want, got *arrow.Schema) error {
 			return fmt.Errorf("%w: unexpected field %q (position %d)", ErrSchemaMismatch, gf[i].Name, i)
 		case wf[i].Name != gf[i].Name:
 			return fmt.Errorf("%w: field %d is %q, want %q", ErrSchemaMismatch, i, gf[i].Name, wf[i].Name)
-		case !arrow.TypeEqual(wf[i].Type, gf[i].Type):
+		case !schema.TypeEqual(wf[i].Type, gf[i].Type):
 			return fmt.Errorf("%w: field %q has type %s, want %s", ErrSchemaMismatch, gf[i].Name, gf[i].Type, wf[i].Type)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/schema"
 )
 
 // openBytes opens an in-memory file image, as the fuzz targets do.
@@ -25,6 +27,25 @@ func readEverything(r *Reader, maxRows int64) {
 	types := []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.FixedWidthTypes.Boolean,
 		arrow.BinaryTypes.String, arrow.BinaryTypes.LargeBinary, arrow.PrimitiveTypes.Int8}
 	n := min(r.NumRows(), maxRows)
+	// With a schema, read its fields as they are (nested types of 2.1+
+	// files span several leaf columns).
+	if fields, err := r.Schema(); err == nil {
+		if sch, err := schema.ToArrow(fields); err == nil {
+			cols := make([]int, sch.NumFields())
+			if r.minor >= 1 {
+				cols = leafColumns(sch)
+			} else {
+				for i := range cols {
+					cols[i] = i
+				}
+			}
+			for _, rg := range [][2]int64{{0, n}, {n / 2, n / 2}} {
+				if rec, err := r.Read(sch, cols, rg[0], rg[1], memory.DefaultAllocator); err == nil {
+					rec.Release()
+				}
+			}
+		}
+	}
 	for c := range r.cols {
 		for _, dt := range types {
 			sch := arrow.NewSchema([]arrow.Field{{Name: "x", Type: dt, Nullable: true}}, nil)

@@ -223,17 +223,56 @@ func fixedPerValue(e *compressive, data []byte, n, vb int) (*block, error) {
 		}
 		return &block{n: n, bits: 8 * vb, data: data}, nil
 	case compFixedSizeList:
-		if e.child.kind != compFlat || e.child.bits%8 != 0 || e.child.bits == 0 {
+		// Items are Flat, or Constant: pylance writes FixedSizeList{Constant{}}
+		// (no item bytes at all) when every item of the page is null, and
+		// Constant{value} when every item is that value.
+		var ib int
+		var constant []byte
+		switch c := e.child; {
+		case c.kind == compFlat && c.bits%8 == 0 && c.bits != 0:
+			ib = int(c.bits / 8)
+		case c.kind == compConstant:
+			if c.hasValue {
+				constant = c.value
+			}
+			ib = len(constant)
+		default:
 			return nil, fmt.Errorf("full-zip %s not supported", e.name())
 		}
 		dim := int(e.itemsPerValue)
-		ib := int(e.child.bits / 8)
 		vbytes := 0
 		if e.hasValidity {
 			vbytes = (dim + 7) / 8
 		}
 		if dim <= 0 || vbytes+dim*ib != vb {
 			return nil, fmt.Errorf("FixedSizeList of %d x %d bytes in %d-byte values", dim, ib, vb)
+		}
+		if e.child.kind == compConstant {
+			// Expand the constant (no bytes: itemBits 0, filled in with
+			// zeros of the Arrow item width by the nested reader).
+			if n*dim > maxBlockValues {
+				return nil, fmt.Errorf("FixedSizeList of %d values too large", n*dim)
+			}
+			items := make([]byte, 0, n*dim*ib)
+			var vbits []byte
+			for i := 0; i < n; i++ {
+				if e.hasValidity {
+					vbits = append(vbits, data[i*vb:i*vb+vbytes]...)
+				}
+				for k := 0; k < dim; k++ {
+					items = append(items, constant...)
+				}
+			}
+			data = items
+			if e.hasValidity {
+				// re-zip as [validity][items] per value for the code below
+				zipped := make([]byte, 0, n*(vbytes+dim*ib))
+				for i := 0; i < n; i++ {
+					zipped = append(zipped, vbits[i*vbytes:(i+1)*vbytes]...)
+					zipped = append(zipped, items[i*dim*ib:(i+1)*dim*ib]...)
+				}
+				data = zipped
+			}
 		}
 		out := &block{n: n, bits: dim * ib * 8, dim: dim, itemBits: ib * 8, data: data}
 		if e.hasValidity {

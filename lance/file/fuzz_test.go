@@ -17,6 +17,11 @@ func fuzzSeeds(f *testing.F) {
 		}
 	}
 	f.Add([]byte("LANC"))
+	// our 2.1 and 2.2 files with every type, nulls at every level
+	for _, v := range []Version{V2_1, V2_2} {
+		f.Add(sample21File(f, v, ""))
+	}
+	f.Add(sample21File(f, V2_2, "zstd"))
 }
 
 // FuzzOpen feeds whole file images through footer, offset-table, descriptor

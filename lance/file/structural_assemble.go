@@ -32,6 +32,19 @@ func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64,
 	return assembleLeaf(parts, dt, limit, alloc)
 }
 
+// boolsFromBytes converts one byte per value to one bit per value (bit 0 of
+// each byte). A constant page stores a bool scalar as the one-byte buffer
+// of a one-element Arrow boolean array; repeating it yields bytes.
+func boolsFromBytes(b *block) *block {
+	out := &block{n: b.n, bits: 1, data: make([]byte, (b.n+7)/8)}
+	for i := 0; i < b.n; i++ {
+		if b.data[i]&1 != 0 {
+			out.data[i/8] |= 1 << (i % 8)
+		}
+	}
+	return out
+}
+
 // leafBits is the value width of a flat Arrow type: 1 for bool, 0 for
 // string/binary, -1 if unsupported.
 func leafBits(dt arrow.DataType) int {
@@ -67,6 +80,9 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		if sp.vals != nil {
 			if sp.vals.n != sp.rows {
 				return nil, fmt.Errorf("page decoded %d values for %d rows", sp.vals.n, sp.rows)
+			}
+			if bits == 1 && sp.vals.bits == 8 && sp.vals.dim == 0 {
+				sp.vals = boolsFromBytes(sp.vals)
 			}
 			if sp.vals.bits != bits || sp.vals.dim != 0 {
 				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", sp.vals.bits, dt, bits)

@@ -210,10 +210,20 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 			def = append(def, dl)
 		}
 		vals := sp.vals
-		if vals == nil {
-			if vals, err = zeroBlock(leafType, sp.nVis); err != nil {
+		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
+			// no values (all null), or FixedSizeList items without bytes
+			// (all null): zeros of the leaf's width
+			z, err := zeroBlock(leafType, sp.nVis)
+			if err != nil {
 				return nil, err
 			}
+			if vals != nil {
+				z.itemValid = vals.itemValid
+			}
+			vals = z
+		}
+		if leafBits(leafType) == 1 && vals.bits == 8 && vals.dim == 0 {
+			vals = boolsFromBytes(vals) // a constant bool page
 		}
 		if vals.n != sp.nVis {
 			return nil, fmt.Errorf("page decoded %d values, levels say %d", vals.n, sp.nVis)

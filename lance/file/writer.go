@@ -237,7 +237,7 @@ func checkRecord(rec arrow.Record, allFields []schema.Field, cols []columnWriter
 		if name := rec.Schema().Field(i).Name; name != f.Name {
 			return fmt.Errorf("column %d is %q, want %q", i, name, f.Name)
 		}
-		if !arrow.TypeEqual(col.DataType(), cols[i].dataType()) {
+		if !schema.TypeEqual(col.DataType(), cols[i].dataType()) {
 			return fmt.Errorf("column %q has type %s, field says %s", f.Name, col.DataType(), f.LogicalType)
 		}
 		if !f.Nullable && col.NullN() > 0 {

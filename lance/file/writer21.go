@@ -350,6 +350,16 @@ func (lw *leafWriter) walk(d int, arr arrow.Array, i int, rep uint16) error {
 		def := lw.canonNull[d]
 		lw.emit(rep, def)
 		p.hasNull[d] = true
+		// pylance 14 fails to decode a null struct above a list layer that
+		// has no null of its own ("Incorrect number of nulls for
+		// StructArray"); its own writer never produces one because Arrow
+		// children under a null parent are null too. Mark the nullable
+		// layers below a null as nullable, as that writer would.
+		for k := d + 1; k < len(lw.nodes); k++ {
+			if lw.nodes[k].field.Nullable {
+				p.hasNull[k] = true
+			}
+		}
 		if def <= lw.maxVisCanon {
 			lw.pushNull()
 		} else {

@@ -325,3 +325,29 @@ func TestMatchesPylance(t *testing.T) {
 		})
 	}
 }
+
+// TestTypeEqual: large_list types compare by value even after a timestamp
+// inside cached its location (arrow.TypeEqual's DeepEqual fails there).
+func TestTypeEqual(t *testing.T) {
+	mk := func() arrow.DataType {
+		return arrow.LargeListOfField(arrow.Field{Name: "item", Nullable: true, Type: arrow.StructOf(
+			arrow.Field{Name: "t", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}, Nullable: true})})
+	}
+	a, b := mk(), mk()
+	ts := a.(*arrow.LargeListType).Elem().(*arrow.StructType).Field(0).Type.(*arrow.TimestampType)
+	if _, err := ts.GetToTimeFunc(); err != nil { // caches the location
+		t.Fatal(err)
+	}
+	if !TypeEqual(a, b) {
+		t.Fatal("equal large_list types compare unequal")
+	}
+	c := arrow.LargeListOfField(arrow.Field{Name: "item", Nullable: false, Type: a.(*arrow.LargeListType).Elem()})
+	d := arrow.ListOfField(arrow.Field{Name: "item", Nullable: true, Type: a.(*arrow.LargeListType).Elem()})
+	e := arrow.FixedSizeListOf(3, arrow.PrimitiveTypes.Float32)
+	f := arrow.FixedSizeListOf(4, arrow.PrimitiveTypes.Float32)
+	for _, p := range [][2]arrow.DataType{{a, c}, {a, d}, {e, f}, {a, nil}} {
+		if TypeEqual(p[0], p[1]) {
+			t.Errorf("%v == %v", p[0], p[1])
+		}
+	}
+}

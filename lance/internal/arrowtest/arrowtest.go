@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/schema"
 )
 
 // GenOptions shape generated data.
@@ -168,7 +170,7 @@ func GenRecord(rng *rand.Rand, sch *arrow.Schema, n int, o GenOptions) arrow.Rec
 // children only where the struct is valid). It returns "" when they are
 // equal, otherwise where they first differ.
 func DiffArrays(want, got arrow.Array) string {
-	if !arrow.TypeEqual(want.DataType(), got.DataType()) {
+	if !schema.TypeEqual(want.DataType(), got.DataType()) {
 		return fmt.Sprintf("type %s, want %s", got.DataType(), want.DataType())
 	}
 	if want.Len() != got.Len() {
@@ -307,4 +309,95 @@ func NestedTypes() []arrow.Field {
 // AllTypesSchema has one column of every type of issue #3.
 func AllTypesSchema() *arrow.Schema {
 	return arrow.NewSchema(append(FlatTypes(), NestedTypes()...), nil)
+}
+
+// RandomType returns a random column type from the types of issue #3:
+// any flat type, fixed_size_list<float32> (at the top level or in a
+// struct), list and large_list of flat types or structs, and structs of
+// those, at most depth levels of nesting. nested=false returns flat types
+// only.
+func RandomType(rng *rand.Rand, nested bool, depth int) arrow.DataType {
+	flat := FlatTypes()
+	if !nested || depth <= 0 || rng.Intn(10) < 5 {
+		return flat[rng.Intn(len(flat))].Type
+	}
+	return randomNested(rng, depth, true)
+}
+
+func randomNested(rng *rand.Rand, depth int, vecOK bool) arrow.DataType {
+	flat := FlatTypes()
+	leaf := func() arrow.DataType { return flat[rng.Intn(len(flat))].Type }
+	switch k := rng.Intn(10); {
+	case k < 2 && vecOK:
+		dims := []int32{1, 2, 3, 4, 8, 16, 100, 768}
+		d := dims[rng.Intn(len(dims))]
+		if d == 768 && rng.Intn(3) != 0 {
+			d = 64 // 768 is slow to generate: keep it rare
+		}
+		return VecType(d)
+	case k < 6:
+		var elem arrow.DataType
+		if depth > 1 && rng.Intn(3) == 0 {
+			elem = randomStruct(rng, depth-1, false)
+		} else {
+			elem = leaf()
+		}
+		if rng.Intn(2) == 0 {
+			return arrow.ListOfField(Nullable("item", elem))
+		}
+		return arrow.LargeListOfField(Nullable("item", elem))
+	default:
+		return randomStruct(rng, depth, true)
+	}
+}
+
+func randomStruct(rng *rand.Rand, depth int, vecOK bool) arrow.DataType {
+	flat := FlatTypes()
+	n := 1 + rng.Intn(3)
+	fields := make([]arrow.Field, n)
+	for i := range fields {
+		var dt arrow.DataType
+		if depth > 1 && rng.Intn(2) == 0 {
+			dt = randomNested(rng, depth-1, vecOK)
+		} else {
+			dt = flat[rng.Intn(len(flat))].Type
+		}
+		fields[i] = Nullable(fmt.Sprintf("f%d", i), dt)
+	}
+	return arrow.StructOf(fields...)
+}
+
+// RandomSchema returns 1..maxCols columns of random types (see RandomType);
+// some top-level columns are not nullable.
+func RandomSchema(rng *rand.Rand, nested bool, maxCols int) *arrow.Schema {
+	n := 1 + rng.Intn(maxCols)
+	fields := make([]arrow.Field, n)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: RandomType(rng, nested, 3), Nullable: rng.Intn(5) != 0}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// RandomGen returns random generator options: null rates from none to
+// most, empty to longer lists, sometimes long strings.
+func RandomGen(rng *rand.Rand) GenOptions {
+	rates := []float64{0, 0.05, 0.3, 0.9}
+	return GenOptions{
+		NullRate:  rates[rng.Intn(len(rates))],
+		ItemNulls: rng.Intn(2) == 0,
+		MaxList:   rng.Intn(7),
+		LongRate:  []float64{0, 0, 0.01, 0.2}[rng.Intn(4)],
+	}
+}
+
+// SchemaString describes a schema on one line, for failure messages.
+func SchemaString(s *arrow.Schema) string {
+	parts := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		parts[i] = fmt.Sprintf("%s %s", f.Name, f.Type)
+		if !f.Nullable {
+			parts[i] += " not null"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
