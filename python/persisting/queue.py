@@ -36,12 +36,20 @@ Schema rules of LanceBackend (a bucket has one fixed schema):
 - Types are inferred from the first non-null value of each field:
   ``int`` -> int64, ``float`` -> float64, ``bool`` -> bool, ``str`` -> string,
   ``bytes`` -> binary.
+  ``dict`` -> struct of its keys, ``list``/``tuple`` -> list of its
+  elements' type (floats -> list<double>, ints -> list<int64>, strs ->
+  list<string>, dicts -> list<struct>; ints among floats are floats), nested
+  as deep as Lance allows (64 levels, 32 with a list inside); every level is
+  nullable. The records of one ``put_batch`` together decide a new nested
+  field's type (a struct gets the keys all of them bring); parts that were
+  only None or empty lists are stored as string. Later, a dict may leave keys
+  out (null) but not bring new ones. Datasets of Lance data storage version
+  2.0 cannot hold nested fields (:class:`UnsupportedError` naming the field).
   An ``int`` is accepted in a float column (while a double holds it exactly,
   ``|i| <= 2**53``); any other mismatch is a
   :class:`SchemaError` naming the field, the expected and the found type.
-  Values of other Python types (nested dicts, lists, sets, ...) are refused
-  with ``TypeError`` naming the field: ``put`` infers no nested columns (Arrow
-  data with struct or list columns can go through ``put_arrow``).
+  Values of other Python types (sets, objects, complex, dates, ...) and lists
+  whose elements mix kinds are refused with ``TypeError`` naming the field.
 - A bucket reopened from disk (or a dataset pylance wrote) uses the schema on
   disk; values are checked against its types.
 - A field that is ``None`` in every record so far has no type yet: such records
@@ -53,8 +61,8 @@ Schema rules of LanceBackend (a bucket has one fixed schema):
 PersistingBackend evolves its schema (``schema_evolution=True``, the default;
 the engine commits each change as a Lance schema change):
 
-- A record may bring new fields (typed as above; earlier rows read null) and
-  leave fields out (null).
+- A record may bring new fields (typed as above, struct and list fields
+  included; earlier rows read null) and leave fields out (null).
 - An ``int`` goes into a float field as a float; a ``float`` into an int field
   widens the field to float64 (the engine rewrites the stored column, and
   refuses - with a SchemaError at that put - when a stored integer does not fit
@@ -231,6 +239,159 @@ def _same_family(have: pa.DataType, want: pa.DataType) -> bool:
     return pa.types.is_null(have)
 
 
+#: struct levels a value may nest (the engine's Lance schema refuses deeper ones)
+MAX_NESTING = 64
+#: levels a value that contains a list may nest (the Lance 2.1+ structural
+#: encoding takes at most 32 repetition/definition layers with a list)
+MAX_LIST_NESTING = 32
+
+
+def _is_nested_value(value: Any) -> bool:
+    return isinstance(value, (dict, list, tuple))
+
+
+def _is_list_type(dtype: pa.DataType) -> bool:
+    return pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+
+
+def _is_nested_type(dtype: pa.DataType | None) -> bool:
+    return dtype is not None and (pa.types.is_struct(dtype) or _is_list_type(dtype))
+
+
+def _elements_kind(path: str, value: list | tuple) -> None:
+    """Refuses a list whose (non-None) elements are of more than one kind (an
+    int among floats is fine: the list holds floats)."""
+    kinds = set()
+    for v in value:
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            kinds.add("dict")
+        elif isinstance(v, (list, tuple)):
+            kinds.add("list")
+        else:
+            kinds.add(_kind(v) or type(v).__name__)
+    if len(kinds) > 1 and kinds != {"int", "float"}:
+        raise TypeError(
+            f"field {path!r}: cannot store a {type(value).__name__} whose elements mix "
+            f"{', '.join(sorted(kinds))}: a list column holds one element type - convert the "
+            "elements to one type, serialise the list (json.dumps), or store them as fields"
+        )
+
+
+def _value_type(path: str, expected: pa.DataType | None, value: Any, grow: bool,
+                depth: int = 1, lists: int = 0) -> pa.DataType:
+    """The type a (possibly nested) field of type ``expected`` has after it
+    takes ``value``: ``expected`` itself (the same object) when the value fits,
+    a refined type when ``expected`` still has untyped parts (``pa.null()``:
+    nothing but None seen there yet), or - with ``grow``, for a type inferred
+    in this very unit - one with new struct fields or int widened to float.
+    Raises TypeError (a value no column can hold, too deep), ValueError (a bad
+    key, an int beyond int64) or SchemaError (does not fit ``expected``)."""
+    if expected is not None and pa.types.is_null(expected):
+        expected = None
+    if value is None:
+        return expected if expected is not None else pa.null()
+    if depth > MAX_NESTING or (lists and depth > MAX_LIST_NESTING):
+        limit = MAX_LIST_NESTING if lists else MAX_NESTING
+        raise TypeError(
+            f"field {path!r}: cannot store a value nested more than {limit} levels deep "
+            f"(Lance's limit{' with a list inside' if lists else ''}); flatten it or serialise it "
+            "(json.dumps)"
+        )
+    if isinstance(value, dict):
+        if expected is not None and not pa.types.is_struct(expected):
+            raise SchemaError(f"field {path!r}: expected {expected}, found a dict")
+        if not value and expected is None:
+            raise ValueError(f"field {path!r}: cannot infer a struct from an empty dict "
+                             "(a struct column needs at least one field)")
+        children = {f.name: f for f in expected} if expected is not None else {}
+        changed = expected is None
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"field {path!r}: field names must be str, got "
+                                f"{type(key).__name__} {key!r}")
+            if not key or "." in key:
+                raise ValueError(f"field name {key!r} in {path!r}: must be non-empty and without "
+                                 "'.' (Lance reads dots as nested paths)")
+            if not key.isascii():
+                _check_utf8(f"field name in {path!r}", key)
+            child = children.get(key)
+            if child is None and expected is not None and not grow:
+                raise SchemaError(
+                    f"field {path!r}: {key!r} is not a field of its struct {expected} (a struct "
+                    "keeps the fields it was first stored with)")
+            sub = _value_type(f"{path}.{key}", None if child is None else child.type, item, grow,
+                              depth + 1, lists)
+            if child is None or sub is not child.type:
+                children[key] = (child.with_type(sub) if child is not None
+                                 else pa.field(key, sub, nullable=True))
+                changed = True
+        return pa.struct(list(children.values())) if changed else expected
+    if isinstance(value, (list, tuple)):
+        if expected is not None and not _is_list_type(expected):
+            raise SchemaError(f"field {path!r}: expected {expected}, found a {type(value).__name__}")
+        _elements_kind(path, value)
+        if expected is not None and pa.types.is_fixed_size_list(expected) \
+                and len(value) != expected.list_size:
+            raise SchemaError(f"field {path!r}: expected {expected} ({expected.list_size} "
+                              f"elements), found {len(value)} elements")
+        item_field = expected.value_field if expected is not None else pa.field("item", pa.null())
+        elem = item_field.type
+        for item in value:
+            elem = _value_type(f"{path}[]", elem, item, grow, depth + 1, lists + 1)
+        if expected is not None and elem is item_field.type:
+            return expected
+        if expected is not None and pa.types.is_fixed_size_list(expected):
+            return pa.list_(item_field.with_type(elem), expected.list_size)
+        if expected is not None and pa.types.is_large_list(expected):
+            return pa.large_list(item_field.with_type(elem))
+        return pa.list_(item_field.with_type(elem))
+    kind = _kind(value)
+    if not kind:
+        raise TypeError(_unstorable(path, value))
+    if kind == "string" and not value.isascii():
+        _check_utf8(f"field {path!r}", value)
+    if expected is None:
+        if kind == "int" and not _INT64_MIN <= int(value) <= _INT64_MAX:
+            raise ValueError(f"field {path!r}: {value} does not fit in int64")
+        return _KIND_TYPES[kind]
+    if _is_nested_type(expected):
+        raise SchemaError(f"field {path!r}: expected {expected}, found {_describe(value)}")
+    if _fits(expected, value, kind):
+        return expected
+    if grow and kind == "float" and pa.types.is_integer(expected):
+        return pa.float64()
+    raise SchemaError(f"field {path!r}: expected {expected}, found {_describe(value)}")
+
+
+def _has_untyped(dtype: pa.DataType) -> bool:
+    if pa.types.is_null(dtype):
+        return True
+    if pa.types.is_struct(dtype):
+        return any(_has_untyped(f.type) for f in dtype)
+    if _is_list_type(dtype):
+        return _has_untyped(dtype.value_type)
+    return False
+
+
+def _settle(dtype: pa.DataType) -> pa.DataType:
+    """``dtype`` with its untyped parts (only None, or empty lists, seen there)
+    given the fallback type, as a top-level field that is None when it must be
+    written."""
+    if pa.types.is_null(dtype):
+        return UNTYPED_FALLBACK
+    if pa.types.is_struct(dtype):
+        return pa.struct([f.with_type(_settle(f.type)) for f in dtype])
+    if pa.types.is_fixed_size_list(dtype):
+        return pa.list_(dtype.value_field.with_type(_settle(dtype.value_type)), dtype.list_size)
+    if pa.types.is_large_list(dtype):
+        return pa.large_list(dtype.value_field.with_type(_settle(dtype.value_type)))
+    if pa.types.is_list(dtype):
+        return pa.list_(dtype.value_field.with_type(_settle(dtype.value_type)))
+    return dtype
+
+
 def _check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -371,6 +532,8 @@ class _Bucket:
                  engine_options: dict[str, Any] | None = None, write_through: bool = False,
                  evolve: bool = False):
         self.storage_path = storage_path
+        #: whether the dataset can hold struct and list columns (all but 2.0)
+        self.nested_ok = (engine_options or {}).get("data_storage_version") != "2.0"
         self.bucket_id = bucket_id
         self.batch_size = batch_size
         self.flush_threshold = flush_threshold
@@ -394,6 +557,8 @@ class _Bucket:
         except BaseException:
             _native.close_bucket(self._handle)
             raise
+        if schema is not None:  # an existing dataset keeps its version: the engine judges
+            self.nested_ok = True
         #: the engine's schema once it has one
         self._schema: pa.Schema | None = schema
         #: field name -> Arrow type, None while only None values were seen
@@ -439,10 +604,15 @@ class _Bucket:
         return exc
 
     # -- accepting records ---------------------------------------------------------
-    def _validate(self, record: Any, fields: dict | None) -> tuple[dict, dict]:
+    def _validate(self, record: Any, fields: dict | None,
+                  provisional: set[str] | None = None) -> tuple[dict, dict]:
         """Checks one record against ``fields``; returns (copy, types it sets:
         those of fields it brings the first value of, and with ``evolve`` those
-        it widens)."""
+        it widens). ``provisional``: nested fields whose type this unit of
+        records infers (a later record of the unit may add struct fields, or
+        turn ints into floats, there); updated."""
+        if provisional is None:
+            provisional = set()
         if not isinstance(record, dict):
             raise TypeError(f"a record must be a dict, got {type(record).__name__}")
         if not record:
@@ -461,7 +631,8 @@ class _Bucket:
             known = fields is not None and name in fields
             expected = fields[name] if known else None
             kind = _kind(value) if value is not None else "none"
-            if not kind and (expected is None or _is_standard(expected)):
+            nested = _is_nested_value(value)
+            if not kind and not nested and (expected is None or _is_standard(expected)):
                 raise TypeError(_unstorable(name, value))
             if fields is not None and not known and not self.evolve:
                 raise SchemaError(
@@ -469,6 +640,24 @@ class _Bucket:
                     f"(fields: {', '.join(fields)}); a LanceBackend bucket keeps the "
                     "fields of its first record"
                 )
+            if nested or _is_nested_type(expected):
+                if value is None:
+                    if name in self._required:
+                        raise SchemaError(f"field {name!r}: expected a value (not nullable), found None")
+                    continue
+                if nested and expected is not None and _is_standard(expected):
+                    raise SchemaError(f"field {name!r}: expected {expected}, found a "
+                                      f"{type(value).__name__}")
+                dtype = _value_type(name, expected, value, grow=expected is None or name in provisional)
+                if dtype is not expected:
+                    if not self.nested_ok and _is_nested_type(dtype):
+                        raise UnsupportedError(
+                            f"field {name!r}: a {dtype} column needs Lance data storage version "
+                            "2.1 or later; this bucket writes version 2.0 (nested types "
+                            "(struct, list) need 2.1 or later)", code=_native.EUNSUPPORTED)
+                    resolved[name] = dtype
+                    provisional.add(name)
+                continue
             if value is None:
                 if name in self._required:
                     raise SchemaError(f"field {name!r}: expected a value (not nullable), found None")
@@ -501,8 +690,9 @@ class _Bucket:
         fields after them). Changes nothing."""
         fields = None if self._fields is None else dict(self._fields)
         accepted = []
+        provisional: set[str] = set()
         for record in records:
-            copy, resolved = self._validate(record, fields)
+            copy, resolved = self._validate(record, fields, provisional)
             if fields is None:
                 fields = {name: resolved.get(name) for name in copy}
             else:
@@ -510,6 +700,13 @@ class _Bucket:
                     fields.setdefault(name, None)
                 fields.update(resolved)
             accepted.append(copy)
+        for name in provisional:  # nested parts still without a type get the fallback
+            dtype = fields[name]
+            if dtype is not None and _has_untyped(dtype):
+                logger.warning("bucket %s: parts of field %r were None (or empty lists) in every "
+                               "value so far; storing them as %s", self.storage_path, name,
+                               UNTYPED_FALLBACK)
+                fields[name] = _settle(dtype)
         return accepted, fields
 
     def _changes_engine_schema(self, fields: dict[str, pa.DataType | None]) -> bool:
@@ -939,6 +1136,44 @@ class _Bucket:
                 f"(committed versions: {_describe_versions(known)}; older ones may have been "
                 "cleaned up)", code=_native.EINVALID_ARGUMENT) from exc
 
+    # -- indices and lookups ------------------------------------------------------------
+    def _check_column(self, column: str) -> None:
+        """State lock held: ``column`` is a typed top-level field."""
+        fields = self._fields or {}
+        if column not in fields:
+            raise SchemaError(f"no field {column!r} in the bucket at {self.storage_path!r} "
+                              f"(fields: {', '.join(fields) or 'none yet'})")
+        if fields[column] is None:
+            raise SchemaError(f"field {column!r} has no type yet (it was None in every record "
+                              "so far)")
+
+    def create_index(self, column: str, kind: str) -> dict[str, Any]:
+        """Hands pending records to the engine, then builds the index (the
+        engine flushes its buffer first, so the index covers every record)."""
+        with self._engine_lock:
+            self._check_open()
+            with self._state_lock:
+                self._check_column(column)
+            self._drain_locked(1, True)
+            return _native.create_index(self._handle, column, kind)
+
+    def lookup(self, column: str, cond: dict[str, Any]) -> pa.Table:
+        """Rows whose ``column`` satisfies ``cond``, in append order; records
+        still held in Python are handed to the engine first."""
+        with self._engine_lock:
+            self._check_open()
+            with self._state_lock:
+                if self._fields is None:
+                    return pa.table({})
+                self._check_column(column)
+            self._drain_locked(1, True)
+            table = _native.lookup(self._handle, column, cond).read_all()
+        _, _, schema = self._snapshot()
+        if schema is not None:
+            schema = _union_schema(table.schema, schema)
+            table = _with_schema(table, schema)
+        return table
+
     # -- reading -----------------------------------------------------------------------
     def total_count(self) -> int:
         with self._state_lock:
@@ -1076,18 +1311,8 @@ def _widened(expected: pa.DataType, value: Any, kind: str) -> pa.DataType | None
 def _unstorable(name: str, value: Any) -> str:
     """The message for a value of a type a record cannot carry."""
     kind = type(value).__name__
-    if isinstance(value, dict):
-        return (f"field {name!r}: cannot store a nested dict: put() infers no struct columns - "
-                "flatten it into top-level fields, serialise it (json.dumps), or append Arrow data "
-                "with a struct column through put_arrow")
-    if isinstance(value, (list, tuple)):
-        kinds = sorted({_kind(v) or type(v).__name__ for v in value if v is not None})
-        mixed = f"; its elements mix {', '.join(kinds)}" if len(kinds) > 1 else ""
-        return (f"field {name!r}: cannot store a {kind}: put() infers no list columns{mixed} - "
-                "serialise it (json.dumps), store its items as fields, or append Arrow data with "
-                "a list column through put_arrow")
     return (f"field {name!r}: cannot store a value of type {kind} "
-            "(supported: int, float, bool, str, bytes or None)")
+            "(supported: int, float, bool, str, bytes, None, and dicts and lists of them)")
 
 
 def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
@@ -1236,6 +1461,54 @@ def _parse_timestamp(text: str) -> datetime:
     frac = (m.group(2) or "")[:6].ljust(6, "0")
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     return datetime.fromisoformat(f"{m.group(1)}.{frac}{zone}").astimezone(timezone.utc)
+
+
+#: the scalar index kinds :meth:`create_index` builds
+INDEX_KINDS = ("BTREE", "BITMAP")
+_UNSET: Any = object()
+
+
+def _check_column_name(column: Any) -> str:
+    if not isinstance(column, str):
+        raise TypeError(f"column must be a str, got {type(column).__name__}")
+    if not column:
+        raise ValueError("column must not be empty")
+    return column
+
+
+def _condition_value(name: str, value: Any) -> Any:
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+        return value
+    raise TypeError(f"{name} must be an int, float, str or bool, got {_describe(value)}")
+
+
+def _condition(eq: Any, lo: Any, hi: Any, lo_inclusive: Any, hi_inclusive: Any, is_null: Any
+               ) -> dict[str, Any]:
+    """The engine's condition (``persisting_lookup``'s cond_json) for get_where's arguments."""
+    for name, flag in (("lo_inclusive", lo_inclusive), ("hi_inclusive", hi_inclusive),
+                       ("is_null", is_null)):
+        _check_bool(name, flag)
+    given = [name for name, on in (("eq", eq is not _UNSET), ("lo/hi", lo is not None or hi is not None),
+                                   ("is_null", is_null)) if on]
+    if len(given) != 1:
+        raise ValueError("get_where needs exactly one condition: eq=value, lo=/hi= bounds, or "
+                         f"is_null=True (got {', '.join(given) or 'none'})")
+    if is_null:
+        return {"op": "is_null"}
+    if eq is not _UNSET:
+        if eq is None:
+            raise ValueError("eq=None matches nothing: use is_null=True for null values")
+        return {"op": "eq", "value": _condition_value("eq", eq)}
+    return {"op": "range", "lo": None if lo is None else _condition_value("lo", lo),
+            "hi": None if hi is None else _condition_value("hi", hi),
+            "lo_inclusive": lo_inclusive, "hi_inclusive": hi_inclusive}
 
 
 def _check_bucket_id(bucket_id: Any) -> int:
@@ -1597,6 +1870,72 @@ class _QueueBackend:
         handle = self._bucket.handle()
         return await asyncio.to_thread(_native.cleanup_old_versions, handle, seconds)
 
+    # -- scalar indices and lookups --------------------------------------------------
+    async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
+        """Builds a Lance scalar index on top-level field ``column``: ``"BTREE"``
+        (ranges and equality on numbers, strings, ...) or ``"BITMAP"`` (equality
+        on a field of few distinct values). pylance lists and uses it
+        (``lance.dataset(p).list_indices()``); :meth:`get_where` answers from it.
+
+        Records not yet flushed are flushed first, so the index covers them; it
+        is committed as a new version and replaces an index of the same name.
+        Records appended later are found by lookups too (scanned) until the
+        index is built again. Returns the index's ``name``, ``type``,
+        ``columns``, ``dataset_version`` and ``fragments``. Runs off the event loop.
+
+        Raises ValueError (an unknown kind), SchemaError (no such field, or one
+        with no type yet) and UnsupportedError (a column the index cannot hold,
+        such as a struct or list).
+        """
+        column = _check_column_name(column)
+        if not isinstance(kind, str):
+            raise TypeError(f"kind must be a str ('BTREE' or 'BITMAP'), got {type(kind).__name__}")
+        if kind.upper() not in INDEX_KINDS:
+            raise ValueError(f"unknown index kind {kind!r}: expected 'BTREE' or 'BITMAP'")
+        _, write_lock = self._primitives()
+        async with write_lock:
+            return await asyncio.to_thread(self._bucket.create_index, column, kind.upper())
+
+    async def indices(self) -> list[dict[str, Any]]:
+        """The dataset's indices, as :meth:`create_index` describes them."""
+        handle = self._bucket.handle()
+        return await asyncio.to_thread(_native.indices, handle)
+
+    async def get_where(
+        self,
+        column: str,
+        *,
+        eq: Any = _UNSET,
+        lo: Any = None,
+        hi: Any = None,
+        lo_inclusive: bool = True,
+        hi_inclusive: bool = False,
+        is_null: bool = False,
+        as_arrow: bool = False,
+    ) -> list[dict[str, Any]] | pa.Table:
+        """The records whose top-level field ``column`` satisfies one condition,
+        in append order:
+
+        - ``eq=v``: equal to ``v``;
+        - ``lo=``/``hi=``: in the range from ``lo`` to ``hi`` (a bound left out
+          is open; ``lo_inclusive=True`` and ``hi_inclusive=False`` by default,
+          as a Python range);
+        - ``is_null=True``: null.
+
+        ``v``, ``lo`` and ``hi`` are int, float, str or bool values of the
+        field's kind. Parts of the dataset an index of ``column`` covers
+        (:meth:`create_index`) are answered from the index, the rest scanned.
+        Records not yet flushed are found too: they are flushed first (a new
+        version). ``as_arrow=True`` returns a ``pyarrow.Table``. Runs off the
+        event loop.
+        """
+        column = _check_column_name(column)
+        cond = _condition(eq, lo, hi, lo_inclusive, hi_inclusive, is_null)
+        _, write_lock = self._primitives()
+        async with write_lock:
+            table = await asyncio.to_thread(self._bucket.lookup, column, cond)
+        return table if as_arrow else table.to_pylist()
+
     def close(self) -> None:
         """Flushes and releases the bucket. Idempotent; later calls raise ClosedError."""
         try:
@@ -1703,6 +2042,16 @@ def _check_compression(value: Any) -> str | None:
     raise ValueError(f"unknown compression {value!r}: expected 'zstd', 'lz4' or None")
 
 
+def _check_storage_version(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"data_storage_version must be a str or None, got {type(value).__name__}")
+    if value not in ("2.0", "2.1", "2.2"):
+        raise ValueError(f"data_storage_version must be '2.0', '2.1' or '2.2', got {value!r}")
+    return value
+
+
 def _check_sync_interval(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"wal_sync_interval must be a number of seconds, got {type(value).__name__}")
@@ -1765,6 +2114,11 @@ class PersistingBackend(_QueueBackend):
         compaction_threshold (keyword): int >= 0; after a flush that leaves the
             dataset with at least this many fragments, the engine compacts it
             (0, the default: never on its own; :meth:`compact` any time).
+        data_storage_version (keyword): the Lance data file version of a
+            dataset this bucket creates, "2.0", "2.1" or "2.2" (None, the
+            default: 2.2). 2.0 cannot store struct or list fields: a put that
+            brings one raises UnsupportedError naming the field. An existing
+            dataset keeps its own version.
         **kwargs: other options are accepted and logged.
 
     Bad values raise TypeError/ValueError when the backend is made.
@@ -1772,7 +2126,10 @@ class PersistingBackend(_QueueBackend):
     With the WAL, ``total_count()`` and reads include records whose put is
     still waiting for its engine call; should that call fail, its puts raise
     (``WALError`` for a WAL failure) and those records are gone, not retried.
-    Not implemented yet: ``create_index()``.
+
+    Besides LanceBackend's methods (versions, time travel, :meth:`compact`,
+    :meth:`cleanup_old_versions`, :meth:`create_index`, :meth:`get_where`) it
+    evolves its schema (see the module's schema rules) and reports metrics.
     """
 
     backend_name = "persisting"
@@ -1792,9 +2149,11 @@ class PersistingBackend(_QueueBackend):
         metrics_address: str | None = None,
         schema_evolution: bool = True,
         compaction_threshold: int = 0,
+        data_storage_version: str | None = None,
         **kwargs: Any,
     ):
         self.enable_wal = _check_bool("enable_wal", enable_wal)
+        self.data_storage_version = _check_storage_version(data_storage_version)
         self.schema_evolution = _check_bool("schema_evolution", schema_evolution)
         self.compaction_threshold = _check_non_negative_int("compaction_threshold", compaction_threshold)
         self.compression = _check_compression(compression)
@@ -1811,6 +2170,8 @@ class PersistingBackend(_QueueBackend):
         }
         if self.compression:
             engine["compression"] = self.compression
+        if self.data_storage_version:
+            engine["data_storage_version"] = self.data_storage_version
         if self.metrics_address:
             engine["metrics_address"] = self.metrics_address
         self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs,

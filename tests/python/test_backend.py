@@ -366,7 +366,7 @@ async def test_empty_record_is_a_value_error(backend):
     await assert_intact(backend, 1)
 
 
-@pytest.mark.parametrize("value", [[1, 2], {"nested": 1}, object(), 3 + 4j, {1, 2}])
+@pytest.mark.parametrize("value", [object(), 3 + 4j, {1, 2}])
 async def test_unstorable_value_type_names_field_and_type(backend, value):
     await backend.put(rec(0))
     with pytest.raises(TypeError, match=rf"'payload'.*{type(value).__name__}"):

@@ -169,15 +169,53 @@ def nested(levels: int) -> dict:
     return value
 
 
-async def test_deeply_nested_dict_is_a_clear_error_naming_the_field(backend):
+async def test_dict_nested_50_levels_is_stored_exactly(bucket_path):
+    """A struct nested 50 levels is within Lance's limit (64): stored, read back
+    exactly through get() and pylance, on every backend."""
     deep = nested(50)
-    with pytest.raises(TypeError) as info:
-        await backend.put({"id": "k3", "deep": deep})
-    msg = str(info.value)
-    assert "'deep'" in msg and "nested dict" in msg and "struct" in msg, msg
-    with pytest.raises(TypeError, match="'deep'"):
-        await backend.put({"id": "k3", "deep": nested(5000)})  # no recursion, no crash
+    for name, make in BACKENDS.items():
+        path = f"{bucket_path}-{name}"
+        b = make(path)
+        try:
+            await b.put({"id": "k0", "deep": deep})
+            assert (await b.get())[0]["deep"] == deep
+            await b.flush()
+            got = lance.dataset(os.path.join(path, "data.lance")).to_table().to_pylist()
+            assert got == [{"id": "k0", "deep": deep}]
+        finally:
+            b.close()
+        b = make(path)  # reopened: the schema on disk takes a second record
+        try:
+            await b.put({"id": "k1", "deep": deep})
+            assert [r["deep"] for r in await b.get()] == [deep, deep]
+        finally:
+            b.close()
+
+
+async def test_deeper_nesting_than_lance_allows_is_a_clear_error_naming_the_field(backend):
+    """Deeper than 64 levels: refused in put, naming the field (LanceBackend
+    refuses the new field before looking at its value)."""
+    for deep in (nested(65), nested(5000)):  # no recursion error, no crash
+        with pytest.raises((TypeError, SchemaError)) as info:
+            await backend.put({"id": "k3", "deep": deep})
+        msg = str(info.value)
+        assert "'deep" in msg, msg
+        if not isinstance(backend, LanceBackend):
+            assert "nested more than 64 levels" in msg, msg
     await assert_intact(backend)
+
+
+async def test_deeper_nesting_in_a_new_bucket_is_a_clear_error(bucket_path):
+    for name, make in BACKENDS.items():
+        b = make(f"{bucket_path}-{name}")
+        try:
+            with pytest.raises(TypeError, match=r"'deep.*nested more than 64 levels"):
+                await b.put({"id": "k0", "deep": nested(5000)})
+            with pytest.raises(TypeError, match=r"'deep.*nested more than 32 levels.*list"):
+                await b.put({"id": "k0", "deep": {"l": [nested(40)]}})
+            assert b.total_count() == 0
+        finally:
+            b.close()
 
 
 async def test_deeply_nested_arrow_data_is_stored_exactly_or_refused_naming_the_field(backend):
@@ -218,19 +256,47 @@ async def test_nested_arrow_data_into_a_2_0_dataset_is_refused_naming_the_field(
 @pytest.mark.parametrize("value, mix", [([1, "a", 2.0], "float, int, string"), ([b"x", 1], "binary, int"),
                                         ([[1], 2], "int, list"), ([True, None, 1.5], "bool, float")])
 async def test_list_of_mixed_element_types_is_a_clear_error(backend, value, mix):
-    with pytest.raises(TypeError) as info:
-        await backend.put({"id": "k3", "items": value})
-    msg = str(info.value)
-    assert "'items'" in msg and "list" in msg and f"mix {mix}" in msg, msg
+    fresh = LanceBackend(0, backend.storage_path + "-fresh")  # where the field would be new
+    try:
+        for b in (backend, fresh) if not isinstance(backend, LanceBackend) else (fresh,):
+            with pytest.raises(TypeError) as info:
+                await b.put({"id": "k3", "items": value})
+            msg = str(info.value)
+            assert "'items'" in msg and "list" in msg and f"mix {mix}" in msg, msg
+        assert fresh.total_count() == 0
+    finally:
+        fresh.close()
     with pytest.raises((pa.ArrowException, TypeError, ValueError)):
         await backend.put_arrow(pa.Table.from_pylist([{"id": "k3", "items": value}]))
     await assert_intact(backend)
 
 
-async def test_list_of_one_type_is_a_clear_error_at_put(backend):
-    with pytest.raises(TypeError, match=r"'vec'.*list.*infers no list columns.*put_arrow"):
-        await backend.put({"id": "k3", "vec": [0.1, 0.2]})
-    await assert_intact(backend)
+async def test_list_of_one_type_is_stored_in_a_new_bucket(bucket_path):
+    for name, make in BACKENDS.items():
+        path = f"{bucket_path}-{name}"
+        b = make(path)
+        try:
+            rows = [{"id": "k0", "vec": [0.1, 0.2], "tags": ["a"], "ns": [1, None]},
+                    {"id": "k1", "vec": [], "tags": None, "ns": [2]}]
+            await b.put_batch(rows)
+            assert await b.get() == rows
+            await b.flush()
+            assert lance.dataset(os.path.join(path, "data.lance")).to_table().to_pylist() == rows
+        finally:
+            b.close()
+
+
+async def test_nested_value_into_a_flat_bucket(backend):
+    """A new list field: LanceBackend keeps its fields (SchemaError naming
+    it); an evolving bucket adds it."""
+    if isinstance(backend, LanceBackend):
+        with pytest.raises(SchemaError, match="'vec'"):
+            await backend.put({"id": "k3", "vec": [0.1, 0.2]})
+        await assert_intact(backend)
+        return
+    row = {"id": "k3", "vec": [0.1, 0.2]}
+    await backend.put(row)
+    await assert_intact(backend, [row])
 
 
 async def test_values_that_do_not_fit_their_field(backend):
