@@ -68,7 +68,7 @@ def build_library(dest: Path) -> None:
     go = shutil.which(os.environ.get("GO", "go"))
     if go is None:
         raise BuildError(
-            f"cannot build {LIBRARY}: Go is not installed (no `go` on PATH). Install Go >= 1.22 "
+            f"cannot build {LIBRARY}: Go is not installed (no `go` on PATH). Install Go >= 1.26 "
             f"and a C compiler, or set PERSISTING_LIB to a prebuilt {LIBRARY}."
         )
     root = _module_root()

@@ -701,11 +701,10 @@ def test_unknown_options_are_accepted_and_logged(tmp_path, caplog):
         b.close()
 
 
-def test_no_index_stub():
-    """Not implemented yet, so absent: a stub that raises would mislead callers
-    (and hasattr probes)."""
-    assert not hasattr(PersistingBackend, "create_index")
-    assert not hasattr(LanceBackend, "create_index")
+def test_create_index_is_on_both_backends():
+    """create_index/get_where are real (tests in test_index_and_nested.py), on both."""
+    for cls in (PersistingBackend, LanceBackend):
+        assert all(callable(getattr(cls, n)) for n in ("create_index", "indices", "get_where"))
 
 
 def test_register_names_both_backends():
