@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/persisting/persisting/lance"
+
 // Stats describes a bucket at one moment. The JSON names are those the Python
 // backend reports to pulsing.
 type Stats struct {
@@ -18,6 +20,9 @@ type Stats struct {
 	WALReplayed int `json:"wal_replayed"`
 	// Metrics holds this bucket's metric values when metrics are on.
 	Metrics map[string]any `json:"metrics,omitempty"`
+	// DataStorageVersion is the Lance data file version flushes write: the
+	// dataset's own, or the one a new dataset will get ("" = lance's default).
+	DataStorageVersion string `json:"data_storage_version"`
 	// ReadOnly says why rows cannot be appended to this bucket's dataset
 	// (say, a Lance data file version this library does not write); empty
 	// when they can.
@@ -68,6 +73,12 @@ func (b *Bucket) Stats() (Stats, error) {
 	s.MetricsAddress = b.metricsAddr
 	if err := b.checkAppendable(); err != nil {
 		s.ReadOnly = err.Error()
+	}
+	s.DataStorageVersion = b.opts.DataStorageVersion
+	if b.dataset != nil {
+		s.DataStorageVersion = b.dataset.DataStorageVersion()
+	} else if s.DataStorageVersion == "" {
+		s.DataStorageVersion = lance.DefaultDataStorageVersion
 	}
 	return s, nil
 }
