@@ -49,22 +49,12 @@ func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
 
 //export persisting_flush
 func persisting_flush(handle C.uint64_t, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
-		return b.Flush()
-	})
+	return withBucket(handle, cerr, func(b *engine.Bucket) error { return b.Flush() })
 }
 
 //export persisting_count
 func persisting_count(handle C.uint64_t, total, persisted, buffered *C.int64_t, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
 		t, p, n, err := b.Counts()
 		if err != nil {
 			return err
@@ -83,20 +73,7 @@ func persisting_count(handle C.uint64_t, total, persisted, buffered *C.int64_t, 
 
 //export persisting_stats
 func persisting_stats(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		if outJSON == nil {
-			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
-		s, err := b.Stats()
-		if err != nil {
-			return err
-		}
-		return returnJSON(outJSON, s)
-	})
+	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) { return b.Stats() })
 }
 
 //export persisting_metrics_text
@@ -116,21 +93,11 @@ func persisting_metrics_text(outText **C.char, cerr *C.PersistingError) C.int {
 
 //export persisting_bucket_metrics
 func persisting_bucket_metrics(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		if outJSON == nil {
-			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
+	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
 		m, err := b.Metrics()
-		if err != nil {
-			return err
+		if m == nil && err == nil {
+			m = map[string]any{} // metrics off: an empty object, not null
 		}
-		if m == nil {
-			m = map[string]any{}
-		}
-		return returnJSON(outJSON, m)
+		return m, err
 	})
 }

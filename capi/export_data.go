@@ -28,7 +28,6 @@ import (
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/cdata"
 	"github.com/apache/arrow/go/v17/arrow/memory/mallocator"
 
@@ -44,13 +43,9 @@ func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.s
 	// Both structs are moved in, whatever happens: release what import did not take.
 	defer C.persisting_release_array(arr)
 	defer C.persisting_release_schema(schema)
-	return guard(cerr, func() error {
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
 		if schema == nil || arr == nil {
 			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
 		}
 		rec, err := importBatch(b, schema, arr)
 		if err != nil {
@@ -64,13 +59,9 @@ func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.s
 //export persisting_append_stream
 func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStream, cerr *C.PersistingError) C.int {
 	defer C.persisting_release_stream(stream)
-	return guard(cerr, func() error {
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
 		if stream == nil {
 			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
 		}
 		recs, err := importStream(b, stream)
 		defer releaseRecords(recs)
@@ -123,47 +114,16 @@ func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []a
 
 //export persisting_read
 func persisting_read(handle C.uint64_t, offset, limit C.int64_t, out *C.struct_ArrowArrayStream, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		if out == nil {
-			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
-		sch, recs, err := b.Read(int64(offset), int64(limit), cAlloc)
-		if err != nil {
-			return err
-		}
-		defer releaseRecords(recs)
-		return exportRecords(sch, recs, (*cdata.CArrowArrayStream)(unsafe.Pointer(out)))
+	return bucketStream(handle, out, cerr, func(b *engine.Bucket) (*arrow.Schema, []arrow.Record, error) {
+		return b.Read(int64(offset), int64(limit), cAlloc)
 	})
-}
-
-// exportRecords fills out with a stream over recs (new references); a nil
-// schema (a bucket without one yet) exports an empty schema.
-func exportRecords(sch *arrow.Schema, recs []arrow.Record, out *cdata.CArrowArrayStream) error {
-	if sch == nil {
-		sch = arrow.NewSchema(nil, nil)
-	}
-	rdr, err := array.NewRecordReader(sch, recs)
-	if err != nil {
-		return err
-	}
-	defer rdr.Release()
-	cdata.ExportRecordReader(rdr, out)
-	return nil
 }
 
 //export persisting_schema
 func persisting_schema(handle C.uint64_t, out *C.struct_ArrowSchema, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
 		if out == nil {
 			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
 		}
 		sch, err := b.Schema()
 		if err != nil {
@@ -196,10 +156,4 @@ func importBatch(b *engine.Bucket, schema *C.struct_ArrowSchema, arr *C.struct_A
 		return nil, fmt.Errorf("%w: cannot import the Arrow array: %v", errInvalidArrow, err)
 	}
 	return rec, nil
-}
-
-func releaseRecords(recs []arrow.Record) {
-	for _, r := range recs {
-		r.Release()
-	}
 }

@@ -11,9 +11,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"unsafe"
 
-	"github.com/apache/arrow/go/v17/arrow/cdata"
+	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/persisting/persisting/engine"
 	"github.com/persisting/persisting/lance"
@@ -21,60 +20,31 @@ import (
 
 //export persisting_create_index
 func persisting_create_index(handle C.uint64_t, column, kind *C.persisting_index_cchar, outJSON **C.char, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		if column == nil || kind == nil || outJSON == nil {
-			return errNullArgument
+	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
+		if column == nil || kind == nil {
+			return nil, errNullArgument
 		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
-		idx, err := b.CreateIndex(C.GoString((*C.char)(column)), C.GoString((*C.char)(kind)))
-		if err != nil {
-			return err
-		}
-		return returnJSON(outJSON, idx)
+		return b.CreateIndex(C.GoString((*C.char)(column)), C.GoString((*C.char)(kind)))
 	})
 }
 
 //export persisting_indices
 func persisting_indices(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		if outJSON == nil {
-			return errNullArgument
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
-		}
-		list, err := b.Indices()
-		if err != nil {
-			return err
-		}
-		return returnJSON(outJSON, list)
-	})
+	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) { return b.Indices() })
 }
 
 //export persisting_lookup
 func persisting_lookup(handle C.uint64_t, column, condJSON *C.persisting_index_cchar, out *C.struct_ArrowArrayStream, cerr *C.PersistingError) C.int {
-	return guard(cerr, func() error {
-		if column == nil || condJSON == nil || out == nil {
-			return errNullArgument
+	return bucketStream(handle, out, cerr, func(b *engine.Bucket) (*arrow.Schema, []arrow.Record, error) {
+		if column == nil || condJSON == nil {
+			return nil, nil, errNullArgument
 		}
 		cond, err := parseCond(C.GoString((*C.char)(condJSON)))
 		if err != nil {
-			return err
-		}
-		b, err := lookupBucket(uint64(handle))
-		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		sch, recs, _, err := b.Lookup(C.GoString((*C.char)(column)), cond, cAlloc)
-		if err != nil {
-			return err
-		}
-		defer releaseRecords(recs)
-		return exportRecords(sch, recs, (*cdata.CArrowArrayStream)(unsafe.Pointer(out)))
+		return sch, recs, err
 	})
 }
 
