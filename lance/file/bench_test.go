@@ -38,13 +38,17 @@ func BenchmarkWriteFile(b *testing.B) {
 	recs := genRecords(sch, batchSizes(10, 10000), []func(int) bool{nullIf(10), nil, nullIf(3), nullIf(7)}, nil, 1)
 	defer releaseAll(recs)
 	fields := mustFields(b, sch)
-	dir := b.TempDir()
-	b.SetBytes(recordsBytes(recs))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := WriteFile(filepath.Join(dir, fmt.Sprint(i, ".lance")), fields, recs); err != nil {
-			b.Fatal(err)
-		}
+	for _, v := range WritableVersions {
+		b.Run(v.String(), func(b *testing.B) {
+			dir := b.TempDir()
+			b.SetBytes(recordsBytes(recs))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := WriteFileWithOptions(filepath.Join(dir, fmt.Sprint(i, ".lance")), fields, recs, WriteOptions{Version: v}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -307,6 +307,9 @@ func (lw *leafWriter) pages() []pageOut { return lw.out }
 // append adds the rows of arr (the top-level field's array), flushing pages
 // as they fill.
 func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
+	if len(lw.nodes) == 1 && lw.kind != leafFSL {
+		return lw.appendFlat(w, arr)
+	}
 	for i := 0; i < arr.Len(); i++ {
 		if err := lw.walk(0, arr, i, lw.maxRep); err != nil {
 			return err
@@ -315,6 +318,115 @@ func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 		p := &lw.p
 		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || p.invisible >= maxInvisiblePerPage ||
 			len(p.def) >= maxLevelsPerPage {
+			if err := lw.flush(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appendFlat is append for a top-level column of a flat type: one level and
+// one value per row, copied in bulk.
+func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
+	n := arr.Len()
+	if n == 0 {
+		return nil
+	}
+	if arr.NullN() > 0 && !lw.nodes[0].field.Nullable {
+		return fmt.Errorf("field %q is not nullable but has nulls", lw.name)
+	}
+	data := arr.Data()
+	off := data.Offset()
+	var validity []byte
+	if arr.NullN() > 0 {
+		validity = data.Buffers()[0].Bytes()
+	}
+	var offs func(int) int64
+	var bytes []byte
+	if lw.kind == leafVar {
+		var err error
+		if offs, bytes, err = binaryOffsets(arr); err != nil {
+			return err
+		}
+	}
+	p := &lw.p
+	for i := 0; i < n; {
+		k := min(n-i, int(min(lw.maxPageRows-p.rows, maxLevelsPerPage-int64(len(p.def)))))
+		switch lw.kind {
+		case leafFixed:
+			per := int64(lw.width + 4)
+			k = min(k, int(max((lw.maxPageBytes-p.bytes+per-1)/per, 1)))
+		case leafBool:
+			k = min(k, int(max((lw.maxPageBytes-p.bytes+3)/4, 1)))
+		case leafVar:
+			budget := lw.maxPageBytes - p.bytes
+			j := i
+			for j < i+k {
+				budget -= offs(j+1) - offs(j) + 8
+				j++
+				if budget <= 0 {
+					break
+				}
+			}
+			k = j - i
+		}
+		nulls := 0
+		for r := i; r < i+k; r++ {
+			if validity != nil && !bitutil.BitIsSet(validity, off+r) {
+				p.def = append(p.def, 1)
+				nulls++
+			} else {
+				p.def = append(p.def, 0)
+			}
+		}
+		if nulls > 0 {
+			p.hasNull[0] = true
+		}
+		switch lw.kind {
+		case leafFixed:
+			buf := data.Buffers()[1].Bytes()
+			start := len(p.fixed)
+			p.fixed = append(p.fixed, buf[(off+i)*lw.width:(off+i+k)*lw.width]...)
+			if nulls > 0 {
+				for r := 0; r < k; r++ {
+					if !bitutil.BitIsSet(validity, off+i+r) {
+						clear(p.fixed[start+r*lw.width : start+(r+1)*lw.width])
+					}
+				}
+			}
+			p.bytes += int64(k * (lw.width + 4))
+		case leafBool:
+			need := (p.nVis + k + 7) / 8
+			for len(p.boolBits) < need {
+				p.boolBits = append(p.boolBits, 0)
+			}
+			bitutil.CopyBitmap(data.Buffers()[1].Bytes(), off+i, k, p.boolBits, p.nVis)
+			if nulls > 0 {
+				for r := 0; r < k; r++ {
+					if !bitutil.BitIsSet(validity, off+i+r) {
+						bitutil.ClearBit(p.boolBits, p.nVis+r)
+					}
+				}
+			}
+			p.bytes += int64(4 * k)
+		case leafVar:
+			for r := i; r < i+k; r++ {
+				if validity == nil || bitutil.BitIsSet(validity, off+r) {
+					v := bytes[offs(r):offs(r+1)]
+					p.data = append(p.data, v...)
+					p.maxLen = max(p.maxLen, len(v))
+					p.bytes += int64(len(v))
+				}
+				p.offs = append(p.offs, uint64(len(p.data)))
+			}
+			p.bytes += int64(8 * k)
+		}
+		p.rows += int64(k)
+		p.nVis += k
+		p.nValid += k - nulls
+		i += k
+		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || len(p.def) >= maxLevelsPerPage {
 			if err := lw.flush(w); err != nil {
 				return err
 			}
