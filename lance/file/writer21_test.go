@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -262,5 +263,45 @@ func TestReadPylanceConstantBool(t *testing.T) {
 		if d := arrowtest.DiffArrays(rec.Column(c), got.Column(c)); d != "" {
 			t.Fatalf("column %d: %s", c, d)
 		}
+	}
+}
+
+// TestCompressionFieldMetadata: a field's "lance-encoding:compression"
+// overrides WriteOptions.Compression for its column, as in pylance ("none"
+// turns it off).
+func TestCompressionFieldMetadata(t *testing.T) {
+	md := func(c string) arrow.Metadata { return arrow.NewMetadata([]string{CompressionMetadataKey}, []string{c}) }
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "plain", Type: arrow.PrimitiveTypes.Int64, Nullable: true, Metadata: md("none")},
+		{Name: "lz4", Type: arrow.PrimitiveTypes.Int64, Nullable: true, Metadata: md("lz4")},
+		{Name: "dflt", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for i := 0; i < 20000; i++ {
+		for c := 0; c < 3; c++ {
+			b.Field(c).(*array.Int64Builder).Append(int64(i % 7))
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	p := filepath.Join(t.TempDir(), "m.lance")
+	if _, err := WriteFileWithOptions(p, mustFields(t, sch), []arrow.Record{rec}, WriteOptions{Version: V2_2, Compression: "zstd"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for c, want := range []string{"MiniBlockLayout[Flat]", "MiniBlockLayout[General/lz4(Flat)]", "MiniBlockLayout[General/zstd(Flat)]"} {
+		if d := r.pageDescriptions(c); len(d) != 1 || d[0] != want {
+			t.Errorf("column %d: %v, want %s", c, d, want)
+		}
+	}
+	got := readAllColumns(t, p, sch, memory.DefaultAllocator)
+	diffColumns(t, "our reader", sch, []arrow.Array{rec.Column(0), rec.Column(1), rec.Column(2)}, got)
+	if _, err := WriteFileWithOptions(filepath.Join(t.TempDir(), "x.lance"), mustFields(t, sch), []arrow.Record{rec}, WriteOptions{Version: V2_2, Compression: "snappy"}); err == nil || !strings.Contains(err.Error(), "no snappy") {
+		t.Fatalf("snappy: %v", err)
 	}
 }
