@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	lanceschema "github.com/persisting/persisting/lance/schema"
 )
 
 // checkSchema reports whether rows of schema got can be stored under want:
@@ -34,7 +36,7 @@ func checkFields(want, got *arrow.Schema) error {
 			return fmt.Errorf("%w: field %d is %q in the bucket but %q in the batch",
 				ErrSchemaMismatch, i, w.Name, g.Name)
 		}
-		if !arrow.TypeEqual(w.Type, g.Type) {
+		if !lanceschema.TypeEqual(w.Type, g.Type) {
 			return fmt.Errorf("%w: field %q: expected %s, found %s",
 				ErrSchemaMismatch, w.Name, w.Type, g.Type)
 		}

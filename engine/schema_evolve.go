@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance"
+	lanceschema "github.com/persisting/persisting/lance/schema"
 )
 
 // With Options.SchemaEvolution, a batch need not match the bucket's schema
@@ -58,7 +59,7 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 		}
 		w := cur.Field(i[0])
 		switch {
-		case arrow.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type):
+		case lanceschema.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type):
 		case widens(w.Type, g.Type):
 			fields[i[0]].Type = g.Type
 			widened[g.Name] = g.Type
@@ -121,7 +122,7 @@ func conform(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.R
 			continue
 		}
 		col := rec.Column(idx[0])
-		if arrow.TypeEqual(col.DataType(), f.Type) {
+		if lanceschema.TypeEqual(col.DataType(), f.Type) {
 			col.Retain()
 			cols[i] = col
 			continue
@@ -237,7 +238,7 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 		switch {
 		case len(i) == 0:
 			added = append(added, f)
-		case !arrow.TypeEqual(have.Field(i[0]).Type, f.Type):
+		case !lanceschema.TypeEqual(have.Field(i[0]).Type, f.Type):
 			widened[f.Name] = f.Type
 		}
 	}
