@@ -2,6 +2,7 @@
 # make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
 # make lib    - build/libpersisting.so
 # make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s)
+# make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
 # make bench    - issue #6 ratio table vs pylance and pulsing (~2 min); BENCH_FLAGS=--quick checks it in ~15 s
 # make bench-go - Go benchmarks of engine, wal, lance and bench (~2 min)
 PYTHON ?= python3
@@ -10,7 +11,7 @@ export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: all lib ctest crash bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: all lib ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
 
 all: lib
 
@@ -59,6 +60,10 @@ pytest: pydeps
 	$(PYTHON) -m pytest -q tests/crash -k short
 	$(PYTHON) -m pytest -q tests/cluster
 	$(PYTHON) -m pytest -q tests/docs
+
+ROUNDS ?= 1000
+random: deps pyreqs
+	LANCE_RANDOM_ROUNDS=$(ROUNDS) $(GO) test ./lance -run TestInteropRandomRoundTrip -count=1 -timeout 60m
 
 bench: lib pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) bench/bench.py $(BENCH_FLAGS)
