@@ -96,7 +96,7 @@ import os
 import re
 import threading
 import weakref
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Iterable
 
 import pyarrow as pa
@@ -139,6 +139,11 @@ _KIND_TYPES = {
     "bool": pa.bool_(),
     "string": pa.string(),
     "binary": pa.binary(),
+    # datetime -> timestamp (microseconds, Python's resolution); an aware one
+    # is stored as UTC and read back as an aware UTC datetime
+    "timestamp": pa.timestamp("us"),
+    "timestamp_tz": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
 }
 
 
@@ -155,6 +160,10 @@ def _kind(value: Any) -> str:
         return "string"
     if isinstance(value, (bytes, bytearray)):
         return "binary"
+    if isinstance(value, datetime):  # before date: a datetime is a date too
+        return "timestamp" if value.tzinfo is None or value.utcoffset() is None else "timestamp_tz"
+    if isinstance(value, date):
+        return "date"
     if isinstance(value, numbers.Integral):  # numpy integers
         return "int"
     if isinstance(value, numbers.Real):  # numpy floats
@@ -198,6 +207,10 @@ def _fits(dtype: pa.DataType, value: Any, kind: str) -> bool:
         return kind == "string"
     if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
         return kind == "binary"
+    if pa.types.is_timestamp(dtype):  # naive values in naive columns, aware in zoned ones
+        return kind == ("timestamp" if dtype.tz is None else "timestamp_tz")
+    if pa.types.is_date(dtype):
+        return kind == "date"
     # A column pylance (or another writer) created with a type we never infer:
     # let pyarrow decide whether the value converts.
     try:
@@ -218,6 +231,8 @@ def _is_standard(dtype: pa.DataType) -> bool:
         or _is_string_view(dtype)
         or pa.types.is_binary(dtype)
         or pa.types.is_large_binary(dtype)
+        or pa.types.is_timestamp(dtype)
+        or pa.types.is_date(dtype)
     )
 
 
@@ -236,6 +251,10 @@ def _same_family(have: pa.DataType, want: pa.DataType) -> bool:
         return pa.types.is_string(have) or pa.types.is_large_string(have) or _is_string_view(have)
     if pa.types.is_binary(want) or pa.types.is_large_binary(want):
         return pa.types.is_binary(have) or pa.types.is_large_binary(have)
+    if pa.types.is_timestamp(want):
+        return pa.types.is_timestamp(have) and (have.tz is None) == (want.tz is None)
+    if pa.types.is_date(want):
+        return pa.types.is_date(have)
     return pa.types.is_null(have)
 
 
@@ -1312,7 +1331,7 @@ def _unstorable(name: str, value: Any) -> str:
     """The message for a value of a type a record cannot carry."""
     kind = type(value).__name__
     return (f"field {name!r}: cannot store a value of type {kind} "
-            "(supported: int, float, bool, str, bytes, None, and dicts and lists of them)")
+            "(supported: int, float, bool, str, bytes, datetime, date, None, and dicts and lists of them)")
 
 
 def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:

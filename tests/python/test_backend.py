@@ -375,10 +375,10 @@ async def test_unstorable_value_type_names_field_and_type(backend, value):
 
 
 async def test_unstorable_value_in_first_record(backend):
-    with pytest.raises(TypeError, match="'when'.*datetime"):
+    with pytest.raises(TypeError, match="'when'.*timedelta"):
         import datetime
 
-        await backend.put({"id": "x", "when": datetime.datetime.now()})
+        await backend.put({"id": "x", "when": datetime.timedelta(seconds=3)})
     assert backend.total_count() == 0
     await backend.put(rec(0))  # the refused record fixed nothing
     await assert_intact(backend, 1)
