@@ -1,13 +1,11 @@
 package lance
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -232,30 +230,13 @@ func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (i
 // taggedVersions reads _refs/tags/*.json ({"branch", "version",
 // "manifestSize"}) and returns the tagged versions.
 func taggedVersions(root string) (map[uint64]bool, error) {
-	out := map[uint64]bool{}
-	entries, err := os.ReadDir(filepath.Join(root, filepath.FromSlash(tagsDir)))
+	tags, err := Tags(root)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return out, nil
-		}
-		return nil, fmt.Errorf("lance: read tags: %w", err)
+		return nil, err
 	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(tagsDir), e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("lance: read tag: %w", err)
-		}
-		var tag struct {
-			Version *uint64 `json:"version"`
-		}
-		if err := json.Unmarshal(data, &tag); err != nil || tag.Version == nil {
-			// Keeping everything is safe; deleting a tagged version is not.
-			return nil, corruptf("tag %s does not decode (%v)", e.Name(), err)
-		}
-		out[*tag.Version] = true
+	out := map[uint64]bool{}
+	for _, v := range tags {
+		out[v] = true
 	}
 	return out, nil
 }
