@@ -261,50 +261,42 @@ static int64_t read_and_check(uint64_t h, int64_t offset, int64_t limit, int64_t
   return rows;
 }
 
-/* Reads all of committed version `version` and checks the values; returns rows. */
-static int64_t read_and_check_version(uint64_t h, uint64_t version, int64_t want_first) {
-  PersistingError err = {0};
-  struct ArrowArrayStream stream;
-  int rc = persisting_read_version(h, version, 0, -1, &stream, &err);
-  CHECK(rc == PERSISTING_OK, "read_version: %d %s", rc, err.message ? err.message : "");
-  persisting_error_release(&err);
+/* Drains a stream whose id column must read want_first, want_first+1, ...;
+ * releases it and returns the rows, or -1 when rc says the call failed. */
+static int64_t check_ids(int rc, PersistingError* err, struct ArrowArrayStream* stream, int64_t want_first,
+                         const char* what) {
+  CHECK(rc == PERSISTING_OK, "%s: %d %s", what, rc, err->message ? err->message : "");
+  persisting_error_release(err);
   if (rc != PERSISTING_OK) return -1;
   int64_t rows = 0;
   for (;;) {
     struct ArrowArray a;
-    CHECK(stream.get_next(&stream, &a) == 0, "get_next");
+    CHECK(stream->get_next(stream, &a) == 0, "%s: get_next", what);
     if (a.release == NULL) break;
     const int64_t* ids = a.children[0]->buffers[1];
     for (int64_t i = 0; i < a.length; i++)
-      CHECK(ids[a.children[0]->offset + a.offset + i] == want_first + rows + i, "version row %lld", (long long)(rows + i));
+      CHECK(ids[a.children[0]->offset + a.offset + i] == want_first + rows + i, "%s: row %lld", what,
+            (long long)(rows + i));
     rows += a.length;
     a.release(&a);
   }
-  stream.release(&stream);
+  stream->release(stream);
   return rows;
 }
 
-/* Looks up ids by cond_json and checks they are want_first, want_first+1, ...; returns rows. */
+/* Reads all of committed version `version`; returns rows. */
+static int64_t read_and_check_version(uint64_t h, uint64_t version, int64_t want_first) {
+  PersistingError err = {0};
+  struct ArrowArrayStream stream;
+  return check_ids(persisting_read_version(h, version, 0, -1, &stream, &err), &err, &stream, want_first,
+                   "read_version");
+}
+
+/* Looks up ids by cond_json; returns rows. */
 static int64_t lookup_ids(uint64_t h, const char* cond_json, int64_t want_first) {
   PersistingError err = {0};
   struct ArrowArrayStream stream;
-  int rc = persisting_lookup(h, "id", cond_json, &stream, &err);
-  CHECK(rc == PERSISTING_OK, "lookup %s: %d %s", cond_json, rc, err.message ? err.message : "");
-  persisting_error_release(&err);
-  if (rc != PERSISTING_OK) return -1;
-  int64_t rows = 0;
-  for (;;) {
-    struct ArrowArray a;
-    CHECK(stream.get_next(&stream, &a) == 0, "get_next");
-    if (a.release == NULL) break;
-    const int64_t* ids = a.children[0]->buffers[1];
-    for (int64_t i = 0; i < a.length; i++)
-      CHECK(ids[a.children[0]->offset + a.offset + i] == want_first + rows + i, "lookup row %lld", (long long)(rows + i));
-    rows += a.length;
-    a.release(&a);
-  }
-  stream.release(&stream);
-  return rows;
+  return check_ids(persisting_lookup(h, "id", cond_json, &stream, &err), &err, &stream, want_first, cond_json);
 }
 
 static void expect_error(int rc, int want, PersistingError* err, const char* what) {
