@@ -36,22 +36,9 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	if len(newTypes) == 0 {
 		return nil, errors.New("lance: WidenColumns needs at least one column")
 	}
-	base, scheme, err := loadLatestManifest(path)
+	base, scheme, cur, err := loadForRewrite(path, "changing column types of a dataset with indices")
 	if err != nil {
 		return nil, err
-	}
-	cur, err := newDataset(path, base, scheme)
-	if err != nil {
-		return nil, err
-	}
-	if err := base.checkWritable(); err != nil {
-		return nil, err
-	}
-	if err := checkAppendable(cur); err != nil {
-		return nil, err
-	}
-	if len(base.IndexSection) > 0 {
-		return nil, fmt.Errorf("%w: changing column types of a dataset with indices", ErrUnsupported)
 	}
 	// The new schema: changed fields get fresh ids in schema order.
 	fields := append([]schema.Field(nil), cur.fields...)

@@ -56,22 +56,9 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 	if opts.MaterializeDeletionsThreshold <= 0 {
 		opts.MaterializeDeletionsThreshold = 0.1
 	}
-	base, scheme, err := loadLatestManifest(path)
+	base, scheme, cur, err := loadForRewrite(path, "compacting a dataset with indices (row addresses in the indices would need remapping)")
 	if err != nil {
 		return nil, err
-	}
-	cur, err := newDataset(path, base, scheme)
-	if err != nil {
-		return nil, err
-	}
-	if err := base.checkWritable(); err != nil {
-		return nil, err
-	}
-	if err := checkAppendable(cur); err != nil {
-		return nil, err
-	}
-	if len(base.IndexSection) > 0 {
-		return nil, fmt.Errorf("%w: compacting a dataset with indices (row addresses in the indices would need remapping)", ErrUnsupported)
 	}
 	bins := cur.planCompaction(opts)
 	if len(bins) == 0 {
@@ -257,4 +244,30 @@ func unchangedFragments(m *Manifest, groups []rewriteGroup) error {
 		}
 	}
 	return nil
+}
+
+// loadForRewrite loads the latest version for an operation that rewrites
+// data files in place of existing ones (Compact, WidenColumns): the dataset
+// must be one this writer can append to, and - since rewritten rows get new
+// addresses that indices would need remapped - have no index; indexed
+// explains the refusal.
+func loadForRewrite(path, indexed string) (*Manifest, NamingScheme, *Dataset, error) {
+	base, scheme, err := loadLatestManifest(path)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cur, err := newDataset(path, base, scheme)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if err := base.checkWritable(); err != nil {
+		return nil, 0, nil, err
+	}
+	if err := checkAppendable(cur); err != nil {
+		return nil, 0, nil, err
+	}
+	if len(base.IndexSection) > 0 {
+		return nil, 0, nil, fmt.Errorf("%w: %s", ErrUnsupported, indexed)
+	}
+	return base, scheme, cur, nil
 }
