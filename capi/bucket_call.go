@@ -57,6 +57,7 @@ func bucketStream(handle C.uint64_t, out *C.struct_ArrowArrayStream, cerr *C.Per
 			return err
 		}
 		defer releaseRecords(recs)
+		recordExport(uint64(handle), recs)
 		if sch == nil { // a bucket without a schema yet: an empty stream
 			sch = arrow.NewSchema(nil, nil)
 		}

@@ -43,6 +43,7 @@ func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
 		if err != nil {
 			return err
 		}
+		forgetLedger(uint64(handle))
 		return b.Close()
 	})
 }
@@ -73,7 +74,16 @@ func persisting_count(handle C.uint64_t, total, persisted, buffered *C.int64_t, 
 
 //export persisting_stats
 func persisting_stats(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
-	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) { return b.Stats() })
+	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
+		s, err := b.Stats()
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			engine.Stats
+			Boundary boundaryReport `json:"boundary"`
+		}{s, reportBoundary(uint64(handle))}, nil
+	})
 }
 
 //export persisting_metrics_text

@@ -52,6 +52,7 @@ func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.s
 			return err
 		}
 		defer rec.Release()
+		recordImport(uint64(handle), rec)
 		return b.Append(rec)
 	})
 }
@@ -68,6 +69,7 @@ func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStre
 		if err != nil {
 			return err
 		}
+		recordImport(uint64(handle), recs...)
 		return b.AppendBatches(recs)
 	})
 }

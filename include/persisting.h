@@ -203,8 +203,11 @@ int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_
 
 /* Stats as a JSON object (bucket_id, total_count, persisted_count,
  * buffer_count, storage_path, dataset_path, version, ...; "read_only" with the
- * reason when appends to the dataset are impossible). *out_json is owned by
- * the caller: free it with persisting_string_free(). */
+ * reason when appends to the dataset are impossible; "boundary": the buffer
+ * addresses of the last append received and the last read handed out,
+ * c_allocated_bytes (Arrow buffers handed to C and not yet released) and
+ * go_heap_bytes, so callers can check that nothing was copied or leaked).
+ * *out_json is owned by the caller: free it with persisting_string_free(). */
 int persisting_stats(uint64_t handle, char** out_json, PersistingError* error);
 
 /* ---- Versions and maintenance (the Lance dataset's committed versions) */
