@@ -122,6 +122,13 @@ func (d *Decoder) Decode(data []byte) (Node, error) {
 	return 0, nil
 }
 
+// Reset drops the decoder's reference to the last input (its tables stay
+// for reuse): a caller whose input is freed after Decode calls it.
+func (d *Decoder) Reset() {
+	d.data = nil
+	d.nodes, d.refs = d.nodes[:0], d.refs[:0]
+}
+
 func (d *Decoder) truncated(what string) error {
 	return fmt.Errorf("%w: %s at offset %d runs past the end (%d bytes)", ErrTruncated, what, d.pos, len(d.data))
 }
