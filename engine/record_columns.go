@@ -67,20 +67,34 @@ type recordColumn struct {
 // recordFields maps dict keys to the columns of a record or a struct.
 type recordFields struct {
 	cols   []*recordColumn
+	names  []string // field names; "" for a name no key may take
 	byName map[string]int
 	stamp  []uint64 // per column: the dict check that last saw its key
 }
 
 func newRecordFields(fields []arrow.Field, prefix string) recordFields {
-	rf := recordFields{byName: make(map[string]int, len(fields)), stamp: make([]uint64, len(fields))}
+	rf := recordFields{byName: make(map[string]int, len(fields)), stamp: make([]uint64, len(fields)),
+		names: make([]string, len(fields))}
 	for i, f := range fields {
 		rf.cols = append(rf.cols, newRecordColumn(f, prefix+f.Name))
 		// Python refuses such keys whatever the schema holds: leave them unreachable.
 		if f.Name != "" && !bytes.ContainsRune([]byte(f.Name), '.') {
 			rf.byName[f.Name] = i
+			rf.names[i] = f.Name
 		}
 	}
 	return rf
+}
+
+// lookup finds the column of key name; guess is where it probably is (keys
+// mostly come in schema order, as the first record named them), which spares
+// the map lookup.
+func (f *recordFields) lookup(name []byte, guess int) (int, bool) {
+	if guess < len(f.names) && len(name) > 0 && string(name) == f.names[guess] {
+		return guess, true
+	}
+	i, ok := f.byName[string(name)]
+	return i, ok
 }
 
 func newRecordColumn(f arrow.Field, path string) *recordColumn {
@@ -153,6 +167,8 @@ func (c *recordColumn) bind(b array.Builder) {
 	}
 }
 
+func (c *recordColumn) describe() string { return fmt.Sprintf("field %q", c.path) }
+
 // recordChecker validates decoded values against columns; gen numbers the
 // dict checks, so that duplicate and missing keys are found without
 // clearing per-call state.
@@ -165,24 +181,27 @@ func (rc *recordChecker) mismatch(c *recordColumn, v pymarshal.Node, why string)
 	return fmt.Errorf("%w: field %q: expected %s, found %s%s", ErrSchemaMismatch, c.path, c.typ, rc.d.Kind(v), why)
 }
 
-// dict checks a dict against fields; what says what it is, for messages.
-func (rc *recordChecker) dict(fields *recordFields, v pymarshal.Node, what string) error {
+// dict checks a dict against fields; what says what it is, for messages
+// (a function, so that no message is formatted unless needed).
+func (rc *recordChecker) dict(fields *recordFields, v pymarshal.Node, what func() string) error {
 	d := rc.d
 	rc.gen++
 	gen := rc.gen
 	n := d.Len(v)
+	guess := 0
 	for k, key := 0, d.First(v); k < n; k++ {
 		val := d.Next(key)
 		if d.Kind(key) != pymarshal.Str {
-			return fmt.Errorf("%w: %s has a key of type %s (field names are str)", ErrSchemaMismatch, what, d.Kind(key))
+			return fmt.Errorf("%w: %s has a key of type %s (field names are str)", ErrSchemaMismatch, what(), d.Kind(key))
 		}
 		name := d.Bytes(key)
-		i, ok := fields.byName[string(name)]
+		i, ok := fields.lookup(name, guess)
 		if !ok {
-			return fmt.Errorf("%w: %s has key %q, not a field of the schema", ErrSchemaMismatch, what, name)
+			return fmt.Errorf("%w: %s has key %q, not a field of the schema", ErrSchemaMismatch, what(), name)
 		}
+		guess = i + 1
 		if fields.stamp[i] == gen {
-			return fmt.Errorf("%w: %s has key %q twice", ErrSchemaMismatch, what, name)
+			return fmt.Errorf("%w: %s has key %q twice", ErrSchemaMismatch, what(), name)
 		}
 		fields.stamp[i] = gen
 		if err := rc.value(fields.cols[i], val); err != nil {
@@ -248,7 +267,7 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 		if k != pymarshal.Dict {
 			return rc.mismatch(c, v, "")
 		}
-		return rc.dict(&c.fields, v, fmt.Sprintf("field %q", c.path))
+		return rc.dict(&c.fields, v, c.describe)
 	case colList, colLargeList:
 		if k != pymarshal.List && k != pymarshal.Tuple {
 			return rc.mismatch(c, v, "")
@@ -270,9 +289,11 @@ func appendDict(d *pymarshal.Decoder, fields *recordFields, v pymarshal.Node, ge
 	*gen++
 	g := *gen
 	n := d.Len(v)
+	guess := 0
 	for k, key := 0, d.First(v); k < n; k++ {
 		val := d.Next(key)
-		i := fields.byName[string(d.Bytes(key))]
+		i, _ := fields.lookup(d.Bytes(key), guess)
+		guess = i + 1
 		fields.stamp[i] = g
 		appendValue(d, fields.cols[i], val, gen)
 		key = d.Next(val)

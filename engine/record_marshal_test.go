@@ -66,9 +66,17 @@ func appendMarshal(out []byte, v any) ([]byte, error) {
 	case float64:
 		out = append(out, 'g')
 		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(x))
-	case string:
-		out = append(out, 'u')
-		u32(len(x))
+	case string: // the type codes marshal picks: short ASCII, ASCII, UTF-8
+		switch {
+		case isASCII(x) && len(x) < 256:
+			out = append(out, 'z', byte(len(x)))
+		case isASCII(x):
+			out = append(out, 'a')
+			u32(len(x))
+		default:
+			out = append(out, 'u')
+			u32(len(x))
+		}
 		out = append(out, x...)
 	case []byte:
 		out = append(out, 's')
@@ -105,6 +113,15 @@ func appendMarshal(out []byte, v any) ([]byte, error) {
 		return nil, fmt.Errorf("pyMarshal: unsupported %T", v)
 	}
 	return out, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // testRecord is row i of makeRows as the dict Python would put.

@@ -47,7 +47,7 @@ func (t *rowTail) load(data []byte) (int, error) {
 	d := &t.dec
 	switch d.Kind(root) {
 	case pymarshal.Dict:
-		if err := t.record(root, "the record"); err != nil {
+		if err := t.record(root, -1); err != nil {
 			return 0, err
 		}
 		t.loaded = 1
@@ -57,7 +57,7 @@ func (t *rowTail) load(data []byte) (int, error) {
 			if d.Kind(rec) != pymarshal.Dict {
 				return 0, fmt.Errorf("%w: record %d is a %s, not a dict", ErrSchemaMismatch, i, d.Kind(rec))
 			}
-			if err := t.record(rec, fmt.Sprintf("record %d", i)); err != nil {
+			if err := t.record(rec, i); err != nil {
 				return 0, err
 			}
 		}
@@ -68,9 +68,16 @@ func (t *rowTail) load(data []byte) (int, error) {
 	return t.loaded, nil
 }
 
-func (t *rowTail) record(rec pymarshal.Node, what string) error {
+// record checks one record, number i of a list (-1: the only one).
+func (t *rowTail) record(rec pymarshal.Node, i int) error {
+	what := func() string {
+		if i < 0 {
+			return "the record"
+		}
+		return fmt.Sprintf("record %d", i)
+	}
 	if t.dec.Len(rec) == 0 {
-		return fmt.Errorf("%w: %s is empty", ErrSchemaMismatch, what)
+		return fmt.Errorf("%w: %s is empty", ErrSchemaMismatch, what())
 	}
 	return t.check.dict(&t.fields, rec, what)
 }

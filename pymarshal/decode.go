@@ -343,10 +343,9 @@ func (d *Decoder) text(code byte) (int32, error) {
 			return 0, fmt.Errorf("%w: str at offset %d is not valid UTF-8 (a lone surrogate?)", ErrUnsupported, at)
 		}
 	default:
-		for _, c := range b {
-			if c >= 0x80 {
-				return 0, fmt.Errorf("%w: ASCII str at offset %d holds byte 0x%02x", ErrInvalid, at, c)
-			}
+		// ASCII by its type code; what is stored must at least be UTF-8.
+		if !utf8.Valid(b) {
+			return 0, fmt.Errorf("%w: ASCII str at offset %d holds bytes that are not ASCII", ErrInvalid, at)
 		}
 	}
 	i := d.push(kind, 0)
