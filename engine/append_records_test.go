@@ -143,7 +143,7 @@ func TestAppendRecordsConvertsEveryKind(t *testing.T) {
 	defer b.Close()
 	full := pyDict{
 		{"i8", -128}, {"i32", 2147483647}, {"i64", int64(-1) << 62}, {"u8", 255}, {"u64", int64(1) << 62},
-		{"f32", 1.5}, {"f64", 9007199254740992}, // an int a double holds exactly
+		{"f32", 16777216}, {"f64", 9007199254740992}, // ints the float types hold exactly
 		{"ok", true}, {"s", "héllo"}, {"ls", "large"}, {"b", []byte{0, 255}}, {"lb", []byte("x")},
 		{"st", pyDict{{"tags", pyTuple{"a", nil}}, {"x", 7}}}, // keys in any order, tuple as list
 		{"fl", []any{1, 2.5, nil}},                            // ints among floats
@@ -152,7 +152,7 @@ func TestAppendRecordsConvertsEveryKind(t *testing.T) {
 	}
 	sparse := pyDict{{"req", 2}, {"st", pyDict{{"x", nil}}}, {"fl", []any{}}}
 	appendRecords(t, b, []any{full, sparse})
-	want := `{"b":"AP8=","f32":1.5,"f64":9007199254740992,"fl":[1,2.5,null],"i32":2147483647,"i64":-4611686018427387904,"i8":-128,"lb":"eA==","ll":[{"k":"v"},null,{"k":null}],"ls":"large","ok":true,"req":1,"s":"héllo","st":{"tags":["a",null],"x":7},"ts":null,"u64":4611686018427387904,"u8":255}
+	want := `{"b":"AP8=","f32":16777216,"f64":9007199254740992,"fl":[1,2.5,null],"i32":2147483647,"i64":-4611686018427387904,"i8":-128,"lb":"eA==","ll":[{"k":"v"},null,{"k":null}],"ls":"large","ok":true,"req":1,"s":"héllo","st":{"tags":["a",null],"x":7},"ts":null,"u64":4611686018427387904,"u8":255}
 {"b":null,"f32":null,"f64":null,"fl":[],"i32":null,"i64":null,"i8":null,"lb":null,"ll":null,"ls":null,"ok":null,"req":2,"s":null,"st":{"tags":null,"x":null},"ts":null,"u64":null,"u8":null}
 `
 	if got := rowsJSON(t, b, 1); got != want {
@@ -180,6 +180,7 @@ func TestAppendRecordsRefuses(t *testing.T) {
 		{"int out of int8", pyMarshal(t, ok(pyItem{"i8", 128})), ErrSchemaMismatch},
 		{"negative into uint", pyMarshal(t, ok(pyItem{"u8", -1})), ErrSchemaMismatch},
 		{"int beyond 2^53 into float", pyMarshal(t, ok(pyItem{"f64", int64(1)<<53 + 1})), ErrSchemaMismatch},
+		{"int beyond 2^24 into float32", pyMarshal(t, ok(pyItem{"f32", 1<<24 + 1})), ErrSchemaMismatch},
 		{"str into binary", pyMarshal(t, ok(pyItem{"b", "x"})), ErrSchemaMismatch},
 		{"bytes into str", pyMarshal(t, ok(pyItem{"s", []byte("x")})), ErrSchemaMismatch},
 		{"list into struct", pyMarshal(t, ok(pyItem{"st", []any{1}})), ErrSchemaMismatch},

@@ -20,8 +20,9 @@ import (
 //
 //   - every key a str naming a field (non-empty, without '.'), at most once;
 //     a field the record leaves out, or None, is null - unless not nullable;
-//   - int -> any integer type within its range; int -> float64/float32 while
-//     a double holds it exactly (|i| <= 2^53); float -> float64/float32;
+//   - int -> any integer type within its range; int -> float64 while a double
+//     holds it exactly (|i| <= 2^53), -> float32 while a float does (2^24);
+//     float -> float64/float32;
 //     bool -> bool only (never an int); str -> string/large_string;
 //     bytes -> binary/large_binary; dict -> struct (same key rules, keys may be
 //     left out); list or tuple -> list/large_list of items that fit;
@@ -46,9 +47,14 @@ const (
 	colLargeList
 )
 
-// exactDoubleInt is the largest magnitude of an int a float column takes
-// (Python's _EXACT_DOUBLE_INT).
-const exactDoubleInt = 1 << 53
+// exactDoubleInt is the largest magnitude of an int a float64 column takes
+// (Python's _EXACT_DOUBLE_INT); exactFloatInt that of a float32 column, the
+// bound pyarrow's conversion enforces (Python's put checks 2^53 there too, and
+// then fails when it converts the record: such ints take the Arrow path).
+const (
+	exactDoubleInt = 1 << 53
+	exactFloatInt  = 1 << 24
+)
 
 // recordColumn converts values into one Arrow type; bound to its builder.
 type recordColumn struct {
@@ -245,8 +251,12 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 		switch k {
 		case pymarshal.Float:
 		case pymarshal.Int:
-			if i := d.Int(v); i < -exactDoubleInt || i > exactDoubleInt {
-				return rc.mismatch(c, v, fmt.Sprintf(" %d (a double does not hold it exactly)", i))
+			limit := int64(exactDoubleInt)
+			if c.kind == colFloat32 {
+				limit = exactFloatInt
+			}
+			if i := d.Int(v); i < -limit || i > limit {
+				return rc.mismatch(c, v, fmt.Sprintf(" %d (the float type does not hold it exactly)", i))
 			}
 		default:
 			return rc.mismatch(c, v, "")

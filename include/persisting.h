@@ -190,11 +190,13 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * back-references are understood. A record must fit the bucket's schema the
  * way the Python backend stores it unchanged: every key a field of the schema
  * (fields left out are null); int into an integer field within its range, or
- * into a float field while a double holds it exactly (|i| <= 2^53); float into
- * float64/float32; bool only into bool; str into string/large_string; bytes
- * into binary/large_binary; dict into struct (keys may be left out); list or
- * tuple into list/large_list; None into any nullable field (fields of other
- * types - timestamps, dates ... - take only None).
+ * into a float64 (float32) field while it holds the int exactly: |i| <= 2^53
+ * (2^24); float into float64/float32; bool only into bool; str into
+ * string/large_string; bytes into binary/large_binary; dict into struct (keys
+ * may be left out); list or tuple into list/large_list; None into any nullable
+ * field (fields of other types - timestamps, dates ... - take only None).
+ * marshal writes any buffer (bytearray, memoryview, numpy scalars) as bytes:
+ * a caller that must refuse those in binary fields checks them before.
  * Ownership: `data` (`length` bytes) is only read during the call; nothing of
  * it is kept. With enable_wal the bytes are one WAL entry, written (and with
  * wal_sync_interval 0, fsynced) before the call returns.
