@@ -40,6 +40,7 @@ from ctypes import (
     c_double,
     c_int,
     c_int64,
+    c_size_t,
     c_uint64,
     c_void_p,
 )
@@ -181,13 +182,33 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
     "persisting_indices": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
     "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, POINTER(PersistingError)]),
+    "persisting_append_records": (
+        c_int,
+        [c_uint64, c_char_p, c_size_t, POINTER(PersistingError)],
+    ),
 }
+
+#: exports a library built before them lacks; the package then takes another path
+_OPTIONAL = frozenset({"persisting_append_records"})
 
 # ---- loading ------------------------------------------------------------------
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
+#: set in a child forked after the library was loaded (os.register_at_fork), so
+#: the per-record call can refuse without a getpid() each time
+_forked = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    if _lib is not None:
+        _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def library_path() -> str:
@@ -241,6 +262,8 @@ def lib() -> ctypes.CDLL:
                 try:
                     fn = getattr(handle, name)
                 except AttributeError as exc:
+                    if name in _OPTIONAL:
+                        continue
                     raise StorageError(
                         f"{path} does not export {name}: library and package are out of sync"
                     ) from exc
@@ -249,6 +272,12 @@ def lib() -> ctypes.CDLL:
             _lib_path, _load_pid, _lib = path, os.getpid(), handle
     _check_process()
     return _lib
+
+
+def has_append_records() -> bool:
+    """Whether the loaded library exports ``persisting_append_records`` (the
+    record path of WAL puts); without it puts go through Arrow batches."""
+    return hasattr(lib(), "persisting_append_records")
 
 
 def is_loaded() -> bool:
@@ -452,6 +481,24 @@ def append_stream(handle: int, data: Any) -> None:
         del capsule
 
 
+def append_records(handle: int, data: bytes) -> None:
+    """``persisting_append_records``: ``data`` is ``marshal.dumps(record or
+    list of records, 4)``. The engine checks every record strictly against the
+    bucket's schema, logs them in the WAL (fsynced before returning only when
+    ``wal_sync_interval`` is 0) and buffers them; it never flushes here. Raises
+    :class:`SchemaError` (code ``ESCHEMA``) - having appended nothing - when a
+    record does not fit the schema exactly, the bucket has no schema yet or a
+    value is of a kind it does not decode: the caller then takes the Arrow path,
+    which evolves the schema or names the precise error.
+
+    The per-record hot path: one ctypes call, no other work."""
+    handle_ = _lib if _lib is not None and not _forked else lib()
+    err = PersistingError()
+    rc = handle_.persisting_append_records(handle, data, len(data), byref(err))
+    if rc != OK:
+        _raise(rc, err, "append")
+
+
 def read(handle: int, offset: int, limit: int) -> Any:
     """``persisting_read``: rows [offset, offset+limit) (limit < 0: to the end)
     as a ``pyarrow.RecordBatchReader`` over the library's stream (zero-copy)."""
@@ -495,6 +542,7 @@ __all__ = [
     "ArrowSchema",
     "PersistingError",
     "append",
+    "append_records",
     "append_stream",
     "bucket_metrics",
     "cleanup_old_versions",
