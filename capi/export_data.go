@@ -4,6 +4,10 @@ package main
 #include <stdlib.h>
 #include "persisting.h"
 
+// The records of persisting_append_records are const in the header; cgo
+// spells the parameter through this typedef so the declarations agree.
+typedef const uint8_t persisting_cbyte;
+
 // Calls a struct's release callback if it still has one: cgo cannot call C
 // function pointers directly.
 static void persisting_release_schema(struct ArrowSchema* s) {
@@ -25,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -110,6 +115,21 @@ func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []a
 		rec.Retain()
 		recs = append(recs, rec)
 	}
+}
+
+//export persisting_append_records
+func persisting_append_records(handle C.uint64_t, data *C.persisting_cbyte, length C.size_t, cerr *C.PersistingError) C.int {
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
+		if data == nil {
+			return errNullArgument
+		}
+		if uint64(length) > math.MaxInt32 {
+			return fmt.Errorf("%w: %d bytes of records, more than 2 GiB", errInvalidLength, uint64(length))
+		}
+		// C memory, read only during the call: AppendRecords copies what it keeps.
+		_, err := b.AppendRecords(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length)))
+		return err
+	})
 }
 
 //export persisting_read

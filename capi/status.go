@@ -24,6 +24,9 @@ var errNullArgument = errors.New("persisting: a required pointer argument is NUL
 // buffers that contradict it).
 var errInvalidArrow = errors.New("persisting: invalid Arrow data")
 
+// errInvalidLength: a length argument out of range.
+var errInvalidLength = errors.New("persisting: invalid length")
+
 // statusOf maps an error to the status code the header documents.
 func statusOf(err error) C.int {
 	var errno syscall.Errno
@@ -33,12 +36,12 @@ func statusOf(err error) C.int {
 		return C.PERSISTING_OK
 	case errors.Is(err, errInvalidHandle), errors.Is(err, engine.ErrClosed):
 		return C.PERSISTING_EINVALID_HANDLE
-	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, engine.ErrInvalidOption),
+	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, errInvalidLength), errors.Is(err, engine.ErrInvalidOption),
 		errors.Is(err, engine.ErrInvalidRange), errors.Is(err, lance.ErrVersionNotFound):
 		return C.PERSISTING_EINVALID_ARGUMENT
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL
-	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema):
+	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema), errors.Is(err, engine.ErrBufferFull):
 		return C.PERSISTING_ESCHEMA
 	case errors.Is(err, lance.ErrSchemaMismatch):
 		return C.PERSISTING_ESCHEMA

@@ -35,6 +35,9 @@ type Bucket struct {
 
 	appendable     error          // why rows cannot be appended to checkedDataset (nil: they can)
 	checkedDataset *lance.Dataset // the dataset appendable was computed for
+
+	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
+	walScratch []byte   // AppendRecords' WAL entry, reused
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -67,10 +70,11 @@ func Open(opts Options) (*Bucket, error) {
 	if err := b.recoverWAL(); err != nil {
 		b.closeWAL()
 		releaseAll(b.buf.take())
+		b.releaseRows()
 		b.metrics.forget()
 		return nil, err
 	}
-	b.metrics.replayed(b.buf.rows, b.buf.rows, b.walSize())
+	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
 	return b, nil
 }
 
@@ -150,6 +154,7 @@ func (b *Bucket) appendLocked(recs []arrow.Record) error {
 	if err := b.checkAppendable(); err != nil {
 		return err
 	}
+	b.sealRows() // the buffer, in order, before admit reads or converts it
 	schema, kept, rebuffered, err := b.admit(recs)
 	defer func() { releaseAll(kept); releaseAll(rebuffered) }()
 	if err != nil || len(kept) == 0 {
@@ -282,6 +287,7 @@ func (b *Bucket) Flush() error {
 }
 
 func (b *Bucket) flushLocked() error {
+	b.sealRows()
 	if b.buf.rows == 0 {
 		return nil
 	}
@@ -325,6 +331,7 @@ func (b *Bucket) Close() error {
 	err := b.flushLocked()
 	b.closed = true
 	releaseAll(b.buf.take())
+	b.releaseRows()
 	if cerr := b.closeWAL(); err == nil {
 		err = cerr
 	}

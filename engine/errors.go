@@ -16,6 +16,10 @@ var (
 	// ErrWAL: the write-ahead log failed (I/O, corruption); the message says
 	// which segment and offset when the log is damaged.
 	ErrWAL = errors.New("engine: write-ahead log")
+	// ErrBufferFull: AppendRecords found the buffer at its flush bound
+	// (flush threshold or WAL size); it never flushes itself, so the rows
+	// must take the Arrow path (Append flushes) or wait for a Flush.
+	ErrBufferFull = errors.New("engine: the buffer is at its flush bound")
 	// ErrInvalidRange: a negative offset.
 	ErrInvalidRange = errors.New("engine: invalid range")
 )

@@ -67,6 +67,7 @@ func (b *Bucket) snapshot() (readSnapshot, error) {
 	if b.closed {
 		return readSnapshot{}, ErrClosed
 	}
+	b.sealRows()
 	s := readSnapshot{schema: b.schema, dataset: b.dataset}
 	if b.dataset != nil {
 		s.persisted = b.dataset.CountRows()

@@ -39,7 +39,7 @@ func (b *Bucket) Counts() (total, persisted, buffered int64, err error) {
 	if b.closed {
 		return 0, 0, 0, ErrClosed
 	}
-	persisted, buffered = b.persistedLocked(), b.buf.rows
+	persisted, buffered = b.persistedLocked(), b.bufferedRows()
 	return persisted + buffered, persisted, buffered, nil
 }
 
@@ -53,7 +53,7 @@ func (b *Bucket) Stats() (Stats, error) {
 	s := Stats{
 		BucketID:       b.opts.BucketID,
 		PersistedCount: b.persistedLocked(),
-		BufferCount:    b.buf.rows,
+		BufferCount:    b.bufferedRows(),
 		StoragePath:    b.opts.Path,
 		DatasetPath:    b.DatasetPath(),
 		FlushThreshold: b.opts.FlushThreshold,

@@ -54,6 +54,15 @@ func (b *Bucket) recoverWAL() error {
 	}
 	replayed := 0
 	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
+		if len(payload) > 0 && payload[0] == walRecordsKind {
+			if err := b.replayRecords(payload[1:]); err != nil {
+				return fmt.Errorf("entry %d (records): %w", index, err)
+			}
+			b.walLast = index
+			replayed++
+			return nil
+		}
+		b.sealRows() // before admit may convert the buffer to a new schema
 		rec, err := decodeWALRecord(payload, b.opts.Allocator)
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)

@@ -26,6 +26,7 @@
 #ifndef PERSISTING_H
 #define PERSISTING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -178,6 +179,36 @@ int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowA
  * NULL on return, success or not); the batches' buffers are kept without
  * copying, as with persisting_append. */
 int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, PersistingError* error);
+
+/* Appends records given in CPython's marshal format, as marshal.dumps(obj, 4)
+ * (or a lower version >= 2) writes them: `obj` is one record (a dict) or a
+ * list of records, appended in order as one unit. It is the cheap path for a
+ * put from Python: one call, no Arrow on the caller's side; it never flushes
+ * (so it can run on an event loop) - see PERSISTING_ESCHEMA below.
+ * Values: a record maps field names (str) to None, bool, int (within int64),
+ * float, str, bytes, dict (a struct) and list or tuple (a list); marshal's
+ * back-references are understood. A record must fit the bucket's schema the
+ * way the Python backend stores it unchanged: every key a field of the schema
+ * (fields left out are null); int into an integer field within its range, or
+ * into a float64 (float32) field while it holds the int exactly: |i| <= 2^53
+ * (2^24); float into float64/float32; bool only into bool; str into
+ * string/large_string; bytes into binary/large_binary; dict into struct (keys
+ * may be left out); list or tuple into list/large_list; None into any nullable
+ * field (fields of other types - timestamps, dates ... - take only None).
+ * marshal writes any buffer (bytearray, memoryview, numpy scalars) as bytes:
+ * a caller that must refuse those in binary fields checks them before.
+ * Ownership: `data` (`length` bytes) is only read during the call; nothing of
+ * it is kept. With enable_wal the bytes are one WAL entry, written (and with
+ * wal_sync_interval 0, fsynced) before the call returns.
+ * Errors, with nothing of the call appended: PERSISTING_ESCHEMA when the
+ * records do not fit as above (an unknown key, a value of another kind, data
+ * that is not such marshal data), when the bucket has no schema yet, or when
+ * the buffer is at its bound (flush_threshold rows, or a WAL of max_wal_size):
+ * append such records with persisting_append instead, which evolves the
+ * schema or flushes as the bucket's options say, or flush first.
+ * PERSISTING_EINVALID_ARGUMENT for a NULL `data`; PERSISTING_EWAL when the
+ * WAL write fails. */
+int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, PersistingError* error);
 
 /* Reads `limit` rows starting at row `offset` (0-based, in append order,
  * across flushed and still-buffered rows); limit < 0 means "to the end".

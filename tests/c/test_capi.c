@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "persisting.h"
+#include "records_marshal.h"
 
 static int failures = 0, passes = 0;
 #define CHECK(cond, ...)                                           \
@@ -308,6 +309,75 @@ static void expect_error(int rc, int want, PersistingError* err, const char* wha
   CHECK(err->message == NULL, "%s: error_release left the message", what);
 }
 
+static int64_t count_rows(uint64_t h) {
+  PersistingError err = {0};
+  int64_t total = -1;
+  CHECK(persisting_count(h, &total, NULL, NULL, &err) == PERSISTING_OK, "count: %s", err.message);
+  return total;
+}
+
+/* persisting_append_records: records from marshal.dumps (records_marshal.h)
+ * read back like Arrow rows, in order; every bad call refused with nothing
+ * kept; the buffer bound refuses until a flush. */
+static void test_append_records(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_records", dir);
+  uint64_t h = 0;
+  PersistingError err = {0};
+  int rc = persisting_open(path, "{\"enable_wal\": true, \"wal_sync_interval\": 1.0, \"flush_threshold\": 25}",
+                           &h, &err);
+  CHECK(rc == PERSISTING_OK, "open %s: %s", path, err.message);
+
+  expect_error(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err), PERSISTING_ESCHEMA, &err,
+               "records before the bucket has a schema");
+  CHECK(append_rows(h, 0, 10, &err) == PERSISTING_OK, "append rows 0..9: %s", err.message);
+  CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err) == PERSISTING_OK, "one record: %s",
+        err.message);
+  CHECK(persisting_append_records(h, kRecordBatch, sizeof kRecordBatch, &err) == PERSISTING_OK, "a list: %s",
+        err.message);
+  CHECK(read_and_check(h, 0, -1, 0) == 20, "read Arrow rows and records");
+  CHECK(read_and_check(h, 8, 5, 8) == 5, "read across Arrow rows and records");
+
+  struct {
+    const uint8_t* data;
+    size_t length;
+    int want;
+    const char* what;
+  } bad[] = {
+      {NULL, 10, PERSISTING_EINVALID_ARGUMENT, "NULL data"},
+      {kRecordGarbage, sizeof kRecordGarbage, PERSISTING_ESCHEMA, "garbage bytes"},
+      {kRecordTruncated, sizeof kRecordTruncated, PERSISTING_ESCHEMA, "truncated marshal data"},
+      {kRecordOne, 0, PERSISTING_ESCHEMA, "zero length"},
+      {kRecordWrongType, sizeof kRecordWrongType, PERSISTING_ESCHEMA, "a str for an int64 field"},
+      {kRecordBoolAsInt, sizeof kRecordBoolAsInt, PERSISTING_ESCHEMA, "a bool for an int64 field"},
+      {kRecordUnknownKey, sizeof kRecordUnknownKey, PERSISTING_ESCHEMA, "a key not in the schema"},
+      {kRecordSet, sizeof kRecordSet, PERSISTING_ESCHEMA, "a set"},
+      {kRecordNotADict, sizeof kRecordNotADict, PERSISTING_ESCHEMA, "a list of ints"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    expect_error(persisting_append_records(h, bad[i].data, bad[i].length, &err), bad[i].want, &err, bad[i].what);
+    CHECK(count_rows(h) == 20, "%s: rows were kept", bad[i].what);
+  }
+  CHECK(read_and_check(h, 0, -1, 0) == 20, "rows after the bad calls");
+
+  /* 30 rows reach flush_threshold 25: this path does not flush, it refuses */
+  CHECK(persisting_append_records(h, kRecordsMore, sizeof kRecordsMore, &err) == PERSISTING_OK, "rows 20..29: %s",
+        err.message);
+  expect_error(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err), PERSISTING_ESCHEMA, &err,
+               "records at the flush bound");
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  CHECK(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err) == PERSISTING_OK,
+        "a record after the flush: %s", err.message);
+  CHECK(read_and_check(h, 0, -1, 0) == 31, "read after the flush");
+
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+  expect_error(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err), PERSISTING_EINVALID_HANDLE,
+               &err, "records after close");
+  h = open_bucket(path);
+  CHECK(read_and_check(h, 0, -1, 0) == 31, "read after reopen");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close after reopen");
+}
+
 int main(void) {
   char dir[] = "/tmp/persisting-c-test-XXXXXX";
   if (mkdtemp(dir) == NULL) return 2;
@@ -420,6 +490,8 @@ int main(void) {
 
   /* the eight batches handed over (six kept, two refused) were each released once */
   CHECK(released_arrays == 8 * (1 + NCOLS), "%d arrays released, want exactly 8 batches", released_arrays);
+
+  test_append_records(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

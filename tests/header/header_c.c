@@ -82,6 +82,7 @@ struct persisting_api {
   int (*close)(uint64_t, PersistingError*);
   int (*append)(uint64_t, struct ArrowSchema*, struct ArrowArray*, PersistingError*);
   int (*append_stream)(uint64_t, struct ArrowArrayStream*, PersistingError*);
+  int (*append_records)(uint64_t, const uint8_t*, size_t, PersistingError*);
   int (*read)(uint64_t, int64_t, int64_t, struct ArrowArrayStream*, PersistingError*);
   int (*schema)(uint64_t, struct ArrowSchema*, PersistingError*);
   int (*flush)(uint64_t, PersistingError*);
@@ -106,6 +107,7 @@ static const struct persisting_api kApi = {
     persisting_close,
     persisting_append,
     persisting_append_stream,
+    persisting_append_records,
     persisting_read,
     persisting_schema,
     persisting_flush,
@@ -207,6 +209,9 @@ int persisting_header_check_c(int* passed) {
   stream.private_data = NULL;
   expect_error(kApi.append_stream(dead, &stream, &err), PERSISTING_EINVALID_HANDLE, &err, "append_stream");
   check(stream.release == NULL, "append_stream takes the stream");
+  static const uint8_t record[] = {'{', '0'}; /* marshal.dumps({}, 4) */
+  expect_error(kApi.append_records(dead, record, sizeof record, &err), PERSISTING_EINVALID_HANDLE, &err,
+               "append_records");
 
   expect_error(kApi.read(dead, 0, -1, &stream, &err), PERSISTING_EINVALID_HANDLE, &err, "read");
   expect_error(kApi.schema(dead, &schema, &err), PERSISTING_EINVALID_HANDLE, &err, "schema");

@@ -79,6 +79,9 @@ static_assert(std::is_same<decltype(persisting_append),
 static_assert(std::is_same<decltype(persisting_append_stream),
                            int(uint64_t, ArrowArrayStream*, PersistingError*)>::value,
               "append_stream");
+static_assert(std::is_same<decltype(persisting_append_records),
+                           int(uint64_t, const uint8_t*, size_t, PersistingError*)>::value,
+              "append_records");
 static_assert(std::is_same<decltype(persisting_read),
                            int(uint64_t, int64_t, int64_t, ArrowArrayStream*, PersistingError*)>::value,
               "read");
@@ -181,6 +184,9 @@ int main() {
   expect_error(persisting_append_stream(dead, &stream, err.get()), PERSISTING_EINVALID_HANDLE, err,
                "append_stream");
   check(stream.release == nullptr, "append_stream takes the stream");
+  const uint8_t record[] = {'{', '0'};  // marshal.dumps({}, 4)
+  expect_error(persisting_append_records(dead, record, sizeof record, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "append_records");
 
   expect_error(persisting_read(dead, 0, -1, &stream, err.get()), PERSISTING_EINVALID_HANDLE, err, "read");
   expect_error(persisting_schema(dead, &schema, err.get()), PERSISTING_EINVALID_HANDLE, err, "schema");

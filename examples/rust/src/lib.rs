@@ -78,6 +78,12 @@ pub mod sys {
             stream: *mut FFI_ArrowArrayStream,
             error: *mut PersistingError,
         ) -> c_int;
+        pub fn persisting_append_records(
+            handle: u64,
+            data: *const u8,
+            length: usize,
+            error: *mut PersistingError,
+        ) -> c_int;
         pub fn persisting_read(
             handle: u64,
             offset: i64,

@@ -1,0 +1,445 @@
+package pymarshal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+)
+
+// Kind is the Python type of a decoded value.
+type Kind uint8
+
+const (
+	None Kind = iota + 1
+	Bool
+	Int
+	Float
+	Str
+	Bytes
+	List
+	Tuple
+	Dict
+	ref // internal: a back-reference to an earlier node, resolved by the accessors
+)
+
+var kindNames = [...]string{None: "None", Bool: "bool", Int: "int", Float: "float", Str: "str",
+	Bytes: "bytes", List: "list", Tuple: "tuple", Dict: "dict", ref: "ref"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+var (
+	// ErrTruncated: the input ends inside a value.
+	ErrTruncated = errors.New("pymarshal: truncated marshal data")
+	// ErrInvalid: bytes no marshal.dumps writes (a negative size, a bad
+	// reference, an unnormalized long, bytes after the value ...).
+	ErrInvalid = errors.New("pymarshal: invalid marshal data")
+	// ErrUnsupported: valid marshal data outside the subset this package
+	// decodes (a set, a complex, an int beyond int64, a cycle ...).
+	ErrUnsupported = errors.New("pymarshal: unsupported marshal data")
+)
+
+// MaxDepth is the deepest nesting of containers Decode accepts (CPython's
+// own reader stops at 2000).
+const MaxDepth = 1000
+
+// maxInput keeps node offsets within int32.
+const maxInput = math.MaxInt32
+
+// Type codes of CPython's Python/marshal.c used here.
+const (
+	flagRef          = 0x80
+	typeNull         = '0'
+	typeNone         = 'N'
+	typeFalse        = 'F'
+	typeTrue         = 'T'
+	typeInt          = 'i'
+	typeLong         = 'l'
+	typeBinaryFloat  = 'g'
+	typeString       = 's' // bytes
+	typeInterned     = 't'
+	typeUnicode      = 'u'
+	typeASCII        = 'a'
+	typeASCIIIntern  = 'A'
+	typeShortASCII   = 'z'
+	typeShortASCIIIn = 'Z'
+	typeTuple        = '('
+	typeSmallTuple   = ')'
+	typeList         = '['
+	typeDict         = '{'
+	typeRef          = 'r'
+)
+
+// names of type codes outside the subset, for clearer errors.
+var unsupportedNames = map[byte]string{
+	'S': "StopIteration", '.': "Ellipsis", 'I': "int64 (pre-3.4)", 'f': "text float (marshal version < 2)",
+	'x': "text complex", 'y': "complex", 'c': "code object", '?': "unknown object", '<': "set",
+	'>': "frozenset", ':': "slice (marshal version 5)",
+}
+
+// Node names a value of the last Decode: an index into the decoder's table.
+type Node int32
+
+type node struct {
+	kind Kind
+	end  int32  // the node after this one's subtree; -1 while a container is being read
+	n    uint64 // int (two's complement), float bits, bool 0/1, item count (dict: pairs), ref target
+	off  int32  // str, bytes: where the content starts in the input
+	size int32  // str, bytes: content length
+}
+
+// Decoder decodes marshal data. It reuses its tables from one Decode to the
+// next, so the nodes of a Decode are valid until the next one. Not safe for
+// concurrent use.
+type Decoder struct {
+	nodes []node
+	refs  []int32 // node index of each FLAG_REF object, in the order marshal numbers them
+	data  []byte
+	pos   int
+	depth int
+}
+
+// Decode decodes data, which must hold exactly one value, and returns its
+// root. The decoder keeps a reference to data until the next Decode:
+// Bytes returns sub-slices of it.
+func (d *Decoder) Decode(data []byte) (Node, error) {
+	d.nodes, d.refs, d.data, d.pos, d.depth = d.nodes[:0], d.refs[:0], data, 0, 0
+	if len(data) > maxInput {
+		return 0, fmt.Errorf("%w: %d bytes, more than %d", ErrUnsupported, len(data), maxInput)
+	}
+	if err := d.value(); err != nil {
+		return 0, err
+	}
+	if d.pos != len(data) {
+		return 0, fmt.Errorf("%w: %d bytes after the value at offset %d", ErrInvalid, len(data)-d.pos, d.pos)
+	}
+	return 0, nil
+}
+
+// Reset drops the decoder's reference to the last input (its tables stay
+// for reuse): a caller whose input is freed after Decode calls it.
+func (d *Decoder) Reset() {
+	d.data = nil
+	d.nodes, d.refs = d.nodes[:0], d.refs[:0]
+}
+
+func (d *Decoder) truncated(what string) error {
+	return fmt.Errorf("%w: %s at offset %d runs past the end (%d bytes)", ErrTruncated, what, d.pos, len(d.data))
+}
+
+func (d *Decoder) take(n int, what string) ([]byte, error) {
+	if n > len(d.data)-d.pos {
+		return nil, d.truncated(what)
+	}
+	b := d.data[d.pos : d.pos+n]
+	d.pos += n
+	return b, nil
+}
+
+func (d *Decoder) int32(what string) (int32, error) {
+	b, err := d.take(4, what)
+	if err != nil {
+		return 0, err
+	}
+	return int32(binary.LittleEndian.Uint32(b)), nil
+}
+
+// size reads a 4-byte length, which marshal never writes negative.
+func (d *Decoder) size(what string) (int, error) {
+	n, err := d.int32(what)
+	if err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("%w: %s of negative size %d at offset %d", ErrInvalid, what, n, d.pos-4)
+	}
+	return int(n), nil
+}
+
+func (d *Decoder) push(k Kind, n uint64) int32 {
+	i := int32(len(d.nodes))
+	d.nodes = append(d.nodes, node{kind: k, end: i + 1, n: n})
+	return i
+}
+
+func (d *Decoder) value() error {
+	if d.pos >= len(d.data) {
+		return d.truncated("a type code")
+	}
+	at := d.pos
+	code := d.data[d.pos]
+	d.pos++
+	flagged := code&flagRef != 0
+	code &^= flagRef
+	// Scalars are numbered once read, containers before their items: the
+	// order in which marshal's writer numbered them.
+	var idx int32
+	switch code {
+	case typeNone:
+		d.push(None, 0)
+		return nil // None, True and False are never numbered
+	case typeTrue, typeFalse:
+		v := uint64(0)
+		if code == typeTrue {
+			v = 1
+		}
+		d.push(Bool, v)
+		return nil
+	case typeInt:
+		v, err := d.int32("an int")
+		if err != nil {
+			return err
+		}
+		idx = d.push(Int, uint64(int64(v)))
+	case typeLong:
+		v, err := d.long()
+		if err != nil {
+			return err
+		}
+		idx = d.push(Int, uint64(v))
+	case typeBinaryFloat:
+		b, err := d.take(8, "a float")
+		if err != nil {
+			return err
+		}
+		idx = d.push(Float, binary.LittleEndian.Uint64(b))
+	case typeUnicode, typeInterned, typeASCII, typeASCIIIntern, typeShortASCII, typeShortASCIIIn, typeString:
+		i, err := d.text(code)
+		if err != nil {
+			return err
+		}
+		idx = i
+	case typeTuple, typeSmallTuple, typeList:
+		var n int
+		var err error
+		if code == typeSmallTuple {
+			var b []byte
+			b, err = d.take(1, "a tuple size")
+			if err == nil {
+				n = int(b[0])
+			}
+		} else {
+			n, err = d.size("a list or tuple")
+		}
+		if err != nil {
+			return err
+		}
+		k := List
+		if code != typeList {
+			k = Tuple
+		}
+		return d.container(k, n, flagged, at)
+	case typeDict:
+		return d.container(Dict, -1, flagged, at)
+	case typeRef:
+		n, err := d.int32("a reference")
+		if err != nil {
+			return err
+		}
+		if n < 0 || int(n) >= len(d.refs) {
+			return fmt.Errorf("%w: reference %d at offset %d, only %d objects numbered", ErrInvalid, n, at, len(d.refs))
+		}
+		target := d.refs[n]
+		if d.nodes[target].end < 0 {
+			return fmt.Errorf("%w: reference at offset %d to a container that holds it (a cycle)", ErrUnsupported, at)
+		}
+		d.push(ref, uint64(target))
+		return nil
+	case typeNull:
+		return fmt.Errorf("%w: NULL object at offset %d outside a dict's end", ErrInvalid, at)
+	default:
+		if name, ok := unsupportedNames[code]; ok {
+			return fmt.Errorf("%w: %s (type code %q) at offset %d", ErrUnsupported, name, code, at)
+		}
+		return fmt.Errorf("%w: unknown type code 0x%02x at offset %d", ErrInvalid, d.data[at], at)
+	}
+	if flagged {
+		d.refs = append(d.refs, idx)
+	}
+	return nil
+}
+
+// long reads TYPE_LONG: a signed digit count, then that many 15-bit digits,
+// least significant first. Values beyond int64 are refused.
+func (d *Decoder) long() (int64, error) {
+	at := d.pos - 1
+	n, err := d.int32("a long")
+	if err != nil {
+		return 0, err
+	}
+	neg := n < 0
+	count := int64(n)
+	if neg {
+		count = -count
+	}
+	if count > 5 { // 5 digits = 75 bits: more is beyond int64 or unnormalized
+		if _, err := d.take(int(count)*2, "a long's digits"); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: int of %d 15-bit digits at offset %d is beyond int64", ErrUnsupported, count, at)
+	}
+	b, err := d.take(int(count)*2, "a long's digits")
+	if err != nil {
+		return 0, err
+	}
+	var mag uint64
+	for i := int(count) - 1; i >= 0; i-- {
+		digit := binary.LittleEndian.Uint16(b[2*i:])
+		if digit >= 1<<15 {
+			return 0, fmt.Errorf("%w: long digit %d out of range at offset %d", ErrInvalid, digit, at)
+		}
+		if i == int(count)-1 && digit == 0 {
+			return 0, fmt.Errorf("%w: unnormalized long at offset %d", ErrInvalid, at)
+		}
+		if mag > math.MaxUint64>>15 {
+			return 0, fmt.Errorf("%w: int at offset %d is beyond int64", ErrUnsupported, at)
+		}
+		mag = mag<<15 | uint64(digit)
+	}
+	switch {
+	case !neg && mag <= math.MaxInt64:
+		return int64(mag), nil
+	case neg && mag <= 1<<63:
+		return int64(-mag), nil // -2^63 wraps to itself
+	}
+	return 0, fmt.Errorf("%w: int at offset %d is beyond int64", ErrUnsupported, at)
+}
+
+// text reads a str (any of marshal's encodings) or bytes node.
+func (d *Decoder) text(code byte) (int32, error) {
+	var n int
+	var err error
+	if code == typeShortASCII || code == typeShortASCIIIn {
+		var b []byte
+		b, err = d.take(1, "a str size")
+		if err == nil {
+			n = int(b[0])
+		}
+	} else {
+		n, err = d.size("a str or bytes")
+	}
+	if err != nil {
+		return 0, err
+	}
+	at := d.pos
+	b, err := d.take(n, "a str or bytes")
+	if err != nil {
+		return 0, err
+	}
+	kind := Str
+	switch code {
+	case typeString:
+		kind = Bytes
+	case typeUnicode, typeInterned:
+		// marshal writes str as UTF-8 with lone surrogates passed through;
+		// those are not UTF-8 (nor storable in an Arrow string).
+		if !utf8.Valid(b) {
+			return 0, fmt.Errorf("%w: str at offset %d is not valid UTF-8 (a lone surrogate?)", ErrUnsupported, at)
+		}
+	default:
+		// ASCII by its type code; what is stored must at least be UTF-8.
+		if !utf8.Valid(b) {
+			return 0, fmt.Errorf("%w: ASCII str at offset %d holds bytes that are not ASCII", ErrInvalid, at)
+		}
+	}
+	i := d.push(kind, 0)
+	d.nodes[i].off, d.nodes[i].size = int32(at), int32(n)
+	return i, nil
+}
+
+// container reads the items of a list or tuple (n of them) or of a dict
+// (key/value pairs up to TYPE_NULL, n < 0).
+func (d *Decoder) container(k Kind, n int, flagged bool, at int) error {
+	if d.depth >= MaxDepth {
+		return fmt.Errorf("%w: containers nested more than %d deep at offset %d", ErrUnsupported, MaxDepth, at)
+	}
+	d.depth++
+	idx := d.push(k, 0)
+	d.nodes[idx].end = -1
+	if flagged {
+		d.refs = append(d.refs, idx)
+	}
+	count := 0
+	if k == Dict {
+		for {
+			if d.pos >= len(d.data) {
+				return d.truncated("a dict")
+			}
+			if d.data[d.pos]&^flagRef == typeNull {
+				d.pos++
+				break
+			}
+			if err := d.value(); err != nil {
+				return err
+			}
+			if d.pos < len(d.data) && d.data[d.pos]&^flagRef == typeNull {
+				return fmt.Errorf("%w: dict key without a value at offset %d", ErrInvalid, d.pos)
+			}
+			if err := d.value(); err != nil {
+				return err
+			}
+			count++
+		}
+	} else {
+		for ; count < n; count++ {
+			if err := d.value(); err != nil {
+				return err
+			}
+		}
+	}
+	d.depth--
+	d.nodes[idx].n = uint64(count)
+	d.nodes[idx].end = int32(len(d.nodes))
+	return nil
+}
+
+// resolve follows a back-reference to the node it names.
+func (d *Decoder) resolve(i Node) *node {
+	n := &d.nodes[i]
+	if n.kind == ref {
+		n = &d.nodes[n.n]
+	}
+	return n
+}
+
+// Kind returns the kind of value i.
+func (d *Decoder) Kind(i Node) Kind { return d.resolve(i).kind }
+
+// Int returns the value of an Int node.
+func (d *Decoder) Int(i Node) int64 { return int64(d.resolve(i).n) }
+
+// Float returns the value of a Float node.
+func (d *Decoder) Float(i Node) float64 { return math.Float64frombits(d.resolve(i).n) }
+
+// Bool returns the value of a Bool node.
+func (d *Decoder) Bool(i Node) bool { return d.resolve(i).n != 0 }
+
+// Bytes returns the content of a Str (UTF-8) or Bytes node, a sub-slice of
+// the input: do not modify it.
+func (d *Decoder) Bytes(i Node) []byte {
+	n := d.resolve(i)
+	return d.data[n.off : n.off+n.size : n.off+n.size]
+}
+
+// Len returns the number of items of a List or Tuple, or of pairs of a Dict.
+func (d *Decoder) Len(i Node) int { return int(d.resolve(i).n) }
+
+// First returns the first item of a non-empty List or Tuple, or the first
+// key of a non-empty Dict (its value is Next of it).
+func (d *Decoder) First(i Node) Node {
+	n := d.nodes[i]
+	if n.kind == ref {
+		return Node(n.n) + 1
+	}
+	return i + 1
+}
+
+// Next returns the value after i in its container: the node following i's
+// subtree.
+func (d *Decoder) Next(i Node) Node { return Node(d.nodes[i].end) }
