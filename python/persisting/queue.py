@@ -489,6 +489,17 @@ _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
+def _forget_executor_after_fork() -> None:
+    # the parent's worker threads do not exist in a forked child; a new pool is
+    # made there on demand (its jobs then meet ForkError instead of never running)
+    global _executor, _executor_lock
+    _executor, _executor_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor_after_fork)
+
+
 def _submit(fn: Any) -> bool:
     """Runs ``fn`` on a worker thread shared by every bucket of the process;
     False once the interpreter is shutting down (nothing runs then)."""
@@ -1013,6 +1024,8 @@ class _Bucket:
         accepted before this call (or stopped, on a failure) and its flush is
         done. Called before anything that reads or changes the engine's state,
         never with a lock held."""
+        if _native._forked:  # a job of the parent never ends here: ForkError instead
+            _native.lib()
         with self._state_lock:
             target = self._committed + len(self._inflight) + len(self._pending)
             while self._job and (self._job_flushes or self._committed < target):
