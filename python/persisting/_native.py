@@ -188,9 +188,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
 }
 
-#: exports a library built before them lacks; the package then takes another path
-_OPTIONAL = frozenset({"persisting_append_records"})
-
 # ---- loading ------------------------------------------------------------------
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -262,8 +259,6 @@ def lib() -> ctypes.CDLL:
                 try:
                     fn = getattr(handle, name)
                 except AttributeError as exc:
-                    if name in _OPTIONAL:
-                        continue
                     raise StorageError(
                         f"{path} does not export {name}: library and package are out of sync"
                     ) from exc
@@ -272,12 +267,6 @@ def lib() -> ctypes.CDLL:
             _lib_path, _load_pid, _lib = path, os.getpid(), handle
     _check_process()
     return _lib
-
-
-def has_append_records() -> bool:
-    """Whether the loaded library exports ``persisting_append_records`` (the
-    record path of WAL puts); without it puts go through Arrow batches."""
-    return hasattr(lib(), "persisting_append_records")
 
 
 def is_loaded() -> bool:

@@ -738,7 +738,7 @@ class _Bucket:
         self.sync_interval = float(options_in.get("wal_sync_interval") or 0.0)
         #: write-through records go to the engine as marshal payloads
         #: (persisting_append_records) instead of Arrow batches
-        self.records_path = write_through and _native.has_append_records()
+        self.records_path = write_through
         if not write_through:
             self.put_fast = self._put_fast_batching
         elif self.records_path and self.sync_interval > 0:
