@@ -479,6 +479,8 @@ def _fast_fits(record: Any, types: dict[str, type]) -> bool:
     return True
 
 
+#: _put_fast_batching: taken, and the put hands the first batch to the engine itself
+_FIRST_APPEND = "first append"
 #: the most records a put lets wait for the background appends before it waits
 _MAX_BACKLOG = 65536
 #: bytes a record adds to the WAL beyond its marshal payload (entry framing), for
@@ -773,23 +775,25 @@ class _Bucket:
 
     # -- the fast path of put ----------------------------------------------------------
     def _fast_types_locked(self) -> dict[str, type] | None:
-        """The fast check's map (state lock held): every typed, nullable field
-        of the engine's schema whose type :func:`_fast_type` knows. None before
-        the bucket has a schema, on a read-only bucket, or when the schema has
-        required fields (the full check counts them)."""
+        """The fast check's map (state lock held): every typed field whose type
+        :func:`_fast_type` knows - as the engine's schema has it, or, before the
+        bucket has one, as the records so far fixed it (what the first append
+        will write). None before any record, on a read-only bucket, or when the
+        schema has required fields (the full check counts them)."""
         fields, schema = self._fields, self._schema
         made_from = self._fast_made_from
         if made_from[0] is fields and made_from[1] is schema:
             return self._fast_types
         types: dict[str, type] | None = None
-        if schema is not None and fields and self.read_only is None and not self._required:
+        if fields and self.read_only is None and not self._required:
+            have = None if schema is None else {f.name: f.type for f in schema}
             types = {}
-            for field in schema:
-                if fields.get(field.name) != field.type:  # untyped here, or changing
-                    continue
-                py = _fast_type(field.type)
+            for name, dtype in fields.items():
+                if dtype is None or (have is not None and have.get(name) != dtype):
+                    continue  # untyped yet, or not (yet) the engine's type
+                py = _fast_type(dtype)
                 if py is not None:
-                    types[field.name] = py
+                    types[name] = py
         self._fast_types, self._fast_made_from = types, (fields, schema)
         return types
 
@@ -819,7 +823,9 @@ class _Bucket:
         a copy joins the pending records. Returns None when the full path must
         take it (nothing was done), True when taken, False when taken but so
         many records wait for the background appends that the put should wait
-        for them (:meth:`settle`).
+        for them (:meth:`settle`), ``_FIRST_APPEND`` when taken and the first
+        batch of a bucket without a schema is due: the put appends it itself,
+        as the full path would (the engine's verdict on the new schema is its).
 
         Without the state lock because nothing it reads can change under it in
         a way that matters: the pending list is only appended to (here and in
@@ -872,6 +878,8 @@ class _Bucket:
         n = len(pending)
         if n < self.batch_size or self._job:
             return n < self._backlog
+        if self._schema is None:
+            return _FIRST_APPEND  # the first append fixes the schema: the put awaits it
         with self._state_lock:
             if self._job:
                 return True
@@ -888,9 +896,11 @@ class _Bucket:
         return True
 
     def _drain_due_locked(self) -> bool:
-        """Whether full batches wait for the engine (state lock held)."""
-        return (len(self._pending) >= self.batch_size and self.last_error is None
-                and not self._waiting_for_types())
+        """Whether full batches wait for the engine (state lock held): as
+        :meth:`should_drain` says, unless an append just failed."""
+        n = len(self._pending)
+        return (n >= self.batch_size and self.last_error is None
+                and (n >= self.flush_threshold or not self._waiting_for_types()))
 
     def _end_job_locked(self) -> None:
         self._job = self._job_flushes = False
@@ -908,7 +918,7 @@ class _Bucket:
                     if self.closed:
                         stop = True
                     else:
-                        self._drain_locked(self.batch_size, False)
+                        self._drain_locked(self.batch_size, False, whole_batches=True)
             except StorageError as exc:
                 stop = True
                 logger.warning(
@@ -945,8 +955,8 @@ class _Bucket:
         try:
             with self._state_lock:
                 if (not self._in_turn_locked() or self._pending or self._inflight or self._job
-                        or self.read_only is not None):
-                    return None
+                        or self.read_only is not None or self._schema is None):
+                    return None  # (without a schema the engine takes only Arrow)
                 types = self._fast_types_locked()
                 if types is None:
                     return None
@@ -1404,7 +1414,8 @@ class _Bucket:
         with self._state_lock:
             return total == self._committed + rows
 
-    def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None) -> int:
+    def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None,
+                      whole_batches: bool = False) -> int:
         """Appends the pending records as one batch (engine lock held); returns rows.
 
         Write-through: the pending records and their group move to
@@ -1413,6 +1424,8 @@ class _Bucket:
         from there) until the engine took them; the list itself is only ever
         appended to and cut at its head, so the lock-free fast path of put may
         append to it at any time. A failure keeps them where they are.
+        ``whole_batches``: only a multiple of ``batch_size`` records (the rest
+        wait, as they would after puts that each appended a full batch).
         """
         with self._state_lock:
             if len(self._pending) < max(min_rows, 1):
@@ -1424,7 +1437,10 @@ class _Bucket:
                 group, self._group = self._group, _Group()
                 self._inflight = records
             else:
-                records, group = self._pending[:], None
+                n = len(self._pending)
+                if whole_batches and not self._waiting_for_types():
+                    n -= n % self.batch_size
+                records, group = self._pending[:n], None
             schema = self._write_schema(hint)
         try:
             if not (self.records_path and self._append_records_locked(records)):
@@ -2143,8 +2159,12 @@ class _QueueBackend:
             return
         if self._readers:
             await self._notify()
+        if taken is True:
+            return
         if taken is False:  # many records wait for the background appends
             await asyncio.to_thread(self._bucket.settle)
+        else:  # _FIRST_APPEND: as the full path does, so its outcome is the put's
+            await self._drain()
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
