@@ -12,20 +12,28 @@ backend (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
     writer = await write_queue(system, "events", backend="lance", storage_path="/data/q")
 
 One record's walk: ``put`` validates the dict and appends it to a small Python
-list (``total_count()`` counts it at once). When the list holds ``batch_size``
-records (or on ``flush``/``close``) it becomes one ``pyarrow.RecordBatch`` and
-one ``persisting_append`` call, which hands the column buffers to the engine
-without copying. The engine buffers rows and writes a new Lance version every
+list (``total_count()`` counts it at once). A record whose fields the bucket
+already has, each with exactly the Python type of its column (or None), takes
+a fast check of those types on the event loop's thread; anything else takes
+the full validation, which raises the precise error or evolves the schema.
+When the list holds ``batch_size`` records (or on ``flush``/``close``) it
+becomes one ``pyarrow.RecordBatch`` and one ``persisting_append`` call, which
+hands the column buffers to the engine without copying; for a put's full batch
+a worker thread makes that call, and whatever reads the engine's state waits
+for it first. The engine buffers rows and writes a new Lance version every
 ``flush_threshold`` rows and on ``flush()``. Reads see flushed rows, rows in the
 engine's buffer and records still in the Python list as one log, in append
 order, with contiguous 0-based offsets.
 
 ``PersistingBackend`` is the same bucket with the engine's write-ahead log and
 metrics switched on by options. With ``enable_wal=True`` a record does not wait
-in the Python list: ``put`` hands it to the engine at once (puts that arrive
-while an engine call runs are gathered into the next call) and returns once the
-engine has logged it in ``{storage_path}/wal`` (fsynced before returning when
-``wal_sync_interval=0``). A process killed without ``flush()`` loses nothing
+in the Python list: ``put`` hands it to the engine at once, as a marshal payload
+(``persisting_append_records``; the first records, and any the engine refuses
+there, as Arrow), and returns once the engine has logged it in
+``{storage_path}/wal``. With ``wal_sync_interval > 0`` that call runs on the
+event loop's thread and flushes run in the background; with ``0`` it is
+fsynced before returning, off the event loop, and puts that arrive while an
+engine call runs are gathered into the next call. A process killed without ``flush()`` loses nothing
 acknowledged: reopening the path replays it, exactly once, at the same offsets.
 
 Schema rules of LanceBackend (a bucket has one fixed schema):
@@ -483,9 +491,6 @@ def _fast_fits(record: Any, types: dict[str, type]) -> bool:
 _FIRST_APPEND = "first append"
 #: the most records a put lets wait for the background appends before it waits
 _MAX_BACKLOG = 65536
-#: bytes a record adds to the WAL beyond its marshal payload (entry framing), for
-#: the estimate that triggers max_wal_size flushes of records appended as such
-_WAL_ENTRY_OVERHEAD = 32
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -681,14 +686,11 @@ class _Bucket:
         self.closed = False
         #: why the engine refuses appends to this bucket (None: it does not)
         self.read_only: UnsupportedError | None = None
-        wal_bytes = 0
         try:
             schema = _native.schema(self._handle)
             total, _, buffered = _native.count(self._handle)
             if schema is not None:
                 self.read_only = self._probe_appendable(schema)
-            if write_through:
-                wal_bytes = int(_native.stats(self._handle).get("wal_size") or 0)
         except BaseException:
             _native.close_bucket(self._handle)
             raise
@@ -731,13 +733,13 @@ class _Bucket:
         #: room for several flushes' worth (a flush that lags takes all that
         #: waits, and its fixed cost is shared by more rows), bounded
         self._backlog = max(4 * batch_size, min(16 * flush_threshold, _MAX_BACKLOG))
-        #: what the engine buffers and its WAL holds since its last flush, as far
-        #: as Python knows (upper bounds: the engine may have flushed on its own)
+        #: rows the engine buffers since its last flush, as far as Python knows
+        #: (an upper bound: a WAL past max_wal_size makes the engine flush on its
+        #: own). Records appends never flush, so Python flushes when it reaches
+        #: flush_threshold; the engine refuses them while the WAL is past
+        #: max_wal_size, and the Arrow append that takes them then flushes.
         self._unflushed = buffered
-        self._wal_bytes = wal_bytes
-        options_in = engine_options or {}
-        self.max_wal_size = int(options_in.get("max_wal_size") or 0)
-        self.sync_interval = float(options_in.get("wal_sync_interval") or 0.0)
+        self.sync_interval = float((engine_options or {}).get("wal_sync_interval") or 0.0)
         #: write-through records go to the engine as marshal payloads
         #: (persisting_append_records) instead of Arrow batches
         self.records_path = write_through
@@ -982,7 +984,6 @@ class _Bucket:
                 self._committed += n
                 self.last_error = None
                 self._unflushed += n
-                self._wal_bytes += len(payload) + n * _WAL_ENTRY_OVERHEAD
                 if not self._flush_due_locked():
                     return True
                 self._job = self._job_flushes = True
@@ -994,10 +995,9 @@ class _Bucket:
         return True
 
     def _flush_due_locked(self) -> bool:
-        """Whether the engine's buffer reached a flush threshold after appends
-        the engine does not flush after (records appends)."""
-        return self._unflushed >= self.flush_threshold or (
-            self.max_wal_size > 0 and self._wal_bytes >= self.max_wal_size)
+        """Whether records appends (which never flush) filled the engine's
+        buffer to ``flush_threshold`` (state lock held)."""
+        return self._unflushed >= self.flush_threshold
 
     def _flush_job(self) -> None:
         """Background job: the flush that records appends made due."""
@@ -1022,12 +1022,12 @@ class _Bucket:
             )
             return
         with self._state_lock:
-            self._unflushed = self._wal_bytes = 0
+            self._unflushed = 0
 
     def _note_flushed(self) -> None:
         """The engine's buffer was flushed (engine lock held)."""
         with self._state_lock:
-            self._unflushed = self._wal_bytes = 0
+            self._unflushed = 0
 
     def settle(self) -> None:
         """Waits until a background job has handed the engine every record
@@ -1399,7 +1399,7 @@ class _Bucket:
             with self._state_lock:
                 self._unflushed += rows
                 if self._unflushed >= self.flush_threshold:  # the engine flushed in the call
-                    self._unflushed = self._wal_bytes = 0
+                    self._unflushed = 0
         if self._schema is None or (self.evolve and not _same_fields(first.schema, self._schema)):
             schema = _native.schema(self._handle) or first.schema
             with self._state_lock:
@@ -1483,7 +1483,6 @@ class _Bucket:
             raise
         with self._state_lock:
             self._unflushed += len(records)
-            self._wal_bytes += len(payload) + len(records) * _WAL_ENTRY_OVERHEAD
             due = self._flush_due_locked()
         if due:
             self._flush_after_records_locked()
@@ -2649,8 +2648,10 @@ class PersistingBackend(_QueueBackend):
             :meth:`get_metrics` and :func:`persisting.metrics_text`.
         wal_sync_interval: seconds; 0 fsyncs the WAL before each put returns
             (concurrent puts share the fsync), > 0 fsyncs at least that often.
-        max_wal_size: bytes; when the WAL grows past it, an append flushes the
-            buffer to Lance, which empties the WAL.
+        max_wal_size: bytes; when the WAL grows past it, the buffer is flushed
+            to Lance, which empties the WAL: by that append, or by the next put
+            when the record went to the engine as such (that call never
+            flushes); the WAL stays within the limit plus one entry.
         metrics_address (keyword): "host:port"; serve every bucket's metrics at
             ``http://host:port/metrics`` (one server per address and process;
             implies ``enable_metrics``). Port 0 picks a free port; ``stats()``
