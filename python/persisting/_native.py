@@ -480,12 +480,21 @@ def append_records(handle: int, data: bytes) -> None:
     value is of a kind it does not decode: the caller then takes the Arrow path,
     which evolves the schema or names the precise error.
 
-    The per-record hot path: one ctypes call, no other work."""
+    The per-record hot path: one ctypes call, no other work (the error struct
+    is the calling thread's, reused: a failure releases it, which zeroes it)."""
     handle_ = _lib if _lib is not None and not _forked else lib()
-    err = PersistingError()
-    rc = handle_.persisting_append_records(handle, data, len(data), byref(err))
+    try:
+        err, ref = _errors.pair
+    except AttributeError:
+        err = PersistingError()
+        err, ref = _errors.pair = (err, byref(err))
+    rc = handle_.persisting_append_records(handle, data, len(data), ref)
     if rc != OK:
         _raise(rc, err, "append")
+
+
+#: per thread: a PersistingError and a pointer to it, for append_records
+_errors = threading.local()
 
 
 def read(handle: int, offset: int, limit: int) -> Any:

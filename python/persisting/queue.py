@@ -939,8 +939,58 @@ class _Bucket:
 
     def _put_fast_records(self, record: Any) -> bool | None:
         """put() of one record with the WAL (sync interval > 0): one
-        ``persisting_append_records`` call on the event loop's thread."""
-        return self.append_records_fast([record], False)
+        ``persisting_append_records`` call on the event loop's thread.
+        :meth:`append_records_fast` for one record, with the checks that need
+        no lock made without one: while this thread holds the engine lock, only
+        this thread (the event loop's, where ``accept`` runs) changes the
+        pending records, the turn and the gate, and only engine-lock holders
+        write ``_committed``, so a reader sees it before or after the record,
+        which is in the engine either way."""
+        engine_lock = self._engine_lock
+        if not engine_lock.acquire(False):
+            return None  # an engine call (a flush, a group) runs: queue behind it
+        try:
+            if (self._pending or self._inflight or self._job or self.closed
+                    or self._gate is not None or self._serving != self._next_ticket
+                    or self._schema is None):
+                return None
+            made_from = self._fast_made_from
+            if made_from[0] is self._fields and made_from[1] is self._schema:
+                types = self._fast_types
+            else:
+                with self._state_lock:
+                    types = self._fast_types_locked()
+            if types is None or not _fast_fits(record, types):
+                return None
+            try:
+                payload = marshal.dumps(record, 4)
+            except ValueError:
+                return None
+            try:
+                _native.append_records(self._handle, payload)
+            except SchemaError as exc:
+                if exc.code == _native.ESCHEMA:
+                    return None  # nothing appended: the full path takes it
+                self.last_error = exc
+                raise
+            except BaseException as exc:
+                self.last_error = exc
+                raise
+            self._committed += 1
+            self.last_error = None
+            self._unflushed += 1
+            if self._unflushed < self.flush_threshold:
+                return True
+            with self._state_lock:
+                if self._job:
+                    return True
+                self._job = self._job_flushes = True
+        finally:
+            engine_lock.release()
+        if not _submit(self._flush_job):
+            with self._state_lock:
+                self._end_job_locked()
+        return True
 
     def append_records_fast(self, records: list, batch: bool) -> bool | None:
         """Write-through: hands ``records`` to the engine as one marshal payload
