@@ -1639,6 +1639,12 @@ class _Bucket:
                 error = exc
             with self._state_lock:
                 self.closed = True
+            if error is None:  # a put that slipped in before it saw the bucket closed
+                try:
+                    self._drain_locked(1, True)
+                except BaseException as exc:
+                    error = exc
+            with self._state_lock:
                 lost = len(self._pending)
                 if self._gate is not None:
                     self._open_gate(self._gate)
@@ -2545,9 +2551,11 @@ class _QueueBackend:
             return
         _, write_lock = self._primitives()
         async with write_lock:
+            self._bucket.exclusive += 1  # puts meanwhile take the full path, under the lock
             try:
                 await asyncio.to_thread(self.close)
             finally:
+                self._bucket.exclusive -= 1
                 await self._notify()
 
     async def __aenter__(self):
