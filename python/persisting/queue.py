@@ -743,10 +743,11 @@ class _Bucket:
         #: write-through records go to the engine as marshal payloads
         #: (persisting_append_records) instead of Arrow batches
         self.records_path = write_through
+        #: records calls run on the event loop's thread (no fsync in them)
+        self.records_on_loop = write_through and self.sync_interval > 0
         if not write_through:
             self.put_fast = self._put_fast_batching
-        elif self.records_path and self.sync_interval > 0:
-            # no fsync in the call: cheap enough for the event loop's thread
+        elif self.records_on_loop:
             self.put_fast = self._put_fast_records
         else:
             self.put_fast = self._no_fast_path
@@ -992,12 +993,11 @@ class _Bucket:
                 self._end_job_locked()
         return True
 
-    def append_records_fast(self, records: list, batch: bool) -> bool | None:
-        """Write-through: hands ``records`` to the engine as one marshal payload
-        (``persisting_append_records``, one call) in the calling thread, when
-        they may be taken now (the engine is free, nothing accepted earlier is
-        on its way) and pass the fast check. ``batch``: send them as a list
-        (put_batch), else the one record. None: nothing was done, the full
+    def append_records_fast(self, records: list) -> bool | None:
+        """Write-through (put_batch): hands ``records`` to the engine as one
+        marshal payload (``persisting_append_records``, one call) in the calling
+        thread, when they may be taken now (the engine is free, nothing accepted
+        earlier is on its way) and pass the fast check. None: nothing was done, the full
         path takes them (also when the engine answers ESCHEMA: it appended
         nothing). True: they are in the engine and its WAL; a flush the
         thresholds ask for runs in the background. Other engine errors are
@@ -1016,7 +1016,7 @@ class _Bucket:
                     if not _fast_fits(record, types):
                         return None
             try:
-                payload = marshal.dumps(records if batch else records[0], 4)
+                payload = marshal.dumps(records, 4)
             except ValueError:
                 return None
             try:
@@ -2229,7 +2229,7 @@ class _QueueBackend:
         if not records:
             return
         bucket = self._bucket
-        if bucket.put_fast is bucket._put_fast_records and bucket.append_records_fast(records, True):
+        if bucket.records_on_loop and bucket.append_records_fast(records):
             if self._readers:
                 await self._notify()
             return

@@ -18,7 +18,6 @@ import enum
 import signal
 import textwrap
 import threading
-import time
 from collections import Counter
 from datetime import date, datetime, timezone
 
@@ -404,15 +403,32 @@ BIG = 10**9
 
 @pytest.mark.parametrize("kind", ["persisting-wal", "persisting-wal-sync"])
 async def test_one_c_call_per_wal_put_and_put_batch(bucket_path, kind):
+    """One persisting_append_records call per put and per put_batch: on the
+    event loop's thread at interval sync, off it when the call fsyncs."""
     async with known_schema(kind, bucket_path, flush_threshold=BIG) as b:
-        with counting_c_calls() as calls:
-            for i in range(10):
-                await b.put(dict(FIRST, i=i))
-        assert calls == {"persisting_append_records": 10}
-        with counting_c_calls() as calls:
-            await b.put_batch([dict(FIRST, i=i) for i in range(50)])
-        assert calls == {"persisting_append_records": 1}
+        lib = _native.lib()
+        real = lib.persisting_append_records
+        threads = []
+
+        def record_thread(*args):
+            threads.append(threading.current_thread())
+            return real(*args)
+
+        lib.persisting_append_records = record_thread
+        try:
+            with counting_c_calls() as calls:
+                for i in range(10):
+                    await b.put(dict(FIRST, i=i))
+            assert calls == {"persisting_append_records": 10}
+            with counting_c_calls() as calls:
+                await b.put_batch([dict(FIRST, i=i) for i in range(50)])
+            assert calls == {"persisting_append_records": 1}
+        finally:
+            lib.persisting_append_records = real
         assert b.total_count() == 61
+        on_loop = [t is threading.main_thread() for t in threads]
+        assert len(on_loop) == 11
+        assert all(on_loop) if kind == "persisting-wal" else not any(on_loop), on_loop
 
 
 @pytest.mark.parametrize("kind", ["lance", "persisting"])
