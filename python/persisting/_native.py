@@ -40,6 +40,7 @@ from ctypes import (
     c_double,
     c_int,
     c_int64,
+    c_size_t,
     c_uint64,
     c_void_p,
 )
@@ -181,6 +182,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
     "persisting_indices": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
     "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, POINTER(PersistingError)]),
+    "persisting_append_records": (
+        c_int,
+        [c_uint64, c_char_p, c_size_t, POINTER(PersistingError)],
+    ),
 }
 
 # ---- loading ------------------------------------------------------------------
@@ -188,6 +193,19 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
+#: set in a child forked after the library was loaded (os.register_at_fork), so
+#: the per-record call can refuse without a getpid() each time
+_forked = False
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    if _lib is not None:
+        _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def library_path() -> str:
@@ -452,6 +470,33 @@ def append_stream(handle: int, data: Any) -> None:
         del capsule
 
 
+def append_records(handle: int, data: bytes) -> None:
+    """``persisting_append_records``: ``data`` is ``marshal.dumps(record or
+    list of records, 4)``. The engine checks every record strictly against the
+    bucket's schema, logs them in the WAL (fsynced before returning only when
+    ``wal_sync_interval`` is 0) and buffers them; it never flushes here. Raises
+    :class:`SchemaError` (code ``ESCHEMA``) - having appended nothing - when a
+    record does not fit the schema exactly, the bucket has no schema yet or a
+    value is of a kind it does not decode: the caller then takes the Arrow path,
+    which evolves the schema or names the precise error.
+
+    The per-record hot path: one ctypes call, no other work (the error struct
+    is the calling thread's, reused: a failure releases it, which zeroes it)."""
+    handle_ = _lib if _lib is not None and not _forked else lib()
+    try:
+        err, ref = _errors.pair
+    except AttributeError:
+        err = PersistingError()
+        err, ref = _errors.pair = (err, byref(err))
+    rc = handle_.persisting_append_records(handle, data, len(data), ref)
+    if rc != OK:
+        _raise(rc, err, "append")
+
+
+#: per thread: a PersistingError and a pointer to it, for append_records
+_errors = threading.local()
+
+
 def read(handle: int, offset: int, limit: int) -> Any:
     """``persisting_read``: rows [offset, offset+limit) (limit < 0: to the end)
     as a ``pyarrow.RecordBatchReader`` over the library's stream (zero-copy)."""
@@ -495,6 +540,7 @@ __all__ = [
     "ArrowSchema",
     "PersistingError",
     "append",
+    "append_records",
     "append_stream",
     "bucket_metrics",
     "cleanup_old_versions",

@@ -12,20 +12,28 @@ backend (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
     writer = await write_queue(system, "events", backend="lance", storage_path="/data/q")
 
 One record's walk: ``put`` validates the dict and appends it to a small Python
-list (``total_count()`` counts it at once). When the list holds ``batch_size``
-records (or on ``flush``/``close``) it becomes one ``pyarrow.RecordBatch`` and
-one ``persisting_append`` call, which hands the column buffers to the engine
-without copying. The engine buffers rows and writes a new Lance version every
+list (``total_count()`` counts it at once). A record whose fields the bucket
+already has, each with exactly the Python type of its column (or None), takes
+a fast check of those types on the event loop's thread; anything else takes
+the full validation, which raises the precise error or evolves the schema.
+When the list holds ``batch_size`` records (or on ``flush``/``close``) it
+becomes one ``pyarrow.RecordBatch`` and one ``persisting_append`` call, which
+hands the column buffers to the engine without copying; for a put's full batch
+a worker thread makes that call, and whatever reads the engine's state waits
+for it first. The engine buffers rows and writes a new Lance version every
 ``flush_threshold`` rows and on ``flush()``. Reads see flushed rows, rows in the
 engine's buffer and records still in the Python list as one log, in append
 order, with contiguous 0-based offsets.
 
 ``PersistingBackend`` is the same bucket with the engine's write-ahead log and
 metrics switched on by options. With ``enable_wal=True`` a record does not wait
-in the Python list: ``put`` hands it to the engine at once (puts that arrive
-while an engine call runs are gathered into the next call) and returns once the
-engine has logged it in ``{storage_path}/wal`` (fsynced before returning when
-``wal_sync_interval=0``). A process killed without ``flush()`` loses nothing
+in the Python list: ``put`` hands it to the engine at once, as a marshal payload
+(``persisting_append_records``; the first records, and any the engine refuses
+there, as Arrow), and returns once the engine has logged it in
+``{storage_path}/wal``. With ``wal_sync_interval > 0`` that call runs on the
+event loop's thread and flushes run in the background; with ``0`` it is
+fsynced before returning, off the event loop, and puts that arrive while an
+engine call runs are gathered into the next call. A process killed without ``flush()`` loses nothing
 acknowledged: reopening the path replays it, exactly once, at the same offsets.
 
 Schema rules of LanceBackend (a bucket has one fixed schema):
@@ -89,13 +97,16 @@ library does not survive it); use subprocesses or multiprocessing's ``spawn``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import marshal
 import math
 import numbers
 import os
 import re
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, AsyncIterator, Iterable
 
@@ -433,6 +444,113 @@ def _check_range(limit: Any, offset: Any) -> tuple[int | None, int]:
     return limit, int(offset)
 
 
+# ---- the fast path of put -----------------------------------------------------------
+def _fast_type(dtype: pa.DataType) -> type | None:
+    """The one Python type whose values a column of ``dtype`` takes unchanged,
+    for the fast check of :func:`_fast_fits`; None where the full check must
+    decide (other int widths, timestamps, dates, nested and untyped fields)."""
+    if dtype == pa.int64():
+        return int
+    if pa.types.is_floating(dtype):
+        return float
+    if pa.types.is_boolean(dtype):
+        return bool
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return str
+    if pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype):
+        return bytes
+    return None
+
+
+def _fast_fits(record: Any, types: dict[str, type]) -> bool:
+    """Whether ``record`` is a plain dict whose every value has exactly the
+    Python type ``types`` names for its field, or is None (``types`` holds only
+    nullable fields): such a record passes the full check unchanged, adding no
+    field and widening none. False sends it to the full check, which accepts
+    it, evolves the schema or raises the precise error. bool is not int here
+    (``type(v) is t``); an int must fit int64, a str must encode as UTF-8."""
+    if type(record) is not dict or not record:
+        return False
+    for name, value in record.items():
+        t = types.get(name)
+        if type(value) is t:
+            if t is int:
+                if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+                    return False
+            elif t is str and not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return False
+        elif value is not None or t is None:
+            return False
+    return True
+
+
+#: _put_fast_batching: taken, and the put hands the first batch to the engine itself
+_FIRST_APPEND = "first append"
+#: the most records a put lets wait for the background appends before it waits
+_MAX_BACKLOG = 65536
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _forget_executor_after_fork() -> None:
+    # the parent's worker threads do not exist in a forked child; a new pool is
+    # made there on demand (its jobs then meet ForkError instead of never running)
+    global _executor, _executor_lock
+    _executor, _executor_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor_after_fork)
+
+
+def _submit(fn: Any) -> bool:
+    """Runs ``fn`` on a worker thread shared by every bucket of the process;
+    False once the interpreter is shutting down (nothing runs then)."""
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(thread_name_prefix="persisting")
+    try:
+        _executor.submit(fn)
+    except RuntimeError:
+        return False
+    return True
+
+
+_struct_cache: tuple[pa.Schema | None, pa.DataType | None] = (None, None)
+
+
+def _struct_of(schema: pa.Schema) -> pa.DataType:
+    """``schema``'s fields as a struct type (the last one is kept: a bucket
+    writes batch after batch with one schema object)."""
+    global _struct_cache
+    cached_schema, cached = _struct_cache
+    if cached_schema is schema:
+        return cached
+    struct = pa.struct(list(schema))
+    _struct_cache = (schema, struct)
+    return struct
+
+
+def _records_to_batch(records: list[dict], schema: pa.Schema) -> pa.RecordBatch:
+    """``records`` as one batch of ``schema``: converted as one struct array
+    (a single pass over the dicts), which gives the columns
+    ``RecordBatch.from_pylist`` gives, faster. Should pyarrow refuse a value
+    that way, ``from_pylist`` converts (or raises) as before."""
+    try:
+        batch = pa.RecordBatch.from_struct_array(pa.array(records, type=_struct_of(schema)))
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.RecordBatch.from_pylist(records, schema=schema)
+    if schema.metadata:
+        batch = batch.replace_schema_metadata(schema.metadata)
+    return batch
+
+
 # ---- one bucket: the synchronous core -----------------------------------------------
 class _Group:
     """The records accepted between two engine calls: one ``persisting_append``.
@@ -570,7 +688,7 @@ class _Bucket:
         self.read_only: UnsupportedError | None = None
         try:
             schema = _native.schema(self._handle)
-            total, _, _ = _native.count(self._handle)
+            total, _, buffered = _native.count(self._handle)
             if schema is not None:
                 self.read_only = self._probe_appendable(schema)
         except BaseException:
@@ -597,6 +715,42 @@ class _Bucket:
         self._abandoned: set[int] = set()  # tickets whose puts gave up
         self._wakeup = _Gate()  # set (and replaced) whenever waiting puts should check again
         self.last_error: BaseException | None = None  # last failed append
+        # -- the fast path of put (see put_fast) --
+        #: field -> the exact Python type the fast check takes, cached for the
+        #: (_fields, _schema) objects it was made from (both are replaced, never
+        #: changed in place, when a type changes); None: no fast path now
+        self._fast_types: dict[str, type] | None = None
+        self._fast_made_from: tuple[Any, Any] = (None, None)
+        self._write_schema_cache: tuple[Any, Any, Any] = (None, None, None)
+        #: a background job (appending full batches, or flushing) runs
+        self._job = False
+        self._job_flushes = False
+        self._job_done = threading.Condition(self._state_lock)
+        #: > 0 while an operation that may change the schema runs on another
+        #: thread (put_arrow): puts take the full path meanwhile
+        self.exclusive = 0
+        #: records held in Python before a put waits for the background appends:
+        #: room for several flushes' worth (a flush that lags takes all that
+        #: waits, and its fixed cost is shared by more rows), bounded
+        self._backlog = max(4 * batch_size, min(16 * flush_threshold, _MAX_BACKLOG))
+        #: rows the engine buffers since its last flush, as far as Python knows
+        #: (an upper bound: a WAL past max_wal_size makes the engine flush on its
+        #: own). Records appends never flush, so Python flushes when it reaches
+        #: flush_threshold; the engine refuses them while the WAL is past
+        #: max_wal_size, and the Arrow append that takes them then flushes.
+        self._unflushed = buffered
+        self.sync_interval = float((engine_options or {}).get("wal_sync_interval") or 0.0)
+        #: write-through records go to the engine as marshal payloads
+        #: (persisting_append_records) instead of Arrow batches
+        self.records_path = write_through
+        #: records calls run on the event loop's thread (no fsync in them)
+        self.records_on_loop = write_through and self.sync_interval > 0
+        if not write_through:
+            self.put_fast = self._put_fast_batching
+        elif self.records_on_loop:
+            self.put_fast = self._put_fast_records
+        else:
+            self.put_fast = self._no_fast_path
 
     def _probe_appendable(self, schema: pa.Schema) -> UnsupportedError | None:
         """Whether the engine refuses appends to the dataset on disk (one that
@@ -621,6 +775,334 @@ class _Bucket:
             f"{self.read_only}", code=_native.EUNSUPPORTED)
         exc.__cause__ = self.read_only
         return exc
+
+    # -- the fast path of put ----------------------------------------------------------
+    def _fast_types_locked(self) -> dict[str, type] | None:
+        """The fast check's map (state lock held): every typed field whose type
+        :func:`_fast_type` knows - as the engine's schema has it, or, before the
+        bucket has one, as the records so far fixed it (what the first append
+        will write). None before any record, on a read-only bucket, or when the
+        schema has required fields (the full check counts them)."""
+        fields, schema = self._fields, self._schema
+        made_from = self._fast_made_from
+        if made_from[0] is fields and made_from[1] is schema:
+            return self._fast_types
+        types: dict[str, type] | None = None
+        if fields and self.read_only is None and not self._required:
+            have = None if schema is None else {f.name: f.type for f in schema}
+            types = {}
+            for name, dtype in fields.items():
+                if dtype is None or (have is not None and have.get(name) != dtype):
+                    continue  # untyped yet, or not (yet) the engine's type
+                py = _fast_type(dtype)
+                if py is not None:
+                    types[name] = py
+        self._fast_types, self._fast_made_from = types, (fields, schema)
+        return types
+
+    def _in_turn_locked(self) -> bool:
+        """Whether a record may be taken now without overtaking anything
+        (state lock held): open, no schema change on its way, no earlier put
+        waiting for its turn."""
+        return not self.closed and self._gate is None and self._serving == self._next_ticket
+
+    def _fast_copies_locked(self, records: list) -> list[dict] | None:
+        """Copies of ``records`` when every one passes the fast check (state
+        lock held): they would pass the full check unchanged."""
+        types = self._fast_types_locked()
+        if types is None:
+            return None
+        for record in records:
+            if not _fast_fits(record, types):
+                return None
+        return [dict(r) for r in records]
+
+    def _no_fast_path(self, record: Any) -> None:
+        return None
+
+    def _put_fast_batching(self, record: Any) -> bool | None:
+        """put() of one record on a batching bucket, on the event loop's thread
+        and without a lock: when it may be taken now and passes the fast check,
+        a copy joins the pending records. Returns None when the full path must
+        take it (nothing was done), True when taken, False when taken but so
+        many records wait for the background appends that the put should wait
+        for them (:meth:`settle`), ``_FIRST_APPEND`` when taken and the first
+        batch of a bucket without a schema is due: the put appends it itself,
+        as the full path would (the engine's verdict on the new schema is its).
+
+        Without the state lock because nothing it reads can change under it in
+        a way that matters: the pending list is only appended to (here and in
+        ``accept``) and cut at its head by an append that took those records;
+        the schema only grows (a record that fits the old one fits the new),
+        except through a schema change, which starts on the event loop's
+        thread (a ``_Change`` sets ``_gate`` in ``accept``; put_arrow raises
+        ``exclusive`` before its thread starts) and sends puts here to the full
+        path. Appending to a list and reading an attribute are atomic.
+
+        When ``batch_size`` records wait, a background job hands them to the
+        engine (one call per batch; the engine flushes in it when its
+        threshold is reached), so neither the append nor a flush holds up the
+        event loop. Everything that reads the engine's state waits for that job
+        first (:meth:`settle`), so it sees what a put that appended at once
+        would have left.
+        """
+        if (self.exclusive or self._gate is not None or self.closed
+                or self._serving != self._next_ticket):
+            return None
+        pending = self._pending
+        if self.last_error is not None and len(pending) >= max(self.batch_size,
+                                                                self.flush_threshold):
+            return None  # the full path refuses it, with the engine's error
+        made_from = self._fast_made_from
+        if made_from[0] is self._fields and made_from[1] is self._schema:
+            types = self._fast_types
+        else:
+            with self._state_lock:
+                types = self._fast_types_locked()
+        if types is None:
+            return None
+        # _fast_fits, inlined: this is the per-record cost
+        if type(record) is not dict or not record:
+            return None
+        for name, value in record.items():
+            t = types.get(name)
+            if type(value) is t:
+                if t is int:
+                    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+                        return None
+                elif t is str and not value.isascii():
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return None
+            elif value is not None or t is None:
+                return None
+        pending.append(dict(record))
+        n = len(pending)
+        if n < self.batch_size or self._job:
+            return n < self._backlog
+        if self._schema is None:
+            return _FIRST_APPEND  # the first append fixes the schema: the put awaits it
+        with self._state_lock:
+            if self._job:
+                return True
+            if self.last_error is not None:
+                if n % self.batch_size:
+                    return True  # after a failed append: retry once per batch, not every put
+            elif not self._drain_due_locked():
+                return True
+            self._job = True
+            self._job_flushes = False
+        if not _submit(self._append_job):
+            with self._state_lock:
+                self._end_job_locked()
+        return True
+
+    def _drain_due_locked(self) -> bool:
+        """Whether full batches wait for the engine (state lock held): as
+        :meth:`should_drain` says, unless an append just failed."""
+        n = len(self._pending)
+        return (n >= self.batch_size and self.last_error is None
+                and (n >= self.flush_threshold or not self._waiting_for_types()))
+
+    def _end_job_locked(self) -> None:
+        self._job = self._job_flushes = False
+        self._job_done.notify_all()
+
+    def _append_job(self) -> None:
+        """Background job: appends the pending records, one engine call per
+        pass, while full batches wait. A failure keeps the records (as the
+        drain of a put does) and ends the job; the next put of a full batch,
+        flush() or close() retries."""
+        while True:
+            stop = False
+            try:
+                with self._engine_lock:
+                    if self.closed:
+                        stop = True
+                    else:
+                        self._drain_locked(self.batch_size, False, whole_batches=True)
+            except StorageError as exc:
+                stop = True
+                logger.warning(
+                    "bucket %s: appending to the engine failed (records kept, retried on the "
+                    "next batch or flush): %s", self.storage_path, exc,
+                )
+            except BaseException:  # a worker thread has nobody to raise to
+                stop = True
+                logger.exception("bucket %s: appending to the engine failed (records kept)",
+                                 self.storage_path)
+            with self._state_lock:
+                if stop or self.closed or not self._drain_due_locked():
+                    self._end_job_locked()
+                    return
+                self._job_done.notify_all()
+
+    def _put_fast_records(self, record: Any) -> bool | None:
+        """put() of one record with the WAL (sync interval > 0): one
+        ``persisting_append_records`` call on the event loop's thread.
+        :meth:`append_records_fast` for one record, with the checks that need
+        no lock made without one: while this thread holds the engine lock, only
+        this thread (the event loop's, where ``accept`` runs) changes the
+        pending records, the turn and the gate, and only engine-lock holders
+        write ``_committed``, so a reader sees it before or after the record,
+        which is in the engine either way."""
+        engine_lock = self._engine_lock
+        if not engine_lock.acquire(False):
+            return None  # an engine call (a flush, a group) runs: queue behind it
+        try:
+            if (self._pending or self._inflight or self._job or self.closed
+                    or self._gate is not None or self._serving != self._next_ticket
+                    or self._schema is None):
+                return None
+            made_from = self._fast_made_from
+            if made_from[0] is self._fields and made_from[1] is self._schema:
+                types = self._fast_types
+            else:
+                with self._state_lock:
+                    types = self._fast_types_locked()
+            if types is None or not _fast_fits(record, types):
+                return None
+            try:
+                payload = marshal.dumps(record, 4)
+            except ValueError:
+                return None
+            try:
+                _native.append_records(self._handle, payload)
+            except SchemaError as exc:
+                if exc.code == _native.ESCHEMA:
+                    return None  # nothing appended: the full path takes it
+                self.last_error = exc
+                raise
+            except BaseException as exc:
+                self.last_error = exc
+                raise
+            self._committed += 1
+            self.last_error = None
+            self._unflushed += 1
+            if self._unflushed < self.flush_threshold:
+                return True
+            with self._state_lock:
+                if self._job:
+                    return True
+                self._job = self._job_flushes = True
+        finally:
+            engine_lock.release()
+        if not _submit(self._flush_job):
+            with self._state_lock:
+                self._end_job_locked()
+        return True
+
+    def append_records_fast(self, records: list) -> bool | None:
+        """Write-through (put_batch): hands ``records`` to the engine as one
+        marshal payload (``persisting_append_records``, one call) in the calling
+        thread, when they may be taken now (the engine is free, nothing accepted
+        earlier is on its way) and pass the fast check. None: nothing was done, the full
+        path takes them (also when the engine answers ESCHEMA: it appended
+        nothing). True: they are in the engine and its WAL; a flush the
+        thresholds ask for runs in the background. Other engine errors are
+        raised: the records were not stored."""
+        if not self._engine_lock.acquire(False):
+            return None  # an engine call (a flush, a group) runs: queue behind it
+        try:
+            with self._state_lock:
+                if (not self._in_turn_locked() or self._pending or self._inflight or self._job
+                        or self.read_only is not None or self._schema is None):
+                    return None  # (without a schema the engine takes only Arrow)
+                types = self._fast_types_locked()
+                if types is None:
+                    return None
+                for record in records:
+                    if not _fast_fits(record, types):
+                        return None
+            try:
+                payload = marshal.dumps(records, 4)
+            except ValueError:
+                return None
+            try:
+                _native.append_records(self._handle, payload)
+            except SchemaError as exc:
+                if exc.code == _native.ESCHEMA:
+                    return None
+                raise
+            except BaseException as exc:
+                with self._state_lock:
+                    self.last_error = exc
+                raise
+            with self._state_lock:
+                n = len(records)
+                self._committed += n
+                self.last_error = None
+                self._unflushed += n
+                if not self._flush_due_locked():
+                    return True
+                self._job = self._job_flushes = True
+        finally:
+            self._engine_lock.release()
+        if not _submit(self._flush_job):
+            with self._state_lock:
+                self._end_job_locked()
+        return True
+
+    def _flush_due_locked(self) -> bool:
+        """Whether records appends (which never flush) filled the engine's
+        buffer to ``flush_threshold`` (state lock held)."""
+        return self._unflushed >= self.flush_threshold
+
+    def _flush_job(self) -> None:
+        """Background job: the flush that records appends made due."""
+        try:
+            with self._engine_lock:
+                if not self.closed:
+                    self._flush_after_records_locked()
+        finally:
+            with self._state_lock:
+                self._end_job_locked()
+
+    def _flush_after_records_locked(self) -> None:
+        """Flushes (engine lock held) as the engine would have after the
+        append; a failure is logged - the records are stored, in the engine's
+        buffer and WAL - and the next threshold or flush() retries."""
+        try:
+            _native.flush(self._handle)
+        except StorageError as exc:
+            logger.warning(
+                "bucket %s: the engine stored the records but then reported: %s "
+                "(the next flush retries writing them to Lance)", self.storage_path, exc,
+            )
+            return
+        with self._state_lock:
+            self._unflushed = 0
+
+    def _note_flushed(self) -> None:
+        """The engine's buffer was flushed (engine lock held)."""
+        with self._state_lock:
+            self._unflushed = 0
+
+    def settle(self) -> None:
+        """Waits until a background job has handed the engine every record
+        accepted before this call (or stopped, on a failure) and its flush is
+        done. Called before anything that reads or changes the engine's state,
+        never with a lock held."""
+        if _native._forked:  # a job of the parent never ends here: ForkError instead
+            _native.lib()
+        with self._state_lock:
+            target = self._committed + len(self._inflight) + len(self._pending)
+            while self._job and (self._job_flushes or self._committed < target):
+                self._job_done.wait()
+
+    @contextlib.contextmanager
+    def _engine(self):
+        """The engine lock, taken once background appends are settled."""
+        self.settle()
+        with self._engine_lock:
+            yield
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """``fn(handle, *args)`` once background work is settled (for calls
+        that need no Python-side state: versions, compaction, ...)."""
+        self.settle()
+        return fn(self.handle(), *args)
 
     # -- accepting records ---------------------------------------------------------
     def _validate(self, record: Any, fields: dict | None,
@@ -776,6 +1258,10 @@ class _Bucket:
                     f"bucket at {self.storage_path!r} refuses new records: {len(self._pending)} "
                     f"records wait for the engine, which failed with: {self.last_error}"
                 )
+            copies = self._fast_copies_locked(records)
+            if copies is not None:  # they pass the full check unchanged: skip it
+                self._pending.extend(copies)
+                return self._group
             accepted, fields = self._check(records)
             if self.evolve and self._changes_engine_schema(fields):
                 self._gate = _Gate()
@@ -834,7 +1320,7 @@ class _Bucket:
                 return
             change.started = True
         try:
-            with self._engine_lock:
+            with self._engine():
                 self._check_open()
                 self._drain_locked(1, True)
                 with self._state_lock:
@@ -889,6 +1375,14 @@ class _Bucket:
         without a type yet is left out on an evolving bucket (the engine reads
         it as null); otherwise - or when no field has a type - it is written
         with the fallback type, which fixes it."""
+        if fields is None and hint is None and self._fields is not None:
+            # the common case, batch after batch: cached for the objects it is made of
+            cached = self._write_schema_cache
+            if cached[0] is self._fields and cached[1] is self._schema:
+                return cached[2]
+            schema = self._write_schema(hint, self._fields)
+            self._write_schema_cache = (self._fields, self._schema, schema)
+            return schema
         if fields is None:
             fields = self._fields or {}
         have = self._schema
@@ -949,6 +1443,13 @@ class _Bucket:
                 "(the next flush retries writing them to Lance)",
                 self.storage_path, rows, exc,
             )
+            with self._state_lock:
+                self._unflushed += rows
+        else:
+            with self._state_lock:
+                self._unflushed += rows
+                if self._unflushed >= self.flush_threshold:  # the engine flushed in the call
+                    self._unflushed = 0
         if self._schema is None or (self.evolve and not _same_fields(first.schema, self._schema)):
             schema = _native.schema(self._handle) or first.schema
             with self._state_lock:
@@ -963,54 +1464,97 @@ class _Bucket:
         with self._state_lock:
             return total == self._committed + rows
 
-    def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None) -> int:
-        """Appends the pending records as one batch (engine lock held); returns rows."""
+    def _drain_locked(self, min_rows: int, force: bool, hint: pa.Schema | None = None,
+                      whole_batches: bool = False) -> int:
+        """Appends the pending records as one batch (engine lock held); returns rows.
+
+        Write-through: the pending records and their group move to
+        ``_inflight`` (a failure fails their puts). Batching: the records are a
+        copy of the list's head, which stays in ``_pending`` (readers read them
+        from there) until the engine took them; the list itself is only ever
+        appended to and cut at its head, so the lock-free fast path of put may
+        append to it at any time. A failure keeps them where they are.
+        ``whole_batches``: only a multiple of ``batch_size`` records (the rest
+        wait, as they would after puts that each appended a full batch).
+        """
         with self._state_lock:
             if len(self._pending) < max(min_rows, 1):
                 return 0
             if self._waiting_for_types() and not force and len(self._pending) < self.flush_threshold:
                 return 0  # wait for a value that fixes the type
-            records, self._pending = self._pending, []
-            group, self._group = self._group, _Group()
-            self._inflight = records
+            if self.write_through:
+                records, self._pending = self._pending, []
+                group, self._group = self._group, _Group()
+                self._inflight = records
+            else:
+                n = len(self._pending)
+                if whole_batches and not self._waiting_for_types():
+                    n -= n % self.batch_size
+                records, group = self._pending[:n], None
             schema = self._write_schema(hint)
         try:
-            batch = pa.RecordBatch.from_pylist(records, schema=schema)
-            self._append_batch(batch)
+            if not (self.records_path and self._append_records_locked(records)):
+                self._append_batch(_records_to_batch(records, schema))
         except BaseException as exc:
             with self._state_lock:
-                self._inflight = []
                 self.last_error = exc
-                if self.write_through:  # their puts fail; nothing is retried behind them
+                if group is not None:  # their puts fail; nothing is retried behind them
+                    self._inflight = []
                     group.error = exc
                     group.done = True
-                else:  # kept, in order, for the next batch or flush
-                    self._pending = records + self._pending
             raise
         with self._state_lock:
             self._committed += len(records)
-            self._inflight = []
             self.last_error = None
-            group.done = True
+            if group is not None:
+                self._inflight = []
+                group.done = True
+            else:
+                del self._pending[:len(records)]
         return len(records)
+
+    def _append_records_locked(self, records: list[dict]) -> bool:
+        """Write-through (engine lock held): ``records`` as one marshal payload
+        (``persisting_append_records``), then the flush the thresholds ask for,
+        as the Arrow append would have flushed. False when the engine answered
+        ESCHEMA or a value does not marshal: nothing was appended, the Arrow
+        path takes them (and evolves the schema or names the error)."""
+        if self._schema is None:
+            return False
+        try:
+            payload = marshal.dumps(records, 4)
+        except ValueError:
+            return False
+        try:
+            _native.append_records(self._handle, payload)
+        except SchemaError as exc:
+            if exc.code == _native.ESCHEMA:
+                return False
+            raise
+        with self._state_lock:
+            self._unflushed += len(records)
+            due = self._flush_due_locked()
+        if due:
+            self._flush_after_records_locked()
+        return True
 
     def commit(self, group: _Group) -> None:
         """Write-through: makes sure ``group`` went to the engine, appending every
         pending record in one call unless an earlier call took them already."""
-        with self._engine_lock:
+        with self._engine():
             if group.done:
                 return
             self._check_open()
             self._drain_locked(1, True)
 
     def drain(self, min_rows: int = 1, force: bool = False) -> int:
-        with self._engine_lock:
+        with self._engine():
             self._check_open()
             return self._drain_locked(min_rows, force)
 
     def append_arrow(self, batches: list[pa.RecordBatch]) -> int:
         """Appends Arrow batches after the pending records, in that order."""
-        with self._engine_lock:
+        with self._engine():
             self._check_open()
             claimed = False
             gate = None
@@ -1057,11 +1601,11 @@ class _Bucket:
                 self._drain_locked(1, True, hint=target)
                 rows = sum(b.num_rows for b in conformed)
                 # one engine call: several batches go in as one unit (all or none)
+                # one engine call (_append_batch asks for the engine's schema
+                # only when the data's fields differ from the bucket's)
                 self._append_batch(conformed[0] if len(conformed) == 1 else conformed)
-                schema = _native.schema(self._handle) if self.evolve else None
                 with self._state_lock:
                     self._committed += rows
-                    self._merge_engine_schema(schema)
                     for name in untyped:
                         self._fields.setdefault(name, None)
             except BaseException:
@@ -1077,14 +1621,15 @@ class _Bucket:
             return rows
 
     def flush(self) -> None:
-        with self._engine_lock:
+        with self._engine():
             self._check_open()
             self._drain_locked(1, True)
             _native.flush(self._handle)
+            self._note_flushed()
 
     def close(self) -> None:
         """Appends what is pending, flushes and frees the engine handle. Idempotent."""
-        with self._engine_lock:
+        with self._engine():
             if self.closed:
                 return
             error: BaseException | None = None
@@ -1094,6 +1639,12 @@ class _Bucket:
                 error = exc
             with self._state_lock:
                 self.closed = True
+            if error is None:  # a put that slipped in before it saw the bucket closed
+                try:
+                    self._drain_locked(1, True)
+                except BaseException as exc:
+                    error = exc
+            with self._state_lock:
                 lost = len(self._pending)
                 if self._gate is not None:
                     self._open_gate(self._gate)
@@ -1138,6 +1689,7 @@ class _Bucket:
         return self._handle
 
     def read_version(self, version: int, offset: int, limit: int | None) -> pa.Table:
+        self.settle()
         handle = self.handle()
         try:
             return _native.read_version(handle, version, offset, -1 if limit is None else limit).read_all()
@@ -1169,17 +1721,19 @@ class _Bucket:
     def create_index(self, column: str, kind: str) -> dict[str, Any]:
         """Hands pending records to the engine, then builds the index (the
         engine flushes its buffer first, so the index covers every record)."""
-        with self._engine_lock:
+        with self._engine():
             self._check_open()
             with self._state_lock:
                 self._check_column(column)
             self._drain_locked(1, True)
-            return _native.create_index(self._handle, column, kind)
+            info = _native.create_index(self._handle, column, kind)
+            self._note_flushed()  # the engine flushed its buffer first
+            return info
 
     def lookup(self, column: str, cond: dict[str, Any]) -> pa.Table:
         """Rows whose ``column`` satisfies ``cond``, in append order; records
         still held in Python are handed to the engine first."""
-        with self._engine_lock:
+        with self._engine():
             self._check_open()
             with self._state_lock:
                 if self._fields is None:
@@ -1187,6 +1741,7 @@ class _Bucket:
                 self._check_column(column)
             self._drain_locked(1, True)
             table = _native.lookup(self._handle, column, cond).read_all()
+            self._note_flushed()  # the engine flushed its buffer first
         _, _, schema = self._snapshot()
         if schema is not None:
             schema = _union_schema(table.schema, schema)
@@ -1245,7 +1800,7 @@ class _Bucket:
             return offset < self._committed
 
     def stats(self) -> dict[str, Any]:
-        with self._engine_lock:
+        with self._engine():
             self._check_open()
             engine = _native.stats(self._handle)
             total, persisted, buffered = _native.count(self._handle)
@@ -1580,6 +2135,8 @@ class _QueueBackend:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cond: asyncio.Condition | None = None
         self._write_lock: asyncio.Lock | None = None
+        #: readers waiting in get_stream for new records (a put wakes them only then)
+        self._readers = 0
 
     def __repr__(self) -> str:
         state = "closed" if self._bucket.closed else f"{self.total_count()} records"
@@ -1649,7 +2206,20 @@ class _QueueBackend:
         (empty record), SchemaError (a field or type the bucket's schema does not
         have) or ClosedError; a refused record is not stored.
         """
-        await self._accept_and_write([record])
+        # The fast path (see _Bucket._put_fast_batching/_put_fast_records):
+        # taken without leaving the event loop's thread, or None.
+        taken = self._bucket.put_fast(record)
+        if taken is None:
+            await self._accept_and_write([record])
+            return
+        if self._readers:
+            await self._notify()
+        if taken is True:
+            return
+        if taken is False:  # many records wait for the background appends
+            await asyncio.to_thread(self._bucket.settle)
+        else:  # _FIRST_APPEND: as the full path does, so its outcome is the put's
+            await self._drain()
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
@@ -1657,6 +2227,11 @@ class _QueueBackend:
             raise TypeError(f"records must be a list of dicts, got {type(records).__name__}")
         records = list(records)
         if not records:
+            return
+        bucket = self._bucket
+        if bucket.records_on_loop and bucket.append_records_fast(records):
+            if self._readers:
+                await self._notify()
             return
         await self._accept_and_write(records)
 
@@ -1718,7 +2293,12 @@ class _QueueBackend:
             return 0
         _, write_lock = self._primitives()
         async with write_lock:
-            rows = await asyncio.to_thread(self._bucket.append_arrow, batches)
+            # puts take the full path (under the state lock) while it may change the schema
+            self._bucket.exclusive += 1
+            try:
+                rows = await asyncio.to_thread(self._bucket.append_arrow, batches)
+            finally:
+                self._bucket.exclusive -= 1
         await self._notify()
         return rows
 
@@ -1818,6 +2398,7 @@ class _QueueBackend:
                     return
                 async with cond:
                     if current >= self._bucket.total_count() and not self._bucket.closed:
+                        self._readers += 1
                         try:
                             if timeout:
                                 await asyncio.wait_for(cond.wait(), timeout=timeout)
@@ -1825,6 +2406,8 @@ class _QueueBackend:
                                 await cond.wait()
                         except asyncio.TimeoutError:
                             return
+                        finally:
+                            self._readers -= 1
                 continue
             want = _STREAM_READ if remaining is None else min(remaining, _STREAM_READ)
             rows = await self._read(current, want)
@@ -1859,8 +2442,8 @@ class _QueueBackend:
         ``{"version": int, "timestamp": datetime (UTC)}``. Every flush (and
         compaction, and schema change) commits one; each stays readable with
         ``get(..., version=v)`` until :meth:`cleanup_old_versions` removes it."""
-        handle = self._bucket.handle()
-        raw = await asyncio.to_thread(_native.versions, handle)
+        self._bucket.handle()  # ClosedError here, on the caller's thread
+        raw = await asyncio.to_thread(self._bucket.call, _native.versions)
         return [{"version": int(v["version"]), "timestamp": _parse_timestamp(v["timestamp"])}
                 for v in raw]
 
@@ -1875,8 +2458,8 @@ class _QueueBackend:
         and ``fragments``. Runs off the event loop.
         """
         rows = 0 if target_rows is None else _check_positive_int("target_rows", target_rows)
-        handle = self._bucket.handle()
-        return await asyncio.to_thread(_native.compact, handle, rows)
+        self._bucket.handle()  # ClosedError here, on the caller's thread
+        return await asyncio.to_thread(self._bucket.call, _native.compact, rows)
 
     async def cleanup_old_versions(
         self, older_than: timedelta | float = timedelta(days=14)
@@ -1886,8 +2469,8 @@ class _QueueBackend:
         they use. The newest version is always kept. Returns counts of what was
         removed (``old_versions``, ``data_files``, ``bytes_removed``, ...)."""
         seconds = _check_older_than(older_than)
-        handle = self._bucket.handle()
-        return await asyncio.to_thread(_native.cleanup_old_versions, handle, seconds)
+        self._bucket.handle()  # ClosedError here, on the caller's thread
+        return await asyncio.to_thread(self._bucket.call, _native.cleanup_old_versions, seconds)
 
     # -- scalar indices and lookups --------------------------------------------------
     async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
@@ -1917,8 +2500,8 @@ class _QueueBackend:
 
     async def indices(self) -> list[dict[str, Any]]:
         """The dataset's indices, as :meth:`create_index` describes them."""
-        handle = self._bucket.handle()
-        return await asyncio.to_thread(_native.indices, handle)
+        self._bucket.handle()  # ClosedError here, on the caller's thread
+        return await asyncio.to_thread(self._bucket.call, _native.indices)
 
     async def get_where(
         self,
@@ -1968,9 +2551,11 @@ class _QueueBackend:
             return
         _, write_lock = self._primitives()
         async with write_lock:
+            self._bucket.exclusive += 1  # puts meanwhile take the full path, under the lock
             try:
                 await asyncio.to_thread(self.close)
             finally:
+                self._bucket.exclusive -= 1
                 await self._notify()
 
     async def __aenter__(self):
@@ -2121,8 +2706,10 @@ class PersistingBackend(_QueueBackend):
             :meth:`get_metrics` and :func:`persisting.metrics_text`.
         wal_sync_interval: seconds; 0 fsyncs the WAL before each put returns
             (concurrent puts share the fsync), > 0 fsyncs at least that often.
-        max_wal_size: bytes; when the WAL grows past it, an append flushes the
-            buffer to Lance, which empties the WAL.
+        max_wal_size: bytes; when the WAL grows past it, the buffer is flushed
+            to Lance, which empties the WAL: by that append, or by the next put
+            when the record went to the engine as such (that call never
+            flushes); the WAL stays within the limit plus one entry.
         metrics_address (keyword): "host:port"; serve every bucket's metrics at
             ``http://host:port/metrics`` (one server per address and process;
             implies ``enable_metrics``). Port 0 picks a free port; ``stats()``

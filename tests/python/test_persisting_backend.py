@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import marshal
 import math
 import os
 import shutil
@@ -110,7 +111,7 @@ async def test_wal_flush_threshold_flush_and_reopen(wal_backend, bucket_path):
 async def test_wal_concurrent_puts_share_engine_calls(wal_backend, monkeypatch):
     """Puts that arrive while an engine call runs go to the engine together in
     the next call (group commit); each put returns only after its own call."""
-    real = _native.append
+    real, real_records = _native.append, _native.append_records
     calls: list[int] = []
     appended = {"rows": 0}
 
@@ -120,7 +121,16 @@ async def test_wal_concurrent_puts_share_engine_calls(wal_backend, monkeypatch):
         calls.append(batch.num_rows)
         appended["rows"] += batch.num_rows
 
+    def slow_append_records(handle, data):  # the call a group takes once the schema is known
+        time.sleep(0.02)
+        real_records(handle, data)
+        records = marshal.loads(data)
+        rows = len(records) if isinstance(records, list) else 1
+        calls.append(rows)
+        appended["rows"] += rows
+
     monkeypatch.setattr(_native, "append", slow_append)
+    monkeypatch.setattr(_native, "append_records", slow_append_records)
 
     async def put(i):
         await wal_backend.put(rec(i))
@@ -147,14 +157,16 @@ async def test_wal_put_batch_is_one_call_and_all_or_nothing(wal_backend, monkeyp
 
 async def test_wal_failure_fails_every_put_of_the_group_and_keeps_nothing(wal_backend, monkeypatch):
     await wal_backend.put(rec(0))
-    real = _native.append
+    real, real_records = _native.append, _native.append_records
     gate = threading.Event()
 
-    def failing(handle, batch):
+    def failing(handle, data):
         gate.wait(5)
         raise WALError("append: engine: write-ahead log: no space left on device", code=_native.EWAL)
 
+    # a group goes to the engine as records (the schema is known) or as a batch
     monkeypatch.setattr(_native, "append", failing)
+    monkeypatch.setattr(_native, "append_records", failing)
     puts = [asyncio.ensure_future(wal_backend.put(rec(i))) for i in range(1, 6)]
     await asyncio.sleep(0.05)
     assert wal_backend.total_count() == 6  # counted while in flight
@@ -166,6 +178,7 @@ async def test_wal_failure_fails_every_put_of_the_group_and_keeps_nothing(wal_ba
     assert wal_backend.total_count() == 1
     assert await wal_backend.get() == [rec(0)]
     monkeypatch.setattr(_native, "append", real)
+    monkeypatch.setattr(_native, "append_records", real_records)
     await wal_backend.put(rec(1))
     await wal_backend.flush()
     assert await wal_backend.get() == [rec(0), rec(1)]
