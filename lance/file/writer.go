@@ -116,6 +116,7 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		if err := c.flush(w); err != nil {
 			return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
 		}
+		c.release()
 	}
 
 	md := opts.SchemaMetadata
@@ -254,6 +255,7 @@ type columnWriter interface {
 	append(w *fileWriter, arr arrow.Array) error
 	flush(w *fileWriter) error // write the pending pages, if any
 	columns() [][]pageOut      // the pages of each file column
+	release()                  // gives back scratch memory once every page is written
 }
 
 // newTopWriters returns a writer per top-level field and the ids of the
@@ -328,6 +330,12 @@ func (f *fieldWriter21) flush(w *fileWriter) error {
 		}
 	}
 	return nil
+}
+
+func (f *fieldWriter21) release() {
+	for _, l := range f.leaves {
+		l.releaseScratch()
+	}
 }
 
 func (f *fieldWriter21) columns() [][]pageOut {
@@ -422,6 +430,7 @@ type fixedWriter struct {
 
 func (c *fixedWriter) dataType() arrow.DataType { return c.dt }
 func (c *fixedWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
+func (c *fixedWriter) release()                 {}
 
 func (c *fixedWriter) append(w *fileWriter, arr arrow.Array) error {
 	data := arr.Data()
@@ -518,25 +527,54 @@ type binaryWriter struct {
 
 func (c *binaryWriter) dataType() arrow.DataType { return c.dt }
 func (c *binaryWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
+func (c *binaryWriter) release()                 {}
+
+// offsetsView holds the value offsets of a string/binary array (32 or 64
+// bit), indexed like the array: a branch per lookup instead of a call.
+type offsetsView struct {
+	o32 []int32
+	o64 []int64
+}
+
+func (o offsetsView) at(i int) int64 {
+	if o.o64 != nil {
+		return o.o64[i]
+	}
+	return int64(o.o32[i])
+}
+
+// fit returns how many of the k values from i fit a page with budget bytes
+// left, each costing its length plus 8: values are taken until the budget
+// is used up (the one that uses it up included), at least one.
+func (o offsetsView) fit(i, k int, budget int64) int {
+	if o.at(i+k)-o.at(i)+8*int64(k) < budget {
+		return k
+	}
+	j := i
+	for j < i+k {
+		budget -= o.at(j+1) - o.at(j) + 8
+		j++
+		if budget <= 0 {
+			break
+		}
+	}
+	return j - i
+}
 
 // binaryOffsets returns arr's absolute value offsets (len+1 entries) and its
 // data buffer.
-func binaryOffsets(arr arrow.Array) (func(i int) int64, []byte, error) {
+func binaryOffsets(arr arrow.Array) (offsetsView, []byte, error) {
 	switch a := arr.(type) {
 	case *array.String:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return int64(o[i]) }, dataBuf(arr), nil
+		return offsetsView{o32: a.ValueOffsets()}, dataBuf(arr), nil
 	case *array.Binary:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return int64(o[i]) }, dataBuf(arr), nil
+		return offsetsView{o32: a.ValueOffsets()}, dataBuf(arr), nil
 	case *array.LargeString:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return o[i] }, dataBuf(arr), nil
+		return offsetsView{o64: a.ValueOffsets()}, dataBuf(arr), nil
 	case *array.LargeBinary:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return o[i] }, dataBuf(arr), nil
+		return offsetsView{o64: a.ValueOffsets()}, dataBuf(arr), nil
 	}
-	return nil, nil, fmt.Errorf("unexpected array type %T", arr)
+	return offsetsView{}, nil, fmt.Errorf("unexpected array type %T", arr)
 }
 
 func dataBuf(arr arrow.Array) []byte {
@@ -563,7 +601,7 @@ func (c *binaryWriter) append(w *fileWriter, arr arrow.Array) error {
 		if null {
 			c.nNulls++
 		} else {
-			v := data[offs(i):offs(i+1)]
+			v := data[offs.at(i):offs.at(i+1)]
 			c.bytes = append(c.bytes, v...)
 			end += uint64(len(v))
 		}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -171,6 +173,11 @@ type leafWriter struct {
 	rowsDone                  int64 // rows in pages already written
 	p                         pendingPage
 	out                       []pageOut
+
+	// Scratch reused from page to page: the page's actual def levels and
+	// its encoded chunks (the file writer copies them before they change).
+	defScratch []uint16
+	pageBuf    []byte
 }
 
 // pendingPage accumulates the rows of the page being built.
@@ -286,8 +293,60 @@ func newLeafWriter(path []*wnode, idx []int, v Version, comp string) (*leafWrite
 	if firstList >= 0 {
 		lw.maxVisCanon = uint16(D - 1 - firstList)
 	}
+	lw.takeScratch()
 	lw.resetPage()
 	return lw, nil
+}
+
+// leafScratch is the memory a leaf writer builds pages in. It outlives a
+// file: the next file's writers take it from scratchPool instead of growing
+// fresh buffers (which costs a clear and a copy per doubling), and the GC
+// empties the pool when it is not used.
+type leafScratch struct {
+	rep, def   []uint16
+	fixed      []byte
+	boolBits   []byte
+	itemValid  []byte
+	offs       []uint64
+	data       []byte
+	defScratch []uint16
+	pageBuf    []byte
+}
+
+var scratchPool sync.Pool // of *leafScratch
+
+// maxPooledScratch bounds the bytes one pooled leafScratch may keep: a
+// writer of unusually large pages does not pin them for later files.
+const maxPooledScratch = 2 * DefaultMaxPageBytes
+
+func (lw *leafWriter) takeScratch() {
+	sc, _ := scratchPool.Get().(*leafScratch)
+	if sc == nil {
+		return
+	}
+	lw.p.rep, lw.p.def = sc.rep[:0], sc.def[:0]
+	lw.p.fixed, lw.p.boolBits, lw.p.itemValid = sc.fixed[:0], sc.boolBits[:0], sc.itemValid[:0]
+	lw.p.offs, lw.p.data = sc.offs[:0], sc.data[:0]
+	lw.defScratch, lw.pageBuf = sc.defScratch[:0], sc.pageBuf[:0]
+}
+
+// releaseScratch hands the writer's buffers to the next file; the writer
+// must not build pages afterwards.
+func (lw *leafWriter) releaseScratch() {
+	p := &lw.p
+	sc := &leafScratch{
+		rep: p.rep[:0], def: p.def[:0], fixed: p.fixed[:0], boolBits: p.boolBits[:0],
+		itemValid: p.itemValid[:0], offs: p.offs[:0], data: p.data[:0],
+		defScratch: lw.defScratch[:0], pageBuf: lw.pageBuf[:0],
+	}
+	*p = pendingPage{}
+	lw.defScratch, lw.pageBuf = nil, nil
+	size := 2*cap(sc.rep) + 2*cap(sc.def) + cap(sc.fixed) + cap(sc.boolBits) + cap(sc.itemValid) +
+		8*cap(sc.offs) + cap(sc.data) + 2*cap(sc.defScratch) + cap(sc.pageBuf)
+	if size == 0 || size > maxPooledScratch {
+		return
+	}
+	scratchPool.Put(sc)
 }
 
 func (lw *leafWriter) resetPage() {
@@ -327,7 +386,8 @@ func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 }
 
 // appendFlat is append for a top-level column of a flat type: one level and
-// one value per row, copied in bulk.
+// one value per row, copied in bulk. Every pending buffer grows once per
+// call (to the size the array's buffers tell), never per value.
 func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 	n := arr.Len()
 	if n == 0 {
@@ -342,7 +402,7 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 	if arr.NullN() > 0 {
 		validity = data.Buffers()[0].Bytes()
 	}
-	var offs func(int) int64
+	var offs offsetsView
 	var bytes []byte
 	if lw.kind == leafVar {
 		var err error
@@ -360,28 +420,21 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 		case leafBool:
 			k = min(k, int(max((lw.maxPageBytes-p.bytes+3)/4, 1)))
 		case leafVar:
-			budget := lw.maxPageBytes - p.bytes
-			j := i
-			for j < i+k {
-				budget -= offs(j+1) - offs(j) + 8
-				j++
-				if budget <= 0 {
-					break
-				}
-			}
-			k = j - i
+			k = offs.fit(i, k, lw.maxPageBytes-p.bytes)
 		}
 		nulls := 0
-		for r := i; r < i+k; r++ {
-			if validity != nil && !bitutil.BitIsSet(validity, off+r) {
-				p.def = append(p.def, 1)
-				nulls++
-			} else {
-				p.def = append(p.def, 0)
-			}
+		if validity != nil {
+			nulls = k - bitutil.CountSetBits(validity, off+i, k)
 		}
+		d0 := len(p.def)
+		p.def = growZero(p.def, k)
 		if nulls > 0 {
 			p.hasNull[0] = true
+			for r := 0; r < k; r++ {
+				if !bitutil.BitIsSet(validity, off+i+r) {
+					p.def[d0+r] = 1
+				}
+			}
 		}
 		switch lw.kind {
 		case leafFixed:
@@ -390,37 +443,25 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 			p.fixed = append(p.fixed, buf[(off+i)*lw.width:(off+i+k)*lw.width]...)
 			if nulls > 0 {
 				for r := 0; r < k; r++ {
-					if !bitutil.BitIsSet(validity, off+i+r) {
+					if p.def[d0+r] != 0 {
 						clear(p.fixed[start+r*lw.width : start+(r+1)*lw.width])
 					}
 				}
 			}
 			p.bytes += int64(k * (lw.width + 4))
 		case leafBool:
-			need := (p.nVis + k + 7) / 8
-			for len(p.boolBits) < need {
-				p.boolBits = append(p.boolBits, 0)
-			}
+			p.boolBits = growZero(p.boolBits, (p.nVis+k+7)/8-len(p.boolBits))
 			bitutil.CopyBitmap(data.Buffers()[1].Bytes(), off+i, k, p.boolBits, p.nVis)
 			if nulls > 0 {
 				for r := 0; r < k; r++ {
-					if !bitutil.BitIsSet(validity, off+i+r) {
+					if p.def[d0+r] != 0 {
 						bitutil.ClearBit(p.boolBits, p.nVis+r)
 					}
 				}
 			}
 			p.bytes += int64(4 * k)
 		case leafVar:
-			for r := i; r < i+k; r++ {
-				if validity == nil || bitutil.BitIsSet(validity, off+r) {
-					v := bytes[offs(r):offs(r+1)]
-					p.data = append(p.data, v...)
-					p.maxLen = max(p.maxLen, len(v))
-					p.bytes += int64(len(v))
-				}
-				p.offs = append(p.offs, uint64(len(p.data)))
-			}
-			p.bytes += int64(8 * k)
+			lw.appendVar(offs, bytes, i, k, p.def[d0:])
 		}
 		p.rows += int64(k)
 		p.nVis += k
@@ -433,6 +474,52 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 		}
 	}
 	return nil
+}
+
+// appendVar adds values [i, i+k) of a string/binary array (offsets offs
+// into bytes) whose def levels are def (non-zero: null) to the page.
+func (lw *leafWriter) appendVar(offs offsetsView, bytes []byte, i, k int, def []uint16) {
+	p := &lw.p
+	lo, hi := offs.at(i), offs.at(i+k)
+	p.data = slices.Grow(p.data, int(hi-lo))
+	p.offs = slices.Grow(p.offs, k)
+	maxLen := int64(p.maxLen)
+	valid := int64(0)
+	base := int64(len(p.data))
+	runStart := lo // start of the run of valid values not yet copied
+	pos := lo      // end of the values taken so far, in bytes
+	for r := 0; r < k; r++ {
+		s, e := offs.at(i+r), offs.at(i+r+1)
+		if def[r] != 0 {
+			// A null's slot may hold bytes; they are not written.
+			p.data = append(p.data, bytes[runStart:pos]...)
+			runStart, pos = e, e
+		} else {
+			if s != pos { // not contiguous with the run (unusual offsets)
+				p.data = append(p.data, bytes[runStart:pos]...)
+				runStart = s
+			}
+			pos = e
+			maxLen = max(maxLen, e-s)
+			valid += e - s
+		}
+		p.offs = append(p.offs, uint64(base+valid))
+	}
+	p.data = append(p.data, bytes[runStart:pos]...)
+	p.maxLen = int(maxLen)
+	p.bytes += valid + int64(8*k)
+}
+
+// growZero extends s by k zero elements, growing its capacity at most once.
+func growZero[T any](s []T, k int) []T {
+	if k <= 0 {
+		return s
+	}
+	s = slices.Grow(s, k)
+	n := len(s)
+	s = s[:n+k]
+	clear(s[n:])
+	return s
 }
 
 // Bounds that keep every mini-block chunk within its size limits (a chunk
@@ -562,7 +649,7 @@ func (lw *leafWriter) pushValue(arr arrow.Array, i int) error {
 		if err != nil {
 			return err
 		}
-		v := bytes[offs(i):offs(i+1)]
+		v := bytes[offs.at(i):offs.at(i+1)]
 		p.data = append(p.data, v...)
 		p.offs = append(p.offs, uint64(len(p.data)))
 		p.maxLen = max(p.maxLen, len(v))
@@ -648,7 +735,8 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 		needDef = needDef || l.defLevels() > 0
 	}
 	if needDef {
-		def = make([]uint16, len(p.def))
+		lw.defScratch = growZero(lw.defScratch[:0], len(p.def))
+		def = lw.defScratch
 		for i, c := range p.def {
 			def[i] = defMap[c]
 		}
@@ -704,10 +792,14 @@ func (lw *leafWriter) fullZip() bool {
 // holds; longer ones go to full-zip pages.
 const compressedVarMax = 32 << 10
 
-func levelBytes(ls []uint16) []byte {
-	b := make([]byte, 2*len(ls))
+func levelBytes(ls []uint16) []byte { return appendLevels(nil, ls) }
+
+// appendLevels appends levels as little-endian u16s.
+func appendLevels(b []byte, ls []uint16) []byte {
+	n := len(b)
+	b = growZero(b, 2*len(ls))
 	for i, l := range ls {
-		binary.LittleEndian.PutUint16(b[2*i:], l)
+		binary.LittleEndian.PutUint16(b[n+2*i:], l)
 	}
 	return b
 }
@@ -840,6 +932,74 @@ func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	return [][]byte{val, data}
 }
 
+// directChunks reports whether appendChunkValues can write the page's
+// chunk values (one buffer per chunk, uncompressed) straight into the page.
+func (lw *leafWriter) directChunks() bool {
+	return lw.kind != leafFSL || !lw.p.itemNulls
+}
+
+// chunkValueSize is the length of the single value buffer of visible
+// values [a, b) (see directChunks), as chunkBuffers would build it.
+func (lw *leafWriter) chunkValueSize(a, b int) int {
+	switch lw.kind {
+	case leafBool:
+		return (b - a + 7) / 8
+	case leafVar:
+		ow := lw.offBits / 8
+		n := lw.valueBytes(a, b)
+		return (n + ow - 1) / ow * ow
+	case leafFSL:
+		return (b - a) * lw.dim * lw.width
+	}
+	return (b - a) * lw.width
+}
+
+// appendChunkValues appends the single value buffer of visible values
+// [a, b) (see directChunks) to dst: the bytes chunkBuffers returns, without
+// building them apart first.
+func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
+	p := &lw.p
+	switch lw.kind {
+	case leafFixed:
+		return append(dst, p.fixed[a*lw.width:b*lw.width]...)
+	case leafFSL:
+		vb := lw.dim * lw.width
+		return append(dst, p.fixed[a*vb:b*vb]...)
+	case leafBool:
+		n := len(dst)
+		dst = growZero(dst, (b-a+7)/8)
+		bitutil.CopyBitmap(p.boolBits, a, b-a, dst[n:], 0)
+		return dst
+	}
+	// leafVar: n+1 offsets (positions within this buffer), the bytes,
+	// padding to the offset width.
+	n := b - a
+	ow := lw.offBits / 8
+	hdr := uint64(ow * (n + 1))
+	var start uint64
+	if a > 0 {
+		start = p.offs[a-1]
+	}
+	base := len(dst)
+	dst = growZero(dst, int(hdr))
+	if ow == 8 {
+		binary.LittleEndian.PutUint64(dst[base:], hdr)
+		for i := a; i < b; i++ {
+			binary.LittleEndian.PutUint64(dst[base+8*(i-a+1):], hdr+p.offs[i]-start)
+		}
+	} else {
+		binary.LittleEndian.PutUint32(dst[base:], uint32(hdr))
+		for i := a; i < b; i++ {
+			binary.LittleEndian.PutUint32(dst[base+4*(i-a+1):], uint32(hdr+p.offs[i]-start))
+		}
+	}
+	dst = append(dst, p.data[start:p.offs[b-1]]...)
+	for (len(dst)-base)%ow != 0 {
+		dst = append(dst, padByte)
+	}
+	return dst
+}
+
 // valueBytes estimates the value bytes of visible values [a, b).
 func (lw *leafWriter) valueBytes(a, b int) int {
 	p := &lw.p
@@ -954,33 +1114,57 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		return pageOut{}, err
 	}
 	valEnc, nbuf := lw.valueEncoding()
-	// Value buffers per chunk, compressed when asked and worth it.
-	bufs := make([][][]byte, len(plans))
-	var plain int
-	for i, c := range plans {
-		bufs[i] = lw.chunkBuffers(c.v0, c.v1)
-		plain += len(bufs[i][0])
-	}
-	if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
-		comp := make([][]byte, len(plans))
-		total := 0
-		for i := range plans {
-			c, err := compress(lw.comp, nil, bufs[i][0])
-			if err != nil {
-				return pageOut{}, err
-			}
-			comp[i] = c
-			total += len(c)
+	// Value buffers per chunk, built apart only when they may be compressed
+	// or are more than one; otherwise written straight into the page.
+	var bufs [][][]byte
+	if lw.comp != "" || !lw.directChunks() {
+		bufs = make([][][]byte, len(plans))
+		var plain int
+		for i, c := range plans {
+			bufs[i] = lw.chunkBuffers(c.v0, c.v1)
+			plain += len(bufs[i][0])
 		}
-		if total < plain {
+		if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
+			comp := make([][]byte, len(plans))
+			total := 0
 			for i := range plans {
-				bufs[i][0] = comp[i]
+				c, err := compress(lw.comp, nil, bufs[i][0])
+				if err != nil {
+					return pageOut{}, err
+				}
+				comp[i] = c
+				total += len(c)
 			}
-			valEnc = encGeneral21(lw.comp, valEnc)
+			if total < plain {
+				for i := range plans {
+					bufs[i][0] = comp[i]
+				}
+				valEnc = encGeneral21(lw.comp, valEnc)
+			}
 		}
 	}
 	large := lw.v.Minor >= 2
-	var meta, data []byte
+	// The page's size is known up to padding: reserve it once.
+	est := 0
+	if bufs == nil {
+		est = lw.valueBytes(0, lw.p.nVis)
+	} else {
+		for _, cb := range bufs {
+			for _, b := range cb {
+				est += len(b)
+			}
+		}
+	}
+	levelKinds := 0
+	if rep != nil {
+		levelKinds++
+	}
+	if def != nil {
+		levelKinds++
+	}
+	est += 2*levelKinds*nLevels + len(plans)*(8+8*nbuf+8*(levelKinds+nbuf))
+	meta := make([]byte, 0, 4*len(plans))
+	data := slices.Grow(lw.pageBuf[:0], est)
 	var repIndex []uint64
 	for ci, c := range plans {
 		start := len(data)
@@ -989,34 +1173,45 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 			nl = c.l1 - c.l0
 		}
 		data = binary.LittleEndian.AppendUint16(data, uint16(nl))
-		var rb, db []byte
 		if rep != nil {
-			rb = levelBytes(rep[c.l0:c.l1])
-			data = binary.LittleEndian.AppendUint16(data, uint16(len(rb)))
+			data = binary.LittleEndian.AppendUint16(data, uint16(2*(c.l1-c.l0)))
 		}
 		if def != nil {
-			db = levelBytes(def[c.l0:c.l1])
-			data = binary.LittleEndian.AppendUint16(data, uint16(len(db)))
+			data = binary.LittleEndian.AppendUint16(data, uint16(2*(c.l1-c.l0)))
 		}
-		for _, b := range bufs[ci] {
-			if large {
-				data = binary.LittleEndian.AppendUint32(data, uint32(len(b)))
+		var cb [][]byte
+		if bufs != nil {
+			cb = bufs[ci]
+		}
+		for k := 0; k < nbuf; k++ {
+			var size int
+			if cb != nil {
+				size = len(cb[k])
 			} else {
-				if len(b) > 0xFFFF {
-					return pageOut{}, fmt.Errorf("mini-block buffer of %d bytes too large for file version %s", len(b), lw.v)
+				size = lw.chunkValueSize(c.v0, c.v1)
+			}
+			if large {
+				data = binary.LittleEndian.AppendUint32(data, uint32(size))
+			} else {
+				if size > 0xFFFF {
+					return pageOut{}, fmt.Errorf("mini-block buffer of %d bytes too large for file version %s", size, lw.v)
 				}
-				data = binary.LittleEndian.AppendUint16(data, uint16(len(b)))
+				data = binary.LittleEndian.AppendUint16(data, uint16(size))
 			}
 		}
 		data = pad8Buf(data, start)
-		if rb != nil {
-			data = pad8Buf(append(data, rb...), start)
+		if rep != nil {
+			data = pad8Buf(appendLevels(data, rep[c.l0:c.l1]), start)
 		}
-		if db != nil {
-			data = pad8Buf(append(data, db...), start)
+		if def != nil {
+			data = pad8Buf(appendLevels(data, def[c.l0:c.l1]), start)
 		}
-		for _, b := range bufs[ci] {
-			data = pad8Buf(append(data, b...), start)
+		if cb != nil {
+			for _, b := range cb {
+				data = pad8Buf(append(data, b...), start)
+			}
+		} else {
+			data = pad8Buf(lw.appendChunkValues(data, c.v0, c.v1), start)
 		}
 		size := len(data) - start
 		words := uint64(size/8 - 1)
@@ -1047,6 +1242,7 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	}
 	add(meta)
 	add(data)
+	lw.pageBuf = data[:0]
 	if rep != nil {
 		rb := make([]byte, 8*len(repIndex))
 		for i, x := range repIndex {
