@@ -53,6 +53,10 @@ type WriteOptions struct {
 	// pylance does); 2.1+ compresses mini-block value buffers and full-zip
 	// string values when that makes them smaller.
 	Compression string
+	// NoSync leaves durability to the caller: the file is written and
+	// closed but neither it nor its directory entry is fsynced (a dataset
+	// commit fsyncs them alongside its own files).
+	NoSync bool
 }
 
 // DefaultMaxPageBytes is the default page size: small enough that a range
@@ -169,13 +173,17 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	if w.err != nil {
 		return res, fmt.Errorf("lance file: writing %s: %w", path, w.err)
 	}
-	if err = f.Sync(); err != nil {
-		return res, fmt.Errorf("lance file: %w", err)
+	if !opts.NoSync {
+		if err = f.Sync(); err != nil {
+			return res, fmt.Errorf("lance file: %w", err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return res, fmt.Errorf("lance file: %w", err)
 	}
-	syncDir(filepath.Dir(path))
+	if !opts.NoSync {
+		syncDir(filepath.Dir(path))
+	}
 
 	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: v.Major, MinorVersion: v.Minor, Fields: ids}
 	res.ColumnIndices = make([]int32, len(ids))
