@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -221,6 +222,12 @@ func (w *fileWriter) write(b []byte) {
 func (w *fileWriter) writeBuffer(b []byte) uint64 {
 	pos := w.pos
 	w.write(b)
+	w.padBuffer()
+	return pos
+}
+
+// padBuffer ends a page buffer written in pieces (see writeBuffer).
+func (w *fileWriter) padBuffer() {
 	if pad := (pageAlign - w.pos%pageAlign) % pageAlign; pad != 0 {
 		var p [pageAlign]byte
 		for i := range p[:pad] {
@@ -228,7 +235,6 @@ func (w *fileWriter) writeBuffer(b []byte) uint64 {
 		}
 		w.write(p[:pad])
 	}
-	return pos
 }
 
 func checkRecord(rec arrow.Record, allFields []schema.Field, cols []columnWriter) error {
@@ -529,6 +535,7 @@ type binaryWriter struct {
 	nulls    []bool
 	bytes    []byte
 	nNulls   int64
+	idx      []byte // scratch for the page's index buffer
 	comp     string // "" or the codec of the bytes buffer
 	out      []pageOut
 }
@@ -600,6 +607,11 @@ func (c *binaryWriter) append(w *fileWriter, arr arrow.Array) error {
 	if err != nil {
 		return err
 	}
+	// Grow once for the array (at most a page), not per value.
+	rows := min(int64(arr.Len()), c.maxRows)
+	c.ends = slices.Grow(c.ends, int(rows))
+	c.nulls = slices.Grow(c.nulls, int(rows))
+	c.bytes = slices.Grow(c.bytes, int(min(offs.at(arr.Len())-offs.at(0), c.maxBytes)))
 	for i := 0; i < arr.Len(); i++ {
 		var end uint64
 		if len(c.ends) > 0 {
@@ -630,7 +642,7 @@ func (c *binaryWriter) flush(w *fileWriter) error {
 		return nil
 	}
 	adj := uint64(len(c.bytes)) + 1
-	idx := make([]byte, 0, 8*n)
+	idx := slices.Grow(c.idx[:0], 8*n)
 	for i, e := range c.ends {
 		if c.nulls[i] {
 			e += adj
@@ -653,7 +665,7 @@ func (c *binaryWriter) flush(w *fileWriter) error {
 		length:     uint64(n),
 		encoding:   encBinaryMsg(encNoNulls(encFlatMsg(64, 0)), bytesEnc, adj),
 	})
-	c.ends, c.nulls, c.bytes = c.ends[:0], c.nulls[:0], c.bytes[:0]
+	c.ends, c.nulls, c.bytes, c.idx = c.ends[:0], c.nulls[:0], c.bytes[:0], idx[:0]
 	c.nNulls = 0
 	return w.err
 }

@@ -193,10 +193,11 @@ type pendingPage struct {
 	boolBits  []byte   // leafBool values
 	itemValid []byte   // leafFSL: item validity, dim bits per value
 	itemNulls bool
-	offs      []uint64 // leafVar: end offsets
-	data      []byte   // leafVar bytes
-	maxLen    int      // leafVar: longest value
-	bytes     int64    // approximate page size
+	offs      []uint64  // leafVar: end offsets
+	data      []byte    // leafVar bytes
+	maxLen    int       // leafVar: longest value
+	bytes     int64     // approximate page size
+	segs      []flatSeg // flat leaves: the values, in the appended arrays
 }
 
 func newLeafWriters(roots []*wnode, v Version, opts WriteOptions, comp string) ([][]*leafWriter, error) {
@@ -311,6 +312,7 @@ type leafScratch struct {
 	data       []byte
 	defScratch []uint16
 	pageBuf    []byte
+	segs       []flatSeg
 }
 
 var scratchPool sync.Pool // of *leafScratch
@@ -328,6 +330,7 @@ func (lw *leafWriter) takeScratch() {
 	lw.p.fixed, lw.p.boolBits, lw.p.itemValid = sc.fixed[:0], sc.boolBits[:0], sc.itemValid[:0]
 	lw.p.offs, lw.p.data = sc.offs[:0], sc.data[:0]
 	lw.defScratch, lw.pageBuf = sc.defScratch[:0], sc.pageBuf[:0]
+	lw.p.segs = sc.segs[:0]
 }
 
 // releaseScratch hands the writer's buffers to the next file; the writer
@@ -337,8 +340,9 @@ func (lw *leafWriter) releaseScratch() {
 	sc := &leafScratch{
 		rep: p.rep[:0], def: p.def[:0], fixed: p.fixed[:0], boolBits: p.boolBits[:0],
 		itemValid: p.itemValid[:0], offs: p.offs[:0], data: p.data[:0],
-		defScratch: lw.defScratch[:0], pageBuf: lw.pageBuf[:0],
+		defScratch: lw.defScratch[:0], pageBuf: lw.pageBuf[:0], segs: p.segs[:0],
 	}
+	clear(p.segs[:cap(p.segs)])
 	*p = pendingPage{}
 	lw.defScratch, lw.pageBuf = nil, nil
 	size := 2*cap(sc.rep) + 2*cap(sc.def) + cap(sc.fixed) + cap(sc.boolBits) + cap(sc.itemValid) +
@@ -353,8 +357,9 @@ func (lw *leafWriter) resetPage() {
 	D := len(lw.nodes)
 	p := &lw.p
 	keepRep, keepDef := p.rep[:0], p.def[:0]
+	clear(p.segs) // drop the references to the arrays
 	*p = pendingPage{
-		rep: keepRep, def: keepDef,
+		rep: keepRep, def: keepDef, segs: p.segs[:0],
 		hasNull: make([]bool, D), hasEmpty: make([]bool, D),
 		fixed: p.fixed[:0], boolBits: p.boolBits[:0], itemValid: p.itemValid[:0],
 		offs: p.offs[:0], data: p.data[:0],
@@ -383,131 +388,6 @@ func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 		}
 	}
 	return nil
-}
-
-// appendFlat is append for a top-level column of a flat type: one level and
-// one value per row, copied in bulk. Every pending buffer grows once per
-// call (to the size the array's buffers tell), never per value.
-func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
-	n := arr.Len()
-	if n == 0 {
-		return nil
-	}
-	if arr.NullN() > 0 && !lw.nodes[0].field.Nullable {
-		return fmt.Errorf("field %q is not nullable but has nulls", lw.name)
-	}
-	data := arr.Data()
-	off := data.Offset()
-	var validity []byte
-	if arr.NullN() > 0 {
-		validity = data.Buffers()[0].Bytes()
-	}
-	var offs offsetsView
-	var bytes []byte
-	if lw.kind == leafVar {
-		var err error
-		if offs, bytes, err = binaryOffsets(arr); err != nil {
-			return err
-		}
-	}
-	p := &lw.p
-	for i := 0; i < n; {
-		k := min(n-i, int(min(lw.maxPageRows-p.rows, maxLevelsPerPage-int64(len(p.def)))))
-		switch lw.kind {
-		case leafFixed:
-			per := int64(lw.width + 4)
-			k = min(k, int(max((lw.maxPageBytes-p.bytes+per-1)/per, 1)))
-		case leafBool:
-			k = min(k, int(max((lw.maxPageBytes-p.bytes+3)/4, 1)))
-		case leafVar:
-			k = offs.fit(i, k, lw.maxPageBytes-p.bytes)
-		}
-		nulls := 0
-		if validity != nil {
-			nulls = k - bitutil.CountSetBits(validity, off+i, k)
-		}
-		d0 := len(p.def)
-		p.def = growZero(p.def, k)
-		if nulls > 0 {
-			p.hasNull[0] = true
-			for r := 0; r < k; r++ {
-				if !bitutil.BitIsSet(validity, off+i+r) {
-					p.def[d0+r] = 1
-				}
-			}
-		}
-		switch lw.kind {
-		case leafFixed:
-			buf := data.Buffers()[1].Bytes()
-			start := len(p.fixed)
-			p.fixed = append(p.fixed, buf[(off+i)*lw.width:(off+i+k)*lw.width]...)
-			if nulls > 0 {
-				for r := 0; r < k; r++ {
-					if p.def[d0+r] != 0 {
-						clear(p.fixed[start+r*lw.width : start+(r+1)*lw.width])
-					}
-				}
-			}
-			p.bytes += int64(k * (lw.width + 4))
-		case leafBool:
-			p.boolBits = growZero(p.boolBits, (p.nVis+k+7)/8-len(p.boolBits))
-			bitutil.CopyBitmap(data.Buffers()[1].Bytes(), off+i, k, p.boolBits, p.nVis)
-			if nulls > 0 {
-				for r := 0; r < k; r++ {
-					if p.def[d0+r] != 0 {
-						bitutil.ClearBit(p.boolBits, p.nVis+r)
-					}
-				}
-			}
-			p.bytes += int64(4 * k)
-		case leafVar:
-			lw.appendVar(offs, bytes, i, k, p.def[d0:])
-		}
-		p.rows += int64(k)
-		p.nVis += k
-		p.nValid += k - nulls
-		i += k
-		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || len(p.def) >= maxLevelsPerPage {
-			if err := lw.flush(w); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// appendVar adds values [i, i+k) of a string/binary array (offsets offs
-// into bytes) whose def levels are def (non-zero: null) to the page.
-func (lw *leafWriter) appendVar(offs offsetsView, bytes []byte, i, k int, def []uint16) {
-	p := &lw.p
-	lo, hi := offs.at(i), offs.at(i+k)
-	p.data = slices.Grow(p.data, int(hi-lo))
-	p.offs = slices.Grow(p.offs, k)
-	maxLen := int64(p.maxLen)
-	valid := int64(0)
-	base := int64(len(p.data))
-	runStart := lo // start of the run of valid values not yet copied
-	pos := lo      // end of the values taken so far, in bytes
-	for r := 0; r < k; r++ {
-		s, e := offs.at(i+r), offs.at(i+r+1)
-		if def[r] != 0 {
-			// A null's slot may hold bytes; they are not written.
-			p.data = append(p.data, bytes[runStart:pos]...)
-			runStart, pos = e, e
-		} else {
-			if s != pos { // not contiguous with the run (unusual offsets)
-				p.data = append(p.data, bytes[runStart:pos]...)
-				runStart = s
-			}
-			pos = e
-			maxLen = max(maxLen, e-s)
-			valid += e - s
-		}
-		p.offs = append(p.offs, uint64(base+valid))
-	}
-	p.data = append(p.data, bytes[runStart:pos]...)
-	p.maxLen = int(maxLen)
-	p.bytes += valid + int64(8*k)
 }
 
 // growZero extends s by k zero elements, growing its capacity at most once.
@@ -887,6 +767,9 @@ func (lw *leafWriter) valueEncoding() ([]byte, int) {
 // chunkBuffers returns the value buffers of visible values [a, b).
 func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	p := &lw.p
+	if lw.directChunks() {
+		return [][]byte{lw.appendChunkValues(nil, a, b)}
+	}
 	switch lw.kind {
 	case leafFixed:
 		return [][]byte{p.fixed[a*lw.width : b*lw.width]}
@@ -959,6 +842,9 @@ func (lw *leafWriter) chunkValueSize(a, b int) int {
 // building them apart first.
 func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
 	p := &lw.p
+	if lw.isFlat() && lw.kind != leafVar {
+		return lw.appendFlatValues(dst, a, b)
+	}
 	switch lw.kind {
 	case leafFixed:
 		return append(dst, p.fixed[a*lw.width:b*lw.width]...)
@@ -993,7 +879,11 @@ func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
 			binary.LittleEndian.PutUint32(dst[base+4*(i-a+1):], uint32(hdr+p.offs[i]-start))
 		}
 	}
-	dst = append(dst, p.data[start:p.offs[b-1]]...)
+	if lw.isFlat() {
+		dst = lw.appendFlatValues(dst, a, b)
+	} else {
+		dst = append(dst, p.data[start:p.offs[b-1]]...)
+	}
 	for (len(dst)-base)%ow != 0 {
 		dst = append(dst, padByte)
 	}
@@ -1144,17 +1034,6 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		}
 	}
 	large := lw.v.Minor >= 2
-	// The page's size is known up to padding: reserve it once.
-	est := 0
-	if bufs == nil {
-		est = lw.valueBytes(0, lw.p.nVis)
-	} else {
-		for _, cb := range bufs {
-			for _, b := range cb {
-				est += len(b)
-			}
-		}
-	}
 	levelKinds := 0
 	if rep != nil {
 		levelKinds++
@@ -1162,58 +1041,34 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	if def != nil {
 		levelKinds++
 	}
-	est += 2*levelKinds*nLevels + len(plans)*(8+8*nbuf+8*(levelKinds+nbuf))
-	meta := make([]byte, 0, 4*len(plans))
-	data := slices.Grow(lw.pageBuf[:0], est)
-	var repIndex []uint64
-	for ci, c := range plans {
-		start := len(data)
-		nl := 0
-		if rep != nil || def != nil {
-			nl = c.l1 - c.l0
-		}
-		data = binary.LittleEndian.AppendUint16(data, uint16(nl))
-		if rep != nil {
-			data = binary.LittleEndian.AppendUint16(data, uint16(2*(c.l1-c.l0)))
-		}
-		if def != nil {
-			data = binary.LittleEndian.AppendUint16(data, uint16(2*(c.l1-c.l0)))
-		}
-		var cb [][]byte
+	bufSize := func(ci, k int) int {
 		if bufs != nil {
-			cb = bufs[ci]
+			return len(bufs[ci][k])
 		}
+		return lw.chunkValueSize(plans[ci].v0, plans[ci].v1)
+	}
+	// First the chunk sizes (known without building the chunks) for the
+	// metadata buffer, which precedes the chunks in the file; then the
+	// chunks, one at a time, straight to the file: a page never exists
+	// whole in memory.
+	sizes := make([]int, len(plans))
+	meta := make([]byte, 0, 4*len(plans))
+	var repIndex []uint64
+	sizeWidth := 2
+	if large {
+		sizeWidth = 4
+	}
+	for ci, c := range plans {
+		size := pad8(2 + 2*levelKinds + sizeWidth*nbuf)
+		size += levelKinds * pad8(2*(c.l1-c.l0))
 		for k := 0; k < nbuf; k++ {
-			var size int
-			if cb != nil {
-				size = len(cb[k])
-			} else {
-				size = lw.chunkValueSize(c.v0, c.v1)
+			bs := bufSize(ci, k)
+			if !large && bs > 0xFFFF {
+				return pageOut{}, fmt.Errorf("mini-block buffer of %d bytes too large for file version %s", bs, lw.v)
 			}
-			if large {
-				data = binary.LittleEndian.AppendUint32(data, uint32(size))
-			} else {
-				if size > 0xFFFF {
-					return pageOut{}, fmt.Errorf("mini-block buffer of %d bytes too large for file version %s", size, lw.v)
-				}
-				data = binary.LittleEndian.AppendUint16(data, uint16(size))
-			}
+			size += pad8(bs)
 		}
-		data = pad8Buf(data, start)
-		if rep != nil {
-			data = pad8Buf(appendLevels(data, rep[c.l0:c.l1]), start)
-		}
-		if def != nil {
-			data = pad8Buf(appendLevels(data, def[c.l0:c.l1]), start)
-		}
-		if cb != nil {
-			for _, b := range cb {
-				data = pad8Buf(append(data, b...), start)
-			}
-		} else {
-			data = pad8Buf(lw.appendChunkValues(data, c.v0, c.v1), start)
-		}
-		size := len(data) - start
+		sizes[ci] = size
 		words := uint64(size/8 - 1)
 		logN := uint64(0)
 		if !c.last {
@@ -1241,8 +1096,52 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		page.bufSizes = append(page.bufSizes, uint64(len(b)))
 	}
 	add(meta)
-	add(data)
-	lw.pageBuf = data[:0]
+	dataPos, dataSize := w.pos, 0
+	chunk := lw.pageBuf[:0]
+	for ci, c := range plans {
+		chunk = chunk[:0]
+		nl := 0
+		if rep != nil || def != nil {
+			nl = c.l1 - c.l0
+		}
+		chunk = binary.LittleEndian.AppendUint16(chunk, uint16(nl))
+		if rep != nil {
+			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(2*(c.l1-c.l0)))
+		}
+		if def != nil {
+			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(2*(c.l1-c.l0)))
+		}
+		for k := 0; k < nbuf; k++ {
+			if large {
+				chunk = binary.LittleEndian.AppendUint32(chunk, uint32(bufSize(ci, k)))
+			} else {
+				chunk = binary.LittleEndian.AppendUint16(chunk, uint16(bufSize(ci, k)))
+			}
+		}
+		chunk = pad8Buf(chunk, 0)
+		if rep != nil {
+			chunk = pad8Buf(appendLevels(chunk, rep[c.l0:c.l1]), 0)
+		}
+		if def != nil {
+			chunk = pad8Buf(appendLevels(chunk, def[c.l0:c.l1]), 0)
+		}
+		if bufs != nil {
+			for _, b := range bufs[ci] {
+				chunk = pad8Buf(append(chunk, b...), 0)
+			}
+		} else {
+			chunk = pad8Buf(lw.appendChunkValues(chunk, c.v0, c.v1), 0)
+		}
+		if len(chunk) != sizes[ci] {
+			return pageOut{}, fmt.Errorf("internal error: mini-block chunk of %d bytes, planned %d", len(chunk), sizes[ci])
+		}
+		w.write(chunk)
+		dataSize += len(chunk)
+	}
+	w.padBuffer()
+	page.bufOffsets = append(page.bufOffsets, dataPos)
+	page.bufSizes = append(page.bufSizes, uint64(dataSize))
+	lw.pageBuf = chunk[:0]
 	if rep != nil {
 		rb := make([]byte, 8*len(repIndex))
 		for i, x := range repIndex {
@@ -1317,6 +1216,7 @@ func bitLen16(x uint16) uint64 { return uint64(bits.Len16(x)) }
 // fullZipPage writes the pending page as a full-zip page.
 func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def []uint16, maxVis uint16) (pageOut, error) {
 	p := &lw.p
+	lw.materializeVar()
 	var maxR, maxD uint16
 	for _, r := range rep {
 		maxR = max(maxR, r)

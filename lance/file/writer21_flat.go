@@ -1,0 +1,220 @@
+package file
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
+)
+
+// A top-level column of a flat type (number, bool, string, binary) has one
+// level and one visible value per row, so its pending page need not copy
+// the values: it keeps segments of the appended Arrow arrays (alive for the
+// whole WriteFile call) and the page's chunks are built from them as they
+// are written. The page costs 2 bytes of def level per row (plus 8 of end
+// offset for strings) instead of a copy of the column.
+
+// flatSeg is a run of rows of one appended array.
+type flatSeg struct {
+	first    int    // page value index of the segment's first row
+	n        int    // rows
+	pos      int    // the first row's index in vals (fixed, bool: offset included) or offs (var)
+	vpos     int    // the first row's bit in validity (offset included)
+	vals     []byte // fixed: value buffer; bool: value bitmap; var: data buffer
+	validity []byte // nil when the run has no null
+	offs     offsetsView
+}
+
+// isFlat reports whether the leaf keeps segments (see above).
+func (lw *leafWriter) isFlat() bool { return len(lw.nodes) == 1 && lw.kind != leafFSL }
+
+// appendFlat is append for a flat top-level column: one level per row and
+// a segment per page the array reaches.
+func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
+	n := arr.Len()
+	if n == 0 {
+		return nil
+	}
+	if arr.NullN() > 0 && !lw.nodes[0].field.Nullable {
+		return fmt.Errorf("field %q is not nullable but has nulls", lw.name)
+	}
+	data := arr.Data()
+	off := data.Offset()
+	var validity []byte
+	if arr.NullN() > 0 {
+		validity = data.Buffers()[0].Bytes()
+	}
+	var offs offsetsView
+	var vals []byte
+	if lw.kind == leafVar {
+		var err error
+		if offs, vals, err = binaryOffsets(arr); err != nil {
+			return err
+		}
+	} else if b := data.Buffers()[1]; b != nil {
+		vals = b.Bytes()
+	}
+	p := &lw.p
+	for i := 0; i < n; {
+		k := min(n-i, int(min(lw.maxPageRows-p.rows, maxLevelsPerPage-int64(len(p.def)))))
+		switch lw.kind {
+		case leafFixed:
+			per := int64(lw.width + 4)
+			k = min(k, int(max((lw.maxPageBytes-p.bytes+per-1)/per, 1)))
+		case leafBool:
+			k = min(k, int(max((lw.maxPageBytes-p.bytes+3)/4, 1)))
+		case leafVar:
+			k = offs.fit(i, k, lw.maxPageBytes-p.bytes)
+		}
+		nulls := 0
+		if validity != nil {
+			nulls = k - bitutil.CountSetBits(validity, off+i, k)
+		}
+		d0 := len(p.def)
+		p.def = growZero(p.def, k)
+		seg := flatSeg{first: p.nVis, n: k, pos: off + i, vpos: off + i, vals: vals, offs: offs}
+		if nulls > 0 {
+			seg.validity = validity
+			p.hasNull[0] = true
+			for r := 0; r < k; r++ {
+				if !bitutil.BitIsSet(validity, off+i+r) {
+					p.def[d0+r] = 1
+				}
+			}
+		}
+		if lw.kind == leafVar {
+			seg.pos = i // offsetsView is indexed like the array
+			lw.addVarEnds(offs, i, k, p.def[d0:])
+		}
+		p.segs = append(p.segs, seg)
+		switch lw.kind {
+		case leafFixed:
+			p.bytes += int64(k * (lw.width + 4))
+		case leafBool:
+			p.bytes += int64(4 * k)
+		}
+		p.rows += int64(k)
+		p.nVis += k
+		p.nValid += k - nulls
+		i += k
+		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || len(p.def) >= maxLevelsPerPage {
+			if err := lw.flush(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addVarEnds records the end offsets (in the page's valid bytes) of values
+// [i, i+k) of a string/binary array whose def levels are def (non-zero:
+// null, no bytes), and their size.
+func (lw *leafWriter) addVarEnds(offs offsetsView, i, k int, def []uint16) {
+	p := &lw.p
+	var end uint64
+	if len(p.offs) > 0 {
+		end = p.offs[len(p.offs)-1]
+	}
+	n := len(p.offs)
+	p.offs = growZero(p.offs, k)
+	maxLen := int64(p.maxLen)
+	start := end
+	for r := 0; r < k; r++ {
+		if def[r] == 0 {
+			l := offs.at(i+r+1) - offs.at(i+r)
+			maxLen = max(maxLen, l)
+			end += uint64(l)
+		}
+		p.offs[n+r] = end
+	}
+	p.maxLen = int(maxLen)
+	p.bytes += int64(end-start) + int64(8*k)
+}
+
+// segIndex returns the index of the segment holding page value v.
+func (p *pendingPage) segIndex(v int) int {
+	return sort.Search(len(p.segs), func(i int) bool { return p.segs[i].first+p.segs[i].n > v })
+}
+
+// eachSegPart calls fn for the parts of the segments holding page values
+// [a, b): segment s, rows [r0, r1) of it (segment-relative).
+func (p *pendingPage) eachSegPart(a, b int, fn func(s *flatSeg, r0, r1 int)) {
+	for i := p.segIndex(a); i < len(p.segs) && a < b; i++ {
+		s := &p.segs[i]
+		r0 := a - s.first
+		r1 := min(b-s.first, s.n)
+		fn(s, r0, r1)
+		a = s.first + r1
+	}
+}
+
+// appendFlatValues appends the value buffer of page values [a, b) of a
+// flat leaf, as chunkBuffers would build it from copied values: values
+// under nulls zeroed (bools cleared), a string's bytes only when valid.
+func (lw *leafWriter) appendFlatValues(dst []byte, a, b int) []byte {
+	p := &lw.p
+	switch lw.kind {
+	case leafFixed:
+		wd := lw.width
+		p.eachSegPart(a, b, func(s *flatSeg, r0, r1 int) {
+			n := len(dst)
+			dst = append(dst, s.vals[(s.pos+r0)*wd:(s.pos+r1)*wd]...)
+			if s.validity != nil {
+				for r := r0; r < r1; r++ {
+					if !bitutil.BitIsSet(s.validity, s.vpos+r) {
+						o := n + (r-r0)*wd
+						clear(dst[o : o+wd])
+					}
+				}
+			}
+		})
+		return dst
+	case leafBool:
+		n := len(dst)
+		dst = growZero(dst, (b-a+7)/8)
+		out := dst[n:]
+		p.eachSegPart(a, b, func(s *flatSeg, r0, r1 int) {
+			at := s.first + r0 - a
+			bitutil.CopyBitmap(s.vals, s.pos+r0, r1-r0, out, at)
+			if s.validity != nil {
+				for r := r0; r < r1; r++ {
+					if !bitutil.BitIsSet(s.validity, s.vpos+r) {
+						bitutil.ClearBit(out, at+r-r0)
+					}
+				}
+			}
+		})
+		return dst
+	}
+	// leafVar: the valid values' bytes, in runs of contiguous values.
+	p.eachSegPart(a, b, func(s *flatSeg, r0, r1 int) {
+		if s.validity == nil {
+			dst = append(dst, s.vals[s.offs.at(s.pos+r0):s.offs.at(s.pos+r1)]...)
+			return
+		}
+		for r := r0; r < r1; {
+			if !bitutil.BitIsSet(s.validity, s.vpos+r) {
+				r++
+				continue
+			}
+			e := r + 1
+			for e < r1 && bitutil.BitIsSet(s.validity, s.vpos+e) {
+				e++
+			}
+			dst = append(dst, s.vals[s.offs.at(s.pos+r):s.offs.at(s.pos+e)]...)
+			r = e
+		}
+	})
+	return dst
+}
+
+// materializeVar copies the valid bytes of a flat string page into p.data,
+// for the encodings that read them from there (full-zip).
+func (lw *leafWriter) materializeVar() {
+	p := &lw.p
+	if !lw.isFlat() || lw.kind != leafVar || p.nVis == 0 {
+		return
+	}
+	p.data = lw.appendFlatValues(p.data[:0], 0, p.nVis)
+}
