@@ -121,7 +121,6 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		if err := c.flush(w); err != nil {
 			return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
 		}
-		c.release()
 	}
 
 	md := opts.SchemaMetadata
@@ -269,7 +268,6 @@ type columnWriter interface {
 	append(w *fileWriter, arr arrow.Array) error
 	flush(w *fileWriter) error // write the pending pages, if any
 	columns() [][]pageOut      // the pages of each file column
-	release()                  // gives back scratch memory once every page is written
 }
 
 // newTopWriters returns a writer per top-level field and the ids of the
@@ -344,12 +342,6 @@ func (f *fieldWriter21) flush(w *fileWriter) error {
 		}
 	}
 	return nil
-}
-
-func (f *fieldWriter21) release() {
-	for _, l := range f.leaves {
-		l.releaseScratch()
-	}
 }
 
 func (f *fieldWriter21) columns() [][]pageOut {
@@ -444,7 +436,6 @@ type fixedWriter struct {
 
 func (c *fixedWriter) dataType() arrow.DataType { return c.dt }
 func (c *fixedWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
-func (c *fixedWriter) release()                 {}
 
 func (c *fixedWriter) append(w *fileWriter, arr arrow.Array) error {
 	data := arr.Data()
@@ -542,7 +533,6 @@ type binaryWriter struct {
 
 func (c *binaryWriter) dataType() arrow.DataType { return c.dt }
 func (c *binaryWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
-func (c *binaryWriter) release()                 {}
 
 // offsetsView holds the value offsets of a string/binary array (32 or 64
 // bit), indexed like the array: a branch per lookup instead of a call.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -175,7 +174,7 @@ type leafWriter struct {
 	out                       []pageOut
 
 	// Scratch reused from page to page: the page's actual def levels and
-	// its encoded chunks (the file writer copies them before they change).
+	// the chunk being encoded (the file writer copies it before it changes).
 	defScratch []uint16
 	pageBuf    []byte
 }
@@ -294,63 +293,8 @@ func newLeafWriter(path []*wnode, idx []int, v Version, comp string) (*leafWrite
 	if firstList >= 0 {
 		lw.maxVisCanon = uint16(D - 1 - firstList)
 	}
-	lw.takeScratch()
 	lw.resetPage()
 	return lw, nil
-}
-
-// leafScratch is the memory a leaf writer builds pages in. It outlives a
-// file: the next file's writers take it from scratchPool instead of growing
-// fresh buffers (which costs a clear and a copy per doubling), and the GC
-// empties the pool when it is not used.
-type leafScratch struct {
-	rep, def   []uint16
-	fixed      []byte
-	boolBits   []byte
-	itemValid  []byte
-	offs       []uint64
-	data       []byte
-	defScratch []uint16
-	pageBuf    []byte
-	segs       []flatSeg
-}
-
-var scratchPool sync.Pool // of *leafScratch
-
-// maxPooledScratch bounds the bytes one pooled leafScratch may keep: a
-// writer of unusually large pages does not pin them for later files.
-const maxPooledScratch = 2 * DefaultMaxPageBytes
-
-func (lw *leafWriter) takeScratch() {
-	sc, _ := scratchPool.Get().(*leafScratch)
-	if sc == nil {
-		return
-	}
-	lw.p.rep, lw.p.def = sc.rep[:0], sc.def[:0]
-	lw.p.fixed, lw.p.boolBits, lw.p.itemValid = sc.fixed[:0], sc.boolBits[:0], sc.itemValid[:0]
-	lw.p.offs, lw.p.data = sc.offs[:0], sc.data[:0]
-	lw.defScratch, lw.pageBuf = sc.defScratch[:0], sc.pageBuf[:0]
-	lw.p.segs = sc.segs[:0]
-}
-
-// releaseScratch hands the writer's buffers to the next file; the writer
-// must not build pages afterwards.
-func (lw *leafWriter) releaseScratch() {
-	p := &lw.p
-	sc := &leafScratch{
-		rep: p.rep[:0], def: p.def[:0], fixed: p.fixed[:0], boolBits: p.boolBits[:0],
-		itemValid: p.itemValid[:0], offs: p.offs[:0], data: p.data[:0],
-		defScratch: lw.defScratch[:0], pageBuf: lw.pageBuf[:0], segs: p.segs[:0],
-	}
-	clear(p.segs[:cap(p.segs)])
-	*p = pendingPage{}
-	lw.defScratch, lw.pageBuf = nil, nil
-	size := 2*cap(sc.rep) + 2*cap(sc.def) + cap(sc.fixed) + cap(sc.boolBits) + cap(sc.itemValid) +
-		8*cap(sc.offs) + cap(sc.data) + 2*cap(sc.defScratch) + cap(sc.pageBuf)
-	if size == 0 || size > maxPooledScratch {
-		return
-	}
-	scratchPool.Put(sc)
 }
 
 func (lw *leafWriter) resetPage() {
@@ -614,7 +558,14 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	for _, l := range layers {
 		needDef = needDef || l.defLevels() > 0
 	}
-	if needDef {
+	identity := true
+	for i, d := range defMap {
+		identity = identity && d == uint16(i)
+	}
+	switch {
+	case needDef && identity: // a flat column's levels: no copy
+		def = p.def
+	case needDef:
 		lw.defScratch = growZero(lw.defScratch[:0], len(p.def))
 		def = lw.defScratch
 		for i, c := range p.def {
