@@ -79,7 +79,7 @@ func TestWriteDurabilityOrder(t *testing.T) {
 			}
 			frag := ds.manifest.Fragments[len(ds.manifest.Fragments)-1]
 			before := map[string]int{
-				filepath.Join(path, dataDir, frag.Files[0].Path):                 0,
+				filepath.Join(path, dataDir, frag.Files[0].Path):                  0,
 				filepath.Join(path, dataDir):                                      0,
 				filepath.Join(path, transactionsDir, ds.manifest.TransactionFile): 0,
 			}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -109,7 +110,17 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 			os.Remove(path)
 		}
 	}()
-	w := &fileWriter{bw: bufio.NewWriterSize(f, 1<<20)}
+	bw, _ := bufWriters.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(f, 1<<20)
+	} else {
+		bw.Reset(f)
+	}
+	defer func() {
+		bw.Reset(nil)
+		bufWriters.Put(bw)
+	}()
+	w := &fileWriter{bw: bw}
 	for _, rec := range recs {
 		for i, c := range cols {
 			if err := c.append(w, rec.Column(i)); err != nil {
@@ -192,6 +203,10 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	}
 	return res, nil
 }
+
+// bufWriters reuses the 1 MiB write buffers of WriteFile calls: a fresh
+// buffer per file costs page faults in user space and kernel both.
+var bufWriters sync.Pool // of *bufio.Writer
 
 // syncDir makes the new directory entry durable; best effort because not
 // every platform can fsync a directory.

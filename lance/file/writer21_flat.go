@@ -118,18 +118,37 @@ func (lw *leafWriter) addVarEnds(offs offsetsView, i, k int, def []uint16) {
 	}
 	n := len(p.offs)
 	p.offs = growZero(p.offs, k)
-	maxLen := int64(p.maxLen)
-	start := end
-	for r := 0; r < k; r++ {
-		if def[r] == 0 {
-			l := offs.at(i+r+1) - offs.at(i+r)
-			maxLen = max(maxLen, l)
-			end += uint64(l)
-		}
-		p.offs[n+r] = end
+	var last uint64
+	var maxLen int64
+	if offs.o64 != nil {
+		last, maxLen = varEnds(offs.o64[i:i+k+1], def[:k], p.offs[n:], end)
+	} else {
+		last, maxLen = varEnds(offs.o32[i:i+k+1], def[:k], p.offs[n:], end)
 	}
-	p.maxLen = int(maxLen)
-	p.bytes += int64(end-start) + int64(8*k)
+	p.maxLen = max(p.maxLen, int(maxLen))
+	p.bytes += int64(last-end) + int64(8*k)
+}
+
+// varEnds stores in ends the running end (from end) of the valid values'
+// bytes for the values with offsets o (len(ends)+1 of them) and def levels
+// def; it returns the last end and the longest valid value.
+func varEnds[T int32 | int64](o []T, def []uint16, ends []uint64, end uint64) (uint64, int64) {
+	var maxLen T
+	if len(ends) == 0 {
+		return end, 0
+	}
+	_ = o[len(ends)]
+	_ = def[len(ends)-1]
+	for r := range ends {
+		l := o[r+1] - o[r]
+		if def[r] != 0 {
+			l = 0
+		}
+		maxLen = max(maxLen, l)
+		end += uint64(l)
+		ends[r] = end
+	}
+	return end, int64(maxLen)
 }
 
 // segIndex returns the index of the segment holding page value v.
