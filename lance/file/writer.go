@@ -110,11 +110,15 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 			os.Remove(path)
 		}
 	}()
+	// Whoever fsyncs the file (this function or, with NoSync, the caller)
+	// finds most of it on disk already.
+	wb := newWritebackFile(f)
+	defer wb.stop()
 	bw, _ := bufWriters.Get().(*bufio.Writer)
 	if bw == nil {
-		bw = bufio.NewWriterSize(f, 1<<20)
+		bw = bufio.NewWriterSize(wb, 1<<20)
 	} else {
-		bw.Reset(f)
+		bw.Reset(wb)
 	}
 	defer func() {
 		bw.Reset(nil)
@@ -181,6 +185,7 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	if w.err == nil {
 		w.err = w.bw.Flush()
 	}
+	wb.stop()
 	if w.err != nil {
 		return res, fmt.Errorf("lance file: writing %s: %w", path, w.err)
 	}
