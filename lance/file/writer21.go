@@ -1227,9 +1227,17 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	}
 	needIndex := !fixed || rep != nil
 	var index []uint64
-	out := make([]byte, 0, nEntries*cw+int(p.bytes))
+	// The zipped values go to the file in pieces of zipPiece bytes: the
+	// page is never built whole in memory.
+	outPos, written := w.pos, 0
+	out := lw.pageBuf[:0]
 	vi := 0
 	for e := 0; e < nEntries; e++ {
+		if len(out) >= zipPiece {
+			w.write(out)
+			written += len(out)
+			out = out[:0]
+		}
 		var r, d uint16
 		if rep != nil {
 			r = rep[e]
@@ -1238,7 +1246,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 			d = def[e]
 		}
 		if needIndex && (rep == nil || r == lw.maxRep) {
-			index = append(index, uint64(len(out)))
+			index = append(index, uint64(written+len(out)))
 		}
 		word := uint32(r)<<bitsDef | uint32(d)
 		switch cw {
@@ -1284,11 +1292,15 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	if vi != p.nVis {
 		return pageOut{}, fmt.Errorf("internal error: %d values zipped, %d pending", vi, p.nVis)
 	}
+	w.write(out)
+	written += len(out)
+	w.padBuffer()
+	lw.pageBuf = out[:0]
 	var page pageOut
-	page.bufOffsets = []uint64{w.writeBuffer(out)}
-	page.bufSizes = []uint64{uint64(len(out))}
+	page.bufOffsets = []uint64{outPos}
+	page.bufSizes = []uint64{uint64(written)}
 	if needIndex {
-		index = append(index, uint64(len(out)))
+		index = append(index, uint64(written))
 		ib := packIndex(index)
 		page.bufOffsets = append(page.bufOffsets, w.writeBuffer(ib))
 		page.bufSizes = append(page.bufSizes, uint64(len(ib)))
@@ -1312,6 +1324,9 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	page.encoding = encPageLayout(3, body)
 	return page, nil
 }
+
+// zipPiece is the size of the pieces a full-zip page is written in.
+const zipPiece = 64 << 10
 
 // packIndex stores the repetition index with the narrowest of 1, 2, 4 or
 // 8 bytes per entry that holds its largest value (the last).

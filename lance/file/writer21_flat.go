@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -235,5 +236,5 @@ func (lw *leafWriter) materializeVar() {
 	if !lw.isFlat() || lw.kind != leafVar || p.nVis == 0 {
 		return
 	}
-	p.data = lw.appendFlatValues(p.data[:0], 0, p.nVis)
+	p.data = lw.appendFlatValues(slices.Grow(p.data[:0], int(p.offs[p.nVis-1])), 0, p.nVis)
 }

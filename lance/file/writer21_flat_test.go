@@ -64,7 +64,7 @@ func TestWriteFlatSegments(t *testing.T) {
 		{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 	}, nil)
 	gen := arrowtest.GenOptions{NullRate: 0.2, LongRate: 0.05}
-	longRecs := []arrow.Record{arrowtest.GenRecord(rng, long, 900, gen), arrowtest.GenRecord(rng, long, 300, gen)}
+	longRecs := []arrow.Record{arrowtest.GenRecord(rng, long, 1500, gen), arrowtest.GenRecord(rng, long, 300, gen)}
 	longRecs = append(longRecs, longRecs[0].NewSlice(7, 600))
 
 	t.Cleanup(func() { releaseAll(queueRecs); releaseAll(filledRecs); releaseAll(longRecs) })
@@ -81,6 +81,7 @@ func TestWriteFlatSegments(t *testing.T) {
 		{"filled nulls", filled, filledRecs, WriteOptions{Version: V2_2, MaxPageBytes: 8 << 10}},
 		{"filled nulls lz4", filled, filledRecs, WriteOptions{Version: V2_1, Compression: "lz4"}},
 		{"long values full-zip", long, longRecs, WriteOptions{Version: V2_2, MaxPageRows: 400}},
+		{"long values one full-zip page", long, longRecs, WriteOptions{Version: V2_1}}, // ~100 KiB > zipPiece
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
