@@ -99,6 +99,11 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		}
 		numRows += rec.NumRows()
 	}
+	for _, c := range cols {
+		if h, ok := c.(interface{ sizeHint(rows int64) }); ok {
+			h.sizeHint(numRows)
+		}
+	}
 
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {

@@ -170,6 +170,7 @@ type leafWriter struct {
 
 	maxPageBytes, maxPageRows int64
 	rowsDone                  int64 // rows in pages already written
+	rowsHint                  int64 // rows the file gets in all (0: unknown)
 	p                         pendingPage
 	out                       []pageOut
 
@@ -949,7 +950,7 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 
 // miniBlockPage writes the pending page as a mini-block page.
 func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, def []uint16, maxVis uint16) (pageOut, error) {
-	nLevels := len(lw.p.def)
+	nLevels := lw.levelCount()
 	plans, err := lw.planChunks(def, nLevels, maxVis)
 	if err != nil {
 		return pageOut{}, err
@@ -1186,7 +1187,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 		return pageOut{}, fmt.Errorf("control words of %d bits not supported", bitsRep+bitsDef)
 	}
 	cw := ctrlWordBytes(bitsRep, bitsDef)
-	nEntries := len(p.def)
+	nEntries := lw.levelCount()
 	fixed := lw.kind != leafVar
 	vb := 0
 	var valEnc []byte

@@ -58,7 +58,7 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 	}
 	p := &lw.p
 	for i := 0; i < n; {
-		k := min(n-i, int(min(lw.maxPageRows-p.rows, maxLevelsPerPage-int64(len(p.def)))))
+		k := min(n-i, int(min(lw.maxPageRows-p.rows, maxLevelsPerPage-int64(p.nVis))))
 		switch lw.kind {
 		case leafFixed:
 			per := int64(lw.width + 4)
@@ -72,21 +72,30 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 		if validity != nil {
 			nulls = k - bitutil.CountSetBits(validity, off+i, k)
 		}
-		d0 := len(p.def)
-		p.def = growZero(p.def, k)
+		// Def levels exist only once the page has a null: before, they
+		// are all 0 and the page holds p.nVis of them implicitly.
+		var def []uint16
+		if nulls > 0 || p.hasNull[0] {
+			if !p.hasNull[0] {
+				p.def = growRows(p.def[:0], p.nVis, lw.pageRowsHint(p.nVis+k))
+			}
+			d0 := len(p.def)
+			p.def = growRows(p.def, k, lw.pageRowsHint(k))
+			def = p.def[d0:]
+		}
 		seg := flatSeg{first: p.nVis, n: k, pos: off + i, vpos: off + i, vals: vals, offs: offs}
 		if nulls > 0 {
 			seg.validity = validity
 			p.hasNull[0] = true
 			for r := 0; r < k; r++ {
 				if !bitutil.BitIsSet(validity, off+i+r) {
-					p.def[d0+r] = 1
+					def[r] = 1
 				}
 			}
 		}
 		if lw.kind == leafVar {
 			seg.pos = i // offsetsView is indexed like the array
-			lw.addVarEnds(offs, i, k, p.def[d0:])
+			lw.addVarEnds(offs, i, k, def)
 		}
 		p.segs = append(p.segs, seg)
 		switch lw.kind {
@@ -99,7 +108,7 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 		p.nVis += k
 		p.nValid += k - nulls
 		i += k
-		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || len(p.def) >= maxLevelsPerPage {
+		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || p.nVis >= maxLevelsPerPage {
 			if err := lw.flush(w); err != nil {
 				return err
 			}
@@ -108,9 +117,42 @@ func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
 	return nil
 }
 
+// pageRowsHint is the capacity worth reserving for per-row page buffers
+// that must take k more rows: the rows the file still has to write (at
+// least k), capped by the page limits. Growing to it at once instead of
+// doubling per appended array halves what a page allocates.
+func (lw *leafWriter) pageRowsHint(k int) int {
+	left := lw.rowsHint - lw.rowsDone - lw.p.rows
+	return int(min(max(left, int64(k)), lw.maxPageRows, maxLevelsPerPage))
+}
+
+// growRows extends s by k zero elements; when that needs more capacity, it
+// reserves room for want elements past the current ones (at least k).
+func growRows[T any](s []T, k, want int) []T {
+	if cap(s)-len(s) < k {
+		s = slices.Grow(s, max(k, want))
+	}
+	return growZero(s, k)
+}
+
+// sizeHint tells the field's leaves how many rows the file will get.
+func (f *fieldWriter21) sizeHint(rows int64) {
+	for _, l := range f.leaves {
+		l.rowsHint = rows
+	}
+}
+
+// levelCount is the number of def (and rep) levels of the pending page.
+func (lw *leafWriter) levelCount() int {
+	if lw.isFlat() {
+		return lw.p.nVis // def levels are stored only once there is a null
+	}
+	return len(lw.p.def)
+}
+
 // addVarEnds records the end offsets (in the page's valid bytes) of values
 // [i, i+k) of a string/binary array whose def levels are def (non-zero:
-// null, no bytes), and their size.
+// null, no bytes; nil: no null), and their size.
 func (lw *leafWriter) addVarEnds(offs offsetsView, i, k int, def []uint16) {
 	p := &lw.p
 	var end uint64
@@ -118,13 +160,16 @@ func (lw *leafWriter) addVarEnds(offs offsetsView, i, k int, def []uint16) {
 		end = p.offs[len(p.offs)-1]
 	}
 	n := len(p.offs)
-	p.offs = growZero(p.offs, k)
+	p.offs = growRows(p.offs, k, lw.pageRowsHint(k))
+	if def != nil {
+		def = def[:k]
+	}
 	var last uint64
 	var maxLen int64
 	if offs.o64 != nil {
-		last, maxLen = varEnds(offs.o64[i:i+k+1], def[:k], p.offs[n:], end)
+		last, maxLen = varEnds(offs.o64[i:i+k+1], def, p.offs[n:], end)
 	} else {
-		last, maxLen = varEnds(offs.o32[i:i+k+1], def[:k], p.offs[n:], end)
+		last, maxLen = varEnds(offs.o32[i:i+k+1], def, p.offs[n:], end)
 	}
 	p.maxLen = max(p.maxLen, int(maxLen))
 	p.bytes += int64(last-end) + int64(8*k)
@@ -139,6 +184,15 @@ func varEnds[T int32 | int64](o []T, def []uint16, ends []uint64, end uint64) (u
 		return end, 0
 	}
 	_ = o[len(ends)]
+	if def == nil { // no null
+		for r := range ends {
+			l := o[r+1] - o[r]
+			maxLen = max(maxLen, l)
+			end += uint64(l)
+			ends[r] = end
+		}
+		return end, int64(maxLen)
+	}
 	_ = def[len(ends)-1]
 	for r := range ends {
 		l := o[r+1] - o[r]
