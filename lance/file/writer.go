@@ -1,10 +1,10 @@
 package file
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,17 +119,8 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	// finds most of it on disk already.
 	wb := newWritebackFile(f)
 	defer wb.stop()
-	bw, _ := bufWriters.Get().(*bufio.Writer)
-	if bw == nil {
-		bw = bufio.NewWriterSize(wb, 1<<20)
-	} else {
-		bw.Reset(wb)
-	}
-	defer func() {
-		bw.Reset(nil)
-		bufWriters.Put(bw)
-	}()
-	w := &fileWriter{bw: bw}
+	w := newFileWriter(wb)
+	defer w.release()
 	for _, rec := range recs {
 		for i, c := range cols {
 			if err := c.append(w, rec.Column(i)); err != nil {
@@ -188,7 +179,7 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		minor:            minor,
 	}.append(nil))
 	if w.err == nil {
-		w.err = w.bw.Flush()
+		w.flushBuf()
 	}
 	wb.stop()
 	if w.err != nil {
@@ -214,10 +205,6 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	return res, nil
 }
 
-// bufWriters reuses the 1 MiB write buffers of WriteFile calls: a fresh
-// buffer per file costs page faults in user space and kernel both.
-var bufWriters sync.Pool // of *bufio.Writer
-
 // syncDir makes the new directory entry durable; best effort because not
 // every platform can fsync a directory.
 func syncDir(dir string) {
@@ -227,18 +214,72 @@ func syncDir(dir string) {
 	}
 }
 
+// fileWriter writes a file sequentially through a buffer that encoders may
+// also build pieces in directly (openPiece/closePiece), saving a copy.
 type fileWriter struct {
-	bw  *bufio.Writer
-	pos uint64
-	err error
+	dst io.Writer
+	buf []byte // written bytes not yet passed to dst
+	pos uint64 // bytes written, buffered ones included
+	err error  // the first error of dst; later writes are dropped
+}
+
+// writeBlock is the size of the writes to the file.
+const writeBlock = 1 << 20
+
+// writeBufs reuses the write buffers of WriteFile calls: a fresh buffer per
+// file costs page faults in user space and kernel both.
+var writeBufs sync.Pool // of *[]byte
+
+func newFileWriter(dst io.Writer) *fileWriter {
+	w := &fileWriter{dst: dst}
+	if b, ok := writeBufs.Get().(*[]byte); ok {
+		w.buf = (*b)[:0]
+	} else {
+		w.buf = make([]byte, 0, writeBlock)
+	}
+	return w
+}
+
+// release gives the buffer back; the writer must not be used afterwards.
+func (w *fileWriter) release() {
+	if b := w.buf[:0]; cap(b) <= 4*writeBlock { // not one grown by a huge piece
+		writeBufs.Put(&b)
+	}
+	w.buf = nil
 }
 
 func (w *fileWriter) write(b []byte) {
-	if w.err != nil {
+	w.pos += uint64(len(b))
+	if len(w.buf)+len(b) > cap(w.buf) {
+		w.flushBuf()
+	}
+	if len(b) >= cap(w.buf) {
+		if w.err == nil {
+			_, w.err = w.dst.Write(b)
+		}
 		return
 	}
-	_, w.err = w.bw.Write(b)
-	w.pos += uint64(len(b))
+	w.buf = append(w.buf, b...)
+}
+
+// openPiece returns the buffer, to append the next bytes of the file to;
+// closePiece(b) with the result takes them as written.
+func (w *fileWriter) openPiece() []byte { return w.buf }
+
+func (w *fileWriter) closePiece(b []byte) {
+	w.pos += uint64(len(b) - len(w.buf))
+	w.buf = b
+	if len(w.buf) >= writeBlock {
+		w.flushBuf()
+	}
+}
+
+// flushBuf passes the buffered bytes to the file.
+func (w *fileWriter) flushBuf() {
+	if len(w.buf) > 0 && w.err == nil {
+		_, w.err = w.dst.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
 }
 
 // writeBuffer writes one page buffer followed by padding to 64 bytes (2.1+

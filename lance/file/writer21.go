@@ -174,10 +174,8 @@ type leafWriter struct {
 	p                         pendingPage
 	out                       []pageOut
 
-	// Scratch reused from page to page: the page's actual def levels and
-	// the chunk being encoded (the file writer copies it before it changes).
+	// Scratch reused from page to page: the page's actual def levels.
 	defScratch []uint16
-	pageBuf    []byte
 }
 
 // pendingPage accumulates the rows of the page being built.
@@ -1049,9 +1047,11 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	}
 	add(meta)
 	dataPos, dataSize := w.pos, 0
-	chunk := lw.pageBuf[:0]
 	for ci, c := range plans {
-		chunk = chunk[:0]
+		// The chunk is built in the file writer's buffer, bytes at
+		// [start:] of it.
+		chunk := w.openPiece()
+		start := len(chunk)
 		nl := 0
 		if rep != nil || def != nil {
 			nl = c.l1 - c.l0
@@ -1070,30 +1070,29 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 				chunk = binary.LittleEndian.AppendUint16(chunk, uint16(bufSize(ci, k)))
 			}
 		}
-		chunk = pad8Buf(chunk, 0)
+		chunk = pad8Buf(chunk, start)
 		if rep != nil {
-			chunk = pad8Buf(appendLevels(chunk, rep[c.l0:c.l1]), 0)
+			chunk = pad8Buf(appendLevels(chunk, rep[c.l0:c.l1]), start)
 		}
 		if def != nil {
-			chunk = pad8Buf(appendLevels(chunk, def[c.l0:c.l1]), 0)
+			chunk = pad8Buf(appendLevels(chunk, def[c.l0:c.l1]), start)
 		}
 		if bufs != nil {
 			for _, b := range bufs[ci] {
-				chunk = pad8Buf(append(chunk, b...), 0)
+				chunk = pad8Buf(append(chunk, b...), start)
 			}
 		} else {
-			chunk = pad8Buf(lw.appendChunkValues(chunk, c.v0, c.v1), 0)
+			chunk = pad8Buf(lw.appendChunkValues(chunk, c.v0, c.v1), start)
 		}
-		if len(chunk) != sizes[ci] {
-			return pageOut{}, fmt.Errorf("internal error: mini-block chunk of %d bytes, planned %d", len(chunk), sizes[ci])
+		if len(chunk)-start != sizes[ci] {
+			return pageOut{}, fmt.Errorf("internal error: mini-block chunk of %d bytes, planned %d", len(chunk)-start, sizes[ci])
 		}
-		w.write(chunk)
-		dataSize += len(chunk)
+		w.closePiece(chunk)
+		dataSize += sizes[ci]
 	}
 	w.padBuffer()
 	page.bufOffsets = append(page.bufOffsets, dataPos)
 	page.bufSizes = append(page.bufSizes, uint64(dataSize))
-	lw.pageBuf = chunk[:0]
 	if rep != nil {
 		rb := make([]byte, 8*len(repIndex))
 		for i, x := range repIndex {
@@ -1228,16 +1227,19 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	}
 	needIndex := !fixed || rep != nil
 	var index []uint64
-	// The zipped values go to the file in pieces of zipPiece bytes: the
-	// page is never built whole in memory.
+	// The zipped values are appended to the file writer's buffer (bytes
+	// [piece:]) and handed over every zipPiece bytes: the page is never
+	// built whole in memory.
 	outPos, written := w.pos, 0
-	out := lw.pageBuf[:0]
+	out := w.openPiece()
+	piece := len(out)
 	vi := 0
 	for e := 0; e < nEntries; e++ {
-		if len(out) >= zipPiece {
-			w.write(out)
-			written += len(out)
-			out = out[:0]
+		if len(out)-piece >= zipPiece {
+			written += len(out) - piece
+			w.closePiece(out)
+			out = w.openPiece()
+			piece = len(out)
 		}
 		var r, d uint16
 		if rep != nil {
@@ -1247,7 +1249,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 			d = def[e]
 		}
 		if needIndex && (rep == nil || r == lw.maxRep) {
-			index = append(index, uint64(written+len(out)))
+			index = append(index, uint64(written+len(out)-piece))
 		}
 		word := uint32(r)<<bitsDef | uint32(d)
 		switch cw {
@@ -1293,10 +1295,9 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	if vi != p.nVis {
 		return pageOut{}, fmt.Errorf("internal error: %d values zipped, %d pending", vi, p.nVis)
 	}
-	w.write(out)
-	written += len(out)
+	written += len(out) - piece
+	w.closePiece(out)
 	w.padBuffer()
-	lw.pageBuf = out[:0]
 	var page pageOut
 	page.bufOffsets = []uint64{outPos}
 	page.bufSizes = []uint64{uint64(written)}
