@@ -302,7 +302,10 @@ func (b *Bucket) flushLocked() error {
 		return err
 	}
 	start := time.Now()
-	opts := lance.WriteOptions{DataStorageVersion: b.opts.DataStorageVersion, Compression: b.opts.Compression}
+	// Base: the bucket knows the newest version (it wrote it), so the
+	// flush need not list _versions; a concurrent writer still makes the
+	// commit retry on the newest.
+	opts := lance.WriteOptions{DataStorageVersion: b.opts.DataStorageVersion, Compression: b.opts.Compression, Base: b.dataset}
 	if b.wal != nil {
 		opts.Config = map[string]string{walWatermarkKey: strconv.FormatUint(b.walLast, 10)}
 	}

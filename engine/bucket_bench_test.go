@@ -134,3 +134,24 @@ func BenchmarkRead100(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendFlush64k is bench.py's measurement 1 in Go: each 64k-row
+// append crosses the flush threshold, so every iteration writes a data file
+// and commits a version (the whole put_arrow path below the C API).
+func BenchmarkAppendFlush64k(b *testing.B) {
+	bucket, err := Open(Options{Path: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bucket.Close()
+	rec := makeRows(b, memory.DefaultAllocator, 0, 65536)
+	defer rec.Release()
+	b.SetBytes(recordBytes(b, 65536))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := bucket.Append(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

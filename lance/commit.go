@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -61,6 +62,9 @@ type commitRequest struct {
 	// check validates a (possibly newer) latest manifest before the commit
 	// is rebuilt on top of it, e.g. that the schema is still the same.
 	check func(m *Manifest) error
+	// baseChecked: the caller has already done check's work on base, so
+	// only a newer manifest (after a conflict) needs it.
+	baseChecked bool
 
 	// op is the operation: 0 for an append (an Overwrite when the dataset
 	// is created), OpMerge (schema change: fields is the complete new
@@ -73,6 +77,12 @@ type commitRequest struct {
 	mergeFragments []Fragment
 	// index (OpCreateIndex): the index to add (see index.go).
 	index *indexCommit
+
+	// dataDurable, when set, waits until the new data files are durable
+	// (fsynced, directory entries too). The commit writes its transaction
+	// and stages its manifest meanwhile, and links the manifest only after
+	// it returns nil: no durable version ever names data that is not.
+	dataDurable func() error
 }
 
 // rewriteGroup replaces adjacent fragments (old, by id, as read) with new
@@ -141,7 +151,7 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 			if err := base.checkWritable(); err != nil {
 				return nil, 0, err
 			}
-			if req.check != nil {
+			if req.check != nil && !(req.baseChecked && base == req.base) {
 				if err := req.check(base); err != nil {
 					return nil, 0, err
 				}
@@ -158,18 +168,33 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 			return nil, 0, err
 		}
 		txn := buildTransaction(attempt, base)
-		txnName, err := writeTransactionFile(req.root, txn)
-		if err != nil {
-			return nil, 0, err
-		}
+		txnName := txn.FileName()
 		m, err := buildManifest(attempt, base, txnName)
 		if err != nil {
-			os.Remove(filepath.Join(req.root, transactionsDir, txnName))
 			return nil, 0, err
 		}
 		data, err := encodeManifestFile(m)
+		if err != nil {
+			return nil, 0, err
+		}
+		// Transaction file, staged manifest and data files become durable
+		// at once (independent fsyncs, not a chain of them); only then is
+		// the manifest linked, the one step that publishes the version.
+		tmp := stagedManifestPath(req.root, m.Version)
+		err = concurrently(
+			func() error { _, err := writeTransactionFile(req.root, txn); return err },
+			func() error { return stageManifest(tmp, data) },
+			func() error {
+				if req.dataDurable == nil {
+					return nil
+				}
+				return req.dataDurable()
+			},
+		)
 		if err == nil {
-			err = publishManifest(req.root, scheme, m.Version, data)
+			err = linkManifest(req.root, scheme, m.Version, tmp)
+		} else {
+			os.Remove(tmp)
 		}
 		if err == nil {
 			return m, scheme, nil
@@ -418,13 +443,33 @@ func nextFragmentID(base *Manifest) (uint64, error) {
 // are hard-linked to the final name: link(2) fails with EEXIST if another
 // writer got there first, so exactly one writer creates each version.
 func publishManifest(root string, s NamingScheme, v uint64, data []byte) error {
-	dir := filepath.Join(root, versionsDir)
-	final := filepath.Join(dir, ManifestName(s, v))
-	tmp := filepath.Join(dir, fmt.Sprintf(".tmp_%d_%s", v, newUUID()))
+	tmp := stagedManifestPath(root, v)
+	if err := stageManifest(tmp, data); err != nil {
+		return err
+	}
+	return linkManifest(root, s, v, tmp)
+}
+
+// stagedManifestPath is a fresh temporary name for a manifest of version v.
+func stagedManifestPath(root string, v uint64) string {
+	return filepath.Join(root, versionsDir, fmt.Sprintf(".tmp_%d_%s", v, newUUID()))
+}
+
+// stageManifest writes the manifest bytes to tmp (see stagedManifestPath),
+// fsynced; nothing reads them until linkManifest.
+func stageManifest(tmp string, data []byte) error {
 	if err := writeFileSync(tmp, data); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("lance: write manifest: %w", err)
 	}
+	return nil
+}
+
+// linkManifest publishes the staged manifest tmp as version v (or reports
+// errCommitConflict), removes tmp and makes the new name durable.
+func linkManifest(root string, s NamingScheme, v uint64, tmp string) error {
+	dir := filepath.Join(root, versionsDir)
+	final := filepath.Join(dir, ManifestName(s, v))
 	err := os.Link(tmp, final)
 	os.Remove(tmp)
 	if err != nil {
@@ -433,12 +478,48 @@ func publishManifest(root string, s NamingScheme, v uint64, data []byte) error {
 		}
 		return fmt.Errorf("lance: publish manifest: %w", err)
 	}
+	observeSync("link", final)
 	if err := syncDir(dir); err != nil {
 		// The manifest is visible; only its durability across a power loss
 		// is in doubt. Report it: the caller must not assume durability.
 		return fmt.Errorf("lance: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// concurrently runs fns at the same time and returns the first error (in
+// the order of fns), after all of them have returned.
+func concurrently(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i := 1; i < len(fns); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fns[i]()
+		}()
+	}
+	if len(fns) > 0 {
+		errs[0] = fns[0]()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncObserver, when set (by tests), sees every fsync this package makes
+// durable ("sync", path) and every manifest link ("link", path), in order:
+// the durability protocol is checked by its order, not by a power loss.
+var syncObserver func(op, path string)
+
+func observeSync(op, path string) {
+	if syncObserver != nil {
+		syncObserver(op, path)
+	}
 }
 
 // writeFileSync creates path exclusively, writes data and fsyncs it.
@@ -455,6 +536,7 @@ func writeFileSync(path string, data []byte) error {
 		f.Close()
 		return err
 	}
+	observeSync("sync", path)
 	return f.Close()
 }
 
@@ -468,6 +550,7 @@ func syncFile(path string) error {
 		f.Close()
 		return err
 	}
+	observeSync("sync", path)
 	return f.Close()
 }
 
@@ -480,6 +563,9 @@ func syncDir(dir string) error {
 	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		observeSync("sync", dir)
 	}
 	return err
 }

@@ -39,6 +39,12 @@ type WriteOptions struct {
 	// smaller); in 2.0 files, like pylance, only the bytes of string and
 	// binary pages.
 	Compression string
+	// Base is the newest version of this dataset the caller knows (say,
+	// what its previous Write returned). Write appends on top of it instead
+	// of listing _versions to find the latest; if another writer has
+	// committed since, the commit finds the version taken and retries on
+	// the newest, as always. Nil: Write reads the latest version itself.
+	Base *Dataset
 }
 
 // VersionInfo describes one committed version.
@@ -359,9 +365,19 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	base, scheme, err := loadLatestManifest(path)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, err
+	var base *Manifest
+	var scheme NamingScheme
+	var cur *Dataset
+	if b := opts.Base; b != nil {
+		if filepath.Clean(b.root) != filepath.Clean(path) {
+			return nil, fmt.Errorf("lance: WriteOptions.Base is a version of %s, not of %s", b.root, path)
+		}
+		base, scheme, cur = b.manifest, b.scheme, b
+	} else {
+		base, scheme, err = loadLatestManifest(path)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
 	}
 	var fields []schema.Field
 	var rawFields [][]byte
@@ -369,9 +385,10 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	var baseFields []schema.Field
 	var version file.Version
 	if base != nil {
-		cur, err := newDataset(path, base, scheme)
-		if err != nil {
-			return nil, err
+		if cur == nil {
+			if cur, err = newDataset(path, base, scheme); err != nil {
+				return nil, err
+			}
 		}
 		if err := checkAppendable(cur); err != nil {
 			return nil, err
@@ -407,26 +424,41 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 
 	var frag *Fragment
 	var dataPath string
+	var dataDurable func() error
 	if rows > 0 {
 		name := newDataFileName()
 		dataPath = filepath.Join(path, dataDir, name)
-		res, err := file.WriteFileWithOptions(dataPath, fields, recs, file.WriteOptions{Version: version, Compression: comp})
+		res, err := file.WriteFileWithOptions(dataPath, fields, recs, file.WriteOptions{Version: version, Compression: comp, NoSync: true})
 		if err != nil {
 			os.Remove(dataPath)
 			return nil, fmt.Errorf("lance: write data file: %w", err)
-		}
-		err = syncFile(dataPath)
-		if err == nil {
-			err = syncDir(filepath.Join(path, dataDir))
-		}
-		if err != nil {
-			os.Remove(dataPath)
-			return nil, fmt.Errorf("lance: sync data file: %w", err)
 		}
 		if len(res.ColumnIndices) != len(res.Fields) {
 			os.Remove(dataPath)
 			return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
 		}
+		// The data file becomes durable while the commit writes its own
+		// files; the commit links the manifest only after this succeeds.
+		synced := make(chan error, 1)
+		go func() {
+			err := syncFile(dataPath)
+			if err == nil {
+				err = syncDir(filepath.Join(path, dataDir))
+			}
+			if err != nil {
+				err = fmt.Errorf("lance: sync data file: %w", err)
+			}
+			synced <- err
+		}()
+		var syncErr error
+		waited := false
+		dataDurable = func() error {
+			if !waited {
+				syncErr, waited = <-synced, true
+			}
+			return syncErr
+		}
+		defer dataDurable() // never leave the sync running past Write
 		frag = &Fragment{
 			Files: []DataFile{{
 				Path:          name,
@@ -450,6 +482,8 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		fragment:       frag,
 		properties:     opts.Properties,
 		config:         opts.Config,
+		dataDurable:    dataDurable,
+		baseChecked:    base != nil,
 		check: func(m *Manifest) error {
 			cur, err := newDataset(path, m, 0)
 			if err != nil {

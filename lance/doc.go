@@ -44,18 +44,23 @@
 //
 // Write performs, in order:
 //
-//  1. write the data file under data/, fsync it and data/;
-//  2. write _transactions/{read}-{uuid}.txn (fsync);
-//  3. build the new manifest from the latest one (version+1, fragments plus
-//     the new one with id max_fragment_id+1, config upserts, flags);
-//  4. write it to _versions/.tmp_{v}_{uuid} (a name readers ignore), fsync,
-//     and os.Link it to the final name. link(2) fails with EEXIST when
-//     another writer (Go or pylance, whose local commits are also
-//     create-if-absent) already published that version; then we remove our
-//     temporary file and transaction file, reload the latest manifest, check
-//     that the schema is unchanged and that no Overwrite/Restore happened
-//     since we read, and retry (up to 20 attempts, jittered backoff);
-//  5. remove the temporary file and fsync _versions/.
+//  1. write the data file under data/ (the kernel starts writing it to disk
+//     while it is still being encoded) and start fsyncing it and data/;
+//  2. build the new manifest from the latest one - the caller's
+//     WriteOptions.Base, else the newest in _versions/ - (version+1,
+//     fragments plus the new one with id max_fragment_id+1, config upserts,
+//     flags);
+//  3. at the same time: write _transactions/{read}-{uuid}.txn (fsync it and
+//     _transactions/), write the manifest to _versions/.tmp_{v}_{uuid} (a
+//     name readers ignore, fsync), and wait for step 1's fsyncs;
+//  4. only when all of step 3 succeeded, os.Link the temporary manifest to
+//     its final name. link(2) fails with EEXIST when another writer (Go or
+//     pylance, whose local commits are also create-if-absent) already
+//     published that version; then we remove our temporary file and
+//     transaction file, reload the latest manifest, check that the schema
+//     is unchanged and that no Overwrite/Restore happened since we read,
+//     and retry (up to 20 attempts, jittered backoff);
+//  5. remove the temporary file and fsync _versions/ before returning.
 //
 // A crash before step 4's link leaves only unreferenced files (data files,
 // transaction files, temporary manifests) that readers never look at: the

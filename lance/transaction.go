@@ -168,12 +168,17 @@ func decodeAppendOrOverwrite(t *Transaction, b []byte) error {
 }
 
 // writeTransactionFile writes t to <root>/_transactions/<t.FileName()>,
-// fsynced, and returns the file name.
+// fsynced (its directory entry too), and returns the file name.
 func writeTransactionFile(root string, t *Transaction) (string, error) {
 	name := t.FileName()
-	p := filepath.Join(root, transactionsDir, name)
+	dir := filepath.Join(root, transactionsDir)
+	p := filepath.Join(dir, name)
 	if err := writeFileSync(p, encodeTransaction(t)); err != nil {
+		os.Remove(p)
 		return "", fmt.Errorf("lance: write transaction: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return "", fmt.Errorf("lance: sync %s: %w", dir, err)
 	}
 	return name, nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
 func arraySize(d arrow.ArrayData) int {
@@ -83,4 +85,26 @@ func BenchmarkReadRange(b *testing.B) {
 		rec.Release()
 	}
 	b.SetBytes(total / int64(b.N))
+}
+
+// BenchmarkWriteQueueBatch writes one 64k-row batch of bench.py's 8-column
+// shape per file: the data-file half of one put_arrow flush.
+func BenchmarkWriteQueueBatch(b *testing.B) {
+	rec := arrowtest.QueueBatch(65536, 0, 1)
+	defer rec.Release()
+	fields := mustFields(b, rec.Schema())
+	recs := []arrow.Record{rec}
+	for _, v := range WritableVersions {
+		b.Run(v.String(), func(b *testing.B) {
+			dir := b.TempDir()
+			b.SetBytes(recordsBytes(recs))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := WriteFileWithOptions(filepath.Join(dir, fmt.Sprint(i, ".lance")), fields, recs, WriteOptions{Version: v}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

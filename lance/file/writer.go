@@ -1,13 +1,15 @@
 package file
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -53,6 +55,10 @@ type WriteOptions struct {
 	// pylance does); 2.1+ compresses mini-block value buffers and full-zip
 	// string values when that makes them smaller.
 	Compression string
+	// NoSync leaves durability to the caller: the file is written and
+	// closed but neither it nor its directory entry is fsynced (a dataset
+	// commit fsyncs them alongside its own files).
+	NoSync bool
 }
 
 // DefaultMaxPageBytes is the default page size: small enough that a range
@@ -93,6 +99,11 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		}
 		numRows += rec.NumRows()
 	}
+	for _, c := range cols {
+		if h, ok := c.(interface{ sizeHint(rows int64) }); ok {
+			h.sizeHint(numRows)
+		}
+	}
 
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
@@ -104,7 +115,12 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 			os.Remove(path)
 		}
 	}()
-	w := &fileWriter{bw: bufio.NewWriterSize(f, 1<<20)}
+	// Whoever fsyncs the file (this function or, with NoSync, the caller)
+	// finds most of it on disk already.
+	wb := newWritebackFile(f)
+	defer wb.stop()
+	w := newFileWriter(wb)
+	defer w.release()
 	for _, rec := range recs {
 		for i, c := range cols {
 			if err := c.append(w, rec.Column(i)); err != nil {
@@ -163,18 +179,23 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		minor:            minor,
 	}.append(nil))
 	if w.err == nil {
-		w.err = w.bw.Flush()
+		w.flushBuf()
 	}
+	wb.stop()
 	if w.err != nil {
 		return res, fmt.Errorf("lance file: writing %s: %w", path, w.err)
 	}
-	if err = f.Sync(); err != nil {
-		return res, fmt.Errorf("lance file: %w", err)
+	if !opts.NoSync {
+		if err = f.Sync(); err != nil {
+			return res, fmt.Errorf("lance file: %w", err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return res, fmt.Errorf("lance file: %w", err)
 	}
-	syncDir(filepath.Dir(path))
+	if !opts.NoSync {
+		syncDir(filepath.Dir(path))
+	}
 
 	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: v.Major, MinorVersion: v.Minor, Fields: ids}
 	res.ColumnIndices = make([]int32, len(ids))
@@ -193,18 +214,72 @@ func syncDir(dir string) {
 	}
 }
 
+// fileWriter writes a file sequentially through a buffer that encoders may
+// also build pieces in directly (openPiece/closePiece), saving a copy.
 type fileWriter struct {
-	bw  *bufio.Writer
-	pos uint64
-	err error
+	dst io.Writer
+	buf []byte // written bytes not yet passed to dst
+	pos uint64 // bytes written, buffered ones included
+	err error  // the first error of dst; later writes are dropped
+}
+
+// writeBlock is the size of the writes to the file.
+const writeBlock = 1 << 20
+
+// writeBufs reuses the write buffers of WriteFile calls: a fresh buffer per
+// file costs page faults in user space and kernel both.
+var writeBufs sync.Pool // of *[]byte
+
+func newFileWriter(dst io.Writer) *fileWriter {
+	w := &fileWriter{dst: dst}
+	if b, ok := writeBufs.Get().(*[]byte); ok {
+		w.buf = (*b)[:0]
+	} else {
+		w.buf = make([]byte, 0, writeBlock)
+	}
+	return w
+}
+
+// release gives the buffer back; the writer must not be used afterwards.
+func (w *fileWriter) release() {
+	if b := w.buf[:0]; cap(b) <= 4*writeBlock { // not one grown by a huge piece
+		writeBufs.Put(&b)
+	}
+	w.buf = nil
 }
 
 func (w *fileWriter) write(b []byte) {
-	if w.err != nil {
+	w.pos += uint64(len(b))
+	if len(w.buf)+len(b) > cap(w.buf) {
+		w.flushBuf()
+	}
+	if len(b) >= cap(w.buf) {
+		if w.err == nil {
+			_, w.err = w.dst.Write(b)
+		}
 		return
 	}
-	_, w.err = w.bw.Write(b)
-	w.pos += uint64(len(b))
+	w.buf = append(w.buf, b...)
+}
+
+// openPiece returns the buffer, to append the next bytes of the file to;
+// closePiece(b) with the result takes them as written.
+func (w *fileWriter) openPiece() []byte { return w.buf }
+
+func (w *fileWriter) closePiece(b []byte) {
+	w.pos += uint64(len(b) - len(w.buf))
+	w.buf = b
+	if len(w.buf) >= writeBlock {
+		w.flushBuf()
+	}
+}
+
+// flushBuf passes the buffered bytes to the file.
+func (w *fileWriter) flushBuf() {
+	if len(w.buf) > 0 && w.err == nil {
+		_, w.err = w.dst.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
 }
 
 // writeBuffer writes one page buffer followed by padding to 64 bytes (2.1+
@@ -212,6 +287,12 @@ func (w *fileWriter) write(b []byte) {
 func (w *fileWriter) writeBuffer(b []byte) uint64 {
 	pos := w.pos
 	w.write(b)
+	w.padBuffer()
+	return pos
+}
+
+// padBuffer ends a page buffer written in pieces (see writeBuffer).
+func (w *fileWriter) padBuffer() {
 	if pad := (pageAlign - w.pos%pageAlign) % pageAlign; pad != 0 {
 		var p [pageAlign]byte
 		for i := range p[:pad] {
@@ -219,7 +300,6 @@ func (w *fileWriter) writeBuffer(b []byte) uint64 {
 		}
 		w.write(p[:pad])
 	}
-	return pos
 }
 
 func checkRecord(rec arrow.Record, allFields []schema.Field, cols []columnWriter) error {
@@ -512,6 +592,7 @@ type binaryWriter struct {
 	nulls    []bool
 	bytes    []byte
 	nNulls   int64
+	idx      []byte // scratch for the page's index buffer
 	comp     string // "" or the codec of the bytes buffer
 	out      []pageOut
 }
@@ -519,24 +600,52 @@ type binaryWriter struct {
 func (c *binaryWriter) dataType() arrow.DataType { return c.dt }
 func (c *binaryWriter) columns() [][]pageOut     { return [][]pageOut{c.out} }
 
+// offsetsView holds the value offsets of a string/binary array (32 or 64
+// bit), indexed like the array: a branch per lookup instead of a call.
+type offsetsView struct {
+	o32 []int32
+	o64 []int64
+}
+
+func (o offsetsView) at(i int) int64 {
+	if o.o64 != nil {
+		return o.o64[i]
+	}
+	return int64(o.o32[i])
+}
+
+// fit returns how many of the k values from i fit a page with budget bytes
+// left, each costing its length plus 8: values are taken until the budget
+// is used up (the one that uses it up included), at least one.
+func (o offsetsView) fit(i, k int, budget int64) int {
+	if o.at(i+k)-o.at(i)+8*int64(k) < budget {
+		return k
+	}
+	j := i
+	for j < i+k {
+		budget -= o.at(j+1) - o.at(j) + 8
+		j++
+		if budget <= 0 {
+			break
+		}
+	}
+	return j - i
+}
+
 // binaryOffsets returns arr's absolute value offsets (len+1 entries) and its
 // data buffer.
-func binaryOffsets(arr arrow.Array) (func(i int) int64, []byte, error) {
+func binaryOffsets(arr arrow.Array) (offsetsView, []byte, error) {
 	switch a := arr.(type) {
 	case *array.String:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return int64(o[i]) }, dataBuf(arr), nil
+		return offsetsView{o32: a.ValueOffsets()}, dataBuf(arr), nil
 	case *array.Binary:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return int64(o[i]) }, dataBuf(arr), nil
+		return offsetsView{o32: a.ValueOffsets()}, dataBuf(arr), nil
 	case *array.LargeString:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return o[i] }, dataBuf(arr), nil
+		return offsetsView{o64: a.ValueOffsets()}, dataBuf(arr), nil
 	case *array.LargeBinary:
-		o := a.ValueOffsets()
-		return func(i int) int64 { return o[i] }, dataBuf(arr), nil
+		return offsetsView{o64: a.ValueOffsets()}, dataBuf(arr), nil
 	}
-	return nil, nil, fmt.Errorf("unexpected array type %T", arr)
+	return offsetsView{}, nil, fmt.Errorf("unexpected array type %T", arr)
 }
 
 func dataBuf(arr arrow.Array) []byte {
@@ -554,6 +663,11 @@ func (c *binaryWriter) append(w *fileWriter, arr arrow.Array) error {
 	if err != nil {
 		return err
 	}
+	// Grow once for the array (at most a page), not per value.
+	rows := min(int64(arr.Len()), c.maxRows)
+	c.ends = slices.Grow(c.ends, int(rows))
+	c.nulls = slices.Grow(c.nulls, int(rows))
+	c.bytes = slices.Grow(c.bytes, int(min(offs.at(arr.Len())-offs.at(0), c.maxBytes)))
 	for i := 0; i < arr.Len(); i++ {
 		var end uint64
 		if len(c.ends) > 0 {
@@ -563,7 +677,7 @@ func (c *binaryWriter) append(w *fileWriter, arr arrow.Array) error {
 		if null {
 			c.nNulls++
 		} else {
-			v := data[offs(i):offs(i+1)]
+			v := data[offs.at(i):offs.at(i+1)]
 			c.bytes = append(c.bytes, v...)
 			end += uint64(len(v))
 		}
@@ -584,7 +698,7 @@ func (c *binaryWriter) flush(w *fileWriter) error {
 		return nil
 	}
 	adj := uint64(len(c.bytes)) + 1
-	idx := make([]byte, 0, 8*n)
+	idx := slices.Grow(c.idx[:0], 8*n)
 	for i, e := range c.ends {
 		if c.nulls[i] {
 			e += adj
@@ -607,7 +721,7 @@ func (c *binaryWriter) flush(w *fileWriter) error {
 		length:     uint64(n),
 		encoding:   encBinaryMsg(encNoNulls(encFlatMsg(64, 0)), bytesEnc, adj),
 	})
-	c.ends, c.nulls, c.bytes = c.ends[:0], c.nulls[:0], c.bytes[:0]
+	c.ends, c.nulls, c.bytes, c.idx = c.ends[:0], c.nulls[:0], c.bytes[:0], idx[:0]
 	c.nNulls = 0
 	return w.err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -169,8 +170,12 @@ type leafWriter struct {
 
 	maxPageBytes, maxPageRows int64
 	rowsDone                  int64 // rows in pages already written
+	rowsHint                  int64 // rows the file gets in all (0: unknown)
 	p                         pendingPage
 	out                       []pageOut
+
+	// Scratch reused from page to page: the page's actual def levels.
+	defScratch []uint16
 }
 
 // pendingPage accumulates the rows of the page being built.
@@ -186,10 +191,11 @@ type pendingPage struct {
 	boolBits  []byte   // leafBool values
 	itemValid []byte   // leafFSL: item validity, dim bits per value
 	itemNulls bool
-	offs      []uint64 // leafVar: end offsets
-	data      []byte   // leafVar bytes
-	maxLen    int      // leafVar: longest value
-	bytes     int64    // approximate page size
+	offs      []uint64  // leafVar: end offsets
+	data      []byte    // leafVar bytes
+	maxLen    int       // leafVar: longest value
+	bytes     int64     // approximate page size
+	segs      []flatSeg // flat leaves: the values, in the appended arrays
 }
 
 func newLeafWriters(roots []*wnode, v Version, opts WriteOptions, comp string) ([][]*leafWriter, error) {
@@ -294,8 +300,9 @@ func (lw *leafWriter) resetPage() {
 	D := len(lw.nodes)
 	p := &lw.p
 	keepRep, keepDef := p.rep[:0], p.def[:0]
+	clear(p.segs) // drop the references to the arrays
 	*p = pendingPage{
-		rep: keepRep, def: keepDef,
+		rep: keepRep, def: keepDef, segs: p.segs[:0],
 		hasNull: make([]bool, D), hasEmpty: make([]bool, D),
 		fixed: p.fixed[:0], boolBits: p.boolBits[:0], itemValid: p.itemValid[:0],
 		offs: p.offs[:0], data: p.data[:0],
@@ -326,113 +333,16 @@ func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 	return nil
 }
 
-// appendFlat is append for a top-level column of a flat type: one level and
-// one value per row, copied in bulk.
-func (lw *leafWriter) appendFlat(w *fileWriter, arr arrow.Array) error {
-	n := arr.Len()
-	if n == 0 {
-		return nil
+// growZero extends s by k zero elements, growing its capacity at most once.
+func growZero[T any](s []T, k int) []T {
+	if k <= 0 {
+		return s
 	}
-	if arr.NullN() > 0 && !lw.nodes[0].field.Nullable {
-		return fmt.Errorf("field %q is not nullable but has nulls", lw.name)
-	}
-	data := arr.Data()
-	off := data.Offset()
-	var validity []byte
-	if arr.NullN() > 0 {
-		validity = data.Buffers()[0].Bytes()
-	}
-	var offs func(int) int64
-	var bytes []byte
-	if lw.kind == leafVar {
-		var err error
-		if offs, bytes, err = binaryOffsets(arr); err != nil {
-			return err
-		}
-	}
-	p := &lw.p
-	for i := 0; i < n; {
-		k := min(n-i, int(min(lw.maxPageRows-p.rows, maxLevelsPerPage-int64(len(p.def)))))
-		switch lw.kind {
-		case leafFixed:
-			per := int64(lw.width + 4)
-			k = min(k, int(max((lw.maxPageBytes-p.bytes+per-1)/per, 1)))
-		case leafBool:
-			k = min(k, int(max((lw.maxPageBytes-p.bytes+3)/4, 1)))
-		case leafVar:
-			budget := lw.maxPageBytes - p.bytes
-			j := i
-			for j < i+k {
-				budget -= offs(j+1) - offs(j) + 8
-				j++
-				if budget <= 0 {
-					break
-				}
-			}
-			k = j - i
-		}
-		nulls := 0
-		for r := i; r < i+k; r++ {
-			if validity != nil && !bitutil.BitIsSet(validity, off+r) {
-				p.def = append(p.def, 1)
-				nulls++
-			} else {
-				p.def = append(p.def, 0)
-			}
-		}
-		if nulls > 0 {
-			p.hasNull[0] = true
-		}
-		switch lw.kind {
-		case leafFixed:
-			buf := data.Buffers()[1].Bytes()
-			start := len(p.fixed)
-			p.fixed = append(p.fixed, buf[(off+i)*lw.width:(off+i+k)*lw.width]...)
-			if nulls > 0 {
-				for r := 0; r < k; r++ {
-					if !bitutil.BitIsSet(validity, off+i+r) {
-						clear(p.fixed[start+r*lw.width : start+(r+1)*lw.width])
-					}
-				}
-			}
-			p.bytes += int64(k * (lw.width + 4))
-		case leafBool:
-			need := (p.nVis + k + 7) / 8
-			for len(p.boolBits) < need {
-				p.boolBits = append(p.boolBits, 0)
-			}
-			bitutil.CopyBitmap(data.Buffers()[1].Bytes(), off+i, k, p.boolBits, p.nVis)
-			if nulls > 0 {
-				for r := 0; r < k; r++ {
-					if !bitutil.BitIsSet(validity, off+i+r) {
-						bitutil.ClearBit(p.boolBits, p.nVis+r)
-					}
-				}
-			}
-			p.bytes += int64(4 * k)
-		case leafVar:
-			for r := i; r < i+k; r++ {
-				if validity == nil || bitutil.BitIsSet(validity, off+r) {
-					v := bytes[offs(r):offs(r+1)]
-					p.data = append(p.data, v...)
-					p.maxLen = max(p.maxLen, len(v))
-					p.bytes += int64(len(v))
-				}
-				p.offs = append(p.offs, uint64(len(p.data)))
-			}
-			p.bytes += int64(8 * k)
-		}
-		p.rows += int64(k)
-		p.nVis += k
-		p.nValid += k - nulls
-		i += k
-		if p.bytes >= lw.maxPageBytes || p.rows >= lw.maxPageRows || len(p.def) >= maxLevelsPerPage {
-			if err := lw.flush(w); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	s = slices.Grow(s, k)
+	n := len(s)
+	s = s[:n+k]
+	clear(s[n:])
+	return s
 }
 
 // Bounds that keep every mini-block chunk within its size limits (a chunk
@@ -562,7 +472,7 @@ func (lw *leafWriter) pushValue(arr arrow.Array, i int) error {
 		if err != nil {
 			return err
 		}
-		v := bytes[offs(i):offs(i+1)]
+		v := bytes[offs.at(i):offs.at(i+1)]
 		p.data = append(p.data, v...)
 		p.offs = append(p.offs, uint64(len(p.data)))
 		p.maxLen = max(p.maxLen, len(v))
@@ -647,8 +557,16 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	for _, l := range layers {
 		needDef = needDef || l.defLevels() > 0
 	}
-	if needDef {
-		def = make([]uint16, len(p.def))
+	identity := true
+	for i, d := range defMap {
+		identity = identity && d == uint16(i)
+	}
+	switch {
+	case needDef && identity: // a flat column's levels: no copy
+		def = p.def
+	case needDef:
+		lw.defScratch = growZero(lw.defScratch[:0], len(p.def))
+		def = lw.defScratch
 		for i, c := range p.def {
 			def[i] = defMap[c]
 		}
@@ -704,10 +622,14 @@ func (lw *leafWriter) fullZip() bool {
 // holds; longer ones go to full-zip pages.
 const compressedVarMax = 32 << 10
 
-func levelBytes(ls []uint16) []byte {
-	b := make([]byte, 2*len(ls))
+func levelBytes(ls []uint16) []byte { return appendLevels(nil, ls) }
+
+// appendLevels appends levels as little-endian u16s.
+func appendLevels(b []byte, ls []uint16) []byte {
+	n := len(b)
+	b = growZero(b, 2*len(ls))
 	for i, l := range ls {
-		binary.LittleEndian.PutUint16(b[2*i:], l)
+		binary.LittleEndian.PutUint16(b[n+2*i:], l)
 	}
 	return b
 }
@@ -795,6 +717,9 @@ func (lw *leafWriter) valueEncoding() ([]byte, int) {
 // chunkBuffers returns the value buffers of visible values [a, b).
 func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	p := &lw.p
+	if lw.directChunks() {
+		return [][]byte{lw.appendChunkValues(nil, a, b)}
+	}
 	switch lw.kind {
 	case leafFixed:
 		return [][]byte{p.fixed[a*lw.width : b*lw.width]}
@@ -838,6 +763,81 @@ func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	val := make([]byte, ((b-a)*lw.dim+7)/8)
 	bitutil.CopyBitmap(p.itemValid, a*lw.dim, (b-a)*lw.dim, val, 0)
 	return [][]byte{val, data}
+}
+
+// directChunks reports whether appendChunkValues can write the page's
+// chunk values (one buffer per chunk, uncompressed) straight into the page.
+func (lw *leafWriter) directChunks() bool {
+	return lw.kind != leafFSL || !lw.p.itemNulls
+}
+
+// chunkValueSize is the length of the single value buffer of visible
+// values [a, b) (see directChunks), as chunkBuffers would build it.
+func (lw *leafWriter) chunkValueSize(a, b int) int {
+	switch lw.kind {
+	case leafBool:
+		return (b - a + 7) / 8
+	case leafVar:
+		ow := lw.offBits / 8
+		n := lw.valueBytes(a, b)
+		return (n + ow - 1) / ow * ow
+	case leafFSL:
+		return (b - a) * lw.dim * lw.width
+	}
+	return (b - a) * lw.width
+}
+
+// appendChunkValues appends the single value buffer of visible values
+// [a, b) (see directChunks) to dst: the bytes chunkBuffers returns, without
+// building them apart first.
+func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
+	p := &lw.p
+	if lw.isFlat() && lw.kind != leafVar {
+		return lw.appendFlatValues(dst, a, b)
+	}
+	switch lw.kind {
+	case leafFixed:
+		return append(dst, p.fixed[a*lw.width:b*lw.width]...)
+	case leafFSL:
+		vb := lw.dim * lw.width
+		return append(dst, p.fixed[a*vb:b*vb]...)
+	case leafBool:
+		n := len(dst)
+		dst = growZero(dst, (b-a+7)/8)
+		bitutil.CopyBitmap(p.boolBits, a, b-a, dst[n:], 0)
+		return dst
+	}
+	// leafVar: n+1 offsets (positions within this buffer), the bytes,
+	// padding to the offset width.
+	n := b - a
+	ow := lw.offBits / 8
+	hdr := uint64(ow * (n + 1))
+	var start uint64
+	if a > 0 {
+		start = p.offs[a-1]
+	}
+	base := len(dst)
+	dst = growZero(dst, int(hdr))
+	if ow == 8 {
+		binary.LittleEndian.PutUint64(dst[base:], hdr)
+		for i := a; i < b; i++ {
+			binary.LittleEndian.PutUint64(dst[base+8*(i-a+1):], hdr+p.offs[i]-start)
+		}
+	} else {
+		binary.LittleEndian.PutUint32(dst[base:], uint32(hdr))
+		for i := a; i < b; i++ {
+			binary.LittleEndian.PutUint32(dst[base+4*(i-a+1):], uint32(hdr+p.offs[i]-start))
+		}
+	}
+	if lw.isFlat() {
+		dst = lw.appendFlatValues(dst, a, b)
+	} else {
+		dst = append(dst, p.data[start:p.offs[b-1]]...)
+	}
+	for (len(dst)-base)%ow != 0 {
+		dst = append(dst, padByte)
+	}
+	return dst
 }
 
 // valueBytes estimates the value bytes of visible values [a, b).
@@ -948,77 +948,77 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 
 // miniBlockPage writes the pending page as a mini-block page.
 func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, def []uint16, maxVis uint16) (pageOut, error) {
-	nLevels := len(lw.p.def)
+	nLevels := lw.levelCount()
 	plans, err := lw.planChunks(def, nLevels, maxVis)
 	if err != nil {
 		return pageOut{}, err
 	}
 	valEnc, nbuf := lw.valueEncoding()
-	// Value buffers per chunk, compressed when asked and worth it.
-	bufs := make([][][]byte, len(plans))
-	var plain int
-	for i, c := range plans {
-		bufs[i] = lw.chunkBuffers(c.v0, c.v1)
-		plain += len(bufs[i][0])
-	}
-	if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
-		comp := make([][]byte, len(plans))
-		total := 0
-		for i := range plans {
-			c, err := compress(lw.comp, nil, bufs[i][0])
-			if err != nil {
-				return pageOut{}, err
-			}
-			comp[i] = c
-			total += len(c)
+	// Value buffers per chunk, built apart only when they may be compressed
+	// or are more than one; otherwise written straight into the page.
+	var bufs [][][]byte
+	if lw.comp != "" || !lw.directChunks() {
+		bufs = make([][][]byte, len(plans))
+		var plain int
+		for i, c := range plans {
+			bufs[i] = lw.chunkBuffers(c.v0, c.v1)
+			plain += len(bufs[i][0])
 		}
-		if total < plain {
+		if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
+			comp := make([][]byte, len(plans))
+			total := 0
 			for i := range plans {
-				bufs[i][0] = comp[i]
+				c, err := compress(lw.comp, nil, bufs[i][0])
+				if err != nil {
+					return pageOut{}, err
+				}
+				comp[i] = c
+				total += len(c)
 			}
-			valEnc = encGeneral21(lw.comp, valEnc)
+			if total < plain {
+				for i := range plans {
+					bufs[i][0] = comp[i]
+				}
+				valEnc = encGeneral21(lw.comp, valEnc)
+			}
 		}
 	}
 	large := lw.v.Minor >= 2
-	var meta, data []byte
+	levelKinds := 0
+	if rep != nil {
+		levelKinds++
+	}
+	if def != nil {
+		levelKinds++
+	}
+	bufSize := func(ci, k int) int {
+		if bufs != nil {
+			return len(bufs[ci][k])
+		}
+		return lw.chunkValueSize(plans[ci].v0, plans[ci].v1)
+	}
+	// First the chunk sizes (known without building the chunks) for the
+	// metadata buffer, which precedes the chunks in the file; then the
+	// chunks, one at a time, straight to the file: a page never exists
+	// whole in memory.
+	sizes := make([]int, len(plans))
+	meta := make([]byte, 0, 4*len(plans))
 	var repIndex []uint64
+	sizeWidth := 2
+	if large {
+		sizeWidth = 4
+	}
 	for ci, c := range plans {
-		start := len(data)
-		nl := 0
-		if rep != nil || def != nil {
-			nl = c.l1 - c.l0
-		}
-		data = binary.LittleEndian.AppendUint16(data, uint16(nl))
-		var rb, db []byte
-		if rep != nil {
-			rb = levelBytes(rep[c.l0:c.l1])
-			data = binary.LittleEndian.AppendUint16(data, uint16(len(rb)))
-		}
-		if def != nil {
-			db = levelBytes(def[c.l0:c.l1])
-			data = binary.LittleEndian.AppendUint16(data, uint16(len(db)))
-		}
-		for _, b := range bufs[ci] {
-			if large {
-				data = binary.LittleEndian.AppendUint32(data, uint32(len(b)))
-			} else {
-				if len(b) > 0xFFFF {
-					return pageOut{}, fmt.Errorf("mini-block buffer of %d bytes too large for file version %s", len(b), lw.v)
-				}
-				data = binary.LittleEndian.AppendUint16(data, uint16(len(b)))
+		size := pad8(2 + 2*levelKinds + sizeWidth*nbuf)
+		size += levelKinds * pad8(2*(c.l1-c.l0))
+		for k := 0; k < nbuf; k++ {
+			bs := bufSize(ci, k)
+			if !large && bs > 0xFFFF {
+				return pageOut{}, fmt.Errorf("mini-block buffer of %d bytes too large for file version %s", bs, lw.v)
 			}
+			size += pad8(bs)
 		}
-		data = pad8Buf(data, start)
-		if rb != nil {
-			data = pad8Buf(append(data, rb...), start)
-		}
-		if db != nil {
-			data = pad8Buf(append(data, db...), start)
-		}
-		for _, b := range bufs[ci] {
-			data = pad8Buf(append(data, b...), start)
-		}
-		size := len(data) - start
+		sizes[ci] = size
 		words := uint64(size/8 - 1)
 		logN := uint64(0)
 		if !c.last {
@@ -1046,7 +1046,53 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		page.bufSizes = append(page.bufSizes, uint64(len(b)))
 	}
 	add(meta)
-	add(data)
+	dataPos, dataSize := w.pos, 0
+	for ci, c := range plans {
+		// The chunk is built in the file writer's buffer, bytes at
+		// [start:] of it.
+		chunk := w.openPiece()
+		start := len(chunk)
+		nl := 0
+		if rep != nil || def != nil {
+			nl = c.l1 - c.l0
+		}
+		chunk = binary.LittleEndian.AppendUint16(chunk, uint16(nl))
+		if rep != nil {
+			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(2*(c.l1-c.l0)))
+		}
+		if def != nil {
+			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(2*(c.l1-c.l0)))
+		}
+		for k := 0; k < nbuf; k++ {
+			if large {
+				chunk = binary.LittleEndian.AppendUint32(chunk, uint32(bufSize(ci, k)))
+			} else {
+				chunk = binary.LittleEndian.AppendUint16(chunk, uint16(bufSize(ci, k)))
+			}
+		}
+		chunk = pad8Buf(chunk, start)
+		if rep != nil {
+			chunk = pad8Buf(appendLevels(chunk, rep[c.l0:c.l1]), start)
+		}
+		if def != nil {
+			chunk = pad8Buf(appendLevels(chunk, def[c.l0:c.l1]), start)
+		}
+		if bufs != nil {
+			for _, b := range bufs[ci] {
+				chunk = pad8Buf(append(chunk, b...), start)
+			}
+		} else {
+			chunk = pad8Buf(lw.appendChunkValues(chunk, c.v0, c.v1), start)
+		}
+		if len(chunk)-start != sizes[ci] {
+			return pageOut{}, fmt.Errorf("internal error: mini-block chunk of %d bytes, planned %d", len(chunk)-start, sizes[ci])
+		}
+		w.closePiece(chunk)
+		dataSize += sizes[ci]
+	}
+	w.padBuffer()
+	page.bufOffsets = append(page.bufOffsets, dataPos)
+	page.bufSizes = append(page.bufSizes, uint64(dataSize))
 	if rep != nil {
 		rb := make([]byte, 8*len(repIndex))
 		for i, x := range repIndex {
@@ -1121,6 +1167,7 @@ func bitLen16(x uint16) uint64 { return uint64(bits.Len16(x)) }
 // fullZipPage writes the pending page as a full-zip page.
 func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def []uint16, maxVis uint16) (pageOut, error) {
 	p := &lw.p
+	lw.materializeVar()
 	var maxR, maxD uint16
 	for _, r := range rep {
 		maxR = max(maxR, r)
@@ -1139,7 +1186,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 		return pageOut{}, fmt.Errorf("control words of %d bits not supported", bitsRep+bitsDef)
 	}
 	cw := ctrlWordBytes(bitsRep, bitsDef)
-	nEntries := len(p.def)
+	nEntries := lw.levelCount()
 	fixed := lw.kind != leafVar
 	vb := 0
 	var valEnc []byte
@@ -1180,9 +1227,20 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	}
 	needIndex := !fixed || rep != nil
 	var index []uint64
-	out := make([]byte, 0, nEntries*cw+int(p.bytes))
+	// The zipped values are appended to the file writer's buffer (bytes
+	// [piece:]) and handed over every zipPiece bytes: the page is never
+	// built whole in memory.
+	outPos, written := w.pos, 0
+	out := w.openPiece()
+	piece := len(out)
 	vi := 0
 	for e := 0; e < nEntries; e++ {
+		if len(out)-piece >= zipPiece {
+			written += len(out) - piece
+			w.closePiece(out)
+			out = w.openPiece()
+			piece = len(out)
+		}
 		var r, d uint16
 		if rep != nil {
 			r = rep[e]
@@ -1191,7 +1249,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 			d = def[e]
 		}
 		if needIndex && (rep == nil || r == lw.maxRep) {
-			index = append(index, uint64(len(out)))
+			index = append(index, uint64(written+len(out)-piece))
 		}
 		word := uint32(r)<<bitsDef | uint32(d)
 		switch cw {
@@ -1237,11 +1295,14 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	if vi != p.nVis {
 		return pageOut{}, fmt.Errorf("internal error: %d values zipped, %d pending", vi, p.nVis)
 	}
+	written += len(out) - piece
+	w.closePiece(out)
+	w.padBuffer()
 	var page pageOut
-	page.bufOffsets = []uint64{w.writeBuffer(out)}
-	page.bufSizes = []uint64{uint64(len(out))}
+	page.bufOffsets = []uint64{outPos}
+	page.bufSizes = []uint64{uint64(written)}
 	if needIndex {
-		index = append(index, uint64(len(out)))
+		index = append(index, uint64(written))
 		ib := packIndex(index)
 		page.bufOffsets = append(page.bufOffsets, w.writeBuffer(ib))
 		page.bufSizes = append(page.bufSizes, uint64(len(ib)))
@@ -1265,6 +1326,9 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	page.encoding = encPageLayout(3, body)
 	return page, nil
 }
+
+// zipPiece is the size of the pieces a full-zip page is written in.
+const zipPiece = 64 << 10
 
 // packIndex stores the repetition index with the narrowest of 1, 2, 4 or
 // 8 bytes per entry that holds its largest value (the last).
