@@ -61,6 +61,9 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("LANCE_LOG", "error")  # pylance warns on every create
+# numpy only generates the test data; OpenBLAS's idle worker threads otherwise
+# spin on the second core while both sides are being timed.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 MiB = 1 << 20
 
 
