@@ -147,7 +147,7 @@ func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	err := b.appendLocked(recs, false)
+	appended, err := b.appendLocked(recs, false)
 	if errors.Is(err, errSchemaChange) {
 		// A schema change converts every buffered row and may write a
 		// dataset version: no flush may be running meanwhile.
@@ -159,7 +159,7 @@ func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 		b.metrics.failed("append")
 		return err
 	}
-	if !b.flushDue() {
+	if !appended || !b.flushDue() { // only an append that adds rows flushes
 		b.mu.Unlock()
 		return nil
 	}
@@ -176,8 +176,8 @@ func (b *Bucket) appendChangingSchema(recs []arrow.Record) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	err := b.appendLocked(recs, true)
-	due := err == nil && b.flushDue()
+	appended, err := b.appendLocked(recs, true)
+	due := appended && b.flushDue()
 	b.mu.Unlock()
 	if err != nil {
 		b.metrics.failed("append")
@@ -193,38 +193,38 @@ func (b *Bucket) appendChangingSchema(recs []arrow.Record) error {
 // does only for a caller holding flushMu.
 var errSchemaChange = errors.New("engine: the batch changes the schema")
 
-// appendLocked buffers recs (after logging them to the WAL). A batch that
-// changes the schema is refused with errSchemaChange unless the caller
-// holds flushMu (haveFlushMu). Under mu.
-func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) error {
+// appendLocked buffers recs (after logging them to the WAL) and says whether
+// they held any row. A batch that changes the schema is refused with
+// errSchemaChange unless the caller holds flushMu (haveFlushMu). Under mu.
+func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (bool, error) {
 	if err := b.checkAppendable(); err != nil {
-		return err
+		return false, err
 	}
 	b.sealRows() // the buffer, in order, before it is read or converted
 	schema, kept, err := b.admitRecords(recs)
 	defer func() { releaseAll(kept) }()
 	if err != nil || len(kept) == 0 {
-		return err
+		return false, err
 	}
 	changed := b.schema != nil && !b.schema.Equal(schema)
 	if changed && !haveFlushMu {
-		return errSchemaChange
+		return false, errSchemaChange
 	}
 	var rebuffered []arrow.Record
 	if changed {
 		if rebuffered, err = b.rebuffer(schema); err != nil {
-			return err
+			return false, err
 		}
 		// Change the stored schema first: if a stored value cannot widen,
 		// the batch is refused here and nothing else has changed.
 		if err := b.evolveDataset(schema); err != nil {
 			releaseAll(rebuffered)
-			return err
+			return false, err
 		}
 	}
 	if err := b.logToWAL(kept); err != nil {
 		releaseAll(rebuffered)
-		return err
+		return false, err
 	}
 	b.setSchema(schema, rebuffered)
 	rows := int64(0)
@@ -233,7 +233,7 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) error {
 		rows += rec.NumRows()
 	}
 	b.metrics.appended(rows, b.buf.rows, b.walSize())
-	return nil
+	return true, nil
 }
 
 // checkAppendable refuses rows a flush could never write into the existing

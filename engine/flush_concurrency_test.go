@@ -375,3 +375,21 @@ func TestCrashAfterCommitOfRacingFlush(t *testing.T) {
 		t.Fatalf("rows %v", got)
 	}
 }
+
+// TestEmptyAppendDoesNotFlush: only an append that adds rows flushes at the
+// threshold; an empty batch (the Python backend sends one at open) leaves
+// rows replayed or put as records where they are.
+func TestEmptyAppendDoesNotFlush(t *testing.T) {
+	b := openBucket(t, t.TempDir(), 2)
+	defer b.Close()
+	appendRows(t, b, 0, 1)
+	appendRecords(t, b, testRecord(1)) // records appends never flush: 2 buffered
+	appendRows(t, b, 2, 0)
+	if _, persisted, buffered, err := b.Counts(); err != nil || persisted != 0 || buffered != 2 {
+		t.Fatalf("after an empty append: %d persisted, %d buffered, %v; want 0, 2", persisted, buffered, err)
+	}
+	appendRows(t, b, 2, 1)
+	if _, persisted, buffered, err := b.Counts(); err != nil || persisted != 3 || buffered != 0 {
+		t.Fatalf("after a row at the threshold: %d persisted, %d buffered, %v; want 3, 0", persisted, buffered, err)
+	}
+}
