@@ -45,7 +45,9 @@ func (b *Bucket) appendRecordsLocked(data []byte) (int, error) {
 	if b.schema == nil {
 		return 0, fmt.Errorf("%w: records in marshal format need the bucket's schema (append the first rows as Arrow)", ErrNoSchema)
 	}
-	if rows := b.bufferedRows(); rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
+	// Rows a running flush is writing do not count: they leave the buffer
+	// when it ends, and a put must not wait for that.
+	if rows := b.bufferedRows() - b.flushing; rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
 		return 0, fmt.Errorf("%w: %d rows buffered (flush threshold %d), WAL of %d bytes (max %d); this path does not flush",
 			ErrBufferFull, rows, b.opts.FlushThreshold, b.walSize(), b.opts.WAL.MaxSize)
 	}

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -20,6 +18,7 @@ import (
 type Bucket struct {
 	opts Options
 
+	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
 	closed  bool
 	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
@@ -38,6 +37,11 @@ type Bucket struct {
 
 	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
 	walScratch []byte   // AppendRecords' WAL entry, reused
+
+	flushing     int64 // rows of the running flush, still at the head of buf
+	flushPending bool  // an append reached the threshold while flushMu was held
+
+	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -139,49 +143,97 @@ func (b *Bucket) Append(rec arrow.Record) error {
 // error, none (with a WAL, they are one atomic group of entries).
 func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return ErrClosed
 	}
-	err := b.appendLocked(recs)
-	if err != nil {
-		b.metrics.failed("append")
+	appended, err := b.appendLocked(recs, false)
+	if errors.Is(err, errSchemaChange) {
+		// A schema change converts every buffered row and may write a
+		// dataset version: no flush may be running meanwhile.
+		b.mu.Unlock()
+		return b.appendChangingSchema(recs)
 	}
-	return err
+	if err != nil {
+		b.mu.Unlock()
+		b.metrics.failed("append")
+		return err
+	}
+	if !appended || !b.flushDue() { // only an append that adds rows flushes
+		b.mu.Unlock()
+		return nil
+	}
+	return b.flushAfterAppend()
 }
 
-func (b *Bucket) appendLocked(recs []arrow.Record) error {
+// appendChangingSchema appends recs holding flushMu, for a batch that
+// changes the bucket's schema.
+func (b *Bucket) appendChangingSchema(recs []arrow.Record) error {
+	b.flushMu.Lock()
+	defer b.unlockFlush()
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	appended, err := b.appendLocked(recs, true)
+	due := appended && b.flushDue()
+	b.mu.Unlock()
+	if err != nil {
+		b.metrics.failed("append")
+		return err
+	}
+	if due {
+		return b.flush(false)
+	}
+	return nil
+}
+
+// errSchemaChange: the batch changes the bucket's schema, which appendLocked
+// does only for a caller holding flushMu.
+var errSchemaChange = errors.New("engine: the batch changes the schema")
+
+// appendLocked buffers recs (after logging them to the WAL) and says whether
+// they held any row. A batch that changes the schema is refused with
+// errSchemaChange unless the caller holds flushMu (haveFlushMu). Under mu.
+func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (bool, error) {
 	if err := b.checkAppendable(); err != nil {
-		return err
+		return false, err
 	}
-	b.sealRows() // the buffer, in order, before admit reads or converts it
-	schema, kept, rebuffered, err := b.admit(recs)
-	defer func() { releaseAll(kept); releaseAll(rebuffered) }()
+	b.sealRows() // the buffer, in order, before it is read or converted
+	schema, kept, err := b.admitRecords(recs)
+	defer func() { releaseAll(kept) }()
 	if err != nil || len(kept) == 0 {
-		return err
+		return false, err
 	}
-	if b.schema != nil && !b.schema.Equal(schema) {
+	changed := b.schema != nil && !b.schema.Equal(schema)
+	if changed && !haveFlushMu {
+		return false, errSchemaChange
+	}
+	var rebuffered []arrow.Record
+	if changed {
+		if rebuffered, err = b.rebuffer(schema); err != nil {
+			return false, err
+		}
 		// Change the stored schema first: if a stored value cannot widen,
 		// the batch is refused here and nothing else has changed.
 		if err := b.evolveDataset(schema); err != nil {
-			return err
+			releaseAll(rebuffered)
+			return false, err
 		}
 	}
 	if err := b.logToWAL(kept); err != nil {
-		return err
+		releaseAll(rebuffered)
+		return false, err
 	}
 	b.setSchema(schema, rebuffered)
-	rebuffered = nil
 	rows := int64(0)
 	for _, rec := range kept {
 		b.buf.add(rec)
 		rows += rec.NumRows()
 	}
 	b.metrics.appended(rows, b.buf.rows, b.walSize())
-	if b.buf.rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
-		return b.flushLocked()
-	}
-	return nil
+	return true, nil
 }
 
 // checkAppendable refuses rows a flush could never write into the existing
@@ -207,15 +259,26 @@ func (b *Bucket) admit(recs []arrow.Record) (schema *arrow.Schema, kept, rebuffe
 	if err != nil || schema == nil || b.schema == nil || b.schema.Equal(schema) {
 		return schema, kept, nil, err
 	}
+	rebuffered, err = b.rebuffer(schema)
+	if err != nil {
+		return nil, kept, nil, err
+	}
+	return schema, kept, rebuffered, nil
+}
+
+// rebuffer returns the buffered records converted to schema; it changes
+// nothing in the bucket. No flush may be running (its rows are buffered).
+func (b *Bucket) rebuffer(schema *arrow.Schema) ([]arrow.Record, error) {
+	var rebuffered []arrow.Record
 	for _, rec := range b.buf.records {
 		c, err := conform(schema, rec, b.opts.Allocator)
 		if err != nil {
 			releaseAll(rebuffered)
-			return nil, kept, nil, fmt.Errorf("%w (a buffered row)", err)
+			return nil, fmt.Errorf("%w (a buffered row)", err)
 		}
 		rebuffered = append(rebuffered, c)
 	}
-	return schema, kept, rebuffered, nil
+	return rebuffered, nil
 }
 
 func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Record, error) {
@@ -275,64 +338,22 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 	b.schema = s
 }
 
-// Flush commits every buffered row as one new dataset version. On failure the
-// rows stay buffered, so a later Flush can try again.
-func (b *Bucket) Flush() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
-	}
-	return b.flushLocked()
-}
-
-func (b *Bucket) flushLocked() error {
-	b.sealRows()
-	if b.buf.rows == 0 {
-		return nil
-	}
-	recs := make([]arrow.Record, len(b.buf.records))
-	for i, r := range b.buf.records {
-		recs[i] = withSchema(b.schema, r)
-	}
-	defer releaseAll(recs)
-	crashAt(crashBeforeCommit)
-	if err := b.evolveDataset(b.schema); err != nil {
-		b.metrics.failed("flush")
-		return err
-	}
-	start := time.Now()
-	// Base: the bucket knows the newest version (it wrote it), so the
-	// flush need not list _versions; a concurrent writer still makes the
-	// commit retry on the newest.
-	opts := lance.WriteOptions{DataStorageVersion: b.opts.DataStorageVersion, Compression: b.opts.Compression, Base: b.dataset}
-	if b.wal != nil {
-		opts.Config = map[string]string{walWatermarkKey: strconv.FormatUint(b.walLast, 10)}
-	}
-	ds, err := lance.Write(b.opts.datasetPath(), recs, opts)
-	if err != nil {
-		b.metrics.failed("flush")
-		return fmt.Errorf("engine: flush %d rows to %s: %w", b.buf.rows, b.opts.datasetPath(), err)
-	}
-	b.dataset = ds
-	flushed := b.buf.rows
-	releaseAll(b.buf.take())
-	b.truncateWAL()
-	b.metrics.flushed(flushed, time.Since(start), b.walSize())
-	b.compactIfDue()
-	return nil
-}
-
 // Close flushes the buffer and closes the bucket. The bucket is closed even
 // when the flush fails; the error says what was not written.
 func (b *Bucket) Close() error {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return nil
 	}
-	err := b.flushLocked()
+	// Closed first: nothing appended from now on can miss the last flush.
 	b.closed = true
+	b.mu.Unlock()
+	err := b.flush(true)
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	releaseAll(b.buf.take())
 	b.releaseRows()
 	if cerr := b.closeWAL(); err == nil {

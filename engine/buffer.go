@@ -25,6 +25,16 @@ func (b *buffer) take() []arrow.Record {
 	return recs
 }
 
+// dropFront releases the first n records (rows rows in all), which a flush
+// has committed; records appended after them stay, in order.
+func (b *buffer) dropFront(n int, rows int64) {
+	releaseAll(b.records[:n])
+	kept := copy(b.records, b.records[n:])
+	clear(b.records[kept:]) // no reference to released records stays reachable
+	b.records = b.records[:kept]
+	b.rows -= rows
+}
+
 // sliceRecords returns new references to rows [offset, offset+limit) of the
 // concatenation of recs (limit < 0: to the end), sharing their memory.
 func sliceRecords(recs []arrow.Record, offset, limit int64) []arrow.Record {

@@ -8,7 +8,10 @@
 // reader that remembers an offset keeps its place across flushes and restarts.
 //
 // A Bucket is safe for concurrent use. Reads work on a snapshot taken under the
-// lock and do their I/O without it, so a slow read never blocks appends.
+// lock and do their I/O without it, so a slow read never blocks appends. A
+// flush, likewise, holds the lock only to take the buffered rows and to
+// install the version holding them: appends and reads go on while it writes
+// (flush.go). Flushes and other dataset writes are serialised among themselves.
 //
 // The package is plain Go: it knows nothing of C. Buffers of the records it
 // returns come from the allocator the caller passes, so a C caller can hand

@@ -23,12 +23,11 @@ type Index struct {
 // rows are flushed first, so the index covers every row appended so far;
 // rows appended later are found by Lookup all the same (by scanning them).
 func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return Index{}, ErrClosed
+	if err := b.lockFlush(); err != nil {
+		return Index{}, err
 	}
-	if err := b.flushLocked(); err != nil {
+	defer b.unlockFlush()
+	if err := b.flush(false); err != nil {
 		return Index{}, err
 	}
 	if b.dataset == nil {
@@ -38,7 +37,9 @@ func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
 	if err != nil {
 		return Index{}, fmt.Errorf("engine: index %q on %s: %w", column, b.opts.datasetPath(), err)
 	}
+	b.mu.Lock()
 	b.dataset = ds
+	b.mu.Unlock()
 	infos, err := ds.Indices()
 	if err != nil {
 		return Index{}, err
@@ -82,14 +83,14 @@ func indexOf(info lance.IndexInfo) Index {
 // so that one Lance lookup sees every row: a lookup costs a flush when rows
 // are buffered.
 func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, lance.LookupStats, error) {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil, nil, lance.LookupStats{}, ErrClosed
+	if err := b.lockFlush(); err != nil {
+		return nil, nil, lance.LookupStats{}, err
 	}
-	err := b.flushLocked()
+	err := b.flush(false)
+	b.mu.Lock()
 	ds, schema := b.dataset, b.schema
 	b.mu.Unlock()
+	b.unlockFlush()
 	if err != nil {
 		return nil, nil, lance.LookupStats{}, err
 	}

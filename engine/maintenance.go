@@ -29,15 +29,31 @@ type CompactResult struct {
 // so every offset, is kept; older versions stay readable until cleaned up.
 // Buffered rows are not touched.
 func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return CompactResult{}, ErrClosed
+	if err := b.lockFlush(); err != nil {
+		return CompactResult{}, err
 	}
-	return b.compactLocked(targetRows)
+	defer b.unlockFlush()
+	return b.compact(targetRows)
 }
 
-func (b *Bucket) compactLocked(targetRows int64) (CompactResult, error) {
+// lockFlush takes flushMu for an operation that writes a dataset version,
+// or fails for a closed bucket.
+func (b *Bucket) lockFlush() error {
+	b.flushMu.Lock()
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		b.flushMu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// compact rewrites the dataset without holding mu (reads and appends go on:
+// compaction keeps every row and its order) and installs the result under
+// it. The caller holds flushMu.
+func (b *Bucket) compact(targetRows int64) (CompactResult, error) {
 	if b.dataset == nil {
 		return CompactResult{}, nil
 	}
@@ -47,19 +63,21 @@ func (b *Bucket) compactLocked(targetRows int64) (CompactResult, error) {
 		b.metrics.failed("compact")
 		return CompactResult{}, fmt.Errorf("engine: compact %s: %w", b.opts.datasetPath(), err)
 	}
+	b.mu.Lock()
 	b.dataset = ds
+	b.mu.Unlock()
 	res.Version, res.Fragments = ds.Version(), ds.NumFragments()
 	return res, nil
 }
 
 // compactIfDue runs after a flush: with CompactionThreshold set, a dataset of
 // that many fragments or more is compacted. A failure is only a warning: the
-// flush itself succeeded.
+// flush itself succeeded. The caller holds flushMu.
 func (b *Bucket) compactIfDue() {
 	if b.opts.CompactionThreshold <= 0 || b.dataset == nil || b.dataset.NumFragments() < b.opts.CompactionThreshold {
 		return
 	}
-	if _, err := b.compactLocked(0); err != nil {
+	if _, err := b.compact(0); err != nil {
 		b.opts.Logger("persisting: automatic compaction failed: %v", err)
 	}
 }
@@ -70,11 +88,10 @@ func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats
 	if olderThan < 0 {
 		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidOption)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return lance.CleanupStats{}, ErrClosed
+	if err := b.lockFlush(); err != nil {
+		return lance.CleanupStats{}, err
 	}
+	defer b.unlockFlush()
 	if b.dataset == nil {
 		return lance.CleanupStats{}, nil
 	}

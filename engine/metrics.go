@@ -75,14 +75,14 @@ func (m *bucketMetrics) appended(records int64, buffered int64, walSize int64) {
 	walSizeBytes.With(m.labels).Set(float64(walSize))
 }
 
-func (m *bucketMetrics) flushed(records int64, took time.Duration, walSize int64) {
+func (m *bucketMetrics) flushed(records int64, took time.Duration, buffered int64, walSize int64) {
 	if m == nil {
 		return
 	}
 	flushDuration.With(m.labels).Observe(took.Seconds())
 	flushesTotal.With(m.labels).Inc()
 	flushedRecordsTotal.With(m.labels).Add(float64(records))
-	bufferSize.With(m.labels).Set(0)
+	bufferSize.With(m.labels).Set(float64(buffered))
 	walSizeBytes.With(m.labels).Set(float64(walSize))
 }
 

@@ -95,7 +95,7 @@ func (b *Bucket) recoverWAL() error {
 		return fmt.Errorf("%w: truncate %s: %w", ErrWAL, b.opts.walPath(), err)
 	}
 	if !b.opts.WAL.Enabled {
-		err := b.flushLocked()
+		err := b.flush(false) // nothing else can use the bucket yet
 		if cerr := log.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("%w: close: %w", ErrWAL, cerr)
 		}
@@ -136,14 +136,16 @@ func (b *Bucket) logToWAL(recs []arrow.Record) error {
 	return nil
 }
 
-// truncateWAL drops the entries the last flush committed. A failure is only
-// a warning: the watermark already keeps replay from duplicating them.
-func (b *Bucket) truncateWAL() {
+// truncateWAL drops the entries up to mark, which a flush committed; later
+// entries (appended during the flush) stay, to be replayed after a crash. A
+// failure is only a warning: the watermark already keeps replay from
+// duplicating them. The caller holds flushMu (the WAL has its own lock).
+func (b *Bucket) truncateWAL(mark uint64) {
 	if b.wal == nil {
 		return
 	}
 	crashAt(crashAfterCommit)
-	if err := b.wal.TruncateFront(b.walLast + 1); err != nil {
+	if err := b.wal.TruncateFront(mark + 1); err != nil {
 		b.opts.Logger("persisting: WAL truncation after flush failed (replay skips the flushed entries): %v", err)
 	}
 	crashAt(crashAfterTruncate)
