@@ -471,19 +471,19 @@ def _fast_fits(record: Any, types: dict[str, type]) -> bool:
     (``type(v) is t``); an int must fit int64, a str must encode as UTF-8."""
     if type(record) is not dict or not record:
         return False
-    for name, value in record.items():
-        t = types.get(name)
-        if type(value) is t:
-            if t is int:
-                if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+    try:
+        for name, value in record.items():
+            t = types[name]  # KeyError: a field without a fast type
+            if type(value) is t:
+                if t is str:
+                    if not value.isascii():
+                        value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+                elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
                     return False
-            elif t is str and not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    return False
-        elif value is not None or t is None:
-            return False
+            elif value is not None:
+                return False
+    except (KeyError, UnicodeEncodeError):
+        return False
     return True
 
 
@@ -817,7 +817,7 @@ class _Bucket:
         for record in records:
             if not _fast_fits(record, types):
                 return None
-        return [dict(r) for r in records]
+        return [r.copy() for r in records]
 
     def _no_fast_path(self, record: Any) -> None:
         return None
@@ -866,20 +866,20 @@ class _Bucket:
         # _fast_fits, inlined: this is the per-record cost
         if type(record) is not dict or not record:
             return None
-        for name, value in record.items():
-            t = types.get(name)
-            if type(value) is t:
-                if t is int:
-                    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+        try:
+            for name, value in record.items():
+                t = types[name]  # KeyError: a field without a fast type
+                if type(value) is t:
+                    if t is str:
+                        if not value.isascii():
+                            value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+                    elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
                         return None
-                elif t is str and not value.isascii():
-                    try:
-                        value.encode("utf-8")
-                    except UnicodeEncodeError:
-                        return None
-            elif value is not None or t is None:
-                return None
-        pending.append(dict(record))
+                elif value is not None:
+                    return None
+        except (KeyError, UnicodeEncodeError):
+            return None
+        pending.append(record.copy())
         n = len(pending)
         if n < self.batch_size or self._job:
             return n < self._backlog
@@ -968,22 +968,19 @@ class _Bucket:
             if types is None or self._schema is None:
                 return None
             # _fast_fits, inlined: this is the per-record cost
-            for name, value in record.items():
-                t = types.get(name)
-                if type(value) is t:
-                    if t is int:
-                        if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-                            return None
-                    elif t is str and not value.isascii():
-                        try:
-                            value.encode("utf-8")
-                        except UnicodeEncodeError:
-                            return None
-                elif value is not None or t is None:
-                    return None
             try:
+                for name, value in record.items():
+                    t = types[name]  # KeyError: a field without a fast type
+                    if type(value) is t:
+                        if t is str:
+                            if not value.isascii():
+                                value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+                        elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+                            return None
+                    elif value is not None:
+                        return None
                 payload = marshal.dumps(record, 4)
-            except ValueError:
+            except (KeyError, UnicodeEncodeError, ValueError):  # ValueError: does not marshal
                 return None
             call = self._records_call
             if call is None:
@@ -2152,6 +2149,8 @@ class _QueueBackend:
         # Flush and close when collected or at interpreter exit (pulsing never
         # flushes on shutdown). The finalizer holds the bucket, not the backend.
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
+        #: the bucket's fast path of put (fixed when the bucket opens)
+        self._put_fast = self._bucket.put_fast
         # asyncio primitives are made lazily, on the loop that first needs them.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cond: asyncio.Condition | None = None
@@ -2229,7 +2228,7 @@ class _QueueBackend:
         """
         # The fast path (see _Bucket._put_fast_batching/_put_fast_records):
         # taken without leaving the event loop's thread, or None.
-        taken = self._bucket.put_fast(record)
+        taken = self._put_fast(record)
         if taken is None:
             await self._accept_and_write([record])
             return
