@@ -471,19 +471,19 @@ def _fast_fits(record: Any, types: dict[str, type]) -> bool:
     (``type(v) is t``); an int must fit int64, a str must encode as UTF-8."""
     if type(record) is not dict or not record:
         return False
-    for name, value in record.items():
-        t = types.get(name)
-        if type(value) is t:
-            if t is int:
-                if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+    try:
+        for name, value in record.items():
+            t = types[name]  # KeyError: a field without a fast type
+            if type(value) is t:
+                if t is str:
+                    if not value.isascii():
+                        value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+                elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
                     return False
-            elif t is str and not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    return False
-        elif value is not None or t is None:
-            return False
+            elif value is not None:
+                return False
+    except (KeyError, UnicodeEncodeError):
+        return False
     return True
 
 
@@ -745,6 +745,8 @@ class _Bucket:
         self.records_path = write_through
         #: records calls run on the event loop's thread (no fsync in them)
         self.records_on_loop = write_through and self.sync_interval > 0
+        #: the per-record call of _put_fast_records (made on its first use)
+        self._records_call: _native.RecordsCall | None = None
         if not write_through:
             self.put_fast = self._put_fast_batching
         elif self.records_on_loop:
@@ -815,7 +817,7 @@ class _Bucket:
         for record in records:
             if not _fast_fits(record, types):
                 return None
-        return [dict(r) for r in records]
+        return [r.copy() for r in records]
 
     def _no_fast_path(self, record: Any) -> None:
         return None
@@ -864,20 +866,20 @@ class _Bucket:
         # _fast_fits, inlined: this is the per-record cost
         if type(record) is not dict or not record:
             return None
-        for name, value in record.items():
-            t = types.get(name)
-            if type(value) is t:
-                if t is int:
-                    if not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+        try:
+            for name, value in record.items():
+                t = types[name]  # KeyError: a field without a fast type
+                if type(value) is t:
+                    if t is str:
+                        if not value.isascii():
+                            value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+                    elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
                         return None
-                elif t is str and not value.isascii():
-                    try:
-                        value.encode("utf-8")
-                    except UnicodeEncodeError:
-                        return None
-            elif value is not None or t is None:
-                return None
-        pending.append(dict(record))
+                elif value is not None:
+                    return None
+        except (KeyError, UnicodeEncodeError):
+            return None
+        pending.append(record.copy())
         n = len(pending)
         if n < self.batch_size or self._job:
             return n < self._backlog
@@ -946,14 +948,16 @@ class _Bucket:
         this thread (the event loop's, where ``accept`` runs) changes the
         pending records, the turn and the gate, and only engine-lock holders
         write ``_committed``, so a reader sees it before or after the record,
-        which is in the engine either way."""
+        which is in the engine either way. The call goes through the bucket's
+        :class:`_native.RecordsCall` (engine lock held: one call at a time)."""
+        if type(record) is not dict or not record:
+            return None
         engine_lock = self._engine_lock
         if not engine_lock.acquire(False):
             return None  # an engine call (a flush, a group) runs: queue behind it
         try:
             if (self._pending or self._inflight or self._job or self.closed
-                    or self._gate is not None or self._serving != self._next_ticket
-                    or self._schema is None):
+                    or self._gate is not None or self._serving != self._next_ticket):
                 return None
             made_from = self._fast_made_from
             if made_from[0] is self._fields and made_from[1] is self._schema:
@@ -961,14 +965,28 @@ class _Bucket:
             else:
                 with self._state_lock:
                     types = self._fast_types_locked()
-            if types is None or not _fast_fits(record, types):
+            if types is None or self._schema is None:
                 return None
+            # _fast_fits, inlined: this is the per-record cost
             try:
+                for name, value in record.items():
+                    t = types[name]  # KeyError: a field without a fast type
+                    if type(value) is t:
+                        if t is str:
+                            if not value.isascii():
+                                value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
+                        elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+                            return None
+                    elif value is not None:
+                        return None
                 payload = marshal.dumps(record, 4)
-            except ValueError:
+            except (KeyError, UnicodeEncodeError, ValueError):  # ValueError: does not marshal
                 return None
+            call = self._records_call
+            if call is None:
+                call = self._records_call = _native.RecordsCall(self._handle)
             try:
-                _native.append_records(self._handle, payload)
+                call(payload)
             except SchemaError as exc:
                 if exc.code == _native.ESCHEMA:
                     return None  # nothing appended: the full path takes it
@@ -979,8 +997,8 @@ class _Bucket:
                 raise
             self._committed += 1
             self.last_error = None
-            self._unflushed += 1
-            if self._unflushed < self.flush_threshold:
+            unflushed = self._unflushed = self._unflushed + 1
+            if unflushed < self.flush_threshold:
                 return True
             with self._state_lock:
                 if self._job:
@@ -2131,6 +2149,8 @@ class _QueueBackend:
         # Flush and close when collected or at interpreter exit (pulsing never
         # flushes on shutdown). The finalizer holds the bucket, not the backend.
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
+        #: the bucket's fast path of put (fixed when the bucket opens)
+        self._put_fast = self._bucket.put_fast
         # asyncio primitives are made lazily, on the loop that first needs them.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cond: asyncio.Condition | None = None
@@ -2208,7 +2228,7 @@ class _QueueBackend:
         """
         # The fast path (see _Bucket._put_fast_batching/_put_fast_records):
         # taken without leaving the event loop's thread, or None.
-        taken = self._bucket.put_fast(record)
+        taken = self._put_fast(record)
         if taken is None:
             await self._accept_and_write([record])
             return

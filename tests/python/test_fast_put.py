@@ -61,7 +61,10 @@ def counting_c_calls():
     (from any thread: background jobs included)."""
     lib = _native.lib()
     counts: Counter = Counter()
-    originals = {name: getattr(lib, name) for name in _native._SIGNATURES}
+    names = {name: name for name in _native._SIGNATURES}
+    # a second binding of a function (without argtypes) counts as that function
+    names.update({alias: name for alias, (name, _) in _native._UNCHECKED.items()})
+    originals = {alias: getattr(lib, alias) for alias in names}
 
     def wrap(name, fn):
         def call(*args):
@@ -69,8 +72,8 @@ def counting_c_calls():
             return fn(*args)
         return call
 
-    for name, fn in originals.items():
-        setattr(lib, name, wrap(name, fn))
+    for alias, fn in originals.items():
+        setattr(lib, alias, wrap(names[alias], fn))
     try:
         yield counts
     finally:
@@ -332,12 +335,14 @@ WRITE_FAST_AND_DIE = textwrap.dedent("""
         b = PersistingBackend(0, path, enable_wal=True, wal_sync_interval=0.5, flush_threshold=32)
         await b.put(rec(0))                    # the first record fixes the schema (Arrow)
         lib = _native.lib()
-        real = lib.persisting_append_records
         calls = [0]
-        def counted(*args):
-            calls[0] += 1
-            return real(*args)
-        lib.persisting_append_records = counted
+        def counted(real):
+            def call(*args):
+                calls[0] += 1
+                return real(*args)
+            return call
+        for name in ("persisting_append_records", "persisting_append_records_unchecked"):
+            setattr(lib, name, counted(getattr(lib, name)))
         for i in range(1, n):
             await b.put(rec(i))
         await b.put_batch([rec(i) for i in range(n, n + 5)])
@@ -407,14 +412,18 @@ async def test_one_c_call_per_wal_put_and_put_batch(bucket_path, kind):
     event loop's thread at interval sync, off it when the call fsyncs."""
     async with known_schema(kind, bucket_path, flush_threshold=BIG) as b:
         lib = _native.lib()
-        real = lib.persisting_append_records
+        names = ("persisting_append_records", "persisting_append_records_unchecked")
+        reals = {name: getattr(lib, name) for name in names}
         threads = []
 
-        def record_thread(*args):
-            threads.append(threading.current_thread())
-            return real(*args)
+        def record_thread(real):
+            def call(*args):
+                threads.append(threading.current_thread())
+                return real(*args)
+            return call
 
-        lib.persisting_append_records = record_thread
+        for name in names:
+            setattr(lib, name, record_thread(reals[name]))
         try:
             with counting_c_calls() as calls:
                 for i in range(10):
@@ -424,7 +433,8 @@ async def test_one_c_call_per_wal_put_and_put_batch(bucket_path, kind):
                 await b.put_batch([dict(FIRST, i=i) for i in range(50)])
             assert calls == {"persisting_append_records": 1}
         finally:
-            lib.persisting_append_records = real
+            for name in names:
+                setattr(lib, name, reals[name])
         assert b.total_count() == 61
         on_loop = [t is threading.main_thread() for t in threads]
         assert len(on_loop) == 11
