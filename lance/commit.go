@@ -173,7 +173,7 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		data, err := encodeManifestFile(m)
+		data, err := encodeNewManifest(m)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -208,6 +208,18 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 		lastErr = err
 	}
 	return nil, 0, fmt.Errorf("%w: gave up after %d attempts: %v", ErrCommitConflict, maxCommitAttempts, lastErr)
+}
+
+// encodeNewManifest encodes the manifest file of m, which is being
+// committed (not shared yet), and keeps the encoding of its fragments on m:
+// an append built on top of it then encodes only its new fragment.
+func encodeNewManifest(m *Manifest) ([]byte, error) {
+	data, frags, err := encodeManifestFileFrags(m)
+	if err != nil {
+		return nil, err
+	}
+	m.fragsEnc = frags
+	return data, nil
 }
 
 func commitBackoff(attempt int) time.Duration {
@@ -318,10 +330,13 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.Fields = base.Fields
 		m.SchemaMetadata = base.SchemaMetadata
 		m.Fragments = append([]Fragment(nil), base.Fragments...)
+		// base's fragments, unchanged: their cached encoding still holds.
+		m.fragsEnc = base.fragsEnc
 		if req.op == OpMerge {
 			m.Fields = req.fields
 			if req.mergeFragments != nil {
 				m.Fragments = append([]Fragment(nil), req.mergeFragments...)
+				m.fragsEnc = encodedFragments{}
 			}
 		}
 		m.MaxFragmentID = base.MaxFragmentID
@@ -356,6 +371,7 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 			return nil, err
 		}
 		m.Fragments = frags
+		m.fragsEnc = encodedFragments{}
 		if maxID != nil && (m.MaxFragmentID == nil || *maxID > *m.MaxFragmentID) {
 			m.MaxFragmentID = maxID
 		}

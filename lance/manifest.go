@@ -53,6 +53,22 @@ type Manifest struct {
 	// positions read from the file, resolved by readManifestFile.
 	indexSectionPos *uint64
 	txnSectionPos   *uint64
+
+	// fragsEnc caches the encoded Fragments field of a prefix of Fragments,
+	// so that committing an append on top of this manifest encodes only the
+	// new fragment (see encodedFragments).
+	fragsEnc encodedFragments
+}
+
+// encodedFragments is the encoded Fragments field (field 2 entries, as
+// appendFragments writes them) of the first n fragments of a manifest.
+// Only code that builds a manifest's fragment list sets it, and fragments
+// are never altered in place once listed, so it stays valid: a manifest
+// whose list is not base's (rewrite, merge with new data files) starts
+// without one. b is never written to (it is shared by later versions).
+type encodedFragments struct {
+	b []byte
+	n int
 }
 
 // WriterVersion is lance.table.Manifest.WriterVersion.
@@ -97,11 +113,24 @@ const (
 // encodeManifest serializes m (without file framing). indexPos is the
 // position of the index section in the manifest file, or nil.
 func encodeManifest(m *Manifest, indexPos *uint64) []byte {
-	var b []byte
+	b, _, _ := appendManifest(nil, m, indexPos)
+	return b
+}
+
+// appendManifest appends the encoding of m to b and returns where its
+// Fragments field lies in the result, b[fragStart:fragEnd].
+func appendManifest(b []byte, m *Manifest, indexPos *uint64) (out []byte, fragStart, fragEnd int) {
 	for _, f := range m.Fields {
 		b = appendBytesField(b, mfFields, f)
 	}
-	b = appendFragments(b, mfFragments, m.Fragments)
+	fragStart = len(b)
+	done := 0
+	if c := m.fragsEnc; c.n > 0 && c.n <= len(m.Fragments) {
+		b = append(b, c.b...)
+		done = c.n
+	}
+	b = appendFragments(b, mfFragments, m.Fragments[done:])
+	fragEnd = len(b)
 	b = appendVarintField(b, mfVersion, m.Version)
 	b = appendVarintField(b, mfVersionAuxData, m.VersionAuxData)
 	b = appendBytesMap(b, mfSchemaMetadata, m.SchemaMetadata)
@@ -148,7 +177,7 @@ func encodeManifest(m *Manifest, indexPos *uint64) []byte {
 	if m.Branch != nil {
 		b = appendBytesField(b, mfBranch, []byte(*m.Branch))
 	}
-	return b
+	return b, fragStart, fragEnd
 }
 
 // decodeManifest parses a lance.table.Manifest protobuf message.
@@ -351,29 +380,44 @@ const manifestTrailerLen = 16 // i64 position, u16 major, u16 minor, "LANC"
 // [IndexSection][Manifest section][trailer]. Each section is a u32 LE
 // length followed by the protobuf bytes.
 func encodeManifestFile(m *Manifest) ([]byte, error) {
+	data, _, err := encodeManifestFileFrags(m)
+	return data, err
+}
+
+// encodeManifestFileFrags is encodeManifestFile that also returns the
+// encoded Fragments field of all of m's fragments (a read-only window on
+// the file bytes), for the cache of the manifests built on top of m.
+func encodeManifestFileFrags(m *Manifest) ([]byte, encodedFragments, error) {
 	var buf []byte
 	var indexPos *uint64
 	if m.IndexSection != nil {
 		if uint64(len(m.IndexSection)) > math.MaxUint32 {
-			return nil, errors.New("lance: index section too large")
+			return nil, encodedFragments{}, errors.New("lance: index section too large")
 		}
 		pos := uint64(len(buf))
 		indexPos = &pos
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(m.IndexSection)))
 		buf = append(buf, m.IndexSection...)
 	}
-	body := encodeManifest(m, indexPos)
-	if uint64(len(body)) > math.MaxUint32 {
-		return nil, errors.New("lance: manifest too large")
-	}
+	// The body is encoded in place after its length prefix (filled in
+	// once known), sized from the cached fragments to avoid regrowing.
 	pos := len(buf)
-	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(body)))
-	buf = append(buf, body...)
+	if c := len(m.fragsEnc.b); c > 0 {
+		buf = append(make([]byte, 0, pos+c+c/8+4096), buf...)
+	}
+	buf = binary.LittleEndian.AppendUint32(buf, 0)
+	buf, fragStart, fragEnd := appendManifest(buf, m, indexPos)
+	n := len(buf) - pos - 4
+	if uint64(n) > math.MaxUint32 {
+		return nil, encodedFragments{}, errors.New("lance: manifest too large")
+	}
+	binary.LittleEndian.PutUint32(buf[pos:], uint32(n))
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(pos))
 	buf = binary.LittleEndian.AppendUint16(buf, 0)
 	buf = binary.LittleEndian.AppendUint16(buf, 2)
 	buf = append(buf, manifestMagic...)
-	return buf, nil
+	frags := encodedFragments{b: buf[fragStart:fragEnd:fragEnd], n: len(m.Fragments)}
+	return buf, frags, nil
 }
 
 // section returns the protobuf bytes of the length-prefixed section at pos.
