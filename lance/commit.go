@@ -329,7 +329,9 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.Version = base.Version + 1
 		m.Fields = base.Fields
 		m.SchemaMetadata = base.SchemaMetadata
-		m.Fragments = append([]Fragment(nil), base.Fragments...)
+		// Room for the appended fragment: one allocation, one copy.
+		m.Fragments = make([]Fragment, len(base.Fragments), len(base.Fragments)+1)
+		copy(m.Fragments, base.Fragments)
 		// base's fragments, unchanged: their cached encoding still holds.
 		m.fragsEnc = base.fragsEnc
 		if req.op == OpMerge {
