@@ -714,46 +714,13 @@ func (lw *leafWriter) valueEncoding() ([]byte, int) {
 	return encFSL21(lw.dim, 8*lw.width, false), 1
 }
 
-// chunkBuffers returns the value buffers of visible values [a, b).
+// chunkBuffers returns the value buffers of visible values [a, b): the one
+// buffer appendChunkValues builds, or - for a fixed-size list with null items -
+// the items' validity bitmap and their values.
 func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	p := &lw.p
 	if lw.directChunks() {
 		return [][]byte{lw.appendChunkValues(nil, a, b)}
-	}
-	switch lw.kind {
-	case leafFixed:
-		return [][]byte{p.fixed[a*lw.width : b*lw.width]}
-	case leafBool:
-		out := make([]byte, (b-a+7)/8)
-		bitutil.CopyBitmap(p.boolBits, a, b-a, out, 0)
-		return [][]byte{out}
-	case leafVar:
-		// n+1 offsets (positions within this buffer), the bytes, padding
-		// to the offset width.
-		n := b - a
-		ow := lw.offBits / 8
-		hdr := uint64(ow * (n + 1))
-		var start uint64
-		if a > 0 {
-			start = p.offs[a-1]
-		}
-		out := make([]byte, 0, int(hdr)+int(p.offs[b-1]-start)+ow)
-		put := func(x uint64) {
-			if ow == 8 {
-				out = binary.LittleEndian.AppendUint64(out, x)
-			} else {
-				out = binary.LittleEndian.AppendUint32(out, uint32(x))
-			}
-		}
-		put(hdr)
-		for i := a; i < b; i++ {
-			put(hdr + p.offs[i] - start)
-		}
-		out = append(out, p.data[start:p.offs[b-1]]...)
-		for len(out)%ow != 0 {
-			out = append(out, padByte)
-		}
-		return [][]byte{out}
 	}
 	vb := lw.dim * lw.width
 	data := p.fixed[a*vb : b*vb]
