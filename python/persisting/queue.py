@@ -863,21 +863,7 @@ class _Bucket:
                 types = self._fast_types_locked()
         if types is None:
             return None
-        # _fast_fits, inlined: this is the per-record cost
-        if type(record) is not dict or not record:
-            return None
-        try:
-            for name, value in record.items():
-                t = types[name]  # KeyError: a field without a fast type
-                if type(value) is t:
-                    if t is str:
-                        if not value.isascii():
-                            value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
-                    elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-                        return None
-                elif value is not None:
-                    return None
-        except (KeyError, UnicodeEncodeError):
+        if not _fast_fits(record, types):
             return None
         pending.append(record.copy())
         n = len(pending)
@@ -967,20 +953,11 @@ class _Bucket:
                     types = self._fast_types_locked()
             if types is None or self._schema is None:
                 return None
-            # _fast_fits, inlined: this is the per-record cost
+            if not _fast_fits(record, types):
+                return None
             try:
-                for name, value in record.items():
-                    t = types[name]  # KeyError: a field without a fast type
-                    if type(value) is t:
-                        if t is str:
-                            if not value.isascii():
-                                value.encode("utf-8")  # UnicodeEncodeError: a lone surrogate
-                        elif t is int and not -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-                            return None
-                    elif value is not None:
-                        return None
                 payload = marshal.dumps(record, 4)
-            except (KeyError, UnicodeEncodeError, ValueError):  # ValueError: does not marshal
+            except ValueError:  # a value marshal cannot write
                 return None
             call = self._records_call
             if call is None:
