@@ -1011,15 +1011,8 @@ class _Bucket:
                     if not _fast_fits(record, types):
                         return None
             try:
-                payload = marshal.dumps(records, 4)
-            except ValueError:
-                return None
-            try:
-                _native.append_records(self._handle, payload)
-            except SchemaError as exc:
-                if exc.code == _native.ESCHEMA:
+                if not self._records_appended(records):
                     return None
-                raise
             except BaseException as exc:
                 with self._state_lock:
                     self.last_error = exc
@@ -1508,14 +1501,11 @@ class _Bucket:
                 del self._pending[:len(records)]
         return len(records)
 
-    def _append_records_locked(self, records: list[dict]) -> bool:
-        """Write-through (engine lock held): ``records`` as one marshal payload
-        (``persisting_append_records``), then the flush the thresholds ask for,
-        as the Arrow append would have flushed. False when the engine answered
-        ESCHEMA or a value does not marshal: nothing was appended, the Arrow
-        path takes them (and evolves the schema or names the error)."""
-        if self._schema is None:
-            return False
+    def _records_appended(self, records: list[dict]) -> bool:
+        """One ``persisting_append_records`` call with ``records`` as marshal
+        bytes (engine lock held). False when a value does not marshal or the
+        engine answers ESCHEMA: nothing was appended and the Arrow path takes
+        them. Other engine errors are raised."""
         try:
             payload = marshal.dumps(records, 4)
         except ValueError:
@@ -1526,6 +1516,16 @@ class _Bucket:
             if exc.code == _native.ESCHEMA:
                 return False
             raise
+        return True
+
+    def _append_records_locked(self, records: list[dict]) -> bool:
+        """Write-through (engine lock held): ``records`` as one marshal payload
+        (``persisting_append_records``), then the flush the thresholds ask for,
+        as the Arrow append would have flushed. False when the engine answered
+        ESCHEMA or a value does not marshal: nothing was appended, the Arrow
+        path takes them (and evolves the schema or names the error)."""
+        if self._schema is None or not self._records_appended(records):
+            return False
         with self._state_lock:
             self._unflushed += len(records)
             due = self._flush_due_locked()
