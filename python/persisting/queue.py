@@ -142,7 +142,9 @@ _STREAM_READ = 1000
 UNTYPED_FALLBACK = pa.string()
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_EXACT_DOUBLE_INT = 2**53
+#: by float bit width: every int up to this magnitude converts exactly (pyarrow
+#: refuses the others, so put must refuse them before they are queued)
+_EXACT_FLOAT_INT = {16: 2**11, 32: 2**24, 64: 2**53}
 
 _KIND_TYPES = {
     "int": pa.int64(),
@@ -210,8 +212,9 @@ def _fits(dtype: pa.DataType, value: Any, kind: str) -> bool:
             return False
         lo, hi = _int_range(dtype)
         return lo <= int(value) <= hi
-    if pa.types.is_floating(dtype):  # an int only while a double holds it exactly
-        return kind == "float" or (kind == "int" and abs(int(value)) <= _EXACT_DOUBLE_INT)
+    if pa.types.is_floating(dtype):  # an int only while the column's float holds it exactly
+        return kind == "float" or (
+            kind == "int" and abs(int(value)) <= _EXACT_FLOAT_INT[dtype.bit_width])
     if pa.types.is_boolean(dtype):
         return kind == "bool"
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or _is_string_view(dtype):

@@ -311,6 +311,29 @@ async def test_values_that_do_not_fit_their_field(backend):
     await assert_intact(backend)
 
 
+@pytest.mark.parametrize("kind", list(BACKENDS))
+@pytest.mark.parametrize("float_type, exact", [(pa.float32(), 2**24), (pa.float64(), 2**53)])
+async def test_int_into_a_float_column_only_while_the_float_holds_it_exactly(bucket_path, kind, float_type,
+                                                                            exact):
+    """An int beyond what the column's float represents exactly is refused by its
+    own put; it never reaches the batch conversion, where pyarrow would refuse it
+    and hold up every later record."""
+    b = BACKENDS[kind](bucket_path)
+    try:
+        await b.put_arrow(pa.table({"x": pa.array([0.5], float_type)}))
+        for value in (exact, -exact):
+            await b.put({"x": value})
+        for value in (exact + 1, -exact - 1):
+            with pytest.raises(SchemaError, match="'x'"):
+                await b.put({"x": value})
+        await b.flush()
+        got = lance.dataset(os.path.join(b.storage_path, "data.lance")).to_table()
+        assert got.schema.field("x").type == float_type
+        assert got.column("x").to_pylist() == [0.5, float(exact), float(-exact)]
+    finally:
+        b.close()
+
+
 OPTION_CASES = [
     ({"batch_size": 0}, ValueError), ({"batch_size": -1}, ValueError), ({"batch_size": "10"}, TypeError),
     ({"batch_size": 2.0}, TypeError), ({"batch_size": None}, TypeError),
