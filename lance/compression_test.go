@@ -95,7 +95,7 @@ func TestInteropCompression(t *testing.T) {
 		path := filepath.Join(dir, r.version+"-"+r.comp)
 		rec := compressibleRecord(12000, r.nested)
 		r.sch = rec.Schema()
-		r.want = recordColumns(t, r.sch, []arrow.Record{rec})
+		r.want = arrowtest.ConcatColumns(t, r.sch, []arrow.Record{rec})
 		ds, err := Write(path, []arrow.Record{rec}, WriteOptions{DataStorageVersion: r.version, Compression: r.comp})
 		rec.Release()
 		if err != nil {
@@ -115,7 +115,7 @@ func TestInteropCompression(t *testing.T) {
 		if res[i].DataStorageVersion != r.version || res[i].Rows != 12000 {
 			t.Fatalf("pylance: %+v", res[i])
 		}
-		_, theirs := readIPCColumns(t, filepath.Join(dir, r.version+"-"+r.comp+".arrow"))
+		_, theirs := arrowtest.ReadIPCColumns(t, filepath.Join(dir, r.version+"-"+r.comp+".arrow"))
 		d := diffColumnSets(r.want, theirs, r.sch)
 		releaseArrays(theirs)
 		if d != "" {

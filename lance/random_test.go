@@ -66,8 +66,8 @@ func TestInteropRandomRoundTrip(t *testing.T) {
 		for k := 0; k < nb; k++ {
 			r.batches = append(r.batches, arrowtest.GenRecord(rng, r.sch, 1+rng.Intn(400), opts))
 		}
-		r.want = recordColumns(t, r.sch, r.batches)
-		r.wantB0 = recordColumns(t, r.sch, r.batches[:nb-1])
+		r.want = arrowtest.ConcatColumns(t, r.sch, r.batches)
+		r.wantB0 = arrowtest.ConcatColumns(t, r.sch, r.batches[:nb-1])
 		flat := true
 		for _, f := range r.sch.Fields() {
 			if CheckWritableVersion(arrow.NewSchema([]arrow.Field{f}, nil), "2.0") != nil {
@@ -85,7 +85,7 @@ func TestInteropRandomRoundTrip(t *testing.T) {
 		r.aPath = filepath.Join(dir, fmt.Sprintf("a%d", seed))
 		r.bPath = filepath.Join(dir, fmt.Sprintf("b%d", seed))
 		r.bIPC = filepath.Join(dir, fmt.Sprintf("b%d.arrow", seed))
-		writeIPCFile(t, r.bIPC, r.sch, r.batches[:nb-1])
+		arrowtest.WriteIPCFile(t, r.bIPC, r.sch, r.batches[:nb-1])
 		rs = append(rs, r)
 	}
 	describe := func(r *round) string {
@@ -122,7 +122,7 @@ func TestInteropRandomRoundTrip(t *testing.T) {
 	ops = nil
 	var bRounds []*round
 	for i, r := range rs {
-		_, theirs := readIPCColumns(t, r.aPath+".arrow")
+		_, theirs := arrowtest.ReadIPCColumns(t, r.aPath+".arrow")
 		d := diffColumnSets(r.want, theirs, r.sch)
 		releaseArrays(theirs)
 		if d != "" {
@@ -158,7 +158,7 @@ func TestInteropRandomRoundTrip(t *testing.T) {
 		runPyArrow(t, ops...)
 	}
 	for _, r := range bRounds {
-		_, theirs := readIPCColumns(t, r.bPath+".arrow")
+		_, theirs := arrowtest.ReadIPCColumns(t, r.bPath+".arrow")
 		d := diffColumnSets(r.want, theirs, r.sch)
 		releaseArrays(theirs)
 		if d != "" {

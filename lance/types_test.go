@@ -29,9 +29,9 @@ func TestInteropReadPylanceTypes(t *testing.T) {
 	defer r1.Release()
 	defer r2.Release()
 	in1, in2 := filepath.Join(dir, "in1.arrow"), filepath.Join(dir, "in2.arrow")
-	writeIPCFile(t, in1, sch, []arrow.Record{r1})
-	writeIPCFile(t, in2, sch, []arrow.Record{r2})
-	mine := recordColumns(t, sch, []arrow.Record{r1, r2})
+	arrowtest.WriteIPCFile(t, in1, sch, []arrow.Record{r1})
+	arrowtest.WriteIPCFile(t, in2, sch, []arrow.Record{r2})
+	mine := arrowtest.ConcatColumns(t, sch, []arrow.Record{r1, r2})
 	defer releaseArrays(mine)
 
 	versions := []string{"", "2.1"} // "": pylance's default
@@ -58,7 +58,7 @@ func TestInteropReadPylanceTypes(t *testing.T) {
 			if len(r.Fragments) != 3 || r.Rows != 1000 {
 				t.Fatalf("pylance wrote fragments %v (%d rows)", r.Fragments, r.Rows)
 			}
-			_, theirs := readIPCColumns(t, filepath.Join(dir, "out"+v+".arrow"))
+			_, theirs := arrowtest.ReadIPCColumns(t, filepath.Join(dir, "out"+v+".arrow"))
 			defer releaseArrays(theirs)
 			// pylance itself reads back what we generated.
 			for c := range mine {
@@ -154,7 +154,7 @@ func TestInteropAppendTypes(t *testing.T) {
 	ipcOf := func(c *dsCase, i int) string {
 		p := filepath.Join(dir, fmt.Sprintf("%s-%d.arrow", c.name, i))
 		if _, err := os.Stat(p); err != nil {
-			writeIPCFile(t, p, c.sch, c.recs[i:i+1])
+			arrowtest.WriteIPCFile(t, p, c.sch, c.recs[i:i+1])
 		}
 		return p
 	}
@@ -228,14 +228,14 @@ func TestInteropAppendTypes(t *testing.T) {
 					t.Fatalf("data file versions %v", r.Files)
 				}
 			}
-			want := recordColumns(t, c.sch, c.recs)
+			want := arrowtest.ConcatColumns(t, c.sch, c.recs)
 			defer releaseArrays(want)
-			_, theirs := readIPCColumns(t, filepath.Join(dir, c.name+"-out.arrow"))
+			_, theirs := arrowtest.ReadIPCColumns(t, filepath.Join(dir, c.name+"-out.arrow"))
 			defer releaseArrays(theirs)
 			if d := diffColumnSets(want, theirs, c.sch); d != "" {
 				t.Fatalf("pylance to_table: %s", d)
 			}
-			_, took := readIPCColumns(t, filepath.Join(dir, c.name+"-take.arrow"))
+			_, took := arrowtest.ReadIPCColumns(t, filepath.Join(dir, c.name+"-take.arrow"))
 			defer releaseArrays(took)
 			wantTake := takeColumns(t, want, takes[c.name])
 			defer releaseArrays(wantTake)

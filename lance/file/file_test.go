@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
 func otherTypes() *arrow.Schema {
@@ -123,8 +125,8 @@ func TestWriteReadByPylance(t *testing.T) {
 				t.Fatalf("bad result %+v (size on disk %d)", res, st.Size())
 			}
 			runPylance(t, "read", path, filepath.Join(dir, "out.arrow"))
-			gotSch, got := readIPC(t, filepath.Join(dir, "out.arrow"))
-			want := concatColumns(t, tc.sch, tc.recs)
+			gotSch, got := arrowtest.ReadIPCColumns(t, filepath.Join(dir, "out.arrow"))
+			want := arrowtest.ConcatColumns(t, tc.sch, tc.recs)
 			if res.NumRows != int64(want[0].Len()) {
 				t.Fatalf("NumRows %d want %d", res.NumRows, want[0].Len())
 			}
@@ -149,13 +151,13 @@ func TestReadPylanceFiles(t *testing.T) {
 			t.Parallel()
 			defer releaseAll(tc.recs)
 			dir := t.TempDir()
-			writeIPC(t, filepath.Join(dir, "in.arrow"), tc.sch, tc.recs)
+			arrowtest.WriteIPCFile(t, filepath.Join(dir, "in.arrow"), tc.sch, tc.recs)
 			args := []string{"write", filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance")}
 			if tc.pyCache > 0 {
 				args = append(args, fmt.Sprint(tc.pyCache))
 			}
 			runPylance(t, args...)
-			want := concatColumns(t, tc.sch, tc.recs)
+			want := arrowtest.ConcatColumns(t, tc.sch, tc.recs)
 			r := checkGoRead(t, filepath.Join(dir, "py.lance"), tc.sch, want)
 			checkMinPages(t, r, tc.minPages)
 			seen := r.encodingsUsed()
@@ -277,7 +279,7 @@ func TestByteIdenticalToPylance(t *testing.T) {
 	}
 	// One batch on the python side: pylance would flush pages per batch
 	// size heuristics, we buffer up to the page size; both give one page.
-	writeIPC(t, filepath.Join(dir, "in.arrow"), sch, recs)
+	arrowtest.WriteIPCFile(t, filepath.Join(dir, "in.arrow"), sch, recs)
 	runPylance(t, "write", filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance"))
 	a, _ := os.ReadFile(filepath.Join(dir, "go.lance"))
 	b, _ := os.ReadFile(filepath.Join(dir, "py.lance"))

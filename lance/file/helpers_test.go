@@ -13,7 +13,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/schema"
@@ -36,73 +35,6 @@ func runPylance(t testing.TB, args ...string) string {
 		t.Fatalf("pylance %v: %v\n%s\n(install with: pip install pylance==14.0.2 pyarrow)", args, err, out)
 	}
 	return string(out)
-}
-
-func writeIPC(t testing.TB, path string, sch *arrow.Schema, recs []arrow.Record) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(sch))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readIPC returns every column of the IPC file concatenated into one array.
-func readIPC(t testing.TB, path string) (*arrow.Schema, []arrow.Array) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := ipc.NewFileReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var recs []arrow.Record
-	for i := 0; i < r.NumRecords(); i++ {
-		rec, err := r.Record(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Retain()
-		recs = append(recs, rec)
-	}
-	return r.Schema(), concatColumns(t, r.Schema(), recs)
-}
-
-func concatColumns(t testing.TB, sch *arrow.Schema, recs []arrow.Record) []arrow.Array {
-	t.Helper()
-	out := make([]arrow.Array, sch.NumFields())
-	for i := range out {
-		parts := []arrow.Array{}
-		for _, r := range recs {
-			parts = append(parts, r.Column(i))
-		}
-		if len(parts) == 0 {
-			out[i] = array.MakeArrayOfNull(memory.DefaultAllocator, sch.Field(i).Type, 0)
-			continue
-		}
-		a, err := array.Concatenate(parts, memory.DefaultAllocator)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = a
-	}
-	return out
 }
 
 func assertColumnsEqual(t testing.TB, what string, want []arrow.Array, got []arrow.Array) {

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
 // fixture21 recomputes in Go the table of testdata/make_fixture21.py.
@@ -87,7 +89,7 @@ func BenchmarkRead22Range(b *testing.B) {
 	rec := c.record()
 	defer rec.Release()
 	dir := b.TempDir()
-	writeIPC(b, filepath.Join(dir, "in.arrow"), rec.Schema(), []arrow.Record{rec})
+	arrowtest.WriteIPCFile(b, filepath.Join(dir, "in.arrow"), rec.Schema(), []arrow.Record{rec})
 	p := filepath.Join(dir, "py.lance")
 	runPylance(b, "writever", filepath.Join(dir, "in.arrow"), p, "2.2", fmt.Sprint(1<<20))
 	r, err := Open(p)

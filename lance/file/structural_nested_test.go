@@ -10,6 +10,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
 // TestReadPylance21Nested: fixed_size_list (mini-block and full-zip, with
@@ -35,7 +37,7 @@ func TestReadPylance21Nested(t *testing.T) {
 				if b, err := exec.Command(pythonCmd(), args...).CombinedOutput(); err != nil {
 					t.Fatalf("pylance: %v\n%s", err, b)
 				}
-				sch, want := readIPC(t, out)
+				sch, want := arrowtest.ReadIPCColumns(t, out)
 				r, err := Open(p)
 				if err != nil {
 					t.Fatal(err)

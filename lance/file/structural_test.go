@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
 var versions21 = []string{"2.1", "2.2"}
@@ -23,14 +25,14 @@ func TestReadPylance21Files(t *testing.T) {
 				t.Parallel()
 				defer releaseAll(tc.recs)
 				dir := t.TempDir()
-				writeIPC(t, filepath.Join(dir, "in.arrow"), tc.sch, tc.recs)
+				arrowtest.WriteIPCFile(t, filepath.Join(dir, "in.arrow"), tc.sch, tc.recs)
 				p := filepath.Join(dir, "py.lance")
 				args := []string{"writever", filepath.Join(dir, "in.arrow"), p, ver}
 				if tc.pyCache > 0 {
 					args = append(args, fmt.Sprint(tc.pyCache))
 				}
 				runPylance(t, args...)
-				want := concatColumns(t, tc.sch, tc.recs)
+				want := arrowtest.ConcatColumns(t, tc.sch, tc.recs)
 				r := checkGoReadVersion(t, p, tc.sch, want, minorOf(ver))
 				checkMinPages(t, r, tc.minPages)
 			})
@@ -263,7 +265,7 @@ func TestReadPylance21Encodings(t *testing.T) {
 				rec := tc.record()
 				defer rec.Release()
 				dir := t.TempDir()
-				writeIPC(t, filepath.Join(dir, "in.arrow"), rec.Schema(), []arrow.Record{rec})
+				arrowtest.WriteIPCFile(t, filepath.Join(dir, "in.arrow"), rec.Schema(), []arrow.Record{rec})
 				p := filepath.Join(dir, "py.lance")
 				args := []string{"writever", filepath.Join(dir, "in.arrow"), p, ver}
 				if tc.cache > 0 {
@@ -273,7 +275,7 @@ func TestReadPylance21Encodings(t *testing.T) {
 				// pylance's own reading of the file is the oracle; it must
 				// also equal what we gave it.
 				runPylance(t, "read", p, filepath.Join(dir, "out.arrow"))
-				_, pyCols := readIPC(t, filepath.Join(dir, "out.arrow"))
+				_, pyCols := arrowtest.ReadIPCColumns(t, filepath.Join(dir, "out.arrow"))
 				assertColumnsEqual(t, "pylance read", rec.Columns(), pyCols)
 				r := checkGoReadVersion(t, p, rec.Schema(), pyCols, minorOf(ver))
 				checkMinPages(t, r, tc.minPages)

@@ -90,13 +90,13 @@ func TestWriteFlatSegments(t *testing.T) {
 			if _, err := WriteFileWithOptions(p, mustFields(t, tc.sch), tc.recs, tc.opts); err != nil {
 				t.Fatal(err)
 			}
-			want := concatColumns(t, tc.sch, tc.recs)
+			want := arrowtest.ConcatColumns(t, tc.sch, tc.recs)
 			got := readAllColumns(t, p, tc.sch, memory.DefaultAllocator)
 			diffColumns(t, "our reader", tc.sch, want, got)
 			releaseArrays(got)
 			out := filepath.Join(dir, "py.arrow")
 			runPylance(t, "read", p, out)
-			_, theirs := readIPC(t, out)
+			_, theirs := arrowtest.ReadIPCColumns(t, out)
 			diffColumns(t, "pylance", tc.sch, want, theirs)
 		})
 	}

@@ -78,7 +78,7 @@ func TestWrite21AllTypes(t *testing.T) {
 		arrowtest.GenRecord(rng, sch, 700, arrowtest.DefaultGen),
 	}
 	t.Cleanup(func() { releaseAll(recs) })
-	want := concatColumns(t, sch, recs)
+	want := arrowtest.ConcatColumns(t, sch, recs)
 	for _, tc := range []struct {
 		name string
 		opts WriteOptions
@@ -112,7 +112,7 @@ func TestWrite21AllTypes(t *testing.T) {
 				mem.AssertSize(t, 0)
 				out := filepath.Join(dir, "py.arrow")
 				runPylance(t, "read", p, out)
-				_, theirs := readIPC(t, out)
+				_, theirs := arrowtest.ReadIPCColumns(t, out)
 				diffColumns(t, "pylance", sch, want, theirs)
 			})
 		}
@@ -232,7 +232,7 @@ func checkPylanceWrote(t *testing.T, rec arrow.Record, layout string) {
 	sch := rec.Schema()
 	dir := t.TempDir()
 	in, p := filepath.Join(dir, "in.arrow"), filepath.Join(dir, "p.lance")
-	writeIPC(t, in, sch, []arrow.Record{rec})
+	arrowtest.WriteIPCFile(t, in, sch, []arrow.Record{rec})
 	runPylance(t, "writever", in, p, "2.2")
 	r, err := Open(p)
 	if err != nil {
