@@ -14,57 +14,11 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/engine"
+	"github.com/persisting/persisting/internal/queuebatch"
 )
-
-var mixedSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "ts", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "value", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
-	{Name: "ok", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	{Name: "topic", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "payload", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "count", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
-	{Name: "blob", Type: arrow.BinaryTypes.Binary, Nullable: true},
-}, nil)
-
-// mixedRows builds n rows like bench.py's make_batch: 5% nulls in value and
-// payload, 24-72 byte payloads, 16-byte blobs.
-func mixedRows(first, n int64, seed int64) arrow.Record {
-	rng := rand.New(rand.NewSource(seed))
-	bld := array.NewRecordBuilder(memory.DefaultAllocator, mixedSchema)
-	defer bld.Release()
-	const letters = "abcdefghijklmnopqrstuvwxyz0123456789 "
-	payload := make([]byte, 72)
-	blob := make([]byte, 16)
-	for i := first; i < first+n; i++ {
-		bld.Field(0).(*array.Int64Builder).Append(i)
-		bld.Field(1).(*array.Float64Builder).Append(1_700_000_000 + float64(i)/1000)
-		if rng.Intn(20) == 0 {
-			bld.Field(2).AppendNull()
-		} else {
-			bld.Field(2).(*array.Float64Builder).Append(rng.Float64())
-		}
-		bld.Field(3).(*array.BooleanBuilder).Append(rng.Intn(2) == 0)
-		bld.Field(4).(*array.StringBuilder).Append(fmt.Sprintf("topic-%02d", rng.Intn(16)))
-		if rng.Intn(20) == 0 {
-			bld.Field(5).AppendNull()
-		} else {
-			k := 24 + rng.Intn(48)
-			for j := range payload[:k] {
-				payload[j] = letters[rng.Intn(len(letters))]
-			}
-			bld.Field(5).(*array.StringBuilder).Append(string(payload[:k]))
-		}
-		bld.Field(6).(*array.Int32Builder).Append(int32(rng.Intn(2_000_000) - 1_000_000))
-		rng.Read(blob)
-		bld.Field(7).(*array.BinaryBuilder).Append(blob)
-	}
-	return bld.NewRecord()
-}
 
 func recordBytes(rec arrow.Record) int64 {
 	var n int64
@@ -89,7 +43,7 @@ func open(b *testing.B, path string, threshold int) *engine.Bucket {
 // BenchmarkAppendFlush64k is bench.py's measurement 1 without Python: one
 // 64k-row batch appended and flushed (a new fragment and version) per op.
 func BenchmarkAppendFlush64k(b *testing.B) {
-	rec := mixedRows(0, 65536, 1)
+	rec := queuebatch.Batch(65536, 0, 1)
 	defer rec.Release()
 	bucket := open(b, b.TempDir(), 1<<30)
 	defer bucket.Close()
@@ -136,7 +90,7 @@ func fragmented(b *testing.B, rows int64) string {
 			f.err = err
 			return
 		}
-		big := mixedRows(0, 100_000, 99)
+		big := queuebatch.Batch(100_000, 0, 99)
 		defer big.Release()
 		for done := int64(0); done < rows; done += 1000 {
 			start := done % big.NumRows()
@@ -168,7 +122,7 @@ func TestMain(m *testing.M) {
 // BenchmarkFlush1kInto is measurement 4: a flush of 1k rows into a dataset of
 // 10k and 1M rows, both of 1k-row fragments.
 func BenchmarkFlush1kInto(b *testing.B) {
-	rec := mixedRows(0, 1000, 5)
+	rec := queuebatch.Batch(1000, 0, 5)
 	defer rec.Release()
 	for _, rows := range []int64{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {

@@ -6,14 +6,14 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
-	"github.com/persisting/persisting/lance/internal/arrowtest"
+	"github.com/persisting/persisting/internal/queuebatch"
 )
 
 // BenchmarkWriteAppend64k appends one 64k-row batch of bench.py's shape per
 // iteration (data file + commit), finding the base by listing _versions or
 // taking the previous Write's result.
 func BenchmarkWriteAppend64k(b *testing.B) {
-	rec := arrowtest.QueueBatch(65536, 0, 1)
+	rec := queuebatch.Batch(65536, 0, 1)
 	defer rec.Release()
 	var size int64
 	for _, c := range rec.Columns() {

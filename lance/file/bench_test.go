@@ -9,7 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/persisting/persisting/lance/internal/arrowtest"
+	"github.com/persisting/persisting/internal/queuebatch"
 )
 
 func arraySize(d arrow.ArrayData) int {
@@ -90,7 +90,7 @@ func BenchmarkReadRange(b *testing.B) {
 // BenchmarkWriteQueueBatch writes one 64k-row batch of bench.py's 8-column
 // shape per file: the data-file half of one put_arrow flush.
 func BenchmarkWriteQueueBatch(b *testing.B) {
-	rec := arrowtest.QueueBatch(65536, 0, 1)
+	rec := queuebatch.Batch(65536, 0, 1)
 	defer rec.Release()
 	fields := mustFields(b, rec.Schema())
 	recs := []arrow.Record{rec}

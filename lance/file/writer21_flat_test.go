@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/persisting/persisting/internal/queuebatch"
 	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
@@ -44,10 +45,10 @@ func stringsWithFilledNulls(n int) arrow.Array {
 // (slices, unaligned bool offsets) and skip the bytes of null slots. Our
 // reader and pylance read back exactly the input in every layout.
 func TestWriteFlatSegments(t *testing.T) {
-	queue := arrowtest.QueueSchema()
+	queue := queuebatch.Schema()
 	var queueRecs []arrow.Record
 	for i, n := range []int{3000, 1, 4099, 777} {
-		queueRecs = append(queueRecs, arrowtest.QueueBatch(n, int64(i*10000), int64(i)))
+		queueRecs = append(queueRecs, queuebatch.Batch(n, int64(i*10000), int64(i)))
 	}
 	// Slices at odd offsets: bool bits and values start mid-buffer.
 	queueRecs = append(queueRecs, queueRecs[0].NewSlice(3, 2001), queueRecs[2].NewSlice(1027, 4090))

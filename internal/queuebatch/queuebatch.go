@@ -1,4 +1,7 @@
-package arrowtest
+// Package queuebatch builds the 8-column batches of bench/bench.py, so the Go
+// benchmarks of lance, lance/file and bench measure the shape the Python
+// benchmarks do. Used by tests and benchmarks only.
+package queuebatch
 
 import (
 	"fmt"
@@ -9,9 +12,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
-// QueueSchema is the 8-column batch of bench/bench.py (measurement 1): the
+// Schema is the 8-column batch of bench/bench.py (measurement 1): the
 // shape the append benchmarks measure, so Go and Python numbers compare.
-func QueueSchema() *arrow.Schema {
+func Schema() *arrow.Schema {
 	return arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 		{Name: "ts", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
@@ -24,12 +27,12 @@ func QueueSchema() *arrow.Schema {
 	}, nil)
 }
 
-// QueueBatch returns rows rows of QueueSchema starting at id first: an id,
+// Batch returns rows rows of Schema starting at id first: an id,
 // an epoch-seconds float, a float with 5% nulls, a bool, a 8-byte topic,
 // a 24-72 byte payload with 5% nulls, an int32 and a 16-byte blob.
-func QueueBatch(rows int, first int64, seed int64) arrow.Record {
+func Batch(rows int, first int64, seed int64) arrow.Record {
 	rng := rand.New(rand.NewSource(seed))
-	b := array.NewRecordBuilder(memory.DefaultAllocator, QueueSchema())
+	b := array.NewRecordBuilder(memory.DefaultAllocator, Schema())
 	defer b.Release()
 	const letters = "abcdefghijklmnopqrstuvwxyz0123456789 "
 	payload := make([]byte, 72)
