@@ -46,6 +46,22 @@ func openPutBucket(b *testing.B, wal WALOptions) *Bucket {
 	return bucket
 }
 
+// dropAppended empties the bucket's buffer and WAL outside the timer, so a
+// long benchmark's memory and disk stay bounded.
+func dropAppended(b *testing.B, bucket *Bucket) {
+	b.StopTimer()
+	defer b.StartTimer()
+	bucket.mu.Lock()
+	defer bucket.mu.Unlock()
+	bucket.sealRows()
+	releaseAll(bucket.buf.take())
+	if bucket.wal != nil {
+		if err := bucket.wal.TruncateFront(bucket.walLast + 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // benchmarkAppendRecords measures one put: decode, check, WAL write (when
 // on), append into the builders; b.SetBytes counts the marshal bytes.
 func benchmarkAppendRecords(b *testing.B, wal WALOptions) {
@@ -60,17 +76,7 @@ func benchmarkAppendRecords(b *testing.B, wal WALOptions) {
 			b.Fatal(err)
 		}
 		if i%100_000 == 99_999 { // bound memory and disk on long runs; not timed
-			b.StopTimer()
-			bucket.mu.Lock()
-			bucket.sealRows()
-			releaseAll(bucket.buf.take())
-			if bucket.wal != nil {
-				if err := bucket.wal.TruncateFront(bucket.walLast + 1); err != nil {
-					b.Fatal(err)
-				}
-			}
-			bucket.mu.Unlock()
-			b.StartTimer()
+			dropAppended(b, bucket)
 		}
 	}
 }
@@ -101,15 +107,7 @@ func BenchmarkAppendRecordsBatch100(b *testing.B) {
 			b.Fatal(err)
 		}
 		if i%1000 == 999 {
-			b.StopTimer()
-			bucket.mu.Lock()
-			bucket.sealRows()
-			releaseAll(bucket.buf.take())
-			if err := bucket.wal.TruncateFront(bucket.walLast + 1); err != nil {
-				b.Fatal(err)
-			}
-			bucket.mu.Unlock()
-			b.StartTimer()
+			dropAppended(b, bucket)
 		}
 	}
 }
