@@ -64,7 +64,7 @@ func parseCond(text string) (lance.Cond, error) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
-		return lance.Cond{}, fmt.Errorf("%w: condition: %v", engine.ErrInvalidOption, err)
+		return lance.Cond{}, fmt.Errorf("%w: condition: %v", engine.ErrInvalidArgument, err)
 	}
 	value := func(name string, raw json.RawMessage) (any, error) {
 		if len(raw) == 0 || string(raw) == "null" {
@@ -74,7 +74,7 @@ func parseCond(text string) (lance.Cond, error) {
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%w: condition %s: %v", engine.ErrInvalidOption, name, err)
+			return nil, fmt.Errorf("%w: condition %s: %v", engine.ErrInvalidArgument, name, err)
 		}
 		switch x := v.(type) {
 		case json.Number: // integers stay integers: an int64 column compares exactly
@@ -85,7 +85,7 @@ func parseCond(text string) (lance.Cond, error) {
 		case string, bool:
 			return x, nil
 		}
-		return nil, fmt.Errorf("%w: condition %s must be a number, string or bool", engine.ErrInvalidOption, name)
+		return nil, fmt.Errorf("%w: condition %s must be a number, string or bool", engine.ErrInvalidArgument, name)
 	}
 	switch spec.Op {
 	case "eq":
@@ -94,7 +94,7 @@ func parseCond(text string) (lance.Cond, error) {
 			return lance.Cond{}, err
 		}
 		if v == nil {
-			return lance.Cond{}, fmt.Errorf("%w: eq needs a non-null value (use is_null)", engine.ErrInvalidOption)
+			return lance.Cond{}, fmt.Errorf("%w: eq needs a non-null value (use is_null)", engine.ErrInvalidArgument)
 		}
 		return lance.CondEqual(v), nil
 	case "range":
@@ -110,5 +110,5 @@ func parseCond(text string) (lance.Cond, error) {
 	case "is_null":
 		return lance.CondIsNull(), nil
 	}
-	return lance.Cond{}, fmt.Errorf("%w: condition op %q (want eq, range or is_null)", engine.ErrInvalidOption, spec.Op)
+	return lance.Cond{}, fmt.Errorf("%w: condition op %q (want eq, range or is_null)", engine.ErrInvalidArgument, spec.Op)
 }

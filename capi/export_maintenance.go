@@ -19,7 +19,7 @@ import (
 func persisting_compact(handle C.uint64_t, targetRows C.int64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
 	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
 		if targetRows < 0 {
-			return nil, fmt.Errorf("%w: target_rows must not be negative", engine.ErrInvalidOption)
+			return nil, fmt.Errorf("%w: target_rows must not be negative", engine.ErrInvalidArgument)
 		}
 		return b.Compact(int64(targetRows))
 	})
@@ -30,7 +30,7 @@ func persisting_cleanup_old_versions(handle C.uint64_t, olderThanSeconds C.doubl
 	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
 		s := float64(olderThanSeconds)
 		if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
-			return nil, fmt.Errorf("%w: older_than must be a non-negative number of seconds, got %v", engine.ErrInvalidOption, s)
+			return nil, fmt.Errorf("%w: older_than must be a non-negative number of seconds, got %v", engine.ErrInvalidArgument, s)
 		}
 		st, err := b.CleanupOldVersions(time.Duration(s * float64(time.Second)))
 		if err != nil {

@@ -38,7 +38,7 @@ func parseOptions(path, text string) (engine.Options, error) {
 		dec := json.NewDecoder(bytes.NewReader([]byte(text)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&o); err != nil {
-			return engine.Options{}, fmt.Errorf("%w: options_json: %v", engine.ErrInvalidOption, err)
+			return engine.Options{}, fmt.Errorf("%w: options_json: %v", engine.ErrInvalidArgument, err)
 		}
 	}
 	opts := engine.Options{
@@ -56,20 +56,20 @@ func parseOptions(path, text string) (engine.Options, error) {
 	}
 	if o.FlushThreshold != nil {
 		if *o.FlushThreshold <= 0 {
-			return engine.Options{}, fmt.Errorf("%w: flush_threshold must be positive, got %d", engine.ErrInvalidOption, *o.FlushThreshold)
+			return engine.Options{}, fmt.Errorf("%w: flush_threshold must be positive, got %d", engine.ErrInvalidArgument, *o.FlushThreshold)
 		}
 		opts.FlushThreshold = *o.FlushThreshold
 	}
 	if o.WALSyncInterval != nil {
 		s := *o.WALSyncInterval
 		if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
-			return engine.Options{}, fmt.Errorf("%w: wal_sync_interval must be a non-negative number of seconds, got %v", engine.ErrInvalidOption, s)
+			return engine.Options{}, fmt.Errorf("%w: wal_sync_interval must be a non-negative number of seconds, got %v", engine.ErrInvalidArgument, s)
 		}
 		opts.WAL.SyncInterval = time.Duration(s * float64(time.Second))
 	}
 	if o.MaxWALSize != nil {
 		if *o.MaxWALSize <= 0 {
-			return engine.Options{}, fmt.Errorf("%w: max_wal_size must be positive, got %d", engine.ErrInvalidOption, *o.MaxWALSize)
+			return engine.Options{}, fmt.Errorf("%w: max_wal_size must be positive, got %d", engine.ErrInvalidArgument, *o.MaxWALSize)
 		}
 		opts.WAL.MaxSize = *o.MaxWALSize
 	}

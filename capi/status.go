@@ -36,9 +36,13 @@ func statusOf(err error) C.int {
 		return C.PERSISTING_OK
 	case errors.Is(err, errInvalidHandle), errors.Is(err, engine.ErrClosed):
 		return C.PERSISTING_EINVALID_HANDLE
-	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, errInvalidLength), errors.Is(err, engine.ErrInvalidOption),
-		errors.Is(err, engine.ErrInvalidRange), errors.Is(err, lance.ErrVersionNotFound):
+	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, errInvalidLength), errors.Is(err, engine.ErrInvalidArgument),
+		errors.Is(err, lance.ErrVersionNotFound):
 		return C.PERSISTING_EINVALID_ARGUMENT
+	case errors.Is(err, engine.ErrType):
+		return C.PERSISTING_ETYPE
+	case errors.Is(err, engine.ErrNotFlushed):
+		return C.PERSISTING_ENOT_FLUSHED
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL
 	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema), errors.Is(err, engine.ErrBufferFull):

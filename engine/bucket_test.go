@@ -227,8 +227,8 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 		opts Options
 		want error
 	}{
-		{"empty path", Options{}, ErrInvalidOption},
-		{"negative threshold", Options{Path: dir, FlushThreshold: -1}, ErrInvalidOption},
+		{"empty path", Options{}, ErrInvalidArgument},
+		{"negative threshold", Options{Path: dir, FlushThreshold: -1}, ErrInvalidArgument},
 		{"path is a file", Options{Path: file}, nil},
 		{"path under a file", Options{Path: filepath.Join(file, "sub")}, nil},
 	}

@@ -3,10 +3,14 @@ package engine
 import "errors"
 
 // Sentinel errors; callers test them with errors.Is. The C layer maps each to
-// a status code.
+// exactly one status code (capi/status.go), and no code means two things.
 var (
-	// ErrInvalidOption: an option value is out of range or of the wrong kind.
-	ErrInvalidOption = errors.New("engine: invalid option")
+	// ErrInvalidArgument: a bad option value, a bad key, an int beyond int64,
+	// a negative offset, a version that does not exist.
+	ErrInvalidArgument = errors.New("engine: invalid argument")
+	// ErrType: a value of a kind no column can hold, or an option of the
+	// wrong JSON type.
+	ErrType = errors.New("engine: unstorable type")
 	// ErrClosed: the bucket was closed; nothing more can be done with it.
 	ErrClosed = errors.New("engine: bucket is closed")
 	// ErrSchemaMismatch: appended rows do not fit the bucket's schema.
@@ -16,10 +20,13 @@ var (
 	// ErrWAL: the write-ahead log failed (I/O, corruption); the message says
 	// which segment and offset when the log is damaged.
 	ErrWAL = errors.New("engine: write-ahead log")
+	// ErrNotFlushed: the call's rows WERE stored (buffer, and WAL when on),
+	// but a flush the call had to wait for (back-pressure) failed; the next
+	// flush retries them. The message carries the flush's error.
+	ErrNotFlushed = errors.New("engine: stored, but the flush it waited for failed")
 	// ErrBufferFull: AppendRecords found the buffer at its flush bound
 	// (flush threshold or WAL size); it never flushes itself, so the rows
 	// must take the Arrow path (Append flushes) or wait for a Flush.
+	// Goes away with back-pressure on every append path (issue 11).
 	ErrBufferFull = errors.New("engine: the buffer is at its flush bound")
-	// ErrInvalidRange: a negative offset.
-	ErrInvalidRange = errors.New("engine: invalid range")
 )

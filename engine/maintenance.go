@@ -86,7 +86,7 @@ func (b *Bucket) compactIfDue() {
 // ago (never the newest, never a tagged one) and the files only they used.
 func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats, error) {
 	if olderThan < 0 {
-		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidOption)
+		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidArgument)
 	}
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err
@@ -127,7 +127,7 @@ func (b *Bucket) Versions() ([]Version, error) {
 // dataset (time travel); buffered rows are not part of any version.
 func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, error) {
 	if offset < 0 {
-		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidRange, offset)
+		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidArgument, offset)
 	}
 	snap, err := b.snapshot() // refuses a closed bucket
 	if err != nil {

@@ -91,34 +91,34 @@ func (o Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	if o.Path == "" {
-		return fmt.Errorf("%w: path is empty", ErrInvalidOption)
+		return fmt.Errorf("%w: path is empty", ErrInvalidArgument)
 	}
 	if o.FlushThreshold < 0 {
-		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidOption, o.FlushThreshold)
+		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidArgument, o.FlushThreshold)
 	}
 	if o.WAL.SyncInterval < 0 {
-		return fmt.Errorf("%w: wal_sync_interval must not be negative, got %s", ErrInvalidOption, o.WAL.SyncInterval)
+		return fmt.Errorf("%w: wal_sync_interval must not be negative, got %s", ErrInvalidArgument, o.WAL.SyncInterval)
 	}
 	if o.WAL.MaxSize < 0 {
-		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidOption, o.WAL.MaxSize)
+		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidArgument, o.WAL.MaxSize)
 	}
 	switch o.Compression {
 	case "", "zstd", "lz4":
 	case "snappy":
-		return fmt.Errorf("%w: compression %q: Lance has no snappy codec (use zstd or lz4)", ErrInvalidOption, o.Compression)
+		return fmt.Errorf("%w: compression %q: Lance has no snappy codec (use zstd or lz4)", ErrInvalidArgument, o.Compression)
 	default:
-		return fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrInvalidOption, o.Compression)
+		return fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrInvalidArgument, o.Compression)
 	}
 	switch o.DataStorageVersion {
 	case "", "2.0", "2.1", "2.2":
 	default:
-		return fmt.Errorf("%w: data_storage_version %q (want 2.0, 2.1 or 2.2)", ErrInvalidOption, o.DataStorageVersion)
+		return fmt.Errorf("%w: data_storage_version %q (want 2.0, 2.1 or 2.2)", ErrInvalidArgument, o.DataStorageVersion)
 	}
 	if o.CompactionThreshold < 0 {
-		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidOption, o.CompactionThreshold)
+		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidArgument, o.CompactionThreshold)
 	}
 	if o.BucketID < 0 {
-		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidOption, o.BucketID)
+		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidArgument, o.BucketID)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 // appender's memory. The caller releases every record.
 func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, error) {
 	if offset < 0 {
-		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidRange, offset)
+		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidArgument, offset)
 	}
 	snap, err := b.snapshot()
 	if err != nil {

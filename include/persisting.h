@@ -91,6 +91,9 @@ struct ArrowArrayStream {
 #define PERSISTING_EWAL 6              /* the write-ahead log failed */
 #define PERSISTING_EINTERNAL 7         /* a bug: an internal error or a recovered panic */
 #define PERSISTING_EUNSUPPORTED 8      /* the dataset uses a Lance feature this version cannot handle */
+#define PERSISTING_ETYPE 9             /* a value of a kind no column can hold, or an option of the wrong type */
+#define PERSISTING_ENOT_FLUSHED 10     /* the call's rows WERE stored (buffer, and WAL when on), but a flush
+                                          the call had to wait for failed; the next flush retries them */
 
 /* An error filled by a failing call. `message` is a NUL-terminated string owned
  * by the error; free both with persisting_error_release(). */
