@@ -48,11 +48,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import (
+    BusyError,
     ClosedError,
+    FlushError,
     ForkError,
     InvalidArgumentError,
     SchemaError,
     StorageError,
+    UnstorableError,
     UnsupportedError,
     WALError,
 )
@@ -70,6 +73,9 @@ ECORRUPT = 5
 EWAL = 6
 EINTERNAL = 7
 EUNSUPPORTED = 8
+ETYPE = 9
+ENOT_FLUSHED = 10
+EBUSY = 11
 
 CODE_NAMES = {
     OK: "PERSISTING_OK",
@@ -81,6 +87,9 @@ CODE_NAMES = {
     EWAL: "PERSISTING_EWAL",
     EINTERNAL: "PERSISTING_EINTERNAL",
     EUNSUPPORTED: "PERSISTING_EUNSUPPORTED",
+    ETYPE: "PERSISTING_ETYPE",
+    ENOT_FLUSHED: "PERSISTING_ENOT_FLUSHED",
+    EBUSY: "PERSISTING_EBUSY",
 }
 
 _ERROR_CLASSES: dict[int, type[StorageError]] = {
@@ -89,6 +98,9 @@ _ERROR_CLASSES: dict[int, type[StorageError]] = {
     ESCHEMA: SchemaError,
     EWAL: WALError,
     EUNSUPPORTED: UnsupportedError,
+    ETYPE: UnstorableError,
+    ENOT_FLUSHED: FlushError,
+    EBUSY: BusyError,
 }
 
 
@@ -188,12 +200,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
 }
 
-#: the same functions bound a second time, without ``argtypes``, under a name of
-#: their own (alias -> (symbol, restype)): see :class:`RecordsCall`
-_UNCHECKED: dict[str, tuple[str, Any]] = {
-    "persisting_append_records_unchecked": ("persisting_append_records", c_int),
-}
-
 # ---- loading ------------------------------------------------------------------
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -270,10 +276,6 @@ def lib() -> ctypes.CDLL:
                     ) from exc
                 fn.restype = restype
                 fn.argtypes = argtypes
-            for alias, (name, restype) in _UNCHECKED.items():
-                fn = handle[name]  # a second function pointer: its argtypes stay None
-                fn.restype = restype
-                setattr(handle, alias, fn)
             _lib_path, _load_pid, _lib = path, os.getpid(), handle
     _check_process()
     return _lib
@@ -481,73 +483,25 @@ def append_stream(handle: int, data: Any) -> None:
 
 
 def append_records(handle: int, data: bytes) -> None:
-    """``persisting_append_records``: ``data`` is ``marshal.dumps(record or
-    list of records, 4)``. The engine checks every record strictly against the
-    bucket's schema, logs them in the WAL (fsynced before returning only when
-    ``wal_sync_interval`` is 0) and buffers them; it never flushes here. Raises
-    :class:`SchemaError` (code ``ESCHEMA``) - having appended nothing - when a
-    record does not fit the schema exactly, the bucket has no schema yet or a
-    value is of a kind it does not decode: the caller then takes the Arrow path,
-    which evolves the schema or names the precise error.
-
-    The per-record hot path: one ctypes call, no other work (the error struct
-    is the calling thread's, reused: a failure releases it, which zeroes it)."""
-    handle_ = _lib if _lib is not None and not _forked else lib()
+    """``persisting_append_records``: ``data`` is a list of records in the
+    record encoding, version 1 (``persisting._encode``). The engine checks
+    them (a refused call appends nothing), logs them in the WAL when on and
+    buffers them; it raises the precise error otherwise. One C call; the
+    error struct is the calling thread's, reused (releasing zeroes it)."""
+    if _forked or _lib is None:
+        lib()
     try:
         err, ref = _errors.pair
     except AttributeError:
         err = PersistingError()
         err, ref = _errors.pair = (err, byref(err))
-    rc = handle_.persisting_append_records(handle, data, len(data), ref)
+    rc = _lib.persisting_append_records(handle, data, len(data), ref)
     if rc != OK:
         _raise(rc, err, "append")
 
 
 #: per thread: a PersistingError and a pointer to it, for append_records
 _errors = threading.local()
-
-#: the largest payload RecordsCall passes (its length goes as a C int, see there)
-_RECORDS_CALL_MAX = 0x7FFFFFFF
-
-
-class RecordsCall:
-    """``persisting_append_records`` on one bucket for a caller that makes
-    the calls one at a time (the bucket's engine lock held): the per-record
-    hot path of a put with the WAL.
-
-    ctypes converts every argument through ``argtypes`` (a ``from_param`` per
-    argument, a new ``c_uint64`` for the handle ...), which costs about as
-    much as the call into the library itself (~0.4 us of a ~0.9 us call).
-    This one calls ``persisting_append_records_unchecked`` (the same symbol
-    without ``argtypes``) with arguments ctypes passes as they are: the handle
-    as a ``c_uint64`` made once, the payload as ``bytes`` (a pointer to its
-    data), the error struct by a pointer made once (one struct per bucket:
-    calls never overlap). The length goes as a Python int, which ctypes
-    passes as a C int and libffi widens (sign-extends) to the full register
-    of the ``size_t`` parameter on the 64-bit ABIs the library is built for;
-    so only payloads below 2**31 bytes take this call, larger ones
-    :func:`append_records`."""
-
-    __slots__ = ("_raw", "_handle", "_err", "_ref")
-
-    def __init__(self, handle: int) -> None:
-        lib()
-        self._raw = handle
-        self._handle = c_uint64(handle)
-        self._err = PersistingError()
-        self._ref = byref(self._err)
-
-    def __call__(self, data: bytes) -> None:
-        """As :func:`append_records` (same errors); ForkError in a forked child."""
-        if _forked:
-            lib()
-        n = len(data)
-        if n > _RECORDS_CALL_MAX:
-            append_records(self._raw, data)
-            return
-        rc = _lib.persisting_append_records_unchecked(self._handle, data, n, self._ref)
-        if rc != OK:
-            _raise(rc, self._err, "append")
 
 
 def read(handle: int, offset: int, limit: int) -> Any:
