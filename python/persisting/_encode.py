@@ -1,0 +1,131 @@
+"""The record encoding of ``persisting_append_records``, version 1.
+
+Records cross the C ABI as ``marshal.dumps(list_of_records, 4)`` (see
+``include/persisting.h`` and ``docs/api-c.md``). This module only *encodes*:
+it turns Python values marshal cannot carry, or would carry with another
+meaning, into values the engine decodes. Every rule about what may be stored
+where (inference, checks, evolution, error messages) is the engine's.
+
+- plain values (None, bool, int, float, str, bytes) and dict/list/tuple
+  containers go as they are; keys are passed unchanged;
+- ``datetime``, ``date`` and ``Decimal`` become tagged values, a tuple
+  ``(..., tag, payload)`` starting with ``Ellipsis`` (no user value is one):
+  ``("timestamp", micros)`` for a naive datetime, ``("timestamp_tz", micros
+  since the epoch in UTC)`` for an aware one, ``("date", days)``,
+  ``("decimal", str(d))``;
+- numpy scalars and arrays become their Python values (``.tolist()``),
+  subclasses of int/float/str/bytes (IntEnum, ``np.float64``, ``np.str_``)
+  their base type, ``bytearray``/``memoryview`` bytes, any Mapping a dict;
+- anything else becomes ``("unsupported", type name)``, which the engine
+  refuses with its standard message, naming the field.
+"""
+
+from __future__ import annotations
+
+import marshal
+import numbers
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["ENCODING_VERSION", "encode_records"]
+
+#: the version of the record encoding this module writes
+ENCODING_VERSION = 1
+
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_MICRO = timedelta(microseconds=1)
+
+
+def _tag(tag: str, payload: Any) -> tuple:
+    return (..., tag, payload)
+
+
+def _value(v: Any) -> Any:
+    """``v`` in the encoding (see the module's docstring)."""
+    t = type(v)
+    if t in _PLAIN:
+        return v
+    if t is dict:
+        return {k: _value(x) for k, x in v.items()}
+    if t is list or t is tuple:
+        return [_value(x) for x in v]
+    if isinstance(v, datetime):  # before date: a datetime is a date too
+        if v.tzinfo is None or v.utcoffset() is None:
+            return _tag("timestamp", (v - _EPOCH) // _MICRO)
+        return _tag("timestamp_tz", (v - _EPOCH_UTC) // _MICRO)
+    if isinstance(v, date):
+        return _tag("date", v.toordinal() - _EPOCH_DAY)
+    if isinstance(v, Decimal):
+        return _tag("decimal", str(v))
+    if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
+        item = v.tolist()
+        return _tag("unsupported", t.__name__) if type(item) is t else _value(item)
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    if isinstance(v, Mapping):
+        return {k: _value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_value(x) for x in v]
+    return _tag("unsupported", t.__name__)
+
+
+def _plain(record: Any) -> bool:
+    """Whether ``record`` is a dict of plain values only (marshal as it is)."""
+    if type(record) is not dict:
+        return False
+    for v in record.values():
+        if type(v) not in _PLAIN:
+            return False
+    return True
+
+
+def encode_records(records: list) -> bytes:
+    """``records`` (a list) as the bytes ``persisting_append_records`` takes.
+    Never raises for a value: what cannot be encoded is tagged "unsupported"
+    and refused by the engine with the field's name."""
+    for r in records:
+        if not _plain(r):
+            break
+    else:
+        return marshal.dumps(records, 4)
+    out = []
+    for r in records:
+        if type(r) is dict:
+            out.append(r if _plain(r) else {k: _value(x) for k, x in r.items()})
+        elif isinstance(r, Mapping):
+            out.append({k: _value(x) for k, x in r.items()})
+        else:  # not a record: the engine refuses it, naming its index and kind
+            out.append(_value(r))
+    try:
+        return marshal.dumps(out, 4)
+    except ValueError:  # a key marshal cannot write: the engine names its kind
+        return marshal.dumps([_keys_named(r) for r in out], 4)
+
+
+def _keys_named(value: Any) -> Any:
+    """``value`` with every key marshal cannot write tagged "unsupported"."""
+    if isinstance(value, dict):
+        out = {}
+        for k, x in value.items():
+            try:
+                marshal.dumps(k, 4)
+            except ValueError:
+                k = _tag("unsupported", type(k).__name__)
+            out[k] = _keys_named(x)
+        return out
+    if isinstance(value, list):
+        return [_keys_named(x) for x in value]
+    return value
