@@ -16,11 +16,14 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
+    BusyError,
     ClosedError,
+    FlushError,
     ForkError,
     InvalidArgumentError,
     SchemaError,
     StorageError,
+    UnstorableError,
     UnsupportedError,
     WALError,
 )
@@ -44,13 +47,16 @@ def metrics_text() -> str:
 
 __all__ = [
     "__version__",
+    "BusyError",
     "ClosedError",
+    "FlushError",
     "ForkError",
     "InvalidArgumentError",
     "LanceBackend",
     "PersistingBackend",
     "SchemaError",
     "StorageError",
+    "UnstorableError",
     "UnsupportedError",
     "WALError",
     "metrics_text",
