@@ -51,7 +51,7 @@ def _value(v: Any) -> Any:
     if t in _PLAIN:
         return v
     if t is dict:
-        return {k: _value(x) for k, x in v.items()}
+        return {_key(k): _value(x) for k, x in v.items()}
     if t is list or t is tuple:
         return [_value(x) for x in v]
     if isinstance(v, datetime):  # before date: a datetime is a date too
@@ -76,7 +76,7 @@ def _value(v: Any) -> Any:
     if isinstance(v, (bytes, bytearray, memoryview)):
         return bytes(v)
     if isinstance(v, Mapping):
-        return {k: _value(x) for k, x in v.items()}
+        return {_key(k): _value(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_value(x) for x in v]
     return _tag("unsupported", t.__name__)
@@ -84,48 +84,22 @@ def _value(v: Any) -> Any:
 
 def _plain(record: Any) -> bool:
     """Whether ``record`` is a dict of plain values only (marshal as it is)."""
-    if type(record) is not dict:
-        return False
-    for v in record.values():
-        if type(v) not in _PLAIN:
-            return False
-    return True
+    return type(record) is dict and all(type(v) in _PLAIN for v in record.values())
+
+
+def _key(k: Any) -> Any:
+    """A key as it is, unless marshal cannot write it: then its kind, tagged."""
+    return k if type(k) in _PLAIN or type(k) is tuple else _tag("unsupported", type(k).__name__)
 
 
 def encode_records(records: list) -> bytes:
     """``records`` (a list) as the bytes ``persisting_append_records`` takes.
     Never raises for a value: what cannot be encoded is tagged "unsupported"
-    and refused by the engine with the field's name."""
-    for r in records:
-        if not _plain(r):
-            break
-    else:
-        return marshal.dumps(records, 4)
-    out = []
-    for r in records:
-        if type(r) is dict:
-            out.append(r if _plain(r) else {k: _value(x) for k, x in r.items()})
-        elif isinstance(r, Mapping):
-            out.append({k: _value(x) for k, x in r.items()})
-        else:  # not a record: the engine refuses it, naming its index and kind
-            out.append(_value(r))
-    try:
-        return marshal.dumps(out, 4)
-    except ValueError:  # a key marshal cannot write: the engine names its kind
-        return marshal.dumps([_keys_named(r) for r in out], 4)
-
-
-def _keys_named(value: Any) -> Any:
-    """``value`` with every key marshal cannot write tagged "unsupported"."""
-    if isinstance(value, dict):
-        out = {}
-        for k, x in value.items():
-            try:
-                marshal.dumps(k, 4)
-            except ValueError:
-                k = _tag("unsupported", type(k).__name__)
-            out[k] = _keys_named(x)
-        return out
-    if isinstance(value, list):
-        return [_keys_named(x) for x in value]
-    return value
+    and refused by the engine, which names the field."""
+    if all(_plain(r) for r in records):
+        try:
+            return marshal.dumps(records, 4)
+        except ValueError:  # a key marshal cannot write
+            pass
+    return marshal.dumps([_value(r) if type(r) is not dict else
+                          {_key(k): _value(x) for k, x in r.items()} for r in records], 4)

@@ -26,18 +26,8 @@ Python side.
 
 from __future__ import annotations
 
-__all__ = [
-    "StorageError",
-    "SchemaError",
-    "WALError",
-    "InvalidArgumentError",
-    "UnstorableError",
-    "UnsupportedError",
-    "FlushError",
-    "BusyError",
-    "ClosedError",
-    "ForkError",
-]
+__all__ = ["StorageError", "SchemaError", "WALError", "InvalidArgumentError", "UnstorableError",
+           "UnsupportedError", "FlushError", "BusyError", "ClosedError", "ForkError"]
 
 
 class StorageError(Exception):

@@ -1,13 +1,8 @@
-"""The backends' arguments: checked where Python defines them, and turned into
-the engine's open options (the JSON of ``persisting_open``).
-
-The constructors' own arguments are checked here, before anything is opened or
-created, so a bad call raises ``TypeError``/``ValueError`` naming the argument.
-Everything else a caller passes (pulsing hands every backend the options of
-all backends) goes to the engine unchanged with ``"ignore_unknown": true``:
-the engine takes the options it knows and lists the others, which the backend
-logs. Method arguments (ranges, versions, durations, lookup conditions) are
-checked by the small functions below.
+"""The backends' arguments: checked where Python defines them (``TypeError``/
+``ValueError`` naming the argument, before anything is created), and turned
+into the engine's open options (the JSON of ``persisting_open``). Other
+keyword options go to the engine unchanged with ``"ignore_unknown": true``;
+the engine lists those it does not know and the backend logs them.
 """
 
 from __future__ import annotations
@@ -18,26 +13,6 @@ import os
 from datetime import timedelta
 from typing import Any
 
-__all__ = [
-    "INDEX_KINDS",
-    "PERSISTING_OPTIONS",
-    "UNSET",
-    "check_bool",
-    "check_bucket_id",
-    "check_column",
-    "check_compression",
-    "check_index_kind",
-    "check_metrics_address",
-    "check_non_negative_int",
-    "check_older_than",
-    "check_positive_int",
-    "check_range",
-    "check_storage_path",
-    "check_storage_version",
-    "check_sync_interval",
-    "check_version",
-    "condition",
-]
 
 #: the keyword options PersistingBackend takes itself (LanceBackend ignores them)
 PERSISTING_OPTIONS = frozenset({
@@ -60,27 +35,11 @@ def check_bool(name: str, value: Any) -> bool:
     return value
 
 
-def check_positive_int(name: str, value: Any) -> int:
+def check_int(name: str, value: Any, lo: int = 1, hi: int | None = None) -> int:
     if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def check_non_negative_int(name: str, value: Any) -> int:
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not 0 <= value <= 2**31 - 1:
-        raise ValueError(f"{name} must be >= 0 and < 2**31, got {value}")
-    return int(value)
-
-
-def check_bucket_id(value: Any) -> int:
-    if not _is_int(value):
-        raise TypeError(f"bucket_id must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"bucket_id must be >= 0, got {value}")
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be >= {lo}{f' and <= {hi}' if hi else ''}, got {value}")
     return int(value)
 
 

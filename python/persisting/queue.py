@@ -11,40 +11,24 @@ backend (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
     register_backend("lance", LanceBackend)        # or persisting.queue.register()
     writer = await write_queue(system, "events", backend="lance", storage_path="/data/q")
 
-The backends are a thin shell over the Go engine (``libpersisting.so``): a put
-encodes its record (``persisting._encode``) and makes one C call; the engine
-checks it, logs it in the WAL when that is on, buffers it, and writes a new
-Lance version every ``flush_threshold`` rows (in the background; an append that
-finds the buffer at twice that waits for the running flush) and on ``flush()``.
-Reads see flushed and buffered rows as one log, in append order, with
-contiguous 0-based offsets. ``total_count()`` counts a record as soon as its put
-returned.
+The backends are a thin shell over the Go engine: a put encodes its record
+(``persisting._encode``) and makes one C call. The engine checks the record
+(every rule and message is the engine's: ``docs/schema-rules.md``), logs it in
+the WAL when on, buffers it, and flushes a new Lance version every
+``flush_threshold`` rows (in the background) and on ``flush()``. Reads see
+flushed and buffered rows as one log, in append order, at contiguous offsets.
+``LanceBackend`` keeps the first record's fields and types; ``PersistingBackend``
+(``schema_evolution``, on by default) adds fields and widens ints to floats.
+A refused record is never stored; records accepted before it stay.
 
-Every rule about records - inference from the first record, strict checks,
-schema evolution, nulls, every error and its wording - is the engine's and is
-described in ``docs/schema-rules.md``. In short: the first record names the
-fields and their types; ``LanceBackend`` keeps them (a new field or another
-type is a :class:`SchemaError`); ``PersistingBackend`` (``schema_evolution``,
-on by default) adds new fields and widens int fields to float. A refused
-record is never stored, and records accepted before it stay.
+With ``enable_wal=True`` a put returns once its record is in the WAL: with
+``wal_sync_interval > 0`` the call runs on the event loop's thread and the WAL
+is fsynced in the background; with ``0`` it waits for the fsync on a worker
+thread, and concurrent puts share one. Reopening replays what was
+acknowledged, exactly once; an unacknowledged put may or may not be stored.
 
-``PersistingBackend`` is the same bucket with the engine's write-ahead log and
-metrics switched on by options. With ``enable_wal=True`` a put returns once the
-record is in ``{storage_path}/wal``: with ``wal_sync_interval > 0`` the call
-runs on the event loop's thread (microseconds) and the WAL is fsynced in the
-background; with ``0`` it is fsynced before the put returns, the call runs on
-a worker thread (the event loop goes on), and concurrent puts share an fsync.
-A process killed without ``flush()`` loses nothing acknowledged: reopening
-the path replays it, exactly once, at the same offsets. A put that was not
-acknowledged (the process died during it) may or may not be stored.
-
-A bucket over a dataset the engine cannot append to (a data file version it
-does not write, such as pylance's unstable 2.3) is read-only: every put raises
-:class:`UnsupportedError`, and ``stats()["read_only"]`` is True.
-
-Never ``fork()`` a process after it used a backend (the Go runtime in the
-library does not survive it; every call in the child raises ``ForkError``);
-use subprocesses or multiprocessing's ``spawn``.
+Never ``fork()`` after using a backend (every call in the child raises
+``ForkError``); use subprocesses or multiprocessing's ``spawn``.
 """
 
 from __future__ import annotations
@@ -65,24 +49,10 @@ import pyarrow as pa
 
 from . import _native, options as opt
 from ._encode import encode_records
-from .errors import (
-    ClosedError,
-    FlushError,
-    SchemaError,
-    StorageError,
-    UnsupportedError,
-    WALError,
-)
+from .errors import ClosedError, FlushError, SchemaError, StorageError, UnsupportedError, WALError
 
-__all__ = [
-    "LanceBackend",
-    "PersistingBackend",
-    "StorageError",
-    "SchemaError",
-    "UnsupportedError",
-    "WALError",
-    "register",
-]
+__all__ = ["LanceBackend", "PersistingBackend", "StorageError", "SchemaError", "UnsupportedError",
+           "WALError", "register"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +96,9 @@ async def _off_loop(fn: Any, *args: Any) -> Any:
 
 # ---- one bucket: the engine handle --------------------------------------------------
 class _Bucket:
-    """The engine handle of one bucket and whether it is closed.
-
-    Kept apart from the backend object so a ``weakref.finalize`` can close it
-    (the engine flushes at close) when the backend is collected or the
-    interpreter exits. Thread-safe: ``closed`` and the handle change under a
-    lock; every other state lives in the engine.
-    """
+    """The engine handle of one bucket and whether it is closed (set under a
+    lock; all other state is the engine's). Apart from the backend so that a
+    ``weakref.finalize`` can close it at collection or interpreter exit."""
 
     def __init__(self, storage_path: str, options: dict[str, Any]):
         self.storage_path = storage_path
@@ -230,17 +196,14 @@ class _QueueBackend:
     def _open(self, bucket_id: Any, storage_path: Any, batch_size: Any, flush_threshold: Any,
               extra: dict[str, Any], engine_options: dict[str, Any], ignored: list[str],
               wait_for_fsync: bool) -> None:
-        """Checks the common arguments and opens the bucket (engine handle).
-
-        ``extra``: the caller's other keyword options, passed to the engine
-        (it lists those it does not know); ``ignored``: names this backend
-        drops itself; ``wait_for_fsync``: puts wait for an fsync, so they run
-        on a worker thread."""
-        self.bucket_id = opt.check_bucket_id(bucket_id)
+        """Checks the common arguments and opens the bucket. ``extra``: other
+        keyword options, for the engine; ``ignored``: names dropped here;
+        ``wait_for_fsync``: puts wait for an fsync (on a worker thread)."""
+        self.bucket_id = opt.check_int("bucket_id", bucket_id, 0)
         self.storage_path = opt.check_storage_path(storage_path)
         #: accepted for pulsing's sake; every put goes to the engine at once
-        self.batch_size = opt.check_positive_int("batch_size", batch_size)
-        self.flush_threshold = opt.check_positive_int("flush_threshold", flush_threshold)
+        self.batch_size = opt.check_int("batch_size", batch_size)
+        self.flush_threshold = opt.check_int("flush_threshold", flush_threshold)
         self.options = dict(extra)
         passed = {k: v for k, v in extra.items() if k not in ignored}
         open_options = {**passed, "bucket_id": self.bucket_id,
@@ -408,25 +371,14 @@ class _QueueBackend:
         found = await _off_loop(fetch)
         return [found[i] for i in wanted if i in found]
 
-    async def get_stream(
-        self,
-        limit: int | None = None,
-        offset: int = 0,
-        wait: bool = False,
-        timeout: float | None = None,
-        *,
-        block: bool | None = None,
-    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Yields lists of at most ``min(remaining, 100)`` records from ``offset``.
-
-        ``wait=False`` stops when no more records exist. ``wait=True`` waits for
-        new records until ``limit`` records were yielded; ``timeout`` is an idle
-        timeout restarted after every wake-up, and ``None`` or ``0`` waits
-        forever (as pulsing's MemoryBackend does). When it expires, or the
-        backend is closed, the stream ends quietly. ``block`` is an alias of
-        ``wait``. A waiting reader is woken by puts made through this backend
-        object.
-        """
+    async def get_stream(self, limit: int | None = None, offset: int = 0, wait: bool = False,
+                         timeout: float | None = None, *, block: bool | None = None
+                         ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yields lists of at most 100 records from ``offset``. ``wait=True``
+        (alias ``block``) waits for new records until ``limit`` were yielded;
+        ``timeout`` is an idle timeout restarted at every wake-up (None or 0:
+        forever). The stream ends quietly at the timeout or when the backend
+        closes. Puts made through this backend object wake a waiting reader."""
         if block is not None:
             wait = bool(block)
         limit, offset = opt.check_range(limit, offset)
@@ -467,11 +419,9 @@ class _QueueBackend:
         return self._bucket.total_count()
 
     async def stats(self) -> dict[str, Any]:
-        """The engine's figures (bucket_id, total_count, persisted_count,
-        buffer_count, version, wal_size, ...) plus ``buffer_size`` (=
-        ``buffer_count``, pulsing's name), ``pending_count`` (0: nothing waits
-        in Python), ``batch_size``, ``read_only`` (bool), ``storage_path`` as
-        given and ``backend`` (the name it registers as)."""
+        """The engine's figures (total_count, persisted_count, buffer_count,
+        version, ...) plus ``buffer_size`` (pulsing's name), ``pending_count``
+        (0), ``batch_size``, ``read_only`` (bool) and ``backend``."""
         stats = await _off_loop(_native.stats, self._bucket.handle())
         reason = stats.pop("read_only", None)
         stats.update(bucket_id=self.bucket_id, storage_path=self.storage_path,
@@ -484,48 +434,34 @@ class _QueueBackend:
 
     # -- versions and maintenance ---------------------------------------------------
     async def versions(self) -> list[dict[str, Any]]:
-        """The committed versions of the dataset, oldest first, as
-        ``{"version": int, "timestamp": datetime (UTC)}``. Every flush (and
-        compaction, and schema change) commits one; each stays readable with
-        ``get(..., version=v)`` until :meth:`cleanup_old_versions` removes it."""
+        """The committed versions, oldest first, as ``{"version": int,
+        "timestamp": datetime (UTC)}``; each is readable with ``get(version=v)``."""
         raw = await _off_loop(_native.versions, self._bucket.handle())
         return [{"version": int(v["version"]), "timestamp": _parse_timestamp(v["timestamp"])}
                 for v in raw]
 
     async def compact(self, target_rows: int | None = None) -> dict[str, Any]:
         """Merges small adjacent fragments into fragments of up to
-        ``target_rows`` rows (None: Lance's default, 1Mi) as one new version.
-
-        Row order and every offset stay the same; older versions stay readable
-        until cleaned up; readers never see a half-done state. Records not
-        flushed yet are not touched. Returns ``version_before``, ``version``,
-        ``fragments_before`` and ``fragments``. Runs off the event loop.
-        """
-        rows = 0 if target_rows is None else opt.check_positive_int("target_rows", target_rows)
+        ``target_rows`` rows (None: Lance's default) as one new version; offsets
+        stay. Returns ``version_before``, ``version``, ``fragments_before``,
+        ``fragments``."""
+        rows = 0 if target_rows is None else opt.check_int("target_rows", target_rows)
         return await _off_loop(_native.compact, self._bucket.handle(), rows)
 
-    async def cleanup_old_versions(
-        self, older_than: timedelta | float = timedelta(days=14)
-    ) -> dict[str, Any]:
-        """Removes the versions committed more than ``older_than`` ago (a
-        ``timedelta`` or seconds; pylance's default, 14 days) and the files only
-        they use. The newest version is always kept. Returns counts of what was
-        removed (``old_versions``, ``data_files``, ``bytes_removed``, ...)."""
+    async def cleanup_old_versions(self, older_than: timedelta | float = timedelta(days=14)
+                                   ) -> dict[str, Any]:
+        """Removes versions older than ``older_than`` (a timedelta or seconds)
+        and the files only they use; never the newest. Returns counts."""
         seconds = opt.check_older_than(older_than)
         return await _off_loop(_native.cleanup_old_versions, self._bucket.handle(), seconds)
 
     # -- scalar indices and lookups -------------------------------------------------
     async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
-        """Builds a Lance scalar index on top-level field ``column``: ``"BTREE"``
-        (ranges and equality) or ``"BITMAP"`` (equality on a field of few
-        distinct values). pylance lists and uses it; :meth:`get_where` answers
-        from it. Buffered records are flushed first, so the index covers them;
-        it is committed as a new version. Returns the index's ``name``,
-        ``type``, ``columns``, ``dataset_version`` and ``fragments``.
-
-        Raises ValueError (an unknown kind), SchemaError (no such field, or one
-        with no type yet) and UnsupportedError (a column the index cannot hold).
-        """
+        """Builds a Lance scalar index ("BTREE": ranges and equality; "BITMAP":
+        equality on few distinct values) on top-level field ``column``, as a
+        new version covering every record (buffered ones are flushed first).
+        Returns its ``name``, ``type``, ``columns``, ``dataset_version`` and
+        ``fragments``. The engine refuses an unknown or untyped column."""
         column = opt.check_column(column)
         kind = opt.check_index_kind(kind)
         return await _off_loop(_native.create_index, self._bucket.handle(), column, kind)
@@ -534,28 +470,15 @@ class _QueueBackend:
         """The dataset's indices, as :meth:`create_index` describes them."""
         return await _off_loop(_native.indices, self._bucket.handle())
 
-    async def get_where(
-        self,
-        column: str,
-        *,
-        eq: Any = opt.UNSET,
-        lo: Any = None,
-        hi: Any = None,
-        lo_inclusive: bool = True,
-        hi_inclusive: bool = False,
-        is_null: bool = False,
-        as_arrow: bool = False,
-    ) -> list[dict[str, Any]] | pa.Table:
+    async def get_where(self, column: str, *, eq: Any = opt.UNSET, lo: Any = None, hi: Any = None,
+                        lo_inclusive: bool = True, hi_inclusive: bool = False,
+                        is_null: bool = False, as_arrow: bool = False
+                        ) -> list[dict[str, Any]] | pa.Table:
         """The records whose top-level field ``column`` satisfies one condition,
-        in append order: ``eq=v`` (equal to ``v``); ``lo=``/``hi=`` (a range; a
-        bound left out is open; ``lo_inclusive=True`` and ``hi_inclusive=False``
-        by default, as a Python range); ``is_null=True``.
-
-        ``v``, ``lo`` and ``hi`` are int, float, str or bool values of the
-        field's kind. Parts an index of ``column`` covers are answered from it,
-        the rest scanned. Buffered records are flushed first (a new version).
-        ``as_arrow=True`` returns a ``pyarrow.Table``. Runs off the event loop.
-        """
+        in append order: ``eq=v``; ``lo=``/``hi=`` (a bound left out is open;
+        inclusive low, exclusive high by default); or ``is_null=True``. An
+        index of ``column`` answers what it covers; buffered records are
+        flushed first. ``as_arrow=True`` returns a ``pyarrow.Table``."""
         column = opt.check_column(column)
         cond = opt.condition(eq, lo, hi, lo_inclusive, hi_inclusive, is_null)
         handle = self._bucket.handle()
@@ -597,33 +520,23 @@ class LanceBackend(_QueueBackend):
 
     Args:
         bucket_id: the bucket's number (reported by ``stats``).
-        storage_path: the bucket's directory (created when missing); the data
-            lives in ``{storage_path}/data.lance``. Reopening a path recovers what
-            was flushed there, and offsets continue.
-        batch_size: accepted for pulsing (which passes it); records are not
-            gathered in Python, every put goes to the engine at once.
-        flush_threshold: records buffered before a flush writes a new Lance
-            version (in the background).
-        **kwargs: other options are passed to the engine; those it does not
-            know (and PersistingBackend's) are accepted and logged.
+        storage_path: the bucket's directory (created when missing); data lives
+            in ``{storage_path}/data.lance``; reopening continues the offsets.
+        batch_size: accepted for pulsing, which passes it; every put goes to
+            the engine at once.
+        flush_threshold: buffered records that start a flush (a new version).
+        **kwargs: passed to the engine; those it does not know (and
+            PersistingBackend's own options) are accepted and logged.
 
-    The schema is fixed by the first record (no evolution). Construction opens
-    the dataset and does no asyncio work, so it may run on any thread
-    (pulsing builds backends on a worker thread). Call ``flush()`` to make
-    records durable; ``close()``/``aclose()`` flush and release the bucket,
-    and every backend still open is flushed when the interpreter exits.
+    Construction does no asyncio work (pulsing builds backends on a worker
+    thread). ``flush()`` makes records durable; ``close()``/``aclose()`` flush
+    and release the bucket, as does interpreter exit for a backend left open.
     """
 
     backend_name = "lance"
 
-    def __init__(
-        self,
-        bucket_id: int,
-        storage_path: str | os.PathLike,
-        batch_size: int = 100,
-        flush_threshold: int = 1000,
-        **kwargs: Any,
-    ):
+    def __init__(self, bucket_id: int, storage_path: str | os.PathLike, batch_size: int = 100,
+                 flush_threshold: int = 1000, **kwargs: Any):
         self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs,
                    {"schema_evolution": False}, sorted(opt.PERSISTING_OPTIONS),
                    wait_for_fsync=False)
@@ -636,67 +549,44 @@ class PersistingBackend(_QueueBackend):
         bucket_id, storage_path, batch_size, flush_threshold: as for
             :class:`LanceBackend` (``flush_threshold`` is a keyword option here).
         enable_wal: log every record in ``{storage_path}/wal`` before ``put``
-            returns. Reopening the path replays what was acknowledged but not
-            flushed, exactly once, at the same offsets. Without the WAL only
-            ``flush()`` (or a flush at ``flush_threshold``) makes records durable.
-        compression: "zstd" or "lz4" compresses the data files flushes write
-            (pylance reads them back); None (default) writes them uncompressed.
-            "snappy" is refused: the Lance format has no snappy codec.
-        enable_metrics: record this bucket's metrics: ``stats()["metrics"]``,
-            :meth:`get_metrics` and :func:`persisting.metrics_text`.
-        wal_sync_interval: seconds; 0 fsyncs the WAL before each put returns
-            (the put waits on a worker thread; concurrent puts share an fsync),
-            > 0 fsyncs in the background at least that often.
-        max_wal_size: bytes; when the WAL grows past it, the buffer is flushed
-            to Lance, which empties the WAL.
-        metrics_address (keyword): "host:port"; serve every bucket's metrics at
-            ``http://host:port/metrics`` (implies ``enable_metrics``). Port 0
-            picks a free port; ``stats()`` reports the real one.
-        schema_evolution (keyword): True (default) lets records add fields and
-            widen int fields to float; False keeps the first record's fields
-            and types, as LanceBackend does.
-        compaction_threshold (keyword): int >= 0; after a flush that leaves the
-            dataset with at least this many fragments, the engine compacts it
-            (0, the default: never on its own; :meth:`compact` any time).
-        data_storage_version (keyword): the Lance data file version of a
-            dataset this bucket creates, "2.0", "2.1" or "2.2" (None: 2.2).
-            2.0 cannot store struct or list fields. An existing dataset keeps
-            its own version.
-        **kwargs: other options are passed to the engine; those it does not
-            know are accepted and logged.
+            returns; reopening replays what was not flushed, exactly once.
+        compression: "zstd", "lz4" or None (default) for the data files
+            ("snappy" is refused: Lance has no snappy codec).
+        enable_metrics: ``stats()["metrics"]``, :meth:`get_metrics` and
+            :func:`persisting.metrics_text`.
+        wal_sync_interval: seconds; 0 fsyncs before each put returns (off the
+            event loop; concurrent puts share an fsync), > 0 in the background.
+        max_wal_size: bytes; past it the buffer is flushed, emptying the WAL.
+        metrics_address (keyword): "host:port" to serve ``/metrics`` (port 0:
+            a free one, reported by ``stats()``); implies ``enable_metrics``.
+        schema_evolution (keyword): True (default) adds fields and widens
+            ints to floats; False keeps the first record's schema.
+        compaction_threshold (keyword): compact after a flush that leaves at
+            least this many fragments (0, default: never on its own).
+        data_storage_version (keyword): "2.0", "2.1" or "2.2" (None: 2.2) for
+            a new dataset; 2.0 cannot store struct or list fields.
+        **kwargs: passed to the engine; those it does not know are logged.
 
-    Bad values raise TypeError/ValueError when the backend is made, before
-    anything is created.
+    Bad values raise TypeError/ValueError before anything is created.
     """
 
     backend_name = "persisting"
 
-    def __init__(
-        self,
-        bucket_id: int,
-        storage_path: str | os.PathLike,
-        batch_size: int = 100,
-        enable_wal: bool = False,
-        compression: str | None = None,
-        enable_metrics: bool = False,
-        wal_sync_interval: float = 1.0,
-        max_wal_size: int = 100 * 1024 * 1024,
-        *,
-        flush_threshold: int = 1000,
-        metrics_address: str | None = None,
-        schema_evolution: bool = True,
-        compaction_threshold: int = 0,
-        data_storage_version: str | None = None,
-        **kwargs: Any,
-    ):
+    def __init__(self, bucket_id: int, storage_path: str | os.PathLike, batch_size: int = 100,
+                 enable_wal: bool = False, compression: str | None = None,
+                 enable_metrics: bool = False, wal_sync_interval: float = 1.0,
+                 max_wal_size: int = 100 * 1024 * 1024, *, flush_threshold: int = 1000,
+                 metrics_address: str | None = None, schema_evolution: bool = True,
+                 compaction_threshold: int = 0, data_storage_version: str | None = None,
+                 **kwargs: Any):
         self.enable_wal = opt.check_bool("enable_wal", enable_wal)
         self.data_storage_version = opt.check_storage_version(data_storage_version)
         self.schema_evolution = opt.check_bool("schema_evolution", schema_evolution)
-        self.compaction_threshold = opt.check_non_negative_int("compaction_threshold",
-                                                               compaction_threshold)
+        self.compaction_threshold = opt.check_int("compaction_threshold",
+                                                  compaction_threshold, 0, 2**31 - 1)
         self.compression = opt.check_compression(compression)
         self.wal_sync_interval = opt.check_sync_interval(wal_sync_interval)
-        self.max_wal_size = opt.check_positive_int("max_wal_size", max_wal_size)
+        self.max_wal_size = opt.check_int("max_wal_size", max_wal_size)
         self.metrics_address = opt.check_metrics_address(metrics_address)
         self.enable_metrics = opt.check_bool("enable_metrics", enable_metrics) or bool(metrics_address)
         engine: dict[str, Any] = {
@@ -714,11 +604,9 @@ class PersistingBackend(_QueueBackend):
                    wait_for_fsync=self.enable_wal and self.wal_sync_interval == 0)
 
     async def stats(self) -> dict[str, Any]:
-        """LanceBackend's stats plus ``wal_enabled``, ``wal_size`` (bytes),
-        ``compression``, ``schema_evolution``, ``compaction_threshold``,
-        ``metrics_address`` (where ``/metrics`` is served - the real port when
-        port 0 was asked for - or None) and, with metrics on, ``metrics`` (as
-        :meth:`get_metrics`)."""
+        """LanceBackend's stats plus ``wal_enabled``, ``wal_size``, ``compression``,
+        ``schema_evolution``, ``compaction_threshold``, ``metrics_address``
+        and, with metrics on, ``metrics``."""
         stats = await super().stats()
         stats["wal_enabled"] = self.enable_wal
         stats.setdefault("wal_size", 0)
@@ -733,13 +621,8 @@ class PersistingBackend(_QueueBackend):
         return stats
 
     def get_metrics(self) -> dict[str, Any]:
-        """This bucket's current metric values by name: counters and gauges as
-        numbers, the flush-duration histogram as ``{"count", "sum"}``, failures
-        as ``persisting_errors_total{op=...}``. Empty when metrics are off.
-
-        Synchronous and cheap: the engine answers without waiting for a flush
-        or compaction of this bucket that may be running.
-        """
+        """This bucket's metric values by name ({} when metrics are off);
+        synchronous, and never waits for a running flush."""
         handle = self._bucket.handle()
         if not self.enable_metrics:
             return {}
