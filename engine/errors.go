@@ -1,6 +1,10 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/persisting/persisting/lance"
+)
 
 // Sentinel errors; callers test them with errors.Is. The C layer maps each to
 // exactly one status code (capi/status.go), and no code means two things.
@@ -29,4 +33,19 @@ var (
 	// must take the Arrow path (Append flushes) or wait for a Flush.
 	// Goes away with back-pressure on every append path (issue 11).
 	ErrBufferFull = errors.New("engine: the buffer is at its flush bound")
+)
+
+// Errors of the Lance layer, under the engine's names: a caller tells them
+// apart without importing lance.
+var (
+	// ErrCorrupt: a file of the dataset is not what it should be.
+	ErrCorrupt = lance.ErrCorrupt
+	// ErrUnsupported: the dataset uses a Lance feature this library cannot
+	// handle (it is then read-only, see Stats.ReadOnly).
+	ErrUnsupported = lance.ErrUnsupported
+	// ErrVersionNotFound: a dataset version that does not exist (never
+	// committed, or cleaned up).
+	ErrVersionNotFound = lance.ErrVersionNotFound
+	// ErrDatasetSchemaMismatch: rows that do not fit the dataset's schema.
+	ErrDatasetSchemaMismatch = lance.ErrSchemaMismatch
 )

@@ -29,6 +29,9 @@ type CompactResult struct {
 // so every offset, is kept; older versions stay readable until cleaned up.
 // Buffered rows are not touched.
 func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
+	if targetRows < 0 {
+		return CompactResult{}, fmt.Errorf("%w: target_rows must not be negative", ErrInvalidArgument)
+	}
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}

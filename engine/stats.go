@@ -30,6 +30,9 @@ type Stats struct {
 	// MetricsAddress is where /metrics is served (the real port when the
 	// option asked for port 0), empty when not served.
 	MetricsAddress string `json:"metrics_address,omitempty"`
+	// IgnoredOptions are the unknown option keys the bucket was opened with
+	// and skipped ("ignore_unknown": true); absent when none.
+	IgnoredOptions []string `json:"ignored_options,omitempty"`
 }
 
 // Counts returns (total, persisted, buffered) row counts.
@@ -71,6 +74,7 @@ func (b *Bucket) Stats() (Stats, error) {
 	}
 	s.Metrics = m
 	s.MetricsAddress = b.metricsAddr
+	s.IgnoredOptions = b.opts.IgnoredOptions
 	if err := b.checkAppendable(); err != nil {
 		s.ReadOnly = err.Error()
 	}
