@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
 )
 
 // walRecordsKind is the first byte of a WAL entry written by AppendRecords;
@@ -17,33 +19,51 @@ const walRecordsKind = 'M'
 // gather in column builders until a read, a flush or an Arrow append), and it
 // never flushes, so it can run on a caller's latency-sensitive thread.
 //
-// The records must fit the bucket's schema exactly as the Python backend
-// would take them unchanged (see record_columns.go); otherwise, and when the
-// bucket has no schema yet or the buffer is at its flush bound
-// (ErrBufferFull), nothing is appended and the error says why, so the caller
-// can append the same records through the Arrow path instead. With the WAL
+// The records follow the bucket's record rules (docs/schema-rules.md): the
+// first ones give a bucket without a schema its schema, later ones are checked
+// against it and, with SchemaEvolution, evolve it (record_append.go). A
+// refused call appends nothing and changes nothing; so does one that finds
+// the buffer at its flush bound (ErrBufferFull). With the WAL
 // on, data is written as one WAL entry first (fsynced before returning when
 // the sync interval is 0). data is only read during the call.
 func (b *Bucket) AppendRecords(data []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return 0, ErrClosed
 	}
-	n, err := b.appendRecordsLocked(data)
-	if err != nil && !errors.Is(err, ErrSchemaMismatch) && !errors.Is(err, ErrNoSchema) && !errors.Is(err, ErrBufferFull) {
-		// Records routed to the Arrow path are not failed appends.
+	n, err := b.appendRecordsLocked(data, false)
+	if errors.Is(err, errSchemaChange) {
+		// As for Arrow appends: a schema change converts the buffer and may
+		// commit a dataset version, so no flush may run meanwhile.
+		b.mu.Unlock()
+		return b.appendRecordsChangingSchema(data)
+	}
+	b.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrBufferFull) {
 		b.metrics.failed("append")
 	}
 	return n, err
 }
 
-func (b *Bucket) appendRecordsLocked(data []byte) (int, error) {
+func (b *Bucket) appendRecordsChangingSchema(data []byte) (int, error) {
+	b.flushMu.Lock()
+	defer b.unlockFlush()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, ErrClosed
+	}
+	n, err := b.appendRecordsLocked(data, true)
+	if err != nil && !errors.Is(err, ErrBufferFull) {
+		b.metrics.failed("append")
+	}
+	return n, err
+}
+
+func (b *Bucket) appendRecordsLocked(data []byte, haveFlushMu bool) (int, error) {
 	if err := b.checkAppendable(); err != nil {
 		return 0, err
-	}
-	if b.schema == nil {
-		return 0, fmt.Errorf("%w: records in marshal format need the bucket's schema (append the first rows as Arrow)", ErrNoSchema)
 	}
 	// Rows a running flush is writing do not count: they leave the buffer
 	// when it ends, and a put must not wait for that.
@@ -51,16 +71,30 @@ func (b *Bucket) appendRecordsLocked(data []byte) (int, error) {
 		return 0, fmt.Errorf("%w: %d rows buffered (flush threshold %d), WAL of %d bytes (max %d); this path does not flush",
 			ErrBufferFull, rows, b.opts.FlushThreshold, b.walSize(), b.opts.WAL.MaxSize)
 	}
-	t := b.rowTailFor()
-	defer t.dec.Reset() // data is the caller's (C memory from the C API): keep no reference
-	n, err := t.load(data)
-	if err != nil || n == 0 {
+	// Decode and check (record_append.go), then commit a schema change, log,
+	// and append.
+	load, err := b.loadRecords(data)
+	if err != nil {
 		return 0, err
+	}
+	defer load.release()
+	if load.n == 0 {
+		return 0, nil
+	}
+	var rebuffered []arrow.Record
+	if load.changesSchema(b) {
+		if !haveFlushMu {
+			return 0, errSchemaChange
+		}
+		if rebuffered, err = b.prepareRecordsSchema(load, true); err != nil {
+			return 0, err
+		}
 	}
 	if err := b.logRecords(data); err != nil {
+		releaseAll(rebuffered)
 		return 0, err
 	}
-	t.appendLoaded()
+	n := b.appendLoadedRecords(load, rebuffered)
 	b.metrics.appended(int64(n), b.bufferedRows(), b.walSize())
 	return n, nil
 }
@@ -124,21 +158,5 @@ func (b *Bucket) logRecords(data []byte) error {
 	}
 	crashAt(crashAfterWALWrite)
 	b.walLast = index
-	return nil
-}
-
-// replayRecords puts the records of a walRecordsKind entry back into the
-// tail, checked against the schema in effect at that point of the log (the
-// one they were checked against when written, or a wider one they fit).
-func (b *Bucket) replayRecords(data []byte) error {
-	if b.schema == nil {
-		return fmt.Errorf("records entry before any schema")
-	}
-	t := b.rowTailFor()
-	defer t.dec.Reset()
-	if _, err := t.load(data); err != nil {
-		return err
-	}
-	t.appendLoaded()
 	return nil
 }

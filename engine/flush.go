@@ -89,14 +89,25 @@ func (b *Bucket) beginFlush() (*flushJob, error) {
 		return nil, nil
 	}
 	crashAt(crashBeforeCommit)
-	if err := b.evolveDataset(b.schema); err != nil {
+	ws, err := b.settleForFlush() // untyped fields (schema_untyped.go)
+	if err != nil {
+		b.metrics.failed("flush")
+		return nil, err
+	}
+	if err := b.evolveDataset(ws); err != nil {
 		b.metrics.failed("flush")
 		return nil, err
 	}
 	job := &flushJob{rows: b.buf.rows, mark: b.walLast, started: time.Now()}
-	job.recs = make([]arrow.Record, len(b.buf.records))
-	for i, r := range b.buf.records {
-		job.recs[i] = withSchema(b.schema, r)
+	job.recs = make([]arrow.Record, 0, len(b.buf.records))
+	for _, r := range b.buf.records {
+		rec, err := fitRecord(ws, r, b.opts.Allocator)
+		if err != nil {
+			releaseAll(job.recs)
+			b.metrics.failed("flush")
+			return nil, err
+		}
+		job.recs = append(job.recs, rec)
 	}
 	// Base: the bucket knows the newest version (it wrote it), so the
 	// flush need not list _versions; a concurrent writer still makes the

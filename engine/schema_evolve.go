@@ -79,8 +79,12 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 }
 
 // widens reports whether every value of type from fits type to exactly
-// (integer to float64 is checked per value by conform).
+// (integer to float64 is checked per value by conform). Null - an untyped
+// field - widens to every type.
 func widens(from, to arrow.DataType) bool {
+	if from.ID() == arrow.NULL {
+		return true
+	}
 	switch to.ID() {
 	case arrow.INT64:
 		switch from.ID() {
@@ -125,6 +129,10 @@ func conform(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.R
 		if lanceschema.TypeEqual(col.DataType(), f.Type) {
 			col.Retain()
 			cols[i] = col
+			continue
+		}
+		if col.DataType().ID() == arrow.NULL { // an untyped field gets its type
+			cols[i] = array.MakeArrayOfNull(alloc, f.Type, n)
 			continue
 		}
 		cast, err := castExactly(col, f, alloc)
@@ -236,6 +244,7 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 	for _, f := range s.Fields() {
 		i := have.FieldIndices(f.Name)
 		switch {
+		case f.Type.ID() == arrow.NULL: // untyped: not stored until a value types it
 		case len(i) == 0:
 			added = append(added, f)
 		case !lanceschema.TypeEqual(have.Field(i[0]).Type, f.Type):
