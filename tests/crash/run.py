@@ -45,6 +45,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+#: the crash points exist only in the test build (./build.sh testhooks); the
+#: harness uses it unless PERSISTING_LIB names a library
+TESTHOOKS_LIBRARY = REPO / "build" / "testhooks" / "libpersisting.so"
+if not os.environ.get("PERSISTING_LIB") and TESTHOOKS_LIBRARY.is_file():
+    os.environ["PERSISTING_LIB"] = str(TESTHOOKS_LIBRARY)
 sys.path.insert(0, str(REPO / "tests" / "python"))
 from helpers import LIBRARY, child_env  # noqa: E402  (finds libpersisting.so like the tests)
 
@@ -280,7 +285,10 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
     """Runs ``crashes`` kill/restart rounds; raises CrashCheckFailed (naming the
     seed and the command that replays it) when recovery is wrong."""
     if LIBRARY is None:
-        raise RuntimeError("libpersisting.so not found: run ./build.sh or set PERSISTING_LIB")
+        raise RuntimeError("libpersisting.so not found: run ./build.sh testhooks or set PERSISTING_LIB")
+    if b"PERSISTING_TEST_CRASH_AT" not in Path(LIBRARY).read_bytes():
+        raise RuntimeError(f"{LIBRARY} has no crash points: the harness needs the test build "
+                           "(./build.sh testhooks, build/testhooks/libpersisting.so)")
     seed = random.randrange(2**32) if seed is None else seed
     rng = random.Random(seed)
     own_dir = workdir is None
