@@ -268,7 +268,8 @@ func writeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue, limit 
 	}
 }
 
-// pyFloat formats f as Python's repr does (shortest round trip).
+// pyFloat formats f as Python's repr does: the shortest text that reads
+// back as f, in exponent form below 1e-4 and from 1e16.
 func pyFloat(f float64) string {
 	switch {
 	case math.IsNaN(f):
@@ -278,14 +279,18 @@ func pyFloat(f float64) string {
 	case math.IsInf(f, -1):
 		return "-inf"
 	}
-	s := strconv.FormatFloat(f, 'r', -1, 64)
 	if a := math.Abs(f); a != 0 && (a >= 1e16 || a < 1e-4) {
-		s = strconv.FormatFloat(f, 'e', -1, 64)
-		s = strings.Replace(s, "e-0", "e-", 1)
-		s = strings.Replace(s, "e+0", "e+", 1)
-		return s
+		s := strconv.FormatFloat(f, 'e', -1, 64)
+		mant, exp, _ := strings.Cut(s, "e")
+		sign := exp[0]
+		exp = strings.TrimLeft(exp[1:], "0")
+		if len(exp) < 2 {
+			exp = "0" + exp
+		}
+		return mant + "e" + string(sign) + exp
 	}
-	if !strings.ContainsAny(s, ".e") {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
 		s += ".0"
 	}
 	return s
