@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -26,6 +27,12 @@ func checkSchema(want *arrow.Schema, rec arrow.Record) error {
 
 // checkFields compares field names, order and types.
 func checkFields(want, got *arrow.Schema) error {
+	for _, g := range got.Fields() {
+		if len(want.FieldIndices(g.Name)) == 0 {
+			return fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+				ErrSchemaMismatch, pyName(g.Name), strings.Join(fieldNames(want), ", "))
+		}
+	}
 	if got.NumFields() != want.NumFields() {
 		return fmt.Errorf("%w: the bucket has fields %v, the batch has %v",
 			ErrSchemaMismatch, fieldNames(want), fieldNames(got))
