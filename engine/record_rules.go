@@ -247,13 +247,8 @@ func (r *recordRules) key(key pymarshal.Node, path string) (string, error) {
 		return "", fmt.Errorf("%w: field name %s%s: not storable as UTF-8 (it holds a lone surrogate)", ErrInvalidArgument, pyQuote(b, 80), where())
 	}
 	name := string(b)
-	switch {
-	case name == "" || strings.Contains(name, "."):
-		return "", fmt.Errorf("%w: field name %s%s: must be non-empty and without '.' (Lance reads dots as nested paths)",
-			ErrInvalidArgument, pyName(name), where())
-	case strings.IndexByte(name, 0) >= 0:
-		return "", fmt.Errorf("%w: field name %s%s: must not contain NUL (Arrow's C interface ends names at NUL)",
-			ErrInvalidArgument, pyName(name), where())
+	if err := checkFieldName(name, path); err != nil {
+		return "", err
 	}
 	return name, nil
 }
@@ -419,12 +414,7 @@ func (r *recordRules) valueType(path string, expected arrow.DataType, rv recordV
 		return expected, nil
 	}
 	if depth > maxNesting || (lists > 0 && depth > maxListNesting) {
-		limit, why := maxNesting, "the deepest Arrow's C interface lets pyarrow import, less one"
-		if lists > 0 {
-			limit, why = maxListNesting, "Lance's limit with a list inside"
-		}
-		return nil, fmt.Errorf("%w: field %s: cannot store a value nested more than %d levels deep (%s); flatten it or serialise it (json.dumps)",
-			ErrType, pyName(path), limit, why)
+		return nil, nestingError(path, lists > 0)
 	}
 	switch rv.kind {
 	case kindDict:

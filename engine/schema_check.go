@@ -59,20 +59,77 @@ func fieldNames(s *arrow.Schema) []string {
 	return names
 }
 
-// checkFieldNames requires at least one field, each with a distinct, non-empty name.
+// checkFieldNames requires at least one field, each with a distinct name,
+// and every name, nested ones too, one Lance and Arrow carry (checkFieldName),
+// nested no deeper than a record may nest (checkShape).
 func checkFieldNames(s *arrow.Schema) error {
 	if s.NumFields() == 0 {
 		return fmt.Errorf("%w: a batch needs at least one field", ErrSchemaMismatch)
 	}
 	seen := make(map[string]bool, s.NumFields())
 	for _, f := range s.Fields() {
-		if f.Name == "" {
-			return fmt.Errorf("%w: a field has an empty name", ErrSchemaMismatch)
+		if err := checkFieldName(f.Name, ""); err != nil {
+			return err
 		}
 		if seen[f.Name] {
 			return fmt.Errorf("%w: field %q appears twice", ErrSchemaMismatch, f.Name)
 		}
 		seen[f.Name] = true
+		if err := checkShape(f.Name, f.Type, 1, 0); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkFieldName refuses a name Lance or Arrow cannot carry: empty, with a
+// '.' (Lance reads dots as nested paths) or a NUL (Arrow's C interface ends
+// names there). in is the path of the struct holding it ("" at the top).
+func checkFieldName(name, in string) error {
+	where := ""
+	if in != "" {
+		where = " in " + pyName(in)
+	}
+	switch {
+	case name == "" || strings.Contains(name, "."):
+		return fmt.Errorf("%w: field name %s%s: must be non-empty and without '.' (Lance reads dots as nested paths)",
+			ErrInvalidArgument, pyName(name), where)
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("%w: field name %s%s: must not contain NUL (Arrow's C interface ends names at NUL)",
+			ErrInvalidArgument, pyName(name), where)
+	}
+	return nil
+}
+
+// checkShape checks the nested names of type t, the type of the value at
+// path, which nests depth levels deep (lists of them lists), and that it
+// nests no deeper than maxNesting (maxListNesting with a list inside).
+func checkShape(path string, t arrow.DataType, depth, lists int) error {
+	if depth > maxNesting || (lists > 0 && depth > maxListNesting) {
+		return nestingError(path, lists > 0)
+	}
+	switch t := t.(type) {
+	case *arrow.StructType:
+		for _, f := range t.Fields() {
+			if err := checkFieldName(f.Name, path); err != nil {
+				return err
+			}
+			if err := checkShape(path+"."+f.Name, f.Type, depth+1, lists); err != nil {
+				return err
+			}
+		}
+	case arrow.ListLikeType:
+		return checkShape(path+"[]", t.Elem(), depth+1, lists+1)
+	}
+	return nil
+}
+
+// nestingError refuses a value nested deeper than the limits.
+func nestingError(path string, list bool) error {
+	limit, why := maxNesting, "one less than Arrow's C interface lets pyarrow import"
+	if list {
+		limit, why = maxListNesting, "Lance's limit with a list inside"
+	}
+	return fmt.Errorf("%w: field %s: cannot store a value nested more than %d levels deep (%s); flatten it or serialise it (json.dumps)",
+		ErrType, pyName(path), limit, why)
 }

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// nestedStruct is a struct type levels-1 structs deep around an int64: a
+// field of it nests levels levels, as nestedDict(levels-1) does.
+func nestedStruct(levels int) arrow.DataType {
+	var t arrow.DataType = arrow.PrimitiveTypes.Int64
+	for i := 0; i < levels-1; i++ {
+		t = arrow.StructOf(arrow.Field{Name: fmt.Sprintf("l%d", i), Type: t, Nullable: true})
+	}
+	return t
+}
+
+// nullRow is one row of schema s, null in every field.
+func nullRow(s *arrow.Schema) arrow.Record {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
+	defer b.Release()
+	for _, f := range b.Fields() {
+		f.AppendNull()
+	}
+	return b.NewRecord()
+}
+
+// TestArrowBatchesMeetTheSameNameAndDepthRules: an Arrow batch with a name
+// Lance or Arrow cannot carry, nested too, or nested deeper than a record
+// may be, is refused as a record would be - as the first batch and after
+// others, strict or evolving - and leaves no trace.
+func TestArrowBatchesMeetTheSameNameAndDepthRules(t *testing.T) {
+	field := func(name string, typ arrow.DataType) arrow.Field { return arrow.Field{Name: name, Type: typ, Nullable: true} }
+	id := field("id", arrow.PrimitiveTypes.Int64)
+	cases := []struct {
+		name   string
+		field  arrow.Field
+		err    error
+		msg    string
+		accept bool
+	}{
+		{"dotted", field("a.b", arrow.PrimitiveTypes.Int64), ErrInvalidArgument, `field name 'a.b': must be non-empty and without '.'`, false},
+		{"empty", field("", arrow.PrimitiveTypes.Int64), ErrInvalidArgument, `field name '': must be non-empty`, false},
+		{"NUL", field("a\x00b", arrow.PrimitiveTypes.Int64), ErrInvalidArgument, `field name 'a\\x00b': must not contain NUL`, false},
+		{"nested dotted", field("s", arrow.StructOf(field("x.y", arrow.PrimitiveTypes.Int64))), ErrInvalidArgument, `field name 'x.y' in 's'`, false},
+		{"nested in a list", field("l", arrow.ListOf(arrow.StructOf(field("", arrow.PrimitiveTypes.Int64)))), ErrInvalidArgument, `field name '' in 'l\[\]'`, false},
+		{"at the limit", field("deep", nestedStruct(maxNesting)), nil, "", true},
+		{"past the limit", field("deep", nestedStruct(maxNesting+1)), ErrType, `field 'deep(\.l\d+)+': cannot store a value nested more than 62 levels deep`, false},
+		{"a list at the limit", field("deep", arrow.ListOf(nestedStruct(maxListNesting-1))), nil, "", true},
+		{"a list past the limit", field("deep", arrow.ListOf(nestedStruct(maxListNesting))), ErrType, `nested more than 32 levels deep \(Lance's limit with a list inside\)`, false},
+	}
+	for _, evolve := range []bool{false, true} {
+		for _, first := range []bool{true, false} {
+			for _, c := range cases {
+				if !first && !evolve {
+					continue // a strict bucket refuses any new field
+				}
+				t.Run(fmt.Sprintf("evolve=%v/first=%v/%s", evolve, first, c.name), func(t *testing.T) {
+					b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, SchemaEvolution: evolve, Logger: t.Logf})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer b.Close()
+					fields := []arrow.Field{c.field}
+					if !first {
+						row := nullRow(arrow.NewSchema([]arrow.Field{id}, nil))
+						err := b.Append(row)
+						row.Release()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := b.Flush(); err != nil {
+							t.Fatal(err)
+						}
+						fields = append([]arrow.Field{id}, c.field)
+					}
+					before := bucketTrace(t, b)
+					row := nullRow(arrow.NewSchema(fields, nil))
+					defer row.Release()
+					err = b.Append(row)
+					if c.accept {
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := b.Flush(); err != nil { // and Lance writes it
+							t.Fatal(err)
+						}
+						return
+					}
+					if !errors.Is(err, c.err) || !regexp.MustCompile(c.msg).MatchString(err.Error()) {
+						t.Fatalf("Append: %v, want %v matching %q", err, c.err, c.msg)
+					}
+					if after := bucketTrace(t, b); after != before {
+						t.Fatalf("a refused batch left a trace:\n before %s\n after  %s", before, after)
+					}
+				})
+			}
+		}
+	}
+}
