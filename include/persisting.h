@@ -183,34 +183,45 @@ int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowA
  * copying, as with persisting_append. */
 int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, PersistingError* error);
 
-/* Appends records given in CPython's marshal format, as marshal.dumps(obj, 4)
- * (or a lower version >= 2) writes them: `obj` is one record (a dict) or a
- * list of records, appended in order as one unit. It is the cheap path for a
- * put from Python: one call, no Arrow on the caller's side; it never flushes
- * (so it can run on an event loop) - see PERSISTING_ESCHEMA below.
- * Values: a record maps field names (str) to None, bool, int (within int64),
- * float, str, bytes, dict (a struct) and list or tuple (a list); marshal's
- * back-references are understood. A record must fit the bucket's schema the
- * way the Python backend stores it unchanged: every key a field of the schema
- * (fields left out are null); int into an integer field within its range, or
- * into a float64 (float32) field while it holds the int exactly: |i| <= 2^53
- * (2^24); float into float64/float32; bool only into bool; str into
- * string/large_string; bytes into binary/large_binary; dict into struct (keys
- * may be left out); list or tuple into list/large_list; None into any nullable
- * field (fields of other types - timestamps, dates ... - take only None).
- * marshal writes any buffer (bytearray, memoryview, numpy scalars) as bytes:
- * a caller that must refuse those in binary fields checks them before.
+/* Appends records in the record encoding, version 1, as one unit: all of
+ * them, or on any error none. The encoding is CPython's marshal format
+ * (versions 2 to 4; Python writes marshal.dumps(obj, 4)) of `obj`, a list of
+ * records (a single dict is taken as one record); each record is a dict
+ * mapping field names (str) to values:
+ *   - None, bool, int (within int64), float, str (valid UTF-8), bytes,
+ *     dict (a struct), list or tuple (a list); marshal's back-references are
+ *     understood;
+ *   - tagged values, a tuple whose first item is Ellipsis:
+ *       (..., "timestamp", int)     naive datetime: microseconds since the epoch
+ *       (..., "timestamp_tz", int)  aware datetime: UTC microseconds since the epoch
+ *       (..., "date", int)          date: days since the epoch
+ *       (..., "decimal", str)       Decimal: its str()
+ *       (..., "unsupported", str)   a value the encoder cannot carry: its type
+ *                                   name (refused, naming the field)
+ * The engine decides everything else, by the rules of docs/schema-rules.md:
+ * the first records give a bucket without a schema its schema (int -> int64,
+ * float -> double, bool, str -> string, bytes -> binary, datetime ->
+ * timestamp[us] (tz UTC when aware), date -> date32, dict -> struct, list ->
+ * list; a field None so far stays untyped - Arrow type null - until a value
+ * types it, and is written as string if still untyped when a flush must write
+ * it); later records must fit the schema (an int goes into a float field
+ * while the float holds it exactly) and, with schema_evolution, may add
+ * fields and widen integer fields (to double for a float, to int64 for a
+ * wider int). Names must be non-empty, without '.' and NUL; values nest at
+ * most 62 levels (32 with a list inside).
+ * Buffering, flushes and back-pressure are those of persisting_append.
  * Ownership: `data` (`length` bytes) is only read during the call; nothing of
- * it is kept. With enable_wal the bytes are one WAL entry, written (and with
- * wal_sync_interval 0, fsynced) before the call returns.
- * Errors, with nothing of the call appended: PERSISTING_ESCHEMA when the
- * records do not fit as above (an unknown key, a value of another kind, data
- * that is not such marshal data), when the bucket has no schema yet, or when
- * the buffer is at its bound (flush_threshold rows, or a WAL of max_wal_size):
- * append such records with persisting_append instead, which evolves the
- * schema or flushes as the bucket's options say, or flush first.
- * PERSISTING_EINVALID_ARGUMENT for a NULL `data`; PERSISTING_EWAL when the
- * WAL write fails. */
+ * it is kept. With enable_wal the bytes are one WAL entry, durable (with
+ * wal_sync_interval 0) before the call returns.
+ * Errors, each naming the field's path, with nothing of the call appended and
+ * no schema change: PERSISTING_EINVALID_ARGUMENT (an empty record, a bad or
+ * repeated name, a str that is not UTF-8, an int beyond int64, data that is
+ * not valid marshal data, a NULL `data`); PERSISTING_ETYPE (a record that is
+ * not a dict, a key that is not a str, a value no column can hold, a list
+ * mixing kinds, nesting too deep); PERSISTING_ESCHEMA (a value that does not
+ * fit its field, a field a strict bucket lacks, a widening a stored value
+ * cannot take); PERSISTING_EUNSUPPORTED (a type the dataset's version cannot
+ * store, such as a decimal); PERSISTING_EWAL when the WAL write fails. */
 int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, PersistingError* error);
 
 /* Reads `limit` rows starting at row `offset` (0-based, in append order,
