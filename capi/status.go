@@ -44,7 +44,7 @@ func statusOf(err error) C.int {
 		return C.PERSISTING_ETYPE
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL
-	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema), errors.Is(err, engine.ErrBufferFull):
+	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema):
 		return C.PERSISTING_ESCHEMA
 	case errors.Is(err, engine.ErrDatasetSchemaMismatch):
 		return C.PERSISTING_ESCHEMA

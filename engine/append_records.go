@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -12,91 +11,116 @@ import (
 // streams, which start with 0xFF (the continuation marker).
 const walRecordsKind = 'M'
 
-// AppendRecords appends the records in data, CPython marshal data (as
-// marshal.dumps(obj, 4) writes it) of one dict or a list of dicts, after all
-// rows appended before, and returns how many it appended. It is the cheap
-// path for one put: no Arrow in the caller, no record per call (the rows
-// gather in column builders until a read, a flush or an Arrow append), and it
-// never flushes, so it can run on a caller's latency-sensitive thread.
+// AppendRecords appends the records in data - the record encoding v1: CPython
+// marshal data of a list of dicts (or one dict), with tagged values (see
+// include/persisting.h and docs/schema-rules.md) - after all rows appended
+// before, and returns how many it appended. The rows gather in column
+// builders (the row tail) until a read, a flush or an Arrow append seals
+// them into one record.
 //
-// The records follow the bucket's record rules (docs/schema-rules.md): the
-// first ones give a bucket without a schema its schema, later ones are checked
-// against it and, with SchemaEvolution, evolve it (record_append.go). A
-// refused call appends nothing and changes nothing; so does one that finds
-// the buffer at its flush bound (ErrBufferFull). With the WAL
-// on, data is written as one WAL entry first (fsynced before returning when
-// the sync interval is 0). data is only read during the call.
+// The records follow the bucket's record rules: the first ones give a bucket
+// without a schema its schema, later ones are checked against it and, with
+// SchemaEvolution, evolve it (record_append.go). A refused call appends
+// nothing and changes nothing. Buffering, flushes and back-pressure are those
+// of every append path (back_pressure.go): it returns ErrNotFlushed, with the
+// records stored, when a flush it had to wait for failed. With the WAL on,
+// data is written as one WAL entry first (and waited for to be durable when
+// the sync interval is 0, outside the bucket lock). data is only read during
+// the call.
 func (b *Bucket) AppendRecords(data []byte) (int, error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return 0, ErrClosed
 	}
-	n, err := b.appendRecordsLocked(data, false)
+	n, w, flushErr, err := b.appendRecordsLocked(data)
+	b.mu.Unlock()
 	if errors.Is(err, errSchemaChange) {
 		// As for Arrow appends: a schema change converts the buffer and may
 		// commit a dataset version, so no flush may run meanwhile.
-		b.mu.Unlock()
-		return b.appendRecordsChangingSchema(data)
+		n, w, err = b.appendRecordsChangingSchema(data)
 	}
-	b.mu.Unlock()
-	if err != nil && !errors.Is(err, ErrBufferFull) {
-		b.metrics.failed("append")
+	if err = b.acknowledge(w, err, flushErr); err != nil && !errors.Is(err, ErrNotFlushed) {
+		return 0, err
 	}
 	return n, err
 }
 
-func (b *Bucket) appendRecordsChangingSchema(data []byte) (int, error) {
+// appendRecordsLocked decodes and checks data, waits for room in the buffer
+// (makeRoom), and appends. Under mu (released while it waits).
+func (b *Bucket) appendRecordsLocked(data []byte) (n int, w walWrite, flushErr, err error) {
+	if err := b.checkAppendable(); err != nil {
+		return 0, walWrite{}, nil, err
+	}
+	for {
+		load, err := b.loadRecords(data)
+		if err != nil {
+			return 0, walWrite{}, flushErr, err
+		}
+		if load.n > 0 && flushErr == nil && b.overBound(int64(load.n)) {
+			// Wait with nothing held, then decode again: the schema may
+			// have changed meanwhile.
+			load.release()
+			if flushErr, err = b.makeRoom(int64(load.n)); err != nil {
+				return 0, walWrite{}, nil, err
+			}
+			continue
+		}
+		n, w, err = b.appendLoad(data, load, false)
+		return n, w, flushErr, err
+	}
+}
+
+// appendRecordsChangingSchema appends records that change the schema,
+// holding flushMu (no back-pressure wait: no flush can run meanwhile).
+func (b *Bucket) appendRecordsChangingSchema(data []byte) (int, walWrite, error) {
 	b.flushMu.Lock()
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return 0, ErrClosed
+		return 0, walWrite{}, ErrClosed
 	}
-	n, err := b.appendRecordsLocked(data, true)
-	if err != nil && !errors.Is(err, ErrBufferFull) {
-		b.metrics.failed("append")
-	}
-	return n, err
-}
-
-func (b *Bucket) appendRecordsLocked(data []byte, haveFlushMu bool) (int, error) {
 	if err := b.checkAppendable(); err != nil {
-		return 0, err
+		return 0, walWrite{}, err
 	}
-	// Rows a running flush is writing do not count: they leave the buffer
-	// when it ends, and a put must not wait for that.
-	if rows := b.bufferedRows() - b.flushing; rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
-		return 0, fmt.Errorf("%w: %d rows buffered (flush threshold %d), WAL of %d bytes (max %d); this path does not flush",
-			ErrBufferFull, rows, b.opts.FlushThreshold, b.walSize(), b.opts.WAL.MaxSize)
-	}
-	// Decode and check (record_append.go), then commit a schema change, log,
-	// and append.
 	load, err := b.loadRecords(data)
 	if err != nil {
-		return 0, err
+		return 0, walWrite{}, err
 	}
+	return b.appendLoad(data, load, true)
+}
+
+// appendLoad appends a checked load (and releases it): commits its schema
+// change (only with flushMu held, else errSchemaChange), writes data to the
+// WAL, appends the rows and starts a background flush when one is due.
+// Under mu.
+func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (int, walWrite, error) {
 	defer load.release()
 	if load.n == 0 {
-		return 0, nil
+		return 0, walWrite{}, nil
 	}
 	var rebuffered []arrow.Record
 	if load.changesSchema(b) {
 		if !haveFlushMu {
-			return 0, errSchemaChange
+			return 0, walWrite{}, errSchemaChange
 		}
+		var err error
 		if rebuffered, err = b.prepareRecordsSchema(load, true); err != nil {
-			return 0, err
+			return 0, walWrite{}, err
 		}
 	}
-	if err := b.logRecords(data); err != nil {
+	w, err := b.logRecords(data)
+	if err != nil {
 		releaseAll(rebuffered)
-		return 0, err
+		return 0, walWrite{}, err
 	}
 	n := b.appendLoadedRecords(load, rebuffered)
 	b.metrics.appended(int64(n), b.bufferedRows(), b.walSize())
-	return n, nil
+	if b.flushDue() {
+		b.startFlush()
+	}
+	return n, w, nil
 }
 
 // rowTailFor returns the row tail for the bucket's current schema, making a
@@ -142,21 +166,17 @@ func (b *Bucket) bufferedRows() int64 {
 	return rows
 }
 
-// logRecords writes data as one WAL entry of kind walRecordsKind, durable
-// per the sync policy, before the records are buffered; a no-op without a WAL.
-func (b *Bucket) logRecords(data []byte) error {
+// logRecords writes data as one WAL entry of kind walRecordsKind before the
+// records are buffered (a no-op without a WAL); the caller commits it after
+// releasing mu. Under mu.
+func (b *Bucket) logRecords(data []byte) (walWrite, error) {
 	if b.wal == nil {
-		return nil
+		return walWrite{}, nil
 	}
 	b.walScratch = append(append(b.walScratch[:0], walRecordsKind), data...)
-	index, err := b.wal.Write(b.walScratch)
+	w, err := b.appendWAL([][]byte{b.walScratch})
 	if cap(b.walScratch) > 1<<20 { // do not keep a huge batch's buffer
 		b.walScratch = nil
 	}
-	if err != nil {
-		return fmt.Errorf("%w: append: %w", ErrWAL, err)
-	}
-	crashAt(crashAfterWALWrite)
-	b.walLast = index
-	return nil
+	return w, err
 }

@@ -28,11 +28,6 @@ var (
 	// but a flush the call had to wait for (back-pressure) failed; the next
 	// flush retries them. The message carries the flush's error.
 	ErrNotFlushed = errors.New("engine: stored, but the flush it waited for failed")
-	// ErrBufferFull: AppendRecords found the buffer at its flush bound
-	// (flush threshold or WAL size); it never flushes itself, so the rows
-	// must take the Arrow path (Append flushes) or wait for a Flush.
-	// Goes away with back-pressure on every append path (issue 11).
-	ErrBufferFull = errors.New("engine: the buffer is at its flush bound")
 )
 
 // Errors of the Lance layer, under the engine's names: a caller tells them

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // holdFlush makes b's flushes stop after taking their rows, before writing
@@ -204,10 +206,7 @@ func TestAppendsReadsFlushesRace(t *testing.T) {
 							appendRows(t, b, first, per)
 							continue
 						}
-						_, err := b.AppendRecords(pyMarshal(t, testRecords(first, per)))
-						if errors.Is(err, ErrBufferFull) { // as the Python backend does
-							appendRows(t, b, first, per)
-						} else if err != nil {
+						if _, err := b.AppendRecords(pyMarshal(t, testRecords(first, per))); err != nil {
 							t.Error(err)
 							return
 						}
@@ -289,60 +288,110 @@ func checkWriterOrder(t *testing.T, ids []int64, writers int, start func(int) in
 	return counts
 }
 
-// TestArrowAppendsStayBoundedDuringFlush: Arrow appends go on during a
-// flush, but one that finds twice the threshold buffered waits for it, so
-// the buffer cannot grow without bound.
-func TestArrowAppendsStayBoundedDuringFlush(t *testing.T) {
+// TestAppendsStayBoundedDuringFlush: appends of either kind go on during a
+// flush, but one that would take the buffer past twice the threshold waits
+// for it (back-pressure), so the buffer cannot grow without bound. The test
+// learns that the append waits from the hook it calls before waiting, not
+// from a clock.
+func TestAppendsStayBoundedDuringFlush(t *testing.T) {
+	for _, kind := range []string{"arrow", "records"} {
+		t.Run(kind, func(t *testing.T) {
+			b := openBucket(t, t.TempDir(), 10)
+			defer b.Close()
+			put := func(first, n int64) {
+				if kind == "arrow" || first == 0 {
+					appendRows(t, b, first, n)
+				} else {
+					appendRecords(t, b, testRecords(first, n))
+				}
+			}
+			entered, release := holdFlush(b)
+			defer release()
+			waiting := make(chan struct{}, 1)
+			b.onBackPressure = func() { waiting <- struct{}{} }
+			put(0, 5)
+			put(5, 5) // reaches the threshold: a background flush takes rows 0..9
+			<-entered
+			put(10, 5) // below twice the threshold: no wait
+			acked := make(chan struct{})
+			go func() {
+				defer close(acked)
+				put(15, 10) // would make 25 buffered: waits for the held flush
+			}()
+			<-waiting // the append is about to wait ...
+			select {
+			case <-acked: // ... so it cannot have returned
+				t.Fatal("an append past twice the threshold returned during a held flush")
+			default:
+			}
+			release()
+			<-acked
+			b.waitBackgroundFlush()
+			if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 25)) {
+				t.Fatalf("rows %v", got)
+			}
+			if _, persisted, _, err := b.Counts(); err != nil || persisted < 10 {
+				t.Fatalf("persisted %d, %v", persisted, err)
+			}
+		})
+	}
+}
+
+// TestBackPressureFlushFails: an append that waited for a flush that failed
+// still stores its rows and says so with ErrNotFlushed; the next flush
+// writes everything.
+func TestBackPressureFlushFails(t *testing.T) {
 	b := openBucket(t, t.TempDir(), 10)
 	defer b.Close()
+	ds := b.opts.datasetPath()
 	entered, release := holdFlush(b)
-	defer release()
-	first := make(chan struct{})
-	go func() { // its second append reaches the threshold and flushes rows 0..9
-		defer close(first)
-		appendRows(t, b, 0, 5)
-		appendRows(t, b, 5, 5)
-	}()
+	appendRows(t, b, 0, 10) // the threshold: a background flush takes rows 0..9
 	<-entered
-	acked := make(chan int64, 10)
+	// The dataset path taken by a file makes the held flush fail.
+	if err := os.WriteFile(ds, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan struct{}, 1)
+	b.onBackPressure = func() { waiting <- struct{}{} }
+	done := make(chan error, 1)
 	go func() {
-		defer close(acked)
-		for i := int64(10); i < 40; i += 5 {
-			appendRows(t, b, i, 5)
-			acked <- i + 5
-		}
+		rec := makeRows(t, memory.DefaultAllocator, 10, 15)
+		defer rec.Release()
+		done <- b.Append(rec)
 	}()
-	if n := <-acked; n != 15 { // below twice the threshold: no wait
-		t.Fatalf("acked %d", n)
-	}
-	// Rows 15..19 make 20 buffered: that append waits for the held flush.
-	select {
-	case n := <-acked:
-		t.Fatalf("appends went on to %d rows during a held flush (threshold 10)", n)
-	case <-time.After(200 * time.Millisecond):
-	}
+	<-waiting
 	release()
-	<-first
-	for range acked {
+	if err := <-done; !errors.Is(err, ErrNotFlushed) {
+		t.Fatalf("append after a failed flush: %v, want ErrNotFlushed", err)
 	}
-	if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 40)) {
+	b.waitBackgroundFlush()
+	if err := os.Remove(ds); err != nil {
+		t.Fatal(err)
+	}
+	b.beforeFlushWrite = nil
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 25)) {
 		t.Fatalf("rows %v", got)
 	}
 }
 
-// TestEmptyAppendDoesNotFlush: only an append that adds rows flushes at the
-// threshold; an empty batch (the Python backend sends one at open) leaves
-// rows replayed or put as records where they are.
+// TestEmptyAppendDoesNotFlush: only an append that adds rows starts a flush
+// at the threshold; an empty batch (the Python backend sends one at open)
+// leaves rows replayed or put as records where they are.
 func TestEmptyAppendDoesNotFlush(t *testing.T) {
-	b := openBucket(t, t.TempDir(), 2)
+	b := openBucket(t, t.TempDir(), 3)
 	defer b.Close()
 	appendRows(t, b, 0, 1)
-	appendRecords(t, b, testRecord(1)) // records appends never flush: 2 buffered
+	appendRecords(t, b, testRecord(1))
 	appendRows(t, b, 2, 0)
+	b.waitBackgroundFlush()
 	if _, persisted, buffered, err := b.Counts(); err != nil || persisted != 0 || buffered != 2 {
 		t.Fatalf("after an empty append: %d persisted, %d buffered, %v; want 0, 2", persisted, buffered, err)
 	}
-	appendRows(t, b, 2, 1)
+	appendRecords(t, b, testRecord(2)) // the threshold, on the records path too
+	b.waitBackgroundFlush()
 	if _, persisted, buffered, err := b.Counts(); err != nil || persisted != 3 || buffered != 0 {
 		t.Fatalf("after a row at the threshold: %d persisted, %d buffered, %v; want 3, 0", persisted, buffered, err)
 	}

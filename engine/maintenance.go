@@ -35,7 +35,7 @@ func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	return b.compact(targetRows)
 }
 
@@ -94,7 +94,7 @@ func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err
 	}
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	if b.dataset == nil {
 		return lance.CleanupStats{}, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/wal"
 )
 
 // DefaultFlushThreshold is the number of buffered rows that triggers a flush
@@ -64,6 +66,9 @@ type Options struct {
 	// IgnoredOptions are the unknown keys ParseOptionsJSON skipped because
 	// the JSON asked it to ("ignore_unknown": true); Stats reports them.
 	IgnoredOptions []string
+
+	// testWAL, set by tests only, adjusts the WAL's options (test hooks).
+	testWAL func(wal.Options) wal.Options
 }
 
 // WALOptions configure the write-ahead log of a bucket.

@@ -48,7 +48,9 @@ func TestParseOptionsJSON(t *testing.T) {
 		{`[1]`, ErrInvalidArgument, nil},
 		{`{"flush_threshold": 5} {}`, ErrInvalidArgument, nil},
 		{`{"zz": 1, "flush_threshold": 7, "aa": {"x": 1}, "ignore_unknown": true}`, nil,
-			func(o Options) bool { return o.FlushThreshold == 7 && slices.Equal(o.IgnoredOptions, []string{"aa", "zz"}) }},
+			func(o Options) bool {
+				return o.FlushThreshold == 7 && slices.Equal(o.IgnoredOptions, []string{"aa", "zz"})
+			}},
 	} {
 		o, err := ParseOptionsJSON("/tmp/bucket", tc.json)
 		switch {

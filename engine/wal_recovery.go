@@ -43,7 +43,11 @@ func (b *Bucket) recoverWAL() error {
 			return nil
 		}
 	}
-	log, err := wal.Open(b.opts.walPath(), wal.Options{Sync: b.syncPolicy(), Logger: b.opts.Logger})
+	walOpts := wal.Options{Sync: b.syncPolicy(), Logger: b.opts.Logger}
+	if b.opts.testWAL != nil {
+		walOpts = b.opts.testWAL(walOpts)
+	}
+	log, err := wal.Open(b.opts.walPath(), walOpts)
 	if err != nil {
 		return fmt.Errorf("%w: open %s: %w", ErrWAL, b.opts.walPath(), err)
 	}
@@ -112,28 +116,33 @@ func (b *Bucket) syncPolicy() wal.SyncPolicy {
 	return wal.SyncEveryWrite
 }
 
-// logToWAL makes recs durable in the WAL (per the sync policy), one entry
-// each, written as one all-or-nothing group, before they are buffered; a
-// no-op without a WAL.
-func (b *Bucket) logToWAL(recs []arrow.Record) error {
+// logToWAL writes recs to the WAL, one entry each, as one all-or-nothing
+// group, before they are buffered (a no-op without a WAL). It does not wait
+// for them to be durable: the caller commits the returned write after
+// releasing mu (group commit, see acknowledge). Under mu.
+func (b *Bucket) logToWAL(recs []arrow.Record) (walWrite, error) {
 	if b.wal == nil {
-		return nil
+		return walWrite{}, nil
 	}
 	payloads := make([][]byte, len(recs))
 	for i, rec := range recs {
 		p, err := encodeWALRecord(rec)
 		if err != nil {
-			return err
+			return walWrite{}, err
 		}
 		payloads[i] = p
 	}
-	_, last, err := b.wal.WriteBatch(payloads)
+	return b.appendWAL(payloads)
+}
+
+// appendWAL appends payloads to the WAL as consecutive entries. Under mu.
+func (b *Bucket) appendWAL(payloads [][]byte) (walWrite, error) {
+	_, last, err := b.wal.Append(payloads)
 	if err != nil {
-		return fmt.Errorf("%w: append: %w", ErrWAL, err)
+		return walWrite{}, fmt.Errorf("%w: append: %w", ErrWAL, err)
 	}
-	crashAt(crashAfterWALWrite)
 	b.walLast = last
-	return nil
+	return walWrite{log: b.wal, index: last}, nil
 }
 
 // truncateWAL drops the entries up to mark, which a flush committed; later
