@@ -7,8 +7,7 @@ import (
 )
 
 // walRecordsKind is the first byte of a WAL entry written by AppendRecords;
-// the records follow in marshal format. Append's entries are Arrow IPC
-// streams, which start with 0xFF (the continuation marker).
+// the call's data follows in the record encoding v1 (wal_payload.go).
 const walRecordsKind = 'M'
 
 // AppendRecords appends the records in data - the record encoding v1: CPython

@@ -58,28 +58,8 @@ func (b *Bucket) recoverWAL() error {
 	}
 	replayed := 0
 	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
-		if len(payload) > 0 && payload[0] == walRecordsKind {
-			if err := b.replayRecords(payload[1:]); err != nil {
-				return fmt.Errorf("entry %d (records): %w", index, err)
-			}
-			b.walLast = index
-			replayed++
-			return nil
-		}
-		b.sealRows() // before admit may convert the buffer to a new schema
-		rec, err := decodeWALRecord(payload, b.opts.Allocator)
-		if err != nil {
+		if err := b.replayEntry(payload); err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)
-		}
-		defer rec.Release()
-		schema, kept, rebuffered, err := b.admit([]arrow.Record{rec})
-		defer func() { releaseAll(kept) }()
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", index, err)
-		}
-		b.setSchema(schema, rebuffered)
-		for _, r := range kept {
-			b.buf.add(r)
 		}
 		b.walLast = index
 		replayed++
@@ -105,6 +85,38 @@ func (b *Bucket) recoverWAL() error {
 		}
 		b.wal = nil
 		return err
+	}
+	return nil
+}
+
+// replayEntry puts the rows of one WAL entry back into the buffer, by its
+// kind (wal_payload.go): records through the record rules, as AppendRecords
+// took them; an Arrow batch through the checks Append made.
+func (b *Bucket) replayEntry(payload []byte) error {
+	kind, err := walEntryKindOf(payload)
+	if err != nil {
+		return err
+	}
+	if kind == walRecordsKind {
+		if err := b.replayRecords(payload[1:]); err != nil {
+			return fmt.Errorf("(records): %w", err)
+		}
+		return nil
+	}
+	b.sealRows() // before admit may convert the buffer to a new schema
+	rec, err := decodeWALRecord(payload, b.opts.Allocator)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	schema, kept, rebuffered, err := b.admit([]arrow.Record{rec})
+	defer func() { releaseAll(kept) }()
+	if err != nil {
+		return err
+	}
+	b.setSchema(schema, rebuffered)
+	for _, r := range kept {
+		b.buf.add(r)
 	}
 	return nil
 }
