@@ -40,6 +40,9 @@ type Bucket struct {
 
 	flushing int64     // rows of the running flush, still at the head of buf
 	bgFlush  *flushRun // the background flush scheduled or running, nil when none (back_pressure.go)
+	// flushFailure says why the last flush failed ("" after one succeeded):
+	// Stats reports it, so a caller of a background flush learns it.
+	flushFailure string
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush

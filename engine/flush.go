@@ -53,6 +53,9 @@ func (b *Bucket) flush(closing bool) error {
 		return nil
 	}
 	job, err := b.beginFlush()
+	if err != nil {
+		b.flushFailure = err.Error()
+	}
 	b.mu.Unlock()
 	if err != nil || job == nil {
 		return err
@@ -66,10 +69,13 @@ func (b *Bucket) flush(closing bool) error {
 	b.mu.Lock()
 	b.flushing = 0
 	if err != nil {
+		err = fmt.Errorf("engine: flush %d rows to %s: %w", job.rows, b.opts.datasetPath(), err)
+		b.flushFailure = err.Error()
 		b.mu.Unlock()
 		b.metrics.failed("flush")
-		return fmt.Errorf("engine: flush %d rows to %s: %w", job.rows, b.opts.datasetPath(), err)
+		return err
 	}
+	b.flushFailure = ""
 	b.dataset = ds
 	b.buf.dropFront(len(job.recs), job.rows)
 	buffered := b.bufferedRows()

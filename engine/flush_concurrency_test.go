@@ -365,6 +365,9 @@ func TestBackPressureFlushFails(t *testing.T) {
 		t.Fatalf("append after a failed flush: %v, want ErrNotFlushed", err)
 	}
 	b.waitBackgroundFlush()
+	if s, err := b.Stats(); err != nil || s.FlushError == "" || s.BufferCount != 25 {
+		t.Fatalf("Stats after the failed flush = %+v, %v; want its error and 25 rows buffered", s, err)
+	}
 	if err := os.Remove(ds); err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +377,9 @@ func TestBackPressureFlushFails(t *testing.T) {
 	}
 	if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 25)) {
 		t.Fatalf("rows %v", got)
+	}
+	if s, err := b.Stats(); err != nil || s.FlushError != "" {
+		t.Fatalf("Stats after a flush succeeded = %+v, %v; want no flush_error", s, err)
 	}
 }
 
