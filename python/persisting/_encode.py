@@ -39,21 +39,27 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _MICRO = timedelta(microseconds=1)
+#: containers nested deeper than this are not encoded (marshal's own limit is 2000)
+_DEEPEST = 200
 
 
 def _tag(tag: str, payload: Any) -> tuple:
     return (..., tag, payload)
 
 
-def _value(v: Any) -> Any:
-    """``v`` in the encoding (see the module's docstring)."""
+def _value(v: Any, depth: int = 0) -> Any:
+    """``v`` in the encoding (see the module's docstring). Containers deeper
+    than any column can be (the engine's limit is far lower, and names it) are
+    cut, so a deep value costs no recursion error."""
     t = type(v)
     if t in _PLAIN:
         return v
+    if depth > _DEEPEST:
+        return _tag("unsupported", t.__name__)
     if t is dict:
-        return {_key(k): _value(x) for k, x in v.items()}
+        return {_key(k): _value(x, depth + 1) for k, x in v.items()}
     if t is list or t is tuple:
-        return [_value(x) for x in v]
+        return [_value(x, depth + 1) for x in v]
     if isinstance(v, datetime):  # before date: a datetime is a date too
         if v.tzinfo is None or v.utcoffset() is None:
             return _tag("timestamp", (v - _EPOCH) // _MICRO)
@@ -64,7 +70,7 @@ def _value(v: Any) -> Any:
         return _tag("decimal", str(v))
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
         item = v.tolist()
-        return _tag("unsupported", t.__name__) if type(item) is t else _value(item)
+        return _tag("unsupported", t.__name__) if type(item) is t else _value(item, depth)
     if isinstance(v, bool):
         return bool(v)
     if isinstance(v, numbers.Integral):
@@ -76,9 +82,9 @@ def _value(v: Any) -> Any:
     if isinstance(v, (bytes, bytearray, memoryview)):
         return bytes(v)
     if isinstance(v, Mapping):
-        return {_key(k): _value(x) for k, x in v.items()}
+        return {_key(k): _value(x, depth + 1) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_value(x) for x in v]
+        return [_value(x, depth + 1) for x in v]
     return _tag("unsupported", t.__name__)
 
 

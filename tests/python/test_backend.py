@@ -10,6 +10,7 @@ import time
 import pyarrow as pa
 import pytest
 
+from helpers import eventually
 from persisting import ClosedError, SchemaError, StorageError
 from persisting.queue import LanceBackend
 
@@ -47,8 +48,12 @@ async def test_put_get_across_engine_buffer_and_flushed(backend):
 async def test_auto_flush_at_flush_threshold(backend):
     for i in range(12):
         await backend.put(rec(i))
-    stats = await backend.stats()
-    assert stats["persisted_count"] >= 8  # engine flushed at its threshold (10)
+
+    async def flushed():
+        stats = await backend.stats()
+        return stats["persisted_count"] >= 10 and stats  # a background flush at threshold (10)
+
+    stats = await eventually(flushed, what="the flush at flush_threshold")
     assert stats["total_count"] == 12
     assert await backend.get() == [rec(i) for i in range(12)]
 
@@ -611,7 +616,7 @@ async def test_field_names_lance_cannot_store_are_refused_at_put(bucket_path):
     try:
         with pytest.raises(ValueError, match="'a.b'"):
             await b.put({"a.b": 1})
-        with pytest.raises(SchemaError, match="'a.b'"):
+        with pytest.raises(ValueError, match="'a.b'"):  # the engine's InvalidArgumentError
             await b.put_arrow(pa.table({"a.b": [1]}))
         await b.put({"with space": 1, "ünïcødé": "x"})
         await b.flush()
@@ -641,7 +646,7 @@ async def test_not_nullable_fields_of_the_schema_are_enforced_at_put(bucket_path
             await b.put({"a": None, "b": "y"})
         with pytest.raises(SchemaError, match="'a' is missing"):
             await b.put({"b": "y"})
-        with pytest.raises(SchemaError, match="'a'.*nulls"):
+        with pytest.raises(SchemaError, match="""["']a["'].*not nullable.*nulls"""):
             await b.put_arrow(pa.table({"a": pa.array([None, 2], pa.int64()), "b": ["p", "q"]}))
         await b.put({"a": 2})  # b is nullable
         await b.flush()
