@@ -2,7 +2,8 @@
 # make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
 # make lib    - build/libpersisting.so
 # make lib-testhooks - build/testhooks/libpersisting.so (crash points, boundary ledger)
-# make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s)
+# make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s;
+#               RESEND=1: clients re-send unacknowledged puts after each restart)
 # make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
 # make bench    - issue #6 ratio table vs pylance and pulsing (~2 min); BENCH_FLAGS=--quick checks it in ~15 s
 # make bench-go - Go benchmarks of engine, wal, lance and bench (~2 min)
@@ -85,7 +86,7 @@ bench-go: deps
 
 CRASHES ?= 200
 crash: lib-testhooks pyreqs
-	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED))
+	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED)) $(if $(RESEND),--resend)
 
 test: gotest gotest-cgocheck2 ctest test-header examples pytest
 
