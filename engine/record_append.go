@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func (b *Bucket) checkLoad(l *recordsLoad, evolve bool) error {
 		return nil
 	}
 	if err := b.checkNewSchema(settledSchema(schema)); err != nil {
-		return err
+		return b.unwritableField(schema, err)
 	}
 	// Every record must convert into the new schema before anything is
 	// committed (the rules decided the types, the conversion is exact).
@@ -107,6 +108,21 @@ func (b *Bucket) checkLoad(l *recordsLoad, evolve bool) error {
 	}
 	l.schema, l.settled = schema, settled
 	return nil
+}
+
+// unwritableField names the field a schema the bucket cannot store fails on
+// (a nested type in a 2.0 dataset, a type the writer lacks), or returns err.
+func (b *Bucket) unwritableField(schema *arrow.Schema, err error) error {
+	if !errors.Is(err, ErrUnsupported) {
+		return err
+	}
+	for _, f := range settledSchema(schema).Fields() {
+		if ferr := b.checkNewSchema(arrow.NewSchema([]arrow.Field{f}, nil)); ferr != nil {
+			why := strings.TrimPrefix(ferr.Error(), ErrUnsupported.Error()+": ")
+			return fmt.Errorf("%w: field %s: cannot store a %s column in this bucket: %s", ErrUnsupported, pyName(f.Name), typeText(f.Type), why)
+		}
+	}
+	return err
 }
 
 // prepareRecordsSchema readies the schema change of a load: seals the tail,

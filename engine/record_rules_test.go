@@ -377,3 +377,22 @@ func TestRefusedSchemaChangeCommitsNothing(t *testing.T) {
 		refused([]any{rec("n", 1.5, "new", "x"), rec("a\x00b", 1)}, ErrInvalidArgument, `NUL`),
 	}, schema: "n: int64", rows: []string{"n=1 "}}, true)
 }
+
+// TestNestedRecordsInA20Bucket: a 2.0 dataset cannot hold nested columns;
+// a record that would add one is refused naming the field, leaving no trace.
+func TestNestedRecordsInA20Bucket(t *testing.T) {
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, DataStorageVersion: "2.0", SchemaEvolution: true, Logger: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	appendRecords(t, b, rec("id", 1))
+	before := bucketTrace(t, b)
+	_, err = b.AppendRecords(pyMarshal(t, rec("id", 2, "meta", rec("a", 1))))
+	if !errors.Is(err, lance.ErrUnsupported) || !regexp.MustCompile(`field 'meta': cannot store a struct<a: int64> column in this bucket: .*2\.0`).MatchString(err.Error()) {
+		t.Fatalf("AppendRecords: %v", err)
+	}
+	if after := bucketTrace(t, b); after != before {
+		t.Fatalf("trace:\n %s\n %s", before, after)
+	}
+}

@@ -160,6 +160,8 @@ func elementKindName(d *pymarshal.Decoder, rv recordValue) string {
 		return "decimal"
 	case kindBigInt:
 		return "int"
+	case kindList:
+		return "list" // a tuple too: both make a list
 	}
 	return rv.typeName(d)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	lanceschema "github.com/persisting/persisting/lance/schema"
 )
@@ -23,6 +24,40 @@ func checkSchema(want *arrow.Schema, rec arrow.Record) error {
 		}
 	}
 	return nil
+}
+
+// admitStrict returns rec in want, the schema of a bucket without schema
+// evolution: columns matched by name, a field rec lacks null, a column of a
+// narrower type widened without loss (int32 into int64, float32 into
+// float64, ...); a field want lacks, another type, or nulls in a field that
+// is not nullable are refused naming the field. New buffers come from alloc.
+func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.Record, error) {
+	if err := checkSchema(want, rec); err == nil {
+		return withSchema(want, rec), nil
+	}
+	got := rec.Schema()
+	for _, g := range got.Fields() {
+		i := want.FieldIndices(g.Name)
+		if len(i) == 0 {
+			return nil, fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+				ErrSchemaMismatch, pyName(g.Name), strings.Join(fieldNames(want), ", "))
+		}
+		w := want.Field(i[0])
+		if !lanceschema.TypeEqual(w.Type, g.Type) && !widens(g.Type, w.Type) {
+			return nil, fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(g.Name), typeText(w.Type), typeText(g.Type))
+		}
+	}
+	for _, w := range want.Fields() {
+		i := got.FieldIndices(w.Name)
+		switch {
+		case w.Nullable:
+		case len(i) == 0:
+			return nil, fmt.Errorf("%w: field %s is missing; it is not nullable", ErrSchemaMismatch, pyName(w.Name))
+		case rec.Column(i[0]).NullN() > 0:
+			return nil, fmt.Errorf("%w: field %s: expected values (not nullable), found %d nulls", ErrSchemaMismatch, pyName(w.Name), rec.Column(i[0]).NullN())
+		}
+	}
+	return conform(want, rec, alloc)
 }
 
 // checkFields compares field names, order and types.

@@ -104,3 +104,74 @@ func TestArrowBatchesMeetTheSameNameAndDepthRules(t *testing.T) {
 		}
 	}
 }
+
+// TestAdmitStrict: a strict bucket takes Arrow columns by name, widens
+// narrower ones without loss and fills missing nullable fields with nulls;
+// anything else is refused naming the field.
+func TestAdmitStrict(t *testing.T) {
+	want := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	col := func(name string, typ arrow.DataType, nullable bool) arrow.Field {
+		return arrow.Field{Name: name, Type: typ, Nullable: nullable}
+	}
+	cases := []struct {
+		name   string
+		fields []arrow.Field
+		null   bool // the row is null in every field (else values)
+		msg    string
+	}{
+		{"same", want.Fields(), false, ""},
+		{"reordered, int32 and float32 widened, s missing",
+			[]arrow.Field{col("x", arrow.PrimitiveTypes.Float32, true), col("id", arrow.PrimitiveTypes.Int32, false)}, false, ""},
+		{"a field the bucket lacks", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, false), col("new", arrow.PrimitiveTypes.Int64, true)}, false,
+			`field 'new' is not in this bucket's schema \(fields: id, x, s\)`},
+		{"another type", []arrow.Field{col("id", arrow.BinaryTypes.String, false)}, false, `field 'id': expected int64, found string`},
+		{"int64 into a float64 field, exact", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, false), col("x", arrow.PrimitiveTypes.Int64, true)}, false, ``},
+		{"a missing field that is not nullable", []arrow.Field{col("x", arrow.PrimitiveTypes.Float64, true)}, false, `field 'id' is missing; it is not nullable`},
+		{"nulls in a field that is not nullable", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, true)}, true, `field 'id': expected values \(not nullable\), found 1 nulls`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := arrow.NewSchema(c.fields, nil)
+			bld := array.NewRecordBuilder(memory.DefaultAllocator, s)
+			defer bld.Release()
+			for _, f := range bld.Fields() {
+				if c.null {
+					f.AppendNull()
+					continue
+				}
+				switch b := f.(type) {
+				case *array.Int64Builder:
+					b.Append(1 << 40)
+				case *array.Int32Builder:
+					b.Append(7)
+				case *array.Float32Builder:
+					b.Append(0.5)
+				case *array.Float64Builder:
+					b.Append(0.25)
+				case *array.StringBuilder:
+					b.Append("v")
+				}
+			}
+			rec := bld.NewRecord()
+			defer rec.Release()
+			got, err := admitStrict(want, rec, memory.DefaultAllocator)
+			if c.msg != "" {
+				if err == nil || !errors.Is(err, ErrSchemaMismatch) || !regexp.MustCompile(c.msg).MatchString(err.Error()) {
+					t.Fatalf("admitStrict: %v, want ErrSchemaMismatch matching %q", err, c.msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.Release()
+			if !got.Schema().Equal(want) {
+				t.Fatalf("schema %v", got.Schema())
+			}
+		})
+	}
+}
