@@ -36,7 +36,9 @@ func nullRow(s *arrow.Schema) arrow.Record {
 // may be, is refused as a record would be - as the first batch and after
 // others, strict or evolving - and leaves no trace.
 func TestArrowBatchesMeetTheSameNameAndDepthRules(t *testing.T) {
-	field := func(name string, typ arrow.DataType) arrow.Field { return arrow.Field{Name: name, Type: typ, Nullable: true} }
+	field := func(name string, typ arrow.DataType) arrow.Field {
+		return arrow.Field{Name: name, Type: typ, Nullable: true}
+	}
 	id := field("id", arrow.PrimitiveTypes.Int64)
 	cases := []struct {
 		name   string
