@@ -292,11 +292,15 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 					return nil, kept, err
 				}
 				schema = withoutMetadata(rec.Schema())
-			} else if err := checkSchema(schema, rec); err != nil {
+			}
+			c, err := admitStrict(schema, rec, b.opts.Allocator) // columns by name (schema_check.go)
+			if err != nil {
 				return nil, kept, err
 			}
 			if rec.NumRows() > 0 {
-				kept = append(kept, withSchema(schema, rec))
+				kept = append(kept, c)
+			} else {
+				c.Release()
 			}
 			continue
 		}

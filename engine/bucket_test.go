@@ -388,7 +388,9 @@ func TestAppendBatchesIsOneUnit(t *testing.T) {
 			good2 := makeRows(t, memory.DefaultAllocator, 5, 5)
 			defer good1.Release()
 			defer good2.Release()
-			bad := array.NewRecord(arrow.NewSchema(testSchema.Fields()[:2], nil), good1.Columns()[:2], 5)
+			fields := append([]arrow.Field(nil), testSchema.Fields()[:2]...)
+			fields[1].Name = "extra" // a field the bucket lacks
+			bad := array.NewRecord(arrow.NewSchema(fields, nil), good1.Columns()[:2], 5)
 			defer bad.Release()
 
 			if err := b.AppendBatches([]arrow.Record{good1, bad}); !errors.Is(err, ErrSchemaMismatch) {

@@ -44,7 +44,7 @@ func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (
 		}
 		w := want.Field(i[0])
 		if !lanceschema.TypeEqual(w.Type, g.Type) && !widens(g.Type, w.Type) {
-			return nil, fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(g.Name), typeText(w.Type), typeText(g.Type))
+			return nil, fmt.Errorf("%w: field %q: expected %s, found %s", ErrSchemaMismatch, g.Name, w.Type, g.Type)
 		}
 	}
 	for _, w := range want.Fields() {

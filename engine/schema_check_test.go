@@ -130,7 +130,7 @@ func TestAdmitStrict(t *testing.T) {
 			[]arrow.Field{col("x", arrow.PrimitiveTypes.Float32, true), col("id", arrow.PrimitiveTypes.Int32, false)}, false, ""},
 		{"a field the bucket lacks", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, false), col("new", arrow.PrimitiveTypes.Int64, true)}, false,
 			`field 'new' is not in this bucket's schema \(fields: id, x, s\)`},
-		{"another type", []arrow.Field{col("id", arrow.BinaryTypes.String, false)}, false, `field 'id': expected int64, found string`},
+		{"another type", []arrow.Field{col("id", arrow.BinaryTypes.String, false)}, false, `field "id": expected int64, found utf8`},
 		{"int64 into a float64 field, exact", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, false), col("x", arrow.PrimitiveTypes.Int64, true)}, false, ``},
 		{"a missing field that is not nullable", []arrow.Field{col("x", arrow.PrimitiveTypes.Float64, true)}, false, `field 'id' is missing; it is not nullable`},
 		{"nulls in a field that is not nullable", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, true)}, true, `field 'id': expected values \(not nullable\), found 1 nulls`},
