@@ -2,7 +2,11 @@
 buffers that crossed the C boundary (stats()["boundary"]); they must be the very
 addresses pyarrow reports for the same data, in both directions. Plus a long
 append/read loop whose memory (Go heap, the library's C allocations, pyarrow's
-pool, RSS) stays flat."""
+pool, RSS) stays flat.
+
+The boundary ledger is a test hook, compiled only into the test build
+(``./build.sh testhooks``), so these cases run in a spawned pytest that loads
+that library: ``tests/python/test_zero_copy_proof.py`` starts it."""
 
 from __future__ import annotations
 
