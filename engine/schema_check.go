@@ -14,7 +14,7 @@ import (
 // the same field names in the same order, with identical types. Nullability
 // only matters one way: a column with nulls cannot go into a non-nullable field.
 func checkSchema(want *arrow.Schema, rec arrow.Record) error {
-	if err := checkFields(want, rec.Schema()); err != nil {
+	if err := sameLayout(want, rec.Schema()); err != nil {
 		return err
 	}
 	for i, w := range want.Fields() {
@@ -35,39 +35,69 @@ func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (
 	if err := checkSchema(want, rec); err == nil {
 		return withSchema(want, rec), nil
 	}
-	got := rec.Schema()
-	for _, g := range got.Fields() {
-		i := want.FieldIndices(g.Name)
-		if len(i) == 0 {
-			return nil, fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
-				ErrSchemaMismatch, pyName(g.Name), strings.Join(fieldNames(want), ", "))
-		}
-		w := want.Field(i[0])
-		if !lanceschema.TypeEqual(w.Type, g.Type) && !widens(g.Type, w.Type) {
-			return nil, fmt.Errorf("%w: field %q: expected %s, found %s", ErrSchemaMismatch, g.Name, w.Type, g.Type)
-		}
+	if err := checkFields(want, rec.Schema()); err != nil {
+		return nil, err
 	}
+	got := rec.Schema()
 	for _, w := range want.Fields() {
 		i := got.FieldIndices(w.Name)
-		switch {
-		case w.Nullable:
-		case len(i) == 0:
-			return nil, fmt.Errorf("%w: field %s is missing; it is not nullable", ErrSchemaMismatch, pyName(w.Name))
-		case rec.Column(i[0]).NullN() > 0:
+		if !w.Nullable && rec.Column(i[0]).NullN() > 0 {
 			return nil, fmt.Errorf("%w: field %s: expected values (not nullable), found %d nulls", ErrSchemaMismatch, pyName(w.Name), rec.Column(i[0]).NullN())
 		}
 	}
 	return conform(want, rec, alloc)
 }
 
-// checkFields compares field names, order and types.
+// checkFields says whether batches of schema got can be appended to a strict
+// bucket of schema want, as admitStrict takes them: every field of got is one
+// of want's, of its type or one that converts to it without loss; a field got
+// leaves out must be nullable.
 func checkFields(want, got *arrow.Schema) error {
 	for _, g := range got.Fields() {
-		if len(want.FieldIndices(g.Name)) == 0 {
-			return fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
-				ErrSchemaMismatch, pyName(g.Name), strings.Join(fieldNames(want), ", "))
+		i := want.FieldIndices(g.Name)
+		if len(i) == 0 {
+			return unknownField(want, g.Name)
+		}
+		if w := want.Field(i[0]); !converts(g.Type, w.Type) {
+			return fmt.Errorf("%w: field %q: expected %s, found %s", ErrSchemaMismatch, g.Name, w.Type, g.Type)
 		}
 	}
+	for _, w := range want.Fields() {
+		if !w.Nullable && len(got.FieldIndices(w.Name)) == 0 {
+			return fmt.Errorf("%w: field %s is missing; it is not nullable", ErrSchemaMismatch, pyName(w.Name))
+		}
+	}
+	return nil
+}
+
+// converts says whether a column of type from goes into a field of type to:
+// the same type, a lossless widening, or the other layout of a string or
+// binary type.
+func converts(from, to arrow.DataType) bool {
+	return lanceschema.TypeEqual(from, to) || widens(from, to) || sameTextFamily(from, to)
+}
+
+// sameTextFamily: string and large_string, binary and large_binary.
+func sameTextFamily(from, to arrow.DataType) bool {
+	text := func(t arrow.DataType) int {
+		switch t.ID() {
+		case arrow.STRING, arrow.LARGE_STRING:
+			return 1
+		case arrow.BINARY, arrow.LARGE_BINARY:
+			return 2
+		}
+		return 0
+	}
+	return text(from) != 0 && text(from) == text(to)
+}
+
+func unknownField(want *arrow.Schema, name string) error {
+	return fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+		ErrSchemaMismatch, pyName(name), strings.Join(fieldNames(want), ", "))
+}
+
+// sameLayout compares field names, order and types.
+func sameLayout(want, got *arrow.Schema) error {
 	if got.NumFields() != want.NumFields() {
 		return fmt.Errorf("%w: the bucket has fields %v, the batch has %v",
 			ErrSchemaMismatch, fieldNames(want), fieldNames(got))

@@ -128,6 +128,7 @@ func TestAdmitStrict(t *testing.T) {
 		{"same", want.Fields(), false, ""},
 		{"reordered, int32 and float32 widened, s missing",
 			[]arrow.Field{col("x", arrow.PrimitiveTypes.Float32, true), col("id", arrow.PrimitiveTypes.Int32, false)}, false, ""},
+		{"large_string into string", []arrow.Field{col("s", arrow.BinaryTypes.LargeString, true), col("id", arrow.PrimitiveTypes.Int64, false)}, false, ""},
 		{"a field the bucket lacks", []arrow.Field{col("id", arrow.PrimitiveTypes.Int64, false), col("new", arrow.PrimitiveTypes.Int64, true)}, false,
 			`field 'new' is not in this bucket's schema \(fields: id, x, s\)`},
 		{"another type", []arrow.Field{col("id", arrow.BinaryTypes.String, false)}, false, `field "id": expected int64, found utf8`},
@@ -156,6 +157,8 @@ func TestAdmitStrict(t *testing.T) {
 					b.Append(0.25)
 				case *array.StringBuilder:
 					b.Append("v")
+				case *array.LargeStringBuilder:
+					b.Append("v")
 				}
 			}
 			rec := bld.NewRecord()
@@ -173,6 +176,9 @@ func TestAdmitStrict(t *testing.T) {
 			defer got.Release()
 			if !got.Schema().Equal(want) {
 				t.Fatalf("schema %v", got.Schema())
+			}
+			if s := got.Column(2); c.name == "large_string into string" && (s.Len() != 1 || s.(*array.String).Value(0) != "v") {
+				t.Fatalf("s = %v", s)
 			}
 		})
 	}
