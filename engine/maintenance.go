@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -138,6 +139,11 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	}
 	releaseAll(snap.buffered)
 	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
+	if errors.Is(err, lance.ErrNotFound) {
+		// No dataset yet (nothing flushed): no version exists, which is the
+		// caller's bad argument, as for a version cleaned up.
+		err = fmt.Errorf("%w: the bucket has no committed version yet", ErrVersionNotFound)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: version %d of %s: %w", version, b.opts.datasetPath(), err)
 	}
