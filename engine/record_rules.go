@@ -461,8 +461,12 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 		return nil, fmt.Errorf("%w: field %s: cannot infer a struct from an empty dict (a struct column needs at least one field)", ErrInvalidArgument, pyName(path))
 	}
 	var children []arrow.Field
+	index := map[string]int{}
 	if st != nil {
 		children = append(children, st.Fields()...)
+		for i, f := range children {
+			index[f.Name] = i
+		}
 	}
 	changed := expected == nil
 	seen := make(map[string]bool, d.Len(v))
@@ -476,12 +480,9 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 			return nil, fmt.Errorf("%w: field %s: key %s appears twice", ErrInvalidArgument, pyName(path), pyName(name))
 		}
 		seen[name] = true
-		ci := -1
-		for j := range children {
-			if children[j].Name == name {
-				ci = j
-				break
-			}
+		ci, ok := index[name]
+		if !ok {
+			ci = -1
 		}
 		if ci < 0 && expected != nil && !grow {
 			return nil, fmt.Errorf("%w: field %s: %s is not a field of its struct %s (a struct keeps the fields it was first stored with)",
@@ -497,6 +498,7 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 		}
 		switch {
 		case ci < 0:
+			index[name] = len(children)
 			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true})
 			changed = true
 		case sub != childType:
