@@ -293,10 +293,11 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 				}
 				schema = withoutMetadata(rec.Schema())
 			}
-			c, err := admitStrict(schema, rec, b.opts.Allocator) // columns by name (schema_check.go)
+			next, c, err := admitStrict(schema, rec, b.opts.Allocator) // columns by name (schema_check.go)
 			if err != nil {
 				return nil, kept, err
 			}
+			schema = next
 			if rec.NumRows() > 0 {
 				kept = append(kept, c)
 			} else {

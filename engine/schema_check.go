@@ -27,25 +27,34 @@ func checkSchema(want *arrow.Schema, rec arrow.Record) error {
 }
 
 // admitStrict returns rec in want, the schema of a bucket without schema
-// evolution: columns matched by name, a field rec lacks null, a column of a
-// narrower type widened without loss (int32 into int64, float32 into
-// float64, ...); a field want lacks, another type, or nulls in a field that
-// is not nullable are refused naming the field. New buffers come from alloc.
-func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.Record, error) {
+// evolution, and the bucket's schema after it: columns matched by name, a
+// field rec lacks null, a column of a narrower type widened without loss
+// (int32 into int64, float32 into float64, ...), an untyped (null) field
+// typed by a column of a type; a field want lacks, another type, or nulls in
+// a field that is not nullable are refused naming the field. New buffers
+// come from alloc.
+func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (*arrow.Schema, arrow.Record, error) {
 	if err := checkSchema(want, rec); err == nil {
-		return withSchema(want, rec), nil
+		return want, withSchema(want, rec), nil
 	}
 	if err := checkFields(want, rec.Schema()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	got := rec.Schema()
-	for _, w := range want.Fields() {
-		i := got.FieldIndices(w.Name)
-		if !w.Nullable && rec.Column(i[0]).NullN() > 0 {
-			return nil, fmt.Errorf("%w: field %s: expected values (not nullable), found %d nulls", ErrSchemaMismatch, pyName(w.Name), rec.Column(i[0]).NullN())
+	next := want
+	for i, w := range want.Fields() {
+		j := got.FieldIndices(w.Name)
+		if !w.Nullable && rec.Column(j[0]).NullN() > 0 {
+			return nil, nil, fmt.Errorf("%w: field %s: expected values (not nullable), found %d nulls", ErrSchemaMismatch, pyName(w.Name), rec.Column(j[0]).NullN())
+		}
+		if w.Type.ID() == arrow.NULL && len(j) > 0 && got.Field(j[0]).Type.ID() != arrow.NULL {
+			fields := append([]arrow.Field(nil), next.Fields()...)
+			fields[i].Type = got.Field(j[0]).Type
+			next = arrow.NewSchema(fields, nil)
 		}
 	}
-	return conform(want, rec, alloc)
+	c, err := conform(next, rec, alloc)
+	return next, c, err
 }
 
 // checkFields says whether batches of schema got can be appended to a strict
@@ -71,10 +80,10 @@ func checkFields(want, got *arrow.Schema) error {
 }
 
 // converts says whether a column of type from goes into a field of type to:
-// the same type, a lossless widening, or the other layout of a string or
-// binary type.
+// the same type, a lossless widening, the other layout of a string or binary
+// type, or any type into an untyped field (which it types).
 func converts(from, to arrow.DataType) bool {
-	return lanceschema.TypeEqual(from, to) || widens(from, to) || sameTextFamily(from, to)
+	return lanceschema.TypeEqual(from, to) || widens(from, to) || sameTextFamily(from, to) || to.ID() == arrow.NULL
 }
 
 // sameTextFamily: string and large_string, binary and large_binary.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -163,7 +164,7 @@ func TestAdmitStrict(t *testing.T) {
 			}
 			rec := bld.NewRecord()
 			defer rec.Release()
-			got, err := admitStrict(want, rec, memory.DefaultAllocator)
+			_, got, err := admitStrict(want, rec, memory.DefaultAllocator)
 			if c.msg != "" {
 				if err == nil || !errors.Is(err, ErrSchemaMismatch) || !regexp.MustCompile(c.msg).MatchString(err.Error()) {
 					t.Fatalf("admitStrict: %v, want ErrSchemaMismatch matching %q", err, c.msg)
@@ -181,5 +182,32 @@ func TestAdmitStrict(t *testing.T) {
 				t.Fatalf("s = %v", s)
 			}
 		})
+	}
+}
+
+// TestArrowTypesAnUntypedField: on a strict bucket, an Arrow column types a
+// field records left untyped (as a record's value would), converting the
+// buffered rows; CheckSchema agrees beforehand.
+func TestArrowTypesAnUntypedField(t *testing.T) {
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, Logger: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	appendRecords(t, b, rec("id", 1, "note", nil))
+	row := batch(t, "note", "x", "id", int64(2))
+	defer row.Release()
+	if err := b.CheckSchema(row.Schema()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(row); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := b.Schema()
+	if got := schemaText(s); got != "id: int64, note: string" {
+		t.Fatalf("schema %q", got)
+	}
+	if got := strings.Join(rowsOf(t, b), "|"); got != "id=1 note=(null) |id=2 note=x " {
+		t.Fatalf("rows %q", got)
 	}
 }
