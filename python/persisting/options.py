@@ -70,11 +70,9 @@ def check_compression(value: Any) -> str | None:
 
 
 def check_storage_version(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise TypeError(f"data_storage_version must be a str or None, got {type(value).__name__}")
-    if value not in ("2.0", "2.1", "2.2"):
+    if value not in (None, "2.0", "2.1", "2.2"):
         raise ValueError(f"data_storage_version must be '2.0', '2.1' or '2.2', got {value!r}")
     return value
 

@@ -209,8 +209,7 @@ class _QueueBackend:
         open_options = {**passed, "bucket_id": self.bucket_id,
                         "flush_threshold": self.flush_threshold, **engine_options,
                         "ignore_unknown": True}
-        # JSON carries what it can; any other value of an option only the
-        # engine's list of ignored options will name
+        # JSON carries what it can; other values only matter to options the engine ignores
         open_options = json.loads(json.dumps(open_options, default=repr))
         self._bucket = _Bucket(self.storage_path, open_options)
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
@@ -226,8 +225,7 @@ class _QueueBackend:
         if stats.get("read_only"):
             logger.warning("bucket %s is read-only: %s", self.storage_path, stats["read_only"])
         self._wait_for_fsync = wait_for_fsync
-        # asyncio primitives are made lazily, on the loop that first needs them
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # get_stream's, made on its loop
         self._cond: asyncio.Condition | None = None
         #: readers waiting in get_stream for new records (a put wakes them only then)
         self._readers = 0
@@ -254,31 +252,27 @@ class _QueueBackend:
             cond.notify_all()
 
     # -- writing --------------------------------------------------------------------
-    async def _append(self, data: bytes) -> None:
-        """One ``persisting_append_records`` call: on the event loop's thread,
-        or on a worker thread when it waits for an fsync."""
+    async def _append(self, fn: Any, data: Any, off_loop: bool) -> None:
+        """One append call, ``fn(handle, data)``: on the event loop's thread
+        (microseconds), or on a worker thread when it may wait (an fsync, a
+        large Arrow append). ``FlushError`` means stored: logged, not raised."""
         handle = self._bucket.handle()
         try:
-            if self._wait_for_fsync:
-                await _off_loop(_native.append_records, handle, data)
+            if off_loop:
+                await _off_loop(fn, handle, data)
             else:
-                _native.append_records(handle, data)
-        except FlushError as exc:  # stored: the put succeeded; the next flush retries
+                fn(handle, data)
+        except FlushError as exc:  # the next flush retries writing the records
             logger.warning("bucket %s: %s", self.storage_path, exc)
         if self._readers:
             await self._notify()
 
     async def put(self, record: dict[str, Any]) -> None:
-        """Appends one record.
-
-        Returns once the engine holds it (with the WAL: once it is in the WAL,
-        fsynced first when ``wal_sync_interval`` is 0). Raises ``TypeError``
-        (:class:`~persisting.errors.UnstorableError`: not a dict, a value of an
-        unsupported type), ``ValueError`` (an empty record, a bad field name),
-        :class:`SchemaError` (a field or type the bucket's schema does not
-        take), ``WALError`` or ``ClosedError``; a refused record is not stored.
-        """
-        await self._append(encode_records([record]))
+        """Appends one record; returns once the engine holds it (with the WAL:
+        once it is in the WAL). Raises ``TypeError`` (an unsupported value, not
+        a dict), ``ValueError`` (an empty record, a bad name), SchemaError (does
+        not fit the schema), WALError or ClosedError; a refused record is not stored."""
+        await self._append(_native.append_records, encode_records([record]), self._wait_for_fsync)
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
@@ -286,7 +280,7 @@ class _QueueBackend:
             raise TypeError(f"records must be a list of dicts, got {type(records).__name__}")
         records = list(records)
         if records:
-            await self._append(encode_records(records))
+            await self._append(_native.append_records, encode_records(records), self._wait_for_fsync)
 
     async def put_arrow(self, data: Any) -> int:
         """Appends Arrow data without copying its buffers; returns the rows appended.
@@ -297,15 +291,9 @@ class _QueueBackend:
         one unit (all or none), after the records of earlier puts.
         """
         stream, rows = _arrow_stream(data)
-        handle = self._bucket.handle()
-        if not rows:
-            return 0
-        try:
-            await _off_loop(_native.append_stream, handle, stream)
-        except FlushError as exc:
-            logger.warning("bucket %s: %s", self.storage_path, exc)
-        if self._readers:
-            await self._notify()
+        self._bucket.handle()  # ClosedError also for no rows
+        if rows:
+            await self._append(_native.append_stream, stream, True)
         return rows
 
     async def flush(self) -> None:
