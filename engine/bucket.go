@@ -125,6 +125,7 @@ func (b *Bucket) CheckSchema(s *arrow.Schema) error {
 // can be written depends on the data storage version: the dataset's own, or
 // the one a new dataset will get.
 func (b *Bucket) checkNewSchema(s *arrow.Schema) error {
+	s = writableForm(s) // untyped fields are written as strings (schema_untyped.go)
 	if err := checkFieldNames(s); err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func (b *Bucket) checkLoad(l *recordsLoad, evolve bool) error {
 		}
 		return nil
 	}
-	if err := b.checkNewSchema(settledSchema(schema)); err != nil {
+	if err := b.checkNewSchema(schema); err != nil {
 		return b.unwritableField(schema, err)
 	}
 	// Every record must convert into the new schema before anything is

@@ -211,3 +211,38 @@ func TestArrowTypesAnUntypedField(t *testing.T) {
 		t.Fatalf("rows %q", got)
 	}
 }
+
+// TestArrowNullColumnsAreUntyped: an Arrow column of type null is an untyped
+// field, as a record's None: taken, then written as string by a strict
+// bucket's flush or left out of an evolving bucket's dataset. A null type
+// inside a nested column cannot be written and is refused.
+func TestArrowNullColumnsAreUntyped(t *testing.T) {
+	for _, c := range []struct {
+		evolve bool
+		schema string
+	}{{false, "id: int64, a: string"}, {true, "id: int64, a: null"}} {
+		b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, SchemaEvolution: c.evolve, Logger: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := nullRow(arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "a", Type: arrow.Null, Nullable: true}}, nil))
+		if err := b.Append(row); err != nil {
+			t.Fatal(err)
+		}
+		row.Release()
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := b.Schema(); schemaText(s) != c.schema {
+			t.Fatalf("evolve=%v: schema %q, want %q", c.evolve, schemaText(s), c.schema)
+		}
+		if c.evolve {
+			nested := nullRow(arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.StructOf(arrow.Field{Name: "x", Type: arrow.Null, Nullable: true}), Nullable: true}}, nil))
+			if err := b.Append(nested); !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("a null type in a struct: %v, want ErrUnsupported", err)
+			}
+			nested.Release()
+		}
+		b.Close()
+	}
+}

@@ -41,6 +41,24 @@ func (b *Bucket) settleForFlush() (*arrow.Schema, error) {
 	return writeSchema(s, b.dataset), nil
 }
 
+// writableForm is s as a flush may write it: untyped top-level fields typed
+// as untypedFallback. (Untyped parts inside a nested type are not: records
+// never leave them, and an Arrow batch that brings them is refused.)
+func writableForm(s *arrow.Schema) *arrow.Schema {
+	fields := append([]arrow.Field(nil), s.Fields()...)
+	changed := false
+	for i := range fields {
+		if fields[i].Type.ID() == arrow.NULL {
+			fields[i].Type = untypedFallback
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
 // settledSchema is s with its untyped fields typed as untypedFallback.
 func settledSchema(s *arrow.Schema) *arrow.Schema {
 	fields := append([]arrow.Field(nil), s.Fields()...)
