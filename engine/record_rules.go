@@ -96,7 +96,7 @@ func (fs *fieldSet) schema(cur *arrow.Schema) *arrow.Schema {
 	if cur != nil && cur.NumFields() == len(fs.names) {
 		same := true
 		for i, f := range cur.Fields() {
-			if f.Type != fs.types[i] {
+			if !sameType(f.Type, fs.types[i]) {
 				same = false
 				break
 			}
@@ -291,7 +291,7 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet, f
 		if err != nil {
 			return nil, false, err
 		}
-		if t != expected {
+		if !sameType(t, expected) {
 			r.provisional[name] = true
 			return t, true, nil
 		}
@@ -501,7 +501,7 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 			index[name] = len(children)
 			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true})
 			changed = true
-		case sub != childType:
+		case !sameType(sub, childType):
 			children[ci].Type = sub
 			changed = true
 		}
@@ -536,7 +536,7 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 			return nil, err
 		}
 	}
-	if expected != nil && elem == item.Type {
+	if expected != nil && sameType(elem, item.Type) {
 		return expected, nil
 	}
 	item.Type = elem
@@ -754,4 +754,14 @@ func decodeError(err error) error {
 		return fmt.Errorf("%w: the records hold a value the record encoding does not carry: %w", ErrType, err)
 	}
 	return fmt.Errorf("%w: the records are not valid marshal data: %w", ErrInvalidArgument, err)
+}
+
+// sameType says whether two types (nil: none) are equal. Types are compared
+// by value, not by interface identity, which would panic on a type that is
+// not comparable.
+func sameType(a, b arrow.DataType) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return arrow.TypeEqual(a, b)
 }
