@@ -389,7 +389,13 @@ def bench_queue(run: Run) -> None:
         "lance": ("lance", {}),
         "persisting-wal": ("persisting", {"enable_wal": True, "wal_sync_interval": 1.0}),
     }
-    system = run.run(pul.actor_system())
+    async def start():
+        return await pul.actor_system()
+
+    async def stop():
+        await system.shutdown()
+
+    system = run.run(start())
     topics = [0]
 
     def through_queue(kind: str) -> Callable[[], float]:
@@ -409,9 +415,7 @@ def bench_queue(run: Run) -> None:
                 await writer.flush()
                 return time.perf_counter() - t0
 
-            took = run.run(write())
-            shutil.rmtree(path, ignore_errors=True)
-            return took
+            return run.run(write())  # the buckets stay open until the system shuts down
         return go
 
     try:
@@ -420,7 +424,8 @@ def bench_queue(run: Run) -> None:
             f()
         times = paired(run.reps, fns)
     finally:
-        run.run(system.shutdown())
+        run.run(stop())
+        gc.collect()  # the buckets' backends are closed (flushed) before their paths go
     t_mem, t_lance, t_wal = times
     run.raw["queue"] = dict(records=n, buckets=4, memory=t_mem, lance=t_lance, persisting_wal=t_wal)
     rate = lambda t: f"{n / median(t):,.0f} rec/s"  # noqa: E731

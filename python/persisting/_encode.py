@@ -88,11 +88,6 @@ def _value(v: Any, depth: int = 0) -> Any:
     return _tag("unsupported", t.__name__)
 
 
-def _plain(record: Any) -> bool:
-    """Whether ``record`` is a dict of plain values only (marshal as it is)."""
-    return type(record) is dict and all(type(v) in _PLAIN for v in record.values())
-
-
 def _key(k: Any) -> Any:
     """A key as it is, unless marshal cannot write it: then its kind, tagged."""
     return k if type(k) in _PLAIN or type(k) is tuple else _tag("unsupported", type(k).__name__)
@@ -102,7 +97,16 @@ def encode_records(records: list) -> bytes:
     """``records`` (a list) as the bytes ``persisting_append_records`` takes.
     Never raises for a value: what cannot be encoded is tagged "unsupported"
     and refused by the engine, which names the field."""
-    if all(_plain(r) for r in records):
+    for r in records:  # loops, not all(...): this runs once per put
+        if type(r) is not dict:
+            break
+        for v in r.values():
+            if type(v) not in _PLAIN:
+                break
+        else:
+            continue
+        break
+    else:  # dicts of plain values only: marshal as they are
         try:
             return marshal.dumps(records, 4)
         except ValueError:  # a key marshal cannot write
