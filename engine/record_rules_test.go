@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance"
 )
@@ -394,5 +396,97 @@ func TestNestedRecordsInA20Bucket(t *testing.T) {
 	}
 	if after := bucketTrace(t, b); after != before {
 		t.Fatalf("trace:\n %s\n %s", before, after)
+	}
+}
+
+// TestRecordsEvolveConcurrently: goroutines append records that add fields
+// and widen one, beside plain records, reads and flushes; every record
+// arrives once with its values, whatever the order the changes came in.
+func TestRecordsEvolveConcurrently(t *testing.T) {
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 50, SchemaEvolution: true,
+		WAL: WALOptions{Enabled: true, SyncInterval: time.Second}, Logger: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	appendRecords(t, b, rec("id", -1, "n", 0))
+	const writers, per = 4, 60
+	errs := make(chan error, writers+1)
+	for w := 0; w < writers; w++ {
+		go func() {
+			for i := 0; i < per; i++ {
+				id := w*per + i
+				r := rec("id", id, "n", id)
+				switch {
+				case i%15 == 7:
+					r = rec("id", id, "n", float64(id)+0.5) // widens n
+				case i%10 == 3:
+					r = rec("id", id, fmt.Sprintf("f%d_%d", w, i), id) // a new field
+				}
+				if _, err := b.AppendRecords(pyMarshal(t, r)); err != nil {
+					errs <- err
+					return
+				}
+				if i%20 == 0 {
+					if err := b.Flush(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for i := 0; i < 20; i++ {
+			if _, recs, err := b.Read(0, -1, memory.DefaultAllocator); err != nil {
+				errs <- err
+				return
+			} else {
+				releaseAll(recs)
+			}
+		}
+		errs <- nil
+	}()
+	for i := 0; i < writers+1; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, recs, err := b.Read(0, -1, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(recs)
+	seen := map[int64]bool{}
+	for _, r := range recs {
+		ids := r.Column(r.Schema().FieldIndices("id")[0]).(*array.Int64)
+		ns := r.Column(r.Schema().FieldIndices("n")[0]).(*array.Float64)
+		for i := 0; i < int(r.NumRows()); i++ {
+			id := ids.Value(i)
+			if seen[id] {
+				t.Fatalf("id %d twice", id)
+			}
+			seen[id] = true
+			want := float64(id)
+			if id >= 0 && (id%per)%15 == 7 {
+				want += 0.5
+			}
+			if id >= 0 && (id%per)%10 == 3 {
+				if !ns.IsNull(i) {
+					t.Fatalf("id %d: n = %v, want null", id, ns.Value(i))
+				}
+				continue
+			}
+			if id < 0 {
+				want = 0
+			}
+			if ns.Value(i) != want {
+				t.Fatalf("id %d: n = %v, want %v", id, ns.Value(i), want)
+			}
+		}
+	}
+	if len(seen) != writers*per+1 {
+		t.Fatalf("%d records, want %d", len(seen), writers*per+1)
 	}
 }
