@@ -111,7 +111,11 @@ func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (i
 	}
 	w, err := b.logRecords(data)
 	if err != nil {
-		releaseAll(rebuffered)
+		if load.changesSchema(b) {
+			// The Lance schema change may be committed: the bucket follows
+			// it, or its next flush would not match the dataset.
+			b.setSchema(load.schema, rebuffered)
+		}
 		return 0, walWrite{}, err
 	}
 	n := b.appendLoadedRecords(load, rebuffered)

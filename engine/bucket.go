@@ -222,7 +222,11 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (walWrite, 
 	}
 	w, err := b.logToWAL(kept)
 	if err != nil {
-		releaseAll(rebuffered)
+		if changed {
+			// The Lance schema change is committed: the bucket follows it,
+			// or its next flush would not match the dataset.
+			b.setSchema(schema, rebuffered)
+		}
 		return walWrite{}, err
 	}
 	b.setSchema(schema, rebuffered)
