@@ -390,7 +390,9 @@ def test_wal_sync_interval_zero_concurrent_puts_share_fsyncs(tmp_path):
     (each on a worker thread) share one."""
     n = 200
     fsyncs, _ = count_fsyncs(tmp_path, 0.0, n, -1.0)
-    assert 1 <= fsyncs <= n * 3 // 4, fsyncs  # one each would be n (and more: segment files)
+    # one each would be n (sequential puts: test above); how many share depends on how the
+    # worker threads overlap on this machine, so the claim is only that some do
+    assert 1 <= fsyncs < n, fsyncs
 
 
 def test_wal_sync_interval_positive_fsyncs_in_the_background(tmp_path):
