@@ -378,3 +378,28 @@ async def test_one_c_call_per_get(bucket_path, kind):
             table = await b.get_arrow()
         assert table.num_rows == 11
         assert dict(calls) == {"persisting_read": 1}
+
+
+# ---- tagged values ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["lance", "persisting"])
+async def test_a_decimal_is_stored_exactly_or_refused_naming_the_field(bucket_path, kind):
+    """Decimal crosses as a tagged value; the engine decides. Either way the
+    bucket keeps exactly what it accepted."""
+    from decimal import Decimal
+
+    b = BACKENDS[kind](bucket_path)
+    try:
+        await b.put({"n": 1})
+        try:
+            await b.put({"n": 2, "price": Decimal("1.50")} if kind != "lance" else
+                        {"n": Decimal("1.50")})
+        except Exception as exc:  # refused: the message names the field
+            assert ("'price'" if kind != "lance" else "'n'") in str(exc), exc
+            assert b.total_count() == 1
+        else:
+            got = (await b.get())[-1]
+            assert Decimal("1.50") in got.values(), got
+        await b.flush()
+        assert (await b.get())[0]["n"] == 1
+    finally:
+        b.close()
