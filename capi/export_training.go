@@ -141,3 +141,14 @@ func persisting_live_indexes(handle C.uint64_t, indexes *C.persisting_training_c
 		return b.LiveIndexes(idx)
 	})
 }
+
+//export persisting_check_fields
+func persisting_check_fields(handle C.uint64_t, fieldsJSON *C.persisting_training_cchar, cerr *C.PersistingError) C.int {
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
+		fields, err := fieldList(fieldsJSON)
+		if err != nil {
+			return err
+		}
+		return b.CheckFields(fields)
+	})
+}

@@ -384,6 +384,10 @@ int persisting_clear(uint64_t handle, const int64_t* indexes, int64_t count, Per
 int persisting_live_indexes(uint64_t handle, const int64_t* indexes, int64_t count, char** out_json,
                             PersistingError* error);
 
+/* PERSISTING_EINVALID_ARGUMENT naming every name in `fields_json` (a JSON
+ * array of strings) that is not a top-level field of the bucket. */
+int persisting_check_fields(uint64_t handle, const char* fields_json, PersistingError* error);
+
 #ifdef __cplusplus
 }
 #endif
