@@ -347,3 +347,24 @@ def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     assert second["data"][0]["obs"] == [[54.0, 55.0, 56.0], [57.0, 58.0, 59.0]]
     assert second["data"][0]["_dtype"] == "float32"
     assert second["after_reset"] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+# pulsing's unreleased main checks backends against runtime-checkable protocols
+# (TensorBackend, ConsumptionBackend in python/pulsing/streaming/backend.py):
+# every one of these methods must exist, as a coroutine function.
+PROTOCOL_METHODS = {
+    "put_tensor": ["data"], "get_data": ["batch_meta", "fields"],
+    "get_meta": ["fields", "batch_size", "task_name", "sampler"],
+    "mark_consumed": ["task_name", "global_indexes"], "reset_consumption": ["task_name"],
+    "clear": ["global_indexes"], "get_by_indices": ["indexes"],
+}
+
+
+@pytest.mark.parametrize("cls", [LanceBackend, PersistingBackend])
+def test_backends_have_pulsing_protocol_methods(cls):
+    import inspect
+
+    for name, params in PROTOCOL_METHODS.items():
+        fn = getattr(cls, name)
+        assert inspect.iscoroutinefunction(fn), name
+        assert list(inspect.signature(fn).parameters)[1:len(params) + 1] == params, name
