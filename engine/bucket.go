@@ -85,6 +85,10 @@ func Open(opts Options) (*Bucket, error) {
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
+	if err := b.consumption.loadIfPresent(b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -62,12 +64,60 @@ func (c *consumption) load(b *Bucket) error {
 		c.apply(e)
 	}
 	c.loaded = true
-	if len(entries) > consumptionLogCompactEntries {
+	total, _, _, err := b.Counts()
+	if err != nil {
+		return err
+	}
+	if c.forgetFrom(total) {
+		// Records past the end were lost (buffered, no WAL, process killed):
+		// new records will take their indexes, so the log must forget them
+		// before anything is appended to it.
+		b.opts.Logger("persisting: %s names indexes past the bucket's %d records; forgetting them",
+			c.file.path, total)
+		if err := c.file.rewrite(c.snapshot()); err != nil {
+			return err
+		}
+	} else if len(entries) > consumptionLogCompactEntries {
 		if err := c.file.rewrite(c.snapshot()); err != nil {
 			b.opts.Logger("persisting: compacting the consumption log: %v", err)
 		}
 	}
 	return nil
+}
+
+// forgetFrom removes every index >= total from the state; it reports whether
+// there was any.
+func (c *consumption) forgetFrom(total int64) bool {
+	if total > MaxTrainingIndex {
+		return false
+	}
+	found := false
+	for _, bm := range c.bitmaps() {
+		if !bm.IsEmpty() && int64(bm.Maximum()) >= total {
+			bm.RemoveRange(uint64(total), uint64(math.MaxUint32)+1)
+			found = true
+		}
+	}
+	return found
+}
+
+func (c *consumption) bitmaps() []*roaring.Bitmap {
+	out := []*roaring.Bitmap{c.cleared}
+	for _, t := range c.tasks {
+		out = append(out, t.unavailable)
+	}
+	return out
+}
+
+// loadIfPresent loads an existing log at Open, before any append: indexes
+// past the recovered records must be forgotten before new records take them.
+func (c *consumption) loadIfPresent(b *Bucket) error {
+	if _, err := os.Stat(filepath.Join(b.opts.Path, ConsumptionLogName)); err != nil {
+		return nil // no log yet (or unreadable: the first use reports it)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.load(b)
 }
 
 // apply changes the in-memory state by one entry (replay and live calls).

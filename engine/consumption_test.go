@@ -314,3 +314,62 @@ func BenchmarkTakeUnconsumed1M900k(b *testing.B) {
 		}
 	}
 }
+
+// Without a WAL, buffered records die with the process while the log keeps
+// what was handed out: at reopen the log forgets indexes past the end, so the
+// records that take those indexes next are handed out.
+func TestConsumptionForgetsLostRecords(t *testing.T) {
+	dir := t.TempDir()
+	b := openBucket(t, dir, 1000)
+	appendRows(t, b, 0, 4)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 4, 4) // buffered only
+	take(t, b, "a", 6)
+	if err := b.Clear([]int64{7}); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate the kill: copy the directory as it is now (flushed data, the
+	// log as written), without closing - which would flush the buffer.
+	lost := t.TempDir()
+	copyTree(t, dir, lost)
+	b.Close()
+
+	b = openBucket(t, lost, 1000)
+	appendRows(t, b, 100, 4) // new records at indexes 4..7
+	if got := take(t, b, "a", 10); !equalInts(got, seq(4, 4)) {
+		t.Fatalf("new records at lost indexes: %v", got)
+	}
+	if live, _ := b.LiveIndexes([]int64{7}); !equalInts(live, []int64{7}) {
+		t.Fatalf("index 7 still cleared: %v", live)
+	}
+	b.Close()
+	b = openBucket(t, lost, 1000) // and the log no longer names them
+	if got := take(t, b, "fresh", 10); !equalInts(got, seq(0, 8)) {
+		t.Fatalf("after reopen: %v", got)
+	}
+	b.Close()
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if info.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
