@@ -326,7 +326,7 @@ def run_scenario(*args, kill=False) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
-@pytest.mark.parametrize("backend_name,kill", [("persisting", True), ("persisting", False), ("lance", False)])
+@pytest.mark.parametrize("backend_name,kill", [("persisting", True), ("persisting", False), ("lance", True), ("lance", False)])
 def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     path = str(tmp_path / "q")
     first = run_scenario("first", path, backend_name, kill=kill)
