@@ -142,11 +142,8 @@ func openConsumptionFile(dir string, logf func(string, ...any)) (*consumptionFil
 			return nil, nil, fmt.Errorf("engine: truncate %s: %w", path, err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, fmt.Errorf("engine: open %s: %w", path, err)
-	}
-	return &consumptionFile{path: path, f: f}, entries, nil
+	// The file is created by the first entry: reads alone leave no trace.
+	return &consumptionFile{path: path}, entries, nil
 }
 
 // append writes e; sync also fsyncs it before returning.
@@ -154,6 +151,17 @@ func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
 	frame, err := encodeConsumptionEntry(e)
 	if err != nil {
 		return err
+	}
+	if c.f == nil {
+		f, err := os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("engine: open %s: %w", c.path, err)
+		}
+		c.f = f
+		if d, err := os.Open(filepath.Dir(c.path)); err == nil { // the new name, durable with its first fsync
+			defer d.Close()
+			defer d.Sync()
+		}
 	}
 	if _, err := c.f.Write(frame); err != nil {
 		return fmt.Errorf("engine: write %s: %w", c.path, err)
@@ -166,7 +174,7 @@ func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
 }
 
 func (c *consumptionFile) sync() error {
-	if !c.dirty {
+	if !c.dirty || c.f == nil {
 		return nil
 	}
 	if err := c.f.Sync(); err != nil {
@@ -202,7 +210,9 @@ func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
 	if err != nil {
 		return fmt.Errorf("engine: open %s: %w", c.path, err)
 	}
-	c.f.Close()
+	if c.f != nil {
+		c.f.Close()
+	}
 	c.f, c.dirty = f, false
 	return nil
 }
@@ -226,6 +236,9 @@ func writeFileSynced(path string, data []byte) error {
 }
 
 func (c *consumptionFile) close() error {
+	if c.f == nil {
+		return nil
+	}
 	err := c.sync()
 	if cerr := c.f.Close(); err == nil {
 		err = cerr

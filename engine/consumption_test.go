@@ -373,3 +373,25 @@ func copyTree(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// Reading consumption state leaves no file behind; the first change creates it.
+func TestConsumptionLogCreatedByFirstChange(t *testing.T) {
+	dir := t.TempDir()
+	b := openBucket(t, dir, 1000)
+	defer b.Close()
+	appendRows(t, b, 0, 3)
+	path := filepath.Join(dir, ConsumptionLogName)
+	if _, err := b.LiveIndexes([]int64{0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ReadyRanges("a", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("reads created %s: %v", path, err)
+	}
+	take(t, b, "a", 1)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("a change did not create the log: %v", err)
+	}
+}
