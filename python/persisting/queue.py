@@ -190,7 +190,8 @@ class _QueueBackend(TrainingMixin):
     """What LanceBackend and PersistingBackend share: the protocol pulsing calls
     (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
     ``total_count``), the Arrow extras, versions, maintenance, indices and
-    closing; the training-data methods come from ``TrainingMixin``. Subclasses check their options and call :meth:`_open`."""
+    closing; the training-data methods come from ``TrainingMixin``.
+    Subclasses check their options and call :meth:`_open`."""
 
     backend_name = ""
 
