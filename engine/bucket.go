@@ -35,6 +35,8 @@ type Bucket struct {
 	appendable     error          // why rows cannot be appended to checkedDataset (nil: they can)
 	checkedDataset *lance.Dataset // the dataset appendable was computed for
 
+	consumption consumption // training-data consumption and cleared indexes (consumption.go)
+
 	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
 	walScratch []byte   // AppendRecords' WAL entry, reused
 
@@ -83,6 +85,10 @@ func Open(opts Options) (*Bucket, error) {
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
+	if err := b.consumption.loadIfPresent(b); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -374,6 +380,9 @@ func (b *Bucket) Close() error {
 	b.flushMu.Unlock()
 	// A background flush waiting for flushMu finds the bucket closed and ends.
 	b.waitBackgroundFlush()
+	if cerr := b.consumption.close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 

@@ -40,7 +40,11 @@ func (b *Bucket) Flush() error {
 	if closed {
 		return ErrClosed
 	}
-	return b.flush(false)
+	err := b.flush(false)
+	if cerr := b.consumption.syncAfterFlush(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // flush writes the rows buffered now. The caller holds flushMu, not mu. A
@@ -82,6 +86,9 @@ func (b *Bucket) flush(closing bool) error {
 	b.mu.Unlock()
 
 	b.truncateWAL(job.mark)
+	if err := b.consumption.syncAfterFlush(); err != nil {
+		b.opts.Logger("persisting: %v", err)
+	}
 	b.metrics.flushed(job.rows, time.Since(job.started), buffered, b.walSize())
 	b.compactIfDue()
 	return nil

@@ -342,6 +342,52 @@ int persisting_bucket_metrics(uint64_t handle, char** out_json, PersistingError*
  * persisting_string_free(). */
 int persisting_metrics_text(char** out_text, PersistingError* error);
 
+/* ---- Training data: per-task consumption and cleared indexes (docs/training.md)
+ *
+ * A record's index is its offset in append order (as for persisting_read).
+ * Task names are non-empty UTF-8 strings of at most 65535 bytes. Indexes are
+ * below 2^32 - 1. Every change is appended to the bucket's consumption.log:
+ * with the WAL it is fsynced before the call returns; without it, it is
+ * written at once (a killed process keeps it) and fsynced at the next flush
+ * and at close. `fields_json` (may be NULL) is a JSON array of top-level field
+ * names the caller will read; an unknown name is PERSISTING_EINVALID_ARGUMENT. */
+
+/* Hands out up to batch_size indexes `task` has not consumed and nobody
+ * cleared, lowest first, and marks them consumed, as one step. *out_json
+ * (caller frees) is a JSON array of the indexes. Cost O(batch_size), not
+ * O(records consumed). */
+int persisting_consumption_take(uint64_t handle, const char* task, const char* fields_json, int64_t batch_size,
+                                char** out_json, PersistingError* error);
+
+/* The indexes `task` may still be handed (not consumed, not cleared) as a JSON
+ * array of half-open ranges [[lo, hi], ...], ascending; nothing is marked. */
+int persisting_consumption_ready(uint64_t handle, const char* task, const char* fields_json, char** out_json,
+                                 PersistingError* error);
+
+/* Marks `count` indexes consumed by `task`. An index outside [0, records) is
+ * PERSISTING_EINVALID_ARGUMENT and nothing is marked. */
+int persisting_consumption_mark(uint64_t handle, const char* task, const int64_t* indexes, int64_t count,
+                                PersistingError* error);
+
+/* Forgets what `task` consumed; cleared indexes stay cleared. */
+int persisting_consumption_reset(uint64_t handle, const char* task, PersistingError* error);
+
+/* Clears `count` indexes: no task is handed them again and
+ * persisting_live_indexes drops them; no other record's index changes. An
+ * index outside [0, records) is PERSISTING_EINVALID_ARGUMENT and nothing is
+ * cleared. */
+int persisting_clear(uint64_t handle, const int64_t* indexes, int64_t count, PersistingError* error);
+
+/* Of `count` indexes, in their order, those naming a stored, not cleared
+ * record, as a JSON array in *out_json (caller frees); negative, past-the-end
+ * and cleared indexes are dropped. */
+int persisting_live_indexes(uint64_t handle, const int64_t* indexes, int64_t count, char** out_json,
+                            PersistingError* error);
+
+/* PERSISTING_EINVALID_ARGUMENT naming every name in `fields_json` (a JSON
+ * array of strings) that is not a top-level field of the bucket. */
+int persisting_check_fields(uint64_t handle, const char* fields_json, PersistingError* error);
+
 #ifdef __cplusplus
 }
 #endif

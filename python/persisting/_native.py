@@ -110,6 +110,13 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_create_index": (c_int, [c_uint64, c_char_p, c_char_p, _OUT, _E]),
     "persisting_indices": (c_int, [c_uint64, _OUT, _E]),
     "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, _E]),
+    "persisting_consumption_take": (c_int, [c_uint64, c_char_p, c_char_p, c_int64, _OUT, _E]),
+    "persisting_consumption_ready": (c_int, [c_uint64, c_char_p, c_char_p, _OUT, _E]),
+    "persisting_consumption_mark": (c_int, [c_uint64, c_char_p, c_void_p, c_int64, _E]),
+    "persisting_consumption_reset": (c_int, [c_uint64, c_char_p, _E]),
+    "persisting_clear": (c_int, [c_uint64, c_void_p, c_int64, _E]),
+    "persisting_live_indexes": (c_int, [c_uint64, c_void_p, c_int64, _OUT, _E]),
+    "persisting_check_fields": (c_int, [c_uint64, c_char_p, _E]),
 }
 
 # ---- loading ------------------------------------------------------------------
@@ -430,3 +437,60 @@ def schema(handle: int) -> Any:
             out.release(byref(out))
 
 
+
+
+# ---- training data (docs/training.md) -------------------------------------------
+def _int64s(indexes: list[int]) -> tuple[Any, c_void_p, c_int64]:
+    """``indexes`` as a C int64 array (kept alive by the first item)."""
+    import array
+
+    arr = array.array("q", indexes)
+    return arr, c_void_p(arr.buffer_info()[0] if arr else None), c_int64(len(arr))
+
+
+def _task(task: str) -> bytes:
+    return task.encode("utf-8")
+
+
+def _fields(fields: list[str] | None) -> bytes | None:
+    return None if fields is None else json.dumps(list(fields)).encode("utf-8")
+
+
+def consumption_take(handle: int, task: str, fields: list[str] | None, batch_size: int) -> list[int]:
+    """``persisting_consumption_take``: up to batch_size unconsumed indexes, marked consumed."""
+    return _json_call("get_meta", "persisting_consumption_take", c_uint64(handle), _task(task),
+                      _fields(fields), c_int64(batch_size))
+
+
+def consumption_ready(handle: int, task: str, fields: list[str] | None) -> list[list[int]]:
+    """``persisting_consumption_ready``: [lo, hi) ranges task may still be handed."""
+    return _json_call("get_meta", "persisting_consumption_ready", c_uint64(handle), _task(task),
+                      _fields(fields))
+
+
+def consumption_mark(handle: int, task: str, indexes: list[int]) -> None:
+    keep, ptr, n = _int64s(indexes)
+    _call("mark_consumed", "persisting_consumption_mark", c_uint64(handle), _task(task), ptr, n)
+    del keep
+
+
+def consumption_reset(handle: int, task: str) -> None:
+    _call("reset_consumption", "persisting_consumption_reset", c_uint64(handle), _task(task))
+
+
+def clear(handle: int, indexes: list[int]) -> None:
+    keep, ptr, n = _int64s(indexes)
+    _call("clear", "persisting_clear", c_uint64(handle), ptr, n)
+    del keep
+
+
+def live_indexes(handle: int, indexes: list[int]) -> list[int]:
+    keep, ptr, n = _int64s(indexes)
+    out = _json_call("get_by_indices", "persisting_live_indexes", c_uint64(handle), ptr, n)
+    del keep
+    return out
+
+
+def check_fields(handle: int, fields: list[str]) -> None:
+    """``persisting_check_fields``: InvalidArgumentError naming unknown fields."""
+    _call("get_data", "persisting_check_fields", c_uint64(handle), _fields(fields))

@@ -50,6 +50,7 @@ import pyarrow as pa
 from . import _native, options as opt
 from ._encode import encode_records
 from .errors import ClosedError, FlushError, SchemaError, StorageError, UnsupportedError, WALError
+from .training import TrainingMixin
 
 __all__ = ["LanceBackend", "PersistingBackend", "StorageError", "SchemaError", "UnsupportedError",
            "WALError", "register"]
@@ -185,11 +186,12 @@ def _parse_timestamp(text: str) -> datetime:
 
 
 # ---- the backends -------------------------------------------------------------------
-class _QueueBackend:
+class _QueueBackend(TrainingMixin):
     """What LanceBackend and PersistingBackend share: the protocol pulsing calls
     (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
     ``total_count``), the Arrow extras, versions, maintenance, indices and
-    closing. Subclasses check their options and call :meth:`_open`."""
+    closing; the training-data methods come from ``TrainingMixin``.
+    Subclasses check their options and call :meth:`_open`."""
 
     backend_name = ""
 
@@ -333,31 +335,6 @@ class _QueueBackend:
                                      -1 if limit is None else limit)
             return await _off_loop(reader.read_all)
         return await _off_loop(self._read_table, offset, limit)
-
-    async def get_by_indices(self, indexes: Iterable[int]) -> list[dict[str, Any]]:
-        """Records at the given offsets, in the given order; offsets out of range
-        are skipped (as pulsing's MemoryBackend does)."""
-        wanted = [int(i) for i in indexes]
-        total = self.total_count()
-        valid = sorted({i for i in wanted if 0 <= i < total})
-        if not valid:
-            return []
-
-        def fetch() -> dict[int, dict]:
-            found: dict[int, dict] = {}
-            start = prev = valid[0]
-            for i in valid[1:] + [None]:
-                if i is not None and i == prev + 1:
-                    prev = i
-                    continue
-                for k, row in enumerate(self._read_table(start, prev - start + 1).to_pylist()):
-                    found[start + k] = row
-                if i is not None:
-                    start = prev = i
-            return found
-
-        found = await _off_loop(fetch)
-        return [found[i] for i in wanted if i in found]
 
     async def get_stream(self, limit: int | None = None, offset: int = 0, wait: bool = False,
                          timeout: float | None = None, *, block: bool | None = None

@@ -99,6 +99,13 @@ struct persisting_api {
   int (*indices)(uint64_t, char**, PersistingError*);
   int (*lookup)(uint64_t, const char*, const char*, struct ArrowArrayStream*, PersistingError*);
   int (*metrics_text)(char**, PersistingError*);
+  int (*consumption_take)(uint64_t, const char*, const char*, int64_t, char**, PersistingError*);
+  int (*consumption_ready)(uint64_t, const char*, const char*, char**, PersistingError*);
+  int (*consumption_mark)(uint64_t, const char*, const int64_t*, int64_t, PersistingError*);
+  int (*consumption_reset)(uint64_t, const char*, PersistingError*);
+  int (*clear)(uint64_t, const int64_t*, int64_t, PersistingError*);
+  int (*live_indexes)(uint64_t, const int64_t*, int64_t, char**, PersistingError*);
+  int (*check_fields)(uint64_t, const char*, PersistingError*);
 };
 
 static const struct persisting_api kApi = {
@@ -124,6 +131,13 @@ static const struct persisting_api kApi = {
     persisting_indices,
     persisting_lookup,
     persisting_metrics_text,
+    persisting_consumption_take,
+    persisting_consumption_ready,
+    persisting_consumption_mark,
+    persisting_consumption_reset,
+    persisting_clear,
+    persisting_live_indexes,
+    persisting_check_fields,
 };
 
 /* The callbacks of the structs, with the types the header gives them. */
@@ -228,6 +242,18 @@ int persisting_header_check_c(int* passed) {
   expect_error(kApi.versions(dead, &json, &err), PERSISTING_EINVALID_HANDLE, &err, "versions");
   expect_error(kApi.read_version(dead, 1, 0, -1, &stream, &err), PERSISTING_EINVALID_HANDLE, &err, "read_version");
   expect_error(kApi.bucket_metrics(dead, &json, &err), PERSISTING_EINVALID_HANDLE, &err, "bucket_metrics");
+  const int64_t one_index[] = {0};
+  expect_error(kApi.consumption_take(dead, "t", NULL, 1, &json, &err), PERSISTING_EINVALID_HANDLE, &err,
+               "consumption_take");
+  expect_error(kApi.consumption_ready(dead, "t", NULL, &json, &err), PERSISTING_EINVALID_HANDLE, &err,
+               "consumption_ready");
+  expect_error(kApi.consumption_mark(dead, "t", one_index, 1, &err), PERSISTING_EINVALID_HANDLE, &err,
+               "consumption_mark");
+  expect_error(kApi.consumption_reset(dead, "t", &err), PERSISTING_EINVALID_HANDLE, &err, "consumption_reset");
+  expect_error(kApi.clear(dead, one_index, 1, &err), PERSISTING_EINVALID_HANDLE, &err, "clear");
+  expect_error(kApi.live_indexes(dead, one_index, 1, &json, &err), PERSISTING_EINVALID_HANDLE, &err,
+               "live_indexes");
+  expect_error(kApi.check_fields(dead, "[]", &err), PERSISTING_EINVALID_HANDLE, &err, "check_fields");
   expect_error(kApi.close(dead, &err), PERSISTING_EINVALID_HANDLE, &err, "close");
   uint64_t handle = 0;
   expect_error(kApi.open(NULL, NULL, &handle, &err), PERSISTING_EINVALID_ARGUMENT, &err, "open");

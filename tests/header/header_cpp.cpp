@@ -114,6 +114,24 @@ static_assert(std::is_same<decltype(persisting_lookup),
               "lookup");
 static_assert(std::is_same<decltype(persisting_metrics_text), int(char**, PersistingError*)>::value,
               "metrics_text");
+static_assert(std::is_same<decltype(persisting_consumption_take),
+                           int(uint64_t, const char*, const char*, int64_t, char**, PersistingError*)>::value,
+              "consumption_take");
+static_assert(std::is_same<decltype(persisting_consumption_ready),
+                           int(uint64_t, const char*, const char*, char**, PersistingError*)>::value,
+              "consumption_ready");
+static_assert(std::is_same<decltype(persisting_consumption_mark),
+                           int(uint64_t, const char*, const int64_t*, int64_t, PersistingError*)>::value,
+              "consumption_mark");
+static_assert(std::is_same<decltype(persisting_consumption_reset), int(uint64_t, const char*, PersistingError*)>::value,
+              "consumption_reset");
+static_assert(std::is_same<decltype(persisting_clear), int(uint64_t, const int64_t*, int64_t, PersistingError*)>::value,
+              "clear");
+static_assert(std::is_same<decltype(persisting_live_indexes),
+                           int(uint64_t, const int64_t*, int64_t, char**, PersistingError*)>::value,
+              "live_indexes");
+static_assert(std::is_same<decltype(persisting_check_fields), int(uint64_t, const char*, PersistingError*)>::value,
+              "check_fields");
 
 // ---- every macro, usable in constant expressions
 static_assert(ARROW_FLAG_DICTIONARY_ORDERED == 1 && ARROW_FLAG_NULLABLE == 2 && ARROW_FLAG_MAP_KEYS_SORTED == 4,
@@ -208,6 +226,19 @@ int main() {
   expect_error(persisting_indices(dead, &json, err.get()), PERSISTING_EINVALID_HANDLE, err, "indices");
   expect_error(persisting_lookup(dead, "id", "{\"op\": \"is_null\"}", &stream, err.get()),
                PERSISTING_EINVALID_HANDLE, err, "lookup");
+  const int64_t one_index[] = {0};
+  expect_error(persisting_consumption_take(dead, "t", nullptr, 1, &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "consumption_take");
+  expect_error(persisting_consumption_ready(dead, "t", nullptr, &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "consumption_ready");
+  expect_error(persisting_consumption_mark(dead, "t", one_index, 1, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "consumption_mark");
+  expect_error(persisting_consumption_reset(dead, "t", err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "consumption_reset");
+  expect_error(persisting_clear(dead, one_index, 1, err.get()), PERSISTING_EINVALID_HANDLE, err, "clear");
+  expect_error(persisting_live_indexes(dead, one_index, 1, &json, err.get()), PERSISTING_EINVALID_HANDLE, err,
+               "live_indexes");
+  expect_error(persisting_check_fields(dead, "[]", err.get()), PERSISTING_EINVALID_HANDLE, err, "check_fields");
   expect_error(persisting_close(dead, err.get()), PERSISTING_EINVALID_HANDLE, err, "close");
   uint64_t handle = 0;
   expect_error(persisting_open(nullptr, nullptr, &handle, err.get()), PERSISTING_EINVALID_ARGUMENT, err, "open");

@@ -164,6 +164,51 @@ pub mod sys {
             out_text: *mut *mut c_char,
             error: *mut PersistingError,
         ) -> c_int;
+        pub fn persisting_consumption_take(
+            handle: u64,
+            task: *const c_char,
+            fields_json: *const c_char,
+            batch_size: i64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_consumption_ready(
+            handle: u64,
+            task: *const c_char,
+            fields_json: *const c_char,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_consumption_mark(
+            handle: u64,
+            task: *const c_char,
+            indexes: *const i64,
+            count: i64,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_consumption_reset(
+            handle: u64,
+            task: *const c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_clear(
+            handle: u64,
+            indexes: *const i64,
+            count: i64,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_live_indexes(
+            handle: u64,
+            indexes: *const i64,
+            count: i64,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_check_fields(
+            handle: u64,
+            fields_json: *const c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
     }
 }
 

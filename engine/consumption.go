@@ -1,0 +1,395 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Training-data consumption: per task, which record indexes were handed out
+// (TakeUnconsumed) or marked consumed; and, per bucket, which were cleared.
+// A record's index is its offset in append order (Read's offset); clearing
+// never moves another record's index. The state lives in memory as roaring
+// bitmaps and on disk in the consumption log (consumption_log.go):
+// every change is one appended entry, fsynced before the call returns when
+// the bucket has a WAL, otherwise written at once (a killed process keeps it)
+// and fsynced at the next flush and at close.
+
+// MaxTrainingIndex is the largest index consumption and clear accept: the
+// bitmaps hold 32-bit values.
+const MaxTrainingIndex = math.MaxUint32 - 1
+
+// consumptionLogCompactEntries: at open, a log with more entries than this is
+// rewritten as one entry per task (replay cost bounded by the state's size).
+const consumptionLogCompactEntries = 4096
+
+// consumption is a bucket's training state, loaded at its first use.
+type consumption struct {
+	mu      sync.Mutex
+	loaded  bool
+	closed  bool
+	file    *consumptionFile
+	cleared *roaring.Bitmap
+	tasks   map[string]*taskConsumption
+}
+
+// taskConsumption is one task's state. unavailable = consumed ∪ cleared, so
+// the next index to hand out is the bitmap's next absent value: the
+// complement is scanned, never the consumed indexes one by one.
+type taskConsumption struct {
+	unavailable *roaring.Bitmap
+	cursor      uint32 // every index below cursor is unavailable
+}
+
+// load reads the log the first time; the caller holds c.mu.
+func (c *consumption) load(b *Bucket) error {
+	if c.closed {
+		return ErrClosed
+	}
+	if c.loaded {
+		return nil
+	}
+	f, entries, err := openConsumptionFile(b.opts.Path, b.opts.Logger)
+	if err != nil {
+		return err
+	}
+	c.file, c.cleared, c.tasks = f, roaring.New(), map[string]*taskConsumption{}
+	for _, e := range entries {
+		c.apply(e)
+	}
+	c.loaded = true
+	total, _, _, err := b.Counts()
+	if err != nil {
+		return err
+	}
+	if c.forgetFrom(total) {
+		// Records past the end were lost (buffered, no WAL, process killed):
+		// new records will take their indexes, so the log must forget them
+		// before anything is appended to it.
+		b.opts.Logger("persisting: %s names indexes past the bucket's %d records; forgetting them",
+			c.file.path, total)
+		if err := c.file.rewrite(c.snapshot()); err != nil {
+			return err
+		}
+	} else if len(entries) > consumptionLogCompactEntries {
+		if err := c.file.rewrite(c.snapshot()); err != nil {
+			b.opts.Logger("persisting: compacting the consumption log: %v", err)
+		}
+	}
+	return nil
+}
+
+// forgetFrom removes every index >= total from the state; it reports whether
+// there was any.
+func (c *consumption) forgetFrom(total int64) bool {
+	if total > MaxTrainingIndex {
+		return false
+	}
+	found := false
+	for _, bm := range c.bitmaps() {
+		if !bm.IsEmpty() && int64(bm.Maximum()) >= total {
+			bm.RemoveRange(uint64(total), uint64(math.MaxUint32)+1)
+			found = true
+		}
+	}
+	return found
+}
+
+func (c *consumption) bitmaps() []*roaring.Bitmap {
+	out := []*roaring.Bitmap{c.cleared}
+	for _, t := range c.tasks {
+		out = append(out, t.unavailable)
+	}
+	return out
+}
+
+// loadIfPresent loads an existing log at Open, before any append: indexes
+// past the recovered records must be forgotten before new records take them.
+func (c *consumption) loadIfPresent(b *Bucket) error {
+	if _, err := os.Stat(filepath.Join(b.opts.Path, ConsumptionLogName)); err != nil {
+		return nil // no log yet (or unreadable: the first use reports it)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.load(b)
+}
+
+// apply changes the in-memory state by one entry (replay and live calls).
+func (c *consumption) apply(e consumptionEntry) {
+	switch e.op {
+	case opMark:
+		c.task(e.task).unavailable.Or(e.indexes)
+	case opReset:
+		c.tasks[e.task] = &taskConsumption{unavailable: c.cleared.Clone()}
+	case opClear:
+		c.cleared.Or(e.indexes)
+		for _, t := range c.tasks {
+			t.unavailable.Or(e.indexes)
+		}
+	}
+}
+
+func (c *consumption) task(name string) *taskConsumption {
+	t, ok := c.tasks[name]
+	if !ok {
+		t = &taskConsumption{unavailable: c.cleared.Clone()}
+		c.tasks[name] = t
+	}
+	return t
+}
+
+// snapshot is the state as the fewest entries that rebuild it.
+func (c *consumption) snapshot() []consumptionEntry {
+	out := []consumptionEntry{{op: opClear, indexes: c.cleared}}
+	names := make([]string, 0, len(c.tasks))
+	for n := range c.tasks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, consumptionEntry{op: opReset, task: n},
+			consumptionEntry{op: opMark, task: n, indexes: c.tasks[n].unavailable})
+	}
+	return out
+}
+
+// record logs e and applies it: the log first, so memory never holds a state
+// the disk has not been asked to keep.
+func (c *consumption) record(b *Bucket, e consumptionEntry) error {
+	if err := c.file.append(e, b.opts.WAL.Enabled); err != nil {
+		return err
+	}
+	c.apply(e)
+	return nil
+}
+
+// syncAfterFlush fsyncs what was logged since the last fsync (buckets
+// without a WAL: consumption is as durable as the data version just written).
+func (c *consumption) syncAfterFlush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded || c.closed {
+		return nil
+	}
+	return c.file.sync()
+}
+
+func (c *consumption) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if !c.loaded {
+		return nil
+	}
+	c.loaded = false
+	return c.file.close()
+}
+
+// withConsumption runs fn with the loaded state and the bucket's row count.
+func (b *Bucket) withConsumption(fn func(c *consumption, total int64) error) error {
+	c := &b.consumption
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.load(b); err != nil {
+		return err
+	}
+	total, _, _, err := b.Counts()
+	if err != nil {
+		return err
+	}
+	return fn(c, total)
+}
+
+func checkTask(task string) error {
+	if task == "" {
+		return fmt.Errorf("%w: task name must not be empty", ErrInvalidArgument)
+	}
+	if len(task) > 0xFFFF {
+		return fmt.Errorf("%w: task name is %d bytes, at most 65535", ErrInvalidArgument, len(task))
+	}
+	return nil
+}
+
+// indexBitmap checks every index against [0, total) and returns them as a bitmap.
+func indexBitmap(indexes []int64, total int64) (*roaring.Bitmap, error) {
+	bm := roaring.New()
+	for _, i := range indexes {
+		if i < 0 || i >= total || i > MaxTrainingIndex {
+			return nil, fmt.Errorf("%w: index %d is out of range (the bucket holds indexes 0..%d)",
+				ErrInvalidArgument, i, total-1)
+		}
+		bm.Add(uint32(i))
+	}
+	return bm, nil
+}
+
+// CheckFields refuses names that are not top-level fields of the bucket's schema.
+func (b *Bucket) CheckFields(fields []string) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	sch := b.schema
+	b.mu.Unlock()
+	var unknown, have []string
+	if sch != nil {
+		for _, f := range sch.Fields() {
+			have = append(have, f.Name)
+		}
+	}
+	for _, name := range fields {
+		if sch == nil || len(sch.FieldIndices(name)) == 0 {
+			unknown = append(unknown, fmt.Sprintf("%q", name))
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: unknown field %s (the bucket's fields: %s)", ErrInvalidArgument,
+			strings.Join(unknown, ", "), strings.Join(have, ", "))
+	}
+	return nil
+}
+
+// TakeUnconsumed hands out up to n indexes task has not consumed (and nobody
+// cleared), lowest first, and marks them consumed, as one step. Cost:
+// O(n + bitmap containers skipped), independent of how many were consumed.
+func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("%w: batch size %d is negative", ErrInvalidArgument, n)
+	}
+	if err := b.CheckFields(fields); err != nil {
+		return nil, err
+	}
+	var out []int64
+	err := b.withConsumption(func(c *consumption, total int64) error {
+		t := c.task(task)
+		taken := roaring.New()
+		next := int64(t.cursor)
+		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
+			v := t.unavailable.NextAbsentValue(uint32(next))
+			if v < 0 || v >= total {
+				break
+			}
+			if len(out) == 0 {
+				t.cursor = uint32(v)
+			}
+			out = append(out, v)
+			taken.Add(uint32(v))
+			next = v + 1
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return c.record(b, consumptionEntry{op: opMark, task: task, indexes: taken})
+	})
+	return out, err
+}
+
+// ReadyRanges returns the indexes task has not consumed (and nobody cleared)
+// as ascending half-open ranges [lo, hi): what a sampler chooses from.
+func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	if err := b.CheckFields(fields); err != nil {
+		return nil, err
+	}
+	var out [][2]int64
+	err := b.withConsumption(func(c *consumption, total int64) error {
+		var un *roaring.Bitmap
+		if t, ok := c.tasks[task]; ok {
+			un = t.unavailable
+		} else {
+			un = c.cleared
+		}
+		next := int64(0)
+		for next < total && next <= MaxTrainingIndex {
+			lo := un.NextAbsentValue(uint32(next))
+			if lo < 0 || lo >= total {
+				break
+			}
+			hi := total
+			if lo < MaxTrainingIndex {
+				if p := un.NextValue(uint32(lo + 1)); p >= 0 && p < hi {
+					hi = p
+				}
+			}
+			out = append(out, [2]int64{lo, hi})
+			next = hi
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MarkConsumed adds indexes to task's consumed set. Every index must be in
+// [0, total): a bad one refuses the call and marks nothing.
+func (b *Bucket) MarkConsumed(task string, indexes []int64) error {
+	if err := checkTask(task); err != nil {
+		return err
+	}
+	return b.withConsumption(func(c *consumption, total int64) error {
+		bm, err := indexBitmap(indexes, total)
+		if err != nil || bm.IsEmpty() {
+			return err
+		}
+		return c.record(b, consumptionEntry{op: opMark, task: task, indexes: bm})
+	})
+}
+
+// ResetConsumption forgets what task consumed (cleared indexes stay cleared).
+func (b *Bucket) ResetConsumption(task string) error {
+	if err := checkTask(task); err != nil {
+		return err
+	}
+	return b.withConsumption(func(c *consumption, total int64) error {
+		return c.record(b, consumptionEntry{op: opReset, task: task})
+	})
+}
+
+// Clear removes indexes from training: no task is handed them again and
+// LiveIndexes drops them. Other records keep their indexes. Cost O(cleared
+// × tasks). A bad index refuses the call and clears nothing.
+func (b *Bucket) Clear(indexes []int64) error {
+	return b.withConsumption(func(c *consumption, total int64) error {
+		bm, err := indexBitmap(indexes, total)
+		if err != nil || bm.IsEmpty() {
+			return err
+		}
+		return c.record(b, consumptionEntry{op: opClear, indexes: bm})
+	})
+}
+
+// LiveIndexes returns the indexes, in their order, that name a stored and
+// not cleared record; others (negative, past the end, cleared) are dropped,
+// as pulsing's MemoryBackend skips indexes it does not hold.
+func (b *Bucket) LiveIndexes(indexes []int64) ([]int64, error) {
+	out := make([]int64, 0, len(indexes))
+	err := b.withConsumption(func(c *consumption, total int64) error {
+		for _, i := range indexes {
+			if i >= 0 && i < total && (i > MaxTrainingIndex || !c.cleared.Contains(uint32(i))) {
+				out = append(out, i)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ClearedCount is how many indexes were cleared.
+func (b *Bucket) ClearedCount() (int64, error) {
+	var n int64
+	err := b.withConsumption(func(c *consumption, total int64) error {
+		n = int64(c.cleared.GetCardinality())
+		return nil
+	})
+	return n, err
+}

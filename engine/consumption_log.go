@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// ConsumptionLogName is the file in the bucket directory that keeps, per
+// training task, which indexes were handed out or marked consumed, and which
+// indexes were cleared (docs/training.md describes the format).
+const ConsumptionLogName = "consumption.log"
+
+// One entry of the consumption log: what changed, never the whole state, so
+// an entry costs O(indexes it names).
+const (
+	opMark  byte = 1 // task's consumed set |= bitmap
+	opReset byte = 2 // task's consumed set = {} (bitmap empty)
+	opClear byte = 3 // cleared set |= bitmap (task empty)
+)
+
+// consumptionEntryHeader is the size of an entry's frame: length and CRC.
+const consumptionEntryHeader = 8
+
+// maxConsumptionEntry bounds an entry's payload; a larger length is a torn or
+// corrupt frame, not an allocation to attempt.
+const maxConsumptionEntry = 1 << 30
+
+var consumptionCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// consumptionEntry is one decoded entry.
+type consumptionEntry struct {
+	op      byte
+	task    string
+	indexes *roaring.Bitmap
+}
+
+// encodeConsumptionEntry frames an entry as
+//
+//	u32 LE payload length | u32 LE CRC-32C of payload | payload
+//	payload = u8 op | u16 LE task length | task (UTF-8) | roaring bitmap (portable format)
+func encodeConsumptionEntry(e consumptionEntry) ([]byte, error) {
+	if len(e.task) > 0xFFFF {
+		return nil, fmt.Errorf("%w: task name is %d bytes, at most 65535", ErrInvalidArgument, len(e.task))
+	}
+	var payload bytes.Buffer
+	payload.WriteByte(e.op)
+	var n [2]byte
+	binary.LittleEndian.PutUint16(n[:], uint16(len(e.task)))
+	payload.Write(n[:])
+	payload.WriteString(e.task)
+	bm := e.indexes
+	if bm == nil {
+		bm = roaring.New()
+	}
+	bm.RunOptimize()
+	if _, err := bm.WriteTo(&payload); err != nil {
+		return nil, err
+	}
+	out := make([]byte, consumptionEntryHeader, consumptionEntryHeader+payload.Len())
+	binary.LittleEndian.PutUint32(out[0:4], uint32(payload.Len()))
+	binary.LittleEndian.PutUint32(out[4:8], crc32.Checksum(payload.Bytes(), consumptionCRC))
+	return append(out, payload.Bytes()...), nil
+}
+
+// readConsumptionLog decodes every whole entry of data; good is the length
+// of the prefix they fill. A torn or corrupt frame ends the log there (a
+// crash during a write leaves at most the last entry torn).
+func readConsumptionLog(data []byte) (entries []consumptionEntry, good int) {
+	for len(data)-good >= consumptionEntryHeader {
+		size := binary.LittleEndian.Uint32(data[good : good+4])
+		sum := binary.LittleEndian.Uint32(data[good+4 : good+8])
+		start := good + consumptionEntryHeader
+		if size > maxConsumptionEntry || int(size) > len(data)-start || size < 3 {
+			return entries, good
+		}
+		payload := data[start : start+int(size)]
+		if crc32.Checksum(payload, consumptionCRC) != sum {
+			return entries, good
+		}
+		e, err := decodeConsumptionPayload(payload)
+		if err != nil {
+			return entries, good
+		}
+		entries = append(entries, e)
+		good = start + int(size)
+	}
+	return entries, good
+}
+
+func decodeConsumptionPayload(p []byte) (e consumptionEntry, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a checksummed but malformed bitmap
+			err = fmt.Errorf("%w: consumption entry: %v", ErrCorrupt, r)
+		}
+	}()
+	e.op = p[0]
+	if e.op < opMark || e.op > opClear {
+		return e, fmt.Errorf("%w: consumption entry op %d", ErrCorrupt, e.op)
+	}
+	tlen := int(binary.LittleEndian.Uint16(p[1:3]))
+	if 3+tlen > len(p) {
+		return e, fmt.Errorf("%w: consumption entry task length", ErrCorrupt)
+	}
+	e.task = string(p[3 : 3+tlen])
+	e.indexes = roaring.New()
+	if _, err := e.indexes.ReadFrom(bytes.NewReader(p[3+tlen:])); err != nil {
+		return e, fmt.Errorf("%w: consumption entry bitmap: %v", ErrCorrupt, err)
+	}
+	return e, nil
+}
+
+// consumptionFile is the open log: entries are appended with one write each
+// (a process killed after the write keeps it: the kernel has it) and fsynced
+// when the bucket asks (sync).
+type consumptionFile struct {
+	path  string
+	f     *os.File
+	dirty bool // written since the last fsync
+}
+
+// openConsumptionFile reads the log at dir, cuts a torn tail, and opens it
+// for appending. A log with many entries is rewritten first as one entry per
+// task plus one for the cleared set (same state, shorter replay).
+func openConsumptionFile(dir string, logf func(string, ...any)) (*consumptionFile, []consumptionEntry, error) {
+	path := filepath.Join(dir, ConsumptionLogName)
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("engine: read %s: %w", path, err)
+	}
+	entries, good := readConsumptionLog(data)
+	if good < len(data) {
+		logf("persisting: %s: cut a torn or corrupt tail of %d bytes at offset %d", path, len(data)-good, good)
+		if err := os.Truncate(path, int64(good)); err != nil {
+			return nil, nil, fmt.Errorf("engine: truncate %s: %w", path, err)
+		}
+	}
+	// The file is created by the first entry: reads alone leave no trace.
+	return &consumptionFile{path: path}, entries, nil
+}
+
+// append writes e; sync also fsyncs it before returning.
+func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
+	frame, err := encodeConsumptionEntry(e)
+	if err != nil {
+		return err
+	}
+	if c.f == nil {
+		f, err := os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("engine: open %s: %w", c.path, err)
+		}
+		c.f = f
+		if d, err := os.Open(filepath.Dir(c.path)); err == nil { // the new name, durable with its first fsync
+			defer d.Close()
+			defer d.Sync()
+		}
+	}
+	if _, err := c.f.Write(frame); err != nil {
+		return fmt.Errorf("engine: write %s: %w", c.path, err)
+	}
+	c.dirty = true
+	if sync {
+		return c.sync()
+	}
+	return nil
+}
+
+func (c *consumptionFile) sync() error {
+	if !c.dirty || c.f == nil {
+		return nil
+	}
+	if err := c.f.Sync(); err != nil {
+		return fmt.Errorf("engine: fsync %s: %w", c.path, err)
+	}
+	c.dirty = false
+	return nil
+}
+
+// rewrite replaces the log by entries (written to a temporary file, fsynced,
+// renamed over the log, directory fsynced), then appends to the new file.
+func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
+	tmp := c.path + ".tmp"
+	var all bytes.Buffer
+	for _, e := range entries {
+		frame, err := encodeConsumptionEntry(e)
+		if err != nil {
+			return err
+		}
+		all.Write(frame)
+	}
+	if err := writeFileSynced(tmp, all.Bytes()); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, c.path); err != nil {
+		return fmt.Errorf("engine: replace %s: %w", c.path, err)
+	}
+	if d, err := os.Open(filepath.Dir(c.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("engine: open %s: %w", c.path, err)
+	}
+	if c.f != nil {
+		c.f.Close()
+	}
+	c.f, c.dirty = f, false
+	return nil
+}
+
+func writeFileSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("engine: create %s: %w", path, err)
+	}
+	_, err = io.Copy(f, bytes.NewReader(data))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("engine: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c *consumptionFile) close() error {
+	if c.f == nil {
+		return nil
+	}
+	err := c.sync()
+	if cerr := c.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

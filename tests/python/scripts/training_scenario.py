@@ -1,0 +1,111 @@
+"""pulsing's training-data API through a real pulsing 0.1.2 actor system.
+
+Usage: training_scenario.py first|second STORAGE_PATH BACKEND [kill]
+
+- first: starts a system, gets the bucket's actor with pulsing's
+  ``get_bucket_ref``, and calls the BucketStorage methods: put_tensor (numpy
+  tensors), get_meta for task "train" (default order) and "eval" (a sampler),
+  get_data, mark_consumed, clear. Prints one ``RESULT {json}`` line. With
+  ``kill`` it then waits, the system running and nothing closed, for the
+  test's SIGKILL; else it shuts the system down.
+- second: a new process and system on the same path: get_meta hands out only
+  what the first process did not, get_data returns the tensors, a cleared
+  index is skipped, reset_consumption starts the task over.
+
+BACKEND is "persisting" (PersistingBackend with the WAL) or "lance".
+
+Both phases end with ``os._exit(0)`` after the system's shutdown: pulsing
+0.1.2 itself crashes in interpreter finalization (a script that only starts
+and shuts down an actor system exits with SIGSEGV or SIGABRT in most runs),
+which would hide this scenario's result. Nothing of ours runs at exit that
+the scenario needs: the WAL and the flush already made everything durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import numpy as np
+import pulsing as pul
+from pulsing.streaming import get_bucket_ref
+
+from persisting.queue import register
+
+TOPIC = "training"
+N = 10
+
+
+class LastFirst:
+    """A pulsing-style sampler: the newest ready indexes first; marks them."""
+
+    def sample(self, ready, batch_size, **kwargs):
+        picked = sorted(ready, reverse=True)[:batch_size]
+        return picked, picked
+
+
+def options(backend: str) -> dict:
+    if backend == "persisting":
+        return {"enable_wal": True, "wal_sync_interval": 0.0, "flush_threshold": 100_000}
+    return {"flush_threshold": 100_000}
+
+
+def rows_summary(rows: list[dict]) -> list[dict]:
+    return [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in row.items()}
+            | {"_shape": list(row["obs"].shape) if "obs" in row else None,
+               "_dtype": str(row["obs"].dtype) if "obs" in row else None}
+            for row in rows]
+
+
+async def bucket(system, path: str, backend: str):
+    return await get_bucket_ref(system, TOPIC, 0, storage_path=path, backend=backend,
+                                backend_options=options(backend))
+
+
+async def first(path: str, backend: str, kill: bool) -> None:
+    system = await pul.actor_system()
+    register()
+    ref = await bucket(system, path, backend)
+    obs = np.arange(N * 6, dtype=np.float32).reshape(N, 2, 3)
+    put = await ref.put_tensor({"obs": obs, "step": list(range(N))}, partition_id="p0")
+    train = await ref.get_meta(["obs", "step"], 4, "train")
+    data = await ref.get_data(train, ["obs"])
+    evals = await ref.get_meta(["step"], 3, "eval", LastFirst())
+    await ref.mark_consumed("train", [6])
+    await ref.clear([5])
+    if backend == "lance":
+        await ref.flush()  # LanceBackend: consumption is fsynced at the flush
+    out = {"put": put, "train": train["global_indexes"], "train_fields": train["samples"][0]["fields"],
+           "data": rows_summary(data), "eval": evals["global_indexes"]}
+    print("RESULT " + json.dumps(out), flush=True)
+    if kill:
+        await asyncio.sleep(3600)
+    await system.shutdown()
+
+
+async def second(path: str, backend: str) -> None:
+    system = await pul.actor_system()
+    register()
+    ref = await bucket(system, path, backend)
+    train = await ref.get_meta(["obs"], 100, "train")
+    evals = await ref.get_meta(["step"], 100, "eval")
+    data = await ref.get_data({"global_indexes": [9, 5, 0]}, ["obs", "step"])
+    await ref.reset_consumption("train")
+    again = await ref.get_meta(["obs"], 100, "train")
+    out = {"train": train["global_indexes"], "eval": evals["global_indexes"],
+           "data": rows_summary(data), "after_reset": again["global_indexes"],
+           "count": (await ref.stats())["total_count"]}
+    print("RESULT " + json.dumps(out), flush=True)
+    await system.shutdown()
+
+
+if __name__ == "__main__":
+    phase, path, backend = sys.argv[1:4]
+    if phase == "first":
+        asyncio.run(first(path, backend, kill=len(sys.argv) > 4 and sys.argv[4] == "kill"))
+    else:
+        asyncio.run(second(path, backend))
+    sys.stdout.flush()
+    os._exit(0)

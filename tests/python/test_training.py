@@ -1,0 +1,370 @@
+"""pulsing's training-data API: put_tensor, get_meta with samplers, get_data,
+get_by_indices, consumption (durable) and clear, on both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import lance
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from helpers import PYTHON_SRC, SCRIPTS, explain
+from persisting.errors import InvalidArgumentError
+from persisting.queue import LanceBackend, PersistingBackend
+
+BACKENDS = {
+    "lance": lambda path: LanceBackend(0, path),
+    "persisting": lambda path: PersistingBackend(0, path, enable_wal=True),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def make(request, bucket_path):
+    opened = []
+
+    def open_backend():
+        b = BACKENDS[request.param](bucket_path)
+        opened.append(b)
+        return b
+
+    yield open_backend
+    for b in opened:
+        b.close()
+
+
+@pytest.fixture
+def backend(make):
+    return make()
+
+
+async def filled(backend, n: int = 10):
+    obs = np.arange(n * 6, dtype=np.float32).reshape(n, 2, 3)
+    await backend.put_tensor({"obs": obs, "step": np.arange(n, dtype=np.int64),
+                              "tag": [f"t{i}" for i in range(n)]})
+    return obs
+
+
+class FakeTorchTensor:
+    """Duck-types a torch tensor: ``__dlpack__``, ``detach``, ``cpu``, ``numpy``."""
+
+    def __init__(self, arr):
+        self._arr = arr
+
+    def __dlpack__(self, *a, **k):
+        return self._arr.__dlpack__(*a, **k)
+
+    def __dlpack_device__(self):
+        return self._arr.__dlpack_device__()
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self._arr
+
+
+class FakeTensorDict:
+    """Duck-types a tensordict.TensorDict: ``batch_size``, ``keys()``, ``[]``."""
+
+    def __init__(self, columns, n):
+        self._c, self.batch_size = columns, [n]
+
+    def keys(self):
+        return self._c.keys()
+
+    def __getitem__(self, k):
+        return self._c[k]
+
+
+# ---- put_tensor shapes --------------------------------------------------------------
+SHAPES = {
+    "dict of numpy columns": lambda x: {"x": x, "i": np.arange(len(x))},
+    "dict of per-row arrays": lambda x: {"x": list(x), "i": list(range(len(x)))},
+    "list of dicts": lambda x: [{"x": x[k], "i": k} for k in range(len(x))],
+    "torch-like tensor": lambda x: {"x": FakeTorchTensor(x), "i": list(range(len(x)))},
+    "TensorDict-like": lambda x: FakeTensorDict({"x": FakeTorchTensor(x), "i": np.arange(len(x))}, len(x)),
+    "pyarrow table": lambda x: pa.table({
+        "x": pa.FixedShapeTensorArray.from_numpy_ndarray(x) if x.ndim > 1 else pa.array(x),
+        "i": pa.array(np.arange(len(x)))}),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+@pytest.mark.parametrize("dtype,dims", [("float32", (2, 3)), ("int64", (4,)), ("uint8", (2, 2, 2)),
+                                        ("float64", ())])
+async def test_put_tensor_round_trip(make, bucket_path, shape, dtype, dims):
+    b = make()
+    x = (np.arange(5 * int(np.prod(dims or (1,)))) % 200).astype(dtype).reshape((5,) + dims)
+    put = await b.put_tensor(SHAPES[shape](x), partition_id="p")
+    assert put.global_indexes == [0, 1, 2, 3, 4] and put.field_names == ["x", "i"]
+    for flushed in (False, True):
+        rows = await b.get_data({"global_indexes": [4, 0, 2]}, ["x"])
+        assert [list(r) for r in rows] == [["x"]] * 3
+        for row, k in zip(rows, [4, 0, 2]):
+            got = row["x"]
+            if dims:
+                assert isinstance(got, np.ndarray) and got.dtype == x.dtype and got.shape == dims
+                np.testing.assert_array_equal(got, x[k])
+            else:
+                assert got == x[k]
+        await b.flush()
+    if dims:  # pylance reads the column as a tensor of the same dtype and shape
+        col = lance.dataset(os.path.join(bucket_path, "data.lance")).to_table().column("x")
+        assert isinstance(col.type, pa.FixedShapeTensorType)
+        np.testing.assert_array_equal(col.combine_chunks().to_numpy_ndarray(), x)
+
+
+async def test_get_data_tensors_are_views_of_arrow_buffers(backend):
+    await filled(backend)
+    await backend.flush()
+    rows = await backend.get_data({"global_indexes": [1, 2]}, ["obs"])
+    a, b = rows[0]["obs"], rows[1]["obs"]
+    assert not a.flags.owndata and not b.flags.owndata
+    assert a.base is b.base  # one ndarray over the column's Arrow buffer
+
+
+async def test_put_tensor_single_record_dict(backend):
+    put = await backend.put_tensor({"a": 1, "b": "x"})
+    assert put.global_indexes == [0]
+    assert await backend.get_by_indices([0]) == [{"a": 1, "b": "x"}]
+
+
+BAD_PUTS = [
+    ({"x": [object(), object()]}, TypeError, "field 'x'"),
+    ({"x": np.array([object(), 1], dtype=object)}, TypeError, "Python objects"),
+    ({"x": np.zeros(()), "y": [1]}, ValueError, "0-d array has no rows"),
+    ({"x": np.zeros((3, 2)), "y": [1, 2]}, ValueError, "differ in rows"),
+    ({"x": [np.zeros(2), np.zeros(3)]}, ValueError, "differ in shape"),
+    ({1: [1, 2]}, TypeError, "field names must be str"),
+    ({}, ValueError, "no fields"),
+    ([], ValueError, "no rows"),
+    ([{"a": 1}, {"b": 2}], ValueError, "row 1 has fields"),
+    ([{"a": 1}, 5], TypeError, "row 1 must be a dict"),
+    ("text", TypeError, "put_tensor expects"),
+    ({"x": {1, 2}}, TypeError, "put_tensor takes a column"),
+]
+
+
+@pytest.mark.parametrize("data,exc,words", BAD_PUTS, ids=[str(i) for i in range(len(BAD_PUTS))])
+async def test_put_tensor_bad_input_stores_nothing(backend, data, exc, words):
+    with pytest.raises(exc, match=words):
+        await backend.put_tensor(data)
+    assert backend.total_count() == 0
+
+
+# ---- get_meta and consumption -------------------------------------------------------
+async def test_get_meta_shape_and_per_task_consumption(backend):
+    await filled(backend)
+    meta = await backend.get_meta(["obs", "step"], 4, "train", partition_id="p1")
+    assert meta["global_indexes"] == [0, 1, 2, 3]
+    assert [s["global_index"] for s in meta["samples"]] == [0, 1, 2, 3]
+    assert meta["samples"][0] == {
+        "partition_id": "p1", "global_index": 0,
+        "fields": {"obs": {"name": "obs", "dtype": "float32", "shape": [2, 3], "production_status": "ready"},
+                   "step": {"name": "step", "dtype": "int64", "shape": [], "production_status": "ready"}}}
+    assert (await backend.get_meta(["obs"], 4, "train"))["global_indexes"] == [4, 5, 6, 7]
+    assert (await backend.get_meta(["obs"], 4, "other"))["global_indexes"] == [0, 1, 2, 3]
+    await backend.mark_consumed("train", [9])
+    assert (await backend.get_meta(["obs"], 4, "train"))["global_indexes"] == [8]
+    assert (await backend.get_meta(["obs"], 4, "train"))["global_indexes"] == []
+    assert (await backend.get_meta(["obs"], 0, "other"))["global_indexes"] == []
+    await backend.reset_consumption("train")
+    assert (await backend.get_meta(["obs"], 2, "train"))["global_indexes"] == [0, 1]
+    # get_data takes the dict or any object with global_indexes, and a samples-only dict
+    meta = await backend.get_meta([], 2, "third")
+
+    class Meta:
+        global_indexes = [1, 0]
+
+    assert [r["step"] for r in await backend.get_data(meta)] == [0, 1]
+    assert [r["step"] for r in await backend.get_data(Meta(), ["step"])] == [1, 0]
+    assert [r["step"] for r in await backend.get_data({"samples": meta["samples"]}, ["step"])] == [0, 1]
+
+
+class Reverse:
+    def __init__(self):
+        self.calls = []
+
+    def sample(self, ready, batch_size, **kw):
+        self.calls.append((list(ready), batch_size, kw))
+        picked = ready[::-1][:batch_size]
+        return picked, picked[:1]  # hands out batch_size, marks only the first
+
+
+async def test_get_meta_with_samplers(backend):
+    await filled(backend, 6)
+    s = Reverse()
+    meta = await backend.get_meta(["step"], 3, "t", s, partition_id="p", temperature=0.5)
+    assert meta["global_indexes"] == [5, 4, 3]
+    assert s.calls == [([0, 1, 2, 3, 4, 5], 3, {"partition_id": "p", "temperature": 0.5})]
+    assert meta["samples"][0]["partition_id"] == "p"
+    meta = await backend.get_meta(["step"], 3, "t", s)  # only 5 was marked
+    assert meta["global_indexes"] == [4, 3, 2] and s.calls[-1][0] == [0, 1, 2, 3, 4]
+    # a plain callable works too
+    meta = await backend.get_meta(["step"], 2, "t", lambda ready, n, **kw: (ready[:n], ready[:n]))
+    assert meta["global_indexes"] == [0, 1]
+
+
+class Boom(Exception):
+    pass
+
+
+BAD_SAMPLERS = [
+    (lambda ready, n, **kw: (_ for _ in ()).throw(Boom("sampler failed")), Boom, "sampler failed"),
+    (lambda ready, n, **kw: [1, 2, 3], TypeError, r"\(sampled, marked\)"),
+    (lambda ready, n, **kw: ([99], [99]), ValueError, "not ready"),
+    (lambda ready, n, **kw: (["a"], []), TypeError, "must be ints"),
+    (42, TypeError, "sample"),
+]
+
+
+@pytest.mark.parametrize("sampler,exc,words", BAD_SAMPLERS, ids=[str(i) for i in range(len(BAD_SAMPLERS))])
+async def test_bad_sampler_marks_nothing(backend, sampler, exc, words):
+    await filled(backend, 4)
+    with pytest.raises(exc, match=words):
+        await backend.get_meta(["step"], 2, "t", sampler)
+    assert (await backend.get_meta(["step"], 10, "t"))["global_indexes"] == [0, 1, 2, 3]
+
+
+BAD_CALLS = [
+    ("get_meta", (["nope"], 2, "t"), InvalidArgumentError, "unknown field \"nope\""),
+    ("get_meta", ("step", 2, "t"), TypeError, "fields must be a list"),
+    ("get_meta", (["step"], -1, "t"), InvalidArgumentError, "negative"),
+    ("get_meta", (["step"], 2.5, "t"), TypeError, "batch_size"),
+    ("get_meta", (["step"], 2, 7), TypeError, "task_name"),
+    ("get_meta", (["step"], 2, ""), InvalidArgumentError, "task name"),
+    ("get_data", ({"global_indexes": [0]}, ["step", "zzz"]), InvalidArgumentError, "zzz"),
+    ("get_data", (["not", "meta"],), TypeError, "batch_meta"),
+    ("get_data", ({"other": 1},), ValueError, "global_indexes"),
+    ("mark_consumed", ("t", [0, -1]), InvalidArgumentError, "index -1 is out of range"),
+    ("mark_consumed", ("t", [0, 10]), InvalidArgumentError, "index 10 is out of range"),
+    ("mark_consumed", ("t", [2**70]), InvalidArgumentError, "out of range"),
+    ("mark_consumed", ("t", ["0"]), TypeError, "must be ints"),
+    ("mark_consumed", ("t", [1.0]), TypeError, "must be ints"),
+    ("mark_consumed", ("t", 3), TypeError, "list of ints"),
+    ("clear", ([3, 10],), InvalidArgumentError, "index 10 is out of range"),
+    ("clear", ([-5],), InvalidArgumentError, "index -5"),
+    ("get_by_indices", ([None],), TypeError, "must be ints"),
+]
+
+
+@pytest.mark.parametrize("method,args,exc,words", BAD_CALLS, ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_CALLS)])
+async def test_bad_calls_change_nothing(backend, method, args, exc, words):
+    await filled(backend)
+    with pytest.raises(exc, match=words):
+        await getattr(backend, method)(*args)
+    assert (await backend.get_meta(["step"], 100, "t"))["global_indexes"] == list(range(10))
+
+
+async def test_clear_get_by_indices_and_get(backend):
+    await filled(backend)
+    await backend.get_meta(["step"], 3, "t")
+    await backend.clear([3, 5])
+    assert (await backend.get_meta(["step"], 100, "t"))["global_indexes"] == [4, 6, 7, 8, 9]
+    assert (await backend.get_meta(["step"], 100, "new"))["global_indexes"] == [0, 1, 2, 4, 6, 7, 8, 9]
+    await backend.reset_consumption("t")
+    assert (await backend.get_meta(["step"], 100, "t"))["global_indexes"] == [0, 1, 2, 4, 6, 7, 8, 9]
+    rows = await backend.get_by_indices([9, 3, -1, 10, 0, 0, 5, 4])
+    assert [r["step"] for r in rows] == [9, 0, 0, 4]  # cleared, negative, past the end: skipped
+    rows = await backend.get_data({"global_indexes": [5, 6]}, ["step"])
+    assert rows == [{"step": 6}]
+    # get/get_stream read the log as stored: indexes never move, cleared rows included
+    assert [r["step"] for r in await backend.get(limit=3, offset=4)] == [4, 5, 6]
+
+
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+async def test_consumption_survives_reopen(bucket_path, kind):
+    b = BACKENDS[kind](bucket_path)
+    await filled(b)
+    await b.get_meta(["step"], 3, "t")
+    await b.mark_consumed("u", [1, 2])
+    await b.clear([4])
+    b.close()
+    assert os.path.isfile(os.path.join(bucket_path, "consumption.log"))
+    b = BACKENDS[kind](bucket_path)
+    try:
+        assert (await b.get_meta(["step"], 100, "t"))["global_indexes"] == [3, 5, 6, 7, 8, 9]
+        assert (await b.get_meta(["step"], 100, "u"))["global_indexes"] == [0, 3, 5, 6, 7, 8, 9]
+    finally:
+        b.close()
+
+
+# ---- through a real pulsing 0.1.2 actor system, across processes ----------------------
+def run_scenario(*args, kill=False) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_SRC)}
+    cmd = [sys.executable, "-X", "faulthandler", str(SCRIPTS / "training_scenario.py"), *args]
+    if not kill:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        assert proc.returncode == 0 and line, explain(proc)
+        return json.loads(line[len("RESULT "):])
+    proc = subprocess.Popen(cmd + ["kill"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        while True:
+            line = proc.stdout.readline()
+            if not line or line.startswith("RESULT "):
+                break
+        assert line.startswith("RESULT "), f"no RESULT line (exit {proc.poll()}): {proc.stderr.read()}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    return json.loads(line[len("RESULT "):])
+
+
+@pytest.mark.parametrize("backend_name,kill", [("persisting", True), ("persisting", False), ("lance", True), ("lance", False)])
+def test_pulsing_actor_restart(tmp_path, backend_name, kill):
+    path = str(tmp_path / "q")
+    first = run_scenario("first", path, backend_name, kill=kill)
+    assert first["put"] == {"status": "ok"}
+    assert first["train"] == [0, 1, 2, 3]
+    assert first["train_fields"]["obs"] == {"name": "obs", "dtype": "float32", "shape": [2, 3],
+                                            "production_status": "ready"}
+    assert [r["_shape"] for r in first["data"]] == [[2, 3]] * 4
+    assert [r["_dtype"] for r in first["data"]] == ["float32"] * 4
+    assert first["data"][1]["obs"] == [[6.0, 7.0, 8.0], [9.0, 10.0, 11.0]]
+    assert first["eval"] == [9, 8, 7]
+
+    second = run_scenario("second", path, backend_name)
+    assert second["count"] == 10
+    assert second["train"] == [4, 7, 8, 9]  # 0-3 handed out, 6 marked, 5 cleared
+    assert second["eval"] == [0, 1, 2, 3, 4, 6]
+    assert [r["step"] for r in second["data"]] == [9, 0]  # 5 is cleared: skipped
+    assert second["data"][0]["obs"] == [[54.0, 55.0, 56.0], [57.0, 58.0, 59.0]]
+    assert second["data"][0]["_dtype"] == "float32"
+    assert second["after_reset"] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+
+
+# pulsing's unreleased main checks backends against runtime-checkable protocols
+# (TensorBackend, ConsumptionBackend in python/pulsing/streaming/backend.py):
+# every one of these methods must exist, as a coroutine function.
+PROTOCOL_METHODS = {
+    "put_tensor": ["data"], "get_data": ["batch_meta", "fields"],
+    "get_meta": ["fields", "batch_size", "task_name", "sampler"],
+    "mark_consumed": ["task_name", "global_indexes"], "reset_consumption": ["task_name"],
+    "clear": ["global_indexes"], "get_by_indices": ["indexes"],
+}
+
+
+@pytest.mark.parametrize("cls", [LanceBackend, PersistingBackend])
+def test_backends_have_pulsing_protocol_methods(cls):
+    import inspect
+
+    for name, params in PROTOCOL_METHODS.items():
+        fn = getattr(cls, name)
+        assert inspect.iscoroutinefunction(fn), name
+        assert list(inspect.signature(fn).parameters)[1:len(params) + 1] == params, name
