@@ -28,6 +28,11 @@ type openOptions struct {
 	CompactionThreshold int    `json:"compaction_threshold"`
 	EnableMetrics       bool   `json:"enable_metrics"`
 	MetricsAddress      string `json:"metrics_address"`
+	// StorageOptions: the object store settings of an s3:// path, in
+	// pylance's vocabulary; values are strings, booleans or numbers.
+	StorageOptions map[string]any `json:"storage_options"`
+	// WALPath: local directory of the WAL of an s3:// bucket.
+	WALPath string `json:"wal_path"`
 }
 
 var warnings = log.New(log.Writer(), "", log.LstdFlags)
@@ -53,7 +58,13 @@ func parseOptions(path, text string) (engine.Options, error) {
 		Compression:         o.Compression,
 		DataStorageVersion:  o.DataStorageVersion,
 		MetricsAddress:      o.MetricsAddress,
+		WALPath:             o.WALPath,
 	}
+	so, err := storageOptionStrings(o.StorageOptions)
+	if err != nil {
+		return engine.Options{}, err
+	}
+	opts.StorageOptions = so
 	if o.FlushThreshold != nil {
 		if *o.FlushThreshold <= 0 {
 			return engine.Options{}, fmt.Errorf("%w: flush_threshold must be positive, got %d", engine.ErrInvalidOption, *o.FlushThreshold)

@@ -51,7 +51,7 @@ func Open(opts Options) (*Bucket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := prepareDir(opts.Path); err != nil {
+	if err := prepareStorage(opts); err != nil {
 		return nil, err
 	}
 	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
@@ -392,4 +392,9 @@ func (b *Bucket) Schema() (*arrow.Schema, error) {
 func (b *Bucket) Path() string { return b.opts.Path }
 
 // DatasetPath returns the directory of the bucket's Lance dataset.
-func (b *Bucket) DatasetPath() string { return filepath.Clean(b.opts.datasetPath()) }
+func (b *Bucket) DatasetPath() string {
+	if b.opts.remote() {
+		return b.opts.datasetPath()
+	}
+	return filepath.Clean(b.opts.datasetPath())
+}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -24,8 +23,17 @@ const DefaultMaxWALSize = 100 << 20
 
 // Options configure a bucket.
 type Options struct {
-	// Path is the bucket's storage directory; it is created when missing.
+	// Path is the bucket's storage directory (created when missing), a
+	// file:// URL, or an s3://bucket/prefix URL (see storage_location.go).
 	Path string
+	// StorageOptions configure the object store of an s3:// Path, in
+	// pylance's vocabulary (aws_endpoint, aws_region, aws_access_key_id,
+	// aws_secret_access_key, aws_session_token, allow_http, ...), on top of
+	// the AWS_* environment variables; see objstore.ParseConfig.
+	StorageOptions map[string]string
+	// WALPath is a local directory for the write-ahead log; required with
+	// WAL.Enabled when Path is s3://. Empty: Path/wal.
+	WALPath string
 	// BucketID is reported by Stats; the engine does not interpret it.
 	BucketID int64
 	// FlushThreshold is the number of buffered rows that makes Append flush.
@@ -71,6 +79,7 @@ type WALOptions struct {
 }
 
 func (o Options) withDefaults() Options {
+	o = o.normalizePath()
 	if o.FlushThreshold == 0 {
 		o.FlushThreshold = DefaultFlushThreshold
 	}
@@ -92,6 +101,9 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	if o.Path == "" {
 		return fmt.Errorf("%w: path is empty", ErrInvalidOption)
+	}
+	if err := o.validateStorage(); err != nil {
+		return err
 	}
 	if o.FlushThreshold < 0 {
 		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidOption, o.FlushThreshold)
@@ -123,6 +135,3 @@ func (o Options) validate() error {
 	return nil
 }
 
-func (o Options) datasetPath() string { return filepath.Join(o.Path, DatasetDirName) }
-
-func (o Options) walPath() string { return filepath.Join(o.Path, WALDirName) }

@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/persisting/persisting/lance/objstore"
+)
+
+// A bucket's storage path is a local directory, a file:// URL or an
+// s3://bucket/prefix URL. The dataset lives under it either way; the WAL
+// always stays on local disk: under the path for local buckets, under
+// Options.WALPath for s3:// ones (required when the WAL is on).
+
+// remote says whether the bucket's dataset is in an object store.
+func (o Options) remote() bool { return objstore.IsRemote(o.Path) }
+
+// normalizePath turns a file:// URL into the local path it names.
+func (o Options) normalizePath() Options {
+	if p, ok := objstore.LocalPath(o.Path); ok && strings.HasPrefix(o.Path, "file://") {
+		o.Path = p
+	}
+	return o
+}
+
+// validateStorage checks the storage path, storage options and WAL
+// location.
+func (o Options) validateStorage() error {
+	if err := objstore.CheckPath(o.Path); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+	}
+	if len(o.StorageOptions) > 0 {
+		// Checked for every path, so a typo is caught on a local run too.
+		if _, err := objstore.ParseConfig(o.StorageOptions); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+		}
+	}
+	if o.WALPath != "" {
+		if _, ok := objstore.LocalPath(o.WALPath); !ok || objstore.IsRemote(o.WALPath) {
+			return fmt.Errorf("%w: wal_path %q must be a local directory (the WAL is fsynced on local disk)", ErrInvalidOption, o.WALPath)
+		}
+	}
+	if o.remote() && o.WAL.Enabled && o.WALPath == "" {
+		return fmt.Errorf("%w: enable_wal with storage_path %s needs wal_path, a local directory for the write-ahead log "+
+			"(records acknowledged but not yet flushed live only there; see docs/object-storage.md)", ErrInvalidOption, o.Path)
+	}
+	return nil
+}
+
+// datasetPath is where the Lance dataset lives.
+func (o Options) datasetPath() string { return objstore.JoinURL(o.Path, DatasetDirName) }
+
+// walPath is the directory of the bucket's WAL: Path/wal, or with WALPath
+// set, WALPath followed by the storage path's components (a wal_path
+// shared by all buckets of a queue still gives each its own log):
+// s3://b/q/bucket_3 logs to {wal_path}/s3/b/q/bucket_3/wal. "" for an
+// s3:// bucket without WALPath (no WAL).
+func (o Options) walPath() string {
+	if o.WALPath == "" {
+		if o.remote() {
+			return ""
+		}
+		return filepath.Join(o.Path, WALDirName)
+	}
+	walRoot, _ := objstore.LocalPath(o.WALPath)
+	var rel string
+	if o.remote() {
+		rel = filepath.Join("s3", filepath.FromSlash(strings.TrimPrefix(o.Path, "s3://")))
+	} else {
+		abs, err := filepath.Abs(o.Path)
+		if err != nil {
+			abs = o.Path
+		}
+		rel = filepath.Join("local", abs)
+	}
+	return filepath.Join(walRoot, rel, WALDirName)
+}
+
+// prepareStorage makes sure the bucket can write where it stores data, so
+// a bad path or credentials fail at open rather than at the first flush,
+// with the rows then in memory only. For s3:// it configures the store
+// from StorageOptions and writes and removes a probe object.
+func prepareStorage(o Options) error {
+	if !o.remote() {
+		return prepareDir(o.Path)
+	}
+	if err := objstore.Configure(o.Path, o.StorageOptions); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	probe := objstore.JoinURL(o.Path, ".write-probe-"+hex.EncodeToString(id[:]))
+	if err := objstore.Put(probe, nil); err != nil {
+		return fmt.Errorf("engine: storage path %s is not writable: %w", o.Path, err)
+	}
+	if err := objstore.Remove(probe); err != nil {
+		return fmt.Errorf("engine: storage path %s: removing the write probe: %w", o.Path, err)
+	}
+	return nil
+}
