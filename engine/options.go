@@ -134,4 +134,3 @@ func (o Options) validate() error {
 	}
 	return nil
 }
-

@@ -51,9 +51,9 @@ type s3Request struct {
 	// bucketOnly addresses the bucket itself ("/bucket" rather than
 	// "/bucket/", which S3 reads as an object path).
 	bucketOnly bool
-	query  map[string]string
-	header map[string]string
-	body   []byte
+	query      map[string]string
+	header     map[string]string
+	body       []byte
 	// okStatus lists statuses that are answers, not errors (besides 2xx):
 	// 412 for a conditional PUT, 404 where absence is an answer.
 	okStatus []int
