@@ -2118,6 +2118,12 @@ class _QueueBackend:
         self.storage_path = _check_storage_path(storage_path)
         self.batch_size = _check_positive_int("batch_size", batch_size)
         self.flush_threshold = _check_positive_int("flush_threshold", flush_threshold)
+        # Temporary, until the thin-shell rewrite passes every keyword: the
+        # object-store settings of an s3:// storage_path and the local WAL
+        # directory go to the engine as they are.
+        passed = {k: options.pop(k) for k in ("storage_options", "wal_path") if k in options}
+        if passed:
+            engine_options = {**(engine_options or {}), **passed}
         if options:
             logger.warning(
                 "%s(bucket %s) ignores unknown options: %s",
