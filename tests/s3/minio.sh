@@ -2,8 +2,10 @@
 # MinIO on loopback for the s3:// tests and benchmarks.
 #
 #   tests/s3/minio.sh install        build the server into $(go env GOPATH)/bin (once, ~2.5 min on 2 cores)
-#   tests/s3/minio.sh start DIR      serve DIR on 127.0.0.1 (a free port); prints "endpoint=http://127.0.0.1:PORT"
-#                                    and writes DIR/.minio.pid; returns once the server answers
+#   tests/s3/minio.sh start DIR [BUCKET...]
+#                                    serve DIR on 127.0.0.1 (a free port), create the buckets; prints
+#                                    "endpoint=http://127.0.0.1:PORT" and writes DIR/.minio.pid; returns
+#                                    once the server answers
 #   tests/s3/minio.sh stop DIR       stop the server started for DIR
 #
 # Credentials are fixed test values (MINIO_ROOT_USER/PASSWORD below); nothing listens beyond 127.0.0.1.
@@ -26,7 +28,7 @@ free_port() {
 }
 
 start() {
-  local dir="$1"
+  local dir="$1"; shift
   install
   mkdir -p "$dir/data"
   local port console
@@ -36,6 +38,11 @@ start() {
   echo $! >"$dir/.minio.pid"
   for _ in $(seq 1 600); do
     if curl -fsS "http://127.0.0.1:$port/minio/health/ready" >/dev/null 2>&1; then
+      local b
+      for b in "$@"; do
+        curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" \
+          "http://127.0.0.1:$port/$b" >/dev/null || { echo "minio.sh: cannot create bucket $b" >&2; exit 1; }
+      done
       echo "endpoint=http://127.0.0.1:$port"
       return 0
     fi
@@ -56,7 +63,7 @@ stop() {
 
 case "${1:-}" in
   install) install ;;
-  start) start "${2:?usage: minio.sh start DIR}" ;;
+  start) shift; start "${1:?usage: minio.sh start DIR [BUCKET...]}" "${@:2}" ;;
   stop) stop "${2:?usage: minio.sh stop DIR}" ;;
   *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
 esac
