@@ -145,6 +145,15 @@ const char* persisting_version(void);
  *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
  *    one server per address for the life of the process. Port 0 picks a free
  *    port; stats report the address as metrics_address.
+ *  - storage_options (object, default none): settings of an s3://bucket/prefix
+ *    path in pylance's vocabulary (aws_endpoint, aws_region,
+ *    aws_access_key_id, aws_secret_access_key, aws_session_token, allow_http,
+ *    ...; values strings, booleans or numbers), over the AWS_* environment;
+ *    unknown keys are PERSISTING_EINVALID_ARGUMENT. See docs/object-storage.md.
+ *  - wal_path (string, default {path}): local directory of the WAL; required
+ *    with enable_wal when path is s3:// (the WAL never leaves local disk).
+ * path may also be a file:// URL or s3://bucket/prefix (the dataset is then
+ * s3://bucket/prefix/data.lance).
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.
