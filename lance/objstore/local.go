@@ -42,7 +42,10 @@ func (Local) Head(_ context.Context, key string) (Info, error) {
 	return Info{Key: key, Size: st.Size(), ModTime: st.ModTime()}, nil
 }
 
-func (l Local) Put(ctx context.Context, key string, data []byte) error {
+func (Local) Put(_ context.Context, key string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
+		return err
+	}
 	tmp := key + ".tmp-put"
 	if err := writeSynced(tmp, data, os.O_TRUNC); err != nil {
 		os.Remove(tmp)
@@ -86,11 +89,11 @@ func (Local) Create(_ context.Context, key string) (Upload, error) {
 	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(key, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.CreateTemp(filepath.Dir(key), ".tmp_create_*")
 	if err != nil {
 		return nil, err
 	}
-	return &localUpload{f: f}, nil
+	return &localUpload{f: f, key: key}, nil
 }
 
 func (Local) List(_ context.Context, dir string, fn func(Info) bool) error {
@@ -132,22 +135,29 @@ func (Local) Delete(_ context.Context, key string) error {
 	return err
 }
 
+// localUpload writes to a temporary file that Close links to the key
+// (failing if the key exists), so nothing is visible before Close.
 type localUpload struct {
-	f *os.File
+	f   *os.File
+	key string
 }
 
 func (u *localUpload) Write(b []byte) (int, error) { return u.f.Write(b) }
 
 func (u *localUpload) Close() error {
+	tmp := u.f.Name()
+	defer os.Remove(tmp)
 	err := u.f.Sync()
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(u.f.Name()))
+		if err = os.Link(tmp, u.key); errors.Is(err, fs.ErrExist) {
+			err = fmt.Errorf("%s: %w", u.key, ErrExist)
+		}
 	}
-	if err != nil {
-		os.Remove(u.f.Name())
+	if err == nil {
+		err = syncDir(filepath.Dir(u.key))
 	}
 	return err
 }
