@@ -119,8 +119,13 @@ func Configure(prefix string, options map[string]string) error {
 		registry.byPrefix = map[string]*S3{}
 	}
 	id := bucket + "/" + key
-	if old, ok := registry.byPrefix[id]; ok && old.c.cfg == cfg {
-		return nil // same settings: keep the connections
+	// Buckets of one queue share their settings: share the store too (one
+	// connection pool, one set of counters) rather than one per prefix.
+	for _, st := range registry.byPrefix {
+		if st.c.bucket == bucket && st.c.cfg == cfg {
+			registry.byPrefix[id] = st
+			return nil
+		}
 	}
 	registry.byPrefix[id] = NewS3(cfg, bucket)
 	return nil
