@@ -37,6 +37,7 @@ type Bucket struct {
 
 	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
 	walScratch []byte   // AppendRecords' WAL entry, reused
+	walOwner   string   // id of a WAL kept apart from the dataset (wal_path), else ""
 
 	flushing     int64 // rows of the running flush, still at the head of buf
 	flushPending bool  // an append reached the threshold while flushMu was held

@@ -3,11 +3,14 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/persisting/persisting/lance/objstore"
+	"github.com/persisting/persisting/wal"
 )
 
 // A bucket's storage path is a local directory, a file:// URL or an
@@ -100,4 +103,71 @@ func prepareStorage(o Options) error {
 		return fmt.Errorf("engine: storage path %s: removing the write probe: %w", o.Path, err)
 	}
 	return nil
+}
+
+// walOwnerKey names the manifest config entry that says which WAL the
+// watermark (walWatermarkKey) counts in: the id of the WAL directory. Only
+// buckets whose WAL lives apart from the dataset (wal_path) record it:
+// their WAL stays on its node when the bucket moves to another.
+const walOwnerKey = "persisting.wal_owner"
+
+// walOwnerID returns the id of the bucket's WAL directory, kept in the
+// file beside it ("{wal}.id", made on first use); "" when the WAL lives
+// under the storage path and so always travels with the dataset.
+func (o Options) walOwnerID() (string, error) {
+	if o.WALPath == "" {
+		return "", nil
+	}
+	p := o.walPath() + ".id"
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: %v", ErrWAL, err)
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	s := hex.EncodeToString(id[:])
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrWAL, err)
+	}
+	if err := os.WriteFile(p, []byte(s+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrWAL, err)
+	}
+	return s, nil
+}
+
+// checkWALOwner refuses to replay a WAL kept apart from the dataset when
+// another WAL has committed to the dataset since: the bucket moved to
+// another node and back while this node's log still held entries. Their
+// numbers mean nothing against the other log's watermark, so replay could
+// drop some and append others late; the caller decides (see
+// docs/object-storage.md) instead of this guessing.
+func (b *Bucket) checkWALOwner(log *wal.Log) error {
+	id, err := b.opts.walOwnerID()
+	if err != nil {
+		return err
+	}
+	b.walOwner = id
+	if id == "" || b.dataset == nil {
+		return nil
+	}
+	recorded, ok := b.dataset.Config()[walOwnerKey]
+	if !ok || recorded == id {
+		return nil
+	}
+	first, err := log.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrWAL, err)
+	}
+	last, err := log.LastIndex()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrWAL, err)
+	}
+	if first > last {
+		return nil // nothing left here: the bucket simply moved to this node
+	}
+	return fmt.Errorf("%w: %s holds entries %d..%d, written when this node last had the bucket, but %s has been "+
+		"written through another node's WAL since (version %d); replaying them could lose or reorder records. "+
+		"Recover them by hand or remove %s to discard them (docs/object-storage.md)",
+		ErrWAL, b.opts.walPath(), first, last, b.opts.datasetPath(), b.dataset.Version(), b.opts.walPath())
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,5 +135,70 @@ func TestS3BucketsMoveBetweenNodes(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(nodeWAL[node], "s3", "engine-test", "queue", "bucket_"+string(rune('0'+bucket)), "wal")); err != nil {
 			t.Fatalf("node %d has no WAL for bucket %d: %v", node, bucket, err)
 		}
+	}
+}
+
+// A node that reopens a bucket after it was written through another node
+// refuses to replay what its own WAL still holds, naming the directory, and
+// opens once that directory is cleared.
+func TestS3StaleWALIsRefused(t *testing.T) {
+	srv := miniotest.Start(t, "stale-wal")
+	nodeWAL := []string{t.TempDir(), t.TempDir()}
+	open := func(node int) (*Bucket, error) {
+		return Open(Options{Path: "s3://stale-wal/q/bucket_0", StorageOptions: srv.Options(),
+			WAL: WALOptions{Enabled: true}, WALPath: nodeWAL[node], FlushThreshold: 50})
+	}
+	appendRows := func(b *Bucket, first, n int64) {
+		t.Helper()
+		rec := makeRows(t, memory.DefaultAllocator, first, n)
+		defer rec.Release()
+		if err := b.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(a, 0, 60)  // flushed
+	appendRows(a, 60, 20) // only in node 0's WAL
+	crash(t, a)
+	b, err := open(1) // node 0 is unreachable; the bucket moves
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(b, 100, 10)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = open(0)
+	if !errors.Is(err, ErrWAL) || !strings.Contains(err.Error(), nodeWAL[0]) || !strings.Contains(err.Error(), "another node") {
+		t.Fatalf("reopening on the old node: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(nodeWAL[0], "s3", "stale-wal", "q", "bucket_0", "wal")); err != nil {
+		t.Fatal(err)
+	}
+	a, err = open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	_, recs, err := a.Read(0, 1000, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ids(t, recs)
+	for _, r := range recs {
+		r.Release()
+	}
+	want := []int64{}
+	for i := int64(0); i < 60; i++ {
+		want = append(want, i)
+	}
+	for i := int64(100); i < 110; i++ {
+		want = append(want, i)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rows %v, want %v", got, want)
 	}
 }

@@ -55,6 +55,9 @@ func (b *Bucket) recoverWAL() error {
 	if err != nil {
 		return err
 	}
+	if err := b.checkWALOwner(log); err != nil {
+		return err
+	}
 	replayed := 0
 	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
 		if len(payload) > 0 && payload[0] == walRecordsKind {
