@@ -92,8 +92,10 @@ func Open(path string) (*Dataset, error) {
 
 // OpenVersion opens a specific version of the dataset at path.
 func OpenVersion(path string, version uint64) (*Dataset, error) {
-	if _, err := os.Stat(filepath.Join(path, versionsDir)); !isRemote(path) && errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
+	if !isRemote(path) { // an object store has no directory to miss: the manifest lookup says
+		if _, err := os.Stat(filepath.Join(path, versionsDir)); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
+		}
 	}
 	m, s, err := loadManifest(path, version)
 	if err != nil {

@@ -229,7 +229,7 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		return nil, fmt.Errorf("lance file: range [%d, +%d) outside file of %d rows", offset, limit, r.numRows)
 	}
 	limit = min(limit, r.numRows-offset)
-	r.prefetch(sch, func(i int) int {
+	r.prefetch(func(i int) int {
 		if r.minor >= 1 && isNested(sch.Field(i).Type) {
 			return leafCount(sch.Field(i).Type)
 		}

@@ -53,9 +53,10 @@ type prefetcher interface {
 const maxPrefetchBytes = 8 << 20
 
 // prefetch tells an object-store reader every page buffer that rows
-// [offset, offset+limit) of columns touch, so it fetches them in a few
+// [offset, offset+limit) of columns touch (nested(i): how many leaf columns
+// the i-th one spans), so it fetches them in a few
 // coalesced GETs rather than one per buffer. A no-op for local files.
-func (r *Reader) prefetch(sch interface{ NumFields() int }, nested func(i int) int, columns []int, offset, limit int64) {
+func (r *Reader) prefetch(nested func(i int) int, columns []int, offset, limit int64) {
 	p, ok := r.f.(prefetcher)
 	if !ok || limit == 0 {
 		return

@@ -46,7 +46,12 @@ func (Local) Put(_ context.Context, key string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
 		return err
 	}
-	tmp := key + ".tmp-put"
+	f, err := os.CreateTemp(filepath.Dir(key), ".tmp_put_*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
 	if err := writeSynced(tmp, data, os.O_TRUNC); err != nil {
 		os.Remove(tmp)
 		return err
