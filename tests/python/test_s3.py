@@ -210,3 +210,54 @@ async def test_three_nodes_restart_with_buckets_on_s3(s3, tmp_path):
     finally:
         for s in reversed(systems):
             await s.shutdown()
+
+
+async def test_maintenance_on_s3(s3):
+    path = f"s3://{BUCKET}/maintenance/bucket_0"
+    b = LanceBackend(0, path, batch_size=10, storage_options=s3)
+    try:
+        for k in range(5):
+            await b.put_batch(rows(10 * k, 10))
+            await b.flush()
+        await b.compact()
+        removed = await b.cleanup_old_versions(older_than=0)
+        assert await b.get(limit=100) == rows(0, 50)
+    finally:
+        b.close()
+    ds = lance.dataset(f"{path}/data.lance", storage_options=s3)
+    assert len(ds.get_fragments()) == 1 and len(ds.versions()) == 1, removed
+    assert ds.to_table().to_pylist() == rows(0, 50)
+
+
+def test_environment_variables_configure_the_store(s3, tmp_path):
+    """Without storage_options the AWS_* environment reaches the server (a fresh process)."""
+    from helpers import child_env, explain, run_python
+
+    env = child_env(AWS_ENDPOINT_URL=s3["aws_endpoint"], AWS_ACCESS_KEY_ID=USER,
+                    AWS_SECRET_ACCESS_KEY=SECRET, AWS_REGION="us-east-1", AWS_ALLOW_HTTP="true")
+    code = f"""
+import asyncio
+from persisting.queue import LanceBackend
+async def main():
+    b = LanceBackend(0, "s3://{BUCKET}/env/bucket_0")
+    await b.put_batch([{{"id": "a", "seq": 1}}])
+    await b.flush()
+    print(await b.get(limit=5))
+    b.close()
+asyncio.run(main())
+"""
+    proc = run_python(code, env=env)
+    assert proc.returncode == 0, explain(proc)
+    assert "'seq': 1" in proc.stdout, explain(proc)
+    ds = lance.dataset(f"s3://{BUCKET}/env/bucket_0/data.lance", storage_options=s3)
+    assert ds.to_table().to_pylist() == [{"id": "a", "seq": 1}]
+
+
+async def test_file_url_is_a_local_path(tmp_path):
+    b = LanceBackend(0, f"file://{tmp_path}/bucket_0")
+    try:
+        await b.put_batch(rows(0, 3))
+        await b.flush()
+    finally:
+        b.close()
+    assert lance.dataset(str(tmp_path / "bucket_0" / "data.lance")).to_table().to_pylist() == rows(0, 3)
