@@ -187,12 +187,16 @@ func TestS3Dataset(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		c := store(t)
+		before := snapshot(c)
 		ds, err := Open(root)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := store(t)
-		before := snapshot(c)
+		if d := diff(snapshot(c), before); d != [5]int64{1, 0, 0, 1, 0} {
+			t.Fatalf("open of %d versions cost GET/HEAD/PUT/LIST/POST %v, want one LIST and one GET", ds.Version(), d)
+		}
+		before = snapshot(c)
 		const offset = 2905 // 95 rows over fragments 290..299
 		recs, err := ds.Read(offset, 95, memory.DefaultAllocator)
 		if err != nil {
@@ -202,6 +206,23 @@ func TestS3Dataset(t *testing.T) {
 		releaseAll(recs)
 		if d := diff(snapshot(c), before); d != [5]int64{10, 0, 0, 0, 0} {
 			t.Fatalf("read cost GET/HEAD/PUT/LIST/POST %v, want 10 GETs (one per fragment: the tail GET holds a small file whole)", d)
+		}
+	})
+
+	t.Run("V1 names are listed in full", func(t *testing.T) {
+		root := "s3://lance-test/v1/data.lance"
+		m, _, err := commit(commitRequest{root: root, scheme: NamingV1, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for v := 2; v <= 12; v++ { // "10.manifest" sorts before "2.manifest"
+			if m, _, err = commit(commitRequest{root: root, base: m, scheme: NamingV1, fragment: fakeFragment("f.lance", 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		latest, s, err := loadLatestManifest(root)
+		if err != nil || latest.Version != 12 || s != NamingV1 {
+			t.Fatalf("latest: %v (scheme %v), %v", latest, s, err)
 		}
 	})
 

@@ -73,11 +73,23 @@ func putManifest(root string, s NamingScheme, v uint64, data []byte) error {
 // do not sort by version and need the whole listing.
 func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 	l := &versionListing{}
-	var mixed bool
-	err := objstore.List(filepath.Join(root, versionsDir), func(info objstore.Info) bool {
+	var mixed, v1 bool
+	list := objstore.List
+	if latestOnly {
+		list = objstore.ListFirst // small pages: the first manifest is the answer
+	}
+	err := list(filepath.Join(root, versionsDir), func(info objstore.Info) bool {
 		v, s, ok := ParseManifestName(info.Key)
 		if !ok {
 			return true
+		}
+		if latestOnly {
+			if s == NamingV1 {
+				v1 = true // V1 names do not sort by version: list them all
+				return false
+			}
+			l.scheme, l.versions, l.latest = s, []uint64{v}, v
+			return false
 		}
 		if l.scheme != 0 && l.scheme != s {
 			mixed = true
@@ -86,10 +98,13 @@ func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 		l.scheme = s
 		l.versions = append(l.versions, v)
 		l.latest = max(l.latest, v)
-		return !(latestOnly && s == NamingV2)
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lance: list versions: %w", err)
+	}
+	if v1 {
+		return listVersionsRemote(root, false)
 	}
 	if mixed {
 		return nil, fmt.Errorf("lance: %s: multiple manifest naming schemes (V1 and V2) in %s", root, versionsDir)

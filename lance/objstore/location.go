@@ -197,6 +197,23 @@ func List(dir string, fn func(Info) bool) error {
 	return l.Store.List(context.Background(), l.Key, fn)
 }
 
+// ListFirst is List for a caller that expects to stop after the first few
+// keys (the newest V2 manifest): an object store is asked for small pages,
+// so the answer does not carry a thousand keys nobody reads.
+func ListFirst(dir string, fn func(Info) bool) error {
+	l, err := Resolve(dir)
+	if err != nil {
+		return err
+	}
+	if s, ok := l.Store.(*S3); ok {
+		return s.list(context.Background(), l.Key, firstPageKeys, fn)
+	}
+	return l.Store.List(context.Background(), l.Key, fn)
+}
+
+// firstPageKeys is ListFirst's page size.
+const firstPageKeys = 16
+
 // PutIfAbsent creates path with data unless it exists (ErrExist).
 func PutIfAbsent(path string, data []byte) error {
 	l, err := Resolve(path)

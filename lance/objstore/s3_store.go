@@ -126,6 +126,12 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 // Pages hold up to 1000 keys; fn returning false ends the listing without
 // fetching further pages.
 func (s *S3) List(ctx context.Context, dir string, fn func(Info) bool) error {
+	return s.list(ctx, dir, 0, fn)
+}
+
+// list is List with pages of at most pageSize keys (0: the server's
+// default, 1000).
+func (s *S3) list(ctx context.Context, dir string, pageSize int, fn func(Info) bool) error {
 	prefix := strings.TrimSuffix(dir, "/") + "/"
 	if dir == "" {
 		prefix = ""
@@ -133,6 +139,9 @@ func (s *S3) List(ctx context.Context, dir string, fn func(Info) bool) error {
 	token := ""
 	for {
 		q := map[string]string{"list-type": "2", "prefix": prefix}
+		if pageSize > 0 {
+			q["max-keys"] = strconv.Itoa(pageSize)
+		}
 		if token != "" {
 			q["continuation-token"] = token
 		}
