@@ -19,7 +19,8 @@ bin="$(go env GOPATH)/bin/minio"
 install() {
   if [ -x "$bin" ]; then return 0; fi
   echo "building MinIO ($MINIO_VERSION) into $bin; this takes a few minutes" >&2
-  CGO_ENABLED=0 nice go install "github.com/minio/minio@${MINIO_VERSION}"
+  # GOFLAGS: the Makefile exports -mod=mod for this module; it means nothing to an install@version
+  GOFLAGS=-buildvcs=false CGO_ENABLED=0 nice go install "github.com/minio/minio@${MINIO_VERSION}"
   [ -x "$bin" ] || { echo "minio.sh: go install finished but $bin is missing" >&2; exit 1; }
 }
 
