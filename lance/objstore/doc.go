@@ -26,6 +26,14 @@
 //     once on open (Lance files keep their metadata there), and a Prefetch of
 //     many ranges becomes a few coalesced GETs.
 //
+// The S3 client is a minimal SigV4 client on net/http rather than a
+// library: the AWS SDK for Go v2 does support If-None-Match on PutObject
+// (since 2024), but brings a dozen modules for the handful of calls used
+// here, and a conditional PUT answered 412 after a retry must be told
+// apart from a lost race, which needs control of the retry loop (see
+// S3.PutIfAbsent). The signature is checked against the examples of the
+// S3 documentation (s3_sign_test.go).
+//
 // Errors name the URL and the operation; ErrNotExist and ErrExist can be
 // tested with errors.Is. Requests that failed in a way S3 allows to retry
 // (5xx, 429/SlowDown, timeouts, broken connections) are retried with
