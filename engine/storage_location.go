@@ -33,22 +33,22 @@ func (o Options) normalizePath() Options {
 // location.
 func (o Options) validateStorage() error {
 	if err := objstore.CheckPath(o.Path); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
 	if len(o.StorageOptions) > 0 {
 		// Checked for every path, so a typo is caught on a local run too.
 		if _, err := objstore.ParseConfig(o.StorageOptions); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+			return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 		}
 	}
 	if o.WALPath != "" {
 		if _, ok := objstore.LocalPath(o.WALPath); !ok || objstore.IsRemote(o.WALPath) {
-			return fmt.Errorf("%w: wal_path %q must be a local directory (the WAL is fsynced on local disk)", ErrInvalidOption, o.WALPath)
+			return fmt.Errorf("%w: wal_path %q must be a local directory (the WAL is fsynced on local disk)", ErrInvalidArgument, o.WALPath)
 		}
 	}
 	if o.remote() && o.WAL.Enabled && o.WALPath == "" {
 		return fmt.Errorf("%w: enable_wal with storage_path %s needs wal_path, a local directory for the write-ahead log "+
-			"(records acknowledged but not yet flushed live only there; see docs/object-storage.md)", ErrInvalidOption, o.Path)
+			"(records acknowledged but not yet flushed live only there; see docs/object-storage.md)", ErrInvalidArgument, o.Path)
 	}
 	return nil
 }
@@ -91,7 +91,7 @@ func prepareStorage(o Options) error {
 		return prepareDir(o.Path)
 	}
 	if err := objstore.Configure(o.Path, o.StorageOptions); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidOption, err)
+		return fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
 	var id [8]byte
 	rand.Read(id[:])

@@ -27,8 +27,8 @@ func TestStorageLocationValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Open(tc.opts)
-			if !errors.Is(err, ErrInvalidOption) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("error %v, want ErrInvalidOption mentioning %q", err, tc.wantErr)
+			if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want ErrInvalidArgument mentioning %q", err, tc.wantErr)
 			}
 		})
 	}
@@ -76,8 +76,8 @@ func TestS3BucketsMoveBetweenNodes(t *testing.T) {
 		}
 		return b
 	}
-	// Node 0 holds bucket 0, node 1 bucket 1; 120 rows each (two flushes
-	// at the threshold, 20 rows left in the buffer and the WAL).
+	// Node 0 holds bucket 0, node 1 bucket 1; 120 rows each (background
+	// flushes at the threshold, some rows left in the buffer and the WAL).
 	var buckets [2]*Bucket
 	for i := range buckets {
 		buckets[i] = open(i, i)
@@ -94,6 +94,7 @@ func TestS3BucketsMoveBetweenNodes(t *testing.T) {
 	if err := buckets[0].Close(); err != nil {
 		t.Fatal(err)
 	}
+	buckets[1].waitBackgroundFlush() // the crash comes after the threshold flushes
 	crash(t, buckets[1])
 	// Bucket 1 comes back on its own node first: its WAL replays the 20
 	// rows, and a clean close flushes them.
@@ -160,7 +161,8 @@ func TestS3StaleWALIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendRows(a, 0, 60)  // flushed
+	appendRows(a, 0, 60) // flushed in the background at the threshold
+	a.waitBackgroundFlush()
 	appendRows(a, 60, 20) // only in node 0's WAL
 	crash(t, a)
 	b, err := open(1) // node 0 is unreachable; the bucket moves

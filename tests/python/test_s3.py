@@ -9,6 +9,7 @@ and appends to them, also while our writers append.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import threading
 
@@ -160,6 +161,26 @@ def test_bad_options_and_credentials_are_clear_errors(s3, tmp_path):
     wrong = {**s3, "aws_secret_access_key": "wrong"}
     with pytest.raises(Exception, match=r"s3://pqueue/denied/bucket_0.*403"):
         LanceBackend(0, f"s3://{BUCKET}/denied/bucket_0", storage_options=wrong)
+
+
+def test_shell_passes_s3_path_and_storage_options_as_given(s3, monkeypatch):
+    """The Python shell hands the s3:// path to the engine unchanged and
+    storage_options as a JSON object (a bool stays a bool); the engine alone
+    checks them: a non-object is a TypeError naming the option."""
+    from persisting import _native
+
+    opened = []
+    real_open = _native.open_bucket
+    monkeypatch.setattr(_native, "open_bucket",
+                        lambda path, options=None: opened.append((path, json.dumps(options))) or
+                        real_open(path, options))
+    path = f"s3://{BUCKET}/shell/bucket_0"
+    given = {**s3, "allow_http": True}
+    LanceBackend(0, path, storage_options=given).close()
+    assert opened[0][0] == path
+    assert json.loads(opened[0][1])["storage_options"] == given
+    with pytest.raises(TypeError, match="storage_options"):
+        LanceBackend(0, path, storage_options="aws_region=us-east-1")
 
 
 async def test_three_nodes_restart_with_buckets_on_s3(s3, tmp_path):
