@@ -7,13 +7,15 @@
 # make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
 # make bench    - issue #6 ratio table vs pylance and pulsing (~2 min); BENCH_FLAGS=--quick checks it in ~15 s
 # make bench-go - Go benchmarks of engine, wal, lance and bench (~2 min)
+# make minio    - build the MinIO server the s3:// tests start (tests/s3/minio.sh install; ~3 min once)
+# make bench-s3 - issue #15's s3:// table vs pylance, on a MinIO on 127.0.0.1 (~1 min)
 PYTHON ?= python3
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: all lib lib-testhooks ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
 
 all: lib
 
@@ -35,15 +37,19 @@ pyreqs:
 pydeps: pyreqs
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
 
+# The s3:// tests start their own MinIO on 127.0.0.1 from this build.
+minio:
+	tests/s3/minio.sh install
+
 # Go tests run with the test hooks compiled in (crash point tests need them);
 # vet checks both builds.
-gotest: deps pyreqs
+gotest: deps pyreqs minio
 	$(GO) vet ./...
 	$(GO) vet -tags testhooks ./...
 	$(GO) test -race -count=1 -tags testhooks ./...
 
 # The exported-data paths again with Go's strictest cgo pointer checks compiled in.
-gotest-cgocheck2: deps pyreqs
+gotest-cgocheck2: deps pyreqs minio
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -tags testhooks ./engine/... ./lance/...
 
 ctest: deps
@@ -68,7 +74,7 @@ examples: lib
 	cargo run --locked --manifest-path examples/rust/Cargo.toml
 
 # tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
-pytest: pydeps lib-testhooks
+pytest: pydeps lib-testhooks minio
 	$(PYTHON) -m pytest -q tests/python
 	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) -m pytest -q tests/crash -k short
 	$(PYTHON) -m pytest -q tests/cluster
@@ -80,6 +86,9 @@ random: deps pyreqs
 
 bench: lib pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) bench/bench.py $(BENCH_FLAGS)
+
+bench-s3: lib pyreqs minio
+	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) bench/bench_s3.py $(BENCH_FLAGS)
 
 bench-go: deps
 	$(GO) test -run XXX -bench . -benchtime 1s -benchmem ./engine ./wal ./lance/... ./bench

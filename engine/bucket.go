@@ -39,6 +39,7 @@ type Bucket struct {
 
 	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
 	walScratch []byte   // AppendRecords' WAL entry, reused
+	walOwner   string   // id of a WAL kept apart from the dataset (wal_path), else ""
 
 	flushing int64     // rows of the running flush, still at the head of buf
 	bgFlush  *flushRun // the background flush scheduled or running, nil when none (back_pressure.go)
@@ -57,7 +58,7 @@ func Open(opts Options) (*Bucket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := prepareDir(opts.Path); err != nil {
+	if err := prepareStorage(opts); err != nil {
 		return nil, err
 	}
 	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
@@ -415,4 +416,9 @@ func (b *Bucket) Schema() (*arrow.Schema, error) {
 func (b *Bucket) Path() string { return b.opts.Path }
 
 // DatasetPath returns the directory of the bucket's Lance dataset.
-func (b *Bucket) DatasetPath() string { return filepath.Clean(b.opts.datasetPath()) }
+func (b *Bucket) DatasetPath() string {
+	if b.opts.remote() {
+		return b.opts.datasetPath()
+	}
+	return filepath.Clean(b.opts.datasetPath())
+}

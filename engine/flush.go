@@ -128,6 +128,9 @@ func (b *Bucket) beginFlush() (*flushJob, error) {
 	job.opts = lance.WriteOptions{DataStorageVersion: b.opts.DataStorageVersion, Compression: b.opts.Compression, Base: b.dataset}
 	if b.wal != nil {
 		job.opts.Config = map[string]string{walWatermarkKey: strconv.FormatUint(job.mark, 10)}
+		if b.walOwner != "" {
+			job.opts.Config[walOwnerKey] = b.walOwner
+		}
 	}
 	b.flushing = job.rows
 	return job, nil

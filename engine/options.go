@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -30,8 +29,17 @@ const DefaultMaxWALSize = 100 << 20
 
 // Options configure a bucket.
 type Options struct {
-	// Path is the bucket's storage directory; it is created when missing.
+	// Path is the bucket's storage directory (created when missing), a
+	// file:// URL, or an s3://bucket/prefix URL (see storage_location.go).
 	Path string
+	// StorageOptions configure the object store of an s3:// Path, in
+	// pylance's vocabulary (aws_endpoint, aws_region, aws_access_key_id,
+	// aws_secret_access_key, aws_session_token, allow_http, ...), on top of
+	// the AWS_* environment variables; see objstore.ParseConfig.
+	StorageOptions map[string]string
+	// WALPath is a local directory for the write-ahead log; required with
+	// WAL.Enabled when Path is s3://. Empty: Path/wal.
+	WALPath string
 	// BucketID is reported by Stats; the engine does not interpret it.
 	BucketID int64
 	// FlushThreshold is the number of buffered rows that makes Append flush.
@@ -83,6 +91,7 @@ type WALOptions struct {
 }
 
 func (o Options) withDefaults() Options {
+	o = o.normalizePath()
 	if o.FlushThreshold == 0 {
 		o.FlushThreshold = DefaultFlushThreshold
 	}
@@ -104,6 +113,9 @@ func (o Options) withDefaults() Options {
 func (o Options) validate() error {
 	if o.Path == "" {
 		return fmt.Errorf("%w: path is empty", ErrInvalidArgument)
+	}
+	if err := o.validateStorage(); err != nil {
+		return err
 	}
 	if o.FlushThreshold < 0 {
 		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidArgument, o.FlushThreshold)
@@ -134,10 +146,6 @@ func (o Options) validate() error {
 	}
 	return nil
 }
-
-func (o Options) datasetPath() string { return filepath.Join(o.Path, DatasetDirName) }
-
-func (o Options) walPath() string { return filepath.Join(o.Path, WALDirName) }
 
 // ParseOptionsJSON reads the options of a bucket at path from a JSON object
 // (the C API's options_json; "" means none). It is the one place an option
@@ -250,6 +258,12 @@ var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) e
 	},
 	"enable_metrics":  func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.Metrics) },
 	"metrics_address": func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.MetricsAddress) },
+	"storage_options": func(o *Options, k string, v json.RawMessage) error {
+		so, err := storageOptionStrings(k, v)
+		o.StorageOptions = so
+		return err
+	},
+	"wal_path": func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.WALPath) },
 }
 
 // jsonKind names the JSON type of v for messages.

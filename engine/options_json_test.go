@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -45,6 +46,21 @@ func TestParseOptionsJSON(t *testing.T) {
 		{`{"ignore_unknown": "yes"}`, ErrType, nil},
 		{`{"no_such_option": 1}`, ErrInvalidArgument, nil},
 		{`{"no_such_option": 1, "ignore_unknown": false}`, ErrInvalidArgument, nil},
+		{`{"storage_options": {"aws_region": "us-east-1", "allow_http": true, "connect_timeout": 30, "timeout": 0.5, "client_max_retries": 3.0}, "wal_path": "/w"}`, nil,
+			func(o Options) bool {
+				return maps.Equal(o.StorageOptions, map[string]string{
+					"aws_region": "us-east-1", "allow_http": "true", "connect_timeout": "30", "timeout": "0.5", "client_max_retries": "3",
+				}) && o.WALPath == "/w"
+			}},
+		{`{"storage_options": null, "wal_path": null}`, nil, func(o Options) bool { return o.StorageOptions == nil && o.WALPath == "" }},
+		{`{"storage_options": "aws_region=x"}`, ErrType, nil},
+		{`{"storage_options": [["aws_region", "x"]]}`, ErrType, nil},
+		{`{"storage_options": {"aws_region": ["x"]}}`, ErrType, nil},
+		{`{"storage_options": {"aws_region": null}}`, ErrType, nil},
+		{`{"storage_options": {"aws_endpoit": "x"}}`, ErrInvalidArgument, nil},
+		{`{"storage_options": {"client_max_retries": -1}}`, ErrInvalidArgument, nil},
+		{`{"wal_path": 1}`, ErrType, nil},
+		{`{"wal_path": "s3://b/w"}`, ErrInvalidArgument, nil},
 		{`[1]`, ErrInvalidArgument, nil},
 		{`{"flush_threshold": 5} {}`, ErrInvalidArgument, nil},
 		{`{"zz": 1, "flush_threshold": 7, "aa": {"x": 1}, "ignore_unknown": true}`, nil,

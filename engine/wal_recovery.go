@@ -39,6 +39,9 @@ func (b *Bucket) watermark() (uint64, error) {
 // and emptied: switching the WAL off must not lose what it holds.
 func (b *Bucket) recoverWAL() error {
 	if !b.opts.WAL.Enabled {
+		if b.opts.walPath() == "" {
+			return nil // an s3:// bucket without wal_path has no WAL anywhere
+		}
 		if _, err := os.Stat(b.opts.walPath()); errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
@@ -54,6 +57,9 @@ func (b *Bucket) recoverWAL() error {
 	b.wal = log
 	mark, err := b.watermark()
 	if err != nil {
+		return err
+	}
+	if err := b.checkWALOwner(log); err != nil {
 		return err
 	}
 	replayed := 0

@@ -156,8 +156,18 @@ const char* persisting_version(void);
  *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
  *    one server per address for the life of the process. Port 0 picks a free
  *    port; stats report the address as metrics_address.
+ *  - storage_options (object, default none): settings of an s3://bucket/prefix
+ *    path in pylance's vocabulary (aws_endpoint, aws_region,
+ *    aws_access_key_id, aws_secret_access_key, aws_session_token, allow_http,
+ *    ...; values strings, booleans or numbers, else PERSISTING_ETYPE), over
+ *    the AWS_* environment; unknown keys are PERSISTING_EINVALID_ARGUMENT.
+ *    See docs/object-storage.md.
+ *  - wal_path (string, default {path}): local directory of the WAL; required
+ *    with enable_wal when path is s3:// (the WAL never leaves local disk).
  *  - ignore_unknown (bool, default false): skip keys this library does not
  *    know instead of refusing them; stats list them as "ignored_options".
+ * path may also be a file:// URL or s3://bucket/prefix (the dataset is then
+ * s3://bucket/prefix/data.lance).
  * A key whose value is null takes its default. A value of the wrong JSON type
  * is PERSISTING_ETYPE, a value out of range PERSISTING_EINVALID_ARGUMENT, an
  * unknown key PERSISTING_EINVALID_ARGUMENT (unless ignore_unknown).

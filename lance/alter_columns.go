@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -89,7 +88,7 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	var written []string
 	cleanup := func() {
 		for _, p := range written {
-			os.Remove(p)
+			removeFile(p)
 		}
 	}
 	frags := append([]Fragment(nil), base.Fragments...)
@@ -193,7 +192,7 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 	}
 	res, err := file.WriteFileWithOptions(p, outFields, []arrow.Record{rec}, file.WriteOptions{Version: version})
 	if err != nil {
-		os.Remove(p)
+		removeFile(p)
 		return nil, "", fmt.Errorf("lance: write data file: %w", err)
 	}
 	return &DataFile{Path: name, Fields: res.Fields, ColumnIndices: res.ColumnIndices, MajorVersion: res.MajorVersion,

@@ -100,7 +100,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 	}
 	// Oldest first, so that the versions left always form a suffix.
 	for _, d := range drop {
-		err := os.Remove(filepath.Join(path, versionsDir, d.name))
+		err := removeFile(filepath.Join(path, versionsDir, d.name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return st, fmt.Errorf("lance: cleanup: %w", err)
 		}
@@ -182,6 +182,27 @@ func (r refs) add(m *Manifest) error {
 func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (int, int64, error) {
 	var n int
 	var size int64
+	if isRemote(dir) {
+		var rmErr error
+		err := listFiles(dir, func(name string, info fs.FileInfo) bool {
+			if !remove(name, info) {
+				return true
+			}
+			if rmErr = removeFile(filepath.Join(dir, name)); rmErr != nil {
+				return false
+			}
+			n++
+			size += info.Size()
+			return true
+		})
+		if err == nil {
+			err = rmErr
+		}
+		if err != nil {
+			return n, size, fmt.Errorf("lance: cleanup %s: %w", dir, err)
+		}
+		return n, size, nil
+	}
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {

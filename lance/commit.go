@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // maxCommitAttempts bounds the optimistic-concurrency retry loop (Lance's
@@ -180,10 +182,19 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 		// Transaction file, staged manifest and data files become durable
 		// at once (independent fsyncs, not a chain of them); only then is
 		// the manifest linked, the one step that publishes the version.
-		tmp := stagedManifestPath(req.root, m.Version)
+		remote := isRemote(req.root)
+		tmp := ""
+		if !remote {
+			tmp = stagedManifestPath(req.root, m.Version)
+		}
 		err = concurrently(
 			func() error { _, err := writeTransactionFile(req.root, txn); return err },
-			func() error { return stageManifest(tmp, data) },
+			func() error {
+				if remote {
+					return nil // published in one conditional PUT below
+				}
+				return stageManifest(tmp, data)
+			},
 			func() error {
 				if req.dataDurable == nil {
 					return nil
@@ -191,9 +202,12 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 				return req.dataDurable()
 			},
 		)
-		if err == nil {
+		switch {
+		case err == nil && remote:
+			err = putManifest(req.root, scheme, m.Version, data)
+		case err == nil:
 			err = linkManifest(req.root, scheme, m.Version, tmp)
-		} else {
+		case !remote:
 			os.Remove(tmp)
 		}
 		if err == nil {
@@ -201,7 +215,7 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 		}
 		// The transaction file of a failed attempt is referenced by no
 		// manifest; remove it so retries do not litter _transactions/.
-		os.Remove(filepath.Join(req.root, transactionsDir, txnName))
+		removeFile(filepath.Join(req.root, transactionsDir, txnName))
 		if !errors.Is(err, errCommitConflict) {
 			return nil, 0, err
 		}
@@ -542,6 +556,9 @@ func observeSync(op, path string) {
 
 // writeFileSync creates path exclusively, writes data and fsyncs it.
 func writeFileSync(path string, data []byte) error {
+	if isRemote(path) {
+		return objstore.PutIfAbsent(path, data) // durable once answered
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
@@ -560,6 +577,9 @@ func writeFileSync(path string, data []byte) error {
 
 // syncFile fsyncs an existing file.
 func syncFile(path string) error {
+	if isRemote(path) {
+		return nil // an object is durable once its PUT is answered
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -574,6 +594,9 @@ func syncFile(path string) error {
 
 // syncDir fsyncs a directory so that entries created in it are durable.
 func syncDir(dir string) error {
+	if isRemote(dir) {
+		return nil // object stores have no directories
+	}
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -591,6 +614,9 @@ func syncDir(dir string) error {
 // ensureLayout creates the dataset directories (idempotent) and makes their
 // entries durable.
 func ensureLayout(root string) error {
+	if isRemote(root) {
+		return nil // object stores have no directories to create
+	}
 	created := false
 	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
 		created = true
@@ -634,7 +660,13 @@ func loadManifest(root string, v uint64) (*Manifest, NamingScheme, error) {
 
 // loadLatestManifest reads the newest manifest (ErrNotFound if none).
 func loadLatestManifest(root string) (*Manifest, NamingScheme, error) {
-	l, err := listVersions(root)
+	var l *versionListing
+	var err error
+	if isRemote(root) {
+		l, err = listVersionsRemote(root, true)
+	} else {
+		l, err = listVersions(root)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -650,7 +682,7 @@ func loadLatestManifest(root string) (*Manifest, NamingScheme, error) {
 }
 
 func readManifestFile(p string) (*Manifest, error) {
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrVersionNotFound, p)

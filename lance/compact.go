@@ -3,7 +3,6 @@ package lance
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -67,7 +66,7 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 	var written []string
 	cleanup := func() {
 		for _, p := range written {
-			os.Remove(p)
+			removeFile(p)
 		}
 	}
 	groups := make([]rewriteGroup, 0, len(bins))
@@ -184,7 +183,7 @@ func (d *Dataset) rewriteFragments(idx []int, target int64) ([]Fragment, []strin
 		p := filepath.Join(d.root, dataDir, name)
 		res, err := file.WriteFileWithOptions(p, d.fields, pending, file.WriteOptions{Version: version})
 		if err != nil {
-			os.Remove(p)
+			removeFile(p)
 			return fmt.Errorf("lance: write compacted data file: %w", err)
 		}
 		paths = append(paths, p)

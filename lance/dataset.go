@@ -92,8 +92,10 @@ func Open(path string) (*Dataset, error) {
 
 // OpenVersion opens a specific version of the dataset at path.
 func OpenVersion(path string, version uint64) (*Dataset, error) {
-	if _, err := os.Stat(filepath.Join(path, versionsDir)); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
+	if !isRemote(path) { // an object store has no directory to miss: the manifest lookup says
+		if _, err := os.Stat(filepath.Join(path, versionsDir)); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
+		}
 	}
 	m, s, err := loadManifest(path, version)
 	if err != nil {
@@ -430,11 +432,11 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		dataPath = filepath.Join(path, dataDir, name)
 		res, err := file.WriteFileWithOptions(dataPath, fields, recs, file.WriteOptions{Version: version, Compression: comp, NoSync: true})
 		if err != nil {
-			os.Remove(dataPath)
+			removeFile(dataPath)
 			return nil, fmt.Errorf("lance: write data file: %w", err)
 		}
 		if len(res.ColumnIndices) != len(res.Fields) {
-			os.Remove(dataPath)
+			removeFile(dataPath)
 			return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
 		}
 		// The data file becomes durable while the commit writes its own
@@ -502,7 +504,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	m, s, err := commit(req)
 	if err != nil {
 		if dataPath != "" {
-			os.Remove(dataPath) // referenced by no manifest
+			removeFile(dataPath) // referenced by no manifest
 		}
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func readDeletionFile(root string, f *Fragment, physRows uint64) ([]uint32, erro
 		return nil, err
 	}
 	p := filepath.Join(root, deletionsDir, name)
-	data, err := os.ReadFile(p)
+	data, err := readFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: fragment %d: deletion file %s is missing", ErrCorrupt, f.ID, name)

@@ -68,6 +68,19 @@
 // link the new version is complete, because its bytes were fsynced before
 // they became visible under the final name.
 //
+// # Object stores
+//
+// A dataset path may be an s3://bucket/prefix URL (see package objstore
+// for its settings). The layout is the same; the commit differs in step 4:
+// there is no staging name and no link, the manifest is written once under
+// its final name by a PUT with "If-None-Match: *", which S3 refuses (412)
+// when the version exists - the conflict that makes the writer rebase and
+// retry, as Lance's own S3 commit does. Steps 1, 3 and 5 need no fsync: an
+// object is durable when its PUT is answered, and a data file (a multipart
+// upload past 8 MiB) becomes visible only complete. The newest version is
+// the first V2 name of one small LIST page; data files are read with one
+// GET of their tail plus coalesced ranged GETs (storage.go, file/remote.go).
+//
 // # Reading
 //
 // A Dataset is an immutable snapshot of one version, safe for concurrent

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -402,10 +401,10 @@ func CreateScalarIndex(path, column, kind string, opts IndexOptions) (*Dataset, 
 	h := hex.EncodeToString(uuid[:])
 	dirName := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 	dir := filepath.Join(path, indicesDir, dirName)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := makeDir(dir); err != nil {
 		return nil, fmt.Errorf("lance: %w", err)
 	}
-	cleanup := func() { os.RemoveAll(dir) }
+	cleanup := func() { removeDir(dir) }
 	var files []IndexFile
 	if typeURL == typeURLBitmap {
 		files, err = d.buildBitmapIndex(dir, col)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -17,7 +16,7 @@ import (
 func Tags(path string) (map[string]uint64, error) {
 	out := map[string]uint64{}
 	dir := filepath.Join(path, filepath.FromSlash(tagsDir))
-	entries, err := os.ReadDir(dir)
+	entries, err := readDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return out, nil
@@ -29,7 +28,7 @@ func Tags(path string) (map[string]uint64, error) {
 		if !ok {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		data, err := readFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("lance: read tag: %w", err)
 		}

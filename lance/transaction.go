@@ -174,7 +174,7 @@ func writeTransactionFile(root string, t *Transaction) (string, error) {
 	dir := filepath.Join(root, transactionsDir)
 	p := filepath.Join(dir, name)
 	if err := writeFileSync(p, encodeTransaction(t)); err != nil {
-		os.Remove(p)
+		removeFile(p)
 		return "", fmt.Errorf("lance: write transaction: %w", err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -198,7 +198,7 @@ func loadTransaction(root string, m *Manifest) (*Transaction, error) {
 	if strings.ContainsAny(m.TransactionFile, `/\`) || m.TransactionFile == ".." {
 		return nil, corruptf("version %d: invalid transaction file name %q", m.Version, m.TransactionFile)
 	}
-	data, err := os.ReadFile(filepath.Join(root, transactionsDir, m.TransactionFile))
+	data, err := readFile(filepath.Join(root, transactionsDir, m.TransactionFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: version %d: transaction file %s missing", ErrNotFound, m.Version, m.TransactionFile)

@@ -86,6 +86,9 @@ type versionListing struct {
 // directory is missing or holds no manifest, and an error if both naming
 // schemes are present (as Lance does).
 func listVersions(root string) (*versionListing, error) {
+	if isRemote(root) {
+		return listVersionsRemote(root, false)
+	}
 	entries, err := os.ReadDir(filepath.Join(root, versionsDir))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -122,7 +125,7 @@ func listVersions(root string) (*versionListing, error) {
 func manifestPath(root string, v uint64) (string, NamingScheme, error) {
 	for _, s := range []NamingScheme{NamingV2, NamingV1} {
 		p := filepath.Join(root, versionsDir, ManifestName(s, v))
-		if _, err := os.Stat(p); err == nil {
+		if err := statFile(p); err == nil {
 			return p, s, nil
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return "", 0, fmt.Errorf("lance: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/persisting/persisting/lance/objstore"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -41,6 +42,9 @@ const maxMetadataBytes = 1 << 30
 // Open opens the Lance file at path and reads its metadata. File versions
 // 2.0, 2.1 and 2.2 are supported.
 func Open(path string) (*Reader, error) {
+	if objstore.IsRemote(path) {
+		return openRemote(path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lance file: %w", err)
@@ -225,6 +229,12 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		return nil, fmt.Errorf("lance file: range [%d, +%d) outside file of %d rows", offset, limit, r.numRows)
 	}
 	limit = min(limit, r.numRows-offset)
+	r.prefetch(func(i int) int {
+		if r.minor >= 1 && isNested(sch.Field(i).Type) {
+			return leafCount(sch.Field(i).Type)
+		}
+		return 1
+	}, columns, offset, limit)
 	arrs := make([]arrow.Array, 0, len(columns))
 	release := func() {
 		for _, a := range arrs {

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 
+	"github.com/persisting/persisting/lance/objstore"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -105,21 +106,38 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 		}
 	}
 
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return res, fmt.Errorf("lance file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(path)
+	var dst io.Writer
+	var f *os.File
+	var wb *writebackFile
+	var upload objstore.Upload // object stores: nothing is visible before it closes
+	if objstore.IsRemote(path) {
+		if upload, err = createRemote(path); err != nil {
+			return res, err
 		}
-	}()
-	// Whoever fsyncs the file (this function or, with NoSync, the caller)
-	// finds most of it on disk already.
-	wb := newWritebackFile(f)
-	defer wb.stop()
-	w := newFileWriter(wb)
+		defer func() {
+			if err != nil {
+				upload.Abort()
+			}
+		}()
+		dst = upload
+	} else {
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return res, fmt.Errorf("lance file: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				f.Close()
+				os.Remove(path)
+			}
+		}()
+		// Whoever fsyncs the file (this function or, with NoSync, the caller)
+		// finds most of it on disk already.
+		wb = newWritebackFile(f)
+		defer wb.stop()
+		dst = wb
+	}
+	w := newFileWriter(dst)
 	defer w.release()
 	for _, rec := range recs {
 		for i, c := range cols {
@@ -181,20 +199,28 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	if w.err == nil {
 		w.flushBuf()
 	}
-	wb.stop()
+	if wb != nil {
+		wb.stop()
+	}
 	if w.err != nil {
 		return res, fmt.Errorf("lance file: writing %s: %w", path, w.err)
 	}
-	if !opts.NoSync {
+	if upload != nil {
+		if err = upload.Close(); err != nil {
+			return res, fmt.Errorf("lance file: upload %s: %w", path, err)
+		}
+	} else if !opts.NoSync {
 		if err = f.Sync(); err != nil {
 			return res, fmt.Errorf("lance file: %w", err)
 		}
 	}
-	if err = f.Close(); err != nil {
-		return res, fmt.Errorf("lance file: %w", err)
-	}
-	if !opts.NoSync {
-		syncDir(filepath.Dir(path))
+	if f != nil {
+		if err = f.Close(); err != nil {
+			return res, fmt.Errorf("lance file: %w", err)
+		}
+		if !opts.NoSync {
+			syncDir(filepath.Dir(path))
+		}
 	}
 
 	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: v.Major, MinorVersion: v.Minor, Fields: ids}

@@ -1,0 +1,251 @@
+package objstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Location is a parsed path: a store and the key within it.
+type Location struct {
+	Store Store
+	Key   string
+}
+
+// URL names the location for messages.
+func (l Location) URL() string { return l.Store.URL(l.Key) }
+
+// IsRemote says whether path names an object in an object store (s3://)
+// rather than a local file.
+func IsRemote(path string) bool {
+	_, _, ok := splitS3(path)
+	return ok
+}
+
+// splitS3 parses "s3://bucket/key" and the "s3:/bucket/key" filepath.Join
+// makes of it.
+func splitS3(path string) (bucket, key string, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(path, "s3://"):
+		rest = path[len("s3://"):]
+	case strings.HasPrefix(path, "s3:/"):
+		rest = path[len("s3:/"):]
+	default:
+		return "", "", false
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	return bucket, strings.Trim(strings.ReplaceAll(key, "//", "/"), "/"), bucket != ""
+}
+
+// LocalPath returns the local file path of a local path or file:// URL
+// (ok false for s3:// and other URLs).
+func LocalPath(path string) (string, bool) {
+	if IsRemote(path) {
+		return "", false
+	}
+	if p, found := strings.CutPrefix(path, "file://"); found {
+		return filepath.FromSlash(p), true
+	}
+	if i := strings.Index(path, "://"); i > 0 && !strings.ContainsAny(path[:i], "/\\") {
+		return "", false // another scheme (gs://, az://, ...)
+	}
+	return path, true
+}
+
+// CheckPath validates a storage path: a local path, file:// or
+// s3://bucket[/prefix]; other URL schemes are refused.
+func CheckPath(path string) error {
+	if IsRemote(path) {
+		if !strings.HasPrefix(path, "s3://") {
+			return fmt.Errorf("storage path %q: write s3://bucket/prefix", path)
+		}
+		return nil
+	}
+	if _, ok := LocalPath(path); !ok {
+		scheme, _, _ := strings.Cut(path, "://")
+		return fmt.Errorf("storage path %q: scheme %s:// is not supported (s3://, file:// and local paths are)", path, scheme)
+	}
+	return nil
+}
+
+// JoinURL appends slash-separated elements to a local path or s3:// URL,
+// keeping the URL form intact (filepath.Join would fold "s3://" to "s3:/").
+func JoinURL(base string, elem ...string) string {
+	if bucket, key, ok := splitS3(base); ok {
+		parts := []string{}
+		if key != "" {
+			parts = append(parts, key)
+		}
+		for _, e := range elem {
+			if e = strings.Trim(e, "/"); e != "" {
+				parts = append(parts, e)
+			}
+		}
+		if len(parts) == 0 {
+			return "s3://" + bucket
+		}
+		return "s3://" + bucket + "/" + strings.Join(parts, "/")
+	}
+	return filepath.Join(append([]string{base}, elem...)...)
+}
+
+var registry struct {
+	sync.Mutex
+	byPrefix map[string]*S3 // "bucket/prefix" -> store configured for it
+	byBucket map[string]*S3 // bucket -> store from the environment
+}
+
+// Configure sets the endpoint and credentials used for every path under
+// prefix (an s3:// URL), from storage options in pylance's vocabulary on
+// top of the AWS_* environment (see ParseConfig). The longest configured
+// prefix of a path wins; paths under no configured prefix use the
+// environment alone. Configuring a prefix again replaces its settings
+// (new requests use them; readers already open keep theirs).
+func Configure(prefix string, options map[string]string) error {
+	bucket, key, ok := splitS3(prefix)
+	if !ok {
+		return fmt.Errorf("objstore: %q is not an s3:// URL", prefix)
+	}
+	cfg, err := ParseConfig(options)
+	if err != nil {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.byPrefix == nil {
+		registry.byPrefix = map[string]*S3{}
+	}
+	id := bucket + "/" + key
+	// Buckets of one queue share their settings: share the store too (one
+	// connection pool, one set of counters) rather than one per prefix.
+	for _, st := range registry.byPrefix {
+		if st.c.bucket == bucket && st.c.cfg == cfg {
+			registry.byPrefix[id] = st
+			return nil
+		}
+	}
+	registry.byPrefix[id] = NewS3(cfg, bucket)
+	return nil
+}
+
+// Resolve maps a path to its store and key. S3 paths use the store
+// Configure set for their longest configured prefix, else one configured
+// from the environment.
+func Resolve(path string) (Location, error) {
+	bucket, key, ok := splitS3(path)
+	if !ok {
+		return Location{Store: Local{}, Key: path}, nil
+	}
+	registry.Lock()
+	defer registry.Unlock()
+	full := bucket + "/" + key
+	var best *S3
+	bestLen := -1
+	for id, st := range registry.byPrefix {
+		if (full == id || strings.HasPrefix(full, strings.TrimSuffix(id, "/")+"/")) && len(id) > bestLen {
+			best, bestLen = st, len(id)
+		}
+	}
+	if best != nil {
+		return Location{Store: best, Key: key}, nil
+	}
+	if st, ok := registry.byBucket[bucket]; ok {
+		return Location{Store: st, Key: key}, nil
+	}
+	cfg, err := ParseConfig(nil)
+	if err != nil {
+		return Location{}, fmt.Errorf("%s: %w", path, err)
+	}
+	st := NewS3(cfg, bucket)
+	if registry.byBucket == nil {
+		registry.byBucket = map[string]*S3{}
+	}
+	registry.byBucket[bucket] = st
+	return Location{Store: st, Key: key}, nil
+}
+
+// The path-level helpers below are what the lance package calls.
+
+// ReadFile reads a whole file or object.
+func ReadFile(path string) ([]byte, error) {
+	l, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	return l.Store.Get(context.Background(), l.Key)
+}
+
+// Remove deletes a file or object (a missing one is no error).
+func Remove(path string) error {
+	l, err := Resolve(path)
+	if err != nil {
+		return err
+	}
+	return l.Store.Delete(context.Background(), l.Key)
+}
+
+// List walks the files under dir (recursively, lexical order, names
+// relative to dir with '/' separators) until fn returns false.
+func List(dir string, fn func(Info) bool) error {
+	l, err := Resolve(dir)
+	if err != nil {
+		return err
+	}
+	return l.Store.List(context.Background(), l.Key, fn)
+}
+
+// ListFirst is List for a caller that expects to stop after the first few
+// keys (the newest V2 manifest): an object store is asked for small pages,
+// so the answer does not carry a thousand keys nobody reads.
+func ListFirst(dir string, fn func(Info) bool) error {
+	l, err := Resolve(dir)
+	if err != nil {
+		return err
+	}
+	if s, ok := l.Store.(*S3); ok {
+		return s.list(context.Background(), l.Key, firstPageKeys, fn)
+	}
+	return l.Store.List(context.Background(), l.Key, fn)
+}
+
+// firstPageKeys is ListFirst's page size.
+const firstPageKeys = 16
+
+// PutIfAbsent creates path with data unless it exists (ErrExist).
+func PutIfAbsent(path string, data []byte) error {
+	l, err := Resolve(path)
+	if err != nil {
+		return err
+	}
+	return l.Store.PutIfAbsent(context.Background(), l.Key, data)
+}
+
+// Put writes path, replacing what was there.
+func Put(path string, data []byte) error {
+	l, err := Resolve(path)
+	if err != nil {
+		return err
+	}
+	return l.Store.Put(context.Background(), l.Key, data)
+}
+
+// Create starts a streamed upload of path.
+func Create(path string) (Upload, error) {
+	l, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	return l.Store.Create(context.Background(), l.Key)
+}
+
+// Stat returns the size and modification time of path.
+func Stat(path string) (Info, error) {
+	l, err := Resolve(path)
+	if err != nil {
+		return Info{}, err
+	}
+	return l.Store.Head(context.Background(), l.Key)
+}

@@ -1,0 +1,236 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// s3Client sends signed requests to one bucket and retries what S3 allows
+// to retry.
+type s3Client struct {
+	cfg       Config
+	bucket    string
+	base      *url.URL
+	pathStyle bool
+	http      *http.Client
+	counts    RequestCounts
+}
+
+// RequestCounts counts the requests a store sent (retries included), by
+// kind, for tests and benchmarks.
+type RequestCounts struct {
+	Get, Head, Put, List, Delete, Post atomic.Int64
+}
+
+func newS3Client(cfg Config, bucket string) *s3Client {
+	base, pathStyle := cfg.baseURL(bucket)
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:               nil, // never route a store's traffic through an environment proxy
+		DialContext:         dialer.DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	return &s3Client{cfg: cfg, bucket: bucket, base: base, pathStyle: pathStyle, http: &http.Client{Transport: tr}}
+}
+
+// s3Request is one S3 call.
+type s3Request struct {
+	method string
+	key    string // "" for bucket-level calls (LIST)
+	// bucketOnly addresses the bucket itself ("/bucket" rather than
+	// "/bucket/", which S3 reads as an object path).
+	bucketOnly bool
+	query      map[string]string
+	header     map[string]string
+	body       []byte
+	// okStatus lists statuses that are answers, not errors (besides 2xx):
+	// 412 for a conditional PUT, 404 where absence is an answer.
+	okStatus []int
+}
+
+type s3Response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// s3Error is what S3 answered when a request failed.
+type s3Error struct {
+	op, url string
+	status  int
+	code    string
+	message string
+	cause   error // transport error, when there was no answer
+}
+
+func (e *s3Error) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s %s: %v", e.op, e.url, e.cause)
+	}
+	msg := e.code
+	if e.message != "" {
+		msg += ": " + e.message
+	}
+	hint := ""
+	switch e.status {
+	case http.StatusForbidden:
+		hint = " (check aws_access_key_id/aws_secret_access_key and the bucket's policy)"
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		hint = " (throttled; still failing after retries)"
+	}
+	return fmt.Sprintf("%s %s: HTTP %d %s%s", e.op, e.url, e.status, msg, hint)
+}
+
+func (e *s3Error) Unwrap() []error {
+	errs := []error{ErrStore}
+	if e.status == http.StatusNotFound {
+		errs = append(errs, ErrNotExist)
+	}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}
+
+func (c *s3Client) objectURL(key string) string {
+	return "s3://" + c.bucket + "/" + key
+}
+
+func (c *s3Client) count(method string, query map[string]string) {
+	switch method {
+	case http.MethodGet:
+		if _, ok := query["list-type"]; ok {
+			c.counts.List.Add(1)
+		} else {
+			c.counts.Get.Add(1)
+		}
+	case http.MethodHead:
+		c.counts.Head.Add(1)
+	case http.MethodPut:
+		c.counts.Put.Add(1)
+	case http.MethodDelete:
+		c.counts.Delete.Add(1)
+	case http.MethodPost:
+		c.counts.Post.Add(1)
+	}
+}
+
+// do sends r, retrying transport failures, timeouts, 5xx, 429 and 409
+// (a concurrent conditional write still in flight) with jittered
+// exponential backoff, up to cfg.MaxRetries times within cfg.RetryTimeout.
+// retried reports whether a request was sent more than once (a
+// conditional PUT's 412 may then be our own earlier attempt).
+func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Response, retried bool, err error) {
+	u := *c.base
+	path := "/"
+	if c.pathStyle {
+		path += c.bucket + "/"
+	}
+	path += r.key
+	if !c.pathStyle && r.key == "" {
+		path = "/"
+	}
+	if r.bucketOnly && c.pathStyle {
+		path = "/" + c.bucket
+	}
+	u.Path = path
+	u.RawPath = uriEncode(path, true)
+	u.RawQuery = canonicalQuery(r.query)
+	payloadHash := sha256Hex(r.body)
+	deadline := time.Now().Add(c.cfg.RetryTimeout)
+	name := c.objectURL(r.key)
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			retried = true
+			d := retryBackoff(attempt)
+			if time.Now().Add(d).After(deadline) {
+				return nil, retried, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, retried, &s3Error{op: op, url: name, cause: ctx.Err()}
+			case <-time.After(d):
+			}
+		}
+		var retry bool
+		resp, retry, err = c.once(ctx, op, name, &u, r, payloadHash)
+		if err == nil || !retry || attempt >= c.cfg.MaxRetries {
+			return resp, retried, err
+		}
+	}
+}
+
+func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Request, payloadHash string) (*s3Response, bool, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, r.method, u.String(), bytes.NewReader(r.body))
+	if err != nil {
+		return nil, false, &s3Error{op: op, url: name, cause: err}
+	}
+	req.URL = u // keep the exact encoding that is signed
+	req.ContentLength = int64(len(r.body))
+	if len(r.body) == 0 {
+		req.Body = http.NoBody
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	signRequest(req, &c.cfg, payloadHash, time.Now())
+	c.count(r.method, r.query)
+	hr, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, &s3Error{op: op, url: name, cause: ctx.Err()}
+		}
+		return nil, true, &s3Error{op: op, url: name, cause: err}
+	}
+	defer hr.Body.Close()
+	body, err := io.ReadAll(hr.Body)
+	if err != nil {
+		return nil, true, &s3Error{op: op, url: name, cause: fmt.Errorf("reading the response: %w", err)}
+	}
+	resp := &s3Response{status: hr.StatusCode, header: hr.Header, body: body}
+	if hr.StatusCode/100 == 2 {
+		return resp, false, nil
+	}
+	for _, s := range r.okStatus {
+		if hr.StatusCode == s {
+			return resp, false, nil
+		}
+	}
+	e := &s3Error{op: op, url: name, status: hr.StatusCode}
+	var x struct {
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	if xml.Unmarshal(body, &x) == nil {
+		e.code, e.message = x.Code, x.Message
+	}
+	if e.code == "" {
+		e.code = http.StatusText(hr.StatusCode)
+	}
+	retry := hr.StatusCode >= 500 || hr.StatusCode == http.StatusTooManyRequests ||
+		hr.StatusCode == http.StatusRequestTimeout || hr.StatusCode == http.StatusConflict
+	// An InternalError on CompleteMultipartUpload may still have completed
+	// it; S3 documents that retrying is safe there too.
+	return nil, retry, e
+}
+
+// retryBackoff is the wait before retry attempt n (1-based): jittered
+// exponential from 50ms, capped at 5s (object_store's shape).
+func retryBackoff(n int) time.Duration {
+	d := 50 * time.Millisecond << min(n-1, 7)
+	d = min(d, 5*time.Second)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}

@@ -1,0 +1,89 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// The retry policy and the error messages, against a loopback HTTP server
+// that answers what a test scripts (MinIO cannot be made to throttle or
+// stall on demand).
+func TestS3ErrorsAndRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		answers   []int // status per request; the last repeats
+		op        func(s *S3) error
+		wantCalls int64
+		wantErr   []string // substrings; nil: success
+		wantIs    error
+	}{
+		{"slowdown then ok", []int{503, 503, 200}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 3, nil, nil},
+		{"throttled until retries run out", []int{503}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 3,
+			[]string{"GET s3://bkt/k", "HTTP 503 SlowDown", "throttled"}, ErrStore},
+		{"forbidden is not retried", []int{403}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 1,
+			[]string{"GET s3://bkt/k", "HTTP 403 AccessDenied", "aws_access_key_id"}, ErrStore},
+		{"not found", []int{404}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 1,
+			[]string{"s3://bkt/k", "404"}, ErrNotExist},
+		{"conditional put taken", []int{412}, func(s *S3) error { return s.PutIfAbsent(context.Background(), "k", []byte("x")) }, 1,
+			[]string{"s3://bkt/k"}, ErrExist},
+		{"conditional put after a conflict", []int{409, 200}, func(s *S3) error { return s.PutIfAbsent(context.Background(), "k", []byte("x")) }, 2, nil, nil},
+		{"timeout", []int{-1}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 3,
+			[]string{"GET s3://bkt/k", "deadline exceeded"}, ErrStore},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				st := tc.answers[min(int(n), len(tc.answers))-1]
+				if r.Header.Get("Authorization") == "" {
+					st = 400
+				}
+				switch st {
+				case -1:
+					<-release // stall past the client's timeout
+				case 200:
+					w.Write([]byte("body"))
+				default:
+					code := map[int]string{503: "SlowDown", 403: "AccessDenied", 404: "NoSuchKey", 412: "PreconditionFailed",
+						409: "ConditionalRequestConflict", 400: "MissingAuth"}[st]
+					w.WriteHeader(st)
+					w.Write([]byte("<Error><Code>" + code + "</Code><Message>scripted</Message></Error>"))
+				}
+			}))
+			defer srv.Close()
+			defer close(release)
+			cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
+				"aws_access_key_id": "k", "aws_secret_access_key": "s", "client_max_retries": "2", "timeout": "0.2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.op(NewS3(cfg, "bkt"))
+			if got := calls.Load(); got != tc.wantCalls {
+				t.Errorf("%d requests, want %d", got, tc.wantCalls)
+			}
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, s := range tc.wantErr {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+			if !errors.Is(err, tc.wantIs) {
+				t.Errorf("error %q is not %v", err, tc.wantIs)
+			}
+		})
+	}
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# MinIO on loopback for the s3:// tests and benchmarks.
+#
+#   tests/s3/minio.sh install        build the server into $(go env GOPATH)/bin (once, ~2.5 min on 2 cores)
+#   tests/s3/minio.sh start DIR [BUCKET...]
+#                                    serve DIR on 127.0.0.1 (a free port), create the buckets; prints
+#                                    "endpoint=http://127.0.0.1:PORT" and writes DIR/.minio.pid; returns
+#                                    once the server answers
+#   tests/s3/minio.sh stop DIR       stop the server started for DIR
+#
+# Credentials are fixed test values (MINIO_ROOT_USER/PASSWORD below); nothing listens beyond 127.0.0.1.
+set -euo pipefail
+
+MINIO_VERSION="${MINIO_VERSION:-latest}"
+export MINIO_ROOT_USER="${MINIO_ROOT_USER:-persisting}"
+export MINIO_ROOT_PASSWORD="${MINIO_ROOT_PASSWORD:-persisting-secret}"
+bin="$(go env GOPATH)/bin/minio"
+
+install() {
+  if [ -x "$bin" ]; then return 0; fi
+  echo "building MinIO ($MINIO_VERSION) into $bin; this takes a few minutes" >&2
+  # GOFLAGS: the Makefile exports -mod=mod for this module; it means nothing to an install@version
+  GOFLAGS=-buildvcs=false CGO_ENABLED=0 nice go install "github.com/minio/minio@${MINIO_VERSION}"
+  [ -x "$bin" ] || { echo "minio.sh: go install finished but $bin is missing" >&2; exit 1; }
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  local dir="$1"; shift
+  install
+  mkdir -p "$dir/data"
+  local port console
+  port="$(free_port)"; console="$(free_port)"
+  MINIO_BROWSER=off MINIO_UPDATE=off nohup "$bin" server --quiet --address "127.0.0.1:$port" \
+    --console-address "127.0.0.1:$console" "$dir/data" >"$dir/minio.log" 2>&1 &
+  echo $! >"$dir/.minio.pid"
+  for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$port/minio/health/ready" >/dev/null 2>&1; then
+      local b
+      for b in "$@"; do
+        curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" \
+          "http://127.0.0.1:$port/$b" >/dev/null || { echo "minio.sh: cannot create bucket $b" >&2; exit 1; }
+      done
+      echo "endpoint=http://127.0.0.1:$port"
+      return 0
+    fi
+    if ! kill -0 "$(cat "$dir/.minio.pid")" 2>/dev/null; then
+      echo "minio.sh: server exited; log:" >&2; cat "$dir/minio.log" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  echo "minio.sh: server did not become ready; log:" >&2; cat "$dir/minio.log" >&2; exit 1
+}
+
+stop() {
+  local dir="$1"
+  [ -f "$dir/.minio.pid" ] || return 0
+  kill "$(cat "$dir/.minio.pid")" 2>/dev/null || true
+  rm -f "$dir/.minio.pid"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) shift; start "${1:?usage: minio.sh start DIR [BUCKET...]}" "${@:2}" ;;
+  stop) stop "${2:?usage: minio.sh stop DIR}" ;;
+  *) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+esac
