@@ -55,6 +55,13 @@ func (c *consumption) load(b *Bucket) error {
 	if c.loaded {
 		return nil
 	}
+	if b.opts.remote() {
+		// The log is a local file synced like the WAL; on an object store it
+		// would be lost with the node, so it is refused rather than kept
+		// somewhere a restarted bucket would not find it.
+		return fmt.Errorf("%w: consumption state (mark_consumed, get_meta, clear) is kept only for "+
+			"local buckets, not for %s", ErrUnsupported, b.opts.Path)
+	}
 	f, entries, err := openConsumptionFile(b.opts.Path, b.opts.Logger)
 	if err != nil {
 		return err
@@ -112,6 +119,9 @@ func (c *consumption) bitmaps() []*roaring.Bitmap {
 // loadIfPresent loads an existing log at Open, before any append: indexes
 // past the recovered records must be forgotten before new records take them.
 func (c *consumption) loadIfPresent(b *Bucket) error {
+	if b.opts.remote() {
+		return nil
+	}
 	if _, err := os.Stat(filepath.Join(b.opts.Path, ConsumptionLogName)); err != nil {
 		return nil // no log yet (or unreadable: the first use reports it)
 	}

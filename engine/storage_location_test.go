@@ -204,3 +204,29 @@ func TestS3StaleWALIsRefused(t *testing.T) {
 		t.Fatalf("rows %v, want %v", got, want)
 	}
 }
+
+// Consumption state is a local file: an s3:// bucket refuses it clearly
+// instead of writing it where a bucket moved to another node would not find it.
+func TestS3ConsumptionIsRefused(t *testing.T) {
+	srv := miniotest.Start(t, "consumption")
+	b, err := Open(Options{Path: "s3://consumption/q/bucket_0", StorageOptions: srv.Options()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rec := makeRows(t, memory.DefaultAllocator, 0, 3)
+	defer rec.Release()
+	if err := b.Append(rec); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"mark":  func() error { return b.MarkConsumed("train", []int64{0}) },
+		"clear": func() error { return b.Clear([]int64{1}) },
+		"reset": func() error { return b.ResetConsumption("train") },
+	} {
+		err := call()
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "s3://consumption/q/bucket_0") {
+			t.Errorf("%s on s3://: %v, want ErrUnsupported naming the path", name, err)
+		}
+	}
+}
