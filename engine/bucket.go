@@ -51,6 +51,9 @@ func Open(opts Options) (*Bucket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if opts.ReadOnly {
+		return openReadOnly(opts)
+	}
 	if err := prepareDir(opts.Path); err != nil {
 		return nil, err
 	}
@@ -240,6 +243,9 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (bool, erro
 // dataset (say, one pylance wrote in a data file version this writer does
 // not produce), instead of buffering - and logging - them for ever.
 func (b *Bucket) checkAppendable() error {
+	if err := b.writable("append"); err != nil {
+		return err
+	}
 	if b.dataset != b.checkedDataset {
 		b.checkedDataset = b.dataset
 		b.appendable = nil

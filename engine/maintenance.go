@@ -29,6 +29,9 @@ type CompactResult struct {
 // so every offset, is kept; older versions stay readable until cleaned up.
 // Buffered rows are not touched.
 func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
+	if err := b.writable("compact"); err != nil {
+		return CompactResult{}, err
+	}
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}
@@ -87,6 +90,9 @@ func (b *Bucket) compactIfDue() {
 func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats, error) {
 	if olderThan < 0 {
 		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidOption)
+	}
+	if err := b.writable("cleanup"); err != nil {
+		return lance.CleanupStats{}, err
 	}
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err

@@ -54,6 +54,10 @@ type Options struct {
 	// MetricsAddress, when set (e.g. "127.0.0.1:9464"), serves Registry over
 	// HTTP at /metrics; implies Metrics.
 	MetricsAddress string
+	// ReadOnly opens the bucket for reading only (see openReadOnly): no
+	// directory is created, the WAL is neither replayed nor written, nothing
+	// is flushed, and every write fails with ErrReadOnly.
+	ReadOnly bool
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)

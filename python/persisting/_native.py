@@ -186,6 +186,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
         c_int,
         [c_uint64, c_char_p, c_size_t, POINTER(PersistingError)],
     ),
+    "persisting_inspect": (c_int, [c_char_p, c_char_p, POINTER(c_void_p), POINTER(PersistingError)]),
+    "persisting_verify": (c_int, [c_char_p, POINTER(c_void_p), POINTER(PersistingError)]),
 }
 
 #: the same functions bound a second time, without ``argtypes``, under a name of
@@ -274,9 +276,24 @@ def lib() -> ctypes.CDLL:
                 fn = handle[name]  # a second function pointer: its argtypes stay None
                 fn.restype = restype
                 setattr(handle, alias, fn)
+            _check_version(handle, path)
             _lib_path, _load_pid, _lib = path, os.getpid(), handle
     _check_process()
     return _lib
+
+
+def _check_version(handle: ctypes.CDLL, path: str) -> None:
+    """Refuses a library built from another version than this package."""
+    from ._version import __version__
+
+    raw = handle.persisting_version()
+    found = raw.decode("utf-8", "replace") if raw else ""
+    if found != __version__:
+        raise StorageError(
+            f"{path} is libpersisting {found or '(no version)'}, but this persisting package is "
+            f"{__version__}: the library and the package must come from the same build "
+            f"(reinstall persisting, rebuild with `make lib`, or point {ENV_LIBRARY} at a matching library)"
+        )
 
 
 def is_loaded() -> bool:
@@ -414,6 +431,19 @@ def versions(handle: int) -> list[dict[str, Any]]:
     """``persisting_versions``: [{"version": int, "timestamp": RFC 3339 str}],
     oldest first."""
     return _json_call("versions", "persisting_versions", c_uint64(handle)) or []
+
+
+def inspect(path: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``persisting_inspect``: a description of the bucket (or Lance dataset)
+    at ``path``, read without opening it or changing anything."""
+    opts = json.dumps(options).encode() if options else None
+    return _json_call(f"inspect {path!r}", "persisting_inspect", os.fsencode(path), opts) or {}
+
+
+def verify(path: str) -> dict[str, Any]:
+    """``persisting_verify``: reads every data page and WAL entry of the
+    bucket at ``path``; damage is listed in ``["problems"]``."""
+    return _json_call(f"verify {path!r}", "persisting_verify", os.fsencode(path)) or {}
 
 
 def create_index(handle: int, column: str, kind: str) -> dict[str, Any]:
@@ -603,6 +633,7 @@ __all__ = [
     "create_index",
     "flush",
     "indices",
+    "inspect",
     "is_loaded",
     "lib",
     "library_path",
@@ -614,6 +645,7 @@ __all__ = [
     "schema",
     "stats",
     "version",
+    "verify",
     "versions",
 ]
 
