@@ -104,6 +104,9 @@ func prepareDir(path string) error {
 // (exactly matching, or - with SchemaEvolution - evolving the schema): it
 // lets a caller refuse data by its schema before touching its buffers.
 func (b *Bucket) CheckSchema(s *arrow.Schema) error {
+	if err := b.writable("append"); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -370,8 +371,14 @@ class _Reader:
             _native.close_bucket(handle)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     reader = _Reader(one_bucket(args.path))
+    if args.follow and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a follower as Ctrl-C does
     printed = 0
     try:
         rows = reader.reopen()

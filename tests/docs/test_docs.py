@@ -219,6 +219,9 @@ def run_sh(block: Block, cwd: Path, env: dict[str, str], libdir: Path) -> None:
     bindir.mkdir()
     for name in ("python", "python3"):
         (bindir / name).symlink_to(sys.executable)
+    # `persisting` is the console script the package installs (docs/cli.md)
+    (bindir / "persisting").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m persisting "$@"\n')
+    (bindir / "persisting").chmod(0o755)
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
     (cwd / "block.sh").write_text(block.code, encoding="utf-8")
     _run(["bash", "-euo", "pipefail", "block.sh"], cwd, env, block)
