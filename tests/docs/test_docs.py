@@ -56,7 +56,7 @@ NOT_CODE = {"text"}
 #: the only commands a no-run block may hold (installing or building, which a test
 #: must not redo in the tree others work in)
 NO_RUN_COMMANDS = ("pip install", "python3 -m pip install", "python -m pip install", "pip wheel", "./build.sh",
-                   "make lib", "make demo", "make test", "PERSISTING_LIB=", "CC=", "GO=",
+                   "make lib", "make demo", "make test", "make wheel", "PERSISTING_LIB=", "CC=", "GO=",
                    "go build", "git clone", "cd ")
 #: upper bound on no-run blocks, so the exception stays an exception
 MAX_NO_RUN = 8
