@@ -53,6 +53,10 @@ func Survey(dir string) (SurveyResult, error) {
 	res := SurveyResult{Pending: pending, Temps: temps, Segments: []SegmentInfo{}, Damage: []Damage{}}
 	intact := true // every entry so far read back in sequence
 	var next uint64
+	// After damage the count of entries is an estimate (one per damaged
+	// stretch: a damaged length cannot be trusted), so the next segment's
+	// name is taken as given instead of being reported as a gap.
+	estimated := false
 	for i, s := range segs {
 		data, err := os.ReadFile(s.path)
 		if err != nil {
@@ -61,12 +65,15 @@ func Survey(dir string) (SurveyResult, error) {
 		info := SegmentInfo{File: filepath.Base(s.path), FirstIndex: s.start, Bytes: int64(len(data))}
 		if i == 0 {
 			res.FirstIndex, res.LastIndex, next = s.start, s.start-1, s.start
-		} else if s.start != next {
+		} else if s.start != next && !estimated {
 			res.Damage = append(res.Damage, Damage{File: s.path, Offset: 0, Index: next,
 				Reason: fmt.Sprintf("segment starts at index %d, the one before ends at %d (entries missing or overlapping)", s.start, next-1)})
 			intact = false
 			next = s.start
+		} else {
+			next = s.start
 		}
+		estimated = false
 		last := i == len(segs)-1
 		for off := 0; off < len(data); {
 			scan, _ := scanSegment(data[off:], nil)
@@ -83,6 +90,8 @@ func Survey(dir string) (SurveyResult, error) {
 			res.Damage = append(res.Damage, Damage{File: s.path, Offset: int64(at), Index: next, Reason: scan.reason,
 				TornTail: last && resume < 0})
 			intact = false
+			next++ // the damaged entry's index, as far as can be told
+			estimated = true
 			if resume < 0 {
 				break
 			}
