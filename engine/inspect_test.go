@@ -117,7 +117,8 @@ func TestVerifyFindsDamage(t *testing.T) {
 				flipByte(t, f, -1) // the last byte: the magic
 				return f
 			},
-			text: "footer or metadata",
+			offset: func(t *testing.T, f string) int64 { st, _ := os.Stat(f); return st.Size() - 40 }, // the footer
+			text:   "footer or metadata",
 		},
 		{
 			name: "data file truncated",

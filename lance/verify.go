@@ -147,7 +147,7 @@ func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource
 	}
 	r, err := file.Open(p)
 	if err != nil {
-		v.problem(rel, -1, "fragment %d: the file's footer or metadata does not decode: %v", f.ID, err)
+		v.problem(rel, metadataOffset(p, st.Size()), "fragment %d: the file's footer or metadata does not decode: %v", f.ID, err)
 		return
 	}
 	defer r.Close()
@@ -175,6 +175,24 @@ func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource
 			rec.Release()
 		}
 	}
+}
+
+// metadataOffset points at the metadata of a data file that does not open
+// (-1 when even its footer cannot be read).
+func metadataOffset(p string, size int64) int64 {
+	if size < file.FooterSize {
+		return -1
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		return -1
+	}
+	defer fh.Close()
+	tail := make([]byte, file.FooterSize)
+	if _, err := fh.ReadAt(tail, size-file.FooterSize); err != nil {
+		return -1
+	}
+	return file.MetadataOffset(tail, size)
 }
 
 // indices checks that every file of every index of d exists with its size.

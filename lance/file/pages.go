@@ -30,3 +30,18 @@ func (r *Reader) Pages(col int) []PageExtent {
 	}
 	return out
 }
+
+// MetadataOffset is where the metadata of a Lance file of size bytes whose
+// last 40 bytes are tail begins, for pointing at damage that keeps the file
+// from opening: the column metadata start its footer records, or the
+// footer itself when that is damaged.
+func MetadataOffset(tail []byte, size int64) int64 {
+	f, err := parseFooter(tail, size)
+	if err != nil {
+		return max(size-footerSize, 0)
+	}
+	return int64(f.columnMetaStart)
+}
+
+// FooterSize is the size of the footer at the end of every Lance file.
+const FooterSize = footerSize

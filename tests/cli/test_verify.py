@@ -43,12 +43,35 @@ def test_intact_bucket_verifies(make, request):
     assert tree(bucket) == before, "verify changed the bucket"
 
 
-# damage(bucket) -> (damaged file, expected offset or None for any, text in the message)
+def footer_flipped(bucket: Path):
+    victim = data_files(bucket)[0]
+    flip(victim, -1)  # the magic: the file no longer opens
+    return victim, victim.stat().st_size - 40, "footer or metadata"  # offset: the footer
+
+
+def data_file_truncated(bucket: Path):
+    victim = data_files(bucket)[1]
+    return victim, truncate(victim, 64), "manifest records"  # offset: where the file now ends
+
+
+def wal_truncated(bucket: Path):
+    victim = wal_segments(bucket)[-1]
+    truncate(victim, 5)  # inside its last entry
+    return victim, 0, "torn tail"  # the only entry starts the segment
+
+
+def wal_checksum(bucket: Path):
+    victim = wal_segments(bucket)[-1]
+    flip(victim, 30)  # inside the payload of its first entry
+    return victim, 0, "checksum mismatch"
+
+
+#: damage(bucket) -> (damaged file, offset of the damage, text of the message)
 DAMAGE = {
-    "data file footer flipped": lambda b: (data_files(b)[0], None, flip(data_files(b)[0], -1) and "footer or metadata"),
-    "data file truncated": lambda b: (data_files(b)[1], truncate(data_files(b)[1], 64), "manifest records"),
-    "WAL segment truncated": lambda b: (wal_segments(b)[-1], None, truncate(wal_segments(b)[-1], 5) and "torn tail"),
-    "WAL entry checksum": lambda b: (wal_segments(b)[-1], 0, flip(wal_segments(b)[-1], 30) and "checksum mismatch"),
+    "data file footer flipped": footer_flipped,
+    "data file truncated": data_file_truncated,
+    "WAL segment truncated": wal_truncated,
+    "WAL entry checksum": wal_checksum,
 }
 
 
@@ -58,15 +81,11 @@ def test_damaged_copy_fails_with_file_and_offset(kind, backend_bucket):
     proc = cli("verify", backend_bucket, check=1)
     assert proc.stdout.startswith(f"{backend_bucket}: 1 problem\n"), proc.stdout
     line = proc.stdout.splitlines()[1]
-    assert line.startswith(f"  {damaged} ") and text in line, line
-    if offset is not None:
-        assert f" offset {offset}: " in line, line
+    assert line.startswith(f"  {damaged} offset {offset}: ") and text in line, line
     rep = cli_json("verify", backend_bucket, check=1)
     assert not rep["ok"]
     [problem] = rep["problems"]
-    assert problem["file"] == str(damaged) and text in problem["message"]
-    if offset is not None:
-        assert problem["offset"] == offset
+    assert (problem["file"], problem["offset"]) == (str(damaged), offset) and text in problem["message"]
 
 
 def test_damaged_pylance_data_file(pylance_bucket):
