@@ -9,9 +9,16 @@
 #
 # Python runs in the project's virtualenv .venv (made on first use with
 # $(BOOTSTRAP_PYTHON) -m venv); PYTHON=/path/to/python uses that interpreter instead.
+# PYTHON is exported (the Go interop tests run pylance with it), and with the
+# virtualenv its bin/ leads PATH, so `python3` in scripts and tests is it too.
 BOOTSTRAP_PYTHON ?= python3
 VENV ?= .venv
-PYTHON ?= $(VENV)/bin/python
+VENV_PYTHON := $(abspath $(VENV))/bin/python
+PYTHON ?= $(VENV_PYTHON)
+export PYTHON
+ifeq ($(PYTHON),$(VENV_PYTHON))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+endif
 PIP = $(PYTHON) -m pip --disable-pip-version-check
 GO ?= go
 export GOFLAGS ?= -mod=mod
@@ -29,11 +36,11 @@ deps:
 	$(GO) mod download
 
 # The project's virtualenv, only when PYTHON is its interpreter (the default).
-$(VENV)/bin/python:
+$(VENV_PYTHON):
 	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
 
-venv: $(filter $(VENV)/bin/python,$(PYTHON))
+venv: $(filter $(VENV_PYTHON),$(PYTHON))
 
 # Installs the Python side from the project's own files: test requirements and
 # the persisting package itself (whose build compiles libpersisting.so with Go).
