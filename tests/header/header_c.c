@@ -97,6 +97,8 @@ struct persisting_api {
   int (*indices)(uint64_t, char**, PersistingError*);
   int (*lookup)(uint64_t, const char*, const char*, struct ArrowArrayStream*, PersistingError*);
   int (*metrics_text)(char**, PersistingError*);
+  int (*inspect)(const char*, const char*, char**, PersistingError*);
+  int (*verify)(const char*, char**, PersistingError*);
 };
 
 static const struct persisting_api kApi = {
@@ -122,6 +124,8 @@ static const struct persisting_api kApi = {
     persisting_indices,
     persisting_lookup,
     persisting_metrics_text,
+    persisting_inspect,
+    persisting_verify,
 };
 
 /* The callbacks of the structs, with the types the header gives them. */

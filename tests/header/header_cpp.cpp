@@ -114,6 +114,10 @@ static_assert(std::is_same<decltype(persisting_lookup),
               "lookup");
 static_assert(std::is_same<decltype(persisting_metrics_text), int(char**, PersistingError*)>::value,
               "metrics_text");
+static_assert(std::is_same<decltype(persisting_inspect), int(const char*, const char*, char**, PersistingError*)>::value,
+              "inspect");
+static_assert(std::is_same<decltype(persisting_verify), int(const char*, char**, PersistingError*)>::value,
+              "verify");
 
 // ---- every macro, usable in constant expressions
 static_assert(ARROW_FLAG_DICTIONARY_ORDERED == 1 && ARROW_FLAG_NULLABLE == 2 && ARROW_FLAG_MAP_KEYS_SORTED == 4,

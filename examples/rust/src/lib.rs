@@ -162,6 +162,17 @@ pub mod sys {
             out_text: *mut *mut c_char,
             error: *mut PersistingError,
         ) -> c_int;
+        pub fn persisting_inspect(
+            path: *const c_char,
+            options_json: *const c_char,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_verify(
+            path: *const c_char,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
     }
 }
 
