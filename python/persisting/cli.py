@@ -118,6 +118,10 @@ def human_bytes(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s" if not noun.endswith("y") else f"{n} {noun[:-1]}ies"
+
+
 def parse_duration(text: str) -> float:
     """'90', '90s', '15m', '2h', '7d', '1w' -> seconds."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
@@ -277,8 +281,8 @@ def _print_inspection(rep: dict[str, Any], out: TextIO, all_fragments: bool) -> 
         w(f"  dataset     {ds['path']} (Lance file format {ds['data_storage_version']})\n")
         w(f"  version     {ds['version']}, committed {ds['timestamp']}\n")
         r = ds["retained"]
-        w(f"  retained    {r['count']} versions, {r['oldest']}..{r['newest']} (since {r['since']})\n")
-        w(f"  rows        {ds['rows']} in {len(ds['fragments'])} fragments, {human_bytes(ds['bytes'])} "
+        w(f"  retained    {plural(r['count'], 'version')}, {r['oldest']}..{r['newest']} (since {r['since']})\n")
+        w(f"  rows        {ds['rows']} in {plural(len(ds['fragments']), 'fragment')}, {human_bytes(ds['bytes'])} "
           f"({human_bytes(ds['disk_bytes'])} on disk with every version kept)\n")
         for j, field in enumerate(ds["schema"] or []):
             head = "  schema      " if j == 0 else "              "
@@ -289,7 +293,7 @@ def _print_inspection(rep: dict[str, Any], out: TextIO, all_fragments: bool) -> 
         for j, ix in enumerate(ds["indices"]):
             head = "  indices     " if j == 0 else "              "
             w(f"{head}{ix['name']}: {ix['type']} on {', '.join(ix['columns'])} "
-              f"(built at version {ix['dataset_version']}, covers {ix['fragments']} fragments)\n")
+              f"(built at version {ix['dataset_version']}, covers {plural(ix['fragments'], 'fragment')})\n")
         frags = ds["fragments"]
         shown = frags if all_fragments or len(frags) <= 10 else frags[:5] + frags[-5:]
         for j, f in enumerate(shown):
@@ -306,12 +310,12 @@ def _print_inspection(rep: dict[str, Any], out: TextIO, all_fragments: bool) -> 
         w("  wal         none\n")
     else:
         count = wal["last_index"] - wal["first_index"] + 1
-        w(f"  wal         {wal['path']}: {len(wal['segments'])} segments, {human_bytes(wal['bytes'])}, "
+        w(f"  wal         {wal['path']}: {plural(len(wal['segments']), 'segment')}, {human_bytes(wal['bytes'])}, "
           f"entries {wal['first_index']}..{wal['last_index']} ({max(count, 0)})\n")
-        w(f"  watermark   {wal['watermark']} (last entry in the dataset); {wal['pending']} entries pending "
+        w(f"  watermark   {wal['watermark']} (last entry in the dataset); {plural(wal['pending'], 'entry')} pending "
           f"(replayed at the next open)\n")
         for seg in wal["segments"]:
-            w(f"              {seg['file']}: {seg['entries']} entries from {seg['first_index']}, "
+            w(f"              {seg['file']}: {plural(seg['entries'], 'entry')} from {seg['first_index']}, "
               f"{human_bytes(seg['bytes'])}\n")
         for d in wal["damage"]:
             w(f"  damage      {d['file']} at offset {d['offset']}: {d['reason']}\n")
@@ -337,12 +341,12 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
             parts = []
             ds = rep.get("dataset")
             if ds is not None:
-                parts.append(f"{ds['versions']} versions, {ds['data_files']} data files ({ds['pages']} pages, "
-                             f"{human_bytes(ds['bytes'])}), {ds['deletion_files']} deletion files, "
-                             f"{ds['index_files']} index files")
+                parts.append(f"{plural(ds['versions'], 'version')}, {plural(ds['data_files'], 'data file')} "
+                             f"({plural(ds['pages'], 'page')}, {human_bytes(ds['bytes'])}), "
+                             f"{plural(ds['deletion_files'], 'deletion file')}, {plural(ds['index_files'], 'index file')}")
             wal = rep.get("wal")
             if wal is not None:
-                parts.append(f"WAL {wal['segments']} segments, {wal['entries']} entries checked "
+                parts.append(f"WAL {plural(wal['segments'], 'segment')}, {plural(wal['entries'], 'entry')} checked "
                              f"({human_bytes(wal['bytes'])})")
             out.write("  checked " + ("; ".join(parts) if parts else "nothing: the bucket is empty") + "\n")
     return EXIT_PROBLEMS if bad else EXIT_OK
@@ -433,8 +437,8 @@ def _maintain(args: argparse.Namespace, out: TextIO, what: str,
 def cmd_compact(args: argparse.Namespace, out: TextIO) -> int:
     def describe(r: dict[str, Any]) -> str:
         if r.get("version", 0) == r.get("version_before", 0):
-            return f"nothing to compact ({r.get('fragments', 0)} fragments, version {r.get('version', 0)})"
-        return (f"{r['fragments_before']} -> {r['fragments']} fragments, "
+            return f"nothing to compact ({plural(r.get('fragments', 0), 'fragment')}, version {r.get('version', 0)})"
+        return (f"{r['fragments_before']} -> {plural(r['fragments'], 'fragment')}, "
                 f"version {r['version_before']} -> {r['version']}")
 
     return _maintain(args, out, "compact", lambda h: _native.compact(h, args.target_rows), describe)
@@ -442,8 +446,8 @@ def cmd_compact(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_cleanup(args: argparse.Namespace, out: TextIO) -> int:
     def describe(r: dict[str, Any]) -> str:
-        text = (f"removed {r['old_versions']} versions, {r['data_files']} data files, "
-                f"{r['deletion_files']} deletion files, {r['transaction_files']} transaction files "
+        text = (f"removed {plural(r['old_versions'], 'version')}, {plural(r['data_files'], 'data file')}, "
+                f"{plural(r['deletion_files'], 'deletion file')}, {plural(r['transaction_files'], 'transaction file')} "
                 f"({human_bytes(r['bytes_removed'])})")
         return text + (f"; kept {r['tagged_kept']} tagged" if r.get("tagged_kept") else "")
 

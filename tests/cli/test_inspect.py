@@ -33,7 +33,7 @@ def test_inspect_backend_bucket_text(backend_bucket):
     assert "version     4" in out
     assert "rows        12 in 3 fragments" in out
     assert "clicks: int64" in out and "BTree on clicks" in out
-    assert "1 entries pending" in out and "watermark   3" in out
+    assert "1 entry pending" in out and "watermark   3" in out
 
 
 def test_inspect_versions_limit(backend_bucket):
