@@ -39,7 +39,11 @@ if [[ "${1:-}" == release ]]; then
   # -s -w drop Go's symbol table and DWARF; strip drops what the C toolchain
   # left. The dynamic symbols (the C API) stay.
   STRIP=${STRIP:-strip}
-  "$STRIP" --strip-unneeded "$OUT/libpersisting.so"
+  if command -v "$STRIP" >/dev/null; then
+    "$STRIP" --strip-unneeded "$OUT/libpersisting.so"
+  else
+    echo "build.sh: no $STRIP (binutils): the library keeps the C toolchain's symbols" >&2
+  fi
 fi
 
 if [[ "${1:-}" == ctest ]]; then
