@@ -379,11 +379,17 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+#: failed polls in a row that end --follow (a version removed between listing
+#: and reading it, by a cleanup beside us, fails one poll; the next sees it gone)
+FOLLOW_RETRIES = 3
+
+
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     reader = _Reader(one_bucket(args.path))
     if args.follow and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a follower as Ctrl-C does
     printed = 0
+    failures = 0
     try:
         rows = reader.reopen()
         offset = args.from_ if args.from_ >= 0 else max(rows + args.from_, 0)
@@ -402,7 +408,15 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
             if not args.follow or (args.limit is not None and printed >= args.limit):
                 return EXIT_OK
             time.sleep(args.poll)
-            rows = reader.reopen()
+            try:
+                rows = reader.reopen()
+                failures = 0
+            except StorageError as exc:
+                failures += 1
+                if failures >= FOLLOW_RETRIES:
+                    raise
+                print(f"persisting tail: {exc} (trying again)", file=sys.stderr)
+                rows = offset  # nothing to read until a poll succeeds
     except KeyboardInterrupt:  # the way --follow ends
         return EXIT_OK
     finally:
