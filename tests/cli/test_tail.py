@@ -53,16 +53,16 @@ def test_tail_follow_prints_new_versions_until_interrupted(backend_bucket):
     reader = threading.Thread(target=lambda: [got.put(line) for line in proc.stdout], daemon=True)
     reader.start()
     try:
-        first = [json.loads(got.get(timeout=60))["id"] for _ in range(12)]
+        first = [json.loads(got.get(timeout=180))["id"] for _ in range(12)]
         assert first[-1] == "u2-3"
         # Another process commits a version: the WAL record, then 4 more.
         made = run_python(SCRIPTS / "make_bucket.py", str(backend_bucket), "--flushes", "1")
         assert made.returncode == 0, explain(made)
-        more = [json.loads(got.get(timeout=60))["id"] for _ in range(5)]
+        more = [json.loads(got.get(timeout=180))["id"] for _ in range(5)]
         assert more == ["u99-1", "u0-0", "u0-1", "u0-2", "u0-3"]
     finally:
         proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=60)
+        rc = proc.wait(timeout=180)
     assert rc == 0, proc.stderr.read()
     assert got.empty()
 
