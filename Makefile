@@ -1,5 +1,5 @@
 # make demo   - a pulsing queue on the Lance backend, read back, opened by pylance
-# make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
+# make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing), the CLI, the wheel
 # make lib    - build/libpersisting.so
 # make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s)
 # make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
