@@ -1,10 +1,12 @@
 """inspect on buckets the backend wrote and datasets pylance wrote."""
 
 import json
+import os
 
 import lance
 
 from cli_run import cli, cli_json, tree
+from helpers import explain, run_python
 
 
 def test_inspect_backend_bucket_json(backend_bucket):
@@ -66,3 +68,39 @@ def test_inspect_empty_bucket(tmp_path):
     (tmp_path / "b" / "wal").mkdir(parents=True)
     rep = json.loads(cli("inspect", tmp_path / "b", "--json").stdout)
     assert rep["dataset"] is None and rep["wal"]["segments"] == []
+
+
+def test_inspect_shows_wal_damage_and_still_succeeds(backend_bucket):
+    segment = sorted(p for p in (backend_bucket / "wal").iterdir() if p.name.isdigit())[-1]
+    os.truncate(segment, segment.stat().st_size - 5)  # a torn tail
+    rep = cli_json("inspect", backend_bucket)
+    [damage] = rep["wal"]["damage"]
+    assert damage["file"] == str(segment) and damage["offset"] == 0 and damage["torn_tail"]
+    assert rep["wal"]["pending"] == 0  # the damaged entry is not replayable
+    assert f"damage      {segment} at offset 0" in cli("inspect", backend_bucket).stdout
+
+
+def test_c_functions_refuse_bad_arguments(tmp_path):
+    code = f"""
+import ctypes
+from persisting import _native
+from persisting.errors import InvalidArgumentError
+lib = _native.lib()
+out, err = ctypes.c_void_p(None), _native.PersistingError()
+codes = [lib.persisting_inspect(None, None, ctypes.byref(out), ctypes.byref(err))]
+_native.lib().persisting_error_release(ctypes.byref(err))
+codes.append(lib.persisting_verify({str(tmp_path).encode()!r}, None, ctypes.byref(err)))
+_native.lib().persisting_error_release(ctypes.byref(err))
+for call in (lambda: _native.inspect({str(tmp_path / "missing")!r}),
+             lambda: _native.verify({str(tmp_path / "missing")!r}),
+             lambda: _native.inspect({str(tmp_path)!r}, {{"versions_limit": -1}}),
+             lambda: _native.inspect({str(tmp_path)!r}, {{"no_such_option": 1}})):
+    try:
+        call()
+    except InvalidArgumentError as exc:
+        codes.append(exc.code)
+print(codes)
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout.strip() == "[1, 1, 1, 1, 1, 1]", proc.stdout
