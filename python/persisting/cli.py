@@ -232,6 +232,16 @@ class Progress:
             self.label = label
         self._draw()
 
+    def print(self, line: str, out: TextIO) -> None:
+        """Writes a line of output above the bar (which is redrawn below it)."""
+        if self.enabled:
+            with self._lock:
+                self.stream.write("\r\x1b[2K")
+                self.stream.flush()
+        out.write(line + "\n")
+        out.flush()
+        self._draw()
+
     def advance(self) -> None:
         with self._lock:
             self.done += 1
@@ -431,22 +441,25 @@ def _maintain(args: argparse.Namespace, out: TextIO, what: str,
     for b in buckets:
         if (b / "_versions").is_dir():
             raise UsageError(f"{b} is a Lance dataset outside a bucket: {what} needs a bucket directory")
-    results = []
+    failed = 0
     with Progress(len(buckets), what, sys.stderr, progress_enabled(args, sys.stderr)) as bar:
         for b in buckets:
             bar.step(str(b))
-            # The bucket's own WAL setting: opening without it would replay,
-            # flush and retire a WAL the queue still uses.
-            handle = _native.open_bucket(str(b), {"enable_wal": (b / WAL_DIR).is_dir()})
             try:
-                result = dict(call(handle), path=str(b))
-            finally:
-                _native.close_bucket(handle)
-            results.append(result)
+                # The bucket's own WAL setting: opening without it would
+                # replay, flush and retire a WAL the queue still uses.
+                handle = _native.open_bucket(str(b), {"enable_wal": (b / WAL_DIR).is_dir()})
+                try:
+                    result = dict(call(handle), path=str(b))
+                finally:
+                    _native.close_bucket(handle)
+            except StorageError as exc:  # reported; the other buckets still get their turn
+                failed += 1
+                bar.print(f"persisting {what}: {b}: {exc}", sys.stderr)
+            else:
+                bar.print(_dump(result) if args.json else f"{result['path']}: {describe(result)}", out)
             bar.advance()
-    for result in results:
-        out.write((_dump(result) if args.json else f"{result['path']}: {describe(result)}") + "\n")
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_compact(args: argparse.Namespace, out: TextIO) -> int:
