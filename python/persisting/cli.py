@@ -269,17 +269,38 @@ def progress_enabled(args: argparse.Namespace, stream: TextIO) -> bool:
 
 
 # ---- inspect --------------------------------------------------------------------------------
+def _per_bucket(path: str, look: Callable[[str], dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """look() on every bucket of path; a bucket it cannot read becomes
+    {"path", "error"} (reported on stderr) and the others still get theirs."""
+    reports, failed = [], False
+    for b in find_buckets(path):
+        try:
+            reports.append(look(str(b)))
+        except StorageError as exc:
+            if _is_bucket(Path(path)):
+                raise  # the one bucket named: an ordinary failure
+            print(f"persisting: {b}: {exc}", file=sys.stderr)
+            reports.append({"path": str(b), "error": str(exc)})
+            failed = True
+    return reports, failed
+
+
+def _one_or_all(path: str, reports: list[dict[str, Any]]) -> Any:
+    """One bucket named: its report; a queue directory: the list."""
+    return reports[0] if len(reports) == 1 and _is_bucket(Path(path)) else reports
+
+
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     options = {"versions_limit": args.versions} if args.versions else None
-    reports = [_native.inspect(str(b), options) for b in find_buckets(args.path)]
+    reports, failed = _per_bucket(args.path, lambda b: _native.inspect(b, options))
     if args.json:
-        out.write(_dump(reports[0] if len(reports) == 1 and _is_bucket(Path(args.path)) else reports) + "\n")
-        return EXIT_OK
-    for i, rep in enumerate(reports):
-        if i:
-            out.write("\n")
-        _print_inspection(rep, out, all_fragments=args.all)
-    return EXIT_OK
+        out.write(_dump(_one_or_all(args.path, reports)) + "\n")
+    else:
+        for i, rep in enumerate(r for r in reports if "error" not in r):
+            if i:
+                out.write("\n")
+            _print_inspection(rep, out, all_fragments=args.all)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _print_inspection(rep: dict[str, Any], out: TextIO, all_fragments: bool) -> None:
@@ -336,15 +357,17 @@ def _print_inspection(rep: dict[str, Any], out: TextIO, all_fragments: bool) -> 
 
 # ---- verify ----------------------------------------------------------------------------------
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
-    reports = [_native.verify(str(b)) for b in find_buckets(args.path)]
-    bad = any(not rep["ok"] for rep in reports)
+    reports, failed = _per_bucket(args.path, _native.verify)
+    bad = any(not rep.get("ok") for rep in reports if "error" not in rep)
+    status = EXIT_PROBLEMS if bad else EXIT_FAILED if failed else EXIT_OK
     if args.json:
-        out.write(_dump(reports[0] if len(reports) == 1 and _is_bucket(Path(args.path)) else reports) + "\n")
-        return EXIT_PROBLEMS if bad else EXIT_OK
+        out.write(_dump(_one_or_all(args.path, reports)) + "\n")
+        return status
+    reports = [r for r in reports if "error" not in r]
     for rep in reports:
         problems = rep["problems"]
-        status = "ok" if rep["ok"] else f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        out.write(f"{rep['path']}: {status}\n")
+        verdict = "ok" if rep["ok"] else plural(len(problems), "problem")
+        out.write(f"{rep['path']}: {verdict}\n")
         for p in problems:
             where = f"offset {p['offset']}" if p["offset"] >= 0 else "(whole file)"
             out.write(f"  {p['file']} {where}: {p['message']}\n")
@@ -360,7 +383,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
                 parts.append(f"WAL {plural(wal['segments'], 'segment')}, {plural(wal['entries'], 'entry')} checked "
                              f"({human_bytes(wal['bytes'])})")
             out.write("  checked " + ("; ".join(parts) if parts else "nothing: the bucket is empty") + "\n")
-    return EXIT_PROBLEMS if bad else EXIT_OK
+    return status
 
 
 # ---- tail ---------------------------------------------------------------------------------------

@@ -104,3 +104,18 @@ print(codes)
     proc = run_python(code)
     assert proc.returncode == 0, explain(proc)
     assert proc.stdout.strip() == "[1, 1, 1, 1, 1, 1]", proc.stdout
+
+
+def test_a_bucket_that_cannot_be_read_does_not_hide_the_others(backend_bucket, pylance_bucket):
+    for manifest in (pylance_bucket / "data.lance" / "_versions").iterdir():
+        manifest.write_bytes(b"not a manifest")
+    proc = cli("inspect", backend_bucket.parent, "--json", check=3)
+    good, bad = json.loads(proc.stdout)
+    assert good["path"] == str(backend_bucket) and good["dataset"]["rows"] == 12
+    assert bad["path"] == str(pylance_bucket) and "corrupt" in bad["error"]
+    assert f"persisting: {pylance_bucket}: " in proc.stderr
+    alone = cli("inspect", pylance_bucket, check=3)
+    assert alone.stdout == "" and "corrupt" in alone.stderr
+    # verify reads what inspect cannot: every manifest is a problem, status 1
+    verified = cli("verify", backend_bucket.parent, "--quiet", check=1)
+    assert f"{backend_bucket}: ok" in verified.stdout and f"{pylance_bucket}: 2 problems" in verified.stdout
