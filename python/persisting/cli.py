@@ -41,7 +41,8 @@ exit status:
   0  success (verify: no problem found)
   1  verify found problems (each printed with its file and byte offset)
   2  usage error: bad arguments, or PATH holds no bucket
-  3  the command failed (an I/O or engine error, printed on stderr)
+  3  the command failed (an I/O or engine error, printed on stderr; the other
+     buckets of a queue directory are still done)
   130  interrupted (Ctrl-C); tail --follow ends so with 0"""
 
 PATHS = """\
