@@ -428,30 +428,33 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     try:
         rows = reader.reopen()
         offset = args.from_ if args.from_ >= 0 else max(rows + args.from_, 0)
+        stale = False  # a newer version may have been committed: reopen first
         while True:
-            while offset < rows and (args.limit is None or printed < args.limit):
-                n = args.batch if args.limit is None else min(args.batch, args.limit - printed)
-                records = reader.read(offset, n)
-                if not records:
-                    break
-                for record in records:
-                    line = {"offset": offset, "record": record} if args.offsets else record
-                    out.write(_dump(jsonable(line)) + "\n")
-                    offset += 1
-                printed += len(records)
-                out.flush()
-            if not args.follow or (args.limit is not None and printed >= args.limit):
-                return EXIT_OK
-            time.sleep(args.poll)
             try:
-                rows = reader.reopen()
+                if stale:
+                    rows = reader.reopen()
+                    stale = False
+                while offset < rows and (args.limit is None or printed < args.limit):
+                    n = args.batch if args.limit is None else min(args.batch, args.limit - printed)
+                    records = reader.read(offset, n)
+                    if not records:
+                        break
+                    for record in records:
+                        line = {"offset": offset, "record": record} if args.offsets else record
+                        out.write(_dump(jsonable(line)) + "\n")
+                        offset += 1
+                    printed += len(records)
+                    out.flush()
                 failures = 0
             except StorageError as exc:
                 failures += 1
-                if failures >= FOLLOW_RETRIES:
+                if not args.follow or failures >= FOLLOW_RETRIES:
                     raise
                 print(f"persisting tail: {exc} (trying again)", file=sys.stderr)
-                rows = offset  # nothing to read until a poll succeeds
+            if not args.follow or (args.limit is not None and printed >= args.limit):
+                return EXIT_OK
+            time.sleep(args.poll)
+            stale = True
     except KeyboardInterrupt:  # the way --follow ends
         return EXIT_OK
     finally:

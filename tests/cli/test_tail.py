@@ -86,3 +86,20 @@ _native.close_bucket(h)
     proc = run_python(code)
     assert proc.returncode == 0 and proc.stdout.split() == ["refused", "refused"], explain(proc)
     assert tree(backend_bucket) == before
+
+
+def test_tail_follow_gives_up_after_repeated_failures(backend_bucket):
+    proc = subprocess.Popen([*CLI, "tail", str(backend_bucket), "--follow", "--poll", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        for _ in range(12):  # everything committed so far
+            assert proc.stdout.readline()
+        for manifest in (backend_bucket / "data.lance" / "_versions").iterdir():
+            manifest.write_bytes(b"not a manifest")  # every later poll fails
+        rc = proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    assert rc == 3, stderr
+    assert stderr.count("(trying again)") == 2 and "corrupt" in stderr, stderr
