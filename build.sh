@@ -3,6 +3,10 @@
 #   ./build.sh          the library
 #   ./build.sh ctest    the library and build/test_capi
 #   ./build.sh release  the library stripped (-s -w, then strip): what wheels ship
+#   ./build.sh testhooks  the test build, build/testhooks/libpersisting.so: with
+#                       the crash points (PERSISTING_TEST_CRASH_AT) and the
+#                       boundary ledger (stats "boundary"), build tag testhooks.
+#                       The default library (and the release one) has neither.
 # The library exports only the persisting_* functions of include/persisting.h:
 # capi/exports.map (a linker version script) hides the Go runtime and cgo glue
 # (tests/header/exports.sh checks it).
@@ -16,6 +20,11 @@ cd "$(dirname "$0")"
 GO=${GO:-go}
 CC=${CC:-cc}
 OUT=${OUT:-build}
+TAGS=()
+if [[ "${1:-}" == testhooks ]]; then
+  OUT=$OUT/testhooks
+  TAGS=(-tags testhooks)
+fi
 mkdir -p "$OUT"
 
 VERSION=${PERSISTING_VERSION:-$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' python/persisting/_version.py 2>/dev/null)}
@@ -31,7 +40,7 @@ LDFLAGS=""
 # The external linker runs in a temporary directory, so the script's path must
 # be absolute; -trimpath keeps it (like every -ldflags) out of the binary.
 EXPORTS_MAP="$PWD/capi/exports.map"
-"$GO" build -buildmode=c-shared -trimpath -ldflags "$LDFLAGS -extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
+"$GO" build "${TAGS[@]}" -buildmode=c-shared -trimpath -ldflags "$LDFLAGS -extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
   -o "$OUT/libpersisting.so" ./capi
 rm -f "$OUT/libpersisting.h" # cgo's generated header: include/persisting.h is the public one
 

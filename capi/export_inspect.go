@@ -9,10 +9,6 @@ typedef const char persisting_cchar;
 import "C"
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-
 	"github.com/persisting/persisting/engine"
 )
 
@@ -25,13 +21,13 @@ func persisting_inspect(path *C.persisting_cchar, optionsJSON *C.persisting_ccha
 		if path == nil || outJSON == nil {
 			return errNullArgument
 		}
-		var opts engine.InspectOptions
+		var text string
 		if optionsJSON != nil {
-			dec := json.NewDecoder(bytes.NewReader([]byte(C.GoString((*C.char)(optionsJSON)))))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&opts); err != nil {
-				return fmt.Errorf("%w: options_json: %v", engine.ErrInvalidOption, err)
-			}
+			text = C.GoString((*C.char)(optionsJSON))
+		}
+		opts, err := engine.ParseInspectOptionsJSON(text)
+		if err != nil {
+			return err
 		}
 		ins, err := engine.Inspect(C.GoString((*C.char)(path)), opts)
 		if err != nil {

@@ -107,10 +107,10 @@ type bucketPaths struct {
 func locate(path string) (bucketPaths, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return bucketPaths{}, fmt.Errorf("%w: %s: %w", ErrInvalidOption, path, err)
+		return bucketPaths{}, fmt.Errorf("%w: %s: %w", ErrInvalidArgument, path, err)
 	}
 	if !st.IsDir() {
-		return bucketPaths{}, fmt.Errorf("%w: %s is not a directory", ErrInvalidOption, path)
+		return bucketPaths{}, fmt.Errorf("%w: %s is not a directory", ErrInvalidArgument, path)
 	}
 	if isDir(filepath.Join(path, "_versions")) {
 		return bucketPaths{dataset: path}, nil
@@ -127,7 +127,7 @@ func isDir(p string) bool {
 // Inspect describes the bucket stored at path (or the Lance dataset at path).
 func Inspect(path string, opts InspectOptions) (Inspection, error) {
 	if opts.VersionsLimit < 0 {
-		return Inspection{}, fmt.Errorf("%w: versions_limit must not be negative", ErrInvalidOption)
+		return Inspection{}, fmt.Errorf("%w: versions_limit must not be negative", ErrInvalidArgument)
 	}
 	where, err := locate(path)
 	if err != nil {

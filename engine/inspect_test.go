@@ -74,7 +74,7 @@ func TestInspectDescribesDatasetAndWAL(t *testing.T) {
 }
 
 func TestInspectRefusesMissingPathAndDescribesEmptyBucket(t *testing.T) {
-	if _, err := Inspect(filepath.Join(t.TempDir(), "nope"), InspectOptions{}); !errors.Is(err, ErrInvalidOption) {
+	if _, err := Inspect(filepath.Join(t.TempDir(), "nope"), InspectOptions{}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("missing path: %v", err)
 	}
 	ins, err := Inspect(t.TempDir(), InspectOptions{})

@@ -23,11 +23,11 @@ func openReadOnly(opts Options) (*Bucket, error) {
 		return nil, fmt.Errorf("engine: open read-only: %w", err)
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%w: open read-only: %s is not a directory", ErrInvalidOption, opts.Path)
+		return nil, fmt.Errorf("%w: open read-only: %s is not a directory", ErrInvalidArgument, opts.Path)
 	}
 	if isDir(filepath.Join(opts.Path, "_versions")) {
 		return nil, fmt.Errorf("%w: %s is a Lance dataset, not a bucket: open its parent directory (the bucket stores it as %s)",
-			ErrInvalidOption, opts.Path, DatasetDirName)
+			ErrInvalidArgument, opts.Path, DatasetDirName)
 	}
 	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
 	ds, err := lance.Open(opts.datasetPath())
