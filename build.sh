@@ -2,15 +2,19 @@
 # Builds libpersisting.so (and the C test program) into build/.
 #   ./build.sh          the library
 #   ./build.sh ctest    the library and build/test_capi
+#   ./build.sh release  the library stripped (-s -w, then strip): what wheels ship
 #   ./build.sh testhooks  the test build, build/testhooks/libpersisting.so: with
 #                       the crash points (PERSISTING_TEST_CRASH_AT) and the
 #                       boundary ledger (stats "boundary"), build tag testhooks.
-#                       The default library has neither.
+#                       The default library (and the release one) has neither.
 # The library exports only the persisting_* functions of include/persisting.h:
 # capi/exports.map (a linker version script) hides the Go runtime and cgo glue
 # (tests/header/exports.sh checks it).
 # Environment: GO (default go), CC (default cc), GOFLAGS passes through
 # (e.g. GOEXPERIMENT=cgocheck2 ./build.sh for the strict pointer checks).
+# The version persisting_version() returns is python/persisting/_version.py's
+# (the one source of it); PERSISTING_VERSION overrides where that file is not
+# beside this script (an sdist's build hook passes it).
 set -euo pipefail
 cd "$(dirname "$0")"
 GO=${GO:-go}
@@ -23,12 +27,33 @@ if [[ "${1:-}" == testhooks ]]; then
 fi
 mkdir -p "$OUT"
 
+VERSION=${PERSISTING_VERSION:-$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' python/persisting/_version.py 2>/dev/null)}
+if [[ ! "$VERSION" =~ ^[0-9A-Za-z.+-]+$ ]]; then
+  echo "build.sh: no version: python/persisting/_version.py is missing or unreadable and PERSISTING_VERSION is unset" >&2
+  exit 1
+fi
+# Single quotes keep the C string's double quotes through Go's flag splitting.
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} '-DPERSISTING_VERSION_STRING=\"$VERSION\"'"
+LDFLAGS=""
+[[ "${1:-}" == release ]] && LDFLAGS="-s -w"
+
 # The external linker runs in a temporary directory, so the script's path must
 # be absolute; -trimpath keeps it (like every -ldflags) out of the binary.
 EXPORTS_MAP="$PWD/capi/exports.map"
-"$GO" build "${TAGS[@]}" -buildmode=c-shared -trimpath -ldflags "-extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
+"$GO" build "${TAGS[@]}" -buildmode=c-shared -trimpath -ldflags "$LDFLAGS -extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
   -o "$OUT/libpersisting.so" ./capi
 rm -f "$OUT/libpersisting.h" # cgo's generated header: include/persisting.h is the public one
+
+if [[ "${1:-}" == release ]]; then
+  # -s -w drop Go's symbol table and DWARF; strip drops what the C toolchain
+  # left. The dynamic symbols (the C API) stay.
+  STRIP=${STRIP:-strip}
+  if command -v "$STRIP" >/dev/null; then
+    "$STRIP" --strip-unneeded "$OUT/libpersisting.so"
+  else
+    echo "build.sh: no $STRIP (binutils): the library keeps the C toolchain's symbols" >&2
+  fi
+fi
 
 if [[ "${1:-}" == ctest ]]; then
   "$CC" -std=c99 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iinclude tests/c/test_capi.c \

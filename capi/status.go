@@ -50,7 +50,7 @@ func statusOf(err error) C.int {
 		return C.PERSISTING_ESCHEMA
 	case errors.Is(err, engine.ErrCorrupt):
 		return C.PERSISTING_ECORRUPT
-	case errors.Is(err, engine.ErrUnsupported):
+	case errors.Is(err, engine.ErrUnsupported), errors.Is(err, engine.ErrReadOnly):
 		return C.PERSISTING_EUNSUPPORTED
 	case errors.As(err, &pathErr), errors.As(err, &errno):
 		return C.PERSISTING_EIO

@@ -58,6 +58,9 @@ func Open(opts Options) (*Bucket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if opts.ReadOnly {
+		return openReadOnly(opts)
+	}
 	if err := prepareStorage(opts); err != nil {
 		return nil, err
 	}
@@ -112,6 +115,9 @@ func prepareDir(path string) error {
 // (exactly matching, or - with SchemaEvolution - evolving the schema): it
 // lets a caller refuse data by its schema before touching its buffers.
 func (b *Bucket) CheckSchema(s *arrow.Schema) error {
+	if err := b.writable("append"); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -253,6 +259,9 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (walWrite, 
 // dataset (say, one pylance wrote in a data file version this writer does
 // not produce), instead of buffering - and logging - them for ever.
 func (b *Bucket) checkAppendable() error {
+	if err := b.writable("append"); err != nil {
+		return err
+	}
 	if b.dataset != b.checkedDataset {
 		b.checkedDataset = b.dataset
 		b.appendable = nil

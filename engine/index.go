@@ -23,6 +23,9 @@ type Index struct {
 // rows are flushed first, so the index covers every row appended so far;
 // rows appended later are found by Lookup all the same (by scanning them).
 func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
+	if err := b.writable("create index"); err != nil {
+		return Index{}, err
+	}
 	if err := b.lockFlush(); err != nil {
 		return Index{}, err
 	}

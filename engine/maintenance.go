@@ -33,6 +33,9 @@ func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
 	if targetRows < 0 {
 		return CompactResult{}, fmt.Errorf("%w: target_rows must not be negative", ErrInvalidArgument)
 	}
+	if err := b.writable("compact"); err != nil {
+		return CompactResult{}, err
+	}
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}
@@ -91,6 +94,9 @@ func (b *Bucket) compactIfDue() {
 func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats, error) {
 	if olderThan < 0 {
 		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidArgument)
+	}
+	if err := b.writable("cleanup"); err != nil {
+		return lance.CleanupStats{}, err
 	}
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err

@@ -68,6 +68,10 @@ type Options struct {
 	// MetricsAddress, when set (e.g. "127.0.0.1:9464"), serves Registry over
 	// HTTP at /metrics; implies Metrics.
 	MetricsAddress string
+	// ReadOnly opens the bucket for reading only (see openReadOnly): no
+	// directory is created, the WAL is neither replayed nor written, nothing
+	// is flushed, and every write fails with ErrReadOnly.
+	ReadOnly bool
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)
@@ -158,14 +162,9 @@ func ParseOptionsJSON(path, text string) (Options, error) {
 	if text == "" {
 		return o, o.validate()
 	}
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return Options{}, fmt.Errorf("%w: options_json must be a JSON object: %v", ErrInvalidArgument, err)
-	}
-	if dec.More() {
-		return Options{}, fmt.Errorf("%w: options_json holds more than one JSON value", ErrInvalidArgument)
+	raw, err := optionsObject(text)
+	if err != nil {
+		return Options{}, err
 	}
 	ignoreUnknown := false
 	if v, ok := raw["ignore_unknown"]; ok {
@@ -196,6 +195,57 @@ func ParseOptionsJSON(path, text string) (Options, error) {
 		}
 	}
 	return o, o.validate()
+}
+
+// ParseInspectOptionsJSON reads Inspect's options from a JSON object ("" means
+// none) by the same rules as ParseOptionsJSON: the wrong JSON type is ErrType,
+// an unknown key or a value out of range ErrInvalidArgument, null the default.
+func ParseInspectOptionsJSON(text string) (InspectOptions, error) {
+	var o InspectOptions
+	if text == "" {
+		return o, nil
+	}
+	raw, err := optionsObject(text)
+	if err != nil {
+		return InspectOptions{}, err
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		v := raw[k]
+		if string(v) == "null" {
+			continue
+		}
+		if k != "versions_limit" {
+			return InspectOptions{}, fmt.Errorf("%w: unknown inspect option %q (want versions_limit)", ErrInvalidArgument, k)
+		}
+		var n int64
+		if err := optionInt(k, v, &n); err != nil {
+			return InspectOptions{}, err
+		}
+		if n < 0 || n > math.MaxInt32 {
+			return InspectOptions{}, fmt.Errorf("%w: versions_limit must be a non-negative int, got %d", ErrInvalidArgument, n)
+		}
+		o.VersionsLimit = int(n)
+	}
+	return o, nil
+}
+
+// optionsObject decodes an options JSON object, its values left raw.
+func optionsObject(text string) (map[string]json.RawMessage, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%w: options_json must be a JSON object: %v", ErrInvalidArgument, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: options_json holds more than one JSON value", ErrInvalidArgument)
+	}
+	return raw, nil
 }
 
 // SecondsDuration converts a non-negative number of seconds (an option, an
@@ -263,7 +313,8 @@ var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) e
 		o.StorageOptions = so
 		return err
 	},
-	"wal_path": func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.WALPath) },
+	"wal_path":  func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.WALPath) },
+	"read_only": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.ReadOnly) },
 }
 
 // jsonKind names the JSON type of v for messages.

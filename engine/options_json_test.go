@@ -44,6 +44,8 @@ func TestParseOptionsJSON(t *testing.T) {
 		{`{"bucket_id": 99999999999999999999}`, ErrInvalidArgument, nil},
 		{`{"metrics_address": true}`, ErrType, nil},
 		{`{"ignore_unknown": "yes"}`, ErrType, nil},
+		{`{"read_only": true}`, nil, func(o Options) bool { return o.ReadOnly }},
+		{`{"read_only": "true"}`, ErrType, nil},
 		{`{"no_such_option": 1}`, ErrInvalidArgument, nil},
 		{`{"no_such_option": 1, "ignore_unknown": false}`, ErrInvalidArgument, nil},
 		{`{"storage_options": {"aws_region": "us-east-1", "allow_http": true, "connect_timeout": 30, "timeout": 0.5, "client_max_retries": 3.0}, "wal_path": "/w"}`, nil,
@@ -78,6 +80,35 @@ func TestParseOptionsJSON(t *testing.T) {
 			t.Errorf("%s: %v is both a type and a value error", tc.json, err)
 		case tc.test != nil && !tc.test(o):
 			t.Errorf("%s: parsed %+v", tc.json, o)
+		}
+	}
+}
+
+// TestParseInspectOptionsJSON: Inspect's options follow the same rules.
+func TestParseInspectOptionsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		json  string
+		want  error // nil: accepted
+		limit int
+	}{
+		{``, nil, 0},
+		{`{}`, nil, 0},
+		{`{"versions_limit": 3}`, nil, 3},
+		{`{"versions_limit": null}`, nil, 0},
+		{`{"versions_limit": "3"}`, ErrType, 0},
+		{`{"versions_limit": 1.5}`, ErrType, 0},
+		{`{"versions_limit": -1}`, ErrInvalidArgument, 0},
+		{`{"no_such_option": 1}`, ErrInvalidArgument, 0},
+		{`[1]`, ErrInvalidArgument, 0},
+	} {
+		o, err := ParseInspectOptionsJSON(tc.json)
+		switch {
+		case tc.want == nil && err != nil:
+			t.Errorf("%s: %v", tc.json, err)
+		case tc.want != nil && !errors.Is(err, tc.want):
+			t.Errorf("%s: %v, want %v", tc.json, err, tc.want)
+		case tc.want == nil && o.VersionsLimit != tc.limit:
+			t.Errorf("%s: versions_limit %d, want %d", tc.json, o.VersionsLimit, tc.limit)
 		}
 	}
 }

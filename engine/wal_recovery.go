@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 
+	"github.com/persisting/persisting/lance"
 	"github.com/persisting/persisting/wal"
 )
 
@@ -21,7 +22,12 @@ func (b *Bucket) watermark() (uint64, error) {
 	if b.dataset == nil {
 		return 0, nil
 	}
-	v, ok := b.dataset.Config()[walWatermarkKey]
+	return watermarkOf(b.dataset)
+}
+
+// watermarkOf is the last WAL index dataset version ds contains (0: none).
+func watermarkOf(ds *lance.Dataset) (uint64, error) {
+	v, ok := ds.Config()[walWatermarkKey]
 	if !ok {
 		return 0, nil
 	}

@@ -164,6 +164,11 @@ const char* persisting_version(void);
  *    See docs/object-storage.md.
  *  - wal_path (string, default {path}): local directory of the WAL; required
  *    with enable_wal when path is s3:// (the WAL never leaves local disk).
+ *  - read_only (bool, default false): open for reading only: nothing is
+ *    created, the WAL is neither replayed nor written (rows only the WAL holds
+ *    are not read), nothing is flushed; appends, compaction, cleanup and index
+ *    builds fail with PERSISTING_EUNSUPPORTED. `path` must exist. Reads see
+ *    the newest version committed at open.
  *  - ignore_unknown (bool, default false): skip keys this library does not
  *    know instead of refusing them; stats list them as "ignored_options".
  * path may also be a file:// URL or s3://bucket/prefix (the dataset is then
@@ -397,6 +402,35 @@ int persisting_live_indexes(uint64_t handle, const int64_t* indexes, int64_t cou
 /* PERSISTING_EINVALID_ARGUMENT naming every name in `fields_json` (a JSON
  * array of strings) that is not a top-level field of the bucket. */
 int persisting_check_fields(uint64_t handle, const char* fields_json, PersistingError* error);
+
+/* ---- Operator tools (by path, no handle; read-only, safe beside a writer) */
+
+/* Describes the bucket stored at `path` (a bucket directory, or a Lance
+ * dataset directory) as a JSON object: "path", "dataset" (null before the
+ * first flush: version, timestamp, data_storage_version, rows, bytes,
+ * disk_bytes, fragments [{id, rows, deleted_rows, bytes, files}], schema
+ * [{name, type, nullable}], indices, versions [{version, timestamp}],
+ * retained {count, oldest, newest, since, until}, tags, config,
+ * wal_watermark) and "wal" (null without a WAL directory: path, segments
+ * [{file, first_index, entries, bytes}], first_index, last_index, entries,
+ * bytes, watermark, pending, damage). `options_json` may be NULL or
+ * {"versions_limit": N} (list only the newest N versions; a wrong JSON type
+ * is PERSISTING_ETYPE, a negative N or another key
+ * PERSISTING_EINVALID_ARGUMENT). Nothing is changed on disk. A path that is not a directory is
+ * PERSISTING_EINVALID_ARGUMENT. *out_json is owned by the caller
+ * (persisting_string_free). */
+int persisting_inspect(const char* path, const char* options_json, char** out_json, PersistingError* error);
+
+/* Checks the bucket (or Lance dataset) at `path` without changing it: reads
+ * every page of every data file of every version kept, every deletion file,
+ * and checks every WAL entry's CRC. *out_json: {"path", "ok", "dataset"
+ * (counts of what was read), "wal", "problems": [{part, file, offset,
+ * message}]} - offset -1 when the problem is not at a byte position. Damage
+ * is reported in "problems" with status PERSISTING_OK; an error status means
+ * the check could not run (no such directory). Lance data files carry no
+ * checksums: a flipped bit inside a plain value cannot be detected, damage to
+ * a file's structure can. *out_json is owned by the caller. */
+int persisting_verify(const char* path, char** out_json, PersistingError* error);
 
 #ifdef __cplusplus
 }

@@ -6,10 +6,12 @@ which puts ``libpersisting.so`` into the package:
 - ``PERSISTING_LIB=/path/to/libpersisting.so``: that prebuilt library is copied
   (CI, or a library built with ``make lib``);
 - otherwise the library is compiled with the machine's Go, from the Go module
-  that contains this directory (``python/..``; override with
-  ``PERSISTING_GO_MODULE=/path/to/repo``):
-  the repository's ``build.sh`` (``go build -buildmode=c-shared`` with the
-  exported-symbol version script) and bundles the library it writes.
+  ``go/`` beside this file (an sdist carries it there: ``make wheel`` stages
+  it), else the repository that contains this directory (``python/..``);
+  override with ``PERSISTING_GO_MODULE=/path/to/repo``:
+  the module's ``build.sh release`` (``go build -buildmode=c-shared`` with the
+  exported-symbol version script, stripped) and bundles the library it writes,
+  with the version of ``persisting/_version.py``.
   cgo needs a C compiler (``cc``) as well.
 
 The wheel carries no Python extension module but a native library, so it is
@@ -44,7 +46,7 @@ class BuildError(RuntimeError):
 
 def _module_root() -> Path:
     env = os.environ.get("PERSISTING_GO_MODULE")
-    root = Path(env).resolve() if env else HERE.parent
+    root = Path(env).resolve() if env else (HERE / "go" if (HERE / "go" / "go.mod").is_file() else HERE.parent)
     if not (root / "go.mod").is_file() or not (root / "capi").is_dir():
         raise BuildError(
             f"cannot build {LIBRARY}: {root} is not the persisting Go module (no go.mod and capi/). "
@@ -75,15 +77,24 @@ def build_library(dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # build.sh holds the one definition of how the library is built (flags,
         # the exported-symbol version script), so the wheel gets the same .so.
-        env = dict(os.environ, CGO_ENABLED="1", GO=go, OUT=tmp)
+        env = dict(os.environ, CGO_ENABLED="1", GO=go, OUT=tmp, PERSISTING_VERSION=_version())
         out = Path(tmp) / LIBRARY
-        cmd = ["bash", str(root / "build.sh")]
+        cmd = ["bash", str(root / "build.sh"), "release"]
         print(f"persisting: {' '.join(cmd)} (OUT={tmp})", file=sys.stderr)
         result = subprocess.run(cmd, cwd=root, env=env)
         if result.returncode != 0 or not out.is_file():
             raise BuildError(f"`{' '.join(cmd)}` failed in {root} (exit {result.returncode})")
         shutil.copyfile(out, dest)  # cgo's generated header stays behind
     dest.chmod(0o755)
+
+
+def _version() -> str:
+    """persisting/_version.py's version (the one source of it), read without importing the package."""
+    text = (HERE / "persisting" / "_version.py").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.startswith("__version__ = "):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise BuildError("persisting/_version.py holds no __version__")
 
 
 class build_py(_build_py):

@@ -13,7 +13,7 @@ backends live in :mod:`persisting.queue`::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (the one source of the version)
 
 from .errors import (BusyError, ClosedError, FlushError, ForkError,  # noqa: E402
                      InvalidArgumentError, SchemaError, StorageError, UnstorableError,

@@ -117,6 +117,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_clear": (c_int, [c_uint64, c_void_p, c_int64, _E]),
     "persisting_live_indexes": (c_int, [c_uint64, c_void_p, c_int64, _OUT, _E]),
     "persisting_check_fields": (c_int, [c_uint64, c_char_p, _E]),
+    "persisting_inspect": (c_int, [c_char_p, c_char_p, _OUT, _E]),
+    "persisting_verify": (c_int, [c_char_p, _OUT, _E]),
 }
 
 # ---- loading ------------------------------------------------------------------
@@ -194,9 +196,24 @@ def lib() -> ctypes.CDLL:
                     ) from exc
                 fn.restype = restype
                 fn.argtypes = argtypes
+            _check_version(handle, path)
             _lib_path, _load_pid, _lib = path, os.getpid(), handle
     _check_process()
     return _lib
+
+
+def _check_version(handle: ctypes.CDLL, path: str) -> None:
+    """Refuses a library built from another version than this package."""
+    from ._version import __version__
+
+    raw = handle.persisting_version()
+    found = raw.decode("utf-8", "replace") if raw else ""
+    if found != __version__:
+        raise StorageError(
+            f"{path} is libpersisting {found or '(no version)'}, but this persisting package is "
+            f"{__version__}: the library and the package must come from the same build "
+            f"(reinstall persisting, rebuild with `make lib`, or point {ENV_LIBRARY} at a matching library)"
+        )
 
 
 def is_loaded() -> bool:
@@ -329,6 +346,19 @@ def cleanup_old_versions(handle: int, older_than_seconds: float) -> dict[str, An
 def versions(handle: int) -> list[dict[str, Any]]:
     """``persisting_versions``: [{"version", "timestamp" (RFC 3339)}], oldest first."""
     return _json_call("versions", "persisting_versions", c_uint64(handle)) or []
+
+
+def inspect(path: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``persisting_inspect``: a description of the bucket (or Lance dataset)
+    at ``path``, read without opening it or changing anything."""
+    opts = json.dumps(options).encode() if options else None
+    return _json_call(f"inspect {path!r}", "persisting_inspect", os.fsencode(path), opts) or {}
+
+
+def verify(path: str) -> dict[str, Any]:
+    """``persisting_verify``: reads every data page and WAL entry of the
+    bucket at ``path``; damage is listed in ``["problems"]``."""
+    return _json_call(f"verify {path!r}", "persisting_verify", os.fsencode(path)) or {}
 
 
 def create_index(handle: int, column: str, kind: str) -> dict[str, Any]:

@@ -56,7 +56,7 @@ NOT_CODE = {"text"}
 #: the only commands a no-run block may hold (installing or building, which a test
 #: must not redo in the tree others work in)
 NO_RUN_COMMANDS = ("pip install", "python3 -m pip install", "python -m pip install", "pip wheel", "./build.sh",
-                   "make lib", "make demo", "make test", "PERSISTING_LIB=", "CC=", "GO=",
+                   "make lib", "make demo", "make test", "make wheel", "PERSISTING_LIB=", "CC=", "GO=",
                    "go build", "git clone", "cd ")
 #: upper bound on no-run blocks, so the exception stays an exception
 MAX_NO_RUN = 8
@@ -219,6 +219,9 @@ def run_sh(block: Block, cwd: Path, env: dict[str, str], libdir: Path) -> None:
     bindir.mkdir()
     for name in ("python", "python3"):
         (bindir / name).symlink_to(sys.executable)
+    # `persisting` is the console script the package installs (docs/cli.md)
+    (bindir / "persisting").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m persisting "$@"\n')
+    (bindir / "persisting").chmod(0o755)
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
     (cwd / "block.sh").write_text(block.code, encoding="utf-8")
     _run(["bash", "-euo", "pipefail", "block.sh"], cwd, env, block)

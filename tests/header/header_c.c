@@ -106,6 +106,8 @@ struct persisting_api {
   int (*clear)(uint64_t, const int64_t*, int64_t, PersistingError*);
   int (*live_indexes)(uint64_t, const int64_t*, int64_t, char**, PersistingError*);
   int (*check_fields)(uint64_t, const char*, PersistingError*);
+  int (*inspect)(const char*, const char*, char**, PersistingError*);
+  int (*verify)(const char*, char**, PersistingError*);
 };
 
 static const struct persisting_api kApi = {
@@ -138,6 +140,8 @@ static const struct persisting_api kApi = {
     persisting_clear,
     persisting_live_indexes,
     persisting_check_fields,
+    persisting_inspect,
+    persisting_verify,
 };
 
 /* The callbacks of the structs, with the types the header gives them. */

@@ -132,6 +132,10 @@ static_assert(std::is_same<decltype(persisting_live_indexes),
               "live_indexes");
 static_assert(std::is_same<decltype(persisting_check_fields), int(uint64_t, const char*, PersistingError*)>::value,
               "check_fields");
+static_assert(std::is_same<decltype(persisting_inspect), int(const char*, const char*, char**, PersistingError*)>::value,
+              "inspect");
+static_assert(std::is_same<decltype(persisting_verify), int(const char*, char**, PersistingError*)>::value,
+              "verify");
 
 // ---- every macro, usable in constant expressions
 static_assert(ARROW_FLAG_DICTIONARY_ORDERED == 1 && ARROW_FLAG_NULLABLE == 2 && ARROW_FLAG_MAP_KEYS_SORTED == 4,

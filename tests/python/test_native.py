@@ -29,7 +29,7 @@ def test_handles_are_uint64_and_statuses_int():
     import ctypes
 
     no_handle = {"persisting_error_release", "persisting_string_free", "persisting_version",
-                 "persisting_open", "persisting_metrics_text"}
+                 "persisting_open", "persisting_metrics_text", "persisting_inspect", "persisting_verify"}
     for name, (restype, argtypes) in _native._SIGNATURES.items():
         if name not in no_handle:
             assert argtypes[0] is ctypes.c_uint64, name

@@ -209,6 +209,17 @@ pub mod sys {
             fields_json: *const c_char,
             error: *mut PersistingError,
         ) -> c_int;
+        pub fn persisting_inspect(
+            path: *const c_char,
+            options_json: *const c_char,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
+        pub fn persisting_verify(
+            path: *const c_char,
+            out_json: *mut *mut c_char,
+            error: *mut PersistingError,
+        ) -> c_int;
     }
 }
 

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/wal"
+)
+
+// Problem is one piece of damage Verify found in a bucket.
+type Problem struct {
+	Part    string `json:"part"`   // "dataset" or "wal"
+	File    string `json:"file"`   // path of the damaged file (under the bucket path)
+	Offset  int64  `json:"offset"` // byte offset of the damage in File; -1 when it is not at a position
+	Message string `json:"message"`
+}
+
+// VerifyReport is what Verify checked and found.
+type VerifyReport struct {
+	Path     string              `json:"path"`
+	OK       bool                `json:"ok"`      // no problems
+	Dataset  *lance.VerifyResult `json:"dataset"` // nil: no dataset
+	WAL      *WALCheck           `json:"wal"`     // nil: no WAL directory
+	Problems []Problem           `json:"problems"`
+}
+
+// WALCheck is what Verify read of the WAL.
+type WALCheck struct {
+	Path     string `json:"path"`
+	Segments int    `json:"segments"`
+	Entries  uint64 `json:"entries"` // entries whose checksum matched
+	Bytes    int64  `json:"bytes"`
+}
+
+// Verify reads every page of every data file of every version the dataset
+// keeps and every entry of every WAL segment (checking its CRC), without
+// changing anything, and reports each problem with its file and offset (see
+// lance.Verify for what a data file check can find). The error is for a
+// path that is not a directory or a failure to read at all, never for
+// damage.
+func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
+	where, err := locate(path)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	if alloc == nil {
+		alloc = memory.DefaultAllocator
+	}
+	rep := VerifyReport{Path: path, Problems: []Problem{}}
+	var mark uint64
+	res, err := lance.Verify(where.dataset, alloc)
+	switch {
+	case errors.Is(err, lance.ErrNotFound):
+	case err != nil:
+		return VerifyReport{}, fmt.Errorf("engine: verify %s: %w", where.dataset, err)
+	default:
+		rep.Dataset = &res
+		for _, p := range res.Problems {
+			rep.Problems = append(rep.Problems, Problem{Part: "dataset", File: filepath.Join(where.dataset, filepath.FromSlash(p.File)),
+				Offset: p.Offset, Message: p.Message})
+		}
+		if ds, err := lance.Open(where.dataset); err == nil {
+			if mark, err = watermarkOf(ds); err != nil {
+				rep.Problems = append(rep.Problems, Problem{Part: "dataset", File: where.dataset, Offset: -1, Message: err.Error()})
+			}
+		}
+	}
+	if where.wal != "" && isDir(where.wal) {
+		s, err := wal.Survey(where.wal)
+		if err != nil {
+			return VerifyReport{}, fmt.Errorf("%w: %w", ErrWAL, err)
+		}
+		rep.WAL = &WALCheck{Path: where.wal, Segments: len(s.Segments), Bytes: s.Bytes}
+		for _, seg := range s.Segments {
+			rep.WAL.Entries += seg.Entries
+		}
+		for _, d := range s.Damage {
+			msg := fmt.Sprintf("entry %d: %s", d.Index, d.Reason)
+			if d.TornTail {
+				msg += " (a torn tail: an unacknowledged write the next open cuts off)"
+			}
+			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: d.File, Offset: d.Offset, Message: msg})
+		}
+		if len(s.Segments) > 0 && s.FirstIndex > mark+1 {
+			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: filepath.Join(where.wal, s.Segments[0].File), Offset: 0,
+				Message: fmt.Sprintf("the log starts at entry %d but the dataset contains entries up to %d only: entries %d..%d are missing",
+					s.FirstIndex, mark, mark+1, s.FirstIndex-1)})
+		}
+	}
+	rep.OK = len(rep.Problems) == 0
+	return rep, nil
+}

@@ -1,0 +1,222 @@
+package lance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/file"
+)
+
+// Problem is one piece of damage Verify found.
+type Problem struct {
+	File    string `json:"file"`   // relative to the dataset root, slash-separated
+	Offset  int64  `json:"offset"` // byte offset of the damage in File; -1 when it is not at a position
+	Message string `json:"message"`
+}
+
+// VerifyResult is what Verify checked and found.
+type VerifyResult struct {
+	Versions      int       `json:"versions"`
+	DataFiles     int       `json:"data_files"`
+	Pages         int       `json:"pages"`
+	Bytes         int64     `json:"bytes"` // of the data files read
+	DeletionFiles int       `json:"deletion_files"`
+	IndexFiles    int       `json:"index_files"`
+	Problems      []Problem `json:"problems"`
+}
+
+// Verify checks the dataset at root without changing anything: every
+// manifest in _versions decodes and its transaction file exists; every data
+// file any of those versions uses has the size the manifest records, opens,
+// holds the fragment's rows, and every page of every column the schema maps
+// to it decodes (each file is read once, page by page); every deletion file
+// decodes; every index file exists with its recorded size. Lance data files
+// carry no checksums: a flipped bit inside a plain value decodes to another
+// value and cannot be found, damage to a file's structure (footer, metadata,
+// page bounds, encodings, compressed pages, lengths) can.
+//
+// The error is only for a root that is not a dataset (ErrNotFound) or that
+// cannot be listed; everything else is a Problem.
+func Verify(root string, alloc memory.Allocator) (VerifyResult, error) {
+	l, err := listVersions(root)
+	if err != nil {
+		return VerifyResult{}, err
+	}
+	sort.Slice(l.versions, func(i, j int) bool { return l.versions[i] < l.versions[j] })
+	v := verifier{root: root, alloc: alloc, checked: map[string]bool{}, res: VerifyResult{Problems: []Problem{}}}
+	for _, version := range l.versions {
+		v.version(l.scheme, version)
+	}
+	return v.res, nil
+}
+
+type verifier struct {
+	root    string
+	alloc   memory.Allocator
+	checked map[string]bool // files already verified (by path relative to root)
+	res     VerifyResult
+}
+
+func (v *verifier) problem(file string, offset int64, format string, args ...any) {
+	v.res.Problems = append(v.res.Problems, Problem{File: file, Offset: offset, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *verifier) version(scheme NamingScheme, version uint64) {
+	name := path.Join(versionsDir, ManifestName(scheme, version))
+	m, err := readManifestFile(filepath.Join(v.root, filepath.FromSlash(name)))
+	if errors.Is(err, ErrVersionNotFound) {
+		return // removed by a concurrent cleanup
+	}
+	v.res.Versions++
+	if err != nil {
+		v.problem(name, -1, "manifest of version %d: %v", version, err)
+		return
+	}
+	if m.TransactionFile != "" {
+		tx := path.Join(transactionsDir, m.TransactionFile)
+		if _, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
+			v.problem(tx, -1, "transaction file of version %d: %v", version, err)
+		}
+	}
+	d, err := newDataset(v.root, m, scheme)
+	if err != nil {
+		v.problem(name, -1, "version %d: %v", version, err)
+		return
+	}
+	for i := range m.Fragments {
+		v.fragment(d, name, i)
+	}
+	v.indices(d, name)
+}
+
+func (v *verifier) fragment(d *Dataset, manifest string, i int) {
+	f := &d.manifest.Fragments[i]
+	srcs, err := d.fragmentColumns(f)
+	if err != nil {
+		v.problem(manifest, -1, "fragment %d: %v", f.ID, err)
+		return
+	}
+	for fi := range f.Files {
+		rel := path.Join(dataDir, f.Files[fi].Path)
+		if v.checked[rel] {
+			continue
+		}
+		v.checked[rel] = true
+		v.dataFile(d, f, fi, srcs, d.physRows[i], rel)
+	}
+	if f.DeletionFile != nil {
+		name, err := deletionFileName(f.ID, f.DeletionFile)
+		rel := path.Join(deletionsDir, name)
+		if err != nil {
+			v.problem(manifest, -1, "fragment %d: %v", f.ID, err)
+		} else if !v.checked[rel] {
+			v.checked[rel] = true
+			v.res.DeletionFiles++
+			if _, err := readDeletionFile(d.root, f, uint64(d.physRows[i])); err != nil {
+				v.problem(rel, -1, "%v", err)
+			}
+		}
+	}
+}
+
+// dataFile checks data file fi of fragment f, page by page.
+func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource, physRows int64, rel string) {
+	df := &f.Files[fi]
+	v.res.DataFiles++
+	p, err := d.dataFilePath(df)
+	if err != nil {
+		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
+		return
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
+		return
+	}
+	v.res.Bytes += st.Size()
+	if df.FileSizeBytes != 0 && uint64(st.Size()) != df.FileSizeBytes {
+		v.problem(rel, min(st.Size(), int64(df.FileSizeBytes)), "the file has %d bytes, the manifest records %d", st.Size(), df.FileSizeBytes)
+		return // its pages would only repeat that
+	}
+	r, err := file.Open(p)
+	if err != nil {
+		v.problem(rel, metadataOffset(p, st.Size()), "fragment %d: the file's footer or metadata does not decode: %v", f.ID, err)
+		return
+	}
+	defer r.Close()
+	if n := r.NumRows(); n != physRows {
+		v.problem(rel, -1, "the file has %d rows, fragment %d %d", n, f.ID, physRows)
+		return
+	}
+	for k, src := range srcs {
+		if src.file != fi {
+			continue
+		}
+		fld := d.schema.Field(k)
+		sch := arrow.NewSchema([]arrow.Field{fld}, nil)
+		for j, pg := range r.Pages(src.col) {
+			v.res.Pages++
+			if pg.Rows == 0 {
+				continue
+			}
+			rec, err := r.Read(sch, []int{src.col}, pg.FirstRow, pg.Rows, v.alloc)
+			if err != nil {
+				v.problem(rel, int64(pg.Offset), "column %q (file column %d), page %d (rows %d..%d): %v",
+					fld.Name, src.col, j, pg.FirstRow, pg.FirstRow+pg.Rows-1, err)
+				break // later pages of a damaged column add nothing but noise
+			}
+			rec.Release()
+		}
+	}
+}
+
+// metadataOffset points at the metadata of a data file that does not open
+// (-1 when even its footer cannot be read).
+func metadataOffset(p string, size int64) int64 {
+	if size < file.FooterSize {
+		return -1
+	}
+	fh, err := os.Open(p)
+	if err != nil {
+		return -1
+	}
+	defer fh.Close()
+	tail := make([]byte, file.FooterSize)
+	if _, err := fh.ReadAt(tail, size-file.FooterSize); err != nil {
+		return -1
+	}
+	return file.MetadataOffset(tail, size)
+}
+
+// indices checks that every file of every index of d exists with its size.
+func (v *verifier) indices(d *Dataset, manifest string) {
+	infos, err := d.Indices()
+	if err != nil {
+		v.problem(manifest, -1, "index section: %v", err)
+		return
+	}
+	for _, ix := range infos {
+		for _, f := range ix.Files {
+			rel := path.Join(indicesDir, ix.UUID, f.Path)
+			if v.checked[rel] {
+				continue
+			}
+			v.checked[rel] = true
+			v.res.IndexFiles++
+			st, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
+			switch {
+			case err != nil:
+				v.problem(rel, -1, "index %q: %v", ix.Name, err)
+			case f.Size != 0 && uint64(st.Size()) != f.Size:
+				v.problem(rel, min(st.Size(), int64(f.Size)), "index %q: the file has %d bytes, the manifest records %d", ix.Name, st.Size(), f.Size)
+			}
+		}
+	}
+}

@@ -1,0 +1,121 @@
+"""inspect on buckets the backend wrote and datasets pylance wrote."""
+
+import json
+import os
+
+import lance
+
+from cli_run import cli, cli_json, tree
+from helpers import explain, run_python
+
+
+def test_inspect_backend_bucket_json(backend_bucket):
+    before = tree(backend_bucket)
+    rep = cli_json("inspect", backend_bucket)
+    ds, wal = rep["dataset"], rep["wal"]
+    assert rep["path"] == str(backend_bucket)
+    assert ds["version"] == 4 and ds["rows"] == 12  # 3 flushes, then the index
+    assert [f["rows"] for f in ds["fragments"]] == [4, 4, 4]
+    assert all(f["bytes"] > 0 and f["files"][0]["path"].startswith("data/") for f in ds["fragments"])
+    assert ds["bytes"] == sum(f["bytes"] for f in ds["fragments"]) and ds["disk_bytes"] > ds["bytes"]
+    assert [(f["name"], f["type"]) for f in ds["schema"]] == [
+        ("id", "utf8"), ("clicks", "int64"), ("blob", "binary"), ("score", "float64")]
+    assert [(i["type"], i["columns"]) for i in ds["indices"]] == [("BTree", ["clicks"])]
+    assert [v["version"] for v in ds["versions"]] == [1, 2, 3, 4]
+    assert ds["retained"]["count"] == 4 and (ds["retained"]["oldest"], ds["retained"]["newest"]) == (1, 4)
+    assert ds["wal_watermark"] == 3 and wal["watermark"] == 3
+    assert wal["last_index"] == 4 and wal["pending"] == 1 and wal["damage"] == []
+    assert len(wal["segments"]) >= 1 and wal["bytes"] > 0
+    assert tree(backend_bucket) == before, "inspect changed the bucket"
+
+
+def test_inspect_backend_bucket_text(backend_bucket):
+    out = cli("inspect", backend_bucket).stdout
+    assert f"bucket {backend_bucket}" in out
+    assert "version     4" in out
+    assert "rows        12 in 3 fragments" in out
+    assert "clicks: int64" in out and "BTree on clicks" in out
+    assert "1 entry pending" in out and "watermark   3" in out
+
+
+def test_inspect_versions_limit(backend_bucket):
+    ds = cli_json("inspect", backend_bucket, "--versions", 2)["dataset"]
+    assert [v["version"] for v in ds["versions"]] == [3, 4] and ds["retained"]["count"] == 4
+
+
+def test_inspect_pylance_dataset_by_bucket_and_by_dataset_path(pylance_bucket):
+    truth = lance.dataset(str(pylance_bucket / "data.lance"))
+    for path in (pylance_bucket, pylance_bucket / "data.lance"):
+        rep = cli_json("inspect", path)
+        ds = rep["dataset"]
+        assert ds["rows"] == truth.count_rows() == 4
+        assert ds["version"] == truth.version == 2
+        assert [v["version"] for v in ds["versions"]] == [v["version"] for v in truth.versions()]
+        assert [f["name"] for f in ds["schema"]] == truth.schema.names
+        assert len(ds["fragments"]) == len(truth.get_fragments())
+        assert rep["wal"] is None
+
+
+def test_inspect_queue_directory_lists_every_bucket(backend_bucket, pylance_bucket):
+    queue = backend_bucket.parent  # holds bucket_0 and bucket_7
+    reps = cli_json("inspect", queue)
+    assert [r["path"] for r in reps] == [str(queue / "bucket_0"), str(queue / "bucket_7")]
+    out = cli("inspect", queue).stdout
+    assert out.count("\nbucket ") + out.startswith("bucket ") == 2
+
+
+def test_inspect_empty_bucket(tmp_path):
+    (tmp_path / "b" / "wal").mkdir(parents=True)
+    rep = json.loads(cli("inspect", tmp_path / "b", "--json").stdout)
+    assert rep["dataset"] is None and rep["wal"]["segments"] == []
+
+
+def test_inspect_shows_wal_damage_and_still_succeeds(backend_bucket):
+    segment = sorted(p for p in (backend_bucket / "wal").iterdir() if p.name.isdigit())[-1]
+    os.truncate(segment, segment.stat().st_size - 5)  # a torn tail
+    rep = cli_json("inspect", backend_bucket)
+    [damage] = rep["wal"]["damage"]
+    assert damage["file"] == str(segment) and damage["offset"] == 0 and damage["torn_tail"]
+    assert rep["wal"]["pending"] == 0  # the damaged entry is not replayable
+    assert f"damage      {segment} at offset 0" in cli("inspect", backend_bucket).stdout
+
+
+def test_c_functions_refuse_bad_arguments(tmp_path):
+    code = f"""
+import ctypes
+from persisting import _native
+from persisting.errors import InvalidArgumentError
+lib = _native.lib()
+out, err = ctypes.c_void_p(None), _native.PersistingError()
+codes = [lib.persisting_inspect(None, None, ctypes.byref(out), ctypes.byref(err))]
+_native.lib().persisting_error_release(ctypes.byref(err))
+codes.append(lib.persisting_verify({str(tmp_path).encode()!r}, None, ctypes.byref(err)))
+_native.lib().persisting_error_release(ctypes.byref(err))
+for call in (lambda: _native.inspect({str(tmp_path / "missing")!r}),
+             lambda: _native.verify({str(tmp_path / "missing")!r}),
+             lambda: _native.inspect({str(tmp_path)!r}, {{"versions_limit": -1}}),
+             lambda: _native.inspect({str(tmp_path)!r}, {{"no_such_option": 1}})):
+    try:
+        call()
+    except InvalidArgumentError as exc:
+        codes.append(exc.code)
+print(codes)
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout.strip() == "[1, 1, 1, 1, 1, 1]", proc.stdout
+
+
+def test_a_bucket_that_cannot_be_read_does_not_hide_the_others(backend_bucket, pylance_bucket):
+    for manifest in (pylance_bucket / "data.lance" / "_versions").iterdir():
+        manifest.write_bytes(b"not a manifest")
+    proc = cli("inspect", backend_bucket.parent, "--json", check=3)
+    good, bad = json.loads(proc.stdout)
+    assert good["path"] == str(backend_bucket) and good["dataset"]["rows"] == 12
+    assert bad["path"] == str(pylance_bucket) and "corrupt" in bad["error"]
+    assert f"persisting: {pylance_bucket}: " in proc.stderr
+    alone = cli("inspect", pylance_bucket, check=3)
+    assert alone.stdout == "" and "corrupt" in alone.stderr
+    # verify reads what inspect cannot: every manifest is a problem, status 1
+    verified = cli("verify", backend_bucket.parent, "--quiet", check=1)
+    assert f"{backend_bucket}: ok" in verified.stdout and f"{pylance_bucket}: 2 problems" in verified.stdout

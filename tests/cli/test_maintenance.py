@@ -1,0 +1,70 @@
+"""compact and cleanup: results, and a progress bar only on a terminal."""
+
+import json
+import os
+import pty
+import subprocess
+
+from cli_run import CLI, cli, cli_json
+from helpers import child_env
+
+
+def test_compact_piped_has_no_progress_bar(plain_bucket):
+    proc = cli("compact", plain_bucket)
+    assert proc.stdout == f"{plain_bucket}: 3 -> 1 fragment, version 3 -> 4\n"
+    assert proc.stderr == ""
+    ds = cli_json("inspect", plain_bucket)["dataset"]
+    # compaction kept every row; closing the writer flushed the WAL-only record
+    assert ds["rows"] == 13 and [f["rows"] for f in ds["fragments"]] == [12, 1]
+    assert [r["id"] for r in map(json.loads, cli("tail", plain_bucket).stdout.splitlines())][-2:] == ["u2-3", "u99-1"]
+
+
+def run_on_terminal(*args) -> tuple[int, str, str]:
+    """Runs the CLI with stderr on a pseudo-terminal; returns (status, stdout, terminal output)."""
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=slave,
+                                stdin=subprocess.DEVNULL, env=dict(child_env(), TERM="xterm"))
+        os.close(slave)
+        out = proc.stdout.read().decode()
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        return proc.wait(timeout=60), out, seen.decode(errors="replace")
+    finally:
+        os.close(master)
+
+
+def test_compact_on_a_terminal_draws_a_progress_bar(plain_bucket, pylance_bucket):
+    rc, out, terminal = run_on_terminal("compact", plain_bucket.parent)
+    assert rc == 0, terminal
+    assert "compact [" in terminal and "2/2" in terminal and "\r" in terminal
+    assert [line.split(":")[0] for line in out.splitlines()] == [str(plain_bucket), str(pylance_bucket)]
+
+
+def test_cleanup_removes_old_versions(plain_bucket):
+    rep = cli_json("cleanup", plain_bucket, "--older-than", "0")
+    # versions 1 and 2 go (3 was the newest); closing the writer then flushes
+    # the WAL-only record as version 4
+    assert rep["old_versions"] == 2 and rep["data_files"] == 0 and rep["path"] == str(plain_bucket)
+    ds = cli_json("inspect", plain_bucket)["dataset"]
+    assert ds["retained"]["count"] == 2 and ds["rows"] == 13
+    assert cli("verify", plain_bucket).returncode == 0
+
+
+def test_a_failing_bucket_exits_3_after_the_others_are_done(backend_bucket, pylance_bucket):
+    # bucket_0 has a scalar index, which compaction does not remap: refused
+    proc = cli("compact", backend_bucket.parent, check=3)
+    assert f"persisting compact: {backend_bucket}: " in proc.stderr and "indices" in proc.stderr
+    assert proc.stdout == f"{pylance_bucket}: 2 -> 1 fragment, version 2 -> 3\n"
+
+
+def test_cleanup_keeps_recent_versions(plain_bucket):
+    proc = cli("cleanup", plain_bucket, "--older-than", "1w", "--no-progress")
+    assert "removed 0 versions" in proc.stdout

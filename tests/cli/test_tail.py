@@ -1,0 +1,105 @@
+"""tail prints committed records as JSON lines; --follow sees new versions."""
+
+import json
+import queue
+import signal
+import subprocess
+import threading
+
+import lance
+
+from cli_run import CLI, SCRIPTS, cli, tree
+from helpers import child_env, explain, run_python
+
+
+def lines(text: str) -> list:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_tail_prints_every_committed_record(backend_bucket):
+    before = tree(backend_bucket)
+    got = lines(cli("tail", backend_bucket).stdout)
+    assert [r["id"] for r in got] == [f"u{f}-{j}" for f in range(3) for j in range(4)]  # not the WAL-only one
+    first = got[1]
+    assert first == {"id": "u0-1", "clicks": 1, "blob": "AAE=", "score": 0.5}  # bytes as base64
+    assert got[0]["score"] == "NaN"
+    assert tree(backend_bucket) == before, "tail changed the bucket (or replayed its WAL)"
+
+
+def test_tail_from_limit_offsets(backend_bucket):
+    got = lines(cli("tail", backend_bucket, "--from", 5, "--limit", 3, "--offsets", "--batch", 2).stdout)
+    assert [(r["offset"], r["record"]["id"]) for r in got] == [(5, "u1-1"), (6, "u1-2"), (7, "u1-3")]
+    last = lines(cli("tail", backend_bucket, "--from", -2).stdout)
+    assert [r["id"] for r in last] == ["u2-2", "u2-3"]
+    assert cli("tail", backend_bucket, "--from", 100).stdout == ""
+
+
+def test_tail_pylance_dataset_matches_pylance(pylance_bucket):
+    truth = lance.dataset(str(pylance_bucket / "data.lance")).to_table().to_pylist()
+    assert lines(cli("tail", pylance_bucket).stdout) == truth
+    # the dataset directory itself names its bucket
+    assert lines(cli("tail", pylance_bucket / "data.lance").stdout) == truth
+
+
+def test_tail_needs_one_bucket(backend_bucket, pylance_bucket):
+    proc = cli("tail", backend_bucket.parent, check=2)
+    assert "holds 2 buckets" in proc.stderr
+
+
+def test_tail_follow_prints_new_versions_until_interrupted(backend_bucket):
+    proc = subprocess.Popen([*CLI, "tail", str(backend_bucket), "--follow", "--poll", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    got: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [got.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
+    try:
+        first = [json.loads(got.get(timeout=180))["id"] for _ in range(12)]
+        assert first[-1] == "u2-3"
+        # Another process commits a version: the WAL record, then 4 more.
+        made = run_python(SCRIPTS / "make_bucket.py", str(backend_bucket), "--flushes", "1")
+        assert made.returncode == 0, explain(made)
+        more = [json.loads(got.get(timeout=180))["id"] for _ in range(5)]
+        assert more == ["u99-1", "u0-0", "u0-1", "u0-2", "u0-3"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=180)
+    assert rc == 0, proc.stderr.read()
+    assert got.empty()
+
+
+def test_read_only_open_refuses_appends(backend_bucket):
+    code = f"""
+import pyarrow as pa
+from persisting import _native
+from persisting.errors import UnsupportedError
+h = _native.open_bucket({str(backend_bucket)!r}, {{"read_only": True}})
+fitting = pa.record_batch({{"id": ["x"], "clicks": [1], "blob": [b""], "score": [1.0]}})
+for batch in (fitting, pa.record_batch({{"other": [1]}})):
+    try:
+        _native.append(h, batch)
+    except UnsupportedError as exc:
+        assert "read-only" in str(exc), exc
+        print("refused")
+_native.close_bucket(h)
+"""
+    before = tree(backend_bucket)
+    proc = run_python(code)
+    assert proc.returncode == 0 and proc.stdout.split() == ["refused", "refused"], explain(proc)
+    assert tree(backend_bucket) == before
+
+
+def test_tail_follow_gives_up_after_repeated_failures(backend_bucket):
+    proc = subprocess.Popen([*CLI, "tail", str(backend_bucket), "--follow", "--poll", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        for _ in range(12):  # everything committed so far
+            assert proc.stdout.readline()
+        for manifest in (backend_bucket / "data.lance" / "_versions").iterdir():
+            manifest.write_bytes(b"not a manifest")  # every later poll fails
+        rc = proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    assert rc == 3, stderr
+    assert stderr.count("(trying again)") == 2 and "corrupt" in stderr, stderr
