@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -16,6 +17,17 @@ type CleanupOptions struct {
 	// By default such files are removed only when older than 7 days, as
 	// Lance does, so a commit in progress never loses its files.
 	DeleteUnverified bool
+	// KeepLatest keeps the newest KeepLatest versions whatever their age
+	// (the latest version is always kept).
+	KeepLatest int
+	// Keep lists versions to keep whatever their age (say, versions
+	// readers are using).
+	Keep []uint64
+	// BySuperseded judges a version's age by when the version after it
+	// was committed - when it stopped being the latest - instead of by
+	// its own commit time: a reader that opened the latest version after
+	// the cutoff keeps its files.
+	BySuperseded bool
 }
 
 // CleanupStats reports what CleanupOldVersions removed.
@@ -64,6 +76,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		m    *Manifest
 	}
 	var keep, drop []version
+	var all []version
 	for _, v := range l.versions {
 		name := ManifestName(l.scheme, v)
 		m, err := readManifestFile(filepath.Join(path, versionsDir, name))
@@ -73,7 +86,20 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 			}
 			return st, err
 		}
-		old := m.Timestamp.Before(before) && v != l.latest
+		all = append(all, version{v, name, m})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	pinned := make(map[uint64]bool, len(opts.Keep))
+	for _, v := range opts.Keep {
+		pinned[v] = true
+	}
+	for i, ver := range all {
+		v, name, m := ver.v, ver.name, ver.m
+		aged := m.Timestamp
+		if opts.BySuperseded && i+1 < len(all) {
+			aged = all[i+1].m.Timestamp
+		}
+		old := aged.Before(before) && v != l.latest && i < len(all)-opts.KeepLatest && !pinned[v]
 		switch {
 		case old && tagged[v]:
 			st.TaggedKept++
