@@ -28,6 +28,9 @@ type CleanupOptions struct {
 	// its own commit time: a reader that opened the latest version after
 	// the cutoff keeps its files.
 	BySuperseded bool
+	// OnRemove, when set, runs after each file or manifest is removed
+	// (crash tests stop there).
+	OnRemove func()
 }
 
 // CleanupStats reports what CleanupOldVersions removed.
@@ -132,6 +135,9 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		}
 		if err == nil {
 			st.OldVersions++
+			if opts.OnRemove != nil {
+				opts.OnRemove()
+			}
 		}
 	}
 	if st.OldVersions > 0 {
@@ -153,7 +159,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 	for _, dir := range []string{dataDir, deletionsDir, transactionsDir} {
 		n, bytes, err := removeFiles(filepath.Join(path, dir), func(name string, info fs.FileInfo) bool {
 			return removable(dir, name, info)
-		})
+		}, opts.OnRemove)
 		st.BytesRemoved += bytes
 		switch dir {
 		case dataDir:
@@ -205,7 +211,7 @@ func (r refs) add(m *Manifest) error {
 
 // removeFiles removes the regular files of dir (recursively, as data file
 // paths may have directories) for which remove says yes.
-func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (int, int64, error) {
+func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool, removed func()) (int, int64, error) {
 	var n int
 	var size int64
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
@@ -240,6 +246,9 @@ func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (i
 		}
 		n++
 		size += info.Size()
+		if removed != nil {
+			removed()
+		}
 		return nil
 	})
 	if err != nil {

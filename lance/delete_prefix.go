@@ -21,6 +21,9 @@ type DeletePrefixOptions struct {
 	Config map[string]string
 	// Properties are stored in the transaction of the new version.
 	Properties map[string]string
+	// BeforeCommit, when set, runs after the deletion file is durable and
+	// before the version is committed (crash tests stop there).
+	BeforeCommit func()
 }
 
 // DeletePrefixResult says what DeletePrefix removed.
@@ -110,7 +113,13 @@ func DeletePrefix(path string, rows int64, opts DeletePrefixOptions) (*Dataset, 
 		baseChecked: true,
 	}
 	if written != "" {
-		req.dataDurable = func() error { return syncDir(filepath.Join(path, deletionsDir)) }
+		if err := syncDir(filepath.Join(path, deletionsDir)); err != nil {
+			os.Remove(filepath.Join(path, deletionsDir, written))
+			return nil, DeletePrefixResult{}, fmt.Errorf("lance: sync deletions directory: %w", err)
+		}
+	}
+	if opts.BeforeCommit != nil {
+		opts.BeforeCommit()
 	}
 	m, s, err := commit(req)
 	if err != nil {
