@@ -28,6 +28,8 @@ type openOptions struct {
 	CompactionThreshold int    `json:"compaction_threshold"`
 	EnableMetrics       bool   `json:"enable_metrics"`
 	MetricsAddress      string `json:"metrics_address"`
+	// Auto flush, maintenance and data retention: the engine's own keys.
+	engine.BackgroundJSON
 }
 
 var warnings = log.New(log.Writer(), "", log.LstdFlags)
@@ -54,6 +56,11 @@ func parseOptions(path, text string) (engine.Options, error) {
 		DataStorageVersion:  o.DataStorageVersion,
 		MetricsAddress:      o.MetricsAddress,
 	}
+	bg, err := o.BackgroundJSON.Options()
+	if err != nil {
+		return engine.Options{}, err
+	}
+	opts.Background = bg
 	if o.FlushThreshold != nil {
 		if *o.FlushThreshold <= 0 {
 			return engine.Options{}, fmt.Errorf("%w: flush_threshold must be positive, got %d", engine.ErrInvalidOption, *o.FlushThreshold)

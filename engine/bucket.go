@@ -42,6 +42,11 @@ type Bucket struct {
 	flushPending bool  // an append reached the threshold while flushMu was held
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
+
+	// Background work (background.go): auto flush, maintenance, retention.
+	bg      *background
+	maintMu sync.Mutex  // serialises compaction, cleanup and retention; taken before flushMu
+	pins    versionPins // dataset versions readers are using (cleanup keeps them)
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -79,6 +84,7 @@ func Open(opts Options) (*Bucket, error) {
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
+	b.startBackground()
 	return b, nil
 }
 
@@ -341,6 +347,7 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 // Close flushes the buffer and closes the bucket. The bucket is closed even
 // when the flush fails; the error says what was not written.
 func (b *Bucket) Close() error {
+	b.stopBackground() // first: background work takes flushMu itself
 	b.flushMu.Lock()
 	defer b.flushMu.Unlock()
 	b.mu.Lock()

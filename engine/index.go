@@ -23,6 +23,8 @@ type Index struct {
 // rows are flushed first, so the index covers every row appended so far;
 // rows appended later are found by Lookup all the same (by scanning them).
 func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
+	b.maintMu.Lock() // a background compaction would leave the index on replaced fragments
+	defer b.maintMu.Unlock()
 	if err := b.lockFlush(); err != nil {
 		return Index{}, err
 	}
@@ -58,7 +60,7 @@ func (b *Bucket) Indices() ([]Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	releaseAll(snap.buffered)
+	defer b.releaseSnapshot(snap)
 	out := []Index{}
 	if snap.dataset == nil {
 		return out, nil

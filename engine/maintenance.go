@@ -29,6 +29,8 @@ type CompactResult struct {
 // so every offset, is kept; older versions stay readable until cleaned up.
 // Buffered rows are not touched.
 func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}
@@ -88,6 +90,8 @@ func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats
 	if olderThan < 0 {
 		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidOption)
 	}
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err
 	}
@@ -108,7 +112,7 @@ func (b *Bucket) Versions() ([]Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	releaseAll(snap.buffered)
+	defer b.releaseSnapshot(snap)
 	if snap.dataset == nil {
 		return []Version{}, nil
 	}
@@ -133,15 +137,20 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	if err != nil {
 		return nil, nil, err
 	}
-	releaseAll(snap.buffered)
+	b.releaseSnapshot(snap)
+	b.pins.pin(version) // cleanup keeps it while it is read
+	defer b.pins.unpin(version)
 	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: version %d of %s: %w", version, b.opts.datasetPath(), err)
 	}
-	if limit == 0 || offset >= ds.CountRows() {
+	if limit == 0 || offset >= persistedEnd(ds) {
 		return ds.Schema(), nil, nil
 	}
-	recs, err := ds.Read(offset, limit, alloc)
+	if err := checkRetained(offset, firstOffset(ds)); err != nil {
+		return nil, nil, err
+	}
+	recs, err := ds.Read(offset-firstOffset(ds), limit, alloc)
 	if err != nil {
 		return nil, nil, err
 	}

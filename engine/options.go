@@ -57,6 +57,9 @@ type Options struct {
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)
+	// Background: auto flush, maintenance and data retention
+	// (background_options.go); the zero value is the defaults.
+	Background BackgroundOptions
 }
 
 // WALOptions configure the write-ahead log of a bucket.
@@ -86,6 +89,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = func(string, ...any) {}
 	}
+	o.Background = o.Background.withDefaults()
 	return o
 }
 
@@ -120,7 +124,7 @@ func (o Options) validate() error {
 	if o.BucketID < 0 {
 		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidOption, o.BucketID)
 	}
-	return nil
+	return o.Background.validate()
 }
 
 func (o Options) datasetPath() string { return filepath.Join(o.Path, DatasetDirName) }

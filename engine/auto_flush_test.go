@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// TestAutoFlushLoneRecord: with default options a single appended row is
+// in Lance within DefaultMaxFlushDelay, with no flush and no close: not at
+// the first tick (half the delay), at the second.
+func TestAutoFlushLoneRecord(t *testing.T) {
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir()})
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	appendRows(t, b, 0, 1)
+	clock.Advance(DefaultMaxFlushDelay / 2)
+	ev.waitFor(t, eventAutoFlushTick, 1)
+	if _, persisted, _, _ := b.Counts(); persisted != 0 || ev.count(eventAutoFlush) != 0 {
+		t.Fatalf("flushed at the first tick: persisted %d", persisted)
+	}
+	clock.Advance(DefaultMaxFlushDelay / 2)
+	ev.waitFor(t, eventAutoFlush, 1)
+	ds, err := lance.Open(b.DatasetPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.CountRows() != 1 {
+		t.Fatalf("Lance holds %d rows", ds.CountRows())
+	}
+	if got := pylanceIDs(t, b.DatasetPath()); !equalInts(got, []int64{0}) {
+		t.Fatalf("pylance reads %v", got)
+	}
+}
+
+// TestAutoFlushDelay: whatever the moment a row is appended between ticks,
+// it is flushed by the tick that ends MaxFlushDelay after the tick before
+// it; an idle bucket does not flush; the alias and the switch work.
+func TestAutoFlushDelay(t *testing.T) {
+	const delay = 4 * time.Second
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Background: BackgroundOptions{MaxFlushDelay: delay}})
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ticks := 0
+	tick := func() {
+		clock.Advance(delay / 2)
+		ticks++
+		ev.waitFor(t, eventAutoFlushTick, ticks)
+	}
+	for i := int64(0); i < 3; i++ {
+		appendRows(t, b, i*10, 10)
+		tick() // the rows are seen
+		if _, persisted, _, _ := b.Counts(); persisted != i*10 {
+			t.Fatalf("round %d: flushed one tick early (persisted %d)", i, persisted)
+		}
+		tick() // and flushed
+		if _, persisted, _, _ := b.Counts(); persisted != (i+1)*10 {
+			t.Fatalf("round %d: not flushed within the delay (persisted %d)", i, persisted)
+		}
+	}
+	flushes := ev.count(eventAutoFlush)
+	for i := 0; i < 4; i++ {
+		tick()
+	}
+	if ev.count(eventAutoFlush) != flushes {
+		t.Fatal("an idle bucket flushed")
+	}
+}
+
+// TestAutoFlushOptions: the JSON names, the alias, and turning it off.
+func TestAutoFlushOptions(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	for _, tc := range []struct {
+		name string
+		json BackgroundJSON
+		want time.Duration
+		bad  bool
+	}{
+		{"default", BackgroundJSON{}, 0, false},
+		{"own name", BackgroundJSON{MaxFlushDelaySec: f(2.5)}, 2500 * time.Millisecond, false},
+		{"upstream alias", BackgroundJSON{AutoFlushIntervalSec: f(3)}, 3 * time.Second, false},
+		{"both agreeing", BackgroundJSON{MaxFlushDelaySec: f(3), AutoFlushIntervalSec: f(3)}, 3 * time.Second, false},
+		{"both disagreeing", BackgroundJSON{MaxFlushDelaySec: f(3), AutoFlushIntervalSec: f(4)}, 0, true},
+		{"off", BackgroundJSON{MaxFlushDelaySec: f(0)}, -1, false},
+		{"negative", BackgroundJSON{AutoFlushIntervalSec: f(-1)}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := tc.json.Options()
+			if (err != nil) != tc.bad || err == nil && o.MaxFlushDelay != tc.want {
+				t.Fatalf("got %v, %v", o.MaxFlushDelay, err)
+			}
+		})
+	}
+	// Off: no auto flush ticker at all.
+	opts, clock, _ := withFakeTime(Options{Path: t.TempDir(), Background: BackgroundOptions{MaxFlushDelay: -1}})
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if n := clock.tickerCount(DefaultMaxFlushDelay / 2); n != 0 {
+		t.Fatalf("%d auto flush tickers with auto flush off", n)
+	}
+}

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// The maintenance policy keeps a long-running bucket's dataset small in
+// files and metadata (docs/maintenance.md):
+//   - compaction in size tiers: when CompactionFanout fragments are smaller
+//     than a tier's size (target/256, target/16, target), they are merged
+//     into fragments of that size, so each row is rewritten about once per
+//     tier instead of once per compaction; fragments with many deleted rows
+//     (left by data retention) are rewritten without them;
+//   - cleanup every CleanupInterval of versions that stopped being the
+//     latest more than VersionRetention ago, beyond the newest KeepVersions,
+//     never a tagged version or one a reader of this bucket is using.
+//
+// It runs in its own goroutine under maintMu; files are written and removed
+// without the bucket's other locks, which are taken only to install a new
+// version.
+
+// compactionTiers are the fragment sizes compaction merges up to, smallest
+// first, each 16 times the one before: target/256, target/16, target.
+func (o BackgroundOptions) compactionTiers() []int64 {
+	t := o.CompactionTargetRows
+	var tiers []int64
+	for _, d := range []int64{256, 16, 1} {
+		if t/d >= 2 && (len(tiers) == 0 || t/d > tiers[len(tiers)-1]) {
+			tiers = append(tiers, t/d)
+		}
+	}
+	return tiers
+}
+
+// holeyFraction is the deleted share of a fragment's rows past which
+// compaction rewrites it (lance.Compact's own threshold).
+const holeyFraction = 0.1
+
+// compactionTarget picks the tier to compact at, or 0 for none: the
+// smallest tier with CompactionFanout fragments below its size, else the
+// largest when some fragment has many deleted rows.
+func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
+	tiers := o.compactionTiers()
+	for _, tier := range tiers {
+		small := 0
+		for _, f := range frags {
+			if f.LiveRows < tier {
+				small++
+			}
+		}
+		if small >= o.CompactionFanout {
+			return tier
+		}
+	}
+	for _, f := range frags {
+		if f.PhysicalRows > 0 && float64(f.PhysicalRows-f.LiveRows) > holeyFraction*float64(f.PhysicalRows) {
+			return o.CompactionTargetRows
+		}
+	}
+	return 0
+}
+
+func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
+	for {
+		periodic := false
+		select {
+		case <-stop:
+			return
+		case <-kick:
+		case <-t.C():
+			periodic = true
+		}
+		if b.isClosed() {
+			return
+		}
+		b.maintain(periodic)
+		b.opts.Background.event(eventMaintenance)
+	}
+}
+
+// maintain runs one maintenance pass: retention and cleanup only on the
+// periodic tick, compaction on every pass.
+func (b *Bucket) maintain(periodic bool) {
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
+	o := b.opts.Background
+	if periodic && o.retention() && !b.bg.stopping() {
+		if err := b.applyRetention(o.clock.Now()); err != nil {
+			b.metrics.failed("retention")
+			b.opts.Logger("persisting: data retention failed (retried at the next pass): %v", err)
+		}
+	}
+	if !o.DisableMaintenance {
+		b.compactTiers()
+		if periodic && !b.bg.stopping() {
+			if err := b.cleanupVersions(o.clock.Now()); err != nil {
+				b.metrics.failed("cleanup")
+				b.opts.Logger("persisting: cleanup of old versions failed (retried at the next pass): %v", err)
+			}
+		}
+	}
+	if ds := b.currentDataset(); ds != nil {
+		b.metrics.retained(firstOffset(ds), ds.CountRows(), ds.NumFragments())
+	}
+}
+
+func (b *Bucket) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// currentDataset is the newest installed version.
+func (b *Bucket) currentDataset() *lance.Dataset {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dataset
+}
+
+// install makes ds the bucket's dataset unless a newer version is installed
+// already (a flush that committed on top of it includes its change). It
+// takes flushMu, so it waits at most for a running flush.
+func (b *Bucket) install(ds *lance.Dataset) {
+	b.flushMu.Lock()
+	b.mu.Lock()
+	if !b.closed && (b.dataset == nil || ds.Version() > b.dataset.Version()) {
+		b.dataset = ds
+	}
+	b.mu.Unlock()
+	b.unlockFlush()
+}
+
+// compactTiers compacts while a tier is due (a few rounds at most: each
+// round's output may make the next tier due).
+func (b *Bucket) compactTiers() {
+	o := b.opts.Background
+	for round := 0; round < 4 && !b.bg.stopping(); round++ {
+		ds := b.currentDataset()
+		if ds == nil || ds.HasIndices() { // lance.Compact refuses indexed datasets
+			return
+		}
+		target := o.compactionTarget(ds.FragmentStats())
+		if target == 0 {
+			return
+		}
+		started := time.Now()
+		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
+			TargetRowsPerFragment: target,
+			BeforeCommit:          func() { crashAt(crashBeforeCompactionCommit) },
+		})
+		if err != nil {
+			// A concurrent schema change or index wins; the next pass retries.
+			b.metrics.failed("compact")
+			b.opts.Logger("persisting: background compaction failed (retried after the next flush): %v", err)
+			return
+		}
+		if nds.Version() == ds.Version() {
+			return // nothing was mergeable (small fragments not adjacent)
+		}
+		crashAt(crashAfterCompactionCommit)
+		b.install(nds)
+		b.metrics.compacted(ds.NumFragments()-nds.NumFragments(), time.Since(started))
+	}
+}
+
+// cleanupVersions removes old versions under the policy.
+func (b *Bucket) cleanupVersions(now time.Time) error {
+	ds := b.currentDataset()
+	if ds == nil {
+		return nil
+	}
+	o := b.opts.Background
+	before := now
+	if o.VersionRetention > 0 {
+		before = now.Add(-o.VersionRetention)
+	}
+	keep := append(b.pins.pinned(), ds.Version())
+	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), before, lance.CleanupOptions{
+		KeepLatest:   o.KeepVersions,
+		Keep:         keep,
+		BySuperseded: true,
+		OnRemove:     func() { crashAt(crashCleanupRemoval) },
+	})
+	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
+	return err
+}
