@@ -24,7 +24,9 @@ type background struct {
 const (
 	eventAutoFlush     = "auto_flush"      // an auto flush finished (or failed)
 	eventAutoFlushTick = "auto_flush_tick" // the auto flush looked at the buffer
-	eventMaintenance   = "maintenance"     // a maintenance pass finished
+	eventMaintenance   = "maintenance"     // a pass after a flush (compaction) finished
+	// a periodic pass (retention, compaction, cleanup) finished
+	eventPeriodicMaintenance = "periodic_maintenance"
 )
 
 func (b *Bucket) startBackground() {

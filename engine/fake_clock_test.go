@@ -6,34 +6,37 @@ import (
 	"time"
 )
 
-// fakeClock is a Clock tests step by hand: Advance moves its time and
-// delivers the ticks that fall due, as a time.Ticker would (one pending
-// tick at most per ticker).
+// fakeClock is a Clock tests step by hand: tickers fire only when Advance
+// moves the clock past them (one pending tick at most per ticker, as with
+// time.Ticker). Now is the wall clock plus every Advance so far, so that it
+// stays comparable with what the file system and Lance stamp with the
+// wall clock (file times, manifest timestamps).
 type fakeClock struct {
 	mu      sync.Mutex
-	now     time.Time
+	offset  time.Duration
+	ticks   time.Duration // the ticking time: the sum of the advances
 	tickers []*fakeTicker
 }
 
 type fakeTicker struct {
 	c      chan time.Time
 	period time.Duration
-	next   time.Time
+	next   time.Duration
 	clock  *fakeClock
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+func newFakeClock() *fakeClock { return &fakeClock{} }
 
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return time.Now().Add(c.offset)
 }
 
 func (c *fakeClock) NewTicker(d time.Duration) Ticker {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &fakeTicker{c: make(chan time.Time, 1), period: d, next: c.now.Add(d), clock: c}
+	t := &fakeTicker{c: make(chan time.Time, 1), period: d, next: c.ticks + d, clock: c}
 	c.tickers = append(c.tickers, t)
 	return t
 }
@@ -42,16 +45,17 @@ func (c *fakeClock) NewTicker(d time.Duration) Ticker {
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	c.offset += d
+	c.ticks += d
 	for _, t := range c.tickers {
-		if t.next.After(c.now) {
+		if t.next > c.ticks {
 			continue
 		}
-		for !t.next.After(c.now) {
-			t.next = t.next.Add(t.period)
+		for t.next <= c.ticks {
+			t.next += t.period
 		}
 		select {
-		case t.c <- c.now:
+		case t.c <- time.Now().Add(c.offset):
 		default:
 		}
 	}

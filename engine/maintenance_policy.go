@@ -39,20 +39,25 @@ func (o BackgroundOptions) compactionTiers() []int64 {
 const holeyFraction = 0.1
 
 // compactionTarget picks the tier to compact at, or 0 for none: the
-// smallest tier with CompactionFanout fragments below its size, else the
-// largest when some fragment has many deleted rows.
+// smallest tier with CompactionFanout fragments of the level below it
+// (at least the previous tier's size, less than its own), else the
+// largest when some fragment has many deleted rows. Counting only the
+// level below - not every smaller fragment - keeps a large fragment from
+// being rewritten each time a few small ones arrive.
 func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 	tiers := o.compactionTiers()
+	floor := int64(0)
 	for _, tier := range tiers {
-		small := 0
+		level := 0
 		for _, f := range frags {
-			if f.LiveRows < tier {
-				small++
+			if f.LiveRows >= floor && f.LiveRows < tier {
+				level++
 			}
 		}
-		if small >= o.CompactionFanout {
+		if level >= o.CompactionFanout {
 			return tier
 		}
+		floor = tier
 	}
 	for _, f := range frags {
 		if f.PhysicalRows > 0 && float64(f.PhysicalRows-f.LiveRows) > holeyFraction*float64(f.PhysicalRows) {
@@ -76,7 +81,11 @@ func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t T
 			return
 		}
 		b.maintain(periodic)
-		b.opts.Background.event(eventMaintenance)
+		if periodic {
+			b.opts.Background.event(eventPeriodicMaintenance)
+		} else {
+			b.opts.Background.event(eventMaintenance)
+		}
 	}
 }
 
