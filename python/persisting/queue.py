@@ -2102,6 +2102,16 @@ def _check_storage_path(storage_path: Any) -> str:
     return path
 
 
+#: keywords both backends hand to the engine's open options unchanged: auto
+#: flush, maintenance and data retention (docs/maintenance.md). Temporary: the
+#: rewritten shell passes every keyword through.
+_ENGINE_PASS_THROUGH = frozenset({
+    "max_flush_delay_sec", "auto_flush_interval_sec", "maintenance", "compaction_target_rows",
+    "compaction_fanout", "keep_versions", "version_retention_sec", "cleanup_interval_sec",
+    "retention_seconds", "retention_rows", "retention_bytes",
+})
+
+
 class _QueueBackend:
     """What LanceBackend and PersistingBackend share: the protocol pulsing calls
     (``put``, ``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``,
@@ -2118,6 +2128,9 @@ class _QueueBackend:
         self.storage_path = _check_storage_path(storage_path)
         self.batch_size = _check_positive_int("batch_size", batch_size)
         self.flush_threshold = _check_positive_int("flush_threshold", flush_threshold)
+        passed = {k: options.pop(k) for k in list(options) if k in _ENGINE_PASS_THROUGH}
+        if passed:
+            engine_options = {**(engine_options or {}), **passed}
         if options:
             logger.warning(
                 "%s(bucket %s) ignores unknown options: %s",
