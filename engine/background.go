@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // background runs a bucket's own work in two goroutines, started by Open
 // and stopped (and waited for) by Close:
@@ -18,6 +21,14 @@ type background struct {
 	kick chan struct{} // a flush happened: compaction may be due
 	wg   sync.WaitGroup
 	once sync.Once
+
+	compacting atomic.Bool // a background compaction is rewriting fragments
+}
+
+// Compacting reports whether a background compaction is running now (for
+// monitoring and benchmarks; it takes no lock).
+func (b *Bucket) Compacting() bool {
+	return b.bg != nil && b.bg.compacting.Load()
 }
 
 // Background events, reported to BackgroundOptions.event (tests wait on them).

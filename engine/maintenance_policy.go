@@ -155,10 +155,12 @@ func (b *Bucket) compactTiers() {
 			return
 		}
 		started := time.Now()
+		b.bg.compacting.Store(true)
 		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
 			TargetRowsPerFragment: target,
 			BeforeCommit:          func() { crashAt(crashBeforeCompactionCommit) },
 		})
+		b.bg.compacting.Store(false)
 		if err != nil {
 			// A concurrent schema change or index wins; the next pass retries.
 			b.metrics.failed("compact")
