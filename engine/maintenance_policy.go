@@ -128,17 +128,40 @@ func (b *Bucket) currentDataset() *lance.Dataset {
 	return b.dataset
 }
 
-// install makes ds the bucket's dataset unless a newer version is installed
-// already (a flush that committed on top of it includes its change). It
-// takes flushMu, so it waits at most for a running flush.
-func (b *Bucket) install(ds *lance.Dataset) {
+// flushGate holds flushMu over the commit of a background rewrite. The
+// rewrite itself runs without it, but its commit would otherwise race the
+// flushes of a busy bucket (a dozen versions a second) and lose every
+// attempt; holding flushMu over the commit - about as long as a flush -
+// lets it through at its first retry, and appends meanwhile only buffer
+// (flushAfterAppend leaves their flush to the holder). The new version is
+// installed before flushMu is released, so flushes build on it.
+type flushGate struct{ held bool }
+
+// hold takes flushMu (lance calls it just before committing).
+func (g *flushGate) hold(b *Bucket) {
 	b.flushMu.Lock()
+	g.held = true
+}
+
+// install makes ds the bucket's dataset unless a newer version is
+// installed already, taking flushMu if hold did not.
+func (g *flushGate) install(b *Bucket, ds *lance.Dataset) {
+	if !g.held {
+		g.hold(b)
+	}
 	b.mu.Lock()
 	if !b.closed && (b.dataset == nil || ds.Version() > b.dataset.Version()) {
 		b.dataset = ds
 	}
 	b.mu.Unlock()
-	b.unlockFlush()
+}
+
+// release lets flushes go on, first doing those appends left to the holder.
+func (g *flushGate) release(b *Bucket) {
+	if g.held {
+		g.held = false
+		b.unlockFlush()
+	}
 }
 
 // compactTiers compacts while a tier is due (a few rounds at most: each
@@ -156,11 +179,20 @@ func (b *Bucket) compactTiers() {
 		}
 		started := time.Now()
 		b.bg.compacting.Store(true)
+		var commit flushGate
 		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
 			TargetRowsPerFragment: target,
-			BeforeCommit:          func() { crashAt(crashBeforeCompactionCommit) },
+			BeforeCommit: func() {
+				crashAt(crashBeforeCompactionCommit)
+				commit.hold(b)
+			},
 		})
 		b.bg.compacting.Store(false)
+		if err == nil && nds.Version() != ds.Version() {
+			crashAt(crashAfterCompactionCommit)
+			commit.install(b, nds)
+		}
+		commit.release(b)
 		if err != nil {
 			// A concurrent schema change or index wins; the next pass retries.
 			b.metrics.failed("compact")
@@ -170,8 +202,6 @@ func (b *Bucket) compactTiers() {
 		if nds.Version() == ds.Version() {
 			return // nothing was mergeable (small fragments not adjacent)
 		}
-		crashAt(crashAfterCompactionCommit)
-		b.install(nds)
 		b.metrics.compacted(ds.NumFragments()-nds.NumFragments(), time.Since(started))
 	}
 }

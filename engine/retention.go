@@ -98,17 +98,22 @@ func (b *Bucket) applyRetention(now time.Time) error {
 		return nil
 	}
 	first := firstOffset(ds) + rows
+	var commit flushGate // see maintenance_policy.go
+	defer commit.release(b)
 	nds, _, err := lance.DeletePrefix(b.opts.datasetPath(), rows, lance.DeletePrefixOptions{
-		Base:         ds,
-		Config:       map[string]string{firstOffsetKey: strconv.FormatInt(first, 10)},
-		Properties:   map[string]string{"persisting.operation": "retention"},
-		BeforeCommit: func() { crashAt(crashBeforeRetentionCommit) },
+		Base:       ds,
+		Config:     map[string]string{firstOffsetKey: strconv.FormatInt(first, 10)},
+		Properties: map[string]string{"persisting.operation": "retention"},
+		BeforeCommit: func() {
+			crashAt(crashBeforeRetentionCommit)
+			commit.hold(b)
+		},
 	})
 	if err != nil {
 		return err
 	}
 	crashAt(crashAfterRetentionCommit)
-	b.install(nds)
+	commit.install(b, nds)
 	b.metrics.dropped(rows)
 	return nil
 }

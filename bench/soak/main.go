@@ -62,7 +62,11 @@ func run(records int64, dir string, settle time.Duration) error {
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	b, err := engine.Open(engine.Options{Path: dir})
+	// Default options only; the engine's warnings (a failed background
+	// step) go to stderr.
+	b, err := engine.Open(engine.Options{Path: dir, Logger: func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" "+format+"\n", args...)
+	}})
 	if err != nil {
 		return err
 	}
