@@ -18,6 +18,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -183,10 +184,16 @@ func p99(s []sample, keep func(sample) bool) float64 {
 // usage counts the dataset's files and bytes, and the bytes of its data files.
 func usage(root string) (files int, total, data int64, err error) {
 	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed by the background cleanup meanwhile
+		}
 		if err != nil || e.IsDir() {
 			return err
 		}
 		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
