@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,7 +56,8 @@ func diskUsage(t *testing.T, b *Bucket) (files int, total, data int64) {
 // the small fragments, the cleanup removed the old versions, every row is
 // there once in order, and pylance reads the same.
 func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
-	opts, clock, ev := withFakeTime(Options{Path: t.TempDir()})
+	// Metrics change nothing in what the bucket does; they show it.
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true})
 	b, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +73,9 @@ func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
 			b.maintain(false)
 		}
 	}
+	if err := b.Flush(); err != nil { // rows that arrived during the last flush
+		t.Fatal(err)
+	}
 	before, _, _ := diskUsage(t, b)
 	clock.Advance(DefaultVersionRetention + DefaultCleanupInterval)
 	ev.waitFor(t, eventPeriodicMaintenance, 1)
@@ -80,6 +85,19 @@ func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
 		before, files, total, data, ds.NumFragments(), ds.Version())
 	if files > 300 || float64(total) > 1.3*float64(data) || ds.NumFragments() > 3*DefaultCompactionFanout {
 		t.Fatalf("%d files, %d bytes for %d of data, %d fragments", files, total, data, ds.NumFragments())
+	}
+	m, err := b.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"persisting_compactions_total", "persisting_compacted_fragments_total",
+		"persisting_versions_removed_total", "persisting_files_removed_total", "persisting_bytes_reclaimed_total"} {
+		if v, _ := m[name].(float64); v <= 0 {
+			t.Errorf("metric %s = %v after compaction and cleanup", name, m[name])
+		}
+	}
+	if m["persisting_fragments"] != float64(ds.NumFragments()) || m["persisting_retained_records"] != float64(batches*rows) {
+		t.Errorf("gauges: fragments %v retained %v", m["persisting_fragments"], m["persisting_retained_records"])
 	}
 	want := seq(0, batches*rows)
 	if got := readIDs(t, b, 0, -1); !equalInts(got, want) {
@@ -206,3 +224,69 @@ func TestReadersDuringMaintenance(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestMaintenanceSwitchedOff: with maintenance off nothing compacts or
+// cleans up (no maintenance goroutine at all), fragments stay one per flush.
+func TestMaintenanceSwitchedOff(t *testing.T) {
+	opts, clock, _ := withFakeTime(Options{Path: t.TempDir(), FlushThreshold: 10,
+		Background: BackgroundOptions{DisableMaintenance: true, MaxFlushDelay: -1}})
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.bg != nil || clock.tickerCount(DefaultCleanupInterval) != 0 {
+		t.Fatal("background work runs with auto flush and maintenance off")
+	}
+	appendInBatches(t, b, 0, 400, 10)
+	if n := b.currentDataset().NumFragments(); n != 40 {
+		t.Fatalf("%d fragments after 40 flushes", n)
+	}
+}
+
+// TestBackgroundJSON: the open options' keys and their checks.
+func TestBackgroundJSON(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	i := func(x int) *int { return &x }
+	i64 := func(x int64) *int64 { return &x }
+	no := false
+	for _, tc := range []struct {
+		name string
+		json BackgroundJSON
+		want BackgroundOptions
+		bad  bool
+	}{
+		{"empty: defaults", BackgroundJSON{}, BackgroundOptions{}, false},
+		{"maintenance off", BackgroundJSON{Maintenance: &no}, BackgroundOptions{DisableMaintenance: true}, false},
+		{"compaction", BackgroundJSON{CompactionTargetRows: i64(5000), CompactionFanout: i(4)},
+			BackgroundOptions{CompactionTargetRows: 5000, CompactionFanout: 4}, false},
+		{"versions", BackgroundJSON{KeepVersions: i(0), VersionRetentionSec: f(0), CleanupIntervalSec: f(0.5)},
+			BackgroundOptions{KeepVersions: 1, VersionRetention: -1, CleanupInterval: 500 * time.Millisecond}, false},
+		{"retention", BackgroundJSON{RetentionSeconds: f(3600), RetentionRows: i64(10), RetentionBytes: i64(1 << 20)},
+			BackgroundOptions{RetentionAge: time.Hour, RetentionRows: 10, RetentionBytes: 1 << 20}, false},
+		{"fanout 1", BackgroundJSON{CompactionFanout: i(1)}, BackgroundOptions{}, true},
+		{"target 0", BackgroundJSON{CompactionTargetRows: i64(0)}, BackgroundOptions{}, true},
+		{"negative rows", BackgroundJSON{RetentionRows: i64(-1)}, BackgroundOptions{}, true},
+		{"negative bytes", BackgroundJSON{RetentionBytes: i64(-1)}, BackgroundOptions{}, true},
+		{"negative age", BackgroundJSON{RetentionSeconds: f(-1)}, BackgroundOptions{}, true},
+		{"cleanup interval 0", BackgroundJSON{CleanupIntervalSec: f(0)}, BackgroundOptions{}, true},
+		{"negative keep", BackgroundJSON{KeepVersions: i(-1)}, BackgroundOptions{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.json.Options()
+			if tc.bad {
+				if !errors.Is(err, ErrInvalidOption) {
+					t.Fatalf("accepted: %+v, %v", got, err)
+				}
+				return
+			}
+			if err != nil || got.DisableMaintenance != tc.want.DisableMaintenance ||
+				got.CompactionTargetRows != tc.want.CompactionTargetRows || got.CompactionFanout != tc.want.CompactionFanout ||
+				got.KeepVersions != tc.want.KeepVersions || got.VersionRetention != tc.want.VersionRetention ||
+				got.CleanupInterval != tc.want.CleanupInterval || got.RetentionAge != tc.want.RetentionAge ||
+				got.RetentionRows != tc.want.RetentionRows || got.RetentionBytes != tc.want.RetentionBytes {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
