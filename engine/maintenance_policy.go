@@ -128,6 +128,19 @@ func (b *Bucket) currentDataset() *lance.Dataset {
 	return b.dataset
 }
 
+// rewritable returns the newest version when background rewrites may
+// touch it: not one with indices (their row addresses would need
+// remapping) nor one this writer cannot append to (a Lance feature it does
+// not write; the rewrite would fail at every pass). Nil otherwise.
+func (b *Bucket) rewritable() *lance.Dataset {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dataset == nil || b.dataset.HasIndices() || b.checkAppendable() != nil {
+		return nil
+	}
+	return b.dataset
+}
+
 // flushGate holds flushMu over the commit of a background rewrite. The
 // rewrite itself runs without it, but its commit would otherwise race the
 // flushes of a busy bucket (a dozen versions a second) and lose every
@@ -169,8 +182,8 @@ func (g *flushGate) release(b *Bucket) {
 func (b *Bucket) compactTiers() {
 	o := b.opts.Background
 	for round := 0; round < 4 && !b.bg.stopping(); round++ {
-		ds := b.currentDataset()
-		if ds == nil || ds.HasIndices() { // lance.Compact refuses indexed datasets
+		ds := b.rewritable()
+		if ds == nil {
 			return
 		}
 		target := o.compactionTarget(ds.FragmentStats())

@@ -89,8 +89,8 @@ func ageCut(frags []lance.FragmentStat, cutoff time.Time) int64 {
 
 // applyRetention drops the records past the limits as one new version.
 func (b *Bucket) applyRetention(now time.Time) error {
-	ds := b.currentDataset()
-	if ds == nil || ds.HasIndices() {
+	ds := b.rewritable()
+	if ds == nil {
 		return nil
 	}
 	rows := b.opts.Background.retentionCut(ds, now)
