@@ -145,6 +145,16 @@ const char* persisting_version(void);
  *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
  *    one server per address for the life of the process. Port 0 picks a free
  *    port; stats report the address as metrics_address.
+ *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
+ *    auto_flush_interval_sec; seconds >= 0, default 5, 0 = off): flush rows
+ *    at most this long after they were appended; maintenance (bool, default
+ *    true): background compaction (compaction_target_rows, default 1048576;
+ *    compaction_fanout, default 16) and cleanup of old versions
+ *    (keep_versions, default 10; version_retention_sec, default 60;
+ *    cleanup_interval_sec, default 10); data retention (retention_seconds,
+ *    retention_rows, retention_bytes; default none): drop the oldest records,
+ *    offsets never shift, stats report first_retained_offset, and reading
+ *    below it is PERSISTING_EINVALID_ARGUMENT.
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.
