@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -76,25 +77,32 @@ func TestAutoFlushDelay(t *testing.T) {
 
 // TestAutoFlushOptions: the JSON names, the alias, and turning it off.
 func TestAutoFlushOptions(t *testing.T) {
-	f := func(x float64) *float64 { return &x }
 	for _, tc := range []struct {
 		name string
-		json BackgroundJSON
+		json string
 		want time.Duration
-		bad  bool
+		bad  error
 	}{
-		{"default", BackgroundJSON{}, 0, false},
-		{"own name", BackgroundJSON{MaxFlushDelaySec: f(2.5)}, 2500 * time.Millisecond, false},
-		{"upstream alias", BackgroundJSON{AutoFlushIntervalSec: f(3)}, 3 * time.Second, false},
-		{"both agreeing", BackgroundJSON{MaxFlushDelaySec: f(3), AutoFlushIntervalSec: f(3)}, 3 * time.Second, false},
-		{"both disagreeing", BackgroundJSON{MaxFlushDelaySec: f(3), AutoFlushIntervalSec: f(4)}, 0, true},
-		{"off", BackgroundJSON{MaxFlushDelaySec: f(0)}, -1, false},
-		{"negative", BackgroundJSON{AutoFlushIntervalSec: f(-1)}, 0, true},
+		{"default", `{}`, 0, nil},
+		{"own name", `{"max_flush_delay_sec": 2.5}`, 2500 * time.Millisecond, nil},
+		{"upstream alias", `{"auto_flush_interval_sec": 3}`, 3 * time.Second, nil},
+		{"both agreeing", `{"max_flush_delay_sec": 3, "auto_flush_interval_sec": 3.0}`, 3 * time.Second, nil},
+		{"both disagreeing", `{"max_flush_delay_sec": 3, "auto_flush_interval_sec": 4}`, 0, ErrInvalidArgument},
+		{"off", `{"max_flush_delay_sec": 0}`, -1, nil},
+		{"null: default", `{"auto_flush_interval_sec": null}`, 0, nil},
+		{"negative", `{"auto_flush_interval_sec": -1}`, 0, ErrInvalidArgument},
+		{"wrong type", `{"max_flush_delay_sec": "5"}`, 0, ErrType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := tc.json.Options()
-			if (err != nil) != tc.bad || err == nil && o.MaxFlushDelay != tc.want {
-				t.Fatalf("got %v, %v", o.MaxFlushDelay, err)
+			o, err := ParseOptionsJSON(t.TempDir(), tc.json)
+			if tc.bad != nil {
+				if !errors.Is(err, tc.bad) {
+					t.Fatalf("got %v, %v; want %v", o.Background.MaxFlushDelay, err, tc.bad)
+				}
+				return
+			}
+			if err != nil || o.Background.MaxFlushDelay != tc.want {
+				t.Fatalf("got %v, %v", o.Background.MaxFlushDelay, err)
 			}
 		})
 	}

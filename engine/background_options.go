@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -96,19 +95,19 @@ func (o BackgroundOptions) withDefaults() BackgroundOptions {
 func (o BackgroundOptions) validate() error {
 	switch {
 	case o.CompactionTargetRows < 0:
-		return fmt.Errorf("%w: compaction_target_rows must be positive, got %d", ErrInvalidOption, o.CompactionTargetRows)
+		return fmt.Errorf("%w: compaction_target_rows must be positive, got %d", ErrInvalidArgument, o.CompactionTargetRows)
 	case o.CompactionFanout < 0 || o.CompactionFanout == 1:
-		return fmt.Errorf("%w: compaction_fanout must be at least 2, got %d", ErrInvalidOption, o.CompactionFanout)
+		return fmt.Errorf("%w: compaction_fanout must be at least 2, got %d", ErrInvalidArgument, o.CompactionFanout)
 	case o.KeepVersions < 0:
-		return fmt.Errorf("%w: keep_versions must not be negative, got %d", ErrInvalidOption, o.KeepVersions)
+		return fmt.Errorf("%w: keep_versions must not be negative, got %d", ErrInvalidArgument, o.KeepVersions)
 	case o.CleanupInterval < 0:
-		return fmt.Errorf("%w: cleanup_interval_sec must be positive, got %s", ErrInvalidOption, o.CleanupInterval)
+		return fmt.Errorf("%w: cleanup_interval_sec must be positive, got %s", ErrInvalidArgument, o.CleanupInterval)
 	case o.RetentionAge < 0:
-		return fmt.Errorf("%w: retention_seconds must not be negative, got %s", ErrInvalidOption, o.RetentionAge)
+		return fmt.Errorf("%w: retention_seconds must not be negative, got %s", ErrInvalidArgument, o.RetentionAge)
 	case o.RetentionRows < 0:
-		return fmt.Errorf("%w: retention_rows must not be negative, got %d", ErrInvalidOption, o.RetentionRows)
+		return fmt.Errorf("%w: retention_rows must not be negative, got %d", ErrInvalidArgument, o.RetentionRows)
 	case o.RetentionBytes < 0:
-		return fmt.Errorf("%w: retention_bytes must not be negative, got %d", ErrInvalidOption, o.RetentionBytes)
+		return fmt.Errorf("%w: retention_bytes must not be negative, got %d", ErrInvalidArgument, o.RetentionBytes)
 	}
 	return nil
 }
@@ -116,102 +115,4 @@ func (o BackgroundOptions) validate() error {
 // retention says whether any data retention limit is set.
 func (o BackgroundOptions) retention() bool {
 	return o.RetentionAge > 0 || o.RetentionRows > 0 || o.RetentionBytes > 0
-}
-
-// BackgroundJSON is BackgroundOptions as keys of the open options JSON
-// (seconds as numbers; null or absent means the default). The C layer
-// embeds it in its options object.
-type BackgroundJSON struct {
-	MaxFlushDelaySec *float64 `json:"max_flush_delay_sec"`
-	// AutoFlushIntervalSec is upstream Persisting's name for MaxFlushDelaySec.
-	AutoFlushIntervalSec *float64 `json:"auto_flush_interval_sec"`
-	Maintenance          *bool    `json:"maintenance"`
-	CompactionTargetRows *int64   `json:"compaction_target_rows"`
-	CompactionFanout     *int     `json:"compaction_fanout"`
-	KeepVersions         *int     `json:"keep_versions"`
-	VersionRetentionSec  *float64 `json:"version_retention_sec"`
-	CleanupIntervalSec   *float64 `json:"cleanup_interval_sec"`
-	RetentionSeconds     *float64 `json:"retention_seconds"`
-	RetentionRows        *int64   `json:"retention_rows"`
-	RetentionBytes       *int64   `json:"retention_bytes"`
-}
-
-// Options converts the JSON keys: 0 seconds for max_flush_delay_sec turns
-// auto flush off, 0 for version_retention_sec keeps versions by count only,
-// 0 for keep_versions keeps only the latest, 0 for a retention limit means
-// none; other values are as in BackgroundOptions.
-func (j BackgroundJSON) Options() (BackgroundOptions, error) {
-	var o BackgroundOptions
-	delay := j.MaxFlushDelaySec
-	if delay == nil {
-		delay = j.AutoFlushIntervalSec
-	} else if j.AutoFlushIntervalSec != nil && *j.AutoFlushIntervalSec != *delay {
-		return o, fmt.Errorf("%w: max_flush_delay_sec and auto_flush_interval_sec (its alias) disagree", ErrInvalidOption)
-	}
-	var err error
-	if delay != nil {
-		if o.MaxFlushDelay, err = seconds("max_flush_delay_sec", *delay); err != nil {
-			return o, err
-		}
-		if o.MaxFlushDelay == 0 {
-			o.MaxFlushDelay = -1
-		}
-	}
-	if j.Maintenance != nil {
-		o.DisableMaintenance = !*j.Maintenance
-	}
-	if j.CompactionTargetRows != nil {
-		if *j.CompactionTargetRows <= 0 {
-			return o, fmt.Errorf("%w: compaction_target_rows must be positive, got %d", ErrInvalidOption, *j.CompactionTargetRows)
-		}
-		o.CompactionTargetRows = *j.CompactionTargetRows
-	}
-	if j.CompactionFanout != nil {
-		if *j.CompactionFanout < 2 {
-			return o, fmt.Errorf("%w: compaction_fanout must be at least 2, got %d", ErrInvalidOption, *j.CompactionFanout)
-		}
-		o.CompactionFanout = *j.CompactionFanout
-	}
-	if j.KeepVersions != nil {
-		if *j.KeepVersions < 0 {
-			return o, fmt.Errorf("%w: keep_versions must not be negative, got %d", ErrInvalidOption, *j.KeepVersions)
-		}
-		o.KeepVersions = max(*j.KeepVersions, 1)
-	}
-	if j.VersionRetentionSec != nil {
-		if o.VersionRetention, err = seconds("version_retention_sec", *j.VersionRetentionSec); err != nil {
-			return o, err
-		}
-		if o.VersionRetention == 0 {
-			o.VersionRetention = -1
-		}
-	}
-	if j.CleanupIntervalSec != nil {
-		if o.CleanupInterval, err = seconds("cleanup_interval_sec", *j.CleanupIntervalSec); err != nil {
-			return o, err
-		}
-		if o.CleanupInterval == 0 {
-			return o, fmt.Errorf("%w: cleanup_interval_sec must be positive (maintenance: false turns cleanup off)", ErrInvalidOption)
-		}
-	}
-	if j.RetentionSeconds != nil {
-		if o.RetentionAge, err = seconds("retention_seconds", *j.RetentionSeconds); err != nil {
-			return o, err
-		}
-	}
-	if j.RetentionRows != nil {
-		o.RetentionRows = *j.RetentionRows
-	}
-	if j.RetentionBytes != nil {
-		o.RetentionBytes = *j.RetentionBytes
-	}
-	return o, o.validate()
-}
-
-// seconds converts a non-negative number of seconds.
-func seconds(name string, s float64) (time.Duration, error) {
-	if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
-		return 0, fmt.Errorf("%w: %s must be a non-negative number of seconds, got %v", ErrInvalidOption, name, s)
-	}
-	return time.Duration(s * float64(time.Second)), nil
 }

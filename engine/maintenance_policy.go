@@ -169,11 +169,12 @@ func (g *flushGate) install(b *Bucket, ds *lance.Dataset) {
 	b.mu.Unlock()
 }
 
-// release lets flushes go on, first doing those appends left to the holder.
+// release lets flushes go on (one an append started waits for flushMu in
+// runFlushes).
 func (g *flushGate) release(b *Bucket) {
 	if g.held {
 		g.held = false
-		b.unlockFlush()
+		b.flushMu.Unlock()
 	}
 }
 

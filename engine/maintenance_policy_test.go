@@ -244,39 +244,40 @@ func TestMaintenanceSwitchedOff(t *testing.T) {
 	}
 }
 
-// TestBackgroundJSON: the open options' keys and their checks.
-func TestBackgroundJSON(t *testing.T) {
-	f := func(x float64) *float64 { return &x }
-	i := func(x int) *int { return &x }
-	i64 := func(x int64) *int64 { return &x }
-	no := false
+// TestBackgroundOptionsJSON: the open options' background keys and their
+// checks (ParseOptionsJSON is their one parser).
+func TestBackgroundOptionsJSON(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		json BackgroundJSON
+		json string
 		want BackgroundOptions
-		bad  bool
+		bad  error
 	}{
-		{"empty: defaults", BackgroundJSON{}, BackgroundOptions{}, false},
-		{"maintenance off", BackgroundJSON{Maintenance: &no}, BackgroundOptions{DisableMaintenance: true}, false},
-		{"compaction", BackgroundJSON{CompactionTargetRows: i64(5000), CompactionFanout: i(4)},
-			BackgroundOptions{CompactionTargetRows: 5000, CompactionFanout: 4}, false},
-		{"versions", BackgroundJSON{KeepVersions: i(0), VersionRetentionSec: f(0), CleanupIntervalSec: f(0.5)},
-			BackgroundOptions{KeepVersions: 1, VersionRetention: -1, CleanupInterval: 500 * time.Millisecond}, false},
-		{"retention", BackgroundJSON{RetentionSeconds: f(3600), RetentionRows: i64(10), RetentionBytes: i64(1 << 20)},
-			BackgroundOptions{RetentionAge: time.Hour, RetentionRows: 10, RetentionBytes: 1 << 20}, false},
-		{"fanout 1", BackgroundJSON{CompactionFanout: i(1)}, BackgroundOptions{}, true},
-		{"target 0", BackgroundJSON{CompactionTargetRows: i64(0)}, BackgroundOptions{}, true},
-		{"negative rows", BackgroundJSON{RetentionRows: i64(-1)}, BackgroundOptions{}, true},
-		{"negative bytes", BackgroundJSON{RetentionBytes: i64(-1)}, BackgroundOptions{}, true},
-		{"negative age", BackgroundJSON{RetentionSeconds: f(-1)}, BackgroundOptions{}, true},
-		{"cleanup interval 0", BackgroundJSON{CleanupIntervalSec: f(0)}, BackgroundOptions{}, true},
-		{"negative keep", BackgroundJSON{KeepVersions: i(-1)}, BackgroundOptions{}, true},
+		{"empty: defaults", `{}`, BackgroundOptions{}, nil},
+		{"maintenance off", `{"maintenance": false}`, BackgroundOptions{DisableMaintenance: true}, nil},
+		{"compaction", `{"compaction_target_rows": 5000, "compaction_fanout": 4}`,
+			BackgroundOptions{CompactionTargetRows: 5000, CompactionFanout: 4}, nil},
+		{"versions", `{"keep_versions": 0, "version_retention_sec": 0, "cleanup_interval_sec": 0.5}`,
+			BackgroundOptions{KeepVersions: 1, VersionRetention: -1, CleanupInterval: 500 * time.Millisecond}, nil},
+		{"retention", `{"retention_seconds": 3600, "retention_rows": 10, "retention_bytes": 1048576}`,
+			BackgroundOptions{RetentionAge: time.Hour, RetentionRows: 10, RetentionBytes: 1 << 20}, nil},
+		{"fanout 1", `{"compaction_fanout": 1}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"target 0", `{"compaction_target_rows": 0}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"negative rows", `{"retention_rows": -1}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"negative bytes", `{"retention_bytes": -1}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"negative age", `{"retention_seconds": -1}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"cleanup interval 0", `{"cleanup_interval_sec": 0}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"negative keep", `{"keep_versions": -1}`, BackgroundOptions{}, ErrInvalidArgument},
+		{"maintenance not a bool", `{"maintenance": "off"}`, BackgroundOptions{}, ErrType},
+		{"rows not an int", `{"retention_rows": 1.5}`, BackgroundOptions{}, ErrType},
+		{"seconds not a number", `{"retention_seconds": "1h"}`, BackgroundOptions{}, ErrType},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := tc.json.Options()
-			if tc.bad {
-				if !errors.Is(err, ErrInvalidOption) {
-					t.Fatalf("accepted: %+v, %v", got, err)
+			o, err := ParseOptionsJSON(t.TempDir(), tc.json)
+			got := o.Background
+			if tc.bad != nil {
+				if !errors.Is(err, tc.bad) {
+					t.Fatalf("got %+v, %v; want %v", got, err, tc.bad)
 				}
 				return
 			}

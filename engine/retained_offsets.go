@@ -45,7 +45,7 @@ func persistedEnd(ds *lance.Dataset) int64 {
 func checkRetained(offset, first int64) error {
 	if offset < first {
 		return fmt.Errorf("%w: offset %d is no longer retained: the first retained offset is %d (data retention dropped the records before it)",
-			ErrInvalidRange, offset, first)
+			ErrInvalidArgument, offset, first)
 	}
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 // TestRetention: each limit drops the oldest records at the periodic pass,
 // whole fragments or part of one; offsets never shift: total_count stays,
 // the records kept read at their offsets, an offset before the first
-// retained one is refused with ErrInvalidRange naming it, Stats and
+// retained one is refused with ErrInvalidArgument naming it, Stats and
 // pylance agree, and a reopened bucket carries on from the same offsets.
 func TestRetention(t *testing.T) {
 	for _, tc := range []struct {
@@ -59,7 +59,7 @@ func TestRetention(t *testing.T) {
 			}
 			if tc.first > 0 {
 				_, _, err := b.Read(tc.first-1, 10, memory.DefaultAllocator)
-				if !errors.Is(err, ErrInvalidRange) || !strings.Contains(err.Error(), "first retained offset is "+itoa(int(tc.first))) {
+				if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "first retained offset is "+itoa(int(tc.first))) {
 					t.Fatalf("read before the first retained offset: %v", err)
 				}
 			}
@@ -113,7 +113,7 @@ func TestRetentionKeepsOldVersionsOffsets(t *testing.T) {
 	}
 	releaseAll(recs)
 	now := b.currentDataset()
-	if _, _, err := b.ReadVersion(now.Version(), 100, 10, memory.DefaultAllocator); !errors.Is(err, ErrInvalidRange) {
+	if _, _, err := b.ReadVersion(now.Version(), 100, 10, memory.DefaultAllocator); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("reading a dropped offset of the newest version: %v", err)
 	}
 	_, recs, err = b.ReadVersion(now.Version(), 150, 10, memory.DefaultAllocator)
@@ -155,10 +155,13 @@ func TestRetentionSkipsIndexedDataset(t *testing.T) {
 	}
 }
 
-// appendInBatches appends rows first..first+n-1 in appends of batch rows.
+// appendInBatches appends rows first..first+n-1 in appends of batch rows,
+// waiting after each for the background flush it started: with batch equal
+// to the flush threshold, each append makes one fragment.
 func appendInBatches(t *testing.T, b *Bucket, first, n, batch int64) {
 	t.Helper()
 	for i := first; i < first+n; i += batch {
 		appendRows(t, b, i, min(batch, first+n-i))
+		b.waitBackgroundFlush()
 	}
 }

@@ -33,6 +33,13 @@ type Stats struct {
 	// FirstRetainedOffset is the offset of the oldest record still stored:
 	// data retention dropped those before it (0 when it dropped none).
 	FirstRetainedOffset int64 `json:"first_retained_offset"`
+	// FlushError says why the last flush failed (a background flush at the
+	// threshold included; its rows stay buffered for the next); absent once
+	// a flush succeeded.
+	FlushError string `json:"flush_error,omitempty"`
+	// IgnoredOptions are the unknown option keys the bucket was opened with
+	// and skipped ("ignore_unknown": true); absent when none.
+	IgnoredOptions []string `json:"ignored_options,omitempty"`
 }
 
 // Counts returns (total, persisted, buffered) row counts.
@@ -75,6 +82,8 @@ func (b *Bucket) Stats() (Stats, error) {
 	}
 	s.Metrics = m
 	s.MetricsAddress = b.metricsAddr
+	s.IgnoredOptions = b.opts.IgnoredOptions
+	s.FlushError = b.flushFailure
 	if err := b.checkAppendable(); err != nil {
 		s.ReadOnly = err.Error()
 	}

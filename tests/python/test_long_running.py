@@ -19,6 +19,7 @@ import lance
 import pytest
 
 from helpers import child_env
+from persisting.errors import InvalidArgumentError
 
 FAILURE_BOUND = 60.0  # seconds; reached only when the feature is broken
 
@@ -87,9 +88,6 @@ def test_quiet_batch_is_in_lance_without_flush_and_survives_sigkill(tmp_path):
     assert put_idle_and_kill(tmp_path, 100) <= 10.0
 
 
-@pytest.mark.xfail(strict=True, reason="the current Python shell keeps fewer than batch_size records "
-                   "in its own list (not in the engine) until batch_size, flush or close; the "
-                   "rewritten shell must hand them to the engine for its auto flush to bound them")
 def test_lone_record_is_in_lance_without_flush_and_survives_sigkill(tmp_path):
     """Defaults only: one put, no flush, no close, an idle event loop: the
     record is in Lance within 10 s, and it survives kill -9."""
@@ -151,7 +149,7 @@ def test_retention_keeps_offsets(tmp_path):
             await asyncio.sleep(0.05)
         assert backend.total_count() == 500
         assert [r["id"] for r in await backend.get(10, 300)] == list(range(300, 310))
-        with pytest.raises(Exception, match="first retained offset is 300"):
+        with pytest.raises(InvalidArgumentError, match="first retained offset is 300"):
             await backend.get(10, 0)
         await backend.put({"id": 500})
         assert backend.total_count() == 501
