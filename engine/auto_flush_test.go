@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,5 +117,55 @@ func TestAutoFlushOptions(t *testing.T) {
 	defer b.Close()
 	if n := clock.tickerCount(DefaultMaxFlushDelay / 2); n != 0 {
 		t.Fatalf("%d auto flush tickers with auto flush off", n)
+	}
+}
+
+// TestCloseStopsBackgroundFirst: Close waits for an auto flush in progress
+// before it marks the bucket closed or releases anything (buffer, WAL), the
+// background goroutines have ended when it returns, and the row the auto
+// flush was writing is in Lance once.
+func TestCloseStopsBackgroundFirst(t *testing.T) {
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), WAL: WALOptions{Enabled: true},
+		Background: BackgroundOptions{RetentionRows: 1000}})
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.beforeFlushWrite = func() {
+		once.Do(func() { close(entered) })
+		<-release
+	}
+	appendRows(t, b, 0, 5)
+	clock.Advance(DefaultMaxFlushDelay / 2)
+	ev.waitFor(t, eventAutoFlushTick, 1)
+	clock.Advance(DefaultMaxFlushDelay / 2)
+	<-entered // the auto flush is writing
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	for !b.bg.stopping() {
+		runtime.Gosched() // until Close asked the background work to stop
+	}
+	b.mu.Lock()
+	early := b.closed || b.wal == nil
+	b.mu.Unlock()
+	if early {
+		t.Fatal("Close went on while an auto flush was running")
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while an auto flush was running", err)
+	default:
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if n := clock.tickerCount(DefaultMaxFlushDelay/2) + clock.tickerCount(DefaultCleanupInterval); n != 0 {
+		t.Fatalf("%d background tickers left after Close", n)
+	}
+	if got := pylanceIDs(t, b.DatasetPath()); !equalInts(got, seq(0, 5)) {
+		t.Fatalf("pylance reads %v", got)
 	}
 }
