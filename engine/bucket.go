@@ -49,6 +49,11 @@ type Bucket struct {
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
+
+	// Background work (background.go): auto flush, maintenance, retention.
+	bg      *background
+	maintMu sync.Mutex  // serialises compaction, cleanup and retention; taken before flushMu
+	pins    versionPins // dataset versions readers are using (cleanup keeps them)
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -93,6 +98,7 @@ func Open(opts Options) (*Bucket, error) {
 		b.Close()
 		return nil, err
 	}
+	b.startBackground()
 	return b, nil
 }
 
@@ -368,6 +374,7 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 // Close flushes the buffer and closes the bucket. The bucket is closed even
 // when the flush fails; the error says what was not written.
 func (b *Bucket) Close() error {
+	b.stopBackground() // first: background work takes flushMu itself
 	b.flushMu.Lock()
 	b.mu.Lock()
 	if b.closed {

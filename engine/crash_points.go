@@ -15,4 +15,11 @@ const (
 	crashBeforeCommit  = "before_commit"   // flush started, nothing written to Lance yet
 	crashAfterCommit   = "after_commit"    // Lance version committed, WAL not yet truncated
 	crashAfterTruncate = "after_truncate"  // WAL truncated after a commit
+
+	// Background maintenance (maintenance_policy.go, retention.go).
+	crashBeforeCompactionCommit = "before_compaction_commit" // compacted data files durable, version not committed
+	crashAfterCompactionCommit  = "after_compaction_commit"  // compaction committed, not yet installed
+	crashBeforeRetentionCommit  = "before_retention_commit"  // deletion file durable, Delete version not committed
+	crashAfterRetentionCommit   = "after_retention_commit"   // Delete version committed
+	crashCleanupRemoval         = "cleanup_removal"          // after each manifest or file cleanup removes
 )

@@ -90,6 +90,7 @@ func (b *Bucket) flush(closing bool) error {
 		b.opts.Logger("persisting: %v", err)
 	}
 	b.metrics.flushed(job.rows, time.Since(job.started), buffered, b.walSize())
+	b.kickMaintenance() // background compaction may be due (background.go)
 	b.compactIfDue()
 	return nil
 }

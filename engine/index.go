@@ -26,6 +26,8 @@ func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
 	if err := b.writable("create index"); err != nil {
 		return Index{}, err
 	}
+	b.maintMu.Lock() // a background compaction would leave the index on replaced fragments
+	defer b.maintMu.Unlock()
 	if err := b.lockFlush(); err != nil {
 		return Index{}, err
 	}
@@ -61,7 +63,7 @@ func (b *Bucket) Indices() ([]Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	releaseAll(snap.buffered)
+	defer b.releaseSnapshot(snap)
 	out := []Index{}
 	if snap.dataset == nil {
 		return out, nil

@@ -36,6 +36,8 @@ func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
 	if err := b.writable("compact"); err != nil {
 		return CompactResult{}, err
 	}
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}
@@ -98,6 +100,8 @@ func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats
 	if err := b.writable("cleanup"); err != nil {
 		return lance.CleanupStats{}, err
 	}
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err
 	}
@@ -118,7 +122,7 @@ func (b *Bucket) Versions() ([]Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	releaseAll(snap.buffered)
+	defer b.releaseSnapshot(snap)
 	if snap.dataset == nil {
 		return []Version{}, nil
 	}
@@ -143,7 +147,9 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	if err != nil {
 		return nil, nil, err
 	}
-	releaseAll(snap.buffered)
+	b.releaseSnapshot(snap)
+	b.pins.pin(version) // cleanup keeps it while it is read
+	defer b.pins.unpin(version)
 	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
 	if errors.Is(err, lance.ErrNotFound) {
 		// No dataset yet (nothing flushed): no version exists, which is the
@@ -153,10 +159,13 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: version %d of %s: %w", version, b.opts.datasetPath(), err)
 	}
-	if limit == 0 || offset >= ds.CountRows() {
+	if limit == 0 || offset >= persistedEnd(ds) {
 		return ds.Schema(), nil, nil
 	}
-	recs, err := ds.Read(offset, limit, alloc)
+	if err := checkRetained(offset, firstOffset(ds)); err != nil {
+		return nil, nil, err
+	}
+	recs, err := ds.Read(offset-firstOffset(ds), limit, alloc)
 	if err != nil {
 		return nil, nil, err
 	}

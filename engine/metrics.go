@@ -114,6 +114,7 @@ func (m *bucketMetrics) forget() {
 		v.Delete(m.labels)
 	}
 	errorsTotal.DeletePartialMatch(m.labels)
+	m.forgetMaintenance()
 }
 
 // values returns this bucket's current metric values by metric name: counters

@@ -75,6 +75,9 @@ type Options struct {
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)
+	// Background: auto flush, maintenance and data retention
+	// (background_options.go); the zero value is the defaults.
+	Background BackgroundOptions
 	// IgnoredOptions are the unknown keys ParseOptionsJSON skipped because
 	// the JSON asked it to ("ignore_unknown": true); Stats reports them.
 	IgnoredOptions []string
@@ -111,6 +114,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = func(string, ...any) {}
 	}
+	o.Background = o.Background.withDefaults()
 	return o
 }
 
@@ -148,7 +152,7 @@ func (o Options) validate() error {
 	if o.BucketID < 0 {
 		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidArgument, o.BucketID)
 	}
-	return nil
+	return o.Background.validate()
 }
 
 // ParseOptionsJSON reads the options of a bucket at path from a JSON object
@@ -177,6 +181,9 @@ func ParseOptionsJSON(path, text string) (Options, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // the first bad key reported is the same every time
+	if err := checkAliases(raw); err != nil {
+		return Options{}, err
+	}
 	for _, k := range keys {
 		v := raw[k]
 		if k == "ignore_unknown" || string(v) == "null" {
@@ -315,6 +322,120 @@ var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) e
 	},
 	"wal_path":  func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.WALPath) },
 	"read_only": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.ReadOnly) },
+
+	// Background work (background_options.go). In seconds; 0 turns the
+	// auto flush off.
+	"max_flush_delay_sec":     optionFlushDelay,
+	"auto_flush_interval_sec": optionFlushDelay, // upstream Persisting's name
+	"maintenance": func(o *Options, k string, v json.RawMessage) error {
+		on := true
+		err := optionBool(k, v, &on)
+		o.Background.DisableMaintenance = !on
+		return err
+	},
+	"compaction_target_rows": func(o *Options, k string, v json.RawMessage) error {
+		if err := optionInt(k, v, &o.Background.CompactionTargetRows); err != nil {
+			return err
+		}
+		if o.Background.CompactionTargetRows <= 0 {
+			return fmt.Errorf("%w: compaction_target_rows must be positive, got %d", ErrInvalidArgument, o.Background.CompactionTargetRows)
+		}
+		return nil
+	},
+	"compaction_fanout": func(o *Options, k string, v json.RawMessage) error {
+		var n int64
+		if err := optionInt(k, v, &n); err != nil {
+			return err
+		}
+		if n < 2 || n > math.MaxInt32 {
+			return fmt.Errorf("%w: compaction_fanout must be at least 2, got %d", ErrInvalidArgument, n)
+		}
+		o.Background.CompactionFanout = int(n)
+		return nil
+	},
+	// 0 keeps only the latest version (which is always kept).
+	"keep_versions": func(o *Options, k string, v json.RawMessage) error {
+		var n int64
+		if err := optionInt(k, v, &n); err != nil {
+			return err
+		}
+		if n < 0 || n > math.MaxInt32 {
+			return fmt.Errorf("%w: keep_versions must be a non-negative int, got %d", ErrInvalidArgument, n)
+		}
+		o.Background.KeepVersions = max(int(n), 1)
+		return nil
+	},
+	// 0 keeps versions by count only (keep_versions, tags, versions in use).
+	"version_retention_sec": func(o *Options, k string, v json.RawMessage) error {
+		d, err := optionSeconds(k, v)
+		if d == 0 {
+			d = -1
+		}
+		o.Background.VersionRetention = d
+		return err
+	},
+	"cleanup_interval_sec": func(o *Options, k string, v json.RawMessage) error {
+		d, err := optionSeconds(k, v)
+		if err == nil && d == 0 {
+			err = fmt.Errorf("%w: cleanup_interval_sec must be positive (maintenance: false turns cleanup off)", ErrInvalidArgument)
+		}
+		o.Background.CleanupInterval = d
+		return err
+	},
+	// Data retention; 0 means no limit.
+	"retention_seconds": func(o *Options, k string, v json.RawMessage) error {
+		d, err := optionSeconds(k, v)
+		o.Background.RetentionAge = d
+		return err
+	},
+	"retention_rows": func(o *Options, k string, v json.RawMessage) error {
+		return optionInt(k, v, &o.Background.RetentionRows)
+	},
+	"retention_bytes": func(o *Options, k string, v json.RawMessage) error {
+		return optionInt(k, v, &o.Background.RetentionBytes)
+	},
+}
+
+func optionFlushDelay(o *Options, k string, v json.RawMessage) error {
+	d, err := optionSeconds(k, v)
+	if d == 0 {
+		d = -1 // off: BackgroundOptions' zero is the default
+	}
+	o.Background.MaxFlushDelay = d
+	return err
+}
+
+// optionAliases: keys that name the same option as another; given both,
+// they must agree.
+var optionAliases = map[string]string{"auto_flush_interval_sec": "max_flush_delay_sec"}
+
+func checkAliases(raw map[string]json.RawMessage) error {
+	for alias, name := range optionAliases {
+		a, b := raw[alias], raw[name]
+		if a == nil || b == nil || string(a) == "null" || string(b) == "null" {
+			continue
+		}
+		var x, y float64
+		if err := optionNumber(alias, a, &x); err != nil {
+			return err
+		}
+		if err := optionNumber(name, b, &y); err != nil {
+			return err
+		}
+		if x != y {
+			return fmt.Errorf("%w: %s and %s (its alias) disagree: %v and %v", ErrInvalidArgument, name, alias, y, x)
+		}
+	}
+	return nil
+}
+
+// optionSeconds reads a non-negative number of seconds.
+func optionSeconds(key string, v json.RawMessage) (time.Duration, error) {
+	var s float64
+	if err := optionNumber(key, v, &s); err != nil {
+		return 0, err
+	}
+	return SecondsDuration(key, s)
 }
 
 // jsonKind names the JSON type of v for messages.

@@ -23,14 +23,17 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 	if err != nil {
 		return nil, nil, err
 	}
-	defer releaseAll(snap.buffered)
+	defer b.releaseSnapshot(snap)
 	if snap.schema == nil || limit == 0 {
 		return snap.schema, nil, nil
+	}
+	if err := checkRetained(offset, snap.first); err != nil {
+		return nil, nil, err
 	}
 
 	var out []arrow.Record
 	if snap.dataset != nil && offset < snap.persisted {
-		recs, err := snap.dataset.Read(offset, limit, alloc)
+		recs, err := snap.dataset.Read(offset-snap.first, limit, alloc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("engine: read rows %d..: %w", offset, err)
 		}
@@ -65,8 +68,9 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 type readSnapshot struct {
 	schema    *arrow.Schema
 	dataset   *lance.Dataset
-	persisted int64
-	buffered  []arrow.Record // own references, released by the reader
+	persisted int64          // offset after the dataset's last row
+	first     int64          // offset of the dataset's first row (retained_offsets.go)
+	buffered  []arrow.Record // own references, released by the reader (releaseSnapshot)
 }
 
 func (b *Bucket) snapshot() (readSnapshot, error) {
@@ -78,7 +82,8 @@ func (b *Bucket) snapshot() (readSnapshot, error) {
 	b.sealRows()
 	s := readSnapshot{schema: b.schema, dataset: b.dataset}
 	if b.dataset != nil {
-		s.persisted = b.dataset.CountRows()
+		s.persisted, s.first = persistedEnd(b.dataset), firstOffset(b.dataset)
+		b.pins.pin(b.dataset.Version())
 	}
 	s.buffered = make([]arrow.Record, len(b.buf.records))
 	for i, r := range b.buf.records {

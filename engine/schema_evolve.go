@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -256,6 +257,11 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 	}
 	if len(widened) > 0 {
 		ds, err := lance.WidenColumns(b.opts.datasetPath(), widened)
+		for retry := 0; retry < 3 && errors.Is(err, lance.ErrCommitConflict); retry++ {
+			// A background compaction or retention committed meanwhile
+			// (background.go): rewrite on top of it.
+			ds, err = lance.WidenColumns(b.opts.datasetPath(), widened)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: widening stored fields %v of %s: %w", ErrSchemaMismatch, widened, b.opts.datasetPath(), err)
 		}

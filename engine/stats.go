@@ -30,6 +30,9 @@ type Stats struct {
 	// MetricsAddress is where /metrics is served (the real port when the
 	// option asked for port 0), empty when not served.
 	MetricsAddress string `json:"metrics_address,omitempty"`
+	// FirstRetainedOffset is the offset of the oldest record still stored:
+	// data retention dropped those before it (0 when it dropped none).
+	FirstRetainedOffset int64 `json:"first_retained_offset"`
 	// FlushError says why the last flush failed (a background flush at the
 	// threshold included; its rows stay buffered for the next); absent once
 	// a flush succeeded.
@@ -69,6 +72,7 @@ func (b *Bucket) Stats() (Stats, error) {
 		WALReplayed:    b.walReplayed,
 	}
 	s.TotalCount = s.PersistedCount + s.BufferCount
+	s.FirstRetainedOffset = firstOffset(b.dataset)
 	if b.dataset != nil {
 		s.Version = b.dataset.Version()
 	}
@@ -92,11 +96,10 @@ func (b *Bucket) Stats() (Stats, error) {
 	return s, nil
 }
 
+// persistedLocked is the offset after the last flushed row (rows dropped by
+// data retention still count: offsets never shift).
 func (b *Bucket) persistedLocked() int64 {
-	if b.dataset == nil {
-		return 0
-	}
-	return b.dataset.CountRows()
+	return persistedEnd(b.dataset)
 }
 
 // Metrics returns this bucket's metric values (nil without metrics). It does

@@ -169,6 +169,16 @@ const char* persisting_version(void);
  *    are not read), nothing is flushed; appends, compaction, cleanup and index
  *    builds fail with PERSISTING_EUNSUPPORTED. `path` must exist. Reads see
  *    the newest version committed at open.
+ *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
+ *    auto_flush_interval_sec; seconds >= 0, default 5, 0 = off): flush rows
+ *    at most this long after they were appended; maintenance (bool, default
+ *    true): background compaction (compaction_target_rows, default 1048576;
+ *    compaction_fanout, default 16) and cleanup of old versions
+ *    (keep_versions, default 10; version_retention_sec, default 60;
+ *    cleanup_interval_sec, default 10); data retention (retention_seconds,
+ *    retention_rows, retention_bytes; default none): drop the oldest records,
+ *    offsets never shift, stats report first_retained_offset, and reading
+ *    below it is PERSISTING_EINVALID_ARGUMENT.
  *  - ignore_unknown (bool, default false): skip keys this library does not
  *    know instead of refusing them; stats list them as "ignored_options".
  * path may also be a file:// URL or s3://bucket/prefix (the dataset is then

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -16,6 +17,20 @@ type CleanupOptions struct {
 	// By default such files are removed only when older than 7 days, as
 	// Lance does, so a commit in progress never loses its files.
 	DeleteUnverified bool
+	// KeepLatest keeps the newest KeepLatest versions whatever their age
+	// (the latest version is always kept).
+	KeepLatest int
+	// Keep lists versions to keep whatever their age (say, versions
+	// readers are using).
+	Keep []uint64
+	// BySuperseded judges a version's age by when the version after it
+	// was committed - when it stopped being the latest - instead of by
+	// its own commit time: a reader that opened the latest version after
+	// the cutoff keeps its files.
+	BySuperseded bool
+	// OnRemove, when set, runs after each file or manifest is removed
+	// (crash tests stop there).
+	OnRemove func()
 }
 
 // CleanupStats reports what CleanupOldVersions removed.
@@ -64,6 +79,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		m    *Manifest
 	}
 	var keep, drop []version
+	var all []version
 	for _, v := range l.versions {
 		name := ManifestName(l.scheme, v)
 		m, err := readManifestFile(filepath.Join(path, versionsDir, name))
@@ -73,7 +89,20 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 			}
 			return st, err
 		}
-		old := m.Timestamp.Before(before) && v != l.latest
+		all = append(all, version{v, name, m})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
+	pinned := make(map[uint64]bool, len(opts.Keep))
+	for _, v := range opts.Keep {
+		pinned[v] = true
+	}
+	for i, ver := range all {
+		v, name, m := ver.v, ver.name, ver.m
+		aged := m.Timestamp
+		if opts.BySuperseded && i+1 < len(all) {
+			aged = all[i+1].m.Timestamp
+		}
+		old := aged.Before(before) && v != l.latest && i < len(all)-opts.KeepLatest && !pinned[v]
 		switch {
 		case old && tagged[v]:
 			st.TaggedKept++
@@ -106,6 +135,9 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		}
 		if err == nil {
 			st.OldVersions++
+			if opts.OnRemove != nil {
+				opts.OnRemove()
+			}
 		}
 	}
 	if st.OldVersions > 0 {
@@ -127,7 +159,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 	for _, dir := range []string{dataDir, deletionsDir, transactionsDir} {
 		n, bytes, err := removeFiles(filepath.Join(path, dir), func(name string, info fs.FileInfo) bool {
 			return removable(dir, name, info)
-		})
+		}, opts.OnRemove)
 		st.BytesRemoved += bytes
 		switch dir {
 		case dataDir:
@@ -179,7 +211,7 @@ func (r refs) add(m *Manifest) error {
 
 // removeFiles removes the regular files of dir (recursively, as data file
 // paths may have directories) for which remove says yes.
-func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (int, int64, error) {
+func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool, removed func()) (int, int64, error) {
 	var n int
 	var size int64
 	if isRemote(dir) {
@@ -235,6 +267,9 @@ func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool) (i
 		}
 		n++
 		size += info.Size()
+		if removed != nil {
+			removed()
+		}
 		return nil
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/persisting/persisting/lance/objstore"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // maxCommitAttempts bounds the optimistic-concurrency retry loop (Lance's
@@ -79,6 +80,11 @@ type commitRequest struct {
 	mergeFragments []Fragment
 	// index (OpCreateIndex): the index to add (see index.go).
 	index *indexCommit
+	// OpDelete (delete_prefix.go): fragments dropped whole, fragments
+	// given a new deletion file (ids kept), and the predicate recorded.
+	deleted   []uint64
+	updated   []Fragment
+	predicate string
 
 	// dataDurable, when set, waits until the new data files are durable
 	// (fsynced, directory entries too). The commit writes its transaction
@@ -311,6 +317,19 @@ func buildTransaction(req commitRequest, base *Manifest) *Transaction {
 		t.ReadVersion = base.Version
 		t.Op = OpCreateIndex
 		t.OpBody = req.index.body
+	case req.op == OpDelete:
+		// Delete {1 updated_fragments, 2 deleted_fragment_ids (packed), 3 predicate}.
+		t.ReadVersion = base.Version
+		t.Op = OpDelete
+		op := appendFragments(nil, 1, req.updated)
+		var ids []byte
+		for _, id := range req.deleted {
+			ids = protowire.AppendVarint(ids, id)
+		}
+		if len(ids) > 0 {
+			op = appendBytesField(op, 2, ids)
+		}
+		t.OpBody = appendStringField(op, 3, req.predicate)
 	case base == nil:
 		t.Op = OpOverwrite
 		t.Fragments = frags
@@ -391,6 +410,14 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		if maxID != nil && (m.MaxFragmentID == nil || *maxID > *m.MaxFragmentID) {
 			m.MaxFragmentID = maxID
 		}
+	}
+	if req.op == OpDelete {
+		frags, err := applyDelete(base, req.deleted, req.updated)
+		if err != nil {
+			return nil, err
+		}
+		m.Fragments = frags
+		m.fragsEnc = encodedFragments{}
 	}
 	if req.fragment != nil {
 		id, err := nextFragmentID(base)

@@ -27,6 +27,9 @@ type CompactOptions struct {
 	MaterializeDeletionsThreshold float64
 	// Properties are stored in the transaction of the new version.
 	Properties map[string]string
+	// BeforeCommit, when set, runs after the new data files are durable
+	// and before the version is committed (crash tests stop there).
+	BeforeCommit func()
 }
 
 // compactReadRows bounds the rows read per call while copying a fragment,
@@ -89,6 +92,9 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 			cleanup()
 			return nil, fmt.Errorf("lance: sync data directory: %w", err)
 		}
+	}
+	if opts.BeforeCommit != nil {
+		opts.BeforeCommit()
 	}
 	req := commitRequest{
 		root:       path,

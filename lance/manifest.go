@@ -281,8 +281,11 @@ func decodeManifest(b []byte) (*Manifest, error) {
 }
 
 func cloneFragment(f Fragment) Fragment {
-	// Decoded byte slices alias the input; copy what outlives it.
+	// Decoded byte slices alias the input; copy what outlives it. The Files
+	// array is copied too: a clone of a live dataset's fragment (retention's
+	// deletion file) must not write into what concurrent readers see.
 	f.Extra = append([]byte(nil), f.Extra...)
+	f.Files = append([]DataFile(nil), f.Files...)
 	for i := range f.Files {
 		f.Files[i].Extra = append([]byte(nil), f.Files[i].Extra...)
 	}

@@ -679,12 +679,12 @@ async def test_compression_shrinks_data_files_pylance_reads_back(tmp_path, codec
 def test_unknown_options_are_accepted_and_logged(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="persisting.queue"):
         b = PersistingBackend(bucket_id=1, storage_path=str(tmp_path / "b"), enable_wal=True,
-                              topic="t", auto_flush_interval_sec=5)
+                              topic="t", max_buffer_age=5)
     try:
         assert "PersistingBackend" in caplog.text
-        assert "topic" in caplog.text and "auto_flush_interval_sec" in caplog.text
+        assert "topic" in caplog.text and "max_buffer_age" in caplog.text
         assert "enable_wal" not in caplog.text
-        assert b.options == {"topic": "t", "auto_flush_interval_sec": 5}
+        assert b.options == {"topic": "t", "max_buffer_age": 5}
     finally:
         b.close()
 

@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// background runs a bucket's own work in two goroutines, started by Open
+// and stopped (and waited for) by Close:
+//   - auto flush (auto_flush.go): buffered rows are flushed at most
+//     Background.MaxFlushDelay after they were appended, even when nothing
+//     else happens (an idle event loop, a quiet queue);
+//   - maintenance (maintenance_policy.go): compaction after flushes, and
+//     every CleanupInterval data retention and cleanup of old versions.
+//
+// Neither holds the bucket's locks while it rewrites or removes files:
+// appends and reads go on, and a flush waits at most for the moment a new
+// version is installed.
+type background struct {
+	stop chan struct{}
+	kick chan struct{} // a flush happened: compaction may be due
+	wg   sync.WaitGroup
+	once sync.Once
+
+	compacting atomic.Bool // a background compaction is rewriting fragments
+}
+
+// Compacting reports whether a background compaction is running now (for
+// monitoring and benchmarks; it takes no lock).
+func (b *Bucket) Compacting() bool {
+	return b.bg != nil && b.bg.compacting.Load()
+}
+
+// Background events, reported to BackgroundOptions.event (tests wait on them).
+const (
+	eventAutoFlush     = "auto_flush"      // an auto flush finished (or failed)
+	eventAutoFlushTick = "auto_flush_tick" // the auto flush looked at the buffer
+	eventMaintenance   = "maintenance"     // a pass after a flush (compaction) finished
+	// a periodic pass (retention, compaction, cleanup) finished
+	eventPeriodicMaintenance = "periodic_maintenance"
+)
+
+func (b *Bucket) startBackground() {
+	o := b.opts.Background
+	autoFlush := o.MaxFlushDelay > 0
+	if !autoFlush && o.DisableMaintenance && !o.retention() {
+		return
+	}
+	bg := &background{stop: make(chan struct{}), kick: make(chan struct{}, 1)}
+	b.bg = bg
+	// Tickers are made here, not in the goroutines, so a fake clock has
+	// them before Open returns.
+	if autoFlush {
+		t := o.clock.NewTicker(o.MaxFlushDelay / 2)
+		bg.wg.Add(1)
+		go func() {
+			defer bg.wg.Done()
+			defer t.Stop()
+			b.autoFlushLoop(bg.stop, t)
+		}()
+	}
+	if !o.DisableMaintenance || o.retention() {
+		t := o.clock.NewTicker(o.CleanupInterval)
+		bg.wg.Add(1)
+		go func() {
+			defer bg.wg.Done()
+			defer t.Stop()
+			b.maintenanceLoop(bg.stop, bg.kick, t)
+		}()
+	}
+}
+
+// stopBackground stops the goroutines and waits until they have returned
+// (a compaction in progress is finished first). Idempotent.
+func (b *Bucket) stopBackground() {
+	if b.bg == nil {
+		return
+	}
+	b.bg.once.Do(func() { close(b.bg.stop) })
+	b.bg.wg.Wait()
+}
+
+// kickMaintenance tells the maintenance goroutine a flush committed a
+// version; it never blocks.
+func (b *Bucket) kickMaintenance() {
+	if b.bg == nil {
+		return
+	}
+	select {
+	case b.bg.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stopping says whether Close asked the background work to stop.
+func (bg *background) stopping() bool {
+	select {
+	case <-bg.stop:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// The maintenance policy keeps a long-running bucket's dataset small in
+// files and metadata (docs/maintenance.md):
+//   - compaction in size tiers: when CompactionFanout fragments are smaller
+//     than a tier's size (target/256, target/16, target), they are merged
+//     into fragments of that size, so each row is rewritten about once per
+//     tier instead of once per compaction; fragments with many deleted rows
+//     (left by data retention) are rewritten without them;
+//   - cleanup every CleanupInterval of versions that stopped being the
+//     latest more than VersionRetention ago, beyond the newest KeepVersions,
+//     never a tagged version or one a reader of this bucket is using.
+//
+// It runs in its own goroutine under maintMu; files are written and removed
+// without the bucket's other locks, which are taken only to install a new
+// version.
+
+// compactionTiers are the fragment sizes compaction merges up to, smallest
+// first, each 16 times the one before: target/256, target/16, target.
+func (o BackgroundOptions) compactionTiers() []int64 {
+	t := o.CompactionTargetRows
+	var tiers []int64
+	for _, d := range []int64{256, 16, 1} {
+		if t/d >= 2 && (len(tiers) == 0 || t/d > tiers[len(tiers)-1]) {
+			tiers = append(tiers, t/d)
+		}
+	}
+	return tiers
+}
+
+// holeyFraction is the deleted share of a fragment's rows past which
+// compaction rewrites it (lance.Compact's own threshold).
+const holeyFraction = 0.1
+
+// compactionTarget picks the tier to compact at, or 0 for none: the
+// smallest tier with CompactionFanout fragments of the level below it
+// (at least the previous tier's size, less than its own), else the
+// largest when some fragment has many deleted rows. Counting only the
+// level below - not every smaller fragment - keeps a large fragment from
+// being rewritten each time a few small ones arrive.
+func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
+	tiers := o.compactionTiers()
+	floor := int64(0)
+	for _, tier := range tiers {
+		level := 0
+		for _, f := range frags {
+			if f.LiveRows >= floor && f.LiveRows < tier {
+				level++
+			}
+		}
+		if level >= o.CompactionFanout {
+			return tier
+		}
+		floor = tier
+	}
+	for _, f := range frags {
+		if f.PhysicalRows > 0 && float64(f.PhysicalRows-f.LiveRows) > holeyFraction*float64(f.PhysicalRows) {
+			return o.CompactionTargetRows
+		}
+	}
+	return 0
+}
+
+func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
+	for {
+		periodic := false
+		select {
+		case <-stop:
+			return
+		case <-kick:
+		case <-t.C():
+			periodic = true
+		}
+		if b.isClosed() {
+			return
+		}
+		b.maintain(periodic)
+		if periodic {
+			b.opts.Background.event(eventPeriodicMaintenance)
+		} else {
+			b.opts.Background.event(eventMaintenance)
+		}
+	}
+}
+
+// maintain runs one maintenance pass: retention and cleanup only on the
+// periodic tick, compaction on every pass.
+func (b *Bucket) maintain(periodic bool) {
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
+	o := b.opts.Background
+	if periodic && o.retention() && !b.bg.stopping() {
+		if err := b.applyRetention(o.clock.Now()); err != nil {
+			b.metrics.failed("retention")
+			b.opts.Logger("persisting: data retention failed (retried at the next pass): %v", err)
+		}
+	}
+	if !o.DisableMaintenance {
+		b.compactTiers()
+		if periodic && !b.bg.stopping() {
+			if err := b.cleanupVersions(o.clock.Now()); err != nil {
+				b.metrics.failed("cleanup")
+				b.opts.Logger("persisting: cleanup of old versions failed (retried at the next pass): %v", err)
+			}
+		}
+	}
+	if ds := b.currentDataset(); ds != nil {
+		b.metrics.retained(firstOffset(ds), ds.CountRows(), ds.NumFragments())
+	}
+}
+
+func (b *Bucket) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// currentDataset is the newest installed version.
+func (b *Bucket) currentDataset() *lance.Dataset {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dataset
+}
+
+// rewritable returns the newest version when background rewrites may
+// touch it: not one with indices (their row addresses would need
+// remapping) nor one this writer cannot append to (a Lance feature it does
+// not write; the rewrite would fail at every pass). Nil otherwise.
+func (b *Bucket) rewritable() *lance.Dataset {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dataset == nil || b.dataset.HasIndices() || b.checkAppendable() != nil {
+		return nil
+	}
+	return b.dataset
+}
+
+// flushGate holds flushMu over the commit of a background rewrite. The
+// rewrite itself runs without it, but its commit would otherwise race the
+// flushes of a busy bucket (a dozen versions a second) and lose every
+// attempt; holding flushMu over the commit - about as long as a flush -
+// lets it through at its first retry, and appends meanwhile only buffer
+// (flushAfterAppend leaves their flush to the holder). The new version is
+// installed before flushMu is released, so flushes build on it.
+type flushGate struct{ held bool }
+
+// hold takes flushMu (lance calls it just before committing).
+func (g *flushGate) hold(b *Bucket) {
+	b.flushMu.Lock()
+	g.held = true
+}
+
+// install makes ds the bucket's dataset unless a newer version is
+// installed already, taking flushMu if hold did not.
+func (g *flushGate) install(b *Bucket, ds *lance.Dataset) {
+	if !g.held {
+		g.hold(b)
+	}
+	b.mu.Lock()
+	if !b.closed && (b.dataset == nil || ds.Version() > b.dataset.Version()) {
+		b.dataset = ds
+	}
+	b.mu.Unlock()
+}
+
+// release lets flushes go on (one an append started waits for flushMu in
+// runFlushes).
+func (g *flushGate) release(b *Bucket) {
+	if g.held {
+		g.held = false
+		b.flushMu.Unlock()
+	}
+}
+
+// compactTiers compacts while a tier is due (a few rounds at most: each
+// round's output may make the next tier due).
+func (b *Bucket) compactTiers() {
+	o := b.opts.Background
+	for round := 0; round < 4 && !b.bg.stopping(); round++ {
+		ds := b.rewritable()
+		if ds == nil {
+			return
+		}
+		target := o.compactionTarget(ds.FragmentStats())
+		if target == 0 {
+			return
+		}
+		started := time.Now()
+		b.bg.compacting.Store(true)
+		var commit flushGate
+		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
+			TargetRowsPerFragment: target,
+			BeforeCommit: func() {
+				crashAt(crashBeforeCompactionCommit)
+				commit.hold(b)
+			},
+		})
+		b.bg.compacting.Store(false)
+		if err == nil && nds.Version() != ds.Version() {
+			crashAt(crashAfterCompactionCommit)
+			commit.install(b, nds)
+		}
+		commit.release(b)
+		if err != nil {
+			// A concurrent schema change or index wins; the next pass retries.
+			b.metrics.failed("compact")
+			b.opts.Logger("persisting: background compaction failed (retried after the next flush): %v", err)
+			return
+		}
+		if nds.Version() == ds.Version() {
+			return // nothing was mergeable (small fragments not adjacent)
+		}
+		b.metrics.compacted(ds.NumFragments()-nds.NumFragments(), time.Since(started))
+	}
+}
+
+// cleanupVersions removes old versions under the policy.
+func (b *Bucket) cleanupVersions(now time.Time) error {
+	ds := b.currentDataset()
+	if ds == nil {
+		return nil
+	}
+	o := b.opts.Background
+	before := now
+	if o.VersionRetention > 0 {
+		before = now.Add(-o.VersionRetention)
+	}
+	keep := append(b.pins.pinned(), ds.Version())
+	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), before, lance.CleanupOptions{
+		KeepLatest:   o.KeepVersions,
+		Keep:         keep,
+		BySuperseded: true,
+		OnRemove:     func() { crashAt(crashCleanupRemoval) },
+	})
+	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
+	return err
+}
