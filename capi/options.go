@@ -28,6 +28,7 @@ type openOptions struct {
 	CompactionThreshold int    `json:"compaction_threshold"`
 	EnableMetrics       bool   `json:"enable_metrics"`
 	MetricsAddress      string `json:"metrics_address"`
+	ReadOnly            bool   `json:"read_only"`
 }
 
 var warnings = log.New(log.Writer(), "", log.LstdFlags)
@@ -53,6 +54,7 @@ func parseOptions(path, text string) (engine.Options, error) {
 		Compression:         o.Compression,
 		DataStorageVersion:  o.DataStorageVersion,
 		MetricsAddress:      o.MetricsAddress,
+		ReadOnly:            o.ReadOnly,
 	}
 	if o.FlushThreshold != nil {
 		if *o.FlushThreshold <= 0 {

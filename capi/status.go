@@ -39,6 +39,8 @@ func statusOf(err error) C.int {
 	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, errInvalidLength), errors.Is(err, engine.ErrInvalidOption),
 		errors.Is(err, engine.ErrInvalidRange), errors.Is(err, lance.ErrVersionNotFound):
 		return C.PERSISTING_EINVALID_ARGUMENT
+	case errors.Is(err, engine.ErrBusy):
+		return C.PERSISTING_EBUSY
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL
 	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema), errors.Is(err, engine.ErrBufferFull):

@@ -17,6 +17,7 @@ import (
 // concurrent use.
 type Bucket struct {
 	opts Options
+	lock *writerLock // nil when read-only (writer_lock.go)
 
 	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
@@ -51,13 +52,15 @@ func Open(opts Options) (*Bucket, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := prepareDir(opts.Path); err != nil {
+	lock, err := prepareStorage(opts)
+	if err != nil {
 		return nil, err
 	}
-	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
+	b := &Bucket{opts: opts, lock: lock, metrics: newBucketMetrics(opts)}
 	if opts.MetricsAddress != "" {
 		addr, err := ServeMetrics(opts.MetricsAddress)
 		if err != nil {
+			lock.release()
 			return nil, err
 		}
 		b.metricsAddr = addr.String()
@@ -66,6 +69,7 @@ func Open(opts Options) (*Bucket, error) {
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
 	case err != nil:
+		lock.release()
 		return nil, fmt.Errorf("engine: open dataset %s: %w", opts.datasetPath(), err)
 	default:
 		b.dataset = ds
@@ -76,10 +80,27 @@ func Open(opts Options) (*Bucket, error) {
 		releaseAll(b.buf.take())
 		b.releaseRows()
 		b.metrics.forget()
+		lock.release()
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
 	return b, nil
+}
+
+// prepareStorage readies opts.Path for the bucket: a writer gets a writable
+// directory (created when missing) and its writer lock; a read-only open
+// only needs the directory to exist.
+func prepareStorage(opts Options) (*writerLock, error) {
+	if opts.ReadOnly {
+		if _, err := os.Stat(opts.Path); err != nil {
+			return nil, fmt.Errorf("engine: storage path %s: %w", opts.Path, err)
+		}
+		return nil, nil
+	}
+	if err := prepareDir(opts.Path); err != nil {
+		return nil, err
+	}
+	return acquireWriterLock(opts.Path)
 }
 
 // prepareDir makes sure path is a directory we can write into, so a bad path
@@ -240,6 +261,9 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (bool, erro
 // dataset (say, one pylance wrote in a data file version this writer does
 // not produce), instead of buffering - and logging - them for ever.
 func (b *Bucket) checkAppendable() error {
+	if b.opts.ReadOnly {
+		return errReadOnly
+	}
 	if b.dataset != b.checkedDataset {
 		b.checkedDataset = b.dataset
 		b.appendable = nil
@@ -360,6 +384,8 @@ func (b *Bucket) Close() error {
 		err = cerr
 	}
 	b.metrics.forget()
+	b.lock.release() // last: the next writer must find everything written
+	b.lock = nil
 	return err
 }
 

@@ -1,6 +1,11 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/persisting/persisting/lance"
+)
 
 // Sentinel errors; callers test them with errors.Is. The C layer maps each to
 // a status code.
@@ -22,4 +27,12 @@ var (
 	ErrBufferFull = errors.New("engine: the buffer is at its flush bound")
 	// ErrInvalidRange: a negative offset.
 	ErrInvalidRange = errors.New("engine: invalid range")
+	// ErrBusy: the bucket is open for writing elsewhere - by another handle
+	// of this process or by another process (writer_lock.go); the message
+	// names the path and the holder.
+	ErrBusy = errors.New("engine: bucket is busy")
 )
+
+// errReadOnly refuses writes to a bucket opened with Options.ReadOnly; it is
+// an unsupported operation for that handle.
+var errReadOnly = fmt.Errorf("%w: the bucket was opened read-only", lance.ErrUnsupported)

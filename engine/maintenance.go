@@ -37,8 +37,11 @@ func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
 }
 
 // lockFlush takes flushMu for an operation that writes a dataset version,
-// or fails for a closed bucket.
+// or fails for a closed or read-only bucket.
 func (b *Bucket) lockFlush() error {
+	if b.opts.ReadOnly {
+		return errReadOnly
+	}
 	b.flushMu.Lock()
 	b.mu.Lock()
 	closed := b.closed

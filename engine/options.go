@@ -54,6 +54,11 @@ type Options struct {
 	// MetricsAddress, when set (e.g. "127.0.0.1:9464"), serves Registry over
 	// HTTP at /metrics; implies Metrics.
 	MetricsAddress string
+	// ReadOnly opens the bucket for reading only: no writer lock (so it may
+	// be open beside the writer), no WAL replay or writes, and appends,
+	// flushes of rows and maintenance are refused (lance.ErrUnsupported).
+	// Reads see the dataset as committed when it was opened.
+	ReadOnly bool
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)

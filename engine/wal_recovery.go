@@ -36,8 +36,12 @@ func (b *Bucket) watermark() (uint64, error) {
 // watermark back into the buffer, in order, so acknowledged rows that never
 // reached Lance are there again and rows that did are not there twice. With
 // the WAL disabled, a WAL left by an earlier run is still replayed, flushed
-// and emptied: switching the WAL off must not lose what it holds.
+// and emptied: switching the WAL off must not lose what it holds. A
+// read-only bucket leaves the WAL alone.
 func (b *Bucket) recoverWAL() error {
+	if b.opts.ReadOnly {
+		return nil // the writer owns the WAL; a reader sees what is committed
+	}
 	if !b.opts.WAL.Enabled {
 		if _, err := os.Stat(b.opts.walPath()); errors.Is(err, os.ErrNotExist) {
 			return nil

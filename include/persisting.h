@@ -91,6 +91,7 @@ struct ArrowArrayStream {
 #define PERSISTING_EWAL 6              /* the write-ahead log failed */
 #define PERSISTING_EINTERNAL 7         /* a bug: an internal error or a recovered panic */
 #define PERSISTING_EUNSUPPORTED 8      /* the dataset uses a Lance feature this version cannot handle */
+#define PERSISTING_EBUSY 11            /* the bucket is open for writing by another handle or process */
 
 /* An error filled by a failing call. `message` is a NUL-terminated string owned
  * by the error; free both with persisting_error_release(). */
@@ -145,6 +146,15 @@ const char* persisting_version(void);
  *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
  *    one server per address for the life of the process. Port 0 picks a free
  *    port; stats report the address as metrics_address.
+ *  - read_only (bool, default false): open for reading only - no writer lock,
+ *    no WAL replay or writes; appends and maintenance fail with
+ *    PERSISTING_EUNSUPPORTED. Reads see the versions committed at open.
+ * A bucket has one writer at a time: opening for writing takes an exclusive
+ * flock on {path}/.persisting.lock (the kernel drops it when the process ends,
+ * crash and kill -9 included) and refuses a second open of the same directory
+ * in this process. A second writer fails with PERSISTING_EBUSY; the message
+ * names the path and the holder (pid, host). The lock is released by
+ * persisting_close.
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.

@@ -16,6 +16,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
+    BusyError,
     ClosedError,
     ForkError,
     InvalidArgumentError,
@@ -44,6 +45,7 @@ def metrics_text() -> str:
 
 __all__ = [
     "__version__",
+    "BusyError",
     "ClosedError",
     "ForkError",
     "InvalidArgumentError",

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import (
+    BusyError,
     ClosedError,
     ForkError,
     InvalidArgumentError,
@@ -70,6 +71,7 @@ ECORRUPT = 5
 EWAL = 6
 EINTERNAL = 7
 EUNSUPPORTED = 8
+EBUSY = 11
 
 CODE_NAMES = {
     OK: "PERSISTING_OK",
@@ -81,6 +83,7 @@ CODE_NAMES = {
     EWAL: "PERSISTING_EWAL",
     EINTERNAL: "PERSISTING_EINTERNAL",
     EUNSUPPORTED: "PERSISTING_EUNSUPPORTED",
+    EBUSY: "PERSISTING_EBUSY",
 }
 
 _ERROR_CLASSES: dict[int, type[StorageError]] = {
@@ -89,6 +92,7 @@ _ERROR_CLASSES: dict[int, type[StorageError]] = {
     ESCHEMA: SchemaError,
     EWAL: WALError,
     EUNSUPPORTED: UnsupportedError,
+    EBUSY: BusyError,
 }
 
 

@@ -10,6 +10,8 @@ say what went wrong so callers can react without parsing messages:
 - :class:`UnsupportedError` - the dataset uses a Lance feature (e.g. a newer
   file version) this engine cannot handle.
 - :class:`ClosedError` - the backend (or its engine handle) was closed.
+- :class:`BusyError` - the bucket is open for writing by another backend of
+  this process or by another process (one writer per bucket).
 - :class:`ForkError` - the engine is used in a process forked after it was
   loaded; a Go runtime does not survive ``fork()``.
 
@@ -26,6 +28,7 @@ __all__ = [
     "InvalidArgumentError",
     "UnsupportedError",
     "ClosedError",
+    "BusyError",
     "ForkError",
 ]
 
@@ -56,6 +59,11 @@ class UnsupportedError(StorageError):
 
 class ClosedError(StorageError):
     """The backend was closed; it cannot be used again."""
+
+
+class BusyError(StorageError):
+    """The bucket is open for writing elsewhere; the message names the path
+    and the holder (pid, host). Close the other writer, or open read-only."""
 
 
 class ForkError(StorageError):
