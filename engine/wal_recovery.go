@@ -56,6 +56,7 @@ func (b *Bucket) recoverWAL() error {
 	if err != nil {
 		return err
 	}
+	b.reportLostEntries(log, mark)
 	replayed := 0
 	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
 		if len(payload) > 0 && payload[0] == walRecordsKind {
@@ -107,6 +108,27 @@ func (b *Bucket) recoverWAL() error {
 		return err
 	}
 	return nil
+}
+
+// reportLostEntries warns, naming the index range, about acknowledged WAL
+// entries that are neither in the log nor in the dataset (whose watermark is
+// mark): the log's last segment was emptied or deleted (wal.Log.Lost), or
+// its first entries went with a deleted first segment. Entries the dataset
+// holds were not lost, whatever happened to the log.
+func (b *Bucket) reportLostEntries(log *wal.Log, mark uint64) {
+	warn := func(first, last uint64, how string) {
+		first = max(first, mark+1)
+		if first <= last {
+			b.opts.Logger("persisting: WAL %s lost acknowledged entries %d..%d (%s); they are not in the dataset either, so their rows are gone",
+				b.opts.walPath(), first, last, how)
+		}
+	}
+	if first, err := log.FirstIndex(); err == nil && first > 1 {
+		warn(1, first-1, "the log begins after them: its first segment was deleted")
+	}
+	if lost := log.Lost(); lost != nil {
+		warn(lost.First, lost.Last, "at least these: the last segment was emptied or deleted")
+	}
 }
 
 func (b *Bucket) syncPolicy() wal.SyncPolicy {
