@@ -127,7 +127,7 @@ func (b *Bucket) reportLostEntries(log *wal.Log, mark uint64) {
 		warn(1, first-1, "the log begins after them: its first segment was deleted")
 	}
 	if lost := log.Lost(); lost != nil {
-		warn(lost.First, lost.Last, "at least these: the last segment was emptied or deleted")
+		warn(lost.First, lost.Last, "and any written after them: the last segment was emptied or deleted")
 	}
 }
 

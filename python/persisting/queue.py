@@ -1758,11 +1758,11 @@ class _Bucket:
             self._check_open()
             if self._fields is None:
                 return self._committed, [], self._schema
-            have = self._schema
+            have = {f.name: f for f in self._schema} if self._schema is not None else {}
             out = []
             for name, dtype in self._fields.items():
-                if have is not None and name in have.names:
-                    field = have.field(name)
+                field = have.get(name)  # by dict: a wide schema must not cost fields^2
+                if field is not None:
                     out.append(field if dtype is None or dtype == field.type else field.with_type(dtype))
                 else:
                     out.append(pa.field(name, dtype if dtype is not None else pa.null()))
@@ -1837,10 +1837,11 @@ def _union_schema(have: pa.Schema, want: pa.Schema | None) -> pa.Schema:
     in ``want``'s order where possible."""
     if want is None:
         return have
-    out = []
-    for field in want:
-        out.append(have.field(field.name) if field.name in have.names else field)
-    out.extend(f for f in have if f.name not in want.names)
+    # dict and set lookups: one per field, so a wide schema costs fields, not fields^2
+    have_by_name = {f.name: f for f in have}
+    want_names = set(want.names)
+    out = [have_by_name.get(field.name, field) for field in want]
+    out.extend(f for f in have if f.name not in want_names)
     return pa.schema(out)
 
 
@@ -1849,9 +1850,11 @@ def _with_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
     if table.schema.equals(schema):
         return table
     columns = []
+    index = {name: i for i, name in enumerate(table.column_names)}
     for field in schema:
-        if field.name in table.column_names:
-            column = table.column(field.name)
+        i = index.get(field.name)
+        if i is not None:
+            column = table.column(i)
             if column.type != field.type:
                 column = column.cast(field.type)
             columns.append(column)
