@@ -43,7 +43,7 @@ type lockHolder struct {
 }
 
 func (h lockHolder) String() string {
-	return fmt.Sprintf("pid %d on host %s (since %s)", h.PID, h.Host, h.Started)
+	return fmt.Sprintf("pid %d on host %s since %s", h.PID, h.Host, h.Started)
 }
 
 var (
