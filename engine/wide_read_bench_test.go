@@ -52,5 +52,5 @@ func benchmarkWideRead(b *testing.B, n int) {
 	}
 }
 
-func BenchmarkWideRead4k(b *testing.B) { benchmarkWideRead(b, 4000) }
+func BenchmarkWideRead4k(b *testing.B)  { benchmarkWideRead(b, 4000) }
 func BenchmarkWideRead50k(b *testing.B) { benchmarkWideRead(b, 50000) }
