@@ -17,9 +17,8 @@ import (
 // entries went missing instead of dropping them silently.
 //
 // The mark is raised by the fsync that makes the first write into a
-// segment durable (so once per segment, not per write: two more fsyncs per
-// segment, which under SyncInterval the background fsync pays) and by
-// Close. It can lag the log but is never above what was written, so a gap
+// segment durable (so once per segment, not per write: one small file
+// written and renamed, no fsync) and by Close. It can lag the log but is never above what was written, so a gap
 // between the log's last entry and the mark is real loss - of at least the
 // entries in the gap; entries after the mark in the lost segment are not
 // known. The name is shorter than 20 characters, so tidwall/wal and
@@ -32,42 +31,38 @@ type Lost struct {
 	First, Last uint64 // at least these entries are gone; later ones may be too
 }
 
-// readHighWater returns the mark in dir, or 0 when there is none.
-func readHighWater(dir string) (uint64, error) {
-	text, err := os.ReadFile(filepath.Join(dir, HighWaterName))
+// readHighWater returns the mark in dir, or 0 when there is none. A mark
+// that cannot be read as an index (the file is not fsynced, see
+// writeHighWater) is reported to logf and taken as none: it only weakens
+// the detection of a loss.
+func readHighWater(dir string, logf func(string, ...any)) (uint64, error) {
+	path := filepath.Join(dir, HighWaterName)
+	text, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("wal: read %s: %w", HighWaterName, err)
+		return 0, fmt.Errorf("wal: read %s: %w", path, err)
 	}
 	mark, err := strconv.ParseUint(strings.TrimSpace(string(text)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("wal: %s in %s holds %q, not an index", HighWaterName, dir, text)
+		logf("wal: ignoring %s: %q is not an index", path, text)
+		return 0, nil
 	}
 	return mark, nil
 }
 
-// writeHighWater durably replaces the mark in dir: written to a temporary
-// file, fsynced, renamed over the old one, and the directory fsynced.
+// writeHighWater replaces the mark in dir: written to a temporary file and
+// renamed over the old one, so a reader sees the old mark or the new one.
+// Neither is fsynced: the mark is written only after the entries it names
+// are durable, so losing it to a power failure leaves an older mark (or
+// none) - a weaker check, never a loss reported that did not happen - and
+// the log's fsyncs per write stay what the sync policy says.
 func writeHighWater(dir string, mark uint64) error {
 	tmp := filepath.Join(dir, HighWaterName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(strconv.FormatUint(mark, 10) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err := os.WriteFile(tmp, []byte(strconv.FormatUint(mark, 10)+"\n"), 0o640)
 	if err == nil {
 		err = os.Rename(tmp, filepath.Join(dir, HighWaterName))
-	}
-	if err == nil {
-		err = syncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("wal: record high-water mark %d: %w", mark, err)

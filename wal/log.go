@@ -161,7 +161,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	mark, err := readHighWater(dir)
+	mark, err := readHighWater(dir, o.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,7 @@ func OpenReadOnly(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open read-only: %w", err)
 	}
-	mark, err := readHighWater(dir)
+	mark, err := readHighWater(dir, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("wal: open read-only: %w", err)
 	}

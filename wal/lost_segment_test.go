@@ -137,7 +137,7 @@ func TestHighWaterMarkIsWrittenPerSegment(t *testing.T) {
 	defer l.Close()
 	for i := 0; i < 5; i++ {
 		mustWrite(t, l, payload(i, 10))
-		if mark, err := readHighWater(dir); err != nil || mark != 1 {
+		if mark, err := readHighWater(dir, t.Logf); err != nil || mark != 1 {
 			t.Fatalf("after %d writes into one segment: mark %d (%v), want 1", i+1, mark, err)
 		}
 	}
@@ -145,7 +145,28 @@ func TestHighWaterMarkIsWrittenPerSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, l, payload(6, 10))
-	if mark, err := readHighWater(dir); err != nil || mark != 6 {
+	if mark, err := readHighWater(dir, t.Logf); err != nil || mark != 6 {
 		t.Fatalf("after a write into an emptied log: mark %d (%v), want 6", mark, err)
+	}
+}
+
+// TestUnreadableHighWaterMarkIsIgnored: the mark is not fsynced, so a power
+// failure may leave it empty or torn; Open warns and goes on without it.
+func TestUnreadableHighWaterMarkIsIgnored(t *testing.T) {
+	for _, content := range []string{"", "12x", "\x00\x00"} {
+		dir, ps := smallLog(t, 0, 3, 10)
+		if err := os.WriteFile(filepath.Join(dir, HighWaterName), []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		var rec recorder
+		l := mustOpen(t, dir, Options{Logger: rec.logf})
+		if l.Lost() != nil || !strings.Contains(rec.String(), "ignoring") {
+			t.Fatalf("mark %q: Lost %+v, log %q", content, l.Lost(), rec.String())
+		}
+		checkEntries(t, readAll(t, l), ps, 1)
+		l.Close()
+		if mark, err := readHighWater(dir, t.Logf); err != nil || mark != 3 {
+			t.Fatalf("mark %q: rewritten as %d (%v), want 3", content, mark, err)
+		}
 	}
 }
