@@ -37,6 +37,7 @@ pub mod sys {
     pub const PERSISTING_EWAL: c_int = 6;
     pub const PERSISTING_EINTERNAL: c_int = 7;
     pub const PERSISTING_EUNSUPPORTED: c_int = 8;
+    pub const PERSISTING_EBUSY: c_int = 11;
 
     /// `PersistingError`: zero it before first use (`Default`), release it
     /// with `persisting_error_release` once a call filled it.
