@@ -1,7 +1,9 @@
 # make demo   - a pulsing queue on the Lance backend, read back, opened by pylance
 # make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing)
 # make lib    - build/libpersisting.so
-# make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s)
+# make lib-testhooks - build/testhooks/libpersisting.so (crash points, boundary ledger)
+# make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s;
+#               RESEND=1: clients re-send unacknowledged puts after each restart)
 # make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
 # make bench    - issue #6 ratio table vs pylance and pulsing (~2 min); BENCH_FLAGS=--quick checks it in ~15 s
 # make bench-go - Go benchmarks of engine, wal, lance and bench (~2 min)
@@ -11,12 +13,16 @@ export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: all lib ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
+.PHONY: all lib lib-testhooks ctest crash random bench bench-go test-header examples deps pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean
 
 all: lib
 
 lib:
 	./build.sh
+
+# The test build: crash points and the boundary ledger compiled in (build tag testhooks).
+lib-testhooks:
+	./build.sh testhooks
 
 deps:
 	$(GO) mod download
@@ -29,13 +35,16 @@ pyreqs:
 pydeps: pyreqs
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
 
+# Go tests run with the test hooks compiled in (crash point tests need them);
+# vet checks both builds.
 gotest: deps pyreqs
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	$(GO) vet -tags testhooks ./...
+	$(GO) test -race -count=1 -tags testhooks ./...
 
 # The exported-data paths again with Go's strictest cgo pointer checks compiled in.
 gotest-cgocheck2: deps pyreqs
-	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./engine/... ./lance/...
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -tags testhooks ./engine/... ./lance/...
 
 ctest: deps
 	GOEXPERIMENT=cgocheck2 OUT=build/cgocheck2 ./build.sh ctest
@@ -44,10 +53,14 @@ ctest: deps
 	build/test_capi
 
 # The public header compiles as C99..C17 and C++11..20 with warnings as errors;
-# the library exports exactly the header's functions (capi/exports.map).
-test-header: lib
+# the library exports exactly the header's functions (capi/exports.map) and
+# carries no test hooks; the test build does.
+test-header: lib lib-testhooks
 	tests/header/check.sh
 	tests/header/exports.sh
+	tests/header/no_test_hooks.sh
+	tests/header/exports.sh build/testhooks/libpersisting.so
+	tests/header/no_test_hooks.sh --expect-hooks build/testhooks/libpersisting.so
 
 # Issue #7's C and Rust clients; each checks every value it reads back.
 examples: lib
@@ -55,9 +68,9 @@ examples: lib
 	cargo run --locked --manifest-path examples/rust/Cargo.toml
 
 # tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
-pytest: pydeps
+pytest: pydeps lib-testhooks
 	$(PYTHON) -m pytest -q tests/python
-	$(PYTHON) -m pytest -q tests/crash -k short
+	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) -m pytest -q tests/crash -k short
 	$(PYTHON) -m pytest -q tests/cluster
 	$(PYTHON) -m pytest -q tests/docs
 
@@ -72,8 +85,8 @@ bench-go: deps
 	$(GO) test -run XXX -bench . -benchtime 1s -benchmem ./engine ./wal ./lance/... ./bench
 
 CRASHES ?= 200
-crash: lib pyreqs
-	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED))
+crash: lib-testhooks pyreqs
+	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED)) $(if $(RESEND),--resend)
 
 test: gotest gotest-cgocheck2 ctest test-header examples pytest
 

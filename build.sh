@@ -2,6 +2,10 @@
 # Builds libpersisting.so (and the C test program) into build/.
 #   ./build.sh          the library
 #   ./build.sh ctest    the library and build/test_capi
+#   ./build.sh testhooks  the test build, build/testhooks/libpersisting.so: with
+#                       the crash points (PERSISTING_TEST_CRASH_AT) and the
+#                       boundary ledger (stats "boundary"), build tag testhooks.
+#                       The default library has neither.
 # The library exports only the persisting_* functions of include/persisting.h:
 # capi/exports.map (a linker version script) hides the Go runtime and cgo glue
 # (tests/header/exports.sh checks it).
@@ -12,12 +16,17 @@ cd "$(dirname "$0")"
 GO=${GO:-go}
 CC=${CC:-cc}
 OUT=${OUT:-build}
+TAGS=()
+if [[ "${1:-}" == testhooks ]]; then
+  OUT=$OUT/testhooks
+  TAGS=(-tags testhooks)
+fi
 mkdir -p "$OUT"
 
 # The external linker runs in a temporary directory, so the script's path must
 # be absolute; -trimpath keeps it (like every -ldflags) out of the binary.
 EXPORTS_MAP="$PWD/capi/exports.map"
-"$GO" build -buildmode=c-shared -trimpath -ldflags "-extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
+"$GO" build "${TAGS[@]}" -buildmode=c-shared -trimpath -ldflags "-extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
   -o "$OUT/libpersisting.so" ./capi
 rm -f "$OUT/libpersisting.h" # cgo's generated header: include/persisting.h is the public one
 

@@ -1,3 +1,5 @@
+//go:build testhooks
+
 package main
 
 import (
@@ -6,14 +8,16 @@ import (
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/engine"
 )
 
 // The boundary ledger remembers, per bucket handle, the addresses of the
 // buffers that last crossed the C boundary in each direction. Callers (the
 // Python tests of issue #6) compare them with the addresses their own Arrow
-// library reports, which proves that no side copied the column data. Keeping
-// the last crossing only costs a walk over a batch's buffer list, so it is
-// always on.
+// library reports, which proves that no side copied the column data. It is
+// a test hook: compiled only into the test build (build tag testhooks,
+// ./build.sh testhooks); the shipped library has boundary_ledger_off.go.
 
 type boundaryLedger struct {
 	mu         sync.Mutex
@@ -87,6 +91,15 @@ type boundaryReport struct {
 	CAllocatedBytes int64 `json:"c_allocated_bytes"`
 	// GoHeapBytes: bytes of live and not yet swept Go heap objects (process-wide).
 	GoHeapBytes uint64 `json:"go_heap_bytes"`
+}
+
+// statsReport is what persisting_stats returns: the bucket's stats with the
+// ledger's report under "boundary".
+func statsReport(handle uint64, s engine.Stats) any {
+	return struct {
+		engine.Stats
+		Boundary boundaryReport `json:"boundary"`
+	}{s, reportBoundary(handle)}
 }
 
 func reportBoundary(handle uint64) boundaryReport {

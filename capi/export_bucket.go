@@ -79,10 +79,7 @@ func persisting_stats(handle C.uint64_t, outJSON **C.char, cerr *C.PersistingErr
 		if err != nil {
 			return nil, err
 		}
-		return struct {
-			engine.Stats
-			Boundary boundaryReport `json:"boundary"`
-		}{s, reportBoundary(uint64(handle))}, nil
+		return statsReport(uint64(handle), s), nil
 	})
 }
 

@@ -6,10 +6,6 @@ package main
 import "C"
 
 import (
-	"fmt"
-	"math"
-	"time"
-
 	"github.com/apache/arrow/go/v17/arrow"
 
 	"github.com/persisting/persisting/engine"
@@ -18,9 +14,6 @@ import (
 //export persisting_compact
 func persisting_compact(handle C.uint64_t, targetRows C.int64_t, outJSON **C.char, cerr *C.PersistingError) C.int {
 	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
-		if targetRows < 0 {
-			return nil, fmt.Errorf("%w: target_rows must not be negative", engine.ErrInvalidOption)
-		}
 		return b.Compact(int64(targetRows))
 	})
 }
@@ -28,11 +21,11 @@ func persisting_compact(handle C.uint64_t, targetRows C.int64_t, outJSON **C.cha
 //export persisting_cleanup_old_versions
 func persisting_cleanup_old_versions(handle C.uint64_t, olderThanSeconds C.double, outJSON **C.char, cerr *C.PersistingError) C.int {
 	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
-		s := float64(olderThanSeconds)
-		if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
-			return nil, fmt.Errorf("%w: older_than must be a non-negative number of seconds, got %v", engine.ErrInvalidOption, s)
+		olderThan, err := engine.SecondsDuration("older_than", float64(olderThanSeconds))
+		if err != nil {
+			return nil, err
 		}
-		st, err := b.CleanupOldVersions(time.Duration(s * float64(time.Second)))
+		st, err := b.CleanupOldVersions(olderThan)
 		if err != nil {
 			return nil, err
 		}

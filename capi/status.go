@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/persisting/persisting/engine"
-	"github.com/persisting/persisting/lance"
 )
 
 // errInvalidHandle: a handle that was never opened or is already closed.
@@ -34,22 +33,26 @@ func statusOf(err error) C.int {
 	switch {
 	case err == nil:
 		return C.PERSISTING_OK
+	case errors.Is(err, engine.ErrNotFlushed): // first: it wraps the flush's own error
+		return C.PERSISTING_ENOT_FLUSHED
 	case errors.Is(err, errInvalidHandle), errors.Is(err, engine.ErrClosed):
 		return C.PERSISTING_EINVALID_HANDLE
-	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, errInvalidLength), errors.Is(err, engine.ErrInvalidOption),
-		errors.Is(err, engine.ErrInvalidRange), errors.Is(err, lance.ErrVersionNotFound):
+	case errors.Is(err, errNullArgument), errors.Is(err, errInvalidArrow), errors.Is(err, errInvalidLength), errors.Is(err, engine.ErrInvalidArgument),
+		errors.Is(err, engine.ErrVersionNotFound):
 		return C.PERSISTING_EINVALID_ARGUMENT
+	case errors.Is(err, engine.ErrType):
+		return C.PERSISTING_ETYPE
 	case errors.Is(err, engine.ErrBusy):
 		return C.PERSISTING_EBUSY
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL
-	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema), errors.Is(err, engine.ErrBufferFull):
+	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema):
 		return C.PERSISTING_ESCHEMA
-	case errors.Is(err, lance.ErrSchemaMismatch):
+	case errors.Is(err, engine.ErrDatasetSchemaMismatch):
 		return C.PERSISTING_ESCHEMA
-	case errors.Is(err, lance.ErrCorrupt):
+	case errors.Is(err, engine.ErrCorrupt):
 		return C.PERSISTING_ECORRUPT
-	case errors.Is(err, lance.ErrUnsupported):
+	case errors.Is(err, engine.ErrUnsupported):
 		return C.PERSISTING_EUNSUPPORTED
 	case errors.As(err, &pathErr), errors.As(err, &errno):
 		return C.PERSISTING_EIO

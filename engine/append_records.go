@@ -2,67 +2,128 @@ package engine
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
 )
 
 // walRecordsKind is the first byte of a WAL entry written by AppendRecords;
-// the records follow in marshal format. Append's entries are Arrow IPC
-// streams, which start with 0xFF (the continuation marker).
+// the call's data follows in the record encoding v1 (wal_payload.go).
 const walRecordsKind = 'M'
 
-// AppendRecords appends the records in data, CPython marshal data (as
-// marshal.dumps(obj, 4) writes it) of one dict or a list of dicts, after all
-// rows appended before, and returns how many it appended. It is the cheap
-// path for one put: no Arrow in the caller, no record per call (the rows
-// gather in column builders until a read, a flush or an Arrow append), and it
-// never flushes, so it can run on a caller's latency-sensitive thread.
+// AppendRecords appends the records in data - the record encoding v1: CPython
+// marshal data of a list of dicts (or one dict), with tagged values (see
+// include/persisting.h and docs/schema-rules.md) - after all rows appended
+// before, and returns how many it appended. The rows gather in column
+// builders (the row tail) until a read, a flush or an Arrow append seals
+// them into one record.
 //
-// The records must fit the bucket's schema exactly as the Python backend
-// would take them unchanged (see record_columns.go); otherwise, and when the
-// bucket has no schema yet or the buffer is at its flush bound
-// (ErrBufferFull), nothing is appended and the error says why, so the caller
-// can append the same records through the Arrow path instead. With the WAL
-// on, data is written as one WAL entry first (fsynced before returning when
-// the sync interval is 0). data is only read during the call.
+// The records follow the bucket's record rules: the first ones give a bucket
+// without a schema its schema, later ones are checked against it and, with
+// SchemaEvolution, evolve it (record_append.go). A refused call appends
+// nothing and changes nothing. Buffering, flushes and back-pressure are those
+// of every append path (back_pressure.go): it returns ErrNotFlushed, with the
+// records stored, when a flush it had to wait for failed. With the WAL on,
+// data is written as one WAL entry first (and waited for to be durable when
+// the sync interval is 0, outside the bucket lock). data is only read during
+// the call.
 func (b *Bucket) AppendRecords(data []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return 0, ErrClosed
 	}
-	n, err := b.appendRecordsLocked(data)
-	if err != nil && !errors.Is(err, ErrSchemaMismatch) && !errors.Is(err, ErrNoSchema) && !errors.Is(err, ErrBufferFull) {
-		// Records routed to the Arrow path are not failed appends.
-		b.metrics.failed("append")
+	n, w, flushErr, err := b.appendRecordsLocked(data)
+	b.mu.Unlock()
+	if errors.Is(err, errSchemaChange) {
+		// As for Arrow appends: a schema change converts the buffer and may
+		// commit a dataset version, so no flush may run meanwhile.
+		n, w, err = b.appendRecordsChangingSchema(data)
+	}
+	if err = b.acknowledge(w, err, flushErr); err != nil && !errors.Is(err, ErrNotFlushed) {
+		return 0, err
 	}
 	return n, err
 }
 
-func (b *Bucket) appendRecordsLocked(data []byte) (int, error) {
+// appendRecordsLocked decodes and checks data, waits for room in the buffer
+// (makeRoom), and appends. Under mu (released while it waits).
+func (b *Bucket) appendRecordsLocked(data []byte) (n int, w walWrite, flushErr, err error) {
 	if err := b.checkAppendable(); err != nil {
-		return 0, err
+		return 0, walWrite{}, nil, err
 	}
-	if b.schema == nil {
-		return 0, fmt.Errorf("%w: records in marshal format need the bucket's schema (append the first rows as Arrow)", ErrNoSchema)
+	for {
+		load, err := b.loadRecords(data)
+		if err != nil {
+			return 0, walWrite{}, flushErr, err
+		}
+		if load.n > 0 && flushErr == nil && b.overBound(int64(load.n)) {
+			// Wait with nothing held, then decode again: the schema may
+			// have changed meanwhile.
+			load.release()
+			if flushErr, err = b.makeRoom(int64(load.n)); err != nil {
+				return 0, walWrite{}, nil, err
+			}
+			continue
+		}
+		n, w, err = b.appendLoad(data, load, false)
+		return n, w, flushErr, err
 	}
-	// Rows a running flush is writing do not count: they leave the buffer
-	// when it ends, and a put must not wait for that.
-	if rows := b.bufferedRows() - b.flushing; rows >= int64(b.opts.FlushThreshold) || b.walOverSize() {
-		return 0, fmt.Errorf("%w: %d rows buffered (flush threshold %d), WAL of %d bytes (max %d); this path does not flush",
-			ErrBufferFull, rows, b.opts.FlushThreshold, b.walSize(), b.opts.WAL.MaxSize)
+}
+
+// appendRecordsChangingSchema appends records that change the schema,
+// holding flushMu (no back-pressure wait: no flush can run meanwhile).
+func (b *Bucket) appendRecordsChangingSchema(data []byte) (int, walWrite, error) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, walWrite{}, ErrClosed
 	}
-	t := b.rowTailFor()
-	defer t.dec.Reset() // data is the caller's (C memory from the C API): keep no reference
-	n, err := t.load(data)
-	if err != nil || n == 0 {
-		return 0, err
+	if err := b.checkAppendable(); err != nil {
+		return 0, walWrite{}, err
 	}
-	if err := b.logRecords(data); err != nil {
-		return 0, err
+	load, err := b.loadRecords(data)
+	if err != nil {
+		return 0, walWrite{}, err
 	}
-	t.appendLoaded()
+	return b.appendLoad(data, load, true)
+}
+
+// appendLoad appends a checked load (and releases it): commits its schema
+// change (only with flushMu held, else errSchemaChange), writes data to the
+// WAL, appends the rows and starts a background flush when one is due.
+// Under mu.
+func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (int, walWrite, error) {
+	defer load.release()
+	if load.n == 0 {
+		return 0, walWrite{}, nil
+	}
+	var rebuffered []arrow.Record
+	if load.changesSchema(b) {
+		if !haveFlushMu {
+			return 0, walWrite{}, errSchemaChange
+		}
+		var err error
+		if rebuffered, err = b.prepareRecordsSchema(load, true); err != nil {
+			return 0, walWrite{}, err
+		}
+	}
+	w, err := b.logRecords(data)
+	if err != nil {
+		if load.changesSchema(b) {
+			// The Lance schema change may be committed: the bucket follows
+			// it, or its next flush would not match the dataset.
+			b.setSchema(load.schema, rebuffered)
+		}
+		return 0, walWrite{}, err
+	}
+	n := b.appendLoadedRecords(load, rebuffered)
 	b.metrics.appended(int64(n), b.bufferedRows(), b.walSize())
-	return n, nil
+	if b.flushDue() {
+		b.startFlush()
+	}
+	return n, w, nil
 }
 
 // rowTailFor returns the row tail for the bucket's current schema, making a
@@ -108,37 +169,17 @@ func (b *Bucket) bufferedRows() int64 {
 	return rows
 }
 
-// logRecords writes data as one WAL entry of kind walRecordsKind, durable
-// per the sync policy, before the records are buffered; a no-op without a WAL.
-func (b *Bucket) logRecords(data []byte) error {
+// logRecords writes data as one WAL entry of kind walRecordsKind before the
+// records are buffered (a no-op without a WAL); the caller commits it after
+// releasing mu. Under mu.
+func (b *Bucket) logRecords(data []byte) (walWrite, error) {
 	if b.wal == nil {
-		return nil
+		return walWrite{}, nil
 	}
 	b.walScratch = append(append(b.walScratch[:0], walRecordsKind), data...)
-	index, err := b.wal.Write(b.walScratch)
+	w, err := b.appendWAL([][]byte{b.walScratch})
 	if cap(b.walScratch) > 1<<20 { // do not keep a huge batch's buffer
 		b.walScratch = nil
 	}
-	if err != nil {
-		return fmt.Errorf("%w: append: %w", ErrWAL, err)
-	}
-	crashAt(crashAfterWALWrite)
-	b.walLast = index
-	return nil
-}
-
-// replayRecords puts the records of a walRecordsKind entry back into the
-// tail, checked against the schema in effect at that point of the log (the
-// one they were checked against when written, or a wider one they fit).
-func (b *Bucket) replayRecords(data []byte) error {
-	if b.schema == nil {
-		return fmt.Errorf("records entry before any schema")
-	}
-	t := b.rowTailFor()
-	defer t.dec.Reset()
-	if _, err := t.load(data); err != nil {
-		return err
-	}
-	t.appendLoaded()
-	return nil
+	return w, err
 }

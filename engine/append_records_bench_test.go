@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/pymarshal"
 )
 
 // putSchema and putRecord are bench/bench.py's pulsing record: 6 fields.
@@ -112,20 +114,25 @@ func BenchmarkAppendRecordsBatch100(b *testing.B) {
 	}
 }
 
-// BenchmarkRecordTailLoadAppend: decode + check + append alone, without the
-// bucket's lock and WAL.
-func BenchmarkRecordTailLoadAppend(b *testing.B) {
+// BenchmarkRecordDecodeConvert: decode + check + convert of one 6-field
+// record into the row tail's builders alone, without the bucket's lock and WAL.
+func BenchmarkRecordDecodeConvert(b *testing.B) {
 	t := newRowTail(putSchema, memory.DefaultAllocator)
 	defer t.release()
 	in := pyMarshal(b, putRecord(1))
+	var d pymarshal.Decoder
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := t.load(in); err != nil {
+		root, err := d.Decode(in)
+		if err != nil {
 			b.Fatal(err)
 		}
-		t.appendLoaded()
+		if err := t.checkRecords(&d, root, false); err != nil {
+			b.Fatal(err)
+		}
+		t.appendRecords(&d, root)
 		if t.rows >= 100_000 {
 			b.StopTimer()
 			t.seal().Release()

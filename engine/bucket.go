@@ -39,10 +39,14 @@ type Bucket struct {
 	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
 	walScratch []byte   // AppendRecords' WAL entry, reused
 
-	flushing     int64 // rows of the running flush, still at the head of buf
-	flushPending bool  // an append reached the threshold while flushMu was held
+	flushing int64     // rows of the running flush, still at the head of buf
+	bgFlush  *flushRun // the background flush scheduled or running, nil when none (back_pressure.go)
+	// flushFailure says why the last flush failed ("" after one succeeded):
+	// Stats reports it, so a caller of a background flush learns it.
+	flushFailure string
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
+	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
 }
 
 // Open opens the bucket stored at opts.Path, creating the directory when
@@ -142,6 +146,7 @@ func (b *Bucket) CheckSchema(s *arrow.Schema) error {
 // can be written depends on the data storage version: the dataset's own, or
 // the one a new dataset will get.
 func (b *Bucket) checkNewSchema(s *arrow.Schema) error {
+	s = writableForm(s) // untyped fields are written as strings (schema_untyped.go)
 	if err := checkFieldNames(s); err != nil {
 		return err
 	}
@@ -155,97 +160,95 @@ func (b *Bucket) checkNewSchema(s *arrow.Schema) error {
 // Append adds the rows of rec after all rows appended before. The bucket keeps
 // a reference to rec's memory (no copy) until the rows are flushed. The first
 // append of a bucket without a dataset fixes the schema; later records must
-// match it. When the buffer reaches the flush threshold, Append flushes.
+// match it. Buffering, flushes and back-pressure are those of every append
+// path (back_pressure.go).
 func (b *Bucket) Append(rec arrow.Record) error {
 	return b.AppendBatches([]arrow.Record{rec})
 }
 
 // AppendBatches appends several records as one unit: all of them or, on any
-// error, none (with a WAL, they are one atomic group of entries).
+// error, none (with a WAL, they are one atomic group of entries). It returns
+// ErrNotFlushed, with the rows stored, when a flush it had to wait for failed.
 func (b *Bucket) AppendBatches(recs []arrow.Record) error {
+	rows := int64(0)
+	for _, rec := range recs {
+		rows += rec.NumRows()
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	appended, err := b.appendLocked(recs, false)
+	flushErr, err := b.makeRoom(rows)
+	if err != nil {
+		b.mu.Unlock()
+		return err
+	}
+	w, err := b.appendLocked(recs, false)
+	b.mu.Unlock()
 	if errors.Is(err, errSchemaChange) {
 		// A schema change converts every buffered row and may write a
 		// dataset version: no flush may be running meanwhile.
-		b.mu.Unlock()
-		return b.appendChangingSchema(recs)
+		w, err = b.appendChangingSchema(recs)
 	}
-	if err != nil {
-		b.mu.Unlock()
-		b.metrics.failed("append")
-		return err
-	}
-	if !appended || !b.flushDue() { // only an append that adds rows flushes
-		b.mu.Unlock()
-		return nil
-	}
-	return b.flushAfterAppend()
+	return b.acknowledge(w, err, flushErr)
 }
 
 // appendChangingSchema appends recs holding flushMu, for a batch that
 // changes the bucket's schema.
-func (b *Bucket) appendChangingSchema(recs []arrow.Record) error {
+func (b *Bucket) appendChangingSchema(recs []arrow.Record) (walWrite, error) {
 	b.flushMu.Lock()
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
-		b.mu.Unlock()
-		return ErrClosed
+		return walWrite{}, ErrClosed
 	}
-	appended, err := b.appendLocked(recs, true)
-	due := appended && b.flushDue()
-	b.mu.Unlock()
-	if err != nil {
-		b.metrics.failed("append")
-		return err
-	}
-	if due {
-		return b.flush(false)
-	}
-	return nil
+	return b.appendLocked(recs, true)
 }
 
 // errSchemaChange: the batch changes the bucket's schema, which appendLocked
 // does only for a caller holding flushMu.
 var errSchemaChange = errors.New("engine: the batch changes the schema")
 
-// appendLocked buffers recs (after logging them to the WAL) and says whether
-// they held any row. A batch that changes the schema is refused with
-// errSchemaChange unless the caller holds flushMu (haveFlushMu). Under mu.
-func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (bool, error) {
+// appendLocked buffers recs after writing them to the WAL, and starts a
+// background flush when one is due. It returns the WAL write the caller
+// commits after releasing mu. A batch that changes the schema is refused
+// with errSchemaChange unless the caller holds flushMu (haveFlushMu). Under mu.
+func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (walWrite, error) {
 	if err := b.checkAppendable(); err != nil {
-		return false, err
+		return walWrite{}, err
 	}
 	b.sealRows() // the buffer, in order, before it is read or converted
 	schema, kept, err := b.admitRecords(recs)
 	defer func() { releaseAll(kept) }()
 	if err != nil || len(kept) == 0 {
-		return false, err
+		return walWrite{}, err
 	}
 	changed := b.schema != nil && !b.schema.Equal(schema)
 	if changed && !haveFlushMu {
-		return false, errSchemaChange
+		return walWrite{}, errSchemaChange
 	}
 	var rebuffered []arrow.Record
 	if changed {
 		if rebuffered, err = b.rebuffer(schema); err != nil {
-			return false, err
+			return walWrite{}, err
 		}
 		// Change the stored schema first: if a stored value cannot widen,
 		// the batch is refused here and nothing else has changed.
 		if err := b.evolveDataset(schema); err != nil {
 			releaseAll(rebuffered)
-			return false, err
+			return walWrite{}, err
 		}
 	}
-	if err := b.logToWAL(kept); err != nil {
-		releaseAll(rebuffered)
-		return false, err
+	w, err := b.logToWAL(kept)
+	if err != nil {
+		if changed {
+			// The Lance schema change is committed: the bucket follows it,
+			// or its next flush would not match the dataset.
+			b.setSchema(schema, rebuffered)
+		}
+		return walWrite{}, err
 	}
 	b.setSchema(schema, rebuffered)
 	rows := int64(0)
@@ -254,7 +257,10 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (bool, erro
 		rows += rec.NumRows()
 	}
 	b.metrics.appended(rows, b.buf.rows, b.walSize())
-	return true, nil
+	if b.flushDue() {
+		b.startFlush()
+	}
+	return w, nil
 }
 
 // checkAppendable refuses rows a flush could never write into the existing
@@ -315,11 +321,16 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 					return nil, kept, err
 				}
 				schema = withoutMetadata(rec.Schema())
-			} else if err := checkSchema(schema, rec); err != nil {
+			}
+			next, c, err := admitStrict(schema, rec, b.opts.Allocator) // columns by name (schema_check.go)
+			if err != nil {
 				return nil, kept, err
 			}
+			schema = next
 			if rec.NumRows() > 0 {
-				kept = append(kept, withSchema(schema, rec))
+				kept = append(kept, c)
+			} else {
+				c.Release()
 			}
 			continue
 		}
@@ -366,10 +377,10 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 // when the flush fails; the error says what was not written.
 func (b *Bucket) Close() error {
 	b.flushMu.Lock()
-	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
+		b.flushMu.Unlock()
 		return nil
 	}
 	// Closed first: nothing appended from now on can miss the last flush.
@@ -377,14 +388,19 @@ func (b *Bucket) Close() error {
 	b.mu.Unlock()
 	err := b.flush(true)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	releaseAll(b.buf.take())
 	b.releaseRows()
 	if cerr := b.closeWAL(); err == nil {
 		err = cerr
 	}
 	b.metrics.forget()
-	b.lock.release() // last: the next writer must find everything written
+	b.mu.Unlock()
+	b.flushMu.Unlock()
+	// A background flush waiting for flushMu finds the bucket closed and ends.
+	b.waitBackgroundFlush()
+	// Last: the next writer must find everything written, and no flush of
+	// this handle may still be running.
+	b.lock.release()
 	b.lock = nil
 	return err
 }

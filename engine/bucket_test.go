@@ -124,10 +124,15 @@ func readIDs(t *testing.T, b *Bucket, offset, limit int64) []int64 {
 // TestReadAcrossDatasetAndBuffer: 250 rows, 200 flushed in two versions
 // (fragments of 100), 50 buffered; every range reads the right rows.
 func TestReadAcrossDatasetAndBuffer(t *testing.T) {
-	b := openBucket(t, t.TempDir(), 100)
+	b := openBucket(t, t.TempDir(), 1000)
 	defer b.Close()
 	for i := int64(0); i < 5; i++ {
-		appendRows(t, b, i*50, 50) // the 2nd and 4th append reach the threshold
+		appendRows(t, b, i*50, 50)
+		if i == 1 || i == 3 {
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	total, persisted, buffered, err := b.Counts()
 	if err != nil || total != 250 || persisted != 200 || buffered != 50 {
@@ -227,8 +232,8 @@ func TestOpenRejectsBadPaths(t *testing.T) {
 		opts Options
 		want error
 	}{
-		{"empty path", Options{}, ErrInvalidOption},
-		{"negative threshold", Options{Path: dir, FlushThreshold: -1}, ErrInvalidOption},
+		{"empty path", Options{}, ErrInvalidArgument},
+		{"negative threshold", Options{Path: dir, FlushThreshold: -1}, ErrInvalidArgument},
 		{"path is a file", Options{Path: file}, nil},
 		{"path under a file", Options{Path: filepath.Join(file, "sub")}, nil},
 	}
@@ -341,10 +346,11 @@ func TestUnwritableSchemaRefusedAtAppend(t *testing.T) {
 		name    string
 		field   arrow.Field
 		version string
+		want    error
 	}{
-		{"dotted name", arrow.Field{Name: "a.b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, ""},
-		{"list column in a 2.0 bucket", arrow.Field{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}, "2.0"},
-		{"map column", arrow.Field{Name: "m", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64), Nullable: true}, ""},
+		{"dotted name", arrow.Field{Name: "a.b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, "", ErrInvalidArgument},
+		{"list column in a 2.0 bucket", arrow.Field{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}, "2.0", lance.ErrUnsupported},
+		{"map column", arrow.Field{Name: "m", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64), Nullable: true}, "", lance.ErrUnsupported},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -359,8 +365,8 @@ func TestUnwritableSchemaRefusedAtAppend(t *testing.T) {
 			bld.Field(0).AppendNull()
 			rec := bld.NewRecord()
 			defer rec.Release()
-			if err := b.Append(rec); !errors.Is(err, lance.ErrUnsupported) {
-				t.Fatalf("Append = %v, want ErrUnsupported", err)
+			if err := b.Append(rec); !errors.Is(err, c.want) {
+				t.Fatalf("Append = %v, want %v", err, c.want)
 			}
 			if err := b.Flush(); err != nil {
 				t.Fatalf("Flush after the refused append: %v", err)
@@ -382,7 +388,9 @@ func TestAppendBatchesIsOneUnit(t *testing.T) {
 			good2 := makeRows(t, memory.DefaultAllocator, 5, 5)
 			defer good1.Release()
 			defer good2.Release()
-			bad := array.NewRecord(arrow.NewSchema(testSchema.Fields()[:2], nil), good1.Columns()[:2], 5)
+			fields := append([]arrow.Field(nil), testSchema.Fields()[:2]...)
+			fields[1].Name = "extra" // a field the bucket lacks
+			bad := array.NewRecord(arrow.NewSchema(fields, nil), good1.Columns()[:2], 5)
 			defer bad.Release()
 
 			if err := b.AppendBatches([]arrow.Record{good1, bad}); !errors.Is(err, ErrSchemaMismatch) {

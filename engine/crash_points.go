@@ -1,14 +1,5 @@
 package engine
 
-import (
-	"os"
-	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
-)
-
 // Crash points let a crash test kill the process at the exact moments that
 // matter for durability, which random SIGKILLs hit only rarely. They are set
 // by the environment of the process, read once:
@@ -16,42 +7,12 @@ import (
 //	PERSISTING_TEST_CRASH_AT=<point>[:<n>]
 //
 // kills the process with SIGKILL the n-th time (default 1st) execution passes
-// <point>. Unset, each point costs one atomic load.
+// <point>. They exist only in test builds (build tag testhooks:
+// crash_points_testhooks.go); in the shipped library crashAt is empty
+// (crash_points_off.go) and the variable is ignored.
 const (
 	crashAfterWALWrite = "after_wal_write" // entry durable in the WAL, not yet buffered/acknowledged
 	crashBeforeCommit  = "before_commit"   // flush started, nothing written to Lance yet
 	crashAfterCommit   = "after_commit"    // Lance version committed, WAL not yet truncated
 	crashAfterTruncate = "after_truncate"  // WAL truncated after a commit
 )
-
-var crashPoint struct {
-	once  sync.Once
-	name  string
-	after int64
-	hits  atomic.Int64
-	armed atomic.Bool
-}
-
-func loadCrashPoint() {
-	spec := os.Getenv("PERSISTING_TEST_CRASH_AT")
-	if spec == "" {
-		return
-	}
-	name, count, _ := strings.Cut(spec, ":")
-	n, err := strconv.ParseInt(count, 10, 64)
-	if err != nil || n < 1 {
-		n = 1
-	}
-	crashPoint.name, crashPoint.after = name, n
-	crashPoint.armed.Store(true)
-}
-
-func crashAt(point string) {
-	crashPoint.once.Do(loadCrashPoint)
-	if !crashPoint.armed.Load() || crashPoint.name != point {
-		return
-	}
-	if crashPoint.hits.Add(1) == crashPoint.after {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck // the process is gone either way
-	}
-}

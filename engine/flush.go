@@ -33,7 +33,7 @@ type flushJob struct {
 // version. On failure the rows stay buffered, so a later Flush can try again.
 func (b *Bucket) Flush() error {
 	b.flushMu.Lock()
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
@@ -53,6 +53,9 @@ func (b *Bucket) flush(closing bool) error {
 		return nil
 	}
 	job, err := b.beginFlush()
+	if err != nil {
+		b.flushFailure = err.Error()
+	}
 	b.mu.Unlock()
 	if err != nil || job == nil {
 		return err
@@ -66,10 +69,13 @@ func (b *Bucket) flush(closing bool) error {
 	b.mu.Lock()
 	b.flushing = 0
 	if err != nil {
+		err = fmt.Errorf("engine: flush %d rows to %s: %w", job.rows, b.opts.datasetPath(), err)
+		b.flushFailure = err.Error()
 		b.mu.Unlock()
 		b.metrics.failed("flush")
-		return fmt.Errorf("engine: flush %d rows to %s: %w", job.rows, b.opts.datasetPath(), err)
+		return err
 	}
+	b.flushFailure = ""
 	b.dataset = ds
 	b.buf.dropFront(len(job.recs), job.rows)
 	buffered := b.bufferedRows()
@@ -89,14 +95,25 @@ func (b *Bucket) beginFlush() (*flushJob, error) {
 		return nil, nil
 	}
 	crashAt(crashBeforeCommit)
-	if err := b.evolveDataset(b.schema); err != nil {
+	ws, err := b.settleForFlush() // untyped fields (schema_untyped.go)
+	if err != nil {
+		b.metrics.failed("flush")
+		return nil, err
+	}
+	if err := b.evolveDataset(ws); err != nil {
 		b.metrics.failed("flush")
 		return nil, err
 	}
 	job := &flushJob{rows: b.buf.rows, mark: b.walLast, started: time.Now()}
-	job.recs = make([]arrow.Record, len(b.buf.records))
-	for i, r := range b.buf.records {
-		job.recs[i] = withSchema(b.schema, r)
+	job.recs = make([]arrow.Record, 0, len(b.buf.records))
+	for _, r := range b.buf.records {
+		rec, err := fitRecord(ws, r, b.opts.Allocator)
+		if err != nil {
+			releaseAll(job.recs)
+			b.metrics.failed("flush")
+			return nil, err
+		}
+		job.recs = append(job.recs, rec)
 	}
 	// Base: the bucket knows the newest version (it wrote it), so the
 	// flush need not list _versions; a concurrent writer still makes the
@@ -107,56 +124,4 @@ func (b *Bucket) beginFlush() (*flushJob, error) {
 	}
 	b.flushing = job.rows
 	return job, nil
-}
-
-// flushDue says whether the buffer reached the flush threshold or the WAL
-// its maximum size. Under mu.
-func (b *Bucket) flushDue() bool {
-	return b.bufferedRows() >= int64(b.opts.FlushThreshold) || b.walOverSize()
-}
-
-// flushAfterAppend is the flush an append that reached the threshold owes.
-// It runs after the append released mu, so other appenders are not held up.
-// When a flush is running already the append does not wait for it: it
-// leaves its flush to that flush's owner (flushPending), unless the buffer
-// holds twice the threshold, when it waits, so the buffer stays bounded.
-// Under mu; returns with mu released.
-func (b *Bucket) flushAfterAppend() error {
-	if !b.flushMu.TryLock() { // never blocks, so taking it under mu cannot deadlock
-		if b.bufferedRows() < 2*int64(b.opts.FlushThreshold) {
-			b.flushPending = true
-			b.mu.Unlock()
-			return nil
-		}
-		b.mu.Unlock()
-		b.flushMu.Lock()
-	} else {
-		b.mu.Unlock()
-	}
-	defer b.unlockFlush()
-	return b.flush(false)
-}
-
-// unlockFlush releases flushMu, first doing the flushes that appends left
-// to its holder while it held it. Appends take flushMu with TryLock under mu
-// and this releases it under mu, so no such flush is ever left undone.
-func (b *Bucket) unlockFlush() {
-	for {
-		b.mu.Lock()
-		if !b.flushPending || b.closed || !b.flushDue() {
-			b.flushPending = false
-			b.flushMu.Unlock()
-			b.mu.Unlock()
-			return
-		}
-		b.flushPending = false
-		b.mu.Unlock()
-		if err := b.flush(false); err != nil {
-			b.opts.Logger("persisting: flush at the flush threshold failed (the rows stay buffered): %v", err)
-			b.mu.Lock()
-			b.flushMu.Unlock()
-			b.mu.Unlock()
-			return
-		}
-	}
 }

@@ -26,7 +26,7 @@ func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
 	if err := b.lockFlush(); err != nil {
 		return Index{}, err
 	}
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	if err := b.flush(false); err != nil {
 		return Index{}, err
 	}
@@ -90,7 +90,7 @@ func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*a
 	b.mu.Lock()
 	ds, schema := b.dataset, b.schema
 	b.mu.Unlock()
-	b.unlockFlush()
+	b.flushMu.Unlock()
 	if err != nil {
 		return nil, nil, lance.LookupStats{}, err
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,10 +30,13 @@ type CompactResult struct {
 // so every offset, is kept; older versions stay readable until cleaned up.
 // Buffered rows are not touched.
 func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
+	if targetRows < 0 {
+		return CompactResult{}, fmt.Errorf("%w: target_rows must not be negative", ErrInvalidArgument)
+	}
 	if err := b.lockFlush(); err != nil {
 		return CompactResult{}, err
 	}
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	return b.compact(targetRows)
 }
 
@@ -89,12 +93,12 @@ func (b *Bucket) compactIfDue() {
 // ago (never the newest, never a tagged one) and the files only they used.
 func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats, error) {
 	if olderThan < 0 {
-		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidOption)
+		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidArgument)
 	}
 	if err := b.lockFlush(); err != nil {
 		return lance.CleanupStats{}, err
 	}
-	defer b.unlockFlush()
+	defer b.flushMu.Unlock()
 	if b.dataset == nil {
 		return lance.CleanupStats{}, nil
 	}
@@ -130,7 +134,7 @@ func (b *Bucket) Versions() ([]Version, error) {
 // dataset (time travel); buffered rows are not part of any version.
 func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, error) {
 	if offset < 0 {
-		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidRange, offset)
+		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidArgument, offset)
 	}
 	snap, err := b.snapshot() // refuses a closed bucket
 	if err != nil {
@@ -138,6 +142,11 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	}
 	releaseAll(snap.buffered)
 	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
+	if errors.Is(err, lance.ErrNotFound) {
+		// No dataset yet (nothing flushed): no version exists, which is the
+		// caller's bad argument, as for a version cleaned up.
+		err = fmt.Errorf("%w: the bucket has no committed version yet", ErrVersionNotFound)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: version %d of %s: %w", version, b.opts.datasetPath(), err)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -98,5 +99,16 @@ func TestMaintenanceOnEmptyAndClosedBuckets(t *testing.T) {
 	b.Close()
 	if _, err := b.Compact(0); err != ErrClosed {
 		t.Fatalf("compact after close: %v", err)
+	}
+}
+
+// TestReadVersionOfAnEmptyBucket: before the first flush no version exists;
+// asking for one is ErrVersionNotFound (the C API's EINVALID_ARGUMENT), not
+// an I/O error.
+func TestReadVersionOfAnEmptyBucket(t *testing.T) {
+	b := openBucket(t, t.TempDir(), 10)
+	defer b.Close()
+	if _, _, err := b.ReadVersion(1, 0, -1, memory.DefaultAllocator); !errors.Is(err, ErrVersionNotFound) {
+		t.Fatalf("ReadVersion(1) of an empty bucket = %v, want ErrVersionNotFound", err)
 	}
 }

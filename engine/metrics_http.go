@@ -28,7 +28,7 @@ func ServeMetrics(addr string) (net.Addr, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: metrics_address %q: %v", ErrInvalidOption, addr, err)
+		return nil, fmt.Errorf("%w: metrics_address %q: %v", ErrInvalidArgument, addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(Registry, promhttp.HandlerOpts{}))

@@ -1,11 +1,17 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/wal"
 )
 
 // DefaultFlushThreshold is the number of buffered rows that triggers a flush
@@ -62,6 +68,12 @@ type Options struct {
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)
+	// IgnoredOptions are the unknown keys ParseOptionsJSON skipped because
+	// the JSON asked it to ("ignore_unknown": true); Stats reports them.
+	IgnoredOptions []string
+
+	// testWAL, set by tests only, adjusts the WAL's options (test hooks).
+	testWAL func(wal.Options) wal.Options
 }
 
 // WALOptions configure the write-ahead log of a bucket.
@@ -96,34 +108,34 @@ func (o Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	if o.Path == "" {
-		return fmt.Errorf("%w: path is empty", ErrInvalidOption)
+		return fmt.Errorf("%w: path is empty", ErrInvalidArgument)
 	}
 	if o.FlushThreshold < 0 {
-		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidOption, o.FlushThreshold)
+		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidArgument, o.FlushThreshold)
 	}
 	if o.WAL.SyncInterval < 0 {
-		return fmt.Errorf("%w: wal_sync_interval must not be negative, got %s", ErrInvalidOption, o.WAL.SyncInterval)
+		return fmt.Errorf("%w: wal_sync_interval must not be negative, got %s", ErrInvalidArgument, o.WAL.SyncInterval)
 	}
 	if o.WAL.MaxSize < 0 {
-		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidOption, o.WAL.MaxSize)
+		return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidArgument, o.WAL.MaxSize)
 	}
 	switch o.Compression {
 	case "", "zstd", "lz4":
 	case "snappy":
-		return fmt.Errorf("%w: compression %q: Lance has no snappy codec (use zstd or lz4)", ErrInvalidOption, o.Compression)
+		return fmt.Errorf("%w: compression %q: Lance has no snappy codec (use zstd or lz4)", ErrInvalidArgument, o.Compression)
 	default:
-		return fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrInvalidOption, o.Compression)
+		return fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrInvalidArgument, o.Compression)
 	}
 	switch o.DataStorageVersion {
 	case "", "2.0", "2.1", "2.2":
 	default:
-		return fmt.Errorf("%w: data_storage_version %q (want 2.0, 2.1 or 2.2)", ErrInvalidOption, o.DataStorageVersion)
+		return fmt.Errorf("%w: data_storage_version %q (want 2.0, 2.1 or 2.2)", ErrInvalidArgument, o.DataStorageVersion)
 	}
 	if o.CompactionThreshold < 0 {
-		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidOption, o.CompactionThreshold)
+		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidArgument, o.CompactionThreshold)
 	}
 	if o.BucketID < 0 {
-		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidOption, o.BucketID)
+		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidArgument, o.BucketID)
 	}
 	return nil
 }
@@ -131,3 +143,171 @@ func (o Options) validate() error {
 func (o Options) datasetPath() string { return filepath.Join(o.Path, DatasetDirName) }
 
 func (o Options) walPath() string { return filepath.Join(o.Path, WALDirName) }
+
+// ParseOptionsJSON reads the options of a bucket at path from a JSON object
+// (the C API's options_json; "" means none). It is the one place an option
+// is checked: a value of the wrong JSON type is ErrType, a value out of
+// range ErrInvalidArgument, and so is an unknown key, unless the object has
+// "ignore_unknown": true, which lists such keys in IgnoredOptions instead.
+// A key whose value is null takes its default.
+func ParseOptionsJSON(path, text string) (Options, error) {
+	o := Options{Path: path}
+	if text == "" {
+		return o, o.validate()
+	}
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return Options{}, fmt.Errorf("%w: options_json must be a JSON object: %v", ErrInvalidArgument, err)
+	}
+	if dec.More() {
+		return Options{}, fmt.Errorf("%w: options_json holds more than one JSON value", ErrInvalidArgument)
+	}
+	ignoreUnknown := false
+	if v, ok := raw["ignore_unknown"]; ok {
+		if err := optionBool("ignore_unknown", v, &ignoreUnknown); err != nil {
+			return Options{}, err
+		}
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // the first bad key reported is the same every time
+	for _, k := range keys {
+		v := raw[k]
+		if k == "ignore_unknown" || string(v) == "null" {
+			continue
+		}
+		set, known := optionSetters[k]
+		if !known {
+			if ignoreUnknown {
+				o.IgnoredOptions = append(o.IgnoredOptions, k)
+				continue
+			}
+			return Options{}, fmt.Errorf("%w: unknown option %q (pass \"ignore_unknown\": true to skip unknown options)", ErrInvalidArgument, k)
+		}
+		if err := set(&o, k, v); err != nil {
+			return Options{}, err
+		}
+	}
+	return o, o.validate()
+}
+
+// SecondsDuration converts a non-negative number of seconds (an option, an
+// argument) named name to a Duration; anything else is ErrInvalidArgument.
+func SecondsDuration(name string, s float64) (time.Duration, error) {
+	if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
+		return 0, fmt.Errorf("%w: %s must be a non-negative number of seconds, got %v", ErrInvalidArgument, name, s)
+	}
+	return time.Duration(s * float64(time.Second)), nil
+}
+
+// optionSetters: one entry per key of the options JSON.
+var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) error{
+	"bucket_id": func(o *Options, k string, v json.RawMessage) error { return optionInt(k, v, &o.BucketID) },
+	"flush_threshold": func(o *Options, k string, v json.RawMessage) error {
+		var n int64
+		if err := optionInt(k, v, &n); err != nil {
+			return err
+		}
+		if n <= 0 || n > math.MaxInt32 {
+			return fmt.Errorf("%w: flush_threshold must be a positive int, got %d", ErrInvalidArgument, n)
+		}
+		o.FlushThreshold = int(n)
+		return nil
+	},
+	"enable_wal": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.WAL.Enabled) },
+	"wal_sync_interval": func(o *Options, k string, v json.RawMessage) error {
+		var s float64
+		if err := optionNumber(k, v, &s); err != nil {
+			return err
+		}
+		d, err := SecondsDuration(k, s)
+		o.WAL.SyncInterval = d
+		return err
+	},
+	"max_wal_size": func(o *Options, k string, v json.RawMessage) error {
+		if err := optionInt(k, v, &o.WAL.MaxSize); err != nil {
+			return err
+		}
+		if o.WAL.MaxSize <= 0 {
+			return fmt.Errorf("%w: max_wal_size must be positive, got %d", ErrInvalidArgument, o.WAL.MaxSize)
+		}
+		return nil
+	},
+	"schema_evolution": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.SchemaEvolution) },
+	"compression":      func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.Compression) },
+	"data_storage_version": func(o *Options, k string, v json.RawMessage) error {
+		return optionString(k, v, &o.DataStorageVersion)
+	},
+	"compaction_threshold": func(o *Options, k string, v json.RawMessage) error {
+		var n int64
+		if err := optionInt(k, v, &n); err != nil {
+			return err
+		}
+		if n > math.MaxInt32 {
+			return fmt.Errorf("%w: compaction_threshold %d is too large", ErrInvalidArgument, n)
+		}
+		o.CompactionThreshold = int(n)
+		return nil
+	},
+	"enable_metrics":  func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.Metrics) },
+	"metrics_address": func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.MetricsAddress) },
+	"read_only":       func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.ReadOnly) },
+}
+
+// jsonKind names the JSON type of v for messages.
+func jsonKind(v json.RawMessage) string {
+	switch t := bytes.TrimSpace(v); {
+	case len(t) == 0:
+		return "nothing"
+	case t[0] == '"':
+		return "a string"
+	case t[0] == '{':
+		return "an object"
+	case t[0] == '[':
+		return "an array"
+	case t[0] == 't' || t[0] == 'f':
+		return "a bool"
+	default:
+		return "a number"
+	}
+}
+
+func optionBool(key string, v json.RawMessage, dst *bool) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%w: option %s must be a bool, got %s", ErrType, key, jsonKind(v))
+	}
+	return nil
+}
+
+func optionString(key string, v json.RawMessage, dst *string) error {
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%w: option %s must be a string, got %s", ErrType, key, jsonKind(v))
+	}
+	return nil
+}
+
+// optionInt takes a JSON integer (1e3 and 2.0 are not): an int option given
+// a fraction is of the wrong type, not out of range.
+func optionInt(key string, v json.RawMessage, dst *int64) error {
+	if jsonKind(v) != "a number" || bytes.ContainsAny(v, ".eE") {
+		return fmt.Errorf("%w: option %s must be an int, got %s %s", ErrType, key, jsonKind(v), bytes.TrimSpace(v))
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%w: option %s: %s does not fit in int64", ErrInvalidArgument, key, bytes.TrimSpace(v))
+	}
+	return nil
+}
+
+func optionNumber(key string, v json.RawMessage, dst *float64) error {
+	if jsonKind(v) != "a number" {
+		return fmt.Errorf("%w: option %s must be a number, got %s", ErrType, key, jsonKind(v))
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return fmt.Errorf("%w: option %s: %v", ErrInvalidArgument, key, err)
+	}
+	return nil
+}

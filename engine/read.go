@@ -17,7 +17,7 @@ import (
 // appender's memory. The caller releases every record.
 func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, error) {
 	if offset < 0 {
-		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidRange, offset)
+		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidArgument, offset)
 	}
 	snap, err := b.snapshot()
 	if err != nil {
@@ -34,11 +34,19 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 		if err != nil {
 			return nil, nil, fmt.Errorf("engine: read rows %d..: %w", offset, err)
 		}
-		for _, r := range recs {
+		for i, r := range recs {
 			if limit > 0 {
 				limit -= r.NumRows()
 			}
-			out = append(out, withSchema(snap.schema, r))
+			// The dataset lacks untyped fields and fields added since
+			// (schema_untyped.go): fitRecord gives them nulls.
+			fitted, err := fitRecord(snap.schema, r, alloc)
+			if err != nil {
+				releaseAll(recs[i:])
+				releaseAll(out)
+				return nil, nil, fmt.Errorf("engine: read rows %d..: %w", offset, err)
+			}
+			out = append(out, fitted)
 			r.Release()
 		}
 	}

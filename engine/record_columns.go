@@ -7,27 +7,28 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
 	"github.com/persisting/persisting/pymarshal"
 )
 
-// Converting decoded Python records (pymarshal) into Arrow builders, for
-// AppendRecords. The rules are strict on purpose: a record is taken only when
-// the Python backend would take it unchanged into the bucket's schema (see
-// python/persisting/queue.py, _validate and _fits). Everything else is
-// refused with ErrSchemaMismatch and nothing appended, so that Python takes
-// its Arrow path, which gives the precise error or evolves the schema.
+// Converting decoded records (pymarshal) into Arrow builders. A column
+// converts only values it stores exactly as they are: the record rules
+// (record_rules.go) decide what a record may hold and what the schema becomes;
+// this is the conversion into a schema the rules settled, and its check is the
+// hot path of a put whose record changes nothing. Anything it refuses goes to
+// the rules, which give the error or the new schema:
 //
-//   - every key a str naming a field (non-empty, without '.'), at most once;
-//     a field the record leaves out, or None, is null - unless not nullable;
-//   - int -> any integer type within its range; int -> float64 while a double
-//     holds it exactly (|i| <= 2^53), -> float32 while a float does (2^24);
-//     float -> float64/float32;
-//     bool -> bool only (never an int); str -> string/large_string;
-//     bytes -> binary/large_binary; dict -> struct (same key rules, keys may be
-//     left out); list or tuple -> list/large_list of items that fit;
-//   - other column types (timestamps, dates, decimals, fixed-size lists ...)
-//     take None only: their values cannot come from marshal.
+//   - every key a str naming a field, at most once; a field the record
+//     leaves out, or None, is null - unless not nullable;
+//   - int -> an integer type within its range, or a float type that holds it
+//     exactly; float -> float64/float32; bool -> bool only (never an int);
+//     str (UTF-8) -> string/large_string; bytes -> binary/large_binary;
+//     tagged timestamps, dates and decimals -> timestamp (naive or zoned as
+//     the value), date32/date64, decimal128 at the column's scale;
+//     dict -> struct (keys may be left out); list or tuple -> list/large_list,
+//     or fixed_size_list of its length, of items that fit;
+//   - an untyped (null) column and columns of other types take None only.
 
 type columnKind uint8
 
@@ -45,15 +46,11 @@ const (
 	colStruct
 	colList
 	colLargeList
-)
-
-// exactDoubleInt is the largest magnitude of an int a float64 column takes
-// (Python's _EXACT_DOUBLE_INT); exactFloatInt that of a float32 column, the
-// bound pyarrow's conversion enforces (Python's put checks 2^53 there too, and
-// then fails when it converts the record: such ints take the Arrow path).
-const (
-	exactDoubleInt = 1 << 53
-	exactFloatInt  = 1 << 24
+	colFixedList
+	colTimestamp
+	colDate32
+	colDate64
+	colDecimal
 )
 
 // recordColumn converts values into one Arrow type; bound to its builder.
@@ -64,6 +61,11 @@ type recordColumn struct {
 	path     string // for messages: "a", "a.b", "a[]"
 	lo, hi   int64  // colInt
 	uhi      uint64 // colUint
+	unit     arrow.TimeUnit
+	zoned    bool  // colTimestamp: with a time zone (takes aware values)
+	size     int   // colFixedList
+	prec     int32 // colDecimal
+	scale    int32 // colDecimal
 	item     *recordColumn
 	fields   recordFields // colStruct
 	build    array.Builder
@@ -83,7 +85,7 @@ func newRecordFields(fields []arrow.Field, prefix string) recordFields {
 		names: make([]string, len(fields))}
 	for i, f := range fields {
 		rf.cols = append(rf.cols, newRecordColumn(f, prefix+f.Name))
-		// Python refuses such keys whatever the schema holds: leave them unreachable.
+		// The rules refuse such keys whatever the schema holds: leave them unreachable.
 		if f.Name != "" && !bytes.ContainsRune([]byte(f.Name), '.') {
 			rf.byName[f.Name] = i
 			rf.names[i] = f.Name
@@ -145,6 +147,17 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 	case *arrow.LargeListType:
 		c.kind = colLargeList
 		c.item = newRecordColumn(t.ElemField(), path+"[]")
+	case *arrow.FixedSizeListType:
+		c.kind, c.size = colFixedList, int(t.Len())
+		c.item = newRecordColumn(t.ElemField(), path+"[]")
+	case *arrow.TimestampType:
+		c.kind, c.unit, c.zoned = colTimestamp, t.Unit, t.TimeZone != ""
+	case *arrow.Date32Type:
+		c.kind = colDate32
+	case *arrow.Date64Type:
+		c.kind = colDate64
+	case *arrow.Decimal128Type:
+		c.kind, c.prec, c.scale = colDecimal, t.Precision, t.Scale
 	default:
 		c.kind = colNullOnly
 	}
@@ -170,44 +183,61 @@ func (c *recordColumn) bind(b array.Builder) {
 		c.item.bind(b.(*array.ListBuilder).ValueBuilder())
 	case colLargeList:
 		c.item.bind(b.(*array.LargeListBuilder).ValueBuilder())
+	case colFixedList:
+		c.item.bind(b.(*array.FixedSizeListBuilder).ValueBuilder())
 	}
 }
 
-func (c *recordColumn) describe() string { return fmt.Sprintf("field %q", c.path) }
-
-// recordChecker validates decoded values against columns; gen numbers the
-// dict checks, so that duplicate and missing keys are found without
-// clearing per-call state.
+// recordChecker checks decoded values against columns; gen numbers the dict
+// checks, so that duplicate and missing keys are found without clearing
+// per-call state. Unless explain is set a refusal is errNotExact, which costs
+// nothing to make: the caller then asks the rules.
 type recordChecker struct {
-	d   *pymarshal.Decoder
-	gen uint64
+	d       *pymarshal.Decoder
+	gen     uint64
+	explain bool
 }
 
-func (rc *recordChecker) mismatch(c *recordColumn, v pymarshal.Node, why string) error {
-	return fmt.Errorf("%w: field %q: expected %s, found %s%s", ErrSchemaMismatch, c.path, c.typ, rc.d.Kind(v), why)
+// errNotExact: a value the columns do not take as it is.
+var errNotExact = fmt.Errorf("%w: a value does not fit its column as it is", ErrSchemaMismatch)
+
+func (rc *recordChecker) mismatch(c *recordColumn, v pymarshal.Node) error {
+	if !rc.explain {
+		return errNotExact
+	}
+	return fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(c.path), typeText(c.typ), describe(rc.d, valueOf(rc.d, v)))
 }
 
-// dict checks a dict against fields; what says what it is, for messages
-// (a function, so that no message is formatted unless needed).
-func (rc *recordChecker) dict(fields *recordFields, v pymarshal.Node, what func() string) error {
+func (rc *recordChecker) refuse(format string, args ...any) error {
+	if !rc.explain {
+		return errNotExact
+	}
+	return fmt.Errorf("%w: "+format, append([]any{ErrSchemaMismatch}, args...)...)
+}
+
+// dict checks a dict against fields; path names it ("" for a record).
+func (rc *recordChecker) dict(fields *recordFields, v pymarshal.Node, path string) error {
 	d := rc.d
 	rc.gen++
 	gen := rc.gen
 	n := d.Len(v)
+	if n == 0 && path == "" {
+		return rc.refuse("a record must not be empty")
+	}
 	guess := 0
 	for k, key := 0, d.First(v); k < n; k++ {
 		val := d.Next(key)
 		if d.Kind(key) != pymarshal.Str {
-			return fmt.Errorf("%w: %s has a key of type %s (field names are str)", ErrSchemaMismatch, what(), d.Kind(key))
+			return rc.refuse("field names must be str")
 		}
 		name := d.Bytes(key)
 		i, ok := fields.lookup(name, guess)
 		if !ok {
-			return fmt.Errorf("%w: %s has key %q, not a field of the schema", ErrSchemaMismatch, what(), name)
+			return rc.refuse("%s has key %s, not a field of the schema", describePath(path), pyQuote(name, 80))
 		}
 		guess = i + 1
 		if fields.stamp[i] == gen {
-			return fmt.Errorf("%w: %s has key %q twice", ErrSchemaMismatch, what(), name)
+			return rc.refuse("%s has key %s twice", describePath(path), pyQuote(name, 80))
 		}
 		fields.stamp[i] = gen
 		if err := rc.value(fields.cols[i], val); err != nil {
@@ -217,10 +247,22 @@ func (rc *recordChecker) dict(fields *recordFields, v pymarshal.Node, what func(
 	}
 	for i, c := range fields.cols {
 		if fields.stamp[i] != gen && !c.nullable {
-			return fmt.Errorf("%w: field %q is missing and not nullable", ErrSchemaMismatch, c.path)
+			return rc.refuse("field %s is missing and not nullable", pyName(c.path))
 		}
 	}
 	return nil
+}
+
+func describePath(path string) string {
+	if path == "" {
+		return "the record"
+	}
+	return "field " + pyName(path)
+}
+
+// isTagged says whether a tuple is a tagged value (it starts with Ellipsis).
+func isTagged(d *pymarshal.Decoder, v pymarshal.Node) bool {
+	return d.Len(v) > 0 && d.Kind(d.First(v)) == pymarshal.Ellipsis
 }
 
 func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
@@ -228,24 +270,30 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 	k := d.Kind(v)
 	if k == pymarshal.None {
 		if !c.nullable {
-			return fmt.Errorf("%w: field %q is None but not nullable", ErrSchemaMismatch, c.path)
+			return rc.refuse("field %s: expected a value (not nullable), found None", pyName(c.path))
 		}
 		return nil
 	}
 	switch c.kind {
 	case colInt:
 		if k != pymarshal.Int {
-			return rc.mismatch(c, v, "")
+			return rc.mismatch(c, v)
 		}
 		if i := d.Int(v); i < c.lo || i > c.hi {
-			return rc.mismatch(c, v, fmt.Sprintf(" %d (out of range)", i))
+			return rc.mismatch(c, v)
 		}
 	case colUint:
+		if k == pymarshal.BigInt {
+			if _, ok := bigUint64(d, valueOf(d, v), c.typ); ok {
+				return nil
+			}
+			return rc.mismatch(c, v)
+		}
 		if k != pymarshal.Int {
-			return rc.mismatch(c, v, "")
+			return rc.mismatch(c, v)
 		}
 		if i := d.Int(v); i < 0 || uint64(i) > c.uhi {
-			return rc.mismatch(c, v, fmt.Sprintf(" %d (out of range)", i))
+			return rc.mismatch(c, v)
 		}
 	case colFloat64, colFloat32:
 		switch k {
@@ -256,31 +304,38 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 				limit = exactFloatInt
 			}
 			if i := d.Int(v); i < -limit || i > limit {
-				return rc.mismatch(c, v, fmt.Sprintf(" %d (the float type does not hold it exactly)", i))
+				return rc.mismatch(c, v)
 			}
 		default:
-			return rc.mismatch(c, v, "")
+			return rc.mismatch(c, v)
 		}
 	case colBool:
 		if k != pymarshal.Bool {
-			return rc.mismatch(c, v, "")
+			return rc.mismatch(c, v)
 		}
 	case colString, colLargeString:
-		if k != pymarshal.Str {
-			return rc.mismatch(c, v, "")
+		if k != pymarshal.Str || !d.ValidUTF8(v) {
+			return rc.mismatch(c, v)
 		}
 	case colBinary, colLargeBinary:
 		if k != pymarshal.Bytes {
-			return rc.mismatch(c, v, "")
+			return rc.mismatch(c, v)
+		}
+	case colTimestamp, colDate32, colDate64, colDecimal:
+		if k != pymarshal.Tuple || !fits(d, c.typ, valueOf(d, v)) {
+			return rc.mismatch(c, v)
 		}
 	case colStruct:
 		if k != pymarshal.Dict {
-			return rc.mismatch(c, v, "")
+			return rc.mismatch(c, v)
 		}
-		return rc.dict(&c.fields, v, c.describe)
-	case colList, colLargeList:
-		if k != pymarshal.List && k != pymarshal.Tuple {
-			return rc.mismatch(c, v, "")
+		return rc.dict(&c.fields, v, c.path)
+	case colList, colLargeList, colFixedList:
+		if k != pymarshal.List && (k != pymarshal.Tuple || isTagged(d, v)) {
+			return rc.mismatch(c, v)
+		}
+		if c.kind == colFixedList && d.Len(v) != c.size {
+			return rc.refuse("field %s: expected %s (%d elements), found %d elements", pyName(c.path), typeText(c.typ), c.size, d.Len(v))
 		}
 		for i, item := 0, d.First(v); i < d.Len(v); i, item = i+1, d.Next(item) {
 			if err := rc.value(c.item, item); err != nil {
@@ -288,7 +343,7 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 			}
 		}
 	default:
-		return rc.mismatch(c, v, " (this path takes only None for such a column)")
+		return rc.mismatch(c, v)
 	}
 	return nil
 }
@@ -336,6 +391,9 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		}
 	case colUint:
 		u := uint64(d.Int(v))
+		if k == pymarshal.BigInt {
+			u, _ = bigUint64(d, valueOf(d, v), c.typ)
+		}
 		switch b := c.build.(type) {
 		case *array.Uint64Builder:
 			b.Append(u)
@@ -363,10 +421,26 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 	case colStruct:
 		c.build.(*array.StructBuilder).Append(true)
 		appendDict(d, &c.fields, v, gen)
-	case colList, colLargeList:
+	case colList, colLargeList, colFixedList:
 		c.build.(array.ListLikeBuilder).Append(true)
 		for i, item := 0, d.First(v); i < d.Len(v); i, item = i+1, d.Next(item) {
 			appendValue(d, c.item, item, gen)
 		}
+	case colTimestamp:
+		ts, _ := timestampIn(c.unit, d.Int(tagArg(d, v)))
+		c.build.(*array.TimestampBuilder).Append(arrow.Timestamp(ts))
+	case colDate32:
+		c.build.(*array.Date32Builder).Append(arrow.Date32(d.Int(tagArg(d, v))))
+	case colDate64:
+		c.build.(*array.Date64Builder).Append(arrow.Date64(d.Int(tagArg(d, v)) * 86400000))
+	case colDecimal:
+		dv, _ := parseDecimal(string(d.Bytes(tagArg(d, v))))
+		u, _ := dv.rescaled(c.prec, c.scale)
+		c.build.(*array.Decimal128Builder).Append(decimal128.FromBigInt(u))
 	}
+}
+
+// tagArg is the payload of a tagged value (its third item).
+func tagArg(d *pymarshal.Decoder, v pymarshal.Node) pymarshal.Node {
+	return d.Next(d.Next(d.First(v)))
 }

@@ -4,18 +4,27 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/big"
 	"testing"
 )
 
 // Test records in CPython's marshal format (marshal.dumps(v, 4) without the
 // back-references, which pymarshal's golden tests cover with real Python
-// output): nil, bool, int/int64, float64, string, []byte, []any (list),
-// pyTuple and pyDict (keys in order).
+// output): nil, bool, int/int64, *big.Int, float64, string, []byte, []any
+// (list), pyTuple, pyDict (keys in order) and pyEllipsis.
 type (
-	pyDict  []pyItem
-	pyItem  struct{ K, V any }
-	pyTuple []any
+	pyDict     []pyItem
+	pyItem     struct{ K, V any }
+	pyTuple    []any
+	pyEllipsis struct{}
 )
+
+// Tagged values of the record encoding.
+func pyTimestamp(micros int64) pyTuple   { return pyTuple{pyEllipsis{}, "timestamp", micros} }
+func pyTimestampTZ(micros int64) pyTuple { return pyTuple{pyEllipsis{}, "timestamp_tz", micros} }
+func pyDate(days int64) pyTuple          { return pyTuple{pyEllipsis{}, "date", days} }
+func pyDecimal(text string) pyTuple      { return pyTuple{pyEllipsis{}, "decimal", text} }
+func pyUnsupported(name string) pyTuple  { return pyTuple{pyEllipsis{}, "unsupported", name} }
 
 func pyMarshal(t testing.TB, v any) []byte {
 	t.Helper()
@@ -32,6 +41,24 @@ func appendMarshal(out []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		out = append(out, 'N')
+	case pyEllipsis:
+		out = append(out, '.')
+	case *big.Int:
+		mag := new(big.Int).Abs(x)
+		var digits []uint16
+		for mag.Sign() > 0 {
+			digits = append(digits, uint16(new(big.Int).And(mag, big.NewInt(0x7fff)).Uint64()))
+			mag.Rsh(mag, 15)
+		}
+		out = append(out, 'l')
+		if x.Sign() < 0 {
+			u32(-len(digits))
+		} else {
+			u32(len(digits))
+		}
+		for _, d := range digits {
+			out = binary.LittleEndian.AppendUint16(out, d)
+		}
 	case bool:
 		if x {
 			out = append(out, 'T')

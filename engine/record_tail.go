@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"fmt"
-
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -19,82 +17,62 @@ type rowTail struct {
 	fields   recordFields
 	builders []array.Builder
 	rows     int64
-	dec      pymarshal.Decoder
 	check    recordChecker
-	loaded   int // records decoded and checked by the last load
 }
 
 func newRowTail(s *arrow.Schema, alloc memory.Allocator) *rowTail {
-	t := &rowTail{schema: s, fields: newRecordFields(s.Fields(), "")}
+	t := &rowTail{schema: s}
+	if s == nil {
+		return t
+	}
+	t.fields = newRecordFields(s.Fields(), "")
 	for i, f := range s.Fields() {
 		b := array.NewBuilder(alloc, f.Type)
 		t.builders = append(t.builders, b)
 		t.fields.cols[i].bind(b)
 	}
-	t.check.d = &t.dec
 	return t
 }
 
-// load decodes data (a dict, or a list of dicts, in marshal format) and
-// checks every record against the schema; it appends nothing. It returns the
-// number of records.
-func (t *rowTail) load(data []byte) (int, error) {
-	t.loaded = 0
-	root, err := t.dec.Decode(data)
-	if err != nil {
-		return 0, fmt.Errorf("%w: the records are not marshal data of plain values: %w", ErrSchemaMismatch, err)
+// checkRecords checks every record under root (decoded by d) against the
+// tail's columns: nil when each converts as it is. The error is errNotExact
+// unless explain is set.
+func (t *rowTail) checkRecords(d *pymarshal.Decoder, root pymarshal.Node, explain bool) error {
+	if t.schema == nil {
+		return errNotExact
 	}
-	d := &t.dec
+	t.check.d, t.check.explain = d, explain
+	defer func() { t.check.d = nil }()
 	switch d.Kind(root) {
 	case pymarshal.Dict:
-		if err := t.record(root, -1); err != nil {
-			return 0, err
-		}
-		t.loaded = 1
+		return t.check.dict(&t.fields, root, "")
 	case pymarshal.List:
-		n := d.Len(root)
-		for i, rec := 0, d.First(root); i < n; i, rec = i+1, d.Next(rec) {
+		for i, rec := 0, d.First(root); i < d.Len(root); i, rec = i+1, d.Next(rec) {
 			if d.Kind(rec) != pymarshal.Dict {
-				return 0, fmt.Errorf("%w: record %d is a %s, not a dict", ErrSchemaMismatch, i, d.Kind(rec))
+				return errNotExact
 			}
-			if err := t.record(rec, i); err != nil {
-				return 0, err
+			if err := t.check.dict(&t.fields, rec, ""); err != nil {
+				return err
 			}
 		}
-		t.loaded = n
-	default:
-		return 0, fmt.Errorf("%w: expected a dict or a list of dicts, found a %s", ErrSchemaMismatch, d.Kind(root))
+		return nil
 	}
-	return t.loaded, nil
+	return errNotExact
 }
 
-// record checks one record, number i of a list (-1: the only one).
-func (t *rowTail) record(rec pymarshal.Node, i int) error {
-	what := func() string {
-		if i < 0 {
-			return "the record"
-		}
-		return fmt.Sprintf("record %d", i)
-	}
-	if t.dec.Len(rec) == 0 {
-		return fmt.Errorf("%w: %s is empty", ErrSchemaMismatch, what())
-	}
-	return t.check.dict(&t.fields, rec, what)
-}
-
-// appendLoaded appends the records the last load checked.
-func (t *rowTail) appendLoaded() {
-	d := &t.dec
-	root := pymarshal.Node(0)
+// appendRecords appends the records under root, which checkRecords passed.
+func (t *rowTail) appendRecords(d *pymarshal.Decoder, root pymarshal.Node) int {
 	if d.Kind(root) == pymarshal.Dict {
 		appendDict(d, &t.fields, root, &t.check.gen)
-	} else {
-		for i, rec := 0, d.First(root); i < t.loaded; i, rec = i+1, d.Next(rec) {
-			appendDict(d, &t.fields, rec, &t.check.gen)
-		}
+		t.rows++
+		return 1
 	}
-	t.rows += int64(t.loaded)
-	t.loaded = 0
+	n := d.Len(root)
+	for i, rec := 0, d.First(root); i < n; i, rec = i+1, d.Next(rec) {
+		appendDict(d, &t.fields, rec, &t.check.gen)
+	}
+	t.rows += int64(n)
+	return n
 }
 
 // seal returns the rows as one record (nil when there are none) and empties

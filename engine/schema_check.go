@@ -2,8 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	lanceschema "github.com/persisting/persisting/lance/schema"
 )
@@ -12,7 +14,7 @@ import (
 // the same field names in the same order, with identical types. Nullability
 // only matters one way: a column with nulls cannot go into a non-nullable field.
 func checkSchema(want *arrow.Schema, rec arrow.Record) error {
-	if err := checkFields(want, rec.Schema()); err != nil {
+	if err := sameLayout(want, rec.Schema()); err != nil {
 		return err
 	}
 	for i, w := range want.Fields() {
@@ -24,8 +26,87 @@ func checkSchema(want *arrow.Schema, rec arrow.Record) error {
 	return nil
 }
 
-// checkFields compares field names, order and types.
+// admitStrict returns rec in want, the schema of a bucket without schema
+// evolution, and the bucket's schema after it: columns matched by name, a
+// field rec lacks null, a column of a narrower type widened without loss
+// (int32 into int64, float32 into float64, ...), an untyped (null) field
+// typed by a column of a type; a field want lacks, another type, or nulls in
+// a field that is not nullable are refused naming the field. New buffers
+// come from alloc.
+func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (*arrow.Schema, arrow.Record, error) {
+	if err := checkSchema(want, rec); err == nil {
+		return want, withSchema(want, rec), nil
+	}
+	if err := checkFields(want, rec.Schema()); err != nil {
+		return nil, nil, err
+	}
+	got := rec.Schema()
+	next := want
+	for i, w := range want.Fields() {
+		j := got.FieldIndices(w.Name)
+		if !w.Nullable && rec.Column(j[0]).NullN() > 0 {
+			return nil, nil, fmt.Errorf("%w: field %s: expected values (not nullable), found %d nulls", ErrSchemaMismatch, pyName(w.Name), rec.Column(j[0]).NullN())
+		}
+		if w.Type.ID() == arrow.NULL && len(j) > 0 && got.Field(j[0]).Type.ID() != arrow.NULL {
+			fields := append([]arrow.Field(nil), next.Fields()...)
+			fields[i].Type = got.Field(j[0]).Type
+			next = arrow.NewSchema(fields, nil)
+		}
+	}
+	c, err := conform(next, rec, alloc)
+	return next, c, err
+}
+
+// checkFields says whether batches of schema got can be appended to a strict
+// bucket of schema want, as admitStrict takes them: every field of got is one
+// of want's, of its type or one that converts to it without loss; a field got
+// leaves out must be nullable.
 func checkFields(want, got *arrow.Schema) error {
+	for _, g := range got.Fields() {
+		i := want.FieldIndices(g.Name)
+		if len(i) == 0 {
+			return unknownField(want, g.Name)
+		}
+		if w := want.Field(i[0]); !converts(g.Type, w.Type) {
+			return fmt.Errorf("%w: field %q: expected %s, found %s", ErrSchemaMismatch, g.Name, w.Type, g.Type)
+		}
+	}
+	for _, w := range want.Fields() {
+		if !w.Nullable && len(got.FieldIndices(w.Name)) == 0 {
+			return fmt.Errorf("%w: field %s is missing; it is not nullable", ErrSchemaMismatch, pyName(w.Name))
+		}
+	}
+	return nil
+}
+
+// converts says whether a column of type from goes into a field of type to:
+// the same type, a lossless widening, the other layout of a string or binary
+// type, or any type into an untyped field (which it types).
+func converts(from, to arrow.DataType) bool {
+	return lanceschema.TypeEqual(from, to) || widens(from, to) || sameTextFamily(from, to) || to.ID() == arrow.NULL
+}
+
+// sameTextFamily: string and large_string, binary and large_binary.
+func sameTextFamily(from, to arrow.DataType) bool {
+	text := func(t arrow.DataType) int {
+		switch t.ID() {
+		case arrow.STRING, arrow.LARGE_STRING:
+			return 1
+		case arrow.BINARY, arrow.LARGE_BINARY:
+			return 2
+		}
+		return 0
+	}
+	return text(from) != 0 && text(from) == text(to)
+}
+
+func unknownField(want *arrow.Schema, name string) error {
+	return fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+		ErrSchemaMismatch, pyName(name), strings.Join(fieldNames(want), ", "))
+}
+
+// sameLayout compares field names, order and types.
+func sameLayout(want, got *arrow.Schema) error {
 	if got.NumFields() != want.NumFields() {
 		return fmt.Errorf("%w: the bucket has fields %v, the batch has %v",
 			ErrSchemaMismatch, fieldNames(want), fieldNames(got))
@@ -52,20 +133,77 @@ func fieldNames(s *arrow.Schema) []string {
 	return names
 }
 
-// checkFieldNames requires at least one field, each with a distinct, non-empty name.
+// checkFieldNames requires at least one field, each with a distinct name,
+// and every name, nested ones too, one Lance and Arrow carry (checkFieldName),
+// nested no deeper than a record may nest (checkShape).
 func checkFieldNames(s *arrow.Schema) error {
 	if s.NumFields() == 0 {
 		return fmt.Errorf("%w: a batch needs at least one field", ErrSchemaMismatch)
 	}
 	seen := make(map[string]bool, s.NumFields())
 	for _, f := range s.Fields() {
-		if f.Name == "" {
-			return fmt.Errorf("%w: a field has an empty name", ErrSchemaMismatch)
+		if err := checkFieldName(f.Name, ""); err != nil {
+			return err
 		}
 		if seen[f.Name] {
 			return fmt.Errorf("%w: field %q appears twice", ErrSchemaMismatch, f.Name)
 		}
 		seen[f.Name] = true
+		if err := checkShape(f.Name, f.Type, 1, 0); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkFieldName refuses a name Lance or Arrow cannot carry: empty, with a
+// '.' (Lance reads dots as nested paths) or a NUL (Arrow's C interface ends
+// names there). in is the path of the struct holding it ("" at the top).
+func checkFieldName(name, in string) error {
+	where := ""
+	if in != "" {
+		where = " in " + pyName(in)
+	}
+	switch {
+	case name == "" || strings.Contains(name, "."):
+		return fmt.Errorf("%w: field name %s%s: must be non-empty and without '.' (Lance reads dots as nested paths)",
+			ErrInvalidArgument, pyName(name), where)
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("%w: field name %s%s: must not contain NUL (Arrow's C interface ends names at NUL)",
+			ErrInvalidArgument, pyName(name), where)
+	}
+	return nil
+}
+
+// checkShape checks the nested names of type t, the type of the value at
+// path, which nests depth levels deep (lists of them lists), and that it
+// nests no deeper than maxNesting (maxListNesting with a list inside).
+func checkShape(path string, t arrow.DataType, depth, lists int) error {
+	if depth > maxNesting || (lists > 0 && depth > maxListNesting) {
+		return nestingError(path, lists > 0)
+	}
+	switch t := t.(type) {
+	case *arrow.StructType:
+		for _, f := range t.Fields() {
+			if err := checkFieldName(f.Name, path); err != nil {
+				return err
+			}
+			if err := checkShape(path+"."+f.Name, f.Type, depth+1, lists); err != nil {
+				return err
+			}
+		}
+	case arrow.ListLikeType:
+		return checkShape(path+"[]", t.Elem(), depth+1, lists+1)
+	}
+	return nil
+}
+
+// nestingError refuses a value nested deeper than the limits.
+func nestingError(path string, list bool) error {
+	limit, why := maxNesting, "one less than Arrow's C interface lets pyarrow import"
+	if list {
+		limit, why = maxListNesting, "Lance's limit with a list inside"
+	}
+	return fmt.Errorf("%w: field %s: cannot store a value nested more than %d levels deep (%s); flatten it or serialise it (json.dumps)",
+		ErrType, pyName(path), limit, why)
 }

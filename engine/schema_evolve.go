@@ -59,7 +59,7 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 		}
 		w := cur.Field(i[0])
 		switch {
-		case lanceschema.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type):
+		case lanceschema.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type), sameTextFamily(g.Type, w.Type):
 		case widens(w.Type, g.Type):
 			fields[i[0]].Type = g.Type
 			widened[g.Name] = g.Type
@@ -79,8 +79,12 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 }
 
 // widens reports whether every value of type from fits type to exactly
-// (integer to float64 is checked per value by conform).
+// (integer to float64 is checked per value by conform). Null - an untyped
+// field - widens to every type.
 func widens(from, to arrow.DataType) bool {
+	if from.ID() == arrow.NULL {
+		return true
+	}
 	switch to.ID() {
 	case arrow.INT64:
 		switch from.ID() {
@@ -127,6 +131,10 @@ func conform(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.R
 			cols[i] = col
 			continue
 		}
+		if col.DataType().ID() == arrow.NULL { // an untyped field gets its type
+			cols[i] = array.MakeArrayOfNull(alloc, f.Type, n)
+			continue
+		}
 		cast, err := castExactly(col, f, alloc)
 		if err != nil {
 			return nil, err
@@ -142,6 +150,9 @@ const maxExactInt = 1 << 53
 // castExactly widens col to f's type (one of the pairs widens accepts),
 // failing for an integer a float64 cannot hold exactly.
 func castExactly(col arrow.Array, f arrow.Field, alloc memory.Allocator) (arrow.Array, error) {
+	if sameTextFamily(col.DataType(), f.Type) {
+		return castText(col, f.Type, alloc), nil
+	}
 	value, ok := numericGetter(col)
 	if !ok {
 		return nil, fmt.Errorf("%w: field %q: cannot widen %s to %s", ErrSchemaMismatch, f.Name, col.DataType(), f.Type)
@@ -236,6 +247,7 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 	for _, f := range s.Fields() {
 		i := have.FieldIndices(f.Name)
 		switch {
+		case f.Type.ID() == arrow.NULL: // untyped: not stored until a value types it
 		case len(i) == 0:
 			added = append(added, f)
 		case !lanceschema.TypeEqual(have.Field(i[0]).Type, f.Type):
@@ -257,4 +269,41 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 		b.dataset = ds
 	}
 	return nil
+}
+
+// castText copies a string or binary column into the other layout of its
+// family (large_string into string, ...).
+func castText(col arrow.Array, to arrow.DataType, alloc memory.Allocator) arrow.Array {
+	bld := array.NewBuilder(alloc, to)
+	defer bld.Release()
+	n := col.Len()
+	bld.Reserve(n)
+	value := func(i int) []byte {
+		switch a := col.(type) {
+		case *array.String:
+			return []byte(a.Value(i))
+		case *array.LargeString:
+			return []byte(a.Value(i))
+		case *array.Binary:
+			return a.Value(i)
+		case *array.LargeBinary:
+			return a.Value(i)
+		}
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		if col.IsNull(i) {
+			bld.AppendNull()
+			continue
+		}
+		switch b := bld.(type) {
+		case *array.StringBuilder:
+			b.BinaryBuilder.Append(value(i))
+		case *array.LargeStringBuilder:
+			b.BinaryBuilder.Append(value(i))
+		case *array.BinaryBuilder:
+			b.Append(value(i))
+		}
+	}
+	return bld.NewArray()
 }

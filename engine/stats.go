@@ -30,6 +30,13 @@ type Stats struct {
 	// MetricsAddress is where /metrics is served (the real port when the
 	// option asked for port 0), empty when not served.
 	MetricsAddress string `json:"metrics_address,omitempty"`
+	// FlushError says why the last flush failed (a background flush at the
+	// threshold included; its rows stay buffered for the next); absent once
+	// a flush succeeded.
+	FlushError string `json:"flush_error,omitempty"`
+	// IgnoredOptions are the unknown option keys the bucket was opened with
+	// and skipped ("ignore_unknown": true); absent when none.
+	IgnoredOptions []string `json:"ignored_options,omitempty"`
 }
 
 // Counts returns (total, persisted, buffered) row counts.
@@ -71,6 +78,8 @@ func (b *Bucket) Stats() (Stats, error) {
 	}
 	s.Metrics = m
 	s.MetricsAddress = b.metricsAddr
+	s.IgnoredOptions = b.opts.IgnoredOptions
+	s.FlushError = b.flushFailure
 	if err := b.checkAppendable(); err != nil {
 		s.ReadOnly = err.Error()
 	}

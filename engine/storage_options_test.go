@@ -66,8 +66,8 @@ func TestCompressionShrinksDataFiles(t *testing.T) {
 func TestStorageOptionsValidated(t *testing.T) {
 	for _, o := range []Options{{Compression: "snappy"}, {Compression: "gzip"}, {DataStorageVersion: "3.0"}} {
 		o.Path = t.TempDir()
-		if _, err := Open(o); !errors.Is(err, ErrInvalidOption) {
-			t.Fatalf("Open(%+v) = %v, want ErrInvalidOption", o, err)
+		if _, err := Open(o); !errors.Is(err, ErrInvalidArgument) {
+			t.Fatalf("Open(%+v) = %v, want ErrInvalidArgument", o, err)
 		}
 	}
 }

@@ -9,9 +9,32 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
-// A WAL entry holds one appended record batch as an Arrow IPC stream (schema
-// message + one record batch message): self-describing, so replay needs no
-// state, and decodable by any Arrow implementation for forensics.
+// The payload of a WAL entry is one of two kinds, told apart by its first
+// byte (the format is specified in doc.go, "WAL entries"):
+//
+//   - walArrowKind (0xFF): one appended record batch as an Arrow IPC stream
+//     (schema message + one record batch message). 0xFF is the first byte of
+//     the stream itself (the IPC continuation marker), so the payload is the
+//     stream unchanged.
+//   - walRecordsKind ('M'): one AppendRecords call, the byte followed by the
+//     call's data in the record encoding v1, unchanged.
+
+// walArrowKind is the first byte of an Arrow entry: the IPC continuation marker.
+const walArrowKind = 0xFF
+
+// walEntryKindOf returns the kind of a payload, or an error naming an
+// unknown one (a newer format, or damage the checksum did not catch).
+func walEntryKindOf(payload []byte) (byte, error) {
+	if len(payload) == 0 {
+		return 0, fmt.Errorf("empty WAL entry")
+	}
+	switch k := payload[0]; k {
+	case walArrowKind, walRecordsKind:
+		return k, nil
+	default:
+		return 0, fmt.Errorf("WAL entry of unknown kind 0x%02x (written by a newer version?)", k)
+	}
+}
 
 func encodeWALRecord(rec arrow.Record) ([]byte, error) {
 	var buf bytes.Buffer

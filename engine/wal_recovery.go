@@ -47,7 +47,11 @@ func (b *Bucket) recoverWAL() error {
 			return nil
 		}
 	}
-	log, err := wal.Open(b.opts.walPath(), wal.Options{Sync: b.syncPolicy(), Logger: b.opts.Logger})
+	walOpts := wal.Options{Sync: b.syncPolicy(), Logger: b.opts.Logger}
+	if b.opts.testWAL != nil {
+		walOpts = b.opts.testWAL(walOpts)
+	}
+	log, err := wal.Open(b.opts.walPath(), walOpts)
 	if err != nil {
 		return fmt.Errorf("%w: open %s: %w", ErrWAL, b.opts.walPath(), err)
 	}
@@ -59,28 +63,8 @@ func (b *Bucket) recoverWAL() error {
 	b.reportLostEntries(log, mark)
 	replayed := 0
 	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
-		if len(payload) > 0 && payload[0] == walRecordsKind {
-			if err := b.replayRecords(payload[1:]); err != nil {
-				return fmt.Errorf("entry %d (records): %w", index, err)
-			}
-			b.walLast = index
-			replayed++
-			return nil
-		}
-		b.sealRows() // before admit may convert the buffer to a new schema
-		rec, err := decodeWALRecord(payload, b.opts.Allocator)
-		if err != nil {
+		if err := b.replayEntry(payload); err != nil {
 			return fmt.Errorf("entry %d: %w", index, err)
-		}
-		defer rec.Release()
-		schema, kept, rebuffered, err := b.admit([]arrow.Record{rec})
-		defer func() { releaseAll(kept) }()
-		if err != nil {
-			return fmt.Errorf("entry %d: %w", index, err)
-		}
-		b.setSchema(schema, rebuffered)
-		for _, r := range kept {
-			b.buf.add(r)
 		}
 		b.walLast = index
 		replayed++
@@ -131,6 +115,38 @@ func (b *Bucket) reportLostEntries(log *wal.Log, mark uint64) {
 	}
 }
 
+// replayEntry puts the rows of one WAL entry back into the buffer, by its
+// kind (wal_payload.go): records through the record rules, as AppendRecords
+// took them; an Arrow batch through the checks Append made.
+func (b *Bucket) replayEntry(payload []byte) error {
+	kind, err := walEntryKindOf(payload)
+	if err != nil {
+		return err
+	}
+	if kind == walRecordsKind {
+		if err := b.replayRecords(payload[1:]); err != nil {
+			return fmt.Errorf("(records): %w", err)
+		}
+		return nil
+	}
+	b.sealRows() // before admit may convert the buffer to a new schema
+	rec, err := decodeWALRecord(payload, b.opts.Allocator)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	schema, kept, rebuffered, err := b.admit([]arrow.Record{rec})
+	defer func() { releaseAll(kept) }()
+	if err != nil {
+		return err
+	}
+	b.setSchema(schema, rebuffered)
+	for _, r := range kept {
+		b.buf.add(r)
+	}
+	return nil
+}
+
 func (b *Bucket) syncPolicy() wal.SyncPolicy {
 	if b.opts.WAL.SyncInterval > 0 {
 		return wal.SyncInterval(b.opts.WAL.SyncInterval)
@@ -138,28 +154,33 @@ func (b *Bucket) syncPolicy() wal.SyncPolicy {
 	return wal.SyncEveryWrite
 }
 
-// logToWAL makes recs durable in the WAL (per the sync policy), one entry
-// each, written as one all-or-nothing group, before they are buffered; a
-// no-op without a WAL.
-func (b *Bucket) logToWAL(recs []arrow.Record) error {
+// logToWAL writes recs to the WAL, one entry each, as one all-or-nothing
+// group, before they are buffered (a no-op without a WAL). It does not wait
+// for them to be durable: the caller commits the returned write after
+// releasing mu (group commit, see acknowledge). Under mu.
+func (b *Bucket) logToWAL(recs []arrow.Record) (walWrite, error) {
 	if b.wal == nil {
-		return nil
+		return walWrite{}, nil
 	}
 	payloads := make([][]byte, len(recs))
 	for i, rec := range recs {
 		p, err := encodeWALRecord(rec)
 		if err != nil {
-			return err
+			return walWrite{}, err
 		}
 		payloads[i] = p
 	}
-	_, last, err := b.wal.WriteBatch(payloads)
+	return b.appendWAL(payloads)
+}
+
+// appendWAL appends payloads to the WAL as consecutive entries. Under mu.
+func (b *Bucket) appendWAL(payloads [][]byte) (walWrite, error) {
+	_, last, err := b.wal.Append(payloads)
 	if err != nil {
-		return fmt.Errorf("%w: append: %w", ErrWAL, err)
+		return walWrite{}, fmt.Errorf("%w: append: %w", ErrWAL, err)
 	}
-	crashAt(crashAfterWALWrite)
 	b.walLast = last
-	return nil
+	return walWrite{log: b.wal, index: last}, nil
 }
 
 // truncateWAL drops the entries up to mark, which a flush committed; later

@@ -1,14 +1,18 @@
 package engine
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/wal"
 )
 
 func openWALBucket(t *testing.T, path string, threshold int, sync time.Duration) *Bucket {
@@ -199,5 +203,26 @@ func TestWALRecordRoundTrip(t *testing.T) {
 			r.Release()
 			t.Fatalf("decoded a damaged payload of %d bytes", len(bad))
 		}
+	}
+}
+
+// TestReplayRefusesUnknownEntryKind: a WAL entry whose first byte names no
+// kind (doc.go, "WAL entries") stops the open with ErrWAL naming it, instead
+// of being guessed at.
+func TestReplayRefusesUnknownEntryKind(t *testing.T) {
+	dir := t.TempDir()
+	log, err := wal.Open(filepath.Join(dir, WALDirName), wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := log.Write([]byte{0x01, 'x'}); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(Options{Path: dir, WAL: WALOptions{Enabled: true}})
+	if !errors.Is(err, ErrWAL) || !strings.Contains(err.Error(), "unknown kind 0x01") {
+		t.Fatalf("Open = %v, want ErrWAL naming the unknown kind", err)
 	}
 }

@@ -83,7 +83,7 @@ struct ArrowArrayStream {
 
 /* ---- Status codes */
 #define PERSISTING_OK 0
-#define PERSISTING_EINVALID_ARGUMENT 1 /* a NULL pointer, a bad option, a bad range */
+#define PERSISTING_EINVALID_ARGUMENT 1 /* a NULL pointer, a bad option value, a bad key, a bad range */
 #define PERSISTING_EINVALID_HANDLE 2   /* unknown or closed handle */
 #define PERSISTING_ESCHEMA 3           /* data does not match the bucket's schema */
 #define PERSISTING_EIO 4               /* the file system failed (permissions, disk full, ...) */
@@ -91,7 +91,15 @@ struct ArrowArrayStream {
 #define PERSISTING_EWAL 6              /* the write-ahead log failed */
 #define PERSISTING_EINTERNAL 7         /* a bug: an internal error or a recovered panic */
 #define PERSISTING_EUNSUPPORTED 8      /* the dataset uses a Lance feature this version cannot handle */
+#define PERSISTING_ETYPE 9             /* a value of a kind no column can hold, or an option of the wrong type */
+#define PERSISTING_ENOT_FLUSHED 10     /* the call's rows WERE stored (buffer, and WAL when on), but a flush
+                                          the call had to wait for failed; the next flush retries them */
 #define PERSISTING_EBUSY 11            /* the bucket is open for writing by another handle or process */
+/* Each code means one thing; an unknown code (a newer library) is a failure of
+ * the call. An append that failed with any code but PERSISTING_ENOT_FLUSHED
+ * kept nothing - except that with the WAL an fsync failure (PERSISTING_EWAL)
+ * leaves it unknown whether the rows survive a crash: a caller that did not
+ * see a success must treat the rows as "maybe stored" (see docs/wal.md). */
 
 /* An error filled by a failing call. `message` is a NUL-terminated string owned
  * by the error; free both with persisting_error_release(). */
@@ -119,14 +127,17 @@ const char* persisting_version(void);
  *  - bucket_id (int, default 0): reported by stats.
  *  - flush_threshold (int > 0, default 1000): rows buffered in memory before an
  *    automatic flush writes them as a new Lance version.
- *  - enable_wal (bool, default false): write every appended batch to the
- *    write-ahead log in {path}/wal before the append returns; reopening
- *    replays what was acknowledged but not yet flushed, exactly once.
- *  - wal_sync_interval (seconds >= 0, default 0): 0 fsyncs the WAL before each
- *    append returns (concurrent appends share an fsync); > 0 fsyncs at least
- *    that often in the background.
- *  - max_wal_size (bytes > 0, default 100 MiB): past it, an append flushes,
- *    which empties the WAL.
+ *  - enable_wal (bool, default false): write every append to the write-ahead
+ *    log in {path}/wal before the append returns; reopening replays what was
+ *    acknowledged but not yet flushed, exactly once.
+ *  - wal_sync_interval (seconds >= 0, default 0): 0 makes each append wait
+ *    for an fsync of its entry (concurrent appends share one: group commit;
+ *    the wait holds no lock, so call it from a worker thread if the caller
+ *    must not block); > 0 returns after the write and fsyncs at least that
+ *    often in the background.
+ *  - max_wal_size (bytes > 0, default 100 MiB): past half of it a flush
+ *    starts (emptying the WAL); an append that finds the WAL past it waits
+ *    for that flush.
  *  - schema_evolution (bool, default false): a batch may add fields (earlier
  *    rows read null in them; committed as a Lance schema change), omit fields
  *    (null), order fields freely, and carry narrower numbers that widen
@@ -149,6 +160,11 @@ const char* persisting_version(void);
  *  - read_only (bool, default false): open for reading only - no writer lock,
  *    no WAL replay or writes; appends and maintenance fail with
  *    PERSISTING_EUNSUPPORTED. Reads see the versions committed at open.
+ *  - ignore_unknown (bool, default false): skip keys this library does not
+ *    know instead of refusing them; stats list them as "ignored_options".
+ * A key whose value is null takes its default. A value of the wrong JSON type
+ * is PERSISTING_ETYPE, a value out of range PERSISTING_EINVALID_ARGUMENT, an
+ * unknown key PERSISTING_EINVALID_ARGUMENT (unless ignore_unknown).
  * A bucket has one writer at a time: opening for writing takes an exclusive
  * flock on {path}/.persisting.lock (the kernel drops it when the process ends,
  * crash and kill -9 included) and refuses a second open of the same directory
@@ -158,7 +174,6 @@ const char* persisting_version(void);
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.
- * Unknown keys are an error (PERSISTING_EINVALID_ARGUMENT).
  * On success *out_handle is set; release it with persisting_close(). */
 int persisting_open(const char* path, const char* options_json, uint64_t* out_handle,
                     PersistingError* error);
@@ -177,9 +192,19 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * buffers are not copied: do not modify them after the call.
  * The first batch of a new bucket fixes the schema; a later batch whose field
  * names or types differ (beyond what schema_evolution allows) fails with
- * PERSISTING_ESCHEMA and nothing of it is kept. A column type the bucket's
- * data file version cannot store, or a dataset this library cannot append to,
- * fails with PERSISTING_EUNSUPPORTED. */
+ * PERSISTING_ESCHEMA and nothing of it is kept; a field name that is empty or
+ * holds '.' is PERSISTING_EINVALID_ARGUMENT. A column type the bucket's data
+ * file version cannot store, or a dataset this library cannot append to
+ * (stats "read_only" says why), fails with PERSISTING_EUNSUPPORTED.
+ * Buffering, flushes and back-pressure (the same for every append function):
+ * rows are buffered in memory (and first written to the WAL when it is on);
+ * an append that brings the buffer to flush_threshold rows starts a flush in
+ * the background and returns without waiting for it. An append that would
+ * take the buffer past twice flush_threshold (or find the WAL past
+ * max_wal_size) first waits for the running flush - back-pressure, never an
+ * error. If that flush fails, the append still stores its rows and returns
+ * PERSISTING_ENOT_FLUSHED: they stay buffered (and logged) for the next flush;
+ * stats "flush_error" says why the last flush failed. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 
@@ -187,37 +212,49 @@ int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowA
  * none. The stream's schema is checked against the bucket's before a batch is
  * read. Ownership: `stream` is moved into the library (its release member is
  * NULL on return, success or not); the batches' buffers are kept without
- * copying, as with persisting_append. */
+ * copying, as with persisting_append. Errors, buffering, flushes and
+ * back-pressure are those of persisting_append. */
 int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, PersistingError* error);
 
-/* Appends records given in CPython's marshal format, as marshal.dumps(obj, 4)
- * (or a lower version >= 2) writes them: `obj` is one record (a dict) or a
- * list of records, appended in order as one unit. It is the cheap path for a
- * put from Python: one call, no Arrow on the caller's side; it never flushes
- * (so it can run on an event loop) - see PERSISTING_ESCHEMA below.
- * Values: a record maps field names (str) to None, bool, int (within int64),
- * float, str, bytes, dict (a struct) and list or tuple (a list); marshal's
- * back-references are understood. A record must fit the bucket's schema the
- * way the Python backend stores it unchanged: every key a field of the schema
- * (fields left out are null); int into an integer field within its range, or
- * into a float64 (float32) field while it holds the int exactly: |i| <= 2^53
- * (2^24); float into float64/float32; bool only into bool; str into
- * string/large_string; bytes into binary/large_binary; dict into struct (keys
- * may be left out); list or tuple into list/large_list; None into any nullable
- * field (fields of other types - timestamps, dates ... - take only None).
- * marshal writes any buffer (bytearray, memoryview, numpy scalars) as bytes:
- * a caller that must refuse those in binary fields checks them before.
+/* Appends records in the record encoding, version 1, as one unit: all of
+ * them, or on any error none. The encoding is CPython's marshal format
+ * (versions 2 to 4; Python writes marshal.dumps(obj, 4)) of `obj`, a list of
+ * records (a single dict is taken as one record); each record is a dict
+ * mapping field names (str) to values:
+ *   - None, bool, int (within int64), float, str (valid UTF-8), bytes,
+ *     dict (a struct), list or tuple (a list); marshal's back-references are
+ *     understood;
+ *   - tagged values, a tuple whose first item is Ellipsis:
+ *       (..., "timestamp", int)     naive datetime: microseconds since the epoch
+ *       (..., "timestamp_tz", int)  aware datetime: UTC microseconds since the epoch
+ *       (..., "date", int)          date: days since the epoch
+ *       (..., "decimal", str)       Decimal: its str()
+ *       (..., "unsupported", str)   a value the encoder cannot carry: its type
+ *                                   name (refused, naming the field)
+ * The engine decides everything else, by the rules of docs/schema-rules.md:
+ * the first records give a bucket without a schema its schema (int -> int64,
+ * float -> double, bool, str -> string, bytes -> binary, datetime ->
+ * timestamp[us] (tz UTC when aware), date -> date32, dict -> struct, list ->
+ * list; a field None so far stays untyped - Arrow type null - until a value
+ * types it, and is written as string if still untyped when a flush must write
+ * it); later records must fit the schema (an int goes into a float field
+ * while the float holds it exactly) and, with schema_evolution, may add
+ * fields and widen integer fields (to double for a float, to int64 for a
+ * wider int). Names must be non-empty, without '.' and NUL; values nest at
+ * most 62 levels (32 with a list inside).
+ * Buffering, flushes and back-pressure are those of persisting_append.
  * Ownership: `data` (`length` bytes) is only read during the call; nothing of
- * it is kept. With enable_wal the bytes are one WAL entry, written (and with
- * wal_sync_interval 0, fsynced) before the call returns.
- * Errors, with nothing of the call appended: PERSISTING_ESCHEMA when the
- * records do not fit as above (an unknown key, a value of another kind, data
- * that is not such marshal data), when the bucket has no schema yet, or when
- * the buffer is at its bound (flush_threshold rows, or a WAL of max_wal_size):
- * append such records with persisting_append instead, which evolves the
- * schema or flushes as the bucket's options say, or flush first.
- * PERSISTING_EINVALID_ARGUMENT for a NULL `data`; PERSISTING_EWAL when the
- * WAL write fails. */
+ * it is kept. With enable_wal the bytes are one WAL entry, durable (with
+ * wal_sync_interval 0) before the call returns.
+ * Errors, each naming the field's path, with nothing of the call appended and
+ * no schema change: PERSISTING_EINVALID_ARGUMENT (an empty record, a bad or
+ * repeated name, a str that is not UTF-8, an int beyond int64, data that is
+ * not valid marshal data, a NULL `data`); PERSISTING_ETYPE (a record that is
+ * not a dict, a key that is not a str, a value no column can hold, a list
+ * mixing kinds, nesting too deep); PERSISTING_ESCHEMA (a value that does not
+ * fit its field, a field a strict bucket lacks, a widening a stored value
+ * cannot take); PERSISTING_EUNSUPPORTED (a type the dataset's version cannot
+ * store, such as a decimal); PERSISTING_EWAL when the WAL write fails. */
 int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, PersistingError* error);
 
 /* Reads `limit` rows starting at row `offset` (0-based, in append order,
@@ -233,8 +270,9 @@ int persisting_read(uint64_t handle, int64_t offset, int64_t limit, struct Arrow
  * PERSISTING_ESCHEMA while the bucket has no schema yet (nothing appended). */
 int persisting_schema(uint64_t handle, struct ArrowSchema* out, PersistingError* error);
 
-/* Writes all buffered rows as one new Lance dataset version. No-op when the
- * buffer is empty. */
+/* Writes all buffered rows as one new Lance dataset version and returns when
+ * it is committed (waiting for a background flush that runs). No-op when the
+ * buffer is empty. On failure the rows stay buffered. */
 int persisting_flush(uint64_t handle, PersistingError* error);
 
 /* Rows in the bucket: total (= persisted + buffered), persisted, buffered.
@@ -242,12 +280,15 @@ int persisting_flush(uint64_t handle, PersistingError* error);
 int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_t* buffered,
                      PersistingError* error);
 
-/* Stats as a JSON object (bucket_id, total_count, persisted_count,
- * buffer_count, storage_path, dataset_path, version, ...; "read_only" with the
- * reason when appends to the dataset are impossible; "boundary": the buffer
- * addresses of the last append received and the last read handed out,
- * c_allocated_bytes (Arrow buffers handed to C and not yet released) and
- * go_heap_bytes, so callers can check that nothing was copied or leaked).
+/* Stats as a JSON object: bucket_id, total_count, persisted_count,
+ * buffer_count, storage_path, dataset_path, version, flush_threshold,
+ * wal_enabled, wal_size, wal_replayed, data_storage_version, metrics (with
+ * enable_metrics), metrics_address; and, only when they apply: "read_only"
+ * (why appends to the dataset are impossible), "flush_error" (why the last
+ * flush failed, until one succeeds), "ignored_options" (unknown option keys
+ * skipped by ignore_unknown). The test build (./build.sh testhooks) adds
+ * "boundary" (buffer addresses of the last append and read); the shipped
+ * library does not.
  * *out_json is owned by the caller: free it with persisting_string_free(). */
 int persisting_stats(uint64_t handle, char** out_json, PersistingError* error);
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"unicode/utf8"
 )
 
@@ -21,11 +22,13 @@ const (
 	List
 	Tuple
 	Dict
-	ref // internal: a back-reference to an earlier node, resolved by the accessors
+	Ellipsis // marshal type '.': the first item of a tagged value
+	BigInt   // an int beyond int64 (marshal TYPE_LONG); see BigInt
+	ref      // internal: a back-reference to an earlier node, resolved by the accessors
 )
 
 var kindNames = [...]string{None: "None", Bool: "bool", Int: "int", Float: "float", Str: "str",
-	Bytes: "bytes", List: "list", Tuple: "tuple", Dict: "dict", ref: "ref"}
+	Bytes: "bytes", List: "list", Tuple: "tuple", Dict: "dict", Ellipsis: "ellipsis", BigInt: "int", ref: "ref"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
@@ -41,7 +44,7 @@ var (
 	// reference, an unnormalized long, bytes after the value ...).
 	ErrInvalid = errors.New("pymarshal: invalid marshal data")
 	// ErrUnsupported: valid marshal data outside the subset this package
-	// decodes (a set, a complex, an int beyond int64, a cycle ...).
+	// decodes (a set, a complex, a code object, a cycle ...).
 	ErrUnsupported = errors.New("pymarshal: unsupported marshal data")
 )
 
@@ -57,6 +60,7 @@ const (
 	flagRef          = 0x80
 	typeNull         = '0'
 	typeNone         = 'N'
+	typeEllipsis     = '.'
 	typeFalse        = 'F'
 	typeTrue         = 'T'
 	typeInt          = 'i'
@@ -78,7 +82,7 @@ const (
 
 // names of type codes outside the subset, for clearer errors.
 var unsupportedNames = map[byte]string{
-	'S': "StopIteration", '.': "Ellipsis", 'I': "int64 (pre-3.4)", 'f': "text float (marshal version < 2)",
+	'S': "StopIteration", 'I': "int64 (pre-3.4)", 'f': "text float (marshal version < 2)",
 	'x': "text complex", 'y': "complex", 'c': "code object", '?': "unknown object", '<': "set",
 	'>': "frozenset", ':': "slice (marshal version 5)",
 }
@@ -89,9 +93,10 @@ type Node int32
 type node struct {
 	kind Kind
 	end  int32  // the node after this one's subtree; -1 while a container is being read
-	n    uint64 // int (two's complement), float bits, bool 0/1, item count (dict: pairs), ref target
-	off  int32  // str, bytes: where the content starts in the input
-	size int32  // str, bytes: content length
+	n    uint64 // int (two's complement), float bits, bool 0/1, item count (dict: pairs), ref target;
+	// str: 1 when the content is not valid UTF-8; BigInt: 1 when negative
+	off  int32 // str, bytes: where the content starts in the input; BigInt: its digits
+	size int32 // str, bytes: content length; BigInt: bytes of digits
 }
 
 // Decoder decodes marshal data. It reuses its tables from one Decode to the
@@ -183,7 +188,10 @@ func (d *Decoder) value() error {
 	switch code {
 	case typeNone:
 		d.push(None, 0)
-		return nil // None, True and False are never numbered
+		return nil // None, True, False and Ellipsis are never numbered
+	case typeEllipsis:
+		d.push(Ellipsis, 0)
+		return nil
 	case typeTrue, typeFalse:
 		v := uint64(0)
 		if code == typeTrue {
@@ -198,11 +206,11 @@ func (d *Decoder) value() error {
 		}
 		idx = d.push(Int, uint64(int64(v)))
 	case typeLong:
-		v, err := d.long()
+		i, err := d.long()
 		if err != nil {
 			return err
 		}
-		idx = d.push(Int, uint64(v))
+		idx = i
 	case typeBinaryFloat:
 		b, err := d.take(8, "a float")
 		if err != nil {
@@ -266,8 +274,9 @@ func (d *Decoder) value() error {
 }
 
 // long reads TYPE_LONG: a signed digit count, then that many 15-bit digits,
-// least significant first. Values beyond int64 are refused.
-func (d *Decoder) long() (int64, error) {
+// least significant first. A value within int64 becomes an Int node, a larger
+// one a BigInt node over its digits (the caller decides what it means).
+func (d *Decoder) long() (int32, error) {
 	at := d.pos - 1
 	n, err := d.int32("a long")
 	if err != nil {
@@ -278,18 +287,15 @@ func (d *Decoder) long() (int64, error) {
 	if neg {
 		count = -count
 	}
-	if count > 5 { // 5 digits = 75 bits: more is beyond int64 or unnormalized
-		if _, err := d.take(int(count)*2, "a long's digits"); err != nil {
-			return 0, err
-		}
-		return 0, fmt.Errorf("%w: int of %d 15-bit digits at offset %d is beyond int64", ErrUnsupported, count, at)
+	if count > int64(len(d.data)-d.pos)/2 {
+		return 0, d.truncated("a long's digits")
 	}
+	start := d.pos
 	b, err := d.take(int(count)*2, "a long's digits")
 	if err != nil {
 		return 0, err
 	}
-	var mag uint64
-	for i := int(count) - 1; i >= 0; i-- {
+	for i := 0; i < int(count); i++ {
 		digit := binary.LittleEndian.Uint16(b[2*i:])
 		if digit >= 1<<15 {
 			return 0, fmt.Errorf("%w: long digit %d out of range at offset %d", ErrInvalid, digit, at)
@@ -297,18 +303,31 @@ func (d *Decoder) long() (int64, error) {
 		if i == int(count)-1 && digit == 0 {
 			return 0, fmt.Errorf("%w: unnormalized long at offset %d", ErrInvalid, at)
 		}
-		if mag > math.MaxUint64>>15 {
-			return 0, fmt.Errorf("%w: int at offset %d is beyond int64", ErrUnsupported, at)
+	}
+	// 5 digits = 75 bits: more is beyond int64 (normalized, as checked).
+	if count <= 5 {
+		var mag uint64
+		fits := true
+		for i := int(count) - 1; i >= 0; i-- {
+			if mag > math.MaxUint64>>15 {
+				fits = false
+				break
+			}
+			mag = mag<<15 | uint64(binary.LittleEndian.Uint16(b[2*i:]))
 		}
-		mag = mag<<15 | uint64(digit)
+		switch {
+		case fits && !neg && mag <= math.MaxInt64:
+			return d.push(Int, mag), nil
+		case fits && neg && mag <= 1<<63:
+			return d.push(Int, -mag), nil // -2^63 wraps to itself
+		}
 	}
-	switch {
-	case !neg && mag <= math.MaxInt64:
-		return int64(mag), nil
-	case neg && mag <= 1<<63:
-		return int64(-mag), nil // -2^63 wraps to itself
+	i := d.push(BigInt, 0)
+	if neg {
+		d.nodes[i].n = 1
 	}
-	return 0, fmt.Errorf("%w: int at offset %d is beyond int64", ErrUnsupported, at)
+	d.nodes[i].off, d.nodes[i].size = int32(start), int32(count*2)
+	return i, nil
 }
 
 // text reads a str (any of marshal's encodings) or bytes node.
@@ -333,14 +352,16 @@ func (d *Decoder) text(code byte) (int32, error) {
 		return 0, err
 	}
 	kind := Str
+	bad := uint64(0)
 	switch code {
 	case typeString:
 		kind = Bytes
 	case typeUnicode, typeInterned:
 		// marshal writes str as UTF-8 with lone surrogates passed through;
-		// those are not UTF-8 (nor storable in an Arrow string).
+		// those are not UTF-8 (nor storable in an Arrow string): the node
+		// says so (ValidUTF8), and the caller names the field.
 		if !utf8.Valid(b) {
-			return 0, fmt.Errorf("%w: str at offset %d is not valid UTF-8 (a lone surrogate?)", ErrUnsupported, at)
+			bad = 1
 		}
 	default:
 		// ASCII by its type code; what is stored must at least be UTF-8.
@@ -348,7 +369,7 @@ func (d *Decoder) text(code byte) (int32, error) {
 			return 0, fmt.Errorf("%w: ASCII str at offset %d holds bytes that are not ASCII", ErrInvalid, at)
 		}
 	}
-	i := d.push(kind, 0)
+	i := d.push(kind, bad)
 	d.nodes[i].off, d.nodes[i].size = int32(at), int32(n)
 	return i, nil
 }
@@ -425,6 +446,25 @@ func (d *Decoder) Bool(i Node) bool { return d.resolve(i).n != 0 }
 func (d *Decoder) Bytes(i Node) []byte {
 	n := d.resolve(i)
 	return d.data[n.off : n.off+n.size : n.off+n.size]
+}
+
+// ValidUTF8 reports whether a Str node's content is valid UTF-8 (marshal
+// passes a lone surrogate through as bytes that are not).
+func (d *Decoder) ValidUTF8(i Node) bool { return d.resolve(i).n == 0 }
+
+// BigInt returns the value of a BigInt node.
+func (d *Decoder) BigInt(i Node) *big.Int {
+	n := d.resolve(i)
+	digits := d.data[n.off : n.off+n.size]
+	v, digit := new(big.Int), new(big.Int)
+	for k := len(digits)/2 - 1; k >= 0; k-- {
+		v.Lsh(v, 15)
+		v.Or(v, digit.SetUint64(uint64(binary.LittleEndian.Uint16(digits[2*k:]))))
+	}
+	if n.n == 1 {
+		v.Neg(v)
+	}
+	return v
 }
 
 // Len returns the number of items of a List or Tuple, or of pairs of a Dict.

@@ -62,11 +62,18 @@ func canon(d *Decoder, i Node) string {
 			return "T"
 		}
 		return "F"
+	case Ellipsis:
+		return "E"
 	case Int:
 		return fmt.Sprintf("i:%d", d.Int(i))
+	case BigInt:
+		return "L:" + d.BigInt(i).String()
 	case Float:
 		return fmt.Sprintf("f:%016x", d.resolve(i).n)
 	case Str:
+		if !d.ValidUTF8(i) {
+			return "u:" + hex.EncodeToString(d.Bytes(i))
+		}
 		return "s:" + hex.EncodeToString(d.Bytes(i))
 	case Bytes:
 		return "b:" + hex.EncodeToString(d.Bytes(i))

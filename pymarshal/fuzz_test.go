@@ -37,8 +37,13 @@ func walk(d *Decoder, i Node, budget *int) {
 	switch d.Kind(i) {
 	case Str, Bytes:
 		_ = d.Bytes(i)
+		_ = d.ValidUTF8(i)
 	case Int:
 		_ = d.Int(i)
+	case BigInt:
+		if v := d.BigInt(i); v.IsInt64() {
+			panic("a BigInt node within int64")
+		}
 	case Float:
 		_ = d.Float(i)
 	case List, Tuple:

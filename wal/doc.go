@@ -19,7 +19,10 @@ replay only the entries after it.
 With SyncEveryWrite (the default) Write returns once the entry is fsynced.
 Writers that arrive while an fsync runs share the next one (group commit),
 so concurrent writers cost about one fsync per fsync duration, not one
-each.
+each. Write is Append (write the entries, in order) followed by Commit
+(wait until they are durable); a caller that orders entries under a lock
+of its own (the engine's bucket lock) calls Append under it and Commit
+after releasing it, so that its writers, too, share fsyncs.
 With SyncInterval(d) Write returns once the entry is in the operating
 system's page cache and a background goroutine fsyncs at least every d.
 After a failed fsync the log refuses writes until reopened: what reached

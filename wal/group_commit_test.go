@@ -8,24 +8,33 @@ import (
 	"time"
 )
 
-// countingHooks count fsyncs, make each take delay (a slow disk makes
-// writers pile up, as they do in production) and record the highest
-// index an fsync covered.
+// countingHooks count fsyncs and can fail one of them.
 type countingHooks struct {
 	syncs atomic.Int64
-	delay time.Duration
 	fail  atomic.Int64 // fail the fsync with this number (1-based), 0: never
+	// hold, when set, runs inside every fsync before it happens (with the
+	// fsync's number): a test blocks it there to make writers pile up.
+	hold func(n int64)
+	// appended, when set, gets the last index of every write.
+	appended func(last uint64)
+	tick     chan time.Time
 }
 
 func (c *countingHooks) hooks() *testHooks {
-	return &testHooks{fsync: func(fsync func() error) error {
+	h := &testHooks{fsync: func(fsync func() error) error {
 		n := c.syncs.Add(1)
-		time.Sleep(c.delay)
+		if c.hold != nil {
+			c.hold(n)
+		}
 		if n == c.fail.Load() {
 			return errors.New("injected fsync failure")
 		}
 		return fsync()
-	}}
+	}, appended: c.appended}
+	if c.tick != nil {
+		h.tick = c.tick
+	}
+	return h
 }
 
 func TestSyncEveryWriteSyncsEachWrite(t *testing.T) {
@@ -49,38 +58,78 @@ func TestSyncEveryWriteSyncsEachWrite(t *testing.T) {
 	}
 }
 
-// Many concurrent writers share fsyncs, and none returns before an fsync
-// covered its entry.
+// Writers that arrive while an fsync runs all write at once and share the
+// next fsync, and none returns before an fsync covered its entry. The first
+// fsync is held until every other writer has written its entry (they could
+// not, were writes serialised behind the fsync), so the count is exact.
 func TestGroupCommit(t *testing.T) {
-	c := &countingHooks{delay: 2 * time.Millisecond}
+	const writers = 64
+	c := &countingHooks{}
+	allWritten := make(chan struct{})
+	firstSync := make(chan struct{})
+	var once sync.Once
+	c.appended = func(last uint64) {
+		if last == writers {
+			close(allWritten)
+		}
+	}
 	l := mustOpen(t, t.TempDir(), Options{hooks: c.hooks()})
 	defer l.Close()
-	const writers, perWriter = 64, 20
+	opened := c.syncs.Load()
+	c.hold = func(n int64) {
+		if n == opened+1 { // the first writer's fsync
+			once.Do(func() { close(firstSync) })
+			<-allWritten
+		}
+	}
 	var wg sync.WaitGroup
-	for range writers {
-		wg.Go(func() {
-			for range perWriter {
-				i, err := l.Write([]byte("payload"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if got := l.commit.durable(); got < i {
-					t.Errorf("Write %d returned before an fsync covered it (durable %d)", i, got)
-					return
-				}
-			}
-		})
+	write := func() {
+		i, err := l.Write([]byte("payload"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if got := l.commit.durable(); got < i {
+			t.Errorf("Write %d returned before an fsync covered it (durable %d)", i, got)
+		}
+	}
+	wg.Go(write)
+	<-firstSync // the first writer's fsync runs (and waits)
+	for range writers - 1 {
+		wg.Go(write)
 	}
 	wg.Wait()
-	const writes = writers * perWriter
-	syncs := c.syncs.Load()
-	t.Logf("%d writes, %d fsyncs (%.1f writes per fsync)", writes, syncs, float64(writes)/float64(syncs))
-	if syncs > writes/8 {
-		t.Fatalf("%d fsyncs for %d concurrent writes: no group commit", syncs, writes)
+	// One fsync for the first writer, one shared by the 63 others.
+	if syncs := c.syncs.Load() - opened; syncs != 2 {
+		t.Fatalf("%d fsyncs for %d concurrent writes, want 2", syncs, writers)
 	}
-	if last, _ := l.LastIndex(); last != writes {
-		t.Fatalf("LastIndex %d, want %d", last, writes)
+	if last, _ := l.LastIndex(); last != writers {
+		t.Fatalf("LastIndex %d, want %d", last, writers)
+	}
+}
+
+// Append returns before the fsync and Commit waits for it: a caller can
+// append under its own lock and commit outside it.
+func TestAppendThenCommit(t *testing.T) {
+	c := &countingHooks{}
+	l := mustOpen(t, t.TempDir(), Options{hooks: c.hooks()})
+	defer l.Close()
+	opened := c.syncs.Load()
+	_, last, err := l.Append([][]byte{[]byte("a"), []byte("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.syncs.Load() != opened || l.commit.durable() >= last {
+		t.Fatal("Append waited for an fsync")
+	}
+	if err := l.Commit(last); err != nil {
+		t.Fatal(err)
+	}
+	if c.syncs.Load() != opened+1 || l.commit.durable() < last {
+		t.Fatalf("Commit: %d fsyncs, durable %d < %d", c.syncs.Load()-opened, l.commit.durable(), last)
+	}
+	if err := l.Commit(last); err != nil || c.syncs.Load() != opened+1 {
+		t.Fatalf("Commit of a durable index fsynced again (%v)", err)
 	}
 }
 
@@ -116,31 +165,37 @@ func TestFsyncFailure(t *testing.T) {
 	checkEntries(t, readAll(t, l), [][]byte{[]byte("one"), []byte("two"), []byte("three")}, 1)
 }
 
-// Under SyncInterval writes do not wait for an fsync; one follows within
-// the interval, an idle log is not fsynced, and Close fsyncs the rest.
+// Under SyncInterval writes do not wait for an fsync; the next tick fsyncs
+// them, a tick of an idle log does not fsync, Sync does at once, and Close
+// fsyncs the rest. The ticks come from the test (a channel), not a clock.
 func TestSyncInterval(t *testing.T) {
-	const interval = 100 * time.Millisecond
-	c := &countingHooks{}
-	l := mustOpen(t, t.TempDir(), Options{Sync: SyncInterval(interval), hooks: c.hooks()})
-	start := time.Now()
+	c := &countingHooks{tick: make(chan time.Time)}
+	l := mustOpen(t, t.TempDir(), Options{Sync: SyncInterval(time.Hour), hooks: c.hooks()})
+	opened := c.syncs.Load()
 	var last uint64
 	for range 50 {
 		last = mustWrite(t, l, []byte("x"))
 	}
-	if time.Since(start) < interval/2 && c.syncs.Load() != 0 {
-		t.Fatalf("%d fsyncs during writes under SyncInterval", c.syncs.Load())
+	if got := c.syncs.Load() - opened; got != 0 {
+		t.Fatalf("%d fsyncs during writes under SyncInterval", got)
 	}
-	for l.commit.durable() < last {
-		if time.Since(start) > 20*interval {
-			t.Fatalf("not fsynced after %v", time.Since(start))
-		}
-		time.Sleep(interval / 10)
+	if err := l.Commit(last); err != nil || c.syncs.Load() != opened {
+		t.Fatalf("Commit under SyncInterval fsynced or failed: %v", err)
 	}
-	if took := time.Since(start); took > 3*interval {
-		t.Errorf("fsync came after %v, interval %v", took, interval)
+	// The loop takes a tick only once it has finished the previous one, so
+	// after the second send the first tick's fsync is done.
+	tick := func() { c.tick <- time.Time{} }
+	tick()
+	tick()
+	if got := l.commit.durable(); got < last {
+		t.Fatalf("a tick left entries up to %d unsynced (durable %d)", last, got)
 	}
 	synced := c.syncs.Load()
-	time.Sleep(3 * interval)
+	if synced != opened+1 {
+		t.Fatalf("%d fsyncs for one tick with unsynced entries", synced-opened)
+	}
+	tick()
+	tick()
 	if got := c.syncs.Load(); got != synced {
 		t.Fatalf("idle log fsynced %d times", got-synced)
 	}

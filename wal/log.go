@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	twal "github.com/tidwall/wal"
 )
@@ -34,10 +35,15 @@ type Options struct {
 	hooks *testHooks
 }
 
-// testHooks let tests observe and fail fsyncs.
+// testHooks let tests observe and fail fsyncs, and drive the background
+// sync loop without a clock.
 type testHooks struct {
 	// fsync wraps every fsync of the log's data (not of the directory).
 	fsync func(fsync func() error) error
+	// appended runs after entries up to last were written (not yet synced).
+	appended func(last uint64)
+	// tick replaces SyncInterval's ticker: each value received is one tick.
+	tick <-chan time.Time
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -283,6 +289,27 @@ func (l *Log) WriteBatch(payloads [][]byte) (first, last uint64, err error) {
 }
 
 func (l *Log) write(payloads [][]byte) (first, last uint64, err error) {
+	first, last, err = l.Append(payloads)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := l.Commit(last); err != nil {
+		return 0, 0, err
+	}
+	return first, last, nil
+}
+
+// Append writes the payloads as consecutive entries, completely or not at
+// all, like WriteBatch, but returns without waiting for them to be durable:
+// Commit(last) does that. A caller that must keep its entries in order
+// with other state (the engine's bucket lock) appends under its lock and
+// commits after releasing it, so that writers arriving while an fsync runs
+// can append and share the next fsync (group commit). An empty batch
+// writes nothing and returns 0, 0, nil.
+func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
+	if len(payloads) == 0 {
+		return 0, 0, nil
+	}
 	if l.readOnly {
 		return 0, 0, ErrReadOnly
 	}
@@ -327,12 +354,26 @@ func (l *Log) write(payloads [][]byte) (first, last uint64, err error) {
 	}
 	l.last.Store(last)
 	l.mu.Unlock()
-	if l.opts.Sync.everyWrite() {
-		if err := l.commit.syncTo(last); err != nil {
-			return 0, 0, err
-		}
+	if h := l.opts.hooks; h != nil && h.appended != nil {
+		h.appended(last)
 	}
 	return first, last, nil
+}
+
+// Commit returns once every entry up to index is durable as the sync
+// policy says. Under SyncEveryWrite it waits for an fsync that covers
+// index: the one under way if it does, else the next, which one of the
+// waiting callers runs for all of them. Under SyncInterval it returns at
+// once (the background fsync follows), with the error of an earlier
+// failed fsync if there was one.
+func (l *Log) Commit(index uint64) error {
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	if !l.opts.Sync.everyWrite() {
+		return l.commit.failure()
+	}
+	return l.commit.syncTo(index)
 }
 
 // usable returns why the log cannot be written or read through tw.

@@ -37,16 +37,26 @@ func (p SyncPolicy) everyWrite() bool { return p.interval == 0 }
 // It ends when stop is closed.
 func (l *Log) syncLoop(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	tick, stopTicker := l.tickEvery(interval)
+	defer stopTicker()
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case <-tick:
 			// An error is sticky in the committer and reported by the
 			// next Write, Sync or Close.
 			_ = l.commit.syncTo(l.last.Load())
 		}
 	}
+}
+
+// tickEvery returns the sync loop's ticks, a ticker's or the test hook's,
+// and how to stop them.
+func (l *Log) tickEvery(interval time.Duration) (<-chan time.Time, func()) {
+	if h := l.opts.hooks; h != nil && h.tick != nil {
+		return h.tick, func() {}
+	}
+	t := time.NewTicker(interval)
+	return t.C, t.Stop
 }

@@ -3,8 +3,13 @@
 decoding in a canonical text form that decode_test.go renders too, plus
 inputs that must be refused. Run from anywhere: python3 pymarshal/testdata/gen.py
 
-Canonical form: N, T, F, i:<decimal>, f:<16 hex digits of the IEEE bits>,
-s:<hex of the UTF-8>, b:<hex>, [a,b], (a,b), {k:v,k:v}."""
+Canonical form: N, T, F, E (Ellipsis), i:<decimal> (within int64),
+L:<decimal> (beyond int64), f:<16 hex digits of the IEEE bits>, s:<hex of the
+UTF-8>, u:<hex of marshal's bytes> (a str that is not valid UTF-8: a lone
+surrogate), b:<hex>, [a,b], (a,b), {k:v,k:v}.
+
+Good cases are written at marshal version 4; those named *_v2 and *_v3 at
+that version (the engine accepts versions 2 to 4)."""
 import json
 import marshal
 import math
@@ -20,12 +25,17 @@ def canon(v):
         return "T"
     if v is False:
         return "F"
+    if v is Ellipsis:
+        return "E"
     if isinstance(v, int):
-        return f"i:{v}"
+        return f"i:{v}" if -(2**63) <= v < 2**63 else f"L:{v}"
     if isinstance(v, float):
         return "f:" + struct.pack(">d", v).hex()
     if isinstance(v, str):
-        return "s:" + v.encode("utf-8").hex()
+        try:
+            return "s:" + v.encode("utf-8").hex()
+        except UnicodeEncodeError:
+            return "u:" + v.encode("utf-8", "surrogatepass").hex()
     if isinstance(v, (bytes, bytearray)):
         return "b:" + bytes(v).hex()
     if isinstance(v, list):
@@ -84,6 +94,19 @@ GOOD = {
     "shared_int": [1000000, 1000000],
     "shared_float": [record["score"], record["score"]],
     "shared_long": [2**40, 2**40],
+    "ellipsis": ...,
+    "tagged": (..., "timestamp", 1767323045123456),
+    "int_2_63": 2**63,
+    "int_minus_2_63_minus_1": -(2**63) - 1,
+    "int_2_64": 2**64,
+    "int_2_100": 2**100,
+    "int_minus_2_100": -(2**100),
+    "lone_surrogate": "\ud800",
+    "surrogate_key": {"a\udc80": 1},
+    "record_v2": record,
+    "records_v3": [record, dict(record, id=8)],
+    "nested_v2": {"s": {"x": [1, {"y": (b"z",)}]}, "l": [[1], [], [2, 3]]},
+    "shared_str_v3": [dyn, dyn, {dyn: dyn}],
 }
 
 BAD = {  # name -> (bytes, error kind)
@@ -91,14 +114,9 @@ BAD = {  # name -> (bytes, error kind)
     "set": (marshal.dumps({1}, 4), "unsupported"),
     "frozenset": (marshal.dumps(frozenset({1}), 4), "unsupported"),
     "complex": (marshal.dumps(1j, 4), "unsupported"),
-    "ellipsis": (marshal.dumps(..., 4), "unsupported"),
     "stopiteration": (marshal.dumps(StopIteration, 4), "unsupported"),
     "text_float_v1": (marshal.dumps(1.5, 1), "unsupported"),
-    "int_2_63": (marshal.dumps(2**63, 4), "unsupported"),
-    "int_minus_2_63_minus_1": (marshal.dumps(-(2**63) - 1, 4), "unsupported"),
-    "int_2_100": (marshal.dumps(2**100, 4), "unsupported"),
     "code": (marshal.dumps(compile("1", "x", "eval"), 4), "unsupported"),
-    "lone_surrogate": (marshal.dumps("\ud800", 4), "unsupported"),
     "unknown_code": (b"\x01", "invalid"),
     "null_alone": (b"0", "invalid"),
     "trailing_bytes": (marshal.dumps(1, 4) + b"N", "invalid"),
@@ -117,9 +135,17 @@ for name in ["record", "records", "nested", "str_unicode", "long_2_45", "float"]
     for cut in sorted({1, len(full) // 2, len(full) - 1}):
         BAD[f"{name}_cut_at_{cut}"] = (full[:cut], "truncated")
 
+def version(name):
+    for v in (2, 3):
+        if name.endswith(f"_v{v}"):
+            return v
+    return 4
+
+
 cases = {
     "python": sys.version.split()[0],
-    "good": [{"name": n, "marshal": marshal.dumps(v, 4).hex(), "want": canon(v)} for n, v in GOOD.items()],
+    "good": [{"name": n, "marshal": marshal.dumps(v, version(n)).hex(), "want": canon(v)}
+             for n, v in GOOD.items()],
     "bad": [{"name": n, "marshal": b.hex(), "error": e} for n, (b, e) in BAD.items()],
 }
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases.json")

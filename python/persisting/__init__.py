@@ -15,16 +15,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: E402
-    BusyError,
-    ClosedError,
-    ForkError,
-    InvalidArgumentError,
-    SchemaError,
-    StorageError,
-    UnsupportedError,
-    WALError,
-)
+from .errors import (BusyError, ClosedError, FlushError, ForkError,  # noqa: E402
+                     InvalidArgumentError, SchemaError, StorageError, UnstorableError,
+                     UnsupportedError, WALError)
 from .queue import LanceBackend, PersistingBackend, register  # noqa: E402
 
 
@@ -43,19 +36,7 @@ def metrics_text() -> str:
     return _native.metrics_text()
 
 
-__all__ = [
-    "__version__",
-    "BusyError",
-    "ClosedError",
-    "ForkError",
-    "InvalidArgumentError",
-    "LanceBackend",
-    "PersistingBackend",
-    "SchemaError",
-    "StorageError",
-    "UnsupportedError",
-    "WALError",
-    "metrics_text",
-    "native_version",
-    "register",
-]
+__all__ = ["__version__", "BusyError", "ClosedError", "FlushError", "ForkError",
+           "InvalidArgumentError", "LanceBackend", "PersistingBackend", "SchemaError",
+           "StorageError", "UnstorableError", "UnsupportedError", "WALError", "metrics_text",
+           "native_version", "register"]

@@ -1,28 +1,14 @@
 """ctypes binding of ``libpersisting.so`` (the C ABI in ``include/persisting.h``).
 
-Nothing here stores data: every function translates Python values into one C
-call and the result back, moving Arrow data through the Arrow C Data Interface
-without copying column buffers.
-
-Loading is lazy: the shared library (and with it the Go runtime) is loaded on
-the first call that needs it, never at import. That keeps two things safe:
-
-- importing ``persisting`` before ``fork()`` (a Go runtime does not survive a
-  fork: the child would hang);
-- enabling ``faulthandler`` before the Go runtime installs its signal handlers
-  (enabling it afterwards replaces Go's SIGSEGV handler, so a recovered Go panic
-  would kill the process).
-
-A call made in a process forked after the library was loaded raises
+Every function translates Python values into one C call and the result back;
+Arrow data moves through the Arrow C Data Interface without copying buffers.
+The library (and the Go runtime) is loaded on the first call, never at import,
+so importing before ``fork()`` or enabling ``faulthandler`` is safe. A call in
+a process forked after the library was loaded raises
 :class:`~persisting.errors.ForkError` instead of entering Go and hanging.
 
-Where the library comes from (first match wins):
-
-1. the environment variable ``PERSISTING_LIB`` (a path to ``libpersisting.so``),
-   read when the library is first loaded - handy to test a fresh ``make lib``;
-2. ``libpersisting.so`` bundled inside this package (what a wheel installs);
-3. ``build/libpersisting.so`` of the source tree, when the package is used from
-   a checkout (``python/persisting`` -> ``../../build``).
+The library is, first match wins: ``$PERSISTING_LIB``; ``libpersisting.so``
+bundled in this package (a wheel); ``build/libpersisting.so`` of a checkout.
 """
 
 from __future__ import annotations
@@ -31,60 +17,22 @@ import ctypes
 import json
 import os
 import threading
-from ctypes import (
-    CFUNCTYPE,
-    POINTER,
-    Structure,
-    byref,
-    c_char_p,
-    c_double,
-    c_int,
-    c_int64,
-    c_size_t,
-    c_uint64,
-    c_void_p,
-)
+from ctypes import CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 from typing import Any
 
-from .errors import (
-    BusyError,
-    ClosedError,
-    ForkError,
-    InvalidArgumentError,
-    SchemaError,
-    StorageError,
-    UnsupportedError,
-    WALError,
-)
+from .errors import (BusyError, ClosedError, FlushError, ForkError, InvalidArgumentError, SchemaError,
+                     StorageError, UnstorableError, UnsupportedError, WALError)
 
 LIBRARY_NAME = "libpersisting.so"
 ENV_LIBRARY = "PERSISTING_LIB"
 
 # ---- status codes (include/persisting.h) -----------------------------------
-OK = 0
-EINVALID_ARGUMENT = 1
-EINVALID_HANDLE = 2
-ESCHEMA = 3
-EIO = 4
-ECORRUPT = 5
-EWAL = 6
-EINTERNAL = 7
-EUNSUPPORTED = 8
-EBUSY = 11
-
-CODE_NAMES = {
-    OK: "PERSISTING_OK",
-    EINVALID_ARGUMENT: "PERSISTING_EINVALID_ARGUMENT",
-    EINVALID_HANDLE: "PERSISTING_EINVALID_HANDLE",
-    ESCHEMA: "PERSISTING_ESCHEMA",
-    EIO: "PERSISTING_EIO",
-    ECORRUPT: "PERSISTING_ECORRUPT",
-    EWAL: "PERSISTING_EWAL",
-    EINTERNAL: "PERSISTING_EINTERNAL",
-    EUNSUPPORTED: "PERSISTING_EUNSUPPORTED",
-    EBUSY: "PERSISTING_EBUSY",
-}
+(OK, EINVALID_ARGUMENT, EINVALID_HANDLE, ESCHEMA, EIO, ECORRUPT, EWAL, EINTERNAL, EUNSUPPORTED,
+ ETYPE, ENOT_FLUSHED, EBUSY) = range(12)
+CODE_NAMES = {code: "PERSISTING_" + name for code, name in enumerate(
+    "OK EINVALID_ARGUMENT EINVALID_HANDLE ESCHEMA EIO ECORRUPT EWAL EINTERNAL EUNSUPPORTED "
+    "ETYPE ENOT_FLUSHED EBUSY".split())}
 
 _ERROR_CLASSES: dict[int, type[StorageError]] = {
     EINVALID_ARGUMENT: InvalidArgumentError,
@@ -92,6 +40,8 @@ _ERROR_CLASSES: dict[int, type[StorageError]] = {
     ESCHEMA: SchemaError,
     EWAL: WALError,
     EUNSUPPORTED: UnsupportedError,
+    ETYPE: UnstorableError,
+    ENOT_FLUSHED: FlushError,
     EBUSY: BusyError,
 }
 
@@ -116,86 +66,50 @@ class ArrowArrayStream(Structure):
     pass
 
 
+_release = lambda t: ("release", CFUNCTYPE(None, POINTER(t)))  # noqa: E731
 ArrowSchema._fields_ = [
-    ("format", c_char_p),
-    ("name", c_char_p),
-    ("metadata", c_void_p),
-    ("flags", c_int64),
-    ("n_children", c_int64),
-    ("children", POINTER(POINTER(ArrowSchema))),
-    ("dictionary", POINTER(ArrowSchema)),
-    ("release", CFUNCTYPE(None, POINTER(ArrowSchema))),
-    ("private_data", c_void_p),
-]
-
+    ("format", c_char_p), ("name", c_char_p), ("metadata", c_void_p), ("flags", c_int64),
+    ("n_children", c_int64), ("children", POINTER(POINTER(ArrowSchema))),
+    ("dictionary", POINTER(ArrowSchema)), _release(ArrowSchema), ("private_data", c_void_p)]
 ArrowArray._fields_ = [
-    ("length", c_int64),
-    ("null_count", c_int64),
-    ("offset", c_int64),
-    ("n_buffers", c_int64),
-    ("n_children", c_int64),
-    ("buffers", POINTER(c_void_p)),
-    ("children", POINTER(POINTER(ArrowArray))),
-    ("dictionary", POINTER(ArrowArray)),
-    ("release", CFUNCTYPE(None, POINTER(ArrowArray))),
-    ("private_data", c_void_p),
-]
-
+    ("length", c_int64), ("null_count", c_int64), ("offset", c_int64), ("n_buffers", c_int64),
+    ("n_children", c_int64), ("buffers", POINTER(c_void_p)),
+    ("children", POINTER(POINTER(ArrowArray))), ("dictionary", POINTER(ArrowArray)),
+    _release(ArrowArray), ("private_data", c_void_p)]
 ArrowArrayStream._fields_ = [
     ("get_schema", CFUNCTYPE(c_int, POINTER(ArrowArrayStream), POINTER(ArrowSchema))),
     ("get_next", CFUNCTYPE(c_int, POINTER(ArrowArrayStream), POINTER(ArrowArray))),
     ("get_last_error", CFUNCTYPE(c_char_p, POINTER(ArrowArrayStream))),
-    ("release", CFUNCTYPE(None, POINTER(ArrowArrayStream))),
-    ("private_data", c_void_p),
-]
+    _release(ArrowArrayStream), ("private_data", c_void_p)]
 
 # Every exported function: name -> (restype, argtypes). Struct pointers are
 # passed as plain addresses (c_void_p) so both ctypes structs and the pointers
 # held by Arrow PyCapsules can be handed over without casts.
+_E = POINTER(PersistingError)
+_OUT = POINTER(c_void_p)  # char** out_json
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
-    "persisting_error_release": (None, [POINTER(PersistingError)]),
+    "persisting_error_release": (None, [_E]),
     "persisting_string_free": (None, [c_void_p]),
     "persisting_version": (c_char_p, []),
-    "persisting_open": (c_int, [c_char_p, c_char_p, POINTER(c_uint64), POINTER(PersistingError)]),
-    "persisting_close": (c_int, [c_uint64, POINTER(PersistingError)]),
-    "persisting_append": (c_int, [c_uint64, c_void_p, c_void_p, POINTER(PersistingError)]),
-    "persisting_append_stream": (c_int, [c_uint64, c_void_p, POINTER(PersistingError)]),
-    "persisting_read": (c_int, [c_uint64, c_int64, c_int64, c_void_p, POINTER(PersistingError)]),
-    "persisting_schema": (c_int, [c_uint64, c_void_p, POINTER(PersistingError)]),
-    "persisting_flush": (c_int, [c_uint64, POINTER(PersistingError)]),
-    "persisting_count": (
-        c_int,
-        [c_uint64, POINTER(c_int64), POINTER(c_int64), POINTER(c_int64), POINTER(PersistingError)],
-    ),
-    "persisting_stats": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
-    "persisting_metrics_text": (c_int, [POINTER(c_void_p), POINTER(PersistingError)]),
-    "persisting_compact": (c_int, [c_uint64, c_int64, POINTER(c_void_p), POINTER(PersistingError)]),
-    "persisting_cleanup_old_versions": (
-        c_int,
-        [c_uint64, c_double, POINTER(c_void_p), POINTER(PersistingError)],
-    ),
-    "persisting_versions": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
-    "persisting_read_version": (
-        c_int,
-        [c_uint64, c_uint64, c_int64, c_int64, c_void_p, POINTER(PersistingError)],
-    ),
-    "persisting_bucket_metrics": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
-    "persisting_create_index": (
-        c_int,
-        [c_uint64, c_char_p, c_char_p, POINTER(c_void_p), POINTER(PersistingError)],
-    ),
-    "persisting_indices": (c_int, [c_uint64, POINTER(c_void_p), POINTER(PersistingError)]),
-    "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, POINTER(PersistingError)]),
-    "persisting_append_records": (
-        c_int,
-        [c_uint64, c_char_p, c_size_t, POINTER(PersistingError)],
-    ),
-}
-
-#: the same functions bound a second time, without ``argtypes``, under a name of
-#: their own (alias -> (symbol, restype)): see :class:`RecordsCall`
-_UNCHECKED: dict[str, tuple[str, Any]] = {
-    "persisting_append_records_unchecked": ("persisting_append_records", c_int),
+    "persisting_open": (c_int, [c_char_p, c_char_p, POINTER(c_uint64), _E]),
+    "persisting_close": (c_int, [c_uint64, _E]),
+    "persisting_append": (c_int, [c_uint64, c_void_p, c_void_p, _E]),
+    "persisting_append_stream": (c_int, [c_uint64, c_void_p, _E]),
+    "persisting_append_records": (c_int, [c_uint64, c_char_p, c_size_t, _E]),
+    "persisting_read": (c_int, [c_uint64, c_int64, c_int64, c_void_p, _E]),
+    "persisting_schema": (c_int, [c_uint64, c_void_p, _E]),
+    "persisting_flush": (c_int, [c_uint64, _E]),
+    "persisting_count": (c_int, [c_uint64] + [POINTER(c_int64)] * 3 + [_E]),
+    "persisting_stats": (c_int, [c_uint64, _OUT, _E]),
+    "persisting_metrics_text": (c_int, [_OUT, _E]),
+    "persisting_compact": (c_int, [c_uint64, c_int64, _OUT, _E]),
+    "persisting_cleanup_old_versions": (c_int, [c_uint64, c_double, _OUT, _E]),
+    "persisting_versions": (c_int, [c_uint64, _OUT, _E]),
+    "persisting_read_version": (c_int, [c_uint64, c_uint64, c_int64, c_int64, c_void_p, _E]),
+    "persisting_bucket_metrics": (c_int, [c_uint64, _OUT, _E]),
+    "persisting_create_index": (c_int, [c_uint64, c_char_p, c_char_p, _OUT, _E]),
+    "persisting_indices": (c_int, [c_uint64, _OUT, _E]),
+    "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, _E]),
 }
 
 # ---- loading ------------------------------------------------------------------
@@ -203,8 +117,7 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
-#: set in a child forked after the library was loaded (os.register_at_fork), so
-#: the per-record call can refuse without a getpid() each time
+#: set in a child forked after the library was loaded: the record call checks it
 _forked = False
 
 
@@ -274,10 +187,6 @@ def lib() -> ctypes.CDLL:
                     ) from exc
                 fn.restype = restype
                 fn.argtypes = argtypes
-            for alias, (name, restype) in _UNCHECKED.items():
-                fn = handle[name]  # a second function pointer: its argtypes stay None
-                fn.restype = restype
-                setattr(handle, alias, fn)
             _lib_path, _load_pid, _lib = path, os.getpid(), handle
     _check_process()
     return _lib
@@ -388,41 +297,35 @@ def stats(handle: int) -> dict[str, Any]:
 
 
 def bucket_metrics(handle: int) -> dict[str, Any]:
-    """``persisting_bucket_metrics``: this bucket's metric values by name ({}
-    without metrics). Does not wait for a running flush."""
+    """``persisting_bucket_metrics``: metric values by name ({} without metrics)."""
     return _json_call("bucket_metrics", "persisting_bucket_metrics", c_uint64(handle)) or {}
 
 
 def metrics_text() -> str:
-    """``persisting_metrics_text``: the metrics of every bucket opened with
-    metrics on, in the Prometheus text exposition format."""
+    """``persisting_metrics_text``: every bucket's metrics, Prometheus text format."""
     out = c_void_p(None)
     _call("metrics_text", "persisting_metrics_text", byref(out))
     return _take_string(out) or ""
 
 
 def compact(handle: int, target_rows: int = 0) -> dict[str, Any]:
-    """``persisting_compact``: merges small fragments (0: Lance's default size);
-    returns version_before, version, fragments_before, fragments."""
+    """``persisting_compact`` (target_rows 0: Lance's default size)."""
     return _json_call("compact", "persisting_compact", c_uint64(handle), c_int64(target_rows)) or {}
 
 
 def cleanup_old_versions(handle: int, older_than_seconds: float) -> dict[str, Any]:
-    """``persisting_cleanup_old_versions``: removes versions older than that
-    (never the newest); returns counts of what was removed."""
+    """``persisting_cleanup_old_versions``: counts of what was removed."""
     return _json_call("cleanup_old_versions", "persisting_cleanup_old_versions", c_uint64(handle),
                       c_double(older_than_seconds)) or {}
 
 
 def versions(handle: int) -> list[dict[str, Any]]:
-    """``persisting_versions``: [{"version": int, "timestamp": RFC 3339 str}],
-    oldest first."""
+    """``persisting_versions``: [{"version", "timestamp" (RFC 3339)}], oldest first."""
     return _json_call("versions", "persisting_versions", c_uint64(handle)) or []
 
 
 def create_index(handle: int, column: str, kind: str) -> dict[str, Any]:
-    """``persisting_create_index``: a scalar index ("BTREE" or "BITMAP") on a
-    top-level column, as a new version (buffered rows are flushed first)."""
+    """``persisting_create_index``: "BTREE" or "BITMAP" on a top-level column."""
     return _json_call(f"create index on {column!r}", "persisting_create_index", c_uint64(handle),
                       column.encode("utf-8"), kind.encode("utf-8")) or {}
 
@@ -434,7 +337,7 @@ def indices(handle: int) -> list[dict[str, Any]]:
 
 def lookup(handle: int, column: str, cond: dict[str, Any]) -> Any:
     """``persisting_lookup``: rows whose ``column`` satisfies ``cond`` (see the
-    header) as a ``pyarrow.RecordBatchReader`` (buffered rows are flushed first)."""
+    header) as a ``pyarrow.RecordBatchReader``."""
     stream = ArrowArrayStream()
     _call(f"lookup on {column!r}", "persisting_lookup", c_uint64(handle), column.encode("utf-8"),
           json.dumps(cond).encode("utf-8"), c_void_p(ctypes.addressof(stream)))
@@ -452,106 +355,42 @@ def _import_stream(stream: ArrowArrayStream) -> Any:
 
 
 def append(handle: int, batch: Any) -> None:
-    """``persisting_append`` of one record batch, zero-copy.
-
-    ``batch`` is anything with ``__arrow_c_array__`` returning a struct array
-    (a ``pyarrow.RecordBatch``, a nanoarrow/polars/arrow-rs batch). The capsules
-    own the C structs: the library moves the array out of its capsule, the
-    schema capsule releases the borrowed schema when it is collected, so no
-    exception can leak either.
-    """
+    """``persisting_append`` of one batch (anything with ``__arrow_c_array__``),
+    zero-copy; the library moves the array out of its capsule."""
     schema_capsule, array_capsule = batch.__arrow_c_array__()
     schema_ptr = _capsule_pointer(schema_capsule, b"arrow_schema")
     array_ptr = _capsule_pointer(array_capsule, b"arrow_array")
-    try:
-        _call("append", "persisting_append", c_uint64(handle), c_void_p(schema_ptr), c_void_p(array_ptr))
-    finally:
-        # The library always moves the array; if a buggy build did not, the
-        # capsule's destructor still releases it. Keep both alive until here.
-        del schema_capsule, array_capsule
+    _call("append", "persisting_append", c_uint64(handle), c_void_p(schema_ptr), c_void_p(array_ptr))
+    del schema_capsule, array_capsule  # alive until here: their destructors release what is left
 
 
 def append_stream(handle: int, data: Any) -> None:
-    """``persisting_append_stream``: every batch of ``data`` as one unit (all or
-    none), zero-copy. ``data`` has ``__arrow_c_stream__`` (a
-    ``pyarrow.RecordBatchReader`` or ``Table``, a polars frame, ...). The library
-    moves the stream out of its capsule; the capsule frees the empty shell."""
+    """``persisting_append_stream``: every batch of ``data`` (anything with
+    ``__arrow_c_stream__``) as one unit, all or none, zero-copy."""
     capsule = data.__arrow_c_stream__()
     stream_ptr = _capsule_pointer(capsule, b"arrow_array_stream")
-    try:
-        _call("append", "persisting_append_stream", c_uint64(handle), c_void_p(stream_ptr))
-    finally:
-        del capsule
+    _call("append", "persisting_append_stream", c_uint64(handle), c_void_p(stream_ptr))
+    del capsule
 
 
 def append_records(handle: int, data: bytes) -> None:
-    """``persisting_append_records``: ``data`` is ``marshal.dumps(record or
-    list of records, 4)``. The engine checks every record strictly against the
-    bucket's schema, logs them in the WAL (fsynced before returning only when
-    ``wal_sync_interval`` is 0) and buffers them; it never flushes here. Raises
-    :class:`SchemaError` (code ``ESCHEMA``) - having appended nothing - when a
-    record does not fit the schema exactly, the bucket has no schema yet or a
-    value is of a kind it does not decode: the caller then takes the Arrow path,
-    which evolves the schema or names the precise error.
-
-    The per-record hot path: one ctypes call, no other work (the error struct
-    is the calling thread's, reused: a failure releases it, which zeroes it)."""
-    handle_ = _lib if _lib is not None and not _forked else lib()
+    """``persisting_append_records`` of a list of records in the record
+    encoding v1 (``persisting._encode``): one C call, with the calling
+    thread's error struct (releasing it zeroes it)."""
+    if _forked or _lib is None:
+        lib()
     try:
         err, ref = _errors.pair
     except AttributeError:
         err = PersistingError()
         err, ref = _errors.pair = (err, byref(err))
-    rc = handle_.persisting_append_records(handle, data, len(data), ref)
+    rc = _lib.persisting_append_records(handle, data, len(data), ref)
     if rc != OK:
         _raise(rc, err, "append")
 
 
 #: per thread: a PersistingError and a pointer to it, for append_records
 _errors = threading.local()
-
-#: the largest payload RecordsCall passes (its length goes as a C int, see there)
-_RECORDS_CALL_MAX = 0x7FFFFFFF
-
-
-class RecordsCall:
-    """``persisting_append_records`` on one bucket for a caller that makes
-    the calls one at a time (the bucket's engine lock held): the per-record
-    hot path of a put with the WAL.
-
-    ctypes converts every argument through ``argtypes`` (a ``from_param`` per
-    argument, a new ``c_uint64`` for the handle ...), which costs about as
-    much as the call into the library itself (~0.4 us of a ~0.9 us call).
-    This one calls ``persisting_append_records_unchecked`` (the same symbol
-    without ``argtypes``) with arguments ctypes passes as they are: the handle
-    as a ``c_uint64`` made once, the payload as ``bytes`` (a pointer to its
-    data), the error struct by a pointer made once (one struct per bucket:
-    calls never overlap). The length goes as a Python int, which ctypes
-    passes as a C int and libffi widens (sign-extends) to the full register
-    of the ``size_t`` parameter on the 64-bit ABIs the library is built for;
-    so only payloads below 2**31 bytes take this call, larger ones
-    :func:`append_records`."""
-
-    __slots__ = ("_raw", "_handle", "_err", "_ref")
-
-    def __init__(self, handle: int) -> None:
-        lib()
-        self._raw = handle
-        self._handle = c_uint64(handle)
-        self._err = PersistingError()
-        self._ref = byref(self._err)
-
-    def __call__(self, data: bytes) -> None:
-        """As :func:`append_records` (same errors); ForkError in a forked child."""
-        if _forked:
-            lib()
-        n = len(data)
-        if n > _RECORDS_CALL_MAX:
-            append_records(self._raw, data)
-            return
-        rc = _lib.persisting_append_records_unchecked(self._handle, data, n, self._ref)
-        if rc != OK:
-            _raise(rc, self._err, "append")
 
 
 def read(handle: int, offset: int, limit: int) -> Any:
@@ -590,34 +429,4 @@ def schema(handle: int) -> Any:
         if out.release:
             out.release(byref(out))
 
-
-__all__ = [
-    "ArrowArray",
-    "ArrowArrayStream",
-    "ArrowSchema",
-    "PersistingError",
-    "append",
-    "append_records",
-    "append_stream",
-    "bucket_metrics",
-    "cleanup_old_versions",
-    "close_bucket",
-    "compact",
-    "count",
-    "create_index",
-    "flush",
-    "indices",
-    "is_loaded",
-    "lib",
-    "library_path",
-    "lookup",
-    "metrics_text",
-    "open_bucket",
-    "read",
-    "read_version",
-    "schema",
-    "stats",
-    "version",
-    "versions",
-]
 

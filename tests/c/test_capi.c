@@ -317,19 +317,30 @@ static int64_t count_rows(uint64_t h) {
 }
 
 /* persisting_append_records: records from marshal.dumps (records_marshal.h)
- * read back like Arrow rows, in order; every bad call refused with nothing
- * kept; the buffer bound refuses until a flush. */
+ * read back like Arrow rows, in order; every bad call refused with its own
+ * code and nothing kept; at the buffer bound the call still succeeds (a flush
+ * runs in the background, never an error). */
 static void test_append_records(const char* dir) {
   char path[300];
-  snprintf(path, sizeof path, "%s/bucket_records", dir);
   uint64_t h = 0;
   PersistingError err = {0};
+
+  /* the first record of a new bucket gives it its schema (inference) */
+  snprintf(path, sizeof path, "%s/bucket_records_first", dir);
+  CHECK(persisting_open(path, NULL, &h, &err) == PERSISTING_OK, "open %s: %s", path, err.message);
+  CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err) == PERSISTING_OK,
+        "a record into a bucket without a schema: %s", err.message);
+  struct ArrowSchema inferred;
+  CHECK(persisting_schema(h, &inferred, &err) == PERSISTING_OK, "schema after the first record: %s", err.message);
+  CHECK(inferred.n_children == 4, "inferred %lld fields, want 4", (long long)inferred.n_children);
+  inferred.release(&inferred);
+  CHECK(count_rows(h) == 1, "rows after the first record");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+
+  snprintf(path, sizeof path, "%s/bucket_records", dir);
   int rc = persisting_open(path, "{\"enable_wal\": true, \"wal_sync_interval\": 1.0, \"flush_threshold\": 25}",
                            &h, &err);
   CHECK(rc == PERSISTING_OK, "open %s: %s", path, err.message);
-
-  expect_error(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err), PERSISTING_ESCHEMA, &err,
-               "records before the bucket has a schema");
   CHECK(append_rows(h, 0, 10, &err) == PERSISTING_OK, "append rows 0..9: %s", err.message);
   CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err) == PERSISTING_OK, "one record: %s",
         err.message);
@@ -345,14 +356,14 @@ static void test_append_records(const char* dir) {
     const char* what;
   } bad[] = {
       {NULL, 10, PERSISTING_EINVALID_ARGUMENT, "NULL data"},
-      {kRecordGarbage, sizeof kRecordGarbage, PERSISTING_ESCHEMA, "garbage bytes"},
-      {kRecordTruncated, sizeof kRecordTruncated, PERSISTING_ESCHEMA, "truncated marshal data"},
-      {kRecordOne, 0, PERSISTING_ESCHEMA, "zero length"},
+      {kRecordGarbage, sizeof kRecordGarbage, PERSISTING_EINVALID_ARGUMENT, "garbage bytes"},
+      {kRecordTruncated, sizeof kRecordTruncated, PERSISTING_EINVALID_ARGUMENT, "truncated marshal data"},
+      {kRecordOne, 0, PERSISTING_EINVALID_ARGUMENT, "zero length"},
       {kRecordWrongType, sizeof kRecordWrongType, PERSISTING_ESCHEMA, "a str for an int64 field"},
       {kRecordBoolAsInt, sizeof kRecordBoolAsInt, PERSISTING_ESCHEMA, "a bool for an int64 field"},
       {kRecordUnknownKey, sizeof kRecordUnknownKey, PERSISTING_ESCHEMA, "a key not in the schema"},
-      {kRecordSet, sizeof kRecordSet, PERSISTING_ESCHEMA, "a set"},
-      {kRecordNotADict, sizeof kRecordNotADict, PERSISTING_ESCHEMA, "a list of ints"},
+      {kRecordSet, sizeof kRecordSet, PERSISTING_ETYPE, "a set"},
+      {kRecordNotADict, sizeof kRecordNotADict, PERSISTING_ETYPE, "a list of ints"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     expect_error(persisting_append_records(h, bad[i].data, bad[i].length, &err), bad[i].want, &err, bad[i].what);
@@ -360,14 +371,16 @@ static void test_append_records(const char* dir) {
   }
   CHECK(read_and_check(h, 0, -1, 0) == 20, "rows after the bad calls");
 
-  /* 30 rows reach flush_threshold 25: this path does not flush, it refuses */
+  /* 30 rows pass flush_threshold 25: a flush starts in the background, and
+   * the next call is taken like any other (no error at the bound) */
   CHECK(persisting_append_records(h, kRecordsMore, sizeof kRecordsMore, &err) == PERSISTING_OK, "rows 20..29: %s",
         err.message);
-  expect_error(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err), PERSISTING_ESCHEMA, &err,
-               "records at the flush bound");
-  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
   CHECK(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err) == PERSISTING_OK,
-        "a record after the flush: %s", err.message);
+        "a record past the flush threshold: %s", err.message);
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  int64_t persisted = -1;
+  CHECK(persisting_count(h, NULL, &persisted, NULL, &err) == PERSISTING_OK && persisted == 31,
+        "persisted %lld after the flush, want 31", (long long)persisted);
   CHECK(read_and_check(h, 0, -1, 0) == 31, "read after the flush");
 
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
@@ -376,6 +389,31 @@ static void test_append_records(const char* dir) {
   h = open_bucket(path);
   CHECK(read_and_check(h, 0, -1, 0) == 31, "read after reopen");
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close after reopen");
+}
+
+/* persisting_open's options: a wrong JSON type is PERSISTING_ETYPE, a bad
+ * value PERSISTING_EINVALID_ARGUMENT; with "ignore_unknown": true unknown
+ * keys are listed in stats as "ignored_options". */
+static void test_open_options(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_options", dir);
+  uint64_t h = 0;
+  PersistingError err = {0};
+  expect_error(persisting_open(path, "{\"flush_threshold\": \"10\"}", &h, &err), PERSISTING_ETYPE, &err,
+               "flush_threshold as a string");
+  expect_error(persisting_open(path, "{\"enable_wal\": 1}", &h, &err), PERSISTING_ETYPE, &err, "enable_wal as an int");
+  expect_error(persisting_open(path, "{\"flush_threshold\": 0}", &h, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "flush_threshold 0");
+  expect_error(persisting_open(path, "{\"serializer\": \"json\"}", &h, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "an unknown option");
+  CHECK(persisting_open(path, "{\"serializer\": \"json\", \"ignore_unknown\": true}", &h, &err) == PERSISTING_OK,
+        "open ignoring unknown options: %s", err.message);
+  char* stats = NULL;
+  CHECK(persisting_stats(h, &stats, &err) == PERSISTING_OK, "stats: %s", err.message);
+  CHECK(stats && strstr(stats, "\"ignored_options\":[\"serializer\"]"), "stats: %s", stats);
+  CHECK(stats && !strstr(stats, "\"boundary\""), "the shipped library reports no boundary ledger: %s", stats);
+  persisting_string_free(stats);
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
 }
 
 int main(void) {
@@ -497,6 +535,7 @@ int main(void) {
   CHECK(released_arrays == 8 * (1 + NCOLS), "%d arrays released, want exactly 8 batches", released_arrays);
 
   test_append_records(dir);
+  test_open_options(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -7,6 +7,7 @@ registers persisting's backends, starts its storage manager and prints
 "READY <addr>". Then, for each stdin line, prints one JSON line:
 
   members               -> {"members": n}
+  ready N               -> {"ready": bool}: N members alive, every storage manager resolvable
   buckets               -> {"buckets": [bucket ids this node owns]}
   write TOPIC FIRST N   -> writes records FIRST..FIRST+N-1, flushes: {"written": N}
   read TOPIC            -> reads every record of TOPIC: {"values": [...]}
@@ -23,12 +24,28 @@ import pulsing as pul
 
 try:  # pulsing >= 0.1.1
     from pulsing.streaming import get_storage_manager, read_queue, write_queue
+    from pulsing.streaming.manager import STORAGE_MANAGER_NAME, StorageManager
 except ImportError:  # pulsing 0.1.0
     from pulsing.queue import get_storage_manager, read_queue, write_queue
+    from pulsing.queue.manager import STORAGE_MANAGER_NAME, StorageManager
 
 from persisting.queue import register
 
 NUM_BUCKETS = 6
+
+
+async def cluster_ready(system, n: int) -> bool:
+    """Whether ``system`` sees ``n`` members, all alive, and resolves the
+    storage manager of each (so a bucket request can be redirected to any)."""
+    members = await system.members()
+    if len(members) < n or any((m.get("state") or m.get("status")) != "Alive" for m in members):
+        return False
+    for m in members:
+        try:
+            await StorageManager.resolve(STORAGE_MANAGER_NAME, system=system, node_id=int(m["node_id"]))
+        except Exception:  # not (yet) known on this node
+            return False
+    return True
 
 
 def say(obj) -> None:
@@ -48,6 +65,8 @@ async def main(port: str, seed: str, storage: str) -> None:
         cmd = line[0]
         if cmd == "members":
             say({"members": len(await system.members())})
+        elif cmd == "ready":
+            say({"ready": await cluster_ready(system, int(line[1]))})
         elif cmd == "buckets":
             say({"buckets": sorted(b["bucket_id"] for b in await manager.list_buckets())})
         elif cmd == "write":

@@ -25,6 +25,8 @@ try:  # pulsing >= 0.1.1
 except ImportError:  # pulsing 0.1.0
     from pulsing.queue import get_storage_manager, read_queue, write_queue
 
+from node import cluster_ready
+
 import lance
 
 from persisting.queue import register
@@ -36,12 +38,13 @@ NUM_BUCKETS = 6
 async def start_cluster(n: int):
     first = await pul.actor_system(addr="127.0.0.1:0")
     systems = [first] + [await pul.actor_system(addr="127.0.0.1:0", seeds=[first.addr]) for _ in range(n - 1)]
-    deadline = time.monotonic() + 20
-    while len(await first.members()) < n:
-        assert time.monotonic() < deadline, "the nodes did not join"
-        await asyncio.sleep(0.2)
     managers = [await get_storage_manager(s) for s in systems]
-    await asyncio.sleep(1.0)  # every node's manager known to the others
+    # wait for the state, not for a time: every node sees n members alive and
+    # resolves every node's storage manager (the deadline only guards a hang)
+    deadline = time.monotonic() + 60
+    while not all([await cluster_ready(s, n) for s in systems]):
+        assert time.monotonic() < deadline, "the nodes did not join"
+        await asyncio.sleep(0.05)
     return systems, managers
 
 
@@ -116,11 +119,10 @@ class Node:
 def start_process_cluster(storage: Path, n: int) -> list[Node]:
     nodes = [Node(storage, None)]
     nodes += [Node(storage, nodes[0].addr) for _ in range(n - 1)]
-    deadline = time.monotonic() + 30
-    while any(node.ask("members")["members"] < n for node in nodes):
+    deadline = time.monotonic() + 60  # the state, not a time: see start_cluster
+    while not all([node.ask(f"ready {n}")["ready"] for node in nodes]):
         assert time.monotonic() < deadline, "the node processes did not join"
-        time.sleep(0.3)
-    time.sleep(1.0)
+        time.sleep(0.05)
     return nodes
 
 

@@ -6,13 +6,20 @@ It opens one bucket with ``PersistingBackend(enable_wal=True,
 wal_sync_interval=0)`` (schema evolution on: records add a field and widen
 another along the way) and first reports what it recovered:
 
-    R {"count": n, "persisted": p, "buffered": b, "bad": null | "...", ...}
+    R {"count": n, "seqs": [[first, last], ...], "persisted": p, "bad": null | "...", ...}
 
-after checking that the record at offset k has ``seq == k`` and the payload
-derived from k (so nothing is lost in the middle, duplicated or reordered).
-Then ``writers`` concurrent tasks append numbered records from ``count`` on,
-with ``put`` or ``put_batch``, while another task flushes now and then. Around
-every append it prints, line-buffered, one line each:
+after checking every record: its payload is the one derived from its seq, no
+seq is there twice, and each writer's records are in the order it wrote them
+(concurrent puts may reach the engine in any order: with wal_sync_interval 0
+they run on worker threads). ``seqs`` lists the seqs found, as ranges.
+With ``"resend": [seq, ...]`` (the harness's --resend mode: puts an earlier
+child started but never saw acknowledged) it then re-sends, one by one, those
+it did not find - what a client must do after a restart, since an
+unacknowledged put may or may not be stored (docs/wal.md).
+Then ``writers`` concurrent tasks append numbered records from ``next_seq``
+(or past the highest seq found) on, with ``put`` or ``put_batch``, while
+another task flushes now and then. Around every append it prints,
+line-buffered, one line each:
 
     S <first> <n>    before the call: seqs first..first+n-1 may now be stored
     A <first> <n>    after it returned: they are acknowledged (durable)
@@ -62,17 +69,44 @@ def out(line: str) -> None:
     sys.stdout.write(line + "\n")  # one write per line; stdout is line-buffered
 
 
-async def recover(b: PersistingBackend) -> dict:
+#: the writer id of re-sent records (their original writer's order is not theirs)
+RESENT = -1
+
+
+def ranges(seqs: list[int]) -> list[list[int]]:
+    """Sorted seqs as [first, last] ranges, to keep the report line short."""
+    out: list[list[int]] = []
+    for s in sorted(seqs):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
+async def recover(b: PersistingBackend) -> tuple[dict, set[int]]:
     rows = await b.get()
     stats = await b.stats()
     bad = None
+    seen: set[int] = set()
+    last_of_writer: dict[int, int] = {}
     for k, row in enumerate(rows):
-        if (row.get("seq") != k or row.get("pad") != payload(k) or row.get("v") != value(k)
-                or row.get("late") != late(k)):
-            bad = f"offset {k} holds {row!r}, expected {record(k, row.get('w'))!r}"
+        seq, w = row.get("seq"), row.get("w")
+        if (not isinstance(seq, int) or row.get("pad") != payload(seq) or row.get("v") != value(seq)
+                or row.get("late") != late(seq)):
+            bad = f"offset {k} holds {row!r}, not a record this harness writes"
+        elif seq in seen:
+            bad = f"offset {k}: seq {seq} is there twice"
+        elif w != RESENT and last_of_writer.get(w, -1) >= seq:
+            bad = f"offset {k}: writer {w}'s seq {seq} after its seq {last_of_writer[w]}"
+        if bad:
             break
+        seen.add(seq)
+        if w != RESENT:
+            last_of_writer[w] = seq
     return {
         "count": len(rows),
+        "seqs": ranges(list(seen)),
         "total": b.total_count(),
         "persisted": stats["persisted_count"],
         "buffered": stats["buffer_count"],
@@ -80,7 +114,7 @@ async def recover(b: PersistingBackend) -> dict:
         "wal_replayed": stats.get("wal_replayed"),
         "wal_size": stats.get("wal_size"),
         "bad": bad,
-    }
+    }, seen
 
 
 async def main(cfg: dict) -> None:
@@ -93,19 +127,25 @@ async def main(cfg: dict) -> None:
         max_wal_size=cfg["max_wal_size"],
         flush_threshold=cfg["flush_threshold"],
     )
-    report = await recover(b)
+    report, seen = await recover(b)
     out("R " + json.dumps(report))
     if cfg.get("verify_only") or report["bad"]:
         os._exit(0)  # no close(): leave the bucket exactly as found
+    for seq in cfg.get("resend", []):
+        if seq not in seen:  # not stored: send it again (a stored one must not be)
+            out(f"X {seq}")
+            out(f"S {seq} 1")
+            await b.put(record(seq, RESENT))
+            out(f"A {seq} 1")
     rng = random.Random(cfg["seed"])
-    state = {"next": report["count"]}
+    state = {"next": max([cfg.get("next_seq", 0), *[s + 1 for s in seen]])}
     deadline = time.monotonic() + cfg["max_seconds"]
 
     async def writer(w: int) -> None:
         while time.monotonic() < deadline:
             n = 1 if rng.random() >= cfg["batch_prob"] else rng.randint(2, cfg["max_batch"])
             first = state["next"]
-            state["next"] += n  # no await between numbering and the put: offset == seq
+            state["next"] += n  # no await between numbering and the put
             out(f"S {first} {n}")
             if n == 1:
                 await b.put(record(first, w))

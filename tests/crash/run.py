@@ -15,12 +15,17 @@ the engine kill itself at a crash point (``PERSISTING_TEST_CRASH_AT``:
 after_wal_write, before_commit, after_commit, after_truncate), the moments a
 random kill rarely hits - and checks, at the next start:
 
-- every acknowledged record is there, exactly once, at offset == its number
-  (the child verifies ``seq == offset`` over the whole log);
-- nothing beyond what was at most in flight (announced by ``S``) appeared;
+- every acknowledged record is there, exactly once (the child verifies that no
+  seq is there twice, each payload, and each writer's order);
+- nothing that was never handed to the backend (announced by ``S``) appeared;
 - nothing that was recovered once disappears later;
 - pylance opens ``data.lance`` after the crash, before the engine touches it
-  again, with exactly ``persisted_count`` rows numbered 0..n-1.
+  again, with exactly ``persisted_count`` rows, no seq twice.
+
+``--resend`` adds what a client must do after a restart (docs/wal.md): each
+child re-sends the puts that were started but never acknowledged, skipping
+those it finds stored (an unacknowledged put may or may not be stored); the
+checks above then also prove that re-sent records end up there exactly once.
 
 The configuration of every round derives from one seed, printed on failure
 together with the command that replays it (kill timing itself is real time,
@@ -45,6 +50,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+#: the crash points exist only in the test build (./build.sh testhooks); the
+#: harness uses it unless PERSISTING_LIB names a library
+TESTHOOKS_LIBRARY = REPO / "build" / "testhooks" / "libpersisting.so"
+if not os.environ.get("PERSISTING_LIB") and TESTHOOKS_LIBRARY.is_file():
+    os.environ["PERSISTING_LIB"] = str(TESTHOOKS_LIBRARY)
 sys.path.insert(0, str(REPO / "tests" / "python"))
 from helpers import LIBRARY, child_env  # noqa: E402  (finds libpersisting.so like the tests)
 
@@ -67,8 +77,10 @@ class Round:
     startup_kill: float | None = None
     report: dict | None = None
     acked: list = field(default_factory=list)  # (first, n)
+    started: set = field(default_factory=set)  # every seq announced by S
     started_end: int = 0
     flushes: int = 0
+    resent: int = 0  # unacknowledged puts the child found missing and re-sent
     returncode: int | None = None
     killed_by_parent: bool = False
     stderr: str = ""
@@ -91,25 +103,26 @@ class Ledger:
     path: Path
     started_end: int = 0  # no seq >= this was ever handed to the backend
     recovered: int = 0  # records a child found; never less later
+    recovered_seqs: set = field(default_factory=set)  # what the last child found
     acked: set = field(default_factory=set)  # every seq ever acknowledged
+    unacked: set = field(default_factory=set)  # started, never acknowledged, not (yet) found
 
 
 def lance_rows(path: Path) -> int:
     """Opens data.lance with pylance; returns its row count after checking the
     seq column is 0..n-1 (no duplicate, gap or reordering in the Lance part)."""
     ds_path = path / "data.lance"
-    if not (ds_path / "_versions").is_dir():
-        return 0
+    versions = ds_path / "_versions"
+    if not versions.is_dir() or not any(versions.glob("*.manifest")):
+        return 0  # no version committed yet (a first flush may have been killed midway)
     import lance
 
     ds = lance.dataset(str(ds_path))
     table = ds.to_table(columns=["seq"])
     seqs = table.column("seq").to_pylist()
-    if seqs != list(range(len(seqs))):
-        first = next(i for i, s in enumerate(seqs) if s != i)
-        raise CrashCheckFailed(
-            f"pylance: {ds_path} version {ds.version} has seq {seqs[first]} at row {first}"
-        )
+    if len(set(seqs)) != len(seqs):
+        twice = next(s for s in seqs if seqs.count(s) > 1)
+        raise CrashCheckFailed(f"pylance: {ds_path} version {ds.version} has seq {twice} twice")
     if ds.count_rows() != len(seqs):
         raise CrashCheckFailed(f"pylance: count_rows {ds.count_rows()} != {len(seqs)} rows read")
     return len(seqs)
@@ -180,6 +193,10 @@ def make_config(rng: random.Random, path: Path, index: int) -> dict:
     }
 
 
+def seqs_of(report: dict) -> set[int]:
+    return {s for first, last in report["seqs"] for s in range(first, last + 1)}
+
+
 def check_report(rnd: Round, ledger: Ledger, pylance_rows: int) -> None:
     rep = rnd.report
     where = rnd.describe()
@@ -187,21 +204,24 @@ def check_report(rnd: Round, ledger: Ledger, pylance_rows: int) -> None:
         raise CrashCheckFailed(f"{where}: recovered log is wrong: {rep['bad']}")
     if rep["count"] != rep["total"] or rep["persisted"] + rep["buffered"] != rep["count"]:
         raise CrashCheckFailed(f"{where}: inconsistent counts {rep}")
-    missing = [s for s in ledger.acked if s >= rep["count"]]
+    found = seqs_of(rep)
+    if len(found) != rep["count"]:
+        raise CrashCheckFailed(f"{where}: {rep['count']} records but {len(found)} seqs")
+    missing = ledger.acked - found
     if missing:
         raise CrashCheckFailed(
             f"{where}: {len(missing)} acknowledged records lost (first {min(missing)}); "
             f"recovered {rep['count']}"
         )
-    if rep["count"] > ledger.started_end:
+    if found and max(found) >= ledger.started_end:
         raise CrashCheckFailed(
-            f"{where}: recovered {rep['count']} records, but only seqs < {ledger.started_end} "
+            f"{where}: recovered seq {max(found)}, but only seqs < {ledger.started_end} "
             "were ever handed to the backend"
         )
-    if rep["count"] < ledger.recovered:
+    lost = ledger.recovered_seqs - found
+    if lost:
         raise CrashCheckFailed(
-            f"{where}: recovered {rep['count']} records, fewer than the {ledger.recovered} "
-            "an earlier start recovered"
+            f"{where}: {len(lost)} records an earlier start recovered are gone (first {min(lost)})"
         )
     if rep["persisted"] != pylance_rows:
         raise CrashCheckFailed(
@@ -238,11 +258,14 @@ def run_round(rnd: Round, ledger: Ledger, workdir: Path) -> None:
         elif kind == "S":
             first, n = map(int, rest.split())
             rnd.started_end = max(rnd.started_end, first + n)
+            rnd.started.update(range(first, first + n))
         elif kind == "A":
             first, n = map(int, rest.split())
             rnd.acked.append((first, n))
         elif kind == "F":
             rnd.flushes += 1
+        elif kind == "X":
+            rnd.resent += 1
     if rnd.returncode != -signal.SIGKILL:
         raise CrashCheckFailed(
             f"{rnd.describe()}: the child ended with {rnd.returncode}, not by SIGKILL\n"
@@ -251,8 +274,12 @@ def run_round(rnd: Round, ledger: Ledger, workdir: Path) -> None:
     if rnd.report is not None:
         check_report(rnd, ledger, pylance_rows)
         ledger.recovered = rnd.report["count"]
+        ledger.recovered_seqs = seqs_of(rnd.report)
+        ledger.unacked -= ledger.recovered_seqs
+    ledger.unacked.update(rnd.started)
     for first, n in rnd.acked:
         ledger.acked.update(range(first, first + n))
+    ledger.unacked -= ledger.acked
     ledger.started_end = max(ledger.started_end, rnd.started_end)
 
 
@@ -266,21 +293,27 @@ class Summary:
     flushes: int
     buckets: int
     seconds: float
+    resent: int = 0
 
     def __str__(self) -> str:
         points = ", ".join(f"{k}={v}" for k, v in sorted(self.by_point.items()))
         return (f"crash harness: seed {self.seed}: {self.crashes} crashes ({points}) over "
                 f"{self.buckets} buckets, {self.acknowledged} acknowledged records, all "
                 f"{self.recovered} recovered exactly once, {self.flushes} explicit flushes, "
-                f"{self.seconds:.1f}s")
+                f"{self.resent} unacknowledged puts re-sent, {self.seconds:.1f}s")
 
 
 def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
-        point_share: float = 0.35, log=print) -> Summary:
+        point_share: float = 0.35, log=print, resend: bool = False) -> Summary:
     """Runs ``crashes`` kill/restart rounds; raises CrashCheckFailed (naming the
-    seed and the command that replays it) when recovery is wrong."""
+    seed and the command that replays it) when recovery is wrong. With
+    ``resend`` each child first re-sends the unacknowledged puts it does not
+    find stored."""
     if LIBRARY is None:
-        raise RuntimeError("libpersisting.so not found: run ./build.sh or set PERSISTING_LIB")
+        raise RuntimeError("libpersisting.so not found: run ./build.sh testhooks or set PERSISTING_LIB")
+    if b"PERSISTING_TEST_CRASH_AT" not in Path(LIBRARY).read_bytes():
+        raise RuntimeError(f"{LIBRARY} has no crash points: the harness needs the test build "
+                           "(./build.sh testhooks, build/testhooks/libpersisting.so)")
     seed = random.randrange(2**32) if seed is None else seed
     rng = random.Random(seed)
     own_dir = workdir is None
@@ -289,7 +322,7 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
     started = time.monotonic()
     by_point: dict[str, int] = {}
     ledgers: list[Ledger] = []
-    flushes = acknowledged = 0
+    flushes = acknowledged = resent = 0
     try:
         ledger = None
         for i in range(crashes):
@@ -297,6 +330,9 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
                 ledger = Ledger(path=workdir / f"bucket_{len(ledgers)}")
                 ledgers.append(ledger)
             config = make_config(rng, ledger.path, i)
+            config["next_seq"] = ledger.started_end
+            if resend:
+                config["resend"] = sorted(ledger.unacked)
             roll = rng.random()
             crash_point = None
             delay: float | None = rng.uniform(0.0, 0.4)
@@ -316,7 +352,8 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
             except CrashCheckFailed as exc:
                 raise CrashCheckFailed(
                     f"{exc}\nseed {seed}; replay: python {Path(__file__).relative_to(REPO)} "
-                    f"--crashes {crashes} --seed {seed}; files kept in {workdir}"
+                    f"--crashes {crashes} --seed {seed}{' --resend' if resend else ''}; "
+                    f"files kept in {workdir}"
                 ) from None
             if crash_point:
                 key = crash_point.split(":")[0] + (" (not reached)" if rnd.killed_by_parent else "")
@@ -326,8 +363,10 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
             flushes += rnd.flushes
             acked = sum(n for _, n in rnd.acked)
             acknowledged += acked
+            resent += rnd.resent
             log(f"  round {i:3d}: {rnd.how():40s} recovered "
                 f"{rnd.report['count'] if rnd.report else '-':>6}, then acked {acked}"
+                + (f", re-sent {rnd.resent}" if rnd.resent else "")
                 + (" (the engine did not reach its crash point)" if crash_point and rnd.killed_by_parent else ""))
         # a last start checks the last crash
         for ledger in ledgers:
@@ -350,7 +389,7 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
         log(f"crash harness FAILED with seed {seed} (files kept in {workdir})")
         raise
     summary = Summary(seed, crashes, by_point, acknowledged, sum(l.recovered for l in ledgers),
-                      flushes, len(ledgers), time.monotonic() - started)
+                      flushes, len(ledgers), time.monotonic() - started, resent)
     if own_dir:
         shutil.rmtree(workdir, ignore_errors=True)
     return summary
@@ -365,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the buckets here (default: a temporary directory, removed on success)")
     parser.add_argument("--point-share", type=float, default=0.35,
                         help="share of rounds that crash at an engine crash point")
+    parser.add_argument("--resend", action="store_true",
+                        help="each child re-sends the unacknowledged puts it does not find stored")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     seed = args.seed
@@ -372,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = int(os.environ["PERSISTING_CRASH_SEED"])
     try:
         summary = run(args.crashes, seed, args.workdir, args.point_share,
-                      log=(lambda *_: None) if args.quiet else print)
+                      log=(lambda *_: None) if args.quiet else print, resend=args.resend)
     except CrashCheckFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1

@@ -35,6 +35,21 @@ def test_crash_short(tmp_path):
         assert summary.by_point.get(point, 0) >= 1, (point, summary.by_point, seed)
 
 
+def test_crash_resend_short(tmp_path):
+    """The --resend mode: each child re-sends the puts it started but never saw
+    acknowledged, unless it finds them stored; every record is then there
+    exactly once (the child refuses a seq found twice)."""
+    seed = int(os.environ.get("PERSISTING_CRASH_SEED") or random.randrange(2**32))
+    lines: list[str] = []
+    try:
+        summary = run.run(8, seed=seed, workdir=tmp_path, log=lines.append, resend=True)
+    except run.CrashCheckFailed as exc:
+        pytest.fail(f"crash harness (resend) failed (seed {seed}):\n{exc}\n" + "\n".join(lines),
+                    pytrace=False)
+    print(summary)
+    assert summary.crashes == 8 and summary.acknowledged > 0
+
+
 def test_harness_sees_a_lost_acknowledgement_short(tmp_path, monkeypatch):
     """The checks bite: a child that acknowledges before its put returns (and
     so may lose acknowledged records) is caught, with its seed."""

@@ -64,3 +64,20 @@ def run_python(code_or_script, *args: str, timeout: float = 120, env=None,
 
 def explain(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+
+
+async def eventually(check, timeout: float = 60.0, what: str = "condition"):
+    """Awaits until ``await check()`` is truthy and returns it: for what the
+    engine does in the background (a flush at flush_threshold). ``timeout`` only
+    guards against a hang; the test waits for the condition, not for a time."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout} s (last: {result!r})")
+        await asyncio.sleep(0.005)

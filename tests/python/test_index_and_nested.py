@@ -81,7 +81,7 @@ async def test_create_index_covers_records_held_in_python(backend):
 
 async def test_index_bad_column_kind_and_condition_are_clear_errors(backend):
     await backend.put_batch([rec(0) | {"meta": {"a": 1}}] + [rec(i) for i in range(1, 6)])
-    with pytest.raises(SchemaError, match=r"no field 'nope'.*id, k, s"):
+    with pytest.raises(SchemaError, match=r"""no top-level column ["']nope["']"""):
         await backend.create_index("nope")
     with pytest.raises(SchemaError, match="'nope'"):
         await backend.get_where("nope", eq=1)
@@ -180,7 +180,7 @@ async def test_persisting_backend_adds_a_struct_field(bucket_path):
 async def test_a_2_0_bucket_refuses_nested_values_naming_the_field(bucket_path):
     b = PersistingBackend(0, bucket_path, data_storage_version="2.0")
     try:
-        with pytest.raises(UnsupportedError, match=r"'meta'.*2\.0"):
+        with pytest.raises(UnsupportedError, match=r"""["']meta["'].*2\.0"""):
             await b.put({"id": 0, "meta": {"a": 1}})
         await b.put({"id": 0})
         await b.flush()

@@ -117,7 +117,7 @@ async def test_dataset_the_engine_cannot_append_to_is_read_only(bucket_path, mak
             with pytest.raises(UnsupportedError) as info:
                 await attempt()
             msg = str(info.value)
-            assert "read-only" in msg and "2.3" in msg, msg
+            assert "cannot write" in msg and "2.3" in msg, msg  # the engine says why
             assert info.value.code == 8  # PERSISTING_EUNSUPPORTED
             assert b.total_count() == 4
         await b.flush()  # nothing to write: not an error
@@ -131,7 +131,7 @@ async def test_dataset_the_engine_cannot_append_to_is_read_only(bucket_path, mak
     b = LanceBackend(0, bucket_path)
     try:
         assert (await b.stats())["wal_replayed"] == 0 and b.total_count() == 4
-        with pytest.raises(UnsupportedError, match="read-only"):
+        with pytest.raises(UnsupportedError, match="2.3"):
             await b.put(MINE)
     finally:
         b.close()

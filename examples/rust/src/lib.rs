@@ -37,6 +37,8 @@ pub mod sys {
     pub const PERSISTING_EWAL: c_int = 6;
     pub const PERSISTING_EINTERNAL: c_int = 7;
     pub const PERSISTING_EUNSUPPORTED: c_int = 8;
+    pub const PERSISTING_ETYPE: c_int = 9;
+    pub const PERSISTING_ENOT_FLUSHED: c_int = 10;
     pub const PERSISTING_EBUSY: c_int = 11;
 
     /// `PersistingError`: zero it before first use (`Default`), release it

@@ -1,0 +1,767 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/pymarshal"
+)
+
+// The record rules: how the records of one AppendRecords call (a unit: all of
+// them are taken or none) are checked against the bucket's fields, and what
+// the fields are after them. docs/schema-rules.md describes them for users;
+// this is their only implementation.
+//
+// A field's type is an Arrow type, or arrow.Null while only None was seen in
+// it (untyped). Nested parts that are still untyped when the unit ends are
+// typed as untypedFallback; a top-level field may stay untyped until the
+// bucket flushes (schema_untyped.go).
+
+const (
+	// maxNesting is how many levels a field's value may nest, the field's own
+	// value being level 1 (a dict holding a dict holding an int: 3 levels).
+	// A struct field of N levels is N-1 structs deep; pyarrow imports a schema
+	// through Arrow's C interface only up to 62 structs in a field ("Recursion
+	// level in ArrowSchema struct exceeded" at 63, TestNestingLimitIsBelowArrows),
+	// and we stay one below that.
+	maxNesting = 62
+	// maxListNesting bounds the levels of a value with a list inside: Lance's
+	// structural encoding (2.1 and later) takes at most 32 repetition and
+	// definition layers.
+	maxListNesting = 32
+)
+
+// untypedFallback types the parts of a field that were None (or empty lists)
+// in every value when they must be written.
+var untypedFallback arrow.DataType = arrow.BinaryTypes.String
+
+// kindTypes are the types inferred from plain and tagged values.
+var kindTypes = [...]arrow.DataType{
+	kindBool:        arrow.FixedWidthTypes.Boolean,
+	kindInt:         arrow.PrimitiveTypes.Int64,
+	kindFloat:       arrow.PrimitiveTypes.Float64,
+	kindStr:         arrow.BinaryTypes.String,
+	kindBytes:       arrow.BinaryTypes.Binary,
+	kindTimestamp:   &arrow.TimestampType{Unit: arrow.Microsecond},
+	kindTimestampTZ: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
+	kindDate:        arrow.FixedWidthTypes.Date32,
+}
+
+// exactFloatInts: by float type, the largest magnitude of an int that
+// converts to it exactly.
+const (
+	exactDoubleInt = 1 << 53
+	exactFloatInt  = 1 << 24
+)
+
+// fieldSet is the bucket's top-level fields while a unit is checked.
+type fieldSet struct {
+	names    []string
+	types    []arrow.DataType // arrow.Null: untyped
+	nullable []bool
+	index    map[string]int
+}
+
+func fieldSetOf(s *arrow.Schema) *fieldSet {
+	if s == nil {
+		return nil
+	}
+	fs := &fieldSet{index: make(map[string]int, s.NumFields())}
+	for _, f := range s.Fields() {
+		fs.add(f.Name, f.Type, f.Nullable)
+	}
+	return fs
+}
+
+func (fs *fieldSet) has(name string) bool {
+	_, ok := fs.index[name]
+	return ok
+}
+
+func (fs *fieldSet) add(name string, t arrow.DataType, nullable bool) {
+	fs.index[name] = len(fs.names)
+	fs.names = append(fs.names, name)
+	fs.types = append(fs.types, t)
+	fs.nullable = append(fs.nullable, nullable)
+}
+
+// schema returns the fields as a schema, cur itself when nothing changed.
+func (fs *fieldSet) schema(cur *arrow.Schema) *arrow.Schema {
+	if cur != nil && cur.NumFields() == len(fs.names) {
+		same := true
+		for i, f := range cur.Fields() {
+			if !sameType(f.Type, fs.types[i]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return cur
+		}
+	}
+	fields := make([]arrow.Field, len(fs.names))
+	for i, n := range fs.names {
+		fields[i] = arrow.Field{Name: n, Type: fs.types[i], Nullable: fs.nullable[i]}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// recordRules checks the records of one unit.
+type recordRules struct {
+	d      *pymarshal.Decoder
+	evolve bool // the bucket evolves its schema (Options.SchemaEvolution)
+	// provisional: top-level fields whose nested type this unit inferred; a
+	// later record of the unit may still add struct fields or turn ints into
+	// floats there.
+	provisional map[string]bool
+	settled     []string // fields whose untyped nested parts got the fallback type
+}
+
+// planRecordSchema checks the records under root (a dict, or a list of
+// dicts) against the bucket's schema cur (nil: none yet) and returns the
+// schema after them: cur itself when they change nothing. It changes nothing.
+func planRecordSchema(d *pymarshal.Decoder, root pymarshal.Node, cur *arrow.Schema, evolve bool) (*arrow.Schema, []string, error) {
+	r := recordRules{d: d, evolve: evolve, provisional: map[string]bool{}}
+	fields := fieldSetOf(cur)
+	err := eachRecord(d, root, func(i int, rec pymarshal.Node) error {
+		var err error
+		fields, err = r.record(rec, fields)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if fields == nil { // no records
+		return cur, nil, nil
+	}
+	// Nested parts still without a type get the fallback type (in field order).
+	for i, name := range fields.names {
+		if r.provisional[name] && hasUntyped(fields.types[i]) {
+			fields.types[i] = settled(fields.types[i])
+			r.settled = append(r.settled, name)
+		}
+	}
+	return fields.schema(cur), r.settled, nil
+}
+
+// eachRecord calls fn for the records under root: root itself when it is a
+// dict, else every item of a list, which must each be a dict.
+func eachRecord(d *pymarshal.Decoder, root pymarshal.Node, fn func(int, pymarshal.Node) error) error {
+	switch d.Kind(root) {
+	case pymarshal.Dict:
+		return fn(0, root)
+	case pymarshal.List:
+		for i, rec := 0, d.First(root); i < d.Len(root); i, rec = i+1, d.Next(rec) {
+			if d.Kind(rec) != pymarshal.Dict {
+				return fmt.Errorf("%w: record %d: a record must be a dict, got %s", ErrType, i, valueOf(d, rec).typeName(d))
+			}
+			if err := fn(i, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: the records must be a list of dicts, got %s", ErrType, valueOf(d, root).typeName(d))
+}
+
+// record checks one record against fields (nil: the first record of a
+// bucket without fields) and returns the fields after it.
+func (r *recordRules) record(rec pymarshal.Node, fields *fieldSet) (*fieldSet, error) {
+	d := r.d
+	if d.Len(rec) == 0 {
+		return nil, fmt.Errorf("%w: a record must not be empty", ErrInvalidArgument)
+	}
+	first := fields == nil
+	if first {
+		fields = &fieldSet{index: make(map[string]int, d.Len(rec))}
+	}
+	seen := make(map[string]bool, d.Len(rec))
+	var changes []fieldChange
+	for k, key := 0, d.First(rec); k < d.Len(rec); k++ {
+		val := d.Next(key)
+		name, err := r.key(key, "")
+		if err != nil {
+			return nil, err
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%w: field %s appears twice in the record", ErrInvalidArgument, pyName(name))
+		}
+		seen[name] = true
+		t, changed, err := r.field(name, val, fields, first)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			changes = append(changes, fieldChange{name, t})
+		}
+		key = d.Next(val)
+	}
+	for i, name := range fields.names {
+		if !fields.nullable[i] && !seen[name] {
+			return nil, fmt.Errorf("%w: field %s is missing; this bucket's schema declares it not nullable", ErrSchemaMismatch, pyName(name))
+		}
+	}
+	// The record is good: its fields join (new ones untyped unless it typed them).
+	for k, key := 0, d.First(rec); k < d.Len(rec); k++ {
+		val := d.Next(key)
+		if name := string(d.Bytes(key)); !fields.has(name) {
+			fields.add(name, arrow.Null, true)
+		}
+		key = d.Next(val)
+	}
+	for _, c := range changes {
+		fields.types[fields.index[c.name]] = c.t
+	}
+	return fields, nil
+}
+
+type fieldChange struct {
+	name string
+	t    arrow.DataType
+}
+
+// key checks a dict key (in the struct at path; "" for a record) and returns it.
+func (r *recordRules) key(key pymarshal.Node, path string) (string, error) {
+	d := r.d
+	where := func() string {
+		if path == "" {
+			return ""
+		}
+		return " in " + pyName(path)
+	}
+	if d.Kind(key) != pymarshal.Str {
+		kv := valueOf(d, key)
+		if path == "" {
+			return "", fmt.Errorf("%w: field names must be str, got %s", ErrType, describe(d, kv))
+		}
+		return "", fmt.Errorf("%w: field %s: field names must be str, got %s", ErrType, pyName(path), describe(d, kv))
+	}
+	b := d.Bytes(key)
+	if !d.ValidUTF8(key) {
+		return "", fmt.Errorf("%w: field name %s%s: not storable as UTF-8 (it holds a lone surrogate)", ErrInvalidArgument, pyQuote(b, 80), where())
+	}
+	name := string(b)
+	if err := checkFieldName(name, path); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// field checks the value of top-level field name and returns its type after
+// the value and whether that differs from its type before.
+func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet, first bool) (arrow.DataType, bool, error) {
+	d := r.d
+	i, known := fields.index[name]
+	var expected arrow.DataType
+	if known {
+		expected = fields.types[i]
+		if expected.ID() == arrow.NULL {
+			expected = nil
+		}
+	}
+	rv := valueOf(d, val)
+	if rv.kind == kindUnsupported {
+		return nil, false, unstorable(d, name, rv)
+	}
+	if rv.kind == kindBadTag {
+		return nil, false, badTag(d, name, rv)
+	}
+	if !first && !known && !r.evolve {
+		return nil, false, fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+			ErrSchemaMismatch, pyName(name), strings.Join(fields.names, ", "))
+	}
+	if rv.kind == kindNone {
+		if known && !fields.nullable[i] {
+			return nil, false, fmt.Errorf("%w: field %s: expected a value (not nullable), found None", ErrSchemaMismatch, pyName(name))
+		}
+		return nil, false, nil
+	}
+	nested := rv.kind == kindDict || rv.kind == kindList
+	if nested || isNestedType(expected) {
+		if nested && expected != nil && !isNestedType(expected) {
+			return nil, false, fmt.Errorf("%w: field %s: expected %s, found a %s", ErrSchemaMismatch, pyName(name), typeText(expected), rv.typeName(d))
+		}
+		t, err := r.valueType(name, expected, rv, expected == nil || r.provisional[name], 1, 0)
+		if err != nil {
+			return nil, false, err
+		}
+		if !sameType(t, expected) {
+			r.provisional[name] = true
+			return t, true, nil
+		}
+		return t, false, nil
+	}
+	if err := r.scalarValid(name, rv); err != nil {
+		return nil, false, err
+	}
+	if expected == nil {
+		t, err := inferScalar(d, name, rv)
+		return t, true, err
+	}
+	if fits(d, expected, rv) {
+		return expected, false, nil
+	}
+	if rv.kind == kindBigInt {
+		return nil, false, tooBig(d, name, rv)
+	}
+	if r.evolve {
+		if wider := widened(d, expected, rv); wider != nil {
+			return wider, true, nil
+		}
+	}
+	why := ""
+	if r.evolve {
+		why = " (it cannot be stored there without loss)"
+	}
+	return nil, false, fmt.Errorf("%w: field %s: expected %s, found %s%s", ErrSchemaMismatch, pyName(name), typeText(expected), describe(d, rv), why)
+}
+
+// scalarValid refuses scalars no column holds as they are: a str that is not
+// UTF-8, an int beyond int64 (unless a uint64 column takes it: fits), a
+// decimal that is not a finite number.
+func (r *recordRules) scalarValid(path string, rv recordValue) error {
+	d := r.d
+	switch rv.kind {
+	case kindStr:
+		if !d.ValidUTF8(rv.node) {
+			return fmt.Errorf("%w: field %s: not storable as UTF-8 (a lone surrogate at byte %d)", ErrInvalidArgument, pyName(path), firstInvalidUTF8(d.Bytes(rv.node)))
+		}
+	case kindDecimal:
+		if _, err := parseDecimal(string(d.Bytes(rv.arg))); err != nil {
+			return fmt.Errorf("%w: field %s: Decimal %s %s", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), err)
+		}
+	}
+	return nil
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// inferScalar is the type a field takes from its first scalar value.
+func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataType, error) {
+	switch rv.kind {
+	case kindBigInt:
+		return nil, tooBig(d, path, rv)
+	case kindDecimal:
+		v, _ := parseDecimal(string(d.Bytes(rv.arg)))
+		if digitCount(v.unscaled) > maxDecimalDigits {
+			return nil, fmt.Errorf("%w: field %s: Decimal %s has more than %d digits (decimal128's precision)", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), maxDecimalDigits)
+		}
+		return &arrow.Decimal128Type{Precision: maxDecimalDigits, Scale: v.scale}, nil
+	}
+	return kindTypes[rv.kind], nil
+}
+
+func tooBig(d *pymarshal.Decoder, path string, rv recordValue) error {
+	return fmt.Errorf("%w: field %s: %s does not fit in int64", ErrInvalidArgument, pyName(path), d.BigInt(rv.node))
+}
+
+func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
+	return fmt.Errorf("%w: field %s: cannot store a value of type %s (supported: %s)", ErrType, pyName(path), rv.typeName(d), storableKinds)
+}
+
+func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date', int) or (..., 'decimal'|'unsupported', str))",
+		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
+}
+
+func isNestedType(t arrow.DataType) bool {
+	if t == nil {
+		return false
+	}
+	switch t.ID() {
+	case arrow.STRUCT, arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
+		return true
+	}
+	return false
+}
+
+func isListType(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
+		return true
+	}
+	return false
+}
+
+// valueType is the type a (nested) field of type expected (nil: untyped)
+// has after it takes the value: expected itself when the value fits, a
+// refined type when expected has untyped parts, or - with grow, for a type
+// this unit inferred - one with new struct fields or ints widened to float.
+func (r *recordRules) valueType(path string, expected arrow.DataType, rv recordValue, grow bool, depth, lists int) (arrow.DataType, error) {
+	d := r.d
+	if expected != nil && expected.ID() == arrow.NULL {
+		expected = nil
+	}
+	if rv.kind == kindNone {
+		if expected == nil {
+			return arrow.Null, nil
+		}
+		return expected, nil
+	}
+	if depth > maxNesting || (lists > 0 && depth > maxListNesting) {
+		return nil, nestingError(path, lists > 0)
+	}
+	switch rv.kind {
+	case kindDict:
+		return r.dictType(path, expected, rv, grow, depth, lists)
+	case kindList:
+		return r.listType(path, expected, rv, grow, depth, lists)
+	case kindUnsupported:
+		return nil, unstorable(d, path, rv)
+	case kindBadTag:
+		return nil, badTag(d, path, rv)
+	}
+	if err := r.scalarValid(path, rv); err != nil {
+		return nil, err
+	}
+	if expected == nil {
+		return inferScalar(d, path, rv)
+	}
+	if isNestedType(expected) {
+		return nil, fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(path), typeText(expected), describe(d, rv))
+	}
+	if fits(d, expected, rv) {
+		return expected, nil
+	}
+	if rv.kind == kindBigInt {
+		return nil, tooBig(d, path, rv)
+	}
+	if grow && rv.kind == kindFloat && arrow.IsInteger(expected.ID()) {
+		return arrow.PrimitiveTypes.Float64, nil
+	}
+	return nil, fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(path), typeText(expected), describe(d, rv))
+}
+
+func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordValue, grow bool, depth, lists int) (arrow.DataType, error) {
+	d := r.d
+	v := rv.node
+	var st *arrow.StructType
+	if expected != nil {
+		var ok bool
+		if st, ok = expected.(*arrow.StructType); !ok {
+			return nil, fmt.Errorf("%w: field %s: expected %s, found a dict", ErrSchemaMismatch, pyName(path), typeText(expected))
+		}
+	}
+	if d.Len(v) == 0 && expected == nil {
+		return nil, fmt.Errorf("%w: field %s: cannot infer a struct from an empty dict (a struct column needs at least one field)", ErrInvalidArgument, pyName(path))
+	}
+	var children []arrow.Field
+	index := map[string]int{}
+	if st != nil {
+		children = append(children, st.Fields()...)
+		for i, f := range children {
+			index[f.Name] = i
+		}
+	}
+	changed := expected == nil
+	seen := make(map[string]bool, d.Len(v))
+	for k, key := 0, d.First(v); k < d.Len(v); k++ {
+		val := d.Next(key)
+		name, err := r.key(key, path)
+		if err != nil {
+			return nil, err
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%w: field %s: key %s appears twice", ErrInvalidArgument, pyName(path), pyName(name))
+		}
+		seen[name] = true
+		ci, ok := index[name]
+		if !ok {
+			ci = -1
+		}
+		if ci < 0 && expected != nil && !grow {
+			return nil, fmt.Errorf("%w: field %s: %s is not a field of its struct %s (a struct keeps the fields it was first stored with)",
+				ErrSchemaMismatch, pyName(path), pyName(name), typeText(expected))
+		}
+		var childType arrow.DataType
+		if ci >= 0 {
+			childType = children[ci].Type
+		}
+		sub, err := r.valueType(path+"."+name, childType, valueOf(d, val), grow, depth+1, lists)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case ci < 0:
+			index[name] = len(children)
+			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true})
+			changed = true
+		case !sameType(sub, childType):
+			children[ci].Type = sub
+			changed = true
+		}
+		key = d.Next(val)
+	}
+	if !changed {
+		return expected, nil
+	}
+	return arrow.StructOf(children...), nil
+}
+
+func (r *recordRules) listType(path string, expected arrow.DataType, rv recordValue, grow bool, depth, lists int) (arrow.DataType, error) {
+	d := r.d
+	v := rv.node
+	if expected != nil && !isListType(expected) {
+		return nil, fmt.Errorf("%w: field %s: expected %s, found a %s", ErrSchemaMismatch, pyName(path), typeText(expected), rv.typeName(d))
+	}
+	if err := elementsKind(d, path, rv); err != nil {
+		return nil, err
+	}
+	item := arrow.Field{Name: "item", Type: arrow.Null, Nullable: true}
+	if expected != nil {
+		item = expected.(arrow.ListLikeType).ElemField()
+		if fl, ok := expected.(*arrow.FixedSizeListType); ok && int32(d.Len(v)) != fl.Len() {
+			return nil, fmt.Errorf("%w: field %s: expected %s (%d elements), found %d elements", ErrSchemaMismatch, pyName(path), typeText(expected), fl.Len(), d.Len(v))
+		}
+	}
+	elem := item.Type
+	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+		var err error
+		if elem, err = r.valueType(path+"[]", elem, valueOf(d, it), grow, depth+1, lists+1); err != nil {
+			return nil, err
+		}
+	}
+	if expected != nil && sameType(elem, item.Type) {
+		return expected, nil
+	}
+	item.Type = elem
+	switch t := expected.(type) {
+	case *arrow.FixedSizeListType:
+		return arrow.FixedSizeListOfField(t.Len(), item), nil
+	case *arrow.LargeListType:
+		return arrow.LargeListOfField(item), nil
+	}
+	return arrow.ListOfField(item), nil
+}
+
+// elementsKind refuses a list whose non-None elements are of more than one
+// kind (ints among floats are fine: the list holds floats).
+func elementsKind(d *pymarshal.Decoder, path string, rv recordValue) error {
+	kinds := map[string]bool{}
+	v := rv.node
+	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+		iv := valueOf(d, it)
+		if iv.kind != kindNone {
+			kinds[elementKindName(d, iv)] = true
+		}
+	}
+	if len(kinds) <= 1 || (len(kinds) == 2 && kinds["int"] && kinds["float"]) {
+		return nil
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return fmt.Errorf("%w: field %s: cannot store a %s whose elements mix %s: a list column holds one element type - convert the elements to one type, serialise the list (json.dumps), or store them as fields",
+		ErrType, pyName(path), rv.typeName(d), strings.Join(names, ", "))
+}
+
+// fits says whether a scalar value can be stored in a column of type t as it is.
+func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		switch rv.kind {
+		case kindInt:
+			lo, hi := intRange(t)
+			i := d.Int(rv.node)
+			if i < 0 {
+				return lo < 0 && i >= lo
+			}
+			return uint64(i) <= hi
+		case kindBigInt:
+			_, ok := bigUint64(d, rv, t)
+			return ok
+		}
+		return false
+	case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64:
+		if rv.kind == kindFloat {
+			return t.ID() != arrow.FLOAT16
+		}
+		if rv.kind != kindInt {
+			return false
+		}
+		limit := int64(exactDoubleInt)
+		switch t.ID() {
+		case arrow.FLOAT32:
+			limit = exactFloatInt
+		case arrow.FLOAT16:
+			return false // no converter for float16 values
+		}
+		i := d.Int(rv.node)
+		return i >= -limit && i <= limit
+	case arrow.BOOL:
+		return rv.kind == kindBool
+	case arrow.STRING, arrow.LARGE_STRING:
+		return rv.kind == kindStr
+	case arrow.BINARY, arrow.LARGE_BINARY:
+		return rv.kind == kindBytes
+	case arrow.TIMESTAMP:
+		tz := t.(*arrow.TimestampType).TimeZone != ""
+		if (rv.kind != kindTimestamp || tz) && (rv.kind != kindTimestampTZ || !tz) {
+			return false
+		}
+		_, ok := timestampIn(t.(*arrow.TimestampType).Unit, d.Int(rv.arg))
+		return ok
+	case arrow.DATE32:
+		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt32 && d.Int(rv.arg) <= math.MaxInt32
+	case arrow.DATE64:
+		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt64/86400000 && d.Int(rv.arg) <= math.MaxInt64/86400000
+	case arrow.DECIMAL128:
+		if rv.kind != kindDecimal {
+			return false
+		}
+		dt := t.(*arrow.Decimal128Type)
+		v, err := parseDecimal(string(d.Bytes(rv.arg)))
+		if err != nil {
+			return false
+		}
+		_, ok := v.rescaled(dt.Precision, dt.Scale)
+		return ok
+	}
+	return false
+}
+
+// intRange is the range of an integer type (hi as uint64, so uint64 fits).
+func intRange(t arrow.DataType) (int64, uint64) {
+	switch t.ID() {
+	case arrow.INT8:
+		return math.MinInt8, math.MaxInt8
+	case arrow.INT16:
+		return math.MinInt16, math.MaxInt16
+	case arrow.INT32:
+		return math.MinInt32, math.MaxInt32
+	case arrow.INT64:
+		return math.MinInt64, math.MaxInt64
+	case arrow.UINT8:
+		return 0, math.MaxUint8
+	case arrow.UINT16:
+		return 0, math.MaxUint16
+	case arrow.UINT32:
+		return 0, math.MaxUint32
+	}
+	return 0, math.MaxUint64
+}
+
+// bigUint64 is an int beyond int64 as a uint64, for a uint64 column only.
+func bigUint64(d *pymarshal.Decoder, rv recordValue, t arrow.DataType) (uint64, bool) {
+	if t.ID() != arrow.UINT64 {
+		return 0, false
+	}
+	v := d.BigInt(rv.node)
+	if v.Sign() < 0 || !v.IsUint64() {
+		return 0, false
+	}
+	return v.Uint64(), true
+}
+
+// timestampIn converts microseconds to unit, false when that loses precision
+// or overflows.
+func timestampIn(unit arrow.TimeUnit, micros int64) (int64, bool) {
+	switch unit {
+	case arrow.Second:
+		return micros / 1e6, micros%1e6 == 0
+	case arrow.Millisecond:
+		return micros / 1e3, micros%1e3 == 0
+	case arrow.Nanosecond:
+		if micros > math.MaxInt64/1000 || micros < math.MinInt64/1000 {
+			return 0, false
+		}
+		return micros * 1e3, true
+	}
+	return micros, true
+}
+
+// widened is, on an evolving bucket, the type an integer field of type t
+// widens to so that it holds the value without loss (nil: none does): a
+// float makes it float64, an int beyond a narrower type int64. Stored values
+// are converted exactly or the change is refused (evolveDataset).
+func widened(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) arrow.DataType {
+	if !arrow.IsInteger(t.ID()) {
+		return nil
+	}
+	switch {
+	case rv.kind == kindFloat:
+		return arrow.PrimitiveTypes.Float64
+	case rv.kind == kindInt && t.(arrow.FixedWidthDataType).BitWidth() < 64:
+		return arrow.PrimitiveTypes.Int64
+	}
+	return nil
+}
+
+func hasUntyped(t arrow.DataType) bool {
+	switch t := t.(type) {
+	case *arrow.NullType:
+		return true
+	case *arrow.StructType:
+		for _, f := range t.Fields() {
+			if hasUntyped(f.Type) {
+				return true
+			}
+		}
+	case arrow.ListLikeType:
+		return hasUntyped(t.Elem())
+	}
+	return false
+}
+
+// settled is t with its untyped parts typed as untypedFallback.
+func settled(t arrow.DataType) arrow.DataType {
+	switch t := t.(type) {
+	case *arrow.NullType:
+		return untypedFallback
+	case *arrow.StructType:
+		fields := append([]arrow.Field(nil), t.Fields()...)
+		for i := range fields {
+			fields[i].Type = settled(fields[i].Type)
+		}
+		return arrow.StructOf(fields...)
+	case *arrow.FixedSizeListType:
+		item := t.ElemField()
+		item.Type = settled(item.Type)
+		return arrow.FixedSizeListOfField(t.Len(), item)
+	case *arrow.LargeListType:
+		item := t.ElemField()
+		item.Type = settled(item.Type)
+		return arrow.LargeListOfField(item)
+	case *arrow.ListType:
+		item := t.ElemField()
+		item.Type = settled(item.Type)
+		return arrow.ListOfField(item)
+	}
+	return t
+}
+
+// decodeError maps a pymarshal error to the engine's kinds: data outside the
+// encoding's subset is a type error, malformed data an invalid argument.
+func decodeError(err error) error {
+	if errors.Is(err, pymarshal.ErrUnsupported) {
+		return fmt.Errorf("%w: the records hold a value the record encoding does not carry: %w", ErrType, err)
+	}
+	return fmt.Errorf("%w: the records are not valid marshal data: %w", ErrInvalidArgument, err)
+}
+
+// sameType says whether two types (nil: none) are equal. Types are compared
+// by value, not by interface identity, which would panic on a type that is
+// not comparable.
+func sameType(a, b arrow.DataType) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return arrow.TypeEqual(a, b)
+}

@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance"
+	lanceschema "github.com/persisting/persisting/lance/schema"
+)
+
+// Untyped fields: a top-level field that was None in every record so far has
+// type null in the bucket's schema until a value gives it a type. It is
+// written as untypedFallback (string) by the first flush that finds it still
+// untyped - on a bucket without schema evolution, or when no field has a type
+// at all; an evolving bucket otherwise leaves it out of the dataset, reads
+// show it as null, and a later value adds it with that value's type.
+
+// settleForFlush types the untyped fields a flush must write (converting the
+// buffered rows) and returns the schema the flush writes: the typed fields,
+// those the dataset has in its order, then the new ones. Under flushMu and
+// mu, the tail sealed.
+func (b *Bucket) settleForFlush() (*arrow.Schema, error) {
+	s := b.schema
+	var untyped []string
+	for _, f := range s.Fields() {
+		if f.Type.ID() == arrow.NULL {
+			untyped = append(untyped, f.Name)
+		}
+	}
+	if len(untyped) > 0 && (!b.opts.SchemaEvolution || len(untyped) == s.NumFields()) {
+		next := settledSchema(s)
+		rebuffered, err := b.rebuffer(next)
+		if err != nil {
+			return nil, err
+		}
+		b.opts.Logger("persisting: bucket %s: field(s) %s were None in every record so far; writing them as %s",
+			b.opts.Path, quoteNames(untyped), typeText(untypedFallback))
+		b.setSchema(next, rebuffered)
+		s = next
+	}
+	return writeSchema(s, b.dataset), nil
+}
+
+// writableForm is s as a flush may write it: untyped top-level fields typed
+// as untypedFallback. (Untyped parts inside a nested type are not: records
+// never leave them, and an Arrow batch that brings them is refused.)
+func writableForm(s *arrow.Schema) *arrow.Schema {
+	fields := append([]arrow.Field(nil), s.Fields()...)
+	changed := false
+	for i := range fields {
+		if fields[i].Type.ID() == arrow.NULL {
+			fields[i].Type = untypedFallback
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// settledSchema is s with its untyped fields typed as untypedFallback.
+func settledSchema(s *arrow.Schema) *arrow.Schema {
+	fields := append([]arrow.Field(nil), s.Fields()...)
+	changed := false
+	for i := range fields {
+		if hasUntyped(fields[i].Type) {
+			fields[i].Type = settled(fields[i].Type)
+			changed = true
+		}
+	}
+	if !changed {
+		return s
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// writeSchema is what a flush writes of schema s into dataset ds (nil: a new
+// one): the typed fields, in ds's order first (a Lance append matches fields
+// by position), s itself when that is s.
+func writeSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
+	var have *arrow.Schema
+	if ds != nil {
+		have = ds.Schema()
+	}
+	fields := make([]arrow.Field, 0, s.NumFields())
+	taken := make(map[string]bool, s.NumFields())
+	if have != nil {
+		for _, f := range have.Fields() {
+			if i := s.FieldIndices(f.Name); len(i) > 0 && s.Field(i[0]).Type.ID() != arrow.NULL {
+				fields = append(fields, s.Field(i[0]))
+				taken[f.Name] = true
+			}
+		}
+	}
+	for _, f := range s.Fields() {
+		if !taken[f.Name] && f.Type.ID() != arrow.NULL {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == s.NumFields() {
+		same := true
+		for i, f := range fields {
+			if f.Name != s.Field(i).Name {
+				same = false
+				break
+			}
+		}
+		if same {
+			return s
+		}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// sameFieldNames says whether a and b have the same fields, by name and
+// type, in the same order.
+func sameFieldNames(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i, f := range a.Fields() {
+		g := b.Field(i)
+		if f.Name != g.Name || !lanceschema.TypeEqual(f.Type, g.Type) {
+			return false
+		}
+	}
+	return true
+}
+
+// fitRecord returns rec in schema s: a new reference to it when the fields
+// match, else its columns matched by name (converted as schema evolution
+// allows) with nulls for fields it lacks, such as untyped ones a dataset does
+// not store. New buffers come from alloc.
+func fitRecord(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.Record, error) {
+	if sameFieldNames(s, rec.Schema()) {
+		return withSchema(s, rec), nil
+	}
+	return conform(s, rec, alloc)
+}
