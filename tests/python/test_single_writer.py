@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 
+import pyarrow as pa
 import pytest
 
 from helpers import child_env, explain
@@ -67,12 +68,13 @@ async def test_second_process_is_refused_until_the_holder_is_killed(bucket_path,
         assert isinstance(busy.value, StorageError) and busy.value.code == _native.EBUSY
 
         # a reader opens beside the writer and sees what is committed
-        reader = _native.open_bucket(bucket_path, {"read_only": True})
+        reader = PersistingBackend(bucket_id=0, storage_path=bucket_path, enable_wal=wal, read_only=True)
         try:
-            _, persisted, _ = _native.count(reader)
-            assert persisted == (0 if wal else RECORDS)  # WAL rows are the writer's until flushed
+            committed = 0 if wal else RECORDS  # WAL rows are the writer's until flushed
+            assert (await reader.stats())["persisted_count"] == committed
+            assert reader.total_count() == committed
         finally:
-            _native.close_bucket(reader)
+            reader.close()
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.communicate()
@@ -113,16 +115,19 @@ async def test_read_only_open_beside_a_writer_in_one_process(bucket_path):
     try:
         await writer.put_batch([{"i": i} for i in range(5)])
         await writer.flush()
-        reader = _native.open_bucket(bucket_path, {"read_only": True})
+        reader = LanceBackend(bucket_id=0, storage_path=bucket_path, read_only=True)
         try:
-            assert _native.read(reader, 0, -1).read_all().to_pylist() == [{"i": i} for i in range(5)]
-            batch = _native.read(reader, 0, 1).read_all().to_batches()[0]
+            assert await reader.get() == [{"i": i} for i in range(5)]
+            assert (await reader.stats())["read_only"] is True
             with pytest.raises(UnsupportedError, match="read-only"):
-                _native.append(reader, batch)
+                await reader.put({"i": 9})
             with pytest.raises(UnsupportedError, match="read-only"):
-                _native.compact(reader)
+                await reader.put_arrow(pa.table({"i": [9]}))
+            with pytest.raises(UnsupportedError, match="read-only"):
+                await reader.compact()
+            assert reader.total_count() == 5  # the refused writes kept nothing
         finally:
-            _native.close_bucket(reader)
+            reader.close()
         await writer.put({"i": 5})  # the writer is unaffected
         assert writer.total_count() == 6
     finally:
