@@ -91,6 +91,11 @@ type boundaryReport struct {
 	CAllocatedBytes int64 `json:"c_allocated_bytes"`
 	// GoHeapBytes: bytes of live and not yet swept Go heap objects (process-wide).
 	GoHeapBytes uint64 `json:"go_heap_bytes"`
+	// GoHeapAllocs and GoHeapAllocBytes: Go heap objects and bytes allocated
+	// since the process started (process-wide, only grow): a test counts what
+	// a call costs by their difference, without timing it.
+	GoHeapAllocs     uint64 `json:"go_heap_allocs"`
+	GoHeapAllocBytes uint64 `json:"go_heap_alloc_bytes"`
 }
 
 // statsReport is what persisting_stats returns: the bucket's stats with the
@@ -111,19 +116,26 @@ func reportBoundary(handle uint64) boundaryReport {
 	}
 	l.mu.Unlock()
 	r.CAllocatedBytes = int64(cAlloc.AllocatedBytes())
-	r.GoHeapBytes = goHeapBytes()
+	heap := readGoMetrics("/memory/classes/heap/objects:bytes", "/gc/heap/allocs:objects", "/gc/heap/allocs:bytes")
+	r.GoHeapBytes, r.GoHeapAllocs, r.GoHeapAllocBytes = heap[0], heap[1], heap[2]
 	return r
 }
 
-// goHeapBytes reads the heap size without stopping the world (unlike
-// runtime.ReadMemStats).
-func goHeapBytes() uint64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+// readGoMetrics reads uint64 runtime metrics by name (0 for one that is
+// not) without stopping the world (unlike runtime.ReadMemStats).
+func readGoMetrics(names ...string) []uint64 {
+	samples := make([]metrics.Sample, len(names))
+	for i, name := range names {
+		samples[i].Name = name
 	}
-	return sample[0].Value.Uint64()
+	metrics.Read(samples)
+	out := make([]uint64, len(names))
+	for i, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			out[i] = s.Value.Uint64()
+		}
+	}
+	return out
 }
 
 // bufferAddress is the address of b's first byte, as a number to report.

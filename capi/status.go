@@ -42,6 +42,8 @@ func statusOf(err error) C.int {
 		return C.PERSISTING_EINVALID_ARGUMENT
 	case errors.Is(err, engine.ErrType):
 		return C.PERSISTING_ETYPE
+	case errors.Is(err, engine.ErrBusy):
+		return C.PERSISTING_EBUSY
 	case errors.Is(err, engine.ErrWAL):
 		return C.PERSISTING_EWAL
 	case errors.Is(err, engine.ErrSchemaMismatch), errors.Is(err, engine.ErrNoSchema):

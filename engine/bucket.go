@@ -17,6 +17,7 @@ import (
 // concurrent use.
 type Bucket struct {
 	opts Options
+	lock *writerLock // nil when read-only (writer_lock.go)
 
 	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
@@ -69,10 +70,15 @@ func Open(opts Options) (*Bucket, error) {
 	if err := prepareStorage(opts); err != nil {
 		return nil, err
 	}
-	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
+	lock, err := acquireWriterLockFor(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bucket{opts: opts, lock: lock, metrics: newBucketMetrics(opts)}
 	if opts.MetricsAddress != "" {
 		addr, err := ServeMetrics(opts.MetricsAddress)
 		if err != nil {
+			lock.release()
 			return nil, err
 		}
 		b.metricsAddr = addr.String()
@@ -81,6 +87,7 @@ func Open(opts Options) (*Bucket, error) {
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
 	case err != nil:
+		lock.release()
 		return nil, fmt.Errorf("engine: open dataset %s: %w", opts.datasetPath(), err)
 	default:
 		b.dataset = ds
@@ -91,6 +98,7 @@ func Open(opts Options) (*Bucket, error) {
 		releaseAll(b.buf.take())
 		b.releaseRows()
 		b.metrics.forget()
+		lock.release()
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
@@ -100,6 +108,16 @@ func Open(opts Options) (*Bucket, error) {
 	}
 	b.startBackground()
 	return b, nil
+}
+
+// acquireWriterLockFor takes the writer lock of a local bucket. An s3://
+// bucket has no local directory to lock: one writer per bucket is the
+// deployment's to ensure there (docs/scaling.md, "One writer per bucket").
+func acquireWriterLockFor(opts Options) (*writerLock, error) {
+	if opts.remote() {
+		return nil, nil
+	}
+	return acquireWriterLock(opts.Path)
 }
 
 // prepareDir makes sure path is a directory we can write into, so a bad path
@@ -400,6 +418,10 @@ func (b *Bucket) Close() error {
 	if cerr := b.consumption.close(); err == nil {
 		err = cerr
 	}
+	// Last: the next writer must find everything written, and no flush of
+	// this handle may still be running.
+	b.lock.release()
+	b.lock = nil
 	return err
 }
 

@@ -28,6 +28,10 @@ var (
 	// but a flush the call had to wait for (back-pressure) failed; the next
 	// flush retries them. The message carries the flush's error.
 	ErrNotFlushed = errors.New("engine: stored, but the flush it waited for failed")
+	// ErrBusy: the bucket is open for writing elsewhere - by another handle
+	// of this process or by another process (writer_lock.go); the message
+	// names the path and the holder.
+	ErrBusy = errors.New("engine: bucket is busy")
 )
 
 // Errors of the Lance layer, under the engine's names: a caller tells them

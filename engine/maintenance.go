@@ -46,8 +46,11 @@ func (b *Bucket) Compact(targetRows int64) (CompactResult, error) {
 }
 
 // lockFlush takes flushMu for an operation that writes a dataset version,
-// or fails for a closed bucket.
+// or fails for a closed or read-only bucket.
 func (b *Bucket) lockFlush() error {
+	if err := b.writable("write a version"); err != nil {
+		return err
+	}
 	b.flushMu.Lock()
 	b.mu.Lock()
 	closed := b.closed

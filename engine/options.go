@@ -69,8 +69,10 @@ type Options struct {
 	// HTTP at /metrics; implies Metrics.
 	MetricsAddress string
 	// ReadOnly opens the bucket for reading only (see openReadOnly): no
-	// directory is created, the WAL is neither replayed nor written, nothing
-	// is flushed, and every write fails with ErrReadOnly.
+	// writer lock (so it may be open beside the writer), no directory is
+	// created, the WAL is neither replayed nor written, nothing is flushed,
+	// and every write fails with ErrReadOnly. Reads see the dataset as
+	// committed when it was opened.
 	ReadOnly bool
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.

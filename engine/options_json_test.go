@@ -43,6 +43,8 @@ func TestParseOptionsJSON(t *testing.T) {
 		{`{"bucket_id": -1}`, ErrInvalidArgument, nil},
 		{`{"bucket_id": 99999999999999999999}`, ErrInvalidArgument, nil},
 		{`{"metrics_address": true}`, ErrType, nil},
+		{`{"read_only": true}`, nil, func(o Options) bool { return o.ReadOnly }},
+		{`{"read_only": "yes"}`, ErrType, nil},
 		{`{"ignore_unknown": "yes"}`, ErrType, nil},
 		{`{"read_only": true}`, nil, func(o Options) bool { return o.ReadOnly }},
 		{`{"read_only": "true"}`, ErrType, nil},

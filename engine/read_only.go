@@ -11,8 +11,9 @@ import (
 )
 
 // ErrReadOnly: a write (append, compaction, cleanup, index) on a bucket
-// opened with Options.ReadOnly. The C layer reports it as EUNSUPPORTED.
-var ErrReadOnly = errors.New("engine: the bucket was opened read-only")
+// opened with Options.ReadOnly; it is an ErrUnsupported, so the C layer
+// reports it as EUNSUPPORTED.
+var ErrReadOnly = fmt.Errorf("%w: the bucket was opened read-only", ErrUnsupported)
 
 // openReadOnly opens the bucket at opts.Path for reading only: the dataset's
 // newest version as it is on disk. It creates nothing, writes nothing,

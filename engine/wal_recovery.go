@@ -42,8 +42,12 @@ func watermarkOf(ds *lance.Dataset) (uint64, error) {
 // watermark back into the buffer, in order, so acknowledged rows that never
 // reached Lance are there again and rows that did are not there twice. With
 // the WAL disabled, a WAL left by an earlier run is still replayed, flushed
-// and emptied: switching the WAL off must not lose what it holds.
+// and emptied: switching the WAL off must not lose what it holds. A
+// read-only bucket leaves the WAL alone.
 func (b *Bucket) recoverWAL() error {
+	if b.opts.ReadOnly {
+		return nil // the writer owns the WAL; a reader sees what is committed
+	}
 	if !b.opts.WAL.Enabled {
 		if b.opts.walPath() == "" {
 			return nil // an s3:// bucket without wal_path has no WAL anywhere
@@ -68,6 +72,7 @@ func (b *Bucket) recoverWAL() error {
 	if err := b.checkWALOwner(log); err != nil {
 		return err
 	}
+	b.reportLostEntries(log, mark)
 	replayed := 0
 	err = log.ReadFrom(mark+1, func(index uint64, payload []byte) error {
 		if err := b.replayEntry(payload); err != nil {
@@ -99,6 +104,27 @@ func (b *Bucket) recoverWAL() error {
 		return err
 	}
 	return nil
+}
+
+// reportLostEntries warns, naming the index range, about acknowledged WAL
+// entries that are neither in the log nor in the dataset (whose watermark is
+// mark): the log's last segment was emptied or deleted (wal.Log.Lost), or
+// its first entries went with a deleted first segment. Entries the dataset
+// holds were not lost, whatever happened to the log.
+func (b *Bucket) reportLostEntries(log *wal.Log, mark uint64) {
+	warn := func(first, last uint64, how string) {
+		first = max(first, mark+1)
+		if first <= last {
+			b.opts.Logger("persisting: WAL %s lost acknowledged entries %d..%d (%s); they are not in the dataset either, so their rows are gone",
+				b.opts.walPath(), first, last, how)
+		}
+	}
+	if first, err := log.FirstIndex(); err == nil && first > 1 {
+		warn(1, first-1, "the log begins after them: its first segment was deleted")
+	}
+	if lost := log.Lost(); lost != nil {
+		warn(lost.First, lost.Last, "and any written after them: the last segment was emptied or deleted")
+	}
 }
 
 // replayEntry puts the rows of one WAL entry back into the buffer, by its

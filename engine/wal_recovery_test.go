@@ -26,7 +26,7 @@ func openWALBucket(t *testing.T, path string, threshold int, sync time.Duration)
 }
 
 // crash drops the bucket the way a killed process would: no flush, no
-// truncation; only the file handles go.
+// truncation; only the file handles go, and with them the writer lock.
 func crash(t *testing.T, b *Bucket) {
 	t.Helper()
 	b.mu.Lock()
@@ -39,6 +39,8 @@ func crash(t *testing.T, b *Bucket) {
 	}
 	b.closed = true
 	releaseAll(b.buf.take())
+	b.lock.release()
+	b.lock = nil
 }
 
 func copyDir(t *testing.T, from, to string) {

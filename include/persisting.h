@@ -94,6 +94,7 @@ struct ArrowArrayStream {
 #define PERSISTING_ETYPE 9             /* a value of a kind no column can hold, or an option of the wrong type */
 #define PERSISTING_ENOT_FLUSHED 10     /* the call's rows WERE stored (buffer, and WAL when on), but a flush
                                           the call had to wait for failed; the next flush retries them */
+#define PERSISTING_EBUSY 11            /* the bucket is open for writing by another handle or process */
 /* Each code means one thing; an unknown code (a newer library) is a failure of
  * the call. An append that failed with any code but PERSISTING_ENOT_FLUSHED
  * kept nothing - except that with the WAL an fsync failure (PERSISTING_EWAL)
@@ -164,8 +165,8 @@ const char* persisting_version(void);
  *    See docs/object-storage.md.
  *  - wal_path (string, default {path}): local directory of the WAL; required
  *    with enable_wal when path is s3:// (the WAL never leaves local disk).
- *  - read_only (bool, default false): open for reading only: nothing is
- *    created, the WAL is neither replayed nor written (rows only the WAL holds
+ *  - read_only (bool, default false): open for reading only, without the
+ *    writer lock (so beside the bucket's writer): nothing is created, the WAL is neither replayed nor written (rows only the WAL holds
  *    are not read), nothing is flushed; appends, compaction, cleanup and index
  *    builds fail with PERSISTING_EUNSUPPORTED. `path` must exist. Reads see
  *    the newest version committed at open.
@@ -186,6 +187,12 @@ const char* persisting_version(void);
  * A key whose value is null takes its default. A value of the wrong JSON type
  * is PERSISTING_ETYPE, a value out of range PERSISTING_EINVALID_ARGUMENT, an
  * unknown key PERSISTING_EINVALID_ARGUMENT (unless ignore_unknown).
+ * A bucket has one writer at a time: opening for writing takes an exclusive
+ * flock on {path}/.persisting.lock (the kernel drops it when the process ends,
+ * crash and kill -9 included) and refuses a second open of the same directory
+ * in this process. A second writer fails with PERSISTING_EBUSY; the message
+ * names the path and the holder (pid, host). The lock is released by
+ * persisting_close.
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.

@@ -114,6 +114,13 @@ type Log struct {
 	syncOf     *segmentFile // what syncFile is open on
 	syncClosed bool
 
+	// markMu guards marked, the high-water mark recorded on disk
+	// (high_water.go); lost is what Open found missing against it.
+	markMu  sync.Mutex
+	marked  uint64
+	lost    *Lost
+	markDue atomic.Uint64 // an index to record as the mark once it is durable
+
 	commit *committer
 	stop   chan struct{} // SyncInterval: ends syncLoop
 	done   chan struct{}
@@ -160,6 +167,10 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	mark, err := readHighWater(dir, o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	tw, err := openTidwall(dir, o, st.first, st.last)
 	if err != nil {
 		return nil, err
@@ -188,6 +199,16 @@ func Open(dir string, opts Options) (*Log, error) {
 		return fail(fmt.Errorf("wal: open: %w", err))
 	}
 	l.dirDirty.Store(false)
+	// A mark above the last entry found means the tail segment lost entries
+	// after they were written; it is reported once (Lost), and the mark now
+	// says what the log holds, so indexes given again are not reported.
+	l.lost = lostAgainst(mark, st.last)
+	if mark != st.last {
+		if err := writeHighWater(dir, st.last); err != nil {
+			return fail(err)
+		}
+	}
+	l.marked = st.last
 	if !o.Sync.everyWrite() {
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
 		go l.syncLoop(o.Sync.interval, l.stop, l.done)
@@ -228,7 +249,14 @@ func OpenReadOnly(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open read-only: %w", err)
 	}
-	l := &Log{dir: dir, opts: o, readOnly: true, ro: st}
+	mark, err := readHighWater(dir, o.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open read-only: %w", err)
+	}
+	l := &Log{dir: dir, opts: o, readOnly: true, ro: st, lost: lostAgainst(mark, st.last)}
+	if st.corrupt != nil {
+		l.lost = nil // the damage ends the readable log; Open reports it
+	}
 	l.first.Store(st.first)
 	l.last.Store(st.last)
 	var size int64
@@ -299,6 +327,10 @@ func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
 	}
 	first = l.last.Load() + 1
 	last = first + uint64(len(payloads)) - 1
+	// The first entries of a segment raise the high-water mark once they
+	// are durable (account starts a new segment before the batch when the
+	// tail is over size).
+	startsSegment := l.tailSize == 0 || l.tailSize > l.opts.SegmentSize
 	if len(payloads) == 1 {
 		l.scratch = appendEntry(l.scratch[:0], payloads[0])
 		err = l.tw.Write(first, l.scratch)
@@ -317,6 +349,9 @@ func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
 		return 0, 0, err
 	}
 	l.account(payloads, first)
+	if startsSegment {
+		l.markDue.Store(last) // recorded by the fsync that covers it
+	}
 	l.last.Store(last)
 	l.mu.Unlock()
 	if h := l.opts.hooks; h != nil && h.appended != nil {
@@ -467,6 +502,9 @@ func (l *Log) fsync() (uint64, error) {
 			l.dirDirty.Store(true)
 		}
 		return 0, fmt.Errorf("wal: fsync: %w", err)
+	}
+	if due := l.markDue.Load(); due > 0 && due <= covered {
+		l.raiseHighWater(due) // once per segment: the writer, or the interval loop, waits for it
 	}
 	return covered, nil
 }
@@ -787,7 +825,11 @@ func (l *Log) Close() error {
 	}
 	var errs []error
 	if broken == nil {
-		errs = append(errs, l.commit.syncTo(l.last.Load()))
+		err := l.commit.syncTo(l.last.Load())
+		if err == nil {
+			l.raiseHighWater(l.last.Load())
+		}
+		errs = append(errs, err)
 	}
 	l.mu.Lock()
 	if l.tw != nil {

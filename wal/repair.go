@@ -47,8 +47,12 @@ func loadDir(dir string, repair bool, logf func(string, ...any)) (dirState, erro
 	next := segs[0].start // index the next entry must have
 	for i, seg := range segs {
 		if seg.start != next {
-			cerr := &CorruptError{Segment: seg.path, Index: next,
-				Reason: fmt.Sprintf("segment starts at index %d, expected %d: a segment is missing or overlaps another", seg.start, next)}
+			reason := fmt.Sprintf("segment starts at index %d, expected %d: it overlaps the one before", seg.start, next)
+			if seg.start > next {
+				reason = fmt.Sprintf("entries %d..%d are missing: the segment holding them was deleted or emptied (this one starts at %d)",
+					next, seg.start-1, seg.start)
+			}
+			cerr := &CorruptError{Segment: seg.path, Index: next, Reason: reason}
 			if repair {
 				return st, cerr
 			}

@@ -224,7 +224,7 @@ class _QueueBackend(TrainingMixin):
         if unknown:
             logger.warning("%s(bucket %s) ignores unknown options: %s",
                            type(self).__name__, self.bucket_id, ", ".join(unknown))
-        if stats.get("read_only"):
+        if stats.get("read_only") and not extra.get("read_only"):  # unasked: say why
             logger.warning("bucket %s is read-only: %s", self.storage_path, stats["read_only"])
         self._wait_for_fsync = wait_for_fsync
         self._loop: asyncio.AbstractEventLoop | None = None  # get_stream's, made on its loop

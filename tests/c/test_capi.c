@@ -506,6 +506,11 @@ int main(void) {
   expect_error(persisting_open(path, "{\"enable_wal\": true, \"wal_sync_interval\": -1}", &h2, &err),
                PERSISTING_EINVALID_ARGUMENT, &err, "negative wal_sync_interval");
   expect_error(persisting_open("/proc/version/x", NULL, &h2, &err), PERSISTING_EIO, &err, "path under a file");
+  expect_error(persisting_open(path, NULL, &h2, &err), PERSISTING_EBUSY, &err, "second writer of an open bucket");
+  CHECK(persisting_open(path, "{\"read_only\": true}", &h2, &err) == PERSISTING_OK, "read-only open: %s",
+        err.message);
+  CHECK(read_and_check(h2, 0, -1, 0) <= 330, "read-only handle reads");
+  CHECK(persisting_close(h2, &err) == PERSISTING_OK, "close read-only: %s", err.message);
   CHECK(read_and_check(h, 0, -1, 0) == 330, "rows after the bad calls");
 
   /* close flushes; the handle is dead afterwards */

@@ -39,6 +39,7 @@ pub mod sys {
     pub const PERSISTING_EUNSUPPORTED: c_int = 8;
     pub const PERSISTING_ETYPE: c_int = 9;
     pub const PERSISTING_ENOT_FLUSHED: c_int = 10;
+    pub const PERSISTING_EBUSY: c_int = 11;
 
     /// `PersistingError`: zero it before first use (`Default`), release it
     /// with `persisting_error_release` once a call filled it.

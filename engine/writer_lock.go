@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// WriterLockName is the file in a bucket's storage directory that its
+// writer holds an exclusive flock on for as long as the bucket is open.
+const WriterLockName = ".persisting.lock"
+
+// A bucket has one writer at a time. Two writers would each replay, buffer
+// and truncate the same WAL and commit versions built from different
+// buffers: acknowledged rows would be lost or written twice. So Open takes
+//
+//   - an exclusive flock(2) on {path}/.persisting.lock, which the kernel
+//     drops when the holder exits in any way (a crash or kill -9 needs no
+//     stale-lock recovery); the file records the holder for the message the
+//     next writer gets, and
+//   - a place in a process-wide registry of canonical bucket paths, so a
+//     second Open in the same process is refused with an error that says so
+//     (and does not depend on how the kernel treats a second descriptor).
+//
+// Read-only opens take neither.
+
+// writerLock is a held writer lock; release it exactly once.
+type writerLock struct {
+	key  string   // canonical bucket path, the registry key
+	file *os.File // holds the flock
+}
+
+// lockHolder is what the lock file records about the process holding it.
+type lockHolder struct {
+	PID     int    `json:"pid"`
+	Host    string `json:"host"`
+	Started string `json:"started"`
+}
+
+func (h lockHolder) String() string {
+	return fmt.Sprintf("pid %d on host %s since %s", h.PID, h.Host, h.Started)
+}
+
+var (
+	openWritersMu sync.Mutex
+	openWriters   = map[string]lockHolder{} // canonical path -> this process, when it opened
+)
+
+// acquireWriterLock takes the writer lock of the bucket directory dir (which
+// exists). It fails with ErrBusy, naming dir and the holder, when another
+// handle in this process or another process holds it.
+func acquireWriterLock(dir string) (*writerLock, error) {
+	key, err := canonicalPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: storage path %s: %w", dir, err)
+	}
+	me := currentHolder()
+
+	openWritersMu.Lock()
+	defer openWritersMu.Unlock()
+	if h, taken := openWriters[key]; taken {
+		return nil, fmt.Errorf("%w: bucket %s is already open for writing in this process (%s); close that handle first, or open this one read-only",
+			ErrBusy, dir, h)
+	}
+	lockPath := filepath.Join(key, WriterLockName)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
+	}
+	if err := flockExclusive(f); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: bucket %s is open for writing by another process: %s (lock file %s); a bucket has one writer at a time - open it read-only to read alongside",
+				ErrBusy, dir, describeHolder(lockPath), lockPath)
+		}
+		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
+	}
+	if err := recordHolder(f, me); err != nil {
+		f.Close() // drops the flock
+		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
+	}
+	openWriters[key] = me
+	return &writerLock{key: key, file: f}, nil
+}
+
+// release gives the lock up: out of the registry, then the flock (with the
+// descriptor). The file stays: removing it would race with a writer that
+// has it open and is about to lock it.
+func (l *writerLock) release() {
+	if l == nil {
+		return
+	}
+	openWritersMu.Lock()
+	delete(openWriters, l.key)
+	openWritersMu.Unlock()
+	l.file.Close()
+}
+
+// flockExclusive takes an exclusive flock on f without waiting, retrying
+// when a signal interrupts the call.
+func flockExclusive(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// recordHolder replaces the lock file's content with h. Only the holder of
+// the flock writes, so a reader sees at worst a write in progress.
+func recordHolder(f *os.File, h lockHolder) error {
+	text, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err = f.WriteAt(append(text, '\n'), 0)
+	return err
+}
+
+// describeHolder reads who holds the lock at lockPath, for an error message.
+func describeHolder(lockPath string) string {
+	text, err := os.ReadFile(lockPath)
+	if err != nil {
+		return "holder unknown (" + err.Error() + ")"
+	}
+	var h lockHolder
+	if err := json.Unmarshal(text, &h); err != nil || h.PID == 0 {
+		return "holder unknown (the lock file does not say)"
+	}
+	return h.String()
+}
+
+func currentHolder() lockHolder {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return lockHolder{PID: os.Getpid(), Host: host, Started: time.Now().UTC().Format(time.RFC3339)}
+}
+
+// canonicalPath names dir the same way however it was spelt: absolute, clean,
+// symbolic links resolved.
+func canonicalPath(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	resolved, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", err
+	}
+	return resolved, nil
+}
