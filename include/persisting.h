@@ -166,8 +166,9 @@ const char* persisting_version(void);
  *  - wal_path (string, default {path}): local directory of the WAL; required
  *    with enable_wal when path is s3:// (the WAL never leaves local disk).
  *  - read_only (bool, default false): open for reading only, without the
- *    writer lock (so beside the bucket's writer): nothing is created, the WAL is neither replayed nor written (rows only the WAL holds
- *    are not read), nothing is flushed; appends, compaction, cleanup and index
+ *    writer lock (so beside the bucket's writer): nothing is created, the
+ *    WAL is neither replayed nor written (rows only the WAL holds are not
+ *    read), nothing is flushed; appends, compaction, cleanup and index
  *    builds fail with PERSISTING_EUNSUPPORTED. `path` must exist. Reads see
  *    the newest version committed at open.
  *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
