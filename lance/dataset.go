@@ -550,21 +550,31 @@ func (d *Dataset) writeVersion() (file.Version, error) {
 
 // checkAppendable refuses to write to a dataset whose data storage version
 // this package does not write, or whose data files are not all of that
-// version (mixing versions needs a feature flag we do not implement).
+// version unless the dataset allows mixed versions (feature flag 256, which
+// pylance sets when an append names another data_storage_version). New data
+// files always get the dataset's data storage version, as in pylance.
 func checkAppendable(d *Dataset) error {
 	v, err := d.writeVersion()
 	if err != nil {
 		return err
 	}
+	mixed := d.manifest.ReaderFlags&FlagMixedDataFileVersions != 0
 	for i := range d.manifest.Fragments {
 		for _, df := range d.manifest.Fragments[i].Files {
 			fv := file.Version{Major: df.MajorVersion, Minor: df.MinorVersion}
 			if fv == (file.Version{Major: 0, Minor: 3}) {
 				fv = file.V2_0
 			}
-			if fv != v {
+			if fv == v {
+				continue
+			}
+			if !mixed {
 				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s but the dataset's data storage version is %s",
 					ErrUnsupported, d.root, df.Path, fv, v)
+			}
+			if _, err := file.ParseVersion(fv.String()); err != nil {
+				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s, which this package does not read",
+					ErrUnsupported, d.root, df.Path, fv)
 			}
 		}
 	}
