@@ -34,6 +34,9 @@ type WriteOptions struct {
 	// "zstd" or "lz4"; anything else is an error wrapping ErrUnsupported
 	// (Lance has no snappy). A field whose Arrow metadata sets
 	// "lance-encoding:compression" uses that codec instead, as in pylance.
+	// When Write creates the dataset, the codec is recorded under that key
+	// in the metadata of every field, as Lance keeps it, so later appends
+	// (ours, whatever their Compression, and pylance's) use it too.
 	// In 2.2 and 2.1 files it compresses mini-block value buffers and large
 	// string values (a page stays uncompressed where that would not make it
 	// smaller); in 2.0 files, like pylance, only the bytes of string and
@@ -410,6 +413,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		if err := file.CheckWritableVersion(fields, version); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
+		recordCompression(fields, comp)
 		for _, f := range fields {
 			rawFields = append(rawFields, schema.MarshalField(f))
 		}
@@ -507,6 +511,27 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		return nil, err
 	}
 	return newDataset(path, m, s)
+}
+
+// recordCompression stores the dataset's codec in the metadata of every
+// field that does not name its own, as Lance keeps it
+// ("lance-encoding:compression"): later appends, ours and pylance's, read
+// it from the dataset schema and compress alike.
+func recordCompression(fields []schema.Field, comp string) {
+	if comp == file.CompressionNone {
+		return
+	}
+	for i := range fields {
+		if _, ok := fields[i].Metadata[file.CompressionMetadataKey]; ok {
+			continue
+		}
+		md := make(map[string][]byte, len(fields[i].Metadata)+1)
+		for k, v := range fields[i].Metadata {
+			md[k] = v
+		}
+		md[file.CompressionMetadataKey] = []byte(comp)
+		fields[i].Metadata = md
+	}
 }
 
 // parseStorageVersion parses WriteOptions.DataStorageVersion ("" is the
