@@ -196,6 +196,7 @@ type pendingPage struct {
 	maxLen    int       // leafVar: longest value
 	bytes     int64     // approximate page size
 	segs      []flatSeg // flat leaves: the values, in the appended arrays
+	dict      *pageDict // leafVar: the page's dictionary, when it gets one
 }
 
 func newLeafWriters(roots []*wnode, v Version, opts WriteOptions, comp string) ([][]*leafWriter, error) {
@@ -810,6 +811,9 @@ func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
 // valueBytes estimates the value bytes of visible values [a, b).
 func (lw *leafWriter) valueBytes(a, b int) int {
 	p := &lw.p
+	if p.dict != nil {
+		return 4 * (b - a)
+	}
 	switch lw.kind {
 	case leafFixed:
 		return (b - a) * lw.width
@@ -857,6 +861,9 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 			budget = compressedVarMax // bigger chunks compress better
 		}
 	}
+	if p.dict != nil || lw.packWord() > 0 {
+		budget = 8 * bitpackChunkValues // whole blocks of the widest words
+	}
 	chunkLimit := 1 << 30
 	if lw.v.Minor < 2 {
 		chunkLimit = 32 * 1024
@@ -881,11 +888,15 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 		}
 		return l
 	}
+	maxValues := maxChunkValues
+	if p.dict != nil || lw.packWord() > 0 {
+		maxValues = bitpackChunkValues
+	}
 	var plans []chunkPlan
 	v, l := 0, 0
 	for v < p.nVis {
 		rem := p.nVis - v
-		c := min(rem, maxChunkValues) // maxChunkValues is a power of two
+		c := min(rem, maxValues) // a power of two
 		for {
 			last := v+c == p.nVis
 			le := nLevels
@@ -916,20 +927,37 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 // miniBlockPage writes the pending page as a mini-block page.
 func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, def []uint16, maxVis uint16) (pageOut, error) {
 	nLevels := lw.levelCount()
+	lw.p.dict = lw.buildDict()
 	plans, err := lw.planChunks(def, nLevels, maxVis)
 	if err != nil {
 		return pageOut{}, err
 	}
 	valEnc, nbuf := lw.valueEncoding()
-	// Value buffers per chunk, built apart only when they may be compressed
-	// or are more than one; otherwise written straight into the page.
+	dict := lw.p.dict
+	packWord := lw.packWord()
+	if dict != nil {
+		packWord = 32 // the indices
+	}
+	// Value buffers per chunk, built apart only when they may be packed,
+	// compressed or are more than one; otherwise written straight into
+	// the page.
 	var bufs [][][]byte
-	if lw.comp != "" || !lw.directChunks() {
+	if lw.comp != "" || !lw.directChunks() || packWord > 0 {
 		bufs = make([][][]byte, len(plans))
 		var plain int
 		for i, c := range plans {
-			bufs[i] = lw.chunkBuffers(c.v0, c.v1)
+			if dict != nil {
+				bufs[i] = [][]byte{dict.indexBytes(c.v0, c.v1)}
+			} else {
+				bufs[i] = lw.chunkBuffers(c.v0, c.v1)
+			}
 			plain += len(bufs[i][0])
+		}
+		if packWord > 0 && nbuf == 1 {
+			if packed, ok := packChunks(bufs, plans, packWord, plain, dict != nil); ok {
+				plain = packed
+				valEnc = encInlineBitpacking21(packWord)
+			}
 		}
 		if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
 			comp := make([][]byte, len(plans))
@@ -1060,6 +1088,9 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	w.padBuffer()
 	page.bufOffsets = append(page.bufOffsets, dataPos)
 	page.bufSizes = append(page.bufSizes, uint64(dataSize))
+	if dict != nil {
+		add(dict.block)
+	}
 	if rep != nil {
 		rb := make([]byte, 8*len(repIndex))
 		for i, x := range repIndex {
@@ -1075,6 +1106,10 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		body = pbBytes(body, 2, encFlat21(16))
 	}
 	body = pbBytes(body, 3, valEnc)
+	if dict != nil {
+		body = pbBytes(body, 4, dict.enc)
+		body = pbVarint(body, 5, uint64(dict.n))
+	}
 	body = encLayers(body, 6, layers)
 	body = pbVarintNZ(body, 7, uint64(nbuf))
 	if rep != nil {
