@@ -935,23 +935,32 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	valEnc, nbuf := lw.valueEncoding()
 	dict := lw.p.dict
 	packWord := lw.packWord()
+	var fsst *pageFsst
 	if dict != nil {
 		packWord = 32 // the indices
+	} else if lw.kind == leafVar {
+		fsst = lw.buildFsst()
 	}
 	// Value buffers per chunk, built apart only when they may be packed,
 	// compressed or are more than one; otherwise written straight into
 	// the page.
 	var bufs [][][]byte
-	if lw.comp != "" || !lw.directChunks() || packWord > 0 {
+	if lw.comp != "" || !lw.directChunks() || packWord > 0 || fsst != nil {
 		bufs = make([][][]byte, len(plans))
 		var plain int
 		for i, c := range plans {
-			if dict != nil {
+			switch {
+			case dict != nil:
 				bufs[i] = [][]byte{dict.indexBytes(c.v0, c.v1)}
-			} else {
+			case fsst != nil:
+				bufs[i] = [][]byte{fsst.chunk(nil, lw.offBits, c.v0, c.v1)}
+			default:
 				bufs[i] = lw.chunkBuffers(c.v0, c.v1)
 			}
 			plain += len(bufs[i][0])
+		}
+		if fsst != nil {
+			valEnc = encFsst21(fsst.enc.table(), lw.offBits)
 		}
 		if packWord > 0 && nbuf == 1 {
 			if packed, ok := packChunks(bufs, plans, packWord, plain, dict != nil); ok {

@@ -1,0 +1,271 @@
+package file
+
+import (
+	"encoding/binary"
+	"sort"
+)
+
+// FSST compression of string / binary mini-block pages (the inverse of
+// fsst.go). A symbol table of up to 255 symbols of 1..8 bytes is learnt
+// from a sample of the page; each value is then written as codes (a symbol
+// index) and escapes (255, then a literal byte). The page's chunks hold
+// the compressed values as Variable chunks, and the table travels in the
+// encoding: Fsst{symbol_table, Variable{Flat{offset bits}}}.
+//
+// The table is learnt as in the FSST paper, simplified: a few rounds that
+// compress the sample with the current table, count how often each symbol
+// and each pair of adjacent symbols (concatenated, up to 8 bytes) occurs,
+// and keep the 255 with the highest gain (count x length).
+
+const (
+	fsstSampleBytes = 16 << 10
+	fsstRounds      = 5
+	fsstMaxSymbols  = 255
+	fsstTableBytes  = 2312 // Lance's padded table size
+	// A page is FSST-encoded when it has at least fsstMinBytes of values
+	// and compresses to less than fsstMaxRatio of them.
+	fsstMinBytes = 16 << 10
+	fsstMaxRatio = 0.9
+)
+
+type fsstEncoder struct {
+	syms [][]byte
+	vals []uint64 // the symbols as little-endian words
+	// byTwo[first two bytes]: the symbols of 2+ bytes starting so, longest
+	// first; byOne[c]: the one-byte symbol c, or -1.
+	byTwo *[1 << 16]uint16 // index+1 into lists, 0: none
+	lists [][]uint8
+	byOne [256]int16
+}
+
+func newFsstEncoder(syms [][]byte) *fsstEncoder {
+	e := &fsstEncoder{syms: syms, vals: make([]uint64, len(syms)), byTwo: new([1 << 16]uint16)}
+	for c := range e.byOne {
+		e.byOne[c] = -1
+	}
+	for i, s := range syms {
+		var w [8]byte
+		copy(w[:], s)
+		e.vals[i] = binary.LittleEndian.Uint64(w[:])
+		if len(s) == 1 {
+			e.byOne[s[0]] = int16(i)
+			continue
+		}
+		k := uint16(s[0]) | uint16(s[1])<<8
+		if e.byTwo[k] == 0 {
+			e.lists = append(e.lists, nil)
+			e.byTwo[k] = uint16(len(e.lists))
+		}
+		e.lists[e.byTwo[k]-1] = append(e.lists[e.byTwo[k]-1], uint8(i))
+	}
+	for _, l := range e.lists {
+		sort.SliceStable(l, func(a, b int) bool { return len(syms[l[a]]) > len(syms[l[b]]) })
+	}
+	return e
+}
+
+// match returns the longest symbol at the start of s (-1: none).
+func (e *fsstEncoder) match(s []byte) int {
+	if len(s) >= 2 {
+		if li := e.byTwo[uint16(s[0])|uint16(s[1])<<8]; li != 0 {
+			l := e.lists[li-1]
+			var word uint64
+			if len(s) >= 8 {
+				word = binary.LittleEndian.Uint64(s)
+			} else {
+				var w [8]byte
+				copy(w[:], s)
+				word = binary.LittleEndian.Uint64(w[:])
+			}
+			for _, k := range l {
+				n := len(e.syms[k])
+				if n <= len(s) && (n == 8 || word&(1<<(8*n)-1) == e.vals[k]) {
+					if n == 8 && word != e.vals[k] {
+						continue
+					}
+					return int(k)
+				}
+			}
+		}
+	}
+	return int(e.byOne[s[0]])
+}
+
+// compress appends the codes of s to dst.
+func (e *fsstEncoder) compress(dst, s []byte) []byte {
+	for len(s) > 0 {
+		if k := e.match(s); k >= 0 {
+			dst = append(dst, byte(k))
+			s = s[len(e.syms[k]):]
+			continue
+		}
+		dst = append(dst, fsstEscape, s[0])
+		s = s[1:]
+	}
+	return dst
+}
+
+// table is the symbol table in Lance's layout.
+func (e *fsstEncoder) table() []byte {
+	b := make([]byte, fsstTableBytes)
+	n := len(e.syms)
+	binary.LittleEndian.PutUint64(b, uint64(fsstMagic)<<32|1<<24|uint64(n))
+	for i, s := range e.syms {
+		copy(b[8+8*i:8+8*i+8], s)
+		b[8+8*n+i] = byte(len(s))
+	}
+	return b
+}
+
+// learnFsst learns a symbol table from values (their concatenation is data,
+// value i ending at ends[i]).
+func learnFsst(data []byte, ends []uint64) *fsstEncoder {
+	var sample [][]byte
+	n := len(ends)
+	total := 0
+	// Values spread over the page, up to fsstSampleBytes.
+	step := max(1, int(ends[n-1])/fsstSampleBytes)
+	var start uint64
+	for i := 0; i < n && total < fsstSampleBytes; i++ {
+		if i > 0 {
+			start = ends[i-1]
+		}
+		if i%step != 0 {
+			continue
+		}
+		v := data[start:ends[i]]
+		if len(v) == 0 {
+			continue
+		}
+		sample = append(sample, v)
+		total += len(v)
+	}
+	enc := newFsstEncoder(nil)
+	counts := map[string]int{}
+	for round := 0; round < fsstRounds; round++ {
+		clear(counts)
+		for _, v := range sample {
+			prev := ""
+			for len(v) > 0 {
+				var tok []byte
+				if k := enc.match(v); k >= 0 {
+					tok = enc.syms[k]
+				} else {
+					tok = v[:1]
+				}
+				v = v[len(tok):]
+				cur := string(tok)
+				counts[cur]++
+				if prev != "" {
+					pair := prev + cur
+					if len(pair) > 8 {
+						pair = pair[:8]
+					}
+					counts[pair]++
+				}
+				prev = cur
+			}
+		}
+		type cand struct {
+			s    string
+			gain int
+		}
+		cands := make([]cand, 0, len(counts))
+		for s, c := range counts {
+			g := c * len(s)
+			if len(s) == 1 {
+				g = c // a single byte saves only its escape
+			}
+			if c > 1 || len(s) == 1 {
+				cands = append(cands, cand{s, g})
+			}
+		}
+		sort.Slice(cands, func(a, b int) bool {
+			if cands[a].gain != cands[b].gain {
+				return cands[a].gain > cands[b].gain
+			}
+			return cands[a].s < cands[b].s
+		})
+		if len(cands) > fsstMaxSymbols {
+			cands = cands[:fsstMaxSymbols]
+		}
+		syms := make([][]byte, len(cands))
+		for i, c := range cands {
+			syms[i] = []byte(c.s)
+		}
+		enc = newFsstEncoder(syms)
+	}
+	return enc
+}
+
+// pageFsst is the FSST form of a string page: the compressed values.
+type pageFsst struct {
+	enc  *fsstEncoder
+	data []byte
+	ends []uint64
+}
+
+// buildFsst compresses the pending string page when that pays.
+func (lw *leafWriter) buildFsst() *pageFsst {
+	p := &lw.p
+	n := p.nVis
+	if lw.kind != leafVar || n == 0 || p.nValid == 0 || p.offs[n-1] < fsstMinBytes {
+		return nil
+	}
+	lw.materializeVar()
+	enc := learnFsst(p.data, p.offs[:n])
+	if len(enc.syms) == 0 {
+		return nil
+	}
+	f := &pageFsst{enc: enc, data: make([]byte, 0, p.offs[n-1]/2), ends: make([]uint64, n)}
+	var start uint64
+	for i := 0; i < n; i++ {
+		f.data = enc.compress(f.data, p.data[start:p.offs[i]])
+		start = p.offs[i]
+		f.ends[i] = uint64(len(f.data))
+		if i == n/8 && float64(len(f.data)) > fsstMaxRatio*float64(p.offs[i]) {
+			return nil // not paying on the first eighth: give up early
+		}
+	}
+	if float64(len(f.data)+fsstTableBytes) >= fsstMaxRatio*float64(p.offs[n-1]) {
+		return nil
+	}
+	return f
+}
+
+// chunk appends the Variable chunk of compressed values [a, b) with ob-bit
+// offsets to dst.
+func (f *pageFsst) chunk(dst []byte, ob, a, b int) []byte {
+	return appendVarChunk(dst, ob, f.ends, f.data, a, b)
+}
+
+// appendVarChunk appends the mini-block Variable chunk of values [a, b)
+// (value i ends at ends[i] in data): n+1 offsets of ob bits counted from
+// the chunk start, the bytes, padding to the offset width.
+func appendVarChunk(dst []byte, ob int, ends []uint64, data []byte, a, b int) []byte {
+	n := b - a
+	ow := ob / 8
+	hdr := uint64(ow * (n + 1))
+	var start uint64
+	if a > 0 {
+		start = ends[a-1]
+	}
+	base := len(dst)
+	dst = growZero(dst, int(hdr))
+	putWord(dst[base:], ob, 0, hdr)
+	for i := a; i < b; i++ {
+		putWord(dst[base:], ob, i-a+1, hdr+ends[i]-start)
+	}
+	dst = append(dst, data[start:ends[b-1]]...)
+	for (len(dst)-base)%ow != 0 {
+		dst = append(dst, padByte)
+	}
+	return dst
+}
+
+// encFsst21 is CompressiveEncoding{fsst{table, Variable{Flat{ob}}}}.
+func encFsst21(table []byte, ob int) []byte {
+	b := pbBytes(nil, 1, table)
+	b = pbBytes(b, 2, encVariable21(ob))
+	return encCompressive(compFsst, b)
+}
