@@ -191,6 +191,9 @@ type pendingPage struct {
 	boolBits  []byte   // leafBool values
 	itemValid []byte   // leafFSL: item validity, dim bits per value
 	itemNulls bool
+	// itemValidN: items itemValid covers (the bulk vector path lets it
+	// fall behind; syncItemValid catches up).
+	itemValidN int
 	offs      []uint64  // leafVar: end offsets
 	data      []byte    // leafVar bytes
 	maxLen    int       // leafVar: longest value
@@ -315,9 +318,18 @@ func (lw *leafWriter) pages() []pageOut { return lw.out }
 // append adds the rows of arr (the top-level field's array), flushing pages
 // as they fill.
 func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
-	if len(lw.nodes) == 1 && lw.kind != leafFSL {
+	if len(lw.nodes) == 1 {
+		if lw.kind == leafFSL {
+			return lw.appendVectors(w, arr)
+		}
 		return lw.appendFlat(w, arr)
 	}
+	return lw.appendRows(w, arr)
+}
+
+// appendRows adds the rows of arr one by one, shredding each down the
+// leaf's path.
+func (lw *leafWriter) appendRows(w *fileWriter, arr arrow.Array) error {
 	for i := 0; i < arr.Len(); i++ {
 		if err := lw.walk(0, arr, i, lw.maxRep); err != nil {
 			return err
@@ -437,10 +449,12 @@ func (lw *leafWriter) pushNull() {
 		p.offs = append(p.offs, uint64(len(p.data)))
 		p.bytes += 4
 	case leafFSL:
+		lw.syncItemValid()
 		p.fixed = append(p.fixed, make([]byte, lw.width*lw.dim)...)
 		for k := 0; k < lw.dim; k++ {
 			p.itemValid = appendBit(p.itemValid, p.nVis*lw.dim+k, true)
 		}
+		p.itemValidN += lw.dim
 		p.bytes += int64(lw.width * lw.dim)
 	}
 	p.nVis++
@@ -479,6 +493,8 @@ func (lw *leafWriter) pushValue(arr arrow.Array, i int) error {
 		p.maxLen = max(p.maxLen, len(v))
 		p.bytes += int64(len(v)) + 4
 	case leafFSL:
+		lw.syncItemValid()
+		p.itemValidN += lw.dim
 		l := arr.(*array.FixedSizeList)
 		items := l.ListValues()
 		idata := items.Data()
@@ -551,6 +567,9 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	p := &lw.p
 	if p.rows == 0 {
 		return nil
+	}
+	if lw.kind == leafFSL && p.itemNulls {
+		lw.syncItemValid() // bulk-appended rows after the first null item
 	}
 	layers, defMap, maxVis := lw.pageLayers()
 	var def []uint16
