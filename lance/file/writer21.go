@@ -194,12 +194,12 @@ type pendingPage struct {
 	// itemValidN: items itemValid covers (the bulk vector path lets it
 	// fall behind; syncItemValid catches up).
 	itemValidN int
-	offs      []uint64  // leafVar: end offsets
-	data      []byte    // leafVar bytes
-	maxLen    int       // leafVar: longest value
-	bytes     int64     // approximate page size
-	segs      []flatSeg // flat leaves: the values, in the appended arrays
-	dict      *pageDict // leafVar: the page's dictionary, when it gets one
+	offs       []uint64  // leafVar: end offsets
+	data       []byte    // leafVar bytes
+	maxLen     int       // leafVar: longest value
+	bytes      int64     // approximate page size
+	segs       []flatSeg // flat leaves: the values, in the appended arrays
+	dict       *pageDict // leafVar: the page's dictionary, when it gets one
 }
 
 func newLeafWriters(roots []*wnode, v Version, opts WriteOptions, comp string) ([][]*leafWriter, error) {
