@@ -128,3 +128,81 @@ func packChunks(bufs [][][]byte, plans []chunkPlan, t, plain int, must bool) (in
 	}
 	return total, true
 }
+
+// Rep and def levels of mini-block chunks are bit-packed at one width per
+// page (OutOfLineBitpacking{16, Flat{w}}), as pylance stores them: whole
+// blocks of 1024 levels packed at w bits, then the rest either raw (u16s)
+// or as one zero-padded packed block, whichever is strictly smaller (the
+// reader tells them apart by size).
+
+// levelWidth is the bit width the page's levels ls are packed at (0: store
+// them as plain u16s).
+func levelWidth(ls []uint16) int {
+	var or uint16
+	for _, l := range ls {
+		or |= l
+	}
+	w := bits.Len16(or)
+	if w == 0 {
+		w = 1
+	}
+	if w >= 16 {
+		return 0
+	}
+	return w
+}
+
+// appendPackedLevels appends the OutOfLineBitpacking form of ls at width w.
+func appendPackedLevels(dst []byte, ls []uint16, w int) []byte {
+	var vals [1024]uint64
+	full := len(ls) / 1024 * 1024
+	per := packedWords(16, w) * 2
+	for b := 0; b < full; b += 1024 {
+		for i := range vals {
+			vals[i] = uint64(ls[b+i])
+		}
+		n := len(dst)
+		dst = growZero(dst, per)
+		packBlock(16, w, &vals, dst[n:])
+	}
+	tail := ls[full:]
+	switch {
+	case len(tail) == 0:
+	case per < 2*len(tail):
+		clear(vals[:])
+		for i, l := range tail {
+			vals[i] = uint64(l)
+		}
+		n := len(dst)
+		dst = growZero(dst, per)
+		packBlock(16, w, &vals, dst[n:])
+	default:
+		dst = appendLevels(dst, tail)
+	}
+	return dst
+}
+
+// packedLevelsSize is len(appendPackedLevels(nil, ls, w)) for n levels.
+func packedLevelsSize(n, w int) int {
+	per := packedWords(16, w) * 2
+	size := n / 1024 * per
+	if tail := n % 1024; tail > 0 {
+		if per < 2*tail {
+			size += per
+		} else {
+			size += 2 * tail
+		}
+	}
+	return size
+}
+
+// encLevels21 is the CompressiveEncoding of levels packed at width w (0:
+// Flat{16}).
+func encLevels21(w int) []byte {
+	if w == 0 {
+		return encFlat21(16)
+	}
+	b := pbVarint(nil, 1, 16)
+	b = pbBytes(b, 3, encFlat21(uint64(w)))
+	return encCompressive(compOutOfLineBitpacking, b)
+}

@@ -1008,11 +1008,26 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	}
 	large := lw.v.Minor >= 2
 	levelKinds := 0
+	repW, defW := 0, 0
 	if rep != nil {
 		levelKinds++
+		repW = levelWidth(rep)
 	}
 	if def != nil {
 		levelKinds++
+		defW = levelWidth(def)
+	}
+	levelSize := func(c chunkPlan, w int) int {
+		if w == 0 {
+			return 2 * (c.l1 - c.l0)
+		}
+		return packedLevelsSize(c.l1-c.l0, w)
+	}
+	appendLvls := func(dst []byte, ls []uint16, w int) []byte {
+		if w == 0 {
+			return appendLevels(dst, ls)
+		}
+		return appendPackedLevels(dst, ls, w)
 	}
 	bufSize := func(ci, k int) int {
 		if bufs != nil {
@@ -1033,7 +1048,12 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	}
 	for ci, c := range plans {
 		size := pad8(2 + 2*levelKinds + sizeWidth*nbuf)
-		size += levelKinds * pad8(2*(c.l1-c.l0))
+		if rep != nil {
+			size += pad8(levelSize(c, repW))
+		}
+		if def != nil {
+			size += pad8(levelSize(c, defW))
+		}
 		for k := 0; k < nbuf; k++ {
 			bs := bufSize(ci, k)
 			if !large && bs > 0xFFFF {
@@ -1081,10 +1101,10 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		}
 		chunk = binary.LittleEndian.AppendUint16(chunk, uint16(nl))
 		if rep != nil {
-			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(2*(c.l1-c.l0)))
+			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(levelSize(c, repW)))
 		}
 		if def != nil {
-			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(2*(c.l1-c.l0)))
+			chunk = binary.LittleEndian.AppendUint16(chunk, uint16(levelSize(c, defW)))
 		}
 		for k := 0; k < nbuf; k++ {
 			if large {
@@ -1095,10 +1115,10 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 		}
 		chunk = pad8Buf(chunk, start)
 		if rep != nil {
-			chunk = pad8Buf(appendLevels(chunk, rep[c.l0:c.l1]), start)
+			chunk = pad8Buf(appendLvls(chunk, rep[c.l0:c.l1], repW), start)
 		}
 		if def != nil {
-			chunk = pad8Buf(appendLevels(chunk, def[c.l0:c.l1]), start)
+			chunk = pad8Buf(appendLvls(chunk, def[c.l0:c.l1], defW), start)
 		}
 		if bufs != nil {
 			for _, b := range bufs[ci] {
@@ -1128,10 +1148,10 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	}
 	var body []byte
 	if rep != nil {
-		body = pbBytes(body, 1, encFlat21(16))
+		body = pbBytes(body, 1, encLevels21(repW))
 	}
 	if def != nil {
-		body = pbBytes(body, 2, encFlat21(16))
+		body = pbBytes(body, 2, encLevels21(defW))
 	}
 	body = pbBytes(body, 3, valEnc)
 	if dict != nil {
