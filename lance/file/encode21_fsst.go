@@ -28,18 +28,38 @@ const (
 	fsstMaxRatio = 0.9
 )
 
+// fsstEncoder finds, at each position, the symbol FSST's compressor would:
+// the symbol of 3+ bytes filed under the next 3 bytes' hash slot if it
+// matches, else the 2-byte symbol of the next 2 bytes, else the 1-byte
+// symbol of the next byte, else an escape. A symbol that loses its hash
+// slot to another (the first in the table, the one of highest gain, keeps
+// it) stays in the table but is never emitted.
 type fsstEncoder struct {
-	syms [][]byte
-	vals []uint64 // the symbols as little-endian words
-	// byTwo[first two bytes]: the symbols of 2+ bytes starting so, longest
-	// first; byOne[c]: the one-byte symbol c, or -1.
-	byTwo *[1 << 16]uint16 // index+1 into lists, 0: none
-	lists [][]uint8
+	syms  [][]byte
+	vals  []uint64 // the symbols as little-endian words
+	masks []uint64 // their length's low bytes set
+	hash  *[fsstHashSlots]int16
+	short *[1 << 16]int16
 	byOne [256]int16
 }
 
+const fsstHashSlots = 1 << 12
+
+func fsstHash(w uint64) int {
+	w &= 0xFFFFFF
+	h := w * 2971215073
+	return int((h ^ h>>15) & (fsstHashSlots - 1))
+}
+
 func newFsstEncoder(syms [][]byte) *fsstEncoder {
-	e := &fsstEncoder{syms: syms, vals: make([]uint64, len(syms)), byTwo: new([1 << 16]uint16)}
+	e := &fsstEncoder{syms: syms, vals: make([]uint64, len(syms)), masks: make([]uint64, len(syms)),
+		hash: new([fsstHashSlots]int16), short: new([1 << 16]int16)}
+	for i := range e.hash {
+		e.hash[i] = -1
+	}
+	for i := range e.short {
+		e.short[i] = -1
+	}
 	for c := range e.byOne {
 		e.byOne[c] = -1
 	}
@@ -47,45 +67,48 @@ func newFsstEncoder(syms [][]byte) *fsstEncoder {
 		var w [8]byte
 		copy(w[:], s)
 		e.vals[i] = binary.LittleEndian.Uint64(w[:])
-		if len(s) == 1 {
-			e.byOne[s[0]] = int16(i)
-			continue
+		e.masks[i] = ^uint64(0) >> (64 - 8*len(s))
+		switch len(s) {
+		case 1:
+			if e.byOne[s[0]] < 0 {
+				e.byOne[s[0]] = int16(i)
+			}
+		case 2:
+			k := uint16(s[0]) | uint16(s[1])<<8
+			if e.short[k] < 0 {
+				e.short[k] = int16(i)
+			}
+		default:
+			if h := fsstHash(e.vals[i]); e.hash[h] < 0 {
+				e.hash[h] = int16(i)
+			}
 		}
-		k := uint16(s[0]) | uint16(s[1])<<8
-		if e.byTwo[k] == 0 {
-			e.lists = append(e.lists, nil)
-			e.byTwo[k] = uint16(len(e.lists))
-		}
-		e.lists[e.byTwo[k]-1] = append(e.lists[e.byTwo[k]-1], uint8(i))
-	}
-	for _, l := range e.lists {
-		sort.SliceStable(l, func(a, b int) bool { return len(syms[l[a]]) > len(syms[l[b]]) })
 	}
 	return e
 }
 
-// match returns the longest symbol at the start of s (-1: none).
+// match returns the symbol to emit at the start of s (-1: escape).
 func (e *fsstEncoder) match(s []byte) int {
-	if len(s) >= 2 {
-		if li := e.byTwo[uint16(s[0])|uint16(s[1])<<8]; li != 0 {
-			l := e.lists[li-1]
-			var word uint64
-			if len(s) >= 8 {
-				word = binary.LittleEndian.Uint64(s)
-			} else {
-				var w [8]byte
-				copy(w[:], s)
-				word = binary.LittleEndian.Uint64(w[:])
-			}
-			for _, k := range l {
-				n := len(e.syms[k])
-				if n <= len(s) && (n == 8 || word&(1<<(8*n)-1) == e.vals[k]) {
-					if n == 8 && word != e.vals[k] {
-						continue
-					}
-					return int(k)
-				}
-			}
+	if len(s) >= 3 {
+		var word uint64
+		if len(s) >= 8 {
+			word = binary.LittleEndian.Uint64(s)
+		} else {
+			var w [8]byte
+			copy(w[:], s)
+			word = binary.LittleEndian.Uint64(w[:])
+		}
+		if k := e.hash[fsstHash(word)]; k >= 0 && word&e.masks[k] == e.vals[k] && len(e.syms[k]) <= len(s) {
+			return int(k)
+		}
+		if k := e.short[uint16(word)]; k >= 0 {
+			return int(k)
+		}
+		return int(e.byOne[s[0]])
+	}
+	if len(s) == 2 {
+		if k := e.short[uint16(s[0])|uint16(s[1])<<8]; k >= 0 {
+			return int(k)
 		}
 	}
 	return int(e.byOne[s[0]])
