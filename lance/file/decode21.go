@@ -10,7 +10,7 @@ import (
 //
 //   - mini-block: one chunk's value buffers (decodeMini)
 //   - block: one whole buffer, e.g. rep/def levels or a dictionary (decodeBlock)
-//   - per-value: full-zip values (fullzip.go)
+//   - per-value: full-zip values (read21_fullzip.go)
 //
 // Every length read from the file is checked before it is used; n itself is
 // bounded by the callers (chunk and page item counts).

@@ -7,7 +7,7 @@ import (
 )
 
 // Integer bit-packing for mini-block values (InlineBitpacking), the inverse
-// of unpackBlock / unpackInline in bitpack.go. pylance 14 packs every
+// of unpackBlock / unpackInline in decode21_bitpack.go. pylance 14 packs every
 // integer mini-block page this way at 2.1 and 2.2: per block of 1024 values
 // one T-bit word with the block's bit width W (the widest value's bit
 // length, the value's bit pattern taken as unsigned), then the W*1024/T

@@ -6,7 +6,7 @@ import (
 )
 
 // FSST compression of string / binary mini-block pages (the inverse of
-// fsst.go). A symbol table of up to 255 symbols of 1..8 bytes is learnt
+// decode21_fsst.go). A symbol table of up to 255 symbols of 1..8 bytes is learnt
 // from a sample of the page; each value is then written as codes (a symbol
 // index) and escapes (255, then a literal byte). The page's chunks hold
 // the compressed values as Variable chunks, and the table travels in the

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,5 +94,44 @@ func TestWriteEncodingsLikePylance(t *testing.T) {
 func releaseAll2(as []arrow.Array) {
 	for _, a := range as {
 		a.Release()
+	}
+}
+
+// TestRandomDataCoversEncodings: the generator the randomized round trips
+// use (lance/random_test.go, `make random`) makes our writer choose each of
+// its encodings when it draws pooled values or log-like text.
+func TestRandomDataCoversEncodings(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		arrowtest.Nullable("i", arrow.PrimitiveTypes.Int32),
+		arrowtest.Nullable("s", arrow.BinaryTypes.String),
+		arrowtest.Nullable("t", arrow.BinaryTypes.String),
+		arrowtest.Nullable("l", arrow.ListOf(arrow.PrimitiveTypes.Int64)),
+	}, nil)
+	rng := rand.New(rand.NewSource(3))
+	pooled := arrowtest.GenRecord(rng, sch, 1200, arrowtest.GenOptions{NullRate: 0.3, MaxList: 4, Pool: 40})
+	text := arrowtest.GenRecord(rng, sch, 1200, arrowtest.GenOptions{NullRate: 0.05, MaxList: 4, Text: true})
+	defer pooled.Release()
+	defer text.Release()
+	for _, tc := range []struct {
+		rec  arrow.Record
+		want map[int]string
+	}{
+		{pooled, map[int]string{0: "InlineBitpacking", 1: "dict=", 3: "OutOfLineBitpacking"}},
+		{text, map[int]string{2: "Fsst"}},
+	} {
+		p := filepath.Join(t.TempDir(), "r.lance")
+		if _, err := WriteFileWithOptions(p, mustFields(t, sch), []arrow.Record{tc.rec}, WriteOptions{Version: V2_2}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, want := range tc.want {
+			if d := strings.Join(r.pageDescriptions(c), " "); !strings.Contains(d, want) {
+				t.Errorf("column %d: %s, want %s", c, d, want)
+			}
+		}
+		r.Close()
 	}
 }
