@@ -68,6 +68,9 @@ random: deps pyreqs
 bench: lib pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) bench/bench.py $(BENCH_FLAGS)
 
+sizes: deps pyreqs
+	$(GO) run ./bench/sizes
+
 bench-go: deps
 	$(GO) test -run XXX -bench . -benchtime 1s -benchmem ./engine ./wal ./lance/... ./bench
 
