@@ -548,9 +548,15 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	}
 	var page pageOut
 	var err error
+	var inline []byte
+	if p.nValid > 0 {
+		inline = lw.constantValue()
+	}
 	switch {
 	case p.nValid == 0:
 		page = lw.allNullPage(w, layers, rep, def)
+	case inline != nil:
+		page = lw.constantPage(w, layers, rep, def, inline)
 	case lw.fullZip():
 		page, err = lw.fullZipPage(w, layers, rep, def, maxVis)
 	default:
