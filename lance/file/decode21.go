@@ -135,7 +135,7 @@ func decodeMini(e *compressive, bufs [][]byte, n int) (*block, error) {
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e.symbolTable, inner)
+		return fsstDecode(e, inner)
 	case compRle:
 		if len(bufs) != 2 {
 			return nil, fmt.Errorf("Rle chunk with %d buffers, want 2", len(bufs))
@@ -338,7 +338,7 @@ func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e.symbolTable, inner)
+		return fsstDecode(e, inner)
 	}
 	return nil, fmt.Errorf("%s is not supported as a block encoding", e.name())
 }

@@ -91,12 +91,25 @@ func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
 	return buf[:pos], nil
 }
 
+// fsstTableOf returns e's symbol table, parsed once.
+func fsstTableOf(e *compressive) (*fsstTable, error) {
+	if t := e.fsst.Load(); t != nil {
+		return t, nil
+	}
+	t, err := parseFsstTable(e.symbolTable)
+	if err != nil {
+		return nil, err
+	}
+	e.fsst.Store(t)
+	return t, nil
+}
+
 // fsstDecode expands every string of a variable-width block.
-func fsstDecode(table []byte, in *block) (*block, error) {
+func fsstDecode(e *compressive, in *block) (*block, error) {
 	if in.fixedWidth() {
 		return nil, fmt.Errorf("FSST over fixed-width values")
 	}
-	t, err := parseFsstTable(table)
+	t, err := fsstTableOf(e)
 	if err != nil {
 		return nil, err
 	}

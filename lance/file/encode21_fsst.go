@@ -2,6 +2,7 @@ package file
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 )
 
@@ -38,6 +39,7 @@ type fsstEncoder struct {
 	syms  [][]byte
 	vals  []uint64 // the symbols as little-endian words
 	masks []uint64 // their length's low bytes set
+	lens  []uint8
 	hash  *[fsstHashSlots]int16
 	short *[1 << 16]int16
 	byOne [256]int16
@@ -52,7 +54,7 @@ func fsstHash(w uint64) int {
 }
 
 func newFsstEncoder(syms [][]byte) *fsstEncoder {
-	e := &fsstEncoder{syms: syms, vals: make([]uint64, len(syms)), masks: make([]uint64, len(syms)),
+	e := &fsstEncoder{syms: syms, vals: make([]uint64, len(syms)), masks: make([]uint64, len(syms)), lens: make([]uint8, len(syms)),
 		hash: new([fsstHashSlots]int16), short: new([1 << 16]int16)}
 	for i := range e.hash {
 		e.hash[i] = -1
@@ -68,6 +70,7 @@ func newFsstEncoder(syms [][]byte) *fsstEncoder {
 		copy(w[:], s)
 		e.vals[i] = binary.LittleEndian.Uint64(w[:])
 		e.masks[i] = ^uint64(0) >> (64 - 8*len(s))
+		e.lens[i] = uint8(len(s))
 		switch len(s) {
 		case 1:
 			if e.byOne[s[0]] < 0 {
@@ -114,18 +117,49 @@ func (e *fsstEncoder) match(s []byte) int {
 	return int(e.byOne[s[0]])
 }
 
-// compress appends the codes of s to dst.
+// compress appends the codes of s to dst. While 8 bytes are left, every
+// lookup works on one loaded word; the tail goes through match.
 func (e *fsstEncoder) compress(dst, s []byte) []byte {
-	for len(s) > 0 {
-		if k := e.match(s); k >= 0 {
-			dst = append(dst, byte(k))
-			s = s[len(e.syms[k]):]
+	pos := len(dst)
+	dst = slices.Grow(dst, 2*len(s))
+	out := dst[:pos+2*len(s)]
+	i := 0
+	for i+8 <= len(s) {
+		word := binary.LittleEndian.Uint64(s[i:])
+		if k := e.hash[fsstHash(word)]; k >= 0 && word&e.masks[k] == e.vals[k] {
+			out[pos] = byte(k)
+			pos++
+			i += int(e.lens[k])
 			continue
 		}
-		dst = append(dst, fsstEscape, s[0])
-		s = s[1:]
+		if k := e.short[uint16(word)]; k >= 0 {
+			out[pos] = byte(k)
+			pos++
+			i += 2
+			continue
+		}
+		if k := e.byOne[byte(word)]; k >= 0 {
+			out[pos] = byte(k)
+			pos++
+			i++
+			continue
+		}
+		out[pos], out[pos+1] = fsstEscape, byte(word)
+		pos += 2
+		i++
 	}
-	return dst
+	for i < len(s) {
+		if k := e.match(s[i:]); k >= 0 {
+			out[pos] = byte(k)
+			pos++
+			i += int(e.lens[k])
+			continue
+		}
+		out[pos], out[pos+1] = fsstEscape, s[i]
+		pos += 2
+		i++
+	}
+	return out[:pos]
 }
 
 // table is the symbol table in Lance's layout.

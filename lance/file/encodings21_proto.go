@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -145,6 +146,9 @@ type compressive struct {
 	child2 *compressive
 
 	symbolTable   []byte // Fsst
+	// fsst caches symbolTable parsed (pages are decoded chunk by chunk,
+	// possibly by several reads at once).
+	fsst atomic.Pointer[fsstTable]
 	value         []byte // Constant
 	hasValue      bool
 	numDictItems  uint64 // Dictionary
