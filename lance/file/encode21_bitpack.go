@@ -103,9 +103,11 @@ func encInlineBitpacking21(t int) []byte {
 const bitpackChunkValues = 1024
 
 // packWord is the InlineBitpacking word size of the leaf's values (0: the
-// leaf is not an integer column).
+// leaf is not an integer column, or is compressed with a general codec:
+// pylance then stores its values plain under that codec, and strings
+// without FSST).
 func (lw *leafWriter) packWord() int {
-	if lw.kind != leafFixed {
+	if lw.kind != leafFixed || lw.comp != "" {
 		return 0
 	}
 	return bitpackWord(lw.nodes[len(lw.nodes)-1].dt)

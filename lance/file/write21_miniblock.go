@@ -249,9 +249,12 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 	dict := lw.p.dict
 	packWord := lw.packWord()
 	var fsst *pageFsst
-	if dict != nil {
+	switch {
+	case dict != nil && lw.comp != "":
+		valEnc = encFlat21(32) // the indices, left to the general codec
+	case dict != nil:
 		packWord = 32 // the indices
-	} else if lw.kind == leafVar {
+	case lw.kind == leafVar && lw.comp == "":
 		fsst = lw.buildFsst()
 	}
 	// Value buffers per chunk, built apart only when they may be packed,
