@@ -320,6 +320,9 @@ func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 		}
 		return lw.appendFlat(w, arr)
 	}
+	if len(lw.nodes) == 2 && lw.nodes[0].kind == nodeList && lw.kind == leafFixed {
+		return lw.appendLists(w, arr)
+	}
 	return lw.appendRows(w, arr)
 }
 

@@ -212,13 +212,17 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 		c := min(rem, maxValues) // a power of two
 		for {
 			last := v+c == p.nVis
+			vbytes := lw.valueBytes(v, v+c)
 			le := nLevels
-			if !last {
+			switch {
+			case vbytes > budget && c > 2:
+				// too many values whatever the levels: skip counting them
+				le = -1
+			case !last:
 				le = levelsFor(l, c)
 			}
-			vbytes := lw.valueBytes(v, v+c)
 			size := 8 + 4*(le-l) + vbytes + 8*4
-			sizeOK := size <= chunkLimit && le-l <= maxChunkLevels
+			sizeOK := le >= 0 && size <= chunkLimit && le-l <= maxChunkLevels
 			if (sizeOK && vbytes <= budget) || c <= 2 {
 				if !sizeOK {
 					return nil, fmt.Errorf("a mini-block chunk of %d values and %d levels exceeds the format's limits", c, le-l)
