@@ -29,7 +29,7 @@ export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps venv pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean wheel wheeltest
+.PHONY: minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps venv pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean wheel wheeltest sizes
 
 all: lib
 
@@ -138,6 +138,9 @@ bench: lib pyreqs
 
 bench-s3: lib pyreqs minio
 	PERSISTING_LIB=$(CURDIR)/build/libpersisting.so $(PYTHON) bench/bench_s3.py $(BENCH_FLAGS)
+
+sizes: deps pyreqs
+	$(GO) run ./bench/sizes
 
 bench-go: deps
 	$(GO) test -run XXX -bench . -benchtime 1s -benchmem ./engine ./wal ./lance/... ./bench

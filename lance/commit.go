@@ -383,6 +383,8 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.TableMetadata = base.TableMetadata
 		m.BasePaths = base.BasePaths
 		m.Branch = base.Branch
+		// applyFeatureFlags recomputes the rest but keeps the sticky bits.
+		m.ReaderFlags, m.WriterFlags = base.ReaderFlags, base.WriterFlags
 		m.IndexSection = base.IndexSection
 		if req.op == OpCreateIndex {
 			m.IndexSection = req.index.newSection

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/internal/arrowtest"
 )
 
@@ -147,5 +148,49 @@ func TestCompressionErrors(t *testing.T) {
 	}
 	if err := func() error { _, err := Open(path); return err }(); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("refused writes left a dataset: %v", err)
+	}
+}
+
+// TestInteropCompressionRecorded: the codec a dataset is created with is
+// kept in its schema's field metadata, as Lance keeps it, so later appends
+// compress alike: pylance's (which never name a codec here) and ours
+// (with Compression left empty).
+func TestInteropCompressionRecorded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	appended := map[string][2]int64{} // codec -> bytes of pylance's append, of ours
+	for _, comp := range []string{"", "zstd"} {
+		path := filepath.Join(dir, "ds-"+comp)
+		rec := compressibleRecord(4000, true)
+		sch := rec.Schema()
+		ds, err := Write(path, []arrow.Record{rec}, WriteOptions{DataStorageVersion: "2.2", Compression: comp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ds.Schema().Fields() {
+			got, _ := f.Metadata.GetValue(file.CompressionMetadataKey)
+			if got != comp {
+				t.Fatalf("%q: field %s records compression %q", comp, f.Name, got)
+			}
+		}
+		ipc := filepath.Join(dir, comp+".arrow")
+		arrowtest.WriteIPCFile(t, ipc, sch, []arrow.Record{rec})
+		before := dataBytes(t, path)
+		res := runPyArrow(t, pyOp{"op": "write", "path": path, "ipc": ipc, "mode": "append"})
+		if res[0].Version != 2 {
+			t.Fatalf("pylance append: %+v", res[0])
+		}
+		theirs := dataBytes(t, path) - before
+		before += theirs
+		if _, err := Write(path, []arrow.Record{rec}, WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		appended[comp] = [2]int64{theirs, dataBytes(t, path) - before}
+	}
+	plain, zstd := appended[""], appended["zstd"]
+	t.Logf("appended bytes, plain vs zstd dataset: pylance %d / %d, ours %d / %d", plain[0], zstd[0], plain[1], zstd[1])
+	if zstd[0]*4 > plain[0]*3 || zstd[1]*2 > plain[1] {
+		t.Fatalf("appends to a zstd dataset are not compressed: pylance %d vs %d, ours %d vs %d", zstd[0], plain[0], zstd[1], plain[1])
 	}
 }

@@ -34,6 +34,9 @@ type WriteOptions struct {
 	// "zstd" or "lz4"; anything else is an error wrapping ErrUnsupported
 	// (Lance has no snappy). A field whose Arrow metadata sets
 	// "lance-encoding:compression" uses that codec instead, as in pylance.
+	// When Write creates the dataset, the codec is recorded under that key
+	// in the metadata of every field, as Lance keeps it, so later appends
+	// (ours, whatever their Compression, and pylance's) use it too.
 	// In 2.2 and 2.1 files it compresses mini-block value buffers and large
 	// string values (a page stays uncompressed where that would not make it
 	// smaller); in 2.0 files, like pylance, only the bytes of string and
@@ -412,6 +415,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		if err := file.CheckWritableVersion(fields, version); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
+		recordCompression(fields, comp)
 		for _, f := range fields {
 			rawFields = append(rawFields, schema.MarshalField(f))
 		}
@@ -511,6 +515,27 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	return newDataset(path, m, s)
 }
 
+// recordCompression stores the dataset's codec in the metadata of every
+// field that does not name its own, as Lance keeps it
+// ("lance-encoding:compression"): later appends, ours and pylance's, read
+// it from the dataset schema and compress alike.
+func recordCompression(fields []schema.Field, comp string) {
+	if comp == file.CompressionNone {
+		return
+	}
+	for i := range fields {
+		if _, ok := fields[i].Metadata[file.CompressionMetadataKey]; ok {
+			continue
+		}
+		md := make(map[string][]byte, len(fields[i].Metadata)+1)
+		for k, v := range fields[i].Metadata {
+			md[k] = v
+		}
+		md[file.CompressionMetadataKey] = []byte(comp)
+		fields[i].Metadata = md
+	}
+}
+
 // parseStorageVersion parses WriteOptions.DataStorageVersion ("" is the
 // default) into a file version this package writes.
 func parseStorageVersion(s string) (file.Version, error) {
@@ -552,21 +577,31 @@ func (d *Dataset) writeVersion() (file.Version, error) {
 
 // checkAppendable refuses to write to a dataset whose data storage version
 // this package does not write, or whose data files are not all of that
-// version (mixing versions needs a feature flag we do not implement).
+// version unless the dataset allows mixed versions (feature flag 256, which
+// pylance sets when an append names another data_storage_version). New data
+// files always get the dataset's data storage version, as in pylance.
 func checkAppendable(d *Dataset) error {
 	v, err := d.writeVersion()
 	if err != nil {
 		return err
 	}
+	mixed := d.manifest.ReaderFlags&FlagMixedDataFileVersions != 0
 	for i := range d.manifest.Fragments {
 		for _, df := range d.manifest.Fragments[i].Files {
 			fv := file.Version{Major: df.MajorVersion, Minor: df.MinorVersion}
 			if fv == (file.Version{Major: 0, Minor: 3}) {
 				fv = file.V2_0
 			}
-			if fv != v {
+			if fv == v {
+				continue
+			}
+			if !mixed {
 				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s but the dataset's data storage version is %s",
 					ErrUnsupported, d.root, df.Path, fv, v)
+			}
+			if _, err := file.ParseVersion(fv.String()); err != nil {
+				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s, which this package does not read",
+					ErrUnsupported, d.root, df.Path, fv)
 			}
 		}
 	}

@@ -409,9 +409,9 @@ func TestOpenRefusesUnknownReaderFlags(t *testing.T) {
 		flags uint64
 		name  string
 	}{
-		{FlagBasePaths, "base paths"},
 		{FlagDataOverlayFiles, "data overlay files"},
-		{FlagMixedDataFileVersions, "mixed data file versions"},
+		{FlagFragReuseWithStableRowIDs, "fragment reuse with stable row ids"},
+		{FlagSemanticTypes, "semantic types"},
 		{1 << 20, "unknown"},
 	}
 	for _, tt := range tests {

@@ -162,12 +162,14 @@
 // Errors from lance/file about a data file's own bytes are passed through
 // unclassified (that package has no corruption sentinel yet).
 //
-// Reported as errors wrapping ErrUnsupported: reader feature flags other
-// than deletion files, stable row ids, table config, disabled transaction
-// files, covered index metadata and stable field ids (none of which changes
-// how a scan decodes data); writing (Write, AddColumns, WidenColumns,
-// Compact) to a dataset with other writer flags, or whose data storage
-// version is not 2.0, 2.1 or 2.2 or not that of all its data files; nested
+// Reported as errors wrapping ErrUnsupported: the feature flags pylance 14
+// refuses (data overlay files, bit 9, unknown bits from 12 on), named as
+// Lance names them (see feature_flags.go), plus semantic types (2.3 tables)
+// and, for writing, stable row ids; writing (Write, AddColumns,
+// WidenColumns, Compact) to a dataset whose data storage version is not
+// 2.0, 2.1 or 2.2, or whose data files are of other versions without the
+// mixed data file versions flag (with it, appends write the dataset's
+// version, as pylance does); nested
 // types in a 2.0 dataset; nested fields whose leaves are split across data
 // files; compacting
 // or widening a dataset with indices; data or deletion files under external

@@ -266,7 +266,10 @@ func (d *Dataset) usableIndex(im *indexMeta, id int32) bool {
 		(im.TypeURL != "" && (im.Type == "Bitmap" || im.Type == "BTree")) &&
 		im.fragments != nil && !im.baseID && !im.covering &&
 		// With stable row ids an index holds row ids, not addresses.
-		d.manifest.ReaderFlags&FlagStableRowIDs == 0
+		d.manifest.ReaderFlags&FlagStableRowIDs == 0 &&
+		// A fragment reuse index would have to translate the addresses an
+		// index holds for rewritten fragments; scan instead.
+		d.manifest.ReaderFlags&FlagFragmentReuseIndex == 0
 }
 
 // queryIndex returns the row addresses the index segment holds for m (ok

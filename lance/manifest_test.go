@@ -208,34 +208,6 @@ func TestDecodeCorruptManifest(t *testing.T) {
 	}
 }
 
-func TestFeatureFlags(t *testing.T) {
-	tests := []struct {
-		reader, writer    uint64
-		readErr, writeErr bool
-		wantInMessage     string
-	}{
-		{0, 0, false, false, ""},
-		{FlagDeletionFiles, FlagDeletionFiles | FlagTableConfig, false, false, ""},
-		{FlagStableRowIDs, FlagStableRowIDs, false, true, "stable row ids"},
-		{FlagBasePaths, FlagBasePaths, true, true, "base paths"},
-		{FlagDataOverlayFiles, 0, true, true, "data overlay files"},
-		{FlagMixedDataFileVersions, FlagMixedDataFileVersions, true, true, "mixed data file versions"},
-		{1 << 12, 0, true, true, "4096 (unknown)"},
-	}
-	for _, tt := range tests {
-		m := &Manifest{ReaderFlags: tt.reader, WriterFlags: tt.writer}
-		rerr, werr := m.checkReadable(), m.checkWritable()
-		if (rerr != nil) != tt.readErr || (werr != nil) != tt.writeErr {
-			t.Errorf("flags %d/%d: read err %v, write err %v", tt.reader, tt.writer, rerr, werr)
-		}
-		for _, err := range []error{rerr, werr} {
-			if err != nil && !strings.Contains(err.Error(), tt.wantInMessage) {
-				t.Errorf("flags %d/%d: error %q does not name %q", tt.reader, tt.writer, err, tt.wantInMessage)
-			}
-		}
-	}
-}
-
 func TestNewDataFileName(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 100; i++ {

@@ -23,6 +23,9 @@ const (
 	encNullable
 	encBinary
 	encDictionary
+	encFixedSizeList
+	encList
+	encSimpleStruct
 )
 
 // arrayEncodingNames maps the ArrayEncoding oneof numbers to names used in
@@ -65,6 +68,12 @@ type arrayEncoding struct {
 	items          *arrayEncoding
 	nullAdjustment uint64
 	numDictItems   uint32
+
+	// FixedSizeList (dimension, items) and List (offsets: one end offset
+	// per list, nulls raised by nullAdjustment; numItems)
+	dimension uint64
+	offsets   *arrayEncoding
+	numItems  uint64
 }
 
 func decodeArrayEncoding(b []byte, depth int) (*arrayEncoding, error) {
@@ -95,6 +104,14 @@ func decodeArrayEncoding(b []byte, depth int) (*arrayEncoding, error) {
 		case 7:
 			e.kind = encDictionary
 			return e.decodeDictionary(v, depth)
+		case 3:
+			e.kind = encFixedSizeList
+			return e.decodeFixedSizeList(v, depth)
+		case 4:
+			e.kind = encList
+			return e.decodeList(v, depth)
+		case 5:
+			e.kind = encSimpleStruct
 		default:
 			e.kind = encUnknown
 		}
@@ -262,6 +279,51 @@ func (e *arrayEncoding) decodeDictionary(b []byte, depth int) error {
 	})
 	if err == nil && (e.indices == nil || e.items == nil) {
 		err = fmt.Errorf("lance file: Dictionary encoding missing indices or items")
+	}
+	return err
+}
+
+func (e *arrayEncoding) decodeFixedSizeList(b []byte, depth int) error {
+	err := pbWalk(b, func(f pbField) error {
+		var err error
+		var v []byte
+		switch f.num {
+		case 1:
+			e.dimension, err = f.wantVarint("FixedSizeList.dimension")
+			if err == nil && (e.dimension == 0 || e.dimension > 1<<20) {
+				err = fmt.Errorf("lance file: fixed-size list dimension %d out of range", e.dimension)
+			}
+		case 2:
+			if v, err = f.wantBytes("FixedSizeList.items"); err == nil {
+				e.items, err = decodeArrayEncoding(v, depth+1)
+			}
+		}
+		return err
+	})
+	if err == nil && (e.items == nil || e.dimension == 0) {
+		err = fmt.Errorf("lance file: FixedSizeList encoding missing dimension or items")
+	}
+	return err
+}
+
+func (e *arrayEncoding) decodeList(b []byte, depth int) error {
+	err := pbWalk(b, func(f pbField) error {
+		var err error
+		var v []byte
+		switch f.num {
+		case 1:
+			if v, err = f.wantBytes("List.offsets"); err == nil {
+				e.offsets, err = decodeArrayEncoding(v, depth+1)
+			}
+		case 2:
+			e.nullAdjustment, err = f.wantVarint("List.null_offset_adjustment")
+		case 3:
+			e.numItems, err = f.wantVarint("List.num_items")
+		}
+		return err
+	})
+	if err == nil && (e.offsets == nil || e.nullAdjustment == 0) {
+		err = fmt.Errorf("lance file: List encoding missing offsets or null adjustment")
 	}
 	return err
 }

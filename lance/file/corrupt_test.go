@@ -35,8 +35,10 @@ func readEverything(r *Reader, maxRows int64) {
 			if r.minor >= 1 {
 				cols = leafColumns(sch)
 			} else {
-				for i := range cols {
-					cols[i] = i
+				c := 0
+				for i, f := range sch.Fields() {
+					cols[i] = c
+					c += legacyColumns(f.Type)
 				}
 			}
 			for _, rg := range [][2]int64{{0, n}, {n / 2, n / 2}} {

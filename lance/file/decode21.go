@@ -10,7 +10,7 @@ import (
 //
 //   - mini-block: one chunk's value buffers (decodeMini)
 //   - block: one whole buffer, e.g. rep/def levels or a dictionary (decodeBlock)
-//   - per-value: full-zip values (fullzip.go)
+//   - per-value: full-zip values (read21_fullzip.go)
 //
 // Every length read from the file is checked before it is used; n itself is
 // bounded by the callers (chunk and page item counts).
@@ -135,7 +135,7 @@ func decodeMini(e *compressive, bufs [][]byte, n int) (*block, error) {
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e.symbolTable, inner)
+		return fsstDecode(e, inner)
 	case compRle:
 		if len(bufs) != 2 {
 			return nil, fmt.Errorf("Rle chunk with %d buffers, want 2", len(bufs))
@@ -338,7 +338,7 @@ func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e.symbolTable, inner)
+		return fsstDecode(e, inner)
 	}
 	return nil, fmt.Errorf("%s is not supported as a block encoding", e.name())
 }

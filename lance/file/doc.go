@@ -28,31 +28,35 @@
 //	                   WriteOptions.Compression asks, as pylance does)}
 //
 // 2.1 and 2.2 files are written with the structural layouts described
-// below, one column per leaf (writer21.go): mini-block pages with Flat,
-// Variable and FixedSizeList values and Flat{16} levels (2.2:
-// has_large_chunk), full-zip pages for values of 256 bytes or more (large
-// vectors, long strings), constant/all-null pages for pages without valid
-// values. Compression wraps values in General{zstd|lz4}. The writer does no
-// bit-packing, dictionaries or FSST (pylance chooses those automatically);
-// files are larger than pylance's but read back identically.
+// below, one column per leaf (write21*.go: write21.go shreds rows into
+// levels and values, write21_levels.go, write21_miniblock.go,
+// write21_fullzip.go and write21_pages.go write the pages), choosing each
+// page's encoding as pylance 14 does (encode21_*.go): integers bit-packed
+// (InlineBitpacking), low-cardinality strings and (2.2) integers as
+// dictionaries, strings FSST-compressed, levels bit-packed
+// (OutOfLineBitpacking); full-zip pages for values of 256 bytes or more
+// (large vectors, long strings), constant/all-null pages for pages without
+// valid values. Compression wraps values in General{zstd|lz4}. Vector
+// columns without null items are appended in bulk (write21_vectors.go).
 //
 // The reader also decodes Dictionary{u8 indices, Binary items} pages, which
 // pylance writes for low-cardinality Utf8 pages, and zstd/lz4-compressed
 // Binary bytes buffers (pylance writes them when a field's metadata sets
-// "lance-encoding:compression"; see compression.go). Nested types are not
-// supported in 2.0 files.
+// "lance-encoding:compression"; see compression.go). pylance's 2.0 list,
+// struct and fixed-size list columns are read (legacy_nested.go); this
+// package writes no nested types at 2.0.
 //
 // Files of version 2.1 and 2.2 use "structural" page layouts
 // (lance.encodings21.PageLayout; encodings21_proto.go): mini-block pages
-// (miniblock.go: chunks of up to a few thousand values, each with its own
-// rep/def levels and value buffers), full-zip pages for wide values
-// (fullzip.go), and constant / all-null pages (structural.go). Values are
-// compressed with Flat, Variable, FastLanes bit-packing (bitpack.go), RLE,
-// FSST (fsst.go), dictionaries, byte-stream-split and zstd/lz4 "General"
-// wrappers (decode21.go). Repetition and definition levels carry list
+// (read21_miniblock.go: chunks of up to a few thousand values, each with its
+// own rep/def levels and value buffers), full-zip pages for wide values
+// (read21_fullzip.go), and constant / all-null pages (read21.go). Values are
+// compressed with Flat, Variable, FastLanes bit-packing (decode21_bitpack.go),
+// RLE, FSST (decode21_fsst.go), dictionaries, byte-stream-split and zstd/lz4
+// "General" wrappers (decode21.go). Repetition and definition levels carry list
 // offsets and the validity of every nesting level; a read decodes the levels
 // of the rows it needs and unravels them into Arrow validity and offsets
-// (structural_assemble.go for flat columns, structural_nested.go for
+// (read21_assemble.go for flat columns, read21_nested.go for
 // struct, list, large_list and fixed_size_list). Without lists a row range
 // maps to a range of mini-block chunks (or full-zip bytes) and only those are
 // read; mini-block pages with lists are decoded whole. In 2.1+ files a struct has no

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -144,7 +145,10 @@ type compressive struct {
 	// Rle.run_lengths, Dictionary.items
 	child2 *compressive
 
-	symbolTable   []byte // Fsst
+	symbolTable []byte // Fsst
+	// fsst caches symbolTable parsed (pages are decoded chunk by chunk,
+	// possibly by several reads at once).
+	fsst          atomic.Pointer[fsstTable]
 	value         []byte // Constant
 	hasValue      bool
 	numDictItems  uint64 // Dictionary

@@ -11,7 +11,7 @@ func readFileBytes(p string) ([]byte, error) { return os.ReadFile(p) }
 func fuzzSeeds(f *testing.F) {
 	f.Add(sampleFile(f))
 	// pylance-written 2.0 file with dictionary, all-null and Binary pages
-	for _, name := range []string{"pylance_2_0.lance", "pylance_2_1.lance", "pylance_2_2.lance"} {
+	for _, name := range []string{"pylance_2_0.lance", "pylance_2_0_nested.lance", "pylance_2_1.lance", "pylance_2_2.lance"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
 			f.Add(b)
 		}

@@ -249,10 +249,13 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		fld := sch.Field(i)
 		var a arrow.Array
 		var err error
-		if r.minor >= 1 && isNested(fld.Type) {
+		switch {
+		case r.minor >= 1 && isNested(fld.Type):
 			// a struct spans several leaf columns; ci is the first
 			a, err = r.readNested(ci, fld.Type, offset, limit, alloc)
-		} else {
+		case isNested(fld.Type):
+			a, err = r.readLegacy(ci, fld.Type, offset, limit, alloc, 0)
+		default:
 			a, err = r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
 		}
 		if err != nil {

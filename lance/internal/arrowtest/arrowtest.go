@@ -22,6 +22,12 @@ type GenOptions struct {
 	ItemNulls bool    // nulls inside fixed_size_list values
 	MaxList   int     // list lengths are 0..MaxList
 	LongRate  float64 // probability of a long (300..2000 bytes) string/binary value
+	// Pool > 0 draws integers, strings and binary values from that many
+	// distinct values (small non-negative integers): the data writers
+	// dictionary-encode and bit-pack.
+	Pool int
+	// Text makes strings log-like lines of words (what FSST compresses).
+	Text bool
 }
 
 // DefaultGen is what the tests use unless they say otherwise.
@@ -29,7 +35,21 @@ var DefaultGen = GenOptions{NullRate: 0.15, ItemNulls: true, MaxList: 4, LongRat
 
 var genRunes = []string{"a", "b", "z", "0", " ", "é", "ß", "✓", "日本", "🙂", "\x00", "Ω"}
 
+var genWords = strings.Fields("error warn user id= request GET /api/v1 took ms ok failed retry 200 404 é 日本")
+
 func genString(rng *rand.Rand, o GenOptions) string {
+	if o.Pool > 0 && rng.Intn(8) != 0 {
+		k := rng.Intn(o.Pool)
+		return fmt.Sprintf("pool-%d-%s", k, genRunes[k%len(genRunes)])
+	}
+	if o.Text {
+		var sb strings.Builder
+		for k, n := 0, 3+rng.Intn(12); k < n; k++ {
+			sb.WriteString(genWords[rng.Intn(len(genWords))])
+			sb.WriteByte(' ')
+		}
+		return sb.String()
+	}
 	n := rng.Intn(12)
 	if rng.Float64() < o.LongRate {
 		n = 300 + rng.Intn(1700)
@@ -42,6 +62,9 @@ func genString(rng *rand.Rand, o GenOptions) string {
 }
 
 func genBytes(rng *rand.Rand, o GenOptions) []byte {
+	if o.Pool > 0 && rng.Intn(8) != 0 {
+		return []byte{byte(rng.Intn(o.Pool)), 0, 7}
+	}
 	n := rng.Intn(16)
 	if rng.Float64() < o.LongRate {
 		n = 300 + rng.Intn(1700)
@@ -66,7 +89,10 @@ func genFloat(rng *rand.Rand) float64 {
 }
 
 // genInt returns a random integer, often small, sometimes extreme.
-func genInt(rng *rand.Rand) uint64 {
+func genInt(rng *rand.Rand, o GenOptions) uint64 {
+	if o.Pool > 0 && rng.Intn(8) != 0 {
+		return uint64(rng.Intn(o.Pool) * 37)
+	}
 	switch rng.Intn(8) {
 	case 0:
 		return rng.Uint64()
@@ -95,21 +121,21 @@ func GenValue(rng *rand.Rand, b array.Builder, dt arrow.DataType, nullable bool,
 	}
 	switch dt.ID() {
 	case arrow.INT8:
-		b.(*array.Int8Builder).Append(int8(genInt(rng)))
+		b.(*array.Int8Builder).Append(int8(genInt(rng, o)))
 	case arrow.INT16:
-		b.(*array.Int16Builder).Append(int16(genInt(rng)))
+		b.(*array.Int16Builder).Append(int16(genInt(rng, o)))
 	case arrow.INT32:
-		b.(*array.Int32Builder).Append(int32(genInt(rng)))
+		b.(*array.Int32Builder).Append(int32(genInt(rng, o)))
 	case arrow.INT64:
-		b.(*array.Int64Builder).Append(int64(genInt(rng)))
+		b.(*array.Int64Builder).Append(int64(genInt(rng, o)))
 	case arrow.UINT8:
-		b.(*array.Uint8Builder).Append(uint8(genInt(rng)))
+		b.(*array.Uint8Builder).Append(uint8(genInt(rng, o)))
 	case arrow.UINT16:
-		b.(*array.Uint16Builder).Append(uint16(genInt(rng)))
+		b.(*array.Uint16Builder).Append(uint16(genInt(rng, o)))
 	case arrow.UINT32:
-		b.(*array.Uint32Builder).Append(uint32(genInt(rng)))
+		b.(*array.Uint32Builder).Append(uint32(genInt(rng, o)))
 	case arrow.UINT64:
-		b.(*array.Uint64Builder).Append(genInt(rng))
+		b.(*array.Uint64Builder).Append(genInt(rng, o))
 	case arrow.FLOAT32:
 		b.(*array.Float32Builder).Append(float32(genFloat(rng)))
 	case arrow.FLOAT64:
@@ -387,6 +413,8 @@ func RandomGen(rng *rand.Rand) GenOptions {
 		ItemNulls: rng.Intn(2) == 0,
 		MaxList:   rng.Intn(7),
 		LongRate:  []float64{0, 0, 0.01, 0.2}[rng.Intn(4)],
+		Pool:      []int{0, 0, 3, 40}[rng.Intn(4)],
+		Text:      rng.Intn(3) == 0,
 	}
 }
 

@@ -200,7 +200,7 @@ func perValueDecode(e *compressive, v []byte) ([]byte, error) {
 		}
 		return decompress(e.scheme, v)
 	case compFsst:
-		t, err := parseFsstTable(e.symbolTable)
+		t, err := fsstTableOf(e)
 		if err != nil {
 			return nil, err
 		}

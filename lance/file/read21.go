@@ -10,7 +10,7 @@ import (
 
 // Reading 2.1+ ("structural") pages. Each page is decoded, for the rows a
 // read needs, into a span21: the repetition and definition levels of those
-// rows and their visible values (see structural_assemble.go for turning
+// rows and their visible values (see read21_assemble.go for turning
 // spans into Arrow arrays). Layers are listed innermost first:
 //
 //	layer               def levels used

@@ -282,7 +282,7 @@ func TestCompressionFieldMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for c, want := range []string{"MiniBlockLayout[Flat]", "MiniBlockLayout[General/lz4(Flat)]", "MiniBlockLayout[General/zstd(Flat)]"} {
+	for c, want := range []string{"MiniBlockLayout[InlineBitpacking]", "MiniBlockLayout[General/lz4(Flat)]", "MiniBlockLayout[General/zstd(Flat)]"} {
 		if d := r.pageDescriptions(c); len(d) != 1 || d[0] != want {
 			t.Errorf("column %d: %v, want %s", c, d, want)
 		}

@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // FSST string decompression (rust/compression/fsst in Lance). The symbol table
@@ -22,10 +23,11 @@ const fsstMagic = 0x46535354
 const fsstEscape = 255
 
 type fsstTable struct {
-	on   bool
-	n    int
-	syms [255][8]byte
-	lens [255]uint8
+	on    bool
+	n     int
+	syms  [255][8]byte
+	words [255]uint64 // syms as little-endian words
+	lens  [255]uint8
 }
 
 func parseFsstTable(b []byte) (*fsstTable, error) {
@@ -50,6 +52,8 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 			return nil, fmt.Errorf("FSST symbol %d has length %d", i, l)
 		}
 		t.lens[i] = l
+		// bytes past the symbol's length are never part of the output
+		t.words[i] = binary.LittleEndian.Uint64(t.syms[i][:])
 	}
 	return t, nil
 }
@@ -58,8 +62,15 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 // compressed size (each code emits at most 8 bytes).
 const maxFsstExpansion = 8
 
-// decode expands one compressed string, appending to dst.
+// decode expands one compressed string, appending to dst. Each symbol is
+// stored as a whole 8-byte word and the end moved by its length, so dst
+// keeps 8 bytes of slack.
 func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
+	if need := len(dst) + 8*len(src) + 8; cap(dst) < need {
+		dst = slices.Grow(dst, need-len(dst))
+	}
+	buf := dst[:cap(dst)]
+	pos := len(dst)
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		if c == fsstEscape {
@@ -67,23 +78,38 @@ func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
 			if i >= len(src) {
 				return nil, fmt.Errorf("FSST escape at end of string")
 			}
-			dst = append(dst, src[i])
+			buf[pos] = src[i]
+			pos++
 			continue
 		}
 		if int(c) >= t.n {
 			return nil, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
 		}
-		dst = append(dst, t.syms[c][:t.lens[c]]...)
+		binary.LittleEndian.PutUint64(buf[pos:], t.words[c])
+		pos += int(t.lens[c])
 	}
-	return dst, nil
+	return buf[:pos], nil
+}
+
+// fsstTableOf returns e's symbol table, parsed once.
+func fsstTableOf(e *compressive) (*fsstTable, error) {
+	if t := e.fsst.Load(); t != nil {
+		return t, nil
+	}
+	t, err := parseFsstTable(e.symbolTable)
+	if err != nil {
+		return nil, err
+	}
+	e.fsst.Store(t)
+	return t, nil
 }
 
 // fsstDecode expands every string of a variable-width block.
-func fsstDecode(table []byte, in *block) (*block, error) {
+func fsstDecode(e *compressive, in *block) (*block, error) {
 	if in.fixedWidth() {
 		return nil, fmt.Errorf("FSST over fixed-width values")
 	}
-	t, err := parseFsstTable(table)
+	t, err := fsstTableOf(e)
 	if err != nil {
 		return nil, err
 	}

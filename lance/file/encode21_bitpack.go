@@ -1,0 +1,210 @@
+package file
+
+import (
+	"math/bits"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Integer bit-packing for mini-block values (InlineBitpacking), the inverse
+// of unpackBlock / unpackInline in decode21_bitpack.go. pylance 14 packs every
+// integer mini-block page this way at 2.1 and 2.2: per block of 1024 values
+// one T-bit word with the block's bit width W (the widest value's bit
+// length, the value's bit pattern taken as unsigned), then the W*1024/T
+// packed words. Lance has no frame of reference in these versions, so a
+// page whose values need all T bits (negative numbers, say) is stored Flat.
+
+// bitpackWord is the word size InlineBitpacking uses for values of dt (0:
+// not an integer the reader decodes that way).
+func bitpackWord(dt arrow.DataType) int {
+	switch dt.ID() {
+	case arrow.INT8, arrow.UINT8:
+		return 8
+	case arrow.INT16, arrow.UINT16:
+		return 16
+	case arrow.INT32, arrow.UINT32, arrow.DATE32, arrow.TIME32:
+		return 32
+	case arrow.INT64, arrow.UINT64, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME64, arrow.DURATION:
+		return 64
+	}
+	return 0
+}
+
+// packBlock packs 1024 t-bit values (vals, low t bits used) at width w
+// into out (packedWords(t, w)*t/8 bytes, zeroed by the caller).
+func packBlock(t, w int, vals *[1024]uint64, out []byte) {
+	if w == 0 {
+		return
+	}
+	lanes := 1024 / t
+	var words [1024]uint64
+	for lane := 0; lane < lanes; lane++ {
+		for row := 0; row < t; row++ {
+			v := vals[flOrder[row/8]*16+(row%8)*128+lane]
+			bit := row * w
+			k, shift := bit/t, bit%t
+			words[lanes*k+lane] |= v << uint(shift)
+			if shift+w > t {
+				words[lanes*(k+1)+lane] |= v >> uint(t-shift)
+			}
+		}
+	}
+	nw := packedWords(t, w)
+	for i := 0; i < nw; i++ {
+		putWord(out, t, i, words[i])
+	}
+}
+
+// packInline appends the InlineBitpacking form of the n t-bit little-endian
+// values in raw to dst.
+func packInline(dst []byte, t int, raw []byte, n int) []byte {
+	wb := t / 8
+	var vals [1024]uint64
+	for b := 0; b < n; b += 1024 {
+		k := min(1024, n-b)
+		var or uint64
+		for i := 0; i < k; i++ {
+			v := readWord(raw, t, b+i)
+			vals[i] = v
+			or |= v
+		}
+		clear(vals[k:])
+		w := bits.Len64(or)
+		start := len(dst)
+		dst = growZero(dst, wb+packedWords(t, w)*wb)
+		putWord(dst[start:], t, 0, uint64(w))
+		packBlock(t, w, &vals, dst[start+wb:])
+	}
+	return dst
+}
+
+// packedInlineSize is the size packInline gives the n t-bit values in raw.
+func packedInlineSize(t int, raw []byte, n int) int {
+	wb := t / 8
+	size := 0
+	for b := 0; b < n; b += 1024 {
+		k := min(1024, n-b)
+		var or uint64
+		for i := 0; i < k; i++ {
+			or |= readWord(raw, t, b+i)
+		}
+		size += wb + packedWords(t, bits.Len64(or))*wb
+	}
+	return size
+}
+
+// encInlineBitpacking21 is CompressiveEncoding{inline_bitpacking{t}}.
+func encInlineBitpacking21(t int) []byte {
+	return encCompressive(compInlineBitpacking, pbVarint(nil, 1, uint64(t)))
+}
+
+// bitpackChunkValues is the mini-block chunk size of bit-packed pages: one
+// block, as pylance writes them.
+const bitpackChunkValues = 1024
+
+// packWord is the InlineBitpacking word size of the leaf's values (0: the
+// leaf is not an integer column, or is compressed with a general codec:
+// pylance then stores its values plain under that codec, and strings
+// without FSST).
+func (lw *leafWriter) packWord() int {
+	if lw.kind != leafFixed || lw.comp != "" {
+		return 0
+	}
+	return bitpackWord(lw.nodes[len(lw.nodes)-1].dt)
+}
+
+// packChunks replaces each chunk's single value buffer (t-bit values) by its
+// InlineBitpacking form when that makes the page smaller than plain bytes
+// (always, with must: dictionary indices have no other encoding here). It
+// returns the packed size.
+func packChunks(bufs [][][]byte, plans []chunkPlan, t, plain int, must bool) (int, bool) {
+	total := 0
+	for i, c := range plans {
+		total += packedInlineSize(t, bufs[i][0], c.v1-c.v0)
+	}
+	if !must && total >= plain {
+		return plain, false
+	}
+	for i, c := range plans {
+		bufs[i][0] = packInline(make([]byte, 0, total/len(plans)+8), t, bufs[i][0], c.v1-c.v0)
+	}
+	return total, true
+}
+
+// Rep and def levels of mini-block chunks are bit-packed at one width per
+// page (OutOfLineBitpacking{16, Flat{w}}), as pylance stores them: whole
+// blocks of 1024 levels packed at w bits, then the rest either raw (u16s)
+// or as one zero-padded packed block, whichever is strictly smaller (the
+// reader tells them apart by size).
+
+// levelWidth is the bit width the page's levels ls are packed at (0: store
+// them as plain u16s).
+func levelWidth(ls []uint16) int {
+	var or uint16
+	for _, l := range ls {
+		or |= l
+	}
+	w := bits.Len16(or)
+	if w == 0 {
+		w = 1
+	}
+	if w >= 16 {
+		return 0
+	}
+	return w
+}
+
+// appendPackedLevels appends the OutOfLineBitpacking form of ls at width w.
+func appendPackedLevels(dst []byte, ls []uint16, w int) []byte {
+	var vals [1024]uint64
+	full := len(ls) / 1024 * 1024
+	per := packedWords(16, w) * 2
+	for b := 0; b < full; b += 1024 {
+		for i := range vals {
+			vals[i] = uint64(ls[b+i])
+		}
+		n := len(dst)
+		dst = growZero(dst, per)
+		packBlock(16, w, &vals, dst[n:])
+	}
+	tail := ls[full:]
+	switch {
+	case len(tail) == 0:
+	case per < 2*len(tail):
+		clear(vals[:])
+		for i, l := range tail {
+			vals[i] = uint64(l)
+		}
+		n := len(dst)
+		dst = growZero(dst, per)
+		packBlock(16, w, &vals, dst[n:])
+	default:
+		dst = appendLevels(dst, tail)
+	}
+	return dst
+}
+
+// packedLevelsSize is len(appendPackedLevels(nil, ls, w)) for n levels.
+func packedLevelsSize(n, w int) int {
+	per := packedWords(16, w) * 2
+	size := n / 1024 * per
+	if tail := n % 1024; tail > 0 {
+		if per < 2*tail {
+			size += per
+		} else {
+			size += 2 * tail
+		}
+	}
+	return size
+}
+
+// encLevels21 is the CompressiveEncoding of levels packed at width w (0:
+// Flat{16}).
+func encLevels21(w int) []byte {
+	if w == 0 {
+		return encFlat21(16)
+	}
+	b := pbVarint(nil, 1, 16)
+	b = pbBytes(b, 3, encFlat21(uint64(w)))
+	return encCompressive(compOutOfLineBitpacking, b)
+}
