@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,8 +43,12 @@ func TestCompressionShrinksDataFiles(t *testing.T) {
 		}
 		s := arrow.NewSchema([]arrow.Field{{Name: "msg", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 		bld := array.NewRecordBuilder(memory.DefaultAllocator, s)
+		// Each row repeats a random token: no dictionary and little FSST gain
+		// (the writer's own encodings), but an LZ codec finds the repeats.
+		rng := rand.New(rand.NewPCG(1, 2))
 		for i := 0; i < 20_000; i++ {
-			bld.Field(0).(*array.StringBuilder).Append(strings.Repeat("a queue record, much like the last one ", 3))
+			token := fmt.Sprintf("%016x%016x", rng.Uint64(), rng.Uint64())
+			bld.Field(0).(*array.StringBuilder).Append(strings.Repeat(token, 8))
 		}
 		rec := bld.NewRecord()
 		bld.Release()
@@ -58,8 +63,8 @@ func TestCompressionShrinksDataFiles(t *testing.T) {
 		b.Close()
 	}
 	t.Logf("data file bytes: none %d, zstd %d, lz4 %d", sizes[""], sizes["zstd"], sizes["lz4"])
-	if sizes["zstd"]*4 > sizes[""] || sizes["lz4"]*2 > sizes[""] {
-		t.Fatalf("compression did not shrink a very compressible column: %v", sizes)
+	if sizes["zstd"]*3 > sizes[""] || sizes["lz4"]*2 > sizes[""] {
+		t.Fatalf("compression did not shrink a column of repeated random tokens: %v", sizes)
 	}
 }
 

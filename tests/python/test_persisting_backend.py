@@ -12,6 +12,7 @@ import logging
 import marshal
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -650,7 +651,10 @@ def test_good_option_values(tmp_path):
 async def test_compression_shrinks_data_files_pylance_reads_back(tmp_path, codec):
     import lance
 
-    rows = [{"id": i, "text": "the same words again and again " * 8, "v": i / 3} for i in range(3000)]
+    # each text repeats a random token: the writer's own encodings (dictionary,
+    # FSST) gain little on it, an LZ codec finds the repeats
+    rng = random.Random(7)
+    rows = [{"id": i, "text": f"{rng.getrandbits(128):032x}" * 8, "v": i / 3} for i in range(3000)]
 
     async def write(path, compression):
         b = PersistingBackend(0, path, compression=compression, enable_wal=True)
@@ -665,7 +669,7 @@ async def test_compression_shrinks_data_files_pylance_reads_back(tmp_path, codec
 
     plain = await write(str(tmp_path / "plain"), None)
     packed = await write(str(tmp_path / "packed"), codec)
-    assert packed < plain / 3, (packed, plain)
+    assert packed < plain / 2, (packed, plain)
     assert lance.dataset(str(tmp_path / "packed" / "data.lance")).to_table().to_pylist() == rows
     b = PersistingBackend(0, str(tmp_path / "packed"), compression=codec)  # reopen, append more
     try:
