@@ -166,10 +166,13 @@ from persisting.queue import LanceBackend, PersistingBackend
 
 async def allocs(cls, path, n):
     record = {f"f{i}": i for i in range(n)}
-    backend = cls(bucket_id=0, storage_path=path)
+    # no background work (auto flush, maintenance): the counters are the
+    # process's, so only the read may allocate between the two stats
+    quiet = {"maintenance": False, "max_flush_delay_sec": 0}
+    backend = cls(bucket_id=0, storage_path=path, **quiet)
     await backend.put(record)
     backend.close()
-    backend = cls(bucket_id=0, storage_path=path)  # a fresh open: nothing cached
+    backend = cls(bucket_id=0, storage_path=path, **quiet)  # a fresh open: nothing cached
     try:
         before = (await backend.stats())["boundary"]
         rows = await backend.get()
