@@ -185,7 +185,7 @@ async def allocs(cls, path, n):
 async def main(base, n):
     out = {}
     for cls in (LanceBackend, PersistingBackend):
-        out[cls.__name__] = [await allocs(cls, f"{base}/{cls.__name__}-{w}", w) for w in (n, 2 * n)]
+        out[cls.__name__] = [await allocs(cls, f"{base}/{cls.__name__}-{w}", w) for w in (n, 4 * n)]
     print(json.dumps(out))
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
@@ -201,6 +201,8 @@ def test_the_engine_allocates_linearly_in_fields(tmp_path):
     for backend, (small, large) in json.loads(proc.stdout.splitlines()[-1]).items():
         assert small["go_heap_allocs"] > FIELDS, f"{backend}: {small}: the counters do not count"
         for count in ("go_heap_allocs", "go_heap_alloc_bytes"):
-            assert large[count] <= 2.2 * small[count], (
+            # 4x the fields: linear is 4x, quadratic 16x; the margin absorbs
+            # the runtime's own allocations, which the process-wide counters see
+            assert large[count] <= 5.5 * small[count], (
                 f"{backend}: get() of {FIELDS} fields: {count} {small[count]}, "
-                f"of {2 * FIELDS} fields: {large[count]} (quadratic?)")
+                f"of {4 * FIELDS} fields: {large[count]} (quadratic?)")
