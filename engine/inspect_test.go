@@ -93,6 +93,17 @@ func firstFile(t *testing.T, dir string) string {
 	return filepath.Join(dir, des[0].Name())
 }
 
+// lastWALSegment is the path of the WAL's last segment file (20 digits;
+// the directory also holds the high-water mark).
+func lastWALSegment(t *testing.T, walDir string) string {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(walDir, strings.Repeat("[0-9]", 20)))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("%s: no WAL segment (%v)", walDir, err)
+	}
+	return segs[len(segs)-1]
+}
+
 func lastFile(t *testing.T, dir string) string {
 	t.Helper()
 	des, err := os.ReadDir(dir)
@@ -147,7 +158,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 		{
 			name: "WAL segment truncated inside its last entry",
 			damage: func(t *testing.T, path string) string {
-				f := lastFile(t, filepath.Join(path, WALDirName))
+				f := lastWALSegment(t, filepath.Join(path, WALDirName))
 				st, _ := os.Stat(f)
 				if err := os.Truncate(f, st.Size()-3); err != nil {
 					t.Fatal(err)
@@ -159,7 +170,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 		{
 			name: "WAL entry checksum",
 			damage: func(t *testing.T, path string) string {
-				f := lastFile(t, filepath.Join(path, WALDirName))
+				f := lastWALSegment(t, filepath.Join(path, WALDirName))
 				flipByte(t, f, 20) // inside the first entry's payload
 				return f
 			},
