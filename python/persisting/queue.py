@@ -530,7 +530,8 @@ class PersistingBackend(_QueueBackend):
             a new dataset; 2.0 cannot store struct or list fields.
         **kwargs: passed to the engine; those it does not know are logged.
 
-    Bad values raise TypeError/ValueError before anything is created.
+    Bad values raise TypeError/ValueError before anything is created: the
+    engine checks its options (``UnstorableError``/``InvalidArgumentError``).
     """
 
     backend_name = "persisting"
@@ -552,7 +553,8 @@ class PersistingBackend(_QueueBackend):
                            [], wait_for_fsync=lambda s: s["wal_enabled"] and
                            s["wal_sync_interval"] == 0)
         # the options in force, as the engine took them
-        self.enable_wal, self.wal_sync_interval = stats["wal_enabled"], float(stats["wal_sync_interval"])
+        self.enable_wal = stats["wal_enabled"]
+        self.wal_sync_interval = float(stats["wal_sync_interval"])
         self.max_wal_size, self.enable_metrics = stats["max_wal_size"], stats["metrics_enabled"]
         self.compaction_threshold = stats["compaction_threshold"]
         self.schema_evolution, self.compression = stats["schema_evolution"], stats["compression"] or None
