@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -122,7 +125,7 @@ func (o Options) withDefaults() Options {
 
 func (o Options) validate() error {
 	if o.Path == "" {
-		return fmt.Errorf("%w: path is empty", ErrInvalidArgument)
+		return fmt.Errorf("%w: storage_path is empty (want a directory or a URL)", ErrInvalidArgument)
 	}
 	if err := o.validateStorage(); err != nil {
 		return err
@@ -139,14 +142,17 @@ func (o Options) validate() error {
 	switch o.Compression {
 	case "", "zstd", "lz4":
 	case "snappy":
-		return fmt.Errorf("%w: compression %q: Lance has no snappy codec (use zstd or lz4)", ErrInvalidArgument, o.Compression)
+		return fmt.Errorf("%w: compression 'snappy': the Lance file format has no snappy codec (it compresses with zstd or lz4); use 'zstd', 'lz4' or none", ErrInvalidArgument)
 	default:
-		return fmt.Errorf("%w: compression %q (want zstd, lz4 or none)", ErrInvalidArgument, o.Compression)
+		return fmt.Errorf("%w: unknown compression '%s': expected 'zstd', 'lz4' or none", ErrInvalidArgument, o.Compression)
 	}
 	switch o.DataStorageVersion {
 	case "", "2.0", "2.1", "2.2":
 	default:
-		return fmt.Errorf("%w: data_storage_version %q (want 2.0, 2.1 or 2.2)", ErrInvalidArgument, o.DataStorageVersion)
+		return fmt.Errorf("%w: data_storage_version must be '2.0', '2.1' or '2.2', got '%s'", ErrInvalidArgument, o.DataStorageVersion)
+	}
+	if err := validateMetricsAddress(o.MetricsAddress); err != nil {
+		return err
 	}
 	if o.CompactionThreshold < 0 {
 		return fmt.Errorf("%w: compaction_threshold must not be negative, got %d", ErrInvalidArgument, o.CompactionThreshold)
@@ -162,7 +168,9 @@ func (o Options) validate() error {
 // is checked: a value of the wrong JSON type is ErrType, a value out of
 // range ErrInvalidArgument, and so is an unknown key, unless the object has
 // "ignore_unknown": true, which lists such keys in IgnoredOptions instead.
-// A key whose value is null takes its default.
+// A key whose value is null takes its default, unless the object has
+// "null_is_default": false: then null is only accepted by the options whose
+// value may be "none" (nullableOptions) and is ErrType for the others.
 func ParseOptionsJSON(path, text string) (Options, error) {
 	o := Options{Path: path}
 	if text == "" {
@@ -178,6 +186,12 @@ func ParseOptionsJSON(path, text string) (Options, error) {
 			return Options{}, err
 		}
 	}
+	nullIsDefault := true
+	if v, ok := raw["null_is_default"]; ok {
+		if err := optionBool("null_is_default", v, &nullIsDefault); err != nil {
+			return Options{}, err
+		}
+	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
@@ -188,10 +202,13 @@ func ParseOptionsJSON(path, text string) (Options, error) {
 	}
 	for _, k := range keys {
 		v := raw[k]
-		if k == "ignore_unknown" || string(v) == "null" {
+		if k == "ignore_unknown" || k == "null_is_default" {
 			continue
 		}
 		set, known := optionSetters[k]
+		if jsonKind(v) == "null" && (nullIsDefault || nullableOptions[k] || !known) {
+			continue
+		}
 		if !known {
 			if ignoreUnknown {
 				o.IgnoredOptions = append(o.IgnoredOptions, k)
@@ -300,7 +317,16 @@ var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) e
 		return nil
 	},
 	"schema_evolution": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.SchemaEvolution) },
-	"compression":      func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.Compression) },
+	"compression": func(o *Options, k string, v json.RawMessage) error {
+		if err := optionString(k, v, &o.Compression); err != nil {
+			return err
+		}
+		if o.Compression == "" { // given, so not "none" (that is null)
+			return fmt.Errorf("%w: unknown compression '': expected 'zstd', 'lz4' or none", ErrInvalidArgument)
+		}
+		o.Compression = strings.ToLower(o.Compression) // codec names are case-insensitive
+		return nil
+	},
 	"data_storage_version": func(o *Options, k string, v json.RawMessage) error {
 		return optionString(k, v, &o.DataStorageVersion)
 	},
@@ -407,6 +433,25 @@ func optionFlushDelay(o *Options, k string, v json.RawMessage) error {
 	return err
 }
 
+// nullableOptions take null as "none" even with "null_is_default": false.
+var nullableOptions = map[string]bool{
+	"compression": true, "data_storage_version": true, "metrics_address": true,
+	"storage_options": true, "wal_path": true,
+}
+
+// validateMetricsAddress: "" (not served) or host:port, port 0-65535 (0: a free one).
+func validateMetricsAddress(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || perr != nil || n > 65535 {
+		return fmt.Errorf("%w: metrics_address must be 'host:port' (e.g. '127.0.0.1:9464'), got '%s'", ErrInvalidArgument, addr)
+	}
+	return nil
+}
+
 // optionAliases: keys that name the same option as another; given both,
 // they must agree.
 var optionAliases = map[string]string{"auto_flush_interval_sec": "max_flush_delay_sec"}
@@ -445,6 +490,8 @@ func jsonKind(v json.RawMessage) string {
 	switch t := bytes.TrimSpace(v); {
 	case len(t) == 0:
 		return "nothing"
+	case t[0] == 'n':
+		return "null"
 	case t[0] == '"':
 		return "a string"
 	case t[0] == '{':
@@ -459,6 +506,9 @@ func jsonKind(v json.RawMessage) string {
 }
 
 func optionBool(key string, v json.RawMessage, dst *bool) error {
+	if jsonKind(v) != "a bool" {
+		return fmt.Errorf("%w: option %s must be a bool, got %s", ErrType, key, jsonKind(v))
+	}
 	if err := json.Unmarshal(v, dst); err != nil {
 		return fmt.Errorf("%w: option %s must be a bool, got %s", ErrType, key, jsonKind(v))
 	}
@@ -475,8 +525,11 @@ func optionString(key string, v json.RawMessage, dst *string) error {
 // optionInt takes a JSON integer (1e3 and 2.0 are not): an int option given
 // a fraction is of the wrong type, not out of range.
 func optionInt(key string, v json.RawMessage, dst *int64) error {
-	if jsonKind(v) != "a number" || bytes.ContainsAny(v, ".eE") {
-		return fmt.Errorf("%w: option %s must be an int, got %s %s", ErrType, key, jsonKind(v), bytes.TrimSpace(v))
+	if jsonKind(v) != "a number" {
+		return fmt.Errorf("%w: option %s must be an int, got %s", ErrType, key, jsonKind(v))
+	}
+	if bytes.ContainsAny(v, ".eE") {
+		return fmt.Errorf("%w: option %s must be an int, got the number %s", ErrType, key, bytes.TrimSpace(v))
 	}
 	if err := json.Unmarshal(v, dst); err != nil {
 		return fmt.Errorf("%w: option %s: %s does not fit in int64", ErrInvalidArgument, key, bytes.TrimSpace(v))

@@ -27,6 +27,25 @@ func TestParseOptionsJSON(t *testing.T) {
 				return o.BucketID == 3 && o.SchemaEvolution && o.Compression == "zstd" && o.DataStorageVersion == "2.1"
 			}},
 		{`{"compression": null, "flush_threshold": null}`, nil, func(o Options) bool { return o.Compression == "" }},
+		// "null_is_default": false: null is a value, of the wrong type unless the option may be "none"
+		{`{"null_is_default": false, "compression": null, "data_storage_version": null, "metrics_address": null, "wal_path": null, "storage_options": null, "zz": null, "ignore_unknown": true}`, nil,
+			func(o Options) bool { return o.Compression == "" && o.MetricsAddress == "" }},
+		{`{"null_is_default": false, "flush_threshold": null}`, ErrType, nil},
+		{`{"null_is_default": false, "enable_wal": null}`, ErrType, nil},
+		{`{"null_is_default": false, "wal_sync_interval": null}`, ErrType, nil},
+		{`{"null_is_default": false, "maintenance": null}`, ErrType, nil},
+		{`{"null_is_default": "no"}`, ErrType, nil},
+		{`{"compression": "ZSTD"}`, nil, func(o Options) bool { return o.Compression == "zstd" }},
+		{`{"compression": "Lz4"}`, nil, func(o Options) bool { return o.Compression == "lz4" }},
+		{`{"compression": "SNAPPY"}`, ErrInvalidArgument, nil},
+		{`{"compression": ""}`, ErrInvalidArgument, nil},
+		{`{"compression": "gzip"}`, ErrInvalidArgument, nil},
+		{`{"metrics_address": "127.0.0.1:0"}`, nil, func(o Options) bool { return o.MetricsAddress == "127.0.0.1:0" }},
+		{`{"metrics_address": ":9464"}`, nil, nil},
+		{`{"metrics_address": "localhost"}`, ErrInvalidArgument, nil},
+		{`{"metrics_address": "127.0.0.1:http"}`, ErrInvalidArgument, nil},
+		{`{"metrics_address": "127.0.0.1:70000"}`, ErrInvalidArgument, nil},
+		{`{"enable_wal": null}`, nil, func(o Options) bool { return !o.WAL.Enabled }},
 		{`{"flush_threshold": "5"}`, ErrType, nil},
 		{`{"flush_threshold": 2.5}`, ErrType, nil},
 		{`{"flush_threshold": 0}`, ErrInvalidArgument, nil},
@@ -128,6 +147,28 @@ func TestIgnoredOptionsInStats(t *testing.T) {
 	defer b.Close()
 	s, err := b.Stats()
 	if err != nil || !slices.Equal(s.IgnoredOptions, []string{"serializer"}) {
+		t.Fatalf("Stats = %+v, %v", s, err)
+	}
+}
+
+// TestOptionsInForceInStats: Stats report the options as the engine took
+// them (a codec name lowercased, the metrics address implying metrics), so
+// the Python shell reports these, not what it was asked.
+func TestOptionsInForceInStats(t *testing.T) {
+	o, err := ParseOptionsJSON(t.TempDir(), `{"compression": "ZSTD", "schema_evolution": true,
+		"compaction_threshold": 4, "enable_wal": true, "wal_sync_interval": 0.25, "max_wal_size": 4096,
+		"metrics_address": "127.0.0.1:0", "enable_metrics": false}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s, err := b.Stats()
+	if err != nil || s.Compression != "zstd" || !s.SchemaEvolution || s.CompactionThreshold != 4 ||
+		!s.WALEnabled || s.WALSyncInterval != 0.25 || s.MaxWALSize != 4096 || !s.MetricsEnabled {
 		t.Fatalf("Stats = %+v, %v", s, err)
 	}
 }

@@ -37,6 +37,14 @@ type Stats struct {
 	// threshold included; its rows stay buffered for the next); absent once
 	// a flush succeeded.
 	FlushError string `json:"flush_error,omitempty"`
+	// The options the bucket was opened with, as the engine took them (so
+	// a caller reports what is in force, not what it asked for).
+	Compression         string  `json:"compression"` // "" = none
+	SchemaEvolution     bool    `json:"schema_evolution"`
+	CompactionThreshold int     `json:"compaction_threshold"`
+	WALSyncInterval     float64 `json:"wal_sync_interval"` // seconds
+	MaxWALSize          int64   `json:"max_wal_size"`
+	MetricsEnabled      bool    `json:"metrics_enabled"`
 	// IgnoredOptions are the unknown option keys the bucket was opened with
 	// and skipped ("ignore_unknown": true); absent when none.
 	IgnoredOptions []string `json:"ignored_options,omitempty"`
@@ -83,6 +91,10 @@ func (b *Bucket) Stats() (Stats, error) {
 	s.Metrics = m
 	s.MetricsAddress = b.metricsAddr
 	s.IgnoredOptions = b.opts.IgnoredOptions
+	s.Compression, s.SchemaEvolution = b.opts.Compression, b.opts.SchemaEvolution
+	s.CompactionThreshold = b.opts.CompactionThreshold
+	s.WALSyncInterval, s.MaxWALSize = b.opts.WAL.SyncInterval.Seconds(), b.opts.WAL.MaxSize
+	s.MetricsEnabled = b.opts.Metrics
 	s.FlushError = b.flushFailure
 	if err := b.checkAppendable(); err != nil {
 		s.ReadOnly = err.Error()

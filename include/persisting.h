@@ -143,9 +143,10 @@ const char* persisting_version(void);
  *    (null), order fields freely, and carry narrower numbers that widen
  *    exactly (int8/16/32 -> int64, float32 or integers up to 2^53 ->
  *    float64). Without it a batch must match the schema exactly.
- *  - compression (string, default none): "zstd" or "lz4" compresses the data
- *    files flushes write (pylance reads them); "snappy" and other names are
- *    PERSISTING_EINVALID_ARGUMENT (Lance has no snappy codec).
+ *  - compression (string, default none): "zstd" or "lz4" (any case)
+ *    compresses the data files flushes write (pylance reads them); "snappy",
+ *    "" and other names are PERSISTING_EINVALID_ARGUMENT (Lance has no snappy
+ *    codec).
  *  - data_storage_version (string, default "2.2"): the Lance data file
  *    version of a dataset the bucket creates: "2.0", "2.1" or "2.2" (2.0
  *    cannot store nested types). An existing dataset keeps its own version.
@@ -153,7 +154,8 @@ const char* persisting_version(void);
  *    leaves the dataset with at least this many fragments, compact it.
  *  - enable_metrics (bool, default false): record this bucket's Prometheus
  *    metrics (see persisting_metrics_text), labelled by bucket_id and path.
- *  - metrics_address (string, e.g. "127.0.0.1:9464", default none): also serve
+ *  - metrics_address ("host:port", e.g. "127.0.0.1:9464", default none; else
+ *    PERSISTING_EINVALID_ARGUMENT before anything is created): also serve
  *    every bucket's metrics over HTTP at /metrics (implies enable_metrics);
  *    one server per address for the life of the process. Port 0 picks a free
  *    port; stats report the address as metrics_address.
@@ -183,9 +185,14 @@ const char* persisting_version(void);
  *    below it is PERSISTING_EINVALID_ARGUMENT.
  *  - ignore_unknown (bool, default false): skip keys this library does not
  *    know instead of refusing them; stats list them as "ignored_options".
+ *  - null_is_default (bool, default true): false makes null a value, not
+ *    "the default": accepted only by the options that may be none
+ *    (compression, data_storage_version, metrics_address, storage_options,
+ *    wal_path) and PERSISTING_ETYPE for the others (the Python shell sends
+ *    false, so None for an int option is a TypeError).
  * path may also be a file:// URL or s3://bucket/prefix (the dataset is then
  * s3://bucket/prefix/data.lance).
- * A key whose value is null takes its default. A value of the wrong JSON type
+ * A key whose value is null takes its default (see null_is_default). A value of the wrong JSON type
  * is PERSISTING_ETYPE, a value out of range PERSISTING_EINVALID_ARGUMENT, an
  * unknown key PERSISTING_EINVALID_ARGUMENT (unless ignore_unknown).
  * A bucket has one writer at a time: opening for writing takes an exclusive
@@ -305,8 +312,11 @@ int persisting_count(uint64_t handle, int64_t* total, int64_t* persisted, int64_
 
 /* Stats as a JSON object: bucket_id, total_count, persisted_count,
  * buffer_count, storage_path, dataset_path, version, flush_threshold,
- * wal_enabled, wal_size, wal_replayed, data_storage_version, metrics (with
- * enable_metrics), metrics_address; and, only when they apply: "read_only"
+ * wal_enabled, wal_size, wal_replayed, data_storage_version, the options in
+ * force as the open took them (compression, "" for none and lowercased;
+ * schema_evolution, compaction_threshold, wal_sync_interval in seconds,
+ * max_wal_size, metrics_enabled), metrics (with enable_metrics),
+ * metrics_address; and, only when they apply: "read_only"
  * (why appends to the dataset are impossible), "flush_error" (why the last
  * flush failed, until one succeeds), "ignored_options" (unknown option keys
  * skipped by ignore_unknown). The test build (./build.sh testhooks) adds

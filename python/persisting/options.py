@@ -1,12 +1,15 @@
-"""The backends' arguments: checked where Python defines them (``TypeError``/
-``ValueError`` naming the argument, before anything is created), and turned
-into the engine's open options (the JSON of ``persisting_open``). Other
-keyword options go to the engine unchanged with ``"ignore_unknown": true``;
-the engine lists those it does not know and the backend logs them.
+"""The backends' arguments. Those Python defines itself (``batch_size``, the
+methods' ``limit``/``offset``/``version``/``column`` ...) are checked here
+(``TypeError``/``ValueError`` naming the argument); the engine's options are
+not: they go to the engine as given (``engine_options``), which is the one
+authority on them and refuses a bad one before anything is created. Other
+keyword options go along with ``"ignore_unknown": true``; the engine lists
+those it does not know and the backend logs them.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -50,51 +53,29 @@ def check_storage_path(value: Any) -> str:
     path = os.fspath(value)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
-    if not path:
-        raise ValueError("storage_path must not be empty")
-    return path
+    return path  # the engine refuses an empty one
 
 
-def check_compression(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"compression must be a str or None, got {type(value).__name__}")
-    name = value.lower()
-    if name in ("zstd", "lz4"):
-        return name
-    if name == "snappy":
-        raise ValueError("compression='snappy': the Lance file format has no snappy codec (it "
-                         "compresses with zstd or lz4); use 'zstd', 'lz4' or None")
-    raise ValueError(f"unknown compression {value!r}: expected 'zstd', 'lz4' or None")
-
-
-def check_storage_version(value: Any) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"data_storage_version must be a str or None, got {type(value).__name__}")
-    if value not in (None, "2.0", "2.1", "2.2"):
-        raise ValueError(f"data_storage_version must be '2.0', '2.1' or '2.2', got {value!r}")
-    return value
-
-
-def check_sync_interval(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"wal_sync_interval must be a number of seconds, got {type(value).__name__}")
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"wal_sync_interval must be a finite number of seconds >= 0, got {value}")
-    return seconds
-
-
-def check_metrics_address(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"metrics_address must be a str like '127.0.0.1:9464', got {type(value).__name__}")
-    _, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"metrics_address must be 'host:port' (e.g. '127.0.0.1:9464'), got {value!r}")
-    return value
+def engine_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` as the engine's open options (JSON-ready), values as given: the
+    engine checks them (wrong type: ``UnstorableError``, a TypeError; bad
+    value: ``InvalidArgumentError``, a ValueError) and treats None as a value
+    ("null_is_default": false), not as "use the default". Only what JSON
+    cannot carry is refused here: a non-finite number."""
+    def value(name: str, v: Any) -> Any:
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, numbers.Integral):
+            return int(v)
+        if isinstance(v, numbers.Real):
+            if not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v}")
+            return float(v)
+        return v
+    given = {k: value(k, v) for k, v in options.items()}
+    # JSON carries what it can; other values only matter to options the engine ignores
+    return json.loads(json.dumps({**given, "ignore_unknown": True, "null_is_default": False},
+                                 default=repr))
 
 
 def check_range(limit: Any, offset: Any) -> tuple[int | None, int]:

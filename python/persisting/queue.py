@@ -197,22 +197,18 @@ class _QueueBackend(TrainingMixin):
 
     def _open(self, bucket_id: Any, storage_path: Any, batch_size: Any, flush_threshold: Any,
               extra: dict[str, Any], engine_options: dict[str, Any], ignored: list[str],
-              wait_for_fsync: bool) -> None:
-        """Checks the common arguments and opens the bucket. ``extra``: other
-        keyword options, for the engine; ``ignored``: names dropped here;
-        ``wait_for_fsync``: puts wait for an fsync (on a worker thread)."""
-        self.bucket_id = opt.check_int("bucket_id", bucket_id, 0)
+              wait_for_fsync: Any = None) -> dict[str, Any]:
+        """Opens the bucket, the engine checking its options; returns the
+        engine's stats. ``extra``: other keyword options, for the engine;
+        ``ignored``: names dropped here; ``wait_for_fsync(stats)``: whether
+        puts wait for an fsync (on a worker thread)."""
         self.storage_path = opt.check_storage_path(storage_path)
         #: accepted for pulsing's sake; every put goes to the engine at once
         self.batch_size = opt.check_int("batch_size", batch_size)
-        self.flush_threshold = opt.check_int("flush_threshold", flush_threshold)
         self.options = dict(extra)
         passed = {k: v for k, v in extra.items() if k not in ignored}
-        open_options = {**passed, "bucket_id": self.bucket_id,
-                        "flush_threshold": self.flush_threshold, **engine_options,
-                        "ignore_unknown": True}
-        # JSON carries what it can; other values only matter to options the engine ignores
-        open_options = json.loads(json.dumps(open_options, default=repr))
+        open_options = opt.engine_options({**passed, "bucket_id": bucket_id,
+                                           "flush_threshold": flush_threshold, **engine_options})
         self._bucket = _Bucket(self.storage_path, open_options)
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
         try:
@@ -220,17 +216,20 @@ class _QueueBackend(TrainingMixin):
         except BaseException:
             self.close()
             raise
+        # what the engine took (it checked them)
+        self.bucket_id, self.flush_threshold = stats["bucket_id"], stats["flush_threshold"]
         unknown = sorted(set(ignored) & set(extra) | set(stats.get("ignored_options") or ()))
         if unknown:
             logger.warning("%s(bucket %s) ignores unknown options: %s",
                            type(self).__name__, self.bucket_id, ", ".join(unknown))
         if stats.get("read_only") and not extra.get("read_only"):  # unasked: say why
             logger.warning("bucket %s is read-only: %s", self.storage_path, stats["read_only"])
-        self._wait_for_fsync = wait_for_fsync
+        self._wait_for_fsync = bool(wait_for_fsync and wait_for_fsync(stats))
         self._loop: asyncio.AbstractEventLoop | None = None  # get_stream's, made on its loop
         self._cond: asyncio.Condition | None = None
         #: readers waiting in get_stream for new records (a put wakes them only then)
         self._readers = 0
+        return stats
 
     def __repr__(self) -> str:
         state = "closed" if self._bucket.closed else f"{self.total_count()} records"
@@ -503,8 +502,7 @@ class LanceBackend(_QueueBackend):
     def __init__(self, bucket_id: int, storage_path: str | os.PathLike, batch_size: int = 100,
                  flush_threshold: int = 1000, **kwargs: Any):
         self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs,
-                   {"schema_evolution": False}, sorted(opt.PERSISTING_OPTIONS),
-                   wait_for_fsync=False)
+                   {"schema_evolution": False}, sorted(opt.PERSISTING_OPTIONS))
 
 
 class PersistingBackend(_QueueBackend):
@@ -532,7 +530,8 @@ class PersistingBackend(_QueueBackend):
             a new dataset; 2.0 cannot store struct or list fields.
         **kwargs: passed to the engine; those it does not know are logged.
 
-    Bad values raise TypeError/ValueError before anything is created.
+    Bad values raise TypeError/ValueError before anything is created: the
+    engine checks its options (``UnstorableError``/``InvalidArgumentError``).
     """
 
     backend_name = "persisting"
@@ -544,42 +543,32 @@ class PersistingBackend(_QueueBackend):
                  metrics_address: str | None = None, schema_evolution: bool = True,
                  compaction_threshold: int = 0, data_storage_version: str | None = None,
                  **kwargs: Any):
-        self.enable_wal = opt.check_bool("enable_wal", enable_wal)
-        self.data_storage_version = opt.check_storage_version(data_storage_version)
-        self.schema_evolution = opt.check_bool("schema_evolution", schema_evolution)
-        self.compaction_threshold = opt.check_int("compaction_threshold",
-                                                  compaction_threshold, 0, 2**31 - 1)
-        self.compression = opt.check_compression(compression)
-        self.wal_sync_interval = opt.check_sync_interval(wal_sync_interval)
-        self.max_wal_size = opt.check_int("max_wal_size", max_wal_size)
-        self.metrics_address = opt.check_metrics_address(metrics_address)
-        self.enable_metrics = opt.check_bool("enable_metrics", enable_metrics) or bool(metrics_address)
-        engine: dict[str, Any] = {
-            "enable_wal": self.enable_wal,
-            "wal_sync_interval": self.wal_sync_interval,
-            "max_wal_size": self.max_wal_size,
-            "enable_metrics": self.enable_metrics,
-            "compaction_threshold": self.compaction_threshold,
-            "schema_evolution": self.schema_evolution,
-        }
-        for name in ("compression", "data_storage_version", "metrics_address"):
-            if getattr(self, name):
-                engine[name] = getattr(self, name)
-        self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs, engine, [],
-                   wait_for_fsync=self.enable_wal and self.wal_sync_interval == 0)
+        engine = {"enable_wal": enable_wal, "wal_sync_interval": wal_sync_interval,
+                  "max_wal_size": max_wal_size, "enable_metrics": enable_metrics,
+                  "compaction_threshold": compaction_threshold,
+                  "schema_evolution": schema_evolution, "compression": compression,
+                  "data_storage_version": data_storage_version,
+                  "metrics_address": metrics_address}
+        stats = self._open(bucket_id, storage_path, batch_size, flush_threshold, kwargs, engine,
+                           [], wait_for_fsync=lambda s: s["wal_enabled"] and
+                           s["wal_sync_interval"] == 0)
+        # the options in force, as the engine took them
+        self.enable_wal = stats["wal_enabled"]
+        self.wal_sync_interval = float(stats["wal_sync_interval"])
+        self.max_wal_size, self.enable_metrics = stats["max_wal_size"], stats["metrics_enabled"]
+        self.compaction_threshold = stats["compaction_threshold"]
+        self.schema_evolution, self.compression = stats["schema_evolution"], stats["compression"] or None
+        self.data_storage_version = data_storage_version
+        self.metrics_address = metrics_address
 
     async def stats(self) -> dict[str, Any]:
         """LanceBackend's stats plus ``wal_enabled``, ``wal_size``, ``compression``,
         ``schema_evolution``, ``compaction_threshold``, ``metrics_address``
         and, with metrics on, ``metrics``."""
         stats = await super().stats()
-        stats["wal_enabled"] = self.enable_wal
-        stats.setdefault("wal_size", 0)
-        stats["compression"] = self.compression
-        stats["schema_evolution"] = self.schema_evolution
-        stats["compaction_threshold"] = self.compaction_threshold
+        stats["compression"] = stats.get("compression") or None
         stats["metrics_address"] = stats.get("metrics_address") or None
-        if self.enable_metrics:
+        if stats.pop("metrics_enabled", False):
             stats["metrics"] = stats.get("metrics") or {}
         else:
             stats.pop("metrics", None)
