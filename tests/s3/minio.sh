@@ -58,7 +58,19 @@ start() {
 stop() {
   local dir="$1"
   [ -f "$dir/.minio.pid" ] || return 0
-  kill "$(cat "$dir/.minio.pid")" 2>/dev/null || true
+  local pid
+  pid="$(cat "$dir/.minio.pid")"
+  kill "$pid" 2>/dev/null || true
+  # Wait until it has exited, so a caller may remove its data directory
+  # (it writes .minio.sys until it is gone); SIGKILL after 20 s.
+  for _ in $(seq 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
   rm -f "$dir/.minio.pid"
 }
 
