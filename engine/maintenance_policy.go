@@ -216,7 +216,7 @@ func (b *Bucket) compactTiers() {
 		if nds.Version() == ds.Version() {
 			return // nothing was mergeable (small fragments not adjacent)
 		}
-		b.metrics.compacted(ds.NumFragments()-nds.NumFragments(), time.Since(started))
+		b.metrics.compacted(fragmentsReplaced(ds, nds), time.Since(started))
 	}
 }
 
@@ -240,4 +240,21 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 	})
 	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
 	return err
+}
+
+// fragmentsReplaced counts the fragments of before that after no longer has:
+// those the compaction rewrote. (A difference of fragment counts is not it:
+// the commit rebases onto flushes that landed meanwhile and added fragments.)
+func fragmentsReplaced(before, after *lance.Dataset) int {
+	kept := map[uint64]bool{}
+	for _, f := range after.Fragments() {
+		kept[f.ID] = true
+	}
+	n := 0
+	for _, f := range before.Fragments() {
+		if !kept[f.ID] {
+			n++
+		}
+	}
+	return n
 }

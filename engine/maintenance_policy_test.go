@@ -291,3 +291,42 @@ func TestBackgroundOptionsJSON(t *testing.T) {
 		})
 	}
 }
+
+// The compacted-fragments metric counts the fragments a compaction replaced,
+// also when its commit rebased onto flushes that added fragments meanwhile
+// (a difference of fragment counts went negative there and panicked the
+// Prometheus counter).
+func TestFragmentsReplacedCountsRewrittenFragments(t *testing.T) {
+	b, err := Open(Options{Path: t.TempDir(), Background: BackgroundOptions{DisableMaintenance: true, MaxFlushDelay: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	flushRows := func(start int64) {
+		rec := makeRows(t, memory.DefaultAllocator, start, 10)
+		defer rec.Release()
+		if err := b.Append(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := int64(0); i < 3; i++ {
+		flushRows(i * 10)
+	}
+	before := b.currentDataset()
+	if _, err := b.Compact(0); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(3); i < 7; i++ { // flushes after the rewrite
+		flushRows(i * 10)
+	}
+	after := b.currentDataset()
+	if d := before.NumFragments() - after.NumFragments(); d >= 0 {
+		t.Fatalf("the case needs more fragments after than before (difference %d)", d)
+	}
+	if got := fragmentsReplaced(before, after); got != 3 {
+		t.Fatalf("fragmentsReplaced = %d, want the 3 fragments compacted", got)
+	}
+}
