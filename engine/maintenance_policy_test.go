@@ -72,6 +72,15 @@ func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
 			// still reference the files compaction replaced age out.
 			b.maintain(false)
 		}
+		if i >= 1000 && (i+1)%10 == 0 {
+			// At least one version per 1,000 rows: a background flush
+			// may take more than its threshold's rows when appends
+			// outrun it, and fewer than ten versions after the
+			// compaction would keep the replaced files.
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := b.Flush(); err != nil { // rows that arrived during the last flush
 		t.Fatal(err)
