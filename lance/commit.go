@@ -588,20 +588,11 @@ func writeFileSync(path string, data []byte) error {
 	if isRemote(path) {
 		return objstore.PutIfAbsent(path, data) // durable once answered
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if err := objstore.WriteFileSynced(path, data, os.O_EXCL); err != nil {
 		return err
 	}
 	observeSync("sync", path)
-	return f.Close()
+	return nil
 }
 
 // syncFile fsyncs an existing file.

@@ -52,7 +52,7 @@ func (Local) Put(_ context.Context, key string, data []byte) error {
 	}
 	tmp := f.Name()
 	f.Close()
-	if err := writeSynced(tmp, data, os.O_TRUNC); err != nil {
+	if err := WriteFileSynced(tmp, data, os.O_TRUNC); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -75,7 +75,7 @@ func (Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
 	}
 	tmp := f.Name()
 	f.Close()
-	if err := writeSynced(tmp, data, os.O_TRUNC); err != nil {
+	if err := WriteFileSynced(tmp, data, os.O_TRUNC); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -172,7 +172,9 @@ func (u *localUpload) Abort() {
 	os.Remove(u.f.Name())
 }
 
-func writeSynced(path string, data []byte, flag int) error {
+// WriteFileSynced opens path for writing with flag added (O_TRUNC,
+// O_EXCL ...), writes data and fsyncs it before closing.
+func WriteFileSynced(path string, data []byte, flag int) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|flag, 0o644)
 	if err != nil {
 		return err
