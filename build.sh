@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds libpersisting.so (and the C test program) into build/.
-#   ./build.sh          the library
+# Builds libpersisting.so and the command line program `persisting` (and the
+# C test program) into build/.
+#   ./build.sh          the library and build/persisting
 #   ./build.sh ctest    the library and build/test_capi
-#   ./build.sh release  the library stripped (-s -w, then strip): what wheels ship
-#   ./build.sh testhooks  the test build, build/testhooks/libpersisting.so: with
+#   ./build.sh release  the library and the program stripped (-s -w, then strip):
+#                       what wheels ship
+#   ./build.sh testhooks  the test build, build/testhooks/libpersisting.so (and
+#                       build/testhooks/persisting beside it): with
 #                       the crash points (PERSISTING_TEST_CRASH_AT) and the
 #                       boundary ledger (stats "boundary"), build tag testhooks.
 #                       The default library (and the release one) has neither.
@@ -54,6 +57,13 @@ if [[ "${1:-}" == release ]]; then
     echo "build.sh: no $STRIP (binutils): the library keeps the C toolchain's symbols" >&2
   fi
 fi
+
+# The command line (cmd/persisting) goes beside the library, where
+# python/persisting/cli.py looks for it. It is plain Go (no cgo): a static
+# program that needs no C library, with the same version as the library.
+CLI_LDFLAGS="-X main.version=$VERSION"
+[[ "${1:-}" == release ]] && CLI_LDFLAGS="-s -w $CLI_LDFLAGS"
+CGO_ENABLED=0 "$GO" build "${TAGS[@]}" -trimpath -ldflags "$CLI_LDFLAGS" -o "$OUT/persisting" ./cmd/persisting
 
 if [[ "${1:-}" == ctest ]]; then
   "$CC" -std=c99 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iinclude tests/c/test_capi.c \

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/engine"
+)
+
+// followRetries is how many failed polls in a row end --follow: a version
+// removed by a cleanup between listing and reading it fails one poll, the
+// next sees it gone; a bucket that stays unreadable ends the command.
+const followRetries = 3
+
+// tailReader is the bucket opened read-only, reopened to see newer versions.
+type tailReader struct {
+	opts   engine.Options
+	bucket *engine.Bucket
+}
+
+// reopen opens the newest committed version; it returns its row count.
+func (r *tailReader) reopen() (int64, error) {
+	r.close()
+	b, err := engine.Open(r.opts)
+	if err != nil {
+		return 0, err
+	}
+	r.bucket = b
+	_, persisted, _, err := b.Counts()
+	return persisted, err
+}
+
+func (r *tailReader) close() {
+	if r.bucket != nil {
+		r.bucket.Close()
+		r.bucket = nil
+	}
+}
+
+func runTail(e *env, path string) (int, error) {
+	b, err := oneBucket(path)
+	if err != nil {
+		return 0, err
+	}
+	opts, err := e.s.bucketOptions(b.path, map[string]any{"read_only": true})
+	if err != nil {
+		return 0, err
+	}
+	if e.s.follow {
+		graceful.Store(true)
+	}
+	r := &tailReader{opts: opts}
+	defer r.close()
+	out := bufio.NewWriter(e.stdout)
+	rows, err := r.reopen()
+	if err != nil {
+		return 0, err
+	}
+	offset := e.s.from
+	if offset < 0 {
+		offset = max(rows+offset, 0)
+	}
+	var printed int64
+	limited := func() bool { return e.s.limit >= 0 && printed >= e.s.limit }
+	stale, failures := false, 0
+	for {
+		err := func() error {
+			if stale {
+				var err error
+				if rows, err = r.reopen(); err != nil {
+					return err
+				}
+				stale = false
+			}
+			for offset < rows && !limited() {
+				n := e.s.batch
+				if e.s.limit >= 0 {
+					n = min(n, e.s.limit-printed)
+				}
+				got, err := printRecords(out, r.bucket, offset, n, e.s.offsets)
+				offset += got
+				printed += got
+				if err != nil {
+					return err
+				}
+				if got == 0 {
+					break
+				}
+			}
+			return nil
+		}()
+		var printing *writeError
+		switch {
+		case errors.As(err, &printing):
+			return 0, printing.err
+		case err != nil:
+			failures++
+			if !e.s.follow || failures >= followRetries {
+				return 0, err
+			}
+			fmt.Fprintf(e.stderr, "persisting tail: %v (trying again)\n", err)
+		default:
+			failures = 0
+		}
+		if !e.s.follow || limited() {
+			return exitOK, nil
+		}
+		select {
+		case <-e.interrupted:
+			return exitOK, nil // the way --follow ends
+		case <-time.After(time.Duration(e.s.poll * float64(time.Second))):
+		}
+		stale = true
+	}
+}
+
+// writeError is a failure to write the output (not to read the bucket).
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+
+// printRecords prints up to n records from offset, one JSON line each, and
+// returns how many it printed.
+func printRecords(out *bufio.Writer, b *engine.Bucket, offset, n int64, withOffsets bool) (int64, error) {
+	_, recs, err := b.Read(offset, n, memory.DefaultAllocator)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
+	var line strings.Builder
+	var printed int64
+	for _, rec := range recs {
+		for i := 0; i < int(rec.NumRows()); i++ {
+			line.Reset()
+			if withOffsets {
+				fmt.Fprintf(&line, `{"offset": %d, "record": `, offset+printed)
+			}
+			if err := recordJSON(&line, rec, i); err != nil {
+				return printed, err
+			}
+			if withOffsets {
+				line.WriteByte('}')
+			}
+			line.WriteByte('\n')
+			if _, err := out.WriteString(line.String()); err != nil {
+				return printed, &writeError{err}
+			}
+			printed++
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return printed, &writeError{err}
+	}
+	return printed, nil
+}
