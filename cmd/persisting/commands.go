@@ -37,7 +37,7 @@ func buildCommands() []*command {
 	}
 	progress := &flagSpec{long: "--progress", kind: flagBoolOrNot,
 		help: "show (or hide) the progress bar; default: shown when stderr is a terminal",
-		set: func(v string) error { b := v == "true"; s.progress = &b; return nil }}
+		set:  func(v string) error { b := v == "true"; s.progress = &b; return nil }}
 	storage := s.storage.flags()
 
 	inspect := &command{name: "inspect", s: s, run: runInspect,
