@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/lance/objstore"
 	"github.com/persisting/persisting/wal"
 )
 
@@ -105,6 +106,9 @@ type bucketPaths struct {
 // locate tells a bucket directory (data.lance, wal) from a bare Lance
 // dataset (_versions), refusing a path that does not exist.
 func locate(path string) (bucketPaths, error) {
+	if objstore.IsRemote(path) {
+		return locateRemote(path)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return bucketPaths{}, fmt.Errorf("%w: %s: %w", ErrInvalidArgument, path, err)
@@ -119,12 +123,32 @@ func locate(path string) (bucketPaths, error) {
 	return bucketPaths{dataset: o.datasetPath(), wal: o.walPath()}, nil
 }
 
+// locateRemote is locate for an s3:// path. An object store has no
+// directories: objects under path/_versions/ make it a bare dataset, else
+// it is a bucket, whose WAL (if any) is on its writer's local disk.
+func locateRemote(path string) (bucketPaths, error) {
+	if err := objstore.CheckPath(path); err != nil {
+		return bucketPaths{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	bare := false
+	err := objstore.ListFirst(objstore.JoinURL(path, "_versions"), func(objstore.Info) bool { bare = true; return false })
+	if err != nil {
+		return bucketPaths{}, fmt.Errorf("engine: %s: %w", path, err)
+	}
+	if bare {
+		return bucketPaths{dataset: path}, nil
+	}
+	return bucketPaths{dataset: Options{Path: path}.datasetPath()}, nil
+}
+
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
 }
 
-// Inspect describes the bucket stored at path (or the Lance dataset at path).
+// Inspect describes the bucket stored at path (or the Lance dataset at
+// path): a local directory or an s3:// URL, read with the settings
+// objstore.Configure gave its prefix (else the AWS_* environment).
 func Inspect(path string, opts InspectOptions) (Inspection, error) {
 	if opts.VersionsLimit < 0 {
 		return Inspection{}, fmt.Errorf("%w: versions_limit must not be negative", ErrInvalidArgument)
@@ -219,18 +243,23 @@ func inspectDataset(ds *lance.Dataset, opts InspectOptions) (*DatasetInspection,
 	return d, nil
 }
 
-// fileSize is the size of root/rel on disk, or recorded when it cannot be
-// read (Verify reports such files; Inspect only describes).
+// fileSize is the size of root/rel (a file or an object), or recorded when
+// it cannot be read (Verify reports such files; Inspect only describes).
 func fileSize(root, rel string, recorded uint64) int64 {
-	st, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
+	st, err := objstore.Stat(objstore.JoinURL(root, rel))
 	if err != nil {
 		return int64(recorded)
 	}
-	return st.Size()
+	return st.Size
 }
 
+// dirBytes is the size of every file (or object) under root.
 func dirBytes(root string) int64 {
 	var n int64
+	if objstore.IsRemote(root) {
+		_ = objstore.List(root, func(info objstore.Info) bool { n += info.Size; return true })
+		return n
+	}
 	_ = filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a file removed meanwhile (cleanup): not counted

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/lance/objstore"
 	"github.com/persisting/persisting/wal"
 )
 
@@ -39,7 +40,8 @@ type WALCheck struct {
 // Verify reads every page of every data file of every version the dataset
 // keeps and every entry of every WAL segment (checking its CRC), without
 // changing anything, and reports each problem with its file and offset (see
-// lance.Verify for what a data file check can find). The error is for a
+// lance.Verify for what a data file check can find); path is local or an
+// s3:// URL, as for Inspect. The error is for a
 // path that is not a directory or a failure to read at all, never for
 // damage.
 func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
@@ -60,7 +62,7 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 	default:
 		rep.Dataset = &res
 		for _, p := range res.Problems {
-			rep.Problems = append(rep.Problems, Problem{Part: "dataset", File: filepath.Join(where.dataset, filepath.FromSlash(p.File)),
+			rep.Problems = append(rep.Problems, Problem{Part: "dataset", File: objstore.JoinURL(where.dataset, p.File),
 				Offset: p.Offset, Message: p.Message})
 		}
 		if ds, err := lance.Open(where.dataset); err == nil {

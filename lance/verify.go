@@ -3,7 +3,6 @@ package lance
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // Problem is one piece of damage Verify found.
@@ -42,8 +42,10 @@ type VerifyResult struct {
 // value and cannot be found, damage to a file's structure (footer, metadata,
 // page bounds, encodings, compressed pages, lengths) can.
 //
-// The error is only for a root that is not a dataset (ErrNotFound) or that
-// cannot be listed; everything else is a Problem.
+// The root is a local directory or an s3:// URL (its files are read
+// through the object store). The error is only for a root that is not a
+// dataset (ErrNotFound) or that cannot be listed; everything else is a
+// Problem.
 func Verify(root string, alloc memory.Allocator) (VerifyResult, error) {
 	l, err := listVersions(root)
 	if err != nil {
@@ -81,7 +83,7 @@ func (v *verifier) version(scheme NamingScheme, version uint64) {
 	}
 	if m.TransactionFile != "" {
 		tx := path.Join(transactionsDir, m.TransactionFile)
-		if _, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
+		if err := statFile(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
 			v.problem(tx, -1, "transaction file of version %d: %v", version, err)
 		}
 	}
@@ -135,19 +137,19 @@ func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource
 		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
 		return
 	}
-	st, err := os.Stat(p)
+	st, err := objstore.Stat(p) // a local file or an object
 	if err != nil {
 		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
 		return
 	}
-	v.res.Bytes += st.Size()
-	if df.FileSizeBytes != 0 && uint64(st.Size()) != df.FileSizeBytes {
-		v.problem(rel, min(st.Size(), int64(df.FileSizeBytes)), "the file has %d bytes, the manifest records %d", st.Size(), df.FileSizeBytes)
+	v.res.Bytes += st.Size
+	if df.FileSizeBytes != 0 && uint64(st.Size) != df.FileSizeBytes {
+		v.problem(rel, min(st.Size, int64(df.FileSizeBytes)), "the file has %d bytes, the manifest records %d", st.Size, df.FileSizeBytes)
 		return // its pages would only repeat that
 	}
 	r, err := file.Open(p)
 	if err != nil {
-		v.problem(rel, metadataOffset(p, st.Size()), "fragment %d: the file's footer or metadata does not decode: %v", f.ID, err)
+		v.problem(rel, metadataOffset(p, st.Size), "fragment %d: the file's footer or metadata does not decode: %v", f.ID, err)
 		return
 	}
 	defer r.Close()
@@ -183,7 +185,7 @@ func metadataOffset(p string, size int64) int64 {
 	if size < file.FooterSize {
 		return -1
 	}
-	fh, err := os.Open(p)
+	fh, err := objstore.OpenRange(p)
 	if err != nil {
 		return -1
 	}
@@ -210,12 +212,12 @@ func (v *verifier) indices(d *Dataset, manifest string) {
 			}
 			v.checked[rel] = true
 			v.res.IndexFiles++
-			st, err := os.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
+			st, err := objstore.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
 			switch {
 			case err != nil:
 				v.problem(rel, -1, "index %q: %v", ix.Name, err)
-			case f.Size != 0 && uint64(st.Size()) != f.Size:
-				v.problem(rel, min(st.Size(), int64(f.Size)), "index %q: the file has %d bytes, the manifest records %d", ix.Name, st.Size(), f.Size)
+			case f.Size != 0 && uint64(st.Size) != f.Size:
+				v.problem(rel, min(st.Size, int64(f.Size)), "index %q: the file has %d bytes, the manifest records %d", ix.Name, st.Size, f.Size)
 			}
 		}
 	}

@@ -19,9 +19,6 @@ func perBucket[R any](e *env, path string, look func(string) (R, error)) (report
 	}
 	single := len(buckets) == 1 && buckets[0].path == path
 	for _, b := range buckets {
-		if err := e.s.configureStore(b.path); err != nil {
-			return nil, nil, false, err
-		}
 		r, err := look(b.path)
 		if err != nil {
 			if single || isUsageFailure(err) {

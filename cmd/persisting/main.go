@@ -98,6 +98,10 @@ func run(args []string, stdout, stderr io.Writer, stderrIsTTY bool) int {
 	}
 	e.s = *c.s
 	e.interrupted = notifyInterrupt()
+	// Every bucket under PATH reads its objects with these settings.
+	if err := e.s.configureStore(path); err != nil {
+		return report(e, err)
+	}
 	status, err := c.run(e, path)
 	if err != nil {
 		return report(e, err)

@@ -1,14 +1,16 @@
 """Writes a bucket with the PersistingBackend (WAL on) for the CLI tests.
 
-    python make_bucket.py PATH [--flushes N] [--pending]
+    python make_bucket.py PATH [--flushes N] [--pending] [--index] [--storage-options JSON]
 
 Each flush commits 4 records as a new version; after the flushes a BTREE
 index on "clicks" is built (one more version). With --pending one more record
 is put and the process ends without closing, so it stays only in the WAL.
+With --storage-options (an s3:// PATH) the bucket has no WAL.
 """
 
 import argparse
 import asyncio
+import json
 import os
 
 from persisting.queue import PersistingBackend
@@ -20,7 +22,10 @@ def record(flush: int, j: int) -> dict:
 
 
 async def main(args: argparse.Namespace) -> None:
-    b = PersistingBackend(bucket_id=0, storage_path=args.path, enable_wal=True)
+    if args.storage_options:
+        b = PersistingBackend(bucket_id=0, storage_path=args.path, storage_options=json.loads(args.storage_options))
+    else:
+        b = PersistingBackend(bucket_id=0, storage_path=args.path, enable_wal=True)
     for f in range(args.flushes):
         await b.put_batch([record(f, j) for j in range(4)])
         await b.flush()
@@ -37,4 +42,5 @@ parser.add_argument("path")
 parser.add_argument("--flushes", type=int, default=3)
 parser.add_argument("--index", action="store_true")
 parser.add_argument("--pending", action="store_true")
+parser.add_argument("--storage-options")
 asyncio.run(main(parser.parse_args()))
