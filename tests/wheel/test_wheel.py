@@ -85,12 +85,18 @@ def test_wheel_is_manylinux_with_a_stripped_library(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         lib = z.read("persisting/libpersisting.so")
+        program = z.read("persisting/persisting")
+        program_mode = z.getinfo("persisting/persisting").external_attr >> 16
         wheel_meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
         entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     sections = elf_sections(lib)
     assert ".symtab" not in sections and ".debug_info" not in sections, sorted(sections)
     assert ".dynsym" in sections  # the C API stays exported
     assert len(lib) < 20 << 20, f"library of {len(lib)} bytes"
+    # the command line program: stripped, executable, static (no C library to graft)
+    assert ".symtab" not in elf_sections(program) and ".debug_info" not in elf_sections(program)
+    assert program_mode & 0o111, oct(program_mode)
+    assert ".interp" not in elf_sections(program), "the program is linked dynamically"
     assert "Root-Is-Purelib: false" in wheel_meta
     assert "persisting = persisting.cli:run" in entry_points
     assert not any(n.startswith("persisting.libs/") for n in names), "auditwheel grafted libraries in"
@@ -124,6 +130,7 @@ def test_wheel_installs_and_runs_the_quickstart_without_go_or_a_compiler(install
     assert versions == [VERSION, VERSION]
     # the console script, on what the quickstart wrote
     assert run(["persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
+    assert run([venv / "bin/python", "-m", "persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
     inspected = run(["persisting", "inspect", store, "--json"], env=env).stdout
     assert '"rows": 1' in inspected
     run(["persisting", "verify", store], env=env)
@@ -141,7 +148,8 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
     with tarfile.open(sdist) as t:
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     for needed in ("go/go.mod", "go/go.sum", "go/build.sh", "go/capi/version.c", "go/capi/exports.map",
-                   "go/include/persisting.h", "persisting/_version.py", "setup.py", "pyproject.toml"):
+                   "go/include/persisting.h", "go/cmd/persisting/main.go", "persisting/_version.py", "setup.py",
+                   "pyproject.toml"):
         assert needed in names, needed
     assert not any(n.endswith("_test.go") or "/testdata/" in n for n in names)
 
@@ -158,3 +166,4 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
     out = run([venv / "bin/python", "-c", "import persisting; print(persisting.__version__, persisting.native_version())"],
               env=env, cwd=tmp_path).stdout.split()
     assert out == [VERSION, VERSION]
+    assert run(["persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
