@@ -8,6 +8,10 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/internal/miniotest"
+	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // walBucket leaves a bucket at a fresh path with two committed versions
@@ -281,4 +285,65 @@ func TestReadOnlyOpenReadsAndRefusesWrites(t *testing.T) {
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("read-only open created %s", missing)
 	}
+}
+
+// Inspect and Verify read an s3:// bucket through the object store: the
+// same description as a local one (no WAL: it lives on the writer's disk),
+// and damage reported with the object's URL.
+func TestInspectAndVerifyOnS3(t *testing.T) {
+	srv := miniotest.Start(t, "inspect-test")
+	path := "s3://inspect-test/queue/bucket_0"
+	b, err := Open(Options{Path: path, StorageOptions: srv.Options(), FlushThreshold: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int64{10, 5} {
+		appendRows(t, b, 0, n)
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []string{path, path + "/data.lance"} { // a bucket, and its dataset
+		ins, err := Inspect(at, InspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := ins.Dataset
+		if d == nil || d.Path != path+"/data.lance" || d.Version != 2 || d.Rows != 15 || len(d.Fragments) != 2 || ins.WAL != nil {
+			t.Fatalf("%s: %+v", at, ins)
+		}
+		if d.Fragments[0].Bytes <= 0 || d.DiskBytes <= d.Bytes {
+			t.Fatalf("%s: bytes %d, disk %d, fragment %+v", at, d.Bytes, d.DiskBytes, d.Fragments[0])
+		}
+	}
+	rep, err := Verify(path, nil)
+	if err != nil || !rep.OK || rep.Dataset.DataFiles != 2 || rep.Dataset.Pages == 0 {
+		t.Fatalf("verify intact: %+v, %v", rep, err)
+	}
+	victim := path + "/data.lance/data/" + firstDataFile(t, path)
+	if err := objstore.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(path, nil)
+	if err != nil || rep.OK || len(rep.Problems) != 1 || rep.Problems[0].File != victim {
+		t.Fatalf("verify with %s removed: %+v, %v", victim, rep, err)
+	}
+	if err := objstore.Configure("s3://no-such-bucket", srv.Options()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Inspect("s3://no-such-bucket/q", InspectOptions{}); err == nil || !strings.Contains(err.Error(), "NoSuchBucket") {
+		t.Fatalf("a missing S3 bucket: %v", err)
+	}
+}
+
+func firstDataFile(t *testing.T, path string) string {
+	t.Helper()
+	ds, err := lance.Open(path + "/data.lance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds.Fragments()[0].Files[0].Path
 }

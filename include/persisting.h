@@ -445,7 +445,9 @@ int persisting_check_fields(uint64_t handle, const char* fields_json, Persisting
  * {"versions_limit": N} (list only the newest N versions; a wrong JSON type
  * is PERSISTING_ETYPE, a negative N or another key
  * PERSISTING_EINVALID_ARGUMENT). Nothing is changed on disk. A path that is not a directory is
- * PERSISTING_EINVALID_ARGUMENT. *out_json is owned by the caller
+ * PERSISTING_EINVALID_ARGUMENT. `path` may be an s3://bucket/prefix URL: its
+ * objects are read with the AWS_* environment's settings (an s3:// bucket's
+ * WAL is on its writer's disk: "wal" is null). *out_json is owned by the caller
  * (persisting_string_free). */
 int persisting_inspect(const char* path, const char* options_json, char** out_json, PersistingError* error);
 
@@ -457,7 +459,8 @@ int persisting_inspect(const char* path, const char* options_json, char** out_js
  * is reported in "problems" with status PERSISTING_OK; an error status means
  * the check could not run (no such directory). Lance data files carry no
  * checksums: a flipped bit inside a plain value cannot be detected, damage to
- * a file's structure can. *out_json is owned by the caller. */
+ * a file's structure can. `path` may be an s3:// URL, as for
+ * persisting_inspect. *out_json is owned by the caller. */
 int persisting_verify(const char* path, char** out_json, PersistingError* error);
 
 #ifdef __cplusplus
