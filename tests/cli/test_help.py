@@ -47,3 +47,16 @@ def test_a_path_without_buckets_exits_2(command, tmp_path):
     assert "no such file or directory" in missing.stderr
     empty = cli(command, tmp_path, check=2)
     assert "no bucket here" in empty.stderr
+
+
+def test_the_wrapper_says_when_the_program_is_missing(tmp_path):
+    """`persisting` and `python -m persisting` run the Go program; without one: status 3 and why."""
+    import subprocess
+    import sys
+
+    from helpers import child_env
+
+    missing = tmp_path / "persisting"
+    proc = subprocess.run([sys.executable, "-m", "persisting", "--version"], capture_output=True, text=True,
+                          env=child_env(PERSISTING_CLI=str(missing)), timeout=60)
+    assert proc.returncode == 3 and str(missing) in proc.stderr and "PERSISTING_CLI" in proc.stderr, proc.stderr
