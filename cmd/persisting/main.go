@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/persisting/persisting/engine"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // Exit statuses (documented in exitCodes, the help and docs/cli.md).
@@ -97,6 +98,9 @@ func run(args []string, stdout, stderr io.Writer, stderrIsTTY bool) int {
 		return exitUsage
 	}
 	e.s = *c.s
+	if local, ok := objstore.LocalPath(path); ok {
+		path = local // a file:// URL names a local directory
+	}
 	e.interrupted = notifyInterrupt()
 	// Every bucket under PATH reads its objects with these settings.
 	if err := e.s.configureStore(path); err != nil {

@@ -119,3 +119,9 @@ def test_a_bucket_that_cannot_be_read_does_not_hide_the_others(backend_bucket, p
     # verify reads what inspect cannot: every manifest is a problem, status 1
     verified = cli("verify", backend_bucket.parent, "--quiet", check=1)
     assert f"{backend_bucket}: ok" in verified.stdout and f"{pylance_bucket}: 2 problems" in verified.stdout
+
+
+def test_a_file_url_names_the_local_directory(backend_bucket):
+    rep = cli_json("inspect", f"file://{backend_bucket}")
+    assert rep["path"] == str(backend_bucket) and rep["dataset"]["rows"] == 12
+    assert len(cli("tail", f"file://{backend_bucket}", "--limit", 2).stdout.splitlines()) == 2
