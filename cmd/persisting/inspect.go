@@ -9,51 +9,14 @@ import (
 	"github.com/persisting/persisting/engine"
 )
 
-// perBucket runs look on every bucket PATH names. A bucket it cannot read
-// becomes {"path", "error"} (reported on stderr) and the others still get
-// theirs; when PATH names one bucket its failure is the command's.
-func perBucket[R any](e *env, path string, look func(string) (R, error)) (reports []any, ok []R, failed bool, err error) {
-	buckets, err := findBuckets(path)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	single := len(buckets) == 1 && buckets[0].path == path
-	for _, b := range buckets {
-		r, err := look(b.path)
-		if err != nil {
-			if single || isUsageFailure(err) {
-				return nil, nil, false, err
-			}
-			fmt.Fprintf(e.stderr, "persisting: %s: %v\n", b.path, err)
-			reports = append(reports, map[string]string{"path": b.path, "error": err.Error()})
-			failed = true
-			continue
-		}
-		reports = append(reports, r)
-		ok = append(ok, r)
-	}
-	return reports, ok, failed, nil
-}
-
-// oneOrAll is what --json prints: the report of the one bucket PATH names,
-// or the list for a directory holding buckets.
-func oneOrAll(path string, reports []any) any {
-	if len(reports) == 1 {
-		if b, err := findBuckets(path); err == nil && len(b) == 1 && b[0].path == path {
-			return reports[0]
-		}
-	}
-	return reports
-}
-
 func runInspect(e *env, path string) (int, error) {
 	opts := engine.InspectOptions{VersionsLimit: int(e.s.versions)}
-	reports, ok, failed, err := perBucket(e, path, func(b string) (engine.Inspection, error) { return engine.Inspect(b, opts) })
+	reports, err := perBucket(e, path, func(b string) (engine.Inspection, error) { return engine.Inspect(b, opts) })
 	if err != nil {
 		return 0, err
 	}
 	if e.s.json {
-		text, err := pythonJSON(oneOrAll(path, reports))
+		text, err := pythonJSON(reports.forJSON())
 		if err != nil {
 			return 0, err
 		}
@@ -61,7 +24,7 @@ func runInspect(e *env, path string) (int, error) {
 			return 0, err
 		}
 	} else {
-		for i, rep := range ok {
+		for i, rep := range reports.ok {
 			if i > 0 {
 				fmt.Fprintln(e.stdout)
 			}
@@ -70,7 +33,7 @@ func runInspect(e *env, path string) (int, error) {
 			}
 		}
 	}
-	if failed {
+	if reports.failed {
 		return exitFailed, nil
 	}
 	return exitOK, nil

@@ -8,21 +8,21 @@ import (
 )
 
 func runVerify(e *env, path string) (int, error) {
-	reports, ok, failed, err := perBucket(e, path, func(b string) (engine.VerifyReport, error) { return engine.Verify(b, nil) })
+	reports, err := perBucket(e, path, func(b string) (engine.VerifyReport, error) { return engine.Verify(b, nil) })
 	if err != nil {
 		return 0, err
 	}
 	status := exitOK
-	if failed {
+	if reports.failed {
 		status = exitFailed
 	}
-	for _, rep := range ok {
+	for _, rep := range reports.ok {
 		if !rep.OK {
 			status = exitProblems
 		}
 	}
 	if e.s.json {
-		text, err := pythonJSON(oneOrAll(path, reports))
+		text, err := pythonJSON(reports.forJSON())
 		if err != nil {
 			return 0, err
 		}
@@ -30,7 +30,7 @@ func runVerify(e *env, path string) (int, error) {
 		return status, err
 	}
 	var b strings.Builder
-	for _, rep := range ok {
+	for _, rep := range reports.ok {
 		verdict := "ok"
 		if !rep.OK {
 			verdict = plural(len(rep.Problems), "problem")
