@@ -92,3 +92,13 @@ func TestEveryCommandHelpIsAManual(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanPathSpellsPathAsFoundBucketsAre(t *testing.T) {
+	for in, want := range map[string]string{
+		"q/bucket_0/": "q/bucket_0", "file:///data/q/": "/data/q", "s3://b/q/": "s3://b/q", "s3://b/": "s3://b", "./q": "q",
+	} {
+		if got := cleanPath(in); got != want {
+			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

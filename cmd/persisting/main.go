@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/persisting/persisting/engine"
@@ -98,9 +100,7 @@ func run(args []string, stdout, stderr io.Writer, stderrIsTTY bool) int {
 		return exitUsage
 	}
 	e.s = *c.s
-	if local, ok := objstore.LocalPath(path); ok {
-		path = local // a file:// URL names a local directory
-	}
+	path = cleanPath(path)
 	e.interrupted = notifyInterrupt()
 	// Every bucket under PATH reads its objects with these settings.
 	if err := e.s.configureStore(path); err != nil {
@@ -111,6 +111,19 @@ func run(args []string, stdout, stderr io.Writer, stderrIsTTY bool) int {
 		return report(e, err)
 	}
 	return status
+}
+
+// cleanPath spells PATH as the buckets found under it are spelled (so a
+// bucket named with a trailing slash is still "the one bucket"): a file://
+// URL as its local directory.
+func cleanPath(path string) string {
+	if local, ok := objstore.LocalPath(path); ok {
+		return filepath.Clean(local)
+	}
+	if trimmed := strings.TrimRight(path, "/"); objstore.IsRemote(trimmed) {
+		return trimmed
+	}
+	return path
 }
 
 // report prints a command's failure and picks its exit status: 2 for a bad
