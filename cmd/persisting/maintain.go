@@ -24,9 +24,11 @@ func maintain(e *env, path, what string, call func(*engine.Bucket) (maintenanceR
 	bar := startProgress(e.stderr, e.progressEnabled(), what, len(buckets))
 	defer bar.finish()
 	failed := 0
-	for _, b := range buckets {
+	for i, b := range buckets {
 		select {
 		case <-e.interrupted:
+			bar.println(e.stderr, fmt.Sprintf("persisting %s: interrupted; %s not done, from %s", what,
+				plural(len(buckets)-i, "bucket"), b.path))
 			return exitInterrupted, nil
 		default:
 		}
