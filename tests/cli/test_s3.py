@@ -152,3 +152,28 @@ def test_bad_storage_options_exit_2(args, text, s3, queue):
 def test_an_empty_prefix_holds_no_bucket(s3, queue):
     proc = cli("inspect", f"s3://{S3_BUCKET}/nothing-here", *storage(s3), check=2)
     assert "no bucket here" in proc.stderr
+
+
+def test_tail_follow_s3_sees_new_versions_until_interrupted(s3):
+    import queue as queues
+    import signal
+    import threading
+
+    from cli_run import CLI
+
+    bucket = make_s3_bucket(f"s3://{S3_BUCKET}/follow/bucket_0", s3, "--flushes", "1")
+    proc = subprocess.Popen([*CLI, "tail", bucket, "--follow", "--poll", "0.05", *storage(s3)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    got: queues.Queue = queues.Queue()
+    reader = threading.Thread(target=lambda: [got.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
+    try:
+        assert [json.loads(got.get(timeout=180))["id"] for _ in range(4)] == [f"u0-{j}" for j in range(4)]
+        make_s3_bucket(bucket, s3, "--flushes", "1")  # another process commits a version
+        assert [json.loads(got.get(timeout=180))["id"] for _ in range(4)] == [f"u0-{j}" for j in range(4)]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=180)
+    assert rc == 0, proc.stderr.read()
+    reader.join(timeout=60)  # stdout ends with the process: every line it printed is in got
+    assert got.empty(), "printed more than the 8 records"
