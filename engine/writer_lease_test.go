@@ -263,3 +263,36 @@ func killHoldingLease(t *testing.T, b *Bucket) {
 	b.lock = nil
 }
 
+
+// The lease options: seconds, defaults, and a renewal interval that must
+// fall inside the lease.
+func TestWriterLeaseOptions(t *testing.T) {
+	for _, c := range []struct {
+		json         string
+		lease, renew time.Duration
+		err          string
+	}{
+		{`{}`, DefaultWriterLease, DefaultWriterLeaseRenew, ""},
+		{`{"writer_lease_sec": 1.5}`, 1500 * time.Millisecond, 500 * time.Millisecond, ""},
+		{`{"writer_lease_sec": 60, "writer_lease_renew_sec": 5}`, time.Minute, 5 * time.Second, ""},
+		{`{"writer_lease_sec": 0}`, 0, 0, "writer_lease_sec must be positive"},
+		{`{"writer_lease_renew_sec": -1}`, 0, 0, "writer_lease_renew_sec"},
+		{`{"writer_lease_sec": 10, "writer_lease_renew_sec": 10}`, 0, 0, "must be shorter than writer_lease_sec"},
+		{`{"writer_lease_renew_sec": 40}`, 0, 0, "must be shorter than writer_lease_sec"},
+	} {
+		o, err := ParseOptionsJSON("s3://b/q/bucket_0", c.json)
+		if err == nil {
+			o = o.withDefaults()
+			err = o.validate()
+		}
+		if c.err != "" {
+			if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: want an invalid argument naming %q, got %v", c.json, c.err, err)
+			}
+			continue
+		}
+		if err != nil || o.WriterLease.Duration != c.lease || o.WriterLease.RenewInterval != c.renew {
+			t.Errorf("%s: lease %v renew %v, %v; want %v and %v", c.json, o.WriterLease.Duration, o.WriterLease.RenewInterval, err, c.lease, c.renew)
+		}
+	}
+}
