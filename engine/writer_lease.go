@@ -120,7 +120,7 @@ type writerLease struct {
 	etag       string
 	validUntil time.Time // on our clock: when the last renewal's lease runs out
 	lost       error     // ErrBusy once another writer has taken the lease
-	takeover   bool      // claimed over a lease its holder did not release
+	takeover   bool      // claimed over a writer that did not release its lease
 
 	unfence func()
 	stop    chan struct{}
@@ -212,7 +212,9 @@ func (l *writerLease) claim(datasetPath string) error {
 		return fmt.Errorf("engine: writer lease %s: %w", l.url, err)
 	}
 	l.rec, l.etag, l.validUntil = rec, etag, rec.Expires
-	l.takeover = !missing && !prev.Released
+	// Over a lease removed by hand while its holder may still run, the
+	// epoch in the dataset says there was one: fence it like any other.
+	l.takeover = !prev.Released && (!missing || recorded > 0)
 	return nil
 }
 

@@ -176,6 +176,29 @@ func TestS3WriterLease(t *testing.T) {
 		}
 	})
 
+	t.Run("a lease object removed by hand still fences its writer", func(t *testing.T) {
+		o := optsFor("removed/bucket_0", newFakeClock())
+		a := open(t, o)
+		defer a.Close()
+		appendRows(t, a, 0, 10)
+		if err := a.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := objstore.Remove(objstore.JoinURL(o.Path, WriterLeaseName)); err != nil {
+			t.Fatal(err)
+		}
+		taker, err := takeLease(o) // no lease to wait for
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer taker.release()
+		if _, epoch := epochOf(t, o); epoch != 2 {
+			t.Fatalf("no takeover version: epoch %d", epoch)
+		}
+		appendRows(t, a, 10, 5)
+		wantBusy(t, a.Flush(), "fenced")
+	})
+
 	t.Run("renewal keeps the lease; a lapse stops commits until renewed; a replaced lease is lost", func(t *testing.T) {
 		clock := newFakeClock()
 		o := optsFor("renew/bucket_0", clock)
@@ -262,7 +285,6 @@ func killHoldingLease(t *testing.T, b *Bucket) {
 	unregisterWriter(b.lock.key)
 	b.lock = nil
 }
-
 
 // The lease options: seconds, defaults, and a renewal interval that must
 // fall inside the lease.
