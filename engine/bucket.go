@@ -110,16 +110,6 @@ func Open(opts Options) (*Bucket, error) {
 	return b, nil
 }
 
-// acquireWriterLockFor takes the writer lock of a local bucket. An s3://
-// bucket has no local directory to lock: one writer per bucket is the
-// deployment's to ensure there (docs/scaling.md, "One writer per bucket").
-func acquireWriterLockFor(opts Options) (*writerLock, error) {
-	if opts.remote() {
-		return nil, nil
-	}
-	return acquireWriterLock(opts.Path)
-}
-
 // prepareDir makes sure path is a directory we can write into, so a bad path
 // fails at open instead of at the first flush, with the data then in memory only.
 func prepareDir(path string) error {

@@ -83,6 +83,9 @@ type Options struct {
 	// Background: auto flush, maintenance and data retention
 	// (background_options.go); the zero value is the defaults.
 	Background BackgroundOptions
+	// WriterLease times the lease an s3:// bucket's writer holds
+	// (writer_lease.go); the zero value is the defaults.
+	WriterLease WriterLeaseOptions
 	// IgnoredOptions are the unknown keys ParseOptionsJSON skipped because
 	// the JSON asked it to ("ignore_unknown": true); Stats reports them.
 	IgnoredOptions []string
@@ -120,6 +123,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = func(string, ...any) {}
 	}
 	o.Background = o.Background.withDefaults()
+	o.WriterLease = o.WriterLease.withDefaults()
 	return o
 }
 
@@ -159,6 +163,9 @@ func (o Options) validate() error {
 	}
 	if o.BucketID < 0 {
 		return fmt.Errorf("%w: bucket_id must not be negative, got %d", ErrInvalidArgument, o.BucketID)
+	}
+	if err := o.WriterLease.validate(); err != nil {
+		return err
 	}
 	return o.Background.validate()
 }
@@ -350,6 +357,23 @@ var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) e
 	},
 	"wal_path":  func(o *Options, k string, v json.RawMessage) error { return optionString(k, v, &o.WALPath) },
 	"read_only": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.ReadOnly) },
+	// The writer lease of an s3:// bucket (writer_lease.go), in seconds.
+	"writer_lease_sec": func(o *Options, k string, v json.RawMessage) error {
+		d, err := optionSeconds(k, v)
+		if err == nil && d == 0 {
+			err = fmt.Errorf("%w: writer_lease_sec must be positive", ErrInvalidArgument)
+		}
+		o.WriterLease.Duration = d
+		return err
+	},
+	"writer_lease_renew_sec": func(o *Options, k string, v json.RawMessage) error {
+		d, err := optionSeconds(k, v)
+		if err == nil && d == 0 {
+			err = fmt.Errorf("%w: writer_lease_renew_sec must be positive", ErrInvalidArgument)
+		}
+		o.WriterLease.RenewInterval = d
+		return err
+	},
 
 	// Background work (background_options.go). In seconds; 0 turns the
 	// auto flush off.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,12 +28,14 @@ const WriterLockName = ".persisting.lock"
 //     second Open in the same process is refused with an error that says so
 //     (and does not depend on how the kernel treats a second descriptor).
 //
-// Read-only opens take neither.
+// Read-only opens take neither. An s3:// bucket has no directory to flock:
+// it takes the registry place and a lease instead (writer_lease.go).
 
 // writerLock is a held writer lock; release it exactly once.
 type writerLock struct {
-	key  string   // canonical bucket path, the registry key
-	file *os.File // holds the flock
+	key   string       // canonical bucket path, the registry key
+	file  *os.File     // holds the flock; nil for an s3:// bucket
+	lease *writerLease // an s3:// bucket's lease; nil for a local one
 }
 
 // lockHolder is what the lock file records about the process holding it.
@@ -51,6 +54,46 @@ var (
 	openWriters   = map[string]lockHolder{} // canonical path -> this process, when it opened
 )
 
+// acquireWriterLockFor takes the writer lock of the bucket of opts: the
+// flock of a local bucket, the lease of an s3:// one.
+func acquireWriterLockFor(opts Options) (*writerLock, error) {
+	if !opts.remote() {
+		return acquireWriterLock(opts.Path)
+	}
+	key := strings.TrimSuffix(opts.Path, "/")
+	if err := registerWriter(key, opts.Path); err != nil {
+		return nil, err
+	}
+	lease, err := acquireWriterLease(opts)
+	if err != nil {
+		unregisterWriter(key)
+		return nil, err
+	}
+	return &writerLock{key: key, lease: lease}, nil
+}
+
+// registerWriter takes the registry place of bucket key (path: as given).
+func registerWriter(key, path string) error {
+	openWritersMu.Lock()
+	defer openWritersMu.Unlock()
+	if h, taken := openWriters[key]; taken {
+		return busyInProcess(path, h)
+	}
+	openWriters[key] = currentHolder()
+	return nil
+}
+
+func unregisterWriter(key string) {
+	openWritersMu.Lock()
+	delete(openWriters, key)
+	openWritersMu.Unlock()
+}
+
+func busyInProcess(path string, h lockHolder) error {
+	return fmt.Errorf("%w: bucket %s is already open for writing in this process (%s); close that handle first, or open this one read-only",
+		ErrBusy, path, h)
+}
+
 // acquireWriterLock takes the writer lock of the bucket directory dir (which
 // exists). It fails with ErrBusy, naming dir and the holder, when another
 // handle in this process or another process holds it.
@@ -64,8 +107,7 @@ func acquireWriterLock(dir string) (*writerLock, error) {
 	openWritersMu.Lock()
 	defer openWritersMu.Unlock()
 	if h, taken := openWriters[key]; taken {
-		return nil, fmt.Errorf("%w: bucket %s is already open for writing in this process (%s); close that handle first, or open this one read-only",
-			ErrBusy, dir, h)
+		return nil, busyInProcess(dir, h)
 	}
 	lockPath := filepath.Join(key, WriterLockName)
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
@@ -95,10 +137,11 @@ func (l *writerLock) release() {
 	if l == nil {
 		return
 	}
-	openWritersMu.Lock()
-	delete(openWriters, l.key)
-	openWritersMu.Unlock()
-	l.file.Close()
+	l.lease.release()
+	unregisterWriter(l.key)
+	if l.file != nil {
+		l.file.Close()
+	}
 }
 
 // flockExclusive takes an exclusive flock on f without waiting, retrying

@@ -167,6 +167,10 @@ const char* persisting_version(void);
  *    See docs/object-storage.md.
  *  - wal_path (string, default {path}): local directory of the WAL; required
  *    with enable_wal when path is s3:// (the WAL never leaves local disk).
+ *  - writer_lease_sec (seconds > 0, default 30), writer_lease_renew_sec
+ *    (seconds > 0, default a third of the lease): the writer lease of an
+ *    s3:// bucket, how long it lasts after its last renewal and how often
+ *    the writer renews it (docs/scaling.md, "On object storage").
  *  - read_only (bool, default false): open for reading only, without the
  *    writer lock (so beside the bucket's writer): nothing is created, the
  *    WAL is neither replayed nor written (rows only the WAL holds are not
@@ -200,7 +204,11 @@ const char* persisting_version(void);
  * crash and kill -9 included) and refuses a second open of the same directory
  * in this process. A second writer fails with PERSISTING_EBUSY; the message
  * names the path and the holder (pid, host). The lock is released by
- * persisting_close.
+ * persisting_close. An s3:// bucket's writer holds a lease object
+ * ({path}/_persisting/writer-lease.json, renewed in the background; a
+ * crashed holder's lease expires after writer_lease_sec) and records a
+ * fencing epoch in every commit: a writer that was taken over, or whose
+ * lease ran out without a renewal, gets PERSISTING_EBUSY from its flushes.
  * A bucket opened without the WAL over a directory whose WAL still holds rows
  * replays and flushes them first. Warnings (a torn WAL tail that was cut) go
  * to stderr.

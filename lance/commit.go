@@ -91,6 +91,10 @@ type commitRequest struct {
 	// and stages its manifest meanwhile, and links the manifest only after
 	// it returns nil: no durable version ever names data that is not.
 	dataDurable func() error
+
+	// fence, when set, is the committing writer's (writer_fence.go); nil:
+	// the one FenceCommits registered for root, if any.
+	fence *Fence
 }
 
 // rewriteGroup replaces adjacent fragments (old, by id, as read) with new
@@ -139,6 +143,13 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 	if base != nil {
 		firstRead = base.Version
 	}
+	fence := req.fence
+	if fence == nil {
+		fence = fenceFor(req.root)
+	}
+	if fence != nil {
+		req.config = fence.stamp(req.config)
+	}
 	var lastErr error
 	for attempt := 0; attempt < maxCommitAttempts; attempt++ {
 		if attempt > 0 {
@@ -153,6 +164,11 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 				if err := checkConcurrent(req.root, firstRead, base.Version); err != nil {
 					return nil, 0, err
 				}
+			}
+		}
+		if fence != nil {
+			if err := fence.admit(base); err != nil {
+				return nil, 0, err
 			}
 		}
 		if base != nil {

@@ -1,7 +1,6 @@
 package objstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -96,25 +95,11 @@ func (s *S3) Put(ctx context.Context, key string, data []byte) error {
 }
 
 // PutIfAbsent is a PUT with "If-None-Match: *": S3 (and MinIO) answer 412
-// Precondition Failed when the key exists. When the request had to be
-// retried, a 412 may be our own earlier attempt that succeeded without us
-// seeing the answer: the object is then compared with data, and equal
-// bytes (a manifest names its own unique transaction file) count as ours.
+// Precondition Failed when the key exists (see putConditional for a 412
+// after a retry).
 func (s *S3) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	r, retried, err := s.c.do(ctx, "PUT", s3Request{method: http.MethodPut, key: key, body: data,
-		header: map[string]string{"If-None-Match": "*"}, okStatus: []int{http.StatusPreconditionFailed}})
-	if err != nil {
-		return err
-	}
-	if r.status != http.StatusPreconditionFailed {
-		return nil
-	}
-	if retried {
-		if cur, err := s.Get(ctx, key); err == nil && bytes.Equal(cur, data) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s: %w", s.URL(key), ErrExist)
+	_, err := s.CreateTagged(ctx, key, data)
+	return err
 }
 
 func (s *S3) Delete(ctx context.Context, key string) error {
