@@ -66,7 +66,10 @@ func (c *consumption) load(b *Bucket) error {
 	if err != nil {
 		return err
 	}
-	c.file, c.cleared, c.tasks = f, roaring.New(), map[string]*taskConsumption{}
+	// Cleared records are deleted from the dataset, which records their
+	// offsets; logs of older versions also hold clear entries (op 3) that
+	// deleted nothing: those stay cleared logically.
+	c.file, c.cleared, c.tasks = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}
 	for _, e := range entries {
 		c.apply(e)
 	}
@@ -281,8 +284,9 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 	var out []int64
 	err := b.withConsumption(func(c *consumption, total int64) error {
 		t := c.task(task)
+		m := b.currentOffsets()
 		taken := roaring.New()
-		next := int64(t.cursor)
+		next := max(int64(t.cursor), m.first) // retention dropped the records below first
 		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
 			v := t.unavailable.NextAbsentValue(uint32(next))
 			if v < 0 || v >= total {
@@ -291,9 +295,12 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 			if len(out) == 0 {
 				t.cursor = uint32(v)
 			}
+			next = v + 1
+			if m.isCleared(v) {
+				continue // a clear committed, its indexes not yet noted (noteCleared)
+			}
 			out = append(out, v)
 			taken.Add(uint32(v))
-			next = v + 1
 		}
 		if len(out) == 0 {
 			return nil
@@ -320,7 +327,7 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 		} else {
 			un = c.cleared
 		}
-		next := int64(0)
+		next := b.currentOffsets().first // retention dropped the records below it
 		for next < total && next <= MaxTrainingIndex {
 			lo := un.NextAbsentValue(uint32(next))
 			if lo < 0 || lo >= total {
@@ -365,27 +372,16 @@ func (b *Bucket) ResetConsumption(task string) error {
 	})
 }
 
-// Clear removes indexes from training: no task is handed them again and
-// LiveIndexes drops them. Other records keep their indexes. Cost O(cleared
-// × tasks). A bad index refuses the call and clears nothing.
-func (b *Bucket) Clear(indexes []int64) error {
-	return b.withConsumption(func(c *consumption, total int64) error {
-		bm, err := indexBitmap(indexes, total)
-		if err != nil || bm.IsEmpty() {
-			return err
-		}
-		return c.record(b, consumptionEntry{op: opClear, indexes: bm})
-	})
-}
-
 // LiveIndexes returns the indexes, in their order, that name a stored and
-// not cleared record; others (negative, past the end, cleared) are dropped,
+// not cleared record; others (negative, past the end, cleared, dropped by
+// retention) are dropped,
 // as pulsing's MemoryBackend skips indexes it does not hold.
 func (b *Bucket) LiveIndexes(indexes []int64) ([]int64, error) {
 	out := make([]int64, 0, len(indexes))
 	err := b.withConsumption(func(c *consumption, total int64) error {
+		m := b.currentOffsets()
 		for _, i := range indexes {
-			if i >= 0 && i < total && (i > MaxTrainingIndex || !c.cleared.Contains(uint32(i))) {
+			if i >= m.first && i < total && !m.isCleared(i) && (i > MaxTrainingIndex || !c.cleared.Contains(uint32(i))) {
 				out = append(out, i)
 			}
 		}
@@ -402,4 +398,9 @@ func (b *Bucket) ClearedCount() (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// currentOffsets is the offset map of the bucket's current version.
+func (b *Bucket) currentOffsets() offsetMap {
+	return b.offsets.of(b.currentDataset())
 }

@@ -221,7 +221,6 @@ func TestS3ConsumptionIsRefused(t *testing.T) {
 	}
 	for name, call := range map[string]func() error{
 		"mark":  func() error { return b.MarkConsumed("train", []int64{0}) },
-		"clear": func() error { return b.Clear([]int64{1}) },
 		"reset": func() error { return b.ResetConsumption("train") },
 	} {
 		err := call()
