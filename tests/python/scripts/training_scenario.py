@@ -10,7 +10,7 @@ Usage: training_scenario.py first|second STORAGE_PATH BACKEND [kill]
   test's SIGKILL; else it shuts the system down.
 - second: a new process and system on the same path: get_meta hands out only
   what the first process did not, get_data returns the tensors, a cleared
-  index is skipped, reset_consumption starts the task over.
+  index is skipped (also by get), reset_consumption starts the task over.
 
 BACKEND is "persisting" (PersistingBackend with the WAL) or "lance".
 
@@ -96,7 +96,8 @@ async def second(path: str, backend: str) -> None:
     again = await ref.get_meta(["obs"], 100, "train")
     out = {"train": train["global_indexes"], "eval": evals["global_indexes"],
            "data": rows_summary(data), "after_reset": again["global_indexes"],
-           "count": (await ref.stats())["total_count"]}
+           "count": (await ref.stats())["total_count"],
+           "get": [r["step"] for r in await ref.get(4, 3)]}
     print("RESULT " + json.dumps(out), flush=True)
     await system.shutdown()
 
