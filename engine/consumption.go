@@ -34,7 +34,7 @@ type consumption struct {
 	mu      sync.Mutex
 	loaded  bool
 	closed  bool
-	file    *consumptionFile
+	file    consumptionStore // consumption.log, or snapshots on an object store (consumption_remote.go)
 	cleared *roaring.Bitmap
 	tasks   map[string]*taskConsumption
 }
@@ -55,14 +55,7 @@ func (c *consumption) load(b *Bucket) error {
 	if c.loaded {
 		return nil
 	}
-	if b.opts.remote() {
-		// The log is a local file synced like the WAL; on an object store it
-		// would be lost with the node, so it is refused rather than kept
-		// somewhere a restarted bucket would not find it.
-		return fmt.Errorf("%w: consumption state (mark_consumed, get_meta, clear) is kept only for "+
-			"local buckets, not for %s", ErrUnsupported, b.opts.Path)
-	}
-	f, entries, err := openConsumptionFile(b.opts.Path, b.opts.Logger)
+	f, entries, err := openConsumptionStore(b)
 	if err != nil {
 		return err
 	}
@@ -83,7 +76,7 @@ func (c *consumption) load(b *Bucket) error {
 		// new records will take their indexes, so the log must forget them
 		// before anything is appended to it.
 		b.opts.Logger("persisting: %s names indexes past the bucket's %d records; forgetting them",
-			c.file.path, total)
+			c.file.where(), total)
 		if err := c.file.rewrite(c.snapshot()); err != nil {
 			return err
 		}
@@ -123,7 +116,10 @@ func (c *consumption) bitmaps() []*roaring.Bitmap {
 // past the recovered records must be forgotten before new records take them.
 func (c *consumption) loadIfPresent(b *Bucket) error {
 	if b.opts.remote() {
-		return nil
+		// Snapshots may exist: one LIST finds out.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.load(b)
 	}
 	if _, err := os.Stat(filepath.Join(b.opts.Path, ConsumptionLogName)); err != nil {
 		return nil // no log yet (or unreadable: the first use reports it)
@@ -190,7 +186,7 @@ func (c *consumption) syncAfterFlush() error {
 	if !c.loaded || c.closed {
 		return nil
 	}
-	return c.file.sync()
+	return c.file.flushed(c.snapshot)
 }
 
 func (c *consumption) close() error {
@@ -201,7 +197,7 @@ func (c *consumption) close() error {
 		return nil
 	}
 	c.loaded = false
-	return c.file.close()
+	return c.file.close(c.snapshot)
 }
 
 // withConsumption runs fn with the loaded state and the bucket's row count.

@@ -235,7 +235,12 @@ func writeFileSynced(path string, data []byte) error {
 	return nil
 }
 
-func (c *consumptionFile) close() error {
+// flushed: the bucket flushed, so the entries become as durable as its data.
+func (c *consumptionFile) flushed(func() []consumptionEntry) error { return c.sync() }
+
+func (c *consumptionFile) where() string { return c.path }
+
+func (c *consumptionFile) close(func() []consumptionEntry) error {
 	if c.f == nil {
 		return nil
 	}
