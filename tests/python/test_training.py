@@ -332,8 +332,9 @@ async def test_consumption_survives_reopen(bucket_path, kind):
 
 
 # ---- through a real pulsing 0.1.2 actor system, across processes ----------------------
-def run_scenario(*args, kill=False) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(PYTHON_SRC)}
+def run_scenario(*args, kill=False, backend_options=None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_SRC),
+           "PERSISTING_SCENARIO_BACKEND_OPTIONS": json.dumps(backend_options or {})}
     cmd = [sys.executable, "-X", "faulthandler", str(SCRIPTS / "training_scenario.py"), *args]
     if not kill:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
