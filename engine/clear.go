@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -37,6 +38,22 @@ func (b *Bucket) Clear(indexes []int64) error {
 			return fmt.Errorf("engine: clear: flushing the records first: %w", err)
 		}
 	}
+	// An automatic compaction after a flush (compactIfDue) may replace the
+	// fragments between reading the version and committing: read again.
+	for attempt := 1; ; attempt++ {
+		err := b.deleteOffsets(bm)
+		if err == nil || !errors.Is(err, lance.ErrCommitConflict) || attempt == clearAttempts {
+			return err
+		}
+	}
+}
+
+// clearAttempts bounds Clear's retries after commit conflicts.
+const clearAttempts = 5
+
+// deleteOffsets deletes the records at offsets bm (all below the persisted
+// end) from the current version, as one Delete version.
+func (b *Bucket) deleteOffsets(bm *roaring.Bitmap) error {
 	b.mu.Lock()
 	ds, werr := b.dataset, b.checkAppendable()
 	b.mu.Unlock()
@@ -44,6 +61,7 @@ func (b *Bucket) Clear(indexes []int64) error {
 		return werr
 	}
 	m := b.offsets.of(ds)
+	bm = bm.Clone()
 	if m.first > 0 {
 		bm.RemoveRange(0, uint64(min(m.first, math.MaxUint32+1)))
 	}

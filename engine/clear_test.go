@@ -51,15 +51,18 @@ func TestClearDeletesRowsAndKeepsOffsets(t *testing.T) {
 			return b
 		}, 0},
 		{"after retention of 100 rows", func(t *testing.T, b *Bucket) *Bucket {
-			b.opts.Background.RetentionRows = 325 - 100 // 325 live rows (10 cleared)
-			if err := b.applyRetention(time.Now()); err != nil {
+			if err := b.applyRetention(time.Now()); err != nil { // RetentionRows: 325 live - 100
 				t.Fatal(err)
 			}
 			return b
 		}, 105}, // 0..104 hold 100 live records (1, 5, 50, 99, 100 cleared)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := openBucket(t, t.TempDir(), 100)
+			b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, Background: BackgroundOptions{
+				MaxFlushDelay: -1, DisableMaintenance: true, RetentionRows: 325 - 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer func() { b.Close() }()
 			appendRows(t, b, 0, 300) // three fragments of 100
 			appendRows(t, b, 300, 35)
