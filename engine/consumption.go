@@ -13,13 +13,15 @@ import (
 )
 
 // Training-data consumption: per task, which record indexes were handed out
-// (TakeUnconsumed) or marked consumed; and, per bucket, which were cleared.
-// A record's index is its offset in append order (Read's offset); clearing
-// never moves another record's index. The state lives in memory as roaring
-// bitmaps and on disk in the consumption log (consumption_log.go):
-// every change is one appended entry, fsynced before the call returns when
-// the bucket has a WAL, otherwise written at once (a killed process keeps it)
-// and fsynced at the next flush and at close.
+// (TakeUnconsumed) or marked consumed; and, per bucket, which were cleared
+// (clear.go deletes them; the dataset records their offsets). A record's
+// index is its offset in append order (Read's offset); clearing never moves
+// another record's index. The state lives in memory as roaring bitmaps and
+// in a consumptionStore: locally the consumption log (consumption_log.go),
+// every change one appended entry, fsynced before the call returns when the
+// bucket has a WAL, otherwise written at once (a killed process keeps it)
+// and fsynced at the next flush and at close; on an object store snapshots
+// written at the next flush (consumption_remote.go).
 
 // MaxTrainingIndex is the largest index consumption and clear accept: the
 // bitmaps hold 32-bit values.
@@ -171,6 +173,9 @@ func (c *consumption) snapshot() []consumptionEntry {
 // record logs e and applies it: the log first, so memory never holds a state
 // the disk has not been asked to keep.
 func (c *consumption) record(b *Bucket, e consumptionEntry) error {
+	if err := b.writable("changing consumption state"); err != nil {
+		return err // another process owns the state
+	}
 	if err := c.file.append(e, b.opts.WAL.Enabled); err != nil {
 		return err
 	}

@@ -395,3 +395,34 @@ func TestConsumptionLogCreatedByFirstChange(t *testing.T) {
 		t.Fatalf("a change did not create the log: %v", err)
 	}
 }
+
+// TestConsumptionReadOnly: a read-only handle reads the state another
+// process keeps but changes none of it (clear included).
+func TestConsumptionReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	b := openBucket(t, dir, 1000)
+	appendRows(t, b, 0, 5)
+	take(t, b, "a", 2)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Open(Options{Path: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for name, call := range map[string]func() error{
+		"take":  func() error { _, err := ro.TakeUnconsumed("a", nil, 1); return err },
+		"mark":  func() error { return ro.MarkConsumed("a", []int64{3}) },
+		"reset": func() error { return ro.ResetConsumption("a") },
+		"clear": func() error { return ro.Clear([]int64{3}) },
+	} {
+		if err := call(); !errors.Is(err, ErrReadOnly) {
+			t.Errorf("%s: %v, want ErrReadOnly", name, err)
+		}
+	}
+	if r, err := ro.ReadyRanges("a", nil); err != nil || len(r) != 1 || r[0] != [2]int64{2, 5} {
+		t.Fatalf("ready %v (%v)", r, err)
+	}
+	b.Close()
+}
