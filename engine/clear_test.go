@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/persisting/persisting/lance"
 )
 
@@ -219,5 +221,46 @@ func TestClearRefusedWithIndex(t *testing.T) {
 	}
 	if got := readIDs(t, b, 0, 3); !equalInts(got, []int64{0, 1, 2}) {
 		t.Fatalf("rows %v", got)
+	}
+}
+
+// TestClearDuringAppends: clears committed while another goroutine appends
+// and flushes (the Delete version rebases onto the flushes) delete exactly
+// their records; every appended record stays at its offset.
+func TestClearDuringAppends(t *testing.T) {
+	b := openBucket(t, t.TempDir(), 50)
+	defer b.Close()
+	appendRows(t, b, 0, 200)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := int64(200); i < 1000; i += 20 {
+			rec := makeRows(t, memory.DefaultAllocator, i, 20)
+			err := b.Append(rec)
+			rec.Release()
+			if err != nil {
+				t.Error(err) // not Fatal: another goroutine
+				return
+			}
+		}
+	}()
+	var cleared []int64
+	for i := int64(0); i < 200; i += 7 {
+		if err := b.Clear([]int64{i}); err != nil {
+			t.Error(err)
+			break
+		}
+		cleared = append(cleared, i)
+	}
+	<-done
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := without(0, 1000, cleared...)
+	if got := readIDs(t, b, 0, -1); !equalInts(got, want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	if got := pylanceIDs(t, b.DatasetPath()); !equalInts(got, want) {
+		t.Fatalf("pylance reads %d rows, want %d", len(got), len(want))
 	}
 }
