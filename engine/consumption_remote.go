@@ -54,7 +54,7 @@ type consumptionStore interface {
 // entries that rebuild it.
 func openConsumptionStore(b *Bucket) (consumptionStore, []consumptionEntry, error) {
 	if !b.opts.remote() {
-		return openConsumptionFile(b.opts.Path, b.opts.Logger)
+		return openConsumptionFile(b.opts.Path, b.opts.Logger, b.opts.ReadOnly)
 	}
 	r := &remoteConsumption{dir: objstore.JoinURL(b.opts.Path, ConsumptionDirName)}
 	entries, err := r.readLatest()
@@ -62,7 +62,7 @@ func openConsumptionStore(b *Bucket) (consumptionStore, []consumptionEntry, erro
 		return nil, nil, err
 	}
 	if b.opts.WAL.Enabled {
-		j, journal, err := openConsumptionFile(filepath.Dir(b.opts.walPath()), b.opts.Logger)
+		j, journal, err := openConsumptionFile(filepath.Dir(b.opts.walPath()), b.opts.Logger, b.opts.ReadOnly)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -409,6 +409,15 @@ func TestConsumptionReadOnly(t *testing.T) {
 	if err := b.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	// The writer's last entry, half written: a reader must not cut it.
+	logPath := filepath.Join(dir, ConsumptionLogName)
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{9, 0, 0, 0, 1})
+	f.Close()
+	before, _ := os.Stat(logPath)
 	ro, err := Open(Options{Path: dir, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -426,6 +435,9 @@ func TestConsumptionReadOnly(t *testing.T) {
 	}
 	if r, err := ro.ReadyRanges("a", nil); err != nil || len(r) != 1 || r[0] != [2]int64{2, 5} {
 		t.Fatalf("ready %v (%v)", r, err)
+	}
+	if after, _ := os.Stat(logPath); after.Size() != before.Size() {
+		t.Fatalf("a read-only handle changed the log: %d bytes, was %d", after.Size(), before.Size())
 	}
 	b.Close()
 }
