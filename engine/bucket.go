@@ -37,6 +37,7 @@ type Bucket struct {
 	checkedDataset *lance.Dataset // the dataset appendable was computed for
 
 	consumption consumption // training-data consumption and cleared indexes (consumption.go)
+	offsets     offsetCache // the offsets the dataset's rows hold (retained_offsets.go)
 
 	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
 	walScratch []byte   // AppendRecords' WAL entry, reused

@@ -13,13 +13,15 @@ import (
 )
 
 // Training-data consumption: per task, which record indexes were handed out
-// (TakeUnconsumed) or marked consumed; and, per bucket, which were cleared.
-// A record's index is its offset in append order (Read's offset); clearing
-// never moves another record's index. The state lives in memory as roaring
-// bitmaps and on disk in the consumption log (consumption_log.go):
-// every change is one appended entry, fsynced before the call returns when
-// the bucket has a WAL, otherwise written at once (a killed process keeps it)
-// and fsynced at the next flush and at close.
+// (TakeUnconsumed) or marked consumed; and, per bucket, which were cleared
+// (clear.go deletes them; the dataset records their offsets). A record's
+// index is its offset in append order (Read's offset); clearing never moves
+// another record's index. The state lives in memory as roaring bitmaps and
+// in a consumptionStore: locally the consumption log (consumption_log.go),
+// every change one appended entry, fsynced before the call returns when the
+// bucket has a WAL, otherwise written at once (a killed process keeps it)
+// and fsynced at the next flush and at close; on an object store snapshots
+// written at the next flush (consumption_remote.go).
 
 // MaxTrainingIndex is the largest index consumption and clear accept: the
 // bitmaps hold 32-bit values.
@@ -34,7 +36,7 @@ type consumption struct {
 	mu      sync.Mutex
 	loaded  bool
 	closed  bool
-	file    *consumptionFile
+	file    consumptionStore // consumption.log, or snapshots on an object store (consumption_remote.go)
 	cleared *roaring.Bitmap
 	tasks   map[string]*taskConsumption
 }
@@ -55,18 +57,14 @@ func (c *consumption) load(b *Bucket) error {
 	if c.loaded {
 		return nil
 	}
-	if b.opts.remote() {
-		// The log is a local file synced like the WAL; on an object store it
-		// would be lost with the node, so it is refused rather than kept
-		// somewhere a restarted bucket would not find it.
-		return fmt.Errorf("%w: consumption state (mark_consumed, get_meta, clear) is kept only for "+
-			"local buckets, not for %s", ErrUnsupported, b.opts.Path)
-	}
-	f, entries, err := openConsumptionFile(b.opts.Path, b.opts.Logger)
+	f, entries, err := openConsumptionStore(b)
 	if err != nil {
 		return err
 	}
-	c.file, c.cleared, c.tasks = f, roaring.New(), map[string]*taskConsumption{}
+	// Cleared records are deleted from the dataset, which records their
+	// offsets; logs of older versions also hold clear entries (op 3) that
+	// deleted nothing: those stay cleared logically.
+	c.file, c.cleared, c.tasks = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}
 	for _, e := range entries {
 		c.apply(e)
 	}
@@ -80,7 +78,7 @@ func (c *consumption) load(b *Bucket) error {
 		// new records will take their indexes, so the log must forget them
 		// before anything is appended to it.
 		b.opts.Logger("persisting: %s names indexes past the bucket's %d records; forgetting them",
-			c.file.path, total)
+			c.file.where(), total)
 		if err := c.file.rewrite(c.snapshot()); err != nil {
 			return err
 		}
@@ -120,7 +118,10 @@ func (c *consumption) bitmaps() []*roaring.Bitmap {
 // past the recovered records must be forgotten before new records take them.
 func (c *consumption) loadIfPresent(b *Bucket) error {
 	if b.opts.remote() {
-		return nil
+		// Snapshots may exist: one LIST finds out.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.load(b)
 	}
 	if _, err := os.Stat(filepath.Join(b.opts.Path, ConsumptionLogName)); err != nil {
 		return nil // no log yet (or unreadable: the first use reports it)
@@ -172,6 +173,9 @@ func (c *consumption) snapshot() []consumptionEntry {
 // record logs e and applies it: the log first, so memory never holds a state
 // the disk has not been asked to keep.
 func (c *consumption) record(b *Bucket, e consumptionEntry) error {
+	if err := b.writable("changing consumption state"); err != nil {
+		return err // another process owns the state
+	}
 	if err := c.file.append(e, b.opts.WAL.Enabled); err != nil {
 		return err
 	}
@@ -187,7 +191,7 @@ func (c *consumption) syncAfterFlush() error {
 	if !c.loaded || c.closed {
 		return nil
 	}
-	return c.file.sync()
+	return c.file.flushed(c.snapshot)
 }
 
 func (c *consumption) close() error {
@@ -198,7 +202,7 @@ func (c *consumption) close() error {
 		return nil
 	}
 	c.loaded = false
-	return c.file.close()
+	return c.file.close(c.snapshot)
 }
 
 // withConsumption runs fn with the loaded state and the bucket's row count.
@@ -281,8 +285,9 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 	var out []int64
 	err := b.withConsumption(func(c *consumption, total int64) error {
 		t := c.task(task)
+		m := b.currentOffsets()
 		taken := roaring.New()
-		next := int64(t.cursor)
+		next := max(int64(t.cursor), m.first) // retention dropped the records below first
 		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
 			v := t.unavailable.NextAbsentValue(uint32(next))
 			if v < 0 || v >= total {
@@ -291,9 +296,12 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 			if len(out) == 0 {
 				t.cursor = uint32(v)
 			}
+			next = v + 1
+			if m.isCleared(v) {
+				continue // a clear committed, its indexes not yet noted (noteCleared)
+			}
 			out = append(out, v)
 			taken.Add(uint32(v))
-			next = v + 1
 		}
 		if len(out) == 0 {
 			return nil
@@ -320,7 +328,7 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 		} else {
 			un = c.cleared
 		}
-		next := int64(0)
+		next := b.currentOffsets().first // retention dropped the records below it
 		for next < total && next <= MaxTrainingIndex {
 			lo := un.NextAbsentValue(uint32(next))
 			if lo < 0 || lo >= total {
@@ -365,27 +373,16 @@ func (b *Bucket) ResetConsumption(task string) error {
 	})
 }
 
-// Clear removes indexes from training: no task is handed them again and
-// LiveIndexes drops them. Other records keep their indexes. Cost O(cleared
-// × tasks). A bad index refuses the call and clears nothing.
-func (b *Bucket) Clear(indexes []int64) error {
-	return b.withConsumption(func(c *consumption, total int64) error {
-		bm, err := indexBitmap(indexes, total)
-		if err != nil || bm.IsEmpty() {
-			return err
-		}
-		return c.record(b, consumptionEntry{op: opClear, indexes: bm})
-	})
-}
-
 // LiveIndexes returns the indexes, in their order, that name a stored and
-// not cleared record; others (negative, past the end, cleared) are dropped,
+// not cleared record; others (negative, past the end, cleared, dropped by
+// retention) are dropped,
 // as pulsing's MemoryBackend skips indexes it does not hold.
 func (b *Bucket) LiveIndexes(indexes []int64) ([]int64, error) {
 	out := make([]int64, 0, len(indexes))
 	err := b.withConsumption(func(c *consumption, total int64) error {
+		m := b.currentOffsets()
 		for _, i := range indexes {
-			if i >= 0 && i < total && (i > MaxTrainingIndex || !c.cleared.Contains(uint32(i))) {
+			if i >= m.first && i < total && !m.isCleared(i) && (i > MaxTrainingIndex || !c.cleared.Contains(uint32(i))) {
 				out = append(out, i)
 			}
 		}
@@ -402,4 +399,9 @@ func (b *Bucket) ClearedCount() (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// currentOffsets is the offset map of the bucket's current version.
+func (b *Bucket) currentOffsets() offsetMap {
+	return b.offsets.of(b.currentDataset())
 }

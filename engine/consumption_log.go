@@ -129,13 +129,17 @@ type consumptionFile struct {
 // openConsumptionFile reads the log at dir, cuts a torn tail, and opens it
 // for appending. A log with many entries is rewritten first as one entry per
 // task plus one for the cleared set (same state, shorter replay).
-func openConsumptionFile(dir string, logf func(string, ...any)) (*consumptionFile, []consumptionEntry, error) {
+func openConsumptionFile(dir string, logf func(string, ...any), readOnly bool) (*consumptionFile, []consumptionEntry, error) {
 	path := filepath.Join(dir, ConsumptionLogName)
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("engine: read %s: %w", path, err)
 	}
 	entries, good := readConsumptionLog(data)
+	if good < len(data) && readOnly {
+		// Another process owns the log (and may be writing its last entry).
+		return &consumptionFile{path: path}, entries, nil
+	}
 	if good < len(data) {
 		logf("persisting: %s: cut a torn or corrupt tail of %d bytes at offset %d", path, len(data)-good, good)
 		if err := os.Truncate(path, int64(good)); err != nil {
@@ -235,7 +239,12 @@ func writeFileSynced(path string, data []byte) error {
 	return nil
 }
 
-func (c *consumptionFile) close() error {
+// flushed: the bucket flushed, so the entries become as durable as its data.
+func (c *consumptionFile) flushed(func() []consumptionEntry) error { return c.sync() }
+
+func (c *consumptionFile) where() string { return c.path }
+
+func (c *consumptionFile) close(func() []consumptionEntry) error {
 	if c.f == nil {
 		return nil
 	}

@@ -21,5 +21,9 @@ const (
 	crashAfterCompactionCommit  = "after_compaction_commit"  // compaction committed, not yet installed
 	crashBeforeRetentionCommit  = "before_retention_commit"  // deletion file durable, Delete version not committed
 	crashAfterRetentionCommit   = "after_retention_commit"   // Delete version committed
-	crashCleanupRemoval         = "cleanup_removal"          // after each manifest or file cleanup removes
+
+	// clear (clear.go).
+	crashBeforeClearCommit = "before_clear_commit" // deletion files durable, Delete version not committed
+	crashAfterClearCommit  = "after_clear_commit"  // Delete version committed, not yet installed
+	crashCleanupRemoval    = "cleanup_removal"     // after each manifest or file cleanup removes
 )

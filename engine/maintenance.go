@@ -162,13 +162,14 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: version %d of %s: %w", version, b.opts.datasetPath(), err)
 	}
-	if limit == 0 || offset >= persistedEnd(ds) {
+	m := offsetsOf(ds)
+	if limit == 0 || offset >= m.end() {
 		return ds.Schema(), nil, nil
 	}
-	if err := checkRetained(offset, firstOffset(ds)); err != nil {
+	if err := checkRetained(offset, m.first); err != nil {
 		return nil, nil, err
 	}
-	recs, err := ds.Read(offset-firstOffset(ds), limit, alloc)
+	recs, err := readOffsets(ds, m, offset, limit, alloc)
 	if err != nil {
 		return nil, nil, err
 	}

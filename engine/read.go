@@ -9,8 +9,10 @@ import (
 	"github.com/persisting/persisting/lance"
 )
 
-// Read returns the rows [offset, offset+limit) in append order across the
-// dataset and the buffer; limit < 0 means to the end. The result is a snapshot:
+// Read returns the records at offsets [offset, offset+limit) in append order
+// across the dataset and the buffer; limit < 0 means to the end. Cleared
+// offsets (clear.go) have no record: the result holds fewer rows than the
+// range then, and no other record moves. The result is a snapshot:
 // rows appended after Read started are not in it. Every record carries the
 // returned schema (nil when the bucket has no schema yet, with no records).
 // Rows read from disk are allocated from alloc; buffered rows share the
@@ -27,20 +29,17 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 	if snap.schema == nil || limit == 0 {
 		return snap.schema, nil, nil
 	}
-	if err := checkRetained(offset, snap.first); err != nil {
+	if err := checkRetained(offset, snap.offsets.first); err != nil {
 		return nil, nil, err
 	}
 
 	var out []arrow.Record
 	if snap.dataset != nil && offset < snap.persisted {
-		recs, err := snap.dataset.Read(offset-snap.first, limit, alloc)
+		recs, err := readOffsets(snap.dataset, snap.offsets, offset, limit, alloc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("engine: read rows %d..: %w", offset, err)
 		}
 		for i, r := range recs {
-			if limit > 0 {
-				limit -= r.NumRows()
-			}
 			// The dataset lacks untyped fields and fields added since
 			// (schema_untyped.go): fitRecord gives them nulls.
 			fitted, err := fitRecord(snap.schema, r, alloc)
@@ -53,10 +52,13 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 			r.Release()
 		}
 	}
-	if limit == 0 {
-		return snap.schema, out, nil
-	}
+	// The buffer holds offsets [persisted, ...) without holes.
 	bufOffset := max(offset-snap.persisted, 0)
+	if limit > 0 {
+		if limit = offset + limit - max(offset, snap.persisted); limit <= 0 {
+			return snap.schema, out, nil
+		}
+	}
 	for _, r := range sliceRecords(snap.buffered, bufOffset, limit) {
 		out = append(out, withSchema(snap.schema, r))
 		r.Release()
@@ -69,7 +71,7 @@ type readSnapshot struct {
 	schema    *arrow.Schema
 	dataset   *lance.Dataset
 	persisted int64          // offset after the dataset's last row
-	first     int64          // offset of the dataset's first row (retained_offsets.go)
+	offsets   offsetMap      // which offsets the dataset's rows hold (retained_offsets.go)
 	buffered  []arrow.Record // own references, released by the reader (releaseSnapshot)
 }
 
@@ -82,7 +84,8 @@ func (b *Bucket) snapshot() (readSnapshot, error) {
 	b.sealRows()
 	s := readSnapshot{schema: b.schema, dataset: b.dataset}
 	if b.dataset != nil {
-		s.persisted, s.first = persistedEnd(b.dataset), firstOffset(b.dataset)
+		s.offsets = b.offsets.of(b.dataset)
+		s.persisted = s.offsets.end()
 		b.pins.pin(b.dataset.Version())
 	}
 	s.buffered = make([]arrow.Record, len(b.buf.records))

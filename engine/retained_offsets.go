@@ -1,44 +1,183 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
+	"math"
 	"strconv"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance"
 )
 
-// Data retention drops the first rows of the dataset, so dataset row i no
-// longer holds offset i. Each version records in its config the offset of
-// its first row; offsets never shift: offset = firstOffset + dataset row.
-// The value lives in the same manifest as the rows it describes, so a
-// version and its offsets are always read together (and pylance sees it as
-// an ordinary config entry).
-const firstOffsetKey = "persisting.first_offset"
+// A record's offset is its position in append order and never changes, but
+// the dataset does not keep every record: data retention drops the first
+// ones and clear deletes single ones. Each version therefore records, in its
+// manifest config, which offsets its rows hold:
+//
+//   - persisting.first_offset: the offset of its first row (retention moved
+//     it past the records it dropped; absent = 0);
+//   - persisting.cleared_offsets: the offsets >= first_offset whose records
+//     were deleted (clear), a portable 32-bit Roaring bitmap in standard
+//     base64 (absent = none).
+//
+// The live rows hold the other offsets >= first_offset, ascending. The
+// values live in the same manifest as the rows they describe, so a version
+// and its offsets are always read together; compaction (ours or pylance's)
+// keeps the live rows' order and carries the config over, so rewriting the
+// fragments that had deletions moves no offset. A delete made outside
+// persisting (pylance's ds.delete) is not recorded here and shifts every
+// later offset down.
+const (
+	firstOffsetKey   = "persisting.first_offset"
+	clearedOffsetKey = "persisting.cleared_offsets"
+)
+
+// offsetMap maps a version's live rows to offsets and back.
+type offsetMap struct {
+	first   int64
+	cleared *roaring.Bitmap // offsets >= first without a row; never mutated once built
+	rows    int64           // live rows
+}
+
+// offsetsOf reads ds's map (ds nil: an empty one). Values that are not ours
+// are ignored: the rows are numbered from 0 with no holes.
+func offsetsOf(ds *lance.Dataset) offsetMap {
+	m := offsetMap{cleared: roaring.New()}
+	if ds == nil {
+		return m
+	}
+	m.rows = ds.CountRows()
+	if v, ok := ds.ConfigValue(firstOffsetKey); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			m.first = n
+		}
+	}
+	if v, ok := ds.ConfigValue(clearedOffsetKey); ok {
+		if bm, err := decodeOffsets(v); err == nil {
+			m.cleared = bm
+		}
+	}
+	return m
+}
+
+func encodeOffsets(bm *roaring.Bitmap) (string, error) {
+	bm.RunOptimize()
+	var buf bytes.Buffer
+	if _, err := bm.WriteTo(&buf); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+func decodeOffsets(v string) (bm *roaring.Bitmap, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, clearedOffsetKey, r)
+		}
+	}()
+	data, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, err
+	}
+	bm = roaring.New()
+	if _, err := bm.ReadFrom(bytes.NewReader(data)); err != nil {
+		return nil, err
+	}
+	return bm, nil
+}
+
+// end is the offset after the last row: the next record's offset.
+func (m offsetMap) end() int64 {
+	return m.first + m.rows + int64(m.cleared.GetCardinality())
+}
+
+// clearedBefore counts the cleared offsets below o.
+func (m offsetMap) clearedBefore(o int64) int64 {
+	if o <= 0 {
+		return 0
+	}
+	if o-1 >= math.MaxUint32 {
+		return int64(m.cleared.GetCardinality())
+	}
+	return int64(m.cleared.Rank(uint32(o - 1)))
+}
+
+// rowAt is the number of live rows below offset o (o >= first): the row of
+// o itself when o is not cleared, else of the next live offset.
+func (m offsetMap) rowAt(o int64) int64 {
+	return o - m.first - m.clearedBefore(o)
+}
+
+// offsetOfRow is the offset of live row r (r == rows: end()).
+func (m offsetMap) offsetOfRow(r int64) int64 {
+	if r >= m.rows {
+		return m.end()
+	}
+	// The smallest o with rowAt(o+1) == r+1, i.e. more than r live offsets
+	// in [first, o]; rowAt is monotone, so binary search over the at most
+	// cardinality offsets the holes can push it by.
+	lo, hi := m.first+r, m.first+r+int64(m.cleared.GetCardinality())
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if m.rowAt(mid+1) > r {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// isCleared says whether offset o was cleared (o >= first).
+func (m offsetMap) isCleared(o int64) bool {
+	return o <= math.MaxUint32 && m.cleared.Contains(uint32(o))
+}
+
+// rowRanges turns offsets (ascending, live, in [first, end())) into the
+// ranges of live rows they hold: consecutive live offsets are consecutive
+// rows, also across cleared ones between them.
+func (m offsetMap) rowRanges(offsets *roaring.Bitmap) [][2]int64 {
+	var out [][2]int64
+	it := offsets.Iterator()
+	for it.HasNext() {
+		r := m.rowAt(int64(it.Next()))
+		if n := len(out); n > 0 && out[n-1][1] == r {
+			out[n-1][1]++
+		} else {
+			out = append(out, [2]int64{r, r + 1})
+		}
+	}
+	return out
+}
 
 // firstOffset is the offset of the first row of version ds (0 for a
 // dataset retention never touched, or nil).
-func firstOffset(ds *lance.Dataset) int64 {
-	if ds == nil {
-		return 0
-	}
-	v, ok := ds.ConfigValue(firstOffsetKey)
-	if !ok {
-		return 0
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0 // not ours: the rows are numbered from 0
-	}
-	return n
+func firstOffset(ds *lance.Dataset) int64 { return offsetsOf(ds).first }
+
+// persistedEnd is the offset after the last row of version ds.
+func persistedEnd(ds *lance.Dataset) int64 { return offsetsOf(ds).end() }
+
+// offsetCache keeps the map of the bucket's current version: reading the
+// cleared offsets costs their encoded size, and every count needs them.
+type offsetCache struct {
+	mu sync.Mutex
+	ds *lance.Dataset
+	m  offsetMap
 }
 
-// persistedEnd is the offset after the last row of version ds: the rows
-// it holds are [firstOffset(ds), persistedEnd(ds)).
-func persistedEnd(ds *lance.Dataset) int64 {
-	if ds == nil {
-		return 0
+func (c *offsetCache) of(ds *lance.Dataset) offsetMap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ds != ds || ds == nil {
+		c.ds, c.m = ds, offsetsOf(ds)
 	}
-	return firstOffset(ds) + ds.CountRows()
+	return c.m
 }
 
 // checkRetained refuses an offset below the first retained one.
@@ -48,4 +187,22 @@ func checkRetained(offset, first int64) error {
 			ErrInvalidArgument, offset, first)
 	}
 	return nil
+}
+
+// readOffsets reads the live records of version ds whose offsets are in
+// [offset, offset+limit) (limit < 0: to the end), ascending; cleared
+// offsets have no record. offset must be retained (checkRetained).
+func readOffsets(ds *lance.Dataset, m offsetMap, offset, limit int64, alloc memory.Allocator) ([]arrow.Record, error) {
+	end := m.end()
+	if limit >= 0 && offset+limit < end {
+		end = offset + limit
+	}
+	if offset >= end {
+		return nil, nil
+	}
+	lo, hi := m.rowAt(offset), m.rowAt(end)
+	if hi <= lo {
+		return nil, nil
+	}
+	return ds.Read(lo, hi-lo, alloc)
 }

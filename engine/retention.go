@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -14,7 +15,8 @@ import (
 // head only, whole fragments where the cut allows and through a Lance
 // deletion file for the fragment the cut falls in (lance.DeletePrefix);
 // compaction later rewrites that fragment without them. Offsets never
-// shift: the new version records its first offset (retained_offsets.go).
+// shift: the new version records its first offset, and forgets the cleared
+// offsets below it (retained_offsets.go).
 // Buffered records are never dropped, and a dataset with indices is left
 // alone (its index would need the dropped rows remapped).
 
@@ -97,12 +99,15 @@ func (b *Bucket) applyRetention(now time.Time) error {
 	if rows == 0 {
 		return nil
 	}
-	first := firstOffset(ds) + rows
+	config, err := retainedFrom(offsetsOf(ds), rows)
+	if err != nil {
+		return err
+	}
 	var commit flushGate // see maintenance_policy.go
 	defer commit.release(b)
 	nds, _, err := lance.DeletePrefix(b.opts.datasetPath(), rows, lance.DeletePrefixOptions{
 		Base:       ds,
-		Config:     map[string]string{firstOffsetKey: strconv.FormatInt(first, 10)},
+		Config:     config,
 		Properties: map[string]string{"persisting.operation": "retention"},
 		BeforeCommit: func() {
 			crashAt(crashBeforeRetentionCommit)
@@ -116,4 +121,21 @@ func (b *Bucket) applyRetention(now time.Time) error {
 	commit.install(b, nds)
 	b.metrics.dropped(rows)
 	return nil
+}
+
+// retainedFrom is the config of the version that drops the first rows live
+// rows of a version with offsets m: the offset of its first remaining row
+// (cleared offsets among the dropped rows are skipped with them) and the
+// cleared offsets from there on.
+func retainedFrom(m offsetMap, rows int64) (map[string]string, error) {
+	first := m.offsetOfRow(rows)
+	cleared := m.cleared.Clone()
+	if first > 0 {
+		cleared.RemoveRange(0, uint64(min(first, math.MaxUint32+1)))
+	}
+	enc, err := encodeOffsets(cleared)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{firstOffsetKey: strconv.FormatInt(first, 10), clearedOffsetKey: enc}, nil
 }

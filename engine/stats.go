@@ -111,7 +111,7 @@ func (b *Bucket) Stats() (Stats, error) {
 // persistedLocked is the offset after the last flushed row (rows dropped by
 // data retention still count: offsets never shift).
 func (b *Bucket) persistedLocked() int64 {
-	return persistedEnd(b.dataset)
+	return b.offsets.of(b.dataset).end()
 }
 
 // Metrics returns this bucket's metric values (nil without metrics). It does

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/internal/miniotest"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 func TestStorageLocationValidation(t *testing.T) {
@@ -205,28 +206,77 @@ func TestS3StaleWALIsRefused(t *testing.T) {
 	}
 }
 
-// Consumption state is a local file: an s3:// bucket refuses it clearly
-// instead of writing it where a bucket moved to another node would not find it.
-func TestS3ConsumptionIsRefused(t *testing.T) {
+// TestS3Consumption: on an s3:// bucket consumption state is kept as
+// snapshot objects under consumption/, written at the next flush (LanceBackend)
+// and with the WAL journaled locally until then; clear deletes through
+// deletion files as on local disk. State survives a reopen.
+func TestS3Consumption(t *testing.T) {
 	srv := miniotest.Start(t, "consumption")
-	b, err := Open(Options{Path: "s3://consumption/q/bucket_0", StorageOptions: srv.Options()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	rec := makeRows(t, memory.DefaultAllocator, 0, 3)
-	defer rec.Release()
-	if err := b.Append(rec); err != nil {
-		t.Fatal(err)
-	}
-	for name, call := range map[string]func() error{
-		"mark":  func() error { return b.MarkConsumed("train", []int64{0}) },
-		"clear": func() error { return b.Clear([]int64{1}) },
-		"reset": func() error { return b.ResetConsumption("train") },
-	} {
-		err := call()
-		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "s3://consumption/q/bucket_0") {
-			t.Errorf("%s on s3://: %v, want ErrUnsupported naming the path", name, err)
-		}
+	for _, tc := range []struct {
+		name string
+		wal  bool
+	}{{"without the WAL", false}, {"with the WAL", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "s3://consumption/" + strings.ReplaceAll(tc.name, " ", "_") + "/bucket_0"
+			opts := Options{Path: path, StorageOptions: srv.Options(), FlushThreshold: 1000}
+			walDir := t.TempDir()
+			if tc.wal {
+				opts.WAL, opts.WALPath = WALOptions{Enabled: true}, walDir
+			}
+			snapshots := func() int {
+				n := 0
+				objstore.List(path+"/"+ConsumptionDirName, func(objstore.Info) bool { n++; return true })
+				return n
+			}
+			b, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendRows(t, b, 0, 10)
+			if got := take(t, b, "a", 3); !equalInts(got, seq(0, 3)) {
+				t.Fatalf("take %v", got)
+			}
+			if err := b.MarkConsumed("b", []int64{5}); err != nil {
+				t.Fatal(err)
+			}
+			if n := snapshots(); n != 0 {
+				t.Fatalf("%d snapshots before the flush", n)
+			}
+			if tc.wal {
+				journal := filepath.Join(filepath.Dir(opts.walPath()), ConsumptionLogName)
+				if info, err := os.Stat(journal); err != nil || info.Size() == 0 {
+					t.Fatalf("no local journal before the flush: %v", err)
+				}
+			}
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if n := snapshots(); n != 1 {
+				t.Fatalf("%d snapshots after the flush", n)
+			}
+			if err := b.Clear([]int64{4, 8}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.ResetConsumption("c"); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			b, err = Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if got := take(t, b, "a", 100); !equalInts(got, []int64{3, 5, 6, 7, 9}) {
+				t.Fatalf("a after reopen: %v", got)
+			}
+			if got := take(t, b, "b", 100); !equalInts(got, []int64{0, 1, 2, 3, 6, 7, 9}) {
+				t.Fatalf("b after reopen: %v", got)
+			}
+			if got := readIDs(t, b, 3, 3); !equalInts(got, []int64{3, 5}) {
+				t.Fatalf("rows at 3..5: %v", got)
+			}
+		})
 	}
 }

@@ -423,10 +423,12 @@ int persisting_consumption_mark(uint64_t handle, const char* task, const int64_t
 /* Forgets what `task` consumed; cleared indexes stay cleared. */
 int persisting_consumption_reset(uint64_t handle, const char* task, PersistingError* error);
 
-/* Clears `count` indexes: no task is handed them again and
- * persisting_live_indexes drops them; no other record's index changes. An
- * index outside [0, records) is PERSISTING_EINVALID_ARGUMENT and nothing is
- * cleared. */
+/* Clears `count` indexes: deletes their records through Lance deletion files
+ * (buffered records are flushed first); no task is handed them again,
+ * persisting_live_indexes drops them and reads return no record at their
+ * offsets; no other record's index changes. An index outside [0, records) is
+ * PERSISTING_EINVALID_ARGUMENT and nothing is cleared; a bucket with a
+ * secondary index is PERSISTING_EUNSUPPORTED. */
 int persisting_clear(uint64_t handle, const int64_t* indexes, int64_t count, PersistingError* error);
 
 /* Of `count` indexes, in their order, those naming a stored, not cleared

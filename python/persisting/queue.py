@@ -307,7 +307,8 @@ class _QueueBackend(TrainingMixin):
 
     async def get(self, limit: int | None = None, offset: int = 0, version: int | None = None
                   ) -> list[dict[str, Any]]:
-        """Records [offset, offset+limit) in append order (``limit=None``: to the end).
+        """Records at offsets [offset, offset+limit) in append order (``limit=None``:
+        to the end); a cleared offset holds no record (fewer rows, none moved).
 
         pulsing calls ``get(limit, offset)`` positionally; keywords work too.
         ``version``: read that committed Lance version instead (time travel, see
@@ -338,7 +339,7 @@ class _QueueBackend(TrainingMixin):
     async def get_stream(self, limit: int | None = None, offset: int = 0, wait: bool = False,
                          timeout: float | None = None, *, block: bool | None = None
                          ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Yields lists of at most 100 records from ``offset``. ``wait=True``
+        """Yields lists of at most 100 records from ``offset`` (cleared ones skipped). ``wait=True``
         (alias ``block``) waits for new records until ``limit`` were yielded;
         ``timeout`` is an idle timeout restarted at every wake-up (None or 0:
         forever). The stream ends quietly at the timeout or when the backend
@@ -352,7 +353,8 @@ class _QueueBackend(TrainingMixin):
         while remaining is None or remaining > 0:
             if self._bucket.closed:
                 return  # closed while streaming
-            if current >= self.total_count():
+            total = self.total_count()
+            if current >= total:
                 if not wait:
                     return
                 async with cond:
@@ -365,15 +367,17 @@ class _QueueBackend(TrainingMixin):
                         finally:
                             self._readers -= 1
                 continue
-            want = _STREAM_READ if remaining is None else min(remaining, _STREAM_READ)
+            # Offsets [current, current+want) all exist; cleared ones hold no
+            # record, so the stream moves on by offsets, not by rows read.
+            want = min(total - current, _STREAM_READ if remaining is None else min(remaining, _STREAM_READ))
             try:
                 rows = await self.get(want, current)
             except ClosedError:
                 return
+            current += want
             for start in range(0, len(rows), STREAM_BATCH):
                 chunk = rows[start : start + STREAM_BATCH]
                 yield chunk
-                current += len(chunk)
                 if remaining is not None:
                     remaining -= len(chunk)
 

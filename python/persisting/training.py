@@ -371,7 +371,8 @@ class TrainingMixin:
         await self._engine(_native.consumption_reset, _task(task_name))
 
     async def clear(self, global_indexes: Iterable[int]) -> None:
-        """Clears records: ``get_meta`` never hands them out again and
-        ``get_data``/``get_by_indices`` skip them; no other record's index
-        changes. ``get``/``get_stream`` still return them (docs/training.md)."""
+        """Deletes records (Lance deletion files): ``get_meta`` never hands
+        them out again, ``get_data``/``get_by_indices``/``get``/``get_stream``
+        skip them, pylance no longer sees them; no other record's index
+        changes (docs/training.md)."""
         await self._engine(_native.clear, _indexes(global_indexes, "global_indexes"))

@@ -283,3 +283,23 @@ async def test_file_url_is_a_local_path(tmp_path):
     finally:
         b.close()
     assert lance.dataset(str(tmp_path / "bucket_0" / "data.lance")).to_table().to_pylist() == rows(0, 3)
+
+
+@pytest.mark.parametrize("backend_name,kill", [("persisting", True), ("lance", True), ("lance", False)])
+def test_training_consumption_on_s3_across_processes(s3, tmp_path, backend_name, kill):
+    """pulsing's training API on an s3:// bucket through a real actor system:
+    consumption and clear survive a restart (and SIGKILL: the local journal
+    with the WAL, the snapshot written at the flush without it)."""
+    from test_training import run_scenario
+
+    path = f"s3://{BUCKET}/training-{backend_name}-{kill}"
+    opts = {"storage_options": s3, "wal_path": str(tmp_path / "wal")}
+    first = run_scenario("first", path, backend_name, kill=kill, backend_options=opts)
+    assert first["train"] == [0, 1, 2, 3] and first["eval"] == [9, 8, 7]
+    second = run_scenario("second", path, backend_name, backend_options=opts)
+    assert second["train"] == [4, 7, 8, 9]  # 0-3 handed out, 6 marked, 5 cleared
+    assert second["eval"] == [0, 1, 2, 3, 4, 6]
+    assert [r["step"] for r in second["data"]] == [9, 0]
+    assert second["get"] == [3, 4, 6]
+    steps = lance.dataset(f"{path}/bucket_0/data.lance", storage_options=s3).to_table().column("step")
+    assert 5 not in steps.to_pylist() and len(steps) == 9

@@ -277,8 +277,41 @@ async def test_clear_get_by_indices_and_get(backend):
     assert [r["step"] for r in rows] == [9, 0, 0, 4]  # cleared, negative, past the end: skipped
     rows = await backend.get_data({"global_indexes": [5, 6]}, ["step"])
     assert rows == [{"step": 6}]
-    # get/get_stream read the log as stored: indexes never move, cleared rows included
-    assert [r["step"] for r in await backend.get(limit=3, offset=4)] == [4, 5, 6]
+    # get(limit, offset): the records at offsets [offset, offset+limit); a
+    # cleared offset holds none and no record moves
+    assert [r["step"] for r in await backend.get(limit=3, offset=4)] == [4, 6]
+    assert await backend.get(limit=1, offset=5) == []
+    assert backend.total_count() == 10
+    streamed = [r["step"] async for chunk in backend.get_stream(6, 2) for r in chunk]
+    assert streamed == [2, 4, 6, 7, 8, 9]  # limit counts records; cleared ones skipped
+
+
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+async def test_clear_deletes_rows_for_pylance(bucket_path, kind):
+    b = BACKENDS[kind](bucket_path)
+    try:
+        await filled(b, 300)
+        await b.flush()
+        await filled(b, 5)  # buffered: clear flushes them first
+        await b.clear([0, 7, 150, 151, 302])
+        ds = lance.dataset(os.path.join(bucket_path, "data.lance"))
+        steps = ds.to_table(columns=["step"]).column("step").to_pylist()
+        assert steps == [i for i in range(300) if i not in (0, 7, 150, 151)] + [0, 1, 3, 4]
+        assert ds.count_rows() == 300 + 5 - 5
+    finally:
+        b.close()
+    # pylance's compaction materialises the deletions: offsets do not move
+    ds = lance.dataset(os.path.join(bucket_path, "data.lance"))
+    ds.optimize.compact_files(target_rows_per_fragment=10_000, materialize_deletions_threshold=0.0)
+    assert all(f.deletion_file() is None for f in lance.dataset(ds.uri).get_fragments())
+    b = BACKENDS[kind](bucket_path)
+    try:
+        assert b.total_count() == 305
+        assert [r["step"] for r in await b.get(4, 149)] == [149, 152]
+        assert [r["step"] for r in await b.get_by_indices([303, 302, 151, 6])] == [3, 6]
+        assert (await b.get_meta(["step"], 3, "t"))["global_indexes"] == [1, 2, 3]
+    finally:
+        b.close()
 
 
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
@@ -299,8 +332,9 @@ async def test_consumption_survives_reopen(bucket_path, kind):
 
 
 # ---- through a real pulsing 0.1.2 actor system, across processes ----------------------
-def run_scenario(*args, kill=False) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(PYTHON_SRC)}
+def run_scenario(*args, kill=False, backend_options=None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_SRC),
+           "PERSISTING_SCENARIO_BACKEND_OPTIONS": json.dumps(backend_options or {})}
     cmd = [sys.executable, "-X", "faulthandler", str(SCRIPTS / "training_scenario.py"), *args]
     if not kill:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
@@ -347,6 +381,9 @@ def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     assert second["data"][0]["obs"] == [[54.0, 55.0, 56.0], [57.0, 58.0, 59.0]]
     assert second["data"][0]["_dtype"] == "float32"
     assert second["after_reset"] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert second["get"] == [3, 4, 6]  # offsets 3..6: 5 is cleared, nothing moved
+    steps = lance.dataset(os.path.join(path, "bucket_0", "data.lance")).to_table().column("step")
+    assert 5 not in steps.to_pylist() and len(steps) == 9
 
 
 # pulsing's unreleased main checks backends against runtime-checkable protocols

@@ -10,9 +10,11 @@ Usage: training_scenario.py first|second STORAGE_PATH BACKEND [kill]
   test's SIGKILL; else it shuts the system down.
 - second: a new process and system on the same path: get_meta hands out only
   what the first process did not, get_data returns the tensors, a cleared
-  index is skipped, reset_consumption starts the task over.
+  index is skipped (also by get), reset_consumption starts the task over.
 
-BACKEND is "persisting" (PersistingBackend with the WAL) or "lance".
+BACKEND is "persisting" (PersistingBackend with the WAL) or "lance". The JSON
+object in PERSISTING_SCENARIO_BACKEND_OPTIONS is added to the backend options
+(storage_options and wal_path for an s3:// STORAGE_PATH).
 
 Both phases end with ``os._exit(0)`` after the system's shutdown: pulsing
 0.1.2 itself crashes in interpreter finalization (a script that only starts
@@ -47,9 +49,13 @@ class LastFirst:
 
 
 def options(backend: str) -> dict:
+    # An s3:// storage path: the test passes the storage options (and, for
+    # the WAL, a local wal_path) in the environment.
+    extra = json.loads(os.environ.get("PERSISTING_SCENARIO_BACKEND_OPTIONS", "{}"))
     if backend == "persisting":
-        return {"enable_wal": True, "wal_sync_interval": 0.0, "flush_threshold": 100_000}
-    return {"flush_threshold": 100_000}
+        return {"enable_wal": True, "wal_sync_interval": 0.0, "flush_threshold": 100_000, **extra}
+    extra.pop("wal_path", None)
+    return {"flush_threshold": 100_000, **extra}
 
 
 def rows_summary(rows: list[dict]) -> list[dict]:
@@ -96,7 +102,8 @@ async def second(path: str, backend: str) -> None:
     again = await ref.get_meta(["obs"], 100, "train")
     out = {"train": train["global_indexes"], "eval": evals["global_indexes"],
            "data": rows_summary(data), "after_reset": again["global_indexes"],
-           "count": (await ref.stats())["total_count"]}
+           "count": (await ref.stats())["total_count"],
+           "get": [r["step"] for r in await ref.get(4, 3)]}
     print("RESULT " + json.dumps(out), flush=True)
     await system.shutdown()
 

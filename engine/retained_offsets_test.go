@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// TestOffsetMap: live rows and offsets map both ways around cleared offsets
+// and a first offset, and offsets become row ranges.
+func TestOffsetMap(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		first   int64
+		cleared []uint32
+		rows    int64
+	}{
+		{"no holes", 0, nil, 10},
+		{"holes", 0, []uint32{0, 3, 4, 9}, 8},
+		{"first offset and holes", 100, []uint32{100, 105, 106, 107, 120}, 20},
+		{"trailing holes", 5, []uint32{12, 13, 14}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := offsetMap{first: tc.first, cleared: roaring.BitmapOf(tc.cleared...), rows: tc.rows}
+			if got, want := m.end(), tc.first+tc.rows+int64(len(tc.cleared)); got != want {
+				t.Fatalf("end %d, want %d", got, want)
+			}
+			var live []int64 // the offsets of rows 0, 1, ...
+			for o := tc.first; o < m.end(); o++ {
+				if !m.isCleared(o) {
+					live = append(live, o)
+				}
+			}
+			if int64(len(live)) != tc.rows {
+				t.Fatalf("%d live offsets, want %d", len(live), tc.rows)
+			}
+			for r, o := range live {
+				if got := m.rowAt(o); got != int64(r) {
+					t.Fatalf("rowAt(%d) = %d, want %d", o, got, r)
+				}
+				if got := m.offsetOfRow(int64(r)); got != o {
+					t.Fatalf("offsetOfRow(%d) = %d, want %d", r, got, o)
+				}
+			}
+			if got := m.offsetOfRow(tc.rows); got != m.end() {
+				t.Fatalf("offsetOfRow(rows) = %d, want end %d", got, m.end())
+			}
+			// Every other live offset: ranges of single rows; all: one range.
+			every := roaring.New()
+			for _, o := range live {
+				every.Add(uint32(o))
+			}
+			if got := m.rowRanges(every); len(got) != 1 || got[0] != [2]int64{0, tc.rows} {
+				t.Fatalf("all live offsets: %v", got)
+			}
+		})
+	}
+}
+
+// TestOffsetsEncoding: the config value round-trips, and a value that is not
+// ours reads as no holes.
+func TestOffsetsEncoding(t *testing.T) {
+	bm := roaring.BitmapOf(1, 2, 3, 1000, 70000)
+	enc, err := encodeOffsets(bm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeOffsets(enc)
+	if err != nil || !back.Equals(bm) {
+		t.Fatalf("round trip: %v, %v", back, err)
+	}
+	for _, bad := range []string{"not base64!", "AAAA", ""} {
+		if bm, err := decodeOffsets(bad); err == nil && !bm.IsEmpty() {
+			t.Fatalf("%q decoded to %v", bad, bm)
+		}
+	}
+}
