@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/persisting/persisting/internal/miniotest"
 )
@@ -88,7 +89,12 @@ func TestS3ConsumptionSurvivesKill(t *testing.T) {
 			if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("child was not killed: %v\n%s", err, out)
 			}
-			b, err := Open(c.options())
+			// The killed child's writer lease is still live: reopen as a
+			// node whose clock is past its expiry.
+			reopen, later := c.options(), newFakeClock()
+			later.Advance(DefaultWriterLease + time.Second)
+			reopen.Background.clock = later
+			b, err := Open(reopen)
 			if err != nil {
 				t.Fatal(err)
 			}
