@@ -285,6 +285,23 @@ async def test_file_url_is_a_local_path(tmp_path):
     assert lance.dataset(str(tmp_path / "bucket_0" / "data.lance")).to_table().to_pylist() == rows(0, 3)
 
 
+def wait_for_lease_expiry(bucket_url: str, s3: dict) -> None:
+    """Waits until the writer lease a killed process left in the bucket has
+    run out, by the expiry the lease object records."""
+    import datetime
+    import time
+
+    from pyarrow import fs
+
+    store = fs.S3FileSystem(access_key=s3["aws_access_key_id"], secret_key=s3["aws_secret_access_key"],
+                            endpoint_override=s3["aws_endpoint"], region=s3["aws_region"], scheme="http")
+    with store.open_input_stream(bucket_url.removeprefix("s3://") + "/_persisting/writer-lease.json") as f:
+        lease = json.loads(f.read())
+    expires = datetime.datetime.fromisoformat(lease["expires"].replace("Z", "+00:00"))
+    assert not lease.get("released"), "a killed writer cannot have released its lease"
+    time.sleep(max(0.0, (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 0.1)
+
+
 @pytest.mark.parametrize("backend_name,kill", [("persisting", True), ("lance", True), ("lance", False)])
 def test_training_consumption_on_s3_across_processes(s3, tmp_path, backend_name, kill):
     """pulsing's training API on an s3:// bucket through a real actor system:
@@ -293,8 +310,12 @@ def test_training_consumption_on_s3_across_processes(s3, tmp_path, backend_name,
     from test_training import run_scenario
 
     path = f"s3://{BUCKET}/training-{backend_name}-{kill}"
-    opts = {"storage_options": s3, "wal_path": str(tmp_path / "wal")}
+    # A short writer lease: the killed process's lease must expire before the
+    # second one may write the bucket (issue 17).
+    opts = {"storage_options": s3, "wal_path": str(tmp_path / "wal"), "writer_lease_sec": 1.0}
     first = run_scenario("first", path, backend_name, kill=kill, backend_options=opts)
+    if kill:
+        wait_for_lease_expiry(f"{path}/bucket_0", s3)
     assert first["train"] == [0, 1, 2, 3] and first["eval"] == [9, 8, 7]
     second = run_scenario("second", path, backend_name, backend_options=opts)
     assert second["train"] == [4, 7, 8, 9]  # 0-3 handed out, 6 marked, 5 cleared
