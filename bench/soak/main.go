@@ -9,11 +9,19 @@
 //   - the p99 of appends while a background compaction runs and while none
 //     does;
 //   - that every record is there once, in order, for the engine and for
-//     pylance.
+//     pylance;
+//   - the process's RSS, the Go heap and the files on disk over time (a
+//     timeline of samples through the appends and the settle), so a leak or
+//     a maintenance step that holds what it rewrites shows as growth.
 //
 // Usage (from the repository root):
 //
 //	go run ./bench/soak -records 1000000 [-dir /tmp/soak] [-settle 70s]
+//
+// -batch, -flush-threshold and -maintenance=false leave the defaults (bench.py
+// #7's ingest is -batch 65536 -flush-threshold 262144 -records 10000000
+// -settle 0); -memprofile writes the heap profile taken when the live heap
+// was largest.
 package main
 
 import (
@@ -41,8 +49,14 @@ func main() {
 	dir := flag.String("dir", "", "bucket directory (default: a new temporary one, removed at the end)")
 	settle := flag.Duration("settle", engine.DefaultVersionRetention+engine.DefaultCleanupInterval,
 		"wait after the last append, so the default version retention passes and cleanup runs")
+	batch := flag.Int("batch", 100, "rows per append")
+	threshold := flag.Int("flush-threshold", 0, "flush threshold (0: the default)")
+	maintenance := flag.Bool("maintenance", true, "background compaction and cleanup (the default: on)")
+	memprofile := flag.String("memprofile", "", "write the heap profile of the largest live heap sampled to this file")
 	flag.Parse()
-	if err := run(*records, *dir, *settle); err != nil {
+	cfg := config{records: *records, dir: *dir, settle: *settle, batch: *batch, threshold: *threshold,
+		maintenance: *maintenance, memprofile: *memprofile}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
@@ -54,7 +68,18 @@ type sample struct {
 	compacting bool // a background compaction ran when it started or ended
 }
 
-func run(records int64, dir string, settle time.Duration) error {
+type config struct {
+	records     int64
+	dir         string
+	settle      time.Duration
+	batch       int
+	threshold   int
+	maintenance bool
+	memprofile  string
+}
+
+func run(cfg config) error {
+	records, dir, settle := cfg.records, cfg.dir, cfg.settle
 	if dir == "" {
 		d, err := os.MkdirTemp("", "soak-")
 		if err != nil {
@@ -65,19 +90,27 @@ func run(records int64, dir string, settle time.Duration) error {
 	}
 	// Default options only; the engine's warnings (a failed background
 	// step) go to stderr.
-	b, err := engine.Open(engine.Options{Path: dir, Logger: func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" "+format+"\n", args...)
-	}})
+	b, err := engine.Open(engine.Options{Path: dir, FlushThreshold: cfg.threshold,
+		Background: engine.BackgroundOptions{DisableMaintenance: !cfg.maintenance},
+		Logger: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" "+format+"\n", args...)
+		}})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	const batch = 100
+	batch := int64(cfg.batch)
 	batches := records / batch
 	samples := make([]sample, 0, batches)
 	started := time.Now()
+	mem := newMemoryTimeline(started, b.DatasetPath(), cfg.memprofile)
+	mem.sample(0, "start")
+	every := max(1, batches/20)
 	for i := int64(0); i < batches; i++ {
-		rec := queuebatch.Batch(batch, i*batch, i)
+		if i > 0 && i%every == 0 {
+			mem.sample(i*batch, "append")
+		}
+		rec := queuebatch.Batch(int(batch), i*batch, i)
 		_, before, _, _ := b.Counts()
 		c0 := b.Compacting()
 		t0 := time.Now()
@@ -95,11 +128,16 @@ func run(records int64, dir string, settle time.Duration) error {
 		return err
 	}
 	appendTime := time.Since(started)
+	mem.sample(records, "last append")
 	filesBefore, bytesBefore, _, err := usage(b.DatasetPath())
 	if err != nil {
 		return err
 	}
-	time.Sleep(settle) // the version retention is wall-clock time by design
+	// The version retention is wall-clock time by design.
+	for end := time.Now().Add(settle); time.Now().Before(end); {
+		time.Sleep(min(5*time.Second, time.Until(end)))
+		mem.sample(records, "settle")
+	}
 	filesEnd, bytesEnd, dataOnDisk, err := usage(b.DatasetPath())
 	if err != nil {
 		return err
@@ -149,7 +187,13 @@ func run(records int64, dir string, settle time.Duration) error {
 		"put_p99_ms_compacting":     p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
 		"put_p99_ms_not_compacting": p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
 		"puts_during_compaction":    count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"peak_rss_mib":              mem.peakRSS,
+		"peak_go_heap_live_mib":     mem.peakHeap,
+		"timeline":                  mem.points,
 		"metrics":                   m,
+	}
+	if err := mem.writeProfile(); err != nil {
+		return err
 	}
 	out, _ := json.MarshalIndent(report, "", "  ")
 	fmt.Println(string(out))
