@@ -31,9 +31,10 @@ type CompactOptions struct {
 	// and before the version is committed (crash tests stop there).
 	BeforeCommit func()
 
-	// afterBatch, when set, runs after each batch of rows went to the
-	// output (tests measure the memory held there).
-	afterBatch func()
+	// AfterBatch, when set, runs after each batch of rows went to the
+	// output files (tests measure memory or crash there: a file half
+	// written).
+	AfterBatch func()
 }
 
 // compactReadRows and compactReadBytes bound one read while copying a
@@ -46,6 +47,12 @@ const (
 	compactReadRows  = 64 << 10
 	compactReadBytes = 4 << 20
 )
+
+// compactPageBytes is the page size of compacted files. A column's pending
+// page is what a stream writer holds of it (in 2.1+ files, with the read
+// batches it points into), so compaction's memory is about columns x this
+// plus a batch; 1 MiB pages still make range reads cheap and scans as fast.
+const compactPageBytes = 1 << 20
 
 // compactFirstReadRows is the first batch of a fragment, before a row's
 // size is known.
@@ -93,7 +100,7 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 		for _, i := range bin {
 			g.old = append(g.old, base.Fragments[i])
 		}
-		newFrags, paths, err := cur.rewriteFragments(bin, opts.TargetRowsPerFragment, opts.afterBatch)
+		newFrags, paths, err := cur.rewriteFragments(bin, opts.TargetRowsPerFragment, opts.AfterBatch)
 		written = append(written, paths...)
 		if err != nil {
 			cleanup()
@@ -226,7 +233,7 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 			if sw == nil {
 				name = newDataFileName()
 				p := filepath.Join(d.root, dataDir, name)
-				if sw, err = file.CreateStream(p, d.fields, file.WriteOptions{Version: version}); err != nil {
+				if sw, err = file.CreateStream(p, d.fields, file.WriteOptions{Version: version, MaxPageBytes: compactPageBytes}); err != nil {
 					return nil, paths, fmt.Errorf("lance: write compacted data file: %w", err)
 				}
 				paths = append(paths, p)
