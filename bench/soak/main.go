@@ -45,7 +45,7 @@ import (
 )
 
 func main() {
-	records := flag.Int64("records", 1_000_000, "records to append, 100 per append")
+	records := flag.Int64("records", 1_000_000, "records to append, -batch per append")
 	dir := flag.String("dir", "", "bucket directory (default: a new temporary one, removed at the end)")
 	settle := flag.Duration("settle", engine.DefaultVersionRetention+engine.DefaultCleanupInterval,
 		"wait after the last append, so the default version retention passes and cleanup runs")
@@ -100,7 +100,7 @@ func run(cfg config) error {
 	}
 	defer b.Close()
 	batch := int64(cfg.batch)
-	batches := records / batch
+	batches := (records + batch - 1) / batch // the last one takes the rest
 	samples := make([]sample, 0, batches)
 	started := time.Now()
 	mem := newMemoryTimeline(started, b.DatasetPath(), cfg.memprofile)
@@ -110,7 +110,7 @@ func run(cfg config) error {
 		if i > 0 && i%every == 0 {
 			mem.sample(i*batch, "append")
 		}
-		rec := queuebatch.Batch(int(batch), i*batch, i)
+		rec := queuebatch.Batch(int(min(batch, records-i*batch)), i*batch, i)
 		_, before, _, _ := b.Counts()
 		c0 := b.Compacting()
 		t0 := time.Now()
