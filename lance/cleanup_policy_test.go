@@ -1,10 +1,14 @@
 package lance
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // TestCleanupPolicyOptions: KeepLatest, Keep and BySuperseded each keep
@@ -93,6 +97,22 @@ func TestCleanupDropCovered(t *testing.T) {
 			}
 			if got := versionNumbers(t, path); !slices.Equal(got, tc.want) {
 				t.Fatalf("versions left %v, want %v", got, tc.want)
+			}
+			// pylance opens every version left, gaps and all.
+			for _, v := range tc.want {
+				if !tc.opts.DropCovered {
+					break // no gaps to check
+				}
+				var tbl pyTable
+				if err := json.Unmarshal(runPylance(t, "read", path, strconv.FormatUint(v, 10)), &tbl); err != nil {
+					t.Fatal(err)
+				}
+				recs, err := readers[v-1].Read(0, -1, memory.DefaultAllocator)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSameAsPylance(t, recs, tbl, 0, -1)
+				releaseAll(recs)
 			}
 			for _, ds := range readers {
 				recs, err := ds.Read(0, -1, nil)
