@@ -3,8 +3,8 @@ package lance
 import (
 	"encoding/json"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
