@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -133,6 +134,10 @@ func run(cfg config) error {
 	if err != nil {
 		return err
 	}
+	kindsBefore, err := filesByDir(b.DatasetPath())
+	if err != nil {
+		return err
+	}
 	// The version retention is wall-clock time by design.
 	for end := time.Now().Add(settle); time.Now().Before(end); {
 		time.Sleep(min(5*time.Second, time.Until(end)))
@@ -167,30 +172,31 @@ func run(cfg config) error {
 	m, _ := b.Metrics()
 	tenth := len(samples) / 10
 	report := map[string]any{
-		"records":                   records,
-		"append_seconds":            appendTime.Seconds(),
-		"records_per_second":        float64(records) / appendTime.Seconds(),
-		"files_at_last_append":      filesBefore,
-		"bytes_at_last_append":      bytesBefore,
-		"settle_seconds":            settle.Seconds(),
-		"files":                     filesEnd,
-		"bytes":                     bytesEnd,
-		"data_file_bytes_on_disk":   dataOnDisk,
-		"data_file_bytes_latest":    dataLatest,
-		"bytes_over_data_on_disk":   float64(bytesEnd) / float64(dataOnDisk),
-		"bytes_over_data_latest":    float64(bytesEnd) / float64(dataLatest),
-		"fragments":                 ds.NumFragments(),
-		"versions_kept":             len(versions),
-		"latest_version":            ds.Version(),
-		"flush_p99_ms_first_tenth":  p99(samples[:tenth], func(s sample) bool { return s.flushed }),
-		"flush_p99_ms_last_tenth":   p99(samples[len(samples)-tenth:], func(s sample) bool { return s.flushed }),
-		"put_p99_ms_compacting":     p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
-		"put_p99_ms_not_compacting": p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
-		"puts_during_compaction":    count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
-		"peak_rss_mib":              mem.peakRSS,
-		"peak_go_heap_live_mib":     mem.peakHeap,
-		"timeline":                  mem.points,
-		"metrics":                   m,
+		"records":                     records,
+		"append_seconds":              appendTime.Seconds(),
+		"records_per_second":          float64(records) / appendTime.Seconds(),
+		"files_at_last_append":        filesBefore,
+		"files_at_last_append_by_dir": kindsBefore,
+		"bytes_at_last_append":        bytesBefore,
+		"settle_seconds":              settle.Seconds(),
+		"files":                       filesEnd,
+		"bytes":                       bytesEnd,
+		"data_file_bytes_on_disk":     dataOnDisk,
+		"data_file_bytes_latest":      dataLatest,
+		"bytes_over_data_on_disk":     float64(bytesEnd) / float64(dataOnDisk),
+		"bytes_over_data_latest":      float64(bytesEnd) / float64(dataLatest),
+		"fragments":                   ds.NumFragments(),
+		"versions_kept":               len(versions),
+		"latest_version":              ds.Version(),
+		"flush_p99_ms_first_tenth":    p99(samples[:tenth], func(s sample) bool { return s.flushed }),
+		"flush_p99_ms_last_tenth":     p99(samples[len(samples)-tenth:], func(s sample) bool { return s.flushed }),
+		"put_p99_ms_compacting":       p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"put_p99_ms_not_compacting":   p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
+		"puts_during_compaction":      count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"peak_rss_mib":                mem.peakRSS,
+		"peak_go_heap_live_mib":       mem.peakHeap,
+		"timeline":                    mem.points,
+		"metrics":                     m,
 	}
 	if err := mem.writeProfile(); err != nil {
 		return err
@@ -223,6 +229,28 @@ func p99(s []sample, keep func(sample) bool) float64 {
 	}
 	slices.Sort(d)
 	return float64(d[min(len(d)-1, len(d)*99/100)].Microseconds()) / 1000
+}
+
+// filesByDir counts the dataset's files per top directory (data,
+// _versions, _transactions, _deletions): what a burst leaves, by kind.
+func filesByDir(root string) (map[string]int, error) {
+	out := map[string]int{}
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed by the background cleanup meanwhile
+		}
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		out[top]++
+		return nil
+	})
+	return out, err
 }
 
 // usage counts the dataset's files and bytes, and the bytes of its data files.
