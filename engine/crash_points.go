@@ -17,6 +17,7 @@ const (
 	crashAfterTruncate = "after_truncate"  // WAL truncated after a commit
 
 	// Background maintenance (maintenance_policy.go, retention.go).
+	crashCompactionRewrite      = "compaction_rewrite"       // after each batch the compaction streamed to its output files
 	crashBeforeCompactionCommit = "before_compaction_commit" // compacted data files durable, version not committed
 	crashAfterCompactionCommit  = "after_compaction_commit"  // compaction committed, not yet installed
 	crashBeforeRetentionCommit  = "before_retention_commit"  // deletion file durable, Delete version not committed

@@ -61,6 +61,7 @@ func TestMaintenanceCrashChild(t *testing.T) {
 // order, at its offset.
 func TestMaintenanceCrashPoints(t *testing.T) {
 	for _, point := range []string{
+		crashCompactionRewrite + ":1", crashCompactionRewrite + ":2",
 		crashBeforeCompactionCommit + ":1", crashAfterCompactionCommit + ":1",
 		crashBeforeRetentionCommit + ":1", crashAfterRetentionCommit + ":1",
 		crashCleanupRemoval + ":1", crashCleanupRemoval + ":3", crashCleanupRemoval + ":10",

@@ -13,9 +13,12 @@ import (
 //     into fragments of that size, so each row is rewritten about once per
 //     tier instead of once per compaction; fragments with many deleted rows
 //     (left by data retention) are rewritten without them;
-//   - cleanup every CleanupInterval of versions that stopped being the
-//     latest more than VersionRetention ago, beyond the newest KeepVersions,
-//     never a tagged version or one a reader of this bucket is using.
+//   - cleanup every CleanupInterval, and after each compaction, of versions
+//     that stopped being the latest more than VersionRetention ago, and of
+//     versions whose files the next version all still references (their
+//     readers lose nothing: only the manifest and transaction file go),
+//     beyond the newest KeepVersions, never a tagged version or one a
+//     reader of this bucket is using.
 //
 // It runs in its own goroutine under maintMu; files are written and removed
 // without the bucket's other locks, which are taken only to install a new
@@ -89,8 +92,9 @@ func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t T
 	}
 }
 
-// maintain runs one maintenance pass: retention and cleanup only on the
-// periodic tick, compaction on every pass.
+// maintain runs one maintenance pass: compaction on every pass, cleanup on
+// the periodic tick and after a compaction (which leaves the versions
+// before it to remove), retention only on the tick.
 func (b *Bucket) maintain(periodic bool) {
 	b.maintMu.Lock()
 	defer b.maintMu.Unlock()
@@ -102,8 +106,8 @@ func (b *Bucket) maintain(periodic bool) {
 		}
 	}
 	if !o.DisableMaintenance {
-		b.compactTiers()
-		if periodic && !b.bg.stopping() {
+		compacted := b.compactTiers()
+		if (periodic || compacted) && !b.bg.stopping() {
 			if err := b.cleanupVersions(o.clock.Now()); err != nil {
 				b.metrics.failed("cleanup")
 				b.opts.Logger("persisting: cleanup of old versions failed (retried at the next pass): %v", err)
@@ -179,23 +183,25 @@ func (g *flushGate) release(b *Bucket) {
 }
 
 // compactTiers compacts while a tier is due (a few rounds at most: each
-// round's output may make the next tier due).
-func (b *Bucket) compactTiers() {
+// round's output may make the next tier due), and says whether it
+// committed a compaction: the versions before it can then be cleaned up.
+func (b *Bucket) compactTiers() (compacted bool) {
 	o := b.opts.Background
 	for round := 0; round < 4 && !b.bg.stopping(); round++ {
 		ds := b.rewritable()
 		if ds == nil {
-			return
+			return compacted
 		}
 		target := o.compactionTarget(ds.FragmentStats())
 		if target == 0 {
-			return
+			return compacted
 		}
 		started := time.Now()
 		b.bg.compacting.Store(true)
 		var commit flushGate
 		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
 			TargetRowsPerFragment: target,
+			AfterBatch:            func() { crashAt(crashCompactionRewrite) },
 			BeforeCommit: func() {
 				crashAt(crashBeforeCompactionCommit)
 				commit.hold(b)
@@ -211,13 +217,15 @@ func (b *Bucket) compactTiers() {
 			// A concurrent schema change or index wins; the next pass retries.
 			b.metrics.failed("compact")
 			b.opts.Logger("persisting: background compaction failed (retried after the next flush): %v", err)
-			return
+			return compacted
 		}
 		if nds.Version() == ds.Version() {
-			return // nothing was mergeable (small fragments not adjacent)
+			return compacted // nothing was mergeable (small fragments not adjacent)
 		}
+		compacted = true
 		b.metrics.compacted(fragmentsReplaced(ds, nds), time.Since(started))
 	}
+	return compacted
 }
 
 // cleanupVersions removes old versions under the policy.
@@ -236,6 +244,7 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 		KeepLatest:   o.KeepVersions,
 		Keep:         keep,
 		BySuperseded: true,
+		DropCovered:  true,
 		OnRemove:     func() { crashAt(crashCleanupRemoval) },
 	})
 	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)

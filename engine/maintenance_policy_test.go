@@ -339,3 +339,60 @@ func TestFragmentsReplacedCountsRewrittenFragments(t *testing.T) {
 		t.Fatalf("fragmentsReplaced = %d, want the 3 fragments compacted", got)
 	}
 }
+
+// TestCleanupWithinWindowKeepsReadersWhole: within the version retention
+// window, cleanup removes the versions whose files the next version still
+// references, and only those: every version that was the latest (a reader
+// opened it, as a pylance reader of the previous minute would have) still
+// reads all its rows, and what is left is the newest KeepVersions plus the
+// version before each compaction.
+func TestCleanupWithinWindowKeepsReadersWhole(t *testing.T) {
+	opts, _, _ := withFakeTime(Options{Path: t.TempDir(), FlushThreshold: 100, Metrics: true,
+		Background: BackgroundOptions{MaxFlushDelay: -1}})
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const flushes = 40
+	var readers []*lance.Dataset
+	for i := int64(0); i < flushes; i++ {
+		appendRows(t, b, i*100, 100)
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := lance.Open(b.DatasetPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers = append(readers, ds)
+	}
+	b.maintain(true) // the fake clock stays put: no version is old
+	vs, err := b.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.Metrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compactions, _ := m["persisting_compactions_total"].(float64)
+	t.Logf("%d versions left of %d, after %v compactions", len(vs), b.currentDataset().Version(), compactions)
+	if compactions < 1 || len(vs) > DefaultKeepVersions+int(compactions) {
+		t.Fatalf("%d versions left of %d after %v compactions", len(vs), b.currentDataset().Version(), compactions)
+	}
+	for _, ds := range readers {
+		recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatalf("a reader of version %d: %v", ds.Version(), err)
+		}
+		n := int64(0)
+		for _, r := range recs {
+			n += r.NumRows()
+			r.Release()
+		}
+		if n != ds.CountRows() {
+			t.Fatalf("a reader of version %d read %d of %d rows", ds.Version(), n, ds.CountRows())
+		}
+	}
+}

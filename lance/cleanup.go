@@ -28,6 +28,13 @@ type CleanupOptions struct {
 	// its own commit time: a reader that opened the latest version after
 	// the cutoff keeps its files.
 	BySuperseded bool
+	// DropCovered also removes, whatever their age, versions whose data
+	// and deletion files the next version still references, every one
+	// (an append's predecessor): a reader that opened such a version
+	// finds every file it reads, kept by the next version. What goes is
+	// its manifest and transaction file, so it can no longer be opened
+	// anew by number. KeepLatest, Keep and tags still protect a version.
+	DropCovered bool
 	// OnRemove, when set, runs after each file or manifest is removed
 	// (crash tests stop there).
 	OnRemove func()
@@ -52,7 +59,8 @@ const tagsDir = "_refs/tags"
 // CleanupOldVersions removes the versions of the dataset at path committed
 // before the given time, except the latest version and tagged versions
 // (_refs/tags/*.json), then the data, deletion and transaction files that no
-// remaining version references. A file referenced only by removed versions is
+// remaining version references (DropCovered removes more versions). A file
+// referenced only by removed versions is
 // removed whatever its age; a file no version references at all is removed
 // only if older than 7 days (or, with DeleteUnverified, older than before).
 // Index files (_indices/) are left alone.
@@ -102,7 +110,8 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		if opts.BySuperseded && i+1 < len(all) {
 			aged = all[i+1].m.Timestamp
 		}
-		old := aged.Before(before) && v != l.latest && i < len(all)-opts.KeepLatest && !pinned[v]
+		protected := v == l.latest || i >= len(all)-opts.KeepLatest || pinned[v]
+		old := !protected && (aged.Before(before) || opts.DropCovered && i+1 < len(all) && covers(all[i+1].m, m))
 		switch {
 		case old && tagged[v]:
 			st.TaggedKept++
@@ -127,7 +136,8 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 			return st, err
 		}
 	}
-	// Oldest first, so that the versions left always form a suffix.
+	// Oldest first. Every version left is readable at any interruption: no
+	// file goes before the manifests that reference it.
 	for _, d := range drop {
 		err := removeFile(filepath.Join(path, versionsDir, d.name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -174,6 +184,24 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		}
 	}
 	return st, nil
+}
+
+// covers says whether next references every data and deletion file of m:
+// removing m then removes no file a reader of m could need. A manifest
+// whose references cannot be listed covers nothing.
+func covers(next, m *Manifest) bool {
+	have, want := newRefs(), newRefs()
+	if have.add(next) != nil || want.add(m) != nil {
+		return false
+	}
+	for _, dir := range []string{dataDir, deletionsDir} {
+		for name := range want[dir] {
+			if !have[dir][name] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // refs are the files some set of manifests references, per directory.

@@ -1,10 +1,14 @@
 package lance
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // TestCleanupPolicyOptions: KeepLatest, Keep and BySuperseded each keep
@@ -50,6 +54,79 @@ func TestCleanupPolicyOptions(t *testing.T) {
 					t.Fatalf("version %d: %v", v, err)
 				}
 				releaseAll(recs)
+			}
+		})
+	}
+}
+
+// TestCleanupDropCovered: with DropCovered, a version whose files the next
+// version all references goes at any age; the version before a compaction
+// (whose small files the compaction replaced) stays until it is old. A
+// reader that opened any version before the cleanup still reads all of it
+// after: only manifests and transaction files of covered versions went.
+func TestCleanupDropCovered(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts CleanupOptions
+		want []uint64
+	}{
+		// v1..v6 appends, v7 compacts them, v8 and v9 append.
+		{"covered go", CleanupOptions{DropCovered: true}, []uint64{6, 9}},
+		{"keep latest 2", CleanupOptions{DropCovered: true, KeepLatest: 2}, []uint64{6, 8, 9}},
+		{"keep in use", CleanupOptions{DropCovered: true, Keep: []uint64{3}}, []uint64{3, 6, 9}},
+		{"without it nothing young goes", CleanupOptions{}, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ds")
+			writeFragments(t, path, []int64{1, 1, 1, 1, 1, 1})
+			if _, err := Compact(path, CompactOptions{TargetRowsPerFragment: 100}); err != nil {
+				t.Fatal(err)
+			}
+			writeFragments(t, path, []int64{1, 1})
+			var readers []*Dataset
+			for v := uint64(1); v <= 9; v++ {
+				ds, err := OpenVersion(path, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readers = append(readers, ds)
+			}
+			// Nothing is old: the cutoff is before every commit.
+			if _, err := CleanupOldVersions(path, time.Unix(0, 0), tc.opts); err != nil {
+				t.Fatal(err)
+			}
+			if got := versionNumbers(t, path); !slices.Equal(got, tc.want) {
+				t.Fatalf("versions left %v, want %v", got, tc.want)
+			}
+			// pylance opens every version left, gaps and all.
+			for _, v := range tc.want {
+				if !tc.opts.DropCovered {
+					break // no gaps to check
+				}
+				var tbl pyTable
+				if err := json.Unmarshal(runPylance(t, "read", path, strconv.FormatUint(v, 10)), &tbl); err != nil {
+					t.Fatal(err)
+				}
+				recs, err := readers[v-1].Read(0, -1, memory.DefaultAllocator)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSameAsPylance(t, recs, tbl, 0, -1)
+				releaseAll(recs)
+			}
+			for _, ds := range readers {
+				recs, err := ds.Read(0, -1, nil)
+				if err != nil {
+					t.Fatalf("a reader of version %d: %v", ds.Version(), err)
+				}
+				n := int64(0)
+				for _, r := range recs {
+					n += r.NumRows()
+				}
+				releaseAll(recs)
+				if n != ds.CountRows() {
+					t.Fatalf("a reader of version %d read %d rows, want %d", ds.Version(), n, ds.CountRows())
+				}
 			}
 		})
 	}

@@ -30,11 +30,33 @@ type CompactOptions struct {
 	// BeforeCommit, when set, runs after the new data files are durable
 	// and before the version is committed (crash tests stop there).
 	BeforeCommit func()
+
+	// AfterBatch, when set, runs after each batch of rows went to the
+	// output files (tests measure memory or crash there: a file half
+	// written).
+	AfterBatch func()
 }
 
-// compactReadRows bounds the rows read per call while copying a fragment,
-// so compaction holds at most one output fragment plus one chunk in memory.
-const compactReadRows = 64 << 10
+// compactReadRows and compactReadBytes bound one read while copying a
+// fragment: rows are read in batches of at most this many rows and about
+// this many bytes (the batch size follows the rows' measured size), and
+// each batch goes straight to the output file's stream writer, which keeps
+// about a page per column. Compaction's memory is then bounded by these and
+// the page size, not by the fragment size.
+const (
+	compactReadRows  = 64 << 10
+	compactReadBytes = 4 << 20
+)
+
+// compactPageBytes is the page size of compacted files. A column's pending
+// page is what a stream writer holds of it (in 2.1+ files, with the read
+// batches it points into), so compaction's memory is about columns x this
+// plus a batch; 1 MiB pages still make range reads cheap and scans as fast.
+const compactPageBytes = 1 << 20
+
+// compactFirstReadRows is the first batch of a fragment, before a row's
+// size is known.
+const compactFirstReadRows = 1024
 
 // Compact rewrites runs of adjacent small fragments (fewer live rows than
 // TargetRowsPerFragment), and fragments with many deleted rows, into new
@@ -78,7 +100,7 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 		for _, i := range bin {
 			g.old = append(g.old, base.Fragments[i])
 		}
-		newFrags, paths, err := cur.rewriteFragments(bin, opts.TargetRowsPerFragment)
+		newFrags, paths, err := cur.rewriteFragments(bin, opts.TargetRowsPerFragment, opts.AfterBatch)
 		written = append(written, paths...)
 		if err != nil {
 			cleanup()
@@ -163,36 +185,31 @@ func (d *Dataset) planCompaction(opts CompactOptions) [][]int {
 
 // rewriteFragments copies the live rows of the fragments (indices, adjacent)
 // into new data files of at most target rows each, returning the new
-// fragments (ids unassigned) and the paths written.
-func (d *Dataset) rewriteFragments(idx []int, target int64) ([]Fragment, []string, error) {
+// fragments (ids unassigned) and the paths written. Rows stream from the
+// source files to the output in bounded batches (compactReadBytes).
+func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) ([]Fragment, []string, error) {
 	version, err := d.writeVersion()
 	if err != nil {
 		return nil, nil, err
 	}
 	var out []Fragment
 	var paths []string
-	var pending []arrow.Record
-	var pendingRows int64
-	alloc := memory.NewGoAllocator()
-	release := func() {
-		for _, r := range pending {
-			r.Release()
+	var sw *file.StreamWriter
+	var name string
+	defer func() {
+		if sw != nil {
+			sw.Abort() // only on error: a finished file is closed and sw nil
 		}
-		pending, pendingRows = nil, 0
-	}
-	defer release()
-	flush := func() error {
-		if pendingRows == 0 {
+	}()
+	finish := func() error {
+		if sw == nil {
 			return nil
 		}
-		name := newDataFileName()
-		p := filepath.Join(d.root, dataDir, name)
-		res, err := file.WriteFileWithOptions(p, d.fields, pending, file.WriteOptions{Version: version})
+		res, err := sw.Close()
+		sw = nil
 		if err != nil {
-			removeFile(p)
 			return fmt.Errorf("lance: write compacted data file: %w", err)
 		}
-		paths = append(paths, p)
 		if len(res.ColumnIndices) != len(res.Fields) {
 			return fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
 		}
@@ -203,34 +220,78 @@ func (d *Dataset) rewriteFragments(idx []int, target int64) ([]Fragment, []strin
 			}},
 			PhysicalRows: uint64(res.NumRows),
 		})
-		release()
 		return nil
 	}
+	alloc := memory.NewGoAllocator()
+	batch := int64(compactFirstReadRows)
 	for _, i := range idx {
 		live := d.rowEnds[i]
 		if i > 0 {
 			live -= d.rowEnds[i-1]
 		}
 		for lo := int64(0); lo < live; {
-			n := min(compactReadRows, live-lo, target-pendingRows)
+			if sw == nil {
+				name = newDataFileName()
+				p := filepath.Join(d.root, dataDir, name)
+				if sw, err = file.CreateStream(p, d.fields, file.WriteOptions{Version: version, MaxPageBytes: compactPageBytes}); err != nil {
+					return nil, paths, fmt.Errorf("lance: write compacted data file: %w", err)
+				}
+				paths = append(paths, p)
+			}
+			n := min(batch, live-lo, target-sw.Rows())
 			rec, err := d.readFragment(i, lo, n, alloc)
 			if err != nil {
 				return nil, paths, err
 			}
-			pending = append(pending, rec)
-			pendingRows += rec.NumRows()
+			err = sw.Write(rec)
+			batch = nextReadRows(rec)
+			rec.Release() // Go memory: what a pending page points to stays
+			if err != nil {
+				return nil, paths, fmt.Errorf("lance: write compacted data file: %w", err)
+			}
 			lo += n
-			if pendingRows >= target {
-				if err := flush(); err != nil {
+			if afterBatch != nil {
+				afterBatch()
+			}
+			if sw.Rows() >= target {
+				if err := finish(); err != nil {
 					return nil, paths, err
 				}
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := finish(); err != nil {
 		return nil, paths, err
 	}
 	return out, paths, nil
+}
+
+// nextReadRows sizes the next batch from the last one: about
+// compactReadBytes of rows like rec's, at most compactReadRows.
+func nextReadRows(rec arrow.Record) int64 {
+	rows := rec.NumRows()
+	var size int64
+	for _, c := range rec.Columns() {
+		size += bufferBytes(c.Data())
+	}
+	if rows == 0 || size <= 0 {
+		return compactFirstReadRows
+	}
+	return max(1, min(compactReadRows, compactReadBytes*rows/size))
+}
+
+// bufferBytes is the size of the buffers of an array and its children.
+func bufferBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += bufferBytes(c)
+	}
+	return n
 }
 
 // unchangedFragments fails with ErrCommitConflict unless every fragment a

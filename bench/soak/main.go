@@ -9,11 +9,19 @@
 //   - the p99 of appends while a background compaction runs and while none
 //     does;
 //   - that every record is there once, in order, for the engine and for
-//     pylance.
+//     pylance;
+//   - the process's RSS, the Go heap and the files on disk over time (a
+//     timeline of samples through the appends and the settle), so a leak or
+//     a maintenance step that holds what it rewrites shows as growth.
 //
 // Usage (from the repository root):
 //
 //	go run ./bench/soak -records 1000000 [-dir /tmp/soak] [-settle 70s]
+//
+// -batch, -flush-threshold and -maintenance=false leave the defaults (bench.py
+// #7's ingest is -batch 65536 -flush-threshold 262144 -records 10000000
+// -settle 0); -memprofile writes the heap profile taken when the live heap
+// was largest.
 package main
 
 import (
@@ -26,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -37,12 +46,18 @@ import (
 )
 
 func main() {
-	records := flag.Int64("records", 1_000_000, "records to append, 100 per append")
+	records := flag.Int64("records", 1_000_000, "records to append, -batch per append")
 	dir := flag.String("dir", "", "bucket directory (default: a new temporary one, removed at the end)")
 	settle := flag.Duration("settle", engine.DefaultVersionRetention+engine.DefaultCleanupInterval,
 		"wait after the last append, so the default version retention passes and cleanup runs")
+	batch := flag.Int("batch", 100, "rows per append")
+	threshold := flag.Int("flush-threshold", 0, "flush threshold (0: the default)")
+	maintenance := flag.Bool("maintenance", true, "background compaction and cleanup (the default: on)")
+	memprofile := flag.String("memprofile", "", "write the heap profile of the largest live heap sampled to this file")
 	flag.Parse()
-	if err := run(*records, *dir, *settle); err != nil {
+	cfg := config{records: *records, dir: *dir, settle: *settle, batch: *batch, threshold: *threshold,
+		maintenance: *maintenance, memprofile: *memprofile}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
@@ -54,7 +69,18 @@ type sample struct {
 	compacting bool // a background compaction ran when it started or ended
 }
 
-func run(records int64, dir string, settle time.Duration) error {
+type config struct {
+	records     int64
+	dir         string
+	settle      time.Duration
+	batch       int
+	threshold   int
+	maintenance bool
+	memprofile  string
+}
+
+func run(cfg config) error {
+	records, dir, settle := cfg.records, cfg.dir, cfg.settle
 	if dir == "" {
 		d, err := os.MkdirTemp("", "soak-")
 		if err != nil {
@@ -65,19 +91,27 @@ func run(records int64, dir string, settle time.Duration) error {
 	}
 	// Default options only; the engine's warnings (a failed background
 	// step) go to stderr.
-	b, err := engine.Open(engine.Options{Path: dir, Logger: func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" "+format+"\n", args...)
-	}})
+	b, err := engine.Open(engine.Options{Path: dir, FlushThreshold: cfg.threshold,
+		Background: engine.BackgroundOptions{DisableMaintenance: !cfg.maintenance},
+		Logger: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" "+format+"\n", args...)
+		}})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	const batch = 100
-	batches := records / batch
+	batch := int64(cfg.batch)
+	batches := (records + batch - 1) / batch // the last one takes the rest
 	samples := make([]sample, 0, batches)
 	started := time.Now()
+	mem := newMemoryTimeline(started, b.DatasetPath(), cfg.memprofile)
+	mem.sample(0, "start")
+	every := max(1, batches/20)
 	for i := int64(0); i < batches; i++ {
-		rec := queuebatch.Batch(batch, i*batch, i)
+		if i > 0 && i%every == 0 {
+			mem.sample(i*batch, "append")
+		}
+		rec := queuebatch.Batch(int(min(batch, records-i*batch)), i*batch, i)
 		_, before, _, _ := b.Counts()
 		c0 := b.Compacting()
 		t0 := time.Now()
@@ -95,11 +129,20 @@ func run(records int64, dir string, settle time.Duration) error {
 		return err
 	}
 	appendTime := time.Since(started)
+	mem.sample(records, "last append")
 	filesBefore, bytesBefore, _, err := usage(b.DatasetPath())
 	if err != nil {
 		return err
 	}
-	time.Sleep(settle) // the version retention is wall-clock time by design
+	kindsBefore, err := filesByDir(b.DatasetPath())
+	if err != nil {
+		return err
+	}
+	// The version retention is wall-clock time by design.
+	for end := time.Now().Add(settle); time.Now().Before(end); {
+		time.Sleep(min(5*time.Second, time.Until(end)))
+		mem.sample(records, "settle")
+	}
 	filesEnd, bytesEnd, dataOnDisk, err := usage(b.DatasetPath())
 	if err != nil {
 		return err
@@ -129,27 +172,34 @@ func run(records int64, dir string, settle time.Duration) error {
 	m, _ := b.Metrics()
 	tenth := len(samples) / 10
 	report := map[string]any{
-		"records":                   records,
-		"append_seconds":            appendTime.Seconds(),
-		"records_per_second":        float64(records) / appendTime.Seconds(),
-		"files_at_last_append":      filesBefore,
-		"bytes_at_last_append":      bytesBefore,
-		"settle_seconds":            settle.Seconds(),
-		"files":                     filesEnd,
-		"bytes":                     bytesEnd,
-		"data_file_bytes_on_disk":   dataOnDisk,
-		"data_file_bytes_latest":    dataLatest,
-		"bytes_over_data_on_disk":   float64(bytesEnd) / float64(dataOnDisk),
-		"bytes_over_data_latest":    float64(bytesEnd) / float64(dataLatest),
-		"fragments":                 ds.NumFragments(),
-		"versions_kept":             len(versions),
-		"latest_version":            ds.Version(),
-		"flush_p99_ms_first_tenth":  p99(samples[:tenth], func(s sample) bool { return s.flushed }),
-		"flush_p99_ms_last_tenth":   p99(samples[len(samples)-tenth:], func(s sample) bool { return s.flushed }),
-		"put_p99_ms_compacting":     p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
-		"put_p99_ms_not_compacting": p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
-		"puts_during_compaction":    count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
-		"metrics":                   m,
+		"records":                     records,
+		"append_seconds":              appendTime.Seconds(),
+		"records_per_second":          float64(records) / appendTime.Seconds(),
+		"files_at_last_append":        filesBefore,
+		"files_at_last_append_by_dir": kindsBefore,
+		"bytes_at_last_append":        bytesBefore,
+		"settle_seconds":              settle.Seconds(),
+		"files":                       filesEnd,
+		"bytes":                       bytesEnd,
+		"data_file_bytes_on_disk":     dataOnDisk,
+		"data_file_bytes_latest":      dataLatest,
+		"bytes_over_data_on_disk":     float64(bytesEnd) / float64(dataOnDisk),
+		"bytes_over_data_latest":      float64(bytesEnd) / float64(dataLatest),
+		"fragments":                   ds.NumFragments(),
+		"versions_kept":               len(versions),
+		"latest_version":              ds.Version(),
+		"flush_p99_ms_first_tenth":    p99(samples[:tenth], func(s sample) bool { return s.flushed }),
+		"flush_p99_ms_last_tenth":     p99(samples[len(samples)-tenth:], func(s sample) bool { return s.flushed }),
+		"put_p99_ms_compacting":       p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"put_p99_ms_not_compacting":   p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
+		"puts_during_compaction":      count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"peak_rss_mib":                mem.peakRSS,
+		"peak_go_heap_live_mib":       mem.peakHeap,
+		"timeline":                    mem.points,
+		"metrics":                     m,
+	}
+	if err := mem.writeProfile(); err != nil {
+		return err
 	}
 	out, _ := json.MarshalIndent(report, "", "  ")
 	fmt.Println(string(out))
@@ -179,6 +229,28 @@ func p99(s []sample, keep func(sample) bool) float64 {
 	}
 	slices.Sort(d)
 	return float64(d[min(len(d)-1, len(d)*99/100)].Microseconds()) / 1000
+}
+
+// filesByDir counts the dataset's files per top directory (data,
+// _versions, _transactions, _deletions): what a burst leaves, by kind.
+func filesByDir(root string) (map[string]int, error) {
+	out := map[string]int{}
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed by the background cleanup meanwhile
+		}
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		out[top]++
+		return nil
+	})
+	return out, err
 }
 
 // usage counts the dataset's files and bytes, and the bytes of its data files.

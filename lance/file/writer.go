@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 
-	"github.com/persisting/persisting/lance/objstore"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -79,24 +77,26 @@ func WriteFile(path string, fields []schema.Field, recs []arrow.Record) (WriteRe
 	return WriteFileWithOptions(path, fields, recs, WriteOptions{})
 }
 
-// WriteFileWithOptions is WriteFile with tuning options.
-func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Record, opts WriteOptions) (res WriteResult, err error) {
+// WriteFileWithOptions is WriteFile with tuning options. Every record is
+// checked before the file is created; a StreamWriter writes records as they
+// come instead.
+func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Record, opts WriteOptions) (WriteResult, error) {
 	v, err := opts.Version.normalize()
 	if err != nil {
-		return res, err
+		return WriteResult{}, err
 	}
 	comp, err := ParseCompression(opts.Compression)
 	if err != nil {
-		return res, err
+		return WriteResult{}, err
 	}
 	cols, ids, err := newTopWriters(fields, v, comp, opts)
 	if err != nil {
-		return res, err
+		return WriteResult{}, err
 	}
 	var numRows int64
 	for ri, rec := range recs {
 		if err := checkRecord(rec, fields, cols); err != nil {
-			return res, fmt.Errorf("lance file: record %d: %w", ri, err)
+			return WriteResult{}, fmt.Errorf("lance file: record %d: %w", ri, err)
 		}
 		numRows += rec.NumRows()
 	}
@@ -105,130 +105,17 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 			h.sizeHint(numRows)
 		}
 	}
-
-	var dst io.Writer
-	var f *os.File
-	var wb *writebackFile
-	var upload objstore.Upload // object stores: nothing is visible before it closes
-	if objstore.IsRemote(path) {
-		if upload, err = createRemote(path); err != nil {
-			return res, err
-		}
-		defer func() {
-			if err != nil {
-				upload.Abort()
-			}
-		}()
-		dst = upload
-	} else {
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return res, fmt.Errorf("lance file: %w", err)
-		}
-		defer func() {
-			if err != nil {
-				f.Close()
-				os.Remove(path)
-			}
-		}()
-		// Whoever fsyncs the file (this function or, with NoSync, the caller)
-		// finds most of it on disk already.
-		wb = newWritebackFile(f)
-		defer wb.stop()
-		dst = wb
+	sw, err := createStream(path, fields, opts, v, cols, ids)
+	if err != nil {
+		return WriteResult{}, err
 	}
-	w := newFileWriter(dst)
-	defer w.release()
 	for _, rec := range recs {
-		for i, c := range cols {
-			if err := c.append(w, rec.Column(i)); err != nil {
-				return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
-			}
+		if err := sw.write(rec); err != nil {
+			sw.Abort()
+			return WriteResult{}, err
 		}
 	}
-	for i, c := range cols {
-		if err := c.flush(w); err != nil {
-			return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
-		}
-	}
-
-	md := opts.SchemaMetadata
-	if md == nil && len(recs) > 0 {
-		md = schema.MetadataFromArrow(recs[0].Schema())
-	}
-	// Global buffer 0: the FileDescriptor, right after the (64-aligned) data.
-	gboPos := w.pos
-	desc := marshalDescriptor(fields, md, uint64(numRows))
-	w.write(desc)
-
-	colMetaStart := w.pos
-	cmo := make([]byte, 0, 16*len(ids))
-	numCols := 0
-	for _, c := range cols {
-		for _, pages := range c.columns() {
-			m := marshalColumnMetadata(pages)
-			cmo = binary.LittleEndian.AppendUint64(cmo, w.pos)
-			cmo = binary.LittleEndian.AppendUint64(cmo, uint64(len(m)))
-			w.write(m)
-			numCols++
-		}
-	}
-	if numCols != len(ids) {
-		return res, fmt.Errorf("lance file: internal error: %d columns for %d field ids", numCols, len(ids))
-	}
-	major, minor := uint16(v.Major), uint16(v.Minor)
-	if v == V2_0 {
-		major, minor = footerMajor20, footerMinor20
-	}
-	cmoPos := w.pos
-	w.write(cmo)
-	gboTablePos := w.pos
-	var gbo []byte
-	gbo = binary.LittleEndian.AppendUint64(gbo, gboPos)
-	gbo = binary.LittleEndian.AppendUint64(gbo, uint64(len(desc)))
-	w.write(gbo)
-	w.write(footer{
-		columnMetaStart:  colMetaStart,
-		cmoTableStart:    cmoPos,
-		gboTableStart:    gboTablePos,
-		numGlobalBuffers: 1,
-		numColumns:       uint32(numCols),
-		major:            major,
-		minor:            minor,
-	}.append(nil))
-	if w.err == nil {
-		w.flushBuf()
-	}
-	if wb != nil {
-		wb.stop()
-	}
-	if w.err != nil {
-		return res, fmt.Errorf("lance file: writing %s: %w", path, w.err)
-	}
-	if upload != nil {
-		if err = upload.Close(); err != nil {
-			return res, fmt.Errorf("lance file: upload %s: %w", path, err)
-		}
-	} else if !opts.NoSync {
-		if err = f.Sync(); err != nil {
-			return res, fmt.Errorf("lance file: %w", err)
-		}
-	}
-	if f != nil {
-		if err = f.Close(); err != nil {
-			return res, fmt.Errorf("lance file: %w", err)
-		}
-		if !opts.NoSync {
-			syncDir(filepath.Dir(path))
-		}
-	}
-
-	res = WriteResult{NumRows: numRows, FileSize: int64(w.pos), MajorVersion: v.Major, MinorVersion: v.Minor, Fields: ids}
-	res.ColumnIndices = make([]int32, len(ids))
-	for i := range res.ColumnIndices {
-		res.ColumnIndices[i] = int32(i)
-	}
-	return res, nil
+	return sw.Close()
 }
 
 // syncDir makes the new directory entry durable; best effort because not
