@@ -60,7 +60,7 @@ def _arrow_import(kind: str, fill: Any, load: Any) -> Any:
 # Every exported function: name -> (restype, argtypes), set once at load.
 # Struct pointers are plain addresses (c_void_p): ctypes structs and Arrow
 # PyCapsules' pointers go in without casts.
-_E = POINTER(PersistingError)
+_E = c_void_p  # struct PersistingError*: an address too (the cheapest argument to convert)
 _OUT = POINTER(c_void_p)  # char** out_json
 _H = c_uint64  # a bucket handle
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
@@ -342,7 +342,7 @@ def append_records(handle: int, data: bytes) -> None:
         err, ref = _errors.pair
     except AttributeError:
         err = PersistingError()
-        err, ref = _errors.pair = (err, byref(err))
+        err, ref = _errors.pair = (err, ctypes.addressof(err))
     rc = _lib.persisting_append_records(handle, data, len(data), ref)
     if rc:
         _raise(rc, err, "append")
