@@ -97,6 +97,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_verify": (c_int, [c_char_p, _OUT, _E]),
 }
 
+# The put path converts its own arguments to ctypes values (ctypes' per-argument
+# from_param is a good part of a microsecond call); its signature stays above.
+_SELF_CONVERTED = frozenset({"persisting_append_records"})
+
 # ---- loading ------------------------------------------------------------------
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -143,7 +147,7 @@ def lib() -> ctypes.CDLL:
                     fn = getattr(handle, name, None)
                     if fn is None:
                         raise StorageError(f"{path} does not export {name}: library and package are out of sync")
-                    fn.restype, fn.argtypes = restype, argtypes
+                    fn.restype, fn.argtypes = restype, None if name in _SELF_CONVERTED else argtypes
                 _check_version(handle, path)
                 _lib_path, _load_pid, _lib = path, os.getpid(), handle
     if os.getpid() != _load_pid:
@@ -330,7 +334,7 @@ def append_stream(handle: int, data: Any) -> None:
     del capsule
 
 
-_errors = threading.local()  # per thread: a PersistingError and a pointer to it
+_errors = threading.local()  # per thread: a PersistingError and its address
 
 
 def append_records(handle: int, data: bytes) -> None:
@@ -342,7 +346,8 @@ def append_records(handle: int, data: bytes) -> None:
         err, ref = _errors.pair
     except AttributeError:
         err = PersistingError()
-        err, ref = _errors.pair = (err, ctypes.addressof(err))
-    rc = _lib.persisting_append_records(handle, data, len(data), ref)
+        err, ref = _errors.pair = (err, c_void_p(ctypes.addressof(err)))
+    n = len(data)  # a plain int is a C int, widened to size_t by libffi: below 2 GiB
+    rc = _lib.persisting_append_records(c_uint64(handle), data, n if n < 1 << 31 else c_size_t(n), ref)
     if rc:
         _raise(rc, err, "append")

@@ -170,9 +170,7 @@ class _QueueBackend(TrainingMixin):
         state = "closed" if self._bucket.closed else f"{self.total_count()} records"
         return f"{type(self).__name__}(bucket_id={self.bucket_id}, storage_path={self.storage_path!r}, {state})"
 
-    @property
-    def closed(self) -> bool:
-        return self._bucket.closed
+    closed = property(lambda self: self._bucket.closed, doc="Whether the backend was closed.")
 
     async def _engine(self, fn: Any, *args: Any) -> Any:
         """``fn(handle, *args)`` on a worker thread."""
@@ -322,9 +320,8 @@ class _QueueBackend(TrainingMixin):
                 for v in await self._engine(_native.versions)]
 
     async def compact(self, target_rows: int | None = None) -> dict[str, Any]:
-        """Merges small adjacent fragments into fragments of up to ``target_rows``
-        rows (None: Lance's default) as one new version; offsets stay. Returns
-        ``version_before``, ``version``, ``fragments_before``, ``fragments``."""
+        """Merges small adjacent fragments into ones of up to ``target_rows`` rows (None: Lance's
+        default) as one new version; offsets stay. Returns versions and fragments before/after."""
         return await self._engine(_native.compact, 0 if target_rows is None else opt.check_int("target_rows", target_rows))
 
     async def cleanup_old_versions(self, older_than: timedelta | float = timedelta(days=14)) -> dict[str, Any]:
@@ -333,10 +330,9 @@ class _QueueBackend(TrainingMixin):
         return await self._engine(_native.cleanup_old_versions, opt.check_older_than(older_than))
 
     async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
-        """Builds a Lance scalar index ("BTREE": ranges and equality; "BITMAP":
-        equality on few distinct values) on top-level field ``column``, as a new
-        version covering every record (buffered ones are flushed first). Returns
-        its ``name``, ``type``, ``columns``, ``dataset_version``, ``fragments``."""
+        """Builds a Lance scalar index ("BTREE": ranges and equality; "BITMAP": equality on few
+        distinct values) on top-level field ``column`` as a new version covering every record
+        (buffered ones are flushed first); returns its description."""
         column, kind = opt.check_column(column), opt.check_index_kind(kind)
         return await self._engine(_native.create_index, column, kind)
 
@@ -462,8 +458,7 @@ class PersistingBackend(_QueueBackend):
         return stats
 
     def get_metrics(self) -> dict[str, Any]:
-        """This bucket's metric values by name ({} when metrics are off);
-        synchronous, and never waits for a running flush."""
+        """This bucket's metric values by name ({} when off); never waits for a flush."""
         handle = self._bucket.handle()
         return _native.bucket_metrics(handle) if self.enable_metrics else {}
 

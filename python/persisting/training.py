@@ -170,9 +170,9 @@ def _indexes(values: Any, what: str) -> list[int]:
 
 
 def _task(task_name: Any) -> str:
-    if not isinstance(task_name, str):
-        raise TypeError(f"task_name must be a str, got {type(task_name).__name__}")
-    return task_name
+    if isinstance(task_name, str):
+        return task_name
+    raise TypeError(f"task_name must be a str, got {type(task_name).__name__}")
 
 
 def _field_list(fields: Any) -> list[str] | None:
