@@ -66,8 +66,7 @@ class _Bucket:
         self._lock = threading.Lock()
         self.raw_handle = _native.open_bucket(storage_path, options)
 
-    def handle(self) -> int:
-        """The engine handle; ClosedError once closed."""
+    def handle(self) -> int:  # ClosedError once closed
         if self.closed:
             raise ClosedError(f"bucket at {self.storage_path!r} is closed", code=_native.EINVALID_HANDLE)
         return self.raw_handle
@@ -273,7 +272,8 @@ class _QueueBackend(TrainingMixin):
         self._bucket.handle()  # ClosedError now, not at the first read
         cond = self._condition()
         while (remaining is None or remaining > 0) and not self._bucket.closed:
-            if current >= self.total_count():
+            total = self.total_count()
+            if current >= total:
                 if not wait:
                     return
                 async with cond:
@@ -286,14 +286,15 @@ class _QueueBackend(TrainingMixin):
                         finally:
                             self._readers -= 1
                 continue
+            want = min(total - current, remaining or _STREAM_READ, _STREAM_READ)  # offsets that exist
             try:
-                rows = await self.get(min(remaining or _STREAM_READ, _STREAM_READ), current)
+                rows = await self.get(want, current)
             except ClosedError:
                 return
+            current += want  # by offsets, not by rows read: an offset may hold no row
             for start in range(0, len(rows), STREAM_BATCH):
                 chunk = rows[start:start + STREAM_BATCH]
                 yield chunk
-                current += len(chunk)
                 remaining = None if remaining is None else remaining - len(chunk)
 
     # -- state, versions, maintenance, indices -------------------------------------------
