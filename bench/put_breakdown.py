@@ -2,14 +2,14 @@
 """Where the time of one `await put(dict)` goes (bench.py measurement 3).
 
 A put is the thin shell's two steps - encode the record
-(``persisting._encode.encode_records``) and one ``persisting_append_records``
+(``persisting._encode.encode_record``) and one ``persisting_append_records``
 call - plus the coroutine around them. Measured in one run next to pulsing's
 MemoryBackend (medians of --reps runs, microseconds per record):
 
 - ``await put`` on MemoryBackend, LanceBackend (no WAL) and PersistingBackend
   with the WAL at interval sync (1 s), default options, and with
   ``flush_threshold`` huge (no Lance flush behind the puts);
-- the parts: ``encode_records([record])`` alone, and
+- the parts: ``encode_record(record)`` alone, and
   ``_native.append_records`` of an encoded record without and with the WAL.
 
     python3 bench/put_breakdown.py [--records 20000] [--reps 5]
@@ -42,7 +42,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from persisting import _native
-    from persisting._encode import encode_records
+    from persisting._encode import encode_record
     from persisting.queue import LanceBackend, PersistingBackend
 
     records = bench.make_records(args.records)
@@ -74,14 +74,14 @@ def main() -> int:
     def encode() -> float:
         t0 = time.perf_counter()
         for r in records:
-            encode_records([r])
+            encode_record(r)
         return (time.perf_counter() - t0) / len(records)
 
     def raw_append(options):
         def go() -> float:
             h = _native.open_bucket(fresh(), dict(options, flush_threshold=BIG))
             try:
-                payloads = [encode_records([r]) for r in records]
+                payloads = [encode_record(r) for r in records]
                 _native.append_records(h, payloads[0])  # the first record fixes the schema
                 t0 = time.perf_counter()
                 for p in payloads[1:]:
@@ -99,7 +99,7 @@ def main() -> int:
         "PersistingBackend.put, WAL 1 s": puts(lambda p: PersistingBackend(0, p, **wal)),
         "PersistingBackend.put, WAL 1 s, flush_threshold huge":
             puts(lambda p: PersistingBackend(0, p, flush_threshold=BIG, **wal)),
-        "encode_records([record])": encode,
+        "encode_record(record)": encode,
         "append_records, no WAL": raw_append({}),
         "append_records, WAL 1 s": raw_append(wal),
     }

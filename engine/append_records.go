@@ -59,8 +59,9 @@ func (b *Bucket) appendRecordsLocked(data []byte) (n int, w walWrite, flushErr, 
 		if load.n > 0 && flushErr == nil && b.overBound(int64(load.n)) {
 			// Wait with nothing held, then decode again: the schema may
 			// have changed meanwhile.
+			rows := int64(load.n)
 			load.release()
-			if flushErr, err = b.makeRoom(int64(load.n)); err != nil {
+			if flushErr, err = b.makeRoom(rows); err != nil {
 				return 0, walWrite{}, nil, err
 			}
 			continue

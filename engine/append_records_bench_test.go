@@ -53,6 +53,10 @@ func openPutBucket(b *testing.B, wal WALOptions) *Bucket {
 func dropAppended(b *testing.B, bucket *Bucket) {
 	b.StopTimer()
 	defer b.StartTimer()
+	// flushMu first: the automatic flush must not be between taking rows
+	// and dropping them from the buffer (lock order: flushMu, then mu).
+	bucket.flushMu.Lock()
+	defer bucket.flushMu.Unlock()
 	bucket.mu.Lock()
 	defer bucket.mu.Unlock()
 	bucket.sealRows()

@@ -35,17 +35,21 @@ type recordsLoad struct {
 	n       int           // records
 	schema  *arrow.Schema // the bucket's schema after the records
 	settled []string      // fields whose untyped nested parts got the fallback type
+	live    bool          // taken from loads and not released yet
 }
 
-var decoders = sync.Pool{New: func() any { return new(pymarshal.Decoder) }}
+// loads recycles a load with its decoder, so a put allocates neither.
+var loads = sync.Pool{New: func() any { return &recordsLoad{dec: new(pymarshal.Decoder)} }}
 
-// release returns the decoder; the load must not be used after.
+// release returns the load (and its decoder) for reuse; neither may be used
+// after. Each load is released once.
 func (l *recordsLoad) release() {
-	if l.dec != nil {
-		l.dec.Reset() // keeps no reference to the caller's data
-		decoders.Put(l.dec)
-		l.dec = nil
+	if !l.live {
+		return
 	}
+	l.dec.Reset() // keeps no reference to the caller's data
+	*l = recordsLoad{dec: l.dec}
+	loads.Put(l)
 }
 
 // changesSchema says whether appending the load changes the bucket's schema.
@@ -58,7 +62,8 @@ func (b *Bucket) loadRecords(data []byte) (*recordsLoad, error) {
 }
 
 func (b *Bucket) loadRecordsWith(data []byte, evolve bool) (*recordsLoad, error) {
-	l := &recordsLoad{dec: decoders.Get().(*pymarshal.Decoder), schema: b.schema}
+	l := loads.Get().(*recordsLoad)
+	l.live, l.schema = true, b.schema
 	root, err := l.dec.Decode(data)
 	if err != nil {
 		l.release()

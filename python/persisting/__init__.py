@@ -1,42 +1,28 @@
-"""persisting - durable storage for pulsing queues, kept as Lance datasets.
-
-The storage engine is a Go library (``libpersisting.so``) bundled with this
-package and loaded on first use (see ``persisting._native``). The queue
-backends live in :mod:`persisting.queue`::
-
-    from persisting.queue import LanceBackend, PersistingBackend, register
-    register()   # registers "lance", "LanceBackend", "persisting", "PersistingBackend"
-
-``persisting.metrics_text()`` renders the metrics of every bucket opened with
-``enable_metrics=True`` in the Prometheus text format.
+"""persisting - durable storage for pulsing queues, kept as Lance datasets by a
+Go engine (``libpersisting.so``, loaded on first use). The backends are in
+:mod:`persisting.queue`; ``register()`` makes them pulsing backends.
 """
 
 from __future__ import annotations
 
-from ._version import __version__  # noqa: E402  (the one source of the version)
-
-from .errors import (BusyError, ClosedError, FlushError, ForkError,  # noqa: E402
-                     InvalidArgumentError, SchemaError, StorageError, UnstorableError,
-                     UnsupportedError, WALError)
-from .queue import LanceBackend, PersistingBackend, register  # noqa: E402
+from . import _native
+from ._version import __version__  # the one source of the version
+from .errors import (BusyError, ClosedError, FlushError, ForkError, InvalidArgumentError, SchemaError,
+                     StorageError, UnstorableError, UnsupportedError, WALError)
+from .queue import LanceBackend, PersistingBackend, register
 
 
 def native_version() -> str:
     """Version of the loaded ``libpersisting.so`` (loads it)."""
-    from . import _native
-
     return _native.version()
 
 
 def metrics_text() -> str:
-    """Metrics of every bucket opened with metrics on (in this process), in the
-    Prometheus text exposition format, as ``/metrics`` serves them."""
-    from . import _native
-
+    """Metrics of every bucket opened with metrics on in this process, in the
+    Prometheus text format, as ``/metrics`` serves them."""
     return _native.metrics_text()
 
 
-__all__ = ["__version__", "BusyError", "ClosedError", "FlushError", "ForkError",
-           "InvalidArgumentError", "LanceBackend", "PersistingBackend", "SchemaError",
-           "StorageError", "UnstorableError", "UnsupportedError", "WALError", "metrics_text",
-           "native_version", "register"]
+__all__ = ["__version__", "BusyError", "ClosedError", "FlushError", "ForkError", "InvalidArgumentError",
+           "LanceBackend", "PersistingBackend", "SchemaError", "StorageError", "UnstorableError",
+           "UnsupportedError", "WALError", "metrics_text", "native_version", "register"]

@@ -1,18 +1,12 @@
-"""ctypes binding of ``libpersisting.so`` (the C ABI in ``include/persisting.h``).
-
-Every function translates Python values into one C call and the result back;
-Arrow data moves through the Arrow C Data Interface without copying buffers.
-The library (and the Go runtime) is loaded on the first call, never at import,
-so importing before ``fork()`` or enabling ``faulthandler`` is safe. A call in
-a process forked after the library was loaded raises
-:class:`~persisting.errors.ForkError` instead of entering Go and hanging.
-
-The library is, first match wins: ``$PERSISTING_LIB``; ``libpersisting.so``
-bundled in this package (a wheel); ``build/libpersisting.so`` of a checkout.
+"""ctypes binding of ``libpersisting.so`` (``include/persisting.h``): one table of
+C signatures, one generic call path. The library loads on the first call (never
+at import): ``$PERSISTING_LIB``, else the one in this package (a wheel), else
+``build/`` of a checkout. After ``fork()`` every call raises ``ForkError``.
 """
 
 from __future__ import annotations
 
+import array
 import ctypes
 import json
 import os
@@ -27,117 +21,95 @@ from .errors import (BusyError, ClosedError, FlushError, ForkError, InvalidArgum
 LIBRARY_NAME = "libpersisting.so"
 ENV_LIBRARY = "PERSISTING_LIB"
 
-# ---- status codes (include/persisting.h) -----------------------------------
+# status codes (include/persisting.h) and the exception class of each
+_CODES = "OK EINVALID_ARGUMENT EINVALID_HANDLE ESCHEMA EIO ECORRUPT EWAL EINTERNAL EUNSUPPORTED ETYPE ENOT_FLUSHED EBUSY"
 (OK, EINVALID_ARGUMENT, EINVALID_HANDLE, ESCHEMA, EIO, ECORRUPT, EWAL, EINTERNAL, EUNSUPPORTED,
  ETYPE, ENOT_FLUSHED, EBUSY) = range(12)
-CODE_NAMES = {code: "PERSISTING_" + name for code, name in enumerate(
-    "OK EINVALID_ARGUMENT EINVALID_HANDLE ESCHEMA EIO ECORRUPT EWAL EINTERNAL EUNSUPPORTED "
-    "ETYPE ENOT_FLUSHED EBUSY".split())}
-
+CODE_NAMES = {code: "PERSISTING_" + name for code, name in enumerate(_CODES.split())}
 _ERROR_CLASSES: dict[int, type[StorageError]] = {
-    EINVALID_ARGUMENT: InvalidArgumentError,
-    EINVALID_HANDLE: ClosedError,
-    ESCHEMA: SchemaError,
-    EWAL: WALError,
-    EUNSUPPORTED: UnsupportedError,
-    ETYPE: UnstorableError,
-    ENOT_FLUSHED: FlushError,
-    EBUSY: BusyError,
-}
+    EINVALID_ARGUMENT: InvalidArgumentError, EINVALID_HANDLE: ClosedError, ESCHEMA: SchemaError,
+    EWAL: WALError, EUNSUPPORTED: UnsupportedError, ETYPE: UnstorableError, ENOT_FLUSHED: FlushError,
+    EBUSY: BusyError}
 
 
-# ---- C structs ----------------------------------------------------------------
 class PersistingError(Structure):
-    """``struct PersistingError``: filled by a failing call, freed by
-    ``persisting_error_release``. ctypes zero-initialises it."""
+    """``struct PersistingError``, filled by a failing call; ctypes zeroes it."""
 
     _fields_ = [("code", c_int), ("message", c_char_p)]
 
 
-class ArrowSchema(Structure):
-    pass
+# The Arrow C structs are only allocated here and handed to pyarrow, which
+# moves them out; what it did not take is released through its callback.
+_ARROW_STRUCTS = {"schema": (72, 56), "stream": (40, 24)}  # (size, offset of release) on 64-bit
 
 
-class ArrowArray(Structure):
-    pass
+def _arrow_import(kind: str, fill: Any, load: Any) -> Any:
+    """Allocates a ``struct Arrow<kind>``, ``fill(address)`` fills it and
+    ``load(address)`` imports it; released if the import did not take it."""
+    size, release_at = _ARROW_STRUCTS[kind]
+    struct = ctypes.create_string_buffer(size)
+    fill(ctypes.addressof(struct))
+    try:
+        return load(ctypes.addressof(struct))
+    finally:
+        release = c_void_p.from_buffer(struct, release_at).value
+        if release:
+            CFUNCTYPE(None, c_void_p)(release)(ctypes.addressof(struct))
 
 
-class ArrowArrayStream(Structure):
-    pass
-
-
-_release = lambda t: ("release", CFUNCTYPE(None, POINTER(t)))  # noqa: E731
-ArrowSchema._fields_ = [
-    ("format", c_char_p), ("name", c_char_p), ("metadata", c_void_p), ("flags", c_int64),
-    ("n_children", c_int64), ("children", POINTER(POINTER(ArrowSchema))),
-    ("dictionary", POINTER(ArrowSchema)), _release(ArrowSchema), ("private_data", c_void_p)]
-ArrowArray._fields_ = [
-    ("length", c_int64), ("null_count", c_int64), ("offset", c_int64), ("n_buffers", c_int64),
-    ("n_children", c_int64), ("buffers", POINTER(c_void_p)),
-    ("children", POINTER(POINTER(ArrowArray))), ("dictionary", POINTER(ArrowArray)),
-    _release(ArrowArray), ("private_data", c_void_p)]
-ArrowArrayStream._fields_ = [
-    ("get_schema", CFUNCTYPE(c_int, POINTER(ArrowArrayStream), POINTER(ArrowSchema))),
-    ("get_next", CFUNCTYPE(c_int, POINTER(ArrowArrayStream), POINTER(ArrowArray))),
-    ("get_last_error", CFUNCTYPE(c_char_p, POINTER(ArrowArrayStream))),
-    _release(ArrowArrayStream), ("private_data", c_void_p)]
-
-# Every exported function: name -> (restype, argtypes). Struct pointers are
-# passed as plain addresses (c_void_p) so both ctypes structs and the pointers
-# held by Arrow PyCapsules can be handed over without casts.
-_E = POINTER(PersistingError)
+# Every exported function: name -> (restype, argtypes), set once at load.
+# Struct pointers are plain addresses (c_void_p): ctypes structs and Arrow
+# PyCapsules' pointers go in without casts.
+_E = c_void_p  # struct PersistingError*: an address too (the cheapest argument to convert)
 _OUT = POINTER(c_void_p)  # char** out_json
+_H = c_uint64  # a bucket handle
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_error_release": (None, [_E]),
     "persisting_string_free": (None, [c_void_p]),
     "persisting_version": (c_char_p, []),
     "persisting_open": (c_int, [c_char_p, c_char_p, POINTER(c_uint64), _E]),
-    "persisting_close": (c_int, [c_uint64, _E]),
-    "persisting_append": (c_int, [c_uint64, c_void_p, c_void_p, _E]),
-    "persisting_append_stream": (c_int, [c_uint64, c_void_p, _E]),
-    "persisting_append_records": (c_int, [c_uint64, c_char_p, c_size_t, _E]),
-    "persisting_read": (c_int, [c_uint64, c_int64, c_int64, c_void_p, _E]),
-    "persisting_schema": (c_int, [c_uint64, c_void_p, _E]),
-    "persisting_flush": (c_int, [c_uint64, _E]),
-    "persisting_count": (c_int, [c_uint64] + [POINTER(c_int64)] * 3 + [_E]),
-    "persisting_stats": (c_int, [c_uint64, _OUT, _E]),
+    "persisting_close": (c_int, [_H, _E]),
+    "persisting_append": (c_int, [_H, c_void_p, c_void_p, _E]),
+    "persisting_append_stream": (c_int, [_H, c_void_p, _E]),
+    "persisting_append_records": (c_int, [_H, c_char_p, c_size_t, _E]),
+    "persisting_read": (c_int, [_H, c_int64, c_int64, c_void_p, _E]),
+    "persisting_schema": (c_int, [_H, c_void_p, _E]),
+    "persisting_flush": (c_int, [_H, _E]),
+    "persisting_count": (c_int, [_H] + [POINTER(c_int64)] * 3 + [_E]),
+    "persisting_stats": (c_int, [_H, _OUT, _E]),
     "persisting_metrics_text": (c_int, [_OUT, _E]),
-    "persisting_compact": (c_int, [c_uint64, c_int64, _OUT, _E]),
-    "persisting_cleanup_old_versions": (c_int, [c_uint64, c_double, _OUT, _E]),
-    "persisting_versions": (c_int, [c_uint64, _OUT, _E]),
-    "persisting_read_version": (c_int, [c_uint64, c_uint64, c_int64, c_int64, c_void_p, _E]),
-    "persisting_bucket_metrics": (c_int, [c_uint64, _OUT, _E]),
-    "persisting_create_index": (c_int, [c_uint64, c_char_p, c_char_p, _OUT, _E]),
-    "persisting_indices": (c_int, [c_uint64, _OUT, _E]),
-    "persisting_lookup": (c_int, [c_uint64, c_char_p, c_char_p, c_void_p, _E]),
-    "persisting_consumption_take": (c_int, [c_uint64, c_char_p, c_char_p, c_int64, _OUT, _E]),
-    "persisting_consumption_ready": (c_int, [c_uint64, c_char_p, c_char_p, _OUT, _E]),
-    "persisting_consumption_mark": (c_int, [c_uint64, c_char_p, c_void_p, c_int64, _E]),
-    "persisting_consumption_reset": (c_int, [c_uint64, c_char_p, _E]),
-    "persisting_clear": (c_int, [c_uint64, c_void_p, c_int64, _E]),
-    "persisting_live_indexes": (c_int, [c_uint64, c_void_p, c_int64, _OUT, _E]),
-    "persisting_check_fields": (c_int, [c_uint64, c_char_p, _E]),
+    "persisting_compact": (c_int, [_H, c_int64, _OUT, _E]),
+    "persisting_cleanup_old_versions": (c_int, [_H, c_double, _OUT, _E]),
+    "persisting_versions": (c_int, [_H, _OUT, _E]),
+    "persisting_read_version": (c_int, [_H, c_uint64, c_int64, c_int64, c_void_p, _E]),
+    "persisting_bucket_metrics": (c_int, [_H, _OUT, _E]),
+    "persisting_create_index": (c_int, [_H, c_char_p, c_char_p, _OUT, _E]),
+    "persisting_indices": (c_int, [_H, _OUT, _E]),
+    "persisting_lookup": (c_int, [_H, c_char_p, c_char_p, c_void_p, _E]),
+    "persisting_consumption_take": (c_int, [_H, c_char_p, c_char_p, c_int64, _OUT, _E]),
+    "persisting_consumption_ready": (c_int, [_H, c_char_p, c_char_p, _OUT, _E]),
+    "persisting_consumption_mark": (c_int, [_H, c_char_p, c_void_p, c_int64, _E]),
+    "persisting_consumption_reset": (c_int, [_H, c_char_p, _E]),
+    "persisting_clear": (c_int, [_H, c_void_p, c_int64, _E]),
+    "persisting_live_indexes": (c_int, [_H, c_void_p, c_int64, _OUT, _E]),
+    "persisting_check_fields": (c_int, [_H, c_char_p, _E]),
     "persisting_inspect": (c_int, [c_char_p, c_char_p, _OUT, _E]),
     "persisting_verify": (c_int, [c_char_p, _OUT, _E]),
 }
+
+# The put path converts its own arguments to ctypes values (ctypes' per-argument
+# from_param is a good part of a microsecond call); its signature stays above.
+_SELF_CONVERTED = frozenset({"persisting_append_records"})
 
 # ---- loading ------------------------------------------------------------------
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
-#: set in a child forked after the library was loaded: the record call checks it
-_forked = False
+_forked = False  # set in a child forked after loading: append_records checks it
 
 
-def _after_fork_in_child() -> None:
-    global _forked
-    if _lib is not None:
-        _forked = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(after_in_child=lambda: globals().update(_forked=_lib is not None))
 
 
 def library_path() -> str:
@@ -151,54 +123,38 @@ def library_path() -> str:
             raise StorageError(f"{ENV_LIBRARY}={env!r} does not name an existing file")
         return str(path.resolve())
     here = Path(__file__).resolve().parent
-    bundled = here / LIBRARY_NAME
-    if bundled.is_file():
-        return str(bundled)
-    checkout = here.parent.parent / "build" / LIBRARY_NAME
-    if checkout.is_file():
-        return str(checkout)
+    for candidate in (here / LIBRARY_NAME, here.parent.parent / "build" / LIBRARY_NAME):
+        if candidate.is_file():
+            return str(candidate)
     raise StorageError(
-        f"{LIBRARY_NAME} not found: it is neither bundled in {here} nor built at {checkout}; "
-        f"install the package with `pip install ./python` (needs Go), build it with `make lib`, "
-        f"or set {ENV_LIBRARY}=/path/to/{LIBRARY_NAME}"
-    )
-
-
-def _check_process() -> None:
-    if _load_pid is not None and os.getpid() != _load_pid:
-        raise ForkError(
-            f"{LIBRARY_NAME} was loaded in process {_load_pid}; this process ({os.getpid()}) "
-            "was forked from it, and the Go runtime does not survive fork(). Start helper "
-            "processes with multiprocessing's 'spawn' or 'forkserver' context, or load "
-            "persisting only in the child."
-        )
+        f"{LIBRARY_NAME} not found: it is neither bundled in {here} nor built at "
+        f"{here.parent.parent / 'build'}; install the package with `pip install ./python` (needs Go), "
+        f"build it with `make lib`, or set {ENV_LIBRARY}=/path/to/{LIBRARY_NAME}")
 
 
 def lib() -> ctypes.CDLL:
     """The loaded library; loads it on first use."""
     global _lib, _lib_path, _load_pid
-    if _lib is not None:
-        _check_process()
-        return _lib
-    with _lock:
-        if _lib is None:
-            path = library_path()
-            try:
-                handle = ctypes.CDLL(path)
-            except OSError as exc:
-                raise StorageError(f"cannot load {path}: {exc}") from exc
-            for name, (restype, argtypes) in _SIGNATURES.items():
+    if _lib is None:
+        with _lock:
+            if _lib is None:
+                path = library_path()
                 try:
-                    fn = getattr(handle, name)
-                except AttributeError as exc:
-                    raise StorageError(
-                        f"{path} does not export {name}: library and package are out of sync"
-                    ) from exc
-                fn.restype = restype
-                fn.argtypes = argtypes
-            _check_version(handle, path)
-            _lib_path, _load_pid, _lib = path, os.getpid(), handle
-    _check_process()
+                    handle = ctypes.CDLL(path)
+                except OSError as exc:
+                    raise StorageError(f"cannot load {path}: {exc}") from exc
+                for name, (restype, argtypes) in _SIGNATURES.items():
+                    fn = getattr(handle, name, None)
+                    if fn is None:
+                        raise StorageError(f"{path} does not export {name}: library and package are out of sync")
+                    fn.restype, fn.argtypes = restype, None if name in _SELF_CONVERTED else argtypes
+                _check_version(handle, path)
+                _lib_path, _load_pid, _lib = path, os.getpid(), handle
+    if os.getpid() != _load_pid:
+        raise ForkError(
+            f"{LIBRARY_NAME} was loaded in process {_load_pid}; this process ({os.getpid()}) was forked "
+            "from it, and the Go runtime does not survive fork(). Start helper processes with "
+            "multiprocessing's 'spawn' or 'forkserver' context, or load persisting only in the child.")
     return _lib
 
 
@@ -206,14 +162,12 @@ def _check_version(handle: ctypes.CDLL, path: str) -> None:
     """Refuses a library built from another version than this package."""
     from ._version import __version__
 
-    raw = handle.persisting_version()
-    found = raw.decode("utf-8", "replace") if raw else ""
+    found = (handle.persisting_version() or b"").decode("utf-8", "replace")
     if found != __version__:
         raise StorageError(
             f"{path} is libpersisting {found or '(no version)'}, but this persisting package is "
-            f"{__version__}: the library and the package must come from the same build "
-            f"(reinstall persisting, rebuild with `make lib`, or point {ENV_LIBRARY} at a matching library)"
-        )
+            f"{__version__}: the library and the package must come from the same build (reinstall "
+            f"persisting, rebuild with `make lib`, or point {ENV_LIBRARY} at a matching library)")
 
 
 def is_loaded() -> bool:
@@ -221,80 +175,58 @@ def is_loaded() -> bool:
 
 
 def loaded_in_this_process() -> bool:
-    """True when the library was loaded by this very process (not a fork parent)."""
+    """True when this very process (not a fork parent) loaded the library."""
     return _lib is not None and _load_pid == os.getpid()
 
 
 def version() -> str:
     """Version string of the loaded library."""
-    raw = lib().persisting_version()
-    return raw.decode("utf-8", "replace") if raw else ""
+    return (lib().persisting_version() or b"").decode("utf-8", "replace")
 
 
-# ---- errors -------------------------------------------------------------------
+# ---- the generic call path ---------------------------------------------------------
 def error_class(code: int) -> type[StorageError]:
     return _ERROR_CLASSES.get(code, StorageError)
 
 
 def _raise(rc: int, err: PersistingError, what: str) -> None:
-    """Turns a failed call into an exception; always releases ``err``."""
+    """Turns a failed call into its exception; releases (and zeroes) ``err``."""
     try:
         code = err.code or rc
         message = err.message.decode("utf-8", "replace") if err.message else ""
     finally:
         _lib.persisting_error_release(byref(err))
-    name = CODE_NAMES.get(code, f"status {code}")
-    text = f"{what}: {message}" if message else f"{what} failed ({name})"
+    text = f"{what}: {message}" if message else f"{what} failed ({CODE_NAMES.get(code, f'status {code}')})"
     raise error_class(code)(text, code=code)
 
 
-def _call(what: str, fn_name: str, *args: Any) -> None:
-    handle = lib()
+def _c_args(c_name: str, args: tuple) -> tuple[list[Any], list[Any]]:
+    """``args`` as ``c_name``'s parameters, by its signature: for a ``char*`` a
+    str is encoded (as the OS encodes file names), a dict or list is JSON, and
+    one left out is NULL; a list of ints for a pointer is an int64 array and
+    its length. Also returns what must stay alive during the call."""
+    types, out, keep = iter(_SIGNATURES[c_name][1]), [], []
+    for value in args:
+        kind = next(types)
+        if kind is c_char_p and isinstance(value, str):
+            value = os.fsencode(value)
+        elif kind is c_char_p and isinstance(value, (dict, list)):
+            value = json.dumps(value).encode("utf-8")
+        elif kind is c_void_p and isinstance(value, list):
+            arr = array.array("q", value)
+            keep.append(arr)
+            out.append(arr.buffer_info()[0] if arr else None)
+            next(types)
+            value = len(arr)
+        out.append(value)
+    return out + [None for kind in types if kind is c_char_p], keep
+
+
+def _call(what: str, c_name: str, *args: Any) -> None:
     err = PersistingError()
-    rc = getattr(handle, fn_name)(*args, byref(err))
+    rc = getattr(lib(), c_name)(*args, byref(err))
     if rc != OK:
         _raise(rc, err, what)
-
-
-# ---- capsules -------------------------------------------------------------------
-_capsule_get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_get_pointer.restype = c_void_p
-_capsule_get_pointer.argtypes = [ctypes.py_object, c_char_p]
-
-
-def _capsule_pointer(capsule: Any, name: bytes) -> int:
-    ptr = _capsule_get_pointer(capsule, name)
-    if not ptr:
-        raise TypeError(f"expected a PyCapsule named {name.decode()!r}")
-    return ptr
-
-
-# ---- bucket calls ---------------------------------------------------------------
-def open_bucket(path: str, options: dict[str, Any] | None = None) -> int:
-    """``persisting_open``: opens (or creates) the bucket at ``path``; returns its handle."""
-    opts = json.dumps(options).encode() if options else None
-    out = c_uint64(0)
-    _call(f"open {path!r}", "persisting_open", os.fsencode(path), opts, byref(out))
-    if not out.value:
-        raise StorageError(f"open {path!r}: the library returned a null handle", code=EINTERNAL)
-    return out.value
-
-
-def close_bucket(handle: int) -> None:
-    """``persisting_close``: flushes and frees the handle (freed even on error)."""
-    _call("close", "persisting_close", c_uint64(handle))
-
-
-def flush(handle: int) -> None:
-    """``persisting_flush``: buffered rows become a new Lance version."""
-    _call("flush", "persisting_flush", c_uint64(handle))
-
-
-def count(handle: int) -> tuple[int, int, int]:
-    """``persisting_count``: (total, persisted, buffered)."""
-    total, persisted, buffered = c_int64(0), c_int64(0), c_int64(0)
-    _call("count", "persisting_count", c_uint64(handle), byref(total), byref(persisted), byref(buffered))
-    return total.value, persisted.value, buffered.value
 
 
 def _take_string(out: c_void_p) -> str | None:
@@ -307,220 +239,115 @@ def _take_string(out: c_void_p) -> str | None:
         _lib.persisting_string_free(out)
 
 
-def _json_call(what: str, fn_name: str, *args: Any) -> Any:
-    """Calls a function whose last argument before the error is ``char** out_json``."""
-    out = c_void_p(None)
-    _call(what, fn_name, *args, byref(out))
-    text = _take_string(out)
-    return json.loads(text) if text else None
+def _bind(c_name: str, what: str, result: str = "", empty: Any = None) -> Any:
+    """A Python function calling ``c_name`` (errors say ``what``, formatted with
+    the arguments); it returns per ``result``: "" nothing, "json" the parsed
+    ``char** out`` (``empty`` for NULL), "text" that string, "stream" a
+    ``pyarrow.RecordBatchReader`` over the filled ``ArrowArrayStream``."""
+    def call(*args: Any) -> Any:
+        c_args, keep = _c_args(c_name, args)
+        label = what.format(*args)
+        if result == "stream":
+            import pyarrow as pa
+
+            return _arrow_import("stream", lambda address: _call(label, c_name, *c_args, address),
+                                 pa.RecordBatchReader._import_from_c)
+        if not result:
+            return _call(label, c_name, *c_args)
+        out = c_void_p(None)
+        _call(label, c_name, *c_args, byref(out))
+        text = _take_string(out)
+        return text if result == "text" else json.loads(text) if text else empty
+
+    call.__name__ = call.__qualname__ = c_name.removeprefix("persisting_")
+    call.__doc__ = f"``{c_name}`` (include/persisting.h)."
+    return call
 
 
-def stats(handle: int) -> dict[str, Any]:
-    """``persisting_stats``: the engine's stats as a dict."""
-    return _json_call("stats", "persisting_stats", c_uint64(handle)) or {}
+# ---- the calls (include/persisting.h says what each does) ------------------------------
+close_bucket = _bind("persisting_close", "close")  # flushes; frees the handle even on error
+flush = _bind("persisting_flush", "flush")
+stats = _bind("persisting_stats", "stats", "json", {})
+bucket_metrics = _bind("persisting_bucket_metrics", "bucket_metrics", "json", {})
+metrics_text = _bind("persisting_metrics_text", "metrics_text", "text")
+compact = _bind("persisting_compact", "compact", "json", {})  # (handle, target_rows: 0 = Lance's)
+cleanup_old_versions = _bind("persisting_cleanup_old_versions", "cleanup_old_versions", "json", {})
+versions = _bind("persisting_versions", "versions", "json", [])  # [{version, timestamp (RFC 3339)}]
+inspect = _bind("persisting_inspect", "inspect {0!r}", "json", {})  # (path, options=None)
+verify = _bind("persisting_verify", "verify {0!r}", "json", {})
+create_index = _bind("persisting_create_index", "create index on {1!r}", "json", {})
+indices = _bind("persisting_indices", "indices", "json", [])
+lookup = _bind("persisting_lookup", "lookup on {1!r}", "stream")  # (handle, column, condition)
+read = _bind("persisting_read", "read", "stream")  # (handle, offset, limit < 0: to the end)
+read_version = _bind("persisting_read_version", "read version {1}", "stream")
+consumption_take = _bind("persisting_consumption_take", "get_meta", "json")
+consumption_ready = _bind("persisting_consumption_ready", "get_meta", "json")
+consumption_mark = _bind("persisting_consumption_mark", "mark_consumed")
+consumption_reset = _bind("persisting_consumption_reset", "reset_consumption")
+clear = _bind("persisting_clear", "clear")
+live_indexes = _bind("persisting_live_indexes", "get_by_indices", "json")
+check_fields = _bind("persisting_check_fields", "get_data")  # InvalidArgumentError naming unknown fields
 
 
-def bucket_metrics(handle: int) -> dict[str, Any]:
-    """``persisting_bucket_metrics``: metric values by name ({} without metrics)."""
-    return _json_call("bucket_metrics", "persisting_bucket_metrics", c_uint64(handle)) or {}
+def open_bucket(path: str, options: dict[str, Any] | None = None) -> int:
+    """Opens (or creates) the bucket at ``path``; returns its handle."""
+    out = c_uint64(0)
+    _call(f"open {path!r}", "persisting_open", os.fsencode(path),
+          json.dumps(options).encode() if options else None, byref(out))
+    return out.value
 
 
-def metrics_text() -> str:
-    """``persisting_metrics_text``: every bucket's metrics, Prometheus text format."""
-    out = c_void_p(None)
-    _call("metrics_text", "persisting_metrics_text", byref(out))
-    return _take_string(out) or ""
+def count(handle: int) -> tuple[int, int, int]:
+    """(total, persisted, buffered)."""
+    counts = [c_int64(0) for _ in range(3)]
+    _call("count", "persisting_count", handle, *map(byref, counts))
+    return tuple(c.value for c in counts)
 
 
-def compact(handle: int, target_rows: int = 0) -> dict[str, Any]:
-    """``persisting_compact`` (target_rows 0: Lance's default size)."""
-    return _json_call("compact", "persisting_compact", c_uint64(handle), c_int64(target_rows)) or {}
-
-
-def cleanup_old_versions(handle: int, older_than_seconds: float) -> dict[str, Any]:
-    """``persisting_cleanup_old_versions``: counts of what was removed."""
-    return _json_call("cleanup_old_versions", "persisting_cleanup_old_versions", c_uint64(handle),
-                      c_double(older_than_seconds)) or {}
-
-
-def versions(handle: int) -> list[dict[str, Any]]:
-    """``persisting_versions``: [{"version", "timestamp" (RFC 3339)}], oldest first."""
-    return _json_call("versions", "persisting_versions", c_uint64(handle)) or []
-
-
-def inspect(path: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``persisting_inspect``: a description of the bucket (or Lance dataset)
-    at ``path``, read without opening it or changing anything."""
-    opts = json.dumps(options).encode() if options else None
-    return _json_call(f"inspect {path!r}", "persisting_inspect", os.fsencode(path), opts) or {}
-
-
-def verify(path: str) -> dict[str, Any]:
-    """``persisting_verify``: reads every data page and WAL entry of the
-    bucket at ``path``; damage is listed in ``["problems"]``."""
-    return _json_call(f"verify {path!r}", "persisting_verify", os.fsencode(path)) or {}
-
-
-def create_index(handle: int, column: str, kind: str) -> dict[str, Any]:
-    """``persisting_create_index``: "BTREE" or "BITMAP" on a top-level column."""
-    return _json_call(f"create index on {column!r}", "persisting_create_index", c_uint64(handle),
-                      column.encode("utf-8"), kind.encode("utf-8")) or {}
-
-
-def indices(handle: int) -> list[dict[str, Any]]:
-    """``persisting_indices``: the dataset's indices."""
-    return _json_call("indices", "persisting_indices", c_uint64(handle)) or []
-
-
-def lookup(handle: int, column: str, cond: dict[str, Any]) -> Any:
-    """``persisting_lookup``: rows whose ``column`` satisfies ``cond`` (see the
-    header) as a ``pyarrow.RecordBatchReader``."""
-    stream = ArrowArrayStream()
-    _call(f"lookup on {column!r}", "persisting_lookup", c_uint64(handle), column.encode("utf-8"),
-          json.dumps(cond).encode("utf-8"), c_void_p(ctypes.addressof(stream)))
-    return _import_stream(stream)
-
-
-def _import_stream(stream: ArrowArrayStream) -> Any:
+def schema(handle: int) -> Any:
+    """The bucket's ``pyarrow.Schema``, or None before the first append."""
     import pyarrow as pa
 
     try:
-        return pa.RecordBatchReader._import_from_c(ctypes.addressof(stream))
-    finally:
-        if stream.release:  # import failed: the stream is still ours
-            stream.release(byref(stream))
+        return _arrow_import("schema", lambda address: _call("schema", "persisting_schema", handle, address),
+                             pa.Schema._import_from_c)
+    except SchemaError:  # no schema yet
+        return None
+
+
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype, _capsule_pointer.argtypes = c_void_p, [ctypes.py_object, c_char_p]
 
 
 def append(handle: int, batch: Any) -> None:
-    """``persisting_append`` of one batch (anything with ``__arrow_c_array__``),
-    zero-copy; the library moves the array out of its capsule."""
+    """One batch (anything with ``__arrow_c_array__``), moved out of its capsules."""
     schema_capsule, array_capsule = batch.__arrow_c_array__()
-    schema_ptr = _capsule_pointer(schema_capsule, b"arrow_schema")
-    array_ptr = _capsule_pointer(array_capsule, b"arrow_array")
-    _call("append", "persisting_append", c_uint64(handle), c_void_p(schema_ptr), c_void_p(array_ptr))
+    _call("append", "persisting_append", handle, _capsule_pointer(schema_capsule, b"arrow_schema"),
+          _capsule_pointer(array_capsule, b"arrow_array"))
     del schema_capsule, array_capsule  # alive until here: their destructors release what is left
 
 
 def append_stream(handle: int, data: Any) -> None:
-    """``persisting_append_stream``: every batch of ``data`` (anything with
-    ``__arrow_c_stream__``) as one unit, all or none, zero-copy."""
+    """Every batch of ``data`` (``__arrow_c_stream__``) as one unit, zero-copy."""
     capsule = data.__arrow_c_stream__()
-    stream_ptr = _capsule_pointer(capsule, b"arrow_array_stream")
-    _call("append", "persisting_append_stream", c_uint64(handle), c_void_p(stream_ptr))
+    _call("append", "persisting_append_stream", handle, _capsule_pointer(capsule, b"arrow_array_stream"))
     del capsule
 
 
+_errors = threading.local()  # per thread: a PersistingError and its address
+
+
 def append_records(handle: int, data: bytes) -> None:
-    """``persisting_append_records`` of a list of records in the record
-    encoding v1 (``persisting._encode``): one C call, with the calling
-    thread's error struct (releasing it zeroes it)."""
+    """Records in the record encoding (``persisting._encode``): the put path,
+    one C call with the calling thread's error struct (released is zeroed)."""
     if _forked or _lib is None:
         lib()
     try:
         err, ref = _errors.pair
     except AttributeError:
         err = PersistingError()
-        err, ref = _errors.pair = (err, byref(err))
-    rc = _lib.persisting_append_records(handle, data, len(data), ref)
-    if rc != OK:
+        err, ref = _errors.pair = (err, c_void_p(ctypes.addressof(err)))
+    n = len(data)  # a plain int is a C int, widened to size_t by libffi: below 2 GiB
+    rc = _lib.persisting_append_records(c_uint64(handle), data, n if n < 1 << 31 else c_size_t(n), ref)
+    if rc:
         _raise(rc, err, "append")
-
-
-#: per thread: a PersistingError and a pointer to it, for append_records
-_errors = threading.local()
-
-
-def read(handle: int, offset: int, limit: int) -> Any:
-    """``persisting_read``: rows [offset, offset+limit) (limit < 0: to the end)
-    as a ``pyarrow.RecordBatchReader`` over the library's stream (zero-copy)."""
-    stream = ArrowArrayStream()
-    _call("read", "persisting_read", c_uint64(handle), c_int64(offset), c_int64(limit), c_void_p(ctypes.addressof(stream)))
-    return _import_stream(stream)
-
-
-def read_version(handle: int, version: int, offset: int, limit: int) -> Any:
-    """``persisting_read_version``: like :func:`read`, on committed dataset
-    version ``version`` (time travel; buffered rows belong to no version)."""
-    stream = ArrowArrayStream()
-    _call(f"read version {version}", "persisting_read_version", c_uint64(handle), c_uint64(version),
-          c_int64(offset), c_int64(limit), c_void_p(ctypes.addressof(stream)))
-    return _import_stream(stream)
-
-
-def schema(handle: int) -> Any:
-    """``persisting_schema`` as a ``pyarrow.Schema``, or None before the first append."""
-    import pyarrow as pa
-
-    out = ArrowSchema()
-    lib_ = lib()
-    err = PersistingError()
-    rc = lib_.persisting_schema(c_uint64(handle), c_void_p(ctypes.addressof(out)), byref(err))
-    if rc == ESCHEMA:
-        lib_.persisting_error_release(byref(err))
-        return None
-    if rc != OK:
-        _raise(rc, err, "schema")
-    try:
-        return pa.Schema._import_from_c(ctypes.addressof(out))
-    finally:
-        if out.release:
-            out.release(byref(out))
-
-
-
-
-# ---- training data (docs/training.md) -------------------------------------------
-def _int64s(indexes: list[int]) -> tuple[Any, c_void_p, c_int64]:
-    """``indexes`` as a C int64 array (kept alive by the first item)."""
-    import array
-
-    arr = array.array("q", indexes)
-    return arr, c_void_p(arr.buffer_info()[0] if arr else None), c_int64(len(arr))
-
-
-def _task(task: str) -> bytes:
-    return task.encode("utf-8")
-
-
-def _fields(fields: list[str] | None) -> bytes | None:
-    return None if fields is None else json.dumps(list(fields)).encode("utf-8")
-
-
-def consumption_take(handle: int, task: str, fields: list[str] | None, batch_size: int) -> list[int]:
-    """``persisting_consumption_take``: up to batch_size unconsumed indexes, marked consumed."""
-    return _json_call("get_meta", "persisting_consumption_take", c_uint64(handle), _task(task),
-                      _fields(fields), c_int64(batch_size))
-
-
-def consumption_ready(handle: int, task: str, fields: list[str] | None) -> list[list[int]]:
-    """``persisting_consumption_ready``: [lo, hi) ranges task may still be handed."""
-    return _json_call("get_meta", "persisting_consumption_ready", c_uint64(handle), _task(task),
-                      _fields(fields))
-
-
-def consumption_mark(handle: int, task: str, indexes: list[int]) -> None:
-    keep, ptr, n = _int64s(indexes)
-    _call("mark_consumed", "persisting_consumption_mark", c_uint64(handle), _task(task), ptr, n)
-    del keep
-
-
-def consumption_reset(handle: int, task: str) -> None:
-    _call("reset_consumption", "persisting_consumption_reset", c_uint64(handle), _task(task))
-
-
-def clear(handle: int, indexes: list[int]) -> None:
-    keep, ptr, n = _int64s(indexes)
-    _call("clear", "persisting_clear", c_uint64(handle), ptr, n)
-    del keep
-
-
-def live_indexes(handle: int, indexes: list[int]) -> list[int]:
-    keep, ptr, n = _int64s(indexes)
-    out = _json_call("get_by_indices", "persisting_live_indexes", c_uint64(handle), ptr, n)
-    del keep
-    return out
-
-
-def check_fields(handle: int, fields: list[str]) -> None:
-    """``persisting_check_fields``: InvalidArgumentError naming unknown fields."""
-    _call("get_data", "persisting_check_fields", c_uint64(handle), _fields(fields))

@@ -1,27 +1,7 @@
-"""Exceptions raised by persisting.
-
-Every failure of the storage engine is a :class:`StorageError`; the subclass
-says what went wrong, so callers can react without parsing messages. The
-engine chooses the status code and writes the message; this package only maps
-the code (``PERSISTING_E*`` in ``include/persisting.h``) to a class:
-
-- :class:`InvalidArgumentError` - a bad argument or value (an option out of
-  range, a bad field name, an int beyond int64); also a :class:`ValueError`.
-- :class:`UnstorableError` - a value of a kind no column can hold, or an
-  option of the wrong type; also a :class:`TypeError`.
-- :class:`SchemaError` - a record or batch does not fit the bucket's schema.
-- :class:`WALError` - the write-ahead log failed (``PersistingBackend``).
-- :class:`FlushError` - the call's records *were* stored (buffer, and WAL when
-  on), but a flush it had to wait for failed; the next flush retries them.
-- :class:`UnsupportedError` - the dataset uses a Lance feature this engine
-  cannot handle, or cannot be appended to (read-only).
-- :class:`BusyError` - another process or handle writes to the bucket.
-- :class:`ClosedError` - the backend (or its engine handle) was closed.
-- :class:`ForkError` - the engine is used in a process forked after it was
-  loaded; a Go runtime does not survive ``fork()``.
-
-``code`` carries the C status, or ``None`` when the error was raised on the
-Python side.
+"""Exceptions raised by persisting: every failure is a :class:`StorageError`,
+whose subclass says what went wrong. The engine chooses the status code (``code``:
+``PERSISTING_E*`` of ``include/persisting.h``; None when raised in Python) and
+writes the message; this package maps the code to a class.
 """
 
 from __future__ import annotations
@@ -39,15 +19,15 @@ class StorageError(Exception):
 
 
 class SchemaError(StorageError):
-    """Data does not match the bucket's schema (field, expected and found type)."""
+    """A record or batch does not fit the bucket's schema (field, expected and found type)."""
 
 
 class WALError(StorageError):
-    """The write-ahead log failed."""
+    """The write-ahead log failed (``PersistingBackend``)."""
 
 
 class InvalidArgumentError(StorageError, ValueError):
-    """The engine refused an argument or value (bad option, key, range, int)."""
+    """A bad argument or value: an option out of range, a bad field name, an int beyond int64."""
 
 
 class UnstorableError(StorageError, TypeError):
@@ -59,21 +39,19 @@ class UnsupportedError(StorageError):
 
 
 class FlushError(StorageError):
-    """The records were stored, but a flush the call waited for failed.
-
-    ``stored`` is True: do not send them again; the next flush retries them.
-    """
+    """The call's records *were* stored (buffer, and WAL when on), but a flush it
+    waited for failed: do not send them again; the next flush retries them."""
 
     stored = True
 
 
 class BusyError(StorageError):
-    """The bucket is open for writing by another process or handle."""
+    """Another process or handle writes to the bucket."""
 
 
 class ClosedError(StorageError):
-    """The backend was closed; it cannot be used again."""
+    """The backend (or its engine handle) was closed; it cannot be used again."""
 
 
 class ForkError(StorageError):
-    """The native library was loaded in a parent process before fork()."""
+    """The library was loaded in a parent process before ``fork()``: a Go runtime does not survive it."""

@@ -1,10 +1,6 @@
-"""The backends' arguments. Those Python defines itself (``batch_size``, the
-methods' ``limit``/``offset``/``version``/``column`` ...) are checked here
-(``TypeError``/``ValueError`` naming the argument); the engine's options are
-not: they go to the engine as given (``engine_options``), which is the one
-authority on them and refuses a bad one before anything is created. Other
-keyword options go along with ``"ignore_unknown": true``; the engine lists
-those it does not know and the backend logs them.
+"""The backends' own arguments (``batch_size``, the methods' ``limit``, ``offset``,
+``version``, ``column``, ``kind``, ``older_than``, lookup conditions), checked
+here; the engine's open options go to the engine, their one authority, as given.
 """
 
 from __future__ import annotations
@@ -16,97 +12,72 @@ import os
 from datetime import timedelta
 from typing import Any
 
-
 #: the keyword options PersistingBackend takes itself (LanceBackend ignores them)
 PERSISTING_OPTIONS = frozenset({
     "enable_wal", "compression", "enable_metrics", "wal_sync_interval", "max_wal_size",
-    "metrics_address", "schema_evolution", "compaction_threshold", "data_storage_version",
-})
-#: the scalar index kinds ``create_index`` builds
-INDEX_KINDS = ("BTREE", "BITMAP")
-#: "not given" for an argument whose None means something (get_where's eq)
-UNSET: Any = object()
+    "metrics_address", "schema_evolution", "compaction_threshold", "data_storage_version"})
+UNSET: Any = object()  # "not given", for an argument whose None means something (get_where's eq)
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+def _finite(name: str, value: Any) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return float(value)
 
 
-def check_int(name: str, value: Any, lo: int = 1, hi: int | None = None) -> int:
+def check_int(name: str, value: Any, lo: int = 1) -> int:
     if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{name} must be >= {lo}{f' and <= {hi}' if hi else ''}, got {value}")
+    if value < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {value}")
     return int(value)
 
 
 def check_storage_path(value: Any) -> str:
-    """A local directory or an object-store URL (passed on unchanged)."""
+    """A local directory or an object-store URL (the engine refuses an empty one)."""
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"storage_path must be a str or path, got {type(value).__name__}")
     path = os.fspath(value)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    return path  # the engine refuses an empty one
+    return os.fsdecode(path) if isinstance(path, bytes) else path
 
 
 def engine_options(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` as the engine's open options (JSON-ready), values as given: the
-    engine checks them (wrong type: ``UnstorableError``, a TypeError; bad
-    value: ``InvalidArgumentError``, a ValueError) and treats None as a value
-    ("null_is_default": false), not as "use the default". Only what JSON
-    cannot carry is refused here: a non-finite number."""
+    """``options`` as the engine's open options, values as given (the engine
+    checks them; None is a value, not "default"); only what JSON cannot carry
+    is refused here: a non-finite number."""
     def value(name: str, v: Any) -> Any:
         if v is None or isinstance(v, (bool, str)):
             return v
         if isinstance(v, numbers.Integral):
             return int(v)
-        if isinstance(v, numbers.Real):
-            if not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number, got {v}")
-            return float(v)
-        return v
+        return _finite(name, v) if isinstance(v, numbers.Real) else v
     given = {k: value(k, v) for k, v in options.items()}
-    # JSON carries what it can; other values only matter to options the engine ignores
-    return json.loads(json.dumps({**given, "ignore_unknown": True, "null_is_default": False},
-                                 default=repr))
+    # other values only matter to options the engine ignores: their repr will do
+    return json.loads(json.dumps({**given, "ignore_unknown": True, "null_is_default": False}, default=repr))
 
 
 def check_range(limit: Any, offset: Any) -> tuple[int | None, int]:
-    if limit is not None:
-        if not _is_int(limit):
-            raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
-        if limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
-        limit = int(limit)
-    if not _is_int(offset):
-        raise TypeError(f"offset must be an int, got {type(offset).__name__}")
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-    return limit, int(offset)
+    if limit is not None and not _is_int(limit):
+        raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0 or None, got {limit}")
+    return None if limit is None else int(limit), check_int("offset", offset, 0)
 
 
 def check_version(value: Any) -> int:
-    if not _is_int(value):
-        raise TypeError(f"version must be an int, got {type(value).__name__}")
-    if not 1 <= value < 2**64:
+    if _is_int(value) and not 1 <= value < 2**64:
         raise ValueError(f"version must be >= 1 (versions are numbered from 1), got {value}")
-    return int(value)
+    return check_int("version", value)
 
 
 def check_older_than(value: Any) -> float:
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, timedelta)):
         raise TypeError(f"older_than must be a timedelta or a number of seconds, got {type(value).__name__}")
-    else:
-        seconds = float(value)
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"older_than must be a finite, non-negative duration, got {value!r}")
     return seconds
@@ -123,7 +94,7 @@ def check_column(value: Any) -> str:
 def check_index_kind(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"kind must be a str ('BTREE' or 'BITMAP'), got {type(value).__name__}")
-    if value.upper() not in INDEX_KINDS:
+    if value.upper() not in ("BTREE", "BITMAP"):
         raise ValueError(f"unknown index kind {value!r}: expected 'BTREE' or 'BITMAP'")
     return value.upper()
 
@@ -135,21 +106,16 @@ def _bound(name: str, value: Any) -> Any:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value}")
-        return value
+        return _finite(name, value)
     raise TypeError(f"{name} must be an int, float, str or bool, got {type(value).__name__}")
 
 
-def condition(eq: Any, lo: Any, hi: Any, lo_inclusive: Any, hi_inclusive: Any,
-              is_null: Any) -> dict[str, Any]:
+def condition(eq: Any, lo: Any, hi: Any, lo_inclusive: Any, hi_inclusive: Any, is_null: Any) -> dict[str, Any]:
     """``get_where``'s keywords as the engine's condition (``persisting_lookup``)."""
-    for name, flag in (("lo_inclusive", lo_inclusive), ("hi_inclusive", hi_inclusive),
-                       ("is_null", is_null)):
-        check_bool(name, flag)
-    given = [name for name, on in (("eq", eq is not UNSET),
-                                   ("lo/hi", lo is not None or hi is not None),
+    for name, flag in (("lo_inclusive", lo_inclusive), ("hi_inclusive", hi_inclusive), ("is_null", is_null)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    given = [name for name, on in (("eq", eq is not UNSET), ("lo/hi", lo is not None or hi is not None),
                                    ("is_null", is_null)) if on]
     if len(given) != 1:
         raise ValueError("get_where needs exactly one condition: eq=value, lo=/hi= bounds, or "
