@@ -24,20 +24,37 @@ install() {
   [ -x "$bin" ] || { echo "minio.sh: go install finished but $bin is missing" >&2; exit 1; }
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+free_ports() {
+  # Two distinct free ports (both bound at once, so never the same one twice).
+  python3 -c 'import socket; a=socket.socket(); b=socket.socket(); a.bind(("127.0.0.1",0)); b.bind(("127.0.0.1",0)); print(a.getsockname()[1], b.getsockname()[1])'
 }
 
 start() {
   local dir="$1"; shift
   install
   mkdir -p "$dir/data"
+  # A port picked free can be taken before the server binds it: then the
+  # server exits and another pair of ports is tried.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    serve "$dir" "$@" && return 0
+  done
+  echo "minio.sh: server did not start after 5 attempts; log:" >&2; cat "$dir/minio.log" >&2; exit 1
+}
+
+# serve starts one server; returns 1 if it exited before it was ready.
+serve() {
+  local dir="$1"; shift
   local port console
-  port="$(free_port)"; console="$(free_port)"
+  read -r port console < <(free_ports)
   MINIO_BROWSER=off MINIO_UPDATE=off nohup "$bin" server --quiet --address "127.0.0.1:$port" \
     --console-address "127.0.0.1:$console" "$dir/data" >"$dir/minio.log" 2>&1 &
-  echo $! >"$dir/.minio.pid"
+  local pid=$!
+  echo $pid >"$dir/.minio.pid"
   for _ in $(seq 1 600); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      return 1
+    fi
     if curl -fsS "http://127.0.0.1:$port/minio/health/ready" >/dev/null 2>&1; then
       local b
       for b in "$@"; do
@@ -46,9 +63,6 @@ start() {
       done
       echo "endpoint=http://127.0.0.1:$port"
       return 0
-    fi
-    if ! kill -0 "$(cat "$dir/.minio.pid")" 2>/dev/null; then
-      echo "minio.sh: server exited; log:" >&2; cat "$dir/minio.log" >&2; exit 1
     fi
     sleep 0.1
   done
