@@ -15,9 +15,8 @@ import pytest
 from pyarrow import fs
 
 from cli_run import SCRIPTS, cli, cli_json
-from helpers import REPO, child_env, explain, run_python
+from helpers import child_env, explain, minio_server, run_python
 
-MINIO = REPO / "tests" / "s3" / "minio.sh"
 USER, SECRET = "persisting", "persisting-secret"
 S3_BUCKET = "clitest"
 
@@ -25,15 +24,7 @@ S3_BUCKET = "clitest"
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """Storage options (pylance's vocabulary) of a fresh MinIO holding the bucket S3_BUCKET."""
-    d = tmp_path_factory.mktemp("minio")
-    proc = subprocess.run([str(MINIO), "start", str(d), S3_BUCKET], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"minio.sh start failed:\n{proc.stdout}\n{proc.stderr}"
-    endpoint = next(line.split("=", 1)[1] for line in proc.stdout.splitlines() if line.startswith("endpoint="))
-    try:
-        yield {"aws_endpoint": endpoint, "aws_region": "us-east-1", "aws_access_key_id": USER,
-               "aws_secret_access_key": SECRET, "allow_http": "true"}
-    finally:
-        subprocess.run([str(MINIO), "stop", str(d)], timeout=60)
+    yield from minio_server(tmp_path_factory.mktemp("minio"), S3_BUCKET)
 
 
 def storage(s3: dict) -> list[str]:

@@ -81,3 +81,22 @@ async def eventually(check, timeout: float = 60.0, what: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s (last: {result!r})")
         await asyncio.sleep(0.005)
+
+
+MINIO_SCRIPT = REPO / "tests" / "s3" / "minio.sh"
+
+
+def minio_server(directory: Path, bucket: str):
+    """Starts a MinIO on 127.0.0.1 serving ``directory`` with ``bucket``
+    (tests/s3/minio.sh builds it the first time; a server that cannot be built
+    or started fails the test) and yields storage options in pylance's
+    vocabulary; stops it after. Use as a pytest fixture's body."""
+    proc = subprocess.run([str(MINIO_SCRIPT), "start", str(directory), bucket],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"minio.sh start failed:\n{proc.stdout}\n{proc.stderr}"
+    endpoint = next(ln.split("=", 1)[1] for ln in proc.stdout.splitlines() if ln.startswith("endpoint="))
+    try:
+        yield {"aws_endpoint": endpoint, "aws_region": "us-east-1", "aws_access_key_id": "persisting",
+               "aws_secret_access_key": "persisting-secret", "allow_http": "true"}
+    finally:
+        subprocess.run([str(MINIO_SCRIPT), "stop", str(directory)], timeout=60)

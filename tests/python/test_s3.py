@@ -20,26 +20,17 @@ import pytest
 import pulsing as pul
 from pulsing.streaming import read_queue, write_queue
 
-from helpers import REPO
+from helpers import minio_server
 from persisting.queue import LanceBackend, PersistingBackend, register
 
-SCRIPT = REPO / "tests" / "s3" / "minio.sh"
 USER, SECRET = "persisting", "persisting-secret"
 BUCKET = "pqueue"
 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    """Storage options (pylance's vocabulary) of a fresh MinIO with bucket "pq"."""
-    d = tmp_path_factory.mktemp("minio")
-    proc = subprocess.run([str(SCRIPT), "start", str(d), BUCKET], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f"minio.sh start failed:\n{proc.stdout}\n{proc.stderr}"
-    endpoint = next(line.split("=", 1)[1] for line in proc.stdout.splitlines() if line.startswith("endpoint="))
-    try:
-        yield {"aws_endpoint": endpoint, "aws_region": "us-east-1", "aws_access_key_id": USER,
-               "aws_secret_access_key": SECRET, "allow_http": "true"}
-    finally:
-        subprocess.run([str(SCRIPT), "stop", str(d)], timeout=60)
+    """Storage options (pylance's vocabulary) of a fresh MinIO holding the bucket BUCKET."""
+    yield from minio_server(tmp_path_factory.mktemp("minio"), BUCKET)
 
 
 def rows(start: int, n: int) -> list[dict]:
