@@ -280,7 +280,7 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 			plain += len(bufs[i][0])
 		}
 		if fsst != nil {
-			valEnc = encFsst21(fsst.enc.table(), lw.offBits)
+			valEnc = encFsst21(fsst.table, lw.offBits)
 		}
 		if packWord > 0 && nbuf == 1 {
 			if packed, ok := packChunks(bufs, plans, packWord, plain, dict != nil); ok {
