@@ -40,14 +40,32 @@ const (
 // slot to another (the first in the table, the one of highest gain, keeps
 // it) stays in the table but is never emitted.
 type fsstEncoder struct {
-	n     int
-	vals  [fsstMaxSymbols]uint64 // the symbols as little-endian words
-	masks [fsstMaxSymbols]uint64 // their length's low bytes set
-	lens  [fsstMaxSymbols]uint8
-	hash  [fsstHashSlots]int16
-	short [1 << 16]int16
-	byOne [256]int16
+	n    int
+	vals [fsstMaxSymbols]uint64 // the symbols as little-endian words
+	lens [fsstMaxSymbols]uint8
+	// hash: per slot the 3+ byte symbol filed there (len 0: none), its
+	// word and code side by side so a lookup touches one cache line.
+	hash [fsstHashSlots]fsstSlot
+	// short: per 2-byte input what to emit, as FSST's shortCodes: the code
+	// of the 2-byte symbol, else of the first byte's 1-byte symbol, else an
+	// escape; code | advance<<8 (advance 0: escape, consumes 1 byte).
+	short [1 << 16]uint16
+	byOne [256]int16 // 1-byte symbols, for a value's last byte
 }
+
+// fsstSlot is a hash slot: word&(^0>>shift) == val when the symbol matches
+// (an empty slot, shift 64 and val 1, never does).
+type fsstSlot struct {
+	val   uint64
+	shift uint8
+	code  uint8
+	n     uint8 // 0: empty
+}
+
+var fsstEmptySlot = fsstSlot{val: 1, shift: 64}
+
+// fsstShortEscape is the short entry of a 2-byte input without a symbol.
+const fsstShortEscape = fsstEscape
 
 const fsstHashSlots = 1 << 12
 
@@ -61,10 +79,10 @@ func fsstHash(w uint64) int {
 var fsstEncoders = sync.Pool{New: func() any {
 	e := new(fsstEncoder)
 	for i := range e.hash {
-		e.hash[i] = -1
+		e.hash[i] = fsstEmptySlot
 	}
 	for i := range e.short {
-		e.short[i] = -1
+		e.short[i] = fsstShortEscape
 	}
 	for i := range e.byOne {
 		e.byOne[i] = -1
@@ -94,39 +112,61 @@ func (e *fsstEncoder) release() {
 	fsstEncoders.Put(e)
 }
 
-// index fills the lookup tables from the first n symbols.
+// index fills the lookup tables from the first n symbols; where two
+// symbols compete for an entry, the first (of higher gain) keeps it.
 func (e *fsstEncoder) index() {
 	for i := 0; i < e.n; i++ {
 		v, l := e.vals[i], e.lens[i]
-		e.masks[i] = ^uint64(0) >> (64 - 8*uint(l))
 		switch l {
 		case 1:
 			if e.byOne[byte(v)] < 0 {
 				e.byOne[byte(v)] = int16(i)
 			}
 		case 2:
-			if e.short[uint16(v)] < 0 {
-				e.short[uint16(v)] = int16(i)
-			}
 		default:
-			if h := fsstHash(v); e.hash[h] < 0 {
-				e.hash[h] = int16(i)
+			if h := &e.hash[fsstHash(v)]; h.n == 0 {
+				*h = fsstSlot{val: v, shift: 64 - 8*l, code: uint8(i), n: l}
+			}
+		}
+	}
+	// 2-byte symbols first; then every other entry whose first byte has a
+	// 1-byte symbol falls back to it (256 entries per such byte).
+	for i := e.n - 1; i >= 0; i-- {
+		if e.lens[i] == 2 {
+			e.short[uint16(e.vals[i])] = uint16(i) | 2<<8
+		}
+	}
+	for b, k := range e.byOne {
+		if k < 0 {
+			continue
+		}
+		for c := 0; c < 256; c++ {
+			if x := &e.short[b|c<<8]; *x == fsstShortEscape {
+				*x = uint16(k) | 1<<8
 			}
 		}
 	}
 }
 
-// unindex empties the slots index filled (cheaper than clearing 140 KB).
+// unindex empties the entries index filled (cheaper than clearing 140 KB).
 func (e *fsstEncoder) unindex() {
+	for b, k := range e.byOne {
+		if k < 0 {
+			continue
+		}
+		for c := 0; c < 256; c++ {
+			e.short[b|c<<8] = fsstShortEscape
+		}
+		e.byOne[b] = -1
+	}
 	for i := 0; i < e.n; i++ {
 		v := e.vals[i]
 		switch e.lens[i] {
 		case 1:
-			e.byOne[byte(v)] = -1
 		case 2:
-			e.short[uint16(v)] = -1
+			e.short[uint16(v)] = fsstShortEscape
 		default:
-			e.hash[fsstHash(v)] = -1
+			e.hash[fsstHash(v)] = fsstEmptySlot
 		}
 	}
 }
@@ -155,14 +195,15 @@ func (e *fsstEncoder) matchAt(data []byte, i, end int) int {
 		word &= ^uint64(0) >> (64 - 8*uint(r))
 	}
 	if r >= 3 {
-		if k := e.hash[fsstHash(word)]; k >= 0 && word&e.masks[k] == e.vals[k] && int(e.lens[k]) <= r {
-			return int(k)
+		if h := &e.hash[fsstHash(word)]; word&(^uint64(0)>>h.shift) == h.val && int(h.n) <= r {
+			return int(h.code)
 		}
 	}
 	if r >= 2 {
-		if k := e.short[uint16(word)]; k >= 0 {
-			return int(k)
+		if x := e.short[uint16(word)]; x != fsstShortEscape {
+			return int(byte(x))
 		}
+		return -1
 	}
 	return int(e.byOne[byte(word)])
 }
@@ -177,26 +218,22 @@ func (e *fsstEncoder) compress(dst, s []byte) []byte {
 // page's last value takes the slow path.
 func (e *fsstEncoder) compressRange(dst, data []byte, i, end int) []byte {
 	pos := len(dst)
-	dst = slices.Grow(dst, 2*(end-i))
+	if need := pos + 2*(end-i); need > cap(dst) {
+		dst = slices.Grow(dst, need-pos)
+	}
 	out := dst[:pos+2*(end-i)]
 	for i+8 <= end {
 		word := binary.LittleEndian.Uint64(data[i:])
-		if k := e.hash[fsstHash(word)]; k >= 0 && word&e.masks[k] == e.vals[k] {
-			out[pos] = byte(k)
+		if h := &e.hash[fsstHash(word)]; word&(^uint64(0)>>h.shift) == h.val {
+			out[pos] = h.code
 			pos++
-			i += int(e.lens[k])
+			i += int(h.n)
 			continue
 		}
-		if k := e.short[uint16(word)]; k >= 0 {
-			out[pos] = byte(k)
+		if x := e.short[uint16(word)]; x != fsstShortEscape {
+			out[pos] = byte(x)
 			pos++
-			i += 2
-			continue
-		}
-		if k := e.byOne[byte(word)]; k >= 0 {
-			out[pos] = byte(k)
-			pos++
-			i++
+			i += int(x >> 8)
 			continue
 		}
 		out[pos], out[pos+1] = fsstEscape, byte(word)
@@ -258,8 +295,18 @@ type fsstLearner struct {
 	single  [fsstCodes]uint32
 	pairs   []uint32 // fsstCodes x fsstCodes
 	touched []uint32 // pair indices counted this round
-	merged  map[fsstKey]uint32
-	cands   []fsstCand
+	// merged: an open-addressing table counting candidate strings (slots
+	// of an older generation are empty, so it is never cleared).
+	merged []fsstMergeSlot
+	gen    uint32
+	used   []int32 // slots filled this round
+	cands  []fsstCand
+}
+
+type fsstMergeSlot struct {
+	key   fsstKey
+	count uint32
+	gen   uint32
 }
 
 type fsstCand struct {
@@ -268,7 +315,7 @@ type fsstCand struct {
 }
 
 var fsstLearners = sync.Pool{New: func() any {
-	return &fsstLearner{pairs: make([]uint32, fsstCodes*fsstCodes), merged: make(map[fsstKey]uint32, 1024)}
+	return &fsstLearner{pairs: make([]uint32, fsstCodes*fsstCodes)}
 }}
 
 // learnFsst learns a symbol table from values (their concatenation is data,
@@ -349,42 +396,109 @@ func (enc *fsstEncoder) key(code int) fsstKey {
 // choose puts the (up to 255) candidates of highest gain in l.cands, best
 // first: tokens and pairs that spell the same string count together.
 func (l *fsstLearner) choose(enc *fsstEncoder) {
-	clear(l.merged)
+	l.startMerge(len(l.touched) + fsstCodes)
 	for code, c := range l.single {
 		if c > 0 {
-			l.merged[enc.key(code)] += c
+			l.add(enc.key(code), c)
 		}
 	}
 	for _, p := range l.touched {
 		a, b := enc.key(int(p/fsstCodes)), enc.key(int(p%fsstCodes))
 		k := fsstKey{a.val | b.val<<(8*uint(a.n)), min(a.n+b.n, 8)}
 		k.val &= ^uint64(0) >> (64 - 8*uint(k.n))
-		l.merged[k] += l.pairs[p]
+		l.add(k, l.pairs[p])
 	}
-	l.cands = l.cands[:0]
-	for k, c := range l.merged {
-		if c <= 1 && k.n != 1 {
+	// The best fsstMaxSymbols by a bounded heap whose root is the worst
+	// kept, then those sorted.
+	h := l.cands[:0]
+	for _, si := range l.used {
+		m := &l.merged[si]
+		if m.count <= 1 && m.key.n != 1 {
 			continue
 		}
-		g := int(c) * int(k.n)
-		if k.n == 1 {
-			g = int(c) // a single byte saves only its escape
+		g := int(m.count) * int(m.key.n)
+		if m.key.n == 1 {
+			g = int(m.count) // a single byte saves only its escape
 		}
-		l.cands = append(l.cands, fsstCand{k, g})
-	}
-	slices.SortFunc(l.cands, func(a, b fsstCand) int {
+		c := fsstCand{m.key, g}
 		switch {
-		case a.gain != b.gain:
-			return b.gain - a.gain
-		case a.key.less(b.key):
+		case len(h) < fsstMaxSymbols:
+			h = append(h, c)
+			for k := len(h) - 1; k > 0; { // sift up
+				parent := (k - 1) / 2
+				if !h[parent].better(h[k]) {
+					break
+				}
+				h[parent], h[k] = h[k], h[parent]
+				k = parent
+			}
+		case c.better(h[0]):
+			h[0] = c
+			for k := 0; ; { // sift down
+				worst := k
+				for _, ch := range [2]int{2*k + 1, 2*k + 2} {
+					if ch < len(h) && h[worst].better(h[ch]) {
+						worst = ch
+					}
+				}
+				if worst == k {
+					break
+				}
+				h[k], h[worst] = h[worst], h[k]
+				k = worst
+			}
+		}
+	}
+	slices.SortFunc(h, func(a, b fsstCand) int {
+		switch {
+		case a.better(b):
 			return -1
-		case b.key.less(a.key):
+		case b.better(a):
 			return 1
 		}
 		return 0
 	})
-	if len(l.cands) > fsstMaxSymbols {
-		l.cands = l.cands[:fsstMaxSymbols]
+	l.cands = h
+}
+
+// better orders candidates: higher gain first, then by their bytes.
+func (a fsstCand) better(b fsstCand) bool {
+	if a.gain != b.gain {
+		return a.gain > b.gain
+	}
+	return a.key.less(b.key)
+}
+
+// startMerge readies the merge table for up to n strings.
+func (l *fsstLearner) startMerge(n int) {
+	size := 1 << 12
+	for size < 2*n {
+		size *= 2
+	}
+	if len(l.merged) < size {
+		l.merged = make([]fsstMergeSlot, size)
+		l.gen = 0
+	}
+	l.gen++
+	l.used = l.used[:0]
+}
+
+// add counts c more occurrences of string k.
+func (l *fsstLearner) add(k fsstKey, c uint32) {
+	mask := uint64(len(l.merged) - 1)
+	i := ((k.val ^ uint64(k.n)) * 0x9E3779B97F4A7C15 >> 20) & mask
+	for {
+		m := &l.merged[i]
+		if m.gen != l.gen {
+			*m = fsstMergeSlot{key: k, count: c, gen: l.gen}
+			l.used = append(l.used, int32(i))
+			return
+		}
+		if m.key == k {
+			m.count += c
+			return
+		}
+		i = (i + 1) & mask
 	}
 }
 

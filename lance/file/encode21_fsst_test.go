@@ -57,16 +57,30 @@ func TestFsstRoundTrip(t *testing.T) {
 	}
 }
 
-func BenchmarkFsstPage(b *testing.B) {
+// BenchmarkFsstLearn: training a symbol table on a page of log lines.
+func BenchmarkFsstLearn(b *testing.B) {
 	data, ends := logLines(100000)
+	b.SetBytes(fsstSampleBytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		learnFsst(data, ends).release()
+	}
+}
+
+// BenchmarkFsstCompress: compressing a page of log lines value by value
+// with a learnt table.
+func BenchmarkFsstCompress(b *testing.B) {
+	data, ends := logLines(100000)
+	enc := learnFsst(data, ends)
+	defer enc.release()
 	b.SetBytes(int64(len(data)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		enc := learnFsst(data, ends)
-		var out []byte
+	b.ReportAllocs()
+	out := make([]byte, 0, 2*len(data))
+	for b.Loop() {
+		out = out[:0]
 		var s uint64
 		for _, e := range ends {
-			out = enc.compress(out, data[s:e])
+			out = enc.compressRange(out, data, int(s), int(e))
 			s = e
 		}
 	}
