@@ -527,7 +527,7 @@ type encodedPage struct {
 	layers   []repDefLayer
 	rep, def []uint16
 	maxVis   uint16
-	inline   []byte          // constant pages: the value
+	inline   []byte           // constant pages: the value
 	mini     *miniBlockValues // mini-block pages
 	fullZip  bool
 }
