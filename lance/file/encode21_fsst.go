@@ -240,7 +240,34 @@ func (e *fsstEncoder) compressRange(dst, data []byte, i, end int) []byte {
 		pos += 2
 		i++
 	}
-	for i < end {
+	// The value's last bytes: words still load whole while data has them
+	// (masked to the value's end), so a symbol must fit in what is left.
+	for i < end && i+8 <= len(data) {
+		r := end - i
+		word := binary.LittleEndian.Uint64(data[i:]) & (^uint64(0) >> (64 - 8*uint(r)))
+		if h := &e.hash[fsstHash(word)]; word&(^uint64(0)>>h.shift) == h.val && int(h.n) <= r {
+			out[pos] = h.code
+			pos++
+			i += int(h.n)
+			continue
+		}
+		if x := e.short[uint16(word)]; x != fsstShortEscape && int(x>>8) <= r {
+			out[pos] = byte(x)
+			pos++
+			i += int(x >> 8)
+			continue
+		}
+		if k := e.byOne[byte(word)]; k >= 0 {
+			out[pos] = byte(k)
+			pos++
+			i++
+			continue
+		}
+		out[pos], out[pos+1] = fsstEscape, byte(word)
+		pos += 2
+		i++
+	}
+	for i < end { // the page's last bytes
 		if k := e.matchAt(data, i, end); k >= 0 {
 			out[pos] = byte(k)
 			pos++
