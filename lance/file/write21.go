@@ -176,6 +176,9 @@ type leafWriter struct {
 	// or the error that gave.
 	encoded   *encodedPage
 	encodeErr error
+	// turn, while appendColumns runs the columns on goroutines, is closed
+	// when this leaf's column may write to the file.
+	turn chan struct{}
 }
 
 // pendingPage accumulates the rows of the page being built.
@@ -591,6 +594,9 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	lw.encoded, lw.encodeErr = nil, nil
 	if e == nil && err == nil {
 		e, err = lw.encodePage()
+	}
+	if lw.turn != nil {
+		<-lw.turn // appendColumns: the columns before this one are written
 	}
 	if err != nil {
 		return err

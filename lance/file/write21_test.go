@@ -298,14 +298,16 @@ func TestCompressionFieldMetadata(t *testing.T) {
 }
 
 // TestParallelEncodingDeterministic: pages encoded on worker goroutines
-// (encodePending) give the file that one goroutine encoding them in turn
-// gives, byte for byte, for every table of cases21 and both versions.
+// (appendColumns, encodePending) give the file that one goroutine encoding
+// them in turn gives, byte for byte, for every table of cases21, both
+// versions, one record or many and small pages (pages filling while
+// columns are appended in parallel).
 func TestParallelEncodingDeterministic(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, rec arrow.Record, v Version, procs int) []byte {
+	write := func(name string, recs []arrow.Record, opts WriteOptions, procs int) []byte {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		p := filepath.Join(dir, fmt.Sprint(name, v, procs, ".lance"))
-		if _, err := WriteFileWithOptions(p, mustFields(t, rec.Schema()), []arrow.Record{rec}, WriteOptions{Version: v}); err != nil {
+		p := filepath.Join(dir, fmt.Sprint(name, opts.Version, opts.MaxPageBytes, len(recs), procs, ".lance"))
+		if _, err := WriteFileWithOptions(p, mustFields(t, recs[0].Schema()), recs, opts); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(p)
@@ -316,11 +318,19 @@ func TestParallelEncodingDeterministic(t *testing.T) {
 	}
 	for _, tc := range cases21() {
 		rec := tc.record()
+		half := int64(rec.NumRows() / 2)
+		split := []arrow.Record{rec.NewSlice(0, half), rec.NewSlice(half, rec.NumRows())}
 		for _, v := range []Version{V2_1, V2_2} {
-			if !bytes.Equal(write(tc.name, rec, v, 1), write(tc.name, rec, v, 4)) {
-				t.Errorf("%s %s: the file differs with parallel encoding", tc.name, v)
+			for _, pageBytes := range []int64{tc.cache, 16 << 10} {
+				opts := WriteOptions{Version: v, MaxPageBytes: pageBytes}
+				for _, recs := range [][]arrow.Record{{rec}, split} {
+					if !bytes.Equal(write(tc.name, recs, opts, 1), write(tc.name, recs, opts, 4)) {
+						t.Errorf("%s %s, %d records of pages up to %d bytes: the file differs with parallel encoding", tc.name, v, len(recs), pageBytes)
+					}
+				}
 			}
 		}
+		releaseAll(split)
 		rec.Release()
 	}
 }

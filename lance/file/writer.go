@@ -142,10 +142,8 @@ func WriteFileWithOptions(path string, fields []schema.Field, recs []arrow.Recor
 	w := newFileWriter(dst)
 	defer w.release()
 	for _, rec := range recs {
-		for i, c := range cols {
-			if err := c.append(w, rec.Column(i)); err != nil {
-				return res, fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
-			}
+		if err := appendColumns(w, cols, rec, fields); err != nil {
+			return res, err
 		}
 	}
 	encodePending(cols)
@@ -434,6 +432,68 @@ func (f *fieldWriter21) flush(w *fileWriter) error {
 	for _, l := range f.leaves {
 		if err := l.flush(w); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// appendColumns appends rec's columns to their writers. In a 2.1+ file
+// each column runs on a goroutine (at most GOMAXPROCS at a time): it
+// shreds its arrays and encodes every page that fills on its own, and
+// waits only to write the page until the columns before it are done with
+// rec, so the pages reach the file in the order one goroutine would write
+// them.
+func appendColumns(w *fileWriter, cols []columnWriter, rec arrow.Record, fields []schema.Field) error {
+	procs := runtime.GOMAXPROCS(0)
+	parallel := len(cols) > 1 && procs > 1
+	for _, c := range cols {
+		_, ok := c.(*fieldWriter21)
+		parallel = parallel && ok
+	}
+	if !parallel {
+		for i, c := range cols {
+			if err := c.append(w, rec.Column(i)); err != nil {
+				return fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
+			}
+		}
+		return nil
+	}
+	// turns[k] is closed once columns [0, k) are done with rec.
+	turns := make([]chan struct{}, len(cols)+1)
+	for i := range turns {
+		turns[i] = make(chan struct{})
+	}
+	close(turns[0])
+	errs := make([]error, len(cols))
+	var wg sync.WaitGroup
+	for i, c := range cols {
+		f := c.(*fieldWriter21)
+		for _, l := range f.leaves {
+			l.turn = turns[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil { // a panic here would end the process
+					errs[i] = fmt.Errorf("internal error: %v", r)
+				}
+				<-turns[i]
+				close(turns[i+1])
+			}()
+			if i >= procs {
+				<-turns[i-procs+1] // column i-procs is done
+			}
+			errs[i] = f.append(w, rec.Column(i))
+		}()
+	}
+	wg.Wait()
+	for i, c := range cols {
+		for _, l := range c.(*fieldWriter21).leaves {
+			l.turn = nil
+		}
+		if errs[i] != nil {
+			return fmt.Errorf("lance file: column %q: %w", fields[i].Name, errs[i])
 		}
 	}
 	return nil
