@@ -40,9 +40,10 @@ const (
 // slot to another (the first in the table, the one of highest gain, keeps
 // it) stays in the table but is never emitted.
 type fsstEncoder struct {
-	n    int
-	vals [fsstMaxSymbols]uint64 // the symbols as little-endian words
-	lens [fsstMaxSymbols]uint8
+	n           int
+	sampleRatio float64                // learnFsst: compressed / plain size of its sample
+	vals        [fsstMaxSymbols]uint64 // the symbols as little-endian words
+	lens        [fsstMaxSymbols]uint8
 	// hash: per slot the 3+ byte symbol filed there (len 0: none), its
 	// word and code side by side so a lookup touches one cache line.
 	hash [fsstHashSlots]fsstSlot
@@ -324,10 +325,11 @@ type fsstLearner struct {
 	touched []uint32 // pair indices counted this round
 	// merged: an open-addressing table counting candidate strings (slots
 	// of an older generation are empty, so it is never cleared).
-	merged []fsstMergeSlot
-	gen    uint32
-	used   []int32 // slots filled this round
-	cands  []fsstCand
+	scratch []byte // compressed sample
+	merged  []fsstMergeSlot
+	gen     uint32
+	used    []int32 // slots filled this round
+	cands   []fsstCand
 }
 
 type fsstMergeSlot struct {
@@ -378,6 +380,16 @@ func learnFsst(data []byte, ends []uint64) *fsstEncoder {
 		}
 		enc.index()
 	}
+	// How well the table does on the sample it was learnt from: an
+	// optimistic estimate, so a page it cannot compress is given up before
+	// any of it is compressed.
+	var in, out int
+	for _, r := range l.sample {
+		l.scratch = enc.compressRange(l.scratch[:0], data, r[0], r[1])
+		in += r[1] - r[0]
+		out += len(l.scratch)
+	}
+	enc.sampleRatio = float64(out) / float64(max(in, 1))
 	return enc
 }
 
@@ -546,7 +558,7 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 	lw.materializeVar()
 	enc := learnFsst(p.data, p.offs[:n])
 	defer enc.release()
-	if enc.n == 0 {
+	if enc.n == 0 || enc.sampleRatio >= fsstMaxRatio {
 		return nil
 	}
 	f := &pageFsst{data: make([]byte, 0, p.offs[n-1]/2), ends: make([]uint64, n)}

@@ -57,6 +57,34 @@ func TestFsstRoundTrip(t *testing.T) {
 	}
 }
 
+// TestFsstSampleRatio: the sample estimate buildFsst gives up on tells
+// incompressible values (random bytes) from text.
+func TestFsstSampleRatio(t *testing.T) {
+	text, textEnds := logLines(20000)
+	rng := rand.New(rand.NewSource(2))
+	random := make([]byte, 16*20000)
+	rng.Read(random)
+	randomEnds := make([]uint64, 20000)
+	for i := range randomEnds {
+		randomEnds[i] = uint64(16 * (i + 1))
+	}
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		ends     []uint64
+		compress bool
+	}{
+		{"log lines", text, textEnds, true},
+		{"random bytes", random, randomEnds, false},
+	} {
+		enc := learnFsst(tc.data, tc.ends)
+		if got := enc.sampleRatio < fsstMaxRatio; got != tc.compress {
+			t.Errorf("%s: sample ratio %.2f", tc.name, enc.sampleRatio)
+		}
+		enc.release()
+	}
+}
+
 // BenchmarkFsstLearn: training a symbol table on a page of log lines.
 func BenchmarkFsstLearn(b *testing.B) {
 	data, ends := logLines(100000)
