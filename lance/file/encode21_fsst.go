@@ -363,6 +363,11 @@ func learnFsst(data []byte, ends []uint64) *fsstEncoder {
 	enc := newFsstEncoder(nil)
 	for round := 0; round < fsstRounds; round++ {
 		l.count(enc, data)
+		// The counts tell how the table learnt so far does on its own
+		// sample: hopeless data (random bytes) stops learning early.
+		if round >= 2 && l.trainedRatio() > fsstHopeless {
+			break
+		}
 		l.choose(enc)
 		enc.unindex()
 		enc.n = 0
@@ -393,6 +398,26 @@ func learnFsst(data []byte, ends []uint64) *fsstEncoder {
 	}
 	enc.sampleRatio = float64(out) / float64(max(in, 1))
 	return enc
+}
+
+// fsstHopeless: a table learnt in two rounds that compresses its own
+// sample to more than this will not get near fsstMaxRatio.
+const fsstHopeless = 0.95
+
+// trainedRatio is the compressed / plain size of the sample under the
+// table count just used: a code per token, two bytes per escape.
+func (l *fsstLearner) trainedRatio() float64 {
+	var out, in int
+	for code, c := range l.single {
+		out += int(c)
+		if code >= fsstLiteral {
+			out += int(c)
+		}
+	}
+	for _, r := range l.sample {
+		in += r[1] - r[0]
+	}
+	return float64(out) / float64(max(in, 1))
 }
 
 // fsstSample appends to dst the byte ranges of the non-empty values first,
