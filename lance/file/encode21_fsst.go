@@ -607,7 +607,10 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 	if enc.n == 0 || enc.sampleRatio >= fsstMaxRatio {
 		return nil
 	}
-	f := &pageFsst{data: make([]byte, 0, p.offs[n-1]/2), ends: make([]uint64, n)}
+	// Room for what the sample says the page compresses to, and a margin:
+	// growing a page-sized buffer copies it.
+	room := float64(p.offs[n-1]) * min(enc.sampleRatio+0.1, fsstMaxRatio)
+	f := &pageFsst{data: make([]byte, 0, int(room)+64), ends: make([]uint64, n)}
 	var start uint64
 	for i := 0; i < n; i++ {
 		f.data = enc.compressRange(f.data, p.data, int(start), int(p.offs[i]))
