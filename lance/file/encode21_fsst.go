@@ -3,7 +3,9 @@ package file
 import (
 	"encoding/binary"
 	"math/bits"
+	"runtime"
 	"slices"
+	"sort"
 	"sync"
 )
 
@@ -611,13 +613,17 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 	// growing a page-sized buffer copies it.
 	room := float64(p.offs[n-1]) * min(enc.sampleRatio+0.1, fsstMaxRatio)
 	f := &pageFsst{data: make([]byte, 0, int(room)+64), ends: make([]uint64, n)}
-	var start uint64
-	for i := 0; i < n; i++ {
-		f.data = enc.compressRange(f.data, p.data, int(start), int(p.offs[i]))
-		start = p.offs[i]
-		f.ends[i] = uint64(len(f.data))
-		if i == n/8 && float64(len(f.data)) > fsstMaxRatio*float64(p.offs[i]) {
-			return nil // not paying on the first eighth: give up early
+	if parts := min(runtime.GOMAXPROCS(0), n); parts > 1 && p.offs[n-1] >= fsstParallelBytes {
+		f.compressParallel(enc, p.data, p.offs[:n], parts)
+	} else {
+		var start uint64
+		for i := 0; i < n; i++ {
+			f.data = enc.compressRange(f.data, p.data, int(start), int(p.offs[i]))
+			start = p.offs[i]
+			f.ends[i] = uint64(len(f.data))
+			if i == n/8 && float64(len(f.data)) > fsstMaxRatio*float64(p.offs[i]) {
+				return nil // not paying on the first eighth: give up early
+			}
 		}
 	}
 	if float64(len(f.data)+fsstTableBytes) >= fsstMaxRatio*float64(p.offs[n-1]) {
@@ -625,6 +631,67 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 	}
 	f.table = enc.table()
 	return f
+}
+
+// fsstParallelBytes: a page of at least this many value bytes is
+// compressed in parts on several goroutines (a long page of one string
+// column is otherwise the longest task of a write).
+const fsstParallelBytes = 1 << 20
+
+// compressParallel compresses the values ending at ends in data into f in
+// parts of about equal bytes, one goroutine each, and joins them: the
+// bytes one goroutine would produce, since each value is compressed on
+// its own.
+func (f *pageFsst) compressParallel(enc *fsstEncoder, data []byte, ends []uint64, parts int) {
+	n := len(ends)
+	total := ends[n-1]
+	first := make([]int, parts+1) // part k holds values [first[k], first[k+1])
+	for k := 1; k < parts; k++ {
+		target := total * uint64(k) / uint64(parts)
+		first[k] = max(first[k-1], sort.Search(n, func(i int) bool { return ends[i] > target }))
+	}
+	first[parts] = n
+	bufs := make([][]byte, parts)
+	var failure any
+	var once sync.Once
+	var wg sync.WaitGroup
+	for k := 0; k < parts; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { // re-raised below, where callers recover
+				if r := recover(); r != nil {
+					once.Do(func() { failure = r })
+				}
+			}()
+			a, b := first[k], first[k+1]
+			if a == b {
+				return
+			}
+			var start uint64
+			if a > 0 {
+				start = ends[a-1]
+			}
+			out := make([]byte, 0, int(float64(ends[b-1]-start)*enc.sampleRatio*1.1)+64)
+			for i := a; i < b; i++ {
+				out = enc.compressRange(out, data, int(start), int(ends[i]))
+				start = ends[i]
+				f.ends[i] = uint64(len(out)) // within the part, for now
+			}
+			bufs[k] = out
+		}()
+	}
+	wg.Wait()
+	if failure != nil {
+		panic(failure)
+	}
+	for k, b := range bufs {
+		base := uint64(len(f.data))
+		for i := first[k]; i < first[k+1]; i++ {
+			f.ends[i] += base
+		}
+		f.data = append(f.data, b...)
+	}
 }
 
 // chunk appends the Variable chunk of compressed values [a, b) with ob-bit

@@ -1,8 +1,10 @@
 package file
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,6 +84,28 @@ func TestFsstSampleRatio(t *testing.T) {
 			t.Errorf("%s: sample ratio %.2f", tc.name, enc.sampleRatio)
 		}
 		enc.release()
+	}
+}
+
+// TestFsstCompressParallel: a page compressed in parts on goroutines is
+// the page compressed in one go, byte for byte, however many parts.
+func TestFsstCompressParallel(t *testing.T) {
+	data, ends := logLines(50000)
+	enc := learnFsst(data, ends)
+	defer enc.release()
+	want := &pageFsst{ends: make([]uint64, len(ends))}
+	var start uint64
+	for i, e := range ends {
+		want.data = enc.compressRange(want.data, data, int(start), int(e))
+		start = e
+		want.ends[i] = uint64(len(want.data))
+	}
+	for _, parts := range []int{1, 2, 3, 7, 64} {
+		got := &pageFsst{ends: make([]uint64, len(ends))}
+		got.compressParallel(enc, data, ends, parts)
+		if !bytes.Equal(got.data, want.data) || !slices.Equal(got.ends, want.ends) {
+			t.Errorf("%d parts: the compressed page differs", parts)
+		}
 	}
 }
 
