@@ -1,7 +1,14 @@
-# The pylance half of bench/sizes: for each Arrow IPC file given, write it
-# with lance.write_dataset (data storage version 2.2, no general
-# compression), best of ROUNDS, also its process CPU time, then time a full scan and a read of the last
-# row. Prints one JSON object per input on stdout.
+# The pylance half of bench/sizes, a child process that takes commands on
+# stdin so the two sides' writes interleave round by round (a busy machine
+# then slows both alike):
+#
+#   write SRC   write the Arrow IPC file SRC with lance.write_dataset (data
+#               storage version 2.2, no general compression) to SRC.pylance,
+#               replacing it; reply {"write": s, "writecpu": s}
+#   finish SRC  time a full scan and a read of the last row of SRC.pylance,
+#               best of ROUNDS; reply {"bytes": n, "scan": s, "get": s}
+#
+# Replies are one JSON object per line on stdout.
 import json
 import os
 import shutil
@@ -12,18 +19,29 @@ import lance
 import pyarrow.ipc as ipc
 
 rounds = int(os.environ.get("ROUNDS", "3"))
-for src in sys.argv[1:]:
-    with ipc.open_file(src) as f:
-        table = f.read_all()
+tables = {}
+
+
+def table_of(src):
+    if src not in tables:
+        with ipc.open_file(src) as f:
+            tables[src] = f.read_all()
+    return tables[src]
+
+
+def write(src):
+    table = table_of(src)
     out = src + ".pylance"
-    best = cpu = 1e9
-    for _ in range(rounds):
-        shutil.rmtree(out, ignore_errors=True)
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        lance.write_dataset(table, out, data_storage_version="2.2")
-        best = min(best, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
+    shutil.rmtree(out, ignore_errors=True)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    lance.write_dataset(table, out, data_storage_version="2.2")
+    return {"write": time.perf_counter() - t0, "writecpu": time.process_time() - c0}
+
+
+def finish(src):
+    table = tables.pop(src)
+    out = src + ".pylance"
     data = os.path.join(out, "data")
     size = sum(os.path.getsize(os.path.join(data, n)) for n in os.listdir(data))
     ds = lance.dataset(out)
@@ -35,4 +53,10 @@ for src in sys.argv[1:]:
         t0 = time.perf_counter()
         ds.take([table.num_rows - 1])
         get = min(get, time.perf_counter() - t0)
-    print(json.dumps({"bytes": size, "write": best, "writecpu": cpu, "scan": scan, "get": get}), flush=True)
+    return {"bytes": size, "scan": scan, "get": get}
+
+
+for line in sys.stdin:
+    op, src = line.rstrip("\n").split(" ", 1)
+    reply = write(src) if op == "write" else finish(src)
+    print(json.dumps(reply), flush=True)

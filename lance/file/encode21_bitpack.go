@@ -31,7 +31,9 @@ func bitpackWord(dt arrow.DataType) int {
 }
 
 // packBlock packs 1024 t-bit values (vals, low t bits used) at width w
-// into out (packedWords(t, w)*t/8 bytes, zeroed by the caller).
+// into out (packedWords(t, w)*t/8 bytes, zeroed by the caller). Each lane's
+// values (in FastLanes order) stream through an accumulator that is stored
+// whenever it holds t bits.
 func packBlock(t, w int, vals *[1024]uint64, out []byte) {
 	if w == 0 {
 		return
@@ -39,13 +41,23 @@ func packBlock(t, w int, vals *[1024]uint64, out []byte) {
 	lanes := 1024 / t
 	var words [1024]uint64
 	for lane := 0; lane < lanes; lane++ {
-		for row := 0; row < t; row++ {
-			v := vals[flOrder[row/8]*16+(row%8)*128+lane]
-			bit := row * w
-			k, shift := bit/t, bit%t
-			words[lanes*k+lane] |= v << uint(shift)
-			if shift+w > t {
-				words[lanes*(k+1)+lane] |= v >> uint(t-shift)
+		var acc uint64
+		filled, k := 0, 0 // bits in acc, words stored
+		for a := 0; a < t/8; a++ {
+			base := flOrder[a]*16 + lane
+			for b := 0; b < 8; b++ {
+				v := vals[base+b*128]
+				acc |= v << uint(filled)
+				filled += w
+				if filled >= t {
+					words[lanes*k+lane] = acc
+					k++
+					filled -= t
+					acc = 0
+					if filled > 0 { // the bits of v that did not fit
+						acc = v >> uint(w-filled)
+					}
+				}
 			}
 		}
 	}

@@ -1,8 +1,10 @@
 package file
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,16 +59,80 @@ func TestFsstRoundTrip(t *testing.T) {
 	}
 }
 
-func BenchmarkFsstPage(b *testing.B) {
+// TestFsstSampleRatio: the sample estimate buildFsst gives up on tells
+// incompressible values (random bytes) from text.
+func TestFsstSampleRatio(t *testing.T) {
+	text, textEnds := logLines(20000)
+	rng := rand.New(rand.NewSource(2))
+	random := make([]byte, 16*20000)
+	rng.Read(random)
+	randomEnds := make([]uint64, 20000)
+	for i := range randomEnds {
+		randomEnds[i] = uint64(16 * (i + 1))
+	}
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		ends     []uint64
+		compress bool
+	}{
+		{"log lines", text, textEnds, true},
+		{"random bytes", random, randomEnds, false},
+	} {
+		enc := learnFsst(tc.data, tc.ends)
+		if got := enc.sampleRatio < fsstMaxRatio; got != tc.compress {
+			t.Errorf("%s: sample ratio %.2f", tc.name, enc.sampleRatio)
+		}
+		enc.release()
+	}
+}
+
+// TestFsstCompressParallel: a page compressed in parts on goroutines is
+// the page compressed in one go, byte for byte, however many parts.
+func TestFsstCompressParallel(t *testing.T) {
+	data, ends := logLines(50000)
+	enc := learnFsst(data, ends)
+	defer enc.release()
+	want := &pageFsst{ends: make([]uint64, len(ends))}
+	var start uint64
+	for i, e := range ends {
+		want.data = enc.compressRange(want.data, data, int(start), int(e))
+		start = e
+		want.ends[i] = uint64(len(want.data))
+	}
+	for _, parts := range []int{1, 2, 3, 7, 64} {
+		got := &pageFsst{ends: make([]uint64, len(ends))}
+		got.compressParallel(enc, data, ends, parts)
+		if !bytes.Equal(got.data, want.data) || !slices.Equal(got.ends, want.ends) {
+			t.Errorf("%d parts: the compressed page differs", parts)
+		}
+	}
+}
+
+// BenchmarkFsstLearn: training a symbol table on a page of log lines.
+func BenchmarkFsstLearn(b *testing.B) {
 	data, ends := logLines(100000)
+	b.SetBytes(fsstSampleBytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		learnFsst(data, ends).release()
+	}
+}
+
+// BenchmarkFsstCompress: compressing a page of log lines value by value
+// with a learnt table.
+func BenchmarkFsstCompress(b *testing.B) {
+	data, ends := logLines(100000)
+	enc := learnFsst(data, ends)
+	defer enc.release()
 	b.SetBytes(int64(len(data)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		enc := learnFsst(data, ends)
-		var out []byte
+	b.ReportAllocs()
+	out := make([]byte, 0, 2*len(data))
+	for b.Loop() {
+		out = out[:0]
 		var s uint64
 		for _, e := range ends {
-			out = enc.compress(out, data[s:e])
+			out = enc.compressRange(out, data, int(s), int(e))
 			s = e
 		}
 	}

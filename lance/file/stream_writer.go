@@ -99,10 +99,8 @@ func (sw *StreamWriter) write(rec arrow.Record) error {
 	if !sw.hasMD {
 		sw.md, sw.hasMD = schema.MetadataFromArrow(rec.Schema()), true
 	}
-	for i, c := range sw.cols {
-		if err := c.append(sw.w, rec.Column(i)); err != nil {
-			return fmt.Errorf("lance file: column %q: %w", sw.fields[i].Name, err)
-		}
+	if err := appendColumns(sw.w, sw.cols, rec, sw.fields); err != nil {
+		return err
 	}
 	sw.numRows += rec.NumRows()
 	if sw.w.err != nil {
@@ -147,6 +145,7 @@ func (sw *StreamWriter) Close() (WriteResult, error) {
 
 func (sw *StreamWriter) finish() (WriteResult, error) {
 	w := sw.w
+	encodePending(sw.cols)
 	for i, c := range sw.cols {
 		if err := c.flush(w); err != nil {
 			return WriteResult{}, fmt.Errorf("lance file: column %q: %w", sw.fields[i].Name, err)

@@ -172,6 +172,13 @@ type leafWriter struct {
 
 	// Scratch reused from page to page: the page's actual def levels.
 	defScratch []uint16
+	// encoded: the pending page encoded ahead of flush (encodePending),
+	// or the error that gave.
+	encoded   *encodedPage
+	encodeErr error
+	// turn, while appendColumns runs the columns on goroutines, is closed
+	// when this leaf's column may write to the file.
+	turn chan struct{}
 }
 
 // pendingPage accumulates the rows of the page being built.
@@ -516,17 +523,29 @@ func (lw *leafWriter) pushValue(arr arrow.Array, i int) error {
 	return nil
 }
 
-// flush writes the pending page, if any.
-func (lw *leafWriter) flush(w *fileWriter) error {
+// encodedPage is a pending page's encoding worked out apart from the file
+// writer (see encodePage), so the pages of different columns can be
+// encoded in parallel and still be written in column order.
+type encodedPage struct {
+	layers   []repDefLayer
+	rep, def []uint16
+	maxVis   uint16
+	inline   []byte           // constant pages: the value
+	mini     *miniBlockValues // mini-block pages
+	fullZip  bool
+}
+
+// encodePage works out the pending page's encoding: its layers and levels,
+// its layout and, for a mini-block page, its value buffers (the costly
+// part: dictionary, FSST, bit-packing, general compression). It touches
+// only lw's own state.
+func (lw *leafWriter) encodePage() (*encodedPage, error) {
 	p := &lw.p
-	if p.rows == 0 {
-		return nil
-	}
 	if lw.kind == leafFSL && p.itemNulls {
 		lw.syncItemValid() // bulk-appended rows after the first null item
 	}
 	layers, defMap, maxVis := lw.pageLayers()
-	var def []uint16
+	e := &encodedPage{layers: layers, maxVis: maxVis}
 	needDef := false
 	for _, l := range layers {
 		needDef = needDef || l.defLevels() > 0
@@ -537,33 +556,61 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	}
 	switch {
 	case needDef && identity: // a flat column's levels: no copy
-		def = p.def
+		e.def = p.def
 	case needDef:
 		lw.defScratch = growZero(lw.defScratch[:0], len(p.def))
-		def = lw.defScratch
+		e.def = lw.defScratch
 		for i, c := range p.def {
-			def[i] = defMap[c]
+			e.def[i] = defMap[c]
 		}
 	}
-	var rep []uint16
 	if lw.maxRep > 0 {
-		rep = p.rep
+		e.rep = p.rep
 	}
-	var page pageOut
-	var err error
-	var inline []byte
 	if p.nValid > 0 {
-		inline = lw.constantValue()
+		e.inline = lw.constantValue()
 	}
 	switch {
-	case p.nValid == 0:
-		page = lw.allNullPage(w, layers, rep, def)
-	case inline != nil:
-		page = lw.constantPage(w, layers, rep, def, inline)
+	case p.nValid == 0 || e.inline != nil:
 	case lw.fullZip():
-		page, err = lw.fullZipPage(w, layers, rep, def, maxVis)
+		e.fullZip = true
 	default:
-		page, err = lw.miniBlockPage(w, layers, rep, def, maxVis)
+		var err error
+		if e.mini, err = lw.encodeMiniBlock(e.def, maxVis); err != nil {
+			return nil, fmt.Errorf("field %q: %w", lw.name, err)
+		}
+	}
+	return e, nil
+}
+
+// flush writes the pending page, if any: the one encodePending encoded, or
+// encoded now.
+func (lw *leafWriter) flush(w *fileWriter) error {
+	p := &lw.p
+	if p.rows == 0 {
+		return nil
+	}
+	e, err := lw.encoded, lw.encodeErr
+	lw.encoded, lw.encodeErr = nil, nil
+	if e == nil && err == nil {
+		e, err = lw.encodePage()
+	}
+	if lw.turn != nil {
+		<-lw.turn // appendColumns: the columns before this one are written
+	}
+	if err != nil {
+		return err
+	}
+	var page pageOut
+	switch {
+	case p.nValid == 0:
+		page = lw.allNullPage(w, e.layers, e.rep, e.def)
+	case e.inline != nil:
+		page = lw.constantPage(w, e.layers, e.rep, e.def, e.inline)
+	case e.fullZip:
+		page, err = lw.fullZipPage(w, e.layers, e.rep, e.def, e.maxVis)
+	default:
+		page, err = lw.writeMiniBlock(w, e.layers, e.rep, e.def, e.mini)
 	}
 	if err != nil {
 		return fmt.Errorf("field %q: %w", lw.name, err)

@@ -1,6 +1,8 @@
 package file
 
 import (
+	"slices"
+
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
@@ -30,6 +32,16 @@ func (lw *leafWriter) appendLists(w *fileWriter, arr arrow.Array) error {
 	wd := lw.width
 	base := vals.Offset()
 	p := &lw.p
+	// Room for the array's items, or as many as the page takes, at once
+	// rather than by doubling.
+	if n := arr.Len(); n > 0 {
+		first, _ := l.ValueOffsets(0)
+		_, last := l.ValueOffsets(n - 1)
+		items := int(max(min(last-first+int64(n), (lw.maxPageBytes-p.bytes)/int64(4+wd)+1), 0))
+		p.rep = slices.Grow(p.rep, items)
+		p.def = slices.Grow(p.def, items)
+		p.fixed = slices.Grow(p.fixed, items*wd)
+	}
 	for i := 0; i < arr.Len(); i++ {
 		start, end := l.ValueOffsets(i)
 		switch {

@@ -241,13 +241,24 @@ func (lw *leafWriter) planChunks(def []uint16, nLevels int, maxVis uint16) ([]ch
 	return plans, nil
 }
 
-// miniBlockPage writes the pending page as a mini-block page.
-func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, def []uint16, maxVis uint16) (pageOut, error) {
+// miniBlockValues is the value side of a mini-block page: the chunks, the
+// value encoding and - when they are not written straight from the
+// pending page - each chunk's value buffers.
+type miniBlockValues struct {
+	plans  []chunkPlan
+	bufs   [][][]byte // nil: appendChunkValues writes them
+	valEnc []byte
+	nbuf   int
+}
+
+// encodeMiniBlock chooses the pending page's value encoding and builds the
+// chunks' value buffers where they need building.
+func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockValues, error) {
 	nLevels := lw.levelCount()
 	lw.p.dict = lw.buildDict()
 	plans, err := lw.planChunks(def, nLevels, maxVis)
 	if err != nil {
-		return pageOut{}, err
+		return nil, err
 	}
 	valEnc, nbuf := lw.valueEncoding()
 	dict := lw.p.dict
@@ -280,7 +291,7 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 			plain += len(bufs[i][0])
 		}
 		if fsst != nil {
-			valEnc = encFsst21(fsst.enc.table(), lw.offBits)
+			valEnc = encFsst21(fsst.table, lw.offBits)
 		}
 		if packWord > 0 && nbuf == 1 {
 			if packed, ok := packChunks(bufs, plans, packWord, plain, dict != nil); ok {
@@ -294,7 +305,7 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 			for i := range plans {
 				c, err := compress(lw.comp, nil, bufs[i][0])
 				if err != nil {
-					return pageOut{}, err
+					return nil, err
 				}
 				comp[i] = c
 				total += len(c)
@@ -307,6 +318,14 @@ func (lw *leafWriter) miniBlockPage(w *fileWriter, layers []repDefLayer, rep, de
 			}
 		}
 	}
+	return &miniBlockValues{plans: plans, bufs: bufs, valEnc: valEnc, nbuf: nbuf}, nil
+}
+
+// writeMiniBlock writes the pending page, its values encoded as mv, as a
+// mini-block page.
+func (lw *leafWriter) writeMiniBlock(w *fileWriter, layers []repDefLayer, rep, def []uint16, mv *miniBlockValues) (pageOut, error) {
+	plans, bufs, valEnc, nbuf := mv.plans, mv.bufs, mv.valEnc, mv.nbuf
+	dict := lw.p.dict
 	large := lw.v.Minor >= 2
 	levelKinds := 0
 	repW, defW := 0, 0

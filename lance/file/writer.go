@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -321,6 +323,118 @@ func (f *fieldWriter21) flush(w *fileWriter) error {
 		}
 	}
 	return nil
+}
+
+// appendColumns appends rec's columns to their writers. In a 2.1+ file
+// each column runs on a goroutine (at most GOMAXPROCS at a time): it
+// shreds its arrays and encodes every page that fills on its own, and
+// waits only to write the page until the columns before it are done with
+// rec, so the pages reach the file in the order one goroutine would write
+// them.
+func appendColumns(w *fileWriter, cols []columnWriter, rec arrow.Record, fields []schema.Field) error {
+	procs := runtime.GOMAXPROCS(0)
+	parallel := len(cols) > 1 && procs > 1
+	for _, c := range cols {
+		_, ok := c.(*fieldWriter21)
+		parallel = parallel && ok
+	}
+	if !parallel {
+		for i, c := range cols {
+			if err := c.append(w, rec.Column(i)); err != nil {
+				return fmt.Errorf("lance file: column %q: %w", fields[i].Name, err)
+			}
+		}
+		return nil
+	}
+	// turns[k] is closed once columns [0, k) are done with rec.
+	turns := make([]chan struct{}, len(cols)+1)
+	for i := range turns {
+		turns[i] = make(chan struct{})
+	}
+	close(turns[0])
+	errs := make([]error, len(cols))
+	var wg sync.WaitGroup
+	for i, c := range cols {
+		f := c.(*fieldWriter21)
+		for _, l := range f.leaves {
+			l.turn = turns[i]
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil { // a panic here would end the process
+					errs[i] = fmt.Errorf("internal error: %v", r)
+				}
+				<-turns[i]
+				close(turns[i+1])
+			}()
+			if i >= procs {
+				<-turns[i-procs+1] // column i-procs is done
+			}
+			errs[i] = f.append(w, rec.Column(i))
+		}()
+	}
+	wg.Wait()
+	for i, c := range cols {
+		for _, l := range c.(*fieldWriter21).leaves {
+			l.turn = nil
+		}
+		if errs[i] != nil {
+			return fmt.Errorf("lance file: column %q: %w", fields[i].Name, errs[i])
+		}
+	}
+	return nil
+}
+
+// encodePending encodes the last pending page of every 2.1+ leaf column
+// at once, on up to GOMAXPROCS goroutines: the encoders (dictionary, FSST,
+// bit-packing, general compression) are the costly part of a write and
+// each leaf's is independent of the others, so the file stays the same
+// byte for byte; flush then writes the pages in column order.
+func encodePending(cols []columnWriter) {
+	var leaves []*leafWriter
+	for _, c := range cols {
+		if f, ok := c.(*fieldWriter21); ok {
+			for _, l := range f.leaves {
+				if l.p.rows > 0 {
+					leaves = append(leaves, l)
+				}
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(leaves))
+	if workers < 2 {
+		return // flush encodes each page itself
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(leaves) {
+					return
+				}
+				encodeRecovering(leaves[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// encodeRecovering encodes l's pending page on a worker goroutine, where a
+// panic would end the process: it becomes l's error instead, as it would
+// have reached the caller's recover on the writing goroutine.
+func encodeRecovering(l *leafWriter) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.encoded, l.encodeErr = nil, fmt.Errorf("field %q: internal error encoding a page: %v", l.name, r)
+		}
+	}()
+	l.encoded, l.encodeErr = l.encodePage()
 }
 
 func (f *fieldWriter21) columns() [][]pageOut {
