@@ -143,15 +143,69 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 			return nil, fmt.Errorf("dictionary: %w", err)
 		}
 	}
-	hasRep := L.repComp != nil
-	first, last := 0, len(chunks)
-	if !hasRep {
+	if L.repComp == nil {
 		if uint64(to) > L.numItems {
 			return nil, fmt.Errorf("page holds %d items, need %d", L.numItems, to)
 		}
-		first = sort.Search(len(chunks), func(i int) bool { return chunks[i].start+chunks[i].items > from })
-		last = sort.Search(len(chunks), func(i int) bool { return chunks[i].start >= to })
+		first := sort.Search(len(chunks), func(i int) bool { return chunks[i].start+chunks[i].items > from })
+		last := sort.Search(len(chunks), func(i int) bool { return chunks[i].start >= to })
+		return r.miniBlockFlat(p, L, chunks, dict, first, last, from, to)
 	}
+	if first, last, base, ok := r.repIndexChunks(p, L, len(chunks), from, to); ok {
+		if sp, err := r.miniBlockRows(p, L, chunks, dict, first, last, base, from, to); err == nil {
+			return sp, nil
+		}
+		// the index disagrees with the levels: decode the whole page,
+		// which reports a real corruption
+	}
+	return r.miniBlockRows(p, L, chunks, dict, 0, len(chunks), 0, from, to)
+}
+
+// repIndexChunks uses a page's repetition index (its last buffer: per chunk
+// repetition_index_depth+1 u64s, the first counting the rows that end in
+// the chunk) to find the chunks [first, last) holding page rows [from, to)
+// and base, the number of rows that end before chunk first. ok is false
+// when the page has no usable index.
+func (r *Reader) repIndexChunks(p *pageInfo, L *pageLayout, nChunks, from, to int) (first, last, base int, ok bool) {
+	if L.repIndexDepth == 0 || L.repIndexDepth > 16 || from >= to {
+		return 0, 0, 0, false
+	}
+	minBuf := 2
+	if L.dict != nil {
+		minBuf = 3
+	}
+	ix := len(p.bufOffsets) - 1
+	per := int(L.repIndexDepth) + 1
+	if ix < minBuf || p.bufSizes[ix] != uint64(8*per*nChunks) {
+		return 0, 0, 0, false
+	}
+	b, err := r.readBuf(p, ix)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	// first: the last chunk with fewer than from rows ended before it (row
+	// from-1 ends in it, so row from starts in it or opens the next);
+	// last: one past the chunk where row to-1 ends
+	cum := 0
+	for c := 0; c < nChunks; c++ {
+		if cum < from {
+			first, base = c, cum
+		}
+		ended := binary.LittleEndian.Uint64(b[8*per*c:])
+		if ended > uint64(maxBlockValues) {
+			return 0, 0, 0, false
+		}
+		cum += int(ended)
+		if cum >= to {
+			return first, c + 1, base, true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+// miniBlockFlat decodes page rows [from, to) of a mini-block page without
+// repetition (one level and one value per row) from chunks [first, last).
+func (r *Reader) miniBlockFlat(p *pageInfo, L *pageLayout, chunks []chunkMeta, dict *block, first, last, from, to int) (*span21, error) {
 	sp := &span21{rows: to - from, layers: L.layers}
 	if first >= last {
 		if to > from {
@@ -160,69 +214,141 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 		sp.vals = &block{}
 		return sp, nil
 	}
+	_, def, vals, err := r.decodeChunks(p, L, chunks, first, last)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := from-chunks[first].start, to-chunks[first].start
+	if def != nil {
+		def = def[lo:hi]
+	}
+	sp.def, sp.nVis = def, hi-lo
+	return sp, sp.setVals(vals.slice(lo, hi), dict)
+}
+
+// miniBlockRows decodes page rows [from, to) of a mini-block page with
+// repetition from chunks [first, last), where base rows end before chunk
+// first. A chunk other than the page's first may open with the tail of a
+// row that started earlier; that tail is skipped.
+func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, dict *block, first, last, base, from, to int) (*span21, error) {
+	sp := &span21{rows: to - from, layers: L.layers}
+	if first >= last {
+		if to > from {
+			return nil, fmt.Errorf("no chunk holds rows [%d, %d)", from, to)
+		}
+		sp.vals = &block{}
+		return sp, nil
+	}
+	rep, def, vals, err := r.decodeChunks(p, L, chunks, first, last)
+	if err != nil {
+		return nil, err
+	}
+	if def != nil && len(def) != len(rep) {
+		return nil, fmt.Errorf("%d repetition levels but %d definition levels", len(rep), len(def))
+	}
+	mr, mv := maxRep(L.layers), maxVisibleDef(L.layers)
+	skipLv, skipIt := 0, 0
+	if first > 0 {
+		for skipLv < len(rep) && rep[skipLv] != mr {
+			if def == nil || def[skipLv] <= mv {
+				skipIt++
+			}
+			skipLv++
+		}
+		if skipLv > 0 {
+			base++ // the skipped tail ends row base
+		}
+	}
+	rep = rep[skipLv:]
+	if def != nil {
+		def = def[skipLv:]
+	}
+	if from < base {
+		return nil, fmt.Errorf("row %d starts before the decoded chunks (row %d)", from, base)
+	}
+	lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from-base, to-base)
+	if err != nil {
+		return nil, err
+	}
+	itLo, itHi = itLo+skipIt, itHi+skipIt
+	if itHi > vals.n {
+		return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
+	}
+	sp.rep = rep[lvLo:lvHi]
+	if def != nil {
+		sp.def = def[lvLo:lvHi]
+	}
+	sp.nVis = itHi - itLo
+	return sp, sp.setVals(vals.slice(itLo, itHi), dict)
+}
+
+// setVals stores sp's visible values, looking them up in dict if the page
+// has one.
+func (sp *span21) setVals(vals *block, dict *block) error {
+	if dict != nil {
+		var err error
+		if vals, err = gatherDict(dict, vals, itemValidity(sp)); err != nil {
+			return err
+		}
+	}
+	sp.vals = vals
+	return nil
+}
+
+// decodeChunks reads and decodes chunks [first, last) of a mini-block page,
+// in parallel, and joins their levels (nil when the page has none) and
+// values.
+func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals *block, err error) {
+	hasRep := L.repComp != nil
 	base := chunks[first].off
 	end := chunks[last-1].off + chunks[last-1].size
 	data, err := r.readPart(p, 1, base, end-base)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	var rep, def []uint16
-	parts := make([]*block, 0, last-first)
-	for i := first; i < last; i++ {
-		c := chunks[i]
-		ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
-		if err != nil {
-			return nil, fmt.Errorf("chunk %d: %w", i, err)
+	dec := make([]*miniChunk, last-first)
+	err = parallelRanges(last-first, 4, func(lo, hi int) error {
+		for k := lo; k < hi; k++ {
+			i := first + k
+			c := chunks[i]
+			ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
+			if err != nil {
+				return fmt.Errorf("chunk %d: %w", i, err)
+			}
+			if hasRep && ch.rep == nil || L.defComp != nil && ch.def == nil {
+				return fmt.Errorf("chunk %d lacks levels", i)
+			}
+			if !hasRep && ch.def != nil && len(ch.def) != c.items {
+				return fmt.Errorf("chunk %d has %d levels for %d values", i, len(ch.def), c.items)
+			}
+			dec[k] = ch
 		}
-		if hasRep && ch.rep == nil || L.defComp != nil && ch.def == nil {
-			return nil, fmt.Errorf("chunk %d lacks levels", i)
-		}
-		if !hasRep && ch.def != nil && len(ch.def) != c.items {
-			return nil, fmt.Errorf("chunk %d has %d levels for %d values", i, len(ch.def), c.items)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nRep, nDef := 0, 0
+	for _, ch := range dec {
+		nRep += len(ch.rep)
+		nDef += len(ch.def)
+	}
+	if hasRep {
+		rep = make([]uint16, 0, nRep)
+	}
+	if L.defComp != nil {
+		def = make([]uint16, 0, nDef)
+	}
+	parts := make([]*block, len(dec))
+	for k, ch := range dec {
 		rep = append(rep, ch.rep...)
 		def = append(def, ch.def...)
-		parts = append(parts, ch.vals)
+		parts[k] = ch.vals
 	}
-	vals, err := concatBlocks(parts)
-	if err != nil {
-		return nil, err
+	if vals, err = concatBlocks(parts); err != nil {
+		return nil, nil, nil, err
 	}
-	if L.defComp == nil {
-		def = nil
-	}
-	if !hasRep {
-		lo, hi := from-chunks[first].start, to-chunks[first].start
-		if def != nil {
-			def = def[lo:hi]
-		}
-		vals = vals.slice(lo, hi)
-		sp.def, sp.nVis = def, hi-lo
-	} else {
-		if def != nil && len(def) != len(rep) {
-			return nil, fmt.Errorf("%d repetition levels but %d definition levels", len(rep), len(def))
-		}
-		lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from, to)
-		if err != nil {
-			return nil, err
-		}
-		if itHi > vals.n {
-			return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
-		}
-		sp.rep = rep[lvLo:lvHi]
-		if def != nil {
-			sp.def = def[lvLo:lvHi]
-		}
-		vals = vals.slice(itLo, itHi)
-		sp.nVis = itHi - itLo
-	}
-	if dict != nil {
-		if vals, err = gatherDict(dict, vals, itemValidity(sp)); err != nil {
-			return nil, err
-		}
-	}
-	sp.vals = vals
-	return sp, nil
+	return rep, def, vals, nil
 }
 
 // rowsToLevels maps rows [from, to) of a page with repetition to the range

@@ -235,17 +235,22 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		}
 		return 1
 	}, columns, offset, limit)
-	arrs := make([]arrow.Array, 0, len(columns))
-	release := func() {
-		for _, a := range arrs {
-			a.Release()
-		}
-	}
-	for i, ci := range columns {
+	for _, ci := range columns {
 		if ci < 0 || ci >= len(r.cols) {
-			release()
 			return nil, fmt.Errorf("lance file: column index %d out of range (file has %d columns)", ci, len(r.cols))
 		}
+	}
+	// columns decode independently; each lands in its own slot
+	arrs := make([]arrow.Array, len(columns))
+	release := func() {
+		for _, a := range arrs {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}
+	err := parallelFor(len(columns), func(i int) error {
+		ci := columns[i]
 		fld := sch.Field(i)
 		var a arrow.Array
 		var err error
@@ -259,15 +264,17 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 			a, err = r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
 		}
 		if err != nil {
-			release()
-			return nil, fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)
+			return fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)
 		}
+		arrs[i] = a
 		if !fld.Nullable && a.NullN() > 0 {
-			a.Release()
-			release()
-			return nil, fmt.Errorf("lance file: column %d (%q) is not nullable but has nulls", ci, fld.Name)
+			return fmt.Errorf("lance file: column %d (%q) is not nullable but has nulls", ci, fld.Name)
 		}
-		arrs = append(arrs, a)
+		return nil
+	})
+	if err != nil {
+		release()
+		return nil, err
 	}
 	rec := array.NewRecord(sch, arrs, limit)
 	release()
