@@ -62,33 +62,54 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 // compressed size (each code emits at most 8 bytes).
 const maxFsstExpansion = 8
 
-// decode expands one compressed string, appending to dst. Each symbol is
-// stored as a whole 8-byte word and the end moved by its length, so dst
-// keeps 8 bytes of slack.
-func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
-	if need := len(dst) + 8*len(src) + 8; cap(dst) < need {
-		dst = slices.Grow(dst, need-len(dst))
-	}
-	buf := dst[:cap(dst)]
-	pos := len(dst)
+// decodedLen is the length src expands to, checking every code.
+func (t *fsstTable) decodedLen(src []byte) (int, error) {
+	n := 0
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		if c == fsstEscape {
 			i++
 			if i >= len(src) {
-				return nil, fmt.Errorf("FSST escape at end of string")
+				return 0, fmt.Errorf("FSST escape at end of string")
 			}
+			n++
+			continue
+		}
+		if int(c) >= t.n {
+			return 0, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
+		}
+		n += int(t.lens[c])
+	}
+	return n, nil
+}
+
+// decodeInto expands src, already checked by decodedLen, at buf[pos:] and
+// returns the end position. Each symbol is stored as a whole 8-byte word
+// and the end moved by its length, so buf needs 8 bytes of slack.
+func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) int {
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if c == fsstEscape {
+			i++
 			buf[pos] = src[i]
 			pos++
 			continue
 		}
-		if int(c) >= t.n {
-			return nil, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
-		}
-		binary.LittleEndian.PutUint64(buf[pos:], t.words[c])
+		binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c])
 		pos += int(t.lens[c])
 	}
-	return buf[:pos], nil
+	return pos
+}
+
+// decode expands one compressed string, appending to dst.
+func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
+	n, err := t.decodedLen(src)
+	if err != nil {
+		return nil, err
+	}
+	dst = slices.Grow(dst, n+8)
+	end := t.decodeInto(dst[:cap(dst)], len(dst), src)
+	return dst[:end], nil
 }
 
 // fsstTableOf returns e's symbol table, parsed once.
@@ -116,14 +137,26 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 	if !t.on {
 		return in, nil
 	}
+	// size the output exactly first, so the expansion never reallocates
 	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
-	data := make([]byte, 0, len(in.data)*3)
+	total := 0
 	for i := 0; i < in.n; i++ {
-		if data, err = t.decode(data, in.data[in.offs[i]:in.offs[i+1]]); err != nil {
+		k, err := t.decodedLen(in.data[in.offs[i]:in.offs[i+1]])
+		if err != nil {
 			return nil, err
 		}
-		out.offs[i+1] = uint64(len(data))
+		total += k
+		out.offs[i+1] = uint64(total)
 	}
+	if total > maxMetadataBytes {
+		return nil, fmt.Errorf("FSST data expands to %d bytes", total)
+	}
+	buf := make([]byte, total+8)
+	pos := 0
+	for i := 0; i < in.n; i++ {
+		pos = t.decodeInto(buf, pos, in.data[in.offs[i]:in.offs[i+1]])
+	}
+	data := buf[:total]
 	out.data = data
 	return out, nil
 }

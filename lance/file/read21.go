@@ -405,23 +405,13 @@ func itemValidity(sp *span21) []bool {
 // gatherDict replaces dictionary indices by the dictionary's values. Null
 // slots may hold any index; they get an empty / zero value.
 func gatherDict(dict, idx *block, valid []bool) (*block, error) {
-	if !idx.fixedWidth() || idx.bits%8 != 0 || idx.bits > 64 {
+	if b := idx.bits; b != 8 && b != 16 && b != 32 && b != 64 || idx.dim != 0 {
 		return nil, fmt.Errorf("dictionary indices of %d bits", idx.bits)
 	}
-	ib := idx.bits
 	n := idx.n
-	get := func(i int) (uint64, bool) {
-		v := readWord(idx.data, ib, i)
-		if v >= uint64(dict.n) {
-			return 0, false
-		}
-		return v, true
-	}
-	check := func(i int, ok bool) error {
-		if !ok && (valid == nil || i >= len(valid) || valid[i]) {
-			return fmt.Errorf("dictionary index %d out of range (%d items)", readWord(idx.data, ib, i), dict.n)
-		}
-		return nil
+	ix, err := dictIndices(idx, dict.n, valid)
+	if err != nil {
+		return nil, err
 	}
 	if dict.fixedWidth() {
 		if dict.bits%8 != 0 {
@@ -429,25 +419,32 @@ func gatherDict(dict, idx *block, valid []bool) (*block, error) {
 		}
 		w := dict.bits / 8
 		out := make([]byte, n*w)
-		for i := 0; i < n; i++ {
-			v, ok := get(i)
-			if err := check(i, ok); err != nil {
-				return nil, err
+		switch w {
+		case 4:
+			for i, v := range ix {
+				if v != noIndex {
+					copy(out[4*i:4*i+4], dict.data[4*v:4*v+4])
+				}
 			}
-			if ok {
-				copy(out[i*w:], dict.data[int(v)*w:int(v+1)*w])
+		case 8:
+			for i, v := range ix {
+				if v != noIndex {
+					copy(out[8*i:8*i+8], dict.data[8*v:8*v+8])
+				}
+			}
+		default:
+			for i, v := range ix {
+				if v != noIndex {
+					copy(out[i*w:(i+1)*w], dict.data[int(v)*w:int(v+1)*w])
+				}
 			}
 		}
 		return &block{n: n, bits: dict.bits, data: out}, nil
 	}
 	out := &block{n: n, offs: make([]uint64, n+1)}
 	var total uint64
-	for i := 0; i < n; i++ {
-		v, ok := get(i)
-		if err := check(i, ok); err != nil {
-			return nil, err
-		}
-		if ok {
+	for i, v := range ix {
+		if v != noIndex {
 			total += dict.offs[v+1] - dict.offs[v]
 		}
 		out.offs[i+1] = total
@@ -455,14 +452,65 @@ func gatherDict(dict, idx *block, valid []bool) (*block, error) {
 	if total > maxMetadataBytes {
 		return nil, fmt.Errorf("dictionary expands to %d bytes", total)
 	}
-	data := make([]byte, 0, total)
-	for i := 0; i < n; i++ {
-		if v, ok := get(i); ok {
-			data = append(data, dict.data[dict.offs[v]:dict.offs[v+1]]...)
+	data := make([]byte, total)
+	for i, v := range ix {
+		if v != noIndex {
+			copy(data[out.offs[i]:out.offs[i+1]], dict.data[dict.offs[v]:dict.offs[v+1]])
 		}
 	}
 	out.data = data
 	return out, nil
+}
+
+// noIndex marks a null slot whose index is outside the dictionary.
+const noIndex = ^uint32(0)
+
+// dictIndices reads idx's indices, checked against a dictionary of size
+// items; an out-of-range index is an error unless its slot is null, when it
+// becomes noIndex.
+func dictIndices(idx *block, size int, valid []bool) ([]uint32, error) {
+	n := idx.n
+	ix := make([]uint32, n)
+	bad := -1
+	switch idx.bits {
+	case 8:
+		for i, x := range idx.data[:n] {
+			ix[i] = uint32(x)
+			if int(x) >= size {
+				bad = i
+			}
+		}
+	case 16:
+		for i := range ix {
+			x := binary.LittleEndian.Uint16(idx.data[2*i:])
+			ix[i] = uint32(x)
+			if int(x) >= size {
+				bad = i
+			}
+		}
+	default:
+		for i := range ix {
+			x := readWord(idx.data, idx.bits, i)
+			ix[i] = uint32(x)
+			if x >= uint64(size) {
+				bad = i
+			}
+		}
+	}
+	if bad < 0 {
+		return ix, nil
+	}
+	for i := range ix {
+		x := readWord(idx.data, idx.bits, i)
+		if x < uint64(size) {
+			continue
+		}
+		if valid == nil || i >= len(valid) || valid[i] {
+			return nil, fmt.Errorf("dictionary index %d out of range (%d items)", x, size)
+		}
+		ix[i] = noIndex
+	}
+	return ix, nil
 }
 
 // concatBlocks joins chunk results into one block.

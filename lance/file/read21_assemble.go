@@ -88,7 +88,7 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", sp.vals.bits, dt, bits)
 			}
 			if bits == 0 {
-				total += int64(sp.vals.offs[sp.vals.n])
+				total += int64(sp.vals.offs[sp.vals.n] - sp.vals.offs[0])
 			}
 		}
 	}
@@ -114,7 +114,16 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	}
 	var bufs []*memory.Buffer
 	if bits > 0 {
-		values := newBuffer(alloc, (n*int64(bits)+7)/8)
+		complete := bits > 1 // every byte gets written unless a span has no values
+		for _, sp := range parts {
+			complete = complete && sp.vals != nil
+		}
+		var values *memory.Buffer
+		if complete {
+			values = newBufferUncleared(alloc, (n*int64(bits)+7)/8)
+		} else {
+			values = newBuffer(alloc, (n*int64(bits)+7)/8)
+		}
 		defer values.Release()
 		xb := values.Bytes()
 		pos := 0
@@ -138,27 +147,44 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		if large {
 			w = 8
 		}
-		offsets := newBuffer(alloc, (n+1)*w)
-		values := newBuffer(alloc, total)
+		// both buffers are written whole: offsets 0..n, values 0..total
+		offsets := newBufferUncleared(alloc, (n+1)*w)
+		values := newBufferUncleared(alloc, total)
 		defer offsets.Release()
 		defer values.Release()
 		ob, xb := offsets.Bytes(), values.Bytes()
-		row := int64(0)
+		row := 0
 		var end uint64
+		put := func(i int, o uint64) {
+			if large {
+				binary.LittleEndian.PutUint64(ob[i*8:], o)
+			} else {
+				binary.LittleEndian.PutUint32(ob[i*4:], uint32(o))
+			}
+		}
+		put(0, 0)
 		for _, sp := range parts {
-			for i := 0; i < sp.rows; i++ {
-				if sp.vals != nil {
-					v := sp.vals.data[sp.vals.offs[i]:sp.vals.offs[i+1]]
-					copy(xb[end:], v)
-					end += uint64(len(v))
+			if sp.vals == nil {
+				for i := 1; i <= sp.rows; i++ {
+					put(row+i, end)
 				}
-				row++
-				if large {
-					binary.LittleEndian.PutUint64(ob[row*8:], end)
-				} else {
-					binary.LittleEndian.PutUint32(ob[row*4:], uint32(end))
+				row += sp.rows
+				continue
+			}
+			v := sp.vals
+			base := v.offs[0]
+			copy(xb[end:], v.data[base:v.offs[sp.rows]])
+			if large {
+				for i := 1; i <= sp.rows; i++ {
+					binary.LittleEndian.PutUint64(ob[(row+i)*8:], end+v.offs[i]-base)
+				}
+			} else {
+				for i := 1; i <= sp.rows; i++ {
+					binary.LittleEndian.PutUint32(ob[(row+i)*4:], uint32(end+v.offs[i]-base))
 				}
 			}
+			end += v.offs[sp.rows] - base
+			row += sp.rows
 		}
 		bufs = []*memory.Buffer{nil, offsets, values}
 	}

@@ -165,13 +165,22 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 			nLists++
 		}
 	}
-	var rep, def []uint16
+	// pages decode in parallel, then their levels join in order
+	decoded := make([]*span21, len(spans))
+	if err := parallelFor(len(spans), func(i int) error {
+		sp, err := r.decodeSpan21(spans[i])
+		decoded[i] = sp
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	nLevels := 0
+	for _, sp := range decoded {
+		nLevels += max(len(sp.rep), len(sp.def), sp.rows)
+	}
+	rep, def := make([]uint16, 0, nLevels), make([]uint16, 0, nLevels)
 	var parts []*block
-	for _, s := range spans {
-		sp, err := r.decodeSpan21(s)
-		if err != nil {
-			return nil, err
-		}
+	for _, sp := range decoded {
 		if len(sp.layers) != len(kinds) {
 			return nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
 		}
@@ -191,23 +200,22 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
 			return nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
 		}
-		for i := 0; i < nl; i++ {
-			var rl uint16
-			switch {
-			case sp.rep != nil:
-				rl = sp.rep[i]
-			case nLists > 0:
-				rl = nLists
+		if sp.rep != nil {
+			rep = append(rep, sp.rep[:nl]...)
+		} else {
+			for i := 0; i < nl; i++ {
+				rep = append(rep, nLists)
 			}
-			var dl uint16
-			if sp.def != nil {
-				if int(sp.def[i]) >= len(table) {
-					return nil, fmt.Errorf("def level %d out of range", sp.def[i])
+		}
+		if sp.def != nil {
+			for _, d := range sp.def[:nl] {
+				if int(d) >= len(table) {
+					return nil, fmt.Errorf("def level %d out of range", d)
 				}
-				dl = table[sp.def[i]]
+				def = append(def, table[d])
 			}
-			rep = append(rep, rl)
-			def = append(def, dl)
+		} else {
+			def = append(def, make([]uint16, nl)...)
 		}
 		vals := sp.vals
 		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
@@ -292,7 +300,7 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 	var c, repCmp uint16
 	for k, isList := range kinds {
 		if !isList {
-			var valid []bool
+			valid := make([]bool, 0, nVals)
 			for _, d := range def {
 				if levelsToRep[d] <= repCmp {
 					valid = append(valid, d <= c)
@@ -314,8 +322,8 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 		for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
 			maxL++
 		}
-		var offs []int64
-		var valid []bool
+		offs := make([]int64, 0, len(rep)+1)
+		valid := make([]bool, 0, len(rep))
 		var cur int64
 		w := 0
 		for i, rl := range rep {

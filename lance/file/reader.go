@@ -358,8 +358,15 @@ func unsupported(e *arrayEncoding) error {
 
 // newBuffer allocates an n-byte zeroed buffer from alloc.
 func newBuffer(alloc memory.Allocator, n int64) *memory.Buffer {
+	b := newBufferUncleared(alloc, n)
+	clear(b.Bytes())
+	return b
+}
+
+// newBufferUncleared allocates an n-byte buffer from alloc for a caller
+// that writes every byte of it (an allocator need not zero memory).
+func newBufferUncleared(alloc memory.Allocator, n int64) *memory.Buffer {
 	b := memory.NewResizableBuffer(alloc)
 	b.Resize(int(n))
-	clear(b.Bytes())
 	return b
 }
