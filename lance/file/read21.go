@@ -32,6 +32,7 @@ type span21 struct {
 	layers   []repDefLayer
 	rep, def []uint16 // nil when absent (all zero)
 	vals     *block   // visible values; nil when every visible value is null
+	valParts []*block // instead of vals (flat pages): the values chunk by chunk
 	nVis     int      // number of visible values
 }
 
@@ -214,16 +215,42 @@ func (r *Reader) miniBlockFlat(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		sp.vals = &block{}
 		return sp, nil
 	}
-	_, def, vals, err := r.decodeChunks(p, L, chunks, first, last)
+	// each chunk is cut to the rows wanted and looked up in the dictionary
+	// on its own, in parallel; the values stay in pieces for assembleLeaf
+	wins := make([]struct {
+		def  []uint16
+		vals *block
+	}, last-first)
+	err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+		c := chunks[first+k]
+		lo, hi := max(from, c.start)-c.start, min(to, c.start+c.items)-c.start
+		w := &wins[k]
+		if ch.def != nil {
+			w.def = ch.def[lo:hi]
+		}
+		if ch.vals.n != c.items {
+			return fmt.Errorf("chunk %d decoded %d values, holds %d", first+k, ch.vals.n, c.items)
+		}
+		part := &span21{def: w.def, nVis: hi - lo, layers: L.layers}
+		if err := part.setVals(ch.vals.slice(lo, hi), dict); err != nil {
+			return err
+		}
+		w.vals = part.vals
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := from-chunks[first].start, to-chunks[first].start
-	if def != nil {
-		def = def[lo:hi]
+	if L.defComp != nil {
+		sp.def = make([]uint16, 0, to-from)
 	}
-	sp.def, sp.nVis = def, hi-lo
-	return sp, sp.setVals(vals.slice(lo, hi), dict)
+	sp.valParts = make([]*block, len(wins))
+	for k, w := range wins {
+		sp.def = append(sp.def, w.def...)
+		sp.valParts[k] = w.vals
+	}
+	sp.nVis = to - from
+	return sp, nil
 }
 
 // miniBlockRows decodes page rows [from, to) of a mini-block page with
@@ -295,19 +322,17 @@ func (sp *span21) setVals(vals *block, dict *block) error {
 	return nil
 }
 
-// decodeChunks reads and decodes chunks [first, last) of a mini-block page,
-// in parallel, and joins their levels (nil when the page has none) and
-// values.
-func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals *block, err error) {
+// forChunks reads chunks [first, last) of a mini-block page and decodes
+// them in parallel, passing the k-th (chunk first+k) to use.
+func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
 	hasRep := L.repComp != nil
 	base := chunks[first].off
 	end := chunks[last-1].off + chunks[last-1].size
 	data, err := r.readPart(p, 1, base, end-base)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	dec := make([]*miniChunk, last-first)
-	err = parallelRanges(last-first, 4, func(lo, hi int) error {
+	return parallelRanges(last-first, 4, func(lo, hi int) error {
 		for k := lo; k < hi; k++ {
 			i := first + k
 			c := chunks[i]
@@ -321,11 +346,24 @@ func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, fi
 			if !hasRep && ch.def != nil && len(ch.def) != c.items {
 				return fmt.Errorf("chunk %d has %d levels for %d values", i, len(ch.def), c.items)
 			}
-			dec[k] = ch
+			if err := use(k, ch); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-	if err != nil {
+}
+
+// decodeChunks reads and decodes chunks [first, last) of a mini-block page,
+// in parallel, and joins their levels (nil when the page has none) and
+// values.
+func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals *block, err error) {
+	hasRep := L.repComp != nil
+	dec := make([]*miniChunk, last-first)
+	if err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+		dec[k] = ch
+		return nil
+	}); err != nil {
 		return nil, nil, nil, err
 	}
 	nRep, nDef := 0, 0

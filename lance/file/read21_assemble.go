@@ -21,13 +21,13 @@ func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64,
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]*span21, 0, len(spans))
-	for _, s := range spans {
-		sp, err := r.decodeSpan21(s)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, sp)
+	parts := make([]*span21, len(spans))
+	if err := parallelFor(len(spans), func(i int) error {
+		var err error
+		parts[i], err = r.decodeSpan21(spans[i])
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	return assembleLeaf(parts, dt, limit, alloc)
 }
@@ -60,6 +60,13 @@ func leafBits(dt arrow.DataType) int {
 	return -1
 }
 
+// valPiece is a run of rows of a flat column and their values (nil: all
+// null).
+type valPiece struct {
+	rows int
+	vals *block
+}
+
 // assembleLeaf builds a flat (non-nested) array from spans whose levels have
 // no repetition: one level and one value per row.
 func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allocator) (arrow.Array, error) {
@@ -67,7 +74,8 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	if bits < 0 {
 		return nil, fmt.Errorf("reading arrow type %s is not supported", dt)
 	}
-	var total int64
+	// values come per page, or per mini-block chunk (span21.valParts)
+	var pieces []valPiece
 	for _, sp := range parts {
 		for _, l := range sp.layers {
 			if l.isList() {
@@ -77,18 +85,34 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		if sp.rep != nil || sp.nVis != sp.rows || (sp.def != nil && len(sp.def) != sp.rows) {
 			return nil, fmt.Errorf("page levels do not match its %d rows", sp.rows)
 		}
-		if sp.vals != nil {
-			if sp.vals.n != sp.rows {
-				return nil, fmt.Errorf("page decoded %d values for %d rows", sp.vals.n, sp.rows)
+		if sp.valParts == nil {
+			pieces = append(pieces, valPiece{sp.rows, sp.vals})
+			continue
+		}
+		sum := 0
+		for _, v := range sp.valParts {
+			pieces = append(pieces, valPiece{v.n, v})
+			sum += v.n
+		}
+		if sum != sp.rows {
+			return nil, fmt.Errorf("page decoded %d values for %d rows", sum, sp.rows)
+		}
+	}
+	var total int64
+	for i := range pieces {
+		pc := &pieces[i]
+		if pc.vals != nil {
+			if pc.vals.n != pc.rows {
+				return nil, fmt.Errorf("page decoded %d values for %d rows", pc.vals.n, pc.rows)
 			}
-			if bits == 1 && sp.vals.bits == 8 && sp.vals.dim == 0 {
-				sp.vals = boolsFromBytes(sp.vals)
+			if bits == 1 && pc.vals.bits == 8 && pc.vals.dim == 0 {
+				pc.vals = boolsFromBytes(pc.vals)
 			}
-			if sp.vals.bits != bits || sp.vals.dim != 0 {
-				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", sp.vals.bits, dt, bits)
+			if pc.vals.bits != bits || pc.vals.dim != 0 {
+				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", pc.vals.bits, dt, bits)
 			}
 			if bits == 0 {
-				total += int64(sp.vals.offs[sp.vals.n] - sp.vals.offs[0])
+				total += int64(pc.vals.offs[pc.vals.n] - pc.vals.offs[0])
 			}
 		}
 	}
@@ -115,7 +139,7 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	var bufs []*memory.Buffer
 	if bits > 0 {
 		complete := bits > 1 // every byte gets written unless a span has no values
-		for _, sp := range parts {
+		for _, sp := range pieces {
 			complete = complete && sp.vals != nil
 		}
 		var values *memory.Buffer
@@ -127,7 +151,7 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		defer values.Release()
 		xb := values.Bytes()
 		pos := 0
-		for _, sp := range parts {
+		for _, sp := range pieces {
 			if sp.vals != nil {
 				if bits == 1 {
 					bitutil.CopyBitmap(sp.vals.data, 0, sp.rows, xb, pos)
@@ -163,7 +187,7 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 			}
 		}
 		put(0, 0)
-		for _, sp := range parts {
+		for _, sp := range pieces {
 			if sp.vals == nil {
 				for i := 1; i <= sp.rows; i++ {
 					put(row+i, end)

@@ -218,6 +218,11 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 			def = append(def, make([]uint16, nl)...)
 		}
 		vals := sp.vals
+		if len(sp.valParts) > 0 {
+			if vals, err = concatBlocks(sp.valParts); err != nil {
+				return nil, err
+			}
+		}
 		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
 			// no values (all null), or FixedSizeList items without bytes
 			// (all null): zeros of the leaf's width
