@@ -25,9 +25,9 @@ const fsstEscape = 255
 type fsstTable struct {
 	on    bool
 	n     int
-	syms  [255][8]byte
-	words [255]uint64 // syms as little-endian words
-	lens  [255]uint8
+	syms  [256][8]byte
+	words [256]uint64 // syms as little-endian words (256: a byte indexes them unchecked)
+	lens  [256]uint8
 }
 
 func parseFsstTable(b []byte) (*fsstTable, error) {
@@ -62,53 +62,39 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 // compressed size (each code emits at most 8 bytes).
 const maxFsstExpansion = 8
 
-// decodedLen is the length src expands to, checking every code.
-func (t *fsstTable) decodedLen(src []byte) (int, error) {
-	n := 0
+// decodeInto expands src at buf[pos:] and returns the end position. Each
+// symbol is stored as a whole 8-byte word and the end moved by its length,
+// so buf must hold 8*len(src)+8 bytes from pos.
+func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) (int, error) {
+	buf = buf[:pos+8*len(src)+8]
+	n := t.n
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if c == fsstEscape {
-			i++
-			if i >= len(src) {
-				return 0, fmt.Errorf("FSST escape at end of string")
-			}
-			n++
+		if int(c) < n { // the common case: a symbol
+			binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c])
+			pos += int(t.lens[c])
 			continue
 		}
-		if int(c) >= t.n {
+		if c != fsstEscape {
 			return 0, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
 		}
-		n += int(t.lens[c])
-	}
-	return n, nil
-}
-
-// decodeInto expands src, already checked by decodedLen, at buf[pos:] and
-// returns the end position. Each symbol is stored as a whole 8-byte word
-// and the end moved by its length, so buf needs 8 bytes of slack.
-func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) int {
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		if c == fsstEscape {
-			i++
-			buf[pos] = src[i]
-			pos++
-			continue
+		i++
+		if i >= len(src) {
+			return 0, fmt.Errorf("FSST escape at end of string")
 		}
-		binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c])
-		pos += int(t.lens[c])
+		buf[pos] = src[i]
+		pos++
 	}
-	return pos
+	return pos, nil
 }
 
 // decode expands one compressed string, appending to dst.
 func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
-	n, err := t.decodedLen(src)
+	dst = slices.Grow(dst, 8*len(src)+8)
+	end, err := t.decodeInto(dst[:cap(dst)], len(dst), src)
 	if err != nil {
 		return nil, err
 	}
-	dst = slices.Grow(dst, n+8)
-	end := t.decodeInto(dst[:cap(dst)], len(dst), src)
 	return dst[:end], nil
 }
 
@@ -137,26 +123,28 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 	if !t.on {
 		return in, nil
 	}
-	// size the output exactly first, so the expansion never reallocates
+	// one pass into a buffer sized by a typical expansion, grown (rarely)
+	// when a string might not fit
 	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
-	total := 0
-	for i := 0; i < in.n; i++ {
-		k, err := t.decodedLen(in.data[in.offs[i]:in.offs[i+1]])
-		if err != nil {
-			return nil, err
-		}
-		total += k
-		out.offs[i+1] = uint64(total)
-	}
-	if total > maxMetadataBytes {
-		return nil, fmt.Errorf("FSST data expands to %d bytes", total)
-	}
-	buf := make([]byte, total+8)
+	buf := make([]byte, 3*len(in.data)+64)
 	pos := 0
 	for i := 0; i < in.n; i++ {
-		pos = t.decodeInto(buf, pos, in.data[in.offs[i]:in.offs[i+1]])
+		src := in.data[in.offs[i]:in.offs[i+1]]
+		if need := pos + 8*len(src) + 8; need > len(buf) {
+			if need > maxMetadataBytes {
+				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
+			}
+			left := len(in.data) - int(in.offs[i])
+			nb := make([]byte, max(2*len(buf), need+3*left))
+			copy(nb, buf[:pos])
+			buf = nb
+		}
+		if pos, err = t.decodeInto(buf, pos, src); err != nil {
+			return nil, err
+		}
+		out.offs[i+1] = uint64(pos)
 	}
-	data := buf[:total]
+	data := buf[:pos]
 	out.data = data
 	return out, nil
 }
