@@ -79,11 +79,15 @@ func (r *Reader) readPart(p *pageInfo, i int, off, n int64) ([]byte, error) {
 	if n > maxMetadataBytes {
 		return nil, fmt.Errorf("page buffer region of %d bytes too large", n)
 	}
+	start := int64(p.bufOffsets[i]) + off
+	if r.mem != nil && start >= 0 && start+n <= int64(len(r.mem)) {
+		return r.mem[start : start+n : start+n], nil // decoders never write their input
+	}
 	b := make([]byte, n)
 	if n == 0 {
 		return b, nil
 	}
-	if _, err := r.f.ReadAt(b, int64(p.bufOffsets[i])+off); err != nil {
+	if _, err := r.f.ReadAt(b, start); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,7 @@ type Reader struct {
 	haveDesc     bool
 	cols         []column
 	closed       bool
+	mem          []byte // the whole file, when it was read whole (read-only)
 }
 
 // column is the decoded metadata of one file column.
@@ -77,6 +79,21 @@ func newReader(f *os.File) (*Reader, error) {
 	if size < footerSize {
 		return nil, fmt.Errorf("lance file: too small to be a Lance file (%d bytes)", size)
 	}
+	if size <= wholeFileBytes {
+		// a small file (a queue flush) costs one read instead of one per
+		// metadata region and page buffer
+		whole := make([]byte, size)
+		if _, err := f.ReadAt(whole, 0); err != nil {
+			return nil, fmt.Errorf("lance file: reading %d bytes: %w", size, err)
+		}
+		m := bytes.NewReader(whole)
+		r, err := parseFile(m, size, whole[size-footerSize:])
+		if err != nil {
+			return nil, err
+		}
+		r.f, r.closer, r.mem = m, f, whole
+		return r, nil
+	}
 	fb, err := readAt(f, uint64(size-footerSize), footerSize)
 	if err != nil {
 		return nil, err
@@ -88,6 +105,9 @@ func newReader(f *os.File) (*Reader, error) {
 	r.f, r.closer = f, f
 	return r, nil
 }
+
+// wholeFileBytes: files up to this size are read whole when opened.
+const wholeFileBytes = 256 << 10
 
 // parseFile decodes all metadata given the file's last 40 bytes. It is
 // separate from Open so fuzz tests can drive it from memory.
