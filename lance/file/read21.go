@@ -235,11 +235,14 @@ func (r *Reader) miniBlockFlat(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		if ch.vals.n != c.items {
 			return fmt.Errorf("chunk %d decoded %d values, holds %d", first+k, ch.vals.n, c.items)
 		}
-		part := &span21{def: w.def, nVis: hi - lo, layers: L.layers}
-		if err := part.setVals(ch.vals.slice(lo, hi), dict); err != nil {
-			return err
+		w.vals = ch.vals.slice(lo, hi)
+		if dict != nil {
+			part := &span21{def: w.def, nVis: hi - lo, layers: L.layers}
+			var err error
+			if w.vals, err = dictBlock(dict, w.vals, itemValidity(part)); err != nil {
+				return err
+			}
 		}
-		w.vals = part.vals
 		return nil
 	})
 	if err != nil {
@@ -447,14 +450,40 @@ func itemValidity(sp *span21) []bool {
 // gatherDict replaces dictionary indices by the dictionary's values. Null
 // slots may hold any index; they get an empty / zero value.
 func gatherDict(dict, idx *block, valid []bool) (*block, error) {
+	lazy, err := dictBlock(dict, idx, valid)
+	if err != nil {
+		return nil, err
+	}
+	return gatherIndices(dict, lazy.dictIx)
+}
+
+// dictBlock is idx as a block of dict's values that is not gathered yet
+// (block.dict): assembleLeaf copies the values straight into its output.
+func dictBlock(dict, idx *block, valid []bool) (*block, error) {
 	if b := idx.bits; b != 8 && b != 16 && b != 32 && b != 64 || idx.dim != 0 {
 		return nil, fmt.Errorf("dictionary indices of %d bits", idx.bits)
 	}
-	n := idx.n
+	if dict.fixedWidth() && dict.bits%8 != 0 {
+		return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)
+	}
 	ix, err := dictIndices(idx, dict.n, valid)
 	if err != nil {
 		return nil, err
 	}
+	return &block{n: idx.n, bits: dict.bits, dim: dict.dim, itemBits: dict.itemBits, dict: dict, dictIx: ix}, nil
+}
+
+// gathered returns b with its dictionary values looked up, if it has any.
+func (b *block) gathered() (*block, error) {
+	if b.dict == nil {
+		return b, nil
+	}
+	return gatherIndices(b.dict, b.dictIx)
+}
+
+// gatherIndices is dict's values at ix (noIndex: an empty / zero value).
+func gatherIndices(dict *block, ix []uint32) (*block, error) {
+	n := len(ix)
 	if dict.fixedWidth() {
 		if dict.bits%8 != 0 {
 			return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)

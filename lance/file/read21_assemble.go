@@ -60,6 +60,20 @@ func leafBits(dt arrow.DataType) int {
 	return -1
 }
 
+// byteLen is the number of value bytes of a variable-width block.
+func (b *block) byteLen() uint64 {
+	if b.dict == nil {
+		return b.offs[b.n] - b.offs[0]
+	}
+	var t uint64
+	for _, k := range b.dictIx {
+		if k != noIndex {
+			t += b.dict.offs[k+1] - b.dict.offs[k]
+		}
+	}
+	return t
+}
+
 // valPiece is a run of rows of a flat column and their values (nil: all
 // null).
 type valPiece struct {
@@ -101,6 +115,15 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	var total int64
 	for i := range pieces {
 		pc := &pieces[i]
+		if v := pc.vals; v != nil && v.dict != nil {
+			direct := bits == 0 && v.dict.bits == 0 || bits > 1 && v.dict.bits == bits && v.dict.dim == 0
+			if !direct {
+				var err error
+				if pc.vals, err = v.gathered(); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if pc.vals != nil {
 			if pc.vals.n != pc.rows {
 				return nil, fmt.Errorf("page decoded %d values for %d rows", pc.vals.n, pc.rows)
@@ -112,7 +135,11 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", pc.vals.bits, dt, bits)
 			}
 			if bits == 0 {
-				total += int64(pc.vals.offs[pc.vals.n] - pc.vals.offs[0])
+				k := pc.vals.byteLen()
+				if pc.vals.dict != nil && k > maxMetadataBytes {
+					return nil, fmt.Errorf("dictionary expands to %d bytes", k)
+				}
+				total += int64(k)
 			}
 		}
 	}
@@ -152,7 +179,17 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		xb := values.Bytes()
 		pos := 0
 		for _, sp := range pieces {
-			if sp.vals != nil {
+			if d := sp.vals; d != nil && d.dict != nil {
+				w := bits / 8
+				o := xb[pos*w : (pos+sp.rows)*w]
+				for i, v := range d.dictIx {
+					if v == noIndex {
+						clear(o[i*w : (i+1)*w])
+					} else {
+						copy(o[i*w:(i+1)*w], d.dict.data[int(v)*w:int(v+1)*w])
+					}
+				}
+			} else if sp.vals != nil {
 				if bits == 1 {
 					bitutil.CopyBitmap(sp.vals.data, 0, sp.rows, xb, pos)
 				} else {
@@ -196,6 +233,16 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 				continue
 			}
 			v := sp.vals
+			if v.dict != nil {
+				for i, k := range v.dictIx {
+					if k != noIndex {
+						end += uint64(copy(xb[end:], v.dict.data[v.dict.offs[k]:v.dict.offs[k+1]]))
+					}
+					put(row+i+1, end)
+				}
+				row += sp.rows
+				continue
+			}
 			base := v.offs[0]
 			copy(xb[end:], v.data[base:v.offs[sp.rows]])
 			if large {

@@ -219,7 +219,13 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		}
 		vals := sp.vals
 		if len(sp.valParts) > 0 {
-			if vals, err = concatBlocks(sp.valParts); err != nil {
+			ps := make([]*block, len(sp.valParts))
+			for k, v := range sp.valParts {
+				if ps[k], err = v.gathered(); err != nil {
+					return nil, err
+				}
+			}
+			if vals, err = concatBlocks(ps); err != nil {
 				return nil, err
 			}
 		}
