@@ -487,9 +487,12 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 	}
 	fsl, ok := dt.(*arrow.FixedSizeListType)
 	if !ok {
-		def := make([]uint16, len(valid))
+		var def []uint16 // nil: all valid
 		for i, v := range valid {
 			if !v {
+				if def == nil {
+					def = make([]uint16, len(valid))
+				}
 				def[i] = 1
 			}
 		}
@@ -502,11 +505,19 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 		return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", vals.dim, vals.itemBits, dt, d, bits)
 	}
 	items := &block{n: vals.n * d, bits: bits, data: vals.data}
-	itemValid := make([]bool, items.n)
-	for i := range itemValid {
-		itemValid[i] = vals.itemValid == nil || bitutil.BitIsSet(vals.itemValid, i)
+	var child arrow.Array
+	var err error
+	if vals.itemValid == nil {
+		// no item validity: the items are one flat run
+		sp := &span21{rows: items.n, layers: []repDefLayer{layerNullableItem}, vals: items, nVis: items.n}
+		child, err = assembleLeaf([]*span21{sp}, fsl.Elem(), int64(items.n), alloc)
+	} else {
+		itemValid := make([]bool, items.n)
+		for i := range itemValid {
+			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
+		}
+		child, err = buildLeafArray(fsl.Elem(), items, itemValid, alloc)
 	}
-	child, err := buildLeafArray(fsl.Elem(), items, itemValid, alloc)
 	if err != nil {
 		return nil, err
 	}
