@@ -287,7 +287,8 @@ func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 }
 
 // unravel turns canonical levels into per-layer slots (see the file
-// comment). nVals is the number of visible values.
+// comment). nVals is the number of visible values. It consumes rep and def
+// (they are rewritten in place, layer by layer).
 func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 	// levelsToRep[d]: the list depth at which def level d is still an entry.
 	levelsToRep := []uint16{0}
@@ -305,8 +306,6 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 			return nil, fmt.Errorf("def level %d out of range", d)
 		}
 	}
-	rep = append([]uint16(nil), rep...)
-	def = append([]uint16(nil), def...)
 	out := make([]layerSlots, len(kinds))
 	var c, repCmp uint16
 	for k, isList := range kinds {
