@@ -15,6 +15,10 @@ import (
 
 var decodeSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 0))
 
+// recoverDecodePanics is false in this package's tests, so a decoder bug
+// fails them (and the fuzzers) instead of becoming an error.
+var recoverDecodePanics = true
+
 // parallelFor runs f(0..n-1), using free decode slots for extra goroutines,
 // and returns the error of the lowest failing index (the one a serial loop
 // would have reported). A panic in a task becomes its error, so it cannot
@@ -25,11 +29,13 @@ func parallelFor(n int, f func(i int) error) error {
 	}
 	errs := make([]error, n)
 	run := func(i int) {
-		defer func() {
-			if p := recover(); p != nil {
-				errs[i] = fmt.Errorf("internal error decoding: %v", p)
-			}
-		}()
+		if recoverDecodePanics {
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("internal error decoding: %v", p)
+				}
+			}()
+		}
 		errs[i] = f(i)
 	}
 	var wg sync.WaitGroup
