@@ -2,7 +2,10 @@ package lance
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -36,12 +39,11 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 	}
 	// First fragment whose rows extend past offset.
 	first := sort.Search(len(d.rowEnds), func(i int) bool { return d.rowEnds[i] > offset })
-	var out []arrow.Record
-	release := func() {
-		for _, r := range out {
-			r.Release()
-		}
+	type fragRange struct {
+		i     int
+		lo, n int64
 	}
+	var todo []fragRange
 	for i := first; i < len(d.rowEnds); i++ {
 		start := int64(0)
 		if i > 0 {
@@ -52,17 +54,63 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 		}
 		lo := max(offset, start) - start
 		hi := min(end, d.rowEnds[i]) - start
-		if hi <= lo {
-			continue
+		if hi > lo {
+			todo = append(todo, fragRange{i, lo, hi - lo})
 		}
-		rec, err := d.readFragment(i, lo, hi-lo, alloc)
-		if err != nil {
-			release()
-			return nil, err
+	}
+	// fragments are read by up to GOMAXPROCS workers, so one's I/O and
+	// decoding overlap another's; results keep fragment order
+	recs := make([]arrow.Record, len(todo))
+	errs := make([]error, len(todo))
+	var next atomic.Int64
+	var failed atomic.Bool
+	work := func() {
+		for !failed.Load() {
+			k := int(next.Add(1) - 1)
+			if k >= len(todo) {
+				return
+			}
+			t := todo[k]
+			func() {
+				// a panic on a helper goroutine would end the process; the
+				// caller's recover (capi) cannot see it
+				defer func() {
+					if p := recover(); p != nil {
+						errs[k] = fmt.Errorf("lance: fragment %d: internal error: %v", d.manifest.Fragments[t.i].ID, p)
+					}
+				}()
+				recs[k], errs[k] = d.readFragment(t.i, t.lo, t.n, alloc)
+			}()
+			if errs[k] != nil {
+				failed.Store(true)
+			}
 		}
-		if rec != nil {
-			out = append(out, rec)
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < min(runtime.GOMAXPROCS(0), len(todo)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+	out := make([]arrow.Record, 0, len(recs))
+	var err error
+	for k, r := range recs {
+		if err == nil && errs[k] != nil {
+			err = errs[k]
 		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	if err != nil {
+		for _, r := range out {
+			r.Release()
+		}
+		return nil, err
 	}
 	return out, nil
 }

@@ -27,6 +27,11 @@ type block struct {
 	dim       int
 	itemBits  int
 	itemValid []byte
+
+	// Not gathered yet (mini-block pages of flat columns only): the values
+	// are dict's at dictIx; data and offs are unset. gathered() resolves it.
+	dict   *block
+	dictIx []uint32
 }
 
 func (b *block) fixedWidth() bool { return b.bits > 0 }

@@ -63,23 +63,78 @@ func unpackBlock(t, w int, packed, out []byte) error {
 	lanes := 1024 / t
 	var words [1024]uint64
 	nw := packedWords(t, w)
-	for i := 0; i < nw; i++ {
-		words[i] = readWord(packed, t, i)
+	switch t {
+	case 8:
+		for i := 0; i < nw; i++ {
+			words[i] = uint64(packed[i])
+		}
+	case 16:
+		for i := 0; i < nw; i++ {
+			words[i] = uint64(binary.LittleEndian.Uint16(packed[2*i:]))
+		}
+	case 32:
+		for i := 0; i < nw; i++ {
+			words[i] = uint64(binary.LittleEndian.Uint32(packed[4*i:]))
+		}
+	default:
+		for i := 0; i < nw; i++ {
+			words[i] = binary.LittleEndian.Uint64(packed[8*i:])
+		}
 	}
 	mask := uint64(1)<<uint(w) - 1
 	if w == 64 {
 		mask = ^uint64(0)
 	}
-	for lane := 0; lane < lanes; lane++ {
-		for row := 0; row < t; row++ {
-			bit := row * w
-			k, shift := bit/t, bit%t
-			v := words[lanes*k+lane] >> uint(shift)
-			if shift+w > t {
-				v |= words[lanes*(k+1)+lane] << uint(t-shift)
+	// row by row: every lane of a row shares its word index and shift, so
+	// the inner loop over lanes is a plain shift-and-mask
+	out = out[:1024*t/8]
+	for row := 0; row < t; row++ {
+		bit := row * w
+		k, shift := bit/t, uint(bit%t)
+		lo := words[lanes*k : lanes*k+lanes]
+		var hi []uint64
+		if int(shift)+w > t {
+			hi = words[lanes*(k+1) : lanes*(k+1)+lanes]
+		}
+		up := uint(t) - shift
+		base := flOrder[row/8]*16 + (row%8)*128
+		switch t {
+		case 8:
+			o := out[base : base+lanes]
+			for l, x := range lo {
+				v := x >> shift
+				if hi != nil {
+					v |= hi[l] << up
+				}
+				o[l] = byte(v & mask)
 			}
-			idx := flOrder[row/8]*16 + (row%8)*128 + lane
-			putWord(out, t, idx, v&mask)
+		case 16:
+			o := out[2*base : 2*(base+lanes)]
+			for l, x := range lo {
+				v := x >> shift
+				if hi != nil {
+					v |= hi[l] << up
+				}
+				binary.LittleEndian.PutUint16(o[2*l:], uint16(v&mask))
+			}
+		case 32:
+			o := out[4*base : 4*(base+lanes)]
+			for l, x := range lo {
+				v := x >> shift
+				if hi != nil {
+					v |= hi[l] << up
+				}
+				binary.LittleEndian.PutUint32(o[4*l:], uint32(v&mask))
+			}
+		default:
+			o := out[8*base : 8*(base+lanes)]
+			for l, x := range lo {
+				v := x >> shift
+				if hi != nil {
+					v |= hi[l] << up
+				}
+				binary.LittleEndian.PutUint64(o[8*l:], v&mask)
+			}
 		}
 	}
 	return nil

@@ -25,9 +25,9 @@ const fsstEscape = 255
 type fsstTable struct {
 	on    bool
 	n     int
-	syms  [255][8]byte
-	words [255]uint64 // syms as little-endian words
-	lens  [255]uint8
+	syms  [256][8]byte
+	words [256]uint64 // syms as little-endian words (256: a byte indexes them unchecked)
+	lens  [256]uint8
 }
 
 func parseFsstTable(b []byte) (*fsstTable, error) {
@@ -62,33 +62,40 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 // compressed size (each code emits at most 8 bytes).
 const maxFsstExpansion = 8
 
-// decode expands one compressed string, appending to dst. Each symbol is
-// stored as a whole 8-byte word and the end moved by its length, so dst
-// keeps 8 bytes of slack.
-func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
-	if need := len(dst) + 8*len(src) + 8; cap(dst) < need {
-		dst = slices.Grow(dst, need-len(dst))
-	}
-	buf := dst[:cap(dst)]
-	pos := len(dst)
+// decodeInto expands src at buf[pos:] and returns the end position. Each
+// symbol is stored as a whole 8-byte word and the end moved by its length,
+// so buf must hold 8*len(src)+8 bytes from pos.
+func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) (int, error) {
+	buf = buf[:pos+8*len(src)+8]
+	n := t.n
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if c == fsstEscape {
-			i++
-			if i >= len(src) {
-				return nil, fmt.Errorf("FSST escape at end of string")
-			}
-			buf[pos] = src[i]
-			pos++
+		if int(c) < n { // the common case: a symbol
+			binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c])
+			pos += int(t.lens[c])
 			continue
 		}
-		if int(c) >= t.n {
-			return nil, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
+		if c != fsstEscape {
+			return 0, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
 		}
-		binary.LittleEndian.PutUint64(buf[pos:], t.words[c])
-		pos += int(t.lens[c])
+		i++
+		if i >= len(src) {
+			return 0, fmt.Errorf("FSST escape at end of string")
+		}
+		buf[pos] = src[i]
+		pos++
 	}
-	return buf[:pos], nil
+	return pos, nil
+}
+
+// decode expands one compressed string, appending to dst.
+func (t *fsstTable) decode(dst, src []byte) ([]byte, error) {
+	dst = slices.Grow(dst, 8*len(src)+8)
+	end, err := t.decodeInto(dst[:cap(dst)], len(dst), src)
+	if err != nil {
+		return nil, err
+	}
+	return dst[:end], nil
 }
 
 // fsstTableOf returns e's symbol table, parsed once.
@@ -116,14 +123,28 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 	if !t.on {
 		return in, nil
 	}
+	// one pass into a buffer sized by a typical expansion, grown (rarely)
+	// when a string might not fit
 	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
-	data := make([]byte, 0, len(in.data)*3)
+	buf := make([]byte, 3*len(in.data)+64)
+	pos := 0
 	for i := 0; i < in.n; i++ {
-		if data, err = t.decode(data, in.data[in.offs[i]:in.offs[i+1]]); err != nil {
+		src := in.data[in.offs[i]:in.offs[i+1]]
+		if need := pos + 8*len(src) + 8; need > len(buf) {
+			if need > maxMetadataBytes {
+				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
+			}
+			left := len(in.data) - int(in.offs[i])
+			nb := make([]byte, max(2*len(buf), need+3*left))
+			copy(nb, buf[:pos])
+			buf = nb
+		}
+		if pos, err = t.decodeInto(buf, pos, src); err != nil {
 			return nil, err
 		}
-		out.offs[i+1] = uint64(len(data))
+		out.offs[i+1] = uint64(pos)
 	}
+	data := buf[:pos]
 	out.data = data
 	return out, nil
 }

@@ -20,6 +20,9 @@ import (
 
 // pythonCmd returns the interpreter for pylance cross-checks. Tests fail (not
 // skip) without pylance: CI installs it.
+// a decoder panic must fail the tests, not turn into an error
+func init() { recoverDecodePanics = false }
+
 func pythonCmd() string {
 	if p := os.Getenv("PYTHON"); p != "" {
 		return p

@@ -32,6 +32,7 @@ type span21 struct {
 	layers   []repDefLayer
 	rep, def []uint16 // nil when absent (all zero)
 	vals     *block   // visible values; nil when every visible value is null
+	valParts []*block // instead of vals (flat pages): the values chunk by chunk
 	nVis     int      // number of visible values
 }
 
@@ -78,11 +79,15 @@ func (r *Reader) readPart(p *pageInfo, i int, off, n int64) ([]byte, error) {
 	if n > maxMetadataBytes {
 		return nil, fmt.Errorf("page buffer region of %d bytes too large", n)
 	}
+	start := int64(p.bufOffsets[i]) + off
+	if r.mem != nil && start >= 0 && start+n <= int64(len(r.mem)) {
+		return r.mem[start : start+n : start+n], nil // decoders never write their input
+	}
 	b := make([]byte, n)
 	if n == 0 {
 		return b, nil
 	}
-	if _, err := r.f.ReadAt(b, int64(p.bufOffsets[i])+off); err != nil {
+	if _, err := r.f.ReadAt(b, start); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -143,15 +148,69 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 			return nil, fmt.Errorf("dictionary: %w", err)
 		}
 	}
-	hasRep := L.repComp != nil
-	first, last := 0, len(chunks)
-	if !hasRep {
+	if L.repComp == nil {
 		if uint64(to) > L.numItems {
 			return nil, fmt.Errorf("page holds %d items, need %d", L.numItems, to)
 		}
-		first = sort.Search(len(chunks), func(i int) bool { return chunks[i].start+chunks[i].items > from })
-		last = sort.Search(len(chunks), func(i int) bool { return chunks[i].start >= to })
+		first := sort.Search(len(chunks), func(i int) bool { return chunks[i].start+chunks[i].items > from })
+		last := sort.Search(len(chunks), func(i int) bool { return chunks[i].start >= to })
+		return r.miniBlockFlat(p, L, chunks, dict, first, last, from, to)
 	}
+	if first, last, base, ok := r.repIndexChunks(p, L, len(chunks), from, to); ok {
+		if sp, err := r.miniBlockRows(p, L, chunks, dict, first, last, base, from, to); err == nil {
+			return sp, nil
+		}
+		// the index disagrees with the levels: decode the whole page,
+		// which reports a real corruption
+	}
+	return r.miniBlockRows(p, L, chunks, dict, 0, len(chunks), 0, from, to)
+}
+
+// repIndexChunks uses a page's repetition index (its last buffer: per chunk
+// repetition_index_depth+1 u64s, the first counting the rows that end in
+// the chunk) to find the chunks [first, last) holding page rows [from, to)
+// and base, the number of rows that end before chunk first. ok is false
+// when the page has no usable index.
+func (r *Reader) repIndexChunks(p *pageInfo, L *pageLayout, nChunks, from, to int) (first, last, base int, ok bool) {
+	if L.repIndexDepth == 0 || L.repIndexDepth > 16 || from >= to {
+		return 0, 0, 0, false
+	}
+	minBuf := 2
+	if L.dict != nil {
+		minBuf = 3
+	}
+	ix := len(p.bufOffsets) - 1
+	per := int(L.repIndexDepth) + 1
+	if ix < minBuf || p.bufSizes[ix] != uint64(8*per*nChunks) {
+		return 0, 0, 0, false
+	}
+	b, err := r.readBuf(p, ix)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	// first: the last chunk with fewer than from rows ended before it (row
+	// from-1 ends in it, so row from starts in it or opens the next);
+	// last: one past the chunk where row to-1 ends
+	cum := 0
+	for c := 0; c < nChunks; c++ {
+		if cum < from {
+			first, base = c, cum
+		}
+		ended := binary.LittleEndian.Uint64(b[8*per*c:])
+		if ended > uint64(maxBlockValues) {
+			return 0, 0, 0, false
+		}
+		cum += int(ended)
+		if cum >= to {
+			return first, c + 1, base, true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+// miniBlockFlat decodes page rows [from, to) of a mini-block page without
+// repetition (one level and one value per row) from chunks [first, last).
+func (r *Reader) miniBlockFlat(p *pageInfo, L *pageLayout, chunks []chunkMeta, dict *block, first, last, from, to int) (*span21, error) {
 	sp := &span21{rows: to - from, layers: L.layers}
 	if first >= last {
 		if to > from {
@@ -160,69 +219,181 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 		sp.vals = &block{}
 		return sp, nil
 	}
+	// each chunk is cut to the rows wanted and looked up in the dictionary
+	// on its own, in parallel; the values stay in pieces for assembleLeaf
+	wins := make([]struct {
+		def  []uint16
+		vals *block
+	}, last-first)
+	err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+		c := chunks[first+k]
+		lo, hi := max(from, c.start)-c.start, min(to, c.start+c.items)-c.start
+		w := &wins[k]
+		if ch.def != nil {
+			w.def = ch.def[lo:hi]
+		}
+		if ch.vals.n != c.items {
+			return fmt.Errorf("chunk %d decoded %d values, holds %d", first+k, ch.vals.n, c.items)
+		}
+		w.vals = ch.vals.slice(lo, hi)
+		if dict != nil {
+			part := &span21{def: w.def, nVis: hi - lo, layers: L.layers}
+			var err error
+			if w.vals, err = dictBlock(dict, w.vals, itemValidity(part)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if L.defComp != nil {
+		sp.def = make([]uint16, 0, to-from)
+	}
+	sp.valParts = make([]*block, len(wins))
+	for k, w := range wins {
+		sp.def = append(sp.def, w.def...)
+		sp.valParts[k] = w.vals
+	}
+	sp.nVis = to - from
+	return sp, nil
+}
+
+// miniBlockRows decodes page rows [from, to) of a mini-block page with
+// repetition from chunks [first, last), where base rows end before chunk
+// first. A chunk other than the page's first may open with the tail of a
+// row that started earlier; that tail is skipped.
+func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, dict *block, first, last, base, from, to int) (*span21, error) {
+	sp := &span21{rows: to - from, layers: L.layers}
+	if first >= last {
+		if to > from {
+			return nil, fmt.Errorf("no chunk holds rows [%d, %d)", from, to)
+		}
+		sp.vals = &block{}
+		return sp, nil
+	}
+	rep, def, vals, err := r.decodeChunks(p, L, chunks, first, last)
+	if err != nil {
+		return nil, err
+	}
+	if def != nil && len(def) != len(rep) {
+		return nil, fmt.Errorf("%d repetition levels but %d definition levels", len(rep), len(def))
+	}
+	mr, mv := maxRep(L.layers), maxVisibleDef(L.layers)
+	skipLv, skipIt := 0, 0
+	if first > 0 {
+		for skipLv < len(rep) && rep[skipLv] != mr {
+			if def == nil || def[skipLv] <= mv {
+				skipIt++
+			}
+			skipLv++
+		}
+		if skipLv > 0 {
+			base++ // the skipped tail ends row base
+		}
+	}
+	rep = rep[skipLv:]
+	if def != nil {
+		def = def[skipLv:]
+	}
+	if from < base {
+		return nil, fmt.Errorf("row %d starts before the decoded chunks (row %d)", from, base)
+	}
+	lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from-base, to-base)
+	if err != nil {
+		return nil, err
+	}
+	itLo, itHi = itLo+skipIt, itHi+skipIt
+	if itHi > vals.n {
+		return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
+	}
+	sp.rep = rep[lvLo:lvHi]
+	if def != nil {
+		sp.def = def[lvLo:lvHi]
+	}
+	sp.nVis = itHi - itLo
+	return sp, sp.setVals(vals.slice(itLo, itHi), dict)
+}
+
+// setVals stores sp's visible values, looking them up in dict if the page
+// has one.
+func (sp *span21) setVals(vals *block, dict *block) error {
+	if dict != nil {
+		var err error
+		if vals, err = gatherDict(dict, vals, itemValidity(sp)); err != nil {
+			return err
+		}
+	}
+	sp.vals = vals
+	return nil
+}
+
+// forChunks reads chunks [first, last) of a mini-block page and decodes
+// them in parallel, passing the k-th (chunk first+k) to use.
+func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
+	hasRep := L.repComp != nil
 	base := chunks[first].off
 	end := chunks[last-1].off + chunks[last-1].size
 	data, err := r.readPart(p, 1, base, end-base)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var rep, def []uint16
-	parts := make([]*block, 0, last-first)
-	for i := first; i < last; i++ {
-		c := chunks[i]
-		ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
-		if err != nil {
-			return nil, fmt.Errorf("chunk %d: %w", i, err)
+	return parallelRanges(last-first, 4, func(lo, hi int) error {
+		for k := lo; k < hi; k++ {
+			i := first + k
+			c := chunks[i]
+			ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
+			if err != nil {
+				return fmt.Errorf("chunk %d: %w", i, err)
+			}
+			if hasRep && ch.rep == nil || L.defComp != nil && ch.def == nil {
+				return fmt.Errorf("chunk %d lacks levels", i)
+			}
+			if !hasRep && ch.def != nil && len(ch.def) != c.items {
+				return fmt.Errorf("chunk %d has %d levels for %d values", i, len(ch.def), c.items)
+			}
+			if err := use(k, ch); err != nil {
+				return err
+			}
 		}
-		if hasRep && ch.rep == nil || L.defComp != nil && ch.def == nil {
-			return nil, fmt.Errorf("chunk %d lacks levels", i)
-		}
-		if !hasRep && ch.def != nil && len(ch.def) != c.items {
-			return nil, fmt.Errorf("chunk %d has %d levels for %d values", i, len(ch.def), c.items)
-		}
+		return nil
+	})
+}
+
+// decodeChunks reads and decodes chunks [first, last) of a mini-block page,
+// in parallel, and joins their levels (nil when the page has none) and
+// values.
+func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals *block, err error) {
+	hasRep := L.repComp != nil
+	dec := make([]*miniChunk, last-first)
+	if err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+		dec[k] = ch
+		return nil
+	}); err != nil {
+		return nil, nil, nil, err
+	}
+	nRep, nDef := 0, 0
+	for _, ch := range dec {
+		nRep += len(ch.rep)
+		nDef += len(ch.def)
+	}
+	if hasRep {
+		rep = make([]uint16, 0, nRep)
+	}
+	if L.defComp != nil {
+		def = make([]uint16, 0, nDef)
+	}
+	parts := make([]*block, len(dec))
+	for k, ch := range dec {
 		rep = append(rep, ch.rep...)
 		def = append(def, ch.def...)
-		parts = append(parts, ch.vals)
+		parts[k] = ch.vals
 	}
-	vals, err := concatBlocks(parts)
-	if err != nil {
-		return nil, err
+	if vals, err = concatBlocks(parts); err != nil {
+		return nil, nil, nil, err
 	}
-	if L.defComp == nil {
-		def = nil
-	}
-	if !hasRep {
-		lo, hi := from-chunks[first].start, to-chunks[first].start
-		if def != nil {
-			def = def[lo:hi]
-		}
-		vals = vals.slice(lo, hi)
-		sp.def, sp.nVis = def, hi-lo
-	} else {
-		if def != nil && len(def) != len(rep) {
-			return nil, fmt.Errorf("%d repetition levels but %d definition levels", len(rep), len(def))
-		}
-		lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from, to)
-		if err != nil {
-			return nil, err
-		}
-		if itHi > vals.n {
-			return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
-		}
-		sp.rep = rep[lvLo:lvHi]
-		if def != nil {
-			sp.def = def[lvLo:lvHi]
-		}
-		vals = vals.slice(itLo, itHi)
-		sp.nVis = itHi - itLo
-	}
-	if dict != nil {
-		if vals, err = gatherDict(dict, vals, itemValidity(sp)); err != nil {
-			return nil, err
-		}
-	}
-	sp.vals = vals
-	return sp, nil
+	return rep, def, vals, nil
 }
 
 // rowsToLevels maps rows [from, to) of a page with repetition to the range
@@ -279,49 +450,72 @@ func itemValidity(sp *span21) []bool {
 // gatherDict replaces dictionary indices by the dictionary's values. Null
 // slots may hold any index; they get an empty / zero value.
 func gatherDict(dict, idx *block, valid []bool) (*block, error) {
-	if !idx.fixedWidth() || idx.bits%8 != 0 || idx.bits > 64 {
+	lazy, err := dictBlock(dict, idx, valid)
+	if err != nil {
+		return nil, err
+	}
+	return gatherIndices(dict, lazy.dictIx)
+}
+
+// dictBlock is idx as a block of dict's values that is not gathered yet
+// (block.dict): assembleLeaf copies the values straight into its output.
+func dictBlock(dict, idx *block, valid []bool) (*block, error) {
+	if b := idx.bits; b != 8 && b != 16 && b != 32 && b != 64 || idx.dim != 0 {
 		return nil, fmt.Errorf("dictionary indices of %d bits", idx.bits)
 	}
-	ib := idx.bits
-	n := idx.n
-	get := func(i int) (uint64, bool) {
-		v := readWord(idx.data, ib, i)
-		if v >= uint64(dict.n) {
-			return 0, false
-		}
-		return v, true
+	if dict.fixedWidth() && dict.bits%8 != 0 {
+		return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)
 	}
-	check := func(i int, ok bool) error {
-		if !ok && (valid == nil || i >= len(valid) || valid[i]) {
-			return fmt.Errorf("dictionary index %d out of range (%d items)", readWord(idx.data, ib, i), dict.n)
-		}
-		return nil
+	ix, err := dictIndices(idx, dict.n, valid)
+	if err != nil {
+		return nil, err
 	}
+	return &block{n: idx.n, bits: dict.bits, dim: dict.dim, itemBits: dict.itemBits, dict: dict, dictIx: ix}, nil
+}
+
+// gathered returns b with its dictionary values looked up, if it has any.
+func (b *block) gathered() (*block, error) {
+	if b.dict == nil {
+		return b, nil
+	}
+	return gatherIndices(b.dict, b.dictIx)
+}
+
+// gatherIndices is dict's values at ix (noIndex: an empty / zero value).
+func gatherIndices(dict *block, ix []uint32) (*block, error) {
+	n := len(ix)
 	if dict.fixedWidth() {
 		if dict.bits%8 != 0 {
 			return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)
 		}
 		w := dict.bits / 8
 		out := make([]byte, n*w)
-		for i := 0; i < n; i++ {
-			v, ok := get(i)
-			if err := check(i, ok); err != nil {
-				return nil, err
+		switch w {
+		case 4:
+			for i, v := range ix {
+				if v != noIndex {
+					copy(out[4*i:4*i+4], dict.data[4*v:4*v+4])
+				}
 			}
-			if ok {
-				copy(out[i*w:], dict.data[int(v)*w:int(v+1)*w])
+		case 8:
+			for i, v := range ix {
+				if v != noIndex {
+					copy(out[8*i:8*i+8], dict.data[8*v:8*v+8])
+				}
+			}
+		default:
+			for i, v := range ix {
+				if v != noIndex {
+					copy(out[i*w:(i+1)*w], dict.data[int(v)*w:int(v+1)*w])
+				}
 			}
 		}
 		return &block{n: n, bits: dict.bits, data: out}, nil
 	}
 	out := &block{n: n, offs: make([]uint64, n+1)}
 	var total uint64
-	for i := 0; i < n; i++ {
-		v, ok := get(i)
-		if err := check(i, ok); err != nil {
-			return nil, err
-		}
-		if ok {
+	for i, v := range ix {
+		if v != noIndex {
 			total += dict.offs[v+1] - dict.offs[v]
 		}
 		out.offs[i+1] = total
@@ -329,14 +523,65 @@ func gatherDict(dict, idx *block, valid []bool) (*block, error) {
 	if total > maxMetadataBytes {
 		return nil, fmt.Errorf("dictionary expands to %d bytes", total)
 	}
-	data := make([]byte, 0, total)
-	for i := 0; i < n; i++ {
-		if v, ok := get(i); ok {
-			data = append(data, dict.data[dict.offs[v]:dict.offs[v+1]]...)
+	data := make([]byte, total)
+	for i, v := range ix {
+		if v != noIndex {
+			copy(data[out.offs[i]:out.offs[i+1]], dict.data[dict.offs[v]:dict.offs[v+1]])
 		}
 	}
 	out.data = data
 	return out, nil
+}
+
+// noIndex marks a null slot whose index is outside the dictionary.
+const noIndex = ^uint32(0)
+
+// dictIndices reads idx's indices, checked against a dictionary of size
+// items; an out-of-range index is an error unless its slot is null, when it
+// becomes noIndex.
+func dictIndices(idx *block, size int, valid []bool) ([]uint32, error) {
+	n := idx.n
+	ix := make([]uint32, n)
+	bad := -1
+	switch idx.bits {
+	case 8:
+		for i, x := range idx.data[:n] {
+			ix[i] = uint32(x)
+			if int(x) >= size {
+				bad = i
+			}
+		}
+	case 16:
+		for i := range ix {
+			x := binary.LittleEndian.Uint16(idx.data[2*i:])
+			ix[i] = uint32(x)
+			if int(x) >= size {
+				bad = i
+			}
+		}
+	default:
+		for i := range ix {
+			x := readWord(idx.data, idx.bits, i)
+			ix[i] = uint32(x)
+			if x >= uint64(size) {
+				bad = i
+			}
+		}
+	}
+	if bad < 0 {
+		return ix, nil
+	}
+	for i := range ix {
+		x := readWord(idx.data, idx.bits, i)
+		if x < uint64(size) {
+			continue
+		}
+		if valid == nil || i >= len(valid) || valid[i] {
+			return nil, fmt.Errorf("dictionary index %d out of range (%d items)", x, size)
+		}
+		ix[i] = noIndex
+	}
+	return ix, nil
 }
 
 // concatBlocks joins chunk results into one block.

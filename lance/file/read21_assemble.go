@@ -21,13 +21,13 @@ func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64,
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]*span21, 0, len(spans))
-	for _, s := range spans {
-		sp, err := r.decodeSpan21(s)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, sp)
+	parts := make([]*span21, len(spans))
+	if err := parallelFor(len(spans), func(i int) error {
+		var err error
+		parts[i], err = r.decodeSpan21(spans[i])
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	return assembleLeaf(parts, dt, limit, alloc)
 }
@@ -60,6 +60,27 @@ func leafBits(dt arrow.DataType) int {
 	return -1
 }
 
+// byteLen is the number of value bytes of a variable-width block.
+func (b *block) byteLen() uint64 {
+	if b.dict == nil {
+		return b.offs[b.n] - b.offs[0]
+	}
+	var t uint64
+	for _, k := range b.dictIx {
+		if k != noIndex {
+			t += b.dict.offs[k+1] - b.dict.offs[k]
+		}
+	}
+	return t
+}
+
+// valPiece is a run of rows of a flat column and their values (nil: all
+// null).
+type valPiece struct {
+	rows int
+	vals *block
+}
+
 // assembleLeaf builds a flat (non-nested) array from spans whose levels have
 // no repetition: one level and one value per row.
 func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allocator) (arrow.Array, error) {
@@ -67,7 +88,8 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	if bits < 0 {
 		return nil, fmt.Errorf("reading arrow type %s is not supported", dt)
 	}
-	var total int64
+	// values come per page, or per mini-block chunk (span21.valParts)
+	var pieces []valPiece
 	for _, sp := range parts {
 		for _, l := range sp.layers {
 			if l.isList() {
@@ -77,18 +99,47 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		if sp.rep != nil || sp.nVis != sp.rows || (sp.def != nil && len(sp.def) != sp.rows) {
 			return nil, fmt.Errorf("page levels do not match its %d rows", sp.rows)
 		}
-		if sp.vals != nil {
-			if sp.vals.n != sp.rows {
-				return nil, fmt.Errorf("page decoded %d values for %d rows", sp.vals.n, sp.rows)
+		if sp.valParts == nil {
+			pieces = append(pieces, valPiece{sp.rows, sp.vals})
+			continue
+		}
+		sum := 0
+		for _, v := range sp.valParts {
+			pieces = append(pieces, valPiece{v.n, v})
+			sum += v.n
+		}
+		if sum != sp.rows {
+			return nil, fmt.Errorf("page decoded %d values for %d rows", sum, sp.rows)
+		}
+	}
+	var total int64
+	for i := range pieces {
+		pc := &pieces[i]
+		if v := pc.vals; v != nil && v.dict != nil {
+			direct := bits == 0 && v.dict.bits == 0 || bits > 1 && v.dict.bits == bits && v.dict.dim == 0
+			if !direct {
+				var err error
+				if pc.vals, err = v.gathered(); err != nil {
+					return nil, err
+				}
 			}
-			if bits == 1 && sp.vals.bits == 8 && sp.vals.dim == 0 {
-				sp.vals = boolsFromBytes(sp.vals)
+		}
+		if pc.vals != nil {
+			if pc.vals.n != pc.rows {
+				return nil, fmt.Errorf("page decoded %d values for %d rows", pc.vals.n, pc.rows)
 			}
-			if sp.vals.bits != bits || sp.vals.dim != 0 {
-				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", sp.vals.bits, dt, bits)
+			if bits == 1 && pc.vals.bits == 8 && pc.vals.dim == 0 {
+				pc.vals = boolsFromBytes(pc.vals)
+			}
+			if pc.vals.bits != bits || pc.vals.dim != 0 {
+				return nil, fmt.Errorf("page stores %d-bit values, %s needs %d", pc.vals.bits, dt, bits)
 			}
 			if bits == 0 {
-				total += int64(sp.vals.offs[sp.vals.n])
+				k := pc.vals.byteLen()
+				if pc.vals.dict != nil && k > maxMetadataBytes {
+					return nil, fmt.Errorf("dictionary expands to %d bytes", k)
+				}
+				total += int64(k)
 			}
 		}
 	}
@@ -114,12 +165,31 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	}
 	var bufs []*memory.Buffer
 	if bits > 0 {
-		values := newBuffer(alloc, (n*int64(bits)+7)/8)
+		complete := bits > 1 // every byte gets written unless a span has no values
+		for _, sp := range pieces {
+			complete = complete && sp.vals != nil
+		}
+		var values *memory.Buffer
+		if complete {
+			values = newBufferUncleared(alloc, (n*int64(bits)+7)/8)
+		} else {
+			values = newBuffer(alloc, (n*int64(bits)+7)/8)
+		}
 		defer values.Release()
 		xb := values.Bytes()
 		pos := 0
-		for _, sp := range parts {
-			if sp.vals != nil {
+		for _, sp := range pieces {
+			if d := sp.vals; d != nil && d.dict != nil {
+				w := bits / 8
+				o := xb[pos*w : (pos+sp.rows)*w]
+				for i, v := range d.dictIx {
+					if v == noIndex {
+						clear(o[i*w : (i+1)*w])
+					} else {
+						copy(o[i*w:(i+1)*w], d.dict.data[int(v)*w:int(v+1)*w])
+					}
+				}
+			} else if sp.vals != nil {
 				if bits == 1 {
 					bitutil.CopyBitmap(sp.vals.data, 0, sp.rows, xb, pos)
 				} else {
@@ -138,27 +208,54 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		if large {
 			w = 8
 		}
-		offsets := newBuffer(alloc, (n+1)*w)
-		values := newBuffer(alloc, total)
+		// both buffers are written whole: offsets 0..n, values 0..total
+		offsets := newBufferUncleared(alloc, (n+1)*w)
+		values := newBufferUncleared(alloc, total)
 		defer offsets.Release()
 		defer values.Release()
 		ob, xb := offsets.Bytes(), values.Bytes()
-		row := int64(0)
+		row := 0
 		var end uint64
-		for _, sp := range parts {
-			for i := 0; i < sp.rows; i++ {
-				if sp.vals != nil {
-					v := sp.vals.data[sp.vals.offs[i]:sp.vals.offs[i+1]]
-					copy(xb[end:], v)
-					end += uint64(len(v))
+		put := func(i int, o uint64) {
+			if large {
+				binary.LittleEndian.PutUint64(ob[i*8:], o)
+			} else {
+				binary.LittleEndian.PutUint32(ob[i*4:], uint32(o))
+			}
+		}
+		put(0, 0)
+		for _, sp := range pieces {
+			if sp.vals == nil {
+				for i := 1; i <= sp.rows; i++ {
+					put(row+i, end)
 				}
-				row++
-				if large {
-					binary.LittleEndian.PutUint64(ob[row*8:], end)
-				} else {
-					binary.LittleEndian.PutUint32(ob[row*4:], uint32(end))
+				row += sp.rows
+				continue
+			}
+			v := sp.vals
+			if v.dict != nil {
+				for i, k := range v.dictIx {
+					if k != noIndex {
+						end += uint64(copy(xb[end:], v.dict.data[v.dict.offs[k]:v.dict.offs[k+1]]))
+					}
+					put(row+i+1, end)
+				}
+				row += sp.rows
+				continue
+			}
+			base := v.offs[0]
+			copy(xb[end:], v.data[base:v.offs[sp.rows]])
+			if large {
+				for i := 1; i <= sp.rows; i++ {
+					binary.LittleEndian.PutUint64(ob[(row+i)*8:], end+v.offs[i]-base)
+				}
+			} else {
+				for i := 1; i <= sp.rows; i++ {
+					binary.LittleEndian.PutUint32(ob[(row+i)*4:], uint32(end+v.offs[i]-base))
 				}
 			}
+			end += v.offs[sp.rows] - base
+			row += sp.rows
 		}
 		bufs = []*memory.Buffer{nil, offsets, values}
 	}

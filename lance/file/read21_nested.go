@@ -165,13 +165,22 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 			nLists++
 		}
 	}
-	var rep, def []uint16
+	// pages decode in parallel, then their levels join in order
+	decoded := make([]*span21, len(spans))
+	if err := parallelFor(len(spans), func(i int) error {
+		sp, err := r.decodeSpan21(spans[i])
+		decoded[i] = sp
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	nLevels := 0
+	for _, sp := range decoded {
+		nLevels += max(len(sp.rep), len(sp.def), sp.rows)
+	}
+	rep, def := make([]uint16, 0, nLevels), make([]uint16, 0, nLevels)
 	var parts []*block
-	for _, s := range spans {
-		sp, err := r.decodeSpan21(s)
-		if err != nil {
-			return nil, err
-		}
+	for _, sp := range decoded {
 		if len(sp.layers) != len(kinds) {
 			return nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
 		}
@@ -191,25 +200,35 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
 			return nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
 		}
-		for i := 0; i < nl; i++ {
-			var rl uint16
-			switch {
-			case sp.rep != nil:
-				rl = sp.rep[i]
-			case nLists > 0:
-				rl = nLists
+		if sp.rep != nil {
+			rep = append(rep, sp.rep[:nl]...)
+		} else {
+			for i := 0; i < nl; i++ {
+				rep = append(rep, nLists)
 			}
-			var dl uint16
-			if sp.def != nil {
-				if int(sp.def[i]) >= len(table) {
-					return nil, fmt.Errorf("def level %d out of range", sp.def[i])
+		}
+		if sp.def != nil {
+			for _, d := range sp.def[:nl] {
+				if int(d) >= len(table) {
+					return nil, fmt.Errorf("def level %d out of range", d)
 				}
-				dl = table[sp.def[i]]
+				def = append(def, table[d])
 			}
-			rep = append(rep, rl)
-			def = append(def, dl)
+		} else {
+			def = append(def, make([]uint16, nl)...)
 		}
 		vals := sp.vals
+		if len(sp.valParts) > 0 {
+			ps := make([]*block, len(sp.valParts))
+			for k, v := range sp.valParts {
+				if ps[k], err = v.gathered(); err != nil {
+					return nil, err
+				}
+			}
+			if vals, err = concatBlocks(ps); err != nil {
+				return nil, err
+			}
+		}
 		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
 			// no values (all null), or FixedSizeList items without bytes
 			// (all null): zeros of the leaf's width
@@ -268,7 +287,8 @@ func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 }
 
 // unravel turns canonical levels into per-layer slots (see the file
-// comment). nVals is the number of visible values.
+// comment). nVals is the number of visible values. It consumes rep and def
+// (they are rewritten in place, layer by layer).
 func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 	// levelsToRep[d]: the list depth at which def level d is still an entry.
 	levelsToRep := []uint16{0}
@@ -286,13 +306,11 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 			return nil, fmt.Errorf("def level %d out of range", d)
 		}
 	}
-	rep = append([]uint16(nil), rep...)
-	def = append([]uint16(nil), def...)
 	out := make([]layerSlots, len(kinds))
 	var c, repCmp uint16
 	for k, isList := range kinds {
 		if !isList {
-			var valid []bool
+			valid := make([]bool, 0, nVals)
 			for _, d := range def {
 				if levelsToRep[d] <= repCmp {
 					valid = append(valid, d <= c)
@@ -314,8 +332,8 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 		for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
 			maxL++
 		}
-		var offs []int64
-		var valid []bool
+		offs := make([]int64, 0, len(rep)+1)
+		valid := make([]bool, 0, len(rep))
 		var cur int64
 		w := 0
 		for i, rl := range rep {
@@ -468,9 +486,12 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 	}
 	fsl, ok := dt.(*arrow.FixedSizeListType)
 	if !ok {
-		def := make([]uint16, len(valid))
+		var def []uint16 // nil: all valid
 		for i, v := range valid {
 			if !v {
+				if def == nil {
+					def = make([]uint16, len(valid))
+				}
 				def[i] = 1
 			}
 		}
@@ -483,11 +504,19 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 		return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", vals.dim, vals.itemBits, dt, d, bits)
 	}
 	items := &block{n: vals.n * d, bits: bits, data: vals.data}
-	itemValid := make([]bool, items.n)
-	for i := range itemValid {
-		itemValid[i] = vals.itemValid == nil || bitutil.BitIsSet(vals.itemValid, i)
+	var child arrow.Array
+	var err error
+	if vals.itemValid == nil {
+		// no item validity: the items are one flat run
+		sp := &span21{rows: items.n, layers: []repDefLayer{layerNullableItem}, vals: items, nVis: items.n}
+		child, err = assembleLeaf([]*span21{sp}, fsl.Elem(), int64(items.n), alloc)
+	} else {
+		itemValid := make([]bool, items.n)
+		for i := range itemValid {
+			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
+		}
+		child, err = buildLeafArray(fsl.Elem(), items, itemValid, alloc)
 	}
-	child, err := buildLeafArray(fsl.Elem(), items, itemValid, alloc)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 // TestReadPylance21Nested: fixed_size_list (mini-block and full-zip, with
 // null vectors and null items), list, large_list, struct, struct<list> and
-// list<struct> with nulls at every level, written by pylance as 2.1 and 2.2
+// list<struct>, list<list> with nulls at every level, written by pylance as 2.1 and 2.2
 // (one page, and many pages), equal pylance's own reading, full and in
 // random ranges.
 func TestReadPylance21Nested(t *testing.T) {
@@ -61,6 +61,11 @@ func TestReadPylance21Nested(t *testing.T) {
 				for i := 0; i < 10; i++ {
 					off := rng.Int63n(n)
 					ranges = append(ranges, [2]int64{off, rng.Int63n(n-off) + 1})
+				}
+				// short reads all over the file start and end in every part
+				// of a mini-block chunk (found through the repetition index)
+				for off := int64(0); off < n; off += 1 + n/150 {
+					ranges = append(ranges, [2]int64{off, 1}, [2]int64{off, min(3, n-off)})
 				}
 				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 				track := newTrackingAllocator(mem)

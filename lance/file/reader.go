@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,7 @@ type Reader struct {
 	haveDesc     bool
 	cols         []column
 	closed       bool
+	mem          []byte // the whole file, when it was read whole (read-only)
 }
 
 // column is the decoded metadata of one file column.
@@ -77,6 +79,21 @@ func newReader(f *os.File) (*Reader, error) {
 	if size < footerSize {
 		return nil, fmt.Errorf("lance file: too small to be a Lance file (%d bytes)", size)
 	}
+	if size <= wholeFileBytes {
+		// a small file (a queue flush) costs one read instead of one per
+		// metadata region and page buffer
+		whole := make([]byte, size)
+		if _, err := f.ReadAt(whole, 0); err != nil {
+			return nil, fmt.Errorf("lance file: reading %d bytes: %w", size, err)
+		}
+		m := bytes.NewReader(whole)
+		r, err := parseFile(m, size, whole[size-footerSize:])
+		if err != nil {
+			return nil, err
+		}
+		r.f, r.closer, r.mem = m, f, whole
+		return r, nil
+	}
 	fb, err := readAt(f, uint64(size-footerSize), footerSize)
 	if err != nil {
 		return nil, err
@@ -88,6 +105,9 @@ func newReader(f *os.File) (*Reader, error) {
 	r.f, r.closer = f, f
 	return r, nil
 }
+
+// wholeFileBytes: files up to this size are read whole when opened.
+const wholeFileBytes = 256 << 10
 
 // parseFile decodes all metadata given the file's last 40 bytes. It is
 // separate from Open so fuzz tests can drive it from memory.
@@ -235,17 +255,22 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		}
 		return 1
 	}, columns, offset, limit)
-	arrs := make([]arrow.Array, 0, len(columns))
-	release := func() {
-		for _, a := range arrs {
-			a.Release()
-		}
-	}
-	for i, ci := range columns {
+	for _, ci := range columns {
 		if ci < 0 || ci >= len(r.cols) {
-			release()
 			return nil, fmt.Errorf("lance file: column index %d out of range (file has %d columns)", ci, len(r.cols))
 		}
+	}
+	// columns decode independently; each lands in its own slot
+	arrs := make([]arrow.Array, len(columns))
+	release := func() {
+		for _, a := range arrs {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}
+	err := parallelFor(len(columns), func(i int) error {
+		ci := columns[i]
 		fld := sch.Field(i)
 		var a arrow.Array
 		var err error
@@ -259,15 +284,17 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 			a, err = r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
 		}
 		if err != nil {
-			release()
-			return nil, fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)
+			return fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)
 		}
+		arrs[i] = a
 		if !fld.Nullable && a.NullN() > 0 {
-			a.Release()
-			release()
-			return nil, fmt.Errorf("lance file: column %d (%q) is not nullable but has nulls", ci, fld.Name)
+			return fmt.Errorf("lance file: column %d (%q) is not nullable but has nulls", ci, fld.Name)
 		}
-		arrs = append(arrs, a)
+		return nil
+	})
+	if err != nil {
+		release()
+		return nil, err
 	}
 	rec := array.NewRecord(sch, arrs, limit)
 	release()
@@ -351,8 +378,15 @@ func unsupported(e *arrayEncoding) error {
 
 // newBuffer allocates an n-byte zeroed buffer from alloc.
 func newBuffer(alloc memory.Allocator, n int64) *memory.Buffer {
+	b := newBufferUncleared(alloc, n)
+	clear(b.Bytes())
+	return b
+}
+
+// newBufferUncleared allocates an n-byte buffer from alloc for a caller
+// that writes every byte of it (an allocator need not zero memory).
+func newBufferUncleared(alloc memory.Allocator, n int64) *memory.Buffer {
 	b := memory.NewResizableBuffer(alloc)
 	b.Resize(int(n))
-	clear(b.Bytes())
 	return b
 }

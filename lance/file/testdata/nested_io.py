@@ -1,5 +1,5 @@
 # Writes a deterministic table of nested columns (fixed_size_list, list,
-# large_list, struct) with nulls at every level as a Lance file of the given
+# large_list, struct, list of lists) with nulls at every level as a Lance file of the given
 # version, and pylance's own reading of it as Arrow IPC.
 #
 #   nested_io.py out.lance out.arrow version rows [page_bytes]
@@ -38,6 +38,8 @@ t = pa.table({
                    pa.struct([("x", pa.list_(pa.int64())), ("y", pa.float64())])),
     "lst": pa.array([None if i % 10 == 9 else [None if k == 1 else {"p": k, "q": "q%d" % k} for k in range(i % 3)]
                      for i in range(n)], pa.list_(pa.struct([("p", pa.int16()), ("q", pa.string())]))),
+    "ll": pa.array([None if i % 13 == 6 else [lst(i + k) for k in range(i % 3)] for i in range(n)],
+                   pa.list_(pa.list_(pa.int64()))),
 })
 w = LanceFileWriter(path, t.schema, version=version, **kw)
 for b in t.to_batches(max_chunksize=4000):
