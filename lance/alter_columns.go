@@ -203,7 +203,7 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 // schema position pos of fragment f.
 func (d *Dataset) readColumnPhysical(f *Fragment, srcs []columnSource, pos int, rows int64, alloc memory.Allocator) (arrow.Array, error) {
 	cols := make([]arrow.Array, len(srcs))
-	if err := d.readFileColumns(f, srcs[pos].file, rows, srcs, []int{pos}, cols, 0, rows, alloc); err != nil {
+	if err := d.readFileColumns(f, srcs[pos].file, rows, srcs, []int{pos}, cols, 0, rows, alloc, false); err != nil {
 		return nil, err
 	}
 	return cols[pos], nil

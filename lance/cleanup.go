@@ -173,6 +173,9 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		st.BytesRemoved += bytes
 		switch dir {
 		case dataDir:
+			if n > 0 { // no cached reader of a removed file outlives it
+				dataFiles.forgetUnder(filepath.Join(path, dataDir))
+			}
 			st.DataFiles += n
 		case deletionsDir:
 			st.DeletionFiles += n

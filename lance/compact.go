@@ -239,7 +239,7 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 				paths = append(paths, p)
 			}
 			n := min(batch, live-lo, target-sw.Rows())
-			rec, err := d.readFragment(i, lo, n, alloc)
+			rec, err := d.readFragment(i, lo, n, alloc, false) // sources about to be superseded: not cached
 			if err != nil {
 				return nil, paths, err
 			}

@@ -57,8 +57,9 @@ type VersionInfo struct {
 }
 
 // Dataset is an immutable snapshot of one version of a Lance dataset. It is
-// safe for concurrent use. It holds no open file descriptors (data files are
-// opened per Read), so it needs no Close.
+// safe for concurrent use. It holds no open file descriptors (data file
+// readers live in the process's bounded reader cache, reader_cache.go), so
+// it needs no Close.
 type Dataset struct {
 	root     string
 	manifest *Manifest
@@ -238,12 +239,13 @@ func (d *Dataset) countFileRows(f *Fragment) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	r, err := file.Open(p)
+	r, done, err := openDataFile(p, f.Files[0].FileSizeBytes, true) // the read that follows wants it too
 	if err != nil {
 		return 0, fmt.Errorf("lance: fragment %d: %w", f.ID, err)
 	}
-	defer r.Close()
-	return r.NumRows(), nil
+	n := r.NumRows()
+	done(nil)
+	return n, nil
 }
 
 // Path returns the dataset root directory.

@@ -33,7 +33,7 @@ func (d *Dataset) readColumnChunk(i, col int, off, n int64, alloc memory.Allocat
 		return array.MakeArrayOfNull(alloc, d.schema.Field(col).Type, int(n)), nil
 	}
 	cols := make([]arrow.Array, len(srcs))
-	if err := d.readFileColumns(f, srcs[col].file, d.physRows[i], srcs, []int{col}, cols, off, n, alloc); err != nil {
+	if err := d.readFileColumns(f, srcs[col].file, d.physRows[i], srcs, []int{col}, cols, off, n, alloc, false); err != nil {
 		return nil, err
 	}
 	return cols[col], nil

@@ -465,7 +465,7 @@ func (d *Dataset) takeOffsets(i int, offs []uint32, alloc memory.Allocator) ([]a
 		span := offs[:end]
 		offs = offs[end:]
 		lo, hi := int64(span[0]), int64(span[len(span)-1])+1
-		rec, err := d.readPhysical(i, lo, hi-lo, alloc)
+		rec, err := d.readPhysical(i, lo, hi-lo, alloc, true)
 		if err != nil {
 			for _, r := range out {
 				r.Release()

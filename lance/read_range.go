@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
-	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -79,7 +78,7 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 						errs[k] = fmt.Errorf("lance: fragment %d: internal error: %v", d.manifest.Fragments[t.i].ID, p)
 					}
 				}()
-				recs[k], errs[k] = d.readFragment(t.i, t.lo, t.n, alloc)
+				recs[k], errs[k] = d.readFragment(t.i, t.lo, t.n, alloc, true)
 			}()
 			if errs[k] != nil {
 				failed.Store(true)
@@ -117,14 +116,15 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 
 // readFragment reads the live rows [lo, lo+n) of fragment i: it maps them to
 // the physical range that holds them, reads that range once and, if deleted
-// rows fall inside it, keeps only the runs of live rows.
-func (d *Dataset) readFragment(i int, lo, n int64, alloc memory.Allocator) (arrow.Record, error) {
+// rows fall inside it, keeps only the runs of live rows. cached: as for
+// readFileColumns.
+func (d *Dataset) readFragment(i int, lo, n int64, alloc memory.Allocator, cached bool) (arrow.Record, error) {
 	dv, err := d.deletions(i)
 	if err != nil {
 		return nil, err
 	}
 	if len(dv) == 0 {
-		return d.readPhysical(i, lo, n, alloc)
+		return d.readPhysical(i, lo, n, alloc, cached)
 	}
 	pStart := liveToPhysical(dv, lo)
 	pEnd := liveToPhysical(dv, lo+n-1) + 1
@@ -132,9 +132,9 @@ func (d *Dataset) readFragment(i int, lo, n int64, alloc memory.Allocator) (arro
 	b := sort.Search(len(dv), func(j int) bool { return int64(dv[j]) >= pEnd })
 	inner := dv[a:b]
 	if len(inner) == 0 {
-		return d.readPhysical(i, pStart, n, alloc)
+		return d.readPhysical(i, pStart, n, alloc, cached)
 	}
-	rec, err := d.readPhysical(i, pStart, pEnd-pStart, alloc)
+	rec, err := d.readPhysical(i, pStart, pEnd-pStart, alloc, cached)
 	if err != nil {
 		return nil, err
 	}
@@ -265,8 +265,8 @@ func (d *Dataset) leafSource(f *Fragment, fld schema.Field, where map[int32]colu
 
 // readPhysical reads physical rows [offset, offset+limit) of fragment i,
 // every column of the schema, from the data files that hold them; columns
-// the fragment lacks are all-null arrays.
-func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocator) (arrow.Record, error) {
+// the fragment lacks are all-null arrays. cached: as for readFileColumns.
+func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocator, cached bool) (arrow.Record, error) {
 	f := &d.manifest.Fragments[i]
 	srcs, err := d.fragmentColumns(f)
 	if err != nil {
@@ -290,7 +290,7 @@ func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocato
 		if len(idx) == 0 {
 			continue
 		}
-		if err := d.readFileColumns(f, fi, d.physRows[i], srcs, idx, cols, offset, limit, alloc); err != nil {
+		if err := d.readFileColumns(f, fi, d.physRows[i], srcs, idx, cols, offset, limit, alloc, cached); err != nil {
 			return nil, err
 		}
 	}
@@ -303,19 +303,20 @@ func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocato
 }
 
 // readFileColumns reads the schema positions idx of fragment f from its data
-// file fi into cols.
+// file fi into cols; cached says whether the file's reader comes from (and
+// stays in) the reader cache (reader_cache.go).
 func (d *Dataset) readFileColumns(f *Fragment, fi int, physRows int64, srcs []columnSource, idx []int, cols []arrow.Array,
-	offset, limit int64, alloc memory.Allocator) error {
+	offset, limit int64, alloc memory.Allocator, cached bool) (err error) {
 	df := &f.Files[fi]
 	p, err := d.dataFilePath(df)
 	if err != nil {
 		return err
 	}
-	r, err := file.Open(p)
+	r, done, err := openDataFile(p, df.FileSizeBytes, cached)
 	if err != nil {
 		return fmt.Errorf("lance: fragment %d: %w", f.ID, err)
 	}
-	defer r.Close()
+	defer func() { done(err) }()
 	if n := r.NumRows(); n != physRows {
 		return corruptf("fragment %d: data file %s has %d rows, the fragment %d", f.ID, df.Path, n, physRows)
 	}

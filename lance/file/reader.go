@@ -91,7 +91,10 @@ func newReader(f *os.File) (*Reader, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.f, r.closer, r.mem = m, f, whole
+		// everything is in memory now: the descriptor need not stay open
+		// (a cached Reader then holds memory only, no file handle)
+		r.f, r.mem = m, whole
+		f.Close()
 		return r, nil
 	}
 	fb, err := readAt(f, uint64(size-footerSize), footerSize)
@@ -214,6 +217,28 @@ func (r *Reader) SchemaWithMetadata() ([]schema.Field, map[string][]byte, error)
 		return nil, nil, fmt.Errorf("lance file: file has no schema in its descriptor")
 	}
 	return schema.UnmarshalSchema(r.desc.schemaBytes)
+}
+
+// Size returns the size of the file in bytes.
+func (r *Reader) Size() int64 { return r.size }
+
+// InMemory says whether the Reader holds the whole file in memory and no
+// open file or object handle.
+func (r *Reader) InMemory() bool { return r.mem != nil }
+
+// FootprintBytes estimates the memory the Reader keeps: the file's bytes
+// when it was read whole, plus its decoded column metadata (a fixed
+// estimate per page and buffer; the exact size of page encodings is not
+// tracked).
+func (r *Reader) FootprintBytes() int64 {
+	n := int64(len(r.mem)) + int64(len(r.desc.schemaBytes))
+	for i := range r.cols {
+		n += 64 + 8*int64(len(r.cols[i].rowStart))
+		for _, p := range r.cols[i].pages {
+			n += 256 + 16*int64(len(p.bufOffsets))
+		}
+	}
+	return n
 }
 
 // Close closes the underlying file.
