@@ -127,11 +127,7 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 	if len(p.bufOffsets) < 2 {
 		return nil, fmt.Errorf("mini-block page with %d buffers", len(p.bufOffsets))
 	}
-	meta, err := r.readBuf(p, 0)
-	if err != nil {
-		return nil, err
-	}
-	chunks, err := parseChunkMeta(meta, L.largeChunk, L.numItems)
+	chunks, err := r.chunkTable(p, L)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ type Reader struct {
 	cols         []column
 	closed       bool
 	mem          []byte // the whole file, when it was read whole (read-only)
+	chunks       chunkTables
 }
 
 // column is the decoded metadata of one file column.
@@ -229,13 +230,14 @@ func (r *Reader) InMemory() bool { return r.mem != nil }
 // FootprintBytes estimates the memory the Reader keeps: the file's bytes
 // when it was read whole, plus its decoded column metadata (a fixed
 // estimate per page and buffer; the exact size of page encodings is not
-// tracked).
+// tracked) and the most its memoized chunk tables (chunk_table.go) can take.
 func (r *Reader) FootprintBytes() int64 {
 	n := int64(len(r.mem)) + int64(len(r.desc.schemaBytes))
 	for i := range r.cols {
 		n += 64 + 8*int64(len(r.cols[i].rowStart))
-		for _, p := range r.cols[i].pages {
-			n += 256 + 16*int64(len(p.bufOffsets))
+		for k := range r.cols[i].pages {
+			p := &r.cols[i].pages[k]
+			n += 256 + 16*int64(len(p.bufOffsets)) + chunkTableBytes(p)
 		}
 	}
 	return n
