@@ -84,8 +84,8 @@
 // # Reading
 //
 // A Dataset is an immutable snapshot of one version, safe for concurrent
-// use; it keeps no file descriptors open (each Read opens the data files of
-// the fragments it touches and closes them), so it has no Close method.
+// use; it has no Close method: the data file readers it opens live in the
+// process's bounded reader cache (reader_cache.go), shared by all versions.
 // Dataset.Read maps a logical row range to fragments with a binary search
 // over prefix sums of fragment row counts and reads only those fragments.
 //
