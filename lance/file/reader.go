@@ -282,6 +282,7 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		}
 		return 1
 	}, columns, offset, limit)
+	defer r.dropPrefetched()
 	for _, ci := range columns {
 		if ci < 0 || ci >= len(r.cols) {
 			return nil, fmt.Errorf("lance file: column index %d out of range (file has %d columns)", ci, len(r.cols))

@@ -45,6 +45,16 @@ func createRemote(path string) (objstore.Upload, error) {
 // (objstore.RangeReader coalesces them into few GETs).
 type prefetcher interface {
 	Prefetch(ranges [][2]int64) error
+	DropPrefetched()
+}
+
+// dropPrefetched releases what the read prefetched: a Reader kept open
+// between reads (the lance package's reader cache) then keeps only its
+// metadata and the object's tail, not up to maxPrefetchBytes of pages.
+func (r *Reader) dropPrefetched() {
+	if p, ok := r.f.(prefetcher); ok {
+		p.DropPrefetched()
+	}
 }
 
 // maxPrefetchBytes bounds what one Read prefetches: past it (a read of

@@ -62,6 +62,13 @@ func OpenRange(path string) (*RangeReader, error) {
 // Size is the object's size.
 func (r *RangeReader) Size() int64 { return r.size }
 
+// DropPrefetched releases the ranges Prefetch fetched; the tail stays.
+func (r *RangeReader) DropPrefetched() {
+	r.mu.Lock()
+	r.chunks = nil
+	r.mu.Unlock()
+}
+
 // Close releases the cached bytes.
 func (r *RangeReader) Close() error {
 	r.mu.Lock()

@@ -156,4 +156,13 @@ func TestRangeReaderCoalesces(t *testing.T) {
 	if _, err := rr.ReadAt(buf, 3<<20); err != nil || !bytes.Equal(buf, data[3<<20:3<<20+100]) || gets()-before != 1 {
 		t.Fatalf("uncached read: %v, %d GETs", err, gets()-before)
 	}
+	// Dropped prefetched ranges are fetched again; the tail stays.
+	rr.DropPrefetched()
+	before = gets()
+	if _, err := rr.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, data[:100]) || gets()-before != 1 {
+		t.Fatalf("read after DropPrefetched: %v, %d GETs", err, gets()-before)
+	}
+	if _, err := rr.ReadAt(buf, int64(len(data))-200); err != nil || !bytes.Equal(buf, data[len(data)-200:len(data)-100]) || gets()-before != 1 {
+		t.Fatalf("tail read after DropPrefetched: %v, %d GETs", err, gets()-before)
+	}
 }
