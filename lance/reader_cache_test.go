@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,19 @@ func dataFilePaths(t *testing.T, ds *Dataset) []string {
 		}
 	}
 	return out
+}
+
+// chargeOf returns what a cache charges for the reader of path.
+func chargeOf(t *testing.T, path string) int64 {
+	t.Helper()
+	probe := newReaderCache(1 << 30)
+	_, done, err := probe.open(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done(nil)
+	_, charge := probe.stats()
+	return charge
 }
 
 func readerStillReads(r interface {
@@ -99,13 +113,7 @@ func TestReadKeepsFileReaders(t *testing.T) {
 func TestReaderCacheBound(t *testing.T) {
 	ds := writeFragments(t, filepath.Join(t.TempDir(), "ds"), []int64{5, 5, 5, 5, 5, 5, 5, 5})
 	paths := dataFilePaths(t, ds)
-	probe := newReaderCache(1 << 30)
-	_, done, err := probe.open(paths[0], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done(nil)
-	_, charge := probe.stats()
+	charge := chargeOf(t, paths[0])
 	if charge < readerMinCharge {
 		t.Fatalf("charge %d below the minimum %d", charge, readerMinCharge)
 	}
@@ -154,10 +162,13 @@ func TestReaderCacheBound(t *testing.T) {
 func TestReaderCacheEvictionWaitsForReads(t *testing.T) {
 	ds := writeFragments(t, filepath.Join(t.TempDir(), "ds"), []int64{5, 5})
 	paths := dataFilePaths(t, ds)
-	c := newReaderCache(readerMinCharge) // room for one small reader
+	c := newReaderCache(chargeOf(t, paths[0])) // room for one reader
 	a, doneA, err := c.open(paths[0], 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := c.stats(); n != 1 {
+		t.Fatalf("%d entries, want 1", n)
 	}
 	_, doneB, err := c.open(paths[1], 0) // evicts a
 	if err != nil {
@@ -240,5 +251,42 @@ func TestCleanupForgetsRemovedFiles(t *testing.T) {
 	releaseAll(recs)
 	if _, err := ds.Read(0, -1, memory.DefaultAllocator); err == nil {
 		t.Fatal("the old version read removed files")
+	}
+}
+
+// TestReaderCacheConcurrentEviction: readers evicted while other
+// goroutines read through them are never closed under a read (run with
+// -race).
+func TestReaderCacheConcurrentEviction(t *testing.T) {
+	ds := writeFragments(t, filepath.Join(t.TempDir(), "ds"), []int64{5, 5, 5, 5, 5, 5})
+	paths := dataFilePaths(t, ds)
+	limit := 2 * chargeOf(t, paths[0])
+	c := newReaderCache(limit) // two readers: constant eviction
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := 0; k < 100; k++ {
+				r, done, err := c.open(paths[(g+k)%len(paths)], 0)
+				if err == nil {
+					err = readerStillReads(r)
+					done(err)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, charged := c.stats(); charged > limit || n == 0 {
+		t.Fatalf("charged %d over the limit", charged)
 	}
 }
