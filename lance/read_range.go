@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -85,8 +86,12 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 			}
 		}
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	if file.SmallRead(end-offset, d.schema.NumFields()) {
+		workers = 1 // a few rows: helpers cost more than they save (file.SmallRead)
+	}
 	var wg sync.WaitGroup
-	for w := 1; w < min(runtime.GOMAXPROCS(0), len(todo)); w++ {
+	for w := 1; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -13,6 +13,21 @@ import (
 // never wait for each other and the process never runs more decoders than
 // it has processors.
 
+// serialReadValues: a read of at most this many values (rows x columns)
+// decodes on the caller's goroutine. Handing its few small tasks to other
+// goroutines costs more than it saves (scheduler wake-ups, on a busy
+// machine a wait for a processor): bench.py's get(100, deep offset)
+// takes a fifth less time and CPU decoded serially.
+const serialReadValues = 8192
+
+// SmallRead says whether a read of rows rows of columns columns decodes
+// serially (the lance package reads its fragments the same way).
+func SmallRead(rows int64, columns int) bool { return smallRead(rows, columns) }
+
+func smallRead(rows int64, columns int) bool {
+	return rows*int64(max(columns, 1)) <= serialReadValues
+}
+
 var decodeSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0)-1, 0))
 
 // recoverDecodePanics is false in this package's tests, so a decoder bug
@@ -78,4 +93,22 @@ func parallelRanges(n, minPer int, f func(lo, hi int) error) error {
 		}
 		return f(lo, hi)
 	})
+}
+
+// serialFor is parallelFor on the caller's goroutine only (small reads),
+// with the same panic-to-error rule and the first error in index order.
+func serialFor(n int, f func(i int) error) (err error) {
+	if recoverDecodePanics {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("internal error decoding: %v", p)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := f(i); err != nil {
+			return err
+		}
+	}
+	return nil
 }

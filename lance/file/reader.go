@@ -297,7 +297,11 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 			}
 		}
 	}
-	err := parallelFor(len(columns), func(i int) error {
+	fan := parallelFor
+	if smallRead(limit, len(columns)) {
+		fan = serialFor
+	}
+	err := fan(len(columns), func(i int) error {
 		ci := columns[i]
 		fld := sch.Field(i)
 		var a arrow.Array
