@@ -401,35 +401,49 @@ func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, fi
 func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, lvHi, itLo, itHi int, err error) {
 	mr := maxRep(layers)
 	mv := maxVisibleDef(layers)
-	row, item := -1, 0
+	if len(rep) > 0 && rep[0] != mr {
+		return 0, 0, 0, 0, fmt.Errorf("page does not start a row")
+	}
+	// find the levels of rows from and to (len(rep) if the page ends first)
+	row := -1
 	lvLo, lvHi = -1, len(rep)
 	for i, r := range rep {
+		if r < mr {
+			continue
+		}
 		if r > mr {
 			return 0, 0, 0, 0, fmt.Errorf("repetition level %d above maximum %d", r, mr)
 		}
-		if r == mr {
-			row++
-			if row == from {
-				lvLo, itLo = i, item
-			}
-			if row == to {
-				lvHi, itHi = i, item
-				return lvLo, lvHi, itLo, itHi, nil
-			}
-		} else if i == 0 {
-			return 0, 0, 0, 0, fmt.Errorf("page does not start a row")
+		row++
+		if row == from {
+			lvLo = i
 		}
-		if def == nil || def[i] <= mv {
-			item++
+		if row == to {
+			lvHi = i
+			break
 		}
 	}
-	if row+1 != to || (lvLo < 0 && to > from) {
+	if lvHi == len(rep) && row+1 != to || (lvLo < 0 && to > from) {
 		return 0, 0, 0, 0, fmt.Errorf("page holds %d rows, need [%d, %d)", row+1, from, to)
 	}
 	if to == from {
 		return 0, 0, 0, 0, nil
 	}
-	return lvLo, lvHi, itLo, item, nil
+	// every level is a visible item unless def says it is a null or empty
+	// list
+	itLo, itHi = lvLo, lvHi
+	if def != nil {
+		itLo, itHi = 0, 0
+		for i, d := range def[:lvHi] {
+			if d <= mv {
+				if i < lvLo {
+					itLo++
+				}
+				itHi++
+			}
+		}
+	}
+	return lvLo, lvHi, itLo, itHi, nil
 }
 
 // itemValidity reports, for each visible value of sp, whether it is valid.

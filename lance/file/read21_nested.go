@@ -84,8 +84,9 @@ type leafColumn struct {
 }
 
 type layerSlots struct {
-	valid   []bool
-	offsets []int64 // lists: len(valid)+1
+	n       int
+	valid   []bool  // nil: all n slots valid
+	offsets []int64 // lists: n+1
 }
 
 // readNested reads a nested field whose first leaf column is first.
@@ -178,7 +179,16 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	for _, sp := range decoded {
 		nLevels += max(len(sp.rep), len(sp.def), sp.rows)
 	}
-	rep, def := make([]uint16, 0, nLevels), make([]uint16, 0, nLevels)
+	// def stays nil (every level 0) until a page has def levels
+	anyDef := false
+	for _, sp := range decoded {
+		anyDef = anyDef || sp.def != nil
+	}
+	rep := make([]uint16, 0, nLevels)
+	var def []uint16
+	if anyDef {
+		def = make([]uint16, 0, nLevels)
+	}
 	var parts []*block
 	for _, sp := range decoded {
 		if len(sp.layers) != len(kinds) {
@@ -207,14 +217,17 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 				rep = append(rep, nLists)
 			}
 		}
-		if sp.def != nil {
+		switch {
+		case sp.def != nil && isIdentity(table):
+			def = append(def, sp.def[:nl]...) // unravel checks the range
+		case sp.def != nil:
 			for _, d := range sp.def[:nl] {
 				if int(d) >= len(table) {
 					return nil, fmt.Errorf("def level %d out of range", d)
 				}
 				def = append(def, table[d])
 			}
-		} else {
+		case anyDef:
 			def = append(def, make([]uint16, nl)...)
 		}
 		vals := sp.vals
@@ -257,13 +270,23 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	} else if lc.vals, err = concatBlocks(parts); err != nil {
 		return nil, err
 	}
-	if lc.layers, err = unravel(rep, def, kinds, lc.vals.n); err != nil {
+	if lc.layers, err = unravel(rep, def, kinds, lc.vals.n, int(limit)); err != nil {
 		return nil, err
 	}
-	if got := len(lc.layers[len(lc.layers)-1].valid); int64(got) != limit {
+	if got := lc.layers[len(lc.layers)-1].n; int64(got) != limit {
 		return nil, fmt.Errorf("levels hold %d rows, want %d", got, limit)
 	}
 	return lc, nil
+}
+
+// isIdentity reports whether a def level table maps every level to itself.
+func isIdentity(table []uint16) bool {
+	for i, d := range table {
+		if int(d) != i {
+			return false
+		}
+	}
+	return true
 }
 
 // zeroBlock is n values of leaf type dt, all zero / empty.
@@ -287,9 +310,11 @@ func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 }
 
 // unravel turns canonical levels into per-layer slots (see the file
-// comment). nVals is the number of visible values. It consumes rep and def
-// (they are rewritten in place, layer by layer).
-func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
+// comment). nVals is the number of visible values, rows the number of
+// rows expected (a capacity hint). def == nil means every
+// def level is 0 (nothing null or empty). It consumes rep and def (they are
+// rewritten in place, layer by layer).
+func unravel(rep, def []uint16, kinds []bool, nVals, rows int) ([]layerSlots, error) {
 	// levelsToRep[d]: the list depth at which def level d is still an entry.
 	levelsToRep := []uint16{0}
 	var rc uint16
@@ -306,77 +331,170 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 			return nil, fmt.Errorf("def level %d out of range", d)
 		}
 	}
+	lastList := -1
+	for k, isList := range kinds {
+		if isList {
+			lastList = k
+		}
+	}
 	out := make([]layerSlots, len(kinds))
 	var c, repCmp uint16
+	repChecked := false
 	for k, isList := range kinds {
 		if !isList {
-			valid := make([]bool, 0, nVals)
-			for _, d := range def {
-				if levelsToRep[d] <= repCmp {
-					valid = append(valid, d <= c)
-				}
+			if def == nil {
+				// every entry left is a valid slot of this layer
+				out[k].n = len(rep)
+			} else {
+				out[k] = itemSlots(def, levelsToRep, repCmp, c)
 			}
-			if k == 0 && len(valid) != nVals {
-				return nil, fmt.Errorf("levels have %d visible values, page has %d", len(valid), nVals)
+			if k == 0 && out[k].n != nVals {
+				return nil, fmt.Errorf("levels have %d visible values, page has %d", out[k].n, nVals)
 			}
-			out[k].valid = valid
 			c++
 			continue
 		}
 		if k == 0 {
 			return nil, fmt.Errorf("list layer without items")
 		}
-		nullL, emptyL := c+1, c+2
+		var slots layerSlots
+		var w int
+		if def == nil {
+			// the outermost list need not rewrite rep: nothing reads the
+			// entries above it but their count
+			last := k == lastList
+			estimate := len(rep) / 4
+			if last {
+				estimate = min(rows, len(rep))
+			}
+			var ok bool
+			if slots, w, ok = listSlotsAllValid(rep, !last, estimate); !ok {
+				return nil, fmt.Errorf("repetition level above the number of list layers")
+			}
+			if last {
+				repChecked = true
+			}
+		} else {
+			nullL, emptyL := c+1, c+2
+			maxL := emptyL
+			for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
+				maxL++
+			}
+			slots, w = listSlots(rep, def, nullL, emptyL, maxL)
+			def = def[:w]
+		}
 		c += 2
-		maxL := emptyL
-		for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
-			maxL++
+		if below := out[k-1].n; slots.offsets[slots.n] != int64(below) {
+			return nil, fmt.Errorf("lists hold %d items, the layer below has %d", slots.offsets[slots.n], below)
 		}
-		offs := make([]int64, 0, len(rep)+1)
-		valid := make([]bool, 0, len(rep))
-		var cur int64
-		w := 0
-		for i, rl := range rep {
-			if rl == 0 {
-				cur++
-				continue
-			}
-			d := def[i]
-			rep[w], def[w] = rl-1, d
-			w++
-			switch {
-			case d == 0:
-				offs = append(offs, cur)
-				cur++
-				valid = append(valid, true)
-			case d > maxL:
-				// an outer null / empty list: not a slot of this layer
-			case d == nullL || d > emptyL:
-				offs = append(offs, cur)
-				valid = append(valid, false)
-			case d == emptyL:
-				offs = append(offs, cur)
-				valid = append(valid, true)
-			default:
-				// a valid list whose first item is null
-				offs = append(offs, cur)
-				cur++
-				valid = append(valid, true)
-			}
-		}
-		if cur != int64(len(out[k-1].valid)) {
-			return nil, fmt.Errorf("lists hold %d items, the layer below has %d", cur, len(out[k-1].valid))
-		}
-		rep, def = rep[:w], def[:w]
-		out[k] = layerSlots{valid: valid, offsets: append(offs, cur)}
+		out[k] = slots
+		rep = rep[:w]
 		repCmp++
 	}
-	for _, rl := range rep {
-		if rl != 0 {
-			return nil, fmt.Errorf("repetition level above the number of list layers")
+	if !repChecked {
+		for _, rl := range rep {
+			if rl != 0 {
+				return nil, fmt.Errorf("repetition level above the number of list layers")
+			}
 		}
 	}
 	return out, nil
+}
+
+// itemSlots is the validity of an item layer whose null def level is c+1:
+// one slot per entry still present at list depth repCmp.
+func itemSlots(def, levelsToRep []uint16, repCmp, c uint16) layerSlots {
+	n, nulls := 0, 0
+	for _, d := range def {
+		if levelsToRep[d] <= repCmp {
+			n++
+			if d > c {
+				nulls++
+			}
+		}
+	}
+	if nulls == 0 {
+		return layerSlots{n: n}
+	}
+	valid := make([]bool, 0, n)
+	for _, d := range def {
+		if levelsToRep[d] <= repCmp {
+			valid = append(valid, d <= c)
+		}
+	}
+	return layerSlots{n: n, valid: valid}
+}
+
+// listSlotsAllValid groups entries into lists when nothing is null or empty:
+// a list starts at every rep level above 0. With rewrite it rewrites rep in
+// place to the w entries of the layer above (rep-1); without, ok reports
+// whether every rep level is at most 1 (this is the outermost list).
+// estimate is the expected number of lists.
+func listSlotsAllValid(rep []uint16, rewrite bool, estimate int) (s layerSlots, w int, ok bool) {
+	offs := make([]int64, 0, estimate+1)
+	var maxRL uint16
+	for i, rl := range rep {
+		if rl != 0 {
+			offs = append(offs, int64(i))
+			maxRL = max(maxRL, rl)
+			if rewrite {
+				rep[w] = rl - 1
+			}
+			w++
+		}
+	}
+	return layerSlots{n: w, offsets: append(offs, int64(len(rep)))}, w, rewrite || maxRL <= 1
+}
+
+// listSlots groups entries into lists (canonical def levels: nullL a null
+// list, emptyL an empty one, above maxL an outer null or empty list) and
+// rewrites rep and def in place to the w entries of the layer above.
+func listSlots(rep, def []uint16, nullL, emptyL, maxL uint16) (layerSlots, int) {
+	starts := 0
+	for _, rl := range rep {
+		if rl != 0 {
+			starts++
+		}
+	}
+	offs := make([]int64, 0, starts+1)
+	valid := make([]bool, 0, starts)
+	nulls := 0
+	var cur int64
+	w := 0
+	for i, rl := range rep {
+		if rl == 0 {
+			cur++
+			continue
+		}
+		d := def[i]
+		rep[w], def[w] = rl-1, d
+		w++
+		switch {
+		case d == 0:
+			offs = append(offs, cur)
+			cur++
+			valid = append(valid, true)
+		case d > maxL:
+			// an outer null / empty list: not a slot of this layer
+		case d == nullL || d > emptyL:
+			offs = append(offs, cur)
+			valid = append(valid, false)
+			nulls++
+		case d == emptyL:
+			offs = append(offs, cur)
+			valid = append(valid, true)
+		default:
+			// a valid list whose first item is null
+			offs = append(offs, cur)
+			cur++
+			valid = append(valid, true)
+		}
+	}
+	s := layerSlots{n: len(valid), offsets: append(offs, cur)}
+	if nulls > 0 {
+		s.valid = valid
+	}
+	return s, w
 }
 
 // buildNested builds the array of type dt at depth t from the top (0 = the
@@ -388,7 +506,7 @@ func buildNested(dt arrow.DataType, t int, leaves []*leafColumn, alloc memory.Al
 		return nil, fmt.Errorf("internal error: layer depth")
 	}
 	slots := lc.layers[k]
-	n := len(slots.valid)
+	n := slots.n
 	validity, nulls := validityBuffer(slots.valid, alloc)
 	if validity != nil {
 		defer validity.Release()
@@ -456,9 +574,10 @@ func buildNested(dt arrow.DataType, t int, leaves []*leafColumn, alloc memory.Al
 	if len(leaves) != 1 || k != 0 {
 		return nil, fmt.Errorf("internal error: leaf %s at layer %d", dt, k)
 	}
-	return buildLeafArray(dt, lc.vals, slots.valid, alloc)
+	return buildLeafArray(dt, lc.vals, slots.n, slots.valid, alloc)
 }
 
+// validityBuffer is a validity bitmap of valid (nil buffer: no nulls).
 func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) {
 	nulls := 0
 	for _, v := range valid {
@@ -479,10 +598,10 @@ func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) 
 }
 
 // buildLeafArray builds a leaf array (flat type or fixed_size_list) from
-// its values and validity.
-func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
-	if vals.n != len(valid) {
-		return nil, fmt.Errorf("%d values for %d slots", vals.n, len(valid))
+// its values and the validity of its n slots (valid nil: all valid).
+func buildLeafArray(dt arrow.DataType, vals *block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	if vals.n != n || valid != nil && len(valid) != n {
+		return nil, fmt.Errorf("%d values for %d slots", vals.n, n)
 	}
 	fsl, ok := dt.(*arrow.FixedSizeListType)
 	if !ok {
@@ -515,7 +634,7 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 		for i := range itemValid {
 			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
 		}
-		child, err = buildLeafArray(fsl.Elem(), items, itemValid, alloc)
+		child, err = buildLeafArray(fsl.Elem(), items, items.n, itemValid, alloc)
 	}
 	if err != nil {
 		return nil, err
