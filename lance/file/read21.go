@@ -273,7 +273,7 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		sp.vals = &block{}
 		return sp, nil
 	}
-	rep, def, vals, err := r.decodeChunks(p, L, chunks, first, last)
+	rep, def, parts, err := r.decodeChunks(p, L, chunks, first, last)
 	if err != nil {
 		return nil, err
 	}
@@ -305,15 +305,46 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		return nil, err
 	}
 	itLo, itHi = itLo+skipIt, itHi+skipIt
-	if itHi > vals.n {
-		return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
+	nVals := 0
+	for _, v := range parts {
+		nVals += v.n
+	}
+	if itHi > nVals {
+		return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, nVals)
 	}
 	sp.rep = rep[lvLo:lvHi]
 	if def != nil {
 		sp.def = def[lvLo:lvHi]
 	}
 	sp.nVis = itHi - itLo
+	if dict == nil {
+		// the values stay in their chunks: the array is assembled from them
+		sp.valParts = sliceParts(parts, itLo, itHi)
+		return sp, nil
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
+	}
 	return sp, sp.setVals(vals.slice(itLo, itHi), dict)
+}
+
+// sliceParts is values [lo, hi) of the blocks parts taken as one, still in
+// pieces (at least one, possibly empty).
+func sliceParts(parts []*block, lo, hi int) []*block {
+	var out []*block
+	start := 0
+	for _, p := range parts {
+		end := start + p.n
+		if a, b := max(lo, start), min(hi, end); a < b {
+			out = append(out, p.slice(a-start, b-start))
+		}
+		start = end
+	}
+	if len(out) == 0 {
+		out = append(out, parts[0].slice(0, 0))
+	}
+	return out
 }
 
 // setVals stores sp's visible values, looking them up in dict if the page
@@ -362,9 +393,9 @@ func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first
 }
 
 // decodeChunks reads and decodes chunks [first, last) of a mini-block page,
-// in parallel, and joins their levels (nil when the page has none) and
-// values.
-func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals *block, err error) {
+// in parallel, and joins their levels (nil when the page has none); the
+// values stay one block per chunk.
+func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals []*block, err error) {
 	hasRep := L.repComp != nil
 	dec := make([]*miniChunk, last-first)
 	if err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
@@ -384,14 +415,14 @@ func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, fi
 	if L.defComp != nil {
 		def = make([]uint16, 0, nDef)
 	}
-	parts := make([]*block, len(dec))
+	vals = make([]*block, len(dec))
 	for k, ch := range dec {
 		rep = append(rep, ch.rep...)
 		def = append(def, ch.def...)
-		parts[k] = ch.vals
-	}
-	if vals, err = concatBlocks(parts); err != nil {
-		return nil, nil, nil, err
+		vals[k] = ch.vals
+		if ch.vals.bits != vals[0].bits || ch.vals.dim != vals[0].dim {
+			return nil, nil, nil, fmt.Errorf("chunks decode to different value widths (%d, %d bits)", vals[0].bits, ch.vals.bits)
+		}
 	}
 	return rep, def, vals, nil
 }

@@ -79,7 +79,7 @@ func typeLayers(dt arrow.DataType, leaf int) ([]bool, error) {
 // leafColumn is one leaf column unravelled for the rows read.
 type leafColumn struct {
 	layers []layerSlots // innermost first
-	vals   *block
+	vals   []*block     // the visible values, in pieces
 	dt     arrow.DataType // the leaf's Arrow type
 }
 
@@ -184,10 +184,19 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	for _, sp := range decoded {
 		anyDef = anyDef || sp.def != nil
 	}
-	rep := make([]uint16, 0, nLevels)
-	var def []uint16
-	if anyDef {
-		def = make([]uint16, 0, nLevels)
+	// one page whose levels are already canonical: use them as they are
+	// (unravel only reads them)
+	direct := false
+	if len(decoded) == 1 && decoded[0].rep != nil {
+		table, err := canonicalDef(decoded[0].layers)
+		direct = err == nil && (decoded[0].def == nil || isIdentity(table))
+	}
+	var rep, def []uint16
+	if !direct {
+		rep = make([]uint16, 0, nLevels)
+		if anyDef {
+			def = make([]uint16, 0, nLevels)
+		}
 	}
 	var parts []*block
 	for _, sp := range decoded {
@@ -210,14 +219,21 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
 			return nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
 		}
-		if sp.rep != nil {
+		switch {
+		case direct:
+			rep = sp.rep[:nl]
+			if sp.def != nil {
+				def = sp.def[:nl]
+			}
+		case sp.rep != nil:
 			rep = append(rep, sp.rep[:nl]...)
-		} else {
+		default:
 			for i := 0; i < nl; i++ {
 				rep = append(rep, nLists)
 			}
 		}
 		switch {
+		case direct:
 		case sp.def != nil && isIdentity(table):
 			def = append(def, sp.def[:nl]...) // unravel checks the range
 		case sp.def != nil:
@@ -230,47 +246,25 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		case anyDef:
 			def = append(def, make([]uint16, nl)...)
 		}
-		vals := sp.vals
-		if len(sp.valParts) > 0 {
-			ps := make([]*block, len(sp.valParts))
-			for k, v := range sp.valParts {
-				if ps[k], err = v.gathered(); err != nil {
-					return nil, err
-				}
-			}
-			if vals, err = concatBlocks(ps); err != nil {
-				return nil, err
-			}
-		}
-		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
-			// no values (all null), or FixedSizeList items without bytes
-			// (all null): zeros of the leaf's width
-			z, err := zeroBlock(leafType, sp.nVis)
-			if err != nil {
-				return nil, err
-			}
-			if vals != nil {
-				z.itemValid = vals.itemValid
-			}
-			vals = z
-		}
-		if leafBits(leafType) == 1 && vals.bits == 8 && vals.dim == 0 {
-			vals = boolsFromBytes(vals) // a constant bool page
-		}
-		if vals.n != sp.nVis {
-			return nil, fmt.Errorf("page decoded %d values, levels say %d", vals.n, sp.nVis)
-		}
-		parts = append(parts, vals)
-	}
-	lc := &leafColumn{dt: leafType}
-	if len(parts) == 0 {
-		if lc.vals, err = zeroBlock(leafType, 0); err != nil {
+		vals, err := spanValues(sp, leafType)
+		if err != nil {
 			return nil, err
 		}
-	} else if lc.vals, err = concatBlocks(parts); err != nil {
-		return nil, err
+		parts = append(parts, vals...)
 	}
-	if lc.layers, err = unravel(rep, def, kinds, lc.vals.n, int(limit)); err != nil {
+	lc := &leafColumn{dt: leafType, vals: parts}
+	if len(parts) == 0 {
+		z, err := zeroBlock(leafType, 0)
+		if err != nil {
+			return nil, err
+		}
+		lc.vals = []*block{z}
+	}
+	nVals := 0
+	for _, v := range lc.vals {
+		nVals += v.n
+	}
+	if lc.layers, err = unravel(rep, def, kinds, nVals, int(limit)); err != nil {
 		return nil, err
 	}
 	if got := lc.layers[len(lc.layers)-1].n; int64(got) != limit {
@@ -287,6 +281,48 @@ func isIdentity(table []uint16) bool {
 		}
 	}
 	return true
+}
+
+// spanValues is the visible values of sp in pieces, each gathered from its
+// dictionary, with zeros for all-null pages.
+func spanValues(sp *span21, leafType arrow.DataType) ([]*block, error) {
+	parts := sp.valParts
+	if len(parts) == 0 {
+		parts = []*block{sp.vals}
+	}
+	out := make([]*block, len(parts))
+	n := 0
+	for k, vals := range parts {
+		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
+			// no values (all null), or FixedSizeList items without bytes
+			// (all null): zeros of the leaf's width
+			m := sp.nVis
+			if vals != nil {
+				m = vals.n
+			}
+			z, err := zeroBlock(leafType, m)
+			if err != nil {
+				return nil, err
+			}
+			if vals != nil {
+				z.itemValid = vals.itemValid
+			}
+			vals = z
+		}
+		vals, err := vals.gathered()
+		if err != nil {
+			return nil, err
+		}
+		if leafBits(leafType) == 1 && vals.bits == 8 && vals.dim == 0 {
+			vals = boolsFromBytes(vals) // a constant bool page
+		}
+		out[k] = vals
+		n += vals.n
+	}
+	if n != sp.nVis {
+		return nil, fmt.Errorf("page decoded %d values, levels say %d", n, sp.nVis)
+	}
+	return out, nil
 }
 
 // zeroBlock is n values of leaf type dt, all zero / empty.
@@ -312,8 +348,7 @@ func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 // unravel turns canonical levels into per-layer slots (see the file
 // comment). nVals is the number of visible values, rows the number of
 // rows expected (a capacity hint). def == nil means every
-// def level is 0 (nothing null or empty). It consumes rep and def (they are
-// rewritten in place, layer by layer).
+// def level is 0 (nothing null or empty). rep and def are only read.
 func unravel(rep, def []uint16, kinds []bool, nVals, rows int) ([]layerSlots, error) {
 	// levelsToRep[d]: the list depth at which def level d is still an entry.
 	levelsToRep := []uint16{0}
@@ -340,11 +375,12 @@ func unravel(rep, def []uint16, kinds []bool, nVals, rows int) ([]layerSlots, er
 	out := make([]layerSlots, len(kinds))
 	var c, repCmp uint16
 	repChecked := false
+	entries := len(rep) // entries left at this layer
 	for k, isList := range kinds {
 		if !isList {
 			if def == nil {
 				// every entry left is a valid slot of this layer
-				out[k].n = len(rep)
+				out[k].n = entries
 			} else {
 				out[k] = itemSlots(def, levelsToRep, repCmp, c)
 			}
@@ -357,18 +393,17 @@ func unravel(rep, def []uint16, kinds []bool, nVals, rows int) ([]layerSlots, er
 		if k == 0 {
 			return nil, fmt.Errorf("list layer without items")
 		}
+		// the outermost list need not pass rep levels up when nothing is
+		// null: the layers above only count the rows
+		last := k == lastList
+		estimate := len(rep) / 4
+		if last {
+			estimate = min(rows, len(rep))
+		}
 		var slots layerSlots
-		var w int
 		if def == nil {
-			// the outermost list need not rewrite rep: nothing reads the
-			// entries above it but their count
-			last := k == lastList
-			estimate := len(rep) / 4
-			if last {
-				estimate = min(rows, len(rep))
-			}
 			var ok bool
-			if slots, w, ok = listSlotsAllValid(rep, !last, estimate); !ok {
+			if slots, rep, ok = listSlotsAllValid(rep, !last, estimate); !ok {
 				return nil, fmt.Errorf("repetition level above the number of list layers")
 			}
 			if last {
@@ -380,15 +415,17 @@ func unravel(rep, def []uint16, kinds []bool, nVals, rows int) ([]layerSlots, er
 			for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
 				maxL++
 			}
-			slots, w = listSlots(rep, def, nullL, emptyL, maxL)
-			def = def[:w]
+			slots, rep, def = listSlots(rep, def, nullL, emptyL, maxL, estimate)
 		}
 		c += 2
 		if below := out[k-1].n; slots.offsets[slots.n] != int64(below) {
 			return nil, fmt.Errorf("lists hold %d items, the layer below has %d", slots.offsets[slots.n], below)
 		}
 		out[k] = slots
-		rep = rep[:w]
+		entries = len(rep)
+		if last && def == nil {
+			entries = slots.n // rep not passed up: only the count matters
+		}
 		repCmp++
 	}
 	if !repChecked {
@@ -426,49 +463,45 @@ func itemSlots(def, levelsToRep []uint16, repCmp, c uint16) layerSlots {
 }
 
 // listSlotsAllValid groups entries into lists when nothing is null or empty:
-// a list starts at every rep level above 0. With rewrite it rewrites rep in
-// place to the w entries of the layer above (rep-1); without, ok reports
+// a list starts at every rep level above 0. With next it also returns the
+// rep levels of the entries of the layer above (rep-1); without, ok reports
 // whether every rep level is at most 1 (this is the outermost list).
-// estimate is the expected number of lists.
-func listSlotsAllValid(rep []uint16, rewrite bool, estimate int) (s layerSlots, w int, ok bool) {
+// estimate is the expected number of lists. rep is not written.
+func listSlotsAllValid(rep []uint16, next bool, estimate int) (s layerSlots, up []uint16, ok bool) {
 	offs := make([]int64, 0, estimate+1)
+	if next {
+		up = make([]uint16, 0, estimate)
+	}
 	var maxRL uint16
 	for i, rl := range rep {
 		if rl != 0 {
 			offs = append(offs, int64(i))
 			maxRL = max(maxRL, rl)
-			if rewrite {
-				rep[w] = rl - 1
+			if next {
+				up = append(up, rl-1)
 			}
-			w++
 		}
 	}
-	return layerSlots{n: w, offsets: append(offs, int64(len(rep)))}, w, rewrite || maxRL <= 1
+	return layerSlots{n: len(offs), offsets: append(offs, int64(len(rep)))}, up, next || maxRL <= 1
 }
 
 // listSlots groups entries into lists (canonical def levels: nullL a null
 // list, emptyL an empty one, above maxL an outer null or empty list) and
-// rewrites rep and def in place to the w entries of the layer above.
-func listSlots(rep, def []uint16, nullL, emptyL, maxL uint16) (layerSlots, int) {
-	starts := 0
-	for _, rl := range rep {
-		if rl != 0 {
-			starts++
-		}
-	}
-	offs := make([]int64, 0, starts+1)
-	valid := make([]bool, 0, starts)
+// returns the rep and def levels of the entries of the layer above.
+// estimate is the expected number of lists; rep and def are not written.
+func listSlots(rep, def []uint16, nullL, emptyL, maxL uint16, estimate int) (s layerSlots, upRep, upDef []uint16) {
+	offs := make([]int64, 0, estimate+1)
+	valid := make([]bool, 0, estimate)
+	upRep, upDef = make([]uint16, 0, estimate), make([]uint16, 0, estimate)
 	nulls := 0
 	var cur int64
-	w := 0
 	for i, rl := range rep {
 		if rl == 0 {
 			cur++
 			continue
 		}
 		d := def[i]
-		rep[w], def[w] = rl-1, d
-		w++
+		upRep, upDef = append(upRep, rl-1), append(upDef, d)
 		switch {
 		case d == 0:
 			offs = append(offs, cur)
@@ -490,11 +523,11 @@ func listSlots(rep, def []uint16, nullL, emptyL, maxL uint16) (layerSlots, int) 
 			valid = append(valid, true)
 		}
 	}
-	s := layerSlots{n: len(valid), offsets: append(offs, cur)}
+	s = layerSlots{n: len(valid), offsets: append(offs, cur)}
 	if nulls > 0 {
 		s.valid = valid
 	}
-	return s, w
+	return s, upRep, upDef
 }
 
 // buildNested builds the array of type dt at depth t from the top (0 = the
@@ -598,10 +631,15 @@ func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) 
 }
 
 // buildLeafArray builds a leaf array (flat type or fixed_size_list) from
-// its values and the validity of its n slots (valid nil: all valid).
-func buildLeafArray(dt arrow.DataType, vals *block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
-	if vals.n != n || valid != nil && len(valid) != n {
-		return nil, fmt.Errorf("%d values for %d slots", vals.n, n)
+// its values (in pieces) and the validity of its n slots (valid nil: all
+// valid).
+func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	nVals := 0
+	for _, v := range parts {
+		nVals += v.n
+	}
+	if nVals != n || valid != nil && len(valid) != n {
+		return nil, fmt.Errorf("%d values for %d slots", nVals, n)
 	}
 	fsl, ok := dt.(*arrow.FixedSizeListType)
 	if !ok {
@@ -614,8 +652,12 @@ func buildLeafArray(dt arrow.DataType, vals *block, n int, valid []bool, alloc m
 				def[i] = 1
 			}
 		}
-		sp := &span21{rows: vals.n, layers: []repDefLayer{layerNullableItem}, def: def, vals: vals, nVis: vals.n}
-		return assembleLeaf([]*span21{sp}, dt, int64(vals.n), alloc)
+		sp := &span21{rows: n, layers: []repDefLayer{layerNullableItem}, def: def, valParts: parts, nVis: n}
+		return assembleLeaf([]*span21{sp}, dt, int64(n), alloc)
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
 	}
 	bits := leafBits(fsl.Elem())
 	d := int(fsl.Len())
@@ -624,7 +666,6 @@ func buildLeafArray(dt arrow.DataType, vals *block, n int, valid []bool, alloc m
 	}
 	items := &block{n: vals.n * d, bits: bits, data: vals.data}
 	var child arrow.Array
-	var err error
 	if vals.itemValid == nil {
 		// no item validity: the items are one flat run
 		sp := &span21{rows: items.n, layers: []repDefLayer{layerNullableItem}, vals: items, nVis: items.n}
@@ -634,7 +675,7 @@ func buildLeafArray(dt arrow.DataType, vals *block, n int, valid []bool, alloc m
 		for i := range itemValid {
 			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
 		}
-		child, err = buildLeafArray(fsl.Elem(), items, items.n, itemValid, alloc)
+		child, err = buildLeafArray(fsl.Elem(), []*block{items}, items.n, itemValid, alloc)
 	}
 	if err != nil {
 		return nil, err
