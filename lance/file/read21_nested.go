@@ -160,117 +160,104 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	if err != nil {
 		return nil, err
 	}
-	nLists := uint16(0)
-	for _, k := range kinds {
-		if k {
-			nLists++
-		}
+	// pages decode and unravel in parallel, then their slots join in order
+	type page struct {
+		layers []layerSlots
+		vals   []*block
 	}
-	// pages decode in parallel, then their levels join in order
-	decoded := make([]*span21, len(spans))
+	pages := make([]page, len(spans))
 	if err := parallelFor(len(spans), func(i int) error {
 		sp, err := r.decodeSpan21(spans[i])
-		decoded[i] = sp
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	nLevels := 0
-	for _, sp := range decoded {
-		nLevels += max(len(sp.rep), len(sp.def), sp.rows)
-	}
-	// def stays nil (every level 0) until a page has def levels
-	anyDef := false
-	for _, sp := range decoded {
-		anyDef = anyDef || sp.def != nil
-	}
-	// one page whose levels are already canonical: use them as they are
-	// (unravel only reads them)
-	direct := false
-	if len(decoded) == 1 && decoded[0].rep != nil {
-		table, err := canonicalDef(decoded[0].layers)
-		direct = err == nil && (decoded[0].def == nil || isIdentity(table))
-	}
-	var rep, def []uint16
-	if !direct {
-		rep = make([]uint16, 0, nLevels)
-		if anyDef {
-			def = make([]uint16, 0, nLevels)
-		}
-	}
-	var parts []*block
-	for _, sp := range decoded {
-		if len(sp.layers) != len(kinds) {
-			return nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
-		}
-		for i, l := range sp.layers {
-			if l.isList() != kinds[i] {
-				return nil, fmt.Errorf("page layers %v do not match the type's nesting", sp.layers)
-			}
-		}
-		table, err := canonicalDef(sp.layers)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		nl := max(len(sp.rep), len(sp.def))
-		if sp.rep == nil && sp.def == nil {
-			nl = sp.rows
-		}
-		if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
-			return nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
-		}
-		switch {
-		case direct:
-			rep = sp.rep[:nl]
-			if sp.def != nil {
-				def = sp.def[:nl]
-			}
-		case sp.rep != nil:
-			rep = append(rep, sp.rep[:nl]...)
-		default:
-			for i := 0; i < nl; i++ {
-				rep = append(rep, nLists)
-			}
-		}
-		switch {
-		case direct:
-		case sp.def != nil && isIdentity(table):
-			def = append(def, sp.def[:nl]...) // unravel checks the range
-		case sp.def != nil:
-			for _, d := range sp.def[:nl] {
-				if int(d) >= len(table) {
-					return nil, fmt.Errorf("def level %d out of range", d)
-				}
-				def = append(def, table[d])
-			}
-		case anyDef:
-			def = append(def, make([]uint16, nl)...)
+		rep, def, err := spanLevels(sp, kinds)
+		if err != nil {
+			return err
 		}
 		vals, err := spanValues(sp, leafType)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		parts = append(parts, vals...)
+		layers, err := unravel(rep, def, kinds, sp.nVis, sp.rows)
+		if err != nil {
+			return err
+		}
+		if got := layers[len(layers)-1].n; got != sp.rows {
+			return fmt.Errorf("page levels hold %d rows, want %d", got, sp.rows)
+		}
+		pages[i] = page{layers, vals}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
-	lc := &leafColumn{dt: leafType, vals: parts}
-	if len(parts) == 0 {
+	lc := &leafColumn{dt: leafType, layers: make([]layerSlots, len(kinds))}
+	perPage := make([][]layerSlots, len(pages))
+	for i, p := range pages {
+		perPage[i] = p.layers
+		lc.vals = append(lc.vals, p.vals...)
+	}
+	if len(lc.vals) == 0 {
 		z, err := zeroBlock(leafType, 0)
 		if err != nil {
 			return nil, err
 		}
 		lc.vals = []*block{z}
 	}
-	nVals := 0
-	for _, v := range lc.vals {
-		nVals += v.n
-	}
-	if lc.layers, err = unravel(rep, def, kinds, nVals, int(limit)); err != nil {
-		return nil, err
+	for k, isList := range kinds {
+		lc.layers[k] = joinSlots(perPage, k, isList)
 	}
 	if got := lc.layers[len(lc.layers)-1].n; int64(got) != limit {
 		return nil, fmt.Errorf("levels hold %d rows, want %d", got, limit)
 	}
 	return lc, nil
+}
+
+// spanLevels is sp's rep and def levels in the canonical scheme (def nil:
+// all 0). They may share sp's memory.
+func spanLevels(sp *span21, kinds []bool) (rep, def []uint16, err error) {
+	if len(sp.layers) != len(kinds) {
+		return nil, nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
+	}
+	for i, l := range sp.layers {
+		if l.isList() != kinds[i] {
+			return nil, nil, fmt.Errorf("page layers %v do not match the type's nesting", sp.layers)
+		}
+	}
+	table, err := canonicalDef(sp.layers)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
+		return nil, nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
+	}
+	nl := max(len(sp.rep), len(sp.def))
+	if sp.rep == nil && sp.def == nil {
+		nl = sp.rows
+	}
+	rep = sp.rep
+	if rep == nil {
+		// every level is a row
+		rep = make([]uint16, nl)
+		top := maxRep(sp.layers)
+		for i := range rep {
+			rep[i] = top
+		}
+	}
+	switch {
+	case sp.def == nil:
+	case isIdentity(table):
+		def = sp.def // unravel checks the range
+	default:
+		def = make([]uint16, nl)
+		for i, d := range sp.def {
+			if int(d) >= len(table) {
+				return nil, nil, fmt.Errorf("def level %d out of range", d)
+			}
+			def[i] = table[d]
+		}
+	}
+	return rep, def, nil
 }
 
 // isIdentity reports whether a def level table maps every level to itself.
@@ -281,6 +268,46 @@ func isIdentity(table []uint16) bool {
 		}
 	}
 	return true
+}
+
+// joinSlots joins layer k of consecutive pages: list offsets of a page
+// continue from the items the pages before hold.
+func joinSlots(pages [][]layerSlots, k int, isList bool) layerSlots {
+	if len(pages) == 1 {
+		return pages[0][k]
+	}
+	var out layerSlots
+	anyNull := false
+	for _, p := range pages {
+		out.n += p[k].n
+		anyNull = anyNull || p[k].valid != nil
+	}
+	if anyNull {
+		out.valid = make([]bool, 0, out.n)
+		for _, p := range pages {
+			if s := p[k]; s.valid != nil {
+				out.valid = append(out.valid, s.valid...)
+			} else {
+				for range s.n {
+					out.valid = append(out.valid, true)
+				}
+			}
+		}
+	}
+	if !isList {
+		return out
+	}
+	out.offsets = make([]int64, 0, out.n+1)
+	var base int64
+	for _, p := range pages {
+		s := p[k]
+		for _, o := range s.offsets[:s.n] {
+			out.offsets = append(out.offsets, base+o)
+		}
+		base += s.offsets[s.n]
+	}
+	out.offsets = append(out.offsets, base)
+	return out
 }
 
 // spanValues is the visible values of sp in pieces, each gathered from its
