@@ -60,6 +60,10 @@ func unpackBlock(t, w int, packed, out []byte) error {
 		clear(out[:1024*t/8])
 		return nil
 	}
+	if t == 16 {
+		unpackBlock16(w, packed, out)
+		return nil
+	}
 	lanes := 1024 / t
 	var words [1024]uint64
 	nw := packedWords(t, w)
@@ -138,6 +142,35 @@ func unpackBlock(t, w int, packed, out []byte) error {
 		}
 	}
 	return nil
+}
+
+// unpackBlock16 is unpackBlock for t = 16 (rep/def levels), 0 < w <= 16,
+// reading the packed words in place; the fixed-size array views let the
+// compiler drop the bounds checks of the lane loops.
+func unpackBlock16(w int, packed, out []byte) {
+	const lanes = 64
+	mask := uint32(1)<<uint(w) - 1
+	for row := 0; row < 16; row++ {
+		bit := row * w
+		k, shift := bit/16, uint(bit%16)
+		base := flOrder[row/8]*16 + (row%8)*128
+		o := (*[2 * lanes]byte)(out[2*base:])
+		lo := (*[2 * lanes]byte)(packed[2*lanes*k:])
+		if int(shift)+w <= 16 {
+			for l := 0; l < lanes; l++ {
+				v := (uint32(lo[2*l]) | uint32(lo[2*l+1])<<8) >> shift & mask
+				o[2*l], o[2*l+1] = byte(v), byte(v>>8)
+			}
+			continue
+		}
+		hi := (*[2 * lanes]byte)(packed[2*lanes*(k+1):])
+		up := 16 - shift
+		for l := 0; l < lanes; l++ {
+			v := (uint32(lo[2*l])|uint32(lo[2*l+1])<<8)>>shift | (uint32(hi[2*l])|uint32(hi[2*l+1])<<8)<<up
+			v &= mask
+			o[2*l], o[2*l+1] = byte(v), byte(v>>8)
+		}
+	}
 }
 
 // unpackInline decodes InlineBitpacking data holding n t-bit values: one or

@@ -438,7 +438,15 @@ func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, 
 	// find the levels of rows from and to (len(rep) if the page ends first)
 	row := -1
 	lvLo, lvHi = -1, len(rep)
-	for i, r := range rep {
+	for i := 0; i < len(rep); i++ {
+		if mr == 1 {
+			// one list layer: rows start at the levels above 0, which
+			// are sparse in long lists
+			if i = nextNonZero(rep, i); i == len(rep) {
+				break
+			}
+		}
+		r := rep[i]
 		if r < mr {
 			continue
 		}
@@ -475,6 +483,20 @@ func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, 
 		}
 	}
 	return lvLo, lvHi, itLo, itHi, nil
+}
+
+// nextNonZero is the index of the first level at or after i that is not 0,
+// or len(levels).
+func nextNonZero(levels []uint16, i int) int {
+	for ; i+8 <= len(levels); i += 8 {
+		l := levels[i : i+8 : i+8]
+		if l[0]|l[1]|l[2]|l[3]|l[4]|l[5]|l[6]|l[7] != 0 {
+			break
+		}
+	}
+	for ; i < len(levels) && levels[i] == 0; i++ {
+	}
+	return i
 }
 
 // itemValidity reports, for each visible value of sp, whether it is valid.

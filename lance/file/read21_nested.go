@@ -500,13 +500,12 @@ func listSlotsAllValid(rep []uint16, next bool, estimate int) (s layerSlots, up 
 		up = make([]uint16, 0, estimate)
 	}
 	var maxRL uint16
-	for i, rl := range rep {
-		if rl != 0 {
-			offs = append(offs, int64(i))
-			maxRL = max(maxRL, rl)
-			if next {
-				up = append(up, rl-1)
-			}
+	for i := nextNonZero(rep, 0); i < len(rep); i = nextNonZero(rep, i+1) {
+		rl := rep[i]
+		offs = append(offs, int64(i))
+		maxRL = max(maxRL, rl)
+		if next {
+			up = append(up, rl-1)
 		}
 	}
 	return layerSlots{n: len(offs), offsets: append(offs, int64(len(rep)))}, up, next || maxRL <= 1
