@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 )
@@ -486,12 +487,14 @@ func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, 
 }
 
 // nextNonZero is the index of the first level at or after i that is not 0,
-// or len(levels).
+// or len(levels). It tests 8 levels (16 bytes) at a time.
 func nextNonZero(levels []uint16, i int) int {
-	for ; i+8 <= len(levels); i += 8 {
-		l := levels[i : i+8 : i+8]
-		if l[0]|l[1]|l[2]|l[3]|l[4]|l[5]|l[6]|l[7] != 0 {
-			break
+	if i+8 <= len(levels) {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(levels))), 2*len(levels))
+		for ; i+8 <= len(levels); i += 8 {
+			if binary.LittleEndian.Uint64(b[2*i:])|binary.LittleEndian.Uint64(b[2*i+8:]) != 0 {
+				break
+			}
 		}
 	}
 	for ; i < len(levels) && levels[i] == 0; i++ {
