@@ -301,8 +301,12 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 	if from < base {
 		return nil, fmt.Errorf("row %d starts before the decoded chunks (row %d)", from, base)
 	}
-	lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from-base, to-base)
-	if err != nil {
+	var lvLo, lvHi, itLo, itHi int
+	if first == 0 && last == len(chunks) && from == 0 && uint64(to) == p.length && def == nil && (len(rep) == 0 || rep[0] == mr) {
+		// the whole page, every level a value: unravel, its only reader,
+		// checks the rows it holds and the rep levels
+		lvHi, itHi = len(rep), len(rep)
+	} else if lvLo, lvHi, itLo, itHi, err = rowsToLevels(rep, def, L.layers, from-base, to-base); err != nil {
 		return nil, err
 	}
 	itLo, itHi = itLo+skipIt, itHi+skipIt
