@@ -2,6 +2,7 @@ package file
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"testing"
 )
@@ -47,6 +48,50 @@ func TestUnpackBlockEveryWidth(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("t=%d w=%d: unpacked values differ", tb, w)
 			}
+		}
+	}
+}
+
+// TestUnravel: canonical levels to per-layer slots, with and without def
+// levels, one and two list layers, and the level errors unravel reports.
+func TestUnravel(t *testing.T) {
+	list := []bool{false, true}
+	for _, tc := range []struct {
+		name     string
+		rep, def []uint16
+		kinds    []bool
+		nVals    int
+		want     []layerSlots // nil: an error
+	}{
+		{"all valid", []uint16{1, 0, 0, 1, 0}, nil, list, 5,
+			[]layerSlots{{n: 5}, {n: 2, offsets: []int64{0, 3, 5}}}},
+		{"list of lists", []uint16{2, 1, 0, 2, 0}, nil, []bool{false, true, true}, 5,
+			[]layerSlots{{n: 5}, {n: 3, offsets: []int64{0, 1, 3, 5}}, {n: 2, offsets: []int64{0, 2, 3}}}},
+		{"struct of list", []uint16{1, 0, 1}, nil, []bool{false, true, false}, 3,
+			[]layerSlots{{n: 3}, {n: 2, offsets: []int64{0, 2, 3}}, {n: 2}}},
+		// null item, null list, empty list
+		{"nulls", []uint16{1, 0, 1, 1}, []uint16{0, 1, 2, 3}, list, 2,
+			[]layerSlots{{n: 2, valid: []bool{true, false}}, {n: 3, valid: []bool{true, false, true}, offsets: []int64{0, 2, 2, 2}}}},
+		{"def all 0", []uint16{1, 0, 1}, []uint16{0, 0, 0}, list, 3,
+			[]layerSlots{{n: 3}, {n: 2, offsets: []int64{0, 2, 3}}}},
+		{"rep above the lists", []uint16{2, 0}, nil, list, 2, nil},
+		{"rep above the lists, with def", []uint16{2, 0}, []uint16{0, 0}, list, 2, nil},
+		{"values and levels disagree", []uint16{1, 0}, nil, list, 3, nil},
+		{"def out of range", []uint16{1, 0}, []uint16{0, 9}, list, 2, nil},
+	} {
+		got, err := unravel(tc.rep, tc.def, tc.kinds, tc.nVals, 4)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%s: no error, slots %+v", tc.name, got)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: slots %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }
