@@ -32,8 +32,8 @@ func TestNextNonZero(t *testing.T) {
 }
 
 // TestUnpackBlockEveryWidth: unpacking what the reference packer packed
-// gives the values back, for every word size and width (t = 16, the
-// levels' size, has its own unpacker).
+// gives the values back, for every word size and width, from and into
+// aligned and unaligned buffers.
 func TestUnpackBlockEveryWidth(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for _, tb := range []int{8, 16, 32, 64} {
@@ -41,12 +41,17 @@ func TestUnpackBlockEveryWidth(t *testing.T) {
 			raw := make([]byte, 1024*tb/8)
 			rng.Read(raw)
 			want := maskValues(tb, w, raw)
-			got := make([]byte, len(want))
-			if err := unpackBlock(tb, w, packBlockRef(tb, w, want), got); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("t=%d w=%d: unpacked values differ", tb, w)
+			packed := packBlockRef(tb, w, want)
+			// aligned buffers are read as words in place, others copied
+			for _, shift := range []int{0, 1} {
+				in := append(make([]byte, shift), packed...)[shift:]
+				got := make([]byte, len(want)+shift)[shift:]
+				if err := unpackBlock(tb, w, in, got); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("t=%d w=%d shift=%d: unpacked values differ", tb, w, shift)
+				}
 			}
 		}
 	}
@@ -93,5 +98,25 @@ func TestUnravel(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: slots %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// BenchmarkUnpackBlock: one 1024-value block per word size, at a width
+// typical of small integers and levels.
+func BenchmarkUnpackBlock(b *testing.B) {
+	for _, tb := range []int{8, 16, 32, 64} {
+		b.Run(fmt.Sprint(tb), func(b *testing.B) {
+			w := tb / 4
+			raw := make([]byte, 1024*tb/8)
+			rand.New(rand.NewSource(1)).Read(raw)
+			packed := packBlockRef(tb, w, maskValues(tb, w, raw))
+			out := make([]byte, len(raw))
+			b.SetBytes(int64(len(raw)))
+			for i := 0; i < b.N; i++ {
+				if err := unpackBlock(tb, w, packed, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
