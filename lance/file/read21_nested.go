@@ -78,8 +78,8 @@ func typeLayers(dt arrow.DataType, leaf int) ([]bool, error) {
 
 // leafColumn is one leaf column unravelled for the rows read.
 type leafColumn struct {
-	layers []layerSlots // innermost first
-	vals   []*block     // the visible values, in pieces
+	layers []layerSlots   // innermost first
+	vals   []*block       // the visible values, in pieces
 	dt     arrow.DataType // the leaf's Arrow type
 }
 
