@@ -24,7 +24,10 @@ import (
 // every item layer is NULLABLE_ITEM and every list layer NULL_AND_EMPTY_LIST.
 // Then, as Lance does, layers are unravelled from the innermost out: an item
 // layer yields one validity bit per slot; a list layer groups the slots
-// below it into lists (offsets + validity).
+// below it into lists (offsets + validity). Each page is unravelled on its
+// own right after it decodes; the pages' slots are then joined. A layer
+// without nulls keeps no validity, and pages without def levels take a
+// path that only looks at the (mostly zero) rep levels.
 
 // leafCount is the number of leaf columns an Arrow type occupies.
 func leafCount(dt arrow.DataType) int {
