@@ -33,7 +33,7 @@ type span21 struct {
 	layers   []repDefLayer
 	rep, def []uint16 // nil when absent (all zero)
 	vals     *block   // visible values; nil when every visible value is null
-	valParts []*block // instead of vals (mini-block pages without a dictionary): the values chunk by chunk
+	valParts []*block // instead of vals (mini-block pages): the values chunk by chunk
 	nVis     int      // number of visible values
 }
 
