@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/internal/queuebatch"
@@ -104,6 +105,62 @@ func BenchmarkWriteQueueBatch(b *testing.B) {
 				if _, err := WriteFileWithOptions(filepath.Join(dir, fmt.Sprint(i, ".lance")), fields, recs, WriteOptions{Version: v}); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// rlLists is bench/sizes' "RL samples" list columns: list<float32> of 8-32
+// items and list<int32> of 1-4 small ints per row, no nulls.
+func rlLists(n int) arrow.Record {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "obs", Type: arrow.ListOf(arrow.PrimitiveTypes.Float32)},
+		{Name: "actions", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32)},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	ob, ab := b.Field(0).(*array.ListBuilder), b.Field(1).(*array.ListBuilder)
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < n; i++ {
+		ob.Append(true)
+		for k, m := 0, 8+rng.Intn(25); k < m; k++ {
+			ob.ValueBuilder().(*array.Float32Builder).Append(float32(rng.NormFloat64()))
+		}
+		ab.Append(true)
+		for k, m := 0, 1+rng.Intn(4); k < m; k++ {
+			ab.ValueBuilder().(*array.Int32Builder).Append(int32(rng.Intn(18)))
+		}
+	}
+	return b.NewRecord()
+}
+
+// BenchmarkScanLists reads a whole 100k-row file of rlLists' columns, one
+// column per sub-benchmark: the nested-list half of bench/sizes' RL scan.
+func BenchmarkScanLists(b *testing.B) {
+	rec := rlLists(100000)
+	defer rec.Release()
+	path := filepath.Join(b.TempDir(), "lists.lance")
+	if _, err := WriteFileWithOptions(path, mustFields(b, rec.Schema()), []arrow.Record{rec}, WriteOptions{Version: V2_2}); err != nil {
+		b.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	alloc := memory.NewGoAllocator()
+	for col, f := range rec.Schema().Fields() {
+		b.Run(f.Name, func(b *testing.B) {
+			sch := arrow.NewSchema([]arrow.Field{f}, nil)
+			b.SetBytes(int64(arraySize(rec.Column(col).Data())))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := r.Read(sch, []int{col}, 0, r.NumRows(), alloc)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.Release()
 			}
 		})
 	}

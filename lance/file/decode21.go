@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // Decompressors for the CompressiveEncoding tree of 2.1+ pages. They turn
@@ -433,14 +434,27 @@ func rleDecode(e *compressive, vals, lens []byte, n int) (*block, error) {
 	return &block{n: n, bits: vb, data: out}, nil
 }
 
-// levels converts a decoded block of 16-bit levels to []uint16.
+// nativeLittleEndian: the machine stores a uint16 as the file does, so
+// decoded levels can be used in place.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// levelsOf views a decoded block of 16-bit little-endian levels as
+// []uint16. The result may share b's memory (which may be the file's
+// read-only mapping): callers never write to it.
 func levelsOf(b *block) ([]uint16, error) {
 	if b.bits != 16 {
 		return nil, fmt.Errorf("levels decoded as %d-bit values, want 16", b.bits)
 	}
+	if b.n == 0 {
+		return []uint16{}, nil
+	}
+	data := b.data[:2*b.n]
+	if p := unsafe.Pointer(unsafe.SliceData(data)); nativeLittleEndian && uintptr(p)%2 == 0 {
+		return unsafe.Slice((*uint16)(p), b.n), nil
+	}
 	out := make([]uint16, b.n)
 	for i := range out {
-		out[i] = binary.LittleEndian.Uint16(b.data[2*i:])
+		out[i] = binary.LittleEndian.Uint16(data[2*i:])
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // FastLanes bit-packing, as Lance 2.1+ stores it (rust/compression/bitpacking,
@@ -53,91 +54,85 @@ func unpackBlock(t, w int, packed, out []byte) error {
 	if w < 0 || w > t {
 		return fmt.Errorf("bit width %d out of range for %d-bit values", w, t)
 	}
-	if len(packed) < packedWords(t, w)*t/8 || len(out) < 1024*t/8 {
+	nb := packedWords(t, w) * t / 8
+	if len(packed) < nb || len(out) < 1024*t/8 {
 		return fmt.Errorf("bit-packed block truncated")
 	}
+	packed, out = packed[:nb], out[:1024*t/8]
 	if w == 0 {
-		clear(out[:1024*t/8])
+		clear(out)
 		return nil
 	}
-	lanes := 1024 / t
-	var words [1024]uint64
-	nw := packedWords(t, w)
 	switch t {
 	case 8:
-		for i := 0; i < nw; i++ {
-			words[i] = uint64(packed[i])
-		}
+		unpackWords(w, packed, out, wordsOf[uint8](packed), wordsOf[uint8](out))
 	case 16:
-		for i := 0; i < nw; i++ {
-			words[i] = uint64(binary.LittleEndian.Uint16(packed[2*i:]))
-		}
+		unpackWords(w, packed, out, wordsOf[uint16](packed), wordsOf[uint16](out))
 	case 32:
-		for i := 0; i < nw; i++ {
-			words[i] = uint64(binary.LittleEndian.Uint32(packed[4*i:]))
-		}
+		unpackWords(w, packed, out, wordsOf[uint32](packed), wordsOf[uint32](out))
 	default:
-		for i := 0; i < nw; i++ {
-			words[i] = binary.LittleEndian.Uint64(packed[8*i:])
+		unpackWords(w, packed, out, wordsOf[uint64](packed), wordsOf[uint64](out))
+	}
+	return nil
+}
+
+type word interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+// wordsOf views b as little-endian words of type W, or is nil when it
+// cannot (a big-endian machine, or b not aligned to W).
+func wordsOf[W word](b []byte) []W {
+	size := int(unsafe.Sizeof(W(0)))
+	p := unsafe.Pointer(unsafe.SliceData(b))
+	if !nativeLittleEndian || len(b) < size || uintptr(p)%uintptr(size) != 0 {
+		return nil
+	}
+	return unsafe.Slice((*W)(p), len(b)/size)
+}
+
+// unpackWords unpacks a block (see unpackBlock, 0 < w <= the word size)
+// from packed into out, through their word views when both have one
+// (words and dst) and through aligned copies otherwise. Row by row: every
+// lane of a row shares its word index and shift, so the lane loop is a
+// plain shift-and-mask.
+func unpackWords[W word](w int, packed, out []byte, words, dst []W) {
+	t := int(unsafe.Sizeof(W(0))) * 8
+	if words == nil {
+		words = make([]W, len(packed)*8/t)
+		for i := range words {
+			words[i] = W(readWord(packed, t, i))
 		}
 	}
-	mask := uint64(1)<<uint(w) - 1
-	if w == 64 {
-		mask = ^uint64(0)
+	direct := dst != nil
+	if !direct {
+		dst = make([]W, 1024)
 	}
-	// row by row: every lane of a row shares its word index and shift, so
-	// the inner loop over lanes is a plain shift-and-mask
-	out = out[:1024*t/8]
+	lanes := 1024 / t
+	mask := W(1)<<uint(w) - 1 // all ones when w == t: the shift gives 0
 	for row := 0; row < t; row++ {
 		bit := row * w
 		k, shift := bit/t, uint(bit%t)
-		lo := words[lanes*k : lanes*k+lanes]
-		var hi []uint64
-		if int(shift)+w > t {
-			hi = words[lanes*(k+1) : lanes*(k+1)+lanes]
-		}
-		up := uint(t) - shift
 		base := flOrder[row/8]*16 + (row%8)*128
-		switch t {
-		case 8:
-			o := out[base : base+lanes]
-			for l, x := range lo {
-				v := x >> shift
-				if hi != nil {
-					v |= hi[l] << up
-				}
-				o[l] = byte(v & mask)
+		o := dst[base : base+lanes]
+		lo := words[lanes*k : lanes*k+lanes]
+		if int(shift)+w <= t {
+			for l := range o {
+				o[l] = lo[l] >> shift & mask
 			}
-		case 16:
-			o := out[2*base : 2*(base+lanes)]
-			for l, x := range lo {
-				v := x >> shift
-				if hi != nil {
-					v |= hi[l] << up
-				}
-				binary.LittleEndian.PutUint16(o[2*l:], uint16(v&mask))
-			}
-		case 32:
-			o := out[4*base : 4*(base+lanes)]
-			for l, x := range lo {
-				v := x >> shift
-				if hi != nil {
-					v |= hi[l] << up
-				}
-				binary.LittleEndian.PutUint32(o[4*l:], uint32(v&mask))
-			}
-		default:
-			o := out[8*base : 8*(base+lanes)]
-			for l, x := range lo {
-				v := x >> shift
-				if hi != nil {
-					v |= hi[l] << up
-				}
-				binary.LittleEndian.PutUint64(o[8*l:], v&mask)
-			}
+			continue
+		}
+		hi := words[lanes*(k+1) : lanes*(k+1)+lanes]
+		up := uint(t) - shift
+		for l := range o {
+			o[l] = (lo[l]>>shift | hi[l]<<up) & mask
 		}
 	}
-	return nil
+	if !direct {
+		for i, v := range dst {
+			putWord(out, t, i, uint64(v))
+		}
+	}
 }
 
 // unpackInline decodes InlineBitpacking data holding n t-bit values: one or

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 )
@@ -32,7 +33,7 @@ type span21 struct {
 	layers   []repDefLayer
 	rep, def []uint16 // nil when absent (all zero)
 	vals     *block   // visible values; nil when every visible value is null
-	valParts []*block // instead of vals (flat pages): the values chunk by chunk
+	valParts []*block // instead of vals (mini-block pages): the values chunk by chunk
 	nVis     int      // number of visible values
 }
 
@@ -269,7 +270,7 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		sp.vals = &block{}
 		return sp, nil
 	}
-	rep, def, vals, err := r.decodeChunks(p, L, chunks, first, last)
+	rep, def, parts, err := r.decodeChunks(p, L, chunks, first, last)
 	if err != nil {
 		return nil, err
 	}
@@ -296,20 +297,55 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 	if from < base {
 		return nil, fmt.Errorf("row %d starts before the decoded chunks (row %d)", from, base)
 	}
-	lvLo, lvHi, itLo, itHi, err := rowsToLevels(rep, def, L.layers, from-base, to-base)
-	if err != nil {
+	var lvLo, lvHi, itLo, itHi int
+	if first == 0 && last == len(chunks) && from == 0 && uint64(to) == p.length && def == nil && (len(rep) == 0 || rep[0] == mr) {
+		// the whole page, every level a value: unravel, its only reader,
+		// checks the rows it holds and the rep levels
+		lvHi, itHi = len(rep), len(rep)
+	} else if lvLo, lvHi, itLo, itHi, err = rowsToLevels(rep, def, L.layers, from-base, to-base); err != nil {
 		return nil, err
 	}
 	itLo, itHi = itLo+skipIt, itHi+skipIt
-	if itHi > vals.n {
-		return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, vals.n)
+	nVals := 0
+	for _, v := range parts {
+		nVals += v.n
+	}
+	if itHi > nVals {
+		return nil, fmt.Errorf("levels reference %d values, page has %d", itHi, nVals)
 	}
 	sp.rep = rep[lvLo:lvHi]
 	if def != nil {
 		sp.def = def[lvLo:lvHi]
 	}
 	sp.nVis = itHi - itLo
+	if dict == nil {
+		// the values stay in their chunks: the array is assembled from them
+		sp.valParts = sliceParts(parts, itLo, itHi)
+		return sp, nil
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
+	}
 	return sp, sp.setVals(vals.slice(itLo, itHi), dict)
+}
+
+// sliceParts is values [lo, hi) of the blocks parts taken as one, still in
+// pieces (at least one, possibly empty).
+func sliceParts(parts []*block, lo, hi int) []*block {
+	var out []*block
+	start := 0
+	for _, p := range parts {
+		end := start + p.n
+		if a, b := max(lo, start), min(hi, end); a < b {
+			out = append(out, p.slice(a-start, b-start))
+		}
+		start = end
+	}
+	if len(out) == 0 {
+		out = append(out, parts[0].slice(0, 0))
+	}
+	return out
 }
 
 // setVals stores sp's visible values, looking them up in dict if the page
@@ -358,9 +394,9 @@ func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first
 }
 
 // decodeChunks reads and decodes chunks [first, last) of a mini-block page,
-// in parallel, and joins their levels (nil when the page has none) and
-// values.
-func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals *block, err error) {
+// in parallel, and joins their levels (nil when the page has none); the
+// values stay one block per chunk.
+func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals []*block, err error) {
 	hasRep := L.repComp != nil
 	dec := make([]*miniChunk, last-first)
 	if err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
@@ -380,14 +416,14 @@ func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, fi
 	if L.defComp != nil {
 		def = make([]uint16, 0, nDef)
 	}
-	parts := make([]*block, len(dec))
+	vals = make([]*block, len(dec))
 	for k, ch := range dec {
 		rep = append(rep, ch.rep...)
 		def = append(def, ch.def...)
-		parts[k] = ch.vals
-	}
-	if vals, err = concatBlocks(parts); err != nil {
-		return nil, nil, nil, err
+		vals[k] = ch.vals
+		if ch.vals.bits != vals[0].bits || ch.vals.dim != vals[0].dim {
+			return nil, nil, nil, fmt.Errorf("chunks decode to different value widths (%d, %d bits)", vals[0].bits, ch.vals.bits)
+		}
 	}
 	return rep, def, vals, nil
 }
@@ -397,35 +433,73 @@ func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, fi
 func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, lvHi, itLo, itHi int, err error) {
 	mr := maxRep(layers)
 	mv := maxVisibleDef(layers)
-	row, item := -1, 0
+	if len(rep) > 0 && rep[0] != mr {
+		return 0, 0, 0, 0, fmt.Errorf("page does not start a row")
+	}
+	// find the levels of rows from and to (len(rep) if the page ends first)
+	row := -1
 	lvLo, lvHi = -1, len(rep)
-	for i, r := range rep {
+	for i := 0; i < len(rep); i++ {
+		if mr == 1 {
+			// one list layer: rows start at the levels above 0, which
+			// are sparse in long lists
+			if i = nextNonZero(rep, i); i == len(rep) {
+				break
+			}
+		}
+		r := rep[i]
+		if r < mr {
+			continue
+		}
 		if r > mr {
 			return 0, 0, 0, 0, fmt.Errorf("repetition level %d above maximum %d", r, mr)
 		}
-		if r == mr {
-			row++
-			if row == from {
-				lvLo, itLo = i, item
-			}
-			if row == to {
-				lvHi, itHi = i, item
-				return lvLo, lvHi, itLo, itHi, nil
-			}
-		} else if i == 0 {
-			return 0, 0, 0, 0, fmt.Errorf("page does not start a row")
+		row++
+		if row == from {
+			lvLo = i
 		}
-		if def == nil || def[i] <= mv {
-			item++
+		if row == to {
+			lvHi = i
+			break
 		}
 	}
-	if row+1 != to || (lvLo < 0 && to > from) {
+	if lvHi == len(rep) && row+1 != to || (lvLo < 0 && to > from) {
 		return 0, 0, 0, 0, fmt.Errorf("page holds %d rows, need [%d, %d)", row+1, from, to)
 	}
 	if to == from {
 		return 0, 0, 0, 0, nil
 	}
-	return lvLo, lvHi, itLo, item, nil
+	// every level is a visible item unless def says it is a null or empty
+	// list
+	itLo, itHi = lvLo, lvHi
+	if def != nil {
+		itLo, itHi = 0, 0
+		for i, d := range def[:lvHi] {
+			if d <= mv {
+				if i < lvLo {
+					itLo++
+				}
+				itHi++
+			}
+		}
+	}
+	return lvLo, lvHi, itLo, itHi, nil
+}
+
+// nextNonZero is the index of the first level at or after i that is not 0,
+// or len(levels). It tests 8 levels (16 bytes) at a time.
+func nextNonZero(levels []uint16, i int) int {
+	if i+8 <= len(levels) {
+		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(levels))), 2*len(levels))
+		for ; i+8 <= len(levels); i += 8 {
+			if binary.LittleEndian.Uint64(b[2*i:])|binary.LittleEndian.Uint64(b[2*i+8:]) != 0 {
+				break
+			}
+		}
+	}
+	for ; i < len(levels) && levels[i] == 0; i++ {
+	}
+	return i
 }
 
 // itemValidity reports, for each visible value of sp, whether it is valid.

@@ -24,7 +24,10 @@ import (
 // every item layer is NULLABLE_ITEM and every list layer NULL_AND_EMPTY_LIST.
 // Then, as Lance does, layers are unravelled from the innermost out: an item
 // layer yields one validity bit per slot; a list layer groups the slots
-// below it into lists (offsets + validity).
+// below it into lists (offsets + validity). Each page is unravelled on its
+// own right after it decodes; the pages' slots are then joined. A layer
+// without nulls keeps no validity, and pages without def levels take a
+// path that only looks at the (mostly zero) rep levels.
 
 // leafCount is the number of leaf columns an Arrow type occupies.
 func leafCount(dt arrow.DataType) int {
@@ -78,14 +81,15 @@ func typeLayers(dt arrow.DataType, leaf int) ([]bool, error) {
 
 // leafColumn is one leaf column unravelled for the rows read.
 type leafColumn struct {
-	layers []layerSlots // innermost first
-	vals   *block
+	layers []layerSlots   // innermost first
+	vals   []*block       // the visible values, in pieces
 	dt     arrow.DataType // the leaf's Arrow type
 }
 
 type layerSlots struct {
-	valid   []bool
-	offsets []int64 // lists: len(valid)+1
+	n       int
+	valid   []bool  // nil: all n slots valid
+	offsets []int64 // lists: n+1
 }
 
 // readNested reads a nested field whose first leaf column is first.
@@ -159,80 +163,174 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	if err != nil {
 		return nil, err
 	}
-	nLists := uint16(0)
-	for _, k := range kinds {
-		if k {
-			nLists++
-		}
+	// pages decode and unravel in parallel, then their slots join in order
+	type page struct {
+		layers []layerSlots
+		vals   []*block
 	}
-	// pages decode in parallel, then their levels join in order
-	decoded := make([]*span21, len(spans))
+	pages := make([]page, len(spans))
 	if err := parallelFor(len(spans), func(i int) error {
 		sp, err := r.decodeSpan21(spans[i])
-		decoded[i] = sp
-		return err
+		if err != nil {
+			return err
+		}
+		rep, def, err := spanLevels(sp, kinds)
+		if err != nil {
+			return err
+		}
+		vals, err := spanValues(sp, leafType)
+		if err != nil {
+			return err
+		}
+		layers, err := unravel(rep, def, kinds, sp.nVis, sp.rows)
+		if err != nil {
+			return err
+		}
+		if got := layers[len(layers)-1].n; got != sp.rows {
+			return fmt.Errorf("page levels hold %d rows, want %d", got, sp.rows)
+		}
+		pages[i] = page{layers, vals}
+		return nil
 	}); err != nil {
 		return nil, err
 	}
-	nLevels := 0
-	for _, sp := range decoded {
-		nLevels += max(len(sp.rep), len(sp.def), sp.rows)
+	lc := &leafColumn{dt: leafType, layers: make([]layerSlots, len(kinds))}
+	perPage := make([][]layerSlots, len(pages))
+	for i, p := range pages {
+		perPage[i] = p.layers
+		lc.vals = append(lc.vals, p.vals...)
 	}
-	rep, def := make([]uint16, 0, nLevels), make([]uint16, 0, nLevels)
-	var parts []*block
-	for _, sp := range decoded {
-		if len(sp.layers) != len(kinds) {
-			return nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
-		}
-		for i, l := range sp.layers {
-			if l.isList() != kinds[i] {
-				return nil, fmt.Errorf("page layers %v do not match the type's nesting", sp.layers)
-			}
-		}
-		table, err := canonicalDef(sp.layers)
+	if len(lc.vals) == 0 {
+		z, err := zeroBlock(leafType, 0)
 		if err != nil {
 			return nil, err
 		}
-		nl := max(len(sp.rep), len(sp.def))
-		if sp.rep == nil && sp.def == nil {
-			nl = sp.rows
+		lc.vals = []*block{z}
+	}
+	for k, isList := range kinds {
+		lc.layers[k] = joinSlots(perPage, k, isList)
+	}
+	if got := lc.layers[len(lc.layers)-1].n; int64(got) != limit {
+		return nil, fmt.Errorf("levels hold %d rows, want %d", got, limit)
+	}
+	return lc, nil
+}
+
+// spanLevels is sp's rep and def levels in the canonical scheme (def nil:
+// all 0). They may share sp's memory.
+func spanLevels(sp *span21, kinds []bool) (rep, def []uint16, err error) {
+	if len(sp.layers) != len(kinds) {
+		return nil, nil, fmt.Errorf("page has %d rep/def layers, the type has %d", len(sp.layers), len(kinds))
+	}
+	for i, l := range sp.layers {
+		if l.isList() != kinds[i] {
+			return nil, nil, fmt.Errorf("page layers %v do not match the type's nesting", sp.layers)
 		}
-		if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
-			return nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
+	}
+	table, err := canonicalDef(sp.layers)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sp.rep != nil && sp.def != nil && len(sp.rep) != len(sp.def) {
+		return nil, nil, fmt.Errorf("%d rep levels, %d def levels", len(sp.rep), len(sp.def))
+	}
+	nl := max(len(sp.rep), len(sp.def))
+	if sp.rep == nil && sp.def == nil {
+		nl = sp.rows
+	}
+	rep = sp.rep
+	if rep == nil {
+		// every level is a row
+		rep = make([]uint16, nl)
+		top := maxRep(sp.layers)
+		for i := range rep {
+			rep[i] = top
 		}
-		if sp.rep != nil {
-			rep = append(rep, sp.rep[:nl]...)
-		} else {
-			for i := 0; i < nl; i++ {
-				rep = append(rep, nLists)
+	}
+	switch {
+	case sp.def == nil:
+	case isIdentity(table):
+		def = sp.def // unravel checks the range
+	default:
+		def = make([]uint16, nl)
+		for i, d := range sp.def {
+			if int(d) >= len(table) {
+				return nil, nil, fmt.Errorf("def level %d out of range", d)
 			}
+			def[i] = table[d]
 		}
-		if sp.def != nil {
-			for _, d := range sp.def[:nl] {
-				if int(d) >= len(table) {
-					return nil, fmt.Errorf("def level %d out of range", d)
+	}
+	return rep, def, nil
+}
+
+// isIdentity reports whether a def level table maps every level to itself.
+func isIdentity(table []uint16) bool {
+	for i, d := range table {
+		if int(d) != i {
+			return false
+		}
+	}
+	return true
+}
+
+// joinSlots joins layer k of consecutive pages: list offsets of a page
+// continue from the items the pages before hold.
+func joinSlots(pages [][]layerSlots, k int, isList bool) layerSlots {
+	if len(pages) == 1 {
+		return pages[0][k]
+	}
+	var out layerSlots
+	anyNull := false
+	for _, p := range pages {
+		out.n += p[k].n
+		anyNull = anyNull || p[k].valid != nil
+	}
+	if anyNull {
+		out.valid = make([]bool, 0, out.n)
+		for _, p := range pages {
+			if s := p[k]; s.valid != nil {
+				out.valid = append(out.valid, s.valid...)
+			} else {
+				for range s.n {
+					out.valid = append(out.valid, true)
 				}
-				def = append(def, table[d])
-			}
-		} else {
-			def = append(def, make([]uint16, nl)...)
-		}
-		vals := sp.vals
-		if len(sp.valParts) > 0 {
-			ps := make([]*block, len(sp.valParts))
-			for k, v := range sp.valParts {
-				if ps[k], err = v.gathered(); err != nil {
-					return nil, err
-				}
-			}
-			if vals, err = concatBlocks(ps); err != nil {
-				return nil, err
 			}
 		}
+	}
+	if !isList {
+		return out
+	}
+	out.offsets = make([]int64, 0, out.n+1)
+	var base int64
+	for _, p := range pages {
+		s := p[k]
+		for _, o := range s.offsets[:s.n] {
+			out.offsets = append(out.offsets, base+o)
+		}
+		base += s.offsets[s.n]
+	}
+	out.offsets = append(out.offsets, base)
+	return out
+}
+
+// spanValues is the visible values of sp in pieces, each gathered from its
+// dictionary, with zeros for all-null pages.
+func spanValues(sp *span21, leafType arrow.DataType) ([]*block, error) {
+	parts := sp.valParts
+	if len(parts) == 0 {
+		parts = []*block{sp.vals}
+	}
+	out := make([]*block, len(parts))
+	n := 0
+	for k, vals := range parts {
 		if vals == nil || vals.dim > 0 && vals.itemBits == 0 {
 			// no values (all null), or FixedSizeList items without bytes
 			// (all null): zeros of the leaf's width
-			z, err := zeroBlock(leafType, sp.nVis)
+			m := sp.nVis
+			if vals != nil {
+				m = vals.n
+			}
+			z, err := zeroBlock(leafType, m)
 			if err != nil {
 				return nil, err
 			}
@@ -241,29 +339,20 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 			}
 			vals = z
 		}
+		vals, err := vals.gathered()
+		if err != nil {
+			return nil, err
+		}
 		if leafBits(leafType) == 1 && vals.bits == 8 && vals.dim == 0 {
 			vals = boolsFromBytes(vals) // a constant bool page
 		}
-		if vals.n != sp.nVis {
-			return nil, fmt.Errorf("page decoded %d values, levels say %d", vals.n, sp.nVis)
-		}
-		parts = append(parts, vals)
+		out[k] = vals
+		n += vals.n
 	}
-	lc := &leafColumn{dt: leafType}
-	if len(parts) == 0 {
-		if lc.vals, err = zeroBlock(leafType, 0); err != nil {
-			return nil, err
-		}
-	} else if lc.vals, err = concatBlocks(parts); err != nil {
-		return nil, err
+	if n != sp.nVis {
+		return nil, fmt.Errorf("page decoded %d values, levels say %d", n, sp.nVis)
 	}
-	if lc.layers, err = unravel(rep, def, kinds, lc.vals.n); err != nil {
-		return nil, err
-	}
-	if got := len(lc.layers[len(lc.layers)-1].valid); int64(got) != limit {
-		return nil, fmt.Errorf("levels hold %d rows, want %d", got, limit)
-	}
-	return lc, nil
+	return out, nil
 }
 
 // zeroBlock is n values of leaf type dt, all zero / empty.
@@ -287,9 +376,10 @@ func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 }
 
 // unravel turns canonical levels into per-layer slots (see the file
-// comment). nVals is the number of visible values. It consumes rep and def
-// (they are rewritten in place, layer by layer).
-func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
+// comment). nVals is the number of visible values, rows the number of
+// rows expected (a capacity hint). def == nil means every
+// def level is 0 (nothing null or empty). rep and def are only read.
+func unravel(rep, def []uint16, kinds []bool, nVals, rows int) ([]layerSlots, error) {
 	// levelsToRep[d]: the list depth at which def level d is still an entry.
 	levelsToRep := []uint16{0}
 	var rc uint16
@@ -306,77 +396,167 @@ func unravel(rep, def []uint16, kinds []bool, nVals int) ([]layerSlots, error) {
 			return nil, fmt.Errorf("def level %d out of range", d)
 		}
 	}
+	lastList := -1
+	for k, isList := range kinds {
+		if isList {
+			lastList = k
+		}
+	}
 	out := make([]layerSlots, len(kinds))
 	var c, repCmp uint16
+	repChecked := false
+	entries := len(rep) // entries left at this layer
 	for k, isList := range kinds {
 		if !isList {
-			valid := make([]bool, 0, nVals)
-			for _, d := range def {
-				if levelsToRep[d] <= repCmp {
-					valid = append(valid, d <= c)
-				}
+			if def == nil {
+				// every entry left is a valid slot of this layer
+				out[k].n = entries
+			} else {
+				out[k] = itemSlots(def, levelsToRep, repCmp, c)
 			}
-			if k == 0 && len(valid) != nVals {
-				return nil, fmt.Errorf("levels have %d visible values, page has %d", len(valid), nVals)
+			if k == 0 && out[k].n != nVals {
+				return nil, fmt.Errorf("levels have %d visible values, page has %d", out[k].n, nVals)
 			}
-			out[k].valid = valid
 			c++
 			continue
 		}
 		if k == 0 {
 			return nil, fmt.Errorf("list layer without items")
 		}
-		nullL, emptyL := c+1, c+2
+		// the outermost list need not pass rep levels up when nothing is
+		// null: the layers above only count the rows
+		last := k == lastList
+		estimate := len(rep) / 4
+		if last {
+			estimate = min(rows, len(rep))
+		}
+		var slots layerSlots
+		if def == nil {
+			var ok bool
+			if slots, rep, ok = listSlotsAllValid(rep, !last, estimate); !ok {
+				return nil, fmt.Errorf("repetition level above the number of list layers")
+			}
+			if last {
+				repChecked = true
+			}
+		} else {
+			nullL, emptyL := c+1, c+2
+			maxL := emptyL
+			for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
+				maxL++
+			}
+			slots, rep, def = listSlots(rep, def, nullL, emptyL, maxL, estimate)
+		}
 		c += 2
-		maxL := emptyL
-		for j := k + 1; j < len(kinds) && !kinds[j]; j++ {
-			maxL++
+		if below := out[k-1].n; slots.offsets[slots.n] != int64(below) {
+			return nil, fmt.Errorf("lists hold %d items, the layer below has %d", slots.offsets[slots.n], below)
 		}
-		offs := make([]int64, 0, len(rep)+1)
-		valid := make([]bool, 0, len(rep))
-		var cur int64
-		w := 0
-		for i, rl := range rep {
-			if rl == 0 {
-				cur++
-				continue
-			}
-			d := def[i]
-			rep[w], def[w] = rl-1, d
-			w++
-			switch {
-			case d == 0:
-				offs = append(offs, cur)
-				cur++
-				valid = append(valid, true)
-			case d > maxL:
-				// an outer null / empty list: not a slot of this layer
-			case d == nullL || d > emptyL:
-				offs = append(offs, cur)
-				valid = append(valid, false)
-			case d == emptyL:
-				offs = append(offs, cur)
-				valid = append(valid, true)
-			default:
-				// a valid list whose first item is null
-				offs = append(offs, cur)
-				cur++
-				valid = append(valid, true)
-			}
+		out[k] = slots
+		entries = len(rep)
+		if last && def == nil {
+			entries = slots.n // rep not passed up: only the count matters
 		}
-		if cur != int64(len(out[k-1].valid)) {
-			return nil, fmt.Errorf("lists hold %d items, the layer below has %d", cur, len(out[k-1].valid))
-		}
-		rep, def = rep[:w], def[:w]
-		out[k] = layerSlots{valid: valid, offsets: append(offs, cur)}
 		repCmp++
 	}
-	for _, rl := range rep {
-		if rl != 0 {
-			return nil, fmt.Errorf("repetition level above the number of list layers")
+	if !repChecked {
+		for _, rl := range rep {
+			if rl != 0 {
+				return nil, fmt.Errorf("repetition level above the number of list layers")
+			}
 		}
 	}
 	return out, nil
+}
+
+// itemSlots is the validity of an item layer whose null def level is c+1:
+// one slot per entry still present at list depth repCmp.
+func itemSlots(def, levelsToRep []uint16, repCmp, c uint16) layerSlots {
+	n, nulls := 0, 0
+	for _, d := range def {
+		if levelsToRep[d] <= repCmp {
+			n++
+			if d > c {
+				nulls++
+			}
+		}
+	}
+	if nulls == 0 {
+		return layerSlots{n: n}
+	}
+	valid := make([]bool, 0, n)
+	for _, d := range def {
+		if levelsToRep[d] <= repCmp {
+			valid = append(valid, d <= c)
+		}
+	}
+	return layerSlots{n: n, valid: valid}
+}
+
+// listSlotsAllValid groups entries into lists when nothing is null or empty:
+// a list starts at every rep level above 0. With next it also returns the
+// rep levels of the entries of the layer above (rep-1); without, ok reports
+// whether every rep level is at most 1 (this is the outermost list).
+// estimate is the expected number of lists. rep is not written.
+func listSlotsAllValid(rep []uint16, next bool, estimate int) (s layerSlots, up []uint16, ok bool) {
+	offs := make([]int64, 0, estimate+1)
+	if next {
+		up = make([]uint16, 0, estimate)
+	}
+	var maxRL uint16
+	for i := nextNonZero(rep, 0); i < len(rep); i = nextNonZero(rep, i+1) {
+		rl := rep[i]
+		offs = append(offs, int64(i))
+		maxRL = max(maxRL, rl)
+		if next {
+			up = append(up, rl-1)
+		}
+	}
+	return layerSlots{n: len(offs), offsets: append(offs, int64(len(rep)))}, up, next || maxRL <= 1
+}
+
+// listSlots groups entries into lists (canonical def levels: nullL a null
+// list, emptyL an empty one, above maxL an outer null or empty list) and
+// returns the rep and def levels of the entries of the layer above.
+// estimate is the expected number of lists; rep and def are not written.
+func listSlots(rep, def []uint16, nullL, emptyL, maxL uint16, estimate int) (s layerSlots, upRep, upDef []uint16) {
+	offs := make([]int64, 0, estimate+1)
+	valid := make([]bool, 0, estimate)
+	upRep, upDef = make([]uint16, 0, estimate), make([]uint16, 0, estimate)
+	nulls := 0
+	var cur int64
+	for i, rl := range rep {
+		if rl == 0 {
+			cur++
+			continue
+		}
+		d := def[i]
+		upRep, upDef = append(upRep, rl-1), append(upDef, d)
+		switch {
+		case d == 0:
+			offs = append(offs, cur)
+			cur++
+			valid = append(valid, true)
+		case d > maxL:
+			// an outer null / empty list: not a slot of this layer
+		case d == nullL || d > emptyL:
+			offs = append(offs, cur)
+			valid = append(valid, false)
+			nulls++
+		case d == emptyL:
+			offs = append(offs, cur)
+			valid = append(valid, true)
+		default:
+			// a valid list whose first item is null
+			offs = append(offs, cur)
+			cur++
+			valid = append(valid, true)
+		}
+	}
+	s = layerSlots{n: len(valid), offsets: append(offs, cur)}
+	if nulls > 0 {
+		s.valid = valid
+	}
+	return s, upRep, upDef
 }
 
 // buildNested builds the array of type dt at depth t from the top (0 = the
@@ -388,7 +568,7 @@ func buildNested(dt arrow.DataType, t int, leaves []*leafColumn, alloc memory.Al
 		return nil, fmt.Errorf("internal error: layer depth")
 	}
 	slots := lc.layers[k]
-	n := len(slots.valid)
+	n := slots.n
 	validity, nulls := validityBuffer(slots.valid, alloc)
 	if validity != nil {
 		defer validity.Release()
@@ -456,9 +636,10 @@ func buildNested(dt arrow.DataType, t int, leaves []*leafColumn, alloc memory.Al
 	if len(leaves) != 1 || k != 0 {
 		return nil, fmt.Errorf("internal error: leaf %s at layer %d", dt, k)
 	}
-	return buildLeafArray(dt, lc.vals, slots.valid, alloc)
+	return buildLeafArray(dt, lc.vals, slots.n, slots.valid, alloc)
 }
 
+// validityBuffer is a validity bitmap of valid (nil buffer: no nulls).
 func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) {
 	nulls := 0
 	for _, v := range valid {
@@ -479,10 +660,15 @@ func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) 
 }
 
 // buildLeafArray builds a leaf array (flat type or fixed_size_list) from
-// its values and validity.
-func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
-	if vals.n != len(valid) {
-		return nil, fmt.Errorf("%d values for %d slots", vals.n, len(valid))
+// its values (in pieces) and the validity of its n slots (valid nil: all
+// valid).
+func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	nVals := 0
+	for _, v := range parts {
+		nVals += v.n
+	}
+	if nVals != n || valid != nil && len(valid) != n {
+		return nil, fmt.Errorf("%d values for %d slots", nVals, n)
 	}
 	fsl, ok := dt.(*arrow.FixedSizeListType)
 	if !ok {
@@ -495,8 +681,12 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 				def[i] = 1
 			}
 		}
-		sp := &span21{rows: vals.n, layers: []repDefLayer{layerNullableItem}, def: def, vals: vals, nVis: vals.n}
-		return assembleLeaf([]*span21{sp}, dt, int64(vals.n), alloc)
+		sp := &span21{rows: n, layers: []repDefLayer{layerNullableItem}, def: def, valParts: parts, nVis: n}
+		return assembleLeaf([]*span21{sp}, dt, int64(n), alloc)
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
 	}
 	bits := leafBits(fsl.Elem())
 	d := int(fsl.Len())
@@ -505,7 +695,6 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 	}
 	items := &block{n: vals.n * d, bits: bits, data: vals.data}
 	var child arrow.Array
-	var err error
 	if vals.itemValid == nil {
 		// no item validity: the items are one flat run
 		sp := &span21{rows: items.n, layers: []repDefLayer{layerNullableItem}, vals: items, nVis: items.n}
@@ -515,7 +704,7 @@ func buildLeafArray(dt arrow.DataType, vals *block, valid []bool, alloc memory.A
 		for i := range itemValid {
 			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
 		}
-		child, err = buildLeafArray(fsl.Elem(), items, itemValid, alloc)
+		child, err = buildLeafArray(fsl.Elem(), []*block{items}, items.n, itemValid, alloc)
 	}
 	if err != nil {
 		return nil, err
