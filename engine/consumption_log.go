@@ -192,15 +192,11 @@ func (c *consumptionFile) sync() error {
 // renamed over the log, directory fsynced), then appends to the new file.
 func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
 	tmp := c.path + ".tmp"
-	var all bytes.Buffer
-	for _, e := range entries {
-		frame, err := encodeConsumptionEntry(e)
-		if err != nil {
-			return err
-		}
-		all.Write(frame)
+	all, err := encodeConsumptionEntries(entries)
+	if err != nil {
+		return err
 	}
-	if err := writeFileSynced(tmp, all.Bytes()); err != nil {
+	if err := writeFileSynced(tmp, all); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, c.path); err != nil {
@@ -253,4 +249,18 @@ func (c *consumptionFile) close(func() []consumptionEntry) error {
 		err = cerr
 	}
 	return err
+}
+
+// encodeConsumptionEntries frames entries one after another: the body of a
+// rewritten log file and of a snapshot object alike.
+func encodeConsumptionEntries(entries []consumptionEntry) ([]byte, error) {
+	var all bytes.Buffer
+	for _, e := range entries {
+		frame, err := encodeConsumptionEntry(e)
+		if err != nil {
+			return nil, err
+		}
+		all.Write(frame)
+	}
+	return all.Bytes(), nil
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -134,16 +133,12 @@ func (r *remoteConsumption) flushed(state func() []consumptionEntry) error {
 // rewrite writes entries as the next snapshot, then empties the journal and
 // removes old snapshots.
 func (r *remoteConsumption) rewrite(entries []consumptionEntry) error {
-	var all bytes.Buffer
-	for _, e := range entries {
-		frame, err := encodeConsumptionEntry(e)
-		if err != nil {
-			return err
-		}
-		all.Write(frame)
+	all, err := encodeConsumptionEntries(entries)
+	if err != nil {
+		return err
 	}
 	name := snapshotName(r.seq + 1)
-	if err := objstore.PutIfAbsent(objstore.JoinURL(r.dir, name), all.Bytes()); err != nil {
+	if err := objstore.PutIfAbsent(objstore.JoinURL(r.dir, name), all); err != nil {
 		if errors.Is(err, objstore.ErrExist) {
 			return fmt.Errorf("%w: consumption snapshot %s was written by another writer", ErrBusy, name)
 		}
