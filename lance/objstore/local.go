@@ -43,17 +43,8 @@ func (Local) Head(_ context.Context, key string) (Info, error) {
 }
 
 func (Local) Put(_ context.Context, key string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(key), ".tmp_put_*")
+	tmp, err := stageSynced(key, data)
 	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	f.Close()
-	if err := WriteFileSynced(tmp, data, os.O_TRUNC); err != nil {
-		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, key); err != nil {
@@ -63,20 +54,30 @@ func (Local) Put(_ context.Context, key string, data []byte) error {
 	return syncDir(filepath.Dir(key))
 }
 
-// PutIfAbsent stages the bytes under a name no reader looks at and links
-// them to key: link(2) fails with EEXIST if key exists.
-func (Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
+// stageSynced writes data, fsynced, to a new temporary file beside key
+// (under a name no reader looks at) and returns its path.
+func stageSynced(key string, data []byte) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.CreateTemp(filepath.Dir(key), ".tmp_put_*")
 	if err != nil {
-		return err
+		return "", err
 	}
 	tmp := f.Name()
 	f.Close()
 	if err := WriteFileSynced(tmp, data, os.O_TRUNC); err != nil {
 		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
+}
+
+// PutIfAbsent stages the bytes under a name no reader looks at and links
+// them to key: link(2) fails with EEXIST if key exists.
+func (Local) PutIfAbsent(_ context.Context, key string, data []byte) error {
+	tmp, err := stageSynced(key, data)
+	if err != nil {
 		return err
 	}
 	err = os.Link(tmp, key)
