@@ -38,6 +38,16 @@ func fieldList(fieldsJSON *C.persisting_training_cchar) ([]string, error) {
 	return fields, nil
 }
 
+// taskAndFields reads a consumption call's task name and field list.
+func taskAndFields(task, fieldsJSON *C.persisting_training_cchar) (string, []string, error) {
+	name, err := taskName(task)
+	if err != nil {
+		return "", nil, err
+	}
+	fields, err := fieldList(fieldsJSON)
+	return name, fields, err
+}
+
 // indexList copies count int64 values from C.
 func indexList(indexes *C.persisting_training_cint64, count C.int64_t) ([]int64, error) {
 	if count < 0 {
@@ -56,11 +66,7 @@ func indexList(indexes *C.persisting_training_cint64, count C.int64_t) ([]int64,
 func persisting_consumption_take(handle C.uint64_t, task, fieldsJSON *C.persisting_training_cchar, batchSize C.int64_t,
 	outJSON **C.char, cerr *C.PersistingError) C.int {
 	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
-		name, err := taskName(task)
-		if err != nil {
-			return nil, err
-		}
-		fields, err := fieldList(fieldsJSON)
+		name, fields, err := taskAndFields(task, fieldsJSON)
 		if err != nil {
 			return nil, err
 		}
@@ -76,11 +82,7 @@ func persisting_consumption_take(handle C.uint64_t, task, fieldsJSON *C.persisti
 func persisting_consumption_ready(handle C.uint64_t, task, fieldsJSON *C.persisting_training_cchar,
 	outJSON **C.char, cerr *C.PersistingError) C.int {
 	return bucketJSON(handle, outJSON, cerr, func(b *engine.Bucket) (any, error) {
-		name, err := taskName(task)
-		if err != nil {
-			return nil, err
-		}
-		fields, err := fieldList(fieldsJSON)
+		name, fields, err := taskAndFields(task, fieldsJSON)
 		if err != nil {
 			return nil, err
 		}
