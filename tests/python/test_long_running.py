@@ -102,9 +102,14 @@ def test_flush_delay_option_and_alias(tmp_path, alias):
         from persisting import LanceBackend
         backend = LanceBackend(0, str(tmp_path), **{alias: 0.2})
         await backend.put_batch([{"id": i} for i in range(100)])
-        wait_until(lambda: dataset_rows(tmp_path / "data.lance") == 100, "the auto flush")
-        stats = await backend.stats()
+        # The engine counts a record persisted after its commit is visible, so
+        # wait on the engine's count: pylance must then see every record.
+        deadline = time.monotonic() + FAILURE_BOUND
+        while (stats := await backend.stats())["persisted_count"] < 100:
+            assert time.monotonic() < deadline, f"timed out waiting for the auto flush ({stats})"
+            await asyncio.sleep(0.05)
         assert stats["persisted_count"] == 100 and stats["total_count"] == 100
+        assert dataset_rows(tmp_path / "data.lance") == 100
 
     asyncio.run(main())
 
