@@ -72,8 +72,14 @@ func TestCompactionThreshold(t *testing.T) {
 	}
 	defer b.Close()
 	for i := int64(0); i < 9; i++ {
-		appendRows(t, b, i*10, 10) // each append flushes one fragment
+		appendRows(t, b, i*10, 10) // reaches the threshold: a background flush
 	}
+	// The threshold flushes run in the background, each installing its
+	// version before it compacts: counted while one runs, the fragments
+	// could be those between the two. At most twice the threshold is
+	// buffered (back-pressure), so at least five flushes ran: without
+	// compaction five fragments or more.
+	b.waitBackgroundFlush()
 	b.mu.Lock()
 	fragments := b.dataset.NumFragments()
 	b.mu.Unlock()
