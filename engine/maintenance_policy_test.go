@@ -16,22 +16,16 @@ import (
 )
 
 // diskUsage counts the files under dir and their bytes, and the bytes of
-// the data files the newest version references.
+// the data files the newest version references. The caller holds
+// b.maintMu: no background pass (compaction, cleanup after it) writes or
+// removes files while they are counted.
 func diskUsage(t *testing.T, b *Bucket) (files int, total, data int64) {
 	t.Helper()
-	// Background cleanup may remove files while the walk runs (it also
-	// runs after each compaction): a file gone meanwhile is not on disk.
 	err := filepath.WalkDir(b.DatasetPath(), func(p string, e fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
 		if err != nil || e.IsDir() {
 			return err
 		}
 		info, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
 		if err != nil {
 			return err
 		}
@@ -56,6 +50,14 @@ func diskUsage(t *testing.T, b *Bucket) (files int, total, data int64) {
 		}
 	}
 	return files, total, data
+}
+
+// betweenPasses runs fn while no background maintenance pass runs (a
+// pass holds maintMu throughout; fn may fail the test).
+func betweenPasses(b *Bucket, fn func()) {
+	b.maintMu.Lock()
+	defer b.maintMu.Unlock()
+	fn()
 }
 
 // TestMaintenanceDefaultsBoundFiles: with default options only, 110,000
@@ -93,19 +95,31 @@ func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
 	if err := b.Flush(); err != nil { // rows that arrived during the last flush
 		t.Fatal(err)
 	}
-	before, _, _ := diskUsage(t, b)
+	// The last flushes kicked background compactions: what is on disk is
+	// measured between maintenance passes, never while one rewrites or
+	// removes files or is about to update the gauges.
+	var before int
+	betweenPasses(b, func() { before, _, _ = diskUsage(t, b) })
 	clock.Advance(DefaultVersionRetention + DefaultCleanupInterval)
 	ev.waitFor(t, eventPeriodicMaintenance, 1)
-	files, total, data := diskUsage(t, b)
-	ds := b.currentDataset()
+	var (
+		files       int
+		total, data int64
+		ds          *lance.Dataset
+		m           map[string]any
+	)
+	betweenPasses(b, func() {
+		files, total, data = diskUsage(t, b)
+		ds = b.currentDataset()
+		m, err = b.Metrics()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d files before cleanup, %d after; %d bytes on disk for %d of data files; %d fragments, version %d",
 		before, files, total, data, ds.NumFragments(), ds.Version())
 	if files > 300 || float64(total) > 1.3*float64(data) || ds.NumFragments() > 3*DefaultCompactionFanout {
 		t.Fatalf("%d files, %d bytes for %d of data, %d fragments", files, total, data, ds.NumFragments())
-	}
-	m, err := b.Metrics()
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, name := range []string{"persisting_compactions_total", "persisting_compacted_fragments_total",
 		"persisting_versions_removed_total", "persisting_files_removed_total", "persisting_bytes_reclaimed_total"} {
