@@ -17,10 +17,13 @@ import pytest
 from persisting import ClosedError, InvalidArgumentError, _native
 from persisting.queue import LanceBackend, PersistingBackend
 
+# No auto flush: records a test leaves buffered stay out of every version
+# however long the test takes (it counts versions and fragments exactly).
 BACKENDS = {
-    "lance": lambda p, **kw: LanceBackend(0, p, batch_size=10, **kw),
-    "persisting": lambda p, **kw: PersistingBackend(0, p, batch_size=10, **kw),
-    "persisting-wal": lambda p, **kw: PersistingBackend(0, p, enable_wal=True, wal_sync_interval=0, **kw),
+    "lance": lambda p, **kw: LanceBackend(0, p, batch_size=10, max_flush_delay_sec=0, **kw),
+    "persisting": lambda p, **kw: PersistingBackend(0, p, batch_size=10, max_flush_delay_sec=0, **kw),
+    "persisting-wal": lambda p, **kw: PersistingBackend(0, p, enable_wal=True, wal_sync_interval=0,
+                                                       max_flush_delay_sec=0, **kw),
 }
 
 

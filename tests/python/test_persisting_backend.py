@@ -283,8 +283,9 @@ WRITE_AND_DIE = textwrap.dedent("""
         return {"id": f"k{i}", "seq": i, "score": i / 4, "pad": "x" * (i % 17)}
 
     async def main(path, n, sync):
+        # no auto flush: the test checks that nothing reached Lance before the kill
         b = PersistingBackend(0, path, batch_size=100, enable_wal=True, wal_sync_interval=sync,
-                              flush_threshold=10**6)
+                              flush_threshold=10**6, max_flush_delay_sec=0)
         for i in range(n):
             await b.put(rec(i))
         await b.put_batch([rec(i) for i in range(n, n + 5)])
@@ -337,7 +338,9 @@ FSYNC_CHILD = textwrap.dedent("""
     from persisting.queue import PersistingBackend
 
     async def main(path, n, sync, pause):
-        b = PersistingBackend(0, path, enable_wal=True, wal_sync_interval=sync, flush_threshold=10**6)
+        # no auto flush: its Lance commit would add fsyncs that are not the WAL's
+        b = PersistingBackend(0, path, enable_wal=True, wal_sync_interval=sync, flush_threshold=10**6,
+                              max_flush_delay_sec=0)
         await b.put({"seq": -1})  # the schema, before the timed puts
         start = time.monotonic()
         if pause < 0:  # all at once: concurrent puts
@@ -455,8 +458,9 @@ def family_types(text: str) -> dict:
 
 
 async def test_metrics_in_stats_and_get_metrics(bucket_path):
+    # no auto flush: the flushes counted are the test's own
     b = PersistingBackend(5, bucket_path, enable_wal=True, wal_sync_interval=0, enable_metrics=True,
-                          flush_threshold=10**6)
+                          flush_threshold=10**6, max_flush_delay_sec=0)
     try:
         for i in range(7):
             await b.put(rec(i))
@@ -482,7 +486,9 @@ async def test_metrics_in_stats_and_get_metrics(bucket_path):
 
 
 async def test_metrics_text_parses_with_prometheus_client(bucket_path):
-    b = PersistingBackend(7, bucket_path, enable_wal=True, enable_metrics=True, flush_threshold=10**6)
+    # no auto flush: the flushes counted are the test's own
+    b = PersistingBackend(7, bucket_path, enable_wal=True, enable_metrics=True, flush_threshold=10**6,
+                          max_flush_delay_sec=0)
     plain = PersistingBackend(8, bucket_path + "-plain", enable_wal=True)  # metrics off
     try:
         for i in range(4):
@@ -510,7 +516,9 @@ async def test_metrics_text_parses_with_prometheus_client(bucket_path):
 
 async def test_metrics_served_over_http_on_a_port_the_system_picks(tmp_path):
     path = str(tmp_path / "b")
-    b = PersistingBackend(1, path, enable_wal=True, metrics_address="127.0.0.1:0", flush_threshold=10**6)
+    # no auto flush: the 3 records stay buffered until the scrape
+    b = PersistingBackend(1, path, enable_wal=True, metrics_address="127.0.0.1:0", flush_threshold=10**6,
+                          max_flush_delay_sec=0)
     second = PersistingBackend(2, str(tmp_path / "c"), metrics_address="127.0.0.1:0")
     plain = PersistingBackend(3, str(tmp_path / "d"))
     try:
@@ -554,7 +562,8 @@ def test_get_metrics_does_not_wait_for_a_running_flush(bucket_path):
     async def fill(b):
         await b.put_arrow(table)
 
-    b = PersistingBackend(0, bucket_path, enable_metrics=True, flush_threshold=10**8)
+    # no auto flush: the flush timed is the test's, and it writes all n rows
+    b = PersistingBackend(0, bucket_path, enable_metrics=True, flush_threshold=10**8, max_flush_delay_sec=0)
     try:
         asyncio.run(fill(b))
         assert b.get_metrics()["persisting_buffer_size"] == n

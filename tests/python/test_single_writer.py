@@ -23,13 +23,15 @@ RECORDS = 40
 
 # The holder: opens the bucket, puts RECORDS records (each acknowledged;
 # without the WAL they are flushed, which is what acknowledges them there),
-# says "ready" and waits to be killed.
+# says "ready" and waits to be killed. No auto flush: the WAL's records stay
+# unflushed however long the test takes to look (the reader counts them).
 HOLDER = r"""
 import asyncio, sys
 from persisting.queue import PersistingBackend
 
 async def main(path, wal):
-    backend = PersistingBackend(bucket_id=0, storage_path=path, enable_wal=wal, wal_sync_interval=0)
+    backend = PersistingBackend(bucket_id=0, storage_path=path, enable_wal=wal, wal_sync_interval=0,
+                                max_flush_delay_sec=0)
     for i in range(int(sys.argv[3])):
         await backend.put({"i": i, "who": "holder"})
     if not wal:

@@ -117,8 +117,9 @@ async def read(path: str, topic: str, n: int) -> dict:
     return {"records": got}
 
 
+# No auto flush: wal-write reports nothing flushed however long its puts take.
 WAL_OPTIONS = {"enable_wal": True, "wal_sync_interval": 0.0, "flush_threshold": 100_000,
-               "enable_metrics": True}
+               "enable_metrics": True, "max_flush_delay_sec": 0}
 
 
 async def wal_write(path: str, topic: str, n: int) -> None:
