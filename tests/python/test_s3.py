@@ -9,9 +9,11 @@ and appends to them, also while our writers append.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import subprocess
 import threading
+import time
 
 import lance
 import pyarrow as pa
@@ -20,10 +22,21 @@ import pytest
 import pulsing as pul
 from pulsing.streaming import read_queue, write_queue
 
-from helpers import minio_server
+from helpers import REPO, minio_server
 from persisting.queue import LanceBackend, PersistingBackend, register
 
 USER, SECRET = "persisting", "persisting-secret"
+
+
+def _cluster_ready():
+    """tests/cluster's readiness check of a pulsing node (one authority)."""
+    spec = importlib.util.spec_from_file_location("cluster_node", REPO / "tests" / "cluster" / "node.py")
+    node = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(node)
+    return node.cluster_ready
+
+
+cluster_ready = _cluster_ready()
 BUCKET = "pqueue"
 
 
@@ -190,13 +203,14 @@ async def test_three_nodes_restart_with_buckets_on_s3(s3, tmp_path):
         first = await pul.actor_system(addr="127.0.0.1:0")
         systems = [first] + [await pul.actor_system(addr="127.0.0.1:0", seeds=[first.addr])
                              for _ in range(n - 1)]
-        for _ in range(100):
-            if len(await first.members()) >= n:
-                break
-            await asyncio.sleep(0.2)
-        assert len(await first.members()) >= n, "the nodes did not join"
         managers = [await get_storage_manager(s) for s in systems]
-        await asyncio.sleep(1.0)  # every node's manager known to the others
+        # the state, not a time: every node sees n members alive and resolves
+        # every node's storage manager (as tests/cluster waits; the deadline
+        # only guards a hang)
+        deadline = time.monotonic() + 60
+        while not all([await cluster_ready(s, n) for s in systems]):
+            assert time.monotonic() < deadline, "the nodes did not join"
+            await asyncio.sleep(0.05)
         return systems, managers
 
     systems, managers = await start(3)
@@ -302,8 +316,10 @@ def test_training_consumption_on_s3_across_processes(s3, tmp_path, backend_name,
 
     path = f"s3://{BUCKET}/training-{backend_name}-{kill}"
     # A short writer lease: the killed process's lease must expire before the
-    # second one may write the bucket (issue 17).
-    opts = {"storage_options": s3, "wal_path": str(tmp_path / "wal"), "writer_lease_sec": 1.0}
+    # second one may write the bucket (issue 17). Renewed every third of it:
+    # 2 s to spare for a renewal held up on a loaded machine (a late one
+    # would refuse the first process's commits).
+    opts = {"storage_options": s3, "wal_path": str(tmp_path / "wal"), "writer_lease_sec": 3.0}
     first = run_scenario("first", path, backend_name, kill=kill, backend_options=opts)
     if kill:
         wait_for_lease_expiry(f"{path}/bucket_0", s3)
