@@ -22,7 +22,10 @@ from persisting.errors import BusyError
 from persisting.queue import LanceBackend, PersistingBackend
 from test_s3 import BUCKET, s3  # noqa: F401  (the MinIO fixture)
 
-LEASE = 1.0  # seconds: the holder's lease, so its crash frees the bucket soon
+# seconds: the holder's lease, short so that its crash frees the bucket soon,
+# yet renewed (every third of it) with 2 s to spare: a holder slowed down on a
+# loaded machine must not lose its lease while the test still counts on it
+LEASE = 3.0
 
 # The holder: opens the bucket with a short lease, puts and flushes
 # `flushed` records, puts `unflushed` more (acknowledged: in its local WAL),
