@@ -1,10 +1,10 @@
 """One pulsing node for the cluster tests, driven by lines on stdin.
 
-Usage: node.py PORT SEED_ADDR|- STORAGE_PATH
+Usage: node.py SEED_ADDR|- STORAGE_PATH
 
-Starts an actor system on 127.0.0.1:PORT (joining SEED_ADDR unless "-"),
-registers persisting's backends, starts its storage manager and prints
-"READY <addr>". Then, for each stdin line, prints one JSON line:
+Starts an actor system on a port of 127.0.0.1 the system picks (joining
+SEED_ADDR unless "-"), registers persisting's backends, starts its storage
+manager and prints "READY <addr>" with the address it listens on. Then, for each stdin line, prints one JSON line:
 
   members               -> {"members": n}
   ready N               -> {"ready": bool}: N members alive, every storage manager resolvable
@@ -52,9 +52,10 @@ def say(obj) -> None:
     print(json.dumps(obj), flush=True)
 
 
-async def main(port: str, seed: str, storage: str) -> None:
+async def main(seed: str, storage: str) -> None:
     register()
-    system = await pul.actor_system(addr=f"127.0.0.1:{port}", seeds=None if seed == "-" else [seed])
+    # port 0: a port picked beforehand could be taken by the time it is bound
+    system = await pul.actor_system(addr="127.0.0.1:0", seeds=None if seed == "-" else [seed])
     manager = await get_storage_manager(system)
     print(f"READY {system.addr}", flush=True)
     loop = asyncio.get_running_loop()
@@ -86,4 +87,4 @@ async def main(port: str, seed: str, storage: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:3]))

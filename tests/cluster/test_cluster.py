@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -83,23 +82,16 @@ async def test_three_nodes_in_one_process(tmp_path):
             await s.shutdown()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Node:
     """A node process (spawned, never forked) driven by node.py's line protocol."""
 
     def __init__(self, storage: Path, seed: str | None):
-        self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "node.py"), str(self.port), seed or "-", str(storage)],
+            [sys.executable, str(HERE / "node.py"), seed or "-", str(storage)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )
         line = self.proc.stdout.readline()
-        assert line.startswith("READY "), f"node on port {self.port} did not start: {line!r}"
+        assert line.startswith("READY "), f"node (seed {seed}) did not start: {line!r}"
         self.addr = line.split()[1]
 
     def ask(self, command: str) -> dict:
