@@ -343,7 +343,12 @@ def run(crashes: int, seed: int | None = None, workdir: Path | None = None,
                 point = CRASH_POINTS[i] if first_rounds else rng.choice(CRASH_POINTS)
                 crash_point = f"{point}:{rng.randint(1, 6)}"
                 config["flush_threshold"] = rng.choice([1, 2, 3, 5, 8])  # reach it soon
-                delay = 3.0  # a point is usually reached within milliseconds
+                # A point is usually reached within milliseconds: later rounds
+                # give up after 3 s ("not reached"). The first rounds must reach
+                # theirs however loaded the machine is, so they wait for the
+                # child, which writes for max_seconds (past that it exits 0 and
+                # the round fails).
+                delay = config["max_seconds"] + 30.0 if first_rounds else 3.0
             elif roll < point_share + 0.1:
                 delay, startup_kill = None, rng.uniform(0.05, 0.6)
             rnd = Round(i, config, crash_point, delay, startup_kill)
