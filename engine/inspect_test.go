@@ -16,11 +16,13 @@ import (
 
 // walBucket leaves a bucket at a fresh path with two committed versions
 // (10 and 5 rows, one WAL entry each) and one more entry (3 rows) only in the
-// WAL; the bucket stays open (closing would flush it) until the test ends.
+// WAL; the bucket stays open (closing would flush it) until the test ends,
+// without an auto flush (which would flush it too, however late).
 func walBucket(t *testing.T) (string, *Bucket) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bucket")
-	b, err := Open(Options{Path: path, FlushThreshold: 1000, WAL: WALOptions{Enabled: true}})
+	b, err := Open(Options{Path: path, FlushThreshold: 1000, WAL: WALOptions{Enabled: true},
+		Background: BackgroundOptions{MaxFlushDelay: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
