@@ -42,7 +42,34 @@ start() {
   echo "minio.sh: server did not start after 5 attempts; log:" >&2; cat "$dir/minio.log" >&2; exit 1
 }
 
-# serve starts one server; returns 1 if it exited before it was ready.
+# listens_on PID PORT: whether process PID holds the listening TCP socket of
+# PORT. A server that answers on the port may be another one (a concurrent
+# test's, which bound the port this one picked first): only the socket's
+# owner tells.
+listens_on() {
+  python3 - "$1" "$2" <<'EOF'
+import os, sys
+pid, port = sys.argv[1], int(sys.argv[2])
+inodes = set()
+for fd in os.listdir(f"/proc/{pid}/fd"):
+    try:
+        link = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        continue
+    if link.startswith("socket:["):
+        inodes.add(link[len("socket:["):-1])
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    with open(table) as f:
+        for line in f.read().splitlines()[1:]:
+            cols = line.split()  # local address (hex ip:port), ..., state (0A: listen), ..., inode
+            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "0A" and cols[9] in inodes:
+                sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# serve starts one server; returns 1 if it exited before it was ready (or
+# another server answers on its port).
 serve() {
   local dir="$1"; shift
   local port console
@@ -56,6 +83,10 @@ serve() {
       return 1
     fi
     if curl -fsS "http://127.0.0.1:$port/minio/health/ready" >/dev/null 2>&1; then
+      if ! listens_on "$pid" "$port" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        return 1
+      fi
       local b
       for b in "$@"; do
         curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" \
