@@ -91,15 +91,18 @@ minio:
 	tests/s3/minio.sh install
 
 # Go tests run with the test hooks compiled in (crash point tests need them);
-# vet checks both builds.
+# vet checks both builds. A package binary may run 30 minutes, not go test's
+# default 10: under the race detector on 2 loaded cores ./lance alone took 6
+# (the limit is there to end a hang, not to time the tests).
+GOTEST_TIMEOUT ?= 30m
 gotest: deps pyreqs minio
 	$(GO) vet ./...
 	$(GO) vet -tags testhooks ./...
-	$(GO) test -race -count=1 -tags testhooks ./...
+	$(GO) test -race -count=1 -timeout $(GOTEST_TIMEOUT) -tags testhooks ./...
 
 # The exported-data paths again with Go's strictest cgo pointer checks compiled in.
 gotest-cgocheck2: deps pyreqs minio
-	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -tags testhooks ./engine/... ./lance/...
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -timeout $(GOTEST_TIMEOUT) -tags testhooks ./engine/... ./lance/...
 
 ctest: deps
 	GOEXPERIMENT=cgocheck2 OUT=build/cgocheck2 ./build.sh ctest
