@@ -170,6 +170,16 @@ func (b *Bucket) bufferedRows() int64 {
 	return rows
 }
 
+// bufferedBytes estimates the memory of the rows not yet flushed (the
+// buffer's records exactly, the tail's by their encoded size).
+func (b *Bucket) bufferedBytes() int64 {
+	n := b.buf.bytes
+	if b.tail != nil {
+		n += b.tail.bytes
+	}
+	return n
+}
+
 // logRecords writes data as one WAL entry of kind walRecordsKind before the
 // records are buffered (a no-op without a WAL); the caller commits it after
 // releasing mu. Under mu.

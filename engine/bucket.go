@@ -374,8 +374,7 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 // schema changed) replaces the buffered records, taking over its references.
 func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 	if rebuffered != nil {
-		releaseAll(b.buf.records)
-		b.buf.records = rebuffered
+		b.buf.replace(rebuffered)
 	}
 	b.schema = s
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // buffer holds appended records not yet flushed, in append order. It keeps a
@@ -10,24 +11,39 @@ import (
 type buffer struct {
 	records []arrow.Record
 	rows    int64
+	bytes   int64 // the records' memory, as arrowRecordBytes counts it (back-pressure)
 }
 
 func (b *buffer) add(rec arrow.Record) {
 	rec.Retain()
 	b.records = append(b.records, rec)
 	b.rows += rec.NumRows()
+	b.bytes += arrowRecordBytes(rec)
 }
 
 // take empties the buffer and hands its records (and their references) to the caller.
 func (b *buffer) take() []arrow.Record {
 	recs := b.records
-	b.records, b.rows = nil, 0
+	b.records, b.rows, b.bytes = nil, 0, 0
 	return recs
+}
+
+// replace swaps every buffered record for recs (the same rows converted to a
+// new schema), taking over recs' references.
+func (b *buffer) replace(recs []arrow.Record) {
+	releaseAll(b.records)
+	b.records, b.bytes = recs, 0
+	for _, r := range recs {
+		b.bytes += arrowRecordBytes(r)
+	}
 }
 
 // dropFront releases the first n records (rows rows in all), which a flush
 // has committed; records appended after them stay, in order.
 func (b *buffer) dropFront(n int, rows int64) {
+	for _, r := range b.records[:n] {
+		b.bytes -= arrowRecordBytes(r)
+	}
 	releaseAll(b.records[:n])
 	kept := copy(b.records, b.records[n:])
 	clear(b.records[kept:]) // no reference to released records stays reachable
@@ -65,4 +81,34 @@ func releaseAll(recs []arrow.Record) {
 	for _, r := range recs {
 		r.Release()
 	}
+}
+
+// arrowRecordBytes is the memory of rec's buffers (a buffer shared by columns or
+// slices counts each time: an over-estimate, which only makes back-pressure
+// start earlier).
+func arrowRecordBytes(rec arrow.Record) int64 {
+	n := int64(0)
+	for _, c := range rec.Columns() {
+		n += arrayDataBytes(c.Data())
+	}
+	return n
+}
+
+func arrayDataBytes(d arrow.ArrayData) int64 {
+	if d == nil {
+		return 0
+	}
+	if p, ok := d.(*array.Data); ok && p == nil { // a Data without a dictionary returns a typed nil
+		return 0
+	}
+	n := int64(0)
+	for _, buf := range d.Buffers() {
+		if buf != nil {
+			n += int64(buf.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += arrayDataBytes(c)
+	}
+	return n + arrayDataBytes(d.Dictionary())
 }

@@ -67,7 +67,9 @@ func betweenPasses(b *Bucket, fn func()) {
 // there once in order, and pylance reads the same.
 func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
 	// Metrics change nothing in what the bucket does; they show it.
-	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true})
+	// No byte allowance: an append waits for the running flush at twice
+	// the threshold, so flushes stay small and many, as compaction needs.
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true, backPressureBytes: 1})
 	b, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)

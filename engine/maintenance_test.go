@@ -66,7 +66,7 @@ func TestCompactKeepsOffsetsAndVersions(t *testing.T) {
 }
 
 func TestCompactionThreshold(t *testing.T) {
-	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 10, CompactionThreshold: 4})
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 10, CompactionThreshold: 4, backPressureBytes: 1}) // an append waits for the flush before the last
 	if err != nil {
 		t.Fatal(err)
 	}

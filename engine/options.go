@@ -92,6 +92,9 @@ type Options struct {
 
 	// testWAL, set by tests only, adjusts the WAL's options (test hooks).
 	testWAL func(wal.Options) wal.Options
+	// backPressureBytes is the buffer size below which no append waits for
+	// a flush (back_pressure.go); zero means the default. Tests lower it.
+	backPressureBytes int64
 }
 
 // WALOptions configure the write-ahead log of a bucket.
@@ -112,6 +115,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WAL.MaxSize == 0 {
 		o.WAL.MaxSize = DefaultMaxWALSize
+	}
+	if o.backPressureBytes == 0 {
+		o.backPressureBytes = backPressureBytes
 	}
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator

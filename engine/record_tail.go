@@ -17,7 +17,10 @@ type rowTail struct {
 	fields   recordFields
 	builders []array.Builder
 	rows     int64
-	check    recordChecker
+	// bytes estimates the rows' memory by the size of their encoded records
+	// (back-pressure counts it until seal hands the buffer the exact size).
+	bytes int64
+	check recordChecker
 }
 
 func newRowTail(s *arrow.Schema, alloc memory.Allocator) *rowTail {
@@ -89,7 +92,7 @@ func (t *rowTail) seal() arrow.Record {
 	for _, c := range cols {
 		c.Release()
 	}
-	t.rows = 0
+	t.rows, t.bytes = 0, 0
 	return rec
 }
 
@@ -97,5 +100,5 @@ func (t *rowTail) release() {
 	for _, b := range t.builders {
 		b.Release()
 	}
-	t.builders, t.rows = nil, 0
+	t.builders, t.rows, t.bytes = nil, 0, 0
 }

@@ -238,11 +238,13 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * rows are buffered in memory (and first written to the WAL when it is on);
  * an append that brings the buffer to flush_threshold rows starts a flush in
  * the background and returns without waiting for it. An append that would
- * take the buffer past twice flush_threshold (or find the WAL past
- * max_wal_size) first waits for the running flush - back-pressure, never an
- * error. If that flush fails, the append still stores its rows and returns
- * PERSISTING_ENOT_FLUSHED: they stay buffered (and logged) for the next flush;
- * stats "flush_error" says why the last flush failed. */
+ * take the buffer past twice flush_threshold rows once it holds 16 MiB (or
+ * find the WAL past max_wal_size) first waits for the running flush -
+ * back-pressure, never an error: the buffer holds at most about the larger of
+ * twice flush_threshold rows and 16 MiB, plus one append. If that flush
+ * fails, the append still stores its rows and returns PERSISTING_ENOT_FLUSHED:
+ * they stay buffered (and logged) for the next flush; stats "flush_error"
+ * says why the last flush failed. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 

@@ -713,36 +713,45 @@ func (l *Log) TruncateFront(index uint64) error {
 	if l.readOnly {
 		return ErrReadOnly
 	}
+	if dropped, err := l.truncateFront(index); err != nil || !dropped {
+		return err
+	}
+	// tidwall/wal does not fsync the directory after removing and renaming
+	// segments; if this fails the next fsync retries it (until then a crash
+	// may bring back dropped entries, never lose kept ones). Without mu:
+	// appends need not wait for this fsync.
+	if err := syncDir(l.dir); err != nil {
+		l.dirDirty.Store(true)
+	}
+	return nil
+}
+
+// truncateFront is TruncateFront's part under mu; dropped says whether it
+// changed the log.
+func (l *Log) truncateFront(index uint64) (dropped bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
-		return err
+		return false, err
 	}
 	first, last := l.first.Load(), l.last.Load()
 	if index <= first {
-		return nil
+		return false, nil
 	}
-	var err error
 	if index <= last+1 {
 		err = l.tw.TruncateFront(index)
 	} else {
 		err = l.skipTo(index)
 	}
 	if err != nil {
-		return l.reload(fmt.Errorf("wal: truncate front to %d: %w", index, err))
+		return false, l.reload(fmt.Errorf("wal: truncate front to %d: %w", index, err))
 	}
 	if index > last+1 {
 		l.last.Store(index - 1)
 	}
 	l.first.Store(index)
-	// tidwall/wal does not fsync the directory after removing and renaming
-	// segments; if this fails the next fsync retries it (until then a crash
-	// may bring back dropped entries, never lose kept ones).
-	if err := syncDir(l.dir); err != nil {
-		l.dirDirty.Store(true)
-	}
 	_ = l.refreshSizes()
-	return nil
+	return true, nil
 }
 
 // skipTo empties the log and makes index the next index. tidwall/wal keeps
