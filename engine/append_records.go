@@ -121,9 +121,7 @@ func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (i
 	}
 	n := b.appendLoadedRecords(load, rebuffered)
 	b.metrics.appended(int64(n), b.bufferedRows(), b.walSize())
-	if b.flushDue() {
-		b.startFlush()
-	}
+	b.askFlush()
 	return n, w, nil
 }
 
@@ -159,6 +157,16 @@ func (b *Bucket) releaseRows() {
 		b.tail.release()
 		b.tail = nil
 	}
+}
+
+// bufferedBytes is the memory the unflushed rows hold: the buffer's records
+// and (estimated by their encoding) the tail's rows.
+func (b *Bucket) bufferedBytes() int64 {
+	n := b.buf.bytes
+	if b.tail != nil {
+		n += b.tail.bytes
+	}
+	return n
 }
 
 // bufferedRows counts the rows not yet flushed: the buffer's and the tail's.

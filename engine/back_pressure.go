@@ -2,46 +2,131 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/persisting/persisting/wal"
 )
 
 // Every append path (Append, AppendBatches, AppendRecords) buffers the same
-// way:
+// way; flushPoint and overBound are the one rule:
 //
-//   - An append that leaves flush_threshold rows buffered, or a WAL past half
-//     of max_wal_size, starts a flush in the background (startFlush) and
-//     returns: it does not wait for the flush.
-//   - An append that would take the buffer past its hard bound - twice
-//     flush_threshold rows, or a WAL past max_wal_size - first waits for the
-//     running flush (makeRoom): back-pressure, never an error. If the flush
-//     it waited for fails, the append still stores its rows and returns
-//     ErrNotFlushed; the rows stay buffered (and logged) for the next flush.
+//   - An append that leaves flush_threshold rows buffered asks for a flush
+//     in the background (askFlush) and returns: it does not wait for the
+//     flush. The flush starts at once, unless the previous flush started
+//     less than min_flush_interval ago: then it starts when that interval
+//     has passed, so a burst coalesces into one flush (one Lance version,
+//     one data file) per interval instead of one per flush_threshold rows.
+//     It starts at once anyway when the buffer holds half of
+//     max_buffer_bytes, or the WAL half of max_wal_size.
+//   - An append that would take the buffer past its hard bound - more than
+//     twice flush_threshold rows and more than max_buffer_bytes, or a WAL
+//     past max_wal_size - first waits for the running flush (makeRoom):
+//     back-pressure, never an error. If the flush it waited for fails, the
+//     append still stores its rows and returns ErrNotFlushed; the rows stay
+//     buffered (and logged) for the next flush.
 //
-// So the buffer holds at most about twice flush_threshold rows while flushes
-// succeed, and no caller has to pick another path because the buffer is full.
+// So while flushes succeed the buffer holds at most about the larger of
+// twice flush_threshold rows and max_buffer_bytes (plus one append), and no
+// caller has to pick another path because the buffer is full. Flush, Close
+// and the auto flush (max_flush_delay) flush at once, whatever the interval.
 
-// flushRun is one background flush; done is closed when it ended, with err.
+// flushRun is one background flush; done is closed when it ended, with err
+// (nil too when it found nothing left to flush).
 type flushRun struct {
 	done chan struct{}
 	err  error
 }
 
+// flushWhen says when the buffer wants a flush (flushPoint).
+type flushWhen int
+
+const (
+	noFlush    flushWhen = iota
+	flushLater           // at the end of min_flush_interval
+	flushNow
+)
+
+// flushPoint says whether the buffer reached a flush point, and when that
+// flush may start (at, with flushLater). Under mu.
+func (b *Bucket) flushPoint() (when flushWhen, at time.Time) {
+	if b.wal != nil && b.wal.Size() > b.opts.WAL.MaxSize/2 {
+		return flushNow, time.Time{}
+	}
+	if b.bufferedRows() < int64(b.opts.FlushThreshold) {
+		return noFlush, time.Time{}
+	}
+	if b.opts.MinFlushInterval <= 0 || b.bufferedBytes() >= b.opts.MaxBufferBytes/2 {
+		return flushNow, time.Time{}
+	}
+	at = b.lastFlushStart.Add(b.opts.MinFlushInterval)
+	if !b.opts.Background.clock.Now().Before(at) {
+		return flushNow, time.Time{}
+	}
+	return flushLater, at
+}
+
+// askFlush starts or hurries the background flush when the buffer reached
+// a flush point (after an append). Under mu.
+func (b *Bucket) askFlush() {
+	switch when, _ := b.flushPoint(); when {
+	case flushNow:
+		b.startFlush()
+		b.hurryFlush()
+	case flushLater:
+		b.startFlush()
+	}
+}
+
 // startFlush returns the background flush, starting one unless one is
 // scheduled or running. Under mu.
 func (b *Bucket) startFlush() *flushRun {
+	if b.flushHurry == nil {
+		b.flushHurry = make(chan struct{}, 1)
+	}
 	if b.bgFlush == nil {
 		b.bgFlush = &flushRun{done: make(chan struct{})}
-		go b.runFlushes(b.bgFlush)
+		go b.runFlushes(b.bgFlush, b.flushHurry)
 	}
 	return b.bgFlush
 }
 
-// runFlushes flushes until the buffer is below its flush threshold, one run
-// per flush, so a waiter wakes after the flush it waited for. It stops at
-// the first failure (the next append that finds a flush due tries again).
-func (b *Bucket) runFlushes(run *flushRun) {
+// hurryFlush wakes a background flush waiting for min_flush_interval to
+// look again: the buffer or the bucket changed so it may not wait. Under mu.
+func (b *Bucket) hurryFlush() {
+	select {
+	case b.flushHurry <- struct{}{}:
+	default:
+	}
+}
+
+// runFlushes flushes until the buffer is below its flush point, one run
+// per flush, so a waiter wakes after the flush it waited for; before a
+// flush it waits for the end of min_flush_interval when flushPoint says so.
+// It stops at the first failure (the next append that finds a flush due
+// tries again) and when the bucket is closed (Close flushes itself).
+func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}) {
+	b.mu.Lock()
 	for {
+		when, at := b.flushPoint()
+		if b.closed || when == noFlush {
+			close(run.done)
+			b.bgFlush = nil
+			b.mu.Unlock()
+			return
+		}
+		if when == flushLater {
+			b.mu.Unlock()
+			b.opts.Background.event(eventFlushDeferred)
+			t := b.opts.Background.clock.NewTimerAt(at)
+			select {
+			case <-t.C():
+			case <-hurry:
+			}
+			t.Stop()
+			b.mu.Lock()
+			continue
+		}
+		b.mu.Unlock()
 		b.flushMu.Lock()
 		err := b.flush(false)
 		b.flushMu.Unlock()
@@ -51,32 +136,27 @@ func (b *Bucket) runFlushes(run *flushRun) {
 		b.mu.Lock()
 		run.err = err
 		close(run.done)
-		if err != nil || b.closed || !b.flushDue() {
+		if err != nil {
 			b.bgFlush = nil
 			b.mu.Unlock()
 			return
 		}
 		run = &flushRun{done: make(chan struct{})}
 		b.bgFlush = run
-		b.mu.Unlock()
 	}
 }
 
-// flushDue says whether the buffer reached the flush threshold or the WAL
-// half its maximum size: time to start a background flush. Under mu.
-func (b *Bucket) flushDue() bool {
-	return b.bufferedRows() >= int64(b.opts.FlushThreshold) || (b.wal != nil && b.wal.Size() > b.opts.WAL.MaxSize/2)
-}
-
 // overBound says whether appending rows more rows would take the buffer past
-// its hard bound (twice the threshold, or a WAL past max_wal_size). An empty
-// buffer takes any append: no flush could make room. Under mu.
+// its hard bound (more than twice the threshold in rows and more than
+// max_buffer_bytes, or a WAL past max_wal_size). An empty buffer takes any
+// append: no flush could make room. Under mu.
 func (b *Bucket) overBound(rows int64) bool {
 	buffered := b.bufferedRows()
 	if buffered == 0 {
 		return false
 	}
-	return buffered+rows > 2*int64(b.opts.FlushThreshold) || b.walOverSize()
+	full := buffered+rows > 2*int64(b.opts.FlushThreshold) && b.bufferedBytes() > b.opts.MaxBufferBytes
+	return full || b.walOverSize()
 }
 
 // makeRoom holds an append of rows rows back until the buffer can take them
@@ -87,6 +167,7 @@ func (b *Bucket) overBound(rows int64) bool {
 func (b *Bucket) makeRoom(rows int64) (flushErr, err error) {
 	for b.overBound(rows) {
 		run := b.startFlush()
+		b.hurryFlush() // past the bound is past every flush point: no wait for the interval
 		if b.onBackPressure != nil {
 			b.onBackPressure()
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // buffer holds appended records not yet flushed, in append order. It keeps a
@@ -10,24 +11,39 @@ import (
 type buffer struct {
 	records []arrow.Record
 	rows    int64
+	bytes   int64 // the memory the records hold (their buffers' sizes): the byte budget's measure
 }
 
 func (b *buffer) add(rec arrow.Record) {
 	rec.Retain()
 	b.records = append(b.records, rec)
 	b.rows += rec.NumRows()
+	b.bytes += heldBytes(rec)
 }
 
 // take empties the buffer and hands its records (and their references) to the caller.
 func (b *buffer) take() []arrow.Record {
 	recs := b.records
-	b.records, b.rows = nil, 0
+	b.records, b.rows, b.bytes = nil, 0, 0
 	return recs
+}
+
+// replace releases the records and takes over recs (the same rows,
+// converted to a new schema) in their place.
+func (b *buffer) replace(recs []arrow.Record) {
+	releaseAll(b.records)
+	b.records, b.bytes = recs, 0
+	for _, r := range recs {
+		b.bytes += heldBytes(r)
+	}
 }
 
 // dropFront releases the first n records (rows rows in all), which a flush
 // has committed; records appended after them stay, in order.
 func (b *buffer) dropFront(n int, rows int64) {
+	for _, r := range b.records[:n] {
+		b.bytes -= heldBytes(r)
+	}
 	releaseAll(b.records[:n])
 	kept := copy(b.records, b.records[n:])
 	clear(b.records[kept:]) // no reference to released records stays reachable
@@ -65,4 +81,30 @@ func releaseAll(recs []arrow.Record) {
 	for _, r := range recs {
 		r.Release()
 	}
+}
+
+// heldBytes is the size of the buffers rec references: what keeping it
+// costs in memory (a slice counts its whole buffers, which it keeps alive).
+func heldBytes(rec arrow.Record) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += arrayDataBytes(c.Data())
+	}
+	return n
+}
+
+func arrayDataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += arrayDataBytes(c)
+	}
+	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+		n += arrayDataBytes(dict)
+	}
+	return n
 }

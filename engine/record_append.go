@@ -33,6 +33,7 @@ type recordsLoad struct {
 	dec     *pymarshal.Decoder
 	root    pymarshal.Node
 	n       int           // records
+	size    int           // bytes of their encoding
 	schema  *arrow.Schema // the bucket's schema after the records
 	settled []string      // fields whose untyped nested parts got the fallback type
 	live    bool          // taken from loads and not released yet
@@ -63,7 +64,7 @@ func (b *Bucket) loadRecords(data []byte) (*recordsLoad, error) {
 
 func (b *Bucket) loadRecordsWith(data []byte, evolve bool) (*recordsLoad, error) {
 	l := loads.Get().(*recordsLoad)
-	l.live, l.schema = true, b.schema
+	l.live, l.schema, l.size = true, b.schema, len(data)
 	root, err := l.dec.Decode(data)
 	if err != nil {
 		l.release()
@@ -160,7 +161,7 @@ func (b *Bucket) appendLoadedRecords(l *recordsLoad, rebuffered []arrow.Record) 
 				b.opts.Path, quoteNames(l.settled), typeText(untypedFallback))
 		}
 	}
-	return b.rowTailFor().appendRecords(l.dec, l.root)
+	return b.rowTailFor().appendRecords(l.dec, l.root, l.size)
 }
 
 func quoteNames(names []string) string {

@@ -17,6 +17,7 @@ type rowTail struct {
 	fields   recordFields
 	builders []array.Builder
 	rows     int64
+	bytes    int64 // the encoded size of the records appended: an estimate of what the builders hold
 	check    recordChecker
 }
 
@@ -60,8 +61,10 @@ func (t *rowTail) checkRecords(d *pymarshal.Decoder, root pymarshal.Node, explai
 	return errNotExact
 }
 
-// appendRecords appends the records under root, which checkRecords passed.
-func (t *rowTail) appendRecords(d *pymarshal.Decoder, root pymarshal.Node) int {
+// appendRecords appends the records under root, which checkRecords passed;
+// size is the length of their encoding.
+func (t *rowTail) appendRecords(d *pymarshal.Decoder, root pymarshal.Node, size int) int {
+	t.bytes += int64(size)
 	if d.Kind(root) == pymarshal.Dict {
 		appendDict(d, &t.fields, root, &t.check.gen)
 		t.rows++
@@ -89,7 +92,7 @@ func (t *rowTail) seal() arrow.Record {
 	for _, c := range cols {
 		c.Release()
 	}
-	t.rows = 0
+	t.rows, t.bytes = 0, 0
 	return rec
 }
 
@@ -97,5 +100,5 @@ func (t *rowTail) release() {
 	for _, b := range t.builders {
 		b.Release()
 	}
-	t.builders, t.rows = nil, 0
+	t.builders, t.rows, t.bytes = nil, 0, 0
 }
