@@ -70,22 +70,22 @@ func (b *Bucket) flushPoint() (when flushWhen, at time.Time) {
 func (b *Bucket) askFlush() {
 	switch when, _ := b.flushPoint(); when {
 	case flushNow:
-		b.startFlush()
+		b.startFlush(flushNow)
 		b.hurryFlush()
 	case flushLater:
-		b.startFlush()
+		b.startFlush(flushLater)
 	}
 }
 
 // startFlush returns the background flush, starting one unless one is
-// scheduled or running. Under mu.
-func (b *Bucket) startFlush() *flushRun {
+// scheduled or running; when is what flushPoint says now. Under mu.
+func (b *Bucket) startFlush(when flushWhen) *flushRun {
 	if b.flushHurry == nil {
 		b.flushHurry = make(chan struct{}, 1)
 	}
 	if b.bgFlush == nil {
 		b.bgFlush = &flushRun{done: make(chan struct{})}
-		go b.runFlushes(b.bgFlush, b.flushHurry)
+		go b.runFlushes(b.bgFlush, b.flushHurry, when)
 	}
 	return b.bgFlush
 }
@@ -103,30 +103,17 @@ func (b *Bucket) hurryFlush() {
 // per flush, so a waiter wakes after the flush it waited for; before a
 // flush it waits for the end of min_flush_interval when flushPoint says so.
 // It stops at the first failure (the next append that finds a flush due
-// tries again) and when the bucket is closed (Close flushes itself).
-func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}) {
-	b.mu.Lock()
-	for {
-		when, at := b.flushPoint()
-		if b.closed || when == noFlush {
-			close(run.done)
-			b.bgFlush = nil
-			b.mu.Unlock()
+// tries again) and when the bucket is closed (Close flushes itself). A run
+// started with flushNow goes straight to its flush: taking mu first would
+// let a stream of appends, which hold mu most of the time, hold it back.
+func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}, first flushWhen) {
+	if first != flushNow {
+		b.mu.Lock()
+		if !b.awaitFlushPoint(run, hurry) {
 			return
 		}
-		if when == flushLater {
-			b.mu.Unlock()
-			b.opts.Background.event(eventFlushDeferred)
-			t := b.opts.Background.clock.NewTimerAt(at)
-			select {
-			case <-t.C():
-			case <-hurry:
-			}
-			t.Stop()
-			b.mu.Lock()
-			continue
-		}
-		b.mu.Unlock()
+	}
+	for {
 		b.flushMu.Lock()
 		err := b.flush(false)
 		b.flushMu.Unlock()
@@ -143,6 +130,36 @@ func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}) {
 		}
 		run = &flushRun{done: make(chan struct{})}
 		b.bgFlush = run
+		if !b.awaitFlushPoint(run, hurry) {
+			return
+		}
+	}
+}
+
+// awaitFlushPoint waits, with mu released, until the buffer's flush may
+// start (true), or finds nothing to flush or the bucket closed: then it ends
+// run (false). Called under mu; returns without it.
+func (b *Bucket) awaitFlushPoint(run *flushRun, hurry <-chan struct{}) bool {
+	for {
+		when, at := b.flushPoint()
+		if b.closed || when == noFlush {
+			close(run.done)
+			b.bgFlush = nil
+			b.mu.Unlock()
+			return false
+		}
+		b.mu.Unlock()
+		if when == flushNow {
+			return true
+		}
+		b.opts.Background.event(eventFlushDeferred)
+		t := b.opts.Background.clock.NewTimerAt(at)
+		select {
+		case <-t.C():
+		case <-hurry:
+		}
+		t.Stop()
+		b.mu.Lock()
 	}
 }
 
@@ -166,7 +183,7 @@ func (b *Bucket) overBound(rows int64) bool {
 // err is ErrClosed when the bucket was closed meanwhile. Under mu.
 func (b *Bucket) makeRoom(rows int64) (flushErr, err error) {
 	for b.overBound(rows) {
-		run := b.startFlush()
+		run := b.startFlush(flushNow)
 		b.hurryFlush() // past the bound is past every flush point: no wait for the interval
 		if b.onBackPressure != nil {
 			b.onBackPressure()

@@ -177,6 +177,13 @@ const char* persisting_version(void);
  *    read), nothing is flushed; appends, compaction, cleanup and index
  *    builds fail with PERSISTING_EUNSUPPORTED. `path` must exist. Reads see
  *    the newest version committed at open.
+ *  - min_flush_interval_sec (seconds >= 0, default 1, 0 = off): a flush the
+ *    threshold asks for starts no sooner than this after the previous flush
+ *    started (a burst makes one flush per interval); persisting_flush, close
+ *    and max_flush_delay_sec never wait. max_buffer_bytes (bytes > 0, default
+ *    32 MiB): at half of it a waiting flush starts at once; an append waits
+ *    for the running flush when the buffer holds more than this and more
+ *    than twice flush_threshold rows.
  *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
  *    auto_flush_interval_sec; seconds >= 0, default 5, 0 = off): flush rows
  *    at most this long after they were appended; maintenance (bool, default
