@@ -58,14 +58,18 @@ func diskUsage(t *testing.T, b *Bucket) (files int, total, data int64) {
 	return files, total, data
 }
 
-// TestMaintenanceDefaultsBoundFiles: with default options only, 110,000
-// rows appended 100 at a time (110 flushes) end in a dataset of few files
+// TestMaintenanceDefaultsBoundFiles: with default maintenance options,
+// 110,000 rows appended 100 at a time (110 flushes) end in a dataset of few files
 // once the version retention has passed: the background compaction merged
 // the small fragments, the cleanup removed the old versions, every row is
 // there once in order, and pylance reads the same.
 func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
-	// Metrics change nothing in what the bucket does; they show it.
-	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true})
+	// Metrics change nothing in what the bucket does; they show it. Every
+	// threshold flushes (no min_flush_interval) and appends wait at twice
+	// the threshold (a 1-byte buffer budget): the most versions and
+	// fragments maintenance has to handle. flush_interval_test.go and
+	// bench/soak cover the default flush pacing.
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true, MinFlushInterval: -1, MaxBufferBytes: 1})
 	b, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
