@@ -18,17 +18,20 @@ import (
 //     one data file) per interval instead of one per flush_threshold rows.
 //     It starts at once anyway when the buffer holds half of
 //     max_buffer_bytes, or the WAL half of max_wal_size.
-//   - An append that would take the buffer past its hard bound - more than
-//     twice flush_threshold rows and more than max_buffer_bytes, or a WAL
-//     past max_wal_size - first waits for the running flush (makeRoom):
-//     back-pressure, never an error. If the flush it waited for fails, the
-//     append still stores its rows and returns ErrNotFlushed; the rows stay
-//     buffered (and logged) for the next flush.
+//   - An append that would take the buffer past its hard bound - twice
+//     flush_threshold rows, or twice the rows of the running flush when it
+//     writes more (a coalesced one), or a WAL past max_wal_size - first
+//     waits for the running flush (makeRoom): back-pressure, never an
+//     error. Rows waiting for min_flush_interval are not held back (half of
+//     max_buffer_bytes ends that wait). If the flush it waited for fails, the append still stores its
+//     rows and returns ErrNotFlushed; the rows stay buffered (and logged)
+//     for the next flush.
 //
-// So while flushes succeed the buffer holds at most about the larger of
-// twice flush_threshold rows and max_buffer_bytes (plus one append), and no
-// caller has to pick another path because the buffer is full. Flush, Close
-// and the auto flush (max_flush_delay) flush at once, whatever the interval.
+// So while flushes succeed the buffer holds at most about twice the larger
+// of flush_threshold rows and half of max_buffer_bytes (plus one append):
+// during any flush, appends may add as many rows as it writes. No caller
+// has to pick another path because the buffer is full. Flush, Close and the
+// auto flush (max_flush_delay) flush at once, whatever the interval.
 
 // flushRun is one background flush; done is closed when it ended, with err
 // (nil too when it found nothing left to flush).
@@ -109,7 +112,7 @@ func (b *Bucket) hurryFlush() {
 func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}, first flushWhen) {
 	if first != flushNow {
 		b.mu.Lock()
-		if !b.awaitFlushPoint(run, hurry) {
+		if run = b.awaitFlushPoint(run, hurry); run == nil {
 			return
 		}
 	}
@@ -130,28 +133,35 @@ func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}, first flushWhe
 		}
 		run = &flushRun{done: make(chan struct{})}
 		b.bgFlush = run
-		if !b.awaitFlushPoint(run, hurry) {
+		if run = b.awaitFlushPoint(run, hurry); run == nil {
 			return
 		}
 	}
 }
 
 // awaitFlushPoint waits, with mu released, until the buffer's flush may
-// start (true), or finds nothing to flush or the bucket closed: then it ends
-// run (false). Called under mu; returns without it.
-func (b *Bucket) awaitFlushPoint(run *flushRun, hurry <-chan struct{}) bool {
+// start, and returns the run that flush is (nil when it found nothing to
+// flush or the bucket closed: it ended the run then). Before waiting for
+// min_flush_interval it ends run and waits as a new one, so an append
+// held back by a flush that no longer comes (Flush took the rows
+// meanwhile) looks at the buffer again. Called under mu; returns without it.
+func (b *Bucket) awaitFlushPoint(run *flushRun, hurry <-chan struct{}) *flushRun {
 	for {
 		when, at := b.flushPoint()
 		if b.closed || when == noFlush {
 			close(run.done)
 			b.bgFlush = nil
 			b.mu.Unlock()
-			return false
+			return nil
 		}
-		b.mu.Unlock()
 		if when == flushNow {
-			return true
+			b.mu.Unlock()
+			return run
 		}
+		close(run.done)
+		run = &flushRun{done: make(chan struct{})}
+		b.bgFlush = run
+		b.mu.Unlock()
 		b.opts.Background.event(eventFlushDeferred)
 		t := b.opts.Background.clock.NewTimerAt(at)
 		select {
@@ -164,16 +174,23 @@ func (b *Bucket) awaitFlushPoint(run *flushRun, hurry <-chan struct{}) bool {
 }
 
 // overBound says whether appending rows more rows would take the buffer past
-// its hard bound (more than twice the threshold in rows and more than
-// max_buffer_bytes, or a WAL past max_wal_size). An empty buffer takes any
-// append: no flush could make room. Under mu.
+// its hard bound (twice the threshold or twice the running flush's rows,
+// whichever is more, or a WAL past max_wal_size). While no flush runs,
+// rows waiting for min_flush_interval are not held back: their wait ends
+// at half of max_buffer_bytes. An empty buffer takes any append: no flush could make
+// room. Under mu.
 func (b *Bucket) overBound(rows int64) bool {
 	buffered := b.bufferedRows()
 	if buffered == 0 {
 		return false
 	}
-	full := buffered+rows > 2*int64(b.opts.FlushThreshold) && b.bufferedBytes() > b.opts.MaxBufferBytes
-	return full || b.walOverSize()
+	if b.walOverSize() {
+		return true
+	}
+	if when, _ := b.flushPoint(); when == flushLater && b.flushing == 0 {
+		return false // the rows wait for the interval; half of max_buffer_bytes ends the wait
+	}
+	return buffered+rows > 2*max(int64(b.opts.FlushThreshold), b.flushing)
 }
 
 // makeRoom holds an append of rows rows back until the buffer can take them

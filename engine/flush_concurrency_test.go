@@ -288,71 +288,51 @@ func checkWriterOrder(t *testing.T, ids []int64, writers int, start func(int) in
 }
 
 // TestAppendsStayBoundedDuringFlush: appends of either kind go on during a
-// flush, but one that would take the buffer past its hard bound - more
-// than twice the threshold in rows and more than max_buffer_bytes - waits
-// for it (back-pressure), so the buffer cannot grow without bound. Each
-// case makes one of the two limits the one that binds. The test learns
-// that the append waits from the hook it calls before waiting, not from a
-// clock.
+// flush, but one that would take the buffer past twice the threshold waits
+// for it (back-pressure), so the buffer cannot grow without bound. The test
+// learns that the append waits from the hook it calls before waiting, not
+// from a clock.
 func TestAppendsStayBoundedDuringFlush(t *testing.T) {
-	ten := makeRows(t, memory.DefaultAllocator, 0, 10)
-	tenBytes := heldBytes(ten)
-	ten.Release()
-	bounds := []struct {
-		name      string
-		threshold int
-		maxBytes  int64
-	}{
-		// Every buffer is past 1 byte: twice the threshold (20 rows) binds.
-		{"rows", 10, 1},
-		// Every buffer is past 4 rows: the budget (just above rows 0..9) binds.
-		{"bytes", 2, tenBytes + 1},
-	}
-	for _, bound := range bounds {
-		for _, kind := range []string{"arrow", "records"} {
-			t.Run(bound.name+"/"+kind, func(t *testing.T) {
-				b, err := Open(Options{Path: t.TempDir(), FlushThreshold: bound.threshold,
-					MaxBufferBytes: bound.maxBytes, MinFlushInterval: -1})
-				if err != nil {
-					t.Fatal(err)
+	for _, kind := range []string{"arrow", "records"} {
+		t.Run(kind, func(t *testing.T) {
+			b := openBucket(t, t.TempDir(), 10)
+			defer b.Close()
+			put := func(first, n int64) {
+				if kind == "arrow" || first == 0 {
+					appendRows(t, b, first, n)
+				} else {
+					appendRecords(t, b, testRecords(first, n))
 				}
-				defer b.Close()
-				put := func(first, n int64) {
-					if kind == "arrow" || first == 0 {
-						appendRows(t, b, first, n)
-					} else {
-						appendRecords(t, b, testRecords(first, n))
-					}
-				}
-				entered, release := holdFlush(b)
-				defer release()
-				waiting := make(chan struct{}, 1)
-				b.onBackPressure = func() { waiting <- struct{}{} }
-				put(0, 10) // reaches the threshold: a background flush takes rows 0..9
-				<-entered
-				put(10, 5) // within the bound: no wait
-				acked := make(chan struct{})
-				go func() {
-					defer close(acked)
-					put(15, 10) // the buffer is past its bound now: waits for the held flush
-				}()
-				<-waiting // the append is about to wait ...
-				select {
-				case <-acked: // ... so it cannot have returned
-					t.Fatal("an append past the buffer's bound returned during a held flush")
-				default:
-				}
-				release()
-				<-acked
-				b.waitBackgroundFlush()
-				if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 25)) {
-					t.Fatalf("rows %v", got)
-				}
-				if _, persisted, _, err := b.Counts(); err != nil || persisted < 10 {
-					t.Fatalf("persisted %d, %v", persisted, err)
-				}
-			})
-		}
+			}
+			entered, release := holdFlush(b)
+			defer release()
+			waiting := make(chan struct{}, 1)
+			b.onBackPressure = func() { waiting <- struct{}{} }
+			put(0, 5)
+			put(5, 5) // reaches the threshold: a background flush takes rows 0..9
+			<-entered
+			put(10, 5) // below twice the threshold: no wait
+			acked := make(chan struct{})
+			go func() {
+				defer close(acked)
+				put(15, 10) // would make 25 buffered: waits for the held flush
+			}()
+			<-waiting // the append is about to wait ...
+			select {
+			case <-acked: // ... so it cannot have returned
+				t.Fatal("an append past twice the threshold returned during a held flush")
+			default:
+			}
+			release()
+			<-acked
+			b.waitBackgroundFlush()
+			if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 25)) {
+				t.Fatalf("rows %v", got)
+			}
+			if _, persisted, _, err := b.Counts(); err != nil || persisted < 10 {
+				t.Fatalf("persisted %d, %v", persisted, err)
+			}
+		})
 	}
 }
 
@@ -360,11 +340,7 @@ func TestAppendsStayBoundedDuringFlush(t *testing.T) {
 // still stores its rows and says so with ErrNotFlushed; the next flush
 // writes everything.
 func TestBackPressureFlushFails(t *testing.T) {
-	// A 1-byte budget: twice the threshold in rows bounds the buffer.
-	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 10, MaxBufferBytes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := openBucket(t, t.TempDir(), 10)
 	defer b.Close()
 	ds := b.opts.datasetPath()
 	entered, release := holdFlush(b)

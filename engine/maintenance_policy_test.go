@@ -65,11 +65,10 @@ func diskUsage(t *testing.T, b *Bucket) (files int, total, data int64) {
 // there once in order, and pylance reads the same.
 func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
 	// Metrics change nothing in what the bucket does; they show it. Every
-	// threshold flushes (no min_flush_interval) and appends wait at twice
-	// the threshold (a 1-byte buffer budget): the most versions and
+	// threshold flushes (no min_flush_interval): the most versions and
 	// fragments maintenance has to handle. flush_interval_test.go and
 	// bench/soak cover the default flush pacing.
-	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true, MinFlushInterval: -1, MaxBufferBytes: 1})
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true, MinFlushInterval: -1})
 	b, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -63,8 +63,7 @@ type Options struct {
 	MinFlushInterval time.Duration
 	// MaxBufferBytes is the byte budget of the buffer: rows held back by
 	// MinFlushInterval are flushed at once when they reach half of it, and
-	// an append waits for the running flush when the buffer holds more than
-	// twice FlushThreshold rows and more than MaxBufferBytes bytes.
+	// appends during that flush may add as many rows again (back_pressure.go).
 	// Zero means DefaultMaxBufferBytes.
 	MaxBufferBytes int64
 	// WAL makes appends durable before they return; off when not Enabled.

@@ -181,9 +181,9 @@ const char* persisting_version(void);
  *    threshold asks for starts no sooner than this after the previous flush
  *    started (a burst makes one flush per interval); persisting_flush, close
  *    and max_flush_delay_sec never wait. max_buffer_bytes (bytes > 0, default
- *    32 MiB): at half of it a waiting flush starts at once; an append waits
- *    for the running flush when the buffer holds more than this and more
- *    than twice flush_threshold rows.
+ *    32 MiB): at half of it a flush waiting for the interval starts at once.
+ *    An append waits for the running flush when the buffer would pass twice
+ *    flush_threshold rows, or twice the rows of a larger running flush.
  *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
  *    auto_flush_interval_sec; seconds >= 0, default 5, 0 = off): flush rows
  *    at most this long after they were appended; maintenance (bool, default
