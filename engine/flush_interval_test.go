@@ -164,3 +164,45 @@ func TestByteBudgetEndsTheInterval(t *testing.T) {
 		t.Fatalf("at half the budget: %d rows persisted, want 40", got)
 	}
 }
+
+// TestCoalescedFlushBoundsAppends: while a flush that coalesced a burst
+// writes, appends may add as many rows as it writes (twice its rows, as
+// twice the threshold for a flush of threshold rows); one past that waits
+// for it (back-pressure).
+func TestCoalescedFlushBoundsAppends(t *testing.T) {
+	const interval = time.Hour
+	b, clock, ev := intervalBucket(t, interval, -1, 0)
+	appendRows(t, b, 0, 10)
+	b.waitBackgroundFlush()
+	deferred := ev.count(eventFlushDeferred)
+	for i := int64(10); i < 50; i += 10 {
+		appendRows(t, b, i, 10)
+	}
+	ev.waitFor(t, eventFlushDeferred, deferred+1)
+	entered, release := holdFlush(b)
+	defer release()
+	clock.Advance(interval) // the flush of rows 10..49 starts, and is held
+	<-entered
+	waiting := make(chan struct{}, 1)
+	b.onBackPressure = func() { waiting <- struct{}{} }
+	noWait(t, "appends within twice the running flush", func() { appendRows(t, b, 50, 30) }) // 70 of 80 rows
+	acked := make(chan struct{})
+	go func() {
+		defer close(acked)
+		appendRows(t, b, 80, 20) // 90 rows: past twice the running flush's 40
+	}()
+	<-waiting
+	select {
+	case <-acked:
+		t.Fatal("an append past twice the running flush returned while it was held")
+	default:
+	}
+	release()
+	<-acked
+	if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, 100)) {
+		t.Fatalf("rows %v", got)
+	}
+	if got := persistedCount(t, b); got < 50 {
+		t.Fatalf("%d rows persisted, want the held flush's 50 at least", got)
+	}
+}
