@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -204,5 +205,45 @@ func TestCoalescedFlushBoundsAppends(t *testing.T) {
 	}
 	if got := persistedCount(t, b); got < 50 {
 		t.Fatalf("%d rows persisted, want the held flush's 50 at least", got)
+	}
+}
+
+// TestFlushPacingOptionsJSON: the two keys of flush pacing, their defaults
+// and their checks (ParseOptionsJSON is their one parser).
+func TestFlushPacingOptionsJSON(t *testing.T) {
+	for _, tc := range []struct {
+		json         string
+		wantInterval time.Duration
+		wantBytes    int64
+		wantErr      error
+	}{
+		{`{}`, DefaultMinFlushInterval, DefaultMaxBufferBytes, nil},
+		{`{"min_flush_interval_sec": 2.5}`, 2500 * time.Millisecond, DefaultMaxBufferBytes, nil},
+		{`{"min_flush_interval_sec": 0}`, -1, DefaultMaxBufferBytes, nil}, // off
+		{`{"min_flush_interval_sec": null}`, DefaultMinFlushInterval, DefaultMaxBufferBytes, nil},
+		{`{"max_buffer_bytes": 1048576}`, DefaultMinFlushInterval, 1 << 20, nil},
+		{`{"min_flush_interval_sec": -1}`, 0, 0, ErrInvalidArgument},
+		{`{"min_flush_interval_sec": "1"}`, 0, 0, ErrType},
+		{`{"max_buffer_bytes": 0}`, 0, 0, ErrInvalidArgument},
+		{`{"max_buffer_bytes": -5}`, 0, 0, ErrInvalidArgument},
+		{`{"max_buffer_bytes": 1.5}`, 0, 0, ErrType},
+	} {
+		t.Run(tc.json, func(t *testing.T) {
+			o, err := ParseOptionsJSON(t.TempDir(), tc.json)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			o = o.withDefaults()
+			if o.MinFlushInterval != tc.wantInterval || o.MaxBufferBytes != tc.wantBytes {
+				t.Fatalf("min_flush_interval %s, max_buffer_bytes %d; want %s, %d",
+					o.MinFlushInterval, o.MaxBufferBytes, tc.wantInterval, tc.wantBytes)
+			}
+		})
 	}
 }
