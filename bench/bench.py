@@ -438,11 +438,13 @@ def bench_queue(run: Run) -> None:
 # ---- shared dataset for 4, 5, 6: many 1k-row fragments -------------------------------------------
 def build_fragmented(run: Run, rows: int, frag_rows: int = 1000) -> str:
     """A bucket of `rows` rows in fragments of `frag_rows` rows (one flush per
-    fragment, as a queue with flush_threshold=1000 makes them)."""
+    fragment, as a queue with flush_threshold=1000 makes them when it gets
+    fewer than 1000 rows a second; min_flush_interval_sec=0 keeps that shape
+    for this fast build)."""
     from persisting.queue import LanceBackend
 
     path = run.fresh(f"frag-{rows}")
-    backend = LanceBackend(0, path, flush_threshold=frag_rows)
+    backend = LanceBackend(0, path, flush_threshold=frag_rows, min_flush_interval_sec=0)
     big = make_batch(min(rows, 100 * frag_rows), 0, seed=99)
 
     async def go():

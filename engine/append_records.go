@@ -121,9 +121,7 @@ func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (i
 	}
 	n := b.appendLoadedRecords(load, rebuffered)
 	b.metrics.appended(int64(n), b.bufferedRows(), b.walSize())
-	if b.flushDue() {
-		b.startFlush()
-	}
+	b.askFlush()
 	return n, w, nil
 }
 
@@ -161,6 +159,16 @@ func (b *Bucket) releaseRows() {
 	}
 }
 
+// bufferedBytes is the memory the unflushed rows hold: the buffer's records
+// and (estimated by their encoding) the tail's rows.
+func (b *Bucket) bufferedBytes() int64 {
+	n := b.buf.bytes
+	if b.tail != nil {
+		n += b.tail.bytes
+	}
+	return n
+}
+
 // bufferedRows counts the rows not yet flushed: the buffer's and the tail's.
 func (b *Bucket) bufferedRows() int64 {
 	rows := b.buf.rows
@@ -168,16 +176,6 @@ func (b *Bucket) bufferedRows() int64 {
 		rows += b.tail.rows
 	}
 	return rows
-}
-
-// bufferedBytes estimates the memory of the rows not yet flushed (the
-// buffer's records exactly, the tail's by their encoded size).
-func (b *Bucket) bufferedBytes() int64 {
-	n := b.buf.bytes
-	if b.tail != nil {
-		n += b.tail.bytes
-	}
-	return n
 }
 
 // logRecords writes data as one WAL entry of kind walRecordsKind before the

@@ -136,7 +136,7 @@ func BenchmarkRecordDecodeConvert(b *testing.B) {
 		if err := t.checkRecords(&d, root, false); err != nil {
 			b.Fatal(err)
 		}
-		t.appendRecords(&d, root)
+		t.appendRecords(&d, root, len(in))
 		if t.rows >= 100_000 {
 			b.StopTimer()
 			t.seal().Release()

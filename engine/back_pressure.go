@@ -2,58 +2,120 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/persisting/persisting/wal"
 )
 
 // Every append path (Append, AppendBatches, AppendRecords) buffers the same
-// way:
+// way; flushPoint and overBound are the one rule:
 //
-//   - An append that leaves flush_threshold rows buffered, or a WAL past half
-//     of max_wal_size, starts a flush in the background (startFlush) and
-//     returns: it does not wait for the flush.
-//   - An append that would take the buffer past its hard bound - more than
-//     twice flush_threshold rows once it holds backPressureBytes (16 MiB),
-//     or a WAL past max_wal_size - first waits for the running flush
-//     (makeRoom): back-pressure, never an error. If the flush it waited for
-//     fails, the append still stores its rows and returns ErrNotFlushed; the
-//     rows stay buffered (and logged) for the next flush.
+//   - An append that leaves flush_threshold rows buffered asks for a flush
+//     in the background (askFlush) and returns: it does not wait for the
+//     flush. The flush starts at once, unless the previous flush started
+//     less than min_flush_interval ago: then it starts when that interval
+//     has passed, so a burst coalesces into one flush (one Lance version,
+//     one data file) per interval instead of one per flush_threshold rows.
+//     It starts at once anyway when the buffer holds half of
+//     max_buffer_bytes, or the WAL half of max_wal_size.
+//   - An append that would take the buffer past its hard bound - twice
+//     flush_threshold rows, or twice the rows of the running flush when it
+//     writes more (a coalesced one), or a WAL past max_wal_size - first
+//     waits for the running flush (makeRoom): back-pressure, never an
+//     error. Rows waiting for min_flush_interval are not held back (half of
+//     max_buffer_bytes ends that wait). If the flush it waited for fails, the append still stores its
+//     rows and returns ErrNotFlushed; the rows stay buffered (and logged)
+//     for the next flush.
 //
-// So the buffer holds at most about max(twice flush_threshold rows, 16 MiB)
-// plus one append while flushes succeed, and no caller has to pick another
-// path because the buffer is full.
-//
-// Why the bytes: a flush costs a few fsyncs whatever its size, so with small
-// rows a producer outruns flushes of 2*flush_threshold rows (1,000-row
-// flushes of 100-byte rows: some 20 ms each here, against 4 us per put) and
-// would wait for most of its time. Letting the buffer grow to 16 MiB makes
-// the next flush take everything appended meanwhile, so flushes grow until
-// they keep up; rows are a poor measure of memory anyway.
+// So while flushes succeed the buffer holds at most about twice the larger
+// of flush_threshold rows and half of max_buffer_bytes (plus one append):
+// during any flush, appends may add as many rows as it writes. No caller
+// has to pick another path because the buffer is full. Flush, Close and the
+// auto flush (max_flush_delay) flush at once, whatever the interval.
 
-// backPressureBytes is the buffer size (Options.backPressureBytes when set)
-// below which appends never wait for a flush.
-const backPressureBytes = 16 << 20
-
-// flushRun is one background flush; done is closed when it ended, with err.
+// flushRun is one background flush; done is closed when it ended, with err
+// (nil too when it found nothing left to flush).
 type flushRun struct {
 	done chan struct{}
 	err  error
 }
 
+// flushWhen says when the buffer wants a flush (flushPoint).
+type flushWhen int
+
+const (
+	noFlush    flushWhen = iota
+	flushLater           // at the end of min_flush_interval
+	flushNow
+)
+
+// flushPoint says whether the buffer reached a flush point, and when that
+// flush may start (at, with flushLater). Under mu.
+func (b *Bucket) flushPoint() (when flushWhen, at time.Time) {
+	if b.wal != nil && b.wal.Size() > b.opts.WAL.MaxSize/2 {
+		return flushNow, time.Time{}
+	}
+	if b.bufferedRows() < int64(b.opts.FlushThreshold) {
+		return noFlush, time.Time{}
+	}
+	if b.opts.MinFlushInterval <= 0 || b.bufferedBytes() >= b.opts.MaxBufferBytes/2 {
+		return flushNow, time.Time{}
+	}
+	at = b.lastFlushStart.Add(b.opts.MinFlushInterval)
+	if !b.opts.Background.clock.Now().Before(at) {
+		return flushNow, time.Time{}
+	}
+	return flushLater, at
+}
+
+// askFlush starts or hurries the background flush when the buffer reached
+// a flush point (after an append). Under mu.
+func (b *Bucket) askFlush() {
+	switch when, _ := b.flushPoint(); when {
+	case flushNow:
+		b.startFlush(flushNow)
+		b.hurryFlush()
+	case flushLater:
+		b.startFlush(flushLater)
+	}
+}
+
 // startFlush returns the background flush, starting one unless one is
-// scheduled or running. Under mu.
-func (b *Bucket) startFlush() *flushRun {
+// scheduled or running; when is what flushPoint says now. Under mu.
+func (b *Bucket) startFlush(when flushWhen) *flushRun {
+	if b.flushHurry == nil {
+		b.flushHurry = make(chan struct{}, 1)
+	}
 	if b.bgFlush == nil {
 		b.bgFlush = &flushRun{done: make(chan struct{})}
-		go b.runFlushes(b.bgFlush)
+		go b.runFlushes(b.bgFlush, b.flushHurry, when)
 	}
 	return b.bgFlush
 }
 
-// runFlushes flushes until the buffer is below its flush threshold, one run
-// per flush, so a waiter wakes after the flush it waited for. It stops at
-// the first failure (the next append that finds a flush due tries again).
-func (b *Bucket) runFlushes(run *flushRun) {
+// hurryFlush wakes a background flush waiting for min_flush_interval to
+// look again: the buffer or the bucket changed so it may not wait. Under mu.
+func (b *Bucket) hurryFlush() {
+	select {
+	case b.flushHurry <- struct{}{}:
+	default:
+	}
+}
+
+// runFlushes flushes until the buffer is below its flush point, one run
+// per flush, so a waiter wakes after the flush it waited for; before a
+// flush it waits for the end of min_flush_interval when flushPoint says so.
+// It stops at the first failure (the next append that finds a flush due
+// tries again) and when the bucket is closed (Close flushes itself). A run
+// started with flushNow goes straight to its flush: taking mu first would
+// let a stream of appends, which hold mu most of the time, hold it back.
+func (b *Bucket) runFlushes(run *flushRun, hurry <-chan struct{}, first flushWhen) {
+	if first != flushNow {
+		b.mu.Lock()
+		if run = b.awaitFlushPoint(run, hurry); run == nil {
+			return
+		}
+	}
 	for {
 		b.flushMu.Lock()
 		err := b.flush(false)
@@ -64,27 +126,59 @@ func (b *Bucket) runFlushes(run *flushRun) {
 		b.mu.Lock()
 		run.err = err
 		close(run.done)
-		if err != nil || b.closed || !b.flushDue() {
+		if err != nil {
 			b.bgFlush = nil
 			b.mu.Unlock()
 			return
 		}
 		run = &flushRun{done: make(chan struct{})}
 		b.bgFlush = run
-		b.mu.Unlock()
+		if run = b.awaitFlushPoint(run, hurry); run == nil {
+			return
+		}
 	}
 }
 
-// flushDue says whether the buffer reached the flush threshold or the WAL
-// half its maximum size: time to start a background flush. Under mu.
-func (b *Bucket) flushDue() bool {
-	return b.bufferedRows() >= int64(b.opts.FlushThreshold) || (b.wal != nil && b.wal.Size() > b.opts.WAL.MaxSize/2)
+// awaitFlushPoint waits, with mu released, until the buffer's flush may
+// start, and returns the run that flush is (nil when it found nothing to
+// flush or the bucket closed: it ended the run then). Before waiting for
+// min_flush_interval it ends run and waits as a new one, so an append
+// held back by a flush that no longer comes (Flush took the rows
+// meanwhile) looks at the buffer again. Called under mu; returns without it.
+func (b *Bucket) awaitFlushPoint(run *flushRun, hurry <-chan struct{}) *flushRun {
+	for {
+		when, at := b.flushPoint()
+		if b.closed || when == noFlush {
+			close(run.done)
+			b.bgFlush = nil
+			b.mu.Unlock()
+			return nil
+		}
+		if when == flushNow {
+			b.mu.Unlock()
+			return run
+		}
+		close(run.done)
+		run = &flushRun{done: make(chan struct{})}
+		b.bgFlush = run
+		b.mu.Unlock()
+		b.opts.Background.event(eventFlushDeferred)
+		t := b.opts.Background.clock.NewTimerAt(at)
+		select {
+		case <-t.C():
+		case <-hurry:
+		}
+		t.Stop()
+		b.mu.Lock()
+	}
 }
 
 // overBound says whether appending rows more rows would take the buffer past
-// its hard bound (twice the threshold once the buffer holds
-// backPressureBytes, or a WAL past max_wal_size). An empty buffer takes any
-// append: no flush could make room. Under mu.
+// its hard bound (twice the threshold or twice the running flush's rows,
+// whichever is more, or a WAL past max_wal_size). While no flush runs,
+// rows waiting for min_flush_interval are not held back: their wait ends
+// at half of max_buffer_bytes. An empty buffer takes any append: no flush could make
+// room. Under mu.
 func (b *Bucket) overBound(rows int64) bool {
 	buffered := b.bufferedRows()
 	if buffered == 0 {
@@ -93,7 +187,10 @@ func (b *Bucket) overBound(rows int64) bool {
 	if b.walOverSize() {
 		return true
 	}
-	return buffered+rows > 2*int64(b.opts.FlushThreshold) && b.bufferedBytes() >= b.opts.backPressureBytes
+	if when, _ := b.flushPoint(); when == flushLater && b.flushing == 0 {
+		return false // the rows wait for the interval; half of max_buffer_bytes ends the wait
+	}
+	return buffered+rows > 2*max(int64(b.opts.FlushThreshold), b.flushing)
 }
 
 // makeRoom holds an append of rows rows back until the buffer can take them
@@ -103,7 +200,8 @@ func (b *Bucket) overBound(rows int64) bool {
 // err is ErrClosed when the bucket was closed meanwhile. Under mu.
 func (b *Bucket) makeRoom(rows int64) (flushErr, err error) {
 	for b.overBound(rows) {
-		run := b.startFlush()
+		run := b.startFlush(flushNow)
+		b.hurryFlush() // past the bound is past every flush point: no wait for the interval
 		if b.onBackPressure != nil {
 			b.onBackPressure()
 		}

@@ -9,18 +9,17 @@ import (
 // record per AppendRecords with default options, so background flushes
 // (and compactions) run behind the puts. Beside ns/op it reports the
 // latency distribution that the mean hides: how many puts took over 0.5 ms
-// and their share of the time, and the slowest. "row-bound" is the rule
-// before the byte allowance (an append waits for the running flush at twice
-// flush_threshold rows), "default" the rule now. Run with a fixed count,
-// e.g. -benchtime=50000x.
+// and their share of the time, and the slowest. "every-threshold" flushes
+// at each flush_threshold rows (min_flush_interval off), "default" paces
+// threshold flushes. Run with a fixed count, e.g. -benchtime=50000x.
 func BenchmarkPutsBehindFlushes(b *testing.B) {
 	for _, c := range []struct {
-		name  string
-		bytes int64
-	}{{"row-bound", 1}, {"default", 0}} {
+		name     string
+		interval time.Duration
+	}{{"every-threshold", -1}, {"default", 0}} {
 		for _, withWAL := range []bool{false, true} {
 			name := c.name
-			opts := Options{Path: b.TempDir(), backPressureBytes: c.bytes}
+			opts := Options{Path: b.TempDir(), MinFlushInterval: c.interval}
 			if withWAL {
 				name += "/wal-1s"
 				opts.WAL = WALOptions{Enabled: true, SyncInterval: time.Second}

@@ -36,6 +36,7 @@ const (
 	eventAutoFlush     = "auto_flush"      // an auto flush finished (or failed)
 	eventAutoFlushTick = "auto_flush_tick" // the auto flush looked at the buffer
 	eventMaintenance   = "maintenance"     // a pass after a flush (compaction) finished
+	eventFlushDeferred = "flush_deferred"  // a threshold flush waits for min_flush_interval
 	// a periodic pass (retention, compaction, cleanup) finished
 	eventPeriodicMaintenance = "periodic_maintenance"
 )

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -45,6 +46,11 @@ type Bucket struct {
 
 	flushing int64     // rows of the running flush, still at the head of buf
 	bgFlush  *flushRun // the background flush scheduled or running, nil when none (back_pressure.go)
+	// flushHurry wakes a background flush waiting for min_flush_interval;
+	// made by the first startFlush.
+	flushHurry chan struct{}
+	// lastFlushStart is when the newest flush took its rows (min_flush_interval).
+	lastFlushStart time.Time
 	// flushFailure says why the last flush failed ("" after one succeeded):
 	// Stats reports it, so a caller of a background flush learns it.
 	flushFailure string
@@ -264,9 +270,7 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (walWrite, 
 		rows += rec.NumRows()
 	}
 	b.metrics.appended(rows, b.buf.rows, b.walSize())
-	if b.flushDue() {
-		b.startFlush()
-	}
+	b.askFlush()
 	return w, nil
 }
 
@@ -392,6 +396,9 @@ func (b *Bucket) Close() error {
 	}
 	// Closed first: nothing appended from now on can miss the last flush.
 	b.closed = true
+	if b.bgFlush != nil {
+		b.hurryFlush() // a flush waiting for min_flush_interval ends: this one flushes
+	}
 	b.mu.Unlock()
 	err := b.flush(true)
 	b.mu.Lock()

@@ -11,14 +11,14 @@ import (
 type buffer struct {
 	records []arrow.Record
 	rows    int64
-	bytes   int64 // the records' memory, as arrowRecordBytes counts it (back-pressure)
+	bytes   int64 // the memory the records hold (their buffers' sizes): the byte budget's measure
 }
 
 func (b *buffer) add(rec arrow.Record) {
 	rec.Retain()
 	b.records = append(b.records, rec)
 	b.rows += rec.NumRows()
-	b.bytes += arrowRecordBytes(rec)
+	b.bytes += heldBytes(rec)
 }
 
 // take empties the buffer and hands its records (and their references) to the caller.
@@ -28,13 +28,13 @@ func (b *buffer) take() []arrow.Record {
 	return recs
 }
 
-// replace swaps every buffered record for recs (the same rows converted to a
-// new schema), taking over recs' references.
+// replace releases the records and takes over recs (the same rows,
+// converted to a new schema) in their place.
 func (b *buffer) replace(recs []arrow.Record) {
 	releaseAll(b.records)
 	b.records, b.bytes = recs, 0
 	for _, r := range recs {
-		b.bytes += arrowRecordBytes(r)
+		b.bytes += heldBytes(r)
 	}
 }
 
@@ -42,7 +42,7 @@ func (b *buffer) replace(recs []arrow.Record) {
 // has committed; records appended after them stay, in order.
 func (b *buffer) dropFront(n int, rows int64) {
 	for _, r := range b.records[:n] {
-		b.bytes -= arrowRecordBytes(r)
+		b.bytes -= heldBytes(r)
 	}
 	releaseAll(b.records[:n])
 	kept := copy(b.records, b.records[n:])
@@ -83,11 +83,10 @@ func releaseAll(recs []arrow.Record) {
 	}
 }
 
-// arrowRecordBytes is the memory of rec's buffers (a buffer shared by columns or
-// slices counts each time: an over-estimate, which only makes back-pressure
-// start earlier).
-func arrowRecordBytes(rec arrow.Record) int64 {
-	n := int64(0)
+// heldBytes is the size of the buffers rec references: what keeping it
+// costs in memory (a slice counts its whole buffers, which it keeps alive).
+func heldBytes(rec arrow.Record) int64 {
+	var n int64
 	for _, c := range rec.Columns() {
 		n += arrayDataBytes(c.Data())
 	}
@@ -95,20 +94,17 @@ func arrowRecordBytes(rec arrow.Record) int64 {
 }
 
 func arrayDataBytes(d arrow.ArrayData) int64 {
-	if d == nil {
-		return 0
-	}
-	if p, ok := d.(*array.Data); ok && p == nil { // a Data without a dictionary returns a typed nil
-		return 0
-	}
-	n := int64(0)
-	for _, buf := range d.Buffers() {
-		if buf != nil {
-			n += int64(buf.Len())
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
 		}
 	}
 	for _, c := range d.Children() {
 		n += arrayDataBytes(c)
 	}
-	return n + arrayDataBytes(d.Dictionary())
+	if dict, ok := d.Dictionary().(*array.Data); ok && dict != nil {
+		n += arrayDataBytes(dict)
+	}
+	return n
 }

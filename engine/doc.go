@@ -17,13 +17,14 @@
 //
 // Append, AppendBatches and AppendRecords share one path: check (a refused
 // call keeps nothing), write the WAL entry (with the WAL on), buffer; at
-// flush_threshold rows a flush starts in the background; an append that would
-// take the buffer past twice the threshold once it holds 16 MiB (or the WAL
-// past max_wal_size) waits for the running flush first (back-pressure) and
-// returns ErrNotFlushed, its rows stored, when that flush failed
-// (back_pressure.go). WAL entries are written in order under the bucket
-// lock; the fsync (wal_sync_interval 0) is waited for after the lock is
-// released, so concurrent appends share one.
+// flush_threshold rows a flush starts in the background (at most one per
+// min_flush_interval); an append that would
+// take the buffer past twice the threshold, or twice the running flush's
+// rows when that flush is larger (or the WAL past max_wal_size), waits for
+// the running flush first (back-pressure) and returns ErrNotFlushed,
+// its rows stored, when that flush failed (back_pressure.go). WAL entries are
+// written in order under the bucket lock; the fsync (wal_sync_interval 0) is
+// waited for after the lock is released, so concurrent appends share one.
 //
 // # WAL entries
 //

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,35 @@ type fakeClock struct {
 	offset  time.Duration
 	ticks   time.Duration // the ticking time: the sum of the advances
 	tickers []*fakeTicker
+	timers  []*fakeTimer
+}
+
+// fakeTimer fires once, when an Advance (or its creation) finds the clock
+// at or past at.
+type fakeTimer struct {
+	c     chan time.Time
+	at    time.Time
+	clock *fakeClock
+}
+
+func (c *fakeClock) NewTimerAt(at time.Time) Ticker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: make(chan time.Time, 1), at: at, clock: c}
+	if now := time.Now().Add(c.offset); !now.Before(at) {
+		t.c <- now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.c }
+
+func (t *fakeTimer) Stop() {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	t.clock.timers = slices.DeleteFunc(t.clock.timers, func(x *fakeTimer) bool { return x == t })
 }
 
 type fakeTicker struct {
@@ -59,6 +89,14 @@ func (c *fakeClock) Advance(d time.Duration) {
 		default:
 		}
 	}
+	now := time.Now().Add(c.offset)
+	c.timers = slices.DeleteFunc(c.timers, func(t *fakeTimer) bool {
+		if now.Before(t.at) {
+			return false
+		}
+		t.c <- now
+		return true
+	})
 }
 
 // tickers counts the tickers of period d.

@@ -134,5 +134,6 @@ func (b *Bucket) beginFlush() (*flushJob, error) {
 		}
 	}
 	b.flushing = job.rows
+	b.lastFlushStart = b.opts.Background.clock.Now()
 	return job, nil
 }

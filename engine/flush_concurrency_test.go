@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,18 +287,6 @@ func checkWriterOrder(t *testing.T, ids []int64, writers int, start func(int) in
 	return counts
 }
 
-// openTightBucket opens a bucket whose appends wait for the running flush as
-// soon as they would pass twice threshold rows (no byte allowance), as
-// the back-pressure tests need with their few small rows.
-func openTightBucket(t *testing.T, threshold int) *Bucket {
-	t.Helper()
-	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: threshold, backPressureBytes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestAppendsStayBoundedDuringFlush: appends of either kind go on during a
 // flush, but one that would take the buffer past twice the threshold waits
 // for it (back-pressure), so the buffer cannot grow without bound. The test
@@ -308,7 +295,7 @@ func openTightBucket(t *testing.T, threshold int) *Bucket {
 func TestAppendsStayBoundedDuringFlush(t *testing.T) {
 	for _, kind := range []string{"arrow", "records"} {
 		t.Run(kind, func(t *testing.T) {
-			b := openTightBucket(t, 10)
+			b := openBucket(t, t.TempDir(), 10)
 			defer b.Close()
 			put := func(first, n int64) {
 				if kind == "arrow" || first == 0 {
@@ -353,7 +340,7 @@ func TestAppendsStayBoundedDuringFlush(t *testing.T) {
 // still stores its rows and says so with ErrNotFlushed; the next flush
 // writes everything.
 func TestBackPressureFlushFails(t *testing.T) {
-	b := openTightBucket(t, 10)
+	b := openBucket(t, t.TempDir(), 10)
 	defer b.Close()
 	ds := b.opts.datasetPath()
 	entered, release := holdFlush(b)
@@ -395,73 +382,6 @@ func TestBackPressureFlushFails(t *testing.T) {
 	}
 }
 
-// TestBackPressureAllowsBytes: past twice the threshold, appends of small
-// rows go on during a held flush until the buffer holds backPressureBytes;
-// only then does one wait for the flush. So a flush that lags a fast
-// producer of small rows makes it wait only once the buffer is big (the next
-// flush takes all of it), not at every 2*threshold rows.
-func TestBackPressureAllowsBytes(t *testing.T) {
-	const bound = 8 << 10
-	for _, kind := range []string{"arrow", "records"} {
-		t.Run(kind, func(t *testing.T) {
-			b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 10, backPressureBytes: bound})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
-			put := func(first, n int64) {
-				if kind == "arrow" || first == 0 {
-					appendRows(t, b, first, n)
-				} else {
-					appendRecords(t, b, testRecords(first, n))
-				}
-			}
-			entered, release := holdFlush(b)
-			defer release()
-			var waits atomic.Int32
-			b.onBackPressure = func() { waits.Add(1); release() } // fail below, not hang
-			put(0, 10)                                            // the threshold: a background flush takes rows 0..9 and is held
-			<-entered
-			next := int64(10)
-			for b.bufferedBytesNow() < bound && waits.Load() == 0 {
-				put(next, 5)
-				next += 5
-			}
-			if n := waits.Load(); n != 0 {
-				t.Fatalf("%d appends waited below %d buffered bytes", n, bound)
-			}
-			if next <= 2*10 {
-				t.Fatalf("the buffer reached %d bytes within %d rows: the test shows nothing past twice the threshold", bound, next)
-			}
-			waiting := make(chan struct{}, 1)
-			b.onBackPressure = func() { waiting <- struct{}{} }
-			acked := make(chan struct{})
-			go func() {
-				defer close(acked)
-				put(next, 5) // past both bounds: waits for the held flush
-			}()
-			<-waiting
-			select {
-			case <-acked:
-				t.Fatal("an append past both bounds returned during a held flush")
-			default:
-			}
-			release()
-			<-acked
-			b.waitBackgroundFlush()
-			if got := readIDs(t, b, 0, -1); !equalInts(got, seq(0, next+5)) {
-				t.Fatalf("rows %v", got)
-			}
-			if err := b.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			if n := b.bufferedBytesNow(); n != 0 { // the count follows the rows out
-				t.Fatalf("%d bytes counted in an empty buffer", n)
-			}
-		})
-	}
-}
-
 // TestEmptyAppendDoesNotFlush: only an append that adds rows starts a flush
 // at the threshold; an empty batch (the Python backend sends one at open)
 // leaves rows replayed or put as records where they are.
@@ -480,11 +400,4 @@ func TestEmptyAppendDoesNotFlush(t *testing.T) {
 	if _, persisted, buffered, err := b.Counts(); err != nil || persisted != 3 || buffered != 0 {
 		t.Fatalf("after a row at the threshold: %d persisted, %d buffered, %v; want 3, 0", persisted, buffered, err)
 	}
-}
-
-// bufferedBytesNow is bufferedBytes taken under the bucket lock.
-func (b *Bucket) bufferedBytesNow() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.bufferedBytes()
 }

@@ -16,7 +16,9 @@ import (
 // bucket: compaction at the second fragment of 100 rows, retention of the
 // newest 500 rows, cleanup of every version but the latest.
 func maintenanceCrashOptions(dir string) Options {
-	return Options{Path: dir, FlushThreshold: 100, WAL: WALOptions{Enabled: true},
+	// Every 100-row append flushes (no min_flush_interval): the fragments
+	// give the crash points the compactions and cleanups they need.
+	return Options{Path: dir, FlushThreshold: 100, MinFlushInterval: -1, WAL: WALOptions{Enabled: true},
 		Background: BackgroundOptions{
 			MaxFlushDelay: -1, CompactionTargetRows: 1024, CompactionFanout: 2,
 			KeepVersions: 1, VersionRetention: -1, CleanupInterval: time.Hour, RetentionRows: 500,

@@ -60,16 +60,17 @@ func betweenPasses(b *Bucket, fn func()) {
 	fn()
 }
 
-// TestMaintenanceDefaultsBoundFiles: with default options only, 110,000
-// rows appended 100 at a time (110 flushes) end in a dataset of few files
+// TestMaintenanceDefaultsBoundFiles: with default maintenance options,
+// 110,000 rows appended 100 at a time (110 flushes) end in a dataset of few files
 // once the version retention has passed: the background compaction merged
 // the small fragments, the cleanup removed the old versions, every row is
 // there once in order, and pylance reads the same.
 func TestMaintenanceDefaultsBoundFiles(t *testing.T) {
-	// Metrics change nothing in what the bucket does; they show it.
-	// No byte allowance: an append waits for the running flush at twice
-	// the threshold, so flushes stay small and many, as compaction needs.
-	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true, backPressureBytes: 1})
+	// Metrics change nothing in what the bucket does; they show it. Every
+	// threshold flushes (no min_flush_interval): the most versions and
+	// fragments maintenance has to handle. flush_interval_test.go and
+	// bench/soak cover the default flush pacing.
+	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(), Metrics: true, MinFlushInterval: -1})
 	b, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,8 @@ func TestCompactKeepsOffsetsAndVersions(t *testing.T) {
 }
 
 func TestCompactionThreshold(t *testing.T) {
-	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 10, CompactionThreshold: 4, backPressureBytes: 1}) // an append waits for the flush before the last
+	// Every threshold flushes (no min_flush_interval), so each append below makes a fragment.
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 10, CompactionThreshold: 4, MinFlushInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

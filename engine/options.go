@@ -20,6 +20,13 @@ import (
 // when Options.FlushThreshold is zero.
 const DefaultFlushThreshold = 1000
 
+// DefaultMinFlushInterval is Options.MinFlushInterval when zero: a burst
+// commits at most about one threshold flush per second (docs/maintenance.md).
+const DefaultMinFlushInterval = time.Second
+
+// DefaultMaxBufferBytes is Options.MaxBufferBytes when zero.
+const DefaultMaxBufferBytes = 32 << 20
+
 // DatasetDirName is the directory under the storage path holding the Lance dataset.
 const DatasetDirName = "data.lance"
 
@@ -48,6 +55,17 @@ type Options struct {
 	// FlushThreshold is the number of buffered rows that makes Append flush.
 	// Zero means DefaultFlushThreshold.
 	FlushThreshold int
+	// MinFlushInterval: a flush the threshold asks for starts no sooner than
+	// this after the previous flush started, so a burst of appends coalesces
+	// into one flush (one Lance version, one data file) per interval
+	// (back_pressure.go). Flush, Close and the auto flush are not held back.
+	// Zero means DefaultMinFlushInterval; negative: no wait.
+	MinFlushInterval time.Duration
+	// MaxBufferBytes is the byte budget of the buffer: rows held back by
+	// MinFlushInterval are flushed at once when they reach half of it, and
+	// appends during that flush may add as many rows again (back_pressure.go).
+	// Zero means DefaultMaxBufferBytes.
+	MaxBufferBytes int64
 	// WAL makes appends durable before they return; off when not Enabled.
 	WAL WALOptions
 	// Allocator allocates the rows the engine decodes itself (WAL replay).
@@ -92,9 +110,6 @@ type Options struct {
 
 	// testWAL, set by tests only, adjusts the WAL's options (test hooks).
 	testWAL func(wal.Options) wal.Options
-	// backPressureBytes is the buffer size below which no append waits for
-	// a flush (back_pressure.go); zero means the default. Tests lower it.
-	backPressureBytes int64
 }
 
 // WALOptions configure the write-ahead log of a bucket.
@@ -116,8 +131,11 @@ func (o Options) withDefaults() Options {
 	if o.WAL.MaxSize == 0 {
 		o.WAL.MaxSize = DefaultMaxWALSize
 	}
-	if o.backPressureBytes == 0 {
-		o.backPressureBytes = backPressureBytes
+	if o.MinFlushInterval == 0 {
+		o.MinFlushInterval = DefaultMinFlushInterval
+	}
+	if o.MaxBufferBytes == 0 {
+		o.MaxBufferBytes = DefaultMaxBufferBytes
 	}
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator
@@ -142,6 +160,9 @@ func (o Options) validate() error {
 	}
 	if o.FlushThreshold < 0 {
 		return fmt.Errorf("%w: flush_threshold must be positive, got %d", ErrInvalidArgument, o.FlushThreshold)
+	}
+	if o.MaxBufferBytes < 0 {
+		return fmt.Errorf("%w: max_buffer_bytes must be positive, got %d", ErrInvalidArgument, o.MaxBufferBytes)
 	}
 	if o.WAL.SyncInterval < 0 {
 		return fmt.Errorf("%w: wal_sync_interval must not be negative, got %s", ErrInvalidArgument, o.WAL.SyncInterval)
@@ -308,6 +329,24 @@ var optionSetters = map[string]func(o *Options, key string, v json.RawMessage) e
 			return fmt.Errorf("%w: flush_threshold must be a positive int, got %d", ErrInvalidArgument, n)
 		}
 		o.FlushThreshold = int(n)
+		return nil
+	},
+	// 0 turns the wait off: every threshold flush starts at once.
+	"min_flush_interval_sec": func(o *Options, k string, v json.RawMessage) error {
+		d, err := optionSeconds(k, v)
+		if d == 0 {
+			d = -1
+		}
+		o.MinFlushInterval = d
+		return err
+	},
+	"max_buffer_bytes": func(o *Options, k string, v json.RawMessage) error {
+		if err := optionInt(k, v, &o.MaxBufferBytes); err != nil {
+			return err
+		}
+		if o.MaxBufferBytes <= 0 {
+			return fmt.Errorf("%w: max_buffer_bytes must be positive, got %d", ErrInvalidArgument, o.MaxBufferBytes)
+		}
 		return nil
 	},
 	"enable_wal": func(o *Options, k string, v json.RawMessage) error { return optionBool(k, v, &o.WAL.Enabled) },

@@ -33,7 +33,7 @@ type recordsLoad struct {
 	dec     *pymarshal.Decoder
 	root    pymarshal.Node
 	n       int           // records
-	size    int           // bytes of the encoded records: the tail's estimate of their memory
+	size    int           // bytes of their encoding
 	schema  *arrow.Schema // the bucket's schema after the records
 	settled []string      // fields whose untyped nested parts got the fallback type
 	live    bool          // taken from loads and not released yet
@@ -161,9 +161,7 @@ func (b *Bucket) appendLoadedRecords(l *recordsLoad, rebuffered []arrow.Record) 
 				b.opts.Path, quoteNames(l.settled), typeText(untypedFallback))
 		}
 	}
-	t := b.rowTailFor()
-	t.bytes += int64(l.size)
-	return t.appendRecords(l.dec, l.root)
+	return b.rowTailFor().appendRecords(l.dec, l.root, l.size)
 }
 
 func quoteNames(names []string) string {

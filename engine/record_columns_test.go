@@ -67,7 +67,7 @@ func TestColumnsTakeWhatFitsExactly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tail.appendRecords(&d, root)
+			tail.appendRecords(&d, root, 0)
 			r := tail.seal()
 			defer r.Release()
 			if got := r.Column(0).ValueStr(0); got != c.want {

@@ -49,7 +49,7 @@ func FuzzRecordRules(f *testing.F) {
 				}
 				tail := newRowTail(schema, memory.DefaultAllocator)
 				if err := tail.checkRecords(&d, root, true); err == nil {
-					n := tail.appendRecords(&d, root)
+					n := tail.appendRecords(&d, root, 0)
 					if rec := tail.seal(); rec != nil {
 						for i, c := range rec.Columns() {
 							if c.Len() != n {

@@ -17,10 +17,8 @@ type rowTail struct {
 	fields   recordFields
 	builders []array.Builder
 	rows     int64
-	// bytes estimates the rows' memory by the size of their encoded records
-	// (back-pressure counts it until seal hands the buffer the exact size).
-	bytes int64
-	check recordChecker
+	bytes    int64 // the encoded size of the records appended: an estimate of what the builders hold
+	check    recordChecker
 }
 
 func newRowTail(s *arrow.Schema, alloc memory.Allocator) *rowTail {
@@ -63,8 +61,10 @@ func (t *rowTail) checkRecords(d *pymarshal.Decoder, root pymarshal.Node, explai
 	return errNotExact
 }
 
-// appendRecords appends the records under root, which checkRecords passed.
-func (t *rowTail) appendRecords(d *pymarshal.Decoder, root pymarshal.Node) int {
+// appendRecords appends the records under root, which checkRecords passed;
+// size is the length of their encoding.
+func (t *rowTail) appendRecords(d *pymarshal.Decoder, root pymarshal.Node, size int) int {
+	t.bytes += int64(size)
 	if d.Kind(root) == pymarshal.Dict {
 		appendDict(d, &t.fields, root, &t.check.gen)
 		t.rows++

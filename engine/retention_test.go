@@ -156,12 +156,15 @@ func TestRetentionSkipsIndexedDataset(t *testing.T) {
 }
 
 // appendInBatches appends rows first..first+n-1 in appends of batch rows,
-// waiting after each for the background flush it started: with batch equal
-// to the flush threshold, each append makes one fragment.
+// flushing after each: each append makes one fragment (its threshold flush
+// wrote it, or Flush does, as min_flush_interval holds the threshold flush
+// back on a clock that only moves when the test says).
 func appendInBatches(t *testing.T, b *Bucket, first, n, batch int64) {
 	t.Helper()
 	for i := first; i < first+n; i += batch {
 		appendRows(t, b, i, min(batch, first+n-i))
-		b.waitBackgroundFlush()
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

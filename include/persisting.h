@@ -177,6 +177,13 @@ const char* persisting_version(void);
  *    read), nothing is flushed; appends, compaction, cleanup and index
  *    builds fail with PERSISTING_EUNSUPPORTED. `path` must exist. Reads see
  *    the newest version committed at open.
+ *  - min_flush_interval_sec (seconds >= 0, default 1, 0 = off): a flush the
+ *    threshold asks for starts no sooner than this after the previous flush
+ *    started (a burst makes one flush per interval); persisting_flush, close
+ *    and max_flush_delay_sec never wait. max_buffer_bytes (bytes > 0, default
+ *    32 MiB): at half of it a flush waiting for the interval starts at once.
+ *    An append waits for the running flush when the buffer would pass twice
+ *    flush_threshold rows, or twice the rows of a larger running flush.
  *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
  *    auto_flush_interval_sec; seconds >= 0, default 5, 0 = off): flush rows
  *    at most this long after they were appended; maintenance (bool, default
@@ -238,13 +245,11 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * rows are buffered in memory (and first written to the WAL when it is on);
  * an append that brings the buffer to flush_threshold rows starts a flush in
  * the background and returns without waiting for it. An append that would
- * take the buffer past twice flush_threshold rows once it holds 16 MiB (or
- * find the WAL past max_wal_size) first waits for the running flush -
- * back-pressure, never an error: the buffer holds at most about the larger of
- * twice flush_threshold rows and 16 MiB, plus one append. If that flush
- * fails, the append still stores its rows and returns PERSISTING_ENOT_FLUSHED:
- * they stay buffered (and logged) for the next flush; stats "flush_error"
- * says why the last flush failed. */
+ * take the buffer past twice flush_threshold (or find the WAL past
+ * max_wal_size) first waits for the running flush - back-pressure, never an
+ * error. If that flush fails, the append still stores its rows and returns
+ * PERSISTING_ENOT_FLUSHED: they stay buffered (and logged) for the next flush;
+ * stats "flush_error" says why the last flush failed. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
                       PersistingError* error);
 
