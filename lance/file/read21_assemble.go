@@ -143,20 +143,22 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 			}
 		}
 	}
-	validity := newBuffer(alloc, (n+7)/8)
-	defer validity.Release()
-	vb := validity.Bytes()
-	if n > 0 {
-		bitutil.SetBitsTo(vb, 0, n, true)
-	}
+	// a validity bitmap only when some row is null
+	var validity *memory.Buffer
 	var nulls int64
 	pos := int64(0)
 	for _, sp := range parts {
 		for i, d := range sp.def {
-			if d != 0 {
-				bitutil.ClearBit(vb, int(pos)+i)
-				nulls++
+			if d == 0 {
+				continue
 			}
+			if validity == nil {
+				validity = newBuffer(alloc, (n+7)/8)
+				defer validity.Release()
+				bitutil.SetBitsTo(validity.Bytes(), 0, n, true)
+			}
+			bitutil.ClearBit(validity.Bytes(), int(pos)+i)
+			nulls++
 		}
 		pos += int64(sp.rows)
 	}

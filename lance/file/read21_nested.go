@@ -659,6 +659,33 @@ func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) 
 	return b, nulls
 }
 
+// buildFSLItems builds the child array of a fixed_size_list from its
+// values, parts (items of itemType, nItems in all). Without item validity
+// the items are flat runs, one per part, copied once, into the child.
+func buildFSLItems(itemType arrow.DataType, parts []*block, nItems int, anyItemValid bool, alloc memory.Allocator) (arrow.Array, error) {
+	if !anyItemValid {
+		items := make([]*block, len(parts))
+		for k, v := range parts {
+			items[k] = &block{n: v.n * v.dim, bits: v.itemBits, data: v.data}
+		}
+		sp := &span21{rows: nItems, layers: []repDefLayer{layerNullableItem}, valParts: items, nVis: nItems}
+		if len(items) == 0 {
+			sp.valParts, sp.vals = nil, &block{bits: leafBits(itemType)}
+		}
+		return assembleLeaf([]*span21{sp}, itemType, int64(nItems), alloc)
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
+	}
+	items := &block{n: vals.n * vals.dim, bits: vals.itemBits, data: vals.data}
+	itemValid := make([]bool, items.n)
+	for i := range itemValid {
+		itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
+	}
+	return buildLeafArray(itemType, []*block{items}, items.n, itemValid, alloc)
+}
+
 // buildLeafArray builds a leaf array (flat type or fixed_size_list) from
 // its values (in pieces) and the validity of its n slots (valid nil: all
 // valid).
@@ -684,28 +711,21 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 		sp := &span21{rows: n, layers: []repDefLayer{layerNullableItem}, def: def, valParts: parts, nVis: n}
 		return assembleLeaf([]*span21{sp}, dt, int64(n), alloc)
 	}
-	vals, err := concatBlocks(parts)
-	if err != nil {
-		return nil, err
-	}
 	bits := leafBits(fsl.Elem())
 	d := int(fsl.Len())
-	if bits < 8 || vals.dim != d || vals.itemBits != bits {
-		return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", vals.dim, vals.itemBits, dt, d, bits)
-	}
-	items := &block{n: vals.n * d, bits: bits, data: vals.data}
-	var child arrow.Array
-	if vals.itemValid == nil {
-		// no item validity: the items are one flat run
-		sp := &span21{rows: items.n, layers: []repDefLayer{layerNullableItem}, vals: items, nVis: items.n}
-		child, err = assembleLeaf([]*span21{sp}, fsl.Elem(), int64(items.n), alloc)
-	} else {
-		itemValid := make([]bool, items.n)
-		for i := range itemValid {
-			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
+	var filled []*block // the parts with values
+	anyItemValid := false
+	for _, v := range parts {
+		if v.n == 0 {
+			continue
 		}
-		child, err = buildLeafArray(fsl.Elem(), []*block{items}, items.n, itemValid, alloc)
+		if bits < 8 || v.dim != d || v.itemBits != bits || v.bits != d*bits {
+			return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", v.dim, v.itemBits, dt, d, bits)
+		}
+		filled = append(filled, v)
+		anyItemValid = anyItemValid || v.itemValid != nil
 	}
+	child, err := buildFSLItems(fsl.Elem(), filled, n*d, anyItemValid, alloc)
 	if err != nil {
 		return nil, err
 	}
@@ -714,7 +734,7 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 	if validity != nil {
 		defer validity.Release()
 	}
-	data := array.NewData(dt, vals.n, []*memory.Buffer{validity}, []arrow.ArrayData{child.Data()}, nulls, 0)
+	data := array.NewData(dt, n, []*memory.Buffer{validity}, []arrow.ArrayData{child.Data()}, nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
 }
