@@ -58,6 +58,29 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 	return t, nil
 }
 
+// fsstSampleLen is the compressed bytes fsstDecode expands (in size only)
+// to estimate a block's expansion.
+const fsstSampleLen = 2048
+
+// decodedLen is the length the codes src expand to (escapes counted as
+// literals; a code outside the table as a symbol of 8 bytes).
+func (t *fsstTable) decodedLen(src []byte) int {
+	total := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == fsstEscape:
+			i++
+			total++
+		case int(c) < t.n:
+			total += int(t.lens[c])
+		default:
+			total += 8
+		}
+	}
+	return total
+}
+
 // maxFsstExpansion bounds the decompressed size of one block relative to its
 // compressed size (each code emits at most 8 bytes).
 const maxFsstExpansion = 8
@@ -123,24 +146,44 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 	if !t.on {
 		return in, nil
 	}
-	// one pass into a buffer sized by a typical expansion, grown (rarely)
-	// when a string might not fit
+	// one pass into a buffer sized by the expansion of a sample, grown
+	// (rarely) to the worst case for the rest when it is full; the strings are expanded here
+	// rather than by decodeInto, whose call per (short) string costs as
+	// much as the expansion
 	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
-	buf := make([]byte, 3*len(in.data)+64)
+	all := in.data[in.offs[0]:in.offs[in.n]]
+	sample := all[:min(len(all), fsstSampleLen)]
+	est := len(all)*(t.decodedLen(sample)+8)/(len(sample)+1)*9/8 + 64
+	buf := make([]byte, est)
 	pos := 0
+	n := t.n
 	for i := 0; i < in.n; i++ {
 		src := in.data[in.offs[i]:in.offs[i+1]]
-		if need := pos + 8*len(src) + 8; need > len(buf) {
-			if need > maxMetadataBytes {
-				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
+		for k := 0; k < len(src); k++ {
+			if pos > len(buf)-9 { // room for a symbol word or a literal
+				need := pos + 8*(len(all)-int(in.offs[i]-in.offs[0])-k) + 9
+				if need > maxMetadataBytes {
+					return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
+				}
+				nb := make([]byte, need) // the worst case: no further growth
+				copy(nb, buf[:pos])
+				buf = nb
 			}
-			left := len(in.data) - int(in.offs[i])
-			nb := make([]byte, max(2*len(buf), need+3*left))
-			copy(nb, buf[:pos])
-			buf = nb
-		}
-		if pos, err = t.decodeInto(buf, pos, src); err != nil {
-			return nil, err
+			c := src[k]
+			if int(c) < n {
+				binary.LittleEndian.PutUint64(buf[pos:], t.words[c])
+				pos += int(t.lens[c])
+				continue
+			}
+			if c != fsstEscape {
+				return nil, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
+			}
+			k++
+			if k >= len(src) {
+				return nil, fmt.Errorf("FSST escape at end of string")
+			}
+			buf[pos] = src[k]
+			pos++
 		}
 		out.offs[i+1] = uint64(pos)
 	}

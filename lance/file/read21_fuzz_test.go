@@ -158,9 +158,15 @@ func FuzzFsst(f *testing.F) {
 	f.Add(fsstSeedTable(), []byte{0, 1, 255, 'q', 0})
 	f.Add([]byte{0, 0, 0, 0, 'T', 'S', 'S', 'F'}, []byte("raw"))
 	f.Fuzz(func(t *testing.T, table, s []byte) {
-		in := &block{n: 1, offs: []uint64{0, uint64(len(s))}, data: s}
-		if out, err := fsstDecode(&compressive{kind: compFsst, symbolTable: table}, in); err == nil && len(out.data) > 8*len(s)+8 {
-			t.Fatalf("FSST expanded %d bytes to %d", len(s), len(out.data))
+		// one string, and the same bytes as two (codes split between them)
+		half := uint64(len(s) / 2)
+		for _, in := range []*block{
+			{n: 1, offs: []uint64{0, uint64(len(s))}, data: s},
+			{n: 2, offs: []uint64{0, half, uint64(len(s))}, data: s},
+		} {
+			if out, err := fsstDecode(&compressive{kind: compFsst, symbolTable: table}, in); err == nil && len(out.data) > 8*len(s)+8 {
+				t.Fatalf("FSST expanded %d bytes to %d", len(s), len(out.data))
+			}
 		}
 	})
 }
