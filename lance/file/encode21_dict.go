@@ -108,6 +108,17 @@ func (lw *leafWriter) buildIntDict() *pageDict {
 	t := lw.packWord()
 	var raw []byte
 	if lw.isFlat() {
+		// sample from the arrays before copying the page's values (a
+		// column of ids stops here)
+		k := min(n, dictSample)
+		head := lw.appendFlatValues(make([]byte, 0, k*lw.width), 0, k)
+		seen := make(map[uint64]struct{}, 64)
+		for i := 0; i < k && len(seen) <= k/2; i++ {
+			seen[readWord(head, t, i)] = struct{}{}
+		}
+		if len(seen) > k/2 {
+			return nil
+		}
 		raw = lw.appendFlatValues(make([]byte, 0, n*lw.width), 0, n)
 	} else {
 		raw = p.fixed[:n*lw.width]
