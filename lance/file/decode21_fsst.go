@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // FSST string decompression (rust/compression/fsst in Lance). The symbol table
@@ -28,6 +29,10 @@ type fsstTable struct {
 	syms  [256][8]byte
 	words [256]uint64 // syms as little-endian words (256: a byte indexes them unchecked)
 	lens  [256]uint8
+	// ratio: the expansion (x256) of the last block fsstDecode expanded
+	// with this table, the estimate for the next (the chunks of a page
+	// share a table); 0: none yet
+	ratio atomic.Uint32
 }
 
 func parseFsstTable(b []byte) (*fsstTable, error) {
@@ -59,11 +64,12 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 }
 
 // fsstSampleLen is the compressed bytes fsstDecode expands (in size only)
-// to estimate a block's expansion.
+// to estimate a block's expansion when its table has expanded none yet.
 const fsstSampleLen = 2048
 
 // decodedLen is the length the codes src expand to (escapes counted as
-// literals; a code outside the table as a symbol of 8 bytes).
+// literals; a code outside the table, which decodeInto refuses before it
+// writes, as a symbol of 8 bytes).
 func (t *fsstTable) decodedLen(src []byte) int {
 	total := 0
 	for i := 0; i < len(src); i++ {
@@ -87,9 +93,8 @@ const maxFsstExpansion = 8
 
 // decodeInto expands src at buf[pos:] and returns the end position. Each
 // symbol is stored as a whole 8-byte word and the end moved by its length,
-// so buf must hold 8*len(src)+8 bytes from pos.
+// so buf must hold decodedLen(src)+8 bytes from pos.
 func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) (int, error) {
-	buf = buf[:pos+8*len(src)+8]
 	n := t.n
 	for i := 0; i < len(src); i++ {
 		c := src[i]
@@ -146,46 +151,39 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 	if !t.on {
 		return in, nil
 	}
-	// one pass into a buffer sized by the expansion of a sample, grown
-	// (rarely) to the worst case for the rest when it is full; the strings are expanded here
-	// rather than by decodeInto, whose call per (short) string costs as
-	// much as the expansion
+	// one pass into a buffer sized by the expected expansion (the table's
+	// last block's, else a sample's), grown (rarely) when a string does not
+	// fit
 	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
 	all := in.data[in.offs[0]:in.offs[in.n]]
-	sample := all[:min(len(all), fsstSampleLen)]
-	est := len(all)*(t.decodedLen(sample)+8)/(len(sample)+1)*9/8 + 64
+	ratio := int(t.ratio.Load()) // expanded bytes per compressed byte, x256
+	if ratio == 0 {
+		sample := all[:min(len(all), fsstSampleLen)]
+		ratio = 256 * (t.decodedLen(sample) + 8) / (len(sample) + 1)
+	}
+	est := len(all)*ratio/256*9/8 + 64
 	buf := make([]byte, est)
 	pos := 0
-	n := t.n
 	for i := 0; i < in.n; i++ {
 		src := in.data[in.offs[i]:in.offs[i+1]]
-		for k := 0; k < len(src); k++ {
-			if pos > len(buf)-9 { // room for a symbol word or a literal
-				need := pos + 8*(len(all)-int(in.offs[i]-in.offs[0])-k) + 9
-				if need > maxMetadataBytes {
-					return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
-				}
-				nb := make([]byte, need) // the worst case: no further growth
-				copy(nb, buf[:pos])
-				buf = nb
+		if pos+8*len(src)+8 > len(buf) && pos+t.decodedLen(src)+8 > len(buf) {
+			// this string, and the estimate for the rest
+			left := len(all) - int(in.offs[i+1]-in.offs[0])
+			need := pos + t.decodedLen(src) + 8 + left*ratio/256*9/8 + 64
+			if need > maxMetadataBytes {
+				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
 			}
-			c := src[k]
-			if int(c) < n {
-				binary.LittleEndian.PutUint64(buf[pos:], t.words[c])
-				pos += int(t.lens[c])
-				continue
-			}
-			if c != fsstEscape {
-				return nil, fmt.Errorf("FSST code %d outside table of %d symbols", c, t.n)
-			}
-			k++
-			if k >= len(src) {
-				return nil, fmt.Errorf("FSST escape at end of string")
-			}
-			buf[pos] = src[k]
-			pos++
+			nb := make([]byte, need)
+			copy(nb, buf[:pos])
+			buf = nb
+		}
+		if pos, err = t.decodeInto(buf, pos, src); err != nil {
+			return nil, err
 		}
 		out.offs[i+1] = uint64(pos)
+	}
+	if len(all) > 0 {
+		t.ratio.Store(uint32(min(256*pos/len(all), 256*maxFsstExpansion)))
 	}
 	data := buf[:pos]
 	out.data = data

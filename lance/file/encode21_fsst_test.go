@@ -198,18 +198,29 @@ func fsstBlock(enc *fsstEncoder, data []byte, ends []uint64) (*block, []string) 
 	return in, want
 }
 
-// BenchmarkFsstDecode: expanding a page of compressed log lines.
+// BenchmarkFsstDecode: expanding a page of compressed log lines, whole
+// and in blocks of 128 strings (about a mini-block chunk).
 func BenchmarkFsstDecode(b *testing.B) {
 	data, ends := logLines(100000)
 	enc := learnFsst(data, ends)
 	defer enc.release()
 	in, _ := fsstBlock(enc, data, ends)
-	e := &compressive{kind: compFsst, symbolTable: enc.table()}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := fsstDecode(e, in); err != nil {
-			b.Fatal(err)
-		}
+	for _, per := range []int{in.n, 128} {
+		b.Run(fmt.Sprintf("%d-strings", per), func(b *testing.B) {
+			var blocks []*block
+			for i := 0; i < in.n; i += per {
+				blocks = append(blocks, in.slice(i, min(i+per, in.n)))
+			}
+			e := &compressive{kind: compFsst, symbolTable: enc.table()}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, blk := range blocks {
+					if _, err := fsstDecode(e, blk); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }
