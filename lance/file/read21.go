@@ -35,6 +35,8 @@ type span21 struct {
 	vals     *block   // visible values; nil when every visible value is null
 	valParts []*block // instead of vals (mini-block pages): the values chunk by chunk
 	nVis     int      // number of visible values
+	// borrowed: pooled buffers the values point into (read21_borrow.go)
+	borrowed [][]byte
 }
 
 // maxVisibleDef is the highest def level of a visible entry: the levels
@@ -92,6 +94,28 @@ func (r *Reader) readPart(p *pageInfo, i int, off, n int64) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// readPartBorrowed is readPart into a borrowed buffer (borrowed: hand it
+// back when done, read21_borrow.go) when the bytes are not in memory
+// already.
+func (r *Reader) readPartBorrowed(p *pageInfo, i int, off, n int64) (b []byte, borrowed bool, err error) {
+	if i >= len(p.bufOffsets) {
+		return nil, false, fmt.Errorf("page has %d buffers, need buffer %d", len(p.bufOffsets), i)
+	}
+	size := int64(p.bufSizes[i])
+	if off < 0 || n < 0 || off > size || n > size-off || n > maxMetadataBytes || r.mem != nil {
+		b, err = r.readPart(p, i, off, n) // its errors, or memory
+		return b, false, err
+	}
+	b, borrowed = borrowBytes(n)
+	if _, err := r.f.ReadAt(b, int64(p.bufOffsets[i])+off); err != nil {
+		if borrowed {
+			giveBackBytes(b)
+		}
+		return nil, false, err
+	}
+	return b, borrowed, nil
 }
 
 // decodeSpan21 decodes page rows [s.from, s.to).
@@ -222,7 +246,7 @@ func (r *Reader) miniBlockFlat(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		def  []uint16
 		vals *block
 	}, last-first)
-	err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+	err := r.forChunks(sp, p, L, chunks, first, last, func(k int, ch *miniChunk) error {
 		c := chunks[first+k]
 		lo, hi := max(from, c.start)-c.start, min(to, c.start+c.items)-c.start
 		w := &wins[k]
@@ -270,7 +294,7 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		sp.vals = &block{}
 		return sp, nil
 	}
-	rep, def, parts, err := r.decodeChunks(p, L, chunks, first, last)
+	rep, def, parts, err := r.decodeChunks(sp, p, L, chunks, first, last)
 	if err != nil {
 		return nil, err
 	}
@@ -363,15 +387,19 @@ func (sp *span21) setVals(vals *block, dict *block) error {
 
 // forChunks reads chunks [first, last) of a mini-block page and decodes
 // them in parallel, passing the k-th (chunk first+k) to use.
-func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
+//
+// The chunks' bytes may be a borrowed buffer (read21_borrow.go), which
+// forChunks adds to sp.borrowed when use has seen every chunk (and hands
+// back itself on an error).
+func (r *Reader) forChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
 	hasRep := L.repComp != nil
 	base := chunks[first].off
 	end := chunks[last-1].off + chunks[last-1].size
-	data, err := r.readPart(p, 1, base, end-base)
+	data, borrowed, err := r.readPartBorrowed(p, 1, base, end-base)
 	if err != nil {
 		return err
 	}
-	return parallelRanges(last-first, 4, func(lo, hi int) error {
+	err = parallelRanges(last-first, 4, func(lo, hi int) error {
 		for k := lo; k < hi; k++ {
 			i := first + k
 			c := chunks[i]
@@ -391,15 +419,22 @@ func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first
 		}
 		return nil
 	})
+	switch {
+	case borrowed && err != nil:
+		giveBackBytes(data) // the caller drops what use kept
+	case borrowed:
+		sp.borrowed = append(sp.borrowed, data)
+	}
+	return err
 }
 
 // decodeChunks reads and decodes chunks [first, last) of a mini-block page,
 // in parallel, and joins their levels (nil when the page has none); the
 // values stay one block per chunk.
-func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals []*block, err error) {
+func (r *Reader) decodeChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals []*block, err error) {
 	hasRep := L.repComp != nil
 	dec := make([]*miniChunk, last-first)
-	if err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+	if err := r.forChunks(sp, p, L, chunks, first, last, func(k int, ch *miniChunk) error {
 		dec[k] = ch
 		return nil
 	}); err != nil {

@@ -22,6 +22,13 @@ func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64,
 		return nil, err
 	}
 	parts := make([]*span21, len(spans))
+	defer func() { // once the array (a copy) is built
+		for _, sp := range parts {
+			if sp != nil {
+				sp.giveBack()
+			}
+		}
+	}()
 	if err := parallelFor(len(spans), func(i int) error {
 		var err error
 		parts[i], err = r.decodeSpan21(spans[i])

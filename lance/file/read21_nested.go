@@ -84,6 +84,8 @@ type leafColumn struct {
 	layers []layerSlots   // innermost first
 	vals   []*block       // the visible values, in pieces
 	dt     arrow.DataType // the leaf's Arrow type
+	// borrowed: pooled buffers vals point into (read21_borrow.go)
+	borrowed [][]byte
 }
 
 type layerSlots struct {
@@ -111,6 +113,7 @@ func (r *Reader) readNested(first int, dt arrow.DataType, offset, limit int64, a
 			return nil, fmt.Errorf("leaf column %d: %w", first+i, err)
 		}
 		leaves[i] = lc
+		defer lc.giveBack() // once the array (a copy) is built
 	}
 	return buildNested(dt, 0, leaves, alloc)
 }
@@ -165,8 +168,9 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	}
 	// pages decode and unravel in parallel, then their slots join in order
 	type page struct {
-		layers []layerSlots
-		vals   []*block
+		layers   []layerSlots
+		vals     []*block
+		borrowed [][]byte
 	}
 	pages := make([]page, len(spans))
 	if err := parallelFor(len(spans), func(i int) error {
@@ -189,7 +193,7 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		if got := layers[len(layers)-1].n; got != sp.rows {
 			return fmt.Errorf("page levels hold %d rows, want %d", got, sp.rows)
 		}
-		pages[i] = page{layers, vals}
+		pages[i] = page{layers, vals, sp.borrowed}
 		return nil
 	}); err != nil {
 		return nil, err
@@ -199,6 +203,7 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	for i, p := range pages {
 		perPage[i] = p.layers
 		lc.vals = append(lc.vals, p.vals...)
+		lc.borrowed = append(lc.borrowed, p.borrowed...)
 	}
 	if len(lc.vals) == 0 {
 		z, err := zeroBlock(leafType, 0)
