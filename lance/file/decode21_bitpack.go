@@ -138,7 +138,8 @@ func unpackWords[W word](w int, packed, out []byte, words, dst []W) {
 // unpackInline decodes InlineBitpacking data holding n t-bit values: one or
 // more blocks, each a t-bit word holding the width W followed by the W*1024/t
 // packed words; the last block is zero-padded to 1024 values.
-func unpackInline(t int, src []byte, n int) ([]byte, error) {
+// The output may come from bl (nil: a plain allocation).
+func unpackInline(t int, src []byte, n int, bl *borrowList) ([]byte, error) {
 	if t != 8 && t != 16 && t != 32 && t != 64 {
 		return nil, fmt.Errorf("bit-packing word size %d not supported", t)
 	}
@@ -147,7 +148,7 @@ func unpackInline(t int, src []byte, n int) ([]byte, error) {
 	if n < 0 || blocks > len(src)/wb+1 {
 		return nil, fmt.Errorf("bit-packed data too short for %d values", n)
 	}
-	out := make([]byte, blocks*1024*wb)
+	out := bl.bytes(blocks * 1024 * wb) // every block is written whole
 	pos := 0
 	for b := 0; b < blocks; b++ {
 		if len(src)-pos < wb {
@@ -174,7 +175,8 @@ func unpackInline(t int, src []byte, n int) ([]byte, error) {
 // the constant width w in headerless blocks of 1024. A final partial block of
 // r values is either one more padded block or, when the buffer holds exactly
 // r more words, stored raw.
-func unpackOutOfLine(t, w int, src []byte, n int) ([]byte, error) {
+// The output may come from bl (nil: a plain allocation).
+func unpackOutOfLine(t, w int, src []byte, n int, bl *borrowList) ([]byte, error) {
 	if t != 8 && t != 16 && t != 32 && t != 64 {
 		return nil, fmt.Errorf("bit-packing word size %d not supported", t)
 	}
@@ -187,7 +189,8 @@ func unpackOutOfLine(t, w int, src []byte, n int) ([]byte, error) {
 	if n < 0 || (per > 0 && full > len(src)/per) || (per == 0 && n > 1<<30) {
 		return nil, fmt.Errorf("bit-packed data too short for %d values", n)
 	}
-	out := make([]byte, (full+1)*1024*wb)
+	out := bl.bytes((full + 1) * 1024 * wb) // written up to n values
+
 	pos := 0
 	for b := 0; b < full; b++ {
 		if err := unpackBlock(t, w, src[pos:], out[b*1024*wb:]); err != nil {

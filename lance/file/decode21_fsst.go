@@ -140,7 +140,8 @@ func fsstTableOf(e *compressive) (*fsstTable, error) {
 }
 
 // fsstDecode expands every string of a variable-width block.
-func fsstDecode(e *compressive, in *block) (*block, error) {
+// The expanded bytes may come from bl (nil: a plain allocation).
+func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 	if in.fixedWidth() {
 		return nil, fmt.Errorf("FSST over fixed-width values")
 	}
@@ -162,7 +163,7 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 		ratio = 256 * (t.decodedLen(sample) + 8) / (len(sample) + 1)
 	}
 	est := len(all)*ratio/256*9/8 + 64
-	buf := make([]byte, est)
+	buf := bl.bytes(est)
 	pos := 0
 	for i := 0; i < in.n; i++ {
 		src := in.data[in.offs[i]:in.offs[i+1]]
@@ -173,7 +174,7 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 			if need > maxMetadataBytes {
 				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
 			}
-			nb := make([]byte, need)
+			nb := bl.bytes(need)
 			copy(nb, buf[:pos])
 			buf = nb
 		}

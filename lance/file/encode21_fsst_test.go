@@ -169,7 +169,7 @@ func TestFsstDecodeBlock(t *testing.T) {
 	in, want := fsstBlock(enc, data, ends)
 	in = in.slice(7, in.n-5)
 	e := &compressive{kind: compFsst, symbolTable: enc.table()}
-	out, err := fsstDecode(e, in)
+	out, err := fsstDecode(e, in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func BenchmarkFsstDecode(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				for _, blk := range blocks {
-					if _, err := fsstDecode(e, blk); err != nil {
+					if _, err := fsstDecode(e, blk, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

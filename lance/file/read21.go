@@ -165,7 +165,7 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 		if err != nil {
 			return nil, err
 		}
-		if dict, err = decodeBlock(L.dict, db, int(L.numDictItems)); err != nil {
+		if dict, err = decodeBlock(L.dict, db, int(L.numDictItems), nil); err != nil {
 			return nil, fmt.Errorf("dictionary: %w", err)
 		}
 	}
@@ -388,9 +388,9 @@ func (sp *span21) setVals(vals *block, dict *block) error {
 // forChunks reads chunks [first, last) of a mini-block page and decodes
 // them in parallel, passing the k-th (chunk first+k) to use.
 //
-// The chunks' bytes may be a borrowed buffer (read21_borrow.go), which
-// forChunks adds to sp.borrowed when use has seen every chunk (and hands
-// back itself on an error).
+// The chunks' bytes, and what they decode into, may be borrowed buffers
+// (read21_borrow.go), which forChunks adds to sp.borrowed when use has
+// seen every chunk (and hands back itself on an error).
 func (r *Reader) forChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
 	hasRep := L.repComp != nil
 	base := chunks[first].off
@@ -399,11 +399,12 @@ func (r *Reader) forChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chun
 	if err != nil {
 		return err
 	}
+	bl := &borrowList{} // what the chunks decode into
 	err = parallelRanges(last-first, 4, func(lo, hi int) error {
 		for k := lo; k < hi; k++ {
 			i := first + k
 			c := chunks[i]
-			ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
+			ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items, bl)
 			if err != nil {
 				return fmt.Errorf("chunk %d: %w", i, err)
 			}
@@ -419,13 +420,17 @@ func (r *Reader) forChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chun
 		}
 		return nil
 	})
-	switch {
-	case borrowed && err != nil:
-		giveBackBytes(data) // the caller drops what use kept
-	case borrowed:
-		sp.borrowed = append(sp.borrowed, data)
+	if borrowed {
+		bl.bufs = append(bl.bufs, data)
 	}
-	return err
+	if err != nil {
+		for _, b := range bl.bufs {
+			giveBackBytes(b) // the caller drops what use kept
+		}
+		return err
+	}
+	sp.borrowed = append(sp.borrowed, bl.bufs...)
+	return nil
 }
 
 // decodeChunks reads and decodes chunks [first, last) of a mini-block page,
@@ -847,7 +852,7 @@ func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21
 		if n > maxBlockValues {
 			return nil, fmt.Errorf("%d levels too many", n)
 		}
-		return decodeLevels(e, b, int(n))
+		return decodeLevels(e, b, int(n), nil)
 	}
 	rep, err := levels(levelBuf, L.repComp, L.numRepValues)
 	if err != nil {

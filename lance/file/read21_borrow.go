@@ -8,18 +8,19 @@ import (
 // Page bytes a read borrows. The chunks of a mini-block page are read
 // into a buffer that the decoded values point into (no copy) until the
 // column's Arrow array is built, which copies them out; then the buffer is
-// handed back for the next read instead of becoming garbage. A full scan
-// of a vector column otherwise allocates (and the kernel faults in, and the
-// garbage collector sweeps) its whole size twice: these bytes and the
-// array's.
+// handed back for the next read instead of becoming garbage. So are the
+// buffers the chunks decode into (unpacked integers and levels, expanded
+// FSST strings: borrowList). A full scan of a vector column otherwise
+// allocates (and the kernel faults in, and the garbage collector sweeps)
+// its whole size twice: these bytes and the array's.
 //
 // Rules: only the span that borrowed a buffer hands it back
 // (span21.giveBack, leafColumn.giveBack), after nothing decoded from it is
 // used; a buffer never handed back is simply collected. Buffers are pooled
-// by power-of-two size class, from borrowMin bytes up.
+// by power-of-two size class, from 4 KiB up.
 
 const (
-	borrowMinClass = 16 // 64 KiB: smaller reads are plain allocations
+	borrowMinClass = 12 // 4 KiB: smaller buffers are plain allocations
 	borrowMaxClass = 28 // 256 MiB
 )
 
@@ -58,6 +59,29 @@ func giveBackBytes(b []byte) {
 	}
 	b = b[:cap(b)]
 	borrowPools[c].Put(&b)
+}
+
+// borrowList lends pooled buffers to the decoding of a page's chunks (on
+// several goroutines) and keeps them for the span that owns the decoded
+// values. A nil list lends plain allocations.
+type borrowList struct {
+	mu   sync.Mutex
+	bufs [][]byte
+}
+
+// bytes returns an n-byte buffer whose contents are undefined: the caller
+// writes every byte it hands on.
+func (l *borrowList) bytes(n int) []byte {
+	if l == nil {
+		return make([]byte, n)
+	}
+	b, pooled := borrowBytes(int64(n))
+	if pooled {
+		l.mu.Lock()
+		l.bufs = append(l.bufs, b)
+		l.mu.Unlock()
+	}
+	return b
 }
 
 // giveBack returns the span's borrowed buffers; nothing decoded from them
