@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sort"
 	"unsafe"
 
@@ -527,14 +528,24 @@ func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, 
 }
 
 // nextNonZero is the index of the first level at or after i that is not 0,
-// or len(levels). It tests 8 levels (16 bytes) at a time.
+// or len(levels). It tests 8 levels (16 bytes) at a time and finds the
+// level within them from a word's trailing zeros.
 func nextNonZero(levels []uint16, i int) int {
 	if i+8 <= len(levels) {
 		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(levels))), 2*len(levels))
 		for ; i+8 <= len(levels); i += 8 {
-			if binary.LittleEndian.Uint64(b[2*i:])|binary.LittleEndian.Uint64(b[2*i+8:]) != 0 {
-				break
+			lo, hi := binary.LittleEndian.Uint64(b[2*i:]), binary.LittleEndian.Uint64(b[2*i+8:])
+			if lo|hi == 0 {
+				continue
 			}
+			if !nativeLittleEndian {
+				break // the levels' lanes are not in load order: find it below
+			}
+			// the first non-zero lane, from the word's trailing zeros
+			if lo != 0 {
+				return i + bits.TrailingZeros64(lo)/16
+			}
+			return i + 4 + bits.TrailingZeros64(hi)/16
 		}
 	}
 	for ; i < len(levels) && levels[i] == 0; i++ {
