@@ -189,3 +189,25 @@ func BenchmarkWriteShortStrings(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteSmallInts: a file of 400k low-cardinality integers (18
+// values), which take dictionary pages at 2.2.
+func BenchmarkWriteSmallInts(b *testing.B) {
+	sch := arrow.NewSchema([]arrow.Field{{Name: "action", Type: arrow.PrimitiveTypes.Int32}}, nil)
+	rb := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer rb.Release()
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 400000; i++ {
+		rb.Field(0).(*array.Int32Builder).Append(int32(rng.Intn(18)))
+	}
+	rec := rb.NewRecord()
+	defer rec.Release()
+	fields := mustFields(b, sch)
+	dir := b.TempDir()
+	b.SetBytes(recordsBytes([]arrow.Record{rec}))
+	for i := 0; b.Loop(); i++ {
+		if _, err := WriteFileWithOptions(filepath.Join(dir, fmt.Sprint(i, ".lance")), fields, []arrow.Record{rec}, WriteOptions{Version: V2_2, NoSync: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -148,7 +148,7 @@ func (lw *leafWriter) buildIntDict() *pageDict {
 	// pylance decodes a bit-packed block of at most 1024 values, so an
 	// integer dictionary holds no more.
 	limit := min(n/2, bitpackChunkValues)
-	seen := make(map[uint64]uint32, 64)
+	var seen shortKeys // values as words of one length
 	idx := make([]uint32, 0, head)
 	var items []byte
 	for i := 0; i < n; i++ {
@@ -157,20 +157,20 @@ func (lw *leafWriter) buildIntDict() *pageDict {
 			idx = slices.Grow(idx, n-head)
 		}
 		v := readWord(raw, t, i)
-		k, ok := seen[v]
+		k, ok := seen.get(v, 8)
 		if !ok {
-			if len(seen) >= limit || (i == dictSample && len(seen) > dictSample/2) {
+			if seen.n >= limit || (i == dictSample && seen.n > dictSample/2) {
 				return nil
 			}
-			k = uint32(len(seen))
-			seen[v] = k
+			k = uint32(seen.n)
+			seen.put(v, 8, k)
 			items = growZero(items, t/8)
 			putWord(items[len(items)-t/8:], t, 0, v)
 		}
 		idx = append(idx, k)
 	}
 	d := &pageDict{idx: idx}
-	d.n = len(seen)
+	d.n = seen.n
 	// Against the bit-packed page, which is what the page gets otherwise.
 	packed := float64(packedInlineSize(t, raw, n))
 	if d.encodedSize(packedInlineSize(t, items, d.n)) >= dictSizeRatio*packed {
@@ -223,6 +223,7 @@ func (d *pageDict) indexBytes(a, b int) []byte {
 // little-endian word (zero above its length) and its length, to their
 // dictionary items: an open-addressing table that neither hashes nor
 // compares byte strings (a Go map[string] did both for every value).
+// Integers use it too, as words of length 8.
 type shortKeys struct {
 	slots []shortSlot // a power of two, at most half full
 	shift uint        // 64 - log2(len(slots))
