@@ -1,6 +1,7 @@
 package file
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"unsafe"
 
@@ -221,32 +222,70 @@ func levelWidth(ls []uint16) int {
 
 // appendPackedLevels appends the OutOfLineBitpacking form of ls at width w.
 func appendPackedLevels(dst []byte, ls []uint16, w int) []byte {
-	var vals [1024]uint64
 	full := len(ls) / 1024 * 1024
 	per := packedWords(16, w) * 2
 	for b := 0; b < full; b += 1024 {
-		for i := range vals {
-			vals[i] = uint64(ls[b+i])
-		}
 		n := len(dst)
 		dst = growZero(dst, per)
-		packBlock(16, w, &vals, dst[n:])
+		packLevelBlock(w, (*[1024]uint16)(ls[b:b+1024]), dst[n:])
 	}
 	tail := ls[full:]
 	switch {
 	case len(tail) == 0:
 	case per < 2*len(tail):
-		clear(vals[:])
-		for i, l := range tail {
-			vals[i] = uint64(l)
-		}
+		var last [1024]uint16
+		copy(last[:], tail)
 		n := len(dst)
 		dst = growZero(dst, per)
-		packBlock(16, w, &vals, dst[n:])
+		packLevelBlock(w, &last, dst[n:])
 	default:
 		dst = appendLevels(dst, tail)
 	}
 	return dst
+}
+
+// packLevelBlock is packBlock(16, w) for 1024 levels (below 1<<w), into
+// out (zeroed). A row's 64 lanes are 64 consecutive levels, so on a
+// little-endian machine they pack four per 64-bit operation straight from
+// the levels' bytes (each lane's bits stay in its lane: masks cut what a
+// shift would carry into the next).
+func packLevelBlock(w int, ls *[1024]uint16, out []byte) {
+	if w == 0 {
+		return
+	}
+	if !nativeLittleEndian {
+		var vals [1024]uint64
+		for i, l := range ls {
+			vals[i] = uint64(l)
+		}
+		packBlock(16, w, &vals, out)
+		return
+	}
+	const t, lanes = 16, 64
+	out = out[:packedWords(t, w)*t/8]
+	in := bytesOf(ls[:])
+	rep := func(m uint64) uint64 { return m * 0x0001000100010001 } // m in every lane
+	for row := 0; row < t; row++ {
+		bit := row * w
+		k, shift := bit/t, uint(bit%t)
+		base := flOrder[row/8]*16 + (row%8)*128
+		src := in[2*base : 2*(base+lanes)]
+		lo := out[2*lanes*k : 2*lanes*(k+1)]
+		keep := rep(0xFFFF << shift & 0xFFFF) // the lane bits the low word takes
+		for j := 0; j < len(lo); j += 8 {
+			x := binary.LittleEndian.Uint64(src[j:])
+			binary.LittleEndian.PutUint64(lo[j:], binary.LittleEndian.Uint64(lo[j:])|x<<shift&keep)
+		}
+		if int(shift)+w > t { // the levels' high bits open the next word
+			up := uint(t) - shift
+			spill := rep(1<<(uint(w)-up) - 1)
+			hi := out[2*lanes*(k+1) : 2*lanes*(k+2)]
+			for j := 0; j < len(hi); j += 8 {
+				x := binary.LittleEndian.Uint64(src[j:])
+				binary.LittleEndian.PutUint64(hi[j:], binary.LittleEndian.Uint64(hi[j:])|x>>up&spill)
+			}
+		}
+	}
 }
 
 // packedLevelsSize is len(appendPackedLevels(nil, ls, w)) for n levels.

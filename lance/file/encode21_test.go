@@ -203,3 +203,26 @@ func TestShortKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPackLevelBlockMatchesPackBlock: the 64-bit-lanes level packer gives
+// packBlock's bytes at every width.
+func TestPackLevelBlockMatchesPackBlock(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for w := 0; w <= 16; w++ {
+		var ls [1024]uint16
+		var vals [1024]uint64
+		for i := range ls {
+			if w > 0 {
+				ls[i] = uint16(rng.Intn(1 << w))
+			}
+			vals[i] = uint64(ls[i])
+		}
+		want := make([]byte, packedWords(16, w)*2)
+		packBlock(16, w, &vals, want)
+		got := make([]byte, len(want))
+		packLevelBlock(w, &ls, got)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("w=%d: the level packer differs from packBlock", w)
+		}
+	}
+}
