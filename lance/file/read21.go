@@ -680,6 +680,15 @@ func dictIndices(idx *block, size int, valid []bool) ([]uint32, error) {
 				bad = i
 			}
 		}
+	case 32: // how pylance and this writer store them
+		src := idx.data[:4*n]
+		for i := range ix {
+			x := binary.LittleEndian.Uint32(src[4*i:])
+			ix[i] = x
+			if uint64(x) >= uint64(size) {
+				bad = i
+			}
+		}
 	default:
 		for i := range ix {
 			x := readWord(idx.data, idx.bits, i)
