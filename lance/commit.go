@@ -86,8 +86,8 @@ type commitRequest struct {
 	updated   []Fragment
 	predicate string
 
-	// dataDurable, when set, waits until the new data files are durable
-	// (fsynced, directory entries too). The commit writes its transaction
+	// dataDurable, when set, waits until the new data files and any new
+	// dataset directories are durable (fsynced, directory entries too). The commit writes its transaction
 	// and stages its manifest meanwhile, and links the manifest only after
 	// it returns nil: no durable version ever names data that is not.
 	dataDurable func() error
@@ -647,11 +647,14 @@ func syncDir(dir string) error {
 	return err
 }
 
-// ensureLayout creates the dataset directories (idempotent) and makes their
-// entries durable.
-func ensureLayout(root string) error {
+// ensureLayout creates the dataset directories (idempotent). When it
+// creates any, fsyncing the new entries (the root and its parent) starts on
+// a goroutine, so that journal commit overlaps the data file's encoding;
+// the returned wait reports its outcome, and the commit waits for it before
+// the manifest is linked (nil: nothing was created).
+func ensureLayout(root string) (wait func() error, err error) {
 	if isRemote(root) {
-		return nil // object stores have no directories to create
+		return nil, nil // object stores have no directories to create
 	}
 	created := false
 	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
@@ -663,19 +666,54 @@ func ensureLayout(root string) error {
 			continue
 		}
 		if err := os.MkdirAll(p, 0o755); err != nil {
-			return fmt.Errorf("lance: create %s: %w", p, err)
+			return nil, fmt.Errorf("lance: create %s: %w", p, err)
 		}
 		created = true
 	}
-	if created {
+	if !created {
+		return nil, nil
+	}
+	return inBackground(func() error {
 		if err := syncDir(root); err != nil {
 			return fmt.Errorf("lance: sync %s: %w", root, err)
 		}
 		if parent := filepath.Dir(root); parent != root {
 			_ = syncDir(parent) // best effort: the parent may not be ours
 		}
+		return nil
+	}), nil
+}
+
+// inBackground runs fn on a goroutine and returns a wait for its result,
+// which may be called any number of times.
+func inBackground(fn func() error) func() error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	var err error
+	waited := false
+	return func() error {
+		if !waited {
+			err, waited = <-done, true
+		}
+		return err
 	}
-	return nil
+}
+
+// allOf is a wait for every non-nil wait of waits, in order (the first
+// error wins; every wait is still called).
+func allOf(waits ...func() error) func() error {
+	return func() error {
+		var first error
+		for _, w := range waits {
+			if w == nil {
+				continue
+			}
+			if err := w(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 }
 
 // loadManifest reads the manifest of version v.

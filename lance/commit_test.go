@@ -15,12 +15,25 @@ func fakeFragment(name string, rows uint64) *Fragment {
 	return &Fragment{PhysicalRows: rows, Files: []DataFile{{Path: name, Fields: []int32{0}, ColumnIndices: []int32{0}, MajorVersion: 2, FileSizeBytes: 1}}}
 }
 
-func createForTest(t *testing.T, root string) *Manifest {
+// layoutForTest creates root's dataset directories and waits until they are durable.
+func layoutForTest(t *testing.T, root string) {
 	t.Helper()
-	if err := ensureLayout(root); err != nil {
+	wait, err := ensureLayout(root)
+	if err == nil && wait != nil {
+		err = wait()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
-	m, s, err := commit(commitRequest{root: root, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1)})
+}
+
+func createForTest(t *testing.T, root string) *Manifest {
+	t.Helper()
+	layoutDurable, err := ensureLayout(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, s, err := commit(commitRequest{root: root, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1), dataDurable: layoutDurable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +90,7 @@ func TestCommitConcurrent(t *testing.T) {
 	for _, scheme := range []NamingScheme{NamingV1, NamingV2} {
 		t.Run(scheme.String(), func(t *testing.T) {
 			root := t.TempDir()
-			ensureLayout(root)
+			layoutForTest(t, root)
 			first, _, err := commit(commitRequest{root: root, scheme: scheme, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1)})
 			if err != nil {
 				t.Fatal(err)
@@ -166,7 +179,7 @@ func TestCommitConflictWithOverwrite(t *testing.T) {
 
 func TestPublishManifestExclusive(t *testing.T) {
 	root := t.TempDir()
-	ensureLayout(root)
+	layoutForTest(t, root)
 	if err := publishManifest(root, NamingV2, 1, []byte("a")); err != nil {
 		t.Fatal(err)
 	}

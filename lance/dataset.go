@@ -426,13 +426,17 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	if err := checkNulls(fields, recs); err != nil {
 		return nil, err
 	}
-	if err := ensureLayout(path); err != nil {
+	layoutDurable, err := ensureLayout(path)
+	if err != nil {
 		return nil, err
+	}
+	if layoutDurable != nil {
+		defer layoutDurable() // never leave the sync running past Write
 	}
 
 	var frag *Fragment
 	var dataPath string
-	var dataDurable func() error
+	dataDurable := layoutDurable
 	if rows > 0 {
 		name := newDataFileName()
 		dataPath = filepath.Join(path, dataDir, name)
@@ -447,8 +451,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		}
 		// The data file becomes durable while the commit writes its own
 		// files; the commit links the manifest only after this succeeds.
-		synced := make(chan error, 1)
-		go func() {
+		fileDurable := inBackground(func() error {
 			err := syncFile(dataPath)
 			if err == nil {
 				err = syncDir(filepath.Join(path, dataDir))
@@ -456,17 +459,10 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 			if err != nil {
 				err = fmt.Errorf("lance: sync data file: %w", err)
 			}
-			synced <- err
-		}()
-		var syncErr error
-		waited := false
-		dataDurable = func() error {
-			if !waited {
-				syncErr, waited = <-synced, true
-			}
-			return syncErr
-		}
-		defer dataDurable() // never leave the sync running past Write
+			return err
+		})
+		defer fileDurable() // never leave the sync running past Write
+		dataDurable = allOf(layoutDurable, fileDurable)
 		frag = &Fragment{
 			Files: []DataFile{{
 				Path:          name,

@@ -44,8 +44,10 @@
 //
 // Write performs, in order:
 //
-//  1. write the data file under data/ (the kernel starts writing it to disk
-//     while it is still being encoded) and start fsyncing it and data/;
+//  1. create the dataset directories if they are missing (fsyncing the new
+//     entries starts at once, in the background), write the data file under
+//     data/ (the kernel starts writing it to disk while it is still being
+//     encoded) and start fsyncing it and data/;
 //  2. build the new manifest from the latest one - the caller's
 //     WriteOptions.Base, else the newest in _versions/ - (version+1,
 //     fragments plus the new one with id max_fragment_id+1, config upserts,

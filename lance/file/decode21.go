@@ -82,7 +82,9 @@ func maybeDecompress(scheme string, b []byte) ([]byte, error) {
 
 // decodeMini decodes the value buffers of one mini-block chunk that holds n
 // values.
-func decodeMini(e *compressive, bufs [][]byte, n int) (*block, error) {
+//
+// Unpacked and expanded values may come from bl (nil: plain allocations).
+func decodeMini(e *compressive, bufs [][]byte, n int, bl *borrowList) (*block, error) {
 	if err := checkN(n); err != nil {
 		return nil, err
 	}
@@ -118,7 +120,7 @@ func decodeMini(e *compressive, bufs [][]byte, n int) (*block, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := unpackInline(t, b, n)
+		out, err := unpackInline(t, b, n, bl)
 		if err != nil {
 			return nil, err
 		}
@@ -137,11 +139,11 @@ func decodeMini(e *compressive, bufs [][]byte, n int) (*block, error) {
 		}
 		return variableChunk(ob, b, n)
 	case compFsst:
-		inner, err := decodeMini(e.child, bufs, n)
+		inner, err := decodeMini(e.child, bufs, n, bl)
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e, inner)
+		return fsstDecode(e, inner, bl)
 	case compRle:
 		if len(bufs) != 2 {
 			return nil, fmt.Errorf("Rle chunk with %d buffers, want 2", len(bufs))
@@ -159,7 +161,7 @@ func decodeMini(e *compressive, bufs [][]byte, n int) (*block, error) {
 			return nil, err
 		}
 		nb := append([][]byte{d}, bufs[1:]...)
-		return decodeMini(e.child, nb, n)
+		return decodeMini(e.child, nb, n, bl)
 	case compByteStreamSplit:
 		b, err := one()
 		if err != nil {
@@ -263,7 +265,9 @@ func fslDecode(e *compressive, bufs [][]byte, n int) (*block, error) {
 
 // decodeBlock decodes a whole buffer holding n values (block context: rep/def
 // levels, dictionaries).
-func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
+//
+// Unpacked and expanded values may come from bl (nil: plain allocations).
+func decodeBlock(e *compressive, b []byte, n int, bl *borrowList) (*block, error) {
 	if err := checkN(n); err != nil {
 		return nil, err
 	}
@@ -285,7 +289,7 @@ func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
 		if b, err = maybeDecompress(e.scheme, b); err != nil {
 			return nil, err
 		}
-		out, err := unpackInline(t, b, n)
+		out, err := unpackInline(t, b, n, bl)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +303,7 @@ func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
 		if err != nil && !(e.child.kind == compFlat && e.child.bits == 0) {
 			return nil, fmt.Errorf("OutOfLineBitpacking values: %w", err)
 		}
-		out, err := unpackOutOfLine(t, w, b, n)
+		out, err := unpackOutOfLine(t, w, b, n, bl)
 		if err != nil {
 			return nil, err
 		}
@@ -314,7 +318,7 @@ func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
 		if err != nil {
 			return nil, err
 		}
-		return decodeBlock(e.child, d, n)
+		return decodeBlock(e.child, d, n, bl)
 	case compRle:
 		if len(b) < 8 {
 			return nil, fmt.Errorf("Rle block too short")
@@ -340,11 +344,11 @@ func decodeBlock(e *compressive, b []byte, n int) (*block, error) {
 	case compFixedSizeList:
 		return fslDecode(e, [][]byte{b}, n)
 	case compFsst:
-		inner, err := decodeBlock(e.child, b, n)
+		inner, err := decodeBlock(e.child, b, n, bl)
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e, inner)
+		return fsstDecode(e, inner, bl)
 	}
 	return nil, fmt.Errorf("%s is not supported as a block encoding", e.name())
 }

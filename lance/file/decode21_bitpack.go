@@ -91,6 +91,11 @@ func wordsOf[W word](b []byte) []W {
 	return unsafe.Slice((*W)(p), len(b)/size)
 }
 
+// bytesOf views the words s as their bytes (in memory order).
+func bytesOf[W word](s []W) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(W(0))))
+}
+
 // unpackWords unpacks a block (see unpackBlock, 0 < w <= the word size)
 // from packed into out, through their word views when both have one
 // (words and dst) and through aligned copies otherwise. Row by row: every
@@ -110,12 +115,27 @@ func unpackWords[W word](w int, packed, out []byte, words, dst []W) {
 	}
 	lanes := 1024 / t
 	mask := W(1)<<uint(w) - 1 // all ones when w == t: the shift gives 0
+	// Words narrower than 64 bits go several lanes per 64-bit operation
+	// (SWAR): under one shift a lane's low w bits stay its own, and the
+	// mask drops what slid in from the next lane.
+	swar := t < 64 && nativeLittleEndian
+	var mask64 uint64
+	for i := 0; i < 64/t; i++ {
+		mask64 |= uint64(mask) << (i * t)
+	}
 	for row := 0; row < t; row++ {
 		bit := row * w
 		k, shift := bit/t, uint(bit%t)
 		base := flOrder[row/8]*16 + (row%8)*128
 		o := dst[base : base+lanes]
 		lo := words[lanes*k : lanes*k+lanes]
+		if int(shift)+w <= t && swar {
+			ob, ib := bytesOf(o), bytesOf(lo) // 128 bytes each
+			for j := 0; j+8 <= len(ob); j += 8 {
+				binary.LittleEndian.PutUint64(ob[j:], binary.LittleEndian.Uint64(ib[j:])>>shift&mask64)
+			}
+			continue
+		}
 		if int(shift)+w <= t {
 			for l := range o {
 				o[l] = lo[l] >> shift & mask
@@ -138,7 +158,8 @@ func unpackWords[W word](w int, packed, out []byte, words, dst []W) {
 // unpackInline decodes InlineBitpacking data holding n t-bit values: one or
 // more blocks, each a t-bit word holding the width W followed by the W*1024/t
 // packed words; the last block is zero-padded to 1024 values.
-func unpackInline(t int, src []byte, n int) ([]byte, error) {
+// The output may come from bl (nil: a plain allocation).
+func unpackInline(t int, src []byte, n int, bl *borrowList) ([]byte, error) {
 	if t != 8 && t != 16 && t != 32 && t != 64 {
 		return nil, fmt.Errorf("bit-packing word size %d not supported", t)
 	}
@@ -147,7 +168,7 @@ func unpackInline(t int, src []byte, n int) ([]byte, error) {
 	if n < 0 || blocks > len(src)/wb+1 {
 		return nil, fmt.Errorf("bit-packed data too short for %d values", n)
 	}
-	out := make([]byte, blocks*1024*wb)
+	out := bl.bytes(blocks * 1024 * wb) // every block is written whole
 	pos := 0
 	for b := 0; b < blocks; b++ {
 		if len(src)-pos < wb {
@@ -174,7 +195,8 @@ func unpackInline(t int, src []byte, n int) ([]byte, error) {
 // the constant width w in headerless blocks of 1024. A final partial block of
 // r values is either one more padded block or, when the buffer holds exactly
 // r more words, stored raw.
-func unpackOutOfLine(t, w int, src []byte, n int) ([]byte, error) {
+// The output may come from bl (nil: a plain allocation).
+func unpackOutOfLine(t, w int, src []byte, n int, bl *borrowList) ([]byte, error) {
 	if t != 8 && t != 16 && t != 32 && t != 64 {
 		return nil, fmt.Errorf("bit-packing word size %d not supported", t)
 	}
@@ -187,7 +209,8 @@ func unpackOutOfLine(t, w int, src []byte, n int) ([]byte, error) {
 	if n < 0 || (per > 0 && full > len(src)/per) || (per == 0 && n > 1<<30) {
 		return nil, fmt.Errorf("bit-packed data too short for %d values", n)
 	}
-	out := make([]byte, (full+1)*1024*wb)
+	out := bl.bytes((full + 1) * 1024 * wb) // written up to n values
+
 	pos := 0
 	for b := 0; b < full; b++ {
 		if err := unpackBlock(t, w, src[pos:], out[b*1024*wb:]); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync/atomic"
 )
 
 // FSST string decompression (rust/compression/fsst in Lance). The symbol table
@@ -28,6 +29,10 @@ type fsstTable struct {
 	syms  [256][8]byte
 	words [256]uint64 // syms as little-endian words (256: a byte indexes them unchecked)
 	lens  [256]uint8
+	// ratio: the expansion (x256) of the last block fsstDecode expanded
+	// with this table, the estimate for the next (the chunks of a page
+	// share a table); 0: none yet
+	ratio atomic.Uint32
 }
 
 func parseFsstTable(b []byte) (*fsstTable, error) {
@@ -58,15 +63,38 @@ func parseFsstTable(b []byte) (*fsstTable, error) {
 	return t, nil
 }
 
+// fsstSampleLen is the compressed bytes fsstDecode expands (in size only)
+// to estimate a block's expansion when its table has expanded none yet.
+const fsstSampleLen = 2048
+
+// decodedLen is the length the codes src expand to (escapes counted as
+// literals; a code outside the table, which decodeInto refuses before it
+// writes, as a symbol of 8 bytes).
+func (t *fsstTable) decodedLen(src []byte) int {
+	total := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == fsstEscape:
+			i++
+			total++
+		case int(c) < t.n:
+			total += int(t.lens[c])
+		default:
+			total += 8
+		}
+	}
+	return total
+}
+
 // maxFsstExpansion bounds the decompressed size of one block relative to its
 // compressed size (each code emits at most 8 bytes).
 const maxFsstExpansion = 8
 
 // decodeInto expands src at buf[pos:] and returns the end position. Each
 // symbol is stored as a whole 8-byte word and the end moved by its length,
-// so buf must hold 8*len(src)+8 bytes from pos.
+// so buf must hold decodedLen(src)+8 bytes from pos.
 func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) (int, error) {
-	buf = buf[:pos+8*len(src)+8]
 	n := t.n
 	for i := 0; i < len(src); i++ {
 		c := src[i]
@@ -112,7 +140,8 @@ func fsstTableOf(e *compressive) (*fsstTable, error) {
 }
 
 // fsstDecode expands every string of a variable-width block.
-func fsstDecode(e *compressive, in *block) (*block, error) {
+// The expanded bytes may come from bl (nil: a plain allocation).
+func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 	if in.fixedWidth() {
 		return nil, fmt.Errorf("FSST over fixed-width values")
 	}
@@ -123,19 +152,29 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 	if !t.on {
 		return in, nil
 	}
-	// one pass into a buffer sized by a typical expansion, grown (rarely)
-	// when a string might not fit
+	// one pass into a buffer sized by the expected expansion (the table's
+	// last block's, else a sample's), grown (rarely) when a string does not
+	// fit
 	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
-	buf := make([]byte, 3*len(in.data)+64)
+	all := in.data[in.offs[0]:in.offs[in.n]]
+	ratio := int(t.ratio.Load()) // expanded bytes per compressed byte, x256
+	if ratio == 0 {
+		sample := all[:min(len(all), fsstSampleLen)]
+		ratio = 256 * (t.decodedLen(sample) + 8) / (len(sample) + 1)
+	}
+	est := len(all)*ratio/256*9/8 + 64
+	buf := bl.bytes(est)
 	pos := 0
 	for i := 0; i < in.n; i++ {
 		src := in.data[in.offs[i]:in.offs[i+1]]
-		if need := pos + 8*len(src) + 8; need > len(buf) {
+		if pos+8*len(src)+8 > len(buf) && pos+t.decodedLen(src)+8 > len(buf) {
+			// this string, and the estimate for the rest
+			left := len(all) - int(in.offs[i+1]-in.offs[0])
+			need := pos + t.decodedLen(src) + 8 + left*ratio/256*9/8 + 64
 			if need > maxMetadataBytes {
 				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
 			}
-			left := len(in.data) - int(in.offs[i])
-			nb := make([]byte, max(2*len(buf), need+3*left))
+			nb := bl.bytes(need)
 			copy(nb, buf[:pos])
 			buf = nb
 		}
@@ -143,6 +182,9 @@ func fsstDecode(e *compressive, in *block) (*block, error) {
 			return nil, err
 		}
 		out.offs[i+1] = uint64(pos)
+	}
+	if len(all) > 0 {
+		t.ratio.Store(uint32(min(256*pos/len(all), 256*maxFsstExpansion)))
 	}
 	data := buf[:pos]
 	out.data = data

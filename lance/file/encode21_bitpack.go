@@ -1,7 +1,9 @@
 package file
 
 import (
+	"encoding/binary"
 	"math/bits"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -30,41 +32,101 @@ func bitpackWord(dt arrow.DataType) int {
 	return 0
 }
 
-// packBlock packs 1024 t-bit values (vals, low t bits used) at width w
-// into out (packedWords(t, w)*t/8 bytes, zeroed by the caller). Each lane's
-// values (in FastLanes order) stream through an accumulator that is stored
-// whenever it holds t bits.
+// packBlock packs 1024 t-bit values (vals, below 1<<w) at width w into
+// out (packedWords(t, w)*t/8 bytes, zeroed by the caller).
 func packBlock(t, w int, vals *[1024]uint64, out []byte) {
 	if w == 0 {
 		return
 	}
+	out = out[:packedWords(t, w)*t/8]
+	switch t {
+	case 8:
+		packWords(w, vals, out, wordsOf[uint8](out))
+	case 16:
+		packWords(w, vals, out, wordsOf[uint16](out))
+	case 32:
+		packWords(w, vals, out, wordsOf[uint32](out))
+	default:
+		packWords(w, vals, out, wordsOf[uint64](out))
+	}
+}
+
+// packWords is packBlock for words of type W, written through the word
+// view words of out when it has one (an aligned copy otherwise). Row by
+// row, the mirror of unpackWords: every lane of a row (the values at one
+// position of their lanes, in FastLanes order) shares its word index and
+// shift, so the lane loop is a plain shift-and-or.
+func packWords[W word](w int, vals *[1024]uint64, out []byte, words []W) {
+	t := int(unsafe.Sizeof(W(0))) * 8
+	direct := words != nil
+	if !direct {
+		words = make([]W, packedWords(t, w))
+	}
 	lanes := 1024 / t
-	var words [1024]uint64
-	for lane := 0; lane < lanes; lane++ {
-		var acc uint64
-		filled, k := 0, 0 // bits in acc, words stored
-		for a := 0; a < t/8; a++ {
-			base := flOrder[a]*16 + lane
-			for b := 0; b < 8; b++ {
-				v := vals[base+b*128]
-				acc |= v << uint(filled)
-				filled += w
-				if filled >= t {
-					words[lanes*k+lane] = acc
-					k++
-					filled -= t
-					acc = 0
-					if filled > 0 { // the bits of v that did not fit
-						acc = v >> uint(w-filled)
-					}
-				}
+	for row := 0; row < t; row++ {
+		bit := row * w
+		k, shift := bit/t, uint(bit%t)
+		base := flOrder[row/8]*16 + (row%8)*128
+		in := vals[base : base+lanes]
+		lo := words[lanes*k : lanes*k+lanes]
+		for l := range lo {
+			lo[l] |= W(in[l]) << shift
+		}
+		if int(shift)+w > t { // the values' high bits open the next word
+			hi := words[lanes*(k+1) : lanes*(k+1)+lanes]
+			up := uint(t) - shift
+			for l := range hi {
+				hi[l] |= W(in[l] >> up)
 			}
 		}
 	}
-	nw := packedWords(t, w)
-	for i := 0; i < nw; i++ {
-		putWord(out, t, i, words[i])
+	if !direct {
+		for i, v := range words {
+			putWord(out, t, i, uint64(v))
+		}
 	}
+}
+
+// loadBlock copies the k t-bit little-endian values of raw from value
+// from on into vals and returns their bitwise or.
+func loadBlock(t int, raw []byte, from, k int, vals *[1024]uint64) uint64 {
+	switch t {
+	case 8:
+		return loadWords(t, raw, wordsOf[uint8](raw), from, k, vals)
+	case 16:
+		return loadWords(t, raw, wordsOf[uint16](raw), from, k, vals)
+	case 32:
+		return loadWords(t, raw, wordsOf[uint32](raw), from, k, vals)
+	}
+	return loadWords(t, raw, wordsOf[uint64](raw), from, k, vals)
+}
+
+// loadWords is loadBlock through raw's word view (nil: none; vals nil:
+// only the or).
+func loadWords[W word](t int, raw []byte, view []W, from, k int, vals *[1024]uint64) uint64 {
+	var or uint64
+	switch {
+	case view == nil:
+		for i := 0; i < k; i++ {
+			v := readWord(raw, t, from+i)
+			if vals != nil {
+				vals[i] = v
+			}
+			or |= v
+		}
+	case vals == nil:
+		var o W
+		for _, x := range view[from : from+k] {
+			o |= x
+		}
+		or = uint64(o)
+	default:
+		for i, x := range view[from : from+k] {
+			vals[i] = uint64(x)
+			or |= uint64(x)
+		}
+	}
+	return or
 }
 
 // packInline appends the InlineBitpacking form of the n t-bit little-endian
@@ -74,12 +136,7 @@ func packInline(dst []byte, t int, raw []byte, n int) []byte {
 	var vals [1024]uint64
 	for b := 0; b < n; b += 1024 {
 		k := min(1024, n-b)
-		var or uint64
-		for i := 0; i < k; i++ {
-			v := readWord(raw, t, b+i)
-			vals[i] = v
-			or |= v
-		}
+		or := loadBlock(t, raw, b, k, &vals)
 		clear(vals[k:])
 		w := bits.Len64(or)
 		start := len(dst)
@@ -96,10 +153,7 @@ func packedInlineSize(t int, raw []byte, n int) int {
 	size := 0
 	for b := 0; b < n; b += 1024 {
 		k := min(1024, n-b)
-		var or uint64
-		for i := 0; i < k; i++ {
-			or |= readWord(raw, t, b+i)
-		}
+		or := loadBlock(t, raw, b, k, nil)
 		size += wb + packedWords(t, bits.Len64(or))*wb
 	}
 	return size
@@ -168,32 +222,70 @@ func levelWidth(ls []uint16) int {
 
 // appendPackedLevels appends the OutOfLineBitpacking form of ls at width w.
 func appendPackedLevels(dst []byte, ls []uint16, w int) []byte {
-	var vals [1024]uint64
 	full := len(ls) / 1024 * 1024
 	per := packedWords(16, w) * 2
 	for b := 0; b < full; b += 1024 {
-		for i := range vals {
-			vals[i] = uint64(ls[b+i])
-		}
 		n := len(dst)
 		dst = growZero(dst, per)
-		packBlock(16, w, &vals, dst[n:])
+		packLevelBlock(w, (*[1024]uint16)(ls[b:b+1024]), dst[n:])
 	}
 	tail := ls[full:]
 	switch {
 	case len(tail) == 0:
 	case per < 2*len(tail):
-		clear(vals[:])
-		for i, l := range tail {
-			vals[i] = uint64(l)
-		}
+		var last [1024]uint16
+		copy(last[:], tail)
 		n := len(dst)
 		dst = growZero(dst, per)
-		packBlock(16, w, &vals, dst[n:])
+		packLevelBlock(w, &last, dst[n:])
 	default:
 		dst = appendLevels(dst, tail)
 	}
 	return dst
+}
+
+// packLevelBlock is packBlock(16, w) for 1024 levels (below 1<<w), into
+// out (zeroed). A row's 64 lanes are 64 consecutive levels, so on a
+// little-endian machine they pack four per 64-bit operation straight from
+// the levels' bytes (each lane's bits stay in its lane: masks cut what a
+// shift would carry into the next).
+func packLevelBlock(w int, ls *[1024]uint16, out []byte) {
+	if w == 0 {
+		return
+	}
+	if !nativeLittleEndian {
+		var vals [1024]uint64
+		for i, l := range ls {
+			vals[i] = uint64(l)
+		}
+		packBlock(16, w, &vals, out)
+		return
+	}
+	const t, lanes = 16, 64
+	out = out[:packedWords(t, w)*t/8]
+	in := bytesOf(ls[:])
+	rep := func(m uint64) uint64 { return m * 0x0001000100010001 } // m in every lane
+	for row := 0; row < t; row++ {
+		bit := row * w
+		k, shift := bit/t, uint(bit%t)
+		base := flOrder[row/8]*16 + (row%8)*128
+		src := in[2*base : 2*(base+lanes)]
+		lo := out[2*lanes*k : 2*lanes*(k+1)]
+		keep := rep(0xFFFF << shift & 0xFFFF) // the lane bits the low word takes
+		for j := 0; j < len(lo); j += 8 {
+			x := binary.LittleEndian.Uint64(src[j:])
+			binary.LittleEndian.PutUint64(lo[j:], binary.LittleEndian.Uint64(lo[j:])|x<<shift&keep)
+		}
+		if int(shift)+w > t { // the levels' high bits open the next word
+			up := uint(t) - shift
+			spill := rep(1<<(uint(w)-up) - 1)
+			hi := out[2*lanes*(k+1) : 2*lanes*(k+2)]
+			for j := 0; j < len(hi); j += 8 {
+				x := binary.LittleEndian.Uint64(src[j:])
+				binary.LittleEndian.PutUint64(hi[j:], binary.LittleEndian.Uint64(hi[j:])|x>>up&spill)
+			}
+		}
+	}
 }
 
 // packedLevelsSize is len(appendPackedLevels(nil, ls, w)) for n levels.

@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // Dictionary encoding of mini-block pages, as pylance 14 chooses it: a page
@@ -74,23 +75,51 @@ func (lw *leafWriter) buildVarDict() *pageDict {
 		lw.materializeVar()
 	}
 	limit := min(n/2, dictMaxItems)
-	seen := make(map[string]uint32, 64)
 	d := &pageDict{idx: make([]uint32, n)}
 	var data []byte
 	var ends []uint64
-	for i := 0; i < n; i++ {
-		v := value(i)
-		k, ok := seen[string(v)]
-		if !ok {
-			if len(seen) >= limit || (i == dictSample && len(seen) > dictSample/2) {
-				return nil
-			}
-			k = uint32(len(seen))
-			seen[string(v)] = k
-			data = append(data, v...)
-			ends = append(ends, uint64(len(data)))
+	// add files value i as the next dictionary item, or reports that the
+	// page is not worth a dictionary
+	add := func(i int, v []byte) (uint32, bool) {
+		k := len(ends)
+		if k >= limit || (i == dictSample && k > dictSample/2) {
+			return 0, false
 		}
-		d.idx[i] = k
+		data = append(data, v...)
+		ends = append(ends, uint64(len(data)))
+		return uint32(k), true
+	}
+	if p.maxLen <= 8 {
+		// short strings (levels, hosts, regions): keyed by their bytes as
+		// one word and their length
+		var seen shortKeys
+		start := uint64(0)
+		for i := 0; i < n; i++ {
+			end := p.offs[i]
+			w := loadShort(p.data, start, end)
+			k, ok := seen.get(w, end-start)
+			if !ok {
+				if k, ok = add(i, p.data[start:end]); !ok {
+					return nil
+				}
+				seen.put(w, end-start, k)
+			}
+			d.idx[i] = k
+			start = end
+		}
+	} else {
+		seen := make(map[string]uint32, 64)
+		for i := 0; i < n; i++ {
+			v := value(i)
+			k, ok := seen[string(v)]
+			if !ok {
+				if k, ok = add(i, v); !ok {
+					return nil
+				}
+				seen[string(v)] = k
+			}
+			d.idx[i] = k
+		}
 	}
 	d.n = len(ends)
 	plain := float64(p.offs[n-1]) + float64(n*lw.offBits/8)
@@ -106,33 +135,42 @@ func (lw *leafWriter) buildIntDict() *pageDict {
 	p := &lw.p
 	n := p.nVis
 	t := lw.packWord()
+	// A flat page's values are copied from the arrays in two steps: the
+	// first dictSample+1 (where a column of ids is rejected), then the rest.
 	var raw []byte
+	head := n
 	if lw.isFlat() {
-		raw = lw.appendFlatValues(make([]byte, 0, n*lw.width), 0, n)
+		head = min(n, dictSample+1)
+		raw = lw.appendFlatValues(make([]byte, 0, head*lw.width), 0, head)
 	} else {
 		raw = p.fixed[:n*lw.width]
 	}
 	// pylance decodes a bit-packed block of at most 1024 values, so an
 	// integer dictionary holds no more.
 	limit := min(n/2, bitpackChunkValues)
-	seen := make(map[uint64]uint32, 64)
-	d := &pageDict{idx: make([]uint32, n)}
+	var seen shortKeys // values as words of one length
+	idx := make([]uint32, 0, head)
 	var items []byte
 	for i := 0; i < n; i++ {
+		if i == head {
+			raw = lw.appendFlatValues(slices.Grow(raw, (n-head)*lw.width), head, n)
+			idx = slices.Grow(idx, n-head)
+		}
 		v := readWord(raw, t, i)
-		k, ok := seen[v]
+		k, ok := seen.get(v, 8)
 		if !ok {
-			if len(seen) >= limit || (i == dictSample && len(seen) > dictSample/2) {
+			if seen.n >= limit || (i == dictSample && seen.n > dictSample/2) {
 				return nil
 			}
-			k = uint32(len(seen))
-			seen[v] = k
+			k = uint32(seen.n)
+			seen.put(v, 8, k)
 			items = growZero(items, t/8)
 			putWord(items[len(items)-t/8:], t, 0, v)
 		}
-		d.idx[i] = k
+		idx = append(idx, k)
 	}
-	d.n = len(seen)
+	d := &pageDict{idx: idx}
+	d.n = seen.n
 	// Against the bit-packed page, which is what the page gets otherwise.
 	packed := float64(packedInlineSize(t, raw, n))
 	if d.encodedSize(packedInlineSize(t, items, d.n)) >= dictSizeRatio*packed {
@@ -179,4 +217,80 @@ func (d *pageDict) indexBytes(a, b int) []byte {
 		binary.LittleEndian.PutUint32(out[4*i:], k)
 	}
 	return out
+}
+
+// shortKeys maps strings of at most 8 bytes, each given as its bytes in a
+// little-endian word (zero above its length) and its length, to their
+// dictionary items: an open-addressing table that neither hashes nor
+// compares byte strings (a Go map[string] did both for every value).
+// Integers use it too, as words of length 8.
+type shortKeys struct {
+	slots []shortSlot // a power of two, at most half full
+	shift uint        // 64 - log2(len(slots))
+	n     int
+}
+
+type shortSlot struct {
+	word uint64
+	len  uint8 // 0: empty; else the length + 1
+	item uint32
+}
+
+// slot is the home slot of (word, n): the top bits of a multiplicative
+// hash, the only ones every input bit reaches.
+func (m *shortKeys) slot(word, n uint64) int {
+	h := (word ^ n<<60) * 0x9E3779B97F4A7C15
+	return int(h >> m.shift)
+}
+
+// get returns the item of the string (word, n), if it has one.
+func (m *shortKeys) get(word, n uint64) (uint32, bool) {
+	if len(m.slots) == 0 {
+		return 0, false
+	}
+	for i := m.slot(word, n); ; i = (i + 1) & (len(m.slots) - 1) {
+		s := &m.slots[i]
+		if s.len == 0 {
+			return 0, false
+		}
+		if s.word == word && uint64(s.len) == n+1 {
+			return s.item, true
+		}
+	}
+}
+
+// put files the string (word, n), which has no item yet, as item.
+func (m *shortKeys) put(word, n uint64, item uint32) {
+	if 2*(m.n+1) > len(m.slots) {
+		old := m.slots
+		m.slots = make([]shortSlot, max(64, 2*len(old)))
+		m.shift = uint(64 - bits.Len(uint(len(m.slots)-1)))
+		m.n = 0
+		for _, s := range old {
+			if s.len != 0 {
+				m.put(s.word, uint64(s.len-1), s.item)
+			}
+		}
+	}
+	i := m.slot(word, n)
+	for m.slots[i].len != 0 {
+		i = (i + 1) & (len(m.slots) - 1)
+	}
+	m.slots[i] = shortSlot{word: word, len: uint8(n + 1), item: item}
+	m.n++
+}
+
+// loadShort is data[start:end] (at most 8 bytes) as a little-endian word,
+// zero above its length.
+func loadShort(data []byte, start, end uint64) uint64 {
+	n := end - start
+	if n == 0 {
+		return 0
+	}
+	if start+8 <= uint64(len(data)) {
+		return binary.LittleEndian.Uint64(data[start:]) & (^uint64(0) >> (64 - 8*n))
+	}
+	var b [8]byte
+	copy(b[:], data[start:end])
+	return binary.LittleEndian.Uint64(b[:])
 }

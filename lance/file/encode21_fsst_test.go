@@ -158,3 +158,69 @@ func FuzzFsstEncode(f *testing.F) {
 		}
 	})
 }
+
+// TestFsstDecodeBlock: a block of many compressed strings (a slice of a
+// longer one, so its offsets do not start at 0) expands to exactly the
+// strings, in one buffer sized by decodedLen.
+func TestFsstDecodeBlock(t *testing.T) {
+	data, ends := logLines(3000)
+	enc := learnFsst(data, ends)
+	defer enc.release()
+	in, want := fsstBlock(enc, data, ends)
+	in = in.slice(7, in.n-5)
+	e := &compressive{kind: compFsst, symbolTable: enc.table()}
+	out, err := fsstDecode(e, in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.n != in.n {
+		t.Fatalf("%d strings, want %d", out.n, in.n)
+	}
+	for i := 0; i < out.n; i++ {
+		if got := string(out.data[out.offs[i]:out.offs[i+1]]); got != want[7+i] {
+			t.Fatalf("string %d: %q, want %q", i, got, want[7+i])
+		}
+	}
+}
+
+// fsstBlock compresses the strings data[ends[i-1]:ends[i]] one by one into
+// a variable-width block; want is the strings.
+func fsstBlock(enc *fsstEncoder, data []byte, ends []uint64) (*block, []string) {
+	in := &block{n: len(ends), offs: make([]uint64, 1, len(ends)+1)}
+	want := make([]string, len(ends))
+	s := uint64(0)
+	for i, e := range ends {
+		in.data = enc.compress(in.data, data[s:e])
+		in.offs = append(in.offs, uint64(len(in.data)))
+		want[i] = string(data[s:e])
+		s = e
+	}
+	return in, want
+}
+
+// BenchmarkFsstDecode: expanding a page of compressed log lines, whole
+// and in blocks of 128 strings (about a mini-block chunk).
+func BenchmarkFsstDecode(b *testing.B) {
+	data, ends := logLines(100000)
+	enc := learnFsst(data, ends)
+	defer enc.release()
+	in, _ := fsstBlock(enc, data, ends)
+	for _, per := range []int{in.n, 128} {
+		b.Run(fmt.Sprintf("%d-strings", per), func(b *testing.B) {
+			var blocks []*block
+			for i := 0; i < in.n; i += per {
+				blocks = append(blocks, in.slice(i, min(i+per, in.n)))
+			}
+			e := &compressive{kind: compFsst, symbolTable: enc.table()}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, blk := range blocks {
+					if _, err := fsstDecode(e, blk, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

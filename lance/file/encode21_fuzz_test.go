@@ -18,7 +18,7 @@ func FuzzInlineBitpack(f *testing.F) {
 		if len(packed) != packedInlineSize(tb, raw, n) {
 			t.Fatalf("size %d, predicted %d", len(packed), packedInlineSize(tb, raw, n))
 		}
-		out, err := unpackInline(tb, packed, n)
+		out, err := unpackInline(tb, packed, n, nil)
 		if err != nil || string(out) != string(raw) {
 			t.Fatalf("%d-bit: %x -> %x (%v)", tb, raw, out, err)
 		}
@@ -43,7 +43,7 @@ func FuzzPackedLevels(f *testing.F) {
 		if len(packed) != packedLevelsSize(len(ls), w) {
 			t.Fatalf("size %d, predicted %d", len(packed), packedLevelsSize(len(ls), w))
 		}
-		out, err := unpackOutOfLine(16, w, packed, len(ls))
+		out, err := unpackOutOfLine(16, w, packed, len(ls), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

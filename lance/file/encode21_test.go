@@ -173,3 +173,56 @@ func BenchmarkPackInline(b *testing.B) {
 		out = packInline(out[:0], 64, raw, 65536)
 	}
 }
+
+// TestShortKeys: strings of up to 8 bytes that differ only in trailing
+// zero bytes or length stay apart, at the end of their buffer or not, and
+// the table keeps its items as it grows.
+func TestShortKeys(t *testing.T) {
+	vals := []string{"", "\x00", "\x00\x00", "a", "a\x00", "ab", "abcdefgh", "abcdefg", "abcdefg\x00", "INFO", "WARN"}
+	for i := 0; i < 300; i++ {
+		vals = append(vals, fmt.Sprintf("h-%d", i))
+	}
+	for _, atEnd := range []bool{false, true} {
+		var m shortKeys
+		for i, v := range vals {
+			data := []byte(v)
+			if !atEnd {
+				data = append(data, "xxxxxxxx"...) // loaded as a whole word
+			}
+			w := loadShort(data, 0, uint64(len(v)))
+			if _, ok := m.get(w, uint64(len(v))); ok {
+				t.Fatalf("%q found before it was added", v)
+			}
+			m.put(w, uint64(len(v)), uint32(i))
+		}
+		for i, v := range vals {
+			data := append([]byte(v), "yyyyyyyy"...)
+			if k, ok := m.get(loadShort(data, 0, uint64(len(v))), uint64(len(v))); !ok || k != uint32(i) {
+				t.Fatalf("%q: item %d, %v; want %d", v, k, ok, i)
+			}
+		}
+	}
+}
+
+// TestPackLevelBlockMatchesPackBlock: the 64-bit-lanes level packer gives
+// packBlock's bytes at every width.
+func TestPackLevelBlockMatchesPackBlock(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for w := 0; w <= 16; w++ {
+		var ls [1024]uint16
+		var vals [1024]uint64
+		for i := range ls {
+			if w > 0 {
+				ls[i] = uint16(rng.Intn(1 << w))
+			}
+			vals[i] = uint64(ls[i])
+		}
+		want := make([]byte, packedWords(16, w)*2)
+		packBlock(16, w, &vals, want)
+		got := make([]byte, len(want))
+		packLevelBlock(w, &ls, got)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("w=%d: the level packer differs from packBlock", w)
+		}
+	}
+}

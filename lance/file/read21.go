@@ -3,6 +3,7 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"sort"
 	"unsafe"
 
@@ -35,6 +36,8 @@ type span21 struct {
 	vals     *block   // visible values; nil when every visible value is null
 	valParts []*block // instead of vals (mini-block pages): the values chunk by chunk
 	nVis     int      // number of visible values
+	// borrowed: pooled buffers the values point into (read21_borrow.go)
+	borrowed [][]byte
 }
 
 // maxVisibleDef is the highest def level of a visible entry: the levels
@@ -94,6 +97,28 @@ func (r *Reader) readPart(p *pageInfo, i int, off, n int64) ([]byte, error) {
 	return b, nil
 }
 
+// readPartBorrowed is readPart into a borrowed buffer (borrowed: hand it
+// back when done, read21_borrow.go) when the bytes are not in memory
+// already.
+func (r *Reader) readPartBorrowed(p *pageInfo, i int, off, n int64) (b []byte, borrowed bool, err error) {
+	if i >= len(p.bufOffsets) {
+		return nil, false, fmt.Errorf("page has %d buffers, need buffer %d", len(p.bufOffsets), i)
+	}
+	size := int64(p.bufSizes[i])
+	if off < 0 || n < 0 || off > size || n > size-off || n > maxMetadataBytes || r.mem != nil {
+		b, err = r.readPart(p, i, off, n) // its errors, or memory
+		return b, false, err
+	}
+	b, borrowed = borrowBytes(n)
+	if _, err := r.f.ReadAt(b, int64(p.bufOffsets[i])+off); err != nil {
+		if borrowed {
+			giveBackBytes(b)
+		}
+		return nil, false, err
+	}
+	return b, borrowed, nil
+}
+
 // decodeSpan21 decodes page rows [s.from, s.to).
 func (r *Reader) decodeSpan21(s pageSpan) (*span21, error) {
 	L := s.page.layout
@@ -141,7 +166,7 @@ func (r *Reader) miniBlockSpan(p *pageInfo, L *pageLayout, from, to int) (*span2
 		if err != nil {
 			return nil, err
 		}
-		if dict, err = decodeBlock(L.dict, db, int(L.numDictItems)); err != nil {
+		if dict, err = decodeBlock(L.dict, db, int(L.numDictItems), nil); err != nil {
 			return nil, fmt.Errorf("dictionary: %w", err)
 		}
 	}
@@ -222,7 +247,7 @@ func (r *Reader) miniBlockFlat(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		def  []uint16
 		vals *block
 	}, last-first)
-	err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+	err := r.forChunks(sp, p, L, chunks, first, last, func(k int, ch *miniChunk) error {
 		c := chunks[first+k]
 		lo, hi := max(from, c.start)-c.start, min(to, c.start+c.items)-c.start
 		w := &wins[k]
@@ -270,7 +295,7 @@ func (r *Reader) miniBlockRows(p *pageInfo, L *pageLayout, chunks []chunkMeta, d
 		sp.vals = &block{}
 		return sp, nil
 	}
-	rep, def, parts, err := r.decodeChunks(p, L, chunks, first, last)
+	rep, def, parts, err := r.decodeChunks(sp, p, L, chunks, first, last)
 	if err != nil {
 		return nil, err
 	}
@@ -363,19 +388,24 @@ func (sp *span21) setVals(vals *block, dict *block) error {
 
 // forChunks reads chunks [first, last) of a mini-block page and decodes
 // them in parallel, passing the k-th (chunk first+k) to use.
-func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
+//
+// The chunks' bytes, and what they decode into, may be borrowed buffers
+// (read21_borrow.go), which forChunks adds to sp.borrowed when use has
+// seen every chunk (and hands back itself on an error).
+func (r *Reader) forChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int, use func(k int, ch *miniChunk) error) error {
 	hasRep := L.repComp != nil
 	base := chunks[first].off
 	end := chunks[last-1].off + chunks[last-1].size
-	data, err := r.readPart(p, 1, base, end-base)
+	data, borrowed, err := r.readPartBorrowed(p, 1, base, end-base)
 	if err != nil {
 		return err
 	}
-	return parallelRanges(last-first, 4, func(lo, hi int) error {
+	bl := &borrowList{} // what the chunks decode into
+	err = parallelRanges(last-first, 4, func(lo, hi int) error {
 		for k := lo; k < hi; k++ {
 			i := first + k
 			c := chunks[i]
-			ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items)
+			ch, err := decodeChunk(L, data[c.off-base:c.off-base+c.size], c.items, bl)
 			if err != nil {
 				return fmt.Errorf("chunk %d: %w", i, err)
 			}
@@ -391,15 +421,26 @@ func (r *Reader) forChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first
 		}
 		return nil
 	})
+	if borrowed {
+		bl.bufs = append(bl.bufs, data)
+	}
+	if err != nil {
+		for _, b := range bl.bufs {
+			giveBackBytes(b) // the caller drops what use kept
+		}
+		return err
+	}
+	sp.borrowed = append(sp.borrowed, bl.bufs...)
+	return nil
 }
 
 // decodeChunks reads and decodes chunks [first, last) of a mini-block page,
 // in parallel, and joins their levels (nil when the page has none); the
 // values stay one block per chunk.
-func (r *Reader) decodeChunks(p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals []*block, err error) {
+func (r *Reader) decodeChunks(sp *span21, p *pageInfo, L *pageLayout, chunks []chunkMeta, first, last int) (rep, def []uint16, vals []*block, err error) {
 	hasRep := L.repComp != nil
 	dec := make([]*miniChunk, last-first)
-	if err := r.forChunks(p, L, chunks, first, last, func(k int, ch *miniChunk) error {
+	if err := r.forChunks(sp, p, L, chunks, first, last, func(k int, ch *miniChunk) error {
 		dec[k] = ch
 		return nil
 	}); err != nil {
@@ -487,14 +528,24 @@ func rowsToLevels(rep, def []uint16, layers []repDefLayer, from, to int) (lvLo, 
 }
 
 // nextNonZero is the index of the first level at or after i that is not 0,
-// or len(levels). It tests 8 levels (16 bytes) at a time.
+// or len(levels). It tests 8 levels (16 bytes) at a time and finds the
+// level within them from a word's trailing zeros.
 func nextNonZero(levels []uint16, i int) int {
 	if i+8 <= len(levels) {
 		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(levels))), 2*len(levels))
 		for ; i+8 <= len(levels); i += 8 {
-			if binary.LittleEndian.Uint64(b[2*i:])|binary.LittleEndian.Uint64(b[2*i+8:]) != 0 {
-				break
+			lo, hi := binary.LittleEndian.Uint64(b[2*i:]), binary.LittleEndian.Uint64(b[2*i+8:])
+			if lo|hi == 0 {
+				continue
 			}
+			if !nativeLittleEndian {
+				break // the levels' lanes are not in load order: find it below
+			}
+			// the first non-zero lane, from the word's trailing zeros
+			if lo != 0 {
+				return i + bits.TrailingZeros64(lo)/16
+			}
+			return i + 4 + bits.TrailingZeros64(hi)/16
 		}
 	}
 	for ; i < len(levels) && levels[i] == 0; i++ {
@@ -626,6 +677,15 @@ func dictIndices(idx *block, size int, valid []bool) ([]uint32, error) {
 			x := binary.LittleEndian.Uint16(idx.data[2*i:])
 			ix[i] = uint32(x)
 			if int(x) >= size {
+				bad = i
+			}
+		}
+	case 32: // how pylance and this writer store them
+		src := idx.data[:4*n]
+		for i := range ix {
+			x := binary.LittleEndian.Uint32(src[4*i:])
+			ix[i] = x
+			if uint64(x) >= uint64(size) {
 				bad = i
 			}
 		}
@@ -812,7 +872,7 @@ func (r *Reader) constantSpan(p *pageInfo, L *pageLayout, from, to int) (*span21
 		if n > maxBlockValues {
 			return nil, fmt.Errorf("%d levels too many", n)
 		}
-		return decodeLevels(e, b, int(n))
+		return decodeLevels(e, b, int(n), nil)
 	}
 	rep, err := levels(levelBuf, L.repComp, L.numRepValues)
 	if err != nil {

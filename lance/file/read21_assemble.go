@@ -22,6 +22,13 @@ func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64,
 		return nil, err
 	}
 	parts := make([]*span21, len(spans))
+	defer func() { // once the array (a copy) is built
+		for _, sp := range parts {
+			if sp != nil {
+				sp.giveBack()
+			}
+		}
+	}()
 	if err := parallelFor(len(spans), func(i int) error {
 		var err error
 		parts[i], err = r.decodeSpan21(spans[i])
@@ -143,20 +150,22 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 			}
 		}
 	}
-	validity := newBuffer(alloc, (n+7)/8)
-	defer validity.Release()
-	vb := validity.Bytes()
-	if n > 0 {
-		bitutil.SetBitsTo(vb, 0, n, true)
-	}
+	// a validity bitmap only when some row is null
+	var validity *memory.Buffer
 	var nulls int64
 	pos := int64(0)
 	for _, sp := range parts {
 		for i, d := range sp.def {
-			if d != 0 {
-				bitutil.ClearBit(vb, int(pos)+i)
-				nulls++
+			if d == 0 {
+				continue
 			}
+			if validity == nil {
+				validity = newBuffer(alloc, (n+7)/8)
+				defer validity.Release()
+				bitutil.SetBitsTo(validity.Bytes(), 0, n, true)
+			}
+			bitutil.ClearBit(validity.Bytes(), int(pos)+i)
+			nulls++
 		}
 		pos += int64(sp.rows)
 	}
@@ -209,11 +218,14 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 			w = 8
 		}
 		// both buffers are written whole: offsets 0..n, values 0..total
+		// (plus 8 bytes for short dictionary items stored as whole words,
+		// cut off again below)
 		offsets := newBufferUncleared(alloc, (n+1)*w)
-		values := newBufferUncleared(alloc, total)
+		values := newBufferUncleared(alloc, total+8)
 		defer offsets.Release()
 		defer values.Release()
 		ob, xb := offsets.Bytes(), values.Bytes()
+		var short shortItems
 		row := 0
 		var end uint64
 		put := func(i int, o uint64) {
@@ -234,11 +246,15 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 			}
 			v := sp.vals
 			if v.dict != nil {
-				for i, k := range v.dictIx {
-					if k != noIndex {
-						end += uint64(copy(xb[end:], v.dict.data[v.dict.offs[k]:v.dict.offs[k+1]]))
+				if short.of(v.dict) {
+					end = short.gather(xb, ob, large, row, end, v.dictIx)
+				} else {
+					for i, k := range v.dictIx {
+						if k != noIndex {
+							end += uint64(copy(xb[end:], v.dict.data[v.dict.offs[k]:v.dict.offs[k+1]]))
+						}
+						put(row+i+1, end)
 					}
-					put(row+i+1, end)
 				}
 				row += sp.rows
 				continue
@@ -257,6 +273,7 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 			end += v.offs[sp.rows] - base
 			row += sp.rows
 		}
+		values.ResizeNoShrink(int(total))
 		bufs = []*memory.Buffer{nil, offsets, values}
 	}
 	if nulls > 0 {
@@ -265,4 +282,61 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	data := array.NewData(dt, int(n), bufs, nil, int(nulls), 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
+}
+
+// shortItems holds the items of a string dictionary whose items are at
+// most 8 bytes each as whole words, so that gathering them stores one word
+// per value instead of calling copy.
+type shortItems struct {
+	dict  *block // the dictionary the words are of (nil: none)
+	ok    bool   // its items are short (and not too many)
+	words []uint64
+	lens  []uint8
+}
+
+// maxShortItems bounds the dictionaries shortItems takes (their words are
+// made once per leaf and page).
+const maxShortItems = 4096
+
+// of prepares s for dict and reports whether gather can take it.
+func (s *shortItems) of(dict *block) bool {
+	if s.dict == dict {
+		return s.ok
+	}
+	s.dict, s.ok = dict, false
+	if dict.n > maxShortItems || len(dict.offs) != dict.n+1 {
+		return false
+	}
+	s.words, s.lens = s.words[:0], s.lens[:0]
+	for k := 0; k < dict.n; k++ {
+		item := dict.data[dict.offs[k]:dict.offs[k+1]]
+		if len(item) > 8 {
+			return false
+		}
+		var b [8]byte
+		copy(b[:], item)
+		s.words = append(s.words, binary.LittleEndian.Uint64(b[:]))
+		s.lens = append(s.lens, uint8(len(item)))
+	}
+	s.ok = true
+	return true
+}
+
+// gather stores the items ix (noIndex: a null, no bytes) at xb[end:] (8
+// bytes of slack past the last), their end offsets at ob from row+1 on,
+// and returns the new end.
+func (s *shortItems) gather(xb, ob []byte, large bool, row int, end uint64, ix []uint32) uint64 {
+	words, lens := s.words, s.lens
+	for i, k := range ix {
+		if k != noIndex {
+			binary.LittleEndian.PutUint64(xb[end:], words[k])
+			end += uint64(lens[k])
+		}
+		if large {
+			binary.LittleEndian.PutUint64(ob[(row+i+1)*8:], end)
+		} else {
+			binary.LittleEndian.PutUint32(ob[(row+i+1)*4:], uint32(end))
+		}
+	}
+	return end
 }

@@ -73,8 +73,8 @@ func FuzzUnpackBlock(f *testing.F) {
 		if re := packBlockRef(tb, int(w), out); !bytes.Equal(re, packed[:len(re)]) {
 			t.Fatalf("t=%d w=%d: pack(unpack(x)) != x", tb, w)
 		}
-		_, _ = unpackInline(tb, packed, int(w)*40)
-		_, _ = unpackOutOfLine(tb, int(w), packed, len(packed))
+		_, _ = unpackInline(tb, packed, int(w)*40, nil)
+		_, _ = unpackOutOfLine(tb, int(w), packed, len(packed), nil)
 	})
 }
 
@@ -124,7 +124,7 @@ func FuzzMiniBlockChunk(f *testing.F) {
 		if L.valueComp.kind == compRle {
 			L.numBuffers = 2
 		}
-		_, _ = decodeChunk(L, b, int(items%5000))
+		_, _ = decodeChunk(L, b, int(items%5000), nil)
 		_, _ = parseChunkMeta(b, large, uint64(items))
 	})
 }
@@ -140,7 +140,7 @@ func FuzzDecodeBlock(f *testing.F) {
 		if e.kind == compRle {
 			e = &compressive{kind: compRle, child: &compressive{kind: compFlat, bits: 16}, child2: &compressive{kind: compFlat, bits: 8}}
 		}
-		if blk, err := decodeBlock(e, b, int(n)); err == nil {
+		if blk, err := decodeBlock(e, b, int(n), nil); err == nil {
 			if blk.n != int(n) {
 				t.Fatalf("decoded %d values, want %d", blk.n, n)
 			}
@@ -158,9 +158,15 @@ func FuzzFsst(f *testing.F) {
 	f.Add(fsstSeedTable(), []byte{0, 1, 255, 'q', 0})
 	f.Add([]byte{0, 0, 0, 0, 'T', 'S', 'S', 'F'}, []byte("raw"))
 	f.Fuzz(func(t *testing.T, table, s []byte) {
-		in := &block{n: 1, offs: []uint64{0, uint64(len(s))}, data: s}
-		if out, err := fsstDecode(&compressive{kind: compFsst, symbolTable: table}, in); err == nil && len(out.data) > 8*len(s)+8 {
-			t.Fatalf("FSST expanded %d bytes to %d", len(s), len(out.data))
+		// one string, and the same bytes as two (codes split between them)
+		half := uint64(len(s) / 2)
+		for _, in := range []*block{
+			{n: 1, offs: []uint64{0, uint64(len(s))}, data: s},
+			{n: 2, offs: []uint64{0, half, uint64(len(s))}, data: s},
+		} {
+			if out, err := fsstDecode(&compressive{kind: compFsst, symbolTable: table}, in, nil); err == nil && len(out.data) > 8*len(s)+8 {
+				t.Fatalf("FSST expanded %d bytes to %d", len(s), len(out.data))
+			}
 		}
 	})
 }

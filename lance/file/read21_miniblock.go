@@ -93,7 +93,8 @@ type miniChunk struct {
 func pad8(x int) int { return (x + 7) &^ 7 }
 
 // decodeChunk parses and decodes one chunk holding items values.
-func decodeChunk(L *pageLayout, b []byte, items int) (*miniChunk, error) {
+// Its unpacked levels and values may come from bl (read21_borrow.go).
+func decodeChunk(L *pageLayout, b []byte, items int, bl *borrowList) (*miniChunk, error) {
 	hdr := 2
 	if L.repComp != nil {
 		hdr += 2
@@ -160,23 +161,23 @@ func decodeChunk(L *pageLayout, b []byte, items int) (*miniChunk, error) {
 		}
 	}
 	if repB != nil {
-		if c.rep, err = decodeLevels(L.repComp, repB, numLevels); err != nil {
+		if c.rep, err = decodeLevels(L.repComp, repB, numLevels, bl); err != nil {
 			return nil, fmt.Errorf("repetition levels: %w", err)
 		}
 	}
 	if defB != nil {
-		if c.def, err = decodeLevels(L.defComp, defB, numLevels); err != nil {
+		if c.def, err = decodeLevels(L.defComp, defB, numLevels, bl); err != nil {
 			return nil, fmt.Errorf("definition levels: %w", err)
 		}
 	}
-	if c.vals, err = decodeMini(L.valueComp, bufs, items); err != nil {
+	if c.vals, err = decodeMini(L.valueComp, bufs, items, bl); err != nil {
 		return nil, fmt.Errorf("values: %w", err)
 	}
 	return c, nil
 }
 
-func decodeLevels(e *compressive, b []byte, n int) ([]uint16, error) {
-	blk, err := decodeBlock(e, b, n)
+func decodeLevels(e *compressive, b []byte, n int, bl *borrowList) ([]uint16, error) {
+	blk, err := decodeBlock(e, b, n, bl)
 	if err != nil {
 		return nil, err
 	}

@@ -84,6 +84,8 @@ type leafColumn struct {
 	layers []layerSlots   // innermost first
 	vals   []*block       // the visible values, in pieces
 	dt     arrow.DataType // the leaf's Arrow type
+	// borrowed: pooled buffers vals point into (read21_borrow.go)
+	borrowed [][]byte
 }
 
 type layerSlots struct {
@@ -111,6 +113,7 @@ func (r *Reader) readNested(first int, dt arrow.DataType, offset, limit int64, a
 			return nil, fmt.Errorf("leaf column %d: %w", first+i, err)
 		}
 		leaves[i] = lc
+		defer lc.giveBack() // once the array (a copy) is built
 	}
 	return buildNested(dt, 0, leaves, alloc)
 }
@@ -165,8 +168,9 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	}
 	// pages decode and unravel in parallel, then their slots join in order
 	type page struct {
-		layers []layerSlots
-		vals   []*block
+		layers   []layerSlots
+		vals     []*block
+		borrowed [][]byte
 	}
 	pages := make([]page, len(spans))
 	if err := parallelFor(len(spans), func(i int) error {
@@ -189,7 +193,7 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 		if got := layers[len(layers)-1].n; got != sp.rows {
 			return fmt.Errorf("page levels hold %d rows, want %d", got, sp.rows)
 		}
-		pages[i] = page{layers, vals}
+		pages[i] = page{layers, vals, sp.borrowed}
 		return nil
 	}); err != nil {
 		return nil, err
@@ -199,6 +203,7 @@ func (r *Reader) unravelColumn(c *column, kinds []bool, leafType arrow.DataType,
 	for i, p := range pages {
 		perPage[i] = p.layers
 		lc.vals = append(lc.vals, p.vals...)
+		lc.borrowed = append(lc.borrowed, p.borrowed...)
 	}
 	if len(lc.vals) == 0 {
 		z, err := zeroBlock(leafType, 0)
@@ -659,6 +664,33 @@ func validityBuffer(valid []bool, alloc memory.Allocator) (*memory.Buffer, int) 
 	return b, nulls
 }
 
+// buildFSLItems builds the child array of a fixed_size_list from its
+// values, parts (items of itemType, nItems in all). Without item validity
+// the items are flat runs, one per part, copied once, into the child.
+func buildFSLItems(itemType arrow.DataType, parts []*block, nItems int, anyItemValid bool, alloc memory.Allocator) (arrow.Array, error) {
+	if !anyItemValid {
+		items := make([]*block, len(parts))
+		for k, v := range parts {
+			items[k] = &block{n: v.n * v.dim, bits: v.itemBits, data: v.data}
+		}
+		sp := &span21{rows: nItems, layers: []repDefLayer{layerNullableItem}, valParts: items, nVis: nItems}
+		if len(items) == 0 {
+			sp.valParts, sp.vals = nil, &block{bits: leafBits(itemType)}
+		}
+		return assembleLeaf([]*span21{sp}, itemType, int64(nItems), alloc)
+	}
+	vals, err := concatBlocks(parts)
+	if err != nil {
+		return nil, err
+	}
+	items := &block{n: vals.n * vals.dim, bits: vals.itemBits, data: vals.data}
+	itemValid := make([]bool, items.n)
+	for i := range itemValid {
+		itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
+	}
+	return buildLeafArray(itemType, []*block{items}, items.n, itemValid, alloc)
+}
+
 // buildLeafArray builds a leaf array (flat type or fixed_size_list) from
 // its values (in pieces) and the validity of its n slots (valid nil: all
 // valid).
@@ -684,28 +716,21 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 		sp := &span21{rows: n, layers: []repDefLayer{layerNullableItem}, def: def, valParts: parts, nVis: n}
 		return assembleLeaf([]*span21{sp}, dt, int64(n), alloc)
 	}
-	vals, err := concatBlocks(parts)
-	if err != nil {
-		return nil, err
-	}
 	bits := leafBits(fsl.Elem())
 	d := int(fsl.Len())
-	if bits < 8 || vals.dim != d || vals.itemBits != bits {
-		return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", vals.dim, vals.itemBits, dt, d, bits)
-	}
-	items := &block{n: vals.n * d, bits: bits, data: vals.data}
-	var child arrow.Array
-	if vals.itemValid == nil {
-		// no item validity: the items are one flat run
-		sp := &span21{rows: items.n, layers: []repDefLayer{layerNullableItem}, vals: items, nVis: items.n}
-		child, err = assembleLeaf([]*span21{sp}, fsl.Elem(), int64(items.n), alloc)
-	} else {
-		itemValid := make([]bool, items.n)
-		for i := range itemValid {
-			itemValid[i] = bitutil.BitIsSet(vals.itemValid, i)
+	var filled []*block // the parts with values
+	anyItemValid := false
+	for _, v := range parts {
+		if v.n == 0 {
+			continue
 		}
-		child, err = buildLeafArray(fsl.Elem(), []*block{items}, items.n, itemValid, alloc)
+		if bits < 8 || v.dim != d || v.itemBits != bits || v.bits != d*bits {
+			return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", v.dim, v.itemBits, dt, d, bits)
+		}
+		filled = append(filled, v)
+		anyItemValid = anyItemValid || v.itemValid != nil
 	}
+	child, err := buildFSLItems(fsl.Elem(), filled, n*d, anyItemValid, alloc)
 	if err != nil {
 		return nil, err
 	}
@@ -714,7 +739,7 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 	if validity != nil {
 		defer validity.Release()
 	}
-	data := array.NewData(dt, vals.n, []*memory.Buffer{validity}, []arrow.ArrayData{child.Data()}, nulls, 0)
+	data := array.NewData(dt, n, []*memory.Buffer{validity}, []arrow.ArrayData{child.Data()}, nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
 }

@@ -224,24 +224,18 @@ func (p *pendingPage) eachSegPart(a, b int, fn func(s *flatSeg, r0, r1 int)) {
 }
 
 // appendFlatValues appends the value buffer of page values [a, b) of a
-// flat leaf, as chunkBuffers would build it from copied values: values
+// flat leaf (or of a vector page held in segments), as chunkBuffers would build it from copied values: values
 // under nulls zeroed (bools cleared), a string's bytes only when valid.
 func (lw *leafWriter) appendFlatValues(dst []byte, a, b int) []byte {
 	p := &lw.p
 	switch lw.kind {
-	case leafFixed:
+	case leafFixed, leafFSL:
 		wd := lw.width
+		if lw.kind == leafFSL {
+			wd *= lw.dim
+		}
 		p.eachSegPart(a, b, func(s *flatSeg, r0, r1 int) {
-			n := len(dst)
-			dst = append(dst, s.vals[(s.pos+r0)*wd:(s.pos+r1)*wd]...)
-			if s.validity != nil {
-				for r := r0; r < r1; r++ {
-					if !bitutil.BitIsSet(s.validity, s.vpos+r) {
-						o := n + (r-r0)*wd
-						clear(dst[o : o+wd])
-					}
-				}
-			}
+			dst = appendSegValues(dst, s, r0, r1, wd)
 		})
 		return dst
 	case leafBool:

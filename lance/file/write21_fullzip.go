@@ -104,7 +104,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	outPos, written := w.pos, 0
 	out := w.openPiece()
 	piece := len(out)
-	vi := 0
+	vi, seg := 0, 0
 	for e := 0; e < nEntries; e++ {
 		if len(out)-piece >= zipPiece {
 			written += len(out) - piece
@@ -141,7 +141,16 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 				out = append(out, vbits...)
 			}
 			vw := lw.dim * lw.width
-			out = append(out, p.fixed[vi*vw:(vi+1)*vw]...)
+			if len(p.segs) == 0 {
+				out = append(out, p.fixed[vi*vw:(vi+1)*vw]...)
+			} else {
+				// a vector page in segments: one value at a time, in order
+				for p.segs[seg].first+p.segs[seg].n <= vi {
+					seg++
+				}
+				s := &p.segs[seg]
+				out = appendSegValues(out, s, vi-s.first, vi-s.first+1, vw)
+			}
 		} else if d == 0 {
 			var start uint64
 			if vi > 0 {

@@ -80,6 +80,9 @@ func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
 	case leafFixed:
 		return append(dst, p.fixed[a*lw.width:b*lw.width]...)
 	case leafFSL:
+		if len(p.segs) > 0 {
+			return lw.appendFlatValues(dst, a, b)
+		}
 		vb := lw.dim * lw.width
 		return append(dst, p.fixed[a*vb:b*vb]...)
 	case leafBool:

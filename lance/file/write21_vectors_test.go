@@ -42,10 +42,13 @@ func TestWriteVectorsBulkAndRows(t *testing.T) {
 			name    string
 			batches [][2]bool // null vectors, null items
 			opts    WriteOptions
+			sliced  bool // each array a slice of a longer one (offsets)
 		}{
-			{"bulk", [][2]bool{{false, false}, {true, false}}, WriteOptions{Version: V2_2}},
-			{"rows-then-bulk", [][2]bool{{true, true}, {false, false}, {true, false}}, WriteOptions{Version: V2_2}},
-			{"bulk-then-rows-small-pages", [][2]bool{{false, false}, {true, true}, {false, false}}, WriteOptions{Version: V2_1, MaxPageBytes: 8 << 10}},
+			{"bulk", [][2]bool{{false, false}, {true, false}}, WriteOptions{Version: V2_2}, false},
+			{"rows-then-bulk", [][2]bool{{true, true}, {false, false}, {true, false}}, WriteOptions{Version: V2_2}, false},
+			{"bulk-then-rows-small-pages", [][2]bool{{false, false}, {true, true}, {false, false}}, WriteOptions{Version: V2_1, MaxPageBytes: 8 << 10}, false},
+			{"bulk-sliced-small-pages", [][2]bool{{true, false}, {false, false}, {true, false}}, WriteOptions{Version: V2_2, MaxPageBytes: 8 << 10}, true},
+			{"bulk-rows-bulk-sliced", [][2]bool{{true, false}, {true, true}, {true, false}}, WriteOptions{Version: V2_2}, true},
 		} {
 			t.Run(fmt.Sprintf("%d/%s", dim, tc.name), func(t *testing.T) {
 				t.Parallel()
@@ -53,6 +56,11 @@ func TestWriteVectorsBulkAndRows(t *testing.T) {
 				var recs []arrow.Record
 				for i, bt := range tc.batches {
 					a := batch(dim, 300+i*37, i, bt[0], bt[1])
+					if tc.sliced {
+						whole := a
+						a = array.NewSlice(whole, int64(3+i), int64(whole.Len()-2))
+						whole.Release()
+					}
 					recs = append(recs, array.NewRecord(sch, []arrow.Array{a}, int64(a.Len())))
 					a.Release()
 				}
