@@ -20,16 +20,18 @@ import (
 //     max_buffer_bytes, or the WAL half of max_wal_size.
 //   - An append that would take the buffer past its hard bound - twice
 //     flush_threshold rows, or twice the rows of the running flush when it
-//     writes more (a coalesced one), or a WAL past max_wal_size - first
-//     waits for the running flush (makeRoom): back-pressure, never an
-//     error. Rows waiting for min_flush_interval are not held back (half of
-//     max_buffer_bytes ends that wait). If the flush it waited for fails, the append still stores its
-//     rows and returns ErrNotFlushed; the rows stay buffered (and logged)
-//     for the next flush.
+//     writes more (a coalesced one) and the buffer holds less than
+//     max_buffer_bytes, or a WAL past max_wal_size - first waits for the
+//     running flush (makeRoom): back-pressure, never an error. Rows waiting
+//     for min_flush_interval are not held back (half of max_buffer_bytes
+//     ends that wait). If the flush it waited for fails, the append still
+//     stores its rows and returns ErrNotFlushed; the rows stay buffered (and
+//     logged) for the next flush.
 //
-// So while flushes succeed the buffer holds at most about twice the larger
-// of flush_threshold rows and half of max_buffer_bytes (plus one append):
-// during any flush, appends may add as many rows as it writes. No caller
+// So while flushes succeed the buffer holds at most about the larger of
+// twice flush_threshold rows and max_buffer_bytes (plus one append), and so
+// does a flush: a producer faster than the flushes cannot grow them flush
+// after flush. No caller
 // has to pick another path because the buffer is full. Flush, Close and the
 // auto flush (max_flush_delay) flush at once, whatever the interval.
 
@@ -174,8 +176,9 @@ func (b *Bucket) awaitFlushPoint(run *flushRun, hurry <-chan struct{}) *flushRun
 }
 
 // overBound says whether appending rows more rows would take the buffer past
-// its hard bound (twice the threshold or twice the running flush's rows,
-// whichever is more, or a WAL past max_wal_size). While no flush runs,
+// its hard bound (twice the threshold; twice the running flush's rows when
+// that is more and the buffer holds less than max_buffer_bytes; a WAL past
+// max_wal_size). While no flush runs,
 // rows waiting for min_flush_interval are not held back: their wait ends
 // at half of max_buffer_bytes. An empty buffer takes any append: no flush could make
 // room. Under mu.
@@ -190,7 +193,11 @@ func (b *Bucket) overBound(rows int64) bool {
 	if when, _ := b.flushPoint(); when == flushLater && b.flushing == 0 {
 		return false // the rows wait for the interval; half of max_buffer_bytes ends the wait
 	}
-	return buffered+rows > 2*max(int64(b.opts.FlushThreshold), b.flushing)
+	limit := 2 * int64(b.opts.FlushThreshold)
+	if b.flushing > int64(b.opts.FlushThreshold) && b.bufferedBytes() < b.opts.MaxBufferBytes {
+		limit = 2 * b.flushing // within the byte budget: as many rows as the flush writes
+	}
+	return buffered+rows > limit
 }
 
 // makeRoom holds an append of rows rows back until the buffer can take them

@@ -20,7 +20,8 @@
 // flush_threshold rows a flush starts in the background (at most one per
 // min_flush_interval); an append that would
 // take the buffer past twice the threshold, or twice the running flush's
-// rows when that flush is larger (or the WAL past max_wal_size), waits for
+// rows when that flush is larger and the buffer within max_buffer_bytes
+// (or the WAL past max_wal_size), waits for
 // the running flush first (back-pressure) and returns ErrNotFlushed,
 // its rows stored, when that flush failed (back_pressure.go). WAL entries are
 // written in order under the bucket lock; the fsync (wal_sync_interval 0) is

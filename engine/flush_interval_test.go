@@ -247,3 +247,44 @@ func TestFlushPacingOptionsJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestBackPressureAllowanceEndsAtMaxBufferBytes: the allowance of a large
+// running flush (twice its rows) holds only while the buffer is within
+// max_buffer_bytes; past it an append waits at twice flush_threshold as
+// without the flush. Without this a producer faster than the flushes
+// doubles the buffer (and the next flush) flush after flush.
+func TestBackPressureAllowanceEndsAtMaxBufferBytes(t *testing.T) {
+	b, _, _ := intervalBucket(t, time.Hour, -1, 0)
+	b.mu.Lock()
+	b.opts.FlushThreshold = 1 << 30 // the 15 rows below stay buffered
+	b.mu.Unlock()
+	appendRows(t, b, 0, 15)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bytes := b.bufferedBytes()
+	if bytes <= 0 {
+		t.Fatalf("buffered bytes %d", bytes)
+	}
+	b.opts.FlushThreshold = 10
+	for _, tc := range []struct {
+		name     string
+		flushing int64
+		maxBytes int64
+		add      int64
+		want     bool
+	}{
+		{"within twice the threshold", 0, 1 << 30, 5, false},
+		{"past twice the threshold, no large flush", 10, 1 << 30, 6, true},
+		{"within twice a large flush, under the budget", 1000, bytes + 1, 1900, false},
+		{"past twice a large flush", 1000, 1 << 30, 1986, true},
+		{"a large flush, the budget reached", 1000, bytes, 6, true},
+		{"the budget reached, within twice the threshold", 1000, bytes, 5, false},
+	} {
+		b.flushing, b.opts.MaxBufferBytes = tc.flushing, tc.maxBytes
+		if got := b.overBound(tc.add); got != tc.want {
+			t.Errorf("%s: overBound(%d) with %d rows flushing, %d of %d bytes buffered = %v, want %v",
+				tc.name, tc.add, tc.flushing, bytes, tc.maxBytes, got, tc.want)
+		}
+	}
+	b.flushing = 0
+}

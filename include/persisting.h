@@ -183,7 +183,8 @@ const char* persisting_version(void);
  *    and max_flush_delay_sec never wait. max_buffer_bytes (bytes > 0, default
  *    32 MiB): at half of it a flush waiting for the interval starts at once.
  *    An append waits for the running flush when the buffer would pass twice
- *    flush_threshold rows, or twice the rows of a larger running flush.
+ *    flush_threshold rows, or twice the rows of a larger running flush while
+ *    the buffer holds less than max_buffer_bytes.
  *  - Background work (docs/maintenance.md): max_flush_delay_sec (alias
  *    auto_flush_interval_sec; seconds >= 0, default 5, 0 = off): flush rows
  *    at most this long after they were appended; maintenance (bool, default
