@@ -13,6 +13,7 @@ import os
 import threading
 from ctypes import CFUNCTYPE, POINTER, Structure, byref, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from .errors import (BusyError, ClosedError, FlushError, ForkError, InvalidArgumentError, SchemaError,
@@ -99,7 +100,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
 
 # The put path converts its own arguments to ctypes values (ctypes' per-argument
 # from_param is a good part of a microsecond call); its signature stays above.
-_SELF_CONVERTED = frozenset({"persisting_append_records"})
+_SELF_CONVERTED = frozenset({"persisting_append_records", "persisting_count"})
 
 # ---- loading ------------------------------------------------------------------
 _lock = threading.Lock()
@@ -297,12 +298,6 @@ def open_bucket(path: str, options: dict[str, Any] | None = None) -> int:
     return out.value
 
 
-def count(handle: int) -> tuple[int, int, int]:
-    """(total, persisted, buffered)."""
-    counts = [c_int64(0) for _ in range(3)]
-    _call("count", "persisting_count", handle, *map(byref, counts))
-    return tuple(c.value for c in counts)
-
 
 def schema(handle: int) -> Any:
     """The bucket's ``pyarrow.Schema``, or None before the first append."""
@@ -334,23 +329,35 @@ def append_stream(handle: int, data: Any) -> None:
     del capsule
 
 
-_errors = threading.local()  # per thread: a PersistingError and its address
+_calls = threading.local()  # per thread: what the per-put calls reuse (their C structs' addresses)
+
+
+def _per_thread() -> Any:
+    """The calling thread's error struct and count cells, made once (pulsing asks both per put)."""
+    if _forked or _lib is None:
+        lib()
+    try:
+        return _calls.kit
+    except AttributeError:
+        kit = _calls.kit = SimpleNamespace(err=PersistingError(), cells=(c_int64(), c_int64(), c_int64()))
+        kit.ref, kit.cell_refs = c_void_p(ctypes.addressof(kit.err)), [c_void_p(ctypes.addressof(c)) for c in kit.cells]
+        return kit
+
+
+def count(handle: int) -> tuple[int, int, int]:
+    """(total, persisted, buffered). A plain int is a C int, widened to 64 bits by libffi: below
+    2**31 a handle or a size goes as it is (a c_uint64 costs a tenth of a put)."""
+    kit = _per_thread()
+    if _lib.persisting_count(handle if handle < 1 << 31 else c_uint64(handle), *kit.cell_refs, kit.ref):
+        _raise(OK, kit.err, "count")
+    return kit.cells[0].value, kit.cells[1].value, kit.cells[2].value
 
 
 def append_records(handle: int, data: bytes) -> None:
     """Records in the record encoding (``persisting._encode``): the put path,
     one C call with the calling thread's error struct (released is zeroed)."""
-    if _forked or _lib is None:
-        lib()
-    try:
-        err, ref = _errors.pair
-    except AttributeError:
-        err = PersistingError()
-        err, ref = _errors.pair = (err, c_void_p(ctypes.addressof(err)))
-    # A plain int is a C int, widened to 64 bits by libffi: below 2**31 the
-    # handle and the size go as they are (a c_uint64 costs a tenth of a put).
-    n = len(data)
+    kit, n = _per_thread(), len(data)
     rc = _lib.persisting_append_records(handle if handle < 1 << 31 else c_uint64(handle), data,
-                                        n if n < 1 << 31 else c_size_t(n), ref)
+                                        n if n < 1 << 31 else c_size_t(n), kit.ref)
     if rc:
-        _raise(rc, err, "append")
+        _raise(rc, kit.err, "append")
