@@ -96,7 +96,19 @@ const maxFsstExpansion = 8
 // so buf must hold decodedLen(src)+8 bytes from pos.
 func (t *fsstTable) decodeInto(buf []byte, pos int, src []byte) (int, error) {
 	n := t.n
-	for i := 0; i < len(src); i++ {
+	i := 0
+	// two symbols at a time (the common case), then one code at a time
+	for ; i+1 < len(src); i += 2 {
+		c0, c1 := src[i], src[i+1]
+		if int(c0) >= n || int(c1) >= n {
+			break
+		}
+		binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c0])
+		pos += int(t.lens[c0])
+		binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c1])
+		pos += int(t.lens[c1])
+	}
+	for ; i < len(src); i++ {
 		c := src[i]
 		if int(c) < n { // the common case: a symbol
 			binary.LittleEndian.PutUint64(buf[pos:pos+8], t.words[c])
@@ -165,11 +177,17 @@ func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 	est := len(all)*ratio/256*9/8 + 64
 	buf := bl.bytes(est)
 	pos := 0
-	for i := 0; i < in.n; i++ {
-		src := in.data[in.offs[i]:in.offs[i+1]]
+	// locals, not in's fields: the loop reloads nothing but them after
+	// each call (a call per string costs about as much as its codes)
+	data, offs, ends := in.data, in.offs[:in.n+1], out.offs[:in.n+1]
+	start := offs[0]
+	for i := 1; i < len(offs); i++ {
+		end := offs[i]
+		src := data[start:end]
+		start = end
 		if pos+8*len(src)+8 > len(buf) && pos+t.decodedLen(src)+8 > len(buf) {
 			// this string, and the estimate for the rest
-			left := len(all) - int(in.offs[i+1]-in.offs[0])
+			left := len(all) - int(end-offs[0])
 			need := pos + t.decodedLen(src) + 8 + left*ratio/256*9/8 + 64
 			if need > maxMetadataBytes {
 				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)
@@ -181,12 +199,11 @@ func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 		if pos, err = t.decodeInto(buf, pos, src); err != nil {
 			return nil, err
 		}
-		out.offs[i+1] = uint64(pos)
+		ends[i] = uint64(pos)
 	}
 	if len(all) > 0 {
 		t.ratio.Store(uint32(min(256*pos/len(all), 256*maxFsstExpansion)))
 	}
-	data := buf[:pos]
-	out.data = data
+	out.data = buf[:pos]
 	return out, nil
 }

@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math/rand"
 	"testing"
 )
@@ -164,11 +165,45 @@ func FuzzFsst(f *testing.F) {
 			{n: 1, offs: []uint64{0, uint64(len(s))}, data: s},
 			{n: 2, offs: []uint64{0, half, uint64(len(s))}, data: s},
 		} {
-			if out, err := fsstDecode(&compressive{kind: compFsst, symbolTable: table}, in, nil); err == nil && len(out.data) > 8*len(s)+8 {
+			out, err := fsstDecode(&compressive{kind: compFsst, symbolTable: table}, in, nil)
+			if err == nil && len(out.data) > 8*len(s)+8 {
 				t.Fatalf("FSST expanded %d bytes to %d", len(s), len(out.data))
+			}
+			tbl, terr := parseFsstTable(table)
+			if terr != nil || !tbl.on {
+				continue
+			}
+			// the same strings, one code at a time
+			var want []byte
+			var wantErr error
+			for i := 0; i < in.n && wantErr == nil; i++ {
+				want, wantErr = fsstExpandSlowly(tbl, want, s[in.offs[i]:in.offs[i+1]])
+			}
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("fsstDecode error %v, one code at a time %v", err, wantErr)
+			}
+			if err == nil && string(out.data) != string(want) {
+				t.Fatalf("fsstDecode %q, one code at a time %q", out.data, want)
 			}
 		}
 	})
+}
+
+// fsstExpandSlowly is FSST expansion as the format states it, a code at a
+// time: the reference the decoder's word stores are checked against.
+func fsstExpandSlowly(t *fsstTable, dst, src []byte) ([]byte, error) {
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == fsstEscape && i+1 < len(src):
+			i++
+			dst = append(dst, src[i])
+		case int(c) < t.n:
+			dst = append(dst, t.syms[c][:t.lens[c]]...)
+		default:
+			return nil, errors.New("code outside the table")
+		}
+	}
+	return dst, nil
 }
 
 // FuzzPageLayout targets the PageLayout / CompressiveEncoding protobuf decoders.
