@@ -69,6 +69,16 @@ func TestWriteFlatSegments(t *testing.T) {
 	longRecs = append(longRecs, longRecs[0].NewSlice(7, 600))
 
 	t.Cleanup(func() { releaseAll(queueRecs); releaseAll(filledRecs); releaseAll(longRecs) })
+	// The parallel subtests below write the same records at once: their
+	// lazily cached null counts are settled first, as any concurrent
+	// readers of one arrow-go array must.
+	for _, recs := range [][]arrow.Record{queueRecs, filledRecs, longRecs} {
+		for _, rec := range recs {
+			for _, col := range rec.Columns() {
+				settleNullCounts(col)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		sch  *arrow.Schema

@@ -149,9 +149,17 @@ def cmd_query(path, predicate):
 
 
 def cmd_append_loop(path, specs):
-    # Appends each table of the JSON list in turn (racing a Go writer).
+    # Appends each table of the JSON list in turn (racing a Go writer that
+    # commits in a tight loop). pylance gives up with "Commit conflict" after
+    # 20 lost races in a row; like any pylance user, it then tries again.
     for spec in json.loads(specs):
-        lance.write_dataset(table_from_json(spec), path, mode="append")
+        for attempt in range(50):
+            try:
+                lance.write_dataset(table_from_json(spec), path, mode="append")
+                break
+            except OSError as exc:
+                if "Commit conflict" not in str(exc) or attempt == 49:
+                    raise
     json.dump({"version": lance.dataset(path).version}, sys.stdout)
 
 
