@@ -118,3 +118,18 @@ func releaseArrays(as []arrow.Array) {
 		a.Release()
 	}
 }
+
+// settleNullCounts computes arr's null counts (its children's too) on the
+// calling goroutine: arrow-go caches a null count on first use without
+// synchronisation, so writers sharing an array would race on it.
+func settleNullCounts(arr arrow.Array) {
+	arr.NullN()
+	switch a := arr.(type) {
+	case array.ListLike:
+		settleNullCounts(a.ListValues())
+	case *array.Struct:
+		for i := 0; i < a.NumField(); i++ {
+			settleNullCounts(a.Field(i))
+		}
+	}
+}

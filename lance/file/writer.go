@@ -346,9 +346,6 @@ func appendColumns(w *fileWriter, cols []columnWriter, rec arrow.Record, fields 
 		}
 		return nil
 	}
-	for i := range cols {
-		settleNullCounts(rec.Column(i))
-	}
 	// turns[k] is closed once columns [0, k) are done with rec.
 	turns := make([]chan struct{}, len(cols)+1)
 	for i := range turns {
@@ -757,19 +754,3 @@ func (c *binaryWriter) flush(w *fileWriter) error {
 }
 
 var errClosed = errors.New("lance file: reader is closed")
-
-// settleNullCounts computes arr's null counts (its children's too) on the
-// calling goroutine: arrow-go caches a null count on first use without
-// synchronisation, so column goroutines sharing an array (one listed in two
-// columns) would race on it.
-func settleNullCounts(arr arrow.Array) {
-	arr.NullN()
-	switch a := arr.(type) {
-	case array.ListLike:
-		settleNullCounts(a.ListValues())
-	case *array.Struct:
-		for i := 0; i < a.NumField(); i++ {
-			settleNullCounts(a.Field(i))
-		}
-	}
-}
