@@ -39,14 +39,17 @@ class TensorPutResult:
 
 
 # ---- shapes: Python values -> Arrow columns ----------------------------------------
-def _as_ndarray(value: Any) -> np.ndarray | None:
+def _as_ndarray(name: str, value: Any) -> np.ndarray | None:
     """A tensor-like (numpy, torch, ``__dlpack__``, ``__array__``) as a numpy array, or None."""
     if isinstance(value, np.ndarray):
         return value
     if hasattr(value, "__dlpack__") and hasattr(value, "numpy"):  # torch.Tensor and the like
         for step in ("detach", "cpu"):
             value = getattr(value, step)() if hasattr(value, step) else value
-        return np.asarray(value.numpy())
+        try:
+            return np.asarray(value.numpy())
+        except TypeError as exc:  # torch.bfloat16: numpy has no such dtype
+            raise TypeError(f"field {name!r}: no numpy array for this tensor ({exc}); convert it, e.g. .float()") from None
     if hasattr(value, "__dlpack__"):
         return np.from_dlpack(value)
     if hasattr(value, "__array__") and not isinstance(value, (pa.Array, pa.ChunkedArray)):
@@ -55,13 +58,12 @@ def _as_ndarray(value: Any) -> np.ndarray | None:
 
 
 def _tensor_column(name: str, arr: np.ndarray) -> pa.Array:
-    """Rows along the first dimension: 1-d a primitive column, n-d an
-    ``arrow.fixed_shape_tensor`` column (sharing a C-contiguous buffer)."""
+    """Rows along the first dimension: 1-d a primitive column, n-d an ``arrow.fixed_shape_tensor``."""
     if arr.ndim == 0:
         raise ValueError(f"field {name!r}: a 0-d array has no rows (the first dimension is the rows)")
-    if arr.dtype == object:
-        raise TypeError(f"field {name!r}: an array of Python objects is not a tensor; "
-                        "pass numeric arrays or lists of plain values")
+    if arr.dtype == object or (arr.dtype == bool and arr.ndim > 1):  # Arrow has no bool tensors
+        raise TypeError(f"field {name!r}: an array of {'bool' if arr.dtype == bool else 'Python objects'} "
+                        "is not a tensor Arrow can hold; pass numbers (e.g. a mask as uint8) or plain values")
     try:
         return pa.array(arr) if arr.ndim == 1 else pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(arr))
     except _ARROW_ERRORS as exc:
@@ -73,13 +75,13 @@ def _column(name: Any, value: Any) -> pa.Array | pa.ChunkedArray:
         raise TypeError(f"field names must be str, got {type(name).__name__} {name!r}")
     if isinstance(value, (pa.Array, pa.ChunkedArray)):
         return value
-    arr = _as_ndarray(value)
+    arr = _as_ndarray(name, value)
     if arr is not None:
         return _tensor_column(name, arr)
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"field {name!r}: put_tensor takes a column as a list, a numpy array or a "
                         f"tensor (first dimension = rows), got {type(value).__name__}")
-    items = [_as_ndarray(v) for v in value]
+    items = [_as_ndarray(name, v) for v in value]
     if value and all(a is not None for a in items):  # one tensor per row
         shapes = {a.shape for a in items}
         if len(shapes) > 1:
@@ -101,8 +103,11 @@ def tensor_table(data: Any) -> pa.Table:
     plain values (one row, as MemoryBackend takes it)."""
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         return pa.table(data)
-    if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):
-        data = {k: data[k] for k in data.keys()}  # TensorDict: its tensors share rows
+    if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):  # TensorDict
+        if not len(data.batch_size):
+            raise ValueError("put_tensor: a TensorDict with batch_size=[] has no rows; give it batch_size=[N]")
+        data = data.flatten_keys("/") if hasattr(data, "flatten_keys") else data  # ("a", "b") -> "a/b"
+        data = {k: data[k] for k in data.keys()}
     if isinstance(data, dict):
         if not data:
             raise ValueError("put_tensor: no fields")
@@ -132,19 +137,17 @@ def tensor_table(data: Any) -> pa.Table:
 # ---- shapes: Arrow columns -> Python values ------------------------------------------
 def field_description(field: pa.Field) -> dict[str, Any]:
     """pulsing's field metadata: name, dtype, a row's shape ([]: scalar, None: not fixed)."""
-    t = field.type
-    if isinstance(t, pa.FixedShapeTensorType):
-        dtype, shape = str(t.value_type.to_pandas_dtype().__name__), list(t.shape)
-    elif pa.types.is_primitive(t):
-        dtype, shape = str(np.dtype(t.to_pandas_dtype())), []
+    t, tensor = field.type, isinstance(field.type, pa.FixedShapeTensorType)
+    if tensor or pa.types.is_primitive(t):  # numpy's dtype (pyarrow's to_pandas_dtype may import pandas)
+        values = pa.array([], t.value_type if tensor else t).to_numpy(zero_copy_only=False)
+        dtype, shape = str(values.dtype), list(t.shape) if tensor else []
     else:
         dtype, shape = str(t), None
     return {"name": field.name, "dtype": dtype, "shape": shape, "production_status": "ready"}
 
 
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as dicts; tensor columns as numpy arrays of their dtype and shape
-    (views of the Arrow buffer without nulls), others as Python values."""
+    """Rows as dicts; tensor columns as numpy arrays (views of the Arrow buffer without nulls)."""
     columns = {name: col.combine_chunks().to_numpy_ndarray()
                if isinstance(col.type, pa.FixedShapeTensorType) and col.null_count == 0 else col.to_pylist()
                for name, col in zip(table.column_names, table.columns)}
@@ -157,12 +160,9 @@ def _indexes(values: Any, what: str) -> list[int]:
         raise TypeError(f"{what} must be a list of ints, got {type(values).__name__}")
     out = []
     for v in values:
-        try:
-            if isinstance(v, bool):
-                raise TypeError
-            i = operator.index(v)
-        except TypeError:
-            raise TypeError(f"{what} must be ints, got {type(v).__name__} {v!r}") from None
+        if isinstance(v, bool) or not hasattr(type(v), "__index__"):  # what operator.index takes
+            raise TypeError(f"{what} must be ints, got {type(v).__name__} {v!r}")
+        i = operator.index(v)
         if not -2**63 <= i < 2**63:
             raise InvalidArgumentError(f"{what}: index {i} is out of range", code=_native.EINVALID_ARGUMENT)
         out.append(i)
@@ -239,10 +239,9 @@ class TrainingMixin:
     _sampling: threading.Lock  # per backend: one sampler at a time (ready -> sample -> mark is one step)
 
     async def put_tensor(self, data: Any, partition_id: str = "default", **kwargs: Any) -> TensorPutResult:
-        """Appends a dict of columns (lists, numpy arrays, torch tensors; first
-        dimension = rows), a list of dicts or a TensorDict in one Arrow call (n-d
-        tensors as ``arrow.fixed_shape_tensor``). The returned indexes assume no
-        concurrent append to this bucket."""
+        """Appends a dict of columns (lists, numpy arrays, torch tensors; first dimension =
+        rows), a list of dicts or a TensorDict in one Arrow call (docs/training.md). The
+        returned indexes assume no concurrent append to this bucket."""
         table = tensor_table(data)
         before = self.total_count()
         rows = await self.put_arrow(table)

@@ -405,3 +405,23 @@ def test_backends_have_pulsing_protocol_methods(cls):
         fn = getattr(cls, name)
         assert inspect.iscoroutinefunction(fn), name
         assert list(inspect.signature(fn).parameters)[1:len(params) + 1] == params, name
+
+
+# get_meta names each field's numpy dtype without pandas (pyarrow's to_pandas_dtype
+# imports it for timezone-aware timestamps and refuses time64).
+FIELD_DTYPES = [
+    (pa.array(np.arange(3, dtype=np.float16)), "float16", []),
+    (pa.array([0, 1, 2], pa.timestamp("us", tz="UTC")), "datetime64[us]", []),
+    (pa.array([0, 1, 2], pa.time64("us")), "object", []),
+    (pa.array([0, 1, 2], pa.date32()), "datetime64[D]", []),
+    (pa.FixedShapeTensorArray.from_numpy_ndarray(np.zeros((3, 2), np.uint8)), "uint8", [2]),
+    (pa.array(["a", "b", "c"]), "string", None),
+]
+
+
+@pytest.mark.parametrize("column,dtype,shape", FIELD_DTYPES, ids=[d for _, d, _ in FIELD_DTYPES])
+async def test_get_meta_field_dtypes(backend, column, dtype, shape):
+    await backend.put_tensor(pa.table({"x": column}))
+    meta = await backend.get_meta(["x"], 1, "t")
+    assert meta["samples"][0]["fields"]["x"] == {"name": "x", "dtype": dtype, "shape": shape,
+                                                 "production_status": "ready"}
