@@ -10,6 +10,8 @@
 # make minio    - build the MinIO server the s3:// tests start (tests/s3/minio.sh install; ~3 min once)
 # make bench-s3 - issue #15's s3:// table vs pylance, on a MinIO on 127.0.0.1 (~1 min)
 # make wheel    - dist/: a manylinux wheel (stripped library, no Go needed to install) and an sdist
+# make torchtest - tests/torch: the training-data API with the real torch and tensordict, in
+#               .venv-torch (Debian's python3-torch for /usr/bin/python3; see docs/training.md)
 #
 # Python runs in the project's virtualenv .venv (made on first use with
 # $(BOOTSTRAP_PYTHON) -m venv); PYTHON=/path/to/python uses that interpreter instead.
@@ -29,7 +31,7 @@ export GOFLAGS ?= -mod=mod
 # Go's stricter pointer check stays on in every test run (see docs/notes on cgo).
 export GODEBUG ?= cgocheck=1
 
-.PHONY: minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps venv pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean wheel wheeltest sizes
+.PHONY: torchtest minio bench-s3 all lib lib-testhooks ctest crash random bench bench-go test-header examples deps venv pyreqs pydeps gotest gotest-cgocheck2 test-c pytest test demo clean wheel wheeltest sizes
 
 all: lib
 
@@ -133,6 +135,28 @@ pytest: pydeps lib lib-testhooks minio
 	$(PYTHON) -m pytest -q tests/cluster
 	$(PYTHON) -m pytest -q tests/docs
 
+# The real torch: PyPI's torch wheels pull gigabytes of CUDA libraries, Debian's
+# python3-torch (1.13, CPU-only) does not; it exists for Debian's /usr/bin/python3
+# only, so tests/torch get their own virtualenv over its site-packages.
+TORCH_BASE_PYTHON ?= /usr/bin/python3
+TORCH_VENV ?= .venv-torch
+TORCH_PYTHON := $(abspath $(TORCH_VENV))/bin/python
+TORCH_CHECK = @$(TORCH_BASE_PYTHON) -c 'import torch, venv, ensurepip' 2>/dev/null || { \
+	echo "make torchtest: $(TORCH_BASE_PYTHON) cannot import torch (or venv): install Debian's python3-torch" \
+	     "and python3-venv (apt-get install --no-install-recommends python3-torch python3-venv)," \
+	     "or set TORCH_BASE_PYTHON to a Python 3 that has torch 1.13 or newer"; exit 1; }
+
+# (a marker file, not bin/python: that is a symlink to the system's interpreter)
+$(TORCH_VENV)/.installed: requirements-torch.txt requirements-dev.txt
+	$(TORCH_CHECK)
+	$(TORCH_BASE_PYTHON) -m venv --system-site-packages $(TORCH_VENV)
+	$(TORCH_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
+	touch $@
+
+torchtest: lib $(TORCH_VENV)/.installed
+	$(TORCH_CHECK)
+	$(TORCH_PYTHON) -m pytest -q tests/torch
+
 ROUNDS ?= 1000
 random: deps pyreqs
 	LANCE_RANDOM_ROUNDS=$(ROUNDS) $(GO) test ./lance -run TestInteropRandomRoundTrip -count=1 -timeout 60m
@@ -153,7 +177,7 @@ CRASHES ?= 200
 crash: lib-testhooks pyreqs
 	PERSISTING_LIB=$(CURDIR)/build/testhooks/libpersisting.so $(PYTHON) tests/crash/run.py --crashes $(CRASHES) $(if $(SEED),--seed $(SEED)) $(if $(RESEND),--resend)
 
-test: gotest gotest-cgocheck2 ctest test-header examples pytest wheeltest
+test: gotest gotest-cgocheck2 ctest test-header examples pytest torchtest wheeltest
 
 demo: pydeps
 	$(PYTHON) examples/quickstart.py
