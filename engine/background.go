@@ -23,6 +23,7 @@ type background struct {
 	once sync.Once
 
 	compacting atomic.Bool // a background compaction is rewriting fragments
+	flushes    flushYield  // the flush in progress, which compaction steps aside for
 }
 
 // Compacting reports whether a background compaction is running now (for
