@@ -4,8 +4,12 @@
 //
 //   - files and bytes on disk at the end (against the data files' bytes),
 //     after the default version retention has passed;
-//   - the p99 of appends that carry a flush in the first and the last tenth
-//     of the run;
+//   - the p99 of the flushes' own duration (engine.FlushStat.Took, flushes of
+//     comparable size: flushes.go) committed in the first and the last tenth
+//     of the run, and during a compaction vs without one; appends do not
+//     wait for a flush (it runs in the background), so the p99 of the
+//     appends that happened to see one commit is kept only for comparison
+//     with older figures;
 //   - the p99 of appends while a background compaction runs and while none
 //     does;
 //   - that every record is there once, in order, for the engine and for
