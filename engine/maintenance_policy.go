@@ -203,7 +203,7 @@ func (b *Bucket) compactTiers() (compacted bool) {
 			TargetRowsPerFragment: target,
 			AfterBatch: func() {
 				crashAt(crashCompactionRewrite)
-				b.bg.flushes.await(b.bg.stop)
+				b.stepAsideForFlush()
 			},
 			BeforeCommit: func() {
 				crashAt(crashBeforeCompactionCommit)
