@@ -23,6 +23,9 @@ type background struct {
 	once sync.Once
 
 	compacting atomic.Bool // a background compaction is rewriting fragments
+	flushes    flushYield  // the flush in progress, which compaction steps aside for
+
+	afterCompactionBatch func() // tests: runs after each batch of a background compaction
 }
 
 // Compacting reports whether a background compaction is running now (for
@@ -37,6 +40,8 @@ const (
 	eventAutoFlushTick = "auto_flush_tick" // the auto flush looked at the buffer
 	eventMaintenance   = "maintenance"     // a pass after a flush (compaction) finished
 	eventFlushDeferred = "flush_deferred"  // a threshold flush waits for min_flush_interval
+	// a background compaction waits for the flush in progress (maintenance_yield.go)
+	eventCompactionYield = "compaction_yield"
 	// a periodic pass (retention, compaction, cleanup) finished
 	eventPeriodicMaintenance = "periodic_maintenance"
 )

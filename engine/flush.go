@@ -29,6 +29,15 @@ type flushJob struct {
 	started time.Time
 }
 
+// FlushStat describes one committed flush (Options.OnFlush).
+type FlushStat struct {
+	Rows int64
+	// Took runs from taking the rows to installing the version: encoding,
+	// writing and committing, not the wait for another writer of versions
+	// (a flush in progress, a compaction's commit) before it.
+	Took time.Duration
+}
+
 // Flush commits every row buffered when it is called as one new dataset
 // version. On failure the rows stay buffered, so a later Flush can try again.
 func (b *Bucket) Flush() error {
@@ -64,6 +73,10 @@ func (b *Bucket) flush(closing bool) error {
 	if err != nil || job == nil {
 		return err
 	}
+	if b.bg != nil {
+		b.bg.flushes.begin()
+		defer b.bg.flushes.end()
+	}
 	if b.beforeFlushWrite != nil {
 		b.beforeFlushWrite()
 	}
@@ -89,7 +102,11 @@ func (b *Bucket) flush(closing bool) error {
 	if err := b.consumption.syncAfterFlush(); err != nil {
 		b.opts.Logger("persisting: %v", err)
 	}
-	b.metrics.flushed(job.rows, time.Since(job.started), buffered, b.walSize())
+	took := time.Since(job.started)
+	b.metrics.flushed(job.rows, took, buffered, b.walSize())
+	if b.opts.OnFlush != nil {
+		b.opts.OnFlush(FlushStat{Rows: job.rows, Took: took})
+	}
 	b.kickMaintenance() // background compaction may be due (background.go)
 	b.compactIfDue()
 	return nil

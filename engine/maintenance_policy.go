@@ -201,7 +201,10 @@ func (b *Bucket) compactTiers() (compacted bool) {
 		var commit flushGate
 		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
 			TargetRowsPerFragment: target,
-			AfterBatch:            func() { crashAt(crashCompactionRewrite) },
+			AfterBatch: func() {
+				crashAt(crashCompactionRewrite)
+				b.stepAsideForFlush()
+			},
 			BeforeCommit: func() {
 				crashAt(crashBeforeCompactionCommit)
 				commit.hold(b)

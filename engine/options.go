@@ -98,6 +98,10 @@ type Options struct {
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.
 	Logger func(format string, args ...any)
+	// OnFlush, when set, is told of every committed flush (flush.go), on
+	// the flushing goroutine: it must return quickly. For benchmarks and
+	// monitoring that want each flush, not the metrics' histogram.
+	OnFlush func(FlushStat)
 	// Background: auto flush, maintenance and data retention
 	// (background_options.go); the zero value is the defaults.
 	Background BackgroundOptions

@@ -68,8 +68,8 @@ func TestCompactMemoryIsBounded(t *testing.T) {
 			if ds.NumFragments() != 1 || ds.CountRows() != frags*rows {
 				t.Fatalf("compacted to %d fragments of %d rows, want 1 of %d", ds.NumFragments(), ds.CountRows(), frags*rows)
 			}
-			// 64 MiB went through; a read batch is 4 MiB and a page 1 MiB.
-			const bound = 12 << 20
+			// 64 MiB went through; a read batch is 1 MiB and a page 1 MiB.
+			const bound = 6 << 20
 			t.Logf("file version %s: %d batches, peak live heap %.1f MiB over the baseline", version, batches, float64(peak)/(1<<20))
 			if batches < 16 || peak > bound {
 				t.Fatalf("file version %s: %d batches, peak live heap %.1f MiB above the baseline (bound %d MiB)",

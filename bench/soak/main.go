@@ -4,8 +4,12 @@
 //
 //   - files and bytes on disk at the end (against the data files' bytes),
 //     after the default version retention has passed;
-//   - the p99 of appends that carry a flush in the first and the last tenth
-//     of the run;
+//   - the p99 of the flushes' own duration (engine.FlushStat.Took, flushes of
+//     comparable size: flushes.go) committed in the first and the last tenth
+//     of the run, and during a compaction vs without one; appends do not
+//     wait for a flush (it runs in the background), so the p99 of the
+//     appends that happened to see one commit is kept only for comparison
+//     with older figures;
 //   - the p99 of appends while a background compaction runs and while none
 //     does;
 //   - that every record is there once, in order, for the engine and for
@@ -35,6 +39,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -91,8 +96,14 @@ func run(cfg config) error {
 	}
 	// Default options only; the engine's warnings (a failed background
 	// step) go to stderr.
+	var appended atomic.Int64 // appends done: places each flush in the run
+	var compacting func() bool
+	flushes := &flushLog{}
 	b, err := engine.Open(engine.Options{Path: dir, FlushThreshold: cfg.threshold,
 		Background: engine.BackgroundOptions{DisableMaintenance: !cfg.maintenance},
+		OnFlush: func(st engine.FlushStat) {
+			flushes.add(flushSample{at: appended.Load(), rows: st.Rows, took: st.Took, compacting: compacting()})
+		},
 		Logger: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" "+format+"\n", args...)
 		}})
@@ -100,6 +111,7 @@ func run(cfg config) error {
 		return err
 	}
 	defer b.Close()
+	compacting = b.Compacting
 	batch := int64(cfg.batch)
 	batches := (records + batch - 1) / batch // the last one takes the rest
 	samples := make([]sample, 0, batches)
@@ -124,6 +136,7 @@ func run(cfg config) error {
 		}
 		_, after, _, _ := b.Counts()
 		samples = append(samples, sample{took: took, flushed: after != before, compacting: c0 || c1})
+		appended.Add(1)
 	}
 	if err := b.Flush(); err != nil {
 		return err
@@ -172,31 +185,36 @@ func run(cfg config) error {
 	m, _ := b.Metrics()
 	tenth := len(samples) / 10
 	report := map[string]any{
-		"records":                     records,
-		"append_seconds":              appendTime.Seconds(),
-		"records_per_second":          float64(records) / appendTime.Seconds(),
-		"files_at_last_append":        filesBefore,
-		"files_at_last_append_by_dir": kindsBefore,
-		"bytes_at_last_append":        bytesBefore,
-		"settle_seconds":              settle.Seconds(),
-		"files":                       filesEnd,
-		"bytes":                       bytesEnd,
-		"data_file_bytes_on_disk":     dataOnDisk,
-		"data_file_bytes_latest":      dataLatest,
-		"bytes_over_data_on_disk":     float64(bytesEnd) / float64(dataOnDisk),
-		"bytes_over_data_latest":      float64(bytesEnd) / float64(dataLatest),
-		"fragments":                   ds.NumFragments(),
-		"versions_kept":               len(versions),
-		"latest_version":              ds.Version(),
-		"flush_p99_ms_first_tenth":    p99(samples[:tenth], func(s sample) bool { return s.flushed }),
-		"flush_p99_ms_last_tenth":     p99(samples[len(samples)-tenth:], func(s sample) bool { return s.flushed }),
-		"put_p99_ms_compacting":       p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
-		"put_p99_ms_not_compacting":   p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
-		"puts_during_compaction":      count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
-		"peak_rss_mib":                mem.peakRSS,
-		"peak_go_heap_live_mib":       mem.peakHeap,
-		"timeline":                    mem.points,
-		"metrics":                     m,
+		"records":                              records,
+		"append_seconds":                       appendTime.Seconds(),
+		"records_per_second":                   float64(records) / appendTime.Seconds(),
+		"files_at_last_append":                 filesBefore,
+		"files_at_last_append_by_dir":          kindsBefore,
+		"bytes_at_last_append":                 bytesBefore,
+		"settle_seconds":                       settle.Seconds(),
+		"files":                                filesEnd,
+		"bytes":                                bytesEnd,
+		"data_file_bytes_on_disk":              dataOnDisk,
+		"data_file_bytes_latest":               dataLatest,
+		"bytes_over_data_on_disk":              float64(bytesEnd) / float64(dataOnDisk),
+		"bytes_over_data_latest":               float64(bytesEnd) / float64(dataLatest),
+		"fragments":                            ds.NumFragments(),
+		"versions_kept":                        len(versions),
+		"latest_version":                       ds.Version(),
+		"append_with_flush_p99_ms_first_tenth": p99(samples[:tenth], func(s sample) bool { return s.flushed }),
+		"append_with_flush_p99_ms_last_tenth":  p99(samples[len(samples)-tenth:], func(s sample) bool { return s.flushed }),
+		"flushes_first_tenth":                  flushes.summary(0, int64(tenth)),
+		"flushes_last_tenth":                   flushes.summary(int64(len(samples)-tenth), int64(len(samples))),
+		"flushes_during_compaction":            flushes.summaryWhere(func(f flushSample) bool { return f.compacting }),
+		"flush_timeline":                       flushes.each(),
+		"flushes_without_compaction":           flushes.summaryWhere(func(f flushSample) bool { return !f.compacting }),
+		"put_p99_ms_compacting":                p99(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"put_p99_ms_not_compacting":            p99(samples, func(s sample) bool { return !s.flushed && !s.compacting }),
+		"puts_during_compaction":               count(samples, func(s sample) bool { return !s.flushed && s.compacting }),
+		"peak_rss_mib":                         mem.peakRSS,
+		"peak_go_heap_live_mib":                mem.peakHeap,
+		"timeline":                             mem.points,
+		"metrics":                              m,
 	}
 	if err := mem.writeProfile(); err != nil {
 		return err
