@@ -142,3 +142,24 @@ func TestWriteRunsAndConstantsLikePylance(t *testing.T) {
 		})
 	}
 }
+
+// FuzzScalarBuffer: any string or binary value, with 32- or 64-bit
+// offsets, makes a constant page's scalar buffer the reader decodes to it.
+func FuzzScalarBuffer(f *testing.F) {
+	f.Add([]byte("same"), false)
+	f.Add([]byte{}, true)
+	f.Add(bytes.Repeat([]byte{0xff}, 300), false)
+	f.Fuzz(func(t *testing.T, v []byte, large bool) {
+		ob := 32
+		if large {
+			ob = 64
+		}
+		blk, err := decodeScalarBuffer(scalarBuffer(v, ob))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if blk.n != 1 || !bytes.Equal(blk.data[blk.offs[0]:blk.offs[1]], v) {
+			t.Fatalf("decoded %q, want %q", blk.data, v)
+		}
+	})
+}
