@@ -19,7 +19,7 @@ import (
 // writerEncodings are the encodings (pageLayout.describe substrings) our
 // writer chooses as pylance does; where pylance uses one of them on a
 // column of cases21, ours must too.
-var writerEncodings = []string{"InlineBitpacking", "dict=", "MiniBlockLayout[Fsst", "ConstantLayout[inline]", "MiniBlockLayout[Rle", "ConstantLayout[scalar]"}
+var writerEncodings = []string{"InlineBitpacking", "dict=", "MiniBlockLayout[Fsst", "ConstantLayout[inline]", "MiniBlockLayout[Rle", "ConstantLayout[scalar]", "FullZipLayout[Fsst"}
 
 // TestWriteEncodingsLikePylance: our writer writes every table of cases21
 // (built to make pylance use each encoding) at 2.1 and 2.2; our reader and
