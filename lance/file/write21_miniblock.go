@@ -325,6 +325,13 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 				valEnc = encInlineBitpacking21(packWord)
 			}
 		}
+		if lw.comp != "" && dict == nil && nbuf == 1 && lw.kind == leafFixed && lw.rleWord() > 0 &&
+			bssWidthOK(lw.width) && byteEntropy(bufs, lw.width) < bssMaxEntropy {
+			for i := range plans {
+				bufs[i][0] = splitBytes(nil, bufs[i][0], lw.width)
+			}
+			valEnc = encBss21(8 * lw.width)
+		}
 		if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
 			comp := make([][]byte, len(plans))
 			total := 0
