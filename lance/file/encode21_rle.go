@@ -13,7 +13,8 @@ import (
 // split), Rle{values: Flat{bits}, run_lengths: Flat{8}}. pylance picks it
 // by size: when the runs take fewer bytes than the values stored plain and
 // than their bit-packed form. So does the writer, counting the runs of
-// each chunk and giving up as soon as they exceed the other encodings.
+// each chunk and giving up as soon as they exceed the other encodings
+// (floats, which are not bit-packed, only when their first values have runs).
 
 // maxRunLength is the longest run one u8 run length holds.
 const maxRunLength = 255
@@ -34,6 +35,19 @@ func (lw *leafWriter) rleWord() int {
 		return 64
 	}
 	return bitpackWord(dt)
+}
+
+// rleProbe is how many leading values leadingRuns looks at.
+const rleProbe = 1024
+
+// leadingRuns reports whether the page's first rleProbe values of w bytes
+// have runs enough to make RLE pay on them. It spares pages of values
+// without runs (floats, mostly) the copy and the count a whole-page
+// estimate would cost: a page whose runs start later keeps its plain values.
+func (lw *leafWriter) leadingRuns(w int) bool {
+	k := min(lw.p.nVis, rleProbe)
+	lw.probe = lw.appendChunkValues(lw.probe[:0], 0, k)
+	return rleRuns(lw.probe, w, k, k)*(w+1) < k*w
 }
 
 // valueAt is the i-th w-byte little-endian value of raw.

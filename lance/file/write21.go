@@ -172,6 +172,7 @@ type leafWriter struct {
 
 	// Scratch reused from page to page: the page's actual def levels.
 	defScratch []uint16
+	probe      []byte // leadingRuns: the values it looks at
 	// encoded: the pending page encoded ahead of flush (encodePending),
 	// or the error that gave.
 	encoded   *encodedPage

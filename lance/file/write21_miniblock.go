@@ -285,6 +285,9 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 		rleWord = 32
 	case lw.kind == leafFixed:
 		rleWord = lw.rleWord()
+		if packWord == 0 && rleWord > 0 && !lw.leadingRuns(rleWord/8) {
+			rleWord = 0 // floats without runs: written straight, uncopied
+		}
 	}
 	var bufs [][][]byte
 	if lw.comp != "" || !lw.directChunks() || packWord > 0 || fsst != nil || rleWord > 0 {
