@@ -9,8 +9,8 @@ import (
 )
 
 // compressedNumbers are columns under a general codec: pylance 14
-// byte-stream splits the 32- and 64-bit numbers whose byte positions
-// repeat enough, and leaves the others flat.
+// byte-stream splits the 32- and 64-bit numbers (and dictionary indices)
+// whose byte positions repeat enough, and leaves the others flat.
 func compressedNumbers() []encodingCase {
 	zstd := map[string]string{"lance-encoding:compression": "zstd"}
 	lz4 := map[string]string{"lance-encoding:compression": "lz4"}
@@ -26,6 +26,8 @@ func compressedNumbers() []encodingCase {
 			both("MiniBlockLayout[General/zstd(ByteStreamSplit(Flat))]")},
 		{col21{"seq32", arrow.PrimitiveTypes.Int32, lz4, func(i int) any { return int32(i * 7) }},
 			both("MiniBlockLayout[General/lz4(ByteStreamSplit(Flat))]")},
+		{col21{"dictionary", arrow.BinaryTypes.String, zstd, func(i int) any { return []string{"a", "bb", "ccc"}[i*7%11%3] }},
+			both("MiniBlockLayout[General/zstd(ByteStreamSplit(Flat))]")},
 		{col21{"thirds", arrow.PrimitiveTypes.Float64, zstd, func(i int) any { return float64(i) / 3 }},
 			both("MiniBlockLayout[General/zstd(ByteStreamSplit(Flat))]")},
 		{col21{"f32", arrow.PrimitiveTypes.Float32, zstd, func(i int) any { return float32(math.Sin(float64(i))) }},

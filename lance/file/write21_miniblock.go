@@ -328,12 +328,19 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 				valEnc = encInlineBitpacking21(packWord)
 			}
 		}
-		if lw.comp != "" && dict == nil && nbuf == 1 && lw.kind == leafFixed && lw.rleWord() > 0 &&
-			bssWidthOK(lw.width) && byteEntropy(bufs, lw.width) < bssMaxEntropy {
+		bssWidth := 0 // byte-stream split values under the codec (0: none)
+		switch {
+		case lw.comp == "" || nbuf != 1:
+		case dict != nil:
+			bssWidth = 4 // the u32 indices
+		case lw.kind == leafFixed && lw.rleWord() > 0 && bssWidthOK(lw.width):
+			bssWidth = lw.width
+		}
+		if bssWidth > 0 && byteEntropy(bufs, bssWidth) < bssMaxEntropy {
 			for i := range plans {
-				bufs[i][0] = splitBytes(nil, bufs[i][0], lw.width)
+				bufs[i][0] = splitBytes(nil, bufs[i][0], bssWidth)
 			}
-			valEnc = encBss21(8 * lw.width)
+			valEnc = encBss21(8 * bssWidth)
 		}
 		if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
 			comp := make([][]byte, len(plans))
