@@ -38,7 +38,8 @@
 // pages), levels bit-packed (OutOfLineBitpacking); full-zip pages for
 // values of 256 bytes or more (large vectors, long strings), all-null pages
 // for pages without valid values and (2.2) constant pages, inline or with a
-// scalar buffer, for pages whose valid values are all equal. Under a general
+// scalar buffer, for pages whose valid values are all equal (lists and
+// structs included). Under a general
 // codec, 32- and 64-bit numbers whose bytes repeat are byte-stream split. Compression wraps values in General{zstd|lz4}. Vector
 // columns without null items are appended in bulk (write21_vectors.go).
 //

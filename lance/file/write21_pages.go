@@ -9,8 +9,8 @@ import (
 )
 
 // Page-layout and encoding messages of the 2.1+ writer, and constant pages:
-// pages without valid values, and (2.2) flat pages whose valid values are
-// all equal, as pylance writes them.
+// pages without valid values, and (2.2) pages whose valid values are all
+// equal, as pylance writes them.
 
 func encCompressiveMsg(kind compKind, body []byte) []byte { return encCompressive(kind, body) }
 
@@ -84,41 +84,76 @@ func (lw *leafWriter) constantPage(w *fileWriter, layers []repDefLayer, rep, def
 	return page
 }
 
-// constantValue returns the value every valid row of the pending page
-// holds, when the page is a flat page of 2.2 with at least two valid
-// values, all equal (nil, nil otherwise), as pylance stores it: numbers
-// and booleans (one byte, 0 or 1) inline in the layout, strings and
-// binary as a scalar buffer.
+// constantValue returns the value every valid value of the pending page
+// holds, when the page is a 2.2 page (of a flat column, or of numbers,
+// booleans or strings under lists and structs) with at least two valid
+// values, all equal (nil, nil otherwise), as pylance stores it: numbers and
+// booleans (one byte, 0 or 1) inline in the layout, strings and binary as
+// a scalar buffer.
 func (lw *leafWriter) constantValue() (inline, scalar []byte) {
 	p := &lw.p
-	if lw.v.Minor < 2 || !lw.isFlat() || p.nValid < 2 || lw.width > maxInlineBytes {
+	if lw.v.Minor < 2 || lw.kind == leafFSL || p.nValid < 2 || lw.width > maxInlineBytes {
 		return nil, nil
 	}
 	var first []byte
 	var firstBit bool
 	seen, same := false, true
-	p.eachSegPart(0, p.nVis, func(s *flatSeg, r0, r1 int) {
-		for r := r0; r < r1 && same; r++ {
-			if s.validity != nil && !bitutil.BitIsSet(s.validity, s.vpos+r) {
+	// check compares valid value v (bit for booleans) with the first.
+	check := func(v []byte, bit bool) {
+		switch {
+		case !seen:
+			first, firstBit = v, bit
+		case lw.kind == leafBool:
+			same = bit == firstBit
+		default:
+			same = bytes.Equal(v, first)
+		}
+		seen = true
+	}
+	if lw.isFlat() {
+		p.eachSegPart(0, p.nVis, func(s *flatSeg, r0, r1 int) {
+			for r := r0; r < r1 && same; r++ {
+				if s.validity != nil && !bitutil.BitIsSet(s.validity, s.vpos+r) {
+					continue
+				}
+				switch lw.kind {
+				case leafBool:
+					check(nil, bitutil.BitIsSet(s.vals, s.pos+r))
+				case leafFixed:
+					check(s.vals[(s.pos+r)*lw.width:(s.pos+r+1)*lw.width], false)
+				default:
+					check(s.vals[s.offs.at(s.pos+r):s.offs.at(s.pos+r+1)], false)
+				}
+			}
+		})
+	} else {
+		// Visible values in order, one per level entry of def level at
+		// most maxVisCanon; valid ones have def level 0.
+		vi := 0
+		var start uint64
+		for _, d := range p.def {
+			if !same {
+				break
+			}
+			if d > lw.maxVisCanon {
 				continue
 			}
-			switch lw.kind {
-			case leafBool:
-				bit := bitutil.BitIsSet(s.vals, s.pos+r)
-				same = !seen || bit == firstBit
-				firstBit = bit
-			case leafFixed:
-				v := s.vals[(s.pos+r)*lw.width : (s.pos+r+1)*lw.width]
-				same = !seen || bytes.Equal(v, first)
-				first = v
-			default:
-				v := s.vals[s.offs.at(s.pos+r):s.offs.at(s.pos+r+1)]
-				same = !seen || bytes.Equal(v, first)
-				first = v
+			if d == 0 {
+				switch lw.kind {
+				case leafBool:
+					check(nil, bitutil.BitIsSet(p.boolBits, vi))
+				case leafFixed:
+					check(p.fixed[vi*lw.width:(vi+1)*lw.width], false)
+				default:
+					check(p.data[start:p.offs[vi]], false)
+				}
 			}
-			seen = true
+			if lw.kind == leafVar {
+				start = p.offs[vi]
+			}
+			vi++
 		}
-	})
+	}
 	switch {
 	case !same || !seen:
 		return nil, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/internal/arrowtest"
@@ -90,12 +91,20 @@ func TestWriteRunsAndConstantsLikePylance(t *testing.T) {
 // for byte pylance's.
 func checkLikePylance(t *testing.T, cases []encodingCase, rows int, differ map[string]string) {
 	cols := make([]col21, len(cases))
+	wants := make([]map[string]string, len(cases))
 	for i, c := range cases {
 		cols[i] = c.col
+		wants[i] = c.want
 	}
 	tc := case21{name: "cases", rows: rows, cols: cols}
 	rec := tc.record()
 	defer rec.Release()
+	checkRecordLikePylance(t, rec, wants, differ)
+}
+
+// checkRecordLikePylance is checkLikePylance for the leaf columns of rec,
+// wants[c] the layout pylance gives leaf column c by version.
+func checkRecordLikePylance(t *testing.T, rec arrow.Record, wants []map[string]string, differ map[string]string) {
 	sch := rec.Schema()
 	for _, ver := range versions21 {
 		t.Run(ver, func(t *testing.T) {
@@ -127,29 +136,34 @@ func checkLikePylance(t *testing.T, cases []encodingCase, rows int, differ map[s
 				t.Fatal(err)
 			}
 			defer ro.Close()
-			for ci, c := range cases {
+			for ci, cw := range wants {
+				name := fmt.Sprint("column ", ci)
+				if ci < len(sch.Fields()) && len(wants) == len(sch.Fields()) {
+					name = sch.Field(ci).Name
+				}
 				pd, od := rp.pageDescriptions(ci), ro.pageDescriptions(ci)
-				if want, ok := c.want[ver]; ok {
-					if len(pd) != 1 || len(od) != 1 {
-						t.Fatalf("%s: pages %v, pylance's %v", c.col.name, od, pd)
+				if want, ok := cw[ver]; ok {
+					if len(pd) != 1 || len(od) == 0 {
+						t.Fatalf("%s: pages %v, pylance's %v", name, od, pd)
 					}
 					pv, pDict := valueLayout(pd[0])
-					ov, oDict := valueLayout(od[0])
 					if pv != want {
-						t.Errorf("%s: pylance wrote %v, the test expects %s", c.col.name, pd, want)
+						t.Errorf("%s: pylance wrote %v, the test expects %s", name, pd, want)
 					}
-					if o, ok := differ[c.col.name]; ok {
+					if o, ok := differ[name]; ok {
 						want = o
 					}
-					if ov != want || oDict != pDict {
-						t.Errorf("%s: we wrote %v, pylance %v", c.col.name, od, pd)
+					for _, d := range od { // we may split a column into more pages
+						if ov, oDict := valueLayout(d); ov != want || oDict != pDict {
+							t.Errorf("%s: we wrote %v, pylance %v", name, od, pd)
+						}
 					}
 				}
 				if len(od) == 1 && od[0] == "ConstantLayout[scalar]" {
 					pb, err1 := rp.readBuf(&rp.cols[ci].pages[0], 0)
 					ob, err2 := ro.readBuf(&ro.cols[ci].pages[0], 0)
 					if err1 != nil || err2 != nil || !bytes.Equal(pb, ob) {
-						t.Errorf("%s: scalar buffer %x, pylance's %x (%v, %v)", c.col.name, ob, pb, err1, err2)
+						t.Errorf("%s: scalar buffer %x, pylance's %x (%v, %v)", name, ob, pb, err1, err2)
 					}
 				}
 			}
@@ -176,4 +190,58 @@ func FuzzScalarBuffer(f *testing.F) {
 			t.Fatalf("decoded %q, want %q", blk.data, v)
 		}
 	})
+}
+
+// TestWriteNestedConstantsLikePylance: at 2.2 a list's or a struct's leaf
+// whose valid values are all equal gets a constant page too, levels and
+// all, as pylance writes it; runs under a list are run-length encoded.
+func TestWriteNestedConstantsLikePylance(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "li", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+		{Name: "ls", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
+		{Name: "lr", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+		{Name: "st", Type: arrow.StructOf(
+			arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+			arrow.Field{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true}), Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for i := 0; i < 5000; i++ {
+		li, ls, lr := b.Field(0).(*array.ListBuilder), b.Field(1).(*array.ListBuilder), b.Field(2).(*array.ListBuilder)
+		if i%11 == 0 {
+			li.AppendNull()
+			ls.AppendNull()
+		} else {
+			li.Append(true)
+			ls.Append(true)
+			for k := 0; k < i%3; k++ {
+				li.ValueBuilder().(*array.Int32Builder).Append(7)
+				if k == 1 && i%5 == 0 {
+					ls.ValueBuilder().AppendNull()
+				} else {
+					ls.ValueBuilder().(*array.StringBuilder).Append("x")
+				}
+			}
+		}
+		lr.Append(true)
+		lr.ValueBuilder().(*array.Int32Builder).AppendValues([]int32{int32(i / 100), int32(i / 100)}, nil)
+		st := b.Field(3).(*array.StructBuilder)
+		st.Append(true)
+		st.FieldBuilder(0).(*array.Int64Builder).Append(3)
+		if i%4 == 0 {
+			st.FieldBuilder(1).AppendNull()
+		} else {
+			st.FieldBuilder(1).(*array.BooleanBuilder).Append(false)
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	rle := both("MiniBlockLayout[Rle(Flat,Flat)]")
+	checkRecordLikePylance(t, rec, []map[string]string{
+		{"2.1": "MiniBlockLayout[Rle(Flat,Flat)]", "2.2": "ConstantLayout[inline]"},
+		{"2.2": "ConstantLayout[scalar]"},
+		rle,
+		{"2.1": "MiniBlockLayout[Rle(Flat,Flat)]", "2.2": "ConstantLayout[inline]"},
+		{"2.2": "ConstantLayout[inline]"},
+	}, nil)
 }
