@@ -33,10 +33,14 @@
 // write21_fullzip.go and write21_pages.go write the pages), choosing each
 // page's encoding as pylance 14 does (encode21_*.go): integers bit-packed
 // (InlineBitpacking), low-cardinality strings and (2.2) integers as
-// dictionaries, strings FSST-compressed, levels bit-packed
-// (OutOfLineBitpacking); full-zip pages for values of 256 bytes or more
-// (large vectors, long strings), constant/all-null pages for pages without
-// valid values. Compression wraps values in General{zstd|lz4}. Vector
+// dictionaries, runs of numbers and of dictionary indices run-length
+// encoded (Rle), strings FSST-compressed (in mini-block and full-zip
+// pages), levels bit-packed (OutOfLineBitpacking); full-zip pages for
+// values of 256 bytes or more (large vectors, long strings), all-null pages
+// for pages without valid values and (2.2) constant pages, inline or with a
+// scalar buffer, for pages whose valid values are all equal (lists and
+// structs included). Under a general
+// codec, 32- and 64-bit numbers whose bytes repeat are byte-stream split. Compression wraps values in General{zstd|lz4}. Vector
 // columns without null items are appended in bulk (write21_vectors.go).
 //
 // The reader also decodes Dictionary{u8 indices, Binary items} pages, which

@@ -179,15 +179,21 @@ func (lw *leafWriter) packWord() int {
 	return bitpackWord(lw.nodes[len(lw.nodes)-1].dt)
 }
 
-// packChunks replaces each chunk's single value buffer (t-bit values) by its
-// InlineBitpacking form when that makes the page smaller than plain bytes
-// (always, with must: dictionary indices have no other encoding here). It
-// returns the packed size.
-func packChunks(bufs [][][]byte, plans []chunkPlan, t, plain int, must bool) (int, bool) {
+// packedChunksSize is the InlineBitpacking size of the chunks' single value
+// buffers (t-bit values).
+func packedChunksSize(bufs [][][]byte, plans []chunkPlan, t int) int {
 	total := 0
 	for i, c := range plans {
 		total += packedInlineSize(t, bufs[i][0], c.v1-c.v0)
 	}
+	return total
+}
+
+// packChunks replaces each chunk's single value buffer (t-bit values) by its
+// InlineBitpacking form, total bytes (packedChunksSize), when that makes the
+// page smaller than plain bytes (always, with must: dictionary indices have
+// no other encoding here). It returns the packed size.
+func packChunks(bufs [][][]byte, plans []chunkPlan, t, plain, total int, must bool) (int, bool) {
 	if !must && total >= plain {
 		return plain, false
 	}

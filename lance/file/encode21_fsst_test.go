@@ -224,3 +224,37 @@ func BenchmarkFsstDecode(b *testing.B) {
 		})
 	}
 }
+
+// FuzzFullZipFsst: strings cut from any bytes, FSST-compressed one by one
+// as a full-zip page stores them, decode value by value through the
+// encoding message the writer stores.
+func FuzzFullZipFsst(f *testing.F) {
+	f.Add([]byte(strings.Repeat("long-7-ü-", 40)), []byte{90, 200, 0, 70})
+	f.Add([]byte{0xff, 0, 0xff, 0, 1}, []byte{2})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		var ends []uint64
+		var e uint64
+		for _, c := range cuts {
+			e = min(e+uint64(c), uint64(len(data)))
+			ends = append(ends, e)
+		}
+		if e == 0 {
+			return
+		}
+		enc := learnFsst(data, ends)
+		defer enc.release()
+		ce, err := decodeCompressive(encFsst21(enc.table(), 32), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var start uint64
+		for i, end := range ends {
+			v := data[start:end]
+			start = end
+			out, err := perValueDecode(ce, enc.compress(nil, v))
+			if err != nil || !bytes.Equal(out, v) {
+				t.Fatalf("value %d: %q -> %q (%v)", i, v, out, err)
+			}
+		}
+	})
+}

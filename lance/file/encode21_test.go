@@ -19,7 +19,7 @@ import (
 // writerEncodings are the encodings (pageLayout.describe substrings) our
 // writer chooses as pylance does; where pylance uses one of them on a
 // column of cases21, ours must too.
-var writerEncodings = []string{"InlineBitpacking", "dict=", "MiniBlockLayout[Fsst", "ConstantLayout[inline]"}
+var writerEncodings = []string{"InlineBitpacking", "dict=", "MiniBlockLayout[Fsst", "ConstantLayout[inline]", "MiniBlockLayout[Rle", "ConstantLayout[scalar]", "FullZipLayout[Fsst"}
 
 // TestWriteEncodingsLikePylance: our writer writes every table of cases21
 // (built to make pylance use each encoding) at 2.1 and 2.2; our reader and
@@ -101,7 +101,8 @@ func releaseAll2(as []arrow.Array) {
 
 // TestRandomDataCoversEncodings: the generator the randomized round trips
 // use (lance/random_test.go, `make random`) makes our writer choose each of
-// its encodings when it draws pooled values or log-like text.
+// its encodings when it draws pooled values, log-like text, runs or
+// constant columns.
 func TestRandomDataCoversEncodings(t *testing.T) {
 	sch := arrow.NewSchema([]arrow.Field{
 		arrowtest.Nullable("i", arrow.PrimitiveTypes.Int32),
@@ -112,14 +113,20 @@ func TestRandomDataCoversEncodings(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	pooled := arrowtest.GenRecord(rng, sch, 1200, arrowtest.GenOptions{NullRate: 0.3, MaxList: 4, Pool: 40})
 	text := arrowtest.GenRecord(rng, sch, 1200, arrowtest.GenOptions{NullRate: 0.05, MaxList: 4, Text: true})
+	runs := arrowtest.GenRecord(rng, sch, 1200, arrowtest.GenOptions{NullRate: 0.05, MaxList: 4, Pool: 40, Runs: 6})
+	constant := arrowtest.GenRecord(rng, sch, 300, arrowtest.GenOptions{NullRate: 0.3, MaxList: 4, Runs: 1000})
 	defer pooled.Release()
 	defer text.Release()
+	defer runs.Release()
+	defer constant.Release()
 	for _, tc := range []struct {
 		rec  arrow.Record
 		want map[int]string
 	}{
 		{pooled, map[int]string{0: "InlineBitpacking", 1: "dict=", 3: "OutOfLineBitpacking"}},
 		{text, map[int]string{2: "Fsst"}},
+		{runs, map[int]string{0: "Rle", 1: "Rle"}},
+		{constant, map[int]string{0: "ConstantLayout", 1: "ConstantLayout"}},
 	} {
 		p := filepath.Join(t.TempDir(), "r.lance")
 		if _, err := WriteFileWithOptions(p, mustFields(t, sch), []arrow.Record{tc.rec}, WriteOptions{Version: V2_2}); err != nil {

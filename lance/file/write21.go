@@ -172,6 +172,7 @@ type leafWriter struct {
 
 	// Scratch reused from page to page: the page's actual def levels.
 	defScratch []uint16
+	probe      []byte // leadingRuns: the values it looks at
 	// encoded: the pending page encoded ahead of flush (encodePending),
 	// or the error that gave.
 	encoded   *encodedPage
@@ -530,7 +531,8 @@ type encodedPage struct {
 	layers   []repDefLayer
 	rep, def []uint16
 	maxVis   uint16
-	inline   []byte           // constant pages: the value
+	inline   []byte           // constant pages: the value, inline
+	scalar   []byte           // or in a scalar buffer
 	mini     *miniBlockValues // mini-block pages
 	fullZip  bool
 }
@@ -568,10 +570,10 @@ func (lw *leafWriter) encodePage() (*encodedPage, error) {
 		e.rep = p.rep
 	}
 	if p.nValid > 0 {
-		e.inline = lw.constantValue()
+		e.inline, e.scalar = lw.constantValue()
 	}
 	switch {
-	case p.nValid == 0 || e.inline != nil:
+	case p.nValid == 0 || e.inline != nil || e.scalar != nil:
 	case lw.fullZip():
 		e.fullZip = true
 	default:
@@ -605,8 +607,8 @@ func (lw *leafWriter) flush(w *fileWriter) error {
 	switch {
 	case p.nValid == 0:
 		page = lw.allNullPage(w, e.layers, e.rep, e.def)
-	case e.inline != nil:
-		page = lw.constantPage(w, e.layers, e.rep, e.def, e.inline)
+	case e.inline != nil || e.scalar != nil:
+		page = lw.constantPage(w, e.layers, e.rep, e.def, e.inline, e.scalar)
 	case e.fullZip:
 		page, err = lw.fullZipPage(w, e.layers, e.rep, e.def, e.maxVis)
 	default:

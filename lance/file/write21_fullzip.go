@@ -4,11 +4,14 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 )
 
 // Full-zip pages of the 2.1+ writer: wide values (vectors of 256 bytes or
-// more, long strings) zipped with their levels, one value after another.
+// more, long strings) zipped with their levels, one value after another;
+// strings FSST-compressed value by value when that pays, as pylance 14
+// writes them.
 
 // fullZip reports whether the pending page's values are wide enough for
 // the full-zip layout (Lance's rule: a value of 256 bytes or more).
@@ -75,6 +78,18 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	// the empty slot of a null to the lz4 decoder), so lz4 only applies to
 	// pages without visible nulls.
 	var cvals [][]byte
+	if !fixed && lw.comp == "" && lw.isString() {
+		// Strings FSST-compressed one by one, as pylance does (not binary).
+		if f := lw.buildFsst(); f != nil {
+			cvals = make([][]byte, p.nVis)
+			var start uint64
+			for i, end := range f.ends {
+				cvals[i] = f.data[start:end]
+				start = end
+			}
+			valEnc = encFsst21(f.table, lw.offBits)
+		}
+	}
 	if !fixed && (lw.comp == CompressionZstd || lw.comp == CompressionLZ4 && p.nValid == p.nVis) {
 		cvals = make([][]byte, p.nVis)
 		var plain, packed int
@@ -205,6 +220,12 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	body = encLayers(body, 8, layers)
 	page.encoding = encPageLayout(3, body)
 	return page, nil
+}
+
+// isString reports whether the leaf holds strings (not binary).
+func (lw *leafWriter) isString() bool {
+	id := lw.nodes[len(lw.nodes)-1].dt.ID()
+	return id == arrow.STRING || id == arrow.LARGE_STRING
 }
 
 // zipPiece is the size of the pieces a full-zip page is written in.

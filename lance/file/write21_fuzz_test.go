@@ -65,16 +65,22 @@ func FuzzFullZipValues(f *testing.F) {
 
 // FuzzWriteRoundTrip: a random schema and random data (from the fuzzer's
 // seed) written as 2.1 or 2.2, with or without compression, in random
-// pages, read back equal to what was written.
+// pages, sometimes in runs or constant, read back equal to what was written.
 func FuzzWriteRoundTrip(f *testing.F) {
 	for seed := int64(0); seed < 8; seed++ {
 		f.Add(seed, uint8(seed), uint16(100+seed*37))
+		f.Add(seed, uint8(6+seed), uint16(250)) // runs
+		f.Add(seed, uint8(12+seed), uint16(90)) // constant columns
 	}
 	f.Fuzz(func(t *testing.T, seed int64, opt uint8, rows uint16) {
 		rng := rand.New(rand.NewSource(seed))
 		sch := arrowtest.RandomSchema(rng, true, 4)
 		n := int(rows % 300)
-		rec := arrowtest.GenRecord(rng, sch, n, arrowtest.RandomGen(rng))
+		gen := arrowtest.RandomGen(rng)
+		if r := []int{0, 6, 1000}[opt/6%3]; r > 0 {
+			gen.Runs = r // runs (RLE) or constant columns
+		}
+		rec := arrowtest.GenRecord(rng, sch, n, gen)
 		defer rec.Release()
 		opts := WriteOptions{
 			Version:     []Version{V2_1, V2_2}[opt%2],

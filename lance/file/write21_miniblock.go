@@ -278,8 +278,19 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 	// Value buffers per chunk, built apart only when they may be packed,
 	// compressed or are more than one; otherwise written straight into
 	// the page.
+	rleWord := 0
+	switch {
+	case lw.comp != "":
+	case dict != nil:
+		rleWord = 32
+	case lw.kind == leafFixed:
+		rleWord = lw.rleWord()
+		if packWord == 0 && rleWord > 0 && !lw.leadingRuns(rleWord/8) {
+			rleWord = 0 // floats without runs: written straight, uncopied
+		}
+	}
 	var bufs [][][]byte
-	if lw.comp != "" || !lw.directChunks() || packWord > 0 || fsst != nil {
+	if lw.comp != "" || !lw.directChunks() || packWord > 0 || fsst != nil || rleWord > 0 {
 		bufs = make([][][]byte, len(plans))
 		var plain int
 		for i, c := range plans {
@@ -296,11 +307,40 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 		if fsst != nil {
 			valEnc = encFsst21(fsst.table, lw.offBits)
 		}
+		packedSize := -1
 		if packWord > 0 && nbuf == 1 {
-			if packed, ok := packChunks(bufs, plans, packWord, plain, dict != nil); ok {
+			packedSize = packedChunksSize(bufs, plans, packWord)
+		}
+		if rleWord > 0 && nbuf == 1 {
+			// RLE when it beats what the values get otherwise.
+			best := plain
+			if packedSize >= 0 && (dict != nil || packedSize < plain) {
+				best = packedSize
+			}
+			if rleSize(bufs, plans, rleWord/8, best) < best {
+				rleChunks(bufs, plans, rleWord/8)
+				valEnc, nbuf, packWord = encRle21(rleWord), 2, 0
+			}
+		}
+		if packWord > 0 && nbuf == 1 {
+			if packed, ok := packChunks(bufs, plans, packWord, plain, packedSize, dict != nil); ok {
 				plain = packed
 				valEnc = encInlineBitpacking21(packWord)
 			}
+		}
+		bssWidth := 0 // byte-stream split values under the codec (0: none)
+		switch {
+		case lw.comp == "" || nbuf != 1:
+		case dict != nil:
+			bssWidth = 4 // the u32 indices
+		case lw.kind == leafFixed && lw.rleWord() > 0 && bssWidthOK(lw.width):
+			bssWidth = lw.width
+		}
+		if bssWidth > 0 && byteEntropy(bufs, bssWidth) < bssMaxEntropy {
+			for i := range plans {
+				bufs[i][0] = splitBytes(nil, bufs[i][0], bssWidth)
+			}
+			valEnc = encBss21(8 * bssWidth)
 		}
 		if lw.comp != "" && nbuf == 1 && plain >= minCompressBytes {
 			comp := make([][]byte, len(plans))

@@ -285,7 +285,7 @@ func TestCompressionFieldMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for c, want := range []string{"MiniBlockLayout[InlineBitpacking]", "MiniBlockLayout[General/lz4(Flat)]", "MiniBlockLayout[General/zstd(Flat)]"} {
+	for c, want := range []string{"MiniBlockLayout[InlineBitpacking]", "MiniBlockLayout[General/lz4(ByteStreamSplit(Flat))]", "MiniBlockLayout[General/zstd(ByteStreamSplit(Flat))]"} {
 		if d := r.pageDescriptions(c); len(d) != 1 || d[0] != want {
 			t.Errorf("column %d: %v, want %s", c, d, want)
 		}

@@ -28,6 +28,10 @@ type GenOptions struct {
 	Pool int
 	// Text makes strings log-like lines of words (what FSST compresses).
 	Text bool
+	// Runs > 0 repeats each drawn row value (null or not) 1..2*Runs times
+	// in a row: the data writers run-length encode such columns, and a
+	// batch shorter than its first run is constant (or all null).
+	Runs int
 }
 
 // DefaultGen is what the tests use unless they say otherwise.
@@ -184,8 +188,18 @@ func GenRecord(rng *rand.Rand, sch *arrow.Schema, n int, o GenOptions) arrow.Rec
 	defer b.Release()
 	for i, f := range sch.Fields() {
 		fb := b.Field(i)
-		for r := 0; r < n; r++ {
-			GenValue(rng, fb, f.Type, f.Nullable, o)
+		if o.Runs == 0 {
+			for r := 0; r < n; r++ {
+				GenValue(rng, fb, f.Type, f.Nullable, o)
+			}
+			continue
+		}
+		for r := 0; r < n; {
+			// The same seed draws the same value again.
+			run, seed := 1+rng.Intn(2*o.Runs), rng.Int63()
+			for k := 0; k < run && r < n; k, r = k+1, r+1 {
+				GenValue(rand.New(rand.NewSource(seed)), fb, f.Type, f.Nullable, o)
+			}
 		}
 	}
 	return b.NewRecord()
@@ -405,7 +419,8 @@ func RandomSchema(rng *rand.Rand, nested bool, maxCols int) *arrow.Schema {
 }
 
 // RandomGen returns random generator options: null rates from none to
-// most, empty to longer lists, sometimes long strings.
+// most, empty to longer lists, sometimes long strings, sometimes runs of
+// equal values or constant columns.
 func RandomGen(rng *rand.Rand) GenOptions {
 	rates := []float64{0, 0.05, 0.3, 0.9}
 	return GenOptions{
@@ -415,6 +430,7 @@ func RandomGen(rng *rand.Rand) GenOptions {
 		LongRate:  []float64{0, 0, 0.01, 0.2}[rng.Intn(4)],
 		Pool:      []int{0, 0, 3, 40}[rng.Intn(4)],
 		Text:      rng.Intn(3) == 0,
+		Runs:      []int{0, 0, 6, 1000}[rng.Intn(4)],
 	}
 }
 
