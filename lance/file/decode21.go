@@ -143,7 +143,7 @@ func decodeMini(e *compressive, bufs [][]byte, n int, bl *borrowList) (*block, e
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e, inner, bl)
+		return fsstDecodeOwned(e, inner, bl)
 	case compRle:
 		if len(bufs) != 2 {
 			return nil, fmt.Errorf("Rle chunk with %d buffers, want 2", len(bufs))
@@ -348,7 +348,7 @@ func decodeBlock(e *compressive, b []byte, n int, bl *borrowList) (*block, error
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e, inner, bl)
+		return fsstDecodeOwned(e, inner, bl)
 	}
 	return nil, fmt.Errorf("%s is not supported as a block encoding", e.name())
 }
