@@ -4,7 +4,7 @@
 // three of issue 12 (event log, metrics, embeddings) and two more (logs
 // with free text, RL samples with nested lists).
 //
-//	go run ./bench/sizes [-rows 400000] [-rounds 3]
+//	go run ./bench/sizes [-rows 400000] [-rounds 3] [-scanreps 1] [-shape N] [-v]
 //
 // Both sides write data storage version 2.2 without general compression;
 // each time is the best of -rounds, and the writes interleave (ours, then
@@ -51,7 +51,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write a CPU profile of our writes to this file")
 	scanProfile := flag.String("scanprofile", "", "write a CPU profile of our full scans to this file")
 	verbose := flag.Bool("v", false, "also print each shape's scan times (ms, wall and CPU, ours and pylance's)")
-	scanReps := flag.Int("scanreps", 1, "full scans per round (more: a longer profile; the best counts)")
+	scanReps := flag.Int("scanreps", 1, "full scans per round, both sides (more: a steadier best, a longer profile)")
 	only := flag.Int("shape", -1, "measure only this shape (0-based)")
 	flag.Parse()
 	shapes := []shape{
@@ -80,7 +80,7 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	py := startPylance(*rounds)
+	py := startPylance(*rounds, *scanReps)
 	for i, s := range shapes {
 		rec := s.gen(rand.New(rand.NewSource(int64(i+1))), s.rows)
 		p := filepath.Join(dir, fmt.Sprintf("s%d.arrow", i))
@@ -179,9 +179,9 @@ type pylanceSide struct {
 	out *bufio.Scanner
 }
 
-func startPylance(rounds int) *pylanceSide {
+func startPylance(rounds, scanReps int) *pylanceSide {
 	cmd := exec.Command("python3", filepath.Join("bench", "sizes", "pylance_side.py"))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("ROUNDS=%d", rounds))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("ROUNDS=%d", rounds), fmt.Sprintf("SCANREPS=%d", scanReps))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	check(err)
