@@ -297,16 +297,19 @@ type stringPiece struct {
 // copyTo copies p's strings into the value buffer xb and their end
 // offsets into the offsets buffer ob (64-bit if large).
 func (p stringPiece) copyTo(xb, ob []byte, large bool) {
-	v, row, end := p.vals, p.row, p.end
+	v, offs := p.vals, p.vals.offs[1:p.vals.n+1]
 	base := v.offs[0]
-	copy(xb[end:], v.data[base:v.offs[v.n]])
+	copy(xb[p.end:], v.data[base:v.offs[v.n]])
+	add := p.end - base // from the piece's offsets to the array's
 	if large {
-		for i := 1; i <= v.n; i++ {
-			binary.LittleEndian.PutUint64(ob[(row+i)*8:], end+v.offs[i]-base)
+		o := ob[(p.row+1)*8 : (p.row+1+len(offs))*8]
+		for i, x := range offs {
+			binary.LittleEndian.PutUint64(o[8*i:], x+add)
 		}
 	} else {
-		for i := 1; i <= v.n; i++ {
-			binary.LittleEndian.PutUint32(ob[(row+i)*4:], uint32(end+v.offs[i]-base))
+		o := ob[(p.row+1)*4 : (p.row+1+len(offs))*4]
+		for i, x := range offs {
+			binary.LittleEndian.PutUint32(o[4*i:], uint32(x+add))
 		}
 	}
 }
