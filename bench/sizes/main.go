@@ -4,7 +4,7 @@
 // three of issue 12 (event log, metrics, embeddings) and two more (logs
 // with free text, RL samples with nested lists).
 //
-//	go run ./bench/sizes [-rows 400000] [-rounds 3]
+//	go run ./bench/sizes [-rows 400000] [-rounds 3] [-scanreps 1] [-shape N] [-v]
 //
 // Both sides write data storage version 2.2 without general compression;
 // each time is the best of -rounds, and the writes interleave (ours, then
@@ -49,6 +49,9 @@ func main() {
 	rows := flag.Int("rows", 400000, "rows of the log and metrics shapes (embeddings: rows/8)")
 	rounds := flag.Int("rounds", 3, "timed repetitions; the best counts")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of our writes to this file")
+	scanProfile := flag.String("scanprofile", "", "write a CPU profile of our full scans to this file")
+	verbose := flag.Bool("v", false, "also print each shape's scan times (ms, wall and CPU, ours and pylance's)")
+	scanReps := flag.Int("scanreps", 1, "full scans per round, both sides (more: a steadier best, a longer profile)")
 	only := flag.Int("shape", -1, "measure only this shape (0-based)")
 	flag.Parse()
 	shapes := []shape{
@@ -77,7 +80,7 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	py := startPylance(*rounds)
+	py := startPylance(*rounds, *scanReps)
 	for i, s := range shapes {
 		rec := s.gen(rand.New(rand.NewSource(int64(i+1))), s.rows)
 		p := filepath.Join(dir, fmt.Sprintf("s%d.arrow", i))
@@ -111,31 +114,45 @@ func main() {
 		}
 		ds, err := lance.Open(filepath.Join(dir, fmt.Sprintf("s%d-ours-0", i)))
 		check(err)
-		for r := 0; r < *rounds; r++ {
-			c0 := cpuTime()
-			t0 := time.Now()
-			recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+		if *scanProfile != "" && *profile == "" {
+			f, err := os.Create(*scanProfile)
 			check(err)
-			d := time.Since(t0)
-			if c := cpuTime() - c0; r == 0 || c < o.scanCPU {
-				o.scanCPU = c
+			check(pprof.StartCPUProfile(f))
+		}
+		for r := 0; r < *rounds; r++ {
+			for k := 0; k < *scanReps; k++ {
+				c0 := cpuTime()
+				t0 := time.Now()
+				recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+				check(err)
+				d := time.Since(t0)
+				if c := cpuTime() - c0; (r == 0 && k == 0) || c < o.scanCPU {
+					o.scanCPU = c
+				}
+				release(recs)
+				if (r == 0 && k == 0) || d < o.scan {
+					o.scan = d
+				}
 			}
-			release(recs)
-			t0 = time.Now()
-			recs, err = ds.Read(int64(s.rows-1), 1, memory.DefaultAllocator)
+			t0 := time.Now()
+			recs, err := ds.Read(int64(s.rows-1), 1, memory.DefaultAllocator)
 			check(err)
 			g := time.Since(t0)
 			release(recs)
-			if r == 0 || d < o.scan {
-				o.scan = d
-			}
 			if r == 0 || g < o.get {
 				o.get = g
 			}
 		}
+		if *scanProfile != "" && *profile == "" {
+			pprof.StopCPUProfile()
+		}
 		py.ask("finish", p, &o.py)
 		rec.Release()
 		results = append(results, o)
+		if *verbose {
+			fmt.Printf("%s: scan %.1f / %.1f ms CPU, pylance %.1f / %.1f ms CPU\n", s.name,
+				o.scan.Seconds()*1e3, o.scanCPU.Seconds()*1e3, o.py.Scan*1e3, o.py.ScanCPU*1e3)
+		}
 	}
 	py.close()
 	fmt.Println("| shape | rows | ours | pylance | bytes ours/pylance | write speed (wall) | write CPU | full scan | scan CPU | deep get |")
@@ -162,9 +179,9 @@ type pylanceSide struct {
 	out *bufio.Scanner
 }
 
-func startPylance(rounds int) *pylanceSide {
+func startPylance(rounds, scanReps int) *pylanceSide {
 	cmd := exec.Command("python3", filepath.Join("bench", "sizes", "pylance_side.py"))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("ROUNDS=%d", rounds))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("ROUNDS=%d", rounds), fmt.Sprintf("SCANREPS=%d", scanReps))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	check(err)

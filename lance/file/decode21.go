@@ -143,7 +143,7 @@ func decodeMini(e *compressive, bufs [][]byte, n int, bl *borrowList) (*block, e
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e, inner, bl)
+		return fsstDecodeOwned(e, inner, bl)
 	case compRle:
 		if len(bufs) != 2 {
 			return nil, fmt.Errorf("Rle chunk with %d buffers, want 2", len(bufs))
@@ -193,12 +193,19 @@ func variableChunk(ob int, b []byte, n int) (*block, error) {
 	if base > uint64(len(b)) {
 		return nil, fmt.Errorf("variable chunk offset %d outside chunk of %d bytes", base, len(b))
 	}
-	for i := 0; i <= n; i++ {
-		o := readWord(b, ob, i)
-		if o < base+offs[max(i-1, 0)] || o > uint64(len(b)) {
+	// offsets never decrease and stay inside the chunk
+	prev, limit := base, uint64(len(b))
+	for i := range offs {
+		var o uint64
+		if w == 4 {
+			o = uint64(binary.LittleEndian.Uint32(b[4*i:]))
+		} else {
+			o = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		if o < prev || o > limit {
 			return nil, fmt.Errorf("corrupt variable chunk offsets")
 		}
-		offs[i] = o - base
+		offs[i], prev = o-base, o
 	}
 	return &block{n: n, data: b[base : base+offs[n]], offs: offs}, nil
 }
@@ -348,7 +355,7 @@ func decodeBlock(e *compressive, b []byte, n int, bl *borrowList) (*block, error
 		if err != nil {
 			return nil, err
 		}
-		return fsstDecode(e, inner, bl)
+		return fsstDecodeOwned(e, inner, bl)
 	}
 	return nil, fmt.Errorf("%s is not supported as a block encoding", e.name())
 }

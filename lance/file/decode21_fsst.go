@@ -157,6 +157,15 @@ func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 	if in.fixedWidth() {
 		return nil, fmt.Errorf("FSST over fixed-width values")
 	}
+	return fsstDecodeOwned(e, &block{n: in.n, offs: slices.Clone(in.offs[:in.n+1]), data: in.data}, bl)
+}
+
+// fsstDecodeOwned is fsstDecode of a block whose offsets are the caller's
+// own (freshly decoded): the expanded strings' offsets replace them.
+func fsstDecodeOwned(e *compressive, in *block, bl *borrowList) (*block, error) {
+	if in.fixedWidth() {
+		return nil, fmt.Errorf("FSST over fixed-width values")
+	}
 	t, err := fsstTableOf(e)
 	if err != nil {
 		return nil, err
@@ -167,7 +176,7 @@ func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 	// one pass into a buffer sized by the expected expansion (the table's
 	// last block's, else a sample's), grown (rarely) when a string does not
 	// fit
-	out := &block{n: in.n, offs: make([]uint64, in.n+1)}
+	out := &block{n: in.n, offs: in.offs}
 	all := in.data[in.offs[0]:in.offs[in.n]]
 	ratio := int(t.ratio.Load()) // expanded bytes per compressed byte, x256
 	if ratio == 0 {
@@ -178,16 +187,19 @@ func fsstDecode(e *compressive, in *block, bl *borrowList) (*block, error) {
 	buf := bl.bytes(est)
 	pos := 0
 	// locals, not in's fields: the loop reloads nothing but them after
-	// each call (a call per string costs about as much as its codes)
+	// each call (a call per string costs about as much as its codes).
+	// offs[i] is read before ends[i], the same slot, is written.
 	data, offs, ends := in.data, in.offs[:in.n+1], out.offs[:in.n+1]
 	start := offs[0]
+	first := start
+	ends[0] = 0
 	for i := 1; i < len(offs); i++ {
 		end := offs[i]
 		src := data[start:end]
 		start = end
 		if pos+8*len(src)+8 > len(buf) && pos+t.decodedLen(src)+8 > len(buf) {
 			// this string, and the estimate for the rest
-			left := len(all) - int(end-offs[0])
+			left := len(all) - int(end-first)
 			need := pos + t.decodedLen(src) + 8 + left*ratio/256*9/8 + 64
 			if need > maxMetadataBytes {
 				return nil, fmt.Errorf("FSST data expands to more than %d bytes", maxMetadataBytes)

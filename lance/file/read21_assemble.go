@@ -226,6 +226,7 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		defer values.Release()
 		ob, xb := offsets.Bytes(), values.Bytes()
 		var short shortItems
+		var plain []stringPiece
 		row := 0
 		var end uint64
 		put := func(i int, o uint64) {
@@ -259,19 +260,20 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 				row += sp.rows
 				continue
 			}
-			base := v.offs[0]
-			copy(xb[end:], v.data[base:v.offs[sp.rows]])
-			if large {
-				for i := 1; i <= sp.rows; i++ {
-					binary.LittleEndian.PutUint64(ob[(row+i)*8:], end+v.offs[i]-base)
-				}
-			} else {
-				for i := 1; i <= sp.rows; i++ {
-					binary.LittleEndian.PutUint32(ob[(row+i)*4:], uint32(end+v.offs[i]-base))
-				}
-			}
-			end += v.offs[sp.rows] - base
+			plain = append(plain, stringPiece{v, row, end})
+			end += v.offs[sp.rows] - v.offs[0]
 			row += sp.rows
+		}
+		// pieces of plain strings are copied after the loop (which may
+		// store a dictionary item's slack word into the next piece's
+		// bytes), each to its own bytes and offsets, so in parallel
+		if err := parallelRanges(len(plain), 4, func(lo, hi int) error {
+			for _, p := range plain[lo:hi] {
+				p.copyTo(xb, ob, large)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 		values.ResizeNoShrink(int(total))
 		bufs = []*memory.Buffer{nil, offsets, values}
@@ -282,6 +284,34 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 	data := array.NewData(dt, int(n), bufs, nil, int(nulls), 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
+}
+
+// stringPiece is a piece of plain (expanded, not dictionary) strings and
+// where they go: their offsets from row+1 on, their bytes from end on.
+type stringPiece struct {
+	vals *block
+	row  int
+	end  uint64
+}
+
+// copyTo copies p's strings into the value buffer xb and their end
+// offsets into the offsets buffer ob (64-bit if large).
+func (p stringPiece) copyTo(xb, ob []byte, large bool) {
+	v, offs := p.vals, p.vals.offs[1:p.vals.n+1]
+	base := v.offs[0]
+	copy(xb[p.end:], v.data[base:v.offs[v.n]])
+	add := p.end - base // from the piece's offsets to the array's
+	if large {
+		o := ob[(p.row+1)*8 : (p.row+1+len(offs))*8]
+		for i, x := range offs {
+			binary.LittleEndian.PutUint64(o[8*i:], x+add)
+		}
+	} else {
+		o := ob[(p.row+1)*4 : (p.row+1+len(offs))*4]
+		for i, x := range offs {
+			binary.LittleEndian.PutUint32(o[4*i:], uint32(x+add))
+		}
+	}
 }
 
 // shortItems holds the items of a string dictionary whose items are at
