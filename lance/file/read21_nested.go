@@ -724,7 +724,7 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 		if v.n == 0 {
 			continue
 		}
-		if bits < 8 || v.dim != d || v.itemBits != bits || v.bits != d*bits {
+		if v.dim != d || v.itemBits != bits || v.bits != d*bits {
 			return nil, fmt.Errorf("page stores %d x %d-bit items, %s needs %d x %d", v.dim, v.itemBits, dt, d, bits)
 		}
 		filled = append(filled, v)
