@@ -113,10 +113,11 @@ func buildTree(fields []schema.Field) ([]*wnode, error) {
 type leafKind int
 
 const (
-	leafFixed leafKind = iota // bytes-wide values
-	leafBool                  // 1 bit per value
-	leafVar                   // string / binary
-	leafFSL                   // fixed_size_list of fixed-width items
+	leafFixed   leafKind = iota // bytes-wide values
+	leafBool                    // 1 bit per value
+	leafVar                     // string / binary
+	leafFSL                     // fixed_size_list of fixed-width items
+	leafBoolFSL                 // fixed_size_list of bool: dim bits per value
 )
 
 // leafValueKind classifies a leaf type the structural writer can encode.
@@ -134,11 +135,14 @@ func leafValueKind(dt arrow.DataType) (kind leafKind, width, dim int, err error)
 	case arrow.FIXED_SIZE_LIST:
 		t := dt.(*arrow.FixedSizeListType)
 		k, w, _, err := leafValueKind(t.Elem())
-		if err != nil || k != leafFixed {
-			return 0, 0, 0, fmt.Errorf("fixed_size_list of %s is not supported by the writer (items must be fixed-width numbers)", t.Elem())
+		if err != nil || k != leafFixed && k != leafBool {
+			return 0, 0, 0, fmt.Errorf("fixed_size_list of %s is not supported by the writer (items must be fixed-width numbers or bool)", t.Elem())
 		}
 		if t.Len() <= 0 || t.Len() > 1<<20 {
 			return 0, 0, 0, fmt.Errorf("fixed_size_list of %d items is not supported", t.Len())
+		}
+		if k == leafBool {
+			return leafBoolFSL, 0, int(t.Len()), nil
 		}
 		return leafFSL, w, int(t.Len()), nil
 	}
@@ -160,7 +164,7 @@ type leafWriter struct {
 	canonNull, canonEmpty []uint16
 	maxVisCanon           uint16 // canonical def of the deepest visible null
 	kind                  leafKind
-	width, dim            int // bytes per value (fixed) or per item (FSL); FSL items
+	width, dim            int // bytes per value (fixed) or per item (FSL, 0 for bool); FSL items
 	offBits               int // leafVar: 32, or 64 for large_string / large_binary
 	comp                  string
 
@@ -192,8 +196,8 @@ type pendingPage struct {
 	nValid    int      // valid visible values
 	invisible int      // level entries without a value slot
 	fixed     []byte   // leafFixed / leafFSL values
-	boolBits  []byte   // leafBool values
-	itemValid []byte   // leafFSL: item validity, dim bits per value
+	boolBits  []byte   // leafBool values; leafBoolFSL items, dim bits per value
+	itemValid []byte   // leafFSL, leafBoolFSL: item validity, dim bits per value
 	itemNulls bool
 	// itemValidN: items itemValid covers (the bulk vector path lets it
 	// fall behind; syncItemValid catches up).
@@ -322,7 +326,7 @@ func (lw *leafWriter) pages() []pageOut { return lw.out }
 // append adds the rows of arr (the top-level field's array), flushing pages
 // as they fill.
 func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
-	if len(lw.nodes) == 1 {
+	if len(lw.nodes) == 1 && lw.kind != leafBoolFSL {
 		if lw.kind == leafFSL {
 			return lw.appendVectors(w, arr)
 		}
@@ -455,6 +459,8 @@ func (lw *leafWriter) pushNull() {
 	case leafVar:
 		p.offs = append(p.offs, uint64(len(p.data)))
 		p.bytes += 4
+	case leafBoolFSL:
+		lw.pushNullBoolVector()
 	case leafFSL:
 		lw.syncItemValid()
 		p.fixed = append(p.fixed, make([]byte, lw.width*lw.dim)...)
@@ -499,6 +505,8 @@ func (lw *leafWriter) pushValue(arr arrow.Array, i int) error {
 		p.offs = append(p.offs, uint64(len(p.data)))
 		p.maxLen = max(p.maxLen, len(v))
 		p.bytes += int64(len(v)) + 4
+	case leafBoolFSL:
+		lw.pushBoolVector(arr.(*array.FixedSizeList), i)
 	case leafFSL:
 		lw.syncItemValid()
 		p.itemValidN += lw.dim

@@ -28,7 +28,9 @@ type flatSeg struct {
 }
 
 // isFlat reports whether the leaf keeps segments (see above).
-func (lw *leafWriter) isFlat() bool { return len(lw.nodes) == 1 && lw.kind != leafFSL }
+func (lw *leafWriter) isFlat() bool {
+	return len(lw.nodes) == 1 && lw.kind != leafFSL && lw.kind != leafBoolFSL
+}
 
 // appendFlat is append for a flat top-level column: one level per row and
 // a segment per page the array reaches.

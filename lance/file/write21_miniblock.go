@@ -22,10 +22,14 @@ func (lw *leafWriter) valueEncoding() ([]byte, int) {
 	case leafVar:
 		return encVariable21(lw.offBits), 1
 	}
-	if lw.p.itemNulls {
-		return encFSL21(lw.dim, 8*lw.width, true), 2
+	itemBits := 8 * lw.width
+	if lw.kind == leafBoolFSL {
+		itemBits = 1
 	}
-	return encFSL21(lw.dim, 8*lw.width, false), 1
+	if lw.p.itemNulls {
+		return encFSL21(lw.dim, itemBits, true), 2
+	}
+	return encFSL21(lw.dim, itemBits, false), 1
 }
 
 // chunkBuffers returns the value buffers of visible values [a, b): the one
@@ -33,6 +37,9 @@ func (lw *leafWriter) valueEncoding() ([]byte, int) {
 // the items' validity bitmap and their values.
 func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	p := &lw.p
+	if lw.kind == leafBoolFSL {
+		return lw.boolVectorChunk(a, b)
+	}
 	if lw.directChunks() {
 		return [][]byte{lw.appendChunkValues(nil, a, b)}
 	}
@@ -49,7 +56,7 @@ func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 // directChunks reports whether appendChunkValues can write the page's
 // chunk values (one buffer per chunk, uncompressed) straight into the page.
 func (lw *leafWriter) directChunks() bool {
-	return lw.kind != leafFSL || !lw.p.itemNulls
+	return lw.kind != leafFSL && lw.kind != leafBoolFSL || !lw.p.itemNulls
 }
 
 // chunkValueSize is the length of the single value buffer of visible
@@ -64,6 +71,8 @@ func (lw *leafWriter) chunkValueSize(a, b int) int {
 		return (n + ow - 1) / ow * ow
 	case leafFSL:
 		return (b - a) * lw.dim * lw.width
+	case leafBoolFSL:
+		return ((b-a)*lw.dim + 7) / 8
 	}
 	return (b - a) * lw.width
 }
@@ -85,10 +94,14 @@ func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
 		}
 		vb := lw.dim * lw.width
 		return append(dst, p.fixed[a*vb:b*vb]...)
-	case leafBool:
+	case leafBool, leafBoolFSL:
+		d := 1 // bits per value
+		if lw.kind == leafBoolFSL {
+			d = lw.dim
+		}
 		n := len(dst)
-		dst = growZero(dst, (b-a+7)/8)
-		bitutil.CopyBitmap(p.boolBits, a, b-a, dst[n:], 0)
+		dst = growZero(dst, ((b-a)*d+7)/8)
+		bitutil.CopyBitmap(p.boolBits, a*d, (b-a)*d, dst[n:], 0)
 		return dst
 	}
 	// leafVar: n+1 offsets (positions within this buffer), the bytes,
@@ -141,6 +154,12 @@ func (lw *leafWriter) valueBytes(a, b int) int {
 			start = p.offs[a-1]
 		}
 		return lw.offBits/8*(b-a+1) + int(p.offs[b-1]-start)
+	case leafBoolFSL:
+		n := ((b-a)*lw.dim + 7) / 8
+		if p.itemNulls {
+			n *= 2
+		}
+		return n
 	}
 	n := (b - a) * lw.dim * lw.width
 	if p.itemNulls {

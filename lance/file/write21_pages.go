@@ -92,7 +92,7 @@ func (lw *leafWriter) constantPage(w *fileWriter, layers []repDefLayer, rep, def
 // a scalar buffer.
 func (lw *leafWriter) constantValue() (inline, scalar []byte) {
 	p := &lw.p
-	if lw.v.Minor < 2 || lw.kind == leafFSL || p.nValid < 2 || lw.width > maxInlineBytes {
+	if lw.v.Minor < 2 || lw.kind == leafFSL || lw.kind == leafBoolFSL || p.nValid < 2 || lw.width > maxInlineBytes {
 		return nil, nil
 	}
 	var first []byte
