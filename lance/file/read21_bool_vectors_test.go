@@ -43,7 +43,7 @@ func TestReadPylanceBoolVectors(t *testing.T) {
 		nullRowEvery, nullItemEvery int
 	}{
 		{1, 0, 0}, {3, 0, 0}, {8, 0, 0}, {13, 0, 0}, {64, 0, 0},
-		{3, 10, 0}, {13, 0, 17}, {5, 7, 11},
+		{3, 10, 0}, {13, 0, 17}, {5, 7, 11}, {9, 1, 0}, // {9, 1, 0}: all null
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("dim%d_rownull%d_itemnull%d", c.dim, c.nullRowEvery, c.nullItemEvery), func(t *testing.T) {

@@ -364,11 +364,11 @@ func spanValues(sp *span21, leafType arrow.DataType) ([]*block, error) {
 func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 	if fsl, ok := dt.(*arrow.FixedSizeListType); ok {
 		bits := leafBits(fsl.Elem())
-		if bits < 8 {
+		if bits <= 0 {
 			return nil, fmt.Errorf("fixed_size_list of %s not supported", fsl.Elem())
 		}
 		d := int(fsl.Len())
-		return &block{n: n, bits: bits * d, dim: d, itemBits: bits, data: make([]byte, n*d*bits/8)}, nil
+		return &block{n: n, bits: bits * d, dim: d, itemBits: bits, data: make([]byte, (n*d*bits+7)/8)}, nil
 	}
 	bits := leafBits(dt)
 	switch {

@@ -55,7 +55,7 @@ func countFalse(v []bool) int {
 
 // TestWriteBoolVectorsLikePylance: fixed_size_list<bool> columns of several
 // dims (up to 4096 bits, which pylance still keeps in mini-block chunks),
-// with null rows, null items and both, top level and in a struct, get
+// with null rows, null items and both, all null, top level and in a struct, get
 // pylance 14's layout at 2.1 and 2.2, and our reader and pylance read them
 // back exactly.
 func TestWriteBoolVectorsLikePylance(t *testing.T) {
@@ -79,6 +79,11 @@ func TestWriteBoolVectorsLikePylance(t *testing.T) {
 		cols = append(cols, a)
 		wants = append(wants, mini)
 	}
+	allNull := boolVectors(mem, rows, 9, 1, 0)
+	defer allNull.Release()
+	fields = append(fields, arrow.Field{Name: "nulls", Type: allNull.DataType(), Nullable: true})
+	cols = append(cols, allNull)
+	wants = append(wants, both("ConstantLayout[null]"))
 	st := boolVectorStruct(mem, rows, 11)
 	defer st.Release()
 	fields = append(fields, arrow.Field{Name: "st", Type: st.DataType(), Nullable: true})

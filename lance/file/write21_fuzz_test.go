@@ -65,16 +65,22 @@ func FuzzFullZipValues(f *testing.F) {
 
 // FuzzWriteRoundTrip: a random schema and random data (from the fuzzer's
 // seed) written as 2.1 or 2.2, with or without compression, in random
-// pages, sometimes in runs or constant, read back equal to what was written.
+// pages, sometimes in runs or constant, with opt >= 18 plus a bool vector
+// column (boolVectorType), read back equal to what was written.
 func FuzzWriteRoundTrip(f *testing.F) {
 	for seed := int64(0); seed < 8; seed++ {
 		f.Add(seed, uint8(seed), uint16(100+seed*37))
-		f.Add(seed, uint8(6+seed), uint16(250)) // runs
-		f.Add(seed, uint8(12+seed), uint16(90)) // constant columns
+		f.Add(seed, uint8(6+seed), uint16(250))             // runs
+		f.Add(seed, uint8(12+seed), uint16(90))             // constant columns
+		f.Add(seed, uint8(18+seed*31), uint16(120+seed*20)) // bool vectors
 	}
 	f.Fuzz(func(t *testing.T, seed int64, opt uint8, rows uint16) {
 		rng := rand.New(rand.NewSource(seed))
 		sch := arrowtest.RandomSchema(rng, true, 4)
+		if opt >= 18 {
+			f := arrowtest.Nullable("bv", boolVectorType(int(opt/18-1)))
+			sch = arrow.NewSchema(append(sch.Fields(), f), nil)
+		}
 		n := int(rows % 300)
 		gen := arrowtest.RandomGen(rng)
 		if r := []int{0, 6, 1000}[opt/6%3]; r > 0 {
@@ -101,4 +107,18 @@ func FuzzWriteRoundTrip(f *testing.F) {
 		}
 		mem.AssertSize(t, 0)
 	})
+}
+
+// boolVectorType is fixed_size_list<bool> of one of a few dims, at the top
+// level, in a struct or in a list, as k picks.
+func boolVectorType(k int) arrow.DataType {
+	dims := []int32{1, 3, 13, 64, 4096}
+	v := arrow.FixedSizeListOf(dims[k/3%len(dims)], arrow.FixedWidthTypes.Boolean)
+	switch k % 3 {
+	case 1:
+		return arrow.StructOf(arrowtest.Nullable("id", arrow.PrimitiveTypes.Int32), arrowtest.Nullable("m", v))
+	case 2:
+		return arrow.ListOf(v)
+	}
+	return v
 }
