@@ -61,9 +61,8 @@ def _tensor_column(name: str, arr: np.ndarray) -> pa.Array:
     """Rows along the first dimension: 1-d a primitive column, n-d an ``arrow.fixed_shape_tensor``."""
     if arr.ndim == 0:
         raise ValueError(f"field {name!r}: a 0-d array has no rows (the first dimension is the rows)")
-    if arr.dtype == object or (arr.dtype == bool and arr.ndim > 1):  # Arrow has no bool tensors
-        raise TypeError(f"field {name!r}: an array of {'bool' if arr.dtype == bool else 'Python objects'} "
-                        "is not a tensor Arrow can hold; pass numbers (e.g. a mask as uint8) or plain values")
+    if arr.dtype == object:
+        raise TypeError(f"field {name!r}: an array of Python objects is not a tensor; pass numbers or plain values")
     try:
         return pa.array(arr) if arr.ndim == 1 else pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(arr))
     except _ARROW_ERRORS as exc:
@@ -98,9 +97,8 @@ def _is_scalar(value: Any) -> bool:
 
 
 def tensor_table(data: Any) -> pa.Table:
-    """``put_tensor``'s ``data`` as one table: a dict of columns, a TensorDict
-    (``batch_size`` and ``keys()``), a list of dicts (rows), or one dict of
-    plain values (one row, as MemoryBackend takes it)."""
+    """``put_tensor``'s ``data`` as one table: a dict of columns, a TensorDict, a list of
+    dicts (rows), or one dict of plain values (one row, as MemoryBackend takes it)."""
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         return pa.table(data)
     if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):  # TensorDict
@@ -146,9 +144,17 @@ def field_description(field: pa.Field) -> dict[str, Any]:
     return {"name": field.name, "dtype": dtype, "shape": shape, "production_status": "ready"}
 
 
+def _ndarray(col: pa.ExtensionArray) -> np.ndarray:
+    """A tensor column as one array: a view of the Arrow buffer; bool (bits) copied through uint8."""
+    if (t := col.type).value_type != pa.bool_():
+        return col.to_numpy_ndarray()
+    u8 = pa.fixed_shape_tensor(pa.uint8(), t.shape, dim_names=t.dim_names, permutation=t.permutation)
+    return pa.ExtensionArray.from_storage(u8, col.storage.cast(u8.storage_type)).to_numpy_ndarray().view(bool)
+
+
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as dicts; tensor columns as numpy arrays (views of the Arrow buffer without nulls)."""
-    columns = {name: col.combine_chunks().to_numpy_ndarray()
+    """Rows as dicts; tensor columns without null rows as numpy arrays (see _ndarray)."""
+    columns = {name: _ndarray(col.combine_chunks())
                if isinstance(col.type, pa.FixedShapeTensorType) and col.null_count == 0 else col.to_pylist()
                for name, col in zip(table.column_names, table.columns)}
     return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
@@ -187,8 +193,7 @@ def _field_list(fields: Any) -> list[str] | None:
 
 
 def _sample(sampler: Any, ready: list[int], batch_size: int, kwargs: dict[str, Any]) -> tuple[list[int], list[int]]:
-    """pulsing's sampler protocol: ``sampler.sample(ready, batch_size, **kw)``
-    (or a plain callable) -> (sampled, marked), both within ``ready``."""
+    """pulsing's ``sampler.sample(ready, batch_size, **kw)`` (or a callable) -> (sampled, marked) in ready."""
     fn = getattr(sampler, "sample", None) or sampler
     if not callable(fn):
         raise TypeError(f"sampler must have a sample() method or be callable, got {type(sampler).__name__}")
@@ -217,8 +222,7 @@ def batch_indexes(batch_meta: Any) -> list[int]:
 
 
 def _rows_at(handle: int, wanted: list[int]) -> list[dict[str, Any]]:
-    """Rows at ``wanted``, in that order, one read per run of adjacent indexes;
-    indexes of no stored, not cleared record are skipped (as MemoryBackend does)."""
+    """Rows at ``wanted`` in that order (one read per run); missing or cleared ones skipped, as MemoryBackend."""
     live = _native.live_indexes(handle, wanted) if wanted else []
     found: dict[int, dict] = {}
     order, k = sorted(set(live)), 0
@@ -239,9 +243,8 @@ class TrainingMixin:
     _sampling: threading.Lock  # per backend: one sampler at a time (ready -> sample -> mark is one step)
 
     async def put_tensor(self, data: Any, partition_id: str = "default", **kwargs: Any) -> TensorPutResult:
-        """Appends a dict of columns (lists, numpy arrays, torch tensors; first dimension =
-        rows), a list of dicts or a TensorDict in one Arrow call (docs/training.md). The
-        returned indexes assume no concurrent append to this bucket."""
+        """Appends columns (lists, numpy, torch; first dimension = rows), rows or a TensorDict in
+        one Arrow call (docs/training.md); the indexes assume no concurrent append here."""
         table = tensor_table(data)
         before = self.total_count()
         rows = await self.put_arrow(table)
@@ -249,9 +252,8 @@ class TrainingMixin:
 
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
                        sampler: Any = None, **sampling_kwargs: Any) -> dict[str, Any]:
-        """Hands ``task_name`` up to ``batch_size`` records it has not consumed (nor
-        anyone cleared), marked consumed: the lowest, or those ``sampler.sample(ready,
-        batch_size, **sampling_kwargs)`` returns as (sampled, marked)."""
+        """Hands ``task_name`` up to ``batch_size`` records it has not consumed (nor anyone cleared),
+        marked consumed: the lowest, or what ``sampler.sample(ready, batch_size, **kw)`` picks."""
         fields, task = _field_list(fields), _task(task_name)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
@@ -296,8 +298,6 @@ class TrainingMixin:
         await self._engine(_native.consumption_reset, _task(task_name))
 
     async def clear(self, global_indexes: Iterable[int]) -> None:
-        """Deletes records (Lance deletion files): ``get_meta`` never hands
-        them out again, ``get_data``/``get_by_indices``/``get``/``get_stream``
-        skip them, pylance no longer sees them; no other record's index
-        changes (docs/training.md)."""
+        """Deletes records (Lance deletion files): no read nor pylance sees them again; no other
+        record's index changes (docs/training.md)."""
         await self._engine(_native.clear, _indexes(global_indexes, "global_indexes"))

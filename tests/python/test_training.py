@@ -100,10 +100,10 @@ SHAPES = {
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("dtype,dims", [("float32", (2, 3)), ("int64", (4,)), ("uint8", (2, 2, 2)),
-                                        ("float64", ())])
+                                        ("float64", ()), ("bool", (2, 3)), ("bool", (13,)), ("bool", ())])
 async def test_put_tensor_round_trip(make, bucket_path, shape, dtype, dims):
     b = make()
-    x = (np.arange(5 * int(np.prod(dims or (1,)))) % 200).astype(dtype).reshape((5,) + dims)
+    x = (np.arange(5 * int(np.prod(dims or (1,)))) % (3 if dtype == "bool" else 200)).astype(dtype).reshape((5,) + dims)
     put = await b.put_tensor(SHAPES[shape](x), partition_id="p")
     assert put.global_indexes == [0, 1, 2, 3, 4] and put.field_names == ["x", "i"]
     for flushed in (False, True):
@@ -119,8 +119,9 @@ async def test_put_tensor_round_trip(make, bucket_path, shape, dtype, dims):
         await b.flush()
     if dims:  # pylance reads the column as a tensor of the same dtype and shape
         col = lance.dataset(os.path.join(bucket_path, "data.lance")).to_table().column("x")
-        assert isinstance(col.type, pa.FixedShapeTensorType)
-        np.testing.assert_array_equal(col.combine_chunks().to_numpy_ndarray(), x)
+        assert isinstance(col.type, pa.FixedShapeTensorType) and col.type.value_type == pa.from_numpy_dtype(x.dtype)
+        flat = col.combine_chunks().storage.flatten().to_numpy(zero_copy_only=False)  # bool: no to_numpy_ndarray
+        np.testing.assert_array_equal(flat.reshape(x.shape), x)
 
 
 async def test_get_data_tensors_are_views_of_arrow_buffers(backend):
@@ -130,6 +131,21 @@ async def test_get_data_tensors_are_views_of_arrow_buffers(backend):
     a, b = rows[0]["obs"], rows[1]["obs"]
     assert not a.flags.owndata and not b.flags.owndata
     assert a.base is b.base  # one ndarray over the column's Arrow buffer
+
+
+async def test_get_data_bool_tensors_are_copies_in_their_logical_shape(backend):
+    # Arrow stores bools as bits: the rows are copies (through uint8), and a permuted
+    # tensor type (pyarrow's for a column-major array) comes back in its logical shape.
+    x = np.arange(4 * 3 * 5).reshape(4, 3, 5) % 7 < 3
+    permuted = np.ascontiguousarray(x.transpose(0, 2, 1)).transpose(0, 2, 1)
+    column = pa.FixedShapeTensorArray.from_numpy_ndarray(permuted)
+    assert column.type.permutation == [1, 0]
+    await backend.put_tensor(pa.table({"m": column, "c": pa.FixedShapeTensorArray.from_numpy_ndarray(x)}))
+    rows = await backend.get_data({"global_indexes": [0, 1, 2, 3]})
+    for k, row in enumerate(rows):
+        for name in ("m", "c"):
+            assert row[name].dtype == bool and row[name].shape == (3, 5), name
+            np.testing.assert_array_equal(row[name], x[k])
 
 
 async def test_put_tensor_single_record_dict(backend):
@@ -415,6 +431,7 @@ FIELD_DTYPES = [
     (pa.array([0, 1, 2], pa.time64("us")), "object", []),
     (pa.array([0, 1, 2], pa.date32()), "datetime64[D]", []),
     (pa.FixedShapeTensorArray.from_numpy_ndarray(np.zeros((3, 2), np.uint8)), "uint8", [2]),
+    (pa.FixedShapeTensorArray.from_numpy_ndarray(np.ones((3, 2, 4), bool)), "bool", [2, 4]),
     (pa.array(["a", "b", "c"]), "string", None),
 ]
 
