@@ -3,6 +3,7 @@ package file
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -182,15 +183,34 @@ func wrapInLists(mem memory.Allocator, a arrow.Array) arrow.Array {
 	return array.MakeFromData(data)
 }
 
-// TestWriteBoolVectorsRefusesTooWide: a bool vector wider than any
-// fixed_size_list the writer takes gets a clear error.
+// TestWriteBoolVectorsRefusesTooWide: bool vectors wider than any
+// fixed_size_list the writer takes, or (at 2.1, whose mini-block chunks stay
+// within 32 KiB) than one chunk holds, get a clear error.
 func TestWriteBoolVectorsRefusesTooWide(t *testing.T) {
-	sch := arrow.NewSchema([]arrow.Field{arrowtest.Nullable("m", arrow.FixedSizeListOf(1<<20+1, arrow.FixedWidthTypes.Boolean))}, nil)
-	_, err := WriteFileWithOptions(filepath.Join(t.TempDir(), "m.lance"), mustFields(t, sch), nil, WriteOptions{Version: V2_2})
-	if err == nil {
-		t.Fatal("a bool vector too wide was accepted")
+	for _, tc := range []struct {
+		dim   int32
+		v     Version
+		words string
+	}{
+		{1<<20 + 1, V2_2, "fixed_size_list of 1048577 items is not supported"},
+		{1 << 19, V2_1, "exceeds the format's limits"},
+	} {
+		t.Run(fmt.Sprint(tc.dim, "/", tc.v), func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			sch := arrow.NewSchema([]arrow.Field{arrowtest.Nullable("m", arrow.FixedSizeListOf(tc.dim, arrow.FixedWidthTypes.Boolean))}, nil)
+			var recs []arrow.Record
+			if tc.dim <= 1<<20 {
+				a := boolVectors(mem, 2, tc.dim, 0, 0)
+				recs = append(recs, array.NewRecord(sch, []arrow.Array{a}, 2))
+				a.Release()
+			}
+			defer releaseAll(recs)
+			_, err := WriteFileWithOptions(filepath.Join(t.TempDir(), "m.lance"), mustFields(t, sch), recs, WriteOptions{Version: tc.v})
+			if err == nil || !strings.Contains(err.Error(), tc.words) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.words)
+			}
+		})
 	}
-	t.Log(err)
 }
 
 // rowsFor keeps the wide cases small.
