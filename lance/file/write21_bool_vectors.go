@@ -12,9 +12,9 @@ import (
 // bits rarely start on a byte, so unlike numeric vectors these are copied
 // row by row into p.boolBits (and p.itemValid) rather than kept as
 // segments of the appended arrays. pylance never moves them to full-zip:
-// it keeps 4 KiB rows in mini-block chunks and refuses wider ones (two
-// rows must fit a chunk's 8 KiB); we write those a row per chunk, which
-// pylance reads (up to the 32 KiB chunks of 2.1).
+// it keeps rows of up to 32,736 bits (about 4 KiB) in mini-block chunks
+// and refuses wider ones; we write those a row per chunk, which pylance
+// reads (up to the 32 KiB chunks of 2.1).
 
 // pushBoolVector appends row i of l, a valid row: its dim bits and their
 // validity. A null item's bit is stored clear, whatever the array holds.
