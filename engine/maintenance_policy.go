@@ -199,11 +199,12 @@ func (b *Bucket) compactTiers() (compacted bool) {
 		started := time.Now()
 		b.bg.compacting.Store(true)
 		var commit flushGate
+		share := newCompactionShare()
 		nds, err := lance.Compact(b.opts.datasetPath(), lance.CompactOptions{
 			TargetRowsPerFragment: target,
 			AfterBatch: func() {
 				crashAt(crashCompactionRewrite)
-				b.stepAsideForFlush()
+				b.stepAsideForFlush(share)
 			},
 			BeforeCommit: func() {
 				crashAt(crashBeforeCompactionCommit)

@@ -95,3 +95,59 @@ func TestCompactionStepsAsideForFlush(t *testing.T) {
 		t.Fatalf("rows after the compaction: %v", got)
 	}
 }
+
+// TestCompactionShare: between batches a compaction waits for the flush in
+// progress only while it has waited less than a quarter as long as it has
+// worked, so back-to-back flushes (one per small fragment it copies) cannot
+// hold it to a batch per flush. (A wrong wait hangs the test: no timer.)
+func TestCompactionShare(t *testing.T) {
+	cases := []struct {
+		name           string
+		worked, waited time.Duration
+		flushing       bool
+		wantWait       bool
+	}{
+		{"no flush", time.Hour, 0, false, false},
+		{"worked more than waited", time.Hour, time.Minute, true, true},
+		{"waited over a quarter of its work", 4 * time.Hour, time.Hour + time.Minute, true, false},
+		{"waited less than a quarter", 4 * time.Hour, time.Hour - time.Minute, true, true},
+		{"waited more than worked", 0, time.Hour, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, _, ev := withFakeTime(Options{Path: t.TempDir(), MinFlushInterval: -1,
+				Background: BackgroundOptions{MaxFlushDelay: -1}})
+			b, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if tc.flushing {
+				b.bg.flushes.begin()
+			}
+			share := &compactionShare{worked: tc.worked, waited: tc.waited, since: time.Now()}
+			stepped := make(chan struct{})
+			go func() {
+				b.stepAsideForFlush(share)
+				close(stepped)
+			}()
+			if tc.wantWait {
+				ev.waitFor(t, eventCompactionYield, 1)
+				select {
+				case <-stepped:
+					t.Fatal("stepped on before the flush ended")
+				default:
+				}
+				b.bg.flushes.end()
+			}
+			<-stepped
+			if n := ev.count(eventCompactionYield); (n > 0) != tc.wantWait {
+				t.Fatalf("%d waits, want a wait: %v", n, tc.wantWait)
+			}
+			if tc.wantWait && share.waited <= tc.waited {
+				t.Fatalf("the wait was not counted: waited %v", share.waited)
+			}
+			b.bg.flushes.end()
+		})
+	}
+}
