@@ -148,14 +148,7 @@ func TestWriteBoolVectorsPagesAndSlices(t *testing.T) {
 			if _, err := WriteFileWithOptions(p, mustFields(t, sch), recs, tc.opts); err != nil {
 				t.Fatal(err)
 			}
-			got := readAllColumns(t, p, sch, mem)
-			diffColumns(t, "our reader", sch, want, got)
-			releaseAll2(got)
-			out := filepath.Join(dir, "py.arrow")
-			runPylance(t, "read", p, out)
-			_, theirs := arrowtest.ReadIPCColumns(t, out)
-			diffColumns(t, "pylance", sch, want, theirs)
-			releaseAll2(theirs)
+			checkBothReaders(t, p, sch, want, mem)
 		})
 	}
 }

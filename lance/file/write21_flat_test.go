@@ -102,13 +102,7 @@ func TestWriteFlatSegments(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := arrowtest.ConcatColumns(t, tc.sch, tc.recs)
-			got := readAllColumns(t, p, tc.sch, memory.DefaultAllocator)
-			diffColumns(t, "our reader", tc.sch, want, got)
-			releaseArrays(got)
-			out := filepath.Join(dir, "py.arrow")
-			runPylance(t, "read", p, out)
-			_, theirs := arrowtest.ReadIPCColumns(t, out)
-			diffColumns(t, "pylance", tc.sch, want, theirs)
+			checkBothReaders(t, p, tc.sch, want, memory.DefaultAllocator)
 		})
 	}
 }

@@ -54,12 +54,7 @@ func TestWriteListsFastPathIsWalk(t *testing.T) {
 					t.Fatalf("fast path file (%d bytes) differs from walk's (%d bytes)", len(fast), len(slow))
 				}
 				want := arrowtest.ConcatColumns(t, sch, recs)
-				got := readAllColumns(t, filepath.Join(dir, "fast.lance"), sch, memory.DefaultAllocator)
-				diffColumns(t, "our reader", sch, want, got)
-				out := filepath.Join(dir, "py.arrow")
-				runPylance(t, "read", filepath.Join(dir, "fast.lance"), out)
-				_, theirs := arrowtest.ReadIPCColumns(t, out)
-				diffColumns(t, "pylance", sch, want, theirs)
+				checkBothReaders(t, filepath.Join(dir, "fast.lance"), sch, want, memory.DefaultAllocator)
 			})
 		}
 	}

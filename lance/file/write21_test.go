@@ -58,6 +58,20 @@ func readAllColumns(t testing.TB, path string, sch *arrow.Schema, alloc memory.A
 	return out
 }
 
+// checkBothReaders: our reader (allocating from alloc) and pylance's
+// LanceFileReader both read want back from the file at path.
+func checkBothReaders(t testing.TB, path string, sch *arrow.Schema, want []arrow.Array, alloc memory.Allocator) {
+	t.Helper()
+	got := readAllColumns(t, path, sch, alloc)
+	diffColumns(t, "our reader", sch, want, got)
+	releaseAll2(got)
+	out := filepath.Join(t.TempDir(), "py.arrow")
+	runPylance(t, "read", path, out)
+	_, theirs := arrowtest.ReadIPCColumns(t, out)
+	diffColumns(t, "pylance", sch, want, theirs)
+	releaseAll2(theirs)
+}
+
 func diffColumns(t testing.TB, what string, sch *arrow.Schema, want, got []arrow.Array) {
 	t.Helper()
 	for i := range want {
@@ -107,16 +121,8 @@ func TestWrite21AllTypes(t *testing.T) {
 					t.Fatalf("result %+v", res)
 				}
 				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-				got := readAllColumns(t, p, sch, mem)
-				diffColumns(t, "our reader", sch, want, got)
-				for _, a := range got {
-					a.Release()
-				}
+				checkBothReaders(t, p, sch, want, mem)
 				mem.AssertSize(t, 0)
-				out := filepath.Join(dir, "py.arrow")
-				runPylance(t, "read", p, out)
-				_, theirs := arrowtest.ReadIPCColumns(t, out)
-				diffColumns(t, "pylance", sch, want, theirs)
 			})
 		}
 	}

@@ -71,12 +71,7 @@ func TestWriteVectorsBulkAndRows(t *testing.T) {
 				if _, err := WriteFileWithOptions(p, mustFields(t, sch), recs, tc.opts); err != nil {
 					t.Fatal(err)
 				}
-				got := readAllColumns(t, p, sch, memory.DefaultAllocator)
-				diffColumns(t, "our reader", sch, want, got)
-				out := filepath.Join(dir, "py.arrow")
-				runPylance(t, "read", p, out)
-				_, theirs := arrowtest.ReadIPCColumns(t, out)
-				diffColumns(t, "pylance", sch, want, theirs)
+				checkBothReaders(t, p, sch, want, memory.DefaultAllocator)
 			})
 		}
 	}
