@@ -145,11 +145,8 @@ func (sw *StreamWriter) Close() (WriteResult, error) {
 
 func (sw *StreamWriter) finish() (WriteResult, error) {
 	w := sw.w
-	encodePending(sw.cols)
-	for i, c := range sw.cols {
-		if err := c.flush(w); err != nil {
-			return WriteResult{}, fmt.Errorf("lance file: column %q: %w", sw.fields[i].Name, err)
-		}
+	if err := closeColumns(w, sw.cols, sw.fields); err != nil {
+		return WriteResult{}, err
 	}
 	// Global buffer 0: the FileDescriptor, right after the (64-aligned) data.
 	gboPos := w.pos

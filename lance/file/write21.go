@@ -177,7 +177,7 @@ type leafWriter struct {
 	// Scratch reused from page to page: the page's actual def levels.
 	defScratch []uint16
 	probe      []byte // leadingRuns: the values it looks at
-	// encoded: the pending page encoded ahead of flush (encodePending),
+	// encoded: the pending page encoded ahead of flush (closeColumns),
 	// or the error that gave.
 	encoded   *encodedPage
 	encodeErr error
@@ -319,6 +319,14 @@ func (lw *leafWriter) resetPage() {
 		fixed: p.fixed[:0], boolBits: p.boolBits[:0], itemValid: p.itemValid[:0],
 		offs: p.offs[:0], data: p.data[:0],
 	}
+}
+
+// releasePage drops what resetPage keeps for the next page, and the
+// scratch: at Close there is no next page, and the garbage collector may
+// take it while later columns are encoded.
+func (lw *leafWriter) releasePage() {
+	lw.p = pendingPage{}
+	lw.defScratch, lw.probe = nil, nil
 }
 
 func (lw *leafWriter) pages() []pageOut { return lw.out }
@@ -593,7 +601,7 @@ func (lw *leafWriter) encodePage() (*encodedPage, error) {
 	return e, nil
 }
 
-// flush writes the pending page, if any: the one encodePending encoded, or
+// flush writes the pending page, if any: the one closeColumns encoded, or
 // encoded now.
 func (lw *leafWriter) flush(w *fileWriter) error {
 	p := &lw.p

@@ -304,7 +304,7 @@ func TestCompressionFieldMetadata(t *testing.T) {
 }
 
 // TestParallelEncodingDeterministic: pages encoded on worker goroutines
-// (appendColumns, encodePending) give the file that one goroutine encoding
+// (appendColumns, closeColumns) give the file that one goroutine encoding
 // them in turn gives, byte for byte, for every table of cases21, both
 // versions, one record or many and small pages (pages filling while
 // columns are appended in parallel).

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -385,56 +384,6 @@ func appendColumns(w *fileWriter, cols []columnWriter, rec arrow.Record, fields 
 		}
 	}
 	return nil
-}
-
-// encodePending encodes the last pending page of every 2.1+ leaf column
-// at once, on up to GOMAXPROCS goroutines: the encoders (dictionary, FSST,
-// bit-packing, general compression) are the costly part of a write and
-// each leaf's is independent of the others, so the file stays the same
-// byte for byte; flush then writes the pages in column order.
-func encodePending(cols []columnWriter) {
-	var leaves []*leafWriter
-	for _, c := range cols {
-		if f, ok := c.(*fieldWriter21); ok {
-			for _, l := range f.leaves {
-				if l.p.rows > 0 {
-					leaves = append(leaves, l)
-				}
-			}
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(leaves))
-	if workers < 2 {
-		return // flush encodes each page itself
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(leaves) {
-					return
-				}
-				encodeRecovering(leaves[i])
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// encodeRecovering encodes l's pending page on a worker goroutine, where a
-// panic would end the process: it becomes l's error instead, as it would
-// have reached the caller's recover on the writing goroutine.
-func encodeRecovering(l *leafWriter) {
-	defer func() {
-		if r := recover(); r != nil {
-			l.encoded, l.encodeErr = nil, fmt.Errorf("field %q: internal error encoding a page: %v", l.name, r)
-		}
-	}()
-	l.encoded, l.encodeErr = l.encodePage()
 }
 
 func (f *fieldWriter21) columns() [][]pageOut {
