@@ -11,10 +11,11 @@ import (
 // order. The pages of 2.1+ leaves are encoded on goroutines (dictionary,
 // FSST, bit-packing and general compression are the costly part of a
 // write, and each leaf's is its own) while this goroutine writes the ones
-// before them: at most GOMAXPROCS leaves are encoding or encoded and
-// waiting, and a leaf drops its page as soon as it is written, so Close
-// holds a few pages beyond the pending data instead of every column's
-// encoding at once. The file is the same as one goroutine would write.
+// before them: GOMAXPROCS encode at a time, at most 2*GOMAXPROCS leaves
+// ahead of the one written (a costly leaf does not idle the other cores),
+// and a leaf drops its page once written, so Close holds a few pages
+// beyond the pending data, not every column's encoding at once. The file
+// is the same as one goroutine would write.
 func closeColumns(w *fileWriter, cols []columnWriter, fields []schema.Field) error {
 	type closingLeaf struct {
 		l       *leafWriter
@@ -36,13 +37,16 @@ func closeColumns(w *fileWriter, cols []columnWriter, fields []schema.Field) err
 			}
 		}
 	}
-	ahead := runtime.GOMAXPROCS(0)
+	procs := runtime.GOMAXPROCS(0)
+	encoding := make(chan struct{}, procs) // a token per running encoder
 	started := 0
 	var err error
 	for i, cl := range leaves {
-		for ; err == nil && started < min(len(leaves), i+ahead); started++ {
+		for ; err == nil && started < min(len(leaves), i+2*procs); started++ {
 			go func(cl closingLeaf) {
 				defer close(cl.encoded)
+				encoding <- struct{}{}
+				defer func() { <-encoding }()
 				encodeRecovering(cl.l)
 			}(leaves[started])
 		}
