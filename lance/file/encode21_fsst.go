@@ -324,8 +324,8 @@ func (a fsstKey) less(b fsstKey) bool {
 
 // fsstLearner holds the counting state of learnFsst, pooled.
 type fsstLearner struct {
-	sample  [][2]int // value ranges of the sample
-	held    [][2]int // value ranges the table is tried on
+	sample  [][]byte // the values of the sample (see pageValues.value)
+	held    [][]byte // the values the table is tried on
 	single  [fsstCodes]uint32
 	pairs   []uint32 // fsstCodes x fsstCodes
 	touched []uint32 // pair indices counted this round
@@ -353,18 +353,23 @@ var fsstLearners = sync.Pool{New: func() any {
 	return &fsstLearner{pairs: make([]uint32, fsstCodes*fsstCodes)}
 }}
 
-// learnFsst learns a symbol table from values (their concatenation is data,
-// value i ending at ends[i]). The encoder is pooled: release it when done.
-func learnFsst(data []byte, ends []uint64) *fsstEncoder {
+// learnFsst learns a symbol table from a page's values. The encoder is
+// pooled: release it when done.
+func learnFsst(pv *pageValues) *fsstEncoder {
 	l := fsstLearners.Get().(*fsstLearner)
-	defer fsstLearners.Put(l)
+	defer func() {
+		clear(l.sample) // the pooled learner must not hold the page's arrays
+		clear(l.held)
+		fsstLearners.Put(l)
+	}()
+	ends := pv.ends
 	// Values spread over the page, up to fsstSampleBytes.
 	step := max(1, int(ends[len(ends)-1])/fsstSampleBytes)
 	var next int
-	l.sample, next = fsstSample(l.sample[:0], ends, 0, step)
+	l.sample, next = fsstSample(l.sample[:0], pv, 0, step)
 	enc := newFsstEncoder(nil)
 	for round := 0; round < fsstRounds; round++ {
-		l.count(enc, data)
+		l.count(enc)
 		// The counts tell how the table learnt so far does on its own
 		// sample: hopeless data (random bytes) stops learning early.
 		if round >= 2 && l.trainedRatio() > fsstHopeless {
@@ -384,18 +389,18 @@ func learnFsst(data []byte, ends []uint64) *fsstEncoder {
 	// pay for is given up before any of it is compressed.
 	held := l.held[:0]
 	if step > 1 {
-		held, _ = fsstSample(held, ends, step/2, step)
+		held, _ = fsstSample(held, pv, step/2, step)
 	} else {
-		held, _ = fsstSample(held, ends, next, 1)
+		held, _ = fsstSample(held, pv, next, 1)
 	}
 	if len(held) == 0 {
 		held = append(held, l.sample...) // the page is all sample
 	}
 	l.held = held
 	var in, out int
-	for _, r := range held {
-		l.scratch = enc.compressRange(l.scratch[:0], data, r[0], r[1])
-		in += r[1] - r[0]
+	for _, v := range held {
+		l.scratch = enc.compressRange(l.scratch[:0], v[:cap(v)], 0, len(v))
+		in += len(v)
 		out += len(l.scratch)
 	}
 	enc.sampleRatio = float64(out) / float64(max(in, 1))
@@ -416,26 +421,22 @@ func (l *fsstLearner) trainedRatio() float64 {
 			out += int(c)
 		}
 	}
-	for _, r := range l.sample {
-		in += r[1] - r[0]
+	for _, v := range l.sample {
+		in += len(v)
 	}
 	return float64(out) / float64(max(in, 1))
 }
 
-// fsstSample appends to dst the byte ranges of the non-empty values first,
-// first+step, ... until they hold fsstSampleBytes, and returns the index
-// after the last value it took.
-func fsstSample(dst [][2]int, ends []uint64, first, step int) ([][2]int, int) {
+// fsstSample appends to dst the non-empty values first, first+step, ...
+// until they hold fsstSampleBytes, and returns the index after the last
+// value it took.
+func fsstSample(dst [][]byte, pv *pageValues, first, step int) ([][]byte, int) {
 	total := 0
 	i := first
-	for ; i < len(ends) && total < fsstSampleBytes; i += step {
-		var start uint64
-		if i > 0 {
-			start = ends[i-1]
-		}
-		if ends[i] > start {
-			dst = append(dst, [2]int{int(start), int(ends[i])})
-			total += int(ends[i] - start)
+	for ; i < len(pv.ends) && total < fsstSampleBytes; i += step {
+		if v := pv.value(i); len(v) > 0 {
+			dst = append(dst, v)
+			total += len(v)
 		}
 	}
 	return dst, i - step + 1
@@ -443,15 +444,16 @@ func fsstSample(dst [][2]int, ends []uint64, first, step int) ([][2]int, int) {
 
 // count tokenises the sample with enc, counting every token and every
 // pair of adjacent tokens within a value.
-func (l *fsstLearner) count(enc *fsstEncoder, data []byte) {
+func (l *fsstLearner) count(enc *fsstEncoder) {
 	clear(l.single[:])
 	for _, p := range l.touched {
 		l.pairs[p] = 0
 	}
 	l.touched = l.touched[:0]
-	for _, r := range l.sample {
+	for _, v := range l.sample {
 		prev := -1
-		for i, end := r[0], r[1]; i < end; {
+		data := v[:cap(v)]
+		for i, end := 0, len(v); i < end; {
 			code := enc.matchAt(data, i, end)
 			if code >= 0 {
 				i += int(enc.lens[code])
@@ -603,8 +605,8 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 	if lw.kind != leafVar || n == 0 || p.nValid == 0 || p.offs[n-1] < fsstMinBytes {
 		return nil
 	}
-	lw.materializeVar()
-	enc := learnFsst(p.data, p.offs[:n])
+	pv := lw.varValues()
+	enc := learnFsst(pv)
 	defer enc.release()
 	if enc.n == 0 || enc.sampleRatio >= fsstMaxRatio {
 		return nil
@@ -614,17 +616,13 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 	room := float64(p.offs[n-1]) * min(enc.sampleRatio+0.1, fsstMaxRatio)
 	f := &pageFsst{data: make([]byte, 0, int(room)+64), ends: make([]uint64, n)}
 	if parts := min(runtime.GOMAXPROCS(0), n); parts > 1 && p.offs[n-1] >= fsstParallelBytes {
-		f.compressParallel(enc, p.data, p.offs[:n], parts)
+		f.compressParallel(enc, pv, parts)
 	} else {
-		var start uint64
-		for i := 0; i < n; i++ {
-			f.data = enc.compressRange(f.data, p.data, int(start), int(p.offs[i]))
-			start = p.offs[i]
-			f.ends[i] = uint64(len(f.data))
-			if i == n/8 && float64(len(f.data)) > fsstMaxRatio*float64(p.offs[i]) {
-				return nil // not paying on the first eighth: give up early
-			}
+		f.data = f.compressValues(enc, pv, 0, n/8+1, f.data)
+		if float64(len(f.data)) > fsstMaxRatio*float64(p.offs[n/8]) {
+			return nil // not paying on the first eighth: give up early
 		}
+		f.data = f.compressValues(enc, pv, n/8+1, n, f.data)
 	}
 	if float64(len(f.data)+fsstTableBytes) >= fsstMaxRatio*float64(p.offs[n-1]) {
 		return nil
@@ -638,11 +636,23 @@ func (lw *leafWriter) buildFsst() *pageFsst {
 // column is otherwise the longest task of a write).
 const fsstParallelBytes = 1 << 20
 
-// compressParallel compresses the values ending at ends in data into f in
-// parts of about equal bytes, one goroutine each, and joins them: the
-// bytes one goroutine would produce, since each value is compressed on
-// its own.
-func (f *pageFsst) compressParallel(enc *fsstEncoder, data []byte, ends []uint64, parts int) {
+// compressValues appends the codes of values [a, b) to out, f.ends[i]
+// the length of out after value i.
+func (f *pageFsst) compressValues(enc *fsstEncoder, pv *pageValues, a, b int, out []byte) []byte {
+	pv.each(a, b, func(data []byte, shift, pa, pb int) {
+		for i := pa; i < pb; i++ {
+			out = enc.compressRange(out, data, pv.start(i)+shift, int(pv.ends[i])+shift)
+			f.ends[i] = uint64(len(out))
+		}
+	})
+	return out
+}
+
+// compressParallel compresses the page's values into f in parts of about
+// equal bytes, one goroutine each, and joins them: the bytes one goroutine
+// would produce, since each value is compressed on its own.
+func (f *pageFsst) compressParallel(enc *fsstEncoder, pv *pageValues, parts int) {
+	ends := pv.ends
 	n := len(ends)
 	total := ends[n-1]
 	first := make([]int, parts+1) // part k holds values [first[k], first[k+1])
@@ -673,12 +683,7 @@ func (f *pageFsst) compressParallel(enc *fsstEncoder, data []byte, ends []uint64
 				start = ends[a-1]
 			}
 			out := make([]byte, 0, int(float64(ends[b-1]-start)*enc.sampleRatio*1.1)+64)
-			for i := a; i < b; i++ {
-				out = enc.compressRange(out, data, int(start), int(ends[i]))
-				start = ends[i]
-				f.ends[i] = uint64(len(out)) // within the part, for now
-			}
-			bufs[k] = out
+			bufs[k] = f.compressValues(enc, pv, a, b, out) // ends within the part, for now
 		}()
 	}
 	wg.Wait()
