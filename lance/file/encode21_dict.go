@@ -53,15 +53,8 @@ func (lw *leafWriter) buildDict() *pageDict {
 func (lw *leafWriter) buildVarDict() *pageDict {
 	p := &lw.p
 	n := p.nVis
-	value := func(i int) []byte {
-		var start uint64
-		if i > 0 {
-			start = p.offs[i-1]
-		}
-		return p.data[start:p.offs[i]]
-	}
 	if lw.isFlat() {
-		// sample from the arrays before copying the page's bytes
+		// sample the first values before looking at them all
 		seen := map[string]bool{}
 		k := min(n, dictSample)
 		p.eachSegPart(0, k, func(s *flatSeg, r0, r1 int) {
@@ -72,8 +65,14 @@ func (lw *leafWriter) buildVarDict() *pageDict {
 		if len(seen) > k/2 {
 			return nil
 		}
-		lw.materializeVar()
 	}
+	return lw.varDict(lw.varValues())
+}
+
+// varDict is buildVarDict's dictionary of the page's values pv.
+func (lw *leafWriter) varDict(pv *pageValues) *pageDict {
+	p := &lw.p
+	n := p.nVis
 	limit := min(n/2, dictMaxItems)
 	d := &pageDict{idx: make([]uint32, n)}
 	var data []byte
@@ -89,37 +88,43 @@ func (lw *leafWriter) buildVarDict() *pageDict {
 		ends = append(ends, uint64(len(data)))
 		return uint32(k), true
 	}
+	paid := true
 	if p.maxLen <= 8 {
 		// short strings (levels, hosts, regions): keyed by their bytes as
 		// one word and their length
 		var seen shortKeys
-		start := uint64(0)
-		for i := 0; i < n; i++ {
-			end := p.offs[i]
-			w := loadShort(p.data, start, end)
-			k, ok := seen.get(w, end-start)
-			if !ok {
-				if k, ok = add(i, p.data[start:end]); !ok {
-					return nil
+		pv.each(0, n, func(data []byte, shift, a, b int) bool {
+			for i := a; i < b && paid; i++ {
+				start, end := uint64(pv.start(i)+shift), pv.ends[i]+uint64(shift)
+				w := loadShort(data, start, end)
+				k, ok := seen.get(w, end-start)
+				if !ok {
+					if k, paid = add(i, data[start:end]); paid {
+						seen.put(w, end-start, k)
+					}
 				}
-				seen.put(w, end-start, k)
+				d.idx[i] = k
 			}
-			d.idx[i] = k
-			start = end
-		}
+			return paid
+		})
 	} else {
 		seen := make(map[string]uint32, 64)
-		for i := 0; i < n; i++ {
-			v := value(i)
-			k, ok := seen[string(v)]
-			if !ok {
-				if k, ok = add(i, v); !ok {
-					return nil
+		pv.each(0, n, func(data []byte, shift, a, b int) bool {
+			for i := a; i < b && paid; i++ {
+				v := data[pv.start(i)+shift : int(pv.ends[i])+shift]
+				k, ok := seen[string(v)]
+				if !ok {
+					if k, paid = add(i, v); paid {
+						seen[string(v)] = k
+					}
 				}
-				seen[string(v)] = k
+				d.idx[i] = k
 			}
-			d.idx[i] = k
-		}
+			return paid
+		})
+	}
+	if !paid {
+		return nil
 	}
 	d.n = len(ends)
 	plain := float64(p.offs[n-1]) + float64(n*lw.offBits/8)

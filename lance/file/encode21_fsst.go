@@ -639,11 +639,12 @@ const fsstParallelBytes = 1 << 20
 // compressValues appends the codes of values [a, b) to out, f.ends[i]
 // the length of out after value i.
 func (f *pageFsst) compressValues(enc *fsstEncoder, pv *pageValues, a, b int, out []byte) []byte {
-	pv.each(a, b, func(data []byte, shift, pa, pb int) {
+	pv.each(a, b, func(data []byte, shift, pa, pb int) bool {
 		for i := pa; i < pb; i++ {
 			out = enc.compressRange(out, data, pv.start(i)+shift, int(pv.ends[i])+shift)
 			f.ends[i] = uint64(len(out))
 		}
+		return true
 	})
 	return out
 }

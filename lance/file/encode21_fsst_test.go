@@ -3,16 +3,10 @@ package file
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"math/rand"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/bitutil"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // logLines is n log-like strings and their end offsets.
@@ -263,95 +257,4 @@ func FuzzFullZipFsst(f *testing.F) {
 			}
 		}
 	})
-}
-
-// TestFsstReadsTheArrays: a flat string page's FSST encoding read from the
-// appended arrays (pageValues over them: no copy) is the one read from the
-// copy materializeVar makes, byte for byte: arrays sliced, with nulls,
-// offsets that do not start at 0. A null holding bytes makes the page use
-// the copy.
-func TestFsstReadsTheArrays(t *testing.T) {
-	mem := memory.NewGoAllocator()
-	build := func(rows int, null func(i int) bool) arrow.Array {
-		b := array.NewStringBuilder(mem)
-		defer b.Release()
-		for i := range rows {
-			if null(i) {
-				b.AppendNull()
-				continue
-			}
-			b.Append(fmt.Sprintf("https://example.com/items/%d?ref=%d", i*7, i%13))
-		}
-		return b.NewArray()
-	}
-	// A null with bytes: its slot spans bytes of the array's data buffer.
-	withBytes := func() arrow.Array {
-		a := build(3000, func(int) bool { return false })
-		defer a.Release()
-		valid := make([]byte, (a.Len()+7)/8)
-		for i := range a.Len() {
-			if i%5 != 0 {
-				bitutil.SetBit(valid, i)
-			}
-		}
-		d := a.Data()
-		return array.NewStringData(array.NewData(d.DataType(), d.Len(),
-			[]*memory.Buffer{memory.NewBufferBytes(valid), d.Buffers()[1], d.Buffers()[2]}, nil, array.UnknownNullCount, 0))
-	}
-	cases := []struct {
-		name     string
-		arrays   func() []arrow.Array
-		zeroCopy bool
-	}{
-		{"one array", func() []arrow.Array { return []arrow.Array{build(5000, func(int) bool { return false })} }, true},
-		{"three arrays with nulls", func() []arrow.Array {
-			return []arrow.Array{build(2000, func(i int) bool { return i%3 == 0 }), build(10, func(int) bool { return true }),
-				build(3000, func(i int) bool { return i%7 == 1 })}
-		}, true},
-		{"slices", func() []arrow.Array {
-			a := build(6000, func(i int) bool { return i%11 == 0 })
-			defer a.Release()
-			return []arrow.Array{array.NewSlice(a, 1000, 3500), array.NewSlice(a, 17, 900), array.NewSlice(a, 4000, 6000)}
-		}, true},
-		{"nulls with bytes", func() []arrow.Array { return []arrow.Array{withBytes(), build(2000, func(int) bool { return false })} }, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			fields := mustFields(t, arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil))
-			cols, _, err := newTopWriters(fields, V2_1, "", WriteOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := newFileWriter(io.Discard)
-			defer w.release()
-			for _, a := range tc.arrays() {
-				if err := cols[0].append(w, a); err != nil {
-					t.Fatal(err)
-				}
-				a.Release()
-			}
-			lw := cols[0].(*fieldWriter21).leaves[0]
-			fromArrays := lw.varValues()
-			if copied := cap(lw.p.data) > 0; copied == tc.zeroCopy {
-				t.Fatalf("the page's values copied: %v, want %v", copied, !tc.zeroCopy)
-			}
-			lw.materializeVar()
-			fromCopy := contiguousValues(lw.p.data, lw.p.offs[:lw.p.nVis])
-			encode := func(pv *pageValues) ([]byte, *pageFsst) {
-				enc := learnFsst(pv)
-				defer enc.release()
-				f := &pageFsst{ends: make([]uint64, len(pv.ends))}
-				f.compressParallel(enc, pv, 3)
-				return enc.table(), f
-			}
-			ta, fa := encode(fromArrays)
-			tb, fb := encode(fromCopy)
-			if !bytes.Equal(ta, tb) || !bytes.Equal(fa.data, fb.data) || !slices.Equal(fa.ends, fb.ends) {
-				t.Errorf("FSST from the arrays differs from FSST from the copy (%d vs %d bytes)", len(fa.data), len(fb.data))
-			}
-			if len(fa.data) == 0 || len(fa.data) >= int(lw.p.offs[lw.p.nVis-1]) {
-				t.Errorf("%d values compressed to %d bytes: not a test of FSST", lw.p.nValid, len(fa.data))
-			}
-		})
-	}
 }

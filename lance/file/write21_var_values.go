@@ -7,7 +7,7 @@ import (
 )
 
 // pageValues locates the bytes of a string page's values for the encoders
-// that read them one by one (FSST): value i is bytes [ends[i-1], ends[i])
+// that read them one by one (FSST, dictionaries): value i is bytes [ends[i-1], ends[i])
 // of the page's valid bytes laid end to end, and those lie in parts: the
 // arrays a flat leaf appended (no copy) or one buffer.
 type pageValues struct {
@@ -43,15 +43,17 @@ func (pv *pageValues) value(i int) []byte {
 }
 
 // each calls fn for every part holding some of values [a, b): values
-// [pa, pb) of it, in data shifted by shift.
-func (pv *pageValues) each(a, b int, fn func(data []byte, shift, pa, pb int)) {
+// [pa, pb) of it, in data shifted by shift; it stops when fn returns false.
+func (pv *pageValues) each(a, b int, fn func(data []byte, shift, pa, pb int) bool) {
 	k := sort.Search(len(pv.parts), func(k int) bool { return pv.parts[k].first > a }) - 1
 	for ; a < b; k++ {
 		end := b
 		if k+1 < len(pv.parts) {
 			end = min(b, pv.parts[k+1].first)
 		}
-		fn(pv.parts[k].data, pv.parts[k].shift, a, end)
+		if !fn(pv.parts[k].data, pv.parts[k].shift, a, end) {
+			return
+		}
 		a = end
 	}
 }
