@@ -39,20 +39,8 @@ func TestCloseDropsWrittenPages(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rows := colBytes / len(tc.value(0))
-			b := array.NewStringBuilder(memory.NewGoAllocator())
-			for i := range rows {
-				b.Append(tc.value(i))
-			}
-			col := b.NewArray()
-			b.Release()
-			fields := make([]arrow.Field, cols)
-			arrs := make([]arrow.Array, cols)
-			for i := range fields {
-				fields[i] = arrow.Field{Name: fmt.Sprint("s", i), Type: arrow.BinaryTypes.String}
-				arrs[i] = col // one array: the columns' own memory is what Close adds
-			}
-			rec := array.NewRecord(arrow.NewSchema(fields, nil), arrs, int64(rows))
-			col.Release()
+			// One array for every column: the columns' own memory is not what Close adds.
+			rec := wideStringRecord(cols, rows, tc.value)
 			defer rec.Release()
 			sw, err := CreateStream(tempPath(t, "wide.lance"), mustFields(t, rec.Schema()), WriteOptions{Version: V2_1, NoSync: true})
 			if err != nil {
@@ -103,20 +91,7 @@ func TestCloseEncoderPanicIsAnError(t *testing.T) {
 	const cols = 6
 	for _, broken := range []int{0, 2, cols - 1} {
 		t.Run(fmt.Sprint("column ", broken), func(t *testing.T) {
-			b := array.NewStringBuilder(memory.NewGoAllocator())
-			for i := range 5000 {
-				b.Append(fmt.Sprintf("value %d of a string column", i))
-			}
-			col := b.NewArray()
-			b.Release()
-			fields := make([]arrow.Field, cols)
-			arrs := make([]arrow.Array, cols)
-			for i := range fields {
-				fields[i] = arrow.Field{Name: fmt.Sprint("s", i), Type: arrow.BinaryTypes.String}
-				arrs[i] = col
-			}
-			rec := array.NewRecord(arrow.NewSchema(fields, nil), arrs, int64(col.Len()))
-			col.Release()
+			rec := wideStringRecord(cols, 5000, func(i int) string { return fmt.Sprintf("value %d of a string column", i) })
 			defer rec.Release()
 			path := tempPath(t, "broken.lance")
 			sw, err := CreateStream(path, mustFields(t, rec.Schema()), WriteOptions{Version: V2_1, NoSync: true})
@@ -138,4 +113,23 @@ func TestCloseEncoderPanicIsAnError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wideStringRecord is a record of cols string columns s0, s1 ... that all
+// hold the same array of rows values value(0), value(1) ...
+func wideStringRecord(cols, rows int, value func(i int) string) arrow.Record {
+	b := array.NewStringBuilder(memory.NewGoAllocator())
+	defer b.Release()
+	for i := range rows {
+		b.Append(value(i))
+	}
+	col := b.NewArray()
+	defer col.Release()
+	fields := make([]arrow.Field, cols)
+	arrs := make([]arrow.Array, cols)
+	for i := range fields {
+		fields[i] = arrow.Field{Name: fmt.Sprint("s", i), Type: arrow.BinaryTypes.String}
+		arrs[i] = col
+	}
+	return array.NewRecord(arrow.NewSchema(fields, nil), arrs, int64(rows))
 }
