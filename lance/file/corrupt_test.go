@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"encoding/binary"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestCorruptFileErrors(t *testing.T) {
 			binary.LittleEndian.PutUint16(b[end-8:], 2)
 			binary.LittleEndian.PutUint16(b[end-6:], 3)
 		})},
-		{"legacy", "legacy file version 0.2", patch(func(b []byte) { binary.LittleEndian.PutUint16(b[end-6:], 2) })},
+		{"legacy", "persisting does not read data storage version 0.1", patch(func(b []byte) { binary.LittleEndian.PutUint16(b[end-6:], 2) })},
 		{"cmo-outside", "outside file", patch(func(b []byte) { binary.LittleEndian.PutUint64(b[end-32:], 1<<40) })},
 		{"many-columns", "outside file", patch(func(b []byte) { binary.LittleEndian.PutUint32(b[end-12:], 1<<31) })},
 		{"gbo-entry-outside", "outside file", patch(func(b []byte) {
@@ -128,6 +129,40 @@ func TestCorruptFileErrors(t *testing.T) {
 			_, err := openBytes(tc.b)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLegacyFileRefused: a Lance v1 file (data storage version 0.1, written
+// by pylance in testdata/make_fixture_legacy.py) is recognised by its footer
+// version and refused by name, whatever its last 40 bytes would mean as
+// positions of a 2.x footer.
+func TestLegacyFileRefused(t *testing.T) {
+	path := filepath.Join("testdata", "pylance_legacy.lance")
+	image, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		open func() (*Reader, error)
+	}{
+		{"Open", func() (*Reader, error) { return Open(path) }},
+		{"image", func() (*Reader, error) { return openBytes(image) }},
+		{"image-padded-past-whole-file-reads", func() (*Reader, error) {
+			// the same footer at the end of a file too large to be read whole
+			big := append(make([]byte, wholeFileBytes), image...)
+			return openBytes(big)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.open()
+			for _, want := range []string{"Lance v1 data file", "footer version 0.2", "persisting does not read data storage version 0.1"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want it to say %q", err, want)
+				}
 			}
 		})
 	}

@@ -60,6 +60,11 @@ func parseFooter(b []byte, fileSize int64) (footer, error) {
 	f.numColumns = le.Uint32(b[28:])
 	f.major = le.Uint16(b[32:])
 	f.minor = le.Uint16(b[34:])
+	// The version comes first: a file of another layout (a Lance v1 file has
+	// a 16-byte footer) would otherwise fail on meaningless positions.
+	if _, _, err := fileVersion(f.major, f.minor); err != nil {
+		return f, err
+	}
 
 	end := uint64(fileSize - footerSize)
 	if f.cmoTableStart > end || uint64(f.numColumns)*16 > end-f.cmoTableStart {
@@ -84,8 +89,9 @@ func fileVersion(major, minor uint16) (uint32, uint32, error) {
 	switch {
 	case major == 0 && minor == 3, major == 2 && minor == 0:
 		return 2, 0, nil
-	case major == 0:
-		return 0, uint32(minor), fmt.Errorf("lance file: legacy file version 0.%d (Lance v1 format) not supported", minor)
+	case major == 0 && (minor == 1 || minor == 2):
+		return 0, uint32(minor), fmt.Errorf("lance file: a Lance v1 data file (footer version 0.%d, data storage version 0.1, \"legacy\"): "+
+			"persisting does not read data storage version 0.1; rewrite the dataset with pylance at data_storage_version 2.0 or later", minor)
 	case major == 2 && (minor == 1 || minor == 2):
 		return 2, uint32(minor), nil
 	case major == 2:
