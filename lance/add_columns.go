@@ -37,7 +37,10 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAppendable(cur); err != nil {
+	// Only the new fields need be writable: the existing columns stay in
+	// their data files.
+	version, err := checkNewDataFiles(cur)
+	if err != nil {
 		return nil, err
 	}
 	names := map[string]bool{}
@@ -69,10 +72,6 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 	}
 	// Later writes must be able to store the new fields in this dataset's
 	// data file version (2.0 has no nested types).
-	version, err := cur.writeVersion()
-	if err != nil {
-		return nil, err
-	}
 	if err := file.CheckWritableVersion(added, version); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
@@ -87,7 +86,7 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 			if err != nil {
 				return err
 			}
-			if err := checkAppendable(d); err != nil {
+			if _, err := checkNewDataFiles(d); err != nil {
 				return err
 			}
 			if err := sameFields(cur.fields, d.fields); err != nil {

@@ -328,9 +328,6 @@ func loadForRewrite(path, indexed string) (*Manifest, NamingScheme, *Dataset, er
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	if err := base.checkWritable(); err != nil {
-		return nil, 0, nil, err
-	}
 	if err := checkAppendable(cur); err != nil {
 		return nil, 0, nil, err
 	}

@@ -573,15 +573,37 @@ func (d *Dataset) writeVersion() (file.Version, error) {
 	return v, nil
 }
 
-// checkAppendable refuses to write to a dataset whose data storage version
-// this package does not write, or whose data files are not all of that
-// version unless the dataset allows mixed versions (feature flag 256, which
-// pylance sets when an append names another data_storage_version). New data
-// files always get the dataset's data storage version, as in pylance.
+// checkAppendable is the one authority on whether rows can be appended to
+// d, so that a caller can refuse them up front instead of holding rows every
+// write of them must fail: d's writer feature flags (checkWritable), its data
+// file versions (checkNewDataFiles) and each of its columns in the version
+// new data files get (file.CheckWritableVersion: pylance's 2.0 datasets may
+// hold nested columns this writer only writes from 2.1 on).
 func checkAppendable(d *Dataset) error {
-	v, err := d.writeVersion()
+	v, err := checkNewDataFiles(d)
 	if err != nil {
 		return err
+	}
+	if err := file.CheckWritableVersion(d.fields, v); err != nil {
+		return fmt.Errorf("%w: cannot append to %s (data storage version %s): %v", ErrUnsupported, d.root, v, err)
+	}
+	return nil
+}
+
+// checkNewDataFiles refuses to add data files to d when its writer feature
+// flags ask for something this package does not write, when its data
+// storage version is one this package does not write, or when its data
+// files are not all of that version unless the dataset allows mixed versions
+// (feature flag 256, which pylance sets when an append names another
+// data_storage_version). It returns the version new data files get: always
+// the dataset's data storage version, as in pylance.
+func checkNewDataFiles(d *Dataset) (file.Version, error) {
+	if err := d.manifest.checkWritable(); err != nil {
+		return file.Version{}, fmt.Errorf("cannot write to %s: %w", d.root, err)
+	}
+	v, err := d.writeVersion()
+	if err != nil {
+		return v, err
 	}
 	mixed := d.manifest.ReaderFlags&FlagMixedDataFileVersions != 0
 	for i := range d.manifest.Fragments {
@@ -594,16 +616,16 @@ func checkAppendable(d *Dataset) error {
 				continue
 			}
 			if !mixed {
-				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s but the dataset's data storage version is %s",
+				return v, fmt.Errorf("%w: cannot append to %s: data file %s has version %s but the dataset's data storage version is %s",
 					ErrUnsupported, d.root, df.Path, fv, v)
 			}
 			if _, err := file.ParseVersion(fv.String()); err != nil {
-				return fmt.Errorf("%w: cannot append to %s: data file %s has version %s, which this package does not read",
+				return v, fmt.Errorf("%w: cannot append to %s: data file %s has version %s, which this package does not read",
 					ErrUnsupported, d.root, df.Path, fv)
 			}
 		}
 	}
-	return nil
+	return v, nil
 }
 
 // compareSchemas checks that got has the same top-level fields as want

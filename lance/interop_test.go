@@ -344,31 +344,71 @@ func TestInteropGoReadsPylance(t *testing.T) {
 	}
 }
 
-// TestInteropUnsupported: what we cannot handle yet fails clearly: a
-// dataset of a data storage version we do not write (pylance's unstable 2.3)
-// is refused for appends, leaving nothing behind.
-func TestInteropUnsupported(t *testing.T) {
-	t.Run("append-to-2.3", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "ds")
-		runPylance(t, "write", path, "create", testRowsJSON(0, 3), `{"data_storage_version": "2.3"}`)
-		rec := makeRecord(memory.DefaultAllocator, 3, 3)
-		defer rec.Release()
-		_, err := Write(path, []arrow.Record{rec}, WriteOptions{})
-		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "2.3") {
-			t.Fatalf("err = %v", err)
-		}
-		entries, _ := os.ReadDir(filepath.Join(path, dataDir))
-		if len(entries) != 1 {
-			t.Fatalf("refused append left %d data files", len(entries))
-		}
-		ds, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ds.CheckAppendable(); !errors.Is(err, ErrUnsupported) {
-			t.Fatalf("CheckAppendable: %v", err)
-		}
-	})
+// TestInteropUnappendable: a dataset pylance wrote that this writer cannot
+// append to is known as such before any data file is written: Write and
+// Compact refuse it with the reason CheckAppendable gives (the flag, version
+// or column), leave no file and no version behind, and what can be read
+// still reads.
+func TestInteropUnappendable(t *testing.T) {
+	listRows := `{"columns": [{"name": "tags", "type": "list<int64>", "values": [[1, 2], null, []]}]}`
+	tests := []struct {
+		name, rows, options string
+		want                []string // in every refusal
+		readErr             string   // "" when the rows read
+	}{
+		{"data-storage-2.3", testRowsJSON(0, 3), `{"data_storage_version": "2.3"}`,
+			[]string{"data storage version is 2.3"}, "file version 2.3 not supported yet"},
+		{"stable-row-ids", testRowsJSON(0, 3), `{"enable_stable_row_ids": true}`,
+			[]string{"writer feature flag 2 (stable row ids)"}, ""},
+		{"nested-column-in-2.0", listRows, `{"data_storage_version": "2.0"}`,
+			[]string{`field "tags"`, "need file version 2.1 or later, not 2.0"}, ""},
+		{"legacy-0.1", testRowsJSON(0, 3), `{"data_storage_version": "legacy"}`,
+			[]string{"data storage version is 0.1"}, "persisting does not read data storage version 0.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ds")
+			runPylance(t, "write", path, "create", tt.rows, tt.options)
+			ds, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, ErrUnsupported) {
+					t.Fatalf("%s: err = %v, want ErrUnsupported", what, err)
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Fatalf("%s: err = %v, want it to say %q", what, err, w)
+					}
+				}
+			}
+			refused("CheckAppendable", ds.CheckAppendable())
+			rec := makeRecord(memory.DefaultAllocator, 3, 3)
+			defer rec.Release()
+			_, err = Write(path, []arrow.Record{rec}, WriteOptions{})
+			refused("Write", err)
+			_, err = Compact(path, CompactOptions{})
+			refused("Compact", err)
+			if entries, _ := os.ReadDir(filepath.Join(path, dataDir)); len(entries) != 1 {
+				t.Fatalf("refused writes left %d data files", len(entries))
+			}
+			if tbl := pylanceRead(t, path); tbl.Version != 1 || tbl.CountRows != 3 {
+				t.Fatalf("pylance after the refusals: version %d rows %d", tbl.Version, tbl.CountRows)
+			}
+			recs, err := ds.Read(0, 10, memory.DefaultAllocator)
+			defer releaseAll(recs)
+			switch {
+			case tt.readErr != "" && (err == nil || !strings.Contains(err.Error(), tt.readErr)):
+				t.Fatalf("read: err = %v, want it to say %q", err, tt.readErr)
+			case tt.readErr == "" && err != nil:
+				t.Fatalf("read: %v", err)
+			case tt.readErr == "" && recs[0].NumRows() != 3:
+				t.Fatalf("read %d rows, want 3", recs[0].NumRows())
+			}
+		})
+	}
 }
 
 // TestInteropIndexAndConfigCarried: a scalar index pylance built survives

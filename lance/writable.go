@@ -40,7 +40,8 @@ func CheckWritableVersion(s *arrow.Schema, version string) error {
 	return nil
 }
 
-// CheckAppendable reports whether Write can append to this dataset (its data
-// storage version is one this writer produces and its data files all have
-// it); the error wraps ErrUnsupported and says why.
+// CheckAppendable reports whether Write can append rows to this dataset: its
+// writer feature flags, its data storage version and data files, and every
+// one of its columns in that version are ones this writer produces. The
+// error wraps ErrUnsupported and says why (naming the flag, file or column).
 func (d *Dataset) CheckAppendable() error { return checkAppendable(d) }

@@ -36,7 +36,7 @@ Usage:
 Any argument written "@FILE" is replaced by the contents of FILE.
 
 Tables are JSON objects {"columns": [{"name", "type", "values"}]} with type
-one of int64, float64, bool, string, large_string. Floats travel as
+one of int64, int32, float64, float32, bool, string, large_string, list<int64>. Floats travel as
 float.hex() strings so they compare exactly; nulls are JSON null.
 """
 import json
@@ -53,6 +53,7 @@ TYPES = {
     "bool": pa.bool_(),
     "string": pa.string(),
     "large_string": pa.large_string(),
+    "list<int64>": pa.list_(pa.int64()),
 }
 
 
