@@ -1,0 +1,88 @@
+"""Datasets pylance wrote that the engine can read but never append to: a put
+is refused at once with the reason (UnsupportedError), stats() says read-only
+and why, nothing is accepted - so nothing acknowledged can be lost at close -
+and what is on disk still reads. Before, these puts were accepted and every
+flush failed."""
+
+from __future__ import annotations
+
+import os
+
+import lance
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from persisting import StorageError, UnsupportedError
+from persisting.queue import LanceBackend, PersistingBackend
+
+N = 6
+
+
+def base() -> pa.Table:
+    return pa.table({"id": pa.array(range(N), pa.int64()), "s": [f"v{i}" for i in range(N)]})
+
+
+def with_vector(t: pa.Table) -> pa.Table:
+    values = pa.array(np.arange(N * 4, dtype=np.float32))
+    return t.append_column("vector", pa.FixedSizeListArray.from_arrays(values, 4))
+
+
+def with_list(t: pa.Table) -> pa.Table:
+    return t.append_column("tags", pa.array([[i, i + 1] for i in range(N)], pa.list_(pa.int64())))
+
+
+# name: (table maker, write_dataset options, words the refusal must say, words a failed read says)
+CASES = {
+    "stable-row-ids": (base, {"enable_stable_row_ids": True}, ["writer feature flag 2 (stable row ids)"], None),
+    "stable-row-ids-2.0": (base, {"enable_stable_row_ids": True, "data_storage_version": "2.0"},
+                           ["writer feature flag 2 (stable row ids)"], None),
+    "vector-2.0": (lambda: with_vector(base()), {"data_storage_version": "2.0"},
+                   ['field "vector"', "2.1 or later, not 2.0"], None),
+    "list-2.0": (lambda: with_list(base()), {"data_storage_version": "2.0"},
+                 ['field "tags"', "2.1 or later, not 2.0"], None),
+    "legacy-0.1": (base, {"data_storage_version": "legacy"}, ["data storage version is 0.1"],
+                   ["Lance v1 data file", "persisting does not read data storage version 0.1"]),
+}
+
+BACKENDS = {
+    "lance": lambda p: LanceBackend(0, p),
+    "persisting-wal": lambda p: PersistingBackend(0, p, enable_wal=True, wal_sync_interval=0),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", CASES)
+async def test_put_refused_nothing_lost_reads_work(bucket_path, case, backend):
+    make_table, options, says, read_fails_with = CASES[case]
+    table = make_table()
+    path = os.path.join(bucket_path, "data.lance")
+    lance.write_dataset(table, path, **options)
+    on_disk = lance.dataset(path).to_table()
+    for attempt in range(2):  # the second open finds no refused row waiting in a WAL
+        b = BACKENDS[backend](bucket_path)
+        try:
+            stats = await b.stats()
+            assert stats["read_only"] is True and b.total_count() == N
+            for word in says:
+                assert word in stats["read_only_reason"], stats["read_only_reason"]
+            row = table.slice(0, 1).to_pylist()[0]
+            for put in (lambda: b.put(row), lambda: b.put_batch([row, row]),
+                        lambda: b.put_arrow(table.slice(0, 2))):
+                with pytest.raises(UnsupportedError) as info:
+                    await put()
+                for word in says:
+                    assert word in str(info.value), str(info.value)
+            assert b.total_count() == N and (await b.stats())["buffer_count"] == 0
+            await b.flush()  # nothing was accepted, so nothing to write
+            if read_fails_with is None:
+                assert (await b.get_arrow()).equals(on_disk)
+            else:
+                with pytest.raises(StorageError) as info:
+                    await b.get()
+                for word in read_fails_with:
+                    assert word in str(info.value), str(info.value)
+        finally:
+            b.close()
+    ds = lance.dataset(path)
+    assert ds.to_table().equals(on_disk) and len(ds.versions()) == 1
