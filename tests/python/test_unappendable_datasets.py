@@ -86,3 +86,59 @@ async def test_put_refused_nothing_lost_reads_work(bucket_path, case, backend):
             b.close()
     ds = lance.dataset(path)
     assert ds.to_table().equals(on_disk) and len(ds.versions()) == 1
+
+
+def packed(meta_key: str) -> pa.Table:
+    pair = pa.struct([("a", pa.int32()), ("b", pa.float64())])
+    field = pa.field("pair", pair, metadata={meta_key: "true"})
+    return pa.table([pa.array(range(N), pa.int64()), pa.array([{"a": i, "b": i / 2} for i in range(N)], pair)],
+                    schema=pa.schema([pa.field("id", pa.int64()), field]))
+
+
+def blob() -> pa.Table:
+    field = pa.field("img", pa.large_binary(), metadata={"lance-encoding:blob": "true"})
+    return pa.table([pa.array(range(N), pa.int64()), pa.array([b"x" * i for i in range(N)], pa.large_binary())],
+                    schema=pa.schema([pa.field("id", pa.int64()), field]))
+
+
+def blob_v2() -> pa.Table:
+    return pa.table([pa.array(range(N), pa.int64()), lance.blob_array([b"x" * i for i in range(N)])],
+                    schema=pa.schema([pa.field("id", pa.int64()), lance.blob_field("img")]))
+
+
+# name: (table maker, data storage version, words the refusal must say)
+LAYOUTS = {
+    "blob-2.0": (blob, "2.0", ['field "img"', '"lance-encoding:blob"']),
+    "blob-2.1": (blob, "2.1", ['field "img"', '"lance-encoding:blob"']),
+    "blob-v2-2.2": (blob_v2, "2.2", ['field "img"', "lance.blob.v2"]),
+    "packed-2.1": (lambda: packed("packed"), "2.1", ['field "pair"', '"packed"']),
+    "packed-2.2": (lambda: packed("lance-encoding:packed"), "2.2", ['field "pair"', '"lance-encoding:packed"']),
+}
+
+
+@pytest.mark.parametrize("case", LAYOUTS)
+async def test_layouts_we_do_not_write_are_refused(tmp_path, case):
+    """Blob and packed-struct columns (field metadata or extension type) get a
+    layout our writer does not produce; written plain, pylance cannot read
+    them (blobs) or reads nulls (packed). So puts into pylance's dataset are
+    refused, and a new bucket refuses such a schema and creates nothing."""
+    make_table, version, says = LAYOUTS[case]
+    table = make_table()
+    theirs, ours = str(tmp_path / "theirs"), str(tmp_path / "ours")
+    lance.write_dataset(table, os.path.join(theirs, "data.lance"), data_storage_version=version)
+    on_disk = lance.dataset(os.path.join(theirs, "data.lance")).to_table()
+    for path in (theirs, ours):
+        b = LanceBackend(0, path)
+        try:
+            if path == theirs:
+                stats = await b.stats()
+                assert stats["read_only"] is True
+                assert all(word in stats["read_only_reason"] for word in says), stats["read_only_reason"]
+            with pytest.raises(UnsupportedError) as info:
+                await b.put_arrow(table)
+            assert all(word in str(info.value) for word in says), str(info.value)
+            assert (await b.stats())["buffer_count"] == 0
+        finally:
+            b.close()
+    assert lance.dataset(os.path.join(theirs, "data.lance")).to_table().equals(on_disk)
+    assert not os.path.exists(os.path.join(ours, "data.lance"))
