@@ -10,32 +10,28 @@ import (
 	lanceschema "github.com/persisting/persisting/lance/schema"
 )
 
-// checkSchema reports whether rows of schema got can be stored under want:
-// the same field names in the same order, with identical types. Nullability
-// only matters one way: a column with nulls cannot go into a non-nullable field.
+// checkSchema reports whether rows of schema got can be stored under want
+// as they are: the same field names in the same order, with identical types.
+// Nulls in fields that are not nullable are checkRequiredValues' concern.
 func checkSchema(want *arrow.Schema, rec arrow.Record) error {
-	if err := sameLayout(want, rec.Schema()); err != nil {
-		return err
-	}
-	for i, w := range want.Fields() {
-		if !w.Nullable && rec.Column(i).NullN() > 0 {
-			return fmt.Errorf("%w: field %q is not nullable but the batch has %d nulls",
-				ErrSchemaMismatch, w.Name, rec.Column(i).NullN())
-		}
-	}
-	return nil
+	return sameLayout(want, rec.Schema())
 }
 
 // admitStrict returns rec in want, the schema of a bucket without schema
 // evolution, and the bucket's schema after it: columns matched by name, a
 // field rec lacks null, a column of a narrower type widened without loss
 // (int32 into int64, float32 into float64, ...), an untyped (null) field
-// typed by a column of a type; a field want lacks, another type, or nulls in
-// a field that is not nullable are refused naming the field. New buffers
-// come from alloc.
+// typed by a column of a type; a field want lacks, another type, or nulls
+// where want has none (at any depth: checkRequiredValues) are refused naming
+// the field. New buffers come from alloc.
 func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (*arrow.Schema, arrow.Record, error) {
 	if err := checkSchema(want, rec); err == nil {
-		return want, withSchema(want, rec), nil
+		c := withSchema(want, rec)
+		if err := checkRequiredValues(c); err != nil {
+			c.Release()
+			return nil, nil, err
+		}
+		return want, c, nil
 	}
 	if err := checkFields(want, rec.Schema()); err != nil {
 		return nil, nil, err
@@ -44,9 +40,6 @@ func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (
 	next := want
 	for i, w := range want.Fields() {
 		j := got.FieldIndices(w.Name)
-		if !w.Nullable && rec.Column(j[0]).NullN() > 0 {
-			return nil, nil, fmt.Errorf("%w: field %s: expected values (not nullable), found %d nulls", ErrSchemaMismatch, pyName(w.Name), rec.Column(j[0]).NullN())
-		}
 		if w.Type.ID() == arrow.NULL && len(j) > 0 && got.Field(j[0]).Type.ID() != arrow.NULL {
 			fields := append([]arrow.Field(nil), next.Fields()...)
 			fields[i].Type = got.Field(j[0]).Type
@@ -54,6 +47,12 @@ func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (
 		}
 	}
 	c, err := conform(next, rec, alloc)
+	if err == nil {
+		if err = checkRequiredValues(c); err != nil {
+			c.Release()
+			return nil, nil, err
+		}
+	}
 	return next, c, err
 }
 
