@@ -354,6 +354,11 @@ func (b *Bucket) admitRecords(recs []arrow.Record) (*arrow.Schema, []arrow.Recor
 			continue
 		}
 		c, err := conform(schema, rec, b.opts.Allocator)
+		if err == nil {
+			if err = checkRequiredValues(c); err != nil {
+				c.Release()
+			}
+		}
 		if err != nil {
 			return nil, kept, err
 		}
