@@ -60,18 +60,24 @@ func TestRequiredValues(t *testing.T) {
 			case tt.want != "" && (!errors.Is(err, ErrSchemaMismatch) || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("err = %v, want ErrSchemaMismatch saying %q", err, tt.want)
 			}
-			// A bucket of this schema takes the record or refuses it alike,
-			// keeping nothing of a refused one.
-			b := openBucket(t, t.TempDir(), 1000)
-			defer b.Close()
-			if err := b.Append(rec); (err == nil) != (tt.want == "") {
-				t.Fatalf("Append: %v", err)
-			}
-			if s, _ := b.Stats(); s.BufferCount != map[bool]int64{true: rec.NumRows(), false: 0}[tt.want == ""] {
-				t.Fatalf("%d rows buffered", s.BufferCount)
-			}
-			if err := b.Flush(); err != nil {
-				t.Fatalf("flush: %v", err)
+			// A bucket of this schema, with or without schema evolution,
+			// takes the record or refuses it alike, keeping nothing of a
+			// refused one.
+			for _, evolve := range []bool{false, true} {
+				b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 1000, SchemaEvolution: evolve})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				if err := b.Append(rec); (err == nil) != (tt.want == "") {
+					t.Fatalf("evolve %v: Append: %v", evolve, err)
+				}
+				if s, _ := b.Stats(); s.BufferCount != map[bool]int64{true: rec.NumRows(), false: 0}[tt.want == ""] {
+					t.Fatalf("evolve %v: %d rows buffered", evolve, s.BufferCount)
+				}
+				if err := b.Flush(); err != nil {
+					t.Fatalf("evolve %v: flush: %v", evolve, err)
+				}
 			}
 		})
 	}
