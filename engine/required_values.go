@@ -21,7 +21,8 @@ func checkRequiredValues(rec arrow.Record) error {
 	return nil
 }
 
-// checkRequired checks arr, the values of field f (path names it, dotted);
+// checkRequired checks arr, the values of field f (path names it: 'p.a',
+// 'l[]');
 // stored, unless nil, marks the slots of arr a row stores.
 func checkRequired(path string, f arrow.Field, arr arrow.Array, stored []bool) error {
 	if !f.Nullable {
@@ -62,7 +63,7 @@ func checkRequired(path string, f arrow.Field, arr arrow.Array, stored []bool) e
 				}
 			}
 		}
-		return checkRequired(path+"."+lt.ElemField().Name, lt.ElemField(), values, items)
+		return checkRequired(path+"[]", lt.ElemField(), values, items) // as record decoding names items
 	}
 	return nil
 }

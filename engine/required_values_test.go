@@ -32,13 +32,13 @@ func TestRequiredValues(t *testing.T) {
 		{"struct child under a null struct", optional("p", pair), `[{"a": 1, "b": null}, null]`, [2]int64{}, ""},
 		{"sliced past the null", optional("p", pair), `[{"a": null, "b": 2}, {"a": 1, "b": 1}]`, [2]int64{1, 2}, ""},
 		{"list item", optional("l", arrow.ListOfField(required("item", i32))), `[[1, 2], null, [], [3, null]]`, [2]int64{},
-			`field 'l.item': expected values (not nullable), found 1 nulls`},
+			`field 'l[]': expected values (not nullable), found 1 nulls`},
 		{"list items all present", optional("l", arrow.ListOfField(required("item", i32))), `[[1, 2], null, []]`, [2]int64{}, ""},
 		{"struct in a list", optional("l", arrow.ListOfField(optional("item", pair))), `[[{"a": 1, "b": 1}, null], [{"a": null, "b": 1}]]`, [2]int64{},
-			`field 'l.item.a'`},
+			`field 'l[].a'`},
 		{"struct in a list, null struct", optional("l", arrow.ListOfField(optional("item", pair))), `[[{"a": 1, "b": 1}, null]]`, [2]int64{}, ""},
 		{"fixed_size_list item", optional("v", arrow.FixedSizeListOfField(2, required("item", arrow.PrimitiveTypes.Float32))),
-			`[[1, 2], null, [3, null]]`, [2]int64{}, `field 'v.item'`},
+			`[[1, 2], null, [3, null]]`, [2]int64{}, `field 'v[]'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
