@@ -16,7 +16,9 @@ import (
 func TestRequiredValues(t *testing.T) {
 	i32 := arrow.PrimitiveTypes.Int32
 	required := func(name string, typ arrow.DataType) arrow.Field { return arrow.Field{Name: name, Type: typ} }
-	optional := func(name string, typ arrow.DataType) arrow.Field { return arrow.Field{Name: name, Type: typ, Nullable: true} }
+	optional := func(name string, typ arrow.DataType) arrow.Field {
+		return arrow.Field{Name: name, Type: typ, Nullable: true}
+	}
 	pair := arrow.StructOf(required("a", i32), optional("b", i32))
 	tests := []struct {
 		name  string
