@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from persisting import StorageError, UnsupportedError
+from persisting import SchemaError, StorageError, UnsupportedError
 from persisting.queue import LanceBackend, PersistingBackend
 
 N = 6
@@ -142,3 +142,31 @@ async def test_layouts_we_do_not_write_are_refused(tmp_path, case):
             b.close()
     assert lance.dataset(os.path.join(theirs, "data.lance")).to_table().equals(on_disk)
     assert not os.path.exists(os.path.join(ours, "data.lance"))
+
+
+async def test_nulls_below_the_top_in_fields_that_are_not_nullable_are_refused(bucket_path):
+    """A struct child or list item pylance declared not nullable: a put whose
+    value is null there is refused (every flush would fail on it); a null
+    struct or list above it is fine, and pylance reads exactly what was kept."""
+    pair = pa.struct([pa.field("a", pa.int32(), nullable=False)])
+    items = pa.list_(pa.field("item", pa.int64(), nullable=False))
+    schema = pa.schema([pa.field("id", pa.int64()), pa.field("st", pair), pa.field("l", items)])
+    path = os.path.join(bucket_path, "data.lance")
+    lance.write_dataset(pa.table([pa.array([1]), pa.array([{"a": 1}], pair), pa.array([[1]], items)], schema=schema),
+                        path, data_storage_version="2.1")
+    null_child = pa.StructArray.from_arrays([pa.array([None], pa.int32())], fields=list(pair))
+    b = PersistingBackend(0, bucket_path, enable_wal=True, wal_sync_interval=0)
+    try:
+        for put, says in [
+            (lambda: b.put({"id": 2, "st": {"a": None}, "l": [1]}), "'st.a'"),
+            (lambda: b.put({"id": 2, "st": {"a": 1}, "l": [1, None]}), r"'l\[\]'"),
+            (lambda: b.put_arrow(pa.table([pa.array([2]), null_child, pa.array([[1]], items)], schema=schema)), "'st.a'"),
+        ]:
+            with pytest.raises(SchemaError, match=says):
+                await put()
+        await b.put({"id": 3, "st": None, "l": None})
+        await b.flush()
+    finally:
+        b.close()
+    assert lance.dataset(path).to_table().to_pylist() == [
+        {"id": 1, "st": {"a": 1}, "l": [1]}, {"id": 3, "st": None, "l": None}]
