@@ -83,6 +83,11 @@ type Dataset struct {
 	// descendants in pre-order (the field itself when it has no children).
 	// Data files of version 2.1+ store a nested field only as these leaves.
 	leaves map[int32][]int32
+
+	// appendable memoizes checkAppendable, which depends on the manifest
+	// only (checking every column's writer costs ~7 us a column).
+	appendableOnce sync.Once
+	appendable     error
 }
 
 // Open opens the latest version of the dataset at path.
@@ -580,14 +585,16 @@ func (d *Dataset) writeVersion() (file.Version, error) {
 // new data files get (file.CheckWritableVersion: pylance's 2.0 datasets may
 // hold nested columns this writer only writes from 2.1 on).
 func checkAppendable(d *Dataset) error {
-	v, err := checkNewDataFiles(d)
-	if err != nil {
-		return err
-	}
-	if err := file.CheckWritableVersion(d.fields, v); err != nil {
-		return fmt.Errorf("%w: cannot append to %s (data storage version %s): %v", ErrUnsupported, d.root, v, err)
-	}
-	return nil
+	d.appendableOnce.Do(func() {
+		v, err := checkNewDataFiles(d)
+		if err == nil {
+			if err = file.CheckWritableVersion(d.fields, v); err != nil {
+				err = fmt.Errorf("%w: cannot append to %s (data storage version %s): %v", ErrUnsupported, d.root, v, err)
+			}
+		}
+		d.appendable = err
+	})
+	return d.appendable
 }
 
 // checkNewDataFiles refuses to add data files to d when its writer feature
