@@ -122,9 +122,10 @@ func TestMixedVersionsRefusedWithoutFlag(t *testing.T) {
 	if err := checkAppendable(d2); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err = %v", err)
 	}
-	m.ReaderFlags |= FlagMixedDataFileVersions
-	m.WriterFlags |= FlagMixedDataFileVersions
-	if err := checkAppendable(d2); err != nil {
+	mixed := m // a Dataset's manifest never changes (checkAppendable memoizes)
+	mixed.ReaderFlags |= FlagMixedDataFileVersions
+	mixed.WriterFlags |= FlagMixedDataFileVersions
+	if err := checkAppendable(&Dataset{root: path, manifest: &mixed}); err != nil {
 		t.Fatalf("with flag 256: %v", err)
 	}
 }
