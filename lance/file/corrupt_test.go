@@ -150,10 +150,13 @@ func TestLegacyFileRefused(t *testing.T) {
 	}{
 		{"Open", func() (*Reader, error) { return Open(path) }},
 		{"image", func() (*Reader, error) { return openBytes(image) }},
-		{"image-padded-past-whole-file-reads", func() (*Reader, error) {
-			// the same footer at the end of a file too large to be read whole
-			big := append(make([]byte, wholeFileBytes), image...)
-			return openBytes(big)
+		{"Open-too-large-to-read-whole", func() (*Reader, error) {
+			// the same file behind enough bytes that Open reads only its tail
+			big := filepath.Join(t.TempDir(), "big.lance")
+			if err := os.WriteFile(big, append(make([]byte, wholeFileBytes), image...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return Open(big)
 		}},
 	}
 	for _, tc := range tests {
