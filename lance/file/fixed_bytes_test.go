@@ -305,3 +305,62 @@ func checkReadRanges(t *testing.T, path string, sch *arrow.Schema, want []arrow.
 		rec.Release()
 	}
 }
+
+// TestWriteFixedBytesNestedLikePylance: fixed_size_list, list and struct of
+// these types are written with pylance's layouts (vectors of them as
+// vectors of numbers: mini-block FixedSizeList, full-zip from 256 bytes a
+// row; a list of fixed_size_binary[4] bit-packed; a null struct field an
+// all-null page) and read back exactly by both readers.
+func TestWriteFixedBytesNestedLikePylance(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "v4", Type: arrow.FixedSizeListOf(2, fsb(4)), Nullable: true},
+		{Name: "v16", Type: arrow.FixedSizeListOf(3, fsb(16)), Nullable: true},
+		{Name: "vd", Type: arrow.FixedSizeListOf(2, &arrow.Decimal128Type{Precision: 10, Scale: 2}), Nullable: true},
+		{Name: "ve", Type: arrow.FixedSizeListOf(2, &arrow.Decimal256Type{Precision: 40, Scale: 2}), Nullable: true},
+		{Name: "vw", Type: arrow.FixedSizeListOf(2, fsb(200)), Nullable: true},
+		{Name: "l", Type: arrow.ListOf(fsb(4)), Nullable: true},
+		{Name: "st", Type: arrow.StructOf(
+			arrow.Field{Name: "d", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
+			arrow.Field{Name: "n", Type: arrow.Null, Nullable: true}), Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for i := 0; i < 5000; i++ {
+		for k := 0; k < 6; k++ {
+			lb := b.Field(k).(array.ListLikeBuilder)
+			if i%7 == 3 {
+				lb.AppendNull()
+				continue
+			}
+			lb.Append(true)
+			n := i % 4
+			if fl, ok := sch.Field(k).Type.(*arrow.FixedSizeListType); ok {
+				n = int(fl.Len())
+			}
+			for j := 0; j < n; j++ {
+				switch k {
+				case 0, 5:
+					appendAny(lb.ValueBuilder(), fsbOf(4, uint64(i*2+j)))
+				case 1:
+					appendAny(lb.ValueBuilder(), hashOf(16, i*3+j))
+				case 2:
+					appendAny(lb.ValueBuilder(), dec128(int64(i*2+j)))
+				case 3:
+					appendAny(lb.ValueBuilder(), dec256(int64(i*2+j)))
+				default:
+					appendAny(lb.ValueBuilder(), hashOf(200, i*2+j))
+				}
+			}
+		}
+		sb := b.Field(6).(*array.StructBuilder)
+		sb.Append(true)
+		appendAny(sb.FieldBuilder(0), nullEvery(5, func(i int) any { return dec128(int64(i)) })(i))
+		sb.FieldBuilder(1).AppendNull()
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	vectors := both("MiniBlockLayout[FixedSizeList(Flat)]")
+	checkRecordLikePylance(t, rec, []map[string]string{vectors, vectors, vectors, vectors,
+		both("FullZipLayout[FixedSizeList(Flat)]"), both("MiniBlockLayout[InlineBitpacking]"),
+		both("MiniBlockLayout[Flat]"), both("ConstantLayout[null]")}, nil)
+}

@@ -19,8 +19,8 @@ func fixedValueBits(dt arrow.DataType) int {
 }
 
 // opaqueBytes reports whether dt's fixed-width values are bytes rather than
-// a number: decimals and fixed_size_binary. The writer stores them as
-// pylance does, but does not take them as fixed_size_list items.
+// a number: decimals and fixed_size_binary (which pylance never gives an
+// integer dictionary).
 func opaqueBytes(dt arrow.DataType) bool {
 	switch dt.ID() {
 	case arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.DECIMAL256:

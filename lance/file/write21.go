@@ -141,7 +141,7 @@ func leafValueKind(dt arrow.DataType) (kind leafKind, width, dim int, err error)
 	case arrow.FIXED_SIZE_LIST:
 		t := dt.(*arrow.FixedSizeListType)
 		k, w, _, err := leafValueKind(t.Elem())
-		if err != nil || k != leafFixed && k != leafBool || opaqueBytes(t.Elem()) {
+		if err != nil || k != leafFixed && k != leafBool {
 			return 0, 0, 0, fmt.Errorf("fixed_size_list of %s is not supported by the writer (items must be fixed-width numbers or bool)", t.Elem())
 		}
 		if t.Len() <= 0 || t.Len() > 1<<20 {
