@@ -138,3 +138,24 @@ async def test_null_column_takes_its_first_value(bucket_path, backend):
     back = lance.dataset(uri).to_table()
     assert back.schema.field("nothing").type == pa.string()
     assert back.column("nothing").to_pylist() == [None] * (ROWS + 1) + ["now a string"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_compaction_rewrites_them_exactly(bucket_path, version):
+    """Compaction merges pylance's small fragments of these columns (and,
+    from 2.1, vectors of them) into one that pylance reads exactly."""
+    cols = {k: v[0].slice(0, 200) for k, v in COLUMNS.items()}
+    if version != "2.0":
+        items = pa.array([i.to_bytes(4, "little") for i in range(400)], pa.binary(4))
+        cols["vec"] = pa.FixedSizeListArray.from_arrays(items, 2)
+    table = pa.table(cols)
+    uri = os.path.join(bucket_path, "data.lance")
+    for k in range(0, 200, 40):
+        lance.write_dataset(table.slice(k, 40), uri, mode="append" if k else "create", data_storage_version=version)
+    b = LanceBackend(0, bucket_path)
+    try:
+        assert (await b.compact())["fragments"] == 1
+    finally:
+        b.close()
+    ds = lance.dataset(uri)
+    assert len(ds.get_fragments()) == 1 and ds.to_table().equals(table)
