@@ -49,7 +49,8 @@ func dec256(i int64) any { return decimal256.FromI64(i) }
 // never dictionary-encoded at 2.2, unlike integers); 16-byte values
 // (fixed_size_binary[16], decimal128) get a dictionary at 2.1 and 2.2 when
 // few are distinct; other widths are stored Flat, full-zip from 256 bytes
-// on; a page of one repeated value is a 2.2 constant page; a null column
+// on; a page of one repeated value is a 2.2 constant page (the value
+// inline up to 32 bytes, else in a scalar buffer); a null column
 // is an all-null page. (f16c, f16r, dc, dk and f16k at 2.1 carry a
 // dictionary: checkLikePylance checks ours has one exactly when pylance's
 // has.)
@@ -68,6 +69,10 @@ var fixedBytesCases = []encodingCase{
 		map[string]string{"2.1": "MiniBlockLayout[InlineBitpacking]", "2.2": "ConstantLayout[inline]"}},
 	{col21{"f16r", fsb(16), nil, func(i int) any { return hashOf(16, i/300) }}, both("MiniBlockLayout[Rle(Flat,Flat)]")},
 	{col21{"f64", fsb(64), nil, func(i int) any { return hashOf(64, i) }}, both("MiniBlockLayout[Flat]")},
+	{col21{"f64k", fsb(64), nil, func(i int) any { return hashOf(64, 3) }},
+		map[string]string{"2.1": "MiniBlockLayout[Flat]", "2.2": "ConstantLayout[scalar]"}},
+	{col21{"f300k", fsb(300), nil, nullEvery(3, func(i int) any { return hashOf(300, 3) })},
+		map[string]string{"2.1": "FullZipLayout[Flat]", "2.2": "ConstantLayout[scalar]"}},
 	{col21{"f255", fsb(255), nil, func(i int) any { return hashOf(255, i) }}, both("MiniBlockLayout[Flat]")},
 	{col21{"f256", fsb(256), nil, func(i int) any { return hashOf(256, i) }}, both("FullZipLayout[Flat]")},
 	{col21{"f300", fsb(300), nil, nullEvery(3, func(i int) any { return hashOf(300, i) })}, both("FullZipLayout[Flat]")},
