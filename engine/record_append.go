@@ -122,7 +122,7 @@ func (b *Bucket) unwritableField(schema *arrow.Schema, err error) error {
 	if !errors.Is(err, ErrUnsupported) {
 		return err
 	}
-	for _, f := range settledSchema(schema).Fields() {
+	for _, f := range settledSchema(schema, b.dataset).Fields() {
 		if ferr := b.checkNewSchema(arrow.NewSchema([]arrow.Field{f}, nil)); ferr != nil {
 			why := strings.TrimPrefix(ferr.Error(), ErrUnsupported.Error()+": ")
 			return fmt.Errorf("%w: field %s: cannot store a %s column in this bucket: %s", ErrUnsupported, pyName(f.Name), typeText(f.Type), why)

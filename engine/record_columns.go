@@ -7,7 +7,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/decimal128"
 
 	"github.com/persisting/persisting/pymarshal"
 )
@@ -50,7 +49,8 @@ const (
 	colTimestamp
 	colDate32
 	colDate64
-	colDecimal
+	colDecimal     // decimal128, decimal256 (record_fixed_types.go)
+	colFixedBinary // fixed_size_binary (record_fixed_types.go)
 )
 
 // recordColumn converts values into one Arrow type; bound to its builder.
@@ -62,10 +62,8 @@ type recordColumn struct {
 	lo, hi   int64  // colInt
 	uhi      uint64 // colUint
 	unit     arrow.TimeUnit
-	zoned    bool  // colTimestamp: with a time zone (takes aware values)
-	size     int   // colFixedList
-	prec     int32 // colDecimal
-	scale    int32 // colDecimal
+	zoned    bool // colTimestamp: with a time zone (takes aware values)
+	size     int  // colFixedList
 	item     *recordColumn
 	fields   recordFields // colStruct
 	build    array.Builder
@@ -156,8 +154,10 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 		c.kind = colDate32
 	case *arrow.Date64Type:
 		c.kind = colDate64
-	case *arrow.Decimal128Type:
-		c.kind, c.prec, c.scale = colDecimal, t.Precision, t.Scale
+	case *arrow.Decimal128Type, *arrow.Decimal256Type:
+		c.kind = colDecimal
+	case *arrow.FixedSizeBinaryType:
+		c.kind = colFixedBinary
 	default:
 		c.kind = colNullOnly
 	}
@@ -205,7 +205,8 @@ func (rc *recordChecker) mismatch(c *recordColumn, v pymarshal.Node) error {
 	if !rc.explain {
 		return errNotExact
 	}
-	return fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(c.path), typeText(c.typ), describe(rc.d, valueOf(rc.d, v)))
+	rv := valueOf(rc.d, v)
+	return fmt.Errorf("%w: field %s: expected %s, found %s%s", ErrSchemaMismatch, pyName(c.path), typeText(c.typ), describe(rc.d, rv), whyNotFixedType(rc.d, c.typ, rv))
 }
 
 func (rc *recordChecker) refuse(format string, args ...any) error {
@@ -321,6 +322,10 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 		if k != pymarshal.Bytes {
 			return rc.mismatch(c, v)
 		}
+	case colFixedBinary:
+		if k != pymarshal.Bytes || !fits(d, c.typ, valueOf(d, v)) {
+			return rc.mismatch(c, v)
+		}
 	case colTimestamp, colDate32, colDate64, colDecimal:
 		if k != pymarshal.Tuple || !fits(d, c.typ, valueOf(d, v)) {
 			return rc.mismatch(c, v)
@@ -433,10 +438,8 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		c.build.(*array.Date32Builder).Append(arrow.Date32(d.Int(tagArg(d, v))))
 	case colDate64:
 		c.build.(*array.Date64Builder).Append(arrow.Date64(d.Int(tagArg(d, v)) * 86400000))
-	case colDecimal:
-		dv, _ := parseDecimal(string(d.Bytes(tagArg(d, v))))
-		u, _ := dv.rescaled(c.prec, c.scale)
-		c.build.(*array.Decimal128Builder).Append(decimal128.FromBigInt(u))
+	case colDecimal, colFixedBinary:
+		appendFixedType(d, c, v)
 	}
 }
 

@@ -315,8 +315,8 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet, f
 			return wider, true, nil
 		}
 	}
-	why := ""
-	if r.evolve {
+	why := whyNotFixedType(d, expected, rv)
+	if why == "" && r.evolve {
 		why = " (it cannot be stored there without loss)"
 	}
 	return nil, false, fmt.Errorf("%w: field %s: expected %s, found %s%s", ErrSchemaMismatch, pyName(name), typeText(expected), describe(d, rv), why)
@@ -358,6 +358,9 @@ func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataT
 		return nil, tooBig(d, path, rv)
 	case kindDecimal:
 		v, _ := parseDecimal(string(d.Bytes(rv.arg)))
+		if v.scale > maxDecimalDigits {
+			return nil, fmt.Errorf("%w: field %s: Decimal %s has %d digits after the point, more than decimal128 holds (%d)", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), v.scale, maxDecimalDigits)
+		}
 		if digitCount(v.unscaled) > maxDecimalDigits {
 			return nil, fmt.Errorf("%w: field %s: Decimal %s has more than %d digits (decimal128's precision)", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), maxDecimalDigits)
 		}
@@ -444,7 +447,7 @@ func (r *recordRules) valueType(path string, expected arrow.DataType, rv recordV
 	if grow && rv.kind == kindFloat && arrow.IsInteger(expected.ID()) {
 		return arrow.PrimitiveTypes.Float64, nil
 	}
-	return nil, fmt.Errorf("%w: field %s: expected %s, found %s", ErrSchemaMismatch, pyName(path), typeText(expected), describe(d, rv))
+	return nil, fmt.Errorf("%w: field %s: expected %s, found %s%s", ErrSchemaMismatch, pyName(path), typeText(expected), describe(d, rv), whyNotFixedType(d, expected, rv))
 }
 
 func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordValue, grow bool, depth, lists int) (arrow.DataType, error) {
@@ -622,19 +625,9 @@ func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
 		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt32 && d.Int(rv.arg) <= math.MaxInt32
 	case arrow.DATE64:
 		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt64/86400000 && d.Int(rv.arg) <= math.MaxInt64/86400000
-	case arrow.DECIMAL128:
-		if rv.kind != kindDecimal {
-			return false
-		}
-		dt := t.(*arrow.Decimal128Type)
-		v, err := parseDecimal(string(d.Bytes(rv.arg)))
-		if err != nil {
-			return false
-		}
-		_, ok := v.rescaled(dt.Precision, dt.Scale)
-		return ok
 	}
-	return false
+	fit, _ := fitsFixedType(d, t, rv)
+	return fit
 }
 
 // intRange is the range of an integer type (hi as uint64, so uint64 fits).

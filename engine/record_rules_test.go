@@ -157,10 +157,14 @@ var ruleCases = []ruleCase{
 	{name: "a struct keeps its fields across calls", evolve: true, steps: []ruleStep{
 		ok(rec("st", rec("a", 1))),
 		refused(rec("st", rec("b", 1)), ErrSchemaMismatch, `field 'st': 'b' is not a field of its struct struct<a: int64>`)}},
-	{name: "a Decimal is refused by the writer", steps: []ruleStep{ok(rec("id", 1)),
+	{name: "a new Decimal field on a strict bucket", steps: []ruleStep{ok(rec("id", 1)),
 		refused(rec("id", 2, "d", pyDecimal("1.5")), ErrSchemaMismatch, `'d' is not in this bucket's schema`)}},
 	{name: "a Decimal as the first value", evolve: true, steps: []ruleStep{
-		refused(rec("d", pyDecimal("1.5")), lance.ErrUnsupported, `field "d": type decimal\(38, 1\) is not supported by the writer`)}},
+		okFlush(rec("d", pyDecimal("1.5"))), ok(rec("d", pyDecimal("-2"))),
+		refused(rec("d", pyDecimal("0.25")), ErrSchemaMismatch, `field 'd': expected decimal128\(38, 1\), found Decimal Decimal\('0.25'\) \(it has 2 digits after the point, the column's scale is 1: it would lose digits\)`)},
+		schema: "d: decimal128(38, 1)", rows: []string{"d=1.5 ", "d=-2 "}},
+	{name: "a Decimal of more digits after the point than decimal128 holds", steps: []ruleStep{
+		refused(rec("d", pyDecimal("1E-40")), ErrInvalidArgument, `field 'd': Decimal 1E-40 has 40 digits after the point, more than decimal128 holds \(38\)`)}},
 	{name: "decimal NaN", steps: []ruleStep{refused(rec("d", pyDecimal("NaN")), ErrInvalidArgument, `field 'd': Decimal NaN not a finite`)}},
 
 	// ---- untyped fields

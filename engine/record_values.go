@@ -364,6 +364,8 @@ func typeText(t arrow.DataType) string {
 		return fmt.Sprintf("timestamp[%s]", t.Unit)
 	case *arrow.Decimal128Type:
 		return fmt.Sprintf("decimal128(%d, %d)", t.Precision, t.Scale)
+	case *arrow.Decimal256Type:
+		return fmt.Sprintf("decimal256(%d, %d)", t.Precision, t.Scale)
 	case *arrow.StructType:
 		parts := make([]string, len(t.Fields()))
 		for i, f := range t.Fields() {
@@ -386,8 +388,12 @@ type decimalValue struct {
 	scale    int32
 }
 
-// maxDecimalDigits is decimal128's precision.
-const maxDecimalDigits = 38
+// maxDecimalDigits is decimal128's precision, maxDecimal256Digits
+// decimal256's.
+const (
+	maxDecimalDigits    = 38
+	maxDecimal256Digits = 76
+)
 
 // parseDecimal parses str(Decimal): [sign] digits [. digits] [E [sign] digits].
 // NaN and infinities have no decimal128 value.
@@ -419,8 +425,8 @@ func parseDecimal(text string) (decimalValue, error) {
 	if neg {
 		u.Neg(u)
 	}
-	if scale > maxDecimalDigits {
-		return decimalValue{}, fmt.Errorf("has %d digits after the point, more than decimal128 holds (%d)", scale, maxDecimalDigits)
+	if scale > maxDecimal256Digits {
+		return decimalValue{}, fmt.Errorf("has %d digits after the point, more than decimal256 holds (%d)", scale, maxDecimal256Digits)
 	}
 	return decimalValue{unscaled: u, scale: int32(scale)}, nil
 }

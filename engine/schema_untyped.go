@@ -14,6 +14,11 @@ import (
 // untyped - on a bucket without schema evolution, or when no field has a type
 // at all; an evolving bucket otherwise leaves it out of the dataset, reads
 // show it as null, and a later value adds it with that value's type.
+//
+// A field the dataset stores with type null (pyarrow's type for a column of
+// only None; pylance writes it) is untyped too, but a flush writes it as it
+// is stored, a null column, never as untypedFallback; a value gives it its
+// type as for any untyped field (lance.WidenColumns: null to any type).
 
 // settleForFlush types the untyped fields a flush must write (converting the
 // buffered rows) and returns the schema the flush writes: the typed fields,
@@ -23,12 +28,12 @@ func (b *Bucket) settleForFlush() (*arrow.Schema, error) {
 	s := b.schema
 	var untyped []string
 	for _, f := range s.Fields() {
-		if f.Type.ID() == arrow.NULL {
+		if f.Type.ID() == arrow.NULL && !storesNull(b.dataset, f.Name) {
 			untyped = append(untyped, f.Name)
 		}
 	}
 	if len(untyped) > 0 && (!b.opts.SchemaEvolution || len(untyped) == s.NumFields()) {
-		next := settledSchema(s)
+		next := settledSchema(s, b.dataset)
 		rebuffered, err := b.rebuffer(next)
 		if err != nil {
 			return nil, err
@@ -59,12 +64,13 @@ func writableForm(s *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// settledSchema is s with its untyped fields typed as untypedFallback.
-func settledSchema(s *arrow.Schema) *arrow.Schema {
+// settledSchema is s with its untyped fields typed as untypedFallback, but
+// for the null columns dataset ds (nil: none) stores.
+func settledSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
 	fields := append([]arrow.Field(nil), s.Fields()...)
 	changed := false
 	for i := range fields {
-		if hasUntyped(fields[i].Type) {
+		if hasUntyped(fields[i].Type) && !storesNull(ds, fields[i].Name) {
 			fields[i].Type = settled(fields[i].Type)
 			changed = true
 		}
@@ -87,7 +93,7 @@ func writeSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
 	taken := make(map[string]bool, s.NumFields())
 	if have != nil {
 		for _, f := range have.Fields() {
-			if i := s.FieldIndices(f.Name); len(i) > 0 && s.Field(i[0]).Type.ID() != arrow.NULL {
+			if i := s.FieldIndices(f.Name); len(i) > 0 && (s.Field(i[0]).Type.ID() != arrow.NULL || f.Type.ID() == arrow.NULL) {
 				fields = append(fields, s.Field(i[0]))
 				taken[f.Name] = true
 			}
@@ -137,4 +143,14 @@ func fitRecord(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow
 		return withSchema(s, rec), nil
 	}
 	return conform(s, rec, alloc)
+}
+
+// storesNull reports whether dataset ds (nil: none) stores top-level field
+// name as a column of type null.
+func storesNull(ds *lance.Dataset, name string) bool {
+	if ds == nil {
+		return false
+	}
+	i := ds.Schema().FieldIndices(name)
+	return len(i) > 0 && ds.Schema().Field(i[0]).Type.ID() == arrow.NULL
 }

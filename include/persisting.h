@@ -280,11 +280,14 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * The engine decides everything else, by the rules of docs/schema-rules.md:
  * the first records give a bucket without a schema its schema (int -> int64,
  * float -> double, bool, str -> string, bytes -> binary, datetime ->
- * timestamp[us] (tz UTC when aware), date -> date32, dict -> struct, list ->
- * list; a field None so far stays untyped - Arrow type null - until a value
- * types it, and is written as string if still untyped when a flush must write
- * it); later records must fit the schema (an int goes into a float field
- * while the float holds it exactly) and, with schema_evolution, may add
+ * timestamp[us] (tz UTC when aware), date -> date32, Decimal ->
+ * decimal128(38, its scale), dict -> struct, list -> list; a field None so
+ * far stays untyped - Arrow type null - until a value types it, and is
+ * written as string if still untyped when a flush must write it, or as null
+ * if the dataset stores it so); later records must fit the schema (an int
+ * goes into a float field while the float holds it exactly; bytes of exactly
+ * n bytes into fixed_size_binary[n]; a Decimal into decimal128/256 at the
+ * column's scale, losing no digit) and, with schema_evolution, may add
  * fields and widen integer fields (to double for a float, to int64 for a
  * wider int). Names must be non-empty, without '.' and NUL; values nest at
  * most 62 levels (32 with a list inside).
@@ -300,7 +303,8 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * mixing kinds, nesting too deep); PERSISTING_ESCHEMA (a value that does not
  * fit its field, a field a strict bucket lacks, a widening a stored value
  * cannot take); PERSISTING_EUNSUPPORTED (a type the dataset's version cannot
- * store, such as a decimal); PERSISTING_EWAL when the WAL write fails. */
+ * store, such as a nested type in a 2.0 dataset); PERSISTING_EWAL when the
+ * WAL write fails. */
 int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, PersistingError* error);
 
 /* Reads `limit` rows starting at row `offset` (0-based, in append order,

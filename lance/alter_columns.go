@@ -25,7 +25,9 @@ import (
 //
 // Supported widenings: a signed integer to a wider signed integer, an
 // unsigned integer to a wider unsigned or signed integer, an integer or
-// float32 to float64, an 8/16-bit integer to float32. Values must convert
+// float32 to float64, an 8/16-bit integer to float32, and a null column to
+// any type (its fragments get no new file: the field is missing in them,
+// hence null). Values must convert
 // exactly (an int64 above 2^53 in magnitude is refused, not rounded); other
 // changes fail with ErrUnsupported, a value that does not convert with
 // ErrSchemaMismatch. Deleted rows are converted too (they stay deleted). Any
@@ -163,8 +165,8 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 	}()
 	alloc := memory.NewGoAllocator()
 	for k, pos := range positions {
-		if srcs[pos].file < 0 {
-			continue
+		if srcs[pos].file < 0 || d.schema.Field(pos).Type.ID() == arrow.NULL {
+			continue // nothing stored: missing in the fragment, hence null
 		}
 		arr, err := d.readColumnPhysical(f, srcs, pos, d.physRows[i], alloc)
 		if err != nil {
@@ -232,6 +234,9 @@ func intWidth(t arrow.DataType) (bits int, signed, ok bool) {
 }
 
 func canWiden(from, to arrow.DataType) bool {
+	if from.ID() == arrow.NULL { // a column of only nulls: null in any type
+		return true
+	}
 	fb, fs, fok := intWidth(from)
 	tb, ts, tok := intWidth(to)
 	switch {

@@ -267,3 +267,54 @@ func TestInteropWidenColumns(t *testing.T) {
 	checkSameAsPylance(t, recs, tbl, 0, -1)
 	releaseAll(recs)
 }
+
+// TestWidenNullColumn: a column of type null (pylance writes one for a
+// column of only None) takes any type without a file written: its values
+// are all null in the new type, for us and for pylance.
+func TestWidenNullColumn(t *testing.T) {
+	for _, ver := range []string{"2.0", "2.1", "2.2"} {
+		t.Run(ver, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "ds")
+			sch := arrow.NewSchema([]arrow.Field{
+				{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+				{Name: "n", Type: arrow.Null, Nullable: true}}, nil)
+			for k := 0; k < 2; k++ {
+				b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+				for i := 0; i < 5; i++ {
+					b.Field(0).(*array.Int64Builder).Append(int64(5*k + i))
+					b.Field(1).AppendNull()
+				}
+				rec := b.NewRecord()
+				b.Release()
+				if _, err := Write(root, []arrow.Record{rec}, WriteOptions{DataStorageVersion: ver}); err != nil {
+					t.Fatal(err)
+				}
+				rec.Release()
+			}
+			files := dirNames(t, filepath.Join(root, dataDir))
+			ds, err := WidenColumns(root, map[string]arrow.DataType{"n": arrow.BinaryTypes.String})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := dirNames(t, filepath.Join(root, dataDir)); len(got) != len(files) {
+				t.Fatalf("data files %v, before %v: a null column needs none", got, files)
+			}
+			recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := 0
+			for _, r := range recs {
+				if r.Column(1).DataType().ID() != arrow.STRING || r.Column(1).NullN() != r.Column(1).Len() {
+					t.Fatalf("n read as %v", r.Column(1))
+				}
+				rows += int(r.NumRows())
+			}
+			releaseAll(recs)
+			tbl := pylanceRead(t, root)
+			if rows != 10 || tbl.CountRows != 10 || tbl.Columns[1].Type != "string" {
+				t.Fatalf("%d rows; pylance: %d rows, n of type %s", rows, tbl.CountRows, tbl.Columns[1].Type)
+			}
+		})
+	}
+}

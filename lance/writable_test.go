@@ -38,10 +38,21 @@ func TestCheckWritableVersion(t *testing.T) {
 			t.Errorf("%s in 2.0: %v", f.Name, err)
 		}
 	}
+	fixedBytes := arrow.NewSchema([]arrow.Field{ // as pylance writes them, at every version
+		{Name: "dec", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
+		{Name: "dec256", Type: &arrow.Decimal256Type{Precision: 40, Scale: 2}, Nullable: true},
+		{Name: "fsb", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}, Nullable: true},
+		{Name: "null", Type: arrow.Null, Nullable: true},
+	}, nil)
+	for _, v := range []string{"2.0", "2.1", "2.2"} {
+		if err := CheckWritableVersion(fixedBytes, v); err != nil {
+			t.Errorf("decimal, fixed_size_binary, null, version %q: %v", v, err)
+		}
+	}
 	bad := []arrow.Field{
 		{Name: "fsl_str", Type: arrow.FixedSizeListOf(2, arrow.BinaryTypes.String), Nullable: true},
-		{Name: "dec", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
 		{Name: "empty", Type: arrow.StructOf(), Nullable: true},
+		{Name: "fsb0", Type: &arrow.FixedSizeBinaryType{ByteWidth: 0}, Nullable: true},
 	}
 	for _, f := range bad {
 		err := CheckWritableVersion(arrow.NewSchema([]arrow.Field{f}, nil), "2.2")

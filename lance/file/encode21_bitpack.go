@@ -29,7 +29,7 @@ func bitpackWord(dt arrow.DataType) int {
 	case arrow.INT64, arrow.UINT64, arrow.DATE64, arrow.TIMESTAMP, arrow.TIME64, arrow.DURATION:
 		return 64
 	}
-	return 0
+	return bytesWord(dt)
 }
 
 // packBlock packs 1024 t-bit values (vals, below 1<<w) at width w into

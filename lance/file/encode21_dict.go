@@ -34,8 +34,8 @@ type pageDict struct {
 const dictSample = 1024
 
 // buildDict returns the pending page's dictionary, or nil when the page is
-// not worth one: strings and binary at 2.1 and 2.2, integers at 2.2 (where
-// pylance starts to use it for them).
+// not worth one: strings, binary and 16-byte values at 2.1 and 2.2,
+// integers at 2.2 (where pylance starts to use it for them).
 func (lw *leafWriter) buildDict() *pageDict {
 	p := &lw.p
 	if p.nVis < dictMinValues || p.nValid == 0 {
@@ -44,8 +44,10 @@ func (lw *leafWriter) buildDict() *pageDict {
 	switch {
 	case lw.kind == leafVar:
 		return lw.buildVarDict()
-	case lw.kind == leafFixed && lw.v.Minor >= 2 && lw.packWord() > 0:
-		return lw.buildIntDict()
+	case lw.kind == leafFixed && lw.v.Minor >= 2 && lw.packWord() > 0 && !opaqueBytes(lw.nodes[len(lw.nodes)-1].dt):
+		return lw.buildIntDict() // pylance keeps narrow fixed_size_binary out of it
+	case lw.kind == leafFixed && lw.width == dictWideBytes:
+		return lw.buildWideDict()
 	}
 	return nil
 }

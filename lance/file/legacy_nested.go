@@ -212,11 +212,11 @@ func pageIndex(c *column, p *pageInfo) int {
 func (r *Reader) readLegacyFixedSizeList(c *column, t *arrow.FixedSizeListType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
 	elem := t.Elem()
 	var bits int64
-	switch fw, ok := elem.(arrow.FixedWidthDataType); {
+	switch {
 	case elem.ID() == arrow.BOOL:
 		bits = 1
-	case ok && elem.ID() != arrow.FIXED_SIZE_BINARY && fw.BitWidth() >= 8 && fw.BitWidth()%8 == 0:
-		bits = int64(fw.BitWidth())
+	case fixedValueBits(elem) > 0:
+		bits = int64(fixedValueBits(elem))
 	default:
 		return nil, fmt.Errorf("reading 2.0 fixed-size lists of %s is not supported", elem)
 	}

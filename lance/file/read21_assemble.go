@@ -61,8 +61,8 @@ func leafBits(dt arrow.DataType) int {
 	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
 		return 0
 	}
-	if fw, ok := dt.(arrow.FixedWidthDataType); ok && dt.ID() != arrow.FIXED_SIZE_BINARY && fw.BitWidth() >= 8 && fw.BitWidth()%8 == 0 {
-		return fw.BitWidth()
+	if bits := fixedValueBits(dt); bits > 0 {
+		return bits
 	}
 	return -1
 }

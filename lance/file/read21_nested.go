@@ -108,7 +108,7 @@ func (r *Reader) readNested(first int, dt arrow.DataType, offset, limit int64, a
 		if err != nil {
 			return nil, err
 		}
-		lc, err := r.unravelColumn(&r.cols[first+i], kinds, leafTypes[i], offset, limit)
+		lc, err := r.unravelColumn(&r.cols[first+i], kinds, storedLeafType(leafTypes[i]), offset, limit)
 		if err != nil {
 			return nil, fmt.Errorf("leaf column %d: %w", first+i, err)
 		}
@@ -695,6 +695,9 @@ func buildFSLItems(itemType arrow.DataType, parts []*block, nItems int, anyItemV
 // its values (in pieces) and the validity of its n slots (valid nil: all
 // valid).
 func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	if dt.ID() == arrow.NULL {
+		return buildNullLeaf(parts, n, valid, alloc)
+	}
 	nVals := 0
 	for _, v := range parts {
 		nVals += v.n

@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/decimal256"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/internal/arrowtest"
@@ -225,6 +227,14 @@ func appendAny(b array.Builder, v any) {
 		b.Append(v.(string))
 	case *array.LargeStringBuilder:
 		b.Append(v.(string))
+	case *array.FixedSizeBinaryBuilder:
+		b.Append(v.([]byte))
+	case *array.Decimal128Builder:
+		b.Append(v.(decimal128.Num))
+	case *array.Decimal256Builder:
+		b.Append(v.(decimal256.Num))
+	case *array.NullBuilder:
+		panic("appendAny: a null column takes only nil")
 	case *array.BinaryBuilder:
 		switch x := v.(type) {
 		case string:

@@ -363,6 +363,9 @@ func (c *column) spans(offset, limit int64) ([]pageSpan, error) {
 }
 
 func (r *Reader) readColumn(c *column, dt arrow.DataType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	if dt.ID() == arrow.NULL {
+		return r.readNullColumn(c, offset, limit, alloc)
+	}
 	if r.minor >= 1 {
 		return r.readColumn21(c, dt, offset, limit, alloc)
 	}
@@ -381,8 +384,8 @@ func (r *Reader) readColumn(c *column, dt arrow.DataType, offset, limit int64, a
 	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
 		return r.readBinary(spans, dt, limit, alloc)
 	}
-	if fw, ok := dt.(arrow.FixedWidthDataType); ok && dt.ID() != arrow.FIXED_SIZE_BINARY && fw.BitWidth() >= 8 && fw.BitWidth()%8 == 0 {
-		return r.readFixed(spans, dt, int64(fw.BitWidth()), limit, alloc)
+	if bits := fixedValueBits(dt); bits > 0 {
+		return r.readFixed(spans, dt, int64(bits), limit, alloc)
 	}
 	return nil, fmt.Errorf("reading arrow type %s is not supported", dt)
 }

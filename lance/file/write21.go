@@ -132,6 +132,12 @@ func leafValueKind(dt arrow.DataType) (kind leafKind, width, dim int, err error)
 		arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,
 		arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION:
 		return leafFixed, dt.(arrow.FixedWidthDataType).BitWidth() / 8, 0, nil
+	case arrow.NULL: // stored as all-null stand-in values (null_column.go)
+		return leafFixed, nullStandIn.BitWidth() / 8, 0, nil
+	case arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.DECIMAL256:
+		if w := fixedValueBits(dt) / 8; w > 0 {
+			return leafFixed, w, 0, nil
+		}
 	case arrow.FIXED_SIZE_LIST:
 		t := dt.(*arrow.FixedSizeListType)
 		k, w, _, err := leafValueKind(t.Elem())
@@ -334,6 +340,12 @@ func (lw *leafWriter) pages() []pageOut { return lw.out }
 // append adds the rows of arr (the top-level field's array), flushing pages
 // as they fill.
 func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
+	if lw.nodes[len(lw.nodes)-1].dt.ID() == arrow.NULL {
+		if len(lw.nodes) == 1 {
+			return lw.appendFlat(w, allNullStandIn(arr.Len()))
+		}
+		return lw.appendRows(w, arr) // walk takes a null array's slots as nulls
+	}
 	if len(lw.nodes) == 1 && lw.kind != leafBoolFSL {
 		if lw.kind == leafFSL {
 			return lw.appendVectors(w, arr)
@@ -397,7 +409,7 @@ func (lw *leafWriter) emit(rep, def uint16) {
 func (lw *leafWriter) walk(d int, arr arrow.Array, i int, rep uint16) error {
 	n := lw.nodes[d]
 	p := &lw.p
-	if arr.IsNull(i) {
+	if arr.IsNull(i) || arr.DataType().ID() == arrow.NULL {
 		if !n.field.Nullable {
 			return fmt.Errorf("field %q is not nullable but has nulls", lw.name)
 		}

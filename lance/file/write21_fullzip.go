@@ -23,6 +23,8 @@ func (lw *leafWriter) fullZip() bool {
 			vb += (lw.dim + 7) / 8
 		}
 		return vb >= 256
+	case leafFixed: // wide fixed_size_binary
+		return lw.width >= 256
 	case leafVar:
 		// A compressed 2.2 page keeps strings of up to 32 KiB in mini-block
 		// chunks, which compress far better than values one by one.
@@ -64,13 +66,18 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 	fixed := lw.kind != leafVar
 	vb := 0
 	var valEnc []byte
-	if fixed {
-		vb = lw.dim * lw.width
+	vw := lw.dim * lw.width // value bytes of a fixed-width value
+	switch {
+	case lw.kind == leafFixed:
+		vw, vb = lw.width, lw.width
+		valEnc = encFlat21(uint64(8 * lw.width))
+	case fixed:
+		vb = vw
 		if p.itemNulls {
 			vb += (lw.dim + 7) / 8
 		}
 		valEnc = encFSL21(lw.dim, 8*lw.width, p.itemNulls)
-	} else {
+	default:
 		valEnc = encVariable21(lw.offBits)
 	}
 	// Per-value compression of variable-width values, when it saves space.
@@ -155,7 +162,6 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 				bitutil.CopyBitmap(p.itemValid, vi*lw.dim, lw.dim, vbits, 0)
 				out = append(out, vbits...)
 			}
-			vw := lw.dim * lw.width
 			if len(p.segs) == 0 {
 				out = append(out, p.fixed[vi*vw:(vi+1)*vw]...)
 			} else {

@@ -88,11 +88,12 @@ func (lw *leafWriter) constantPage(w *fileWriter, layers []repDefLayer, rep, def
 // holds, when the page is a 2.2 page (of a flat column, or of numbers,
 // booleans or strings under lists and structs) with at least two valid
 // values, all equal (nil, nil otherwise), as pylance stores it: numbers and
-// booleans (one byte, 0 or 1) inline in the layout, strings and binary as
-// a scalar buffer.
+// booleans (one byte, 0 or 1) inline in the layout, strings, binary and
+// fixed-width values wider than maxInlineBytes (fixed_size_binary) as a
+// scalar buffer.
 func (lw *leafWriter) constantValue() (inline, scalar []byte) {
 	p := &lw.p
-	if lw.v.Minor < 2 || lw.kind == leafFSL || lw.kind == leafBoolFSL || p.nValid < 2 || lw.width > maxInlineBytes {
+	if lw.v.Minor < 2 || lw.kind == leafFSL || lw.kind == leafBoolFSL || p.nValid < 2 {
 		return nil, nil
 	}
 	var first []byte
@@ -161,6 +162,8 @@ func (lw *leafWriter) constantValue() (inline, scalar []byte) {
 		return []byte{1}, nil
 	case lw.kind == leafBool:
 		return []byte{0}, nil
+	case lw.kind == leafFixed && lw.width > maxInlineBytes:
+		return nil, fixedScalarBuffer(first)
 	case lw.kind == leafFixed:
 		return append([]byte(nil), first...), nil
 	}
@@ -169,6 +172,15 @@ func (lw *leafWriter) constantValue() (inline, scalar []byte) {
 
 // maxInlineBytes bounds the inline values the reader accepts.
 const maxInlineBytes = 32
+
+// fixedScalarBuffer is Lance's serialized one-element fixed-width array:
+// u32 buffer count (1), u32 its length, the value's bytes.
+func fixedScalarBuffer(v []byte) []byte {
+	b := make([]byte, 8, 8+len(v))
+	binary.LittleEndian.PutUint32(b, 1)
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(v)))
+	return append(b, v...)
+}
 
 // scalarBuffer is Lance's serialized one-element string or binary array:
 // u32 buffer count (2), u32 length of each buffer, the offsets (0 and the

@@ -419,8 +419,12 @@ func newColumnWriters(fields []schema.Field, opts WriteOptions, comp string) ([]
 		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
 			arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,
-			arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION:
-			width := int64(dt.(arrow.FixedWidthDataType).BitWidth() / 8)
+			arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION,
+			arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.DECIMAL256:
+			width := int64(fixedValueBits(dt) / 8)
+			if width == 0 {
+				return nil, fmt.Errorf("lance file: field %q: type %s is not supported by the writer", f.Name, dt)
+			}
 			rows := maxBytes / width
 			if rows < 1 {
 				rows = 1
@@ -428,6 +432,8 @@ func newColumnWriters(fields []schema.Field, opts WriteOptions, comp string) ([]
 			cols[i] = &fixedWriter{dt: dt, bits: width * 8, maxRows: min(rows, maxRows)}
 		case arrow.BOOL:
 			cols[i] = &fixedWriter{dt: dt, bits: 1, maxRows: min(max(maxBytes*8, 8), maxRows)}
+		case arrow.NULL:
+			cols[i] = &nullWriter{}
 		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
 			fc := comp
 			if c, ok := f.Metadata[CompressionMetadataKey]; ok {

@@ -131,6 +131,7 @@ func appendArrowField(out []Field, af arrow.Field, parent int32, next *int32, pa
 	switch lt {
 	case "string", "large_string", "binary", "large_binary":
 		f.Encoding = EncodingVarBinary
+	case "null": // no values to encode: pylance gives it no encoding
 	default:
 		f.Encoding = EncodingPlain
 	}

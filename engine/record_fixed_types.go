@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/decimal256"
+
+	"github.com/persisting/persisting/pymarshal"
+)
+
+// Record values into columns of fixed_size_binary[n], decimal128(p, s) and
+// decimal256(p, s) - types a bucket gets from a dataset or from Arrow data,
+// never from a record (a Decimal infers decimal128(38, s); bytes binary):
+// bytes of exactly n bytes; a Decimal at the column's scale without losing
+// a digit, within its precision.
+
+// fitsFixedType reports whether rv fits t, one of these types, as it is
+// (handled: t is one of them).
+func fitsFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) (fit, handled bool) {
+	switch t := t.(type) {
+	case *arrow.FixedSizeBinaryType:
+		return rv.kind == kindBytes && len(d.Bytes(rv.node)) == t.ByteWidth, true
+	case arrow.DecimalType:
+		if rv.kind != kindDecimal {
+			return false, true
+		}
+		_, ok := decimalIn(d, t, rv)
+		return ok, true
+	}
+	return false, false
+}
+
+// decimalIn is rv's unscaled value at t's scale, false when that loses
+// digits or needs more than t's precision.
+func decimalIn(d *pymarshal.Decoder, t arrow.DecimalType, rv recordValue) (decimalValue, bool) {
+	v, err := parseDecimal(string(d.Bytes(rv.arg)))
+	if err != nil {
+		return decimalValue{}, false
+	}
+	u, ok := v.rescaled(t.GetPrecision(), t.GetScale())
+	return decimalValue{unscaled: u, scale: t.GetScale()}, ok
+}
+
+// whyNotFixedType says why rv, of the kind t takes, does not fit t: the
+// width against the length, the digits against scale and precision ("" when
+// rv is of another kind, or t not one of these types).
+func whyNotFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) string {
+	switch t := t.(type) {
+	case *arrow.FixedSizeBinaryType:
+		if rv.kind == kindBytes {
+			return fmt.Sprintf(" (the column takes bytes of length %d, this is of length %d)", t.ByteWidth, len(d.Bytes(rv.node)))
+		}
+	case arrow.DecimalType:
+		if rv.kind != kindDecimal {
+			return ""
+		}
+		v, err := parseDecimal(string(d.Bytes(rv.arg)))
+		if err != nil {
+			return ""
+		}
+		if v.scale > t.GetScale() {
+			if _, ok := v.rescaled(maxDecimal256Digits, t.GetScale()); !ok {
+				return fmt.Sprintf(" (it has %d digits after the point, the column's scale is %d: it would lose digits)", v.scale, t.GetScale())
+			}
+		}
+		return fmt.Sprintf(" (it needs more than the column's precision of %d digits at scale %d)", t.GetPrecision(), t.GetScale())
+	}
+	return ""
+}
+
+// appendFixedType appends v, checked by fitsFixedType, to c's builder.
+func appendFixedType(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node) {
+	switch b := c.build.(type) {
+	case *array.FixedSizeBinaryBuilder:
+		b.Append(d.Bytes(v))
+	case *array.Decimal128Builder:
+		dv, _ := decimalIn(d, c.typ.(arrow.DecimalType), valueOf(d, v))
+		b.Append(decimal128.FromBigInt(dv.unscaled))
+	case *array.Decimal256Builder:
+		dv, _ := decimalIn(d, c.typ.(arrow.DecimalType), valueOf(d, v))
+		b.Append(decimal256.FromBigInt(dv.unscaled))
+	}
+}

@@ -1,0 +1,161 @@
+"""fixed_size_binary, decimal128/256 and null columns: pylance writes them at
+each data storage version, a LanceBackend reads them exactly, appends
+(``put_arrow`` and dict ``put``), flushes, and pylance reads everything back
+exactly. A value that does not fit its column is refused and nothing of its
+call is stored."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+import lance
+import pyarrow as pa
+import pytest
+
+from persisting import SchemaError
+from persisting.queue import LanceBackend, PersistingBackend
+
+VERSIONS = ["2.0", "2.1", "2.2"]
+ROWS = 3000  # two fragments of 1500 rows
+
+
+def _some(f):
+    return [None if i % 7 == 3 else f(i) for i in range(ROWS)]
+
+
+# name -> (column pylance writes, a value a dict record puts into it)
+COLUMNS = {
+    "uuid": (pa.array(_some(lambda i: i.to_bytes(16, "little")), pa.binary(16)), b"0123456789abcdef"),
+    "tag": (pa.array(_some(lambda i: (i % 50).to_bytes(4, "big")), pa.binary(4)), b"\x00\x01\x02\x03"),
+    "price": (pa.array(_some(lambda i: Decimal(i) / 100), pa.decimal128(10, 2)), Decimal("-12.5")),
+    "big": (pa.array(_some(lambda i: Decimal(i * 10**30) / 1000), pa.decimal256(40, 3)), Decimal("1E+36")),
+    "nothing": (pa.nulls(ROWS), None),
+}
+
+
+def _table(name: str) -> pa.Table:
+    return pa.table({"id": pa.array(range(ROWS), pa.int64()), name: COLUMNS[name][0]})
+
+
+def _pylance_writes(path: str, table: pa.Table, version: str) -> str:
+    uri = os.path.join(path, "data.lance")
+    half = table.num_rows // 2
+    lance.write_dataset(table.slice(0, half), uri, data_storage_version=version)
+    lance.write_dataset(table.slice(half), uri, mode="append", data_storage_version=version)
+    return uri
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", list(COLUMNS))
+async def test_read_and_append_like_pylance(bucket_path, version, name):
+    table = _table(name)
+    uri = _pylance_writes(bucket_path, table, version)
+    assert len(lance.dataset(uri).get_fragments()) == 2
+    b = LanceBackend(0, bucket_path)
+    try:
+        got = await b.get_arrow()
+        assert got.schema == table.schema and got.equals(lance.dataset(uri).to_table())
+        assert await b.get(5, 1497) == table.slice(1497, 5).to_pylist()
+        await b.put_arrow(table.slice(10, 20))
+        value = COLUMNS[name][1]
+        await b.put({"id": -1, name: value})
+        await b.put({"id": -2})
+        await b.flush()
+    finally:
+        b.close()
+    back = lance.dataset(uri).to_table()
+    expected = pa.concat_tables([table, table.slice(10, 20),
+                                 pa.Table.from_pylist([{"id": -1, name: value}, {"id": -2}], schema=table.schema)])
+    assert back.schema == table.schema
+    assert back.equals(expected)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_fresh_bucket_put_arrow(bucket_path, version):
+    """put_arrow into a new bucket (PersistingBackend: it takes the data
+    storage version) writes the types as pylance would (a null
+    column only inside a struct or list: a top-level one is an untyped field,
+    docs/schema-rules.md)."""
+    cols = {k: v[0] for k, v in COLUMNS.items() if k != "nothing"}
+    if version != "2.0":  # nested columns need 2.1
+        cols["l_tag"] = pa.array(_some(lambda i: [(i % 9).to_bytes(4, "big")] * (i % 3)), pa.list_(pa.binary(4)))
+        cols["st"] = pa.array([{"d": Decimal(i), "n": None} for i in range(ROWS)],
+                              pa.struct([("d", pa.decimal256(40, 0)), ("n", pa.null())]))
+    table = pa.table(cols)
+    b = PersistingBackend(0, bucket_path, data_storage_version=version)
+    try:
+        await b.put_arrow(table)
+        await b.flush()
+        assert (await b.get_arrow()).equals(table)
+    finally:
+        b.close()
+    ds = lance.dataset(os.path.join(bucket_path, "data.lance"))
+    assert ds.data_storage_version == version and ds.to_table().equals(table)
+
+
+BAD = [
+    ("uuid", b"short", "the column takes bytes of length 16, this is of length 5"),
+    ("tag", "abcd", "expected fixed_size_binary[4], found str 'abcd'"),
+    ("price", Decimal("1.005"), "it has 3 digits after the point, the column's scale is 2: it would lose digits"),
+    ("price", Decimal("123456789"), "more than the column's precision of 10 digits"),
+    ("big", Decimal("1E+40"), "more than the column's precision of 40 digits"),
+    ("big", 7, "expected decimal256(40, 3), found int 7"),
+]
+
+
+@pytest.mark.parametrize("backend", [LanceBackend, PersistingBackend])
+@pytest.mark.parametrize("name,value,message", BAD, ids=[f"{n}-{v!r}" for n, v, _ in BAD])
+async def test_bad_values_are_refused_and_nothing_stored(bucket_path, backend, name, value, message):
+    table = _table(name)
+    uri = _pylance_writes(bucket_path, table, "2.1")
+    b = backend(0, bucket_path)
+    try:
+        with pytest.raises(SchemaError) as e:
+            await b.put_batch([{"id": -1, name: COLUMNS[name][1]}, {"id": -2, name: value}])
+        assert f"field '{name}'" in str(e.value) and message in str(e.value), e.value
+        assert b.total_count() == ROWS
+        await b.flush()
+    finally:
+        b.close()
+    assert lance.dataset(uri).to_table().equals(table)
+
+
+@pytest.mark.parametrize("backend", [LanceBackend, PersistingBackend])
+async def test_null_column_takes_its_first_value(bucket_path, backend):
+    """A stored null column stays null through flushes of None, and is typed
+    by its first value (the rule of untyped fields)."""
+    uri = _pylance_writes(bucket_path, _table("nothing"), "2.2")
+    b = backend(0, bucket_path)
+    try:
+        await b.put({"id": -1, "nothing": None})
+        await b.flush()
+        assert lance.dataset(uri).schema.field("nothing").type == pa.null()
+        await b.put({"id": -2, "nothing": "now a string"})
+        await b.flush()
+    finally:
+        b.close()
+    back = lance.dataset(uri).to_table()
+    assert back.schema.field("nothing").type == pa.string()
+    assert back.column("nothing").to_pylist() == [None] * (ROWS + 1) + ["now a string"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_compaction_rewrites_them_exactly(bucket_path, version):
+    """Compaction merges pylance's small fragments of these columns (and,
+    from 2.1, vectors of them) into one that pylance reads exactly."""
+    cols = {k: v[0].slice(0, 200) for k, v in COLUMNS.items()}
+    if version != "2.0":
+        items = pa.array([i.to_bytes(4, "little") for i in range(400)], pa.binary(4))
+        cols["vec"] = pa.FixedSizeListArray.from_arrays(items, 2)
+    table = pa.table(cols)
+    uri = os.path.join(bucket_path, "data.lance")
+    for k in range(0, 200, 40):
+        lance.write_dataset(table.slice(k, 40), uri, mode="append" if k else "create", data_storage_version=version)
+    b = LanceBackend(0, bucket_path)
+    try:
+        assert (await b.compact())["fragments"] == 1
+    finally:
+        b.close()
+    ds = lance.dataset(uri)
+    assert len(ds.get_fragments()) == 1 and ds.to_table().equals(table)
