@@ -1,6 +1,8 @@
 package file
 
 import (
+	"fmt"
+
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 )
@@ -87,6 +89,18 @@ func relabel(a arrow.Array, dt arrow.DataType) arrow.Array {
 	a.Release()
 	defer d.Release()
 	return array.MakeFromData(d)
+}
+
+// checkMapVersion refuses a map on the path of a leaf in a file older
+// than 2.2, as pylance does ("Map data type is not enabled by the selected
+// file format").
+func checkMapVersion(path []*wnode, v Version) error {
+	for _, n := range path {
+		if n.field.LogicalType == "map" && v.Minor < 2 {
+			return fmt.Errorf("map columns need file version 2.2 or later, not %s", v)
+		}
+	}
+	return nil
 }
 
 // mapsAsLists relabels the map columns of rec as lists for the writer.

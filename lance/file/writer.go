@@ -231,7 +231,7 @@ func checkRecord(rec arrow.Record, allFields []schema.Field, cols []columnWriter
 		if name := rec.Schema().Field(i).Name; name != f.Name {
 			return fmt.Errorf("column %d is %q, want %q", i, name, f.Name)
 		}
-		if !schema.TypeEqual(col.DataType(), cols[i].dataType()) {
+		if !schema.TypeEqual(mapStorage(col.DataType()), mapStorage(cols[i].dataType())) {
 			return fmt.Errorf("column %q has type %s, field says %s", f.Name, col.DataType(), f.LogicalType)
 		}
 		if !f.Nullable && col.NullN() > 0 {
@@ -256,7 +256,7 @@ func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOpti
 	if !v.structural() {
 		for _, f := range fields {
 			if f.ParentID != -1 || isNestedLogical(f.LogicalType) {
-				return nil, nil, fmt.Errorf("lance file: field %q: nested types (struct, list, fixed_size_list) need file version 2.1 or later, not %s", f.Name, v)
+				return nil, nil, fmt.Errorf("lance file: field %q: nested types (struct, list, fixed_size_list) need file version 2.1 or later (maps 2.2), not %s", f.Name, v)
 			}
 		}
 		cols, err := newColumnWriters(fields, opts, comp)
@@ -290,7 +290,7 @@ func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOpti
 
 func isNestedLogical(lt string) bool {
 	switch {
-	case lt == "struct", strings.HasPrefix(lt, "list"), strings.HasPrefix(lt, "large_list"),
+	case lt == "struct", lt == "map", strings.HasPrefix(lt, "list"), strings.HasPrefix(lt, "large_list"),
 		strings.HasPrefix(lt, "fixed_size_list"):
 		return true
 	}
@@ -307,6 +307,10 @@ type fieldWriter21 struct {
 func (f *fieldWriter21) dataType() arrow.DataType { return f.dt }
 
 func (f *fieldWriter21) append(w *fileWriter, arr arrow.Array) error {
+	if containsMap(arr.DataType()) {
+		arr = mapsAsLists(arr)
+		defer arr.Release()
+	}
 	for _, l := range f.leaves {
 		if err := l.append(w, arr); err != nil {
 			return err
