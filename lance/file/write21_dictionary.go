@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -15,7 +16,7 @@ import (
 // reuse it; any other dictionary is appended to it and its indices shifted,
 // which is what pylance does with batches of different dictionaries.
 // Dictionary values are written Variable (strings, binary) or Flat
-// (fixed width).
+// (fixed width). (The 2.0 writer, write20_dictionary.go, shares remap.)
 
 // columnDict is the running dictionary of a dictionary-typed leaf.
 type columnDict struct {
@@ -36,67 +37,57 @@ func newColumnDict(dt *arrow.DictionaryType, nested bool) (*columnDict, int, err
 }
 
 // remap returns arr with its indices into the running dictionary (arr
-// itself when its dictionary is that one), growing the dictionary if
-// needed. The caller releases the result.
+// itself when its dictionary is that one and has no null entry), growing
+// the dictionary if needed. A row pointing at a null entry becomes a null
+// row (a page dictionary has no validity; the entry is stored empty). The
+// caller releases the result.
 func (c *columnDict) remap(arr arrow.Array) (arrow.Array, error) {
 	da, ok := arr.(*array.Dictionary)
 	if !ok {
 		return nil, fmt.Errorf("column of type %s got an array of type %s", c.dt, arr.DataType())
 	}
 	d := da.Dictionary()
-	if d.NullN() > 0 {
-		// pylance's 2.0 reads return them; a 2.1+ page dictionary has no validity
-		return nil, fmt.Errorf("dictionaries with null entries are not supported by the writer (make the rows null instead)")
-	}
 	if c.dict == nil {
 		d.Retain()
 		c.dict = d
 	}
-	if c.dict == d || array.Equal(c.dict, d) {
+	var base int64
+	if c.dict != d && !array.Equal(c.dict, d) {
+		base = int64(c.dict.Len())
+		if base+int64(d.Len())-1 > maxIndex(c.dt.IndexType) {
+			return nil, fmt.Errorf("%d dictionary entries do not fit indices of type %s", base+int64(d.Len()), c.dt.IndexType)
+		}
+		grown, err := array.Concatenate([]arrow.Array{c.dict, d}, memory.DefaultAllocator)
+		if err != nil {
+			return nil, err
+		}
+		c.dict.Release()
+		c.dict = grown
+	} else if d.NullN() == 0 {
 		arr.Retain()
 		return arr, nil
 	}
-	base := int64(c.dict.Len())
-	if base+int64(d.Len())-1 > maxIndex(c.dt.IndexType) {
-		return nil, fmt.Errorf("%d dictionary entries do not fit indices of type %s", base+int64(d.Len()), c.dt.IndexType)
-	}
-	grown, err := array.Concatenate([]arrow.Array{c.dict, d}, memory.DefaultAllocator)
-	if err != nil {
-		return nil, err
-	}
-	c.dict.Release()
-	c.dict = grown
 	w := int64(c.dt.IndexType.(arrow.FixedWidthDataType).BitWidth() / 8)
-	n := int64(da.Len())
-	idx := make([]byte, n*w)
-	for i := int64(0); i < n; i++ {
-		if da.IsValid(int(i)) {
-			putIndex(idx[i*w:(i+1)*w], uint64(int64(da.GetValueIndex(int(i)))+base))
+	n := da.Len()
+	idx := make([]byte, int64(n)*w)
+	valid := make([]byte, (n+7)/8)
+	nulls := 0
+	for i := 0; i < n; i++ {
+		if da.IsNull(i) || d.IsNull(da.GetValueIndex(i)) {
+			nulls++
+			continue
 		}
+		bitutil.SetBit(valid, i)
+		putIndex(idx[int64(i)*w:int64(i+1)*w], uint64(int64(da.GetValueIndex(i))+base))
 	}
-	buf := memory.NewBufferBytes(idx)
-	var validity *memory.Buffer
-	if da.NullN() > 0 {
-		validity = da.Data().Buffers()[0]
-		if da.Data().Offset() != 0 { // the copied indices start at 0
-			validity = memory.NewBufferBytes(bitmapFrom(da))
-		}
+	bufs := []*memory.Buffer{nil, memory.NewBufferBytes(idx)}
+	if nulls > 0 {
+		bufs[0] = memory.NewBufferBytes(valid)
 	}
-	data := array.NewData(c.dt, int(n), []*memory.Buffer{validity, buf}, nil, da.NullN(), 0)
+	data := array.NewData(c.dt, n, bufs, nil, nulls, 0)
 	defer data.Release()
 	data.SetDictionary(c.dict.Data())
 	return array.MakeFromData(data), nil
-}
-
-// bitmapFrom is a's validity as a bitmap starting at bit 0.
-func bitmapFrom(a arrow.Array) []byte {
-	b := make([]byte, (a.Len()+7)/8)
-	for i := 0; i < a.Len(); i++ {
-		if a.IsValid(i) {
-			b[i/8] |= 1 << (i % 8)
-		}
-	}
-	return b
 }
 
 // pageDict is the pending page's dictionary: the running one, and the

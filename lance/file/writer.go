@@ -417,6 +417,10 @@ func newColumnWriters(fields []schema.Field, opts WriteOptions, comp string) ([]
 			return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
 		}
 		switch dt.ID() {
+		case arrow.DICTIONARY:
+			if cols[i], err = newDictWriter20(dt.(*arrow.DictionaryType), maxRows); err != nil {
+				return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
+			}
 		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
 			arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,
