@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -76,8 +77,8 @@ func cycle(n, k, nullEvery int) []int {
 
 // TestDictionaryColumnsRoundTrip writes dictionary columns and reads them
 // back with the same dictionary and indices, as pylance returns them: the
-// column's dictionary whole (unused entries included), batches with
-// another dictionary appended to it, and in a 2.0 file with null rows a
+// column's first dictionary whole (unused entries included), the values of
+// later dictionaries it lacks added, and in a 2.0 file with null rows a
 // null item at its end.
 func TestDictionaryColumnsRoundTrip(t *testing.T) {
 	str32 := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
@@ -100,7 +101,9 @@ func TestDictionaryColumnsRoundTrip(t *testing.T) {
 		{"int64 values", int64u16, [][2]any{{[]int64{10, -4, 7}, cycle(200, 3, 0)}},
 			[]int64{10, -4, 7}, cycle(200, 3, 0)},
 		{"two dictionaries", str32, [][2]any{{[]string{"p", "q"}, []int{0, 1, 0}}, {[]string{"r", "p", "s"}, []int{0, 1, 2}}},
-			[]string{"p", "q", "r", "p", "s"}, []int{0, 1, 0, 2, 3, 4}},
+			[]string{"p", "q", "r", "s"}, []int{0, 1, 0, 2, 0, 3}},
+		{"first dictionary with duplicates", str32, [][2]any{{[]string{"p", "q", "p"}, []int{2, 1}}, {[]string{"q", "p"}, []int{0, 1}}},
+			[]string{"p", "q", "p"}, []int{2, 1, 1, 0}},
 		{"same dictionary twice", str32, [][2]any{{[]string{"p", "q"}, []int{0, 1}}, {[]string{"p", "q"}, []int{1, -1}}},
 			[]string{"p", "q"}, []int{0, 1, 1, -1}},
 		{"all null", str32, [][2]any{{[]string{"p"}, []int{-1, -1, -1}}},
@@ -257,7 +260,7 @@ func TestMapColumns(t *testing.T) {
 
 // TestDictionaryNullEntries: a row pointing at a null dictionary entry is
 // written as a null row (a 2.1+ page dictionary has no validity), and the
-// entry is kept, empty, so the other indices stay as they were.
+// entry is dropped.
 func TestDictionaryNullEntries(t *testing.T) {
 	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 	sch := arrow.NewSchema([]arrow.Field{{Name: "d", Type: dt, Nullable: true}}, nil)
@@ -290,10 +293,57 @@ func TestDictionaryNullEntries(t *testing.T) {
 			}
 			defer got.Release()
 			nullItem := v == V2_0
-			want := dictArray(t, dt, []string{"a", "", "b"}, nullItem, []int{0, -1, 2, -1})
+			want := dictArray(t, dt, []string{"a", "b"}, nullItem, []int{0, -1, 1, -1})
 			defer want.Release()
 			if !array.Equal(got.Column(0), want) || !array.Equal(got.Column(0).(*array.Dictionary).Dictionary(), want.(*array.Dictionary).Dictionary()) {
 				t.Fatalf("read back %v, want %v", got.Column(0), want)
+			}
+		})
+	}
+}
+
+// TestDictionaryOverflowStartsAPage: values beyond what the index type
+// addresses start a page with a new dictionary; each page reads back, and
+// a read across pages whose values do not fit the index type says so.
+func TestDictionaryOverflowStartsAPage(t *testing.T) {
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}
+	sch := arrow.NewSchema([]arrow.Field{{Name: "d", Type: dt, Nullable: true}}, nil)
+	batch := func(b int) []string {
+		vals := make([]string, 100)
+		for i := range vals {
+			vals[i] = fmt.Sprintf("b%d-%d", b, i)
+		}
+		return vals
+	}
+	for _, v := range WritableVersions {
+		t.Run(v.String(), func(t *testing.T) {
+			var recs []arrow.Record
+			for b := 0; b < 3; b++ {
+				a := dictArray(t, dt, batch(b), false, cycle(100, 100, 0))
+				recs = append(recs, array.NewRecord(sch, []arrow.Array{a}, 100))
+				a.Release()
+			}
+			path := tempPath(t, "dict.lance")
+			if _, err := WriteFileWithOptions(path, mustFields(t, sch), recs, WriteOptions{Version: v}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for b := int64(0); b < 3; b++ {
+				got, err := r.Read(sch, []int{0}, 100*b, 100, memory.DefaultAllocator)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !array.Equal(got.Column(0), recs[b].Column(0)) {
+					t.Fatalf("batch %d: %v", b, trunc(got.Column(0)))
+				}
+				got.Release()
+			}
+			if _, err := r.Read(sch, []int{0}, 0, 300, memory.DefaultAllocator); err == nil || !strings.Contains(err.Error(), "read fewer rows") {
+				t.Fatalf("reading 300 distinct values as dictionary<int8>: %v", err)
 			}
 		})
 	}

@@ -20,8 +20,8 @@ import (
 //     dictionary, stored whole (unused and repeated entries included), and
 //     whose values are the indices; null rows come from the def levels.
 //
-// Pages that share a dictionary give it once; pages with different ones
-// get them concatenated, each page's indices shifted past the earlier ones.
+// Pages that share a dictionary give it once; different ones are merged by
+// value.
 // A page written without a dictionary (all-null or constant pages) gets its
 // distinct values appended as new entries.
 
@@ -287,44 +287,36 @@ func distinctValues(b *block, ix []int64, dt arrow.DataType, alloc memory.Alloca
 	return blockArray(d, dt, alloc)
 }
 
-// joinDictPieces builds the dictionary array of n rows from pieces.
+// joinDictPieces builds the dictionary array of n rows from pieces. Pieces
+// sharing a dictionary (the usual case: a column's pages repeat it) give it
+// once, as it is; different dictionaries are merged by value.
 func joinDictPieces(pieces []dictPiece, dt *arrow.DictionaryType, n int64, alloc memory.Allocator) (arrow.Array, error) {
-	var dicts []arrow.Array
-	base := make([]int64, len(pieces))
-	var size int64
-	for i, p := range pieces {
-		if p.dict == nil {
-			continue
-		}
-		found := false
-		for j, d := range dicts {
-			if d == p.dict || array.Equal(d, p.dict) {
-				base[i], found = offsetOf(dicts[:j]), true
-				break
-			}
-		}
-		if !found {
-			base[i] = size
-			dicts = append(dicts, p.dict)
-			size += int64(p.dict.Len())
+	var dict arrow.Array
+	same := true
+	for _, p := range pieces {
+		switch {
+		case p.dict == nil:
+		case dict == nil:
+			dict = p.dict
+		case dict != p.dict && !array.Equal(dict, p.dict):
+			same = false
 		}
 	}
-	var dict arrow.Array
-	switch len(dicts) {
-	case 0:
+	var err error
+	switch {
+	case dict == nil:
 		dict = array.MakeArrayOfNull(alloc, dt.ValueType, 0)
-	case 1:
-		dict = dicts[0]
+	case same:
 		dict.Retain()
 	default:
-		var err error
-		if dict, err = array.Concatenate(dicts, alloc); err != nil {
+		if dict, err = mergeDictionaries(pieces, dt.ValueType, alloc); err != nil {
 			return nil, err
 		}
 	}
 	defer dict.Release()
-	if maxIx := size - 1; maxIx > maxIndex(dt.IndexType) {
-		return nil, fmt.Errorf("%d dictionary entries do not fit indices of type %s", size, dt.IndexType)
+	if size := int64(dict.Len()); size-1 > maxIndex(dt.IndexType) {
+		return nil, fmt.Errorf("%d rows use %d dictionary values, more than indices of type %s address (read fewer rows at a time)",
+			n, size, dt.IndexType)
 	}
 	w := int64(dt.IndexType.(arrow.FixedWidthDataType).BitWidth() / 8)
 	values := newBuffer(alloc, n*w)
@@ -332,7 +324,7 @@ func joinDictPieces(pieces []dictPiece, dt *arrow.DictionaryType, n int64, alloc
 	var validity *memory.Buffer
 	var nulls, row int64
 	xb := values.Bytes()
-	for i, p := range pieces {
+	for _, p := range pieces {
 		for _, j := range p.ix {
 			if row >= n {
 				return nil, fmt.Errorf("pages hold more than %d rows", n)
@@ -346,7 +338,7 @@ func joinDictPieces(pieces []dictPiece, dt *arrow.DictionaryType, n int64, alloc
 				bitutil.ClearBit(validity.Bytes(), int(row))
 				nulls++
 			} else {
-				putIndex(xb[row*w:(row+1)*w], uint64(base[i]+j))
+				putIndex(xb[row*w:(row+1)*w], uint64(j))
 			}
 			row++
 		}
@@ -360,12 +352,51 @@ func joinDictPieces(pieces []dictPiece, dt *arrow.DictionaryType, n int64, alloc
 	return array.MakeFromData(data), nil
 }
 
-func offsetOf(dicts []arrow.Array) int64 {
-	var o int64
-	for _, d := range dicts {
-		o += int64(d.Len())
+// mergeDictionaries returns the distinct valid values of the pieces'
+// dictionaries, in order of appearance, and points each piece's indices
+// at them.
+func mergeDictionaries(pieces []dictPiece, values arrow.DataType, alloc memory.Allocator) (arrow.Array, error) {
+	seen := map[string]int64{}
+	var parts []arrow.Array
+	defer func() {
+		for _, a := range parts {
+			a.Release()
+		}
+	}()
+	mapped := map[arrow.Array][]int64{}
+	for _, p := range pieces {
+		if p.dict == nil {
+			continue
+		}
+		pos, ok := mapped[p.dict]
+		if !ok {
+			pos = make([]int64, p.dict.Len())
+			for j := range pos {
+				if p.dict.IsNull(j) {
+					pos[j] = -1
+					continue
+				}
+				k := p.dict.ValueStr(j)
+				i, ok := seen[k]
+				if !ok {
+					i = int64(len(parts))
+					seen[k] = i
+					parts = append(parts, array.NewSlice(p.dict, int64(j), int64(j+1)))
+				}
+				pos[j] = i
+			}
+			mapped[p.dict] = pos
+		}
+		for i, j := range p.ix {
+			if j >= 0 {
+				p.ix[i] = pos[j]
+			}
+		}
 	}
-	return o
+	if len(parts) == 0 {
+		return array.MakeArrayOfNull(alloc, values, 0), nil
+	}
+	return array.Concatenate(parts, alloc)
 }
 
 // maxIndex is the largest value of an integer index type.

@@ -13,7 +13,7 @@ import (
 //	Dictionary{indices: Nullable{no_nulls{Flat{index bits, buffer 0}}},
 //	           items, num_dictionary_items: K}
 //
-// with 0-based indices into items, the column's Arrow dictionary plus, when
+// with 0-based indices into items, the column's dictionary plus, when
 // the page has null rows, one null item they all point at. Items are
 // Binary{ends, bytes} for strings and binary (buffers 1, 2), and
 // Nullable{Flat} for fixed-width values (buffer 1, or validity 1 and
@@ -40,6 +40,12 @@ func (c *dictWriter20) columns() [][]pageOut     { return [][]pageOut{c.out} }
 
 func (c *dictWriter20) append(w *fileWriter, arr arrow.Array) error {
 	remapped, err := c.cd.remap(arr)
+	if err == errDictFull {
+		if err = c.flush(w); err == nil { // the page keeps the dictionary its indices use
+			c.cd.reset()
+			remapped, err = c.cd.remap(arr)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -64,8 +70,8 @@ func (c *dictWriter20) flush(w *fileWriter) error {
 	if n == 0 {
 		return nil
 	}
-	dict := c.cd.dict
-	k := dict.Len()
+	cd := c.cd
+	k := int(cd.n)
 	hasNull := false
 	for i, null := range c.null {
 		if null {
@@ -77,40 +83,35 @@ func (c *dictWriter20) flush(w *fileWriter) error {
 	if hasNull {
 		items++
 	}
-	ipos := w.writeBuffer(c.idx)
-	pos := []uint64{ipos}
+	pos := []uint64{w.writeBuffer(c.idx)}
 	sizes := []uint64{uint64(len(c.idx))}
 	var itemsEnc []byte
-	dd := dict.Data()
-	if bits := leafBits(c.cd.dt.ValueType); bits > 0 {
-		wd := bits / 8
-		vals := append([]byte(nil), dd.Buffers()[1].Bytes()[dd.Offset()*wd:(dd.Offset()+k)*wd]...)
+	if cd.width > 0 {
+		bits := uint64(8 * cd.width)
+		vals := cd.vals
 		if hasNull {
-			vals = append(vals, make([]byte, wd)...)
+			vals = append(vals[:len(vals):len(vals)], make([]byte, cd.width)...)
 			valid := make([]byte, (items+7)/8)
 			bitutil.SetBitsTo(valid, 0, int64(k), true)
 			pos = append(pos, w.writeBuffer(valid), w.writeBuffer(vals))
 			sizes = append(sizes, uint64(len(valid)), uint64(len(vals)))
-			itemsEnc = encSomeNulls(encFlatMsg(1, 1), encFlatMsg(uint64(bits), 2))
+			itemsEnc = encSomeNulls(encFlatMsg(1, 1), encFlatMsg(bits, 2))
 		} else {
 			pos = append(pos, w.writeBuffer(vals))
 			sizes = append(sizes, uint64(len(vals)))
-			itemsEnc = encNoNulls(encFlatMsg(uint64(bits), 1))
+			itemsEnc = encNoNulls(encFlatMsg(bits, 1))
 		}
 	} else {
-		offs, data, _ := binaryOffsets(dict) // a string or binary type: checked by newColumnDict
-		start := offs.at(0)
-		bytes := data[start:offs.at(k)]
-		adj := uint64(len(bytes)) + 1
+		adj := uint64(len(cd.vals)) + 1
 		ends := make([]byte, 0, 8*items)
-		for i := 0; i < k; i++ {
-			ends = binary.LittleEndian.AppendUint64(ends, uint64(offs.at(i+1)-start))
+		for _, e := range cd.ends {
+			ends = binary.LittleEndian.AppendUint64(ends, e)
 		}
 		if hasNull {
-			ends = binary.LittleEndian.AppendUint64(ends, uint64(len(bytes))+adj)
+			ends = binary.LittleEndian.AppendUint64(ends, uint64(len(cd.vals))+adj)
 		}
-		pos = append(pos, w.writeBuffer(ends), w.writeBuffer(bytes))
-		sizes = append(sizes, uint64(len(ends)), uint64(len(bytes)))
+		pos = append(pos, w.writeBuffer(ends), w.writeBuffer(cd.vals))
+		sizes = append(sizes, uint64(len(ends)), uint64(len(cd.vals)))
 		itemsEnc = encBinaryMsg(encNoNulls(encFlatMsg(64, 1)), encFlatMsg(8, 2), adj)
 	}
 	body := pbBytes(nil, 1, encNoNulls(encFlatMsg(uint64(8*c.width), 0)))

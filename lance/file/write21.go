@@ -346,12 +346,7 @@ func (lw *leafWriter) pages() []pageOut { return lw.out }
 // as they fill.
 func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 	if lw.colDict != nil {
-		remapped, err := lw.colDict.remap(arr)
-		if err != nil {
-			return fmt.Errorf("field %q: %w", lw.name, err)
-		}
-		defer remapped.Release()
-		arr = remapped
+		return lw.appendDictionary(w, arr)
 	}
 	if len(lw.nodes) == 1 && lw.kind != leafBoolFSL {
 		if lw.kind == leafFSL {
