@@ -67,6 +67,11 @@
 // column of its own: Read's column index for a struct field is its first
 // leaf column, the others following in pre-order.
 //
+// Dictionary-typed columns (read_dictionary.go, write21_dictionary.go,
+// write20_dictionary.go) keep their dictionary and indices apart, as
+// pylance stores them; map columns are read and written as the list of
+// their entries (map_storage.go), at 2.2 only.
+//
 // 2.3 files, blob and packed-struct columns, and 2.0 nested columns are
 // refused with an error naming what is unsupported; so are nested types in
 // a 2.0 file being written.
