@@ -277,7 +277,7 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 	}
 	limit = min(limit, r.numRows-offset)
 	r.prefetch(func(i int) int {
-		if t := mapStorage(sch.Field(i).Type); r.minor >= 1 && isNested(t) {
+		if t := mapStorage(sch.Field(i).Type); r.minor >= 1 && isNested(t) && !isPacked(sch.Field(i)) {
 			return leafCount(t)
 		}
 		return 1
@@ -308,6 +308,10 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 		var a arrow.Array
 		var err error
 		switch {
+		case blobError(fld) != nil:
+			err = blobError(fld)
+		case isPacked(fld):
+			a, err = r.readPacked(&r.cols[ci], dt.(*arrow.StructType), offset, limit, alloc)
 		case dt.ID() == arrow.DICTIONARY:
 			a, err = r.readDictionary(&r.cols[ci], dt.(*arrow.DictionaryType), offset, limit, alloc)
 		case r.minor >= 1 && isNested(dt):

@@ -253,6 +253,9 @@ type columnWriter interface {
 // newTopWriters returns a writer per top-level field and the ids of the
 // fields that get a column (DataFile.fields), in column order.
 func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOptions) ([]columnWriter, []int32, error) {
+	if err := checkOptInEncodings(fields); err != nil {
+		return nil, nil, err
+	}
 	if !v.structural() {
 		for _, f := range fields {
 			if f.ParentID != -1 || isNestedLogical(f.LogicalType) {
