@@ -603,6 +603,11 @@ func checkAppendable(d *Dataset) error {
 			}
 		}
 	}
+	// columns the writer cannot produce at this version (a packed struct,
+	// a blob column, a nested column at 2.0): refused before rows are taken
+	if err := file.CheckWritableVersion(d.fields, v); err != nil {
+		return fmt.Errorf("%w: cannot append to %s: %v", ErrUnsupported, d.root, err)
+	}
 	return nil
 }
 

@@ -10,7 +10,7 @@ import lance
 import pyarrow as pa
 import pytest
 
-from persisting import SchemaError
+from persisting import SchemaError, UnsupportedError
 from persisting.queue import LanceBackend
 
 N = 3000  # several mini-block chunks; max_rows_per_file splits it over files
@@ -192,3 +192,26 @@ async def test_dictionary_among_other_columns(bucket_path, version):
     back = lance.dataset(dataset_path(bucket_path)).to_table()
     assert back.schema == table.schema
     assert back.to_pylist() == table.to_pylist() + table.slice(0, 10).to_pylist() + [record]
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.1", "2.2"])
+async def test_packed_struct_is_read_and_appends_refused(bucket_path, version):
+    point = pa.struct([("x", pa.int32()), ("y", pa.float64())])
+    schema = pa.schema([pa.field("id", pa.int64()),
+                        pa.field("p", point, metadata={"lance-encoding:packed": "true"})])
+    rows = [{"id": i, "p": None if (i % 9 == 4 and version != "2.0") else {"x": i, "y": i / 4}} for i in range(2000)]
+    lance.write_dataset(pa.Table.from_pylist(rows, schema=schema), dataset_path(bucket_path),
+                        data_storage_version=version)
+    expected = lance.dataset(dataset_path(bucket_path)).to_table()
+    b = LanceBackend(0, bucket_path)
+    try:
+        got = await b.get_arrow()
+        assert got.equals(expected)
+        assert await b.get(3, 3) == rows[3:6]
+        stats = await b.stats()
+        assert stats["read_only"] and "lance-encoding:packed" in stats["read_only_reason"]
+        with pytest.raises(UnsupportedError, match="packed"):
+            await b.put({"id": 1, "p": {"x": 1, "y": 2.0}})
+        assert b.total_count() == 2000
+    finally:
+        b.close()
