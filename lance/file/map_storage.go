@@ -82,8 +82,8 @@ func relabelData(d arrow.ArrayData, dt arrow.DataType) arrow.ArrayData {
 // relabel returns a (of a type with a's layout) as an array of type dt,
 // releasing a.
 func relabel(a arrow.Array, dt arrow.DataType) arrow.Array {
-	if arrow.TypeEqual(a.DataType(), dt) {
-		return a
+	if !containsMap(dt) && !containsMap(a.DataType()) {
+		return a // nothing to relabel (and no dictionary to lose)
 	}
 	d := relabelData(a.Data(), dt)
 	a.Release()
