@@ -123,6 +123,7 @@ func TestDictionaryMapPackedWithPylance(t *testing.T) {
 	}{
 		{"dictionaries", []string{"2.0", "2.1", "2.2"}, dictFields, func(v string) []arrow.Array { return dicts(v != "2.0") }, true},
 		{"dictionaries with null rows at 2.0", []string{"2.0"}, dictFields, func(string) []arrow.Array { return dicts(true) }, false},
+		{"dictionaries under zstd", []string{"2.1", "2.2"}, withMetadata(dictFields, CompressionMetadataKey, "zstd"), func(string) []arrow.Array { return dicts(true) }, true},
 		{"packed struct", []string{"2.0", "2.1", "2.2"}, []arrow.Field{{Name: "p", Type: packed, Nullable: true, Metadata: packedMD}},
 			func(v string) []arrow.Array { return []arrow.Array{packedCol(v != "2.0")} }, false},
 		{"map", []string{"2.2"}, []arrow.Field{{Name: "m", Type: mt, Nullable: true}}, func(string) []arrow.Array { return []arrow.Array{mapCol()} }, true},
@@ -188,4 +189,14 @@ func TestOptInEncodingsTheWriterRefuses(t *testing.T) {
 			})
 		}
 	}
+}
+
+// withMetadata returns fields, each with metadata key set to value.
+func withMetadata(fields []arrow.Field, key, value string) []arrow.Field {
+	out := make([]arrow.Field, len(fields))
+	for i, f := range fields {
+		f.Metadata = arrow.NewMetadata([]string{key}, []string{value})
+		out[i] = f
+	}
+	return out
 }

@@ -350,7 +350,7 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 		bssWidth := 0 // byte-stream split values under the codec (0: none)
 		switch {
 		case lw.comp == "" || nbuf != 1:
-		case dict != nil:
+		case dict != nil && bssWidthOK(dict.indexBits()/8):
 			bssWidth = dict.indexBits() / 8 // the indices
 		case lw.kind == leafFixed && lw.rleWord() > 0 && bssWidthOK(lw.width):
 			bssWidth = lw.width
