@@ -26,7 +26,9 @@ import (
 //     tagged timestamps, dates and decimals -> timestamp (naive or zoned as
 //     the value), date32/date64, decimal128 at the column's scale;
 //     dict -> struct (keys may be left out); list or tuple -> list/large_list,
-//     or fixed_size_list of its length, of items that fit;
+//     or fixed_size_list of its length, of items that fit; a value that fits
+//     a dictionary's values -> that dictionary, dict -> map
+//     (record_dictionary_map.go);
 //   - an untyped (null) column and columns of other types take None only.
 
 type columnKind uint8
@@ -51,6 +53,8 @@ const (
 	colDate64
 	colDecimal     // decimal128, decimal256 (record_fixed_types.go)
 	colFixedBinary // fixed_size_binary (record_fixed_types.go)
+	colDictionary  // record_dictionary_map.go
+	colMap
 )
 
 // recordColumn converts values into one Arrow type; bound to its builder.
@@ -62,12 +66,19 @@ type recordColumn struct {
 	lo, hi   int64  // colInt
 	uhi      uint64 // colUint
 	unit     arrow.TimeUnit
-	zoned    bool // colTimestamp: with a time zone (takes aware values)
-	size     int  // colFixedList
-	item     *recordColumn
-	fields   recordFields // colStruct
-	build    array.Builder
-	bin      *array.BinaryBuilder // string and binary kinds: the bytes builder under build
+	zoned    bool          // colTimestamp: with a time zone (takes aware values)
+	size     int           // colFixedList
+	item     *recordColumn // list items; colDictionary: the value check; colMap: values
+	key      *recordColumn // colMap
+	fields   recordFields  // colStruct
+	// colDictionary with 8- or 16-bit indices: how many values the
+	// dictionary builder can take, the values it holds and those a check
+	// (call dictCall) would add
+	dictCap           int
+	dictSeen, dictNew map[string]struct{}
+	dictCall          uint64
+	build             array.Builder
+	bin               *array.BinaryBuilder // string and binary kinds: the bytes builder under build
 }
 
 // recordFields maps dict keys to the columns of a record or a struct.
@@ -158,6 +169,10 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 		c.kind = colDecimal
 	case *arrow.FixedSizeBinaryType:
 		c.kind = colFixedBinary
+	case *arrow.DictionaryType:
+		newDictionaryColumn(c, t)
+	case *arrow.MapType:
+		newMapColumn(c, t)
 	default:
 		c.kind = colNullOnly
 	}
@@ -185,6 +200,9 @@ func (c *recordColumn) bind(b array.Builder) {
 		c.item.bind(b.(*array.LargeListBuilder).ValueBuilder())
 	case colFixedList:
 		c.item.bind(b.(*array.FixedSizeListBuilder).ValueBuilder())
+	case colMap:
+		c.key.bind(b.(*array.MapBuilder).KeyBuilder())
+		c.item.bind(b.(*array.MapBuilder).ItemBuilder())
 	}
 }
 
@@ -195,6 +213,7 @@ func (c *recordColumn) bind(b array.Builder) {
 type recordChecker struct {
 	d       *pymarshal.Decoder
 	gen     uint64
+	call    uint64 // numbers checkRecords calls
 	explain bool
 }
 
@@ -335,6 +354,10 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 			return rc.mismatch(c, v)
 		}
 		return rc.dict(&c.fields, v, c.path)
+	case colDictionary:
+		return rc.dictionaryValue(c, v)
+	case colMap:
+		return rc.mapValue(c, v)
 	case colList, colLargeList, colFixedList:
 		if k != pymarshal.List && (k != pymarshal.Tuple || isTagged(d, v)) {
 			return rc.mismatch(c, v)
@@ -426,6 +449,10 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 	case colStruct:
 		c.build.(*array.StructBuilder).Append(true)
 		appendDict(d, &c.fields, v, gen)
+	case colDictionary:
+		appendDictionaryValue(d, c, v)
+	case colMap:
+		appendMapValue(d, c, v, gen)
 	case colList, colLargeList, colFixedList:
 		c.build.(array.ListLikeBuilder).Append(true)
 		for i, item := 0, d.First(v); i < d.Len(v); i, item = i+1, d.Next(item) {

@@ -387,7 +387,7 @@ func isNestedType(t arrow.DataType) bool {
 		return false
 	}
 	switch t.ID() {
-	case arrow.STRUCT, arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
+	case arrow.STRUCT, arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST, arrow.MAP:
 		return true
 	}
 	return false
@@ -453,6 +453,9 @@ func (r *recordRules) valueType(path string, expected arrow.DataType, rv recordV
 func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordValue, grow bool, depth, lists int) (arrow.DataType, error) {
 	d := r.d
 	v := rv.node
+	if mt, ok := expected.(*arrow.MapType); ok {
+		return r.mapType(path, mt, rv, depth, lists)
+	}
 	var st *arrow.StructType
 	if expected != nil {
 		var ok bool
@@ -610,6 +613,9 @@ func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
 		return i >= -limit && i <= limit
 	case arrow.BOOL:
 		return rv.kind == kindBool
+	case arrow.DICTIONARY:
+		dt := t.(*arrow.DictionaryType)
+		return dictionaryValuesPut(dt) && fits(d, dt.ValueType, rv)
 	case arrow.STRING, arrow.LARGE_STRING:
 		return rv.kind == kindStr
 	case arrow.BINARY, arrow.LARGE_BINARY:

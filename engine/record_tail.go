@@ -28,7 +28,7 @@ func newRowTail(s *arrow.Schema, alloc memory.Allocator) *rowTail {
 	}
 	t.fields = newRecordFields(s.Fields(), "")
 	for i, f := range s.Fields() {
-		b := array.NewBuilder(alloc, f.Type)
+		b := newColumnBuilder(alloc, f.Type)
 		t.builders = append(t.builders, b)
 		t.fields.cols[i].bind(b)
 	}
@@ -43,6 +43,7 @@ func (t *rowTail) checkRecords(d *pymarshal.Decoder, root pymarshal.Node, explai
 		return errNotExact
 	}
 	t.check.d, t.check.explain = d, explain
+	t.check.call++
 	defer func() { t.check.d = nil }()
 	switch d.Kind(root) {
 	case pymarshal.Dict:
@@ -92,6 +93,7 @@ func (t *rowTail) seal() arrow.Record {
 	for _, c := range cols {
 		c.Release()
 	}
+	resetDictionaries(&t.fields)
 	t.rows, t.bytes = 0, 0
 	return rec
 }

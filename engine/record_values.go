@@ -340,6 +340,9 @@ func pyName(name string) string { return pyQuote([]byte(name), len(name)+8) }
 // timestamp[us, tz=UTC], list<item: int64> ...), the names users see in
 // pyarrow and pylance.
 func typeText(t arrow.DataType) string {
+	if s, ok := dictionaryMapText(t); ok {
+		return s
+	}
 	switch t := t.(type) {
 	case *arrow.Float16Type:
 		return "halffloat"

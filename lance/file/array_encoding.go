@@ -26,6 +26,7 @@ const (
 	encFixedSizeList
 	encList
 	encSimpleStruct
+	encPackedStruct // read_packed.go
 )
 
 // arrayEncodingNames maps the ArrayEncoding oneof numbers to names used in
@@ -68,6 +69,10 @@ type arrayEncoding struct {
 	items          *arrayEncoding
 	nullAdjustment uint64
 	numDictItems   uint32
+
+	// PackedStruct: the children's Flat encodings; the rows (their values
+	// back to back) are in the buffer bufferIndex
+	inner []*arrayEncoding
 
 	// FixedSizeList (dimension, items) and List (offsets: one end offset
 	// per list, nulls raised by nullAdjustment; numItems)
@@ -112,6 +117,9 @@ func decodeArrayEncoding(b []byte, depth int) (*arrayEncoding, error) {
 			return e.decodeList(v, depth)
 		case 5:
 			e.kind = encSimpleStruct
+		case 9:
+			e.kind = encPackedStruct
+			return e.decodePackedStruct(v, depth)
 		default:
 			e.kind = encUnknown
 		}
@@ -138,22 +146,7 @@ func (e *arrayEncoding) decodeFlat(b []byte) error {
 			if err != nil {
 				return err
 			}
-			return pbWalk(v, func(f pbField) error {
-				switch f.num {
-				case 1:
-					x, err := f.wantVarint("Buffer.buffer_index")
-					e.bufferIndex = uint32(x)
-					if x > 1<<16 {
-						return fmt.Errorf("lance file: buffer index %d out of range", x)
-					}
-					return err
-				case 2:
-					x, err := f.wantVarint("Buffer.buffer_type")
-					e.bufferType = uint32(x)
-					return err
-				}
-				return nil
-			})
+			return e.decodeBuffer(v)
 		case 3:
 			v, err := f.wantBytes("Flat.compression")
 			if err != nil {
@@ -167,6 +160,26 @@ func (e *arrayEncoding) decodeFlat(b []byte) error {
 				}
 				return nil
 			})
+		}
+		return nil
+	})
+}
+
+// decodeBuffer reads a Buffer{buffer_index, buffer_type} message.
+func (e *arrayEncoding) decodeBuffer(v []byte) error {
+	return pbWalk(v, func(f pbField) error {
+		switch f.num {
+		case 1:
+			x, err := f.wantVarint("Buffer.buffer_index")
+			e.bufferIndex = uint32(x)
+			if x > 1<<16 {
+				return fmt.Errorf("lance file: buffer index %d out of range", x)
+			}
+			return err
+		case 2:
+			x, err := f.wantVarint("Buffer.buffer_type")
+			e.bufferType = uint32(x)
+			return err
 		}
 		return nil
 	})
@@ -373,4 +386,33 @@ func encBinaryMsg(indices, bytes []byte, nullAdjustment uint64) []byte {
 	bin = pbBytes(bin, 2, bytes)
 	bin = pbVarintNZ(bin, 3, nullAdjustment)
 	return pbBytes(nil, 6, bin)
+}
+
+// decodePackedStruct reads a 2.0 PackedStruct{inner: repeated ArrayEncoding,
+// buffer} (read_packed.go).
+func (e *arrayEncoding) decodePackedStruct(b []byte, depth int) error {
+	return pbWalk(b, func(f pbField) error {
+		switch f.num {
+		case 1:
+			v, err := f.wantBytes("PackedStruct.inner")
+			if err != nil {
+				return err
+			}
+			if len(e.inner) >= 1<<10 {
+				return fmt.Errorf("lance file: packed struct of too many children")
+			}
+			in, err := decodeArrayEncoding(v, depth+1)
+			if err == nil {
+				e.inner = append(e.inner, in)
+			}
+			return err
+		case 2:
+			v, err := f.wantBytes("PackedStruct.buffer")
+			if err != nil {
+				return err
+			}
+			return e.decodeBuffer(v)
+		}
+		return nil
+	})
 }

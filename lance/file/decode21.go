@@ -172,6 +172,8 @@ func decodeMini(e *compressive, bufs [][]byte, n int, bl *borrowList) (*block, e
 			return nil, err
 		}
 		return byteStreamSplit(bits, b, n)
+	case compPackedStruct:
+		return packedRows(e, func(c *compressive) (*block, error) { return decodeMini(c, bufs, n, bl) })
 	case compFixedSizeList:
 		return fslDecode(e, bufs, n)
 	}
@@ -350,6 +352,8 @@ func decodeBlock(e *compressive, b []byte, n int, bl *borrowList) (*block, error
 		return &block{n: n, bits: 8 * w, data: out}, nil
 	case compFixedSizeList:
 		return fslDecode(e, [][]byte{b}, n)
+	case compPackedStruct:
+		return packedRows(e, func(c *compressive) (*block, error) { return decodeBlock(c, b, n, bl) })
 	case compFsst:
 		inner, err := decodeBlock(e.child, b, n, bl)
 		if err != nil {

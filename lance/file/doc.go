@@ -67,9 +67,15 @@
 // column of its own: Read's column index for a struct field is its first
 // leaf column, the others following in pre-order.
 //
-// 2.3 files, blob and packed-struct columns, and 2.0 nested columns are
-// refused with an error naming what is unsupported; so are nested types in
-// a 2.0 file being written.
+// Dictionary-typed columns (read_dictionary.go, write21_dictionary.go,
+// write20_dictionary.go) keep their dictionary and indices apart, as
+// pylance stores them; map columns are read and written as the list of
+// their entries (map_storage.go), at 2.2 only.
+//
+// Packed structs (field metadata lance-encoding:packed) are read, not
+// written (packed_blob.go). 2.3 files and blob columns are refused with an
+// error naming what is unsupported; so are nested types in a 2.0 file being
+// written.
 //
 // The writer splits each column into pages of at most WriteOptions.MaxPageBytes
 // (8 MiB by default) so a range read touches only the pages, and within them

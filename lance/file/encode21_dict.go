@@ -26,6 +26,17 @@ type pageDict struct {
 	n     int      // distinct values
 	enc   []byte   // CompressiveEncoding of the dictionary buffer
 	block []byte   // the encoded dictionary buffer
+	// idxBits is the width of the stored indices: 32 (0) for the pages
+	// this writer dictionary-encodes, the Arrow index width for
+	// dictionary-typed columns (write21_dictionary.go).
+	idxBits int
+}
+
+func (d *pageDict) indexBits() int {
+	if d.idxBits == 0 {
+		return 32
+	}
+	return d.idxBits
 }
 
 // dictSample is how many leading values buildDict looks at before it
@@ -38,6 +49,9 @@ const dictSample = 1024
 // integers at 2.2 (where pylance starts to use it for them).
 func (lw *leafWriter) buildDict() *pageDict {
 	p := &lw.p
+	if lw.colDict != nil {
+		return lw.colDict.pageDict(lw)
+	}
 	if p.nVis < dictMinValues || p.nValid == 0 {
 		return nil
 	}
@@ -217,9 +231,16 @@ func varBlock(ob int, ends []uint64, data []byte) []byte {
 	return append(b, data...)
 }
 
-// indexBytes is the u32 little-endian indices of visible values [a, b).
+// indexBytes is the little-endian indices of visible values [a, b).
 func (d *pageDict) indexBytes(a, b int) []byte {
-	out := make([]byte, 4*(b-a))
+	w := d.indexBits() / 8
+	out := make([]byte, w*(b-a))
+	if w != 4 {
+		for i, k := range d.idx[a:b] {
+			putIndex(out[w*i:w*(i+1)], uint64(k))
+		}
+		return out
+	}
 	for i, k := range d.idx[a:b] {
 		binary.LittleEndian.PutUint32(out[4*i:], k)
 	}

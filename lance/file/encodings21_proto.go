@@ -151,9 +151,10 @@ type compressive struct {
 	fsst          atomic.Pointer[fsstTable]
 	value         []byte // Constant
 	hasValue      bool
-	numDictItems  uint64 // Dictionary
-	itemsPerValue uint64 // FixedSizeList
-	hasValidity   bool   // FixedSizeList
+	numDictItems  uint64   // Dictionary
+	itemsPerValue uint64   // FixedSizeList
+	hasValidity   bool     // FixedSizeList
+	fieldBits     []uint64 // PackedStruct: the bits of each child in a row
 }
 
 func (c *compressive) name() string {
@@ -483,7 +484,10 @@ func (c *compressive) decodeBody(b []byte, depth int) error {
 				c.hasValidity = x != 0
 			}
 		case compPackedStruct:
-			if f.num == 2 {
+			switch f.num {
+			case 1:
+				c.fieldBits, err = appendUint64s(c.fieldBits, f, "PackedStruct.bits_per_value", 1<<10)
+			case 2:
 				c.child, err = sub(f)
 			}
 		}
@@ -499,7 +503,7 @@ func (c *compressive) decodeBody(b []byte, depth int) error {
 		return nil
 	}
 	switch c.kind {
-	case compVariable, compOutOfLineBitpacking, compFsst, compByteStreamSplit, compGeneral, compFixedSizeList:
+	case compVariable, compOutOfLineBitpacking, compFsst, compByteStreamSplit, compGeneral, compFixedSizeList, compPackedStruct:
 		return need(c.child, "values")
 	case compRle:
 		if err := need(c.child, "values"); err != nil {

@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/persisting/persisting/lance/schema"
 )
@@ -12,31 +13,33 @@ import (
 // layouts, and a file holding such a field in the plain layout is one
 // pylance misreads (a packed struct reads as nulls) or cannot read at all
 // (blobs). So a field that asks for one is refused before any row of it is
-// accepted; a key's mere presence counts, whatever its value.
+// accepted. The keys and their truth are the reader's (packed_blob.go).
 var unwritableLayoutKeys = []struct{ key, layout string }{
-	{"lance-encoding:blob", "blob"},
-	{"lance-encoding:packed", "packed struct"},
-	{"packed", "packed struct"}, // the older spelling pylance still honours
+	{blobMetadataKey, "blob"},
+	{packedMetadataKey, "packed struct"},
+	{packedLegacyMetadataKey, "packed struct"},
 }
 
-// blobV2Extension is the extension type of pylance's 2.2 blob columns.
-const blobV2Extension = "lance.blob.v2"
-
-const arrowExtensionNameKey = "ARROW:extension:name"
+// truthy is how pylance reads a boolean metadata value.
+func truthy(v string) bool { return v == "true" || v == "True" || v == "1" }
 
 // checkLayoutMetadata refuses fields (at any nesting depth) that ask for a
 // layout this writer does not produce, naming the field and the request.
 func checkLayoutMetadata(fields []schema.Field) error {
 	for _, f := range fields {
 		for _, k := range unwritableLayoutKeys {
-			if _, ok := f.Metadata[k.key]; ok {
+			if truthy(string(f.Metadata[k.key])) {
 				return fmt.Errorf("lance file: field %q: its metadata %q asks for Lance's %s layout, which this writer does not produce",
 					f.Name, k.key, k.layout)
 			}
 		}
-		if f.ExtensionName == blobV2Extension || string(f.Metadata[arrowExtensionNameKey]) == blobV2Extension {
-			return fmt.Errorf("lance file: field %q: extension type %s (Lance's blob v2 layout) is not produced by this writer",
-				f.Name, blobV2Extension)
+		ext := f.ExtensionName
+		if ext == "" {
+			ext = string(f.Metadata[extensionNameKey])
+		}
+		if strings.HasPrefix(ext, blobExtensionPrefix) {
+			return fmt.Errorf("lance file: field %q: extension type %s (Lance's blob layout) is not produced by this writer",
+				f.Name, ext)
 		}
 	}
 	return nil

@@ -277,8 +277,8 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 	}
 	limit = min(limit, r.numRows-offset)
 	r.prefetch(func(i int) int {
-		if r.minor >= 1 && isNested(sch.Field(i).Type) {
-			return leafCount(sch.Field(i).Type)
+		if t := mapStorage(sch.Field(i).Type); r.minor >= 1 && isNested(t) && !isPacked(sch.Field(i)) {
+			return leafCount(t)
 		}
 		return 1
 	}, columns, offset, limit)
@@ -304,16 +304,26 @@ func (r *Reader) Read(sch *arrow.Schema, columns []int, offset, limit int64, all
 	err := fan(len(columns), func(i int) error {
 		ci := columns[i]
 		fld := sch.Field(i)
+		dt := mapStorage(fld.Type) // a map is read as its list of entries
 		var a arrow.Array
 		var err error
 		switch {
-		case r.minor >= 1 && isNested(fld.Type):
+		case blobError(fld) != nil:
+			err = blobError(fld)
+		case isPacked(fld):
+			a, err = r.readPacked(&r.cols[ci], dt.(*arrow.StructType), offset, limit, alloc)
+		case dt.ID() == arrow.DICTIONARY:
+			a, err = r.readDictionary(&r.cols[ci], dt.(*arrow.DictionaryType), offset, limit, alloc)
+		case r.minor >= 1 && isNested(dt):
 			// a struct spans several leaf columns; ci is the first
-			a, err = r.readNested(ci, fld.Type, offset, limit, alloc)
-		case isNested(fld.Type):
-			a, err = r.readLegacy(ci, fld.Type, offset, limit, alloc, 0)
+			a, err = r.readNested(ci, dt, offset, limit, alloc)
+		case isNested(dt):
+			a, err = r.readLegacy(ci, dt, offset, limit, alloc, 0)
 		default:
-			a, err = r.readColumn(&r.cols[ci], fld.Type, offset, limit, alloc)
+			a, err = r.readColumn(&r.cols[ci], dt, offset, limit, alloc)
+		}
+		if err == nil {
+			a = relabel(a, fld.Type)
 		}
 		if err != nil {
 			return fmt.Errorf("lance file: column %d (%q): %w", ci, fld.Name, err)

@@ -102,6 +102,8 @@ func buildTree(fields []schema.Field) ([]*wnode, error) {
 		case *arrow.LargeListType:
 			n.kind = nodeList
 			setTypes(n.children[0], t.Elem())
+		case *arrow.MapType: // stored as its list of entries (map_storage.go)
+			setTypes(n, mapStorage(t))
 		}
 	}
 	for i, r := range roots {
@@ -158,9 +160,10 @@ func leafValueKind(dt arrow.DataType) (kind leafKind, width, dim int, err error)
 // leafWriter encodes one leaf column.
 type leafWriter struct {
 	v        Version
-	name     string   // dotted path, for errors
-	nodes    []*wnode // top-level field (0) down to the leaf
-	childIdx []int    // nodes[d+1] is child childIdx[d] of a struct nodes[d]
+	name     string      // dotted path, for errors
+	nodes    []*wnode    // top-level field (0) down to the leaf
+	childIdx []int       // nodes[d+1] is child childIdx[d] of a struct nodes[d]
+	colDict  *columnDict // dictionary-typed leaf: its running dictionary
 	// listsBelow[d]: list nodes strictly below depth d (the rep level of
 	// a list item after the first).
 	listsBelow []uint16
@@ -269,6 +272,14 @@ func newLeafWriter(path []*wnode, idx []int, v Version, comp string) (*leafWrite
 		name += n.field.Name
 	}
 	kind, width, dim, err := leafValueKind(leaf.dt)
+	var colDict *columnDict
+	if dt, ok := leaf.dt.(*arrow.DictionaryType); ok {
+		kind, dim = leafFixed, 0
+		colDict, width, err = newColumnDict(dt, len(path) > 1)
+	}
+	if err == nil {
+		err = checkMapVersion(path, v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lance file: field %q: %w", name, err)
 	}
@@ -277,7 +288,7 @@ func newLeafWriter(path []*wnode, idx []int, v Version, comp string) (*leafWrite
 			return nil, fmt.Errorf("lance file: field %q: %w", name, err)
 		}
 	}
-	lw := &leafWriter{v: v, name: name, nodes: path, childIdx: idx, kind: kind, width: width, dim: dim, comp: comp, offBits: 32}
+	lw := &leafWriter{v: v, name: name, nodes: path, childIdx: idx, kind: kind, width: width, dim: dim, comp: comp, offBits: 32, colDict: colDict}
 	if id := leaf.dt.ID(); id == arrow.LARGE_STRING || id == arrow.LARGE_BINARY {
 		lw.offBits = 64 // Lance checks the offset width against the Arrow type
 	}
@@ -340,6 +351,9 @@ func (lw *leafWriter) pages() []pageOut { return lw.out }
 // append adds the rows of arr (the top-level field's array), flushing pages
 // as they fill.
 func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
+	if lw.colDict != nil {
+		return lw.appendDictionary(w, arr)
+	}
 	if lw.nodes[len(lw.nodes)-1].dt.ID() == arrow.NULL {
 		if len(lw.nodes) == 1 {
 			return lw.appendFlat(w, allNullStandIn(arr.Len()))
@@ -597,7 +611,7 @@ func (lw *leafWriter) encodePage() (*encodedPage, error) {
 	if lw.maxRep > 0 {
 		e.rep = p.rep
 	}
-	if p.nValid > 0 {
+	if p.nValid > 0 && lw.colDict == nil { // dictionary pages are never constant
 		e.inline, e.scalar = lw.constantValue()
 	}
 	switch {

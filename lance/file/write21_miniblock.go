@@ -141,7 +141,7 @@ func (lw *leafWriter) appendChunkValues(dst []byte, a, b int) []byte {
 func (lw *leafWriter) valueBytes(a, b int) int {
 	p := &lw.p
 	if p.dict != nil {
-		return 4 * (b - a)
+		return p.dict.indexBits() / 8 * (b - a)
 	}
 	switch lw.kind {
 	case leafFixed:
@@ -288,9 +288,9 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 	var fsst *pageFsst
 	switch {
 	case dict != nil && lw.comp != "":
-		valEnc = encFlat21(32) // the indices, left to the general codec
+		valEnc = encFlat21(uint64(dict.indexBits())) // the indices, left to the general codec
 	case dict != nil:
-		packWord = 32 // the indices
+		packWord = dict.indexBits() // the indices
 	case lw.kind == leafVar && lw.comp == "":
 		fsst = lw.buildFsst()
 	}
@@ -301,7 +301,7 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 	switch {
 	case lw.comp != "":
 	case dict != nil:
-		rleWord = 32
+		rleWord = dict.indexBits()
 	case lw.kind == leafFixed:
 		rleWord = lw.rleWord()
 		if packWord == 0 && rleWord > 0 && !lw.leadingRuns(rleWord/8) {
@@ -350,8 +350,8 @@ func (lw *leafWriter) encodeMiniBlock(def []uint16, maxVis uint16) (*miniBlockVa
 		bssWidth := 0 // byte-stream split values under the codec (0: none)
 		switch {
 		case lw.comp == "" || nbuf != 1:
-		case dict != nil:
-			bssWidth = 4 // the u32 indices
+		case dict != nil && bssWidthOK(dict.indexBits()/8):
+			bssWidth = dict.indexBits() / 8 // the indices
 		case lw.kind == leafFixed && lw.rleWord() > 0 && bssWidthOK(lw.width):
 			bssWidth = lw.width
 		}

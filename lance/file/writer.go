@@ -231,7 +231,7 @@ func checkRecord(rec arrow.Record, allFields []schema.Field, cols []columnWriter
 		if name := rec.Schema().Field(i).Name; name != f.Name {
 			return fmt.Errorf("column %d is %q, want %q", i, name, f.Name)
 		}
-		if !schema.TypeEqual(col.DataType(), cols[i].dataType()) {
+		if !schema.TypeEqual(mapStorage(col.DataType()), mapStorage(cols[i].dataType())) {
 			return fmt.Errorf("column %q has type %s, field says %s", f.Name, col.DataType(), f.LogicalType)
 		}
 		if !f.Nullable && col.NullN() > 0 {
@@ -259,7 +259,7 @@ func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOpti
 	if !v.structural() {
 		for _, f := range fields {
 			if f.ParentID != -1 || isNestedLogical(f.LogicalType) {
-				return nil, nil, fmt.Errorf("lance file: field %q: nested types (struct, list, fixed_size_list) need file version 2.1 or later, not %s", f.Name, v)
+				return nil, nil, fmt.Errorf("lance file: field %q: nested types (struct, list, fixed_size_list) need file version 2.1 or later (maps 2.2), not %s", f.Name, v)
 			}
 		}
 		cols, err := newColumnWriters(fields, opts, comp)
@@ -293,7 +293,7 @@ func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOpti
 
 func isNestedLogical(lt string) bool {
 	switch {
-	case lt == "struct", strings.HasPrefix(lt, "list"), strings.HasPrefix(lt, "large_list"),
+	case lt == "struct", lt == "map", strings.HasPrefix(lt, "list"), strings.HasPrefix(lt, "large_list"),
 		strings.HasPrefix(lt, "fixed_size_list"):
 		return true
 	}
@@ -310,6 +310,10 @@ type fieldWriter21 struct {
 func (f *fieldWriter21) dataType() arrow.DataType { return f.dt }
 
 func (f *fieldWriter21) append(w *fileWriter, arr arrow.Array) error {
+	if containsMap(arr.DataType()) {
+		arr = mapsAsLists(arr)
+		defer arr.Release()
+	}
 	for _, l := range f.leaves {
 		if err := l.append(w, arr); err != nil {
 			return err
@@ -416,6 +420,10 @@ func newColumnWriters(fields []schema.Field, opts WriteOptions, comp string) ([]
 			return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
 		}
 		switch dt.ID() {
+		case arrow.DICTIONARY:
+			if cols[i], err = newDictWriter20(dt.(*arrow.DictionaryType), maxRows); err != nil {
+				return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
+			}
 		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
 			arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,

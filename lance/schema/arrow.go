@@ -114,6 +114,21 @@ func appendArrowField(out []Field, af arrow.Field, parent int32, next *int32, pa
 		f.Encoding = EncodingPlain
 		out = append(out, f)
 		return appendArrowField(out, elem, f.ID, next, path+"."+elem.Name)
+	case *arrow.MapType:
+		if err := checkMapType(t); err != nil {
+			return nil, fmt.Errorf("lance schema: field %q: %w", path, err)
+		}
+		f.LogicalType = logicalMap
+		f.Encoding = EncodingPlain
+		out = append(out, f)
+		return appendArrowField(out, t.ElemField(), f.ID, next, path+"."+mapEntries)
+	case *arrow.DictionaryType:
+		lt, err := dictionaryLogicalType(t)
+		if err != nil {
+			return nil, fmt.Errorf("lance schema: field %q: %w", path, err)
+		}
+		f.LogicalType, f.Encoding, f.HasDictionary = lt, EncodingDictionary, true
+		return append(out, f), nil
 	case *arrow.FixedSizeListType:
 		inner, err := leafLogicalType(t.Elem())
 		if err != nil {
@@ -243,6 +258,9 @@ var simpleTypes = map[string]arrow.DataType{
 func LeafArrowType(lt string) (arrow.DataType, error) {
 	if t, ok := simpleTypes[lt]; ok {
 		return t, nil
+	}
+	if t, ok, err := dictionaryArrowType(lt); ok {
+		return t, err
 	}
 	bad := fmt.Errorf("unknown lance logical type %q", lt)
 	kind, rest, _ := strings.Cut(lt, ":")
@@ -382,6 +400,16 @@ func ToArrowWithMetadata(fields []Field, metadata map[string][]byte) (*arrow.Sch
 				af.Type = arrow.ListOfField(k)
 			}
 			return af, nil
+		case logicalMap:
+			if len(n.children) != 1 {
+				return af, fmt.Errorf("lance schema: map field %q has %d children, want 1", n.f.Name, len(n.children))
+			}
+			k, err := build(n.children[0], depth+1)
+			if err != nil {
+				return af, err
+			}
+			af.Type, err = mapFromEntries(n.f.Name, k)
+			return af, err
 		}
 		if len(n.children) != 0 {
 			return af, fmt.Errorf("lance schema: field %q of type %q has children", n.f.Name, n.f.LogicalType)
