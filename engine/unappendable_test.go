@@ -52,7 +52,7 @@ func TestUnappendableDatasetRefusesPuts(t *testing.T) {
 		{"stable-row-ids-2.1", `{"enable_stable_row_ids": true, "data_storage_version": "2.1"}`,
 			[]string{"writer feature flag 2 (stable row ids)"}, ""},
 		{"vector-in-2.0", `{"data_storage_version": "2.0", "vector": true}`,
-			[]string{`field "vector"`, "need file version 2.1 or later, not 2.0"}, ""},
+			[]string{`field "vector"`, "need file version 2.1 or later", "not 2.0"}, ""},
 		{"legacy-0.1", `{"data_storage_version": "legacy"}`,
 			[]string{"data storage version is 0.1"}, "persisting does not read data storage version 0.1"},
 	}

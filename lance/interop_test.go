@@ -361,7 +361,7 @@ func TestInteropUnappendable(t *testing.T) {
 		{"stable-row-ids", testRowsJSON(0, 3), `{"enable_stable_row_ids": true}`,
 			[]string{"writer feature flag 2 (stable row ids)"}, ""},
 		{"nested-column-in-2.0", listRows, `{"data_storage_version": "2.0"}`,
-			[]string{`field "tags"`, "need file version 2.1 or later, not 2.0"}, ""},
+			[]string{`field "tags"`, "need file version 2.1 or later", "not 2.0"}, ""},
 		{"legacy-0.1", testRowsJSON(0, 3), `{"data_storage_version": "legacy"}`,
 			[]string{"data storage version is 0.1"}, "persisting does not read data storage version 0.1"},
 	}

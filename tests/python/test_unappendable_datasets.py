@@ -38,9 +38,9 @@ CASES = {
     "stable-row-ids-2.0": (base, {"enable_stable_row_ids": True, "data_storage_version": "2.0"},
                            ["writer feature flag 2 (stable row ids)"], None),
     "vector-2.0": (lambda: with_vector(base()), {"data_storage_version": "2.0"},
-                   ['field "vector"', "2.1 or later, not 2.0"], None),
+                   ['field "vector"', "2.1 or later", "not 2.0"], None),
     "list-2.0": (lambda: with_list(base()), {"data_storage_version": "2.0"},
-                 ['field "tags"', "2.1 or later, not 2.0"], None),
+                 ['field "tags"', "2.1 or later", "not 2.0"], None),
     "legacy-0.1": (base, {"data_storage_version": "legacy"}, ["data storage version is 0.1"],
                    ["Lance v1 data file", "persisting does not read data storage version 0.1"]),
 }
