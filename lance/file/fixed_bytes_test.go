@@ -108,26 +108,7 @@ func TestWriteFixedBytes20LikePylance(t *testing.T) {
 	rec := tc.record()
 	defer rec.Release()
 	sch := rec.Schema()
-	dir := t.TempDir()
-	in, py, ours := filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance"), filepath.Join(dir, "ours.lance")
-	arrowtest.WriteIPCFile(t, in, sch, []arrow.Record{rec})
-	runPylance(t, "writever", in, py, "2.0")
-	if _, err := WriteFileWithOptions(ours, mustFields(t, sch), []arrow.Record{rec}, WriteOptions{Version: Version{2, 0}}); err != nil {
-		t.Fatal(err)
-	}
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	checkBothReaders(t, ours, sch, rec.Columns(), mem)
-	mem.AssertSize(t, 0)
-	rp, err := Open(py)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rp.Close()
-	ro, err := Open(ours)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	rp, ro := writeLikePylance(t, rec, "2.0")
 	for ci, f := range sch.Fields() {
 		pd, od := rp.pageDescriptions(ci), ro.pageDescriptions(ci)
 		if len(pd) == 0 || len(od) == 0 {

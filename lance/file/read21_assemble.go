@@ -21,22 +21,32 @@ func (r *Reader) readColumn21(c *column, dt arrow.DataType, offset, limit int64,
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]*span21, len(spans))
-	defer func() { // once the array (a copy) is built
-		for _, sp := range parts {
-			if sp != nil {
-				sp.giveBack()
-			}
-		}
-	}()
-	if err := parallelFor(len(spans), func(i int) error {
-		var err error
-		parts[i], err = r.decodeSpan21(spans[i])
-		return err
-	}); err != nil {
+	parts, err := r.decodeSpans21(spans)
+	defer giveBackSpans(parts) // once the array (a copy) is built
+	if err != nil {
 		return nil, err
 	}
 	return assembleLeaf(parts, dt, limit, alloc)
+}
+
+// decodeSpans21 decodes spans in parallel. The caller gives the decoded
+// spans back (giveBackSpans), also when an error is returned.
+func (r *Reader) decodeSpans21(spans []pageSpan) ([]*span21, error) {
+	parts := make([]*span21, len(spans))
+	err := parallelFor(len(spans), func(i int) error {
+		var err error
+		parts[i], err = r.decodeSpan21(spans[i])
+		return err
+	})
+	return parts, err
+}
+
+func giveBackSpans(parts []*span21) {
+	for _, sp := range parts {
+		if sp != nil {
+			sp.giveBack()
+		}
+	}
 }
 
 // boolsFromBytes converts one byte per value to one bit per value (bit 0 of

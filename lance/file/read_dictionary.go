@@ -156,19 +156,9 @@ func (r *Reader) readIndices20(s pageSpan, alloc memory.Allocator) ([]int64, err
 // dictPieces21 decodes 2.1+ spans, keeping page dictionaries and their
 // indices apart instead of looking the values up.
 func (r *Reader) dictPieces21(spans []pageSpan, dt *arrow.DictionaryType, alloc memory.Allocator) ([]dictPiece, error) {
-	parts := make([]*span21, len(spans))
-	defer func() {
-		for _, sp := range parts {
-			if sp != nil {
-				sp.giveBack()
-			}
-		}
-	}()
-	if err := parallelFor(len(spans), func(i int) error {
-		var err error
-		parts[i], err = r.decodeSpan21(spans[i])
-		return err
-	}); err != nil {
+	parts, err := r.decodeSpans21(spans)
+	defer giveBackSpans(parts)
+	if err != nil {
 		return nil, err
 	}
 	var out []dictPiece

@@ -39,13 +39,7 @@ func (c *dictWriter20) dataType() arrow.DataType { return c.cd.dt }
 func (c *dictWriter20) columns() [][]pageOut     { return [][]pageOut{c.out} }
 
 func (c *dictWriter20) append(w *fileWriter, arr arrow.Array) error {
-	remapped, err := c.cd.remap(arr)
-	if err == errDictFull {
-		if err = c.flush(w); err == nil { // the page keeps the dictionary its indices use
-			c.cd.reset()
-			remapped, err = c.cd.remap(arr)
-		}
-	}
+	remapped, err := c.cd.remapOrRestart(arr, func() error { return c.flush(w) })
 	if err != nil {
 		return err
 	}

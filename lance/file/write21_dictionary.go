@@ -115,6 +115,21 @@ func (c *columnDict) positions(d arrow.Array) ([]int64, error) {
 	return pos, nil
 }
 
+// remapOrRestart is remap, but when the running dictionary is full it
+// writes the pending page (flushPage: the page keeps the dictionary its
+// indices use) and starts a new dictionary for arr.
+func (c *columnDict) remapOrRestart(arr arrow.Array, flushPage func() error) (arrow.Array, error) {
+	remapped, err := c.remap(arr)
+	if err != errDictFull {
+		return remapped, err
+	}
+	if err := flushPage(); err != nil {
+		return nil, err
+	}
+	c.reset()
+	return c.remap(arr)
+}
+
 // remap returns arr with its indices into the running dictionary (arr
 // itself when they already are). The caller releases the result.
 func (c *columnDict) remap(arr arrow.Array) (arrow.Array, error) {
@@ -191,13 +206,7 @@ func (c *columnDict) pageDict(lw *leafWriter) *pageDict {
 
 // appendDictionary is leafWriter.append for a dictionary-typed column.
 func (lw *leafWriter) appendDictionary(w *fileWriter, arr arrow.Array) error {
-	remapped, err := lw.colDict.remap(arr)
-	if err == errDictFull {
-		if err = lw.flush(w); err == nil { // the page keeps the dictionary its indices use
-			lw.colDict.reset()
-			remapped, err = lw.colDict.remap(arr)
-		}
-	}
+	remapped, err := lw.colDict.remapOrRestart(arr, func() error { return lw.flush(w) })
 	if err != nil {
 		return fmt.Errorf("field %q: %w", lw.name, err)
 	}

@@ -102,33 +102,40 @@ func checkLikePylance(t *testing.T, cases []encodingCase, rows int, differ map[s
 	checkRecordLikePylance(t, rec, wants, differ)
 }
 
+// writeLikePylance has pylance and our writer write rec at file version ver
+// (pylance's spelling, "2.1"), checks that both our readers read ours back
+// exactly, and opens both files (closed when the test ends).
+func writeLikePylance(t *testing.T, rec arrow.Record, ver string) (pylances, ours *Reader) {
+	t.Helper()
+	sch := rec.Schema()
+	dir := t.TempDir()
+	in, py, our := filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance"), filepath.Join(dir, "ours.lance")
+	arrowtest.WriteIPCFile(t, in, sch, []arrow.Record{rec})
+	runPylance(t, "writever", in, py, ver)
+	if _, err := WriteFileWithOptions(our, mustFields(t, sch), []arrow.Record{rec}, WriteOptions{Version: Version{2, minorOf(ver)}}); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	checkBothReaders(t, our, sch, rec.Columns(), mem)
+	mem.AssertSize(t, 0)
+	open := func(path string) *Reader {
+		r, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	return open(py), open(our)
+}
+
 // checkRecordLikePylance is checkLikePylance for the leaf columns of rec,
 // wants[c] the layout pylance gives leaf column c by version.
 func checkRecordLikePylance(t *testing.T, rec arrow.Record, wants []map[string]string, differ map[string]string) {
 	sch := rec.Schema()
 	for _, ver := range versions21 {
 		t.Run(ver, func(t *testing.T) {
-			dir := t.TempDir()
-			in, py, ours := filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance"), filepath.Join(dir, "ours.lance")
-			arrowtest.WriteIPCFile(t, in, sch, []arrow.Record{rec})
-			runPylance(t, "writever", in, py, ver)
-			if _, err := WriteFileWithOptions(ours, mustFields(t, sch), []arrow.Record{rec}, WriteOptions{Version: Version{2, minorOf(ver)}}); err != nil {
-				t.Fatal(err)
-			}
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			checkBothReaders(t, ours, sch, rec.Columns(), mem)
-			mem.AssertSize(t, 0)
-
-			rp, err := Open(py)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rp.Close()
-			ro, err := Open(ours)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ro.Close()
+			rp, ro := writeLikePylance(t, rec, ver)
 			for ci, cw := range wants {
 				name := fmt.Sprint("column ", ci)
 				if ci < len(sch.Fields()) && len(wants) == len(sch.Fields()) {
