@@ -107,7 +107,7 @@ func listRows(b array.Builder, i int) {
 	}
 }
 
-func never(int) bool        { return false }
+func never(int) bool          { return false }
 func neverItem(_, _ int) bool { return false }
 
 // write20Cases are columns pylance 14 writes at file version 2.0 and the
