@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/float16"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
@@ -82,6 +83,10 @@ func appendNumber(b array.Builder, x int, null bool) {
 		vb.Append(strings.Repeat("é", x%4) + fmt.Sprint(x))
 	case *array.LargeStringBuilder:
 		vb.Append(fmt.Sprint("s", x))
+	case *array.FixedSizeBinaryBuilder:
+		vb.Append([]byte{byte(x), byte(x >> 8), 7})
+	case *array.Decimal128Builder:
+		vb.Append(decimal128.FromI64(int64(x) * -31))
 	case *array.BooleanBuilder:
 		vb.Append(x%3 == 0)
 	default:
@@ -140,6 +145,10 @@ var write20Cases = []struct {
 		[]string{"List(NoNulls(Flat64@0))", "Binary(NoNulls(Flat64@0),Flat8@1)"}},
 	{"list_f16", arrow.ListOf(arrow.FixedWidthTypes.Float16), listRows,
 		[]string{"List(NoNulls(Flat64@0))", "SomeNulls(Flat1@0,Flat16@1)"}},
+	{"list_fsb", arrow.ListOf(&arrow.FixedSizeBinaryType{ByteWidth: 3}), listRows,
+		[]string{"List(NoNulls(Flat64@0))", "SomeNulls(Flat1@0,Flat24@1)"}},
+	{"list_dec", arrow.ListOf(&arrow.Decimal128Type{Precision: 20, Scale: 2}), listRows,
+		[]string{"List(NoNulls(Flat64@0))", "SomeNulls(Flat1@0,Flat128@1)"}},
 	{"list_bool", arrow.ListOf(arrow.FixedWidthTypes.Boolean), listRows,
 		[]string{"List(NoNulls(Flat64@0))", "SomeNulls(Flat1@0,Flat1@1)"}},
 	{"list_vec", arrow.ListOf(arrow.FixedSizeListOf(2, arrow.PrimitiveTypes.Float32)), func(b array.Builder, i int) {
