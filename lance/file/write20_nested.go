@@ -68,8 +68,11 @@ func newWriter20(n *wnode, opts WriteOptions, comp string, ids *[]int32) (column
 		if t.Elem().ID() == arrow.BOOL {
 			bits = 1
 		}
-		if bits == 0 || t.Len() <= 0 {
+		if bits == 0 {
 			return nil, fmt.Errorf("fixed_size_list of %s is not supported at file version 2.0 (items must be fixed-width numbers or bool)", t.Elem())
+		}
+		if t.Len() <= 0 || t.Len() > 1<<20 { // as the reader takes them
+			return nil, fmt.Errorf("fixed_size_list of %d items is not supported", t.Len())
 		}
 		dim := int64(t.Len())
 		return &fslWriter20{

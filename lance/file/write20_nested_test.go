@@ -339,6 +339,7 @@ func TestCheckWritable20(t *testing.T) {
 		{"map", arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64), "map columns need file version 2.1 or later (maps 2.2)"},
 		{"string vector", arrow.FixedSizeListOf(2, arrow.BinaryTypes.String), "fixed_size_list of utf8 is not supported at file version 2.0"},
 		{"list of dictionaries", arrow.ListOf(dict), "not supported by the writer at file version 2.0"},
+		{"huge vector", arrow.FixedSizeListOf(1<<20+1, arrow.PrimitiveTypes.Uint8), "fixed_size_list of 1048577 items is not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fields := mustFields(t, arrow.NewSchema([]arrow.Field{{Name: "c", Type: tc.dt, Nullable: true}}, nil))
