@@ -349,7 +349,7 @@ func TestUnwritableSchemaRefusedAtAppend(t *testing.T) {
 		want    error
 	}{
 		{"dotted name", arrow.Field{Name: "a.b", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, "", ErrInvalidArgument},
-		{"list column in a 2.0 bucket", arrow.Field{Name: "l", Type: arrow.ListOf(arrow.PrimitiveTypes.Int64), Nullable: true}, "2.0", lance.ErrUnsupported},
+		{"struct column in a 2.0 bucket", arrow.Field{Name: "s", Type: arrow.StructOf(arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true}), Nullable: true}, "2.0", lance.ErrUnsupported},
 		{"map column in a 2.1 bucket", arrow.Field{Name: "m", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64), Nullable: true}, "2.1", lance.ErrUnsupported},
 		{"dictionary column in a nested type", arrow.Field{Name: "s", Type: arrow.StructOf(arrow.Field{Name: "d", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, Nullable: true}), Nullable: true}, "", lance.ErrUnsupported},
 	}

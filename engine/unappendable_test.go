@@ -14,9 +14,10 @@ import (
 )
 
 // pylanceWrite has pylance write five rows of testSchema (plus, with
-// "vector": true, a fixed_size_list<float32, 2> column "vector") as the
-// dataset of the bucket at dir, with the other options as write_dataset
-// keyword arguments.
+// "vector": true, a fixed_size_list<float32, 2> column "vector"; with
+// "tags": true, a list<string> column "tags" with a null and an empty list;
+// with "point": true, a struct column "point") as the dataset of the bucket
+// at dir, with the other options as write_dataset keyword arguments.
 func pylanceWrite(t *testing.T, dir, options string) {
 	t.Helper()
 	const script = `
@@ -27,6 +28,10 @@ t = pa.table({"id": pa.array(range(n), pa.int64()), "score": [i / 2 for i in ran
               "ok": [i % 2 == 0 for i in range(n)], "name": [f"n{i}" for i in range(n)]})
 if kw.pop("vector", False):
     t = t.append_column("vector", pa.FixedSizeListArray.from_arrays(pa.array([float(i) for i in range(2 * n)], pa.float32()), 2))
+if kw.pop("tags", False):
+    t = t.append_column("tags", pa.array([None, [], ["a"], ["b", None], ["c"]], pa.list_(pa.string())))
+if kw.pop("point", False):
+    t = t.append_column("point", pa.array([{"a": i} for i in range(n)], pa.struct([("a", pa.int64())])))
 lance.write_dataset(t, path, **kw)
 `
 	cmd := exec.Command("python3", "-c", script, filepath.Join(dir, DatasetDirName), options)
@@ -51,8 +56,9 @@ func TestUnappendableDatasetRefusesPuts(t *testing.T) {
 			[]string{"writer feature flag 2 (stable row ids)"}, ""},
 		{"stable-row-ids-2.1", `{"enable_stable_row_ids": true, "data_storage_version": "2.1"}`,
 			[]string{"writer feature flag 2 (stable row ids)"}, ""},
-		{"vector-in-2.0", `{"data_storage_version": "2.0", "vector": true}`,
-			[]string{`field "vector"`, "need file version 2.1 or later", "not 2.0"}, ""},
+		{"vector-and-list-in-2.0", `{"data_storage_version": "2.0", "vector": true, "tags": true}`, nil, ""},
+		{"struct-in-2.0", `{"data_storage_version": "2.0", "point": true}`,
+			[]string{`field "point"`, "need file version 2.1 or later", "not 2.0"}, ""},
 		{"legacy-0.1", `{"data_storage_version": "legacy"}`,
 			[]string{"data storage version is 0.1"}, "persisting does not read data storage version 0.1"},
 	}

@@ -149,7 +149,7 @@ const char* persisting_version(void);
  *    codec).
  *  - data_storage_version (string, default "2.2"): the Lance data file
  *    version of a dataset the bucket creates: "2.0", "2.1" or "2.2" (2.0
- *    cannot store nested types). An existing dataset keeps its own version.
+ *    cannot store structs or maps). An existing dataset keeps its own version.
  *  - compaction_threshold (int >= 0, default 0 = off): after a flush that
  *    leaves the dataset with at least this many fragments, compact it.
  *  - enable_metrics (bool, default false): record this bucket's Prometheus
@@ -303,7 +303,7 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * mixing kinds, nesting too deep); PERSISTING_ESCHEMA (a value that does not
  * fit its field, a field a strict bucket lacks, a widening a stored value
  * cannot take); PERSISTING_EUNSUPPORTED (a type the dataset's version cannot
- * store, such as a nested type in a 2.0 dataset); PERSISTING_EWAL when the
+ * store, such as a struct in a 2.0 dataset); PERSISTING_EWAL when the
  * WAL write fails. */
 int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, PersistingError* error);
 

@@ -71,7 +71,7 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 		return nil, fmt.Errorf("lance: %w", err)
 	}
 	// Later writes must be able to store the new fields in this dataset's
-	// data file version (2.0 has no nested types).
+	// data file version (2.0 has no structs or maps).
 	if err := file.CheckWritableVersion(added, version); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}

@@ -37,8 +37,8 @@ const DataFileVersion = "2.0"
 // DefaultDataStorageVersion is the data storage version of a new dataset
 // when WriteOptions.DataStorageVersion is empty: the newest version this
 // package writes, which is also pylance 14's default. pylance reads every
-// type we write in it back exactly (nested types with nulls at every
-// level, which 2.0 cannot hold, included).
+// type we write in it back exactly (structs with nulls at every level,
+// which 2.0 cannot hold, included).
 const DefaultDataStorageVersion = "2.2"
 
 // errCommitConflict reports that another writer created the version first.

@@ -27,8 +27,8 @@ type WriteOptions struct {
 	// DataStorageVersion is the data file version of a dataset Write
 	// creates: "2.0", "2.1" or "2.2" ("" means DefaultDataStorageVersion).
 	// Appends always use the dataset's own version (as pylance does) and
-	// ignore it. 2.0 cannot store nested types (struct, list,
-	// fixed_size_list); see CheckWritableVersion.
+	// ignore it. 2.0 cannot store structs or maps; see
+	// CheckWritableVersion.
 	DataStorageVersion string
 	// Compression is the general-purpose codec of the data file: "" (none),
 	// "zstd" or "lz4"; anything else is an error wrapping ErrUnsupported

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -350,7 +351,7 @@ func TestInteropGoReadsPylance(t *testing.T) {
 // or column), leave no file and no version behind, and what can be read
 // still reads.
 func TestInteropUnappendable(t *testing.T) {
-	listRows := `{"columns": [{"name": "tags", "type": "list<int64>", "values": [[1, 2], null, []]}]}`
+	structRows := `{"columns": [{"name": "point", "type": "struct<a:int64>", "values": [{"a": 1}, {"a": null}, {"a": 3}]}]}`
 	tests := []struct {
 		name, rows, options string
 		want                []string // in every refusal
@@ -360,8 +361,8 @@ func TestInteropUnappendable(t *testing.T) {
 			[]string{"data storage version is 2.3"}, "file version 2.3 not supported yet"},
 		{"stable-row-ids", testRowsJSON(0, 3), `{"enable_stable_row_ids": true}`,
 			[]string{"writer feature flag 2 (stable row ids)"}, ""},
-		{"nested-column-in-2.0", listRows, `{"data_storage_version": "2.0"}`,
-			[]string{`field "tags"`, "need file version 2.1 or later", "not 2.0"}, ""},
+		{"struct-column-in-2.0", structRows, `{"data_storage_version": "2.0"}`,
+			[]string{`field "point"`, "need file version 2.1 or later", "not 2.0"}, ""},
 		{"legacy-0.1", testRowsJSON(0, 3), `{"data_storage_version": "legacy"}`,
 			[]string{"data storage version is 0.1"}, "persisting does not read data storage version 0.1"},
 	}
@@ -409,6 +410,75 @@ func TestInteropUnappendable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInteropAppendNested20: a 2.0 dataset pylance wrote with a list, a
+// vector (fixed_size_list) and a large list of strings takes our appends
+// and compaction, and pylance reads every row back exactly.
+func TestInteropAppendNested20(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ds")
+	tags := []string{`[1,2]`, `null`, `[]`, `[null,-5]`}
+	vecs := []string{`[0.5,-1.0]`, `null`, `[2.0,3.0]`, `[-0.25,1048576.5]`}
+	names := []string{`["a",null]`, `[]`, `null`, `["é"]`}
+	rows := func(from, to int) string {
+		return fmt.Sprintf(`{"columns": [{"name": "tags", "type": "list<int64>", "values": [%s]},`+
+			`{"name": "vec", "type": "fixed_size_list<float32,2>", "values": [%s]},`+
+			`{"name": "names", "type": "large_list<string>", "values": [%s]}]}`,
+			strings.Join(tags[from:to], ","), strings.Join(vecs[from:to], ","), strings.Join(names[from:to], ","))
+	}
+	runPylance(t, "write", path, "create", rows(0, 2), `{"data_storage_version": "2.0"}`)
+	ds, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.CheckAppendable(); err != nil {
+		t.Fatalf("CheckAppendable: %v", err)
+	}
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, ds.Schema(), strings.NewReader(
+		`[{"tags": [], "vec": [2.0, 3.0], "names": null}, {"tags": [null, -5], "vec": [-0.25, 1048576.5], "names": ["é"]}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	if _, err := Write(path, []arrow.Record{rec}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		tbl := pylanceRead(t, path)
+		if tbl.DataStorageVersion != "2.0" || len(tbl.Columns) != 3 {
+			t.Fatalf("%s: pylance sees version %s, %d columns", what, tbl.DataStorageVersion, len(tbl.Columns))
+		}
+		for c, want := range [][]string{tags, vecs, names} {
+			var got []string
+			for _, v := range tbl.Columns[c].Values {
+				var x any
+				if err := json.Unmarshal(v, &x); err != nil {
+					t.Fatal(err)
+				}
+				b, _ := json.Marshal(x)
+				got = append(got, string(b))
+			}
+			var norm []string
+			for _, w := range want {
+				var x any
+				_ = json.Unmarshal([]byte(w), &x)
+				b, _ := json.Marshal(x)
+				norm = append(norm, string(b))
+			}
+			if strings.Join(got, " ") != strings.Join(norm, " ") {
+				t.Fatalf("%s: column %s reads %v, want %v", what, tbl.Columns[c].Name, got, norm)
+			}
+		}
+	}
+	check("after the append")
+	if ds, err = Compact(path, CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ds.NumFragments() != 1 {
+		t.Fatalf("compaction left %d fragments", ds.NumFragments())
+	}
+	check("after compaction")
 }
 
 // TestInteropIndexAndConfigCarried: a scalar index pylance built survives

@@ -32,8 +32,14 @@ func TestCheckWritableVersion(t *testing.T) {
 	if err := CheckWritable(all); err != nil {
 		t.Errorf("CheckWritable: %v", err)
 	}
-	for _, f := range arrowtest.NestedTypes() {
+	for _, f := range arrowtest.NestedTypes() { // 2.0 takes lists and vectors, not structs
 		err := CheckWritableVersion(arrow.NewSchema([]arrow.Field{f}, nil), "2.0")
+		if !strings.Contains(f.Type.String(), "struct") {
+			if err != nil {
+				t.Errorf("%s in 2.0: %v", f.Name, err)
+			}
+			continue
+		}
 		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), f.Name) || !strings.Contains(err.Error(), "2.1") {
 			t.Errorf("%s in 2.0: %v", f.Name, err)
 		}
@@ -78,11 +84,12 @@ func TestWriteOptionsErrors(t *testing.T) {
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "2.3") {
 		t.Fatalf("2.3: %v", err)
 	}
-	nested := arrowtest.GenRecord(nil, arrow.NewSchema(arrowtest.NestedTypes()[:1], nil), 0, arrowtest.DefaultGen)
+	st := arrow.NewSchema([]arrow.Field{arrowtest.Nullable("st", arrow.StructOf(arrowtest.Nullable("a", arrow.PrimitiveTypes.Int32)))}, nil)
+	nested := arrowtest.GenRecord(nil, st, 0, arrowtest.DefaultGen)
 	defer nested.Release()
 	_, err = Write(path, []arrow.Record{nested}, WriteOptions{DataStorageVersion: "2.0"})
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "vec4") {
-		t.Fatalf("nested in 2.0: %v", err)
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), `"st"`) {
+		t.Fatalf("struct in 2.0: %v", err)
 	}
 	if _, err := Open(path); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a refused write left a dataset: %v", err)

@@ -19,13 +19,16 @@
 // pages {buffer offsets, buffer sizes, row count, page encoding}; a 2.0 page
 // encoding is Any{"/lance.encodings.ArrayEncoding", ...}.
 //
-// 2.0 page encodings produced by the writer (one column per top-level field,
-// flat types only):
+// 2.0 page encodings produced by the writer (one column per field, nested
+// ones included, in pre-order; no structs or maps):
 //
 //	fixed width, bool: Nullable{no_nulls | some_nulls{validity} | all_nulls}(Flat{bits})
 //	string, binary:    Binary{indices: u64 end offsets (+null_adjustment for
 //	                   nulls), bytes: Flat{8} (with compression{scheme} when
 //	                   WriteOptions.Compression asks, as pylance does)}
+//	fixed_size_list:   Nullable{...}(FixedSizeList{dimension, Nullable{...}(Flat{bits})})
+//	list, large_list:  List{u64 end offsets, null_offset_adjustment, num_items},
+//	                   then the item's column(s) (write20_nested.go)
 //
 // 2.1 and 2.2 files are written with the structural layouts described
 // below, one column per leaf (write21*.go: write21.go shreds rows into
@@ -48,7 +51,7 @@
 // Binary bytes buffers (pylance writes them when a field's metadata sets
 // "lance-encoding:compression"; see compression.go). pylance's 2.0 list,
 // struct and fixed-size list columns are read (legacy_nested.go); this
-// package writes no nested types at 2.0.
+// package writes the lists and fixed-size lists, not the structs.
 //
 // Files of version 2.1 and 2.2 use "structural" page layouts
 // (lance.encodings21.PageLayout; encodings21_proto.go): mini-block pages
@@ -74,8 +77,8 @@
 //
 // Packed structs (field metadata lance-encoding:packed) are read, not
 // written (packed_blob.go). 2.3 files and blob columns are refused with an
-// error naming what is unsupported; so are nested types in a 2.0 file being
-// written.
+// error naming what is unsupported; so are structs and maps in a 2.0 file
+// being written.
 //
 // The writer splits each column into pages of at most WriteOptions.MaxPageBytes
 // (8 MiB by default) so a range read touches only the pages, and within them

@@ -12,9 +12,10 @@ func CheckWritable(fields []schema.Field) error {
 }
 
 // CheckWritableVersion reports whether WriteFile can encode columns of these
-// fields in a file of version v. 2.0 takes flat types only; 2.1 and 2.2 also
-// struct, list, large_list and fixed_size_list of fixed-width numbers, nested
-// in any way, with nulls at every level.
+// fields in a file of version v. 2.0 takes flat types, fixed_size_list of
+// fixed-width numbers or bools, and list / large_list of those, of strings
+// and of lists (write20_nested.go), but no struct or map; 2.1 also structs,
+// 2.2 maps, nested in any way, with nulls at every level.
 func CheckWritableVersion(fields []schema.Field, v Version) error {
 	v, err := v.normalize()
 	if err != nil {

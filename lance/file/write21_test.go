@@ -41,9 +41,7 @@ func readAllColumns(t testing.TB, path string, sch *arrow.Schema, alloc memory.A
 	if maj, min := r.Version(); maj == 2 && min >= 1 {
 		cols = leafColumns(sch)
 	} else {
-		for i := range cols {
-			cols[i] = i
-		}
+		cols = legacyColumnStarts(sch)
 	}
 	rec, err := r.Read(sch, cols, 0, r.NumRows(), alloc)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -45,8 +44,8 @@ type WriteOptions struct {
 	// the first record's schema.
 	SchemaMetadata map[string][]byte
 	// Version is the file version to write: V2_0 (also the zero value),
-	// V2_1 or V2_2. Nested types (struct, list, large_list,
-	// fixed_size_list) need 2.1 or later.
+	// V2_1 or V2_2. Structs need 2.1 or later, maps 2.2 (see
+	// CheckWritableVersion).
 	Version Version
 	// Compression is the general-purpose codec for data buffers: "" (none),
 	// "zstd" or "lz4" (see ParseCompression). A field whose metadata sets
@@ -257,20 +256,7 @@ func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOpti
 		return nil, nil, err
 	}
 	if !v.structural() {
-		for _, f := range fields {
-			if f.ParentID != -1 || isNestedLogical(f.LogicalType) {
-				return nil, nil, fmt.Errorf("lance file: field %q: nested types (struct, list, fixed_size_list) need file version 2.1 or later (maps 2.2), not %s", f.Name, v)
-			}
-		}
-		cols, err := newColumnWriters(fields, opts, comp)
-		if err != nil {
-			return nil, nil, err
-		}
-		ids := make([]int32, len(fields))
-		for i, f := range fields {
-			ids[i] = f.ID
-		}
-		return cols, ids, nil
+		return newWriters20(fields, opts, comp)
 	}
 	roots, err := buildTree(fields)
 	if err != nil {
@@ -289,15 +275,6 @@ func newTopWriters(fields []schema.Field, v Version, comp string, opts WriteOpti
 		}
 	}
 	return cols, ids, nil
-}
-
-func isNestedLogical(lt string) bool {
-	switch {
-	case lt == "struct", lt == "map", strings.HasPrefix(lt, "list"), strings.HasPrefix(lt, "large_list"),
-		strings.HasPrefix(lt, "fixed_size_list"):
-		return true
-	}
-	return false
 }
 
 // fieldWriter21 writes a top-level field of a 2.1+ file: each leaf below
@@ -401,60 +378,50 @@ func (f *fieldWriter21) columns() [][]pageOut {
 	return out
 }
 
-func newColumnWriters(fields []schema.Field, opts WriteOptions, comp string) ([]columnWriter, error) {
-	maxBytes := opts.MaxPageBytes
+// newFlatWriter20 returns the 2.0 writer of a flat field of type dt, or
+// nil when 2.0 has no writer for dt.
+func newFlatWriter20(f schema.Field, dt arrow.DataType, opts WriteOptions, comp string) (columnWriter, error) {
+	maxBytes, maxRows := pageLimits20(opts)
+	switch dt.ID() {
+	case arrow.DICTIONARY:
+		return newDictWriter20(dt.(*arrow.DictionaryType), maxRows)
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
+		arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,
+		arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION,
+		arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.DECIMAL256:
+		width := int64(fixedValueBits(dt) / 8)
+		if width == 0 {
+			return nil, nil
+		}
+		return &fixedWriter{dt: dt, bits: width * 8, maxRows: min(max(maxBytes/width, 1), maxRows)}, nil
+	case arrow.BOOL:
+		return &fixedWriter{dt: dt, bits: 1, maxRows: min(max(maxBytes*8, 8), maxRows)}, nil
+	case arrow.NULL:
+		return &nullWriter{}, nil
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+		fc := comp
+		if c, ok := f.Metadata[CompressionMetadataKey]; ok {
+			var err error
+			if fc, err = ParseCompression(string(c)); err != nil {
+				return nil, err
+			}
+		}
+		return &binaryWriter{dt: dt, maxBytes: maxBytes, maxRows: maxRows, comp: fc}, nil
+	}
+	return nil, nil
+}
+
+// pageLimits20 is the bytes and rows a 2.0 page holds at most.
+func pageLimits20(opts WriteOptions) (maxBytes, maxRows int64) {
+	maxBytes, maxRows = opts.MaxPageBytes, opts.MaxPageRows
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxPageBytes
 	}
-	maxRows := opts.MaxPageRows
 	if maxRows <= 0 {
 		maxRows = 1 << 62
 	}
-	cols := make([]columnWriter, len(fields))
-	for i, f := range fields {
-		if f.ParentID != -1 {
-			return nil, fmt.Errorf("lance file: field %q: nested fields are not supported by the writer yet", f.Name)
-		}
-		dt, err := schema.LeafArrowType(f.LogicalType)
-		if err != nil {
-			return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
-		}
-		switch dt.ID() {
-		case arrow.DICTIONARY:
-			if cols[i], err = newDictWriter20(dt.(*arrow.DictionaryType), maxRows); err != nil {
-				return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
-			}
-		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
-			arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64,
-			arrow.FLOAT32, arrow.FLOAT64, arrow.DATE32, arrow.DATE64,
-			arrow.TIMESTAMP, arrow.TIME32, arrow.TIME64, arrow.DURATION,
-			arrow.FIXED_SIZE_BINARY, arrow.DECIMAL128, arrow.DECIMAL256:
-			width := int64(fixedValueBits(dt) / 8)
-			if width == 0 {
-				return nil, fmt.Errorf("lance file: field %q: type %s is not supported by the writer", f.Name, dt)
-			}
-			rows := maxBytes / width
-			if rows < 1 {
-				rows = 1
-			}
-			cols[i] = &fixedWriter{dt: dt, bits: width * 8, maxRows: min(rows, maxRows)}
-		case arrow.BOOL:
-			cols[i] = &fixedWriter{dt: dt, bits: 1, maxRows: min(max(maxBytes*8, 8), maxRows)}
-		case arrow.NULL:
-			cols[i] = &nullWriter{}
-		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
-			fc := comp
-			if c, ok := f.Metadata[CompressionMetadataKey]; ok {
-				if fc, err = ParseCompression(string(c)); err != nil {
-					return nil, fmt.Errorf("lance file: field %q: %w", f.Name, err)
-				}
-			}
-			cols[i] = &binaryWriter{dt: dt, maxBytes: maxBytes, maxRows: maxRows, comp: fc}
-		default:
-			return nil, fmt.Errorf("lance file: field %q: type %s is not supported by the writer yet", f.Name, f.LogicalType)
-		}
-	}
-	return cols, nil
+	return maxBytes, maxRows
 }
 
 // appendBits appends n bits of src starting at bit srcOff to the bitmap dst

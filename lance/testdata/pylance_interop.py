@@ -36,8 +36,8 @@ Usage:
 Any argument written "@FILE" is replaced by the contents of FILE.
 
 Tables are JSON objects {"columns": [{"name", "type", "values"}]} with type
-one of int64, int32, float64, float32, bool, string, large_string, list<int64>. Floats travel as
-float.hex() strings so they compare exactly; nulls are JSON null.
+one of TYPES' names. Floats travel as float.hex() strings so they compare
+exactly (inside lists: plain JSON numbers); nulls are JSON null.
 """
 import json
 import sys
@@ -54,6 +54,9 @@ TYPES = {
     "string": pa.string(),
     "large_string": pa.large_string(),
     "list<int64>": pa.list_(pa.int64()),
+    "large_list<string>": pa.large_list(pa.string()),
+    "fixed_size_list<float32,2>": pa.list_(pa.float32(), 2),
+    "struct<a:int64>": pa.struct([("a", pa.int64())]),
 }
 
 

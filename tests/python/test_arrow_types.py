@@ -78,8 +78,8 @@ async def test_fresh_bucket_put_arrow(bucket_path, version):
     column only inside a struct or list: a top-level one is an untyped field,
     docs/schema-rules.md)."""
     cols = {k: v[0] for k, v in COLUMNS.items() if k != "nothing"}
-    if version != "2.0":  # nested columns need 2.1
-        cols["l_tag"] = pa.array(_some(lambda i: [(i % 9).to_bytes(4, "big")] * (i % 3)), pa.list_(pa.binary(4)))
+    cols["l_tag"] = pa.array(_some(lambda i: [(i % 9).to_bytes(4, "big")] * (i % 3)), pa.list_(pa.binary(4)))
+    if version != "2.0":  # structs need 2.1
         cols["st"] = pa.array([{"d": Decimal(i), "n": None} for i in range(ROWS)],
                               pa.struct([("d", pa.decimal256(40, 0)), ("n", pa.null())]))
     table = pa.table(cols)
@@ -143,11 +143,10 @@ async def test_null_column_takes_its_first_value(bucket_path, backend):
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_compaction_rewrites_them_exactly(bucket_path, version):
     """Compaction merges pylance's small fragments of these columns (and,
-    from 2.1, vectors of them) into one that pylance reads exactly."""
+    vectors of them) into one that pylance reads exactly."""
     cols = {k: v[0].slice(0, 200) for k, v in COLUMNS.items()}
-    if version != "2.0":
-        items = pa.array([i.to_bytes(4, "little") for i in range(400)], pa.binary(4))
-        cols["vec"] = pa.FixedSizeListArray.from_arrays(items, 2)
+    items = pa.array([i.to_bytes(4, "little") for i in range(400)], pa.binary(4))
+    cols["vec"] = pa.FixedSizeListArray.from_arrays(items, 2)
     table = pa.table(cols)
     uri = os.path.join(bucket_path, "data.lance")
     for k in range(0, 200, 40):

@@ -237,16 +237,16 @@ async def test_deeply_nested_arrow_data_is_stored_exactly_or_refused_naming_the_
     await assert_intact(backend, [row])
 
 
-async def test_nested_arrow_data_into_a_2_0_dataset_is_refused_naming_the_field(tmp_path):
-    """A 2.0 dataset cannot hold nested columns: a clear error, nothing lost."""
+async def test_struct_arrow_data_into_a_2_0_dataset_is_refused_naming_the_field(tmp_path):
+    """A 2.0 dataset cannot hold struct columns: a clear error, nothing lost."""
     path = str(tmp_path / "b")
     lance.write_dataset(pa.Table.from_pylist(ACCEPTED), os.path.join(path, "data.lance"),
                         data_storage_version="2.0")
     b = PersistingBackend(0, path)
     try:
         with pytest.raises(StorageError) as info:
-            await b.put_arrow(pa.table({"id": ["k3"], "vec": [[0.5, 1.5]]}))
-        assert "vec" in str(info.value), info.value
+            await b.put_arrow(pa.table({"id": ["k3"], "pos": [{"x": 0.5}]}))
+        assert "pos" in str(info.value), info.value
         with pytest.raises(StorageError, match="deep"):
             await b.put_arrow(pa.Table.from_pylist([{"id": "k3", "deep": nested(50)}]))
         await assert_intact(b)

@@ -177,19 +177,18 @@ async def test_persisting_backend_adds_a_struct_field(bucket_path):
         b.close()
 
 
-async def test_a_2_0_bucket_refuses_nested_values_naming_the_field(bucket_path):
+async def test_a_2_0_bucket_refuses_structs_naming_the_field_and_takes_lists(bucket_path):
     b = PersistingBackend(0, bucket_path, data_storage_version="2.0")
     try:
         with pytest.raises(UnsupportedError, match=r"""["']meta["'].*2\.0"""):
             await b.put({"id": 0, "meta": {"a": 1}})
         await b.put({"id": 0})
         await b.flush()
-        with pytest.raises(UnsupportedError, match="vec"):
-            await b.put({"id": 1, "vec": [1.0]})
-        await b.put({"id": 1})
-        assert await b.get() == [{"id": 0}, {"id": 1}]
+        await b.put({"id": 1, "vec": [1.0]})  # lists are written at 2.0 too
+        assert await b.get() == [{"id": 0, "vec": None}, {"id": 1, "vec": [1.0]}]
         await b.flush()
         assert dataset(b).data_storage_version == "2.0"
+        assert dataset(b).to_table().to_pylist() == [{"id": 0, "vec": None}, {"id": 1, "vec": [1.0]}]
     finally:
         b.close()
     with pytest.raises(ValueError, match="data_storage_version"):
