@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/float16"
 
 	"github.com/persisting/persisting/pymarshal"
 )
@@ -39,6 +40,7 @@ const (
 	colUint
 	colFloat64
 	colFloat32
+	colFloat16
 	colBool
 	colString
 	colLargeString
@@ -137,6 +139,8 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 		c.kind = colFloat64
 	case *arrow.Float32Type:
 		c.kind = colFloat32
+	case *arrow.Float16Type:
+		c.kind = colFloat16
 	case *arrow.BooleanType:
 		c.kind = colBool
 	case *arrow.StringType:
@@ -315,15 +319,11 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 		if i := d.Int(v); i < 0 || uint64(i) > c.uhi {
 			return rc.mismatch(c, v)
 		}
-	case colFloat64, colFloat32:
+	case colFloat64, colFloat32, colFloat16:
 		switch k {
 		case pymarshal.Float:
 		case pymarshal.Int:
-			limit := int64(exactDoubleInt)
-			if c.kind == colFloat32 {
-				limit = exactFloatInt
-			}
-			if i := d.Int(v); i < -limit || i > limit {
+			if limit := exactIntLimit(c.typ.ID()); d.Int(v) < -limit || d.Int(v) > limit {
 				return rc.mismatch(c, v)
 			}
 		default:
@@ -432,15 +432,18 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		case *array.Uint8Builder:
 			b.Append(uint8(u))
 		}
-	case colFloat64, colFloat32:
+	case colFloat64, colFloat32, colFloat16:
 		f := d.Float(v)
 		if k == pymarshal.Int {
 			f = float64(d.Int(v))
 		}
-		if c.kind == colFloat64 {
-			c.build.(*array.Float64Builder).Append(f)
-		} else {
-			c.build.(*array.Float32Builder).Append(float32(f))
+		switch b := c.build.(type) {
+		case *array.Float64Builder:
+			b.Append(f)
+		case *array.Float32Builder:
+			b.Append(float32(f))
+		case *array.Float16Builder:
+			b.Append(float16.New(float32(f)))
 		}
 	case colBool:
 		c.build.(*array.BooleanBuilder).Append(d.Bool(v))

@@ -138,3 +138,41 @@ func TestStoredNullColumn(t *testing.T) {
 		b.Close()
 	}
 }
+
+// TestRecordsIntoHalfFloat: a float16 column (from a dataset or Arrow data)
+// takes floats, rounded as float16 rounds them, and the ints it holds
+// exactly (|i| <= 2048); a larger int or another kind is refused.
+func TestRecordsIntoHalfFloat(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{{Name: "h", Type: arrow.FixedWidthTypes.Float16, Nullable: true}}, nil)
+	steps := []ruleStep{
+		ok([]any{rec("h", 1.5), rec("h", -2048), rec("h", 0.1), rec("h", nil)}),
+		refused(rec("h", 2049), ErrSchemaMismatch, `field 'h': expected halffloat, found int 2049`),
+		refused(rec("h", "1.5"), ErrSchemaMismatch, `field 'h': expected halffloat, found str '1.5'`),
+	}
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 1000, Logger: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first := nullRow(sch)
+	if err := b.Append(first); err != nil {
+		t.Fatal(err)
+	}
+	first.Release()
+	for i, s := range steps {
+		n, err := b.AppendRecords(pyMarshal(t, s.recs))
+		switch {
+		case s.err == nil && err != nil:
+			t.Fatalf("step %d: %v", i, err)
+		case s.err != nil && (!errors.Is(err, s.err) || n != 0 || !regexp.MustCompile(s.msg).MatchString(err.Error())):
+			t.Fatalf("step %d: AppendRecords = %d, %v; want 0, %v matching %q", i, n, err, s.err, s.msg)
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "h=(null) |h=1.5 |h=-2048 |h=0.099975586 |h=(null) "
+	if got := strings.Join(rowsOf(t, b), "|"); got != want {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+}

@@ -58,7 +58,20 @@ var kindTypes = [...]arrow.DataType{
 const (
 	exactDoubleInt = 1 << 53
 	exactFloatInt  = 1 << 24
+	exactHalfInt   = 1 << 11
 )
+
+// exactIntLimit is the largest magnitude of an int that a float column of
+// type id takes exactly.
+func exactIntLimit(id arrow.Type) int64 {
+	switch id {
+	case arrow.FLOAT16:
+		return exactHalfInt
+	case arrow.FLOAT32:
+		return exactFloatInt
+	}
+	return exactDoubleInt
+}
 
 // fieldSet is the bucket's top-level fields while a unit is checked.
 type fieldSet struct {
@@ -597,18 +610,12 @@ func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
 		return false
 	case arrow.FLOAT16, arrow.FLOAT32, arrow.FLOAT64:
 		if rv.kind == kindFloat {
-			return t.ID() != arrow.FLOAT16
+			return true
 		}
 		if rv.kind != kindInt {
 			return false
 		}
-		limit := int64(exactDoubleInt)
-		switch t.ID() {
-		case arrow.FLOAT32:
-			limit = exactFloatInt
-		case arrow.FLOAT16:
-			return false // no converter for float16 values
-		}
+		limit := exactIntLimit(t.ID())
 		i := d.Int(rv.node)
 		return i >= -limit && i <= limit
 	case arrow.BOOL:
