@@ -2,7 +2,6 @@ package file
 
 import (
 	"fmt"
-	"math/rand"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -370,14 +369,7 @@ func TestWrite20AllListTypes(t *testing.T) {
 	}
 	sch := arrow.NewSchema(fs, nil)
 	fields := mustFields(t, sch)
-	rng := rand.New(rand.NewSource(20))
-	recs := []arrow.Record{
-		arrowtest.GenRecord(rng, sch, 500, arrowtest.DefaultGen),
-		arrowtest.GenRecord(rng, sch, 1, arrowtest.DefaultGen),
-		arrowtest.GenRecord(rng, sch, 700, arrowtest.DefaultGen),
-	}
-	t.Cleanup(func() { releaseAll(recs) })
-	want := arrowtest.ConcatColumns(t, sch, recs)
+	recs, want := unevenRecords(t, sch, 20)
 	for _, tc := range []struct {
 		name string
 		opts WriteOptions

@@ -79,6 +79,19 @@ func diffColumns(t testing.TB, what string, sch *arrow.Schema, want, got []arrow
 	}
 }
 
+// unevenRecords draws three records of sch (500, 1 and 700 rows) from
+// seed, released when the test ends, and their columns concatenated.
+func unevenRecords(t *testing.T, sch *arrow.Schema, seed int64) ([]arrow.Record, []arrow.Array) {
+	rng := rand.New(rand.NewSource(seed))
+	recs := []arrow.Record{
+		arrowtest.GenRecord(rng, sch, 500, arrowtest.DefaultGen),
+		arrowtest.GenRecord(rng, sch, 1, arrowtest.DefaultGen),
+		arrowtest.GenRecord(rng, sch, 700, arrowtest.DefaultGen),
+	}
+	t.Cleanup(func() { releaseAll(recs) })
+	return recs, arrowtest.ConcatColumns(t, sch, recs)
+}
+
 // TestWrite21AllTypes writes every type of issue #3 with nulls at every
 // level as file versions 2.1 and 2.2, one page and many pages, plain and
 // compressed; our reader and pylance's LanceFileReader both read back
@@ -86,14 +99,7 @@ func diffColumns(t testing.TB, what string, sch *arrow.Schema, want, got []arrow
 func TestWrite21AllTypes(t *testing.T) {
 	sch := arrowtest.AllTypesSchema()
 	fields := mustFields(t, sch)
-	rng := rand.New(rand.NewSource(21))
-	recs := []arrow.Record{
-		arrowtest.GenRecord(rng, sch, 500, arrowtest.DefaultGen),
-		arrowtest.GenRecord(rng, sch, 1, arrowtest.DefaultGen),
-		arrowtest.GenRecord(rng, sch, 700, arrowtest.DefaultGen),
-	}
-	t.Cleanup(func() { releaseAll(recs) })
-	want := arrowtest.ConcatColumns(t, sch, recs)
+	recs, want := unevenRecords(t, sch, 21)
 	for _, tc := range []struct {
 		name string
 		opts WriteOptions
