@@ -2,6 +2,7 @@ package lance
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -108,8 +109,21 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 			cleanup()
 			return nil, err
 		}
+		if !rewriteGains(g.old, newFrags) {
+			// Nothing merged and no deletion dropped (fragments whose
+			// dictionaries do not fit one file): committing this would
+			// only make the next compaction do the same again.
+			for _, p := range paths {
+				removeFile(p)
+			}
+			written = written[:len(written)-len(paths)]
+			continue
+		}
 		g.new = newFrags
 		groups = append(groups, g)
+	}
+	if len(groups) == 0 {
+		return cur, nil
 	}
 	if len(written) > 0 {
 		if err := syncDir(filepath.Join(path, dataDir)); err != nil {
@@ -226,6 +240,16 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 	}
 	alloc := memory.NewGoAllocator()
 	batch := int64(compactFirstReadRows)
+	start := func() error {
+		name = newDataFileName()
+		p := filepath.Join(d.root, dataDir, name)
+		var err error
+		if sw, err = file.CreateStream(p, d.fields, file.WriteOptions{Version: version, MaxPageBytes: compactPageBytes}); err != nil {
+			return fmt.Errorf("lance: write compacted data file: %w", err)
+		}
+		paths = append(paths, p)
+		return nil
+	}
 	for _, i := range idx {
 		live := d.rowEnds[i]
 		if i > 0 {
@@ -233,12 +257,9 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 		}
 		for lo := int64(0); lo < live; {
 			if sw == nil {
-				name = newDataFileName()
-				p := filepath.Join(d.root, dataDir, name)
-				if sw, err = file.CreateStream(p, d.fields, file.WriteOptions{Version: version, MaxPageBytes: compactPageBytes}); err != nil {
-					return nil, paths, fmt.Errorf("lance: write compacted data file: %w", err)
+				if err := start(); err != nil {
+					return nil, paths, err
 				}
-				paths = append(paths, p)
 			}
 			n := min(batch, live-lo, target-sw.Rows())
 			rec, err := d.readFragment(i, lo, n, alloc, false) // sources about to be superseded: not cached
@@ -246,6 +267,15 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 				return nil, paths, err
 			}
 			err = sw.Write(rec)
+			if errors.Is(err, file.ErrDictionaryFull) && sw.Rows() > 0 {
+				// Fragments with different dictionaries: the rows go on in
+				// a new file with its own dictionary.
+				if err = finish(); err == nil {
+					if err = start(); err == nil {
+						err = sw.Write(rec)
+					}
+				}
+			}
 			batch = nextReadRows(rec)
 			rec.Release() // Go memory: what a pending page points to stays
 			if err != nil {
@@ -266,6 +296,20 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 		return nil, paths, err
 	}
 	return out, paths, nil
+}
+
+// rewriteGains reports whether rewriting old into new leaves fewer
+// fragments or drops deleted rows.
+func rewriteGains(old, new []Fragment) bool {
+	if len(new) < len(old) {
+		return true
+	}
+	for _, f := range old {
+		if f.DeletionFile != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // nextReadRows sizes the next batch from the last one: about

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -344,6 +345,74 @@ func TestDictionaryOverflowStartsAPage(t *testing.T) {
 			}
 			if _, err := r.Read(sch, []int{0}, 0, 300, memory.DefaultAllocator); err == nil || !strings.Contains(err.Error(), "read fewer rows") {
 				t.Fatalf("reading 300 distinct values as dictionary<int8>: %v", err)
+			}
+		})
+	}
+}
+
+// TestStreamWriterRefusesAnOverflowingDictionary: a record whose dictionary
+// values would overflow the file's int8 dictionary is refused with
+// ErrDictionaryFull before anything of it is written; the file then closes
+// with the rows before it, and the record goes into a new file whole.
+func TestStreamWriterRefusesAnOverflowingDictionary(t *testing.T) {
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}
+	sch := arrow.NewSchema([]arrow.Field{{Name: "d", Type: dt, Nullable: true}}, nil)
+	part := func(k int) arrow.Record {
+		vals, ix := make([]string, 100), make([]int, 300)
+		for i := range vals {
+			vals[i] = fmt.Sprintf("k%d_%d", k, i)
+		}
+		for i := range ix {
+			ix[i] = i % 100
+		}
+		a := dictArray(t, dt, vals, false, ix)
+		defer a.Release()
+		return array.NewRecord(sch, []arrow.Array{a}, int64(a.Len()))
+	}
+	first, second := part(0), part(1)
+	defer first.Release()
+	defer second.Release()
+	for _, v := range WritableVersions {
+		t.Run(v.String(), func(t *testing.T) {
+			var files []string
+			write := func(recs ...arrow.Record) error {
+				p := tempPath(t, fmt.Sprintf("f%d.lance", len(files)))
+				files = append(files, p)
+				sw, err := CreateStream(p, mustFields(t, sch), WriteOptions{Version: v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range recs {
+					if err := sw.Write(r); err != nil {
+						if _, cerr := sw.Close(); cerr != nil {
+							t.Fatal(cerr)
+						}
+						return err
+					}
+				}
+				_, err = sw.Close()
+				return err
+			}
+			if err := write(first, second); !errors.Is(err, ErrDictionaryFull) || !strings.Contains(err.Error(), `column "d"`) {
+				t.Fatalf("Write = %v, want ErrDictionaryFull naming the column", err)
+			}
+			if err := write(second); err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []arrow.Record{first, second} {
+				r, err := Open(files[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.Read(sch, []int{0}, 0, r.NumRows(), memory.DefaultAllocator)
+				r.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !array.Equal(got.Column(0), want.Column(0)) {
+					t.Errorf("file %d: read %v, wrote %v", i, got.Column(0), want.Column(0))
+				}
+				got.Release()
 			}
 		})
 	}

@@ -83,13 +83,17 @@ func createStream(path string, fields []schema.Field, opts WriteOptions, v Versi
 }
 
 // Write appends the rows of rec (its schema matching the fields). After an
-// error the writer can only be aborted.
+// error the writer can only be aborted, but for ErrDictionaryFull: then
+// nothing of rec was written and the file can still be closed.
 func (sw *StreamWriter) Write(rec arrow.Record) error {
 	if sw.done {
 		return fmt.Errorf("lance file: write to a closed stream writer")
 	}
 	if err := checkRecord(rec, sw.fields, sw.cols); err != nil {
 		return fmt.Errorf("lance file: %w", err)
+	}
+	if err := admitDictionaries(sw.cols, rec); err != nil {
+		return err
 	}
 	return sw.write(rec)
 }

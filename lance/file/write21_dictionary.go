@@ -1,6 +1,7 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -39,6 +40,44 @@ type columnDict struct {
 // errDictFull: the running dictionary cannot take the values of an array
 // without overflowing its index type; the caller ends the page and resets.
 var errDictFull = fmt.Errorf("the dictionary has more values than its index type addresses")
+
+// ErrDictionaryFull is StreamWriter.Write's answer, before it writes
+// anything, when a dictionary column's values do not fit the dictionary of
+// this file: pylance 14 reads a column's page dictionaries as one
+// dictionary, so a file whose pages start over reads as corrupt there. The
+// caller closes the file and writes the record into the next one.
+var ErrDictionaryFull = errors.New("lance file: the record's dictionary values do not fit this file's dictionary")
+
+// runningDict is the running dictionary of a top-level column writer, nil
+// for columns without one.
+func runningDict(c columnWriter) *columnDict {
+	switch c := c.(type) {
+	case *fieldWriter21:
+		if len(c.leaves) == 1 {
+			return c.leaves[0].colDict
+		}
+	case *dictWriter20:
+		return c.cd
+	}
+	return nil
+}
+
+// admitDictionaries adds the dictionary values of rec to the running
+// dictionaries of cols (as writing rec would), or returns
+// ErrDictionaryFull naming the first column they do not fit.
+func admitDictionaries(cols []columnWriter, rec arrow.Record) error {
+	for i, c := range cols {
+		cd := runningDict(c)
+		da, ok := rec.Column(i).(*array.Dictionary)
+		if cd == nil || !ok {
+			continue
+		}
+		if _, err := cd.positions(da.Dictionary()); err == errDictFull {
+			return fmt.Errorf("%w (column %q)", ErrDictionaryFull, rec.Schema().Field(i).Name)
+		}
+	}
+	return nil
+}
 
 // newColumnDict returns the running dictionary of a column of type dt and
 // the byte width of its indices, or an error when the writer cannot store it.

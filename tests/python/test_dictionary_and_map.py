@@ -215,3 +215,35 @@ async def test_packed_struct_is_read_and_appends_refused(bucket_path, version):
         assert b.total_count() == 2000
     finally:
         b.close()
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.1", "2.2"])
+@pytest.mark.parametrize("values,fragments_after", [(50, 2), (100, 3)])
+async def test_compaction_of_fragments_whose_dictionaries_do_not_fit_one(bucket_path, version, values,
+                                                                         fragments_after):
+    """Three pylance fragments, each with its own int8 dictionary, that together overflow
+    int8. pylance reads a file's page dictionaries as one dictionary, so compaction must
+    not put more of them into one file than fit: 50-value dictionaries go two and one,
+    100-value ones cannot be merged at all, and then nothing is committed. Before, our
+    compaction merged all three and pylance could no longer read the dataset
+    ("Dictionary key bigger than the key type")."""
+    def part(k):
+        dictionary = pa.array([f"k{k}_{i}" for i in range(values)])
+        indices = pa.array([i % values for i in range(1000)], pa.int8())
+        return pa.table({"id": pa.array(range(k * 1000, k * 1000 + 1000), pa.int64()),
+                         "d": pa.DictionaryArray.from_arrays(indices, dictionary)})
+
+    path = dataset_path(bucket_path)
+    for k in range(3):
+        lance.write_dataset(part(k), path, mode="append" if k else "create", data_storage_version=version)
+    expected = lance.dataset(path).to_table()
+    b = LanceBackend(0, bucket_path)
+    try:
+        out = await b.compact()
+        assert (out["fragments_before"], out["fragments"]) == (3, fragments_after), out
+        assert (out["version"] > out["version_before"]) == (fragments_after < 3), out
+        assert (await b.get_arrow()).to_pylist() == expected.to_pylist()
+    finally:
+        b.close()
+    after = lance.dataset(path).to_table()
+    assert after.schema == expected.schema and after.to_pylist() == expected.to_pylist()
