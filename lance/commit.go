@@ -58,7 +58,7 @@ type commitRequest struct {
 	schemaMetadata map[string][]byte
 	dataVersion    string
 
-	fragment   *Fragment // nil: commit without new data
+	fragments  []Fragment // appended; none: commit without new data
 	properties map[string]string
 	config     map[string]string
 
@@ -293,10 +293,9 @@ func checkConcurrent(root string, readVersion, latest uint64) error {
 func buildTransaction(req commitRequest, base *Manifest) *Transaction {
 	t := &Transaction{UUID: newUUID(), Properties: req.properties}
 	var frags []Fragment
-	if req.fragment != nil {
-		f := *req.fragment
+	for _, f := range req.fragments {
 		f.ID = 0 // ids are assigned when the manifest is built
-		frags = []Fragment{f}
+		frags = append(frags, f)
 	}
 	switch {
 	case req.op == OpMerge:
@@ -378,8 +377,8 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.Version = base.Version + 1
 		m.Fields = base.Fields
 		m.SchemaMetadata = base.SchemaMetadata
-		// Room for the appended fragment: one allocation, one copy.
-		m.Fragments = make([]Fragment, len(base.Fragments), len(base.Fragments)+1)
+		// Room for the appended fragments: one allocation, one copy.
+		m.Fragments = make([]Fragment, len(base.Fragments), len(base.Fragments)+len(req.fragments))
 		copy(m.Fragments, base.Fragments)
 		// base's fragments, unchanged: their cached encoding still holds.
 		m.fragsEnc = base.fragsEnc
@@ -437,15 +436,20 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 		m.Fragments = frags
 		m.fragsEnc = encodedFragments{}
 	}
-	if req.fragment != nil {
+	if len(req.fragments) > 0 {
 		id, err := nextFragmentID(base)
 		if err != nil {
 			return nil, err
 		}
-		f := *req.fragment
-		f.ID = id
-		m.Fragments = append(m.Fragments, f)
-		m.MaxFragmentID = uint32p(uint32(id))
+		for _, f := range req.fragments {
+			if id > math.MaxUint32 {
+				return nil, errors.New("lance: fragment id space exhausted")
+			}
+			f.ID = id
+			m.Fragments = append(m.Fragments, f)
+			m.MaxFragmentID = uint32p(uint32(id))
+			id++
+		}
 	}
 	m.Timestamp = time.Now().UTC()
 	m.TransactionFile = txnName

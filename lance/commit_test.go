@@ -33,7 +33,7 @@ func createForTest(t *testing.T, root string) *Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, s, err := commit(commitRequest{root: root, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1), dataDurable: layoutDurable})
+	m, s, err := commit(commitRequest{root: root, fields: [][]byte{{0x12, 0x01, 'a'}}, fragments: []Fragment{*fakeFragment("f0.lance", 1)}, dataDurable: layoutDurable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func createForTest(t *testing.T, root string) *Manifest {
 func TestCommitCreateAndAppend(t *testing.T) {
 	root := t.TempDir()
 	m1 := createForTest(t, root)
-	m2, s, err := commit(commitRequest{root: root, base: m1, scheme: NamingV2, fragment: fakeFragment("f1.lance", 2),
+	m2, s, err := commit(commitRequest{root: root, base: m1, scheme: NamingV2, fragments: []Fragment{*fakeFragment("f1.lance", 2)},
 		properties: map[string]string{"wal": "9"}, config: map[string]string{"k": "v"}})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestCommitConcurrent(t *testing.T) {
 		t.Run(scheme.String(), func(t *testing.T) {
 			root := t.TempDir()
 			layoutForTest(t, root)
-			first, _, err := commit(commitRequest{root: root, scheme: scheme, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1)})
+			first, _, err := commit(commitRequest{root: root, scheme: scheme, fields: [][]byte{{0x12, 0x01, 'a'}}, fragments: []Fragment{*fakeFragment("f0.lance", 1)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestCommitConcurrent(t *testing.T) {
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					m, s, err := commit(commitRequest{root: root, base: first, scheme: scheme, fragment: fakeFragment(fmt.Sprintf("w%d.lance", i), uint64(i+1))})
+					m, s, err := commit(commitRequest{root: root, base: first, scheme: scheme, fragments: []Fragment{*fakeFragment(fmt.Sprintf("w%d.lance", i), uint64(i+1))}})
 					if err == nil && s != scheme {
 						err = fmt.Errorf("scheme changed to %v", s)
 					}
@@ -171,7 +171,7 @@ func TestCommitConflictWithOverwrite(t *testing.T) {
 	if err := publishManifest(root, NamingV2, 2, data); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = commit(commitRequest{root: root, base: m1, scheme: NamingV2, fragment: fakeFragment("x.lance", 1)})
+	_, _, err = commit(commitRequest{root: root, base: m1, scheme: NamingV2, fragments: []Fragment{*fakeFragment("x.lance", 1)}})
 	if !errors.Is(err, ErrCommitConflict) {
 		t.Fatalf("err = %v, want ErrCommitConflict", err)
 	}
@@ -196,7 +196,7 @@ func TestRefuseUnknownWriterFlags(t *testing.T) {
 	root := t.TempDir()
 	m1 := createForTest(t, root)
 	m1.WriterFlags |= FlagStableRowIDs
-	_, _, err := commit(commitRequest{root: root, base: m1, scheme: NamingV2, fragment: fakeFragment("x.lance", 1)})
+	_, _, err := commit(commitRequest{root: root, base: m1, scheme: NamingV2, fragments: []Fragment{*fakeFragment("x.lance", 1)}})
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "stable row ids") {
 		t.Fatalf("err = %v", err)
 	}

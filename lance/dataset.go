@@ -439,46 +439,64 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		defer layoutDurable() // never leave the sync running past Write
 	}
 
-	var frag *Fragment
-	var dataPath string
+	var frags []Fragment
+	var dataPaths []string
+	removeData := func() { // files referenced by no manifest
+		for _, p := range dataPaths {
+			removeFile(p)
+		}
+	}
 	dataDurable := layoutDurable
 	if rows > 0 {
-		name := newDataFileName()
-		dataPath = filepath.Join(path, dataDir, name)
-		res, err := file.WriteFileWithOptions(dataPath, fields, recs, file.WriteOptions{Version: version, Compression: comp, NoSync: true})
-		if err != nil {
-			removeFile(dataPath)
-			return nil, fmt.Errorf("lance: write data file: %w", err)
+		nonEmpty := make([]arrow.Record, 0, len(recs))
+		for _, r := range recs {
+			if r.NumRows() > 0 {
+				nonEmpty = append(nonEmpty, r)
+			}
 		}
-		if len(res.ColumnIndices) != len(res.Fields) {
-			removeFile(dataPath)
-			return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
+		// One data file, unless the records' dictionaries do not fit one
+		// (pylance reads a file's page dictionaries as one): then a file
+		// per run that fits, one fragment each.
+		for _, run := range file.DictionaryRuns(nonEmpty) {
+			name := newDataFileName()
+			dataPath := filepath.Join(path, dataDir, name)
+			dataPaths = append(dataPaths, dataPath)
+			res, err := file.WriteFileWithOptions(dataPath, fields, run, file.WriteOptions{Version: version, Compression: comp, NoSync: true})
+			if err != nil {
+				removeData()
+				return nil, fmt.Errorf("lance: write data file: %w", err)
+			}
+			if len(res.ColumnIndices) != len(res.Fields) {
+				removeData()
+				return nil, fmt.Errorf("lance: data file reports %d column indices for %d fields", len(res.ColumnIndices), len(res.Fields))
+			}
+			frags = append(frags, Fragment{
+				Files: []DataFile{{
+					Path:          name,
+					Fields:        res.Fields,
+					ColumnIndices: res.ColumnIndices,
+					MajorVersion:  res.MajorVersion,
+					MinorVersion:  res.MinorVersion,
+					FileSizeBytes: uint64(res.FileSize),
+				}},
+				PhysicalRows: uint64(res.NumRows),
+			})
 		}
-		// The data file becomes durable while the commit writes its own
+		// The data files become durable while the commit writes its own
 		// files; the commit links the manifest only after this succeeds.
 		fileDurable := inBackground(func() error {
-			err := syncFile(dataPath)
-			if err == nil {
-				err = syncDir(filepath.Join(path, dataDir))
+			for _, p := range dataPaths {
+				if err := syncFile(p); err != nil {
+					return fmt.Errorf("lance: sync data file: %w", err)
+				}
 			}
-			if err != nil {
-				err = fmt.Errorf("lance: sync data file: %w", err)
+			if err := syncDir(filepath.Join(path, dataDir)); err != nil {
+				return fmt.Errorf("lance: sync data file: %w", err)
 			}
-			return err
+			return nil
 		})
 		defer fileDurable() // never leave the sync running past Write
 		dataDurable = allOf(layoutDurable, fileDurable)
-		frag = &Fragment{
-			Files: []DataFile{{
-				Path:          name,
-				Fields:        res.Fields,
-				ColumnIndices: res.ColumnIndices,
-				MajorVersion:  res.MajorVersion,
-				MinorVersion:  res.MinorVersion,
-				FileSizeBytes: uint64(res.FileSize),
-			}},
-			PhysicalRows: uint64(res.NumRows),
-		}
 	}
 
 	req := commitRequest{
@@ -488,7 +506,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		fields:         rawFields,
 		schemaMetadata: schemaMD,
 		dataVersion:    version.String(),
-		fragment:       frag,
+		fragments:      frags,
 		properties:     opts.Properties,
 		config:         opts.Config,
 		dataDurable:    dataDurable,
@@ -510,9 +528,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	}
 	m, s, err := commit(req)
 	if err != nil {
-		if dataPath != "" {
-			removeFile(dataPath) // referenced by no manifest
-		}
+		removeData()
 		return nil, err
 	}
 	return newDataset(path, m, s)

@@ -118,9 +118,10 @@ func randomRewrite(r *rand.Rand, frags []Fragment) []rewriteGroup {
 func randomRequest(r *rand.Rand, base *Manifest) commitRequest {
 	req := commitRequest{}
 	switch k := r.IntN(20); {
-	case k < 10: // append
-		f := randomFragment(r)
-		req.fragment = &f
+	case k < 10: // append one or more fragments
+		for range 1 + r.IntN(3) {
+			req.fragments = append(req.fragments, randomFragment(r))
+		}
 	case k < 11: // commit without data
 	case k < 13: // add columns: schema change, fragments unchanged
 		req.op = OpMerge

@@ -211,12 +211,12 @@ func TestS3Dataset(t *testing.T) {
 
 	t.Run("V1 names are listed in full", func(t *testing.T) {
 		root := "s3://lance-test/v1/data.lance"
-		m, _, err := commit(commitRequest{root: root, scheme: NamingV1, fields: [][]byte{{0x12, 0x01, 'a'}}, fragment: fakeFragment("f0.lance", 1)})
+		m, _, err := commit(commitRequest{root: root, scheme: NamingV1, fields: [][]byte{{0x12, 0x01, 'a'}}, fragments: []Fragment{*fakeFragment("f0.lance", 1)}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for v := 2; v <= 12; v++ { // "10.manifest" sorts before "2.manifest"
-			if m, _, err = commit(commitRequest{root: root, base: m, scheme: NamingV1, fragment: fakeFragment("f.lance", 1)}); err != nil {
+			if m, _, err = commit(commitRequest{root: root, base: m, scheme: NamingV1, fragments: []Fragment{*fakeFragment("f.lance", 1)}}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -417,3 +417,45 @@ func TestStreamWriterRefusesAnOverflowingDictionary(t *testing.T) {
 		})
 	}
 }
+
+// TestDictionaryRuns: records split where their int8 dictionaries stop
+// fitting one (100 new values each: one record a run; 50: two a run);
+// records without dictionary columns are one run.
+func TestDictionaryRuns(t *testing.T) {
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}
+	sch := arrow.NewSchema([]arrow.Field{{Name: "d", Type: dt, Nullable: true}}, nil)
+	part := func(k, values int) arrow.Record {
+		vals := make([]string, values)
+		for i := range vals {
+			vals[i] = fmt.Sprintf("k%d_%d", k, i)
+		}
+		a := dictArray(t, dt, vals, false, []int{0, values - 1})
+		defer a.Release()
+		return array.NewRecord(sch, []arrow.Array{a}, int64(a.Len()))
+	}
+	plain := arrow.NewSchema([]arrow.Field{{Name: "i", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	for _, tc := range []struct {
+		name string
+		recs func() []arrow.Record
+		want []int // records per run
+	}{
+		{"100-value dictionaries", func() []arrow.Record { return []arrow.Record{part(0, 100), part(1, 100), part(2, 100)} }, []int{1, 1, 1}},
+		{"50-value dictionaries", func() []arrow.Record { return []arrow.Record{part(0, 50), part(1, 50), part(2, 50)} }, []int{2, 1}},
+		{"the same dictionary", func() []arrow.Record { return []arrow.Record{part(0, 100), part(0, 100)} }, []int{2}},
+		{"no dictionary", func() []arrow.Record {
+			return []arrow.Record{array.NewRecord(plain, nil, 0), array.NewRecord(plain, nil, 0)}
+		}, []int{2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := tc.recs()
+			defer releaseAll(recs)
+			var got []int
+			for _, run := range DictionaryRuns(recs) {
+				got = append(got, len(run))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("runs of %v records, want %v", got, tc.want)
+			}
+		})
+	}
+}

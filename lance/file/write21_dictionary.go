@@ -48,6 +48,55 @@ var errDictFull = fmt.Errorf("the dictionary has more values than its index type
 // caller closes the file and writes the record into the next one.
 var ErrDictionaryFull = errors.New("lance file: the record's dictionary values do not fit this file's dictionary")
 
+// DictionaryRuns splits recs, in order, into runs that can each be one
+// file: the values of every top-level dictionary column of a run fit one
+// dictionary of its index type (see ErrDictionaryFull). Records without
+// dictionary columns make one run.
+func DictionaryRuns(recs []arrow.Record) [][]arrow.Record {
+	if len(recs) == 0 {
+		return nil
+	}
+	sch := recs[0].Schema()
+	dicts := make([]*columnDict, sch.NumFields())
+	hasDict := false
+	for i, f := range sch.Fields() {
+		if dt, ok := f.Type.(*arrow.DictionaryType); ok {
+			if dicts[i], _, _ = newColumnDict(dt, false); dicts[i] != nil {
+				hasDict = true
+			}
+		}
+	}
+	if !hasDict {
+		return [][]arrow.Record{recs}
+	}
+	fits := func(rec arrow.Record) bool {
+		for i, cd := range dicts {
+			if da, ok := rec.Column(i).(*array.Dictionary); ok && cd != nil {
+				if _, err := cd.positions(da.Dictionary()); err == errDictFull {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	var runs [][]arrow.Record
+	start := 0
+	for i, rec := range recs {
+		if fits(rec) || i == start {
+			continue
+		}
+		runs = append(runs, recs[start:i])
+		start = i
+		for _, cd := range dicts {
+			if cd != nil {
+				cd.reset()
+			}
+		}
+		fits(rec) // the first record of a run: whatever it holds, the writer pages it
+	}
+	return append(runs, recs[start:])
+}
+
 // runningDict is the running dictionary of a top-level column writer, nil
 // for columns without one.
 func runningDict(c columnWriter) *columnDict {

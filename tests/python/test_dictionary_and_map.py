@@ -247,3 +247,32 @@ async def test_compaction_of_fragments_whose_dictionaries_do_not_fit_one(bucket_
         b.close()
     after = lance.dataset(path).to_table()
     assert after.schema == expected.schema and after.to_pylist() == expected.to_pylist()
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.1", "2.2"])
+async def test_one_flush_of_batches_whose_dictionaries_do_not_fit_one(bucket_path, version):
+    """put_arrow batches with different 100-value int8 dictionaries, flushed together: one
+    data file could not hold them (pylance reads a file's page dictionaries as one), so the
+    flush writes a file per batch that fits, one fragment each, in one version; pylance and
+    a full read both see every row. Before, the flush wrote one file neither could read
+    whole."""
+    def part(k):
+        dictionary = pa.array([f"k{k}_{i}" for i in range(100)])
+        indices = pa.array([i % 100 for i in range(1000)], pa.int8())
+        return pa.table({"id": pa.array(range(k * 1000, k * 1000 + 1000), pa.int64()),
+                         "d": pa.DictionaryArray.from_arrays(indices, dictionary)})
+
+    lance.write_dataset(part(0).slice(0, 0), dataset_path(bucket_path), data_storage_version=version)
+    b = LanceBackend(0, bucket_path, flush_threshold=100_000)
+    try:
+        for k in range(3):
+            await b.put_arrow(part(k))
+        await b.flush()
+        assert (await b.stats())["version"] == 2
+        got = await b.get_arrow()
+    finally:
+        b.close()
+    want = pa.concat_tables([part(k) for k in range(3)])
+    ds = lance.dataset(dataset_path(bucket_path))
+    assert len(ds.get_fragments()) == 3
+    assert ds.to_table().to_pylist() == want.to_pylist() == got.to_pylist()
