@@ -120,15 +120,7 @@ func TestDictionaryColumnsRoundTrip(t *testing.T) {
 					recs = append(recs, array.NewRecord(sch, []arrow.Array{a}, int64(a.Len())))
 					a.Release()
 				}
-				path := tempPath(t, "dict.lance")
-				if _, err := WriteFileWithOptions(path, mustFields(t, sch), recs, WriteOptions{Version: v}); err != nil {
-					t.Fatal(err)
-				}
-				r, err := Open(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer r.Close()
+				r := writeAndOpen(t, sch, recs, v)
 				got, err := r.Read(sch, []int{0}, 0, r.NumRows(), memory.DefaultAllocator)
 				if err != nil {
 					t.Fatal(err)
@@ -324,15 +316,7 @@ func TestDictionaryOverflowStartsAPage(t *testing.T) {
 				recs = append(recs, array.NewRecord(sch, []arrow.Array{a}, 100))
 				a.Release()
 			}
-			path := tempPath(t, "dict.lance")
-			if _, err := WriteFileWithOptions(path, mustFields(t, sch), recs, WriteOptions{Version: v}); err != nil {
-				t.Fatal(err)
-			}
-			r, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
+			r := writeAndOpen(t, sch, recs, v)
 			for b := int64(0); b < 3; b++ {
 				got, err := r.Read(sch, []int{0}, 100*b, 100, memory.DefaultAllocator)
 				if err != nil {
@@ -458,4 +442,20 @@ func TestDictionaryRuns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeAndOpen writes recs as one file at version v and opens it (closed
+// when the test ends).
+func writeAndOpen(t *testing.T, sch *arrow.Schema, recs []arrow.Record, v Version) *Reader {
+	t.Helper()
+	path := tempPath(t, "dict.lance")
+	if _, err := WriteFileWithOptions(path, mustFields(t, sch), recs, WriteOptions{Version: v}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }
