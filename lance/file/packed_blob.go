@@ -60,17 +60,19 @@ func blobError(f arrow.Field) error {
 }
 
 // packedLayout checks that st's children are fixed-width values of whole
-// bytes and returns their widths in bytes.
-func packedLayout(st *arrow.StructType) ([]int, error) {
+// bytes and returns their widths in bytes and the bytes of a row.
+func packedLayout(st *arrow.StructType) ([]int, int, error) {
 	widths := make([]int, st.NumFields())
+	rowBytes := 0
 	for i, f := range st.Fields() {
 		b := leafBits(f.Type)
 		if b < 8 || b%8 != 0 {
-			return nil, fmt.Errorf("packed struct child %q of type %s is not supported", f.Name, f.Type)
+			return nil, 0, fmt.Errorf("packed struct child %q of type %s is not supported", f.Name, f.Type)
 		}
 		widths[i] = b / 8
+		rowBytes += b / 8
 	}
-	return widths, nil
+	return widths, rowBytes, nil
 }
 
 // packedRows decodes a 2.1+ PackedStruct block of rows (decode decodes its
@@ -94,13 +96,9 @@ func packedRows(e *compressive, decode func(*compressive) (*block, error)) (*blo
 }
 
 func (r *Reader) readPacked(c *column, st *arrow.StructType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
-	widths, err := packedLayout(st)
+	widths, rowBytes, err := packedLayout(st)
 	if err != nil {
 		return nil, err
-	}
-	rowBytes := 0
-	for _, w := range widths {
-		rowBytes += w
 	}
 	spans, err := c.spans(offset, limit)
 	if err != nil {
@@ -111,7 +109,7 @@ func (r *Reader) readPacked(c *column, st *arrow.StructType, offset, limit int64
 	if r.minor >= 1 {
 		rows, valid, err = r.packedSpans21(spans, rowBytes, rows, valid)
 	} else {
-		rows, valid, err = r.packedSpans20(spans, widths, rows, valid)
+		rows, valid, err = r.packedSpans20(spans, widths, rowBytes, rows, valid)
 	}
 	if err != nil {
 		return nil, err
@@ -119,11 +117,11 @@ func (r *Reader) readPacked(c *column, st *arrow.StructType, offset, limit int64
 	if len(valid) != int(limit) || len(rows) != int(limit)*rowBytes {
 		return nil, fmt.Errorf("pages hold %d rows, want %d", len(valid), limit)
 	}
-	return assemblePacked(st, widths, rows, valid, alloc), nil
+	return assemblePacked(st, widths, rowBytes, rows, valid, alloc), nil
 }
 
 // packedSpans20 appends the rows of 2.0 PackedStruct pages (never null).
-func (r *Reader) packedSpans20(spans []pageSpan, widths []int, rows []byte, valid []bool) ([]byte, []bool, error) {
+func (r *Reader) packedSpans20(spans []pageSpan, widths []int, rowBytes int, rows []byte, valid []bool) ([]byte, []bool, error) {
 	for _, s := range spans {
 		e := s.page.encoding
 		if e == nil || e.kind != encPackedStruct {
@@ -132,7 +130,6 @@ func (r *Reader) packedSpans20(spans []pageSpan, widths []int, rows []byte, vali
 		if len(e.inner) != len(widths) {
 			return nil, nil, fmt.Errorf("packed struct page of %d children, the struct has %d", len(e.inner), len(widths))
 		}
-		rowBytes := 0
 		for i, in := range e.inner {
 			if in.kind == encNullable && in.nulls == noNulls && in.values != nil {
 				in = in.values // how pylance wraps each child
@@ -140,7 +137,6 @@ func (r *Reader) packedSpans20(spans []pageSpan, widths []int, rows []byte, vali
 			if in.kind != encFlat || in.bitsPerValue != uint64(8*widths[i]) {
 				return nil, nil, fmt.Errorf("packed struct child %d: %s of %d bits, want Flat of %d", i, in.name, in.bitsPerValue, 8*widths[i])
 			}
-			rowBytes += widths[i]
 		}
 		if e.bufferType != 0 || int(e.bufferIndex) >= len(s.page.bufOffsets) {
 			return nil, nil, fmt.Errorf("packed struct buffer %d (type %d) not in the page", e.bufferIndex, e.bufferType)
@@ -208,12 +204,8 @@ func (r *Reader) packedSpans21(spans []pageSpan, rowBytes int, rows []byte, vali
 
 // assemblePacked splits rows into the struct's children; a null row is
 // null in every child too, as the rep/def levels of a struct give it.
-func assemblePacked(st *arrow.StructType, widths []int, rows []byte, valid []bool, alloc memory.Allocator) arrow.Array {
+func assemblePacked(st *arrow.StructType, widths []int, rowBytes int, rows []byte, valid []bool, alloc memory.Allocator) arrow.Array {
 	n := len(valid)
-	rowBytes := 0
-	for _, w := range widths {
-		rowBytes += w
-	}
 	var validity *memory.Buffer
 	nulls := 0
 	for i, v := range valid {

@@ -71,10 +71,8 @@ func DictionaryRuns(recs []arrow.Record) [][]arrow.Record {
 	}
 	fits := func(rec arrow.Record) bool {
 		for i, cd := range dicts {
-			if da, ok := rec.Column(i).(*array.Dictionary); ok && cd != nil {
-				if _, err := cd.positions(da.Dictionary()); err == errDictFull {
-					return false
-				}
+			if !cd.admits(rec.Column(i)) {
+				return false
 			}
 		}
 		return true
@@ -116,16 +114,23 @@ func runningDict(c columnWriter) *columnDict {
 // ErrDictionaryFull naming the first column they do not fit.
 func admitDictionaries(cols []columnWriter, rec arrow.Record) error {
 	for i, c := range cols {
-		cd := runningDict(c)
-		da, ok := rec.Column(i).(*array.Dictionary)
-		if cd == nil || !ok {
-			continue
-		}
-		if _, err := cd.positions(da.Dictionary()); err == errDictFull {
+		if !runningDict(c).admits(rec.Column(i)) {
 			return fmt.Errorf("%w (column %q)", ErrDictionaryFull, rec.Schema().Field(i).Name)
 		}
 	}
 	return nil
+}
+
+// admits adds the dictionary values of arr to c, as writing arr would, and
+// reports whether they fit its index type (then c is unchanged). A nil c or
+// an array without a dictionary admits anything.
+func (c *columnDict) admits(arr arrow.Array) bool {
+	da, ok := arr.(*array.Dictionary)
+	if c == nil || !ok {
+		return true
+	}
+	_, err := c.positions(da.Dictionary())
+	return err != errDictFull
 }
 
 // newColumnDict returns the running dictionary of a column of type dt and
