@@ -30,8 +30,12 @@ func putRecord(i int64) pyDict {
 // openPutBucket opens a bucket with putSchema fixed by one Arrow row and
 // bounds high enough that no flush or refusal interferes.
 func openPutBucket(b *testing.B, wal WALOptions) *Bucket {
-	wal.MaxSize = 1 << 40
-	bucket, err := Open(Options{Path: b.TempDir(), FlushThreshold: 1 << 30, WAL: wal})
+	return openPutBucketWith(b, Options{WAL: wal})
+}
+
+func openPutBucketWith(b *testing.B, opts Options) *Bucket {
+	opts.Path, opts.FlushThreshold, opts.WAL.MaxSize = b.TempDir(), 1<<30, 1<<40
+	bucket, err := Open(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -70,8 +74,8 @@ func dropAppended(b *testing.B, bucket *Bucket) {
 
 // benchmarkAppendRecords measures one put: decode, check, WAL write (when
 // on), append into the builders; b.SetBytes counts the marshal bytes.
-func benchmarkAppendRecords(b *testing.B, wal WALOptions) {
-	bucket := openPutBucket(b, wal)
+func benchmarkAppendRecords(b *testing.B, opts Options) {
+	bucket := openPutBucketWith(b, opts)
 	defer bucket.Close()
 	in := pyMarshal(b, putRecord(1))
 	b.SetBytes(int64(len(in)))
@@ -87,13 +91,14 @@ func benchmarkAppendRecords(b *testing.B, wal WALOptions) {
 	}
 }
 
-func BenchmarkAppendRecordsNoWAL(b *testing.B) { benchmarkAppendRecords(b, WALOptions{}) }
+func BenchmarkAppendRecordsNoWAL(b *testing.B) { benchmarkAppendRecords(b, Options{}) }
 func BenchmarkAppendRecordsWALInterval(b *testing.B) {
-	benchmarkAppendRecords(b, WALOptions{Enabled: true, SyncInterval: time.Second})
+	benchmarkAppendRecords(b, Options{WAL: WALOptions{Enabled: true, SyncInterval: time.Second}})
 }
 func BenchmarkAppendRecordsWALSyncEach(b *testing.B) {
-	benchmarkAppendRecords(b, WALOptions{Enabled: true})
+	benchmarkAppendRecords(b, Options{WAL: WALOptions{Enabled: true}})
 }
+func BenchmarkAppendRecordsMetrics(b *testing.B) { benchmarkAppendRecords(b, Options{Metrics: true}) }
 
 // BenchmarkAppendRecordsBatch100: one call with a list of 100 records;
 // ns/op / 100 is the cost per record when puts are gathered.

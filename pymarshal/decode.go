@@ -167,9 +167,12 @@ func (d *Decoder) size(what string) (int, error) {
 	return int(n), nil
 }
 
-func (d *Decoder) push(k Kind, n uint64) int32 {
+func (d *Decoder) push(k Kind, n uint64) int32 { return d.pushSpan(k, n, 0, 0) }
+
+// pushSpan pushes a node whose content is input[off:off+size].
+func (d *Decoder) pushSpan(k Kind, n uint64, off, size int32) int32 {
 	i := int32(len(d.nodes))
-	d.nodes = append(d.nodes, node{kind: k, end: i + 1, n: n})
+	d.nodes = append(d.nodes, node{kind: k, end: i + 1, n: n, off: off, size: size})
 	return i
 }
 
@@ -322,12 +325,11 @@ func (d *Decoder) long() (int32, error) {
 			return d.push(Int, -mag), nil // -2^63 wraps to itself
 		}
 	}
-	i := d.push(BigInt, 0)
+	sign := uint64(0)
 	if neg {
-		d.nodes[i].n = 1
+		sign = 1
 	}
-	d.nodes[i].off, d.nodes[i].size = int32(start), int32(count*2)
-	return i, nil
+	return d.pushSpan(BigInt, sign, int32(start), int32(count*2)), nil
 }
 
 // text reads a str (any of marshal's encodings) or bytes node.
@@ -364,14 +366,28 @@ func (d *Decoder) text(code byte) (int32, error) {
 			bad = 1
 		}
 	default:
-		// ASCII by its type code; what is stored must at least be UTF-8.
-		if !utf8.Valid(b) {
+		// ASCII by its type code (CPython would read a high byte as Latin-1).
+		if !isASCII(b) {
 			return 0, fmt.Errorf("%w: ASCII str at offset %d holds bytes that are not ASCII", ErrInvalid, at)
 		}
 	}
-	i := d.push(kind, bad)
-	d.nodes[i].off, d.nodes[i].size = int32(at), int32(n)
-	return i, nil
+	return d.pushSpan(kind, bad, int32(at), int32(n)), nil
+}
+
+// isASCII checks eight bytes at a time: cheaper than utf8.Valid on the short
+// strs of a record.
+func isASCII(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // container reads the items of a list or tuple (n of them) or of a dict

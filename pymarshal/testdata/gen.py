@@ -127,6 +127,7 @@ BAD = {  # name -> (bytes, error kind)
     "unnormalized_long": (b"l\x02\x00\x00\x00\x01\x00\x00\x00", "invalid"),
     "long_digit_out_of_range": (b"l\x01\x00\x00\x00\x00\x80", "invalid"),
     "ascii_high_byte": (b"z\x01\xe9", "invalid"),
+    "ascii_utf8_bytes": (b"z\x02\xc3\xa9", "invalid"),  # CPython would read it as Latin-1
     "dict_key_without_value": (b"{z\x01a0", "invalid"),
     "dict_unterminated": (b"{z\x01aN", "truncated"),
 }

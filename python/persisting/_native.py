@@ -107,10 +107,10 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
-_forked = False  # set in a child forked after loading: append_records checks it
+_calls = threading.local()  # per thread: the C structs the per-call path reuses; none in a forked child
 
 
-os.register_at_fork(after_in_child=lambda: globals().update(_forked=_lib is not None))
+os.register_at_fork(after_in_child=lambda: globals().update(_calls=threading.local()))
 
 
 def library_path() -> str:
@@ -329,34 +329,34 @@ def append_stream(handle: int, data: Any) -> None:
     del capsule
 
 
-_calls = threading.local()  # per thread: what the per-put calls reuse (their C structs' addresses)
-
-
 def _per_thread() -> Any:
-    """The calling thread's error struct and count cells, made once (pulsing asks both per put)."""
-    if _forked or _lib is None:
-        lib()
-    try:
-        return _calls.kit
-    except AttributeError:
-        kit = _calls.kit = SimpleNamespace(err=PersistingError(), cells=(c_int64(), c_int64(), c_int64()))
-        kit.ref, kit.cell_refs = c_void_p(ctypes.addressof(kit.err)), [c_void_p(ctypes.addressof(c)) for c in kit.cells]
-        return kit
+    """Makes the calling thread's error struct and count cells (pulsing asks both per put), after
+    lib(): it loads the library, or raises ForkError in a forked child (which starts without)."""
+    lib()
+    kit = _calls.kit = SimpleNamespace(err=PersistingError(), cells=(c_int64(), c_int64(), c_int64()))
+    kit.ref, kit.cell_refs = c_void_p(ctypes.addressof(kit.err)), [c_void_p(ctypes.addressof(c)) for c in kit.cells]
+    return kit
 
 
 def count(handle: int) -> tuple[int, int, int]:
     """(total, persisted, buffered). A plain int is a C int, widened to 64 bits by libffi: below
     2**31 a handle or a size goes as it is (a c_uint64 costs a tenth of a put)."""
-    kit = _per_thread()
+    try:
+        kit = _calls.kit
+    except AttributeError:  # the thread's first call
+        kit = _per_thread()
     if _lib.persisting_count(handle if handle < 1 << 31 else c_uint64(handle), *kit.cell_refs, kit.ref):
         _raise(OK, kit.err, "count")
     return kit.cells[0].value, kit.cells[1].value, kit.cells[2].value
 
 
 def append_records(handle: int, data: bytes) -> None:
-    """Records in the record encoding (``persisting._encode``): the put path,
-    one C call with the calling thread's error struct (released is zeroed)."""
-    kit, n = _per_thread(), len(data)
+    """Records in the record encoding (``persisting._encode``): the put path, one C call."""
+    try:
+        kit = _calls.kit
+    except AttributeError:  # the thread's first call
+        kit = _per_thread()
+    n = len(data)
     rc = _lib.persisting_append_records(handle if handle < 1 << 31 else c_uint64(handle), data,
                                         n if n < 1 << 31 else c_size_t(n), kit.ref)
     if rc:

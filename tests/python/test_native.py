@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import textwrap
+import threading
 
 import pyarrow as pa
 import pytest
 
 from helpers import REPO, explain, run_python
 from persisting import _native, errors
+from persisting._encode import encode_record
 
 
 def header_functions() -> dict[str, str]:
@@ -86,6 +88,39 @@ def test_engine_errors_are_raised_with_code_and_released(tmp_path):
         _native.flush(handle)
     with pytest.raises(errors.ClosedError):
         _native.count(handle)
+
+
+def test_put_path_errors_are_per_thread(tmp_path):
+    """append_records and count reuse one error struct per thread: threads
+    refused at the same time each get their own message, and nothing else
+    goes missing."""
+    handle = _native.open_bucket(str(tmp_path / "b"), {"flush_threshold": 10**9})
+    threads, rounds, start = 8, 1000, threading.Barrier(8)
+    got: dict[int, list[str]] = {}
+
+    def work(t: int) -> None:
+        start.wait()
+        for i in range(rounds):
+            _native.append_records(handle, encode_record({"a": i}))
+            try:
+                _native.append_records(handle, encode_record({"a": f"thread-{t}"}))
+            except errors.SchemaError as exc:
+                got.setdefault(t, []).append(str(exc))
+            _native.count(handle)
+
+    try:
+        _native.append_records(handle, encode_record({"a": -1}))  # the schema: a is int64
+        pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        assert _native.count(handle)[0] == 1 + threads * rounds
+    finally:
+        _native.close_bucket(handle)
+    assert sorted(got) == list(range(threads))
+    for t, messages in got.items():
+        assert len(messages) == rounds and all(f"'thread-{t}'" in m for m in messages), messages[:3]
 
 
 def test_native_read_write_roundtrip(tmp_path):
