@@ -390,6 +390,10 @@ def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     assert first["eval"] == [9, 8, 7]
 
     second = run_scenario("second", path, backend_name)
+    for refused in (first["refused"], second["refused"]):  # before and after the restart
+        assert refused["count"] == 10, refused  # nothing stored
+        assert 'found arrow.fixed_shape_tensor{"shape":[3,2]' in refused["shape"], refused  # not reshaped
+        assert "over fixed_size_list<item: float64, nullable>[6]" in refused["dtype"], refused
     assert second["count"] == 10
     assert second["train"] == [4, 7, 8, 9]  # 0-3 handed out, 6 marked, 5 cleared
     assert second["eval"] == [0, 1, 2, 3, 4, 6]

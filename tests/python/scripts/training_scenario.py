@@ -70,12 +70,27 @@ async def bucket(system, path: str, backend: str):
                                 backend_options=options(backend))
 
 
+async def refusals(ref, obs) -> dict:
+    """put_tensor of obs in another shape of as many values, and in another dtype:
+    each error's message (None: accepted), and the count after them."""
+    out = {}
+    for name, bad in {"shape": obs[:2].reshape(2, 3, 2), "dtype": obs[:2].astype(np.float64)}.items():
+        try:
+            await ref.put_tensor({"obs": bad, "step": [0, 1]})
+            out[name] = None
+        except Exception as exc:  # pulsing's PulsingActorError, carrying the engine's message
+            out[name] = str(exc)
+    out["count"] = (await ref.stats())["total_count"]
+    return out
+
+
 async def first(path: str, backend: str, kill: bool) -> None:
     system = await pul.actor_system()
     register()
     ref = await bucket(system, path, backend)
     obs = np.arange(N * 6, dtype=np.float32).reshape(N, 2, 3)
     put = await ref.put_tensor({"obs": obs, "step": list(range(N))}, partition_id="p0")
+    refused = await refusals(ref, obs)
     train = await ref.get_meta(["obs", "step"], 4, "train")
     data = await ref.get_data(train, ["obs"])
     evals = await ref.get_meta(["step"], 3, "eval", LastFirst())
@@ -84,7 +99,7 @@ async def first(path: str, backend: str, kill: bool) -> None:
     if backend == "lance":
         await ref.flush()  # LanceBackend: consumption is fsynced at the flush
     out = {"put": put, "train": train["global_indexes"], "train_fields": train["samples"][0]["fields"],
-           "data": rows_summary(data), "eval": evals["global_indexes"]}
+           "data": rows_summary(data), "eval": evals["global_indexes"], "refused": refused}
     print("RESULT " + json.dumps(out), flush=True)
     if kill:
         await asyncio.sleep(3600)
@@ -95,6 +110,7 @@ async def second(path: str, backend: str) -> None:
     system = await pul.actor_system()
     register()
     ref = await bucket(system, path, backend)
+    refused = await refusals(ref, np.zeros((N, 2, 3), np.float32))
     train = await ref.get_meta(["obs"], 100, "train")
     evals = await ref.get_meta(["step"], 100, "eval")
     data = await ref.get_data({"global_indexes": [9, 5, 0]}, ["obs", "step"])
@@ -102,7 +118,7 @@ async def second(path: str, backend: str) -> None:
     again = await ref.get_meta(["obs"], 100, "train")
     out = {"train": train["global_indexes"], "eval": evals["global_indexes"],
            "data": rows_summary(data), "after_reset": again["global_indexes"],
-           "count": (await ref.stats())["total_count"],
+           "count": (await ref.stats())["total_count"], "refused": refused,
            "get": [r["step"] for r in await ref.get(4, 3)]}
     print("RESULT " + json.dumps(out), flush=True)
     await system.shutdown()
