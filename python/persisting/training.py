@@ -92,13 +92,10 @@ def _column(name: Any, value: Any) -> pa.Array | pa.ChunkedArray:
         raise TypeError(f"field {name!r}: cannot store these values: {exc}") from None
 
 
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str, bytes, np.generic))
-
-
-def tensor_table(data: Any) -> pa.Table:
-    """``put_tensor``'s ``data`` as one table: a dict of columns, a TensorDict, a list of
-    dicts (rows), or one dict of plain values (one row, as MemoryBackend takes it)."""
+def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
+    """``put_tensor``'s ``data`` as one table (a dict of columns, a TensorDict, rows holding a
+    tensor), or as records when it holds none: rows, or one dict of plain values (one row)
+    - what MemoryBackend takes as records, and so the engine's record rules judge them."""
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         return pa.table(data)
     if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):  # TensorDict
@@ -109,7 +106,7 @@ def tensor_table(data: Any) -> pa.Table:
     if isinstance(data, dict):
         if not data:
             raise ValueError("put_tensor: no fields")
-        if not all(_is_scalar(v) for v in data.values()):
+        if not all(v is None or isinstance(v, (bool, int, float, str, bytes, np.generic)) for v in data.values()):
             columns = {k: _column(k, v) for k, v in data.items()}
             lengths = {k: len(c) for k, c in columns.items()}
             if len(set(lengths.values())) > 1:
@@ -117,8 +114,7 @@ def tensor_table(data: Any) -> pa.Table:
             return pa.table(columns)
         data = [data]
     if not isinstance(data, (list, tuple)):
-        raise TypeError("put_tensor expects a dict of columns, a list of dicts or a TensorDict, "
-                        f"got {type(data).__name__}")
+        raise TypeError(f"put_tensor expects a dict of columns, a list of dicts or a TensorDict, got {type(data).__name__}")
     if not data:
         raise ValueError("put_tensor: no rows")
     for i, row in enumerate(data):
@@ -129,6 +125,8 @@ def tensor_table(data: Any) -> pa.Table:
                              f"row 0 has {sorted(map(str, data[0]))}")
     if not data[0]:
         raise ValueError("put_tensor: no fields")
+    if not any(hasattr(v, "__array__") or hasattr(v, "__dlpack__") for row in data for v in row.values()):
+        return list(data)  # numpy scalars count as tensors: they keep their dtype
     return pa.table({k: _column(k, [row[k] for row in data]) for k in data[0]})
 
 
@@ -243,12 +241,14 @@ class TrainingMixin:
     _sampling: threading.Lock  # per backend: one sampler at a time (ready -> sample -> mark is one step)
 
     async def put_tensor(self, data: Any, partition_id: str = "default", **kwargs: Any) -> TensorPutResult:
-        """Appends columns (lists, numpy, torch; first dimension = rows), rows or a TensorDict in
-        one Arrow call (docs/training.md); the indexes assume no concurrent append here."""
-        table = tensor_table(data)
-        before = self.total_count()
-        rows = await self.put_arrow(table)
-        return TensorPutResult(list(range(before, before + rows)), list(table.column_names))
+        """Appends columns (lists, numpy, torch; first dimension = rows), rows or a TensorDict in one
+        Arrow call, or rows without tensors as records (docs/training.md); indexes: see the docs."""
+        data, before = tensor_data(data), self.total_count()
+        if isinstance(data, list):  # no tensor: records, as put_batch takes them
+            await self.put_batch(data)
+            return TensorPutResult(list(range(before, before + len(data))), list(data[0]))
+        rows = await self.put_arrow(data)
+        return TensorPutResult(list(range(before, before + rows)), list(data.column_names))
 
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
                        sampler: Any = None, **sampling_kwargs: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """pulsing's training-data API through a real pulsing 0.1.2 actor system.
 
-Usage: training_scenario.py first|second STORAGE_PATH BACKEND [kill]
+Usage: training_scenario.py first|second|rows STORAGE_PATH BACKEND [kill]
 
 - first: starts a system, gets the bucket's actor with pulsing's
   ``get_bucket_ref``, and calls the BucketStorage methods: put_tensor (numpy
@@ -11,6 +11,9 @@ Usage: training_scenario.py first|second STORAGE_PATH BACKEND [kill]
 - second: a new process and system on the same path: get_meta hands out only
   what the first process did not, get_data returns the tensors, a cleared
   index is skipped (also by get), reset_consumption starts the task over.
+
+- rows: put_tensor of rows without tensors (Decimal, aware datetimes, a set)
+  and put, on BACKEND "memory" too: the test compares what get returns.
 
 BACKEND is "persisting" (PersistingBackend with the WAL) or "lance". The JSON
 object in PERSISTING_SCENARIO_BACKEND_OPTIONS is added to the backend options
@@ -26,6 +29,8 @@ the scenario needs: the WAL and the flush already made everything durable.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import decimal
 import json
 import os
 import sys
@@ -124,10 +129,41 @@ async def second(path: str, backend: str) -> None:
     await system.shutdown()
 
 
+def plain(value):
+    """A value as JSON, equal for equal values (an aware datetime as its instant)."""
+    if isinstance(value, datetime.datetime):
+        return ["datetime", value.timestamp()]
+    if isinstance(value, decimal.Decimal):
+        return ["Decimal", str(value)]
+    return sorted(value) if isinstance(value, set) else value
+
+
+async def rows(path: str, backend: str) -> None:
+    """put_tensor of rows without tensors, then put, as pulsing's MemoryBackend takes them
+    (records): what get returns, and how a set (no order to keep) is answered."""
+    system = await pul.actor_system()
+    register()
+    ref = await get_bucket_ref(system, TOPIC, 0, storage_path=path, backend=backend)
+    plus_one = datetime.timezone(datetime.timedelta(hours=1))
+    await ref.put_tensor([{"v": decimal.Decimal("1.5"), "when": datetime.datetime(2024, 1, 1, tzinfo=plus_one)}])
+    await ref.put({"v": decimal.Decimal("12345.5"), "when": datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)})
+    await ref.put_tensor([{"v": decimal.Decimal("-2.5"), "when": None}])
+    try:
+        await ref.put_tensor([{"v": None, "when": None, "tags": {"a", "b"}}])
+        refused = None
+    except Exception as exc:  # pulsing's PulsingActorError, carrying the engine's message
+        refused = str(exc)
+    got = [{k: plain(v) for k, v in row.items()} for row in await ref.get(10, 0)]
+    print("RESULT " + json.dumps({"rows": got, "set": refused, "count": (await ref.stats())["total_count"]}), flush=True)
+    await system.shutdown()
+
+
 if __name__ == "__main__":
     phase, path, backend = sys.argv[1:4]
     if phase == "first":
         asyncio.run(first(path, backend, kill=len(sys.argv) > 4 and sys.argv[4] == "kill"))
+    elif phase == "rows":
+        asyncio.run(rows(path, backend))
     else:
         asyncio.run(second(path, backend))
     sys.stdout.flush()
