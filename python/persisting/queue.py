@@ -239,9 +239,8 @@ class _QueueBackend(TrainingMixin):
     # -- reading --------------------------------------------------------------------
     async def get(self, limit: int | None = None, offset: int = 0, version: int | None = None
                   ) -> list[dict[str, Any]]:
-        """Records at offsets [offset, offset+limit) in append order (``limit=None``:
-        to the end; a cleared offset holds none); pulsing passes (limit, offset)
-        positionally. ``version``: that committed Lance version (:meth:`versions`)."""
+        """Records at offsets [offset, offset+limit) in append order (``limit=None``: to the end; a cleared
+        offset holds none); pulsing passes (limit, offset) positionally. ``version``: that committed version."""
         limit, offset = opt.check_range(limit, offset)
         if version is not None:
             return (await self.get_arrow(limit, offset, version=version)).to_pylist()
@@ -303,9 +302,8 @@ class _QueueBackend(TrainingMixin):
         return self._bucket.total_count()
 
     async def stats(self) -> dict[str, Any]:
-        """The engine's figures (total_count, persisted_count, buffer_count,
-        version, ...) plus ``buffer_size`` (pulsing's name), ``pending_count``
-        (0), ``batch_size``, ``read_only`` (bool) and ``backend``."""
+        """The engine's figures (total_count, persisted_count, buffer_count, version, ...) plus ``buffer_size``
+        (pulsing's name), ``pending_count`` (0), ``batch_size``, ``read_only`` (bool) and ``backend``."""
         stats = await self._engine(_native.stats)
         reason = stats.pop("read_only", None)
         stats.update(bucket_id=self.bucket_id, storage_path=self.storage_path,
@@ -344,11 +342,9 @@ class _QueueBackend(TrainingMixin):
     async def get_where(self, column: str, *, eq: Any = opt.UNSET, lo: Any = None, hi: Any = None,
                         lo_inclusive: bool = True, hi_inclusive: bool = False, is_null: bool = False,
                         as_arrow: bool = False) -> list[dict[str, Any]] | pa.Table:
-        """The records whose top-level field ``column`` satisfies one condition, in
-        append order: ``eq=v``; ``lo=``/``hi=`` (a bound left out is open; inclusive
-        low, exclusive high by default); or ``is_null=True``. An index of ``column``
-        answers what it covers; buffered records are flushed first.
-        ``as_arrow=True`` returns a ``pyarrow.Table``."""
+        """The records whose top-level field ``column`` satisfies one condition, in append order: ``eq=v``;
+        ``lo=``/``hi=`` (a bound left out is open; inclusive low, exclusive high by default); or ``is_null=True``.
+        An index of ``column`` answers what it covers; buffered records are flushed first. ``as_arrow``: a Table."""
         column = opt.check_column(column)
         cond = opt.condition(eq, lo, hi, lo_inclusive, hi_inclusive, is_null)
         table = await self._engine(lambda h: _native.lookup(h, column, cond).read_all())

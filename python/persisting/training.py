@@ -23,19 +23,16 @@ __all__ = ["TrainingMixin", "TensorPutResult"]
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 
-@dataclasses.dataclass(repr=False)
+@dataclasses.dataclass
 class TensorPutResult:
     """``put_tensor``'s result: the global indexes and field names of its rows."""
 
-    global_indexes: list[int]
+    global_indexes: list[int] = dataclasses.field(repr=False)  # may be long
     field_names: list[str]
     size = property(lambda self: len(self.global_indexes))
 
     def to_dict(self) -> dict[str, Any]:
         return {"global_indexes": list(self.global_indexes), "field_names": list(self.field_names), "size": self.size}
-
-    def __repr__(self) -> str:
-        return f"TensorPutResult(size={self.size}, field_names={self.field_names})"
 
 
 # ---- shapes: Python values -> Arrow columns ----------------------------------------
@@ -92,10 +89,13 @@ def _column(name: Any, value: Any) -> pa.Array | pa.ChunkedArray:
         raise TypeError(f"field {name!r}: cannot store these values: {exc}") from None
 
 
+def _tensor_like(value: Any) -> bool:  # what _as_ndarray takes; numpy scalars too: they keep their dtype
+    return hasattr(value, "__array__") or hasattr(value, "__dlpack__")
+
+
 def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
-    """``put_tensor``'s ``data`` as one table (a dict of columns, a TensorDict, rows holding a
-    tensor), or as records when it holds none: rows, or one dict of plain values (one row)
-    - what MemoryBackend takes as records, and so the engine's record rules judge them."""
+    """``put_tensor``'s ``data`` as one table (columns, a TensorDict, rows holding a tensor), or,
+    holding no tensor, as records for the engine's rules (rows; one dict of plain values: a row)."""
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         return pa.table(data)
     if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):  # TensorDict
@@ -106,13 +106,17 @@ def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
     if isinstance(data, dict):
         if not data:
             raise ValueError("put_tensor: no fields")
-        if not all(v is None or isinstance(v, (bool, int, float, str, bytes, np.generic)) for v in data.values()):
+        if all(v is None or isinstance(v, (bool, int, float, str, bytes, np.generic)) for v in data.values()):
+            data = [data]
+        elif all(isinstance(v, (list, tuple)) and not any(map(_tensor_like, v)) for v in data.values()) and \
+                len({len(v) for v in data.values()}) == 1:  # plain columns: rows, as records
+            data = [dict(zip(data, row)) for row in zip(*data.values())]
+        else:
             columns = {k: _column(k, v) for k, v in data.items()}
             lengths = {k: len(c) for k, c in columns.items()}
             if len(set(lengths.values())) > 1:
                 raise ValueError(f"put_tensor: columns differ in rows (first dimension): {lengths}")
             return pa.table(columns)
-        data = [data]
     if not isinstance(data, (list, tuple)):
         raise TypeError(f"put_tensor expects a dict of columns, a list of dicts or a TensorDict, got {type(data).__name__}")
     if not data:
@@ -125,8 +129,8 @@ def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
                              f"row 0 has {sorted(map(str, data[0]))}")
     if not data[0]:
         raise ValueError("put_tensor: no fields")
-    if not any(hasattr(v, "__array__") or hasattr(v, "__dlpack__") for row in data for v in row.values()):
-        return list(data)  # numpy scalars count as tensors: they keep their dtype
+    if not any(_tensor_like(v) for row in data for v in row.values()):
+        return list(data)
     return pa.table({k: _column(k, [row[k] for row in data]) for k in data[0]})
 
 
