@@ -103,3 +103,42 @@ func TestColumnsFitOnlyFieldsOfTheirExtension(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsKeepTheFieldsExtensions: a record that evolves an evolving
+// bucket's schema (a new field) keeps the extension of the fields it leaves
+// alone, so the same tensors are still taken after it - flushed or not.
+func TestRecordsKeepTheFieldsExtensions(t *testing.T) {
+	stored := tensorField(6, "arrow.fixed_shape_tensor", `{"shape":[2,3]}`)
+	for _, flush := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flush=%v", flush), func(t *testing.T) {
+			b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, SchemaEvolution: true, Logger: t.Logf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			row := tensorRow(stored)
+			defer row.Release()
+			if err := b.Append(row); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.AppendRecords(pyMarshal(t, rec("step", int64(1)))); err != nil {
+				t.Fatal(err)
+			}
+			if flush {
+				if err := b.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := b.Schema()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fieldTypeText(s.Field(0)); got != fieldTypeText(stored) {
+				t.Fatalf("after a record: field obs is %s, want %s", got, fieldTypeText(stored))
+			}
+			if err := b.Append(row); err != nil {
+				t.Fatalf("the same tensor after a record: %v", err)
+			}
+		})
+	}
+}

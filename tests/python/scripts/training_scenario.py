@@ -162,8 +162,13 @@ async def rows(path: str, backend: str) -> None:
             columns = str(exc)
         await ref.put_tensor({"v": [decimal.Decimal("7.5"), None], "when": [None, None]})
     got = [{k: plain(v) for k, v in row.items()} for row in await ref.get(10, 0)]
-    print("RESULT " + json.dumps({"rows": got, "set": refused, "columns_set": columns,
-                                  "count": (await ref.stats())["total_count"]}), flush=True)
+    count, tensors = (await ref.stats())["total_count"], None
+    if backend == "persisting":  # evolving: a record adding a field keeps the tensor field's type
+        await ref.put_tensor({"obs": np.zeros((1, 2, 3), np.float32)})
+        await ref.put({"extra": 1})
+        tensors = str(await ref.put_tensor({"obs": np.ones((1, 2, 3), np.float32)}))
+    print("RESULT " + json.dumps({"rows": got, "set": refused, "columns_set": columns, "count": count,
+                                  "tensors_after_a_record": tensors}), flush=True)
     await system.shutdown()
 
 
