@@ -329,9 +329,8 @@ class _QueueBackend(TrainingMixin):
         return await self._engine(_native.cleanup_old_versions, opt.check_older_than(older_than))
 
     async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
-        """Builds a Lance scalar index ("BTREE": ranges and equality; "BITMAP": equality on few
-        distinct values) on top-level field ``column`` as a new version covering every record
-        (buffered ones are flushed first); returns its description."""
+        """Builds a Lance scalar index ("BTREE": ranges, equality; "BITMAP": equality on few values) on
+        top-level field ``column``: a new version covering every record (buffered ones flushed first)."""
         column, kind = opt.check_column(column), opt.check_index_kind(kind)
         return await self._engine(_native.create_index, column, kind)
 

@@ -95,7 +95,7 @@ def _tensor_like(value: Any) -> bool:  # what _as_ndarray takes; numpy scalars t
 
 def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
     """``put_tensor``'s ``data`` as one table (columns, a TensorDict, rows holding a tensor), or,
-    holding no tensor, as records for the engine's rules (rows; one dict of plain values: a row)."""
+    holding no tensor, as records for the engine's rules (rows; a dict holding no column: a row)."""
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         return pa.table(data)
     if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):  # TensorDict
@@ -106,7 +106,8 @@ def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
     if isinstance(data, dict):
         if not data:
             raise ValueError("put_tensor: no fields")
-        if all(v is None or isinstance(v, (bool, int, float, str, bytes, np.generic)) for v in data.values()):
+        if not any(isinstance(v, (list, tuple, pa.Array, pa.ChunkedArray)) or _tensor_like(v) and
+                   not isinstance(v, np.generic) for v in data.values()):  # no column: one row, as MemoryBackend
             data = [data]
         elif all(isinstance(v, (list, tuple)) and not any(map(_tensor_like, v)) for v in data.values()) and \
                 len({len(v) for v in data.values()}) == 1:  # plain columns: rows, as records

@@ -166,7 +166,7 @@ BAD_PUTS = [
     ([{"a": 1}, {"b": 2}], ValueError, "row 1 has fields"),
     ([{"a": 1}, 5], TypeError, "row 1 must be a dict"),
     ("text", TypeError, "put_tensor expects"),
-    ({"x": {1, 2}}, TypeError, "put_tensor takes a column"),
+    ({"x": {1, 2}}, TypeError, "field 'x': cannot store a value of type set"),  # one row, as MemoryBackend
 ]
 
 

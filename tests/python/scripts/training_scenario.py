@@ -148,7 +148,7 @@ async def rows(path: str, backend: str) -> None:
     plus_one = datetime.timezone(datetime.timedelta(hours=1))
     await ref.put_tensor([{"v": decimal.Decimal("1.5"), "when": datetime.datetime(2024, 1, 1, tzinfo=plus_one)}])
     await ref.put({"v": decimal.Decimal("12345.5"), "when": datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)})
-    await ref.put_tensor([{"v": decimal.Decimal("-2.5"), "when": None}])
+    await ref.put_tensor({"v": decimal.Decimal("-2.5"), "when": None})  # a dict holding no column: one row
     try:
         await ref.put_tensor([{"v": None, "when": None, "tags": {"a", "b"}}])
         refused = None
