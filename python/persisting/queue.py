@@ -32,7 +32,7 @@ import pyarrow as pa
 from . import _native, options as opt
 from ._encode import encode_record, encode_records
 from .errors import ClosedError, FlushError, SchemaError, StorageError, UnsupportedError, WALError
-from .training import TrainingMixin
+from .training import TrainingMixin, table_rows
 
 __all__ = ["LanceBackend", "PersistingBackend", "StorageError", "SchemaError", "UnsupportedError",
            "WALError", "register"]
@@ -239,16 +239,16 @@ class _QueueBackend(TrainingMixin):
     # -- reading --------------------------------------------------------------------
     async def get(self, limit: int | None = None, offset: int = 0, version: int | None = None
                   ) -> list[dict[str, Any]]:
-        """Records at offsets [offset, offset+limit) in append order (``limit=None``: to the end; a cleared
-        offset holds none); pulsing passes (limit, offset) positionally. ``version``: that committed version."""
+        """Records at offsets [offset, offset+limit) in append order (``limit=None``: to the end; a cleared offset
+        holds none; tensors as numpy arrays); pulsing passes (limit, offset) positionally. ``version``: that version."""
         limit, offset = opt.check_range(limit, offset)
         if version is not None:
-            return (await self.get_arrow(limit, offset, version=version)).to_pylist()
+            return table_rows(await self.get_arrow(limit, offset, version=version))
         handle = self._bucket.handle()
         if limit == 0:
             return []
-        return await _off_loop(lambda: _native.read(handle, offset, -1 if limit is None else limit
-                                                    ).read_all().to_pylist())
+        return await _off_loop(lambda: table_rows(_native.read(handle, offset, -1 if limit is None else limit
+                                                               ).read_all()))
 
     async def get_arrow(self, limit: int | None = None, offset: int = 0, version: int | None = None) -> pa.Table:
         """Records [offset, offset+limit) as a ``pyarrow.Table`` of the engine's
@@ -347,7 +347,7 @@ class _QueueBackend(TrainingMixin):
         column = opt.check_column(column)
         cond = opt.condition(eq, lo, hi, lo_inclusive, hi_inclusive, is_null)
         table = await self._engine(lambda h: _native.lookup(h, column, cond).read_all())
-        return table if as_arrow else table.to_pylist()
+        return table if as_arrow else table_rows(table)
 
     # -- closing --------------------------------------------------------------------
     def close(self) -> None:

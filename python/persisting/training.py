@@ -157,8 +157,8 @@ def _ndarray(col: pa.ExtensionArray) -> np.ndarray:
 
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
     """Rows as dicts; tensor columns without null rows as numpy arrays (see _ndarray)."""
-    columns = {name: _ndarray(col.combine_chunks())
-               if isinstance(col.type, pa.FixedShapeTensorType) and col.null_count == 0 else col.to_pylist()
+    columns = {name: _ndarray(col.combine_chunks()) if isinstance(col.type, pa.FixedShapeTensorType)
+               and col.null_count == 0 and len(col) else col.to_pylist()  # combine_chunks fails on none
                for name, col in zip(table.column_names, table.columns)}
     return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
 

@@ -388,6 +388,9 @@ def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     assert [r["_dtype"] for r in first["data"]] == ["float32"] * 4
     assert first["data"][1]["obs"] == [[6.0, 7.0, 8.0], [9.0, 10.0, 11.0]]
     assert first["eval"] == [9, 8, 7]
+    # get and get_stream (read_queue's path) give tensors in their shape, as get_data does
+    assert [(r["_shape"], r["_dtype"], r["step"]) for r in first["read"]] == [([2, 3], "float32", i) for i in range(3)]
+    assert first["read"][1]["obs"] == first["data"][1]["obs"]
 
     second = run_scenario("second", path, backend_name)
     for refused in (first["refused"], second["refused"]):  # before and after the restart

@@ -97,6 +97,8 @@ async def first(path: str, backend: str, kill: bool) -> None:
     obs = np.arange(N * 6, dtype=np.float32).reshape(N, 2, 3)
     put = await ref.put_tensor({"obs": obs, "step": list(range(N))}, partition_id="p0")
     refused = await refusals(ref, obs)
+    read = rows_summary(await ref.get(2, 0)) + [  # what read_queue's readers get
+        row for batch in [b async for b in ref.get_stream(1, 2, False, None)] for row in rows_summary(batch)]
     train = await ref.get_meta(["obs", "step"], 4, "train")
     data = await ref.get_data(train, ["obs"])
     evals = await ref.get_meta(["step"], 3, "eval", LastFirst())
@@ -105,7 +107,7 @@ async def first(path: str, backend: str, kill: bool) -> None:
     if backend == "lance":
         await ref.flush()  # LanceBackend: consumption is fsynced at the flush
     out = {"put": put, "train": train["global_indexes"], "train_fields": train["samples"][0]["fields"],
-           "data": rows_summary(data), "eval": evals["global_indexes"], "refused": refused}
+           "data": rows_summary(data), "eval": evals["global_indexes"], "refused": refused, "read": read}
     print("RESULT " + json.dumps(out), flush=True)
     if kill:
         await asyncio.sleep(3600)
