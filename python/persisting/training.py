@@ -157,6 +157,8 @@ def _ndarray(col: pa.ExtensionArray) -> np.ndarray:
 
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
     """Rows as dicts; tensor columns without null rows as numpy arrays (see _ndarray)."""
+    if not any(isinstance(t, pa.FixedShapeTensorType) for t in table.schema.types):
+        return table.to_pylist()  # pyarrow's own: faster
     columns = {name: _ndarray(col.combine_chunks()) if isinstance(col.type, pa.FixedShapeTensorType)
                and col.null_count == 0 and len(col) else col.to_pylist()  # combine_chunks fails on none
                for name, col in zip(table.column_names, table.columns)}
@@ -203,8 +205,7 @@ def _sample(sampler: Any, ready: list[int], batch_size: int, kwargs: dict[str, A
     result = fn(ready, batch_size, **kwargs)
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise TypeError(f"sampler must return (sampled, marked), got {type(result).__name__}")
-    sampled = _indexes(result[0], "sampler's sampled indexes")
-    marked = _indexes(result[1], "sampler's marked indexes")
+    sampled, marked = _indexes(result[0], "sampler's sampled indexes"), _indexes(result[1], "sampler's marked indexes")
     foreign = sorted(set(sampled + marked) - set(ready))
     if foreign:
         raise ValueError(f"sampler returned indexes that are not ready for this task: {foreign[:10]}")
@@ -227,8 +228,7 @@ def batch_indexes(batch_meta: Any) -> list[int]:
 def _rows_at(handle: int, wanted: list[int]) -> list[dict[str, Any]]:
     """Rows at ``wanted`` in that order (one read per run); missing or cleared ones skipped, as MemoryBackend."""
     live = _native.live_indexes(handle, wanted) if wanted else []
-    found: dict[int, dict] = {}
-    order, k = sorted(set(live)), 0
+    found, order, k = {}, sorted(set(live)), 0
     while k < len(order):
         n = 1
         while k + n < len(order) and order[k + n] == order[k] + n:
