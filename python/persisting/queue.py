@@ -58,8 +58,7 @@ async def _off_loop(fn: Any, *args: Any) -> Any:
 
 
 class _Bucket:
-    """A bucket's engine handle and whether it is closed, apart from the backend
-    so that a ``weakref.finalize`` can close it."""
+    """A bucket's engine handle and whether it is closed, apart from the backend for ``weakref.finalize``."""
 
     def __init__(self, storage_path: str, options: dict[str, Any]):
         self.storage_path, self.closed, self._final_count = storage_path, False, 0
@@ -135,8 +134,7 @@ class _QueueBackend(TrainingMixin):
     def _open(self, bucket_id: Any, storage_path: Any, batch_size: Any, flush_threshold: Any,
               extra: dict[str, Any], engine_options: dict[str, Any], ignored: frozenset = frozenset()
               ) -> dict[str, Any]:
-        """Opens the bucket; returns the engine's stats. ``extra``: the other keyword
-        options, for the engine (which checks them) unless ``ignored``."""
+        """Opens the bucket, returns its stats; ``extra``: other options, for the engine unless ``ignored``."""
         self.storage_path = opt.check_storage_path(storage_path)
         self.batch_size = opt.check_int("batch_size", batch_size)  # for pulsing; puts go to the engine at once
         self.options = dict(extra)
@@ -263,9 +261,8 @@ class _QueueBackend(TrainingMixin):
     async def get_stream(self, limit: int | None = None, offset: int = 0, wait: bool = False,
                          timeout: float | None = None, *, block: bool | None = None
                          ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Yields lists of at most 100 records from ``offset`` (cleared ones skipped); ``wait=True`` (alias
-        ``block``) waits for puts through this object until ``limit`` were yielded,
-        ending quietly after ``timeout`` idle seconds (None, 0: never) or at close."""
+        """Lists of <= 100 records from ``offset`` (cleared ones skipped); ``wait`` (alias ``block``) waits for puts
+        through this object until ``limit`` were yielded, ending after ``timeout`` idle seconds (0: never) or close."""
         wait = wait if block is None else bool(block)
         remaining, current = opt.check_range(limit, offset)
         self._bucket.handle()  # ClosedError now, not at the first read
@@ -460,8 +457,7 @@ class PersistingBackend(_QueueBackend):
 
 
 def register(register_backend: Any = None) -> list[str]:
-    """Registers the backends with pulsing in this process (call it in each that may
-    own a bucket) by short name and class name, as pulsing looks classes up."""
+    """Registers the backends with pulsing, by short and class name, in this process (each that may own a bucket)."""
     try:
         if register_backend is None:
             from pulsing.streaming import register_backend  # pulsing >= 0.1.1

@@ -147,20 +147,25 @@ def field_description(field: pa.Field) -> dict[str, Any]:
     return {"name": field.name, "dtype": dtype, "shape": shape, "production_status": "ready"}
 
 
-def _ndarray(col: pa.ExtensionArray) -> np.ndarray:
-    """A tensor column as one array: a view of the Arrow buffer; bool (bits) copied through uint8."""
-    if (t := col.type).value_type != pa.bool_():
-        return col.to_numpy_ndarray()
-    u8 = pa.fixed_shape_tensor(pa.uint8(), t.shape, dim_names=t.dim_names, permutation=t.permutation)
-    return pa.ExtensionArray.from_storage(u8, col.storage.cast(u8.storage_type)).to_numpy_ndarray().view(bool)
+def _ndarray(col: pa.ExtensionArray) -> np.ndarray | list[np.ndarray | None]:
+    """A tensor column's rows: one array viewing the Arrow buffer (bool bits copied through uint8); with
+    null rows, a list of its rows, None for those (their slots are read without the validity bitmap)."""
+    t, s = col.type, col.storage
+    s = pa.Array.from_buffers(s.type, len(s), [None], 0, s.offset, [s.values]) if col.null_count else s
+    if (bits := t.value_type == pa.bool_()):
+        t = pa.fixed_shape_tensor(pa.uint8(), t.shape, dim_names=t.dim_names, permutation=t.permutation)
+        s = s.cast(t.storage_type)
+    arr = pa.ExtensionArray.from_storage(t, s).to_numpy_ndarray()
+    arr = arr.view(bool) if bits else arr
+    return [a if ok else None for a, ok in zip(arr, col.is_valid().to_pylist())] if col.null_count else arr
 
 
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as dicts; tensor columns without null rows as numpy arrays (see _ndarray)."""
+    """Rows as dicts; tensor values as numpy arrays (see _ndarray)."""
     if not any(isinstance(t, pa.FixedShapeTensorType) for t in table.schema.types):
         return table.to_pylist()  # pyarrow's own: faster
     columns = {name: _ndarray(col.combine_chunks()) if isinstance(col.type, pa.FixedShapeTensorType)
-               and col.null_count == 0 and len(col) else col.to_pylist()  # combine_chunks fails on none
+               and len(col) else col.to_pylist()  # combine_chunks fails on no chunks
                for name, col in zip(table.column_names, table.columns)}
     return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
 
@@ -303,6 +308,5 @@ class TrainingMixin:
         await self._engine(_native.consumption_reset, _task(task_name))
 
     async def clear(self, global_indexes: Iterable[int]) -> None:
-        """Deletes records (Lance deletion files): no read nor pylance sees them again; no other
-        record's index changes (docs/training.md)."""
+        """Deletes records (Lance deletion files), for every reader; no other index changes (docs/training.md)."""
         await self._engine(_native.clear, _indexes(global_indexes, "global_indexes"))

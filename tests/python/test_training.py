@@ -422,7 +422,8 @@ def test_put_tensor_rows_without_tensors_are_records_as_for_memory_backend(tmp_p
         for refused in (ours["set"], ours["columns_set"]):  # in rows, in a dict of columns
             assert "field 'tags': cannot store a value of type set" in refused, ours
         assert ours["count"] == 5, ours
-    assert ours["tensors_after_a_record"] == "{'status': 'ok'}", ours  # persisting
+    assert ours["tensors_after_a_record"] == [  # persisting
+        "{'status': 'ok'}", ["float32", 2, 3], None, ["float32", 2, 3]], ours
 
 
 # pulsing's unreleased main checks backends against runtime-checkable protocols
