@@ -121,6 +121,11 @@ func (fs *fieldSet) schema(cur *arrow.Schema) *arrow.Schema {
 	fields := make([]arrow.Field, len(fs.names))
 	for i, n := range fs.names {
 		fields[i] = arrow.Field{Name: n, Type: fs.types[i], Nullable: fs.nullable[i]}
+		if cur != nil { // a field's metadata (an Arrow extension: sameExtension) stays with its type
+			if j := cur.FieldIndices(n); len(j) > 0 && sameType(cur.Field(j[0]).Type, fs.types[i]) {
+				fields[i].Metadata = cur.Field(j[0]).Metadata
+			}
+		}
 	}
 	return arrow.NewSchema(fields, nil)
 }

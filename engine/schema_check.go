@@ -58,16 +58,16 @@ func admitStrict(want *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (
 
 // checkFields says whether batches of schema got can be appended to a strict
 // bucket of schema want, as admitStrict takes them: every field of got is one
-// of want's, of its type or one that converts to it without loss; a field got
-// leaves out must be nullable.
+// of want's, of its type or one that converts to it without loss, with the
+// same extension (sameExtension); a field got leaves out must be nullable.
 func checkFields(want, got *arrow.Schema) error {
 	for _, g := range got.Fields() {
 		i := want.FieldIndices(g.Name)
 		if len(i) == 0 {
 			return unknownField(want, g.Name)
 		}
-		if w := want.Field(i[0]); !converts(g.Type, w.Type) {
-			return fmt.Errorf("%w: field %q: expected %s, found %s", ErrSchemaMismatch, g.Name, w.Type, g.Type)
+		if w := want.Field(i[0]); !converts(g.Type, w.Type) || !sameExtension(w, g) {
+			return fieldMismatch(w, g, "")
 		}
 	}
 	for _, w := range want.Fields() {
@@ -104,7 +104,7 @@ func unknownField(want *arrow.Schema, name string) error {
 		ErrSchemaMismatch, pyName(name), strings.Join(fieldNames(want), ", "))
 }
 
-// sameLayout compares field names, order and types.
+// sameLayout compares field names, order, types and extensions.
 func sameLayout(want, got *arrow.Schema) error {
 	if got.NumFields() != want.NumFields() {
 		return fmt.Errorf("%w: the bucket has fields %v, the batch has %v",
@@ -116,9 +116,8 @@ func sameLayout(want, got *arrow.Schema) error {
 			return fmt.Errorf("%w: field %d is %q in the bucket but %q in the batch",
 				ErrSchemaMismatch, i, w.Name, g.Name)
 		}
-		if !lanceschema.TypeEqual(w.Type, g.Type) {
-			return fmt.Errorf("%w: field %q: expected %s, found %s",
-				ErrSchemaMismatch, w.Name, w.Type, g.Type)
+		if !lanceschema.TypeEqual(w.Type, g.Type) || !sameExtension(w, g) {
+			return fieldMismatch(w, g, "")
 		}
 	}
 	return nil

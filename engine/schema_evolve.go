@@ -60,13 +60,14 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 		}
 		w := cur.Field(i[0])
 		switch {
+		case !sameExtension(w, g):
+			return evolution{}, fieldMismatch(w, g, ", which cannot be stored in it without loss")
 		case lanceschema.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type), sameTextFamily(g.Type, w.Type):
 		case widens(w.Type, g.Type):
 			fields[i[0]].Type = g.Type
 			widened[g.Name] = g.Type
 		default:
-			return evolution{}, fmt.Errorf("%w: field %q: expected %s, found %s, which cannot be stored in it without loss",
-				ErrSchemaMismatch, g.Name, w.Type, g.Type)
+			return evolution{}, fieldMismatch(w, g, ", which cannot be stored in it without loss")
 		}
 	}
 	if len(added) == 0 && len(widened) == 0 {

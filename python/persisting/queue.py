@@ -32,7 +32,7 @@ import pyarrow as pa
 from . import _native, options as opt
 from ._encode import encode_record, encode_records
 from .errors import ClosedError, FlushError, SchemaError, StorageError, UnsupportedError, WALError
-from .training import TrainingMixin
+from .training import TrainingMixin, table_rows
 
 __all__ = ["LanceBackend", "PersistingBackend", "StorageError", "SchemaError", "UnsupportedError",
            "WALError", "register"]
@@ -58,8 +58,7 @@ async def _off_loop(fn: Any, *args: Any) -> Any:
 
 
 class _Bucket:
-    """A bucket's engine handle and whether it is closed, apart from the backend
-    so that a ``weakref.finalize`` can close it."""
+    """A bucket's engine handle and whether it is closed, apart from the backend for ``weakref.finalize``."""
 
     def __init__(self, storage_path: str, options: dict[str, Any]):
         self.storage_path, self.closed, self._final_count = storage_path, False, 0
@@ -135,8 +134,7 @@ class _QueueBackend(TrainingMixin):
     def _open(self, bucket_id: Any, storage_path: Any, batch_size: Any, flush_threshold: Any,
               extra: dict[str, Any], engine_options: dict[str, Any], ignored: frozenset = frozenset()
               ) -> dict[str, Any]:
-        """Opens the bucket; returns the engine's stats. ``extra``: the other keyword
-        options, for the engine (which checks them) unless ``ignored``."""
+        """Opens the bucket, returns its stats; ``extra``: other options, for the engine unless ``ignored``."""
         self.storage_path = opt.check_storage_path(storage_path)
         self.batch_size = opt.check_int("batch_size", batch_size)  # for pulsing; puts go to the engine at once
         self.options = dict(extra)
@@ -239,17 +237,16 @@ class _QueueBackend(TrainingMixin):
     # -- reading --------------------------------------------------------------------
     async def get(self, limit: int | None = None, offset: int = 0, version: int | None = None
                   ) -> list[dict[str, Any]]:
-        """Records at offsets [offset, offset+limit) in append order (``limit=None``:
-        to the end; a cleared offset holds none); pulsing passes (limit, offset)
-        positionally. ``version``: that committed Lance version (:meth:`versions`)."""
+        """Records at offsets [offset, offset+limit) in append order (``limit=None``: to the end; a cleared offset
+        holds none; tensors as numpy arrays); pulsing passes (limit, offset) positionally. ``version``: that version."""
         limit, offset = opt.check_range(limit, offset)
         if version is not None:
-            return (await self.get_arrow(limit, offset, version=version)).to_pylist()
+            return table_rows(await self.get_arrow(limit, offset, version=version))
         handle = self._bucket.handle()
         if limit == 0:
             return []
-        return await _off_loop(lambda: _native.read(handle, offset, -1 if limit is None else limit
-                                                    ).read_all().to_pylist())
+        return await _off_loop(lambda: table_rows(_native.read(handle, offset, -1 if limit is None else limit
+                                                               ).read_all()))
 
     async def get_arrow(self, limit: int | None = None, offset: int = 0, version: int | None = None) -> pa.Table:
         """Records [offset, offset+limit) as a ``pyarrow.Table`` of the engine's
@@ -264,9 +261,8 @@ class _QueueBackend(TrainingMixin):
     async def get_stream(self, limit: int | None = None, offset: int = 0, wait: bool = False,
                          timeout: float | None = None, *, block: bool | None = None
                          ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Yields lists of at most 100 records from ``offset`` (cleared ones skipped); ``wait=True`` (alias
-        ``block``) waits for puts through this object until ``limit`` were yielded,
-        ending quietly after ``timeout`` idle seconds (None, 0: never) or at close."""
+        """Lists of <= 100 records from ``offset`` (cleared ones skipped); ``wait`` (alias ``block``) waits for puts
+        through this object until ``limit`` were yielded, ending after ``timeout`` idle seconds (0: never) or close."""
         wait = wait if block is None else bool(block)
         remaining, current = opt.check_range(limit, offset)
         self._bucket.handle()  # ClosedError now, not at the first read
@@ -303,9 +299,8 @@ class _QueueBackend(TrainingMixin):
         return self._bucket.total_count()
 
     async def stats(self) -> dict[str, Any]:
-        """The engine's figures (total_count, persisted_count, buffer_count,
-        version, ...) plus ``buffer_size`` (pulsing's name), ``pending_count``
-        (0), ``batch_size``, ``read_only`` (bool) and ``backend``."""
+        """The engine's figures (total_count, persisted_count, buffer_count, version, ...) plus ``buffer_size``
+        (pulsing's name), ``pending_count`` (0), ``batch_size``, ``read_only`` (bool) and ``backend``."""
         stats = await self._engine(_native.stats)
         reason = stats.pop("read_only", None)
         stats.update(bucket_id=self.bucket_id, storage_path=self.storage_path,
@@ -331,9 +326,8 @@ class _QueueBackend(TrainingMixin):
         return await self._engine(_native.cleanup_old_versions, opt.check_older_than(older_than))
 
     async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
-        """Builds a Lance scalar index ("BTREE": ranges and equality; "BITMAP": equality on few
-        distinct values) on top-level field ``column`` as a new version covering every record
-        (buffered ones are flushed first); returns its description."""
+        """Builds a Lance scalar index ("BTREE": ranges, equality; "BITMAP": equality on few values) on
+        top-level field ``column``: a new version covering every record (buffered ones flushed first)."""
         column, kind = opt.check_column(column), opt.check_index_kind(kind)
         return await self._engine(_native.create_index, column, kind)
 
@@ -344,15 +338,13 @@ class _QueueBackend(TrainingMixin):
     async def get_where(self, column: str, *, eq: Any = opt.UNSET, lo: Any = None, hi: Any = None,
                         lo_inclusive: bool = True, hi_inclusive: bool = False, is_null: bool = False,
                         as_arrow: bool = False) -> list[dict[str, Any]] | pa.Table:
-        """The records whose top-level field ``column`` satisfies one condition, in
-        append order: ``eq=v``; ``lo=``/``hi=`` (a bound left out is open; inclusive
-        low, exclusive high by default); or ``is_null=True``. An index of ``column``
-        answers what it covers; buffered records are flushed first.
-        ``as_arrow=True`` returns a ``pyarrow.Table``."""
+        """The records whose top-level field ``column`` satisfies one condition, in append order: ``eq=v``;
+        ``lo=``/``hi=`` (a bound left out is open; inclusive low, exclusive high by default); or ``is_null=True``.
+        An index of ``column`` answers what it covers; buffered records are flushed first. ``as_arrow``: a Table."""
         column = opt.check_column(column)
         cond = opt.condition(eq, lo, hi, lo_inclusive, hi_inclusive, is_null)
         table = await self._engine(lambda h: _native.lookup(h, column, cond).read_all())
-        return table if as_arrow else table.to_pylist()
+        return table if as_arrow else table_rows(table)
 
     # -- closing --------------------------------------------------------------------
     def close(self) -> None:
@@ -465,8 +457,7 @@ class PersistingBackend(_QueueBackend):
 
 
 def register(register_backend: Any = None) -> list[str]:
-    """Registers the backends with pulsing in this process (call it in each that may
-    own a bucket) by short name and class name, as pulsing looks classes up."""
+    """Registers the backends with pulsing, by short and class name, in this process (each that may own a bucket)."""
     try:
         if register_backend is None:
             from pulsing.streaming import register_backend  # pulsing >= 0.1.1

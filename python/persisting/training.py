@@ -23,19 +23,16 @@ __all__ = ["TrainingMixin", "TensorPutResult"]
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
 
-@dataclasses.dataclass(repr=False)
+@dataclasses.dataclass
 class TensorPutResult:
     """``put_tensor``'s result: the global indexes and field names of its rows."""
 
-    global_indexes: list[int]
+    global_indexes: list[int] = dataclasses.field(repr=False)  # may be long
     field_names: list[str]
     size = property(lambda self: len(self.global_indexes))
 
     def to_dict(self) -> dict[str, Any]:
         return {"global_indexes": list(self.global_indexes), "field_names": list(self.field_names), "size": self.size}
-
-    def __repr__(self) -> str:
-        return f"TensorPutResult(size={self.size}, field_names={self.field_names})"
 
 
 # ---- shapes: Python values -> Arrow columns ----------------------------------------
@@ -92,13 +89,13 @@ def _column(name: Any, value: Any) -> pa.Array | pa.ChunkedArray:
         raise TypeError(f"field {name!r}: cannot store these values: {exc}") from None
 
 
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, float, str, bytes, np.generic))
+def _tensor_like(value: Any) -> bool:  # what _as_ndarray takes; numpy scalars too: they keep their dtype
+    return hasattr(value, "__array__") or hasattr(value, "__dlpack__")
 
 
-def tensor_table(data: Any) -> pa.Table:
-    """``put_tensor``'s ``data`` as one table: a dict of columns, a TensorDict, a list of
-    dicts (rows), or one dict of plain values (one row, as MemoryBackend takes it)."""
+def tensor_data(data: Any) -> pa.Table | list[dict[str, Any]]:
+    """``put_tensor``'s ``data`` as one table (columns, a TensorDict, rows holding a tensor), or,
+    holding no tensor, as records for the engine's rules (rows; a dict holding no column: a row)."""
     if isinstance(data, (pa.Table, pa.RecordBatch)):
         return pa.table(data)
     if not isinstance(data, dict) and hasattr(data, "batch_size") and hasattr(data, "keys"):  # TensorDict
@@ -109,16 +106,20 @@ def tensor_table(data: Any) -> pa.Table:
     if isinstance(data, dict):
         if not data:
             raise ValueError("put_tensor: no fields")
-        if not all(_is_scalar(v) for v in data.values()):
+        if not any(isinstance(v, (list, tuple, pa.Array, pa.ChunkedArray)) or _tensor_like(v) and
+                   not isinstance(v, np.generic) for v in data.values()):  # no column: one row, as MemoryBackend
+            data = [data]
+        elif all(isinstance(v, (list, tuple)) and not any(map(_tensor_like, v)) for v in data.values()) and \
+                len({len(v) for v in data.values()}) == 1:  # plain columns: rows, as records
+            data = [dict(zip(data, row)) for row in zip(*data.values())]
+        else:
             columns = {k: _column(k, v) for k, v in data.items()}
             lengths = {k: len(c) for k, c in columns.items()}
             if len(set(lengths.values())) > 1:
                 raise ValueError(f"put_tensor: columns differ in rows (first dimension): {lengths}")
             return pa.table(columns)
-        data = [data]
     if not isinstance(data, (list, tuple)):
-        raise TypeError("put_tensor expects a dict of columns, a list of dicts or a TensorDict, "
-                        f"got {type(data).__name__}")
+        raise TypeError(f"put_tensor expects a dict of columns, a list of dicts or a TensorDict, got {type(data).__name__}")
     if not data:
         raise ValueError("put_tensor: no rows")
     for i, row in enumerate(data):
@@ -129,6 +130,8 @@ def tensor_table(data: Any) -> pa.Table:
                              f"row 0 has {sorted(map(str, data[0]))}")
     if not data[0]:
         raise ValueError("put_tensor: no fields")
+    if not any(_tensor_like(v) for row in data for v in row.values()):
+        return list(data)
     return pa.table({k: _column(k, [row[k] for row in data]) for k in data[0]})
 
 
@@ -144,18 +147,25 @@ def field_description(field: pa.Field) -> dict[str, Any]:
     return {"name": field.name, "dtype": dtype, "shape": shape, "production_status": "ready"}
 
 
-def _ndarray(col: pa.ExtensionArray) -> np.ndarray:
-    """A tensor column as one array: a view of the Arrow buffer; bool (bits) copied through uint8."""
-    if (t := col.type).value_type != pa.bool_():
-        return col.to_numpy_ndarray()
-    u8 = pa.fixed_shape_tensor(pa.uint8(), t.shape, dim_names=t.dim_names, permutation=t.permutation)
-    return pa.ExtensionArray.from_storage(u8, col.storage.cast(u8.storage_type)).to_numpy_ndarray().view(bool)
+def _ndarray(col: pa.ExtensionArray) -> np.ndarray | list[np.ndarray | None]:
+    """A tensor column's rows: one array viewing the Arrow buffer (bool bits copied through uint8); with
+    null rows, a list of its rows, None for those (their slots are read without the validity bitmap)."""
+    t, s = col.type, col.storage
+    s = pa.Array.from_buffers(s.type, len(s), [None], 0, s.offset, [s.values]) if col.null_count else s
+    if (bits := t.value_type == pa.bool_()):
+        t = pa.fixed_shape_tensor(pa.uint8(), t.shape, dim_names=t.dim_names, permutation=t.permutation)
+        s = s.cast(t.storage_type)
+    arr = pa.ExtensionArray.from_storage(t, s).to_numpy_ndarray()
+    arr = arr.view(bool) if bits else arr
+    return [a if ok else None for a, ok in zip(arr, col.is_valid().to_pylist())] if col.null_count else arr
 
 
 def table_rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as dicts; tensor columns without null rows as numpy arrays (see _ndarray)."""
-    columns = {name: _ndarray(col.combine_chunks())
-               if isinstance(col.type, pa.FixedShapeTensorType) and col.null_count == 0 else col.to_pylist()
+    """Rows as dicts; tensor values as numpy arrays (see _ndarray)."""
+    if not any(isinstance(t, pa.FixedShapeTensorType) for t in table.schema.types):
+        return table.to_pylist()  # pyarrow's own: faster
+    columns = {name: _ndarray(col.combine_chunks()) if isinstance(col.type, pa.FixedShapeTensorType)
+               and len(col) else col.to_pylist()  # combine_chunks fails on no chunks
                for name, col in zip(table.column_names, table.columns)}
     return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
 
@@ -200,8 +210,7 @@ def _sample(sampler: Any, ready: list[int], batch_size: int, kwargs: dict[str, A
     result = fn(ready, batch_size, **kwargs)
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise TypeError(f"sampler must return (sampled, marked), got {type(result).__name__}")
-    sampled = _indexes(result[0], "sampler's sampled indexes")
-    marked = _indexes(result[1], "sampler's marked indexes")
+    sampled, marked = _indexes(result[0], "sampler's sampled indexes"), _indexes(result[1], "sampler's marked indexes")
     foreign = sorted(set(sampled + marked) - set(ready))
     if foreign:
         raise ValueError(f"sampler returned indexes that are not ready for this task: {foreign[:10]}")
@@ -224,8 +233,7 @@ def batch_indexes(batch_meta: Any) -> list[int]:
 def _rows_at(handle: int, wanted: list[int]) -> list[dict[str, Any]]:
     """Rows at ``wanted`` in that order (one read per run); missing or cleared ones skipped, as MemoryBackend."""
     live = _native.live_indexes(handle, wanted) if wanted else []
-    found: dict[int, dict] = {}
-    order, k = sorted(set(live)), 0
+    found, order, k = {}, sorted(set(live)), 0
     while k < len(order):
         n = 1
         while k + n < len(order) and order[k + n] == order[k] + n:
@@ -243,12 +251,14 @@ class TrainingMixin:
     _sampling: threading.Lock  # per backend: one sampler at a time (ready -> sample -> mark is one step)
 
     async def put_tensor(self, data: Any, partition_id: str = "default", **kwargs: Any) -> TensorPutResult:
-        """Appends columns (lists, numpy, torch; first dimension = rows), rows or a TensorDict in
-        one Arrow call (docs/training.md); the indexes assume no concurrent append here."""
-        table = tensor_table(data)
-        before = self.total_count()
-        rows = await self.put_arrow(table)
-        return TensorPutResult(list(range(before, before + rows)), list(table.column_names))
+        """Appends columns (lists, numpy, torch; first dimension = rows), rows or a TensorDict in one
+        Arrow call, or rows without tensors as records (docs/training.md); indexes: see the docs."""
+        data, before = tensor_data(data), self.total_count()
+        if isinstance(data, list):  # no tensor: records, as put_batch takes them
+            await self.put_batch(data)
+            return TensorPutResult(list(range(before, before + len(data))), list(data[0]))
+        rows = await self.put_arrow(data)
+        return TensorPutResult(list(range(before, before + rows)), list(data.column_names))
 
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
                        sampler: Any = None, **sampling_kwargs: Any) -> dict[str, Any]:
@@ -298,6 +308,5 @@ class TrainingMixin:
         await self._engine(_native.consumption_reset, _task(task_name))
 
     async def clear(self, global_indexes: Iterable[int]) -> None:
-        """Deletes records (Lance deletion files): no read nor pylance sees them again; no other
-        record's index changes (docs/training.md)."""
+        """Deletes records (Lance deletion files), for every reader; no other index changes (docs/training.md)."""
         await self._engine(_native.clear, _indexes(global_indexes, "global_indexes"))

@@ -166,7 +166,7 @@ BAD_PUTS = [
     ([{"a": 1}, {"b": 2}], ValueError, "row 1 has fields"),
     ([{"a": 1}, 5], TypeError, "row 1 must be a dict"),
     ("text", TypeError, "put_tensor expects"),
-    ({"x": {1, 2}}, TypeError, "put_tensor takes a column"),
+    ({"x": {1, 2}}, TypeError, "field 'x': cannot store a value of type set"),  # one row, as MemoryBackend
 ]
 
 
@@ -388,8 +388,15 @@ def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     assert [r["_dtype"] for r in first["data"]] == ["float32"] * 4
     assert first["data"][1]["obs"] == [[6.0, 7.0, 8.0], [9.0, 10.0, 11.0]]
     assert first["eval"] == [9, 8, 7]
+    # get and get_stream (read_queue's path) give tensors in their shape, as get_data does
+    assert [(r["_shape"], r["_dtype"], r["step"]) for r in first["read"]] == [([2, 3], "float32", i) for i in range(3)]
+    assert first["read"][1]["obs"] == first["data"][1]["obs"]
 
     second = run_scenario("second", path, backend_name)
+    for refused in (first["refused"], second["refused"]):  # before and after the restart
+        assert refused["count"] == 10, refused  # nothing stored
+        assert 'found arrow.fixed_shape_tensor{"shape":[3,2]' in refused["shape"], refused  # not reshaped
+        assert "over fixed_size_list<item: float64, nullable>[6]" in refused["dtype"], refused
     assert second["count"] == 10
     assert second["train"] == [4, 7, 8, 9]  # 0-3 handed out, 6 marked, 5 cleared
     assert second["eval"] == [0, 1, 2, 3, 4, 6]
@@ -400,6 +407,23 @@ def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     assert second["get"] == [3, 4, 6]  # offsets 3..6: 5 is cleared, nothing moved
     steps = lance.dataset(os.path.join(path, "bucket_0", "data.lance")).to_table().column("step")
     assert 5 not in steps.to_pylist() and len(steps) == 9
+
+
+def test_put_tensor_rows_without_tensors_are_records_as_for_memory_backend(tmp_path):
+    """Through a real actor system, rows (and columns) without tensors are records, as
+    MemoryBackend takes rows, judged by the engine's record rules: a Decimal column keeps
+    put's precision, aware datetimes of any zone are stored as UTC instants, a set is refused."""
+    memory = run_scenario("rows", str(tmp_path / "memory"), "memory")
+    assert memory["set"] is None and memory["count"] == 4  # MemoryBackend keeps anything
+    for name in ("lance", "persisting"):
+        ours = run_scenario("rows", str(tmp_path / name), name)
+        assert ours["rows"][:3] == memory["rows"][:3], ours
+        assert ours["rows"][3:] == [{"v": ["Decimal", "7.5"], "when": None}, {"v": None, "when": None}], ours
+        for refused in (ours["set"], ours["columns_set"]):  # in rows, in a dict of columns
+            assert "field 'tags': cannot store a value of type set" in refused, ours
+        assert ours["count"] == 5, ours
+    assert ours["tensors_after_a_record"] == [  # persisting
+        "{'status': 'ok'}", ["float32", 2, 3], None, ["float32", 2, 3]], ours
 
 
 # pulsing's unreleased main checks backends against runtime-checkable protocols
