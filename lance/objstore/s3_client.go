@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -72,11 +73,22 @@ type s3Error struct {
 	code    string
 	message string
 	cause   error // transport error, when there was no answer
+	// endpoint, attempts and elapsed say, for a request that got no
+	// answer, whom it tried to reach and for how long (set by do).
+	endpoint string
+	attempts int
+	elapsed  time.Duration
+	cfg      *Config
 }
 
 func (e *s3Error) Error() string {
 	if e.cause != nil {
-		return fmt.Sprintf("%s %s: %v", e.op, e.url, e.cause)
+		msg := fmt.Sprintf("%s %s: %s", e.op, e.url, describeTransport(e.cause, e.endpoint))
+		if e.attempts > 0 {
+			msg += fmt.Sprintf(" (%d attempts in %.1fs; retried up to client_max_retries=%d within client_retry_timeout=%v, each attempt limited by timeout=%v)",
+				e.attempts, e.elapsed.Seconds(), e.cfg.MaxRetries, e.cfg.RetryTimeout, e.cfg.Timeout)
+		}
+		return msg
 	}
 	msg := e.code
 	if e.message != "" {
@@ -96,6 +108,9 @@ func (e *s3Error) Unwrap() []error {
 	errs := []error{ErrStore}
 	if e.status == http.StatusNotFound {
 		errs = append(errs, ErrNotExist)
+	}
+	if e.cause != nil || e.status >= 500 {
+		errs = append(errs, ErrOutcomeUnknown)
 	}
 	if e.cause != nil {
 		errs = append(errs, e.cause)
@@ -148,14 +163,22 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 	u.RawPath = uriEncode(path, true)
 	u.RawQuery = canonicalQuery(r.query)
 	payloadHash := sha256Hex(r.body)
-	deadline := time.Now().Add(c.cfg.RetryTimeout)
+	start := time.Now()
+	deadline := start.Add(c.cfg.RetryTimeout)
 	name := c.objectURL(r.key)
+	// gaveUp notes on a request that got no answer how hard it was tried.
+	gaveUp := func(err error, attempts int) error {
+		if e, ok := err.(*s3Error); ok && e.cause != nil {
+			e.endpoint, e.attempts, e.elapsed, e.cfg = c.base.Scheme+"://"+c.base.Host, attempts, time.Since(start), &c.cfg
+		}
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			retried = true
 			d := retryBackoff(attempt)
 			if time.Now().Add(d).After(deadline) {
-				return nil, retried, err
+				return nil, retried, gaveUp(err, attempt)
 			}
 			select {
 			case <-ctx.Done():
@@ -166,9 +189,29 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 		var retry bool
 		resp, retry, err = c.once(ctx, op, name, &u, r, payloadHash)
 		if err == nil || !retry || attempt >= c.cfg.MaxRetries {
-			return resp, retried, err
+			return resp, retried, gaveUp(err, attempt+1)
 		}
 	}
+}
+
+// describeTransport says why a request got no answer from endpoint, in
+// words rather than Go's "Put \"http://...\": dial tcp ...".
+func describeTransport(err error, endpoint string) string {
+	var op *net.OpError
+	var ue *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer from " + endpoint + " in time (timeout)"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.As(err, &op) && op.Op == "dial":
+		return "cannot connect to " + endpoint + ": " + op.Err.Error()
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection to " + endpoint + " closed before an answer"
+	case errors.As(err, &ue):
+		return "no answer from " + endpoint + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Request, payloadHash string) (*s3Response, bool, error) {

@@ -33,7 +33,7 @@ func TestS3ErrorsAndRetries(t *testing.T) {
 			[]string{"s3://bkt/k"}, ErrExist},
 		{"conditional put after a conflict", []int{409, 200}, func(s *S3) error { return s.PutIfAbsent(context.Background(), "k", []byte("x")) }, 2, nil, nil},
 		{"timeout", []int{-1}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 3,
-			[]string{"GET s3://bkt/k", "deadline exceeded"}, ErrStore},
+			[]string{"GET s3://bkt/k", "no answer from http://127.0.0.1:", "in time (timeout)", "3 attempts"}, ErrOutcomeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int64
@@ -83,6 +83,48 @@ func TestS3ErrorsAndRetries(t *testing.T) {
 			}
 			if !errors.Is(err, tc.wantIs) {
 				t.Errorf("error %q is not %v", err, tc.wantIs)
+			}
+		})
+	}
+}
+
+// A failure says whether the request may have taken effect: no answer or a
+// 5xx may have (a conditional PUT's object may exist), a 4xx has not.
+func TestS3OutcomeUnknownOnlyWithoutADefiniteAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		status  int // 0: the server is gone (connection refused)
+		unknown bool
+	}{{0, true}, {500, true}, {503, true}, {403, false}, {400, false}, {404, false}} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+			}))
+			if tc.status == 0 {
+				srv.Close() // its port now refuses connections
+			} else {
+				defer srv.Close()
+			}
+			cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
+				"aws_access_key_id": "k", "aws_secret_access_key": "s", "client_max_retries": "1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = NewS3(cfg, "bkt").PutIfAbsent(context.Background(), "k", []byte("x"))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := errors.Is(err, ErrOutcomeUnknown); got != tc.unknown {
+				t.Errorf("ErrOutcomeUnknown %v, want %v: %v", got, tc.unknown, err)
+			}
+			if tc.status == 0 {
+				for _, s := range []string{"PUT s3://bkt/k", "cannot connect to " + srv.URL, "connection refused", "2 attempts", "client_max_retries=1"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not mention %q", err, s)
+					}
+				}
+				if strings.Contains(err.Error(), `Put "`) {
+					t.Errorf("error %q quotes Go's raw transport error", err)
+				}
 			}
 		})
 	}

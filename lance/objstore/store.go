@@ -19,6 +19,11 @@ var ErrExist = fs.ErrExist
 // denied, throttling that did not clear, timeouts, bad responses).
 var ErrStore = errors.New("object store")
 
+// ErrOutcomeUnknown marks a failed request that may still have taken effect:
+// it got no answer (connection lost, timeout) or a 5xx, and retrying did
+// not tell. A conditional PUT failing so may have created its object.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
 // Info describes one object or file.
 type Info struct {
 	// Key is the full key (for List: relative to the listed directory).
