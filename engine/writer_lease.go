@@ -190,7 +190,7 @@ func (l *writerLease) claim(datasetPath string) error {
 		prev = leaseRecord{} // unreadable: holds nothing (the epoch comes from the dataset too)
 	}
 	now := l.clock.Now()
-	if !missing && prev.live(now) {
+	if !missing && prev.live(now) && !abandonedHere(l.url, prev.Holder) {
 		return fmt.Errorf("%w: bucket %s is open for writing by another writer: %s, lease until %s (lease object %s); "+
 			"a bucket has one writer at a time - open it read-only to read alongside, or wait for the lease to expire if that writer is gone",
 			ErrBusy, l.bucket, prev, prev.Expires.UTC().Format(time.RFC3339), l.url)
@@ -212,6 +212,7 @@ func (l *writerLease) claim(datasetPath string) error {
 		return fmt.Errorf("engine: writer lease %s: %w", l.url, err)
 	}
 	l.rec, l.etag, l.validUntil = rec, etag, rec.Expires
+	abandoned.Delete(l.url)
 	// Over a lease removed by hand while its holder may still run, the
 	// epoch in the dataset says there was one: fence it like any other.
 	l.takeover = !prev.Released && (!missing || recorded > 0)
@@ -351,7 +352,26 @@ func (l *writerLease) release() {
 	rec.Expires = l.clock.Now()
 	rec.Renewal++
 	text, _ := json.Marshal(rec)
-	if _, err := objstore.ReplaceIfMatch(l.url, text, l.etag); err == nil {
+	_, err := objstore.ReplaceIfMatch(l.url, text, l.etag)
+	switch {
+	case err == nil:
 		l.lost = errors.New("released")
+	case !errors.Is(err, objstore.ErrChanged) && !errors.Is(err, objstore.ErrNotExist):
+		abandoned.Store(l.url, l.rec.Holder) // the store was unreachable: see abandonedHere
 	}
+}
+
+// abandoned maps a lease object to the holder id of a lease this process
+// closed but could not mark released (the store did not answer). No open
+// of this process uses that lease any more, so a new open here may take it
+// over at once instead of waiting for it to expire: closing a bucket while
+// its server is down and reopening it once the server is back must not
+// lock the process out of its own bucket for writer_lease_sec.
+var abandoned sync.Map
+
+// abandonedHere says whether holder is a lease of this process that was
+// closed without being released.
+func abandonedHere(url, holder string) bool {
+	h, ok := abandoned.Load(url)
+	return ok && h == holder
 }
