@@ -3,6 +3,7 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -85,7 +87,7 @@ func (e *s3Error) Error() string {
 	if e.cause != nil {
 		msg := fmt.Sprintf("%s %s: %s", e.op, e.url, describeTransport(e.cause, e.endpoint))
 		if e.attempts > 0 {
-			msg += fmt.Sprintf(" (%d attempts in %.1fs; retried up to client_max_retries=%d within client_retry_timeout=%v, each attempt limited by timeout=%v)",
+			msg += fmt.Sprintf(" (attempts: %d in %.1fs; retried up to client_max_retries=%d within client_retry_timeout=%v, each attempt limited by timeout=%v)",
 				e.attempts, e.elapsed.Seconds(), e.cfg.MaxRetries, e.cfg.RetryTimeout, e.cfg.Timeout)
 		}
 		return msg
@@ -194,6 +196,16 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 	}
 }
 
+// misconfigured says whether a transport failure is one that retrying
+// cannot cure: TLS against a plain-http server, a certificate the client
+// does not trust.
+func misconfigured(err error) bool {
+	var rec tls.RecordHeaderError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &rec) || errors.As(err, &verify) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
 // describeTransport says why a request got no answer from endpoint, in
 // words rather than Go's "Put \"http://...\": dial tcp ...".
 func describeTransport(err error, endpoint string) string {
@@ -236,7 +248,7 @@ func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Re
 		if ctx.Err() != nil {
 			return nil, false, &s3Error{op: op, url: name, cause: ctx.Err()}
 		}
-		return nil, true, &s3Error{op: op, url: name, cause: err}
+		return nil, !misconfigured(err), &s3Error{op: op, url: name, cause: err}
 	}
 	defer hr.Body.Close()
 	body, err := io.ReadAll(hr.Body)

@@ -33,7 +33,7 @@ func TestS3ErrorsAndRetries(t *testing.T) {
 			[]string{"s3://bkt/k"}, ErrExist},
 		{"conditional put after a conflict", []int{409, 200}, func(s *S3) error { return s.PutIfAbsent(context.Background(), "k", []byte("x")) }, 2, nil, nil},
 		{"timeout", []int{-1}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 3,
-			[]string{"GET s3://bkt/k", "no answer from http://127.0.0.1:", "in time (timeout)", "3 attempts"}, ErrOutcomeUnknown},
+			[]string{"GET s3://bkt/k", "no answer from http://127.0.0.1:", "in time (timeout)", "attempts: 3"}, ErrOutcomeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int64
@@ -117,7 +117,7 @@ func TestS3OutcomeUnknownOnlyWithoutADefiniteAnswer(t *testing.T) {
 				t.Errorf("ErrOutcomeUnknown %v, want %v: %v", got, tc.unknown, err)
 			}
 			if tc.status == 0 {
-				for _, s := range []string{"PUT s3://bkt/k", "cannot connect to " + srv.URL, "connection refused", "2 attempts", "client_max_retries=1"} {
+				for _, s := range []string{"PUT s3://bkt/k", "cannot connect to " + srv.URL, "connection refused", "attempts: 2", "client_max_retries=1"} {
 					if !strings.Contains(err.Error(), s) {
 						t.Errorf("error %q does not mention %q", err, s)
 					}
@@ -127,5 +127,23 @@ func TestS3OutcomeUnknownOnlyWithoutADefiniteAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TLS against a plain-http endpoint is a configuration error: one attempt,
+// not a retried outage.
+func TestS3HTTPSToPlainHTTPServerIsNotRetried(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	endpoint := strings.Replace(srv.URL, "http://", "https://", 1)
+	cfg, err := ParseConfig(map[string]string{"aws_endpoint": endpoint, "aws_access_key_id": "k", "aws_secret_access_key": "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewS3(cfg, "bkt").Get(context.Background(), "k")
+	for _, s := range []string{"GET s3://bkt/k", endpoint, "HTTP response to HTTPS client", "attempts: 1 "} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v does not mention %q", err, s)
+		}
 	}
 }
