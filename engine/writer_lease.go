@@ -115,6 +115,9 @@ type writerLease struct {
 	opts   WriterLeaseOptions
 	clock  Clock
 
+	// renewMu admits one renewal at a time: two sent with the same ETag
+	// would make the loser believe another writer took the lease.
+	renewMu    sync.Mutex
 	mu         sync.Mutex
 	rec        leaseRecord
 	etag       string
@@ -251,6 +254,8 @@ func (l *writerLease) renewLoop(t Ticker) {
 // leaves the lease as it was (the next tick tries again); a lease replaced
 // by another writer is lost for good.
 func (l *writerLease) renew() error {
+	l.renewMu.Lock()
+	defer l.renewMu.Unlock()
 	l.mu.Lock()
 	if l.lost != nil {
 		l.mu.Unlock()
@@ -282,8 +287,26 @@ func (l *writerLease) renew() error {
 
 // permit refuses a commit once the lease is lost or has run out without a
 // renewal: another writer may have taken over (its epoch would refuse the
-// commit anyway; this stops us before writing).
+// commit anyway; this stops us before writing). A lease that ran out (the
+// server was gone) is renewed here first, so a flush just after the server
+// is back need not wait for the next renewal tick.
 func (l *writerLease) permit() error {
+	if err := l.valid(); err == nil || !l.ranOut() {
+		return err
+	}
+	l.renew() //nolint:errcheck // its outcome is what valid says next
+	return l.valid()
+}
+
+// ranOut says whether the lease has run out without being lost.
+func (l *writerLease) ranOut() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost == nil && !l.clock.Now().Before(l.validUntil)
+}
+
+// valid says whether the lease admits a commit now.
+func (l *writerLease) valid() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost != nil {

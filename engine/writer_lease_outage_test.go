@@ -2,6 +2,7 @@ package engine
 
 import (
 	"testing"
+	"time"
 
 	"github.com/persisting/persisting/internal/miniotest"
 )
@@ -44,4 +45,38 @@ func TestS3ReopenAfterCloseFailedWhileServerGone(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A lease that ran out while the server was gone (no renewal could reach
+// it) admits no commit; once the server is back the next flush renews it
+// itself and commits, without waiting for the renewal loop's next tick.
+func TestS3LeaseRunOutWhileServerGone(t *testing.T) {
+	srv := miniotest.Start(t, "lease-lapse")
+	proxy := srv.Proxy(t)
+	o, clock, _ := withFakeTime(Options{
+		Path:           "s3://lease-lapse/queue/bucket_0",
+		StorageOptions: proxy.Options(),
+		WriterLease:    WriterLeaseOptions{Duration: 30 * time.Second, RenewInterval: 10 * time.Second},
+		Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
+	})
+	o.StorageOptions["client_max_retries"] = "0"
+	quit := make(chan struct{})
+	o.WriterLease.beforeRenew = func() { <-quit } // the loop's renewals never get through
+	b, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	defer close(quit)
+	appendRows(t, b, 0, 5)
+	proxy.SetDown(true)
+	clock.Advance(31 * time.Second) // the lease has run out
+	if err := b.Flush(); err == nil {
+		t.Fatal("a flush committed while the server was gone")
+	}
+	proxy.SetDown(false)
+	if err := b.Flush(); err != nil {
+		t.Fatalf("first flush with the server back: %v", err)
+	}
+	wantIDs(t, b, 5)
 }
