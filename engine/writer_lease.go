@@ -212,6 +212,9 @@ func (l *writerLease) claim(datasetPath string) error {
 		etag, err = objstore.ReplaceIfMatch(l.url, text, etag)
 	}
 	if err != nil {
+		if errors.Is(err, objstore.ErrOutcomeUnknown) { // it may hold our claim: no open of ours uses it
+			abandoned.Store(l.url, rec.Holder)
+		}
 		return fmt.Errorf("engine: writer lease %s: %w", l.url, err)
 	}
 	l.rec, l.etag, l.validUntil = rec, etag, rec.Expires
@@ -269,6 +272,11 @@ func (l *writerLease) renew() error {
 	rec.Renewal++
 	text, _ := json.Marshal(rec)
 	tag, err := objstore.ReplaceIfMatch(l.url, text, etag)
+	if errors.Is(err, objstore.ErrChanged) {
+		if own, ok := l.ownETag(); ok { // our last renewal landed unanswered
+			tag, err = objstore.ReplaceIfMatch(l.url, text, own)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -283,6 +291,21 @@ func (l *writerLease) renew() error {
 	default:
 		return fmt.Errorf("engine: renewing writer lease %s: %w", l.url, err)
 	}
+}
+
+// ownETag reads the lease object after a conditional write found it
+// changed: if it still names this open as holder, the change was one of our
+// own writes whose answer was lost (every writer writes its own random
+// holder id, so nobody else wrote it), and its ETag is returned.
+func (l *writerLease) ownETag() (string, bool) {
+	data, tag, err := objstore.ReadTagged(l.url)
+	var cur leaseRecord
+	if err != nil || json.Unmarshal(data, &cur) != nil {
+		return "", false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return tag, cur.Holder == l.rec.Holder && !cur.Released
 }
 
 // permit refuses a commit once the lease is lost or has run out without a
@@ -375,7 +398,15 @@ func (l *writerLease) release() {
 	rec.Expires = l.clock.Now()
 	rec.Renewal++
 	text, _ := json.Marshal(rec)
-	_, err := objstore.ReplaceIfMatch(l.url, text, l.etag)
+	etag := l.etag
+	l.mu.Unlock()
+	_, err := objstore.ReplaceIfMatch(l.url, text, etag)
+	if errors.Is(err, objstore.ErrChanged) {
+		if own, ok := l.ownETag(); ok {
+			_, err = objstore.ReplaceIfMatch(l.url, text, own)
+		}
+	}
+	l.mu.Lock()
 	switch {
 	case err == nil:
 		l.lost = errors.New("released")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -77,6 +78,64 @@ func TestS3LeaseRunOutWhileServerGone(t *testing.T) {
 	proxy.SetDown(false)
 	if err := b.Flush(); err != nil {
 		t.Fatalf("first flush with the server back: %v", err)
+	}
+	wantIDs(t, b, 5)
+}
+
+// A renewal whose answer is lost may have been stored: the lease object
+// then has an ETag this writer never saw. The next renewal finds it changed,
+// sees its own holder id in it, and renews on top, instead of believing
+// itself taken over; a failed open's claim does not lock the process out.
+func TestS3LeaseWriteWithLostAnswer(t *testing.T) {
+	srv := miniotest.Start(t, "lease-lost-answer")
+	proxy := srv.Proxy(t)
+	leasePut := regexp.MustCompile(`^PUT \S*/_persisting/writer-lease\.json `)
+	o, clock, _ := withFakeTime(Options{
+		Path:           "s3://lease-lost-answer/queue/bucket_0",
+		StorageOptions: proxy.Options(),
+		WriterLease:    WriterLeaseOptions{Duration: 30 * time.Second, RenewInterval: 10 * time.Second},
+		Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
+	})
+	o.StorageOptions["client_max_retries"] = "1"
+	renewed := make(chan error)
+	o.WriterLease.afterRenew = func(err error) { renewed <- err }
+
+	// The open's claim is stored, its answer lost: the open fails, and the
+	// next open of this process takes the lease at once.
+	struck := proxy.BreakOn(leasePut, true)
+	if _, err := Open(o); err == nil {
+		t.Fatal("open succeeded with its lease claim unanswered")
+	}
+	<-struck
+	proxy.SetDown(false)
+	b, err := Open(o)
+	if err != nil {
+		t.Fatalf("reopen after the lost claim: %v", err)
+	}
+	defer func() {
+		o.WriterLease.afterRenew = nil
+		go func() { // renewals during Close go unwatched
+			for range renewed {
+			}
+		}()
+		b.Close()
+		close(renewed)
+	}()
+
+	struck = proxy.BreakOn(leasePut, true)
+	clock.Advance(10 * time.Second)
+	if err := <-renewed; err == nil {
+		t.Fatal("the renewal succeeded with its answer lost")
+	}
+	<-struck
+	proxy.SetDown(false)
+	clock.Advance(10 * time.Second)
+	if err := <-renewed; err != nil {
+		t.Fatalf("renewal after the lost answer: %v", err)
+	}
+	appendRows(t, b, 0, 5)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	wantIDs(t, b, 5)
 }
