@@ -25,11 +25,17 @@ func TestS3FlushWithUnknownOutcomeWritesItsRowsOnce(t *testing.T) {
 		name   string
 		stored bool // the server got the manifest PUT (its answer was lost)
 		wal    bool
+		// only: the server stays up for other requests (only the manifest
+		// PUTs fail): the failed flush's cleanup reaches it, and must not
+		// remove the data file a stored version names
+		only bool
 	}{
-		{"answer lost", true, false},
-		{"answer lost, WAL", true, true},
-		{"request lost", false, false},
-		{"request lost, WAL", false, true},
+		{"answer lost", true, false, false},
+		{"answer lost, WAL", true, true, false},
+		{"request lost", false, false, false},
+		{"request lost, WAL", false, true, false},
+		{"answer lost, server up for the rest", true, false, true},
+		{"request lost, server up for the rest", false, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := Options{
@@ -52,12 +58,15 @@ func TestS3FlushWithUnknownOutcomeWritesItsRowsOnce(t *testing.T) {
 			}
 			appendRows(t, b, 10, 5)
 			struck := proxy.BreakOn(manifestPut, tc.stored)
+			if tc.only {
+				struck = proxy.BreakOnly(manifestPut, tc.stored)
+			}
 			err = b.Flush()
 			<-struck
 			if !errors.Is(err, lance.ErrCommitUncertain) {
 				t.Fatalf("flush while the server is gone: %v, want %v", err, lance.ErrCommitUncertain)
 			}
-			if err := b.Flush(); err == nil { // still gone: cannot tell, nothing changes
+			if err := b.Flush(); err == nil && !tc.only { // still gone: cannot tell, nothing changes
 				t.Fatal("a flush succeeded while the server was gone")
 			}
 			proxy.SetDown(false)

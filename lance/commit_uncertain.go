@@ -58,6 +58,15 @@ func uncertainPublish(root string, v uint64, txnName string, err error) error {
 	return &uncertainCommitError{c: UncertainCommit{Root: root, Version: v, Transaction: txnName}, err: err}
 }
 
+// mayRemoveWritten says whether the files written for a commit that failed
+// with err may be removed: not when the commit is uncertain (the version, if
+// stored, names them), nor when the store did not answer (the removals would
+// wait as long for nothing; cleanup_old_versions removes files no version
+// names).
+func mayRemoveWritten(err error) bool {
+	return !errors.Is(err, ErrCommitUncertain) && !errors.Is(err, objstore.ErrNoAnswer)
+}
+
 // ResolveCommit says whether an uncertain commit took place: true if the
 // version exists and its manifest names the commit's transaction, false if
 // it is absent or another writer's. An error: the store still cannot tell.

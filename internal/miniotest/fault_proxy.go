@@ -18,13 +18,15 @@ type FaultProxy struct {
 	ln       net.Listener
 	down     atomic.Bool
 
-	mu    sync.Mutex
-	fault *fault
+	mu      sync.Mutex
+	fault   *fault
+	blocked *regexp.Regexp // requests matching it are cut off (BreakOnly)
 }
 
 type fault struct {
 	match     *regexp.Regexp
 	forwarded bool          // whether the server gets the request
+	only      bool          // afterwards cut off only requests matching, not all
 	done      chan struct{} // closed once the fault has struck
 }
 
@@ -48,8 +50,38 @@ func (p *FaultProxy) Options() map[string]string {
 	return o
 }
 
-// SetDown makes the proxy refuse (down) or pass connections.
-func (p *FaultProxy) SetDown(down bool) { p.down.Store(down) }
+// SetDown makes the proxy refuse (down) or pass connections; passing, it
+// also lifts BreakOnly's cut.
+func (p *FaultProxy) SetDown(down bool) {
+	p.down.Store(down)
+	if !down {
+		p.mu.Lock()
+		p.blocked = nil
+		p.mu.Unlock()
+	}
+}
+
+// BreakOnly is BreakOn, except that afterwards only the requests matching
+// are cut off (the server stays up for the others) until SetDown(false).
+func (p *FaultProxy) BreakOnly(match *regexp.Regexp, forwarded bool) <-chan struct{} {
+	f := &fault{match: match, forwarded: forwarded, only: true, done: make(chan struct{})}
+	p.mu.Lock()
+	p.fault = f
+	p.mu.Unlock()
+	return f.done
+}
+
+// strike makes the proxy fail as f says once f has struck.
+func (p *FaultProxy) strike(f *fault) {
+	if f.only {
+		p.mu.Lock()
+		p.blocked = f.match
+		p.mu.Unlock()
+	} else {
+		p.down.Store(true)
+	}
+	close(f.done)
+}
 
 // BreakOn arms a fault for the first request whose first bytes (its
 // request line and headers) match: with forwarded the server gets the
@@ -78,16 +110,20 @@ func (p *FaultProxy) serve() {
 	}
 }
 
-// takeFault returns the armed fault if chunk matches it, disarming it.
-func (p *FaultProxy) takeFault(chunk []byte) *fault {
+// takeFault returns the armed fault if chunk matches it, disarming it;
+// cut says the chunk's request is one BreakOnly cuts off.
+func (p *FaultProxy) takeFault(chunk []byte) (f *fault, cut bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fault == nil || !p.fault.match.Match(chunk) {
-		return nil
+	if p.blocked != nil && p.blocked.Match(chunk) {
+		return nil, true
 	}
-	f := p.fault
+	if p.fault == nil || !p.fault.match.Match(chunk) {
+		return nil, false
+	}
+	f = p.fault
 	p.fault = nil
-	return f
+	return f, false
 }
 
 func (p *FaultProxy) relay(c net.Conn) {
@@ -104,9 +140,8 @@ func (p *FaultProxy) relay(c net.Conn) {
 			n, err := u.Read(buf)
 			if n > 0 {
 				if f := struck.Load(); f != nil { // the server answered: lose it
-					p.down.Store(true)
 					c.Close()
-					close(f.done)
+					p.strike(f)
 					return
 				}
 				if _, err := c.Write(buf[:n]); err != nil {
@@ -126,10 +161,13 @@ func (p *FaultProxy) relay(c net.Conn) {
 			if p.down.Load() {
 				return
 			}
-			if f := p.takeFault(buf[:n]); f != nil {
+			f, cut := p.takeFault(buf[:n])
+			if cut {
+				return
+			}
+			if f != nil {
 				if !f.forwarded {
-					p.down.Store(true)
-					close(f.done)
+					p.strike(f)
 					return
 				}
 				struck.Store(f)
