@@ -407,6 +407,7 @@ func (b *Bucket) Close() error {
 	}
 	b.mu.Unlock()
 	err := b.flush(true)
+	b.storeGoneAtClose(err)
 	b.mu.Lock()
 	releaseAll(b.buf.take())
 	b.releaseRows()

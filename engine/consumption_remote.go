@@ -82,6 +82,9 @@ type remoteConsumption struct {
 	// unsure is the last snapshot whose PUT got no answer (the server may
 	// have stored it), with its bytes; nil when none.
 	unsure *unsureSnapshot
+	// storeGone: the store did not answer the bucket's last flush, so close
+	// writes no snapshot (the journal keeps the changes, with the WAL).
+	storeGone bool
 }
 
 type unsureSnapshot struct {
@@ -202,7 +205,10 @@ func (r *remoteConsumption) settleUnsure() error {
 }
 
 func (r *remoteConsumption) close(state func() []consumptionEntry) error {
-	err := r.flushed(state)
+	var err error
+	if !r.storeGone {
+		err = r.flushed(state)
+	}
 	if r.journal != nil {
 		if cerr := r.journal.close(nil); err == nil {
 			err = cerr

@@ -124,6 +124,9 @@ type writerLease struct {
 	validUntil time.Time // on our clock: when the last renewal's lease runs out
 	lost       error     // ErrBusy once another writer has taken the lease
 	takeover   bool      // claimed over a writer that did not release its lease
+	// storeGone: the store did not answer the bucket's last flush, so
+	// release does not try to (see Bucket.storeGoneAtClose).
+	storeGone bool
 
 	unfence func()
 	stop    chan struct{}
@@ -391,6 +394,10 @@ func (l *writerLease) release() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost != nil {
+		return
+	}
+	if l.storeGone {
+		abandoned.Store(l.url, l.rec.Holder)
 		return
 	}
 	rec := l.rec

@@ -115,6 +115,9 @@ func (e *s3Error) Unwrap() []error {
 		errs = append(errs, ErrOutcomeUnknown)
 	}
 	if e.cause != nil {
+		errs = append(errs, ErrNoAnswer)
+	}
+	if e.cause != nil {
 		errs = append(errs, e.cause)
 	}
 	return errs

@@ -24,6 +24,11 @@ var ErrStore = errors.New("object store")
 // not tell. A conditional PUT failing so may have created its object.
 var ErrOutcomeUnknown = errors.New("outcome unknown")
 
+// ErrNoAnswer marks a request that got no answer at all after its retries
+// (the server could not be reached, the connection broke, a timeout): the
+// server is gone for now, and other requests would wait as long.
+var ErrNoAnswer = errors.New("no answer")
+
 // Info describes one object or file.
 type Info struct {
 	// Key is the full key (for List: relative to the listed directory).
