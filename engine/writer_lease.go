@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -131,6 +132,10 @@ type writerLease struct {
 	unfence func()
 	stop    chan struct{}
 	done    chan struct{}
+	// renewing ends a renewal in flight when the lease is released: with
+	// the server gone it would hold Close for a whole retry budget.
+	renewing       context.Context
+	cancelRenewing context.CancelFunc
 }
 
 // acquireWriterLease takes the lease of the s3:// bucket of opts, fences
@@ -146,6 +151,7 @@ func acquireWriterLease(opts Options) (*writerLease, error) {
 		Key: writerEpochKey, Epoch: l.rec.Epoch, Permit: l.permit, Refused: l.fenced,
 	})
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	l.renewing, l.cancelRenewing = context.WithCancel(context.Background())
 	go l.renewLoop(l.clock.NewTicker(l.opts.RenewInterval))
 	return l, nil
 }
@@ -274,10 +280,14 @@ func (l *writerLease) renew() error {
 	rec.Expires = now.Add(l.opts.Duration)
 	rec.Renewal++
 	text, _ := json.Marshal(rec)
-	tag, err := objstore.ReplaceIfMatch(l.url, text, etag)
+	ctx := l.renewing
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	tag, err := objstore.ReplaceIfMatchContext(ctx, l.url, text, etag)
 	if errors.Is(err, objstore.ErrChanged) {
 		if own, ok := l.ownETag(); ok { // our last renewal landed unanswered
-			tag, err = objstore.ReplaceIfMatch(l.url, text, own)
+			tag, err = objstore.ReplaceIfMatchContext(ctx, l.url, text, own)
 		}
 	}
 	l.mu.Lock()
@@ -385,6 +395,7 @@ func (l *writerLease) release() {
 		return
 	}
 	if l.stop != nil {
+		l.cancelRenewing()
 		close(l.stop)
 		<-l.done
 	}
