@@ -81,6 +81,9 @@ type s3Error struct {
 	attempts int
 	elapsed  time.Duration
 	cfg      *Config
+	// notS3: an answer with a body that is no S3 error document (a web
+	// server, a proxy's page: a wrong endpoint)
+	notS3 bool
 }
 
 func (e *s3Error) Error() string {
@@ -97,10 +100,12 @@ func (e *s3Error) Error() string {
 		msg += ": " + e.message
 	}
 	hint := ""
-	switch e.status {
-	case http.StatusForbidden:
+	switch {
+	case e.notS3:
+		hint = " (the answer is no S3 error document: is aws_endpoint an S3 server?)"
+	case e.status == http.StatusForbidden:
 		hint = " (check aws_access_key_id/aws_secret_access_key and the bucket's policy)"
-	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+	case e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests:
 		hint = " (throttled; still failing after retries)"
 	}
 	return fmt.Sprintf("%s %s: HTTP %d %s%s", e.op, e.url, e.status, msg, hint)
@@ -275,6 +280,7 @@ func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Re
 	if xml.Unmarshal(body, &x) == nil {
 		e.code, e.message = x.Code, x.Message
 	}
+	e.notS3 = e.code == "" && len(body) > 0
 	if e.code == "" {
 		e.code = http.StatusText(hr.StatusCode)
 	}
