@@ -81,8 +81,8 @@ type s3Error struct {
 	attempts int
 	elapsed  time.Duration
 	cfg      *Config
-	// notS3: an answer with a body that is no S3 error document (a web
-	// server, a proxy's page: a wrong endpoint)
+	// notS3: an error answer without an S3 error document (a web server,
+	// a proxy's page: a wrong endpoint)
 	notS3 bool
 }
 
@@ -280,7 +280,8 @@ func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Re
 	if xml.Unmarshal(body, &x) == nil {
 		e.code, e.message = x.Code, x.Message
 	}
-	e.notS3 = e.code == "" && len(body) > 0
+	// S3 answers every failed request but a HEAD with an error document
+	e.notS3 = e.code == "" && (len(body) > 0 || r.method != http.MethodHead)
 	if e.code == "" {
 		e.code = http.StatusText(hr.StatusCode)
 	}

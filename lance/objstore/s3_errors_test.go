@@ -151,20 +151,22 @@ func TestS3HTTPSToPlainHTTPServerIsNotRetried(t *testing.T) {
 // An endpoint that is no S3 server (a web page answers) is named as the
 // likely cause.
 func TestS3AnswerThatIsNotS3(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNotFound)
-		w.Write([]byte("<html><body>404 page not found</body></html>"))
-	}))
-	defer srv.Close()
-	cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
-		"aws_access_key_id": "k", "aws_secret_access_key": "s"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = NewS3(cfg, "bkt").Put(context.Background(), "k", []byte("x"))
-	for _, s := range []string{"PUT s3://bkt/k", "HTTP 404", "is aws_endpoint an S3 server?"} {
-		if err == nil || !strings.Contains(err.Error(), s) {
-			t.Errorf("error %v does not mention %q", err, s)
+	for _, page := range []string{"<html><body>404 page not found</body></html>", ""} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(page))
+		}))
+		cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
+			"aws_access_key_id": "k", "aws_secret_access_key": "s"})
+		if err != nil {
+			t.Fatal(err)
 		}
+		err = NewS3(cfg, "bkt").Put(context.Background(), "k", []byte("x"))
+		for _, s := range []string{"PUT s3://bkt/k", "HTTP 404", "is aws_endpoint an S3 server?"} {
+			if err == nil || !strings.Contains(err.Error(), s) {
+				t.Errorf("answer %q: error %v does not mention %q", page, err, s)
+			}
+		}
+		srv.Close()
 	}
 }
