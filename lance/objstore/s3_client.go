@@ -81,6 +81,9 @@ type s3Error struct {
 	attempts int
 	elapsed  time.Duration
 	cfg      *Config
+	// neverSent: no attempt got as far as a connection, so the server
+	// cannot have acted on the request
+	neverSent bool
 	// notS3: an error answer without an S3 error document (a web server,
 	// a proxy's page: a wrong endpoint)
 	notS3 bool
@@ -116,7 +119,7 @@ func (e *s3Error) Unwrap() []error {
 	if e.status == http.StatusNotFound {
 		errs = append(errs, ErrNotExist)
 	}
-	if e.cause != nil || e.status >= 500 {
+	if (e.cause != nil && !e.neverSent) || e.status >= 500 {
 		errs = append(errs, ErrOutcomeUnknown)
 	}
 	if e.cause != nil {
@@ -176,10 +179,12 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 	start := time.Now()
 	deadline := start.Add(c.cfg.RetryTimeout)
 	name := c.objectURL(r.key)
+	sent := false // whether an attempt may have reached the server
 	// gaveUp notes on a request that got no answer how hard it was tried.
 	gaveUp := func(err error, attempts int) error {
 		if e, ok := err.(*s3Error); ok && e.cause != nil {
 			e.endpoint, e.attempts, e.elapsed, e.cfg = c.base.Scheme+"://"+c.base.Host, attempts, time.Since(start), &c.cfg
+			e.neverSent = !sent
 		}
 		return err
 	}
@@ -192,12 +197,16 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 			}
 			select {
 			case <-ctx.Done():
-				return nil, retried, &s3Error{op: op, url: name, cause: ctx.Err()}
+				return nil, retried, &s3Error{op: op, url: name, cause: ctx.Err(), neverSent: !sent}
 			case <-time.After(d):
 			}
 		}
 		var retry bool
 		resp, retry, err = c.once(ctx, op, name, &u, r, payloadHash)
+		var dial *net.OpError
+		if !errors.As(err, &dial) || dial.Op != "dial" {
+			sent = true
+		}
 		if err == nil || !retry || attempt >= c.cfg.MaxRetries {
 			return resp, retried, gaveUp(err, attempt+1)
 		}

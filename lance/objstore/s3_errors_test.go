@@ -89,12 +89,13 @@ func TestS3ErrorsAndRetries(t *testing.T) {
 }
 
 // A failure says whether the request may have taken effect: no answer or a
-// 5xx may have (a conditional PUT's object may exist), a 4xx has not.
+// 5xx may have (a conditional PUT's object may exist); a 4xx has not, nor a
+// request that never got a connection.
 func TestS3OutcomeUnknownOnlyWithoutADefiniteAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		status  int // 0: the server is gone (connection refused)
 		unknown bool
-	}{{0, true}, {500, true}, {503, true}, {403, false}, {400, false}, {404, false}} {
+	}{{0, false}, {500, true}, {503, true}, {403, false}, {400, false}, {404, false}} {
 		t.Run(http.StatusText(tc.status), func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(tc.status)
