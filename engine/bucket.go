@@ -54,6 +54,7 @@ type Bucket struct {
 	// flushFailure says why the last flush failed ("" after one succeeded):
 	// Stats reports it, so a caller of a background flush learns it.
 	flushFailure string
+	uncertain    *uncertainFlush // a failed flush that may have committed (flush_uncertain.go); under flushMu
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
@@ -406,6 +407,7 @@ func (b *Bucket) Close() error {
 	}
 	b.mu.Unlock()
 	err := b.flush(true)
+	b.storeGoneAtClose(err)
 	b.mu.Lock()
 	releaseAll(b.buf.take())
 	b.releaseRows()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -78,6 +79,17 @@ type remoteConsumption struct {
 	names   []string         // the snapshots listed at open, oldest first
 	journal *consumptionFile // with the WAL: the changes since the snapshot
 	dirty   bool             // changed since the newest snapshot
+	// unsure is the last snapshot whose PUT got no answer (the server may
+	// have stored it), with its bytes; nil when none.
+	unsure *unsureSnapshot
+	// storeGone: the store did not answer the bucket's last flush, so close
+	// writes no snapshot (the journal keeps the changes, with the WAL).
+	storeGone bool
+}
+
+type unsureSnapshot struct {
+	name string
+	data []byte
 }
 
 func snapshotName(seq uint64) string { return fmt.Sprintf("%020d.state", seq) }
@@ -137,16 +149,21 @@ func (r *remoteConsumption) rewrite(entries []consumptionEntry) error {
 	if err != nil {
 		return err
 	}
+	if err := r.settleUnsure(); err != nil {
+		return err
+	}
 	name := snapshotName(r.seq + 1)
 	if err := objstore.PutIfAbsent(objstore.JoinURL(r.dir, name), all); err != nil {
 		if errors.Is(err, objstore.ErrExist) {
 			return fmt.Errorf("%w: consumption snapshot %s was written by another writer", ErrBusy, name)
 		}
+		if errors.Is(err, objstore.ErrOutcomeUnknown) {
+			r.unsure = &unsureSnapshot{name: name, data: all}
+		}
 		return fmt.Errorf("engine: write consumption snapshot %s: %w", objstore.JoinURL(r.dir, name), err)
 	}
-	r.seq++
+	r.written(name)
 	r.dirty = false
-	r.names = append(r.names, name)
 	if r.journal != nil {
 		if err := r.journal.rewrite(nil); err != nil {
 			return err
@@ -159,8 +176,39 @@ func (r *remoteConsumption) rewrite(entries []consumptionEntry) error {
 	return nil
 }
 
+// written counts name as the newest snapshot.
+func (r *remoteConsumption) written(name string) {
+	r.seq++
+	r.names = append(r.names, name)
+}
+
+// settleUnsure finds out whether the snapshot whose PUT got no answer was
+// stored: if it holds the bytes sent, it is ours and the next snapshot
+// takes the next name (else every later one would find its name taken and
+// blame another writer).
+func (r *remoteConsumption) settleUnsure() error {
+	u := r.unsure
+	if u == nil || u.name != snapshotName(r.seq+1) {
+		r.unsure = nil
+		return nil
+	}
+	p := objstore.JoinURL(r.dir, u.name)
+	got, err := objstore.ReadFile(p)
+	switch {
+	case err == nil && bytes.Equal(got, u.data):
+		r.written(u.name)
+	case err != nil && !errors.Is(err, objstore.ErrNotExist):
+		return fmt.Errorf("engine: checking whether consumption snapshot %s was written: %w", p, err)
+	}
+	r.unsure = nil
+	return nil
+}
+
 func (r *remoteConsumption) close(state func() []consumptionEntry) error {
-	err := r.flushed(state)
+	var err error
+	if !r.storeGone {
+		err = r.flushed(state)
+	}
 	if r.journal != nil {
 		if cerr := r.journal.close(nil); err == nil {
 			err = cerr

@@ -61,9 +61,17 @@ func (b *Bucket) Flush() error {
 // nothing left to do, as Close flushed.
 func (b *Bucket) flush(closing bool) error {
 	b.mu.Lock()
-	if b.closed && !closing {
-		b.mu.Unlock()
+	done := b.closed && !closing // stays so: Close needs flushMu
+	b.mu.Unlock()
+	if done {
 		return nil
+	}
+	err := b.settleUncertainFlush()
+	b.mu.Lock()
+	if err != nil {
+		b.flushFailure = err.Error()
+		b.mu.Unlock()
+		return err
 	}
 	job, err := b.beginFlush()
 	if err != nil {
@@ -86,6 +94,7 @@ func (b *Bucket) flush(closing bool) error {
 	b.mu.Lock()
 	b.flushing = 0
 	if err != nil {
+		b.noteUncertainFlush(job, err)
 		err = fmt.Errorf("engine: flush %d rows to %s: %w", job.rows, b.opts.datasetPath(), err)
 		b.flushFailure = err.Error()
 		b.mu.Unlock()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -115,16 +116,26 @@ type writerLease struct {
 	opts   WriterLeaseOptions
 	clock  Clock
 
+	// renewMu admits one renewal at a time: two sent with the same ETag
+	// would make the loser believe another writer took the lease.
+	renewMu    sync.Mutex
 	mu         sync.Mutex
 	rec        leaseRecord
 	etag       string
 	validUntil time.Time // on our clock: when the last renewal's lease runs out
 	lost       error     // ErrBusy once another writer has taken the lease
 	takeover   bool      // claimed over a writer that did not release its lease
+	// storeGone: the store did not answer the bucket's last flush, so
+	// release does not try to (see Bucket.storeGoneAtClose).
+	storeGone bool
 
 	unfence func()
 	stop    chan struct{}
 	done    chan struct{}
+	// renewing ends a renewal in flight when the lease is released: with
+	// the server gone it would hold Close for a whole retry budget.
+	renewing       context.Context
+	cancelRenewing context.CancelFunc
 }
 
 // acquireWriterLease takes the lease of the s3:// bucket of opts, fences
@@ -140,6 +151,7 @@ func acquireWriterLease(opts Options) (*writerLease, error) {
 		Key: writerEpochKey, Epoch: l.rec.Epoch, Permit: l.permit, Refused: l.fenced,
 	})
 	l.stop, l.done = make(chan struct{}), make(chan struct{})
+	l.renewing, l.cancelRenewing = context.WithCancel(context.Background())
 	go l.renewLoop(l.clock.NewTicker(l.opts.RenewInterval))
 	return l, nil
 }
@@ -190,7 +202,7 @@ func (l *writerLease) claim(datasetPath string) error {
 		prev = leaseRecord{} // unreadable: holds nothing (the epoch comes from the dataset too)
 	}
 	now := l.clock.Now()
-	if !missing && prev.live(now) {
+	if !missing && prev.live(now) && !abandonedHere(l.url, prev.Holder) {
 		return fmt.Errorf("%w: bucket %s is open for writing by another writer: %s, lease until %s (lease object %s); "+
 			"a bucket has one writer at a time - open it read-only to read alongside, or wait for the lease to expire if that writer is gone",
 			ErrBusy, l.bucket, prev, prev.Expires.UTC().Format(time.RFC3339), l.url)
@@ -209,9 +221,13 @@ func (l *writerLease) claim(datasetPath string) error {
 		etag, err = objstore.ReplaceIfMatch(l.url, text, etag)
 	}
 	if err != nil {
+		if errors.Is(err, objstore.ErrOutcomeUnknown) { // it may hold our claim: no open of ours uses it
+			abandoned.Store(l.url, rec.Holder)
+		}
 		return fmt.Errorf("engine: writer lease %s: %w", l.url, err)
 	}
 	l.rec, l.etag, l.validUntil = rec, etag, rec.Expires
+	abandoned.Delete(l.url)
 	// Over a lease removed by hand while its holder may still run, the
 	// epoch in the dataset says there was one: fence it like any other.
 	l.takeover = !prev.Released && (!missing || recorded > 0)
@@ -250,6 +266,8 @@ func (l *writerLease) renewLoop(t Ticker) {
 // leaves the lease as it was (the next tick tries again); a lease replaced
 // by another writer is lost for good.
 func (l *writerLease) renew() error {
+	l.renewMu.Lock()
+	defer l.renewMu.Unlock()
 	l.mu.Lock()
 	if l.lost != nil {
 		l.mu.Unlock()
@@ -262,7 +280,16 @@ func (l *writerLease) renew() error {
 	rec.Expires = now.Add(l.opts.Duration)
 	rec.Renewal++
 	text, _ := json.Marshal(rec)
-	tag, err := objstore.ReplaceIfMatch(l.url, text, etag)
+	ctx := l.renewing
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	tag, err := objstore.ReplaceIfMatchContext(ctx, l.url, text, etag)
+	if errors.Is(err, objstore.ErrChanged) {
+		if own, ok := l.ownETag(); ok { // our last renewal landed unanswered
+			tag, err = objstore.ReplaceIfMatchContext(ctx, l.url, text, own)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -279,10 +306,43 @@ func (l *writerLease) renew() error {
 	}
 }
 
+// ownETag reads the lease object after a conditional write found it
+// changed: if it still names this open as holder, the change was one of our
+// own writes whose answer was lost (every writer writes its own random
+// holder id, so nobody else wrote it), and its ETag is returned.
+func (l *writerLease) ownETag() (string, bool) {
+	data, tag, err := objstore.ReadTagged(l.url)
+	var cur leaseRecord
+	if err != nil || json.Unmarshal(data, &cur) != nil {
+		return "", false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return tag, cur.Holder == l.rec.Holder && !cur.Released
+}
+
 // permit refuses a commit once the lease is lost or has run out without a
 // renewal: another writer may have taken over (its epoch would refuse the
-// commit anyway; this stops us before writing).
+// commit anyway; this stops us before writing). A lease that ran out (the
+// server was gone) is renewed here first, so a flush just after the server
+// is back need not wait for the next renewal tick.
 func (l *writerLease) permit() error {
+	if err := l.valid(); err == nil || !l.ranOut() {
+		return err
+	}
+	l.renew() //nolint:errcheck // its outcome is what valid says next
+	return l.valid()
+}
+
+// ranOut says whether the lease has run out without being lost.
+func (l *writerLease) ranOut() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost == nil && !l.clock.Now().Before(l.validUntil)
+}
+
+// valid says whether the lease admits a commit now.
+func (l *writerLease) valid() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost != nil {
@@ -335,6 +395,7 @@ func (l *writerLease) release() {
 		return
 	}
 	if l.stop != nil {
+		l.cancelRenewing()
 		close(l.stop)
 		<-l.done
 	}
@@ -346,12 +407,43 @@ func (l *writerLease) release() {
 	if l.lost != nil {
 		return
 	}
+	if l.storeGone {
+		abandoned.Store(l.url, l.rec.Holder)
+		return
+	}
 	rec := l.rec
 	rec.Released = true
 	rec.Expires = l.clock.Now()
 	rec.Renewal++
 	text, _ := json.Marshal(rec)
-	if _, err := objstore.ReplaceIfMatch(l.url, text, l.etag); err == nil {
-		l.lost = errors.New("released")
+	etag := l.etag
+	l.mu.Unlock()
+	_, err := objstore.ReplaceIfMatch(l.url, text, etag)
+	if errors.Is(err, objstore.ErrChanged) {
+		if own, ok := l.ownETag(); ok {
+			_, err = objstore.ReplaceIfMatch(l.url, text, own)
+		}
 	}
+	l.mu.Lock()
+	switch {
+	case err == nil:
+		l.lost = errors.New("released")
+	case !errors.Is(err, objstore.ErrChanged) && !errors.Is(err, objstore.ErrNotExist):
+		abandoned.Store(l.url, l.rec.Holder) // the store was unreachable: see abandonedHere
+	}
+}
+
+// abandoned maps a lease object to the holder id of a lease this process
+// closed but could not mark released (the store did not answer). No open
+// of this process uses that lease any more, so a new open here may take it
+// over at once instead of waiting for it to expire: closing a bucket while
+// its server is down and reopening it once the server is back must not
+// lock the process out of its own bucket for writer_lease_sec.
+var abandoned sync.Map
+
+// abandonedHere says whether holder is a lease of this process that was
+// closed without being released.
+func abandonedHere(url, holder string) bool {
+	h, ok := abandoned.Load(url)
+	return ok && h == holder
 }

@@ -136,7 +136,9 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	}
 	m, s, err := commit(req)
 	if err != nil {
-		cleanup()
+		if mayRemoveWritten(err) {
+			cleanup()
+		}
 		return nil, err
 	}
 	return newDataset(path, m, s)

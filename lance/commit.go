@@ -235,6 +235,11 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 		if err == nil {
 			return m, scheme, nil
 		}
+		if remote {
+			if uerr := uncertainPublish(req.root, m.Version, txnName, err); uerr != nil {
+				return nil, 0, uerr // its transaction file may be a version's: kept
+			}
+		}
 		// The transaction file of a failed attempt is referenced by no
 		// manifest; remove it so retries do not litter _transactions/.
 		removeFile(filepath.Join(req.root, transactionsDir, txnName))

@@ -157,7 +157,9 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 	}
 	m, s, err := commit(req)
 	if err != nil {
-		cleanup()
+		if mayRemoveWritten(err) {
+			cleanup()
+		}
 		return nil, err
 	}
 	return newDataset(path, m, s)

@@ -463,7 +463,9 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 			dataPaths = append(dataPaths, dataPath)
 			res, err := file.WriteFileWithOptions(dataPath, fields, run, file.WriteOptions{Version: version, Compression: comp, NoSync: true})
 			if err != nil {
-				removeData()
+				if mayRemoveWritten(err) {
+					removeData()
+				}
 				return nil, fmt.Errorf("lance: write data file: %w", err)
 			}
 			if len(res.ColumnIndices) != len(res.Fields) {
@@ -528,7 +530,9 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	}
 	m, s, err := commit(req)
 	if err != nil {
-		removeData()
+		if mayRemoveWritten(err) {
+			removeData()
+		}
 		return nil, err
 	}
 	return newDataset(path, m, s)

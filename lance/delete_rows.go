@@ -181,7 +181,9 @@ func DeleteRows(path string, ranges [][2]int64, opts DeleteRowsOptions) (*Datase
 	}
 	m, s, err := commit(req)
 	if err != nil {
-		removeWritten()
+		if mayRemoveWritten(err) {
+			removeWritten()
+		}
 		return nil, DeleteRowsResult{}, err
 	}
 	ds, err := newDataset(path, m, s)

@@ -468,7 +468,9 @@ func CreateScalarIndex(path, column, kind string, opts IndexOptions) (*Dataset, 
 	}
 	m, s, err := commit(req)
 	if err != nil {
-		cleanup()
+		if mayRemoveWritten(err) {
+			cleanup()
+		}
 		return nil, err
 	}
 	return newDataset(path, m, s)

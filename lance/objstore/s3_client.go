@@ -3,13 +3,16 @@ package objstore
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -72,21 +75,40 @@ type s3Error struct {
 	code    string
 	message string
 	cause   error // transport error, when there was no answer
+	// endpoint, attempts and elapsed say, for a request that got no
+	// answer, whom it tried to reach and for how long (set by do).
+	endpoint string
+	attempts int
+	elapsed  time.Duration
+	cfg      *Config
+	// neverSent: no attempt got as far as a connection, so the server
+	// cannot have acted on the request
+	neverSent bool
+	// notS3: an error answer without an S3 error document (a web server,
+	// a proxy's page: a wrong endpoint)
+	notS3 bool
 }
 
 func (e *s3Error) Error() string {
 	if e.cause != nil {
-		return fmt.Sprintf("%s %s: %v", e.op, e.url, e.cause)
+		msg := fmt.Sprintf("%s %s: %s", e.op, e.url, describeTransport(e.cause, e.endpoint))
+		if e.attempts > 0 {
+			msg += fmt.Sprintf(" (attempts: %d in %.1fs; retried up to client_max_retries=%d within client_retry_timeout=%v, each attempt limited by timeout=%v)",
+				e.attempts, e.elapsed.Seconds(), e.cfg.MaxRetries, e.cfg.RetryTimeout, e.cfg.Timeout)
+		}
+		return msg
 	}
 	msg := e.code
 	if e.message != "" {
 		msg += ": " + e.message
 	}
 	hint := ""
-	switch e.status {
-	case http.StatusForbidden:
+	switch {
+	case e.notS3:
+		hint = " (the answer is no S3 error document: is aws_endpoint an S3 server?)"
+	case e.status == http.StatusForbidden:
 		hint = " (check aws_access_key_id/aws_secret_access_key and the bucket's policy)"
-	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+	case e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests:
 		hint = " (throttled; still failing after retries)"
 	}
 	return fmt.Sprintf("%s %s: HTTP %d %s%s", e.op, e.url, e.status, msg, hint)
@@ -96,6 +118,12 @@ func (e *s3Error) Unwrap() []error {
 	errs := []error{ErrStore}
 	if e.status == http.StatusNotFound {
 		errs = append(errs, ErrNotExist)
+	}
+	if (e.cause != nil && !e.neverSent) || e.status >= 500 {
+		errs = append(errs, ErrOutcomeUnknown)
+	}
+	if e.cause != nil {
+		errs = append(errs, ErrNoAnswer)
 	}
 	if e.cause != nil {
 		errs = append(errs, e.cause)
@@ -148,27 +176,71 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 	u.RawPath = uriEncode(path, true)
 	u.RawQuery = canonicalQuery(r.query)
 	payloadHash := sha256Hex(r.body)
-	deadline := time.Now().Add(c.cfg.RetryTimeout)
+	start := time.Now()
+	deadline := start.Add(c.cfg.RetryTimeout)
 	name := c.objectURL(r.key)
+	sent := false // whether an attempt may have reached the server
+	// gaveUp notes on a request that got no answer how hard it was tried.
+	gaveUp := func(err error, attempts int) error {
+		if e, ok := err.(*s3Error); ok && e.cause != nil {
+			e.endpoint, e.attempts, e.elapsed, e.cfg = c.base.Scheme+"://"+c.base.Host, attempts, time.Since(start), &c.cfg
+			e.neverSent = !sent
+		}
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			retried = true
 			d := retryBackoff(attempt)
 			if time.Now().Add(d).After(deadline) {
-				return nil, retried, err
+				return nil, retried, gaveUp(err, attempt)
 			}
 			select {
 			case <-ctx.Done():
-				return nil, retried, &s3Error{op: op, url: name, cause: ctx.Err()}
+				return nil, retried, &s3Error{op: op, url: name, cause: ctx.Err(), neverSent: !sent}
 			case <-time.After(d):
 			}
 		}
 		var retry bool
 		resp, retry, err = c.once(ctx, op, name, &u, r, payloadHash)
+		var dial *net.OpError
+		if !errors.As(err, &dial) || dial.Op != "dial" {
+			sent = true
+		}
 		if err == nil || !retry || attempt >= c.cfg.MaxRetries {
-			return resp, retried, err
+			return resp, retried, gaveUp(err, attempt+1)
 		}
 	}
+}
+
+// misconfigured says whether a transport failure is one that retrying
+// cannot cure: TLS against a plain-http server, a certificate the client
+// does not trust.
+func misconfigured(err error) bool {
+	var rec tls.RecordHeaderError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &rec) || errors.As(err, &verify) ||
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// describeTransport says why a request got no answer from endpoint, in
+// words rather than Go's "Put \"http://...\": dial tcp ...".
+func describeTransport(err error, endpoint string) string {
+	var op *net.OpError
+	var ue *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer from " + endpoint + " in time (timeout)"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.As(err, &op) && op.Op == "dial":
+		return "cannot connect to " + endpoint + ": " + op.Err.Error()
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection to " + endpoint + " closed before an answer"
+	case errors.As(err, &ue):
+		return "no answer from " + endpoint + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Request, payloadHash string) (*s3Response, bool, error) {
@@ -193,7 +265,7 @@ func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Re
 		if ctx.Err() != nil {
 			return nil, false, &s3Error{op: op, url: name, cause: ctx.Err()}
 		}
-		return nil, true, &s3Error{op: op, url: name, cause: err}
+		return nil, !misconfigured(err), &s3Error{op: op, url: name, cause: err}
 	}
 	defer hr.Body.Close()
 	body, err := io.ReadAll(hr.Body)
@@ -217,6 +289,8 @@ func (c *s3Client) once(ctx context.Context, op, name string, u *url.URL, r s3Re
 	if xml.Unmarshal(body, &x) == nil {
 		e.code, e.message = x.Code, x.Message
 	}
+	// S3 answers every failed request but a HEAD with an error document
+	e.notS3 = e.code == "" && (len(body) > 0 || r.method != http.MethodHead)
 	if e.code == "" {
 		e.code = http.StatusText(hr.StatusCode)
 	}

@@ -98,11 +98,17 @@ func CreateTagged(path string, data []byte) (string, error) {
 // ReplaceIfMatch replaces the object at an s3:// path if its ETag is still
 // etag (else ErrChanged or ErrNotExist) and returns the new ETag.
 func ReplaceIfMatch(path string, data []byte, etag string) (string, error) {
+	return ReplaceIfMatchContext(context.Background(), path, data, etag)
+}
+
+// ReplaceIfMatchContext is ReplaceIfMatch ending (retries included) when
+// ctx is done.
+func ReplaceIfMatchContext(ctx context.Context, path string, data []byte, etag string) (string, error) {
 	s, key, err := resolveS3(path)
 	if err != nil {
 		return "", err
 	}
-	return s.ReplaceIfMatch(context.Background(), key, data, etag)
+	return s.ReplaceIfMatch(ctx, key, data, etag)
 }
 
 func resolveS3(path string) (*S3, string, error) {

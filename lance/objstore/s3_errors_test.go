@@ -33,7 +33,7 @@ func TestS3ErrorsAndRetries(t *testing.T) {
 			[]string{"s3://bkt/k"}, ErrExist},
 		{"conditional put after a conflict", []int{409, 200}, func(s *S3) error { return s.PutIfAbsent(context.Background(), "k", []byte("x")) }, 2, nil, nil},
 		{"timeout", []int{-1}, func(s *S3) error { _, err := s.Get(context.Background(), "k"); return err }, 3,
-			[]string{"GET s3://bkt/k", "deadline exceeded"}, ErrStore},
+			[]string{"GET s3://bkt/k", "no answer from http://127.0.0.1:", "in time (timeout)", "attempts: 3"}, ErrOutcomeUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int64
@@ -85,5 +85,89 @@ func TestS3ErrorsAndRetries(t *testing.T) {
 				t.Errorf("error %q is not %v", err, tc.wantIs)
 			}
 		})
+	}
+}
+
+// A failure says whether the request may have taken effect: no answer or a
+// 5xx may have (a conditional PUT's object may exist); a 4xx has not, nor a
+// request that never got a connection.
+func TestS3OutcomeUnknownOnlyWithoutADefiniteAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		status  int // 0: the server is gone (connection refused)
+		unknown bool
+	}{{0, false}, {500, true}, {503, true}, {403, false}, {400, false}, {404, false}} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+			}))
+			if tc.status == 0 {
+				srv.Close() // its port now refuses connections
+			} else {
+				defer srv.Close()
+			}
+			cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
+				"aws_access_key_id": "k", "aws_secret_access_key": "s", "client_max_retries": "1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = NewS3(cfg, "bkt").PutIfAbsent(context.Background(), "k", []byte("x"))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := errors.Is(err, ErrOutcomeUnknown); got != tc.unknown {
+				t.Errorf("ErrOutcomeUnknown %v, want %v: %v", got, tc.unknown, err)
+			}
+			if tc.status == 0 {
+				for _, s := range []string{"PUT s3://bkt/k", "cannot connect to " + srv.URL, "connection refused", "attempts: 2", "client_max_retries=1"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not mention %q", err, s)
+					}
+				}
+				if strings.Contains(err.Error(), `Put "`) {
+					t.Errorf("error %q quotes Go's raw transport error", err)
+				}
+			}
+		})
+	}
+}
+
+// TLS against a plain-http endpoint is a configuration error: one attempt,
+// not a retried outage.
+func TestS3HTTPSToPlainHTTPServerIsNotRetried(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	endpoint := strings.Replace(srv.URL, "http://", "https://", 1)
+	cfg, err := ParseConfig(map[string]string{"aws_endpoint": endpoint, "aws_access_key_id": "k", "aws_secret_access_key": "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewS3(cfg, "bkt").Get(context.Background(), "k")
+	for _, s := range []string{"GET s3://bkt/k", endpoint, "HTTP response to HTTPS client", "attempts: 1 "} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v does not mention %q", err, s)
+		}
+	}
+}
+
+// An endpoint that is no S3 server (a web page answers) is named as the
+// likely cause.
+func TestS3AnswerThatIsNotS3(t *testing.T) {
+	for _, page := range []string{"<html><body>404 page not found</body></html>", ""} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(page))
+		}))
+		cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
+			"aws_access_key_id": "k", "aws_secret_access_key": "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = NewS3(cfg, "bkt").Put(context.Background(), "k", []byte("x"))
+		for _, s := range []string{"PUT s3://bkt/k", "HTTP 404", "is aws_endpoint an S3 server?"} {
+			if err == nil || !strings.Contains(err.Error(), s) {
+				t.Errorf("answer %q: error %v does not mention %q", page, err, s)
+			}
+		}
+		srv.Close()
 	}
 }

@@ -19,6 +19,16 @@ var ErrExist = fs.ErrExist
 // denied, throttling that did not clear, timeouts, bad responses).
 var ErrStore = errors.New("object store")
 
+// ErrOutcomeUnknown marks a failed request that may still have taken effect:
+// it got no answer (connection lost, timeout) or a 5xx, and retrying did
+// not tell. A conditional PUT failing so may have created its object.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
+// ErrNoAnswer marks a request that got no answer at all after its retries
+// (the server could not be reached, the connection broke, a timeout): the
+// server is gone for now, and other requests would wait as long.
+var ErrNoAnswer = errors.New("no answer")
+
 // Info describes one object or file.
 type Info struct {
 	// Key is the full key (for List: relative to the listed directory).

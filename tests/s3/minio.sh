@@ -5,7 +5,8 @@
 #   tests/s3/minio.sh start DIR [BUCKET...]
 #                                    serve DIR on 127.0.0.1 (a free port), create the buckets; prints
 #                                    "endpoint=http://127.0.0.1:PORT" and writes DIR/.minio.pid; returns
-#                                    once the server answers
+#                                    once the server answers. Started again after stop, it serves the
+#                                    same data (on another port); buckets it already has are kept.
 #   tests/s3/minio.sh stop DIR       stop the server started for DIR
 #
 # Credentials are fixed test values (MINIO_ROOT_USER/PASSWORD below); nothing listens beyond 127.0.0.1.
@@ -87,10 +88,15 @@ serve() {
         kill "$pid" 2>/dev/null || true
         return 1
       fi
-      local b
+      local b answer
       for b in "$@"; do
-        curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" \
-          "http://127.0.0.1:$port/$b" >/dev/null || { echo "minio.sh: cannot create bucket $b" >&2; exit 1; }
+        # a bucket kept from an earlier start of DIR is no error
+        answer="$(curl -sS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD" \
+          -w '%{http_code}' "http://127.0.0.1:$port/$b")" || { echo "minio.sh: cannot create bucket $b" >&2; exit 1; }
+        case "$answer" in
+          *200 | *BucketAlreadyOwnedByYou*409) ;;
+          *) echo "minio.sh: cannot create bucket $b: $answer" >&2; exit 1 ;;
+        esac
       done
       echo "endpoint=http://127.0.0.1:$port"
       return 0

@@ -1,0 +1,183 @@
+package miniotest
+
+import (
+	"net"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// FaultProxy stands between a client and a Server, passing TCP through
+// until told to fail: down, it closes every connection (a server that is
+// gone); a fault breaks the connection of one request when it passes,
+// before or after the server acted on it, and then goes down.
+type FaultProxy struct {
+	Endpoint string // http://127.0.0.1:PORT of the proxy
+	server   *Server
+	ln       net.Listener
+	down     atomic.Bool
+
+	mu      sync.Mutex
+	fault   *fault
+	blocked *regexp.Regexp // requests matching it are cut off (BreakOnly)
+}
+
+type fault struct {
+	match     *regexp.Regexp
+	forwarded bool          // whether the server gets the request
+	only      bool          // afterwards cut off only requests matching, not all
+	done      chan struct{} // closed once the fault has struck
+}
+
+// Proxy starts a FaultProxy in front of s (closed by t.Cleanup).
+func (s *Server) Proxy(t testing.TB) *FaultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &FaultProxy{Endpoint: "http://" + ln.Addr().String(), server: s, ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go p.serve()
+	return p
+}
+
+// Options are the server's storage options with the proxy as endpoint.
+func (p *FaultProxy) Options() map[string]string {
+	o := p.server.Options()
+	o["aws_endpoint"] = p.Endpoint
+	return o
+}
+
+// SetDown makes the proxy refuse (down) or pass connections; passing, it
+// also lifts BreakOnly's cut.
+func (p *FaultProxy) SetDown(down bool) {
+	p.down.Store(down)
+	if !down {
+		p.mu.Lock()
+		p.blocked = nil
+		p.mu.Unlock()
+	}
+}
+
+// BreakOnly is BreakOn, except that afterwards only the requests matching
+// are cut off (the server stays up for the others) until SetDown(false).
+func (p *FaultProxy) BreakOnly(match *regexp.Regexp, forwarded bool) <-chan struct{} {
+	f := &fault{match: match, forwarded: forwarded, only: true, done: make(chan struct{})}
+	p.mu.Lock()
+	p.fault = f
+	p.mu.Unlock()
+	return f.done
+}
+
+// strike makes the proxy fail as f says once f has struck.
+func (p *FaultProxy) strike(f *fault) {
+	if f.only {
+		p.mu.Lock()
+		p.blocked = f.match
+		p.mu.Unlock()
+	} else {
+		p.down.Store(true)
+	}
+	close(f.done)
+}
+
+// BreakOn arms a fault for the first request whose first bytes (its
+// request line and headers) match: with forwarded the server gets the
+// request and its answer is lost, else the request is lost. Either way the
+// connection closes and the proxy goes down. The channel closes when it
+// has struck.
+func (p *FaultProxy) BreakOn(match *regexp.Regexp, forwarded bool) <-chan struct{} {
+	f := &fault{match: match, forwarded: forwarded, done: make(chan struct{})}
+	p.mu.Lock()
+	p.fault = f
+	p.mu.Unlock()
+	return f.done
+}
+
+func (p *FaultProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if p.down.Load() {
+			c.Close()
+			continue
+		}
+		go p.relay(c)
+	}
+}
+
+// takeFault returns the armed fault if chunk matches it, disarming it;
+// cut says the chunk's request is one BreakOnly cuts off.
+func (p *FaultProxy) takeFault(chunk []byte) (f *fault, cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.blocked != nil && p.blocked.Match(chunk) {
+		return nil, true
+	}
+	if p.fault == nil || !p.fault.match.Match(chunk) {
+		return nil, false
+	}
+	f = p.fault
+	p.fault = nil
+	return f, false
+}
+
+func (p *FaultProxy) relay(c net.Conn) {
+	defer c.Close()
+	u, err := net.Dial("tcp", p.server.Endpoint[len("http://"):])
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	var struck atomic.Pointer[fault] // a forwarded request whose answer is to be lost
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := u.Read(buf)
+			if n > 0 {
+				if f := struck.Load(); f != nil { // the server answered: lose it
+					c.Close()
+					p.strike(f)
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				c.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if p.down.Load() {
+				return
+			}
+			f, cut := p.takeFault(buf[:n])
+			if cut {
+				return
+			}
+			if f != nil {
+				if !f.forwarded {
+					p.strike(f)
+					return
+				}
+				struck.Store(f)
+			}
+			if _, err := u.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
