@@ -22,17 +22,22 @@ static void persisting_release_stream(struct ArrowArrayStream* s) {
 static int persisting_stream_get_schema(struct ArrowArrayStream* s, struct ArrowSchema* out) {
   return s->get_schema(s, out);
 }
+static int persisting_stream_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) {
+  return s->get_next(s, out);
+}
+static const char* persisting_stream_last_error(struct ArrowArrayStream* s) {
+  return s->get_last_error(s);
+}
 */
 import "C"
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/cdata"
 	"github.com/apache/arrow/go/v17/arrow/memory/mallocator"
 
@@ -80,43 +85,52 @@ func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStre
 }
 
 // importStream reads every batch of stream (buffers not copied), checking the
-// stream's schema against the bucket before the first batch is touched.
+// stream's schema against the bucket before the first batch is touched. The
+// stream stays the caller's to release; the batches live on without it.
 func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []arrow.Record, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: the stream's arrays do not match its schema: %v", errInvalidArrow, r)
-		}
-	}()
 	if stream.release == nil {
 		return nil, fmt.Errorf("%w: the stream is already released", errInvalidArrow)
 	}
 	cs := (*C.struct_ArrowSchema)(C.calloc(1, C.sizeof_struct_ArrowSchema))
 	defer C.free(unsafe.Pointer(cs))
 	if rc := C.persisting_stream_get_schema(stream, cs); rc != 0 {
-		return nil, fmt.Errorf("%w: the stream's get_schema failed with errno %d", errInvalidArrow, int(rc))
+		return nil, fmt.Errorf("%w: the stream's get_schema failed (errno %d): %s", errInvalidArrow, int(rc), streamError(stream))
 	}
-	sch, err := cdata.ImportCArrowSchema((*cdata.CArrowSchema)(unsafe.Pointer(cs)))
+	sch, err := importSchema(cs, "the stream's schema")
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot import the stream's schema: %v", errInvalidArrow, err)
+		return nil, err
 	}
 	if err := b.CheckSchema(sch); err != nil {
 		return nil, err
 	}
-	rdr, err := cdata.ImportCRecordReader((*cdata.CArrowArrayStream)(unsafe.Pointer(stream)), sch)
-	if err != nil {
-		return nil, fmt.Errorf("%w: cannot import the Arrow stream: %v", errInvalidArrow, err)
-	}
-	for {
-		rec, err := rdr.Read()
-		if errors.Is(err, io.EOF) {
+	ca := (*C.struct_ArrowArray)(C.calloc(1, C.sizeof_struct_ArrowArray))
+	defer C.free(unsafe.Pointer(ca))
+	for n := 0; ; n++ {
+		if rc := C.persisting_stream_get_next(stream, ca); rc != 0 {
+			C.persisting_release_array(ca) // a producer that filled it anyway
+			return recs, fmt.Errorf("%w: the stream's get_next failed at batch %d (errno %d): %s",
+				errInvalidArrow, n, int(rc), streamError(stream))
+		}
+		if ca.release == nil { // the end of the stream
 			return recs, nil
 		}
+		rec, err := importRecord(ca, sch) // moves *ca out: it is released again after
 		if err != nil {
-			return recs, fmt.Errorf("%w: reading the Arrow stream: %v", errInvalidArrow, err)
+			return recs, fmt.Errorf("batch %d of the stream: %w", n, err)
 		}
-		rec.Retain()
 		recs = append(recs, rec)
 	}
+}
+
+// streamError is the stream's get_last_error text, or a placeholder.
+func streamError(stream *C.struct_ArrowArrayStream) string {
+	if stream.get_last_error == nil {
+		return "(the stream gives no message)"
+	}
+	if msg := C.persisting_stream_last_error(stream); msg != nil {
+		return C.GoString(msg)
+	}
+	return "(the stream gives no message)"
 }
 
 //export persisting_append_records
@@ -156,26 +170,82 @@ func persisting_schema(handle C.uint64_t, out *C.struct_ArrowSchema, cerr *C.Per
 	})
 }
 
+// importSchema imports (and releases) a record batch's schema: a struct
+// whose children are the fields. The importer indexes format strings and
+// children without checking them, so a malformed schema (an empty format,
+// a list without its child, a map whose entries are not a struct) panics
+// inside it: that is the caller's bad input, refused as such.
+func importSchema(cs *C.struct_ArrowSchema, what string) (sch *arrow.Schema, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sch, err = nil, fmt.Errorf("%w: %s is malformed: %v", errInvalidArrow, what, r)
+		}
+	}()
+	if cs.format == nil || C.GoString(cs.format) != "+s" {
+		format := "NULL"
+		if cs.format != nil {
+			format = fmt.Sprintf("%q", C.GoString(cs.format))
+		}
+		C.persisting_release_schema(cs)
+		return nil, fmt.Errorf("%w: %s must be a struct (format \"+s\") whose children are the fields, found format %s",
+			errInvalidArrow, what, format)
+	}
+	sch, err = cdata.ImportCArrowSchema((*cdata.CArrowSchema)(unsafe.Pointer(cs)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot import %s: %v", errInvalidArrow, what, err)
+	}
+	return sch, nil
+}
+
 // importBatch imports the schema first and checks it against the bucket, so
 // a batch of the wrong shape is refused before its buffers are read; then it
-// imports the array without copying. Arrow data whose buffers contradict its
-// own schema can make the importer panic: that is the caller's bad input.
-func importBatch(b *engine.Bucket, schema *C.struct_ArrowSchema, arr *C.struct_ArrowArray) (rec arrow.Record, err error) {
-	sch, err := cdata.ImportCArrowSchema((*cdata.CArrowSchema)(unsafe.Pointer(schema)))
+// imports the array without copying.
+func importBatch(b *engine.Bucket, schema *C.struct_ArrowSchema, arr *C.struct_ArrowArray) (arrow.Record, error) {
+	// A released struct (release NULL) holds nothing to read: the importer
+	// would index its empty format or abort the process on an assertion.
+	if schema.release == nil {
+		return nil, fmt.Errorf("%w: the schema is already released (its release callback is NULL)", errInvalidArrow)
+	}
+	if arr.release == nil {
+		return nil, fmt.Errorf("%w: the array is already released (its release callback is NULL)", errInvalidArrow)
+	}
+	sch, err := importSchema(schema, "the Arrow schema")
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot import the Arrow schema: %v", errInvalidArrow, err)
+		return nil, err
 	}
 	if err := b.CheckSchema(sch); err != nil {
 		return nil, err
 	}
+	return importRecord(arr, sch)
+}
+
+// importRecord moves arr, a struct array whose children are the columns of
+// sch, into a record without copying buffers. Arrow data whose buffers
+// contradict its own schema can make the importer panic: that is the
+// caller's bad input. A null row of the struct itself has no place in a
+// record batch (its fields would read as values): refused, not dropped.
+func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rec, err = nil, fmt.Errorf("%w: the array does not match its schema: %v", errInvalidArrow, r)
 		}
 	}()
-	rec, err = cdata.ImportCRecordBatchWithSchema((*cdata.CArrowArray)(unsafe.Pointer(arr)), sch)
+	if arr.release == nil {
+		return nil, fmt.Errorf("%w: the array is already released (its release callback is NULL)", errInvalidArrow)
+	}
+	imported, err := cdata.ImportCArrayWithType((*cdata.CArrowArray)(unsafe.Pointer(arr)), arrow.StructOf(sch.Fields()...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot import the Arrow array: %v", errInvalidArrow, err)
 	}
-	return rec, nil
+	defer imported.Release()
+	st := imported.(*array.Struct)
+	if n := st.NullN(); n > 0 {
+		return nil, fmt.Errorf("%w: %d of the batch's %d rows are null as a whole (the struct array holding the columns has nulls); "+
+			"a row cannot be null, its fields can", errInvalidArrow, n, st.Len())
+	}
+	cols := make([]arrow.Array, st.NumField())
+	for i := range cols {
+		cols[i] = st.Field(i)
+	}
+	return array.NewRecord(sch, cols, int64(st.Len())), nil
 }

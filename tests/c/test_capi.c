@@ -416,6 +416,154 @@ static void test_open_options(const char* dir) {
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
 }
 
+/* ---- Arrow C Data from other producers: what the Arrow spec allows or a
+ * careless producer sends (probed in session 9) */
+
+/* a batch {s: struct<x: int64>} of n rows x = first..first+n-1, built by hand;
+ * `top_nulls` makes the batch's own struct array mark row 1 null */
+static void make_struct_batch(struct ArrowSchema* schema, struct ArrowArray* array, int64_t first, int64_t n,
+                              int top_nulls) {
+  memset(schema, 0, sizeof *schema);
+  schema->format = "+s";
+  schema->name = "";
+  schema->n_children = 1;
+  schema->children = calloc(1, sizeof(struct ArrowSchema*));
+  struct ArrowSchema* s = calloc(1, sizeof *s);
+  s->format = "+s";
+  s->name = "s";
+  s->flags = ARROW_FLAG_NULLABLE;
+  s->n_children = 1;
+  s->children = calloc(1, sizeof(struct ArrowSchema*));
+  s->release = release_schema;
+  struct ArrowSchema* x = calloc(1, sizeof *x);
+  x->format = "l";
+  x->name = "x";
+  x->flags = ARROW_FLAG_NULLABLE;
+  x->release = release_child_schema;
+  s->children[0] = x;
+  schema->children[0] = s;
+  schema->release = release_schema;
+
+  memset(array, 0, sizeof *array);
+  array->length = n;
+  array->n_buffers = 1;
+  array->buffers = calloc(1, sizeof(void*));
+  if (top_nulls) {
+    uint8_t* valid = calloc((size_t)(n + 7) / 8 + 1, 1);
+    for (int64_t i = 0; i < n; i++)
+      if (i != 1) set_bit(valid, i);
+    array->buffers[0] = valid;
+    array->null_count = 1;
+  }
+  array->n_children = 1;
+  array->children = calloc(1, sizeof(struct ArrowArray*));
+  array->release = release_array;
+  struct ArrowArray* sa = new_child(n, 1);
+  sa->n_children = 1;
+  sa->children = calloc(1, sizeof(struct ArrowArray*));
+  struct ArrowArray* xa = new_child(n, 2);
+  int64_t* xs = malloc(sizeof(int64_t) * (size_t)n + 1);
+  for (int64_t i = 0; i < n; i++) xs[i] = first + i;
+  xa->buffers[1] = xs;
+  sa->children[0] = xa;
+  array->children[0] = sa;
+}
+
+/* a stream whose second get_next fails with a message */
+static int failing_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) {
+  struct test_stream* ts = s->private_data;
+  if (ts->next == 1) return 5; /* EIO */
+  make_array(out, ts->first, ts->rows);
+  ts->next++;
+  return 0;
+}
+static const char* failing_last_error(struct ArrowArrayStream* s) {
+  (void)s;
+  return "the producer's disk went away";
+}
+
+/* Released structs, a batch that is not a struct, rows null as a whole, a
+ * failing stream: each refused with PERSISTING_EINVALID_ARGUMENT, nothing
+ * kept, no crash. A struct column read from an offset of the buffer comes out
+ * as valid Arrow: the struct's children cover its offset. */
+static void test_foreign_arrow(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_foreign", dir);
+  uint64_t h = open_bucket(path);
+  PersistingError err = {0};
+  CHECK(append_rows(h, 0, 10, &err) == PERSISTING_OK, "append: %s", err.message);
+
+  struct ArrowSchema schema, released_schema;
+  struct ArrowArray array, released_array;
+  memset(&released_schema, 0, sizeof released_schema);
+  memset(&released_array, 0, sizeof released_array);
+  expect_error(persisting_append(h, &released_schema, &released_array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "released schema and array");
+  make_schema(&schema, NULL);
+  expect_error(persisting_append(h, &schema, &released_array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a released array");
+  CHECK(schema.release == NULL, "the schema beside a released array was not released");
+  make_array(&array, 10, 3);
+  int released_before = released_arrays;
+  expect_error(persisting_append(h, &released_schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a released schema");
+  CHECK(array.release == NULL && released_arrays == released_before + 1 + NCOLS,
+        "the array beside a released schema was not released");
+  make_schema(&schema, NULL);
+  schema.format = "l"; /* a batch must be a struct */
+  make_array(&array, 10, 3);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a non-struct batch");
+  CHECK(schema.release == NULL && array.release == NULL, "a non-struct batch was not taken");
+  struct ArrowArrayStream in;
+  memset(&in, 0, sizeof in);
+  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a released stream");
+  make_stream(&in, 10, 5, 3, NULL);
+  in.get_next = failing_get_next;
+  in.get_last_error = failing_last_error;
+  int rc = persisting_append_stream(h, &in, &err);
+  CHECK(err.message && strstr(err.message, "the producer's disk went away"), "get_last_error not reported: %s",
+        err.message);
+  expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, "a stream whose get_next fails");
+  CHECK(in.release == NULL, "a failing stream was not released");
+  CHECK(count_rows(h) == 10, "rows kept from refused batches");
+  CHECK(read_and_check(h, 0, -1, 0) == 10, "rows after the refused batches");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+
+  snprintf(path, sizeof path, "%s/bucket_struct", dir);
+  h = open_bucket(path);
+  make_struct_batch(&schema, &array, 0, 6, 1);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a batch with null rows");
+  CHECK(count_rows(h) == 0, "rows kept from a batch with null rows");
+  make_struct_batch(&schema, &array, 0, 6, 0);
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "struct batch: %s", err.message);
+  for (int flushed = 0; flushed < 2; flushed++) {
+    struct ArrowArrayStream out;
+    CHECK(persisting_read(h, 2, 3, &out, &err) == PERSISTING_OK, "read: %s", err.message);
+    int64_t rows = 0;
+    for (;;) {
+      struct ArrowArray a;
+      CHECK(out.get_next(&out, &a) == 0, "get_next");
+      if (a.release == NULL) break;
+      const struct ArrowArray* sa = a.children[0];
+      const struct ArrowArray* xa = sa->children[0];
+      /* the consumer applies the batch's and the struct's offsets, then x's own */
+      CHECK(xa->length >= sa->offset + a.offset + a.length, "struct child of %lld rows, struct offset %lld (flushed %d)",
+            (long long)xa->length, (long long)sa->offset, flushed);
+      for (int64_t i = 0; i < a.length && xa->length >= sa->offset + a.offset + a.length; i++) {
+        int64_t x = ((const int64_t*)xa->buffers[1])[xa->offset + sa->offset + a.offset + i];
+        CHECK(x == 2 + rows + i, "x at row %lld is %lld (flushed %d)", (long long)(rows + i), (long long)x, flushed);
+      }
+      rows += a.length;
+      a.release(&a);
+    }
+    out.release(&out);
+    CHECK(rows == 3, "read %lld struct rows", (long long)rows);
+    CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  }
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+}
+
 int main(void) {
   char dir[] = "/tmp/persisting-c-test-XXXXXX";
   if (mkdtemp(dir) == NULL) return 2;
@@ -536,6 +684,7 @@ int main(void) {
 
   test_append_records(dir);
   test_open_options(dir);
+  test_foreign_arrow(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
