@@ -181,13 +181,14 @@ func importSchema(cs *C.struct_ArrowSchema, what string) (sch *arrow.Schema, err
 			sch, err = nil, fmt.Errorf("%w: %s is malformed: %v", errInvalidArrow, what, r)
 		}
 	}()
-	if cs.format == nil || C.GoString(cs.format) != "+s" {
-		format := "NULL"
-		if cs.format != nil {
-			format = fmt.Sprintf("%q", C.GoString(cs.format))
-		}
+	if err := checkCSchema(cs, "", 0); err != nil {
 		C.persisting_release_schema(cs)
-		return nil, fmt.Errorf("%w: %s must be a struct (format \"+s\") whose children are the fields, found format %s",
+		return nil, fmt.Errorf("%w: %s: %v", errInvalidArrow, what, err)
+	}
+	if C.GoString(cs.format) != "+s" {
+		format := C.GoString(cs.format)
+		C.persisting_release_schema(cs)
+		return nil, fmt.Errorf("%w: %s must be a struct (format \"+s\") whose children are the fields, found format %q",
 			errInvalidArrow, what, format)
 	}
 	sch, err = cdata.ImportCArrowSchema((*cdata.CArrowSchema)(unsafe.Pointer(cs)))
@@ -230,8 +231,8 @@ func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record
 			rec, err = nil, fmt.Errorf("%w: the array does not match its schema: %v", errInvalidArrow, r)
 		}
 	}()
-	if arr.release == nil {
-		return nil, fmt.Errorf("%w: the array is already released (its release callback is NULL)", errInvalidArrow)
+	if err := checkCArray(arr, arrow.StructOf(sch.Fields()...), ""); err != nil {
+		return nil, fmt.Errorf("%w: %v", errInvalidArrow, err)
 	}
 	imported, err := cdata.ImportCArrayWithType((*cdata.CArrowArray)(unsafe.Pointer(arr)), arrow.StructOf(sch.Fields()...))
 	if err != nil {

@@ -482,6 +482,72 @@ static const char* failing_last_error(struct ArrowArrayStream* s) {
   return "the producer's disk went away";
 }
 
+/* Malformed arrays a careless producer sends, each refused before a byte is
+ * kept (the importer would crash on them, or a flush would fail on them for
+ * ever); null_count -1 beside a NULL validity buffer means "no nulls". */
+static void break_offsets(struct ArrowArray* a) { ((int32_t*)a->children[3]->buffers[1])[1] = 1000; }
+static void break_null_validity(struct ArrowArray* a) {
+  free((void*)a->children[3]->buffers[0]);
+  a->children[3]->buffers[0] = NULL; /* null_count stays 1 */
+}
+static void break_short_child(struct ArrowArray* a) { a->children[0]->length = 2; }
+static void break_negative_offset(struct ArrowArray* a) { a->children[1]->offset = -1; }
+static void break_null_values(struct ArrowArray* a) {
+  free((void*)a->children[1]->buffers[1]);
+  a->children[1]->buffers[1] = NULL;
+}
+static void break_child_count(struct ArrowArray* a) { a->n_children = NCOLS - 1; }
+static void break_buffer_count(struct ArrowArray* a) { a->children[2]->n_buffers = 1; }
+
+static void test_malformed_arrays(uint64_t h) {
+  struct {
+    void (*mutate)(struct ArrowArray*);
+    const char* what;
+    const char* says;
+  } bad[] = {
+      {break_offsets, "string offsets that decrease", "offsets decrease"},
+      {break_null_validity, "nulls without a validity buffer", "validity buffer is NULL"},
+      {break_short_child, "a column shorter than the batch", "parent reads"},
+      {break_negative_offset, "a negative offset", "negative"},
+      {break_null_values, "a NULL values buffer", "values buffer"},
+      {break_child_count, "fewer children than fields", "children"},
+      {break_buffer_count, "a bool column with one buffer", "buffers"},
+  };
+  PersistingError err = {0};
+  int64_t before = count_rows(h);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct ArrowSchema schema;
+    struct ArrowArray array;
+    make_schema(&schema, NULL);
+    make_array(&array, before, 5);
+    int64_t kept_children = array.n_children;
+    bad[i].mutate(&array);
+    int released = released_arrays;
+    int rc = persisting_append(h, &schema, &array, &err);
+    CHECK(err.message && strstr(err.message, bad[i].says), "%s: message %s", bad[i].what, err.message);
+    expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, bad[i].what);
+    CHECK(schema.release == NULL && array.release == NULL, "%s: not taken", bad[i].what);
+    CHECK(released_arrays == released + 1 + (int)array.n_children, "%s: %d arrays released, want %d", bad[i].what,
+          released_arrays - released, 1 + (int)array.n_children);
+    for (int64_t c = array.n_children; c < kept_children; c++) { /* the child a mutation hid from release */
+      array.children[c]->release(array.children[c]);
+      free(array.children[c]);
+    }
+    CHECK(count_rows(h) == before, "%s: rows were kept", bad[i].what);
+  }
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush after malformed arrays: %s", err.message);
+
+  /* null_count -1 ("not computed") with no validity buffer: no nulls */
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, NULL);
+  make_array(&array, before, 5);
+  array.children[0]->null_count = -1;
+  array.null_count = -1;
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "null_count -1: %s", err.message);
+  CHECK(read_and_check(h, 0, -1, 0) == before + 5, "rows after null_count -1");
+}
+
 /* Released structs, a batch that is not a struct, rows null as a whole, a
  * failing stream: each refused with PERSISTING_EINVALID_ARGUMENT, nothing
  * kept, no crash. A struct column read from an offset of the buffer comes out
@@ -526,7 +592,8 @@ static void test_foreign_arrow(const char* dir) {
   expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, "a stream whose get_next fails");
   CHECK(in.release == NULL, "a failing stream was not released");
   CHECK(count_rows(h) == 10, "rows kept from refused batches");
-  CHECK(read_and_check(h, 0, -1, 0) == 10, "rows after the refused batches");
+  test_malformed_arrays(h);
+  CHECK(read_and_check(h, 0, -1, 0) == 15, "rows after the refused batches");
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
 
   snprintf(path, sizeof path, "%s/bucket_struct", dir);
