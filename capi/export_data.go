@@ -100,7 +100,8 @@ func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []a
 	if err != nil {
 		return nil, err
 	}
-	if err := b.CheckSchema(sch); err != nil {
+	stored := schemaWithoutViews(sch)
+	if err := b.CheckSchema(stored); err != nil {
 		return nil, err
 	}
 	ca := (*C.struct_ArrowArray)(C.calloc(1, C.sizeof_struct_ArrowArray))
@@ -114,7 +115,7 @@ func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []a
 		if ca.release == nil { // the end of the stream
 			return recs, nil
 		}
-		rec, err := importRecord(ca, sch) // moves *ca out: it is released again after
+		rec, err := importStored(ca, sch, stored) // moves *ca out: it is released again after
 		if err != nil {
 			return recs, fmt.Errorf("batch %d of the stream: %w", n, err)
 		}
@@ -214,10 +215,21 @@ func importBatch(b *engine.Bucket, schema *C.struct_ArrowSchema, arr *C.struct_A
 	if err != nil {
 		return nil, err
 	}
-	if err := b.CheckSchema(sch); err != nil {
+	stored := schemaWithoutViews(sch)
+	if err := b.CheckSchema(stored); err != nil {
 		return nil, err
 	}
-	return importRecord(arr, sch)
+	return importStored(arr, sch, stored)
+}
+
+// importStored imports arr (of schema sch) as a record of schema stored:
+// schemaWithoutViews of sch.
+func importStored(arr *C.struct_ArrowArray, sch, stored *arrow.Schema) (arrow.Record, error) {
+	rec, err := importRecord(arr, sch)
+	if err != nil || stored == sch {
+		return rec, err
+	}
+	return recordWithoutViews(rec, stored, cAlloc), nil
 }
 
 // importRecord moves arr, a struct array whose children are the columns of

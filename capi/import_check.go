@@ -82,6 +82,21 @@ func checkCArray(arr *C.struct_ArrowArray, dt arrow.DataType, path string) error
 			return err
 		}
 		return needBuffer(buffers, 2, last, label, "values")
+	case *arrow.StringViewType, *arrow.BinaryViewType:
+		if arr.n_buffers < 3 || arr.n_children != 0 {
+			return fmt.Errorf("%s: a %s array has %d buffers and %d children, the C Data Interface gives it at least 3 and 0",
+				label, dt, int64(arr.n_buffers), int64(arr.n_children))
+		}
+		if err := wantCounts(arr, label, dt, int64(arr.n_buffers), 0); err != nil {
+			return err
+		}
+		if err := checkValidity(arr, buffers, label); err != nil {
+			return err
+		}
+		if err := needBuffer(buffers, 1, 16*end, label, "views"); err != nil {
+			return err
+		}
+		return checkViews(arr, buffers, label)
 	case *arrow.ListType, *arrow.LargeListType, *arrow.MapType:
 		if err := wantCounts(arr, label, dt, 2, 1); err != nil {
 			return err
@@ -320,6 +335,43 @@ func checkCSchema(s *C.struct_ArrowSchema, path string, depth int) error {
 	}
 	if s.dictionary != nil {
 		return checkCSchema(s.dictionary, label+" (dictionary)", depth+1)
+	}
+	return nil
+}
+
+// checkViews: every view of a non-null row lies inside its data buffer (the
+// last buffer holds the data buffers' sizes).
+func checkViews(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, path string) error {
+	data := buffers[2 : len(buffers)-1]
+	sizesPtr := buffers[len(buffers)-1]
+	if len(data) > 0 && sizesPtr == nil {
+		return fmt.Errorf("%s: the buffer of data buffer sizes (the last buffer) is NULL", path)
+	}
+	offset, length := int64(arr.offset), int64(arr.length)
+	var valid []byte
+	if buffers[0] != nil {
+		valid = unsafe.Slice((*byte)(buffers[0]), bitutil.BytesForBits(offset+length))
+	}
+	for i := offset; i < offset+length; i++ {
+		if valid != nil && !bitutil.BitIsSet(valid, int(i)) {
+			continue
+		}
+		view := unsafe.Add(buffers[1], i*16)
+		n := int64(*(*int32)(view))
+		if n < 0 {
+			return fmt.Errorf("%s: row %d has a view of length %d", path, i-offset, n)
+		}
+		if n <= 12 { // inline
+			continue
+		}
+		buf, at := int64(*(*int32)(unsafe.Add(view, 8))), int64(*(*int32)(unsafe.Add(view, 12)))
+		if buf < 0 || buf >= int64(len(data)) {
+			return fmt.Errorf("%s: row %d names data buffer %d of %d", path, i-offset, buf, len(data))
+		}
+		size := *(*int64)(unsafe.Add(sizesPtr, buf*8))
+		if at < 0 || at+n > size || data[buf] == nil {
+			return fmt.Errorf("%s: row %d views bytes [%d, %d) of data buffer %d, which holds %d", path, i-offset, at, at+n, buf, size)
+		}
 	}
 	return nil
 }
