@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -81,7 +82,13 @@ func checkCArray(arr *C.struct_ArrowArray, dt arrow.DataType, path string) error
 		if err != nil {
 			return err
 		}
-		return needBuffer(buffers, 2, last, label, "values")
+		if err := needBuffer(buffers, 2, last, label, "values"); err != nil {
+			return err
+		}
+		if id := dt.ID(); id == arrow.STRING || id == arrow.LARGE_STRING {
+			return checkUTF8(buffers, offset, length, offsetWidth(dt), label)
+		}
+		return nil
 	case *arrow.StringViewType, *arrow.BinaryViewType:
 		if arr.n_buffers < 3 || arr.n_children != 0 {
 			return fmt.Errorf("%s: a %s array has %d buffers and %d children, the C Data Interface gives it at least 3 and 0",
@@ -96,7 +103,7 @@ func checkCArray(arr *C.struct_ArrowArray, dt arrow.DataType, path string) error
 		if err := needBuffer(buffers, 1, 16*end, label, "views"); err != nil {
 			return err
 		}
-		return checkViews(arr, buffers, label)
+		return checkViews(arr, buffers, dt.ID() == arrow.STRING_VIEW, label)
 	case *arrow.ListType, *arrow.LargeListType, *arrow.MapType:
 		if err := wantCounts(arr, label, dt, 2, 1); err != nil {
 			return err
@@ -340,8 +347,8 @@ func checkCSchema(s *C.struct_ArrowSchema, path string, depth int) error {
 }
 
 // checkViews: every view of a non-null row lies inside its data buffer (the
-// last buffer holds the data buffers' sizes).
-func checkViews(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, path string) error {
+// last buffer holds the data buffers' sizes) and, for text, is UTF-8.
+func checkViews(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, text bool, path string) error {
 	data := buffers[2 : len(buffers)-1]
 	sizesPtr := buffers[len(buffers)-1]
 	if len(data) > 0 && sizesPtr == nil {
@@ -362,6 +369,9 @@ func checkViews(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, path string)
 			return fmt.Errorf("%s: row %d has a view of length %d", path, i-offset, n)
 		}
 		if n <= 12 { // inline
+			if text && !utf8.Valid(unsafe.Slice((*byte)(unsafe.Add(view, 4)), n)) {
+				return fmt.Errorf("%s: row %d is not valid UTF-8", path, i-offset)
+			}
 			continue
 		}
 		buf, at := int64(*(*int32)(unsafe.Add(view, 8))), int64(*(*int32)(unsafe.Add(view, 12)))
@@ -372,6 +382,40 @@ func checkViews(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, path string)
 		if at < 0 || at+n > size || data[buf] == nil {
 			return fmt.Errorf("%s: row %d views bytes [%d, %d) of data buffer %d, which holds %d", path, i-offset, at, at+n, buf, size)
 		}
+		if text && !utf8.Valid(unsafe.Slice((*byte)(unsafe.Add(data[buf], at)), n)) {
+			return fmt.Errorf("%s: row %d is not valid UTF-8", path, i-offset)
+		}
 	}
 	return nil
+}
+
+// checkUTF8: the values of rows [offset, offset+length) of a utf8 array are
+// UTF-8 and no row starts inside a character. Lance checks this when it
+// reads: a flushed invalid string would make the whole file unreadable.
+func checkUTF8(buffers []unsafe.Pointer, offset, length int64, width int, path string) error {
+	at := func(i int64) int64 {
+		if width == 8 {
+			return *(*int64)(unsafe.Add(buffers[1], i*8))
+		}
+		return int64(*(*int32)(unsafe.Add(buffers[1], i*4)))
+	}
+	first, last := at(offset), at(offset+length)
+	if last == first {
+		return nil
+	}
+	values := unsafe.Slice((*byte)(buffers[2]), last)
+	if utf8.Valid(values[first:last]) {
+		for i := offset + 1; i < offset+length; i++ {
+			if o := at(i); o < last && !utf8.RuneStart(values[o]) {
+				return fmt.Errorf("%s: row %d starts inside a UTF-8 character", path, i-offset)
+			}
+		}
+		return nil
+	}
+	for i := offset; i < offset+length; i++ {
+		if !utf8.Valid(values[at(i):at(i+1)]) {
+			return fmt.Errorf("%s: row %d is not valid UTF-8 (a utf8 column holds text; use binary for bytes)", path, i-offset)
+		}
+	}
+	return fmt.Errorf("%s: the values are not valid UTF-8", path)
 }

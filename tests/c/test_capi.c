@@ -498,6 +498,10 @@ static void break_null_values(struct ArrowArray* a) {
 }
 static void break_child_count(struct ArrowArray* a) { a->n_children = NCOLS - 1; }
 static void break_buffer_count(struct ArrowArray* a) { a->children[2]->n_buffers = 1; }
+static void break_utf8(struct ArrowArray* a) {
+  struct ArrowArray* name = a->children[3];
+  ((uint8_t*)name->buffers[2])[((const int32_t*)name->buffers[1])[1]] = 0xff; /* row 1 is not null */
+}
 
 static void test_malformed_arrays(uint64_t h) {
   struct {
@@ -512,6 +516,7 @@ static void test_malformed_arrays(uint64_t h) {
       {break_null_values, "a NULL values buffer", "values buffer"},
       {break_child_count, "fewer children than fields", "children"},
       {break_buffer_count, "a bool column with one buffer", "buffers"},
+      {break_utf8, "a string that is not UTF-8 (pylance could not read the file)", "UTF-8"},
   };
   PersistingError err = {0};
   int64_t before = count_rows(h);
