@@ -21,10 +21,11 @@ import (
 // free when the producer releases it). Offsets that point past a child's
 // rows, or dictionary indices past the dictionary, would be read by a flush
 // in the background. So every rule the C Data Interface sets on a batch is
-// checked here, reading the producer's memory without changing it, with one
-// exception: a null_count of -1 ("not computed") beside a NULL validity
-// buffer is set to 0, which is what it means. Only layouts the bucket can
-// store reach this (the schema was checked first); others are refused.
+// checked here, reading the producer's memory without changing it, except
+// null_count: -1 ("not computed") beside a NULL validity buffer is set to 0,
+// which is what it means, and beside a bitmap to -1 (checkValidity). Only
+// layouts the bucket can store reach this (the schema was checked first);
+// others are refused.
 func checkCArray(arr *C.struct_ArrowArray, dt arrow.DataType, path string) error {
 	label := path
 	if label == "" {
@@ -198,9 +199,13 @@ func cChildren(arr *C.struct_ArrowArray) []*C.struct_ArrowArray {
 	return unsafe.Slice(arr.children, int(arr.n_children))
 }
 
-// checkValidity: a NULL validity buffer means no nulls.
+// checkValidity: a NULL validity buffer means no nulls. Beside a validity
+// buffer, null_count is set to -1 so that the nulls are counted from the
+// bitmap, the authority: a producer's wrong count would make the bucket
+// refuse a non-nullable field's values, or miss its nulls.
 func checkValidity(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, path string) error {
 	if buffers[0] != nil {
+		arr.null_count = -1
 		return nil
 	}
 	switch {
