@@ -799,6 +799,8 @@ int main(void) {
   CHECK(lookup_ids(h, "{\"op\": \"eq\", \"value\": 7}", 7) == 1, "equality lookup");
   expect_error(persisting_lookup(h, "id", "{\"op\": \"like\"}", &in, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "unknown lookup op");
+  expect_error(persisting_lookup(h, "id", "{\"op\": \"eq\", \"value\": \"seven\"}", &in, &err),
+               PERSISTING_EINVALID_ARGUMENT, &err, "a string looked up in an int64 column");
 
   char* metrics = NULL;
   CHECK(persisting_metrics_text(&metrics, &err) == PERSISTING_OK, "metrics_text");
