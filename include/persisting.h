@@ -402,7 +402,8 @@ int persisting_indices(uint64_t handle, char** out_json, PersistingError* error)
  *   {"op": "range", "lo": V, "hi": V, "lo_inclusive": true, "hi_inclusive": false}
  *     (a missing or null bound is unbounded)
  *   {"op": "is_null"}
- * with V a JSON number, string or bool of the column's kind. Fragments an
+ * with V a JSON number, string or bool of the column's kind (another kind is
+ * PERSISTING_EINVALID_ARGUMENT). Fragments an
  * index covers are answered from it; the rest are scanned. Buffered rows are
  * flushed first. */
 int persisting_lookup(uint64_t handle, const char* column, const char* cond_json, struct ArrowArrayStream* out,
