@@ -117,6 +117,7 @@ func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []a
 		}
 		rec, err := importStored(ca, sch, stored) // moves *ca out: it is released again after
 		if err != nil {
+			C.persisting_release_array(ca) // a batch refused before the move is still the producer's
 			return recs, fmt.Errorf("batch %d of the stream: %w", n, err)
 		}
 		recs = append(recs, rec)

@@ -477,6 +477,18 @@ static int failing_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) 
   ts->next++;
   return 0;
 }
+/* a stream whose second batch has string offsets that decrease */
+static int malformed_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) {
+  struct test_stream* ts = s->private_data;
+  if (ts->next == ts->batches) {
+    memset(out, 0, sizeof *out);
+    return 0;
+  }
+  make_array(out, ts->first + ts->next * ts->rows, ts->rows);
+  if (ts->next == 1) ((int32_t*)out->children[3]->buffers[1])[1] = 1000;
+  ts->next++;
+  return 0;
+}
 static const char* failing_last_error(struct ArrowArrayStream* s) {
   (void)s;
   return "the producer's disk went away";
@@ -694,6 +706,13 @@ static void test_foreign_arrow(const char* dir) {
         err.message);
   expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, "a stream whose get_next fails");
   CHECK(in.release == NULL, "a failing stream was not released");
+  make_stream(&in, 10, 5, 3, NULL);
+  in.get_next = malformed_get_next;
+  int released_before_stream = released_arrays;
+  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a stream with a malformed second batch");
+  CHECK(released_arrays == released_before_stream + 2 * (1 + NCOLS), "%d arrays of the refused stream released, want 2 batches",
+        released_arrays - released_before_stream);
   CHECK(count_rows(h) == 10, "rows kept from refused batches");
   test_malformed_arrays(h);
   CHECK(read_and_check(h, 0, -1, 0) == 20, "rows after the refused batches");
