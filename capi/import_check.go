@@ -22,10 +22,10 @@ import (
 // rows, or dictionary indices past the dictionary, would be read by a flush
 // in the background. So every rule the C Data Interface sets on a batch is
 // checked here, reading the producer's memory without changing it, except
-// null_count: -1 ("not computed") beside a NULL validity buffer is set to 0,
-// which is what it means, and beside a bitmap to -1 (checkValidity). Only
-// layouts the bucket can store reach this (the schema was checked first);
-// others are refused.
+// null_count: beside a NULL validity buffer -1 ("not computed") is set to 0,
+// which it means, and beside a bitmap the count is set to the nulls the
+// bitmap holds (checkValidity). Only layouts the bucket can store reach this
+// (the schema was checked first); others are refused.
 func checkCArray(arr *C.struct_ArrowArray, dt arrow.DataType, path string) error {
 	label := path
 	if label == "" {
@@ -200,12 +200,15 @@ func cChildren(arr *C.struct_ArrowArray) []*C.struct_ArrowArray {
 }
 
 // checkValidity: a NULL validity buffer means no nulls. Beside a validity
-// buffer, null_count is set to -1 so that the nulls are counted from the
-// bitmap, the authority: a producer's wrong count would make the bucket
-// refuse a non-nullable field's values, or miss its nulls.
+// buffer, null_count is set to the nulls the bitmap holds, the authority: a
+// producer's wrong count (or -1, which arrow-go would keep as the count of
+// child data) makes a flush write the nulls as values, or the bucket refuse
+// a non-nullable field's values.
 func checkValidity(arr *C.struct_ArrowArray, buffers []unsafe.Pointer, path string) error {
 	if buffers[0] != nil {
-		arr.null_count = -1
+		offset, length := int(arr.offset), int(arr.length)
+		bitmap := unsafe.Slice((*byte)(buffers[0]), bitutil.BytesForBits(int64(offset+length)))
+		arr.null_count = C.int64_t(length - bitutil.CountSetBits(bitmap, offset, length))
 		return nil
 	}
 	switch {
