@@ -244,6 +244,13 @@ func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record
 			rec, err = nil, fmt.Errorf("%w: the array does not match its schema: %v", errInvalidArrow, r)
 		}
 	}()
+	if arr.release != nil && arr.length == 0 {
+		// Zero rows append nothing and no buffer of them is read; producers
+		// may leave those buffers NULL (the C Data Interface allows it for
+		// empty buffers), which the importer refuses.
+		C.persisting_release_array(arr)
+		return emptyRecord(sch), nil
+	}
 	if err := checkCArray(arr, arrow.StructOf(sch.Fields()...), ""); err != nil {
 		return nil, fmt.Errorf("%w: %v", errInvalidArrow, err)
 	}
@@ -262,4 +269,14 @@ func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record
 		cols[i] = st.Field(i)
 	}
 	return array.NewRecord(sch, cols, int64(st.Len())), nil
+}
+
+// emptyRecord is a record of schema sch without rows.
+func emptyRecord(sch *arrow.Schema) arrow.Record {
+	cols := make([]arrow.Array, sch.NumFields())
+	for i, f := range sch.Fields() {
+		cols[i] = array.MakeArrayOfNull(cAlloc, f.Type, 0)
+		defer cols[i].Release()
+	}
+	return array.NewRecord(sch, cols, 0)
 }

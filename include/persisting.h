@@ -244,7 +244,8 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * or views out of range, utf8 values that are not UTF-8, and null rows of the
  * batch's own struct array are PERSISTING_EINVALID_ARGUMENT naming the field.
  * string_view and binary_view columns are stored as utf8 and binary (their
- * values copied). A batch of zero rows appends nothing and fixes no schema.
+ * values copied). A batch of zero rows appends nothing and fixes no schema
+ * (its buffers are not read).
  * The first batch of a new bucket fixes the schema; a later batch whose field
  * names or types differ (beyond what schema_evolution allows) fails with
  * PERSISTING_ESCHEMA and nothing of it is kept; a field name that is empty or

@@ -554,6 +554,21 @@ static void test_malformed_arrays(uint64_t h) {
   }
   CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush after malformed arrays: %s", err.message);
 
+  /* zero rows whose buffers are NULL (allowed for empty buffers): nothing appended */
+  {
+    struct ArrowSchema zs;
+    struct ArrowArray za;
+    make_schema(&zs, NULL);
+    make_array(&za, before, 0);
+    for (int c = 0; c < NCOLS; c++)
+      for (int64_t b = 0; b < za.children[c]->n_buffers; b++) {
+        free((void*)za.children[c]->buffers[b]);
+        za.children[c]->buffers[b] = NULL;
+      }
+    CHECK(persisting_append(h, &zs, &za, &err) == PERSISTING_OK, "zero rows, NULL buffers: %s", err.message);
+    CHECK(za.release == NULL && count_rows(h) == before, "zero rows were not taken, or added rows");
+  }
+
   /* null_count -1 ("not computed") with no validity buffer: no nulls */
   struct ArrowSchema schema;
   struct ArrowArray array;
