@@ -57,13 +57,16 @@ func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.s
 		if schema == nil || arr == nil {
 			return errNullArgument
 		}
-		rec, err := importBatch(b, schema, arr)
+		rec, held, err := importBatch(b, schema, arr)
 		if err != nil {
 			return err
 		}
-		defer rec.Release()
+		defer rec.Release() // after afterAppend: a refused batch is released at once
 		recordImport(uint64(handle), rec)
-		return b.Append(rec)
+		held.deferWhileKept()
+		err = b.Append(rec)
+		held.afterAppend(err)
+		return err
 	})
 }
 
@@ -74,53 +77,59 @@ func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStre
 		if stream == nil {
 			return errNullArgument
 		}
-		recs, err := importStream(b, stream)
-		defer releaseRecords(recs)
+		recs, held, err := importStream(b, stream)
+		defer releaseRecords(recs) // after afterAppend: a refused stream is released at once
 		if err != nil {
 			return err
 		}
 		recordImport(uint64(handle), recs...)
-		return b.AppendBatches(recs)
+		held.deferWhileKept()
+		err = b.AppendBatches(recs)
+		held.afterAppend(err)
+		return err
 	})
 }
 
 // importStream reads every batch of stream (buffers not copied), checking the
 // stream's schema against the bucket before the first batch is touched. The
 // stream stays the caller's to release; the batches live on without it.
-func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []arrow.Record, err error) {
+func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []arrow.Record, held heldBatches, err error) {
 	if stream.release == nil {
-		return nil, fmt.Errorf("%w: the stream is already released", errInvalidArrow)
+		return nil, nil, fmt.Errorf("%w: the stream is already released", errInvalidArrow)
 	}
 	cs := (*C.struct_ArrowSchema)(C.calloc(1, C.sizeof_struct_ArrowSchema))
 	defer C.free(unsafe.Pointer(cs))
 	if rc := C.persisting_stream_get_schema(stream, cs); rc != 0 {
-		return nil, fmt.Errorf("%w: the stream's get_schema failed (errno %d): %s", errInvalidArrow, int(rc), streamError(stream))
+		return nil, nil, fmt.Errorf("%w: the stream's get_schema failed (errno %d): %s", errInvalidArrow, int(rc), streamError(stream))
 	}
 	sch, err := importSchema(cs, "the stream's schema")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stored := schemaWithoutViews(sch)
 	if err := b.CheckSchema(stored); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ca := (*C.struct_ArrowArray)(C.calloc(1, C.sizeof_struct_ArrowArray))
 	defer C.free(unsafe.Pointer(ca))
 	for n := 0; ; n++ {
 		if rc := C.persisting_stream_get_next(stream, ca); rc != 0 {
 			C.persisting_release_array(ca) // a producer that filled it anyway
-			return recs, fmt.Errorf("%w: the stream's get_next failed at batch %d (errno %d): %s",
+			return recs, held, fmt.Errorf("%w: the stream's get_next failed at batch %d (errno %d): %s",
 				errInvalidArrow, n, int(rc), streamError(stream))
 		}
 		if ca.release == nil { // the end of the stream
-			return recs, nil
+			return recs, held, nil
 		}
-		rec, err := importStored(ca, sch, stored) // moves *ca out: it is released again after
+		rec, h, err := importStored(ca, sch, stored) // moves *ca out: it is released again after
 		if err != nil {
 			C.persisting_release_array(ca) // a batch refused before the move is still the producer's
-			return recs, fmt.Errorf("batch %d of the stream: %w", n, err)
+			return recs, held, fmt.Errorf("batch %d of the stream: %w", n, err)
 		}
 		recs = append(recs, rec)
+		if h != nil {
+			held = append(held, h)
+		}
 	}
 }
 
@@ -203,34 +212,38 @@ func importSchema(cs *C.struct_ArrowSchema, what string) (sch *arrow.Schema, err
 // importBatch imports the schema first and checks it against the bucket, so
 // a batch of the wrong shape is refused before its buffers are read; then it
 // imports the array without copying.
-func importBatch(b *engine.Bucket, schema *C.struct_ArrowSchema, arr *C.struct_ArrowArray) (arrow.Record, error) {
+func importBatch(b *engine.Bucket, schema *C.struct_ArrowSchema, arr *C.struct_ArrowArray) (arrow.Record, heldBatches, error) {
 	// A released struct (release NULL) holds nothing to read: the importer
 	// would index its empty format or abort the process on an assertion.
 	if schema.release == nil {
-		return nil, fmt.Errorf("%w: the schema is already released (its release callback is NULL)", errInvalidArrow)
+		return nil, nil, fmt.Errorf("%w: the schema is already released (its release callback is NULL)", errInvalidArrow)
 	}
 	if arr.release == nil {
-		return nil, fmt.Errorf("%w: the array is already released (its release callback is NULL)", errInvalidArrow)
+		return nil, nil, fmt.Errorf("%w: the array is already released (its release callback is NULL)", errInvalidArrow)
 	}
 	sch, err := importSchema(schema, "the Arrow schema")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stored := schemaWithoutViews(sch)
 	if err := b.CheckSchema(stored); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return importStored(arr, sch, stored)
+	rec, held, err := importStored(arr, sch, stored)
+	if held == nil {
+		return rec, nil, err
+	}
+	return rec, heldBatches{held}, err
 }
 
 // importStored imports arr (of schema sch) as a record of schema stored:
 // schemaWithoutViews of sch.
-func importStored(arr *C.struct_ArrowArray, sch, stored *arrow.Schema) (arrow.Record, error) {
-	rec, err := importRecord(arr, sch)
+func importStored(arr *C.struct_ArrowArray, sch, stored *arrow.Schema) (arrow.Record, *heldBatch, error) {
+	rec, held, err := importRecord(arr, sch)
 	if err != nil || stored == sch {
-		return rec, err
+		return rec, held, err
 	}
-	return recordWithoutViews(rec, stored, cAlloc), nil
+	return recordWithoutViews(rec, stored, cAlloc), held, nil
 }
 
 // importRecord moves arr, a struct array whose children are the columns of
@@ -238,7 +251,9 @@ func importStored(arr *C.struct_ArrowArray, sch, stored *arrow.Schema) (arrow.Re
 // contradict its own schema can make the importer panic: that is the
 // caller's bad input. A null row of the struct itself has no place in a
 // record batch (its fields would read as values): refused, not dropped.
-func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record, err error) {
+// The producer's struct is held behind the library's release
+// (import_release.go); held is nil when nothing of arr was imported.
+func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record, held *heldBatch, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rec, err = nil, fmt.Errorf("%w: the array does not match its schema: %v", errInvalidArrow, r)
@@ -249,26 +264,29 @@ func importRecord(arr *C.struct_ArrowArray, sch *arrow.Schema) (rec arrow.Record
 		// may leave those buffers NULL (the C Data Interface allows it for
 		// empty buffers), which the importer refuses.
 		C.persisting_release_array(arr)
-		return emptyRecord(sch), nil
+		return emptyRecord(sch), nil, nil
 	}
 	if err := checkCArray(arr, arrow.StructOf(sch.Fields()...), ""); err != nil {
-		return nil, fmt.Errorf("%w: %v", errInvalidArrow, err)
+		return nil, nil, fmt.Errorf("%w: %v", errInvalidArrow, err)
+	}
+	if held = hold(arr); held == nil {
+		return nil, nil, fmt.Errorf("%w: out of memory holding the batch", errInvalidArrow)
 	}
 	imported, err := cdata.ImportCArrayWithType((*cdata.CArrowArray)(unsafe.Pointer(arr)), arrow.StructOf(sch.Fields()...))
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot import the Arrow array: %v", errInvalidArrow, err)
+		return nil, held, fmt.Errorf("%w: cannot import the Arrow array: %v", errInvalidArrow, err)
 	}
 	defer imported.Release()
 	st := imported.(*array.Struct)
 	if n := st.NullN(); n > 0 {
-		return nil, fmt.Errorf("%w: %d of the batch's %d rows are null as a whole (the struct array holding the columns has nulls); "+
+		return nil, held, fmt.Errorf("%w: %d of the batch's %d rows are null as a whole (the struct array holding the columns has nulls); "+
 			"a row cannot be null, its fields can", errInvalidArrow, n, st.Len())
 	}
 	cols := make([]arrow.Array, st.NumField())
 	for i := range cols {
 		cols[i] = st.Field(i)
 	}
-	return array.NewRecord(sch, cols, int64(st.Len())), nil
+	return array.NewRecord(sch, cols, int64(st.Len())), held, nil
 }
 
 // emptyRecord is a record of schema sch without rows.

@@ -682,6 +682,39 @@ static void test_string_views(const char* dir) {
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
 }
 
+/* A producer whose release callback calls the library back on the same
+ * bucket: the flush that drops the batch holds the bucket's lock, so the
+ * callback runs outside it (after the call that dropped the batch, at the
+ * latest when persisting_close returns), not into a deadlock. */
+static uint64_t reentrant_handle;
+static int reentrant_calls = 0, reentrant_rc = -1;
+static void reentrant_release(struct ArrowArray* a) {
+  PersistingError err = {0};
+  int64_t total = -1;
+  reentrant_rc = persisting_count(reentrant_handle, &total, NULL, NULL, &err);
+  persisting_error_release(&err);
+  reentrant_calls++;
+  release_array(a);
+}
+
+static void test_reentrant_release(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_reentrant", dir);
+  reentrant_handle = open_bucket(path);
+  PersistingError err = {0};
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, NULL);
+  make_array(&array, 0, 5);
+  array.release = reentrant_release;
+  CHECK(persisting_append(reentrant_handle, &schema, &array, &err) == PERSISTING_OK, "append: %s", err.message);
+  CHECK(persisting_flush(reentrant_handle, &err) == PERSISTING_OK, "flush: %s", err.message);
+  CHECK(persisting_close(reentrant_handle, &err) == PERSISTING_OK, "close: %s", err.message);
+  CHECK(reentrant_calls == 1, "the release callback ran %d times by close", reentrant_calls);
+  CHECK(reentrant_rc == PERSISTING_OK || reentrant_rc == PERSISTING_EINVALID_HANDLE, "count from the callback: %d",
+        reentrant_rc);
+}
+
 /* Released structs, a batch that is not a struct, rows null as a whole, a
  * failing stream: each refused with PERSISTING_EINVALID_ARGUMENT, nothing
  * kept, no crash. A struct column read from an offset of the buffer comes out
@@ -896,6 +929,7 @@ int main(void) {
   test_open_options(dir);
   test_foreign_arrow(dir);
   test_string_views(dir);
+  test_reentrant_release(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
