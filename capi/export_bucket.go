@@ -45,7 +45,7 @@ func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
 		}
 		forgetLedger(uint64(handle))
 		err = b.Close()
-		deferredReleases.Wait() // the batches close dropped are released when it returns
+		deferredReleases.waitStarted() // the batches close dropped are released when it returns
 		return err
 	})
 }

@@ -58,18 +58,67 @@ import (
 	"github.com/persisting/persisting/engine"
 )
 
-// deferredReleases counts producer releases running on their goroutines:
-// persisting_close waits for them, so that every batch a closed bucket
-// dropped has been released when it returns.
-var deferredReleases sync.WaitGroup
+// deferredReleases tracks the producer releases running on their
+// goroutines: persisting_close waits for those that started before it, so
+// that every batch a closed bucket dropped has been released when it returns.
+var deferredReleases = newReleaseTracker()
 
 //export persistingDeferRelease
 func persistingDeferRelease(held *C.persisting_held) {
-	deferredReleases.Add(1)
+	id := deferredReleases.start()
 	go func() {
-		defer deferredReleases.Done()
+		defer deferredReleases.done(id)
 		C.persisting_held_release_now(held)
 	}()
+}
+
+// releaseTracker counts releases in flight by ticket. A sync.WaitGroup will
+// not do: releases of other buckets start while a close waits.
+type releaseTracker struct {
+	mu       sync.Mutex
+	changed  *sync.Cond
+	next     uint64
+	inFlight map[uint64]struct{}
+}
+
+func newReleaseTracker() *releaseTracker {
+	t := &releaseTracker{inFlight: map[uint64]struct{}{}}
+	t.changed = sync.NewCond(&t.mu)
+	return t
+}
+
+func (t *releaseTracker) start() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.next++
+	t.inFlight[t.next] = struct{}{}
+	return t.next
+}
+
+func (t *releaseTracker) done(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.inFlight, id)
+	t.changed.Broadcast()
+}
+
+// waitStarted returns once every release started before the call has ended.
+func (t *releaseTracker) waitStarted() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	upTo := t.next
+	for t.anyUpTo(upTo) {
+		t.changed.Wait()
+	}
+}
+
+func (t *releaseTracker) anyUpTo(upTo uint64) bool {
+	for id := range t.inFlight {
+		if id <= upTo {
+			return true
+		}
+	}
+	return false
 }
 
 // heldBatch is one producer struct held behind the library's release.
