@@ -57,6 +57,10 @@ func bucketStream(handle C.uint64_t, out *C.struct_ArrowArrayStream, cerr *C.Per
 			return err
 		}
 		defer releaseRecords(recs)
+		for i, rec := range recs { // recs holds its own references: swap each for its exportable form
+			recs[i] = exportableRecord(rec, cAlloc)
+			rec.Release()
+		}
 		recordExport(uint64(handle), recs)
 		if sch == nil { // a bucket without a schema yet: an empty stream
 			sch = arrow.NewSchema(nil, nil)

@@ -44,7 +44,9 @@ func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
 			return err
 		}
 		forgetLedger(uint64(handle))
-		return b.Close()
+		err = b.Close()
+		deferredReleases.waitStarted() // the batches close dropped are released when it returns
+		return err
 	})
 }
 

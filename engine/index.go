@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -106,6 +107,9 @@ func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*a
 		return schema, nil, lance.LookupStats{}, nil
 	}
 	recs, st, err := ds.Lookup(column, c, alloc)
+	if errors.Is(err, lance.ErrValueKind) { // the condition's value, not the dataset
+		return nil, nil, st, fmt.Errorf("%w: lookup on %q: %v", ErrInvalidArgument, column, err)
+	}
 	if err != nil {
 		return nil, nil, st, fmt.Errorf("engine: lookup on %q: %w", column, err)
 	}

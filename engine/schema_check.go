@@ -79,10 +79,11 @@ func checkFields(want, got *arrow.Schema) error {
 }
 
 // converts says whether a column of type from goes into a field of type to:
-// the same type, a lossless widening, the other layout of a string or binary
-// type, or any type into an untyped field (which it types).
+// the same type, a lossless widening, the other offset width of a string,
+// binary or list type at any depth (schema_layout.go), or any type into an
+// untyped field (which it types).
 func converts(from, to arrow.DataType) bool {
-	return lanceschema.TypeEqual(from, to) || widens(from, to) || sameTextFamily(from, to) || to.ID() == arrow.NULL
+	return lanceschema.TypeEqual(from, to) || widens(from, to) || sameLayoutFamily(from, to) || to.ID() == arrow.NULL
 }
 
 // sameTextFamily: string and large_string, binary and large_binary.

@@ -62,7 +62,7 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 		switch {
 		case !sameExtension(w, g):
 			return evolution{}, fieldMismatch(w, g, ", which cannot be stored in it without loss")
-		case lanceschema.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type), sameTextFamily(g.Type, w.Type):
+		case lanceschema.TypeEqual(w.Type, g.Type), widens(g.Type, w.Type), sameLayoutFamily(g.Type, w.Type):
 		case widens(w.Type, g.Type):
 			fields[i[0]].Type = g.Type
 			widened[g.Name] = g.Type
@@ -152,8 +152,8 @@ const maxExactInt = 1 << 53
 // castExactly widens col to f's type (one of the pairs widens accepts),
 // failing for an integer a float64 cannot hold exactly.
 func castExactly(col arrow.Array, f arrow.Field, alloc memory.Allocator) (arrow.Array, error) {
-	if sameTextFamily(col.DataType(), f.Type) {
-		return castText(col, f.Type, alloc), nil
+	if sameLayoutFamily(col.DataType(), f.Type) {
+		return castLayout(col, f.Type, f.Name, alloc)
 	}
 	value, ok := numericGetter(col)
 	if !ok {

@@ -23,6 +23,7 @@ func TestStorageLocationValidation(t *testing.T) {
 		{"wal on s3 needs wal_path", Options{Path: "s3://b/q", WAL: WALOptions{Enabled: true}}, "needs wal_path"},
 		{"wal_path must be local", Options{Path: "s3://b/q", WALPath: "s3://b/w", WAL: WALOptions{Enabled: true}}, "must be a local directory"},
 		{"other schemes", Options{Path: "gs://b/q"}, "gs:// is not supported"},
+		{"s3 without a bucket", Options{Path: "s3://"}, "write s3://bucket/prefix"},
 		{"unknown storage option", Options{Path: "s3://b/q", StorageOptions: map[string]string{"aws_endpoit": "x"}}, "aws_endpoit"},
 		{"http endpoint without allow_http", Options{Path: "s3://b/q", StorageOptions: map[string]string{"aws_endpoint": "http://127.0.0.1:1"}}, "allow_http"},
 	} {

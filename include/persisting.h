@@ -234,8 +234,21 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * Ownership: both structs are moved into the library. On return, success or
  * not, their release members are NULL: the library has called the schema's
  * release, and calls the array's original release callback once it no longer
- * needs the buffers (possibly after later flushes, from another thread). The
- * buffers are not copied: do not modify them after the call.
+ * needs the buffers (possibly after later flushes, from another thread, and
+ * never while it holds a lock: the callback may call this library, on the
+ * same bucket too, except persisting_close, which returns after the
+ * callbacks of the batches it dropped). A refused batch is released before the call returns.
+ * The buffers are not copied: do not modify them after the call.
+ * Arrays are checked against the C Data Interface before a byte is kept:
+ * offsets at any level and null_count -1 are fine; a released struct
+ * (release NULL), a schema that is not a struct, wrong buffer or child
+ * counts, a NULL buffer the rows need, negative lengths or offsets, children
+ * shorter than their parent reads, offsets that decrease, dictionary indices
+ * or views out of range, utf8 values that are not UTF-8, and null rows of the
+ * batch's own struct array are PERSISTING_EINVALID_ARGUMENT naming the field.
+ * string_view and binary_view columns are stored as utf8 and binary (their
+ * values copied). A batch of zero rows appends nothing and fixes no schema
+ * (its buffers are not read).
  * The first batch of a new bucket fixes the schema; a later batch whose field
  * names or types differ (beyond what schema_evolution allows) fails with
  * PERSISTING_ESCHEMA and nothing of it is kept; a field name that is empty or
@@ -257,9 +270,11 @@ int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowA
 /* Appends every batch of `stream` as one unit: all of them, or on any error
  * none. The stream's schema is checked against the bucket's before a batch is
  * read. Ownership: `stream` is moved into the library (its release member is
- * NULL on return, success or not); the batches' buffers are kept without
- * copying, as with persisting_append. Errors, buffering, flushes and
- * back-pressure are those of persisting_append. */
+ * NULL on return, success or not; the library released it before returning);
+ * the batches' buffers are kept without copying, as with persisting_append. A
+ * get_schema or get_next that fails is PERSISTING_EINVALID_ARGUMENT with the
+ * stream's get_last_error text. Errors, buffering, flushes and back-pressure
+ * are those of persisting_append. */
 int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, PersistingError* error);
 
 /* Appends records in the record encoding, version 1, as one unit: all of
@@ -311,7 +326,9 @@ int persisting_append_records(uint64_t handle, const uint8_t* data, size_t lengt
  * across flushed and still-buffered rows); limit < 0 means "to the end".
  * On success `out` is filled with a stream that the caller owns and must
  * release with out->release(out); every array and schema it yields is owned by
- * the caller too. The stream is a snapshot: rows appended later do not appear.
+ * the caller too, and stays valid after persisting_close (it holds its own
+ * references; its buffers are outside the Go heap). The stream is a
+ * snapshot: rows appended later do not appear.
  * An offset past the end gives an empty stream. */
 int persisting_read(uint64_t handle, int64_t offset, int64_t limit, struct ArrowArrayStream* out,
                     PersistingError* error);
@@ -389,7 +406,8 @@ int persisting_indices(uint64_t handle, char** out_json, PersistingError* error)
  *   {"op": "range", "lo": V, "hi": V, "lo_inclusive": true, "hi_inclusive": false}
  *     (a missing or null bound is unbounded)
  *   {"op": "is_null"}
- * with V a JSON number, string or bool of the column's kind. Fragments an
+ * with V a JSON number, string or bool of the column's kind (another kind is
+ * PERSISTING_EINVALID_ARGUMENT). Fragments an
  * index covers are answered from it; the rest are scanned. Buffered rows are
  * flushed first. */
 int persisting_lookup(uint64_t handle, const char* column, const char* cond_json, struct ArrowArrayStream* out,

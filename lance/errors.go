@@ -23,6 +23,9 @@ var (
 	// bad magic, malformed protobuf, impossible row counts...). Valid input
 	// using features this package does not implement is ErrUnsupported.
 	ErrCorrupt = errors.New("lance: corrupt dataset")
+	// ErrValueKind: a lookup value of a kind the column's values cannot be
+	// compared with (a string for an int column...): the caller's argument.
+	ErrValueKind = errors.New("lance: value of the wrong kind")
 )
 
 // corruptf formats an error wrapping ErrCorrupt.

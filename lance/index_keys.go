@@ -325,5 +325,5 @@ func valueKey(kind keyKind, v any) (key, error) {
 			return floatKey(float64(u)), nil
 		}
 	}
-	return key{}, fmt.Errorf("lance: value %v (%T) cannot be compared with this column", v, v)
+	return key{}, fmt.Errorf("%w: value %v (%T) cannot be compared with this column", ErrValueKind, v, v)
 }

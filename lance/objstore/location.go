@@ -66,6 +66,9 @@ func CheckPath(path string) error {
 	}
 	if _, ok := LocalPath(path); !ok {
 		scheme, _, _ := strings.Cut(path, "://")
+		if scheme == "s3" { // "s3://" without a bucket name
+			return fmt.Errorf("storage path %q: write s3://bucket/prefix", path)
+		}
 		return fmt.Errorf("storage path %q: scheme %s:// is not supported (s3://, file:// and local paths are)", path, scheme)
 	}
 	return nil

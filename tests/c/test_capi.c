@@ -416,6 +416,395 @@ static void test_open_options(const char* dir) {
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
 }
 
+/* ---- Arrow C Data from other producers: what the Arrow spec allows or a
+ * careless producer sends (probed in session 9) */
+
+/* a batch {s: struct<x: int64>} of n rows x = first..first+n-1, built by hand;
+ * `top_nulls` makes the batch's own struct array mark row 1 null */
+static void make_struct_batch(struct ArrowSchema* schema, struct ArrowArray* array, int64_t first, int64_t n,
+                              int top_nulls) {
+  memset(schema, 0, sizeof *schema);
+  schema->format = "+s";
+  schema->name = "";
+  schema->n_children = 1;
+  schema->children = calloc(1, sizeof(struct ArrowSchema*));
+  struct ArrowSchema* s = calloc(1, sizeof *s);
+  s->format = "+s";
+  s->name = "s";
+  s->flags = ARROW_FLAG_NULLABLE;
+  s->n_children = 1;
+  s->children = calloc(1, sizeof(struct ArrowSchema*));
+  s->release = release_schema;
+  struct ArrowSchema* x = calloc(1, sizeof *x);
+  x->format = "l";
+  x->name = "x";
+  x->flags = ARROW_FLAG_NULLABLE;
+  x->release = release_child_schema;
+  s->children[0] = x;
+  schema->children[0] = s;
+  schema->release = release_schema;
+
+  memset(array, 0, sizeof *array);
+  array->length = n;
+  array->n_buffers = 1;
+  array->buffers = calloc(1, sizeof(void*));
+  if (top_nulls) {
+    uint8_t* valid = calloc((size_t)(n + 7) / 8 + 1, 1);
+    for (int64_t i = 0; i < n; i++)
+      if (i != 1) set_bit(valid, i);
+    array->buffers[0] = valid;
+    array->null_count = 1;
+  }
+  array->n_children = 1;
+  array->children = calloc(1, sizeof(struct ArrowArray*));
+  array->release = release_array;
+  struct ArrowArray* sa = new_child(n, 1);
+  sa->n_children = 1;
+  sa->children = calloc(1, sizeof(struct ArrowArray*));
+  struct ArrowArray* xa = new_child(n, 2);
+  int64_t* xs = malloc(sizeof(int64_t) * (size_t)n + 1);
+  for (int64_t i = 0; i < n; i++) xs[i] = first + i;
+  xa->buffers[1] = xs;
+  sa->children[0] = xa;
+  array->children[0] = sa;
+}
+
+/* a stream whose second get_next fails with a message */
+static int failing_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) {
+  struct test_stream* ts = s->private_data;
+  if (ts->next == 1) return 5; /* EIO */
+  make_array(out, ts->first, ts->rows);
+  ts->next++;
+  return 0;
+}
+/* a stream whose second batch has string offsets that decrease */
+static int malformed_get_next(struct ArrowArrayStream* s, struct ArrowArray* out) {
+  struct test_stream* ts = s->private_data;
+  if (ts->next == ts->batches) {
+    memset(out, 0, sizeof *out);
+    return 0;
+  }
+  make_array(out, ts->first + ts->next * ts->rows, ts->rows);
+  if (ts->next == 1) ((int32_t*)out->children[3]->buffers[1])[1] = 1000;
+  ts->next++;
+  return 0;
+}
+static const char* failing_last_error(struct ArrowArrayStream* s) {
+  (void)s;
+  return "the producer's disk went away";
+}
+
+/* Malformed arrays a careless producer sends, each refused before a byte is
+ * kept (the importer would crash on them, or a flush would fail on them for
+ * ever); null_count -1 beside a NULL validity buffer means "no nulls". */
+static void break_offsets(struct ArrowArray* a) { ((int32_t*)a->children[3]->buffers[1])[1] = 1000; }
+static void break_null_validity(struct ArrowArray* a) {
+  free((void*)a->children[3]->buffers[0]);
+  a->children[3]->buffers[0] = NULL; /* null_count stays 1 */
+}
+static void break_short_child(struct ArrowArray* a) { a->children[0]->length = 2; }
+static void break_negative_offset(struct ArrowArray* a) { a->children[1]->offset = -1; }
+static void break_null_values(struct ArrowArray* a) {
+  free((void*)a->children[1]->buffers[1]);
+  a->children[1]->buffers[1] = NULL;
+}
+static void break_child_count(struct ArrowArray* a) { a->n_children = NCOLS - 1; }
+static void break_buffer_count(struct ArrowArray* a) { a->children[2]->n_buffers = 1; }
+static void break_utf8(struct ArrowArray* a) {
+  struct ArrowArray* name = a->children[3];
+  ((uint8_t*)name->buffers[2])[((const int32_t*)name->buffers[1])[1]] = 0xff; /* row 1 is not null */
+}
+
+static void test_malformed_arrays(uint64_t h) {
+  struct {
+    void (*mutate)(struct ArrowArray*);
+    const char* what;
+    const char* says;
+  } bad[] = {
+      {break_offsets, "string offsets that decrease", "offsets decrease"},
+      {break_null_validity, "nulls without a validity buffer", "validity buffer is NULL"},
+      {break_short_child, "a column shorter than the batch", "parent reads"},
+      {break_negative_offset, "a negative offset", "negative"},
+      {break_null_values, "a NULL values buffer", "values buffer"},
+      {break_child_count, "fewer children than fields", "children"},
+      {break_buffer_count, "a bool column with one buffer", "buffers"},
+      {break_utf8, "a string that is not UTF-8 (pylance could not read the file)", "UTF-8"},
+  };
+  PersistingError err = {0};
+  int64_t before = count_rows(h);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct ArrowSchema schema;
+    struct ArrowArray array;
+    make_schema(&schema, NULL);
+    make_array(&array, before, 5);
+    int64_t kept_children = array.n_children;
+    bad[i].mutate(&array);
+    int released = released_arrays;
+    int rc = persisting_append(h, &schema, &array, &err);
+    CHECK(err.message && strstr(err.message, bad[i].says), "%s: message %s", bad[i].what, err.message);
+    expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, bad[i].what);
+    CHECK(schema.release == NULL && array.release == NULL, "%s: not taken", bad[i].what);
+    CHECK(released_arrays == released + 1 + (int)array.n_children, "%s: %d arrays released, want %d", bad[i].what,
+          released_arrays - released, 1 + (int)array.n_children);
+    for (int64_t c = array.n_children; c < kept_children; c++) { /* the child a mutation hid from release */
+      array.children[c]->release(array.children[c]);
+      free(array.children[c]);
+    }
+    CHECK(count_rows(h) == before, "%s: rows were kept", bad[i].what);
+  }
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush after malformed arrays: %s", err.message);
+
+  /* zero rows whose buffers are NULL (allowed for empty buffers): nothing appended */
+  {
+    struct ArrowSchema zs;
+    struct ArrowArray za;
+    make_schema(&zs, NULL);
+    make_array(&za, before, 0);
+    for (int c = 0; c < NCOLS; c++)
+      for (int64_t b = 0; b < za.children[c]->n_buffers; b++) {
+        free((void*)za.children[c]->buffers[b]);
+        za.children[c]->buffers[b] = NULL;
+      }
+    CHECK(persisting_append(h, &zs, &za, &err) == PERSISTING_OK, "zero rows, NULL buffers: %s", err.message);
+    CHECK(za.release == NULL && count_rows(h) == before, "zero rows were not taken, or added rows");
+  }
+
+  /* null_count -1 ("not computed") with no validity buffer: no nulls */
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, NULL);
+  make_array(&array, before, 5);
+  array.children[0]->null_count = -1;
+  array.null_count = -1;
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "null_count -1: %s", err.message);
+  CHECK(read_and_check(h, 0, -1, 0) == before + 5, "rows after null_count -1");
+
+  /* null_count 0 beside a bitmap that marks nulls: the bitmap decides, and
+   * the nulls survive a flush */
+  make_schema(&schema, NULL);
+  make_array(&array, before + 5, 5);
+  CHECK(array.children[3]->null_count == 1, "the batch has one null name");
+  array.children[3]->null_count = 0;
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "a wrong null_count: %s", err.message);
+  make_schema(&schema, NULL);
+  make_array(&array, before + 10, 5);
+  array.children[3]->null_count = -1; /* "not computed", beside a bitmap with one null */
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "null_count -1 and a bitmap: %s", err.message);
+  CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  CHECK(read_and_check(h, 0, -1, 0) == before + 15, "rows after a wrong null_count");
+}
+
+/* {v: string_view} as polars sends strings: rows "short" (inline), a long
+ * string in the data buffer, null; `bad_buffer` points row 1 at a data
+ * buffer that does not exist */
+static const char* kLong = "a string longer than twelve bytes";
+static void make_view_batch(struct ArrowSchema* schema, struct ArrowArray* array, int bad_buffer) {
+  memset(schema, 0, sizeof *schema);
+  schema->format = "+s";
+  schema->name = "";
+  schema->n_children = 1;
+  schema->children = calloc(1, sizeof(struct ArrowSchema*));
+  struct ArrowSchema* v = calloc(1, sizeof *v);
+  v->format = "vu";
+  v->name = "v";
+  v->flags = ARROW_FLAG_NULLABLE;
+  v->release = release_child_schema;
+  schema->children[0] = v;
+  schema->release = release_schema;
+
+  memset(array, 0, sizeof *array);
+  array->length = 3;
+  array->n_buffers = 1;
+  array->buffers = calloc(1, sizeof(void*));
+  array->n_children = 1;
+  array->children = calloc(1, sizeof(struct ArrowArray*));
+  array->release = release_array;
+  struct ArrowArray* va = new_child(3, 4); /* validity, views, one data buffer, its size */
+  uint8_t* valid = calloc(1, 1);
+  valid[0] = 0x3; /* row 2 null */
+  va->null_count = 1;
+  uint8_t* views = calloc(3, 16);
+  int32_t len0 = 5, len1 = (int32_t)strlen(kLong), index1 = bad_buffer ? 3 : 0, offset1 = 0;
+  memcpy(views, &len0, 4);
+  memcpy(views + 4, "short", 5);
+  memcpy(views + 16, &len1, 4);
+  memcpy(views + 16 + 4, kLong, 4); /* the prefix */
+  memcpy(views + 16 + 8, &index1, 4);
+  memcpy(views + 16 + 12, &offset1, 4);
+  char* data = malloc((size_t)len1);
+  memcpy(data, kLong, (size_t)len1);
+  int64_t* sizes = malloc(sizeof(int64_t));
+  sizes[0] = len1;
+  va->buffers[0] = valid;
+  va->buffers[1] = views;
+  va->buffers[2] = data;
+  va->buffers[3] = sizes;
+  array->children[0] = va;
+}
+
+/* string_view columns are stored as utf8: appended, read back as "u", in
+ * pylance's reach; a view outside its buffers is refused */
+static void test_string_views(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_views", dir);
+  uint64_t h = open_bucket(path);
+  PersistingError err = {0};
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_view_batch(&schema, &array, 1);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a view past its data buffers");
+  make_view_batch(&schema, &array, 0);
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "string_view batch: %s", err.message);
+  for (int flushed = 0; flushed < 2; flushed++) {
+    struct ArrowArrayStream out;
+    CHECK(persisting_read(h, 0, -1, &out, &err) == PERSISTING_OK, "read: %s", err.message);
+    struct ArrowSchema got;
+    CHECK(out.get_schema(&out, &got) == 0 && strcmp(got.children[0]->format, "u") == 0, "views read back as %s",
+          got.children[0]->format);
+    got.release(&got);
+    struct ArrowArray a;
+    CHECK(out.get_next(&out, &a) == 0 && a.release != NULL && a.length == 3, "read 3 rows");
+    if (a.release) {
+      const struct ArrowArray* c = a.children[0];
+      const int32_t* off = c->buffers[1];
+      const char* chars = c->buffers[2];
+      int64_t i = c->offset + a.offset;
+      CHECK(off[i + 1] - off[i] == 5 && memcmp(chars + off[i], "short", 5) == 0, "row 0 (flushed %d)", flushed);
+      CHECK(off[i + 2] - off[i + 1] == (int32_t)strlen(kLong) && memcmp(chars + off[i + 1], kLong, strlen(kLong)) == 0,
+            "row 1 (flushed %d)", flushed);
+      CHECK(!get_bit(c->buffers[0], i + 2), "row 2 is null (flushed %d)", flushed);
+      a.release(&a);
+    }
+    out.release(&out);
+    CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  }
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+}
+
+/* A producer whose release callback calls the library back on the same
+ * bucket: the flush that drops the batch holds the bucket's lock, so the
+ * callback runs outside it (after the call that dropped the batch, at the
+ * latest when persisting_close returns), not into a deadlock. */
+static uint64_t reentrant_handle;
+static int reentrant_calls = 0, reentrant_rc = -1;
+static void reentrant_release(struct ArrowArray* a) {
+  PersistingError err = {0};
+  int64_t total = -1;
+  reentrant_rc = persisting_count(reentrant_handle, &total, NULL, NULL, &err);
+  persisting_error_release(&err);
+  reentrant_calls++;
+  release_array(a);
+}
+
+static void test_reentrant_release(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_reentrant", dir);
+  reentrant_handle = open_bucket(path);
+  PersistingError err = {0};
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, NULL);
+  make_array(&array, 0, 5);
+  array.release = reentrant_release;
+  CHECK(persisting_append(reentrant_handle, &schema, &array, &err) == PERSISTING_OK, "append: %s", err.message);
+  CHECK(persisting_flush(reentrant_handle, &err) == PERSISTING_OK, "flush: %s", err.message);
+  CHECK(persisting_close(reentrant_handle, &err) == PERSISTING_OK, "close: %s", err.message);
+  CHECK(reentrant_calls == 1, "the release callback ran %d times by close", reentrant_calls);
+  CHECK(reentrant_rc == PERSISTING_OK || reentrant_rc == PERSISTING_EINVALID_HANDLE, "count from the callback: %d",
+        reentrant_rc);
+}
+
+/* Released structs, a batch that is not a struct, rows null as a whole, a
+ * failing stream: each refused with PERSISTING_EINVALID_ARGUMENT, nothing
+ * kept, no crash. A struct column read from an offset of the buffer comes out
+ * as valid Arrow: the struct's children cover its offset. */
+static void test_foreign_arrow(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_foreign", dir);
+  uint64_t h = open_bucket(path);
+  PersistingError err = {0};
+  CHECK(append_rows(h, 0, 10, &err) == PERSISTING_OK, "append: %s", err.message);
+
+  struct ArrowSchema schema, released_schema;
+  struct ArrowArray array, released_array;
+  memset(&released_schema, 0, sizeof released_schema);
+  memset(&released_array, 0, sizeof released_array);
+  expect_error(persisting_append(h, &released_schema, &released_array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "released schema and array");
+  make_schema(&schema, NULL);
+  expect_error(persisting_append(h, &schema, &released_array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a released array");
+  CHECK(schema.release == NULL, "the schema beside a released array was not released");
+  make_array(&array, 10, 3);
+  int released_before = released_arrays;
+  expect_error(persisting_append(h, &released_schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a released schema");
+  CHECK(array.release == NULL && released_arrays == released_before + 1 + NCOLS,
+        "the array beside a released schema was not released");
+  make_schema(&schema, NULL);
+  schema.format = "l"; /* a batch must be a struct */
+  make_array(&array, 10, 3);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a non-struct batch");
+  CHECK(schema.release == NULL && array.release == NULL, "a non-struct batch was not taken");
+  struct ArrowArrayStream in;
+  memset(&in, 0, sizeof in);
+  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a released stream");
+  make_stream(&in, 10, 5, 3, NULL);
+  in.get_next = failing_get_next;
+  in.get_last_error = failing_last_error;
+  int rc = persisting_append_stream(h, &in, &err);
+  CHECK(err.message && strstr(err.message, "the producer's disk went away"), "get_last_error not reported: %s",
+        err.message);
+  expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, "a stream whose get_next fails");
+  CHECK(in.release == NULL, "a failing stream was not released");
+  make_stream(&in, 10, 5, 3, NULL);
+  in.get_next = malformed_get_next;
+  int released_before_stream = released_arrays;
+  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a stream with a malformed second batch");
+  CHECK(released_arrays == released_before_stream + 2 * (1 + NCOLS), "%d arrays of the refused stream released, want 2 batches",
+        released_arrays - released_before_stream);
+  CHECK(count_rows(h) == 10, "rows kept from refused batches");
+  test_malformed_arrays(h);
+  CHECK(read_and_check(h, 0, -1, 0) == 25, "rows after the refused batches");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+
+  snprintf(path, sizeof path, "%s/bucket_struct", dir);
+  h = open_bucket(path);
+  make_struct_batch(&schema, &array, 0, 6, 1);
+  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+               "a batch with null rows");
+  CHECK(count_rows(h) == 0, "rows kept from a batch with null rows");
+  make_struct_batch(&schema, &array, 0, 6, 0);
+  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "struct batch: %s", err.message);
+  for (int flushed = 0; flushed < 2; flushed++) {
+    struct ArrowArrayStream out;
+    CHECK(persisting_read(h, 2, 3, &out, &err) == PERSISTING_OK, "read: %s", err.message);
+    int64_t rows = 0;
+    for (;;) {
+      struct ArrowArray a;
+      CHECK(out.get_next(&out, &a) == 0, "get_next");
+      if (a.release == NULL) break;
+      const struct ArrowArray* sa = a.children[0];
+      const struct ArrowArray* xa = sa->children[0];
+      /* the consumer applies the batch's and the struct's offsets, then x's own */
+      CHECK(xa->length >= sa->offset + a.offset + a.length, "struct child of %lld rows, struct offset %lld (flushed %d)",
+            (long long)xa->length, (long long)sa->offset, flushed);
+      for (int64_t i = 0; i < a.length && xa->length >= sa->offset + a.offset + a.length; i++) {
+        int64_t x = ((const int64_t*)xa->buffers[1])[xa->offset + sa->offset + a.offset + i];
+        CHECK(x == 2 + rows + i, "x at row %lld is %lld (flushed %d)", (long long)(rows + i), (long long)x, flushed);
+      }
+      rows += a.length;
+      a.release(&a);
+    }
+    out.release(&out);
+    CHECK(rows == 3, "read %lld struct rows", (long long)rows);
+    CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
+  }
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+}
+
 int main(void) {
   char dir[] = "/tmp/persisting-c-test-XXXXXX";
   if (mkdtemp(dir) == NULL) return 2;
@@ -481,6 +870,8 @@ int main(void) {
   CHECK(lookup_ids(h, "{\"op\": \"eq\", \"value\": 7}", 7) == 1, "equality lookup");
   expect_error(persisting_lookup(h, "id", "{\"op\": \"like\"}", &in, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "unknown lookup op");
+  expect_error(persisting_lookup(h, "id", "{\"op\": \"eq\", \"value\": \"seven\"}", &in, &err),
+               PERSISTING_EINVALID_ARGUMENT, &err, "a string looked up in an int64 column");
 
   char* metrics = NULL;
   CHECK(persisting_metrics_text(&metrics, &err) == PERSISTING_OK, "metrics_text");
@@ -536,6 +927,9 @@ int main(void) {
 
   test_append_records(dir);
   test_open_options(dir);
+  test_foreign_arrow(dir);
+  test_string_views(dir);
+  test_reentrant_release(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
