@@ -1,0 +1,59 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/lance/file"
+)
+
+// TestReadsShowTheFieldMetadataTheDatasetStores: a bucket that creates its
+// dataset with a codec records it in every field's metadata; its reads show
+// that metadata from then on, as a reopened bucket's and pylance's do.
+func TestReadsShowTheFieldMetadataTheDatasetStores(t *testing.T) {
+	for _, tc := range []struct {
+		codec string
+		want  string // the fields' "lance-encoding:compression", "" for none
+	}{{"", ""}, {"zstd", "zstd"}, {"lz4", "lz4"}} {
+		t.Run("codec="+tc.codec, func(t *testing.T) {
+			path := t.TempDir()
+			opts := Options{Path: path, FlushThreshold: 1000, Compression: tc.codec, SchemaEvolution: true, Logger: t.Logf}
+			b, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendRows(t, b, 0, 10)
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			live, recs, err := b.Read(0, -1, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			releaseAll(recs)
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			reopened, recs, err := r.Read(0, -1, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			releaseAll(recs)
+			if !live.Equal(reopened) {
+				t.Fatalf("live reads' schema %v, reopened %v", live, reopened)
+			}
+			for _, f := range live.Fields() {
+				got, _ := f.Metadata.GetValue(file.CompressionMetadataKey)
+				if got != tc.want {
+					t.Fatalf("field %s: compression metadata %q, want %q", f.Name, got, tc.want)
+				}
+			}
+		})
+	}
+}
