@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
@@ -23,7 +24,7 @@ func TestReadsShowTheFieldMetadataTheDatasetStores(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			appendRows(t, b, 0, 10)
+			appendRecords(t, b, []any{pyDict{{"id", 1}, {"tags", []any{"a"}}, {"st", pyDict{{"x", 1}}}}})
 			if err := b.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -48,11 +49,19 @@ func TestReadsShowTheFieldMetadataTheDatasetStores(t *testing.T) {
 			if !live.Equal(reopened) {
 				t.Fatalf("live reads' schema %v, reopened %v", live, reopened)
 			}
-			for _, f := range live.Fields() {
-				got, _ := f.Metadata.GetValue(file.CompressionMetadataKey)
-				if got != tc.want {
-					t.Fatalf("field %s: compression metadata %q, want %q", f.Name, got, tc.want)
+			var check func(name string, f arrow.Field)
+			check = func(name string, f arrow.Field) {
+				if got, _ := f.Metadata.GetValue(file.CompressionMetadataKey); got != tc.want {
+					t.Fatalf("field %s: compression metadata %q, want %q", name, got, tc.want)
 				}
+				if nested, ok := f.Type.(arrow.NestedType); ok {
+					for _, c := range nested.Fields() {
+						check(name+"."+c.Name, c)
+					}
+				}
+			}
+			for _, f := range live.Fields() {
+				check(f.Name, f)
 			}
 		})
 	}
