@@ -140,3 +140,18 @@ async def test_compaction_between_fragments_keeps_ids_ascending(bucket_path, sto
         lance.dataset(ds.uri).validate()
     finally:
         b.close()
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4"])
+@pytest.mark.parametrize("storage_version", ["2.0", "2.2"])
+async def test_a_codec_recorded_in_the_fields_shows_in_reads(bucket_path, storage_version, codec):
+    """A dataset created with a codec records it in every field's metadata (nested ones
+    too); the bucket that created it reads that schema, as pylance does, before a reopen."""
+    b = PersistingBackend(0, bucket_path, maintenance=False, compression=codec, data_storage_version=storage_version)
+    try:
+        await b.put_batch([{"id": i, "s": "x" * i, "l": [i, i + 1]} for i in range(10)])
+        await b.flush()
+        ds = await check(b, bucket_path, storage_version)
+        assert ds.schema.field("l").type.value_field.metadata == {b"lance-encoding:compression": codec.encode()}
+    finally:
+        b.close()
