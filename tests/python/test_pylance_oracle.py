@@ -83,7 +83,7 @@ async def test_pylance_reads_every_step_exactly(bucket_path, storage_version):
         await b.put_batch([{"id": 10 + i, "l": [i, None], "ls": ["a", None], **nested,
                             "ts": datetime.datetime(2024, 1, 1, i, tzinfo=utc), "dt": datetime.date(2024, 1, 1 + i),
                             "dec": decimal.Decimal(f"{i}.25"), "vec": np.arange(3, dtype=np.float32) + i,
-                            "f": 7}  # an int into a float field
+                            "f": 7, "n": i}  # an int into a float field; "n" typed after others were stored
                            for i in range(5)])
         await b.flush()
         await check(b, bucket_path, storage_version)
