@@ -103,6 +103,7 @@ func (b *Bucket) flush(closing bool) error {
 	}
 	b.flushFailure = ""
 	b.dataset = ds
+	b.schema = withStoredMetadata(b.schema, ds.Schema())
 	b.buf.dropFront(len(job.recs), job.rows)
 	buffered := b.bufferedRows()
 	b.mu.Unlock()

@@ -113,9 +113,17 @@ func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*a
 	if err != nil {
 		return nil, nil, st, fmt.Errorf("engine: lookup on %q: %w", column, err)
 	}
-	out := make([]arrow.Record, len(recs))
+	out := make([]arrow.Record, 0, len(recs))
 	for i, r := range recs {
-		out[i] = withSchema(schema, r)
+		// The dataset lacks untyped fields and may order its fields its own
+		// way (schema_untyped.go): fitRecord, as a read does.
+		fitted, err := fitRecord(schema, r, alloc)
+		if err != nil {
+			releaseAll(recs[i:])
+			releaseAll(out)
+			return nil, nil, st, fmt.Errorf("engine: lookup on %q: %w", column, err)
+		}
+		out = append(out, fitted)
 		r.Release()
 	}
 	return schema, out, st, nil

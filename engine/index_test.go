@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -74,5 +75,64 @@ func TestLookupErrors(t *testing.T) {
 	}
 	if _, err := b.CreateIndex("id", "HASH"); !errors.Is(err, lance.ErrUnsupported) {
 		t.Fatalf("unknown index kind: %v", err)
+	}
+}
+
+// TestLookupFitsRowsToTheBucketSchema: an evolving bucket's dataset lacks
+// its untyped fields and stores a field typed late after the others, so the
+// rows a lookup reads from it are matched to the bucket's schema by name, as
+// a read's are, never taken column by column (which panicked or mislabelled).
+func TestLookupFitsRowsToTheBucketSchema(t *testing.T) {
+	b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 1000, SchemaEvolution: true, Logger: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rows := func(first, n int, note any) []any {
+		var out []any
+		for i := first; i < first+n; i++ {
+			out = append(out, pyDict{{"id", i}, {"note", note}, {"x", float64(i) / 2}})
+		}
+		return out
+	}
+	appendRecords(t, b, rows(0, 10, nil)) // "note" untyped: not in the dataset
+	if _, err := b.CreateIndex("id", lance.IndexBTree); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		id   int64
+		note any // want
+	}{
+		{"untyped field", 3, nil},
+		{"field typed after the others", 13, "n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.note != nil {
+				appendRecords(t, b, rows(10, 10, c.note)) // the dataset gains "note" last
+			}
+			alloc := memory.NewCheckedAllocator(memory.DefaultAllocator)
+			schema, recs, _, err := b.Lookup("id", lance.CondEqual(c.id), alloc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer alloc.AssertSize(t, 0)
+			defer releaseAll(recs)
+			if len(recs) != 1 || recs[0].NumRows() != 1 || !recs[0].Schema().Equal(schema) {
+				t.Fatalf("lookup of %d: %v records, schema %v", c.id, len(recs), schema)
+			}
+			got := map[string]string{}
+			for i, f := range schema.Fields() {
+				got[f.Name] = recs[0].Column(i).ValueStr(0)
+			}
+			want := map[string]string{"id": fmt.Sprint(c.id), "note": "(null)", "x": fmt.Sprint(float64(c.id) / 2)}
+			if c.note != nil {
+				want["note"] = c.note.(string)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("lookup of %d: %v, want %v", c.id, got, want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/persisting/persisting/lance"
@@ -258,16 +259,27 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 // fragmentsReplaced counts the fragments of before that after no longer has:
 // those the compaction rewrote. (A difference of fragment counts is not it:
 // the commit rebases onto flushes that landed meanwhile and added fragments.)
+// A fragment is known by its first data file, not its id: a rewrite's new
+// fragments take the ids of those they replace.
 func fragmentsReplaced(before, after *lance.Dataset) int {
-	kept := map[uint64]bool{}
+	kept := map[string]bool{}
 	for _, f := range after.Fragments() {
-		kept[f.ID] = true
+		kept[fragmentKey(f)] = true
 	}
 	n := 0
 	for _, f := range before.Fragments() {
-		if !kept[f.ID] {
+		if !kept[fragmentKey(f)] {
 			n++
 		}
 	}
 	return n
+}
+
+// fragmentKey is the path of f's first data file, which no other fragment
+// shares (a fragment's id is reused by the rewrite that replaces it).
+func fragmentKey(f lance.Fragment) string {
+	if len(f.Files) == 0 {
+		return fmt.Sprintf("#%d", f.ID)
+	}
+	return f.Files[0].Path
 }

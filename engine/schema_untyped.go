@@ -43,7 +43,48 @@ func (b *Bucket) settleForFlush() (*arrow.Schema, error) {
 		b.setSchema(next, rebuffered)
 		s = next
 	}
-	return writeSchema(s, b.dataset), nil
+	ws := writeSchema(s, b.dataset)
+	if next := inWriteOrder(s, ws); next != s {
+		// A field typed after others were stored joins the dataset last:
+		// the bucket's schema takes the dataset's order, so that its reads
+		// show the columns as pylance and a reopened bucket do.
+		rebuffered, err := b.rebuffer(next)
+		if err != nil {
+			return nil, err
+		}
+		b.setSchema(next, rebuffered)
+		ws = writeSchema(next, b.dataset)
+	}
+	return ws, nil
+}
+
+// inWriteOrder is s itself when the fields of ws (what a flush writes of s)
+// come in s in ws's order, whatever the untyped fields between them; else s
+// with ws's fields in ws's order, then the others (untyped) in s's order.
+func inWriteOrder(s, ws *arrow.Schema) *arrow.Schema {
+	if ws == s {
+		return s
+	}
+	next := 0 // the next field of ws expected in s
+	for _, f := range s.Fields() {
+		if len(ws.FieldIndices(f.Name)) == 0 {
+			continue
+		}
+		if ws.Field(next).Name != f.Name {
+			break // out of order
+		}
+		next++
+	}
+	if next == ws.NumFields() {
+		return s
+	}
+	var others []arrow.Field
+	for _, f := range s.Fields() {
+		if len(ws.FieldIndices(f.Name)) == 0 {
+			others = append(others, f)
+		}
+	}
+	return arrow.NewSchema(append(append([]arrow.Field(nil), ws.Fields()...), others...), nil)
 }
 
 // writableForm is s as a flush may write it: untyped top-level fields typed

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,15 +99,21 @@ type commitRequest struct {
 }
 
 // rewriteGroup replaces adjacent fragments (old, by id, as read) with new
-// fragments holding the same live rows in the same order. The ids of the new
-// fragments are assigned on top of each commit attempt's base.
+// fragments holding the same live rows in the same order, and no more of
+// them. The new fragments take the old ones' ids, lowest first: Lance wants
+// a manifest's fragment ids ascending (pylance's validate calls a dataset
+// corrupt otherwise), and a group replaced in place, before later fragments,
+// has no other ids to take while rows keep their order (fresh ids would sort
+// after the later fragments). pylance's compaction gives fresh ids and moves
+// the rows to the end instead.
 type rewriteGroup struct {
 	old []Fragment
 	new []Fragment
 }
 
 // withIDs returns req with the fragment ids of its rewrite groups assigned
-// on top of base (the transaction records them, as pylance's does).
+// (rewriteGroup: the old fragments' ids; the transaction records them, as
+// pylance's does).
 func (req commitRequest) withIDs(base *Manifest) (commitRequest, error) {
 	if req.op == OpCreateIndex {
 		return req.withIndex(base)
@@ -114,20 +121,20 @@ func (req commitRequest) withIDs(base *Manifest) (commitRequest, error) {
 	if req.op != OpRewrite {
 		return req, nil
 	}
-	next, err := nextFragmentID(base)
-	if err != nil {
-		return req, err
-	}
 	groups := make([]rewriteGroup, len(req.rewrite))
 	for i, g := range req.rewrite {
+		if len(g.new) > len(g.old) {
+			return req, fmt.Errorf("lance: a rewrite of %d fragments into %d has too few fragment ids", len(g.old), len(g.new))
+		}
+		ids := make([]uint64, len(g.old))
+		for j, f := range g.old {
+			ids[j] = f.ID
+		}
+		slices.Sort(ids)
 		groups[i].old = g.old
 		groups[i].new = make([]Fragment, len(g.new))
 		for j, f := range g.new {
-			if next > math.MaxUint32 {
-				return req, errors.New("lance: fragment id space exhausted")
-			}
-			f.ID = next
-			next++
+			f.ID = ids[j]
 			groups[i].new[j] = f
 		}
 	}
@@ -465,7 +472,8 @@ func buildManifest(req commitRequest, base *Manifest, txnName string) (*Manifest
 
 // applyRewrite returns base's fragment list with each group's old fragments
 // replaced, at the position of the first of them, by its new fragments, and
-// the highest new fragment id (nil if none).
+// the highest fragment id of the list (nil if none): new fragments reuse old
+// ids, so a base that records no MaxFragmentID needs every fragment's.
 func applyRewrite(base *Manifest, groups []rewriteGroup) ([]Fragment, *uint32, error) {
 	replaced := map[uint64]int{} // old fragment id -> group
 	for gi, g := range groups {
@@ -488,15 +496,15 @@ func applyRewrite(base *Manifest, groups []rewriteGroup) ([]Fragment, *uint32, e
 			continue
 		}
 		done[gi] = true
-		for _, nf := range groups[gi].new {
-			out = append(out, nf)
-			if maxID == nil || uint32(nf.ID) > *maxID {
-				maxID = uint32p(uint32(nf.ID))
-			}
-		}
+		out = append(out, groups[gi].new...)
 	}
 	if found != len(replaced) {
 		return nil, nil, fmt.Errorf("%w: fragments being rewritten were removed concurrently", ErrCommitConflict)
+	}
+	for _, f := range out {
+		if maxID == nil || uint32(f.ID) > *maxID {
+			maxID = uint32p(uint32(f.ID))
+		}
 	}
 	return out, maxID, nil
 }

@@ -103,7 +103,7 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 		for _, i := range bin {
 			g.old = append(g.old, base.Fragments[i])
 		}
-		newFrags, paths, err := cur.rewriteFragments(bin, opts.TargetRowsPerFragment, opts.AfterBatch)
+		newFrags, paths, err := cur.rewriteFragments(bin, cur.binTarget(bin, opts.TargetRowsPerFragment), opts.AfterBatch)
 		written = append(written, paths...)
 		if err != nil {
 			cleanup()
@@ -199,6 +199,20 @@ func (d *Dataset) planCompaction(opts CompactOptions) [][]int {
 	}
 	flush()
 	return bins
+}
+
+// binTarget is the most rows a new fragment of bin (indices, adjacent) may
+// hold: target, raised when the bin's live rows would otherwise need more new
+// fragments than it has old ones (a fragment with many deleted rows that is
+// still larger than target), since the new fragments take the old ones' ids
+// (withIDs).
+func (d *Dataset) binTarget(bin []int, target int64) int64 {
+	first, last := bin[0], bin[len(bin)-1]
+	live := d.rowEnds[last]
+	if first > 0 {
+		live -= d.rowEnds[first-1]
+	}
+	return max(target, (live+int64(len(bin))-1)/int64(len(bin)))
 }
 
 // rewriteFragments copies the live rows of the fragments (indices, adjacent)

@@ -56,7 +56,9 @@ func TestCompact(t *testing.T) {
 		{name: "nothing small", sizes: []int64{20, 30}, opts: CompactOptions{TargetRowsPerFragment: 10}, noop: true},
 		{name: "single small fragment left", sizes: []int64{20, 3, 30}, opts: CompactOptions{TargetRowsPerFragment: 10}, noop: true},
 		{name: "deletions materialized", sizes: []int64{20, 30}, del: map[int][]uint32{0: {0, 5, 19}},
-			opts: CompactOptions{TargetRowsPerFragment: 10}, want: []int64{10, 7, 30}, reused: []int{1}},
+			opts: CompactOptions{TargetRowsPerFragment: 10}, want: []int64{17, 30}, reused: []int{1}}, // one id, one fragment
+		{name: "middle run keeps ids ascending", sizes: []int64{20, 3, 4, 20, 2, 2}, opts: CompactOptions{TargetRowsPerFragment: 10},
+			want: []int64{20, 7, 20, 4}, reused: []int{0, 3}},
 		{name: "few deletions kept below threshold", sizes: []int64{40, 30}, del: map[int][]uint32{0: {3}},
 			opts: CompactOptions{TargetRowsPerFragment: 10}, noop: true},
 		{name: "KeepDeletions", sizes: []int64{20, 30}, del: map[int][]uint32{0: {0, 5, 19}},
@@ -92,6 +94,18 @@ func TestCompact(t *testing.T) {
 			}
 			if got := fragmentRows(ds); !slices.Equal(got, tt.want) {
 				t.Fatalf("fragments hold %v rows, want %v", got, tt.want)
+			}
+			// Lance wants the ids ascending (pylance's validate), and new
+			// fragments take the ids of those they replace.
+			var ids []uint64
+			for _, f := range ds.manifest.Fragments {
+				ids = append(ids, f.ID)
+			}
+			if !slices.IsSorted(ids) || len(slices.Compact(slices.Clone(ids))) != len(ids) {
+				t.Fatalf("fragment ids %v, want ascending and unique", ids)
+			}
+			if *ds.manifest.MaxFragmentID != *before.manifest.MaxFragmentID {
+				t.Fatalf("max fragment id %d after %d: a rewrite takes no new id", *ds.manifest.MaxFragmentID, *before.manifest.MaxFragmentID)
 			}
 			for _, f := range ds.manifest.Fragments {
 				if f.DeletionFile != nil && !slices.ContainsFunc(tt.reused, func(i int) bool { return before.manifest.Fragments[i].ID == f.ID }) {
@@ -162,7 +176,7 @@ func TestCompactConflicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Fragments) != 2 || m.Fragments[0].ID != 3 || m.Fragments[1].ID != 2 || *m.MaxFragmentID != 3 {
+	if len(m.Fragments) != 2 || m.Fragments[0].ID != 0 || m.Fragments[1].ID != 2 || *m.MaxFragmentID != 2 {
 		t.Fatalf("fragments after rewrite over an append: %+v", m.Fragments)
 	}
 	// A fragment changed by a later version (as a delete would): conflict.

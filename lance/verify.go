@@ -87,6 +87,14 @@ func (v *verifier) version(scheme NamingScheme, version uint64) {
 			v.problem(tx, -1, "transaction file of version %d: %v", version, err)
 		}
 	}
+	for i := 1; i < len(m.Fragments); i++ {
+		// Lance wants them ascending (and so unique); pylance's validate
+		// calls the dataset corrupt otherwise, though reads are right.
+		if prev, id := m.Fragments[i-1].ID, m.Fragments[i].ID; id <= prev {
+			v.problem(name, -1, "version %d: fragment id %d after %d: Lance wants fragment ids ascending (pylance's validate() calls this dataset corrupt; reads are right)", version, id, prev)
+			break
+		}
+	}
 	d, err := newDataset(v.root, m, scheme)
 	if err != nil {
 		v.problem(name, -1, "version %d: %v", version, err)

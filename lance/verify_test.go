@@ -66,3 +66,33 @@ func TestVerifyFindsTheDamagedPage(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsFragmentIDsOutOfOrder: a version whose fragment ids are not
+// ascending (what compaction wrote before it reused the replaced ids) is a
+// problem, as pylance's validate says; the versions before it are not.
+func TestVerifyFindsFragmentIDsOutOfOrder(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "ds")
+	writeFragments(t, root, []int64{3, 4, 5})
+	m, scheme, err := loadLatestManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Fragments[0], m.Fragments[1] = m.Fragments[1], m.Fragments[0]
+	m.fragsEnc = encodedFragments{}
+	m.Version++
+	data, err := encodeManifestFile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := publishManifest(root, scheme, m.Version, data); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(root, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 1 || !strings.Contains(res.Problems[0].Message, "fragment id 0 after 1") ||
+		res.Problems[0].File != path.Join(versionsDir, ManifestName(scheme, m.Version)) {
+		t.Fatalf("problems %+v, want fragment id 0 after 1 in version %d", res.Problems, m.Version)
+	}
+}
