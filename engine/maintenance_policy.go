@@ -42,18 +42,21 @@ func (o BackgroundOptions) compactionTiers() []int64 {
 const holeyFraction = 0.1
 
 // compactionTarget picks the tier to compact at, or 0 for none: the
-// smallest tier with CompactionFanout fragments of the level below it
-// (at least the previous tier's size, less than its own), else the
-// largest when some fragment has many deleted rows. Counting only the
+// smallest tier with CompactionFanout mergeable fragments of the level
+// below it (at least the previous tier's size, less than its own), else
+// the largest when some fragment has many deleted rows. Counting only the
 // level below - not every smaller fragment - keeps a large fragment from
-// being rewritten each time a few small ones arrive.
+// being rewritten each time a few small ones arrive. Counting only
+// mergeable ones keeps small fragments that compaction at that tier
+// cannot merge (each between two larger ones) from making the tier due at
+// every pass while the tiers above it never run.
 func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 	tiers := o.compactionTiers()
 	floor := int64(0)
 	for _, tier := range tiers {
 		level := 0
-		for _, f := range frags {
-			if f.LiveRows >= floor && f.LiveRows < tier {
+		for i, f := range frags {
+			if f.LiveRows >= floor && f.LiveRows < tier && mergeableBelow(frags, i, tier) {
 				level++
 			}
 		}
@@ -68,6 +71,13 @@ func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 		}
 	}
 	return 0
+}
+
+// mergeableBelow says whether compaction to tier can merge fragment i: a
+// neighbour is smaller than tier too (lance.Compact merges only runs of
+// adjacent fragments below its target).
+func mergeableBelow(frags []lance.FragmentStat, i int, tier int64) bool {
+	return i > 0 && frags[i-1].LiveRows < tier || i+1 < len(frags) && frags[i+1].LiveRows < tier
 }
 
 func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
