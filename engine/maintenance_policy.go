@@ -259,10 +259,33 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 		Keep:         keep,
 		BySuperseded: true,
 		DropCovered:  true,
+		Abandoned:    b.abandoned,
 		OnRemove:     func() { crashAt(crashCleanupRemoval) },
 	})
 	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
+	if err == nil {
+		b.abandoned = lance.FileSet{}
+	}
 	return err
+}
+
+// listAbandoned lists the dataset's files before this writer writes any
+// (at open, under the writer lock), so that cleanup removes those a
+// crashed writer left unreferenced at once, not after Lance's 7 days: a
+// process killed often would otherwise pile up a flush's or a
+// compaction's files per crash. Only background maintenance cleans up, so
+// without it nothing is listed; a failed listing only leaves them to the
+// 7 days.
+func (b *Bucket) listAbandoned() {
+	if b.opts.Background.DisableMaintenance {
+		return
+	}
+	set, err := lance.ListFiles(b.opts.datasetPath())
+	if err != nil {
+		b.opts.Logger("persisting: listing the dataset's files failed (files a crash left are removed after 7 days): %v", err)
+		return
+	}
+	b.abandoned = set
 }
 
 // fragmentsReplaced counts the fragments of before that after no longer has:
