@@ -48,15 +48,17 @@ const holeyFraction = 0.1
 // level below - not every smaller fragment - keeps a large fragment from
 // being rewritten each time a few small ones arrive. Counting only
 // mergeable ones keeps small fragments that compaction at that tier
-// cannot merge (each between two larger ones) from making the tier due at
-// every pass while the tiers above it never run.
+// cannot merge into fewer (each between two larger ones, or a run that
+// fills as many fragments) from making the tier due at every pass while
+// the tiers above it never run.
 func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 	tiers := o.compactionTiers()
 	floor := int64(0)
 	for _, tier := range tiers {
 		level := 0
+		gains := mergeable(frags, tier)
 		for i, f := range frags {
-			if f.LiveRows >= floor && f.LiveRows < tier && mergeableBelow(frags, i, tier) {
+			if f.LiveRows >= floor && f.LiveRows < tier && gains[i] {
 				level++
 			}
 		}
@@ -73,11 +75,28 @@ func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 	return 0
 }
 
-// mergeableBelow says whether compaction to tier can merge fragment i: a
-// neighbour is smaller than tier too (lance.Compact merges only runs of
-// adjacent fragments below its target).
-func mergeableBelow(frags []lance.FragmentStat, i int, tier int64) bool {
-	return i > 0 && frags[i-1].LiveRows < tier || i+1 < len(frags) && frags[i+1].LiveRows < tier
+// mergeable says which fragments compaction to tier would merge into
+// fewer: lance.Compact rewrites each run of adjacent fragments below its
+// target into fragments of up to target rows, and keeps the rewrite only
+// when that makes fewer fragments. A fragment alone between larger ones,
+// or in a run whose rows fill as many fragments as it has (14 and 10 rows
+// at a tier of 16), is not merged at that tier.
+func mergeable(frags []lance.FragmentStat, tier int64) []bool {
+	out := make([]bool, len(frags))
+	for start := 0; start < len(frags); {
+		end, rows := start, int64(0)
+		for end < len(frags) && frags[end].LiveRows < tier {
+			rows += frags[end].LiveRows
+			end++
+		}
+		if n := end - start; n >= 2 && (rows+tier-1)/tier < int64(n) {
+			for i := start; i < end; i++ {
+				out[i] = true
+			}
+		}
+		start = max(end, start+1)
+	}
+	return out
 }
 
 func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
