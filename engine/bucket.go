@@ -56,6 +56,11 @@ type Bucket struct {
 	flushFailure string
 	uncertain    *uncertainFlush // a failed flush that may have committed (flush_uncertain.go); under flushMu
 
+	// abandoned: the dataset's files at open, before this writer wrote
+	// any; those no version references were left by a crashed writer and
+	// go at the next cleanup (lance.ListFiles). Under maintMu.
+	abandoned lance.FileSet
+
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
 
@@ -101,6 +106,7 @@ func Open(opts Options) (*Bucket, error) {
 		b.dataset = ds
 		b.schema = withoutMetadata(ds.Schema())
 	}
+	b.listAbandoned()
 	if err := b.recoverWAL(); err != nil {
 		b.closeWAL()
 		releaseAll(b.buf.take())

@@ -27,8 +27,9 @@ import (
 // bitmaps hold 32-bit values.
 const MaxTrainingIndex = math.MaxUint32 - 1
 
-// consumptionLogCompactEntries: at open, a log with more entries than this is
-// rewritten as one entry per task (replay cost bounded by the state's size).
+// consumptionLogCompactEntries: a log with more entries than this is
+// rewritten as one entry per task (replay cost bounded by the state's
+// size), at open and as soon as a change makes it that long.
 const consumptionLogCompactEntries = 4096
 
 // consumption is a bucket's training state, loaded at its first use.
@@ -180,6 +181,9 @@ func (c *consumption) record(b *Bucket, e consumptionEntry) error {
 		return err
 	}
 	c.apply(e)
+	if err := c.file.compact(c.snapshot); err != nil { // e is durable either way
+		b.opts.Logger("persisting: compacting %s failed (retried at the next change): %v", c.file.where(), err)
+	}
 	return nil
 }
 

@@ -121,9 +121,10 @@ func decodeConsumptionPayload(p []byte) (e consumptionEntry, err error) {
 // (a process killed after the write keeps it: the kernel has it) and fsynced
 // when the bucket asks (sync).
 type consumptionFile struct {
-	path  string
-	f     *os.File
-	dirty bool // written since the last fsync
+	path     string
+	f        *os.File
+	dirty    bool // written since the last fsync
+	appended int  // entries in the file: what an open replays
 }
 
 // openConsumptionFile reads the log at dir, cuts a torn tail, and opens it
@@ -147,7 +148,7 @@ func openConsumptionFile(dir string, logf func(string, ...any), readOnly bool) (
 		}
 	}
 	// The file is created by the first entry: reads alone leave no trace.
-	return &consumptionFile{path: path}, entries, nil
+	return &consumptionFile{path: path, appended: len(entries)}, entries, nil
 }
 
 // append writes e; sync also fsyncs it before returning.
@@ -171,6 +172,7 @@ func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
 		return fmt.Errorf("engine: write %s: %w", c.path, err)
 	}
 	c.dirty = true
+	c.appended++
 	if sync {
 		return c.sync()
 	}
@@ -197,6 +199,7 @@ func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
 		return err
 	}
 	if err := writeFileSynced(tmp, all); err != nil {
+		_ = os.Remove(tmp) // a partial copy (disk full): the log is intact
 		return err
 	}
 	if err := os.Rename(tmp, c.path); err != nil {
@@ -213,8 +216,21 @@ func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
 	if c.f != nil {
 		c.f.Close()
 	}
-	c.f, c.dirty = f, false
+	c.f, c.dirty, c.appended = f, false, len(entries)
 	return nil
+}
+
+// long says whether the log holds more entries than a compacted one needs
+// to: an open would replay more than consumptionLogCompactEntries.
+func (c *consumptionFile) long() bool { return c.appended > consumptionLogCompactEntries }
+
+// compact rewrites a long log as the state: a bucket open for months keeps
+// a log the size of its state, not of its history.
+func (c *consumptionFile) compact(state func() []consumptionEntry) error {
+	if !c.long() {
+		return nil
+	}
+	return c.rewrite(state())
 }
 
 func writeFileSynced(path string, data []byte) error {

@@ -46,6 +46,10 @@ type consumptionStore interface {
 	// rewrite replaces what is stored by entries (the same state, or one
 	// that forgot indexes).
 	rewrite(entries []consumptionEntry) error
+	// compact stores state() whole once more than
+	// consumptionLogCompactEntries changes were appended since the store
+	// last held it whole, so that what an open replays stays bounded.
+	compact(state func() []consumptionEntry) error
 	close(state func() []consumptionEntry) error
 	where() string
 }
@@ -137,6 +141,15 @@ func (r *remoteConsumption) append(e consumptionEntry, sync bool) error {
 
 func (r *remoteConsumption) flushed(state func() []consumptionEntry) error {
 	if !r.dirty {
+		return nil
+	}
+	return r.rewrite(state())
+}
+
+// compact writes a snapshot when the journal grew long (changes without
+// flushes), which empties it.
+func (r *remoteConsumption) compact(state func() []consumptionEntry) error {
+	if r.journal == nil || !r.journal.long() {
 		return nil
 	}
 	return r.rewrite(state())

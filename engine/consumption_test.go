@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -206,22 +207,77 @@ func TestConsumptionLogTornTail(t *testing.T) {
 	b.Close()
 }
 
+// A long log (written by a version that compacted it only at open) is
+// compacted when the bucket opens.
 func TestConsumptionLogCompactedAtOpen(t *testing.T) {
 	dir := t.TempDir()
 	b := openBucket(t, dir, 100_000)
 	appendRows(t, b, 0, consumptionLogCompactEntries+10)
-	for i := 0; i < consumptionLogCompactEntries+5; i++ {
-		take(t, b, "a", 1)
-	}
 	b.Close()
+	var long []consumptionEntry
+	for i := uint32(0); i < consumptionLogCompactEntries+5; i++ {
+		long = append(long, consumptionEntry{op: opMark, task: "a", indexes: roaring.BitmapOf(i)})
+	}
+	data, err := encodeConsumptionEntries(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ConsumptionLogName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	b = openBucket(t, dir, 100_000)
 	if got := take(t, b, "a", 2); !equalInts(got, seq(consumptionLogCompactEntries+5, 2)) {
 		t.Fatalf("after compaction: %v", got)
 	}
 	b.Close()
-	data, _ := os.ReadFile(filepath.Join(dir, ConsumptionLogName))
+	data, _ = os.ReadFile(filepath.Join(dir, ConsumptionLogName))
 	if entries, _ := readConsumptionLog(data); len(entries) > 4 {
 		t.Fatalf("log not compacted: %d entries", len(entries))
+	}
+}
+
+// TestConsumptionLogBoundedWhileOpen: a bucket that stays open (months
+// of get_meta without a restart) keeps its log the size of its state: it is
+// rewritten once it passes consumptionLogCompactEntries entries, not only
+// at open, and the state it holds survives a reopen (tasks reset midway
+// included).
+func TestConsumptionLogBoundedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	b := openBucket(t, dir, 100_000)
+	const changes = 3*consumptionLogCompactEntries + 7
+	appendRows(t, b, 0, changes+10)
+	path := filepath.Join(dir, ConsumptionLogName)
+	for i := 0; i < changes; i++ {
+		take(t, b, "a", 1)
+		if i%1000 == 0 { // task b: marked, then forgotten
+			if err := b.MarkConsumed("b", []int64{int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.ResetConsumption("b"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%500 == 0 {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if entries, _ := readConsumptionLog(data); len(entries) > consumptionLogCompactEntries+1 {
+				t.Fatalf("after %d changes the log holds %d entries", i+1, len(entries))
+			}
+		}
+	}
+	if err := b.MarkConsumed("b", []int64{5}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b = openBucket(t, dir, 100_000)
+	defer b.Close()
+	if got := take(t, b, "a", 2); !equalInts(got, seq(changes, 2)) {
+		t.Fatalf("task a after reopen: %v", got)
+	}
+	if got := take(t, b, "b", 6); !equalInts(got, []int64{0, 1, 2, 3, 4, 6}) {
+		t.Fatalf("task b after reopen: %v", got)
 	}
 }
 

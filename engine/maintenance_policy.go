@@ -43,18 +43,23 @@ func (o BackgroundOptions) compactionTiers() []int64 {
 const holeyFraction = 0.1
 
 // compactionTarget picks the tier to compact at, or 0 for none: the
-// smallest tier with CompactionFanout fragments of the level below it
-// (at least the previous tier's size, less than its own), else the
-// largest when some fragment has many deleted rows. Counting only the
+// smallest tier with CompactionFanout mergeable fragments of the level
+// below it (at least the previous tier's size, less than its own), else
+// the largest when some fragment has many deleted rows. Counting only the
 // level below - not every smaller fragment - keeps a large fragment from
-// being rewritten each time a few small ones arrive.
+// being rewritten each time a few small ones arrive. Counting only
+// mergeable ones keeps small fragments that compaction at that tier
+// cannot merge into fewer (each between two larger ones, or a run that
+// fills as many fragments) from making the tier due at every pass while
+// the tiers above it never run.
 func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 	tiers := o.compactionTiers()
 	floor := int64(0)
 	for _, tier := range tiers {
 		level := 0
-		for _, f := range frags {
-			if f.LiveRows >= floor && f.LiveRows < tier {
+		gains := mergeable(frags, tier)
+		for i, f := range frags {
+			if f.LiveRows >= floor && f.LiveRows < tier && gains[i] {
 				level++
 			}
 		}
@@ -69,6 +74,30 @@ func (o BackgroundOptions) compactionTarget(frags []lance.FragmentStat) int64 {
 		}
 	}
 	return 0
+}
+
+// mergeable says which fragments compaction to tier would merge into
+// fewer: lance.Compact rewrites each run of adjacent fragments below its
+// target into fragments of up to target rows, and keeps the rewrite only
+// when that makes fewer fragments. A fragment alone between larger ones,
+// or in a run whose rows fill as many fragments as it has (14 and 10 rows
+// at a tier of 16), is not merged at that tier.
+func mergeable(frags []lance.FragmentStat, tier int64) []bool {
+	out := make([]bool, len(frags))
+	for start := 0; start < len(frags); {
+		end, rows := start, int64(0)
+		for end < len(frags) && frags[end].LiveRows < tier {
+			rows += frags[end].LiveRows
+			end++
+		}
+		if n := end - start; n >= 2 && (rows+tier-1)/tier < int64(n) {
+			for i := start; i < end; i++ {
+				out[i] = true
+			}
+		}
+		start = max(end, start+1)
+	}
+	return out
 }
 
 func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
@@ -250,10 +279,33 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 		Keep:         keep,
 		BySuperseded: true,
 		DropCovered:  true,
+		Abandoned:    b.abandoned,
 		OnRemove:     func() { crashAt(crashCleanupRemoval) },
 	})
 	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
+	if err == nil {
+		b.abandoned = lance.FileSet{}
+	}
 	return err
+}
+
+// listAbandoned lists the dataset's files before this writer writes any
+// (at open, under the writer lock), so that cleanup removes those a
+// crashed writer left unreferenced at once, not after Lance's 7 days: a
+// process killed often would otherwise pile up a flush's or a
+// compaction's files per crash. Only background maintenance cleans up, so
+// without it nothing is listed; a failed listing only leaves them to the
+// 7 days.
+func (b *Bucket) listAbandoned() {
+	if b.opts.Background.DisableMaintenance {
+		return
+	}
+	set, err := lance.ListFiles(b.opts.datasetPath())
+	if err != nil {
+		b.opts.Logger("persisting: listing the dataset's files failed (files a crash left are removed after 7 days): %v", err)
+		return
+	}
+	b.abandoned = set
 }
 
 // fragmentsReplaced counts the fragments of before that after no longer has:

@@ -166,6 +166,13 @@ func TestCompactionTiers(t *testing.T) {
 		{"smaller levels do not count", frags(1<<19, 5000, 5000, 5000, 1000, 1000, 1000), 0},
 		{"all large", frags(1<<20, 1<<20, 1<<20, 1<<20), 0},
 		{"many deleted rows", holey, 1 << 20},
+		// Each small fragment sits between two of the middle tier: the
+		// smallest tier cannot merge them, the middle one can (and does).
+		{"unmergeable small ones", frags(5000, 1000, 5000, 1000, 5000, 1000, 5000, 1000, 5000), 65536},
+		{"unmergeable small ones, few middle", frags(1<<20, 1000, 1<<20, 1000, 1<<20, 1000, 1<<20, 1000, 1<<20), 0},
+		{"a run of small ones", frags(5000, 1000, 1000, 5000, 1000, 1000, 5000), 4096},
+		// 3000 + 2000 rows fill two fragments of 4096 as they do now.
+		{"runs that fill as many fragments", frags(5000, 3000, 2000, 5000, 3000, 2000, 5000, 5000), 65536},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := o.compactionTarget(tc.frags); got != tc.want {

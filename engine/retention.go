@@ -2,11 +2,11 @@ package engine
 
 import (
 	"math"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // Data retention drops the oldest records once they are older than
@@ -74,13 +74,15 @@ func bytesCut(frags []lance.FragmentStat, budget int64) int64 {
 // ageCut: the rows of the leading fragments whose data files were all
 // written before cutoff. A fragment's age is its data files' write time:
 // compaction rewrites reset it, so a record may outlive RetentionAge by the
-// time it spent before its last rewrite, never the other way round.
+// time it spent before its last rewrite, never the other way round. The
+// write time is the wall clock's (the file system's or the object store's):
+// a wall clock stepped forward drops records early.
 func ageCut(frags []lance.FragmentStat, cutoff time.Time) int64 {
 	var cut int64
 	for _, f := range frags {
 		for _, p := range f.DataFiles {
-			info, err := os.Stat(p)
-			if err != nil || !info.ModTime().Before(cutoff) {
+			info, err := objstore.Stat(p) // a file, or an object on s3://
+			if err != nil || !info.ModTime.Before(cutoff) {
 				return cut
 			}
 		}

@@ -35,6 +35,10 @@ type CleanupOptions struct {
 	// its manifest and transaction file, so it can no longer be opened
 	// anew by number. KeepLatest, Keep and tags still protect a version.
 	DropCovered bool
+	// Abandoned lists files a writer that is gone left (see ListFiles):
+	// each is removed, whatever its age, unless a kept version references
+	// it.
+	Abandoned FileSet
 	// OnRemove, when set, runs after each file or manifest is removed
 	// (crash tests stop there).
 	OnRemove func()
@@ -122,7 +126,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 			keep = append(keep, version{v, name, m})
 		}
 	}
-	if len(drop) == 0 && !opts.DeleteUnverified {
+	if len(drop) == 0 && !opts.DeleteUnverified && opts.Abandoned.Len() == 0 {
 		return st, nil
 	}
 	kept, dropped := newRefs(), newRefs()
@@ -160,7 +164,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		if kept.has(dir, name) {
 			return false
 		}
-		if dropped.has(dir, name) {
+		if dropped.has(dir, name) || opts.Abandoned.names.has(dir, name) {
 			return true
 		}
 		age := now.Sub(info.ModTime())
