@@ -72,6 +72,21 @@ func seq(from, n int64) []int64 {
 	return out
 }
 
+// reopen closes b and opens its bucket again with opts (closed at the
+// test's end): what a restart of the process does.
+func reopen(t *testing.T, b *Bucket, opts Options) *Bucket {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nb, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nb.Close() })
+	return nb
+}
+
 func equalInts(a, b []int64) bool {
 	if len(a) != len(b) {
 		return false

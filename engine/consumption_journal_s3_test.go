@@ -37,14 +37,7 @@ func TestS3ConsumptionJournalBoundedWithoutFlushes(t *testing.T) {
 	if entries, _ := readConsumptionLog(data); len(entries) > consumptionLogCompactEntries {
 		t.Fatalf("after %d changes without a flush the journal holds %d entries", changes, len(entries))
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b, err = Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b = reopen(t, b, opts)
 	if got := take(t, b, "a", 2); !equalInts(got, seq(changes, 2)) {
 		t.Fatalf("after reopen: %v", got)
 	}

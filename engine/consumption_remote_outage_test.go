@@ -60,14 +60,7 @@ func TestS3ConsumptionSnapshotWithUnknownOutcome(t *testing.T) {
 					t.Fatalf("flush after the server is back: %v", err)
 				}
 			}
-			if err := b.Close(); err != nil {
-				t.Fatal(err)
-			}
-			b, err = Open(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			b = reopen(t, b, opts)
 			if got := take(t, b, "a", 100); !equalInts(got, seq(4, 6)) {
 				t.Fatalf("unconsumed after reopen: %v, want 4..9", got)
 			}

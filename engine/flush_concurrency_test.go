@@ -246,14 +246,7 @@ func TestAppendsReadsFlushesRace(t *testing.T) {
 			if counts := checkWriterOrder(t, all, writers, start, batches*per); len(all) != writers*batches*per+1 {
 				t.Fatalf("%d rows, per writer %v", len(all), counts)
 			}
-			if err := b.Close(); err != nil {
-				t.Fatal(err)
-			}
-			b, err = Open(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			b = reopen(t, b, opts)
 			if got := readIDs(t, b, 0, -1); !equalInts(got, all) {
 				t.Fatalf("after reopen: %d rows, want %d in the same order", len(got), len(all))
 			}

@@ -261,14 +261,7 @@ func TestS3Consumption(t *testing.T) {
 			if err := b.ResetConsumption("c"); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.Close(); err != nil {
-				t.Fatal(err)
-			}
-			b, err = Open(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer b.Close()
+			b = reopen(t, b, opts)
 			if got := take(t, b, "a", 100); !equalInts(got, []int64{3, 5, 6, 7, 9}) {
 				t.Fatalf("a after reopen: %v", got)
 			}
