@@ -105,7 +105,7 @@ func randomRewrite(r *rand.Rand, frags []Fragment) []rewriteGroup {
 			continue
 		}
 		g := rewriteGroup{old: frags[i : i+n]}
-		for j := r.IntN(3); j >= 0; j-- {
+		for j := r.IntN(n); j >= 0; j-- { // no more new fragments than old: they take the old ids
 			g.new = append(g.new, randomFragment(r))
 		}
 		groups = append(groups, g)
