@@ -183,6 +183,18 @@ func TestVerifyFindsDamage(t *testing.T) {
 			offset: func(*testing.T, string) int64 { return 0 },
 			text:   "checksum mismatch",
 		},
+		{
+			name: "WAL last segment emptied", // the next open warns once, then nothing tells
+			damage: func(t *testing.T, path string) string {
+				f := lastWALSegment(t, filepath.Join(path, WALDirName))
+				if err := os.Truncate(f, 0); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			offset: func(*testing.T, string) int64 { return 0 },
+			text:   "in neither the log nor the dataset",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

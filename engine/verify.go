@@ -87,6 +87,16 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 			}
 			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: d.File, Offset: d.Offset, Message: msg})
 		}
+		if s.Lost != nil && max(s.Lost.First, mark+1) <= s.Lost.Last { // what the dataset holds is not lost
+			last := filepath.Join(where.wal, wal.HighWaterName)
+			if n := len(s.Segments); n > 0 {
+				last = filepath.Join(where.wal, s.Segments[n-1].File)
+			}
+			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: last, Offset: 0,
+				Message: fmt.Sprintf("at least entries %d..%d were written (%s says so) but are in neither the log nor the dataset: "+
+					"the last segment was emptied or deleted; the next open warns once and goes on without them",
+					max(s.Lost.First, mark+1), s.Lost.Last, wal.HighWaterName)})
+		}
 		if len(s.Segments) > 0 && s.FirstIndex > mark+1 {
 			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: filepath.Join(where.wal, s.Segments[0].File), Offset: 0,
 				Message: fmt.Sprintf("the log starts at entry %d but the dataset contains entries up to %d only: entries %d..%d are missing",
