@@ -6,12 +6,14 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/objstore"
+	"github.com/persisting/persisting/lance/schema"
 )
 
 // Problem is one piece of damage Verify found.
@@ -169,22 +171,29 @@ func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource
 		if src.file != fi {
 			continue
 		}
-		fld := d.schema.Field(k)
-		sch := arrow.NewSchema([]arrow.Field{fld}, nil)
-		for j, pg := range r.Pages(src.col) {
-			v.res.Pages++
-			if pg.Rows == 0 {
-				continue
-			}
-			rec, err := r.Read(sch, []int{src.col}, pg.FirstRow, pg.Rows, v.alloc)
-			if err != nil {
-				v.problem(rel, int64(pg.Offset), "column %q (file column %d), page %d (rows %d..%d): %v",
-					fld.Name, src.col, j, pg.FirstRow, pg.FirstRow+pg.Rows-1, err)
-				break // later pages of a damaged column add nothing but noise
-			}
-			rec.Release()
-		}
+		v.res.Pages += v.pages(r, rel, "", d.schema.Field(k), src.col)
 	}
+}
+
+// pages reads every page of file column col (field fld) of r, reports the
+// first that does not decode (what is a prefix of the message), and returns
+// the column's number of pages.
+func (v *verifier) pages(r *file.Reader, rel, what string, fld arrow.Field, col int) int {
+	sch := arrow.NewSchema([]arrow.Field{fld}, nil)
+	pages := r.Pages(col)
+	for j, pg := range pages {
+		if pg.Rows == 0 {
+			continue
+		}
+		rec, err := r.Read(sch, []int{col}, pg.FirstRow, pg.Rows, v.alloc)
+		if err != nil {
+			v.problem(rel, int64(pg.Offset), "%scolumn %q (file column %d), page %d (rows %d..%d): %v",
+				what, fld.Name, col, j, pg.FirstRow, pg.FirstRow+pg.Rows-1, err)
+			break // later pages of a damaged column add nothing but noise
+		}
+		rec.Release()
+	}
+	return len(pages)
 }
 
 // metadataOffset points at the metadata of a data file that does not open
@@ -205,7 +214,9 @@ func metadataOffset(p string, size int64) int64 {
 	return file.MetadataOffset(tail, size)
 }
 
-// indices checks that every file of every index of d exists with its size.
+// indices checks that every file of every index of d exists with its size
+// and, when it is a Lance file (a scalar index's pages), that its footer,
+// schema and pages decode, as a lookup through the index reads them.
 func (v *verifier) indices(d *Dataset, manifest string) {
 	infos, err := d.Indices()
 	if err != nil {
@@ -226,7 +237,33 @@ func (v *verifier) indices(d *Dataset, manifest string) {
 				v.problem(rel, -1, "index %q: %v", ix.Name, err)
 			case f.Size != 0 && uint64(st.Size) != f.Size:
 				v.problem(rel, min(st.Size, int64(f.Size)), "index %q: the file has %d bytes, the manifest records %d", ix.Name, st.Size, f.Size)
+			case strings.HasSuffix(f.Path, ".lance"):
+				v.indexFile(filepath.Join(v.root, filepath.FromSlash(rel)), rel, ix.Name, st.Size)
 			}
 		}
+	}
+}
+
+// indexFile checks that the Lance file of index name at p decodes: footer,
+// schema, and every page of every top-level column (an index file's fields
+// are flat: field k is file column k).
+func (v *verifier) indexFile(p, rel, name string, size int64) {
+	r, err := file.Open(p)
+	if err != nil {
+		v.problem(rel, metadataOffset(p, size), "index %q: the file's footer or metadata does not decode: %v", name, err)
+		return
+	}
+	defer r.Close()
+	fields, err := r.Schema()
+	var sch *arrow.Schema
+	if err == nil {
+		sch, err = schema.ToArrow(fields)
+	}
+	if err != nil {
+		v.problem(rel, metadataOffset(p, size), "index %q: the file's schema does not decode: %v", name, err)
+		return
+	}
+	for k := 0; k < sch.NumFields() && k < r.NumColumns(); k++ {
+		v.pages(r, rel, fmt.Sprintf("index %q: ", name), sch.Field(k), k)
 	}
 }

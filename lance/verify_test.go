@@ -96,3 +96,83 @@ func TestVerifyFindsFragmentIDsOutOfOrder(t *testing.T) {
 		t.Fatalf("problems %+v, want fragment id 0 after 1 in version %d", res.Problems, m.Version)
 	}
 }
+
+// TestVerifyFindsADamagedIndexFile: an index file that keeps its size but
+// does not decode (zeroed, its footer or its metadata flipped) is a problem
+// naming the file and the index, as a lookup through the index fails on it;
+// before, verify only checked that index files exist with their size.
+func TestVerifyFindsADamagedIndexFile(t *testing.T) {
+	cases := []struct {
+		name   string
+		kind   string
+		file   string
+		damage func(t *testing.T, p string)
+	}{
+		{"intact", "btree", "", nil},
+		{"btree pages zeroed", "btree", "page_data.lance", zeroFile},
+		{"btree lookup footer flipped", "btree", "page_lookup.lance", func(t *testing.T, p string) { flipFileByte(t, p, -1) }},
+		{"btree lookup metadata flipped", "btree", "page_lookup.lance", func(t *testing.T, p string) { flipFileByte(t, p, -41) }},
+		{"bitmap zeroed", IndexBitmap, "bitmap_page_lookup.lance", zeroFile},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "ds")
+			writeIndexRows(t, root, 0, 300)
+			ds, err := CreateScalarIndex(root, "k", tc.kind, IndexOptions{Name: "k_idx"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			infos, err := ds.Indices()
+			if err != nil || len(infos) != 1 {
+				t.Fatalf("indices %+v, %v", infos, err)
+			}
+			rel := path.Join(indicesDir, infos[0].UUID, tc.file)
+			if tc.damage != nil {
+				tc.damage(t, filepath.Join(root, filepath.FromSlash(rel)))
+			}
+			res, err := Verify(root, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.damage == nil {
+				if len(res.Problems) != 0 || res.IndexFiles == 0 {
+					t.Fatalf("intact: %+v", res)
+				}
+				return
+			}
+			if len(res.Problems) != 1 || res.Problems[0].File != rel || !strings.Contains(res.Problems[0].Message, `index "k_idx"`) {
+				t.Fatalf("problems %+v, want one naming %s and index k_idx", res.Problems, rel)
+			}
+			if _, _, err := ds.Lookup("k", CondEqual(1), nil); err == nil || !strings.Contains(err.Error(), tc.file) {
+				t.Fatalf("lookup through the damaged index: %v, want an error naming %s", err, tc.file)
+			}
+		})
+	}
+}
+
+func zeroFile(t *testing.T, p string) {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, make([]byte, st.Size()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flipFileByte flips the byte at offset at of p (negative: from the end).
+func flipFileByte(t *testing.T, p string, at int64) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at < 0 {
+		at += int64(len(data))
+	}
+	data[at] ^= 0xff
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
