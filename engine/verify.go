@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -14,7 +15,7 @@ import (
 
 // Problem is one piece of damage Verify found in a bucket.
 type Problem struct {
-	Part    string `json:"part"`   // "dataset" or "wal"
+	Part    string `json:"part"`   // "dataset", "wal" or "consumption"
 	File    string `json:"file"`   // path of the damaged file (under the bucket path)
 	Offset  int64  `json:"offset"` // byte offset of the damage in File; -1 when it is not at a position
 	Message string `json:"message"`
@@ -103,6 +104,31 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 					s.FirstIndex, mark, mark+1, s.FirstIndex-1)})
 		}
 	}
+	if where.wal != "" { // a local bucket: its consumption log is beside the WAL
+		if p, ok := verifyConsumptionLog(filepath.Join(filepath.Dir(where.wal), ConsumptionLogName)); !ok {
+			rep.Problems = append(rep.Problems, p)
+		}
+	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// verifyConsumptionLog reads the training API's consumption log at path as
+// an open does (readConsumptionLog) and reports where it stops reading: an
+// open would cut the log there, forgetting the marks after it.
+func verifyConsumptionLog(path string) (Problem, bool) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Problem{}, true
+	}
+	if err != nil {
+		return Problem{Part: "consumption", File: path, Offset: -1, Message: err.Error()}, false
+	}
+	entries, good := readConsumptionLog(data)
+	if good == len(data) {
+		return Problem{}, true
+	}
+	return Problem{Part: "consumption", File: path, Offset: int64(good), Message: fmt.Sprintf(
+		"entry %d: torn or corrupt (%d bytes not readable): the next open cuts the log here and forgets "+
+			"the consumed marks from this entry on (those records are served again)", len(entries)+1, len(data)-good)}, false
 }
