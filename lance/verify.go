@@ -54,7 +54,7 @@ func Verify(root string, alloc memory.Allocator) (VerifyResult, error) {
 		return VerifyResult{}, err
 	}
 	sort.Slice(l.versions, func(i, j int) bool { return l.versions[i] < l.versions[j] })
-	v := verifier{root: root, alloc: alloc, checked: map[string]bool{}, res: VerifyResult{Problems: []Problem{}}}
+	v := verifier{root: root, alloc: alloc, checked: map[string]bool{}, records: map[string]bool{}, res: VerifyResult{Problems: []Problem{}}}
 	for _, version := range l.versions {
 		v.version(l.scheme, version)
 	}
@@ -65,6 +65,7 @@ type verifier struct {
 	root    string
 	alloc   memory.Allocator
 	checked map[string]bool // files already verified (by path relative to root)
+	records map[string]bool // data file records already verified (path and manifest record)
 	res     VerifyResult
 }
 
@@ -117,11 +118,16 @@ func (v *verifier) fragment(d *Dataset, manifest string, i int) {
 	}
 	for fi := range f.Files {
 		rel := path.Join(dataDir, f.Files[fi].Path)
-		if v.checked[rel] {
+		// A file is checked again under a version that records it otherwise
+		// (damage to that manifest: its size, versions, unknown fields).
+		record := rel + "\x00" + fmt.Sprintf("%+v", f.Files[fi])
+		if v.records[record] {
 			continue
 		}
+		v.records[record] = true
+		first := !v.checked[rel]
 		v.checked[rel] = true
-		v.dataFile(d, f, fi, srcs, d.physRows[i], rel)
+		v.dataFile(d, manifest, f, fi, srcs, d.physRows[i], rel, first)
 	}
 	if f.DeletionFile != nil {
 		name, err := deletionFileName(f.ID, f.DeletionFile)
@@ -138,21 +144,26 @@ func (v *verifier) fragment(d *Dataset, manifest string, i int) {
 	}
 }
 
-// dataFile checks data file fi of fragment f, page by page.
-func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource, physRows int64, rel string) {
+// dataFile checks data file fi of fragment f, page by page, as manifest
+// records it; first: the file was not counted yet.
+func (v *verifier) dataFile(d *Dataset, manifest string, f *Fragment, fi int, srcs []columnSource, physRows int64, rel string, first bool) {
 	df := &f.Files[fi]
-	v.res.DataFiles++
 	p, err := d.dataFilePath(df)
-	if err != nil {
-		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
+	if err != nil { // the manifest's record of the file is what is wrong
+		v.problem(manifest, -1, "fragment %d, data file %s: %v", f.ID, df.Path, err)
 		return
 	}
 	st, err := objstore.Stat(p) // a local file or an object
+	if first {
+		v.res.DataFiles++
+		if err == nil {
+			v.res.Bytes += st.Size
+		}
+	}
 	if err != nil {
 		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
 		return
 	}
-	v.res.Bytes += st.Size
 	if df.FileSizeBytes != 0 && uint64(st.Size) != df.FileSizeBytes {
 		v.problem(rel, min(st.Size, int64(df.FileSizeBytes)), "the file has %d bytes, the manifest records %d", st.Size, df.FileSizeBytes)
 		return // its pages would only repeat that
@@ -171,7 +182,9 @@ func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource
 		if src.file != fi {
 			continue
 		}
-		v.res.Pages += v.pages(r, rel, "", d.schema.Field(k), src.col)
+		if n := v.pages(r, rel, "", d.schema.Field(k), src.col); first {
+			v.res.Pages += n
+		}
 	}
 }
 

@@ -97,6 +97,57 @@ func TestVerifyFindsFragmentIDsOutOfOrder(t *testing.T) {
 	}
 }
 
+// TestVerifyChecksAFileAsEveryVersionRecordsIt: a newer manifest whose
+// record of an older data file is damaged (its size, an unknown field) is a
+// problem of that version, though the file itself was checked under the
+// version that added it; reads of the newer version fail on it.
+func TestVerifyChecksAFileAsEveryVersionRecordsIt(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(df *DataFile)
+		want   string
+	}{
+		{"recorded size", func(df *DataFile) { df.FileSizeBytes++ }, "the manifest records"},
+		{"unknown field", func(df *DataFile) { df.Extra = []byte{7 << 3, 1} }, "fields this reader does not understand"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "ds")
+			writeFragments(t, root, []int64{3, 4})
+			m, scheme, err := loadLatestManifest(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(&m.Fragments[0].Files[0])
+			m.fragsEnc = encodedFragments{}
+			m.Version++
+			data, err := encodeManifestFile(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := publishManifest(root, scheme, m.Version, data); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Verify(root, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Problems) != 1 || !strings.Contains(res.Problems[0].Message, tc.want) || res.DataFiles != 2 {
+				t.Fatalf("problems %+v (%d data files), want one: %s", res.Problems, res.DataFiles, tc.want)
+			}
+			ds, err := Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+			releaseAll(recs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("read: %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestVerifyFindsADamagedIndexFile: an index file that keeps its size but
 // does not decode (zeroed, its footer or its metadata flipped) is a problem
 // naming the file and the index, as a lookup through the index fails on it;
