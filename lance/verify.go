@@ -1,6 +1,7 @@
 package lance
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
@@ -86,8 +87,11 @@ func (v *verifier) version(scheme NamingScheme, version uint64) {
 	}
 	if m.TransactionFile != "" {
 		tx := path.Join(transactionsDir, m.TransactionFile)
-		if err := statFile(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
+		if data, err := readFile(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
 			v.problem(tx, -1, "transaction file of version %d: %v", version, err)
+		} else if _, err := decodeTransaction(data); err != nil || len(data) == 0 {
+			// conflict checks and pylance's get_transactions read it
+			v.problem(tx, -1, "transaction file of version %d does not decode: %v", version, cmp.Or(err, errors.New("empty")))
 		}
 	}
 	for i := 1; i < len(m.Fragments); i++ {

@@ -227,3 +227,57 @@ func flipFileByte(t *testing.T, p string, at int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyFindsADamagedTransactionFile: a transaction file that does not
+// decode (pylance's get_transactions fails on it, and conflict checks skip
+// it) is a problem; before, verify only checked that it exists.
+func TestVerifyFindsADamagedTransactionFile(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, p string)
+	}{
+		{"intact", nil},
+		{"cut in half", func(t *testing.T, p string) {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(p, st.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"zeroed", zeroFile},
+		{"emptied", func(t *testing.T, p string) {
+			if err := os.Truncate(p, 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "ds")
+			writeFragments(t, root, []int64{3, 4})
+			m, _, err := loadLatestManifest(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel := path.Join(transactionsDir, m.TransactionFile)
+			if tc.damage != nil {
+				tc.damage(t, filepath.Join(root, filepath.FromSlash(rel)))
+			}
+			res, err := Verify(root, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.damage == nil {
+				if len(res.Problems) != 0 {
+					t.Fatalf("intact: %+v", res.Problems)
+				}
+				return
+			}
+			if len(res.Problems) != 1 || res.Problems[0].File != rel || !strings.Contains(res.Problems[0].Message, "does not decode") {
+				t.Fatalf("problems %+v, want one: %s does not decode", res.Problems, rel)
+			}
+		})
+	}
+}
