@@ -183,11 +183,50 @@ func TestVerifyFindsDamage(t *testing.T) {
 			offset: func(*testing.T, string) int64 { return 0 },
 			text:   "checksum mismatch",
 		},
+		{
+			name: "WAL last segment emptied", // the next open warns once, then nothing tells
+			damage: func(t *testing.T, path string) string {
+				f := lastWALSegment(t, filepath.Join(path, WALDirName))
+				if err := os.Truncate(f, 0); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			offset: func(*testing.T, string) int64 { return 0 },
+			text:   "in neither the log nor the dataset",
+		},
+		{
+			name: "consumption log's last entry flipped", // an open would cut it, forgetting its marks
+			damage: func(t *testing.T, path string) string {
+				f := filepath.Join(path, ConsumptionLogName)
+				flipByte(t, f, -1)
+				return f
+			},
+			text: "entry 2: torn or corrupt",
+		},
+		{
+			name: "consumption log zeroed",
+			damage: func(t *testing.T, path string) string {
+				f := filepath.Join(path, ConsumptionLogName)
+				st, _ := os.Stat(f)
+				if err := os.WriteFile(f, make([]byte, st.Size()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			offset: func(*testing.T, string) int64 { return 0 },
+			text:   "entry 1: torn or corrupt",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path, b := walBucket(t)
 			appendRows(t, b, 18, 2) // a second entry after the watermark, so a damaged first one is not a tail
+			for _, consumed := range [][]int64{{0, 1}, {2}} { // two consumption log entries
+				if err := b.MarkConsumed("t", consumed); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var file string
 			if tc.damage != nil {
 				file = tc.damage(t, path)

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -14,7 +15,7 @@ import (
 
 // Problem is one piece of damage Verify found in a bucket.
 type Problem struct {
-	Part    string `json:"part"`   // "dataset" or "wal"
+	Part    string `json:"part"`   // "dataset", "wal" or "consumption"
 	File    string `json:"file"`   // path of the damaged file (under the bucket path)
 	Offset  int64  `json:"offset"` // byte offset of the damage in File; -1 when it is not at a position
 	Message string `json:"message"`
@@ -87,12 +88,47 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 			}
 			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: d.File, Offset: d.Offset, Message: msg})
 		}
+		if s.Lost != nil && max(s.Lost.First, mark+1) <= s.Lost.Last { // what the dataset holds is not lost
+			last := filepath.Join(where.wal, wal.HighWaterName)
+			if n := len(s.Segments); n > 0 {
+				last = filepath.Join(where.wal, s.Segments[n-1].File)
+			}
+			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: last, Offset: 0,
+				Message: fmt.Sprintf("at least entries %d..%d were written (%s says so) but are in neither the log nor the dataset: "+
+					"the last segment was emptied or deleted; the next open warns once and goes on without them",
+					max(s.Lost.First, mark+1), s.Lost.Last, wal.HighWaterName)})
+		}
 		if len(s.Segments) > 0 && s.FirstIndex > mark+1 {
 			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: filepath.Join(where.wal, s.Segments[0].File), Offset: 0,
 				Message: fmt.Sprintf("the log starts at entry %d but the dataset contains entries up to %d only: entries %d..%d are missing",
 					s.FirstIndex, mark, mark+1, s.FirstIndex-1)})
 		}
 	}
+	if where.wal != "" { // a local bucket: its consumption log is beside the WAL
+		if p, ok := verifyConsumptionLog(filepath.Join(filepath.Dir(where.wal), ConsumptionLogName)); !ok {
+			rep.Problems = append(rep.Problems, p)
+		}
+	}
 	rep.OK = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// verifyConsumptionLog reads the training API's consumption log at path as
+// an open does (readConsumptionLog) and reports where it stops reading: an
+// open would cut the log there, forgetting the marks after it.
+func verifyConsumptionLog(path string) (Problem, bool) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Problem{}, true
+	}
+	if err != nil {
+		return Problem{Part: "consumption", File: path, Offset: -1, Message: err.Error()}, false
+	}
+	entries, good := readConsumptionLog(data)
+	if good == len(data) {
+		return Problem{}, true
+	}
+	return Problem{Part: "consumption", File: path, Offset: int64(good), Message: fmt.Sprintf(
+		"entry %d: torn or corrupt (%d bytes not readable): the next open cuts the log here and forgets "+
+			"the consumed marks from this entry on (those records are served again)", len(entries)+1, len(data)-good)}, false
 }

@@ -120,7 +120,7 @@ func (b *Bucket) reportLostEntries(log *wal.Log, mark uint64) {
 		}
 	}
 	if first, err := log.FirstIndex(); err == nil && first > 1 {
-		warn(1, first-1, "the log begins after them: its first segment was deleted")
+		warn(1, first-1, "the log begins after them: its first segment was deleted, or the dataset lost the version that held them")
 	}
 	if lost := log.Lost(); lost != nil {
 		warn(lost.First, lost.Last, "and any written after them: the last segment was emptied or deleted")

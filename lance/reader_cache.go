@@ -170,13 +170,24 @@ func readerKey(path string) string {
 }
 
 // openDataFile opens the data file at path through the cache, or directly
-// (closed by done) when cached is false.
+// (closed by done) when cached is false. A file whose size differs from the
+// manifest's record (size, 0 when unknown) is refused as ErrCorrupt: it is
+// not the file the manifest names (truncated, appended to, or replaced by
+// another fragment's file, whose rows would be read as these), and pylance
+// refuses it too.
 func openDataFile(path string, size uint64, cached bool) (r *file.Reader, done func(error), err error) {
 	if cached {
-		return dataFiles.open(path, size)
+		r, done, err = dataFiles.open(path, size)
+	} else if r, err = file.Open(path); err == nil {
+		done = func(error) { r.Close() }
 	}
-	if r, err = file.Open(path); err != nil {
+	if err != nil {
 		return nil, nil, err
 	}
-	return r, func(error) { r.Close() }, nil
+	if size != 0 && uint64(r.Size()) != size {
+		err = corruptf("data file %s has %d bytes, the manifest records %d", path, r.Size(), size)
+		done(err)
+		return nil, nil, err
+	}
+	return r, done, nil
 }

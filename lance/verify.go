@@ -1,17 +1,20 @@
 package lance
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/objstore"
+	"github.com/persisting/persisting/lance/schema"
 )
 
 // Problem is one piece of damage Verify found.
@@ -52,7 +55,7 @@ func Verify(root string, alloc memory.Allocator) (VerifyResult, error) {
 		return VerifyResult{}, err
 	}
 	sort.Slice(l.versions, func(i, j int) bool { return l.versions[i] < l.versions[j] })
-	v := verifier{root: root, alloc: alloc, checked: map[string]bool{}, res: VerifyResult{Problems: []Problem{}}}
+	v := verifier{root: root, alloc: alloc, checked: map[string]bool{}, records: map[string]bool{}, res: VerifyResult{Problems: []Problem{}}}
 	for _, version := range l.versions {
 		v.version(l.scheme, version)
 	}
@@ -63,6 +66,7 @@ type verifier struct {
 	root    string
 	alloc   memory.Allocator
 	checked map[string]bool // files already verified (by path relative to root)
+	records map[string]bool // data file records already verified (path and manifest record)
 	res     VerifyResult
 }
 
@@ -83,8 +87,11 @@ func (v *verifier) version(scheme NamingScheme, version uint64) {
 	}
 	if m.TransactionFile != "" {
 		tx := path.Join(transactionsDir, m.TransactionFile)
-		if err := statFile(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
+		if data, err := readFile(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
 			v.problem(tx, -1, "transaction file of version %d: %v", version, err)
+		} else if _, err := decodeTransaction(data); err != nil || len(data) == 0 {
+			// conflict checks and pylance's get_transactions read it
+			v.problem(tx, -1, "transaction file of version %d does not decode: %v", version, cmp.Or(err, errors.New("empty")))
 		}
 	}
 	for i := 1; i < len(m.Fragments); i++ {
@@ -115,11 +122,16 @@ func (v *verifier) fragment(d *Dataset, manifest string, i int) {
 	}
 	for fi := range f.Files {
 		rel := path.Join(dataDir, f.Files[fi].Path)
-		if v.checked[rel] {
+		// A file is checked again under a version that records it otherwise
+		// (damage to that manifest: its size, versions, unknown fields).
+		record := rel + "\x00" + fmt.Sprintf("%+v", f.Files[fi])
+		if v.records[record] {
 			continue
 		}
+		v.records[record] = true
+		first := !v.checked[rel]
 		v.checked[rel] = true
-		v.dataFile(d, f, fi, srcs, d.physRows[i], rel)
+		v.dataFile(d, manifest, f, fi, srcs, d.physRows[i], rel, first)
 	}
 	if f.DeletionFile != nil {
 		name, err := deletionFileName(f.ID, f.DeletionFile)
@@ -136,21 +148,26 @@ func (v *verifier) fragment(d *Dataset, manifest string, i int) {
 	}
 }
 
-// dataFile checks data file fi of fragment f, page by page.
-func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource, physRows int64, rel string) {
+// dataFile checks data file fi of fragment f, page by page, as manifest
+// records it; first: the file was not counted yet.
+func (v *verifier) dataFile(d *Dataset, manifest string, f *Fragment, fi int, srcs []columnSource, physRows int64, rel string, first bool) {
 	df := &f.Files[fi]
-	v.res.DataFiles++
 	p, err := d.dataFilePath(df)
-	if err != nil {
-		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
+	if err != nil { // the manifest's record of the file is what is wrong
+		v.problem(manifest, -1, "fragment %d, data file %s: %v", f.ID, df.Path, err)
 		return
 	}
 	st, err := objstore.Stat(p) // a local file or an object
+	if first {
+		v.res.DataFiles++
+		if err == nil {
+			v.res.Bytes += st.Size
+		}
+	}
 	if err != nil {
 		v.problem(rel, -1, "fragment %d: %v", f.ID, err)
 		return
 	}
-	v.res.Bytes += st.Size
 	if df.FileSizeBytes != 0 && uint64(st.Size) != df.FileSizeBytes {
 		v.problem(rel, min(st.Size, int64(df.FileSizeBytes)), "the file has %d bytes, the manifest records %d", st.Size, df.FileSizeBytes)
 		return // its pages would only repeat that
@@ -169,22 +186,31 @@ func (v *verifier) dataFile(d *Dataset, f *Fragment, fi int, srcs []columnSource
 		if src.file != fi {
 			continue
 		}
-		fld := d.schema.Field(k)
-		sch := arrow.NewSchema([]arrow.Field{fld}, nil)
-		for j, pg := range r.Pages(src.col) {
-			v.res.Pages++
-			if pg.Rows == 0 {
-				continue
-			}
-			rec, err := r.Read(sch, []int{src.col}, pg.FirstRow, pg.Rows, v.alloc)
-			if err != nil {
-				v.problem(rel, int64(pg.Offset), "column %q (file column %d), page %d (rows %d..%d): %v",
-					fld.Name, src.col, j, pg.FirstRow, pg.FirstRow+pg.Rows-1, err)
-				break // later pages of a damaged column add nothing but noise
-			}
-			rec.Release()
+		if n := v.pages(r, rel, "", d.schema.Field(k), src.col); first {
+			v.res.Pages += n
 		}
 	}
+}
+
+// pages reads every page of file column col (field fld) of r, reports the
+// first that does not decode (what is a prefix of the message), and returns
+// the column's number of pages.
+func (v *verifier) pages(r *file.Reader, rel, what string, fld arrow.Field, col int) int {
+	sch := arrow.NewSchema([]arrow.Field{fld}, nil)
+	pages := r.Pages(col)
+	for j, pg := range pages {
+		if pg.Rows == 0 {
+			continue
+		}
+		rec, err := r.Read(sch, []int{col}, pg.FirstRow, pg.Rows, v.alloc)
+		if err != nil {
+			v.problem(rel, int64(pg.Offset), "%scolumn %q (file column %d), page %d (rows %d..%d): %v",
+				what, fld.Name, col, j, pg.FirstRow, pg.FirstRow+pg.Rows-1, err)
+			break // later pages of a damaged column add nothing but noise
+		}
+		rec.Release()
+	}
+	return len(pages)
 }
 
 // metadataOffset points at the metadata of a data file that does not open
@@ -205,7 +231,9 @@ func metadataOffset(p string, size int64) int64 {
 	return file.MetadataOffset(tail, size)
 }
 
-// indices checks that every file of every index of d exists with its size.
+// indices checks that every file of every index of d exists with its size
+// and, when it is a Lance file (a scalar index's pages), that its footer,
+// schema and pages decode, as a lookup through the index reads them.
 func (v *verifier) indices(d *Dataset, manifest string) {
 	infos, err := d.Indices()
 	if err != nil {
@@ -226,7 +254,33 @@ func (v *verifier) indices(d *Dataset, manifest string) {
 				v.problem(rel, -1, "index %q: %v", ix.Name, err)
 			case f.Size != 0 && uint64(st.Size) != f.Size:
 				v.problem(rel, min(st.Size, int64(f.Size)), "index %q: the file has %d bytes, the manifest records %d", ix.Name, st.Size, f.Size)
+			case strings.HasSuffix(f.Path, ".lance"):
+				v.indexFile(filepath.Join(v.root, filepath.FromSlash(rel)), rel, ix.Name, st.Size)
 			}
 		}
+	}
+}
+
+// indexFile checks that the Lance file of index name at p decodes: footer,
+// schema, and every page of every top-level column (an index file's fields
+// are flat: field k is file column k).
+func (v *verifier) indexFile(p, rel, name string, size int64) {
+	r, err := file.Open(p)
+	if err != nil {
+		v.problem(rel, metadataOffset(p, size), "index %q: the file's footer or metadata does not decode: %v", name, err)
+		return
+	}
+	defer r.Close()
+	fields, err := r.Schema()
+	var sch *arrow.Schema
+	if err == nil {
+		sch, err = schema.ToArrow(fields)
+	}
+	if err != nil {
+		v.problem(rel, metadataOffset(p, size), "index %q: the file's schema does not decode: %v", name, err)
+		return
+	}
+	for k := 0; k < sch.NumFields() && k < r.NumColumns(); k++ {
+		v.pages(r, rel, fmt.Sprintf("index %q: ", name), sch.Field(k), k)
 	}
 }

@@ -68,6 +68,10 @@ func TestLostTailSegmentIsReported(t *testing.T) {
 			}
 			tt.damage(t, dir)
 
+			// persisting verify surveys before any open: it sees the loss too
+			if s, err := Survey(dir); err != nil || !reflect.DeepEqual(s.Lost, tt.lost) {
+				t.Fatalf("Survey: Lost %+v, %v; want %+v", s.Lost, err, tt.lost)
+			}
 			before := snapshot(t, dir)
 			ro, err := OpenReadOnly(dir, Options{Logger: t.Logf})
 			if err != nil {

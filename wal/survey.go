@@ -38,13 +38,18 @@ type SurveyResult struct {
 	// the next Open finishes; Temps leftover .TEMP files it removes.
 	Pending []string `json:"pending"`
 	Temps   []string `json:"temps"`
+	// Lost: entries the high-water mark says the log held that are gone
+	// from an undamaged log (its last segment emptied or deleted), which
+	// the next Open reports once and then forgets; nil when none.
+	Lost *Lost `json:"lost,omitempty"`
 }
 
 // Survey reads every entry of every segment in dir and checks its framing
 // and CRC, without changing anything and without stopping at the first
 // damage: after a damaged entry it resumes at the next offset where a valid
 // entry starts, so every damaged stretch is reported with its file and
-// offset. A gap or overlap between segments is reported as damage too.
+// offset. A gap or overlap between segments is reported as damage too, and
+// entries the high-water mark says were written but are gone as Lost.
 func Survey(dir string) (SurveyResult, error) {
 	segs, pending, temps, err := listSegments(dir)
 	if err != nil {
@@ -102,6 +107,13 @@ func Survey(dir string) (SurveyResult, error) {
 	}
 	if len(segs) == 0 {
 		res.FirstIndex, res.LastIndex = 1, 0
+	}
+	if len(res.Damage) == 0 { // damage is reported as such, and ends what Open can tell
+		mark, err := readHighWater(dir, func(string, ...any) {})
+		if err != nil {
+			return SurveyResult{}, fmt.Errorf("wal: survey %s: %w", dir, err)
+		}
+		res.Lost = lostAgainst(mark, res.LastIndex)
 	}
 	return res, nil
 }
