@@ -113,6 +113,8 @@ func runTail(e *env, path string) (int, error) {
 		select {
 		case <-e.interrupted:
 			return exitOK, nil // the way --follow ends
+		case <-e.outputClosed:
+			return exitOK, nil // as a write would have met EPIPE
 		case <-time.After(time.Duration(e.s.poll * float64(time.Second))):
 		}
 		stale = true

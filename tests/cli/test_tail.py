@@ -68,6 +68,22 @@ def test_tail_follow_prints_new_versions_until_interrupted(backend_bucket):
     assert got.empty(), "printed more than the 17 records"
 
 
+
+def test_tail_follow_ends_when_its_reader_goes_away(backend_bucket):
+    """`tail --follow | head -1`: nothing new is committed, so no write meets EPIPE;
+    the follower must notice the closed pipe itself (the poll is far longer than the wait)."""
+    proc = subprocess.Popen([*CLI, "tail", str(backend_bucket), "--follow", "--poll", "3600"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert json.loads(proc.stdout.readline())["id"] == "u0-0"
+        proc.stdout.close()  # as head does after its line
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, proc.stderr.read()
+    assert proc.stderr.read() == ""
+
 def test_read_only_open_refuses_appends(backend_bucket):
     code = f"""
 import pyarrow as pa
