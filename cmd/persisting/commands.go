@@ -114,7 +114,8 @@ infinities as strings.`,
 		description: `Rewrites each bucket's small adjacent fragments into fragments of up to
 --target-rows rows, as one new dataset version; row order and offsets stay, older
 versions stay readable until cleanup removes them. Opens the bucket as its writer
-(rows its WAL still holds are flushed as well): stop the queue first.`,
+(rows its WAL still holds are committed first): stop the queue first; a bucket
+open for writing elsewhere is refused as busy (status 3).`,
 		examples: `  persisting compact /data/events/bucket_0
   persisting compact /data/events --target-rows 100000`,
 		flags: append([]*flagSpec{
@@ -129,7 +130,9 @@ versions stay readable until cleanup removes them. Opens the bucket as its write
 		summary: "Remove old dataset versions and the files only they use.",
 		description: `Removes the versions committed longer ago than --older-than (never the newest,
 never a tagged one) and the data, deletion and transaction files no kept version
-uses; time travel to them ends. Opens the bucket as its writer: stop the queue first.`,
+uses; time travel to them ends. Opens the bucket as its writer (rows its WAL still
+holds are committed first): stop the queue first; a bucket open for writing
+elsewhere is refused as busy (status 3).`,
 		examples: `  persisting cleanup /data/events/bucket_0 --older-than 7d
   persisting cleanup /data/events --older-than 0   # keep only the newest version`,
 		flags: append([]*flagSpec{

@@ -78,6 +78,12 @@ func maintainOne(e *env, b found, call func(*engine.Bucket) (maintenanceResult, 
 			err = cerr
 		}
 	}()
+	// Commit what the WAL replayed first: the compaction then covers those
+	// rows and the versions reported are the bucket's (Close would commit
+	// them after, as a version the result never mentions).
+	if err := bucket.Flush(); err != nil {
+		return nil, fmt.Errorf("flush the rows its WAL held: %w", err)
+	}
 	result, err = call(bucket)
 	if err != nil {
 		return nil, err
