@@ -113,7 +113,7 @@ def test_a_bucket_that_cannot_be_read_does_not_hide_the_others(backend_bucket, p
     good, bad = json.loads(proc.stdout)
     assert good["path"] == str(backend_bucket) and good["dataset"]["rows"] == 12
     assert bad["path"] == str(pylance_bucket) and "corrupt" in bad["error"]
-    assert f"persisting: {pylance_bucket}: " in proc.stderr
+    assert f"persisting inspect: {pylance_bucket}: " in proc.stderr  # as compact names its failures
     alone = cli("inspect", pylance_bucket, check=3)
     assert alone.stdout == "" and "corrupt" in alone.stderr
     # verify reads what inspect cannot: every manifest is a problem, status 1
