@@ -53,7 +53,7 @@ contains) and how many entries the next open will replay. Reads only.`,
   persisting inspect s3://queues/events --storage-option aws_endpoint=http://127.0.0.1:9000`,
 		flags: append([]*flagSpec{
 			jsonFlag("print one JSON document (an object for a bucket, a list for a queue directory)"),
-			{long: "--versions", metavar: "N", kind: flagValue, help: "list only the newest N versions (default: all)",
+			{long: "--versions", metavar: "N", kind: flagValue, help: "list only the newest N versions (default: all with --json, else 10)",
 				set: func(v string) (err error) { s.versions, err = parsePositiveInt(v); return }},
 			{long: "--all-fragments", kind: flagBool, help: "list every fragment (default: the first and last 5)",
 				set: func(string) error { s.all = true; return nil }},

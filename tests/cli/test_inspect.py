@@ -41,6 +41,21 @@ def test_inspect_backend_bucket_text(backend_bucket):
 def test_inspect_versions_limit(backend_bucket):
     ds = cli_json("inspect", backend_bucket, "--versions", 2)["dataset"]
     assert [v["version"] for v in ds["versions"]] == [3, 4] and ds["retained"]["count"] == 4
+    text = cli("inspect", backend_bucket, "--versions", 2).stdout
+    assert "versions    3 (" in text and "... 2 older (--versions N" in text
+
+
+def test_inspect_text_lists_a_bounded_number_of_versions(tmp_path):
+    import lance
+    import pyarrow as pa
+
+    uri = tmp_path / "bucket_0" / "data.lance"
+    for i in range(13):
+        lance.write_dataset(pa.table({"i": [i]}), str(uri), mode="append" if i else "create")
+    line = [ln for ln in cli("inspect", uri.parent).stdout.splitlines() if ln.startswith("  versions")][0]
+    assert [int(v.split(" (")[0]) for v in line.split(None, 1)[1].split(", ")] == list(range(4, 14))
+    assert "... 3 older" in cli("inspect", uri.parent).stdout
+    assert len(cli_json("inspect", uri.parent)["dataset"]["versions"]) == 13  # --json: every one
 
 
 def test_inspect_pylance_dataset_by_bucket_and_by_dataset_path(pylance_bucket):
