@@ -45,6 +45,15 @@ func maintain(e *env, path, what string, call func(*engine.Bucket) (maintenanceR
 			if err := bar.println(e.stderr, fmt.Sprintf("persisting %s: %s: %v", what, b.path, err)); err != nil {
 				return 0, err
 			}
+			if e.s.json { // every bucket has its line, as inspect and verify list a failed one
+				line, err := pythonJSON(map[string]string{"path": b.path, "error": err.Error()})
+				if err != nil {
+					return 0, err
+				}
+				if err := bar.println(e.stdout, line); err != nil {
+					return 0, err
+				}
+			}
 		} else {
 			line := b.path + ": " + result.describe()
 			if e.s.json {

@@ -66,6 +66,13 @@ def test_a_failing_bucket_exits_3_after_the_others_are_done(backend_bucket, pyla
     assert proc.stdout == f"{pylance_bucket}: 2 -> 1 fragment, version 2 -> 3\n"
 
 
+def test_json_lines_name_a_failed_bucket_too(backend_bucket, pylance_bucket):
+    proc = cli("compact", backend_bucket.parent, "--json", check=3)
+    failed, done = map(json.loads, proc.stdout.splitlines())
+    assert failed["path"] == str(backend_bucket) and "indices" in failed["error"] and set(failed) == {"path", "error"}
+    assert done["path"] == str(pylance_bucket) and done["version"] == 3
+
+
 def test_cleanup_keeps_recent_versions(plain_bucket):
     proc = cli("cleanup", plain_bucket, "--older-than", "1w", "--no-progress")
     assert "removed 0 versions" in proc.stdout
