@@ -140,6 +140,6 @@ func printInspection(out io.Writer, rep engine.Inspection, allFragments bool) er
 			w("%s... %d older (--versions N lists the newest N)\n", inspectIndent, older)
 		}
 	}
-	_, err := io.WriteString(out, b.String())
+	_, err := io.WriteString(out, printable(b.String()))
 	return err
 }

@@ -135,7 +135,7 @@ func report(e *env, err error) int {
 	if errors.Is(err, syscall.EPIPE) {
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "persisting %s: %v\n", e.command, err)
+	fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting %s: %v\n", e.command, err)))
 	if isUsageFailure(err) {
 		return exitUsage
 	}

@@ -42,7 +42,7 @@ func maintain(e *env, path, what string, call func(*engine.Bucket) (maintenanceR
 				return 0, err // the same bad option for every bucket
 			}
 			failed++
-			if err := bar.println(e.stderr, fmt.Sprintf("persisting %s: %s: %v", what, b.path, err)); err != nil {
+			if err := bar.println(e.stderr, printable(fmt.Sprintf("persisting %s: %s: %v", what, b.path, err))); err != nil {
 				return 0, err
 			}
 			if e.s.json { // every bucket has its line, as inspect and verify list a failed one
@@ -55,7 +55,7 @@ func maintain(e *env, path, what string, call func(*engine.Bucket) (maintenanceR
 				}
 			}
 		} else {
-			line := b.path + ": " + result.describe()
+			line := printable(b.path + ": " + result.describe())
 			if e.s.json {
 				if line, err = pythonJSON(result); err != nil {
 					return 0, err

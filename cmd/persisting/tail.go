@@ -103,7 +103,7 @@ func runTail(e *env, path string) (int, error) {
 			if !e.s.follow || failures >= followRetries {
 				return 0, err
 			}
-			fmt.Fprintf(e.stderr, "persisting tail: %v (trying again)\n", err)
+			fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting tail: %v (trying again)\n", err)))
 		default:
 			failures = 0
 		}

@@ -140,3 +140,20 @@ def test_a_file_url_names_the_local_directory(backend_bucket):
     rep = cli_json("inspect", f"file://{backend_bucket}")
     assert rep["path"] == str(backend_bucket) and rep["dataset"]["rows"] == 12
     assert len(cli("tail", f"file://{backend_bucket}", "--limit", 2).stdout.splitlines()) == 2
+
+
+def test_text_output_escapes_control_characters_from_the_bucket(tmp_path):
+    """A field name or value from the data must not drive the terminal; --json keeps it exact."""
+    import lance
+    import pyarrow as pa
+
+    bucket = tmp_path / "bucket_0"
+    name = "s\x1b[2J\x07"
+    not_utf8 = pa.Array.from_buffers(pa.string(), 1, [None, pa.array([0, 3], pa.int32()).buffers()[1],
+                                                      pa.py_buffer(b"o\xff\x1b")])
+    lance.write_dataset(pa.table({name: not_utf8}), str(bucket / "data.lance"))
+    text = cli("inspect", bucket).stdout
+    assert "\x1b" not in text and "\x07" not in text and r"s\x1b[2J\x07: utf8" in text
+    assert cli_json("inspect", bucket)["dataset"]["schema"][0]["name"] == name
+    record = cli("tail", bucket).stdout  # JSON escapes the control bytes; bytes that are not UTF-8 become U+FFFD
+    assert "\x1b" not in record and json.loads(record) == {name: "o\ufffd\x1b"}
