@@ -105,7 +105,7 @@ infinities as strings.`,
 				set:  func(v string) (err error) { s.poll, err = parsePositiveSeconds(v); return }},
 			{long: "--offsets", kind: flagBool, help: `print {"offset": N, "record": {...}} per line`,
 				set: func(string) error { s.offsets = true; return nil }},
-			{long: "--batch", metavar: "N", kind: flagValue, help: "records read per call (default 1000)",
+			{long: "--batch", metavar: "N", kind: flagValue, help: "records read per call (default 1000; fewer when records are large)",
 				set: func(v string) (err error) { s.batch, err = parsePositiveInt(v); return }},
 		}, storage...)}
 

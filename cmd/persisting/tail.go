@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/engine"
@@ -16,6 +17,25 @@ import (
 // removed by a cleanup between listing and reading it fails one poll, the
 // next sees it gone; a bucket that stays unreadable ends the command.
 const followRetries = 3
+
+// Records are read in batches of up to --batch rows, but of no more than
+// about readBudget bytes: 1000 records of 4 MiB each would hold 4 GiB at
+// once. The first read takes firstReadRows; later ones are sized by the
+// bytes per row seen so far.
+const (
+	readBudget    = 64 << 20
+	firstReadRows = 16
+)
+
+// rowsPerRead is how many rows the next read may take, given the bytes and
+// rows read so far and the --batch ceiling.
+func rowsPerRead(bytesRead, rowsRead, ceiling int64) int64 {
+	if rowsRead == 0 {
+		return min(ceiling, firstReadRows)
+	}
+	perRow := max(bytesRead/rowsRead, 1)
+	return max(min(ceiling, readBudget/perRow), 1)
+}
 
 // tailReader is the bucket opened read-only, reopened to see newer versions.
 type tailReader struct {
@@ -65,7 +85,7 @@ func runTail(e *env, path string) (int, error) {
 	if offset < 0 {
 		offset = max(rows+offset, 0)
 	}
-	var printed int64
+	var printed, bytesRead int64
 	limited := func() bool { return e.s.limit >= 0 && printed >= e.s.limit }
 	stale, failures := false, 0
 	for {
@@ -78,13 +98,14 @@ func runTail(e *env, path string) (int, error) {
 				stale = false
 			}
 			for offset < rows && !limited() {
-				n := e.s.batch
+				n := rowsPerRead(bytesRead, printed, e.s.batch)
 				if e.s.limit >= 0 {
 					n = min(n, e.s.limit-printed)
 				}
-				got, err := printRecords(out, r.bucket, offset, n, e.s.offsets)
+				got, size, err := printRecords(out, r.bucket, offset, n, e.s.offsets)
 				offset += got
 				printed += got
+				bytesRead += size
 				if err != nil {
 					return err
 				}
@@ -127,11 +148,15 @@ type writeError struct{ err error }
 func (e *writeError) Error() string { return e.err.Error() }
 
 // printRecords prints up to n records from offset, one JSON line each, and
-// returns how many it printed.
-func printRecords(out *bufio.Writer, b *engine.Bucket, offset, n int64, withOffsets bool) (int64, error) {
+// returns how many it printed and the bytes of what it read.
+func printRecords(out *bufio.Writer, b *engine.Bucket, offset, n int64, withOffsets bool) (int64, int64, error) {
 	_, recs, err := b.Read(offset, n, memory.DefaultAllocator)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	var size int64
+	for _, rec := range recs {
+		size += recordBytes(rec)
 	}
 	defer func() {
 		for _, rec := range recs {
@@ -147,20 +172,43 @@ func printRecords(out *bufio.Writer, b *engine.Bucket, offset, n int64, withOffs
 				fmt.Fprintf(&line, `{"offset": %d, "record": `, offset+printed)
 			}
 			if err := recordJSON(&line, rec, i); err != nil {
-				return printed, err
+				return printed, size, err
 			}
 			if withOffsets {
 				line.WriteByte('}')
 			}
 			line.WriteByte('\n')
 			if _, err := out.WriteString(line.String()); err != nil {
-				return printed, &writeError{err}
+				return printed, size, &writeError{err}
 			}
 			printed++
 		}
 	}
 	if err := out.Flush(); err != nil {
-		return printed, &writeError{err}
+		return printed, size, &writeError{err}
 	}
-	return printed, nil
+	return printed, size, nil
+}
+
+// recordBytes is the size of rec's buffers (children and dictionaries too).
+func recordBytes(rec arrow.Record) int64 {
+	var size int64
+	var add func(d arrow.ArrayData)
+	add = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil {
+				size += int64(buf.Len())
+			}
+		}
+		for _, child := range d.Children() {
+			add(child)
+		}
+		if d.DataType().ID() == arrow.DICTIONARY { // else Dictionary() is a typed nil
+			add(d.Dictionary())
+		}
+	}
+	for _, col := range rec.Columns() {
+		add(col.Data())
+	}
+	return size
 }
