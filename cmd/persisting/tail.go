@@ -43,16 +43,21 @@ type tailReader struct {
 	bucket *engine.Bucket
 }
 
-// reopen opens the newest committed version; it returns its row count.
-func (r *tailReader) reopen() (int64, error) {
+// reopen opens the newest committed version; it returns the offset after
+// its last record and the first offset retention kept.
+func (r *tailReader) reopen() (end, first int64, err error) {
 	r.close()
 	b, err := engine.Open(r.opts)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	r.bucket = b
-	_, persisted, _, err := b.Counts()
-	return persisted, err
+	st, err := b.Stats()
+	if err != nil {
+		return 0, 0, err
+	}
+	_, end, _, err = b.Counts()
+	return end, st.FirstRetainedOffset, err
 }
 
 func (r *tailReader) close() {
@@ -77,7 +82,7 @@ func runTail(e *env, path string) (int, error) {
 	r := &tailReader{opts: opts}
 	defer r.close()
 	out := bufio.NewWriter(e.stdout)
-	rows, err := r.reopen()
+	rows, first, err := r.reopen()
 	if err != nil {
 		return 0, err
 	}
@@ -85,6 +90,7 @@ func runTail(e *env, path string) (int, error) {
 	if offset < 0 {
 		offset = max(rows+offset, 0)
 	}
+	offset = max(offset, first) // what retention dropped is not there to print
 	var printed, bytesRead int64
 	limited := func() bool { return e.s.limit >= 0 && printed >= e.s.limit }
 	stale, failures := false, 0
@@ -92,26 +98,30 @@ func runTail(e *env, path string) (int, error) {
 		err := func() error {
 			if stale {
 				var err error
-				if rows, err = r.reopen(); err != nil {
+				if rows, first, err = r.reopen(); err != nil {
 					return err
 				}
 				stale = false
+				if offset < first {
+					fmt.Fprintf(e.stderr, "persisting tail: offsets %d..%d were dropped by retention before they were printed\n", offset, first-1)
+					offset = first
+				}
 			}
 			for offset < rows && !limited() {
-				n := rowsPerRead(bytesRead, printed, e.s.batch)
+				// A range of offsets, not of rows: cleared offsets hold no
+				// record, so a range may print fewer (or none) and the
+				// records' own offsets are asked for.
+				n := min(rowsPerRead(bytesRead, printed, e.s.batch), rows-offset)
 				if e.s.limit >= 0 {
 					n = min(n, e.s.limit-printed)
 				}
 				got, size, err := printRecords(out, r.bucket, offset, n, e.s.offsets)
-				offset += got
 				printed += got
 				bytesRead += size
 				if err != nil {
 					return err
 				}
-				if got == 0 {
-					break
-				}
+				offset += n
 			}
 			return nil
 		}()
@@ -154,22 +164,33 @@ func printRecords(out *bufio.Writer, b *engine.Bucket, offset, n int64, withOffs
 	if err != nil {
 		return 0, 0, err
 	}
+	offsets := make([]int64, n)
+	for i := range offsets {
+		offsets[i] = offset + int64(i)
+	}
+	if offsets, err = b.LiveIndexes(offsets); err != nil {
+		releaseRecords(recs)
+		return 0, 0, err
+	}
 	var size int64
 	for _, rec := range recs {
 		size += recordBytes(rec)
 	}
-	defer func() {
-		for _, rec := range recs {
-			rec.Release()
-		}
-	}()
+	defer releaseRecords(recs)
+	rows := 0
+	for _, rec := range recs {
+		rows += int(rec.NumRows())
+	}
+	if rows != len(offsets) {
+		return 0, 0, fmt.Errorf("read %d records at offsets %d..%d, but %d of those offsets hold one", rows, offset, offset+n-1, len(offsets))
+	}
 	var line strings.Builder
 	var printed int64
 	for _, rec := range recs {
 		for i := 0; i < int(rec.NumRows()); i++ {
 			line.Reset()
 			if withOffsets {
-				fmt.Fprintf(&line, `{"offset": %d, "record": `, offset+printed)
+				fmt.Fprintf(&line, `{"offset": %d, "record": `, offsets[printed])
 			}
 			if err := recordJSON(&line, rec, i); err != nil {
 				return printed, size, err
@@ -211,4 +232,10 @@ func recordBytes(rec arrow.Record) int64 {
 		add(col.Data())
 	}
 	return size
+}
+
+func releaseRecords(recs []arrow.Record) {
+	for _, rec := range recs {
+		rec.Release()
+	}
 }

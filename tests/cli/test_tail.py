@@ -120,3 +120,28 @@ def test_tail_follow_gives_up_after_repeated_failures(backend_bucket):
     stderr = proc.stderr.read()
     assert rc == 3, stderr
     assert stderr.count("(trying again)") == 2 and "corrupt" in stderr, stderr
+
+
+def test_tail_skips_cleared_records_and_prints_their_true_offsets(tmp_path):
+    """Cleared offsets hold no record; no other record moves (docs/training.md)."""
+    bucket = tmp_path / "bucket_0"
+    made = run_python(f"""
+import asyncio
+from persisting.queue import PersistingBackend
+async def main():
+    b = PersistingBackend(bucket_id=0, storage_path={str(bucket)!r}, enable_wal=True)
+    await b.put_batch([{{"id": f"r{{i}}"}} for i in range(40)])
+    await b.flush()
+    await b.clear(list(range(20)) + [25])
+    await b.flush()
+    b.close()
+asyncio.run(main())
+""")
+    assert made.returncode == 0, explain(made)
+    live = [i for i in range(20, 40) if i != 25]
+    for args in ([], ["--batch", "3"], ["--batch", "1000"]):
+        got = lines(cli("tail", bucket, "--offsets", *args).stdout)
+        assert [(r["offset"], r["record"]["id"]) for r in got] == [(i, f"r{i}") for i in live], args
+    # the first 20 offsets are all cleared: --limit still finds the next records
+    assert [r["offset"] for r in lines(cli("tail", bucket, "--offsets", "--limit", 2, "--batch", 5).stdout)] == [20, 21]
+    assert [r["offset"] for r in lines(cli("tail", bucket, "--offsets", "--from", -16).stdout)][:3] == [24, 26, 27]
