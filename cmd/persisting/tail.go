@@ -13,9 +13,10 @@ import (
 	"github.com/persisting/persisting/engine"
 )
 
-// followRetries is how many failed polls in a row end --follow: a version
-// removed by a cleanup between listing and reading it fails one poll, the
-// next sees it gone; a bucket that stays unreadable ends the command.
+// followRetries is how many failed reads in a row end tail (--follow or
+// not): a version removed by a cleanup between listing and reading it fails
+// one read, the reopened bucket sees it gone; a bucket that stays
+// unreadable ends the command.
 const followRetries = 3
 
 // Records are read in batches of up to --batch rows, but of no more than
@@ -131,10 +132,16 @@ func runTail(e *env, path string) (int, error) {
 			return 0, printing.err
 		case err != nil:
 			failures++
-			if !e.s.follow || failures >= followRetries {
+			if failures >= followRetries {
 				return 0, err
 			}
 			fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting tail: %v (trying again)\n", err)))
+			if !e.s.follow {
+				// A writer's compaction and cleanup beside it removed the
+				// files of the version being read: reopen the newest at once.
+				stale = true
+				continue
+			}
 		default:
 			failures = 0
 		}

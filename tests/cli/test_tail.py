@@ -145,3 +145,12 @@ asyncio.run(main())
     # the first 20 offsets are all cleared: --limit still finds the next records
     assert [r["offset"] for r in lines(cli("tail", bucket, "--offsets", "--limit", 2, "--batch", 5).stdout)] == [20, 21]
     assert [r["offset"] for r in lines(cli("tail", bucket, "--offsets", "--from", -16).stdout)][:3] == [24, 26, 27]
+
+
+def test_tail_reopens_when_a_read_fails_then_gives_up(plain_bucket):
+    """A writer's cleanup may remove the files of the version tail reads: it reopens
+    the newest version and reads on; a file that stays unreadable ends it (status 3)."""
+    victim = sorted((plain_bucket / "data.lance" / "data").iterdir())[0]
+    victim.write_bytes(b"")  # every read of it fails, every reopen still works
+    proc = cli("tail", plain_bucket, check=3)
+    assert proc.stderr.count("(trying again)") == 2, proc.stderr
