@@ -53,7 +53,7 @@ contains) and how many entries the next open will replay. Reads only.`,
   persisting inspect s3://queues/events --storage-option aws_endpoint=http://127.0.0.1:9000`,
 		flags: append([]*flagSpec{
 			jsonFlag("print one JSON document (an object for a bucket, a list for a queue directory)"),
-			{long: "--versions", metavar: "N", kind: flagValue, help: "list only the newest N versions (default: all)",
+			{long: "--versions", metavar: "N", kind: flagValue, help: "list only the newest N versions (default: all with --json, else 10)",
 				set: func(v string) (err error) { s.versions, err = parsePositiveInt(v); return }},
 			{long: "--all-fragments", kind: flagBool, help: "list every fragment (default: the first and last 5)",
 				set: func(string) error { s.all = true; return nil }},
@@ -105,7 +105,7 @@ infinities as strings.`,
 				set:  func(v string) (err error) { s.poll, err = parsePositiveSeconds(v); return }},
 			{long: "--offsets", kind: flagBool, help: `print {"offset": N, "record": {...}} per line`,
 				set: func(string) error { s.offsets = true; return nil }},
-			{long: "--batch", metavar: "N", kind: flagValue, help: "records read per call (default 1000)",
+			{long: "--batch", metavar: "N", kind: flagValue, help: "records read per call (default 1000; fewer when records are large)",
 				set: func(v string) (err error) { s.batch, err = parsePositiveInt(v); return }},
 		}, storage...)}
 
@@ -114,7 +114,8 @@ infinities as strings.`,
 		description: `Rewrites each bucket's small adjacent fragments into fragments of up to
 --target-rows rows, as one new dataset version; row order and offsets stay, older
 versions stay readable until cleanup removes them. Opens the bucket as its writer
-(rows its WAL still holds are flushed as well): stop the queue first.`,
+(rows its WAL still holds are committed first): stop the queue first; a bucket
+open for writing elsewhere is refused as busy (status 3).`,
 		examples: `  persisting compact /data/events/bucket_0
   persisting compact /data/events --target-rows 100000`,
 		flags: append([]*flagSpec{
@@ -129,7 +130,9 @@ versions stay readable until cleanup removes them. Opens the bucket as its write
 		summary: "Remove old dataset versions and the files only they use.",
 		description: `Removes the versions committed longer ago than --older-than (never the newest,
 never a tagged one) and the data, deletion and transaction files no kept version
-uses; time travel to them ends. Opens the bucket as its writer: stop the queue first.`,
+uses; time travel to them ends. Opens the bucket as its writer (rows its WAL still
+holds are committed first): stop the queue first; a bucket open for writing
+elsewhere is refused as busy (status 3).`,
 		examples: `  persisting cleanup /data/events/bucket_0 --older-than 7d
   persisting cleanup /data/events --older-than 0   # keep only the newest version`,
 		flags: append([]*flagSpec{

@@ -11,6 +11,11 @@ import (
 
 func runInspect(e *env, path string) (int, error) {
 	opts := engine.InspectOptions{VersionsLimit: int(e.s.versions)}
+	if opts.VersionsLimit == 0 && !e.s.json {
+		// A bucket flushed every second keeps ~600k versions a week: the
+		// text lists the newest few (--json, a document for programs, all).
+		opts.VersionsLimit = versionsShown
+	}
 	reports, err := perBucket(e, path, func(b string) (engine.Inspection, error) { return engine.Inspect(b, opts) })
 	if err != nil {
 		return 0, err
@@ -41,6 +46,7 @@ func runInspect(e *env, path string) (int, error) {
 
 const (
 	fragmentsShown = 10 // more: the first and last 5
+	versionsShown  = 10 // the newest, unless --versions says otherwise
 	inspectIndent  = "              "
 )
 
@@ -130,7 +136,10 @@ func printInspection(out io.Writer, rep engine.Inspection, allFragments bool) er
 			vs = append(vs, fmt.Sprintf("%d (%s)", v.Version, jsonTime(v.Timestamp)))
 		}
 		w("  versions    %s\n", strings.Join(vs, ", "))
+		if older := ds.Retained.Count - len(ds.Versions); older > 0 {
+			w("%s... %d older (--versions N lists the newest N)\n", inspectIndent, older)
+		}
 	}
-	_, err := io.WriteString(out, b.String())
+	_, err := io.WriteString(out, printable(b.String()))
 	return err
 }

@@ -55,6 +55,8 @@ type env struct {
 	s              settings
 	// interrupted is closed on SIGINT/SIGTERM (tail --follow ends on it).
 	interrupted <-chan struct{}
+	// outputClosed is closed when stdout's reader went away (tail --follow ends on it).
+	outputClosed <-chan struct{}
 }
 
 func main() {
@@ -87,7 +89,8 @@ func run(args []string, stdout, stderr io.Writer, stderrIsTTY bool) int {
 			topUsage(commands), args[0], commandNames(commands))
 		return exitUsage
 	}
-	e := &env{stdout: stdout, stderr: stderr, stderrIsTTY: stderrIsTTY, command: c.name}
+	e := &env{stdout: stdout, stderr: stderr, stderrIsTTY: stderrIsTTY, command: c.name,
+		outputClosed: watchOutputClosed(stdout)}
 	path, err := parseArgs(c, args[1:])
 	var help helpRequested
 	var usage *usageError
@@ -132,7 +135,7 @@ func report(e *env, err error) int {
 	if errors.Is(err, syscall.EPIPE) {
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "persisting %s: %v\n", e.command, err)
+	fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting %s: %v\n", e.command, err)))
 	if isUsageFailure(err) {
 		return exitUsage
 	}

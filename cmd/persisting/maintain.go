@@ -42,11 +42,20 @@ func maintain(e *env, path, what string, call func(*engine.Bucket) (maintenanceR
 				return 0, err // the same bad option for every bucket
 			}
 			failed++
-			if err := bar.println(e.stderr, fmt.Sprintf("persisting %s: %s: %v", what, b.path, err)); err != nil {
+			if err := bar.println(e.stderr, printable(fmt.Sprintf("persisting %s: %s: %v", what, b.path, err))); err != nil {
 				return 0, err
 			}
+			if e.s.json { // every bucket has its line, as inspect and verify list a failed one
+				line, err := pythonJSON(map[string]string{"path": b.path, "error": err.Error()})
+				if err != nil {
+					return 0, err
+				}
+				if err := bar.println(e.stdout, line); err != nil {
+					return 0, err
+				}
+			}
 		} else {
-			line := b.path + ": " + result.describe()
+			line := printable(b.path + ": " + result.describe())
 			if e.s.json {
 				if line, err = pythonJSON(result); err != nil {
 					return 0, err
@@ -78,6 +87,12 @@ func maintainOne(e *env, b found, call func(*engine.Bucket) (maintenanceResult, 
 			err = cerr
 		}
 	}()
+	// Commit what the WAL replayed first: the compaction then covers those
+	// rows and the versions reported are the bucket's (Close would commit
+	// them after, as a version the result never mentions).
+	if err := bucket.Flush(); err != nil {
+		return nil, fmt.Errorf("flush the rows its WAL held: %w", err)
+	}
 	result, err = call(bucket)
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func perBucket[R any](e *env, path string, look func(string) (R, error)) (bucket
 			if out.single || isUsageFailure(err) {
 				return out, err
 			}
-			fmt.Fprintf(e.stderr, "persisting: %s: %v\n", b.path, err)
+			fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting %s: %s: %v\n", e.command, b.path, err)))
 			out.all = append(out.all, map[string]string{"path": b.path, "error": err.Error()})
 			out.failed = true
 			continue

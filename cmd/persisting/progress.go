@@ -67,7 +67,7 @@ func (p *progress) finish() {
 
 func (p *progress) step(label string) {
 	p.mu.Lock()
-	p.label = label
+	p.label = printable(label)
 	p.mu.Unlock()
 	p.draw()
 }

@@ -62,6 +62,6 @@ func runVerify(e *env, path string) (int, error) {
 			b.WriteString("  checked " + strings.Join(parts, "; ") + "\n")
 		}
 	}
-	_, err = fmt.Fprint(e.stdout, b.String())
+	_, err = fmt.Fprint(e.stdout, printable(b.String()))
 	return status, err
 }

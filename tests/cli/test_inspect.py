@@ -41,6 +41,21 @@ def test_inspect_backend_bucket_text(backend_bucket):
 def test_inspect_versions_limit(backend_bucket):
     ds = cli_json("inspect", backend_bucket, "--versions", 2)["dataset"]
     assert [v["version"] for v in ds["versions"]] == [3, 4] and ds["retained"]["count"] == 4
+    text = cli("inspect", backend_bucket, "--versions", 2).stdout
+    assert "versions    3 (" in text and "... 2 older (--versions N" in text
+
+
+def test_inspect_text_lists_a_bounded_number_of_versions(tmp_path):
+    import lance
+    import pyarrow as pa
+
+    uri = tmp_path / "bucket_0" / "data.lance"
+    for i in range(13):
+        lance.write_dataset(pa.table({"i": [i]}), str(uri), mode="append" if i else "create")
+    line = [ln for ln in cli("inspect", uri.parent).stdout.splitlines() if ln.startswith("  versions")][0]
+    assert [int(v.split(" (")[0]) for v in line.split(None, 1)[1].split(", ")] == list(range(4, 14))
+    assert "... 3 older" in cli("inspect", uri.parent).stdout
+    assert len(cli_json("inspect", uri.parent)["dataset"]["versions"]) == 13  # --json: every one
 
 
 def test_inspect_pylance_dataset_by_bucket_and_by_dataset_path(pylance_bucket):
@@ -113,7 +128,7 @@ def test_a_bucket_that_cannot_be_read_does_not_hide_the_others(backend_bucket, p
     good, bad = json.loads(proc.stdout)
     assert good["path"] == str(backend_bucket) and good["dataset"]["rows"] == 12
     assert bad["path"] == str(pylance_bucket) and "corrupt" in bad["error"]
-    assert f"persisting: {pylance_bucket}: " in proc.stderr
+    assert f"persisting inspect: {pylance_bucket}: " in proc.stderr  # as compact names its failures
     alone = cli("inspect", pylance_bucket, check=3)
     assert alone.stdout == "" and "corrupt" in alone.stderr
     # verify reads what inspect cannot: every manifest is a problem, status 1
@@ -125,3 +140,20 @@ def test_a_file_url_names_the_local_directory(backend_bucket):
     rep = cli_json("inspect", f"file://{backend_bucket}")
     assert rep["path"] == str(backend_bucket) and rep["dataset"]["rows"] == 12
     assert len(cli("tail", f"file://{backend_bucket}", "--limit", 2).stdout.splitlines()) == 2
+
+
+def test_text_output_escapes_control_characters_from_the_bucket(tmp_path):
+    """A field name or value from the data must not drive the terminal; --json keeps it exact."""
+    import lance
+    import pyarrow as pa
+
+    bucket = tmp_path / "bucket_0"
+    name = "s\x1b[2J\x07"
+    not_utf8 = pa.Array.from_buffers(pa.string(), 1, [None, pa.array([0, 3], pa.int32()).buffers()[1],
+                                                      pa.py_buffer(b"o\xff\x1b")])
+    lance.write_dataset(pa.table({name: not_utf8}), str(bucket / "data.lance"))
+    text = cli("inspect", bucket).stdout
+    assert "\x1b" not in text and "\x07" not in text and r"s\x1b[2J\x07: utf8" in text
+    assert cli_json("inspect", bucket)["dataset"]["schema"][0]["name"] == name
+    record = cli("tail", bucket).stdout  # JSON escapes the control bytes; bytes that are not UTF-8 become U+FFFD
+    assert "\x1b" not in record and json.loads(record) == {name: "o\ufffd\x1b"}

@@ -4,18 +4,20 @@ import json
 import os
 import pty
 import subprocess
+import sys
 
-from cli_run import CLI, cli, cli_json
+from cli_run import CLI, SCRIPTS, cli, cli_json, tree
 from helpers import child_env
 
 
 def test_compact_piped_has_no_progress_bar(plain_bucket):
     proc = cli("compact", plain_bucket)
-    assert proc.stdout == f"{plain_bucket}: 3 -> 1 fragment, version 3 -> 4\n"
+    # the WAL-only record is committed first (version 4), then compacted with the rest
+    assert proc.stdout == f"{plain_bucket}: 4 -> 1 fragment, version 4 -> 5\n"
     assert proc.stderr == ""
     ds = cli_json("inspect", plain_bucket)["dataset"]
-    # compaction kept every row; closing the writer flushed the WAL-only record
-    assert ds["rows"] == 13 and [f["rows"] for f in ds["fragments"]] == [12, 1]
+    # what it reported is what the bucket holds: nothing committed after it
+    assert ds["version"] == 5 and ds["rows"] == 13 and [f["rows"] for f in ds["fragments"]] == [13]
     assert [r["id"] for r in map(json.loads, cli("tail", plain_bucket).stdout.splitlines())][-2:] == ["u2-3", "u99-1"]
 
 
@@ -50,11 +52,10 @@ def test_compact_on_a_terminal_draws_a_progress_bar(plain_bucket, pylance_bucket
 
 def test_cleanup_removes_old_versions(plain_bucket):
     rep = cli_json("cleanup", plain_bucket, "--older-than", "0")
-    # versions 1 and 2 go (3 was the newest); closing the writer then flushes
-    # the WAL-only record as version 4
-    assert rep["old_versions"] == 2 and rep["data_files"] == 0 and rep["path"] == str(plain_bucket)
+    # the WAL-only record is committed first (version 4): versions 1 to 3 go
+    assert rep["old_versions"] == 3 and rep["data_files"] == 0 and rep["path"] == str(plain_bucket)
     ds = cli_json("inspect", plain_bucket)["dataset"]
-    assert ds["retained"]["count"] == 2 and ds["rows"] == 13
+    assert ds["version"] == 4 and ds["retained"]["count"] == 1 and ds["rows"] == 13
     assert cli("verify", plain_bucket).returncode == 0
 
 
@@ -65,6 +66,34 @@ def test_a_failing_bucket_exits_3_after_the_others_are_done(backend_bucket, pyla
     assert proc.stdout == f"{pylance_bucket}: 2 -> 1 fragment, version 2 -> 3\n"
 
 
+def test_json_lines_name_a_failed_bucket_too(backend_bucket, pylance_bucket):
+    proc = cli("compact", backend_bucket.parent, "--json", check=3)
+    failed, done = map(json.loads, proc.stdout.splitlines())
+    assert failed["path"] == str(backend_bucket) and "indices" in failed["error"] and set(failed) == {"path", "error"}
+    assert done["path"] == str(pylance_bucket) and done["version"] == 3
+
+
 def test_cleanup_keeps_recent_versions(plain_bucket):
     proc = cli("cleanup", plain_bucket, "--older-than", "1w", "--no-progress")
     assert "removed 0 versions" in proc.stdout
+
+
+def test_a_bucket_open_for_writing_elsewhere_is_refused_and_untouched(plain_bucket):
+    holder = subprocess.Popen([sys.executable, str(SCRIPTS / "hold_bucket.py"), str(plain_bucket)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        before = tree(plain_bucket)
+        for command in (["compact"], ["cleanup", "--older-than", "0"]):
+            proc = cli(*command, plain_bucket, check=3)
+            assert "bucket is busy" in proc.stderr and f"pid {holder.pid}" in proc.stderr, proc.stderr
+            assert proc.stdout == ""
+        assert tree(plain_bucket) == before, "a refused compact/cleanup changed the bucket"
+        holder.stdin.close()  # the holder appends, flushes and closes: its lease was never stolen
+        assert holder.wait(timeout=120) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert [r["id"] for r in map(json.loads, cli("tail", plain_bucket).stdout.splitlines())][-3:] == \
+        ["u99-1", "held-0", "held-1"]
+    assert cli("verify", plain_bucket).returncode == 0

@@ -68,6 +68,22 @@ def test_tail_follow_prints_new_versions_until_interrupted(backend_bucket):
     assert got.empty(), "printed more than the 17 records"
 
 
+
+def test_tail_follow_ends_when_its_reader_goes_away(backend_bucket):
+    """`tail --follow | head -1`: nothing new is committed, so no write meets EPIPE;
+    the follower must notice the closed pipe itself (the poll is far longer than the wait)."""
+    proc = subprocess.Popen([*CLI, "tail", str(backend_bucket), "--follow", "--poll", "3600"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    try:
+        assert json.loads(proc.stdout.readline())["id"] == "u0-0"
+        proc.stdout.close()  # as head does after its line
+        rc = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0, proc.stderr.read()
+    assert proc.stderr.read() == ""
+
 def test_read_only_open_refuses_appends(backend_bucket):
     code = f"""
 import pyarrow as pa
@@ -104,3 +120,37 @@ def test_tail_follow_gives_up_after_repeated_failures(backend_bucket):
     stderr = proc.stderr.read()
     assert rc == 3, stderr
     assert stderr.count("(trying again)") == 2 and "corrupt" in stderr, stderr
+
+
+def test_tail_skips_cleared_records_and_prints_their_true_offsets(tmp_path):
+    """Cleared offsets hold no record; no other record moves (docs/training.md)."""
+    bucket = tmp_path / "bucket_0"
+    made = run_python(f"""
+import asyncio
+from persisting.queue import PersistingBackend
+async def main():
+    b = PersistingBackend(bucket_id=0, storage_path={str(bucket)!r}, enable_wal=True)
+    await b.put_batch([{{"id": f"r{{i}}"}} for i in range(40)])
+    await b.flush()
+    await b.clear(list(range(20)) + [25])
+    await b.flush()
+    b.close()
+asyncio.run(main())
+""")
+    assert made.returncode == 0, explain(made)
+    live = [i for i in range(20, 40) if i != 25]
+    for args in ([], ["--batch", "3"], ["--batch", "1000"]):
+        got = lines(cli("tail", bucket, "--offsets", *args).stdout)
+        assert [(r["offset"], r["record"]["id"]) for r in got] == [(i, f"r{i}") for i in live], args
+    # the first 20 offsets are all cleared: --limit still finds the next records
+    assert [r["offset"] for r in lines(cli("tail", bucket, "--offsets", "--limit", 2, "--batch", 5).stdout)] == [20, 21]
+    assert [r["offset"] for r in lines(cli("tail", bucket, "--offsets", "--from", -16).stdout)][:3] == [24, 26, 27]
+
+
+def test_tail_reopens_when_a_read_fails_then_gives_up(plain_bucket):
+    """A writer's cleanup may remove the files of the version tail reads: it reopens
+    the newest version and reads on; a file that stays unreadable ends it (status 3)."""
+    victim = sorted((plain_bucket / "data.lance" / "data").iterdir())[0]
+    victim.write_bytes(b"")  # every read of it fails, every reopen still works
+    proc = cli("tail", plain_bucket, check=3)
+    assert proc.stderr.count("(trying again)") == 2, proc.stderr
