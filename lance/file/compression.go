@@ -69,10 +69,14 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxDecompressed))
 })
 
-func checkClaimed(n uint64, compressed int) error {
-	// lz4 cannot exceed ~255:1; zstd can, but Lance pages are bounded, so a
-	// generous ratio cap only rejects corrupt lengths.
-	if n > maxDecompressed || n > uint64(compressed)*1024+1<<20 {
+// checkClaimed refuses a decompressed size a buffer of compressed bytes
+// cannot hold, so a corrupt length cannot trigger a huge allocation. lz4's
+// block format reaches at most ~255:1 (the cap allows 1024:1); zstd has no
+// such bound (a page of one repeated byte compresses over 10,000:1), so a
+// zstd claim is only held to maxDecompressed and to the bytes the frame
+// really yields.
+func checkClaimed(scheme string, n uint64, compressed int) error {
+	if n > maxDecompressed || (scheme == "lz4" && n > uint64(compressed)*1024+1<<20) {
 		return fmt.Errorf("compressed buffer claims implausible size %d", n)
 	}
 	return nil
@@ -86,13 +90,16 @@ func decompress(scheme string, src []byte) ([]byte, error) {
 			return nil, err
 		}
 		var dst []byte
+		claimed := int64(-1) // the length prefix, when the buffer has one
 		body := src
 		if len(src) >= 12 && string(src[8:12]) == string(zstdMagic) {
 			n := binary.LittleEndian.Uint64(src)
-			if err := checkClaimed(n, len(src)); err != nil {
+			if err := checkClaimed(scheme, n, len(src)); err != nil {
 				return nil, err
 			}
-			dst = make([]byte, 0, n)
+			claimed = int64(n)
+			// Capacity up to what the frame can plausibly hold; DecodeAll grows it.
+			dst = make([]byte, 0, min(n, uint64(len(src))*64+1<<20))
 			body = src[8:]
 		} else if len(src) < 4 || string(src[:4]) != string(zstdMagic) {
 			return nil, fmt.Errorf("zstd buffer without a zstd frame")
@@ -101,8 +108,8 @@ func decompress(scheme string, src []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		if cap(dst) > 0 && uint64(len(out)) != uint64(cap(dst)) {
-			return nil, fmt.Errorf("zstd: got %d bytes, header says %d", len(out), cap(dst))
+		if claimed >= 0 && int64(len(out)) != claimed {
+			return nil, fmt.Errorf("zstd: got %d bytes, header says %d", len(out), claimed)
 		}
 		return out, nil
 	case "lz4":
@@ -110,7 +117,7 @@ func decompress(scheme string, src []byte) ([]byte, error) {
 			return nil, fmt.Errorf("lz4 buffer too short")
 		}
 		n := uint64(binary.LittleEndian.Uint32(src))
-		if err := checkClaimed(n, len(src)); err != nil {
+		if err := checkClaimed(scheme, n, len(src)); err != nil {
 			return nil, err
 		}
 		dst := make([]byte, n)

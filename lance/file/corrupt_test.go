@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/persisting/persisting/lance/schema"
 )
@@ -232,13 +233,15 @@ func TestReadArgumentErrors(t *testing.T) {
 	}
 }
 
+type decompressCase struct {
+	name, scheme string
+	in           []byte
+	want         string
+	wantErr      bool
+}
+
 func TestDecompress(t *testing.T) {
-	tests := []struct {
-		name, scheme string
-		in           []byte
-		want         string
-		wantErr      bool
-	}{
+	tests := []decompressCase{
 		{"zstd-prefixed", "zstd", []byte{0x05, 0, 0, 0, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'}, "hello", false},
 		{"zstd-bare", "zstd", []byte{0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'}, "hello", false},
 		{"zstd-wrong-length", "zstd", []byte{0x06, 0, 0, 0, 0, 0, 0, 0, 0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x05, 0x29, 0, 0, 'h', 'e', 'l', 'l', 'o'}, "", true},
@@ -248,6 +251,21 @@ func TestDecompress(t *testing.T) {
 		{"lz4-short", "lz4", []byte{1}, "", true},
 		{"snappy", "snappy", []byte{1, 2, 3}, "", true},
 	}
+	// A page of one repeated byte compresses far beyond lz4's ratios (pylance
+	// writes such pages for a long run of one value): its claim is honest.
+	repeated := strings.Repeat("x", 5<<20)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := enc.EncodeAll([]byte(repeated), binary.LittleEndian.AppendUint64(nil, uint64(len(repeated))))
+	enc.Close()
+	if len(frame)*1024+1<<20 > len(repeated) {
+		t.Fatalf("the case needs a ratio over 1024:1 (and 1 MiB); %d bytes compress to %d", len(repeated), len(frame))
+	}
+	tests = append(tests,
+		decompressCase{"zstd-ratio-over-1024", "zstd", frame, repeated, false},
+		decompressCase{"zstd-claim-past-cap", "zstd", append(binary.LittleEndian.AppendUint64(nil, maxDecompressed+1), frame[8:]...), "", true})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decompress(tc.scheme, tc.in)
