@@ -52,7 +52,11 @@ func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
 
 //export persisting_flush
 func persisting_flush(handle C.uint64_t, cerr *C.PersistingError) C.int {
-	return withBucket(handle, cerr, func(b *engine.Bucket) error { return b.Flush() })
+	return withBucket(handle, cerr, func(b *engine.Bucket) error {
+		err := b.Flush()
+		deferredReleases.waitStarted() // the batches the flush dropped are released when it returns
+		return err
+	})
 }
 
 //export persisting_count

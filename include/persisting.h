@@ -236,8 +236,9 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * release, and calls the array's original release callback once it no longer
  * needs the buffers (possibly after later flushes, from another thread, and
  * never while it holds a lock: the callback may call this library, on the
- * same bucket too, except persisting_close, which returns after the
- * callbacks of the batches it dropped). A refused batch is released before the call returns.
+ * same bucket too, except persisting_close and persisting_flush, which return
+ * after the callbacks of the batches they dropped). A refused batch is
+ * released before the call returns.
  * The buffers are not copied: do not modify them after the call.
  * Arrays are checked against the C Data Interface before a byte is kept:
  * offsets at any level and null_count -1 are fine; a released struct
