@@ -73,20 +73,9 @@ func TestVerifyFindsTheDamagedPage(t *testing.T) {
 func TestVerifyFindsFragmentIDsOutOfOrder(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "ds")
 	writeFragments(t, root, []int64{3, 4, 5})
-	m, scheme, err := loadLatestManifest(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Fragments[0], m.Fragments[1] = m.Fragments[1], m.Fragments[0]
-	m.fragsEnc = encodedFragments{}
-	m.Version++
-	data, err := encodeManifestFile(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := publishManifest(root, scheme, m.Version, data); err != nil {
-		t.Fatal(err)
-	}
+	m, scheme := publishEditedManifest(t, root, func(m *Manifest) {
+		m.Fragments[0], m.Fragments[1] = m.Fragments[1], m.Fragments[0]
+	})
 	res, err := Verify(root, memory.DefaultAllocator)
 	if err != nil {
 		t.Fatal(err)
@@ -114,20 +103,7 @@ func TestVerifyChecksAFileAsEveryVersionRecordsIt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "ds")
 			writeFragments(t, root, []int64{3, 4})
-			m, scheme, err := loadLatestManifest(root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.damage(&m.Fragments[0].Files[0])
-			m.fragsEnc = encodedFragments{}
-			m.Version++
-			data, err := encodeManifestFile(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := publishManifest(root, scheme, m.Version, data); err != nil {
-				t.Fatal(err)
-			}
+			publishEditedManifest(t, root, func(m *Manifest) { tc.damage(&m.Fragments[0].Files[0]) })
 			res, err := Verify(root, memory.DefaultAllocator)
 			if err != nil {
 				t.Fatal(err)
@@ -280,4 +256,25 @@ func TestVerifyFindsADamagedTransactionFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publishEditedManifest publishes, as the next version, the latest manifest
+// of root changed by edit (a damage the test plants), and returns it.
+func publishEditedManifest(t *testing.T, root string, edit func(*Manifest)) (*Manifest, NamingScheme) {
+	t.Helper()
+	m, scheme, err := loadLatestManifest(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	m.fragsEnc = encodedFragments{}
+	m.Version++
+	data, err := encodeManifestFile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := publishManifest(root, scheme, m.Version, data); err != nil {
+		t.Fatal(err)
+	}
+	return m, scheme
 }
