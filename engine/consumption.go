@@ -247,30 +247,40 @@ func indexBitmap(indexes []int64, total int64) (*roaring.Bitmap, error) {
 	return bm, nil
 }
 
-// CheckFields refuses names that are not top-level fields of the bucket's schema.
+// CheckFields refuses names that are not top-level fields of the bucket's
+// schema. A bucket that stored nothing yet has no schema: no name is refused
+// (pulsing's consumers poll get_meta before the first producer writes).
 func (b *Bucket) CheckFields(fields []string) error {
-	if len(fields) == 0 {
-		return nil
-	}
+	_, err := b.fieldsStored(fields)
+	return err
+}
+
+// fieldsStored is CheckFields, and says whether the bucket has a schema to
+// check fields against: without one, a batch asking for fields is empty.
+func (b *Bucket) fieldsStored(fields []string) (bool, error) {
 	b.mu.Lock()
 	sch := b.schema
 	b.mu.Unlock()
+	if sch == nil {
+		return len(fields) == 0, nil
+	}
+	if len(fields) == 0 {
+		return true, nil
+	}
 	var unknown, have []string
-	if sch != nil {
-		for _, f := range sch.Fields() {
-			have = append(have, f.Name)
-		}
+	for _, f := range sch.Fields() {
+		have = append(have, f.Name)
 	}
 	for _, name := range fields {
-		if sch == nil || len(sch.FieldIndices(name)) == 0 {
+		if len(sch.FieldIndices(name)) == 0 {
 			unknown = append(unknown, fmt.Sprintf("%q", name))
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("%w: unknown field %s (the bucket's fields: %s)", ErrInvalidArgument,
+		return false, fmt.Errorf("%w: unknown field %s (the bucket's fields: %s)", ErrInvalidArgument,
 			strings.Join(unknown, ", "), strings.Join(have, ", "))
 	}
-	return nil
+	return true, nil
 }
 
 // TakeUnconsumed hands out up to n indexes task has not consumed (and nobody
@@ -283,8 +293,8 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 	if n < 0 {
 		return nil, fmt.Errorf("%w: batch size %d is negative", ErrInvalidArgument, n)
 	}
-	if err := b.CheckFields(fields); err != nil {
-		return nil, err
+	if stored, err := b.fieldsStored(fields); !stored || err != nil {
+		return nil, err // no schema yet: none of fields is stored, nothing is ready
 	}
 	var out []int64
 	err := b.withConsumption(func(c *consumption, total int64) error {
@@ -321,8 +331,8 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
 	}
-	if err := b.CheckFields(fields); err != nil {
-		return nil, err
+	if stored, err := b.fieldsStored(fields); !stored || err != nil {
+		return nil, err // no schema yet: none of fields is stored, nothing is ready
 	}
 	var out [][2]int64
 	err := b.withConsumption(func(c *consumption, total int64) error {

@@ -469,7 +469,9 @@ int persisting_live_indexes(uint64_t handle, const int64_t* indexes, int64_t cou
                             PersistingError* error);
 
 /* PERSISTING_EINVALID_ARGUMENT naming every name in `fields_json` (a JSON
- * array of strings) that is not a top-level field of the bucket. */
+ * array of strings) that is not a top-level field of the bucket. A bucket that
+ * stored nothing yet has no schema: no name is refused, and take and ready
+ * asking for fields give an empty array. */
 int persisting_check_fields(uint64_t handle, const char* fields_json, PersistingError* error);
 
 /* ---- Operator tools (by path, no handle; read-only, safe beside a writer) */
