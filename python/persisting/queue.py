@@ -1,17 +1,13 @@
 """Storage backends for pulsing queues, kept as Lance datasets.
 
-``LanceBackend`` and ``PersistingBackend`` implement what pulsing's
-``BucketStorage`` calls on a backend (``put``, ``put_batch``, ``get``,
-``get_stream``, ``flush``, ``stats``, ``total_count``) for one bucket stored at
-``{storage_path}/data.lance``; ``register()`` makes them pulsing backends.
-They are a thin shell over the Go engine: a put encodes its record
-(``persisting._encode``) and makes one C call; the engine checks it (its rules
-and messages: ``docs/schema-rules.md``), logs it in the WAL when on, buffers
-it and flushes a Lance version every ``flush_threshold`` rows and on
-``flush()``. Reads see flushed and buffered rows as one log. A refused record
-is never stored. With ``wal_sync_interval=0`` a put waits for its fsync on a
-worker thread (concurrent puts share one). Never ``fork()`` after using a
-backend (the child's calls raise ``ForkError``).
+``LanceBackend`` and ``PersistingBackend`` implement pulsing's backend protocol (``put``,
+``put_batch``, ``get``, ``get_stream``, ``flush``, ``stats``, ``total_count``) for one bucket at
+``{storage_path}/data.lance``; ``register()`` makes them pulsing backends. A thin shell over the Go
+engine: a put encodes its record (``persisting._encode``) in one C call; the engine checks it
+(``docs/schema-rules.md``), logs it in the WAL when on, buffers it and flushes a Lance version
+every ``flush_threshold`` rows and on ``flush()``. Reads see flushed and buffered rows as one log.
+A refused record is never stored. With ``wal_sync_interval=0`` a put waits for its fsync on a
+worker thread. Never ``fork()`` after using a backend (the child's calls raise ``ForkError``).
 """
 
 from __future__ import annotations
@@ -126,8 +122,7 @@ def _parse_timestamp(text: str) -> datetime:
 
 
 class _QueueBackend(TrainingMixin):
-    """What both backends share: pulsing's protocol, the Arrow extras, versions,
-    maintenance, indices, closing, and (``TrainingMixin``) training data."""
+    """Both backends: pulsing's protocol, Arrow, versions, maintenance, indices, closing, training data."""
 
     backend_name = ""
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 from . import _native
 from .errors import InvalidArgumentError
 
-__all__ = ["TrainingMixin", "TensorPutResult"]
+__all__ = ["BatchMeta", "TrainingMixin", "TensorPutResult"]
 
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 
@@ -30,9 +30,19 @@ class TensorPutResult:
     global_indexes: list[int] = dataclasses.field(repr=False)  # may be long
     field_names: list[str]
     size = property(lambda self: len(self.global_indexes))
+    to_dict = dataclasses.asdict
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"global_indexes": list(self.global_indexes), "field_names": list(self.field_names), "size": self.size}
+
+class BatchMeta(dict):
+    """``get_meta``'s result: pulsing's dict (``samples``, ``global_indexes``) with upstream's BatchMeta attributes."""
+
+    global_indexes = property(lambda self: self["global_indexes"])
+    field_names = property(lambda self: list(self["samples"][0]["fields"]) if self["samples"] else [])
+    size = property(lambda self: len(self["global_indexes"]))
+    to_dict = dict.copy  # a plain dict: what pulsing's BucketStorage sends
+
+    def __reduce__(self):  # pickled as a plain dict: readable where persisting is not installed
+        return dict, (dict(self),)
 
 
 # ---- shapes: Python values -> Arrow columns ----------------------------------------
@@ -211,8 +221,7 @@ def _sample(sampler: Any, ready: list[int], batch_size: int, kwargs: dict[str, A
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise TypeError(f"sampler must return (sampled, marked), got {type(result).__name__}")
     sampled, marked = _indexes(result[0], "sampler's sampled indexes"), _indexes(result[1], "sampler's marked indexes")
-    foreign = sorted(set(sampled + marked) - set(ready))
-    if foreign:
+    if foreign := sorted(set(sampled + marked) - set(ready)):
         raise ValueError(f"sampler returned indexes that are not ready for this task: {foreign[:10]}")
     return sampled, marked
 
@@ -251,8 +260,7 @@ class TrainingMixin:
     _sampling: threading.Lock  # per backend: one sampler at a time (ready -> sample -> mark is one step)
 
     async def put_tensor(self, data: Any, partition_id: str = "default", **kwargs: Any) -> TensorPutResult:
-        """Appends columns (lists, numpy, torch; first dimension = rows), rows or a TensorDict in one
-        Arrow call, or rows without tensors as records (docs/training.md); indexes: see the docs."""
+        """Appends columns (first dimension = rows), rows or a TensorDict (docs/training.md)."""
         data, before = tensor_data(data), self.total_count()
         if isinstance(data, list):  # no tensor: records, as put_batch takes them
             await self.put_batch(data)
@@ -262,8 +270,7 @@ class TrainingMixin:
 
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
                        sampler: Any = None, **sampling_kwargs: Any) -> dict[str, Any]:
-        """Hands ``task_name`` up to ``batch_size`` records it has not consumed (nor anyone cleared),
-        marked consumed: the lowest, or what ``sampler.sample(ready, batch_size, **kw)`` picks."""
+        """Hands ``task_name`` up to ``batch_size`` unconsumed records (the lowest, or the sampler's), marked."""
         fields, task = _field_list(fields), _task(task_name)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
@@ -278,21 +285,19 @@ class TrainingMixin:
                         _native.consumption_mark(handle, task, marked)
                     return sampled
             sampled = await self._engine(sample_and_mark)
-        schema = _native.schema(self._bucket.handle())
-        described = {f: field_description(schema.field(f)) for f in fields or ()}
+        schema = _native.schema(self._bucket.handle()) if sampled else None  # none before the first record
+        described = {f: field_description(schema.field(f)) for f in fields or ()} if sampled else {}
         partition = sampling_kwargs.get("partition_id", "default")
-        return {"samples": [{"partition_id": partition, "global_index": i,
-                             "fields": {f: dict(d) for f, d in described.items()}} for i in sampled],
-                "global_indexes": list(sampled)}
+        return BatchMeta(samples=[{"partition_id": partition, "global_index": i,
+                                   "fields": {f: dict(d) for f, d in described.items()}} for i in sampled],
+                         global_indexes=list(sampled))
 
     async def get_by_indices(self, indexes: Iterable[int]) -> list[dict[str, Any]]:
-        """Records at the given indexes, in that order; negative, past-the-end
-        and cleared indexes are skipped (as MemoryBackend skips what it lacks)."""
+        """Records at the indexes, in that order; negative, past-the-end and cleared ones skipped."""
         return await self._engine(_rows_at, _indexes(indexes, "indexes"))
 
     async def get_data(self, batch_meta: Any, fields: list[str] | None = None) -> list[dict[str, Any]]:
-        """The rows of a ``get_meta`` result, restricted to ``fields`` (None or
-        []: all); tensor fields as numpy arrays of their dtype and shape."""
+        """The rows of a ``get_meta`` result, restricted to ``fields`` (None or []: all)."""
         fields, wanted = _field_list(fields), batch_indexes(batch_meta)
         if fields:
             await self._engine(_native.check_fields, fields)

@@ -206,6 +206,34 @@ async def test_get_meta_shape_and_per_task_consumption(backend):
     assert [r["step"] for r in await backend.get_data({"samples": meta["samples"]}, ["step"])] == [0, 1]
 
 
+async def test_get_meta_result_has_upstream_batch_meta_attributes(backend):
+    """get_meta's dict also answers upstream Persisting's BatchMeta attributes; what
+    pulsing's actor sends (to_dict) and a pickle are plain dicts."""
+    import pickle
+
+    await filled(backend)
+    meta = await backend.get_meta(["obs", "step"], 3, "t")
+    assert (meta.size, meta.global_indexes, meta.field_names) == (3, [0, 1, 2], ["obs", "step"])
+    for plain in (meta.to_dict(), pickle.loads(pickle.dumps(meta))):
+        assert type(plain) is dict and plain == meta
+    assert [r["step"] for r in await backend.get_data(meta.to_dict(), ["step"])] == [0, 1, 2]
+    empty = await backend.get_meta(["obs"], 3, "t", lambda ready, n, **kw: ([], []))
+    assert (empty.size, empty.global_indexes, empty.field_names) == (0, [], [])
+
+
+async def test_get_meta_before_the_first_record_is_an_empty_batch(backend):
+    """A consumer may poll before the producer writes, as with pulsing's MemoryBackend:
+    no schema yet, no field to refuse; once records exist, unknown fields are refused."""
+    for sampler in (None, Reverse()):
+        meta = await backend.get_meta(["obs", "step"], 4, "t", sampler)
+        assert meta == {"samples": [], "global_indexes": []}, sampler
+    assert await backend.get_data(meta, ["obs"]) == []
+    await filled(backend, 5)
+    with pytest.raises(InvalidArgumentError, match='unknown field "later"'):
+        await backend.get_meta(["obs", "later"], 4, "t")
+    assert (await backend.get_meta(["obs", "step"], 9, "t"))["global_indexes"] == [0, 1, 2, 3, 4]
+
+
 class Reverse:
     def __init__(self):
         self.calls = []
@@ -380,6 +408,7 @@ def run_scenario(*args, kill=False, backend_options=None) -> dict:
 def test_pulsing_actor_restart(tmp_path, backend_name, kill):
     path = str(tmp_path / "q")
     first = run_scenario("first", path, backend_name, kill=kill)
+    assert first["before"] == {"samples": [], "global_indexes": []}  # polled before the first put
     assert first["put"] == {"status": "ok"}
     assert first["train"] == [0, 1, 2, 3]
     assert first["train_fields"]["obs"] == {"name": "obs", "dtype": "float32", "shape": [2, 3],

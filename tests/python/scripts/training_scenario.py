@@ -3,7 +3,8 @@
 Usage: training_scenario.py first|second|rows STORAGE_PATH BACKEND [kill]
 
 - first: starts a system, gets the bucket's actor with pulsing's
-  ``get_bucket_ref``, and calls the BucketStorage methods: put_tensor (numpy
+  ``get_bucket_ref``, and calls the BucketStorage methods: get_meta before
+  anything is stored (an empty batch), put_tensor (numpy
   tensors), get_meta for task "train" (default order) and "eval" (a sampler),
   get_data, mark_consumed, clear. Prints one ``RESULT {json}`` line. With
   ``kill`` it then waits, the system running and nothing closed, for the
@@ -94,6 +95,7 @@ async def first(path: str, backend: str, kill: bool) -> None:
     system = await pul.actor_system()
     register()
     ref = await bucket(system, path, backend)
+    before = await ref.get_meta(["obs", "step"], 4, "train")  # a consumer polling before the producer
     obs = np.arange(N * 6, dtype=np.float32).reshape(N, 2, 3)
     put = await ref.put_tensor({"obs": obs, "step": list(range(N))}, partition_id="p0")
     refused = await refusals(ref, obs)
@@ -106,7 +108,7 @@ async def first(path: str, backend: str, kill: bool) -> None:
     await ref.clear([5])
     if backend == "lance":
         await ref.flush()  # LanceBackend: consumption is fsynced at the flush
-    out = {"put": put, "train": train["global_indexes"], "train_fields": train["samples"][0]["fields"],
+    out = {"before": before, "put": put, "train": train["global_indexes"], "train_fields": train["samples"][0]["fields"],
            "data": rows_summary(data), "eval": evals["global_indexes"], "refused": refused, "read": read}
     print("RESULT " + json.dumps(out), flush=True)
     if kill:
