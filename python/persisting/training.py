@@ -269,7 +269,7 @@ class TrainingMixin:
         return TensorPutResult(list(range(before, before + rows)), list(data.column_names))
 
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
-                       sampler: Any = None, **sampling_kwargs: Any) -> dict[str, Any]:
+                       sampler: Any = None, **sampling_kwargs: Any) -> BatchMeta:
         """Hands ``task_name`` up to ``batch_size`` unconsumed records (the lowest, or the sampler's), marked."""
         fields, task = _field_list(fields), _task(task_name)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):

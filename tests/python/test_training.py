@@ -206,14 +206,16 @@ async def test_get_meta_shape_and_per_task_consumption(backend):
     assert [r["step"] for r in await backend.get_data({"samples": meta["samples"]}, ["step"])] == [0, 1]
 
 
-async def test_get_meta_result_has_upstream_batch_meta_attributes(backend):
-    """get_meta's dict also answers upstream Persisting's BatchMeta attributes; what
-    pulsing's actor sends (to_dict) and a pickle are plain dicts."""
+async def test_results_have_upstream_batch_meta_attributes(backend):
+    """get_meta's dict and put_tensor's result also answer upstream Persisting's BatchMeta
+    attributes; what pulsing's actor sends (to_dict) and a pickle are plain dicts."""
     import pickle
 
-    await filled(backend)
+    obs = await filled(backend)
     meta = await backend.get_meta(["obs", "step"], 3, "t")
     assert (meta.size, meta.global_indexes, meta.field_names) == (3, [0, 1, 2], ["obs", "step"])
+    put = await backend.put_tensor({"obs": obs[:2], "step": np.arange(2), "tag": ["a", "b"]})
+    assert put.size == 2 and put.to_dict() == {"global_indexes": [10, 11], "field_names": ["obs", "step", "tag"]}
     for plain in (meta.to_dict(), pickle.loads(pickle.dumps(meta))):
         assert type(plain) is dict and plain == meta
     assert [r["step"] for r in await backend.get_data(meta.to_dict(), ["step"])] == [0, 1, 2]
