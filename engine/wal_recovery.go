@@ -56,7 +56,7 @@ func (b *Bucket) recoverWAL() error {
 			return nil
 		}
 	}
-	walOpts := wal.Options{Sync: b.syncPolicy(), SegmentSize: walSegmentSize(b.opts.WAL.MaxSize), Logger: b.opts.Logger}
+	walOpts := wal.Options{Sync: b.syncPolicy(), Logger: b.opts.Logger}
 	if b.opts.testWAL != nil {
 		walOpts = b.opts.testWAL(walOpts)
 	}
@@ -157,14 +157,6 @@ func (b *Bucket) replayEntry(payload []byte) error {
 		b.buf.add(r)
 	}
 	return nil
-}
-
-// walSegmentSize is the WAL's segment size for a bucket whose WAL flushes
-// at half of maxSize. A truncation after a flush keeps the segment it ends
-// in, committed entries included (wal.Log.TruncateFront), and a quarter of
-// maxSize at most leaves room below the flush point for new entries.
-func walSegmentSize(maxSize int64) int64 {
-	return max(1, min(wal.DefaultSegmentSize, maxSize/4))
 }
 
 func (b *Bucket) syncPolicy() wal.SyncPolicy {

@@ -226,21 +226,3 @@ func TestReplayRefusesUnknownEntryKind(t *testing.T) {
 		t.Fatalf("Open = %v, want ErrWAL naming the unknown kind", err)
 	}
 }
-
-// A truncation keeps the segment it ends in, flushed entries included: a
-// segment of a quarter of max_wal_size at most leaves the WAL below the
-// flush point (half of it) once a flush is done, so flushes do not follow
-// each other for entries already in Lance.
-func TestWALSegmentSize(t *testing.T) {
-	tests := []struct{ maxSize, want int64 }{
-		{DefaultMaxWALSize, wal.DefaultSegmentSize},
-		{1 << 40, wal.DefaultSegmentSize},
-		{4096, 1024},
-		{3, 1},
-	}
-	for _, tt := range tests {
-		if got := walSegmentSize(tt.maxSize); got != tt.want {
-			t.Errorf("walSegmentSize(%d) = %d, want %d", tt.maxSize, got, tt.want)
-		}
-	}
-}

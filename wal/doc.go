@@ -14,15 +14,6 @@ LastIndex()+1 moves the next index forward, never back. So the engine can
 store "the last index contained in Lance version N" as a watermark and
 replay only the entries after it.
 
-TruncateFront drops entries from reading at once, but from disk only in
-whole segments: the segment it ends in keeps its dropped entries until a
-later TruncateFront passes it or drops every entry (which empties the log).
-Keeping part of a segment would mean copying that part to a new file and
-fsyncing it while writers wait. So the files hold at most one segment of
-dropped entries, Size counts them, and after a reopen FirstIndex is the
-first index of that segment: a caller keeps its own mark of what it
-dropped, as the engine's watermark is.
-
 # Durability
 
 With SyncEveryWrite (the default) Write returns once the entry is fsynced.

@@ -168,21 +168,6 @@ func segmentsOf(t testing.TB, dir string) []segmentFile {
 }
 
 // dirSize sums the sizes of the segment files of dir.
-// keptFirst returns the first index in dir's segment files after entries
-// before first were dropped: TruncateFront keeps the segment holding first,
-// dropped entries included, and no segment before it.
-func keptFirst(t testing.TB, dir string, first uint64) uint64 {
-	t.Helper()
-	segs := segmentsOf(t, dir)
-	if segs[0].start > first {
-		t.Fatalf("the files start at entry %d, after %d, which was not dropped", segs[0].start, first)
-	}
-	if len(segs) > 1 && segs[1].start <= first {
-		t.Fatalf("segment %s holds only dropped entries and was kept", segs[0].path)
-	}
-	return segs[0].start
-}
-
 func dirSize(t testing.TB, dir string) int64 {
 	t.Helper()
 	sizes, err := segmentSizes(segmentsOf(t, dir))

@@ -467,12 +467,11 @@ func (l *Log) setTail(s segmentFile) {
 // entry as a torn tail). Callers hold mu.
 func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
 	werr := fmt.Errorf("wal: write of entries %d..%d: %w", first, last, cause)
-	onDisk, _ := l.tw.FirstIndex()
 	_ = l.tw.Close() // best effort: it may not close after a failed write
 	l.tw = nil
 	err := restoreTail(l.dir, l.tail, l.tailSize)
 	if err == nil {
-		l.tw, err = openTidwall(l.dir, l.opts, onDisk, l.last.Load())
+		l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), l.last.Load())
 	}
 	if err != nil {
 		l.broken = fmt.Errorf("wal: log unusable until reopened: a write failed (%v) and undoing it failed: %w", cause, err)
@@ -710,18 +709,11 @@ func (l *Log) readOnlyFrom(index uint64, fn func(index uint64, payload []byte) e
 // still gets LastIndex()+1), and an index beyond that empties the log and
 // makes the next Write get index (for when entries committed elsewhere were
 // lost from the log, say by a crash under SyncInterval).
-//
-// Dropped entries are no longer read, but the files keep them until their
-// whole segment is dropped (or the log is emptied): rewriting the part of a
-// segment that is kept would copy and fsync it while writers wait. So after
-// a reopen FirstIndex can be up to one segment lower, and a caller that
-// must not see dropped entries again keeps its own mark of what it dropped
-// (the engine's watermark). Size counts the bytes the files take.
 func (l *Log) TruncateFront(index uint64) error {
 	if l.readOnly {
 		return ErrReadOnly
 	}
-	if changed, err := l.truncateFront(index); err != nil || !changed {
+	if dropped, err := l.truncateFront(index); err != nil || !dropped {
 		return err
 	}
 	// tidwall/wal does not fsync the directory after removing and renaming
@@ -734,9 +726,9 @@ func (l *Log) TruncateFront(index uint64) error {
 	return nil
 }
 
-// truncateFront is TruncateFront's part under mu; changed says whether it
-// changed the files.
-func (l *Log) truncateFront(index uint64) (changed bool, err error) {
+// truncateFront is TruncateFront's part under mu; dropped says whether it
+// changed the log.
+func (l *Log) truncateFront(index uint64) (dropped bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
@@ -746,23 +738,13 @@ func (l *Log) truncateFront(index uint64) (changed bool, err error) {
 	if index <= first {
 		return false, nil
 	}
-	keep := index // the first entry the files keep
-	if index <= last {
-		if keep, err = l.segmentHolding(index); err != nil {
-			return false, err
-		}
-		if onDisk, _ := l.tw.FirstIndex(); keep <= onDisk {
-			l.first.Store(index)
-			return false, nil
-		}
-	}
-	if keep <= last+1 {
-		err = l.tw.TruncateFront(keep)
+	if index <= last+1 {
+		err = l.tw.TruncateFront(index)
 	} else {
-		err = l.skipTo(keep)
+		err = l.skipTo(index)
 	}
 	if err != nil {
-		return false, l.reload(fmt.Errorf("wal: truncate front to %d: %w", keep, err))
+		return false, l.reload(fmt.Errorf("wal: truncate front to %d: %w", index, err))
 	}
 	if index > last+1 {
 		l.last.Store(index - 1)
@@ -772,33 +754,16 @@ func (l *Log) truncateFront(index uint64) (changed bool, err error) {
 	return true, nil
 }
 
-// segmentHolding returns the first index of the segment file that holds
-// entry index. Callers hold mu.
-func (l *Log) segmentHolding(index uint64) (uint64, error) {
-	if index >= l.tail.start {
-		return l.tail.start, nil
-	}
-	segs, _, _, err := listSegments(l.dir)
-	if err != nil {
-		return 0, fmt.Errorf("wal: truncate front to %d: %w", index, err)
-	}
-	start := uint64(0)
-	for _, s := range segs {
-		if s.start <= index {
-			start = s.start
-		}
-	}
-	return start, nil
-}
-
 // skipTo empties the log and makes index the next index. tidwall/wal keeps
 // an empty log as one empty segment file named for the next index, so
 // after emptying it the way it allows (truncating to LastIndex()+1) that
 // file is renamed, which is atomic. Callers hold mu.
 func (l *Log) skipTo(index uint64) error {
 	next := l.last.Load() + 1
-	if err := l.tw.TruncateFront(next); err != nil {
-		return err
+	if l.first.Load() < next {
+		if err := l.tw.TruncateFront(next); err != nil {
+			return err
+		}
 	}
 	err := l.tw.Close()
 	l.tw = nil
@@ -831,7 +796,7 @@ func (l *Log) reload(cause error) error {
 	first, _ := tw.FirstIndex()
 	last, _ := tw.LastIndex()
 	l.tw = tw
-	l.first.Store(max(first, l.first.Load())) // entries dropped stay dropped
+	l.first.Store(first)
 	l.last.Store(last)
 	l.dirDirty.Store(true)
 	_ = l.refreshSizes()

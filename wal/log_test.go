@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -184,74 +183,34 @@ func TestTruncateFront(t *testing.T) {
 						t.Fatalf("TruncateFront(%d): %v", i, err)
 					}
 				}
-				check := func(l *Log, first uint64) {
+				check := func(l *Log, ps [][]byte) {
 					t.Helper()
-					checkIndexes(t, l, first, tt.last)
+					checkIndexes(t, l, tt.first, tt.last)
 					var want [][]byte
-					if first <= n {
-						want = ps[first-1:]
+					if tt.first <= n {
+						want = ps[tt.first-1:]
 					}
-					checkEntries(t, readAll(t, l), want, first)
+					checkEntries(t, readAll(t, l), want, tt.first)
 					if got, want := l.Size(), dirSize(t, dir); got != want {
 						t.Errorf("Size() = %d, files hold %d bytes", got, want)
 					}
 				}
-				check(l, tt.first)
+				check(l, ps)
 				l.Close()
 				l = mustOpen(t, dir, opts)
-				first := keptFirst(t, dir, tt.first)
-				check(l, first)
+				check(l, ps)
 				// Indexes go on from last, never reused.
 				more := manyPayloads(5, 7)
 				writeAll(t, l, more, 2, tt.last+1)
 				l.Close()
 				l = mustOpen(t, dir, opts)
 				defer l.Close()
-				checkIndexes(t, l, first, tt.last+5)
+				checkIndexes(t, l, tt.first, tt.last+5)
 				all := append(append([][]byte{}, ps...), make([][]byte, tt.last-n)...)
 				all = append(all, more...)
-				checkEntries(t, readAll(t, l), all[first-1:], first)
+				checkEntries(t, readAll(t, l), all[tt.first-1:], tt.first)
 			})
 		}
-	}
-}
-
-// TruncateFront removes the segments that hold only dropped entries and
-// leaves the one it ends in as it is (no copy of the entries kept), unless
-// every entry is dropped; FirstIndex says what was dropped all the same.
-func TestTruncateFrontKeepsSegmentItEndsIn(t *testing.T) {
-	// 20 entries of 40-44 bytes, 4 to a segment: segments 1, 5, 9, 13, 17 and
-	// the empty 21 that the last full one started.
-	tests := []struct {
-		index uint64
-		files []uint64 // first index of each segment file left
-	}{
-		{3, []uint64{1, 5, 9, 13, 17, 21}},
-		{5, []uint64{5, 9, 13, 17, 21}},
-		{11, []uint64{9, 13, 17, 21}},
-		{20, []uint64{17, 21}},
-		{21, []uint64{21}},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.index), func(t *testing.T) {
-			dir := t.TempDir()
-			l := mustOpen(t, dir, Options{SegmentSize: 150})
-			defer l.Close()
-			ps := manyPayloads(20, 30)
-			writeAll(t, l, ps, 0, 1)
-			if err := l.TruncateFront(tt.index); err != nil {
-				t.Fatal(err)
-			}
-			var files []uint64
-			for _, s := range segmentsOf(t, dir) {
-				files = append(files, s.start)
-			}
-			if !slices.Equal(files, tt.files) {
-				t.Fatalf("segments %v, want %v", files, tt.files)
-			}
-			checkIndexes(t, l, tt.index, 20)
-			checkEntries(t, readAll(t, l), ps[tt.index-1:], tt.index)
-		})
 	}
 }
 
@@ -482,7 +441,7 @@ func TestConcurrentUse(t *testing.T) {
 			}
 			l = mustOpen(t, dir, Options{})
 			defer l.Close()
-			checkIndexes(t, l, keptFirst(t, dir, first), last)
+			checkIndexes(t, l, first, last)
 		})
 	}
 }
