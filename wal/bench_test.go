@@ -80,3 +80,29 @@ func BenchmarkWriteFloor100B(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteTruncatingBehind100B writes 100-byte entries under
+// SyncInterval and, after every 1,000th, truncates the front up to the 100
+// last: what the WAL does for a bucket that flushes every 1,000 puts while
+// puts go on (bench.py 3b). The truncation's cost is spread over the puts.
+func BenchmarkWriteTruncatingBehind100B(b *testing.B) {
+	l, err := Open(b.TempDir(), Options{Sync: SyncInterval(time.Second), Logger: b.Logf})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	p := payload(1, 100)
+	b.SetBytes(100)
+	b.ReportAllocs()
+	for b.Loop() {
+		last, err := l.Write(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if last%1000 == 0 {
+			if err := l.TruncateFront(last - 99); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
