@@ -78,7 +78,7 @@ class _Bucket:
             return self._final_count
 
     def close(self) -> None:
-        """Flushes and frees the handle (even when the flush fails, raised). Idempotent."""
+        """Flushes and frees the handle (even when a flush fails: raised). Idempotent; a racing call returns after it."""
         with self._lock:
             if self.closed:
                 return
@@ -87,7 +87,7 @@ class _Bucket:
             except StorageError:
                 pass
             self.closed = True
-        _native.close_bucket(self.raw_handle)
+            _native.close_bucket(self.raw_handle)
 
     def close_quietly(self) -> None:
         """The finalizer: closes unless this process may not call the library."""

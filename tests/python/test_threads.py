@@ -114,3 +114,48 @@ def test_threads_with_own_loops_store_every_acknowledged_record_in_order(bucket_
         b.close()
     with pytest.raises(ClosedError):
         asyncio.run(b.put(rec(0)))
+
+
+class ContendedLock:
+    """A lock that calls ``on_wait`` when a caller finds it held and has to wait."""
+
+    def __init__(self, on_wait):
+        self._lock, self._on_wait = threading.Lock(), on_wait
+
+    def __enter__(self):
+        if not self._lock.acquire(blocking=False):
+            self._on_wait()
+            self._lock.acquire()
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_close_racing_a_close_returns_once_the_bucket_is_released(bucket_path, kind, monkeypatch):
+    b = BACKENDS[kind](bucket_path)
+    asyncio.run(b.put(rec(0)))
+    first_closing, proceed, order = threading.Event(), threading.Event(), []
+    real_close = queue._native.close_bucket
+
+    def held_close(handle):  # the first close, held inside the engine call until the second close waits
+        first_closing.set()
+        assert proceed.wait(60)
+        real_close(handle)
+        order.append("first close done")
+
+    monkeypatch.setattr(queue._native, "close_bucket", held_close)
+    b._bucket._lock = ContendedLock(on_wait=proceed.set)
+    first = threading.Thread(target=b.close)
+    first.start()
+    assert first_closing.wait(60)
+    b.close()  # the second close, on this thread
+    order.append("second close returned")
+    proceed.set()  # (only needed when the second close did not wait)
+    first.join(60)
+    assert order == ["first close done", "second close returned"]
+    reopened = BACKENDS[kind](bucket_path)  # the writer lock is free, the record flushed
+    try:
+        assert asyncio.run(reopened.get()) == [rec(0)]
+    finally:
+        reopened.close()
