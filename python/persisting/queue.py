@@ -140,6 +140,8 @@ class _QueueBackend(TrainingMixin):
         self.batch_size = opt.check_int("batch_size", batch_size)  # for pulsing; puts go to the engine at once
         self.options = dict(extra)
         passed = {k: v for k, v in extra.items() if k not in ignored}
+        # get_stream readers waiting for records (future -> its loop): a put or close on any thread wakes them
+        self._waiters: dict[asyncio.Future, asyncio.AbstractEventLoop] = {}
         self._bucket = _Bucket(self.storage_path, opt.engine_options(
             {**passed, "bucket_id": bucket_id, "flush_threshold": flush_threshold, **engine_options}))
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
@@ -159,8 +161,6 @@ class _QueueBackend(TrainingMixin):
         self._puts_off_loop = bool(stats["wal_enabled"] and stats["wal_sync_interval"] == 0)
         self._handle = self._bucket.raw_handle  # the put path's: the engine says when it is closed
         self._sampling = threading.Lock()
-        # get_stream readers waiting for records (future -> its loop): a put or close on any thread wakes them
-        self._waiters: dict[asyncio.Future, asyncio.AbstractEventLoop] = {}
         return stats
 
     def __repr__(self) -> str:

@@ -159,3 +159,16 @@ def test_close_racing_a_close_returns_once_the_bucket_is_released(bucket_path, k
         assert asyncio.run(reopened.get()) == [rec(0)]
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_open_failing_after_the_engine_opened_raises_its_own_error(bucket_path, kind, monkeypatch):
+    """The constructor closes what it opened (close() also wakes waiting readers: there are none yet)."""
+    def failing_stats(handle):
+        raise ConnectionAbortedError("stats failed")
+
+    monkeypatch.setattr(queue._native, "stats", failing_stats)
+    with pytest.raises(ConnectionAbortedError, match="stats failed"):
+        BACKENDS[kind](bucket_path)
+    monkeypatch.undo()
+    BACKENDS[kind](bucket_path).close()  # the failed open released the bucket
