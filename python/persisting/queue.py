@@ -13,6 +13,7 @@ worker thread. Never ``fork()`` after using a backend (the child's calls raise `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -73,7 +74,7 @@ class _Bucket:
             return self._final_count
 
     def close(self) -> None:
-        """Flushes and frees the handle (even when the flush fails, raised). Idempotent."""
+        """Flushes and frees the handle (even when a flush fails: raised). Idempotent; a racing call returns after it."""
         with self._lock:
             if self.closed:
                 return
@@ -82,7 +83,7 @@ class _Bucket:
             except StorageError:
                 pass
             self.closed = True
-        _native.close_bucket(self.raw_handle)
+            _native.close_bucket(self.raw_handle)
 
     def close_quietly(self) -> None:
         """The finalizer: closes unless this process may not call the library."""
@@ -134,6 +135,8 @@ class _QueueBackend(TrainingMixin):
         self.batch_size = opt.check_int("batch_size", batch_size)  # for pulsing; puts go to the engine at once
         self.options = dict(extra)
         passed = {k: v for k, v in extra.items() if k not in ignored}
+        # get_stream readers waiting for records (future -> its loop): a put or close on any thread wakes them
+        self._waiters: dict[asyncio.Future, asyncio.AbstractEventLoop] = {}
         self._bucket = _Bucket(self.storage_path, opt.engine_options(
             {**passed, "bucket_id": bucket_id, "flush_threshold": flush_threshold, **engine_options}))
         self._finalizer = weakref.finalize(self, _Bucket.close_quietly, self._bucket)
@@ -153,9 +156,6 @@ class _QueueBackend(TrainingMixin):
         self._puts_off_loop = bool(stats["wal_enabled"] and stats["wal_sync_interval"] == 0)
         self._handle = self._bucket.raw_handle  # the put path's: the engine says when it is closed
         self._sampling = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None  # get_stream's condition's loop
-        self._cond: asyncio.Condition | None = None
-        self._readers = 0  # get_stream readers waiting for new records: a put wakes them
         return stats
 
     def __repr__(self) -> str:
@@ -168,17 +168,26 @@ class _QueueBackend(TrainingMixin):
         """``fn(handle, *args)`` on a worker thread."""
         return await _off_loop(fn, self._bucket.handle(), *args)
 
-    def _condition(self) -> asyncio.Condition:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self._cond = loop, asyncio.Condition()
-        return self._cond
+    def _wake(self) -> None:
+        """Wakes every reader waiting in ``get_stream``, whatever loop or thread it waits on."""
+        for future in list(self._waiters):  # one waker pops each; one registered later counts again itself
+            if loop := self._waiters.pop(future, None):
+                with contextlib.suppress(RuntimeError):  # its loop closed meanwhile
+                    loop.call_soon_threadsafe(lambda f=future: f.done() or f.set_result(None))
 
-    async def _notify(self) -> None:
-        """Wakes the readers waiting in ``get_stream`` on this loop."""
-        cond = self._condition()
-        async with cond:
-            cond.notify_all()
+    async def _idle(self, seen: int, timeout: float | None) -> bool:
+        """Waits for a record at offset ``seen`` or close; True after ``timeout`` idle seconds (None, 0: never)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiters[future] = loop  # before counting again: a put after the count wakes it
+        try:
+            if seen >= self.total_count() and not self._bucket.closed:
+                await asyncio.wait_for(future, timeout=timeout or None)
+            return False
+        except asyncio.TimeoutError:
+            return True
+        finally:
+            self._waiters.pop(future, None)
 
     # -- writing --------------------------------------------------------------------
     async def put(self, record: dict[str, Any]) -> None:
@@ -194,8 +203,8 @@ class _QueueBackend(TrainingMixin):
                 _native.append_records(self._handle, data)
         except FlushError as exc:  # stored: the next flush retries writing it
             logger.warning("bucket %s: %s", self.storage_path, exc)
-        if self._readers:
-            await self._notify()
+        if self._waiters:
+            self._wake()
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
@@ -211,8 +220,8 @@ class _QueueBackend(TrainingMixin):
             await self._engine(fn, data) if off_loop else fn(self._bucket.handle(), data)
         except FlushError as exc:
             logger.warning("bucket %s: %s", self.storage_path, exc)
-        if self._readers:
-            await self._notify()
+        if self._waiters:
+            self._wake()
 
     async def put_arrow(self, data: Any) -> int:
         """Appends Arrow data without copying its buffers; returns the rows appended.
@@ -261,21 +270,11 @@ class _QueueBackend(TrainingMixin):
         wait = wait if block is None else bool(block)
         remaining, current = opt.check_range(limit, offset)
         self._bucket.handle()  # ClosedError now, not at the first read
-        cond = self._condition()
         while (remaining is None or remaining > 0) and not self._bucket.closed:
             total = self.total_count()
             if current >= total:
-                if not wait:
+                if not wait or await self._idle(current, timeout):
                     return
-                async with cond:
-                    if current >= self.total_count() and not self._bucket.closed:
-                        self._readers += 1
-                        try:
-                            await asyncio.wait_for(cond.wait(), timeout=timeout or None)
-                        except asyncio.TimeoutError:
-                            return
-                        finally:
-                            self._readers -= 1
                 continue
             want = min(total - current, remaining or _STREAM_READ, _STREAM_READ)  # offsets that exist
             try:
@@ -343,19 +342,17 @@ class _QueueBackend(TrainingMixin):
 
     # -- closing --------------------------------------------------------------------
     def close(self) -> None:
-        """Flushes and releases the bucket. Idempotent; later calls raise ClosedError."""
+        """Flushes and releases the bucket, ends waiting ``get_stream`` readers. Idempotent; later calls: ClosedError."""
         try:
             self._bucket.close()
         finally:
             self._finalizer.detach()
+            self._wake()
 
     async def aclose(self) -> None:
-        """``close()`` off the event loop; wakes readers waiting in ``get_stream``."""
+        """``close()`` off the event loop."""
         if not self._bucket.closed:
-            try:
-                await _off_loop(self.close)
-            finally:
-                await self._notify()
+            await _off_loop(self.close)
 
     async def __aenter__(self):
         return self

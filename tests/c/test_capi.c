@@ -1,6 +1,7 @@
 /* Drives libpersisting.so through include/persisting.h alone: builds an Arrow
  * record batch by hand, appends, flushes, reads it back through the stream and
  * checks every value; then checks that bad calls fail with a message. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -805,6 +806,246 @@ static void test_foreign_arrow(const char* dir) {
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
 }
 
+/* ---- threads: every function on one handle at once, and a close among them
+ *
+ * Eight threads call every per-handle function on one bucket (WAL, fsync per
+ * append: concurrent appends share fsyncs) while the main thread closes it
+ * once they made kCloseAfter calls in all. Batches are released by callbacks
+ * that call the library back on the same handle. Afterwards: the close
+ * succeeded, every call begun after it returned failed with
+ * PERSISTING_EINVALID_HANDLE, a reopened handle reads every acknowledged row
+ * once in each thread's order and no other row, and every imported batch was
+ * released once. The counters are shared between threads: __atomic builtins. */
+enum { kThreads = 8, kCloseAfter = 600, kRowsPerThread = 4000 };
+static uint64_t threads_handle;
+static int threads_closed, threads_calls, threads_made, threads_released, threads_reentrant_bad;
+static pthread_mutex_t threads_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_close_due = PTHREAD_COND_INITIALIZER;
+
+struct thread_log {
+  int t;
+  unsigned char acked[kRowsPerThread]; /* by row number within the thread */
+  int unexpected, after_close_not_invalid;
+  char first_error[200];
+};
+
+static void threads_release_child(struct ArrowArray* a) {
+  free((void*)a->buffers[1]);
+  free(a->buffers);
+  a->release = NULL;
+}
+
+static void threads_release(struct ArrowArray* a) {
+  PersistingError err = {0};
+  int64_t total = 0;
+  char* json = NULL;
+  int rc = persisting_count(threads_handle, &total, NULL, NULL, &err); /* the same handle, from a release */
+  if (rc == PERSISTING_OK) rc = persisting_stats(threads_handle, &json, &err);
+  if (rc != PERSISTING_OK && rc != PERSISTING_EINVALID_HANDLE) __atomic_add_fetch(&threads_reentrant_bad, 1, __ATOMIC_SEQ_CST);
+  persisting_string_free(json);
+  persisting_error_release(&err);
+  struct ArrowArray* c = a->children[0];
+  if (c->release) c->release(c);
+  free(c);
+  free(a->children);
+  free(a->buffers);
+  a->release = NULL;
+  __atomic_add_fetch(&threads_released, 1, __ATOMIC_SEQ_CST);
+}
+
+static void threads_release_schema(struct ArrowSchema* s) {
+  if (s->children[0]->release) s->children[0]->release(s->children[0]);
+  free(s->children[0]);
+  free(s->children);
+  s->release = NULL;
+}
+
+static void threads_make_schema(struct ArrowSchema* s) {
+  memset(s, 0, sizeof *s);
+  struct ArrowSchema* c = calloc(1, sizeof *c);
+  c->format = "l";
+  c->name = "id";
+  c->flags = ARROW_FLAG_NULLABLE;
+  c->release = release_child_schema;
+  s->format = "+s";
+  s->name = "";
+  s->n_children = 1;
+  s->children = calloc(1, sizeof(struct ArrowSchema*));
+  s->children[0] = c;
+  s->release = threads_release_schema;
+}
+
+/* a batch {id: int64} of ids first .. first+n-1 */
+static void threads_make_array(struct ArrowArray* a, int64_t first, int64_t n) {
+  memset(a, 0, sizeof *a);
+  struct ArrowArray* c = new_child(n, 2);
+  int64_t* ids = malloc(sizeof(int64_t) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) ids[i] = first + i;
+  c->buffers[1] = ids;
+  c->release = threads_release_child;
+  a->length = n;
+  a->n_buffers = 1;
+  a->buffers = calloc(1, sizeof(void*));
+  a->n_children = 1;
+  a->children = calloc(1, sizeof(struct ArrowArray*));
+  a->children[0] = c;
+  a->release = threads_release;
+  __atomic_add_fetch(&threads_made, 1, __ATOMIC_SEQ_CST);
+}
+
+/* {"id": id} in the record encoding (marshal version 4) */
+static size_t threads_record(uint8_t* out, int32_t id) {
+  static const uint8_t head[] = {0x7b, 0xda, 0x02, 'i', 'd', 0xe9};
+  memcpy(out, head, sizeof head);
+  memcpy(out + sizeof head, &id, 4);
+  out[sizeof head + 4] = 0x30;
+  return sizeof head + 5;
+}
+
+static void threads_drain(struct ArrowArrayStream* s) {
+  struct ArrowArray a;
+  while (s->get_next(s, &a) == 0 && a.release != NULL) a.release(&a);
+  s->release(s);
+}
+
+/* one call of kind op; appends add rows from *next (this thread's row numbers) */
+static int threads_call(struct thread_log* log, int op, int* next, int* appended) {
+  PersistingError err = {0};
+  struct ArrowArrayStream stream;
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  char* json = NULL;
+  int64_t first = (int64_t)log->t * kRowsPerThread + *next, n = 0, counts[3];
+  int64_t indexes[3] = {0, 3, 1 << 30};
+  uint8_t record[16];
+  int rc = PERSISTING_OK;
+  switch (op) {
+    case 0: case 1: case 2:
+      n = 1 + (*next % 7);
+      threads_make_schema(&schema);
+      threads_make_array(&array, first, n);
+      rc = persisting_append(threads_handle, &schema, &array, &err);
+      break;
+    case 3: case 4:
+      n = 1;
+      rc = persisting_append_records(threads_handle, record, threads_record(record, (int32_t)first), &err);
+      break;
+    case 5: rc = persisting_read(threads_handle, *next % 50, 20, &stream, &err); if (!rc) threads_drain(&stream); break;
+    case 6: rc = persisting_count(threads_handle, &counts[0], &counts[1], &counts[2], &err); break;
+    case 7: rc = persisting_stats(threads_handle, &json, &err); break;
+    case 8: rc = persisting_schema(threads_handle, &schema, &err); if (!rc) schema.release(&schema); break;
+    case 9: rc = persisting_flush(threads_handle, &err); break;
+    case 10: rc = persisting_versions(threads_handle, &json, &err); break;
+    case 11: rc = persisting_read_version(threads_handle, 1, 0, 5, &stream, &err); if (!rc) threads_drain(&stream); break;
+    case 12: rc = persisting_compact(threads_handle, 0, &json, &err); break;
+    case 13: rc = persisting_cleanup_old_versions(threads_handle, 0, &json, &err); break;
+    case 14: rc = persisting_lookup(threads_handle, "id", "{\"op\": \"eq\", \"value\": 3}", &stream, &err);
+             if (!rc) threads_drain(&stream);
+             break;
+    case 15: rc = persisting_indices(threads_handle, &json, &err); break;
+    case 16: rc = persisting_bucket_metrics(threads_handle, &json, &err); break;
+    case 17: rc = persisting_consumption_take(threads_handle, "train", "[\"id\"]", 2, &json, &err); break;
+    case 18: rc = persisting_consumption_ready(threads_handle, "eval", "[\"id\"]", &json, &err); break;
+    case 19: rc = persisting_consumption_mark(threads_handle, "eval", indexes, 2, &err); break;
+    case 20: rc = persisting_consumption_reset(threads_handle, "eval", &err); break;
+    case 21: rc = persisting_live_indexes(threads_handle, indexes, 3, &json, &err); break;
+    default: rc = persisting_check_fields(threads_handle, "[\"id\"]", &err); break;
+  }
+  if (n > 0) {
+    if (rc == PERSISTING_OK)
+      for (int64_t i = 0; i < n; i++) log->acked[*next + i] = 1;
+    *next += (int)n; /* a refused row number is not used again */
+    *appended = 1;
+  }
+  /* before the first append the bucket has no schema (ESCHEMA) nor fields (EINVALID_ARGUMENT) */
+  int no_schema_yet = (rc == PERSISTING_ESCHEMA || rc == PERSISTING_EINVALID_ARGUMENT) && op >= 8;
+  if (rc != PERSISTING_OK && rc != PERSISTING_EINVALID_HANDLE && !no_schema_yet && log->unexpected++ == 0)
+    snprintf(log->first_error, sizeof log->first_error, "op %d: %d %s", op, rc, err.message ? err.message : "");
+  persisting_string_free(json);
+  persisting_error_release(&err);
+  return rc;
+}
+
+static void* threads_worker(void* arg) {
+  struct thread_log* log = arg;
+  int next = 0, after_close = 0;
+  for (int k = 0; after_close < 25 && next < kRowsPerThread - 8; k++) {
+    int appended = 0, closed = __atomic_load_n(&threads_closed, __ATOMIC_SEQ_CST);
+    int op = (k * 7 + log->t * 3) % 23; /* every kind, in a different order on each thread */
+    int rc = threads_call(log, op, &next, &appended);
+    if (closed) {
+      after_close++;
+      if (rc != PERSISTING_EINVALID_HANDLE) log->after_close_not_invalid++;
+    }
+    if (__atomic_add_fetch(&threads_calls, 1, __ATOMIC_SEQ_CST) == kCloseAfter) {
+      pthread_mutex_lock(&threads_mu);
+      pthread_cond_signal(&threads_close_due);
+      pthread_mutex_unlock(&threads_mu);
+    }
+  }
+  return NULL;
+}
+
+static void test_threads_on_one_handle(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_threads", dir);
+  const char* options = "{\"flush_threshold\": 40, \"enable_wal\": true, \"wal_sync_interval\": 0, \"enable_metrics\": true}";
+  PersistingError err = {0};
+  CHECK(persisting_open(path, options, &threads_handle, &err) == PERSISTING_OK, "open: %s", err.message);
+  static struct thread_log logs[kThreads];
+  pthread_t threads[kThreads];
+  for (int t = 0; t < kThreads; t++) {
+    logs[t].t = t;
+    pthread_create(&threads[t], NULL, threads_worker, &logs[t]);
+  }
+  pthread_mutex_lock(&threads_mu);
+  while (__atomic_load_n(&threads_calls, __ATOMIC_SEQ_CST) < kCloseAfter) pthread_cond_wait(&threads_close_due, &threads_mu);
+  pthread_mutex_unlock(&threads_mu);
+  int rc = persisting_close(threads_handle, &err);
+  __atomic_store_n(&threads_closed, 1, __ATOMIC_SEQ_CST);
+  CHECK(rc == PERSISTING_OK, "close among the threads: %d %s", rc, err.message);
+  persisting_error_release(&err);
+  for (int t = 0; t < kThreads; t++) pthread_join(threads[t], NULL);
+  long acked = 0;
+  for (int t = 0; t < kThreads; t++) {
+    CHECK(logs[t].unexpected == 0, "thread %d: %d unexpected errors, first %s", t, logs[t].unexpected, logs[t].first_error);
+    CHECK(logs[t].after_close_not_invalid == 0, "thread %d: %d calls after close did not fail with EINVALID_HANDLE", t,
+          logs[t].after_close_not_invalid);
+    for (int i = 0; i < kRowsPerThread; i++) acked += logs[t].acked[i];
+  }
+
+  uint64_t h = 0;
+  CHECK(persisting_open(path, options, &h, &err) == PERSISTING_OK, "reopen: %s", err.message);
+  struct ArrowArrayStream stream;
+  CHECK(persisting_read(h, 0, -1, &stream, &err) == PERSISTING_OK, "read: %s", err.message);
+  static unsigned char seen[kThreads * kRowsPerThread];
+  int64_t last[kThreads];
+  long rows = 0, twice = 0, out_of_order = 0, unacknowledged = 0;
+  for (int t = 0; t < kThreads; t++) last[t] = -1;
+  struct ArrowArray batch;
+  while (stream.get_next(&stream, &batch) == 0 && batch.release != NULL) {
+    const int64_t* ids = (const int64_t*)batch.children[0]->buffers[1] + batch.children[0]->offset;
+    for (int64_t i = 0; i < batch.length; i++, rows++) {
+      int64_t id = ids[i], t = id / kRowsPerThread;
+      twice += seen[id]++ > 0;
+      out_of_order += id <= last[t];
+      last[t] = id;
+      unacknowledged += !logs[t].acked[id % kRowsPerThread];
+    }
+    batch.release(&batch);
+  }
+  stream.release(&stream);
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close the reopened handle: %s", err.message);
+  CHECK(rows == acked && twice == 0 && out_of_order == 0 && unacknowledged == 0,
+        "read back %ld rows of %ld acknowledged: %ld twice, %ld out of thread order, %ld unacknowledged", rows, acked,
+        twice, out_of_order, unacknowledged);
+  CHECK(acked > 0, "no append was acknowledged before the close");
+  int made = __atomic_load_n(&threads_made, __ATOMIC_SEQ_CST), released = __atomic_load_n(&threads_released, __ATOMIC_SEQ_CST);
+  CHECK(made == released, "%d batches imported, %d released", made, released);
+  CHECK(threads_reentrant_bad == 0, "%d calls from release callbacks failed", threads_reentrant_bad);
+  printf("  threads: %ld rows acknowledged by %d threads, closed after %d calls\n", acked, kThreads, kCloseAfter);
+}
+
 int main(void) {
   char dir[] = "/tmp/persisting-c-test-XXXXXX";
   if (mkdtemp(dir) == NULL) return 2;
@@ -930,6 +1171,7 @@ int main(void) {
   test_foreign_arrow(dir);
   test_string_views(dir);
   test_reentrant_release(dir);
+  test_threads_on_one_handle(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
