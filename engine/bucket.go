@@ -91,6 +91,7 @@ func Open(opts Options) (*Bucket, error) {
 	if opts.MetricsAddress != "" {
 		addr, err := ServeMetrics(opts.MetricsAddress)
 		if err != nil {
+			b.metrics.forget()
 			lock.release()
 			return nil, err
 		}
@@ -100,6 +101,7 @@ func Open(opts Options) (*Bucket, error) {
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
 	case err != nil:
+		b.metrics.forget()
 		lock.release()
 		return nil, fmt.Errorf("engine: open dataset %s: %w", opts.datasetPath(), err)
 	default:

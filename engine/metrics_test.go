@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
@@ -129,5 +130,50 @@ func TestNoMetricsUnlessAsked(t *testing.T) {
 	text, _ := MetricsText()
 	if _, ok := seriesValue(parseMetrics(t, text), "persisting_records_total", strconv.Itoa(0), path); ok {
 		t.Fatal("a bucket without metrics exported a series")
+	}
+}
+
+// An idle bucket's series exist from open, at zero: a scraper (and
+// get_metrics) tells "nothing happened yet" from "no metrics".
+func TestMetricsExistFromOpen(t *testing.T) {
+	path := t.TempDir()
+	b, err := Open(Options{Path: path, BucketID: 43, FlushThreshold: 1000, Metrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	text, err := MetricsText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := parseMetrics(t, text)
+	for _, name := range []string{"persisting_records_total", "persisting_buffer_size",
+		"persisting_flush_duration_seconds", "persisting_wal_size_bytes", "persisting_flushes_total",
+		"persisting_flushed_records_total", "persisting_wal_replayed_records_total"} {
+		if got, ok := seriesValue(fams, name, "43", path); !ok || got != 0 {
+			t.Errorf("%s = %v (present %v) right after open, want 0", name, got, ok)
+		}
+	}
+	m, err := b.Metrics()
+	if err != nil || m["persisting_flush_duration_seconds"] == nil {
+		t.Errorf("Metrics() right after open = %v, %v; want the histogram at count 0", m, err)
+	}
+}
+
+// An open that fails leaves no series behind.
+func TestFailedOpenLeavesNoMetrics(t *testing.T) {
+	path := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0") // a port someone else serves
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := Open(Options{Path: path, BucketID: 44, FlushThreshold: 1000, Metrics: true,
+		MetricsAddress: taken.Addr().String()}); err == nil {
+		t.Fatal("opened with a metrics address that cannot be served")
+	}
+	text, _ := MetricsText()
+	if _, ok := seriesValue(parseMetrics(t, text), "persisting_records_total", "44", path); ok {
+		t.Error("a failed open left its series exported")
 	}
 }
