@@ -118,6 +118,9 @@ func Open(opts Options) (*Bucket, error) {
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
+	if b.dataset != nil { // the dataset gauges from open, not from the first maintenance pass
+		b.metrics.retained(firstOffset(b.dataset), b.dataset.CountRows(), b.dataset.NumFragments())
+	}
 	if err := b.consumption.loadIfPresent(b); err != nil {
 		b.Close()
 		return nil, err

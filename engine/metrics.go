@@ -62,17 +62,21 @@ type bucketMetrics struct {
 	buffered, walSize prometheus.Gauge
 }
 
-// newBucketMetrics creates every series of the bucket at open, at zero, so a
-// scraper (and get_metrics) sees an idle bucket's metrics, not an absent one.
+// newBucketMetrics creates the bucket's counters and histograms at open, at
+// zero, so a scraper (and get_metrics) sees an idle bucket's metrics, not an
+// absent one; the dataset gauges follow at open (opened), errors at a failure.
 func newBucketMetrics(o Options) *bucketMetrics {
 	if !o.Metrics {
 		return nil
 	}
 	labels := prometheus.Labels{"bucket": strconv.FormatInt(o.BucketID, 10), "path": o.Path}
+	for _, c := range []*prometheus.CounterVec{flushesTotal, flushedRecordsTotal, walReplayedTotal,
+		autoFlushesTotal, compactionsTotal, compactedFragmentsTotal, versionsRemovedTotal,
+		filesRemovedTotal, bytesReclaimedTotal, retentionDroppedTotal} {
+		c.With(labels)
+	}
 	flushDuration.With(labels)
-	flushesTotal.With(labels)
-	flushedRecordsTotal.With(labels)
-	walReplayedTotal.With(labels)
+	compactionDuration.With(labels)
 	return &bucketMetrics{labels: labels, records: recordsTotal.With(labels),
 		buffered: bufferSize.With(labels), walSize: walSizeBytes.With(labels)}
 }

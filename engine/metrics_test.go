@@ -133,10 +133,16 @@ func TestNoMetricsUnlessAsked(t *testing.T) {
 	}
 }
 
-// An idle bucket's series exist from open, at zero: a scraper (and
-// get_metrics) tells "nothing happened yet" from "no metrics".
+// An idle bucket's series exist from open: a scraper (and get_metrics) tells
+// "nothing happened yet" from "no metrics"; the dataset gauges are right at
+// once on a reopened bucket.
 func TestMetricsExistFromOpen(t *testing.T) {
 	path := t.TempDir()
+	b := openBucket(t, path, 1000)
+	appendRows(t, b, 0, 7)
+	if err := b.Close(); err != nil { // flushes: one fragment of 7 rows
+		t.Fatal(err)
+	}
 	b, err := Open(Options{Path: path, BucketID: 43, FlushThreshold: 1000, Metrics: true})
 	if err != nil {
 		t.Fatal(err)
@@ -147,11 +153,17 @@ func TestMetricsExistFromOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	fams := parseMetrics(t, text)
-	for _, name := range []string{"persisting_records_total", "persisting_buffer_size",
-		"persisting_flush_duration_seconds", "persisting_wal_size_bytes", "persisting_flushes_total",
-		"persisting_flushed_records_total", "persisting_wal_replayed_records_total"} {
-		if got, ok := seriesValue(fams, name, "43", path); !ok || got != 0 {
-			t.Errorf("%s = %v (present %v) right after open, want 0", name, got, ok)
+	want := map[string]float64{"persisting_records_total": 0, "persisting_buffer_size": 0,
+		"persisting_flush_duration_seconds": 0, "persisting_wal_size_bytes": 0, "persisting_flushes_total": 0,
+		"persisting_flushed_records_total": 0, "persisting_wal_replayed_records_total": 0,
+		"persisting_auto_flushes_total": 0, "persisting_compactions_total": 0,
+		"persisting_compacted_fragments_total": 0, "persisting_compaction_duration_seconds": 0,
+		"persisting_versions_removed_total": 0, "persisting_files_removed_total": 0,
+		"persisting_bytes_reclaimed_total": 0, "persisting_retention_dropped_records_total": 0,
+		"persisting_first_retained_offset": 0, "persisting_retained_records": 7, "persisting_fragments": 1}
+	for name, v := range want {
+		if got, ok := seriesValue(fams, name, "43", path); !ok || got != v {
+			t.Errorf("%s = %v (present %v) right after open, want %v", name, got, ok, v)
 		}
 	}
 	m, err := b.Metrics()
