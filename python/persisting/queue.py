@@ -402,7 +402,7 @@ class PersistingBackend(_QueueBackend):
         enable_metrics: ``stats()["metrics"]``, :meth:`get_metrics`, ``persisting.metrics_text()``.
         wal_sync_interval: seconds; 0 fsyncs before each put returns (off the
             event loop; concurrent puts share an fsync), > 0 in the background.
-        max_wal_size: bytes; past it the buffer is flushed, emptying the WAL.
+        max_wal_size: bytes; past half of it a flush empties the WAL; past it puts wait for that flush.
         metrics_address: "host:port" serving ``/metrics`` (port 0: a free one,
             reported by ``stats()``); implies ``enable_metrics``.
         schema_evolution: True (default) adds fields and widens ints to floats.
