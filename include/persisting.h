@@ -420,7 +420,9 @@ int persisting_lookup(uint64_t handle, const char* column, const char* cond_json
 int persisting_bucket_metrics(uint64_t handle, char** out_json, PersistingError* error);
 
 /* Metrics of every bucket opened with enable_metrics, in the Prometheus text
- * exposition format. *out_text is owned by the caller: free it with
+ * exposition format. A bucket's series exist from its open (counters and
+ * histograms at zero) until its close; persisting_errors_total from the first
+ * failure. *out_text is owned by the caller: free it with
  * persisting_string_free(). */
 int persisting_metrics_text(char** out_text, PersistingError* error);
 
