@@ -298,9 +298,9 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * float -> double, bool, str -> string, bytes -> binary, datetime ->
  * timestamp[us] (tz UTC when aware), date -> date32, Decimal ->
  * decimal128(38, its scale), dict -> struct, list -> list; a field None so
- * far stays untyped - Arrow type null - until a value types it, and is
- * written as string if still untyped when a flush must write it, or as null
- * if the dataset stores it so); later records must fit the schema (an int
+ * far stays untyped - Arrow type null - until a value types it; a flush that
+ * must write it stores a null column (an evolving bucket with typed fields
+ * leaves it out of the dataset instead)); later records must fit the schema (an int
  * goes into a float field while the float holds it exactly; bytes of exactly
  * n bytes into fixed_size_binary[n]; a Decimal into decimal128/256 at the
  * column's scale, losing no digit) and, with schema_evolution, may add
