@@ -91,6 +91,7 @@ func Open(opts Options) (*Bucket, error) {
 	if opts.MetricsAddress != "" {
 		addr, err := ServeMetrics(opts.MetricsAddress)
 		if err != nil {
+			b.metrics.forget()
 			lock.release()
 			return nil, err
 		}
@@ -100,6 +101,7 @@ func Open(opts Options) (*Bucket, error) {
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
 	case err != nil:
+		b.metrics.forget()
 		lock.release()
 		return nil, fmt.Errorf("engine: open dataset %s: %w", opts.datasetPath(), err)
 	default:
@@ -116,6 +118,9 @@ func Open(opts Options) (*Bucket, error) {
 		return nil, err
 	}
 	b.metrics.replayed(b.bufferedRows(), b.bufferedRows(), b.walSize())
+	if b.dataset != nil { // the dataset gauges from open, not from the first maintenance pass
+		b.metrics.retained(firstOffset(b.dataset), b.dataset.CountRows(), b.dataset.NumFragments())
+	}
 	if err := b.consumption.loadIfPresent(b); err != nil {
 		b.Close()
 		return nil, err

@@ -57,25 +57,33 @@ func init() {
 // so buckets without metrics pay one nil check per event.
 type bucketMetrics struct {
 	labels prometheus.Labels
-	// appended's series, looked up at its first call (under the bucket's mu):
-	// three Withs cost as much as the rest of a put.
+	// appended's series, looked up once: three Withs cost as much as the rest of a put.
 	records           prometheus.Counter
 	buffered, walSize prometheus.Gauge
 }
 
+// newBucketMetrics creates the bucket's counters and histograms at open, at
+// zero, so a scraper (and get_metrics) sees an idle bucket's metrics, not an
+// absent one; the dataset gauges follow at open (opened), errors at a failure.
 func newBucketMetrics(o Options) *bucketMetrics {
 	if !o.Metrics {
 		return nil
 	}
-	return &bucketMetrics{labels: prometheus.Labels{"bucket": strconv.FormatInt(o.BucketID, 10), "path": o.Path}}
+	labels := prometheus.Labels{"bucket": strconv.FormatInt(o.BucketID, 10), "path": o.Path}
+	for _, c := range []*prometheus.CounterVec{flushesTotal, flushedRecordsTotal, walReplayedTotal,
+		autoFlushesTotal, compactionsTotal, compactedFragmentsTotal, versionsRemovedTotal,
+		filesRemovedTotal, bytesReclaimedTotal, retentionDroppedTotal} {
+		c.With(labels)
+	}
+	flushDuration.With(labels)
+	compactionDuration.With(labels)
+	return &bucketMetrics{labels: labels, records: recordsTotal.With(labels),
+		buffered: bufferSize.With(labels), walSize: walSizeBytes.With(labels)}
 }
 
 func (m *bucketMetrics) appended(records int64, buffered int64, walSize int64) {
 	if m == nil {
 		return
-	}
-	if m.records == nil {
-		m.records, m.buffered, m.walSize = recordsTotal.With(m.labels), bufferSize.With(m.labels), walSizeBytes.With(m.labels)
 	}
 	m.records.Add(float64(records))
 	m.buffered.Set(float64(buffered))

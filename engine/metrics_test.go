@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
@@ -129,5 +130,62 @@ func TestNoMetricsUnlessAsked(t *testing.T) {
 	text, _ := MetricsText()
 	if _, ok := seriesValue(parseMetrics(t, text), "persisting_records_total", strconv.Itoa(0), path); ok {
 		t.Fatal("a bucket without metrics exported a series")
+	}
+}
+
+// An idle bucket's series exist from open: a scraper (and get_metrics) tells
+// "nothing happened yet" from "no metrics"; the dataset gauges are right at
+// once on a reopened bucket.
+func TestMetricsExistFromOpen(t *testing.T) {
+	path := t.TempDir()
+	b := openBucket(t, path, 1000)
+	appendRows(t, b, 0, 7)
+	if err := b.Close(); err != nil { // flushes: one fragment of 7 rows
+		t.Fatal(err)
+	}
+	b, err := Open(Options{Path: path, BucketID: 43, FlushThreshold: 1000, Metrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	text, err := MetricsText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := parseMetrics(t, text)
+	want := map[string]float64{"persisting_records_total": 0, "persisting_buffer_size": 0,
+		"persisting_flush_duration_seconds": 0, "persisting_wal_size_bytes": 0, "persisting_flushes_total": 0,
+		"persisting_flushed_records_total": 0, "persisting_wal_replayed_records_total": 0,
+		"persisting_auto_flushes_total": 0, "persisting_compactions_total": 0,
+		"persisting_compacted_fragments_total": 0, "persisting_compaction_duration_seconds": 0,
+		"persisting_versions_removed_total": 0, "persisting_files_removed_total": 0,
+		"persisting_bytes_reclaimed_total": 0, "persisting_retention_dropped_records_total": 0,
+		"persisting_first_retained_offset": 0, "persisting_retained_records": 7, "persisting_fragments": 1}
+	for name, v := range want {
+		if got, ok := seriesValue(fams, name, "43", path); !ok || got != v {
+			t.Errorf("%s = %v (present %v) right after open, want %v", name, got, ok, v)
+		}
+	}
+	m, err := b.Metrics()
+	if err != nil || m["persisting_flush_duration_seconds"] == nil {
+		t.Errorf("Metrics() right after open = %v, %v; want the histogram at count 0", m, err)
+	}
+}
+
+// An open that fails leaves no series behind.
+func TestFailedOpenLeavesNoMetrics(t *testing.T) {
+	path := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0") // a port someone else serves
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := Open(Options{Path: path, BucketID: 44, FlushThreshold: 1000, Metrics: true,
+		MetricsAddress: taken.Addr().String()}); err == nil {
+		t.Fatal("opened with a metrics address that cannot be served")
+	}
+	text, _ := MetricsText()
+	if _, ok := seriesValue(parseMetrics(t, text), "persisting_records_total", "44", path); ok {
+		t.Error("a failed open left its series exported")
 	}
 }

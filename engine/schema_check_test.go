@@ -213,14 +213,14 @@ func TestArrowTypesAnUntypedField(t *testing.T) {
 }
 
 // TestArrowNullColumnsAreUntyped: an Arrow column of type null is an untyped
-// field, as a record's None: taken, then written as string by a strict
+// field, as a record's None: taken, then stored as a null column by a strict
 // bucket's flush or left out of an evolving bucket's dataset. A null type
 // inside a nested column is written as it is, as pylance writes it.
 func TestArrowNullColumnsAreUntyped(t *testing.T) {
 	for _, c := range []struct {
-		evolve bool
-		schema string
-	}{{false, "id: int64, a: string"}, {true, "id: int64, a: null"}} {
+		evolve          bool
+		schema, dataset string
+	}{{false, "id: int64, a: null", "id: int64, a: null"}, {true, "id: int64, a: null", "id: int64"}} {
 		b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, SchemaEvolution: c.evolve, Logger: t.Logf})
 		if err != nil {
 			t.Fatal(err)
@@ -235,6 +235,9 @@ func TestArrowNullColumnsAreUntyped(t *testing.T) {
 		}
 		if s, _ := b.Schema(); schemaText(s) != c.schema {
 			t.Fatalf("evolve=%v: schema %q, want %q", c.evolve, schemaText(s), c.schema)
+		}
+		if got := schemaText(b.dataset.Schema()); got != c.dataset {
+			t.Fatalf("evolve=%v: dataset schema %q, want %q", c.evolve, got, c.dataset)
 		}
 		if c.evolve {
 			nested := nullRow(arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.StructOf(arrow.Field{Name: "x", Type: arrow.Null, Nullable: true}), Nullable: true}}, nil))

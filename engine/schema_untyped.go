@@ -32,18 +32,11 @@ func (b *Bucket) settleForFlush() (*arrow.Schema, error) {
 			untyped = append(untyped, f.Name)
 		}
 	}
-	if len(untyped) > 0 && (!b.opts.SchemaEvolution || len(untyped) == s.NumFields()) {
-		next := settledSchema(s, b.dataset)
-		rebuffered, err := b.rebuffer(next)
-		if err != nil {
-			return nil, err
-		}
-		b.opts.Logger("persisting: bucket %s: field(s) %s were None in every record so far; writing them as %s",
-			b.opts.Path, quoteNames(untyped), typeText(untypedFallback))
-		b.setSchema(next, rebuffered)
-		s = next
-	}
-	ws := writeSchema(s, b.dataset)
+	// A strict bucket keeps its fields in the dataset, so it stores them as
+	// null columns, as does a bucket with no typed field at all; an evolving
+	// one leaves them out until a value types them.
+	storeNull := len(untyped) > 0 && (!b.opts.SchemaEvolution || len(untyped) == s.NumFields())
+	ws := writeSchema(s, b.dataset, storeNull)
 	if next := inWriteOrder(s, ws); next != s {
 		// A field typed after others were stored joins the dataset last:
 		// the bucket's schema takes the dataset's order, so that its reads
@@ -53,7 +46,7 @@ func (b *Bucket) settleForFlush() (*arrow.Schema, error) {
 			return nil, err
 		}
 		b.setSchema(next, rebuffered)
-		ws = writeSchema(next, b.dataset)
+		ws = writeSchema(next, b.dataset, storeNull)
 	}
 	return ws, nil
 }
@@ -125,7 +118,7 @@ func settledSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
 // writeSchema is what a flush writes of schema s into dataset ds (nil: a new
 // one): the typed fields, in ds's order first (a Lance append matches fields
 // by position), s itself when that is s.
-func writeSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
+func writeSchema(s *arrow.Schema, ds *lance.Dataset, storeNull bool) *arrow.Schema {
 	var have *arrow.Schema
 	if ds != nil {
 		have = ds.Schema()
@@ -141,7 +134,7 @@ func writeSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
 		}
 	}
 	for _, f := range s.Fields() {
-		if !taken[f.Name] && f.Type.ID() != arrow.NULL {
+		if !taken[f.Name] && (f.Type.ID() != arrow.NULL || storeNull) {
 			fields = append(fields, f)
 		}
 	}

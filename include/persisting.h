@@ -298,9 +298,9 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * float -> double, bool, str -> string, bytes -> binary, datetime ->
  * timestamp[us] (tz UTC when aware), date -> date32, Decimal ->
  * decimal128(38, its scale), dict -> struct, list -> list; a field None so
- * far stays untyped - Arrow type null - until a value types it, and is
- * written as string if still untyped when a flush must write it, or as null
- * if the dataset stores it so); later records must fit the schema (an int
+ * far stays untyped - Arrow type null - until a value types it; a flush that
+ * must write it stores a null column (an evolving bucket with typed fields
+ * leaves it out of the dataset instead)); later records must fit the schema (an int
  * goes into a float field while the float holds it exactly; bytes of exactly
  * n bytes into fixed_size_binary[n]; a Decimal into decimal128/256 at the
  * column's scale, losing no digit) and, with schema_evolution, may add
@@ -420,7 +420,9 @@ int persisting_lookup(uint64_t handle, const char* column, const char* cond_json
 int persisting_bucket_metrics(uint64_t handle, char** out_json, PersistingError* error);
 
 /* Metrics of every bucket opened with enable_metrics, in the Prometheus text
- * exposition format. *out_text is owned by the caller: free it with
+ * exposition format. A bucket's series exist from its open (counters and
+ * histograms at zero) until its close; persisting_errors_total from the first
+ * failure. *out_text is owned by the caller: free it with
  * persisting_string_free(). */
 int persisting_metrics_text(char** out_text, PersistingError* error);
 

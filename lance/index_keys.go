@@ -21,6 +21,7 @@ const (
 	kindFloat                    // float32, float64
 	kindBytes                    // string, large_string, binary, large_binary
 	kindBool
+	kindNull // a column of type null (lookups only: no value matches, none is indexed)
 )
 
 // key is one non-null value of an indexed column; which field is used
@@ -243,6 +244,9 @@ func (r keyReader) buildKeys(alloc memory.Allocator, nulls int, keys []key) arro
 
 // valueKey converts a Go value given to a Cond into a key of kind.
 func valueKey(kind keyKind, v any) (key, error) {
+	if kind == kindNull {
+		return key{}, nil // any value: it matches no row
+	}
 	var i int64
 	var u uint64
 	var f float64

@@ -149,6 +149,9 @@ func (d *Dataset) Lookup(column string, c Cond, alloc memory.Allocator) ([]arrow
 	}
 	dt := d.schema.Field(col).Type
 	kind, ok := keyKindOf(dt)
+	if dt.ID() == arrow.NULL { // every value is null: is_null takes every row, a value none
+		kind, ok = kindNull, true
+	}
 	if !ok {
 		return nil, st, fmt.Errorf("%w: lookups on column %q of type %s", ErrUnsupported, column, dt)
 	}
@@ -252,6 +255,9 @@ func (d *Dataset) Lookup(column string, c Cond, alloc memory.Allocator) ([]arrow
 }
 
 func (m *matcher) keyAt(arr arrow.Array, j int) (key, bool) {
+	if m.kind == kindNull {
+		return key{}, false
+	}
 	kr := keyReader{kind: m.kind, dt: arr.DataType()}
 	if fw, ok := arr.DataType().(arrow.FixedWidthDataType); ok && m.kind != kindBool {
 		kr.width = fw.BitWidth() / 8

@@ -681,3 +681,48 @@ func TestIndexConcurrentAppends(t *testing.T) {
 		t.Fatalf("found %d rows, want %d; stats %+v", len(got), len(want), st)
 	}
 }
+
+// TestLookupOnNullColumn: a column of type null (a field None in every
+// record, or pylance's column of only None) holds no value: is_null finds
+// every live row, a value none.
+func TestLookupOnNullColumn(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "ds")
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "n", Type: arrow.Null, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	for i := 0; i < 4; i++ {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).AppendNull()
+	}
+	rec := b.NewRecord()
+	b.Release()
+	ds, err := Write(root, []arrow.Record{rec}, WriteOptions{})
+	rec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		cond Cond
+		rows int64
+	}{
+		{"is_null", CondIsNull(), 4},
+		{"eq", CondEqual(3), 0},
+		{"eq of another kind", CondEqual("x"), 0},
+		{"range", CondRange(0, true, nil, false), 0},
+	} {
+		recs, _, err := ds.Lookup("n", c.cond, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var rows int64
+		for _, r := range recs {
+			rows += r.NumRows()
+		}
+		releaseAll(recs)
+		if rows != c.rows {
+			t.Errorf("%s: %d rows, want %d", c.name, rows, c.rows)
+		}
+	}
+}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import logging
 import os
 import re
@@ -368,19 +369,11 @@ class _QueueBackend(TrainingMixin):
 
 
 class LanceBackend(_QueueBackend):
-    """A pulsing storage backend: one queue bucket as a Lance dataset.
-
-    Args:
-        bucket_id: the bucket's number (reported by ``stats``).
-        storage_path: the bucket's directory (created when missing) or an
-            object-store URL; data lives in ``{storage_path}/data.lance``.
-        batch_size: accepted for pulsing; every put goes to the engine at once.
-        flush_threshold: buffered records that start a flush (a new version).
-        **kwargs: for the engine; unknown ones (and PersistingBackend's) are logged.
-
-    ``flush()`` makes records durable; ``close()``/``aclose()``, and interpreter
-    exit for a backend left open, flush and release the bucket.
-    """
+    """A pulsing storage backend: bucket ``bucket_id`` as the Lance dataset ``{storage_path}/data.lance``
+    (``storage_path``: a directory, created when missing, or an object-store URL). ``batch_size`` is for
+    pulsing (every put goes to the engine at once); ``flush_threshold`` buffered records start a flush (a
+    new version); ``**kwargs`` go to the engine, unknown ones (and PersistingBackend's) are logged.
+    ``flush()`` makes records durable; ``close()``/``aclose()`` and interpreter exit flush and release."""
 
     backend_name = "lance"
 
@@ -400,15 +393,14 @@ class PersistingBackend(_QueueBackend):
         enable_metrics: ``stats()["metrics"]``, :meth:`get_metrics`, ``persisting.metrics_text()``.
         wal_sync_interval: seconds; 0 fsyncs before each put returns (off the
             event loop; concurrent puts share an fsync), > 0 in the background.
-        max_wal_size: bytes; past it the buffer is flushed, emptying the WAL.
+        max_wal_size: bytes; past half of it a flush empties the WAL; past it puts wait for that flush.
         metrics_address: "host:port" serving ``/metrics`` (port 0: a free one,
             reported by ``stats()``); implies ``enable_metrics``.
         schema_evolution: True (default) adds fields and widens ints to floats.
         compaction_threshold: compact after a flush leaving this many fragments (0: never).
         data_storage_version: "2.0", "2.1" or "2.2" (None: 2.2) for a new dataset.
 
-    The engine checks every option before anything is created
-    (``UnstorableError``, a TypeError; ``InvalidArgumentError``, a ValueError).
+    The engine checks every option first (``UnstorableError``: TypeError; ``InvalidArgumentError``: ValueError).
     """
 
     backend_name = "persisting"
@@ -448,18 +440,23 @@ class PersistingBackend(_QueueBackend):
         return _native.bucket_metrics(handle) if self.enable_metrics else {}
 
 
+def _pulsing_register_backend() -> Any:
+    for module in ("pulsing.streaming", "pulsing.queue"):  # pulsing >= 0.1.1, 0.1.0
+        with contextlib.suppress(ImportError, AttributeError):
+            return importlib.import_module(module).register_backend
+    raise ImportError("persisting.queue.register() needs pulsing installed")
+
+
 def register(register_backend: Any = None) -> list[str]:
     """Registers the backends with pulsing, by short and class name, in this process (each that may own a bucket)."""
-    try:
-        if register_backend is None:
-            from pulsing.streaming import register_backend  # pulsing >= 0.1.1
-    except ImportError:
-        try:
-            from pulsing.queue import register_backend  # pulsing 0.1.0
-        except ImportError as exc:
-            raise ImportError("persisting.queue.register() needs pulsing installed") from exc
+    register_backend = register_backend or _pulsing_register_backend()
     backends = {"lance": LanceBackend, "LanceBackend": LanceBackend,
                 "persisting": PersistingBackend, "PersistingBackend": PersistingBackend}
     for name, cls in backends.items():
         register_backend(name, cls)
     return list(backends)
+
+
+with contextlib.suppress(ImportError):  # no pulsing: the backends work on their own
+    for _cls in (LanceBackend, PersistingBackend):  # backend=LanceBackend: pulsing looks up "LanceBackend"
+        _pulsing_register_backend()(_cls.__name__, _cls)

@@ -1,4 +1,4 @@
-"""Runs every code block of docs/*.md, so the documentation cannot drift from the code.
+"""Runs every code block of docs/*.md and README.md, so the documentation cannot drift from the code.
 
     python -m pytest -q tests/docs
 
@@ -115,7 +115,8 @@ def extract(path: Path) -> list[Block]:
 
 
 PAGES = sorted(DOCS.glob("*.md"))
-BLOCKS = [b for page in PAGES for b in extract(page)]
+README = REPO / "README.md"  # its blocks and links are held to the same rules
+BLOCKS = [b for page in [README, *PAGES] for b in extract(page)]
 
 
 # ---- the library and package the blocks use ---------------------------------------------------
@@ -350,7 +351,7 @@ def test_every_page_is_linked_from_index():
     assert not missing, f"pages not linked from docs/index.md: {missing}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [README, *PAGES], ids=lambda p: p.name)
 def test_relative_links_resolve(page: Path):
     broken = []
     for n, target in links(page):

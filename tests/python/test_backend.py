@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 
@@ -150,13 +151,29 @@ async def test_none_fixes_no_type_until_a_value_does(backend):
         await backend.put({"id": "d", "note": "text"})
 
 
-async def test_untyped_field_is_written_as_string_when_forced(backend):
+async def test_untyped_field_is_stored_as_a_null_column_until_typed(backend):
+    """None so far types nothing (api-contract: null until known), also past a flush and a reopen:
+    the dataset stores a null column, which pylance reads, and the first value types it."""
+    import lance
+
     await backend.put({"id": "a", "note": None})
-    await backend.flush()  # nothing fixed the type: string
-    await backend.put({"id": "b", "note": "now text"})
-    with pytest.raises(SchemaError, match="note"):
-        await backend.put({"id": "c", "note": 5})
-    assert await backend.get() == [{"id": "a", "note": None}, {"id": "b", "note": "now text"}]
+    await backend.flush()
+    dataset = lance.dataset(os.path.join(backend.storage_path, "data.lance"))
+    assert str(dataset.schema.field("note").type) == "null"
+    assert dataset.to_table().to_pylist() == [{"id": "a", "note": None}]
+    assert [r["id"] for r in await backend.get_where("note", is_null=True)] == ["a"]
+    backend.close()
+    backend = LanceBackend(bucket_id=0, storage_path=backend.storage_path)
+    try:
+        await backend.put({"id": "b", "note": 5})  # the first value: int64, also for pylance
+        with pytest.raises(SchemaError, match="note"):
+            await backend.put({"id": "c", "note": "now text"})
+        await backend.flush()
+        assert await backend.get() == [{"id": "a", "note": None}, {"id": "b", "note": 5}]
+        assert lance.dataset(os.path.join(backend.storage_path, "data.lance")).to_table().to_pylist() == [
+            {"id": "a", "note": None}, {"id": "b", "note": 5}]
+    finally:
+        backend.close()
 
 
 async def test_unicode_bytes_and_extreme_values(backend):
