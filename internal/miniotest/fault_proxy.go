@@ -21,6 +21,8 @@ type FaultProxy struct {
 	mu      sync.Mutex
 	fault   *fault
 	blocked *regexp.Regexp // requests matching it are cut off (BreakOnly)
+	hold          *HeldRequest // armed by HoldOn
+	releaseBefore *HeldRequest // armed by ReleaseBeforeNext
 }
 
 type fault struct {
@@ -126,6 +128,23 @@ func (p *FaultProxy) takeFault(chunk []byte) (f *fault, cut bool) {
 	return f, false
 }
 
+// takeHold returns the armed hold if chunk's request is to be held (and
+// then cuts off the requests matching it), or the held request to release
+// before chunk's request is forwarded.
+func (p *FaultProxy) takeHold(chunk []byte) (hold, releaseFirst *HeldRequest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h := p.hold; h != nil && h.match.Match(chunk) {
+		p.hold, p.blocked = nil, h.match
+		return h, nil
+	}
+	if h := p.releaseBefore; h != nil && h.match.Match(chunk) {
+		p.releaseBefore = nil
+		return nil, h
+	}
+	return nil, nil
+}
+
 func (p *FaultProxy) relay(c net.Conn) {
 	defer c.Close()
 	u, err := net.Dial("tcp", p.server.Endpoint[len("http://"):])
@@ -164,6 +183,15 @@ func (p *FaultProxy) relay(c net.Conn) {
 			f, cut := p.takeFault(buf[:n])
 			if cut {
 				return
+			}
+			hold, releaseFirst := p.takeHold(buf[:n])
+			if hold != nil {
+				hold.raw, hold.err = readWhole(buf[:n], c)
+				close(hold.held)
+				return // the client's connection closes unanswered
+			}
+			if releaseFirst != nil {
+				releaseFirst.Release()
 			}
 			if f != nil {
 				if !f.forwarded {
