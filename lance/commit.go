@@ -243,7 +243,7 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 			return m, scheme, nil
 		}
 		if remote {
-			if uerr := uncertainPublish(req.root, m.Version, txnName, err); uerr != nil {
+			if uerr := uncertainPublish(req.root, scheme, m.Version, txnName, data, err); uerr != nil {
 				return nil, 0, uerr // its transaction file may be a version's: kept
 			}
 		}
