@@ -95,6 +95,16 @@ func JoinURL(base string, elem ...string) string {
 	return filepath.Join(append([]string{base}, elem...)...)
 }
 
+// CleanPath is one spelling of a path: an s3:// URL with a single slash
+// between its parts and none at the end (what filepath.Clean would make
+// "s3:/..." of is mended), a local path cleaned.
+func CleanPath(path string) string {
+	if IsRemote(path) {
+		return JoinURL(path)
+	}
+	return filepath.Clean(path)
+}
+
 var registry struct {
 	sync.Mutex
 	byPrefix map[string]*S3 // "bucket/prefix" -> store configured for it
