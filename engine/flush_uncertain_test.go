@@ -10,6 +10,7 @@ import (
 
 	"github.com/persisting/persisting/internal/miniotest"
 	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // A flush whose manifest PUT breaks off (the server went away) does not
@@ -201,5 +202,76 @@ func TestS3HeldManifestPutCommitsItsRowsOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A bucket that closes with its uncertain flush unsettled - here the
+// server answers again, but fails the manifest PUT that would settle it
+// (503), and Close goes on with the rest - keeps its writer lease. Reopened,
+// here or in another process, the bucket then commits a takeover version
+// before it reads the dataset, so a held manifest PUT of the old flush
+// lands before that read (the WAL replay then skips its rows) or never.
+// With the lease released, the reopened bucket read the version absent and
+// the held PUT, landing before its first flush's, stored the rows twice.
+func TestS3HeldManifestPutAcrossCloseAndReopen(t *testing.T) {
+	srv := miniotest.Start(t, "held-reopen")
+	proxy := srv.Proxy(t)
+	manifestPut := regexp.MustCompile(`^PUT \S*/_versions/\S*\.manifest `)
+	opts := Options{
+		Path:           "s3://held-reopen/q/bucket_0",
+		StorageOptions: proxy.Options(),
+		FlushThreshold: 1000,
+		Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
+		WAL:            WALOptions{Enabled: true},
+		WALPath:        t.TempDir(),
+	}
+	opts.StorageOptions["client_max_retries"] = "1"
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 0, 10)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 10, 5)
+	held := proxy.HoldOn(manifestPut)
+	if err := b.Flush(); !errors.Is(err, lance.ErrCommitUncertain) {
+		t.Fatalf("flush whose manifest PUT is held: %v, want %v", err, lance.ErrCommitUncertain)
+	}
+	<-held.Held()
+	proxy.SetDown(false)
+	proxy.AnswerOnly(manifestPut, 503)
+	if err := b.Close(); err == nil || errors.Is(err, objstore.ErrNoAnswer) {
+		t.Fatalf("close while manifest PUTs get 503: %v, want a failure with an answer", err)
+	}
+	proxy.SetDown(false)
+	held.ReleaseBeforeNext()
+	b, err = Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 15, 5)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := held.Release(); err != nil || status != 200 {
+		t.Fatalf("the held manifest PUT got %d, %v; want 200 (landed first)", status, err)
+	}
+	wantIDs(t, b, 20)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// v2: the held flush's rows; v3: the reopened writer's takeover; v4:
+	// the rest
+	got := pylanceS3Versions(t, b.DatasetPath(), proxy.Options())
+	want := []pylanceVersion{{1, 10}, {2, 15}, {3, 15}, {4, 20}}
+	if fmt.Sprint(got.versions) != fmt.Sprint(want) {
+		t.Fatalf("pylance reads versions (version, rows) %v, want %v", got.versions, want)
+	}
+	for i, id := range got.ids {
+		if id != int64(i) {
+			t.Fatalf("pylance reads ids %v, want 0..19 once each", got.ids)
+		}
 	}
 }
