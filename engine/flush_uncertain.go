@@ -11,9 +11,12 @@ import (
 // buffered, as after any failed flush, but writing them again blindly would
 // store them twice if the version had been stored after all. So the bucket
 // remembers the uncertain commit, and the next flush (or Close) first asks
-// the store: committed, the rows are dropped from the buffer and the WAL as
-// after a successful flush; not committed, they are flushed as usual; no
-// answer yet, that flush fails too and nothing changes.
+// the store (lance.ResolveCommit), which publishes the version with the
+// lost request's bytes if it is still absent, so that a request the server
+// held back and stores later cannot add the rows a second time. The version
+// holds the flush: its rows are dropped from the buffer and the WAL as after
+// a successful flush; another writer took the version: they are flushed as
+// usual; no answer yet: that flush fails too and nothing changes.
 
 // uncertainFlush is a flush whose commit may have happened; its rows are
 // still the first rows of the buffer.
@@ -58,7 +61,7 @@ func (b *Bucket) settleUncertainFlush() error {
 	b.buf.dropFrontRows(u.rows)
 	b.mu.Unlock()
 	b.truncateWAL(u.mark)
-	b.opts.Logger("persisting: the flush of %d rows to %s that failed had committed version %d after all; not written again",
+	b.opts.Logger("persisting: the flush of %d rows to %s whose commit got no answer is version %d; not written again",
 		u.rows, u.commit.Root, u.commit.Version)
 	return nil
 }

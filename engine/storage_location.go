@@ -21,9 +21,10 @@ import (
 // remote says whether the bucket's dataset is in an object store.
 func (o Options) remote() bool { return objstore.IsRemote(o.Path) }
 
-// normalizePath turns a file:// URL into the local path it names.
+// normalizePath turns a file: URL into the local path it names (one that
+// names none is left for validateStorage to refuse).
 func (o Options) normalizePath() Options {
-	if p, ok := objstore.LocalPath(o.Path); ok && strings.HasPrefix(o.Path, "file://") {
+	if p, ok := objstore.LocalPath(o.Path); ok {
 		o.Path = p
 	}
 	return o

@@ -24,6 +24,8 @@ func TestStorageLocationValidation(t *testing.T) {
 		{"wal_path must be local", Options{Path: "s3://b/q", WALPath: "s3://b/w", WAL: WALOptions{Enabled: true}}, "must be a local directory"},
 		{"other schemes", Options{Path: "gs://b/q"}, "gs:// is not supported"},
 		{"s3 without a bucket", Options{Path: "s3://"}, "write s3://bucket/prefix"},
+		{"file URL of another host", Options{Path: "file://elsewhere/d/q"}, `names host "elsewhere"`},
+		{"file URL without an absolute path", Options{Path: "file:d/q"}, "needs an absolute path"},
 		{"unknown storage option", Options{Path: "s3://b/q", StorageOptions: map[string]string{"aws_endpoit": "x"}}, "aws_endpoit"},
 		{"http endpoint without allow_http", Options{Path: "s3://b/q", StorageOptions: map[string]string{"aws_endpoint": "http://127.0.0.1:1"}}, "allow_http"},
 	} {
@@ -43,6 +45,9 @@ func TestStorageLocationPaths(t *testing.T) {
 	}{
 		{Options{Path: "/d/q/bucket_1"}, "/d/q/bucket_1/data.lance", "/d/q/bucket_1/wal"},
 		{Options{Path: "file:///d/q/bucket_1"}, "/d/q/bucket_1/data.lance", "/d/q/bucket_1/wal"},
+		{Options{Path: "file://localhost/d/q/bucket_1"}, "/d/q/bucket_1/data.lance", "/d/q/bucket_1/wal"},
+		{Options{Path: "file:/d/q/bucket_1"}, "/d/q/bucket_1/data.lance", "/d/q/bucket_1/wal"},
+		{Options{Path: "file:///d/a%20queue/bucket_1"}, "/d/a queue/bucket_1/data.lance", "/d/a queue/bucket_1/wal"},
 		{Options{Path: "s3://b/q/bucket_1", WALPath: "/w"}, "s3://b/q/bucket_1/data.lance", "/w/s3/b/q/bucket_1/wal"},
 		{Options{Path: "s3://b/q/bucket_1/"}, "s3://b/q/bucket_1/data.lance", ""},
 		{Options{Path: "/d/q/bucket_1", WALPath: "/w"}, "/d/q/bucket_1/data.lance", "/w/local/d/q/bucket_1/wal"},

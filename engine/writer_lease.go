@@ -125,8 +125,9 @@ type writerLease struct {
 	validUntil time.Time // on our clock: when the last renewal's lease runs out
 	lost       error     // ErrBusy once another writer has taken the lease
 	takeover   bool      // claimed over a writer that did not release its lease
-	// storeGone: the store did not answer the bucket's last flush, so
-	// release does not try to (see Bucket.storeGoneAtClose).
+	// storeGone: the store did not answer the bucket's last flush, or
+	// left it uncertain, so release leaves the lease to expire or to this
+	// process's next open (see Bucket.storeGoneAtClose).
 	storeGone bool
 
 	unfence func()

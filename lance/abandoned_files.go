@@ -2,7 +2,6 @@ package lance
 
 import (
 	"io/fs"
-	"path/filepath"
 )
 
 // FileSet names files of a dataset's data, deletion and transaction
@@ -28,7 +27,7 @@ func (s FileSet) Len() int {
 func ListFiles(path string) (FileSet, error) {
 	set := FileSet{newRefs()}
 	for dir := range set.names {
-		_, _, err := removeFiles(filepath.Join(path, dir), func(name string, _ fs.FileInfo) bool {
+		_, _, err := removeFiles(joinPath(path, dir), func(name string, _ fs.FileInfo) bool {
 			set.names[dir][name] = true
 			return false
 		}, nil)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -110,7 +109,7 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 		}
 	}
 	if len(written) > 0 {
-		if err := syncDir(filepath.Join(path, dataDir)); err != nil {
+		if err := syncDir(joinPath(path, dataDir)); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("lance: sync data directory: %w", err)
 		}
@@ -189,7 +188,7 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 	rec := array.NewRecord(arrow.NewSchema(outArrow, nil), cols, d.physRows[i])
 	defer rec.Release()
 	name := newDataFileName()
-	p := filepath.Join(d.root, dataDir, name)
+	p := joinPath(d.root, dataDir, name)
 	version, err := d.writeVersion()
 	if err != nil {
 		return nil, "", err

@@ -94,7 +94,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 	var all []version
 	for _, v := range l.versions {
 		name := ManifestName(l.scheme, v)
-		m, err := readManifestFile(filepath.Join(path, versionsDir, name))
+		m, err := readManifestFile(joinPath(path, versionsDir, name))
 		if err != nil {
 			if errors.Is(err, ErrVersionNotFound) {
 				continue // removed by a concurrent cleanup
@@ -143,7 +143,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 	// Oldest first. Every version left is readable at any interruption: no
 	// file goes before the manifests that reference it.
 	for _, d := range drop {
-		err := removeFile(filepath.Join(path, versionsDir, d.name))
+		err := removeFile(joinPath(path, versionsDir, d.name))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return st, fmt.Errorf("lance: cleanup: %w", err)
 		}
@@ -155,7 +155,7 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		}
 	}
 	if st.OldVersions > 0 {
-		if err := syncDir(filepath.Join(path, versionsDir)); err != nil {
+		if err := syncDir(joinPath(path, versionsDir)); err != nil {
 			return st, fmt.Errorf("lance: cleanup: %w", err)
 		}
 	}
@@ -171,14 +171,14 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		return age > unverifiedAge || opts.DeleteUnverified && info.ModTime().Before(before)
 	}
 	for _, dir := range []string{dataDir, deletionsDir, transactionsDir} {
-		n, bytes, err := removeFiles(filepath.Join(path, dir), func(name string, info fs.FileInfo) bool {
+		n, bytes, err := removeFiles(joinPath(path, dir), func(name string, info fs.FileInfo) bool {
 			return removable(dir, name, info)
 		}, opts.OnRemove)
 		st.BytesRemoved += bytes
 		switch dir {
 		case dataDir:
 			if n > 0 { // no cached reader of a removed file outlives it
-				dataFiles.forgetUnder(filepath.Join(path, dataDir))
+				dataFiles.forgetUnder(joinPath(path, dataDir))
 			}
 			st.DataFiles += n
 		case deletionsDir:
@@ -255,7 +255,7 @@ func removeFiles(dir string, remove func(name string, info fs.FileInfo) bool, re
 			if !remove(name, info) {
 				return true
 			}
-			if rmErr = removeFile(filepath.Join(dir, name)); rmErr != nil {
+			if rmErr = removeFile(joinPath(dir, name)); rmErr != nil {
 				return false
 			}
 			n++

@@ -243,13 +243,13 @@ func commit(req commitRequest) (*Manifest, NamingScheme, error) {
 			return m, scheme, nil
 		}
 		if remote {
-			if uerr := uncertainPublish(req.root, m.Version, txnName, err); uerr != nil {
+			if uerr := uncertainPublish(req.root, scheme, m.Version, txnName, data, err); uerr != nil {
 				return nil, 0, uerr // its transaction file may be a version's: kept
 			}
 		}
 		// The transaction file of a failed attempt is referenced by no
 		// manifest; remove it so retries do not litter _transactions/.
-		removeFile(filepath.Join(req.root, transactionsDir, txnName))
+		removeFile(joinPath(req.root, transactionsDir, txnName))
 		if !errors.Is(err, errCommitConflict) {
 			return nil, 0, err
 		}
@@ -546,7 +546,7 @@ func publishManifest(root string, s NamingScheme, v uint64, data []byte) error {
 
 // stagedManifestPath is a fresh temporary name for a manifest of version v.
 func stagedManifestPath(root string, v uint64) string {
-	return filepath.Join(root, versionsDir, fmt.Sprintf(".tmp_%d_%s", v, newUUID()))
+	return joinPath(root, versionsDir, fmt.Sprintf(".tmp_%d_%s", v, newUUID()))
 }
 
 // stageManifest writes the manifest bytes to tmp (see stagedManifestPath),
@@ -562,8 +562,8 @@ func stageManifest(tmp string, data []byte) error {
 // linkManifest publishes the staged manifest tmp as version v (or reports
 // errCommitConflict), removes tmp and makes the new name durable.
 func linkManifest(root string, s NamingScheme, v uint64, tmp string) error {
-	dir := filepath.Join(root, versionsDir)
-	final := filepath.Join(dir, ManifestName(s, v))
+	dir := joinPath(root, versionsDir)
+	final := joinPath(dir, ManifestName(s, v))
 	err := os.Link(tmp, final)
 	os.Remove(tmp)
 	if err != nil {
@@ -678,7 +678,7 @@ func ensureLayout(root string) (wait func() error, err error) {
 		created = true
 	}
 	for _, d := range []string{dataDir, versionsDir, transactionsDir} {
-		p := filepath.Join(root, d)
+		p := joinPath(root, d)
 		if _, err := os.Stat(p); err == nil {
 			continue
 		}
@@ -761,7 +761,7 @@ func loadLatestManifest(root string) (*Manifest, NamingScheme, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	p := filepath.Join(root, versionsDir, ManifestName(l.scheme, l.latest))
+	p := joinPath(root, versionsDir, ManifestName(l.scheme, l.latest))
 	m, err := readManifestFile(p)
 	if err != nil {
 		return nil, 0, err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -126,7 +125,7 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 		return cur, nil
 	}
 	if len(written) > 0 {
-		if err := syncDir(filepath.Join(path, dataDir)); err != nil {
+		if err := syncDir(joinPath(path, dataDir)); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("lance: sync data directory: %w", err)
 		}
@@ -258,7 +257,7 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 	batch := int64(compactFirstReadRows)
 	start := func() error {
 		name = newDataFileName()
-		p := filepath.Join(d.root, dataDir, name)
+		p := joinPath(d.root, dataDir, name)
 		var err error
 		if sw, err = file.CreateStream(p, d.fields, file.WriteOptions{Version: version, MaxPageBytes: compactPageBytes}); err != nil {
 			return fmt.Errorf("lance: write compacted data file: %w", err)

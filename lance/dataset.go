@@ -102,7 +102,7 @@ func Open(path string) (*Dataset, error) {
 // OpenVersion opens a specific version of the dataset at path.
 func OpenVersion(path string, version uint64) (*Dataset, error) {
 	if !isRemote(path) { // an object store has no directory to miss: the manifest lookup says
-		if _, err := os.Stat(filepath.Join(path, versionsDir)); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(joinPath(path, versionsDir)); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, path)
 		}
 	}
@@ -326,7 +326,7 @@ func (d *Dataset) Versions() ([]VersionInfo, error) {
 	sort.Slice(l.versions, func(i, j int) bool { return l.versions[i] < l.versions[j] })
 	out := make([]VersionInfo, 0, len(l.versions))
 	for _, v := range l.versions {
-		m, err := readManifestFile(filepath.Join(d.root, versionsDir, ManifestName(l.scheme, v)))
+		m, err := readManifestFile(joinPath(d.root, versionsDir, ManifestName(l.scheme, v)))
 		if err != nil {
 			if errors.Is(err, ErrVersionNotFound) {
 				continue // removed by a concurrent cleanup
@@ -348,7 +348,7 @@ func (d *Dataset) dataFilePath(df *DataFile) (string, error) {
 	if df.Path == "" || filepath.IsAbs(df.Path) || !filepath.IsLocal(df.Path) {
 		return "", corruptf("invalid data file path %q", df.Path)
 	}
-	return filepath.Join(d.root, dataDir, filepath.FromSlash(df.Path)), nil
+	return joinPath(d.root, dataDir, filepath.FromSlash(df.Path)), nil
 }
 
 // Write commits recs (all with one schema) as one new fragment made of one
@@ -381,7 +381,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 	var scheme NamingScheme
 	var cur *Dataset
 	if b := opts.Base; b != nil {
-		if filepath.Clean(b.root) != filepath.Clean(path) {
+		if cleanPath(b.root) != cleanPath(path) {
 			return nil, fmt.Errorf("lance: WriteOptions.Base is a version of %s, not of %s", b.root, path)
 		}
 		base, scheme, cur = b.manifest, b.scheme, b
@@ -459,7 +459,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 		// per run that fits, one fragment each.
 		for _, run := range file.DictionaryRuns(nonEmpty) {
 			name := newDataFileName()
-			dataPath := filepath.Join(path, dataDir, name)
+			dataPath := joinPath(path, dataDir, name)
 			dataPaths = append(dataPaths, dataPath)
 			res, err := file.WriteFileWithOptions(dataPath, fields, run, file.WriteOptions{Version: version, Compression: comp, NoSync: true})
 			if err != nil {
@@ -492,7 +492,7 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 					return fmt.Errorf("lance: sync data file: %w", err)
 				}
 			}
-			if err := syncDir(filepath.Join(path, dataDir)); err != nil {
+			if err := syncDir(joinPath(path, dataDir)); err != nil {
 				return fmt.Errorf("lance: sync data file: %w", err)
 			}
 			return nil

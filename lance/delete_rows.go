@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -73,7 +72,7 @@ func DeleteRows(path string, ranges [][2]int64, opts DeleteRowsOptions) (*Datase
 		if cur, err = Open(path); err != nil {
 			return nil, res, err
 		}
-	} else if filepath.Clean(cur.root) != filepath.Clean(path) {
+	} else if cleanPath(cur.root) != cleanPath(path) {
 		return nil, res, fmt.Errorf("lance: DeleteRowsOptions.Base is a version of %s, not of %s", cur.root, path)
 	}
 	total := cur.CountRows()
@@ -102,7 +101,7 @@ func DeleteRows(path string, ranges [][2]int64, opts DeleteRowsOptions) (*Datase
 	var written []string
 	removeWritten := func() {
 		for _, name := range written {
-			removeFile(filepath.Join(path, deletionsDir, name))
+			removeFile(joinPath(path, deletionsDir, name))
 		}
 	}
 	next := 0 // first range not yet wholly before the current fragment
@@ -171,7 +170,7 @@ func DeleteRows(path string, ranges [][2]int64, opts DeleteRowsOptions) (*Datase
 		baseChecked: true,
 	}
 	if len(written) > 0 {
-		if err := syncDir(filepath.Join(path, deletionsDir)); err != nil {
+		if err := syncDir(joinPath(path, deletionsDir)); err != nil {
 			removeWritten()
 			return nil, DeleteRowsResult{}, fmt.Errorf("lance: sync deletions directory: %w", err)
 		}
@@ -245,12 +244,12 @@ func (d *Dataset) deleteFragmentRows(i int, local [][2]int64) (Fragment, string,
 	if err != nil {
 		return f, "", err
 	}
-	dir := filepath.Join(d.root, deletionsDir)
+	dir := joinPath(d.root, deletionsDir)
 	if err := makeDir(dir); err != nil {
 		return f, "", fmt.Errorf("lance: %w", err)
 	}
-	if err := writeFileSync(filepath.Join(dir, name), buf.Bytes()); err != nil {
-		removeFile(filepath.Join(dir, name))
+	if err := writeFileSync(joinPath(dir, name), buf.Bytes()); err != nil {
+		removeFile(joinPath(dir, name))
 		return f, "", fmt.Errorf("lance: write deletion file: %w", err)
 	}
 	f.DeletionFile = del

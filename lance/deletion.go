@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -58,7 +57,7 @@ func readDeletionFile(root string, f *Fragment, physRows uint64) ([]uint32, erro
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(root, deletionsDir, name)
+	p := joinPath(root, deletionsDir, name)
 	data, err := readFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

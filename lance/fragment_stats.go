@@ -24,7 +24,7 @@ func (d *Dataset) FragmentStats() []FragmentStat {
 		st := FragmentStat{ID: f.ID, LiveRows: live, PhysicalRows: d.physRows[i]}
 		for j := range f.Files {
 			st.Bytes += int64(f.Files[j].FileSizeBytes)
-			st.DataFiles = append(st.DataFiles, filepath.Join(d.root, dataDir, filepath.FromSlash(f.Files[j].Path)))
+			st.DataFiles = append(st.DataFiles, joinPath(d.root, dataDir, filepath.FromSlash(f.Files[j].Path)))
 		}
 		out[i] = st
 	}

@@ -400,7 +400,7 @@ func CreateScalarIndex(path, column, kind string, opts IndexOptions) (*Dataset, 
 	uuid := newUUIDBytes()
 	h := hex.EncodeToString(uuid[:])
 	dirName := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	dir := filepath.Join(path, indicesDir, dirName)
+	dir := joinPath(path, indicesDir, dirName)
 	if err := makeDir(dir); err != nil {
 		return nil, fmt.Errorf("lance: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -175,7 +174,7 @@ func writeIndexFile(dir, name string, rec arrow.Record, md map[string][]byte) (I
 	if err != nil {
 		return IndexFile{}, fmt.Errorf("lance: index file %s: %w", name, err)
 	}
-	res, err := file.WriteFileWithOptions(filepath.Join(dir, name), fields, []arrow.Record{rec},
+	res, err := file.WriteFileWithOptions(joinPath(dir, name), fields, []arrow.Record{rec},
 		file.WriteOptions{SchemaMetadata: md})
 	if err != nil {
 		return IndexFile{}, fmt.Errorf("lance: index file %s: %w", name, err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -281,7 +280,7 @@ func (d *Dataset) usableIndex(im *indexMeta, id int32) bool {
 // queryIndex returns the row addresses the index segment holds for m (ok
 // false: the files are not in a layout this reader understands).
 func (d *Dataset) queryIndex(im *indexMeta, dt arrow.DataType, m *matcher) (rowAddrSet, bool, error) {
-	dir := filepath.Join(d.root, indicesDir, im.UUID)
+	dir := joinPath(d.root, indicesDir, im.UUID)
 	if im.Type == "Bitmap" {
 		return queryBitmapIndex(dir, dt, m)
 	}
@@ -291,7 +290,7 @@ func (d *Dataset) queryIndex(im *indexMeta, dt arrow.DataType, m *matcher) (rowA
 // openIndexFile opens one file of an index and returns it with its Arrow
 // schema (ok false if it is missing).
 func openIndexFile(dir, name string) (*file.Reader, *arrow.Schema, map[string][]byte, bool, error) {
-	r, err := file.Open(filepath.Join(dir, name))
+	r, err := file.Open(joinPath(dir, name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, nil, false, nil

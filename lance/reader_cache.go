@@ -161,7 +161,7 @@ func (c *readerCache) stats() (entries int, charged int64) {
 // unclean); an object store URL is its own key.
 func readerKey(path string) string {
 	if isRemote(path) {
-		return filepath.Clean(path) // as filepath.Join spells the paths it builds
+		return cleanPath(path)
 	}
 	if abs, err := filepath.Abs(path); err == nil {
 		return abs

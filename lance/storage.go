@@ -13,11 +13,18 @@ import (
 )
 
 // A dataset root is a local directory or an s3:// URL. Paths inside it are
-// built with filepath.Join either way (objstore reads "s3:/bucket/key" as
-// the URL it came from). Local datasets keep the fsync-ordered commit of
+// built with joinPath, which keeps an s3:// URL one (filepath.Join would
+// fold it to "s3:/bucket/key", and messages would name that). Local datasets keep the fsync-ordered commit of
 // doc.go; on an object store every PUT is durable once answered, so the
 // syncs are no-ops, and a version is published by a conditional PUT of its
 // manifest (If-None-Match: *) instead of a link.
+
+// joinPath is filepath.Join for a local path, and keeps an s3:// URL's
+// "//" (see objstore.JoinURL).
+func joinPath(root string, elem ...string) string { return objstore.JoinURL(root, elem...) }
+
+// cleanPath is one spelling of a dataset root, local or s3://.
+func cleanPath(root string) string { return objstore.CleanPath(root) }
 
 // isRemote says whether p lives in an object store.
 func isRemote(p string) bool { return objstore.IsRemote(p) }
@@ -55,7 +62,7 @@ func statFile(p string) error {
 // 412 otherwise: errCommitConflict, and the caller rebases and retries),
 // the way Lance's ConditionalPutCommitHandler commits.
 func putManifest(root string, s NamingScheme, v uint64, data []byte) error {
-	final := filepath.Join(root, versionsDir, ManifestName(s, v))
+	final := joinPath(root, versionsDir, ManifestName(s, v))
 	err := objstore.PutIfAbsent(final, data)
 	if errors.Is(err, objstore.ErrExist) {
 		return errCommitConflict
@@ -78,7 +85,7 @@ func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 	if latestOnly {
 		list = objstore.ListFirst // small pages: the first manifest is the answer
 	}
-	err := list(filepath.Join(root, versionsDir), func(info objstore.Info) bool {
+	err := list(joinPath(root, versionsDir), func(info objstore.Info) bool {
 		v, s, ok := ParseManifestName(info.Key)
 		if !ok {
 			return true
@@ -168,6 +175,6 @@ func removeDir(dir string) {
 		return true
 	})
 	for _, n := range names {
-		_ = objstore.Remove(filepath.Join(dir, n))
+		_ = objstore.Remove(joinPath(dir, n))
 	}
 }

@@ -15,7 +15,7 @@ import (
 // guess which version it protects.
 func Tags(path string) (map[string]uint64, error) {
 	out := map[string]uint64{}
-	dir := filepath.Join(path, filepath.FromSlash(tagsDir))
+	dir := joinPath(path, filepath.FromSlash(tagsDir))
 	entries, err := readDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -28,7 +28,7 @@ func Tags(path string) (map[string]uint64, error) {
 		if !ok {
 			continue
 		}
-		data, err := readFile(filepath.Join(dir, e.Name()))
+		data, err := readFile(joinPath(dir, e.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("lance: read tag: %w", err)
 		}

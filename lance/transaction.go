@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -171,8 +170,8 @@ func decodeAppendOrOverwrite(t *Transaction, b []byte) error {
 // fsynced (its directory entry too), and returns the file name.
 func writeTransactionFile(root string, t *Transaction) (string, error) {
 	name := t.FileName()
-	dir := filepath.Join(root, transactionsDir)
-	p := filepath.Join(dir, name)
+	dir := joinPath(root, transactionsDir)
+	p := joinPath(dir, name)
 	if err := writeFileSync(p, encodeTransaction(t)); err != nil {
 		removeFile(p)
 		return "", fmt.Errorf("lance: write transaction: %w", err)
@@ -198,7 +197,7 @@ func loadTransaction(root string, m *Manifest) (*Transaction, error) {
 	if strings.ContainsAny(m.TransactionFile, `/\`) || m.TransactionFile == ".." {
 		return nil, corruptf("version %d: invalid transaction file name %q", m.Version, m.TransactionFile)
 	}
-	data, err := readFile(filepath.Join(root, transactionsDir, m.TransactionFile))
+	data, err := readFile(joinPath(root, transactionsDir, m.TransactionFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: version %d: transaction file %s missing", ErrNotFound, m.Version, m.TransactionFile)

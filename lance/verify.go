@@ -76,7 +76,7 @@ func (v *verifier) problem(file string, offset int64, format string, args ...any
 
 func (v *verifier) version(scheme NamingScheme, version uint64) {
 	name := path.Join(versionsDir, ManifestName(scheme, version))
-	m, err := readManifestFile(filepath.Join(v.root, filepath.FromSlash(name)))
+	m, err := readManifestFile(joinPath(v.root, filepath.FromSlash(name)))
 	if errors.Is(err, ErrVersionNotFound) {
 		return // removed by a concurrent cleanup
 	}
@@ -87,7 +87,7 @@ func (v *verifier) version(scheme NamingScheme, version uint64) {
 	}
 	if m.TransactionFile != "" {
 		tx := path.Join(transactionsDir, m.TransactionFile)
-		if data, err := readFile(filepath.Join(v.root, filepath.FromSlash(tx))); err != nil {
+		if data, err := readFile(joinPath(v.root, filepath.FromSlash(tx))); err != nil {
 			v.problem(tx, -1, "transaction file of version %d: %v", version, err)
 		} else if _, err := decodeTransaction(data); err != nil || len(data) == 0 {
 			// conflict checks and pylance's get_transactions read it
@@ -248,14 +248,14 @@ func (v *verifier) indices(d *Dataset, manifest string) {
 			}
 			v.checked[rel] = true
 			v.res.IndexFiles++
-			st, err := objstore.Stat(filepath.Join(v.root, filepath.FromSlash(rel)))
+			st, err := objstore.Stat(joinPath(v.root, filepath.FromSlash(rel)))
 			switch {
 			case err != nil:
 				v.problem(rel, -1, "index %q: %v", ix.Name, err)
 			case f.Size != 0 && uint64(st.Size) != f.Size:
 				v.problem(rel, min(st.Size, int64(f.Size)), "index %q: the file has %d bytes, the manifest records %d", ix.Name, st.Size, f.Size)
 			case strings.HasSuffix(f.Path, ".lance"):
-				v.indexFile(filepath.Join(v.root, filepath.FromSlash(rel)), rel, ix.Name, st.Size)
+				v.indexFile(joinPath(v.root, filepath.FromSlash(rel)), rel, ix.Name, st.Size)
 			}
 		}
 	}

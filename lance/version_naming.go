@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -89,7 +88,7 @@ func listVersions(root string) (*versionListing, error) {
 	if isRemote(root) {
 		return listVersionsRemote(root, false)
 	}
-	entries, err := os.ReadDir(filepath.Join(root, versionsDir))
+	entries, err := os.ReadDir(joinPath(root, versionsDir))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, root)
@@ -124,7 +123,7 @@ func listVersions(root string) (*versionListing, error) {
 // first and then the V1 name (what Lance does for checkout_version).
 func manifestPath(root string, v uint64) (string, NamingScheme, error) {
 	for _, s := range []NamingScheme{NamingV2, NamingV1} {
-		p := filepath.Join(root, versionsDir, ManifestName(s, v))
+		p := joinPath(root, versionsDir, ManifestName(s, v))
 		if err := statFile(p); err == nil {
 			return p, s, nil
 		} else if !errors.Is(err, os.ErrNotExist) {

@@ -3,9 +3,7 @@ package lance
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -91,10 +89,7 @@ var fences struct {
 }
 
 func fenceKey(root string) string {
-	if isRemote(root) {
-		return strings.TrimSuffix(root, "/")
-	}
-	return filepath.Clean(root)
+	return cleanPath(root)
 }
 
 // FenceCommits applies f to every commit this process makes to the dataset

@@ -103,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer, stderrIsTTY bool) int {
 		return exitUsage
 	}
 	e.s = *c.s
+	if err := objstore.CheckPath(path); err != nil { // the library's own rule for locations
+		return report(e, fmt.Errorf("%w: %v", engine.ErrInvalidArgument, err))
+	}
 	path = cleanPath(path)
 	e.interrupted = notifyInterrupt()
 	// Every bucket under PATH reads its objects with these settings.

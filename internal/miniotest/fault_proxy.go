@@ -1,8 +1,11 @@
 package miniotest
 
 import (
+	"fmt"
 	"net"
+	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,9 +21,13 @@ type FaultProxy struct {
 	ln       net.Listener
 	down     atomic.Bool
 
-	mu      sync.Mutex
-	fault   *fault
-	blocked *regexp.Regexp // requests matching it are cut off (BreakOnly)
+	mu            sync.Mutex
+	fault         *fault
+	blocked       *regexp.Regexp // requests matching it are cut off (BreakOnly)
+	answered      *regexp.Regexp // requests matching it get answerStatus (AnswerOnly)
+	answerStatus  int
+	hold          *HeldRequest // armed by HoldOn
+	releaseBefore *HeldRequest // armed by ReleaseBeforeNext
 }
 
 type fault struct {
@@ -51,14 +58,41 @@ func (p *FaultProxy) Options() map[string]string {
 }
 
 // SetDown makes the proxy refuse (down) or pass connections; passing, it
-// also lifts BreakOnly's cut.
+// also lifts BreakOnly's cut and AnswerOnly's answers.
 func (p *FaultProxy) SetDown(down bool) {
 	p.down.Store(down)
 	if !down {
 		p.mu.Lock()
-		p.blocked = nil
+		p.blocked, p.answered = nil, nil
 		p.mu.Unlock()
 	}
+}
+
+// AnswerOnly answers every request matching with status (an S3 error
+// document, the server never gets the request) until SetDown(false): a
+// server that answers, but fails, some requests (503 SlowDown, 500).
+func (p *FaultProxy) AnswerOnly(match *regexp.Regexp, status int) {
+	p.mu.Lock()
+	p.answered, p.answerStatus = match, status
+	p.mu.Unlock()
+}
+
+// answerFor returns the status AnswerOnly gives chunk's request (0: none).
+func (p *FaultProxy) answerFor(chunk []byte) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.answered != nil && p.answered.Match(chunk) {
+		return p.answerStatus
+	}
+	return 0
+}
+
+// answer writes an S3 error answer with status and closes the connection.
+func answer(c net.Conn, status int) {
+	body := fmt.Sprintf("<Error><Code>%s</Code><Message>answered by the fault proxy</Message></Error>",
+		strings.ReplaceAll(http.StatusText(status), " ", ""))
+	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/xml\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(body), body)
 }
 
 // BreakOnly is BreakOn, except that afterwards only the requests matching
@@ -126,6 +160,23 @@ func (p *FaultProxy) takeFault(chunk []byte) (f *fault, cut bool) {
 	return f, false
 }
 
+// takeHold returns the armed hold if chunk's request is to be held (and
+// then cuts off the requests matching it), or the held request to release
+// before chunk's request is forwarded.
+func (p *FaultProxy) takeHold(chunk []byte) (hold, releaseFirst *HeldRequest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h := p.hold; h != nil && h.match.Match(chunk) {
+		p.hold, p.blocked = nil, h.match
+		return h, nil
+	}
+	if h := p.releaseBefore; h != nil && h.match.Match(chunk) {
+		p.releaseBefore = nil
+		return nil, h
+	}
+	return nil, nil
+}
+
 func (p *FaultProxy) relay(c net.Conn) {
 	defer c.Close()
 	u, err := net.Dial("tcp", p.server.Endpoint[len("http://"):])
@@ -164,6 +215,19 @@ func (p *FaultProxy) relay(c net.Conn) {
 			f, cut := p.takeFault(buf[:n])
 			if cut {
 				return
+			}
+			if status := p.answerFor(buf[:n]); status != 0 {
+				answer(c, status)
+				return
+			}
+			hold, releaseFirst := p.takeHold(buf[:n])
+			if hold != nil {
+				hold.raw, hold.err = readWhole(buf[:n], c)
+				close(hold.held)
+				return // the client's connection closes unanswered
+			}
+			if releaseFirst != nil {
+				releaseFirst.Release()
 			}
 			if f != nil {
 				if !f.forwarded {

@@ -1,11 +1,11 @@
 // Package objstore is where the lance package reads and writes bytes: a
 // local directory tree or an S3-compatible object store.
 //
-// Paths are strings. A path that starts with "s3://bucket/key" (or the
-// "s3:/bucket/key" that filepath.Join makes of it) names an object; any
-// other path is a local file. Resolve maps a path to its Store and the key
-// within it, so code that builds paths with filepath.Join works unchanged
-// for both.
+// Paths are strings. A path that starts with "s3://bucket/key" names an
+// object; any other path is a local file. Resolve maps a path to its Store
+// and the key within it. Build paths with JoinURL, not filepath.Join: the
+// latter folds "s3://" to "s3:/", which Resolve still reads but messages
+// would then print.
 //
 // An S3 store's endpoint and credentials come from Configure (the storage
 // options a caller opened its dataset with, in pylance's vocabulary) and

@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,14 +41,16 @@ func splitS3(path string) (bucket, key string, ok bool) {
 	return bucket, strings.Trim(strings.ReplaceAll(key, "//", "/"), "/"), bucket != ""
 }
 
-// LocalPath returns the local file path of a local path or file:// URL
-// (ok false for s3:// and other URLs).
+// LocalPath returns the local file path of a local path or file: URL
+// (ok false for s3:// and other URLs, and for a file: URL CheckPath
+// refuses).
 func LocalPath(path string) (string, bool) {
 	if IsRemote(path) {
 		return "", false
 	}
-	if p, found := strings.CutPrefix(path, "file://"); found {
-		return filepath.FromSlash(p), true
+	if isFileURL(path) {
+		p, err := fileURLPath(path)
+		return p, err == nil
 	}
 	if i := strings.Index(path, "://"); i > 0 && !strings.ContainsAny(path[:i], "/\\") {
 		return "", false // another scheme (gs://, az://, ...)
@@ -55,14 +58,40 @@ func LocalPath(path string) (string, bool) {
 	return path, true
 }
 
-// CheckPath validates a storage path: a local path, file:// or
-// s3://bucket[/prefix]; other URL schemes are refused.
+func isFileURL(path string) bool { return len(path) >= 5 && strings.EqualFold(path[:5], "file:") }
+
+// fileURLPath is the local path a file: URL names, read as pylance reads it
+// (file:///abs, file://localhost/abs, file:/abs; percent-escapes decoded),
+// so a bucket and its dataset opened in pylance with the same URL are one
+// directory. A host other than localhost names another machine's disk and
+// is refused rather than read as a local directory.
+func fileURLPath(path string) (string, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return "", fmt.Errorf("storage path %q: %v", path, err)
+	}
+	if u.Host != "" && !strings.EqualFold(u.Host, "localhost") {
+		return "", fmt.Errorf("storage path %q: file:// names host %q; write file:///absolute/path for a local directory", path, u.Host)
+	}
+	if u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return "", fmt.Errorf("storage path %q: a file: URL needs an absolute path (file:///absolute/path)", path)
+	}
+	return filepath.FromSlash(u.Path), nil
+}
+
+// CheckPath validates a storage path: a local path, a file: URL or
+// s3://bucket[/prefix]; other URL schemes are refused. It is the one
+// authority on which locations exist; the library and the CLI both ask it.
 func CheckPath(path string) error {
 	if IsRemote(path) {
 		if !strings.HasPrefix(path, "s3://") {
 			return fmt.Errorf("storage path %q: write s3://bucket/prefix", path)
 		}
 		return nil
+	}
+	if isFileURL(path) {
+		_, err := fileURLPath(path)
+		return err
 	}
 	if _, ok := LocalPath(path); !ok {
 		scheme, _, _ := strings.Cut(path, "://")
@@ -93,6 +122,16 @@ func JoinURL(base string, elem ...string) string {
 		return "s3://" + bucket + "/" + strings.Join(parts, "/")
 	}
 	return filepath.Join(append([]string{base}, elem...)...)
+}
+
+// CleanPath is one spelling of a path: an s3:// URL with a single slash
+// between its parts and none at the end (what filepath.Clean would make
+// "s3:/..." of is mended), a local path cleaned.
+func CleanPath(path string) string {
+	if IsRemote(path) {
+		return JoinURL(path)
+	}
+	return filepath.Clean(path)
 }
 
 var registry struct {

@@ -215,12 +215,24 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 
 // misconfigured says whether a transport failure is one that retrying
 // cannot cure: TLS against a plain-http server, a certificate the client
-// does not trust.
+// does not trust, a host name that does not exist.
 func misconfigured(err error) bool {
 	var rec tls.RecordHeaderError
 	var verify *tls.CertificateVerificationError
-	return errors.As(err, &rec) || errors.As(err, &verify) ||
+	return errors.As(err, &rec) || errors.As(err, &verify) || unknownHost(err) ||
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// unknownHost: the DNS answered that the endpoint's host name does not
+// exist (NXDOMAIN), almost always a typo in aws_endpoint, so the request
+// fails at once instead of after client_max_retries' backoff (~15 s). A
+// resolver that fails or cannot be reached (a timeout, SERVFAIL) is
+// retried like a lost connection; a name not yet published (a service
+// still starting) fails the open or flush, which keeps its rows and can
+// be called again. The request was never sent either way.
+func unknownHost(err error) bool {
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
 }
 
 // describeTransport says why a request got no answer from endpoint, in
@@ -233,6 +245,8 @@ func describeTransport(err error, endpoint string) string {
 		return "no answer from " + endpoint + " in time (timeout)"
 	case errors.Is(err, context.Canceled):
 		return "cancelled"
+	case unknownHost(err):
+		return "cannot connect to " + endpoint + ": its host name does not exist (" + err.Error() + "; check aws_endpoint)"
 	case errors.As(err, &op) && op.Op == "dial":
 		return "cannot connect to " + endpoint + ": " + op.Err.Error()
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):

@@ -75,6 +75,11 @@ func TestSplitAndJoin(t *testing.T) {
 	if got := JoinURL("s3://b/p/", "data.lance", "wal"); got != "s3://b/p/data.lance/wal" {
 		t.Errorf("JoinURL = %q", got)
 	}
+	for in, want := range map[string]string{"s3:/b/p/q": "s3://b/p/q", "s3://b//p/": "s3://b/p", "s3://b": "s3://b", "/tmp//x/": "/tmp/x"} {
+		if got := CleanPath(in); got != want {
+			t.Errorf("CleanPath(%q) = %q, want %q", in, got, want)
+		}
+	}
 	if p, ok := LocalPath("file:///tmp/x"); !ok || p != "/tmp/x" {
 		t.Errorf("LocalPath(file:///tmp/x) = %q, %v", p, ok)
 	}
