@@ -159,9 +159,9 @@ def installed(wheel, tmp_path_factory, request) -> Path:
 
 
 @pytest.fixture(scope="module")
-def installed_alone(wheel, tmp_path_factory) -> Path:
-    """The wheel and its dependencies only."""
-    return install(wheel, tmp_path_factory.mktemp("wheel") / "venv")
+def installed_oldest(wheel, tmp_path_factory) -> Path:
+    """The wheel with the oldest pyarrow it claims to work with, and the numpy pip picks for it."""
+    return install(wheel, tmp_path_factory.mktemp("wheel") / "venv", f"pyarrow=={OLDEST_PYARROW}")
 
 
 def package_dir(venv: Path) -> Path:
@@ -189,8 +189,9 @@ def test_wheel_installs_and_runs_the_quickstart_without_go_or_a_compiler(install
     inspected = run(["persisting", "inspect", store, "--json"], env=env).stdout
     assert '"rows": 1' in inspected
     run(["persisting", "verify", store], env=env)
-    read = "import lance, sys; print(lance.dataset(sys.argv[1] + '/data.lance').to_table().to_pylist())"
-    assert run([venv / "bin/python", "-c", read, store], env=env).stdout.strip() == "[{'id': 'u1', 'clicks': 3}]"
+    dataset, = store.rglob("data.lance")  # the one bucket the record went to
+    read = "import lance, sys; print(lance.dataset(sys.argv[1]).to_table().to_pylist())"
+    assert run([venv / "bin/python", "-c", read, dataset], env=env).stdout.strip() == "[{'id': 'u1', 'clicks': 3}]"
 
 
 BACKEND_ROUND_TRIP = """
@@ -207,16 +208,45 @@ asyncio.run(main())
 """
 
 
-def test_the_oldest_pyarrow_claimed_works_with_the_numpy_pip_picks(wheel, tmp_path):
-    venv = install(wheel, tmp_path / "venv", f"pyarrow=={OLDEST_PYARROW}")
+def test_the_oldest_pyarrow_claimed_works_with_the_numpy_pip_picks(installed_oldest, tmp_path):
+    venv = installed_oldest
     out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=bare_env(venv)).stdout
     assert out.startswith("[{'id': 'a', 'v': [1.5, 2.5]}, {'id': 'b', 'v': []}] 2 "), out
     assert "boundary" not in out  # the test build's stats key: no test hooks in the wheel
 
 
-def test_c_programs_build_and_run_against_the_installed_library(installed_alone, tmp_path):
+def find_python(name: str) -> str | None:
+    """An interpreter called ``name`` that runs: on PATH (a pyenv shim runs only its active
+    versions), else one of pyenv's."""
+    found = [shutil.which(name), *map(str, sorted(Path.home().glob(f".pyenv/versions/*/bin/{name}")))]
+    for python in filter(None, found):
+        if subprocess.run([python, "-c", "import venv"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@pytest.mark.parametrize("python, supported", [("python3.10", True), ("python3.9", False)])
+def test_requires_python_is_the_oldest_python_that_works(wheel, tmp_path, python, supported):
+    """The tag (py3-none) claims every Python 3; Requires-Python draws the line, on both sides of it."""
+    base = find_python(python)
+    if base is None:
+        pytest.skip(f"no {python} here to try (PATH, pyenv)")
+    venv = tmp_path / "venv"
+    run([base, "-m", "venv", venv], env=dict(os.environ))
+    proc = subprocess.run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--only-binary", ":all:", wheel], env=bare_env(venv), capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    if not supported:
+        assert proc.returncode != 0 and "requires a different Python" in proc.stderr, proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=bare_env(venv)).stdout
+    assert out.startswith("[{'id': 'a', 'v': [1.5, 2.5]}, {'id': 'b', 'v': []}] 2 "), out
+
+
+def test_c_programs_build_and_run_against_the_installed_library(installed_oldest, tmp_path):
     """docs/installation.md: the wheel's include/ and library, with the machine's compiler."""
-    pkg = package_dir(installed_alone)
+    pkg = package_dir(installed_oldest)
     cc = os.environ.get("CC", "cc")
     env = dict(os.environ)
     run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{pkg}/include", REPO / "examples/c/example.c",
@@ -225,11 +255,11 @@ def test_c_programs_build_and_run_against_the_installed_library(installed_alone,
     assert re.search(r"example-c: [1-9]\d* passed, 0 failed", out), out
 
 
-def test_rust_programs_build_and_run_against_the_installed_library(installed_alone, tmp_path):
+def test_rust_programs_build_and_run_against_the_installed_library(installed_oldest, tmp_path):
     """examples/rust links the wheel's library through PERSISTING_LIB_DIR (docs/installation.md)."""
     cargo = shutil.which("cargo") or shutil.which("cargo", path=str(Path.home() / ".cargo/bin"))
     assert cargo, "the Rust example needs cargo (.ci/run installs it)"
-    pkg = package_dir(installed_alone)
+    pkg = package_dir(installed_oldest)
     env = dict(os.environ, PERSISTING_LIB_DIR=str(pkg))  # examples/rust/target: make examples built the crates
     out = run([cargo, "run", "--quiet", "--locked", "--manifest-path", REPO / "examples/rust/Cargo.toml"],
               env=env, cwd=tmp_path).stdout
@@ -237,11 +267,11 @@ def test_rust_programs_build_and_run_against_the_installed_library(installed_alo
     assert f"persisting {VERSION} at " in out, out
 
 
-def test_a_library_of_another_version_is_refused_at_load(installed_alone):
+def test_a_library_of_another_version_is_refused_at_load(installed_oldest):
     code = ("import persisting._version as v; v.__version__ = '9.9.9'\n"
             "from persisting import _native\n"
             "try:\n    _native.lib()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n")
-    out = run([installed_alone / "bin/python", "-c", code], env=bare_env(installed_alone)).stdout
+    out = run([installed_oldest / "bin/python", "-c", code], env=bare_env(installed_oldest)).stdout
     assert out.startswith("StorageError ") and f"libpersisting {VERSION}" in out and "package is 9.9.9" in out, out
 
 
