@@ -298,6 +298,7 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
               env=env, cwd=tmp_path).stdout.split()
     assert out == [VERSION, VERSION]
     assert run(["persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
+    assert (package_dir(venv) / "include/persisting.h").read_bytes() == (REPO / "include/persisting.h").read_bytes()
 
 
 def test_sdist_without_go_fails_with_a_message_not_a_traceback(sdist, tmp_path):
