@@ -3,6 +3,7 @@ get_by_indices, consumption (durable) and clear, on both backends."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import pytest
 from helpers import PYTHON_SRC, SCRIPTS, explain
 from persisting import _native
 from persisting._encode import encode_records
-from persisting.errors import InvalidArgumentError
+from persisting.errors import FlushError, InvalidArgumentError, StorageError
 from persisting.queue import LanceBackend, PersistingBackend
 
 BACKENDS = {
@@ -193,6 +194,30 @@ async def test_put_tensor_indexes_are_its_rows_when_another_put_races_it(backend
     assert [r["step"] for r in rows] == [0, 1, 2, 3], put.global_indexes
     assert put.global_indexes == [7, 8, 9, 10]
     assert [r["step"] for r in await backend.get(3, 4)] == [-1, -1, -1]  # the other caller's rows
+
+
+async def test_put_tensor_indexes_when_its_append_raised_flush_error(backend, monkeypatch):
+    """FlushError: the rows are stored (a flush the append waited for failed); put_tensor still
+    returns their indexes, from the offset the error carries, and logs the error as put does."""
+    real = _native.append_stream
+
+    def stored_then_flush_failed(handle, payload):
+        raise FlushError("flush failed", code=_native.ENOT_FLUSHED, first_offset=real(handle, payload))
+
+    await backend.put_tensor({"x": np.zeros((2, 3))})
+    monkeypatch.setattr(_native, "append_stream", stored_then_flush_failed)
+    put = await backend.put_tensor({"x": np.ones((3, 3))})
+    assert put.global_indexes == [2, 3, 4]
+    assert [r["x"].sum() for r in await backend.get_by_indices(put.global_indexes)] == [3.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("code,first_offset", [(_native.ENOT_FLUSHED, 41), (_native.EWAL, None), (_native.ESCHEMA, None)])
+def test_only_flush_error_carries_the_out_parameter(code, first_offset):
+    """The C call writes first_offset only when it stored the rows: another error's cell is stale."""
+    _native.lib()
+    with pytest.raises(StorageError) as raised:
+        _native._raise(code, _native.PersistingError(), "append", ctypes.c_int64(41))
+    assert raised.value.first_offset == first_offset and raised.value.code == code
 
 
 BAD_PUTS = [
