@@ -13,7 +13,7 @@ import (
 // (flushes running meanwhile) each get the offset of their own first row:
 // reading n rows there gives back exactly the ids they appended.
 func TestAppendAtReportsItsOwnRows(t *testing.T) {
-	const writers, calls, rows = 4, 25, 7
+	const writers, calls, rows = 8, 40, 7
 	b := openBucket(t, t.TempDir(), 50)
 	defer b.Close()
 	appendRows(t, b, -1, 1) // fixes the schema: no writer's append changes it
