@@ -32,6 +32,7 @@ static const char* persisting_stream_last_error(struct ArrowArrayStream* s) {
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"unsafe"
@@ -49,7 +50,7 @@ import (
 var cAlloc = mallocator.NewMallocator()
 
 //export persisting_append
-func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.struct_ArrowArray, cerr *C.PersistingError) C.int {
+func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.struct_ArrowArray, firstOffset *C.int64_t, cerr *C.PersistingError) C.int {
 	// Both structs are moved in, whatever happens: release what import did not take.
 	defer C.persisting_release_array(arr)
 	defer C.persisting_release_schema(schema)
@@ -64,14 +65,14 @@ func persisting_append(handle C.uint64_t, schema *C.struct_ArrowSchema, arr *C.s
 		defer rec.Release() // after afterAppend: a refused batch is released at once
 		recordImport(uint64(handle), rec)
 		held.deferWhileKept()
-		err = b.Append(rec)
+		first, err := b.AppendBatchesAt([]arrow.Record{rec})
 		held.afterAppend(err)
-		return err
+		return reportFirstOffset(firstOffset, first, err)
 	})
 }
 
 //export persisting_append_stream
-func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStream, cerr *C.PersistingError) C.int {
+func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStream, firstOffset *C.int64_t, cerr *C.PersistingError) C.int {
 	defer C.persisting_release_stream(stream)
 	return withBucket(handle, cerr, func(b *engine.Bucket) error {
 		if stream == nil {
@@ -84,10 +85,20 @@ func persisting_append_stream(handle C.uint64_t, stream *C.struct_ArrowArrayStre
 		}
 		recordImport(uint64(handle), recs...)
 		held.deferWhileKept()
-		err = b.AppendBatches(recs)
+		first, err := b.AppendBatchesAt(recs)
 		held.afterAppend(err)
-		return err
+		return reportFirstOffset(firstOffset, first, err)
 	})
+}
+
+// reportFirstOffset writes where the call's first row went (the engine's
+// answer, taken under the bucket lock) to the caller's optional out-parameter,
+// whenever the rows are stored: on success and on ErrNotFlushed.
+func reportFirstOffset(out *C.int64_t, first int64, err error) error {
+	if out != nil && (err == nil || errors.Is(err, engine.ErrNotFlushed)) {
+		*out = C.int64_t(first)
+	}
+	return err
 }
 
 // importStream reads every batch of stream (buffers not copied), checking the
@@ -145,7 +156,7 @@ func streamError(stream *C.struct_ArrowArrayStream) string {
 }
 
 //export persisting_append_records
-func persisting_append_records(handle C.uint64_t, data *C.persisting_cbyte, length C.size_t, cerr *C.PersistingError) C.int {
+func persisting_append_records(handle C.uint64_t, data *C.persisting_cbyte, length C.size_t, firstOffset *C.int64_t, cerr *C.PersistingError) C.int {
 	return withBucket(handle, cerr, func(b *engine.Bucket) error {
 		if data == nil {
 			return errNullArgument
@@ -154,8 +165,8 @@ func persisting_append_records(handle C.uint64_t, data *C.persisting_cbyte, leng
 			return fmt.Errorf("%w: %d bytes of records, more than 2 GiB", errInvalidLength, uint64(length))
 		}
 		// C memory, read only during the call: AppendRecords copies what it keeps.
-		_, err := b.AppendRecords(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length)))
-		return err
+		first, _, err := b.AppendRecordsAt(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length)))
+		return reportFirstOffset(firstOffset, first, err)
 	})
 }
 

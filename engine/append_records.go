@@ -27,34 +27,41 @@ const walRecordsKind = 'M'
 // the sync interval is 0, outside the bucket lock). data is only read during
 // the call.
 func (b *Bucket) AppendRecords(data []byte) (int, error) {
+	_, n, err := b.AppendRecordsAt(data)
+	return n, err
+}
+
+// AppendRecordsAt is AppendRecords that also returns the offset its first
+// record got, taken under the bucket lock (with no records: the total count).
+func (b *Bucket) AppendRecordsAt(data []byte) (first int64, n int, err error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return 0, ErrClosed
+		return 0, 0, ErrClosed
 	}
-	n, w, flushErr, err := b.appendRecordsLocked(data)
+	first, n, w, flushErr, err := b.appendRecordsLocked(data)
 	b.mu.Unlock()
 	if errors.Is(err, errSchemaChange) {
 		// As for Arrow appends: a schema change converts the buffer and may
 		// commit a dataset version, so no flush may run meanwhile.
-		n, w, err = b.appendRecordsChangingSchema(data)
+		first, n, w, err = b.appendRecordsChangingSchema(data)
 	}
 	if err = b.acknowledge(w, err, flushErr); err != nil && !errors.Is(err, ErrNotFlushed) {
-		return 0, err
+		return 0, 0, err
 	}
-	return n, err
+	return first, n, err
 }
 
 // appendRecordsLocked decodes and checks data, waits for room in the buffer
 // (makeRoom), and appends. Under mu (released while it waits).
-func (b *Bucket) appendRecordsLocked(data []byte) (n int, w walWrite, flushErr, err error) {
+func (b *Bucket) appendRecordsLocked(data []byte) (first int64, n int, w walWrite, flushErr, err error) {
 	if err := b.checkAppendable(); err != nil {
-		return 0, walWrite{}, nil, err
+		return 0, 0, walWrite{}, nil, err
 	}
 	for {
 		load, err := b.loadRecords(data)
 		if err != nil {
-			return 0, walWrite{}, flushErr, err
+			return 0, 0, walWrite{}, flushErr, err
 		}
 		if load.n > 0 && flushErr == nil && b.overBound(int64(load.n)) {
 			// Wait with nothing held, then decode again: the schema may
@@ -62,52 +69,52 @@ func (b *Bucket) appendRecordsLocked(data []byte) (n int, w walWrite, flushErr, 
 			rows := int64(load.n)
 			load.release()
 			if flushErr, err = b.makeRoom(rows); err != nil {
-				return 0, walWrite{}, nil, err
+				return 0, 0, walWrite{}, nil, err
 			}
 			continue
 		}
-		n, w, err = b.appendLoad(data, load, false)
-		return n, w, flushErr, err
+		first, n, w, err = b.appendLoad(data, load, false)
+		return first, n, w, flushErr, err
 	}
 }
 
 // appendRecordsChangingSchema appends records that change the schema,
 // holding flushMu (no back-pressure wait: no flush can run meanwhile).
-func (b *Bucket) appendRecordsChangingSchema(data []byte) (int, walWrite, error) {
+func (b *Bucket) appendRecordsChangingSchema(data []byte) (int64, int, walWrite, error) {
 	b.flushMu.Lock()
 	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return 0, walWrite{}, ErrClosed
+		return 0, 0, walWrite{}, ErrClosed
 	}
 	if err := b.checkAppendable(); err != nil {
-		return 0, walWrite{}, err
+		return 0, 0, walWrite{}, err
 	}
 	load, err := b.loadRecords(data)
 	if err != nil {
-		return 0, walWrite{}, err
+		return 0, 0, walWrite{}, err
 	}
 	return b.appendLoad(data, load, true)
 }
 
 // appendLoad appends a checked load (and releases it): commits its schema
 // change (only with flushMu held, else errSchemaChange), writes data to the
-// WAL, appends the rows and starts a background flush when one is due.
-// Under mu.
-func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (int, walWrite, error) {
+// WAL, appends the rows and starts a background flush when one is due. It
+// returns the offset of the first row and how many. Under mu.
+func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (int64, int, walWrite, error) {
 	defer load.release()
 	if load.n == 0 {
-		return 0, walWrite{}, nil
+		return b.totalLocked(), 0, walWrite{}, nil
 	}
 	var rebuffered []arrow.Record
 	if load.changesSchema(b) {
 		if !haveFlushMu {
-			return 0, walWrite{}, errSchemaChange
+			return 0, 0, walWrite{}, errSchemaChange
 		}
 		var err error
 		if rebuffered, err = b.prepareRecordsSchema(load, true); err != nil {
-			return 0, walWrite{}, err
+			return 0, 0, walWrite{}, err
 		}
 	}
 	w, err := b.logRecords(data)
@@ -117,12 +124,13 @@ func (b *Bucket) appendLoad(data []byte, load *recordsLoad, haveFlushMu bool) (i
 			// it, or its next flush would not match the dataset.
 			b.setSchema(load.schema, rebuffered)
 		}
-		return 0, walWrite{}, err
+		return 0, 0, walWrite{}, err
 	}
+	first := b.totalLocked() // after a schema change: rebuffering keeps every row
 	n := b.appendLoadedRecords(load, rebuffered)
 	b.metrics.appended(int64(n), b.bufferedRows(), b.walSize())
 	b.askFlush()
-	return n, w, nil
+	return first, n, w, nil
 }
 
 // rowTailFor returns the row tail for the bucket's current schema, making a

@@ -195,6 +195,14 @@ func (b *Bucket) Append(rec arrow.Record) error {
 // error, none (with a WAL, they are one atomic group of entries). It returns
 // ErrNotFlushed, with the rows stored, when a flush it had to wait for failed.
 func (b *Bucket) AppendBatches(recs []arrow.Record) error {
+	_, err := b.AppendBatchesAt(recs)
+	return err
+}
+
+// AppendBatchesAt is AppendBatches that also returns the offset its first row
+// got, taken under the bucket lock: a caller never infers it from a count
+// that another append may pass meanwhile. With no rows it is the total count.
+func (b *Bucket) AppendBatchesAt(recs []arrow.Record) (first int64, err error) {
 	rows := int64(0)
 	for _, rec := range recs {
 		rows += rec.NumRows()
@@ -202,32 +210,32 @@ func (b *Bucket) AppendBatches(recs []arrow.Record) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	flushErr, err := b.makeRoom(rows)
 	if err != nil {
 		b.mu.Unlock()
-		return err
+		return 0, err
 	}
-	w, err := b.appendLocked(recs, false)
+	first, w, err := b.appendLocked(recs, false)
 	b.mu.Unlock()
 	if errors.Is(err, errSchemaChange) {
 		// A schema change converts every buffered row and may write a
 		// dataset version: no flush may be running meanwhile.
-		w, err = b.appendChangingSchema(recs)
+		first, w, err = b.appendChangingSchema(recs)
 	}
-	return b.acknowledge(w, err, flushErr)
+	return first, b.acknowledge(w, err, flushErr)
 }
 
 // appendChangingSchema appends recs holding flushMu, for a batch that
 // changes the bucket's schema.
-func (b *Bucket) appendChangingSchema(recs []arrow.Record) (walWrite, error) {
+func (b *Bucket) appendChangingSchema(recs []arrow.Record) (int64, walWrite, error) {
 	b.flushMu.Lock()
 	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return walWrite{}, ErrClosed
+		return 0, walWrite{}, ErrClosed
 	}
 	return b.appendLocked(recs, true)
 }
@@ -237,33 +245,33 @@ func (b *Bucket) appendChangingSchema(recs []arrow.Record) (walWrite, error) {
 var errSchemaChange = errors.New("engine: the batch changes the schema")
 
 // appendLocked buffers recs after writing them to the WAL, and starts a
-// background flush when one is due. It returns the WAL write the caller
-// commits after releasing mu. A batch that changes the schema is refused
+// background flush when one is due. It returns the offset of the first row
+// and the WAL write the caller commits after releasing mu. A batch that changes the schema is refused
 // with errSchemaChange unless the caller holds flushMu (haveFlushMu). Under mu.
-func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (walWrite, error) {
+func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (int64, walWrite, error) {
 	if err := b.checkAppendable(); err != nil {
-		return walWrite{}, err
+		return 0, walWrite{}, err
 	}
 	b.sealRows() // the buffer, in order, before it is read or converted
 	schema, kept, err := b.admitRecords(recs)
 	defer func() { releaseAll(kept) }()
 	if err != nil || len(kept) == 0 {
-		return walWrite{}, err
+		return b.totalLocked(), walWrite{}, err
 	}
 	changed := b.schema != nil && !b.schema.Equal(schema)
 	if changed && !haveFlushMu {
-		return walWrite{}, errSchemaChange
+		return 0, walWrite{}, errSchemaChange
 	}
 	var rebuffered []arrow.Record
 	if changed {
 		if rebuffered, err = b.rebuffer(schema); err != nil {
-			return walWrite{}, err
+			return 0, walWrite{}, err
 		}
 		// Change the stored schema first: if a stored value cannot widen,
 		// the batch is refused here and nothing else has changed.
 		if err := b.evolveDataset(schema); err != nil {
 			releaseAll(rebuffered)
-			return walWrite{}, err
+			return 0, walWrite{}, err
 		}
 	}
 	w, err := b.logToWAL(kept)
@@ -273,17 +281,17 @@ func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (walWrite, 
 			// or its next flush would not match the dataset.
 			b.setSchema(schema, rebuffered)
 		}
-		return walWrite{}, err
+		return 0, walWrite{}, err
 	}
 	b.setSchema(schema, rebuffered)
-	rows := int64(0)
+	first, rows := b.totalLocked(), int64(0)
 	for _, rec := range kept {
 		b.buf.add(rec)
 		rows += rec.NumRows()
 	}
 	b.metrics.appended(rows, b.buf.rows, b.walSize())
 	b.askFlush()
-	return w, nil
+	return first, w, nil
 }
 
 // checkAppendable refuses rows a flush could never write into the existing

@@ -61,6 +61,11 @@ func (b *Bucket) Counts() (total, persisted, buffered int64, err error) {
 	return persisted + buffered, persisted, buffered, nil
 }
 
+// totalLocked is the offset the next appended row gets. Under mu.
+func (b *Bucket) totalLocked() int64 {
+	return b.persistedLocked() + b.bufferedRows()
+}
+
 // Stats returns the bucket's counters and locations.
 func (b *Bucket) Stats() (Stats, error) {
 	b.mu.Lock()

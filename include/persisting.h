@@ -264,9 +264,15 @@ int persisting_close(uint64_t handle, PersistingError* error);
  * max_wal_size) first waits for the running flush - back-pressure, never an
  * error. If that flush fails, the append still stores its rows and returns
  * PERSISTING_ENOT_FLUSHED: they stay buffered (and logged) for the next flush;
- * stats "flush_error" says why the last flush failed. */
+ * stats "flush_error" says why the last flush failed.
+ * first_offset (the same for every append function; may be NULL): when the
+ * rows are stored (PERSISTING_OK or PERSISTING_ENOT_FLUSHED), receives the
+ * offset (0-based, in append order, as persisting_read takes it) of the
+ * call's first row; its rows hold the offsets from there on, consecutive
+ * even when other appends to the bucket race it. With no rows it is the
+ * bucket's total count. On any other error it is not written. */
 int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowArray* array,
-                      PersistingError* error);
+                      int64_t* first_offset, PersistingError* error);
 
 /* Appends every batch of `stream` as one unit: all of them, or on any error
  * none. The stream's schema is checked against the bucket's before a batch is
@@ -276,7 +282,8 @@ int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowA
  * get_schema or get_next that fails is PERSISTING_EINVALID_ARGUMENT with the
  * stream's get_last_error text. Errors, buffering, flushes and back-pressure
  * are those of persisting_append. */
-int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, PersistingError* error);
+int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, int64_t* first_offset,
+                             PersistingError* error);
 
 /* Appends records in the record encoding, version 1, as one unit: all of
  * them, or on any error none. The encoding is CPython's marshal format
@@ -321,7 +328,8 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, P
  * cannot take); PERSISTING_EUNSUPPORTED (a type the dataset's version cannot
  * store, such as a struct in a 2.0 dataset); PERSISTING_EWAL when the
  * WAL write fails. */
-int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, PersistingError* error);
+int persisting_append_records(uint64_t handle, const uint8_t* data, size_t length, int64_t* first_offset,
+                              PersistingError* error);
 
 /* Reads `limit` rows starting at row `offset` (0-based, in append order,
  * across flushed and still-buffered rows); limit < 0 means "to the end".

@@ -180,7 +180,7 @@ static int append_rows(uint64_t bucket, int64_t first, int64_t n, const char* id
   struct ArrowArray batch;
   make_schema(&schema, id_format);
   make_batch(&batch, first, n);
-  int rc = persisting_append(bucket, &schema, &batch, err);
+  int rc = persisting_append(bucket, &schema, &batch, NULL, err);
   /* success or not, both structs now belong to the library */
   CHECK(schema.release == NULL && batch.release == NULL, "append must take both structs");
   return rc;

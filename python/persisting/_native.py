@@ -53,8 +53,7 @@ def _arrow_import(kind: str, fill: Any, load: Any) -> Any:
     try:
         return load(ctypes.addressof(struct))
     finally:
-        release = c_void_p.from_buffer(struct, release_at).value
-        if release:
+        if release := c_void_p.from_buffer(struct, release_at).value:
             CFUNCTYPE(None, c_void_p)(release)(ctypes.addressof(struct))
 
 
@@ -70,9 +69,9 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_version": (c_char_p, []),
     "persisting_open": (c_int, [c_char_p, c_char_p, POINTER(c_uint64), _E]),
     "persisting_close": (c_int, [_H, _E]),
-    "persisting_append": (c_int, [_H, c_void_p, c_void_p, _E]),
-    "persisting_append_stream": (c_int, [_H, c_void_p, _E]),
-    "persisting_append_records": (c_int, [_H, c_char_p, c_size_t, _E]),
+    "persisting_append": (c_int, [_H, c_void_p, c_void_p, c_void_p, _E]),  # int64_t* first_offset: NULL
+    "persisting_append_stream": (c_int, [_H, c_void_p, POINTER(c_int64), _E]),
+    "persisting_append_records": (c_int, [_H, c_char_p, c_size_t, POINTER(c_int64), _E]),
     "persisting_read": (c_int, [_H, c_int64, c_int64, c_void_p, _E]),
     "persisting_schema": (c_int, [_H, c_void_p, _E]),
     "persisting_flush": (c_int, [_H, _E]),
@@ -190,15 +189,16 @@ def error_class(code: int) -> type[StorageError]:
     return _ERROR_CLASSES.get(code, StorageError)
 
 
-def _raise(rc: int, err: PersistingError, what: str) -> None:
-    """Turns a failed call into its exception; releases (and zeroes) ``err``."""
+def _raise(rc: int, err: PersistingError, what: str, first: Any = None) -> None:
+    """Turns a failed call into its exception (a FlushError's first_offset: ``first``); releases ``err``."""
     try:
         code = err.code or rc
         message = err.message.decode("utf-8", "replace") if err.message else ""
     finally:
         _lib.persisting_error_release(byref(err))
     text = f"{what}: {message}" if message else f"{what} failed ({CODE_NAMES.get(code, f'status {code}')})"
-    raise error_class(code)(text, code=code)
+    first = getattr(first, "value", None) if code == ENOT_FLUSHED else None  # the C call wrote it then
+    raise error_class(code)(text, code=code, first_offset=first)
 
 
 def _c_args(c_name: str, args: tuple) -> tuple[list[Any], list[Any]]:
@@ -223,11 +223,11 @@ def _c_args(c_name: str, args: tuple) -> tuple[list[Any], list[Any]]:
     return out + [None for kind in types if kind is c_char_p], keep
 
 
-def _call(what: str, c_name: str, *args: Any) -> None:
+def _call(what: str, c_name: str, *args: Any, first: Any = None) -> None:  # first: an append's out-parameter
     err = PersistingError()
     rc = getattr(lib(), c_name)(*args, byref(err))
     if rc != OK:
-        _raise(rc, err, what)
+        _raise(rc, err, what, first)
 
 
 def _take_string(out: c_void_p) -> str | None:
@@ -298,7 +298,6 @@ def open_bucket(path: str, options: dict[str, Any] | None = None) -> int:
     return out.value
 
 
-
 def schema(handle: int) -> Any:
     """The bucket's ``pyarrow.Schema``, or None before the first append."""
     import pyarrow as pa
@@ -316,17 +315,17 @@ _capsule_pointer.restype, _capsule_pointer.argtypes = c_void_p, [ctypes.py_objec
 
 def append(handle: int, batch: Any) -> None:
     """One batch (anything with ``__arrow_c_array__``), moved out of its capsules."""
-    schema_capsule, array_capsule = batch.__arrow_c_array__()
+    schema_capsule, array_capsule = batch.__arrow_c_array__()  # their destructors release what the call left
     _call("append", "persisting_append", handle, _capsule_pointer(schema_capsule, b"arrow_schema"),
-          _capsule_pointer(array_capsule, b"arrow_array"))
-    del schema_capsule, array_capsule  # alive until here: their destructors release what is left
+          _capsule_pointer(array_capsule, b"arrow_array"), None)
 
 
-def append_stream(handle: int, data: Any) -> None:
-    """Every batch of ``data`` (``__arrow_c_stream__``) as one unit, zero-copy."""
-    capsule = data.__arrow_c_stream__()
-    _call("append", "persisting_append_stream", handle, _capsule_pointer(capsule, b"arrow_array_stream"))
-    del capsule
+def append_stream(handle: int, data: Any) -> int:
+    """Every batch of ``data`` (``__arrow_c_stream__``) as one unit, zero-copy; returns its first row's offset."""
+    capsule, first = data.__arrow_c_stream__(), c_int64()
+    _call("append", "persisting_append_stream", handle, _capsule_pointer(capsule, b"arrow_array_stream"), byref(first),
+          first=first)
+    return first.value
 
 
 def _per_thread() -> Any:
@@ -350,14 +349,15 @@ def count(handle: int) -> tuple[int, int, int]:
     return kit.cells[0].value, kit.cells[1].value, kit.cells[2].value
 
 
-def append_records(handle: int, data: bytes) -> None:
-    """Records in the record encoding (``persisting._encode``): the put path, one C call."""
+def append_records(handle: int, data: bytes) -> int:
+    """Records in the record encoding (``persisting._encode``): the put path, one C call; returns the first's offset."""
     try:
         kit = _calls.kit
     except AttributeError:  # the thread's first call
         kit = _per_thread()
     n = len(data)
     rc = _lib.persisting_append_records(handle if handle < 1 << 31 else c_uint64(handle), data,
-                                        n if n < 1 << 31 else c_size_t(n), kit.ref)
+                                        n if n < 1 << 31 else c_size_t(n), kit.cell_refs[0], kit.ref)
     if rc:
-        _raise(rc, kit.err, "append")
+        _raise(rc, kit.err, "append", kit.cells[0])
+    return kit.cells[0].value

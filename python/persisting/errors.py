@@ -13,9 +13,9 @@ __all__ = ["StorageError", "SchemaError", "WALError", "InvalidArgumentError", "U
 class StorageError(Exception):
     """A storage operation failed."""
 
-    def __init__(self, message: str = "", code: int | None = None):
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str = "", code: int | None = None, first_offset: int | None = None):
+        super().__init__(message)  # first_offset: a FlushError's, the offset its stored rows start at
+        self.code, self.first_offset = code, first_offset
 
 
 class SchemaError(StorageError):

@@ -215,25 +215,28 @@ class _QueueBackend(TrainingMixin):
         if records:
             await self._append(_native.append_records, encode_records(records), self._puts_off_loop)
 
-    async def _append(self, fn: Any, data: Any, off_loop: bool) -> None:
-        """``fn(handle, data)`` (on a worker thread when ``off_loop``), as ``put``."""
+    async def _append(self, fn: Any, data: Any, off_loop: bool) -> int:
+        """``fn(handle, data)`` (on a worker thread when ``off_loop``), as ``put``; returns the first row's offset."""
         try:
-            await self._engine(fn, data) if off_loop else fn(self._bucket.handle(), data)
+            first = await self._engine(fn, data) if off_loop else fn(self._bucket.handle(), data)
         except FlushError as exc:
+            first = exc.first_offset
             logger.warning("bucket %s: %s", self.storage_path, exc)
         if self._waiters:
             self._wake()
+        return first
 
     async def put_arrow(self, data: Any) -> int:
         """Appends Arrow data without copying its buffers; returns the rows appended.
         ``data``: a ``pyarrow.RecordBatch``, ``Table`` or ``RecordBatchReader``, or
         anything with ``__arrow_c_stream__``/``__arrow_c_array__`` (polars,
         nanoarrow, arrow-rs ...): one engine call, one unit (all or none)."""
+        return (await self._put_arrow(data))[0]
+
+    async def _put_arrow(self, data: Any) -> tuple[int, int]:  # (rows, the first one's offset)
         stream, rows = _arrow_stream(data)
         self._bucket.handle()  # ClosedError also for no rows
-        if rows:
-            await self._append(_native.append_stream, stream, True)
-        return rows
+        return rows, await self._append(_native.append_stream, stream, True) if rows else 0
 
     async def flush(self) -> None:
         """Writes every buffered record as a new Lance dataset version."""

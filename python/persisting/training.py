@@ -8,6 +8,7 @@ A record's *global index* is its offset in append order.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
 import threading
 from typing import Any, Iterable
@@ -15,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 import pyarrow as pa
 
-from . import _native
+from . import _encode, _native
 from .errors import InvalidArgumentError
 
 __all__ = ["BatchMeta", "TrainingMixin", "TensorPutResult"]
@@ -241,32 +242,27 @@ def batch_indexes(batch_meta: Any) -> list[int]:
 
 def _rows_at(handle: int, wanted: list[int]) -> list[dict[str, Any]]:
     """Rows at ``wanted`` in that order (one read per run); missing or cleared ones skipped, as MemoryBackend."""
-    live = _native.live_indexes(handle, wanted) if wanted else []
-    found, order, k = {}, sorted(set(live)), 0
-    while k < len(order):
-        n = 1
-        while k + n < len(order) and order[k + n] == order[k] + n:
-            n += 1
-        rows = table_rows(_native.read(handle, order[k], n).read_all())
-        found.update(zip(range(order[k], order[k] + len(rows)), rows))
-        k += n
+    live, found = _native.live_indexes(handle, wanted) if wanted else [], {}
+    for _, run in itertools.groupby(enumerate(sorted(set(live))), lambda pair: pair[1] - pair[0]):  # consecutive
+        run = [i for _, i in run]
+        found.update(zip(run, table_rows(_native.read(handle, run[0], len(run)).read_all())))
     return [found[i] for i in live if i in found]
 
 
 # ---- the mixin ----------------------------------------------------------------------
 class TrainingMixin:
-    """The backends' training-data methods (using ``_engine``, ``put_arrow``, ``total_count``)."""
+    """The backends' training-data methods (using ``_engine``, ``_append``, ``_put_arrow``)."""
 
     _sampling: threading.Lock  # per backend: one sampler at a time (ready -> sample -> mark is one step)
 
     async def put_tensor(self, data: Any, partition_id: str = "default", **kwargs: Any) -> TensorPutResult:
         """Appends columns (first dimension = rows), rows or a TensorDict (docs/training.md)."""
-        data, before = tensor_data(data), self.total_count()
+        data = tensor_data(data)  # the engine says where the rows went: never a count taken before
         if isinstance(data, list):  # no tensor: records, as put_batch takes them
-            await self.put_batch(data)
-            return TensorPutResult(list(range(before, before + len(data))), list(data[0]))
-        rows = await self.put_arrow(data)
-        return TensorPutResult(list(range(before, before + rows)), list(data.column_names))
+            first = await self._append(_native.append_records, _encode.encode_records(data), self._puts_off_loop)
+            return TensorPutResult(list(range(first, first + len(data))), list(data[0]))
+        rows, first = await self._put_arrow(data)
+        return TensorPutResult(list(range(first, first + rows)), list(data.column_names))
 
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
                        sampler: Any = None, **sampling_kwargs: Any) -> BatchMeta:

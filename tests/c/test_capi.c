@@ -204,7 +204,7 @@ static int append_rows(uint64_t h, int64_t first, int64_t n, PersistingError* er
   struct ArrowArray array;
   make_schema(&schema, NULL);
   make_array(&array, first, n);
-  int rc = persisting_append(h, &schema, &array, err);
+  int rc = persisting_append(h, &schema, &array, NULL, err);
   CHECK(schema.release == NULL && array.release == NULL, "append did not take both structs");
   return rc;
 }
@@ -329,7 +329,7 @@ static void test_append_records(const char* dir) {
   /* the first record of a new bucket gives it its schema (inference) */
   snprintf(path, sizeof path, "%s/bucket_records_first", dir);
   CHECK(persisting_open(path, NULL, &h, &err) == PERSISTING_OK, "open %s: %s", path, err.message);
-  CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err) == PERSISTING_OK,
+  CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, NULL, &err) == PERSISTING_OK,
         "a record into a bucket without a schema: %s", err.message);
   struct ArrowSchema inferred;
   CHECK(persisting_schema(h, &inferred, &err) == PERSISTING_OK, "schema after the first record: %s", err.message);
@@ -343,9 +343,9 @@ static void test_append_records(const char* dir) {
                            &h, &err);
   CHECK(rc == PERSISTING_OK, "open %s: %s", path, err.message);
   CHECK(append_rows(h, 0, 10, &err) == PERSISTING_OK, "append rows 0..9: %s", err.message);
-  CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, &err) == PERSISTING_OK, "one record: %s",
+  CHECK(persisting_append_records(h, kRecordOne, sizeof kRecordOne, NULL, &err) == PERSISTING_OK, "one record: %s",
         err.message);
-  CHECK(persisting_append_records(h, kRecordBatch, sizeof kRecordBatch, &err) == PERSISTING_OK, "a list: %s",
+  CHECK(persisting_append_records(h, kRecordBatch, sizeof kRecordBatch, NULL, &err) == PERSISTING_OK, "a list: %s",
         err.message);
   CHECK(read_and_check(h, 0, -1, 0) == 20, "read Arrow rows and records");
   CHECK(read_and_check(h, 8, 5, 8) == 5, "read across Arrow rows and records");
@@ -367,16 +367,16 @@ static void test_append_records(const char* dir) {
       {kRecordNotADict, sizeof kRecordNotADict, PERSISTING_ETYPE, "a list of ints"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    expect_error(persisting_append_records(h, bad[i].data, bad[i].length, &err), bad[i].want, &err, bad[i].what);
+    expect_error(persisting_append_records(h, bad[i].data, bad[i].length, NULL, &err), bad[i].want, &err, bad[i].what);
     CHECK(count_rows(h) == 20, "%s: rows were kept", bad[i].what);
   }
   CHECK(read_and_check(h, 0, -1, 0) == 20, "rows after the bad calls");
 
   /* 30 rows pass flush_threshold 25: a flush starts in the background, and
    * the next call is taken like any other (no error at the bound) */
-  CHECK(persisting_append_records(h, kRecordsMore, sizeof kRecordsMore, &err) == PERSISTING_OK, "rows 20..29: %s",
+  CHECK(persisting_append_records(h, kRecordsMore, sizeof kRecordsMore, NULL, &err) == PERSISTING_OK, "rows 20..29: %s",
         err.message);
-  CHECK(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err) == PERSISTING_OK,
+  CHECK(persisting_append_records(h, kRecordNext, sizeof kRecordNext, NULL, &err) == PERSISTING_OK,
         "a record past the flush threshold: %s", err.message);
   CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
   int64_t persisted = -1;
@@ -385,7 +385,7 @@ static void test_append_records(const char* dir) {
   CHECK(read_and_check(h, 0, -1, 0) == 31, "read after the flush");
 
   CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
-  expect_error(persisting_append_records(h, kRecordNext, sizeof kRecordNext, &err), PERSISTING_EINVALID_HANDLE,
+  expect_error(persisting_append_records(h, kRecordNext, sizeof kRecordNext, NULL, &err), PERSISTING_EINVALID_HANDLE,
                &err, "records after close");
   h = open_bucket(path);
   CHECK(read_and_check(h, 0, -1, 0) == 31, "read after reopen");
@@ -541,7 +541,7 @@ static void test_malformed_arrays(uint64_t h) {
     int64_t kept_children = array.n_children;
     bad[i].mutate(&array);
     int released = released_arrays;
-    int rc = persisting_append(h, &schema, &array, &err);
+    int rc = persisting_append(h, &schema, &array, NULL, &err);
     CHECK(err.message && strstr(err.message, bad[i].says), "%s: message %s", bad[i].what, err.message);
     expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, bad[i].what);
     CHECK(schema.release == NULL && array.release == NULL, "%s: not taken", bad[i].what);
@@ -566,7 +566,7 @@ static void test_malformed_arrays(uint64_t h) {
         free((void*)za.children[c]->buffers[b]);
         za.children[c]->buffers[b] = NULL;
       }
-    CHECK(persisting_append(h, &zs, &za, &err) == PERSISTING_OK, "zero rows, NULL buffers: %s", err.message);
+    CHECK(persisting_append(h, &zs, &za, NULL, &err) == PERSISTING_OK, "zero rows, NULL buffers: %s", err.message);
     CHECK(za.release == NULL && count_rows(h) == before, "zero rows were not taken, or added rows");
   }
 
@@ -577,7 +577,7 @@ static void test_malformed_arrays(uint64_t h) {
   make_array(&array, before, 5);
   array.children[0]->null_count = -1;
   array.null_count = -1;
-  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "null_count -1: %s", err.message);
+  CHECK(persisting_append(h, &schema, &array, NULL, &err) == PERSISTING_OK, "null_count -1: %s", err.message);
   CHECK(read_and_check(h, 0, -1, 0) == before + 5, "rows after null_count -1");
 
   /* null_count 0 beside a bitmap that marks nulls: the bitmap decides, and
@@ -586,11 +586,11 @@ static void test_malformed_arrays(uint64_t h) {
   make_array(&array, before + 5, 5);
   CHECK(array.children[3]->null_count == 1, "the batch has one null name");
   array.children[3]->null_count = 0;
-  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "a wrong null_count: %s", err.message);
+  CHECK(persisting_append(h, &schema, &array, NULL, &err) == PERSISTING_OK, "a wrong null_count: %s", err.message);
   make_schema(&schema, NULL);
   make_array(&array, before + 10, 5);
   array.children[3]->null_count = -1; /* "not computed", beside a bitmap with one null */
-  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "null_count -1 and a bitmap: %s", err.message);
+  CHECK(persisting_append(h, &schema, &array, NULL, &err) == PERSISTING_OK, "null_count -1 and a bitmap: %s", err.message);
   CHECK(persisting_flush(h, &err) == PERSISTING_OK, "flush: %s", err.message);
   CHECK(read_and_check(h, 0, -1, 0) == before + 15, "rows after a wrong null_count");
 }
@@ -653,10 +653,10 @@ static void test_string_views(const char* dir) {
   struct ArrowSchema schema;
   struct ArrowArray array;
   make_view_batch(&schema, &array, 1);
-  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+  expect_error(persisting_append(h, &schema, &array, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "a view past its data buffers");
   make_view_batch(&schema, &array, 0);
-  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "string_view batch: %s", err.message);
+  CHECK(persisting_append(h, &schema, &array, NULL, &err) == PERSISTING_OK, "string_view batch: %s", err.message);
   for (int flushed = 0; flushed < 2; flushed++) {
     struct ArrowArrayStream out;
     CHECK(persisting_read(h, 0, -1, &out, &err) == PERSISTING_OK, "read: %s", err.message);
@@ -708,7 +708,7 @@ static void test_reentrant_release(const char* dir) {
   make_schema(&schema, NULL);
   make_array(&array, 0, 5);
   array.release = reentrant_release;
-  CHECK(persisting_append(reentrant_handle, &schema, &array, &err) == PERSISTING_OK, "append: %s", err.message);
+  CHECK(persisting_append(reentrant_handle, &schema, &array, NULL, &err) == PERSISTING_OK, "append: %s", err.message);
   CHECK(persisting_flush(reentrant_handle, &err) == PERSISTING_OK, "flush: %s", err.message);
   CHECK(persisting_close(reentrant_handle, &err) == PERSISTING_OK, "close: %s", err.message);
   CHECK(reentrant_calls == 1, "the release callback ran %d times by close", reentrant_calls);
@@ -731,30 +731,30 @@ static void test_foreign_arrow(const char* dir) {
   struct ArrowArray array, released_array;
   memset(&released_schema, 0, sizeof released_schema);
   memset(&released_array, 0, sizeof released_array);
-  expect_error(persisting_append(h, &released_schema, &released_array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+  expect_error(persisting_append(h, &released_schema, &released_array, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "released schema and array");
   make_schema(&schema, NULL);
-  expect_error(persisting_append(h, &schema, &released_array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+  expect_error(persisting_append(h, &schema, &released_array, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "a released array");
   CHECK(schema.release == NULL, "the schema beside a released array was not released");
   make_array(&array, 10, 3);
   int released_before = released_arrays;
-  expect_error(persisting_append(h, &released_schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+  expect_error(persisting_append(h, &released_schema, &array, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "a released schema");
   CHECK(array.release == NULL && released_arrays == released_before + 1 + NCOLS,
         "the array beside a released schema was not released");
   make_schema(&schema, NULL);
   schema.format = "l"; /* a batch must be a struct */
   make_array(&array, 10, 3);
-  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a non-struct batch");
+  expect_error(persisting_append(h, &schema, &array, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a non-struct batch");
   CHECK(schema.release == NULL && array.release == NULL, "a non-struct batch was not taken");
   struct ArrowArrayStream in;
   memset(&in, 0, sizeof in);
-  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a released stream");
+  expect_error(persisting_append_stream(h, &in, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a released stream");
   make_stream(&in, 10, 5, 3, NULL);
   in.get_next = failing_get_next;
   in.get_last_error = failing_last_error;
-  int rc = persisting_append_stream(h, &in, &err);
+  int rc = persisting_append_stream(h, &in, NULL, &err);
   CHECK(err.message && strstr(err.message, "the producer's disk went away"), "get_last_error not reported: %s",
         err.message);
   expect_error(rc, PERSISTING_EINVALID_ARGUMENT, &err, "a stream whose get_next fails");
@@ -762,7 +762,7 @@ static void test_foreign_arrow(const char* dir) {
   make_stream(&in, 10, 5, 3, NULL);
   in.get_next = malformed_get_next;
   int released_before_stream = released_arrays;
-  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+  expect_error(persisting_append_stream(h, &in, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "a stream with a malformed second batch");
   CHECK(released_arrays == released_before_stream + 2 * (1 + NCOLS), "%d arrays of the refused stream released, want 2 batches",
         released_arrays - released_before_stream);
@@ -774,11 +774,11 @@ static void test_foreign_arrow(const char* dir) {
   snprintf(path, sizeof path, "%s/bucket_struct", dir);
   h = open_bucket(path);
   make_struct_batch(&schema, &array, 0, 6, 1);
-  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+  expect_error(persisting_append(h, &schema, &array, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
                "a batch with null rows");
   CHECK(count_rows(h) == 0, "rows kept from a batch with null rows");
   make_struct_batch(&schema, &array, 0, 6, 0);
-  CHECK(persisting_append(h, &schema, &array, &err) == PERSISTING_OK, "struct batch: %s", err.message);
+  CHECK(persisting_append(h, &schema, &array, NULL, &err) == PERSISTING_OK, "struct batch: %s", err.message);
   for (int flushed = 0; flushed < 2; flushed++) {
     struct ArrowArrayStream out;
     CHECK(persisting_read(h, 2, 3, &out, &err) == PERSISTING_OK, "read: %s", err.message);
@@ -924,11 +924,11 @@ static int threads_call(struct thread_log* log, int op, int* next, int* appended
       n = 1 + (*next % 7);
       threads_make_schema(&schema);
       threads_make_array(&array, first, n);
-      rc = persisting_append(threads_handle, &schema, &array, &err);
+      rc = persisting_append(threads_handle, &schema, &array, NULL, &err);
       break;
     case 3: case 4:
       n = 1;
-      rc = persisting_append_records(threads_handle, record, threads_record(record, (int32_t)first), &err);
+      rc = persisting_append_records(threads_handle, record, threads_record(record, (int32_t)first), NULL, &err);
       break;
     case 5: rc = persisting_read(threads_handle, *next % 50, 20, &stream, &err); if (!rc) threads_drain(&stream); break;
     case 6: rc = persisting_count(threads_handle, &counts[0], &counts[1], &counts[2], &err); break;
@@ -1046,6 +1046,124 @@ static void test_threads_on_one_handle(const char* dir) {
   printf("  threads: %ld rows acknowledged by %d threads, closed after %d calls\n", acked, kThreads, kCloseAfter);
 }
 
+/* ---- first_offset: every append reports where its own rows went, exact under threads */
+enum { kOffsetThreads = 4, kOffsetCalls = 60 };
+struct offset_log {
+  int t, failed;
+  int64_t first[kOffsetCalls], n[kOffsetCalls], id[kOffsetCalls];
+  char error[256];
+};
+static uint64_t offsets_handle;
+
+/* Arrow batches and records of {id}, each call's ids unique; logs (first_offset, rows, first id). */
+static void* offsets_worker(void* arg) {
+  struct offset_log* log = arg;
+  for (int k = 0; k < kOffsetCalls; k++) {
+    PersistingError err = {0};
+    int64_t id = (int64_t)log->t * 1000000 + k * 100, n = 1, first = -1;
+    int rc;
+    if (k % 3 == 2) {
+      uint8_t record[16];
+      rc = persisting_append_records(offsets_handle, record, threads_record(record, (int32_t)id), &first, &err);
+    } else {
+      struct ArrowSchema schema;
+      struct ArrowArray array;
+      n = 1 + (k * 5 + log->t) % 9;
+      threads_make_schema(&schema);
+      threads_make_array(&array, id, n);
+      rc = persisting_append(offsets_handle, &schema, &array, &first, &err);
+    }
+    log->first[k] = first, log->n[k] = n, log->id[k] = id;
+    if (rc != PERSISTING_OK && log->failed++ == 0)
+      snprintf(log->error, sizeof log->error, "call %d: %d %s", k, rc, err.message ? err.message : "");
+    persisting_error_release(&err);
+  }
+  return NULL;
+}
+
+static void test_append_first_offset(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_first_offset", dir);
+  PersistingError err = {0};
+  CHECK(persisting_open(path, "{\"flush_threshold\": 30, \"enable_wal\": true}", &offsets_handle, &err) ==
+            PERSISTING_OK, "open: %s", err.message);
+  static struct offset_log logs[kOffsetThreads];
+  pthread_t threads[kOffsetThreads];
+  for (int t = 0; t < kOffsetThreads; t++) {
+    logs[t].t = t;
+    pthread_create(&threads[t], NULL, offsets_worker, &logs[t]);
+  }
+  for (int t = 0; t < kOffsetThreads; t++) pthread_join(threads[t], NULL);
+  int64_t total = 0;
+  for (int t = 0; t < kOffsetThreads; t++) {
+    CHECK(logs[t].failed == 0, "thread %d: %d failed appends, first %s", t, logs[t].failed, logs[t].error);
+    for (int k = 0; k < kOffsetCalls; k++) total += logs[t].n[k];
+  }
+  int64_t counted = -1;
+  CHECK(persisting_count(offsets_handle, &counted, NULL, NULL, &err) == PERSISTING_OK && counted == total,
+        "count %lld, the calls appended %lld", (long long)counted, (long long)total);
+  /* the reported ranges tile [0, total): consecutive, none overlapping, none missing */
+  int64_t* id_at = calloc((size_t)total, sizeof(int64_t));
+  unsigned char* covered = calloc((size_t)total, 1);
+  long outside = 0, overlapping = 0, uncovered = 0, wrong_rows = 0;
+  for (int t = 0; t < kOffsetThreads; t++)
+    for (int k = 0; k < kOffsetCalls; k++)
+      for (int64_t i = 0, at = logs[t].first[k]; i < logs[t].n[k]; i++)
+        if (at < 0 || at + i >= total) outside++;
+        else overlapping += covered[at + i]++ > 0;
+  for (int64_t i = 0; i < total; i++) uncovered += !covered[i];
+  CHECK(outside == 0 && overlapping == 0 && uncovered == 0,
+        "reported ranges: %ld rows outside [0, %lld), %ld overlapping, %ld offsets no call reported", outside,
+        (long long)total, overlapping, uncovered);
+  /* and each range holds exactly that call's ids */
+  struct ArrowArrayStream stream;
+  int64_t rows = 0;
+  CHECK(persisting_read(offsets_handle, 0, -1, &stream, &err) == PERSISTING_OK, "read: %s", err.message);
+  struct ArrowArray batch;
+  while (stream.get_next(&stream, &batch) == 0 && batch.release != NULL) {
+    const int64_t* ids = (const int64_t*)batch.children[0]->buffers[1] + batch.children[0]->offset + batch.offset;
+    for (int64_t i = 0; i < batch.length && rows < total; i++) id_at[rows++] = ids[i];
+    batch.release(&batch);
+  }
+  stream.release(&stream);
+  for (int t = 0; t < kOffsetThreads; t++)
+    for (int k = 0; k < kOffsetCalls; k++)
+      for (int64_t i = 0, at = logs[t].first[k]; i < logs[t].n[k] && at >= 0 && at + i < rows; i++)
+        wrong_rows += id_at[at + i] != logs[t].id[k] + i;
+  CHECK(rows == total && wrong_rows == 0, "read %lld rows of %lld; %ld rows at a reported offset are another call's",
+        (long long)rows, (long long)total, wrong_rows);
+  free(id_at);
+  free(covered);
+  CHECK(persisting_close(offsets_handle, &err) == PERSISTING_OK, "close: %s", err.message);
+
+  /* a stream reports its first row too; NULL is accepted; a refused call leaves the out-parameter alone */
+  snprintf(path, sizeof path, "%s/bucket_first_offset_stream", dir);
+  uint64_t h = open_bucket(path);
+  int64_t first = -1;
+  struct ArrowSchema schema;
+  struct ArrowArray array;
+  make_schema(&schema, NULL);
+  make_array(&array, 0, 3);
+  CHECK(persisting_append(h, &schema, &array, &first, &err) == PERSISTING_OK && first == 0, "batch at %lld, want 0",
+        (long long)first);
+  make_stream(&stream, 3, 10, 2, NULL);
+  CHECK(persisting_append_stream(h, &stream, &first, &err) == PERSISTING_OK && first == 3, "stream at %lld, want 3",
+        (long long)first);
+  make_stream(&stream, 23, 5, 1, NULL);
+  CHECK(persisting_append_stream(h, &stream, NULL, &err) == PERSISTING_OK, "a NULL first_offset: %s", err.message);
+  first = -7;
+  make_stream(&stream, 28, 5, 1, "u"); /* id as a string: refused */
+  expect_error(persisting_append_stream(h, &stream, &first, &err), PERSISTING_ESCHEMA, &err, "a string id stream");
+  CHECK(first == -7, "a refused append wrote first_offset %lld", (long long)first);
+  make_stream(&stream, 28, 2, 1, NULL);
+  CHECK(persisting_append_stream(h, &stream, &first, &err) == PERSISTING_OK && first == 28, "stream at %lld, want 28",
+        (long long)first);
+  CHECK(read_and_check(h, 0, -1, 0) == 30, "rows 0..29 in order");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+  persisting_error_release(&err);
+  printf("  first_offset: %lld rows from %d threads, every reported range exact\n", (long long)total, kOffsetThreads);
+}
+
 int main(void) {
   char dir[] = "/tmp/persisting-c-test-XXXXXX";
   if (mkdtemp(dir) == NULL) return 2;
@@ -1069,10 +1187,10 @@ int main(void) {
   /* a stream of three batches is one unit: all or nothing */
   struct ArrowArrayStream in;
   make_stream(&in, 300, 10, 3, "u"); /* id as a string: refused before any batch is read */
-  expect_error(persisting_append_stream(h, &in, &err), PERSISTING_ESCHEMA, &err, "mismatching stream");
+  expect_error(persisting_append_stream(h, &in, NULL, &err), PERSISTING_ESCHEMA, &err, "mismatching stream");
   CHECK(in.release == NULL, "a refused stream must still be taken");
   make_stream(&in, 300, 10, 3, NULL);
-  CHECK(persisting_append_stream(h, &in, &err) == PERSISTING_OK, "append_stream: %s", err.message);
+  CHECK(persisting_append_stream(h, &in, NULL, &err) == PERSISTING_OK, "append_stream: %s", err.message);
   CHECK(in.release == NULL, "append_stream did not take the stream");
   CHECK(persisting_count(h, &total, NULL, NULL, &err) == PERSISTING_OK && total == 330, "count after stream %lld",
         (long long)total);
@@ -1125,9 +1243,9 @@ int main(void) {
   struct ArrowArray array;
   make_schema(&schema, "u"); /* id declared as a string: does not match the bucket */
   make_array(&array, 300, 3);
-  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_ESCHEMA, &err, "mismatching schema");
+  expect_error(persisting_append(h, &schema, &array, NULL, &err), PERSISTING_ESCHEMA, &err, "mismatching schema");
   CHECK(schema.release == NULL && array.release == NULL, "refused append must still take both structs");
-  expect_error(persisting_append(h, NULL, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "NULL batch");
+  expect_error(persisting_append(h, NULL, NULL, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "NULL batch");
   expect_error(persisting_read(h, -1, 10, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "NULL stream");
   struct ArrowArrayStream s;
   expect_error(persisting_read(h, -1, 10, &s, &err), PERSISTING_EINVALID_ARGUMENT, &err, "negative offset");
@@ -1152,7 +1270,7 @@ int main(void) {
   expect_error(persisting_count(0, NULL, NULL, NULL, &err), PERSISTING_EINVALID_HANDLE, &err, "handle 0");
   make_schema(&schema, NULL);
   make_array(&array, 0, 1);
-  expect_error(persisting_append(h, &schema, &array, &err), PERSISTING_EINVALID_HANDLE, &err, "append after close");
+  expect_error(persisting_append(h, &schema, &array, NULL, &err), PERSISTING_EINVALID_HANDLE, &err, "append after close");
   CHECK(schema.release == NULL && array.release == NULL, "append to a closed handle must still take both structs");
 
   /* a new handle on the same path recovers all 300 rows */
@@ -1172,6 +1290,7 @@ int main(void) {
   test_string_views(dir);
   test_reentrant_release(dir);
   test_threads_on_one_handle(dir);
+  test_append_first_offset(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -74,13 +74,13 @@ static_assert(std::is_same<decltype(persisting_open),
               "open");
 static_assert(std::is_same<decltype(persisting_close), int(uint64_t, PersistingError*)>::value, "close");
 static_assert(std::is_same<decltype(persisting_append),
-                           int(uint64_t, ArrowSchema*, ArrowArray*, PersistingError*)>::value,
+                           int(uint64_t, ArrowSchema*, ArrowArray*, int64_t*, PersistingError*)>::value,
               "append");
 static_assert(std::is_same<decltype(persisting_append_stream),
-                           int(uint64_t, ArrowArrayStream*, PersistingError*)>::value,
+                           int(uint64_t, ArrowArrayStream*, int64_t*, PersistingError*)>::value,
               "append_stream");
 static_assert(std::is_same<decltype(persisting_append_records),
-                           int(uint64_t, const uint8_t*, size_t, PersistingError*)>::value,
+                           int(uint64_t, const uint8_t*, size_t, int64_t*, PersistingError*)>::value,
               "append_records");
 static_assert(std::is_same<decltype(persisting_read),
                            int(uint64_t, int64_t, int64_t, ArrowArrayStream*, PersistingError*)>::value,
@@ -189,7 +189,7 @@ int main() {
   array.n_buffers = 1;
   array.buffers = buffers;
   array.release = [](ArrowArray* a) { a->release = nullptr; };
-  expect_error(persisting_append(dead, &schema, &array, err.get()), PERSISTING_EINVALID_HANDLE, err, "append");
+  expect_error(persisting_append(dead, &schema, &array, nullptr, err.get()), PERSISTING_EINVALID_HANDLE, err, "append");
   check(schema.release == nullptr && array.release == nullptr, "append takes both structs");
 
   ArrowArrayStream stream{};
@@ -203,11 +203,11 @@ int main() {
   };
   stream.get_last_error = [](ArrowArrayStream*) -> const char* { return nullptr; };
   stream.release = [](ArrowArrayStream* s) { s->release = nullptr; };
-  expect_error(persisting_append_stream(dead, &stream, err.get()), PERSISTING_EINVALID_HANDLE, err,
+  expect_error(persisting_append_stream(dead, &stream, nullptr, err.get()), PERSISTING_EINVALID_HANDLE, err,
                "append_stream");
   check(stream.release == nullptr, "append_stream takes the stream");
   const uint8_t record[] = {'{', '0'};  // marshal.dumps({}, 4)
-  expect_error(persisting_append_records(dead, record, sizeof record, err.get()), PERSISTING_EINVALID_HANDLE, err,
+  expect_error(persisting_append_records(dead, record, sizeof record, nullptr, err.get()), PERSISTING_EINVALID_HANDLE, err,
                "append_records");
 
   expect_error(persisting_read(dead, 0, -1, &stream, err.get()), PERSISTING_EINVALID_HANDLE, err, "read");

@@ -3,11 +3,13 @@ get_by_indices, consumption (durable) and clear, on both backends."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 
 import lance
 import numpy as np
@@ -15,7 +17,9 @@ import pyarrow as pa
 import pytest
 
 from helpers import PYTHON_SRC, SCRIPTS, explain
-from persisting.errors import InvalidArgumentError
+from persisting import _native
+from persisting._encode import encode_records
+from persisting.errors import FlushError, InvalidArgumentError, StorageError
 from persisting.queue import LanceBackend, PersistingBackend
 
 BACKENDS = {
@@ -152,6 +156,68 @@ async def test_put_tensor_single_record_dict(backend):
     put = await backend.put_tensor({"a": 1, "b": "x"})
     assert put.global_indexes == [0]
     assert await backend.get_by_indices([0]) == [{"a": 1, "b": "x"}]
+
+
+RACED = {  # put_tensor's data, and rows of the same schema that another caller appends meanwhile
+    "tensor columns": ({"obs": np.arange(8, dtype=np.float32).reshape(4, 2), "step": np.arange(4)},
+                       pa.table({"obs": pa.FixedShapeTensorArray.from_numpy_ndarray(np.full((3, 2), -1, np.float32)),
+                                 "step": pa.array([-1] * 3)})),
+    "records": ([{"obs": float(i), "step": i} for i in range(4)], [{"obs": -1.0, "step": -1}] * 3),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RACED))
+async def test_put_tensor_indexes_are_its_rows_when_another_put_races_it(backend, monkeypatch, kind):
+    """Another caller's append lands between put_tensor's start and its own append (a hook on the
+    engine call, another thread, joined: no timing): the indexes put_tensor returns still hold exactly
+    its rows, because the engine reports where they went instead of put_tensor counting before."""
+    data, other = RACED[kind]
+    await backend.put_tensor(data)  # rows 0..3: the race below starts from a non-empty bucket
+    real = {name: getattr(_native, name) for name in ("append_stream", "append_records")}
+    raced = []
+
+    def racing(name):
+        def call(handle, payload):
+            if not raced:  # once: put_tensor's own append
+                pushed = pa.table(other) if kind == "tensor columns" else encode_records(other)
+                t = threading.Thread(target=lambda: raced.append(real[name](handle, pushed)))
+                t.start()
+                t.join()
+            return real[name](handle, payload)
+        return call
+
+    for name in real:
+        monkeypatch.setattr(_native, name, racing(name))
+    put = await backend.put_tensor(data)
+    assert raced, "the hook did not run: put_tensor no longer appends through _native"
+    rows = await backend.get_by_indices(put.global_indexes)
+    assert [r["step"] for r in rows] == [0, 1, 2, 3], put.global_indexes
+    assert put.global_indexes == [7, 8, 9, 10]
+    assert [r["step"] for r in await backend.get(3, 4)] == [-1, -1, -1]  # the other caller's rows
+
+
+async def test_put_tensor_indexes_when_its_append_raised_flush_error(backend, monkeypatch):
+    """FlushError: the rows are stored (a flush the append waited for failed); put_tensor still
+    returns their indexes, from the offset the error carries, and logs the error as put does."""
+    real = _native.append_stream
+
+    def stored_then_flush_failed(handle, payload):
+        raise FlushError("flush failed", code=_native.ENOT_FLUSHED, first_offset=real(handle, payload))
+
+    await backend.put_tensor({"x": np.zeros((2, 3))})
+    monkeypatch.setattr(_native, "append_stream", stored_then_flush_failed)
+    put = await backend.put_tensor({"x": np.ones((3, 3))})
+    assert put.global_indexes == [2, 3, 4]
+    assert [r["x"].sum() for r in await backend.get_by_indices(put.global_indexes)] == [3.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize("code,first_offset", [(_native.ENOT_FLUSHED, 41), (_native.EWAL, None), (_native.ESCHEMA, None)])
+def test_only_flush_error_carries_the_out_parameter(code, first_offset):
+    """The C call writes first_offset only when it stored the rows: another error's cell is stale."""
+    _native.lib()
+    with pytest.raises(StorageError) as raised:
+        _native._raise(code, _native.PersistingError(), "append", ctypes.c_int64(41))
+    assert raised.value.first_offset == first_offset and raised.value.code == code
 
 
 BAD_PUTS = [

@@ -74,17 +74,20 @@ pub mod sys {
             handle: u64,
             schema: *mut FFI_ArrowSchema,
             array: *mut FFI_ArrowArray,
+            first_offset: *mut i64,
             error: *mut PersistingError,
         ) -> c_int;
         pub fn persisting_append_stream(
             handle: u64,
             stream: *mut FFI_ArrowArrayStream,
+            first_offset: *mut i64,
             error: *mut PersistingError,
         ) -> c_int;
         pub fn persisting_append_records(
             handle: u64,
             data: *const u8,
             length: usize,
+            first_offset: *mut i64,
             error: *mut PersistingError,
         ) -> c_int;
         pub fn persisting_read(
@@ -328,19 +331,25 @@ impl Bucket {
         self.handle
     }
 
-    /// Appends one record batch, without copying its buffers.
-    pub fn append(&self, batch: &RecordBatch) -> Result<()> {
+    /// Appends one record batch, without copying its buffers; returns the
+    /// offset of its first row (exact while other threads append too).
+    pub fn append(&self, batch: &RecordBatch) -> Result<i64> {
         let mut schema = export_schema(batch.schema().as_ref())?;
         let mut array = FFI_ArrowArray::new(&StructArray::from(batch.clone()).into_data());
+        let mut first = 0i64;
         // Both structs are moved into the library, success or not.
-        call(|err| unsafe { sys::persisting_append(self.handle, &mut schema, &mut array, err) })
+        call(|err| unsafe { sys::persisting_append(self.handle, &mut schema, &mut array, &mut first, err) })?;
+        Ok(first)
     }
 
-    /// Appends every batch of `reader` as one unit: all of them or none.
-    pub fn append_stream(&self, reader: Box<dyn RecordBatchReader + Send>) -> Result<()> {
+    /// Appends every batch of `reader` as one unit: all of them or none;
+    /// returns the offset of the first row, as [`Bucket::append`].
+    pub fn append_stream(&self, reader: Box<dyn RecordBatchReader + Send>) -> Result<i64> {
         let mut stream = FFI_ArrowArrayStream::new(reader);
+        let mut first = 0i64;
         // The stream is moved into the library, success or not.
-        call(|err| unsafe { sys::persisting_append_stream(self.handle, &mut stream, err) })
+        call(|err| unsafe { sys::persisting_append_stream(self.handle, &mut stream, &mut first, err) })?;
+        Ok(first)
     }
 
     /// Reads `limit` rows from row `offset` (limit < 0: to the end), across

@@ -188,16 +188,19 @@ fn run(c: &mut Checks, path: &str) -> persisting_example::Result<()> {
     let bucket = Bucket::open(path, Some(options))?;
 
     // rows 0..200, flushed: a new Lance version
-    bucket.append(&make_batch(0, 200))?;
+    let first = bucket.append(&make_batch(0, 200))?;
+    c.check(first == 0, || format!("first append at offset {first}, want 0"));
     bucket.flush()?;
     let first_version = json_u64(&bucket.stats_json()?, "version");
     c.check(first_version.is_some(), || "stats without a version".into());
     let first_version = first_version.unwrap_or(0);
     // rows 200..300, buffered: a slice of a larger batch, so every column has an offset
-    bucket.append(&make_batch(150, 250).slice(50, 100))?;
+    let first = bucket.append(&make_batch(150, 250).slice(50, 100))?;
+    c.check(first == 200, || format!("second append at offset {first}, want 200"));
     // rows 300..400, buffered: two batches appended as one unit through a stream
     let batches = vec![Ok(make_batch(300, 40)), Ok(make_batch(340, 60))];
-    bucket.append_stream(Box::new(RecordBatchIterator::new(batches, schema())))?;
+    let first = bucket.append_stream(Box::new(RecordBatchIterator::new(batches, schema())))?;
+    c.check(first == 300, || format!("the stream at offset {first}, want 300"));
     c.expect_counts(&bucket, 400, 200, 200, "after the appends");
 
     c.read_range(&bucket, 150, 200, 200); // across flushed and buffered rows
@@ -257,7 +260,7 @@ fn run(c: &mut Checks, path: &str) -> persisting_example::Result<()> {
         Err(ArrowError::ComputeError("the producer gave up".into())),
     ];
     match bucket.append_stream(Box::new(RecordBatchIterator::new(failing, schema()))) {
-        Ok(()) => c.check(false, || "a failing stream was accepted".into()),
+        Ok(_) => c.check(false, || "a failing stream was accepted".into()),
         Err(e) => println!(
             "  append_stream of a failing stream -> error {}: {}",
             e.code, e.message
