@@ -115,7 +115,9 @@ void persisting_error_release(PersistingError* error);
 /* Frees a string returned by this library (persisting_stats). NULL is fine. */
 void persisting_string_free(char* s);
 
-/* Version of the library, a static string: do not free. */
+/* Version of the library, a static string: do not free. It changes whenever
+ * this header does incompatibly: 0.2.0 added first_offset to the three append
+ * functions. A program built against another version must be rebuilt. */
 const char* persisting_version(void);
 
 /* ---- Buckets */

@@ -5,4 +5,4 @@ package build (``pyproject.toml``) into the wheel's metadata, and the package
 compares the two when it loads the library.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
