@@ -275,7 +275,7 @@ func (b *Bucket) CheckFields(fields []string) error {
 
 // TakeUnconsumed hands out up to n indexes task has not consumed (and nobody
 // cleared), lowest first, and marks them consumed, as one step. Cost:
-// O(n + bitmap containers skipped), independent of how many were consumed.
+// O(n) bitmap searches (nextAbsent), independent of how many were consumed.
 func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 		taken := roaring.New()
 		next := max(int64(t.cursor), m.first) // retention dropped the records below first
 		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
-			v := t.unavailable.NextAbsentValue(uint32(next))
+			v := nextAbsent(t.unavailable, uint32(next))
 			if v < 0 || v >= total {
 				break
 			}
@@ -334,13 +334,13 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 		}
 		next := b.currentOffsets().first // retention dropped the records below it
 		for next < total && next <= MaxTrainingIndex {
-			lo := un.NextAbsentValue(uint32(next))
+			lo := nextAbsent(un, uint32(next))
 			if lo < 0 || lo >= total {
 				break
 			}
 			hi := total
 			if lo < MaxTrainingIndex {
-				if p := un.NextValue(uint32(lo + 1)); p >= 0 && p < hi {
+				if p := nextPresent(un, uint32(lo+1)); p >= 0 && p < hi {
 					hi = p
 				}
 			}
