@@ -27,9 +27,9 @@ import (
 // bitmaps hold 32-bit values.
 const MaxTrainingIndex = math.MaxUint32 - 1
 
-// consumptionLogCompactEntries: a log with more entries than this is
-// rewritten as one entry per task (replay cost bounded by the state's
-// size), at open and as soon as a change makes it that long.
+// consumptionLogCompactEntries: a log with more entries than this (and more
+// than twice the state's) is rewritten as the state (replay cost bounded by
+// the state's size), at open and as soon as a change makes it that long.
 const consumptionLogCompactEntries = 4096
 
 // consumption is a bucket's training state, loaded at its first use.
@@ -83,8 +83,8 @@ func (c *consumption) load(b *Bucket) error {
 		if err := c.file.rewrite(c.snapshot()); err != nil {
 			return err
 		}
-	} else if len(entries) > consumptionLogCompactEntries {
-		if err := c.file.rewrite(c.snapshot()); err != nil {
+	} else if snap := c.snapshot(); len(entries) > max(consumptionLogCompactEntries, 2*len(snap)) {
+		if err := c.file.rewrite(snap); err != nil {
 			b.opts.Logger("persisting: compacting the consumption log: %v", err)
 		}
 	}
@@ -138,7 +138,9 @@ func (c *consumption) apply(e consumptionEntry) {
 	case opMark:
 		c.task(e.task).unavailable.Or(e.indexes)
 	case opReset:
-		c.tasks[e.task] = &taskConsumption{unavailable: c.cleared.Clone()}
+		// A task that consumed nothing is no state: pulsing's own storage
+		// forgets a reset task too, so tasks that come and go stay bounded.
+		delete(c.tasks, e.task)
 	case opClear:
 		c.cleared.Or(e.indexes)
 		for _, t := range c.tasks {
