@@ -27,9 +27,9 @@ import (
 // bitmaps hold 32-bit values.
 const MaxTrainingIndex = math.MaxUint32 - 1
 
-// consumptionLogCompactEntries: a log with more entries than this is
-// rewritten as one entry per task (replay cost bounded by the state's
-// size), at open and as soon as a change makes it that long.
+// consumptionLogCompactEntries: a log with more entries than this (and more
+// than twice the state's) is rewritten as the state (replay cost bounded by
+// the state's size), at open and as soon as a change makes it that long.
 const consumptionLogCompactEntries = 4096
 
 // consumption is a bucket's training state, loaded at its first use.
@@ -83,8 +83,8 @@ func (c *consumption) load(b *Bucket) error {
 		if err := c.file.rewrite(c.snapshot()); err != nil {
 			return err
 		}
-	} else if len(entries) > consumptionLogCompactEntries {
-		if err := c.file.rewrite(c.snapshot()); err != nil {
+	} else if snap := c.snapshot(); len(entries) > max(consumptionLogCompactEntries, 2*len(snap)) {
+		if err := c.file.rewrite(snap); err != nil {
 			b.opts.Logger("persisting: compacting the consumption log: %v", err)
 		}
 	}
@@ -138,7 +138,9 @@ func (c *consumption) apply(e consumptionEntry) {
 	case opMark:
 		c.task(e.task).unavailable.Or(e.indexes)
 	case opReset:
-		c.tasks[e.task] = &taskConsumption{unavailable: c.cleared.Clone()}
+		// A task that consumed nothing is no state: pulsing's own storage
+		// forgets a reset task too, so tasks that come and go stay bounded.
+		delete(c.tasks, e.task)
 	case opClear:
 		c.cleared.Or(e.indexes)
 		for _, t := range c.tasks {
@@ -285,7 +287,7 @@ func (b *Bucket) fieldsStored(fields []string) (bool, error) {
 
 // TakeUnconsumed hands out up to n indexes task has not consumed (and nobody
 // cleared), lowest first, and marks them consumed, as one step. Cost:
-// O(n + bitmap containers skipped), independent of how many were consumed.
+// O(n) bitmap searches (nextAbsent), independent of how many were consumed.
 func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
@@ -303,7 +305,7 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 		taken := roaring.New()
 		next := max(int64(t.cursor), m.first) // retention dropped the records below first
 		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
-			v := t.unavailable.NextAbsentValue(uint32(next))
+			v := nextAbsent(t.unavailable, uint32(next))
 			if v < 0 || v >= total {
 				break
 			}
@@ -344,13 +346,13 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 		}
 		next := b.currentOffsets().first // retention dropped the records below it
 		for next < total && next <= MaxTrainingIndex {
-			lo := un.NextAbsentValue(uint32(next))
+			lo := nextAbsent(un, uint32(next))
 			if lo < 0 || lo >= total {
 				break
 			}
 			hi := total
 			if lo < MaxTrainingIndex {
-				if p := un.NextValue(uint32(lo + 1)); p >= 0 && p < hi {
+				if p := nextPresent(un, uint32(lo+1)); p >= 0 && p < hi {
 					hi = p
 				}
 			}

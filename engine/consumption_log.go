@@ -121,10 +121,11 @@ func decodeConsumptionPayload(p []byte) (e consumptionEntry, err error) {
 // (a process killed after the write keeps it: the kernel has it) and fsynced
 // when the bucket asks (sync).
 type consumptionFile struct {
-	path     string
-	f        *os.File
-	dirty    bool // written since the last fsync
-	appended int  // entries in the file: what an open replays
+	path      string
+	f         *os.File
+	dirty     bool // written since the last fsync
+	appended  int  // entries in the file: what an open replays
+	compacted int  // entries the last rewrite wrote: the state's size then
 }
 
 // openConsumptionFile reads the log at dir, cuts a torn tail, and opens it
@@ -216,13 +217,19 @@ func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
 	if c.f != nil {
 		c.f.Close()
 	}
-	c.f, c.dirty, c.appended = f, false, len(entries)
+	c.f, c.dirty, c.appended, c.compacted = f, false, len(entries), len(entries)
 	return nil
 }
 
 // long says whether the log holds more entries than a compacted one needs
-// to: an open would replay more than consumptionLogCompactEntries.
-func (c *consumptionFile) long() bool { return c.appended > consumptionLogCompactEntries }
+// to: an open would replay more than consumptionLogCompactEntries, and more
+// than twice the entries of the last rewrite. A state of thousands of tasks
+// is itself longer than the threshold: rewriting it at every change cost the
+// whole state per change; twice its size makes each change pay for about
+// one entry of rewriting.
+func (c *consumptionFile) long() bool {
+	return c.appended > consumptionLogCompactEntries && c.appended > 2*c.compacted
+}
 
 // compact rewrites a long log as the state: a bucket open for months keeps
 // a log the size of its state, not of its history.

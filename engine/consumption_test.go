@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -308,6 +309,79 @@ func TestConsumptionLogBoundedWhileOpen(t *testing.T) {
 	}
 	if got := take(t, b, "b", 6); !equalInts(got, []int64{0, 1, 2, 3, 4, 6}) {
 		t.Fatalf("task b after reopen: %v", got)
+	}
+}
+
+// Tasks that come and go (a new name per epoch or per sampler, each reset
+// when done, as pulsing's BucketStorage.reset_consumption does) leave no
+// state behind; tasks alive at once make a state longer than the log's
+// compaction threshold, and the log is then rewritten about once per
+// state's worth of changes, not at every change (which made each change
+// cost the whole state: 2,000 rounds of new tasks took 100 s, not 6 s).
+func TestConsumptionStateBoundedByLiveTasks(t *testing.T) {
+	dir := t.TempDir()
+	b := openBucket(t, dir, 100_000)
+	appendRows(t, b, 0, 100)
+	path := filepath.Join(dir, ConsumptionLogName)
+	rewrites, last := 0, os.FileInfo(nil)
+	countRewrite := func() { // a rewrite renames a new file over the log
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && !os.SameFile(last, fi) {
+			rewrites++
+		}
+		last = fi
+	}
+	const live = consumptionLogCompactEntries/2 + 50 // 2 entries per task: a state longer than the threshold
+	for i := 0; i < live; i++ {
+		if err := b.MarkConsumed(fmt.Sprintf("live-%d", i), []int64{int64(i % 100)}); err != nil {
+			t.Fatal(err)
+		}
+		countRewrite()
+	}
+	const changes = 2 * consumptionLogCompactEntries
+	for i := 0; i < changes; i++ {
+		task := fmt.Sprintf("epoch-%d", i)
+		take(t, b, task, 3)
+		if err := b.ResetConsumption(task); err != nil {
+			t.Fatal(err)
+		}
+		countRewrite()
+	}
+	b.consumption.mu.Lock()
+	tasks := len(b.consumption.tasks)
+	b.consumption.mu.Unlock()
+	if tasks != live {
+		t.Fatalf("%d tasks in memory, want the %d not reset", tasks, live)
+	}
+	// live+2*changes entries appended in all: one rewrite at the threshold,
+	// then one each time the log doubles the state (2*live+1 entries) it
+	// was rewritten to: every rewrite after the first is paid for by a
+	// state's worth of changes (before: one rewrite per change, 14,386).
+	appended := live + 2*changes
+	if most := 1 + appended/(2*live); rewrites > most {
+		t.Fatalf("the log was rewritten %d times in %d changes, at most %d expected", rewrites, appended, most)
+	}
+	b.Close()
+	b = openBucket(t, dir, 100_000)
+	defer b.Close()
+	b.consumption.mu.Lock()
+	tasks = len(b.consumption.tasks)
+	b.consumption.mu.Unlock()
+	if tasks != live {
+		t.Fatalf("%d tasks after reopen, want %d", tasks, live)
+	}
+	if got := take(t, b, "live-7", 2); !equalInts(got, []int64{0, 1}) {
+		t.Fatalf("live-7 after reopen: %v", got)
+	}
+	if got := take(t, b, "epoch-5", 2); !equalInts(got, []int64{0, 1}) {
+		t.Fatalf("a reset task starts over: %v", got)
+	}
+	data, _ := os.ReadFile(path)
+	if entries, _ := readConsumptionLog(data); len(entries) > 2*(2*live+1)+consumptionLogCompactEntries {
+		t.Fatalf("log holds %d entries for %d tasks", len(entries), live)
 	}
 }
 

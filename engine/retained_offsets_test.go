@@ -75,3 +75,45 @@ func TestOffsetsEncoding(t *testing.T) {
 		}
 	}
 }
+
+// The cleared offsets ride in every manifest, so their encoding must stay
+// small for a queue cleared for months: runs cost a few bytes per 65,536
+// offsets (docs/maintenance.md, "What stays bounded"), scattered offsets
+// about 2.7 bytes each.
+func TestClearedOffsetsEncodingBound(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cleared  func() *roaring.Bitmap
+		maxBytes int
+	}{
+		{"a cleared prefix of 10 million", func() *roaring.Bitmap {
+			bm := roaring.New()
+			bm.AddRange(0, 10_000_000)
+			return bm
+		}, 3_000},
+		{"every batch of 100 cleared, 10 million", func() *roaring.Bitmap {
+			bm := roaring.New()
+			for lo := uint64(0); lo < 10_000_000; lo += 100 {
+				bm.AddRange(lo, lo+100) // one clear per batch, as a training loop does
+			}
+			return bm
+		}, 3_000},
+		{"every other offset of 100,000", func() *roaring.Bitmap {
+			bm := roaring.New()
+			for i := uint32(0); i < 100_000; i += 2 {
+				bm.Add(i)
+			}
+			return bm
+		}, 22_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := encodeOffsets(tc.cleared())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(enc) > tc.maxBytes {
+				t.Fatalf("%d bytes in the manifest config, at most %d expected", len(enc), tc.maxBytes)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
+	"github.com/persisting/persisting/lance/schema"
 )
 
 // CompactOptions tune Compact. Zero values mean the defaults, which are
@@ -145,7 +146,7 @@ func Compact(path string, opts CompactOptions) (*Dataset, error) {
 			if err != nil {
 				return err
 			}
-			if err := sameFields(cur.fields, d.fields); err != nil {
+			if err := keepsFields(cur.fields, d.fields); err != nil {
 				return fmt.Errorf("%w: %v", ErrCommitConflict, err)
 			}
 			if len(m.IndexSection) > 0 {
@@ -394,4 +395,23 @@ func loadForRewrite(path, indexed string) (*Manifest, NamingScheme, *Dataset, er
 		return nil, 0, nil, fmt.Errorf("%w: %s", ErrUnsupported, indexed)
 	}
 	return base, scheme, cur, nil
+}
+
+// keepsFields checks that a concurrent version kept every field the
+// compaction read (same id, parent, name and type); fields it added are
+// fine: the rewritten fragments lack them as every fragment written before
+// them does, and read them as nulls, and the commit keeps the newer schema.
+// A queue whose schema grows at every flush could otherwise never compact.
+func keepsFields(read, latest []schema.Field) error {
+	byID := make(map[int32]schema.Field, len(latest))
+	for _, f := range latest {
+		byID[f.ID] = f
+	}
+	for _, w := range read {
+		g, ok := byID[w.ID]
+		if !ok || g.ParentID != w.ParentID || g.Name != w.Name || g.LogicalType != w.LogicalType {
+			return fmt.Errorf("%w: field %q (id %d) changed concurrently", ErrSchemaMismatch, w.Name, w.ID)
+		}
+	}
+	return nil
 }

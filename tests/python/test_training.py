@@ -398,6 +398,17 @@ async def test_clear_get_by_indices_and_get(backend):
     assert streamed == [2, 4, 6, 7, 8, 9]  # limit counts records; cleared ones skipped
 
 
+async def test_get_meta_past_one_roaring_container(backend):
+    """Past 65,536 consumed or cleared indexes (one roaring container) get_meta
+    hands out the next ones: roaring's own search handed consumed indexes out
+    again ([65536, 4464, 65536]) and, after such a clear, never returned."""
+    await backend.put_arrow(pa.table({"step": pa.array(range(70_100), pa.int64())}))
+    await backend.mark_consumed("t", range(70_000))
+    assert (await backend.get_meta(["step"], 3, "t"))["global_indexes"] == [70_000, 70_001, 70_002]
+    await backend.clear(range(70_050))
+    assert (await backend.get_meta(["step"], 100, "new"))["global_indexes"] == list(range(70_050, 70_100))
+
+
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
 async def test_clear_deletes_rows_for_pylance(bucket_path, kind):
     b = BACKENDS[kind](bucket_path)
