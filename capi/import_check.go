@@ -24,8 +24,9 @@ import (
 // checked here, reading the producer's memory without changing it, except
 // null_count: beside a NULL validity buffer -1 ("not computed") is set to 0,
 // which it means, and beside a bitmap the count is set to the nulls the
-// bitmap holds (checkValidity). Only layouts the bucket can store reach this
-// (the schema was checked first); others are refused.
+// bitmap holds (checkValidity); and an empty buffer's dangling pointer is set
+// to NULL (clearDanglingBuffers). Only layouts the bucket can store reach
+// this (the schema was checked first); others are refused.
 func checkCArray(arr *C.struct_ArrowArray, dt arrow.DataType, path string) error {
 	label := path
 	if label == "" {
@@ -182,7 +183,31 @@ func wantCounts(arr *C.struct_ArrowArray, path string, dt arrow.DataType, buffer
 	if children > 0 && arr.children == nil {
 		return fmt.Errorf("%s: its children pointer is NULL", path)
 	}
+	clearDanglingBuffers(arr)
 	return nil
+}
+
+// minLegalPointer is the lowest address Go's runtime accepts in a pointer
+// (runtime.minLegalPointer): it aborts the process ("invalid pointer found
+// on stack") when it moves a stack holding a lower one.
+const minLegalPointer = 4096
+
+// clearDanglingBuffers sets arr's buffer pointers below minLegalPointer to
+// NULL before anything loads them into a Go pointer. Only an empty buffer has
+// one: arrow-rs (pylance's to_table(), for one) exports an empty buffer as
+// an aligned dangling pointer such as 0x80, where the C Data Interface also
+// allows NULL, which the importer reads as the same empty buffer. Addresses
+// are read as integers: arr's buffer count was checked by the caller.
+func clearDanglingBuffers(arr *C.struct_ArrowArray) {
+	if arr.n_buffers <= 0 || arr.buffers == nil {
+		return
+	}
+	addrs := unsafe.Slice((*uintptr)(unsafe.Pointer(arr.buffers)), int(arr.n_buffers))
+	for i, a := range addrs {
+		if a != 0 && a < minLegalPointer {
+			addrs[i] = 0
+		}
+	}
 }
 
 func cBuffers(arr *C.struct_ArrowArray) []unsafe.Pointer {

@@ -312,6 +312,13 @@ func appendBatchRows(dv []uint32, meta, body []byte, physRows uint64) ([]uint32,
 	return dv, nil
 }
 
+// zstdMaxWindow is the largest window a deletion file's zstd frame may ask
+// for: 8 MiB, the most zstd's standard levels (1 to 19) use. The decoder
+// refuses a window beyond its memory bound, and older writers (pylance 0.20's
+// arrow-rs streams frames without their content size) ask for their level's
+// whole window, 2 MiB, for a body of a few hundred bytes.
+const zstdMaxWindow = 8 << 20
+
 // bodyBuffer returns the first want bytes of an IPC body buffer, undoing
 // per-buffer compression (codec -1: none; 0: LZ4 frame; 1: zstd). A
 // compressed buffer starts with its i64 uncompressed length, -1 meaning
@@ -342,7 +349,8 @@ func bodyBuffer(b []byte, codec, want int) ([]byte, error) {
 	case 0:
 		r = lz4.NewReader(bytes.NewReader(b))
 	case 1:
-		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(ulen)+1<<20))
+		zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(max(uint64(ulen)+1<<20, zstdMaxWindow)))
 		if err != nil {
 			return nil, err
 		}

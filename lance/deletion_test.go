@@ -2,6 +2,8 @@ package lance
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/klauspost/compress/zstd"
 )
 
 // arrowDeletionBytes encodes offsets the way Lance writes .arrow deletion
@@ -364,4 +367,51 @@ func deletionKinds(ds *Dataset) map[uint32]int {
 		}
 	}
 	return out
+}
+
+// TestDeletionZstdWindows: a deletion file's zstd frame may ask for a window
+// far larger than its body, as pylance 0.20 writes them (arrow-rs streams a
+// level-3 frame without its content size: a 2 MiB window for a few hundred
+// bytes). Windows up to zstdMaxWindow are read; a larger one beside a small
+// body is refused.
+func TestDeletionZstdWindows(t *testing.T) {
+	body := make([]byte, 4*300)
+	for i := range 300 {
+		binary.LittleEndian.PutUint32(body[4*i:], uint32(3*i))
+	}
+	for _, tt := range []struct {
+		window  int
+		wantErr bool
+	}{{1 << 21, false}, {zstdMaxWindow, false}, {2 * zstdMaxWindow, true}} {
+		t.Run(fmt.Sprint(tt.window), func(t *testing.T) {
+			var frame bytes.Buffer
+			enc, err := zstd.NewWriter(&frame, zstd.WithWindowSize(tt.window), zstd.WithEncoderConcurrency(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc.Write(body)
+			if err := enc.Flush(); err != nil { // a streamed block: the header cannot know the size
+				t.Fatal(err)
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The premise: no content size, not single-segment, so the
+			// decoder must honour the window the header names.
+			if fhd := frame.Bytes()[4]; fhd&0xe0 != 0 {
+				t.Fatalf("frame header descriptor %#x names its content size", fhd)
+			}
+			buf := binary.LittleEndian.AppendUint64(nil, uint64(len(body)))
+			got, err := bodyBuffer(append(buf, frame.Bytes()...), 1, len(body))
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "window") {
+					t.Fatalf("err = %v, want a window error", err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("err = %v, body equal: %v", err, bytes.Equal(got, body))
+			}
+		})
+	}
 }

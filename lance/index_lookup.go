@@ -288,11 +288,12 @@ func (d *Dataset) queryIndex(im *indexMeta, dt arrow.DataType, m *matcher) (rowA
 }
 
 // openIndexFile opens one file of an index and returns it with its Arrow
-// schema (ok false if it is missing).
+// schema (ok false if it is missing, or a Lance v1 file, as older pylance
+// releases (0.20, for one) wrote their indices' files: Lookup scans instead).
 func openIndexFile(dir, name string) (*file.Reader, *arrow.Schema, map[string][]byte, bool, error) {
 	r, err := file.Open(joinPath(dir, name))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, file.ErrLegacyFile) {
 			return nil, nil, nil, false, nil
 		}
 		return nil, nil, nil, false, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -443,6 +444,40 @@ func TestIndexLookup(t *testing.T) {
 	releaseAll(recs)
 	if !reflect.DeepEqual(st.Indices, []string{"k_" + IndexBitmap}) {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestIndexLegacyFilesScanned: older pylance releases (0.20, for one) wrote
+// their scalar indices' files in the Lance v1 format, which this package does
+// not read: a lookup scans the fragments such an index covers instead of
+// failing (the fixture is a v1 file pylance 14 writes, lance/file/testdata).
+func TestIndexLegacyFilesScanned(t *testing.T) {
+	legacy, err := os.ReadFile(filepath.Join("file", "testdata", "pylance_legacy.lance"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ kind, file string }{{IndexBitmap, bitmapLookupFile}, {IndexBTree, btreeLookupFile}} {
+		t.Run(tc.kind, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ds")
+			writeIndexRows(t, path, 0, 3000)
+			ds, err := CreateScalarIndex(path, "k", tc.kind, IndexOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ims, err := ds.indexMetas()
+			if err != nil || len(ims) != 1 {
+				t.Fatalf("indices %v, %v", ims, err)
+			}
+			if err := os.WriteFile(filepath.Join(path, indicesDir, ims[0].UUID, tc.file), legacy, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range indexCases {
+				got, st := lookupU(t, ds, c)
+				if want := expectedU(3000, c.pred, nil); !sameU(got, want) || st.IndexedFragments != 0 || st.ScannedFragments != 1 {
+					t.Fatalf("%s: found %d rows, want %d; stats %+v", c.filter, len(got), len(want), st)
+				}
+			}
+		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Manifest is a decoded lance.table.Manifest: a self-contained description
@@ -181,6 +183,33 @@ func appendManifest(b []byte, m *Manifest, indexPos *uint64) (out []byte, fragSt
 }
 
 // decodeManifest parses a lance.table.Manifest protobuf message.
+// fieldDictionary is lance.file.Field's dictionary: {1 offset, 2 length}.
+const fieldDictionary = 8
+
+// fieldWithoutDictionaryPosition copies a raw lance.file.Field, emptying its
+// dictionary message. Lance before 2.0 (pylance 0.20 still, on any dataset
+// with a dictionary column) wrote a dictionary's values into the manifest
+// file and its position there into the field; the position means nothing
+// in any other manifest file, and a pylance of that age opening a manifest
+// that keeps it reads whatever lies there (and fails). An empty message is
+// what pylance 14 writes for its own dictionary columns: files of version
+// 2.0 and later hold their dictionaries in their pages.
+func fieldWithoutDictionaryPosition(f []byte) []byte {
+	var out []byte
+	err := walkFields(f, func(v pbValue) error {
+		if v.num == fieldDictionary && v.typ == protowire.BytesType && len(v.b) > 0 {
+			out = appendBytesField(out, fieldDictionary, nil)
+		} else {
+			out = append(out, v.raw...)
+		}
+		return nil
+	})
+	if err != nil { // decoded (and refused) with the schema
+		return append([]byte{}, f...)
+	}
+	return out
+}
+
 func decodeManifest(b []byte) (*Manifest, error) {
 	m := &Manifest{}
 	err := walkFields(b, func(v pbValue) error {
@@ -189,7 +218,7 @@ func decodeManifest(b []byte) (*Manifest, error) {
 		switch v.num {
 		case mfFields:
 			if p, err = v.wantBytes(); err == nil {
-				m.Fields = append(m.Fields, append([]byte{}, p...))
+				m.Fields = append(m.Fields, fieldWithoutDictionaryPosition(p))
 			}
 		case mfFragments:
 			if p, err = v.wantBytes(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persisting/persisting/lance/schema"
 )
 
 func sampleManifest() *Manifest {
@@ -65,6 +67,40 @@ func TestManifestRoundTrip(t *testing.T) {
 			again, _ := encodeManifestFile(got)
 			if !bytes.Equal(again, data) {
 				t.Fatal("re-encoding is not byte-identical")
+			}
+		})
+	}
+}
+
+// TestManifestDropsDictionaryPositions: a dictionary field's position in
+// its manifest file (pylance 0.20 writes one) is not carried into the
+// manifests written after it; the rest of the field is kept as it was.
+func TestManifestDropsDictionaryPositions(t *testing.T) {
+	dict := schema.Field{ID: 1, ParentID: -1, Name: "x", LogicalType: "dict:string:int32:false", Nullable: true,
+		Encoding: schema.EncodingDictionary, HasDictionary: true, Metadata: map[string][]byte{"k": []byte("v")}}
+	positioned := dict
+	positioned.DictionaryOffset, positioned.DictionaryLength = 10, 5
+	plain := schema.Field{ID: 0, ParentID: -1, Name: "id", LogicalType: "int64"}
+	for _, tt := range []struct {
+		name     string
+		in, want schema.Field
+	}{
+		{"position dropped", positioned, dict},
+		{"no position", dict, dict},
+		{"no dictionary", plain, plain},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := encodeManifestFile(&Manifest{Version: 1, Fields: [][]byte{schema.MarshalField(tt.in)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := decodeManifestFile(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := schema.MarshalField(tt.want); !bytes.Equal(m.Fields[0], want) {
+				got, _ := schema.UnmarshalField(m.Fields[0])
+				t.Fatalf("field %+v, want %+v", got, tt.want)
 			}
 		})
 	}

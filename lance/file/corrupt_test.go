@@ -3,6 +3,7 @@ package file
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,6 +164,9 @@ func TestLegacyFileRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.open()
+			if !errors.Is(err, ErrLegacyFile) {
+				t.Fatalf("err = %v, want ErrLegacyFile", err)
+			}
 			for _, want := range []string{"Lance v1 data file", "footer version 0.2", "persisting does not read data storage version 0.1"} {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Fatalf("err = %v, want it to say %q", err, want)

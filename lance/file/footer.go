@@ -2,6 +2,7 @@ package file
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -83,6 +84,11 @@ func errTooSmall(n int) error {
 	return fmt.Errorf("lance file: too small to be a Lance file (%d bytes)", n)
 }
 
+// ErrLegacyFile is wrapped by the error opening a Lance v1 file (data
+// storage version 0.1): pylance's old default for data files, and the
+// format of its old scalar indices' files.
+var ErrLegacyFile = errors.New("persisting does not read data storage version 0.1")
+
 // fileVersion classifies footer numbers. It returns the logical version
 // (2.0 for footer 0.3, as Lance does).
 func fileVersion(major, minor uint16) (uint32, uint32, error) {
@@ -91,7 +97,7 @@ func fileVersion(major, minor uint16) (uint32, uint32, error) {
 		return 2, 0, nil
 	case major == 0 && (minor == 1 || minor == 2):
 		return 0, uint32(minor), fmt.Errorf("lance file: a Lance v1 data file (footer version 0.%d, data storage version 0.1, \"legacy\"): "+
-			"persisting does not read data storage version 0.1; rewrite the dataset with pylance at data_storage_version 2.0 or later", minor)
+			"%w; rewrite the dataset with pylance at data_storage_version 2.0 or later", minor, ErrLegacyFile)
 	case major == 2 && (minor == 1 || minor == 2):
 		return 2, uint32(minor), nil
 	case major == 2:

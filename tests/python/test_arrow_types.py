@@ -13,6 +13,7 @@ import lance
 import pyarrow as pa
 import pytest
 
+from helpers import explain, run_python
 from persisting import SchemaError
 from persisting.queue import LanceBackend, PersistingBackend
 
@@ -173,3 +174,36 @@ async def test_long_runs_of_one_value_read_exactly(bucket_path, version):
         assert (await b.get(1, 1))[0]["s"] == "y" * (3 << 20)
     finally:
         b.close()
+
+
+EMPTY_BUFFERS = """
+import asyncio, sys, lance, pyarrow as pa
+from persisting.queue import LanceBackend
+uri, bucket = sys.argv[1], sys.argv[2]
+table = lance.dataset(uri).to_table()
+# arrow-rs exports an empty buffer as an aligned dangling pointer, not NULL
+assert 0 < table.column("c0").chunks[0].buffers()[2].address < 4096
+async def main():
+    b = LanceBackend(0, bucket)
+    try:
+        for _ in range(3):
+            await b.put_arrow(table)
+        await b.flush()
+        got = await b.get_arrow()
+        assert got.equals(pa.concat_tables([table] * 3)), "rows differ"
+    finally:
+        b.close()
+asyncio.run(main())
+print("appended")
+"""
+
+
+def test_put_arrow_of_pylance_tables_with_empty_buffers(tmp_path):
+    """pylance's to_table() of all-null string columns hands over values
+    buffers at address 0x80 (empty, dangling): put_arrow appends them, where
+    the Go runtime once aborted the whole process ("invalid pointer found on
+    stack"). In a child process, so that such an abort fails this test only."""
+    uri = str(tmp_path / "src.lance")
+    lance.write_dataset(pa.table({f"c{i}": pa.nulls(3000, pa.string()) for i in range(20)}), uri)
+    proc = run_python(EMPTY_BUFFERS, uri, str(tmp_path / "bucket"))
+    assert proc.returncode == 0 and "appended" in proc.stdout, explain(proc)
