@@ -55,7 +55,7 @@ func runPyArrow(t testing.TB, ops ...pyOp) []pyResult {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("pylance (pip install pylance==14.0.2 pyarrow): %v\n%s", err, stderr.String())
+		t.Fatalf("pylance (pip install pylance==14.0.3 pyarrow): %v\n%s", err, stderr.String())
 	}
 	var res []pyResult
 	if err := json.Unmarshal(out, &res); err != nil {

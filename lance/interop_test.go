@@ -1,8 +1,8 @@
 package lance
 
-// Interop tests against pylance 14 (PyPI pylance==14.0.2 + pyarrow). They
+// Interop tests against pylance 14 (PyPI pylance==14.0.3 + pyarrow). They
 // shell out to testdata/pylance_interop.py and FAIL when pylance is not
-// installed: `pip install pylance==14.0.2 pyarrow`. Set PYTHON to choose the
+// installed: `pip install pylance==14.0.3 pyarrow`. Set PYTHON to choose the
 // interpreter (default python3).
 
 import (
@@ -48,7 +48,7 @@ func runPylance(t *testing.T, args ...string) []byte {
 		}
 	})
 	if pylanceErr != nil {
-		t.Fatalf("pylance is required for interop tests (pip install pylance==14.0.2 pyarrow): %v", pylanceErr)
+		t.Fatalf("pylance is required for interop tests (pip install pylance==14.0.3 pyarrow): %v", pylanceErr)
 	}
 	argv := []string{filepath.Join("testdata", "pylance_interop.py")}
 	for _, a := range args {

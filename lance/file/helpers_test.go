@@ -35,7 +35,7 @@ func runPylance(t testing.TB, args ...string) string {
 	cmd := exec.Command(pythonCmd(), append([]string{"testdata/pylance_io.py"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("pylance %v: %v\n%s\n(install with: pip install pylance==14.0.2 pyarrow)", args, err, out)
+		t.Fatalf("pylance %v: %v\n%s\n(install with: pip install pylance==14.0.3 pyarrow)", args, err, out)
 	}
 	return string(out)
 }

@@ -262,7 +262,7 @@ func TestMatchesPylance(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		t.Fatalf("running pylance (pip install pylance==14.0.2 pyarrow): %v\n%s", err, stderr)
+		t.Fatalf("running pylance (pip install pylance==14.0.3 pyarrow): %v\n%s", err, stderr)
 	}
 	var got map[string]string
 	if err := json.Unmarshal(out, &got); err != nil {
