@@ -161,21 +161,7 @@ func TestS3HeldManifestPutCommitsItsRowsOnce(t *testing.T) {
 				Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
 			}
 			opts.StorageOptions["client_max_retries"] = "1"
-			b, err := Open(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendRows(t, b, 0, 10)
-			if err := b.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			appendRows(t, b, 10, 5)
-			held := proxy.HoldOn(manifestPut)
-			if err := b.Flush(); !errors.Is(err, lance.ErrCommitUncertain) {
-				t.Fatalf("flush whose manifest PUT is held: %v, want %v", err, lance.ErrCommitUncertain)
-			}
-			<-held.Held()
-			proxy.SetDown(false)
+			b, held := openWithHeldFlush(t, proxy, manifestPut, opts)
 			appendRows(t, b, 15, 5)
 			tc.release(t, held, func() {
 				if err := b.Flush(); err != nil {
@@ -191,16 +177,7 @@ func TestS3HeldManifestPutCommitsItsRowsOnce(t *testing.T) {
 			}
 			// v1: the first flush; v2: the held one's rows (its own
 			// transaction, whoever's PUT stored it); v3: the rest
-			got := pylanceS3Versions(t, b.DatasetPath(), proxy.Options())
-			want := []pylanceVersion{{1, 10}, {2, 15}, {3, 20}}
-			if fmt.Sprint(got.versions) != fmt.Sprint(want) {
-				t.Fatalf("pylance reads versions (version, rows) %v, want %v", got.versions, want)
-			}
-			for i, id := range got.ids {
-				if id != int64(i) {
-					t.Fatalf("pylance reads ids %v, want 0..19 once each", got.ids)
-				}
-			}
+			wantPylanceS3(t, b, proxy, []pylanceVersion{{1, 10}, {2, 15}, {3, 20}})
 		})
 	}
 }
@@ -226,28 +203,14 @@ func TestS3HeldManifestPutAcrossCloseAndReopen(t *testing.T) {
 		WALPath:        t.TempDir(),
 	}
 	opts.StorageOptions["client_max_retries"] = "1"
-	b, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 0, 10)
-	if err := b.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 10, 5)
-	held := proxy.HoldOn(manifestPut)
-	if err := b.Flush(); !errors.Is(err, lance.ErrCommitUncertain) {
-		t.Fatalf("flush whose manifest PUT is held: %v, want %v", err, lance.ErrCommitUncertain)
-	}
-	<-held.Held()
-	proxy.SetDown(false)
+	b, held := openWithHeldFlush(t, proxy, manifestPut, opts)
 	proxy.AnswerOnly(manifestPut, 503)
 	if err := b.Close(); err == nil || errors.Is(err, objstore.ErrNoAnswer) {
 		t.Fatalf("close while manifest PUTs get 503: %v, want a failure with an answer", err)
 	}
 	proxy.SetDown(false)
 	held.ReleaseBeforeNext()
-	b, err = Open(opts)
+	b, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +227,37 @@ func TestS3HeldManifestPutAcrossCloseAndReopen(t *testing.T) {
 	}
 	// v2: the held flush's rows; v3: the reopened writer's takeover; v4:
 	// the rest
+	wantPylanceS3(t, b, proxy, []pylanceVersion{{1, 10}, {2, 15}, {3, 15}, {4, 20}})
+}
+
+// openWithHeldFlush opens a bucket, flushes rows 0-9, then flushes rows
+// 10-14 with their manifest PUT held by the proxy (the flush is uncertain),
+// and brings the proxy back up.
+func openWithHeldFlush(t *testing.T, proxy *miniotest.FaultProxy, manifestPut *regexp.Regexp, opts Options) (*Bucket, *miniotest.HeldRequest) {
+	t.Helper()
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 0, 10)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 10, 5)
+	held := proxy.HoldOn(manifestPut)
+	if err := b.Flush(); !errors.Is(err, lance.ErrCommitUncertain) {
+		t.Fatalf("flush whose manifest PUT is held: %v, want %v", err, lance.ErrCommitUncertain)
+	}
+	<-held.Held()
+	proxy.SetDown(false)
+	return b, held
+}
+
+// wantPylanceS3 checks the (version, rows) pylance reads and that it reads
+// ids 0..19 once each.
+func wantPylanceS3(t *testing.T, b *Bucket, proxy *miniotest.FaultProxy, want []pylanceVersion) {
+	t.Helper()
 	got := pylanceS3Versions(t, b.DatasetPath(), proxy.Options())
-	want := []pylanceVersion{{1, 10}, {2, 15}, {3, 15}, {4, 20}}
 	if fmt.Sprint(got.versions) != fmt.Sprint(want) {
 		t.Fatalf("pylance reads versions (version, rows) %v, want %v", got.versions, want)
 	}

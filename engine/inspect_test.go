@@ -221,7 +221,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path, b := walBucket(t)
-			appendRows(t, b, 18, 2) // a second entry after the watermark, so a damaged first one is not a tail
+			appendRows(t, b, 18, 2)                           // a second entry after the watermark, so a damaged first one is not a tail
 			for _, consumed := range [][]int64{{0, 1}, {2}} { // two consumption log entries
 				if err := b.MarkConsumed("t", consumed); err != nil {
 					t.Fatal(err)
