@@ -48,6 +48,9 @@ func decimalIn(d *pymarshal.Decoder, t arrow.DecimalType, rv recordValue) (decim
 // width against the length, the digits against scale and precision ("" when
 // rv is of another kind, or t not one of these types).
 func whyNotFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) string {
+	if isTimeType(t) {
+		return whyNotTimeType(d, t, rv)
+	}
 	switch t := t.(type) {
 	case *arrow.FixedSizeBinaryType:
 		if rv.kind == kindBytes {
