@@ -78,7 +78,10 @@ func appendTimeType(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node) {
 func writeTimeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue) {
 	micros := d.Int(rv.arg)
 	if rv.kind == kindTime && micros >= 0 && micros < microsPerDay {
-		sb.WriteString(time.UnixMicro(micros).UTC().Format("15:04:05.999999"))
+		sb.WriteString(time.UnixMicro(micros).UTC().Format("15:04:05"))
+		if micros%1e6 != 0 {
+			fmt.Fprintf(sb, ".%06d", micros%1e6) // as Python prints it
+		}
 		return
 	}
 	fmt.Fprintf(sb, "%s(microseconds=%d)", kindNames[rv.kind], micros)
