@@ -65,18 +65,20 @@ def _table(name: str) -> pa.Table:
 CASES = [(n, v) for n in COLUMNS for v in ("2.1", "2.2") if v == "2.2" or not n.startswith("map")]
 
 
+@pytest.mark.parametrize("backend", [LanceBackend, PersistingBackend])
 @pytest.mark.parametrize("name,version", CASES)
-async def test_rows_read_are_put_back_exactly(bucket_path, name, version):
+async def test_rows_read_are_put_back_exactly(bucket_path, name, version, backend):
     table = _table(name)
     uri = os.path.join(bucket_path, "data.lance")
     lance.write_dataset(table, uri, data_storage_version=version)
-    b = LanceBackend(0, bucket_path)
+    b = backend(0, bucket_path)
     try:
         rows = await b.get()
         assert rows == table.to_pylist()
         for row in rows:
             await b.put(row)
         await b.put_batch(lance.dataset(uri).to_table().to_pylist())
+        assert await b.get(offset=len(rows)) == rows * 2  # the rows not flushed yet read back the same
         await b.flush()
     finally:
         b.close()
