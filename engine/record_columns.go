@@ -25,7 +25,8 @@ import (
 //     exactly; float -> float64/float32; bool -> bool only (never an int);
 //     str (UTF-8) -> string/large_string; bytes -> binary/large_binary;
 //     tagged timestamps, dates and decimals -> timestamp (naive or zoned as
-//     the value), date32/date64, decimal128 at the column's scale;
+//     the value), date32/date64, decimal128 at the column's scale,
+//     time32/time64/duration in the column's unit (record_time_types.go);
 //     dict -> struct (keys may be left out); list or tuple -> list/large_list,
 //     or fixed_size_list of its length, of items that fit; a value that fits
 //     a dictionary's values -> that dictionary, dict -> map
@@ -53,6 +54,7 @@ const (
 	colTimestamp
 	colDate32
 	colDate64
+	colTime        // time32, time64, duration (record_time_types.go)
 	colDecimal     // decimal128, decimal256 (record_fixed_types.go)
 	colFixedBinary // fixed_size_binary (record_fixed_types.go)
 	colDictionary  // record_dictionary_map.go
@@ -169,6 +171,8 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 		c.kind = colDate32
 	case *arrow.Date64Type:
 		c.kind = colDate64
+	case *arrow.Time32Type, *arrow.Time64Type, *arrow.DurationType:
+		c.kind = colTime
 	case *arrow.Decimal128Type, *arrow.Decimal256Type:
 		c.kind = colDecimal
 	case *arrow.FixedSizeBinaryType:
@@ -345,7 +349,7 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 		if k != pymarshal.Bytes || !fits(d, c.typ, valueOf(d, v)) {
 			return rc.mismatch(c, v)
 		}
-	case colTimestamp, colDate32, colDate64, colDecimal:
+	case colTimestamp, colDate32, colDate64, colDecimal, colTime:
 		if k != pymarshal.Tuple || !fits(d, c.typ, valueOf(d, v)) {
 			return rc.mismatch(c, v)
 		}
@@ -470,6 +474,8 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		c.build.(*array.Date64Builder).Append(arrow.Date64(d.Int(tagArg(d, v)) * 86400000))
 	case colDecimal, colFixedBinary:
 		appendFixedType(d, c, v)
+	case colTime:
+		appendTimeType(d, c, v)
 	}
 }
 

@@ -16,20 +16,24 @@ import (
 // put_arrow, and records fill them.
 //
 //   - dictionary<values, indices>: a value that fits the value type
-//     (str -> string/binary values take bytes; int, float as for a plain
-//     column of that type) is stored and dictionary-encoded. Columns whose
+//     (str -> string/large_string, bytes -> binary/large_binary; int, float
+//     as for a plain column of that type) is stored and dictionary-encoded
+//     (Arrow Go builds no large dictionaries: large values are built as
+//     small ones, then copied into the large layout). Columns whose
 //     values are of another type take None only. Indices of 8 or 16 bits
 //     address 128 to 65,536 values: the rows appended between two seals of
 //     the row tail (a read, a flush or an Arrow append) may hold at most
 //     that many distinct values, and a put bringing one more is refused.
 //   - map<k, v>: a Python dict whose keys fit k (never None) and whose
-//     values fit v.
+//     values fit v, or a list of (key, value) pairs - what get() returns for
+//     a map, as pyarrow does - stored in their order. A list never infers a
+//     map: only a column that is a map takes one.
 
 // dictionaryValuesPut says whether records can put values into a
 // dictionary column of type t (Arrow Go builds dictionaries of these).
 func dictionaryValuesPut(t *arrow.DictionaryType) bool {
 	switch t.ValueType.ID() {
-	case arrow.STRING, arrow.BINARY, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY, arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
 		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64, arrow.FLOAT32, arrow.FLOAT64:
 		return true
 	}
@@ -43,7 +47,43 @@ func newColumnBuilder(alloc memory.Allocator, t arrow.DataType) array.Builder {
 	if dt, ok := t.(*arrow.DictionaryType); ok && !dictionaryValuesPut(dt) {
 		return &nullDictionaryBuilder{Builder: array.NewNullBuilder(alloc), dt: dt, alloc: alloc}
 	}
+	if dt, ok := t.(*arrow.DictionaryType); ok && (dt.ValueType.ID() == arrow.LARGE_STRING || dt.ValueType.ID() == arrow.LARGE_BINARY) {
+		small := &arrow.DictionaryType{IndexType: dt.IndexType, ValueType: arrow.BinaryTypes.Binary, Ordered: dt.Ordered}
+		return &largeDictionaryBuilder{BinaryDictionaryBuilder: array.NewDictionaryBuilder(alloc, small).(*array.BinaryDictionaryBuilder), dt: dt, alloc: alloc}
+	}
 	return array.NewBuilder(alloc, t)
+}
+
+// largeDictionaryBuilder builds dictionaries of large_string or large_binary
+// values: a binary dictionary whose values are copied into the large layout.
+type largeDictionaryBuilder struct {
+	*array.BinaryDictionaryBuilder
+	dt    *arrow.DictionaryType
+	alloc memory.Allocator
+}
+
+func (b *largeDictionaryBuilder) Type() arrow.DataType { return b.dt }
+
+func (b *largeDictionaryBuilder) NewArray() arrow.Array {
+	small := b.BinaryDictionaryBuilder.NewDictionaryArray()
+	defer small.Release()
+	values := small.Dictionary().(*array.Binary)
+	large := array.NewBinaryBuilder(b.alloc, arrow.BinaryTypes.LargeBinary)
+	defer large.Release()
+	large.Reserve(values.Len())
+	large.ReserveData(len(values.ValueBytes()))
+	for i := 0; i < values.Len(); i++ {
+		large.Append(values.Value(i)) // the dictionary holds no nulls
+	}
+	data := large.NewArray()
+	defer data.Release()
+	// The same buffers, typed as the column's values (large_string is
+	// large_binary's layout).
+	typed := array.NewData(b.dt.ValueType, data.Len(), data.Data().Buffers(), nil, 0, 0)
+	defer typed.Release()
+	dict := array.MakeFromData(typed)
+	defer dict.Release()
+	return array.NewDictionaryArray(b.dt, small.Indices(), dict)
 }
 
 // nullDictionaryBuilder builds all-null dictionary arrays.
@@ -124,23 +164,51 @@ func (rc *recordChecker) dictionaryValue(c *recordColumn, v pymarshal.Node) erro
 	return nil
 }
 
+// mapEntries calls fn with each (key, value) of v, a dict or a list (or
+// tuple) of pairs; false when v is neither or an element is no pair (a list
+// or a tuple of two items, not a tagged value).
+func mapEntries(d *pymarshal.Decoder, v pymarshal.Node, fn func(key, val pymarshal.Node) error) (bool, error) {
+	switch d.Kind(v) {
+	case pymarshal.Dict:
+		for k, key := 0, d.First(v); k < d.Len(v); k++ {
+			val := d.Next(key)
+			if err := fn(key, val); err != nil {
+				return true, err
+			}
+			key = d.Next(val)
+		}
+		return true, nil
+	case pymarshal.List, pymarshal.Tuple:
+		if isTagged(d, v) {
+			return false, nil
+		}
+		for i, pair := 0, d.First(v); i < d.Len(v); i, pair = i+1, d.Next(pair) {
+			if k := d.Kind(pair); (k != pymarshal.List && k != pymarshal.Tuple) || d.Len(pair) != 2 || isTagged(d, pair) {
+				return false, nil
+			}
+		}
+		for i, pair := 0, d.First(v); i < d.Len(v); i, pair = i+1, d.Next(pair) {
+			if err := fn(d.First(pair), d.Next(d.First(pair))); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
 // mapValue checks a non-None value for a map column.
 func (rc *recordChecker) mapValue(c *recordColumn, v pymarshal.Node) error {
-	d := rc.d
-	if d.Kind(v) != pymarshal.Dict {
-		return rc.mismatch(c, v)
-	}
-	for k, key := 0, d.First(v); k < d.Len(v); k++ {
-		val := d.Next(key)
+	ok, err := mapEntries(rc.d, v, func(key, val pymarshal.Node) error {
 		if err := rc.value(c.key, key); err != nil {
 			return err
 		}
-		if err := rc.value(c.item, val); err != nil {
-			return err
-		}
-		key = d.Next(val)
+		return rc.value(c.item, val)
+	})
+	if !ok {
+		return rc.mismatch(c, v)
 	}
-	return nil
+	return err
 }
 
 // appendDictionaryValue appends a checked non-None value.
@@ -159,6 +227,8 @@ func appendDictionaryValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.No
 	// the dictionary's room.
 	switch b := c.build.(type) {
 	case *array.BinaryDictionaryBuilder:
+		_ = b.Append(d.Bytes(v))
+	case *largeDictionaryBuilder:
 		_ = b.Append(d.Bytes(v))
 	case *array.Int8DictionaryBuilder:
 		_ = b.Append(int8(i))
@@ -189,12 +259,11 @@ func appendDictionaryValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.No
 // appendMapValue appends a checked non-None dict to a map column.
 func appendMapValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *uint64) {
 	c.build.(*array.MapBuilder).Append(true)
-	for k, key := 0, d.First(v); k < d.Len(v); k++ {
-		val := d.Next(key)
+	_, _ = mapEntries(d, v, func(key, val pymarshal.Node) error {
 		appendValue(d, c.key, key, gen)
 		appendValue(d, c.item, val, gen)
-		key = d.Next(val)
-	}
+		return nil
+	})
 }
 
 // resetDictionaries empties the dictionaries of the columns under fields
@@ -221,24 +290,26 @@ func resetDictionaries(fields *recordFields) {
 	}
 }
 
-// mapType is the rules' check of a dict for a map column: the column keeps
-// its type; keys and values must fit it.
+// mapType is the rules' check of a dict, or a list of pairs, for a map
+// column: the column keeps its type; keys and values must fit it.
 func (r *recordRules) mapType(path string, mt *arrow.MapType, rv recordValue, depth, lists int) (arrow.DataType, error) {
 	d := r.d
-	v := rv.node
-	for k, key := 0, d.First(v); k < d.Len(v); k++ {
-		val := d.Next(key)
+	ok, err := mapEntries(d, rv.node, func(key, val pymarshal.Node) error {
 		kv := valueOf(d, key)
 		if kv.kind == kindNone {
-			return nil, fmt.Errorf("%w: field %s: a map key must not be None", ErrSchemaMismatch, pyName(path))
+			return fmt.Errorf("%w: field %s: a map key must not be None", ErrSchemaMismatch, pyName(path))
 		}
 		if _, err := r.valueType(path+"{key}", mt.KeyType(), kv, false, depth+1, lists); err != nil {
-			return nil, err
+			return err
 		}
-		if _, err := r.valueType(path+"{}", mt.ItemType(), valueOf(d, val), false, depth+1, lists); err != nil {
-			return nil, err
-		}
-		key = d.Next(val)
+		_, err := r.valueType(path+"{}", mt.ItemType(), valueOf(d, val), false, depth+1, lists)
+		return err
+	})
+	if !ok {
+		return nil, fmt.Errorf("%w: field %s: expected %s (a dict, or a list of (key, value) pairs), found %s", ErrSchemaMismatch, pyName(path), typeText(mt), describe(d, rv))
+	}
+	if err != nil {
+		return nil, err
 	}
 	return mt, nil
 }

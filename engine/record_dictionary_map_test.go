@@ -18,6 +18,7 @@ var dictMapSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "num", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.PrimitiveTypes.Int64}, Nullable: true},
 	{Name: "big", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.LargeString}, Nullable: true},
 	{Name: "m", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.PrimitiveTypes.Int64), Nullable: true},
+	{Name: "when", Type: &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.FixedWidthTypes.Float16}, Nullable: true},
 }, nil)
 
 // openDictMapBucket opens a bucket whose schema (dictMapSchema) comes from
@@ -46,17 +47,18 @@ func openDictMapBucket(t *testing.T, wal bool) *Bucket {
 // naming the field, and leave nothing behind.
 func TestRecordsIntoDictionaryAndMapColumns(t *testing.T) {
 	good := []any{
-		rec("id", 1, "cat", "red", "num", 7, "m", rec("a", 1, "b", nil)),
-		rec("id", 2, "cat", "green", "num", 7, "m", pyDict{}),
+		rec("id", 1, "cat", "red", "num", 7, "big", "x", "m", rec("a", 1, "b", nil)),
+		// a map as get returns it: (key, value) pairs, in their order
+		rec("id", 2, "cat", "green", "num", 7, "big", "", "m", []any{pyTuple{"c", 3}, []any{"c", 4}}),
 		rec("id", 3, "cat", "red", "num", nil, "m", nil),
 		rec("id", 4),
 	}
 	wantRows := []string{
-		"id=(null) cat=(null) num=(null) big=(null) m=(null) ",
-		`id=1 cat=red num=7 big=(null) m=[{"key":"a","value":1},{"key":"b","value":null}] `,
-		"id=2 cat=green num=7 big=(null) m=[] ",
-		"id=3 cat=red num=(null) big=(null) m=(null) ",
-		"id=4 cat=(null) num=(null) big=(null) m=(null) ",
+		"id=(null) cat=(null) num=(null) big=(null) m=(null) when=(null) ",
+		`id=1 cat=red num=7 big=x m=[{"key":"a","value":1},{"key":"b","value":null}] when=(null) `,
+		`id=2 cat=green num=7 big= m=[{"key":"c","value":3},{"key":"c","value":4}] when=(null) `,
+		"id=3 cat=red num=(null) big=(null) m=(null) when=(null) ",
+		"id=4 cat=(null) num=(null) big=(null) m=(null) when=(null) ",
 	}
 	refusals := []struct {
 		name string
@@ -65,8 +67,11 @@ func TestRecordsIntoDictionaryAndMapColumns(t *testing.T) {
 	}{
 		{"int into dictionary<string>", rec("cat", 5), `field 'cat': expected dictionary<values=string, indices=int8, ordered=0>, found int`},
 		{"str into dictionary<int64>", rec("num", "7"), `field 'num': expected dictionary<values=int64, indices=int32, ordered=0>, found str`},
-		{"a value into a dictionary records cannot fill", rec("big", "x"), `field 'big': expected dictionary<values=large_string`},
-		{"list into a map", rec("m", []any{1}), `field 'm': expected map<string, int64>, found a list`},
+		{"int into dictionary<large_string>", rec("big", 5), `field 'big': expected dictionary<values=large_string, indices=int32, ordered=0>, found int`},
+		{"a value into a dictionary records cannot fill", rec("when", 1.5), `field 'when': expected dictionary<values=halffloat, indices=int32, ordered=0>, found float 1.5 \(a record puts only None into a dictionary of halffloat values: append such values as Arrow data \(put_arrow\)\)`},
+		{"list into a map", rec("m", []any{1}), `field 'm': expected map<string, int64> \(a dict, or a list of \(key, value\) pairs\), found list \[1\]`},
+		{"a pair of three", rec("m", []any{pyTuple{"a", 1, 2}}), `field 'm': expected map<string, int64> \(a dict`},
+		{"a pair's value", rec("m", []any{pyTuple{"a", "b"}}), `field 'm\{\}': expected int64, found str`},
 		{"int key", rec("m", pyDict{{1, 2}}), `field 'm\{key\}': expected string, found int`},
 		{"None key", rec("m", pyDict{{nil, 2}}), `field 'm': a map key must not be None`},
 		{"str value", rec("m", rec("a", "b")), `field 'm\{\}': expected int64, found str`},

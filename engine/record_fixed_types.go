@@ -48,7 +48,14 @@ func decimalIn(d *pymarshal.Decoder, t arrow.DecimalType, rv recordValue) (decim
 // width against the length, the digits against scale and precision ("" when
 // rv is of another kind, or t not one of these types).
 func whyNotFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) string {
+	if isTimeType(t) {
+		return whyNotTimeType(d, t, rv)
+	}
 	switch t := t.(type) {
+	case *arrow.DictionaryType:
+		if !dictionaryValuesPut(t) && rv.kind != kindNone {
+			return fmt.Sprintf(" (a record puts only None into a dictionary of %s values: append such values as Arrow data (put_arrow))", typeText(t.ValueType))
+		}
 	case *arrow.FixedSizeBinaryType:
 		if rv.kind == kindBytes {
 			return fmt.Sprintf(" (the column takes bytes of length %d, this is of length %d)", t.ByteWidth, len(d.Bytes(rv.node)))

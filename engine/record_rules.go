@@ -51,6 +51,8 @@ var kindTypes = [...]arrow.DataType{
 	kindTimestamp:   &arrow.TimestampType{Unit: arrow.Microsecond},
 	kindTimestampTZ: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"},
 	kindDate:        arrow.FixedWidthTypes.Date32,
+	kindTime:        arrow.FixedWidthTypes.Time64us,
+	kindDuration:    arrow.FixedWidthTypes.Duration_us,
 }
 
 // exactFloatInts: by float type, the largest magnitude of an int that
@@ -396,7 +398,7 @@ func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
 }
 
 func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
-	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date', int) or (..., 'decimal'|'unsupported', str))",
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int) or (..., 'decimal'|'unsupported', str))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }
 
@@ -540,6 +542,9 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 func (r *recordRules) listType(path string, expected arrow.DataType, rv recordValue, grow bool, depth, lists int) (arrow.DataType, error) {
 	d := r.d
 	v := rv.node
+	if mt, ok := expected.(*arrow.MapType); ok {
+		return r.mapType(path, mt, rv, depth, lists)
+	}
 	if expected != nil && !isListType(expected) {
 		return nil, fmt.Errorf("%w: field %s: expected %s, found a %s", ErrSchemaMismatch, pyName(path), typeText(expected), rv.typeName(d))
 	}
@@ -643,6 +648,9 @@ func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
 		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt32 && d.Int(rv.arg) <= math.MaxInt32
 	case arrow.DATE64:
 		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt64/86400000 && d.Int(rv.arg) <= math.MaxInt64/86400000
+	case arrow.TIME32, arrow.TIME64, arrow.DURATION:
+		_, ok := timeTypeIn(d, t, rv)
+		return ok
 	}
 	fit, _ := fitsFixedType(d, t, rv)
 	return fit

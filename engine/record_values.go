@@ -21,6 +21,8 @@ import (
 //	("timestamp", int)     naive datetime, microseconds since the epoch
 //	("timestamp_tz", int)  aware datetime, microseconds since the epoch in UTC
 //	("date", int)          date, days since the epoch
+//	("time", int)          time (naive), microseconds since midnight
+//	("duration", int)      timedelta, microseconds
 //	("decimal", str)       decimal.Decimal as str(d)
 //	("unsupported", str)   a value the encoder cannot express: its type name
 
@@ -37,6 +39,8 @@ const (
 	kindTimestamp
 	kindTimestampTZ
 	kindDate
+	kindTime
+	kindDuration
 	kindDecimal
 	kindDict
 	kindList        // a list, or a tuple that is not tagged
@@ -46,14 +50,14 @@ const (
 
 // storableKinds lists what a record may hold, for the message that refuses
 // anything else.
-const storableKinds = "None, bool, int, float, str, bytes, datetime, date, Decimal, dict, list"
+const storableKinds = "None, bool, int, float, str, bytes, datetime, date, time, timedelta, Decimal, dict, list"
 
 // kindNames name kinds as the messages do (the names of the Python types,
 // except where a list of element kinds is described: see elementKindName).
 var kindNames = [...]string{
 	kindNone: "NoneType", kindBool: "bool", kindInt: "int", kindBigInt: "int", kindFloat: "float",
 	kindStr: "str", kindBytes: "bytes", kindTimestamp: "datetime", kindTimestampTZ: "datetime",
-	kindDate: "date", kindDecimal: "Decimal", kindDict: "dict", kindList: "list",
+	kindDate: "date", kindTime: "time", kindDuration: "timedelta", kindDecimal: "Decimal", kindDict: "dict", kindList: "list",
 	kindUnsupported: "unsupported", kindBadTag: "tuple",
 }
 
@@ -115,6 +119,10 @@ func taggedKind(d *pymarshal.Decoder, v pymarshal.Node) (valueKind, pymarshal.No
 		kind = kindTimestampTZ
 	case "date":
 		kind = kindDate
+	case "time":
+		kind = kindTime
+	case "duration":
+		kind = kindDuration
 	case "decimal":
 		kind, want = kindDecimal, pymarshal.Str
 	case "unsupported":
@@ -156,6 +164,10 @@ func elementKindName(d *pymarshal.Decoder, rv recordValue) string {
 		return "timestamp_tz"
 	case kindDate:
 		return "date"
+	case kindTime:
+		return "time"
+	case kindDuration:
+		return "duration"
 	case kindDecimal:
 		return "decimal"
 	case kindBigInt:
@@ -224,6 +236,8 @@ func writeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue, limit 
 		}
 	case kindDate:
 		sb.WriteString(time.Unix(d.Int(rv.arg)*86400, 0).UTC().Format("2006-01-02"))
+	case kindTime, kindDuration:
+		writeTimeRepr(sb, d, rv)
 	case kindDecimal:
 		sb.WriteString("Decimal('" + string(d.Bytes(rv.arg)) + "')")
 	case kindDict:

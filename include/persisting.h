@@ -299,20 +299,25 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  *       (..., "timestamp", int)     naive datetime: microseconds since the epoch
  *       (..., "timestamp_tz", int)  aware datetime: UTC microseconds since the epoch
  *       (..., "date", int)          date: days since the epoch
+ *       (..., "time", int)          naive time: microseconds since midnight
+ *       (..., "duration", int)      timedelta: microseconds
  *       (..., "decimal", str)       Decimal: its str()
  *       (..., "unsupported", str)   a value the encoder cannot carry: its type
  *                                   name (refused, naming the field)
  * The engine decides everything else, by the rules of docs/schema-rules.md:
  * the first records give a bucket without a schema its schema (int -> int64,
  * float -> double, bool, str -> string, bytes -> binary, datetime ->
- * timestamp[us] (tz UTC when aware), date -> date32, Decimal ->
+ * timestamp[us] (tz UTC when aware), date -> date32, time -> time64[us],
+ * timedelta -> duration[us], Decimal ->
  * decimal128(38, its scale), dict -> struct, list -> list; a field None so
  * far stays untyped - Arrow type null - until a value types it; a flush that
  * must write it stores a null column (an evolving bucket with typed fields
  * leaves it out of the dataset instead)); later records must fit the schema (an int
  * goes into a float field while the float holds it exactly; bytes of exactly
  * n bytes into fixed_size_binary[n]; a Decimal into decimal128/256 at the
- * column's scale, losing no digit) and, with schema_evolution, may add
+ * column's scale, losing no digit; a time or timedelta into a time32/64 or
+ * duration column of any unit that holds it exactly; a list of (key, value)
+ * pairs, like a dict, into a map) and, with schema_evolution, may add
  * fields and widen integer fields (to double for a float, to int64 for a
  * wider int). Names must be non-empty, without '.' and NUL; values nest at
  * most 62 levels (32 with a list inside).

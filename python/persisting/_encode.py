@@ -2,10 +2,10 @@
 marshal (version 4) data of one dict or a list of dicts, specified in
 ``include/persisting.h`` and ``docs/api-c.md``. This module only encodes:
 plain values and dict/list containers go as they are (tuples as lists);
-``datetime``, ``date`` and ``Decimal`` become tagged values ``(Ellipsis, tag,
-payload)``; numpy values and subclasses of plain types become plain values;
-anything else is tagged "unsupported" and refused by the engine, which owns
-every rule about what may be stored where.
+``datetime``, ``date``, ``time``, ``timedelta`` and ``Decimal`` become tagged
+values ``(Ellipsis, tag, payload)``; numpy values and subclasses of plain types
+become plain values; anything else is tagged "unsupported" and refused by the
+engine, which owns every rule about what may be stored where.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import marshal
 import numbers
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -27,8 +27,7 @@ _DEEPEST = 200  # containers deeper are cut (the engine's limit is far lower, an
 _CASTS = ((numbers.Integral, int), (float, float), (str, str), ((bytes, bytearray, memoryview), bytes))
 
 
-def _value(v: Any, depth: int = 0) -> Any:
-    """``v`` in the encoding (see above)."""
+def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     t = type(v)
     if t in _PLAIN:
         return v
@@ -46,6 +45,10 @@ def _value(v: Any, depth: int = 0) -> Any:
         return (..., "date", v.toordinal() - _EPOCH_DAY)
     if isinstance(v, Decimal):
         return (..., "decimal", str(v))
+    if isinstance(v, time) and v.tzinfo is None:  # micros since midnight
+        return (..., "time", ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond)
+    if isinstance(v, timedelta) and not getattr(v, "nanoseconds", 0):  # pandas' has nanoseconds
+        return (..., "duration", v // _MICRO)
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
         item = v.tolist()
         return (..., "unsupported", t.__name__) if type(item) is t else _value(item, depth)
@@ -55,15 +58,12 @@ def _value(v: Any, depth: int = 0) -> Any:
     return (..., "unsupported", t.__name__)
 
 
-def _key(k: Any) -> Any:
-    """A key as it is, unless marshal cannot write it: then its kind, tagged."""
+def _key(k: Any) -> Any:  # as it is, unless marshal cannot write it: then its kind, tagged
     return k if type(k) in _PLAIN or type(k) is tuple else (..., "unsupported", type(k).__name__)
 
 
 def encode_record(record: Any) -> bytes:
-    """One record as the bytes ``persisting_append_records`` takes (the put
-    path: a dict of plain values is marshalled as it is). Never raises for a
-    value: what cannot be encoded is tagged and refused by the engine."""
+    """One record as ``persisting_append_records`` takes it; never raises for a value."""
     if type(record) is dict:
         if _PLAIN.issuperset(map(type, record.values())):
             try:
