@@ -83,9 +83,9 @@ struct persisting_api {
   const char* (*version)(void);
   int (*open)(const char*, const char*, uint64_t*, PersistingError*);
   int (*close)(uint64_t, PersistingError*);
-  int (*append)(uint64_t, struct ArrowSchema*, struct ArrowArray*, PersistingError*);
-  int (*append_stream)(uint64_t, struct ArrowArrayStream*, PersistingError*);
-  int (*append_records)(uint64_t, const uint8_t*, size_t, PersistingError*);
+  int (*append)(uint64_t, struct ArrowSchema*, struct ArrowArray*, int64_t*, PersistingError*);
+  int (*append_stream)(uint64_t, struct ArrowArrayStream*, int64_t*, PersistingError*);
+  int (*append_records)(uint64_t, const uint8_t*, size_t, int64_t*, PersistingError*);
   int (*read)(uint64_t, int64_t, int64_t, struct ArrowArrayStream*, PersistingError*);
   int (*schema)(uint64_t, struct ArrowSchema*, PersistingError*);
   int (*flush)(uint64_t, PersistingError*);
@@ -219,7 +219,7 @@ int persisting_header_check_c(int* passed) {
   array.release = array_release;
 
   /* a dead handle: the structs are taken (released) all the same */
-  expect_error(kApi.append(dead, &schema, &array, &err), PERSISTING_EINVALID_HANDLE, &err, "append");
+  expect_error(kApi.append(dead, &schema, &array, NULL, &err), PERSISTING_EINVALID_HANDLE, &err, "append");
   check(schema.release == NULL && array.release == NULL, "append takes both structs");
 
   struct ArrowArrayStream stream;
@@ -228,10 +228,10 @@ int persisting_header_check_c(int* passed) {
   stream.get_last_error = stream_get_last_error;
   stream.release = stream_release;
   stream.private_data = NULL;
-  expect_error(kApi.append_stream(dead, &stream, &err), PERSISTING_EINVALID_HANDLE, &err, "append_stream");
+  expect_error(kApi.append_stream(dead, &stream, NULL, &err), PERSISTING_EINVALID_HANDLE, &err, "append_stream");
   check(stream.release == NULL, "append_stream takes the stream");
   static const uint8_t record[] = {'{', '0'}; /* marshal.dumps({}, 4) */
-  expect_error(kApi.append_records(dead, record, sizeof record, &err), PERSISTING_EINVALID_HANDLE, &err,
+  expect_error(kApi.append_records(dead, record, sizeof record, NULL, &err), PERSISTING_EINVALID_HANDLE, &err,
                "append_records");
 
   expect_error(kApi.read(dead, 0, -1, &stream, &err), PERSISTING_EINVALID_HANDLE, &err, "read");
