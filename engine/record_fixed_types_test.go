@@ -46,38 +46,7 @@ func TestRecordsIntoFixedTypes(t *testing.T) {
 		"f=(null) d=(null) e=100 s=(null) ",
 		"f=(null) d=-99999999.99 e=(null) s=(null) ",
 	}
-	for _, evolve := range []bool{false, true} {
-		b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 1000, SchemaEvolution: evolve, Logger: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := nullRow(fixedTypesSchema) // gives the bucket its schema
-		if err := b.Append(first); err != nil {
-			t.Fatal(err)
-		}
-		first.Release()
-		for i, s := range steps {
-			before := bucketTrace(t, b)
-			n, err := b.AppendRecords(pyMarshal(t, s.recs))
-			switch {
-			case s.err == nil && err != nil:
-				t.Fatalf("evolve=%v step %d: %v", evolve, i, err)
-			case s.err != nil && (!errors.Is(err, s.err) || n != 0 || !regexp.MustCompile(s.msg).MatchString(err.Error())):
-				t.Fatalf("evolve=%v step %d: AppendRecords = %d, %v; want 0, %v matching %q", evolve, i, n, err, s.err, s.msg)
-			case s.err != nil:
-				if after := bucketTrace(t, b); after != before {
-					t.Fatalf("evolve=%v step %d: a refused call left a trace:\n before %s\n after  %s", evolve, i, before, after)
-				}
-			}
-		}
-		if err := b.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if got := rowsOf(t, b); strings.Join(got, "|") != strings.Join(rows, "|") {
-			t.Fatalf("evolve=%v: rows\n %q\nwant\n %q", evolve, got, rows)
-		}
-		b.Close()
-	}
+	runRecordSteps(t, fixedTypesSchema, steps, rows)
 }
 
 // TestStoredNullColumn: a null column a dataset stores (pylance writes one
@@ -174,5 +143,44 @@ func TestRecordsIntoHalfFloat(t *testing.T) {
 	want := "h=(null) |h=1.5 |h=-2048 |h=0.099975586 |h=(null) "
 	if got := strings.Join(rowsOf(t, b), "|"); got != want {
 		t.Fatalf("rows %q, want %q", got, want)
+	}
+}
+
+// runRecordSteps runs steps on a bucket whose schema is sch (given by a
+// row of nulls), strict and evolving: accepted steps are stored, refused
+// ones leave no trace; after a flush the bucket holds rows.
+func runRecordSteps(t *testing.T, sch *arrow.Schema, steps []ruleStep, rows []string) {
+	t.Helper()
+	for _, evolve := range []bool{false, true} {
+		b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 1000, SchemaEvolution: evolve, Logger: t.Logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := nullRow(sch)
+		if err := b.Append(first); err != nil {
+			t.Fatal(err)
+		}
+		first.Release()
+		for i, s := range steps {
+			before := bucketTrace(t, b)
+			n, err := b.AppendRecords(pyMarshal(t, s.recs))
+			switch {
+			case s.err == nil && err != nil:
+				t.Fatalf("evolve=%v step %d: %v", evolve, i, err)
+			case s.err != nil && (!errors.Is(err, s.err) || n != 0 || !regexp.MustCompile(s.msg).MatchString(err.Error())):
+				t.Fatalf("evolve=%v step %d: AppendRecords = %d, %v; want 0, %v matching %q", evolve, i, n, err, s.err, s.msg)
+			case s.err != nil:
+				if after := bucketTrace(t, b); after != before {
+					t.Fatalf("evolve=%v step %d: a refused call left a trace:\n before %s\n after  %s", evolve, i, before, after)
+				}
+			}
+		}
+		if err := b.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := rowsOf(t, b); strings.Join(got, "|") != strings.Join(rows, "|") {
+			t.Fatalf("evolve=%v: rows\n %q\nwant\n %q", evolve, got, rows)
+		}
+		b.Close()
 	}
 }

@@ -1,9 +1,6 @@
 package engine
 
 import (
-	"errors"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -47,34 +44,5 @@ func TestRecordsIntoTimeTypes(t *testing.T) {
 		`ts=01:02:03 tms=00:00:00.002 tns=23:59:59.999999000 ds=-86400s dns=1000ns l=["2ms",null] `,
 		"ts=(null) tms=(null) tns=00:00:00.000000000 ds=(null) dns=9223372036854775000ns l=(null) ",
 	}
-	for _, evolve := range []bool{false, true} {
-		b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 1000, SchemaEvolution: evolve, Logger: t.Logf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := nullRow(timeTypesSchema)
-		if err := b.Append(first); err != nil {
-			t.Fatal(err)
-		}
-		first.Release()
-		for i, s := range steps {
-			before := bucketTrace(t, b)
-			n, err := b.AppendRecords(pyMarshal(t, s.recs))
-			switch {
-			case s.err == nil && err != nil:
-				t.Fatalf("evolve=%v step %d: %v", evolve, i, err)
-			case s.err != nil && (!errors.Is(err, s.err) || n != 0 || !regexp.MustCompile(s.msg).MatchString(err.Error())):
-				t.Fatalf("evolve=%v step %d: AppendRecords = %d, %v; want 0, %v matching %q", evolve, i, n, err, s.err, s.msg)
-			case s.err != nil && bucketTrace(t, b) != before:
-				t.Fatalf("evolve=%v step %d: a refused call left a trace", evolve, i)
-			}
-		}
-		if err := b.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if got := rowsOf(t, b); strings.Join(got, "|") != strings.Join(rows, "|") {
-			t.Fatalf("evolve=%v: rows\n %q\nwant\n %q", evolve, got, rows)
-		}
-		b.Close()
-	}
+	runRecordSteps(t, timeTypesSchema, steps, rows)
 }
