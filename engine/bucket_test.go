@@ -114,6 +114,22 @@ func appendRows(t *testing.T, b *Bucket, first, n int64) {
 }
 
 // appendRowsFrom appends rows built in alloc's memory.
+// openFlushedThenBuffered opens a bucket with opts, flushes rows 0-9 into
+// it and buffers the next `buffered` rows: the start of the outage tests.
+func openFlushedThenBuffered(t *testing.T, opts Options, buffered int64) *Bucket {
+	t.Helper()
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 0, 10)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, b, 10, buffered)
+	return b
+}
+
 func appendRowsFrom(t *testing.T, b *Bucket, alloc memory.Allocator, first, n int64) {
 	t.Helper()
 	rec := makeRows(t, alloc, first, n)

@@ -24,15 +24,7 @@ func TestS3CloseWithServerGoneStopsAtTheFlush(t *testing.T) {
 		Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
 	})
 	o.StorageOptions["client_max_retries"] = "1"
-	b, err := Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 0, 10)
-	if err := b.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 10, 5)
+	b := openFlushedThenBuffered(t, o, 5)
 	if err := b.MarkConsumed("a", []int64{0, 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -49,20 +49,12 @@ func TestS3FlushWithUnknownOutcomeWritesItsRowsOnce(t *testing.T) {
 			if tc.wal {
 				opts.WAL, opts.WALPath = WALOptions{Enabled: true}, t.TempDir()
 			}
-			b, err := Open(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendRows(t, b, 0, 10)
-			if err := b.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			appendRows(t, b, 10, 5)
+			b := openFlushedThenBuffered(t, opts, 5)
 			struck := proxy.BreakOn(manifestPut, tc.stored)
 			if tc.only {
 				struck = proxy.BreakOnly(manifestPut, tc.stored)
 			}
-			err = b.Flush()
+			err := b.Flush()
 			<-struck
 			if !errors.Is(err, lance.ErrCommitUncertain) {
 				t.Fatalf("flush while the server is gone: %v, want %v", err, lance.ErrCommitUncertain)
@@ -235,15 +227,7 @@ func TestS3HeldManifestPutAcrossCloseAndReopen(t *testing.T) {
 // and brings the proxy back up.
 func openWithHeldFlush(t *testing.T, proxy *miniotest.FaultProxy, manifestPut *regexp.Regexp, opts Options) (*Bucket, *miniotest.HeldRequest) {
 	t.Helper()
-	b, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 0, 10)
-	if err := b.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 10, 5)
+	b := openFlushedThenBuffered(t, opts, 5)
 	held := proxy.HoldOn(manifestPut)
 	if err := b.Flush(); !errors.Is(err, lance.ErrCommitUncertain) {
 		t.Fatalf("flush whose manifest PUT is held: %v, want %v", err, lance.ErrCommitUncertain)

@@ -24,21 +24,13 @@ func TestS3ReopenAfterCloseFailedWhileServerGone(t *testing.T) {
 		Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
 	}
 	opts.StorageOptions["client_max_retries"] = "1"
-	b, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 0, 10)
-	if err := b.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	appendRows(t, b, 10, 10)
+	b := openFlushedThenBuffered(t, opts, 10)
 	proxy.SetDown(true)
 	if err := b.Close(); err == nil {
 		t.Fatal("close flushed while the server was gone")
 	}
 	proxy.SetDown(false)
-	b, err = Open(opts)
+	b, err := Open(opts)
 	if err != nil {
 		t.Fatalf("reopening after the server came back: %v", err)
 	}
