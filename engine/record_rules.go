@@ -356,6 +356,10 @@ func (r *recordRules) scalarValid(path string, rv recordValue) error {
 		if _, err := parseDecimal(string(d.Bytes(rv.arg))); err != nil {
 			return fmt.Errorf("%w: field %s: Decimal %s %s", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), err)
 		}
+	case kindTimestamp, kindTimestampTZ, kindDuration:
+		if _, ok := rv.ticks(d); !ok {
+			return fmt.Errorf("%w: field %s: %d ticks of %d seconds do not fit in int64 seconds", ErrInvalidArgument, pyName(path), d.Int(rv.arg), rv.per)
+		}
 	}
 	return nil
 }
@@ -386,6 +390,14 @@ func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataT
 		}
 		return &arrow.Decimal128Type{Precision: maxDecimalDigits, Scale: v.scale}, nil
 	}
+	switch rv.kind {
+	case kindTimestamp:
+		return &arrow.TimestampType{Unit: rv.unit}, nil
+	case kindTimestampTZ:
+		return &arrow.TimestampType{Unit: rv.unit, TimeZone: "UTC"}, nil
+	case kindDuration:
+		return &arrow.DurationType{Unit: rv.unit}, nil
+	}
 	return kindTypes[rv.kind], nil
 }
 
@@ -394,11 +406,15 @@ func tooBig(d *pymarshal.Decoder, path string, rv recordValue) error {
 }
 
 func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
+	if name := rv.typeName(d); strings.HasPrefix(name, "datetime64") || strings.HasPrefix(name, "timedelta64") {
+		return fmt.Errorf("%w: field %s: cannot store a numpy %s: its values are stored in the units W, D, h, m, s, ms, us and ns (months and years have no fixed length; Arrow has no unit finer than ns) - convert it first, e.g. .astype('%s[s]')",
+			ErrType, pyName(path), name, name[:strings.IndexByte(name+"[", '[')])
+	}
 	return fmt.Errorf("%w: field %s: cannot store a value of type %s (supported: %s)", ErrType, pyName(path), rv.typeName(d), storableKinds)
 }
 
 func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
-	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int) or (..., 'decimal'|'unsupported', str))",
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }
 
@@ -642,8 +658,9 @@ func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
 		if (rv.kind != kindTimestamp || tz) && (rv.kind != kindTimestampTZ || !tz) {
 			return false
 		}
-		_, ok := timestampIn(t.(*arrow.TimestampType).Unit, d.Int(rv.arg))
-		return ok
+		n, ok := rv.ticks(d)
+		_, in := ticksIn(n, rv.unit, t.(*arrow.TimestampType).Unit)
+		return ok && in
 	case arrow.DATE32:
 		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt32 && d.Int(rv.arg) <= math.MaxInt32
 	case arrow.DATE64:
@@ -692,18 +709,24 @@ func bigUint64(d *pymarshal.Decoder, rv recordValue, t arrow.DataType) (uint64, 
 // timestampIn converts microseconds to unit, false when that loses precision
 // or overflows.
 func timestampIn(unit arrow.TimeUnit, micros int64) (int64, bool) {
-	switch unit {
-	case arrow.Second:
-		return micros / 1e6, micros%1e6 == 0
-	case arrow.Millisecond:
-		return micros / 1e3, micros%1e3 == 0
-	case arrow.Nanosecond:
-		if micros > math.MaxInt64/1000 || micros < math.MinInt64/1000 {
-			return 0, false
-		}
-		return micros * 1e3, true
+	return ticksIn(micros, arrow.Microsecond, unit)
+}
+
+// unitNanos is the length of one tick of unit, in nanoseconds.
+var unitNanos = [...]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}
+
+// ticksIn converts n ticks of unit from to unit to, false when that loses
+// precision or overflows.
+func ticksIn(n int64, from, to arrow.TimeUnit) (int64, bool) {
+	f, t := unitNanos[from], unitNanos[to]
+	if f < t {
+		return n / (t / f), n%(t/f) == 0
 	}
-	return micros, true
+	m := f / t
+	if n > math.MaxInt64/m || n < math.MinInt64/m {
+		return 0, false
+	}
+	return n * m, true
 }
 
 // widened is, on an evolving bucket, the type an integer field of type t
