@@ -2,10 +2,10 @@
 marshal (version 4) data of one dict or a list of dicts, specified in
 ``include/persisting.h`` and ``docs/api-c.md``. This module only encodes:
 plain values and dict/list containers go as they are (tuples as lists);
-``datetime``, ``date``, ``time``, ``timedelta`` and ``Decimal`` become tagged
-values ``(Ellipsis, tag, payload)``; numpy values and subclasses of plain types
-become plain values; anything else is tagged "unsupported" and refused by the
-engine, which owns every rule about what may be stored where.
+``datetime``, ``date``, ``time``, ``timedelta``, ``Decimal`` and numpy's and pandas'
+times become tagged values ``(Ellipsis, tag, payload)``; other numpy values and
+subclasses of plain types become plain values; anything else is tagged
+"unsupported" and refused by the engine, which owns every rule about what may be stored where.
 """
 
 from __future__ import annotations
@@ -38,24 +38,26 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     if isinstance(v, (list, tuple)):
         return [_value(x, depth + 1) for x in v]
     if isinstance(v, datetime):  # before date: a datetime is a date too
-        if v.tzinfo is None or v.utcoffset() is None:
-            return (..., "timestamp", (v - _EPOCH) // _MICRO)
-        return (..., "timestamp_tz", (v - _EPOCH_UTC) // _MICRO)
+        if v != v or getattr(v, "nanosecond", 0):  # pandas' NaT (None), Timestamp with ns (kept)
+            return None if v != v else (..., "M8[ns]" if v.utcoffset() is None else "M8[ns], UTC", v.value)
+        naive = v.utcoffset() is None
+        return (..., "timestamp", (v - _EPOCH) // _MICRO) if naive else (..., "timestamp_tz", (v - _EPOCH_UTC) // _MICRO)
     if isinstance(v, date):
         return (..., "date", v.toordinal() - _EPOCH_DAY)
     if isinstance(v, Decimal):
         return (..., "decimal", str(v))
     if isinstance(v, time) and v.tzinfo is None:  # micros since midnight
         return (..., "time", ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond)
-    if isinstance(v, timedelta) and not getattr(v, "nanoseconds", 0):  # pandas' has nanoseconds
-        return (..., "duration", v // _MICRO)
+    if isinstance(v, timedelta):  # pandas' Timedelta may have nanoseconds
+        return (..., "m8[ns]", v.value) if getattr(v, "nanoseconds", 0) else (..., "duration", v // _MICRO)
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
+        if v.dtype.kind in "mM":  # datetime64, timedelta64: ticks of their unit tagged by dtype ("M8[ns]")
+            ticks = None if v.ndim or v != v else (..., v.dtype.str[1:], int(v.astype("i8")))  # NaT: None
+            return [_value(x, depth + 1) for x in v] if v.ndim else ticks
         item = v.tolist()
         return (..., "unsupported", t.__name__) if type(item) is t else _value(item, depth)
-    for kinds, cast in _CASTS:
-        if isinstance(v, kinds):
-            return cast(v)
-    return (..., "unsupported", t.__name__)
+    cast = next((cast for kinds, cast in _CASTS if isinstance(v, kinds)), None)
+    return cast(v) if cast else (..., "unsupported", t.__name__)
 
 
 def _key(k: Any) -> Any:  # as it is, unless marshal cannot write it: then its kind, tagged
