@@ -302,6 +302,13 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  *       (..., "time", int)          naive time: microseconds since midnight
  *       (..., "duration", int)      timedelta: microseconds
  *       (..., "decimal", str)       Decimal: its str()
+ *       (..., "M8[u]", int)         numpy datetime64 of unit u: ticks since the
+ *                                   epoch (u: s, ms, us, ns -> timestamp[u];
+ *                                   D -> date32; W, h, m -> timestamp[s];
+ *                                   other units are refused, PERSISTING_ETYPE)
+ *       (..., "M8[u], UTC", int)    aware pandas Timestamp: UTC ticks
+ *       (..., "m8[u]", int)         numpy timedelta64: ticks (s, ms, us, ns ->
+ *                                   duration[u]; W, D, h, m -> duration[s])
  *       (..., "unsupported", str)   a value the encoder cannot carry: its type
  *                                   name (refused, naming the field)
  * The engine decides everything else, by the rules of docs/schema-rules.md:
