@@ -28,10 +28,10 @@ var numpyTimeCases = []ruleCase{
 		okFlush(rec("us", pyTimestamp(0), "ns", pyM8("ns", 5), "s", pyM8("s", 0), "d", pyDuration(1), "dns", pym8("ns", 1))),
 		ok(rec("us", pyM8("ns", 3_000), "ns", pyTimestamp(2), "s", pyM8("ms", 2_000), "d", pym8("s", 1), "dns", pyDuration(3))),
 		ok(rec("us", pyM8("s", 1), "ns", nil, "s", pyM8("h", 1), "d", pym8("ns", 1_000), "dns", pym8("D", 1))),
-		refused(rec("us", pyM8("ns", 1)), ErrSchemaMismatch, `field 'us': expected timestamp\[us\], found datetime 1970-01-01 00:00:00.000000001 \(it cannot be stored`),
+		refused(rec("us", pyM8("ns", 1)), ErrSchemaMismatch, `field 'us': expected timestamp\[us\], found datetime 1970-01-01 00:00:00.000000001 \(the column's unit cannot hold it exactly: timestamp\[us\] would lose precision`),
 		refused(rec("s", pyM8("ms", 1)), ErrSchemaMismatch, `field 's': expected timestamp\[s\], found datetime 1970-01-01 00:00:00.001`),
 		refused(rec("d", pym8("ns", 1)), ErrSchemaMismatch, `field 'd': expected duration\[us\], found timedelta numpy.timedelta64\(1,'ns'\) \(the column's unit`),
-		refused(rec("ns", pyM8("s", math.MaxInt64/1000)), ErrSchemaMismatch, `field 'ns': expected timestamp\[ns\]`),
+		refused(rec("ns", pyM8("s", 9_300_000_000)), ErrSchemaMismatch, `field 'ns': expected timestamp\[ns\], found datetime 2264-09-14 .*would lose precision or overflow`),
 		refused(rec("ns", pyM8UTC("ns", 1)), ErrSchemaMismatch, `field 'ns': expected timestamp\[ns\], found datetime`),
 		refused(rec("dns", pyM8("ns", 1)), ErrSchemaMismatch, `field 'dns': expected duration\[ns\], found datetime`),
 		refused(rec("ns", pyM8("D", 0)), ErrSchemaMismatch, `field 'ns': expected timestamp\[ns\], found date 1970-01-01`),
@@ -51,6 +51,23 @@ var numpyTimeCases = []ruleCase{
 		refused(rec("w", pyM8("W", math.MaxInt64/100_000)), ErrInvalidArgument, `field 'w': .* do not fit in int64 seconds`),
 		refused(rec("t", pyTuple{pyEllipsis{}, "M8[ns]", "x"}), ErrInvalidArgument, `field 't': \(Ellipsis, 'M8\[ns\]', 'x'\) is not a tagged value`),
 		refused(rec("t", pyTuple{pyEllipsis{}, "M9[ns]", int64(1)}), ErrInvalidArgument, `is not a tagged value`)}},
+	{name: "values Python cannot read back are refused, the bounds taken", evolve: true, steps: []ruleStep{
+		refused(rec("t", pyM8("s", maxDatetimeSecond+1)), ErrInvalidArgument, `field 't': datetime 10000-01-01 00:00:00 is outside the range of Python's datetime`),
+		refused(rec("t", pyM8("ms", minDatetimeSecond*1000-1)), ErrInvalidArgument, `field 't': datetime 0000-12-31 23:59:59.999 is outside`),
+		refused(rec("t", pyTimestampTZ(minDatetimeSecond*1e6-1)), ErrInvalidArgument, `field 't': datetime 0000-12-31 23:59:59.999999\+00:00 is outside`),
+		refused(rec("t", pyM8("W", maxDatetimeSecond/604800+1)), ErrInvalidArgument, `is outside the range of Python's datetime`),
+		refused(rec("d", pyM8("D", maxDateDay+1)), ErrInvalidArgument, `field 'd': date 10000-01-01 is outside the range of Python's date`),
+		refused(rec("d", pyM8("D", minDateDay-1)), ErrInvalidArgument, `field 'd': date .* is outside the range of Python's date`),
+		refused(rec("l", []any{pym8("s", maxTimedeltaSecond+1)}), ErrInvalidArgument, `field 'l\[\]': timedelta numpy.timedelta64\(86400000000000,'s'\) is outside the range of Python's timedelta`),
+		refused(rec("l", []any{pym8("ms", minTimedeltaSecond*1000-1)}), ErrInvalidArgument, `is outside the range of Python's timedelta`),
+		refused(rec("l", pyTuple{pyEllipsis{}, "duration", bigInt}), ErrInvalidArgument, `field 'l': \(Ellipsis, 'duration', 18446744073709551616\) is out of range: its int does not fit in int64`),
+		ok(rec("t", pyM8("s", maxDatetimeSecond), "tz", pyTimestampTZ(minDatetimeSecond*1e6), "d", pyM8("D", minDateDay),
+			"l", []any{pym8("s", maxTimedeltaSecond), pym8("s", minTimedeltaSecond)})),
+		ok(rec("t", pyM8("ms", minDatetimeSecond*1000), "d", pyM8("D", maxDateDay)))},
+		schema: "t: timestamp[s], tz: timestamp[us, tz=UTC], d: date32[day], l: list<item: duration[s]>",
+		rows: []string{
+			`t=9999-12-31 23:59:59Z tz=0001-01-01 00:00:00Z d=0001-01-01 l=["86399999999999s","-86399999913600s"] `,
+			`t=0001-01-01 00:00:00Z tz=(null) d=9999-12-31 l=(null) `}},
 }
 
 // TestNumpyTimeValues: datetime64 and timedelta64 values keep their unit: a

@@ -356,9 +356,13 @@ func (r *recordRules) scalarValid(path string, rv recordValue) error {
 		if _, err := parseDecimal(string(d.Bytes(rv.arg))); err != nil {
 			return fmt.Errorf("%w: field %s: Decimal %s %s", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), err)
 		}
-	case kindTimestamp, kindTimestampTZ, kindDuration:
-		if _, ok := rv.ticks(d); !ok {
+	case kindTimestamp, kindTimestampTZ, kindDuration, kindDate:
+		n, ok := rv.ticks(d)
+		if !ok {
 			return fmt.Errorf("%w: field %s: %d ticks of %d seconds do not fit in int64 seconds", ErrInvalidArgument, pyName(path), d.Int(rv.arg), rv.per)
+		}
+		if lo, hi, what := readableRange(rv.kind); !withinSeconds(n, rv, lo, hi) {
+			return fmt.Errorf("%w: field %s: %s is outside the range of Python's %s, which reads it back", ErrInvalidArgument, pyName(path), describe(d, rv), what)
 		}
 	}
 	return nil
@@ -373,6 +377,45 @@ func firstInvalidUTF8(b []byte) int {
 		i += size
 	}
 	return len(b)
+}
+
+// The seconds since the epoch (days for dates) Python's datetime, date and
+// timedelta hold: a value beyond them could be stored, but no read could
+// return it (pyarrow's conversion overflows), so every get of the bucket
+// would fail. Only values of coarse units (numpy's) reach them.
+const (
+	minDatetimeSecond  = -62135596800 // 0001-01-01
+	maxDatetimeSecond  = 253402300799 // 9999-12-31 23:59:59
+	minDateDay         = -719162
+	maxDateDay         = 2932896
+	maxTimedeltaSecond = 999999999*86400 + 86399
+	minTimedeltaSecond = -999999999 * 86400
+)
+
+// readableRange is the range of rv's kind that Python reads back, in
+// seconds (days for dates), and the name of its Python type.
+func readableRange(kind valueKind) (int64, int64, string) {
+	switch kind {
+	case kindDate:
+		return minDateDay, maxDateDay, "date"
+	case kindDuration:
+		return minTimedeltaSecond, maxTimedeltaSecond, "timedelta"
+	}
+	return minDatetimeSecond, maxDatetimeSecond, "datetime"
+}
+
+// withinSeconds says whether n ticks of rv's unit (days for a date) lie
+// within [lo, hi] whole seconds (days).
+func withinSeconds(n int64, rv recordValue, lo, hi int64) bool {
+	if rv.kind != kindDate {
+		per := 1e9 / unitNanos[rv.unit]
+		sec := n / per
+		if n%per < 0 {
+			sec-- // floored: a negative value's whole seconds
+		}
+		n = sec
+	}
+	return n >= lo && n <= hi
 }
 
 // inferScalar is the type a field takes from its first scalar value.
@@ -414,6 +457,12 @@ func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
 }
 
 func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
+	if d.Len(rv.node) == 3 { // a value too far from the epoch (timedelta.max in microseconds)
+		tag := d.Next(d.First(rv.node))
+		if d.Kind(tag) == pymarshal.Str && d.Kind(d.Next(tag)) == pymarshal.BigInt {
+			return fmt.Errorf("%w: field %s: %s is out of range: its int does not fit in int64", ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
+		}
+	}
 	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }

@@ -334,8 +334,9 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  * wal_sync_interval 0) before the call returns.
  * Errors, each naming the field's path, with nothing of the call appended and
  * no schema change: PERSISTING_EINVALID_ARGUMENT (an empty record, a bad or
- * repeated name, a str that is not UTF-8, an int beyond int64, data that is
- * not valid marshal data, a NULL `data`); PERSISTING_ETYPE (a record that is
+ * repeated name, a str that is not UTF-8, an int beyond int64, a time value
+ * outside the range of Python's datetime, date or timedelta (no read could
+ * return it), data that is not valid marshal data, a NULL `data`); PERSISTING_ETYPE (a record that is
  * not a dict, a key that is not a str, a value no column can hold, a list
  * mixing kinds, nesting too deep); PERSISTING_ESCHEMA (a value that does not
  * fit its field, a field a strict bucket lacks, a widening a stored value

@@ -13,7 +13,7 @@ from __future__ import annotations
 import marshal
 import numbers
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ __all__ = ["ENCODING_VERSION", "encode_record", "encode_records"]
 
 ENCODING_VERSION = 1  # of what this module writes
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes})
-_EPOCH, _EPOCH_UTC = datetime(1970, 1, 1), datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1)
 _EPOCH_DAY, _MICRO = date(1970, 1, 1).toordinal(), timedelta(microseconds=1)
 _DEEPEST = 200  # containers deeper are cut (the engine's limit is far lower, and it names it)
 _CASTS = ((numbers.Integral, int), (float, float), (str, str), ((bytes, bytearray, memoryview), bytes))
@@ -40,14 +40,16 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     if isinstance(v, datetime):  # before date: a datetime is a date too
         if v != v or getattr(v, "nanosecond", 0):  # pandas' NaT (None), Timestamp with ns (kept)
             return None if v != v else (..., "M8[ns]" if v.utcoffset() is None else "M8[ns], UTC", v.value)
-        naive = v.utcoffset() is None
-        return (..., "timestamp", (v - _EPOCH) // _MICRO) if naive else (..., "timestamp_tz", (v - _EPOCH_UTC) // _MICRO)
+        off = v.utcoffset()  # subtracted from the difference: no overflow near datetime.min/max
+        micros = (v.replace(tzinfo=None) - _EPOCH - (off or timedelta(0))) // _MICRO
+        return (..., "timestamp" if off is None else "timestamp_tz", micros)
     if isinstance(v, date):
         return (..., "date", v.toordinal() - _EPOCH_DAY)
     if isinstance(v, Decimal):
         return (..., "decimal", str(v))
-    if isinstance(v, time) and v.tzinfo is None:  # micros since midnight
-        return (..., "time", ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond)
+    if isinstance(v, time):  # micros since midnight; an aware time is refused
+        micros = ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond
+        return (..., "time", micros) if v.tzinfo is None else (..., "unsupported", "time with tzinfo")
     if isinstance(v, timedelta):  # pandas' Timedelta may have nanoseconds
         return (..., "m8[ns]", v.value) if getattr(v, "nanoseconds", 0) else (..., "duration", v // _MICRO)
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
