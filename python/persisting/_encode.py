@@ -56,8 +56,8 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
         if v.dtype.kind in "mM":  # datetime64, timedelta64: ticks of their unit tagged by dtype ("M8[ns]")
             ticks = None if v.ndim or v != v else (..., v.dtype.str[1:], int(v.astype("i8")))  # NaT: None
             return [_value(x, depth + 1) for x in v] if v.ndim else ticks
-        item = v.tolist()
-        return (..., "unsupported", t.__name__) if type(item) is t else _value(item, depth)
+        item = v.tolist() if v.dtype.kind != "V" else v  # a structured dtype's tuples lose its names: refused
+        return (..., "unsupported", f"{t.__name__} {v.dtype}") if type(item) is t else _value(item, depth)
     cast = next((cast for kinds, cast in _CASTS if isinstance(v, kinds)), None)
     return cast(v) if cast else (..., "unsupported", t.__name__)
 

@@ -107,7 +107,9 @@ async def test_key_that_is_not_a_str(backend, key):
 
 
 @pytest.mark.parametrize("value", [{1, 2}, frozenset({1}), object(), 3 + 4j, Ellipsis, print,
-                                   datetime.time(12, 0, tzinfo=datetime.timezone.utc)])  # naive times are stored
+                                   datetime.time(12, 0, tzinfo=datetime.timezone.utc),  # naive times are stored
+                                   # numpy structured values: as lists (tolist) they would lose their field names
+                                   np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")]), np.void(b"ab")])
 async def test_unsupported_value_names_field_and_type(backend, value):
     with pytest.raises(TypeError) as info:
         await backend.put({"id": "k3", "payload": value})
