@@ -38,7 +38,7 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     if isinstance(v, (list, tuple)):
         return [_value(x, depth + 1) for x in v]
     if isinstance(v, datetime):  # before date: a datetime is a date too
-        if v != v or getattr(v, "nanosecond", 0):  # pandas' NaT (None), Timestamp with ns (kept)
+        if v != v or getattr(v, "unit", "") == "ns":  # pandas' NaT (None), a Timestamp of unit ns
             return None if v != v else (..., "M8[ns]" if v.utcoffset() is None else "M8[ns], UTC", v.value)
         off = v.utcoffset()  # subtracted from the difference: no overflow near datetime.min/max
         micros = (v.replace(tzinfo=None) - _EPOCH - (off or timedelta(0))) // _MICRO
@@ -50,8 +50,8 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     if isinstance(v, time):  # micros since midnight; an aware time is refused
         micros = ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond
         return (..., "time", micros) if v.tzinfo is None else (..., "unsupported", "time with tzinfo")
-    if isinstance(v, timedelta):  # pandas' Timedelta may have nanoseconds
-        return (..., "m8[ns]", v.value) if getattr(v, "nanoseconds", 0) else (..., "duration", v // _MICRO)
+    if isinstance(v, timedelta):  # a pandas Timedelta of unit ns keeps it
+        return (..., "m8[ns]", v.value) if getattr(v, "unit", "") == "ns" else (..., "duration", v // _MICRO)
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
         if v.dtype.kind in "mM":  # datetime64, timedelta64: ticks of their unit tagged by dtype ("M8[ns]")
             ticks = None if v.ndim or v != v else (..., v.dtype.str[1:], int(v.astype("i8")))  # NaT: None

@@ -103,8 +103,12 @@ UNIT_CASES = {
                [EPOCH, None, EPOCH + dt.timedelta(seconds=2)], True),
     "pd_ns": (NS, pa.timestamp("ns"), NS, False),  # pyarrow: timestamp[us], the nanosecond dropped
     "pd_tz_ns": (PARIS_NS, pa.timestamp("ns", tz="UTC"), PARIS_NS.tz_convert("UTC"), False),
-    "pd_us": (pd.Timestamp("2020-01-01 00:00:00.5"), pa.timestamp("us"), dt.datetime(2020, 1, 1, 0, 0, 0, 500000), True),
+    "pd_us": (pd.Timestamp("2020-01-01 00:00:00.5").as_unit("us"), pa.timestamp("us"), dt.datetime(2020, 1, 1, 0, 0, 0, 500000), True),
     "pd_td_ns": (pd.Timedelta(1), pa.duration("ns"), pd.Timedelta(1), False),  # pyarrow: duration[us], 0
+    # a pandas value of unit ns (a datetime64[ns] frame's, row by row) is stored in ns even without a nanosecond
+    "pd_unit_ns": (pd.Timestamp("2020-01-01").as_unit("ns"), pa.timestamp("ns"), pd.Timestamp("2020-01-01"), False),
+    "pd_td_unit_ns": (pd.Timedelta(seconds=2).as_unit("ns"), pa.duration("ns"), pd.Timedelta(seconds=2), False),
+    "pd_td_us": (pd.Timedelta(seconds=2).as_unit("us"), pa.duration("us"), dt.timedelta(seconds=2), True),
     "pd_nat": ([pd.NaT, dt.datetime(2020, 1, 1)], pa.list_(pa.timestamp("us")), [None, dt.datetime(2020, 1, 1)], False),
 }
 
@@ -136,12 +140,14 @@ async def test_times_into_columns_of_another_unit(bucket_path):
         await b.put({"us": dt.datetime(2020, 1, 1), "ns": NS, "d": dt.timedelta(0)})
         await b.put({"us": np.datetime64("2020-01-01T00:00:00.000001000", "ns"), "ns": dt.datetime(2020, 1, 2),
                      "d": np.timedelta64(2, "s")})  # each held exactly by the column's unit
+        await b.put({"us": pd.Timestamp("2020-01-02").as_unit("ns")})  # a whole microsecond
         for bad in [{"us": np.datetime64("2020-01-01T00:00:00.000000001", "ns")}, {"us": NS},
                     {"d": np.timedelta64(1, "ns")}, {"d": pd.Timedelta(1)}, {"ns": np.datetime64("2020-01-01", "D")}]:
             with pytest.raises(SchemaError, match=f"field '{next(iter(bad))}': expected"):
                 await b.put(bad)
-        assert [r["us"] for r in await b.get()] == [dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 1, 0, 0, 0, 1)]
-        assert [r["d"] for r in await b.get()] == [dt.timedelta(0), dt.timedelta(seconds=2)]
+        assert [r["us"] for r in await b.get()] == [dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 1, 0, 0, 0, 1),
+                                                    dt.datetime(2020, 1, 2)]
+        assert [r["d"] for r in await b.get()] == [dt.timedelta(0), dt.timedelta(seconds=2), None]
     finally:
         b.close()
 
