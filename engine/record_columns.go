@@ -466,7 +466,9 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 			appendValue(d, c.item, item, gen)
 		}
 	case colTimestamp:
-		ts, _ := timestampIn(c.unit, d.Int(tagArg(d, v)))
+		rv := valueOf(d, v)
+		n, _ := rv.ticks(d)
+		ts, _ := ticksIn(n, rv.unit, c.unit)
 		c.build.(*array.TimestampBuilder).Append(arrow.Timestamp(ts))
 	case colDate32:
 		c.build.(*array.Date32Builder).Append(arrow.Date32(d.Int(tagArg(d, v))))

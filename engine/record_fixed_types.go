@@ -51,6 +51,9 @@ func whyNotFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) str
 	if isTimeType(t) {
 		return whyNotTimeType(d, t, rv)
 	}
+	if ts, ok := t.(*arrow.TimestampType); ok && (ts.TimeZone == "") == (rv.kind == kindTimestamp) && (rv.kind == kindTimestamp || rv.kind == kindTimestampTZ) {
+		return fmt.Sprintf(" (the column's unit cannot hold it exactly: %s would lose precision or overflow)", typeText(t))
+	}
 	switch t := t.(type) {
 	case *arrow.DictionaryType:
 		if !dictionaryValuesPut(t) && rv.kind != kindNone {

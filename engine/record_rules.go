@@ -356,6 +356,14 @@ func (r *recordRules) scalarValid(path string, rv recordValue) error {
 		if _, err := parseDecimal(string(d.Bytes(rv.arg))); err != nil {
 			return fmt.Errorf("%w: field %s: Decimal %s %s", ErrInvalidArgument, pyName(path), d.Bytes(rv.arg), err)
 		}
+	case kindTimestamp, kindTimestampTZ, kindDuration, kindDate:
+		n, ok := rv.ticks(d)
+		if !ok {
+			return fmt.Errorf("%w: field %s: %d ticks of %d seconds do not fit in int64 seconds", ErrInvalidArgument, pyName(path), d.Int(rv.arg), rv.per)
+		}
+		if lo, hi, what := readableRange(rv.kind); !withinSeconds(n, rv, lo, hi) {
+			return fmt.Errorf("%w: field %s: %s is outside the range of Python's %s, which reads it back", ErrInvalidArgument, pyName(path), describe(d, rv), what)
+		}
 	}
 	return nil
 }
@@ -369,6 +377,45 @@ func firstInvalidUTF8(b []byte) int {
 		i += size
 	}
 	return len(b)
+}
+
+// The seconds since the epoch (days for dates) Python's datetime, date and
+// timedelta hold: a value beyond them could be stored, but no read could
+// return it (pyarrow's conversion overflows), so every get of the bucket
+// would fail. Only values of coarse units (numpy's) reach them.
+const (
+	minDatetimeSecond  = -62135596800 // 0001-01-01
+	maxDatetimeSecond  = 253402300799 // 9999-12-31 23:59:59
+	minDateDay         = -719162
+	maxDateDay         = 2932896
+	maxTimedeltaSecond = 999999999*86400 + 86399
+	minTimedeltaSecond = -999999999 * 86400
+)
+
+// readableRange is the range of rv's kind that Python reads back, in
+// seconds (days for dates), and the name of its Python type.
+func readableRange(kind valueKind) (int64, int64, string) {
+	switch kind {
+	case kindDate:
+		return minDateDay, maxDateDay, "date"
+	case kindDuration:
+		return minTimedeltaSecond, maxTimedeltaSecond, "timedelta"
+	}
+	return minDatetimeSecond, maxDatetimeSecond, "datetime"
+}
+
+// withinSeconds says whether n ticks of rv's unit (days for a date) lie
+// within [lo, hi] whole seconds (days).
+func withinSeconds(n int64, rv recordValue, lo, hi int64) bool {
+	if rv.kind != kindDate {
+		per := 1e9 / unitNanos[rv.unit]
+		sec := n / per
+		if n%per < 0 {
+			sec-- // floored: a negative value's whole seconds
+		}
+		n = sec
+	}
+	return n >= lo && n <= hi
 }
 
 // inferScalar is the type a field takes from its first scalar value.
@@ -386,6 +433,14 @@ func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataT
 		}
 		return &arrow.Decimal128Type{Precision: maxDecimalDigits, Scale: v.scale}, nil
 	}
+	switch rv.kind {
+	case kindTimestamp:
+		return &arrow.TimestampType{Unit: rv.unit}, nil
+	case kindTimestampTZ:
+		return &arrow.TimestampType{Unit: rv.unit, TimeZone: "UTC"}, nil
+	case kindDuration:
+		return &arrow.DurationType{Unit: rv.unit}, nil
+	}
 	return kindTypes[rv.kind], nil
 }
 
@@ -394,11 +449,21 @@ func tooBig(d *pymarshal.Decoder, path string, rv recordValue) error {
 }
 
 func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
+	if name := rv.typeName(d); strings.HasPrefix(name, "datetime64") || strings.HasPrefix(name, "timedelta64") {
+		return fmt.Errorf("%w: field %s: cannot store a numpy %s: its values are stored in the units W, D, h, m, s, ms, us and ns (months and years have no fixed length; Arrow has no unit finer than ns) - convert it first, e.g. .astype('%s[s]')",
+			ErrType, pyName(path), name, name[:strings.IndexByte(name+"[", '[')])
+	}
 	return fmt.Errorf("%w: field %s: cannot store a value of type %s (supported: %s)", ErrType, pyName(path), rv.typeName(d), storableKinds)
 }
 
 func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
-	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int) or (..., 'decimal'|'unsupported', str))",
+	if d.Len(rv.node) == 3 { // a value too far from the epoch (timedelta.max in microseconds)
+		tag := d.Next(d.First(rv.node))
+		if d.Kind(tag) == pymarshal.Str && d.Kind(d.Next(tag)) == pymarshal.BigInt {
+			return fmt.Errorf("%w: field %s: %s is out of range: its int does not fit in int64", ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
+		}
+	}
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }
 
@@ -642,8 +707,9 @@ func fits(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) bool {
 		if (rv.kind != kindTimestamp || tz) && (rv.kind != kindTimestampTZ || !tz) {
 			return false
 		}
-		_, ok := timestampIn(t.(*arrow.TimestampType).Unit, d.Int(rv.arg))
-		return ok
+		n, ok := rv.ticks(d)
+		_, in := ticksIn(n, rv.unit, t.(*arrow.TimestampType).Unit)
+		return ok && in
 	case arrow.DATE32:
 		return rv.kind == kindDate && d.Int(rv.arg) >= math.MinInt32 && d.Int(rv.arg) <= math.MaxInt32
 	case arrow.DATE64:
@@ -692,18 +758,24 @@ func bigUint64(d *pymarshal.Decoder, rv recordValue, t arrow.DataType) (uint64, 
 // timestampIn converts microseconds to unit, false when that loses precision
 // or overflows.
 func timestampIn(unit arrow.TimeUnit, micros int64) (int64, bool) {
-	switch unit {
-	case arrow.Second:
-		return micros / 1e6, micros%1e6 == 0
-	case arrow.Millisecond:
-		return micros / 1e3, micros%1e3 == 0
-	case arrow.Nanosecond:
-		if micros > math.MaxInt64/1000 || micros < math.MinInt64/1000 {
-			return 0, false
-		}
-		return micros * 1e3, true
+	return ticksIn(micros, arrow.Microsecond, unit)
+}
+
+// unitNanos is the length of one tick of unit, in nanoseconds.
+var unitNanos = [...]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}
+
+// ticksIn converts n ticks of unit from to unit to, false when that loses
+// precision or overflows.
+func ticksIn(n int64, from, to arrow.TimeUnit) (int64, bool) {
+	f, t := unitNanos[from], unitNanos[to]
+	if f < t {
+		return n / (t / f), n%(t/f) == 0
 	}
-	return micros, true
+	m := f / t
+	if n > math.MaxInt64/m || n < math.MinInt64/m {
+		return 0, false
+	}
+	return n * m, true
 }
 
 // widened is, on an evolving bucket, the type an integer field of type t

@@ -34,7 +34,11 @@ func timeTypeIn(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) (int64, 
 		if rv.kind != kindDuration {
 			return 0, false
 		}
-		return timestampIn(t.Unit, d.Int(rv.arg))
+		n, ok := rv.ticks(d)
+		if !ok {
+			return 0, false
+		}
+		return ticksIn(n, rv.unit, t.Unit)
 	}
 	if rv.kind != kindTime || d.Int(rv.arg) < 0 || d.Int(rv.arg) >= microsPerDay {
 		return 0, false
@@ -82,6 +86,11 @@ func writeTimeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue) {
 		if micros%1e6 != 0 {
 			fmt.Fprintf(sb, ".%06d", micros%1e6) // as Python prints it
 		}
+		return
+	}
+	if rv.kind == kindDuration && rv.unit != arrow.Microsecond {
+		n, _ := rv.ticks(d)
+		fmt.Fprintf(sb, "numpy.timedelta64(%d,'%s')", n, rv.unit) // as numpy prints it
 		return
 	}
 	fmt.Fprintf(sb, "%s(microseconds=%d)", kindNames[rv.kind], micros)

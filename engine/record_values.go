@@ -23,6 +23,11 @@ import (
 //	("date", int)          date, days since the epoch
 //	("time", int)          time (naive), microseconds since midnight
 //	("duration", int)      timedelta, microseconds
+//	("M8[u]", int)         numpy datetime64 of unit u (s, ms, us, ns): ticks
+//	                       since the epoch; ("M8[D]", int) is a date (days);
+//	                       ("M8[u], UTC", int) an aware timestamp in UTC
+//	                       (pandas' Timestamp with a zone)
+//	("m8[u]", int)         numpy timedelta64 of unit u (s, ms, us, ns): ticks
 //	("decimal", str)       decimal.Decimal as str(d)
 //	("unsupported", str)   a value the encoder cannot express: its type name
 
@@ -66,6 +71,8 @@ type recordValue struct {
 	kind valueKind
 	node pymarshal.Node // the value (for tagged values: the tuple)
 	arg  pymarshal.Node // tagged values: the payload
+	unit arrow.TimeUnit // timestamps and durations: the payload's unit
+	per  int64          // a coarse numpy unit's seconds per tick (unit is then Second), or 0
 }
 
 // valueOf says what node v of d means.
@@ -95,24 +102,25 @@ func valueOf(d *pymarshal.Decoder, v pymarshal.Node) recordValue {
 	case pymarshal.Tuple:
 		rv.kind = kindList
 		if d.Len(v) > 0 && d.Kind(d.First(v)) == pymarshal.Ellipsis {
-			rv.kind, rv.arg = taggedKind(d, v)
+			rv.kind, rv.arg, rv.unit, rv.per = taggedKind(d, v)
 		}
 	}
 	return rv
 }
 
-// taggedKind decodes a tuple that starts with Ellipsis.
-func taggedKind(d *pymarshal.Decoder, v pymarshal.Node) (valueKind, pymarshal.Node) {
+// taggedKind decodes a tuple that starts with Ellipsis: its kind, payload
+// and (timestamps, durations) the payload's unit.
+func taggedKind(d *pymarshal.Decoder, v pymarshal.Node) (valueKind, pymarshal.Node, arrow.TimeUnit, int64) {
 	if d.Len(v) != 3 {
-		return kindBadTag, 0
+		return kindBadTag, 0, 0, 0
 	}
 	tag := d.Next(d.First(v))
 	arg := d.Next(tag)
 	if d.Kind(tag) != pymarshal.Str {
-		return kindBadTag, 0
+		return kindBadTag, 0, 0, 0
 	}
-	want, kind := pymarshal.Int, kindBadTag
-	switch string(d.Bytes(tag)) {
+	want, kind, unit, per := pymarshal.Int, kindBadTag, arrow.Microsecond, int64(0)
+	switch name := string(d.Bytes(tag)); name {
 	case "timestamp":
 		kind = kindTimestamp
 	case "timestamp_tz":
@@ -127,11 +135,64 @@ func taggedKind(d *pymarshal.Decoder, v pymarshal.Node) (valueKind, pymarshal.No
 		kind, want = kindDecimal, pymarshal.Str
 	case "unsupported":
 		kind, want = kindUnsupported, pymarshal.Str
+	default:
+		if kind, unit, per = numpyTagKind(name); kind == kindUnsupported && d.Kind(arg) == want {
+			return kind, tag, 0, 0 // named by its tag (typeName, unstorable)
+		}
 	}
 	if kind == kindBadTag || d.Kind(arg) != want || (want == pymarshal.Str && !d.ValidUTF8(arg)) {
-		return kindBadTag, 0
+		return kindBadTag, 0, 0, 0
 	}
-	return kind, arg
+	return kind, arg, unit, per
+}
+
+// numpyUnits are the units of numpy's datetime64 and timedelta64 that Arrow
+// timestamps and durations hold; numpyCoarse the fixed-length units longer
+// than a second, taken as seconds (pyarrow refuses them; their values are
+// exact in seconds). Months and years have no fixed length.
+var (
+	numpyUnits  = map[string]arrow.TimeUnit{"s": arrow.Second, "ms": arrow.Millisecond, "us": arrow.Microsecond, "ns": arrow.Nanosecond}
+	numpyCoarse = map[string]int64{"m": 60, "h": 3600, "D": 86400, "W": 7 * 86400}
+)
+
+// numpyTagKind reads the tags of numpy (and pandas) values, named by their
+// dtype: M8[u] (datetime64), M8[u], UTC (an aware pandas Timestamp), M8[D]
+// (a date) and m8[u] (timedelta64), with the seconds per tick of a coarse
+// unit (0 for the others). A datetime64 or timedelta64 of another unit is
+// kindUnsupported (refused, naming it); any other tag kindBadTag.
+func numpyTagKind(tag string) (valueKind, arrow.TimeUnit, int64) {
+	if len(tag) < 2 || (tag[:2] != "M8" && tag[:2] != "m8") {
+		return kindBadTag, 0, 0
+	}
+	zoned := strings.HasSuffix(tag, "], UTC")
+	u, open := strings.CutPrefix(strings.TrimSuffix(tag, ", UTC"), tag[:2]+"[")
+	u, closed := strings.CutSuffix(u, "]")
+	unit, known := numpyUnits[u]
+	per := numpyCoarse[u]
+	switch {
+	case !open || !closed || (!known && per == 0) || (zoned && tag[0] == 'm'):
+		return kindUnsupported, 0, 0
+	case u == "D" && tag[0] == 'M' && !zoned:
+		return kindDate, 0, 0
+	case tag[0] == 'm':
+		return kindDuration, unit, per
+	case zoned:
+		return kindTimestampTZ, unit, per
+	}
+	return kindTimestamp, unit, per
+}
+
+// ticks is a timestamp's or a duration's payload in rv.unit (a coarse
+// numpy unit's in seconds), false when that overflows int64.
+func (rv recordValue) ticks(d *pymarshal.Decoder) (int64, bool) {
+	n := d.Int(rv.arg)
+	if rv.per == 0 {
+		return n, true
+	}
+	if n > math.MaxInt64/rv.per || n < math.MinInt64/rv.per {
+		return 0, false
+	}
+	return n * rv.per, true
 }
 
 // typeName is the Python type name of the value, for messages.
@@ -141,13 +202,25 @@ func (rv recordValue) typeName(d *pymarshal.Decoder) string {
 		if d.Kind(rv.node) == pymarshal.Ellipsis {
 			return "ellipsis"
 		}
-		return string(d.Bytes(rv.arg))
+		return numpyTypeName(string(d.Bytes(rv.arg)))
 	case kindList:
 		if d.Kind(rv.node) == pymarshal.Tuple {
 			return "tuple"
 		}
 	}
 	return kindNames[rv.kind]
+}
+
+// numpyTypeName names a numpy dtype tag (M8[h], m8[ps]) as numpy does
+// (datetime64[h], timedelta64[ps]); any other name as it is.
+func numpyTypeName(name string) string {
+	switch {
+	case strings.HasPrefix(name, "M8"):
+		return "datetime64" + name[2:]
+	case strings.HasPrefix(name, "m8"):
+		return "timedelta64" + name[2:]
+	}
+	return name
 }
 
 // elementKindName names a list element's kind in the message that refuses a
@@ -228,11 +301,14 @@ func writeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue, limit 
 	case kindBytes:
 		sb.WriteString("b" + pyQuote(d.Bytes(v), limit))
 	case kindTimestamp, kindTimestampTZ:
-		t := time.UnixMicro(d.Int(rv.arg)).UTC()
+		n, _ := rv.ticks(d)
+		per := unitNanos[rv.unit]
+		sec, sub := n/(1e9/per), n%(1e9/per)
+		t := time.Unix(sec, sub*per).UTC()
 		if rv.kind == kindTimestamp {
-			sb.WriteString(t.Format("2006-01-02 15:04:05.999999"))
+			sb.WriteString(t.Format("2006-01-02 15:04:05.999999999"))
 		} else {
-			sb.WriteString(t.Format("2006-01-02 15:04:05.999999-07:00"))
+			sb.WriteString(t.Format("2006-01-02 15:04:05.999999999-07:00"))
 		}
 	case kindDate:
 		sb.WriteString(time.Unix(d.Int(rv.arg)*86400, 0).UTC().Format("2006-01-02"))

@@ -302,6 +302,13 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  *       (..., "time", int)          naive time: microseconds since midnight
  *       (..., "duration", int)      timedelta: microseconds
  *       (..., "decimal", str)       Decimal: its str()
+ *       (..., "M8[u]", int)         numpy datetime64 of unit u: ticks since the
+ *                                   epoch (u: s, ms, us, ns -> timestamp[u];
+ *                                   D -> date32; W, h, m -> timestamp[s];
+ *                                   other units are refused, PERSISTING_ETYPE)
+ *       (..., "M8[u], UTC", int)    aware pandas Timestamp: UTC ticks
+ *       (..., "m8[u]", int)         numpy timedelta64: ticks (s, ms, us, ns ->
+ *                                   duration[u]; W, D, h, m -> duration[s])
  *       (..., "unsupported", str)   a value the encoder cannot carry: its type
  *                                   name (refused, naming the field)
  * The engine decides everything else, by the rules of docs/schema-rules.md:
@@ -327,8 +334,9 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  * wal_sync_interval 0) before the call returns.
  * Errors, each naming the field's path, with nothing of the call appended and
  * no schema change: PERSISTING_EINVALID_ARGUMENT (an empty record, a bad or
- * repeated name, a str that is not UTF-8, an int beyond int64, data that is
- * not valid marshal data, a NULL `data`); PERSISTING_ETYPE (a record that is
+ * repeated name, a str that is not UTF-8, an int beyond int64, a time value
+ * outside the range of Python's datetime, date or timedelta (no read could
+ * return it), data that is not valid marshal data, a NULL `data`); PERSISTING_ETYPE (a record that is
  * not a dict, a key that is not a str, a value no column can hold, a list
  * mixing kinds, nesting too deep); PERSISTING_ESCHEMA (a value that does not
  * fit its field, a field a strict bucket lacks, a widening a stored value

@@ -2,10 +2,10 @@
 marshal (version 4) data of one dict or a list of dicts, specified in
 ``include/persisting.h`` and ``docs/api-c.md``. This module only encodes:
 plain values and dict/list containers go as they are (tuples as lists);
-``datetime``, ``date``, ``time``, ``timedelta`` and ``Decimal`` become tagged
-values ``(Ellipsis, tag, payload)``; numpy values and subclasses of plain types
-become plain values; anything else is tagged "unsupported" and refused by the
-engine, which owns every rule about what may be stored where.
+``datetime``, ``date``, ``time``, ``timedelta``, ``Decimal`` and numpy's and pandas'
+times become tagged values ``(Ellipsis, tag, payload)``; other numpy values and
+subclasses of plain types become plain values; anything else is tagged
+"unsupported" and refused by the engine, which owns every rule about what may be stored where.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import marshal
 import numbers
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ __all__ = ["ENCODING_VERSION", "encode_record", "encode_records"]
 
 ENCODING_VERSION = 1  # of what this module writes
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes})
-_EPOCH, _EPOCH_UTC = datetime(1970, 1, 1), datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1)
 _EPOCH_DAY, _MICRO = date(1970, 1, 1).toordinal(), timedelta(microseconds=1)
 _DEEPEST = 200  # containers deeper are cut (the engine's limit is far lower, and it names it)
 _CASTS = ((numbers.Integral, int), (float, float), (str, str), ((bytes, bytearray, memoryview), bytes))
@@ -38,24 +38,28 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     if isinstance(v, (list, tuple)):
         return [_value(x, depth + 1) for x in v]
     if isinstance(v, datetime):  # before date: a datetime is a date too
-        if v.tzinfo is None or v.utcoffset() is None:
-            return (..., "timestamp", (v - _EPOCH) // _MICRO)
-        return (..., "timestamp_tz", (v - _EPOCH_UTC) // _MICRO)
+        if v != v or getattr(v, "unit", "") == "ns":  # pandas' NaT (None), a Timestamp of unit ns
+            return None if v != v else (..., "M8[ns]" if v.utcoffset() is None else "M8[ns], UTC", v.value)
+        off = v.utcoffset()  # subtracted from the difference: no overflow near datetime.min/max
+        micros = (v.replace(tzinfo=None) - _EPOCH - (off or timedelta(0))) // _MICRO
+        return (..., "timestamp" if off is None else "timestamp_tz", micros)
     if isinstance(v, date):
         return (..., "date", v.toordinal() - _EPOCH_DAY)
     if isinstance(v, Decimal):
         return (..., "decimal", str(v))
-    if isinstance(v, time) and v.tzinfo is None:  # micros since midnight
-        return (..., "time", ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond)
-    if isinstance(v, timedelta) and not getattr(v, "nanoseconds", 0):  # pandas' has nanoseconds
-        return (..., "duration", v // _MICRO)
+    if isinstance(v, time):  # micros since midnight; an aware time is refused
+        micros = ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond
+        return (..., "time", micros) if v.tzinfo is None else (..., "unsupported", "time with tzinfo")
+    if isinstance(v, timedelta):  # a pandas Timedelta of unit ns keeps it
+        return (..., "m8[ns]", v.value) if getattr(v, "unit", "") == "ns" else (..., "duration", v // _MICRO)
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
-        item = v.tolist()
-        return (..., "unsupported", t.__name__) if type(item) is t else _value(item, depth)
-    for kinds, cast in _CASTS:
-        if isinstance(v, kinds):
-            return cast(v)
-    return (..., "unsupported", t.__name__)
+        if v.dtype.kind in "mM":  # datetime64, timedelta64: ticks of their unit tagged by dtype ("M8[ns]")
+            ticks = None if v.ndim or v != v else (..., v.dtype.str[1:], int(v.astype("i8")))  # NaT: None
+            return [_value(x, depth + 1) for x in v] if v.ndim else ticks
+        item = v.tolist() if v.dtype.kind != "V" else v  # a structured dtype's tuples lose its names: refused
+        return (..., "unsupported", f"{t.__name__} {v.dtype}") if type(item) is t else _value(item, depth)
+    cast = next((cast for kinds, cast in _CASTS if isinstance(v, kinds)), None)
+    return cast(v) if cast else (..., "unsupported", t.__name__)
 
 
 def _key(k: Any) -> Any:  # as it is, unless marshal cannot write it: then its kind, tagged

@@ -11,10 +11,11 @@ import random
 import re
 
 import lance
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from persisting import SchemaError, StorageError
+from persisting import InvalidArgumentError, SchemaError, StorageError, UnstorableError
 from persisting.queue import LanceBackend, PersistingBackend
 
 BACKENDS = {
@@ -106,12 +107,35 @@ async def test_key_that_is_not_a_str(backend, key):
 
 
 @pytest.mark.parametrize("value", [{1, 2}, frozenset({1}), object(), 3 + 4j, Ellipsis, print,
-                                   datetime.time(12, 0, tzinfo=datetime.timezone.utc)])  # naive times are stored
+                                   datetime.time(12, 0, tzinfo=datetime.timezone.utc),  # naive times are stored
+                                   # numpy structured values: as lists (tolist) they would lose their field names
+                                   np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")]), np.void(b"ab")])
 async def test_unsupported_value_names_field_and_type(backend, value):
     with pytest.raises(TypeError) as info:
         await backend.put({"id": "k3", "payload": value})
     msg = str(info.value)
     assert "'payload'" in msg and type(value).__name__ in msg, msg
+    await assert_intact(backend)
+
+
+HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.mark.parametrize("value, exc, why", [
+    (datetime.datetime.min.replace(tzinfo=datetime.timezone(HOUR)), InvalidArgumentError,
+     r"datetime 0000-12-31 23:00:00\+00:00 is outside the range of Python's datetime"),
+    (datetime.datetime.max.replace(tzinfo=datetime.timezone(-HOUR)), InvalidArgumentError, "outside the range of Python's datetime"),
+    (datetime.timedelta.max, InvalidArgumentError, r"86399999999999999999\) is out of range: its int does not fit in int64"),
+    (np.datetime64("20000-01-01", "s"), InvalidArgumentError, "datetime 20000-01-01 00:00:00 is outside the range of Python's datetime"),
+    (np.datetime64("-20000-01-01", "D"), InvalidArgumentError, "outside the range of Python's date"),
+    (np.timedelta64(2**62, "s"), InvalidArgumentError, "outside the range of Python's timedelta"),
+    (datetime.time(12, tzinfo=datetime.timezone.utc), UnstorableError, "cannot store a value of type time with tzinfo"),
+])
+async def test_times_no_read_could_return_are_refused(backend, value, exc, why):
+    """Stored, these would make every get() of the bucket fail (pyarrow's
+    conversion overflows); an aware time would lose its zone."""
+    with pytest.raises(exc, match=rf"field 'n': .*{why}"):
+        await backend.put({"id": "k3", "n": value})
     await assert_intact(backend)
 
 

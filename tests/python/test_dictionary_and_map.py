@@ -112,7 +112,9 @@ async def test_pandas_categorical(bucket_path):
         lance.write_dataset(pa.table({"n": pa.array(range(500), pa.int64()), "level": level}),
                             dataset_path(bucket_path))
     expected = lance.dataset(dataset_path(bucket_path)).to_table()
-    assert expected.schema.field("level").type == pa.dictionary(pa.int8(), pa.string())
+    # pandas 3 hands its categories over as large_string, older ones as string
+    assert expected.schema.field("level").type in (pa.dictionary(pa.int8(), pa.string()),
+                                                   pa.dictionary(pa.int8(), pa.large_string()))
     got, rows = await read_back(bucket_path, 3, 10)
     assert got.equals(expected)
     assert [r["level"] for r in rows] == [None if codes[i] < 0 else categories[codes[i]] for i in range(10, 13)]
