@@ -12,7 +12,8 @@ import lance
 import pyarrow as pa
 import pytest
 
-from persisting.queue import PersistingBackend
+from persisting import SchemaError
+from persisting.queue import LanceBackend, PersistingBackend
 
 N = 50
 
@@ -86,3 +87,70 @@ async def test_cleanup_keeps_the_files_of_pylance_branches(bucket_path):
     theirs = ours.checkout_version(("exp", None))
     assert theirs.to_table()["id"].to_pylist() == list(range(20)) + [500]
     theirs.validate()
+
+
+def ids() -> pa.Table:
+    return pa.table({"id": pa.array(range(N), pa.int64())})
+
+
+# name: pylance's change, made while the bucket holds rows it has not flushed; each adds "g"
+ADDED = {
+    "add_columns-sql": lambda ds: ds.add_columns({"g": "CAST(id AS DOUBLE) * 2"}),
+    "add_columns-schema": lambda ds: ds.add_columns(pa.field("g", pa.float64())),
+    "add_columns-udf": lambda ds: ds.add_columns(lance.batch_udf(output_schema=pa.schema([("g", pa.float64())]))(
+        lambda batch: pa.record_batch([pa.array([2.0 * i for i in batch["id"].to_pylist()])], names=["g"]))),
+    "merge": lambda ds: ds.merge(pa.table({"id": pa.array(range(N), pa.int64()),
+                                           "g": pa.array([2.0 * i for i in range(N)])}), "id"),
+}
+BACKENDS = {
+    "lance": lambda p: LanceBackend(0, p),
+    "persisting-wal": lambda p: PersistingBackend(0, p, enable_wal=True, wal_sync_interval=0),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("change", ADDED)
+async def test_fields_pylance_adds_while_rows_wait_are_taken(bucket_path, change, backend):
+    """The flush of rows put before pylance added a field failed ("the dataset schema
+    changed concurrently (2 fields, want 1)"), and so did every later one, until close
+    lost them (LanceBackend). The bucket now takes the added field: the rows read null
+    in it, and later puts may set it."""
+    path = os.path.join(bucket_path, "data.lance")
+    lance.write_dataset(ids(), path)
+    b = BACKENDS[backend](bucket_path)
+    try:
+        await b.put({"id": 1000})
+        ADDED[change](lance.dataset(path))
+        await b.flush()
+        await b.put({"id": 1001, "g": 0.5})
+        await b.flush()
+        ours = await b.get_arrow()
+    finally:
+        b.close()
+    theirs = lance.dataset(path).to_table()
+    g = None if change == "add_columns-schema" else 2.0
+    assert theirs.to_pylist() == [{"id": i, "g": None if g is None else g * i} for i in range(N)] + [
+        {"id": 1000, "g": None}, {"id": 1001, "g": 0.5}]
+    assert ours.equals(theirs)
+
+
+async def test_a_rename_while_rows_wait_still_fails_their_flush(bucket_path):
+    """Only added fields are taken: after a rename the flush fails naming the field,
+    and the rows stay in the WAL for the next open (which stores them as a new field)."""
+    path = os.path.join(bucket_path, "data.lance")
+    lance.write_dataset(ids(), path)
+    b = PersistingBackend(0, bucket_path, enable_wal=True, wal_sync_interval=0)
+    try:
+        await b.put({"id": 1000})
+        lance.dataset(path).alter_columns({"path": "id", "name": "key"})
+        with pytest.raises(SchemaError, match='field "id" changed concurrently'):
+            await b.flush()
+    finally:
+        with pytest.raises(SchemaError):
+            b.close()
+    b = PersistingBackend(0, bucket_path, enable_wal=True, wal_sync_interval=0)
+    try:
+        await b.flush()
+    finally:
+        b.close()
+    assert lance.dataset(path).to_table().to_pylist()[-1] == {"key": None, "id": 1000}
