@@ -37,7 +37,13 @@ func (b *Bucket) adoptAddedFields(err error) bool {
 	if !ok {
 		return false
 	}
-	b.dataset, b.schema = latest, s
+	b.sealRows() // buffered rows follow the bucket's schema, as after any change of it
+	rebuffered, rerr := b.rebuffer(s)
+	if rerr != nil {
+		return false
+	}
+	b.dataset = latest
+	b.setSchema(s, rebuffered)
 	return true
 }
 
