@@ -78,6 +78,9 @@ func (b *Bucket) flush(closing bool) error {
 		b.flushFailure = err.Error()
 	}
 	b.mu.Unlock()
+	if err != nil && b.adoptAddedFields(err) { // schema_concurrent.go
+		return b.flush(closing)
+	}
 	if err != nil || job == nil {
 		return err
 	}
@@ -99,6 +102,9 @@ func (b *Bucket) flush(closing bool) error {
 		b.flushFailure = err.Error()
 		b.mu.Unlock()
 		b.metrics.failed("flush")
+		if b.adoptAddedFields(err) { // schema_concurrent.go
+			return b.flush(closing)
+		}
 		return err
 	}
 	b.flushFailure = ""

@@ -18,7 +18,7 @@ import (
 // supply every field. This is Lance's own schema evolution, recorded as a
 // Merge transaction exactly like pylance's
 // ds.add_columns(pa.schema([...])): same fragments, new schema, new field ids
-// numbered after the highest existing one.
+// numbered after the highest one in use (nextFieldID).
 //
 // Every new field must be nullable (old rows have no value) and its name must
 // be new, non-empty and free of '.'; otherwise the error wraps
@@ -58,7 +58,7 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 		}
 		names[f.Name] = true
 	}
-	added, err := schema.FromArrow(arrow.NewSchema(newFields.Fields(), nil), schema.MaxID(cur.fields)+1)
+	added, err := schema.FromArrow(arrow.NewSchema(newFields.Fields(), nil), nextFieldID(base, cur.fields))
 	if err != nil {
 		return nil, fmt.Errorf("lance: %w", err)
 	}
@@ -100,4 +100,22 @@ func AddColumns(path string, newFields *arrow.Schema) (*Dataset, error) {
 		return nil, err
 	}
 	return newDataset(path, m, s)
+}
+
+// nextFieldID is the first field id a new field of m may take: one above
+// every id in the schema and in every data file of its fragments. A column
+// dropped from the schema (pylance's drop_columns, or a column rewritten at
+// another type) keeps its id in the data files that hold it; a new field
+// reusing that id would be read from those files as its own, in the old
+// column's type (pylance then fails to decode them, or reads garbage).
+func nextFieldID(m *Manifest, fields []schema.Field) int32 {
+	next := schema.MaxID(fields)
+	for i := range m.Fragments {
+		for _, df := range m.Fragments[i].Files {
+			for _, id := range df.Fields {
+				next = max(next, id)
+			}
+		}
+	}
+	return next + 1
 }

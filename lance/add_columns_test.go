@@ -263,3 +263,75 @@ func TestInteropAddColumns(t *testing.T) {
 		compare("Go append")
 	})
 }
+
+// TestInteropNewFieldAfterPylanceDrop: pylance's drop_columns removes a field
+// from the schema only; its data files still hold the column under the old
+// field id. A field we add or rewrite afterwards must take an id no data
+// file uses: it took the highest schema id + 1 before, which is the dropped
+// field's, so pylance decoded the dropped column as the new field (a bool as
+// an int64: "Need at least 80 bytes in buffers[0]") or read its values.
+func TestInteropNewFieldAfterPylanceDrop(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  []string // pylance commands after creating testRowsJSON(0, 10) at 2.1
+		change func(path string) (*Dataset, error)
+		column string
+		want   func(tbl pyTable, i int) string // the column's value in row i, as pylance's JSON
+	}{
+		{
+			name:  "add-after-drop",
+			setup: []string{"drop-columns", `["ok", "name"]`},
+			change: func(path string) (*Dataset, error) {
+				return AddColumns(path, arrow.NewSchema([]arrow.Field{{Name: "name", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil))
+			},
+			column: "name",
+			want:   func(pyTable, int) string { return "null" },
+		},
+		{
+			name:  "widen-after-drop",
+			setup: []string{"add-columns", `{"n": "CAST(id AS INT)", "z": "CAST(id * 2 + 1 AS INT)"}`, "drop-columns", `["z"]`},
+			change: func(path string) (*Dataset, error) {
+				return WidenColumns(path, map[string]arrow.DataType{"n": arrow.PrimitiveTypes.Int64})
+			},
+			column: "n",
+			want:   func(tbl pyTable, i int) string { return string(tbl.Columns[0].Values[i]) }, // = id
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ds")
+			runPylance(t, "write", path, "create", testRowsJSON(0, 10), `{"data_storage_version": "2.1"}`)
+			for i := 0; i < len(c.setup); i += 2 {
+				runPylance(t, c.setup[i], path, c.setup[i+1])
+			}
+			if _, err := c.change(path); err != nil {
+				t.Fatal(err)
+			}
+			tbl := pylanceRead(t, path)
+			var col *pyColumn
+			for i := range tbl.Columns {
+				if tbl.Columns[i].Name == c.column {
+					col = &tbl.Columns[i]
+				}
+			}
+			if col == nil || tbl.CountRows != 10 || len(col.Values) != 10 {
+				t.Fatalf("pylance reads %d rows, columns %+v", tbl.CountRows, tbl.Columns)
+			}
+			for i, v := range col.Values {
+				if string(v) != c.want(tbl, i) {
+					t.Fatalf("pylance reads %s[%d] = %s, want %s", c.column, i, v, c.want(tbl, i))
+				}
+			}
+			ds, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := ds.Read(0, -1, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSameAsPylance(t, recs, tbl, 0, -1)
+			releaseAll(recs)
+		})
+	}
+}

@@ -42,7 +42,7 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	}
 	// The new schema: changed fields get fresh ids in schema order.
 	fields := append([]schema.Field(nil), cur.fields...)
-	next := schema.MaxID(fields) + 1
+	next := nextFieldID(base, fields)
 	var changed []int // positions in fields
 	var positions []int
 	found := 0

@@ -1,13 +1,17 @@
 package lance
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // CleanupOptions tune CleanupOldVersions.
@@ -51,7 +55,7 @@ type CleanupStats struct {
 	DeletionFiles    int   // files removed from _deletions/
 	TransactionFiles int   // files removed from _transactions/
 	BytesRemoved     int64 // total size of the removed files
-	TaggedKept       int   // versions older than the cutoff kept for a tag
+	TaggedKept       int   // versions older than the cutoff kept for a tag, or as a branch's start
 }
 
 // unverifiedAge is how old a file no manifest references must be before it
@@ -61,8 +65,9 @@ const unverifiedAge = 7 * 24 * time.Hour
 const tagsDir = "_refs/tags"
 
 // CleanupOldVersions removes the versions of the dataset at path committed
-// before the given time, except the latest version and tagged versions
-// (_refs/tags/*.json), then the data, deletion and transaction files that no
+// before the given time, except the latest version, tagged versions
+// (_refs/tags/*.json) and the versions pylance's branches start from
+// (branchStarts), then the data, deletion and transaction files that no
 // remaining version references (DropCovered removes more versions). A file
 // referenced only by removed versions is
 // removed whatever its age; a file no version references at all is removed
@@ -83,6 +88,9 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 	}
 	tagged, err := taggedVersions(path)
 	if err != nil {
+		return st, err
+	}
+	if err := branchStarts(path, tagged); err != nil {
 		return st, err
 	}
 	type version struct {
@@ -330,4 +338,59 @@ func taggedVersions(root string) (map[uint64]bool, error) {
 		out[v] = true
 	}
 	return out, nil
+}
+
+const branchesDir = "_refs/branches"
+
+// branchStarts adds to versions the versions of the main dataset pylance's
+// branches (ds.create_branch) were created from: _refs/branches/<name>.json
+// with "parentBranch" null names it as "parentVersion". A branch's manifests
+// (under tree/<name>/) reference that version's data and deletion files in
+// place, so they must outlive it as a tagged version's do; a branch of a
+// branch reaches the main dataset through its parent's start. A branch file
+// that does not decode is ErrCorrupt, as a tag's is.
+func branchStarts(root string, versions map[uint64]bool) error {
+	dir := joinPath(root, filepath.FromSlash(branchesDir))
+	var names []string // relative to dir; a branch name may hold '/'
+	if isRemote(dir) {
+		err := objstore.List(dir, func(i objstore.Info) bool {
+			names = append(names, i.Key)
+			return true
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("lance: read branches: %w", err)
+		}
+	} else {
+		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			rel, err := filepath.Rel(dir, p)
+			names = append(names, filepath.ToSlash(rel))
+			return err
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("lance: read branches: %w", err)
+		}
+	}
+	for _, name := range names {
+		if !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		data, err := readFile(joinPath(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return fmt.Errorf("lance: read branch: %w", err)
+		}
+		var branch struct {
+			ParentBranch  *string `json:"parentBranch"`
+			ParentVersion *uint64 `json:"parentVersion"`
+		}
+		if err := json.Unmarshal(data, &branch); err != nil || branch.ParentVersion == nil {
+			return corruptf("branch %s does not decode (%v)", name, err)
+		}
+		if branch.ParentBranch == nil || *branch.ParentBranch == "" || *branch.ParentBranch == "main" {
+			versions[*branch.ParentVersion] = true
+		}
+	}
+	return nil
 }

@@ -525,7 +525,10 @@ func Write(path string, recs []arrow.Record, opts WriteOptions) (*Dataset, error
 			if want == nil {
 				want = fields // we meant to create it; someone else did
 			}
-			return sameFields(want, cur.fields)
+			if err := sameFields(want, cur.fields); err != nil {
+				return err
+			}
+			return checkNullsNow(want, cur.fields, recs)
 		},
 	}
 	m, s, err := commit(req)
@@ -686,6 +689,21 @@ func sameFields(want, got []schema.Field) error {
 		}
 	}
 	return nil
+}
+
+// checkNullsNow checks recs, checked against want, against the fields of a
+// version committed since (got, the same fields by sameFields): pylance's
+// alter_columns(nullable=False) may have made one not nullable meanwhile, and
+// nulls written there leave a dataset pylance cannot read ("Found unmasked
+// nulls for non-nullable ... field"). A nested field made not nullable is
+// refused outright: its nulls are not counted here.
+func checkNullsNow(want, got []schema.Field, recs []arrow.Record) error {
+	for i, g := range got {
+		if g.ParentID != -1 && !g.Nullable && want[i].Nullable {
+			return fmt.Errorf("%w: field %q was made not nullable concurrently", ErrSchemaMismatch, g.Name)
+		}
+	}
+	return checkNulls(got, recs)
 }
 
 // checkNulls refuses nulls in top-level columns the dataset declares

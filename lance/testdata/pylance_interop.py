@@ -24,6 +24,8 @@ Usage:
       ds.add_columns(pa.schema(...)) for [{"name", "type"}] (schema only).
   pylance_interop.py alter-type PATH NAME TYPE
       ds.alter_columns({"path": NAME, "data_type": TYPE}) (rewrites the column).
+  pylance_interop.py drop-columns PATH JSON
+      ds.drop_columns(JSON list of names) (schema only: the data files keep them).
   pylance_interop.py txn PATH VERSION
       prints the operation name and read version of VERSION's transaction.
   pylance_interop.py compact PATH TARGET_ROWS
@@ -191,6 +193,12 @@ def cmd_alter_type(path, name, typ):
     json.dump({"version": lance.dataset(path).version}, sys.stdout)
 
 
+def cmd_drop_columns(path, names):
+    ds = lance.dataset(path)
+    ds.drop_columns(json.loads(names))
+    json.dump({"version": lance.dataset(path).version}, sys.stdout)
+
+
 def cmd_txn(path, version):
     txn = lance.dataset(path).read_transaction(int(version))
     json.dump({"operation": type(txn.operation).__name__, "read_version": txn.read_version}, sys.stdout)
@@ -243,6 +251,8 @@ def main(argv):
         cmd_add_null_columns(*argv[2:])
     elif cmd == "alter-type":
         cmd_alter_type(*argv[2:])
+    elif cmd == "drop-columns":
+        cmd_drop_columns(*argv[2:])
     elif cmd == "txn":
         cmd_txn(*argv[2:])
     elif cmd == "compact":

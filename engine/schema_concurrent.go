@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/lance"
+)
+
+// A bucket reads its dataset's schema when it opens. pylance may add fields
+// to the dataset meanwhile (ds.add_columns, ds.merge): a flush built on the
+// schema the bucket read then fails (the dataset schema changed
+// concurrently), and would fail again at every later flush while its rows
+// stay buffered - and a bucket without a WAL loses them at close. When the
+// change only added fields, the bucket takes the new schema instead and the
+// flush is written again: its rows read null in the new fields, as rows
+// stored before the change do. Any other change (a rename, a new type, a
+// dropped field, replaced data) still fails the flush, naming the change.
+
+// adoptAddedFields takes the latest version's schema when it is the stored
+// one plus new nullable fields, and says whether it did. After a failed
+// flush (err), under flushMu, not mu. Every call that says yes stored more
+// fields than the one before, so a flush retries only as often as pylance
+// adds fields.
+func (b *Bucket) adoptAddedFields(err error) bool {
+	if !errors.Is(err, lance.ErrSchemaMismatch) || b.uncertain != nil || b.dataset == nil {
+		return false
+	}
+	latest, lerr := lance.Open(b.opts.datasetPath())
+	if lerr != nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := withAddedFields(b.schema, b.dataset.Schema(), latest.Schema())
+	if !ok {
+		return false
+	}
+	b.sealRows() // buffered rows follow the bucket's schema, as after any change of it
+	rebuffered, rerr := b.rebuffer(s)
+	if rerr != nil {
+		return false
+	}
+	b.dataset = latest
+	b.setSchema(s, rebuffered)
+	return true
+}
+
+// withAddedFields is the bucket's schema once the dataset's stored schema
+// became latest, when latest is stored plus nullable fields after them: the
+// stored fields as the bucket has them, the new ones, then the bucket's
+// fields the dataset does not store (untyped, or new in buffered rows). ok is
+// false for any other change, and when a field the bucket has but did not
+// store yet has another type than the field of that name pylance added.
+func withAddedFields(bucket, stored, latest *arrow.Schema) (s *arrow.Schema, ok bool) {
+	n := stored.NumFields()
+	if latest.NumFields() <= n {
+		return nil, false
+	}
+	for i, f := range stored.Fields() {
+		g := latest.Field(i)
+		if g.Name != f.Name || g.Nullable != f.Nullable || !arrow.TypeEqual(f.Type, g.Type) {
+			return nil, false
+		}
+	}
+	fields := make([]arrow.Field, 0, latest.NumFields()+bucket.NumFields())
+	for _, f := range stored.Fields() {
+		if i := bucket.FieldIndices(f.Name); len(i) > 0 {
+			f = bucket.Field(i[0])
+		}
+		fields = append(fields, f)
+	}
+	for _, g := range latest.Fields()[n:] {
+		if !g.Nullable {
+			return nil, false
+		}
+		if i := bucket.FieldIndices(g.Name); len(i) > 0 {
+			if t := bucket.Field(i[0]).Type; t.ID() != arrow.NULL && !arrow.TypeEqual(t, g.Type) {
+				return nil, false
+			}
+		}
+		fields = append(fields, g)
+	}
+	for _, f := range bucket.Fields() {
+		if len(latest.FieldIndices(f.Name)) == 0 {
+			fields = append(fields, f)
+		}
+	}
+	return arrow.NewSchema(fields, nil), true
+}
