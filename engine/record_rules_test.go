@@ -176,6 +176,11 @@ var ruleCases = []ruleCase{
 		okFlush(rec("id", 0, "note", nil)), okFlush(rec("note", 7)),
 		refused(rec("note", "x"), ErrSchemaMismatch, `'note': expected int64, found str 'x'`)},
 		schema: "id: int64, note: int64", rows: []string{"id=0 note=(null) ", "id=(null) note=7 "}},
+	{name: "strict: a stored null column typed by a struct and a list", steps: []ruleStep{
+		okFlush(rec("id", 0, "st", nil, "l", nil)), okFlush(rec("id", 1, "st", rec("a", 1), "l", []any{"x"})),
+		refused(rec("st", rec("b", 1)), ErrSchemaMismatch, `'b' is not a field of its struct`)},
+		schema: "id: int64, st: struct<a: int64>, l: list<item: string>",
+		rows:   []string{"id=0 st=(null) l=(null) ", "id=1 st={\"a\":1} l=[\"x\"] "}},
 	{name: "evolving: an untyped field stays out of the dataset until typed", evolve: true, steps: []ruleStep{
 		okFlush(rec("id", 0, "note", nil)), okFlush(rec("id", 1, "later", nil)), okFlush(rec("id", 2, "note", 7))},
 		schema: "id: int64, note: int64, later: null",
