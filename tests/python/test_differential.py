@@ -20,8 +20,11 @@ import copy
 import math
 import os
 import random
+from pathlib import Path
 
 import pytest
+
+from helpers import PYTHON_SRC, SCRIPTS, child_env, explain, run_python
 
 from persisting import SchemaError
 from persisting.queue import LanceBackend, PersistingBackend
@@ -439,3 +442,31 @@ def check_seed(seed: int, n: int, tmp_path) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_differential(seed, tmp_path):
     check_seed(seed, OPS, tmp_path)
+
+
+# ---- through a real actor system ------------------------------------------------------
+ACTOR_SEEDS = range(int(os.environ.get("PERSISTING_DIFF_ACTOR_SEEDS", "3")))
+
+
+@pytest.mark.parametrize("version", ["0.1.0", "0.1.2"])
+def test_differential_through_pulsing_actors(version, tmp_path):
+    """Shorter sequences through write_queue/read_queue (3 buckets; readers of all buckets, of
+    bucket_id, bucket_ids, rank/world_size): memory, lance, persisting and persisting+WAL answer alike."""
+    from test_pulsing_e2e import ensure_venv
+
+    python = ensure_venv(version)
+    deps = tmp_path / "deps"  # this interpreter's pyarrow and numpy, not its pulsing
+    deps.mkdir()
+    import numpy
+    import pyarrow
+
+    for module in (numpy, pyarrow):
+        src = Path(module.__file__).parent
+        for path in (src, src.parent / f"{src.name}.libs"):
+            if path.exists():
+                (deps / path.name).symlink_to(path)
+    env = child_env(PYTHONPATH=os.pathsep.join([str(PYTHON_SRC), str(deps)]))
+    for seed in ACTOR_SEEDS:
+        proc = run_python(SCRIPTS / "pulsing_differential.py", str(tmp_path / f"seed{seed}"), str(seed), "30",
+                          python=str(python), env=env, timeout=300)
+        assert proc.returncode == 0 and "RESULT ok" in proc.stdout, explain(proc)
