@@ -100,8 +100,12 @@ def gen_ops(seed: int, n: int) -> list[tuple]:
             ops.append(("get", rng.choice([0, 1, 3, 10, 150, 10**9, -1]), rng.choice([0, 1, 2, 5, 99, 10**9, -1])))
         elif r < 0.78:
             ops.append(("stream", rng.choice([0, 1, 7, 101, 250, 10**6]), rng.choice([0, 1, 3, 10**6])))
-        elif r < 0.82:
+        elif r < 0.8:
             ops.append(("stream_wait", rng.randrange(1, 4), [record(rng) for _ in range(rng.randrange(1, 4))]))
+        elif r < 0.82:
+            ops.append(("stream_idle", rng.choice([1, 50, 10**6]), rng.choice([0, 2, 10**6])))
+        elif r < 0.84:
+            ops.append(("put_gather", [record(rng) for _ in range(rng.randrange(2, 8))]))
         elif r < 0.88:
             ops.append(("flush",))
         elif r < 0.94:
@@ -376,6 +380,28 @@ async def run_op(op, memory, ours) -> str | None:
             msg = differ(f"{o.kind} get_stream(wait=True) of {limit} new", got_rows, want_rows)
             if msg:
                 return msg
+        return None
+    if name == "stream_idle":  # wait=True with nothing put meanwhile: what there is, then the timeout ends it
+        limit, offset = op[1], op[2]
+        for o in ours:
+            want = [[o.model.expect(r) for r in chunk] for chunk in await stream(o.shadow, limit, offset, True, 0.01)]
+            got = await stream(o.backend, limit, offset, True, 0.01)
+            msg = differ(f"{o.kind} get_stream({limit}, {offset}, wait=True, timeout=0.01)", got, want)
+            if msg:
+                return msg
+        return None
+    if name == "put_gather":  # concurrent puts from one task: stored in call order
+        for o in ours:
+            results = await asyncio.gather(*[o.backend.put(r) for r in op[1]], return_exceptions=True)
+            trial = copy.deepcopy(o.model)
+            for r, result in zip(op[1], results):
+                predicted = trial.accepts([r])
+                if predicted is not UNKNOWN and predicted != (result is None):
+                    return f"{o.kind} {'refused' if result is not None else 'accepted'} {r!r} in a gather: {result!r}"
+                if result is None:
+                    trial.accept([r])
+                    await o.shadow.put(r)
+            o.model = trial
         return None
     if name == "flush":
         await memory.flush()
