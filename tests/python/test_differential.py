@@ -496,3 +496,23 @@ def test_differential_through_pulsing_actors(version, tmp_path):
         proc = run_python(SCRIPTS / "pulsing_differential.py", str(tmp_path / f"seed{seed}"), str(seed), "30",
                           python=str(python), env=env, timeout=300)
         assert proc.returncode == 0 and "RESULT ok" in proc.stdout, explain(proc)
+
+
+# ---- pulsing 0.1.2's training-data calls ---------------------------------------------------
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_training_calls_answer_as_memory_backend(kind, tmp_path):
+    """put_tensor's result reads as MemoryBackend's {"size": n}; get_data answers alike."""
+    cls, opts = KINDS[kind]
+    ours, memory = cls(0, str(tmp_path), **opts), MemoryBackend(0)
+    try:
+        for data in ({"a": 1, "s": "x"}, [{"a": 2, "s": "y"}, {"a": 3, "s": "日本"}]):
+            got, want = await ours.put_tensor(data), await memory.put_tensor(data)
+            assert got["size"] == want["size"] == got.size
+        assert got["global_indexes"] == [1, 2] and got["field_names"] == ["a", "s"]
+        with pytest.raises(KeyError):
+            got["status"]
+        for meta in ({"global_indexes": [2, 0, 7, -1]}, {"global_indexes": []}):
+            for fields in (None, ["a"]):
+                assert await ours.get_data(meta, fields) == await memory.get_data(meta, fields)
+    finally:
+        ours.close()
