@@ -10,7 +10,8 @@ as a float, ...). Every answer - accepted or refused, records, stream chunks,
 counts, stats - is compared exactly (NaN equals NaN, -0.0 keeps its sign).
 
 A failure prints the seed and the shrunk op list. Longer runs:
-``PERSISTING_DIFF_SEEDS=200 PERSISTING_DIFF_OPS=300 pytest tests/python/test_differential.py``.
+``PERSISTING_DIFF_FIRST_SEED=1000 PERSISTING_DIFF_SEEDS=200 PERSISTING_DIFF_OPS=300 pytest
+tests/python/test_differential.py`` (``PERSISTING_DIFF_ACTOR_SEEDS``: actor-system runs per pulsing version).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ try:
 except ImportError:  # pulsing 0.1.0
     from pulsing.queue.backend import MemoryBackend
 
-SEEDS = range(int(os.environ.get("PERSISTING_DIFF_SEEDS", "16")))
+FIRST_SEED = int(os.environ.get("PERSISTING_DIFF_FIRST_SEED", "0"))
+SEEDS = range(FIRST_SEED, FIRST_SEED + int(os.environ.get("PERSISTING_DIFF_SEEDS", "16")))
 OPS = int(os.environ.get("PERSISTING_DIFF_OPS", "60"))
 INT64 = (-2**63, 2**63 - 1)
 
