@@ -136,6 +136,9 @@ func (fs *fieldSet) schema(cur *arrow.Schema) *arrow.Schema {
 type recordRules struct {
 	d      *pymarshal.Decoder
 	evolve bool // the bucket evolves its schema (Options.SchemaEvolution)
+	// fresh: the bucket had no schema before this unit; the unit's records
+	// together make its fields, also without evolution (schema-rules.md).
+	fresh bool
 	// provisional: top-level fields whose nested type this unit inferred; a
 	// later record of the unit may still add struct fields or turn ints into
 	// floats there.
@@ -147,7 +150,7 @@ type recordRules struct {
 // dicts) against the bucket's schema cur (nil: none yet) and returns the
 // schema after them: cur itself when they change nothing. It changes nothing.
 func planRecordSchema(d *pymarshal.Decoder, root pymarshal.Node, cur *arrow.Schema, evolve bool) (*arrow.Schema, []string, error) {
-	r := recordRules{d: d, evolve: evolve, provisional: map[string]bool{}}
+	r := recordRules{d: d, evolve: evolve, fresh: cur == nil, provisional: map[string]bool{}}
 	fields := fieldSetOf(cur)
 	err := eachRecord(d, root, func(i int, rec pymarshal.Node) error {
 		var err error
@@ -213,7 +216,7 @@ func (r *recordRules) record(rec pymarshal.Node, fields *fieldSet) (*fieldSet, e
 			return nil, fmt.Errorf("%w: field %s appears twice in the record", ErrInvalidArgument, pyName(name))
 		}
 		seen[name] = true
-		t, changed, err := r.field(name, val, fields, first)
+		t, changed, err := r.field(name, val, fields)
 		if err != nil {
 			return nil, err
 		}
@@ -275,7 +278,7 @@ func (r *recordRules) key(key pymarshal.Node, path string) (string, error) {
 
 // field checks the value of top-level field name and returns its type after
 // the value and whether that differs from its type before.
-func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet, first bool) (arrow.DataType, bool, error) {
+func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet) (arrow.DataType, bool, error) {
 	d := r.d
 	i, known := fields.index[name]
 	var expected arrow.DataType
@@ -292,8 +295,8 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet, f
 	if rv.kind == kindBadTag {
 		return nil, false, badTag(d, name, rv)
 	}
-	if !first && !known && !r.evolve {
-		return nil, false, fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+	if !known && !r.evolve && !r.fresh {
+		return nil, false, fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields its first records brought",
 			ErrSchemaMismatch, pyName(name), strings.Join(fields.names, ", "))
 	}
 	if rv.kind == kindNone {

@@ -176,6 +176,11 @@ var ruleCases = []ruleCase{
 		okFlush(rec("id", 0, "note", nil)), okFlush(rec("note", 7)),
 		refused(rec("note", "x"), ErrSchemaMismatch, `'note': expected int64, found str 'x'`)},
 		schema: "id: int64, note: int64", rows: []string{"id=0 note=(null) ", "id=(null) note=7 "}},
+	{name: "strict: a stored null column typed by a struct and a list", steps: []ruleStep{
+		okFlush(rec("id", 0, "st", nil, "l", nil)), okFlush(rec("id", 1, "st", rec("a", 1), "l", []any{"x"})),
+		refused(rec("st", rec("b", 1)), ErrSchemaMismatch, `'b' is not a field of its struct`)},
+		schema: "id: int64, st: struct<a: int64>, l: list<item: string>",
+		rows:   []string{"id=0 st=(null) l=(null) ", "id=1 st={\"a\":1} l=[\"x\"] "}},
 	{name: "evolving: an untyped field stays out of the dataset until typed", evolve: true, steps: []ruleStep{
 		okFlush(rec("id", 0, "note", nil)), okFlush(rec("id", 1, "later", nil)), okFlush(rec("id", 2, "note", 7))},
 		schema: "id: int64, note: int64, later: null",
@@ -187,6 +192,15 @@ var ruleCases = []ruleCase{
 	// ---- strict checks
 	{name: "strict: a new field", steps: []ruleStep{ok(rec("n", 1)),
 		refused(rec("n", 2, "new", 1), ErrSchemaMismatch, `field 'new' is not in this bucket's schema \(fields: n\)`)}},
+	{name: "strict: the first call's records together make the fields", steps: []ruleStep{
+		ok([]any{rec("a", 1), rec("a", 2, "b", "x"), rec("c", nil)}),
+		refused(rec("a", 3, "d", 1), ErrSchemaMismatch, `field 'd' is not in this bucket's schema \(fields: a, b, c\)`),
+		refused([]any{rec("a", 4), rec("e", 1)}, ErrSchemaMismatch, `field 'e' is not in this bucket's schema`)},
+		schema: "a: int64, b: string, c: null", rows: []string{"a=1 b=(null) c=(null) ", "a=2 b=x c=(null) ", "a=(null) b=(null) c=(null) "}},
+	{name: "strict: ints then a float in the first call", steps: []ruleStep{
+		refused([]any{rec("x", 1), rec("x", 1.5)}, ErrSchemaMismatch, `field 'x': expected int64, found float 1.5`),
+		ok([]any{rec("x", 1.5), rec("x", 1)})},
+		schema: "x: double", rows: []string{"x=1.5 ", "x=1 "}},
 	{name: "strict: a float into an int field", steps: []ruleStep{ok(rec("n", 1)),
 		refused(rec("n", 2.5), ErrSchemaMismatch, `^engine: schema mismatch: field 'n': expected int64, found float 2.5$`)}},
 	{name: "an int into a float field", steps: []ruleStep{ok(rec("x", 1.5)), ok(rec("x", 2)), ok(rec("x", -(1 << 53))),

@@ -101,7 +101,7 @@ func sameTextFamily(from, to arrow.DataType) bool {
 }
 
 func unknownField(want *arrow.Schema, name string) error {
-	return fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields of its first record",
+	return fmt.Errorf("%w: field %s is not in this bucket's schema (fields: %s); a bucket without schema evolution keeps the fields its first records brought",
 		ErrSchemaMismatch, pyName(name), strings.Join(fieldNames(want), ", "))
 }
 

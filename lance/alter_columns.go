@@ -40,21 +40,26 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	if err != nil {
 		return nil, err
 	}
-	// The new schema: changed fields get fresh ids in schema order.
-	fields := append([]schema.Field(nil), cur.fields...)
-	next := nextFieldID(base, fields)
+	// The new schema: changed fields get fresh ids in schema order, above every
+	// id a data file still holds. A null column that becomes a nested type
+	// (struct, list) brings its child fields, right after it; nothing is stored
+	// for them either.
+	next := nextFieldID(base, cur.fields)
+	fields := make([]schema.Field, 0, len(cur.fields))
 	var changed []int // positions in fields
 	var positions []int
 	found := 0
 	col := 0
-	for i, f := range fields {
+	for _, f := range cur.fields {
 		if f.ParentID != -1 {
+			fields = append(fields, f)
 			continue
 		}
 		to, ok := newTypes[f.Name]
 		pos := col
 		col++
 		if !ok {
+			fields = append(fields, f)
 			continue
 		}
 		found++
@@ -63,15 +68,18 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 			return nil, fmt.Errorf("%w: changing field %q from %s to %s", ErrUnsupported, f.Name, from, to)
 		}
 		conv, err := schema.FromArrow(arrow.NewSchema([]arrow.Field{{Name: f.Name, Type: to, Nullable: f.Nullable}}, nil), next)
-		if err != nil || len(conv) != 1 {
-			return nil, fmt.Errorf("lance: field %q as %s: %v", f.Name, to, err)
+		if err != nil {
+			return nil, fmt.Errorf("lance: field %q as %s: %w", f.Name, to, err)
+		}
+		if len(conv) == 0 || conv[0].ID != next || (len(conv) > 1 && from.ID() != arrow.NULL) {
+			return nil, fmt.Errorf("%w: changing field %q from %s to %s", ErrUnsupported, f.Name, from, to)
 		}
 		nf := f
-		nf.ID, nf.LogicalType, nf.Encoding = next, conv[0].LogicalType, conv[0].Encoding
-		fields[i] = nf
-		next++
-		changed = append(changed, i)
+		nf.ID, nf.LogicalType, nf.Encoding, nf.Type = next, conv[0].LogicalType, conv[0].Encoding, conv[0].Type
+		changed = append(changed, len(fields))
 		positions = append(positions, pos)
+		fields = append(append(fields, nf), conv[1:]...)
+		next = schema.MaxID(conv) + 1
 	}
 	if found != len(newTypes) {
 		names := make([]string, 0, len(newTypes))

@@ -33,6 +33,9 @@ class TensorPutResult:
     size = property(lambda self: len(self.global_indexes))
     to_dict = dataclasses.asdict
 
+    def __getitem__(self, key: str) -> Any:  # result["size"], as MemoryBackend's {"size": n}
+        return getattr(self, key) if key in ("size", "global_indexes", "field_names") else {}[key]
+
 
 class BatchMeta(dict):
     """``get_meta``'s result: pulsing's dict (``samples``, ``global_indexes``) with upstream's BatchMeta attributes."""
