@@ -118,3 +118,29 @@ func TestSplitAndJoin(t *testing.T) {
 		t.Error("gs:// accepted")
 	}
 }
+
+// In virtual-hosted style an endpoint that names the bucket already (the
+// form pylance needs: it uses such an endpoint as given) is used as given.
+func TestVirtualHostedBaseURL(t *testing.T) {
+	on, off := true, false
+	for _, tc := range []struct {
+		endpoint string
+		virtual  *bool
+		want     string
+		path     bool
+	}{
+		{"", nil, "https://b1.s3.us-east-1.amazonaws.com", false},
+		{"https://minio:9000", nil, "https://minio:9000", true},
+		{"https://minio:9000", &off, "https://minio:9000", true},
+		{"https://s3.eu-west-3.amazonaws.com", &on, "https://b1.s3.eu-west-3.amazonaws.com", false},
+		{"https://b1.oss-cn-hangzhou.aliyuncs.com", &on, "https://b1.oss-cn-hangzhou.aliyuncs.com", false},
+		{"https://B1.storage.example", &on, "https://B1.storage.example", false},
+		{"https://b10.storage.example", &on, "https://b1.b10.storage.example", false},
+	} {
+		c := Config{Endpoint: tc.endpoint, Region: "us-east-1", VirtualHosted: tc.virtual}
+		u, path := c.baseURL("b1")
+		if u.String() != tc.want || path != tc.path {
+			t.Errorf("endpoint %q virtual %v: %s path-style %v, want %s %v", tc.endpoint, tc.virtual != nil && *tc.virtual, u, path, tc.want, tc.path)
+		}
+	}
+}
