@@ -45,7 +45,27 @@ func (b *Bucket) Clear(indexes []int64) error {
 		if err == nil || !errors.Is(err, lance.ErrCommitConflict) || attempt == clearAttempts {
 			return err
 		}
+		// The cleared offsets changed in a version this bucket did not
+		// install: on s3:// its own earlier clear whose answer was lost
+		// (the commit landed all the same). Build on the newest version,
+		// where those indexes are cleared already.
+		if err := b.adoptLatest(); err != nil {
+			return fmt.Errorf("engine: clear: %w", err)
+		}
 	}
+}
+
+// adoptLatest makes the dataset's newest version the bucket's own (a
+// commit of this bucket that landed though its answer was lost).
+func (b *Bucket) adoptLatest() error {
+	ds, err := lance.Open(b.opts.datasetPath())
+	if err != nil {
+		return err
+	}
+	var g flushGate
+	g.install(b, ds)
+	g.release(b)
+	return nil
 }
 
 // clearAttempts bounds Clear's retries after commit conflicts.
@@ -65,6 +85,7 @@ func (b *Bucket) deleteOffsets(bm *roaring.Bitmap) error {
 	if m.first > 0 {
 		bm.RemoveRange(0, uint64(min(m.first, math.MaxUint32+1)))
 	}
+	b.consumption.noteCleared(m.cleared) // clears it may have missed (a commit whose answer was lost)
 	bm.AndNot(m.cleared)
 	if bm.IsEmpty() {
 		return nil

@@ -72,7 +72,8 @@ func (o Options) walPath() string {
 	walRoot, _ := objstore.LocalPath(o.WALPath)
 	var rel string
 	if o.remote() {
-		rel = filepath.Join("s3", filepath.FromSlash(strings.TrimPrefix(o.Path, "s3://")))
+		bucket, key, _ := objstore.SplitS3(o.Path) // the key pylance reads, escapes decoded
+		rel = filepath.Join("s3", bucket, filepath.FromSlash(key))
 	} else {
 		abs, err := filepath.Abs(o.Path)
 		if err != nil {

@@ -27,6 +27,8 @@ func TestStorageLocationValidation(t *testing.T) {
 		{"file URL of another host", Options{Path: "file://elsewhere/d/q"}, `names host "elsewhere"`},
 		{"file URL without an absolute path", Options{Path: "file:d/q"}, "needs an absolute path"},
 		{"unknown storage option", Options{Path: "s3://b/q", StorageOptions: map[string]string{"aws_endpoit": "x"}}, "aws_endpoit"},
+		{"s3 URL pylance cuts at '#'", Options{Path: "s3://b/q#1"}, "only up to '#'; write %23"},
+		{"s3 URL with a '..' segment", Options{Path: "s3://b/q/../r"}, `may not hold ".." segments`},
 		{"http endpoint without allow_http", Options{Path: "s3://b/q", StorageOptions: map[string]string{"aws_endpoint": "http://127.0.0.1:1"}}, "allow_http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +52,9 @@ func TestStorageLocationPaths(t *testing.T) {
 		{Options{Path: "file:///d/a%20queue/bucket_1"}, "/d/a queue/bucket_1/data.lance", "/d/a queue/bucket_1/wal"},
 		{Options{Path: "s3://b/q/bucket_1", WALPath: "/w"}, "s3://b/q/bucket_1/data.lance", "/w/s3/b/q/bucket_1/wal"},
 		{Options{Path: "s3://b/q/bucket_1/"}, "s3://b/q/bucket_1/data.lance", ""},
+		// escapes decoded as pylance decodes them; a '%' of the key written back as %25
+		{Options{Path: "s3://b/a%20queue/bucket_1", WALPath: "/w"}, "s3://b/a queue/bucket_1/data.lance", "/w/s3/b/a queue/bucket_1/wal"},
+		{Options{Path: "s3://b/100%25/bucket_1", WALPath: "/w"}, "s3://b/100%25/bucket_1/data.lance", "/w/s3/b/100%/bucket_1/wal"},
 		{Options{Path: "/d/q/bucket_1", WALPath: "/w"}, "/d/q/bucket_1/data.lance", "/w/local/d/q/bucket_1/wal"},
 	} {
 		o := tc.opts.withDefaults()

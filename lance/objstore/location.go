@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -26,7 +27,13 @@ func IsRemote(path string) bool {
 }
 
 // splitS3 parses "s3://bucket/key" and the "s3:/bucket/key" filepath.Join
-// makes of it.
+// makes of it. The key is read as pylance reads the URL's path, so one URL
+// names one dataset in both: percent-escapes are decoded ("%20" is a space,
+// "%2F" a slash; a '%' that starts no escape stays as written). What
+// pylance reads otherwise still ('?', '#', "." and ".." segments) CheckPath
+// refuses; JoinURL and S3.URL write a '%' of a key back as "%25".
+func SplitS3(path string) (bucket, key string, ok bool) { return splitS3(path) }
+
 func splitS3(path string) (bucket, key string, ok bool) {
 	var rest string
 	switch {
@@ -38,7 +45,50 @@ func splitS3(path string) (bucket, key string, ok bool) {
 		return "", "", false
 	}
 	bucket, key, _ = strings.Cut(rest, "/")
-	return bucket, strings.Trim(strings.ReplaceAll(key, "//", "/"), "/"), bucket != ""
+	return bucket, strings.Trim(strings.ReplaceAll(unescapeKey(key), "//", "/"), "/"), bucket != ""
+}
+
+// unescapeKey decodes the %XX escapes of an s3:// URL's path, leaving a
+// '%' not followed by two hex digits as it is (as pylance does).
+func unescapeKey(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			v, _ := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			b.WriteByte(byte(v))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// escapeKey writes a key into an s3:// URL that splitS3 reads back as the
+// same key.
+func escapeKey(key string) string { return strings.ReplaceAll(key, "%", "%25") }
+
+// checkS3URL refuses what pylance would read as another location than
+// the one written: it ends the path at '?' or '#' and resolves "." and
+// ".." segments.
+func checkS3URL(path string) error {
+	_, rest, _ := strings.Cut(strings.TrimPrefix(path, "s3://"), "/")
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		return fmt.Errorf("storage path %q: pylance reads an s3:// URL only up to %q; write %%%02X for the character", path, rest[i], rest[i])
+	}
+	for _, seg := range strings.Split(unescapeKey(rest), "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("storage path %q: an s3:// URL may not hold %q segments (pylance would resolve them to another prefix)", path, seg)
+		}
+	}
+	return nil
 }
 
 // LocalPath returns the local file path of a local path or file: URL
@@ -87,7 +137,7 @@ func CheckPath(path string) error {
 		if !strings.HasPrefix(path, "s3://") {
 			return fmt.Errorf("storage path %q: write s3://bucket/prefix", path)
 		}
-		return nil
+		return checkS3URL(path)
 	}
 	if isFileURL(path) {
 		_, err := fileURLPath(path)
@@ -109,11 +159,11 @@ func JoinURL(base string, elem ...string) string {
 	if bucket, key, ok := splitS3(base); ok {
 		parts := []string{}
 		if key != "" {
-			parts = append(parts, key)
+			parts = append(parts, escapeKey(key))
 		}
 		for _, e := range elem {
 			if e = strings.Trim(e, "/"); e != "" {
-				parts = append(parts, e)
+				parts = append(parts, escapeKey(e))
 			}
 		}
 		if len(parts) == 0 {

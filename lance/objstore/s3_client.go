@@ -132,7 +132,7 @@ func (e *s3Error) Unwrap() []error {
 }
 
 func (c *s3Client) objectURL(key string) string {
-	return "s3://" + c.bucket + "/" + key
+	return "s3://" + c.bucket + "/" + escapeKey(key)
 }
 
 func (c *s3Client) count(method string, query map[string]string) {

@@ -172,7 +172,12 @@ func (c Config) baseURL(bucket string) (*url.URL, bool) {
 	}
 	u, _ := url.Parse(ep)
 	if virtual {
-		u.Host = bucket + "." + u.Host
+		// pylance (object_store) takes an explicit endpoint as the bucket's
+		// own URL in this style (https://bucket.host): use it as given when
+		// its host already starts with the bucket, else prepend the bucket.
+		if c.Endpoint == "" || !strings.HasPrefix(strings.ToLower(u.Host), strings.ToLower(bucket)+".") {
+			u.Host = bucket + "." + u.Host
+		}
 		return u, false
 	}
 	return u, true

@@ -66,6 +66,15 @@ func TestSplitAndJoin(t *testing.T) {
 		{"s3://", "", "", false},
 		{"/tmp/x", "", "", false},
 		{"file:///tmp/x", "", "", false},
+		// the key pylance 14 lists for the same URL: escapes decoded
+		{"s3://b/a%20b/c", "b", "a b/c", true},
+		{"s3://b/a b/c", "b", "a b/c", true},
+		{"s3://b/q%2Fr", "b", "q/r", true},
+		{"s3://b/%C3%A9", "b", "é", true},
+		{"s3://b/é", "b", "é", true},
+		{"s3://b/100%25", "b", "100%", true},
+		{"s3://b/100%zz", "b", "100%zz", true}, // no escape: as written
+		{"s3://b/a+b", "b", "a+b", true},
 	} {
 		b, k, ok := splitS3(tc.path)
 		if b != tc.bucket || k != tc.key || ok != tc.ok {
@@ -74,6 +83,28 @@ func TestSplitAndJoin(t *testing.T) {
 	}
 	if got := JoinURL("s3://b/p/", "data.lance", "wal"); got != "s3://b/p/data.lance/wal" {
 		t.Errorf("JoinURL = %q", got)
+	}
+	// a URL JoinURL writes reads back as the same key, however often
+	for _, in := range []string{"s3://b/100%25", "s3://b/a%2541", "s3://b/a%20b", "s3://b/100%zz"} {
+		_, want, _ := splitS3(in)
+		p := in
+		for range 3 {
+			p = JoinURL(p, "x%y")
+			want += "/x%y"
+			if _, got, _ := splitS3(p); got != want {
+				t.Errorf("splitS3(%q) = %q, want %q", p, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{"s3://b/a#b", "s3://b/a?x=1", "s3://b/q/../x", "s3://b/./q", "s3://b/q/%2E%2E/x"} {
+		if err := CheckPath(bad); err == nil {
+			t.Errorf("CheckPath(%q) accepted a URL pylance reads as another prefix", bad)
+		}
+	}
+	for _, good := range []string{"s3://b/a%23b", "s3://b/a b", "s3://b/..x", "s3://b"} {
+		if err := CheckPath(good); err != nil {
+			t.Errorf("CheckPath(%q): %v", good, err)
+		}
 	}
 	for in, want := range map[string]string{"s3:/b/p/q": "s3://b/p/q", "s3://b//p/": "s3://b/p", "s3://b": "s3://b", "/tmp//x/": "/tmp/x"} {
 		if got := CleanPath(in); got != want {
@@ -85,5 +116,31 @@ func TestSplitAndJoin(t *testing.T) {
 	}
 	if err := CheckPath("gs://b/p"); err == nil {
 		t.Error("gs:// accepted")
+	}
+}
+
+// In virtual-hosted style an endpoint that names the bucket already (the
+// form pylance needs: it uses such an endpoint as given) is used as given.
+func TestVirtualHostedBaseURL(t *testing.T) {
+	on, off := true, false
+	for _, tc := range []struct {
+		endpoint string
+		virtual  *bool
+		want     string
+		path     bool
+	}{
+		{"", nil, "https://b1.s3.us-east-1.amazonaws.com", false},
+		{"https://minio:9000", nil, "https://minio:9000", true},
+		{"https://minio:9000", &off, "https://minio:9000", true},
+		{"https://s3.eu-west-3.amazonaws.com", &on, "https://b1.s3.eu-west-3.amazonaws.com", false},
+		{"https://b1.oss-cn-hangzhou.aliyuncs.com", &on, "https://b1.oss-cn-hangzhou.aliyuncs.com", false},
+		{"https://B1.storage.example", &on, "https://B1.storage.example", false},
+		{"https://b10.storage.example", &on, "https://b1.b10.storage.example", false},
+	} {
+		c := Config{Endpoint: tc.endpoint, Region: "us-east-1", VirtualHosted: tc.virtual}
+		u, path := c.baseURL("b1")
+		if u.String() != tc.want || path != tc.path {
+			t.Errorf("endpoint %q virtual %v: %s path-style %v, want %s %v", tc.endpoint, tc.virtual != nil && *tc.virtual, u, path, tc.want, tc.path)
+		}
 	}
 }

@@ -96,6 +96,27 @@ async def test_pylance_reads_and_appends_to_our_dataset(s3):
     assert lance.dataset(uri, storage_options=s3).to_table().to_pylist() == rows(0, 60)
 
 
+@pytest.mark.parametrize("n,prefix", list(enumerate(["a%20queue", "a queue", "%C3%A9t%C3%A9", "été", "100%25", "q%2Fsub"])))
+async def test_url_escapes_name_the_prefix_pylance_opens(s3, n, prefix):
+    """pylance decodes an s3:// URL's escapes (a%20queue is 'a queue'): the same URL opens one dataset in both."""
+    path = f"s3://{BUCKET}/esc{n}-{prefix}/bucket_0"
+    b = LanceBackend(0, path, batch_size=10, storage_options=s3)
+    try:
+        await b.put_batch(rows(0, 5))
+        await b.flush()
+    finally:
+        b.close()
+    ds = lance.dataset(f"{path}/data.lance", storage_options=s3)
+    assert ds.to_table().to_pylist() == rows(0, 5)
+    lance.write_dataset(pa.Table.from_pylist(rows(5, 5), schema=ds.schema), f"{path}/data.lance",
+                        mode="append", storage_options=s3)
+    b = LanceBackend(0, path, batch_size=10, storage_options=s3)
+    try:
+        assert await b.get(limit=100) == rows(0, 10)
+    finally:
+        b.close()
+
+
 async def test_concurrent_appends_from_us_and_pylance_lose_no_commit(s3):
     path = f"s3://{BUCKET}/race/bucket_0"
     uri = f"{path}/data.lance"
