@@ -207,3 +207,48 @@ def test_put_arrow_of_pylance_tables_with_empty_buffers(tmp_path):
     lance.write_dataset(pa.table({f"c{i}": pa.nulls(3000, pa.string()) for i in range(20)}), uri)
     proc = run_python(EMPTY_BUFFERS, uri, str(tmp_path / "bucket"))
     assert proc.returncode == 0 and "appended" in proc.stdout, explain(proc)
+
+
+def _stamps(unit: str, tz: str | None) -> pa.Array:
+    import datetime as dt
+    return pa.array([dt.datetime(2020, 1, 1, 12), None, dt.datetime(1960, 6, 1, 23, 59)], pa.timestamp(unit, tz))
+
+
+# id -> (the column, the oldest data storage version that stores it): what
+# pylance writes and reads back exactly, put_arrow and put of to_pylist() rows
+# store the same.
+LIKE_PYLANCE = {
+    **{f"ts-{u}-{tz}": (_stamps(u, tz), "2.0")
+       for u in ("s", "ms", "us", "ns") for tz in ("+05:30", "-03:30", "+00:00")},
+    "ts-in-struct": (pa.StructArray.from_arrays([_stamps("ms", "-09:30")], ["at"]), "2.1"),
+    "ts-in-list": (pa.ListArray.from_arrays([0, 2, 3, 3], _stamps("us", "+05:45")), "2.0"),
+}
+
+
+@pytest.mark.parametrize("name,version", [(n, v) for n, (_, oldest) in LIKE_PYLANCE.items()
+                                          for v in VERSIONS if v >= oldest])
+async def test_stored_as_pylance_stores_it(tmp_path, version, name):
+    column = LIKE_PYLANCE[name][0]
+    table = pa.table({"id": pa.array(range(len(column)), pa.int64()), "c": column})
+    theirs = os.path.join(tmp_path, "theirs")
+    lance.write_dataset(table, os.path.join(theirs, "data.lance"), data_storage_version=version)
+    assert lance.dataset(os.path.join(theirs, "data.lance")).to_table().equals(table)  # the oracle
+    ours = os.path.join(tmp_path, "ours")
+    with PersistingBackend(0, ours, data_storage_version=version) as b:
+        await b.put_arrow(table)
+        assert (await b.get_arrow()).equals(table)
+        await b.flush()
+        assert (await b.get_arrow()).equals(table)
+    ds = lance.dataset(os.path.join(ours, "data.lance"))
+    ds.validate()
+    assert ds.to_table().equals(table)
+    with LanceBackend(0, theirs) as b:
+        assert (await b.get_arrow()).equals(table)
+        assert await b.get() == table.to_pylist()
+        await b.put_batch(table.to_pylist())
+        await b.put_arrow(table)
+        await b.flush()
+        assert (await b.get_arrow()).equals(pa.concat_tables([table] * 3))
+    ds = lance.dataset(os.path.join(theirs, "data.lance"))
+    ds.validate()
+    assert ds.to_table().equals(pa.concat_tables([table] * 3))
