@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from helpers import explain, run_python
-from persisting import SchemaError
+from persisting import SchemaError, UnsupportedError
 from persisting.queue import LanceBackend, PersistingBackend
 
 VERSIONS = ["2.0", "2.1", "2.2"]
@@ -252,3 +252,33 @@ async def test_stored_as_pylance_stores_it(tmp_path, version, name):
     ds = lance.dataset(os.path.join(theirs, "data.lance"))
     ds.validate()
     assert ds.to_table().equals(pa.concat_tables([table] * 3))
+
+
+# id -> (a column pylance refuses, or writes as something this library does not, and what the error says)
+REFUSED = {
+    "json": (pa.array(['{"a": 1}', None], pa.json_()), "field \"c\": arrow.json columns are not supported"),
+    "json-in-struct": (pa.StructArray.from_arrays([pa.array(["[]"], pa.json_())], ["j"]),
+                       "field \"c.j\": arrow.json columns are not supported"),
+    "list_view": (pa.array([[1], None], pa.list_view(pa.int32())), "field \"c\": unsupported arrow type list_view"),
+    "run_end_encoded": (pa.RunEndEncodedArray.from_arrays([2], pa.array([1], pa.int32())),
+                        "field \"c\": unsupported arrow type run_end_encoded"),
+    "sparse_union": (pa.UnionArray.from_sparse(pa.array([0], pa.int8()), [pa.array([1])]),
+                     "field \"c\": unsupported arrow type sparse_union"),
+    "month_day_nano": (pa.array([pa.MonthDayNano([1, 2, 3])]), "field \"c\": unsupported arrow type month_day_nano"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+async def test_refused_with_the_column_named_and_nothing_stored(tmp_path, name):
+    column, message = REFUSED[name]
+    with PersistingBackend(0, str(tmp_path), data_storage_version="2.2") as b:
+        await b.put({"id": 1})
+        table = pa.table({"id": pa.array(range(len(column)), pa.int64()), "c": column})
+        with pytest.raises(UnsupportedError) as e:
+            await b.put_arrow(table)
+        assert message in str(e.value), e.value
+        assert b.total_count() == 1
+        await b.flush()
+    ds = lance.dataset(os.path.join(tmp_path, "data.lance"))
+    ds.validate()
+    assert ds.to_table().to_pylist() == [{"id": 1}]
