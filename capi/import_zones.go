@@ -6,10 +6,13 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/persisting/persisting/engine"
 )
 
 // Arrow Go's schema importer splits a format string at every ':', so a
@@ -64,4 +67,34 @@ func restoreZones(t arrow.DataType, z cZones) {
 			}
 		}
 	}
+}
+
+// checkDecimalWidths refuses decimal32 and decimal64 ("d:P,S,32", "d:P,S,64")
+// by field: Arrow Go's importer knows neither and its error names no
+// field, and Lance stores only decimal128 and decimal256 (pylance refuses
+// them too).
+func checkDecimalWidths(s *C.struct_ArrowSchema, path string) error {
+	format := C.GoString(s.format)
+	if spec, ok := strings.CutPrefix(format, "d:"); ok {
+		if parts := strings.Split(spec, ","); len(parts) == 3 && (parts[2] == "32" || parts[2] == "64") {
+			return fmt.Errorf("%w: field %q: decimal%s(%s, %s) is not supported (Lance stores decimal128 and decimal256): "+
+				"cast it to decimal128", engine.ErrUnsupported, path, parts[2], parts[0], parts[1])
+		}
+	}
+	for i, child := range unsafe.Slice(s.children, int(s.n_children)) {
+		name := fmt.Sprintf("child %d", i)
+		if child.name != nil {
+			name = C.GoString(child.name)
+		}
+		if path != "" {
+			name = path + "." + name
+		}
+		if err := checkDecimalWidths(child, name); err != nil {
+			return err
+		}
+	}
+	if s.dictionary != nil {
+		return checkDecimalWidths(s.dictionary, path)
+	}
+	return nil
 }

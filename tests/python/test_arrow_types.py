@@ -265,6 +265,9 @@ REFUSED = {
     "sparse_union": (pa.UnionArray.from_sparse(pa.array([0], pa.int8()), [pa.array([1])]),
                      "field \"c\": unsupported arrow type sparse_union"),
     "month_day_nano": (pa.array([pa.MonthDayNano([1, 2, 3])]), "field \"c\": unsupported arrow type month_day_nano"),
+    "decimal32": (pa.array([Decimal("1.25")], pa.decimal32(9, 2)), "field \"c\": decimal32(9, 2) is not supported"),
+    "decimal64-in-list": (pa.array([[Decimal(7)]], pa.list_(pa.decimal64(18, 0))),
+                          "field \"c.item\": decimal64(18, 0) is not supported"),
 }
 
 
