@@ -285,3 +285,34 @@ async def test_refused_with_the_column_named_and_nothing_stored(tmp_path, name):
     ds = lance.dataset(os.path.join(tmp_path, "data.lance"))
     ds.validate()
     assert ds.to_table().to_pylist() == [{"id": 1}]
+
+
+def _bools(n: int) -> list:
+    return [None if i % 11 == 5 else (i < n // 2 or i % 3 == 0) for i in range(n)]
+
+
+# id -> a column pylance writes that a bucket reads as pylance does, though it
+# does not write it (the bucket is read-only, the error naming the field)
+READ_ONLY = {
+    "dictionary<bool>": pa.array(_bools(ROWS)).dictionary_encode(),
+    "dictionary<bool>-one-value": pa.array([True] * 10 + [None]).dictionary_encode(),
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", list(READ_ONLY))
+async def test_reads_what_pylance_wrote_and_refuses_to_write_it(bucket_path, version, name):
+    column = READ_ONLY[name]
+    table = pa.table({"id": pa.array(range(len(column)), pa.int64()), "c": column})
+    uri = _pylance_writes(bucket_path, table, version)
+    theirs = lance.dataset(uri).to_table()
+    with LanceBackend(0, bucket_path) as b:
+        assert (await b.get_arrow()).equals(theirs)
+        assert await b.get() == theirs.to_pylist() == table.to_pylist()
+        assert await b.get(3, 4) == table.slice(4, 3).to_pylist()
+        assert await b.get_where("id", eq=7) == table.slice(7, 1).to_pylist()
+        streamed = [r async for chunk in b.get_stream() for r in chunk]
+        assert streamed == table.to_pylist()
+        with pytest.raises(UnsupportedError, match='field "c"'):
+            await b.put_arrow(table.slice(0, 1))
+    assert lance.dataset(uri).to_table().equals(theirs)
