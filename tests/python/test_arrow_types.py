@@ -222,6 +222,8 @@ LIKE_PYLANCE = {
        for u in ("s", "ms", "us", "ns") for tz in ("+05:30", "-03:30", "+00:00")},
     "ts-in-struct": (pa.StructArray.from_arrays([_stamps("ms", "-09:30")], ["at"]), "2.1"),
     "ts-in-list": (pa.ListArray.from_arrays([0, 2, 3, 3], _stamps("us", "+05:45")), "2.0"),
+    "ts-in-fixed-size-list": (pa.FixedSizeListArray.from_arrays(_stamps("ns", "-03:30"), 3), "2.0"),
+    "ts-in-map": (pa.MapArray.from_arrays([0, 2, 3], pa.array(["a", "b", "c"]), _stamps("s", "+13:45")), "2.2"),
 }
 
 
