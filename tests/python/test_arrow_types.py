@@ -7,6 +7,7 @@ call is stored."""
 from __future__ import annotations
 
 import os
+import uuid
 from decimal import Decimal
 
 import lance
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from helpers import explain, run_python
-from persisting import SchemaError, UnsupportedError
+from persisting import SchemaError, UnstorableError, UnsupportedError
 from persisting.queue import LanceBackend, PersistingBackend
 
 VERSIONS = ["2.0", "2.1", "2.2"]
@@ -102,6 +103,8 @@ BAD = [
     ("price", Decimal("123456789"), "more than the column's precision of 10 digits"),
     ("big", Decimal("1E+40"), "more than the column's precision of 40 digits"),
     ("big", 7, "expected decimal256(40, 3), found int 7"),
+    ("tag", uuid.UUID(int=1), "expected fixed_size_binary[4], found UUID UUID('00000000-0000-0000-0000-0000000... "
+                              "(the column takes bytes of length 4, a UUID is 16 bytes)"),
 ]
 
 
@@ -214,6 +217,11 @@ def _stamps(unit: str, tz: str | None) -> pa.Array:
     return pa.array([dt.datetime(2020, 1, 1, 12), None, dt.datetime(1960, 6, 1, 23, 59)], pa.timestamp(unit, tz))
 
 
+def _uuids() -> pa.Array:
+    return pa.ExtensionArray.from_storage(pa.uuid(), pa.array([uuid.UUID(int=i).bytes if i != 1 else None for i in range(3)],
+                                                              pa.binary(16)))
+
+
 # id -> (the column, the oldest data storage version that stores it): what
 # pylance writes and reads back exactly, put_arrow and put of to_pylist() rows
 # store the same.
@@ -224,6 +232,11 @@ LIKE_PYLANCE = {
     "ts-in-list": (pa.ListArray.from_arrays([0, 2, 3, 3], _stamps("us", "+05:45")), "2.0"),
     "ts-in-fixed-size-list": (pa.FixedSizeListArray.from_arrays(_stamps("ns", "-03:30"), 3), "2.0"),
     "ts-in-map": (pa.MapArray.from_arrays([0, 2, 3], pa.array(["a", "b", "c"]), _stamps("s", "+13:45")), "2.2"),
+    # to_pylist() gives uuid.UUID values: a put of such rows stores them
+    "uuid": (_uuids(), "2.0"),
+    "uuid-in-struct": (pa.StructArray.from_arrays([_uuids()], ["u"]), "2.1"),
+    "uuid-in-list": (pa.ListArray.from_arrays([0, 2, 3, 3], _uuids()), "2.0"),
+    "uuid-as-plain-bytes": (pa.array([uuid.UUID(int=7).bytes, None], pa.binary(16)), "2.0"),
 }
 
 
@@ -318,3 +331,13 @@ async def test_reads_what_pylance_wrote_and_refuses_to_write_it(bucket_path, ver
         with pytest.raises(UnsupportedError, match='field "c"'):
             await b.put_arrow(table.slice(0, 1))
     assert lance.dataset(uri).to_table().equals(theirs)
+
+
+async def test_a_uuid_types_no_new_field(bucket_path):
+    """A UUID fills a fixed_size_binary[16] (arrow.uuid) column; a new field
+    gets no type from it (bytes would infer binary): refused, nothing stored."""
+    with PersistingBackend(0, bucket_path) as b:
+        await b.put({"id": 1})
+        with pytest.raises(UnstorableError, match=r"field 'u': a UUID types no field: it fills a fixed_size_binary\[16\]"):
+            await b.put_batch([{"id": 2}, {"id": 3, "u": uuid.UUID(int=3)}])
+        assert await b.get() == [{"id": 1}]
