@@ -466,7 +466,7 @@ func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
 			return fmt.Errorf("%w: field %s: %s is out of range: its int does not fit in int64", ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 		}
 	}
-	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str) numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int) or (..., 'uuid', 16 bytes))",
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str), (..., 'uuid', 16 bytes) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }
 
