@@ -213,9 +213,17 @@ func importSchema(cs *C.struct_ArrowSchema, what string) (sch *arrow.Schema, err
 		return nil, fmt.Errorf("%w: %s must be a struct (format \"+s\") whose children are the fields, found format %q",
 			errInvalidArrow, what, format)
 	}
+	if err := checkDecimalWidths(cs, ""); err != nil {
+		C.persisting_release_schema(cs)
+		return nil, err
+	}
+	zones := collectZones(cs) // before the import releases cs
 	sch, err = cdata.ImportCArrowSchema((*cdata.CArrowSchema)(unsafe.Pointer(cs)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot import %s: %v", errInvalidArrow, what, err)
+	}
+	for i, f := range sch.Fields() {
+		restoreZones(f.Type, zones.children[i])
 	}
 	return sch, nil
 }

@@ -346,7 +346,7 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 			return rc.mismatch(c, v)
 		}
 	case colFixedBinary:
-		if k != pymarshal.Bytes || !fits(d, c.typ, valueOf(d, v)) {
+		if k != pymarshal.Bytes && k != pymarshal.Tuple || !fits(d, c.typ, valueOf(d, v)) {
 			return rc.mismatch(c, v)
 		}
 	case colTimestamp, colDate32, colDate64, colDecimal, colTime:

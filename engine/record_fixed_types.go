@@ -14,7 +14,7 @@ import (
 // Record values into columns of fixed_size_binary[n], decimal128(p, s) and
 // decimal256(p, s) - types a bucket gets from a dataset or from Arrow data,
 // never from a record (a Decimal infers decimal128(38, s); bytes binary):
-// bytes of exactly n bytes; a Decimal at the column's scale without losing
+// bytes of exactly n bytes (a UUID into n = 16: arrow.uuid's storage); a Decimal at the column's scale without losing
 // a digit, within its precision.
 
 // fitsFixedType reports whether rv fits t, one of these types, as it is
@@ -22,7 +22,7 @@ import (
 func fitsFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) (fit, handled bool) {
 	switch t := t.(type) {
 	case *arrow.FixedSizeBinaryType:
-		return rv.kind == kindBytes && len(d.Bytes(rv.node)) == t.ByteWidth, true
+		return rv.kind == kindBytes && len(d.Bytes(rv.node)) == t.ByteWidth || rv.kind == kindUUID && t.ByteWidth == 16, true
 	case arrow.DecimalType:
 		if rv.kind != kindDecimal {
 			return false, true
@@ -63,6 +63,9 @@ func whyNotFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) str
 		if rv.kind == kindBytes {
 			return fmt.Sprintf(" (the column takes bytes of length %d, this is of length %d)", t.ByteWidth, len(d.Bytes(rv.node)))
 		}
+		if rv.kind == kindUUID {
+			return fmt.Sprintf(" (the column takes bytes of length %d, a UUID is 16 bytes)", t.ByteWidth)
+		}
 	case arrow.DecimalType:
 		if rv.kind != kindDecimal {
 			return ""
@@ -85,6 +88,9 @@ func whyNotFixedType(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) str
 func appendFixedType(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node) {
 	switch b := c.build.(type) {
 	case *array.FixedSizeBinaryBuilder:
+		if d.Kind(v) == pymarshal.Tuple { // a UUID
+			v = tagArg(d, v)
+		}
 		b.Append(d.Bytes(v))
 	case *array.Decimal128Builder:
 		dv, _ := decimalIn(d, c.typ.(arrow.DecimalType), valueOf(d, v))

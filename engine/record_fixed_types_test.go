@@ -49,6 +49,34 @@ func TestRecordsIntoFixedTypes(t *testing.T) {
 	runRecordSteps(t, fixedTypesSchema, steps, rows)
 }
 
+// TestRecordsUUIDIntoFixedBinary: a UUID (tagged "uuid", its 16 bytes) fills
+// fixed_size_binary[16] columns - arrow.uuid's storage - at any depth, as
+// bytes of 16 do; another width or another column type refuses it (a new
+// field too: test_arrow_types.py).
+func TestRecordsUUIDIntoFixedBinary(t *testing.T) {
+	u := func(b byte) pyTuple {
+		return pyTuple{pyEllipsis{}, "uuid", []byte(strings.Repeat(string(rune('a'+b)), 16))}
+	}
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "u", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}, Nullable: true,
+			Metadata: arrow.NewMetadata([]string{"ARROW:extension:name"}, []string{"arrow.uuid"})},
+		{Name: "l", Type: arrow.ListOf(&arrow.FixedSizeBinaryType{ByteWidth: 16}), Nullable: true},
+		{Name: "f", Type: &arrow.FixedSizeBinaryType{ByteWidth: 4}, Nullable: true},
+		{Name: "b", Type: arrow.BinaryTypes.Binary, Nullable: true},
+	}, nil)
+	steps := []ruleStep{
+		ok(rec("u", u(0), "l", []any{u(1), nil, []byte("cccccccccccccccc")})),
+		refused(rec("f", u(0)), ErrSchemaMismatch, `field 'f': expected fixed_size_binary\[4\], found UUID UUID\('61616161-6161-6161-6161-6161616... \(the column takes bytes of length 4, a UUID is 16 bytes\)`),
+		refused(rec("b", u(0)), ErrSchemaMismatch, `field 'b': expected binary, found UUID UUID\('61616161-`),
+		refused(rec("u", pyTuple{pyEllipsis{}, "uuid", []byte("short")}), ErrInvalidArgument, `field 'u': \(Ellipsis, 'uuid', b'short'\) is not a tagged value`),
+	}
+	rows := []string{
+		"u=(null) l=(null) f=(null) b=(null) ",
+		`u=YWFhYWFhYWFhYWFhYWFhYQ== l=["YmJiYmJiYmJiYmJiYmJiYg==",null,"Y2NjY2NjY2NjY2NjY2NjYw=="] f=(null) b=(null) `,
+	}
+	runRecordSteps(t, sch, steps, rows)
+}
+
 // TestStoredNullColumn: a null column a dataset stores (pylance writes one
 // for a column of only None) stays a null column through flushes of rows
 // that leave it None, and takes the type of its first value, strict bucket

@@ -426,6 +426,9 @@ func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataT
 	switch rv.kind {
 	case kindBigInt:
 		return nil, tooBig(d, path, rv)
+	case kindUUID:
+		return nil, fmt.Errorf("%w: field %s: a UUID types no field: it fills a fixed_size_binary[16] column (arrow.uuid, "+
+			"from a dataset or put_arrow); put uuid.bytes to store it as binary", ErrType, pyName(path))
 	case kindDecimal:
 		v, _ := parseDecimal(string(d.Bytes(rv.arg)))
 		if v.scale > maxDecimalDigits {
@@ -466,7 +469,7 @@ func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
 			return fmt.Errorf("%w: field %s: %s is out of range: its int does not fit in int64", ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 		}
 	}
-	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str), (..., 'uuid', 16 bytes) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }
 

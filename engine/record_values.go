@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/big"
@@ -29,6 +30,7 @@ import (
 //	                       (pandas' Timestamp with a zone)
 //	("m8[u]", int)         numpy timedelta64 of unit u (s, ms, us, ns): ticks
 //	("decimal", str)       decimal.Decimal as str(d)
+//	("uuid", bytes)        uuid.UUID: its 16 bytes (UUID.bytes)
 //	("unsupported", str)   a value the encoder cannot express: its type name
 
 type valueKind uint8
@@ -47,6 +49,7 @@ const (
 	kindTime
 	kindDuration
 	kindDecimal
+	kindUUID
 	kindDict
 	kindList        // a list, or a tuple that is not tagged
 	kindUnsupported // a tagged "unsupported", or Ellipsis on its own
@@ -55,14 +58,14 @@ const (
 
 // storableKinds lists what a record may hold, for the message that refuses
 // anything else.
-const storableKinds = "None, bool, int, float, str, bytes, datetime, date, time, timedelta, Decimal, dict, list"
+const storableKinds = "None, bool, int, float, str, bytes, datetime, date, time, timedelta, Decimal, UUID, dict, list"
 
 // kindNames name kinds as the messages do (the names of the Python types,
 // except where a list of element kinds is described: see elementKindName).
 var kindNames = [...]string{
 	kindNone: "NoneType", kindBool: "bool", kindInt: "int", kindBigInt: "int", kindFloat: "float",
 	kindStr: "str", kindBytes: "bytes", kindTimestamp: "datetime", kindTimestampTZ: "datetime",
-	kindDate: "date", kindTime: "time", kindDuration: "timedelta", kindDecimal: "Decimal", kindDict: "dict", kindList: "list",
+	kindDate: "date", kindTime: "time", kindDuration: "timedelta", kindDecimal: "Decimal", kindUUID: "UUID", kindDict: "dict", kindList: "list",
 	kindUnsupported: "unsupported", kindBadTag: "tuple",
 }
 
@@ -133,6 +136,11 @@ func taggedKind(d *pymarshal.Decoder, v pymarshal.Node) (valueKind, pymarshal.No
 		kind = kindDuration
 	case "decimal":
 		kind, want = kindDecimal, pymarshal.Str
+	case "uuid":
+		kind, want = kindUUID, pymarshal.Bytes
+		if d.Kind(arg) == want && len(d.Bytes(arg)) != 16 {
+			return kindBadTag, 0, 0, 0
+		}
 	case "unsupported":
 		kind, want = kindUnsupported, pymarshal.Str
 	default:
@@ -316,6 +324,9 @@ func writeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue, limit 
 		writeTimeRepr(sb, d, rv)
 	case kindDecimal:
 		sb.WriteString("Decimal('" + string(d.Bytes(rv.arg)) + "')")
+	case kindUUID:
+		h := hex.EncodeToString(d.Bytes(rv.arg))
+		sb.WriteString("UUID('" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:] + "')")
 	case kindDict:
 		sb.WriteByte('{')
 		for i, k := 0, d.First(v); i < d.Len(v); i++ {

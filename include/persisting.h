@@ -309,6 +309,8 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  *       (..., "M8[u], UTC", int)    aware pandas Timestamp: UTC ticks
  *       (..., "m8[u]", int)         numpy timedelta64: ticks (s, ms, us, ns ->
  *                                   duration[u]; W, D, h, m -> duration[s])
+ *       (..., "uuid", bytes)        UUID: its 16 bytes; fills fixed_size_binary[16]
+ *                                   (arrow.uuid) columns, types no new field
  *       (..., "unsupported", str)   a value the encoder cannot carry: its type
  *                                   name (refused, naming the field)
  * The engine decides everything else, by the rules of docs/schema-rules.md:

@@ -584,7 +584,7 @@ func dictBlock(dict, idx *block, valid []bool) (*block, error) {
 	if b := idx.bits; b != 8 && b != 16 && b != 32 && b != 64 || idx.dim != 0 {
 		return nil, fmt.Errorf("dictionary indices of %d bits", idx.bits)
 	}
-	if dict.fixedWidth() && dict.bits%8 != 0 {
+	if dict.fixedWidth() && dict.bits%8 != 0 && dict.bits != 1 {
 		return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)
 	}
 	ix, err := dictIndices(idx, dict.n, valid)
@@ -605,6 +605,15 @@ func (b *block) gathered() (*block, error) {
 // gatherIndices is dict's values at ix (noIndex: an empty / zero value).
 func gatherIndices(dict *block, ix []uint32) (*block, error) {
 	n := len(ix)
+	if dict.fixedWidth() && dict.bits == 1 { // bools (pylance's dictionary<bool>): bits, LSB first
+		out := make([]byte, (n+7)/8)
+		for i, v := range ix {
+			if v != noIndex && dict.data[v/8]&(1<<(v%8)) != 0 {
+				out[i/8] |= 1 << (i % 8)
+			}
+		}
+		return &block{n: n, bits: 1, data: out}, nil
+	}
 	if dict.fixedWidth() {
 		if dict.bits%8 != 0 {
 			return nil, fmt.Errorf("dictionary of %d-bit values not supported", dict.bits)

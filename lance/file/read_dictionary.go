@@ -240,10 +240,13 @@ func blockArray(b *block, dt arrow.DataType, alloc memory.Allocator) (arrow.Arra
 // distinctValues fills ix with the position of each of b's values among its
 // distinct values, which it returns in order of first appearance.
 func distinctValues(b *block, ix []int64, dt arrow.DataType, alloc memory.Allocator) (arrow.Array, error) {
-	if b.dim != 0 || b.bits%8 != 0 {
+	if b.dim != 0 || b.bits%8 != 0 && b.bits != 1 {
 		return nil, fmt.Errorf("dictionary of %s from a page of %d-bit values", dt, b.bits)
 	}
 	value := func(i int) []byte {
+		if b.bits == 1 { // bools, LSB first
+			return []byte{b.data[i/8] >> (i % 8) & 1}
+		}
 		if b.bits > 0 {
 			w := b.bits / 8
 			return b.data[i*w : (i+1)*w]
@@ -263,7 +266,12 @@ func distinctValues(b *block, ix []int64, dt arrow.DataType, alloc memory.Alloca
 		ix[i] = j
 	}
 	d := &block{n: len(first), bits: b.bits}
-	if b.bits > 0 {
+	if b.bits == 1 {
+		d.data = make([]byte, (len(first)+7)/8)
+		for j, i := range first {
+			d.data[j/8] |= value(i)[0] << (j % 8)
+		}
+	} else if b.bits > 0 {
 		for _, i := range first {
 			d.data = append(d.data, value(i)...)
 		}

@@ -75,6 +75,9 @@ func metadataToArrow(m map[string][]byte) arrow.Metadata {
 	return arrow.NewMetadata(keys, vals)
 }
 
+// extensionName is the field metadata key naming an Arrow extension type.
+const extensionName = "ARROW:extension:name"
+
 func appendArrowField(out []Field, af arrow.Field, parent int32, next *int32, path string) ([]Field, error) {
 	if *next == 1<<31-1 {
 		return nil, fmt.Errorf("lance schema: field %q: field id overflow", path)
@@ -87,6 +90,13 @@ func appendArrowField(out []Field, af arrow.Field, parent int32, next *int32, pa
 		Metadata: metadataToLance(af.Metadata),
 	}
 	*next++
+	if name, _ := af.Metadata.GetValue(extensionName); name == "arrow.json" || name == "lance.json" {
+		// pylance stores JSON as JSONB (its lance.json type) and reads a
+		// column tagged arrow.json as such: text stored under that tag
+		// would make the whole dataset unreadable to it.
+		return nil, fmt.Errorf("lance schema: field %q: %s columns are not supported (Lance stores JSON as JSONB, "+
+			"which this library does not write); store the text as a plain string column instead", path, name)
+	}
 	switch t := af.Type.(type) {
 	case *arrow.StructType:
 		f.LogicalType = "struct"

@@ -200,6 +200,8 @@ func TestArrowRoundTrip(t *testing.T) {
 	}
 }
 
+var jsonTag = arrow.NewMetadata([]string{"ARROW:extension:name", "ARROW:extension:metadata"}, []string{"arrow.json", ""})
+
 func TestFromArrowErrors(t *testing.T) {
 	tests := []struct {
 		name, wantInErr string
@@ -209,6 +211,12 @@ func TestFromArrowErrors(t *testing.T) {
 		{"nested-unsupported", "st.u", arrow.NewSchema([]arrow.Field{{Name: "st", Type: arrow.StructOf(arrow.Field{Name: "u", Type: arrow.DenseUnionOf(nil, nil)})}}, nil)},
 		{"dot", "a.b", arrow.NewSchema([]arrow.Field{{Name: "a.b", Type: arrow.PrimitiveTypes.Int64}}, nil)},
 		{"dup", "x", arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}, {Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)},
+		// pylance reads a column tagged arrow.json as JSONB: text under the tag is unreadable to it
+		{"json", "j", arrow.NewSchema([]arrow.Field{{Name: "j", Type: arrow.BinaryTypes.String, Metadata: jsonTag}}, nil)},
+		{"json-in-list", "l.item", arrow.NewSchema([]arrow.Field{{Name: "l", Type: arrow.ListOfField(
+			arrow.Field{Name: "item", Type: arrow.BinaryTypes.String, Nullable: true, Metadata: jsonTag})}}, nil)},
+		{"lance-json", "j", arrow.NewSchema([]arrow.Field{{Name: "j", Type: arrow.BinaryTypes.LargeBinary,
+			Metadata: arrow.NewMetadata([]string{"ARROW:extension:name"}, []string{"lance.json"})}}, nil)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,7 @@
 marshal (version 4) data of one dict or a list of dicts, specified in
 ``include/persisting.h`` and ``docs/api-c.md``. This module only encodes:
 plain values and dict/list containers go as they are (tuples as lists);
-``datetime``, ``date``, ``time``, ``timedelta``, ``Decimal`` and numpy's and pandas'
+``datetime``, ``date``, ``time``, ``timedelta``, ``Decimal``, ``UUID`` and numpy's and pandas'
 times become tagged values ``(Ellipsis, tag, payload)``; other numpy values and
 subclasses of plain types become plain values; anything else is tagged
 "unsupported" and refused by the engine, which owns every rule about what may be stored where.
@@ -13,9 +13,11 @@ from __future__ import annotations
 import marshal
 import numbers
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 __all__ = ["ENCODING_VERSION", "encode_record", "encode_records"]
 
@@ -47,6 +49,8 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
         return (..., "date", v.toordinal() - _EPOCH_DAY)
     if isinstance(v, Decimal):
         return (..., "decimal", str(v))
+    if isinstance(v, UUID):
+        return (..., "uuid", v.bytes)
     if isinstance(v, time):  # micros since midnight; an aware time is refused
         micros = ((v.hour * 60 + v.minute) * 60 + v.second) * 10**6 + v.microsecond
         return (..., "time", micros) if v.tzinfo is None else (..., "unsupported", "time with tzinfo")
@@ -68,21 +72,17 @@ def _key(k: Any) -> Any:  # as it is, unless marshal cannot write it: then its k
 
 def encode_record(record: Any) -> bytes:
     """One record as ``persisting_append_records`` takes it; never raises for a value."""
-    if type(record) is dict:
-        if _PLAIN.issuperset(map(type, record.values())):
-            try:
-                return marshal.dumps(record, 4)
-            except ValueError:  # a key marshal cannot write
-                pass
-        return marshal.dumps({_key(k): _value(x) for k, x in record.items()}, 4)
-    return encode_records([record])
+    if type(record) is not dict:
+        return encode_records([record])
+    if _PLAIN.issuperset(map(type, record.values())):
+        with suppress(ValueError):  # a key marshal cannot write: encoded below
+            return marshal.dumps(record, 4)
+    return marshal.dumps({_key(k): _value(x) for k, x in record.items()}, 4)
 
 
 def encode_records(records: list) -> bytes:
     """A list of records as the bytes ``persisting_append_records`` takes."""
     if all(type(r) is dict and _PLAIN.issuperset(map(type, r.values())) for r in records):
-        try:
+        with suppress(ValueError):  # a key marshal cannot write: encoded below
             return marshal.dumps(records, 4)
-        except ValueError:  # a key marshal cannot write
-            pass
     return marshal.dumps([_value(r) for r in records], 4)

@@ -7,6 +7,7 @@ call is stored."""
 from __future__ import annotations
 
 import os
+import uuid
 from decimal import Decimal
 
 import lance
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from helpers import explain, run_python
-from persisting import SchemaError
+from persisting import SchemaError, UnstorableError, UnsupportedError
 from persisting.queue import LanceBackend, PersistingBackend
 
 VERSIONS = ["2.0", "2.1", "2.2"]
@@ -102,6 +103,8 @@ BAD = [
     ("price", Decimal("123456789"), "more than the column's precision of 10 digits"),
     ("big", Decimal("1E+40"), "more than the column's precision of 40 digits"),
     ("big", 7, "expected decimal256(40, 3), found int 7"),
+    ("tag", uuid.UUID(int=1), "expected fixed_size_binary[4], found UUID UUID('00000000-0000-0000-0000-0000000... "
+                              "(the column takes bytes of length 4, a UUID is 16 bytes)"),
 ]
 
 
@@ -207,3 +210,134 @@ def test_put_arrow_of_pylance_tables_with_empty_buffers(tmp_path):
     lance.write_dataset(pa.table({f"c{i}": pa.nulls(3000, pa.string()) for i in range(20)}), uri)
     proc = run_python(EMPTY_BUFFERS, uri, str(tmp_path / "bucket"))
     assert proc.returncode == 0 and "appended" in proc.stdout, explain(proc)
+
+
+def _stamps(unit: str, tz: str | None) -> pa.Array:
+    import datetime as dt
+    return pa.array([dt.datetime(2020, 1, 1, 12), None, dt.datetime(1960, 6, 1, 23, 59)], pa.timestamp(unit, tz))
+
+
+def _uuids() -> pa.Array:
+    return pa.ExtensionArray.from_storage(pa.uuid(), pa.array([uuid.UUID(int=i).bytes if i != 1 else None for i in range(3)],
+                                                              pa.binary(16)))
+
+
+# id -> (the column, the oldest data storage version that stores it): what
+# pylance writes and reads back exactly, put_arrow and put of to_pylist() rows
+# store the same.
+LIKE_PYLANCE = {
+    **{f"ts-{u}-{tz}": (_stamps(u, tz), "2.0")
+       for u in ("s", "ms", "us", "ns") for tz in ("+05:30", "-03:30", "+00:00")},
+    "ts-in-struct": (pa.StructArray.from_arrays([_stamps("ms", "-09:30")], ["at"]), "2.1"),
+    "ts-in-list": (pa.ListArray.from_arrays([0, 2, 3, 3], _stamps("us", "+05:45")), "2.0"),
+    "ts-in-fixed-size-list": (pa.FixedSizeListArray.from_arrays(_stamps("ns", "-03:30"), 3), "2.0"),
+    "ts-in-map": (pa.MapArray.from_arrays([0, 2, 3], pa.array(["a", "b", "c"]), _stamps("s", "+13:45")), "2.2"),
+    # to_pylist() gives uuid.UUID values: a put of such rows stores them
+    "uuid": (_uuids(), "2.0"),
+    "uuid-in-struct": (pa.StructArray.from_arrays([_uuids()], ["u"]), "2.1"),
+    "uuid-in-list": (pa.ListArray.from_arrays([0, 2, 3, 3], _uuids()), "2.0"),
+    "uuid-as-plain-bytes": (pa.array([uuid.UUID(int=7).bytes, None], pa.binary(16)), "2.0"),
+}
+
+
+@pytest.mark.parametrize("name,version", [(n, v) for n, (_, oldest) in LIKE_PYLANCE.items()
+                                          for v in VERSIONS if v >= oldest])
+async def test_stored_as_pylance_stores_it(tmp_path, version, name):
+    column = LIKE_PYLANCE[name][0]
+    table = pa.table({"id": pa.array(range(len(column)), pa.int64()), "c": column})
+    theirs = os.path.join(tmp_path, "theirs")
+    lance.write_dataset(table, os.path.join(theirs, "data.lance"), data_storage_version=version)
+    assert lance.dataset(os.path.join(theirs, "data.lance")).to_table().equals(table)  # the oracle
+    ours = os.path.join(tmp_path, "ours")
+    with PersistingBackend(0, ours, data_storage_version=version) as b:
+        await b.put_arrow(table)
+        assert (await b.get_arrow()).equals(table)
+        await b.flush()
+        assert (await b.get_arrow()).equals(table)
+    ds = lance.dataset(os.path.join(ours, "data.lance"))
+    ds.validate()
+    assert ds.to_table().equals(table)
+    with LanceBackend(0, theirs) as b:
+        assert (await b.get_arrow()).equals(table)
+        assert await b.get() == table.to_pylist()
+        await b.put_batch(table.to_pylist())
+        await b.put_arrow(table)
+        await b.flush()
+        assert (await b.get_arrow()).equals(pa.concat_tables([table] * 3))
+    ds = lance.dataset(os.path.join(theirs, "data.lance"))
+    ds.validate()
+    assert ds.to_table().equals(pa.concat_tables([table] * 3))
+
+
+# id -> (a column pylance refuses, or writes as something this library does not, and what the error says)
+REFUSED = {
+    "json": (pa.array(['{"a": 1}', None], pa.json_()), "field \"c\": arrow.json columns are not supported"),
+    "json-in-struct": (pa.StructArray.from_arrays([pa.array(["[]"], pa.json_())], ["j"]),
+                       "field \"c.j\": arrow.json columns are not supported"),
+    "list_view": (pa.array([[1], None], pa.list_view(pa.int32())), "field \"c\": unsupported arrow type list_view"),
+    "run_end_encoded": (pa.RunEndEncodedArray.from_arrays([2], pa.array([1], pa.int32())),
+                        "field \"c\": unsupported arrow type run_end_encoded"),
+    "sparse_union": (pa.UnionArray.from_sparse(pa.array([0], pa.int8()), [pa.array([1])]),
+                     "field \"c\": unsupported arrow type sparse_union"),
+    "month_day_nano": (pa.array([pa.MonthDayNano([1, 2, 3])]), "field \"c\": unsupported arrow type month_day_nano"),
+    "decimal32": (pa.array([Decimal("1.25")], pa.decimal32(9, 2)), "field \"c\": decimal32(9, 2) is not supported"),
+    "decimal64-in-list": (pa.array([[Decimal(7)]], pa.list_(pa.decimal64(18, 0))),
+                          "field \"c.item\": decimal64(18, 0) is not supported"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+async def test_refused_with_the_column_named_and_nothing_stored(tmp_path, name):
+    column, message = REFUSED[name]
+    with PersistingBackend(0, str(tmp_path), data_storage_version="2.2") as b:
+        await b.put({"id": 1})
+        table = pa.table({"id": pa.array(range(len(column)), pa.int64()), "c": column})
+        with pytest.raises(UnsupportedError) as e:
+            await b.put_arrow(table)
+        assert message in str(e.value), e.value
+        assert b.total_count() == 1
+        await b.flush()
+    ds = lance.dataset(os.path.join(tmp_path, "data.lance"))
+    ds.validate()
+    assert ds.to_table().to_pylist() == [{"id": 1}]
+
+
+def _bools(n: int) -> list:
+    return [None if i % 11 == 5 else (i < n // 2 or i % 3 == 0) for i in range(n)]
+
+
+# id -> a column pylance writes that a bucket reads as pylance does, though it
+# does not write it (the bucket is read-only, the error naming the field)
+READ_ONLY = {
+    "dictionary<bool>": pa.array(_bools(ROWS)).dictionary_encode(),
+    "dictionary<bool>-one-value": pa.array([True] * 10 + [None]).dictionary_encode(),
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", list(READ_ONLY))
+async def test_reads_what_pylance_wrote_and_refuses_to_write_it(bucket_path, version, name):
+    column = READ_ONLY[name]
+    table = pa.table({"id": pa.array(range(len(column)), pa.int64()), "c": column})
+    uri = _pylance_writes(bucket_path, table, version)
+    theirs = lance.dataset(uri).to_table()
+    with LanceBackend(0, bucket_path) as b:
+        assert (await b.get_arrow()).equals(theirs)
+        assert await b.get() == theirs.to_pylist() == table.to_pylist()
+        assert await b.get(3, 4) == table.slice(4, 3).to_pylist()
+        assert await b.get_where("id", eq=7) == table.slice(7, 1).to_pylist()
+        streamed = [r async for chunk in b.get_stream() for r in chunk]
+        assert streamed == table.to_pylist()
+        with pytest.raises(UnsupportedError, match='field "c"'):
+            await b.put_arrow(table.slice(0, 1))
+    assert lance.dataset(uri).to_table().equals(theirs)
+
+
+async def test_a_uuid_types_no_new_field(bucket_path):
+    """A UUID fills a fixed_size_binary[16] (arrow.uuid) column; a new field
+    gets no type from it (bytes would infer binary): refused, nothing stored."""
+    with PersistingBackend(0, bucket_path) as b:
+        await b.put({"id": 1})
+        with pytest.raises(UnstorableError, match=r"field 'u': a UUID types no field: it fills a fixed_size_binary\[16\]"):
+            await b.put_batch([{"id": 2}, {"id": 3, "u": uuid.UUID(int=3)}])
+        assert await b.get() == [{"id": 1}]
