@@ -2,8 +2,9 @@
 
 The two releases cannot share one environment (0.1.0 has ``pulsing.queue``,
 0.1.1+ ``pulsing.streaming``), so each gets a venv, made once and cached under
-``build/venvs/pulsing-<version>`` (``--system-site-packages``, so pyarrow and
-pylance come from this interpreter). The persisting wheel is built from this
+``build/venvs/pulsing-<version>``, that sees this interpreter's packages
+(pyarrow, pylance) behind its own: a ``.pth`` file, since ``--system-site-packages``
+reaches only the base interpreter's when this one is itself a venv. The persisting wheel is built from this
 checkout with ``pip wheel ./python`` - which compiles libpersisting.so with Go,
 the way users install it - and installed into each venv; the scenario then runs
 in a spawned interpreter of that venv, with no PYTHONPATH or PERSISTING_LIB, so
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -61,10 +63,10 @@ def ensure_venv(version: str) -> Path:
     python = venv / "bin" / "python"
     marker = venv / ".pulsing-ready"
     with _Lock(VENVS / f".pulsing-{version}.lock"):
-        if marker.is_file() and marker.read_text() == version and python.exists():
+        if marker.is_file() and marker.read_text() == version + " pth" and python.exists():
             return python
         shutil.rmtree(venv, ignore_errors=True)
-        proc = _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
+        proc = _run([sys.executable, "-m", "venv", str(venv)])
         assert proc.returncode == 0, "venv creation failed\n" + explain(proc)
         proc = _run([str(python), "-m", "pip", "install", "--quiet", f"pulsing=={version}"],
                     env=clean_env())
@@ -72,7 +74,12 @@ def ensure_venv(version: str) -> Path:
         proc = _run([str(python), "-c",
                      "import importlib.metadata as m; print(m.version('pulsing'))"])
         assert proc.stdout.strip() == version, explain(proc)
-        marker.write_text(version)
+        site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+        ours = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+        # after pulsing's own install, behind the venv's site-packages: its pulsing and
+        # persisting come first; pyarrow and pylance from this interpreter
+        Path(site.stdout.strip(), "zz-test-interpreter.pth").write_text("\n".join(sorted(ours)) + "\n")
+        marker.write_text(version + " pth")
     return python
 
 
