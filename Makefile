@@ -131,10 +131,12 @@ test-header: lib lib-testhooks
 	tests/header/exports.sh build/testhooks/libpersisting.so
 	tests/header/no_test_hooks.sh --expect-hooks build/testhooks/libpersisting.so
 
-# Issue #7's C and Rust clients; each checks every value it reads back.
+# Issue #7's C and Rust clients; each checks every value it reads back. cargo test: the Rust
+# crate's Drop, Send + Sync and errors, and its doc example.
 examples: lib
 	examples/c/run.sh
 	cargo run --locked --manifest-path examples/rust/Cargo.toml
+	cargo test --locked --manifest-path examples/rust/Cargo.toml
 
 # tests/python, tests/crash, tests/cluster and tests/docs each have their own pytest.ini: run them apart.
 pytest: pydeps lib lib-testhooks minio

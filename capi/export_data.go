@@ -108,6 +108,9 @@ func importStream(b *engine.Bucket, stream *C.struct_ArrowArrayStream) (recs []a
 	if stream.release == nil {
 		return nil, nil, fmt.Errorf("%w: the stream is already released", errInvalidArrow)
 	}
+	if stream.get_schema == nil || stream.get_next == nil { // calling one would crash the process
+		return nil, nil, fmt.Errorf("%w: the stream's get_schema or get_next callback is NULL", errInvalidArrow)
+	}
 	cs := (*C.struct_ArrowSchema)(C.calloc(1, C.sizeof_struct_ArrowSchema))
 	defer C.free(unsafe.Pointer(cs))
 	if rc := C.persisting_stream_get_schema(stream, cs); rc != 0 {

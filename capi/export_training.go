@@ -59,6 +59,9 @@ func indexList(indexes *C.persisting_training_cint64, count C.int64_t) ([]int64,
 	if indexes == nil {
 		return nil, errNullArgument
 	}
+	if count > 1<<32 { // more than there are indexes; unsafe.Slice would panic far beyond
+		return nil, fmt.Errorf("%w: index count %d is more than 2^32", errInvalidLength, int64(count))
+	}
 	return append([]int64(nil), unsafe.Slice((*int64)(unsafe.Pointer(indexes)), int(count))...), nil
 }
 

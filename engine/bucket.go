@@ -23,9 +23,12 @@ type Bucket struct {
 	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
 	closed  bool
-	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
-	dataset *lance.Dataset // newest committed version; nil before the first flush
-	buf     buffer
+	// closeDone is made by the first Close and closed when it has ended;
+	// a later Close waits on it.
+	closeDone chan struct{}
+	schema    *arrow.Schema  // nil until the first append or a dataset on disk fixes it
+	dataset   *lance.Dataset // newest committed version; nil before the first flush
+	buf       buffer
 
 	wal         *wal.Log // nil without a WAL
 	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset
@@ -63,6 +66,8 @@ type Bucket struct {
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
+	beforeCloseEnd   func() // tests: runs in Close just before it releases the writer lock
+	onCloseWait      func() // tests: runs when a Close is about to wait for an earlier one
 
 	// Background work (background.go): auto flush, maintenance, retention.
 	bg      *background
@@ -409,8 +414,22 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 }
 
 // Close flushes the buffer and closes the bucket. The bucket is closed even
-// when the flush fails; the error says what was not written.
+// when the flush fails; the error says what was not written. A Close called
+// while another runs waits for it to end (writer lock released) and returns
+// nil, as does every Close after the first.
 func (b *Bucket) Close() error {
+	b.mu.Lock()
+	if done := b.closeDone; done != nil {
+		b.mu.Unlock()
+		if b.onCloseWait != nil {
+			b.onCloseWait()
+		}
+		<-done
+		return nil
+	}
+	b.closeDone = make(chan struct{})
+	b.mu.Unlock()
+	defer close(b.closeDone)
 	b.stopBackground() // first: background work takes flushMu itself
 	b.flushMu.Lock()
 	b.mu.Lock()
@@ -440,6 +459,9 @@ func (b *Bucket) Close() error {
 	b.waitBackgroundFlush()
 	if cerr := b.consumption.close(); err == nil {
 		err = cerr
+	}
+	if b.beforeCloseEnd != nil {
+		b.beforeCloseEnd()
 	}
 	// Last: the next writer must find everything written, and no flush of
 	// this handle may still be running.

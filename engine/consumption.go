@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -232,6 +233,9 @@ func checkTask(task string) error {
 	}
 	if len(task) > 0xFFFF {
 		return fmt.Errorf("%w: task name is %d bytes, at most 65535", ErrInvalidArgument, len(task))
+	}
+	if !utf8.ValidString(task) {
+		return fmt.Errorf("%w: task name %q is not UTF-8", ErrInvalidArgument, task)
 	}
 	return nil
 }

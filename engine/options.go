@@ -315,8 +315,14 @@ func optionsObject(text string) (map[string]json.RawMessage, error) {
 // SecondsDuration converts a non-negative number of seconds (an option, an
 // argument) named name to a Duration; anything else is ErrInvalidArgument.
 func SecondsDuration(name string, s float64) (time.Duration, error) {
-	if s < 0 || math.IsNaN(s) || s > math.MaxInt64/float64(time.Second) {
-		return 0, fmt.Errorf("%w: %s must be a non-negative number of seconds, got %v", ErrInvalidArgument, name, s)
+	switch {
+	case math.IsNaN(s):
+		return 0, fmt.Errorf("%w: %s must be a number of seconds, got NaN (not a number)", ErrInvalidArgument, name)
+	case s < 0:
+		return 0, fmt.Errorf("%w: %s must not be negative, got %v seconds", ErrInvalidArgument, name, s)
+	case s > math.MaxInt64/float64(time.Second):
+		return 0, fmt.Errorf("%w: %s is %v seconds, at most %d (some 292 years) are allowed", ErrInvalidArgument, name, s,
+			int64(math.MaxInt64)/int64(time.Second))
 	}
 	return time.Duration(s * float64(time.Second)), nil
 }

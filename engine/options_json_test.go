@@ -3,7 +3,9 @@ package engine
 import (
 	"errors"
 	"maps"
+	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -193,6 +195,34 @@ func TestParseCondition(t *testing.T) {
 		_, err := ParseCondition(tc.json)
 		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrInvalidArgument)) {
 			t.Errorf("%s: %v", tc.json, err)
+		}
+	}
+}
+
+// TestSecondsDurationSaysWhy: a number of seconds out of range is refused
+// with a message that says what is wrong with it (1e300 is not negative: it
+// is too large).
+func TestSecondsDurationSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string // in the message; "" when accepted
+	}{
+		{0, ""},
+		{1.5, ""},
+		{9e9, ""},
+		{-1, "must not be negative"},
+		{math.NaN(), "not a number"},
+		{1e300, "at most"},
+		{math.Inf(1), "at most"},
+	} {
+		d, err := SecondsDuration("older_than", tc.in)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.in, err)
+		case tc.want == "" && d != time.Duration(tc.in*float64(time.Second)):
+			t.Errorf("%v: %v", tc.in, d)
+		case tc.want != "" && (!errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: err %v, want ErrInvalidArgument saying %q", tc.in, err, tc.want)
 		}
 	}
 }

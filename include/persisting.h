@@ -282,7 +282,7 @@ int persisting_append(uint64_t handle, struct ArrowSchema* schema, struct ArrowA
  * NULL on return, success or not; the library released it before returning);
  * the batches' buffers are kept without copying, as with persisting_append. A
  * get_schema or get_next that fails is PERSISTING_EINVALID_ARGUMENT with the
- * stream's get_last_error text. Errors, buffering, flushes and back-pressure
+ * stream's get_last_error text (a NULL get_schema or get_next too). Errors, buffering, flushes and back-pressure
  * are those of persisting_append. */
 int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, int64_t* first_offset,
                              PersistingError* error);
@@ -455,7 +455,7 @@ int persisting_metrics_text(char** out_text, PersistingError* error);
  *
  * A record's index is its offset in append order (as for persisting_read).
  * Task names are non-empty UTF-8 strings of at most 65535 bytes. Indexes are
- * below 2^32 - 1. Every change is appended to the bucket's consumption.log:
+ * below 2^32 - 1; a count of indexes above 2^32 is PERSISTING_EINVALID_ARGUMENT. Every change is appended to the bucket's consumption.log:
  * with the WAL it is fsynced before the call returns; without it, it is
  * written at once (a killed process keeps it) and fsynced at the next flush
  * and at close. `fields_json` (may be NULL) is a JSON array of top-level field

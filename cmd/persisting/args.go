@@ -127,6 +127,9 @@ func parseArgs(c *command, args []string) (string, error) {
 	case 0:
 		return "", bad("the following arguments are required: PATH")
 	case 1:
+		if positional[0] == "" { // an unset shell variable: acting on every bucket under . would surprise
+			return "", bad("PATH is empty (write . for the current directory)")
+		}
 		return positional[0], nil
 	default:
 		return "", bad("unrecognized arguments: %s", strings.Join(positional[1:], " "))

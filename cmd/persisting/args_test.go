@@ -68,6 +68,8 @@ func TestParseArgsRefusesWithUsageErrors(t *testing.T) {
 		{"inspect", []string{"p", "--storage-options", "[]"}, "not a JSON object"},
 		{"inspect", []string{"p", "--json=yes"}, "ignored explicit argument"},
 		{"compact", []string{"p", "--stor", "x"}, "ambiguous option"},
+		{"cleanup", []string{""}, "PATH is empty"}, // an unset $QUEUE_DIR must not mean "every bucket under ."
+		{"inspect", []string{"--json", ""}, "PATH is empty"},
 	} {
 		_, err := parseArgs(commandNamed(t, c.cmd), c.args)
 		var usage *usageError

@@ -395,6 +395,32 @@ static void test_append_records(const char* dir) {
 /* persisting_open's options: a wrong JSON type is PERSISTING_ETYPE, a bad
  * value PERSISTING_EINVALID_ARGUMENT; with "ignore_unknown": true unknown
  * keys are listed in stats as "ignored_options". */
+/* Index arrays longer than any bucket's indexes (a count that is garbage,
+ * say): PERSISTING_EINVALID_ARGUMENT, nothing read past the array, no
+ * internal error. */
+static void test_index_counts(const char* dir) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/bucket_index_counts", dir);
+  uint64_t h = open_bucket(path);
+  PersistingError err = {0};
+  CHECK(append_rows(h, 0, 5, &err) == PERSISTING_OK, "append: %s", err.message);
+  int64_t indexes[2] = {0, 1};
+  char* json = NULL;
+  int64_t counts[] = {INT64_MAX, (int64_t)1 << 40};
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    expect_error(persisting_consumption_mark(h, "t", indexes, counts[i], &err), PERSISTING_EINVALID_ARGUMENT, &err,
+                 "consumption_mark of a huge count");
+    expect_error(persisting_clear(h, indexes, counts[i], &err), PERSISTING_EINVALID_ARGUMENT, &err,
+                 "clear of a huge count");
+    expect_error(persisting_live_indexes(h, indexes, counts[i], &json, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+                 "live_indexes of a huge count");
+  }
+  CHECK(persisting_live_indexes(h, indexes, 2, &json, &err) == PERSISTING_OK && json && strcmp(json, "[0,1]") == 0,
+        "live_indexes after the refused calls: %s", json ? json : err.message);
+  persisting_string_free(json);
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+}
+
 static void test_open_options(const char* dir) {
   char path[300];
   snprintf(path, sizeof path, "%s/bucket_options", dir);
@@ -510,7 +536,11 @@ static void break_null_values(struct ArrowArray* a) {
   a->children[1]->buffers[1] = NULL;
 }
 static void break_child_count(struct ArrowArray* a) { a->n_children = NCOLS - 1; }
-static void break_buffer_count(struct ArrowArray* a) { a->children[2]->n_buffers = 1; }
+static void break_buffer_count(struct ArrowArray* a) {
+  free((void*)a->children[2]->buffers[1]); /* release frees n_buffers buffers: the hidden one would leak */
+  a->children[2]->buffers[1] = NULL;
+  a->children[2]->n_buffers = 1;
+}
 static void break_utf8(struct ArrowArray* a) {
   struct ArrowArray* name = a->children[3];
   ((uint8_t*)name->buffers[2])[((const int32_t*)name->buffers[1])[1]] = 0xff; /* row 1 is not null */
@@ -539,6 +569,8 @@ static void test_malformed_arrays(uint64_t h) {
     make_schema(&schema, NULL);
     make_array(&array, before, 5);
     int64_t kept_children = array.n_children;
+    struct ArrowArray* children[NCOLS]; /* release frees array.children: keep the pointers */
+    memcpy(children, array.children, sizeof children);
     bad[i].mutate(&array);
     int released = released_arrays;
     int rc = persisting_append(h, &schema, &array, NULL, &err);
@@ -548,8 +580,8 @@ static void test_malformed_arrays(uint64_t h) {
     CHECK(released_arrays == released + 1 + (int)array.n_children, "%s: %d arrays released, want %d", bad[i].what,
           released_arrays - released, 1 + (int)array.n_children);
     for (int64_t c = array.n_children; c < kept_children; c++) { /* the child a mutation hid from release */
-      array.children[c]->release(array.children[c]);
-      free(array.children[c]);
+      children[c]->release(children[c]);
+      free(children[c]);
     }
     CHECK(count_rows(h) == before, "%s: rows were kept", bad[i].what);
   }
@@ -751,6 +783,16 @@ static void test_foreign_arrow(const char* dir) {
   struct ArrowArrayStream in;
   memset(&in, 0, sizeof in);
   expect_error(persisting_append_stream(h, &in, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err, "a released stream");
+  /* a stream without its get_schema or get_next callback: refused, not called */
+  for (int missing = 0; missing < 2; missing++) {
+    make_stream(&in, 10, 5, 3, NULL);
+    if (missing == 0) in.get_schema = NULL;
+    else in.get_next = NULL;
+    int streams_before = released_streams;
+    expect_error(persisting_append_stream(h, &in, NULL, &err), PERSISTING_EINVALID_ARGUMENT, &err,
+                 missing == 0 ? "a stream whose get_schema is NULL" : "a stream whose get_next is NULL");
+    CHECK(in.release == NULL && released_streams == streams_before + 1, "a stream without a callback was not released");
+  }
   make_stream(&in, 10, 5, 3, NULL);
   in.get_next = failing_get_next;
   in.get_last_error = failing_last_error;
@@ -1286,6 +1328,7 @@ int main(void) {
 
   test_append_records(dir);
   test_open_options(dir);
+  test_index_counts(dir);
   test_foreign_arrow(dir);
   test_string_views(dir);
   test_reentrant_release(dir);

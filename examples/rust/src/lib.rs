@@ -11,6 +11,24 @@
 //! and the library calls the batch's release callback once it no longer needs
 //! the buffers, possibly from another thread. arrow-rs buffers are reference
 //! counted and `Send`, so that is safe, and no column is copied.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{Int64Array, RecordBatch};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use persisting_example::Bucket;
+//!
+//! let dir = std::env::temp_dir().join(format!("persisting-doc-{}", std::process::id()));
+//! let bucket = Bucket::open(dir.join("bucket_0").to_str().unwrap(), Some(r#"{"flush_threshold": 1000}"#))?;
+//! let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+//! let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+//! assert_eq!(bucket.append(&batch)?, 0); // the offset of its first row
+//! let rows: usize = bucket.read(0, -1)?.map(|b| b.unwrap().num_rows()).sum();
+//! assert_eq!(rows, 3);
+//! bucket.close()?; // flushes; dropping the bucket closes it too
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), persisting_example::Error>(())
+//! ```
 
 use std::ffi::{CStr, CString};
 use std::fmt;
@@ -477,4 +495,90 @@ fn export_schema(schema: &Schema) -> Result<FFI_ArrowSchema> {
         code: sys::PERSISTING_EINVALID_ARGUMENT,
         message: format!("exporting the schema: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field};
+    use std::sync::Arc;
+
+    /// A fresh bucket path under the temporary directory (removed by `Cleanup`).
+    struct Cleanup(std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn bucket_path(test: &str) -> (String, Cleanup) {
+        let dir = std::env::temp_dir().join(format!("persisting-rust-{}-{test}", std::process::id()));
+        let path = dir.join("bucket_0").to_str().expect("a UTF-8 path").to_string();
+        (path, Cleanup(dir))
+    }
+
+    fn ids(first: i64, n: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(first..first + n))])
+            .expect("a valid batch")
+    }
+
+    /// Dropping a bucket closes it: the buffered rows are flushed and the
+    /// writer lock is free for the next open. The refused open carries the
+    /// engine's code and message.
+    #[test]
+    fn drop_flushes_and_releases_the_writer_lock() {
+        let (path, _cleanup) = bucket_path("drop");
+        let bucket = Bucket::open(&path, None).unwrap();
+        bucket.append(&ids(0, 3)).unwrap();
+        let busy = Bucket::open(&path, None).unwrap_err();
+        assert_eq!(busy.code, sys::PERSISTING_EBUSY, "{busy}");
+        assert!(busy.message.contains("already open for writing"), "{busy}");
+        drop(bucket);
+        let bucket = Bucket::open(&path, None).unwrap();
+        let counts = bucket.count().unwrap();
+        assert_eq!((counts.total, counts.persisted), (3, 3));
+    }
+
+    /// `Bucket` is Send + Sync: threads append through one `&Bucket`, and it
+    /// can be closed on another thread; every row lands once.
+    #[test]
+    fn one_bucket_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Bucket>();
+        let (path, _cleanup) = bucket_path("threads");
+        let bucket = Bucket::open(&path, Some(r#"{"flush_threshold": 50}"#)).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4i64 {
+                let bucket = &bucket;
+                s.spawn(move || {
+                    for k in 0..25 {
+                        bucket.append(&ids(t * 1000 + k * 10, 10)).unwrap();
+                    }
+                });
+            }
+        });
+        std::thread::spawn(move || bucket.close()).join().unwrap().unwrap();
+        let bucket = Bucket::open(&path, None).unwrap();
+        let mut seen: Vec<i64> = Vec::new();
+        for batch in bucket.read(0, -1).unwrap() {
+            let batch = batch.unwrap();
+            let col = batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            seen.extend(col.values().iter());
+        }
+        seen.sort_unstable();
+        let want: Vec<i64> = (0..4).flat_map(|t| t * 1000..t * 1000 + 250).collect();
+        assert_eq!(seen, want);
+    }
+
+    /// A rejected call's error is the engine's: its code and its message.
+    #[test]
+    fn errors_carry_the_engine_message() {
+        let (path, _cleanup) = bucket_path("errors");
+        let err = Bucket::open(&path, Some(r#"{"flush_threshold": "ten"}"#)).unwrap_err();
+        assert_eq!(err.code, sys::PERSISTING_ETYPE, "{err}");
+        assert!(err.message.contains("flush_threshold must be an int"), "{err}");
+        let err = Bucket::open("bucket\0path", None).unwrap_err();
+        assert_eq!(err.code, sys::PERSISTING_EINVALID_ARGUMENT, "{err}");
+    }
 }
