@@ -179,6 +179,20 @@ func TestVerifyFindsDamage(t *testing.T) {
 			text: "transaction file",
 		},
 		{
+			name: "WAL directory replaced by a file", // an open fails on it
+			damage: func(t *testing.T, path string) string {
+				f := filepath.Join(path, WALDirName)
+				if err := os.RemoveAll(f); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			text: "not a directory",
+		},
+		{
 			name: "WAL segment truncated inside its last entry",
 			damage: func(t *testing.T, path string) string {
 				f := lastWALSegment(t, filepath.Join(path, WALDirName))

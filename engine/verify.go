@@ -76,6 +76,11 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 		}
 		markKnown = err == nil // the problem is reported already (by lance.Verify or just above)
 	}
+	if st, err := os.Stat(where.wal); where.wal != "" && err == nil && !st.IsDir() {
+		// Opening the bucket fails on it, with or without the WAL enabled.
+		rep.Problems = append(rep.Problems, Problem{Part: "wal", File: where.wal, Offset: -1,
+			Message: "not a directory: the write-ahead log's directory is a file, and the bucket does not open for writing"})
+	}
 	if where.wal != "" && isDir(where.wal) {
 		s, err := wal.Survey(where.wal)
 		if err != nil {
