@@ -195,7 +195,7 @@ func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
 		}
 	}
 	c.size += int64(len(frame))
-	c.dirty = true
+	c.dirty = c.dirty || !sync
 	c.appended++
 	return nil
 }
