@@ -123,9 +123,11 @@ func decodeConsumptionPayload(p []byte) (e consumptionEntry, err error) {
 type consumptionFile struct {
 	path      string
 	f         *os.File
-	dirty     bool // written since the last fsync
-	appended  int  // entries in the file: what an open replays
-	compacted int  // entries the last rewrite wrote: the state's size then
+	size      int64 // bytes of whole entries in the file (f's length once open)
+	torn      bool  // a failed append left bytes past size that could not be cut yet
+	dirty     bool  // written since the last fsync
+	appended  int   // entries in the file: what an open replays
+	compacted int   // entries the last rewrite wrote: the state's size then
 }
 
 // openConsumptionFile reads the log at dir, cuts a torn tail, and opens it
@@ -152,7 +154,10 @@ func openConsumptionFile(dir string, logf func(string, ...any), readOnly bool) (
 	return &consumptionFile{path: path, appended: len(entries)}, entries, nil
 }
 
-// append writes e; sync also fsyncs it before returning.
+// append writes e; sync also fsyncs it before returning. An entry that
+// fails (a full disk writes part of it) is cut off again, so the next one
+// follows the last whole entry: a torn frame left in the middle would make
+// the next open cut every later entry with it.
 func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
 	frame, err := encodeConsumptionEntry(e)
 	if err != nil {
@@ -161,23 +166,49 @@ func (c *consumptionFile) append(e consumptionEntry, sync bool) error {
 	if c.f == nil {
 		f, err := os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
-			return fmt.Errorf("engine: open %s: %w", c.path, err)
+			return fmt.Errorf("engine: consumption log: %w", err)
 		}
-		c.f = f
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("engine: consumption log: %w", err)
+		}
+		c.f, c.size, c.torn = f, st.Size(), false
 		if d, err := os.Open(filepath.Dir(c.path)); err == nil { // the new name, durable with its first fsync
 			defer d.Close()
 			defer d.Sync()
 		}
 	}
+	if c.torn {
+		if err := c.f.Truncate(c.size); err != nil {
+			return fmt.Errorf("engine: consumption log: cut the partial entry a failed write left: %w", err)
+		}
+		c.torn = false
+	}
 	if _, err := c.f.Write(frame); err != nil {
-		return fmt.Errorf("engine: write %s: %w", c.path, err)
+		return c.unwrite(err)
 	}
-	c.dirty = true
-	c.appended++
 	if sync {
-		return c.sync()
+		c.dirty = true
+		if err := c.sync(); err != nil {
+			return c.unwrite(err)
+		}
 	}
+	c.size += int64(len(frame))
+	c.dirty = c.dirty || !sync
+	c.appended++
 	return nil
+}
+
+// unwrite cuts the file back to its whole entries after a failed append.
+// If even that fails, the next append tries again before writing.
+func (c *consumptionFile) unwrite(cause error) error {
+	err := fmt.Errorf("engine: consumption log: %w", cause)
+	if terr := c.f.Truncate(c.size); terr != nil {
+		c.torn = true
+		return fmt.Errorf("%w (cutting the partial entry off failed too: %v)", err, terr)
+	}
+	return err
 }
 
 func (c *consumptionFile) sync() error {
@@ -217,7 +248,7 @@ func (c *consumptionFile) rewrite(entries []consumptionEntry) error {
 	if c.f != nil {
 		c.f.Close()
 	}
-	c.f, c.dirty, c.appended, c.compacted = f, false, len(entries), len(entries)
+	c.f, c.size, c.dirty, c.appended, c.compacted = f, int64(len(all)), false, len(entries), len(entries)
 	return nil
 }
 

@@ -125,8 +125,25 @@ func TestVerifyFindsDamage(t *testing.T) {
 		damage func(t *testing.T, path string) (file string)
 		offset func(t *testing.T, file string) int64 // expected offset (nil: any)
 		text   string
+		only   bool // no other problem may be reported
 	}{
 		{name: "intact"},
+		{
+			// The WAL cannot be compared with a dataset whose latest version
+			// does not open: no "entries are missing" for the entries the
+			// unreadable manifest holds.
+			name: "latest manifest cut",
+			damage: func(t *testing.T, path string) string {
+				f := firstFile(t, filepath.Join(path, DatasetDirName, "_versions")) // V2 names: the latest sorts first
+				st, _ := os.Stat(f)
+				if err := os.Truncate(f, st.Size()/2); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			text: "corrupt dataset",
+			only: true,
+		},
 		{
 			name: "data file footer flipped",
 			damage: func(t *testing.T, path string) string {
@@ -160,6 +177,20 @@ func TestVerifyFindsDamage(t *testing.T) {
 				return f
 			},
 			text: "transaction file",
+		},
+		{
+			name: "WAL directory replaced by a file", // an open fails on it
+			damage: func(t *testing.T, path string) string {
+				f := filepath.Join(path, WALDirName)
+				if err := os.RemoveAll(f); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return f
+			},
+			text: "not a directory",
 		},
 		{
 			name: "WAL segment truncated inside its last entry",
@@ -249,6 +280,9 @@ func TestVerifyFindsDamage(t *testing.T) {
 			p := rep.Problems[0]
 			if p.File != file || !strings.Contains(p.Message, tc.text) {
 				t.Fatalf("problem %+v, want file %s and %q", p, file, tc.text)
+			}
+			if tc.only && len(rep.Problems) != 1 {
+				t.Fatalf("problems %+v, want only the first", rep.Problems)
 			}
 			if tc.offset != nil && p.Offset != tc.offset(t, file) {
 				t.Fatalf("offset %d, want %d", p.Offset, tc.offset(t, file))

@@ -55,6 +55,7 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 	}
 	rep := VerifyReport{Path: path, Problems: []Problem{}}
 	var mark uint64
+	markKnown := true // false: the latest version does not open, so the WAL cannot be compared with it
 	res, err := lance.Verify(where.dataset, alloc)
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
@@ -66,11 +67,19 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 			rep.Problems = append(rep.Problems, Problem{Part: "dataset", File: objstore.JoinURL(where.dataset, p.File),
 				Offset: p.Offset, Message: p.Message})
 		}
-		if ds, err := lance.Open(where.dataset); err == nil {
-			if mark, err = watermarkOf(ds); err != nil {
+		ds, err := lance.Open(where.dataset)
+		if err == nil {
+			mark, err = watermarkOf(ds)
+			if err != nil {
 				rep.Problems = append(rep.Problems, Problem{Part: "dataset", File: where.dataset, Offset: -1, Message: err.Error()})
 			}
 		}
+		markKnown = err == nil // the problem is reported already (by lance.Verify or just above)
+	}
+	if st, err := os.Stat(where.wal); where.wal != "" && err == nil && !st.IsDir() {
+		// Opening the bucket fails on it, with or without the WAL enabled.
+		rep.Problems = append(rep.Problems, Problem{Part: "wal", File: where.wal, Offset: -1,
+			Message: "not a directory: the write-ahead log's directory is a file, and the bucket does not open for writing"})
 	}
 	if where.wal != "" && isDir(where.wal) {
 		s, err := wal.Survey(where.wal)
@@ -88,7 +97,7 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 			}
 			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: d.File, Offset: d.Offset, Message: msg})
 		}
-		if s.Lost != nil && max(s.Lost.First, mark+1) <= s.Lost.Last { // what the dataset holds is not lost
+		if s.Lost != nil && markKnown && max(s.Lost.First, mark+1) <= s.Lost.Last { // what the dataset holds is not lost
 			last := filepath.Join(where.wal, wal.HighWaterName)
 			if n := len(s.Segments); n > 0 {
 				last = filepath.Join(where.wal, s.Segments[n-1].File)
@@ -98,7 +107,7 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 					"the last segment was emptied or deleted; the next open warns once and goes on without them",
 					max(s.Lost.First, mark+1), s.Lost.Last, wal.HighWaterName)})
 		}
-		if len(s.Segments) > 0 && s.FirstIndex > mark+1 {
+		if len(s.Segments) > 0 && markKnown && s.FirstIndex > mark+1 {
 			rep.Problems = append(rep.Problems, Problem{Part: "wal", File: filepath.Join(where.wal, s.Segments[0].File), Offset: 0,
 				Message: fmt.Sprintf("the log starts at entry %d but the dataset contains entries up to %d only: entries %d..%d are missing",
 					s.FirstIndex, mark, mark+1, s.FirstIndex-1)})

@@ -198,6 +198,16 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 			return st, err
 		}
 	}
+	// Manifests a writer staged (stagedManifestPath) and was killed before
+	// linking: no reader looks at them and nothing else removes them, so
+	// they go by the rule for unreferenced files.
+	_, bytes, err := removeFiles(joinPath(path, versionsDir), func(name string, info fs.FileInfo) bool {
+		return strings.HasPrefix(name, ".tmp_") && removable(versionsDir, name, info)
+	}, opts.OnRemove)
+	st.BytesRemoved += bytes
+	if err != nil {
+		return st, err
+	}
 	return st, nil
 }
 

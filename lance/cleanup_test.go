@@ -254,3 +254,47 @@ func TestInteropCleanup(t *testing.T) {
 		t.Fatalf("versions after pylance cleanup %v", got)
 	}
 }
+
+// TestCleanupRemovesStagedManifestsLeftByACrash: a writer killed between
+// staging a manifest (_versions/.tmp_V_UUID) and linking it leaves the
+// staged file, which no reader looks at and nothing else removes. Cleanup
+// removes it by the rule for other unreferenced files (older than 7 days,
+// or with DeleteUnverified older than the cutoff), so a commit in progress
+// keeps its own.
+func TestCleanupRemovesStagedManifestsLeftByACrash(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		age        time.Duration
+		unverified bool
+		removed    bool
+	}{
+		{"8 days old", 8 * 24 * time.Hour, false, true},
+		{"an hour old", time.Hour, false, false},
+		{"an hour old, unverified removed", time.Hour, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "ds")
+			writeFragments(t, root, []int64{5, 7})
+			staged := stagedManifestPath(root, 3)
+			if err := os.WriteFile(staged, []byte("a manifest cut short"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mtime := time.Now().Add(-tt.age)
+			if err := os.Chtimes(staged, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			cutoff := time.Now().Add(time.Second) // version 1 goes
+			st, err := CleanupOldVersions(root, cutoff, CleanupOptions{DeleteUnverified: tt.unverified})
+			if err != nil || st.OldVersions != 1 {
+				t.Fatalf("cleanup: %+v, %v", st, err)
+			}
+			_, err = os.Stat(staged)
+			if gone := errors.Is(err, os.ErrNotExist); gone != tt.removed {
+				t.Fatalf("staged manifest removed = %v, want %v (%v)", gone, tt.removed, err)
+			}
+			if _, err := Open(root); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

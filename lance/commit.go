@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/persisting/persisting/lance/objstore"
@@ -777,6 +778,9 @@ func readManifestFile(p string) (*Manifest, error) {
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s", ErrVersionNotFound, p)
+		}
+		if errors.Is(err, syscall.EISDIR) {
+			return nil, corruptf("%s is a directory, not a manifest", p)
 		}
 		return nil, fmt.Errorf("lance: %w", err)
 	}

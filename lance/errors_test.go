@@ -2,8 +2,10 @@ package lance
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -44,6 +46,21 @@ func TestErrCorrupt(t *testing.T) {
 			}
 			os.WriteFile(p, data, 0o644)
 		}, openOnly},
+		{"latest manifest replaced by a directory", func(t *testing.T, root string) {
+			p := latestManifest(root)
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, func(root string) error { // not the version before it, silently
+			_, err := Open(root)
+			if err != nil && !strings.Contains(err.Error(), "is a directory, not a manifest") {
+				return fmt.Errorf("error does not say what is wrong: %w", err)
+			}
+			return err
+		}},
 		{"manifest of another version", func(t *testing.T, root string) {
 			v1, _ := os.ReadFile(filepath.Join(root, versionsDir, ManifestName(NamingV2, 1)))
 			os.WriteFile(latestManifest(root), v1, 0o644)

@@ -97,9 +97,10 @@ func listVersions(root string) (*versionListing, error) {
 	}
 	l := &versionListing{}
 	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
+		// An entry with a manifest's name is that version even when it is
+		// not a file (a directory put in its place): skipping it would open
+		// an older version silently, and every commit would then fail on
+		// the name it takes. Reading it says what is wrong, as pylance does.
 		v, s, ok := ParseManifestName(e.Name())
 		if !ok {
 			continue

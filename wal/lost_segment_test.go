@@ -174,3 +174,42 @@ func TestUnreadableHighWaterMarkIsIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentReplacedByADirectory: a directory with a segment's name (the
+// file replaced by one) is named as such by Open, OpenReadOnly and Survey.
+// tidwall/wal skips directories, so the log seemed to lack that segment and
+// Open failed later on a rename, naming neither the file nor the problem.
+func TestSegmentReplacedByADirectory(t *testing.T) {
+	for _, name := range []string{segmentName(1), segmentName(3), segmentName(3) + endSuffix} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := mustOpen(t, dir, Options{SegmentSize: 1}) // one entry per segment
+			for i := 0; i < 4; i++ {
+				mustWrite(t, l, payload(i, 20))
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, name)
+			if err := os.RemoveAll(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			want := p + " is a directory, not a log segment"
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: %v, want ErrCorrupt saying %q", what, err, want)
+				}
+			}
+			_, err := Open(dir, Options{})
+			check("Open", err)
+			_, err = OpenReadOnly(dir, Options{})
+			check("OpenReadOnly", err)
+			_, err = Survey(dir)
+			check("Survey", err)
+		})
+	}
+}

@@ -40,7 +40,7 @@ func listSegments(dir string) (segs []segmentFile, pending, temps []string, err 
 	}
 	for _, de := range des { // sorted by name, so by index
 		name := de.Name()
-		if de.IsDir() || len(name) < 20 {
+		if len(name) < 20 {
 			continue
 		}
 		start, err := strconv.ParseUint(name[:20], 10, 64)
@@ -48,6 +48,15 @@ func listSegments(dir string) (segs []segmentFile, pending, temps []string, err 
 			continue
 		}
 		rest := name[20:]
+		if de.IsDir() && (rest == "" || rest == startSuffix || rest == endSuffix) {
+			// tidwall/wal skips it, so the log would seem to miss that
+			// segment and fail later with a message about something else.
+			return nil, nil, nil, fmt.Errorf("%w: %s is a directory, not a log segment",
+				ErrCorrupt, filepath.Join(dir, name))
+		}
+		if de.IsDir() {
+			continue
+		}
 		switch {
 		case rest == "":
 			segs = append(segs, segmentFile{start: start, path: filepath.Join(dir, name)})
