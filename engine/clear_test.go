@@ -60,8 +60,11 @@ func TestClearDeletesRowsAndKeepsOffsets(t *testing.T) {
 		}, 105}, // 0..104 hold 100 live records (1, 5, 50, 99, 100 cleared)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := Open(Options{Path: t.TempDir(), FlushThreshold: 100, Background: BackgroundOptions{
+			// A fake clock: the periodic pass (retention) must not run unless the case runs it;
+			// on the real clock it fired when a loaded machine made the case last 10 s.
+			opts, _, _ := withFakeTime(Options{Path: t.TempDir(), FlushThreshold: 100, Background: BackgroundOptions{
 				MaxFlushDelay: -1, DisableMaintenance: true, RetentionRows: 325 - 100}})
+			b, err := Open(opts)
 			if err != nil {
 				t.Fatal(err)
 			}
