@@ -215,11 +215,14 @@ def run_sh(block: Block, cwd: Path, env: dict[str, str], libdir: Path) -> None:
                          ("examples", REPO / "examples")):
         (cwd / name).symlink_to(target, target_is_directory=True)
     env["PYTHON"] = sys.executable
-    # `python`/`python3` in a block are this interpreter
+    # `python`/`python3` in a block are this interpreter: scripts that exec it, not symlinks
+    # (a symlink to a venv's python starts the base interpreter, without the venv's packages,
+    # when the venv's python is itself a symlink outside the venv, as pyenv's are)
     bindir = cwd / ".bin"
     bindir.mkdir()
     for name in ("python", "python3"):
-        (bindir / name).symlink_to(sys.executable)
+        (bindir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        (bindir / name).chmod(0o755)
     # `persisting` is the console script the package installs (docs/cli.md)
     (bindir / "persisting").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m persisting "$@"\n')
     (bindir / "persisting").chmod(0o755)
