@@ -166,16 +166,17 @@ func persistedEnd(ds *lance.Dataset) int64 { return offsetsOf(ds).end() }
 // offsetCache keeps the map of the bucket's current version: reading the
 // cleared offsets costs their encoded size, and every count needs them.
 type offsetCache struct {
-	mu sync.Mutex
-	ds *lance.Dataset
-	m  offsetMap
+	mu     sync.Mutex
+	filled bool // ds may be nil (no dataset yet): that map is cached too
+	ds     *lance.Dataset
+	m      offsetMap
 }
 
 func (c *offsetCache) of(ds *lance.Dataset) offsetMap {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ds != ds || ds == nil {
-		c.ds, c.m = ds, offsetsOf(ds)
+	if !c.filled || c.ds != ds {
+		c.filled, c.ds, c.m = true, ds, offsetsOf(ds)
 	}
 	return c.m
 }

@@ -329,8 +329,7 @@ def append_stream(handle: int, data: Any) -> int:
 
 
 def _per_thread() -> Any:
-    """Makes the calling thread's error struct and count cells (pulsing asks both per put), after
-    lib(): it loads the library, or raises ForkError in a forked child (which starts without)."""
+    """The calling thread's error struct and count cells, made after lib() (ForkError in a forked child)."""
     lib()
     kit = _calls.kit = SimpleNamespace(err=PersistingError(), cells=(c_int64(), c_int64(), c_int64()))
     kit.ref, kit.cell_refs = c_void_p(ctypes.addressof(kit.err)), [c_void_p(ctypes.addressof(c)) for c in kit.cells]
@@ -338,8 +337,7 @@ def _per_thread() -> Any:
 
 
 def count(handle: int) -> tuple[int, int, int]:
-    """(total, persisted, buffered). A plain int is a C int, widened to 64 bits by libffi: below
-    2**31 a handle or a size goes as it is (a c_uint64 costs a tenth of a put)."""
+    """(total, persisted, buffered). Below 2**31 a handle or size goes as a plain int (libffi widens it)."""
     try:
         kit = _calls.kit
     except AttributeError:  # the thread's first call
