@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from helpers import PYTHON_SRC, SCRIPTS, child_env, explain, run_python
+from scripts.exact import same
 
 from persisting import SchemaError
 from persisting.queue import LanceBackend, PersistingBackend
@@ -236,21 +237,6 @@ def read_as(v, t):
     return v
 
 
-def same(a, b) -> bool:
-    """Exact equality; NaN equals NaN, 0.0 and -0.0 differ, a missing key equals None."""
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return all(same(a.get(k), b.get(k)) for k in set(a) | set(b))
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 # ---- running a sequence --------------------------------------------------------------
 KINDS = {
     "lance": (LanceBackend, {}),
@@ -289,7 +275,7 @@ async def stream(backend, limit, offset, wait=False, timeout=None):
 
 
 def differ(what, got, want) -> str | None:
-    return None if same(got, want) else f"{what}:\n  got  {got!r}\n  want {want!r}"
+    return None if same(got, want, missing_is_none=True) else f"{what}:\n  got  {got!r}\n  want {want!r}"
 
 
 async def run_ops(ops: list[tuple], base: str) -> str | None:

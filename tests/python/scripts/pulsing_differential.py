@@ -21,6 +21,7 @@ try:  # pulsing >= 0.1.1
 except ImportError:  # pulsing 0.1.0
     from pulsing.queue import read_queue, write_queue
 
+from exact import same  # beside this script
 from persisting.queue import register
 
 NUM_BUCKETS = 3
@@ -62,20 +63,6 @@ def gen_ops(seed: int, n: int) -> list[tuple]:
         else:
             ops.append(("stats",))
     return ops
-
-
-def same(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return a == b and math.copysign(1, a) == math.copysign(1, b)
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 READERS = {"all": {}, "bucket": {"bucket_id": 1}, "buckets": {"bucket_ids": [2, 0]},
