@@ -313,9 +313,6 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 			if v < 0 || v >= total {
 				break
 			}
-			if len(out) == 0 {
-				t.cursor = uint32(v)
-			}
 			next = v + 1
 			if m.isCleared(v) {
 				continue // a clear committed, its indexes not yet noted (noteCleared)
@@ -323,10 +320,16 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 			out = append(out, v)
 			taken.Add(uint32(v))
 		}
-		if len(out) == 0 {
-			return nil
+		if len(out) > 0 {
+			if err := c.record(b, consumptionEntry{op: opMark, task: task, indexes: taken}); err != nil {
+				out = nil
+				return err // nothing taken: the cursor stays before the batch
+			}
 		}
-		return c.record(b, consumptionEntry{op: opMark, task: task, indexes: taken})
+		// [cursor, next) is consumed or cleared now: the next take starts
+		// its search after this batch, not at its first index.
+		t.cursor = uint32(next)
+		return nil
 	})
 	return out, err
 }
