@@ -41,6 +41,7 @@ type consumption struct {
 	file    consumptionStore // consumption.log, or snapshots on an object store (consumption_remote.go)
 	cleared *roaring.Bitmap
 	tasks   map[string]*taskConsumption
+	first   int64 // the state holds no index below it (retention dropped them)
 }
 
 // taskConsumption is one task's state. unavailable = consumed ∪ cleared, so
@@ -66,10 +67,11 @@ func (c *consumption) load(b *Bucket) error {
 	// Cleared records are deleted from the dataset, which records their
 	// offsets; logs of older versions also hold clear entries (op 3) that
 	// deleted nothing: those stay cleared logically.
-	c.file, c.cleared, c.tasks = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}
+	c.file, c.cleared, c.tasks, c.first = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}, 0
 	for _, e := range entries {
 		c.apply(e)
 	}
+	c.forgetRetained(b.currentOffsets().first)
 	c.loaded = true
 	total, _, _, err := b.Counts()
 	if err != nil {
@@ -90,6 +92,21 @@ func (c *consumption) load(b *Bucket) error {
 		}
 	}
 	return nil
+}
+
+// forgetRetained removes the indexes below first from the state: retention
+// dropped their records, so no task can be handed them again (takes and
+// ready ranges start at first) and keeping them would grow the state, and
+// every log rewrite and snapshot, with the whole history of clears and
+// scattered marks. O(state), once per retention step.
+func (c *consumption) forgetRetained(first int64) {
+	if first <= c.first {
+		return
+	}
+	c.first = first
+	for _, bm := range c.bitmaps() {
+		bm.RemoveRange(0, uint64(min(first, math.MaxUint32+1)))
+	}
 }
 
 // forgetFrom removes every index >= total from the state; it reports whether
@@ -224,6 +241,7 @@ func (b *Bucket) withConsumption(fn func(c *consumption, total int64) error) err
 	if err != nil {
 		return err
 	}
+	c.forgetRetained(b.currentOffsets().first)
 	return fn(c, total)
 }
 
