@@ -258,6 +258,18 @@ func checkTask(task string) error {
 	return nil
 }
 
+// pastIndexLimit is the error of a take or ready listing that found nothing
+// below MaxTrainingIndex while records are stored past it: without it a
+// bucket that outgrew the 32-bit bitmaps handed out nothing, silently.
+func pastIndexLimit(total int64) error {
+	if total <= MaxTrainingIndex+1 {
+		return nil
+	}
+	return fmt.Errorf("%w: the bucket holds records up to index %d, and training consumption tracks indexes up to %d only; "+
+		"the records from index %d on cannot be handed out (start a new bucket)", ErrUnsupported, total-1,
+		int64(MaxTrainingIndex), int64(MaxTrainingIndex)+1)
+}
+
 // indexBitmap checks every index against [0, total) and returns them as a bitmap.
 func indexBitmap(indexes []int64, total int64) (*roaring.Bitmap, error) {
 	bm := roaring.New()
@@ -328,7 +340,7 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 		next := max(int64(t.cursor), m.first) // retention dropped the records below first
 		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
 			v := nextAbsent(t.unavailable, uint32(next))
-			if v < 0 || v >= total {
+			if v < 0 || v >= total || v > MaxTrainingIndex {
 				break
 			}
 			next = v + 1
@@ -347,6 +359,9 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 		// [cursor, next) is consumed or cleared now: the next take starts
 		// its search after this batch, not at its first index.
 		t.cursor = uint32(next)
+		if len(out) == 0 && n > 0 {
+			return pastIndexLimit(total)
+		}
 		return nil
 	})
 	return out, err
@@ -372,10 +387,10 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 		next := b.currentOffsets().first // retention dropped the records below it
 		for next < total && next <= MaxTrainingIndex {
 			lo := nextAbsent(un, uint32(next))
-			if lo < 0 || lo >= total {
+			if lo < 0 || lo >= total || lo > MaxTrainingIndex {
 				break
 			}
-			hi := total
+			hi := min(total, MaxTrainingIndex+1)
 			if lo < MaxTrainingIndex {
 				if p := nextPresent(un, uint32(lo+1)); p >= 0 && p < hi {
 					hi = p
@@ -383,6 +398,9 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 			}
 			out = append(out, [2]int64{lo, hi})
 			next = hi
+		}
+		if len(out) == 0 {
+			return pastIndexLimit(total)
 		}
 		return nil
 	})
