@@ -41,6 +41,7 @@ type consumption struct {
 	file    consumptionStore // consumption.log, or snapshots on an object store (consumption_remote.go)
 	cleared *roaring.Bitmap
 	tasks   map[string]*taskConsumption
+	first   int64 // the state holds no index below it (retention dropped them)
 }
 
 // taskConsumption is one task's state. unavailable = consumed ∪ cleared, so
@@ -66,10 +67,11 @@ func (c *consumption) load(b *Bucket) error {
 	// Cleared records are deleted from the dataset, which records their
 	// offsets; logs of older versions also hold clear entries (op 3) that
 	// deleted nothing: those stay cleared logically.
-	c.file, c.cleared, c.tasks = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}
+	c.file, c.cleared, c.tasks, c.first = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}, 0
 	for _, e := range entries {
 		c.apply(e)
 	}
+	c.forgetRetained(b.currentOffsets().first)
 	c.loaded = true
 	total, _, _, err := b.Counts()
 	if err != nil {
@@ -90,6 +92,21 @@ func (c *consumption) load(b *Bucket) error {
 		}
 	}
 	return nil
+}
+
+// forgetRetained removes the indexes below first from the state: retention
+// dropped their records, so no task can be handed them again (takes and
+// ready ranges start at first) and keeping them would grow the state, and
+// every log rewrite and snapshot, with the whole history of clears and
+// scattered marks. O(state), once per retention step.
+func (c *consumption) forgetRetained(first int64) {
+	if first <= c.first {
+		return
+	}
+	c.first = first
+	for _, bm := range c.bitmaps() {
+		bm.RemoveRange(0, uint64(min(first, math.MaxUint32+1)))
+	}
 }
 
 // forgetFrom removes every index >= total from the state; it reports whether
@@ -224,6 +241,7 @@ func (b *Bucket) withConsumption(fn func(c *consumption, total int64) error) err
 	if err != nil {
 		return err
 	}
+	c.forgetRetained(b.currentOffsets().first)
 	return fn(c, total)
 }
 
@@ -238,6 +256,18 @@ func checkTask(task string) error {
 		return fmt.Errorf("%w: task name %q is not UTF-8", ErrInvalidArgument, task)
 	}
 	return nil
+}
+
+// pastIndexLimit is the error of a take or ready listing that found nothing
+// below MaxTrainingIndex while records are stored past it: without it a
+// bucket that outgrew the 32-bit bitmaps handed out nothing, silently.
+func pastIndexLimit(total int64) error {
+	if total <= MaxTrainingIndex+1 {
+		return nil
+	}
+	return fmt.Errorf("%w: the bucket holds records up to index %d, and training consumption tracks indexes up to %d only; "+
+		"the records from index %d on cannot be handed out (start a new bucket)", ErrUnsupported, total-1,
+		int64(MaxTrainingIndex), int64(MaxTrainingIndex)+1)
 }
 
 // indexBitmap checks every index against [0, total) and returns them as a bitmap.
@@ -310,11 +340,8 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 		next := max(int64(t.cursor), m.first) // retention dropped the records below first
 		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
 			v := nextAbsent(t.unavailable, uint32(next))
-			if v < 0 || v >= total {
+			if v < 0 || v >= total || v > MaxTrainingIndex {
 				break
-			}
-			if len(out) == 0 {
-				t.cursor = uint32(v)
 			}
 			next = v + 1
 			if m.isCleared(v) {
@@ -323,10 +350,19 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 			out = append(out, v)
 			taken.Add(uint32(v))
 		}
-		if len(out) == 0 {
-			return nil
+		if len(out) > 0 {
+			if err := c.record(b, consumptionEntry{op: opMark, task: task, indexes: taken}); err != nil {
+				out = nil
+				return err // nothing taken: the cursor stays before the batch
+			}
 		}
-		return c.record(b, consumptionEntry{op: opMark, task: task, indexes: taken})
+		// [cursor, next) is consumed or cleared now: the next take starts
+		// its search after this batch, not at its first index.
+		t.cursor = uint32(next)
+		if len(out) == 0 && n > 0 {
+			return pastIndexLimit(total)
+		}
+		return nil
 	})
 	return out, err
 }
@@ -351,10 +387,10 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 		next := b.currentOffsets().first // retention dropped the records below it
 		for next < total && next <= MaxTrainingIndex {
 			lo := nextAbsent(un, uint32(next))
-			if lo < 0 || lo >= total {
+			if lo < 0 || lo >= total || lo > MaxTrainingIndex {
 				break
 			}
-			hi := total
+			hi := min(total, MaxTrainingIndex+1)
 			if lo < MaxTrainingIndex {
 				if p := nextPresent(un, uint32(lo+1)); p >= 0 && p < hi {
 					hi = p
@@ -362,6 +398,9 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 			}
 			out = append(out, [2]int64{lo, hi})
 			next = hi
+		}
+		if len(out) == 0 {
+			return pastIndexLimit(total)
 		}
 		return nil
 	})

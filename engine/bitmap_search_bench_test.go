@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// BenchmarkNextAbsentHistory: a task that consumed [0, history) in order,
+// its last batches still as array/bitmap containers (as live takes leave
+// them between log compactions), searches for the next index from a cursor
+// near its end. The cost must not grow with the history behind the cursor.
+func BenchmarkNextAbsentHistory(b *testing.B) {
+	for _, history := range []uint64{1 << 20, 1 << 24, 1 << 28, 1 << 31} {
+		b.Run(fmt.Sprintf("history=%d", history), func(b *testing.B) {
+			bm := roaring.New()
+			bm.AddRange(0, history-4096)
+			bm.RunOptimize()
+			for v := history - 4096; v < history; v += 256 { // recent takes
+				batch := roaring.New()
+				batch.AddRange(v, v+256)
+				bm.Or(batch)
+			}
+			from := uint32(history - 256)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if got := nextAbsent(bm, from); got != int64(history) {
+					b.Fatalf("nextAbsent = %d, want %d", got, history)
+				}
+			}
+		})
+	}
+}
