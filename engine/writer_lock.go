@@ -123,16 +123,21 @@ func acquireWriterLock(dir string) (*writerLock, error) {
 		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
 	}
 	if err := recordHolder(f, me); err != nil {
-		f.Close() // drops the flock
+		unlockFile(f)
+		f.Close()
 		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
 	}
 	openWriters[key] = me
 	return &writerLock{key: key, file: f}, nil
 }
 
-// release gives the lock up: out of the registry, then the flock (with the
-// descriptor). The file stays: removing it would race with a writer that
-// has it open and is about to lock it.
+// release gives the lock up: out of the registry, then the flock, then the
+// descriptor. The flock is dropped explicitly (LOCK_UN) and not by the
+// close alone: a flock belongs to the open file description, which a
+// process forked while the bucket was open shares; closing only our
+// descriptor would leave the bucket locked until that child exits. The
+// file stays: removing it would race with a writer that has it open and
+// is about to lock it.
 func (l *writerLock) release() {
 	if l == nil {
 		return
@@ -140,7 +145,18 @@ func (l *writerLock) release() {
 	l.lease.release()
 	unregisterWriter(l.key)
 	if l.file != nil {
+		unlockFile(l.file)
 		l.file.Close()
+	}
+}
+
+// unlockFile drops the flock on f, retrying when a signal interrupts it.
+func unlockFile(f *os.File) {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		if !errors.Is(err, syscall.EINTR) {
+			return
+		}
 	}
 }
 
@@ -179,7 +195,25 @@ func describeHolder(lockPath string) string {
 	if err := json.Unmarshal(text, &h); err != nil || h.PID == 0 {
 		return "holder unknown (the lock file does not say)"
 	}
-	return h.String()
+	return h.String() + holderNote(h)
+}
+
+// holderNote adds what this host can tell about a recorded holder that
+// cannot be the lock's only owner: this very process (the bucket reached
+// through another path, such as a bind mount), or a process that has
+// exited, whose lock a child it forked while the bucket was open keeps
+// (the kernel drops it when that child exits).
+func holderNote(h lockHolder) string {
+	if host, err := os.Hostname(); err != nil || host != h.Host {
+		return ""
+	}
+	if h.PID == os.Getpid() {
+		return ", which is this process: the bucket is already open for writing here under another path"
+	}
+	if err := syscall.Kill(h.PID, 0); errors.Is(err, syscall.ESRCH) {
+		return ", which has exited: a process it started while the bucket was open (a forked worker) still holds the lock, until it exits"
+	}
+	return ""
 }
 
 func currentHolder() lockHolder {
