@@ -20,10 +20,16 @@ const WriterLockName = ".persisting.lock"
 // and truncate the same WAL and commit versions built from different
 // buffers: acknowledged rows would be lost or written twice. So Open takes
 //
-//   - an exclusive flock(2) on {path}/.persisting.lock, which the kernel
-//     drops when the holder exits in any way (a crash or kill -9 needs no
-//     stale-lock recovery); the file records the holder for the message the
-//     next writer gets, and
+//   - an exclusive flock(2) on the bucket directory itself and one on
+//     {path}/.persisting.lock, which the kernel drops when the holder exits
+//     in any way (a crash or kill -9 needs no stale-lock recovery). The file
+//     records the holder for the message the next writer gets, and its lock
+//     is what earlier versions take; the directory's lock is what keeps a
+//     second writer out when the file was deleted while held (a "stale
+//     lock" cleared by hand), since a new file would be a new, free lock.
+//     Where a directory cannot be flocked (NFS emulates flock with byte-range
+//     locks, which need a file open for writing) the file's lock is the only
+//     one, and
 //   - a place in a process-wide registry of canonical bucket paths, so a
 //     second Open in the same process is refused with an error that says so
 //     (and does not depend on how the kernel treats a second descriptor).
@@ -34,7 +40,8 @@ const WriterLockName = ".persisting.lock"
 // writerLock is a held writer lock; release it exactly once.
 type writerLock struct {
 	key   string       // canonical bucket path, the registry key
-	file  *os.File     // holds the flock; nil for an s3:// bucket
+	dir   *os.File     // holds the directory's flock; nil for s3:// or where unsupported
+	file  *os.File     // holds the lock file's flock; nil for an s3:// bucket
 	lease *writerLease // an s3:// bucket's lease; nil for a local one
 }
 
@@ -110,25 +117,60 @@ func acquireWriterLock(dir string) (*writerLock, error) {
 		return nil, busyInProcess(dir, h)
 	}
 	lockPath := filepath.Join(key, WriterLockName)
+	busy := func() error {
+		return fmt.Errorf("%w: bucket %s is open for writing by another process: %s (lock file %s; the kernel releases the lock when that process exits, deleting the file does not); a bucket has one writer at a time - open it read-only to read alongside",
+			ErrBusy, dir, describeHolder(lockPath), lockPath)
+	}
+	d, err := lockDir(key)
+	if err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, busy()
+		}
+		return nil, fmt.Errorf("engine: writer lock %s: %w", key, err)
+	}
 	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
+		unlockAndClose(d)
 		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
 	}
 	if err := flockExclusive(f); err != nil {
-		f.Close()
+		// Unlocking f is harmless: a flock is only ever dropped by the open
+		// file description that holds it.
+		unlockAndClose(f, d)
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: bucket %s is open for writing by another process: %s (lock file %s); a bucket has one writer at a time - open it read-only to read alongside",
-				ErrBusy, dir, describeHolder(lockPath), lockPath)
+			return nil, busy()
 		}
 		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
 	}
 	if err := recordHolder(f, me); err != nil {
-		unlockFile(f)
-		f.Close()
+		unlockAndClose(f, d)
 		return nil, fmt.Errorf("engine: writer lock %s: %w", lockPath, err)
 	}
 	openWriters[key] = me
-	return &writerLock{key: key, file: f}, nil
+	return &writerLock{key: key, dir: d, file: f}, nil
+}
+
+// lockDir takes an exclusive flock on the directory dir without waiting.
+// It returns (nil, nil) where directories cannot be flocked, and an error
+// wrapping EWOULDBLOCK when another open file description holds it.
+func lockDir(dir string) (*os.File, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch err := flockExclusive(d); {
+	case err == nil:
+		return d, nil
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		d.Close()
+		return nil, err
+	case errors.Is(err, syscall.EBADF), errors.Is(err, syscall.ENOLCK), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EINVAL):
+		d.Close() // NFS and the like: the lock file's flock is the only lock
+		return nil, nil
+	default:
+		d.Close()
+		return nil, err
+	}
 }
 
 // release gives the lock up: out of the registry, then the flock, then the
@@ -144,19 +186,19 @@ func (l *writerLock) release() {
 	}
 	l.lease.release()
 	unregisterWriter(l.key)
-	if l.file != nil {
-		unlockFile(l.file)
-		l.file.Close()
-	}
+	unlockAndClose(l.file, l.dir)
 }
 
-// unlockFile drops the flock on f, retrying when a signal interrupts it.
-func unlockFile(f *os.File) {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		if !errors.Is(err, syscall.EINTR) {
-			return
+// unlockAndClose drops the flock of each file that is not nil (retrying
+// when a signal interrupts it), then closes it.
+func unlockAndClose(files ...*os.File) {
+	for _, f := range files {
+		if f == nil {
+			continue
 		}
+		for errors.Is(syscall.Flock(int(f.Fd()), syscall.LOCK_UN), syscall.EINTR) {
+		}
+		f.Close()
 	}
 }
 
@@ -188,7 +230,9 @@ func recordHolder(f *os.File, h lockHolder) error {
 // describeHolder reads who holds the lock at lockPath, for an error message.
 func describeHolder(lockPath string) string {
 	text, err := os.ReadFile(lockPath)
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
+		return "holder unknown (its lock file was deleted; the bucket directory stays locked)"
+	} else if err != nil {
 		return "holder unknown (" + err.Error() + ")"
 	}
 	var h lockHolder

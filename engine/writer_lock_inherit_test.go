@@ -7,19 +7,31 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
-// startInheritor starts a process that inherits f (a lock file descriptor),
-// as a worker forked while the bucket is open does, and keeps it until its
+// lockFiles are the descriptors that hold the writer lock of b, which a
+// process forked while the bucket is open inherits.
+func lockFiles(b *Bucket) []*os.File {
+	if b.lock.dir == nil {
+		return []*os.File{b.lock.file}
+	}
+	return []*os.File{b.lock.file, b.lock.dir}
+}
+
+// startInheritor starts a process that inherits files (lock descriptors),
+// as a worker forked while the bucket is open does, and keeps them until its
 // stdin closes. It returns the process; the test's cleanup ends it.
-func startInheritor(t *testing.T, f *os.File) *exec.Cmd {
+func startInheritor(t *testing.T, files []*os.File) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("cat")
-	cmd.ExtraFiles = []*os.File{f}
+	cmd.ExtraFiles = files
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +53,7 @@ func TestCloseReleasesALockAChildInherited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startInheritor(t, b.lock.file)
+	startInheritor(t, lockFiles(b))
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +83,7 @@ func TestHelperHoldWriterLockWithChild(t *testing.T) {
 		os.Exit(2)
 	}
 	child := exec.Command("sleep", "600")
-	child.ExtraFiles = []*os.File{b.lock.file}
+	child.ExtraFiles = lockFiles(b)
 	if err := child.Start(); err != nil {
 		fmt.Println("start failed:", err)
 		os.Exit(2)
@@ -123,4 +135,51 @@ func TestBusyNamesAnExitedHolder(t *testing.T) {
 		}
 	}
 
+}
+
+// TestDeletedLockFileKeepsTheBucketLocked: deleting (or replacing) the lock
+// file of a running writer, as someone clearing a "stale lock" by hand
+// does, does not let a second writer in: it would replay the same WAL
+// entries again (duplicates) beside the first. Once the holder is gone the
+// bucket opens, with each acknowledged row once.
+func TestDeletedLockFileKeepsTheBucketLocked(t *testing.T) {
+	for name, tamper := range map[string]func(lockPath string) error{
+		"deleted": os.Remove,
+		"replaced": func(lockPath string) error {
+			if err := os.Remove(lockPath); err != nil {
+				return err
+			}
+			return os.WriteFile(lockPath, nil, 0o644)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			holder := startHolder(t, dir)
+			if err := tamper(filepath.Join(dir, WriterLockName)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(Options{Path: dir, WAL: WALOptions{Enabled: true}})
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("open beside a writer whose lock file was %s: err = %v, want ErrBusy", name, err)
+			}
+			if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "deleting the file does not") {
+				t.Fatalf("the error does not explain the lock: %v", err)
+			}
+			holder.Process.Signal(syscall.SIGKILL)
+			holder.Wait()
+			b, err := Open(Options{Path: dir, WAL: WALOptions{Enabled: true}})
+			if err != nil {
+				t.Fatalf("open after the holder was killed: %v", err)
+			}
+			defer b.Close()
+			_, recs, err := b.Read(0, -1, memory.DefaultAllocator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer releaseAll(recs)
+			if got := ids(t, recs); len(got) != 10 {
+				t.Fatalf("rows %v, want the holder's 10 once each", got)
+			}
+		})
+	}
 }
