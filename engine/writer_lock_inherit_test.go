@@ -183,3 +183,32 @@ func TestDeletedLockFileKeepsTheBucketLocked(t *testing.T) {
 		})
 	}
 }
+
+// TestBusyByThisProcessUnderAnotherPath: when this process already holds a
+// bucket's lock under a path the registry does not recognise as the same
+// (a bind mount), the error says the holder is this process, instead of
+// calling it another one.
+func TestBusyByThisProcessUnderAnotherPath(t *testing.T) {
+	dir := t.TempDir()
+	// What a writer opened through a bind mount holds: the directory's and
+	// the file's locks, taken by this process, under another registry key.
+	d, err := lockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, WriterLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flockExclusive(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := recordHolder(f, currentHolder()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(Options{Path: dir})
+	unlockAndClose(f, d)
+	if !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "which is this process") {
+		t.Fatalf("open while this process holds the lock under another path: %v", err)
+	}
+}
