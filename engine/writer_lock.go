@@ -41,6 +41,7 @@ const WriterLockName = ".persisting.lock"
 type writerLock struct {
 	key   string       // canonical bucket path, the registry key
 	dir   *os.File     // holds the directory's flock; nil for s3:// or where unsupported
+	wal   *os.File     // holds the flock of a WAL kept apart (wal_path); else nil
 	file  *os.File     // holds the lock file's flock; nil for an s3:// bucket
 	lease *writerLease // an s3:// bucket's lease; nil for a local one
 }
@@ -65,18 +66,32 @@ var (
 // flock of a local bucket, the lease of an s3:// one.
 func acquireWriterLockFor(opts Options) (*writerLock, error) {
 	if !opts.remote() {
-		return acquireWriterLock(opts.Path)
+		l, err := acquireWriterLock(opts.Path)
+		if err != nil {
+			return nil, err
+		}
+		if l.wal, err = lockWALApart(opts); err != nil {
+			l.release()
+			return nil, err
+		}
+		return l, nil
 	}
 	key := strings.TrimSuffix(opts.Path, "/")
 	if err := registerWriter(key, opts.Path); err != nil {
 		return nil, err
 	}
-	lease, err := acquireWriterLease(opts)
+	walDir, err := lockWALApart(opts)
 	if err != nil {
 		unregisterWriter(key)
 		return nil, err
 	}
-	return &writerLock{key: key, lease: lease}, nil
+	lease, err := acquireWriterLease(opts)
+	if err != nil {
+		unregisterWriter(key)
+		unlockAndClose(walDir)
+		return nil, err
+	}
+	return &writerLock{key: key, wal: walDir, lease: lease}, nil
 }
 
 // registerWriter takes the registry place of bucket key (path: as given).
@@ -186,7 +201,37 @@ func (l *writerLock) release() {
 	}
 	l.lease.release()
 	unregisterWriter(l.key)
-	unlockAndClose(l.file, l.dir)
+	unlockAndClose(l.wal, l.file, l.dir)
+}
+
+// lockWALApart takes an exclusive flock on the bucket's WAL directory when
+// it lives apart from the bucket (wal_path), where the bucket's own lock
+// does not cover it; nil when there is none to lock. An s3:// bucket's lease
+// can pass to a new writer while the old one still runs (paused past its
+// lease): on the same node, with the same wal_path, both would append to,
+// replay and truncate one log, and the old writer's acknowledged entries
+// would be lost. So a second writer on that node is refused, before it
+// touches the lease, until the old process ends.
+func lockWALApart(opts Options) (*os.File, error) {
+	if opts.WALPath == "" {
+		return nil, nil
+	}
+	dir := opts.walPath()
+	if !opts.WAL.Enabled && !isDir(dir) {
+		return nil, nil // no WAL, and none left to flush (recoverWAL opens none)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrWAL, err)
+	}
+	d, err := lockDir(dir)
+	switch {
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return nil, fmt.Errorf("%w: bucket %s: its WAL directory %s is in use by another process on this host: a writer of this bucket (one that lost its lease but still runs, paused or stopped, keeps its acknowledged entries there); end that process first, the kernel releases the directory when it exits",
+			ErrBusy, opts.Path, dir)
+	case err != nil:
+		return nil, fmt.Errorf("%w: lock %s: %v", ErrWAL, dir, err)
+	}
+	return d, nil
 }
 
 // unlockAndClose drops the flock of each file that is not nil (retrying
