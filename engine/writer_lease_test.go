@@ -289,6 +289,7 @@ func killHoldingLease(t *testing.T, b *Bucket) {
 	<-l.done
 	l.unfence()
 	unregisterWriter(b.lock.key)
+	unlockAndClose(b.lock.wal) // as the kernel does for a process that ends
 	b.lock = nil
 }
 
