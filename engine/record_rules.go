@@ -80,6 +80,7 @@ type fieldSet struct {
 	names    []string
 	types    []arrow.DataType // arrow.Null: untyped
 	nullable []bool
+	meta     []arrow.Metadata // an Arrow extension (arrow.bool8) changes what a field takes
 	index    map[string]int
 }
 
@@ -88,8 +89,9 @@ func fieldSetOf(s *arrow.Schema) *fieldSet {
 		return nil
 	}
 	fs := &fieldSet{index: make(map[string]int, s.NumFields())}
-	for _, f := range s.Fields() {
+	for i, f := range s.Fields() {
 		fs.add(f.Name, f.Type, f.Nullable)
+		fs.meta[i] = f.Metadata
 	}
 	return fs
 }
@@ -104,6 +106,7 @@ func (fs *fieldSet) add(name string, t arrow.DataType, nullable bool) {
 	fs.names = append(fs.names, name)
 	fs.types = append(fs.types, t)
 	fs.nullable = append(fs.nullable, nullable)
+	fs.meta = append(fs.meta, arrow.Metadata{})
 }
 
 // schema returns the fields as a schema, cur itself when nothing changed.
@@ -122,10 +125,14 @@ func (fs *fieldSet) schema(cur *arrow.Schema) *arrow.Schema {
 	}
 	fields := make([]arrow.Field, len(fs.names))
 	for i, n := range fs.names {
-		fields[i] = arrow.Field{Name: n, Type: fs.types[i], Nullable: fs.nullable[i]}
+		fields[i] = arrow.Field{Name: n, Type: fs.types[i], Nullable: fs.nullable[i], Metadata: inferredMetadata(fs.types[i])}
 		if cur != nil { // a field's metadata (an Arrow extension: sameExtension) stays with its type
-			if j := cur.FieldIndices(n); len(j) > 0 && sameType(cur.Field(j[0]).Type, fs.types[i]) {
-				fields[i].Metadata = cur.Field(j[0]).Metadata
+			if j := cur.FieldIndices(n); len(j) > 0 && cur.Field(j[0]).Type.ID() != arrow.NULL {
+				if sameType(cur.Field(j[0]).Type, fs.types[i]) {
+					fields[i].Metadata = cur.Field(j[0]).Metadata
+				} else {
+					fields[i].Metadata = arrow.Metadata{}
+				}
 			}
 		}
 	}
@@ -327,6 +334,12 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet) (
 		t, err := inferScalar(d, name, rv)
 		return t, true, err
 	}
+	if known && isBool8(fields.meta[i]) && expected.ID() == arrow.INT8 {
+		if rv.kind == kindBool {
+			return expected, false, nil
+		}
+		return nil, false, fmt.Errorf("%w: field %s: expected arrow.bool8 (a bool), found %s", ErrSchemaMismatch, pyName(name), describe(d, rv))
+	}
 	if fits(d, expected, rv) {
 		return expected, false, nil
 	}
@@ -424,11 +437,13 @@ func withinSeconds(n int64, rv recordValue, lo, hi int64) bool {
 // inferScalar is the type a field takes from its first scalar value.
 func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataType, error) {
 	switch rv.kind {
-	case kindBigInt:
+	case kindBigInt: // beyond int64: numpy's uint64 values, which pyarrow types uint64
+		if v := d.BigInt(rv.node); v.Sign() > 0 && v.IsUint64() {
+			return arrow.PrimitiveTypes.Uint64, nil
+		}
 		return nil, tooBig(d, path, rv)
-	case kindUUID:
-		return nil, fmt.Errorf("%w: field %s: a UUID types no field: it fills a fixed_size_binary[16] column (arrow.uuid, "+
-			"from a dataset or put_arrow); put uuid.bytes to store it as binary", ErrType, pyName(path))
+	case kindUUID: // pyarrow's extension<arrow.uuid> (inferredMetadata)
+		return uuidStorage, nil
 	case kindDecimal:
 		v, _ := parseDecimal(string(d.Bytes(rv.arg)))
 		if v.scale > maxDecimalDigits {
@@ -588,6 +603,13 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 		var childType arrow.DataType
 		if ci >= 0 {
 			childType = children[ci].Type
+			if ok, err := r.bool8Value(path+"."+name, children[ci], valueOf(d, val)); ok || err != nil {
+				key = d.Next(val)
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
 		sub, err := r.valueType(path+"."+name, childType, valueOf(d, val), grow, depth+1, lists)
 		if err != nil {
@@ -596,9 +618,12 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 		switch {
 		case ci < 0:
 			index[name] = len(children)
-			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true})
+			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true, Metadata: inferredMetadata(sub)})
 			changed = true
 		case !sameType(sub, childType):
+			if childType.ID() == arrow.NULL {
+				children[ci].Metadata = inferredMetadata(sub)
+			}
 			children[ci].Type = sub
 			changed = true
 		}
@@ -630,7 +655,16 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 		}
 	}
 	elem := item.Type
+	if elem.ID() == arrow.NULL && unsignedInts(d, v) {
+		elem = arrow.PrimitiveTypes.Uint64 // numpy's uint64 values, as pyarrow types them
+	}
 	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+		if ok, err := r.bool8Value(path+"[]", item, valueOf(d, it)); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var err error
 		if elem, err = r.valueType(path+"[]", elem, valueOf(d, it), grow, depth+1, lists+1); err != nil {
 			return nil, err
@@ -638,6 +672,9 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 	}
 	if expected != nil && sameType(elem, item.Type) {
 		return expected, nil
+	}
+	if item.Type.ID() == arrow.NULL {
+		item.Metadata = inferredMetadata(elem)
 	}
 	item.Type = elem
 	switch t := expected.(type) {
