@@ -33,6 +33,10 @@ func TestInferenceAsPyarrow(t *testing.T) {
 			refused(rec("m", []any{-1, over}), ErrInvalidArgument, `field 'm\[\]': 9223372036854775808 does not fit in int64`),
 		}, schema: "n: uint64, l: list<item: uint64>", rows: []string{
 			"n=9223372036854775808 l=[1,9223372036854775808,null] ", "n=5 l=[] "}},
+		{name: "set", evolve: true, steps: []ruleStep{ // pyarrow: a set makes a list, a frozenset is refused
+			refused(rec("s", pyTuple{pyEllipsis{}, "unsupported", "set"}), ErrType, `field 's': cannot store a set: it has no order, and reads would return a list - store sorted\(...\)`),
+			refused(rec("s", []any{pyTuple{pyEllipsis{}, "unsupported", "frozenset"}}), ErrType, `field 's\[\]': cannot store a frozenset: it has no order`),
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { runRuleCase(t, c, false) })

@@ -474,6 +474,11 @@ func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
 		return fmt.Errorf("%w: field %s: cannot store a numpy %s: its values are stored in the units W, D, h, m, s, ms, us and ns (months and years have no fixed length; Arrow has no unit finer than ns) - convert it first, e.g. .astype('%s[s]')",
 			ErrType, pyName(path), name, name[:strings.IndexByte(name+"[", '[')])
 	}
+	if name := rv.typeName(d); name == "set" || name == "frozenset" {
+		// pyarrow makes a list of a set (in its iteration order) and refuses a frozenset.
+		return fmt.Errorf("%w: field %s: cannot store a %s: it has no order, and reads would return a list - store sorted(...) (a list) instead",
+			ErrType, pyName(path), name)
+	}
 	return fmt.Errorf("%w: field %s: cannot store a value of type %s (supported: %s)", ErrType, pyName(path), rv.typeName(d), storableKinds)
 }
 
