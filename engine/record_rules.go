@@ -170,14 +170,11 @@ func planRecordSchema(d *pymarshal.Decoder, root pymarshal.Node, cur *arrow.Sche
 	if fields == nil { // no records
 		return cur, nil, nil
 	}
-	// Nested parts still without a type get the fallback type (in field order).
-	for i, name := range fields.names {
-		if r.provisional[name] && hasUntyped(fields.types[i]) {
-			fields.types[i] = settled(fields.types[i])
-			r.settled = append(r.settled, name)
-		}
-	}
-	return fields.schema(cur), r.settled, nil
+	// Nested parts still without a type keep the type null, as pyarrow's
+	// inference gives them (list<null>, struct<a: null>), until a value types
+	// them; a dataset that cannot store them gets the fallback type
+	// (settleNested).
+	return fields.schema(cur), nil, nil
 }
 
 // eachRecord calls fn for the records under root: root itself when it is a

@@ -47,12 +47,18 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	next := nextFieldID(base, cur.fields)
 	fields := make([]schema.Field, 0, len(cur.fields))
 	var changed []int // positions in fields
+	var counts []int  // of changed: how many fields it is, its children included
 	var positions []int
 	found := 0
 	col := 0
+	replaced := map[int32]bool{} // ids of changed fields and their children: the new ones replace them
 	for _, f := range cur.fields {
 		if f.ParentID != -1 {
-			fields = append(fields, f)
+			if replaced[f.ParentID] {
+				replaced[f.ID] = true
+			} else {
+				fields = append(fields, f)
+			}
 			continue
 		}
 		to, ok := newTypes[f.Name]
@@ -71,12 +77,14 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 		if err != nil {
 			return nil, fmt.Errorf("lance: field %q as %s: %w", f.Name, to, err)
 		}
-		if len(conv) == 0 || conv[0].ID != next || (len(conv) > 1 && from.ID() != arrow.NULL) {
+		if len(conv) == 0 || conv[0].ID != next || (len(conv) > 1 && !TypesNullParts(from, to)) {
 			return nil, fmt.Errorf("%w: changing field %q from %s to %s", ErrUnsupported, f.Name, from, to)
 		}
 		nf := f
 		nf.ID, nf.LogicalType, nf.Encoding, nf.Type = next, conv[0].LogicalType, conv[0].Encoding, conv[0].Type
+		replaced[f.ID] = true
 		changed = append(changed, len(fields))
+		counts = append(counts, len(conv))
 		positions = append(positions, pos)
 		fields = append(append(fields, nf), conv[1:]...)
 		next = schema.MaxID(conv) + 1
@@ -102,7 +110,7 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	}
 	frags := append([]Fragment(nil), base.Fragments...)
 	for i := range frags {
-		df, p, err := cur.widenFragment(i, fields, changed, positions, newSchema)
+		df, p, err := cur.widenFragment(i, fields, changed, counts, positions, newSchema)
 		if p != "" {
 			written = append(written, p)
 		}
@@ -158,7 +166,7 @@ func encodeFragmentList(frags []Fragment) []byte {
 // widenFragment writes fragment i's changed columns, converted, to a new
 // data file (all physical rows), or returns nil if the fragment stores none
 // of them (they stay missing, hence null).
-func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions []int, newSchema *arrow.Schema) (*DataFile, string, error) {
+func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, counts, positions []int, newSchema *arrow.Schema) (*DataFile, string, error) {
 	f := &d.manifest.Fragments[i]
 	srcs, err := d.fragmentColumns(f)
 	if err != nil {
@@ -187,7 +195,7 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 			return nil, "", fmt.Errorf("%w: field %q, fragment %d: %v", ErrSchemaMismatch, fields[changed[k]].Name, f.ID, err)
 		}
 		cols = append(cols, out)
-		outFields = append(outFields, fields[changed[k]])
+		outFields = append(outFields, fields[changed[k]:changed[k]+counts[k]]...)
 		outArrow = append(outArrow, newSchema.Field(pos))
 	}
 	if len(cols) == 0 {
@@ -243,7 +251,7 @@ func intWidth(t arrow.DataType) (bits int, signed, ok bool) {
 }
 
 func canWiden(from, to arrow.DataType) bool {
-	if from.ID() == arrow.NULL { // a column of only nulls: null in any type
+	if TypesNullParts(from, to) { // a column of only nulls: null in any type; or its null parts typed
 		return true
 	}
 	fb, fs, fok := intWidth(from)
@@ -263,6 +271,9 @@ func canWiden(from, to arrow.DataType) bool {
 
 // widenArray converts arr to type to (canWiden(arr type, to)), exactly.
 func widenArray(arr arrow.Array, to arrow.DataType, alloc memory.Allocator) (arrow.Array, error) {
+	if TypesNullParts(arr.DataType(), to) {
+		return FillNullParts(arr, to, alloc), nil
+	}
 	n := arr.Len()
 	// Read every value as int64/uint64 or float64.
 	var ival func(i int) int64
