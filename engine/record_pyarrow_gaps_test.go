@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -88,4 +89,49 @@ func TestRecordsIntoBool8(t *testing.T) {
 		`b=(null) s={"x":1} l=(null) `,
 	}
 	runRecordSteps(t, sch, steps, rows)
+}
+
+// TestNullPartsTypedLater: a nested part that was only None or [] keeps the
+// type null (pyarrow: list<null>, struct<a: null>) and a later value types
+// it - in the same unit, a later unit, or after flushes stored the null
+// form (the stored column is rewritten with the part typed), strict bucket or
+// evolving; the rows read back as they were put.
+func TestNullPartsTypedLater(t *testing.T) {
+	type seq struct {
+		name   string
+		recs   []pyDict
+		schema string
+		rows   []string
+	}
+	seqs := []seq{
+		{"empty list", []pyDict{rec("tags", []any{}), rec("tags", []any{1, 2})}, "tags: list<item: int64>",
+			[]string{"tags=[] ", "tags=[1,2] "}},
+		{"None in a struct", []pyDict{rec("m", rec("a", nil, "b", 1)), rec("m", rec("a", 5))}, "m: struct<a: int64, b: int64>",
+			[]string{`m={"a":null,"b":1} `, `m={"a":5,"b":null} `}},
+		{"None items", []pyDict{rec("l", []any{nil}), rec("l", []any{rec("k", nil)}), rec("l", []any{rec("k", 1.5)})},
+			"l: list<item: struct<k: double>>", []string{"l=[null] ", `l=[{"k":null}] `, `l=[{"k":1.5}] `}},
+		{"lists of empty lists", []pyDict{rec("l", []any{[]any{}}), rec("l", []any{[]any{}, []any{"x"}})},
+			"l: list<item: list<item: string>>", []string{"l=[[]] ", `l=[[],["x"]] `}},
+	}
+	for _, s := range seqs {
+		for _, evolve := range []bool{false, true} {
+			for _, flush := range []bool{false, true} {
+				c := ruleCase{name: s.name, evolve: evolve, schema: s.schema, rows: s.rows}
+				// One unit of all the records, then one unit per record.
+				if !flush {
+					all := make([]any, len(s.recs))
+					for i, r := range s.recs {
+						all[i] = r
+					}
+					c.steps = []ruleStep{ok(all)}
+					runRuleCase(t, c, false)
+				}
+				c.steps = nil
+				for _, r := range s.recs {
+					c.steps = append(c.steps, ruleStep{recs: r, flush: flush})
+				}
+				t.Run(fmt.Sprintf("%s/evolve=%v/flush=%v", s.name, evolve, flush), func(t *testing.T) { runRuleCase(t, c, true) })
+			}
+		}
+	}
 }

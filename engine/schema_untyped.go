@@ -188,3 +188,20 @@ func storesNull(ds *lance.Dataset, name string) bool {
 	i := ds.Schema().FieldIndices(name)
 	return len(i) > 0 && ds.Schema().Field(i[0]).Type.ID() == arrow.NULL
 }
+
+// settledNested is s with the null parts inside its nested fields typed as
+// untypedFallback, and the names of those fields.
+func settledNested(s *arrow.Schema) (*arrow.Schema, []string) {
+	fields := append([]arrow.Field(nil), s.Fields()...)
+	var names []string
+	for i, f := range fields {
+		if f.Type.ID() != arrow.NULL && hasUntyped(f.Type) {
+			fields[i].Type = settled(f.Type)
+			names = append(names, f.Name)
+		}
+	}
+	if names == nil {
+		return s, nil
+	}
+	return arrow.NewSchema(fields, nil), names
+}
