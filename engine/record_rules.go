@@ -19,8 +19,9 @@ import (
 // this is their only implementation.
 //
 // A field's type is an Arrow type, or arrow.Null while only None was seen in
-// it (untyped). Nested parts that are still untyped when the unit ends are
-// typed as untypedFallback; a top-level field may stay untyped until the
+// it (untyped). Nested parts stay untyped (list<null>, struct<a: null>, as
+// pyarrow infers) until a value types them, also after flushes stored them
+// so (lance.TypesNullParts); a top-level field may stay untyped until the
 // bucket flushes (schema_untyped.go).
 
 const (
@@ -37,8 +38,9 @@ const (
 	maxListNesting = 32
 )
 
-// untypedFallback types the parts of a field that were None (or empty lists)
-// in every value when they must be written.
+// untypedFallback types untyped top-level fields when they must be written,
+// and the untyped parts of nested fields in a dataset that cannot store the
+// type null there (file version 2.0: settledNested).
 var untypedFallback arrow.DataType = arrow.BinaryTypes.String
 
 // kindTypes are the types inferred from plain and tagged values.

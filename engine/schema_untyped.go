@@ -81,8 +81,8 @@ func inWriteOrder(s, ws *arrow.Schema) *arrow.Schema {
 }
 
 // writableForm is s as a flush may write it: untyped top-level fields typed
-// as untypedFallback. (Untyped parts inside a nested type are not: records
-// never leave them, and an Arrow batch that brings them is refused.)
+// as untypedFallback. (Untyped parts inside a nested type are stored as they
+// are, type null, where the file version allows: record_append.go.)
 func writableForm(s *arrow.Schema) *arrow.Schema {
 	fields := append([]arrow.Field(nil), s.Fields()...)
 	changed := false

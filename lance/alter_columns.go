@@ -43,7 +43,8 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	// The new schema: changed fields get fresh ids in schema order, above every
 	// id a data file still holds. A null column that becomes a nested type
 	// (struct, list) brings its child fields, right after it; nothing is stored
-	// for them either.
+	// for them either. A nested column whose null parts get types
+	// (TypesNullParts) is rewritten whole, its children replacing the old ones.
 	next := nextFieldID(base, cur.fields)
 	fields := make([]schema.Field, 0, len(cur.fields))
 	var changed []int // positions in fields
