@@ -110,6 +110,8 @@ func TestNullPartsTypedLater(t *testing.T) {
 			[]string{`m={"a":null,"b":1} `, `m={"a":5,"b":null} `}},
 		{"None items", []pyDict{rec("l", []any{nil}), rec("l", []any{rec("k", nil)}), rec("l", []any{rec("k", 1.5)})},
 			"l: list<item: struct<k: double>>", []string{"l=[null] ", `l=[{"k":null}] `, `l=[{"k":1.5}] `}},
+		{"ints among floats", []pyDict{rec("l", []any{nil}, "m", rec("a", nil)), rec("l", []any{1, 2.5}, "m", rec("a", []any{1, 0.5}))},
+			"l: list<item: double>, m: struct<a: list<item: double>>", []string{`l=[null] m={"a":null} `, `l=[1,2.5] m={"a":[1,0.5]} `}},
 		{"lists of empty lists", []pyDict{rec("l", []any{[]any{}}), rec("l", []any{[]any{}, []any{"x"}})},
 			"l: list<item: list<item: string>>", []string{"l=[[]] ", `l=[[],["x"]] `}},
 	}

@@ -615,7 +615,8 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 				continue
 			}
 		}
-		sub, err := r.valueType(path+"."+name, childType, valueOf(d, val), grow, depth+1, lists)
+		fresh := childType == nil || childType.ID() == arrow.NULL // inferred afresh, as a new field
+		sub, err := r.valueType(path+"."+name, childType, valueOf(d, val), grow || fresh, depth+1, lists)
 		if err != nil {
 			return nil, err
 		}
@@ -659,6 +660,8 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 		}
 	}
 	elem := item.Type
+	// Items still untyped are inferred afresh: ints among floats make floats.
+	grow = grow || elem.ID() == arrow.NULL
 	if elem.ID() == arrow.NULL && unsignedInts(d, v) {
 		elem = arrow.PrimitiveTypes.Uint64 // numpy's uint64 values, as pyarrow types them
 	}

@@ -24,9 +24,10 @@ import (
 //
 // Supported widenings: a signed integer to a wider signed integer, an
 // unsigned integer to a wider unsigned or signed integer, an integer or
-// float32 to float64, an 8/16-bit integer to float32, and a null column to
+// float32 to float64, an 8/16-bit integer to float32, a null column to
 // any type (its fragments get no new file: the field is missing in them,
-// hence null). Values must convert
+// hence null), and a nested column to one with its null parts typed
+// (list<null> to list<int64>: FillNullParts). Values must convert
 // exactly (an int64 above 2^53 in magnitude is refused, not rounded); other
 // changes fail with ErrUnsupported, a value that does not convert with
 // ErrSchemaMismatch. Deleted rows are converted too (they stay deleted). Any
