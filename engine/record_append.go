@@ -104,7 +104,13 @@ func (b *Bucket) checkLoad(l *recordsLoad, evolve bool) error {
 		return nil
 	}
 	if err := b.checkNewSchema(schema); err != nil {
-		return b.unwritableField(schema, err)
+		// A dataset whose file version cannot store null parts (2.0: list<null>)
+		// gets them typed as untypedFallback, as it did before they were kept.
+		next, names := settledNested(schema)
+		if len(names) == 0 || b.checkNewSchema(next) != nil {
+			return b.unwritableField(schema, err)
+		}
+		schema, settled = next, names
 	}
 	// Every record must convert into the new schema before anything is
 	// committed (the rules decided the types, the conversion is exact).

@@ -59,6 +59,7 @@ const (
 	colFixedBinary // fixed_size_binary (record_fixed_types.go)
 	colDictionary  // record_dictionary_map.go
 	colMap
+	colBool8 // arrow.bool8: int8 storage, takes bools
 )
 
 // recordColumn converts values into one Arrow type; bound to its builder.
@@ -183,6 +184,9 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 		newMapColumn(c, t)
 	default:
 		c.kind = colNullOnly
+	}
+	if isBool8(f.Metadata) && f.Type.ID() == arrow.INT8 {
+		c.kind = colBool8
 	}
 	return c
 }
@@ -337,6 +341,10 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 		if k != pymarshal.Bool {
 			return rc.mismatch(c, v)
 		}
+	case colBool8:
+		if k != pymarshal.Bool {
+			return rc.refuse("field %s: expected arrow.bool8 (a bool), found %s", pyName(c.path), describe(d, valueOf(d, v)))
+		}
 	case colString, colLargeString:
 		if k != pymarshal.Str || !d.ValidUTF8(v) {
 			return rc.mismatch(c, v)
@@ -451,6 +459,12 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		}
 	case colBool:
 		c.build.(*array.BooleanBuilder).Append(d.Bool(v))
+	case colBool8:
+		var b int8
+		if d.Bool(v) {
+			b = 1
+		}
+		c.build.(*array.Int8Builder).Append(b)
 	case colString, colLargeString, colBinary, colLargeBinary:
 		c.bin.Append(d.Bytes(v))
 	case colStruct:

@@ -100,3 +100,57 @@ func appendFixedType(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node) {
 		b.Append(decimal256.FromBigInt(dv.unscaled))
 	}
 }
+
+// uuidStorage is the type a UUID infers: arrow.uuid's storage, the field
+// carrying the extension's name (inferredMetadata), as pyarrow infers
+// extension<arrow.uuid> from uuid.UUID values.
+var uuidStorage = &arrow.FixedSizeBinaryType{ByteWidth: 16}
+
+// inferredMetadata is the metadata of a field the rules typed t: the
+// arrow.uuid extension for a UUID's type, else none.
+func inferredMetadata(t arrow.DataType) arrow.Metadata {
+	if t == uuidStorage {
+		return arrow.NewMetadata([]string{extensionNameKey, extensionParamsKey}, []string{"arrow.uuid", ""})
+	}
+	return arrow.Metadata{}
+}
+
+// isBool8 says whether a field's metadata makes it an arrow.bool8 column:
+// int8 storage, 0 false and anything else true; a record puts bools only.
+func isBool8(m arrow.Metadata) bool {
+	i := m.FindKey(extensionNameKey)
+	return i >= 0 && m.Values()[i] == "arrow.bool8"
+}
+
+// bool8Value checks rv against f when f is an arrow.bool8 field: ok when rv
+// is a bool (or None) it takes, an error for another value; neither when f
+// is not bool8.
+func (r *recordRules) bool8Value(path string, f arrow.Field, rv recordValue) (bool, error) {
+	if !isBool8(f.Metadata) || f.Type.ID() != arrow.INT8 {
+		return false, nil
+	}
+	if rv.kind == kindBool || rv.kind == kindNone {
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: field %s: expected arrow.bool8 (a bool), found %s", ErrSchemaMismatch, pyName(path), describe(r.d, rv))
+}
+
+// unsignedInts says whether the list v holds an int beyond int64 that a
+// uint64 holds and no negative int: numpy's uint64 values (tolist()).
+func unsignedInts(d *pymarshal.Decoder, v pymarshal.Node) bool {
+	big := false
+	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+		switch d.Kind(it) {
+		case pymarshal.BigInt:
+			if b := d.BigInt(it); b.Sign() < 0 || !b.IsUint64() {
+				return false
+			}
+			big = true
+		case pymarshal.Int:
+			if d.Int(it) < 0 {
+				return false
+			}
+		}
+	}
+	return big
+}

@@ -19,8 +19,9 @@ import (
 // this is their only implementation.
 //
 // A field's type is an Arrow type, or arrow.Null while only None was seen in
-// it (untyped). Nested parts that are still untyped when the unit ends are
-// typed as untypedFallback; a top-level field may stay untyped until the
+// it (untyped). Nested parts stay untyped (list<null>, struct<a: null>, as
+// pyarrow infers) until a value types them, also after flushes stored them
+// so (lance.TypesNullParts); a top-level field may stay untyped until the
 // bucket flushes (schema_untyped.go).
 
 const (
@@ -37,8 +38,9 @@ const (
 	maxListNesting = 32
 )
 
-// untypedFallback types the parts of a field that were None (or empty lists)
-// in every value when they must be written.
+// untypedFallback types untyped top-level fields when they must be written,
+// and the untyped parts of nested fields in a dataset that cannot store the
+// type null there (file version 2.0: settledNested).
 var untypedFallback arrow.DataType = arrow.BinaryTypes.String
 
 // kindTypes are the types inferred from plain and tagged values.
@@ -80,6 +82,7 @@ type fieldSet struct {
 	names    []string
 	types    []arrow.DataType // arrow.Null: untyped
 	nullable []bool
+	meta     []arrow.Metadata // an Arrow extension (arrow.bool8) changes what a field takes
 	index    map[string]int
 }
 
@@ -88,8 +91,9 @@ func fieldSetOf(s *arrow.Schema) *fieldSet {
 		return nil
 	}
 	fs := &fieldSet{index: make(map[string]int, s.NumFields())}
-	for _, f := range s.Fields() {
+	for i, f := range s.Fields() {
 		fs.add(f.Name, f.Type, f.Nullable)
+		fs.meta[i] = f.Metadata
 	}
 	return fs
 }
@@ -104,6 +108,7 @@ func (fs *fieldSet) add(name string, t arrow.DataType, nullable bool) {
 	fs.names = append(fs.names, name)
 	fs.types = append(fs.types, t)
 	fs.nullable = append(fs.nullable, nullable)
+	fs.meta = append(fs.meta, arrow.Metadata{})
 }
 
 // schema returns the fields as a schema, cur itself when nothing changed.
@@ -122,10 +127,14 @@ func (fs *fieldSet) schema(cur *arrow.Schema) *arrow.Schema {
 	}
 	fields := make([]arrow.Field, len(fs.names))
 	for i, n := range fs.names {
-		fields[i] = arrow.Field{Name: n, Type: fs.types[i], Nullable: fs.nullable[i]}
+		fields[i] = arrow.Field{Name: n, Type: fs.types[i], Nullable: fs.nullable[i], Metadata: inferredMetadata(fs.types[i])}
 		if cur != nil { // a field's metadata (an Arrow extension: sameExtension) stays with its type
-			if j := cur.FieldIndices(n); len(j) > 0 && sameType(cur.Field(j[0]).Type, fs.types[i]) {
-				fields[i].Metadata = cur.Field(j[0]).Metadata
+			if j := cur.FieldIndices(n); len(j) > 0 && cur.Field(j[0]).Type.ID() != arrow.NULL {
+				if sameType(cur.Field(j[0]).Type, fs.types[i]) {
+					fields[i].Metadata = cur.Field(j[0]).Metadata
+				} else {
+					fields[i].Metadata = arrow.Metadata{}
+				}
 			}
 		}
 	}
@@ -163,14 +172,11 @@ func planRecordSchema(d *pymarshal.Decoder, root pymarshal.Node, cur *arrow.Sche
 	if fields == nil { // no records
 		return cur, nil, nil
 	}
-	// Nested parts still without a type get the fallback type (in field order).
-	for i, name := range fields.names {
-		if r.provisional[name] && hasUntyped(fields.types[i]) {
-			fields.types[i] = settled(fields.types[i])
-			r.settled = append(r.settled, name)
-		}
-	}
-	return fields.schema(cur), r.settled, nil
+	// Nested parts still without a type keep the type null, as pyarrow's
+	// inference gives them (list<null>, struct<a: null>), until a value types
+	// them; a dataset that cannot store them gets the fallback type
+	// (settleNested).
+	return fields.schema(cur), nil, nil
 }
 
 // eachRecord calls fn for the records under root: root itself when it is a
@@ -327,6 +333,12 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet) (
 		t, err := inferScalar(d, name, rv)
 		return t, true, err
 	}
+	if known && isBool8(fields.meta[i]) && expected.ID() == arrow.INT8 {
+		if rv.kind == kindBool {
+			return expected, false, nil
+		}
+		return nil, false, fmt.Errorf("%w: field %s: expected arrow.bool8 (a bool), found %s", ErrSchemaMismatch, pyName(name), describe(d, rv))
+	}
 	if fits(d, expected, rv) {
 		return expected, false, nil
 	}
@@ -424,11 +436,13 @@ func withinSeconds(n int64, rv recordValue, lo, hi int64) bool {
 // inferScalar is the type a field takes from its first scalar value.
 func inferScalar(d *pymarshal.Decoder, path string, rv recordValue) (arrow.DataType, error) {
 	switch rv.kind {
-	case kindBigInt:
+	case kindBigInt: // beyond int64: numpy's uint64 values, which pyarrow types uint64
+		if v := d.BigInt(rv.node); v.Sign() > 0 && v.IsUint64() {
+			return arrow.PrimitiveTypes.Uint64, nil
+		}
 		return nil, tooBig(d, path, rv)
-	case kindUUID:
-		return nil, fmt.Errorf("%w: field %s: a UUID types no field: it fills a fixed_size_binary[16] column (arrow.uuid, "+
-			"from a dataset or put_arrow); put uuid.bytes to store it as binary", ErrType, pyName(path))
+	case kindUUID: // pyarrow's extension<arrow.uuid> (inferredMetadata)
+		return uuidStorage, nil
 	case kindDecimal:
 		v, _ := parseDecimal(string(d.Bytes(rv.arg)))
 		if v.scale > maxDecimalDigits {
@@ -458,6 +472,11 @@ func unstorable(d *pymarshal.Decoder, path string, rv recordValue) error {
 	if name := rv.typeName(d); strings.HasPrefix(name, "datetime64") || strings.HasPrefix(name, "timedelta64") {
 		return fmt.Errorf("%w: field %s: cannot store a numpy %s: its values are stored in the units W, D, h, m, s, ms, us and ns (months and years have no fixed length; Arrow has no unit finer than ns) - convert it first, e.g. .astype('%s[s]')",
 			ErrType, pyName(path), name, name[:strings.IndexByte(name+"[", '[')])
+	}
+	if name := rv.typeName(d); name == "set" || name == "frozenset" {
+		// pyarrow makes a list of a set (in its iteration order) and refuses a frozenset.
+		return fmt.Errorf("%w: field %s: cannot store a %s: it has no order, and reads would return a list - store sorted(...) (a list) instead",
+			ErrType, pyName(path), name)
 	}
 	return fmt.Errorf("%w: field %s: cannot store a value of type %s (supported: %s)", ErrType, pyName(path), rv.typeName(d), storableKinds)
 }
@@ -588,17 +607,28 @@ func (r *recordRules) dictType(path string, expected arrow.DataType, rv recordVa
 		var childType arrow.DataType
 		if ci >= 0 {
 			childType = children[ci].Type
+			if ok, err := r.bool8Value(path+"."+name, children[ci], valueOf(d, val)); ok || err != nil {
+				key = d.Next(val)
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
-		sub, err := r.valueType(path+"."+name, childType, valueOf(d, val), grow, depth+1, lists)
+		fresh := childType == nil || childType.ID() == arrow.NULL // inferred afresh, as a new field
+		sub, err := r.valueType(path+"."+name, childType, valueOf(d, val), grow || fresh, depth+1, lists)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case ci < 0:
 			index[name] = len(children)
-			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true})
+			children = append(children, arrow.Field{Name: name, Type: sub, Nullable: true, Metadata: inferredMetadata(sub)})
 			changed = true
 		case !sameType(sub, childType):
+			if childType.ID() == arrow.NULL {
+				children[ci].Metadata = inferredMetadata(sub)
+			}
 			children[ci].Type = sub
 			changed = true
 		}
@@ -630,7 +660,18 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 		}
 	}
 	elem := item.Type
+	// Items still untyped are inferred afresh: ints among floats make floats.
+	grow = grow || elem.ID() == arrow.NULL
+	if elem.ID() == arrow.NULL && unsignedInts(d, v) {
+		elem = arrow.PrimitiveTypes.Uint64 // numpy's uint64 values, as pyarrow types them
+	}
 	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+		if ok, err := r.bool8Value(path+"[]", item, valueOf(d, it)); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var err error
 		if elem, err = r.valueType(path+"[]", elem, valueOf(d, it), grow, depth+1, lists+1); err != nil {
 			return nil, err
@@ -638,6 +679,9 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 	}
 	if expected != nil && sameType(elem, item.Type) {
 		return expected, nil
+	}
+	if item.Type.ID() == arrow.NULL {
+		item.Metadata = inferredMetadata(elem)
 	}
 	item.Type = elem
 	switch t := expected.(type) {

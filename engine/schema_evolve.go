@@ -84,7 +84,7 @@ func planEvolution(cur, got *arrow.Schema, writable func(*arrow.Schema) error) (
 // (integer to float64 is checked per value by conform). Null - an untyped
 // field - widens to every type.
 func widens(from, to arrow.DataType) bool {
-	if from.ID() == arrow.NULL {
+	if lance.TypesNullParts(from, to) { // null parts (an untyped field too) take any type
 		return true
 	}
 	switch to.ID() {
@@ -124,7 +124,7 @@ func conform(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.R
 	for i, f := range s.Fields() {
 		idx := rec.Schema().FieldIndices(f.Name)
 		if len(idx) == 0 {
-			cols[i] = array.MakeArrayOfNull(alloc, f.Type, n)
+			cols[i] = lance.NullArray(alloc, f.Type, n)
 			continue
 		}
 		col := rec.Column(idx[0])
@@ -134,7 +134,7 @@ func conform(s *arrow.Schema, rec arrow.Record, alloc memory.Allocator) (arrow.R
 			continue
 		}
 		if col.DataType().ID() == arrow.NULL { // an untyped field gets its type
-			cols[i] = array.MakeArrayOfNull(alloc, f.Type, n)
+			cols[i] = lance.NullArray(alloc, f.Type, n)
 			continue
 		}
 		cast, err := castExactly(col, f, alloc)
@@ -152,6 +152,9 @@ const maxExactInt = 1 << 53
 // castExactly widens col to f's type (one of the pairs widens accepts),
 // failing for an integer a float64 cannot hold exactly.
 func castExactly(col arrow.Array, f arrow.Field, alloc memory.Allocator) (arrow.Array, error) {
+	if lance.TypesNullParts(col.DataType(), f.Type) {
+		return lance.FillNullParts(col, f.Type, alloc), nil
+	}
 	if sameLayoutFamily(col.DataType(), f.Type) {
 		return castLayout(col, f.Type, f.Name, alloc)
 	}

@@ -81,8 +81,8 @@ func inWriteOrder(s, ws *arrow.Schema) *arrow.Schema {
 }
 
 // writableForm is s as a flush may write it: untyped top-level fields typed
-// as untypedFallback. (Untyped parts inside a nested type are not: records
-// never leave them, and an Arrow batch that brings them is refused.)
+// as untypedFallback. (Untyped parts inside a nested type are stored as they
+// are, type null, where the file version allows: record_append.go.)
 func writableForm(s *arrow.Schema) *arrow.Schema {
 	fields := append([]arrow.Field(nil), s.Fields()...)
 	changed := false
@@ -187,4 +187,21 @@ func storesNull(ds *lance.Dataset, name string) bool {
 	}
 	i := ds.Schema().FieldIndices(name)
 	return len(i) > 0 && ds.Schema().Field(i[0]).Type.ID() == arrow.NULL
+}
+
+// settledNested is s with the null parts inside its nested fields typed as
+// untypedFallback, and the names of those fields.
+func settledNested(s *arrow.Schema) (*arrow.Schema, []string) {
+	fields := append([]arrow.Field(nil), s.Fields()...)
+	var names []string
+	for i, f := range fields {
+		if f.Type.ID() != arrow.NULL && hasUntyped(f.Type) {
+			fields[i].Type = settled(f.Type)
+			names = append(names, f.Name)
+		}
+	}
+	if names == nil {
+		return s, nil
+	}
+	return arrow.NewSchema(fields, nil), names
 }

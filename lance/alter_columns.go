@@ -24,9 +24,10 @@ import (
 //
 // Supported widenings: a signed integer to a wider signed integer, an
 // unsigned integer to a wider unsigned or signed integer, an integer or
-// float32 to float64, an 8/16-bit integer to float32, and a null column to
+// float32 to float64, an 8/16-bit integer to float32, a null column to
 // any type (its fragments get no new file: the field is missing in them,
-// hence null). Values must convert
+// hence null), and a nested column to one with its null parts typed
+// (list<null> to list<int64>: FillNullParts). Values must convert
 // exactly (an int64 above 2^53 in magnitude is refused, not rounded); other
 // changes fail with ErrUnsupported, a value that does not convert with
 // ErrSchemaMismatch. Deleted rows are converted too (they stay deleted). Any
@@ -43,16 +44,23 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	// The new schema: changed fields get fresh ids in schema order, above every
 	// id a data file still holds. A null column that becomes a nested type
 	// (struct, list) brings its child fields, right after it; nothing is stored
-	// for them either.
+	// for them either. A nested column whose null parts get types
+	// (TypesNullParts) is rewritten whole, its children replacing the old ones.
 	next := nextFieldID(base, cur.fields)
 	fields := make([]schema.Field, 0, len(cur.fields))
 	var changed []int // positions in fields
+	var counts []int  // of changed: how many fields it is, its children included
 	var positions []int
 	found := 0
 	col := 0
+	replaced := map[int32]bool{} // ids of changed fields and their children: the new ones replace them
 	for _, f := range cur.fields {
 		if f.ParentID != -1 {
-			fields = append(fields, f)
+			if replaced[f.ParentID] {
+				replaced[f.ID] = true
+			} else {
+				fields = append(fields, f)
+			}
 			continue
 		}
 		to, ok := newTypes[f.Name]
@@ -71,12 +79,14 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 		if err != nil {
 			return nil, fmt.Errorf("lance: field %q as %s: %w", f.Name, to, err)
 		}
-		if len(conv) == 0 || conv[0].ID != next || (len(conv) > 1 && from.ID() != arrow.NULL) {
+		if len(conv) == 0 || conv[0].ID != next || (len(conv) > 1 && !TypesNullParts(from, to)) {
 			return nil, fmt.Errorf("%w: changing field %q from %s to %s", ErrUnsupported, f.Name, from, to)
 		}
 		nf := f
 		nf.ID, nf.LogicalType, nf.Encoding, nf.Type = next, conv[0].LogicalType, conv[0].Encoding, conv[0].Type
+		replaced[f.ID] = true
 		changed = append(changed, len(fields))
+		counts = append(counts, len(conv))
 		positions = append(positions, pos)
 		fields = append(append(fields, nf), conv[1:]...)
 		next = schema.MaxID(conv) + 1
@@ -102,7 +112,7 @@ func WidenColumns(path string, newTypes map[string]arrow.DataType) (*Dataset, er
 	}
 	frags := append([]Fragment(nil), base.Fragments...)
 	for i := range frags {
-		df, p, err := cur.widenFragment(i, fields, changed, positions, newSchema)
+		df, p, err := cur.widenFragment(i, fields, changed, counts, positions, newSchema)
 		if p != "" {
 			written = append(written, p)
 		}
@@ -158,7 +168,7 @@ func encodeFragmentList(frags []Fragment) []byte {
 // widenFragment writes fragment i's changed columns, converted, to a new
 // data file (all physical rows), or returns nil if the fragment stores none
 // of them (they stay missing, hence null).
-func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions []int, newSchema *arrow.Schema) (*DataFile, string, error) {
+func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, counts, positions []int, newSchema *arrow.Schema) (*DataFile, string, error) {
 	f := &d.manifest.Fragments[i]
 	srcs, err := d.fragmentColumns(f)
 	if err != nil {
@@ -187,7 +197,7 @@ func (d *Dataset) widenFragment(i int, fields []schema.Field, changed, positions
 			return nil, "", fmt.Errorf("%w: field %q, fragment %d: %v", ErrSchemaMismatch, fields[changed[k]].Name, f.ID, err)
 		}
 		cols = append(cols, out)
-		outFields = append(outFields, fields[changed[k]])
+		outFields = append(outFields, fields[changed[k]:changed[k]+counts[k]]...)
 		outArrow = append(outArrow, newSchema.Field(pos))
 	}
 	if len(cols) == 0 {
@@ -243,7 +253,7 @@ func intWidth(t arrow.DataType) (bits int, signed, ok bool) {
 }
 
 func canWiden(from, to arrow.DataType) bool {
-	if from.ID() == arrow.NULL { // a column of only nulls: null in any type
+	if TypesNullParts(from, to) { // a column of only nulls: null in any type; or its null parts typed
 		return true
 	}
 	fb, fs, fok := intWidth(from)
@@ -263,6 +273,9 @@ func canWiden(from, to arrow.DataType) bool {
 
 // widenArray converts arr to type to (canWiden(arr type, to)), exactly.
 func widenArray(arr arrow.Array, to arrow.DataType, alloc memory.Allocator) (arrow.Array, error) {
+	if TypesNullParts(arr.DataType(), to) {
+		return FillNullParts(arr, to, alloc), nil
+	}
 	n := arr.Len()
 	// Read every value as int64/uint64 or float64.
 	var ival func(i int) int64

@@ -301,7 +301,7 @@ func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocato
 	}
 	for k, s := range srcs {
 		if s.file < 0 {
-			cols[k] = array.MakeArrayOfNull(alloc, d.schema.Field(k).Type, int(limit))
+			cols[k] = NullArray(alloc, d.schema.Field(k).Type, int(limit))
 		}
 	}
 	return array.NewRecord(d.schema, cols, limit), nil

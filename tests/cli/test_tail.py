@@ -154,3 +154,34 @@ def test_tail_reopens_when_a_read_fails_then_gives_up(plain_bucket):
     victim.write_bytes(b"")  # every read of it fails, every reopen still works
     proc = cli("tail", plain_bucket, check=3)
     assert proc.stderr.count("(trying again)") == 2, proc.stderr
+
+
+def test_tail_offsets_are_the_buckets_after_pylance_deletes(tmp_path):
+    """Rows pylance deleted are gone from the bucket's offsets (get(limit,
+    offset) numbers over what is left), our own clears keep theirs: tail
+    --offsets prints, for every record, the offset get(1, offset) finds it at."""
+    bucket = tmp_path / "bucket_0"
+    made = run_python(f"""
+import asyncio, json, lance
+from persisting.queue import PersistingBackend
+async def main():
+    b = PersistingBackend(bucket_id=0, storage_path={str(bucket)!r})
+    await b.put_batch([{{"id": i}} for i in range(10)])
+    await b.flush()
+    await b.put_batch([{{"id": i}} for i in range(10, 15)])
+    await b.flush()
+    await b.clear([7])
+    b.close()
+    lance.dataset({str(bucket / "data.lance")!r}).delete("id = 2 OR id = 11")
+    b = PersistingBackend(bucket_id=0, storage_path={str(bucket)!r})
+    print(json.dumps([[o, r["id"]] for o in range(16) for r in await b.get(1, o)]))
+    b.close()
+asyncio.run(main())
+""")
+    assert made.returncode == 0, explain(made)
+    by_get = [tuple(p) for p in json.loads(made.stdout.splitlines()[-1])]
+    assert [i for _, i in by_get] == [i for i in range(15) if i not in (2, 7, 11)]
+    for args in ([], ["--batch", "2"], ["--from", "5", "--limit", "4"]):
+        got = [(r["offset"], r["record"]["id"]) for r in lines(cli("tail", bucket, "--offsets", *args).stdout)]
+        want = by_get if not args or args[0] == "--batch" else [p for p in by_get if p[0] >= 5][:4]
+        assert got == want, args

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from helpers import explain, run_python
-from persisting import SchemaError, UnstorableError, UnsupportedError
+from persisting import SchemaError, UnsupportedError
 from persisting.queue import LanceBackend, PersistingBackend
 
 VERSIONS = ["2.0", "2.1", "2.2"]
@@ -333,11 +333,13 @@ async def test_reads_what_pylance_wrote_and_refuses_to_write_it(bucket_path, ver
     assert lance.dataset(uri).to_table().equals(theirs)
 
 
-async def test_a_uuid_types_no_new_field(bucket_path):
-    """A UUID fills a fixed_size_binary[16] (arrow.uuid) column; a new field
-    gets no type from it (bytes would infer binary): refused, nothing stored."""
+async def test_a_uuid_types_a_new_field_as_pyarrow(bucket_path):
+    """A UUID types a new field as pyarrow infers it: arrow.uuid (storage
+    fixed_size_binary[16]); gets and pylance read it back as uuid.UUID."""
     with PersistingBackend(0, bucket_path) as b:
         await b.put({"id": 1})
-        with pytest.raises(UnstorableError, match=r"field 'u': a UUID types no field: it fills a fixed_size_binary\[16\]"):
-            await b.put_batch([{"id": 2}, {"id": 3, "u": uuid.UUID(int=3)}])
-        assert await b.get() == [{"id": 1}]
+        await b.put_batch([{"id": 2}, {"id": 3, "u": uuid.UUID(int=3)}])
+        await b.flush()
+        assert await b.get() == [{"id": 1, "u": None}, {"id": 2, "u": None}, {"id": 3, "u": uuid.UUID(int=3)}]
+    ds = lance.dataset(os.path.join(bucket_path, "data.lance"))
+    assert ds.schema.field("u").type == pa.array([uuid.UUID(int=3)]).type == pa.uuid()

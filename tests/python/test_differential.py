@@ -142,15 +142,36 @@ def infer(values: list, top_mix: bool = True):
     first = values[0]
     if isinstance(first, list):
         items = [e for v in values for e in v]
-        return ("list", infer(items) or "str")
+        return ("list", infer(items))  # None: a part only None or [] keeps the type null until a value types it
     if isinstance(first, dict):
         keys: dict = {}
         for v in values:
             for k in v:
                 keys.setdefault(k, []).append(v[k])
-        return ("struct", {k: infer(vs) or "str" for k, vs in keys.items()})
+        return ("struct", {k: infer(vs) for k, vs in keys.items()})
     kinds = {kind_of(v) for v in values}
     return "float" if kinds == {"int", "float"} and top_mix else kind_of(first)
+
+
+def fills_null_part(t, v) -> bool:
+    """Whether value ``v`` gives a type to a part of nested type ``t`` that has none yet."""
+    if v is None or not isinstance(t, tuple):
+        return False
+    if t[0] == "list":
+        return isinstance(v, list) and any(e is not None and (t[1] is None or fills_null_part(t[1], e)) for e in v)
+    return isinstance(v, dict) and any(v.get(k) is not None and (ct is None or fills_null_part(ct, v.get(k)))
+                                       for k, ct in t[1].items())
+
+
+def merge(t, u):
+    """Type ``t`` after an accepted unit whose values infer ``u``: its null parts typed."""
+    if t is None:
+        return u
+    if not isinstance(t, tuple) or u is None:
+        return t
+    if t[0] == "list":
+        return ("list", merge(t[1], u[1]))
+    return ("struct", {k: merge(ct, u[1].get(k)) for k, ct in t[1].items()})
 
 
 def fits(v, t) -> bool:
@@ -188,6 +209,8 @@ class Model:
         for k, vs in new.items():
             if any(isinstance(v, dict) and not v for v in vs):
                 return UNKNOWN
+        if any(fills_null_part(self.fields.get(k), v) for rec in unit for k, v in rec.items()):
+            return UNKNOWN  # typing null parts: ours must agree among themselves
         merged = dict(self.fields)
         for k, vs in new.items():
             merged[k] = infer(vs, self.evolving)
@@ -212,6 +235,9 @@ class Model:
                     new.setdefault(k, []).append(v)
         for k, vs in new.items():
             self.fields[k] = infer(vs, self.evolving)
+        for k, t in list(self.fields.items()):
+            if isinstance(t, tuple) and k not in new:
+                self.fields[k] = merge(t, infer([rec.get(k) for rec in unit]))
         for rec in unit:
             for k, v in rec.items():
                 t = self.fields[k]
