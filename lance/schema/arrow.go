@@ -238,6 +238,13 @@ func leafLogicalType(t arrow.DataType) (string, error) {
 		return fmt.Sprintf("decimal:256:%d:%d", d.Precision, d.Scale), nil
 	case arrow.FIXED_SIZE_BINARY:
 		return fmt.Sprintf("fixed_size_binary:%d", t.(*arrow.FixedSizeBinaryType).ByteWidth), nil
+	case arrow.FIXED_SIZE_LIST: // the item of a fixed_size_list (a matrix's rows)
+		l := t.(*arrow.FixedSizeListType)
+		inner, err := leafLogicalType(l.Elem())
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("fixed_size_list:%s:%d", inner, l.Len()), nil
 	}
 	return "", fmt.Errorf("unsupported arrow type %s", t)
 }
