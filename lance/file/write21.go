@@ -180,9 +180,9 @@ type leafWriter struct {
 	width, dim            int // bytes per value (fixed) or per item (FSL, 0 for bool); FSL items
 	// outer: a fixed_size_list of fixed_size_lists (write21_matrices.go):
 	// the entries per value of each layer above the items, outermost first.
-	outer []int
-	offBits               int // leafVar: 32, or 64 for large_string / large_binary
-	comp                  string
+	outer   []int
+	offBits int // leafVar: 32, or 64 for large_string / large_binary
+	comp    string
 
 	maxPageBytes, maxPageRows int64
 	rowsDone                  int64 // rows in pages already written
