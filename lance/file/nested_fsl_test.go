@@ -39,10 +39,11 @@ func nestedFSLRecord(t testing.TB, dt arrow.DataType, rows int, seed int64) arro
 	return rec
 }
 
-// TestReadPylanceNestedFixedSizeLists: pylance writes the shapes at 2.1 and
-// 2.2 in several pages; our reader reads them back exactly. Before, every
-// page of a fixed_size_list of fixed_size_lists was refused ("nested
-// FixedSizeList(FixedSizeList(Flat)) not supported").
+// TestReadPylanceNestedFixedSizeLists: pylance writes the shapes at 2.0,
+// 2.1 and 2.2 in several pages; our reader reads them back exactly. Before,
+// every page of a fixed_size_list of fixed_size_lists was refused ("nested
+// FixedSizeList(FixedSizeList(Flat)) not supported"; 2.0: "reading 2.0
+// fixed-size lists of fixed_size_list<...> is not supported").
 func TestReadPylanceNestedFixedSizeLists(t *testing.T) {
 	for i, c := range nestedFSLShapes {
 		t.Run(c.name, func(t *testing.T) {
@@ -50,7 +51,10 @@ func TestReadPylanceNestedFixedSizeLists(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			rec := nestedFSLRecord(t, c.dt, 11000, int64(i))
-			for _, ver := range versions21 {
+			for _, ver := range append([]string{"2.0"}, versions21...) {
+				if ver == "2.0" && c.dt.ID() == arrow.STRUCT {
+					continue // pylance stores no struct validity at 2.0
+				}
 				dir := t.TempDir()
 				in, py := filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance")
 				arrowtest.WriteIPCFile(t, in, rec.Schema(), []arrow.Record{rec})
@@ -64,7 +68,7 @@ func TestReadPylanceNestedFixedSizeLists(t *testing.T) {
 				if len(pages) < 2 {
 					t.Fatalf("%s: pylance wrote %d page(s), the test wants several", ver, len(pages))
 				}
-				if lay, _, _ := strings.Cut(pages[0], " "); c.pageLayout != "" && lay != c.pageLayout {
+				if lay, _, _ := strings.Cut(pages[0], " "); ver != "2.0" && c.pageLayout != "" && lay != c.pageLayout {
 					t.Errorf("%s: pylance wrote %s, the test expects %s", ver, pages[0], c.pageLayout)
 				}
 				got := readAllColumns(t, py, rec.Schema(), mem)
