@@ -429,6 +429,11 @@ func ToArrowWithMetadata(fields []Field, metadata map[string][]byte) (*arrow.Sch
 			return af, err
 		}
 		if len(n.children) != 0 {
+			if strings.HasPrefix(n.f.LogicalType, "fixed_size_list:") {
+				// pylance 2.2's fixed_size_list<struct>: its item is a child field
+				return af, fmt.Errorf("lance schema: field %q: fixed-size lists of %s (logical type %q) are not supported",
+					n.f.Name, nodes[n.children[0]].f.LogicalType, n.f.LogicalType)
+			}
 			return af, fmt.Errorf("lance schema: field %q of type %q has children", n.f.Name, n.f.LogicalType)
 		}
 		t, err := LeafArrowType(n.f.LogicalType)
