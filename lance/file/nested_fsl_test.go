@@ -27,6 +27,7 @@ var nestedFSLShapes = []struct {
 	{"fsl_fsl_wide", arrow.FixedSizeListOfField(4, arrowtest.Nullable("item", arrowtest.VecType(64))), "FullZipLayout[FixedSizeList(FixedSizeList(Flat))]"},
 	{"list_fsl_fsl", arrow.ListOfField(arrowtest.Nullable("item", arrow.FixedSizeListOfField(2, arrowtest.Nullable("item", arrowtest.VecType(2))))), ""},
 	{"struct_fsl_fsl", arrow.StructOf(arrowtest.Nullable("m", arrow.FixedSizeListOfField(3, arrowtest.Nullable("item", arrowtest.VecType(2)))), arrowtest.Nullable("id", arrow.PrimitiveTypes.Int64)), ""},
+	{"fsl_fsl_bool", arrow.FixedSizeListOfField(2, arrowtest.Nullable("item", arrow.FixedSizeListOfField(5, arrowtest.Nullable("item", arrow.FixedWidthTypes.Boolean)))), "MiniBlockLayout[FixedSizeList(FixedSizeList(Flat))]"},
 	{"list_fsl_fsl_wide", arrow.LargeListOfField(arrowtest.Nullable("item", arrow.FixedSizeListOfField(2, arrowtest.Nullable("item", arrow.FixedSizeListOfField(32, arrowtest.Nullable("item", arrow.PrimitiveTypes.Float64)))))), ""},
 }
 
@@ -129,7 +130,9 @@ func TestWriteNestedFixedSizeListsPages(t *testing.T) {
 		{"wide-small-pages", 3, WriteOptions{Version: V2_2, MaxPageBytes: 16 << 10}},
 		{"in-list-small-pages", 4, WriteOptions{Version: V2_1, MaxPageBytes: 1 << 10}},
 		{"in-struct", 5, WriteOptions{Version: V2_2}},
-		{"wide-in-large-list", 6, WriteOptions{Version: V2_1}},
+		{"wide-in-large-list", 7, WriteOptions{Version: V2_1}},
+		{"bool-small-pages", 6, WriteOptions{Version: V2_1, MaxPageBytes: 1 << 10}},
+		{"bool-zstd", 6, WriteOptions{Version: V2_2, Compression: CompressionZstd}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

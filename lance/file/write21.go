@@ -146,9 +146,9 @@ func leafValueKind(dt arrow.DataType) (kind leafKind, width, dim int, err error)
 			return 0, 0, 0, fmt.Errorf("fixed_size_list of %d items is not supported", t.Len())
 		}
 		k, w, d, err := leafValueKind(t.Elem())
-		if err == nil && k == leafFSL && int(t.Len())*d <= 1<<20 {
+		if err == nil && (k == leafFSL || k == leafBoolFSL) && int(t.Len())*d <= 1<<20 {
 			// a fixed_size_list of them (matrices): one leaf of all the items
-			return leafFSL, w, int(t.Len()) * d, nil
+			return k, w, int(t.Len()) * d, nil
 		}
 		if err != nil || k != leafFixed && k != leafBool {
 			return 0, 0, 0, fmt.Errorf("fixed_size_list of %s is not supported by the writer (items must be fixed-width numbers or bool, or fixed_size_lists of them)", t.Elem())
@@ -300,7 +300,7 @@ func newLeafWriter(path []*wnode, idx []int, v Version, comp string) (*leafWrite
 		}
 	}
 	lw := &leafWriter{v: v, name: name, nodes: path, childIdx: idx, kind: kind, width: width, dim: dim, comp: comp, offBits: 32, colDict: colDict}
-	if kind == leafFSL {
+	if kind == leafFSL || kind == leafBoolFSL {
 		lw.outer = matrixLayers(leaf.dt)
 	}
 	if id := leaf.dt.ID(); id == arrow.LARGE_STRING || id == arrow.LARGE_BINARY {

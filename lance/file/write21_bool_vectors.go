@@ -22,6 +22,11 @@ func (lw *leafWriter) pushBoolVector(l *array.FixedSizeList, i int) {
 	p := &lw.p
 	items := l.ListValues().Data()
 	first := items.Offset() + (l.Data().Offset()+i)*lw.dim // bit of the row's first item
+	if len(lw.outer) > 0 { // a matrix (write21_matrices.go)
+		arr, f := lw.pushMatrixValidity(l, l.Data().Offset()+i)
+		items = arr.Data()
+		first = items.Offset() + f
+	}
 	at := p.nVis * lw.dim
 	p.boolBits = growBits(p.boolBits, at+lw.dim)
 	if vals := items.Buffers()[1]; vals != nil {
@@ -49,6 +54,7 @@ func (lw *leafWriter) pushBoolVector(l *array.FixedSizeList, i int) {
 // numeric vectors).
 func (lw *leafWriter) pushNullBoolVector() {
 	p := &lw.p
+	lw.pushMatrixValidity(nil, 0)
 	at := p.nVis * lw.dim
 	p.boolBits = growBits(p.boolBits, at+lw.dim)
 	p.itemValid = growBits(p.itemValid, at+lw.dim)
@@ -71,6 +77,9 @@ func (lw *leafWriter) boolVectorChunk(a, b int) [][]byte {
 	n := (b - a) * lw.dim
 	data := make([]byte, (n+7)/8)
 	bitutil.CopyBitmap(p.boolBits, a*lw.dim, n, data, 0)
+	if len(lw.outer) > 0 {
+		return append(lw.matrixValidity(a, b), data)
+	}
 	if !p.itemNulls {
 		return [][]byte{data}
 	}

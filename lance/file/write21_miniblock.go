@@ -165,6 +165,11 @@ func (lw *leafWriter) valueBytes(a, b int) int {
 		if p.itemNulls {
 			n *= 2
 		}
+		for k, per := range lw.outer {
+			if p.outerNulls[k] {
+				n += ((b-a)*per + 7) / 8
+			}
+		}
 		return n
 	}
 	n := (b - a) * lw.dim * lw.width
