@@ -22,7 +22,8 @@ func (lw *leafWriter) pushBoolVector(l *array.FixedSizeList, i int) {
 	p := &lw.p
 	items := l.ListValues().Data()
 	first := items.Offset() + (l.Data().Offset()+i)*lw.dim // bit of the row's first item
-	if len(lw.outer) > 0 {                                 // a matrix (write21_matrices.go)
+	// a matrix: its items below the layers (write21_matrices.go)
+	if len(lw.outer) > 0 {
 		arr, f := lw.pushMatrixValidity(l, l.Data().Offset()+i)
 		items = arr.Data()
 		first = items.Offset() + f
