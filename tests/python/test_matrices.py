@@ -36,6 +36,9 @@ def _table(version: str) -> pa.Table:
         "lm": pa.array([None if i % 13 == 2 else [_mat(i + k) for k in range(i % 3)] for i in range(ROWS)],
                        pa.list_(MAT)),
         "cube": pa.array([None if i % 9 == 0 else [_mat(i), _mat(i + 2)] for i in range(ROWS)], pa.list_(MAT, 2)),
+        "mask": pa.array([None if i % 6 == 0 else [None if i % 4 == 1 else [(i + k) % 3 == 0 for k in range(4)],
+                                                   [None if k == i % 5 else k % 2 == 0 for k in range(4)]]
+                          for i in range(ROWS)], pa.list_(pa.list_(pa.bool_(), 4), 2)),
     }
     if version != "2.0":  # pylance stores struct validity from 2.1
         cols["st"] = pa.array([None if i % 8 == 5 else {"emb": _mat(i), "n": i} for i in range(ROWS)],
