@@ -115,8 +115,10 @@ func TestWriteNestedFixedSizeListsLikePylance(t *testing.T) {
 }
 
 // TestWriteNestedFixedSizeListsPages: matrices appended in several batches
-// from sliced arrays, cut into small pages, compressed, in a list: our
-// reader and pylance read back exactly what was written.
+// from sliced arrays, cut into small pages, compressed, in a list, at 2.0
+// too (pylance's 2.0 layout: a FixedSizeList page whose items are the
+// nullable inner FixedSizeLists): our reader and pylance read back exactly
+// what was written.
 func TestWriteNestedFixedSizeListsPages(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -133,6 +135,11 @@ func TestWriteNestedFixedSizeListsPages(t *testing.T) {
 		{"wide-in-large-list", 7, WriteOptions{Version: V2_1}},
 		{"bool-small-pages", 6, WriteOptions{Version: V2_1, MaxPageBytes: 1 << 10}},
 		{"bool-zstd", 6, WriteOptions{Version: V2_2, Compression: CompressionZstd}},
+		{"2.0-small-pages", 0, WriteOptions{Version: V2_0, MaxPageBytes: 2 << 10}},
+		{"2.0-three-layers", 2, WriteOptions{Version: V2_0}},
+		{"2.0-wide", 3, WriteOptions{Version: V2_0, MaxPageBytes: 64 << 10}},
+		{"2.0-in-list", 4, WriteOptions{Version: V2_0, MaxPageBytes: 1 << 10}},
+		{"2.0-bool", 6, WriteOptions{Version: V2_0}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

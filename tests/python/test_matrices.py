@@ -1,10 +1,8 @@
 """Fixed-size lists of fixed-size lists (matrices: ``pa.list_(pa.list_(
 pa.float32(), 3), 2)``), alone, in lists and in structs: pylance writes them
-at each data storage version, a bucket reads them exactly; at 2.1 and 2.2 it
-appends (``put_arrow`` and dict ``put`` of lists of vectors) so that pylance
-reads everything back exactly. pylance's 2.0 writer stores them too, and a
-bucket on such a dataset reads them but stays read-only (the 2.0 writer here
-takes no nested fixed-size lists)."""
+at each data storage version (structs from 2.1), a bucket reads them exactly
+and appends (``put_arrow`` and dict ``put`` of lists of vectors) so that
+pylance reads everything back exactly."""
 
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ import lance
 import pyarrow as pa
 import pytest
 
-from persisting import SchemaError, UnsupportedError
+from persisting import SchemaError
 from persisting.queue import LanceBackend, PersistingBackend
 
 ROWS = 3000  # two fragments of 1500 rows
@@ -57,14 +55,12 @@ async def test_read_and_append_like_pylance(bucket_path, version):
         got = await b.get_arrow()
         assert got.schema == table.schema and got.equals(table)
         assert await b.get(4, 1498) == table.slice(1498, 4).to_pylist()
-        if version == "2.0":
-            assert (await b.stats())["read_only"]
-            with pytest.raises(UnsupportedError, match="fixed_size_list of fixed_size_list"):
-                await b.put_arrow(table.slice(0, 1))
-            return
+        assert not (await b.stats())["read_only"]
         await b.put_arrow(table.slice(10, 20))
         row = {"id": -1, "m": [[1.0, 2.0, 3.0], None], "lm": [[None, [4, 5, 6]], None], "cube": None,
-               "st": {"emb": [[7.0, None, 9.0], [0.5, 0.25, 0.125]], "n": 3}}
+               "mask": [None, [True, None, False, True]]}
+        if version != "2.0":
+            row["st"] = {"emb": [[7.0, None, 9.0], [0.5, 0.25, 0.125]], "n": 3}
         await b.put(row)
         await b.put({"id": -2})
         await b.flush()
@@ -76,7 +72,7 @@ async def test_read_and_append_like_pylance(bucket_path, version):
     assert back.equals(pa.concat_tables([table, table.slice(10, 20), extra]))
 
 
-@pytest.mark.parametrize("version", ["2.1", "2.2"])
+@pytest.mark.parametrize("version", ["2.0", "2.1", "2.2"])
 async def test_fresh_bucket_put_arrow(bucket_path, version):
     table = _table(version)
     b = PersistingBackend(0, bucket_path, data_storage_version=version)
