@@ -1,6 +1,7 @@
 package file
 
 import (
+	"fmt"
 	"math/rand"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,68 @@ func TestWriteNestedFixedSizeListsPages(t *testing.T) {
 			}
 			checkBothReaders(t, p, whole.Schema(), want, mem)
 		})
+	}
+}
+
+// TestReadPylanceMatricesOfNullVectors: when every inner vector of a page
+// is null (its rows valid), pylance stores the matrix as FixedSizeList of
+// Constant: one layer and its validity, nothing below. Our reader failed
+// on it with "index out of range" (an internal error). Rows of all-null
+// items and all-equal items are read too.
+func TestReadPylanceMatricesOfNullVectors(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	var fields []arrow.Field
+	var cols []arrow.Array
+	for _, inner := range []int32{2, 64} {
+		dt := arrow.FixedSizeListOfField(3, arrowtest.Nullable("item", arrowtest.VecType(inner)))
+		for _, kind := range []string{"null-vectors", "null-items", "equal-items"} {
+			b := array.NewFixedSizeListBuilder(mem, 3, arrowtest.VecType(inner))
+			vb := b.ValueBuilder().(*array.FixedSizeListBuilder)
+			ib := vb.ValueBuilder().(*array.Float32Builder)
+			for i := 0; i < 700; i++ {
+				if i%10 == 9 {
+					b.AppendNull()
+					continue
+				}
+				b.Append(true)
+				for k := 0; k < 3; k++ {
+					if kind == "null-vectors" {
+						vb.AppendNull()
+						continue
+					}
+					vb.Append(true)
+					for j := int32(0); j < inner; j++ {
+						if kind == "null-items" {
+							ib.AppendNull()
+						} else {
+							ib.Append(1.5)
+						}
+					}
+				}
+			}
+			cols = append(cols, b.NewArray())
+			b.Release()
+			fields = append(fields, arrowtest.Nullable(fmt.Sprintf("%s-%d", kind, inner), dt))
+		}
+	}
+	defer releaseAll2(cols)
+	sch := arrow.NewSchema(fields, nil)
+	rec := array.NewRecord(sch, cols, 700)
+	defer rec.Release()
+	for _, ver := range append([]string{"2.0"}, versions21...) {
+		dir := t.TempDir()
+		in, py := filepath.Join(dir, "in.arrow"), filepath.Join(dir, "py.lance")
+		arrowtest.WriteIPCFile(t, in, sch, []arrow.Record{rec})
+		runPylance(t, "writever", in, py, ver)
+		got := readAllColumns(t, py, sch, mem)
+		diffColumns(t, "our reader of pylance "+ver, sch, rec.Columns(), got)
+		releaseAll2(got)
+		p := filepath.Join(dir, "ours.lance")
+		v, _ := ParseVersion(ver)
+		if _, err := WriteFileWithOptions(p, mustFields(t, sch), []arrow.Record{rec}, WriteOptions{Version: v}); err != nil {
+			t.Fatal(err)
+		}
+		checkBothReaders(t, p, sch, rec.Columns(), mem)
 	}
 }

@@ -339,8 +339,17 @@ func spanValues(sp *span21, leafType arrow.DataType) ([]*block, error) {
 			if err != nil {
 				return nil, err
 			}
-			if vals != nil {
+			switch {
+			case vals == nil:
+			case vals.dim == z.dim && len(vals.outerValid) == len(matrixLayers(leafType)):
 				z.itemValid, z.outerValid = vals.itemValid, vals.outerValid
+			case vals.itemValid != nil && len(vals.outerValid) < len(matrixLayers(leafType)):
+				// pylance stops a matrix's encoding at a layer whose entries
+				// are all null (FixedSizeList{Constant}): its validity is the
+				// last one stored; nothing below it is visible
+				z.outerValid = append(append([]fslValidity(nil), vals.outerValid...), fslValidity{per: vals.dim, bits: vals.itemValid})
+			default:
+				return nil, fmt.Errorf("page stores %d items a value, %s has %d", vals.dim, leafType, z.dim)
 			}
 			vals = z
 		}
