@@ -22,7 +22,8 @@ func CheckWritable(s *arrow.Schema) error {
 // DataStorageVersion of a dataset rows will be appended to. Version 2.0
 // takes flat columns only (integers, floats, bool, strings, binaries,
 // dates, times, timestamps, durations); 2.1 and 2.2 also struct, list,
-// large_list and fixed_size_list of fixed-width numbers, nested in any way,
+// large_list and fixed_size_list of fixed-width numbers (or of such
+// fixed_size_lists: matrices), nested in any way,
 // with nulls at every level. A version this package does not write is an
 // error wrapping ErrUnsupported.
 func CheckWritableVersion(s *arrow.Schema, version string) error {

@@ -25,9 +25,14 @@ type block struct {
 
 	// FixedSizeList values: dim items per value, bits = dim * item bits.
 	// itemValid (dim*n bits, LSB first) is set when items have validity.
-	dim       int
-	itemBits  int
-	itemValid []byte
+	// Nested fixed_size_lists (fixed_size_list<fixed_size_list<...>>): dim
+	// counts the innermost items of a value, and outerValid holds the
+	// validity of each layer between the value and those items, outermost
+	// first (missing or nil bits: all valid).
+	dim        int
+	itemBits   int
+	itemValid  []byte
+	outerValid []fslValidity
 
 	// Not gathered yet (mini-block pages of flat columns only): the values
 	// are dict's at dictIx; data and offs are unset. gathered() resolves it.
@@ -231,44 +236,103 @@ func byteStreamSplit(bits int, b []byte, n int) (*block, error) {
 	return &block{n: n, bits: bits, data: out}, nil
 }
 
-// fslDecode decodes FixedSizeList{dim, has_validity, Flat{bits}} chunk
-// buffers: [item validity bitmap (if has_validity)], item data.
-func fslDecode(e *compressive, bufs [][]byte, n int) (*block, error) {
-	if e.child.kind != compFlat {
-		return nil, fmt.Errorf("nested %s not supported", e.name())
+// fslValidity is the validity of one layer of a nested fixed_size_list
+// value: per bits a value (the layer's entries), LSB first; nil: all valid.
+type fslValidity struct {
+	per  int
+	bits []byte
+}
+
+// fslLayer is one FixedSizeList encoding of a chain
+// FixedSizeList{FixedSizeList{...{items}}}: its items per value, its
+// entries per outermost value (per), and whether it stores their validity.
+type fslLayer struct {
+	dim, per    int
+	hasValidity bool
+}
+
+// fslChain walks the FixedSizeList encodings nested from e (outermost
+// first) down to the items' encoding. cum is the items per outermost value.
+func fslChain(e *compressive, n int) (layers []fslLayer, items *compressive, cum int, err error) {
+	cum = 1
+	for e.kind == compFixedSizeList {
+		if e.itemsPerValue == 0 || e.itemsPerValue > 1<<20 || len(layers) == 8 {
+			return nil, nil, 0, fmt.Errorf("FixedSizeList of %d items not supported", e.itemsPerValue)
+		}
+		cum *= int(e.itemsPerValue)
+		if n*cum > maxBlockValues || cum > maxBlockValues {
+			return nil, nil, 0, fmt.Errorf("FixedSizeList of %d items not supported", cum)
+		}
+		layers = append(layers, fslLayer{dim: int(e.itemsPerValue), per: cum, hasValidity: e.hasValidity})
+		if e.child == nil {
+			return nil, nil, 0, fmt.Errorf("FixedSizeList without items")
+		}
+		e = e.child
 	}
-	bits, err := flatBits(e.child)
+	return layers, e, cum, nil
+}
+
+// setFSLValidity stores the validity bitmaps of layers (nil where a layer
+// has none) into b: the innermost one is b.itemValid.
+func (b *block) setFSLValidity(layers []fslLayer, bitmaps [][]byte) {
+	for k, l := range layers {
+		if k == len(layers)-1 {
+			b.itemValid = bitmaps[k]
+		} else {
+			b.outerValid = append(b.outerValid, fslValidity{per: l.per, bits: bitmaps[k]})
+		}
+	}
+}
+
+// fslDecode decodes the chunk buffers of FixedSizeList{dim, has_validity,
+// items}, where items is Flat{bits} or FixedSizeList again: a validity
+// bitmap for each layer that has one (outermost first, each per-value
+// entries x n bits), then the flat items.
+func fslDecode(e *compressive, bufs [][]byte, n int) (*block, error) {
+	layers, items, cum, err := fslChain(e, n)
 	if err != nil {
 		return nil, err
 	}
-	dim := int(e.itemsPerValue)
-	if e.itemsPerValue == 0 || e.itemsPerValue > 1<<20 || n*dim > maxBlockValues {
-		return nil, fmt.Errorf("FixedSizeList of %d items not supported", e.itemsPerValue)
+	if items.kind != compFlat {
+		return nil, fmt.Errorf("nested %s not supported", e.name())
+	}
+	bits, err := flatBits(items)
+	if err != nil {
+		return nil, err
 	}
 	want := 1
-	if e.hasValidity {
-		want = 2
+	for _, l := range layers {
+		if l.hasValidity {
+			want++
+		}
 	}
 	if len(bufs) != want {
 		return nil, fmt.Errorf("FixedSizeList chunk with %d buffers, want %d", len(bufs), want)
 	}
 	data := bufs[len(bufs)-1]
-	if e.child.scheme != "" {
-		if data, err = decompress(e.child.scheme, data); err != nil {
+	if items.scheme != "" {
+		if data, err = decompress(items.scheme, data); err != nil {
 			return nil, err
 		}
 	}
-	blk, err := fixedBlock(bits, n*dim, data)
+	blk, err := fixedBlock(bits, n*cum, data)
 	if err != nil {
 		return nil, err
 	}
-	out := &block{n: n, bits: bits * dim, data: blk.data, dim: dim, itemBits: bits}
-	if e.hasValidity {
-		if len(bufs[0]) < (n*dim+7)/8 {
+	out := &block{n: n, bits: bits * cum, data: blk.data, dim: cum, itemBits: bits}
+	bitmaps := make([][]byte, len(layers))
+	next := 0
+	for k, l := range layers {
+		if !l.hasValidity {
+			continue
+		}
+		if len(bufs[next]) < (n*l.per+7)/8 {
 			return nil, fmt.Errorf("FixedSizeList validity too small")
 		}
-		out.itemValid = bufs[0]
+		bitmaps[k] = bufs[next]
+		next++
 	}
+	out.setFSLValidity(layers, bitmaps)
 	return out, nil
 }
 

@@ -210,9 +210,23 @@ func pageIndex(c *column, p *pageInfo) int {
 }
 
 func (r *Reader) readLegacyFixedSizeList(c *column, t *arrow.FixedSizeListType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	spans, err := c.spans(offset, limit)
+	if err != nil {
+		return nil, err
+	}
+	return r.readLegacyFSLSpans(spans, t, limit, alloc, 0)
+}
+
+// readLegacyFSLSpans reads the limit fixed-size lists of spans (output
+// positions from 0). A fixed-size list of fixed-size lists (pylance: a
+// FixedSizeList page whose items are a [Nullable] FixedSizeList again) reads
+// its items the same way, depth levels down.
+func (r *Reader) readLegacyFSLSpans(spans []pageSpan, t *arrow.FixedSizeListType, limit int64, alloc memory.Allocator, depth int) (arrow.Array, error) {
 	elem := t.Elem()
+	inner, nested := elem.(*arrow.FixedSizeListType)
 	var bits int64
 	switch {
+	case nested && depth < 8:
 	case elem.ID() == arrow.BOOL:
 		bits = 1
 	case fixedValueBits(elem) > 0:
@@ -221,10 +235,6 @@ func (r *Reader) readLegacyFixedSizeList(c *column, t *arrow.FixedSizeListType, 
 		return nil, fmt.Errorf("reading 2.0 fixed-size lists of %s is not supported", elem)
 	}
 	dim := int64(t.Len())
-	spans, err := c.spans(offset, limit)
-	if err != nil {
-		return nil, err
-	}
 	validity := newBuffer(alloc, (limit+7)/8)
 	defer validity.Release()
 	bitutil.SetBitsTo(validity.Bytes(), 0, limit, true)
@@ -261,7 +271,14 @@ func (r *Reader) readLegacyFixedSizeList(c *column, t *arrow.FixedSizeListType, 
 			return nil, fmt.Errorf("page is %s (dimension %d), want FixedSizeList of dimension %d", fsl.name, fsl.dimension, dim)
 		}
 		sub := pageInfo{bufOffsets: s.page.bufOffsets, bufSizes: s.page.bufSizes, length: s.page.length * uint64(dim), encoding: fsl.items}
-		a, err := r.readFixed([]pageSpan{{page: &sub, from: s.from * dim, to: s.to * dim}}, elem, bits, k*dim, alloc)
+		subSpans := []pageSpan{{page: &sub, from: s.from * dim, to: s.to * dim}}
+		var a arrow.Array
+		var err error
+		if nested {
+			a, err = r.readLegacyFSLSpans(subSpans, inner, k*dim, alloc, depth+1)
+		} else {
+			a, err = r.readFixed(subSpans, elem, bits, k*dim, alloc)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("fixed-size list items: %w", err)
 		}
@@ -275,6 +292,7 @@ func (r *Reader) readLegacyFixedSizeList(c *column, t *arrow.FixedSizeListType, 
 		items = parts[0]
 		items.Retain()
 	default:
+		var err error
 		if items, err = array.Concatenate(parts, alloc); err != nil {
 			return nil, err
 		}

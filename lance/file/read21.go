@@ -765,19 +765,51 @@ func concatBlocks(parts []*block) (*block, error) {
 		}
 	}
 	if anyValid {
-		d := out.dim
-		out.itemValid = make([]byte, (total*d+7)/8)
-		pos := 0
-		for _, p := range parts {
-			if p.itemValid != nil {
-				bitutil.CopyBitmap(p.itemValid, 0, p.n*d, out.itemValid, pos)
-			} else {
-				bitutil.SetBitsTo(out.itemValid, int64(pos), int64(p.n*d), true)
-			}
-			pos += p.n * d
+		out.itemValid = joinBitmaps(parts, out.dim, func(p *block) []byte { return p.itemValid })
+	}
+	deepest := parts[0]
+	for _, p := range parts {
+		if len(p.outerValid) > len(deepest.outerValid) {
+			deepest = p
 		}
 	}
+	for k, l := range deepest.outerValid {
+		bits := joinBitmaps(parts, l.per, func(p *block) []byte { return p.outerBits(k) })
+		out.outerValid = append(out.outerValid, fslValidity{per: l.per, bits: bits})
+	}
 	return out, nil
+}
+
+// outerBits is the bitmap of nested fixed_size_list layer k (nil: all valid).
+func (b *block) outerBits(k int) []byte {
+	if k < len(b.outerValid) {
+		return b.outerValid[k].bits
+	}
+	return nil
+}
+
+// joinBitmaps joins the per-value bitmaps bitmap(p) (per bits a value; nil:
+// all set) of parts; nil when every one is nil.
+func joinBitmaps(parts []*block, per int, bitmap func(*block) []byte) []byte {
+	total, any := 0, false
+	for _, p := range parts {
+		total += p.n
+		any = any || bitmap(p) != nil
+	}
+	if !any {
+		return nil
+	}
+	out := make([]byte, (total*per+7)/8)
+	pos := 0
+	for _, p := range parts {
+		if b := bitmap(p); b != nil {
+			bitutil.CopyBitmap(b, 0, p.n*per, out, pos)
+		} else {
+			bitutil.SetBitsTo(out, int64(pos), int64(p.n*per), true)
+		}
+		pos += p.n * per
+	}
+	return out
 }
 
 // slice returns values [i, j) of b.
@@ -804,6 +836,14 @@ func (b *block) slice(i, j int) *block {
 	if b.itemValid != nil {
 		out.itemValid = make([]byte, ((j-i)*b.dim+7)/8)
 		bitutil.CopyBitmap(b.itemValid, i*b.dim, (j-i)*b.dim, out.itemValid, 0)
+	}
+	for _, l := range b.outerValid {
+		s := fslValidity{per: l.per}
+		if l.bits != nil {
+			s.bits = make([]byte, ((j-i)*l.per+7)/8)
+			bitutil.CopyBitmap(l.bits, i*l.per, (j-i)*l.per, s.bits, 0)
+		}
+		out.outerValid = append(out.outerValid, s)
 	}
 	return out
 }

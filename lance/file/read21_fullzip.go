@@ -3,6 +3,8 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 )
 
 // Full-zip pages (2.1+), used for wide values (strings of 256+ bytes, large
@@ -225,10 +227,16 @@ func fixedPerValue(e *compressive, data []byte, n, vb int) (*block, error) {
 	case compFixedSizeList:
 		// Items are Flat, or Constant: pylance writes FixedSizeList{Constant{}}
 		// (no item bytes at all) when every item of the page is null, and
-		// Constant{value} when every item is that value.
+		// Constant{value} when every item is that value. A value is the
+		// validity bytes of each layer that has them (outermost first,
+		// ceil(entries/8) bytes each), then its items.
+		layers, c, dim, err := fslChain(e, n)
+		if err != nil {
+			return nil, err
+		}
 		var ib int
 		var constant []byte
-		switch c := e.child; {
+		switch {
 		case c.kind == compFlat && c.bits%8 == 0 && c.bits != 0:
 			ib = int(c.bits / 8)
 		case c.kind == compConstant:
@@ -239,54 +247,51 @@ func fixedPerValue(e *compressive, data []byte, n, vb int) (*block, error) {
 		default:
 			return nil, fmt.Errorf("full-zip %s not supported", e.name())
 		}
-		dim := int(e.itemsPerValue)
 		vbytes := 0
-		if e.hasValidity {
-			vbytes = (dim + 7) / 8
+		for _, l := range layers {
+			if l.hasValidity {
+				vbytes += (l.per + 7) / 8
+			}
 		}
-		if dim <= 0 || vbytes+dim*ib != vb {
+		if dim <= 0 || vbytes+dim*ib != vb || len(data) < n*vb {
 			return nil, fmt.Errorf("FixedSizeList of %d x %d bytes in %d-byte values", dim, ib, vb)
 		}
-		if e.child.kind == compConstant {
+		if c.kind == compConstant {
 			// Expand the constant (no bytes: itemBits 0, filled in with
-			// zeros of the Arrow item width by the nested reader).
-			if n*dim > maxBlockValues {
-				return nil, fmt.Errorf("FixedSizeList of %d values too large", n*dim)
-			}
-			items := make([]byte, 0, n*dim*ib)
-			var vbits []byte
+			// zeros of the Arrow item width by the nested reader), re-zipped
+			// as [validity][items] per value for the code below.
+			zipped := make([]byte, 0, n*(vbytes+dim*ib))
 			for i := 0; i < n; i++ {
-				if e.hasValidity {
-					vbits = append(vbits, data[i*vb:i*vb+vbytes]...)
-				}
+				zipped = append(zipped, data[i*vb:i*vb+vbytes]...)
 				for k := 0; k < dim; k++ {
-					items = append(items, constant...)
+					zipped = append(zipped, constant...)
 				}
 			}
-			data = items
-			if e.hasValidity {
-				// re-zip as [validity][items] per value for the code below
-				zipped := make([]byte, 0, n*(vbytes+dim*ib))
-				for i := 0; i < n; i++ {
-					zipped = append(zipped, vbits[i*vbytes:(i+1)*vbytes]...)
-					zipped = append(zipped, items[i*dim*ib:(i+1)*dim*ib]...)
-				}
-				data = zipped
-			}
+			data, vb = zipped, vbytes+dim*ib
 		}
 		out := &block{n: n, bits: dim * ib * 8, dim: dim, itemBits: ib * 8, data: data}
-		if e.hasValidity {
+		if vbytes > 0 {
 			out.data = make([]byte, 0, n*dim*ib)
-			out.itemValid = make([]byte, (n*dim+7)/8)
+			bitmaps := make([][]byte, len(layers))
+			for k, l := range layers {
+				if l.hasValidity {
+					bitmaps[k] = make([]byte, (n*l.per+7)/8)
+				}
+			}
 			for i := 0; i < n; i++ {
 				v := data[i*vb : (i+1)*vb]
-				for k := 0; k < dim; k++ {
-					if v[k/8]&(1<<(k%8)) != 0 {
-						out.itemValid[(i*dim+k)/8] |= 1 << ((i*dim + k) % 8)
+				off := 0
+				for k, l := range layers {
+					if l.hasValidity {
+						bitutil.CopyBitmap(v[off:], 0, l.per, bitmaps[k], i*l.per)
+						off += (l.per + 7) / 8
 					}
 				}
 				out.data = append(out.data, v[vbytes:]...)
 			}
+			out.setFSLValidity(layers, bitmaps)
+		} else if len(layers) > 1 {
+			out.setFSLValidity(layers, make([][]byte, len(layers)))
 		}
 		return out, nil
 	}

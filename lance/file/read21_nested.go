@@ -339,8 +339,17 @@ func spanValues(sp *span21, leafType arrow.DataType) ([]*block, error) {
 			if err != nil {
 				return nil, err
 			}
-			if vals != nil {
-				z.itemValid = vals.itemValid
+			switch {
+			case vals == nil:
+			case vals.dim == z.dim && len(vals.outerValid) == len(matrixLayers(leafType)):
+				z.itemValid, z.outerValid = vals.itemValid, vals.outerValid
+			case vals.itemValid != nil && len(vals.outerValid) < len(matrixLayers(leafType)):
+				// pylance stops a matrix's encoding at a layer whose entries
+				// are all null (FixedSizeList{Constant}): its validity is the
+				// last one stored; nothing below it is visible
+				z.outerValid = append(append([]fslValidity(nil), vals.outerValid...), fslValidity{per: vals.dim, bits: vals.itemValid})
+			default:
+				return nil, fmt.Errorf("page stores %d items a value, %s has %d", vals.dim, leafType, z.dim)
 			}
 			vals = z
 		}
@@ -363,11 +372,11 @@ func spanValues(sp *span21, leafType arrow.DataType) ([]*block, error) {
 // zeroBlock is n values of leaf type dt, all zero / empty.
 func zeroBlock(dt arrow.DataType, n int) (*block, error) {
 	if fsl, ok := dt.(*arrow.FixedSizeListType); ok {
-		bits := leafBits(fsl.Elem())
+		_, item, d := fslShape(fsl)
+		bits := leafBits(item)
 		if bits <= 0 {
 			return nil, fmt.Errorf("fixed_size_list of %s not supported", fsl.Elem())
 		}
-		d := int(fsl.Len())
 		return &block{n: n, bits: bits * d, dim: d, itemBits: bits, data: make([]byte, (n*d*bits+7)/8)}, nil
 	}
 	bits := leafBits(dt)
@@ -719,8 +728,8 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 		sp := &span21{rows: n, layers: []repDefLayer{layerNullableItem}, def: def, valParts: parts, nVis: n}
 		return assembleLeaf([]*span21{sp}, dt, int64(n), alloc)
 	}
-	bits := leafBits(fsl.Elem())
-	d := int(fsl.Len())
+	layers, item, d := fslShape(fsl)
+	bits := leafBits(item)
 	var filled []*block // the parts with values
 	anyItemValid := false
 	for _, v := range parts {
@@ -733,9 +742,38 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 		filled = append(filled, v)
 		anyItemValid = anyItemValid || v.itemValid != nil
 	}
-	child, err := buildFSLItems(fsl.Elem(), filled, n*d, anyItemValid, alloc)
+	var outer []fslValidity // nested fixed_size_lists: their layers' validity
+	if len(layers) > 1 && len(filled) > 0 {
+		v, err := concatBlocks(filled)
+		if err != nil {
+			return nil, err
+		}
+		filled, outer = []*block{v}, v.outerValid
+	}
+	child, err := buildFSLItems(item, filled, n*d, anyItemValid, alloc)
 	if err != nil {
 		return nil, err
+	}
+	// wrap the items in the inner layers, innermost first
+	for k := len(layers) - 1; k >= 1; k-- {
+		per := d / int(layers[k].Len())
+		var vb *memory.Buffer
+		nulls := 0
+		if k-1 < len(outer) && outer[k-1].bits != nil {
+			nulls = n*per - bitutil.CountSetBits(outer[k-1].bits, 0, n*per)
+			if nulls > 0 {
+				vb = newBuffer(alloc, int64(n*per+7)/8)
+				bitutil.CopyBitmap(outer[k-1].bits, 0, n*per, vb.Bytes(), 0)
+			}
+		}
+		data := array.NewData(layers[k], n*per, []*memory.Buffer{vb}, []arrow.ArrayData{child.Data()}, nulls, 0)
+		child.Release()
+		if vb != nil {
+			vb.Release()
+		}
+		child = array.MakeFromData(data)
+		data.Release()
+		d = per
 	}
 	defer child.Release()
 	validity, nulls := validityBuffer(valid, alloc)
@@ -745,4 +783,20 @@ func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, allo
 	data := array.NewData(dt, n, []*memory.Buffer{validity}, []arrow.ArrayData{child.Data()}, nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
+}
+
+// fslShape is the fixed_size_list layers of dt, outermost (dt) first, the
+// innermost items' type and their number per value of dt.
+func fslShape(dt *arrow.FixedSizeListType) (layers []*arrow.FixedSizeListType, item arrow.DataType, per int) {
+	per = 1
+	var t arrow.DataType = dt
+	for {
+		f, ok := t.(*arrow.FixedSizeListType)
+		if !ok {
+			return layers, t, per
+		}
+		layers = append(layers, f)
+		per *= int(f.Len())
+		t = f.Elem()
+	}
 }

@@ -64,23 +64,12 @@ func newWriter20(n *wnode, opts WriteOptions, comp string, ids *[]int32) (column
 		}
 		return &listWriter20{dt: n.dt, items: items, maxRows: min(max(maxBytes/8, 1), maxRows)}, nil
 	case *arrow.FixedSizeListType:
-		bits := int64(fixedValueBits(t.Elem()))
-		if t.Elem().ID() == arrow.BOOL {
-			bits = 1
+		c, bits, err := newFSLWriter20(t, 0)
+		if err != nil {
+			return nil, err
 		}
-		if bits == 0 {
-			return nil, fmt.Errorf("fixed_size_list of %s is not supported at file version 2.0 (items must be fixed-width numbers or bool)", t.Elem())
-		}
-		if t.Len() <= 0 || t.Len() > 1<<20 { // as the reader takes them
-			return nil, fmt.Errorf("fixed_size_list of %d items is not supported", t.Len())
-		}
-		dim := int64(t.Len())
-		return &fslWriter20{
-			dt:      t,
-			dim:     dim,
-			maxRows: min(max(maxBytes*8/(bits*dim), 1), maxRows),
-			items:   fixedWriter{dt: t.Elem(), bits: bits, maxRows: 1 << 62},
-		}, nil
+		c.maxRows = min(max(maxBytes*8/bits, 1), maxRows)
+		return c, nil
 	}
 	dt, err := schema.LeafArrowType(lt)
 	if err != nil {
@@ -93,8 +82,42 @@ func newWriter20(n *wnode, opts WriteOptions, comp string, ids *[]int32) (column
 	return w, err
 }
 
+// newFSLWriter20 returns the writer of fixed_size_list t (its maxRows
+// unset) and the bits of one of its values. A fixed_size_list of
+// fixed_size_lists (a matrix) gathers its inner lists in another
+// fslWriter20, depth levels down.
+func newFSLWriter20(t *arrow.FixedSizeListType, depth int) (*fslWriter20, int64, error) {
+	if t.Len() <= 0 || t.Len() > 1<<20 { // as the reader takes them
+		return nil, 0, fmt.Errorf("fixed_size_list of %d items is not supported", t.Len())
+	}
+	dim := int64(t.Len())
+	c := &fslWriter20{dt: t, dim: dim}
+	if inner, ok := t.Elem().(*arrow.FixedSizeListType); ok && depth < 8 {
+		in, bits, err := newFSLWriter20(inner, depth+1)
+		if err != nil {
+			return nil, 0, err
+		}
+		if bits*dim > 1<<20*64 {
+			return nil, 0, fmt.Errorf("fixed_size_list of %d x %d items is not supported", dim, inner.Len())
+		}
+		in.maxRows = 1 << 62 // gathered: pages are cut by the outermost list
+		c.inner = in
+		return c, bits * dim, nil
+	}
+	bits := int64(fixedValueBits(t.Elem()))
+	if t.Elem().ID() == arrow.BOOL {
+		bits = 1
+	}
+	if bits == 0 {
+		return nil, 0, fmt.Errorf("fixed_size_list of %s is not supported at file version 2.0 (items must be fixed-width numbers or bool, or fixed_size_lists of them)", t.Elem())
+	}
+	c.items = fixedWriter{dt: t.Elem(), bits: bits, maxRows: 1 << 62}
+	return c, bits * dim, nil
+}
+
 // fslWriter20 writes a fixed_size_list column: rows validity of its own,
-// items gathered (never flushed) by a fixedWriter.
+// items gathered (never flushed) by a fixedWriter, or - for a matrix - by
+// the fslWriter20 of the inner lists.
 type fslWriter20 struct {
 	dt       *arrow.FixedSizeListType
 	dim      int64
@@ -102,6 +125,7 @@ type fslWriter20 struct {
 	validity []byte
 	n, nulls int64
 	items    fixedWriter
+	inner    *fslWriter20
 	out      []pageOut
 }
 
@@ -124,7 +148,12 @@ func (c *fslWriter20) append(w *fileWriter, arr arrow.Array) error {
 		}
 		from, _ := fsl.ValueOffsets(int(done))
 		items := array.NewSlice(fsl.ListValues(), from, from+k*c.dim)
-		err := c.items.append(w, items)
+		var err error
+		if c.inner != nil {
+			err = c.inner.append(w, items)
+		} else {
+			err = c.items.append(w, items)
+		}
 		items.Release()
 		if err != nil {
 			return err
@@ -147,28 +176,13 @@ func (c *fslWriter20) flush(w *fileWriter) error {
 		return nil
 	}
 	p := pageOut{length: uint64(c.n)}
-	it := &c.items
 	if c.nulls == c.n {
 		p.encoding = encAllNulls()
 	} else {
-		var buf uint32
 		if c.nulls > 0 {
 			p.addBuffer(w, c.validity)
-			buf++
 		}
-		var items []byte
-		switch {
-		case it.nulls == 0:
-			p.addBuffer(w, it.values)
-			items = encNoNulls(encFlatMsg(uint64(it.bits), buf))
-		case it.nulls == it.n:
-			items = encAllNulls()
-		default:
-			p.addBuffer(w, it.validity)
-			p.addBuffer(w, it.values)
-			items = encSomeNulls(encFlatMsg(1, buf), encFlatMsg(uint64(it.bits), buf+1))
-		}
-		list := encFixedSizeListMsg(uint64(c.dim), items)
+		list := c.listEncoding(w, &p)
 		if c.nulls > 0 {
 			p.encoding = encSomeNulls(encFlatMsg(1, 0), list)
 		} else {
@@ -176,11 +190,54 @@ func (c *fslWriter20) flush(w *fileWriter) error {
 		}
 	}
 	c.out = append(c.out, p)
+	c.reset()
+	return w.err
+}
+
+// listEncoding adds the gathered items' buffers to p and returns the
+// FixedSizeList encoding of the lists. The inner lists of a matrix are
+// nullable items like numbers: their validity buffer (when one is null),
+// then their own FixedSizeList.
+func (c *fslWriter20) listEncoding(w *fileWriter, p *pageOut) []byte {
+	add := func(b []byte) uint32 {
+		i := uint32(len(p.bufOffsets))
+		p.addBuffer(w, b)
+		return i
+	}
+	var items []byte
+	if in := c.inner; in != nil {
+		if in.nulls == 0 {
+			items = encNoNulls(in.listEncoding(w, p))
+		} else {
+			v := add(in.validity)
+			items = encSomeNulls(encFlatMsg(1, v), in.listEncoding(w, p))
+		}
+		return encFixedSizeListMsg(uint64(c.dim), items)
+	}
+	it := &c.items
+	switch {
+	case it.nulls == 0:
+		items = encNoNulls(encFlatMsg(uint64(it.bits), add(it.values)))
+	case it.nulls == it.n:
+		items = encAllNulls()
+	default:
+		v := add(it.validity)
+		items = encSomeNulls(encFlatMsg(1, v), encFlatMsg(uint64(it.bits), add(it.values)))
+	}
+	return encFixedSizeListMsg(uint64(c.dim), items)
+}
+
+// reset empties the pending page (and the gathered items).
+func (c *fslWriter20) reset() {
 	c.validity = c.validity[:0]
 	c.n, c.nulls = 0, 0
+	if c.inner != nil {
+		c.inner.reset()
+		return
+	}
+	it := &c.items
 	it.validity, it.values = it.validity[:0], it.values[:0]
 	it.n, it.nulls = 0, 0
-	return w.err
 }
 
 // addBuffer writes b as the page's next buffer.

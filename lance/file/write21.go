@@ -142,12 +142,16 @@ func leafValueKind(dt arrow.DataType) (kind leafKind, width, dim int, err error)
 		}
 	case arrow.FIXED_SIZE_LIST:
 		t := dt.(*arrow.FixedSizeListType)
-		k, w, _, err := leafValueKind(t.Elem())
-		if err != nil || k != leafFixed && k != leafBool {
-			return 0, 0, 0, fmt.Errorf("fixed_size_list of %s is not supported by the writer (items must be fixed-width numbers or bool)", t.Elem())
-		}
 		if t.Len() <= 0 || t.Len() > 1<<20 {
 			return 0, 0, 0, fmt.Errorf("fixed_size_list of %d items is not supported", t.Len())
+		}
+		k, w, d, err := leafValueKind(t.Elem())
+		if err == nil && (k == leafFSL || k == leafBoolFSL) && int(t.Len())*d <= 1<<20 {
+			// a fixed_size_list of them (matrices): one leaf of all the items
+			return k, w, int(t.Len()) * d, nil
+		}
+		if err != nil || k != leafFixed && k != leafBool {
+			return 0, 0, 0, fmt.Errorf("fixed_size_list of %s is not supported by the writer (items must be fixed-width numbers or bool, or fixed_size_lists of them)", t.Elem())
 		}
 		if k == leafBool {
 			return leafBoolFSL, 0, int(t.Len()), nil
@@ -174,8 +178,11 @@ type leafWriter struct {
 	maxVisCanon           uint16 // canonical def of the deepest visible null
 	kind                  leafKind
 	width, dim            int // bytes per value (fixed) or per item (FSL, 0 for bool); FSL items
-	offBits               int // leafVar: 32, or 64 for large_string / large_binary
-	comp                  string
+	// outer: a fixed_size_list of fixed_size_lists (write21_matrices.go):
+	// the entries per value of each layer above the items, outermost first.
+	outer   []int
+	offBits int // leafVar: 32, or 64 for large_string / large_binary
+	comp    string
 
 	maxPageBytes, maxPageRows int64
 	rowsDone                  int64 // rows in pages already written
@@ -211,6 +218,10 @@ type pendingPage struct {
 	// itemValidN: items itemValid covers (the bulk vector path lets it
 	// fall behind; syncItemValid catches up).
 	itemValidN int
+	// outerValid[k] (lw.outer[k] bits per value), outerNulls[k]: layer k's
+	// validity and whether it has a null (write21_matrices.go).
+	outerValid [][]byte
+	outerNulls []bool
 	offs       []uint64  // leafVar: end offsets
 	data       []byte    // leafVar bytes
 	maxLen     int       // leafVar: longest value
@@ -289,6 +300,9 @@ func newLeafWriter(path []*wnode, idx []int, v Version, comp string) (*leafWrite
 		}
 	}
 	lw := &leafWriter{v: v, name: name, nodes: path, childIdx: idx, kind: kind, width: width, dim: dim, comp: comp, offBits: 32, colDict: colDict}
+	if kind == leafFSL || kind == leafBoolFSL {
+		lw.outer = matrixLayers(leaf.dt)
+	}
 	if id := leaf.dt.ID(); id == arrow.LARGE_STRING || id == arrow.LARGE_BINARY {
 		lw.offBits = 64 // Lance checks the offset width against the Arrow type
 	}
@@ -336,6 +350,9 @@ func (lw *leafWriter) resetPage() {
 		fixed: p.fixed[:0], boolBits: p.boolBits[:0], itemValid: p.itemValid[:0],
 		offs: p.offs[:0], data: p.data[:0],
 	}
+	if len(lw.outer) > 0 {
+		lw.p.outerValid, lw.p.outerNulls = make([][]byte, len(lw.outer)), make([]bool, len(lw.outer))
+	}
 }
 
 // releasePage drops what resetPage keeps for the next page, and the
@@ -360,7 +377,7 @@ func (lw *leafWriter) append(w *fileWriter, arr arrow.Array) error {
 		}
 		return lw.appendRows(w, arr) // walk takes a null array's slots as nulls
 	}
-	if len(lw.nodes) == 1 && lw.kind != leafBoolFSL {
+	if len(lw.nodes) == 1 && lw.kind != leafBoolFSL && len(lw.outer) == 0 {
 		if lw.kind == leafFSL {
 			return lw.appendVectors(w, arr)
 		}
@@ -497,6 +514,7 @@ func (lw *leafWriter) pushNull() {
 		lw.pushNullBoolVector()
 	case leafFSL:
 		lw.syncItemValid()
+		lw.pushMatrixValidity(nil, 0)
 		p.fixed = append(p.fixed, make([]byte, lw.width*lw.dim)...)
 		for k := 0; k < lw.dim; k++ {
 			p.itemValid = appendBit(p.itemValid, p.nVis*lw.dim+k, true)
@@ -546,9 +564,12 @@ func (lw *leafWriter) pushValue(arr arrow.Array, i int) error {
 		p.itemValidN += lw.dim
 		l := arr.(*array.FixedSizeList)
 		items := l.ListValues()
+		first := (data.Offset() + i) * lw.dim // item index within items
+		if len(lw.outer) > 0 {
+			items, first = lw.pushMatrixValidity(l, data.Offset()+i)
+		}
 		idata := items.Data()
 		buf := idata.Buffers()[1].Bytes()
-		first := (data.Offset() + i) * lw.dim // item index within items
 		o := (idata.Offset() + first) * lw.width
 		p.fixed = append(p.fixed, buf[o:o+lw.dim*lw.width]...)
 		for k := 0; k < lw.dim; k++ {

@@ -22,6 +22,12 @@ func (lw *leafWriter) pushBoolVector(l *array.FixedSizeList, i int) {
 	p := &lw.p
 	items := l.ListValues().Data()
 	first := items.Offset() + (l.Data().Offset()+i)*lw.dim // bit of the row's first item
+	// a matrix: its items below the layers (write21_matrices.go)
+	if len(lw.outer) > 0 {
+		arr, f := lw.pushMatrixValidity(l, l.Data().Offset()+i)
+		items = arr.Data()
+		first = items.Offset() + f
+	}
 	at := p.nVis * lw.dim
 	p.boolBits = growBits(p.boolBits, at+lw.dim)
 	if vals := items.Buffers()[1]; vals != nil {
@@ -49,6 +55,7 @@ func (lw *leafWriter) pushBoolVector(l *array.FixedSizeList, i int) {
 // numeric vectors).
 func (lw *leafWriter) pushNullBoolVector() {
 	p := &lw.p
+	lw.pushMatrixValidity(nil, 0)
 	at := p.nVis * lw.dim
 	p.boolBits = growBits(p.boolBits, at+lw.dim)
 	p.itemValid = growBits(p.itemValid, at+lw.dim)
@@ -71,6 +78,9 @@ func (lw *leafWriter) boolVectorChunk(a, b int) [][]byte {
 	n := (b - a) * lw.dim
 	data := make([]byte, (n+7)/8)
 	bitutil.CopyBitmap(p.boolBits, a*lw.dim, n, data, 0)
+	if len(lw.outer) > 0 {
+		return append(lw.matrixValidity(a, b), data)
+	}
 	if !p.itemNulls {
 		return [][]byte{data}
 	}

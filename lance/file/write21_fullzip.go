@@ -18,11 +18,7 @@ import (
 func (lw *leafWriter) fullZip() bool {
 	switch lw.kind {
 	case leafFSL:
-		vb := lw.dim * lw.width
-		if lw.p.itemNulls {
-			vb += (lw.dim + 7) / 8
-		}
-		return vb >= 256
+		return lw.dim*lw.width+lw.matrixValidityBytes() >= 256
 	case leafFixed: // wide fixed_size_binary
 		return lw.width >= 256
 	case leafVar:
@@ -72,11 +68,11 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 		vw, vb = lw.width, lw.width
 		valEnc = encFlat21(uint64(8 * lw.width))
 	case fixed:
-		vb = vw
-		if p.itemNulls {
-			vb += (lw.dim + 7) / 8
-		}
+		vb = vw + lw.matrixValidityBytes()
 		valEnc = encFSL21(lw.dim, 8*lw.width, p.itemNulls)
+		if len(lw.outer) > 0 {
+			valEnc, _ = lw.matrixEncoding(8 * lw.width)
+		}
 	default:
 		valEnc = encVariable21(lw.offBits)
 	}
@@ -157,7 +153,11 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 			continue // invisible: no value slot
 		}
 		if fixed {
-			if p.itemNulls {
+			if len(lw.outer) > 0 {
+				for _, v := range lw.matrixValidity(vi, vi+1) {
+					out = append(out, v...)
+				}
+			} else if p.itemNulls {
 				vbits := make([]byte, (lw.dim+7)/8)
 				bitutil.CopyBitmap(p.itemValid, vi*lw.dim, lw.dim, vbits, 0)
 				out = append(out, vbits...)

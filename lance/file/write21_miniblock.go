@@ -26,6 +26,9 @@ func (lw *leafWriter) valueEncoding() ([]byte, int) {
 	if lw.kind == leafBoolFSL {
 		itemBits = 1
 	}
+	if len(lw.outer) > 0 {
+		return lw.matrixEncoding(itemBits)
+	}
 	if lw.p.itemNulls {
 		return encFSL21(lw.dim, itemBits, true), 2
 	}
@@ -45,6 +48,9 @@ func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 	}
 	vb := lw.dim * lw.width
 	data := p.fixed[a*vb : b*vb]
+	if len(lw.outer) > 0 {
+		return append(lw.matrixValidity(a, b), data)
+	}
 	if !p.itemNulls {
 		return [][]byte{data}
 	}
@@ -56,7 +62,7 @@ func (lw *leafWriter) chunkBuffers(a, b int) [][]byte {
 // directChunks reports whether appendChunkValues can write the page's
 // chunk values (one buffer per chunk, uncompressed) straight into the page.
 func (lw *leafWriter) directChunks() bool {
-	return lw.kind != leafFSL && lw.kind != leafBoolFSL || !lw.p.itemNulls
+	return lw.kind != leafFSL && lw.kind != leafBoolFSL || !lw.p.itemNulls && !lw.anyOuterNulls()
 }
 
 // chunkValueSize is the length of the single value buffer of visible
@@ -159,11 +165,21 @@ func (lw *leafWriter) valueBytes(a, b int) int {
 		if p.itemNulls {
 			n *= 2
 		}
+		for k, per := range lw.outer {
+			if p.outerNulls[k] {
+				n += ((b-a)*per + 7) / 8
+			}
+		}
 		return n
 	}
 	n := (b - a) * lw.dim * lw.width
 	if p.itemNulls {
 		n += ((b-a)*lw.dim + 7) / 8
+	}
+	for k, per := range lw.outer {
+		if p.outerNulls[k] {
+			n += ((b-a)*per + 7) / 8
+		}
 	}
 	return n
 }

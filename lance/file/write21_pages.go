@@ -19,8 +19,13 @@ func encVariable21(offBits int) []byte {
 }
 
 func encFSL21(dim int, itemBits int, validity bool) []byte {
+	return encFSLOf21(dim, encFlat21(uint64(itemBits)), validity)
+}
+
+// encFSLOf21 is FixedSizeList{dim, values: items, has_validity}.
+func encFSLOf21(dim int, items []byte, validity bool) []byte {
 	b := pbVarintNZ(nil, 1, uint64(dim))
-	b = pbBytes(b, 2, encFlat21(uint64(itemBits)))
+	b = pbBytes(b, 2, items)
 	if validity {
 		b = pbVarint(b, 3, 1)
 	}

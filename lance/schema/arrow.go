@@ -238,6 +238,13 @@ func leafLogicalType(t arrow.DataType) (string, error) {
 		return fmt.Sprintf("decimal:256:%d:%d", d.Precision, d.Scale), nil
 	case arrow.FIXED_SIZE_BINARY:
 		return fmt.Sprintf("fixed_size_binary:%d", t.(*arrow.FixedSizeBinaryType).ByteWidth), nil
+	case arrow.FIXED_SIZE_LIST: // the item of a fixed_size_list (a matrix's rows)
+		l := t.(*arrow.FixedSizeListType)
+		inner, err := leafLogicalType(l.Elem())
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("fixed_size_list:%s:%d", inner, l.Len()), nil
 	}
 	return "", fmt.Errorf("unsupported arrow type %s", t)
 }
@@ -422,6 +429,11 @@ func ToArrowWithMetadata(fields []Field, metadata map[string][]byte) (*arrow.Sch
 			return af, err
 		}
 		if len(n.children) != 0 {
+			if strings.HasPrefix(n.f.LogicalType, "fixed_size_list:") {
+				// pylance 2.2's fixed_size_list<struct>: its item is a child field
+				return af, fmt.Errorf("lance schema: field %q: fixed-size lists of %s (logical type %q) are not supported",
+					n.f.Name, nodes[n.children[0]].f.LogicalType, n.f.LogicalType)
+			}
 			return af, fmt.Errorf("lance schema: field %q of type %q has children", n.f.Name, n.f.LogicalType)
 		}
 		t, err := LeafArrowType(n.f.LogicalType)

@@ -168,6 +168,12 @@ func TestArrowRoundTrip(t *testing.T) {
 		}, nil)},
 		{"metadata", arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int32, Nullable: true, Metadata: md}}, &md)},
 		{"nested", nestedSchema()},
+		{"matrices", arrow.NewSchema([]arrow.Field{
+			{Name: "m", Type: arrow.FixedSizeListOfField(2, arrow.Field{Name: "item", Nullable: true,
+				Type: arrow.FixedSizeListOfField(3, arrow.Field{Name: "item", Type: arrow.PrimitiveTypes.Float32, Nullable: true})}), Nullable: true},
+			{Name: "lm", Type: arrow.ListOfField(arrow.Field{Name: "item", Nullable: true, Type: arrow.FixedSizeListOfField(2, arrow.Field{Name: "item", Nullable: true,
+				Type: arrow.FixedSizeListOfField(2, arrow.Field{Name: "item", Type: arrow.PrimitiveTypes.Int16, Nullable: true})})}), Nullable: true},
+		}, nil)},
 		{"list-struct", arrow.NewSchema([]arrow.Field{
 			{Name: "ls", Type: arrow.LargeListOf(arrow.StructOf(arrow.Field{Name: "x", Type: arrow.PrimitiveTypes.Int64, Nullable: true})), Nullable: true},
 		}, nil)},
@@ -249,6 +255,21 @@ func TestToArrowErrors(t *testing.T) {
 				t.Fatal("want error")
 			}
 		})
+	}
+}
+
+// TestFixedSizeListOfStructRefused: pylance 2.2 writes fixed_size_list<struct>
+// with the struct as the list's child field; the error names the column and
+// the type, not "has children".
+func TestFixedSizeListOfStructRefused(t *testing.T) {
+	_, err := ToArrow([]Field{
+		{ID: 0, ParentID: -1, Name: "c", LogicalType: "fixed_size_list:struct:2"},
+		{ID: 1, ParentID: 0, Name: "item", LogicalType: "struct"},
+		{ID: 2, ParentID: 1, Name: "a", LogicalType: "int32"},
+	})
+	want := `lance schema: field "c": fixed-size lists of struct (logical type "fixed_size_list:struct:2") are not supported`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
 
