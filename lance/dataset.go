@@ -340,9 +340,11 @@ func (d *Dataset) Versions() ([]VersionInfo, error) {
 
 func (d *Dataset) dataFilePath(df *DataFile) (string, error) {
 	if len(df.Extra) > 0 {
-		// base_id (field 7) is the only extra DataFile field Lance defines;
-		// external base paths are refused by the feature-flag check, but a
-		// stray base_id would point elsewhere.
+		// base_id (field 7) is the only extra DataFile field Lance defines:
+		// the file lives under another base path (base_paths.go).
+		if err := basePathError(d.manifest, fmt.Sprintf("data file %q", df.Path), df.Extra); err != nil {
+			return "", err
+		}
 		return "", fmt.Errorf("%w: data file %q uses fields this reader does not understand", ErrUnsupported, df.Path)
 	}
 	if df.Path == "" || filepath.IsAbs(df.Path) || !filepath.IsLocal(df.Path) {
