@@ -106,8 +106,13 @@ def with_metadata(path):
 
 
 def multi_base(path):
-    other = os.path.join(os.path.dirname(path), "other")
-    write(path, initial_bases=[lance.DatasetBasePath(other, name="elsewhere")], target_bases=["elsewhere"])
+    """Data files under two other base paths (one a dataset root: its files under data/), and the own one."""
+    bases = [lance.DatasetBasePath(os.path.join(os.path.dirname(path), "other"), name="elsewhere"),
+             lance.DatasetBasePath(os.path.join(os.path.dirname(path), "root2"), name="r", is_dataset_root=True)]
+    write(path, initial_bases=bases, target_bases=["elsewhere"], max_rows_per_file=100)
+    lance.dataset(path).delete("id % 7 = 0")
+    lance.write_dataset(table(20, N), path, mode="append", target_bases=["r"])
+    lance.write_dataset(table(20, N + 20), path, mode="append")
 
 
 def write(path, data=None, **kw):
@@ -276,7 +281,7 @@ CASES = {
     "max-page-bytes": Case(after(lambda ds, p: None, max_page_bytes=512, max_rows_per_group=64)),
     "max-page-bytes-2.0": Case(after(lambda ds, p: None, max_page_bytes=512, **V["2.0"])),
     "schema-metadata": Case(with_metadata),
-    "multi-base": Case(multi_base, refused='stored under base path 1 \\("elsewhere"'),
+    "multi-base": Case(multi_base),
     "config": Case(after(lambda ds, p: ds.update_config({"mykey": "v1"}))),
     "write-fragments-commit": Case(lambda p: (
         lance.LanceDataset.commit(p, lance.LanceOperation.Overwrite(table().schema, lance.fragment.write_fragments(
