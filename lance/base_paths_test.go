@@ -2,6 +2,7 @@ package lance
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -71,6 +72,13 @@ print(json.dumps(lance.dataset(path).to_table()["id"].to_pylist()))
 			if tt.refused == nil {
 				if err != nil || !slices.Equal(got, want) {
 					t.Fatalf("read %v, %v; pylance reads %v", got, err, want)
+				}
+				for _, st := range d.FragmentStats() { // retention by age stats these files
+					for _, p := range st.DataFiles {
+						if _, err := os.Stat(p); err != nil {
+							t.Errorf("fragment %d: data file path %s: %v", st.ID, p, err)
+						}
+					}
 				}
 				return
 			}
