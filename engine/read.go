@@ -27,7 +27,7 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 	}
 	defer b.releaseSnapshot(snap)
 	if snap.schema == nil || limit == 0 {
-		return snap.schema, nil, nil
+		return readSchema(snap), nil, nil
 	}
 	if err := checkRetained(offset, snap.offsets.first); err != nil {
 		return nil, nil, err
@@ -56,14 +56,30 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 	bufOffset := max(offset-snap.persisted, 0)
 	if limit > 0 {
 		if limit = offset + limit - max(offset, snap.persisted); limit <= 0 {
-			return snap.schema, out, nil
+			return readSchema(snap), out, nil
 		}
 	}
 	for _, r := range sliceRecords(snap.buffered, bufOffset, limit) {
 		out = append(out, withSchema(snap.schema, r))
 		r.Release()
 	}
-	return snap.schema, out, nil
+	return readSchema(snap), out, nil
+}
+
+// readSchema is the schema a read returns: the bucket's fields with the
+// dataset's schema-level metadata, which pylance keeps from the table that
+// created the dataset and returns with every read (the bucket's own schema
+// leaves it out: its identity is its fields). The records keep the bucket's
+// schema; Arrow's schema equality ignores schema-level metadata.
+func readSchema(snap readSnapshot) *arrow.Schema {
+	if snap.schema == nil || snap.dataset == nil {
+		return snap.schema
+	}
+	md := snap.dataset.Schema().Metadata()
+	if md.Len() == 0 {
+		return snap.schema
+	}
+	return arrow.NewSchema(snap.schema.Fields(), &md)
 }
 
 // readSnapshot is what a read needs from the bucket, taken under its lock.

@@ -339,14 +339,16 @@ func (d *Dataset) Versions() ([]VersionInfo, error) {
 }
 
 func (d *Dataset) dataFilePath(df *DataFile) (string, error) {
-	if len(df.Extra) > 0 {
-		// base_id (field 7) is the only extra DataFile field Lance defines;
-		// external base paths are refused by the feature-flag check, but a
-		// stray base_id would point elsewhere.
-		return "", fmt.Errorf("%w: data file %q uses fields this reader does not understand", ErrUnsupported, df.Path)
-	}
 	if df.Path == "" || filepath.IsAbs(df.Path) || !filepath.IsLocal(df.Path) {
 		return "", corruptf("invalid data file path %q", df.Path)
+	}
+	if len(df.Extra) > 0 {
+		// base_id (field 7) is the only extra DataFile field Lance defines:
+		// the file lives under another base path (base_paths.go).
+		if p, ok, err := d.baseFilePath(fmt.Sprintf("data file %q", df.Path), df.Path, df.Extra); ok {
+			return p, err
+		}
+		return "", fmt.Errorf("%w: data file %q uses fields this reader does not understand", ErrUnsupported, df.Path)
 	}
 	return joinPath(d.root, dataDir, filepath.FromSlash(df.Path)), nil
 }

@@ -24,7 +24,11 @@ func (d *Dataset) FragmentStats() []FragmentStat {
 		st := FragmentStat{ID: f.ID, LiveRows: live, PhysicalRows: d.physRows[i]}
 		for j := range f.Files {
 			st.Bytes += int64(f.Files[j].FileSizeBytes)
-			st.DataFiles = append(st.DataFiles, joinPath(d.root, dataDir, filepath.FromSlash(f.Files[j].Path)))
+			p, err := d.dataFilePath(&f.Files[j]) // under another base path too
+			if err != nil {                       // unreadable: where it is not, which a Stat says
+				p = joinPath(d.root, dataDir, filepath.FromSlash(f.Files[j].Path))
+			}
+			st.DataFiles = append(st.DataFiles, p)
 		}
 		out[i] = st
 	}

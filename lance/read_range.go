@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -261,11 +262,32 @@ func (d *Dataset) leafSource(f *Fragment, fld schema.Field, where map[int32]colu
 	for k, id := range leaves {
 		src, found := where[id]
 		if !ok || !found || src.file != first.file || src.col != first.col+k || first.col < 0 {
-			return columnSource{}, fmt.Errorf("%w: fragment %d stores the leaves of field %q in columns this reader cannot assemble (leaf %d of %d missing or out of order)",
-				ErrUnsupported, f.ID, fld.Name, k, len(leaves))
+			// pylance's drop_columns of a field inside fld leaves its column
+			// between the others in the data file; alter_columns retyping
+			// one moves it into a data file of its own.
+			return columnSource{}, fmt.Errorf("%w: fragment %d stores the leaves of field %q in columns this reader cannot assemble "+
+				"(leaf %d of %d, %q, is not in the column after the one before it: a field inside %q that pylance's "+
+				"drop_columns removed, or alter_columns retyped, split its columns; pylance's compact_files rewrites "+
+				"such fragments whole)", ErrUnsupported, f.ID, fld.Name, k, len(leaves), d.fieldPath(id), fld.Name)
 		}
 	}
 	return first, nil
+}
+
+// fieldPath is the dotted path of field id ("st.c"; a list's item "l.item").
+func (d *Dataset) fieldPath(id int32) string {
+	byID := make(map[int32]*schema.Field, len(d.fields))
+	for i := range d.fields {
+		byID[d.fields[i].ID] = &d.fields[i]
+	}
+	var parts []string
+	for f := byID[id]; f != nil && len(parts) <= 64; f = byID[f.ParentID] {
+		parts = append([]string{f.Name}, parts...)
+		if f.ParentID == -1 {
+			break
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 // readPhysical reads physical rows [offset, offset+limit) of fragment i,

@@ -97,7 +97,9 @@ func TestVerifyChecksAFileAsEveryVersionRecordsIt(t *testing.T) {
 		want   string
 	}{
 		{"recorded size", func(df *DataFile) { df.FileSizeBytes++ }, "the manifest records"},
-		{"unknown field", func(df *DataFile) { df.Extra = []byte{7 << 3, 1} }, "fields this reader does not understand"},
+		// base_id 1 (field 7) without a base path of that id in the manifest
+		{"unknown field", func(df *DataFile) { df.Extra = []byte{7 << 3, 1} }, "base path 1, which the manifest does not list"},
+		{"unknown field 9", func(df *DataFile) { df.Extra = []byte{9 << 3, 1} }, "fields this reader does not understand"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
