@@ -845,22 +845,6 @@ func widened(d *pymarshal.Decoder, t arrow.DataType, rv recordValue) arrow.DataT
 	return nil
 }
 
-func hasUntyped(t arrow.DataType) bool {
-	switch t := t.(type) {
-	case *arrow.NullType:
-		return true
-	case *arrow.StructType:
-		for _, f := range t.Fields() {
-			if hasUntyped(f.Type) {
-				return true
-			}
-		}
-	case arrow.ListLikeType:
-		return hasUntyped(t.Elem())
-	}
-	return false
-}
-
 // settled is t with its untyped parts typed as untypedFallback.
 func settled(t arrow.DataType) arrow.DataType {
 	switch t := t.(type) {

@@ -104,7 +104,7 @@ func settledSchema(s *arrow.Schema, ds *lance.Dataset) *arrow.Schema {
 	fields := append([]arrow.Field(nil), s.Fields()...)
 	changed := false
 	for i := range fields {
-		if hasUntyped(fields[i].Type) && !storesNull(ds, fields[i].Name) {
+		if lance.HasNullPart(fields[i].Type) && !storesNull(ds, fields[i].Name) {
 			fields[i].Type = settled(fields[i].Type)
 			changed = true
 		}
@@ -195,7 +195,7 @@ func settledNested(s *arrow.Schema) (*arrow.Schema, []string) {
 	fields := append([]arrow.Field(nil), s.Fields()...)
 	var names []string
 	for i, f := range fields {
-		if f.Type.ID() != arrow.NULL && hasUntyped(f.Type) {
+		if f.Type.ID() != arrow.NULL && lance.HasNullPart(f.Type) {
 			fields[i].Type = settled(f.Type)
 			names = append(names, f.Name)
 		}

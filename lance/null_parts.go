@@ -90,7 +90,7 @@ func fillNullData(d arrow.ArrayData, to arrow.DataType, alloc memory.Allocator) 
 // NullArray is an array of n nulls of type t, null parts inside it too
 // (array.MakeArrayOfNull panics on those).
 func NullArray(alloc memory.Allocator, t arrow.DataType, n int) arrow.Array {
-	if !hasNullPart(t) {
+	if !HasNullPart(t) {
 		return array.MakeArrayOfNull(alloc, t, n)
 	}
 	b := array.NewBuilder(alloc, t)
@@ -99,18 +99,20 @@ func NullArray(alloc memory.Allocator, t arrow.DataType, n int) arrow.Array {
 	return b.NewArray()
 }
 
-func hasNullPart(t arrow.DataType) bool {
+// HasNullPart reports whether t is null or holds a null type in a struct
+// field or list item at any depth.
+func HasNullPart(t arrow.DataType) bool {
 	switch t := t.(type) {
 	case *arrow.NullType:
 		return true
 	case *arrow.StructType:
 		for _, f := range t.Fields() {
-			if hasNullPart(f.Type) {
+			if HasNullPart(f.Type) {
 				return true
 			}
 		}
 	case arrow.ListLikeType:
-		return hasNullPart(t.Elem())
+		return HasNullPart(t.Elem())
 	}
 	return false
 }
