@@ -232,7 +232,7 @@ BAD_PUTS = [
     ([{"a": 1}, {"b": 2}], ValueError, "row 1 has fields"),
     ([{"a": 1}, 5], TypeError, "row 1 must be a dict"),
     ("text", TypeError, "put_tensor expects"),
-    ({"x": {1, 2}}, TypeError, "field 'x': cannot store a value of type set"),  # one row, as MemoryBackend
+    ({"x": {1, 2}}, TypeError, "field 'x': cannot store a set"),  # one row, as MemoryBackend
 ]
 
 
@@ -528,7 +528,7 @@ def test_put_tensor_rows_without_tensors_are_records_as_for_memory_backend(tmp_p
         assert ours["rows"][:3] == memory["rows"][:3], ours
         assert ours["rows"][3:] == [{"v": ["Decimal", "7.5"], "when": None}, {"v": None, "when": None}], ours
         for refused in (ours["set"], ours["columns_set"]):  # in rows, in a dict of columns
-            assert "field 'tags': cannot store a value of type set" in refused, ours
+            assert "field 'tags': cannot store a set" in refused, ours
         assert ours["count"] == 5, ours
     assert ours["tensors_after_a_record"] == [  # persisting
         "{'status': 'ok'}", ["float32", 2, 3], None, ["float32", 2, 3]], ours
