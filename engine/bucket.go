@@ -484,6 +484,9 @@ func (b *Bucket) closeWAL() error {
 
 // Schema returns the bucket's schema, or ErrNoSchema before the first append.
 func (b *Bucket) Schema() (*arrow.Schema, error) {
+	if err := b.followWriter(); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -92,6 +92,9 @@ type readSnapshot struct {
 }
 
 func (b *Bucket) snapshot() (readSnapshot, error) {
+	if err := b.followWriter(); err != nil {
+		return readSnapshot{}, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
