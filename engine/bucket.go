@@ -68,6 +68,8 @@ type Bucket struct {
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
 	beforeCloseEnd   func() // tests: runs in Close just before it releases the writer lock
 	onCloseWait      func() // tests: runs when a Close is about to wait for an earlier one
+	// afterReadSnapshot (tests) runs in Read between taking its snapshot and reading it.
+	afterReadSnapshot func()
 
 	// Background work (background.go): auto flush, maintenance, retention.
 	bg      *background

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -86,5 +89,71 @@ func TestReadOnlyFollowsTheWriter(t *testing.T) {
 			t.Fatalf("%s: reader reads %v, want %v", s.name, got, want)
 		}
 		releaseAll(recs)
+	}
+}
+
+// TestReadOnlyReadAfterCleanupRemovedItsFiles: the writer's compaction and
+// cleanup remove the files of the version a read-only read has just taken;
+// the read answers from the newest version (the same rows), and when the
+// files of that one are gone too it says so - never other rows.
+func TestReadOnlyReadAfterCleanupRemovedItsFiles(t *testing.T) {
+	for _, cleanups := range []int{1, 2} {
+		t.Run(fmt.Sprintf("cleanups=%d", cleanups), func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := Open(Options{Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			next := int64(0)
+			flushRows := func(n int64) {
+				rec := makeRows(t, memory.DefaultAllocator, next, n)
+				defer rec.Release()
+				next += n
+				if err := w.Append(rec); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 3 {
+				flushRows(4)
+			}
+			r, err := Open(Options{Path: dir, ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			done := 0
+			r.afterReadSnapshot = func() {
+				if done == cleanups {
+					return
+				}
+				done++
+				flushRows(1) // a fragment for the next compaction
+				if _, err := w.Compact(0); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.CleanupOldVersions(0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, recs, err := r.Read(0, 12, memory.DefaultAllocator)
+			if cleanups == 1 {
+				if err != nil {
+					t.Fatalf("read after cleanup: %v", err)
+				}
+				if got := ids(t, recs); fmt.Sprint(got) != fmt.Sprint([]int64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
+					t.Fatalf("read after cleanup: %v", got)
+				}
+				releaseAll(recs)
+				return
+			}
+			if err == nil || !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "are gone") {
+				releaseAll(recs)
+				t.Fatalf("read whose files went twice: err = %v", err)
+			}
+		})
 	}
 }
