@@ -5,9 +5,11 @@ cleanup never make it read wrong rows."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 
+import pytest
 from helpers import child_env, explain
 from persisting.queue import LanceBackend
 
@@ -77,3 +79,55 @@ async def test_read_only_backend_follows_a_writer_in_another_process(bucket_path
     finally:
         writer.stdin.close()
         assert writer.wait(60) == 0, writer.stderr.read()
+
+
+# The reader: a pulsing actor system of its own with a read-only bucket; it reads what is
+# there, says "open", then waits in read_queue's get(wait=True) for 3 more records.
+PULSING_READER = r"""
+import asyncio, json, os, sys
+import pulsing as pul
+from pulsing.streaming import read_queue
+from persisting.queue import register
+
+async def main():
+    system = await pul.actor_system()
+    try:
+        register()
+        reader = await read_queue(system, "events", num_buckets=1, storage_path=sys.argv[1], backend="lance",
+                                  backend_options={"read_only": True})
+        first = await reader.get(limit=10)
+        print("open", json.dumps(first), flush=True)
+        more = await reader.get(limit=3, wait=True, timeout=30)
+        print("more", json.dumps(more), flush=True)
+    finally:
+        await system.shutdown()
+
+asyncio.run(main())
+os._exit(0)  # pulsing 0.1.2 crashes in interpreter finalization (see scripts/training_scenario.py)
+"""
+
+
+async def test_pulsing_read_queue_in_another_process_follows_the_writer(tmp_path):
+    pytest.importorskip("pulsing.streaming")  # pulsing >= 0.1.1 (tests/python/test_pulsing_e2e.py covers 0.1.0)
+    root = tmp_path / "queue"
+    writer = LanceBackend(bucket_id=0, storage_path=str(root / "bucket_0"))
+    try:
+        await writer.put_batch([{"i": i} for i in range(2)])
+        await writer.flush()
+        reader = subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", PULSING_READER, str(root)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=child_env())
+        try:
+            line = await asyncio.to_thread(reader.stdout.readline)
+            assert line.startswith("open "), line + reader.stderr.read()
+            assert json.loads(line[5:]) == [{"i": 0}, {"i": 1}]
+            await writer.put_batch([{"i": i} for i in range(2, 5)])  # while it waits
+            await writer.flush()
+            out, err = await asyncio.to_thread(reader.communicate, None, 120)
+            assert reader.returncode == 0, out + err
+            assert out.startswith("more ") and json.loads(out[5:]) == [{"i": i} for i in range(2, 5)], out + err
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.communicate()
+    finally:
+        writer.close()
