@@ -16,7 +16,7 @@ import (
 var ErrReadOnly = fmt.Errorf("%w: the bucket was opened read-only", ErrUnsupported)
 
 // openReadOnly opens the bucket at opts.Path for reading only: the dataset's
-// newest version as it is on disk. It creates nothing, writes nothing,
+// newest version as it is on disk (and later the newer ones, followWriter). It creates nothing, writes nothing,
 // neither replays nor opens the WAL (rows only the WAL holds are not read),
 // and never flushes; so it can look at a bucket another process writes.
 func openReadOnly(opts Options) (*Bucket, error) {
