@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/internal/miniotest"
 )
 
 // TestReadOnlyFollowsTheWriter: a read-only bucket opened before (or
@@ -17,13 +19,20 @@ import (
 // cleanup removed the files of the version the reader held - never from
 // the version it opened.
 func TestReadOnlyFollowsTheWriter(t *testing.T) {
-	dir := t.TempDir()
-	w, err := Open(Options{Path: dir})
+	t.Run("local", func(t *testing.T) { followTheWriter(t, Options{Path: t.TempDir()}) })
+	t.Run("s3", func(t *testing.T) {
+		srv := miniotest.Start(t, "follow")
+		followTheWriter(t, Options{Path: "s3://follow/q/bucket_0", StorageOptions: srv.Options()})
+	})
+}
+
+func followTheWriter(t *testing.T, o Options) {
+	w, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	r, err := Open(Options{Path: dir, ReadOnly: true}) // no dataset yet
+	r, err := Open(Options{Path: o.Path, StorageOptions: o.StorageOptions, ReadOnly: true}) // no dataset yet
 	if err != nil {
 		t.Fatal(err)
 	}
