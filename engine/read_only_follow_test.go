@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/internal/miniotest"
+	"github.com/persisting/persisting/lance"
 )
 
 // TestReadOnlyFollowsTheWriter: a read-only bucket opened before (or
@@ -96,6 +97,12 @@ func followTheWriter(t *testing.T, o Options) {
 		}
 		if got := ids(t, recs); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("%s: reader reads %v, want %v", s.name, got, want)
+		}
+		releaseAll(recs)
+		last := want[len(want)-1]
+		_, recs, _, err = r.Lookup("id", lance.CondEqual(last), memory.DefaultAllocator)
+		if got := ids(t, recs); err != nil || fmt.Sprint(got) != fmt.Sprint([]int64{last}) {
+			t.Fatalf("%s: reader's lookup of id %d finds %v (%v)", s.name, last, got, err)
 		}
 		releaseAll(recs)
 	}
