@@ -74,6 +74,7 @@ async def test_read_only_backend_follows_a_writer_in_another_process(bucket_path
             await tell("compact")  # removes the files of the versions the reader read
             assert (await reader.stats())["total_count"] == 8
             assert await reader.get() == [{"i": i} for i in range(8)]
+            assert await reader.get_where("i", eq=7) == [{"i": 7}]  # a lookup follows too (and flushes nothing)
         finally:
             reader.close()
     finally:
