@@ -68,6 +68,8 @@ type Bucket struct {
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
 	beforeCloseEnd   func() // tests: runs in Close just before it releases the writer lock
 	onCloseWait      func() // tests: runs when a Close is about to wait for an earlier one
+	// afterReadSnapshot (tests) runs in Read between taking its snapshot and reading it.
+	afterReadSnapshot func()
 
 	// Background work (background.go): auto flush, maintenance, retention.
 	bg      *background
@@ -484,6 +486,9 @@ func (b *Bucket) closeWAL() error {
 
 // Schema returns the bucket's schema, or ErrNoSchema before the first append.
 func (b *Bucket) Schema() (*arrow.Schema, error) {
+	if err := b.followWriter(); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -89,14 +89,24 @@ func indexOf(info lance.IndexInfo) Index {
 // so that one Lance lookup sees every row: a lookup costs a flush when rows
 // are buffered.
 func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, lance.LookupStats, error) {
-	if err := b.lockFlush(); err != nil {
+	if err := b.followWriter(); err != nil { // a read-only bucket: the newest version (it buffers nothing)
 		return nil, nil, lance.LookupStats{}, err
 	}
-	err := b.flush(false)
+	var err error
+	unlock := func() {}
+	if !b.opts.ReadOnly { // (a read-only bucket has no rows of its own to flush)
+		if err := b.lockFlush(); err != nil {
+			return nil, nil, lance.LookupStats{}, err
+		}
+		err, unlock = b.flush(false), b.flushMu.Unlock
+	}
 	b.mu.Lock()
-	ds, schema := b.dataset, b.schema
+	ds, schema, closed := b.dataset, b.schema, b.closed
 	b.mu.Unlock()
-	b.flushMu.Unlock()
+	unlock()
+	if err == nil && closed {
+		err = ErrClosed
+	}
 	if err != nil {
 		return nil, nil, lance.LookupStats{}, err
 	}

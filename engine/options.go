@@ -92,8 +92,8 @@ type Options struct {
 	// ReadOnly opens the bucket for reading only (see openReadOnly): no
 	// writer lock (so it may be open beside the writer), no directory is
 	// created, the WAL is neither replayed nor written, nothing is flushed,
-	// and every write fails with ErrReadOnly. Reads see the dataset as
-	// committed when it was opened.
+	// and every write fails with ErrReadOnly. Reads, counts and stats see
+	// the newest committed version at each call (followWriter).
 	ReadOnly bool
 	// Logger receives warnings (a torn WAL tail cut at open, a failed WAL
 	// truncation). Nil discards them.

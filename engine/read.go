@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -21,11 +23,41 @@ func (b *Bucket) Read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 	if offset < 0 {
 		return nil, nil, fmt.Errorf("%w: offset %d is negative", ErrInvalidArgument, offset)
 	}
+	s, recs, version, err := b.read(offset, limit, alloc)
+	if err == nil || !b.opts.ReadOnly || !errors.Is(err, fs.ErrNotExist) {
+		return s, recs, err
+	}
+	// A read-only bucket does not hold off the writer's cleanup: it may
+	// have removed files of the version this read took. Read again from
+	// the newest version, which references only files that are there.
+	s, recs, again, err := b.read(offset, limit, alloc)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("engine: read-only %s: files of version %d are gone (removed by the writer's cleanup "+
+			"as this read took them, or lost), and again at version %d: %w", b.opts.Path, version, again, err)
+	}
+	return s, recs, err
+}
+
+// read is Read of one snapshot; it also says the dataset version read.
+func (b *Bucket) read(offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, uint64, error) {
 	snap, err := b.snapshot()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	defer b.releaseSnapshot(snap)
+	var version uint64
+	if snap.dataset != nil {
+		version = snap.dataset.Version()
+	}
+	if b.afterReadSnapshot != nil {
+		b.afterReadSnapshot()
+	}
+	schema, recs, err := readFrom(snap, offset, limit, alloc)
+	return schema, recs, version, err
+}
+
+// readFrom reads offsets [offset, offset+limit) of snap (see Read).
+func readFrom(snap readSnapshot, offset, limit int64, alloc memory.Allocator) (*arrow.Schema, []arrow.Record, error) {
 	if snap.schema == nil || limit == 0 {
 		return readSchema(snap), nil, nil
 	}
@@ -92,6 +124,9 @@ type readSnapshot struct {
 }
 
 func (b *Bucket) snapshot() (readSnapshot, error) {
+	if err := b.followWriter(); err != nil {
+		return readSnapshot{}, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

@@ -52,6 +52,9 @@ type Stats struct {
 
 // Counts returns (total, persisted, buffered) row counts.
 func (b *Bucket) Counts() (total, persisted, buffered int64, err error) {
+	if err := b.followWriter(); err != nil {
+		return 0, 0, 0, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -68,6 +71,9 @@ func (b *Bucket) totalLocked() int64 {
 
 // Stats returns the bucket's counters and locations.
 func (b *Bucket) Stats() (Stats, error) {
+	if err := b.followWriter(); err != nil {
+		return Stats{}, err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {

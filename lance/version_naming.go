@@ -133,3 +133,21 @@ func manifestPath(root string, v uint64) (string, NamingScheme, error) {
 	}
 	return "", 0, fmt.Errorf("%w: version %d of %s", ErrVersionNotFound, v, root)
 }
+
+// LatestVersion is the newest committed version at root, found by listing
+// _versions/ only (no manifest is read): a local directory read, or on an
+// object store one LIST (V2 names sort newest first). ErrNotFound when
+// there is no manifest yet.
+func LatestVersion(root string) (uint64, error) {
+	var l *versionListing
+	var err error
+	if isRemote(root) {
+		l, err = listVersionsRemote(root, true)
+	} else {
+		l, err = listVersions(root)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return l.latest, nil
+}

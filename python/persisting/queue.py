@@ -179,14 +179,14 @@ class _QueueBackend(TrainingMixin):
     async def _idle(self, seen: int, timeout: float | None) -> bool:
         """Waits for a record at offset ``seen`` or close; True after ``timeout`` idle seconds (None, 0: never)."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._waiters[future] = loop  # before counting again: a put after the count wakes it
-        try:
-            if seen >= self.total_count() and not self._bucket.closed:
-                await asyncio.wait_for(future, timeout=timeout or None)
+        self._waiters[future := loop.create_future()] = loop  # before counting again: a put after the count wakes it
+        end = loop.time() + (timeout or 1e18)  # read-only: no put here wakes it, so it counts again every 0.1 s
+        try:  # (the engine's count follows the commits of the process that writes)
+            while seen >= self.total_count() and not self._bucket.closed and not future.done():
+                if (left := end - loop.time()) <= 0:
+                    return True
+                await asyncio.wait([future], timeout=min(left, 0.1) if self.options.get("read_only") else left)
             return False
-        except asyncio.TimeoutError:
-            return True
         finally:
             self._waiters.pop(future, None)
 

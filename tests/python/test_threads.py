@@ -34,13 +34,13 @@ def rec(i: int) -> dict:
 def reader_waits(monkeypatch) -> threading.Semaphore:
     """Released each time a ``get_stream`` reader starts waiting for records."""
     waiting = threading.Semaphore(0)
-    real_wait_for = asyncio.wait_for
+    real_wait = asyncio.wait
 
-    async def signalling_wait_for(aw, timeout):
+    async def signalling_wait(aws, timeout):
         waiting.release()
-        return await real_wait_for(aw, timeout)
+        return await real_wait(aws, timeout=timeout)
 
-    monkeypatch.setattr(queue.asyncio, "wait_for", signalling_wait_for)
+    monkeypatch.setattr(queue.asyncio, "wait", signalling_wait)
     return waiting
 
 
