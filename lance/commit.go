@@ -752,13 +752,7 @@ func loadManifest(root string, v uint64) (*Manifest, NamingScheme, error) {
 
 // loadLatestManifest reads the newest manifest (ErrNotFound if none).
 func loadLatestManifest(root string) (*Manifest, NamingScheme, error) {
-	var l *versionListing
-	var err error
-	if isRemote(root) {
-		l, err = listVersionsRemote(root, true)
-	} else {
-		l, err = listVersions(root)
-	}
+	l, err := listVersionsAt(root)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -139,15 +139,17 @@ func manifestPath(root string, v uint64) (string, NamingScheme, error) {
 // object store one LIST (V2 names sort newest first). ErrNotFound when
 // there is no manifest yet.
 func LatestVersion(root string) (uint64, error) {
-	var l *versionListing
-	var err error
-	if isRemote(root) {
-		l, err = listVersionsRemote(root, true)
-	} else {
-		l, err = listVersions(root)
-	}
+	l, err := listVersionsAt(root)
 	if err != nil {
 		return 0, err
 	}
 	return l.latest, nil
+}
+
+// listVersionsAt lists _versions/ at root, local or on an object store.
+func listVersionsAt(root string) (*versionListing, error) {
+	if isRemote(root) {
+		return listVersionsRemote(root, true)
+	}
+	return listVersions(root)
 }
