@@ -185,7 +185,7 @@ func newRecordColumn(f arrow.Field, path string) *recordColumn {
 	default:
 		c.kind = colNullOnly
 	}
-	if isBool8(f.Metadata) && f.Type.ID() == arrow.INT8 {
+	if isBool8(f) {
 		c.kind = colBool8
 	}
 	return c

@@ -115,18 +115,18 @@ func inferredMetadata(t arrow.DataType) arrow.Metadata {
 	return arrow.Metadata{}
 }
 
-// isBool8 says whether a field's metadata makes it an arrow.bool8 column:
-// int8 storage, 0 false and anything else true; a record puts bools only.
-func isBool8(m arrow.Metadata) bool {
-	i := m.FindKey(extensionNameKey)
-	return i >= 0 && m.Values()[i] == "arrow.bool8"
+// isBool8 says whether f is an arrow.bool8 column: int8 storage, 0 false
+// and anything else true; a record puts bools only.
+func isBool8(f arrow.Field) bool {
+	i := f.Metadata.FindKey(extensionNameKey)
+	return i >= 0 && f.Metadata.Values()[i] == "arrow.bool8" && f.Type.ID() == arrow.INT8
 }
 
 // bool8Value checks rv against f when f is an arrow.bool8 field: ok when rv
 // is a bool (or None) it takes, an error for another value; neither when f
 // is not bool8.
 func (r *recordRules) bool8Value(path string, f arrow.Field, rv recordValue) (bool, error) {
-	if !isBool8(f.Metadata) || f.Type.ID() != arrow.INT8 {
+	if !isBool8(f) {
 		return false, nil
 	}
 	if rv.kind == kindBool || rv.kind == kindNone {

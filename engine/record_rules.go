@@ -333,11 +333,11 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet) (
 		t, err := inferScalar(d, name, rv)
 		return t, true, err
 	}
-	if known && isBool8(fields.meta[i]) && expected.ID() == arrow.INT8 {
-		if rv.kind == kindBool {
-			return expected, false, nil
+	if ok, err := r.bool8Value(name, arrow.Field{Type: expected, Metadata: fields.meta[i]}, rv); ok || err != nil {
+		if err != nil {
+			return nil, false, err
 		}
-		return nil, false, fmt.Errorf("%w: field %s: expected arrow.bool8 (a bool), found %s", ErrSchemaMismatch, pyName(name), describe(d, rv))
+		return expected, false, nil
 	}
 	if fits(d, expected, rv) {
 		return expected, false, nil
