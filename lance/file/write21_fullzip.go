@@ -18,7 +18,7 @@ import (
 func (lw *leafWriter) fullZip() bool {
 	switch lw.kind {
 	case leafFSL:
-		return lw.dim*lw.width+lw.matrixValidityBytes() >= 256
+		return lw.dim*lw.width+lw.validityBytes(1) >= 256
 	case leafFixed: // wide fixed_size_binary
 		return lw.width >= 256
 	case leafVar:
@@ -68,7 +68,7 @@ func (lw *leafWriter) fullZipPage(w *fileWriter, layers []repDefLayer, rep, def 
 		vw, vb = lw.width, lw.width
 		valEnc = encFlat21(uint64(8 * lw.width))
 	case fixed:
-		vb = vw + lw.matrixValidityBytes()
+		vb = vw + lw.validityBytes(1)
 		valEnc = encFSL21(lw.dim, 8*lw.width, p.itemNulls)
 		if len(lw.outer) > 0 {
 			valEnc, _ = lw.matrixEncoding(8 * lw.width)

@@ -128,18 +128,19 @@ func (lw *leafWriter) matrixValidity(a, b int) [][]byte {
 	return out
 }
 
-// matrixValidityBytes is the validity bytes of one full-zip value.
-func (lw *leafWriter) matrixValidityBytes() int {
-	n := 0
+// validityBytes is the bytes of item and layer validity that n values of
+// the page store (a full-zip value: n = 1; a chunk: its values).
+func (lw *leafWriter) validityBytes(n int) int {
+	bytes := 0
 	for k, per := range lw.outer {
 		if lw.p.outerNulls[k] {
-			n += (per + 7) / 8
+			bytes += (n*per + 7) / 8
 		}
 	}
 	if lw.p.itemNulls {
-		n += (lw.dim + 7) / 8
+		bytes += (n*lw.dim + 7) / 8
 	}
-	return n
+	return bytes
 }
 
 // anyOuterNulls reports whether a layer above the items has a null.

@@ -161,27 +161,9 @@ func (lw *leafWriter) valueBytes(a, b int) int {
 		}
 		return lw.offBits/8*(b-a+1) + int(p.offs[b-1]-start)
 	case leafBoolFSL:
-		n := ((b-a)*lw.dim + 7) / 8
-		if p.itemNulls {
-			n *= 2
-		}
-		for k, per := range lw.outer {
-			if p.outerNulls[k] {
-				n += ((b-a)*per + 7) / 8
-			}
-		}
-		return n
+		return ((b-a)*lw.dim+7)/8 + lw.validityBytes(b-a)
 	}
-	n := (b - a) * lw.dim * lw.width
-	if p.itemNulls {
-		n += ((b-a)*lw.dim + 7) / 8
-	}
-	for k, per := range lw.outer {
-		if p.outerNulls[k] {
-			n += ((b-a)*per + 7) / 8
-		}
-	}
-	return n
+	return (b-a)*lw.dim*lw.width + lw.validityBytes(b-a)
 }
 
 // Mini-block chunk limits: Lance aims at chunks of at most 4096 values and
