@@ -99,26 +99,9 @@ func TestHelperHoldWriterLockWithChild(t *testing.T) {
 // kernel drops the lock when that process ends).
 func TestBusyNamesAnExitedHolder(t *testing.T) {
 	dir := t.TempDir()
-	holder := exec.Command(os.Args[0], "-test.run=^TestHelperHoldWriterLockWithChild$", "-test.count=1")
-	holder.Env = append(os.Environ(), inheritEnv+"="+dir)
-	stdin, err := holder.StdinPipe()
+	holder, line := startChild(t, "TestHelperHoldWriterLockWithChild", inheritEnv+"="+dir)
+	childPID, err := strconv.Atoi(line)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	out, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder.Stderr = os.Stderr
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	childPID, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		holder.Process.Kill()
-		holder.Wait()
 		t.Fatalf("helper process: %q", line)
 	}
 	defer syscall.Kill(childPID, syscall.SIGKILL)

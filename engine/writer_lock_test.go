@@ -168,13 +168,24 @@ func TestHelperHoldWriterLock(t *testing.T) {
 // once the child holds the lock.
 func startHolder(t *testing.T, dir string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHoldWriterLock$", "-test.count=1")
-	cmd.Env = append(os.Environ(), holderEnv+"="+dir)
+	cmd, line := startChild(t, "TestHelperHoldWriterLock", holderEnv+"="+dir)
+	if line != "holding" {
+		t.Fatalf("helper process: %q", line)
+	}
+	return cmd
+}
+
+// startChild runs this binary's test function name in a child process with
+// env (NAME=value) set, and returns it with the first line it printed. The
+// child runs until it is killed; the test's cleanup kills it.
+func startChild(t *testing.T, name, env string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stdin.Close() })
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -183,12 +194,9 @@ func startHolder(t *testing.T, dir string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if strings.TrimSpace(line) != "holding" {
-		t.Fatalf("helper process: %q, %v", line, err)
-	}
-	return cmd
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); stdin.Close() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	return cmd, strings.TrimSpace(line)
 }
 
 // TestWriterLockAcrossProcesses: while another process holds the bucket, an

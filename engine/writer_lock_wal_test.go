@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,23 +70,8 @@ func TestPausedWriterKeepsItsWALFromANewWriterOnItsNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperS3WriterWithWAL$", "-test.count=1")
-	cmd.Env = append(os.Environ(), s3HolderEnv+"="+string(env))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if line, _ := bufio.NewReader(out).ReadString('\n'); strings.TrimSpace(line) != "holding" {
+	cmd, line := startChild(t, "TestHelperS3WriterWithWAL", s3HolderEnv+"="+string(env))
+	if line != "holding" {
 		t.Fatalf("helper process: %q", line)
 	}
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
