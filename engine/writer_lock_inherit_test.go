@@ -12,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
 // lockFiles are the descriptors that hold the writer lock of b, which a
@@ -148,19 +146,7 @@ func TestDeletedLockFileKeepsTheBucketLocked(t *testing.T) {
 			if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "deleting the file does not") {
 				t.Fatalf("the error does not explain the lock: %v", err)
 			}
-			holder.Process.Signal(syscall.SIGKILL)
-			holder.Wait()
-			b, err := Open(Options{Path: dir, WAL: WALOptions{Enabled: true}})
-			if err != nil {
-				t.Fatalf("open after the holder was killed: %v", err)
-			}
-			defer b.Close()
-			_, recs, err := b.Read(0, -1, memory.DefaultAllocator)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer releaseAll(recs)
-			if got := ids(t, recs); len(got) != 10 {
+			if got := idsAfterKilling(t, holder, dir); len(got) != 10 {
 				t.Fatalf("rows %v, want the holder's 10 once each", got)
 			}
 		})

@@ -175,6 +175,27 @@ func startHolder(t *testing.T, dir string) *exec.Cmd {
 	return cmd
 }
 
+// idsAfterKilling kills holder (kill -9), then opens the bucket at dir for
+// writing, as the next writer does, and returns the ids of its rows.
+func idsAfterKilling(t *testing.T, holder *exec.Cmd, dir string) []int64 {
+	t.Helper()
+	if err := holder.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	holder.Wait() // the process is gone: the kernel dropped its flock
+	b, err := Open(Options{Path: dir, WAL: WALOptions{Enabled: true}})
+	if err != nil {
+		t.Fatalf("open after the holder was killed: %v", err)
+	}
+	defer b.Close()
+	_, recs, err := b.Read(0, -1, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(recs)
+	return ids(t, recs)
+}
+
 // startChild runs this binary's test function name in a child process with
 // env (NAME=value) set, and returns it with the first line it printed. The
 // child runs until it is killed; the test's cleanup kills it.
@@ -223,21 +244,7 @@ func TestWriterLockAcrossProcesses(t *testing.T) {
 	}
 	ro.Close()
 
-	if err := holder.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	holder.Wait() // the process is gone: the kernel dropped its flock
-	b, err := Open(Options{Path: dir, WAL: WALOptions{Enabled: true}})
-	if err != nil {
-		t.Fatalf("open after the holder was killed: %v", err)
-	}
-	defer b.Close()
-	_, recs, err := b.Read(0, -1, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer releaseAll(recs)
-	got := ids(t, recs)
+	got := idsAfterKilling(t, holder, dir)
 	if len(got) != 10 {
 		t.Fatalf("after kill -9 the bucket holds rows %v, want the 10 acknowledged", got)
 	}
