@@ -182,7 +182,7 @@ class _QueueBackend(TrainingMixin):
         self._waiters[future := loop.create_future()] = loop  # before counting again: a put after the count wakes it
         end = loop.time() + (timeout or 1e18)  # read-only: no put here wakes it, so it counts again every 0.1 s
         try:  # (the engine's count follows the commits of the process that writes)
-            while seen >= self.total_count() and not self._bucket.closed and not future.done():
+            while not future.done() and not self._bucket.closed and seen >= self.total_count():
                 if (left := end - loop.time()) <= 0:
                     return True
                 await asyncio.wait([future], timeout=min(left, 0.1) if self.options.get("read_only") else left)
