@@ -18,9 +18,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-__all__ = ["ENCODING_VERSION", "encode_record", "encode_records"]
+__all__ = ["encode_record", "encode_records"]
 
-ENCODING_VERSION = 1  # of what this module writes
 _PLAIN = frozenset({type(None), bool, int, float, str, bytes})
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_DAY, _MICRO = date(1970, 1, 1).toordinal(), timedelta(microseconds=1)

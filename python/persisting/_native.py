@@ -180,7 +180,7 @@ def loaded_in_this_process() -> bool:
 
 
 def version() -> str:
-    """Version string of the loaded library."""
+    """Version of the loaded ``libpersisting.so`` (loads it)."""
     return (lib().persisting_version() or b"").decode("utf-8", "replace")
 
 
@@ -271,6 +271,8 @@ flush = _bind("persisting_flush", "flush")
 stats = _bind("persisting_stats", "stats", "json", {})
 bucket_metrics = _bind("persisting_bucket_metrics", "bucket_metrics", "json", {})
 metrics_text = _bind("persisting_metrics_text", "metrics_text", "text")
+metrics_text.__doc__ = """Metrics of every bucket opened with metrics on in this process, in the
+Prometheus text format, as ``/metrics`` serves them."""
 compact = _bind("persisting_compact", "compact", "json", {})  # (handle, target_rows: 0 = Lance's)
 cleanup_old_versions = _bind("persisting_cleanup_old_versions", "cleanup_old_versions", "json", {})
 versions = _bind("persisting_versions", "versions", "json", [])  # [{version, timestamp (RFC 3339)}]
@@ -338,10 +340,7 @@ def _per_thread() -> Any:
 
 def count(handle: int) -> tuple[int, int, int]:
     """(total, persisted, buffered). Below 2**31 a handle or size goes as a plain int (libffi widens it)."""
-    try:
-        kit = _calls.kit
-    except AttributeError:  # the thread's first call
-        kit = _per_thread()
+    kit = getattr(_calls, "kit", None) or _per_thread()  # made at the thread's first call
     if _lib.persisting_count(handle if handle < 1 << 31 else c_uint64(handle), *kit.cell_refs, kit.ref):
         _raise(OK, kit.err, "count")
     return kit.cells[0].value, kit.cells[1].value, kit.cells[2].value
@@ -349,10 +348,7 @@ def count(handle: int) -> tuple[int, int, int]:
 
 def append_records(handle: int, data: bytes) -> int:
     """Records in the record encoding (``persisting._encode``): the put path, one C call; returns the first's offset."""
-    try:
-        kit = _calls.kit
-    except AttributeError:  # the thread's first call
-        kit = _per_thread()
+    kit = getattr(_calls, "kit", None) or _per_thread()  # made at the thread's first call
     n = len(data)
     rc = _lib.persisting_append_records(handle if handle < 1 << 31 else c_uint64(handle), data,
                                         n if n < 1 << 31 else c_size_t(n), kit.cell_refs[0], kit.ref)

@@ -123,7 +123,7 @@ def _parse_timestamp(text: str) -> datetime:
     return datetime.fromisoformat(f"{m.group(1)}.{(m.group(2) or '')[:6].ljust(6, '0')}{zone}").astimezone(timezone.utc)
 
 
-class _QueueBackend(TrainingMixin):
+class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib.AbstractAsyncContextManager):
     """Both backends: pulsing's protocol, Arrow, versions, maintenance, indices, closing, training data."""
 
     backend_name = ""
@@ -196,16 +196,7 @@ class _QueueBackend(TrainingMixin):
         it is in the WAL). Raises ``TypeError`` (an unsupported value, not a dict),
         ``ValueError`` (an empty record, a bad name), SchemaError (does not fit),
         WALError or ClosedError; a refused record is not stored."""
-        data = encode_record(record)
-        try:
-            if self._puts_off_loop:
-                await _off_loop(_native.append_records, self._handle, data)
-            else:
-                _native.append_records(self._handle, data)
-        except FlushError as exc:  # stored: the next flush retries writing it
-            logger.warning("bucket %s: %s", self.storage_path, exc)
-        if self._waiters:
-            self._wake()
+        await self._append(_native.append_records, encode_record(record), self._puts_off_loop)
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
@@ -216,10 +207,11 @@ class _QueueBackend(TrainingMixin):
             await self._append(_native.append_records, encode_records(records), self._puts_off_loop)
 
     async def _append(self, fn: Any, data: Any, off_loop: bool) -> int:
-        """``fn(handle, data)`` (on a worker thread when ``off_loop``), as ``put``; returns the first row's offset."""
+        """``fn(handle, data)`` (on a worker thread when ``off_loop``; the engine says when the bucket is closed)
+        as ``put`` describes; returns the first row's offset."""
         try:
-            first = await self._engine(fn, data) if off_loop else fn(self._bucket.handle(), data)
-        except FlushError as exc:
+            first = await _off_loop(fn, self._handle, data) if off_loop else fn(self._handle, data)
+        except FlushError as exc:  # stored: the next flush retries writing it
             first = exc.first_offset
             logger.warning("bucket %s: %s", self.storage_path, exc)
         if self._waiters:
@@ -358,14 +350,8 @@ class _QueueBackend(TrainingMixin):
         if not self._bucket.closed:
             await _off_loop(self.close)
 
-    async def __aenter__(self):
-        return self
-
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
