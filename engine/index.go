@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -23,7 +24,12 @@ type Index struct {
 // on column, as a new dataset version that pylance lists and uses. Buffered
 // rows are flushed first, so the index covers every row appended so far;
 // rows appended later are found by Lookup all the same (by scanning them).
+// An unknown kind is refused before anything is flushed.
 func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
+	if k := strings.ToUpper(kind); k != lance.IndexBTree && k != lance.IndexBitmap {
+		return Index{}, fmt.Errorf("%w: unknown index kind '%s': expected '%s' or '%s'", ErrInvalidArgument, kind,
+			lance.IndexBTree, lance.IndexBitmap)
+	}
 	if err := b.writable("create index"); err != nil {
 		return Index{}, err
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -73,8 +74,28 @@ func TestLookupErrors(t *testing.T) {
 	if _, err := b.CreateIndex("nope", lance.IndexBTree); err == nil {
 		t.Fatal("index on a missing column")
 	}
-	if _, err := b.CreateIndex("id", "HASH"); !errors.Is(err, lance.ErrUnsupported) {
-		t.Fatalf("unknown index kind: %v", err)
+}
+
+// TestCreateIndexRefusesAnUnknownKindFirst: the kind is the engine's rule
+// (any case of BTREE or BITMAP): anything else is a bad argument, refused
+// before the buffered rows are flushed.
+func TestCreateIndexRefusesAnUnknownKindFirst(t *testing.T) {
+	b := openBucket(t, t.TempDir(), 1000)
+	defer b.Close()
+	appendRows(t, b, 0, 10)
+	for _, kind := range []string{"HASH", "", "btree ", "IVF_PQ"} {
+		_, err := b.CreateIndex("id", kind)
+		if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), fmt.Sprintf("unknown index kind '%s'", kind)) {
+			t.Fatalf("kind %q: %v", kind, err)
+		}
+		if _, persisted, buffered, _ := b.Counts(); persisted != 0 || buffered != 10 {
+			t.Fatalf("kind %q: a refused index flushed: %d persisted, %d buffered", kind, persisted, buffered)
+		}
+	}
+	for _, kind := range []string{"btree", "Bitmap"} {
+		if _, err := b.CreateIndex("id", kind); err != nil {
+			t.Fatalf("kind %q: %v", kind, err)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ._version import __version__
 from .errors import (BusyError, ClosedError, FlushError, ForkError, InvalidArgumentError, SchemaError,
                      StorageError, UnstorableError, UnsupportedError, WALError)
 
@@ -160,8 +161,6 @@ def lib() -> ctypes.CDLL:
 
 def _check_version(handle: ctypes.CDLL, path: str) -> None:
     """Refuses a library built from another version than this package."""
-    from ._version import __version__
-
     found = (handle.persisting_version() or b"").decode("utf-8", "replace")
     if found != __version__:
         raise StorageError(

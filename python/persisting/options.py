@@ -23,7 +23,12 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _finite(name: str, value: Any) -> float:
+def _json_number(name: str, value: Any) -> Any:
+    """A number as JSON carries it: an int, or a float (a non-finite one refused); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value}")
     return float(value)
@@ -49,23 +54,13 @@ def engine_options(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` as the engine's open options, values as given (the engine
     checks them; None is a value, not "default"); only what JSON cannot carry
     is refused here: a non-finite number."""
-    def value(name: str, v: Any) -> Any:
-        if v is None or isinstance(v, (bool, str)):
-            return v
-        if isinstance(v, numbers.Integral):
-            return int(v)
-        return _finite(name, v) if isinstance(v, numbers.Real) else v
-    given = {k: value(k, v) for k, v in options.items()}
+    given = {k: _json_number(k, v) for k, v in options.items()}
     # other values only matter to options the engine ignores: their repr will do
     return json.loads(json.dumps({**given, "ignore_unknown": True, "null_is_default": False}, default=repr))
 
 
-def check_range(limit: Any, offset: Any) -> tuple[int | None, int]:
-    if limit is not None and not _is_int(limit):
-        raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0 or None, got {limit}")
-    return None if limit is None else int(limit), check_int("offset", offset, 0)
+def check_range(limit: Any, offset: Any) -> tuple[int | None, int]:  # limit None: to the end
+    return None if limit is None else check_int("limit", limit, 0), check_int("offset", offset, 0)
 
 
 def check_version(value: Any) -> int:
@@ -80,31 +75,23 @@ def check_older_than(value: Any) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)  # the engine checks the value
 
 
-def check_column(value: Any) -> str:
+def check_str(name: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"column must be a str, got {type(value).__name__}")
-    if not value:
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    return value
+
+
+def check_column(value: Any) -> str:
+    if not check_str("column", value):
         raise ValueError("column must not be empty")
     return value
 
 
-def check_index_kind(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"kind must be a str ('BTREE' or 'BITMAP'), got {type(value).__name__}")
-    if value.upper() not in ("BTREE", "BITMAP"):
-        raise ValueError(f"unknown index kind {value!r}: expected 'BTREE' or 'BITMAP'")
-    return value.upper()
-
-
 def _bound(name: str, value: Any) -> Any:
     """A lookup value as JSON carries it; the engine checks it against the column."""
-    if isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return _finite(name, value)
-    raise TypeError(f"{name} must be an int, float, str or bool, got {type(value).__name__}")
+    if not isinstance(value, (str, numbers.Real)):  # a bool is an int
+        raise TypeError(f"{name} must be an int, float, str or bool, got {type(value).__name__}")
+    return _json_number(name, value)
 
 
 def condition(eq: Any, lo: Any, hi: Any, lo_inclusive: Any, hi_inclusive: Any, is_null: Any) -> dict[str, Any]:

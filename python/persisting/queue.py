@@ -239,24 +239,23 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
                   ) -> list[dict[str, Any]]:
         """Records at offsets [offset, offset+limit) in append order (``limit=None``: to the end; a cleared offset
         holds none; tensors as numpy arrays); pulsing passes (limit, offset) positionally. ``version``: that version."""
-        limit, offset = opt.check_range(limit, offset)
-        if version is not None:
-            return table_rows(await self.get_arrow(limit, offset, version=version))
-        handle = self._bucket.handle()
-        if limit == 0:
-            return []
-        return await _off_loop(lambda: table_rows(_native.read(handle, offset, -1 if limit is None else limit
-                                                               ).read_all()))
+        return await self._read(limit, offset, version, table_rows)
 
     async def get_arrow(self, limit: int | None = None, offset: int = 0, version: int | None = None) -> pa.Table:
         """Records [offset, offset+limit) as a ``pyarrow.Table`` of the engine's
         buffers (not copied). ``version``: as for :meth:`get`."""
+        return await self._read(limit, offset, version, lambda table: table)
+
+    async def _read(self, limit: Any, offset: Any, version: Any, convert: Any) -> Any:
+        """``convert(table)`` of records [offset, offset+limit) (of ``version``), read on a worker thread."""
         limit, offset = opt.check_range(limit, offset)
-        limit = -1 if limit is None else limit
-        if version is None:
-            return await self._engine(lambda h: _native.read(h, offset, limit).read_all())
-        version = opt.check_version(version)
-        return await self._engine(lambda h: _native.read_version(h, version, offset, limit).read_all())
+        limit, version = -1 if limit is None else limit, None if version is None else opt.check_version(version)
+
+        def read(handle: int) -> Any:
+            if version is None:
+                return convert(_native.read(handle, offset, limit).read_all())
+            return convert(_native.read_version(handle, version, offset, limit).read_all())
+        return await self._engine(read)
 
     async def get_stream(self, limit: int | None = None, offset: int = 0, wait: bool = False,
                          timeout: float | None = None, *, block: bool | None = None
@@ -318,7 +317,7 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
     async def create_index(self, column: str, kind: str = "BTREE") -> dict[str, Any]:
         """Builds a Lance scalar index ("BTREE": ranges, equality; "BITMAP": equality on few values) on
         top-level field ``column``: a new version covering every record (buffered ones flushed first)."""
-        column, kind = opt.check_column(column), opt.check_index_kind(kind)
+        column, kind = opt.check_column(column), opt.check_str("kind", kind)  # the engine checks the kind
         return await self._engine(_native.create_index, column, kind)
 
     async def indices(self) -> list[dict[str, Any]]:
@@ -417,16 +416,13 @@ class PersistingBackend(_QueueBackend):
         stats = await super().stats()
         stats["compression"] = stats.get("compression") or None
         stats["metrics_address"] = stats.get("metrics_address") or None
-        if stats.pop("metrics_enabled", False):
-            stats["metrics"] = stats.get("metrics") or {}
-        else:
-            stats.pop("metrics", None)
+        if stats.pop("metrics_enabled", False):  # the engine leaves out metrics it does not keep
+            stats.setdefault("metrics", {})
         return stats
 
     def get_metrics(self) -> dict[str, Any]:
         """This bucket's metric values by name ({} when off); never waits for a flush."""
-        handle = self._bucket.handle()
-        return _native.bucket_metrics(handle) if self.enable_metrics else {}
+        return _native.bucket_metrics(self._bucket.handle())  # the engine's {} when off
 
 
 def _pulsing_register_backend() -> Any:

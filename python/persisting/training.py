@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 import pyarrow as pa
 
-from . import _encode, _native
+from . import _encode, _native, options as opt
 from .errors import InvalidArgumentError
 
 __all__ = ["BatchMeta", "TrainingMixin", "TensorPutResult"]
@@ -199,12 +199,6 @@ def _indexes(values: Any, what: str) -> list[int]:
     return out
 
 
-def _task(task_name: Any) -> str:
-    if isinstance(task_name, str):
-        return task_name
-    raise TypeError(f"task_name must be a str, got {type(task_name).__name__}")
-
-
 def _field_list(fields: Any) -> list[str] | None:
     if fields is None:
         return None
@@ -270,7 +264,7 @@ class TrainingMixin:
     async def get_meta(self, fields: list[str], batch_size: int, task_name: str = "default",
                        sampler: Any = None, **sampling_kwargs: Any) -> BatchMeta:
         """Hands ``task_name`` up to ``batch_size`` unconsumed records (the lowest, or the sampler's), marked."""
-        fields, task = _field_list(fields), _task(task_name)
+        fields, task = _field_list(fields), opt.check_str("task_name", task_name)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
         if sampler is None:
@@ -305,11 +299,12 @@ class TrainingMixin:
 
     async def mark_consumed(self, task_name: str, global_indexes: Iterable[int]) -> None:
         """Marks indexes consumed by ``task_name`` (one outside the bucket: none)."""
-        await self._engine(_native.consumption_mark, _task(task_name), _indexes(global_indexes, "global_indexes"))
+        task, indexes = opt.check_str("task_name", task_name), _indexes(global_indexes, "global_indexes")
+        await self._engine(_native.consumption_mark, task, indexes)
 
     async def reset_consumption(self, task_name: str) -> None:
         """Forgets what ``task_name`` consumed (cleared records stay cleared)."""
-        await self._engine(_native.consumption_reset, _task(task_name))
+        await self._engine(_native.consumption_reset, opt.check_str("task_name", task_name))
 
     async def clear(self, global_indexes: Iterable[int]) -> None:
         """Deletes records (Lance deletion files), for every reader; no other index changes (docs/training.md)."""
