@@ -46,8 +46,7 @@ def check_storage_path(value: Any) -> str:
     """A local directory or an object-store URL (the engine refuses an empty one)."""
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"storage_path must be a str or path, got {type(value).__name__}")
-    path = os.fspath(value)
-    return os.fsdecode(path) if isinstance(path, bytes) else path
+    return os.fsdecode(value)  # a bytes path decoded as the OS decodes file names
 
 
 def engine_options(options: dict[str, Any]) -> dict[str, Any]:

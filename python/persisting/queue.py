@@ -79,10 +79,8 @@ class _Bucket:
         with self._lock:
             if self.closed:
                 return
-            try:
+            with contextlib.suppress(StorageError):
                 self._final_count = _native.count(self.raw_handle)[0]
-            except StorageError:
-                pass
             self.closed = True
             _native.close_bucket(self.raw_handle)
 
