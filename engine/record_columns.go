@@ -297,6 +297,18 @@ func isTagged(d *pymarshal.Decoder, v pymarshal.Node) bool {
 	return d.Len(v) > 0 && d.Kind(d.First(v)) == pymarshal.Ellipsis
 }
 
+// listLen is the number of items of a value a list column takes - a list, a
+// tuple that is not tagged, a tagged "empty" (none) - and false for others.
+func listLen(d *pymarshal.Decoder, v pymarshal.Node) (int, bool) {
+	switch k := d.Kind(v); {
+	case k == pymarshal.List || k == pymarshal.Tuple && !isTagged(d, v):
+		return d.Len(v), true
+	case k == pymarshal.Tuple:
+		return 0, valueOf(d, v).kind == kindEmptyList
+	}
+	return 0, false
+}
+
 func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 	d := rc.d
 	k := d.Kind(v)
@@ -371,13 +383,14 @@ func (rc *recordChecker) value(c *recordColumn, v pymarshal.Node) error {
 	case colMap:
 		return rc.mapValue(c, v)
 	case colList, colLargeList, colFixedList:
-		if k != pymarshal.List && (k != pymarshal.Tuple || isTagged(d, v)) {
+		n, ok := listLen(d, v)
+		if !ok {
 			return rc.mismatch(c, v)
 		}
-		if c.kind == colFixedList && d.Len(v) != c.size {
-			return rc.refuse("field %s: expected %s (%d elements), found %d elements", pyName(c.path), typeText(c.typ), c.size, d.Len(v))
+		if c.kind == colFixedList && n != c.size {
+			return rc.refuse("field %s: expected %s (%d elements), found %d elements", pyName(c.path), typeText(c.typ), c.size, n)
 		}
-		for i, item := 0, d.First(v); i < d.Len(v); i, item = i+1, d.Next(item) {
+		for i, item := 0, d.First(v); i < n; i, item = i+1, d.Next(item) {
 			if err := rc.value(c.item, item); err != nil {
 				return err
 			}
@@ -476,7 +489,8 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		appendMapValue(d, c, v, gen)
 	case colList, colLargeList, colFixedList:
 		c.build.(array.ListLikeBuilder).Append(true)
-		for i, item := 0, d.First(v); i < d.Len(v); i, item = i+1, d.Next(item) {
+		n, _ := listLen(d, v)
+		for i, item := 0, d.First(v); i < n; i, item = i+1, d.Next(item) {
 			appendValue(d, c.item, item, gen)
 		}
 	case colTimestamp:

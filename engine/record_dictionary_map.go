@@ -179,8 +179,8 @@ func mapEntries(d *pymarshal.Decoder, v pymarshal.Node, fn func(key, val pymarsh
 		}
 		return true, nil
 	case pymarshal.List, pymarshal.Tuple:
-		if isTagged(d, v) {
-			return false, nil
+		if isTagged(d, v) { // an empty numpy array is a map of no entries
+			return valueOf(d, v).kind == kindEmptyList, nil
 		}
 		for i, pair := 0, d.First(v); i < d.Len(v); i, pair = i+1, d.Next(pair) {
 			if k := d.Kind(pair); (k != pymarshal.List && k != pymarshal.Tuple) || d.Len(pair) != 2 || isTagged(d, pair) {

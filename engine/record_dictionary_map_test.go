@@ -52,6 +52,7 @@ func TestRecordsIntoDictionaryAndMapColumns(t *testing.T) {
 		rec("id", 2, "cat", "green", "num", 7, "big", "", "m", []any{pyTuple{"c", 3}, []any{"c", 4}}),
 		rec("id", 3, "cat", "red", "num", nil, "m", nil),
 		rec("id", 4),
+		rec("id", 5, "m", emptyOf(0)), // an empty numpy array: a map of no entries, as [] is
 	}
 	wantRows := []string{
 		"id=(null) cat=(null) num=(null) big=(null) m=(null) when=(null) ",
@@ -59,6 +60,7 @@ func TestRecordsIntoDictionaryAndMapColumns(t *testing.T) {
 		`id=2 cat=green num=7 big= m=[{"key":"c","value":3},{"key":"c","value":4}] when=(null) `,
 		"id=3 cat=red num=(null) big=(null) m=(null) when=(null) ",
 		"id=4 cat=(null) num=(null) big=(null) m=(null) when=(null) ",
+		"id=5 cat=(null) num=(null) big=(null) m=[] when=(null) ",
 	}
 	refusals := []struct {
 		name string

@@ -139,7 +139,8 @@ func (r *recordRules) bool8Value(path string, f arrow.Field, rv recordValue) (bo
 // uint64 holds and no negative int: numpy's uint64 values (tolist()).
 func unsignedInts(d *pymarshal.Decoder, v pymarshal.Node) bool {
 	big := false
-	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+	n, _ := listLen(d, v)
+	for i, it := 0, d.First(v); i < n; i, it = i+1, d.Next(it) {
 		switch d.Kind(it) {
 		case pymarshal.BigInt:
 			if b := d.BigInt(it); b.Sign() < 0 || !b.IsUint64() {

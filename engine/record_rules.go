@@ -311,7 +311,7 @@ func (r *recordRules) field(name string, val pymarshal.Node, fields *fieldSet) (
 		}
 		return nil, false, nil
 	}
-	nested := rv.kind == kindDict || rv.kind == kindList
+	nested := rv.kind == kindDict || rv.kind == kindList || rv.kind == kindEmptyList
 	if nested || isNestedType(expected) {
 		if nested && expected != nil && !isNestedType(expected) {
 			return nil, false, fmt.Errorf("%w: field %s: expected %s, found a %s", ErrSchemaMismatch, pyName(name), typeText(expected), rv.typeName(d))
@@ -488,7 +488,7 @@ func badTag(d *pymarshal.Decoder, path string, rv recordValue) error {
 			return fmt.Errorf("%w: field %s: %s is out of range: its int does not fit in int64", ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 		}
 	}
-	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str), (..., 'uuid', 16 bytes) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int))",
+	return fmt.Errorf("%w: field %s: %s is not a tagged value of the record encoding (a tuple starting with Ellipsis is one of (..., 'timestamp'|'timestamp_tz'|'date'|'time'|'duration', int), (..., 'decimal'|'unsupported', str), (..., 'uuid', 16 bytes) or numpy's (..., 'M8[unit]'|'M8[unit], UTC'|'m8[unit]', int), (..., 'empty', a zero of the dtype))",
 		ErrInvalidArgument, pyName(path), valueRepr(d, rv, 80))
 }
 
@@ -532,7 +532,7 @@ func (r *recordRules) valueType(path string, expected arrow.DataType, rv recordV
 	switch rv.kind {
 	case kindDict:
 		return r.dictType(path, expected, rv, grow, depth, lists)
-	case kindList:
+	case kindList, kindEmptyList:
 		return r.listType(path, expected, rv, grow, depth, lists)
 	case kindUnsupported:
 		return nil, unstorable(d, path, rv)
@@ -649,14 +649,15 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 	if expected != nil && !isListType(expected) {
 		return nil, fmt.Errorf("%w: field %s: expected %s, found a %s", ErrSchemaMismatch, pyName(path), typeText(expected), rv.typeName(d))
 	}
+	n, _ := listLen(d, v)
 	if err := elementsKind(d, path, rv); err != nil {
 		return nil, err
 	}
 	item := arrow.Field{Name: "item", Type: arrow.Null, Nullable: true}
 	if expected != nil {
 		item = expected.(arrow.ListLikeType).ElemField()
-		if fl, ok := expected.(*arrow.FixedSizeListType); ok && int32(d.Len(v)) != fl.Len() {
-			return nil, fmt.Errorf("%w: field %s: expected %s (%d elements), found %d elements", ErrSchemaMismatch, pyName(path), typeText(expected), fl.Len(), d.Len(v))
+		if fl, ok := expected.(*arrow.FixedSizeListType); ok && int32(n) != fl.Len() {
+			return nil, fmt.Errorf("%w: field %s: expected %s (%d elements), found %d elements", ErrSchemaMismatch, pyName(path), typeText(expected), fl.Len(), n)
 		}
 	}
 	elem := item.Type
@@ -665,7 +666,13 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 	if elem.ID() == arrow.NULL && unsignedInts(d, v) {
 		elem = arrow.PrimitiveTypes.Uint64 // numpy's uint64 values, as pyarrow types them
 	}
-	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+	if elem.ID() == arrow.NULL && rv.kind == kindEmptyList { // typed by its payload, as an item would be
+		var err error
+		if elem, err = r.valueType(path+"[]", nil, valueOf(d, rv.arg), true, depth+1, lists+1); err != nil {
+			return nil, err
+		}
+	}
+	for i, it := 0, d.First(v); i < n; i, it = i+1, d.Next(it) {
 		if ok, err := r.bool8Value(path+"[]", item, valueOf(d, it)); ok || err != nil {
 			if err != nil {
 				return nil, err
@@ -698,7 +705,8 @@ func (r *recordRules) listType(path string, expected arrow.DataType, rv recordVa
 func elementsKind(d *pymarshal.Decoder, path string, rv recordValue) error {
 	kinds := map[string]bool{}
 	v := rv.node
-	for i, it := 0, d.First(v); i < d.Len(v); i, it = i+1, d.Next(it) {
+	n, _ := listLen(d, v)
+	for i, it := 0, d.First(v); i < n; i, it = i+1, d.Next(it) {
 		iv := valueOf(d, it)
 		if iv.kind != kindNone {
 			kinds[elementKindName(d, iv)] = true

@@ -40,6 +40,10 @@ func refused(recs any, err error, msg string) ruleStep {
 	return ruleStep{recs: recs, err: err, msg: msg}
 }
 
+// emptyOf is an empty numpy array as the record encoding carries it: a
+// zero of its dtype types its items.
+func emptyOf(zero any) pyTuple { return pyTuple{pyEllipsis{}, "empty", zero} }
+
 func rec(kv ...any) pyDict {
 	var d pyDict
 	for i := 0; i < len(kv); i += 2 {
@@ -151,6 +155,17 @@ var ruleCases = []ruleCase{
 	{name: "a tuple is a list", steps: []ruleStep{ok(rec("v", pyTuple{"a", "b"}))}, schema: "v: list<item: string>"},
 	{name: "empty lists and None parts keep the type null, as pyarrow infers", steps: []ruleStep{ok(rec("l", []any{}, "st", rec("a", nil)))},
 		schema: "l: list<item: null>, st: struct<a: null>"},
+	{name: "an empty numpy array (tagged empty) is a list typed by its payload, a zero of its dtype", evolve: true, steps: []ruleStep{
+		ok(rec("f", emptyOf(0.0), "i", emptyOf(0), "s", emptyOf(""), "n", []any{emptyOf(false), []any{true}}, "x", 1)),
+		okFlush(rec("f", emptyOf(0), "i", []any{3}, "s", emptyOf(0.0))), // no items: it fits any list column
+		ok(rec("f", []any{1.5}, "i", emptyOf(0.0), "t", []any{emptyOf(pyTimestamp(0))})),
+		refused(rec("c", emptyOf(pyTuple{pyEllipsis{}, "unsupported", "complex"})), ErrType, `field 'c\[\]': cannot store a value of type complex`),
+		refused(rec("f", emptyOf(0), "f2", emptyOf(pyTuple{pyEllipsis{}, "unsupported", "void"})), ErrType, `field 'f2\[\]'`),
+		refused(rec("x", emptyOf(0)), ErrSchemaMismatch, `field 'x': expected int64, found a list`)},
+		schema: "f: list<item: double>, i: list<item: int64>, s: list<item: string>, n: list<item: list<item: bool>>, x: int64, t: list<item: list<item: timestamp[us]>>"},
+	{name: "a tagged empty types a list only None and [] left untyped", steps: []ruleStep{
+		okFlush(rec("l", []any{})), ok(rec("l", emptyOf(0))), ok(rec("l", []any{2}))},
+		schema: "l: list<item: int64>"},
 	{name: "one call decides a nested type together", steps: []ruleStep{
 		ok([]any{rec("st", rec("a", 1)), rec("st", rec("b", "x")), rec("st", rec("a", 2.5))})},
 		schema: "st: struct<a: double, b: string>"},

@@ -31,6 +31,8 @@ import (
 //	("m8[u]", int)         numpy timedelta64 of unit u (s, ms, us, ns): ticks
 //	("decimal", str)       decimal.Decimal as str(d)
 //	("uuid", bytes)        uuid.UUID: its 16 bytes (UUID.bytes)
+//	("empty", value)       an empty 1-d numpy array: an empty list whose items
+//	                       are typed as value (a zero of the array's dtype)
 //	("unsupported", str)   a value the encoder cannot express: its type name
 
 type valueKind uint8
@@ -52,6 +54,7 @@ const (
 	kindUUID
 	kindDict
 	kindList        // a list, or a tuple that is not tagged
+	kindEmptyList   // a tagged "empty": a list of no items, typed by its payload
 	kindUnsupported // a tagged "unsupported", or Ellipsis on its own
 	kindBadTag      // a tuple that starts with Ellipsis but is no tagged value
 )
@@ -66,6 +69,7 @@ var kindNames = [...]string{
 	kindNone: "NoneType", kindBool: "bool", kindInt: "int", kindBigInt: "int", kindFloat: "float",
 	kindStr: "str", kindBytes: "bytes", kindTimestamp: "datetime", kindTimestampTZ: "datetime",
 	kindDate: "date", kindTime: "time", kindDuration: "timedelta", kindDecimal: "Decimal", kindUUID: "UUID", kindDict: "dict", kindList: "list",
+	kindEmptyList:   "list",
 	kindUnsupported: "unsupported", kindBadTag: "tuple",
 }
 
@@ -143,6 +147,8 @@ func taggedKind(d *pymarshal.Decoder, v pymarshal.Node) (valueKind, pymarshal.No
 		}
 	case "unsupported":
 		kind, want = kindUnsupported, pymarshal.Str
+	case "empty": // any payload: the rules type it as an item
+		return kindEmptyList, arg, 0, 0
 	default:
 		if kind, unit, per = numpyTagKind(name); kind == kindUnsupported && d.Kind(arg) == want {
 			return kind, tag, 0, 0 // named by its tag (typeName, unstorable)
@@ -253,7 +259,7 @@ func elementKindName(d *pymarshal.Decoder, rv recordValue) string {
 		return "decimal"
 	case kindBigInt:
 		return "int"
-	case kindList:
+	case kindList, kindEmptyList:
 		return "list" // a tuple too: both make a list
 	}
 	return rv.typeName(d)
@@ -362,6 +368,8 @@ func writeRepr(sb *strings.Builder, d *pymarshal.Decoder, rv recordValue, limit 
 			sb.WriteByte(',')
 		}
 		sb.WriteString(close)
+	case kindEmptyList:
+		sb.WriteString("[]")
 	case kindUnsupported:
 		if d.Kind(v) == pymarshal.Ellipsis {
 			sb.WriteString("Ellipsis")

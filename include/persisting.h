@@ -311,6 +311,9 @@ int persisting_append_stream(uint64_t handle, struct ArrowArrayStream* stream, i
  *                                   duration[u]; W, D, h, m -> duration[s])
  *       (..., "uuid", bytes)        UUID: its 16 bytes; fills fixed_size_binary[16]
  *                                   (arrow.uuid) columns, types no new field
+ *       (..., "empty", value)       an empty 1-d numpy array: a list of no items,
+ *                                   typed (where untyped) as value, a zero of
+ *                                   its dtype, would type an item
  *       (..., "unsupported", str)   a value the encoder cannot carry: its type
  *                                   name (refused, naming the field)
  * The engine decides everything else, by the rules of docs/schema-rules.md:

@@ -3,8 +3,8 @@ marshal (version 4) data of one dict or a list of dicts, specified in
 ``include/persisting.h`` and ``docs/api-c.md``. This module only encodes:
 plain values and dict/list containers go as they are (tuples as lists);
 ``datetime``, ``date``, ``time``, ``timedelta``, ``Decimal``, ``UUID`` and numpy's and pandas'
-times become tagged values ``(Ellipsis, tag, payload)``; other numpy values and
-subclasses of plain types become plain values; anything else is tagged
+times become tagged values ``(Ellipsis, tag, payload)``, an empty 1-d numpy array ``(..., "empty", a zero of
+its dtype)``; other numpy values and subclasses of plain types become plain values; anything else is tagged
 "unsupported" and refused by the engine, which owns every rule about what may be stored where.
 """
 
@@ -17,6 +17,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+
+import numpy as np
 
 __all__ = ["encode_record", "encode_records"]
 
@@ -55,6 +57,8 @@ def _value(v: Any, depth: int = 0) -> Any:  # ``v`` in the encoding (see above)
     if isinstance(v, timedelta):  # a pandas Timedelta of unit ns keeps it
         return (..., "m8[ns]", v.value) if getattr(v, "unit", "") == "ns" else (..., "duration", v // _MICRO)
     if hasattr(v, "dtype") and hasattr(v, "tolist"):  # numpy scalars and arrays
+        if isinstance(v, np.ndarray) and v.ndim == 1 and not v.size and v.dtype.kind != "O":
+            return (..., "empty", _value(np.zeros(1, v.dtype)[0], depth + 1))  # a zero of its dtype types its items
         if v.dtype.kind in "mM":  # datetime64, timedelta64: ticks of their unit tagged by dtype ("M8[ns]")
             ticks = None if v.ndim or v != v else (..., v.dtype.str[1:], int(v.astype("i8")))  # NaT: None
             return [_value(x, depth + 1) for x in v] if v.ndim else ticks

@@ -29,6 +29,12 @@ SEQUENCES = {
     "None items then structs": ([{"v": [None]}, {"v": [{"k": None}]}, {"v": [{"k": "x"}]}],
                                 pa.array([[None], [{"k": None}], [{"k": "x"}]]).type),
     "empty numpy then floats": ([{"v": np.array([])}, {"v": [0.5]}], pa.array([[], [0.5]]).type),
+    # an empty numpy array first: its dtype types the list (the record carries a zero of it)
+    "empty float numpy alone": ([{"v": np.zeros(0)}], pa.array([np.zeros(0)]).type),
+    "empty int numpy then ints": ([{"v": np.zeros(0, np.int64)}, {"v": [3]}], pa.array([np.zeros(0, np.int64), [3]]).type),
+    "empty bool numpy alone": ([{"v": np.zeros(0, bool)}], pa.array([np.zeros(0, bool)]).type),
+    "empty str numpy alone": ([{"v": np.array([], dtype=str)}], pa.array([np.array([], dtype=str)]).type),
+    "empty datetime64 numpy alone": ([{"v": np.array([], "M8[ns]")}], pa.array([np.array([], "M8[ns]")]).type),
 }
 
 
@@ -48,6 +54,17 @@ async def test_typed_as_pyarrow_infers(tmp_path, backend_class, name):
     assert stored.schema.field("v").type == want
     expect = [{"v": r["v"].tolist() if isinstance(r["v"], np.ndarray | np.generic) else r["v"]} for r in records]
     assert rows == stored.to_table().to_pylist() == expect
+
+
+async def test_an_empty_float32_array_types_its_field_as_a_filled_one(tmp_path):
+    """Not list<null>: the engine types float32 items double (docs/schema-rules.md), empty or not."""
+    types = []
+    for value in (np.zeros(0, np.float32), np.ones(2, np.float32)):
+        with PersistingBackend(0, str(tmp_path / str(len(value)))) as b:
+            await b.put({"v": value})
+            await b.flush()
+            types.append((await b.get_arrow()).schema.field("v").type)
+    assert types == [pa.list_(pa.float64())] * 2
 
 
 async def test_bool8_column_takes_bools(tmp_path):
