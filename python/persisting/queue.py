@@ -205,8 +205,7 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
             await self._append(_native.append_records, encode_records(records), self._puts_off_loop)
 
     async def _append(self, fn: Any, data: Any, off_loop: bool) -> int:
-        """``fn(handle, data)`` (on a worker thread when ``off_loop``; the engine says when the bucket is closed)
-        as ``put`` describes; returns the first row's offset."""
+        """``fn(handle, data)`` (off the loop when ``off_loop``): the first row's offset; the engine checks the handle."""
         try:
             first = await _off_loop(fn, self._handle, data) if off_loop else fn(self._handle, data)
         except FlushError as exc:  # stored: the next flush retries writing it
@@ -247,7 +246,8 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
     async def _read(self, limit: Any, offset: Any, version: Any, convert: Any) -> Any:
         """``convert(table)`` of records [offset, offset+limit) (of ``version``), read on a worker thread."""
         limit, offset = opt.check_range(limit, offset)
-        limit, version = -1 if limit is None else limit, None if version is None else opt.check_version(version)
+        limit = -1 if limit is None else limit  # the engine's "to the end"
+        version = None if version is None else opt.check_version(version)
 
         def read(handle: int) -> Any:
             if version is None:
