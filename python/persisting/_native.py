@@ -339,7 +339,10 @@ def _per_thread() -> Any:
 
 def count(handle: int) -> tuple[int, int, int]:
     """(total, persisted, buffered). Below 2**31 a handle or size goes as a plain int (libffi widens it)."""
-    kit = getattr(_calls, "kit", None) or _per_thread()  # made at the thread's first call
+    try:  # not getattr(..., None): a put pays for it (pulsing counts before every put)
+        kit = _calls.kit
+    except AttributeError:  # the thread's first call
+        kit = _per_thread()
     if _lib.persisting_count(handle if handle < 1 << 31 else c_uint64(handle), *kit.cell_refs, kit.ref):
         _raise(OK, kit.err, "count")
     return kit.cells[0].value, kit.cells[1].value, kit.cells[2].value
@@ -347,7 +350,10 @@ def count(handle: int) -> tuple[int, int, int]:
 
 def append_records(handle: int, data: bytes) -> int:
     """Records in the record encoding (``persisting._encode``): the put path, one C call; returns the first's offset."""
-    kit = getattr(_calls, "kit", None) or _per_thread()  # made at the thread's first call
+    try:  # not getattr(..., None): a put pays for it (pulsing counts before every put)
+        kit = _calls.kit
+    except AttributeError:  # the thread's first call
+        kit = _per_thread()
     n = len(data)
     rc = _lib.persisting_append_records(handle if handle < 1 << 31 else c_uint64(handle), data,
                                         n if n < 1 << 31 else c_size_t(n), kit.cell_refs[0], kit.ref)

@@ -194,7 +194,16 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
         it is in the WAL). Raises ``TypeError`` (an unsupported value, not a dict),
         ``ValueError`` (an empty record, a bad name), SchemaError (does not fit),
         WALError or ClosedError; a refused record is not stored."""
-        await self._append(_native.append_records, encode_record(record), self._puts_off_loop)
+        data = encode_record(record)  # _append's steps inline: awaiting it costs a coroutine per put
+        try:
+            if self._puts_off_loop:
+                await _off_loop(_native.append_records, self._handle, data)
+            else:
+                _native.append_records(self._handle, data)
+        except FlushError as exc:  # stored: the next flush retries writing it
+            logger.warning("bucket %s: %s", self.storage_path, exc)
+        if self._waiters:
+            self._wake()
 
     async def put_batch(self, records: Iterable[dict[str, Any]]) -> None:
         """Appends many records as one unit: all are accepted or none."""
