@@ -61,8 +61,8 @@ print(json.dumps(lance.dataset(path).to_table().to_pylist()))
 		op       string
 		versions []string
 	}{
-		{"drop", []string{"2.1", "2.2"}},
-		{"drop-first", []string{"2.1", "2.2"}},
+		{"drop", []string{"2.0", "2.1", "2.2"}},
+		{"drop-first", []string{"2.0", "2.1", "2.2"}},
 		{"drop-nested", []string{"2.1", "2.2"}},
 		{"drop-in-list", []string{"2.1", "2.2"}},
 		{"cast", []string{"2.1", "2.2"}}, // pylance 14 cannot read its own cast of a 2.0 struct child
@@ -88,6 +88,9 @@ print(json.dumps(lance.dataset(path).to_table().to_pylist()))
 					d, err := Open(path)
 					if err != nil {
 						t.Fatal(err)
+					}
+					if res, err := Verify(path, memory.DefaultAllocator); err != nil || len(res.Problems) > 0 {
+						t.Fatalf("verify: %v %+v", err, res.Problems)
 					}
 					// whole, and in ranges that start and end inside fragments
 					for _, r := range [][2]int64{{0, -1}, {7, 50}, {33, 1}} {

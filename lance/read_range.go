@@ -247,6 +247,9 @@ func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
 		}
 		switch {
 		case ok && src.col >= 0:
+			if split, yes := d.legacySplit(f, fld, d.schema.Field(len(out)), src, where); yes {
+				src = split
+			}
 			out = append(out, src)
 		case mentioned[fld.ID]:
 			return nil, fmt.Errorf("%w: fragment %d stores field %q without a column of its own",

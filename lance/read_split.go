@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/persisting/persisting/lance/file"
 	"github.com/persisting/persisting/lance/schema"
 )
 
@@ -29,6 +30,9 @@ type splitPart struct {
 	file int
 	fld  arrow.Field // the field's type with only this file's leaves
 	cols []int       // their file columns, pre-order
+	// legacy: a 2.0 struct's child, alone in fld's struct, read from
+	// column cols[0] (legacySplit)
+	legacy bool
 }
 
 // splitSource plans the parts of the nested top-level field fld (arrow
@@ -184,11 +188,18 @@ func (d *Dataset) readPart(f *Fragment, physRows int64, part splitPart, offset, 
 	if n := r.NumRows(); n != physRows {
 		return nil, corruptf("fragment %d: data file %s has %d rows, the fragment %d", f.ID, df.Path, n, physRows)
 	}
-	a, err = r.ReadLeaves(part.fld, part.cols, offset, limit, alloc)
-	if err != nil {
+	if a, err = readPartFrom(r, part, offset, limit, alloc); err != nil {
 		return nil, fmt.Errorf("lance: fragment %d (%s): %w", f.ID, df.Path, err)
 	}
 	return a, nil
+}
+
+// readPartFrom reads part from r, its data file.
+func readPartFrom(r *file.Reader, part splitPart, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	if part.legacy {
+		return readLegacyChild(r, part, offset, limit, alloc)
+	}
+	return r.ReadLeaves(part.fld, part.cols, offset, limit, alloc)
 }
 
 // joinParts joins parts (each of a type splitProject cut from dt, all of
@@ -252,4 +263,56 @@ func joinParts(dt arrow.DataType, parts []arrow.ArrayData, n int, alloc memory.A
 	}
 	first.Retain()
 	return first, nil
+}
+
+// legacySplit plans a 2.0 struct (af, stored from column src.col) whose
+// children are not in the columns after its own - pylance's drop_columns of
+// a child keeps the child's column in the file - as one part per child,
+// each read from the column the manifest names. 2.0 structs have no nulls
+// of their own.
+func (d *Dataset) legacySplit(f *Fragment, fld schema.Field, af arrow.Field, src columnSource, where map[int32]columnSource) (columnSource, bool) {
+	st, ok := af.Type.(*arrow.StructType)
+	if !ok || src.file < 0 || f.Files[src.file].MajorVersion != 2 || f.Files[src.file].MinorVersion != 0 {
+		return src, false
+	}
+	var kids []int32
+	for _, c := range d.fields {
+		if c.ParentID == fld.ID {
+			kids = append(kids, c.ID)
+		}
+	}
+	if len(kids) != st.NumFields() {
+		return src, false
+	}
+	col, inPlace := src.col+1, true
+	for k, id := range kids {
+		w, found := where[id]
+		inPlace = inPlace && found && w.file == src.file && w.col == col
+		col += file.LegacyColumns(st.Field(k).Type)
+	}
+	if inPlace {
+		return src, false
+	}
+	out := columnSource{file: splitFile, col: -1}
+	for k, id := range kids {
+		if w, found := where[id]; found && w.col >= 0 {
+			out.parts = append(out.parts, splitPart{file: w.file, cols: []int{w.col}, legacy: true,
+				fld: arrow.Field{Name: af.Name, Type: arrow.StructOf(st.Field(k)), Nullable: af.Nullable}})
+		}
+	}
+	return out, true
+}
+
+// readLegacyChild reads the one child of part.fld (a 2.0 struct) from its
+// column, as a struct of it without nulls.
+func readLegacyChild(r *file.Reader, part splitPart, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	st := part.fld.Type.(*arrow.StructType)
+	rec, err := r.Read(arrow.NewSchema([]arrow.Field{st.Field(0)}, nil), part.cols, offset, limit, alloc)
+	if err != nil {
+		return nil, fmt.Errorf("lance: field %q: %w", part.fld.Name, err)
+	}
+	defer rec.Release()
+	data := array.NewData(st, int(rec.NumRows()), []*memory.Buffer{nil}, []arrow.ArrayData{rec.Column(0).Data()}, 0, 0)
+	defer data.Release()
+	return array.MakeFromData(data), nil
 }

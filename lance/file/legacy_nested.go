@@ -306,3 +306,7 @@ func (r *Reader) readLegacyFSLSpans(spans []pageSpan, t *arrow.FixedSizeListType
 	defer data.Release()
 	return array.MakeFromData(data), nil
 }
+
+// LegacyColumns is the number of columns a 2.0 file stores a field of type
+// dt in (a struct or list: its own, then its children's).
+func LegacyColumns(dt arrow.DataType) int { return legacyColumns(dt) }
