@@ -118,7 +118,8 @@ def multi_base(path):
 def structs(op, compact=False, version="2.1"):
     def make(path):
         st = pa.struct([("a", pa.int64()), ("b", pa.string()), ("c", pa.list_(pa.int32()))])
-        t = table().append_column("st", pa.array([{"a": i, "b": str(i), "c": [i]} if i % 5 else None for i in range(N)], st))
+        t = table().append_column("st", pa.array([{"a": i, "b": str(i), "c": [i]} if i % 5 or version == "2.0" else None
+                                            for i in range(N)], st))  # 2.0 stores no struct nulls
         op(write(path, t, max_rows_per_file=100, data_storage_version=version))
         if compact:  # and cleanup: verify reports the old versions' split fragments as not read here
             lance.dataset(path).optimize.compact_files()
@@ -305,6 +306,7 @@ CASES = {
     "struct-child-renamed": Case(structs(lambda ds: ds.alter_columns({"path": "st.a", "name": "aa"}))),
     "struct-child-nullable": Case(structs(lambda ds: ds.alter_columns({"path": "st.b", "nullable": True}), version="2.2")),
     **{f"struct-child-dropped-{v}": Case(structs(lambda ds: ds.drop_columns(["st.b"]), version=v)) for v in ("2.1", "2.2")},
+    "struct-child-dropped-2.0": Case(structs(lambda ds: ds.drop_columns(["st.b"]), version="2.0"), writable=False),
     **{f"struct-child-cast-{v}": Case(structs(lambda ds: ds.alter_columns({"path": "st.a", "data_type": pa.int32()}), version=v))
        for v in ("2.1", "2.2")},
     "struct-child-dropped-compacted": Case(structs(lambda ds: ds.drop_columns(["st.b"]), compact=True)),
