@@ -57,6 +57,8 @@ func (r *Reader) readLegacy(ci int, dt arrow.DataType, offset, limit int64, allo
 		return r.readLegacyList(ci, dt, t.Elem(), true, offset, limit, alloc, depth)
 	case *arrow.FixedSizeListType:
 		return r.readLegacyFixedSizeList(&r.cols[ci], t, offset, limit, alloc)
+	case *arrow.DictionaryType: // a list's items or a struct's child
+		return r.readDictionary(&r.cols[ci], t, offset, limit, alloc)
 	}
 	return r.readColumn(&r.cols[ci], dt, offset, limit, alloc)
 }

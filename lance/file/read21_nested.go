@@ -749,8 +749,11 @@ func buildFSLItems(itemType arrow.DataType, parts []*block, nItems int, anyItemV
 // its values (in pieces) and the validity of its n slots (valid nil: all
 // valid).
 func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
-	if dt.ID() == arrow.NULL {
+	switch dt.ID() {
+	case arrow.NULL:
 		return buildNullLeaf(parts, n, valid, alloc)
+	case arrow.DICTIONARY:
+		return buildDictLeaf(dt.(*arrow.DictionaryType), parts, n, valid, alloc)
 	}
 	nVals := 0
 	for _, v := range parts {
@@ -844,4 +847,26 @@ func fslShape(dt *arrow.FixedSizeListType) (layers []*arrow.FixedSizeListType, i
 		per *= int(f.Len())
 		t = f.Elem()
 	}
+}
+
+// buildDictLeaf builds a dictionary leaf below a struct or list (stored as
+// its values, as pylance writes it) as pylance reads it back: of its
+// dictionary type, the values encoded again.
+func buildDictLeaf(dt *arrow.DictionaryType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	vals, err := buildLeafArray(dt.ValueType, parts, n, valid, alloc)
+	if err != nil {
+		return nil, err
+	}
+	defer vals.Release()
+	return encodeDictionary(dt, vals, alloc)
+}
+
+// encodeDictionary is vals as an array of type dt.
+func encodeDictionary(dt *arrow.DictionaryType, vals arrow.Array, alloc memory.Allocator) (arrow.Array, error) {
+	b := array.NewDictionaryBuilder(alloc, dt)
+	defer b.Release()
+	if err := b.AppendArray(vals); err != nil {
+		return nil, fmt.Errorf("dictionary of %s: %w", dt.ValueType, err)
+	}
+	return b.NewArray(), nil
 }

@@ -127,6 +127,17 @@ def structs(op, compact=False, version="2.1"):
     return make
 
 
+def nested_dictionaries(version):
+    """A dictionary-typed list item and struct child (pylance reads them back as dictionaries; the
+    writer stores no dictionary inside a nested type, so the bucket is read-only)."""
+    def make(path):
+        words = pa.array([["red", "green", None][i % 3] for i in range(2 * N)]).dictionary_encode()
+        ld = pa.ListArray.from_arrays(pa.array([2 * (i // 2) for i in range(N + 1)], pa.int32()), words.slice(0, N))
+        sd = pa.StructArray.from_arrays([words.slice(0, N), pa.array(range(N))], names=["c", "n"])
+        write(path, table().append_column("ld", ld).append_column("sd", sd), data_storage_version=version)
+    return make
+
+
 def write(path, data=None, **kw):
     lance.write_dataset(table() if data is None else data, path, **kw)
     return lance.dataset(path)
@@ -310,6 +321,7 @@ CASES = {
     **{f"struct-child-cast-{v}": Case(structs(lambda ds: ds.alter_columns({"path": "st.a", "data_type": pa.int32()}), version=v))
        for v in ("2.1", "2.2")},
     "struct-child-dropped-compacted": Case(structs(lambda ds: ds.drop_columns(["st.b"]), compact=True)),
+    **{f"nested-dictionary-{v}": Case(nested_dictionaries(v), writable=False) for v in ("2.0", "2.1", "2.2")},
     "struct-column-added": Case(structs(lambda ds: ds.add_columns({"s2": "named_struct('x', id, 'y', s)"}))),
     **{f"wide-{op}-{v}": Case(wide_then(WIDE_OPS[op], v)) for op in WIDE_OPS for v in ("2.0", "2.1", "2.2")},
 }
