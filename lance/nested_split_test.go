@@ -47,6 +47,10 @@ ops = {
     "cast-nested": [lambda ds: ds.alter_columns({"path": "st.d.x", "data_type": pa.int64()})],
     "cast-in-list": [lambda ds: ds.alter_columns({"path": "los.item.v", "data_type": pa.float32()})],
     "drop-then-cast": [lambda ds: ds.drop_columns(["st.b"]), lambda ds: ds.alter_columns({"path": "st.c", "data_type": pa.list_(pa.int64())})],
+    "upsert-partial": [lambda ds: ds.merge_insert("id").when_matched_update_all().execute(pa.table({
+        "id": pa.array([2, 3, 7, 50], pa.int64()),
+        "st": pa.array([{"a": 100, "d": {"x": 1}}, None, {"a": None, "d": None}, {"a": 5, "d": {"x": 5}}],
+                       pa.struct([("a", pa.int64()), ("d", pa.struct([("x", pa.int32())]))]))}))],
     "cast-twice": [lambda ds: ds.alter_columns({"path": "st.a", "data_type": pa.int32()}),
                    lambda ds: ds.alter_columns({"path": "st.d.x", "data_type": pa.int64()})],
 }
@@ -70,6 +74,7 @@ print(json.dumps(lance.dataset(path).to_table().to_pylist()))
 		{"cast-in-list", []string{"2.1", "2.2"}},
 		{"drop-then-cast", []string{"2.1", "2.2"}},
 		{"cast-twice", []string{"2.1", "2.2"}},
+		{"upsert-partial", []string{"2.1", "2.2"}}, // a source with some of a struct's children
 	}
 	for _, tt := range ops {
 		for _, v := range tt.versions {

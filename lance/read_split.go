@@ -2,9 +2,11 @@ package lance
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/lance/file"
@@ -18,9 +20,13 @@ import (
 // (tombstoning the old). Such a field is read as parts, one per data file
 // holding some of its leaves - each the field's type cut down to those
 // leaves, read from their columns wherever they are - and the parts are
-// joined: validity and list offsets from the first part (every leaf column
-// carries the levels of all its ancestors), each leaf from the part that
-// holds it, and a leaf no data file holds as nulls, as pylance reads it.
+// joined: list offsets and validity from the part of the first of those
+// files (every leaf column carries the levels of all its ancestors), a
+// struct valid where any part has it valid (pylance's merge_insert from a
+// source with some of a struct's children writes them to a new data file;
+// a struct null there or in the old file keeps the other's children), each
+// leaf from the part that holds it, and a leaf no data file holds as
+// nulls - as pylance reads them.
 
 // splitFile marks a columnSource whose field is read in parts.
 const splitFile = -2
@@ -56,6 +62,8 @@ func (d *Dataset) splitSource(f *Fragment, fld schema.Field, af arrow.Field, whe
 			}
 		}
 	}
+	sort.Ints(files) // lists' offsets and validity: from the first file
+
 	out := columnSource{file: splitFile, col: -1}
 	for _, fi := range files {
 		pos := 0
@@ -256,6 +264,13 @@ func joinParts(dt arrow.DataType, parts []arrow.ArrayData, n int, alloc memory.A
 			}
 			kids = append(kids, k)
 		}
+		if dt.ID() == arrow.STRUCT && len(parts) > 1 {
+			validity, nulls := unionValidity(parts, n, alloc)
+			if validity != nil {
+				defer validity.Release()
+			}
+			return array.NewData(dt, n, []*memory.Buffer{validity}, kids, nulls, 0), nil
+		}
 		return array.NewData(dt, n, first.Buffers(), kids, first.NullN(), first.Offset()), nil
 	}
 	if len(parts) != 1 {
@@ -315,4 +330,37 @@ func readLegacyChild(r *file.Reader, part splitPart, offset, limit int64, alloc 
 	data := array.NewData(st, int(rec.NumRows()), []*memory.Buffer{nil}, []arrow.ArrayData{rec.Column(0).Data()}, 0, 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
+}
+
+// unionValidity is the validity of n slots valid where any of parts (all
+// of n slots) is valid: nil when all are.
+func unionValidity(parts []arrow.ArrayData, n int, alloc memory.Allocator) (*memory.Buffer, int) {
+	for _, p := range parts {
+		if p.NullN() == 0 {
+			return nil, 0
+		}
+	}
+	buf := memory.NewResizableBuffer(alloc)
+	buf.Resize(int(bitutil.BytesForBits(int64(n))))
+	bits := buf.Bytes()
+	for i := range bits {
+		bits[i] = 0
+	}
+	nulls := 0
+	for i := 0; i < n; i++ {
+		valid := false
+		for _, p := range parts {
+			b := p.Buffers()[0]
+			if b == nil || bitutil.BitIsSet(b.Bytes(), p.Offset()+i) {
+				valid = true
+				break
+			}
+		}
+		if valid {
+			bitutil.SetBit(bits, i)
+		} else {
+			nulls++
+		}
+	}
+	return buf, nulls
 }
