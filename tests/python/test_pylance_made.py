@@ -320,6 +320,9 @@ CASES = {
     "struct-child-dropped-2.0": Case(structs(lambda ds: ds.drop_columns(["st.b"]), version="2.0"), writable=False),
     **{f"struct-child-cast-{v}": Case(structs(lambda ds: ds.alter_columns({"path": "st.a", "data_type": pa.int32()}), version=v))
        for v in ("2.1", "2.2")},
+    "struct-upsert-partial": Case(structs(lambda ds: ds.merge_insert("id").when_matched_update_all().execute(pa.table({
+        "id": pa.array([3, 5, 7], pa.int64()),
+        "st": pa.array([{"a": -3}, {"a": -5}, None], pa.struct([("a", pa.int64())]))})))),  # st.a to a new data file
     "struct-child-dropped-compacted": Case(structs(lambda ds: ds.drop_columns(["st.b"]), compact=True)),
     **{f"nested-dictionary-{v}": Case(nested_dictionaries(v), writable=False) for v in ("2.0", "2.1", "2.2")},
     "struct-column-added": Case(structs(lambda ds: ds.add_columns({"s2": "named_struct('x', id, 'y', s)"}))),
