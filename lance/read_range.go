@@ -187,7 +187,11 @@ func takeRuns(rec arrow.Record, runs [][2]int64, n int64, alloc memory.Allocator
 
 // columnSource says where a fragment stores one top-level field: data file
 // file, column col; file < 0 when no data file of the fragment has it.
-type columnSource struct{ file, col int }
+// file is splitFile for a nested field read in parts (read_split.go).
+type columnSource struct {
+	file, col int
+	parts     []splitPart
+}
 
 // fragmentColumns maps each top-level field of the schema to the data file
 // and column holding it. Later data files take precedence (Lance tombstones
@@ -217,7 +221,7 @@ func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
 			if len(df.ColumnIndices) > 0 {
 				c = int(df.ColumnIndices[k])
 			}
-			where[id] = columnSource{fi, c}
+			where[id] = columnSource{file: fi, col: c}
 			if top, ok := d.topOf[id]; ok {
 				mentioned[top] = true
 			}
@@ -232,12 +236,20 @@ func (d *Dataset) fragmentColumns(f *Fragment) ([]columnSource, error) {
 		if !ok && mentioned[fld.ID] {
 			var err error
 			if src, err = d.leafSource(f, fld, where); err != nil {
-				return nil, err
+				split, fits := d.splitSource(f, fld, d.schema.Field(len(out)), where)
+				if !fits {
+					return nil, err
+				}
+				out = append(out, split)
+				continue
 			}
 			ok = true
 		}
 		switch {
 		case ok && src.col >= 0:
+			if split, yes := d.legacySplit(f, fld, d.schema.Field(len(out)), src, where); yes {
+				src = split
+			}
 			out = append(out, src)
 		case mentioned[fld.ID]:
 			return nil, fmt.Errorf("%w: fragment %d stores field %q without a column of its own",
@@ -322,7 +334,12 @@ func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocato
 		}
 	}
 	for k, s := range srcs {
-		if s.file < 0 {
+		switch {
+		case s.file == splitFile:
+			if cols[k], err = d.readSplit(f, d.physRows[i], s, d.schema.Field(k), offset, limit, alloc, cached); err != nil {
+				return nil, err
+			}
+		case s.file < 0:
 			cols[k] = NullArray(alloc, d.schema.Field(k).Type, int(limit))
 		}
 	}
@@ -334,6 +351,14 @@ func (d *Dataset) readPhysical(i int, offset, limit int64, alloc memory.Allocato
 // stays in) the reader cache (reader_cache.go).
 func (d *Dataset) readFileColumns(f *Fragment, fi int, physRows int64, srcs []columnSource, idx []int, cols []arrow.Array,
 	offset, limit int64, alloc memory.Allocator, cached bool) (err error) {
+	if fi == splitFile {
+		for _, k := range idx {
+			if cols[k], err = d.readSplit(f, physRows, srcs[k], d.schema.Field(k), offset, limit, alloc, cached); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	df := &f.Files[fi]
 	p, err := d.dataFilePath(df)
 	if err != nil {

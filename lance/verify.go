@@ -183,6 +183,16 @@ func (v *verifier) dataFile(d *Dataset, manifest string, f *Fragment, fi int, sr
 		return
 	}
 	for k, src := range srcs {
+		for _, part := range src.parts { // a field read in parts: this file's, whole
+			if part.file != fi {
+				continue
+			}
+			if a, err := readPartFrom(r, part, 0, physRows, v.alloc); err != nil {
+				v.problem(rel, -1, "fragment %d, field %q (file columns %v): %v", f.ID, part.fld.Name, part.cols, err)
+			} else {
+				a.Release()
+			}
+		}
 		if src.file != fi {
 			continue
 		}

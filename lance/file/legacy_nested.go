@@ -57,6 +57,8 @@ func (r *Reader) readLegacy(ci int, dt arrow.DataType, offset, limit int64, allo
 		return r.readLegacyList(ci, dt, t.Elem(), true, offset, limit, alloc, depth)
 	case *arrow.FixedSizeListType:
 		return r.readLegacyFixedSizeList(&r.cols[ci], t, offset, limit, alloc)
+	case *arrow.DictionaryType: // a list's items or a struct's child
+		return r.readDictionary(&r.cols[ci], t, offset, limit, alloc)
 	}
 	return r.readColumn(&r.cols[ci], dt, offset, limit, alloc)
 }
@@ -306,3 +308,7 @@ func (r *Reader) readLegacyFSLSpans(spans []pageSpan, t *arrow.FixedSizeListType
 	defer data.Release()
 	return array.MakeFromData(data), nil
 }
+
+// LegacyColumns is the number of columns a 2.0 file stores a field of type
+// dt in (a struct or list: its own, then its children's).
+func LegacyColumns(dt arrow.DataType) int { return legacyColumns(dt) }

@@ -69,8 +69,11 @@ func (c *nullWriter) flush(*fileWriter) error {
 
 // storedLeafType is the type a leaf column of type dt is decoded as.
 func storedLeafType(dt arrow.DataType) arrow.DataType {
-	if dt.ID() == arrow.NULL {
+	switch dt.ID() {
+	case arrow.NULL:
 		return nullStandIn
+	case arrow.DICTIONARY: // stored as its values (buildDictLeaf)
+		return dt.(*arrow.DictionaryType).ValueType
 	}
 	return dt
 }

@@ -100,6 +100,51 @@ func (r *Reader) readNested(first int, dt arrow.DataType, offset, limit int64, a
 	if first < 0 || first+n > len(r.cols) {
 		return nil, fmt.Errorf("%s needs leaf columns %d..%d, file has %d", dt, first, first+n-1, len(r.cols))
 	}
+	cols := make([]int, n)
+	for i := range cols {
+		cols[i] = first + i
+	}
+	return r.readNestedCols(cols, dt, offset, limit, alloc)
+}
+
+// ReadLeaves returns rows [offset, offset+limit) (clamped to the file's
+// end) of a struct or list field of a 2.1+ file whose leaves, in pre-order,
+// are the columns leafCols - wherever they are in the file. The dataset
+// reads a struct whose children pylance left in scattered columns or
+// several data files this way: one part of the struct per data file
+// (see lance/read_split.go).
+func (r *Reader) ReadLeaves(fld arrow.Field, leafCols []int, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	if r.closed {
+		return nil, errClosed
+	}
+	dt := fld.Type
+	switch {
+	case r.minor < 1 || !isNested(dt) || containsMap(dt):
+		return nil, fmt.Errorf("lance file: ReadLeaves reads structs and lists of 2.1+ files, not %s (file version 2.%d)", dt, r.minor)
+	case len(leafCols) != leafCount(dt):
+		return nil, fmt.Errorf("lance file: %d leaf columns for %s, which has %d leaves", len(leafCols), dt, leafCount(dt))
+	case offset < 0 || offset > r.numRows || limit < 0:
+		return nil, fmt.Errorf("lance file: range [%d, +%d) outside file of %d rows", offset, limit, r.numRows)
+	}
+	for _, c := range leafCols {
+		if c < 0 || c >= len(r.cols) {
+			return nil, fmt.Errorf("lance file: column index %d out of range (file has %d columns)", c, len(r.cols))
+		}
+	}
+	a, err := r.readNestedCols(leafCols, dt, offset, min(limit, r.numRows-offset), alloc)
+	if err != nil {
+		return nil, fmt.Errorf("lance file: columns %v (%q): %w", leafCols, fld.Name, err)
+	}
+	if !fld.Nullable && a.NullN() > 0 {
+		a.Release()
+		return nil, fmt.Errorf("lance file: columns %v (%q) are not nullable but have nulls", leafCols, fld.Name)
+	}
+	return a, nil
+}
+
+// readNestedCols reads a nested field whose leaves are the columns cols.
+func (r *Reader) readNestedCols(cols []int, dt arrow.DataType, offset, limit int64, alloc memory.Allocator) (arrow.Array, error) {
+	n := len(cols)
 	leaves := make([]*leafColumn, n)
 	var leafTypes []arrow.DataType
 	collectLeafTypes(dt, &leafTypes)
@@ -108,9 +153,9 @@ func (r *Reader) readNested(first int, dt arrow.DataType, offset, limit int64, a
 		if err != nil {
 			return nil, err
 		}
-		lc, err := r.unravelColumn(&r.cols[first+i], kinds, storedLeafType(leafTypes[i]), offset, limit)
+		lc, err := r.unravelColumn(&r.cols[cols[i]], kinds, storedLeafType(leafTypes[i]), offset, limit)
 		if err != nil {
-			return nil, fmt.Errorf("leaf column %d: %w", first+i, err)
+			return nil, fmt.Errorf("leaf column %d: %w", cols[i], err)
 		}
 		leaves[i] = lc
 		defer lc.giveBack() // once the array (a copy) is built
@@ -704,8 +749,11 @@ func buildFSLItems(itemType arrow.DataType, parts []*block, nItems int, anyItemV
 // its values (in pieces) and the validity of its n slots (valid nil: all
 // valid).
 func buildLeafArray(dt arrow.DataType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
-	if dt.ID() == arrow.NULL {
+	switch dt.ID() {
+	case arrow.NULL:
 		return buildNullLeaf(parts, n, valid, alloc)
+	case arrow.DICTIONARY:
+		return buildDictLeaf(dt.(*arrow.DictionaryType), parts, n, valid, alloc)
 	}
 	nVals := 0
 	for _, v := range parts {
@@ -799,4 +847,26 @@ func fslShape(dt *arrow.FixedSizeListType) (layers []*arrow.FixedSizeListType, i
 		per *= int(f.Len())
 		t = f.Elem()
 	}
+}
+
+// buildDictLeaf builds a dictionary leaf below a struct or list (stored as
+// its values, as pylance writes it) as pylance reads it back: of its
+// dictionary type, the values encoded again.
+func buildDictLeaf(dt *arrow.DictionaryType, parts []*block, n int, valid []bool, alloc memory.Allocator) (arrow.Array, error) {
+	vals, err := buildLeafArray(dt.ValueType, parts, n, valid, alloc)
+	if err != nil {
+		return nil, err
+	}
+	defer vals.Release()
+	return encodeDictionary(dt, vals, alloc)
+}
+
+// encodeDictionary is vals as an array of type dt.
+func encodeDictionary(dt *arrow.DictionaryType, vals arrow.Array, alloc memory.Allocator) (arrow.Array, error) {
+	b := array.NewDictionaryBuilder(alloc, dt)
+	defer b.Release()
+	if err := b.AppendArray(vals); err != nil {
+		return nil, fmt.Errorf("dictionary of %s: %w", dt.ValueType, err)
+	}
+	return b.NewArray(), nil
 }
