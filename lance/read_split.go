@@ -2,6 +2,7 @@ package lance
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -57,7 +58,7 @@ func (d *Dataset) splitSource(f *Fragment, fld schema.Field, af arrow.Field, whe
 			if df := &f.Files[src.file]; df.MajorVersion < 2 || df.MajorVersion == 2 && df.MinorVersion < 1 {
 				return columnSource{}, false // 2.0 files store a struct's own column
 			}
-			if !containsInt(files, src.file) {
+			if !slices.Contains(files, src.file) {
 				files = append(files, src.file)
 			}
 		}
@@ -80,15 +81,6 @@ func (d *Dataset) splitSource(f *Fragment, fld schema.Field, af arrow.Field, whe
 		out.parts = append(out.parts, part)
 	}
 	return out, len(out.parts) > 0
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // splitLeafCount counts the leaves of dt as Lance's field tree has them
