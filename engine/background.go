@@ -42,6 +42,9 @@ const (
 	eventFlushDeferred = "flush_deferred"  // a threshold flush waits for min_flush_interval
 	// a background compaction waits for the flush in progress (maintenance_yield.go)
 	eventCompactionYield = "compaction_yield"
+	// a cleanup of old versions read the dataset's versions (one that had
+	// nothing to do since the last one is skipped)
+	eventCleanup = "cleanup"
 	// a periodic pass (retention, compaction, cleanup) finished
 	eventPeriodicMaintenance = "periodic_maintenance"
 )

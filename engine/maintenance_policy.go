@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/persisting/persisting/lance"
@@ -268,12 +269,18 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 	if ds == nil {
 		return nil
 	}
+	pins := b.pins.pinned()
+	slices.Sort(pins)
+	if s := b.settled; s != nil && s.version == ds.Version() && slices.Equal(s.pins, pins) && b.abandoned.Len() == 0 {
+		return nil // nothing changed since a cleanup that left nothing to age out
+	}
+	b.opts.Background.event(eventCleanup)
 	o := b.opts.Background
 	before := now
 	if o.VersionRetention > 0 {
 		before = now.Add(-o.VersionRetention)
 	}
-	keep := append(b.pins.pinned(), ds.Version())
+	keep := append(slices.Clone(pins), ds.Version())
 	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), before, lance.CleanupOptions{
 		KeepLatest:   o.KeepVersions,
 		Keep:         keep,
@@ -283,10 +290,26 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 		OnRemove:     func() { crashAt(crashCleanupRemoval) },
 	})
 	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
+	b.settled = nil
 	if err == nil {
 		b.abandoned = lance.FileSet{}
+		if st.KeptYoung == 0 {
+			b.settled = &settledCleanup{version: ds.Version(), pins: pins}
+		}
 	}
 	return err
+}
+
+// settledCleanup is what a cleanup saw when it kept no version only for
+// being younger than version_retention_sec: the newest version and the
+// versions readers pinned. Until one of them changes, a cleanup removes
+// nothing more (what it keeps, it keeps for the newest keep_versions, a
+// pin or a tag), so the periodic pass skips it: an idle bucket reads no
+// manifest every cleanup_interval_sec. A tag pylance deletes meanwhile is
+// acted on after the next commit.
+type settledCleanup struct {
+	version uint64
+	pins    []uint64 // sorted
 }
 
 // listAbandoned lists the dataset's files before this writer writes any
