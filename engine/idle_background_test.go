@@ -5,13 +5,14 @@ import (
 	"time"
 )
 
-// TestIdleCleanupIsSkipped: the periodic cleanup reads every manifest of
-// the dataset. Once one left no version kept only for its age, the next
-// ones are skipped until a commit, a reader's pin or the end of a
-// version's window can change what they would remove: 1,000 idle buckets
-// otherwise read ~11 manifests each every cleanup_interval_sec (2.5% of a
-// core in all).
-func TestIdleCleanupIsSkipped(t *testing.T) {
+// TestIdleMaintenanceParks: the periodic cleanup reads every manifest of
+// the dataset. Once one left no version kept only for its age, and no data
+// retention runs, time alone changes nothing: the maintenance loop stops
+// its ticker until a commit or a reader's released pin gives cleanup work
+// again. 1,000 idle buckets otherwise read ~11 manifests each every
+// cleanup_interval_sec (2.5% of a core in all) and wake the process 100
+// times a second.
+func TestIdleMaintenanceParks(t *testing.T) {
 	opts, clock, ev := withFakeTime(Options{Path: t.TempDir(),
 		Background: BackgroundOptions{MaxFlushDelay: -1, KeepVersions: 1, VersionRetention: time.Hour}})
 	b, err := Open(opts)
@@ -20,12 +21,13 @@ func TestIdleCleanupIsSkipped(t *testing.T) {
 	}
 	defer b.Close()
 	passes, kicks := 0, 0
-	pass := func() { // one periodic pass
+	advance := func(d time.Duration) { // one periodic pass
 		t.Helper()
-		clock.Advance(DefaultCleanupInterval)
+		clock.Advance(d)
 		passes++
 		ev.waitFor(t, eventPeriodicMaintenance, passes)
 	}
+	pass := func() { advance(DefaultCleanupInterval) }
 	flush := func(first int64) { // one flush and the maintenance pass it kicks
 		t.Helper()
 		appendRows(t, b, first, 5)
@@ -35,61 +37,48 @@ func TestIdleCleanupIsSkipped(t *testing.T) {
 		kicks++
 		ev.waitFor(t, eventMaintenance, kicks)
 	}
-	cleanups := func(want int, when string) {
+	check := func(when string, cleanups, tickers, versions int) {
 		t.Helper()
-		if got := ev.count(eventCleanup); got != want {
-			t.Fatalf("%s: %d cleanups, want %d", when, got, want)
+		if got := ev.count(eventCleanup); got != cleanups {
+			t.Fatalf("%s: %d cleanups, want %d", when, got, cleanups)
+		}
+		if got := clock.tickerCount(DefaultCleanupInterval); got != tickers {
+			t.Fatalf("%s: %d maintenance tickers, want %d", when, got, tickers)
+		}
+		if versions > 0 {
+			if v, err := b.Versions(); err != nil || len(v) != versions {
+				t.Fatalf("%s: %d versions (%v), want %d", when, len(v), err, versions)
+			}
 		}
 	}
+	check("open", 0, 1, 0)
+	pass()
+	check("no dataset yet", 0, 0, 0)
 	flush(0)
+	check("a flush wakes it", 0, 1, 1)
 	pass()
-	cleanups(1, "first pass")
-	pass()
-	pass()
-	cleanups(1, "idle passes")
-	flush(5)
-	pass()
-	cleanups(2, "pass after a flush")
-	pass()
-	cleanups(2, "idle again")
+	check("first cleanup", 1, 0, 1)
 
-	// A version a reader pins, then releases: each change is looked at.
+	// A version a reader pins is kept; releasing the pin wakes the loop.
+	flush(5)
 	b.pins.pin(1)
 	pass()
-	cleanups(3, "pass after a pin")
+	check("a pinned version", 2, 0, 2)
+	b.unpin(1)
+	check("the pin released", 2, 1, 2)
 	pass()
-	cleanups(3, "same pin")
-	b.pins.unpin(1)
-	pass()
-	cleanups(4, "pass after the unpin")
+	check("cleanup after the release", 3, 0, 1)
 
-	// A version kept for its age (the one a compaction replaced) is looked
-	// at every pass until its window ends and it goes.
+	// A commit that is not a flush (a manual compaction) wakes it too. The
+	// version the compaction replaced is kept for its window: the loop
+	// ticks (and reads the versions) until the window ends and it goes.
 	if _, err := b.Compact(1000); err != nil {
 		t.Fatal(err)
 	}
-	before := len(versionsOf(t, b))
+	check("a manual compaction", 3, 1, 2)
 	pass()
 	pass()
-	cleanups(6, "passes within the window")
-	if n := len(versionsOf(t, b)); n != before {
-		t.Fatalf("a version in its window went: %d versions, had %d", n, before)
-	}
-	clock.Advance(time.Hour)
-	pass()
-	cleanups(7, "pass after the window")
-	if n := len(versionsOf(t, b)); n != 1 {
-		t.Fatalf("%d versions after the window, want 1", n)
-	}
-	pass()
-	cleanups(7, "settled")
-}
-
-func versionsOf(t *testing.T, b *Bucket) []Version {
-	t.Helper()
-	v, err := b.Versions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	check("within the window", 5, 1, 2)
+	advance(time.Hour)
+	check("after the window", 6, 0, 1)
 }

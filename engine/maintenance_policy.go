@@ -101,8 +101,23 @@ func mergeable(frags []lance.FragmentStat, tier int64) []bool {
 	return out
 }
 
-func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
+// maintenanceLoop runs a pass after each flush (kick) and every
+// CleanupInterval. When a periodic pass leaves nothing that time alone
+// could change (no data retention, cleanup settled: see settledCleanup),
+// it parks its ticker until a flush or a released pin wakes it
+// (wakeMaintenance).
+func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker, p *parking) {
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for {
+		if t == nil {
+			if t = p.wait(stop); t == nil {
+				return
+			}
+		}
 		periodic := false
 		select {
 		case <-stop:
@@ -114,7 +129,12 @@ func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t T
 		if b.isClosed() {
 			return
 		}
-		b.maintain(periodic)
+		idle := b.maintain(periodic)
+		// A kick sent meanwhile (a flush) keeps the loop going.
+		if idle && p.park(func() bool { return len(kick) > 0 }) {
+			t.Stop()
+			t = nil
+		}
 		if periodic {
 			b.opts.Background.event(eventPeriodicMaintenance)
 		} else {
@@ -125,8 +145,9 @@ func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t T
 
 // maintain runs one maintenance pass: compaction on every pass, cleanup on
 // the periodic tick and after a compaction (which leaves the versions
-// before it to remove), retention only on the tick.
-func (b *Bucket) maintain(periodic bool) {
+// before it to remove), retention only on the tick. It says whether a
+// periodic pass has nothing left to do until a commit or a released pin.
+func (b *Bucket) maintain(periodic bool) (idle bool) {
 	b.maintMu.Lock()
 	defer b.maintMu.Unlock()
 	o := b.opts.Background
@@ -145,9 +166,11 @@ func (b *Bucket) maintain(periodic bool) {
 			}
 		}
 	}
-	if ds := b.currentDataset(); ds != nil {
+	ds := b.currentDataset()
+	if ds != nil {
 		b.metrics.retained(firstOffset(ds), ds.CountRows(), ds.NumFragments())
 	}
+	return periodic && !o.retention() && !o.DisableMaintenance && b.cleanupSettled(ds)
 }
 
 func (b *Bucket) isClosed() bool {
@@ -202,6 +225,7 @@ func (g *flushGate) install(b *Bucket, ds *lance.Dataset) {
 		b.dataset = ds
 	}
 	b.mu.Unlock()
+	b.wakeMaintenance() // a clear's commit: cleanup may have work again
 }
 
 // release lets flushes go on (one an append started waits for flushMu in
@@ -269,9 +293,8 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 	if ds == nil {
 		return nil
 	}
-	pins := b.pins.pinned()
-	slices.Sort(pins)
-	if s := b.settled; s != nil && s.version == ds.Version() && slices.Equal(s.pins, pins) && b.abandoned.Len() == 0 {
+	pins := b.olderPins(ds)
+	if b.settled.holds(ds, pins) && b.abandoned.Len() == 0 {
 		return nil // nothing changed since a cleanup that left nothing to age out
 	}
 	b.opts.Background.event(eventCleanup)
@@ -309,7 +332,28 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 // acted on after the next commit.
 type settledCleanup struct {
 	version uint64
-	pins    []uint64 // sorted
+	pins    []uint64 // sorted, older than version
+}
+
+func (s *settledCleanup) holds(ds *lance.Dataset, pins []uint64) bool {
+	return s != nil && ds != nil && s.version == ds.Version() && slices.Equal(s.pins, pins)
+}
+
+// olderPins are the versions readers pin that are older than ds, sorted
+// (cleanup keeps ds anyway, so a read of it changes nothing).
+func (b *Bucket) olderPins(ds *lance.Dataset) []uint64 {
+	pins := slices.DeleteFunc(b.pins.pinned(), func(v uint64) bool { return v >= ds.Version() })
+	slices.Sort(pins)
+	return pins
+}
+
+// cleanupSettled says whether a cleanup now would be skipped; true with
+// no dataset (nothing to clean up until a flush). Under maintMu.
+func (b *Bucket) cleanupSettled(ds *lance.Dataset) bool {
+	if ds == nil {
+		return b.abandoned.Len() == 0
+	}
+	return b.settled.holds(ds, b.olderPins(ds)) && b.abandoned.Len() == 0
 }
 
 // listAbandoned lists the dataset's files before this writer writes any
