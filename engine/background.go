@@ -49,6 +49,8 @@ const (
 	// a cleanup of old versions read the dataset's versions (one that had
 	// nothing to do since the last one is skipped)
 	eventCleanup = "cleanup"
+	// a background compaction waits for one of the process's slots (compaction_slots.go)
+	eventCompactionSlotWait = "compaction_slot_wait"
 	// a periodic pass (retention, compaction, cleanup) finished
 	eventPeriodicMaintenance = "periodic_maintenance"
 )

@@ -251,6 +251,9 @@ func (b *Bucket) compactTiers() (compacted bool) {
 		if target == 0 {
 			return compacted
 		}
+		if !b.takeCompactionSlot() {
+			return compacted
+		}
 		started := time.Now()
 		b.bg.compacting.Store(true)
 		var commit flushGate
@@ -267,6 +270,7 @@ func (b *Bucket) compactTiers() (compacted bool) {
 			},
 		})
 		b.bg.compacting.Store(false)
+		releaseCompactionSlot()
 		if err == nil && nds.Version() != ds.Version() {
 			crashAt(crashAfterCompactionCommit)
 			commit.install(b, nds)
