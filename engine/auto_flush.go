@@ -61,7 +61,7 @@ func (b *Bucket) autoFlushLoop(stop <-chan struct{}, t Ticker, p *parking) {
 func (b *Bucket) parkAutoFlush(p *parking) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed || b.totalLocked() != b.persistedLocked() {
+	if b.closed || b.bufferedRows() > 0 {
 		return false
 	}
 	return p.park(nil)
