@@ -6,11 +6,25 @@ import "errors"
 // MaxFlushDelay/2 and flushes when rows that were already buffered at the
 // previous tick are still not persisted: a row appended just after a tick
 // is seen at the next one and flushed at the one after, less than two
-// periods - one MaxFlushDelay - after it was appended. It needs no hook in
-// the append path and costs an idle bucket one lock per tick.
-func (b *Bucket) autoFlushLoop(stop <-chan struct{}, t Ticker) {
+// periods - one MaxFlushDelay - after it was appended. When a tick finds
+// every row persisted, the loop parks its ticker (t is nil when it starts
+// parked) until an append wakes it with a new one (wakeAutoFlush): the
+// first row then waits at most two periods of that ticker, and an idle
+// bucket has no timer at all.
+func (b *Bucket) autoFlushLoop(stop <-chan struct{}, t Ticker, p *parking) {
 	seen := int64(-1) // total rows at the previous tick
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for {
+		if t == nil {
+			if t = p.wait(stop); t == nil {
+				return
+			}
+			seen = -1
+		}
 		select {
 		case <-stop:
 			return
@@ -33,6 +47,22 @@ func (b *Bucket) autoFlushLoop(stop <-chan struct{}, t Ticker) {
 			b.opts.Background.event(eventAutoFlush)
 		}
 		seen = total
+		parked := b.parkAutoFlush(p)
 		b.opts.Background.event(eventAutoFlushTick)
+		if parked {
+			t.Stop()
+			t = nil
+		}
 	}
+}
+
+// parkAutoFlush parks the auto flush when no row waits for a flush. Under
+// mu, as appends wake it: a row appended after this sees it parked.
+func (b *Bucket) parkAutoFlush(p *parking) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.bufferedRows() > 0 {
+		return false
+	}
+	return p.park(nil)
 }

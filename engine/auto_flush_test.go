@@ -57,8 +57,18 @@ func TestAutoFlushDelay(t *testing.T) {
 		ticks++
 		ev.waitFor(t, eventAutoFlushTick, ticks)
 	}
+	// An idle bucket keeps no auto flush timer: 1,000 of them would
+	// otherwise wake the process 400 times a second.
+	timers := func(want int, when string) {
+		t.Helper()
+		if n := clock.tickerCount(delay / 2); n != want {
+			t.Fatalf("%s: %d auto flush tickers, want %d", when, n, want)
+		}
+	}
+	timers(0, "open, nothing buffered")
 	for i := int64(0); i < 3; i++ {
 		appendRows(t, b, i*10, 10)
+		timers(1, "rows appended")
 		tick() // the rows are seen
 		if _, persisted, _, _ := b.Counts(); persisted != i*10 {
 			t.Fatalf("round %d: flushed one tick early (persisted %d)", i, persisted)
@@ -67,13 +77,12 @@ func TestAutoFlushDelay(t *testing.T) {
 		if _, persisted, _, _ := b.Counts(); persisted != (i+1)*10 {
 			t.Fatalf("round %d: not flushed within the delay (persisted %d)", i, persisted)
 		}
+		timers(0, "all flushed")
 	}
 	flushes := ev.count(eventAutoFlush)
-	for i := 0; i < 4; i++ {
-		tick()
-	}
-	if ev.count(eventAutoFlush) != flushes {
-		t.Fatal("an idle bucket flushed")
+	clock.Advance(4 * delay)
+	if ev.count(eventAutoFlush) != flushes || ev.count(eventAutoFlushTick) != ticks {
+		t.Fatal("an idle bucket ticked or flushed")
 	}
 }
 

@@ -71,8 +71,9 @@ func (b *Bucket) flushPoint() (when flushWhen, at time.Time) {
 }
 
 // askFlush starts or hurries the background flush when the buffer reached
-// a flush point (after an append). Under mu.
+// a flush point, and wakes the parked auto flush (after an append). Under mu.
 func (b *Bucket) askFlush() {
+	b.wakeAutoFlush()
 	switch when, _ := b.flushPoint(); when {
 	case flushNow:
 		b.startFlush(flushNow)

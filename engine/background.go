@@ -26,6 +26,10 @@ type background struct {
 	flushes    flushYield  // the flush in progress, which compaction steps aside for
 
 	afterCompactionBatch func() // tests: runs after each batch of a background compaction
+
+	// The loops park their tickers while idle (background_parking.go);
+	// nil when the loop does not run.
+	flushPark, maintPark *parking
 }
 
 // Compacting reports whether a background compaction is running now (for
@@ -42,6 +46,11 @@ const (
 	eventFlushDeferred = "flush_deferred"  // a threshold flush waits for min_flush_interval
 	// a background compaction waits for the flush in progress (maintenance_yield.go)
 	eventCompactionYield = "compaction_yield"
+	// a cleanup of old versions read the dataset's versions (one that had
+	// nothing to do since the last one is skipped)
+	eventCleanup = "cleanup"
+	// a background compaction waits for one of the process's slots (compaction_slots.go)
+	eventCompactionSlotWait = "compaction_slot_wait"
 	// a periodic pass (retention, compaction, cleanup) finished
 	eventPeriodicMaintenance = "periodic_maintenance"
 )
@@ -57,21 +66,27 @@ func (b *Bucket) startBackground() {
 	// Tickers are made here, not in the goroutines, so a fake clock has
 	// them before Open returns.
 	if autoFlush {
-		t := o.clock.NewTicker(o.MaxFlushDelay / 2)
+		// Parked from the start unless rows were replayed from the WAL.
+		bg.flushPark = newParking(o.clock, o.MaxFlushDelay/2)
+		var t Ticker
+		if b.bufferedRows() > 0 {
+			t = o.clock.NewTicker(o.MaxFlushDelay / 2)
+		} else {
+			bg.flushPark.park(nil)
+		}
 		bg.wg.Add(1)
 		go func() {
 			defer bg.wg.Done()
-			defer t.Stop()
-			b.autoFlushLoop(bg.stop, t)
+			b.autoFlushLoop(bg.stop, t, bg.flushPark)
 		}()
 	}
 	if !o.DisableMaintenance || o.retention() {
+		bg.maintPark = newParking(o.clock, o.CleanupInterval)
 		t := o.clock.NewTicker(o.CleanupInterval)
 		bg.wg.Add(1)
 		go func() {
 			defer bg.wg.Done()
-			defer t.Stop()
-			b.maintenanceLoop(bg.stop, bg.kick, t)
+			b.maintenanceLoop(bg.stop, bg.kick, t, bg.maintPark)
 		}()
 	}
 }
@@ -84,6 +99,11 @@ func (b *Bucket) stopBackground() {
 	}
 	b.bg.once.Do(func() { close(b.bg.stop) })
 	b.bg.wg.Wait()
+	for _, p := range []*parking{b.bg.flushPark, b.bg.maintPark} {
+		if p != nil {
+			p.end()
+		}
+	}
 }
 
 // kickMaintenance tells the maintenance goroutine a flush committed a
@@ -95,6 +115,23 @@ func (b *Bucket) kickMaintenance() {
 	select {
 	case b.bg.kick <- struct{}{}:
 	default:
+	}
+	b.wakeMaintenance()
+}
+
+// wakeMaintenance restarts the periodic maintenance pass if it is parked:
+// a commit or a released pin may give cleanup work again.
+func (b *Bucket) wakeMaintenance() {
+	if b.bg != nil && b.bg.maintPark != nil {
+		b.bg.maintPark.wake()
+	}
+}
+
+// wakeAutoFlush restarts the auto flush if it is parked: rows were
+// appended. Under mu.
+func (b *Bucket) wakeAutoFlush() {
+	if b.bg != nil && b.bg.flushPark != nil {
+		b.bg.flushPark.wake()
 	}
 }
 

@@ -63,6 +63,8 @@ type Bucket struct {
 	// any; those no version references were left by a crashed writer and
 	// go at the next cleanup (lance.ListFiles). Under maintMu.
 	abandoned lance.FileSet
+	// settled: the last cleanup left nothing to age out (maintenance_policy.go). Under maintMu.
+	settled *settledCleanup
 
 	beforeFlushWrite func() // tests: runs in a flush between taking its rows and writing them
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush

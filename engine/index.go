@@ -52,6 +52,7 @@ func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
 	b.mu.Lock()
 	b.dataset = ds
 	b.mu.Unlock()
+	b.wakeMaintenance()
 	infos, err := ds.Indices()
 	if err != nil {
 		return Index{}, err

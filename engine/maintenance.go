@@ -78,6 +78,7 @@ func (b *Bucket) compact(targetRows int64) (CompactResult, error) {
 	b.mu.Lock()
 	b.dataset = ds
 	b.mu.Unlock()
+	b.wakeMaintenance() // the version it replaced may go
 	res.Version, res.Fragments = ds.Version(), ds.NumFragments()
 	return res, nil
 }
@@ -152,7 +153,7 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	}
 	b.releaseSnapshot(snap)
 	b.pins.pin(version) // cleanup keeps it while it is read
-	defer b.pins.unpin(version)
+	defer b.unpin(version)
 	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
 	if errors.Is(err, lance.ErrNotFound) {
 		// No dataset yet (nothing flushed): no version exists, which is the

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/persisting/persisting/lance"
@@ -100,8 +101,23 @@ func mergeable(frags []lance.FragmentStat, tier int64) []bool {
 	return out
 }
 
-func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker) {
+// maintenanceLoop runs a pass after each flush (kick) and every
+// CleanupInterval. When a periodic pass leaves nothing that time alone
+// could change (no data retention, cleanup settled: see settledCleanup),
+// it parks its ticker until a flush or a released pin wakes it
+// (wakeMaintenance).
+func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t Ticker, p *parking) {
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	for {
+		if t == nil {
+			if t = p.wait(stop); t == nil {
+				return
+			}
+		}
 		periodic := false
 		select {
 		case <-stop:
@@ -113,7 +129,12 @@ func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t T
 		if b.isClosed() {
 			return
 		}
-		b.maintain(periodic)
+		idle := b.maintain(periodic)
+		// A kick sent meanwhile (a flush) keeps the loop going.
+		if idle && p.park(func() bool { return len(kick) > 0 }) {
+			t.Stop()
+			t = nil
+		}
 		if periodic {
 			b.opts.Background.event(eventPeriodicMaintenance)
 		} else {
@@ -124,8 +145,9 @@ func (b *Bucket) maintenanceLoop(stop <-chan struct{}, kick <-chan struct{}, t T
 
 // maintain runs one maintenance pass: compaction on every pass, cleanup on
 // the periodic tick and after a compaction (which leaves the versions
-// before it to remove), retention only on the tick.
-func (b *Bucket) maintain(periodic bool) {
+// before it to remove), retention only on the tick. It says whether a
+// periodic pass has nothing left to do until a commit or a released pin.
+func (b *Bucket) maintain(periodic bool) (idle bool) {
 	b.maintMu.Lock()
 	defer b.maintMu.Unlock()
 	o := b.opts.Background
@@ -144,9 +166,11 @@ func (b *Bucket) maintain(periodic bool) {
 			}
 		}
 	}
-	if ds := b.currentDataset(); ds != nil {
+	ds := b.currentDataset()
+	if ds != nil {
 		b.metrics.retained(firstOffset(ds), ds.CountRows(), ds.NumFragments())
 	}
+	return periodic && !o.retention() && !o.DisableMaintenance && b.cleanupSettled(ds)
 }
 
 func (b *Bucket) isClosed() bool {
@@ -201,6 +225,7 @@ func (g *flushGate) install(b *Bucket, ds *lance.Dataset) {
 		b.dataset = ds
 	}
 	b.mu.Unlock()
+	b.wakeMaintenance() // a clear's commit: cleanup may have work again
 }
 
 // release lets flushes go on (one an append started waits for flushMu in
@@ -226,6 +251,9 @@ func (b *Bucket) compactTiers() (compacted bool) {
 		if target == 0 {
 			return compacted
 		}
+		if !b.takeCompactionSlot() {
+			return compacted
+		}
 		started := time.Now()
 		b.bg.compacting.Store(true)
 		var commit flushGate
@@ -242,6 +270,7 @@ func (b *Bucket) compactTiers() (compacted bool) {
 			},
 		})
 		b.bg.compacting.Store(false)
+		releaseCompactionSlot()
 		if err == nil && nds.Version() != ds.Version() {
 			crashAt(crashAfterCompactionCommit)
 			commit.install(b, nds)
@@ -268,12 +297,17 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 	if ds == nil {
 		return nil
 	}
+	pins := b.olderPins(ds)
+	if b.settled.holds(ds, pins) && b.abandoned.Len() == 0 {
+		return nil // nothing changed since a cleanup that left nothing to age out
+	}
+	b.opts.Background.event(eventCleanup)
 	o := b.opts.Background
 	before := now
 	if o.VersionRetention > 0 {
 		before = now.Add(-o.VersionRetention)
 	}
-	keep := append(b.pins.pinned(), ds.Version())
+	keep := append(slices.Clone(pins), ds.Version())
 	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), before, lance.CleanupOptions{
 		KeepLatest:   o.KeepVersions,
 		Keep:         keep,
@@ -283,10 +317,47 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 		OnRemove:     func() { crashAt(crashCleanupRemoval) },
 	})
 	b.metrics.cleanedUp(st.OldVersions, st.DataFiles+st.DeletionFiles+st.TransactionFiles, st.BytesRemoved)
+	b.settled = nil
 	if err == nil {
 		b.abandoned = lance.FileSet{}
+		if st.KeptYoung == 0 {
+			b.settled = &settledCleanup{version: ds.Version(), pins: pins}
+		}
 	}
 	return err
+}
+
+// settledCleanup is what a cleanup saw when it kept no version only for
+// being younger than version_retention_sec: the newest version and the
+// versions readers pinned. Until one of them changes, a cleanup removes
+// nothing more (what it keeps, it keeps for the newest keep_versions, a
+// pin or a tag), so the periodic pass skips it: an idle bucket reads no
+// manifest every cleanup_interval_sec. A tag pylance deletes meanwhile is
+// acted on after the next commit.
+type settledCleanup struct {
+	version uint64
+	pins    []uint64 // sorted, older than version
+}
+
+func (s *settledCleanup) holds(ds *lance.Dataset, pins []uint64) bool {
+	return s != nil && ds != nil && s.version == ds.Version() && slices.Equal(s.pins, pins)
+}
+
+// olderPins are the versions readers pin that are older than ds, sorted
+// (cleanup keeps ds anyway, so a read of it changes nothing).
+func (b *Bucket) olderPins(ds *lance.Dataset) []uint64 {
+	pins := slices.DeleteFunc(b.pins.pinned(), func(v uint64) bool { return v >= ds.Version() })
+	slices.Sort(pins)
+	return pins
+}
+
+// cleanupSettled says whether a cleanup now would be skipped; true with
+// no dataset (nothing to clean up until a flush). Under maintMu.
+func (b *Bucket) cleanupSettled(ds *lance.Dataset) bool {
+	if ds == nil {
+		return b.abandoned.Len() == 0
+	}
+	return b.settled.holds(ds, b.olderPins(ds)) && b.abandoned.Len() == 0
 }
 
 // listAbandoned lists the dataset's files before this writer writes any

@@ -43,6 +43,7 @@ func (b *Bucket) adoptAddedFields(err error) bool {
 		return false
 	}
 	b.dataset = latest
+	b.wakeMaintenance()
 	b.setSchema(s, rebuffered)
 	return true
 }

@@ -270,6 +270,7 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 			return fmt.Errorf("%w: widening stored fields %v of %s: %w", ErrSchemaMismatch, widened, b.opts.datasetPath(), err)
 		}
 		b.dataset = ds
+		b.wakeMaintenance()
 	}
 	if len(added) > 0 {
 		ds, err := lance.AddColumns(b.opts.datasetPath(), arrow.NewSchema(added, nil))
@@ -277,6 +278,7 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 			return fmt.Errorf("engine: add fields %v to %s: %w", fieldNames(arrow.NewSchema(added, nil)), b.opts.datasetPath(), err)
 		}
 		b.dataset = ds
+		b.wakeMaintenance()
 	}
 	return nil
 }

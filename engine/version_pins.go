@@ -42,6 +42,12 @@ func (p *versionPins) pinned() []uint64 {
 func (b *Bucket) releaseSnapshot(s readSnapshot) {
 	releaseAll(s.buffered)
 	if s.dataset != nil {
-		b.pins.unpin(s.dataset.Version())
+		b.unpin(s.dataset.Version())
 	}
+}
+
+// unpin releases a reader's pin on version v; cleanup may then remove it.
+func (b *Bucket) unpin(v uint64) {
+	b.pins.unpin(v)
+	b.wakeMaintenance()
 }

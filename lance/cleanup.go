@@ -56,6 +56,11 @@ type CleanupStats struct {
 	TransactionFiles int   // files removed from _transactions/
 	BytesRemoved     int64 // total size of the removed files
 	TaggedKept       int   // versions older than the cutoff kept for a tag, or as a branch's start
+	// KeptYoung counts the versions kept only because they are younger
+	// than the cutoff. When it is 0 and no commit, pin or tag changes, a
+	// later run with a later cutoff removes nothing more (a caller may
+	// skip it).
+	KeptYoung int
 }
 
 // unverifiedAge is how old a file no manifest references must be before it
@@ -131,6 +136,9 @@ func CleanupOldVersions(path string, before time.Time, opts CleanupOptions) (Cle
 		case old:
 			drop = append(drop, version{v, name, m})
 		default:
+			if !protected {
+				st.KeptYoung++
+			}
 			keep = append(keep, version{v, name, m})
 		}
 	}
