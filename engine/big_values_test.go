@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/persisting/persisting/wal"
 )
 
 // extent is what a column's 32-bit offsets address: the bytes of a string
@@ -181,4 +183,15 @@ func sharedValueBatch(id int, v []byte) []byte {
 	out = u32(append(key(out, "id"), 'i'), id+1)
 	out = u32(append(key(out, "v"), 'r'), 0)
 	return append(out, '0')
+}
+
+// TestEveryAcceptedCallFitsAWALEntry: the WAL logs a call's records as one
+// entry (a kind byte and the records), so its payload limit must take the
+// largest call the engine accepts. It took 1 GiB: a put of a 1.5 GB value
+// was stored without the WAL and refused with it ("more than
+// MaxPayloadSize").
+func TestEveryAcceptedCallFitsAWALEntry(t *testing.T) {
+	if entry := int64(MaxRecordsBytes) + 1; entry > wal.MaxPayloadSize {
+		t.Fatalf("a call of %d bytes of records makes a WAL entry of %d bytes; the WAL takes %d", MaxRecordsBytes, entry, int64(wal.MaxPayloadSize))
+	}
 }
