@@ -164,8 +164,8 @@ func persisting_append_records(handle C.uint64_t, data *C.persisting_cbyte, leng
 		if data == nil {
 			return errNullArgument
 		}
-		if uint64(length) > math.MaxInt32 {
-			return fmt.Errorf("%w: %d bytes of records, more than 2 GiB", errInvalidLength, uint64(length))
+		if uint64(length) > math.MaxInt { // the engine's own limit (engine.MaxRecordsBytes) is far lower
+			return fmt.Errorf("%w: %d bytes of records", errInvalidLength, uint64(length))
 		}
 		// C memory, read only during the call: AppendRecords copies what it keeps.
 		first, _, err := b.AppendRecordsAt(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(length)))

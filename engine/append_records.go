@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"math"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -9,6 +11,11 @@ import (
 // walRecordsKind is the first byte of a WAL entry written by AppendRecords;
 // the call's data follows in the record encoding v1 (wal_payload.go).
 const walRecordsKind = 'M'
+
+// MaxRecordsBytes is the most bytes of records one AppendRecords call takes:
+// a value of up to about this size fits the 32-bit offsets of a string,
+// binary or list column.
+const MaxRecordsBytes = math.MaxInt32
 
 // AppendRecords appends the records in data - the record encoding v1: CPython
 // marshal data of a list of dicts (or one dict), with tagged values (see
@@ -34,6 +41,10 @@ func (b *Bucket) AppendRecords(data []byte) (int, error) {
 // AppendRecordsAt is AppendRecords that also returns the offset its first
 // record got, taken under the bucket lock (with no records: the total count).
 func (b *Bucket) AppendRecordsAt(data []byte) (first int64, n int, err error) {
+	if len(data) > MaxRecordsBytes {
+		return 0, 0, fmt.Errorf("%w: %d bytes of records in one call, more than the %d (2 GiB - 1) one call takes: "+
+			"append them in smaller batches", ErrInvalidArgument, len(data), MaxRecordsBytes)
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -33,7 +34,7 @@ type recordsLoad struct {
 	dec     *pymarshal.Decoder
 	root    pymarshal.Node
 	n       int           // records
-	size    int           // bytes of their encoding
+	size    int           // bytes of their encoding, references expanded (pymarshal's Expanded)
 	schema  *arrow.Schema // the bucket's schema after the records
 	settled []string      // fields whose untyped nested parts got the fallback type
 	live    bool          // taken from loads and not released yet
@@ -64,13 +65,22 @@ func (b *Bucket) loadRecords(data []byte) (*recordsLoad, error) {
 
 func (b *Bucket) loadRecordsWith(data []byte, evolve bool) (*recordsLoad, error) {
 	l := loads.Get().(*recordsLoad)
-	l.live, l.schema, l.size = true, b.schema, len(data)
+	l.live, l.schema = true, b.schema
 	root, err := l.dec.Decode(data)
 	if err != nil {
 		l.release()
 		return nil, decodeError(err)
 	}
 	l.root = root
+	// Python's marshal writes an object put more than once (the same bytes
+	// in every record of a batch) once and refers back to it: the records
+	// hold what the references expand to.
+	if l.size = int(min(l.dec.Expanded(), math.MaxInt)); l.size > MaxRecordsBytes {
+		l.release()
+		return nil, fmt.Errorf("%w: the records of one call hold more than the %d bytes (2 GiB - 1) one call takes "+
+			"(their %d bytes of encoding refer back to values put more than once; each counts every time): "+
+			"append them in smaller batches", ErrInvalidArgument, MaxRecordsBytes, len(data))
+	}
 	if err := b.checkLoad(l, evolve); err != nil {
 		l.release()
 		return nil, err
@@ -167,8 +177,21 @@ func (b *Bucket) appendLoadedRecords(l *recordsLoad, rebuffered []arrow.Record) 
 				b.opts.Path, quoteNames(l.settled), typeText(untypedFallback))
 		}
 	}
-	return b.rowTailFor().appendRecords(l.dec, l.root, l.size)
+	t := b.rowTailFor()
+	if t.bytes+int64(l.size) > tailBytesLimit {
+		// The tail's string, binary and list columns have 32-bit offsets:
+		// what it holds goes to the buffer as a record of its own first.
+		b.sealRows()
+	}
+	return t.appendRecords(l.dec, l.root, l.size)
 }
+
+// tailBytesLimit bounds the encoded size of the rows one row tail takes
+// before it is sealed. A payload's expanded encoding holds every byte of its
+// strings and bytes and at least one byte per list item, so no column of a
+// tail within it passes the 2^31 - 1 bytes or items that the 32-bit offsets of
+// string, binary and list columns address (a variable for the tests).
+var tailBytesLimit int64 = math.MaxInt32
 
 func quoteNames(names []string) string {
 	q := make([]string, len(names))

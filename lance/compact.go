@@ -278,22 +278,28 @@ func (d *Dataset) rewriteFragments(idx []int, target int64, afterBatch func()) (
 				}
 			}
 			n := min(batch, live-lo, target-sw.Rows())
-			rec, err := d.readFragment(i, lo, n, alloc, false) // sources about to be superseded: not cached
+			recs, err := d.readFragmentParts(i, lo, n, alloc, false) // sources about to be superseded: not cached
 			if err != nil {
 				return nil, paths, err
 			}
-			err = sw.Write(rec)
-			if errors.Is(err, file.ErrDictionaryFull) && sw.Rows() > 0 {
-				// Fragments with different dictionaries: the rows go on in
-				// a new file with its own dictionary.
-				if err = finish(); err == nil {
-					if err = start(); err == nil {
-						err = sw.Write(rec)
+			for k, rec := range recs {
+				if err == nil {
+					err = sw.Write(rec)
+				}
+				if errors.Is(err, file.ErrDictionaryFull) && sw.Rows() > 0 {
+					// Fragments with different dictionaries: the rows go on in
+					// a new file with its own dictionary.
+					if err = finish(); err == nil {
+						if err = start(); err == nil {
+							err = sw.Write(rec)
+						}
 					}
 				}
+				if k == 0 {
+					batch = nextReadRows(rec)
+				}
+				rec.Release() // Go memory: what a pending page points to stays
 			}
-			batch = nextReadRows(rec)
-			rec.Release() // Go memory: what a pending page points to stays
 			if err != nil {
 				return nil, paths, fmt.Errorf("lance: write compacted data file: %w", err)
 			}

@@ -1,6 +1,7 @@
 package lance
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sort"
@@ -61,7 +62,7 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 	}
 	// fragments are read by up to GOMAXPROCS workers, so one's I/O and
 	// decoding overlap another's; results keep fragment order
-	recs := make([]arrow.Record, len(todo))
+	recs := make([][]arrow.Record, len(todo))
 	errs := make([]error, len(todo))
 	var next atomic.Int64
 	var failed atomic.Bool
@@ -80,7 +81,7 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 						errs[k] = fmt.Errorf("lance: fragment %d: internal error: %v", d.manifest.Fragments[t.i].ID, p)
 					}
 				}()
-				recs[k], errs[k] = d.readFragment(t.i, t.lo, t.n, alloc, true)
+				recs[k], errs[k] = d.readFragmentParts(t.i, t.lo, t.n, alloc, true)
 			}()
 			if errs[k] != nil {
 				failed.Store(true)
@@ -107,9 +108,7 @@ func (d *Dataset) Read(offset, limit int64, alloc memory.Allocator) ([]arrow.Rec
 		if err == nil && errs[k] != nil {
 			err = errs[k]
 		}
-		if r != nil {
-			out = append(out, r)
-		}
+		out = append(out, r...)
 	}
 	if err != nil {
 		for _, r := range out {
@@ -157,6 +156,32 @@ func (d *Dataset) readFragment(i int, lo, n int64, alloc memory.Allocator, cache
 		runs = append(runs, [2]int64{from - pStart, pEnd - pStart})
 	}
 	return takeRuns(rec, runs, n, alloc)
+}
+
+// readFragmentParts is readFragment in as many records as the values need:
+// rows whose string, binary or list values pass what the 32-bit offsets of
+// one Arrow array address (2 GiB of 1 MB strings in one fragment) are read
+// in halves, and so on.
+func (d *Dataset) readFragmentParts(i int, lo, n int64, alloc memory.Allocator, cached bool) ([]arrow.Record, error) {
+	rec, err := d.readFragment(i, lo, n, alloc, cached)
+	if err == nil {
+		return []arrow.Record{rec}, nil
+	}
+	if !errors.Is(err, file.ErrOffsetsOverflow) || n < 2 {
+		return nil, err
+	}
+	first, err := d.readFragmentParts(i, lo, n/2, alloc, cached)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := d.readFragmentParts(i, lo+n/2, n-n/2, alloc, cached)
+	if err != nil {
+		for _, r := range first {
+			r.Release()
+		}
+		return nil, err
+	}
+	return append(first, rest...), nil
 }
 
 // takeRuns returns the rows of rec in the given [from, to) runs, in order,

@@ -108,13 +108,14 @@ type Decoder struct {
 	data  []byte
 	pos   int
 	depth int
+	refd  bool // the input holds a back-reference (TYPE_REF)
 }
 
 // Decode decodes data, which must hold exactly one value, and returns its
 // root. The decoder keeps a reference to data until the next Decode:
 // Bytes returns sub-slices of it.
 func (d *Decoder) Decode(data []byte) (Node, error) {
-	d.nodes, d.refs, d.data, d.pos, d.depth = d.nodes[:0], d.refs[:0], data, 0, 0
+	d.nodes, d.refs, d.data, d.pos, d.depth, d.refd = d.nodes[:0], d.refs[:0], data, 0, 0, false
 	if len(data) > maxInput {
 		return 0, fmt.Errorf("%w: %d bytes, more than %d", ErrUnsupported, len(data), maxInput)
 	}
@@ -125,6 +126,47 @@ func (d *Decoder) Decode(data []byte) (Node, error) {
 		return 0, fmt.Errorf("%w: %d bytes after the value at offset %d", ErrInvalid, len(data)-d.pos, d.pos)
 	}
 	return 0, nil
+}
+
+// Expanded returns the size of the last Decode's value with every
+// back-reference replaced by the value it names: the input's length when it
+// holds none, else one byte per value plus the content of every str, bytes
+// and long int, counted as often as it is referenced (at most
+// math.MaxInt64). Like the input's length for a value without references,
+// it is at least the bytes of its strings and the count of its items once
+// copied out; references to one large value (marshal writes a list of the
+// same object so) expand far beyond the input.
+func (d *Decoder) Expanded() int64 {
+	if !d.refd {
+		return int64(len(d.data))
+	}
+	memo := make([]int64, len(d.nodes)) // 0: not worked out yet
+	var weight func(i int32) int64
+	weight = func(i int32) int64 {
+		n := &d.nodes[i]
+		if n.kind == ref {
+			return weight(int32(n.n))
+		}
+		if memo[i] > 0 {
+			return memo[i]
+		}
+		w := int64(1)
+		switch n.kind {
+		case Str, Bytes, BigInt:
+			w += int64(n.size)
+		case List, Tuple, Dict:
+			for c := i + 1; c < n.end; c = d.nodes[c].end {
+				if x := weight(c); x > math.MaxInt64-w {
+					w = math.MaxInt64
+				} else {
+					w += x
+				}
+			}
+		}
+		memo[i] = w
+		return w
+	}
+	return weight(0)
 }
 
 // Reset drops the decoder's reference to the last input (its tables stay
@@ -261,6 +303,7 @@ func (d *Decoder) value() error {
 			return fmt.Errorf("%w: reference at offset %d to a container that holds it (a cycle)", ErrUnsupported, at)
 		}
 		d.push(ref, uint64(target))
+		d.refd = true
 		return nil
 	case typeNull:
 		return fmt.Errorf("%w: NULL object at offset %d outside a dict's end", ErrInvalid, at)

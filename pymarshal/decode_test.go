@@ -1,10 +1,13 @@
 package pymarshal
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,5 +194,60 @@ func TestDecodeReusesItsTables(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _, _ = d.Decode(in) }); n != 0 {
 		t.Fatalf("Decode allocates %v times per call once warm, want 0", n)
+	}
+}
+
+// TestExpanded: a value's size with its back-references expanded - what it
+// holds once copied out - for inputs with and without references; a chain
+// of references to references saturates instead of overflowing.
+func TestExpanded(t *testing.T) {
+	u32 := func(out []byte, n int) []byte { return binary.LittleEndian.AppendUint32(out, uint32(n)) }
+	list := func(flagged bool, n int) []byte {
+		code := byte('[')
+		if flagged {
+			code |= 0x80
+		}
+		return u32([]byte{code}, n)
+	}
+	refs := func(target, n int) []byte {
+		var out []byte
+		for k := 0; k < n; k++ {
+			out = u32(append(out, 'r'), target)
+		}
+		return out
+	}
+	value := append(u32([]byte{'s' | 0x80}, 1000), bytes.Repeat([]byte{'x'}, 1000)...) // b"x" * 1000, numbered
+	// nested(levels): [[[v] * 1000] * 1000 ...], each list numbered before its items.
+	nested := func(levels int) []byte {
+		var out []byte
+		for l := 0; l < levels; l++ {
+			out = append(out, list(true, 1000)...)
+		}
+		out = append(append(out, value...), refs(levels, 999)...)
+		for l := levels - 1; l > 0; l-- {
+			out = append(out, refs(l, 999)...)
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		in   []byte
+		want int64
+	}{
+		{"no references: the input's length", []byte{'{', 0xda, 1, 'v', 0xda, 3, 'a', 'b', 'c', '0'}, 10},
+		{"[v, v, v]", append(append(list(false, 3), value...), refs(0, 2)...), 1 + 3*1001},
+		{"[[v] * 1000] * 1000", nested(2), 1 + 1000*(1+1000*1001)},
+		{"seven levels saturate", nested(7), math.MaxInt64},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var d Decoder
+			if _, err := d.Decode(c.in); err != nil {
+				t.Fatal(err)
+			}
+			if got := d.Expanded(); got != c.want {
+				t.Fatalf("Expanded() = %d, want %d", got, c.want)
+			}
+		})
 	}
 }

@@ -16,8 +16,10 @@ const (
 	formatV1   = 0x01
 	headerSize = 9
 
-	// MaxPayloadSize is the largest payload Write and WriteBatch accept.
-	MaxPayloadSize = 1 << 30
+	// MaxPayloadSize is the largest payload Write and WriteBatch accept:
+	// what the header's uint32 length holds (a put of records takes up to
+	// 2 GiB - 1 bytes, and its entry one byte more).
+	MaxPayloadSize = 1<<32 - 1
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -316,7 +316,7 @@ func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
 	written := 0
 	for i, p := range payloads {
 		if len(p) > MaxPayloadSize {
-			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than MaxPayloadSize", i, len(p))
+			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than the %d (4 GiB - 1) an entry holds", i, len(p), MaxPayloadSize)
 		}
 		written += len(p)
 	}

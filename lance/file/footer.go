@@ -89,6 +89,15 @@ func errTooSmall(n int) error {
 // format of its old scalar indices' files.
 var ErrLegacyFile = errors.New("persisting does not read data storage version 0.1")
 
+// ErrOffsetsOverflow: the rows asked for hold more bytes (or list items) in
+// a string, binary or list column than its 32-bit offsets address in one
+// Arrow array; fewer rows at a time read them.
+var ErrOffsetsOverflow = errors.New("lance file: the rows' values do not fit the 32-bit offsets of one array")
+
+// offsetsLimit is the largest offset of a string, binary or list array the
+// reader assembles: 2^31 - 1 (lowered by tests, see SetOffsetsLimit).
+var offsetsLimit int64 = 1<<31 - 1
+
 // fileVersion classifies footer numbers. It returns the logical version
 // (2.0 for footer 0.3, as Lance does).
 func fileVersion(major, minor uint16) (uint32, uint32, error) {

@@ -180,8 +180,8 @@ func (r *Reader) readLegacyList(ci int, dt, elem arrow.DataType, large bool, off
 		if large {
 			binary.LittleEndian.PutUint64(ob[i*8:], uint64(rel))
 		} else {
-			if rel > 1<<31-1 {
-				return nil, fmt.Errorf("list of %d items does not fit 32-bit offsets", rel)
+			if rel > offsetsLimit {
+				return nil, fmt.Errorf("%w: a list of %d items", ErrOffsetsOverflow, rel)
 			}
 			binary.LittleEndian.PutUint32(ob[i*4:], uint32(rel))
 		}

@@ -80,10 +80,13 @@ func (r *Reader) readPart(p *pageInfo, i int, off, n int64) ([]byte, error) {
 	if off < 0 || n < 0 || off > size || n > size-off {
 		return nil, fmt.Errorf("range [%d, +%d) outside page buffer %d of %d bytes", off, n, i, size)
 	}
-	if n > maxMetadataBytes {
-		return nil, fmt.Errorf("page buffer region of %d bytes too large", n)
-	}
+	// Bounded by the file, not by maxMetadataBytes: a page holds values of
+	// any size (one string of 1.5 GB is one full-zip page buffer), and a
+	// corrupt page cannot make it allocate more than the file holds.
 	start := int64(p.bufOffsets[i]) + off
+	if start < 0 || n > r.size-start {
+		return nil, fmt.Errorf("page buffer region [%d, +%d) runs past the end of the file (%d bytes)", start, n, r.size)
+	}
 	if r.mem != nil && start >= 0 && start+n <= int64(len(r.mem)) {
 		return r.mem[start : start+n : start+n], nil // decoders never write their input
 	}

@@ -3,7 +3,6 @@ package file
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -220,8 +219,8 @@ func assembleLeaf(parts []*span21, dt arrow.DataType, n int64, alloc memory.Allo
 		bufs = []*memory.Buffer{nil, values}
 	} else {
 		large := dt.ID() == arrow.LARGE_STRING || dt.ID() == arrow.LARGE_BINARY
-		if !large && total > math.MaxInt32 {
-			return nil, fmt.Errorf("%d bytes of values do not fit 32-bit offsets of %s", total, dt)
+		if !large && total > offsetsLimit {
+			return nil, fmt.Errorf("%w: %d bytes of values, of %s", ErrOffsetsOverflow, total, dt)
 		}
 		w := int64(4)
 		if large {

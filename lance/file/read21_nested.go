@@ -682,8 +682,8 @@ func buildNested(dt arrow.DataType, t int, leaves []*leafColumn, alloc memory.Al
 			if large {
 				binary.LittleEndian.PutUint64(ob.Bytes()[8*i:], uint64(o))
 			} else {
-				if o > 1<<31-1 {
-					return nil, fmt.Errorf("list of %d items needs large_list", o)
+				if int64(o) > offsetsLimit {
+					return nil, fmt.Errorf("%w: a list of %d items", ErrOffsetsOverflow, o)
 				}
 				binary.LittleEndian.PutUint32(ob.Bytes()[4*i:], uint32(o))
 			}
