@@ -37,7 +37,8 @@ func bigRowsRecord(start, n int) arrow.Record {
 	return b.NewRecord()
 }
 
-func recordsJSON(t *testing.T, recs []arrow.Record) string {
+// jsonLines is recs as Arrow's JSON, one line per row (the test slices rows by line).
+func jsonLines(t *testing.T, recs []arrow.Record) string {
 	t.Helper()
 	var out bytes.Buffer
 	for _, r := range recs {
@@ -56,7 +57,7 @@ func recordsJSON(t *testing.T, recs []arrow.Record) string {
 func TestReadSplitsRowsPastThe32BitOffsets(t *testing.T) {
 	path := t.TempDir()
 	rec := bigRowsRecord(0, 40)
-	want := recordsJSON(t, []arrow.Record{rec})
+	want := jsonLines(t, []arrow.Record{rec})
 	lines := strings.SplitAfter(want, "\n")
 	if _, err := Write(path, []arrow.Record{rec}, WriteOptions{}); err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestReadSplitsRowsPastThe32BitOffsets(t *testing.T) {
 		if len(recs) < 2 {
 			t.Fatalf("%s: %d record(s)", what, len(recs))
 		}
-		if got := recordsJSON(t, recs); got != want {
+		if got := jsonLines(t, recs); got != want {
 			t.Fatalf("%s: rows differ:\n%.200s\nwant\n%.200s", what, got, want)
 		}
 	}
@@ -94,7 +95,7 @@ func TestReadSplitsRowsPastThe32BitOffsets(t *testing.T) {
 	if _, err := Write(path, []arrow.Record{more}, WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	tail := recordsJSON(t, []arrow.Record{more})
+	tail := jsonLines(t, []arrow.Record{more})
 	if _, err := Compact(path, CompactOptions{}); err != nil {
 		t.Fatal(err)
 	}
