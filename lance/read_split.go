@@ -307,7 +307,9 @@ func (d *Dataset) legacySplit(f *Fragment, fld schema.Field, af arrow.Field, src
 				fld: arrow.Field{Name: af.Name, Type: arrow.StructOf(st.Field(k)), Nullable: af.Nullable}})
 		}
 	}
-	return out, true
+	// No child in a column of its own: the struct's column holds them all
+	// (a packed struct), nothing was split.
+	return out, len(out.parts) > 0
 }
 
 // readLegacyChild reads the one child of part.fld (a 2.0 struct) from its
