@@ -16,7 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ._version import __version__
+from . import _version  # read at load: tests set another version first
 from .errors import (BusyError, ClosedError, FlushError, ForkError, InvalidArgumentError, SchemaError,
                      StorageError, UnstorableError, UnsupportedError, WALError)
 
@@ -162,10 +162,10 @@ def lib() -> ctypes.CDLL:
 def _check_version(handle: ctypes.CDLL, path: str) -> None:
     """Refuses a library built from another version than this package."""
     found = (handle.persisting_version() or b"").decode("utf-8", "replace")
-    if found != __version__:
+    if found != _version.__version__:
         raise StorageError(
             f"{path} is libpersisting {found or '(no version)'}, but this persisting package is "
-            f"{__version__}: the library and the package must come from the same build (reinstall "
+            f"{_version.__version__}: the library and the package must come from the same build (reinstall "
             f"persisting, rebuild with `make lib`, or point {ENV_LIBRARY} at a matching library)")
 
 
