@@ -3,6 +3,8 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/persisting/persisting/lance"
 )
 
 // background runs a bucket's own work in two goroutines, started by Open
@@ -116,6 +118,14 @@ func (b *Bucket) kickMaintenance() {
 	case b.bg.kick <- struct{}{}:
 	default:
 	}
+	b.wakeMaintenance()
+}
+
+// adoptCommit makes ds, a version this bucket committed besides a flush
+// (which kicks maintenance itself), the bucket's dataset, and wakes a
+// parked maintenance pass: the version ds replaced may go. Under mu.
+func (b *Bucket) adoptCommit(ds *lance.Dataset) {
+	b.dataset = ds
 	b.wakeMaintenance()
 }
 

@@ -56,8 +56,7 @@ func (b *Bucket) settleUncertainFlush() error {
 	}
 	b.mu.Lock()
 	if b.dataset == nil || b.dataset.Version() < ds.Version() {
-		b.dataset = ds
-		b.wakeMaintenance()
+		b.adoptCommit(ds)
 	}
 	b.buf.dropFrontRows(u.rows)
 	b.mu.Unlock()

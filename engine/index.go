@@ -50,9 +50,8 @@ func (b *Bucket) CreateIndex(column, kind string) (Index, error) {
 		return Index{}, fmt.Errorf("engine: index %q on %s: %w", column, b.opts.datasetPath(), err)
 	}
 	b.mu.Lock()
-	b.dataset = ds
+	b.adoptCommit(ds)
 	b.mu.Unlock()
-	b.wakeMaintenance()
 	infos, err := ds.Indices()
 	if err != nil {
 		return Index{}, err

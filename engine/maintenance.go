@@ -76,9 +76,8 @@ func (b *Bucket) compact(targetRows int64) (CompactResult, error) {
 		return CompactResult{}, fmt.Errorf("engine: compact %s: %w", b.opts.datasetPath(), err)
 	}
 	b.mu.Lock()
-	b.dataset = ds
+	b.adoptCommit(ds)
 	b.mu.Unlock()
-	b.wakeMaintenance() // the version it replaced may go
 	res.Version, res.Fragments = ds.Version(), ds.NumFragments()
 	return res, nil
 }

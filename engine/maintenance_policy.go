@@ -222,10 +222,9 @@ func (g *flushGate) install(b *Bucket, ds *lance.Dataset) {
 	}
 	b.mu.Lock()
 	if !b.closed && (b.dataset == nil || ds.Version() > b.dataset.Version()) {
-		b.dataset = ds
+		b.adoptCommit(ds)
 	}
 	b.mu.Unlock()
-	b.wakeMaintenance() // a clear's commit: cleanup may have work again
 }
 
 // release lets flushes go on (one an append started waits for flushMu in
@@ -294,13 +293,10 @@ func (b *Bucket) compactTiers() (compacted bool) {
 // cleanupVersions removes old versions under the policy.
 func (b *Bucket) cleanupVersions(now time.Time) error {
 	ds := b.currentDataset()
-	if ds == nil {
-		return nil
-	}
-	pins := b.olderPins(ds)
-	if b.settled.holds(ds, pins) && b.abandoned.Len() == 0 {
+	if ds == nil || b.cleanupSettled(ds) {
 		return nil // nothing changed since a cleanup that left nothing to age out
 	}
+	pins := b.olderPins(ds)
 	b.opts.Background.event(eventCleanup)
 	o := b.opts.Background
 	before := now

@@ -42,8 +42,7 @@ func (b *Bucket) adoptAddedFields(err error) bool {
 	if rerr != nil {
 		return false
 	}
-	b.dataset = latest
-	b.wakeMaintenance()
+	b.adoptCommit(latest)
 	b.setSchema(s, rebuffered)
 	return true
 }

@@ -269,16 +269,14 @@ func (b *Bucket) evolveDataset(s *arrow.Schema) error {
 		if err != nil {
 			return fmt.Errorf("%w: widening stored fields %v of %s: %w", ErrSchemaMismatch, widened, b.opts.datasetPath(), err)
 		}
-		b.dataset = ds
-		b.wakeMaintenance()
+		b.adoptCommit(ds)
 	}
 	if len(added) > 0 {
 		ds, err := lance.AddColumns(b.opts.datasetPath(), arrow.NewSchema(added, nil))
 		if err != nil {
 			return fmt.Errorf("engine: add fields %v to %s: %w", fieldNames(arrow.NewSchema(added, nil)), b.opts.datasetPath(), err)
 		}
-		b.dataset = ds
-		b.wakeMaintenance()
+		b.adoptCommit(ds)
 	}
 	return nil
 }
