@@ -3,9 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"math"
-
-	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/persisting/persisting/lance"
 )
@@ -29,10 +26,10 @@ func (b *Bucket) Clear(indexes []int64) error {
 		return err
 	}
 	bm, err := indexBitmap(indexes, total)
-	if err != nil || bm.IsEmpty() {
+	if err != nil || bm.isEmpty() {
 		return err
 	}
-	if int64(bm.Maximum()) >= persisted {
+	if bm.maximum() >= persisted {
 		// A deletion file can only name rows of a data file.
 		if err := b.Flush(); err != nil {
 			return fmt.Errorf("engine: clear: flushing the records first: %w", err)
@@ -73,7 +70,7 @@ const clearAttempts = 5
 
 // deleteOffsets deletes the records at offsets bm (all below the persisted
 // end) from the current version, as one Delete version.
-func (b *Bucket) deleteOffsets(bm *roaring.Bitmap) error {
+func (b *Bucket) deleteOffsets(bm *offsetSet) error {
 	b.mu.Lock()
 	ds, werr := b.dataset, b.checkAppendable()
 	b.mu.Unlock()
@@ -81,24 +78,22 @@ func (b *Bucket) deleteOffsets(bm *roaring.Bitmap) error {
 		return werr
 	}
 	m := b.offsets.of(ds)
-	bm = bm.Clone()
-	if m.first > 0 {
-		bm.RemoveRange(0, uint64(min(m.first, math.MaxUint32+1)))
-	}
+	bm = bm.clone()
+	bm.removeBelow(m.first)
 	b.consumption.noteCleared(m.cleared) // clears it may have missed (a commit whose answer was lost)
-	bm.AndNot(m.cleared)
-	if bm.IsEmpty() {
+	bm.andNot(m.cleared)
+	if bm.isEmpty() {
 		return nil
 	}
-	if int64(bm.Maximum()) >= m.end() {
-		return fmt.Errorf("%w: clear: index %d is not in the dataset after the flush", ErrClosed, bm.Maximum())
+	if bm.maximum() >= m.end() {
+		return fmt.Errorf("%w: clear: index %d is not in the dataset after the flush", ErrClosed, bm.maximum())
 	}
 	if ds.HasIndices() {
 		return fmt.Errorf("%w: clear deletes rows through Lance deletion files, and this bucket has a secondary index "+
 			"whose row addresses would need remapping", ErrUnsupported)
 	}
-	cleared := m.cleared.Clone()
-	cleared.Or(bm)
+	cleared := m.cleared.clone()
+	cleared.or(bm)
 	enc, err := encodeOffsets(cleared)
 	if err != nil {
 		return err
@@ -127,14 +122,14 @@ func (b *Bucket) deleteOffsets(bm *roaring.Bitmap) error {
 // noteCleared makes the loaded state skip newly cleared indexes at once
 // (every task's next search; a state loaded later reads them from the
 // dataset).
-func (c *consumption) noteCleared(bm *roaring.Bitmap) {
+func (c *consumption) noteCleared(bm *offsetSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.loaded {
 		return
 	}
-	c.cleared.Or(bm)
+	c.cleared.or(bm)
 	for _, t := range c.tasks {
-		t.unavailable.Or(bm)
+		t.unavailable.or(bm)
 	}
 }

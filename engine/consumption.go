@@ -2,31 +2,25 @@ package engine
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
-
-	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // Training-data consumption: per task, which record indexes were handed out
 // (TakeUnconsumed) or marked consumed; and, per bucket, which were cleared
 // (clear.go deletes them; the dataset records their offsets). A record's
 // index is its offset in append order (Read's offset); clearing never moves
-// another record's index. The state lives in memory as roaring bitmaps and
+// another record's index. The state lives in memory as offsetSets (roaring
+// bitmaps, any int64 index: offset_set.go) and
 // in a consumptionStore: locally the consumption log (consumption_log.go),
 // every change one appended entry, fsynced before the call returns when the
 // bucket has a WAL, otherwise written at once (a killed process keeps it)
 // and fsynced at the next flush and at close; on an object store snapshots
 // written at the next flush (consumption_remote.go).
-
-// MaxTrainingIndex is the largest index consumption and clear accept: the
-// bitmaps hold 32-bit values.
-const MaxTrainingIndex = math.MaxUint32 - 1
 
 // consumptionLogCompactEntries: a log with more entries than this (and more
 // than twice the state's) is rewritten as the state (replay cost bounded by
@@ -39,7 +33,7 @@ type consumption struct {
 	loaded  bool
 	closed  bool
 	file    consumptionStore // consumption.log, or snapshots on an object store (consumption_remote.go)
-	cleared *roaring.Bitmap
+	cleared *offsetSet
 	tasks   map[string]*taskConsumption
 	first   int64 // the state holds no index below it (retention dropped them)
 }
@@ -48,8 +42,8 @@ type consumption struct {
 // the next index to hand out is the bitmap's next absent value: the
 // complement is scanned, never the consumed indexes one by one.
 type taskConsumption struct {
-	unavailable *roaring.Bitmap
-	cursor      uint32 // every index below cursor is unavailable
+	unavailable *offsetSet
+	cursor      int64 // every index below cursor is unavailable
 }
 
 // load reads the log the first time; the caller holds c.mu.
@@ -67,7 +61,7 @@ func (c *consumption) load(b *Bucket) error {
 	// Cleared records are deleted from the dataset, which records their
 	// offsets; logs of older versions also hold clear entries (op 3) that
 	// deleted nothing: those stay cleared logically.
-	c.file, c.cleared, c.tasks, c.first = f, b.currentOffsets().cleared.Clone(), map[string]*taskConsumption{}, 0
+	c.file, c.cleared, c.tasks, c.first = f, b.currentOffsets().cleared.clone(), map[string]*taskConsumption{}, 0
 	for _, e := range entries {
 		c.apply(e)
 	}
@@ -105,28 +99,25 @@ func (c *consumption) forgetRetained(first int64) {
 	}
 	c.first = first
 	for _, bm := range c.bitmaps() {
-		bm.RemoveRange(0, uint64(min(first, math.MaxUint32+1)))
+		bm.removeBelow(first)
 	}
 }
 
 // forgetFrom removes every index >= total from the state; it reports whether
 // there was any.
 func (c *consumption) forgetFrom(total int64) bool {
-	if total > MaxTrainingIndex {
-		return false
-	}
 	found := false
 	for _, bm := range c.bitmaps() {
-		if !bm.IsEmpty() && int64(bm.Maximum()) >= total {
-			bm.RemoveRange(uint64(total), uint64(math.MaxUint32)+1)
+		if !bm.isEmpty() && bm.maximum() >= total {
+			bm.removeFrom(total)
 			found = true
 		}
 	}
 	return found
 }
 
-func (c *consumption) bitmaps() []*roaring.Bitmap {
-	out := []*roaring.Bitmap{c.cleared}
+func (c *consumption) bitmaps() []*offsetSet {
+	out := []*offsetSet{c.cleared}
 	for _, t := range c.tasks {
 		out = append(out, t.unavailable)
 	}
@@ -154,15 +145,15 @@ func (c *consumption) loadIfPresent(b *Bucket) error {
 func (c *consumption) apply(e consumptionEntry) {
 	switch e.op {
 	case opMark:
-		c.task(e.task).unavailable.Or(e.indexes)
+		c.task(e.task).unavailable.or(e.indexes)
 	case opReset:
 		// A task that consumed nothing is no state: pulsing's own storage
 		// forgets a reset task too, so tasks that come and go stay bounded.
 		delete(c.tasks, e.task)
 	case opClear:
-		c.cleared.Or(e.indexes)
+		c.cleared.or(e.indexes)
 		for _, t := range c.tasks {
-			t.unavailable.Or(e.indexes)
+			t.unavailable.or(e.indexes)
 		}
 	}
 }
@@ -170,7 +161,7 @@ func (c *consumption) apply(e consumptionEntry) {
 func (c *consumption) task(name string) *taskConsumption {
 	t, ok := c.tasks[name]
 	if !ok {
-		t = &taskConsumption{unavailable: c.cleared.Clone()}
+		t = &taskConsumption{unavailable: c.cleared.clone()}
 		c.tasks[name] = t
 	}
 	return t
@@ -258,27 +249,15 @@ func checkTask(task string) error {
 	return nil
 }
 
-// pastIndexLimit is the error of a take or ready listing that found nothing
-// below MaxTrainingIndex while records are stored past it: without it a
-// bucket that outgrew the 32-bit bitmaps handed out nothing, silently.
-func pastIndexLimit(total int64) error {
-	if total <= MaxTrainingIndex+1 {
-		return nil
-	}
-	return fmt.Errorf("%w: the bucket holds records up to index %d, and training consumption tracks indexes up to %d only; "+
-		"the records from index %d on cannot be handed out (start a new bucket)", ErrUnsupported, total-1,
-		int64(MaxTrainingIndex), int64(MaxTrainingIndex)+1)
-}
-
 // indexBitmap checks every index against [0, total) and returns them as a bitmap.
-func indexBitmap(indexes []int64, total int64) (*roaring.Bitmap, error) {
-	bm := roaring.New()
+func indexBitmap(indexes []int64, total int64) (*offsetSet, error) {
+	bm := newOffsetSet()
 	for _, i := range indexes {
-		if i < 0 || i >= total || i > MaxTrainingIndex {
+		if i < 0 || i >= total {
 			return nil, fmt.Errorf("%w: index %d is out of range (the bucket holds indexes 0..%d)",
 				ErrInvalidArgument, i, total-1)
 		}
-		bm.Add(uint32(i))
+		bm.add(i)
 	}
 	return bm, nil
 }
@@ -336,11 +315,11 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 	err := b.withConsumption(func(c *consumption, total int64) error {
 		t := c.task(task)
 		m := b.currentOffsets()
-		taken := roaring.New()
-		next := max(int64(t.cursor), m.first) // retention dropped the records below first
-		for int64(len(out)) < n && next < total && next <= MaxTrainingIndex {
-			v := nextAbsent(t.unavailable, uint32(next))
-			if v < 0 || v >= total || v > MaxTrainingIndex {
+		taken := newOffsetSet()
+		next := max(t.cursor, m.first) // retention dropped the records below first
+		for int64(len(out)) < n && next < total {
+			v := t.unavailable.nextAbsent(next)
+			if v < 0 || v >= total {
 				break
 			}
 			next = v + 1
@@ -348,7 +327,7 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 				continue // a clear committed, its indexes not yet noted (noteCleared)
 			}
 			out = append(out, v)
-			taken.Add(uint32(v))
+			taken.add(v)
 		}
 		if len(out) > 0 {
 			if err := c.record(b, consumptionEntry{op: opMark, task: task, indexes: taken}); err != nil {
@@ -358,10 +337,7 @@ func (b *Bucket) TakeUnconsumed(task string, fields []string, n int64) ([]int64,
 		}
 		// [cursor, next) is consumed or cleared now: the next take starts
 		// its search after this batch, not at its first index.
-		t.cursor = uint32(next)
-		if len(out) == 0 && n > 0 {
-			return pastIndexLimit(total)
-		}
+		t.cursor = next
 		return nil
 	})
 	return out, err
@@ -378,29 +354,24 @@ func (b *Bucket) ReadyRanges(task string, fields []string) ([][2]int64, error) {
 	}
 	var out [][2]int64
 	err := b.withConsumption(func(c *consumption, total int64) error {
-		var un *roaring.Bitmap
+		var un *offsetSet
 		if t, ok := c.tasks[task]; ok {
 			un = t.unavailable
 		} else {
 			un = c.cleared
 		}
 		next := b.currentOffsets().first // retention dropped the records below it
-		for next < total && next <= MaxTrainingIndex {
-			lo := nextAbsent(un, uint32(next))
-			if lo < 0 || lo >= total || lo > MaxTrainingIndex {
+		for next < total {
+			lo := un.nextAbsent(next)
+			if lo < 0 || lo >= total {
 				break
 			}
-			hi := min(total, MaxTrainingIndex+1)
-			if lo < MaxTrainingIndex {
-				if p := nextPresent(un, uint32(lo+1)); p >= 0 && p < hi {
-					hi = p
-				}
+			hi := total
+			if p := un.nextPresent(lo + 1); p >= 0 && p < hi {
+				hi = p
 			}
 			out = append(out, [2]int64{lo, hi})
 			next = hi
-		}
-		if len(out) == 0 {
-			return pastIndexLimit(total)
 		}
 		return nil
 	})
@@ -415,7 +386,7 @@ func (b *Bucket) MarkConsumed(task string, indexes []int64) error {
 	}
 	return b.withConsumption(func(c *consumption, total int64) error {
 		bm, err := indexBitmap(indexes, total)
-		if err != nil || bm.IsEmpty() {
+		if err != nil || bm.isEmpty() {
 			return err
 		}
 		return c.record(b, consumptionEntry{op: opMark, task: task, indexes: bm})
@@ -441,7 +412,7 @@ func (b *Bucket) LiveIndexes(indexes []int64) ([]int64, error) {
 	err := b.withConsumption(func(c *consumption, total int64) error {
 		m := b.currentOffsets()
 		for _, i := range indexes {
-			if i >= m.first && i < total && !m.isCleared(i) && (i > MaxTrainingIndex || !c.cleared.Contains(uint32(i))) {
+			if i >= m.first && i < total && !m.isCleared(i) && !c.cleared.contains(i) {
 				out = append(out, i)
 			}
 		}
@@ -454,7 +425,7 @@ func (b *Bucket) LiveIndexes(indexes []int64) ([]int64, error) {
 func (b *Bucket) ClearedCount() (int64, error) {
 	var n int64
 	err := b.withConsumption(func(c *consumption, total int64) error {
-		n = int64(c.cleared.GetCardinality())
+		n = c.cleared.cardinality()
 		return nil
 	})
 	return n, err

@@ -9,8 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
-	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // ConsumptionLogName is the file in the bucket directory that keeps, per
@@ -24,6 +22,11 @@ const (
 	opMark  byte = 1 // task's consumed set |= bitmap
 	opReset byte = 2 // task's consumed set = {} (bitmap empty)
 	opClear byte = 3 // cleared set |= bitmap (task empty)
+
+	// opWide, or'ed into the op, says the bitmap is in the 64-bit portable
+	// format: written only when it holds an index >= 2^32, so a log of a
+	// bucket below 2^32 stays readable by versions before 64-bit indexes.
+	opWide byte = 0x80
 )
 
 // consumptionEntryHeader is the size of an entry's frame: length and CRC.
@@ -39,29 +42,36 @@ var consumptionCRC = crc32.MakeTable(crc32.Castagnoli)
 type consumptionEntry struct {
 	op      byte
 	task    string
-	indexes *roaring.Bitmap
+	indexes *offsetSet
 }
 
 // encodeConsumptionEntry frames an entry as
 //
 //	u32 LE payload length | u32 LE CRC-32C of payload | payload
 //	payload = u8 op | u16 LE task length | task (UTF-8) | roaring bitmap (portable format)
+//
+// The bitmap is in the 32-bit portable format while its indexes are below
+// 2^32; otherwise op has opWide set and the bitmap is in the 64-bit
+// portable format (offset_set.go).
 func encodeConsumptionEntry(e consumptionEntry) ([]byte, error) {
 	if len(e.task) > 0xFFFF {
 		return nil, fmt.Errorf("%w: task name is %d bytes, at most 65535", ErrInvalidArgument, len(e.task))
 	}
+	bm := e.indexes
+	if bm == nil {
+		bm = newOffsetSet()
+	}
 	var payload bytes.Buffer
-	payload.WriteByte(e.op)
+	if bm.fits32() {
+		payload.WriteByte(e.op)
+	} else {
+		payload.WriteByte(e.op | opWide)
+	}
 	var n [2]byte
 	binary.LittleEndian.PutUint16(n[:], uint16(len(e.task)))
 	payload.Write(n[:])
 	payload.WriteString(e.task)
-	bm := e.indexes
-	if bm == nil {
-		bm = roaring.New()
-	}
-	bm.RunOptimize()
-	if _, err := bm.WriteTo(&payload); err != nil {
+	if err := bm.writeTo(&payload); err != nil {
 		return nil, err
 	}
 	out := make([]byte, consumptionEntryHeader, consumptionEntryHeader+payload.Len())
@@ -101,7 +111,7 @@ func decodeConsumptionPayload(p []byte) (e consumptionEntry, err error) {
 			err = fmt.Errorf("%w: consumption entry: %v", ErrCorrupt, r)
 		}
 	}()
-	e.op = p[0]
+	e.op = p[0] &^ opWide
 	if e.op < opMark || e.op > opClear {
 		return e, fmt.Errorf("%w: consumption entry op %d", ErrCorrupt, e.op)
 	}
@@ -110,8 +120,7 @@ func decodeConsumptionPayload(p []byte) (e consumptionEntry, err error) {
 		return e, fmt.Errorf("%w: consumption entry task length", ErrCorrupt)
 	}
 	e.task = string(p[3 : 3+tlen])
-	e.indexes = roaring.New()
-	if _, err := e.indexes.ReadFrom(bytes.NewReader(p[3+tlen:])); err != nil {
+	if e.indexes, err = readOffsetSet(p[3+tlen:], p[0]&opWide != 0); err != nil {
 		return e, fmt.Errorf("%w: consumption entry bitmap: %v", ErrCorrupt, err)
 	}
 	return e, nil

@@ -1,17 +1,12 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
-
-	"github.com/persisting/persisting/lance"
 )
 
 // TestConsumptionStateBoundedByRetention: a bucket trained on for months
@@ -72,9 +67,9 @@ func TestConsumptionStateBoundedByRetention(t *testing.T) {
 		first := b.currentOffsets().first
 		b.consumption.mu.Lock()
 		for _, bm := range b.consumption.bitmaps() {
-			if !bm.IsEmpty() && int64(bm.Minimum()) < first {
+			if !bm.isEmpty() && bm.minimum() < first {
 				b.consumption.mu.Unlock()
-				t.Fatalf("round %d: the state holds index %d, below the first retained %d", r, bm.Minimum(), first)
+				t.Fatalf("round %d: the state holds index %d, below the first retained %d", r, bm.minimum(), first)
 			}
 		}
 		snap, err := encodeConsumptionEntries(b.consumption.snapshot())
@@ -109,48 +104,4 @@ func TestConsumptionStateBoundedByRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("state %d bytes at round %d, %d at round %d; log %d bytes", sizes[rounds/4], rounds/4, sizes[rounds-1], rounds, st.Size())
-}
-
-// TestTakePastTheIndexLimit: consumption tracks indexes up to
-// MaxTrainingIndex (32-bit bitmaps). A bucket that runs long enough to
-// store records past it (4.29 billion appends: 50 days at 1,000 a second,
-// retention or not) used to hand out nothing, silently, for ever: training
-// stalled with records ready. Now the take that has nothing to hand out
-// below the limit says why; one that still finds records below it hands
-// them out.
-func TestTakePastTheIndexLimit(t *testing.T) {
-	dir := t.TempDir()
-	b := openBucket(t, dir, 1000)
-	appendRows(t, b, 0, 11)
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// Retention dropped everything before offset MaxTrainingIndex-2: the
-	// 10 rows left hold offsets MaxTrainingIndex-2 ... MaxTrainingIndex+7.
-	first := int64(MaxTrainingIndex - 2)
-	if _, _, err := lance.DeletePrefix(filepath.Join(dir, DatasetDirName), 1, lance.DeletePrefixOptions{
-		Config: map[string]string{firstOffsetKey: strconv.FormatInt(first, 10)},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	b = openBucket(t, dir, 1000)
-	defer b.Close()
-	if total, _, _, _ := b.Counts(); total != first+10 {
-		t.Fatalf("total %d", total)
-	}
-	if got := take(t, b, "a", 2); !equalInts(got, seq(first, 2)) {
-		t.Fatalf("first batch: %v", got)
-	}
-	if got := take(t, b, "a", 5); !equalInts(got, seq(first+2, 1)) {
-		t.Fatalf("the last index below the limit: %v", got)
-	}
-	for _, call := range []func() error{
-		func() error { _, err := b.TakeUnconsumed("a", nil, 5); return err },
-		func() error { _, err := b.ReadyRanges("a", nil); return err },
-	} {
-		err := call()
-		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "4294967294") {
-			t.Fatalf("past the limit: %v", err)
-		}
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -251,7 +250,7 @@ func TestConsumptionLogCompactedAtOpen(t *testing.T) {
 	b.Close()
 	var long []consumptionEntry
 	for i := uint32(0); i < consumptionLogCompactEntries+5; i++ {
-		long = append(long, consumptionEntry{op: opMark, task: "a", indexes: roaring.BitmapOf(i)})
+		long = append(long, consumptionEntry{op: opMark, task: "a", indexes: offsetSetOf(int64(i))})
 	}
 	data, err := encodeConsumptionEntries(long)
 	if err != nil {

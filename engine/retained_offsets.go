@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"math"
 	"strconv"
+	"strings"
 	"sync"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
@@ -24,7 +23,10 @@ import (
 //     it past the records it dropped; absent = 0);
 //   - persisting.cleared_offsets: the offsets >= first_offset whose records
 //     were deleted (clear), a portable 32-bit Roaring bitmap in standard
-//     base64 (absent = none).
+//     base64 while every one is below 2^32 (what versions before 64-bit
+//     offsets wrote and read); once one is not, "64:" and the 64-bit
+//     portable Roaring format in standard base64 (offset_set.go). Absent =
+//     none.
 //
 // The live rows hold the other offsets >= first_offset, ascending. The
 // values live in the same manifest as the rows they describe, so a version
@@ -41,14 +43,14 @@ const (
 // offsetMap maps a version's live rows to offsets and back.
 type offsetMap struct {
 	first   int64
-	cleared *roaring.Bitmap // offsets >= first without a row; never mutated once built
-	rows    int64           // live rows
+	cleared *offsetSet // offsets >= first without a row; never mutated once built
+	rows    int64      // live rows
 }
 
 // offsetsOf reads ds's map (ds nil: an empty one). Values that are not ours
 // are ignored: the rows are numbered from 0 with no holes.
 func offsetsOf(ds *lance.Dataset) offsetMap {
-	m := offsetMap{cleared: roaring.New()}
+	m := offsetMap{cleared: newOffsetSet()}
 	if ds == nil {
 		return m
 	}
@@ -66,46 +68,44 @@ func offsetsOf(ds *lance.Dataset) offsetMap {
 	return m
 }
 
-func encodeOffsets(bm *roaring.Bitmap) (string, error) {
-	bm.RunOptimize()
+// wideOffsetsPrefix starts a cleared_offsets value in the 64-bit format. It
+// is not base64: versions that read only the 32-bit format ignore the value.
+const wideOffsetsPrefix = "64:"
+
+func encodeOffsets(bm *offsetSet) (string, error) {
 	var buf bytes.Buffer
-	if _, err := bm.WriteTo(&buf); err != nil {
+	if err := bm.writeTo(&buf); err != nil {
 		return "", err
 	}
-	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+	enc := base64.StdEncoding.EncodeToString(buf.Bytes())
+	if !bm.fits32() {
+		enc = wideOffsetsPrefix + enc
+	}
+	return enc, nil
 }
 
-func decodeOffsets(v string) (bm *roaring.Bitmap, err error) {
+func decodeOffsets(v string) (bm *offsetSet, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, clearedOffsetKey, r)
 		}
 	}()
-	data, err := base64.StdEncoding.DecodeString(v)
+	wide := strings.HasPrefix(v, wideOffsetsPrefix)
+	data, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(v, wideOffsetsPrefix))
 	if err != nil {
 		return nil, err
 	}
-	bm = roaring.New()
-	if _, err := bm.ReadFrom(bytes.NewReader(data)); err != nil {
-		return nil, err
-	}
-	return bm, nil
+	return readOffsetSet(data, wide)
 }
 
 // end is the offset after the last row: the next record's offset.
 func (m offsetMap) end() int64 {
-	return m.first + m.rows + int64(m.cleared.GetCardinality())
+	return m.first + m.rows + m.cleared.cardinality()
 }
 
 // clearedBefore counts the cleared offsets below o.
 func (m offsetMap) clearedBefore(o int64) int64 {
-	if o <= 0 {
-		return 0
-	}
-	if o-1 >= math.MaxUint32 {
-		return int64(m.cleared.GetCardinality())
-	}
-	return int64(m.cleared.Rank(uint32(o - 1)))
+	return m.cleared.countBelow(o)
 }
 
 // rowAt is the number of live rows below offset o (o >= first): the row of
@@ -122,7 +122,7 @@ func (m offsetMap) offsetOfRow(r int64) int64 {
 	// The smallest o with rowAt(o+1) == r+1, i.e. more than r live offsets
 	// in [first, o]; rowAt is monotone, so binary search over the at most
 	// cardinality offsets the holes can push it by.
-	lo, hi := m.first+r, m.first+r+int64(m.cleared.GetCardinality())
+	lo, hi := m.first+r, m.first+r+m.cleared.cardinality()
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		if m.rowAt(mid+1) > r {
@@ -136,23 +136,22 @@ func (m offsetMap) offsetOfRow(r int64) int64 {
 
 // isCleared says whether offset o was cleared (o >= first).
 func (m offsetMap) isCleared(o int64) bool {
-	return o <= math.MaxUint32 && m.cleared.Contains(uint32(o))
+	return m.cleared.contains(o)
 }
 
 // rowRanges turns offsets (ascending, live, in [first, end())) into the
 // ranges of live rows they hold: consecutive live offsets are consecutive
 // rows, also across cleared ones between them.
-func (m offsetMap) rowRanges(offsets *roaring.Bitmap) [][2]int64 {
+func (m offsetMap) rowRanges(offsets *offsetSet) [][2]int64 {
 	var out [][2]int64
-	it := offsets.Iterator()
-	for it.HasNext() {
-		r := m.rowAt(int64(it.Next()))
+	offsets.each(func(o int64) {
+		r := m.rowAt(o)
 		if n := len(out); n > 0 && out[n-1][1] == r {
 			out[n-1][1]++
 		} else {
 			out = append(out, [2]int64{r, r + 1})
 		}
-	}
+	})
 	return out
 }
 

@@ -12,16 +12,16 @@ func TestOffsetMap(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		first   int64
-		cleared []uint32
+		cleared []int64
 		rows    int64
 	}{
 		{"no holes", 0, nil, 10},
-		{"holes", 0, []uint32{0, 3, 4, 9}, 8},
-		{"first offset and holes", 100, []uint32{100, 105, 106, 107, 120}, 20},
-		{"trailing holes", 5, []uint32{12, 13, 14}, 7},
+		{"holes", 0, []int64{0, 3, 4, 9}, 8},
+		{"first offset and holes", 100, []int64{100, 105, 106, 107, 120}, 20},
+		{"trailing holes", 5, []int64{12, 13, 14}, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := offsetMap{first: tc.first, cleared: roaring.BitmapOf(tc.cleared...), rows: tc.rows}
+			m := offsetMap{first: tc.first, cleared: offsetSetOf(tc.cleared...), rows: tc.rows}
 			if got, want := m.end(), tc.first+tc.rows+int64(len(tc.cleared)); got != want {
 				t.Fatalf("end %d, want %d", got, want)
 			}
@@ -46,9 +46,9 @@ func TestOffsetMap(t *testing.T) {
 				t.Fatalf("offsetOfRow(rows) = %d, want end %d", got, m.end())
 			}
 			// Every other live offset: ranges of single rows; all: one range.
-			every := roaring.New()
+			every := newOffsetSet()
 			for _, o := range live {
-				every.Add(uint32(o))
+				every.add(o)
 			}
 			if got := m.rowRanges(every); len(got) != 1 || got[0] != [2]int64{0, tc.rows} {
 				t.Fatalf("all live offsets: %v", got)
@@ -60,17 +60,17 @@ func TestOffsetMap(t *testing.T) {
 // TestOffsetsEncoding: the config value round-trips, and a value that is not
 // ours reads as no holes.
 func TestOffsetsEncoding(t *testing.T) {
-	bm := roaring.BitmapOf(1, 2, 3, 1000, 70000)
+	bm := offsetSetOf(1, 2, 3, 1000, 70000)
 	enc, err := encodeOffsets(bm)
 	if err != nil {
 		t.Fatal(err)
 	}
 	back, err := decodeOffsets(enc)
-	if err != nil || !back.Equals(bm) {
+	if err != nil || !back.equals(bm) {
 		t.Fatalf("round trip: %v, %v", back, err)
 	}
 	for _, bad := range []string{"not base64!", "AAAA", ""} {
-		if bm, err := decodeOffsets(bad); err == nil && !bm.IsEmpty() {
+		if bm, err := decodeOffsets(bad); err == nil && !bm.isEmpty() {
 			t.Fatalf("%q decoded to %v", bad, bm)
 		}
 	}
@@ -83,27 +83,27 @@ func TestOffsetsEncoding(t *testing.T) {
 func TestClearedOffsetsEncodingBound(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		cleared  func() *roaring.Bitmap
+		cleared  func() *offsetSet
 		maxBytes int
 	}{
-		{"a cleared prefix of 10 million", func() *roaring.Bitmap {
+		{"a cleared prefix of 10 million", func() *offsetSet {
 			bm := roaring.New()
 			bm.AddRange(0, 10_000_000)
-			return bm
+			return fromBitmap32(bm)
 		}, 3_000},
-		{"every batch of 100 cleared, 10 million", func() *roaring.Bitmap {
+		{"every batch of 100 cleared, 10 million", func() *offsetSet {
 			bm := roaring.New()
 			for lo := uint64(0); lo < 10_000_000; lo += 100 {
 				bm.AddRange(lo, lo+100) // one clear per batch, as a training loop does
 			}
-			return bm
+			return fromBitmap32(bm)
 		}, 3_000},
-		{"every other offset of 100,000", func() *roaring.Bitmap {
+		{"every other offset of 100,000", func() *offsetSet {
 			bm := roaring.New()
 			for i := uint32(0); i < 100_000; i += 2 {
 				bm.Add(i)
 			}
-			return bm
+			return fromBitmap32(bm)
 		}, 22_000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

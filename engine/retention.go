@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"math"
 	"strconv"
 	"time"
 
@@ -131,10 +130,8 @@ func (b *Bucket) applyRetention(now time.Time) error {
 // cleared offsets from there on.
 func retainedFrom(m offsetMap, rows int64) (map[string]string, error) {
 	first := m.offsetOfRow(rows)
-	cleared := m.cleared.Clone()
-	if first > 0 {
-		cleared.RemoveRange(0, uint64(min(first, math.MaxUint32+1)))
-	}
+	cleared := m.cleared.clone()
+	cleared.removeBelow(first)
 	enc, err := encodeOffsets(cleared)
 	if err != nil {
 		return nil, err
