@@ -32,3 +32,29 @@ func BenchmarkNextAbsentHistory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOffsetSetNextAbsent: the history benchmark through offsetSet, a
+// task that consumed 2^24 indexes up to base: below 2^32 (one bitmap),
+// across it (two) and far past it. The cost must be the 32-bit search's.
+func BenchmarkOffsetSetNextAbsent(b *testing.B) {
+	const history = 1 << 24
+	for _, base := range []int64{history, 1<<32 + history/2, 1 << 40} {
+		b.Run(fmt.Sprintf("base=%d", base), func(b *testing.B) {
+			s := newOffsetSet()
+			for v := base - history; v < base; v += 1 << 16 {
+				r := offsetSetOf()
+				high, low := split(v)
+				r.bitmap(high).AddRange(uint64(low), uint64(low)+1<<16)
+				s.or(r)
+			}
+			s.runOptimize()
+			from := base - 256
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if got := s.nextAbsent(from); got != base {
+					b.Fatalf("nextAbsent = %d, want %d", got, base)
+				}
+			}
+		})
+	}
+}

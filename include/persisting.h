@@ -458,7 +458,9 @@ int persisting_metrics_text(char** out_text, PersistingError* error);
  *
  * A record's index is its offset in append order (as for persisting_read).
  * Task names are non-empty UTF-8 strings of at most 65535 bytes. Indexes are
- * below 2^32 - 1; a count of indexes above 2^32 is PERSISTING_EINVALID_ARGUMENT. Every change is appended to the bucket's consumption.log:
+ * any int64 offset the bucket handed out (past 2^32 too); a count of indexes
+ * above 2^32 is PERSISTING_EINVALID_ARGUMENT. Every change is appended to the
+ * bucket's consumption.log:
  * with the WAL it is fsynced before the call returns; without it, it is
  * written at once (a killed process keeps it) and fsynced at the next flush
  * and at close. `fields_json` (may be NULL) is a JSON array of top-level field

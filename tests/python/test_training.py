@@ -409,6 +409,44 @@ async def test_get_meta_past_one_roaring_container(backend):
     assert (await backend.get_meta(["step"], 100, "new"))["global_indexes"] == list(range(70_050, 70_100))
 
 
+@pytest.mark.parametrize("first", [2**32 - 2, 2**32 + 10, 2**40])
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+async def test_training_past_2_32(bucket_path, kind, first):
+    """Offsets never restart: a queue running for months hands out, marks,
+    clears and reads records past 2^32 (retention dropped those below).
+    Before, get_meta raised UnsupportedError there, clear and mark_consumed
+    InvalidArgumentError."""
+    b = BACKENDS[kind](bucket_path)
+    await b.put_arrow(pa.table({"step": pa.array(range(14), pa.int64())}))
+    b.close()
+    ds = lance.dataset(os.path.join(bucket_path, "data.lance"))
+    ds.delete("step = 0")  # as retention does: the 13 rows left hold offsets first .. first+12
+    ds.update_config({"persisting.first_offset": str(first)})
+
+    def at(*rel):
+        return [first + r for r in rel]
+
+    b = BACKENDS[kind](bucket_path)
+    try:
+        assert b.total_count() == first + 13
+        assert (await b.get_meta(["step"], 3, "t"))["global_indexes"] == at(0, 1, 2)
+        await b.mark_consumed("t", at(4))
+        await b.clear(at(3, 6))
+        assert (await b.get_meta(["step"], 100, "t"))["global_indexes"] == at(5, 7, 8, 9, 10, 11, 12)
+        meta = await b.get_meta(["step"], 2, "u", lambda ready, n, **kw: (ready[-n:], ready[-n:]))
+        assert meta["global_indexes"] == at(11, 12)
+        assert [r["step"] for r in await b.get_by_indices(at(12, 3, 2, 13))] == [13, 3]
+        assert [r["step"] for r in await b.get(limit=5, offset=first + 2)] == [3, 5, 6]
+    finally:
+        b.close()
+    b = BACKENDS[kind](bucket_path)
+    try:
+        assert (await b.get_meta(["step"], 100, "t"))["global_indexes"] == []
+        assert (await b.get_meta(["step"], 100, "u"))["global_indexes"] == at(0, 1, 2, 4, 5, 7, 8, 9, 10)
+    finally:
+        b.close()
+
+
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
 async def test_clear_deletes_rows_for_pylance(bucket_path, kind):
     b = BACKENDS[kind](bucket_path)
