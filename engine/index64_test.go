@@ -96,6 +96,9 @@ func TestTrainingPast2e32(t *testing.T) {
 			if wide := first+10 >= 1<<32; strings.HasPrefix(enc, wideOffsetsPrefix) != wide {
 				t.Fatalf("cleared offsets %q: 64-bit format %v expected", enc, wide)
 			}
+			if got, want := wideLogEntries(t, dir), map[bool]int{false: 0, true: 2}[first+2 >= 1<<32]; got < want || (want == 0 && got != 0) {
+				t.Fatalf("%d log entries in the 64-bit format, want %d or more", got, want)
+			}
 
 			b = reopen(t, b, Options{Path: dir, FlushThreshold: 1000})
 			if got := take(t, b, "a", 100); len(got) != 0 {
@@ -139,6 +142,24 @@ func TestTrainingPast2e32(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wideLogEntries counts the consumption log's entries in the 64-bit format.
+func wideLogEntries(t *testing.T, dir string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, ConsumptionLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for len(data) >= consumptionEntryHeader {
+		size := int(binary.LittleEndian.Uint32(data))
+		if data[consumptionEntryHeader]&opWide != 0 {
+			n++
+		}
+		data = data[consumptionEntryHeader+size:]
+	}
+	return n
 }
 
 func equalRanges(a, b [][2]int64) bool {
