@@ -23,9 +23,9 @@ type Bucket struct {
 	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
 	closed  bool
-	// closeDone is made by the first Close and closed when it has ended;
-	// a later Close waits on it.
-	closeDone chan struct{}
+	// closing is the Close in progress, nil when none runs; a Close called
+	// meanwhile waits for it (close_keeps.go).
+	closing *closeAttempt
 	schema    *arrow.Schema  // nil until the first append or a dataset on disk fixes it
 	dataset   *lance.Dataset // newest committed version; nil before the first flush
 	buf       buffer
@@ -417,23 +417,28 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 	b.schema = s
 }
 
-// Close flushes the buffer and closes the bucket. The bucket is closed even
-// when the flush fails; the error says what was not written. A Close called
-// while another runs waits for it to end (writer lock released) and returns
-// nil, as does every Close after the first.
+// Close flushes the buffer and closes the bucket. When that flush fails
+// and no WAL holds the rows, the bucket stays open with them and Close
+// returns the error (close_keeps.go): a later Close or Flush tries again.
+// Otherwise the bucket is closed even when the flush fails (the WAL keeps
+// the rows for the next open); the error says what was not written. A
+// Close called while another runs waits for it to end (writer lock
+// released) and returns nil, or the first one's error when that one kept
+// the bucket open; every Close after the bucket closed returns nil.
 func (b *Bucket) Close() error {
 	b.mu.Lock()
-	if done := b.closeDone; done != nil {
+	if a := b.closing; a != nil {
 		b.mu.Unlock()
 		if b.onCloseWait != nil {
 			b.onCloseWait()
 		}
-		<-done
-		return nil
+		<-a.done
+		return a.kept
 	}
-	b.closeDone = make(chan struct{})
+	a := &closeAttempt{done: make(chan struct{})}
+	b.closing = a
 	b.mu.Unlock()
-	defer close(b.closeDone)
+	defer close(a.done)
 	b.stopBackground() // first: background work takes flushMu itself
 	b.flushMu.Lock()
 	b.mu.Lock()
@@ -449,6 +454,9 @@ func (b *Bucket) Close() error {
 	}
 	b.mu.Unlock()
 	err := b.flush(true)
+	if kept := b.keepOpenAfter(a, err); kept != nil {
+		return kept
+	}
 	b.storeGoneAtClose(err)
 	b.mu.Lock()
 	releaseAll(b.buf.take())
