@@ -26,9 +26,9 @@ type Bucket struct {
 	// closing is the Close in progress, nil when none runs; a Close called
 	// meanwhile waits for it (close_keeps.go).
 	closing *closeAttempt
-	schema    *arrow.Schema  // nil until the first append or a dataset on disk fixes it
-	dataset   *lance.Dataset // newest committed version; nil before the first flush
-	buf       buffer
+	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
+	dataset *lance.Dataset // newest committed version; nil before the first flush
+	buf     buffer
 
 	wal         *wal.Log // nil without a WAL
 	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset
