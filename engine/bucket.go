@@ -23,8 +23,9 @@ type Bucket struct {
 	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
 	closed  bool
-	// closing is the Close in progress, nil when none runs; a Close called
-	// meanwhile waits for it (close_keeps.go).
+	// closing is the Close in progress or the one that closed the bucket
+	// (nil before, and after one that kept the bucket open): a Close
+	// called meanwhile waits for it (close_keeps.go).
 	closing *closeAttempt
 	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
 	dataset *lance.Dataset // newest committed version; nil before the first flush
