@@ -59,6 +59,9 @@ type Bucket struct {
 	// Stats reports it, so a caller of a background flush learns it.
 	flushFailure string
 	uncertain    *uncertainFlush // a failed flush that may have committed (flush_uncertain.go); under flushMu
+	// refitFailed: the buffered rows did not fit the schema pylance gave the
+	// dataset (schema_concurrent.go); the auto flush waits for a Flush. Under mu.
+	refitFailed bool
 
 	// abandoned: the dataset's files at open, before this writer wrote
 	// any; those no version references were left by a crashed writer and
