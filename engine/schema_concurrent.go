@@ -108,6 +108,7 @@ func withAddedFields(bucket, stored, latest *arrow.Schema) (s *arrow.Schema, ok 
 // with why the rows do not fit. Under flushMu, not mu.
 func (b *Bucket) refitToDataset(err error) (retry bool, rerr error) {
 	if !errors.Is(err, lance.ErrSchemaMismatch) && !errors.Is(err, lance.ErrCommitConflict) ||
+		errors.Is(err, lance.ErrFenced) || errors.Is(err, ErrBusy) || // another writer owns the bucket now
 		b.uncertain != nil || b.dataset == nil {
 		return false, err
 	}
