@@ -43,8 +43,12 @@ func persisting_close(handle C.uint64_t, cerr *C.PersistingError) C.int {
 		if err != nil {
 			return err
 		}
-		forgetLedger(uint64(handle))
 		err = b.Close()
+		if !b.Closed() { // its flush failed and no WAL holds its rows: the handle stays valid
+			restoreBucket(uint64(handle), b)
+			return err
+		}
+		forgetLedger(uint64(handle))
 		deferredReleases.waitStarted() // the batches close dropped are released when it returns
 		return err
 	})

@@ -32,7 +32,8 @@ func lookupBucket(h uint64) (*engine.Bucket, error) {
 	return b, nil
 }
 
-// takeBucket removes h from the table, so that exactly one close wins.
+// takeBucket removes h from the table, so that exactly one close wins;
+// restoreBucket puts it back when that close kept the bucket open.
 func takeBucket(h uint64) (*engine.Bucket, error) {
 	handles.Lock()
 	defer handles.Unlock()
@@ -42,4 +43,10 @@ func takeBucket(h uint64) (*engine.Bucket, error) {
 	}
 	delete(handles.buckets, h)
 	return b, nil
+}
+
+func restoreBucket(h uint64, b *engine.Bucket) {
+	handles.Lock()
+	defer handles.Unlock()
+	handles.buckets[h] = b
 }

@@ -34,7 +34,7 @@ func (b *Bucket) autoFlushLoop(stop <-chan struct{}, t Ticker, p *parking) {
 		if err != nil {
 			return // closed
 		}
-		if seen > persisted {
+		if seen > persisted && !b.waitsForRefit() {
 			err := b.Flush()
 			switch {
 			case errors.Is(err, ErrClosed):
@@ -65,4 +65,13 @@ func (b *Bucket) parkAutoFlush(p *parking) bool {
 		return false
 	}
 	return p.park(nil)
+}
+
+// waitsForRefit: the buffered rows did not fit the schema another writer
+// gave the dataset (schema_concurrent.go). The flush said so; flushing at
+// every tick would only fail again, so the next Flush or Close tries.
+func (b *Bucket) waitsForRefit() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.refitFailed
 }

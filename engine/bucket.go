@@ -23,12 +23,13 @@ type Bucket struct {
 	flushMu sync.Mutex // serialises flushes and other dataset writes; taken before mu (flush.go)
 	mu      sync.Mutex
 	closed  bool
-	// closeDone is made by the first Close and closed when it has ended;
-	// a later Close waits on it.
-	closeDone chan struct{}
-	schema    *arrow.Schema  // nil until the first append or a dataset on disk fixes it
-	dataset   *lance.Dataset // newest committed version; nil before the first flush
-	buf       buffer
+	// closing is the Close in progress or the one that closed the bucket
+	// (nil before, and after one that kept the bucket open): a Close
+	// called meanwhile waits for it (close_keeps.go).
+	closing *closeAttempt
+	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
+	dataset *lance.Dataset // newest committed version; nil before the first flush
+	buf     buffer
 
 	wal         *wal.Log // nil without a WAL
 	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset
@@ -58,6 +59,9 @@ type Bucket struct {
 	// Stats reports it, so a caller of a background flush learns it.
 	flushFailure string
 	uncertain    *uncertainFlush // a failed flush that may have committed (flush_uncertain.go); under flushMu
+	// refitFailed: the buffered rows did not fit the schema pylance gave the
+	// dataset (schema_concurrent.go); the auto flush waits for a Flush. Under mu.
+	refitFailed bool
 
 	// abandoned: the dataset's files at open, before this writer wrote
 	// any; those no version references were left by a crashed writer and
@@ -417,23 +421,28 @@ func (b *Bucket) setSchema(s *arrow.Schema, rebuffered []arrow.Record) {
 	b.schema = s
 }
 
-// Close flushes the buffer and closes the bucket. The bucket is closed even
-// when the flush fails; the error says what was not written. A Close called
-// while another runs waits for it to end (writer lock released) and returns
-// nil, as does every Close after the first.
+// Close flushes the buffer and closes the bucket. When that flush fails
+// and no WAL holds the rows, the bucket stays open with them and Close
+// returns the error (close_keeps.go): a later Close or Flush tries again.
+// Otherwise the bucket is closed even when the flush fails (the WAL keeps
+// the rows for the next open); the error says what was not written. A
+// Close called while another runs waits for it to end (writer lock
+// released) and returns nil, or the first one's error when that one kept
+// the bucket open; every Close after the bucket closed returns nil.
 func (b *Bucket) Close() error {
 	b.mu.Lock()
-	if done := b.closeDone; done != nil {
+	if a := b.closing; a != nil {
 		b.mu.Unlock()
 		if b.onCloseWait != nil {
 			b.onCloseWait()
 		}
-		<-done
-		return nil
+		<-a.done
+		return a.kept
 	}
-	b.closeDone = make(chan struct{})
+	a := &closeAttempt{done: make(chan struct{})}
+	b.closing = a
 	b.mu.Unlock()
-	defer close(b.closeDone)
+	defer close(a.done)
 	b.stopBackground() // first: background work takes flushMu itself
 	b.flushMu.Lock()
 	b.mu.Lock()
@@ -449,6 +458,9 @@ func (b *Bucket) Close() error {
 	}
 	b.mu.Unlock()
 	err := b.flush(true)
+	if kept := b.keepOpenAfter(a, err); kept != nil {
+		return kept
+	}
 	b.storeGoneAtClose(err)
 	b.mu.Lock()
 	releaseAll(b.buf.take())

@@ -49,6 +49,9 @@ func (b *Bucket) Flush() error {
 	if closed {
 		return ErrClosed
 	}
+	b.mu.Lock()
+	b.refitFailed = false // a Flush tries again
+	b.mu.Unlock()
 	err := b.flush(false)
 	if cerr := b.consumption.syncAfterFlush(); err == nil {
 		err = cerr
@@ -104,6 +107,14 @@ func (b *Bucket) flush(closing bool) error {
 		b.metrics.failed("flush")
 		if b.adoptAddedFields(err) { // schema_concurrent.go
 			return b.flush(closing)
+		}
+		if retry, rerr := b.refitToDataset(err); retry {
+			return b.flush(closing)
+		} else if rerr != err {
+			b.mu.Lock()
+			b.flushFailure = rerr.Error()
+			b.mu.Unlock()
+			err = rerr
 		}
 		return err
 	}

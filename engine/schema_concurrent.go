@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -15,8 +16,17 @@ import (
 // stay buffered - and a bucket without a WAL loses them at close. When the
 // change only added fields, the bucket takes the new schema instead and the
 // flush is written again: its rows read null in the new fields, as rows
-// stored before the change do. Any other change (a rename, a new type, a
-// dropped field, replaced data) still fails the flush, naming the change.
+// stored before the change do.
+//
+// Any other change (a renamed, cast or dropped field; the data replaced by
+// an overwrite or a restore) gets what a reopen of the bucket would do
+// (refitToDataset): the latest version becomes the bucket's dataset, its
+// schema the bucket's, and the buffered rows are admitted to it by the
+// bucket's rules (schema_evolution: a field the dataset lost comes back as
+// a new one, a narrowed type takes the values that fit). Rows that do not
+// fit stay buffered, readable, and the flush fails saying what to do; the
+// automatic flush then waits for the next Flush (or Close) instead of
+// failing at every tick.
 
 // adoptAddedFields takes the latest version's schema when it is the stored
 // one plus new nullable fields, and says whether it did. After a failed
@@ -88,4 +98,50 @@ func withAddedFields(bucket, stored, latest *arrow.Schema) (s *arrow.Schema, ok 
 		}
 	}
 	return arrow.NewSchema(fields, nil), true
+}
+
+// refitToDataset re-derives the bucket's schema from the latest version
+// after a flush failed with err (a schema mismatch, or a commit conflict
+// with an overwrite or a restore) and converts the buffered rows to it.
+// retry: the flush may be written again (each yes adopted a newer
+// version). Otherwise rerr is the error the flush returns: err, or err
+// with why the rows do not fit. Under flushMu, not mu.
+func (b *Bucket) refitToDataset(err error) (retry bool, rerr error) {
+	if !errors.Is(err, lance.ErrSchemaMismatch) && !errors.Is(err, lance.ErrCommitConflict) ||
+		errors.Is(err, lance.ErrFenced) || errors.Is(err, ErrBusy) || // another writer owns the bucket now
+		b.uncertain != nil || b.dataset == nil {
+		return false, err
+	}
+	latest, lerr := lance.Open(b.opts.datasetPath())
+	if lerr != nil {
+		return false, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sealRows() // the buffer, in order, before it is converted
+	schema, dataset := b.schema, b.dataset
+	b.schema, b.dataset = withoutMetadata(latest.Schema()), latest // as Open sets them
+	refit, kept, aerr := b.admitRecords(b.buf.records)
+	b.schema, b.dataset = schema, dataset
+	if aerr == nil && refit == nil { // nothing buffered
+		return false, err
+	}
+	if aerr != nil {
+		releaseAll(kept)
+		b.refitFailed = true
+		return false, fmt.Errorf("%w; another writer changed the dataset (version %d), and the %d buffered rows "+
+			"do not fit its schema now: %w. They stay buffered and readable: undo the change (pylance's "+
+			"restore), or change the dataset so that they fit, and flush again", err, latest.Version(), b.buf.rows, aerr)
+	}
+	if latest.Version() <= b.dataset.Version() { // nothing new to follow: the flush's error stands
+		releaseAll(kept)
+		return false, err
+	}
+	b.buf.replace(kept)
+	b.adoptCommit(latest)
+	b.schema = refit
+	b.refitFailed = false
+	b.opts.Logger("persisting: another writer changed %s (version %d): the bucket follows its schema, as a reopen would",
+		b.opts.datasetPath(), latest.Version())
+	return true, nil
 }

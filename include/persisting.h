@@ -14,8 +14,9 @@
  * - `error` must be zero-initialised before its first use (C: PersistingError
  *   err = {0}; C++: PersistingError err{};); a filled error may be passed
  *   again only after it was released.
- * - A bucket is named by an opaque non-zero handle. After persisting_close() the
- *   handle is dead; using it again returns PERSISTING_EINVALID_HANDLE.
+ * - A bucket is named by an opaque non-zero handle. After a successful
+ *   persisting_close() the handle is dead; using it again returns
+ *   PERSISTING_EINVALID_HANDLE.
  * - All functions are safe to call from several threads at once, on the same
  *   handle or different ones.
  * - No Go panic crosses this boundary: an internal failure is returned as
@@ -227,7 +228,10 @@ int persisting_open(const char* path, const char* options_json, uint64_t* out_ha
                     PersistingError* error);
 
 /* Flushes buffered rows, then closes the bucket and frees the handle. A failed
- * flush is returned as an error but the handle is freed all the same. */
+ * flush is returned as an error. With the WAL (the rows are in its log) the
+ * handle is freed all the same. Without it, the bucket stays open with its
+ * rows and the handle stays valid: close (or flush) it again once the cause
+ * (a full disk, an unreachable store) is gone. */
 int persisting_close(uint64_t handle, PersistingError* error);
 
 /* Appends the rows of one record batch: `array` must be a struct array whose

@@ -265,7 +265,7 @@ def _bind(c_name: str, what: str, result: str = "", empty: Any = None) -> Any:
 
 
 # ---- the calls (include/persisting.h says what each does) ------------------------------
-close_bucket = _bind("persisting_close", "close")  # flushes; frees the handle even on error
+close_bucket = _bind("persisting_close", "close")  # flushes; on error frees the handle if a WAL holds the rows
 flush = _bind("persisting_flush", "flush")
 stats = _bind("persisting_stats", "stats", "json", {})
 bucket_metrics = _bind("persisting_bucket_metrics", "bucket_metrics", "json", {})

@@ -75,14 +75,20 @@ class _Bucket:
             return self._final_count
 
     def close(self) -> None:
-        """Flushes and frees the handle (even when a flush fails: raised). Idempotent; a racing call returns after it."""
+        """Flushes and frees the handle. Idempotent; a racing call returns after it. A failed flush raises, and
+        the engine keeps the bucket open (its records, the handle) unless a WAL holds the records."""
         with self._lock:
             if self.closed:
                 return
             with contextlib.suppress(StorageError):
                 self._final_count = _native.count(self.raw_handle)[0]
             self.closed = True
-            _native.close_bucket(self.raw_handle)
+            try:
+                _native.close_bucket(self.raw_handle)
+            except StorageError:
+                with contextlib.suppress(ClosedError):  # it counts: kept open
+                    self.closed = _native.count(self.raw_handle) is None
+                raise
 
     def close_quietly(self) -> None:
         """The finalizer: closes unless this process may not call the library."""
@@ -90,7 +96,7 @@ class _Bucket:
             try:
                 self.close()
             except BaseException:  # never raise from a finalizer or atexit
-                logger.exception("persisting: closing bucket at %s failed", self.storage_path)
+                logger.exception("persisting: closing %s failed; records no WAL holds are lost", self.storage_path)
 
 
 def _arrow_stream(data: Any) -> tuple[pa.RecordBatchReader | None, int]:
@@ -344,11 +350,13 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
 
     # -- closing --------------------------------------------------------------------
     def close(self) -> None:
-        """Flushes and releases the bucket, ends waiting ``get_stream`` readers. Idempotent; later calls: ClosedError."""
+        """Flushes and releases the bucket, ends waiting ``get_stream`` readers. Idempotent; later calls: ClosedError.
+        A failed flush raises; without the WAL the backend then stays open with its records: close again later."""
         try:
             self._bucket.close()
         finally:
-            self._finalizer.detach()
+            if self._bucket.closed:  # else the finalizer tries again at exit
+                self._finalizer.detach()
             self._wake()
 
     async def aclose(self) -> None:

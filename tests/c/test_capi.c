@@ -1206,6 +1206,32 @@ static void test_append_first_offset(const char* dir) {
   printf("  first_offset: %lld rows from %d threads, every reported range exact\n", (long long)total, kOffsetThreads);
 }
 
+/* A close whose flush fails (here: the dataset's data directory is a file) keeps a bucket without
+ * the WAL open with its rows: the error says so, the handle still reads them, and a close once the
+ * cause is gone stores them and frees the handle. */
+static void test_failed_close_keeps_the_bucket(const char* dir) {
+  char path[256], data[300], cmd[600];
+  snprintf(path, sizeof path, "%s/bucket_close_fails", dir);
+  snprintf(data, sizeof data, "%s/data.lance/data", path);
+  uint64_t h = open_bucket(path);
+  PersistingError err = {0};
+  CHECK(append_rows(h, 0, 15, &err) == PERSISTING_OK, "append: %s", err.message);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s/data.lance && touch %s", path, data);
+  CHECK(system(cmd) == 0, "%s", cmd);
+  int rc = persisting_close(h, &err);
+  CHECK(rc == PERSISTING_EIO && err.message && strstr(err.message, path) &&
+            strstr(err.message, "stays open with its 15 unflushed rows"),
+        "close that cannot flush: %d %s", rc, err.message ? err.message : "");
+  persisting_error_release(&err);
+  CHECK(read_and_check(h, 0, -1, 0) == 15, "the handle kept by the failed close reads every row");
+  CHECK(unlink(data) == 0, "remove %s", data);
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close once the cause is gone: %s", err.message);
+  expect_error(persisting_close(h, &err), PERSISTING_EINVALID_HANDLE, &err, "close after the successful close");
+  h = open_bucket(path);
+  CHECK(read_and_check(h, 0, -1, 0) == 15, "every row after the reopen");
+  CHECK(persisting_close(h, &err) == PERSISTING_OK, "close: %s", err.message);
+}
+
 int main(void) {
   char dir[] = "/tmp/persisting-c-test-XXXXXX";
   if (mkdtemp(dir) == NULL) return 2;
@@ -1334,6 +1360,7 @@ int main(void) {
   test_reentrant_release(dir);
   test_threads_on_one_handle(dir);
   test_append_first_offset(dir);
+  test_failed_close_keeps_the_bucket(dir);
 
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

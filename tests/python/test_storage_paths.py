@@ -152,3 +152,64 @@ async def test_flush_to_a_read_only_bucket_fails_clearly_and_keeps_records(tmp_p
         assert await b.get() == [rec(i) for i in range(3)]
     finally:
         b.close()
+
+
+SCRIPT_CLOSE_ON_A_FULL_DISK = """
+import asyncio, os, sys
+import lance
+from persisting import StorageError
+from persisting.queue import LanceBackend
+
+mnt = sys.argv[1]
+
+def fill():
+    st = os.statvfs(mnt)
+    with open(os.path.join(mnt, "ballast"), "wb") as f:
+        try:
+            f.write(bytes(st.f_bavail * st.f_frsize))
+        except OSError:
+            pass
+
+async def main():
+    path = os.path.join(mnt, "bucket_0")
+    b = LanceBackend(0, path, flush_threshold=100_000)
+    await b.put_batch([{"id": f"k{i}", "seq": i} for i in range(500)])
+    fill()
+    try:
+        b.close()
+    except StorageError as e:
+        print("close failed:", e)
+    print("closed after the failure:", b.closed)
+    print("get:", [r["seq"] for r in await b.get()] == list(range(500)))
+    await b.put({"id": "k500", "seq": 500})
+    os.remove(os.path.join(mnt, "ballast"))
+    await b.aclose()
+    print("closed once space is back:", b.closed)
+    seqs = lance.dataset(os.path.join(path, "data.lance")).to_table().column("seq").to_pylist()
+    print("pylance:", seqs == list(range(501)))
+    # left open at exit on a full disk: the finalizer logs, neither hangs nor raises
+    left = LanceBackend(1, os.path.join(mnt, "bucket_1"))
+    await left.put({"id": "x", "seq": 0})
+    fill()
+
+asyncio.run(main())
+"""
+
+
+def test_close_on_a_full_disk_keeps_the_records_until_space_is_back(tmp_path):
+    """A bucket without the WAL whose close cannot flush (ENOSPC) stays open with its records:
+    the close raises naming the path, get() returns every record, a close after space is back
+    stores them all (pylance reads each once). Left open at exit, it is logged."""
+    mnt, script = tmp_path / "mnt", tmp_path / "script.py"
+    mnt.mkdir()
+    script.write_text(SCRIPT_CLOSE_ON_A_FULL_DISK)
+    proc = run_in_private_mounts(f"mount -t tmpfs -o size=2m tmpfs {mnt} && {sys.executable} {script} {mnt}")
+    assert proc.returncode == 0, explain(proc)
+    out = proc.stdout
+    assert "close failed:" in out and "no space left on device" in out and f"{mnt}/bucket_0/data.lance" in out, \
+        explain(proc)
+    for line in ("closed after the failure: False", "get: True", "closed once space is back: True",
+                 "pylance: True"):
+        assert line in out, explain(proc)
+    assert "bucket_1 failed; records no WAL holds are lost" in proc.stderr, explain(proc)
+    assert "stays open with its 1 unflushed rows" in proc.stderr, explain(proc)

@@ -466,10 +466,27 @@ impl Bucket {
         self.json_call(|h, out, err| unsafe { sys::persisting_stats(h, out, err) })
     }
 
-    /// Flushes and closes. The handle is freed even when the flush fails.
+    /// Flushes and closes. If the flush fails, the error is returned; with
+    /// the WAL the rows are in its log and the bucket is closed all the same.
+    /// Without it the library keeps the bucket open with its rows, which this
+    /// call gives up to the end of the process: use `try_close` to keep the
+    /// bucket and close it again once the cause (a full disk) is gone.
     pub fn close(mut self) -> Result<()> {
-        let handle = std::mem::replace(&mut self.handle, 0);
-        call(|err| unsafe { sys::persisting_close(handle, err) })
+        let result = self.try_close();
+        self.handle = 0; // Drop does not try again
+        result
+    }
+
+    /// Flushes and closes, keeping `self` usable when the library keeps the
+    /// bucket open (its flush failed and no WAL holds the rows): call it again
+    /// later. After it succeeded (or freed the handle) every call fails with
+    /// `PERSISTING_EINVALID_HANDLE`.
+    pub fn try_close(&mut self) -> Result<()> {
+        let result = call(|err| unsafe { sys::persisting_close(self.handle, err) });
+        if result.is_ok() || self.count().is_err() {
+            self.handle = 0;
+        }
+        result
     }
 }
 
@@ -538,6 +555,28 @@ mod tests {
         let bucket = Bucket::open(&path, None).unwrap();
         let counts = bucket.count().unwrap();
         assert_eq!((counts.total, counts.persisted), (3, 3));
+    }
+
+    /// A close whose flush fails (the dataset's data directory is a file)
+    /// keeps a bucket without the WAL open: `try_close` returns the error and
+    /// the bucket still counts its rows; once the cause is gone it closes.
+    #[test]
+    fn try_close_keeps_the_bucket_when_the_flush_fails() {
+        let (path, _cleanup) = bucket_path("try_close");
+        let mut bucket = Bucket::open(&path, None).unwrap();
+        bucket.append(&ids(0, 5)).unwrap();
+        let blocker = std::path::Path::new(&path).join("data.lance").join("data");
+        std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+        std::fs::write(&blocker, b"").unwrap();
+        let err = bucket.try_close().unwrap_err();
+        assert_eq!(err.code, sys::PERSISTING_EIO, "{err}");
+        assert!(err.message.contains("stays open with its 5 unflushed rows"), "{err}");
+        assert_eq!(bucket.count().unwrap().total, 5);
+        std::fs::remove_file(&blocker).unwrap();
+        bucket.try_close().unwrap();
+        assert_eq!(bucket.count().unwrap_err().code, sys::PERSISTING_EINVALID_HANDLE);
+        let bucket = Bucket::open(&path, None).unwrap();
+        assert_eq!(bucket.count().unwrap().persisted, 5);
     }
 
     /// `Bucket` is Send + Sync: threads append through one `&Bucket`, and it
