@@ -26,6 +26,13 @@ type s3Client struct {
 	pathStyle bool
 	http      *http.Client
 	counts    RequestCounts
+	// gone: the last request that ended got no answer after its retries
+	// (the server is down or stalled). Until a request gets an answer,
+	// each request makes one attempt: the buckets closing one after
+	// another at interpreter exit, the lease renewals and the flushes of
+	// an outage each fail after one attempt (one timeout at most, at once
+	// for a refused connection), not after a whole retry budget each.
+	gone atomic.Bool
 }
 
 // RequestCounts counts the requests a store sent (retries included), by
@@ -193,6 +200,9 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 			retried = true
 			d := retryBackoff(attempt)
 			if time.Now().Add(d).After(deadline) {
+				if err.(*s3Error).cause != nil {
+					c.gone.Store(true)
+				}
 				return nil, retried, gaveUp(err, attempt)
 			}
 			select {
@@ -207,10 +217,26 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 		if !errors.As(err, &dial) || dial.Op != "dial" {
 			sent = true
 		}
-		if err == nil || !retry || attempt >= c.cfg.MaxRetries {
+		noAnswer := err != nil && err.(*s3Error).cause != nil
+		if !noAnswer {
+			c.gone.Store(false)
+		}
+		if err == nil || !retry || attempt >= c.maxRetries() {
+			if noAnswer && ctx.Err() == nil {
+				c.gone.Store(true)
+			}
 			return resp, retried, gaveUp(err, attempt+1)
 		}
 	}
+}
+
+// maxRetries is how often a failed request is retried: not at all while
+// the server is known gone (see s3Client.gone).
+func (c *s3Client) maxRetries() int {
+	if c.gone.Load() {
+		return 0
+	}
+	return c.cfg.MaxRetries
 }
 
 // misconfigured says whether a transport failure is one that retrying
