@@ -91,6 +91,8 @@ type s3Error struct {
 	// neverSent: no attempt got as far as a connection, so the server
 	// cannot have acted on the request
 	neverSent bool
+	// serverGone: not retried, the server being known gone (s3Client.gone)
+	serverGone bool
 	// notS3: an error answer without an S3 error document (a web server,
 	// a proxy's page: a wrong endpoint)
 	notS3 bool
@@ -99,7 +101,11 @@ type s3Error struct {
 func (e *s3Error) Error() string {
 	if e.cause != nil {
 		msg := fmt.Sprintf("%s %s: %s", e.op, e.url, describeTransport(e.cause, e.endpoint))
-		if e.attempts > 0 {
+		switch {
+		case e.serverGone:
+			msg += fmt.Sprintf(" (attempts: %d in %.1fs; not retried: an earlier request got no answer after its retries, and none has since; each attempt limited by timeout=%v)",
+				e.attempts, e.elapsed.Seconds(), e.cfg.Timeout)
+		case e.attempts > 0:
 			msg += fmt.Sprintf(" (attempts: %d in %.1fs; retried up to client_max_retries=%d within client_retry_timeout=%v, each attempt limited by timeout=%v)",
 				e.attempts, e.elapsed.Seconds(), e.cfg.MaxRetries, e.cfg.RetryTimeout, e.cfg.Timeout)
 		}
@@ -192,6 +198,7 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 		if e, ok := err.(*s3Error); ok && e.cause != nil {
 			e.endpoint, e.attempts, e.elapsed, e.cfg = c.base.Scheme+"://"+c.base.Host, attempts, time.Since(start), &c.cfg
 			e.neverSent = !sent
+			e.serverGone = attempts == 1 && c.cfg.MaxRetries > 0 && c.gone.Load()
 		}
 		return err
 	}

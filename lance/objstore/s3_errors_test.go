@@ -223,5 +223,8 @@ func TestS3RetriesPauseWhileTheServerIsGone(t *testing.T) {
 		if step.wantIs == nil && err != nil || step.wantIs != nil && !errors.Is(err, step.wantIs) {
 			t.Fatalf("step %d: %v, want %v", i, err, step.wantIs)
 		}
+		if want := "not retried: an earlier request got no answer"; step.wantCalls == 1 && err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("step %d: %q does not say why it was tried once", i, err)
+		}
 	}
 }
