@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/persisting/persisting/internal/miniotest"
+	"github.com/persisting/persisting/lance"
 )
 
 // A manifest PUT the server holds back can land after the version it
@@ -61,6 +64,16 @@ func TestS3HeldManifestPutLandsAfterCleanup(t *testing.T) {
 		}
 	}
 	check(`[[2 not found] [4 20]]`) // the stale version is back, its files are not
+	// verify reports its missing files, and says what they are
+	vr, err := lance.Verify(b.DatasetPath(), memory.DefaultAllocator)
+	if err != nil || len(vr.Problems) == 0 {
+		t.Fatalf("verify: %+v, %v; want the stale version's missing files", vr, err)
+	}
+	for _, p := range vr.Problems {
+		if !strings.Contains(p.Message, "version 2's manifest was stored after version 4's: a PUT the server held back") {
+			t.Fatalf("verify reports %q without saying it is a stale version that came back", p.Message)
+		}
+	}
 	b = reopen(t, b, opts)
 	if st, err := b.CleanupOldVersions(0); err != nil || st.OldVersions != 1 {
 		t.Fatalf("the next cleanup removed %d versions (%v), want the stale one", st.OldVersions, err)
