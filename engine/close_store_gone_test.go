@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/persisting/persisting/internal/miniotest"
@@ -51,5 +52,57 @@ func TestS3CloseWithServerGoneStopsAtTheFlush(t *testing.T) {
 	wantIDs(t, b, 15)
 	if got := take(t, b, "a", 100); !equalInts(got, seq(2, 13)) {
 		t.Fatalf("unconsumed after reopen: %v", got)
+	}
+}
+
+// Buckets closing one after another with the server gone - the finalizers
+// at interpreter exit - wait one retry budget in all, not one each: the
+// first close's request is retried, each later one is tried once. Every
+// bucket's rows stay in its WAL.
+func TestS3ClosingManyBucketsWithServerGone(t *testing.T) {
+	srv := miniotest.Start(t, "close-many-gone")
+	proxy := srv.Proxy(t)
+	var buckets []*Bucket
+	var opts []Options
+	for i := range 3 {
+		o, _, _ := withFakeTime(Options{
+			Path:           fmt.Sprintf("s3://close-many-gone/queue/bucket_%d", i),
+			StorageOptions: proxy.Options(),
+			WAL:            WALOptions{Enabled: true},
+			WALPath:        t.TempDir(),
+			Background:     BackgroundOptions{MaxFlushDelay: -1, DisableMaintenance: true},
+		})
+		o.StorageOptions["client_max_retries"] = "3"
+		buckets, opts = append(buckets, openFlushedThenBuffered(t, o, 5)), append(opts, o)
+	}
+	loc, err := objstore.Resolve(opts[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := loc.Store.(*objstore.S3).Counts()
+	sent := func() int64 {
+		return counts.Get.Load() + counts.Head.Load() + counts.Put.Load() + counts.List.Load() +
+			counts.Delete.Load() + counts.Post.Load()
+	}
+	before := sent()
+	proxy.SetDown(true)
+	for i, b := range buckets {
+		if err := b.Close(); !errors.Is(err, objstore.ErrNoAnswer) {
+			t.Fatalf("close %d with the server gone: %v", i, err)
+		}
+	}
+	if got := sent() - before; got != 4+1+1 {
+		t.Fatalf("the closes sent %d requests, want 6 (4 attempts, then 1 each)", got)
+	}
+	proxy.SetDown(false)
+	for i, o := range opts {
+		b, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIDs(t, b, 15)
+		if err := b.Close(); err != nil {
+			t.Fatalf("bucket %d: %v", i, err)
+		}
 	}
 }

@@ -198,7 +198,10 @@ func (r *remoteConsumption) written(name string) {
 // settleUnsure finds out whether the snapshot whose PUT got no answer was
 // stored: if it holds the bytes sent, it is ours and the next snapshot
 // takes the next name (else every later one would find its name taken and
-// blame another writer).
+// blame another writer). One still absent is stored now, with the same
+// bytes and condition, as lance.ResolveCommit does for a manifest: the
+// server may hold the lost request back and store it after this look, and
+// the next snapshot's PUT under that name would then find it taken.
 func (r *remoteConsumption) settleUnsure() error {
 	u := r.unsure
 	if u == nil || u.name != snapshotName(r.seq+1) {
@@ -207,11 +210,18 @@ func (r *remoteConsumption) settleUnsure() error {
 	}
 	p := objstore.JoinURL(r.dir, u.name)
 	got, err := objstore.ReadFile(p)
-	switch {
-	case err == nil && bytes.Equal(got, u.data):
-		r.written(u.name)
-	case err != nil && !errors.Is(err, objstore.ErrNotExist):
+	if errors.Is(err, objstore.ErrNotExist) {
+		if err = objstore.PutIfAbsent(p, u.data); err == nil {
+			got = u.data
+		} else if errors.Is(err, objstore.ErrExist) { // the held request got there first
+			got, err = objstore.ReadFile(p)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("engine: checking whether consumption snapshot %s was written: %w", p, err)
+	}
+	if bytes.Equal(got, u.data) {
+		r.written(u.name)
 	}
 	r.unsure = nil
 	return nil

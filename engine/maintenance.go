@@ -109,10 +109,16 @@ func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats
 		return lance.CleanupStats{}, err
 	}
 	defer b.flushMu.Unlock()
-	if b.dataset == nil {
+	ds := b.currentDataset()
+	if ds == nil {
 		return lance.CleanupStats{}, nil
 	}
-	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), time.Now().Add(-olderThan), lance.CleanupOptions{})
+	// The version the bucket reads is kept, as the background cleanup keeps
+	// it: it is the newest but after a commit the bucket did not see (a
+	// compaction whose answer was lost, a pylance writer), and removing it
+	// would fail every read until the next flush.
+	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), time.Now().Add(-olderThan),
+		lance.CleanupOptions{Keep: []uint64{ds.Version()}})
 	if err != nil {
 		return st, fmt.Errorf("engine: cleanup %s: %w", b.opts.datasetPath(), err)
 	}

@@ -105,6 +105,10 @@ func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 		l.scheme = s
 		l.versions = append(l.versions, v)
 		l.latest = max(l.latest, v)
+		if l.stored == nil {
+			l.stored = map[uint64]time.Time{}
+		}
+		l.stored[v] = info.ModTime
 		return true
 	})
 	if err != nil {

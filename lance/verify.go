@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -56,22 +57,60 @@ func Verify(root string, alloc memory.Allocator) (VerifyResult, error) {
 	}
 	sort.Slice(l.versions, func(i, j int) bool { return l.versions[i] < l.versions[j] })
 	v := verifier{root: root, alloc: alloc, checked: map[string]bool{}, records: map[string]bool{}, res: VerifyResult{Problems: []Problem{}}}
+	late := storedLate(l)
 	for _, version := range l.versions {
+		v.cur, v.after = version, late[version]
 		v.version(l.scheme, version)
 	}
 	return v.res, nil
 }
 
+// storedLate maps each version whose manifest an object store stored after
+// a later version's to that later version. Every version is committed on
+// top of the one before it, so such a manifest is a PUT the server held
+// back and applied after cleanup had removed the version (its name was
+// free again): a stale old version whose files cleanup removed. It is
+// below the latest version, so readers of the dataset do not see it.
+func storedLate(l *versionListing) map[uint64]uint64 {
+	late := map[uint64]uint64{}
+	if l.stored == nil {
+		return late
+	}
+	desc := append([]uint64(nil), l.versions...)
+	sort.Slice(desc, func(i, j int) bool { return desc[i] > desc[j] })
+	var first time.Time // the earliest store time of the versions above
+	var firstV uint64
+	for _, ver := range desc {
+		t := l.stored[ver]
+		if firstV != 0 && t.After(first) {
+			late[ver] = firstV
+			continue
+		}
+		if firstV == 0 || t.Before(first) {
+			first, firstV = t, ver
+		}
+	}
+	return late
+}
+
 type verifier struct {
 	root    string
 	alloc   memory.Allocator
+	cur     uint64          // the version being verified
+	after   uint64          // a later version whose manifest was stored before cur's (storedLate), or 0
 	checked map[string]bool // files already verified (by path relative to root)
 	records map[string]bool // data file records already verified (path and manifest record)
 	res     VerifyResult
 }
 
 func (v *verifier) problem(file string, offset int64, format string, args ...any) {
-	v.res.Problems = append(v.res.Problems, Problem{File: file, Offset: offset, Message: fmt.Sprintf(format, args...)})
+	msg := fmt.Sprintf(format, args...)
+	if v.after != 0 {
+		msg += fmt.Sprintf(" (version %d's manifest was stored after version %d's: a PUT the server held back "+
+			"and applied after cleanup had removed the version, or a copy made out of order; the versions "+
+			"after it are not affected, and cleanup_old_versions removes it again)", v.cur, v.after)
+	}
+	v.res.Problems = append(v.res.Problems, Problem{File: file, Offset: offset, Message: msg})
 }
 
 func (v *verifier) version(scheme NamingScheme, version uint64) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NamingScheme is how manifest files in _versions/ are named.
@@ -79,6 +80,9 @@ type versionListing struct {
 	scheme   NamingScheme
 	versions []uint64 // unsorted
 	latest   uint64
+	// stored: on an object store, when each manifest was stored (full
+	// listings only)
+	stored map[uint64]time.Time
 }
 
 // listVersions scans <root>/_versions. It returns ErrNotFound when the

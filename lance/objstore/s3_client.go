@@ -26,6 +26,13 @@ type s3Client struct {
 	pathStyle bool
 	http      *http.Client
 	counts    RequestCounts
+	// gone: the last request that ended got no answer after its retries
+	// (the server is down or stalled). Until a request gets an answer,
+	// each request makes one attempt: the buckets closing one after
+	// another at interpreter exit, the lease renewals and the flushes of
+	// an outage each fail after one attempt (one timeout at most, at once
+	// for a refused connection), not after a whole retry budget each.
+	gone atomic.Bool
 }
 
 // RequestCounts counts the requests a store sent (retries included), by
@@ -84,6 +91,8 @@ type s3Error struct {
 	// neverSent: no attempt got as far as a connection, so the server
 	// cannot have acted on the request
 	neverSent bool
+	// serverGone: not retried, the server being known gone (s3Client.gone)
+	serverGone bool
 	// notS3: an error answer without an S3 error document (a web server,
 	// a proxy's page: a wrong endpoint)
 	notS3 bool
@@ -92,7 +101,11 @@ type s3Error struct {
 func (e *s3Error) Error() string {
 	if e.cause != nil {
 		msg := fmt.Sprintf("%s %s: %s", e.op, e.url, describeTransport(e.cause, e.endpoint))
-		if e.attempts > 0 {
+		switch {
+		case e.serverGone:
+			msg += fmt.Sprintf(" (attempts: %d in %.1fs; not retried: an earlier request got no answer after its retries, and none has since; each attempt limited by timeout=%v)",
+				e.attempts, e.elapsed.Seconds(), e.cfg.Timeout)
+		case e.attempts > 0:
 			msg += fmt.Sprintf(" (attempts: %d in %.1fs; retried up to client_max_retries=%d within client_retry_timeout=%v, each attempt limited by timeout=%v)",
 				e.attempts, e.elapsed.Seconds(), e.cfg.MaxRetries, e.cfg.RetryTimeout, e.cfg.Timeout)
 		}
@@ -185,6 +198,7 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 		if e, ok := err.(*s3Error); ok && e.cause != nil {
 			e.endpoint, e.attempts, e.elapsed, e.cfg = c.base.Scheme+"://"+c.base.Host, attempts, time.Since(start), &c.cfg
 			e.neverSent = !sent
+			e.serverGone = attempts == 1 && c.cfg.MaxRetries > 0 && c.gone.Load()
 		}
 		return err
 	}
@@ -193,6 +207,9 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 			retried = true
 			d := retryBackoff(attempt)
 			if time.Now().Add(d).After(deadline) {
+				if err.(*s3Error).cause != nil {
+					c.gone.Store(true)
+				}
 				return nil, retried, gaveUp(err, attempt)
 			}
 			select {
@@ -207,10 +224,26 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 		if !errors.As(err, &dial) || dial.Op != "dial" {
 			sent = true
 		}
-		if err == nil || !retry || attempt >= c.cfg.MaxRetries {
+		noAnswer := err != nil && err.(*s3Error).cause != nil
+		if !noAnswer {
+			c.gone.Store(false)
+		}
+		if err == nil || !retry || attempt >= c.maxRetries() {
+			if noAnswer && ctx.Err() == nil {
+				c.gone.Store(true)
+			}
 			return resp, retried, gaveUp(err, attempt+1)
 		}
 	}
+}
+
+// maxRetries is how often a failed request is retried: not at all while
+// the server is known gone (see s3Client.gone).
+func (c *s3Client) maxRetries() int {
+	if c.gone.Load() {
+		return 0
+	}
+	return c.cfg.MaxRetries
 }
 
 // misconfigured says whether a transport failure is one that retrying

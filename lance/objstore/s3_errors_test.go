@@ -171,3 +171,60 @@ func TestS3AnswerThatIsNotS3(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// Once a request got no answer after all its retries, the next requests
+// make one attempt each until one gets an answer: buckets closing one
+// after another at interpreter exit with the server gone each fail after
+// one attempt, not a retry budget apiece. An answer - a 503 too - brings
+// the retries back.
+func TestS3RetriesPauseWhileTheServerIsGone(t *testing.T) {
+	var calls atomic.Int64
+	var answer atomic.Int64 // 0: stall past the client's timeout
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		switch st := int(answer.Load()); st {
+		case 0:
+			<-release
+		case 200:
+			w.Write([]byte("body"))
+		default:
+			w.WriteHeader(st)
+			w.Write([]byte("<Error><Code>SlowDown</Code><Message>scripted</Message></Error>"))
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	cfg, err := ParseConfig(map[string]string{"aws_endpoint": srv.URL, "allow_http": "true",
+		"aws_access_key_id": "k", "aws_secret_access_key": "s", "client_max_retries": "2", "timeout": "0.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewS3(cfg, "bkt")
+	for i, step := range []struct {
+		answer    int64
+		wantCalls int64
+		wantIs    error // nil: success
+	}{
+		{0, 3, ErrNoAnswer}, // the outage: the whole budget
+		{0, 1, ErrNoAnswer}, // known gone: one attempt
+		{0, 1, ErrNoAnswer}, // still
+		{503, 3, ErrStore},  // an answer: retried again
+		{0, 3, ErrNoAnswer}, // a new outage
+		{200, 1, nil},       // back: the one attempt succeeds
+		{0, 3, ErrNoAnswer}, // and the retries are back
+	} {
+		answer.Store(step.answer)
+		calls.Store(0)
+		_, err := s.Get(context.Background(), "k")
+		if got := calls.Load(); got != step.wantCalls {
+			t.Errorf("step %d: %d requests, want %d", i, got, step.wantCalls)
+		}
+		if step.wantIs == nil && err != nil || step.wantIs != nil && !errors.Is(err, step.wantIs) {
+			t.Fatalf("step %d: %v, want %v", i, err, step.wantIs)
+		}
+		if want := "not retried: an earlier request got no answer"; step.wantCalls == 1 && err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("step %d: %q does not say why it was tried once", i, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -113,13 +114,13 @@ func (u *s3Upload) Close() error {
 	}
 	if len(u.buf) > 0 {
 		if err := u.sendPart(); err != nil {
-			u.abortMultipart()
+			u.abortMultipart(err)
 			return err
 		}
 	}
 	u.wg.Wait()
 	if u.err != nil {
-		u.abortMultipart()
+		u.abortMultipart(u.err)
 		return u.err
 	}
 	type part struct {
@@ -137,7 +138,7 @@ func (u *s3Upload) Close() error {
 	r, _, err := u.s.c.do(u.ctx, "POST (complete multipart upload)", s3Request{method: http.MethodPost, key: u.key, body: b,
 		query: map[string]string{"uploadId": u.uploadID}})
 	if err != nil {
-		u.abortMultipart()
+		u.abortMultipart(err)
 		return err
 	}
 	// S3 may answer 200 with an error document once it started the answer.
@@ -147,7 +148,7 @@ func (u *s3Upload) Close() error {
 		Message string `xml:"Message"`
 	}
 	if xml.Unmarshal(r.body, &x) == nil && x.XMLName.Local == "Error" {
-		u.abortMultipart()
+		u.abortMultipart(nil)
 		return fmt.Errorf("%w: complete multipart upload %s: %s: %s", ErrStore, u.s.URL(u.key), x.Code, x.Message)
 	}
 	return nil
@@ -159,14 +160,25 @@ func (u *s3Upload) Abort() {
 	}
 	u.done = true
 	u.wg.Wait()
-	u.abortMultipart()
+	u.abortMultipart(nil)
 }
 
-func (u *s3Upload) abortMultipart() {
+// abortMultipart aborts the upload after it failed with cause (nil: a
+// part's failure, if any). A cause that got no answer sends no abort: it
+// would wait a whole retry budget again for the same silence, doubling the
+// time a flush takes to fail; what a server keeps of an upload never
+// aborted is invisible to readers (a lifecycle rule reaps it).
+func (u *s3Upload) abortMultipart(cause error) {
 	if u.uploadID == "" {
 		return
 	}
 	u.wg.Wait()
+	if cause == nil {
+		cause = u.failed()
+	}
+	if errors.Is(cause, ErrNoAnswer) {
+		return
+	}
 	u.s.c.do(context.Background(), "DELETE (abort multipart upload)", s3Request{method: http.MethodDelete, key: u.key, //nolint:errcheck // best effort: a lifecycle rule reaps what remains
 		query: map[string]string{"uploadId": u.uploadID}, okStatus: []int{http.StatusNotFound}})
 }
