@@ -109,7 +109,7 @@ func (b *Bucket) followWriter() error {
 	}
 	b.mu.Lock()
 	// what another call adopted meanwhile stays, unless this one is newer
-	if !b.closed && (b.dataset == held || ds.Version() > b.dataset.Version()) {
+	if !b.closed && (b.dataset == held || b.dataset == nil || ds.Version() > b.dataset.Version()) {
 		b.dataset, b.schema, b.followStamp = ds, withoutMetadata(ds.Schema()), stamp
 	}
 	b.mu.Unlock()
