@@ -29,7 +29,9 @@ type Bucket struct {
 	closing *closeAttempt
 	schema  *arrow.Schema  // nil until the first append or a dataset on disk fixes it
 	dataset *lance.Dataset // newest committed version; nil before the first flush
-	buf     buffer
+	// followStamp names the manifest file of dataset when read-only (followWriter)
+	followStamp string
+	buf         buffer
 
 	wal         *wal.Log // nil without a WAL
 	walLast     uint64   // index of the newest WAL entry in the buffer or the dataset

@@ -29,6 +29,8 @@ func openReadOnly(opts Options) (*Bucket, error) {
 		return nil, err
 	}
 	b := &Bucket{opts: opts, metrics: newBucketMetrics(opts)}
+	// the stamp first: a dataset made again meanwhile is then adopted at the first read
+	_, stamp, _ := lance.LatestVersionStamp(opts.datasetPath())
 	ds, err := lance.Open(opts.datasetPath())
 	switch {
 	case errors.Is(err, lance.ErrNotFound):
@@ -36,7 +38,7 @@ func openReadOnly(opts Options) (*Bucket, error) {
 		b.metrics.forget()
 		return nil, fmt.Errorf("engine: open dataset %s: %w", opts.datasetPath(), err)
 	default:
-		b.dataset = ds
+		b.dataset, b.followStamp = ds, stamp
 		b.schema = withoutMetadata(ds.Schema())
 	}
 	return b, nil
@@ -69,30 +71,33 @@ func (b *Bucket) writable(what string) error {
 
 // followWriter makes a read-only bucket follow the process that writes it:
 // before a read, a count or stats it adopts the dataset's newest committed
-// version when that is newer than the one it holds - the writer's later
-// flushes, schema changes, retention (the first offset) and clears. The
-// check only lists _versions/ (lance.LatestVersion): a directory read
-// locally, one LIST on an object store, on every call; a manifest is read
-// only when there is a newer version. A writable bucket holds the newest
-// version already and does nothing.
+// version when that is not the one it holds - the writer's later flushes,
+// schema changes, retention (the first offset) and clears, and a dataset
+// deleted and made again (by our writer or pylance; its versions start again
+// at 1), which it reads from then on instead of the files that are gone.
+// The check only lists _versions/ (lance.LatestVersionStamp): a directory
+// read and a stat locally, one LIST on an object store, on every call; a
+// manifest is read only when the newest one is not the one held (a newer
+// version, an older one, or the held version's manifest written again). A
+// writable bucket holds the newest version already and does nothing.
 func (b *Bucket) followWriter() error {
 	if !b.opts.ReadOnly {
 		return nil
 	}
 	b.mu.Lock()
-	held, closed := b.dataset, b.closed
+	held, heldStamp, closed := b.dataset, b.followStamp, b.closed
 	b.mu.Unlock()
 	if closed {
 		return nil // the caller says ErrClosed
 	}
 	path := b.opts.datasetPath()
-	latest, err := lance.LatestVersion(path)
+	latest, stamp, err := lance.LatestVersionStamp(path)
 	switch {
 	case errors.Is(err, lance.ErrNotFound) && held == nil:
 		return nil // nothing flushed yet
 	case err != nil:
 		return fmt.Errorf("engine: read-only %s: look for newer versions: %w", b.opts.Path, err)
-	case held != nil && latest <= held.Version():
+	case held != nil && latest == held.Version() && stamp == heldStamp:
 		return nil
 	}
 	ds, err := lance.OpenVersion(path, latest)
@@ -103,8 +108,9 @@ func (b *Bucket) followWriter() error {
 		return fmt.Errorf("engine: read-only %s: open version %d: %w", b.opts.Path, latest, err)
 	}
 	b.mu.Lock()
-	if !b.closed && (b.dataset == nil || ds.Version() > b.dataset.Version()) {
-		b.dataset, b.schema = ds, withoutMetadata(ds.Schema())
+	// what another call adopted meanwhile stays, unless this one is newer
+	if !b.closed && (b.dataset == held || b.dataset == nil || ds.Version() > b.dataset.Version()) {
+		b.dataset, b.schema, b.followStamp = ds, withoutMetadata(ds.Schema()), stamp
 	}
 	b.mu.Unlock()
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/persisting/persisting/internal/miniotest"
 	"github.com/persisting/persisting/lance"
+	"github.com/persisting/persisting/lance/objstore"
 )
 
 // TestReadOnlyFollowsTheWriter: a read-only bucket opened before (or
@@ -171,5 +172,83 @@ func TestReadOnlyReadAfterCleanupRemovedItsFiles(t *testing.T) {
 				t.Fatalf("read whose files went twice: err = %v", err)
 			}
 		})
+	}
+}
+
+// TestReadOnlyAdoptsARecreatedDataset: the writer's side deletes the
+// dataset and makes it again (its versions start again at 1) while a
+// read-only bucket holds version 3 of the old one: the reader reads the
+// new dataset from then on - with fewer versions than it held, or as many
+// (the same version number, another manifest) - never the old rows.
+func TestReadOnlyAdoptsARecreatedDataset(t *testing.T) {
+	for _, versions := range []int{1, 3} {
+		t.Run(fmt.Sprintf("local/versions=%d", versions), func(t *testing.T) {
+			adoptRecreated(t, Options{Path: t.TempDir()}, versions)
+		})
+	}
+	t.Run("s3/versions=3", func(t *testing.T) {
+		srv := miniotest.Start(t, "recreate")
+		adoptRecreated(t, Options{Path: "s3://recreate/q/bucket_0", StorageOptions: srv.Options()}, 3)
+	})
+}
+
+func adoptRecreated(t *testing.T, o Options, versions int) {
+	write := func(first int64, flushes int) {
+		w, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		for i := range int64(flushes) {
+			rec := makeRows(t, memory.DefaultAllocator, first+i, 1)
+			err := w.Append(rec)
+			rec.Release()
+			if err == nil {
+				err = w.Flush()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read := func(r *Bucket) ([]int64, error) {
+		_, recs, err := r.Read(0, -1, memory.DefaultAllocator)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseAll(recs)
+		return ids(t, recs), nil
+	}
+	write(0, 3)
+	r, err := Open(Options{Path: o.Path, StorageOptions: o.StorageOptions, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := read(r); err != nil || fmt.Sprint(got) != "[0 1 2]" {
+		t.Fatalf("before: reader reads %v (%v)", got, err)
+	}
+	var gone []string
+	if err := objstore.List(o.datasetPath(), func(info objstore.Info) bool {
+		gone = append(gone, objstore.JoinURL(o.datasetPath(), info.Key))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gone {
+		if err := objstore.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(100, versions)
+	want := []int64{100, 101, 102}[:versions]
+	got, err := read(r)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the dataset was made again: reader reads %v (%v), want %v", got, err, want)
+	}
+	total, _, _, err := r.Counts()
+	st, _ := r.Stats()
+	if err != nil || total != int64(versions) || st.Version != uint64(versions) {
+		t.Fatalf("after: reader counts %d at version %d (%v), want %d at %d", total, st.Version, err, versions, versions)
 	}
 }

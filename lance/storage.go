@@ -95,7 +95,7 @@ func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 				v1 = true // V1 names do not sort by version: list them all
 				return false
 			}
-			l.scheme, l.versions, l.latest = s, []uint64{v}, v
+			l.scheme, l.versions, l.latest, l.stamp = s, []uint64{v}, v, remoteStamp(info)
 			return false
 		}
 		if l.scheme != 0 && l.scheme != s {
@@ -104,7 +104,9 @@ func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 		}
 		l.scheme = s
 		l.versions = append(l.versions, v)
-		l.latest = max(l.latest, v)
+		if v >= l.latest {
+			l.latest, l.stamp = v, remoteStamp(info)
+		}
 		if l.stored == nil {
 			l.stored = map[uint64]time.Time{}
 		}
@@ -124,6 +126,12 @@ func listVersionsRemote(root string, latestOnly bool) (*versionListing, error) {
 		return nil, fmt.Errorf("%w: %s (no manifests)", ErrNotFound, root)
 	}
 	return l, nil
+}
+
+// remoteStamp names one object as a listing describes it: a manifest PUT
+// again under its name has another modification time (and mostly size).
+func remoteStamp(info objstore.Info) string {
+	return fmt.Sprintf("size %d mtime %d", info.Size, info.ModTime.UnixNano())
 }
 
 // listFiles calls fn for every file under dir (recursively, names relative

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -83,6 +84,7 @@ type versionListing struct {
 	// stored: on an object store, when each manifest was stored (full
 	// listings only)
 	stored map[uint64]time.Time
+	stamp  string // what the listing tells of the latest manifest file (LatestVersionStamp)
 }
 
 // listVersions scans <root>/_versions. It returns ErrNotFound when the
@@ -124,6 +126,21 @@ func listVersions(root string) (*versionListing, error) {
 	return l, nil
 }
 
+// localStamp names one file on a local disk: its inode, size and
+// modification time. A file written again in its place (a dataset deleted
+// and made again up to the same version) gets another.
+func localStamp(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	var ino uint64
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		ino = sys.Ino
+	}
+	return fmt.Sprintf("ino %d size %d mtime %d", ino, st.Size(), st.ModTime().UnixNano()), nil
+}
+
 // manifestPath finds the manifest file of version v, trying the V2 name
 // first and then the V1 name (what Lance does for checkout_version).
 func manifestPath(root string, v uint64) (string, NamingScheme, error) {
@@ -148,6 +165,27 @@ func LatestVersion(root string) (uint64, error) {
 		return 0, err
 	}
 	return l.latest, nil
+}
+
+// LatestVersionStamp is LatestVersion and a stamp of that version's
+// manifest file, from the same listing (locally one more stat): the stamp
+// differs when the file is not the one it was, so a reader holding version
+// N can tell the dataset was deleted and made again up to version N.
+func LatestVersionStamp(root string) (uint64, string, error) {
+	l, err := listVersionsAt(root)
+	if err != nil {
+		return 0, "", err
+	}
+	if l.stamp == "" { // local: the listing read names only
+		p, _, err := manifestPath(root, l.latest)
+		if err != nil {
+			return 0, "", err
+		}
+		if l.stamp, err = localStamp(p); err != nil {
+			return 0, "", fmt.Errorf("lance: %w", err)
+		}
+	}
+	return l.latest, l.stamp, nil
 }
 
 // listVersionsAt lists _versions/ at root, local or on an object store.

@@ -440,16 +440,26 @@ class PersistingBackend(_QueueBackend):
         return _native.bucket_metrics(self._bucket.handle())  # the engine's {} when off
 
 
-def _pulsing_register_backend() -> Any:
+def _pulsing() -> Any:
+    """pulsing's queue module; its ``BucketStorage.on_stop`` made to close our backend (flush, release the bucket,
+    end waiting streams): else the bucket stayed held and its next actor in this process got BusyError."""
     for module in ("pulsing.streaming", "pulsing.queue"):  # pulsing >= 0.1.1, 0.1.0
-        with contextlib.suppress(ImportError, AttributeError):
-            return importlib.import_module(module).register_backend
+        with contextlib.suppress(ImportError):
+            pulsing = importlib.import_module(module)
+            actor = getattr(storage := getattr(pulsing, "BucketStorage", None), "_cls", storage)  # under @remote
+            if (stop := getattr(actor, "on_stop", None)) and not hasattr(stop, "persisting"):
+                def on_stop(self: Any, stop: Any = stop) -> None:
+                    stop(self)
+                    if isinstance(backend := getattr(self, "_backend", None), _QueueBackend):
+                        backend._finalizer(), backend._wake()  # close_quietly: logs a failed flush
+                actor.on_stop, on_stop.persisting = on_stop, True
+            return pulsing
     raise ImportError("persisting.queue.register() needs pulsing installed")
 
 
 def register(register_backend: Any = None) -> list[str]:
     """Registers the backends with pulsing, by short and class name, in this process (each that may own a bucket)."""
-    register_backend = register_backend or _pulsing_register_backend()
+    register_backend = register_backend or _pulsing().register_backend
     backends = {"lance": LanceBackend, "LanceBackend": LanceBackend,
                 "persisting": PersistingBackend, "PersistingBackend": PersistingBackend}
     for name, cls in backends.items():
@@ -459,4 +469,4 @@ def register(register_backend: Any = None) -> list[str]:
 
 with contextlib.suppress(ImportError):  # no pulsing: the backends work on their own
     for _cls in (LanceBackend, PersistingBackend):  # backend=LanceBackend: pulsing looks up "LanceBackend"
-        _pulsing_register_backend()(_cls.__name__, _cls)
+        _pulsing().register_backend(_cls.__name__, _cls)

@@ -132,3 +132,36 @@ async def test_pulsing_read_queue_in_another_process_follows_the_writer(tmp_path
                 reader.communicate()
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("how", ["overwrite", "deleted-and-made-again"])
+async def test_read_only_backend_reads_a_dataset_pylance_made_again(bucket_path, how):
+    """pylance replaces the bucket's dataset (mode="overwrite": a newer version; or deleted and
+    written again up to the version the reader holds): the reader reads the new rows, not the old."""
+    import os
+    import shutil
+
+    import lance
+    import pyarrow as pa
+
+    writer = LanceBackend(bucket_id=0, storage_path=bucket_path)
+    for i in range(3):
+        await writer.put({"i": i})
+        await writer.flush()
+    writer.close()
+    reader = LanceBackend(bucket_id=0, storage_path=bucket_path, read_only=True)
+    try:
+        assert await reader.get() == [{"i": i} for i in range(3)]
+        path = os.path.join(bucket_path, "data.lance")
+        if how == "overwrite":
+            lance.write_dataset(pa.table({"i": pa.array([7, 8], pa.int64())}), path, mode="overwrite")
+            want = [7, 8]
+        else:
+            shutil.rmtree(path)
+            for i in (7, 8, 9):  # versions 1, 2, 3 again
+                lance.write_dataset(pa.table({"i": pa.array([i], pa.int64())}), path, mode="create" if i == 7 else "append")
+            want = [7, 8, 9]
+        assert [r["i"] for r in await reader.get()] == want
+        assert reader.total_count() == len(want)
+    finally:
+        reader.close()
