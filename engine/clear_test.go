@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -193,9 +192,7 @@ ds = lance.dataset(sys.argv[1])
 ds.optimize.compact_files(target_rows_per_fragment=1000, materialize_deletions_threshold=0.0)
 assert len(lance.dataset(sys.argv[1]).get_fragments()) == 1
 `
-	if out, err := exec.Command("python3", "-c", script, path).CombinedOutput(); err != nil {
-		t.Fatalf("pylance compaction: %v\n%s", err, out)
-	}
+	runPython(t, "pylance compaction", script, path)
 	b = openBucket(t, dir, 50)
 	defer b.Close()
 	want := without(0, 200, 0, 10, 60, 61, 199)

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -106,14 +105,7 @@ for v in ds.versions():
 print(json.dumps(res))
 `
 	opts, _ := json.Marshal(storageOptions)
-	out, err := exec.Command("python3", "-c", script, path, string(opts)).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("pylance cannot read %s: %v\n%s", path, err, stderr)
-	}
+	out := runPython(t, "pylance cannot read "+path, script, path, string(opts))
 	var r pylanceS3Result
 	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatal(err)

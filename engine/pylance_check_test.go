@@ -6,6 +6,22 @@ import (
 	"testing"
 )
 
+// runPython runs script with python3 (the venv's on PATH: pylance, pyarrow)
+// and args; it fails the test, with what and Python's stderr, unless the
+// script succeeds, and returns what it printed.
+func runPython(t *testing.T, what, script string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command("python3", append([]string{"-c", script}, args...)...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("%s: %v\n%s", what, err, stderr)
+	}
+	return out
+}
+
 // pylanceIDs opens the dataset at path with pylance (the oracle) and
 // returns its id column in row order.
 func pylanceIDs(t *testing.T, path string) []int64 {
@@ -15,14 +31,7 @@ import json, sys, lance
 ds = lance.dataset(sys.argv[1])
 print(json.dumps(ds.to_table(columns=["id"]).column("id").to_pylist()))
 `
-	out, err := exec.Command("python3", "-c", script, path).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("pylance cannot open %s: %v\n%s", path, err, stderr)
-	}
+	out := runPython(t, "pylance cannot open "+path, script, path)
 	var ids []int64
 	if err := json.Unmarshal(out, &ids); err != nil {
 		t.Fatal(err)
@@ -53,14 +62,7 @@ counts = [[v, lance.dataset(uri, version=v, storage_options=opts).count_rows()] 
 print(json.dumps({"ids": ds.to_table(columns=["id"]).column("id").to_pylist(), "versions": counts}))
 `
 	opts, _ := json.Marshal(storageOptions)
-	out, err := exec.Command("python3", "-c", script, path, string(opts)).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("pylance cannot read %s: %v\n%s", path, err, stderr)
-	}
+	out := runPython(t, "pylance cannot read "+path, script, path, string(opts))
 	var got struct {
 		IDs      []int64    `json:"ids"`
 		Versions [][2]int64 `json:"versions"`

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +10,7 @@ import (
 func pylanceDo(t *testing.T, path, snippet string) {
 	t.Helper()
 	script := "import sys, lance, pyarrow as pa\nuri = sys.argv[1]\nds = lance.dataset(uri)\n" + snippet
-	if out, err := exec.Command("python3", "-c", script, path).CombinedOutput(); err != nil {
-		t.Fatalf("pylance: %v\n%s", err, out)
-	}
+	runPython(t, "pylance", script, path)
 }
 
 // TestRefitAfterAnotherWriterChangedTheSchema: pylance renames a field

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,10 +33,7 @@ if kw.pop("point", False):
     t = t.append_column("point", pa.array([{"a": i} for i in range(n)], pa.struct([("a", pa.int64())])))
 lance.write_dataset(t, path, **kw)
 `
-	cmd := exec.Command("python3", "-c", script, filepath.Join(dir, DatasetDirName), options)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pylance write %s: %v\n%s", options, err, out)
-	}
+	runPython(t, "pylance write "+options, script, filepath.Join(dir, DatasetDirName), options)
 }
 
 // TestUnappendableDatasetRefusesPuts: a bucket over a dataset pylance wrote
