@@ -44,6 +44,9 @@ type testHooks struct {
 	appended func(last uint64)
 	// tick replaces SyncInterval's ticker: each value received is one tick.
 	tick <-chan time.Time
+	// listed runs when the log lists its segment files to learn its tail
+	// and sizes; an error it returns is taken as the listing's.
+	listed func() error
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -94,8 +97,14 @@ type Log struct {
 	tail     segmentFile // the segment written to
 	tailSize int64       // bytes in tail (tidwall/wal's rule for a full segment uses it)
 	restSize int64       // bytes in the other segments
-	scratch  []byte      // framing buffer
-	batch    twal.Batch
+	// stale says tail, tailSize and restSize may be wrong: listing the
+	// segment files after the directory changed failed. The next Append
+	// lists them again first (and fails if it cannot): a stale tailSize
+	// would mirror tidwall/wal's rotation wrongly and leave the fsyncs on a
+	// full segment while entries go to the next.
+	stale   bool
+	scratch []byte // framing buffer
+	batch   twal.Batch
 
 	first, last atomic.Uint64 // first == last+1 when empty
 	size        atomic.Int64
@@ -325,6 +334,12 @@ func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
 		l.mu.Unlock()
 		return 0, 0, err
 	}
+	if l.stale {
+		if err := l.refreshSizes(); err != nil {
+			l.mu.Unlock()
+			return 0, 0, fmt.Errorf("wal: append: %w", err)
+		}
+	}
 	first = l.last.Load() + 1
 	last = first + uint64(len(payloads)) - 1
 	// The first entries of a segment raise the high-water mark once they
@@ -433,6 +448,9 @@ func (l *Log) account(payloads [][]byte, first uint64) {
 // an error is also logged. Callers hold mu exclusively (or own l).
 func (l *Log) refreshSizes() error {
 	segs, _, _, err := listSegments(l.dir)
+	if h := l.opts.hooks; err == nil && h != nil && h.listed != nil {
+		err = h.listed()
+	}
 	var sizes []int64
 	if err == nil {
 		sizes, err = segmentSizes(segs)
@@ -441,9 +459,11 @@ func (l *Log) refreshSizes() error {
 		err = errNoSegments
 	}
 	if err != nil {
+		l.stale = true
 		l.opts.Logger("wal: listing segments of %s: %v", l.dir, err)
 		return err
 	}
+	l.stale = false
 	n := len(segs) - 1
 	l.setTail(segs[n])
 	l.tailSize, l.restSize = sizes[n], 0
@@ -523,9 +543,14 @@ func (l *Log) syncTail() error {
 			if errors.Is(err, os.ErrNotExist) {
 				// A truncation may have removed it and not yet recorded
 				// the new tail: wait for it to finish, then look again.
-				l.mu.RLock()
+				// If listing the segments failed (after a reload) the
+				// tail is unknown: list them now.
+				l.mu.Lock()
+				if l.stale && l.syncTarget.Load() == target {
+					_ = l.refreshSizes()
+				}
 				changed := l.syncTarget.Load() != target
-				l.mu.RUnlock()
+				l.mu.Unlock()
 				if changed {
 					continue
 				}
@@ -750,7 +775,14 @@ func (l *Log) truncateFront(index uint64) (dropped bool, err error) {
 		l.last.Store(index - 1)
 	}
 	l.first.Store(index)
-	_ = l.refreshSizes()
+	if index >= l.tail.start {
+		// tidwall/wal wrote the entries kept from the tail segment to a
+		// new file named by index and removed the old one (skipTo renamed
+		// the empty one to that name): fsyncs go to the new file from now
+		// on, whether or not the listing below works.
+		l.setTail(segmentFile{start: index, path: filepath.Join(l.dir, segmentName(index))})
+	}
+	_ = l.refreshSizes() // on failure the next Append lists again
 	return true, nil
 }
 
