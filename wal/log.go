@@ -19,6 +19,9 @@ import (
 // DefaultSegmentSize is the segment size used when Options.SegmentSize is 0.
 const DefaultSegmentSize = 16 << 20
 
+// segmentPerms are the permissions of a new segment file.
+const segmentPerms = 0o640
+
 // Options configure Open and OpenReadOnly. The zero value is usable.
 type Options struct {
 	// Sync says when writes are fsynced; the zero value is SyncEveryWrite.
@@ -76,7 +79,7 @@ func (o Options) tidwallOptions() *twal.Options {
 		SegmentCacheSize: 2,
 		AllowEmpty:       true, // TruncateFront(LastIndex()+1) must work
 		DirPerms:         0o750,
-		FilePerms:        0o640,
+		FilePerms:        segmentPerms,
 	}
 }
 
@@ -316,18 +319,38 @@ func (l *Log) write(payloads [][]byte) (first, last uint64, err error) {
 // can append and share the next fsync (group commit). An empty batch
 // writes nothing and returns 0, 0, nil.
 func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
-	if len(payloads) == 0 {
+	entries := make([][][]byte, len(payloads))
+	for i, p := range payloads {
+		entries[i] = [][]byte{p}
+	}
+	return l.AppendParts(entries)
+}
+
+// AppendParts is Append for entries given in parts: the payload of entry i
+// is entries[i]'s parts one after the other. They are written as they are,
+// never joined in memory, so a caller can put a header before a large
+// payload without copying it.
+func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
+	if len(entries) == 0 {
 		return 0, 0, nil
 	}
 	if l.readOnly {
 		return 0, 0, ErrReadOnly
 	}
 	written := 0
-	for i, p := range payloads {
-		if len(p) > MaxPayloadSize {
-			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than the %d (4 GiB - 1) an entry holds", i, len(p), MaxPayloadSize)
+	sizes := make([]int, len(entries))
+	direct := false
+	for i, parts := range entries {
+		for _, p := range parts {
+			sizes[i] += len(p)
 		}
-		written += len(p)
+		if sizes[i] > MaxPayloadSize {
+			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than the %d (4 GiB - 1) an entry holds", i, sizes[i], MaxPayloadSize)
+		}
+		written += sizes[i]
+		// An entry as large as a segment ends its segment, so writing it
+		// directly, tidwall/wal never holds it in memory.
+		direct = direct || recordSize(sizes[i]) >= l.opts.SegmentSize
 	}
 	l.mu.Lock()
 	if err := l.usable(); err != nil {
@@ -341,29 +364,30 @@ func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
 		}
 	}
 	first = l.last.Load() + 1
-	last = first + uint64(len(payloads)) - 1
 	// The first entries of a segment raise the high-water mark once they
 	// are durable (account starts a new segment before the batch when the
 	// tail is over size).
 	startsSegment := l.tailSize == 0 || l.tailSize > l.opts.SegmentSize
-	if len(payloads) == 1 {
-		l.scratch = appendEntry(l.scratch[:0], payloads[0])
-		err = l.tw.Write(first, l.scratch)
+	last = first + uint64(len(entries)) - 1
+	if direct {
+		err = l.writeDirect(first, last, entries)
 	} else {
-		for i, p := range payloads {
-			l.scratch = appendEntry(l.scratch[:0], p)
+		// Always a batch of our own: tidwall/wal's Write copies into a
+		// batch buffer it keeps.
+		for i, parts := range entries {
+			l.scratch = appendEntry(l.scratch[:0], parts...)
 			l.batch.Write(first+uint64(i), l.scratch)
 		}
 		err = l.tw.WriteBatch(&l.batch)
 		l.batch.Clear()
+		l.trimBuffers(written)
 	}
-	l.trimBuffers(written)
 	if err != nil {
 		err = l.undoFailedWrite(first, last, err)
 		l.mu.Unlock()
 		return 0, 0, err
 	}
-	l.account(payloads, first)
+	l.account(sizes, first)
 	if startsSegment {
 		l.markDue.Store(last) // recorded by the fsync that covers it
 	}
@@ -417,7 +441,7 @@ func (l *Log) trimBuffers(written int) {
 // without asking the file system after every write: before a batch, a tail
 // larger than SegmentSize is closed; after each entry, a tail of at least
 // SegmentSize is closed and the next entry starts a new segment.
-func (l *Log) account(payloads [][]byte, first uint64) {
+func (l *Log) account(sizes []int, first uint64) {
 	rotated := false
 	rotate := func(start uint64) {
 		l.restSize += l.tailSize
@@ -428,8 +452,8 @@ func (l *Log) account(payloads [][]byte, first uint64) {
 	if l.tailSize > l.opts.SegmentSize {
 		rotate(first)
 	}
-	for i, p := range payloads {
-		l.tailSize += recordSize(len(p))
+	for i, n := range sizes {
+		l.tailSize += recordSize(n)
 		if l.tailSize >= l.opts.SegmentSize {
 			rotate(first + uint64(i) + 1)
 		}
@@ -480,6 +504,26 @@ func (l *Log) setTail(s segmentFile) {
 	l.syncTarget.Store(&s)
 }
 
+// writeDirect writes entries first..last to the segment files itself, in
+// tidwall/wal's format and by its rule for starting a segment, with
+// tidwall/wal closed meanwhile: through tidwall/wal each payload would be
+// copied twice (its batch buffer and its in-memory tail segment, which it
+// keeps), 2 GiB more for a 1 GiB entry. Every entry this is used for ends
+// its segment, so tidwall/wal, opened again, loads none of them. On error
+// the caller undoes the write (undoFailedWrite). Callers hold mu.
+func (l *Log) writeDirect(first, last uint64, entries [][][]byte) error {
+	err := l.tw.Close() // fsyncs the tail, as tidwall/wal does before it starts a segment
+	l.tw = nil
+	if err != nil {
+		return err
+	}
+	if err := appendToSegments(l.dir, l.tail, l.tailSize, l.opts.SegmentSize, first, entries); err != nil {
+		return err
+	}
+	l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), last)
+	return err
+}
+
 // undoFailedWrite restores the log to its state before a failed write, so
 // that no partial entry stays on disk for a later write to follow; it
 // reopens tidwall/wal, whose memory holds the failed entries. If that
@@ -487,8 +531,10 @@ func (l *Log) setTail(s segmentFile) {
 // entry as a torn tail). Callers hold mu.
 func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
 	werr := fmt.Errorf("wal: write of entries %d..%d: %w", first, last, cause)
-	_ = l.tw.Close() // best effort: it may not close after a failed write
-	l.tw = nil
+	if l.tw != nil {
+		_ = l.tw.Close() // best effort: it may not close after a failed write
+		l.tw = nil
+	}
 	err := restoreTail(l.dir, l.tail, l.tailSize)
 	if err == nil {
 		l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), l.last.Load())

@@ -1,0 +1,97 @@
+package wal
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// allocDuring returns the bytes f allocates (with the collector off, the
+// most the heap grows while it runs) and the heap it leaves behind once
+// collected, both beyond what was live before.
+func allocDuring(f func()) (peak, kept int64) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	f()
+	runtime.ReadMemStats(&after)
+	peak = int64(after.TotalAlloc - before.TotalAlloc)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return peak, int64(after.HeapAlloc) - int64(before.HeapAlloc)
+}
+
+// bigEntrySizes are the payload sizes the memory tests write: 64 MiB, or
+// the sizes in $WAL_BIG_ENTRY_SIZES (MiB, comma separated), for measuring
+// up to 1 GiB by hand.
+func bigEntrySizes(t *testing.T) []int {
+	env := os.Getenv("WAL_BIG_ENTRY_SIZES")
+	if env == "" {
+		return []int{64 << 20}
+	}
+	var sizes []int
+	for _, s := range strings.Split(env, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("WAL_BIG_ENTRY_SIZES: %v", err)
+		}
+		sizes = append(sizes, n<<20)
+	}
+	return sizes
+}
+
+// TestBigEntryIsNotCopied: writing an entry larger than a segment copies
+// neither the payload nor its framing: the log writes them to the segment
+// file as they are, and keeps nothing of them in memory afterwards.
+// Before, a 1 GiB entry was copied three times (framing, tidwall/wal's
+// batch buffer, its in-memory tail segment), two of which stayed.
+func TestBigEntryIsNotCopied(t *testing.T) {
+	for _, n := range bigEntrySizes(t) {
+		for _, batch := range []bool{false, true} {
+			dir := t.TempDir()
+			l := mustOpen(t, dir, Options{Sync: SyncEveryWrite})
+			mustWrite(t, l, payload(1, 100))
+			p := make([]byte, n)
+			for i := range p {
+				p[i] = byte(i * 7)
+			}
+			var err error
+			peak, kept := allocDuring(func() {
+				if batch {
+					_, _, err = l.WriteBatch([][]byte{payload(2, 100), p, payload(3, 100)})
+				} else {
+					_, err = l.Write(p)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d MiB entry (batch %v): %.2f copies allocated during the write, %.2f kept after it",
+				n>>20, batch, float64(peak)/float64(n), float64(kept)/float64(n))
+			if peak > int64(n)/8 || kept > int64(n)/8 {
+				t.Errorf("%d MiB entry (batch %v): the write allocated %d bytes and kept %d", n>>20, batch, peak, kept)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l = mustOpen(t, dir, Options{})
+			var got []byte
+			if err := l.ReadFrom(0, func(i uint64, q []byte) error {
+				if len(q) == n {
+					got = q
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(p) {
+				t.Fatalf("the %d MiB entry did not read back", n>>20)
+			}
+			l.Close()
+		}
+	}
+}
