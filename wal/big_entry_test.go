@@ -95,3 +95,39 @@ func TestBigEntryIsNotCopied(t *testing.T) {
 		}
 	}
 }
+
+// TestBigEntryReadsWithOneCopy: reading a big entry back (the replay at
+// open) reads its segment into memory once and hands out the payload in
+// place. Before, tidwall/wal also copied it out of the segment: two copies.
+func TestBigEntryReadsWithOneCopy(t *testing.T) {
+	for _, n := range bigEntrySizes(t) {
+		dir := t.TempDir()
+		l := mustOpen(t, dir, Options{})
+		mustWrite(t, l, payload(1, 100))
+		mustWrite(t, l, make([]byte, n))
+		mustWrite(t, l, payload(3, 100))
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		l = mustOpen(t, dir, Options{})
+		var err error
+		got := 0
+		peak, _ := allocDuring(func() {
+			err = l.ReadFrom(0, func(i uint64, p []byte) error {
+				got += len(p)
+				return nil
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != n+200 {
+			t.Fatalf("read %d bytes, want %d", got, n+200)
+		}
+		t.Logf("%d MiB entry: reading it allocated %.2f copies", n>>20, float64(peak)/float64(n))
+		if peak > int64(n)+int64(n)/8 {
+			t.Errorf("%d MiB entry: reading it allocated %d bytes", n>>20, peak)
+		}
+		l.Close()
+	}
+}

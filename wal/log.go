@@ -78,8 +78,13 @@ func (o Options) tidwallOptions() *twal.Options {
 		LogFormat:        twal.Binary,
 		SegmentCacheSize: 2,
 		AllowEmpty:       true, // TruncateFront(LastIndex()+1) must work
-		DirPerms:         0o750,
-		FilePerms:        segmentPerms,
+		// Read hands out the entry inside its in-memory segment instead of
+		// a copy (a big entry is copied once fewer when replayed). Safe to
+		// keep: tidwall/wal never changes bytes it has written there, it
+		// only appends after them or replaces the whole segment.
+		NoCopy:    true,
+		DirPerms:  0o750,
+		FilePerms: segmentPerms,
 	}
 }
 
@@ -691,7 +696,10 @@ func (l *Log) read(i uint64) (payload []byte, err error) {
 	if err != nil {
 		return nil, l.corruptAt(i, err.Error())
 	}
-	return payload, nil
+	// It lies inside tidwall/wal's segment (NoCopy): capped, so that a
+	// caller appending to it gets a copy instead of writing over the
+	// entries after it.
+	return payload[:len(payload):len(payload)], nil
 }
 
 // corruptAt builds the CorruptError for entry i, finding the segment and
