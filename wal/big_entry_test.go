@@ -52,6 +52,9 @@ func bigEntrySizes(t *testing.T) []int {
 func TestBigEntryIsNotCopied(t *testing.T) {
 	for _, n := range bigEntrySizes(t) {
 		for _, batch := range []bool{false, true} {
+			if batch {
+				t.Run("many entries", func(t *testing.T) { testManyEntriesNotCopied(t, n) })
+			}
 			dir := t.TempDir()
 			l := mustOpen(t, dir, Options{Sync: SyncEveryWrite})
 			mustWrite(t, l, payload(1, 100))
@@ -94,6 +97,32 @@ func TestBigEntryIsNotCopied(t *testing.T) {
 			l.Close()
 		}
 	}
+}
+
+// testManyEntriesNotCopied: a batch of 1 MiB entries as large as n is not
+// copied either (tidwall/wal would hold all of it in its batch buffer).
+func testManyEntriesNotCopied(t *testing.T, n int) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, Options{})
+	var ps [][]byte
+	for i := 0; i < n>>20; i++ {
+		ps = append(ps, payload(i, 1<<20))
+	}
+	var err error
+	peak, kept := allocDuring(func() { _, _, err = l.WriteBatch(ps) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d entries of 1 MiB: %.2f copies allocated, %.2f kept", len(ps), float64(peak)/float64(n), float64(kept)/float64(n))
+	if peak > int64(n)/8 || kept > int64(n)/8 {
+		t.Errorf("%d entries of 1 MiB: the write allocated %d bytes and kept %d", len(ps), peak, kept)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = mustOpen(t, dir, Options{})
+	defer l.Close()
+	checkEntries(t, readAll(t, l), ps, 1)
 }
 
 // TestBigEntryReadsWithOneCopy: reading a big entry back (the replay at

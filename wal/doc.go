@@ -48,12 +48,13 @@ tidwall/wal briefly writes files named "<20 digits>.START" (and
 ".START.TEMP"); opening finishes or discards such a truncation.
 
 tidwall/wal keeps the whole tail segment in memory and copies every entry
-twice on the way (its batch buffer, that segment). An entry at least
-SegmentSize bytes long is therefore written by this package itself, with
+twice on the way (its batch buffer, that segment). A write of at least
+SegmentSize bytes is therefore made by this package itself, with
 tidwall/wal closed meanwhile: the same bytes by the same rule, straight
-from the caller's payload (AppendParts takes it in parts, such as a header
-and a value, without joining them). Such an entry ends its segment, so
-tidwall/wal, opened again on the next one, never holds it.
+from the caller's payloads (AppendParts takes one in parts, such as a
+header and a value, without joining them). An entry that fills a segment
+ends it, so tidwall/wal, opened again on the last segment, never holds
+one.
 
 An entry in a segment file is:
 

@@ -343,8 +343,8 @@ func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
 		return 0, 0, ErrReadOnly
 	}
 	written := 0
+	framed := int64(0)
 	sizes := make([]int, len(entries))
-	direct := false
 	for i, parts := range entries {
 		for _, p := range parts {
 			sizes[i] += len(p)
@@ -353,10 +353,11 @@ func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
 			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than the %d (4 GiB - 1) an entry holds", i, sizes[i], MaxPayloadSize)
 		}
 		written += sizes[i]
-		// An entry as large as a segment ends its segment, so writing it
-		// directly, tidwall/wal never holds it in memory.
-		direct = direct || recordSize(sizes[i]) >= l.opts.SegmentSize
+		framed += recordSize(sizes[i])
 	}
+	// Entries that fill a segment are written directly: tidwall/wal would
+	// copy them twice, and keep the copies (writeDirect).
+	direct := framed >= l.opts.SegmentSize
 	l.mu.Lock()
 	if err := l.usable(); err != nil {
 		l.mu.Unlock()
@@ -513,9 +514,10 @@ func (l *Log) setTail(s segmentFile) {
 // tidwall/wal's format and by its rule for starting a segment, with
 // tidwall/wal closed meanwhile: through tidwall/wal each payload would be
 // copied twice (its batch buffer and its in-memory tail segment, which it
-// keeps), 2 GiB more for a 1 GiB entry. Every entry this is used for ends
-// its segment, so tidwall/wal, opened again, loads none of them. On error
-// the caller undoes the write (undoFailedWrite). Callers hold mu.
+// keeps), 2 GiB more for a 1 GiB entry. tidwall/wal, opened again, loads
+// only the last segment, which holds less than a segment's size of them (an
+// entry that fills a segment ends it). On error the caller undoes the write
+// (undoFailedWrite). Callers hold mu.
 func (l *Log) writeDirect(first, last uint64, entries [][][]byte) error {
 	err := l.tw.Close() // fsyncs the tail, as tidwall/wal does before it starts a segment
 	l.tw = nil
