@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -66,10 +67,7 @@ func TestBigValuePutCopies(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				value := make([]byte, n)
-				for i := range value {
-					value[i] = byte(i * 13)
-				}
+				value := bytes.Repeat([]byte("tensor bytes 0123"), n/16)[:n]
 				var put func() error
 				if how == "records" {
 					data := pyMarshal(t, pyDict{{"id", 1}, {"v", value}})

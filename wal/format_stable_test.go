@@ -29,11 +29,33 @@ func goldenBatches() [][][]byte {
 }
 
 func writeGolden(t *testing.T, dir string, o Options) *Log {
+	return writeGoldenParts(t, dir, o, false)
+}
+
+// writeGoldenParts writes the golden batches; split gives each payload to
+// AppendParts in three parts (a byte, most of it, the last bytes).
+func writeGoldenParts(t *testing.T, dir string, o Options, split bool) *Log {
 	t.Helper()
 	o.SegmentSize = goldenSegmentSize
 	l := mustOpen(t, dir, o)
 	for _, b := range goldenBatches() {
-		if _, _, err := l.WriteBatch(b); err != nil {
+		if !split {
+			if _, _, err := l.WriteBatch(b); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		entries := make([][][]byte, len(b))
+		for i, p := range b {
+			k := min(1, len(p))
+			m := max(k, len(p)-3)
+			entries[i] = [][]byte{p[:k], p[k:m], p[m:]}
+		}
+		_, last, err := l.AppendParts(entries)
+		if err == nil {
+			err = l.Commit(last)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,17 +86,19 @@ func TestFormatStable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := t.TempDir()
-	if err := writeGolden(t, dir, Options{}).Close(); err != nil {
-		t.Fatal(err)
-	}
-	got := segmentFiles(t, dir)
-	if len(got) != len(golden) {
-		t.Fatalf("%d segment files, the earlier version wrote %d", len(got), len(golden))
-	}
-	for name, data := range golden {
-		if !bytes.Equal(got[name], data) {
-			t.Errorf("segment %s: %d bytes differ from the earlier version's %d", name, len(got[name]), len(data))
+	for _, split := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := writeGoldenParts(t, dir, Options{}, split).Close(); err != nil {
+			t.Fatal(err)
+		}
+		got := segmentFiles(t, dir)
+		if len(got) != len(golden) {
+			t.Fatalf("parts %v: %d segment files, the earlier version wrote %d", split, len(got), len(golden))
+		}
+		for name, data := range golden {
+			if !bytes.Equal(got[name], data) {
+				t.Errorf("parts %v: segment %s: %d bytes differ from the earlier version's %d", split, name, len(got[name]), len(data))
+			}
 		}
 	}
 }
