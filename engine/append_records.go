@@ -204,10 +204,7 @@ func (b *Bucket) logRecords(data []byte) (walWrite, error) {
 	if b.wal == nil {
 		return walWrite{}, nil
 	}
-	b.walScratch = append(append(b.walScratch[:0], walRecordsKind), data...)
-	w, err := b.appendWAL([][]byte{b.walScratch})
-	if cap(b.walScratch) > 1<<20 { // do not keep a huge batch's buffer
-		b.walScratch = nil
-	}
-	return w, err
+	// The kind byte and data as parts of one entry: a big value is not
+	// copied to put a byte before it.
+	return b.appendWAL([][][]byte{{{walRecordsKind}, data}})
 }

@@ -46,9 +46,8 @@ type Bucket struct {
 	consumption consumption // training-data consumption and cleared indexes (consumption.go)
 	offsets     offsetCache // the offsets the dataset's rows hold (retained_offsets.go)
 
-	tail       *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
-	walScratch []byte   // AppendRecords' WAL entry, reused
-	walOwner   string   // id of a WAL kept apart from the dataset (wal_path), else ""
+	tail     *rowTail // rows of AppendRecords not yet sealed into buf (after all of buf)
+	walOwner string   // id of a WAL kept apart from the dataset (wal_path), else ""
 
 	flushing int64     // rows of the running flush, still at the head of buf
 	bgFlush  *flushRun // the background flush scheduled or running, nil when none (back_pressure.go)

@@ -479,7 +479,15 @@ func appendValue(d *pymarshal.Decoder, c *recordColumn, v pymarshal.Node, gen *u
 		}
 		c.build.(*array.Int8Builder).Append(b)
 	case colString, colLargeString, colBinary, colLargeBinary:
-		c.bin.Append(d.Bytes(v))
+		value := d.Bytes(v)
+		if n := len(value); n >= 1<<20 && n > c.bin.DataLen() {
+			// Room of the value's size: Append would round the room up
+			// to a power of two, up to twice a big value (a tensor).
+			// Still at least doubling, so many big values cost no more
+			// copying than Append's own growth.
+			c.bin.ReserveData(n)
+		}
+		c.bin.Append(value)
 	case colStruct:
 		c.build.(*array.StructBuilder).Append(true)
 		appendDict(d, &c.fields, v, gen)

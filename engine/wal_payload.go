@@ -37,8 +37,10 @@ func walEntryKindOf(payload []byte) (byte, error) {
 }
 
 func encodeWALRecord(rec arrow.Record) ([]byte, error) {
-	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+	// Sized up front: growing a buffer by doubling allocates up to twice a
+	// big record's size on the way (an estimate too small only grows it).
+	buf := bytes.NewBuffer(make([]byte, 0, ipcSizeHint(rec)))
+	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()))
 	if err := w.Write(rec); err != nil {
 		return nil, fmt.Errorf("engine: encode WAL entry: %w", err)
 	}
@@ -46,6 +48,29 @@ func encodeWALRecord(rec arrow.Record) ([]byte, error) {
 		return nil, fmt.Errorf("engine: encode WAL entry: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// ipcSizeHint estimates the bytes of rec's IPC stream: its buffers, each
+// padded to 8 bytes, and room for the schema and record messages
+// (dictionaries are left out: the buffer grows for them).
+func ipcSizeHint(rec arrow.Record) int {
+	n := 4096
+	var add func(d arrow.ArrayData)
+	add = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += (b.Len() + 7) &^ 7
+			}
+			n += 64 // its metadata
+		}
+		for _, c := range d.Children() {
+			add(c)
+		}
+	}
+	for _, col := range rec.Columns() {
+		add(col.Data())
+	}
+	return n
 }
 
 // decodeWALRecord decodes one entry; the record's buffers come from alloc, so

@@ -174,20 +174,21 @@ func (b *Bucket) logToWAL(recs []arrow.Record) (walWrite, error) {
 	if b.wal == nil {
 		return walWrite{}, nil
 	}
-	payloads := make([][]byte, len(recs))
+	entries := make([][][]byte, len(recs))
 	for i, rec := range recs {
 		p, err := encodeWALRecord(rec)
 		if err != nil {
 			return walWrite{}, err
 		}
-		payloads[i] = p
+		entries[i] = [][]byte{p}
 	}
-	return b.appendWAL(payloads)
+	return b.appendWAL(entries)
 }
 
-// appendWAL appends payloads to the WAL as consecutive entries. Under mu.
-func (b *Bucket) appendWAL(payloads [][]byte) (walWrite, error) {
-	_, last, err := b.wal.Append(payloads)
+// appendWAL appends entries, each given in parts (wal.Log.AppendParts), to
+// the WAL as consecutive entries. Under mu.
+func (b *Bucket) appendWAL(entries [][][]byte) (walWrite, error) {
+	_, last, err := b.wal.AppendParts(entries)
 	if err != nil {
 		return walWrite{}, fmt.Errorf("%w: append: %w", ErrWAL, err)
 	}

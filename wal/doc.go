@@ -47,6 +47,15 @@ log is one empty segment file named by the next index. While truncating,
 tidwall/wal briefly writes files named "<20 digits>.START" (and
 ".START.TEMP"); opening finishes or discards such a truncation.
 
+tidwall/wal keeps the whole tail segment in memory and copies every entry
+twice on the way (its batch buffer, that segment). A write of at least
+SegmentSize bytes is therefore made by this package itself, with
+tidwall/wal closed meanwhile: the same bytes by the same rule, straight
+from the caller's payloads (AppendParts takes one in parts, such as a
+header and a value, without joining them). An entry that fills a segment
+ends it, so tidwall/wal, opened again on the last segment, never holds
+one.
+
 An entry in a segment file is:
 
 	uvarint   L      length of the rest of the entry (tidwall/wal's framing)

@@ -24,14 +24,30 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// appendEntry appends the framed payload to dst.
-func appendEntry(dst, payload []byte) []byte {
-	var h [headerSize]byte
-	h[0] = formatV1
-	binary.LittleEndian.PutUint32(h[1:5], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(h[5:9], crc32.Checksum(payload, castagnoli))
+// appendEntry appends the framed payload, its parts one after the other, to
+// dst.
+func appendEntry(dst []byte, parts ...[]byte) []byte {
+	h := entryHeader(parts)
 	dst = append(dst, h[:]...)
-	return append(dst, payload...)
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	return dst
+}
+
+// entryHeader is the header of the entry whose payload is parts one after
+// the other.
+func entryHeader(parts [][]byte) [headerSize]byte {
+	var h [headerSize]byte
+	n, crc := 0, uint32(0)
+	for _, p := range parts {
+		n += len(p)
+		crc = crc32.Update(crc, castagnoli, p)
+	}
+	h[0] = formatV1
+	binary.LittleEndian.PutUint32(h[1:5], uint32(n))
+	binary.LittleEndian.PutUint32(h[5:9], crc)
+	return h
 }
 
 // decodeEntry checks a frame and returns its payload, a sub-slice of frame.

@@ -19,6 +19,9 @@ import (
 // DefaultSegmentSize is the segment size used when Options.SegmentSize is 0.
 const DefaultSegmentSize = 16 << 20
 
+// segmentPerms are the permissions of a new segment file.
+const segmentPerms = 0o640
+
 // Options configure Open and OpenReadOnly. The zero value is usable.
 type Options struct {
 	// Sync says when writes are fsynced; the zero value is SyncEveryWrite.
@@ -44,6 +47,9 @@ type testHooks struct {
 	appended func(last uint64)
 	// tick replaces SyncInterval's ticker: each value received is one tick.
 	tick <-chan time.Time
+	// listed runs when the log lists its segment files to learn its tail
+	// and sizes; an error it returns is taken as the listing's.
+	listed func() error
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -72,8 +78,13 @@ func (o Options) tidwallOptions() *twal.Options {
 		LogFormat:        twal.Binary,
 		SegmentCacheSize: 2,
 		AllowEmpty:       true, // TruncateFront(LastIndex()+1) must work
-		DirPerms:         0o750,
-		FilePerms:        0o640,
+		// Read hands out the entry inside its in-memory segment instead of
+		// a copy (a big entry is copied once fewer when replayed). Safe to
+		// keep: tidwall/wal never changes bytes it has written there, it
+		// only appends after them or replaces the whole segment.
+		NoCopy:    true,
+		DirPerms:  0o750,
+		FilePerms: segmentPerms,
 	}
 }
 
@@ -94,8 +105,14 @@ type Log struct {
 	tail     segmentFile // the segment written to
 	tailSize int64       // bytes in tail (tidwall/wal's rule for a full segment uses it)
 	restSize int64       // bytes in the other segments
-	scratch  []byte      // framing buffer
-	batch    twal.Batch
+	// stale says tail, tailSize and restSize may be wrong: listing the
+	// segment files after the directory changed failed. The next Append
+	// lists them again first (and fails if it cannot): a stale tailSize
+	// would mirror tidwall/wal's rotation wrongly and leave the fsyncs on a
+	// full segment while entries go to the next.
+	stale   bool
+	scratch []byte // framing buffer
+	batch   twal.Batch
 
 	first, last atomic.Uint64 // first == last+1 when empty
 	size        atomic.Int64
@@ -307,48 +324,76 @@ func (l *Log) write(payloads [][]byte) (first, last uint64, err error) {
 // can append and share the next fsync (group commit). An empty batch
 // writes nothing and returns 0, 0, nil.
 func (l *Log) Append(payloads [][]byte) (first, last uint64, err error) {
-	if len(payloads) == 0 {
+	entries := make([][][]byte, len(payloads))
+	for i, p := range payloads {
+		entries[i] = [][]byte{p}
+	}
+	return l.AppendParts(entries)
+}
+
+// AppendParts is Append for entries given in parts: the payload of entry i
+// is entries[i]'s parts one after the other. They are written as they are,
+// never joined in memory, so a caller can put a header before a large
+// payload without copying it.
+func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
+	if len(entries) == 0 {
 		return 0, 0, nil
 	}
 	if l.readOnly {
 		return 0, 0, ErrReadOnly
 	}
 	written := 0
-	for i, p := range payloads {
-		if len(p) > MaxPayloadSize {
-			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than the %d (4 GiB - 1) an entry holds", i, len(p), MaxPayloadSize)
+	framed := int64(0)
+	sizes := make([]int, len(entries))
+	for i, parts := range entries {
+		for _, p := range parts {
+			sizes[i] += len(p)
 		}
-		written += len(p)
+		if sizes[i] > MaxPayloadSize {
+			return 0, 0, fmt.Errorf("wal: payload %d has %d bytes, more than the %d (4 GiB - 1) an entry holds", i, sizes[i], MaxPayloadSize)
+		}
+		written += sizes[i]
+		framed += recordSize(sizes[i])
 	}
+	// Entries that fill a segment are written directly: tidwall/wal would
+	// copy them twice, and keep the copies (writeDirect).
+	direct := framed >= l.opts.SegmentSize
 	l.mu.Lock()
 	if err := l.usable(); err != nil {
 		l.mu.Unlock()
 		return 0, 0, err
 	}
+	if l.stale {
+		if err := l.refreshSizes(); err != nil {
+			l.mu.Unlock()
+			return 0, 0, fmt.Errorf("wal: append: %w", err)
+		}
+	}
 	first = l.last.Load() + 1
-	last = first + uint64(len(payloads)) - 1
 	// The first entries of a segment raise the high-water mark once they
 	// are durable (account starts a new segment before the batch when the
 	// tail is over size).
 	startsSegment := l.tailSize == 0 || l.tailSize > l.opts.SegmentSize
-	if len(payloads) == 1 {
-		l.scratch = appendEntry(l.scratch[:0], payloads[0])
-		err = l.tw.Write(first, l.scratch)
+	last = first + uint64(len(entries)) - 1
+	if direct {
+		err = l.writeDirect(first, last, entries)
 	} else {
-		for i, p := range payloads {
-			l.scratch = appendEntry(l.scratch[:0], p)
+		// Always a batch of our own: tidwall/wal's Write copies into a
+		// batch buffer it keeps.
+		for i, parts := range entries {
+			l.scratch = appendEntry(l.scratch[:0], parts...)
 			l.batch.Write(first+uint64(i), l.scratch)
 		}
 		err = l.tw.WriteBatch(&l.batch)
 		l.batch.Clear()
+		l.trimBuffers(written)
 	}
-	l.trimBuffers(written)
 	if err != nil {
 		err = l.undoFailedWrite(first, last, err)
 		l.mu.Unlock()
 		return 0, 0, err
 	}
-	l.account(payloads, first)
+	l.account(sizes, first)
 	if startsSegment {
 		l.markDue.Store(last) // recorded by the fsync that covers it
 	}
@@ -402,7 +447,7 @@ func (l *Log) trimBuffers(written int) {
 // without asking the file system after every write: before a batch, a tail
 // larger than SegmentSize is closed; after each entry, a tail of at least
 // SegmentSize is closed and the next entry starts a new segment.
-func (l *Log) account(payloads [][]byte, first uint64) {
+func (l *Log) account(sizes []int, first uint64) {
 	rotated := false
 	rotate := func(start uint64) {
 		l.restSize += l.tailSize
@@ -413,8 +458,8 @@ func (l *Log) account(payloads [][]byte, first uint64) {
 	if l.tailSize > l.opts.SegmentSize {
 		rotate(first)
 	}
-	for i, p := range payloads {
-		l.tailSize += recordSize(len(p))
+	for i, n := range sizes {
+		l.tailSize += recordSize(n)
 		if l.tailSize >= l.opts.SegmentSize {
 			rotate(first + uint64(i) + 1)
 		}
@@ -433,6 +478,9 @@ func (l *Log) account(payloads [][]byte, first uint64) {
 // an error is also logged. Callers hold mu exclusively (or own l).
 func (l *Log) refreshSizes() error {
 	segs, _, _, err := listSegments(l.dir)
+	if h := l.opts.hooks; err == nil && h != nil && h.listed != nil {
+		err = h.listed()
+	}
 	var sizes []int64
 	if err == nil {
 		sizes, err = segmentSizes(segs)
@@ -441,9 +489,11 @@ func (l *Log) refreshSizes() error {
 		err = errNoSegments
 	}
 	if err != nil {
+		l.stale = true
 		l.opts.Logger("wal: listing segments of %s: %v", l.dir, err)
 		return err
 	}
+	l.stale = false
 	n := len(segs) - 1
 	l.setTail(segs[n])
 	l.tailSize, l.restSize = sizes[n], 0
@@ -460,6 +510,27 @@ func (l *Log) setTail(s segmentFile) {
 	l.syncTarget.Store(&s)
 }
 
+// writeDirect writes entries first..last to the segment files itself, in
+// tidwall/wal's format and by its rule for starting a segment, with
+// tidwall/wal closed meanwhile: through tidwall/wal each payload would be
+// copied twice (its batch buffer and its in-memory tail segment, which it
+// keeps), 2 GiB more for a 1 GiB entry. tidwall/wal, opened again, loads
+// only the last segment, which holds less than a segment's size of them (an
+// entry that fills a segment ends it). On error the caller undoes the write
+// (undoFailedWrite). Callers hold mu.
+func (l *Log) writeDirect(first, last uint64, entries [][][]byte) error {
+	err := l.tw.Close() // fsyncs the tail, as tidwall/wal does before it starts a segment
+	l.tw = nil
+	if err != nil {
+		return err
+	}
+	if err := appendToSegments(l.dir, l.tail, l.tailSize, l.opts.SegmentSize, first, entries); err != nil {
+		return err
+	}
+	l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), last)
+	return err
+}
+
 // undoFailedWrite restores the log to its state before a failed write, so
 // that no partial entry stays on disk for a later write to follow; it
 // reopens tidwall/wal, whose memory holds the failed entries. If that
@@ -467,8 +538,10 @@ func (l *Log) setTail(s segmentFile) {
 // entry as a torn tail). Callers hold mu.
 func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
 	werr := fmt.Errorf("wal: write of entries %d..%d: %w", first, last, cause)
-	_ = l.tw.Close() // best effort: it may not close after a failed write
-	l.tw = nil
+	if l.tw != nil {
+		_ = l.tw.Close() // best effort: it may not close after a failed write
+		l.tw = nil
+	}
 	err := restoreTail(l.dir, l.tail, l.tailSize)
 	if err == nil {
 		l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), l.last.Load())
@@ -523,9 +596,14 @@ func (l *Log) syncTail() error {
 			if errors.Is(err, os.ErrNotExist) {
 				// A truncation may have removed it and not yet recorded
 				// the new tail: wait for it to finish, then look again.
-				l.mu.RLock()
+				// If listing the segments failed (after a reload) the
+				// tail is unknown: list them now.
+				l.mu.Lock()
+				if l.stale && l.syncTarget.Load() == target {
+					_ = l.refreshSizes()
+				}
 				changed := l.syncTarget.Load() != target
-				l.mu.RUnlock()
+				l.mu.Unlock()
 				if changed {
 					continue
 				}
@@ -620,7 +698,10 @@ func (l *Log) read(i uint64) (payload []byte, err error) {
 	if err != nil {
 		return nil, l.corruptAt(i, err.Error())
 	}
-	return payload, nil
+	// It lies inside tidwall/wal's segment (NoCopy): capped, so that a
+	// caller appending to it gets a copy instead of writing over the
+	// entries after it.
+	return payload[:len(payload):len(payload)], nil
 }
 
 // corruptAt builds the CorruptError for entry i, finding the segment and
@@ -750,7 +831,14 @@ func (l *Log) truncateFront(index uint64) (dropped bool, err error) {
 		l.last.Store(index - 1)
 	}
 	l.first.Store(index)
-	_ = l.refreshSizes()
+	if index >= l.tail.start {
+		// tidwall/wal wrote the entries kept from the tail segment to a
+		// new file named by index and removed the old one (skipTo renamed
+		// the empty one to that name): fsyncs go to the new file from now
+		// on, whether or not the listing below works.
+		l.setTail(segmentFile{start: index, path: filepath.Join(l.dir, segmentName(index))})
+	}
+	_ = l.refreshSizes() // on failure the next Append lists again
 	return true, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -168,3 +169,69 @@ func segmentSizes(segs []segmentFile) ([]int64, error) {
 }
 
 var errNoSegments = errors.New("wal: no segment files")
+
+// appendToSegments writes entries first, first+1, ... as tidwall/wal's
+// writeBatch would, without its buffers: appended to the tail segment, which
+// holds size bytes; a tail larger than segSize is fsynced and closed first
+// and a new segment started, and so is every segment an entry makes at
+// least segSize bytes long. The last segment written is not fsynced.
+func appendToSegments(dir string, tail segmentFile, size, segSize int64, first uint64, entries [][][]byte) (err error) {
+	f, err := os.OpenFile(tail.path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if f == nil {
+			return
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if end != size {
+		return fmt.Errorf("tail segment %s holds %d bytes, the log counted %d", tail.path, end, size)
+	}
+	next := func(start uint64) error {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		err := f.Close()
+		f = nil
+		if err != nil {
+			return err
+		}
+		f, err = os.OpenFile(filepath.Join(dir, segmentName(start)), os.O_CREATE|os.O_RDWR|os.O_TRUNC, segmentPerms)
+		size = 0
+		return err
+	}
+	if size > segSize {
+		if err := next(first); err != nil {
+			return err
+		}
+	}
+	var prefix [binary.MaxVarintLen64 + headerSize]byte
+	for i, parts := range entries {
+		h := entryHeader(parts)
+		n := binary.PutUvarint(prefix[:], uint64(headerSize)+uint64(binary.LittleEndian.Uint32(h[1:5])))
+		n += copy(prefix[n:], h[:])
+		if _, err := f.Write(prefix[:n]); err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if _, err := f.Write(p); err != nil {
+				return err
+			}
+		}
+		size += recordSize(int(binary.LittleEndian.Uint32(h[1:5])))
+		if size >= segSize {
+			if err := next(first + uint64(i) + 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
