@@ -47,12 +47,12 @@ func (b *Bucket) autoFlushLoop(stop <-chan struct{}, t Ticker, p *parking) {
 			b.opts.Background.event(eventAutoFlush)
 		}
 		seen = total
-		parked := b.parkAutoFlush(p)
-		b.opts.Background.event(eventAutoFlushTick)
-		if parked {
+		if b.parkAutoFlush(p) {
 			t.Stop()
 			t = nil
 		}
+		// After the stop: a test counting tickers at this event sees it gone.
+		b.opts.Background.event(eventAutoFlushTick)
 	}
 }
 
