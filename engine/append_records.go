@@ -206,5 +206,9 @@ func (b *Bucket) logRecords(data []byte) (walWrite, error) {
 	}
 	// The kind byte and data as parts of one entry: a big value is not
 	// copied to put a byte before it.
-	return b.appendWAL([][][]byte{{{walRecordsKind}, data}})
+	return b.appendWAL([][][]byte{{walRecordsHeader, data}})
 }
+
+// walRecordsHeader is the kind byte as an entry's first part, shared (the
+// WAL only reads it) so that a put allocates nothing for it.
+var walRecordsHeader = []byte{walRecordsKind}
