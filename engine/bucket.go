@@ -75,8 +75,9 @@ type Bucket struct {
 	onBackPressure   func() // tests: runs (under mu) when an append is about to wait for a flush
 	beforeCloseEnd   func() // tests: runs in Close just before it releases the writer lock
 	onCloseWait      func() // tests: runs when a Close is about to wait for an earlier one
-	// afterReadSnapshot (tests) runs in Read between taking its snapshot and reading it.
-	afterReadSnapshot func()
+	// afterReadPin (tests) runs in a read (Read, ReadVersion, Lookup) once
+	// it has pinned its dataset version, before it reads the version's files.
+	afterReadPin func()
 
 	// Background work (background.go): auto flush, maintenance, retention.
 	bg      *background

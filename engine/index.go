@@ -108,6 +108,10 @@ func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*a
 	}
 	b.mu.Lock()
 	ds, schema, closed := b.dataset, b.schema, b.closed
+	if ds != nil && !closed {
+		b.pins.pin(ds.Version()) // cleanup keeps it while it is read
+		defer b.unpin(ds.Version())
+	}
 	b.mu.Unlock()
 	unlock()
 	if err == nil && closed {
@@ -121,6 +125,9 @@ func (b *Bucket) Lookup(column string, c lance.Cond, alloc memory.Allocator) (*a
 			return nil, nil, lance.LookupStats{}, fmt.Errorf("%w: no field %q", ErrSchemaMismatch, column)
 		}
 		return schema, nil, lance.LookupStats{}, nil
+	}
+	if b.afterReadPin != nil {
+		b.afterReadPin()
 	}
 	recs, st, err := ds.Lookup(column, c, alloc)
 	if errors.Is(err, lance.ErrValueKind) { // the condition's value, not the dataset

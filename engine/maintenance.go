@@ -95,7 +95,8 @@ func (b *Bucket) compactIfDue() {
 }
 
 // CleanupOldVersions removes dataset versions committed more than olderThan
-// ago (never the newest, never a tagged one) and the files only they used.
+// ago (never the newest, a tagged one or one a read is using: keptVersions)
+// and the files only they used.
 func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats, error) {
 	if olderThan < 0 {
 		return lance.CleanupStats{}, fmt.Errorf("%w: older_than must not be negative", ErrInvalidArgument)
@@ -113,12 +114,11 @@ func (b *Bucket) CleanupOldVersions(olderThan time.Duration) (lance.CleanupStats
 	if ds == nil {
 		return lance.CleanupStats{}, nil
 	}
-	// The version the bucket reads is kept, as the background cleanup keeps
-	// it: it is the newest but after a commit the bucket did not see (a
-	// compaction whose answer was lost, a pylance writer), and removing it
-	// would fail every read until the next flush.
+	// The same versions are kept as by the background cleanup: the one the
+	// bucket reads and those reads in flight use (keptVersions).
+	keep, _ := b.keptVersions(ds)
 	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), time.Now().Add(-olderThan),
-		lance.CleanupOptions{Keep: []uint64{ds.Version()}})
+		lance.CleanupOptions{Keep: keep})
 	if err != nil {
 		return st, fmt.Errorf("engine: cleanup %s: %w", b.opts.datasetPath(), err)
 	}
@@ -159,6 +159,9 @@ func (b *Bucket) ReadVersion(version uint64, offset, limit int64, alloc memory.A
 	b.releaseSnapshot(snap)
 	b.pins.pin(version) // cleanup keeps it while it is read
 	defer b.unpin(version)
+	if b.afterReadPin != nil {
+		b.afterReadPin()
+	}
 	ds, err := lance.OpenVersion(b.opts.datasetPath(), version)
 	if errors.Is(err, lance.ErrNotFound) {
 		// No dataset yet (nothing flushed): no version exists, which is the

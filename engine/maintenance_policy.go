@@ -296,14 +296,13 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 	if ds == nil || b.cleanupSettled(ds) {
 		return nil // nothing changed since a cleanup that left nothing to age out
 	}
-	pins := b.olderPins(ds)
+	keep, pins := b.keptVersions(ds)
 	b.opts.Background.event(eventCleanup)
 	o := b.opts.Background
 	before := now
 	if o.VersionRetention > 0 {
 		before = now.Add(-o.VersionRetention)
 	}
-	keep := append(slices.Clone(pins), ds.Version())
 	st, err := lance.CleanupOldVersions(b.opts.datasetPath(), before, lance.CleanupOptions{
 		KeepLatest:   o.KeepVersions,
 		Keep:         keep,
@@ -332,17 +331,30 @@ func (b *Bucket) cleanupVersions(now time.Time) error {
 // acted on after the next commit.
 type settledCleanup struct {
 	version uint64
-	pins    []uint64 // sorted, older than version
+	pins    []uint64 // sorted, other than version
 }
 
 func (s *settledCleanup) holds(ds *lance.Dataset, pins []uint64) bool {
 	return s != nil && ds != nil && s.version == ds.Version() && slices.Equal(s.pins, pins)
 }
 
-// olderPins are the versions readers pin that are older than ds, sorted
-// (cleanup keeps ds anyway, so a read of it changes nothing).
-func (b *Bucket) olderPins(ds *lance.Dataset) []uint64 {
-	pins := slices.DeleteFunc(b.pins.pinned(), func(v uint64) bool { return v >= ds.Version() })
+// keptVersions are the versions every cleanup keeps whatever its age or
+// options, the background one and CleanupOldVersions alike (Lance keeps
+// the latest, tagged ones and branch starts): ds, the version the bucket
+// reads (the newest but after a commit the bucket did not see, such as a
+// compaction whose answer was lost or a pylance writer's: removing it
+// would fail every read until the next flush), and every version a read
+// of this bucket has pinned (snapshot, ReadVersion, Lookup): a read never
+// loses the files of the version it started on. pins are the latter.
+func (b *Bucket) keptVersions(ds *lance.Dataset) (keep, pins []uint64) {
+	pins = b.otherPins(ds)
+	return append(slices.Clone(pins), ds.Version()), pins
+}
+
+// otherPins are the versions readers pin other than ds, sorted (cleanup
+// keeps ds anyway, so a read of it changes nothing).
+func (b *Bucket) otherPins(ds *lance.Dataset) []uint64 {
+	pins := slices.DeleteFunc(b.pins.pinned(), func(v uint64) bool { return v == ds.Version() })
 	slices.Sort(pins)
 	return pins
 }
@@ -353,7 +365,7 @@ func (b *Bucket) cleanupSettled(ds *lance.Dataset) bool {
 	if ds == nil {
 		return b.abandoned.Len() == 0
 	}
-	return b.settled.holds(ds, b.olderPins(ds)) && b.abandoned.Len() == 0
+	return b.settled.holds(ds, b.otherPins(ds)) && b.abandoned.Len() == 0
 }
 
 // listAbandoned lists the dataset's files before this writer writes any

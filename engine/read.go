@@ -49,8 +49,8 @@ func (b *Bucket) read(offset, limit int64, alloc memory.Allocator) (*arrow.Schem
 	if snap.dataset != nil {
 		version = snap.dataset.Version()
 	}
-	if b.afterReadSnapshot != nil {
-		b.afterReadSnapshot()
+	if b.afterReadPin != nil {
+		b.afterReadPin()
 	}
 	schema, recs, err := readFrom(snap, offset, limit, alloc)
 	return schema, recs, version, err

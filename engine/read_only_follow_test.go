@@ -143,7 +143,7 @@ func TestReadOnlyReadAfterCleanupRemovedItsFiles(t *testing.T) {
 			}
 			defer r.Close()
 			done := 0
-			r.afterReadSnapshot = func() {
+			r.afterReadPin = func() {
 				if done == cleanups {
 					return
 				}
