@@ -459,11 +459,11 @@ func (b *Bucket) Close() error {
 		b.hurryFlush() // a flush waiting for min_flush_interval ends: this one flushes
 	}
 	b.mu.Unlock()
-	err := b.flush(true)
+	gone, err := b.closeFlush()
 	if kept := b.keepOpenAfter(a, err); kept != nil {
 		return kept
 	}
-	b.storeGoneAtClose(err)
+	b.storeGoneAtClose(gone)
 	b.mu.Lock()
 	releaseAll(b.buf.take())
 	b.releaseRows()

@@ -2,12 +2,38 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/persisting/persisting/lance/objstore"
 )
 
+// closeFlush is Close's last flush; gone says the store did not answer
+// it, or would not have. A bucket with the WAL does not try it while the
+// store counts as gone (objstore.KnownGone): at interpreter exit during an
+// outage, each bucket's flush would cost one attempt - a whole timeout
+// against a server that accepts connections and never answers - only to
+// fail; the WAL holds every buffered row (an append logs before it
+// buffers) and the next open replays them. The error then names the rows
+// left there (none: no error). Without the WAL the flush is always tried:
+// nothing else holds its rows (close_keeps.go). Under flushMu.
+func (b *Bucket) closeFlush() (gone bool, err error) {
+	if b.wal == nil || !objstore.KnownGone(b.opts.datasetPath()) {
+		err = b.flush(true)
+		return errors.Is(err, objstore.ErrNoAnswer), err
+	}
+	b.mu.Lock()
+	rows := b.bufferedRows()
+	b.mu.Unlock()
+	if rows > 0 {
+		err = fmt.Errorf("engine: close %s: not flushed, the object store counting as gone (its last request got %w "+
+			"after its retries, and none has since): the %d unflushed rows stay in the WAL for the next open",
+			b.opts.Path, objstore.ErrNoAnswer, rows)
+	}
+	return true, err
+}
+
 // storeGoneAtClose: when Close's flush got no answer from the object store
-// after all its retries, the rest of Close (the consumption snapshot, the
+// after all its retries (or was not tried, closeFlush), the rest of Close (the consumption snapshot, the
 // lease's release) would wait as long again for the same outcome - a
 // minute and more per bucket with the defaults, at every interpreter exit
 // during an outage. They are skipped: the WAL keeps the rows and the
@@ -21,8 +47,7 @@ import (
 // rows) or never. A released lease needs no takeover, and the held PUT
 // could land between the next writer's read and its first commit, storing
 // the rows twice.
-func (b *Bucket) storeGoneAtClose(flushErr error) {
-	gone := errors.Is(flushErr, objstore.ErrNoAnswer)
+func (b *Bucket) storeGoneAtClose(gone bool) {
 	if !gone && b.uncertain == nil {
 		return
 	}

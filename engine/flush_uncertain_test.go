@@ -197,6 +197,11 @@ func TestS3HeldManifestPutAcrossCloseAndReopen(t *testing.T) {
 	opts.StorageOptions["client_max_retries"] = "1"
 	b, held := openWithHeldFlush(t, proxy, manifestPut, opts)
 	proxy.AnswerOnly(manifestPut, 503)
+	// An answer (404) tells the client the server is back: else Close,
+	// the store counting as gone, would not try the flush (closeFlush).
+	if _, err := objstore.Stat(opts.Path + "/absent"); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatalf("stat of an absent object with the server back: %v", err)
+	}
 	if err := b.Close(); err == nil || errors.Is(err, objstore.ErrNoAnswer) {
 		t.Fatalf("close while manifest PUTs get 503: %v, want a failure with an answer", err)
 	}

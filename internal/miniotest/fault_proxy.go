@@ -20,6 +20,7 @@ type FaultProxy struct {
 	server   *Server
 	ln       net.Listener
 	down     atomic.Bool
+	stalled  atomic.Bool
 
 	mu            sync.Mutex
 	fault         *fault
@@ -67,6 +68,11 @@ func (p *FaultProxy) SetDown(down bool) {
 		p.mu.Unlock()
 	}
 }
+
+// SetStalled makes the proxy accept connections and take requests but
+// never answer them nor pass them on (stalled), or pass them (a server
+// that stalls: each request waits for the client's timeout).
+func (p *FaultProxy) SetStalled(stalled bool) { p.stalled.Store(stalled) }
 
 // AnswerOnly answers every request matching with status (an S3 error
 // document, the server never gets the request) until SetDown(false): a
@@ -211,6 +217,9 @@ func (p *FaultProxy) relay(c net.Conn) {
 		if n > 0 {
 			if p.down.Load() {
 				return
+			}
+			if p.stalled.Load() {
+				continue // swallowed: the client waits until it gives up
 			}
 			f, cut := p.takeFault(buf[:n])
 			if cut {

@@ -341,3 +341,16 @@ func Stat(path string) (Info, error) {
 	}
 	return l.Store.Head(context.Background(), l.Key)
 }
+
+// KnownGone says whether the store holding path counts as gone: a request
+// to it got no answer after all its retries and none has got one since
+// (s3Client.gone), so each request makes one attempt, a whole timeout
+// against a server that stalls. Never for a local path.
+func KnownGone(path string) bool {
+	loc, err := Resolve(path)
+	if err != nil {
+		return false
+	}
+	s, ok := loc.Store.(*S3)
+	return ok && s.c.gone.Load()
+}
