@@ -17,7 +17,11 @@ import (
 // left there (none: no error). Without the WAL the flush is always tried:
 // nothing else holds its rows (close_keeps.go). Under flushMu.
 func (b *Bucket) closeFlush() (gone bool, err error) {
-	if b.wal == nil || !objstore.KnownGone(b.opts.datasetPath()) {
+	var last error
+	if b.wal != nil {
+		last = objstore.KnownGone(b.opts.datasetPath())
+	}
+	if last == nil {
 		err = b.flush(true)
 		return errors.Is(err, objstore.ErrNoAnswer), err
 	}
@@ -25,9 +29,8 @@ func (b *Bucket) closeFlush() (gone bool, err error) {
 	rows := b.bufferedRows()
 	b.mu.Unlock()
 	if rows > 0 {
-		err = fmt.Errorf("engine: close %s: not flushed, the object store counting as gone (its last request got %w "+
-			"after its retries, and none has since): the %d unflushed rows stay in the WAL for the next open",
-			b.opts.Path, objstore.ErrNoAnswer, rows)
+		err = fmt.Errorf("engine: close %s: not flushed: the %d unflushed rows stay in the WAL for the next open, "+
+			"the object store counting as gone (no request has got an answer since this one: %w)", b.opts.Path, rows, last)
 	}
 	return true, err
 }

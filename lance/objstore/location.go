@@ -342,15 +342,24 @@ func Stat(path string) (Info, error) {
 	return l.Store.Head(context.Background(), l.Key)
 }
 
-// KnownGone says whether the store holding path counts as gone: a request
-// to it got no answer after all its retries and none has got one since
-// (s3Client.gone), so each request makes one attempt, a whole timeout
-// against a server that stalls. Never for a local path.
-func KnownGone(path string) bool {
+// KnownGone returns, while the store holding path counts as gone, the
+// error of its last request that got no answer (it wraps ErrNoAnswer):
+// that request got none after all its retries, and none has got one since
+// (s3Client.gone), so each request makes one attempt - a whole timeout
+// against a server that stalls. nil otherwise, and for a local path.
+func KnownGone(path string) error {
 	loc, err := Resolve(path)
 	if err != nil {
-		return false
+		return nil
 	}
 	s, ok := loc.Store.(*S3)
-	return ok && s.c.gone.Load()
+	if !ok || !s.c.gone.Load() {
+		return nil
+	}
+	s.c.goneMu.Lock()
+	defer s.c.goneMu.Unlock()
+	if s.c.goneErr == nil {
+		return ErrNoAnswer
+	}
+	return s.c.goneErr
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -33,6 +34,21 @@ type s3Client struct {
 	// an outage each fail after one attempt (one timeout at most, at once
 	// for a refused connection), not after a whole retry budget each.
 	gone atomic.Bool
+	// goneErr is the error of the request that got no answer last (what
+	// KnownGone reports while gone holds).
+	goneMu  sync.Mutex
+	goneErr error
+}
+
+// noteGone keeps err as goneErr when it is a request's final failure
+// without an answer; it returns err.
+func (c *s3Client) noteGone(err error) error {
+	if e, ok := err.(*s3Error); ok && e.cause != nil && c.gone.Load() {
+		c.goneMu.Lock()
+		c.goneErr = err
+		c.goneMu.Unlock()
+	}
+	return err
 }
 
 // RequestCounts counts the requests a store sent (retries included), by
@@ -210,7 +226,7 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 				if err.(*s3Error).cause != nil {
 					c.gone.Store(true)
 				}
-				return nil, retried, gaveUp(err, attempt)
+				return nil, retried, c.noteGone(gaveUp(err, attempt))
 			}
 			select {
 			case <-ctx.Done():
@@ -232,7 +248,7 @@ func (c *s3Client) do(ctx context.Context, op string, r s3Request) (resp *s3Resp
 			if noAnswer && ctx.Err() == nil {
 				c.gone.Store(true)
 			}
-			return resp, retried, gaveUp(err, attempt+1)
+			return resp, retried, c.noteGone(gaveUp(err, attempt+1))
 		}
 	}
 }
