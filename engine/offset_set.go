@@ -97,6 +97,10 @@ func (s *offsetSet) dropEmpty() {
 
 func (s *offsetSet) add(v int64) {
 	high, low := split(v)
+	if n := len(s.highs); n > 0 && s.highs[n-1] == high { // ascending adds, and any set below 2^32
+		s.bms[n-1].Add(low)
+		return
+	}
 	s.bitmap(high).Add(low)
 }
 
@@ -105,6 +109,9 @@ func (s *offsetSet) contains(v int64) bool {
 		return false
 	}
 	high, low := split(v)
+	if len(s.highs) == 1 { // every offset below 2^32, or in one 2^32 range
+		return s.highs[0] == high && s.bms[0].Contains(low)
+	}
 	i, ok := s.find(high)
 	return ok && s.bms[i].Contains(low)
 }
