@@ -2,50 +2,14 @@ package engine
 
 import (
 	"bytes"
-	"os"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/persisting/persisting/internal/memtest"
 )
-
-// allocDuring returns the bytes f allocates (with the collector off, the
-// most the heap grows while it runs) and what stays live after it.
-func allocDuring(f func()) (peak, kept int64) {
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	f()
-	runtime.ReadMemStats(&after)
-	peak = int64(after.TotalAlloc - before.TotalAlloc)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	return peak, int64(after.HeapAlloc) - int64(before.HeapAlloc)
-}
-
-// bigValueSizes: 64 MiB, or $BIG_VALUE_SIZES (MiB, comma separated) to
-// measure up to 1 GiB by hand.
-func bigValueSizes(t *testing.T) []int {
-	env := os.Getenv("BIG_VALUE_SIZES")
-	if env == "" {
-		return []int{64 << 20}
-	}
-	var sizes []int
-	for _, s := range strings.Split(env, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("BIG_VALUE_SIZES: %v", err)
-		}
-		sizes = append(sizes, n<<20)
-	}
-	return sizes
-}
 
 // TestBigValuePutCopies: a put of one big value (a tensor) with the WAL
 // allocates one copy of it: the buffer's (records; its builder sized to the
@@ -54,7 +18,7 @@ func bigValueSizes(t *testing.T) []int {
 // from the caller's bytes. Before, a 64 MiB put allocated 6 copies
 // (records) or 4 (Arrow), most of them on the way to the WAL.
 func TestBigValuePutCopies(t *testing.T) {
-	for _, n := range bigValueSizes(t) {
+	for _, n := range memtest.Sizes(t, "BIG_VALUE_SIZES") {
 		for _, how := range []string{"records", "arrow"} {
 			for _, interval := range []bool{false, true} {
 				wo := WALOptions{Enabled: true}
@@ -83,7 +47,7 @@ func TestBigValuePutCopies(t *testing.T) {
 					put = func() error { return b.Append(rec) }
 				}
 				value = nil
-				peak, kept := allocDuring(func() { err = put() }) // kept: for the log only
+				peak, kept := memtest.AllocDuring(func() { err = put() }) // kept: for the log only
 				if err != nil {
 					t.Fatal(err)
 				}

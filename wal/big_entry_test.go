@@ -2,48 +2,10 @@ package wal
 
 import (
 	"bytes"
-	"os"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/persisting/persisting/internal/memtest"
 )
-
-// allocDuring returns the bytes f allocates (with the collector off, the
-// most the heap grows while it runs) and the heap it leaves behind once
-// collected, both beyond what was live before.
-func allocDuring(f func()) (peak, kept int64) {
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	f()
-	runtime.ReadMemStats(&after)
-	peak = int64(after.TotalAlloc - before.TotalAlloc)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	return peak, int64(after.HeapAlloc) - int64(before.HeapAlloc)
-}
-
-// bigEntrySizes are the payload sizes the memory tests write: 64 MiB, or
-// the sizes in $WAL_BIG_ENTRY_SIZES (MiB, comma separated), for measuring
-// up to 1 GiB by hand.
-func bigEntrySizes(t *testing.T) []int {
-	env := os.Getenv("WAL_BIG_ENTRY_SIZES")
-	if env == "" {
-		return []int{64 << 20}
-	}
-	var sizes []int
-	for _, s := range strings.Split(env, ",") {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("WAL_BIG_ENTRY_SIZES: %v", err)
-		}
-		sizes = append(sizes, n<<20)
-	}
-	return sizes
-}
 
 // TestBigEntryIsNotCopied: writing an entry larger than a segment copies
 // neither the payload nor its framing: the log writes them to the segment
@@ -51,7 +13,7 @@ func bigEntrySizes(t *testing.T) []int {
 // Before, a 1 GiB entry was copied three times (framing, tidwall/wal's
 // batch buffer, its in-memory tail segment), two of which stayed.
 func TestBigEntryIsNotCopied(t *testing.T) {
-	for _, n := range bigEntrySizes(t) {
+	for _, n := range memtest.Sizes(t, "WAL_BIG_ENTRY_SIZES") {
 		for _, batch := range []bool{false, true} {
 			if batch {
 				t.Run("many entries", func(t *testing.T) { testManyEntriesNotCopied(t, n) })
@@ -61,7 +23,7 @@ func TestBigEntryIsNotCopied(t *testing.T) {
 			mustWrite(t, l, payload(1, 100))
 			p := bytes.Repeat(payload(7, 4096), n/4096)
 			var err error
-			peak, kept := allocDuring(func() {
+			peak, kept := memtest.AllocDuring(func() {
 				if batch {
 					_, _, err = l.WriteBatch([][]byte{payload(2, 100), p, payload(3, 100)})
 				} else {
@@ -107,7 +69,7 @@ func testManyEntriesNotCopied(t *testing.T, n int) {
 		ps = append(ps, payload(i, 1<<20))
 	}
 	var err error
-	peak, kept := allocDuring(func() { _, _, err = l.WriteBatch(ps) })
+	peak, kept := memtest.AllocDuring(func() { _, _, err = l.WriteBatch(ps) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +89,7 @@ func testManyEntriesNotCopied(t *testing.T, n int) {
 // open) reads its segment into memory once and hands out the payload in
 // place. Before, tidwall/wal also copied it out of the segment: two copies.
 func TestBigEntryReadsWithOneCopy(t *testing.T) {
-	for _, n := range bigEntrySizes(t) {
+	for _, n := range memtest.Sizes(t, "WAL_BIG_ENTRY_SIZES") {
 		dir := t.TempDir()
 		l := mustOpen(t, dir, Options{})
 		mustWrite(t, l, payload(1, 100))
@@ -139,7 +101,7 @@ func TestBigEntryReadsWithOneCopy(t *testing.T) {
 		l = mustOpen(t, dir, Options{})
 		var err error
 		got := 0
-		peak, _ := allocDuring(func() {
+		peak, _ := memtest.AllocDuring(func() {
 			err = l.ReadFrom(0, func(i uint64, p []byte) error {
 				got += len(p)
 				return nil
