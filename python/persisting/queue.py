@@ -86,8 +86,9 @@ class _Bucket:
             try:
                 _native.close_bucket(self.raw_handle)
             except StorageError:
-                with contextlib.suppress(ClosedError):  # it counts: kept open
-                    self.closed = _native.count(self.raw_handle) is None
+                with contextlib.suppress(ClosedError):  # the handle answers: the engine kept the bucket open
+                    _native.count(self.raw_handle)
+                    self.closed = False
                 raise
 
     def close_quietly(self) -> None:
