@@ -155,22 +155,13 @@ func manifestPath(root string, v uint64) (string, NamingScheme, error) {
 	return "", 0, fmt.Errorf("%w: version %d of %s", ErrVersionNotFound, v, root)
 }
 
-// LatestVersion is the newest committed version at root, found by listing
-// _versions/ only (no manifest is read): a local directory read, or on an
-// object store one LIST (V2 names sort newest first). ErrNotFound when
+// LatestVersionStamp is the newest committed version at root, found by
+// listing _versions/ only (no manifest is read: a local directory read and
+// one stat, or on an object store one LIST, where V2 names sort newest
+// first), and a stamp of its manifest file: the stamp differs when the
+// file is not the one it was, so a reader holding version N can tell the
+// dataset was deleted and made again up to version N. ErrNotFound when
 // there is no manifest yet.
-func LatestVersion(root string) (uint64, error) {
-	l, err := listVersionsAt(root)
-	if err != nil {
-		return 0, err
-	}
-	return l.latest, nil
-}
-
-// LatestVersionStamp is LatestVersion and a stamp of that version's
-// manifest file, from the same listing (locally one more stat): the stamp
-// differs when the file is not the one it was, so a reader holding version
-// N can tell the dataset was deleted and made again up to version N.
 func LatestVersionStamp(root string) (uint64, string, error) {
 	l, err := listVersionsAt(root)
 	if err != nil {
