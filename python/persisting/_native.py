@@ -359,8 +359,7 @@ def count(handle: int) -> tuple[int, int, int]:
 
 
 def append_records(handle: int, data: bytes) -> int:
-    """Records in the record encoding (``persisting._encode``), as bytes: the put path, one C call through
-    ``_put.c`` (no ctypes); returns the first's offset."""
+    """Records in the record encoding (``persisting._encode``): the put path, one C call (_put.c); returns the first's offset."""
     try:  # not getattr(..., None): a put pays for it (pulsing counts before every put)
         kit = _calls.kit
     except AttributeError:  # the thread's first call
