@@ -303,6 +303,9 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
     out = run([venv / "bin/python", "-c", "import persisting; print(persisting.__version__, persisting.native_version())"],
               env=env, cwd=tmp_path).stdout.split()
     assert out == [VERSION, VERSION]
+    out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=env).stdout  # puts: _put.c built
+    assert out.startswith("[{'id': 'a', 'v': [1.5, 2.5]}, {'id': 'b', 'v': []}] 2 "), out
+    assert (package_dir(venv) / "_put.abi3.so").is_file()
     assert run(["persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
     assert (package_dir(venv) / "include/persisting.h").read_bytes() == (REPO / "include/persisting.h").read_bytes()
 
