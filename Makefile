@@ -87,7 +87,7 @@ wheel: venv
 	$(PYTHON) -m auditwheel show $(WHEEL_DIR)/persisting-*.whl
 	mkdir -p build/wheel/sdist/go
 	cp -r python/pyproject.toml python/setup.py python/README.md python/MANIFEST.in python/persisting build/wheel/sdist/
-	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/persisting build/wheel/sdist/persisting/include build/wheel/sdist/persisting/__pycache__
+	rm -rf build/wheel/sdist/persisting/libpersisting.so build/wheel/sdist/persisting/_put.*so build/wheel/sdist/persisting/persisting build/wheel/sdist/persisting/include build/wheel/sdist/persisting/__pycache__
 	cp -r $(SDIST_GO) build/wheel/sdist/go/
 	$(PYTHON) -m build --sdist --outdir $(WHEEL_DIR) build/wheel/sdist
 	ls -l $(WHEEL_DIR)

@@ -68,6 +68,23 @@ CLI_LDFLAGS="-X main.version=$VERSION"
 [[ "${1:-}" == release ]] && CLI_LDFLAGS="-s -w $CLI_LDFLAGS"
 CGO_ENABLED=0 "$GO" build "${TAGS[@]}" -trimpath -ldflags "$CLI_LDFLAGS" -o "$OUT/persisting" ./cmd/persisting
 
+# The package's compiled put call (python/persisting/_put.c) in place, beside
+# the .py files, so the package runs from the checkout (PYTHONPATH=python, the
+# tests): one abi3 build for every CPython >= 3.10 (a free-threaded one gets its
+# own). Wheels and `pip install ./python` build it with setuptools instead.
+if [[ "${1:-}" != release ]]; then
+  PY=${PYTHON:-python3}
+  command -v "$PY" >/dev/null || PY=python3
+  read -r PYINC PYSUFFIX < <("$PY" -c 'import sysconfig as s; t = s.get_config_var("Py_GIL_DISABLED")
+print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX") if t else ".abi3.so")')
+  if [[ -f "$PYINC/Python.h" ]]; then
+    "$CC" -shared -fPIC -O2 -Wall -Wextra -Werror -I"$PYINC" python/persisting/_put.c -o "python/persisting/_put$PYSUFFIX"
+  else
+    echo "build.sh: $PY has no C headers ($PYINC/Python.h): python/persisting/_put.c is not built, and the" \
+      "package in this checkout cannot put until it is (Debian: apt-get install python3-dev)" >&2
+  fi
+fi
+
 if [[ "${1:-}" == ctest ]]; then
   "$CC" -std=c99 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -Iinclude tests/c/test_capi.c \
     -L"$OUT" -lpersisting -Wl,-rpath,"\$ORIGIN" -o "$OUT/test_capi"

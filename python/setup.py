@@ -16,9 +16,13 @@ C programs compile against the installed copy with it) into the package:
   with the version of ``persisting/_version.py``.
   cgo needs a C compiler (``cc``) as well.
 
-The wheel carries no Python extension module but a native library, so it is
-tagged ``py3-none-<platform>``. Editable installs are not supported; for
-development point ``PERSISTING_LIB`` at ``build/libpersisting.so`` instead.
+It also compiles the package's one extension module, ``persisting._put``
+(``persisting/_put.c``: the put path's C call without ctypes), against CPython
+3.10's limited API, so the wheel is tagged ``cp310-abi3-<platform>`` and serves
+every CPython >= 3.10; a free-threaded interpreter has no limited API, and gets
+a wheel for its own version. That needs the interpreter's C headers (Debian:
+``python3-dev``). Editable installs are not supported; for development
+``make lib`` builds the library into ``build/`` and the module in place.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
-from setuptools import Distribution, setup
+from setuptools import Extension, setup
 from setuptools.errors import BaseError
+from setuptools.command.build_ext import build_ext as _build_ext
 from setuptools.command.build_py import build_py as _build_py
 
 try:  # setuptools >= 70.1 ships bdist_wheel itself
@@ -126,22 +132,26 @@ class build_py(_build_py):
         return outputs + [p for p in built if p not in outputs]
 
 
-class BinaryDistribution(Distribution):
-    """Marks the distribution as platform-specific, so the package (with its
-    native library) installs into platlib at the wheel's root."""
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))  # no limited API there
 
-    def has_ext_modules(self) -> bool:
-        return True
+
+class build_ext(_build_ext):
+    def run(self) -> None:
+        header = Path(sysconfig.get_paths()["include"]) / "Python.h"
+        if not header.is_file():
+            raise BuildError(
+                f"cannot build persisting's extension module persisting/_put.c: {sys.executable} has no C "
+                f"headers ({header} is missing). Install them (Debian/Ubuntu: apt-get install python3-dev; "
+                "Fedora: python3-devel), or install a persisting wheel, which needs none.")
+        super().run()
 
 
 class bdist_wheel(_bdist_wheel):
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False  # a native library inside: platform wheel
-
     def get_tag(self) -> tuple[str, str, str]:
-        _, _, plat = super().get_tag()
-        return "py3", "none", plat  # no CPython ABI dependency (ctypes only)
+        python, abi, plat = super().get_tag()
+        return (python, abi, plat) if FREE_THREADED else ("cp310", "abi3", plat)  # _put.c: Py_LIMITED_API 3.10
 
 
-setup(distclass=BinaryDistribution, cmdclass={"build_py": build_py, "bdist_wheel": bdist_wheel})
+# _put.c defines Py_LIMITED_API itself (unless free-threaded); py_limited_api names the file .abi3.so.
+PUT = Extension("persisting._put", ["persisting/_put.c"], py_limited_api=not FREE_THREADED)
+setup(ext_modules=[PUT], cmdclass={"build_py": build_py, "build_ext": build_ext, "bdist_wheel": bdist_wheel})

@@ -1,7 +1,8 @@
 """ctypes binding of ``libpersisting.so`` (``include/persisting.h``): one table of
-C signatures, one generic call path. The library loads on the first call (never
-at import): ``$PERSISTING_LIB``, else the one in this package (a wheel), else
-``build/`` of a checkout. After ``fork()`` every call raises ``ForkError``.
+C signatures, one generic call path; the put path's call goes through the compiled
+``_put`` (``_put.c``) instead. The library loads on the first call (never at import):
+``$PERSISTING_LIB``, else the one in this package (a wheel), else ``build/`` of a
+checkout. After ``fork()`` every call raises ``ForkError``.
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "persisting_verify": (c_int, [c_char_p, _OUT, _E]),
 }
 
-# The put path converts its own arguments to ctypes values (ctypes' per-argument
-# from_param is a good part of a microsecond call); its signature stays above.
+# count converts its own arguments to ctypes values (ctypes' per-argument from_param is
+# a good part of a microsecond call); append_records is called by _put.c, not ctypes.
 _SELF_CONVERTED = frozenset({"persisting_append_records", "persisting_count"})
 
 # ---- loading ------------------------------------------------------------------
@@ -107,6 +108,7 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
+_append: Any = None  # _put.append, bound to the loaded library's persisting_append_records
 _calls = threading.local()  # per thread: the C structs the per-call path reuses; none in a forked child
 
 
@@ -135,7 +137,7 @@ def library_path() -> str:
 
 def lib() -> ctypes.CDLL:
     """The loaded library; loads it on first use."""
-    global _lib, _lib_path, _load_pid
+    global _lib, _lib_path, _load_pid, _append
     if _lib is None:
         with _lock:
             if _lib is None:
@@ -150,6 +152,13 @@ def lib() -> ctypes.CDLL:
                         raise StorageError(f"{path} does not export {name}: library and package are out of sync")
                     fn.restype, fn.argtypes = restype, None if name in _SELF_CONVERTED else argtypes
                 _check_version(handle, path)
+                try:
+                    from . import _put
+                except ImportError as exc:
+                    raise StorageError(f"persisting's compiled put call is missing ({exc}): reinstall persisting, or "
+                                       "in a checkout run `make lib` (needs Python's headers; Debian: python3-dev)") from exc
+                _put.bind(ctypes.cast(handle.persisting_append_records, c_void_p).value)  # one library, one Go
+                _append = _put.append
                 _lib_path, _load_pid, _lib = path, os.getpid(), handle
     if os.getpid() != _load_pid:
         raise ForkError(
@@ -334,6 +343,7 @@ def _per_thread() -> Any:
     lib()
     kit = _calls.kit = SimpleNamespace(err=PersistingError(), cells=(c_int64(), c_int64(), c_int64()))
     kit.ref, kit.cell_refs = c_void_p(ctypes.addressof(kit.err)), [c_void_p(ctypes.addressof(c)) for c in kit.cells]
+    kit.first_at, kit.err_at = ctypes.addressof(kit.cells[0]), ctypes.addressof(kit.err)  # for _put.append
     return kit
 
 
@@ -349,14 +359,12 @@ def count(handle: int) -> tuple[int, int, int]:
 
 
 def append_records(handle: int, data: bytes) -> int:
-    """Records in the record encoding (``persisting._encode``): the put path, one C call; returns the first's offset."""
+    """Records in the record encoding (``persisting._encode``): the put path, one C call (_put.c); returns the first's offset."""
     try:  # not getattr(..., None): a put pays for it (pulsing counts before every put)
         kit = _calls.kit
     except AttributeError:  # the thread's first call
         kit = _per_thread()
-    n = len(data)
-    rc = _lib.persisting_append_records(handle if handle < 1 << 31 else c_uint64(handle), data,
-                                        n if n < 1 << 31 else c_size_t(n), kit.cell_refs[0], kit.ref)
+    rc = _append(handle, data, kit.first_at, kit.err_at)  # the GIL released during the call
     if rc:
         _raise(rc, kit.err, "append", kit.cells[0])
     return kit.cells[0].value

@@ -29,6 +29,9 @@ def pytest_sessionstart(session):
             "libpersisting.so not found: run `make lib`, `pip install ./python`, "
             "or set PERSISTING_LIB=/path/to/libpersisting.so"
         )
+    if not any((PYTHON_SRC / "persisting").glob("_put.*so")):  # the put call, compiled in place by build.sh
+        raise pytest.UsageError(f"{PYTHON_SRC}/persisting/_put.c is not built: run `make lib` (needs Python's "
+                                "C headers; Debian: python3-dev)")
 
 
 @pytest.fixture

@@ -95,18 +95,21 @@ def persisting_wheel(tmp_path_factory) -> Path:
     return wheels[0]
 
 
-def test_wheel_is_a_platform_wheel_bundling_the_library(persisting_wheel):
+def test_wheel_is_an_abi3_platform_wheel_bundling_the_library_and_the_put_call(persisting_wheel):
+    import sysconfig
     import zipfile
 
     name = persisting_wheel.name
-    assert "-py3-none-" in name and not name.endswith("-any.whl"), name
+    free_threaded = sysconfig.get_config_var("Py_GIL_DISABLED")  # no limited API: a wheel for this CPython
+    assert ("-cp310-abi3-" in name or free_threaded) and not name.endswith("-any.whl"), name
     with zipfile.ZipFile(persisting_wheel) as z:
         names = z.namelist()
         wheel_meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
     assert "persisting/libpersisting.so" in names
     assert "persisting/queue.py" in names and "persisting/_native.py" in names
     assert "Root-Is-Purelib: false" in wheel_meta
-    assert not any(n.endswith((".pyd", ".abi3.so")) or "cpython" in n for n in names)
+    extensions = [n for n in names if n.endswith((".so", ".pyd")) and n != "persisting/libpersisting.so"]
+    assert extensions == ["persisting/_put" + (sysconfig.get_config_var("EXT_SUFFIX") if free_threaded else ".abi3.so")]
 
 
 @pytest.fixture(scope="session", params=VERSIONS, ids=[f"pulsing-{v}" for v in VERSIONS])
@@ -182,7 +185,7 @@ def test_wheel_bundles_a_prebuilt_library_from_PERSISTING_LIB(tmp_path):
     proc = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path),
                  str(REPO / "python")], env=env, timeout=600)
     assert proc.returncode == 0, explain(proc)
-    (wheel,) = tmp_path.glob("persisting-*-py3-none-*.whl")
+    (wheel,) = tmp_path.glob("persisting-*-cp310-abi3-*.whl")
     with zipfile.ZipFile(wheel) as z:
         assert z.read("persisting/libpersisting.so") == Path(LIBRARY).read_bytes()
 

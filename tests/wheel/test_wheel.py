@@ -88,19 +88,23 @@ def glibc_versions(lib: bytes) -> set[tuple[int, ...]]:
 WHEEL_GLIBC = (2, 17)
 
 
-def test_wheel_is_manylinux2014_with_a_stripped_library(wheel):
+def test_wheel_is_manylinux2014_abi3_with_a_stripped_library(wheel):
     tag = wheel.name[len(f"persisting-{VERSION}-"):-len(".whl")]
-    # glibc 2.17 (RHEL 7+, Debian 9+, Ubuntu 18.04+), not the build machine's 2.3x
-    assert tag == "py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64", tag
+    # glibc 2.17 (RHEL 7+, Debian 9+, Ubuntu 18.04+), not the build machine's 2.3x; one wheel for
+    # every CPython >= 3.10: its extension module (persisting/_put.c) uses the limited API of 3.10
+    assert tag == "cp310-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64", tag
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         lib = z.read("persisting/libpersisting.so")
+        extension = z.read("persisting/_put.abi3.so")
         program = z.read("persisting/persisting")
         program_mode = z.getinfo("persisting/persisting").external_attr >> 16
         wheel_meta = z.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
         entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     needed = glibc_versions(lib)
     assert needed and max(needed) <= WHEEL_GLIBC, f"the library needs glibc {max(needed)}, the tag says {WHEEL_GLIBC}"
+    assert max(glibc_versions(extension), default=(0,)) <= WHEEL_GLIBC, glibc_versions(extension)
+    assert b"libpersisting" not in elf_sections(extension)[".dynstr"], "it must call the library ctypes loaded, not link one"
     sections = elf_sections(lib)
     assert ".symtab" not in sections and ".debug_info" not in sections, sorted(sections)
     assert ".dynsym" in sections  # the C API stays exported
@@ -116,7 +120,8 @@ def test_wheel_is_manylinux2014_with_a_stripped_library(wheel):
 
 def test_wheel_holds_the_package_the_library_and_the_header_only(wheel, tmp_path):
     sources = {f"persisting/{p.name}" for p in (REPO / "python/persisting").glob("*.py")}
-    shipped = {"persisting/libpersisting.so", "persisting/persisting", "persisting/include/persisting.h"}
+    shipped = {"persisting/libpersisting.so", "persisting/persisting", "persisting/include/persisting.h",
+               "persisting/_put.abi3.so"}  # no _put.c: the sdist carries it
     meta = {f"persisting-{VERSION}.dist-info/{n}" for n in ("METADATA", "WHEEL", "entry_points.txt", "top_level.txt", "RECORD")}
     with zipfile.ZipFile(wheel) as z:
         assert set(z.namelist()) - {n for n in z.namelist() if n.endswith("/")} == sources | shipped | meta
@@ -225,9 +230,10 @@ def find_python(name: str) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("python, supported", [("python3.10", True), ("python3.9", False)])
+@pytest.mark.parametrize("python, supported", [("python3.10", True), ("python3.13", True), ("python3.9", False)])
 def test_requires_python_is_the_oldest_python_that_works(wheel, tmp_path, python, supported):
-    """The tag (py3-none) claims every Python 3; Requires-Python draws the line, on both sides of it."""
+    """The tag (cp310-abi3) and Requires-Python claim every CPython >= 3.10: the oldest, a newer one
+    than the wheel was built with, and one too old, refused."""
     base = find_python(python)
     if base is None:
         pytest.skip(f"no {python} here to try (PATH, pyenv)")
@@ -237,7 +243,7 @@ def test_requires_python_is_the_oldest_python_that_works(wheel, tmp_path, python
                            "--only-binary", ":all:", wheel], env=bare_env(venv), capture_output=True, text=True,
                           timeout=TIMEOUT)
     if not supported:
-        assert proc.returncode != 0 and "requires a different Python" in proc.stderr, proc.stderr
+        assert proc.returncode != 0 and "is not a supported wheel on this platform" in proc.stderr, proc.stderr
         return
     assert proc.returncode == 0, proc.stderr
     out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=bare_env(venv)).stdout
@@ -280,9 +286,9 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
         names = {n.split("/", 1)[1] for n in t.getnames() if "/" in n}
     for needed in ("go/go.mod", "go/go.sum", "go/build.sh", "go/capi/version.c", "go/capi/exports.map",
                    "go/include/persisting.h", "go/cmd/persisting/main.go", "persisting/_version.py", "setup.py",
-                   "pyproject.toml"):
+                   "pyproject.toml", "persisting/_put.c"):
         assert needed in names, needed
-    assert not any(n.endswith("_test.go") or "/testdata/" in n for n in names)
+    assert not any(n.endswith(("_test.go", ".so")) or "/testdata/" in n for n in names)
 
     go = shutil.which("go")
     cc = shutil.which("cc")
@@ -297,6 +303,9 @@ def test_sdist_carries_the_go_module_and_builds_with_go(sdist, tmp_path):
     out = run([venv / "bin/python", "-c", "import persisting; print(persisting.__version__, persisting.native_version())"],
               env=env, cwd=tmp_path).stdout.split()
     assert out == [VERSION, VERSION]
+    out = run([venv / "bin/python", "-c", BACKEND_ROUND_TRIP, tmp_path / "bucket"], env=env).stdout  # puts: _put.c built
+    assert out.startswith("[{'id': 'a', 'v': [1.5, 2.5]}, {'id': 'b', 'v': []}] 2 "), out
+    assert (package_dir(venv) / "_put.abi3.so").is_file()
     assert run(["persisting", "--version"], env=env).stdout.strip() == f"persisting {VERSION}"
     assert (package_dir(venv) / "include/persisting.h").read_bytes() == (REPO / "include/persisting.h").read_bytes()
 
@@ -310,4 +319,28 @@ def test_sdist_without_go_fails_with_a_message_not_a_traceback(sdist, tmp_path):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "error: cannot build libpersisting.so: Go is not installed" in out, out
+    assert "Traceback" not in out, out
+
+
+NO_HEADERS = """
+import runpy, sys, sysconfig
+paths = sysconfig.get_paths
+sysconfig.get_paths = lambda *a, **k: dict(paths(*a, **k), include="/nonexistent/include")  # no python3-dev
+sys.argv = ["setup.py", "build_ext", "--build-lib", sys.argv[1], "--build-temp", sys.argv[1]]
+runpy.run_path("setup.py", run_name="__main__")
+"""
+
+
+def test_building_without_pythons_headers_fails_naming_them(tmp_path):
+    """setup.py's build of persisting/_put.c, where the interpreter has no C headers:
+    an error that says what to install, not a compiler's traceback."""
+    venv = make_venv(tmp_path / "venv")
+    env = bare_env(venv, "/usr/bin", "/bin")
+    run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "setuptools>=70.1"], env=env)
+    proc = subprocess.run([venv / "bin/python", "-c", NO_HEADERS, tmp_path / "build"], cwd=REPO / "python", env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "error: cannot build persisting's extension module persisting/_put.c" in out, out
+    assert "/nonexistent/include/Python.h is missing" in out and "apt-get install python3-dev" in out, out
     assert "Traceback" not in out, out
