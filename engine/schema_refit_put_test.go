@@ -138,3 +138,52 @@ func TestFailedRefitRowsWaitInTheWAL(t *testing.T) {
 		t.Fatalf("pylance reads %v", got)
 	}
 }
+
+// TestPutWaitingForAFlushThatFailsToRefitIsRefused: a put held back by a
+// full buffer (back-pressure) waits for a flush that then finds rows that
+// do not fit the schema pylance changed: it is refused like any put after
+// it, not stored behind them.
+func TestPutWaitingForAFlushThatFailsToRefitIsRefused(t *testing.T) {
+	for _, kind := range []string{"arrow", "records"} {
+		t.Run(kind, func(t *testing.T) {
+			b := openBucket(t, t.TempDir(), 10)
+			appendRows(t, b, 0, 5)
+			if err := b.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			pylanceDo(t, b.DatasetPath(), `ds.alter_columns({"path": "score", "name": "points"})`)
+			entered, release := holdFlush(b)
+			defer release()
+			waiting := make(chan struct{}, 1)
+			b.onBackPressure = func() { waiting <- struct{}{} }
+			appendRows(t, b, 5, 10) // the threshold: a background flush takes them
+			<-entered
+			result := make(chan error, 1)
+			go func() { // past twice the threshold: waits for that flush
+				if kind == "arrow" {
+					rec := makeRows(t, memory.DefaultAllocator, 15, 11)
+					defer rec.Release()
+					result <- b.Append(rec)
+				} else {
+					_, err := b.AppendRecords(pyMarshal(t, testRecords(15, 11)))
+					result <- err
+				}
+			}()
+			<-waiting
+			release()
+			if err := <-result; !errors.Is(err, ErrSchemaMismatch) || !strings.Contains(err.Error(), "put refused") {
+				t.Fatalf("the put that waited for the failed flush: %v", err)
+			}
+			if total, _, buffered, err := b.Counts(); err != nil || total != 15 || buffered != 10 {
+				t.Fatalf("counts: %d total, %d buffered, %v", total, buffered, err)
+			}
+			pylanceDo(t, b.DatasetPath(), `lance.dataset(uri, version=1).restore()`)
+			if err := b.Close(); err != nil {
+				t.Fatalf("close after the restore: %v", err)
+			}
+			if got := pylanceIDs(t, b.DatasetPath()); !equalInts(got, seq(0, 15)) {
+				t.Fatalf("pylance reads %v", got)
+			}
+		})
+	}
+}
