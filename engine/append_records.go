@@ -66,10 +66,10 @@ func (b *Bucket) AppendRecordsAt(data []byte) (first int64, n int, err error) {
 // appendRecordsLocked decodes and checks data, waits for room in the buffer
 // (makeRoom), and appends. Under mu (released while it waits).
 func (b *Bucket) appendRecordsLocked(data []byte) (first int64, n int, w walWrite, flushErr, err error) {
-	if err := b.checkAppendable(); err != nil {
-		return 0, 0, walWrite{}, nil, err
-	}
 	for {
+		if err := b.checkPut(); err != nil { // again after a wait: the flush may have failed to refit
+			return 0, 0, walWrite{}, nil, err
+		}
 		load, err := b.loadRecords(data)
 		if err != nil {
 			return 0, 0, walWrite{}, flushErr, err
@@ -99,7 +99,7 @@ func (b *Bucket) appendRecordsChangingSchema(data []byte) (int64, int, walWrite,
 	if b.closed {
 		return 0, 0, walWrite{}, ErrClosed
 	}
-	if err := b.checkAppendable(); err != nil {
+	if err := b.checkPut(); err != nil {
 		return 0, 0, walWrite{}, err
 	}
 	load, err := b.loadRecords(data)

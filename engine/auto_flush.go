@@ -73,5 +73,5 @@ func (b *Bucket) parkAutoFlush(p *parking) bool {
 func (b *Bucket) waitsForRefit() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.refitFailed
+	return b.refitFailed != nil
 }

@@ -61,8 +61,9 @@ type Bucket struct {
 	flushFailure string
 	uncertain    *uncertainFlush // a failed flush that may have committed (flush_uncertain.go); under flushMu
 	// refitFailed: the buffered rows did not fit the schema pylance gave the
-	// dataset (schema_concurrent.go); the auto flush waits for a Flush. Under mu.
-	refitFailed bool
+	// dataset (schema_concurrent.go); the auto flush waits for a Flush, and
+	// puts are refused with this error until one succeeds. Under mu.
+	refitFailed error
 
 	// abandoned: the dataset's files at open, before this writer wrote
 	// any; those no version references were left by a crashed writer and
@@ -264,7 +265,7 @@ var errSchemaChange = errors.New("engine: the batch changes the schema")
 // and the WAL write the caller commits after releasing mu. A batch that changes the schema is refused
 // with errSchemaChange unless the caller holds flushMu (haveFlushMu). Under mu.
 func (b *Bucket) appendLocked(recs []arrow.Record, haveFlushMu bool) (int64, walWrite, error) {
-	if err := b.checkAppendable(); err != nil {
+	if err := b.checkPut(); err != nil {
 		return 0, walWrite{}, err
 	}
 	b.sealRows() // the buffer, in order, before it is read or converted

@@ -50,7 +50,7 @@ func (b *Bucket) Flush() error {
 		return ErrClosed
 	}
 	b.mu.Lock()
-	b.refitFailed = false // a Flush tries again
+	b.refitFailed = nil // a Flush tries again
 	b.mu.Unlock()
 	err := b.flush(false)
 	if cerr := b.consumption.syncAfterFlush(); err == nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -26,7 +27,20 @@ import (
 // a new one, a narrowed type takes the values that fit). Rows that do not
 // fit stay buffered, readable, and the flush fails saying what to do; the
 // automatic flush then waits for the next Flush (or Close) instead of
-// failing at every tick.
+// failing at every tick, and puts are refused (checkPut) until a flush
+// succeeds: a record put then, of the old shape or the new, could only wait
+// behind rows that cannot be written as things stand, and would be
+// acknowledged (and logged) without ever being stored unless the change is
+// undone.
+
+// checkPut: what checkAppendable refuses, and any put while the buffered
+// rows wait for a change to be undone (refitFailed). Under mu.
+func (b *Bucket) checkPut() error {
+	if err := b.checkAppendable(); err != nil {
+		return err
+	}
+	return b.refitFailed
+}
 
 // adoptAddedFields takes the latest version's schema when it is the stored
 // one plus new nullable fields, and says whether it did. After a failed
@@ -128,7 +142,10 @@ func (b *Bucket) refitToDataset(err error) (retry bool, rerr error) {
 	}
 	if aerr != nil {
 		releaseAll(kept)
-		b.refitFailed = true
+		b.refitFailed = fmt.Errorf("%w: put refused: another writer changed the dataset (version %d), and the %d "+
+			"buffered rows do not fit its schema now (%v); a record put now would wait behind them. Undo the change "+
+			"(pylance's restore) or change the dataset so that they fit, flush, and put again",
+			ErrSchemaMismatch, latest.Version(), b.buf.rows, strings.TrimPrefix(aerr.Error(), ErrSchemaMismatch.Error()+": "))
 		return false, fmt.Errorf("%w; another writer changed the dataset (version %d), and the %d buffered rows "+
 			"do not fit its schema now: %w. They stay buffered and readable: undo the change (pylance's "+
 			"restore), or change the dataset so that they fit, and flush again", err, latest.Version(), b.buf.rows, aerr)
@@ -140,7 +157,7 @@ func (b *Bucket) refitToDataset(err error) (retry bool, rerr error) {
 	b.buf.replace(kept)
 	b.adoptCommit(latest)
 	b.schema = refit
-	b.refitFailed = false
+	b.refitFailed = nil
 	b.opts.Logger("persisting: another writer changed %s (version %d): the bucket follows its schema, as a reopen would",
 		b.opts.datasetPath(), latest.Version())
 	return true, nil

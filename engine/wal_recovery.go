@@ -82,6 +82,10 @@ func (b *Bucket) recoverWAL() error {
 		replayed++
 		return nil
 	})
+	if errors.Is(err, ErrSchemaMismatch) { // its rows stay logged: say how to get them stored
+		err = fmt.Errorf("%w; the WAL keeps them: when another writer changed the dataset's schema since they were "+
+			"put, undo the change (pylance's restore) or change the dataset so that they fit, and open the bucket again", err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: replay %s: %w", ErrWAL, b.opts.walPath(), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/persisting/persisting/engine"
+	"github.com/persisting/persisting/lance"
 )
 
 // followRetries is how many failed reads in a row end tail (--follow or
@@ -42,23 +44,58 @@ func rowsPerRead(bytesRead, rowsRead, ceiling int64) int64 {
 type tailReader struct {
 	opts   engine.Options
 	bucket *engine.Bucket
+	// mark names the version last read (Version 0: none), to tell a later
+	// version of that dataset from another dataset in its place.
+	mark lance.Mark
+	held bool // a dataset was read: no dataset (or bucket directory) there since is a dataset gone
 }
 
-// reopen opens the newest committed version; it returns the offset after
-// its last record and the first offset retention kept.
-func (r *tailReader) reopen() (end, first int64, err error) {
+// reopened is what a reopen found.
+type reopened struct {
+	end, first int64 // the offset after the last record; the first one retention kept
+	// replaced says why the dataset is not the one read before (it was
+	// overwritten, restored or made again); gone: one was read, and there
+	// is none now
+	replaced string
+	gone     bool
+}
+
+// reopen opens the newest committed version. A bucket directory that went
+// away after a dataset was read is a dataset gone (not a failed open).
+func (r *tailReader) reopen() (reopened, error) {
 	r.close()
 	b, err := engine.Open(r.opts)
 	if err != nil {
-		return 0, 0, err
+		if r.held && errors.Is(err, fs.ErrNotExist) {
+			r.mark = lance.Mark{}
+			return reopened{gone: true}, nil
+		}
+		return reopened{}, err
 	}
 	r.bucket = b
 	st, err := b.Stats()
 	if err != nil {
-		return 0, 0, err
+		return reopened{}, err
 	}
-	_, end, _, err = b.Counts()
-	return end, st.FirstRetainedOffset, err
+	got := reopened{end: st.PersistedCount, first: st.FirstRetainedOffset}
+	switch {
+	case st.Version == 0:
+		got.gone = r.held
+		r.mark = lance.Mark{}
+	case r.mark.Version == 0:
+		mark, err := lance.VersionMark(b.DatasetPath(), st.Version)
+		if err != nil {
+			return reopened{}, err
+		}
+		r.mark, r.held = mark, true
+	default:
+		mark, why, err := lance.ReplacedSince(b.DatasetPath(), r.mark, st.Version)
+		if err != nil {
+			return reopened{}, err // the mark stays: the next poll checks again
+		}
+		r.mark, got.replaced = mark, why
+	}
+	return got, nil
 }
 
 func (r *tailReader) close() {
@@ -83,10 +120,11 @@ func runTail(e *env, path string) (int, error) {
 	r := &tailReader{opts: opts}
 	defer r.close()
 	out := bufio.NewWriter(e.stdout)
-	rows, first, err := r.reopen()
+	now, err := r.reopen()
 	if err != nil {
 		return 0, err
 	}
+	rows, first := now.end, now.first
 	offset := e.s.from
 	if offset < 0 {
 		offset = max(rows+offset, 0)
@@ -94,15 +132,29 @@ func runTail(e *env, path string) (int, error) {
 	offset = max(offset, first) // what retention dropped is not there to print
 	var printed, bytesRead int64
 	limited := func() bool { return e.s.limit >= 0 && printed >= e.s.limit }
-	stale, failures := false, 0
+	stale, failures, gone := false, 0, false
 	for {
 		err := func() error {
 			if stale {
-				var err error
-				if rows, first, err = r.reopen(); err != nil {
+				now, err := r.reopen()
+				if err != nil {
 					return err
 				}
-				stale = false
+				rows, first, stale = now.end, now.first, false
+				switch {
+				case now.gone && !gone:
+					fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting tail: the dataset of %s is no longer there; waiting for it\n", b.path)))
+				case now.replaced != "" || gone && !now.gone && rows > 0:
+					why := now.replaced
+					if why == "" {
+						why = "it is there again"
+					}
+					fmt.Fprint(e.stderr, printable(fmt.Sprintf("persisting tail: the dataset of %s was replaced: %s; printing it from its first record\n", b.path, why)))
+					offset = first
+				}
+				if gone = now.gone || gone && rows == 0; gone {
+					return nil
+				}
 				if offset < first {
 					fmt.Fprintf(e.stderr, "persisting tail: offsets %d..%d were dropped by retention before they were printed\n", offset, first-1)
 					offset = first

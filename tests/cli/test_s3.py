@@ -168,3 +168,29 @@ def test_tail_follow_s3_sees_new_versions_until_interrupted(s3):
     assert rc == 0, proc.stderr.read()
     reader.join(timeout=60)  # stdout ends with the process: every line it printed is in got
     assert got.empty(), "printed more than the 8 records"
+
+
+def test_tail_follow_s3_starts_again_when_the_dataset_is_replaced(s3):
+    """On an object store too: an overwrite, and a dataset deleted and made again, are printed
+    from their first record; a dataset gone is waited for."""
+    import pyarrow as pa
+
+    from test_tail import Follower
+
+    bucket = make_s3_bucket(f"s3://{S3_BUCKET}/replaced/bucket_0", s3, "--flushes", "2")
+    uri = f"{bucket}/data.lance"
+    f = Follower(bucket, "--offsets", *storage(s3))
+    try:
+        assert len(f.records(8)) == 8
+        lance.write_dataset(pa.table({"id": ["o1", "o2"]}), uri, mode="overwrite", storage_options=s3)
+        assert "it was overwritten" in f.note("replaced")
+        assert [(r["offset"], r["record"]["id"]) for r in f.records(2)] == [(0, "o1"), (1, "o2")]
+        object_store(s3).delete_dir(uri.removeprefix("s3://"))
+        f.note("no longer there")
+        lance.write_dataset(pa.table({"id": ["n1"]}), uri, storage_options=s3)
+        assert "it is there again" in f.note("replaced")
+        assert [(r["offset"], r["record"]["id"]) for r in f.records(1)] == [(0, "n1")]
+    finally:
+        rc = f.stop()
+    assert rc == 0, f.notes()
+    assert f.out.empty()

@@ -2,11 +2,15 @@
 
 import json
 import queue
+import shutil
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import lance
+import pyarrow as pa
+import pytest
 
 from cli_run import CLI, SCRIPTS, cli, tree
 from helpers import child_env, explain, run_python
@@ -185,3 +189,140 @@ asyncio.run(main())
         got = [(r["offset"], r["record"]["id"]) for r in lines(cli("tail", bucket, "--offsets", *args).stdout)]
         want = by_get if not args or args[0] == "--batch" else [p for p in by_get if p[0] >= 5][:4]
         assert got == want, args
+
+
+class Follower:
+    """`persisting tail --follow` in a subprocess, its stdout and stderr read line by line."""
+
+    def __init__(self, bucket, *args):
+        self.proc = subprocess.Popen([*CLI, "tail", str(bucket), "--follow", "--poll", "0.05", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+        self.out: queue.Queue = queue.Queue()
+        self.err: queue.Queue = queue.Queue()
+        self.readers = [threading.Thread(target=lambda s=stream, q=q: [q.put(line) for line in s], daemon=True)
+                        for stream, q in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self.readers:
+            reader.start()
+
+    def records(self, n: int) -> list:
+        return [json.loads(self.out.get(timeout=180)) for _ in range(n)]
+
+    def note(self, word: str) -> str:
+        """Waits for the stderr line holding word."""
+        while True:
+            line = self.err.get(timeout=180)
+            if word in line:
+                return line
+
+    def stop(self) -> int:
+        """Ends it as Ctrl-C does; then out and err hold every line it wrote."""
+        self.proc.send_signal(signal.SIGINT)
+        rc = self.proc.wait(timeout=180)
+        for reader in self.readers:
+            reader.join(timeout=60)
+        return rc
+
+    def notes(self) -> str:
+        """The stderr lines not yet taken (after stop: all of them)."""
+        lines = []
+        while not self.err.empty():
+            lines.append(self.err.get())
+        return "".join(lines)
+
+
+SCHEMA = pa.schema([("name", pa.string()), ("n", pa.int64()), ("v", pa.list_(pa.float64()))])
+
+
+def rows(names):
+    return pa.table({"name": names, "n": list(range(len(names))), "v": [None] * len(names)}, schema=SCHEMA)
+
+
+def _overwrite(uri):
+    lance.write_dataset(rows(list("uvwxyz")), uri, mode="overwrite")  # past the 4 printed
+    return list("uvwxyz")
+
+
+def _overwrite_smaller(uri):
+    lance.write_dataset(rows(["p", "q"]), uri, mode="overwrite")
+    return ["p", "q"]
+
+
+def _restore(uri):
+    lance.dataset(uri, version=1).restore()  # version 3 holds version 1's 3 rows
+    return ["a", "b", "c"]
+
+
+def _made_again(uri):
+    shutil.rmtree(uri)
+    lance.write_dataset(rows(["m"]), uri)
+    return ["m"]
+
+
+def _bucket_made_again(uri):
+    bucket = Path(uri).parent
+    shutil.rmtree(bucket)
+    bucket.mkdir()
+    lance.write_dataset(rows(["k", "l"]), uri)
+    return ["k", "l"]
+
+
+@pytest.mark.parametrize("replace", [_overwrite, _overwrite_smaller, _restore, _made_again, _bucket_made_again])
+def test_tail_follow_starts_again_when_the_dataset_is_replaced(pylance_bucket, replace):
+    """A queue's dataset replaced (by pylance's overwrite or restore, or deleted and made again)
+    is printed from its first record, with a note on stderr; then it is followed as before."""
+    uri = str(pylance_bucket / "data.lance")
+    f = Follower(pylance_bucket, "--offsets")
+    try:
+        assert [r["record"]["name"] for r in f.records(4)] == ["a", "b", "c", "d"]
+        names = replace(uri)
+        assert "printing it from its first record" in f.note("replaced")
+        got = f.records(len(names))
+        assert [(r["offset"], r["record"]["name"]) for r in got] == list(enumerate(names))
+        lance.write_dataset(rows(["late"]), uri, mode="append")
+        assert f.records(1) == [{"offset": len(names), "record": {"name": "late", "n": 0, "v": None}}]
+    finally:
+        rc = f.stop()
+    assert rc == 0
+    assert f.out.empty()
+
+
+def test_tail_follow_waits_for_a_dataset_that_went_away(pylance_bucket):
+    """As `tail -F` does with a file: a dataset deleted while followed is waited for (a note on
+    stderr says so), and the one made in its place is printed from its first record."""
+    uri = pylance_bucket / "data.lance"
+    f = Follower(pylance_bucket)
+    try:
+        assert len(f.records(4)) == 4
+        shutil.rmtree(pylance_bucket)
+        assert "waiting for it" in f.note("no longer there")
+        assert f.proc.poll() is None
+        pylance_bucket.mkdir()
+        lance.write_dataset(rows(["new"]), str(uri))
+        f.note("replaced")
+        assert [r["name"] for r in f.records(1)] == ["new"]
+    finally:
+        rc = f.stop()
+    assert rc == 0
+
+
+def test_tail_follow_keeps_its_offset_through_maintenance_and_schema_changes(plain_bucket):
+    """Compaction, a cleanup of the version tail read, clears and added columns make later versions
+    of the same dataset: tail goes on from where it was, with no note."""
+    uri = str(plain_bucket / "data.lance")
+    f = Follower(plain_bucket)
+    try:
+        assert [r["id"] for r in f.records(12)][-1] == "u2-3"
+        made = run_python(SCRIPTS / "make_bucket.py", str(plain_bucket), "--flushes", "1")
+        assert made.returncode == 0, explain(made)
+        assert [r["id"] for r in f.records(5)] == ["u99-1", "u0-0", "u0-1", "u0-2", "u0-3"]
+        cli("compact", plain_bucket)
+        cli("cleanup", plain_bucket, "--older-than", 0)  # the version tail holds is gone
+        lance.dataset(uri).add_columns({"extra": "clicks * 2"})
+        lance.write_dataset(lance.dataset(uri).to_table().slice(0, 1), uri, mode="append")
+        assert [r["id"] for r in f.records(1)] == ["u0-0"]
+    finally:
+        rc = f.stop()
+    assert rc == 0
+    assert f.out.empty()
+    notes = f.notes()
+    assert "replaced" not in notes and "no longer there" not in notes, notes

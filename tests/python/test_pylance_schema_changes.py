@@ -177,6 +177,13 @@ async def test_other_pylance_changes_while_rows_wait(bucket_path, change, evolut
     with pytest.raises(SchemaError, match="do not fit its schema now.*undo the change"):
         await b.flush()
     assert (await b.get())[-1] == {"id": 1000, "s": "x"}
+    # Every put is refused now, of the old shape or the new one: it would wait behind rows
+    # that cannot be stored as things stand (puts of the old shape used to be acknowledged).
+    new_shape = {"rename": {"id": 1001, "t": "y"}, "drop": {"id": 1001}}.get(change, {"id": 1001, "s": "y"})
+    for record in ({"id": 1001, "s": "y"}, new_shape):
+        with pytest.raises(SchemaError, match="put refused: another writer changed the dataset.*Undo the change"):
+            await b.put(record)
+    assert b.total_count() == N + 1
     with pytest.raises(SchemaError, match="do not fit its schema now"):
         b.close()
     assert not b.closed
