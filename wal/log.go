@@ -295,13 +295,24 @@ func OpenReadOnly(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open read-only: %w", err)
 	}
-	l := &Log{dir: dir, opts: o, readOnly: true, ro: st, lost: lostAgainst(mark, st.last)}
+	var size int64
+	if st.corrupt == nil {
+		// What a killed process left staged; Open would move it to the
+		// segments.
+		if st.staged, err = readStaging(dir, st.last, o.Logger); err != nil {
+			return nil, fmt.Errorf("wal: open read-only: %w", err)
+		}
+		for _, r := range st.staged {
+			size += recordSize(len(r.frame) - headerSize)
+		}
+	}
+	last := st.last + uint64(len(st.staged))
+	l := &Log{dir: dir, opts: o, readOnly: true, ro: st, lost: lostAgainst(mark, last)}
 	if st.corrupt != nil {
 		l.lost = nil // the damage ends the readable log; Open reports it
 	}
 	l.first.Store(st.first)
-	l.last.Store(st.last)
-	var size int64
+	l.last.Store(last)
 	for _, s := range st.sizes {
 		size += s
 	}
@@ -841,6 +852,13 @@ func (l *Log) readOnlyFrom(index uint64, fn func(index uint64, payload []byte) e
 	}
 	if st.corrupt != nil {
 		return st.corrupt
+	}
+	for _, r := range st.staged {
+		if r.index >= lo {
+			if err := fn(r.index, bytes.Clone(r.frame[headerSize:])); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

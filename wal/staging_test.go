@@ -370,3 +370,41 @@ func TestStagingRecordLayout(t *testing.T) {
 		t.Fatal("record frame or checksum differ")
 	}
 }
+
+// Survey and OpenReadOnly see what a killed process left staged, without
+// changing the directory.
+func TestStagingReadOnlyAndSurvey(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, hourly)
+	written := stagedPayloads(t, l, 0, 3, 100)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	written = append(written, stagedPayloads(t, l, 3, 2, 100)...)
+	killed := copyDir(t, dir)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, killed)
+	s, err := Survey(killed)
+	if err != nil || s.LastIndex != 5 || s.Staged != 2 || len(s.Damage) != 0 || s.Lost != nil {
+		t.Fatalf("Survey = %+v, %v; want LastIndex 5 with 2 staged, no damage or loss", s, err)
+	}
+	r, err := OpenReadOnly(killed, Options{Logger: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIndexes(t, r, 1, 5)
+	checkEntries(t, readAll(t, r), written, 1)
+	if got, want := r.Size(), 5*recordSize(100); got != want {
+		t.Errorf("read-only Size = %d, want %d", got, want)
+	}
+	es, err := readFrom(r, 5)
+	if err != nil || len(es) != 1 || es[0].index != 5 {
+		t.Fatalf("ReadFrom(5) = %v, %v; want entry 5", es, err)
+	}
+	r.Close()
+	if after := snapshot(t, killed); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatal("Survey or OpenReadOnly changed the directory")
+	}
+}
