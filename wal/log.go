@@ -219,10 +219,10 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := l.refreshSizes(); err != nil {
 		return fail(fmt.Errorf("wal: open: %w", err))
 	}
-	if !o.Sync.everyWrite() {
-		if err := l.openStaging(); err != nil {
-			return fail(err)
-		}
+	// Entries a killed process left staged are moved to the segments
+	// whatever the policy is now.
+	if err := l.openStaging(!o.Sync.everyWrite()); err != nil {
+		return fail(err)
 	}
 	// Make what was found durable (it may have been written without an
 	// fsync before a process crash) and the directory with it.
@@ -230,11 +230,17 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := l.commit.syncTo(l.last.Load()); err != nil {
 		return fail(err)
 	}
+	// The staged entries are in the durable segments now.
 	if l.stage != nil {
-		// Its entries are in the durable segments now.
-		if err := l.stage.reset(); err != nil {
-			return fail(err)
+		err = l.stage.reset()
+	} else {
+		err = os.Remove(filepath.Join(dir, StagingName))
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
 		}
+	}
+	if err != nil {
+		return fail(fmt.Errorf("wal: open: %w", err))
 	}
 	if err := syncDir(dir); err != nil {
 		return fail(fmt.Errorf("wal: open: %w", err))

@@ -249,9 +249,10 @@ func guardFault(path string, fn func()) (err error) {
 }
 
 // openStaging moves the entries a crash left in the staging file to the
-// segments (Open fsyncs them next, then resets the file) and maps the
-// file. Called by Open before the log is shared.
-func (l *Log) openStaging() error {
+// segments (Open fsyncs them next, then resets the file, or removes it
+// under SyncEveryWrite) and, if mapped, maps the file. Called by Open
+// before the log is shared.
+func (l *Log) openStaging(mapped bool) error {
 	recs, err := readStaging(l.dir, l.last.Load(), l.opts.Logger)
 	if err != nil {
 		return err
@@ -268,7 +269,9 @@ func (l *Log) openStaging() error {
 		}
 		l.opts.Logger("wal: %s: recovered staged entries %d..%d", filepath.Join(l.dir, StagingName), first, last)
 	}
-	l.stage, err = mapStaging(l.dir)
+	if mapped {
+		l.stage, err = mapStaging(l.dir)
+	}
 	return err
 }
 

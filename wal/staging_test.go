@@ -408,3 +408,29 @@ func TestStagingReadOnlyAndSurvey(t *testing.T) {
 		t.Fatal("Survey or OpenReadOnly changed the directory")
 	}
 }
+
+// Entries left staged are moved to the segments by an Open under
+// SyncEveryWrite too (the engine opens a log so when the sync interval was
+// changed to 0, or to flush a WAL it no longer writes), which removes the
+// staging file.
+func TestStagingReopenSyncEveryWrite(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, hourly)
+	written := stagedPayloads(t, l, 0, 4, 100)
+	killed := copyDir(t, dir)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := mustOpen(t, killed, Options{})
+	checkIndexes(t, r, 1, 4)
+	checkEntries(t, readAll(t, r), written, 1)
+	if _, err := os.Stat(filepath.Join(killed, StagingName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("staging file after an Open under SyncEveryWrite: %v, want it removed", err)
+	}
+	if i := mustWrite(t, r, []byte("next")); i != 5 {
+		t.Fatalf("next write got index %d, want 5", i)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
