@@ -96,7 +96,7 @@ func readStaging(dir string, last uint64, logf func(string, ...any)) ([]stagedRe
 			reason = fmt.Sprintf("record of %d bytes runs past the end of the file", n)
 		default:
 			frame = data[off+stagedHeaderLen : off+stagedHeaderLen+n]
-			if stagedCRC(epoch, index, frame) != binary.LittleEndian.Uint32(h[4:8]) {
+			if stagedCRC(h, frame) != binary.LittleEndian.Uint32(h[4:8]) {
 				reason = "checksum mismatch"
 			} else if _, err := decodeEntry(frame); err != nil {
 				reason = err.Error()
@@ -119,13 +119,14 @@ func readStaging(dir string, last uint64, logf func(string, ...any)) ([]stagedRe
 	return recs, nil
 }
 
-// stagedCRC is the checksum of a staged record.
-func stagedCRC(epoch, index uint64, frame []byte) uint32 {
-	var b [20]byte
-	binary.LittleEndian.PutUint64(b[0:8], epoch)
-	binary.LittleEndian.PutUint64(b[8:16], index)
-	binary.LittleEndian.PutUint32(b[16:20], uint32(len(frame)))
-	return crc32.Update(crc32.Checksum(b[:], castagnoli), castagnoli, frame)
+// stagedCRC is the checksum of a staged record with header h (its length,
+// epoch and index filled in) and frame: over the epoch, the index, the
+// length and the frame, read from the record itself (a buffer of its own
+// would be allocated: crc32 lets its argument escape).
+func stagedCRC(h, frame []byte) uint32 {
+	crc := crc32.Update(0, castagnoli, h[8:24])
+	crc = crc32.Update(crc, castagnoli, h[0:4])
+	return crc32.Update(crc, castagnoli, frame)
 }
 
 // mapStaging creates (or resizes) the staging file in dir, allocates its
@@ -183,8 +184,9 @@ func (s *staging) room(need int) bool { return s.pos+need <= len(s.mem) }
 func stagedLen(n int) int { return stagedHeaderLen + headerSize + n }
 
 // put copies the entries, indexes first, first+1, ..., after the staged
-// ones; the caller checked they fit. The record header is written last of
-// each record, so a copy cut short leaves a record that fails its check.
+// ones; the caller checked they fit. The checksum is written last of each
+// record, so a copy cut short leaves a record that fails its check (or,
+// before its epoch was written, one of an older epoch: the end).
 func (s *staging) put(first uint64, entries [][][]byte, sizes []int) error {
 	return guardFault(s.path, func() {
 		pos := s.pos
@@ -198,9 +200,9 @@ func (s *staging) put(first uint64, entries [][][]byte, sizes []int) error {
 			}
 			index := first + uint64(i)
 			binary.LittleEndian.PutUint32(rec[0:4], uint32(len(frame)))
-			binary.LittleEndian.PutUint32(rec[4:8], stagedCRC(s.epoch, index, frame))
 			binary.LittleEndian.PutUint64(rec[16:24], index)
 			binary.LittleEndian.PutUint64(rec[8:16], s.epoch)
+			binary.LittleEndian.PutUint32(rec[4:8], stagedCRC(rec, frame))
 			pos += len(rec)
 		}
 		if len(s.sizes) == 0 {

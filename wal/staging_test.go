@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -366,7 +367,12 @@ func TestStagingRecordLayout(t *testing.T) {
 	if e, i := binary.LittleEndian.Uint64(rec[8:16]), binary.LittleEndian.Uint64(rec[16:24]); e != epoch || i != 1 {
 		t.Fatalf("record epoch %d index %d, want %d, 1", e, i, epoch)
 	}
-	if string(rec[24:24+len(frame)]) != string(frame) || binary.LittleEndian.Uint32(rec[4:8]) != stagedCRC(epoch, 1, frame) {
+	// CRC-32C of epoch, index, length (little endian) and frame.
+	covered := binary.LittleEndian.AppendUint64(nil, epoch)
+	covered = binary.LittleEndian.AppendUint64(covered, 1)
+	covered = binary.LittleEndian.AppendUint32(covered, uint32(len(frame)))
+	covered = append(covered, frame...)
+	if string(rec[24:24+len(frame)]) != string(frame) || binary.LittleEndian.Uint32(rec[4:8]) != crc32.Checksum(covered, castagnoli) {
 		t.Fatal("record frame or checksum differ")
 	}
 }
