@@ -393,8 +393,8 @@ func TestStagingReadOnlyAndSurvey(t *testing.T) {
 	}
 	before := snapshot(t, killed)
 	s, err := Survey(killed)
-	if err != nil || s.LastIndex != 5 || s.Staged != 2 || len(s.Damage) != 0 || s.Lost != nil {
-		t.Fatalf("Survey = %+v, %v; want LastIndex 5 with 2 staged, no damage or loss", s, err)
+	if err != nil || s.LastIndex != 5 || s.Staged != 2 || len(s.Damage) != 0 || s.Lost != nil || s.Bytes != 5*recordSize(100) {
+		t.Fatalf("Survey = %+v, %v; want LastIndex 5 with 2 staged, %d bytes, no damage or loss", s, err, 5*recordSize(100))
 	}
 	r, err := OpenReadOnly(killed, Options{Logger: t.Logf})
 	if err != nil {

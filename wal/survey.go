@@ -44,7 +44,8 @@ type SurveyResult struct {
 	Lost *Lost `json:"lost,omitempty"`
 	// Staged: entries after those of the segments in the staging file
 	// (a killed process left them there; the next Open moves them to the
-	// segments), counted in LastIndex, not in Segments.
+	// segments), counted in LastIndex and in Bytes (at the size they will
+	// take in a segment, as Log.Size counts them), not in Segments.
 	Staged uint64 `json:"staged"`
 }
 
@@ -119,6 +120,9 @@ func Survey(dir string) (SurveyResult, error) {
 		}
 		res.Staged = uint64(len(staged))
 		res.LastIndex += res.Staged
+		for _, r := range staged {
+			res.Bytes += recordSize(len(r.frame) - headerSize)
+		}
 		mark, err := readHighWater(dir, func(string, ...any) {})
 		if err != nil {
 			return SurveyResult{}, fmt.Errorf("wal: survey %s: %w", dir, err)
