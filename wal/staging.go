@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,7 +76,8 @@ func readStaging(dir string, last uint64, logf func(string, ...any)) ([]stagedRe
 		return nil, fmt.Errorf("wal: read %s: %w", path, err)
 	}
 	if len(data) < stagingStart || string(data[:8]) != stagingMagic {
-		if len(data) > 0 {
+		// No magic at all: created, never reset (a crash inside Open).
+		if strings.Trim(string(data[:min(8, len(data))]), "\x00") != "" {
 			logf("wal: ignoring %s: no staging header (%d bytes)", path, len(data))
 		}
 		return nil, nil

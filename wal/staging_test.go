@@ -105,6 +105,11 @@ func TestStagingReopen(t *testing.T) {
 			edit: func(t *testing.T, dir string) {
 				editStaging(t, dir, func(d []byte) []byte { d[8]++; return d })
 			}},
+		{name: "staging file never reset (zeros)", want: 0,
+			prepare: func(t *testing.T, l *Log) [][]byte { return stagedPayloads(t, l, 0, 3, size) },
+			edit: func(t *testing.T, dir string) {
+				editStaging(t, dir, func(d []byte) []byte { return make([]byte, len(d)) })
+			}},
 		{name: "staging file missing", want: 0,
 			prepare: func(t *testing.T, l *Log) [][]byte { return stagedPayloads(t, l, 0, 3, size) },
 			edit: func(t *testing.T, dir string) {
