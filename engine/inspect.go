@@ -281,6 +281,7 @@ func inspectWAL(dir string, mark uint64) (*WALInspection, error) {
 	}
 	w := &WALInspection{Path: dir, Segments: s.Segments, FirstIndex: s.FirstIndex, LastIndex: s.LastIndex,
 		Bytes: s.Bytes, Watermark: mark, Damage: s.Damage}
+	w.Entries = s.Staged // left in the staging file by a killed process
 	for _, seg := range s.Segments {
 		w.Entries += seg.Entries
 	}

@@ -86,7 +86,7 @@ func Verify(path string, alloc memory.Allocator) (VerifyReport, error) {
 		if err != nil {
 			return VerifyReport{}, fmt.Errorf("%w: %w", ErrWAL, err)
 		}
-		rep.WAL = &WALCheck{Path: where.wal, Segments: len(s.Segments), Bytes: s.Bytes}
+		rep.WAL = &WALCheck{Path: where.wal, Segments: len(s.Segments), Bytes: s.Bytes, Entries: s.Staged}
 		for _, seg := range s.Segments {
 			rep.WAL.Entries += seg.Entries
 		}

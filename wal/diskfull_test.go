@@ -6,8 +6,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // mountTmpfs mounts a tmpfs of the given size (such as "256k") on a new
@@ -160,4 +162,74 @@ func testDiskFull(t *testing.T, segSize, size, minWritten int) {
 	}
 	checkIndexes(t, l, uint64(len(written))-2, uint64(len(written)))
 	checkEntries(t, readAll(t, l), written[len(written)-3:], uint64(len(written))-2)
+}
+
+// At interval sync a full disk fails Open when the staging file cannot be
+// allocated (never a fault on a later copy into it), and fails the Append
+// that needs the staged entries moved when the segments cannot take them:
+// nothing staged is lost (a kill then keeps it), and once there is room
+// the next Append moves them and goes on.
+func TestStagingDiskFull(t *testing.T) {
+	opts := Options{Sync: SyncInterval(time.Hour), SegmentSize: 64 << 10}
+	small := mountTmpfs(t, "256k")
+	if _, err := Open(filepath.Join(small, "wal"), opts); !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), StagingName) {
+		t.Fatalf("Open with no room for the staging file: %v, want ENOSPC naming it", err)
+	}
+
+	mnt := mountTmpfs(t, "2304k") // the staging file, the ballast and 256 KiB
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(mnt, "wal")
+	l := mustOpen(t, dir, opts)
+	closed := false
+	t.Cleanup(func() { // before the unmount
+		if !closed {
+			l.Close()
+		}
+	})
+	var written [][]byte
+	for {
+		p := payload(len(written), 8<<10)
+		_, err := l.Write(p)
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Write on a full disk: %v, want ENOSPC", err)
+			}
+			break
+		}
+		written = append(written, p)
+	}
+	// The staging file was full: moving its entries failed as a whole.
+	if dirSize(t, dir) != 0 || len(written) < 100 {
+		t.Fatalf("%d entries written, %d bytes in segments; want the staging file full, none moved", len(written), dirSize(t, dir))
+	}
+	checkIndexes(t, l, 1, uint64(len(written)))
+	killed := copyDir(t, dir) // what a kill now leaves
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		p := payload(len(written), 8<<10)
+		if i := mustWrite(t, l, p); i != uint64(len(written))+1 {
+			t.Fatalf("write after freeing space got index %d, want %d", i, len(written)+1)
+		}
+		written = append(written, p)
+	}
+	if dirSize(t, dir) == 0 {
+		t.Fatal("nothing moved to the segments after freeing space")
+	}
+	checkEntries(t, readAll(t, l), written, 1)
+	closed = true
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	k := mustOpen(t, killed, Options{Sync: opts.Sync, Logger: rec.logf})
+	defer k.Close()
+	checkEntries(t, readAll(t, k), written[:len(written)-4], 1)
+	if strings.Contains(rec.String(), "dropping") {
+		t.Fatalf("reopening after the kill dropped entries: %s", rec.String())
+	}
 }

@@ -25,6 +25,14 @@ of its own (the engine's bucket lock) calls Append under it and Commit
 after releasing it, so that its writers, too, share fsyncs.
 With SyncInterval(d) Write returns once the entry is in the operating
 system's page cache and a background goroutine fsyncs at least every d.
+The entry gets there without a system call: it is copied into the
+memory-mapped staging file (MAP_SHARED, so its pages are the file's and
+outlive a killed process), and the staged entries move to the segments in
+one write at each sync tick, just before its fsync, and whenever the
+staging file is full or something reads, truncates or closes the log. Open
+moves what a killed process left staged. If a move fails (a full disk),
+the entries stay staged, the next tick retries, and an Append that needs
+room in the staging file fails and stages nothing.
 After a failed fsync the log refuses writes until reopened: what reached
 the disk is then unknown, and Open finds out.
 
@@ -55,6 +63,19 @@ from the caller's payloads (AppendParts takes one in parts, such as a
 header and a value, without joining them). An entry that fills a segment
 ends it, so tidwall/wal, opened again on the last segment, never holds
 one.
+
+The staging file, StagingName ("staged-entries", StagingSize bytes,
+allocated when the log opens so that a full disk fails Open, not a later
+copy), holds a header, the magic "PSTSTAGE" and a uint64le epoch, then
+from offset 64 one record per staged entry: uint32le frame length,
+uint32le CRC-32C of (epoch, index, frame length, frame), uint64le epoch,
+uint64le index, and the frame (the entry below without its uvarint
+prefix). Open takes the records of the header's epoch whose indexes
+continue the segments (last+1, last+2, ...; lower ones had been moved
+already) and stops at the first other: another epoch is the end (each
+reset picks a new random epoch, so stale bytes never replay); a bad
+checksum or a gap is an append cut short by a crash, dropped with a
+warning.
 
 An entry in a segment file is:
 

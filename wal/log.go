@@ -50,6 +50,9 @@ type testHooks struct {
 	// listed runs when the log lists its segment files to learn its tail
 	// and sizes; an error it returns is taken as the listing's.
 	listed func() error
+	// transfer runs before staged entries are moved to the segments; an
+	// error it returns fails the move.
+	transfer func() error
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -113,8 +116,12 @@ type Log struct {
 	stale   bool
 	scratch []byte // framing buffer
 	batch   twal.Batch
+	// stage is the staging file under SyncInterval (staging.go): entries
+	// appended after twLast are in it, not yet in tidwall/wal.
+	stage *staging
 
 	first, last atomic.Uint64 // first == last+1 when empty
+	twLast      atomic.Uint64 // the last entry in the segments (last, unless some are staged)
 	size        atomic.Int64
 	closed      atomic.Bool
 	dirDirty    atomic.Bool // segment files were created since the directory was fsynced
@@ -197,20 +204,43 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.last.Store(st.last)
 	l.commit = newCommitter(0, l.fsync)
 	fail := func(err error) (*Log, error) {
-		_ = tw.Close()
+		if l.tw != nil {
+			_ = l.tw.Close()
+		}
+		if l.stage != nil {
+			_ = l.stage.unmap()
+		}
 		if l.syncFile != nil {
 			_ = l.syncFile.Close()
 		}
 		return nil, err
 	}
+	l.twLast.Store(st.last)
 	if err := l.refreshSizes(); err != nil {
 		return fail(fmt.Errorf("wal: open: %w", err))
+	}
+	// Entries a killed process left staged are moved to the segments
+	// whatever the policy is now.
+	if err := l.openStaging(!o.Sync.everyWrite()); err != nil {
+		return fail(err)
 	}
 	// Make what was found durable (it may have been written without an
 	// fsync before a process crash) and the directory with it.
 	l.dirDirty.Store(true)
-	if err := l.commit.syncTo(st.last); err != nil {
+	if err := l.commit.syncTo(l.last.Load()); err != nil {
 		return fail(err)
+	}
+	// The staged entries are in the durable segments now.
+	if l.stage != nil {
+		err = l.stage.reset()
+	} else {
+		err = os.Remove(filepath.Join(dir, StagingName))
+		if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fail(fmt.Errorf("wal: open: %w", err))
 	}
 	if err := syncDir(dir); err != nil {
 		return fail(fmt.Errorf("wal: open: %w", err))
@@ -219,13 +249,14 @@ func Open(dir string, opts Options) (*Log, error) {
 	// A mark above the last entry found means the tail segment lost entries
 	// after they were written; it is reported once (Lost), and the mark now
 	// says what the log holds, so indexes given again are not reported.
-	l.lost = lostAgainst(mark, st.last)
-	if mark != st.last {
-		if err := writeHighWater(dir, st.last); err != nil {
+	last := l.last.Load()
+	l.lost = lostAgainst(mark, last)
+	if mark != last {
+		if err := writeHighWater(dir, last); err != nil {
 			return fail(err)
 		}
 	}
-	l.marked = st.last
+	l.marked = last
 	if !o.Sync.everyWrite() {
 		l.stop, l.done = make(chan struct{}), make(chan struct{})
 		go l.syncLoop(o.Sync.interval, l.stop, l.done)
@@ -270,13 +301,24 @@ func OpenReadOnly(dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open read-only: %w", err)
 	}
-	l := &Log{dir: dir, opts: o, readOnly: true, ro: st, lost: lostAgainst(mark, st.last)}
+	var size int64
+	if st.corrupt == nil {
+		// What a killed process left staged; Open would move it to the
+		// segments.
+		if st.staged, err = readStaging(dir, st.last, o.Logger); err != nil {
+			return nil, fmt.Errorf("wal: open read-only: %w", err)
+		}
+		for _, r := range st.staged {
+			size += recordSize(len(r.frame) - headerSize)
+		}
+	}
+	last := st.last + uint64(len(st.staged))
+	l := &Log{dir: dir, opts: o, readOnly: true, ro: st, lost: lostAgainst(mark, last)}
 	if st.corrupt != nil {
 		l.lost = nil // the damage ends the readable log; Open reports it
 	}
 	l.first.Store(st.first)
-	l.last.Store(st.last)
-	var size int64
+	l.last.Store(last)
 	for _, s := range st.sizes {
 		size += s
 	}
@@ -370,11 +412,31 @@ func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
 		}
 	}
 	first = l.last.Load() + 1
+	last = first + uint64(len(entries)) - 1
+	if l.stage != nil {
+		// Entries that fill a segment are not staged (see direct); the
+		// staged ones go first.
+		staged, err := false, error(nil)
+		if direct {
+			err = l.transfer()
+		} else {
+			staged, err = l.stageEntries(first, entries, sizes)
+		}
+		if staged || err != nil {
+			l.mu.Unlock()
+			if err != nil {
+				return 0, 0, err
+			}
+			if h := l.opts.hooks; h != nil && h.appended != nil {
+				h.appended(last)
+			}
+			return first, last, nil
+		}
+	}
 	// The first entries of a segment raise the high-water mark once they
 	// are durable (account starts a new segment before the batch when the
 	// tail is over size).
 	startsSegment := l.tailSize == 0 || l.tailSize > l.opts.SegmentSize
-	last = first + uint64(len(entries)) - 1
 	if direct {
 		err = l.writeDirect(first, last, entries)
 	} else {
@@ -397,6 +459,7 @@ func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
 	if startsSegment {
 		l.markDue.Store(last) // recorded by the fsync that covers it
 	}
+	l.twLast.Store(last)
 	l.last.Store(last)
 	l.mu.Unlock()
 	if h := l.opts.hooks; h != nil && h.appended != nil {
@@ -464,7 +527,7 @@ func (l *Log) account(sizes []int, first uint64) {
 			rotate(first + uint64(i) + 1)
 		}
 	}
-	l.size.Store(l.restSize + l.tailSize)
+	l.storeSize()
 	if rotated {
 		l.dirDirty.Store(true)
 		if _, err := os.Stat(l.tail.path); err != nil {
@@ -500,8 +563,18 @@ func (l *Log) refreshSizes() error {
 	for _, s := range sizes[:n] {
 		l.restSize += s
 	}
-	l.size.Store(l.restSize + l.tailSize)
+	l.storeSize()
 	return nil
+}
+
+// storeSize records the log's size: the segments and what the staged
+// entries will take in them. Callers hold mu exclusively (or own l).
+func (l *Log) storeSize() {
+	size := l.restSize + l.tailSize
+	if l.stage != nil {
+		size += l.stage.bytes
+	}
+	l.size.Store(size)
 }
 
 // setTail records the tail segment. Callers hold mu exclusively.
@@ -544,7 +617,7 @@ func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
 	}
 	err := restoreTail(l.dir, l.tail, l.tailSize)
 	if err == nil {
-		l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), l.last.Load())
+		l.tw, err = openTidwall(l.dir, l.opts, l.first.Load(), l.twLast.Load())
 	}
 	if err != nil {
 		l.broken = fmt.Errorf("wal: log unusable until reopened: a write failed (%v) and undoing it failed: %w", cause, err)
@@ -559,7 +632,7 @@ func (l *Log) undoFailedWrite(first, last uint64, cause error) error {
 // writer records a new tail before the entries written to it) or in
 // earlier segments, which tidwall/wal fsyncs before it starts the next.
 func (l *Log) fsync() (uint64, error) {
-	covered := l.last.Load()
+	covered := l.twLast.Load()
 	dirty := l.dirDirty.Swap(false)
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
@@ -680,6 +753,11 @@ func (l *Log) read(i uint64) (payload []byte, err error) {
 	if i < l.first.Load() {
 		return nil, fmt.Errorf("wal: entry %d was dropped by TruncateFront while being read", i)
 	}
+	if i > l.twLast.Load() {
+		if err := l.transfer(); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		// tidwall/wal indexes into its segment without a bounds check, so
 		// a segment file shortened behind its back makes it panic.
@@ -781,6 +859,13 @@ func (l *Log) readOnlyFrom(index uint64, fn func(index uint64, payload []byte) e
 	if st.corrupt != nil {
 		return st.corrupt
 	}
+	for _, r := range st.staged {
+		if r.index >= lo {
+			if err := fn(r.index, bytes.Clone(r.frame[headerSize:])); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -819,6 +904,9 @@ func (l *Log) truncateFront(index uint64) (dropped bool, err error) {
 	if index <= first {
 		return false, nil
 	}
+	if err := l.transfer(); err != nil {
+		return false, err
+	}
 	if index <= last+1 {
 		err = l.tw.TruncateFront(index)
 	} else {
@@ -828,6 +916,7 @@ func (l *Log) truncateFront(index uint64) (dropped bool, err error) {
 		return false, l.reload(fmt.Errorf("wal: truncate front to %d: %w", index, err))
 	}
 	if index > last+1 {
+		l.twLast.Store(index - 1)
 		l.last.Store(index - 1)
 	}
 	l.first.Store(index)
@@ -885,6 +974,7 @@ func (l *Log) reload(cause error) error {
 	last, _ := tw.LastIndex()
 	l.tw = tw
 	l.first.Store(first)
+	l.twLast.Store(last)
 	l.last.Store(last)
 	l.dirDirty.Store(true)
 	_ = l.refreshSizes()
@@ -899,7 +989,23 @@ func (l *Log) Sync() error {
 	if l.readOnly {
 		return nil
 	}
-	return l.commit.syncTo(l.last.Load())
+	target, err := l.transferForSync()
+	if err != nil {
+		return err
+	}
+	return l.commit.syncTo(target)
+}
+
+// transferForSync moves the staged entries to the segments and returns
+// the last index an fsync has to cover.
+func (l *Log) transferForSync() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var err error
+	if l.tw != nil {
+		err = l.transfer()
+	}
+	return l.twLast.Load(), err
 }
 
 // Close fsyncs the log and closes it. It returns the error of that fsync,
@@ -922,9 +1028,14 @@ func (l *Log) Close() error {
 	}
 	var errs []error
 	if broken == nil {
-		err := l.commit.syncTo(l.last.Load())
+		// Staged entries that cannot be moved stay in the staging file,
+		// which the next Open reads.
+		target, err := l.transferForSync()
 		if err == nil {
-			l.raiseHighWater(l.last.Load())
+			err = l.commit.syncTo(target)
+		}
+		if err == nil {
+			l.raiseHighWater(target)
 		}
 		errs = append(errs, err)
 	}
@@ -932,6 +1043,10 @@ func (l *Log) Close() error {
 	if l.tw != nil {
 		errs = append(errs, l.tw.Close())
 		l.tw = nil
+	}
+	if l.stage != nil {
+		errs = append(errs, l.stage.unmap())
+		l.stage = nil
 	}
 	l.mu.Unlock()
 	l.syncMu.Lock()

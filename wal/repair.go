@@ -15,6 +15,9 @@ type dirState struct {
 	// corrupt is where the log is damaged; only a read-only load keeps
 	// going past damage (and stops the readable log just before it).
 	corrupt *CorruptError
+	// staged are the entries after last in the staging file (read-only:
+	// Open moves them to the segments).
+	staged []stagedRecord
 }
 
 // loadDir reads and checks every entry of every segment of dir.

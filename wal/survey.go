@@ -42,6 +42,11 @@ type SurveyResult struct {
 	// from an undamaged log (its last segment emptied or deleted), which
 	// the next Open reports once and then forgets; nil when none.
 	Lost *Lost `json:"lost,omitempty"`
+	// Staged: entries after those of the segments in the staging file
+	// (a killed process left them there; the next Open moves them to the
+	// segments), counted in LastIndex and in Bytes (at the size they will
+	// take in a segment, as Log.Size counts them), not in Segments.
+	Staged uint64 `json:"staged"`
 }
 
 // Survey reads every entry of every segment in dir and checks its framing
@@ -109,6 +114,15 @@ func Survey(dir string) (SurveyResult, error) {
 		res.FirstIndex, res.LastIndex = 1, 0
 	}
 	if len(res.Damage) == 0 { // damage is reported as such, and ends what Open can tell
+		staged, err := readStaging(dir, res.LastIndex, func(string, ...any) {})
+		if err != nil {
+			return SurveyResult{}, fmt.Errorf("wal: survey %s: %w", dir, err)
+		}
+		res.Staged = uint64(len(staged))
+		res.LastIndex += res.Staged
+		for _, r := range staged {
+			res.Bytes += recordSize(len(r.frame) - headerSize)
+		}
 		mark, err := readHighWater(dir, func(string, ...any) {})
 		if err != nil {
 			return SurveyResult{}, fmt.Errorf("wal: survey %s: %w", dir, err)

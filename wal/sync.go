@@ -39,14 +39,22 @@ func (l *Log) syncLoop(interval time.Duration, stop <-chan struct{}, done chan<-
 	defer close(done)
 	tick, stopTicker := l.tickEvery(interval)
 	defer stopTicker()
+	failing := false
 	for {
 		select {
 		case <-stop:
 			return
 		case <-tick:
-			// An error is sticky in the committer and reported by the
-			// next Write, Sync or Close.
-			_ = l.commit.syncTo(l.last.Load())
+			// Staged entries that cannot be moved stay staged (they
+			// survive a killed process) and the next tick tries again.
+			// An fsync error is sticky in the committer and reported by
+			// the next Write, Sync or Close.
+			target, err := l.transferForSync()
+			if err != nil && !failing {
+				l.opts.Logger("%v (retried at each sync)", err)
+			}
+			failing = err != nil
+			_ = l.commit.syncTo(target)
 		}
 	}
 }

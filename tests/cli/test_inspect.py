@@ -5,8 +5,8 @@ import os
 
 import lance
 
-from cli_run import cli, cli_json, tree
-from helpers import explain, run_python
+from cli_run import SCRIPTS, cli, cli_json, tree
+from helpers import child_env, explain, run_python
 
 
 def test_inspect_backend_bucket_json(backend_bucket):
@@ -83,6 +83,18 @@ def test_inspect_empty_bucket(tmp_path):
     (tmp_path / "b" / "wal").mkdir(parents=True)
     rep = json.loads(cli("inspect", tmp_path / "b", "--json").stdout)
     assert rep["dataset"] is None and rep["wal"]["segments"] == []
+
+
+def test_inspect_counts_entries_a_kill_left_staged(tmp_path):
+    """At wal_sync_interval > 0 a put is staged in wal/staged-entries until the next
+    sync; a process killed before it leaves it there, and inspect counts it."""
+    bucket = tmp_path / "bucket_0"
+    made = run_python(SCRIPTS / "make_bucket.py", str(bucket), "--flushes", "1", "--pending",
+                      "--wal-sync-interval", "60", env=child_env())
+    assert made.returncode == 0, explain(made)
+    assert (bucket / "wal" / "staged-entries").exists()
+    wal = cli_json("inspect", bucket)["wal"]
+    assert wal["pending"] == 1 and wal["entries"] == 1 and wal["bytes"] > 0, wal
 
 
 def test_inspect_shows_wal_damage_and_still_succeeds(backend_bucket):

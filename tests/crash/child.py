@@ -3,7 +3,8 @@
 Usage: child.py CONFIG_JSON
 
 It opens one bucket with ``PersistingBackend(enable_wal=True,
-wal_sync_interval=0)`` (schema evolution on: records add a field and widen
+wal_sync_interval=...)`` (0, or 1 s: entries then go through the WAL's
+memory-mapped staging file, which a kill must not lose either; schema evolution on: records add a field and widen
 another along the way) and first reports what it recovered:
 
     R {"count": n, "seqs": [[first, last], ...], "persisted": p, "bad": null | "...", ...}
@@ -123,7 +124,7 @@ async def main(cfg: dict) -> None:
         storage_path=cfg["path"],
         batch_size=cfg["batch_size"],
         enable_wal=True,
-        wal_sync_interval=0,
+        wal_sync_interval=cfg.get("wal_sync_interval", 0),
         max_wal_size=cfg["max_wal_size"],
         flush_threshold=cfg["flush_threshold"],
     )
