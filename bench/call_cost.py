@@ -71,7 +71,8 @@ def in_pulsing(tmp: str) -> None:
     register()
     labs = ctypes.CDLL(None).labs
     took: dict[str, list[float]] = {"count": [], "put": [], "labs": []}
-    count, append = _native.count, _native.append_records
+    _native.lib()  # binds the compiled put call (_native.put_record)
+    count, put = _native.count, _native.put_record
 
     def timed_count(h):
         t0 = time.perf_counter()
@@ -82,12 +83,13 @@ def in_pulsing(tmp: str) -> None:
         took["count"].append(time.perf_counter() - t0)
         return out
 
-    def timed_append(h, data):
+    def timed_put(h, record):
         t0 = time.perf_counter()
-        append(h, data)
+        out = put(h, record)
         took["put"].append(time.perf_counter() - t0)
+        return out
 
-    _native.count, _native.append_records = timed_count, timed_append
+    _native.count, _native.put_record = timed_count, timed_put
     records = bench.make_records(2000)
     loop = asyncio.new_event_loop()
     system = loop.run_until_complete(pul.actor_system())
@@ -103,7 +105,7 @@ def in_pulsing(tmp: str) -> None:
         for i in range(4):
             loop.run_until_complete(one(i))
     finally:
-        _native.count, _native.append_records = count, append
+        _native.count, _native.put_record = count, put
         async def stop() -> None:
             await system.shutdown()
 

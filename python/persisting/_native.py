@@ -108,7 +108,6 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: str | None = None
 _load_pid: int | None = None
-_append: Any = None  # _put.append, bound to the loaded library's persisting_append_records
 _calls = threading.local()  # per thread: the C structs the per-call path reuses; none in a forked child
 
 
@@ -137,7 +136,7 @@ def library_path() -> str:
 
 def lib() -> ctypes.CDLL:
     """The loaded library; loads it on first use."""
-    global _lib, _lib_path, _load_pid, _append
+    global _lib, _lib_path, _load_pid
     if _lib is None:
         with _lock:
             if _lib is None:
@@ -153,12 +152,15 @@ def lib() -> ctypes.CDLL:
                     fn.restype, fn.argtypes = restype, None if name in _SELF_CONVERTED else argtypes
                 _check_version(handle, path)
                 try:
-                    from . import _put
+                    from . import _encode, _put
                 except ImportError as exc:
                     raise StorageError(f"persisting's compiled put call is missing ({exc}): reinstall persisting, or "
                                        "in a checkout run `make lib` (needs Python's headers; Debian: python3-dev)") from exc
-                _put.bind(ctypes.cast(handle.persisting_append_records, c_void_p).value)  # one library, one Go
-                _append = _put.append
+                _put.bind(*(ctypes.cast(getattr(handle, name), c_void_p).value for name in  # one library, one Go
+                            ("persisting_append_records", "persisting_error_release")),
+                          _append_failed, _encode.encode_record, _encode._PLAIN)
+                globals().update(append_records=_put.append, put_record=_put.put)
+                os.register_at_fork(after_in_child=_put.unbind)
                 _lib_path, _load_pid, _lib = path, os.getpid(), handle
     if os.getpid() != _load_pid:
         raise ForkError(
@@ -200,13 +202,24 @@ def error_class(code: int) -> type[StorageError]:
 def _raise(rc: int, err: PersistingError, what: str, first: Any = None) -> None:
     """Turns a failed call into its exception (a FlushError's first_offset: ``first``); releases ``err``."""
     try:
-        code = err.code or rc
-        message = err.message.decode("utf-8", "replace") if err.message else ""
+        code, message = err.code or rc, err.message
     finally:
         _lib.persisting_error_release(byref(err))
-    text = f"{what}: {message}" if message else f"{what} failed ({CODE_NAMES.get(code, f'status {code}')})"
-    first = getattr(first, "value", None) if code == ENOT_FLUSHED else None  # the C call wrote it then
-    raise error_class(code)(text, code=code, first_offset=first)
+    _fail(code, message, what, getattr(first, "value", None))
+
+
+def _fail(code: int, message: bytes | None, what: str, first: int | None) -> None:
+    text = message.decode("utf-8", "replace") if message else ""
+    text = f"{what}: {text}" if text else f"{what} failed ({CODE_NAMES.get(code, f'status {code}')})"
+    raise error_class(code)(text, code=code, first_offset=first if code == ENOT_FLUSHED else None)  # C wrote it then
+
+
+def _append_failed(rc: int, code: int, message: bytes | None, first: int) -> None:
+    """What ``_put.c`` calls when ``persisting_append_records`` failed (rc -1: not bound, a forked child)."""
+    if rc < 0:
+        lib()  # ForkError in a forked child
+        raise StorageError("persisting._put is not bound to the library")
+    _fail(code, message, "append", first)
 
 
 def _c_args(c_name: str, args: tuple) -> tuple[list[Any], list[Any]]:
@@ -343,7 +356,6 @@ def _per_thread() -> Any:
     lib()
     kit = _calls.kit = SimpleNamespace(err=PersistingError(), cells=(c_int64(), c_int64(), c_int64()))
     kit.ref, kit.cell_refs = c_void_p(ctypes.addressof(kit.err)), [c_void_p(ctypes.addressof(c)) for c in kit.cells]
-    kit.first_at, kit.err_at = ctypes.addressof(kit.cells[0]), ctypes.addressof(kit.err)  # for _put.append
     return kit
 
 
@@ -359,12 +371,13 @@ def count(handle: int) -> tuple[int, int, int]:
 
 
 def append_records(handle: int, data: bytes) -> int:
-    """Records in the record encoding (``persisting._encode``): the put path, one C call (_put.c); returns the first's offset."""
-    try:  # not getattr(..., None): a put pays for it (pulsing counts before every put)
-        kit = _calls.kit
-    except AttributeError:  # the thread's first call
-        kit = _per_thread()
-    rc = _append(handle, data, kit.first_at, kit.err_at)  # the GIL released during the call
-    if rc:
-        _raise(rc, kit.err, "append", kit.cells[0])
-    return kit.cells[0].value
+    """Records in the record encoding (``persisting._encode``): the put path's one C call; returns the first's
+    offset. Once the library is loaded this name is ``_put.append`` itself (``_put.c``), with no Python frame."""
+    lib()
+    return append_records(handle, data)
+
+
+def put_record(handle: int, record: Any) -> int:
+    """One record, encoded (``_encode.encode_record``) and appended; loaded: ``_put.put``, as above."""
+    lib()
+    return put_record(handle, record)

@@ -201,12 +201,11 @@ class _QueueBackend(TrainingMixin, contextlib.AbstractContextManager, contextlib
         it is in the WAL). Raises ``TypeError`` (an unsupported value, not a dict),
         ``ValueError`` (an empty record, a bad name), SchemaError (does not fit),
         WALError or ClosedError; a refused record is not stored."""
-        data = encode_record(record)  # _append's steps inline: awaiting it costs a coroutine per put
-        try:
-            if self._puts_off_loop:
-                await _off_loop(_native.append_records, self._handle, data)
+        try:  # _append's steps inline: awaiting it costs a coroutine per put
+            if self._puts_off_loop:  # encoded here: the worker thread must not read a dict the loop may change
+                await _off_loop(_native.append_records, self._handle, encode_record(record))
             else:
-                _native.append_records(self._handle, data)
+                _native.put_record(self._handle, record)  # encodes and appends: one C call (_put.c)
         except FlushError as exc:  # stored: the next flush retries writing it
             logger.warning("bucket %s: %s", self.storage_path, exc)
         if self._waiters:

@@ -597,17 +597,16 @@ async def test_big_put_batch_is_one_append(backend, monkeypatch):
 async def test_engine_failure_reaches_the_put_and_the_bucket_goes_on(backend, monkeypatch):
     from persisting import _native
 
-    real = _native.append_records
-
     def failing(handle, data):
         raise StorageError("append: disk on fire", code=_native.EIO)
 
     await backend.put_batch([rec(0), rec(1), rec(2), rec(3)])
-    monkeypatch.setattr(_native, "append_records", failing)
-    with pytest.raises(StorageError, match="disk on fire"):
-        await backend.put(rec(4))
+    with monkeypatch.context() as patch:
+        for name in ("append_records", "put_record"):  # put's one call: either, by the backend's options
+            patch.setattr(_native, name, failing)
+        with pytest.raises(StorageError, match="disk on fire"):
+            await backend.put(rec(4))
     await assert_intact(backend, 4)
-    monkeypatch.setattr(_native, "append_records", real)
     await backend.put(rec(4))
     await backend.flush()
     stats = await backend.stats()

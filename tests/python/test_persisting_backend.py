@@ -129,19 +129,20 @@ async def test_wal_put_batch_is_one_call_and_all_or_nothing(wal_backend, monkeyp
 
 async def test_wal_failure_fails_the_put_and_keeps_nothing(wal_backend, monkeypatch):
     await wal_backend.put(rec(0))
-    real = _native.append_records
-
     def failing(handle, data):
         raise WALError("append: engine: write-ahead log: no space left on device", code=_native.EWAL)
 
-    monkeypatch.setattr(_native, "append_records", failing)
-    results = await asyncio.gather(*(wal_backend.put(rec(i)) for i in range(1, 6)),
-                                   return_exceptions=True)
+    real = {name: getattr(_native, name) for name in ("append_records", "put_record")}  # put's call: either
+    vars(_native).update(dict.fromkeys(real, failing))
+    try:
+        results = await asyncio.gather(*(wal_backend.put(rec(i)) for i in range(1, 6)),
+                                       return_exceptions=True)
+    finally:
+        vars(_native).update(real)
     assert all(isinstance(r, WALError) and r.code == _native.EWAL for r in results), results
     assert all("no space left" in str(r) for r in results)
     assert wal_backend.total_count() == 1
     assert await wal_backend.get() == [rec(0)]
-    monkeypatch.setattr(_native, "append_records", real)
     await wal_backend.put(rec(1))
     await wal_backend.flush()
     assert await wal_backend.get() == [rec(0), rec(1)]
@@ -158,18 +159,19 @@ async def test_records_stored_despite_a_failed_flush_are_acknowledged_once(bucke
     for failed. The put succeeds (with a warning); nothing is stored twice."""
     b = make(bucket_path)
     try:
-        real = _native.append_records
+        def append_then_fail(real):
+            def call(handle, data):
+                real(handle, data)
+                raise FlushError("append: engine: flush 2 rows: disk on fire", code=_native.ENOT_FLUSHED)
+            return call
 
-        def append_then_fail(handle, data):
-            real(handle, data)
-            raise FlushError("append: engine: flush 2 rows: disk on fire", code=_native.ENOT_FLUSHED)
-
-        monkeypatch.setattr(_native, "append_records", append_then_fail)
-        with caplog.at_level(logging.WARNING, logger="persisting.queue"):
-            await b.put(rec(0))
-            await b.put(rec(1))
+        with monkeypatch.context() as patch:
+            for name in ("append_records", "put_record"):  # put's one call: either, by the backend's options
+                patch.setattr(_native, name, append_then_fail(getattr(_native, name)))
+            with caplog.at_level(logging.WARNING, logger="persisting.queue"):
+                await b.put(rec(0))
+                await b.put(rec(1))
         assert "disk on fire" in caplog.text
-        monkeypatch.setattr(_native, "append_records", real)
         await b.put(rec(2))
         await b.flush()
         assert await b.get() == [rec(0), rec(1), rec(2)]

@@ -21,33 +21,39 @@ from ctypes import CFUNCTYPE, byref, c_int, c_int64, c_size_t, c_uint64, c_void_
 import pytest
 
 from helpers import PYTHON_SRC, explain, run_python
-from persisting import _native, _put, errors
+from persisting import _encode, _native, _put, errors
 from persisting._encode import encode_record, encode_records
 from persisting.queue import PersistingBackend
 
 
-def real_address() -> int:
-    return ctypes.cast(_native.lib().persisting_append_records, c_void_p).value
+def address(name: str) -> int:
+    return ctypes.cast(getattr(_native.lib(), name), c_void_p).value
+
+
+def bind(append: int, on_error=None) -> None:
+    """Binds the compiled call as ``_native.lib()`` does, with ``append`` in place of the library's."""
+    _put.bind(append, address("persisting_error_release"), on_error or _native._append_failed,
+              _encode.encode_record, _encode._PLAIN)
 
 
 @pytest.fixture
 def bound_to():
     """Binds the compiled call to another function (a ctypes callback or a C
     function) for one test; binds the library's own back afterwards."""
-    real = real_address()
+    real = address("persisting_append_records")
     kept = []
 
-    def bind(fn) -> None:
+    def bind_to(fn) -> None:
         kept.append(fn)
-        _put.bind(fn if isinstance(fn, int) else ctypes.cast(fn, c_void_p).value)
+        bind(fn if isinstance(fn, int) else ctypes.cast(fn, c_void_p).value)
 
-    yield bind
-    _put.bind(real)
+    yield bind_to
+    bind(real)
 
 
 def test_the_compiled_module_is_the_put_call_and_uses_the_loaded_library():
     _native.lib()
-    assert _native._append is _put.append
+    assert _native.append_records is _put.append and _native.put_record is _put.put
     assert type(_put.append).__name__ == "builtin_function_or_method"
     assert isinstance(_put.__loader__, importlib.machinery.ExtensionFileLoader)
     assert _put.__file__.startswith(str(PYTHON_SRC / "persisting")) or "site-packages" in _put.__file__
@@ -172,13 +178,18 @@ GIL_RELEASED = textwrap.dedent("""
     from persisting import _native, _put
     _native.lib()
     # read(fd, buf, count) takes the first three arguments of persisting_append_records
-    _put.bind(ctypes.cast(ctypes.CDLL(None).read, ctypes.c_void_p).value)
+    from persisting import _encode
+    lib = _native.lib()
+    release = ctypes.cast(lib.persisting_error_release, ctypes.c_void_p).value
+    # read()'s status (the bytes read) comes back through on_error
+    _put.bind(ctypes.cast(ctypes.CDLL(None).read, ctypes.c_void_p).value, release, lambda rc, *_: rc,
+              _encode.encode_record, _encode._PLAIN)
     r, w = os.pipe()
     entered, got = threading.Event(), []
 
     def reader():
         entered.set()
-        got.append(_put.append(r, bytes(4), 8, 8))  # blocks in read() on the empty pipe
+        got.append(_put.append(r, b"\\0" * 4))  # blocks in read() on the empty pipe (the test writes into it)
 
     thread = threading.Thread(target=reader)
     thread.start()
@@ -241,8 +252,61 @@ def test_a_missing_compiled_module_is_a_clear_error_at_load(tmp_path):
 
 def test_bind_refuses_what_is_not_an_address():
     with pytest.raises(TypeError):
-        _put.bind("0x1")
+        _put.bind("0x1", 1, print, print, frozenset())
     with pytest.raises(ValueError):
-        _put.bind(0)
+        _put.bind(0, 0, print, print, frozenset())
+    with pytest.raises(TypeError):
+        _put.bind(1)
     with pytest.raises(TypeError):
         _put.append(1, b"x", 8)
+    with pytest.raises(TypeError):
+        _put.put(1)
+
+
+class Odd(dict):
+    """A dict subclass: marshal cannot write it, so put encodes it in Python."""
+
+
+# put(handle, record) encodes as encode_record does: marshal as it is for a dict of plain
+# values, _encode for anything else (tagged values, a key marshal cannot write, not a dict)
+ENCODED = [
+    ("plain", {"a": 1, "s": "x", "f": 0.5, "b": b"\x00", "n": None, "ok": True}),
+    ("datetime", {"a": 1, "t": datetime.datetime(2020, 1, 2, 3, 4, 5)}),
+    ("nested", {"a": 1, "l": [1, 2], "d": {"k": (1, 2)}}),
+    ("odd key", {"a": 1, object(): 2}),
+    ("dict subclass", Odd(a=1)),
+    ("not a dict", [{"a": 1}]),
+]
+
+
+@pytest.mark.parametrize("name, record", ENCODED, ids=[e[0] for e in ENCODED])
+def test_put_sends_what_encode_record_makes(bound_to, name, record):
+    seen = []
+
+    @CFUNCTYPE(c_int, c_uint64, c_void_p, c_size_t, c_void_p, c_void_p)
+    def recorder(handle, data, length, first, err):
+        seen.append(ctypes.string_at(data, length))
+        return 0
+
+    bound_to(recorder)
+    assert _put.put(3, record) == 0
+    assert seen == [encode_record(record)]
+
+
+def test_put_refuses_what_the_engine_refuses(tmp_path):
+    handle = _native.open_bucket(str(tmp_path / "b"))
+    try:
+        assert _native.put_record(handle, {"a": 1}) == 0
+        for record, exc, text in [({"a": "x"}, errors.SchemaError, "expected int64"),
+                                  ({"a": 1, object(): 2}, errors.UnstorableError, "field names must be str"),
+                                  ([{"a": 1}], errors.UnstorableError, "a record must be a dict"),
+                                  ({"a": {1, 2}}, errors.UnstorableError, "cannot store a set"),
+                                  ({}, errors.InvalidArgumentError, "must not be empty")]:
+            with pytest.raises(exc, match=text):
+                _native.put_record(handle, record)
+        assert _native.put_record(handle, Odd(a=2)) == 1
+        assert _native.read(handle, 0, -1).read_all().to_pylist() == [{"a": 1}, {"a": 2}]
+    finally:
+        _native.close_bucket(handle)
+    with pytest.raises(errors.ClosedError, match="^append: persisting: invalid or closed handle$"):
+        _native.put_record(handle, {"a": 3})
