@@ -310,3 +310,22 @@ def test_put_refuses_what_the_engine_refuses(tmp_path):
         _native.close_bucket(handle)
     with pytest.raises(errors.ClosedError, match="^append: persisting: invalid or closed handle$"):
         _native.put_record(handle, {"a": 3})
+
+
+def test_the_put_calls_work_before_the_library_is_loaded_and_after_being_put_back(tmp_path):
+    """Before the first load, _native's put calls are Python functions that load the library;
+    a test (monkeypatch) can put them back after the load has replaced them: they still work."""
+    proc = run_python(textwrap.dedent(f"""
+        from persisting import _native
+        put, append = _native.put_record, _native.append_records  # before the load
+        try:
+            put(1, {{"a": 1}})
+        except Exception as exc:
+            print(type(exc).__name__)
+        assert _native.put_record is not put  # the load bound the compiled call
+        _native.put_record, _native.append_records = put, append  # as monkeypatch's undo does
+        h = _native.open_bucket({str(tmp_path / "b")!r})
+        print(_native.put_record(h, {{"a": 1}}), _native.append_records(h, __import__("marshal").dumps({{"a": 2}}, 4)))
+    """))
+    assert proc.returncode == 0, explain(proc)
+    assert proc.stdout.split() == ["ClosedError", "0", "1"], explain(proc)
