@@ -450,22 +450,33 @@ func (l *Log) AppendParts(entries [][][]byte) (first, last uint64, err error) {
 		l.batch.Clear()
 		l.trimBuffers(written)
 	}
+	err = l.settleWrite(first, last, sizes, startsSegment, err)
+	l.mu.Unlock()
 	if err != nil {
-		err = l.undoFailedWrite(first, last, err)
-		l.mu.Unlock()
 		return 0, 0, err
+	}
+	if h := l.opts.hooks; h != nil && h.appended != nil {
+		h.appended(last)
+	}
+	return first, last, nil
+}
+
+// settleWrite accounts for entries first..last just written to the
+// segments (startsSegment: the first of them began a segment), or undoes
+// the write when it failed with err. Callers hold mu.
+func (l *Log) settleWrite(first, last uint64, sizes []int, startsSegment bool, err error) error {
+	if err != nil {
+		return l.undoFailedWrite(first, last, err)
 	}
 	l.account(sizes, first)
 	if startsSegment {
 		l.markDue.Store(last) // recorded by the fsync that covers it
 	}
 	l.twLast.Store(last)
-	l.last.Store(last)
-	l.mu.Unlock()
-	if h := l.opts.hooks; h != nil && h.appended != nil {
-		h.appended(last)
+	if l.last.Load() < last {
+		l.last.Store(last)
 	}
-	return first, last, nil
+	return nil
 }
 
 // Commit returns once every entry up to index is durable as the sync

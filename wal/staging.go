@@ -341,16 +341,5 @@ func (l *Log) writeBatch(first, last uint64, sizes []int) error {
 	startsSegment := l.tailSize == 0 || l.tailSize > l.opts.SegmentSize
 	err := l.tw.WriteBatch(&l.batch)
 	l.batch.Clear()
-	if err != nil {
-		return l.undoFailedWrite(first, last, err)
-	}
-	l.account(sizes, first)
-	if startsSegment {
-		l.markDue.Store(last)
-	}
-	l.twLast.Store(last)
-	if l.last.Load() < last {
-		l.last.Store(last)
-	}
-	return nil
+	return l.settleWrite(first, last, sizes, startsSegment, err)
 }
